@@ -1,0 +1,403 @@
+//! The engine: the registry of stores, and the save, load, reset and garbage-collection operations
+//! over them. It knows nothing of HTTP or AWS: a service hands it a [`Store`] and names the
+//! moments to save and load.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+
+use crate::backend::{Backend, LocalBackend};
+use crate::blob::{Blob, BlobId, BlobWriter};
+use crate::chunk_store::{ChunkStats, ChunkStore, GcStats, PackStore};
+use crate::error::{Error, Result};
+use crate::manifest::{Manifests, valid_service_name};
+use crate::store::{Record, Store};
+use crate::tree::collect_tree_chunks;
+use crate::writer::{Ctx, LoadReport, Persisted, SaveReport, Service, ServiceStatus};
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Saved generations kept per service (at least 1).
+    pub keep_generations: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            keep_generations: 3,
+        }
+    }
+}
+
+/// What a garbage collection did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub live_chunks: u64,
+    pub chunks: GcStats,
+    pub duration: Duration,
+}
+
+/// The persistence engine for a set of stores sharing one chunk store.
+pub struct Engine {
+    backend: Arc<dyn Backend>,
+    chunks: Arc<PackStore>,
+    services: RwLock<BTreeMap<String, Arc<dyn Service>>>,
+    save_lock: Mutex<()>,
+    keep: usize,
+    /// Blob writers in progress: id → the epoch they started in. Their chunks are never collected.
+    writers: Arc<Mutex<HashMap<u64, u64>>>,
+    next_writer: AtomicU64,
+    /// The epoch the previous collection started in: chunks put since survive one more collection.
+    last_gc_epoch: AtomicU64,
+}
+
+impl Engine {
+    /// Open (or create) the state directory `dir` on the local disk.
+    pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
+        let dir = dir.as_ref();
+        let backend =
+            LocalBackend::open(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        Self::with_backend(Arc::new(backend), options)
+    }
+
+    /// Open the engine on any backend.
+    pub fn with_backend(backend: Arc<dyn Backend>, options: EngineOptions) -> Result<Engine> {
+        let chunks = Arc::new(PackStore::open(backend.clone())?);
+        Ok(Engine {
+            backend,
+            chunks,
+            services: RwLock::new(BTreeMap::new()),
+            save_lock: Mutex::new(()),
+            keep: options.keep_generations.max(1),
+            writers: Arc::new(Mutex::new(HashMap::new())),
+            next_writer: AtomicU64::new(0),
+            last_gc_epoch: AtomicU64::new(0),
+        })
+    }
+
+    /// Make a store durable under its name. Registering a second store under one name fails.
+    pub fn register<V: Record>(&self, store: Arc<Store<V>>) -> Result<()> {
+        let name = store.name().to_string();
+        if !valid_service_name(&name) {
+            return Err(Error::InvalidServiceName(name));
+        }
+        let mut services = self.services.write().unwrap_or_else(|e| e.into_inner());
+        if services.contains_key(&name) {
+            return Err(Error::InvalidServiceName(format!(
+                "{name} (registered twice)"
+            )));
+        }
+        services.insert(name, Arc::new(Persisted::new(store)));
+        Ok(())
+    }
+
+    /// Registered service names, sorted.
+    pub fn services(&self) -> Vec<String> {
+        self.read_services().keys().cloned().collect()
+    }
+
+    /// Services with at least one saved generation on disk.
+    pub fn saved_services(&self) -> Result<Vec<String>> {
+        let m = self.manifests();
+        let mut out = Vec::new();
+        for s in m.services()? {
+            if !m.generations(&s)?.is_empty() {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_services(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<dyn Service>>> {
+        self.services.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn service(&self, name: &str) -> Result<Arc<dyn Service>> {
+        if !valid_service_name(name) {
+            return Err(Error::InvalidServiceName(name.to_string()));
+        }
+        self.read_services()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownService(name.to_string()))
+    }
+
+    fn manifests(&self) -> Manifests<'_> {
+        Manifests {
+            backend: self.backend.as_ref(),
+        }
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            chunks: self.chunks.as_ref(),
+            manifests: self.manifests(),
+            keep: self.keep,
+        }
+    }
+
+    fn save_guard(&self) -> MutexGuard<'_, ()> {
+        self.save_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a service changed since its last save.
+    pub fn is_dirty(&self, service: &str) -> Result<bool> {
+        Ok(self.service(service)?.status().dirty)
+    }
+
+    /// The current version of a service's store.
+    pub fn version(&self, service: &str) -> Result<u64> {
+        Ok(self.service(service)?.version())
+    }
+
+    /// Save the named services that changed since their last save, as one group: their new chunks
+    /// share one pack, and each manifest is committed once the pack is durable. Unchanged services
+    /// cost nothing. One service failing never stops the others. Results come in the given order.
+    pub fn save(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
+        let _g = self.save_guard();
+        self.save_locked(names, false)
+    }
+
+    /// Save every registered service that changed.
+    pub fn save_all(&self) -> Vec<(String, Result<SaveReport>)> {
+        let names = self.services();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.save(&refs)
+    }
+
+    /// Save the named services whether or not they changed (a new generation each).
+    pub fn save_forced(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
+        let _g = self.save_guard();
+        self.save_locked(names, true)
+    }
+
+    fn save_locked(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
+        let ctx = self.ctx();
+        let mut results: Vec<(String, Option<Result<SaveReport>>)> =
+            names.iter().map(|n| (n.to_string(), None)).collect();
+        let services: Vec<Option<Arc<dyn Service>>> =
+            names.iter().map(|n| self.service(n).ok()).collect();
+        // Phase 1: capture and encode. Locks are taken in name order by the caller's order; the
+        // save lock makes this the only save in progress, so no two saves lock out of order.
+        let mut pending = Vec::new();
+        for (i, svc) in services.iter().enumerate() {
+            let Some(svc) = svc else {
+                results[i].1 = Some(Err(Error::UnknownService(names[i].to_string())));
+                continue;
+            };
+            match svc.begin_save(&ctx, force) {
+                Ok(None) => {
+                    results[i].1 = Some(Ok(SaveReport {
+                        version: svc.version(),
+                        ..SaveReport::default()
+                    }))
+                }
+                Ok(Some(p)) => pending.push((i, p)),
+                Err(e) => {
+                    svc.record_error(&e);
+                    results[i].1 = Some(Err(e.in_service(names[i])));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return finish(results);
+        }
+        // Phase 2: one durable write of every new chunk.
+        if let Err(e) = self.chunks.sync() {
+            warn!(error = %e, "saving chunks failed; the previous snapshots stay in place");
+            for (i, p) in pending {
+                p.fail(&e);
+                results[i].1 = Some(Err(Error::Service {
+                    service: names[i].to_string(),
+                    source: Box::new(clone_error(&e)),
+                }));
+            }
+            return finish(results);
+        }
+        // Phase 3: the manifests.
+        for (i, p) in pending {
+            match ctx.manifests.write(p.manifest()) {
+                Ok(()) => {
+                    let report = p.commit(&ctx);
+                    debug!(service = names[i], ?report, "saved");
+                    results[i].1 = Some(Ok(report));
+                }
+                Err(e) => {
+                    p.fail(&e);
+                    results[i].1 = Some(Err(e.in_service(names[i])));
+                }
+            }
+        }
+        finish(results)
+    }
+
+    /// Load the newest generation of a service that verifies, replacing its state. Damaged
+    /// generations are skipped (and named in the report); nothing is ever deleted. A service
+    /// with no snapshot is left as it is.
+    pub fn load(&self, service: &str) -> Result<LoadReport> {
+        let svc = self.service(service)?;
+        svc.load(&self.ctx())
+    }
+
+    /// Reset a service's state to empty (in memory; the next save persists the reset).
+    pub fn reset(&self, service: &str) -> Result<u64> {
+        Ok(self.service(service)?.reset())
+    }
+
+    /// The persistence status of a service.
+    pub fn status(&self, service: &str) -> Result<ServiceStatus> {
+        Ok(self.service(service)?.status())
+    }
+
+    /// Totals of the chunk store.
+    pub fn chunk_stats(&self) -> ChunkStats {
+        self.chunks.stats()
+    }
+
+    /// Start writing a blob. Its chunks are protected from garbage collection while the writer
+    /// lives and through the next collection after it finishes.
+    pub fn blob_writer(&self) -> EngineBlobWriter {
+        let id = self.next_writer.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.chunks.advance_epoch();
+        self.writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, epoch);
+        EngineBlobWriter {
+            inner: Some(BlobWriter::new(self.chunks.clone())),
+            id,
+            writers: self.writers.clone(),
+        }
+    }
+
+    /// Open a stored blob for reading.
+    pub fn open_blob(&self, id: &BlobId) -> Result<Blob> {
+        Blob::open(self.chunks.clone(), id)
+    }
+
+    /// Make every chunk put so far durable (blobs written outside a save).
+    pub fn sync_chunks(&self) -> Result<()> {
+        self.chunks.sync().map(|_| ())
+    }
+
+    /// Save every changed service, then remove the chunks that no kept generation of any service
+    /// references. Stops, deleting nothing, at the first error.
+    pub fn gc(&self) -> Result<GcReport> {
+        let started = Instant::now();
+        let _g = self.save_guard();
+        let epoch = self.chunks.advance_epoch();
+        let names = self.services();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        for (name, r) in self.save_locked(&refs, false) {
+            if let Err(e) = r {
+                return Err(Error::Service {
+                    service: name,
+                    source: Box::new(Error::corrupt(
+                        "garbage collection",
+                        format!("stopped because a save failed: {e}"),
+                    )),
+                });
+            }
+        }
+        let mut live = HashSet::new();
+        let mut blobs = Vec::new();
+        for svc in self.read_services().values() {
+            svc.live(&mut live, &mut blobs);
+        }
+        let m = self.manifests();
+        for service in m.services()? {
+            for g in m.generations(&service)? {
+                let manifest = m.read(&service, g)?;
+                if let Some(root) = manifest.root {
+                    collect_tree_chunks(self.chunks.as_ref(), root, &mut live, &mut blobs)
+                        .map_err(|e| e.in_service(&service))?;
+                }
+            }
+        }
+        let mut seen_blobs = HashSet::new();
+        for b in blobs {
+            if !seen_blobs.insert(b.index) {
+                continue;
+            }
+            live.insert(b.index);
+            let blob = Blob::open(self.chunks.clone(), &b)?;
+            live.extend(blob.piece_ids().copied());
+        }
+        let writers_min = self
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .copied()
+            .min();
+        let prev = self.last_gc_epoch.swap(epoch, Ordering::SeqCst);
+        let protect_from = writers_min.map_or(prev, |w| w.min(prev));
+        let chunks = self.chunks.retain(&live, protect_from)?;
+        Ok(GcReport {
+            live_chunks: live.len() as u64,
+            chunks,
+            duration: started.elapsed(),
+        })
+    }
+}
+
+fn finish(results: Vec<(String, Option<Result<SaveReport>>)>) -> Vec<(String, Result<SaveReport>)> {
+    results
+        .into_iter()
+        .map(|(n, r)| {
+            let r = r.unwrap_or_else(|| Err(Error::UnknownService(n.clone())));
+            (n, r)
+        })
+        .collect()
+}
+
+/// Errors are not `Clone` (they hold `io::Error`); a shared failure is reported to each service
+/// with the same message.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io { file, source } => Error::Io {
+            file: file.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => Error::corrupt("chunk store", other.to_string()),
+    }
+}
+
+/// A blob being written through the engine.
+pub struct EngineBlobWriter {
+    inner: Option<BlobWriter>,
+    id: u64,
+    writers: Arc<Mutex<HashMap<u64, u64>>>,
+}
+
+impl EngineBlobWriter {
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.inner {
+            Some(w) => w.write(data),
+            None => Ok(()),
+        }
+    }
+
+    /// Finish the blob; returns its id and how many bytes of pieces were new to the chunk store
+    /// (the rest were already stored: deduplicated).
+    pub fn finish(mut self) -> Result<(BlobId, u64)> {
+        match self.inner.take() {
+            Some(w) => w.finish_counting(),
+            None => Err(Error::TooLarge("blob writer already finished".into())),
+        }
+    }
+}
+
+impl Drop for EngineBlobWriter {
+    fn drop(&mut self) {
+        self.writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}

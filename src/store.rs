@@ -1,0 +1,282 @@
+//! Copy-on-write service stores.
+//!
+//! A [`Store`] holds one service's state: an ordered persistent map (`imbl::OrdMap`) from [`Key`] to
+//! records, published as an immutable root behind an `ArcSwap`. Readers load the root without a
+//! lock. Writers take the store's write lock, edit a copy of the map (which shares all untouched
+//! nodes with the old one), and publish it with a new version. A [`Snapshot`] is a clone of the
+//! root's `Arc`: O(1), no copying, and nobody waits for it.
+
+use std::fmt;
+use std::ops::RangeBounds;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+use imbl::OrdMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::blob::BlobId;
+use crate::key::Key;
+
+/// A value kept in a store. Records are encoded with `postcard` when saved, so their serde shape is
+/// part of the on-disk format of the service that owns them.
+pub trait Record:
+    Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + fmt::Debug + 'static
+{
+    /// The blobs this record references. They are kept alive (not garbage-collected) for as long
+    /// as a saved generation holds the record.
+    fn blobs(&self) -> Vec<BlobId> {
+        Vec::new()
+    }
+}
+
+/// The map type behind every store.
+pub type Map<V> = OrdMap<Key, Arc<V>>;
+
+struct Root<V> {
+    version: u64,
+    map: Map<V>,
+}
+
+/// An immutable view of a store at one version. Cloning is O(1).
+pub struct Snapshot<V> {
+    root: Arc<Root<V>>,
+}
+
+impl<V> Clone for Snapshot<V> {
+    fn clone(&self) -> Self {
+        Snapshot {
+            root: self.root.clone(),
+        }
+    }
+}
+
+impl<V: Record> Snapshot<V> {
+    /// The store version this snapshot was taken at. Every published write advances it by one.
+    pub fn version(&self) -> u64 {
+        self.root.version
+    }
+
+    pub fn get(&self, key: &Key) -> Option<&V> {
+        self.root.map.get(key).map(|v| &**v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.root.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root.map.is_empty()
+    }
+
+    /// Records whose keys start with `prefix`, in key order.
+    pub fn scan_prefix<'a>(&'a self, prefix: &Key) -> impl Iterator<Item = (&'a Key, &'a V)> + 'a {
+        self.root
+            .map
+            .range(prefix.prefix_range())
+            .map(|(k, v)| (k, &**v))
+    }
+
+    /// Records in a key range, in key order.
+    pub fn range<'a, R: RangeBounds<Key>>(
+        &'a self,
+        range: R,
+    ) -> impl DoubleEndedIterator<Item = (&'a Key, &'a V)> + 'a {
+        self.root.map.range(range).map(|(k, v)| (k, &**v))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
+        self.root.map.iter().map(|(k, v)| (k, &**v))
+    }
+
+    /// The underlying persistent map (shares structure with the store; cloning it is O(1)).
+    pub fn map(&self) -> &Map<V> {
+        &self.root.map
+    }
+}
+
+/// A write transaction on one store: a private copy of the map that is published on commit.
+/// Writers of one store are serialized by the store's write lock.
+pub struct Txn<'a, V> {
+    map: Map<V>,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl<V: Record> Txn<'_, V> {
+    pub fn get(&self, key: &Key) -> Option<&V> {
+        self.map.get(key).map(|v| &**v)
+    }
+
+    pub fn contains(&self, key: &Key) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Insert or replace a record, returning the old one.
+    pub fn insert(&mut self, key: Key, value: V) -> Option<Arc<V>> {
+        self.map.insert(key, Arc::new(value))
+    }
+
+    pub fn remove(&mut self, key: &Key) -> Option<Arc<V>> {
+        self.map.remove(key)
+    }
+
+    /// Remove every record whose key starts with `prefix`; returns how many were removed.
+    pub fn remove_prefix(&mut self, prefix: &Key) -> usize {
+        let keys: Vec<Key> = self
+            .map
+            .range(prefix.prefix_range())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &keys {
+            self.map.remove(k);
+        }
+        keys.len()
+    }
+
+    pub fn scan_prefix<'b>(&'b self, prefix: &Key) -> impl Iterator<Item = (&'b Key, &'b V)> + 'b {
+        self.map
+            .range(prefix.prefix_range())
+            .map(|(k, v)| (k, &**v))
+    }
+
+    pub fn range<'b, R: RangeBounds<Key>>(
+        &'b self,
+        range: R,
+    ) -> impl DoubleEndedIterator<Item = (&'b Key, &'b V)> + 'b {
+        self.map.range(range).map(|(k, v)| (k, &**v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// One service's state.
+pub struct Store<V> {
+    name: String,
+    root: ArcSwap<Root<V>>,
+    write_lock: Mutex<()>,
+}
+
+impl<V: Record> Store<V> {
+    /// A new, empty store. `name` is the service name the engine saves it under: 1 to 64 bytes of
+    /// `[a-z0-9_-]`.
+    pub fn new(name: &str) -> Arc<Self> {
+        Arc::new(Store {
+            name: name.to_string(),
+            root: ArcSwap::from_pointee(Root {
+                version: 0,
+                map: OrdMap::new(),
+            }),
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The current root, in O(1). Neither readers nor writers wait for it.
+    pub fn snapshot(&self) -> Snapshot<V> {
+        Snapshot {
+            root: self.root.load_full(),
+        }
+    }
+
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.root.load().version
+    }
+
+    /// Run `f` on a private copy of the state and publish the result once, with a new version if
+    /// anything changed. Returns `f`'s result and the version that holds the change (the current
+    /// version if nothing changed).
+    ///
+    /// A panic inside `f` publishes nothing.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Txn<'_, V>) -> R) -> (R, u64) {
+        let lock = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.root.load_full();
+        let mut txn = Txn {
+            map: current.map.clone(),
+            _lock: lock,
+        };
+        let out = f(&mut txn);
+        if txn.map.ptr_eq(&current.map) {
+            return (out, current.version);
+        }
+        let version = current.version + 1;
+        self.root.store(Arc::new(Root {
+            version,
+            map: txn.map,
+        }));
+        (out, version)
+    }
+
+    /// Replace the whole state (used by load and reset). The version still advances, so a
+    /// replaced state is never mistaken for an older one.
+    pub fn replace(&self, map: Map<V>) -> u64 {
+        let _lock = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let version = self.root.load().version + 1;
+        self.root.store(Arc::new(Root { version, map }));
+        version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct V(u32);
+    impl Record for V {}
+
+    fn k(s: &str) -> Key {
+        Key::builder().str(s).build()
+    }
+
+    #[test]
+    fn snapshot_is_isolated_from_later_writes() {
+        let s = Store::<V>::new("t");
+        let ((), v1) = s.write(|t| {
+            t.insert(k("a"), V(1));
+        });
+        assert_eq!(v1, 1);
+        let snap = s.snapshot();
+        s.write(|t| {
+            t.insert(k("a"), V(2));
+            t.insert(k("b"), V(3));
+        });
+        assert_eq!(snap.get(&k("a")), Some(&V(1)));
+        assert_eq!(snap.len(), 1);
+        assert_eq!(s.snapshot().get(&k("a")), Some(&V(2)));
+        assert_eq!(s.version(), 2);
+    }
+
+    #[test]
+    fn a_write_that_changes_nothing_keeps_the_version() {
+        let s = Store::<V>::new("t");
+        let (got, v) = s.write(|t| t.get(&k("a")).cloned());
+        assert_eq!((got, v), (None, 0));
+    }
+
+    #[test]
+    fn prefix_scan_and_remove() {
+        let s = Store::<V>::new("t");
+        s.write(|t| {
+            for (i, name) in ["a/1", "a/2", "b/1"].iter().enumerate() {
+                let key = Key::builder().str(&name[..1]).str(&name[2..]).build();
+                t.insert(key, V(i as u32));
+            }
+        });
+        let pa = Key::builder().str("a").build();
+        assert_eq!(s.snapshot().scan_prefix(&pa).count(), 2);
+        let (n, _) = s.write(|t| t.remove_prefix(&pa));
+        assert_eq!(n, 2);
+        assert_eq!(s.snapshot().len(), 1);
+    }
+}
