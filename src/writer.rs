@@ -23,6 +23,8 @@ pub struct SaveReport {
     /// The store version the snapshot holds: every write acknowledged at or below it is durable.
     pub version: u64,
     pub records: u64,
+    /// The root chunk of the saved tree (equal states have equal roots).
+    pub root: Option<ChunkId>,
     pub changed_records: u64,
     pub nodes_encoded: u64,
     pub new_chunks: u64,
@@ -49,6 +51,8 @@ pub struct ServiceStatus {
     pub saved_version: u64,
     pub dirty: bool,
     pub generation: Option<u64>,
+    /// The root chunk of the last saved or loaded tree.
+    pub root: Option<ChunkId>,
     pub records: u64,
     pub tree_bytes: u64,
     pub tree_chunks: u64,
@@ -201,6 +205,7 @@ impl<V: Record> PendingSave for Pending<'_, V> {
             generation: Some(manifest.generation),
             version: manifest.store_version,
             records: manifest.records,
+            root: manifest.root,
             changed_records: stats.changed_records,
             nodes_encoded: stats.nodes_encoded,
             new_chunks: stats.new_chunks,
@@ -350,6 +355,7 @@ impl<V: Record> Service for Persisted<V> {
             },
             dirty: version != saved_version,
             generation: st.generation,
+            root: tree_info.as_ref().map(|n| n.id),
             records: tree_info.as_ref().map_or(0, |n| n.records),
             tree_bytes: tree_info.as_ref().map_or(0, |n| n.bytes),
             tree_chunks: tree_info.as_ref().map_or(0, |n| n.nodes),
