@@ -2,8 +2,8 @@
 //! only on the set of keys (a prolly tree).
 //!
 //! Records are sorted by key and cut into leaves at *boundary keys*: a key is a boundary at level
-//! `L` when the low `6 * (L + 1)` bits of the first 8 bytes of `blake3(key)` (little-endian) are
-//! zero, so about one key in 64 ends a leaf and about one leaf in 64 ends a level-1 node. A node
+//! `L` when the low `4 + 6 * L` bits of the first 8 bytes of `blake3(key)` (little-endian) are
+//! zero, so about one key in 16 ends a leaf and about one leaf in 64 ends a level-1 node. A node
 //! at level `L` ends at a boundary key of level `L` (or at the last key), and lists its children by
 //! their last key and chunk id. Levels are added until one holds a single node: the root.
 //!
@@ -28,8 +28,10 @@ use crate::store::{Map, Record};
 
 const LEAF_TAG: u8 = 0x01;
 const INTERNAL_TAG: u8 = 0x02;
-/// Bits of the key hash consumed per level.
-const BITS_PER_LEVEL: u32 = 6;
+/// A key ends a leaf when the low `LEAF_BITS` bits of its hash are zero (one key in 16), and a
+/// level-`L` node when the low `LEAF_BITS + L * NODE_BITS` bits are (one level-`L-1` node in 64).
+const LEAF_BITS: u32 = 4;
+const NODE_BITS: u32 = 6;
 /// From this level up, no key is a boundary: the level is a single node.
 const MAX_BOUNDARY_LEVEL: usize = 10;
 /// The tallest tree a decoder accepts.
@@ -63,7 +65,7 @@ pub(crate) fn is_boundary(key: &Key, level: usize) -> bool {
     if level >= MAX_BOUNDARY_LEVEL {
         return false;
     }
-    let bits = BITS_PER_LEVEL * (level as u32 + 1);
+    let bits = LEAF_BITS + NODE_BITS * level as u32;
     key_hash(key) & ((1u64 << bits) - 1) == 0
 }
 

@@ -29,6 +29,9 @@ pub struct SaveReport {
     pub nodes_encoded: u64,
     pub new_chunks: u64,
     pub new_bytes: u64,
+    /// Time spent capturing and encoding the changed nodes.
+    pub encode_duration: Duration,
+    /// Total time, from capture to the committed manifest.
     pub duration: Duration,
 }
 
@@ -167,6 +170,7 @@ struct Pending<'a, V> {
     manifest: Manifest,
     stats: UpdateStats,
     started: Instant,
+    encoded: Duration,
 }
 
 impl<V: Record> PendingSave for Pending<'_, V> {
@@ -182,6 +186,7 @@ impl<V: Record> PendingSave for Pending<'_, V> {
             manifest,
             stats,
             started,
+            encoded,
         } = *self;
         let service = owner.store.name();
         guard.tree = tree;
@@ -210,6 +215,7 @@ impl<V: Record> PendingSave for Pending<'_, V> {
             nodes_encoded: stats.nodes_encoded,
             new_chunks: stats.new_chunks,
             new_bytes: stats.new_bytes,
+            encode_duration: encoded,
             duration,
         }
     }
@@ -261,6 +267,7 @@ impl<V: Record> Service for Persisted<V> {
             manifest,
             stats,
             started,
+            encoded: started.elapsed(),
         })))
     }
 

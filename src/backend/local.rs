@@ -122,7 +122,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl Backend for LocalBackend {
-    fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
+    fn write_parts(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
         let full = self.full(path)?;
         let dir = full
             .parent()
@@ -146,10 +146,14 @@ impl Backend for LocalBackend {
         let result = (|| {
             if let Err(e) = self.step(WriteStep::WriteData, path) {
                 // A torn write: part of the data reached the temporary file.
-                file.write_all(&data[..data.len() / 2])?;
+                if let Some(first) = parts.first() {
+                    file.write_all(&first[..first.len() / 2])?;
+                }
                 return Err(e);
             }
-            file.write_all(data)?;
+            for part in parts {
+                file.write_all(part)?;
+            }
             self.step(WriteStep::SyncFile, path)?;
             file.sync_all()?;
             drop(file);

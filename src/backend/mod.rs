@@ -16,7 +16,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Write a whole file atomically and durably: once this returns `Ok`, the file holds exactly
     /// `data`, even after a crash; if it fails or the process dies, the path holds its old
     /// contents or does not exist. Never a torn file under the final name.
-    fn write(&self, path: &str, data: &[u8]) -> io::Result<()>;
+    fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.write_parts(path, &[data])
+    }
+    /// [`Backend::write`] of the concatenation of `parts`, without concatenating them in memory.
+    fn write_parts(&self, path: &str, parts: &[&[u8]]) -> io::Result<()>;
     /// Read a whole file.
     fn read(&self, path: &str) -> io::Result<Vec<u8>>;
     /// Read exactly `len` bytes at `offset`.

@@ -43,13 +43,90 @@ struct PackMeta {
     data_bytes: u64,
 }
 
+/// A pack being filled in memory: the header and entries exactly as they will be on disk, so
+/// sealing it only appends the index and trailer. Chunks are copied once, into `buf`.
+#[derive(Default)]
+struct OpenPack {
+    buf: Vec<u8>,
+    entries: Vec<IndexEntry>,
+    /// Chunk id → (entry number, epoch it was last put in).
+    ids: HashMap<ChunkId, (usize, u64)>,
+}
+
+impl OpenPack {
+    fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.extend_from_slice(PACK_MAGIC);
+        buf.extend_from_slice(&PACK_VERSION.to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        OpenPack {
+            buf,
+            entries: Vec::new(),
+            ids: HashMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn data_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn push(&mut self, id: ChunkId, data: &[u8], epoch: u64) {
+        if self.buf.is_empty() {
+            *self = OpenPack::with_buffer(std::mem::take(&mut self.buf));
+        }
+        self.buf
+            .extend_from_slice(&(data.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&id.0);
+        let offset = self.buf.len() as u64;
+        self.buf.extend_from_slice(data);
+        self.ids.insert(id, (self.entries.len(), epoch));
+        self.entries.push(IndexEntry {
+            id,
+            offset,
+            len: data.len() as u32,
+        });
+    }
+
+    fn get(&self, id: &ChunkId) -> Option<&[u8]> {
+        let (i, _) = self.ids.get(id)?;
+        let e = &self.entries[*i];
+        Some(&self.buf[e.offset as usize..e.offset as usize + e.len as usize])
+    }
+
+    /// The index and trailer that follow the entries on disk.
+    fn tail(&self) -> Vec<u8> {
+        let index_offset = self.buf.len() as u64;
+        let mut tail = Vec::with_capacity(self.entries.len() * INDEX_ENTRY_LEN as usize + 56);
+        for e in &self.entries {
+            tail.extend_from_slice(&e.id.0);
+            tail.extend_from_slice(&e.offset.to_le_bytes());
+            tail.extend_from_slice(&e.len.to_le_bytes());
+        }
+        let index_hash = blake3::hash(&tail);
+        tail.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        tail.extend_from_slice(&index_offset.to_le_bytes());
+        tail.extend_from_slice(index_hash.as_bytes());
+        tail.extend_from_slice(PACK_END_MAGIC);
+        tail
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     index: HashMap<ChunkId, Loc>,
     packs: BTreeMap<u64, PackMeta>,
-    pending: HashMap<ChunkId, (Arc<[u8]>, u64)>,
-    pending_order: Vec<ChunkId>,
-    pending_bytes: usize,
+    /// New chunks not yet handed to a pack write.
+    open: OpenPack,
+    /// Packs being written now, by number; their chunks stay readable.
+    sealing: Vec<(u64, Arc<OpenPack>)>,
+    /// Chunks of `sealing` packs put again while they were written: id → epoch.
+    sealing_touched: HashMap<ChunkId, u64>,
+    /// A buffer kept from the last pack write, so the next one does not fault in fresh pages.
+    spare: Vec<u8>,
     next_pack: u64,
     epoch: u64,
     damaged: Vec<String>,
@@ -59,7 +136,16 @@ struct Inner {
 pub struct PackStore {
     backend: Arc<dyn Backend>,
     inner: Mutex<Inner>,
-    write_lock: Mutex<()>,
+    /// Serializes pack writes. Holds the one pack write that may run in the background while the
+    /// caller keeps encoding (so a large save overlaps its I/O with its CPU work).
+    write_lock: Mutex<Option<InFlight>>,
+    pack_target: usize,
+}
+
+struct InFlight {
+    n: u64,
+    pack: Arc<OpenPack>,
+    handle: std::thread::JoinHandle<std::io::Result<u64>>,
 }
 
 fn pack_path(n: u64) -> String {
@@ -75,43 +161,11 @@ fn parse_pack_name(name: &str) -> Option<u64> {
 }
 
 /// One chunk's place in a pack, as listed by the pack's index.
+#[derive(Clone, Copy, Debug)]
 struct IndexEntry {
     id: ChunkId,
     offset: u64,
     len: u32,
-}
-
-/// Encode a pack from chunks: header, entries, index, trailer.
-fn encode_pack(chunks: &[(ChunkId, Arc<[u8]>)]) -> (Vec<u8>, Vec<IndexEntry>) {
-    let total: usize = chunks.iter().map(|(_, d)| d.len() + 36 + 44).sum();
-    let mut buf = Vec::with_capacity(total + 72);
-    buf.extend_from_slice(PACK_MAGIC);
-    buf.extend_from_slice(&PACK_VERSION.to_le_bytes());
-    buf.extend_from_slice(&0u32.to_le_bytes());
-    let mut entries = Vec::with_capacity(chunks.len());
-    for (id, data) in chunks {
-        buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&id.0);
-        let offset = buf.len() as u64;
-        buf.extend_from_slice(data);
-        entries.push(IndexEntry {
-            id: *id,
-            offset,
-            len: data.len() as u32,
-        });
-    }
-    let index_offset = buf.len() as u64;
-    for e in &entries {
-        buf.extend_from_slice(&e.id.0);
-        buf.extend_from_slice(&e.offset.to_le_bytes());
-        buf.extend_from_slice(&e.len.to_le_bytes());
-    }
-    let index_hash = blake3::hash(&buf[index_offset as usize..]);
-    buf.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    buf.extend_from_slice(&index_offset.to_le_bytes());
-    buf.extend_from_slice(index_hash.as_bytes());
-    buf.extend_from_slice(PACK_END_MAGIC);
-    (buf, entries)
 }
 
 fn check_header(header: &[u8]) -> Result<(), DecodeError> {
@@ -232,81 +286,175 @@ impl PackStore {
         Ok(PackStore {
             backend,
             inner: Mutex::new(inner),
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(None),
+            pack_target: PACK_TARGET,
         })
+    }
+
+    /// The same store cutting packs at about `bytes` (tests use small packs).
+    pub fn with_pack_target(mut self, bytes: usize) -> Self {
+        self.pack_target = bytes.clamp(1, MAX_CHUNK_LEN * 4);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Write chunks into new pack files and index them.
-    fn write_packs(&self, chunks: Vec<(ChunkId, Arc<[u8]>)>, stats: &mut SyncStats) -> Result<()> {
-        let mut start = 0;
-        while start < chunks.len() {
-            let mut end = start;
-            let mut bytes = 0;
-            while end < chunks.len() && (end == start || bytes + chunks[end].1.len() <= PACK_TARGET)
-            {
-                bytes += chunks[end].1.len();
-                end += 1;
-            }
-            let batch = &chunks[start..end];
-            let n = {
-                let mut inner = self.lock();
-                let n = inner.next_pack;
-                inner.next_pack += 1;
-                n
-            };
-            let path = pack_path(n);
-            let (buf, entries) = encode_pack(batch);
-            self.backend
-                .write(&path, &buf)
-                .map_err(|e| Error::io(self.backend.location(&path), e))?;
-            stats.files += 1;
-            stats.bytes += buf.len() as u64;
-            stats.chunks += entries.len() as u64;
-            let mut inner = self.lock();
-            for e in &entries {
-                let epoch = inner
-                    .pending
-                    .get(&e.id)
-                    .map(|p| p.1)
-                    .or(inner.index.get(&e.id).map(|l| l.epoch));
-                if let Some(old) = inner.index.get(&e.id).copied()
-                    && let Some(meta) = inner.packs.get_mut(&old.pack)
-                {
-                    meta.chunks = meta.chunks.saturating_sub(1);
-                    meta.data_bytes = meta.data_bytes.saturating_sub(u64::from(old.len));
+    /// Take the open pack for writing; it stays readable until `finish_sealed`.
+    fn seal_open(&self) -> Option<(u64, Arc<OpenPack>)> {
+        let mut inner = self.lock();
+        if inner.open.is_empty() {
+            return None;
+        }
+        let spare = std::mem::take(&mut inner.spare);
+        let open = std::mem::replace(&mut inner.open, OpenPack::with_buffer(spare));
+        let pack = Arc::new(open);
+        let n = inner.next_pack;
+        inner.next_pack += 1;
+        inner.sealing.push((n, pack.clone()));
+        Some((n, pack))
+    }
+
+    /// Write a sealed pack: its entries, index and trailer, atomically and durably.
+    fn write_sealed(backend: &dyn Backend, n: u64, pack: &OpenPack) -> std::io::Result<u64> {
+        let tail = pack.tail();
+        backend.write_parts(&pack_path(n), &[&pack.buf, &tail])?;
+        Ok((pack.buf.len() + tail.len()) as u64)
+    }
+
+    /// Index the chunks of a written pack, or, if the write failed, put them back in the open pack
+    /// to be retried by the next sync.
+    fn finish_sealed(
+        &self,
+        n: u64,
+        result: std::io::Result<u64>,
+        stats: &mut SyncStats,
+    ) -> Result<()> {
+        let mut inner = self.lock();
+        let Some(pos) = inner.sealing.iter().position(|(m, _)| *m == n) else {
+            return Ok(());
+        };
+        let (_, pack) = inner.sealing.remove(pos);
+        let mut pack = Arc::try_unwrap(pack).unwrap_or_else(|shared| OpenPack {
+            buf: shared.buf.clone(),
+            entries: shared.entries.clone(),
+            ids: shared.ids.clone(),
+        });
+        let mut touched = |id: &ChunkId, epoch: u64| {
+            inner
+                .sealing_touched
+                .remove(id)
+                .map_or(epoch, |t| t.max(epoch))
+        };
+        let mut epochs = Vec::with_capacity(pack.entries.len());
+        for e in &pack.entries {
+            let epoch = pack.ids.get(&e.id).map_or(0, |x| x.1);
+            epochs.push(touched(&e.id, epoch));
+        }
+        let bytes = match result {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                // Put the chunks back in front of what was added meanwhile.
+                let later = std::mem::take(&mut inner.open);
+                for (e, epoch) in pack.entries.clone().iter().zip(&epochs) {
+                    if let Some(slot) = pack.ids.get_mut(&e.id) {
+                        slot.1 = *epoch;
+                    }
                 }
-                let epoch = epoch.unwrap_or(inner.epoch);
-                inner.index.insert(
-                    e.id,
-                    Loc {
-                        pack: n,
-                        offset: e.offset,
-                        len: e.len,
-                        epoch,
-                    },
-                );
-                if inner.pending.remove(&e.id).is_some() {
-                    inner.pending_bytes -= e.len as usize;
+                for e in &later.entries {
+                    if let Some(data) = later.get(&e.id) {
+                        let epoch = later.ids.get(&e.id).map_or(0, |x| x.1);
+                        pack.push(e.id, data, epoch);
+                    }
+                }
+                inner.open = pack;
+                return Err(Error::io(self.backend.location(&pack_path(n)), err));
+            }
+        };
+        stats.files += 1;
+        stats.bytes += bytes;
+        stats.chunks += pack.entries.len() as u64;
+        let mut meta = PackMeta::default();
+        for (e, mut epoch) in pack.entries.iter().zip(epochs) {
+            if let Some(old) = inner.index.get(&e.id).copied() {
+                // A repacked chunk: it leaves its old pack.
+                epoch = epoch.max(old.epoch);
+                if let Some(m) = inner.packs.get_mut(&old.pack) {
+                    m.chunks = m.chunks.saturating_sub(1);
+                    m.data_bytes = m.data_bytes.saturating_sub(u64::from(old.len));
                 }
             }
-            let meta = inner.packs.entry(n).or_default();
-            meta.chunks += entries.len() as u64;
-            meta.data_bytes += entries.iter().map(|e| u64::from(e.len)).sum::<u64>();
-            let pending = &inner.pending;
-            let order: Vec<ChunkId> = inner
-                .pending_order
-                .iter()
-                .filter(|id| pending.contains_key(id))
-                .copied()
-                .collect();
-            inner.pending_order = order;
-            start = end;
+            inner.index.insert(
+                e.id,
+                Loc {
+                    pack: n,
+                    offset: e.offset,
+                    len: e.len,
+                    epoch,
+                },
+            );
+            meta.chunks += 1;
+            meta.data_bytes += u64::from(e.len);
+        }
+        inner.packs.insert(n, meta);
+        pack.buf.clear();
+        if pack.buf.capacity() <= 2 * self.pack_target && inner.spare.capacity() == 0 {
+            inner.spare = pack.buf;
         }
         Ok(())
+    }
+
+    /// Wait for the background pack write, if any.
+    fn join_in_flight(&self, slot: &mut Option<InFlight>, stats: &mut SyncStats) -> Result<()> {
+        let Some(f) = slot.take() else {
+            return Ok(());
+        };
+        let result = f
+            .handle
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the pack writer thread panicked")));
+        drop(f.pack);
+        self.finish_sealed(f.n, result, stats)
+    }
+
+    /// Write the open pack on the calling thread, after any background write; everything put
+    /// before this call is durable when it returns `Ok`.
+    fn write_open(&self, slot: &mut Option<InFlight>, stats: &mut SyncStats) -> Result<()> {
+        let earlier = self.join_in_flight(slot, stats);
+        if let Some((n, pack)) = self.seal_open() {
+            let result = Self::write_sealed(self.backend.as_ref(), n, &pack);
+            drop(pack);
+            self.finish_sealed(n, result, stats)?;
+        }
+        earlier
+    }
+
+    /// The open pack is full: write it in the background and let the caller go on encoding.
+    /// At most one pack is in flight, which bounds the memory a save holds.
+    fn write_full_pack(&self) -> Result<()> {
+        let mut slot = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stats = SyncStats::default();
+        self.join_in_flight(&mut slot, &mut stats)?;
+        let Some((n, pack)) = self.seal_open() else {
+            return Ok(());
+        };
+        let backend = self.backend.clone();
+        let for_thread = pack.clone();
+        let spawned = std::thread::Builder::new()
+            .name("snapstack-pack".into())
+            .spawn(move || Self::write_sealed(backend.as_ref(), n, &for_thread));
+        match spawned {
+            Ok(handle) => {
+                *slot = Some(InFlight { n, pack, handle });
+                Ok(())
+            }
+            Err(_) => {
+                let result = Self::write_sealed(self.backend.as_ref(), n, &pack);
+                drop(pack);
+                self.finish_sealed(n, result, &mut stats)
+            }
+        }
     }
 
     fn missing(&self, id: &ChunkId) -> Error {
@@ -360,13 +508,18 @@ fn read_pack_index(backend: &dyn Backend, path: &str) -> Result<Vec<IndexEntry>,
 impl ChunkStore for PackStore {
     fn contains(&self, id: &ChunkId) -> bool {
         let inner = self.lock();
-        inner.pending.contains_key(id) || inner.index.contains_key(id)
+        inner.open.ids.contains_key(id)
+            || inner.index.contains_key(id)
+            || inner.sealing.iter().any(|(_, p)| p.ids.contains_key(id))
     }
 
     fn get(&self, id: &ChunkId) -> Result<Vec<u8>> {
         let loc = {
             let inner = self.lock();
-            if let Some((data, _)) = inner.pending.get(id) {
+            if let Some(data) = inner.open.get(id) {
+                return Ok(data.to_vec());
+            }
+            if let Some(data) = inner.sealing.iter().find_map(|(_, p)| p.get(id)) {
                 return Ok(data.to_vec());
             }
             inner.index.get(id).copied()
@@ -402,7 +555,7 @@ impl ChunkStore for PackStore {
         let flush_now = {
             let mut inner = self.lock();
             let epoch = inner.epoch;
-            if let Some(p) = inner.pending.get_mut(&id) {
+            if let Some(p) = inner.open.ids.get_mut(&id) {
                 p.1 = epoch;
                 return Ok(false);
             }
@@ -410,33 +563,24 @@ impl ChunkStore for PackStore {
                 l.epoch = epoch;
                 return Ok(false);
             }
-            inner.pending.insert(id, (Arc::from(data), epoch));
-            inner.pending_order.push(id);
-            inner.pending_bytes += data.len();
-            inner.pending_bytes >= PACK_TARGET
+            if inner.sealing.iter().any(|(_, p)| p.ids.contains_key(&id)) {
+                inner.sealing_touched.insert(id, epoch);
+                return Ok(false);
+            }
+            inner.open.push(id, data, epoch);
+            inner.open.data_len() >= self.pack_target
         };
         if flush_now {
             // Bound the memory that buffered chunks take: write a full pack now.
-            self.sync()?;
+            self.write_full_pack()?;
         }
         Ok(true)
     }
 
     fn sync(&self) -> Result<SyncStats> {
-        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let chunks: Vec<(ChunkId, Arc<[u8]>)> = {
-            let inner = self.lock();
-            inner
-                .pending_order
-                .iter()
-                .filter_map(|id| inner.pending.get(id).map(|(d, _)| (*id, d.clone())))
-                .collect()
-        };
+        let mut slot = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut stats = SyncStats::default();
-        if chunks.is_empty() {
-            return Ok(stats);
-        }
-        self.write_packs(chunks, &mut stats)?;
+        self.write_open(&mut slot, &mut stats)?;
         Ok(stats)
     }
 
@@ -447,7 +591,9 @@ impl ChunkStore for PackStore {
     }
 
     fn retain(&self, live: &HashSet<ChunkId>, protect_from: u64) -> Result<GcStats> {
-        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sync = SyncStats::default();
+        self.join_in_flight(&mut slot, &mut sync)?;
         let mut stats = GcStats::default();
         // Decide per pack, under the lock; do the I/O after.
         let (remove_packs, repack) = {
@@ -475,7 +621,7 @@ impl ChunkStore for PackStore {
             (remove_packs, repack)
         };
         // Rewrite the live chunks of sparse packs first, so nothing live is ever without a copy.
-        let mut rewrite = Vec::with_capacity(repack.len());
+        // They join the open pack (with any chunks put meanwhile) and are written below.
         for (id, loc) in &repack {
             let path = pack_path(loc.pack);
             let data = self
@@ -488,11 +634,13 @@ impl ChunkStore for PackStore {
                     format!("chunk {id} does not match its hash; garbage collection stopped"),
                 ));
             }
-            rewrite.push((*id, Arc::from(data)));
+            let mut inner = self.lock();
+            if !inner.open.ids.contains_key(id) {
+                inner.open.push(*id, &data, loc.epoch);
+            }
         }
-        stats.chunks_repacked = rewrite.len() as u64;
-        let mut sync = SyncStats::default();
-        self.write_packs(rewrite, &mut sync)?;
+        stats.chunks_repacked = repack.len() as u64;
+        self.write_open(&mut slot, &mut sync)?;
         for n in remove_packs {
             let path = pack_path(n);
             self.backend
@@ -523,7 +671,7 @@ impl ChunkStore for PackStore {
             chunks: inner.index.len() as u64,
             bytes: inner.packs.values().map(|m| m.data_bytes).sum(),
             files: inner.packs.len() as u64,
-            pending_chunks: inner.pending.len() as u64,
+            pending_chunks: inner.open.entries.len() as u64,
         }
     }
 }
@@ -590,6 +738,46 @@ mod tests {
             bytes.len() - 100,
             "never rewritten"
         );
+    }
+
+    #[test]
+    fn full_packs_are_written_in_the_background_and_failures_retried() {
+        use crate::backend::{FaultKind, FaultPlan, WriteStep};
+        let dir = tempfile::tempdir().unwrap();
+        // The second pack's data write fails once.
+        let plan = FaultPlan::on_step(WriteStep::WriteData, 1, FaultKind::NoSpace);
+        let backend = LocalBackend::open(dir.path())
+            .unwrap()
+            .with_hook(plan.hook());
+        let s = PackStore::open(Arc::new(backend))
+            .unwrap()
+            .with_pack_target(10_000);
+        let mut ids = Vec::new();
+        let mut failed = false;
+        for i in 0..100u32 {
+            let d = i.to_le_bytes().repeat(300);
+            let id = ChunkId::of(&d);
+            // A failed background write surfaces at the next pack boundary or at sync.
+            failed |= s.put(id, &d).is_err();
+            ids.push(id);
+            assert_eq!(
+                s.get(&id).unwrap(),
+                d,
+                "readable while buffered or in flight"
+            );
+        }
+        failed |= s.sync().is_err();
+        assert!(failed && plan.tripped());
+        s.sync().unwrap();
+        assert_eq!(s.stats().pending_chunks, 0);
+        let reopened = store(dir.path());
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(
+                reopened.get(id).unwrap(),
+                (i as u32).to_le_bytes().repeat(300)
+            );
+        }
+        assert!(reopened.stats().files >= 10);
     }
 
     #[test]
