@@ -24,13 +24,29 @@ use crate::writer::{Ctx, LoadReport, Persisted, SaveReport, Service, ServiceStat
 pub struct EngineOptions {
     /// Saved generations kept per service (at least 1).
     pub keep_generations: usize,
+    /// Run [`Engine::save`] and [`Engine::gc`] on a thread at the lowest CPU priority (nice 19),
+    /// so that a large save never competes with requests for a core. Default on.
+    pub background_saves: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             keep_generations: 3,
+            background_saves: true,
         }
+    }
+}
+
+/// Give the calling thread the lowest CPU priority (Linux: nice 19 for this thread only; threads
+/// it starts inherit it). Best effort: failure leaves the priority as it was.
+pub fn lower_current_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `gettid` and `setpriority` are plain syscalls with no memory arguments; they act on
+    // the calling thread only.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
     }
 }
 
@@ -49,6 +65,7 @@ pub struct Engine {
     services: RwLock<BTreeMap<String, Arc<dyn Service>>>,
     save_lock: Mutex<()>,
     keep: usize,
+    background: bool,
     /// Blob writers in progress: id → the epoch they started in. Their chunks are never collected.
     writers: Arc<Mutex<HashMap<u64, u64>>>,
     next_writer: AtomicU64,
@@ -74,6 +91,7 @@ impl Engine {
             services: RwLock::new(BTreeMap::new()),
             save_lock: Mutex::new(()),
             keep: options.keep_generations.max(1),
+            background: options.background_saves,
             writers: Arc::new(Mutex::new(HashMap::new())),
             next_writer: AtomicU64::new(0),
             last_gc_epoch: AtomicU64::new(0),
@@ -158,22 +176,60 @@ impl Engine {
     /// Save the named services that changed since their last save, as one group: their new chunks
     /// share one pack, and each manifest is committed once the pack is durable. Unchanged services
     /// cost nothing. One service failing never stops the others. Results come in the given order.
+    ///
+    /// The work runs on a background-priority thread (see [`EngineOptions::background_saves`]) so
+    /// that it takes CPU from requests only when they leave it idle.
     pub fn save(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
+        self.in_background(|| {
+            let _g = self.save_guard();
+            self.save_locked(names, false)
+        })
+    }
+
+    /// [`Engine::save`] on the calling thread at its own priority: for saves that requests wait
+    /// on (a durable-on-request write), where a background priority would make them wait longer.
+    pub fn save_urgent(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
         let _g = self.save_guard();
         self.save_locked(names, false)
     }
 
-    /// Save every registered service that changed.
-    pub fn save_all(&self) -> Vec<(String, Result<SaveReport>)> {
-        let names = self.services();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.save(&refs)
+    /// Run `f` on a scoped helper thread at the lowest CPU priority, when so configured.
+    fn in_background<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        if !self.background {
+            return f();
+        }
+        let job = Mutex::new(Some(f));
+        let run = || {
+            job.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map(|f| f())
+        };
+        std::thread::scope(|scope| {
+            let spawned = std::thread::Builder::new()
+                .name("snapstack-save".into())
+                .spawn_scoped(scope, || {
+                    lower_current_thread_priority();
+                    run()
+                });
+            let done = match spawned {
+                Ok(handle) => match handle.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(_) => None,
+            };
+            // Out of threads: run the job here, at the caller's priority.
+            done.or_else(run).expect("the save job runs exactly once")
+        })
     }
 
     /// Save the named services whether or not they changed (a new generation each).
     pub fn save_forced(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
-        let _g = self.save_guard();
-        self.save_locked(names, true)
+        self.in_background(|| {
+            let _g = self.save_guard();
+            self.save_locked(names, true)
+        })
     }
 
     fn save_locked(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
@@ -288,6 +344,10 @@ impl Engine {
     /// Save every changed service, then remove the chunks that no kept generation of any service
     /// references. Stops, deleting nothing, at the first error.
     pub fn gc(&self) -> Result<GcReport> {
+        self.in_background(|| self.gc_inner())
+    }
+
+    fn gc_inner(&self) -> Result<GcReport> {
         let started = Instant::now();
         let _g = self.save_guard();
         let epoch = self.chunks.advance_epoch();
