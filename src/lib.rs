@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod key;
 pub mod manifest;
+pub mod server;
 pub mod store;
 pub mod tree;
 pub mod writer;

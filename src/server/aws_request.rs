@@ -1,0 +1,207 @@
+//! What a request says about who sends it and where: the SigV4 credential scope (access key,
+//! region, service), the account derived from the access key, and a request id.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::HeaderMap;
+
+use crate::Partition;
+
+/// The account used when the access key is not a 12-digit account id.
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// The region used when the request names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The parts of a SigV4 credential scope: `AKID/date/region/service/aws4_request`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialScope {
+    pub access_key: String,
+    pub date: String,
+    pub region: String,
+    pub service: String,
+}
+
+/// Parse the credential scope from an `Authorization: AWS4-HMAC-SHA256 Credential=...` header.
+pub fn parse_authorization(header: &str) -> Option<CredentialScope> {
+    let rest = header.trim().strip_prefix("AWS4-HMAC-SHA256")?;
+    let cred = rest
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("Credential="))?;
+    parse_credential(cred)
+}
+
+/// Parse `AKID/date/region/service/aws4_request`.
+pub fn parse_credential(cred: &str) -> Option<CredentialScope> {
+    let mut parts = cred.trim().split('/');
+    let access_key = parts.next()?.to_string();
+    let date = parts.next()?.to_string();
+    let region = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    if access_key.is_empty() {
+        return None;
+    }
+    Some(CredentialScope {
+        access_key,
+        date,
+        region,
+        service,
+    })
+}
+
+/// The account an access key belongs to: a 12-digit key id is that account, anything else the
+/// default account.
+pub fn account_for_access_key(access_key: &str) -> String {
+    if access_key.len() == 12 && access_key.bytes().all(|b| b.is_ascii_digit()) {
+        access_key.to_string()
+    } else {
+        DEFAULT_ACCOUNT.to_string()
+    }
+}
+
+/// A region name is lower-case letters, digits and dashes.
+fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Who sent a request and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestContext {
+    pub access_key: String,
+    pub partition: Partition,
+    /// The service named by the signature's scope, if any.
+    pub scope_service: Option<String>,
+    pub request_id: String,
+}
+
+impl RequestContext {
+    /// Read the context from the headers (or, for presigned URLs, the query's `X-Amz-Credential`).
+    pub fn from_request(headers: &HeaderMap, query: Option<&str>) -> Self {
+        let scope = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_authorization)
+            .or_else(|| {
+                let q = query?;
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).ok()?;
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == "X-Amz-Credential")
+                    .and_then(|(_, v)| parse_credential(v))
+            });
+        Self::from_scope(scope)
+    }
+
+    pub fn from_scope(scope: Option<CredentialScope>) -> Self {
+        let (access_key, region, service) = match scope {
+            Some(s) => (s.access_key, s.region, Some(s.service)),
+            None => (String::new(), String::new(), None),
+        };
+        let region = if valid_region(&region) {
+            region
+        } else {
+            DEFAULT_REGION.to_string()
+        };
+        RequestContext {
+            partition: Partition::new(account_for_access_key(&access_key), region),
+            access_key,
+            scope_service: service.filter(|s| !s.is_empty()),
+            request_id: new_request_id(),
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.partition.account
+    }
+
+    pub fn region(&self) -> &str {
+        &self.partition.region
+    }
+}
+
+/// A fresh request id shaped like a UUID.
+pub fn new_request_id() -> String {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| RandomState::new().build_hasher().finish());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(seed ^ n);
+    let a = h.finish();
+    let b = seed.rotate_left(17) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        (a >> 32) as u32,
+        (a >> 16) as u16,
+        (a as u16) & 0x0fff,
+        ((b >> 48) as u16 & 0x3fff) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_sigv4_header() {
+        let h = "AWS4-HMAC-SHA256 Credential=123456789012/20240101/eu-west-1/ssm/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+        let s = parse_authorization(h).unwrap();
+        assert_eq!(s.access_key, "123456789012");
+        assert_eq!(s.date, "20240101");
+        assert_eq!(s.region, "eu-west-1");
+        assert_eq!(s.service, "ssm");
+    }
+
+    #[test]
+    fn rejects_other_schemes_and_garbage() {
+        assert_eq!(parse_authorization("Basic abc"), None);
+        assert_eq!(parse_authorization("AWS4-HMAC-SHA256 Signature=x"), None);
+        assert_eq!(parse_authorization("AWS4-HMAC-SHA256 Credential="), None);
+    }
+
+    #[test]
+    fn account_from_access_key() {
+        assert_eq!(account_for_access_key("111122223333"), "111122223333");
+        assert_eq!(
+            account_for_access_key("AKIAIOSFODNN7EXAMPLE"),
+            DEFAULT_ACCOUNT
+        );
+        assert_eq!(account_for_access_key("12345678901"), DEFAULT_ACCOUNT);
+        assert_eq!(account_for_access_key("test"), DEFAULT_ACCOUNT);
+    }
+
+    #[test]
+    fn context_defaults_and_presigned_query() {
+        let ctx = RequestContext::from_request(&HeaderMap::new(), None);
+        assert_eq!(ctx.account(), DEFAULT_ACCOUNT);
+        assert_eq!(ctx.region(), DEFAULT_REGION);
+        assert_eq!(ctx.scope_service, None);
+        let q = "Action=GetCallerIdentity&X-Amz-Credential=222233334444%2F20240101%2Fap-south-1%2Fsts%2Faws4_request";
+        let ctx = RequestContext::from_request(&HeaderMap::new(), Some(q));
+        assert_eq!(ctx.account(), "222233334444");
+        assert_eq!(ctx.region(), "ap-south-1");
+        assert_eq!(ctx.scope_service.as_deref(), Some("sts"));
+    }
+
+    #[test]
+    fn a_bad_region_falls_back_to_the_default() {
+        let h = "AWS4-HMAC-SHA256 Credential=k/d/../ssm/aws4_request";
+        let ctx = RequestContext::from_scope(parse_authorization(h));
+        assert_eq!(ctx.region(), DEFAULT_REGION);
+    }
+
+    #[test]
+    fn request_ids_differ() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+    }
+}

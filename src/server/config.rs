@@ -1,0 +1,296 @@
+//! Server configuration: every setting from its environment variable, overridden by a flag.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When state is saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveStrategy {
+    OnRequest,
+    OnShutdown,
+    Scheduled,
+    Manual,
+}
+
+/// When saved state is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadStrategy {
+    OnRequest,
+    OnStartup,
+    Manual,
+}
+
+impl SaveStrategy {
+    pub const ALLOWED: &'static str = "ON_REQUEST, ON_SHUTDOWN, SCHEDULED, MANUAL";
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "ON_REQUEST" => SaveStrategy::OnRequest,
+            "ON_SHUTDOWN" => SaveStrategy::OnShutdown,
+            "SCHEDULED" => SaveStrategy::Scheduled,
+            "MANUAL" => SaveStrategy::Manual,
+            _ => return None,
+        })
+    }
+}
+
+impl LoadStrategy {
+    pub const ALLOWED: &'static str = "ON_REQUEST, ON_STARTUP, MANUAL";
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "ON_REQUEST" => LoadStrategy::OnRequest,
+            "ON_STARTUP" => LoadStrategy::OnStartup,
+            "MANUAL" => LoadStrategy::Manual,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SaveStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SaveStrategy::OnRequest => "ON_REQUEST",
+            SaveStrategy::OnShutdown => "ON_SHUTDOWN",
+            SaveStrategy::Scheduled => "SCHEDULED",
+            SaveStrategy::Manual => "MANUAL",
+        })
+    }
+}
+
+impl fmt::Display for LoadStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LoadStrategy::OnRequest => "ON_REQUEST",
+            LoadStrategy::OnStartup => "ON_STARTUP",
+            LoadStrategy::Manual => "MANUAL",
+        })
+    }
+}
+
+/// The resolved configuration of `snapstack serve`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub persistence: bool,
+    pub save_strategy: SaveStrategy,
+    pub load_strategy: LoadStrategy,
+    pub flush_interval: Duration,
+    pub volume_dir: PathBuf,
+}
+
+impl Config {
+    /// Where snapshots live: `<volume dir>/state`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.volume_dir.join("state")
+    }
+}
+
+/// Values given on the command line; each overrides its environment variable.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub persistence: Option<String>,
+    pub save_strategy: Option<String>,
+    pub load_strategy: Option<String>,
+    pub flush_interval: Option<String>,
+    pub volume_dir: Option<String>,
+}
+
+/// A setting with a value outside its allowed set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value:?} for {variable}: allowed values are {allowed}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub allowed: String,
+}
+
+pub const GATEWAY_LISTEN: &str = "GATEWAY_LISTEN";
+pub const PERSISTENCE: &str = "PERSISTENCE";
+pub const SNAPSHOT_SAVE_STRATEGY: &str = "SNAPSHOT_SAVE_STRATEGY";
+pub const SNAPSHOT_LOAD_STRATEGY: &str = "SNAPSHOT_LOAD_STRATEGY";
+pub const SNAPSHOT_FLUSH_INTERVAL: &str = "SNAPSHOT_FLUSH_INTERVAL";
+pub const LOCALSTACK_VOLUME_DIR: &str = "LOCALSTACK_VOLUME_DIR";
+
+impl Config {
+    /// Resolve from the process environment and the flags.
+    pub fn from_env(flags: &Overrides) -> Result<Config, ConfigError> {
+        Self::resolve(flags, |k| std::env::var(k).ok())
+    }
+
+    /// Resolve from `env` (a lookup of environment variables) and the flags. An empty variable
+    /// counts as unset.
+    pub fn resolve(
+        flags: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let get = |flag: &Option<String>, var: &str| -> Option<String> {
+            flag.clone()
+                .or_else(|| env(var))
+                .filter(|v| !v.trim().is_empty())
+        };
+        let err = |variable: &'static str, value: String, allowed: &str| ConfigError {
+            variable,
+            value,
+            allowed: allowed.to_string(),
+        };
+
+        let listen = match get(&flags.listen, GATEWAY_LISTEN) {
+            None => SocketAddr::from(([127, 0, 0, 1], 4566)),
+            Some(v) => parse_listen(&v).ok_or_else(|| {
+                err(
+                    GATEWAY_LISTEN,
+                    v,
+                    "host:port, e.g. 127.0.0.1:4566 or 0.0.0.0:4566 (a bare port means 127.0.0.1)",
+                )
+            })?,
+        };
+        let persistence = match get(&flags.persistence, PERSISTENCE) {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => return Err(err(PERSISTENCE, v, "0, 1")),
+            },
+        };
+        let save_strategy = match get(&flags.save_strategy, SNAPSHOT_SAVE_STRATEGY) {
+            None => SaveStrategy::Scheduled,
+            Some(v) => SaveStrategy::parse(&v)
+                .ok_or_else(|| err(SNAPSHOT_SAVE_STRATEGY, v, SaveStrategy::ALLOWED))?,
+        };
+        let load_strategy = match get(&flags.load_strategy, SNAPSHOT_LOAD_STRATEGY) {
+            None => LoadStrategy::OnRequest,
+            Some(v) => LoadStrategy::parse(&v)
+                .ok_or_else(|| err(SNAPSHOT_LOAD_STRATEGY, v, LoadStrategy::ALLOWED))?,
+        };
+        let flush_interval = match get(&flags.flush_interval, SNAPSHOT_FLUSH_INTERVAL) {
+            None => Duration::from_secs(15),
+            Some(v) => parse_seconds(&v).ok_or_else(|| {
+                err(
+                    SNAPSHOT_FLUSH_INTERVAL,
+                    v,
+                    "a positive number of seconds (at most 86400)",
+                )
+            })?,
+        };
+        let volume_dir = PathBuf::from(
+            get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
+        );
+        Ok(Config {
+            listen,
+            persistence,
+            save_strategy,
+            load_strategy,
+            flush_interval,
+            volume_dir,
+        })
+    }
+}
+
+fn parse_listen(v: &str) -> Option<SocketAddr> {
+    let v = v.trim();
+    // LocalStack allows a comma-separated list; the first address is the one we bind.
+    let first = v.split(',').next()?.trim();
+    if let Ok(port) = first.parse::<u16>() {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = first.strip_prefix("localhost:") {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port.parse().ok()?)));
+    }
+    first.parse().ok()
+}
+
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let secs: f64 = v.trim().parse().ok()?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(env: &[(&str, &str)], flags: Overrides) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::resolve(&flags, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(&[], Overrides::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:4566".parse().unwrap());
+        assert!(!c.persistence);
+        assert_eq!(c.save_strategy, SaveStrategy::Scheduled);
+        assert_eq!(c.load_strategy, LoadStrategy::OnRequest);
+        assert_eq!(c.flush_interval, Duration::from_secs(15));
+        assert_eq!(c.state_dir(), PathBuf::from("./volume/state"));
+    }
+
+    #[test]
+    fn env_values_and_flag_overrides() {
+        let env = [
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_SAVE_STRATEGY", "on_request"),
+            ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "2"),
+            ("GATEWAY_LISTEN", "0.0.0.0:5000"),
+            ("LOCALSTACK_VOLUME_DIR", "/tmp/v"),
+        ];
+        let c = resolve(&env, Overrides::default()).unwrap();
+        assert!(c.persistence);
+        assert_eq!(c.save_strategy, SaveStrategy::OnRequest);
+        assert_eq!(c.load_strategy, LoadStrategy::OnStartup);
+        assert_eq!(c.flush_interval, Duration::from_secs(2));
+        assert_eq!(c.listen, "0.0.0.0:5000".parse().unwrap());
+        assert_eq!(c.state_dir(), PathBuf::from("/tmp/v/state"));
+        let flags = Overrides {
+            save_strategy: Some("MANUAL".into()),
+            persistence: Some("0".into()),
+            listen: Some("4570".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(&env, flags).unwrap();
+        assert_eq!(c.save_strategy, SaveStrategy::Manual);
+        assert!(!c.persistence);
+        assert_eq!(c.listen, "127.0.0.1:4570".parse().unwrap());
+    }
+
+    #[test]
+    fn empty_values_mean_default() {
+        let c = resolve(&[("SNAPSHOT_SAVE_STRATEGY", "")], Overrides::default()).unwrap();
+        assert_eq!(c.save_strategy, SaveStrategy::Scheduled);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_allowed_values() {
+        for (var, val, allowed) in [
+            (
+                "SNAPSHOT_SAVE_STRATEGY",
+                "SOMETIMES",
+                "ON_REQUEST, ON_SHUTDOWN",
+            ),
+            (
+                "SNAPSHOT_LOAD_STRATEGY",
+                "LAZY",
+                "ON_REQUEST, ON_STARTUP, MANUAL",
+            ),
+            ("PERSISTENCE", "yes", "0, 1"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "-1", "positive"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "abc", "positive"),
+            ("GATEWAY_LISTEN", "nope", "host:port"),
+        ] {
+            let e = resolve(&[(var, val)], Overrides::default()).unwrap_err();
+            assert_eq!(e.variable, var);
+            let msg = e.to_string();
+            assert!(msg.contains(var), "{msg}");
+            assert!(msg.contains(allowed), "{msg}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The AWS gateway: one HTTP endpoint for every service. A request goes to a service by its
+//! `X-Amz-Target` (JSON protocols), its query `Action` (query protocol), or its SigV4 scope.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tracing::debug;
+
+use super::aws_request::RequestContext;
+use super::errors::{AwsError, Protocol};
+use super::persistence::Persistence;
+use super::services::{Handled, ssm, sts};
+use super::state_api;
+
+/// The largest request body accepted (larger ones get a 413).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Everything a request may reach.
+pub struct App {
+    pub ssm: ssm::Ssm,
+    pub sts: sts::Sts,
+    pub persistence: Arc<Persistence>,
+}
+
+/// The HTTP router of the server.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if parts.uri.path().starts_with("/_localstack") {
+        return state_api::handle(&app, &parts, body).await;
+    }
+    let ctx = RequestContext::from_request(&parts.headers, parts.uri.query());
+    let target = header_str(&parts.headers, "x-amz-target").map(str::to_string);
+    let content_type = header_str(&parts.headers, "content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let protocol = if target.is_some() || content_type.contains("json") {
+        Protocol::Json11
+    } else {
+        Protocol::Query
+    };
+    let body = match read_body(body, &parts.headers).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(protocol, &ctx.request_id),
+    };
+
+    if let Some(target) = target {
+        let Some((prefix, op)) = target.split_once('.') else {
+            return AwsError::new(
+                "UnknownOperationException",
+                format!("Invalid X-Amz-Target header: {target}"),
+            )
+            .into_response(protocol, &ctx.request_id);
+        };
+        return match prefix {
+            "AmazonSSM" => serve_ssm(&app, &ctx, op, &body).await,
+            _ => AwsError::new(
+                "UnknownOperationException",
+                format!("No service of this emulator handles X-Amz-Target {target}"),
+            )
+            .into_response(Protocol::Json11, &ctx.request_id),
+        };
+    }
+
+    // The query protocol: parameters in the query string and, for a form POST, the body.
+    let mut params: Vec<(String, String)> = match parts.uri.query() {
+        Some(q) => serde_urlencoded::from_str(q).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if parts.method == Method::POST && content_type.starts_with("application/x-www-form-urlencoded")
+    {
+        match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+            Ok(p) => params.extend(p),
+            Err(e) => {
+                return AwsError::new("MalformedQueryString", e.to_string())
+                    .into_response(Protocol::Query, &ctx.request_id);
+            }
+        }
+    }
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone());
+    let scope = ctx.scope_service.clone();
+    match (action, scope.as_deref()) {
+        (Some(action), None | Some("sts")) => serve_sts(&app, &ctx, &action, &params).await,
+        (Some(action), Some(other)) => AwsError::new(
+            "InvalidAction",
+            format!("Service {other} (action {action}) is not supported by this emulator"),
+        )
+        .into_response(Protocol::Query, &ctx.request_id),
+        (None, Some("ssm")) => AwsError::new(
+            "UnknownOperationException",
+            "SSM requests must name their operation in the X-Amz-Target header",
+        )
+        .into_response(Protocol::Json11, &ctx.request_id),
+        (None, Some("sts")) => AwsError::new("MissingAction", "Missing Action parameter")
+            .into_response(Protocol::Query, &ctx.request_id),
+        (None, scope) => {
+            let msg = match scope {
+                Some(s) => format!("Service {s} is not supported by this emulator"),
+                None => "The request names no service or operation (no X-Amz-Target, Action or SigV4 scope)".to_string(),
+            };
+            let code = if protocol == Protocol::Json11 {
+                "UnknownOperationException"
+            } else {
+                "InvalidAction"
+            };
+            AwsError::new(code, msg).into_response(protocol, &ctx.request_id)
+        }
+    }
+}
+
+fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, AwsError> {
+    let too_large = || {
+        AwsError::new(
+            "RequestEntityTooLarge",
+            format!("The request body is larger than {MAX_BODY} bytes"),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    if let Some(len) = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
+        && len > MAX_BODY as u64
+    {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        debug!(error = %e, "reading a request body failed");
+        too_large()
+    })
+}
+
+fn respond(h: Handled, request_id: &str) -> Response {
+    let mut resp = (StatusCode::OK, h.body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(h.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// After a mutation: under `ON_REQUEST` save, answer only once the change is durable.
+async fn finish(
+    app: &App,
+    service: &'static str,
+    protocol: Protocol,
+    ctx: &RequestContext,
+    result: Result<Handled, AwsError>,
+) -> Response {
+    match result {
+        Ok(h) => {
+            if let Some(v) = h.write_version
+                && let Err(e) = app.persistence.wait_durable(service, v).await
+            {
+                let code = match protocol {
+                    Protocol::Json11 => "InternalServerError",
+                    Protocol::Query => "InternalFailure",
+                };
+                return AwsError::internal(
+                    code,
+                    format!("The change was applied but could not be saved durably: {e}"),
+                )
+                .into_response(protocol, &ctx.request_id);
+            }
+            respond(h, &ctx.request_id)
+        }
+        Err(e) => e.into_response(protocol, &ctx.request_id),
+    }
+}
+
+async fn serve_ssm(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
+    app.persistence.ensure_loaded(ssm::NAME).await;
+    let result = app.ssm.handle(ctx, op, body);
+    finish(app, ssm::NAME, Protocol::Json11, ctx, result).await
+}
+
+async fn serve_sts(
+    app: &App,
+    ctx: &RequestContext,
+    action: &str,
+    params: &[(String, String)],
+) -> Response {
+    app.persistence.ensure_loaded(sts::NAME).await;
+    let result = app.sts.handle(ctx, action, params);
+    finish(app, sts::NAME, Protocol::Query, ctx, result).await
+}

@@ -1,0 +1,163 @@
+//! `snapstack serve`: the AWS gateway, the services, and the persistence runtime around the
+//! engine. The engine knows nothing of HTTP; the services know nothing of files.
+
+pub mod aws_request;
+pub mod bench;
+pub mod config;
+pub mod errors;
+pub mod gateway;
+pub mod persistence;
+pub mod services;
+pub mod state_api;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::{Engine, EngineOptions};
+use config::{Config, LoadStrategy};
+use gateway::App;
+use persistence::Persistence;
+use services::{ssm, sts};
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the state directory {dir}: {source}")]
+    State {
+        dir: String,
+        #[source]
+        source: crate::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Build the application: services, stores, and (with persistence on) the engine.
+pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
+    let ssm = ssm::Ssm::new();
+    let sts = sts::Sts::new();
+    let services = vec![ssm::NAME, sts::NAME];
+    let engine = if config.persistence {
+        let dir = config.state_dir();
+        let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
+        let d = dir.clone();
+        let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {
+            std::fs::create_dir_all(&d).map_err(|e| crate::Error::Io {
+                file: d.display().to_string(),
+                source: e,
+            })?;
+            let engine = Engine::open(&d, EngineOptions::default())?;
+            engine.register(ssm_store)?;
+            engine.register(sts_store)?;
+            Ok(engine)
+        })
+        .await
+        .map_err(|e| ServeError::Internal(e.to_string()))?
+        .map_err(|source| ServeError::State {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        Some(Arc::new(engine))
+    } else {
+        None
+    };
+    let persistence =
+        Persistence::new(engine, config.save_strategy, config.load_strategy, services);
+    Ok(Arc::new(App {
+        ssm,
+        sts,
+        persistence,
+    }))
+}
+
+/// Run the server until SIGTERM or SIGINT; then save as the strategy says and return.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    info!(
+        listen = %config.listen,
+        persistence = config.persistence,
+        save = %config.save_strategy,
+        load = %config.load_strategy,
+        flush_interval = ?config.flush_interval,
+        state_dir = %config.state_dir().display(),
+        "starting snapstack {}",
+        crate::VERSION
+    );
+    let app = build(&config).await?;
+    if config.persistence && config.load_strategy == LoadStrategy::OnStartup {
+        app.persistence.load_on_startup().await;
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    app.persistence.start(config.flush_interval);
+    // The one line on stdout: tests and scripts read the bound address from it.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "snapstack listening on {local}");
+        let _ = out.flush();
+    }
+    info!(%local, "Ready.");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let server =
+        axum::serve(listener, gateway::router(app.clone())).with_graceful_shutdown(async move {
+            let _ = graceful.wait_for(|s| *s).await;
+        });
+    let mut deadline = stop_rx.clone();
+    tokio::select! {
+        r = server => r?,
+        _ = async move {
+            let _ = deadline.wait_for(|s| *s).await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        } => warn!("connections did not close within 10 s of the shutdown signal"),
+    }
+    info!("shutting down");
+    app.persistence.shutdown().await;
+    info!("bye");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
