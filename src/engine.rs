@@ -224,6 +224,13 @@ impl Engine {
         })
     }
 
+    /// Save every registered service that changed.
+    pub fn save_all(&self) -> Vec<(String, Result<SaveReport>)> {
+        let names = self.services();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.save(&refs)
+    }
+
     /// Save the named services whether or not they changed (a new generation each).
     pub fn save_forced(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
         self.in_background(|| {

@@ -388,7 +388,7 @@ async fn flusher(
             .collect();
         let e = engine.clone();
         let n = names.clone();
-        let results = match tokio::task::spawn_blocking(move || e.save(&n)).await {
+        let results = match tokio::task::spawn_blocking(move || e.save_urgent(&n)).await {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("the save task failed: {e}");
