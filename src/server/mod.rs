@@ -22,7 +22,7 @@ use crate::{Engine, EngineOptions};
 use config::{Config, LoadStrategy};
 use gateway::App;
 use persistence::Persistence;
-use services::{ssm, sts};
+use services::{s3, ssm, sts};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum ServeError {
 pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
-    let services = vec![ssm::NAME, sts::NAME];
+    let services = vec![s3::NAME, ssm::NAME, sts::NAME];
     let engine = if config.persistence {
         let dir = config.state_dir();
         let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
@@ -74,9 +74,27 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     } else {
         None
     };
+    // S3 bodies live in the chunk store: the persistent one, or one in memory.
+    let blob_engine = match &engine {
+        Some(e) => e.clone(),
+        None => Arc::new(Engine::in_memory().map_err(|source| ServeError::State {
+            dir: "memory".into(),
+            source,
+        })?),
+    };
+    let s3 = s3::S3::new(blob_engine.clone());
+    if engine.is_some() {
+        blob_engine
+            .register(s3.store.clone())
+            .map_err(|source| ServeError::State {
+                dir: config.state_dir().display().to_string(),
+                source,
+            })?;
+    }
     let persistence =
         Persistence::new(engine, config.save_strategy, config.load_strategy, services);
     Ok(Arc::new(App {
+        s3,
         ssm,
         sts,
         persistence,
