@@ -101,7 +101,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(snapstack::server::serve(config)) {
+            let result = rt.block_on(snapstack::server::serve(config));
+            // Everything that matters (the shutdown save) is done: do not wait for idle
+            // connections or worker threads.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("snapstack: {e}");

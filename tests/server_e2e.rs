@@ -482,3 +482,49 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let s = Server::start(dir.path(), &env);
     s.py(&["get", "/m/c", "3", "get", "/m/a", "1"]);
 }
+
+#[test]
+fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
+    let dir = tempdir();
+    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
+    let s = Server::start(dir.path(), &env);
+    s.py(&["put", "/d", "1"]);
+    let (status, _) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200);
+    s.kill9();
+    let manifests = dir.path().join("state/manifests/ssm");
+    let files: Vec<PathBuf> = std::fs::read_dir(&manifests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::write(&files[0], b"garbage, not a manifest").unwrap();
+
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "1"),
+        ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    let log = s.log();
+    let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        log.contains("ssm") && log.contains(&name),
+        "log names neither service nor file:\n{log}"
+    );
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["load_failed"], true, "{st}");
+    // The server serves; new writes are not saved over the damaged snapshot.
+    s.py(&["missing", "/d", "put", "/d", "2", "get", "/d", "2"]);
+    assert!(s.term().success());
+    let after: Vec<PathBuf> = std::fs::read_dir(&manifests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(after, files);
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        b"garbage, not a manifest"
+    );
+}
