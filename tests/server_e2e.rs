@@ -1,0 +1,530 @@
+//! End to end: the real `snapstack` binary on a free port with a temporary volume, driven by boto3
+//! (`tests/e2e/client.py`) and by raw HTTP for the internal endpoints.
+//!
+//! Every wait polls for a condition with a generous timeout; nothing depends on wall-clock speed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_snapstack");
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Server {
+    child: Option<Child>,
+    endpoint: String,
+    addr: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Start the server on a free port (`GATEWAY_LISTEN=127.0.0.1:0`) with `volume` and `env`.
+    fn start(volume: &Path, env: &[(&str, &str)]) -> Server {
+        let log = volume.join(format!(
+            "server-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .env("GATEWAY_LISTEN", "127.0.0.1:0")
+            .env("LOCALSTACK_VOLUME_DIR", volume)
+            .env_remove("PERSISTENCE")
+            .env_remove("SNAPSHOT_SAVE_STRATEGY")
+            .env_remove("SNAPSHOT_LOAD_STRATEGY")
+            .env_remove("SNAPSHOT_FLUSH_INTERVAL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start snapstack");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(TIMEOUT) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not start; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        let addr = line
+            .strip_prefix("snapstack listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server {
+            child: Some(child),
+            endpoint: format!("http://{addr}"),
+            addr,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Run the boto3 client with these commands; it must succeed.
+    fn py(&self, args: &[&str]) {
+        let out = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/client.py"))
+            .arg(&self.endpoint)
+            .args(args)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "client.py {args:?} failed:\n{}\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    /// One HTTP/1.1 request; returns the status and the (de-chunked) body.
+    fn http(&self, method: &str, path: &str) -> (u16, String) {
+        http(&self.addr, method, path)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let (status, body) = self.http("GET", "/_localstack/state");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn wait_for(&self, what: &str, mut cond: impl FnMut(&Server) -> bool) {
+        let start = Instant::now();
+        while !cond(self) {
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// kill -9.
+    fn kill9(mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then wait for the exit.
+    fn term(mut self) -> ExitStatus {
+        let mut c = self.child.take().unwrap();
+        let st = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let start = Instant::now();
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > TIMEOUT {
+                let _ = c.kill();
+                panic!("server did not exit after SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n..];
+        s = s.strip_prefix("\r\n").unwrap_or(s);
+    }
+    out
+}
+
+fn lines(body: &str) -> Vec<serde_json::Value> {
+    body.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn cli_without_arguments_and_bad_configuration() {
+    let out = Command::new(BIN).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("snapstack"));
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    for (var, value, allowed) in [
+        (
+            "SNAPSHOT_SAVE_STRATEGY",
+            "SOMETIMES",
+            "ON_REQUEST, ON_SHUTDOWN, SCHEDULED, MANUAL",
+        ),
+        (
+            "SNAPSHOT_LOAD_STRATEGY",
+            "LAZY",
+            "ON_REQUEST, ON_STARTUP, MANUAL",
+        ),
+        ("PERSISTENCE", "maybe", "0, 1"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "soon", "seconds"),
+        ("GATEWAY_LISTEN", "nowhere", "host:port"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .env(var, value)
+            .env(
+                "GATEWAY_LISTEN",
+                if var == "GATEWAY_LISTEN" {
+                    value
+                } else {
+                    "127.0.0.1:0"
+                },
+            )
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={value} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(var) && err.contains(allowed), "{err}");
+    }
+    // A flag overrides its variable (and is checked the same way).
+    let out = Command::new(BIN)
+        .args(["serve", "--save-strategy", "NEVER"])
+        .env("SNAPSHOT_SAVE_STRATEGY", "MANUAL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SNAPSHOT_SAVE_STRATEGY"));
+}
+
+#[test]
+fn without_persistence_ssm_semantics_errors_and_isolation() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), &[]);
+    let (status, body) = s.http("GET", "/_localstack/health");
+    assert_eq!(status, 200);
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["features"]["persistence"], "disabled");
+    assert_eq!(h["services"]["ssm"], "running");
+    assert_eq!(h["services"]["sts"], "running");
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("persistence is disabled"), "{body}");
+    s.py(&["suite", "errors"]);
+    s.py(&[
+        "ctx",
+        "111122223333",
+        "eu-west-1",
+        "sts",
+        "111122223333",
+        "put",
+        "/iso",
+        "a",
+        "get",
+        "/iso",
+        "a", //
+        "ctx",
+        "111122223333",
+        "us-east-1",
+        "missing",
+        "/iso",
+        "put",
+        "/iso",
+        "b", //
+        "ctx",
+        "222233334444",
+        "eu-west-1",
+        "missing",
+        "/iso",
+        "sts",
+        "222233334444", //
+        "ctx",
+        "not-an-account",
+        "eu-west-1",
+        "missing",
+        "/iso",
+        "sts",
+        "000000000000", //
+        "ctx",
+        "111122223333",
+        "eu-west-1",
+        "get",
+        "/iso",
+        "a", //
+        "ctx",
+        "111122223333",
+        "us-east-1",
+        "get",
+        "/iso",
+        "b",
+    ]);
+    assert!(
+        !dir.path().join("state").exists(),
+        "PERSISTENCE=0 wrote state"
+    );
+}
+
+#[test]
+fn on_request_save_survives_kill9_and_loads_on_first_touch() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    s.py(&[
+        "put", "/k/one", "1", "burst", "/burst/", "40", "put", "/k/one", "2",
+    ]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["dirty"], false, "{st}");
+    s.kill9();
+
+    // Load strategy ON_REQUEST (the default): nothing loads until a request touches SSM.
+    let s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["loaded"], false, "{st}");
+    assert_eq!(
+        st["services"]["ssm"]["loaded_generation"],
+        serde_json::Value::Null
+    );
+    s.py(&["get", "/k/one", "2", "getburst", "/burst/", "40"]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["loaded"], true, "{st}");
+    assert!(st["services"]["ssm"]["loaded_generation"].is_u64(), "{st}");
+    assert_eq!(st["services"]["ssm"]["records"], 41, "{st}");
+}
+
+#[test]
+fn scheduled_save_survives_kill9_once_clean_and_on_startup_loads_first() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "1"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    s.py(&["put", "/sched", "a", "put", "/sched", "b"]);
+    s.wait_for("a scheduled save", |s| {
+        let st = s.state();
+        st["services"]["ssm"]["dirty"] == false && st["services"]["ssm"]["generation"].is_u64()
+    });
+    s.kill9();
+
+    let s = Server::start(
+        dir.path(),
+        &[
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+        ],
+    );
+    // Loaded before the first request.
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["loaded"], true, "{st}");
+    assert!(st["services"]["ssm"]["loaded_generation"].is_u64(), "{st}");
+    assert_eq!(st["services"]["ssm"]["records"], 1, "{st}");
+    s.py(&["get", "/sched", "b"]);
+}
+
+#[test]
+fn on_shutdown_save_survives_sigterm_and_manual_load_waits_for_the_endpoint() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_SHUTDOWN"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    s.py(&["put", "/shut", "down"]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["dirty"], true, "{st}");
+    assert_eq!(st["services"]["ssm"]["generation"], serde_json::Value::Null);
+    let status = s.term();
+    assert!(status.success(), "exit status {status:?}");
+
+    let s = Server::start(
+        dir.path(),
+        &[("PERSISTENCE", "1"), ("SNAPSHOT_LOAD_STRATEGY", "MANUAL")],
+    );
+    s.py(&["missing", "/shut"]);
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/load");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        lines(&body),
+        vec![serde_json::json!({"service": "ssm", "status": "ok"})]
+    );
+    s.py(&["get", "/shut", "down"]);
+}
+
+#[test]
+fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
+    let dir = tempdir();
+    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
+    let s = Server::start(dir.path(), &env);
+    s.py(&["put", "/m/a", "1"]);
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/save");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        lines(&body),
+        vec![serde_json::json!({"service": "ssm", "status": "ok"})]
+    );
+    s.py(&["put", "/m/b", "2"]);
+    // Unknown services, bad names and trickery.
+    let (status, body) = s.http("POST", "/_localstack/state/nosuch/save");
+    assert_eq!(status, 404, "{body}");
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
+    for bad in [
+        "/_localstack/state/../save",
+        "/_localstack/state/%2e%2e/save",
+        "/_localstack/state/ssm%2F..%2F/save",
+        "/_localstack/state/SSM/save",
+        "/_localstack/state/../../etc/save",
+    ] {
+        let (status, body) = s.http("POST", bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _) = s.http("GET", "/_localstack/state/ssm/save");
+    assert_eq!(status, 405);
+    s.kill9();
+
+    let s = Server::start(dir.path(), &env);
+    s.py(&["get", "/m/a", "1", "missing", "/m/b"]);
+    // Reset empties the service; a load brings the saved state back.
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/reset");
+    assert_eq!(
+        (status, lines(&body)[0]["status"].clone()),
+        (200, "ok".into())
+    );
+    s.py(&["missing", "/m/a"]);
+    let (status, body) = s.http("POST", "/_localstack/state/load");
+    assert_eq!(status, 200);
+    let ls = lines(&body);
+    assert_eq!(ls.len(), 2, "{body}");
+    assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
+    s.py(&["get", "/m/a", "1", "put", "/m/c", "3"]);
+    // Global save and reset stream one line per service.
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200);
+    let ls = lines(&body);
+    let mut names: Vec<&str> = ls.iter().map(|l| l["service"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["ssm", "sts"]);
+    assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
+    let (status, body) = s.http("POST", "/_localstack/state/reset");
+    assert_eq!(status, 200);
+    assert_eq!(lines(&body).len(), 2);
+    s.py(&["missing", "/m/c"]);
+    s.kill9();
+
+    // The global save held /m/c; the reset after it was never saved.
+    let s = Server::start(dir.path(), &env);
+    s.py(&["get", "/m/c", "3", "get", "/m/a", "1"]);
+}
+
+#[test]
+fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
+    let dir = tempdir();
+    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
+    let s = Server::start(dir.path(), &env);
+    s.py(&["put", "/d", "1"]);
+    let (status, _) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200);
+    s.kill9();
+    let manifests = dir.path().join("state/manifests/ssm");
+    let files: Vec<PathBuf> = std::fs::read_dir(&manifests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::write(&files[0], b"garbage, not a manifest").unwrap();
+
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "1"),
+        ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    let log = s.log();
+    let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        log.contains("ssm") && log.contains(&name),
+        "log names neither service nor file:\n{log}"
+    );
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["load_failed"], true, "{st}");
+    // The server serves; new writes are not saved over the damaged snapshot.
+    s.py(&["missing", "/d", "put", "/d", "2", "get", "/d", "2"]);
+    assert!(s.term().success());
+    let after: Vec<PathBuf> = std::fs::read_dir(&manifests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(after, files);
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        b"garbage, not a manifest"
+    );
+}
