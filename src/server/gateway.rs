@@ -123,7 +123,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 /// S3 is REST: its requests name no operation. They are signed for `s3`, or carry neither an
-/// `X-Amz-Target` nor a query `Action` nor a form body.
+/// `X-Amz-Target` nor a query `Action` nor a form-encoded POST body.
 fn is_s3(
     parts: &axum::http::request::Parts,
     ctx: &RequestContext,
@@ -133,7 +133,11 @@ fn is_s3(
     if let Some(s) = ctx.scope_service.as_deref() {
         return s == "s3";
     }
-    if has_target || content_type.starts_with("application/x-www-form-urlencoded") {
+    // A query-protocol call is a form POST (or names its Action in the query string).
+    if has_target
+        || (parts.method == Method::POST
+            && content_type.starts_with("application/x-www-form-urlencoded"))
+    {
         return false;
     }
     let query = parts.uri.query().unwrap_or("");
