@@ -81,7 +81,7 @@ impl Server {
     }
 
     /// Run the boto3 client with these commands; it must succeed.
-    fn py(&self, args: &[&str]) {
+    fn py(&mut self, args: &[&str]) {
         let out = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/client.py"))
             .arg(&self.endpoint)
@@ -89,13 +89,15 @@ impl Server {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
             .expect("run python3");
-        assert!(
-            out.status.success(),
-            "client.py {args:?} failed:\n{}\n{}\nserver log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
+        if !out.status.success() {
+            let server = self.child.as_mut().map(|c| c.try_wait());
+            panic!(
+                "client.py {args:?} failed:\n{}\n{}\nserver process: {server:?}\nserver log:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            );
+        }
     }
 
     /// One HTTP/1.1 request; returns the status and the (de-chunked) body.
@@ -132,11 +134,10 @@ impl Server {
     /// SIGTERM, then wait for the exit.
     fn term(mut self) -> ExitStatus {
         let mut c = self.child.take().unwrap();
-        let st = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let pid = libc::pid_t::try_from(c.id()).unwrap();
+        // SAFETY: `pid` is our own child, not yet waited for, so it names that process.
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill -TERM {pid} failed");
         let start = Instant::now();
         loop {
             if let Some(s) = c.try_wait().unwrap() {
@@ -264,7 +265,7 @@ fn cli_without_arguments_and_bad_configuration() {
 #[test]
 fn without_persistence_ssm_semantics_errors_and_isolation() {
     let dir = tempdir();
-    let s = Server::start(dir.path(), &[]);
+    let mut s = Server::start(dir.path(), &[]);
     let (status, body) = s.http("GET", "/_localstack/health");
     assert_eq!(status, 200);
     let h: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -335,7 +336,7 @@ fn on_request_save_survives_kill9_and_loads_on_first_touch() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&[
         "put", "/k/one", "1", "burst", "/burst/", "40", "put", "/k/one", "2",
     ]);
@@ -344,7 +345,7 @@ fn on_request_save_survives_kill9_and_loads_on_first_touch() {
     s.kill9();
 
     // Load strategy ON_REQUEST (the default): nothing loads until a request touches SSM.
-    let s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
     let st = s.state();
     assert_eq!(st["services"]["ssm"]["loaded"], false, "{st}");
     assert_eq!(
@@ -366,7 +367,7 @@ fn scheduled_save_survives_kill9_once_clean_and_on_startup_loads_first() {
         ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
         ("SNAPSHOT_FLUSH_INTERVAL", "1"),
     ];
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&["put", "/sched", "a", "put", "/sched", "b"]);
     s.wait_for("a scheduled save", |s| {
         let st = s.state();
@@ -374,7 +375,7 @@ fn scheduled_save_survives_kill9_once_clean_and_on_startup_loads_first() {
     });
     s.kill9();
 
-    let s = Server::start(
+    let mut s = Server::start(
         dir.path(),
         &[
             ("PERSISTENCE", "1"),
@@ -396,7 +397,7 @@ fn on_shutdown_save_survives_sigterm_and_manual_load_waits_for_the_endpoint() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_SHUTDOWN"),
     ];
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&["put", "/shut", "down"]);
     let st = s.state();
     assert_eq!(st["services"]["ssm"]["dirty"], true, "{st}");
@@ -404,7 +405,7 @@ fn on_shutdown_save_survives_sigterm_and_manual_load_waits_for_the_endpoint() {
     let status = s.term();
     assert!(status.success(), "exit status {status:?}");
 
-    let s = Server::start(
+    let mut s = Server::start(
         dir.path(),
         &[("PERSISTENCE", "1"), ("SNAPSHOT_LOAD_STRATEGY", "MANUAL")],
     );
@@ -422,7 +423,7 @@ fn on_shutdown_save_survives_sigterm_and_manual_load_waits_for_the_endpoint() {
 fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let dir = tempdir();
     let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&["put", "/m/a", "1"]);
     let (status, body) = s.http("POST", "/_localstack/state/ssm/save");
     assert_eq!(status, 200, "{body}");
@@ -449,7 +450,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     assert_eq!(status, 405);
     s.kill9();
 
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&["get", "/m/a", "1", "missing", "/m/b"]);
     // Reset empties the service; a load brings the saved state back.
     let (status, body) = s.http("POST", "/_localstack/state/ssm/reset");
@@ -479,7 +480,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     s.kill9();
 
     // The global save held /m/c; the reset after it was never saved.
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&["get", "/m/c", "3", "get", "/m/a", "1"]);
 }
 
@@ -487,7 +488,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
 fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
     let dir = tempdir();
     let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     s.py(&["put", "/d", "1"]);
     let (status, _) = s.http("POST", "/_localstack/state/save");
     assert_eq!(status, 200);
@@ -506,7 +507,7 @@ fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
         ("SNAPSHOT_FLUSH_INTERVAL", "1"),
         ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
     ];
-    let s = Server::start(dir.path(), &env);
+    let mut s = Server::start(dir.path(), &env);
     let log = s.log();
     let name = files[0].file_name().unwrap().to_string_lossy().to_string();
     assert!(

@@ -110,6 +110,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         load = %config.load_strategy,
         flush_interval = ?config.flush_interval,
         state_dir = %config.state_dir().display(),
+        pid = std::process::id(),
         "starting snapstack {}",
         crate::VERSION
     );
@@ -161,17 +162,34 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => info!("SIGTERM received"),
-                    _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => loop {
+                    if term.recv().await.is_some() {
+                        info!("SIGTERM received");
+                        return;
+                    }
+                    warn!("the SIGTERM stream ended; no longer listening for SIGTERM");
+                    std::future::pending::<()>().await;
+                },
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    std::future::pending::<()>().await;
                 }
             }
-            Err(e) => {
-                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = tokio::signal::ctrl_c().await;
+        };
+        let int = async {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => info!("SIGINT received"),
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGINT");
+                    std::future::pending::<()>().await;
+                }
             }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = int => {}
         }
     }
     #[cfg(not(unix))]
