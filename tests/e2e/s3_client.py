@@ -173,6 +173,11 @@ def cmd_suite():
     c.create_bucket(Bucket="alpha")  # us-east-1: the owner may create again
     expect_error("BucketAlreadyOwnedByYou", c.create_bucket, Bucket="beta", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     expect_error("InvalidBucketName", c.create_bucket, Bucket="No_Such")
+    other = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id="123456789012",
+                         aws_secret_access_key="x", region_name="us-east-1", config=CFG)
+    expect_error("BucketAlreadyExists", other.create_bucket, Bucket="alpha")
+    check(other.list_buckets()["Buckets"] == [], "accounts see only their buckets")
+    expect_error("NoSuchBucket", other.list_objects_v2, Bucket="alpha")
     c.head_bucket(Bucket="alpha")
     expect_error("404", c.head_bucket, Bucket="missing-bucket")
     expect_error("NoSuchBucket", c.list_objects_v2, Bucket="missing-bucket")

@@ -488,7 +488,19 @@ impl S3 {
             }
         }
         let key = keys::bucket(r.account(), &name);
+        let owner_key = keys::owner(&name);
+        let account = r.account().to_string();
         let (result, version) = self.store.write(|t| {
+            if let Some(S3Record::Owner(owner)) = t.get(&owner_key)
+                && *owner != account
+            {
+                return Err(S3Error::new(
+                    StatusCode::CONFLICT,
+                    "BucketAlreadyExists",
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+                )
+                .with("BucketName", &name));
+            }
             if let Some(S3Record::Bucket(b)) = t.get(&key) {
                 // us-east-1 answers a repeated create by the owner with success, as S3 does.
                 if b.region == "us-east-1" && region == "us-east-1" {
@@ -513,6 +525,7 @@ impl S3 {
                     policy: None,
                 }),
             );
+            t.insert(owner_key.clone(), S3Record::Owner(account.clone()));
             Ok(true)
         });
         let created = result?;
@@ -573,6 +586,7 @@ impl S3 {
             }
             t.remove_prefix(&keys::uploads(&acct, &bucket));
             t.remove(&keys::bucket(&acct, &bucket));
+            t.remove(&keys::owner(&bucket));
             Ok(())
         });
         res?;

@@ -78,6 +78,8 @@ pub enum S3Record {
     Object(Object),
     Upload(Upload),
     Part(Part),
+    /// Bucket names are global: which account owns a name.
+    Owner(String),
 }
 
 impl Record for S3Record {
@@ -85,7 +87,7 @@ impl Record for S3Record {
         match self {
             S3Record::Object(o) => o.blob.into_iter().collect(),
             S3Record::Part(p) => vec![p.blob],
-            S3Record::Bucket(_) | S3Record::Upload(_) => Vec::new(),
+            S3Record::Bucket(_) | S3Record::Upload(_) | S3Record::Owner(_) => Vec::new(),
         }
     }
 }
@@ -97,6 +99,11 @@ pub mod keys {
 
     fn account(account: &str) -> crate::KeyBuilder {
         Key::builder().str(account).str("s3")
+    }
+
+    /// The owner of a bucket name, across accounts.
+    pub fn owner(bucket: &str) -> Key {
+        Key::builder().str("").str("s3").str("owner").str(bucket).build()
     }
 
     pub fn buckets(acct: &str) -> Key {
