@@ -529,3 +529,31 @@ fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
         b"garbage, not a manifest"
     );
 }
+
+#[test]
+fn on_request_answers_a_failed_save_with_a_server_error_and_recovers() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/ok", "1"]);
+    // Make the next save fail: the pack directory becomes a file.
+    let packs = dir.path().join("state/packs");
+    let aside = dir.path().join("state/packs.aside");
+    std::fs::rename(&packs, &aside).unwrap();
+    std::fs::write(&packs, b"not a directory").unwrap();
+    s.py(&["putfails", "/bad", "2", "InternalServerError"]);
+    let st = s.state();
+    assert!(st["services"]["ssm"]["last_error"].is_string(), "{st}");
+    // Reads never wait for saves and keep working.
+    s.py(&["get", "/ok", "1"]);
+    std::fs::remove_file(&packs).unwrap();
+    std::fs::rename(&aside, &packs).unwrap();
+    // The next save retries and succeeds.
+    s.py(&["put", "/ok2", "3"]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    s.py(&["get", "/ok", "1", "get", "/ok2", "3"]);
+}
