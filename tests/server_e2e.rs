@@ -557,3 +557,66 @@ fn on_request_answers_a_failed_save_with_a_server_error_and_recovers() {
     let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
     s.py(&["get", "/ok", "1", "get", "/ok2", "3"]);
 }
+
+/// The README's session with the AWS CLI: put, hard kill, restart, get.
+#[test]
+fn the_readme_session_with_the_aws_cli() {
+    if Command::new("aws").arg("--version").output().is_err() {
+        eprintln!("the AWS CLI is not installed; skipping (boto3 covers the same ground)");
+        return;
+    }
+    let dir = tempdir();
+    let aws = |s: &Server, args: &[&str]| -> String {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &s.endpoint])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            s.log()
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    aws(
+        &s,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/app/db/url",
+            "--value",
+            "postgres://db",
+            "--type",
+            "String",
+        ],
+    );
+    s.kill9();
+    let s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    let v = aws(
+        &s,
+        &[
+            "ssm",
+            "get-parameter",
+            "--name",
+            "/app/db/url",
+            "--query",
+            "Parameter.Value",
+            "--output",
+            "text",
+        ],
+    );
+    assert_eq!(v, "postgres://db");
+}
