@@ -529,3 +529,94 @@ fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
         b"garbage, not a manifest"
     );
 }
+
+#[test]
+fn on_request_answers_a_failed_save_with_a_server_error_and_recovers() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/ok", "1"]);
+    // Make the next save fail: the pack directory becomes a file.
+    let packs = dir.path().join("state/packs");
+    let aside = dir.path().join("state/packs.aside");
+    std::fs::rename(&packs, &aside).unwrap();
+    std::fs::write(&packs, b"not a directory").unwrap();
+    s.py(&["putfails", "/bad", "2", "InternalServerError"]);
+    let st = s.state();
+    assert!(st["services"]["ssm"]["last_error"].is_string(), "{st}");
+    // Reads never wait for saves and keep working.
+    s.py(&["get", "/ok", "1"]);
+    std::fs::remove_file(&packs).unwrap();
+    std::fs::rename(&aside, &packs).unwrap();
+    // The next save retries and succeeds.
+    s.py(&["put", "/ok2", "3"]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    s.py(&["get", "/ok", "1", "get", "/ok2", "3"]);
+}
+
+/// The README's session with the AWS CLI: put, hard kill, restart, get.
+#[test]
+fn the_readme_session_with_the_aws_cli() {
+    if Command::new("aws").arg("--version").output().is_err() {
+        eprintln!("the AWS CLI is not installed; skipping (boto3 covers the same ground)");
+        return;
+    }
+    let dir = tempdir();
+    let aws = |s: &Server, args: &[&str]| -> String {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &s.endpoint])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            s.log()
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    aws(
+        &s,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/app/db/url",
+            "--value",
+            "postgres://db",
+            "--type",
+            "String",
+        ],
+    );
+    s.kill9();
+    let s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    let v = aws(
+        &s,
+        &[
+            "ssm",
+            "get-parameter",
+            "--name",
+            "/app/db/url",
+            "--query",
+            "Parameter.Value",
+            "--output",
+            "text",
+        ],
+    );
+    assert_eq!(v, "postgres://db");
+}

@@ -366,7 +366,11 @@ impl Persistence {
         self.mark_loaded(service);
         self.failed().remove(service);
         match r {
-            Ok(Ok(v)) => Ok(format!("reset at version {v}")),
+            // Under ON_REQUEST a reset is a change like any other: durable before it is answered.
+            Ok(Ok(v)) => self
+                .wait_durable(service, v)
+                .await
+                .map(|()| format!("reset at version {v}")),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(e.to_string()),
         }
@@ -497,5 +501,98 @@ async fn flusher(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EngineOptions, Key, Record, Store};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct V(u64);
+    impl Record for V {}
+
+    fn setup(
+        dir: &std::path::Path,
+        save: SaveStrategy,
+        load: LoadStrategy,
+    ) -> (Arc<Store<V>>, Arc<Engine>, Arc<Persistence>) {
+        let store = Store::<V>::new("svc");
+        let engine = Arc::new(Engine::open(dir, EngineOptions::default()).unwrap());
+        engine.register(store.clone()).unwrap();
+        let p = Persistence::new(Some(engine.clone()), save, load, vec!["svc"]);
+        (store, engine, p)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_request_answers_only_durable_writes_and_groups_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, engine, p) =
+            setup(dir.path(), SaveStrategy::OnRequest, LoadStrategy::OnRequest);
+        p.start(Duration::from_secs(3600));
+        let mut tasks = Vec::new();
+        for i in 0..64u64 {
+            let (store, p) = (store.clone(), p.clone());
+            tasks.push(tokio::spawn(async move {
+                let ((), v) = store.write(|t| {
+                    t.insert(Key::builder().u64(i).build(), V(i));
+                });
+                p.wait_durable("svc", v).await.map(|()| v)
+            }));
+        }
+        let mut max = 0;
+        for t in tasks {
+            let v = t.await.unwrap().unwrap();
+            // Once answered, the write is durable: the saved version covers it.
+            assert!(engine.status("svc").unwrap().saved_version >= v);
+            max = max.max(v);
+        }
+        let st = engine.status("svc").unwrap();
+        assert_eq!(st.saved_version, max);
+        assert!(!st.dirty);
+        // Group commit: fewer saves than writes.
+        assert!(st.generation.unwrap() <= 64);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lazy_load_happens_once_and_failed_loads_suspend_automatic_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, engine, _) = setup(dir.path(), SaveStrategy::Manual, LoadStrategy::Manual);
+            store.write(|t| {
+                t.insert(Key::builder().u64(1).build(), V(1));
+            });
+            for (_, r) in engine.save_all() {
+                r.unwrap();
+            }
+        }
+        let (store, _engine, p) =
+            setup(dir.path(), SaveStrategy::Scheduled, LoadStrategy::OnRequest);
+        assert!(!p.is_loaded("svc"));
+        let (a, b) = tokio::join!(p.ensure_loaded("svc"), p.ensure_loaded("svc"));
+        let _ = (a, b);
+        assert!(p.is_loaded("svc"));
+        assert_eq!(store.snapshot().len(), 1);
+        assert!(!p.load_failed("svc"));
+
+        // Damage the snapshot: a new runtime fails to load it and will not save over it.
+        let mdir = dir.path().join("manifests/svc");
+        for e in std::fs::read_dir(&mdir).unwrap() {
+            std::fs::write(e.unwrap().path(), b"damaged").unwrap();
+        }
+        let (store, _engine, p) =
+            setup(dir.path(), SaveStrategy::Scheduled, LoadStrategy::OnStartup);
+        p.load_on_startup().await;
+        assert!(p.load_failed("svc"));
+        store.write(|t| {
+            t.insert(Key::builder().u64(2).build(), V(2));
+        });
+        assert!(p.auto_save_services().is_empty());
+        // An explicit save is the user's decision and clears the flag.
+        let r = p.save(vec!["svc"]).await;
+        assert!(r[0].1.is_ok(), "{r:?}");
+        assert!(!p.load_failed("svc"));
     }
 }

@@ -8,6 +8,7 @@ Commands run in order; the first failing check exits non-zero with a message.
   put NAME VALUE          PutParameter (String, Overwrite)
   get NAME VALUE          GetParameter must return VALUE
   missing NAME            GetParameter must fail with ParameterNotFound
+  putfails NAME VALUE CODE  PutParameter must fail with CODE and a 5xx status
   burst PREFIX N          N concurrent PutParameter calls PREFIX0..PREFIX{N-1} = "v<i>"
   getburst PREFIX N       each PREFIX<i> must hold "v<i>"
   sts ACCOUNT             GetCallerIdentity must name ACCOUNT
@@ -70,6 +71,13 @@ def cmd_get(name, value):
 
 def cmd_missing(name):
     expect_error("ParameterNotFound", client("ssm").get_parameter, Name=name)
+
+
+def cmd_putfails(name, value, code):
+    e = expect_error(code, client("ssm").put_parameter, Name=name, Value=value, Type="String",
+                     Overwrite=True)
+    status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+    check(500 <= status < 600, f"status {status}")
 
 
 def cmd_burst(prefix, n):
@@ -250,7 +258,7 @@ def cmd_errors():
 
 COMMANDS = {
     "put": (cmd_put, 2), "get": (cmd_get, 2), "missing": (cmd_missing, 1),
-    "burst": (cmd_burst, 2), "getburst": (cmd_getburst, 2), "sts": (cmd_sts, 1),
+    "putfails": (cmd_putfails, 3), "burst": (cmd_burst, 2), "getburst": (cmd_getburst, 2), "sts": (cmd_sts, 1),
     "suite": (cmd_suite, 0), "errors": (cmd_errors, 0),
 }
 
