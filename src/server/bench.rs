@@ -162,7 +162,9 @@ async fn run_with(config: &Config, opts: &BenchOptions) -> Result<BenchReport, S
         .map_err(|e| e.to_string())?
         .to_string();
     app.persistence.start(config.flush_interval);
-    let server = tokio::spawn(axum::serve(listener, gateway::router(app.clone())).into_future());
+    let server = tokio::spawn(
+        axum::serve(super::no_delay(listener), gateway::router(app.clone())).into_future(),
+    );
 
     // Preload directly through the service (not over HTTP): it is setup, not measurement.
     {

@@ -140,8 +140,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = stop_tx.send(true);
     });
     let mut graceful = stop_rx.clone();
-    let server =
-        axum::serve(listener, gateway::router(app.clone())).with_graceful_shutdown(async move {
+    let server = axum::serve(no_delay(listener), gateway::router(app.clone()))
+        .with_graceful_shutdown(async move {
             let _ = graceful.wait_for(|s| *s).await;
         });
     let mut deadline = stop_rx.clone();
@@ -156,6 +156,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     app.persistence.shutdown().await;
     info!("bye");
     Ok(())
+}
+
+/// The listener with `TCP_NODELAY` on every connection: a response written in parts (headers,
+/// then a streamed body) must not wait on Nagle's algorithm for the client's delayed ACK.
+pub fn no_delay(
+    listener: TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
 }
 
 async fn wait_for_signal() {

@@ -103,7 +103,12 @@ pub mod keys {
 
     /// The owner of a bucket name, across accounts.
     pub fn owner(bucket: &str) -> Key {
-        Key::builder().str("").str("s3").str("owner").str(bucket).build()
+        Key::builder()
+            .str("")
+            .str("s3")
+            .str("owner")
+            .str(bucket)
+            .build()
     }
 
     pub fn buckets(acct: &str) -> Key {
