@@ -39,7 +39,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 #[test]
 fn every_operation_through_boto3() {
     let vol = tempdir();
-    let server = Server::start(vol.path(), &[]);
+    let mut server = Server::start(vol.path(), &[]);
     server.s3(&["suite"]);
 }
 
@@ -50,10 +50,10 @@ fn a_100_mib_multipart_upload_and_ranged_reads_survive_a_restart() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
-    let server = Server::start(vol.path(), &env);
+    let mut server = Server::start(vol.path(), &env);
     server.s3(&["multipart", "big", "blob", "100"]);
     server.kill9();
-    let server = Server::start(vol.path(), &env);
+    let mut server = Server::start(vol.path(), &env);
     // The completed object loads back whole; reading it again checks every piece's hash.
     server.s3(&[
         "put", "big", "small", "10", "1", "check", "big", "small", "10", "1",
@@ -71,7 +71,7 @@ fn objects_survive_a_restart_under_each_save_strategy() {
             ("SNAPSHOT_SAVE_STRATEGY", strategy),
             ("SNAPSHOT_FLUSH_INTERVAL", "1"),
         ];
-        let server = Server::start(vol.path(), &env);
+        let mut server = Server::start(vol.path(), &env);
         server.s3(&[
             "put", "keep", "a/b", "300000", "7", "put", "keep", "gone", "10", "8",
         ]);
@@ -96,7 +96,7 @@ fn objects_survive_a_restart_under_each_save_strategy() {
             }
         }
         let env_load = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
-        let server = Server::start(vol.path(), &env_load);
+        let mut server = Server::start(vol.path(), &env_load);
         server.s3(&[
             "check", "keep", "a/b", "300000", "7", "check", "keep", "gone", "10", "8",
         ]);
@@ -113,7 +113,7 @@ fn the_same_body_is_stored_once() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
-    let server = Server::start(vol.path(), &env);
+    let mut server = Server::start(vol.path(), &env);
     let state = vol.path().join("state");
     server.s3(&["put", "dedup", "one", "4000000", "42"]);
     let after_one = dir_bytes(&state);
@@ -140,7 +140,7 @@ fn memory_stays_bounded_while_a_large_object_streams_in() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
     ];
-    let server = Server::start(vol.path(), &env);
+    let mut server = Server::start(vol.path(), &env);
     let before = peak_rss_kib(server.pid());
     server.s3(&["stream", "huge", "obj", "400"]);
     let peak = peak_rss_kib(server.pid());

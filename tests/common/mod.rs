@@ -1,5 +1,7 @@
 //! The end-to-end harness shared by the test files: the real `snapstack` binary on a free port
 //! with a temporary volume, driven by the boto3 scripts in `tests/e2e/` and by raw HTTP.
+//!
+//! Every wait polls for a condition with a generous timeout; nothing depends on wall-clock speed.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -80,12 +82,12 @@ impl Server {
     }
 
     /// Run the boto3 client with these commands; it must succeed.
-    pub fn py(&self, args: &[&str]) {
+    pub fn py(&mut self, args: &[&str]) {
         self.script("client.py", args)
     }
 
     /// Run the S3 boto3 client with these commands; it must succeed.
-    pub fn s3(&self, args: &[&str]) {
+    pub fn s3(&mut self, args: &[&str]) {
         self.script("s3_client.py", args)
     }
 
@@ -95,7 +97,7 @@ impl Server {
     }
 
     /// Run a script of `tests/e2e/` against this server; it must succeed.
-    pub fn script(&self, script: &str, args: &[&str]) {
+    pub fn script(&mut self, script: &str, args: &[&str]) {
         let out = Command::new("python3")
             .arg(format!("{}/tests/e2e/{script}", env!("CARGO_MANIFEST_DIR")))
             .arg(&self.endpoint)
@@ -103,13 +105,15 @@ impl Server {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
             .expect("run python3");
-        assert!(
-            out.status.success(),
-            "{script} {args:?} failed:\n{}\n{}\nserver log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
+        if !out.status.success() {
+            let server = self.child.as_mut().map(|c| c.try_wait());
+            panic!(
+                "{script} {args:?} failed:\n{}\n{}\nserver process: {server:?}\nserver log:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            );
+        }
     }
 
     /// One HTTP/1.1 request; returns the status and the (de-chunked) body.
@@ -146,11 +150,10 @@ impl Server {
     /// SIGTERM, then wait for the exit.
     pub fn term(mut self) -> ExitStatus {
         let mut c = self.child.take().unwrap();
-        let st = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let pid = libc::pid_t::try_from(c.id()).unwrap();
+        // SAFETY: `pid` is our own child, not yet waited for, so it names that process.
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill -TERM {pid} failed");
         let start = Instant::now();
         loop {
             if let Some(s) = c.try_wait().unwrap() {
@@ -216,9 +219,12 @@ pub fn dechunk(mut s: &str) -> String {
     out
 }
 
+pub fn lines(body: &str) -> Vec<serde_json::Value> {
+    body.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("snapstack-e2e-")
-        .tempdir()
-        .unwrap()
+    tempfile::tempdir().unwrap()
 }
