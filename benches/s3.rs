@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use snapstack::server::aws_request::RequestContext;
 use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
 use snapstack::server::gateway::{App, router};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -63,34 +63,10 @@ async fn send(
     line: &mut String,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<u16> {
-    conn.get_mut().write_all(head.as_bytes()).await?;
-    conn.get_mut().write_all(body).await?;
-    line.clear();
-    conn.read_line(line).await?;
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut len = 0usize;
-    loop {
-        line.clear();
-        if conn.read_line(line).await? == 0 {
-            return Err(std::io::Error::other("closed"));
-        }
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    buf.resize(len, 0);
-    conn.read_exact(buf).await?;
-    Ok(status)
+    let mut req = Vec::with_capacity(head.len() + body.len());
+    req.extend_from_slice(head.as_bytes());
+    req.extend_from_slice(body);
+    snapstack::server::bench::round_trip(conn, &req, line, buf).await
 }
 
 fn head(method: &str, path: &str, len: usize) -> String {

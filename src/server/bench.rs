@@ -96,8 +96,9 @@ fn request(addr: &str, op: BenchOp, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Send one request and read its response; returns the status.
-async fn round_trip(
+/// Send one request and read its response (a `Content-Length` body) into `body`; returns the
+/// status.
+pub async fn round_trip(
     conn: &mut BufReader<TcpStream>,
     req: &[u8],
     line: &mut String,

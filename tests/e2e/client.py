@@ -28,6 +28,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import check, expect_error
+
 ENDPOINT = sys.argv[1]
 STATE = {"account": "test", "region": "us-east-1"}
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
@@ -43,21 +45,6 @@ def client(service, validate=True):
         region_name=STATE["region"],
         config=cfg,
     )
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def expect_error(code, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        check(got == code, f"expected {code}, got {got}: {e}")
-        return e
-    raise AssertionError(f"expected {code}, the call succeeded")
 
 
 def cmd_put(name, value):

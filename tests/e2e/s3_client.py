@@ -24,6 +24,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import check, expect_error
+
 ENDPOINT = sys.argv[1]
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=300)
 
@@ -37,21 +39,6 @@ def s3(**cfg):
         region_name="us-east-1",
         config=CFG.merge(Config(**cfg)) if cfg else CFG,
     )
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def expect_error(code, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        check(got == code, f"expected {code}, got {got}: {e.response}")
-        return e
-    raise AssertionError(f"expected {code}, the call succeeded")
 
 
 def data(size, seed):
