@@ -177,6 +177,11 @@ fn check_header(header: &[u8]) -> Result<(), DecodeError> {
     if version != PACK_VERSION {
         return err(format!("unsupported pack version {version}"));
     }
+    // Reserved, written as 0: anything else is damage (the rest of the header is checked too).
+    let reserved = r.u32_le()?;
+    if reserved != 0 {
+        return err(format!("reserved header field is {reserved:#x}, not 0"));
+    }
     Ok(())
 }
 
@@ -738,6 +743,25 @@ mod tests {
             bytes.len() - 100,
             "never rewritten"
         );
+    }
+
+    #[test]
+    fn a_flipped_reserved_header_byte_is_reported_and_the_pack_salvaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let d = vec![7u8; 100];
+        let id = ChunkId::of(&d);
+        s.put(id, &d).unwrap();
+        s.sync().unwrap();
+        let pack = dir.path().join("packs/0000000000000001.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes[14] ^= 0x01;
+        std::fs::write(&pack, &bytes).unwrap();
+        let s2 = store(dir.path());
+        let damaged = s2.lock().damaged.clone();
+        assert_eq!(damaged.len(), 1, "{damaged:?}");
+        assert!(damaged[0].contains("0000000000000001.pack") && damaged[0].contains("reserved"));
+        assert_eq!(s2.get(&id).unwrap(), d, "salvaged");
     }
 
     #[test]
