@@ -264,3 +264,35 @@ fn scheduled_kill_loop_loads_exactly_a_flushed_state() {
         t.elapsed()
     );
 }
+
+/// `ON_SHUTDOWN`: SIGTERM saves everything before the exit (and a SIGKILL, by definition of the
+/// strategy, keeps only what the last graceful stop saved).
+#[test]
+fn on_shutdown_sigterm_saves_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    let log = dir.path().join("server.log");
+    let env = [("SNAPSHOT_SAVE_STRATEGY", "ON_SHUTDOWN")];
+    let mut s = start(&volume, &log, &env);
+    for i in 0..50 {
+        assert_eq!(
+            put(s.addr, &format!("/t/{i}"), &i.to_string()).unwrap().0,
+            200
+        );
+    }
+    s.terminate();
+    let status = s.child.try_wait().unwrap();
+    assert!(status.is_some_and(|st| st.success()), "{status:?}");
+    let mut s = start(&volume, &log, &env);
+    assert_eq!(by_path(s.addr, "/t").len(), 50);
+    // Writes after the restart, then SIGKILL: they were never saved, the earlier ones were.
+    for i in 50..60 {
+        assert_eq!(
+            put(s.addr, &format!("/t/{i}"), &i.to_string()).unwrap().0,
+            200
+        );
+    }
+    s.kill();
+    let s = start(&volume, &log, &env);
+    assert_eq!(by_path(s.addr, "/t").len(), 50);
+}
