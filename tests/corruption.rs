@@ -1,6 +1,7 @@
 //! Damaged state directories under the real server: for every manifest and pack of a saved state
 //! (three generations of SSM), flip bytes at seeded offsets in each region of the file, truncate
-//! it, or delete it; then restart with `SNAPSHOT_LOAD_STRATEGY=ON_STARTUP` and check that
+//! it, or delete it; then restart with `SNAPSHOT_LOAD_STRATEGY=ON_STARTUP` (every third case
+//! `ON_REQUEST`: lazily, on the first SSM request) and check that
 //!
 //! - the server comes up and serves (SSM and STS);
 //! - what loads is exactly one saved generation (or, if none verifies, nothing), never a mix;
@@ -207,13 +208,20 @@ fn damaged_files_are_detected_named_and_survived() {
         }
         let before = contents(&volume.join("state"));
         let log = dir.path().join(format!("case-{n}.log"));
-        let what = format!("case {n}: {damage:?} of {}", rel.display());
+        // Mostly ON_STARTUP (all loads before the port opens); every third case lazily, on the
+        // first request that touches SSM.
+        let load = if n % 3 == 2 {
+            "ON_REQUEST"
+        } else {
+            "ON_STARTUP"
+        };
+        let what = format!("case {n}: {damage:?} of {}, load {load}", rel.display());
         let s = start(
             &volume,
             &log,
             &[
                 ("SNAPSHOT_SAVE_STRATEGY", "MANUAL"),
-                ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+                ("SNAPSHOT_LOAD_STRATEGY", load),
             ],
         );
         // The server is up and serves every service.
