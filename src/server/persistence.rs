@@ -312,7 +312,13 @@ impl Persistence {
         let r = tokio::task::spawn_blocking(move || engine.reset(service)).await;
         self.mark_loaded(service);
         match r {
-            Ok(Ok(v)) => Ok(format!("reset at version {v}")),
+            // Under ON_REQUEST a reset is a change like any other: answered once durable.
+            Ok(Ok(v)) => match self.wait_durable(service, v).await {
+                Ok(()) => Ok(format!("reset at version {v}")),
+                Err(e) => Err(format!(
+                    "reset in memory at version {v}, but it could not be saved durably: {e}"
+                )),
+            },
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(e.to_string()),
         }
