@@ -296,3 +296,27 @@ fn on_shutdown_sigterm_saves_everything() {
     let s = start(&volume, &log, &env);
     assert_eq!(by_path(s.addr, "/t").len(), 50);
 }
+
+/// `ON_REQUEST`: a reset through the state endpoint is a change like any other: once answered, a
+/// SIGKILL must not bring the old state back.
+#[test]
+fn on_request_reset_is_durable_once_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    let log = dir.path().join("server.log");
+    let env = [("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST")];
+    let mut s = start(&volume, &log, &env);
+    for i in 0..10 {
+        assert_eq!(put(s.addr, &format!("/r/{i}"), "x").unwrap().0, 200);
+    }
+    let (status, lines) = s.state_op("ssm/reset");
+    assert_eq!(status, 200);
+    assert_eq!(lines[0]["status"], "ok", "{lines:?}");
+    assert!(by_path(s.addr, "/r").is_empty());
+    s.kill();
+    let s = start(&volume, &log, &env);
+    assert!(
+        by_path(s.addr, "/r").is_empty(),
+        "an acknowledged reset was undone by a crash"
+    );
+}
