@@ -143,6 +143,19 @@ impl Manifests<'_> {
     pub(crate) fn read(&self, service: &str, generation: u64) -> Result<Manifest> {
         let path = manifest_path(service, generation);
         let file = self.backend.location(&path);
+        // A manifest is at most header + body + checksum: never read more than that into memory
+        // (a huge or sparse file in the state directory must not exhaust it).
+        let size = self
+            .backend
+            .size(&path)
+            .map_err(|e| Error::io(file.clone(), e))?;
+        let max = (16 + MAX_BODY + 32) as u64;
+        if size > max {
+            return Err(Error::corrupt(
+                file,
+                format!("the file is {size} bytes; a manifest is at most {max}"),
+            ));
+        }
         let bytes = self
             .backend
             .read(&path)
@@ -233,6 +246,26 @@ mod tests {
         let mut m = sample();
         m.service = "fixture".into();
         assert_eq!(Manifest::decode(&m.encode(), "f").unwrap(), m);
+    }
+
+    /// A huge (here sparse) file named like a manifest is refused by its size, before a byte of
+    /// it is read into memory.
+    #[test]
+    fn a_huge_manifest_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::backend::LocalBackend::open(dir.path()).unwrap();
+        let m = Manifests { backend: &backend };
+        let path = dir.path().join(manifest_path("ssm", 1));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(64 << 30)
+            .unwrap();
+        let e = m.read("ssm", 1).unwrap_err().to_string();
+        assert!(
+            e.contains("0000000000000001.manifest") && e.contains("at most"),
+            "{e}"
+        );
     }
 
     proptest! {
