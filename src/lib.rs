@@ -19,6 +19,8 @@ pub mod chunk_store;
 mod codec;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
 pub mod manifest;
 pub mod server;

@@ -176,7 +176,15 @@ impl Backend for LocalBackend {
 
     fn read_at(&self, path: &str, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let f = self.handle(path)?;
-        let mut buf = vec![0u8; len];
+        // `len` may come from a damaged or hostile file: fail, never abort, if it cannot be had.
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(len).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("cannot allocate {len} bytes to read"),
+            )
+        })?;
+        buf.resize(len, 0);
         f.read_exact_at(&mut buf, offset)?;
         Ok(buf)
     }

@@ -177,6 +177,11 @@ fn check_header(header: &[u8]) -> Result<(), DecodeError> {
     if version != PACK_VERSION {
         return err(format!("unsupported pack version {version}"));
     }
+    // Reserved, written as 0: anything else is damage (the rest of the header is checked too).
+    let reserved = r.u32_le()?;
+    if reserved != 0 {
+        return err(format!("reserved header field is {reserved:#x}, not 0"));
+    }
     Ok(())
 }
 
@@ -195,6 +200,13 @@ fn parse_trailer(size: u64, t: &[u8]) -> Result<(u64, [u8; 32]), DecodeError> {
     }
     if count.checked_mul(INDEX_ENTRY_LEN) != Some(index_end - index_offset) {
         return err(format!("index of {count} entries does not fit its space"));
+    }
+    // Every entry takes at least its 36-byte header in the data area.
+    if count.checked_mul(ENTRY_HEADER_LEN) > Some(index_offset - HEADER_LEN) {
+        return err(format!(
+            "index of {count} entries for a data area of {} bytes",
+            index_offset - HEADER_LEN
+        ));
     }
     Ok((index_offset, hash))
 }
@@ -738,6 +750,58 @@ mod tests {
             bytes.len() - 100,
             "never rewritten"
         );
+    }
+
+    #[test]
+    fn a_flipped_reserved_header_byte_is_reported_and_the_pack_salvaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let d = vec![7u8; 100];
+        let id = ChunkId::of(&d);
+        s.put(id, &d).unwrap();
+        s.sync().unwrap();
+        let pack = dir.path().join("packs/0000000000000001.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes[14] ^= 0x01;
+        std::fs::write(&pack, &bytes).unwrap();
+        let s2 = store(dir.path());
+        let damaged = s2.lock().damaged.clone();
+        assert_eq!(damaged.len(), 1, "{damaged:?}");
+        assert!(damaged[0].contains("0000000000000001.pack") && damaged[0].contains("reserved"));
+        assert_eq!(s2.get(&id).unwrap(), d, "salvaged");
+    }
+
+    /// A huge sparse file whose trailer claims a 64 GiB index made the open abort the process
+    /// (`vec![0; len]` of the claimed length). Now the claim is checked against the data area,
+    /// reads of untrusted lengths fail instead of aborting, and the pack is reported.
+    #[test]
+    fn a_pack_claiming_a_huge_index_is_reported_not_fatal() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("packs/0000000000000001.pack");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        for index_offset in [16u64, 1 << 20] {
+            let count: u64 = (64u64 << 30) / 44;
+            let size = index_offset + 56 + 44 * count;
+            let f = std::fs::File::create(&path).unwrap();
+            f.set_len(size).unwrap();
+            f.write_all_at(b"SNAPPACK\x01\0\0\0\0\0\0\0", 0).unwrap();
+            let mut t = Vec::new();
+            t.extend_from_slice(&count.to_le_bytes());
+            t.extend_from_slice(&index_offset.to_le_bytes());
+            t.extend_from_slice(&[0u8; 32]);
+            t.extend_from_slice(PACK_END_MAGIC);
+            f.write_all_at(&t, size - 56).unwrap();
+            let s = store(dir.path());
+            let damaged = s.lock().damaged.clone();
+            assert_eq!(damaged.len(), 1, "{damaged:?}");
+        }
+        // And a length no allocator can satisfy is an error from the backend, not an abort.
+        let b = LocalBackend::open(dir.path()).unwrap();
+        let e = b
+            .read_at("packs/0000000000000001.pack", 0, usize::MAX / 2)
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::OutOfMemory);
     }
 
     #[test]

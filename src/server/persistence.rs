@@ -366,11 +366,13 @@ impl Persistence {
         self.mark_loaded(service);
         self.failed().remove(service);
         match r {
-            // Under ON_REQUEST a reset is a change like any other: durable before it is answered.
-            Ok(Ok(v)) => self
-                .wait_durable(service, v)
-                .await
-                .map(|()| format!("reset at version {v}")),
+            // Under ON_REQUEST a reset is a change like any other: answered once durable.
+            Ok(Ok(v)) => match self.wait_durable(service, v).await {
+                Ok(()) => Ok(format!("reset at version {v}")),
+                Err(e) => Err(format!(
+                    "reset in memory at version {v}, but it could not be saved durably: {e}"
+                )),
+            },
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(e.to_string()),
         }

@@ -1,0 +1,396 @@
+//! Entry points for the fuzz targets (`fuzz/`) and the hostile-input tests: each feeds arbitrary
+//! bytes to one decoder or parser the way the engine or the server would, and must return (an
+//! error is fine) without panicking, hanging or allocating without bound. Not a stable API.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::chunk_store::{ChunkStore, PackStore};
+use crate::manifest::Manifest;
+use crate::server::aws_request::{RequestContext, parse_authorization, parse_credential};
+use crate::server::services::{ssm, sts};
+use crate::server::state_api::route_state;
+use crate::tree::Tree;
+use crate::{ChunkId, Key, Record};
+
+/// Files in memory: a [`Backend`] for feeding fuzzed files to the real readers without a disk.
+#[derive(Debug, Default)]
+pub struct MemBackend {
+    files: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemBackend {
+    pub fn with_file(path: &str, data: &[u8]) -> Self {
+        let b = MemBackend::default();
+        b.lock().insert(path.to_string(), data.to_vec());
+        b
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn not_found(path: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, path.to_string())
+}
+
+impl Backend for MemBackend {
+    fn write_parts(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
+        self.lock().insert(path.to_string(), parts.concat());
+        Ok(())
+    }
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.lock()
+            .get(path)
+            .cloned()
+            .ok_or_else(|| not_found(path))
+    }
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let files = self.lock();
+        let f = files.get(path).ok_or_else(|| not_found(path))?;
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let end = start.checked_add(len).ok_or(io::ErrorKind::UnexpectedEof)?;
+        f.get(start..end)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
+    }
+    fn size(&self, path: &str) -> io::Result<u64> {
+        self.lock()
+            .get(path)
+            .map(|f| f.len() as u64)
+            .ok_or_else(|| not_found(path))
+    }
+    fn list(&self, dir: &str) -> io::Result<Vec<String>> {
+        let prefix = format!("{dir}/");
+        Ok(self
+            .lock()
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter(|rest| !rest.contains('/') && !rest.starts_with('.'))
+            .map(str::to_string)
+            .collect())
+    }
+    fn list_dirs(&self, dir: &str) -> io::Result<Vec<String>> {
+        let prefix = format!("{dir}/");
+        let mut out: Vec<String> = self
+            .lock()
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split_once('/').map(|(d, _)| d.to_string()))
+            .collect();
+        out.dedup();
+        Ok(out)
+    }
+    fn remove(&self, path: &str) -> io::Result<()> {
+        self.lock().remove(path);
+        Ok(())
+    }
+    fn location(&self, path: &str) -> String {
+        format!("mem:{path}")
+    }
+}
+
+/// A record type for decoding fuzzed trees: any postcard byte string.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bytes(pub Vec<u8>);
+impl Record for Bytes {}
+
+/// A manifest file (`manifests/<service>/<generation>.manifest`).
+pub fn manifest(data: &[u8]) {
+    if let Ok(m) = Manifest::decode(data, "fuzz.manifest") {
+        // What decodes must encode back to the same bytes (there is one encoding).
+        assert_eq!(
+            m.encode(),
+            data,
+            "a manifest decoded from bytes it does not encode to"
+        );
+    }
+}
+
+/// A pack file: open a chunk store holding it as its only pack (the index and trailer parser,
+/// and the salvage walk of a damaged pack), then read every chunk its index or entries name.
+pub fn pack(data: &[u8]) {
+    let backend = Arc::new(MemBackend::with_file("packs/0000000000000001.pack", data));
+    let store = PackStore::open(backend).expect("opening a damaged pack must not fail the store");
+    let mut ids = Vec::new();
+    // The first entry's id, and the ids of the last 64 index slots before the trailer.
+    if let Some(b) = data.get(20..52) {
+        ids.push(ChunkId(b.try_into().unwrap()));
+    }
+    if data.len() >= 56 {
+        let mut end = data.len() - 56;
+        for _ in 0..64 {
+            let Some(start) = end.checked_sub(44) else {
+                break;
+            };
+            ids.push(ChunkId(data[start..start + 32].try_into().unwrap()));
+            end = start;
+        }
+    }
+    for id in ids {
+        if let Ok(bytes) = store.get(&id) {
+            assert_eq!(ChunkId::of(&bytes), id, "a chunk read back unverified");
+        }
+    }
+    let _ = store.stats();
+}
+
+/// A tree node (and, through it, any tree) from arbitrary bytes: `data[0]` picks the height the
+/// manifest would claim, the rest is the root chunk.
+pub fn tree_node(data: &[u8]) {
+    let Some((&h, node)) = data.split_first() else {
+        return;
+    };
+    let store = PackStore::open(Arc::new(MemBackend::default())).unwrap();
+    let id = ChunkId::of(node);
+    store.put(id, node).unwrap();
+    let _ = Tree::<Bytes>::load(Some(id), usize::from(h % 16), &store);
+}
+
+/// A blob index chunk.
+pub fn blob_index(data: &[u8]) {
+    let _ = crate::blob::decode_index(data);
+}
+
+/// A key's parts.
+pub fn key(data: &[u8]) {
+    let _ = Key::from_bytes(data).parts();
+}
+
+const SSM_OPS: &[&str] = &[
+    "PutParameter",
+    "GetParameter",
+    "GetParameters",
+    "GetParametersByPath",
+    "DeleteParameter",
+    "DeleteParameters",
+    "DescribeParameters",
+    "GetParameterHistory",
+    "LabelParameterVersion",
+    "UnlabelParameterVersion",
+    "AddTagsToResource",
+    "RemoveTagsFromResource",
+    "ListTagsForResource",
+];
+
+/// SSM JSON 1.1 request bodies: `data[0]` picks the operation, the rest is the body. Each body
+/// is sent twice, so that a put is followed by reads and updates of what it created.
+pub fn ssm_request(data: &[u8]) {
+    let Some((&op, body)) = data.split_first() else {
+        return;
+    };
+    let service = ssm::Ssm::new();
+    let ctx = RequestContext::from_scope(None);
+    let op = SSM_OPS[usize::from(op) % SSM_OPS.len()];
+    let _ = service.handle(&ctx, op, body);
+    let _ = service.handle(&ctx, op, body);
+    for read in ["GetParametersByPath", "DescribeParameters", "GetParameters"] {
+        let _ = service.handle(&ctx, read, body);
+    }
+}
+
+/// The query protocol and request context: a query string (also as a form body for STS), an
+/// `Authorization` header, a credential, and a state-endpoint path.
+pub fn query(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(data).unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_bytes(data) {
+        headers.insert("authorization", v);
+    }
+    let ctx = RequestContext::from_request(&headers, Some(&text));
+    let _ = parse_authorization(&text);
+    let _ = parse_credential(&text);
+    let _ = route_state(&text);
+    if let Some((_, action)) = params.iter().find(|(k, _)| k == "Action") {
+        let _ = sts::Sts::new().handle(&ctx, action, &params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The request fields SSM knows (PascalCase, as on the wire).
+    const FIELDS: &[&str] = &[
+        "AllowedPattern",
+        "DataType",
+        "Description",
+        "Filters",
+        "Key",
+        "KeyId",
+        "Type",
+        "Labels",
+        "MaxResults",
+        "Name",
+        "Names",
+        "NextToken",
+        "Option",
+        "Overwrite",
+        "ParameterFilters",
+        "ParameterVersion",
+        "Path",
+        "Recursive",
+        "ResourceId",
+        "ResourceType",
+        "TagKeys",
+        "Tags",
+        "Tier",
+        "Value",
+        "Values",
+        "WithDecryption",
+    ];
+
+    fn json_leaf() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::json;
+        prop_oneof![
+            Just(json!(null)),
+            any::<bool>().prop_map(|b| json!(b)),
+            any::<i64>().prop_map(|n| json!(n)),
+            (-20i64..120).prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            "(/[a-z0-9._-]{0,6}){0,5}/?".prop_map(|s| json!(s)),
+            "[a-zA-Z0-9:/_.*$-]{0,12}".prop_map(|s| json!(s)),
+            prop::sample::select(vec![
+                "String",
+                "StringList",
+                "SecureString",
+                "Standard",
+                "Advanced",
+                "Intelligent-Tiering",
+                "text",
+                "aws:ec2:image",
+                "Parameter",
+                "Equals",
+                "BeginsWith",
+                "Recursive",
+                "OneLevel",
+                "Name",
+                "Type",
+                "KeyId",
+                "Path",
+                "Label",
+                "Tier",
+                "DataType",
+                "tag:env",
+            ])
+            .prop_map(|s| json!(s)),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        json_leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::vec((prop::sample::select(FIELDS), inner), 0..4).prop_map(
+                    |kv| serde_json::Value::Object(
+                        kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                    )
+                ),
+            ]
+        })
+    }
+
+    /// A JSON object with SSM's field names and values of every shape.
+    fn ssm_body() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((prop::sample::select(FIELDS), json_value()), 0..7).prop_map(
+            |kv| {
+                let m: serde_json::Map<String, serde_json::Value> =
+                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                serde_json::Value::Object(m).to_string().into_bytes()
+            },
+        )
+    }
+
+    /// A real pack of a few chunks, as written by the store.
+    fn real_pack(sizes: &[usize]) -> Vec<u8> {
+        let backend = Arc::new(MemBackend::default());
+        let store = PackStore::open(backend.clone()).unwrap();
+        for (i, n) in sizes.iter().enumerate() {
+            let data = vec![i as u8; *n];
+            store.put(ChunkId::of(&data), &data).unwrap();
+        }
+        store.sync().unwrap();
+        backend.read("packs/0000000000000001.pack").unwrap()
+    }
+
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Flip(usize, u8),
+        Truncate(usize),
+        Splice(usize, Vec<u8>),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), 1u8..=255).prop_map(|(a, x)| Edit::Flip(a, x)),
+            any::<usize>().prop_map(Edit::Truncate),
+            (
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 1..16)
+            )
+                .prop_map(|(a, b)| Edit::Splice(a, b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Real packs with random damage (flips, truncations, overwrites anywhere, including
+        /// the index and trailer): never a panic, and what reads back is verified.
+        #[test]
+        fn damaged_real_packs_never_panic(
+            sizes in proptest::collection::vec(0usize..300, 1..6),
+            edits in proptest::collection::vec(edit(), 1..4),
+        ) {
+            let mut b = real_pack(&sizes);
+            for e in edits {
+                let len = b.len().max(1);
+                match e {
+                    Edit::Flip(at, x) => { let at = at % len; if at < b.len() { b[at] ^= x; } }
+                    Edit::Truncate(to) => b.truncate(to % len),
+                    Edit::Splice(at, bytes) => {
+                        let at = at % len;
+                        for (i, x) in bytes.into_iter().enumerate() {
+                            if let Some(slot) = b.get_mut(at + i) { *slot = x; }
+                        }
+                    }
+                }
+            }
+            pack(&b);
+        }
+
+        /// SSM requests shaped like the real ones (known fields, values of every type): an
+        /// answer or an AWS error, never a panic; run twice so the second sees the first's state.
+        #[test]
+        fn ssm_json_bodies_never_panic(op in any::<u8>(), body in ssm_body()) {
+            let mut data = vec![op];
+            data.extend(body);
+            ssm_request(&data);
+        }
+
+        #[test]
+        fn packs_from_arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            pack(&data);
+        }
+
+        #[test]
+        fn ssm_bodies_never_panic(op in any::<u8>(), body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut data = vec![op];
+            data.extend(body);
+            ssm_request(&data);
+        }
+
+        #[test]
+        fn queries_never_panic(s in ".{0,200}") {
+            query(s.as_bytes());
+        }
+    }
+}
