@@ -11,8 +11,8 @@
 //! - `SNAPSTACK_LAT_SIZES`: entry counts, comma-separated (`10k,100k,1M`; default all three)
 //! - `SNAPSTACK_LAT_ENGINES`: `cow,cow-full,cow-fg,locking` (default all four)
 //! - `SNAPSTACK_LAT_WRITERS`, `SNAPSTACK_LAT_READERS`: request threads (default 1 and 1)
-//! - `SNAPSTACK_LAT_SECS`: seconds per measured run (default 10)
-//! - `SNAPSTACK_LAT_INTERVAL_MS`: time between snapshot starts (default 1000)
+//! - `SNAPSTACK_LAT_SECS`: seconds per measured run (default 20)
+//! - `SNAPSTACK_LAT_INTERVAL_MS`: time between snapshot starts (default 2000)
 //! - `SNAPSTACK_LAT_WARMUP_SECS`: traffic before measuring, after one warm-up snapshot (default 2)
 //! - `SNAPSTACK_LAT_HOLD_MS`: how long a snapshot is held for the memory figure (default: the
 //!   median snapshot duration of that engine's run with snapshots on)
@@ -77,6 +77,51 @@ impl Rng {
         x ^= x << 17;
         self.0 = x;
         x
+    }
+}
+
+/// Open-loop pacing: with a rate, each request has an intended start time, `1/rate` after the
+/// previous one; the thread sleeps (and spins for the last 50 µs) until then, and latency is
+/// counted from the intended start, so a stall delays, and is charged to, every request that
+/// should have started during it (no coordinated omission). Without a rate: closed loop.
+struct Pacer {
+    interval: Option<Duration>,
+    intended: Instant,
+}
+
+impl Pacer {
+    fn new(rate: f64, start: Instant) -> Pacer {
+        let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+        if interval.is_some() {
+            // Wake up on time: the default 50 µs timer slack would be charged to requests.
+            // SAFETY: prctl(PR_SET_TIMERSLACK) takes plain integers and affects this thread only.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+            }
+        }
+        Pacer {
+            interval,
+            intended: start,
+        }
+    }
+
+    /// Wait for the next request's start; returns the instant its latency counts from.
+    fn next(&mut self) -> Instant {
+        let Some(p) = self.interval else {
+            return Instant::now();
+        };
+        self.intended += p;
+        let now = Instant::now();
+        if self.intended > now {
+            let wait = self.intended - now;
+            if wait > Duration::from_micros(100) {
+                std::thread::sleep(wait - Duration::from_micros(50));
+            }
+            while Instant::now() < self.intended {
+                std::hint::spin_loop();
+            }
+        }
+        self.intended
     }
 }
 
@@ -170,8 +215,8 @@ impl Config {
         Config {
             writers: env_or("SNAPSTACK_LAT_WRITERS", 1),
             readers: env_or("SNAPSTACK_LAT_READERS", 1),
-            secs: env_or("SNAPSTACK_LAT_SECS", 10.0),
-            interval_ms: env_or("SNAPSTACK_LAT_INTERVAL_MS", 1000),
+            secs: env_or("SNAPSTACK_LAT_SECS", 20.0),
+            interval_ms: env_or("SNAPSTACK_LAT_INTERVAL_MS", 2000),
             warmup_secs: env_or("SNAPSTACK_LAT_WARMUP_SECS", 2.0),
             hold_ms: std::env::var("SNAPSTACK_LAT_HOLD_MS")
                 .ok()
@@ -615,8 +660,7 @@ fn run_phase(
                     series_ops: vec![0; buckets],
                 };
                 let mut rng = Rng(0x1234_5678_9abc_def1 ^ ((w as u64 + 1) << 32));
-                let pace = (cfg.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / cfg.rate));
-                let mut intended = start;
+                let mut pacer = Pacer::new(cfg.rate, start);
                 let mut i = 0u64;
                 let mut sink = 0usize;
                 loop {
@@ -626,23 +670,7 @@ fn run_phase(
                     i += 1;
                     let r = rng.next();
                     let k = key(r % n);
-                    let t0 = match pace {
-                        Some(p) => {
-                            intended += p;
-                            let now = Instant::now();
-                            if intended > now {
-                                let wait = intended - now;
-                                if wait > Duration::from_micros(200) {
-                                    std::thread::sleep(wait - Duration::from_micros(100));
-                                }
-                                while Instant::now() < intended {
-                                    std::hint::spin_loop();
-                                }
-                            }
-                            intended
-                        }
-                        None => Instant::now(),
-                    };
+                    let t0 = pacer.next();
                     let e0 = epoch.load(Ordering::Relaxed);
                     if writer {
                         target.write(k, pool[(r >> 40) as usize & 255].clone());
@@ -777,8 +805,10 @@ fn hold_snapshot(
                 let (stop, writes, pool) = (&stop, &writes, &pool);
                 scope.spawn(move || {
                     let mut rng = Rng(0xfeed_beef_0000_0001 ^ ((w as u64 + 1) << 32));
+                    let mut pacer = Pacer::new(cfg.rate, Instant::now());
                     let mut i = 0u64;
                     while !stop.load(Ordering::Relaxed) {
+                        pacer.next();
                         let r = rng.next();
                         let k = key(r % n);
                         store.write(|t| {
@@ -1193,49 +1223,62 @@ fn plot(results: &[ChildResult], n: u64, path: &Path) -> Result<(), String> {
                 .margin(8)
                 .x_label_area_size(36)
                 .y_label_area_size(80)
-                .build_cartesian_2d(0f64..xmax, (0.1f64..ymax).log_scale())
+                .build_cartesian_2d(0f64..xmax, (1f64..ymax).log_scale())
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_mesh()
                 .x_desc("seconds into the run")
-                .y_desc("latency, µs")
-                .y_label_formatter(&|v| {
-                    if *v >= 1.0 {
-                        format!("{v:.0}")
-                    } else {
-                        format!("{v:.1}")
-                    }
-                })
+                .y_desc("latency")
+                .y_label_formatter(&|v| fmt_ns((*v * 1e3).round() as u64))
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(|e| e.to_string())?;
             let shade = RGBColor(255, 170, 60).mix(0.35).filled();
             chart
                 .draw_series(r.snap.windows.iter().map(|wd| {
-                    Rectangle::new([(wd.start_ms / 1e3, 0.1), (wd.end_ms / 1e3, ymax)], shade)
+                    Rectangle::new([(wd.start_ms / 1e3, 1.0), (wd.end_ms / 1e3, ymax)], shade)
                 }))
                 .map_err(|e| e.to_string())?
                 .label("snapshot in progress")
                 .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], shade));
-            let series = |p: &Phase| -> Vec<(f64, f64)> {
-                p.series_max_ns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v > 0)
-                    .map(|(i, v)| ((i as u64 * BUCKET_MS) as f64 / 1e3, *v as f64 / 1e3))
-                    .collect()
+            // One line per run of consecutive non-empty buckets: an empty bucket (no request
+            // finished, e.g. all blocked) breaks the line instead of bridging it.
+            let segments = |p: &Phase| -> Vec<Vec<(f64, f64)>> {
+                let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+                for (i, v) in p.series_max_ns.iter().enumerate() {
+                    let last = out.last_mut().expect("non-empty");
+                    if *v == 0 {
+                        if !last.is_empty() {
+                            out.push(Vec::new());
+                        }
+                        continue;
+                    }
+                    last.push(((i as u64 * BUCKET_MS) as f64 / 1e3, *v as f64 / 1e3));
+                }
+                out.retain(|s| !s.is_empty());
+                out
             };
             let grey = RGBColor(150, 150, 150);
-            chart
-                .draw_series(LineSeries::new(series(&r.quiet), grey.stroke_width(1)))
-                .map_err(|e| e.to_string())?
-                .label("no snapshots (reference run)")
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey));
-            chart
-                .draw_series(LineSeries::new(series(&r.snap), BLUE.stroke_width(1)))
-                .map_err(|e| e.to_string())?
-                .label("snapshots on")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
+            for (i, seg) in segments(&r.quiet).into_iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(seg, grey.stroke_width(1)))
+                    .map_err(|e| e.to_string())?;
+                if i == 0 {
+                    drawn
+                        .label("no snapshots (reference run)")
+                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey));
+                }
+            }
+            for (i, seg) in segments(&r.snap).into_iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(seg, BLUE.stroke_width(1)))
+                    .map_err(|e| e.to_string())?;
+                if i == 0 {
+                    drawn
+                        .label("snapshots on")
+                        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
+                }
+            }
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
