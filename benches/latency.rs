@@ -602,6 +602,9 @@ struct ChildResult {
     state_heap: i64,
     fill_secs: f64,
     warmup_snapshot_ms: f64,
+    /// /proc/loadavg when this child started and when it finished (other tenants' load).
+    loadavg_start: String,
+    loadavg_end: String,
     quiet: Phase,
     snap: Phase,
     hold: Option<Hold>,
@@ -848,7 +851,15 @@ fn median_us(mut f: impl FnMut()) -> f64 {
     v[v.len() / 2]
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 fn child(kind: Kind, n: u64, cfg: &Config) -> ChildResult {
+    let loadavg_start = loadavg();
     let rss0 = rss();
     let target = Target::new(kind, cfg);
     let t = Instant::now();
@@ -885,12 +896,15 @@ fn child(kind: Kind, n: u64, cfg: &Config) -> ChildResult {
     let quiet = run_phase(&target, cfg, n, cfg.secs, None, true);
     let snap = run_phase(&target, cfg, n, cfg.secs, Some(interval), true);
     eprintln!(
-        "  [{} {}] no snapshots: max {}; snapshots: max {}, {} taken",
+        "  [{} {}] no snapshots: p99 {} max {}; snapshots: p99 {} max {}, {} taken; load {}",
         kind.id(),
         size_label(n),
+        fmt_ns(quiet.all.p99_ns),
         fmt_ns(quiet.all.max_ns),
+        fmt_ns(snap.all.p99_ns),
         fmt_ns(snap.all.max_ns),
-        snap.windows.len()
+        snap.windows.len(),
+        loadavg()
     );
 
     let hold = target.cow_store().map(|store| {
@@ -958,6 +972,8 @@ fn child(kind: Kind, n: u64, cfg: &Config) -> ChildResult {
         state_heap,
         fill_secs,
         warmup_snapshot_ms,
+        loadavg_start,
+        loadavg_end: loadavg(),
         quiet,
         snap,
         hold,
