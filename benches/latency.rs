@@ -9,7 +9,8 @@
 //!
 //! Environment (all optional):
 //! - `SNAPSTACK_LAT_SIZES`: entry counts, comma-separated (`10k,100k,1M`; default all three)
-//! - `SNAPSTACK_LAT_ENGINES`: `cow,cow-full,cow-fg,locking` (default all four)
+//! - `SNAPSTACK_LAT_ENGINES`: `cow,cow-full,cow-fg,locking` (default these four), and `cow-idle`
+//!   (an experiment: the save on a `SCHED_IDLE` thread)
 //! - `SNAPSTACK_LAT_WRITERS`, `SNAPSTACK_LAT_READERS`: request threads (default 1 and 1)
 //! - `SNAPSTACK_LAT_SECS`: seconds per measured run (default 20)
 //! - `SNAPSTACK_LAT_INTERVAL_MS`: time between snapshot starts (default 2000)
@@ -166,6 +167,9 @@ enum Kind {
     CowFull,
     /// snapstack: incremental `Engine::save` with `background_saves: false` (normal priority).
     CowFg,
+    /// snapstack: incremental `Engine::save` with `background_saves: false`, on a snapshot thread
+    /// under the `SCHED_IDLE` policy (an experiment: the engine's helper uses nice 19).
+    CowIdle,
     /// The locking baseline.
     Locking,
 }
@@ -176,8 +180,9 @@ impl Kind {
             "cow" => Kind::Cow,
             "cow-full" => Kind::CowFull,
             "cow-fg" => Kind::CowFg,
+            "cow-idle" => Kind::CowIdle,
             "locking" => Kind::Locking,
-            other => panic!("unknown engine {other:?}: cow, cow-full, cow-fg, locking"),
+            other => panic!("unknown engine {other:?}: cow, cow-full, cow-fg, cow-idle, locking"),
         }
     }
     fn id(self) -> &'static str {
@@ -185,6 +190,7 @@ impl Kind {
             Kind::Cow => "cow",
             Kind::CowFull => "cow-full",
             Kind::CowFg => "cow-fg",
+            Kind::CowIdle => "cow-idle",
             Kind::Locking => "locking",
         }
     }
@@ -193,6 +199,7 @@ impl Kind {
             Kind::Cow => "snapstack, incremental save",
             Kind::CowFull => "snapstack, full save",
             Kind::CowFg => "snapstack, incremental, normal priority",
+            Kind::CowIdle => "snapstack, incremental, SCHED_IDLE save",
             Kind::Locking => "locking baseline",
         }
     }
@@ -208,6 +215,8 @@ struct Config {
     hold_ms: Option<u64>,
     rate: f64,
     dir: PathBuf,
+    /// Snapshot threads run under `SCHED_IDLE` (the `cow-idle` engine).
+    idle_snapshots: bool,
 }
 
 impl Config {
@@ -225,6 +234,7 @@ impl Config {
             dir: std::env::var("SNAPSTACK_BENCH_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| std::env::temp_dir()),
+            idle_snapshots: false,
         }
     }
 }
@@ -257,7 +267,7 @@ impl Target {
     fn new(kind: Kind, cfg: &Config) -> Target {
         let dir = || tempfile::tempdir_in(&cfg.dir).expect("temp dir");
         match kind {
-            Kind::Cow | Kind::CowFg => {
+            Kind::Cow | Kind::CowFg | Kind::CowIdle => {
                 let d = dir();
                 let engine = Engine::open(
                     d.path(),
@@ -535,7 +545,7 @@ struct Phase {
     all: Lat,
     writes: Lat,
     reads: Lat,
-    /// Requests whose time overlapped a snapshot window.
+    /// Requests whose time (from the intended start, when paced) overlapped a snapshot window.
     in_snapshot: Lat,
     /// Requests that overlapped no snapshot window.
     outside_snapshot: Lat,
@@ -641,6 +651,9 @@ fn run_phase(
     let stop = AtomicBool::new(false);
     // Odd while a snapshot is in progress; +1 at each start and each end.
     let epoch = AtomicU64::new(0);
+    // When the latest snapshot ended, in ns since `start` (for paced requests that were due
+    // during a window but could only start after it).
+    let last_end = AtomicU64::new(0);
     let duration = Duration::from_secs_f64(secs);
     let buckets = (duration.as_millis() as u64 / BUCKET_MS + 2) as usize;
     let pool: Vec<Value> = (0..256).map(|i| value(1_000_000_007 + i)).collect();
@@ -652,7 +665,7 @@ fn run_phase(
         let mut handles = Vec::new();
         for w in 0..cfg.writers + cfg.readers {
             let writer = w < cfg.writers;
-            let (stop, epoch, pool) = (&stop, &epoch, &pool);
+            let (stop, epoch, pool, last_end) = (&stop, &epoch, &pool, &last_end);
             handles.push(scope.spawn(move || {
                 let mut out = WorkerOut {
                     writer,
@@ -687,7 +700,9 @@ fn run_phase(
                     }
                     let ns = (t1 - t0).as_nanos().max(1) as u64;
                     out.all.saturating_record(ns);
-                    if e0 % 2 == 1 || e1 != e0 {
+                    let due_in_window =
+                        ((t0 - start).as_nanos() as u64) < last_end.load(Ordering::Relaxed);
+                    if e0 % 2 == 1 || e1 != e0 || due_in_window {
                         out.inside.saturating_record(ns);
                     } else {
                         out.outside.saturating_record(ns);
@@ -702,8 +717,11 @@ fn run_phase(
             }));
         }
         if let Some(interval) = interval {
-            let (stop, epoch, windows) = (&stop, &epoch, &windows);
+            let (stop, epoch, windows, last_end) = (&stop, &epoch, &windows, &last_end);
             scope.spawn(move || {
+                if cfg.idle_snapshots {
+                    set_sched_idle();
+                }
                 let mut next = start + interval;
                 let mut cleanup = Vec::new();
                 loop {
@@ -718,6 +736,7 @@ fn run_phase(
                     let t0 = Instant::now();
                     let (snap, leftover) = target.snapshot();
                     let t1 = Instant::now();
+                    last_end.store((t1 - start).as_nanos() as u64, Ordering::SeqCst);
                     epoch.fetch_add(1, Ordering::SeqCst);
                     windows.lock().unwrap().push(SnapWindow {
                         start_ms: (t0 - start).as_secs_f64() * 1e3,
@@ -858,7 +877,23 @@ fn loadavg() -> String {
         .to_string()
 }
 
+/// Put the calling thread under the `SCHED_IDLE` policy: it runs only when nothing else wants the
+/// CPU, and a waking normal thread preempts it at once (a nice-19 thread keeps the CPU for the
+/// rest of its time slice).
+fn set_sched_idle() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param; pid 0 means the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if rc != 0 {
+        eprintln!("SCHED_IDLE: {}", std::io::Error::last_os_error());
+    }
+}
+
 fn child(kind: Kind, n: u64, cfg: &Config) -> ChildResult {
+    let cfg = &Config {
+        idle_snapshots: kind == Kind::CowIdle,
+        ..cfg.clone()
+    };
     let loadavg_start = loadavg();
     let rss0 = rss();
     let target = Target::new(kind, cfg);
