@@ -1056,13 +1056,13 @@ fn print_tables(results: &[ChildResult]) {
     println!(
         "\n### Request latency, all requests (reads and writes)\n\n\
          | engine | entries | snapshots | ops/s | p50 | p99 | p99.9 | max | peak RSS | \
-         snapshots taken | snapshot median | bytes written |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|"
+         snapshots taken | snapshot median | bytes written | load (1 min) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         for p in [&r.quiet, &r.snap] {
             println!(
-                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {}→{} |",
                 r.label,
                 size_label(r.entries),
                 if p.snapshots { "on" } else { "off" },
@@ -1084,33 +1084,36 @@ fn print_tables(results: &[ChildResult]) {
                 } else {
                     "–".into()
                 },
+                r.loadavg_start.split(' ').next().unwrap_or("?"),
+                r.loadavg_end.split(' ').next().unwrap_or("?"),
             );
         }
     }
 
     println!(
-        "\n### Snapshots on against off, per engine (same run)\n\n\
-         \"in windows\": requests whose time overlapped a snapshot in progress.\n\n\
-         | engine | entries | p99 off | p99 on | p99 on/off | p99 in windows | max off | max on | \
-         max on/off | max in windows | writes max on | reads max on |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|"
+        "\n### Snapshots on against off, and inside against outside the snapshot windows\n\n\
+         \"in windows\": requests of the run with snapshots on whose time (from the intended \
+         start, when paced) overlapped a snapshot in progress.\n\n\
+         | engine | entries | p99 off | p99 on | p99 on/off | p99 in windows / outside | \
+         max off | max on | max on/off | max in windows | max outside windows |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let (q, s) = (&r.quiet, &r.snap);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {} |",
             r.label,
             size_label(r.entries),
             fmt_ns(q.all.p99_ns),
             fmt_ns(s.all.p99_ns),
             ratio(s.all.p99_ns, q.all.p99_ns),
             fmt_ns(s.in_snapshot.p99_ns),
+            fmt_ns(s.outside_snapshot.p99_ns),
             fmt_ns(q.all.max_ns),
             fmt_ns(s.all.max_ns),
             ratio(s.all.max_ns, q.all.max_ns),
             fmt_ns(s.in_snapshot.max_ns),
-            fmt_ns(s.writes.max_ns),
-            fmt_ns(s.reads.max_ns),
+            fmt_ns(s.outside_snapshot.max_ns),
         );
     }
 
