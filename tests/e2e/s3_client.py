@@ -297,6 +297,16 @@ def cmd_suite():
     expect_error("NoSuchKey", c.get_object, Bucket="vers", Key="k")
     lv = c.list_object_versions(Bucket="vers")
     check(len(lv["Versions"]) == 2 and len(lv["DeleteMarkers"]) == 1, f"versions {lv}")
+    for i in range(3):
+        c.put_object(Bucket="vers", Key="m", Body=str(i).encode())
+    seen, kw = [], {}
+    while True:
+        page = c.list_object_versions(Bucket="vers", MaxKeys=2, **kw)
+        seen += [(v["Key"], v["VersionId"]) for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if not page["IsTruncated"]:
+            break
+        kw = {"KeyMarker": page["NextKeyMarker"], "VersionIdMarker": page["NextVersionIdMarker"]}
+    check(len(seen) == 6 and len(set(seen)) == 6, f"paged versions {seen}")
     c.delete_object(Bucket="vers", Key="k", VersionId=marker["VersionId"])
     check(c.get_object(Bucket="vers", Key="k")["Body"].read() == b"two", "removing the marker restores")
     expect_error("NoSuchVersion", c.get_object, Bucket="vers", Key="k", VersionId="nope")

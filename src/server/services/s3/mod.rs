@@ -893,15 +893,44 @@ impl S3 {
                 }
             }
         }
+        // Resume after the markers: past every version of `key-marker`, or, with
+        // `version-id-marker`, past that version of it.
+        let key_marker = r.q("key-marker").unwrap_or("");
+        let vid_marker = r.q("version-id-marker").filter(|v| !v.is_empty());
+        if !key_marker.is_empty() {
+            let vid = |o: &Object| o.version_id.clone().unwrap_or_else(|| "null".into());
+            let skip = match vid_marker {
+                None => all
+                    .iter()
+                    .take_while(|(o, _)| o.key.as_str() <= key_marker)
+                    .count(),
+                Some(v) => all
+                    .iter()
+                    .position(|(o, _)| o.key == key_marker && vid(o) == v)
+                    .map(|i| i + 1)
+                    .unwrap_or_else(|| {
+                        all.iter()
+                            .take_while(|(o, _)| o.key.as_str() < key_marker)
+                            .count()
+                    }),
+            };
+            all.drain(..skip.min(all.len()));
+        }
         let truncated = all.len() > max_keys;
         all.truncate(max_keys);
         let mut x = Xml::doc("ListVersionsResult");
         x.elem("Name", r.bucket())
             .elem("Prefix", prefix)
-            .elem("KeyMarker", "")
-            .elem("VersionIdMarker", "")
+            .elem("KeyMarker", key_marker)
+            .elem("VersionIdMarker", vid_marker.unwrap_or(""))
             .elem("MaxKeys", &max_keys.to_string())
             .elem("IsTruncated", if truncated { "true" } else { "false" });
+        if truncated && let Some((last, _)) = all.last() {
+            x.elem("NextKeyMarker", &last.key).elem(
+                "NextVersionIdMarker",
+                last.version_id.as_deref().unwrap_or("null"),
+            );
+        }
         for (o, latest) in &all {
             let tag = if o.delete_marker {
                 "DeleteMarker"
