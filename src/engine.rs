@@ -180,6 +180,14 @@ impl Engine {
     /// The work runs on a background-priority thread (see [`EngineOptions::background_saves`]) so
     /// that it takes CPU from requests only when they leave it idle.
     pub fn save(&self, names: &[&str]) -> Vec<(String, Result<SaveReport>)> {
+        // Nothing changed: answer here, without starting the save thread.
+        let unchanged = names
+            .iter()
+            .all(|n| self.service(n).is_ok_and(|s| !s.is_dirty()));
+        if unchanged {
+            let _g = self.save_guard();
+            return self.save_locked(names, false);
+        }
         self.in_background(|| {
             let _g = self.save_guard();
             self.save_locked(names, false)

@@ -89,6 +89,8 @@ pub(crate) trait PendingSave {
 
 /// A store as the engine sees it, whatever its record type.
 pub(crate) trait Service: Send + Sync {
+    /// Whether the store changed since its last save (cheap: two version reads).
+    fn is_dirty(&self) -> bool;
     fn version(&self) -> u64;
     /// Capture the current root and encode what changed. `None` if nothing changed.
     fn begin_save<'a>(
@@ -226,6 +228,10 @@ impl<V: Record> PendingSave for Pending<'_, V> {
 }
 
 impl<V: Record> Service for Persisted<V> {
+    fn is_dirty(&self) -> bool {
+        self.store.version() != self.lock().saved_version
+    }
+
     fn version(&self) -> u64 {
         self.store.version()
     }
