@@ -149,6 +149,36 @@ pub(crate) fn decode_index(bytes: &[u8]) -> Result<(u64, Vec<(ChunkId, u32)>), S
     Ok((size, pieces))
 }
 
+/// A blob made of the pieces of `parts`, in order, without reading or copying their bytes (how a
+/// multipart upload is completed). Only a new index chunk is written.
+pub(crate) fn concat(chunks: &dyn ChunkStore, parts: &[BlobId]) -> Result<BlobId> {
+    let mut size = 0u64;
+    let mut pieces = Vec::new();
+    for part in parts {
+        let bytes = chunks.get(&part.index)?;
+        let (s, p) = decode_index(&bytes)
+            .map_err(|reason| Error::corrupt(format!("blob index chunk {}", part.index), reason))?;
+        size += s;
+        pieces.extend(p);
+    }
+    let mut index = Vec::with_capacity(16 + pieces.len() * 36);
+    index.push(BLOB_INDEX_TAG);
+    put_varint(&mut index, size);
+    put_varint(&mut index, pieces.len() as u64);
+    for (id, len) in &pieces {
+        index.extend_from_slice(&id.0);
+        put_varint(&mut index, u64::from(*len));
+    }
+    if index.len() > MAX_CHUNK_LEN {
+        return Err(Error::TooLarge(format!(
+            "a blob of {size} bytes needs an index larger than a chunk"
+        )));
+    }
+    let id = ChunkId::of(&index);
+    chunks.put(id, &index)?;
+    Ok(BlobId { index: id, size })
+}
+
 /// An opened blob: its pieces, read lazily.
 pub struct Blob {
     chunks: Arc<dyn ChunkStore>,

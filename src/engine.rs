@@ -338,6 +338,23 @@ impl Engine {
         }
     }
 
+    /// A blob holding the bytes of `parts` in order, sharing their pieces (nothing is copied).
+    pub fn concat_blobs(&self, parts: &[BlobId]) -> Result<BlobId> {
+        crate::blob::concat(self.chunks.as_ref(), parts)
+    }
+
+    /// Open the engine on memory only: nothing survives the process. For running without
+    /// persistence while large values still go through the chunk store.
+    pub fn in_memory() -> Result<Engine> {
+        Self::with_backend(
+            Arc::new(crate::backend::MemoryBackend::new()),
+            EngineOptions {
+                background_saves: false,
+                ..EngineOptions::default()
+            },
+        )
+    }
+
     /// Open a stored blob for reading.
     pub fn open_blob(&self, id: &BlobId) -> Result<Blob> {
         Blob::open(self.chunks.clone(), id)

@@ -20,6 +20,32 @@ struct Cli {
 enum Command {
     /// Run the AWS gateway. Every flag overrides the environment variable named in its help.
     Serve(ServeArgs),
+    /// Measure requests per second and latency over keep-alive HTTP against an in-process server.
+    /// Without --op, runs the standard matrix (put/get, with and without a concurrent save,
+    /// ON_REQUEST group commit).
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// put or get (default: the whole matrix).
+    #[arg(long)]
+    op: Option<String>,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Parameters written before each run.
+    #[arg(long, default_value_t = 100_000)]
+    preload: usize,
+    /// Persist with this save strategy (default: persistence off).
+    #[arg(long)]
+    save_strategy: Option<String>,
+    /// Save the whole state in a loop while the clients run (needs --save-strategy).
+    #[arg(long)]
+    concurrent_save: bool,
 }
 
 #[derive(clap::Args)]
@@ -64,6 +90,99 @@ fn init_logging() {
         .init();
 }
 
+fn bench(args: BenchArgs) -> Result<(), String> {
+    use snapstack::server::bench::{BenchOp, BenchOptions, run};
+    use snapstack::server::config::SaveStrategy;
+    let parse_op = |s: &str| match s {
+        "put" => Ok(BenchOp::Put),
+        "get" => Ok(BenchOp::Get),
+        other => Err(format!("--op must be put or get, not {other:?}")),
+    };
+    let parse_save = |s: &str| match s.to_ascii_uppercase().as_str() {
+        "ON_REQUEST" => Ok(SaveStrategy::OnRequest),
+        "ON_SHUTDOWN" => Ok(SaveStrategy::OnShutdown),
+        "SCHEDULED" => Ok(SaveStrategy::Scheduled),
+        "MANUAL" => Ok(SaveStrategy::Manual),
+        other => Err(format!(
+            "--save-strategy must be one of ON_REQUEST, ON_SHUTDOWN, SCHEDULED, MANUAL, not {other:?}"
+        )),
+    };
+    if !(args.seconds > 0.0 && args.seconds < 3600.0) || args.connections == 0 {
+        return Err("--seconds must be in (0, 3600) and --connections at least 1".into());
+    }
+    let base = BenchOptions {
+        op: BenchOp::Put,
+        connections: args.connections,
+        duration: std::time::Duration::from_secs_f64(args.seconds),
+        preload: args.preload,
+        save_strategy: args.save_strategy.as_deref().map(parse_save).transpose()?,
+        concurrent_save: args.concurrent_save,
+    };
+    let runs: Vec<(String, BenchOptions)> = match args.op.as_deref() {
+        Some(op) => vec![(
+            op.to_string(),
+            BenchOptions {
+                op: parse_op(op)?,
+                ..base
+            },
+        )],
+        None => {
+            let mut v = Vec::new();
+            for op in [BenchOp::Put, BenchOp::Get] {
+                let name = if op == BenchOp::Put { "put" } else { "get" };
+                let o = BenchOptions { op, ..base.clone() };
+                v.push((
+                    format!("{name}, persistence off"),
+                    BenchOptions {
+                        save_strategy: None,
+                        concurrent_save: false,
+                        ..o.clone()
+                    },
+                ));
+                v.push((
+                    format!("{name}, MANUAL, no save running"),
+                    BenchOptions {
+                        save_strategy: Some(SaveStrategy::Manual),
+                        concurrent_save: false,
+                        ..o.clone()
+                    },
+                ));
+                v.push((
+                    format!("{name}, MANUAL, full saves back to back"),
+                    BenchOptions {
+                        save_strategy: Some(SaveStrategy::Manual),
+                        concurrent_save: true,
+                        ..o.clone()
+                    },
+                ));
+            }
+            v.push((
+                "put, ON_REQUEST (durable, group commit)".into(),
+                BenchOptions {
+                    op: BenchOp::Put,
+                    save_strategy: Some(SaveStrategy::OnRequest),
+                    concurrent_save: false,
+                    ..base.clone()
+                },
+            ));
+            v
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    println!(
+        "snapstack bench: {} connections, {} s per run, {} parameters preloaded",
+        args.connections, args.seconds, args.preload
+    );
+    for (name, opts) in runs {
+        let report = rt.block_on(run(opts))?;
+        println!("{name:45} {report}");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -74,6 +193,13 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Some(Command::Bench(args)) => match bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("snapstack bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Serve(args)) => {
             let flags = Overrides {
                 listen: args.listen,
@@ -101,7 +227,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(snapstack::server::serve(config)) {
+            let result = rt.block_on(snapstack::server::serve(config));
+            // Everything that matters (the shutdown save) is done: do not wait for idle
+            // connections or worker threads.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("snapstack: {e}");

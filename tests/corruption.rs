@@ -15,6 +15,7 @@
 //! Also: a manifest from a newer format version (the version field patched to 2 and the
 //! checksum fixed, so only the version is "wrong") is refused with a message that says so.
 
+#[path = "rel_common/mod.rs"]
 mod common;
 
 use std::fs;

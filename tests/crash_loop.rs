@@ -16,6 +16,7 @@
 //!
 //! Seeds and figures are printed; set `CRASH_LOOP_ROUNDS` to run longer.
 
+#[path = "rel_common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@
 //! (`tests/engine.rs::disk_faults_at_every_step_are_reported_and_retried`) inject ENOSPC, EIO and
 //! fsync failures at every write step without privileges.
 
+#[path = "rel_common/mod.rs"]
 mod common;
 
 use std::fs;

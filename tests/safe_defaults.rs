@@ -2,6 +2,7 @@
 //! told otherwise, bounds request bodies, validates the service names and paths of the state
 //! endpoints, and survives garbage on the wire. After each abuse it still serves.
 
+#[path = "rel_common/mod.rs"]
 mod common;
 
 use std::io::{Read, Write};

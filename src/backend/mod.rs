@@ -7,9 +7,11 @@ use std::io;
 
 mod faults;
 mod local;
+mod memory;
 
 pub use faults::{FaultKind, FaultPlan};
 pub use local::{LocalBackend, WriteHook, WriteStep};
+pub use memory::MemoryBackend;
 
 /// A place to keep files.
 pub trait Backend: Send + Sync + fmt::Debug {

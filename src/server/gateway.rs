@@ -13,7 +13,7 @@ use tracing::debug;
 use super::aws_request::RequestContext;
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
-use super::services::{Handled, ssm, sts};
+use super::services::{Handled, s3, ssm, sts};
 use super::state_api;
 
 /// The largest request body accepted (larger ones get a 413).
@@ -21,6 +21,7 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Everything a request may reach.
 pub struct App {
+    pub s3: s3::S3,
     pub ssm: ssm::Ssm,
     pub sts: sts::Sts,
     pub persistence: Arc<Persistence>,
@@ -41,6 +42,9 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let content_type = header_str(&parts.headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
+    if is_s3(&parts, &ctx, target.is_some(), &content_type) {
+        return serve_s3(&app, &ctx, &parts, body).await;
+    }
     let protocol = if target.is_some() || content_type.contains("json") {
         Protocol::Json11
     } else {
@@ -116,6 +120,52 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             AwsError::new(code, msg).into_response(protocol, &ctx.request_id)
         }
     }
+}
+
+/// S3 is REST: its requests name no operation. They are signed for `s3`, or carry neither an
+/// `X-Amz-Target` nor a query `Action` nor a form-encoded POST body.
+fn is_s3(
+    parts: &axum::http::request::Parts,
+    ctx: &RequestContext,
+    has_target: bool,
+    content_type: &str,
+) -> bool {
+    if let Some(s) = ctx.scope_service.as_deref() {
+        return s == "s3";
+    }
+    // A query-protocol call is a form POST (or names its Action in the query string).
+    if has_target
+        || (parts.method == Method::POST
+            && content_type.starts_with("application/x-www-form-urlencoded"))
+    {
+        return false;
+    }
+    let query = parts.uri.query().unwrap_or("");
+    !query
+        .split('&')
+        .any(|p| p.starts_with("Action=") || p == "Action")
+}
+
+async fn serve_s3(
+    app: &App,
+    ctx: &RequestContext,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Response {
+    app.persistence.ensure_loaded(s3::NAME).await;
+    let outcome = app.s3.handle(ctx, parts, body).await;
+    if let Some(v) = outcome.write_version
+        && let Err(e) = app.persistence.wait_durable(s3::NAME, v).await
+    {
+        return s3::S3Error {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalError",
+            message: format!("The change was applied but could not be saved durably: {e}"),
+            extra: Vec::new(),
+        }
+        .into_response(&ctx.request_id, parts.method == Method::HEAD);
+    }
+    outcome.response
 }
 
 fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -22,7 +22,7 @@ use crate::{Engine, EngineOptions};
 use config::{Config, LoadStrategy};
 use gateway::App;
 use persistence::Persistence;
-use services::{ssm, sts};
+use services::{s3, ssm, sts};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum ServeError {
 pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
-    let services = vec![ssm::NAME, sts::NAME];
+    let services = vec![s3::NAME, ssm::NAME, sts::NAME];
     let engine = if config.persistence {
         let dir = config.state_dir();
         let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
@@ -74,9 +74,27 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     } else {
         None
     };
+    // S3 bodies live in the chunk store: the persistent one, or one in memory.
+    let blob_engine = match &engine {
+        Some(e) => e.clone(),
+        None => Arc::new(Engine::in_memory().map_err(|source| ServeError::State {
+            dir: "memory".into(),
+            source,
+        })?),
+    };
+    let s3 = s3::S3::new(blob_engine.clone());
+    if engine.is_some() {
+        blob_engine
+            .register(s3.store.clone())
+            .map_err(|source| ServeError::State {
+                dir: config.state_dir().display().to_string(),
+                source,
+            })?;
+    }
     let persistence =
         Persistence::new(engine, config.save_strategy, config.load_strategy, services);
     Ok(Arc::new(App {
+        s3,
         ssm,
         sts,
         persistence,
@@ -92,6 +110,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         load = %config.load_strategy,
         flush_interval = ?config.flush_interval,
         state_dir = %config.state_dir().display(),
+        pid = std::process::id(),
         "starting snapstack {}",
         crate::VERSION
     );
@@ -121,8 +140,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = stop_tx.send(true);
     });
     let mut graceful = stop_rx.clone();
-    let server =
-        axum::serve(listener, gateway::router(app.clone())).with_graceful_shutdown(async move {
+    let server = axum::serve(no_delay(listener), gateway::router(app.clone()))
+        .with_graceful_shutdown(async move {
             let _ = graceful.wait_for(|s| *s).await;
         });
     let mut deadline = stop_rx.clone();
@@ -139,21 +158,51 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The listener with `TCP_NODELAY` on every connection: a response written in parts (headers,
+/// then a streamed body) must not wait on Nagle's algorithm for the client's delayed ACK.
+pub fn no_delay(
+    listener: TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => info!("SIGTERM received"),
-                    _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => loop {
+                    if term.recv().await.is_some() {
+                        info!("SIGTERM received");
+                        return;
+                    }
+                    warn!("the SIGTERM stream ended; no longer listening for SIGTERM");
+                    std::future::pending::<()>().await;
+                },
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    std::future::pending::<()>().await;
                 }
             }
-            Err(e) => {
-                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = tokio::signal::ctrl_c().await;
+        };
+        let int = async {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => info!("SIGINT received"),
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGINT");
+                    std::future::pending::<()>().await;
+                }
             }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = int => {}
         }
     }
     #[cfg(not(unix))]

@@ -42,6 +42,9 @@ pub struct Persistence {
     saves_since_gc: AtomicU64,
     last_gc: std::sync::Mutex<Instant>,
     gc_running: Arc<AtomicBool>,
+    /// Services whose saved state failed to load: automatic saves skip them so the snapshot on
+    /// disk is never overwritten (and its old generations never pruned) until an endpoint says so.
+    load_failed: std::sync::Mutex<BTreeSet<&'static str>>,
 }
 
 /// The outcome of one service's save, load or reset, for the endpoints.
@@ -66,6 +69,7 @@ impl Persistence {
             saves_since_gc: AtomicU64::new(0),
             last_gc: std::sync::Mutex::new(Instant::now()),
             gc_running: Arc::new(AtomicBool::new(false)),
+            load_failed: std::sync::Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -94,6 +98,40 @@ impl Persistence {
         self.services.iter().copied().find(|s| *s == name)
     }
 
+    fn failed(&self) -> std::sync::MutexGuard<'_, BTreeSet<&'static str>> {
+        self.load_failed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a service's saved state failed to load (automatic saves skip it).
+    pub fn load_failed(&self, service: &str) -> bool {
+        self.failed().contains(service)
+    }
+
+    /// Record the outcome of a load: log it, and protect a snapshot that did not load.
+    fn note_load(&self, service: &'static str, r: Result<crate::Result<LoadReport>, String>) {
+        let ok = matches!(r, Ok(Ok(_)));
+        log_load(service, r);
+        if ok {
+            self.failed().remove(service);
+        } else {
+            warn!(
+                service,
+                "automatic saves of this service are suspended so its snapshot is not overwritten; POST /_localstack/state/{service}/load to retry or /_localstack/state/{service}/save to save the current state anyway"
+            );
+            self.failed().insert(service);
+        }
+    }
+
+    /// The services automatic saves may write.
+    fn auto_save_services(&self) -> Vec<&'static str> {
+        let failed = self.failed();
+        self.services
+            .iter()
+            .copied()
+            .filter(|s| !failed.contains(s))
+            .collect()
+    }
+
     /// Start the background tasks the save strategy needs. Call once, inside the runtime.
     pub fn start(self: &Arc<Self>, flush_interval: Duration) {
         let Some(engine) = self.engine.clone() else {
@@ -114,7 +152,8 @@ impl Persistence {
                     loop {
                         tick.tick().await;
                         let e = engine.clone();
-                        match tokio::task::spawn_blocking(move || e.save_all()).await {
+                        let names = this.auto_save_services();
+                        match tokio::task::spawn_blocking(move || e.save(&names)).await {
                             Ok(results) => this.after_save(&results, "scheduled"),
                             Err(e) => error!(error = %e, "the scheduled save task failed"),
                         }
@@ -152,7 +191,9 @@ impl Persistence {
         };
         // A collection also saves every changed service: only strategies that save on their
         // own anyway may run one in the background.
-        if !matches!(self.save, SaveStrategy::OnRequest | SaveStrategy::Scheduled) {
+        if !matches!(self.save, SaveStrategy::OnRequest | SaveStrategy::Scheduled)
+            || !self.failed().is_empty()
+        {
             return;
         }
         {
@@ -197,7 +238,7 @@ impl Persistence {
         cell.get_or_init(|| async {
             let e = engine.clone();
             let r = tokio::task::spawn_blocking(move || e.load(service)).await;
-            log_load(service, r.map_err(|e| e.to_string()));
+            self.note_load(service, r.map_err(|e| e.to_string()));
         })
         .await;
     }
@@ -223,7 +264,7 @@ impl Persistence {
         for &service in &self.services {
             let e = engine.clone();
             let r = tokio::task::spawn_blocking(move || e.load(service)).await;
-            log_load(service, r.map_err(|e| e.to_string()));
+            self.note_load(service, r.map_err(|e| e.to_string()));
             self.mark_loaded(service);
         }
     }
@@ -233,6 +274,11 @@ impl Persistence {
     pub async fn wait_durable(&self, service: &'static str, version: u64) -> Result<(), String> {
         if self.engine.is_none() || self.save != SaveStrategy::OnRequest {
             return Ok(());
+        }
+        if self.load_failed(service) {
+            return Err(format!(
+                "the saved state of {service} failed to load, so it is not saved over automatically; POST /_localstack/state/{service}/save to save the current state anyway"
+            ));
         }
         let (reply, rx) = oneshot::channel();
         let sent = {
@@ -260,6 +306,13 @@ impl Persistence {
         let Some(engine) = self.engine.clone() else {
             return disabled(&services);
         };
+        // An explicit save is the user's say-so to save over a snapshot that did not load.
+        {
+            let mut failed = self.failed();
+            for s in &services {
+                failed.remove(s);
+            }
+        }
         let names = services.clone();
         let r = tokio::task::spawn_blocking(move || engine.save(&names)).await;
         match r {
@@ -300,7 +353,7 @@ impl Persistence {
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(e.clone()),
         };
-        log_load(service, r);
+        self.note_load(service, r);
         out
     }
 
@@ -311,6 +364,7 @@ impl Persistence {
         };
         let r = tokio::task::spawn_blocking(move || engine.reset(service)).await;
         self.mark_loaded(service);
+        self.failed().remove(service);
         match r {
             // Under ON_REQUEST a reset is a change like any other: answered once durable.
             Ok(Ok(v)) => match self.wait_durable(service, v).await {
@@ -333,7 +387,8 @@ impl Persistence {
             return;
         }
         info!("saving state before shutdown");
-        match tokio::task::spawn_blocking(move || engine.save_all()).await {
+        let names = self.auto_save_services();
+        match tokio::task::spawn_blocking(move || engine.save(&names)).await {
             Ok(results) => {
                 for (service, r) in results {
                     match r {
@@ -448,5 +503,98 @@ async fn flusher(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EngineOptions, Key, Record, Store};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct V(u64);
+    impl Record for V {}
+
+    fn setup(
+        dir: &std::path::Path,
+        save: SaveStrategy,
+        load: LoadStrategy,
+    ) -> (Arc<Store<V>>, Arc<Engine>, Arc<Persistence>) {
+        let store = Store::<V>::new("svc");
+        let engine = Arc::new(Engine::open(dir, EngineOptions::default()).unwrap());
+        engine.register(store.clone()).unwrap();
+        let p = Persistence::new(Some(engine.clone()), save, load, vec!["svc"]);
+        (store, engine, p)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_request_answers_only_durable_writes_and_groups_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, engine, p) =
+            setup(dir.path(), SaveStrategy::OnRequest, LoadStrategy::OnRequest);
+        p.start(Duration::from_secs(3600));
+        let mut tasks = Vec::new();
+        for i in 0..64u64 {
+            let (store, p) = (store.clone(), p.clone());
+            tasks.push(tokio::spawn(async move {
+                let ((), v) = store.write(|t| {
+                    t.insert(Key::builder().u64(i).build(), V(i));
+                });
+                p.wait_durable("svc", v).await.map(|()| v)
+            }));
+        }
+        let mut max = 0;
+        for t in tasks {
+            let v = t.await.unwrap().unwrap();
+            // Once answered, the write is durable: the saved version covers it.
+            assert!(engine.status("svc").unwrap().saved_version >= v);
+            max = max.max(v);
+        }
+        let st = engine.status("svc").unwrap();
+        assert_eq!(st.saved_version, max);
+        assert!(!st.dirty);
+        // Group commit: fewer saves than writes.
+        assert!(st.generation.unwrap() <= 64);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lazy_load_happens_once_and_failed_loads_suspend_automatic_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, engine, _) = setup(dir.path(), SaveStrategy::Manual, LoadStrategy::Manual);
+            store.write(|t| {
+                t.insert(Key::builder().u64(1).build(), V(1));
+            });
+            for (_, r) in engine.save_all() {
+                r.unwrap();
+            }
+        }
+        let (store, _engine, p) =
+            setup(dir.path(), SaveStrategy::Scheduled, LoadStrategy::OnRequest);
+        assert!(!p.is_loaded("svc"));
+        let (a, b) = tokio::join!(p.ensure_loaded("svc"), p.ensure_loaded("svc"));
+        let _ = (a, b);
+        assert!(p.is_loaded("svc"));
+        assert_eq!(store.snapshot().len(), 1);
+        assert!(!p.load_failed("svc"));
+
+        // Damage the snapshot: a new runtime fails to load it and will not save over it.
+        let mdir = dir.path().join("manifests/svc");
+        for e in std::fs::read_dir(&mdir).unwrap() {
+            std::fs::write(e.unwrap().path(), b"damaged").unwrap();
+        }
+        let (store, _engine, p) =
+            setup(dir.path(), SaveStrategy::Scheduled, LoadStrategy::OnStartup);
+        p.load_on_startup().await;
+        assert!(p.load_failed("svc"));
+        store.write(|t| {
+            t.insert(Key::builder().u64(2).build(), V(2));
+        });
+        assert!(p.auto_save_services().is_empty());
+        // An explicit save is the user's decision and clears the flag.
+        let r = p.save(vec!["svc"]).await;
+        assert!(r[0].1.is_ok(), "{r:?}");
+        assert!(!p.load_failed("svc"));
     }
 }

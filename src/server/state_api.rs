@@ -177,6 +177,7 @@ async fn status(app: &App) -> Value {
                 "dirty": s.dirty,
                 "generation": s.generation,
                 "loaded": p.is_loaded(name),
+                "load_failed": p.load_failed(name),
                 "loaded_generation": s.loaded_generation,
                 "records": s.records,
                 "bytes": s.tree_bytes,

@@ -84,9 +84,10 @@ pub struct Parameter {
 impl Record for Parameter {}
 
 impl Parameter {
-    fn latest(&self) -> &ParamVersion {
-        // Invariant: a stored parameter has at least one version.
-        &self.versions[self.versions.len() - 1]
+    /// The newest version. Every parameter this service stores has one; a record without (only
+    /// a hand-made snapshot could hold one) reads as missing.
+    fn latest(&self) -> Option<&ParamVersion> {
+        self.versions.last()
     }
 }
 
@@ -335,8 +336,7 @@ fn parameter_json(
     Value::Object(m)
 }
 
-fn metadata_json(ctx: &RequestContext, p: &Parameter) -> Value {
-    let v = p.latest();
+fn metadata_json(ctx: &RequestContext, p: &Parameter, v: &ParamVersion) -> Value {
     let mut m = Map::new();
     m.insert("Name".into(), json!(p.name));
     m.insert("ARN".into(), json!(parameter_arn(ctx, &p.name)));
@@ -596,9 +596,9 @@ fn parent_path(name: &str) -> &str {
 /// Whether `p` passes every filter; returns the version to report (a `Label` filter picks the
 /// labelled version).
 fn matches<'p>(p: &'p Parameter, filters: &[Filter]) -> Option<&'p ParamVersion> {
-    let mut chosen = p.latest();
+    let v = p.latest()?;
+    let mut chosen = v;
     for f in filters {
-        let v = p.latest();
         let ok = match f.key.as_str() {
             "Name" => {
                 let actual = p.name.trim_start_matches('/');
@@ -663,7 +663,7 @@ fn matches<'p>(p: &'p Parameter, filters: &[Filter]) -> Option<&'p ParamVersion>
 
 fn find_version<'p>(p: &'p Parameter, sel: &Selector) -> Option<&'p ParamVersion> {
     match sel {
-        Selector::Latest => Some(p.latest()),
+        Selector::Latest => p.latest(),
         Selector::Version(n) => p.versions.iter().find(|v| v.version == *n),
         Selector::Label(l) => p.versions.iter().find(|v| v.labels.contains(l)),
     }
@@ -1124,14 +1124,14 @@ impl Ssm {
         let mut next = None;
         let mut last_name: Option<&str> = None;
         for (_, p) in snap.range((lo, hi)) {
-            if matches(p, &filters).is_none() {
+            let Some(v) = matches(p, &filters) else {
                 continue;
-            }
+            };
             if out.len() == max {
                 next = last_name.map(hex);
                 break;
             }
-            out.push(metadata_json(ctx, p));
+            out.push(metadata_json(ctx, p, v));
             last_name = Some(&p.name);
         }
         let mut resp = json!({ "Parameters": out });
@@ -1194,7 +1194,7 @@ impl Ssm {
         let (result, version) = self.store.write(|txn| {
             let mut p = txn.get(&k).cloned().ok_or_else(|| not_found(&name))?;
             let target = match input.parameter_version {
-                None => p.latest().version,
+                None => p.latest().map(|v| v.version).ok_or_else(|| not_found(&name))?,
                 Some(n) => u64::try_from(n)
                     .ok()
                     .filter(|n| p.versions.iter().any(|v| v.version == *n))

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Drive a running snapstack with boto3, as a user's program would.
+
+Usage: client.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
+
+Commands run in order; the first failing check exits non-zero with a message.
+  ctx ACCOUNT REGION      use this access key id (an account id or any key) and region from now on
+  put NAME VALUE          PutParameter (String, Overwrite)
+  get NAME VALUE          GetParameter must return VALUE
+  missing NAME            GetParameter must fail with ParameterNotFound
+  putfails NAME VALUE CODE  PutParameter must fail with CODE and a 5xx status
+  burst PREFIX N          N concurrent PutParameter calls PREFIX0..PREFIX{N-1} = "v<i>"
+  getburst PREFIX N       each PREFIX<i> must hold "v<i>"
+  sts ACCOUNT             GetCallerIdentity must name ACCOUNT
+  suite                   SSM semantics through boto3 (fresh server, default account)
+  errors                  error shapes: malformed JSON, unknown operations, missing parameters
+"""
+
+import json
+import socket
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from checks import check, expect_error
+
+ENDPOINT = sys.argv[1]
+STATE = {"account": "test", "region": "us-east-1"}
+CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
+
+
+def client(service, validate=True):
+    cfg = CFG if validate else CFG.merge(Config(parameter_validation=False))
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        aws_access_key_id=STATE["account"],
+        aws_secret_access_key="secret",
+        region_name=STATE["region"],
+        config=cfg,
+    )
+
+
+def cmd_put(name, value):
+    client("ssm").put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+
+
+def cmd_get(name, value):
+    got = client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    check(got == value, f"{name}: expected {value!r}, got {got!r}")
+
+
+def cmd_missing(name):
+    expect_error("ParameterNotFound", client("ssm").get_parameter, Name=name)
+
+
+def cmd_putfails(name, value, code):
+    e = expect_error(code, client("ssm").put_parameter, Name=name, Value=value, Type="String",
+                     Overwrite=True)
+    status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+    check(500 <= status < 600, f"status {status}")
+
+
+def cmd_burst(prefix, n):
+    n = int(n)
+    ssm = client("ssm")
+
+    def put(i):
+        ssm.put_parameter(Name=f"{prefix}{i}", Value=f"v{i}", Type="String", Overwrite=True)
+
+    with ThreadPoolExecutor(max_workers=16) as ex:
+        list(ex.map(put, range(n)))
+
+
+def cmd_getburst(prefix, n):
+    ssm = client("ssm")
+    for i in range(int(n)):
+        got = ssm.get_parameter(Name=f"{prefix}{i}")["Parameter"]["Value"]
+        check(got == f"v{i}", f"{prefix}{i}: got {got!r}")
+
+
+def cmd_sts(account):
+    ident = client("sts").get_caller_identity()
+    check(ident["Account"] == account, f"account {ident['Account']} != {account}")
+    check(ident["Arn"] == f"arn:aws:iam::{account}:root", ident["Arn"])
+    check(ident["UserId"], "no UserId")
+
+
+def cmd_suite():
+    ssm = client("ssm")
+    r = ssm.put_parameter(Name="/app/db/host", Value="db1", Type="String", Description="the host",
+                          Tags=[{"Key": "team", "Value": "core"}])
+    check(r["Version"] == 1 and r["Tier"] == "Standard", r)
+    expect_error("ParameterAlreadyExists", ssm.put_parameter, Name="/app/db/host", Value="x", Type="String")
+    expect_error("ValidationException", ssm.put_parameter, Name="/app/db/host", Value="x", Type="String",
+                 Overwrite=True, Tags=[{"Key": "a", "Value": "b"}])
+    r = ssm.put_parameter(Name="/app/db/host", Value="db2", Overwrite=True)
+    check(r["Version"] == 2, r)
+    p = ssm.get_parameter(Name="/app/db/host")["Parameter"]
+    check(p["Value"] == "db2" and p["Version"] == 2 and p["Type"] == "String", p)
+    check(p["ARN"] == "arn:aws:ssm:us-east-1:000000000000:parameter/app/db/host", p["ARN"])
+    check(p["LastModifiedDate"].year >= 2024, p["LastModifiedDate"])
+    check(ssm.get_parameter(Name="/app/db/host:1")["Parameter"]["Value"] == "db1", "selector :1")
+    expect_error("ParameterVersionNotFound", ssm.get_parameter, Name="/app/db/host:7")
+
+    # Labels move between versions and select values.
+    r = ssm.label_parameter_version(Name="/app/db/host", ParameterVersion=1, Labels=["stable", "9bad"])
+    check(r["InvalidLabels"] == ["9bad"] and r["ParameterVersion"] == 1, r)
+    check(ssm.get_parameter(Name="/app/db/host:stable")["Parameter"]["Value"] == "db1", "label")
+    ssm.label_parameter_version(Name="/app/db/host", Labels=["stable"])
+    check(ssm.get_parameter(Name="/app/db/host:stable")["Parameter"]["Value"] == "db2", "moved label")
+    expect_error("ParameterVersionNotFound", ssm.label_parameter_version, Name="/app/db/host",
+                 ParameterVersion=9, Labels=["x"])
+
+    # Types.
+    ssm.put_parameter(Name="/app/db/password", Value="hunter2", Type="SecureString")
+    enc = ssm.get_parameter(Name="/app/db/password")["Parameter"]["Value"]
+    check(enc != "hunter2", "SecureString returned in clear without WithDecryption")
+    dec = ssm.get_parameter(Name="/app/db/password", WithDecryption=True)["Parameter"]["Value"]
+    check(dec == "hunter2", dec)
+    ssm.put_parameter(Name="/app/list", Value="a,b,c", Type="StringList")
+    for i in range(12):
+        ssm.put_parameter(Name=f"/app/many/p{i:02d}", Value=str(i), Type="String")
+    ssm.put_parameter(Name="/app/many/deep/q", Value="q", Type="String")
+
+    # GetParameters with selectors and invalid names.
+    r = ssm.get_parameters(Names=["/app/db/host", "/app/db/host:1", "/nope", "/app/db/host:nolabel"],
+                           WithDecryption=True)
+    check(sorted(p["Value"] for p in r["Parameters"]) == ["db1", "db2"], r["Parameters"])
+    check(sorted(r["InvalidParameters"]) == ["/app/db/host:nolabel", "/nope"], r["InvalidParameters"])
+
+    # GetParametersByPath: one level, recursive, filters, pagination.
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/app/many", PaginationConfig={"PageSize": 5})
+    names = [p["Name"] for page in pages for p in page["Parameters"]]
+    check(len(names) == 12 and "/app/many/deep/q" not in names, names)
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/app", Recursive=True)
+    names = [p["Name"] for page in pages for p in page["Parameters"]]
+    check(len(names) == 16, names)
+    r = ssm.get_parameters_by_path(Path="/app", Recursive=True,
+                                   ParameterFilters=[{"Key": "Type", "Values": ["SecureString"]}])
+    check([p["Name"] for p in r["Parameters"]] == ["/app/db/password"], r)
+    r = ssm.get_parameters_by_path(Path="/app/db", ParameterFilters=[{"Key": "Label", "Values": ["stable"]}])
+    check([(p["Name"], p["Value"]) for p in r["Parameters"]] == [("/app/db/host", "db2")], r)
+    expect_error("InvalidFilterKey", ssm.get_parameters_by_path, Path="/app",
+                 ParameterFilters=[{"Key": "Name", "Values": ["x"]}])
+
+    # DescribeParameters.
+    pages = ssm.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": 4})
+    meta = [p for page in pages for p in page["Parameters"]]
+    check(len(meta) == 16, len(meta))
+    host = [m for m in meta if m["Name"] == "/app/db/host"][0]
+    check(host["Version"] == 2 and host["Description"] == "the host", host)
+    r = ssm.describe_parameters(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": ["/app/db"]}])
+    check(sorted(p["Name"] for p in r["Parameters"]) == ["/app/db/host", "/app/db/password"], r)
+    r = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": ["/app/l"]}])
+    check([p["Name"] for p in r["Parameters"]] == ["/app/list"], r)
+    r = ssm.describe_parameters(Filters=[{"Key": "Type", "Values": ["StringList"]}])
+    check([p["Name"] for p in r["Parameters"]] == ["/app/list"], r)
+    r = ssm.describe_parameters(ParameterFilters=[{"Key": "tag:team", "Values": ["core"]}])
+    check([p["Name"] for p in r["Parameters"]] == ["/app/db/host"], r)
+
+    # History with pagination.
+    for i in range(3, 8):
+        ssm.put_parameter(Name="/app/db/host", Value=f"db{i}", Overwrite=True)
+    pages = ssm.get_paginator("get_parameter_history").paginate(Name="/app/db/host",
+                                                                PaginationConfig={"PageSize": 3})
+    hist = [p for page in pages for p in page["Parameters"]]
+    check([h["Version"] for h in hist] == list(range(1, 8)), [h["Version"] for h in hist])
+    check(hist[1]["Labels"] == ["stable"], hist[1])
+
+    # Tags.
+    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId="/app/list", Tags=[{"Key": "k", "Value": "v"}])
+    tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId="/app/list")["TagList"]
+    check(tags == [{"Key": "k", "Value": "v"}], tags)
+
+    # Names.
+    for bad in ["awsthing", "/ssm/x", "a/b", "bad name"]:
+        expect_error("ValidationException", ssm.put_parameter, Name=bad, Value="v", Type="String")
+    expect_error("HierarchyLevelLimitExceededException", ssm.put_parameter, Name="/a" * 16, Value="v",
+                 Type="String")
+    expect_error("ParameterPatternMismatchException", ssm.put_parameter, Name="/num", Value="abc",
+                 Type="String", AllowedPattern=r"^\d+$")
+
+    # Deletes.
+    ssm.delete_parameter(Name="/app/list")
+    expect_error("ParameterNotFound", ssm.delete_parameter, Name="/app/list")
+    r = ssm.delete_parameters(Names=["/app/many/p00", "/nope"])
+    check(r["DeletedParameters"] == ["/app/many/p00"] and r["InvalidParameters"] == ["/nope"], r)
+
+
+def raw(target, body, extra_headers=None):
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": target,
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/ssm/aws4_request, "
+                         "SignedHeaders=host, Signature=0",
+    }
+    headers.update(extra_headers or {})
+    req = urllib.request.Request(ENDPOINT + "/", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def cmd_errors():
+    # Malformed JSON, sent raw (an SDK never sends it).
+    status, headers, body = raw("AmazonSSM.PutParameter", b"{not json")
+    check(status == 400, status)
+    check(json.loads(body)["__type"] == "SerializationException", body)
+    check({k.lower(): v for k, v in headers.items()}.get("x-amzn-errortype") == "SerializationException", headers)
+    status, _, body = raw("AmazonSSM.NoSuchThing", b"{}")
+    check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
+    status, _, body = raw("AmazonFoo.Bar", b"{}")
+    check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
+
+    # Through boto3: an operation this emulator lacks, and a service it lacks.
+    expect_error("UnknownOperationException", client("ssm").list_documents)
+    expect_error("InvalidAction", client("sts").get_session_token)
+    expect_error("UnknownOperationException", client("sqs").list_queues)
+
+    # Missing required parameters reach the server when the SDK does not check them.
+    loose = client("ssm", validate=False)
+    e = expect_error("ValidationException", loose.put_parameter, Name="/x")
+    check("value" in e.response["Error"]["Message"], e.response["Error"]["Message"])
+    expect_error("ValidationException", loose.get_parameter)
+    e = expect_error("ValidationException", loose.get_parameters_by_path, Path="/x", MaxResults=50)
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+
+    # A body over the limit is refused with 413 before it is read.
+    u = urlparse(ENDPOINT)
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSSM.PutParameter\r\n"
+                  b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 20000000\r\n\r\n")
+        data = s.recv(4096)
+        check(data.startswith(b"HTTP/1.1 413"), data[:100])
+
+
+COMMANDS = {
+    "put": (cmd_put, 2), "get": (cmd_get, 2), "missing": (cmd_missing, 1),
+    "putfails": (cmd_putfails, 3), "burst": (cmd_burst, 2), "getburst": (cmd_getburst, 2), "sts": (cmd_sts, 1),
+    "suite": (cmd_suite, 0), "errors": (cmd_errors, 0),
+}
+
+
+def main():
+    args = sys.argv[2:]
+    while args:
+        name, args = args[0], args[1:]
+        if name == "ctx":
+            STATE["account"], STATE["region"], args = args[0], args[1], args[2:]
+            continue
+        fn, n = COMMANDS[name]
+        fn(*args[:n])
+        args = args[n:]
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

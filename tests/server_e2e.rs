@@ -1,0 +1,419 @@
+//! End to end: the real `snapstack` binary on a free port with a temporary volume, driven by boto3
+//! (`tests/e2e/client.py`) and by raw HTTP for the internal endpoints.
+//!
+//! Every wait polls for a condition with a generous timeout; nothing depends on wall-clock speed.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn cli_without_arguments_and_bad_configuration() {
+    let out = Command::new(BIN).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("snapstack"));
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    for (var, value, allowed) in [
+        (
+            "SNAPSHOT_SAVE_STRATEGY",
+            "SOMETIMES",
+            "ON_REQUEST, ON_SHUTDOWN, SCHEDULED, MANUAL",
+        ),
+        (
+            "SNAPSHOT_LOAD_STRATEGY",
+            "LAZY",
+            "ON_REQUEST, ON_STARTUP, MANUAL",
+        ),
+        ("PERSISTENCE", "maybe", "0, 1"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "soon", "seconds"),
+        ("GATEWAY_LISTEN", "nowhere", "host:port"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .env(var, value)
+            .env(
+                "GATEWAY_LISTEN",
+                if var == "GATEWAY_LISTEN" {
+                    value
+                } else {
+                    "127.0.0.1:0"
+                },
+            )
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={value} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(var) && err.contains(allowed), "{err}");
+    }
+    // A flag overrides its variable (and is checked the same way).
+    let out = Command::new(BIN)
+        .args(["serve", "--save-strategy", "NEVER"])
+        .env("SNAPSHOT_SAVE_STRATEGY", "MANUAL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SNAPSHOT_SAVE_STRATEGY"));
+}
+
+#[test]
+fn without_persistence_ssm_semantics_errors_and_isolation() {
+    let dir = tempdir();
+    let mut s = Server::start(dir.path(), &[]);
+    let (status, body) = s.http("GET", "/_localstack/health");
+    assert_eq!(status, 200);
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["features"]["persistence"], "disabled");
+    assert_eq!(h["services"]["ssm"], "running");
+    assert_eq!(h["services"]["sts"], "running");
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("persistence is disabled"), "{body}");
+    s.py(&["suite", "errors"]);
+    s.py(&[
+        "ctx",
+        "111122223333",
+        "eu-west-1",
+        "sts",
+        "111122223333",
+        "put",
+        "/iso",
+        "a",
+        "get",
+        "/iso",
+        "a", //
+        "ctx",
+        "111122223333",
+        "us-east-1",
+        "missing",
+        "/iso",
+        "put",
+        "/iso",
+        "b", //
+        "ctx",
+        "222233334444",
+        "eu-west-1",
+        "missing",
+        "/iso",
+        "sts",
+        "222233334444", //
+        "ctx",
+        "not-an-account",
+        "eu-west-1",
+        "missing",
+        "/iso",
+        "sts",
+        "000000000000", //
+        "ctx",
+        "111122223333",
+        "eu-west-1",
+        "get",
+        "/iso",
+        "a", //
+        "ctx",
+        "111122223333",
+        "us-east-1",
+        "get",
+        "/iso",
+        "b",
+    ]);
+    assert!(
+        !dir.path().join("state").exists(),
+        "PERSISTENCE=0 wrote state"
+    );
+}
+
+#[test]
+fn on_request_save_survives_kill9_and_loads_on_first_touch() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&[
+        "put", "/k/one", "1", "burst", "/burst/", "40", "put", "/k/one", "2",
+    ]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["dirty"], false, "{st}");
+    s.kill9();
+
+    // Load strategy ON_REQUEST (the default): nothing loads until a request touches SSM.
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["loaded"], false, "{st}");
+    assert_eq!(
+        st["services"]["ssm"]["loaded_generation"],
+        serde_json::Value::Null
+    );
+    s.py(&["get", "/k/one", "2", "getburst", "/burst/", "40"]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["loaded"], true, "{st}");
+    assert!(st["services"]["ssm"]["loaded_generation"].is_u64(), "{st}");
+    assert_eq!(st["services"]["ssm"]["records"], 41, "{st}");
+}
+
+#[test]
+fn scheduled_save_survives_kill9_once_clean_and_on_startup_loads_first() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "1"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/sched", "a", "put", "/sched", "b"]);
+    s.wait_for("a scheduled save", |s| {
+        let st = s.state();
+        st["services"]["ssm"]["dirty"] == false && st["services"]["ssm"]["generation"].is_u64()
+    });
+    s.kill9();
+
+    let mut s = Server::start(
+        dir.path(),
+        &[
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+        ],
+    );
+    // Loaded before the first request.
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["loaded"], true, "{st}");
+    assert!(st["services"]["ssm"]["loaded_generation"].is_u64(), "{st}");
+    assert_eq!(st["services"]["ssm"]["records"], 1, "{st}");
+    s.py(&["get", "/sched", "b"]);
+}
+
+#[test]
+fn on_shutdown_save_survives_sigterm_and_manual_load_waits_for_the_endpoint() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_SHUTDOWN"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/shut", "down"]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["dirty"], true, "{st}");
+    assert_eq!(st["services"]["ssm"]["generation"], serde_json::Value::Null);
+    let status = s.term();
+    assert!(status.success(), "exit status {status:?}");
+
+    let mut s = Server::start(
+        dir.path(),
+        &[("PERSISTENCE", "1"), ("SNAPSHOT_LOAD_STRATEGY", "MANUAL")],
+    );
+    s.py(&["missing", "/shut"]);
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/load");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        lines(&body),
+        vec![serde_json::json!({"service": "ssm", "status": "ok"})]
+    );
+    s.py(&["get", "/shut", "down"]);
+}
+
+#[test]
+fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
+    let dir = tempdir();
+    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/m/a", "1"]);
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/save");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        lines(&body),
+        vec![serde_json::json!({"service": "ssm", "status": "ok"})]
+    );
+    s.py(&["put", "/m/b", "2"]);
+    // Unknown services, bad names and trickery.
+    let (status, body) = s.http("POST", "/_localstack/state/nosuch/save");
+    assert_eq!(status, 404, "{body}");
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
+    for bad in [
+        "/_localstack/state/../save",
+        "/_localstack/state/%2e%2e/save",
+        "/_localstack/state/ssm%2F..%2F/save",
+        "/_localstack/state/SSM/save",
+        "/_localstack/state/../../etc/save",
+    ] {
+        let (status, body) = s.http("POST", bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _) = s.http("GET", "/_localstack/state/ssm/save");
+    assert_eq!(status, 405);
+    s.kill9();
+
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["get", "/m/a", "1", "missing", "/m/b"]);
+    // Reset empties the service; a load brings the saved state back.
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/reset");
+    assert_eq!(
+        (status, lines(&body)[0]["status"].clone()),
+        (200, "ok".into())
+    );
+    s.py(&["missing", "/m/a"]);
+    let (status, body) = s.http("POST", "/_localstack/state/load");
+    assert_eq!(status, 200);
+    let ls = lines(&body);
+    assert_eq!(ls.len(), 3, "{body}");
+    assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
+    s.py(&["get", "/m/a", "1", "put", "/m/c", "3"]);
+    // Global save and reset stream one line per service.
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200);
+    let ls = lines(&body);
+    let mut names: Vec<&str> = ls.iter().map(|l| l["service"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["s3", "ssm", "sts"]);
+    assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
+    let (status, body) = s.http("POST", "/_localstack/state/reset");
+    assert_eq!(status, 200);
+    assert_eq!(lines(&body).len(), 3);
+    s.py(&["missing", "/m/c"]);
+    s.kill9();
+
+    // The global save held /m/c; the reset after it was never saved.
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["get", "/m/c", "3", "get", "/m/a", "1"]);
+}
+
+#[test]
+fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
+    let dir = tempdir();
+    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/d", "1"]);
+    let (status, _) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200);
+    s.kill9();
+    let manifests = dir.path().join("state/manifests/ssm");
+    let files: Vec<PathBuf> = std::fs::read_dir(&manifests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::write(&files[0], b"garbage, not a manifest").unwrap();
+
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "SCHEDULED"),
+        ("SNAPSHOT_FLUSH_INTERVAL", "1"),
+        ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    let log = s.log();
+    let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        log.contains("ssm") && log.contains(&name),
+        "log names neither service nor file:\n{log}"
+    );
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["load_failed"], true, "{st}");
+    // The server serves; new writes are not saved over the damaged snapshot.
+    s.py(&["missing", "/d", "put", "/d", "2", "get", "/d", "2"]);
+    assert!(s.term().success());
+    let after: Vec<PathBuf> = std::fs::read_dir(&manifests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(after, files);
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        b"garbage, not a manifest"
+    );
+}
+
+#[test]
+fn on_request_answers_a_failed_save_with_a_server_error_and_recovers() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/ok", "1"]);
+    // Make the next save fail: the pack directory becomes a file.
+    let packs = dir.path().join("state/packs");
+    let aside = dir.path().join("state/packs.aside");
+    std::fs::rename(&packs, &aside).unwrap();
+    std::fs::write(&packs, b"not a directory").unwrap();
+    s.py(&["putfails", "/bad", "2", "InternalServerError"]);
+    let st = s.state();
+    assert!(st["services"]["ssm"]["last_error"].is_string(), "{st}");
+    // Reads never wait for saves and keep working.
+    s.py(&["get", "/ok", "1"]);
+    std::fs::remove_file(&packs).unwrap();
+    std::fs::rename(&aside, &packs).unwrap();
+    // The next save retries and succeeds.
+    s.py(&["put", "/ok2", "3"]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    s.py(&["get", "/ok", "1", "get", "/ok2", "3"]);
+}
+
+/// The README's session with the AWS CLI: put, hard kill, restart, get.
+#[test]
+fn the_readme_session_with_the_aws_cli() {
+    if Command::new("aws").arg("--version").output().is_err() {
+        eprintln!("the AWS CLI is not installed; skipping (boto3 covers the same ground)");
+        return;
+    }
+    let dir = tempdir();
+    let aws = |s: &Server, args: &[&str]| -> String {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &s.endpoint])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            s.log()
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let s = Server::start(dir.path(), &env);
+    aws(
+        &s,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/app/db/url",
+            "--value",
+            "postgres://db",
+            "--type",
+            "String",
+        ],
+    );
+    s.kill9();
+    let s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    let v = aws(
+        &s,
+        &[
+            "ssm",
+            "get-parameter",
+            "--name",
+            "/app/db/url",
+            "--query",
+            "Parameter.Value",
+            "--output",
+            "text",
+        ],
+    );
+    assert_eq!(v, "postgres://db");
+}
