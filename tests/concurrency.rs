@@ -10,9 +10,12 @@
 //!   (the model replays the transaction log, recorded under the write lock in version order);
 //! - the final state is the model's final state: no lost update.
 
+#[path = "fsutil/mod.rs"]
+mod fsutil;
+
+use fsutil::files;
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -60,22 +63,6 @@ fn is_acct(k: &Key) -> bool {
 
 /// The changes of one transaction, in version order.
 type Log = Vec<(u64, Vec<(Key, Option<Rec>)>)>;
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
 
 fn check_invariant(m: &BTreeMap<Key, Rec>, what: &str) {
     let mut sum = 0;

@@ -18,6 +18,10 @@
 #[path = "rel_common/mod.rs"]
 mod common;
 
+#[path = "fsutil/mod.rs"]
+mod fsutil;
+
+use fsutil::copy_dir;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -63,15 +67,6 @@ fn loaded_generation(s: &Server) -> usize {
         );
     }
     gen_
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for f in files(from) {
-        let rel = f.strip_prefix(from).unwrap();
-        let dst = to.join(rel);
-        fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        fs::copy(&f, &dst).unwrap();
-    }
 }
 
 fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -3,9 +3,13 @@
 //! of its write or remove steps, or an ENOSPC/EIO there, must leave every kept generation
 //! loadable with exactly its state, and a later collection must finish the job.
 
+#[path = "fsutil/mod.rs"]
+mod fsutil;
+
+use fsutil::{copy_dir, files};
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -40,31 +44,6 @@ fn contents(store: &Store<Item>) -> BTreeMap<Key, Item> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for f in files(from) {
-        let dst = to.join(f.strip_prefix(from).unwrap());
-        fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        fs::copy(&f, &dst).unwrap();
-    }
 }
 
 /// A state directory with garbage to collect: eight saves of overlapping overwrites (three

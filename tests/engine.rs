@@ -1,6 +1,10 @@
 //! Engine-level tests: save/load against a model, incremental saves, crashes and faults at every
 //! write step, damaged files, concurrent writers during flushes, garbage collection.
 
+#[path = "fsutil/mod.rs"]
+mod fsutil;
+
+use fsutil::{copy_dir, files};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -72,23 +76,6 @@ fn fill(store: &Store<Item>, range: std::ops::Range<u64>) -> BTreeMap<Key, Item>
         }
     });
     contents(store)
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[derive(Clone, Debug)]
@@ -306,15 +293,6 @@ fn writers_during_flushes_lose_nothing_and_each_save_is_its_capture() {
         checked += 1;
     }
     assert!(checked >= 1);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for f in files(from) {
-        let rel = f.strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        fs::copy(&f, dest).unwrap();
-    }
 }
 
 /// A crash (every step from the N-th on fails) at every write step of a save: the restart loads
