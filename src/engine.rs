@@ -358,7 +358,9 @@ impl Engine {
             Arc::new(crate::backend::MemoryBackend::new()),
             EngineOptions {
                 background_saves: false,
-                ..EngineOptions::default()
+                // Nothing survives the process, so older generations serve no one: keep one,
+                // and memory held by deleted values is freed at the next collections.
+                keep_generations: 1,
             },
         )
     }

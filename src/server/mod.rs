@@ -45,6 +45,9 @@ pub enum ServeError {
     Internal(String),
 }
 
+/// How often, without persistence, unreferenced S3 bodies are dropped from memory.
+const MEMORY_GC_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Build the application: services, stores, and (with persistence on) the engine.
 pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
@@ -83,13 +86,29 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         })?),
     };
     let s3 = s3::S3::new(blob_engine.clone());
-    if engine.is_some() {
-        blob_engine
-            .register(s3.store.clone())
-            .map_err(|source| ServeError::State {
-                dir: config.state_dir().display().to_string(),
-                source,
-            })?;
+    blob_engine
+        .register(s3.store.clone())
+        .map_err(|source| ServeError::State {
+            dir: config.state_dir().display().to_string(),
+            source,
+        })?;
+    if engine.is_none() {
+        // Without persistence nothing saves or collects: the bodies of deleted and overwritten
+        // objects would stay in memory for good. Collect them now and then.
+        let e = blob_engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MEMORY_GC_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let e = e.clone();
+                match tokio::task::spawn_blocking(move || e.gc()).await {
+                    Ok(Ok(r)) => tracing::debug!(?r, "collected unreferenced S3 bodies"),
+                    Ok(Err(err)) => warn!(error = %err, "collecting S3 bodies failed"),
+                    Err(err) => warn!(error = %err, "the collection task failed"),
+                }
+            }
+        });
     }
     let persistence =
         Persistence::new(engine, config.save_strategy, config.load_strategy, services);
