@@ -128,6 +128,15 @@ fn ok(v: Value, write_version: Option<u64>) -> Result<Handled, AwsError> {
     })
 }
 
+/// A page of `Parameters`, with `NextToken` when there is more.
+fn parameters_page(items: Vec<Value>, next: Option<String>) -> Result<Handled, AwsError> {
+    let mut resp = json!({ "Parameters": items });
+    if let Some(t) = next {
+        resp["NextToken"] = json!(t);
+    }
+    ok(resp, None)
+}
+
 fn not_found(name: &str) -> AwsError {
     AwsError::new("ParameterNotFound", format!("Parameter {name} not found."))
 }
@@ -1019,11 +1028,7 @@ impl Ssm {
             out.push(parameter_json(ctx, &p.name, v, decrypt, None));
             last_name = Some(&p.name);
         }
-        let mut resp = json!({ "Parameters": out });
-        if let Some(t) = next {
-            resp["NextToken"] = json!(t);
-        }
-        ok(resp, None)
+        parameters_page(out, next)
     }
 
     fn delete_parameter(
@@ -1134,11 +1139,7 @@ impl Ssm {
             out.push(metadata_json(ctx, p, v));
             last_name = Some(&p.name);
         }
-        let mut resp = json!({ "Parameters": out });
-        if let Some(t) = next {
-            resp["NextToken"] = json!(t);
-        }
-        ok(resp, None)
+        parameters_page(out, next)
     }
 
     fn get_parameter_history(
@@ -1170,11 +1171,7 @@ impl Ssm {
             .map(|v| history_json(&p.name, v, decrypt))
             .collect();
         let end = start + page.len();
-        let mut resp = json!({ "Parameters": page });
-        if end < p.versions.len() {
-            resp["NextToken"] = json!(end.to_string());
-        }
-        ok(resp, None)
+        parameters_page(page, (end < p.versions.len()).then(|| end.to_string()))
     }
 
     fn label_parameter_version(
