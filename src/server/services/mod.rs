@@ -1,6 +1,7 @@
 //! The emulated AWS services. They keep their state in engine [`Store`](crate::Store)s and know
 //! nothing of files; the gateway hands them parsed requests.
 
+pub mod dynamodb;
 pub mod s3;
 pub mod ssm;
 pub mod sts;
