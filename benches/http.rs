@@ -46,8 +46,8 @@ use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
 use snapstack::server::gateway::{App, router};
 use snapstack::server::services::ssm::Parameter;
 use snapstack::{Engine, EngineOptions, Store};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
 use tokio::sync::RwLock;
 
 const BUCKET_MS: u64 = 10;
@@ -159,15 +159,15 @@ fn request(host: &str, write: bool, body: &str) -> Vec<u8> {
 
 /// Send one request, read the response; returns the status and whether the server closes the
 /// connection afterwards (`moto_server` answers `Connection: close` to every request).
-async fn round_trip(
+fn round_trip(
     conn: &mut BufReader<TcpStream>,
     req: &[u8],
     line: &mut String,
     body: &mut Vec<u8>,
 ) -> std::io::Result<(u16, bool)> {
-    conn.get_mut().write_all(req).await?;
+    conn.get_mut().write_all(req)?;
     line.clear();
-    if conn.read_line(line).await? == 0 {
+    if conn.read_line(line)? == 0 {
         return Err(std::io::Error::other("connection closed"));
     }
     let status: u16 = line
@@ -178,7 +178,7 @@ async fn round_trip(
     let (mut len, mut close, mut chunked) = (None, false, false);
     loop {
         line.clear();
-        if conn.read_line(line).await? == 0 {
+        if conn.read_line(line)? == 0 {
             return Err(std::io::Error::other("connection closed"));
         }
         let l = line.trim_end();
@@ -200,12 +200,12 @@ async fn round_trip(
         body.clear();
         loop {
             line.clear();
-            conn.read_line(line).await?;
+            conn.read_line(line)?;
             let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
                 .map_err(|e| std::io::Error::other(format!("bad chunk size: {e}")))?;
             let at = body.len();
             body.resize(at + n + 2, 0);
-            conn.read_exact(&mut body[at..]).await?;
+            conn.read_exact(&mut body[at..])?;
             body.truncate(at + n);
             if n == 0 {
                 break;
@@ -213,18 +213,19 @@ async fn round_trip(
         }
     } else if let Some(n) = len {
         body.resize(n, 0);
-        conn.read_exact(body).await?;
+        conn.read_exact(body)?;
     } else {
         body.clear();
-        conn.read_to_end(body).await?;
+        conn.read_to_end(body)?;
         close = true;
     }
     Ok((status, close))
 }
 
-async fn connect(addr: &str) -> std::io::Result<BufReader<TcpStream>> {
-    let s = TcpStream::connect(addr).await?;
+fn connect(addr: &str) -> std::io::Result<BufReader<TcpStream>> {
+    let s = TcpStream::connect(addr)?;
     s.set_nodelay(true)?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
     Ok(BufReader::new(s))
 }
 
@@ -273,9 +274,10 @@ fn vm_rss_kib() -> u64 {
 type SnapFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Run `writers` + `readers` connections for `secs`; with `snap`, a snapshot starts every
-/// `interval` on its own thread.
+/// `interval` on its own thread. The clients are OS threads with blocking sockets: they do not
+/// share the server's runtime, and a paced client sleeps with the OS's precision.
 #[allow(clippy::too_many_arguments)]
-async fn phase(
+fn phase(
     addr: &str,
     keys: u64,
     writers: usize,
@@ -331,11 +333,11 @@ async fn phase(
     for c in 0..writers + readers {
         let addr = addr.to_string();
         let write = c < writers;
-        tasks.push(tokio::spawn(async move {
+        tasks.push(std::thread::spawn(move || {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((c as u64 + 1) * 0x2545_f491));
             let mut samples = Vec::with_capacity(if record { 1 << 16 } else { 0 });
             let (mut errors, mut reconnects) = (0u64, 0u64);
-            let mut conn = connect(&addr).await.ok();
+            let mut conn = connect(&addr).ok();
             let (mut line, mut body) = (String::new(), Vec::new());
             // Paced: request n is due at `n / rate` s; its latency counts from then, so a stall
             // is charged to every request it delayed (no coordinated omission).
@@ -343,7 +345,10 @@ async fn phase(
             let mut due = Instant::now();
             while Instant::now() < deadline {
                 if gap.is_some() {
-                    tokio::time::sleep_until(due.into()).await;
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
                     if due >= deadline {
                         break;
                     }
@@ -362,10 +367,10 @@ async fn phase(
                 let start_us = t.duration_since(started).as_micros() as u64;
                 if conn.is_none() {
                     reconnects += 1;
-                    conn = connect(&addr).await.ok();
+                    conn = connect(&addr).ok();
                 }
                 let r = match conn.as_mut() {
-                    Some(c) => round_trip(c, &req, &mut line, &mut body).await,
+                    Some(c) => round_trip(c, &req, &mut line, &mut body),
                     None => Err(std::io::Error::other("cannot connect")),
                 };
                 let lat_us = (t.elapsed().as_micros() as u64).max(1);
@@ -381,7 +386,7 @@ async fn phase(
                     Err(_) => {
                         errors += 1;
                         conn = None;
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        std::thread::sleep(Duration::from_millis(10));
                     }
                 }
                 if record {
@@ -405,7 +410,7 @@ async fn phase(
         peak_rss_kib: 0,
     };
     for t in tasks {
-        if let Ok((s, e, r)) = t.await {
+        if let Ok((s, e, r)) = t.join() {
             out.samples.extend(s);
             out.errors += e;
             out.reconnects += r;
@@ -484,21 +489,21 @@ fn preload(app: &App, n: u64) -> Duration {
 }
 
 /// Fill a peer over HTTP with `n` parameters on `conns` connections.
-async fn preload_http(addr: &str, n: u64, conns: u64) {
+fn preload_http(addr: &str, n: u64, conns: u64) {
     let mut tasks = Vec::new();
     for c in 0..conns {
         let addr = addr.to_string();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(std::thread::spawn(move || {
             let mut conn = None;
             let (mut line, mut body) = (String::new(), Vec::new());
             let mut i = c;
             while i < n {
                 if conn.is_none() {
-                    conn = Some(connect(&addr).await.expect("connect to the peer"));
+                    conn = Some(connect(&addr).expect("connect to the peer"));
                 }
                 let req = request(&addr, true, &put_body(i, i));
                 let c = conn.as_mut().expect("connected");
-                match round_trip(c, &req, &mut line, &mut body).await {
+                match round_trip(c, &req, &mut line, &mut body) {
                     Ok((200, close)) => {
                         if close {
                             conn = None;
@@ -515,7 +520,7 @@ async fn preload_http(addr: &str, n: u64, conns: u64) {
         }));
     }
     for t in tasks {
-        t.await.expect("preload task");
+        t.join().expect("preload task");
     }
 }
 
@@ -578,10 +583,10 @@ async fn wait_ready(addr: &str, child: &mut Child, timeout: Duration) -> Result<
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("exited with {status} before it answered"));
         }
-        if let Ok(mut c) = connect(addr).await {
+        if let Ok(mut c) = connect(addr) {
             let req = request(addr, false, &get_body(0));
             let (mut line, mut body) = (String::new(), Vec::new());
-            if let Ok((s, _)) = round_trip(&mut c, &req, &mut line, &mut body).await
+            if let Ok((s, _)) = round_trip(&mut c, &req, &mut line, &mut body)
                 && (s == 200 || s == 400)
             {
                 return Ok(());
@@ -929,32 +934,36 @@ async fn run_in_process(kind: &str, opts: &Opts, rows: &mut Vec<Row>) {
     } else {
         opts.secs
     });
-    phase(
-        &srv.addr,
-        entries,
-        w,
-        r,
-        Duration::from_secs(opts.warmup_secs),
-        None,
-        false,
-        opts.rate,
-    )
-    .await;
-    let off = phase(&srv.addr, entries, w, r, secs, None, true, opts.rate).await;
-    rows.push(row(kind, entries, false, off));
-    eprintln!("{kind}: off done (load {})", loadavg());
-    if kind != "cow-peer" {
-        let on = phase(
+    tokio::task::block_in_place(|| {
+        phase(
             &srv.addr,
             entries,
             w,
             r,
-            secs,
-            Some((snap, opts.interval)),
-            true,
+            Duration::from_secs(opts.warmup_secs),
+            None,
+            false,
             opts.rate,
         )
-        .await;
+    });
+    let off = tokio::task::block_in_place(|| {
+        phase(&srv.addr, entries, w, r, secs, None, true, opts.rate)
+    });
+    rows.push(row(kind, entries, false, off));
+    eprintln!("{kind}: off done (load {})", loadavg());
+    if kind != "cow-peer" {
+        let on = tokio::task::block_in_place(|| {
+            phase(
+                &srv.addr,
+                entries,
+                w,
+                r,
+                secs,
+                Some((snap, opts.interval)),
+                true,
+                opts.rate,
+            )
+        });
         rows.push(row(kind, entries, true, on));
         eprintln!("{kind}: on done (load {})", loadavg());
     }
@@ -978,35 +987,37 @@ async fn run_peer(kind: &str, opts: &Opts, rows: &mut Vec<Row>, notes: &mut Vec<
         }
     };
     let t = Instant::now();
-    preload_http(&peer.addr, opts.peer_size, 4).await;
+    tokio::task::block_in_place(|| preload_http(&peer.addr, opts.peer_size, 4));
     eprintln!(
         "{kind}: preloaded {} parameters over HTTP in {:.1} s",
         size_label(opts.peer_size),
         t.elapsed().as_secs_f64()
     );
     let (w, r) = (opts.writers, opts.readers);
-    phase(
-        &peer.addr,
-        opts.peer_size,
-        w,
-        r,
-        Duration::from_secs(opts.warmup_secs),
-        None,
-        false,
-        0,
-    )
-    .await;
-    let off = phase(
-        &peer.addr,
-        opts.peer_size,
-        w,
-        r,
-        Duration::from_secs(opts.peer_secs),
-        None,
-        true,
-        0,
-    )
-    .await;
+    tokio::task::block_in_place(|| {
+        phase(
+            &peer.addr,
+            opts.peer_size,
+            w,
+            r,
+            Duration::from_secs(opts.warmup_secs),
+            None,
+            false,
+            0,
+        )
+    });
+    let off = tokio::task::block_in_place(|| {
+        phase(
+            &peer.addr,
+            opts.peer_size,
+            w,
+            r,
+            Duration::from_secs(opts.peer_secs),
+            None,
+            true,
+            0,
+        )
+    });
     rows.push(row(kind, opts.peer_size, false, off));
     eprintln!("{kind}: done (load {})", loadavg());
 }
