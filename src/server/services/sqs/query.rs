@@ -77,6 +77,8 @@ fn insert(root: &mut BTreeMap<String, Node>, path: &[&str], value: &str) -> Resu
 /// The items of a list node (`1`, `2`, ... in numeric order); a plain value is a list of one.
 fn items(node: &Node) -> Result<Vec<&Node>, SqsError> {
     match node {
+        // An empty list is sent as `Name=` with no value.
+        Node::Leaf(s) if s.is_empty() => Ok(Vec::new()),
         Node::Leaf(_) => Ok(vec![node]),
         Node::Branch(children) => {
             let mut out: Vec<(usize, &Node)> = Vec::with_capacity(children.len());

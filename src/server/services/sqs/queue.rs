@@ -889,7 +889,6 @@ impl Sqs {
         }
         let now = self.now();
         let handle = format!("{}-{:016x}", req.ctx.request_id, self.next_nonce());
-        let sender = sender_of(req);
         let (r, version) = self.store.write(|t| -> Result<Vec<(Partition, String)>, SqsError> {
             let skey = model::queue_key(&sp, &sname);
             let Some(Rec::Queue(src)) = t.get(&skey) else {
@@ -932,7 +931,9 @@ impl Sqs {
                 m.in_flight = false;
                 m.visible_at = now;
                 m.receipt_nonce = None;
-                let _ = &sender;
+                // A moved message starts over in its new queue.
+                m.receive_count = 0;
+                m.first_receive_ms = None;
                 if enqueue(t, &tp, &tn, m).is_some() {
                     t.remove(&k);
                     moved += 1;
