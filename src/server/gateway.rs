@@ -108,6 +108,9 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             format!("Service {other} (action {action}) is not supported by this emulator"),
         )
         .into_response(Protocol::Query, &ctx.request_id),
+        (None, Some("sqs")) => {
+            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, "", &[], &params).await
+        }
         (None, Some("ssm")) => AwsError::new(
             "UnknownOperationException",
             "SSM requests must name their operation in the X-Amz-Target header",

@@ -182,6 +182,13 @@ impl SqsError {
     }
 
     pub fn unknown_operation(op: &str) -> Self {
+        if op.is_empty() {
+            return Self::new(
+                "UnknownOperationException",
+                "MissingAction",
+                "The request must contain the parameter Action.",
+            );
+        }
         Self::new(
             "UnknownOperationException",
             "InvalidAction",
