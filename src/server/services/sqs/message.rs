@@ -649,7 +649,19 @@ impl Sqs {
             let redrive = queue::redrive_of(&q);
             let mut expired: Vec<Key> = Vec::new();
             let mut chosen: Vec<(Key, MessageRec)> = Vec::new();
+            // A FIFO group with a message in flight is blocked, wherever that message is (a
+            // message returned to the queue may sit before one still in flight).
             let mut blocked: HashSet<String> = HashSet::new();
+            if fifo {
+                for (_, rec) in t.scan_prefix(&model::messages_prefix(p, name)) {
+                    if let Rec::Message(m) = rec
+                        && m.state(now) == MsgState::InFlight
+                        && let Some(g) = &m.group_id
+                    {
+                        blocked.insert(g.clone());
+                    }
+                }
+            }
             let mut next_due: Option<u64> = None;
             for (k, rec) in t.scan_prefix(&model::messages_prefix(p, name)) {
                 let Rec::Message(m) = rec else { continue };
@@ -660,10 +672,7 @@ impl Sqs {
                 match m.state(now) {
                     MsgState::Visible => {
                         if chosen.len() >= max {
-                            if !fifo {
-                                break;
-                            }
-                            continue;
+                            break;
                         }
                         if fifo
                             && let Some(g) = &m.group_id
