@@ -39,6 +39,8 @@ LIST_MEMBERS = {
     "MessageAttributeNameList": "MessageAttributeName",
     "MessageSystemAttributeList": "MessageSystemAttributeName",
     "TagKeyList": "TagKey",
+    "AWSAccountIdList": "AWSAccountId",
+    "ActionNameList": "ActionName",
     "QueueUrlList": "QueueUrl",
     "MessageList": "Message",
     "SendMessageBatchRequestEntryList": "SendMessageBatchRequestEntry",
@@ -225,6 +227,18 @@ def suite():
     check(c.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "test", "team": "b"}, "tags")
     c.untag_queue(QueueUrl=url, TagKeys=["team"])
     check(c.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "test"}, "untag")
+
+    # Permissions are statements of the queue's policy.
+    c.add_permission(QueueUrl=url, Label="share", AWSAccountIds=["111122223333"], Actions=["SendMessage", "ReceiveMessage"])
+    policy = json.loads(attrs(c, url)["Policy"])
+    check([s["Sid"] for s in policy["Statement"]] == ["share"], policy)
+    check(policy["Statement"][0]["Action"] == ["SQS:SendMessage", "SQS:ReceiveMessage"], policy)
+    check(policy["Statement"][0]["Principal"]["AWS"] == ["arn:aws:iam::111122223333:root"], policy)
+    expect_error("InvalidParameterValue", c.add_permission, QueueUrl=url, Label="share", AWSAccountIds=["111122223333"], Actions=["SendMessage"])
+    expect_error("InvalidParameterValue", c.add_permission, QueueUrl=url, Label="x", AWSAccountIds=["111122223333"], Actions=["DeleteQueue"])
+    c.remove_permission(QueueUrl=url, Label="share")
+    check("Policy" not in attrs(c, url), "policy gone")
+    expect_error("InvalidParameterValue", c.remove_permission, QueueUrl=url, Label="share")
 
     # Messages: attributes and their digests, system attributes, delays.
     mattrs = {

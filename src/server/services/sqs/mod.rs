@@ -210,9 +210,8 @@ impl Sqs {
             "DeleteMessageBatch" => self.delete_message_batch(req, parse(input)?),
             "ChangeMessageVisibility" => self.change_visibility(req, parse(input)?),
             "ChangeMessageVisibilityBatch" => self.change_visibility_batch(req, parse(input)?),
-            "AddPermission" | "RemovePermission" => Err(SqsError::unsupported(format!(
-                "{op} is not supported by this emulator; set the Policy attribute instead."
-            ))),
+            "AddPermission" => self.add_permission(req, parse(input)?),
+            "RemovePermission" => self.remove_permission(req, parse(input)?),
             _ => Err(SqsError::unknown_operation(op)),
         }
     }

@@ -161,6 +161,8 @@ fn convert(name: &str, node: &Node) -> Result<(String, Value), SqsError> {
             ("MessageSystemAttributeNames".into(), string_list(node)?)
         }
         "TagKey" | "TagKeys" => ("TagKeys".into(), string_list(node)?),
+        "AWSAccountId" | "AWSAccountIds" => ("AWSAccountIds".into(), string_list(node)?),
+        "ActionName" | "Actions" => ("Actions".into(), string_list(node)?),
         "StringListValue" | "StringListValues" => ("StringListValues".into(), string_list(node)?),
         "BinaryListValue" | "BinaryListValues" => ("BinaryListValues".into(), string_list(node)?),
         "SendMessageBatchRequestEntry"
