@@ -1046,6 +1046,22 @@ fn message_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn receipts_roundtrip(name in "[A-Za-z0-9_-]{1,75}", fifo: bool, seq: u64, nonce: u64) {
+            let queue = if fifo { format!("{name}.fifo") } else { name };
+            let r = Receipt { queue, seq, nonce };
+            prop_assert_eq!(Receipt::decode(&r.encode()), Some(r));
+        }
+
+        #[test]
+        fn receipt_decoding_never_panics(s in ".{0,200}") {
+            let _ = Receipt::decode(&s);
+            let _ = Receipt::decode(&B64.encode(&s));
+        }
+    }
 
     #[test]
     fn receipts_roundtrip_and_garbage_is_rejected() {

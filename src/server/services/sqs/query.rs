@@ -461,6 +461,31 @@ mod tests {
 
     proptest! {
         #[test]
+        fn legacy_maps_and_lists_roundtrip(
+            attrs in proptest::collection::btree_map("[A-Za-z][A-Za-z0-9]{0,12}", ".{0,20}", 0..12),
+            names in proptest::collection::vec("[A-Za-z.*]{1,12}", 1..12),
+        ) {
+            let mut params = Vec::new();
+            for (i, (k, v)) in attrs.iter().enumerate() {
+                params.push((format!("Attribute.{}.Name", i + 1), k.clone()));
+                params.push((format!("Attribute.{}.Value", i + 1), v.clone()));
+            }
+            // Indexes need not arrive in order.
+            for (i, n) in names.iter().enumerate().rev() {
+                params.push((format!("MessageAttributeName.{}", i + 1), n.clone()));
+            }
+            let v = decode(&params, "/").unwrap();
+            let want_attrs: Map<String, Value> =
+                attrs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            if attrs.is_empty() {
+                prop_assert!(v.get("Attributes").is_none());
+            } else {
+                prop_assert_eq!(&v["Attributes"], &Value::Object(want_attrs));
+            }
+            prop_assert_eq!(&v["MessageAttributeNames"], &json!(names));
+        }
+
+        #[test]
         fn decode_never_panics(pairs in proptest::collection::vec(("[A-Za-z.0-9]{0,20}", ".{0,8}"), 0..20)) {
             let _ = decode(&pairs, "/a/b");
         }

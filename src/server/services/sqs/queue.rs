@@ -16,6 +16,8 @@ const MAX_NAME: usize = 80;
 pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 const PURGE_INTERVAL_MS: u64 = 60 * 1000;
 const MOVE_TASKS_KEPT: usize = 10;
+/// The longest attribute value (a policy is at most 20 KiB in AWS; this is generous).
+const MAX_ATTRIBUTE_VALUE: usize = 256 * 1024;
 
 /// Attributes every queue has, with their defaults.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -215,6 +217,11 @@ fn validate_attribute(
     value: &str,
     fifo: bool,
 ) -> Result<String, SqsError> {
+    if value.len() > MAX_ATTRIBUTE_VALUE {
+        return Err(SqsError::invalid_attribute_value(format!(
+            "Invalid value for the parameter {name}. Reason: longer than {MAX_ATTRIBUTE_VALUE} bytes."
+        )));
+    }
     let v = value.trim();
     match name {
         "DelaySeconds" => int_in(name, v, 0, 900),
