@@ -122,22 +122,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         sts,
         persistence,
     });
-    // Expired SQS messages and deduplication entries are ignored by every request; this only
-    // frees their memory now and then.
-    let weak = Arc::downgrade(&app);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(sqs::SWEEP_INTERVAL);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let Some(app) = weak.upgrade() else { return };
-            // Before a lazy load the store is empty and there is nothing to sweep.
-            let n = app.sqs.sweep();
-            if n > 0 {
-                tracing::debug!(records = n, "dropped expired SQS records");
-            }
-        }
-    });
+    sqs::spawn_sweeper(&app);
     Ok(app)
 }
 

@@ -271,6 +271,25 @@ fn parse<T: DeserializeOwned>(input: Value) -> Result<T, SqsError> {
 /// How often the sweep runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Run [`Sqs::sweep`] every [`SWEEP_INTERVAL`] for as long as the application lives. Expired
+/// messages and deduplication entries are ignored by every request; this only frees their memory.
+/// Before a lazy load the store is empty and there is nothing to sweep.
+pub fn spawn_sweeper(app: &Arc<crate::server::gateway::App>) {
+    let weak = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { return };
+            let n = app.sqs.sweep();
+            if n > 0 {
+                tracing::debug!(records = n, "dropped expired SQS records");
+            }
+        }
+    });
+}
+
 /// Serve one SQS request: decode it, handle it, wait for durability if it changed state, and
 /// encode the answer (or error) in the protocol it came in.
 #[allow(clippy::too_many_arguments)]
