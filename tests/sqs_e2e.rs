@@ -13,7 +13,10 @@ use common::{Server, tempdir};
 fn every_operation_in_the_json_protocol() {
     let vol = tempdir();
     let mut server = Server::start(vol.path(), &[]);
-    server.script("sqs_client.py", &["suite", "fifo", "longpoll", "raw"]);
+    server.script(
+        "sqs_client.py",
+        &["suite", "fifo", "longpoll", "raw", "concurrent"],
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ Usage: sqs_client.py ENDPOINT [--query] COMMAND [ARGS]...
   fifo                      FIFO ordering per group, group blocking, deduplication
   longpoll                  a waiting ReceiveMessage returns as soon as a message is sent
   raw                       a few hand-made query-protocol form POSTs (no SDK)
+  concurrent                eight consumers race for 400 messages: each delivered exactly once
   prepare STATE             before a restart: messages in flight, delayed, held, bound for a DLQ
   check STATE               after the restart: every timer honoured, old receipt handles work
 """
@@ -434,6 +435,43 @@ def longpoll():
     print("longpoll ok")
 
 
+def concurrent():
+    """Eight consumers race for 400 messages: each is delivered exactly once."""
+    c = sqs()
+    url = c.create_queue(QueueName="race", Attributes={"VisibilityTimeout": "120"})["QueueUrl"]
+    sent = [f"m{i}" for i in range(400)]
+    for i in range(0, len(sent), 10):
+        r = c.send_message_batch(QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": b} for j, b in enumerate(sent[i : i + 10])])
+        check(len(r["Successful"]) == 10, r)
+    got = []
+    lock = threading.Lock()
+    errors = []
+
+    def consumer():
+        try:
+            me = sqs()
+            while True:
+                msgs = me.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not msgs:
+                    return
+                me.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+                with lock:
+                    got.extend(m["Body"] for m in msgs)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=consumer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    check(not errors, errors)
+    check(sorted(got) == sorted(sent), f"{len(got)} received, {len(set(got))} distinct")
+    a = attrs(c, url)
+    check(a["ApproximateNumberOfMessages"] == "0" and a["ApproximateNumberOfMessagesNotVisible"] == "0", a)
+    print("concurrent ok")
+
+
 def post(params):
     data = urllib.parse.urlencode(params).encode()
     req = urllib.request.Request(ENDPOINT + "/", data=data, method="POST")
@@ -568,6 +606,7 @@ COMMANDS = {
     "fifo": (fifo, 0),
     "longpoll": (longpoll, 0),
     "raw": (raw, 0),
+    "concurrent": (concurrent, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
 }

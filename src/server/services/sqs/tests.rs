@@ -360,3 +360,27 @@ fn records_roundtrip_through_the_snapshot_encoding() {
         assert_eq!(&back, rec);
     }
 }
+
+#[test]
+fn deduplication_scoped_to_the_message_group() {
+    let env = Env::new();
+    let url = env.create(
+        "q.fifo",
+        json!({"FifoQueue": "true", "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}),
+    );
+    for g in ["a", "b", "a"] {
+        env.ok(
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": "x", "MessageGroupId": g, "MessageDeduplicationId": "same"}),
+        );
+    }
+    assert_eq!(env.attr(&url, "ApproximateNumberOfMessages"), "2");
+    // Attributes of FIFO queues only are refused on a standard queue.
+    let e = env
+        .call(
+            "CreateQueue",
+            json!({"QueueName": "std", "Attributes": {"ContentBasedDeduplication": "true"}}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidAttributeName");
+}
