@@ -401,6 +401,14 @@ def fifo():
     again = recv(c, url, VisibilityTimeout=60)
     check([m["Body"] for m in again] == ["a2", "a3"], again)
     check(again[1]["Attributes"]["MessageDeduplicationId"] == "id-1", again)
+    # A retried receive attempt gets the same messages and receipt handles.
+    retry = c.create_queue(QueueName="retry.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for i in range(3):
+        c.send_message(QueueUrl=retry, MessageBody=f"r{i}", MessageGroupId=f"g{i}")
+    one = c.receive_message(QueueUrl=retry, MaxNumberOfMessages=2, ReceiveRequestAttemptId="attempt-1")["Messages"]
+    two = c.receive_message(QueueUrl=retry, MaxNumberOfMessages=2, ReceiveRequestAttemptId="attempt-1")["Messages"]
+    check([m["ReceiptHandle"] for m in one] == [m["ReceiptHandle"] for m in two], (one, two))
+    check([m["Body"] for m in recv(c, retry)] == ["r2"], "the third message is the only other one")
     # A standard queue refuses a deduplication id.
     std = c.create_queue(QueueName="plain")["QueueUrl"]
     expect_error("InvalidParameterValue", c.send_message, QueueUrl=std, MessageBody="x", MessageDeduplicationId="d")

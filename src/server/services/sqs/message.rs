@@ -85,7 +85,6 @@ pub struct ReceiveInput {
     visibility_timeout: Option<i64>,
     #[serde(default, deserialize_with = "super::json::lenient_int")]
     wait_time_seconds: Option<i64>,
-    #[allow(dead_code)]
     receive_request_attempt_id: Option<String>,
 }
 
@@ -578,6 +577,10 @@ impl Sqs {
                 )));
             }
         };
+        if let Some(a) = &input.receive_request_attempt_id {
+            check_dedup_or_group(a, "ReceiveRequestAttemptId")?;
+        }
+        let attempt = input.receive_request_attempt_id.as_deref();
         let mut system_names: Vec<String> = input.attribute_names.clone();
         system_names.extend(input.message_system_attribute_names.iter().cloned());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
@@ -587,7 +590,7 @@ impl Sqs {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (msgs, v, next_due) = self.receive_once(&p, &q.name, max, visibility)?;
+            let (msgs, v, next_due) = self.receive_once(&p, &q.name, max, visibility, attempt)?;
             version = v.or(version);
             let now_instant = tokio::time::Instant::now();
             if !msgs.is_empty() || now_instant >= deadline {
@@ -632,6 +635,7 @@ impl Sqs {
         name: &str,
         max: usize,
         visibility: Option<u64>,
+        attempt: Option<&str>,
     ) -> Result<(Vec<(MessageRec, Receipt)>, Option<u64>, Option<u64>), SqsError> {
         let now = self.now();
         let qkey = model::queue_key(p, name);
@@ -647,6 +651,14 @@ impl Sqs {
                 .unwrap_or_else(|| attr_u64(&q, "VisibilityTimeout"))
                 .saturating_mul(1000);
             let redrive = queue::redrive_of(&q);
+            let attempt_key = attempt
+                .filter(|_| fifo)
+                .map(|a| model::attempt_key(p, name, a));
+            if let Some(ak) = &attempt_key
+                && let Some(out) = Self::retry_attempt(t, p, name, ak, now, vis_ms)
+            {
+                return Ok((out, None, true));
+            }
             let mut expired: Vec<Key> = Vec::new();
             let mut chosen: Vec<(Key, MessageRec)> = Vec::new();
             // A FIFO group with a message in flight is blocked, wherever that message is (a
@@ -733,6 +745,21 @@ impl Sqs {
                     },
                 ));
             }
+            if let Some(ak) = attempt_key
+                && !out.is_empty()
+            {
+                let entries = out
+                    .iter()
+                    .map(|(m, r): &(MessageRec, Receipt)| (r.seq, r.nonce, m.visible_at))
+                    .collect();
+                t.insert(
+                    ak,
+                    Rec::Attempt(model::AttemptRec {
+                        expires_at: now.saturating_add(queue::DEDUP_WINDOW_MS),
+                        entries,
+                    }),
+                );
+            }
             Ok((out, next_due, changed))
         });
         let (msgs, next_due, changed) = r?;
@@ -740,6 +767,60 @@ impl Sqs {
             self.wake(&tp, &tn);
         }
         Ok((msgs, changed.then_some(version), next_due))
+    }
+
+    /// A retried FIFO receive attempt: the same messages and handles, their visibility timeout
+    /// restarted, if the attempt is within its window and none of its messages changed since.
+    fn retry_attempt(
+        t: &mut Txn<'_, Rec>,
+        p: &Partition,
+        name: &str,
+        ak: &Key,
+        now: u64,
+        vis_ms: u64,
+    ) -> Option<Vec<(MessageRec, Receipt)>> {
+        let Some(Rec::Attempt(a)) = t.get(ak) else {
+            return None;
+        };
+        let a = a.clone();
+        if a.expires_at <= now {
+            return None;
+        }
+        let mut same = Vec::with_capacity(a.entries.len());
+        for &(seq, nonce, visible_at) in &a.entries {
+            match t.get(&model::message_key(p, name, seq)) {
+                Some(Rec::Message(m))
+                    if m.receipt_nonce == Some(nonce) && m.visible_at == visible_at =>
+                {
+                    same.push((seq, nonce, m.clone()));
+                }
+                _ => return None,
+            }
+        }
+        let mut out = Vec::with_capacity(same.len());
+        let mut entries = Vec::with_capacity(same.len());
+        for (seq, nonce, mut m) in same {
+            m.visible_at = now.saturating_add(vis_ms);
+            m.in_flight = true;
+            entries.push((seq, nonce, m.visible_at));
+            t.insert(model::message_key(p, name, seq), Rec::Message(m.clone()));
+            out.push((
+                m,
+                Receipt {
+                    queue: name.to_string(),
+                    seq,
+                    nonce,
+                },
+            ));
+        }
+        t.insert(
+            ak.clone(),
+            Rec::Attempt(model::AttemptRec {
+                expires_at: a.expires_at,
+                entries,
+            }),
+        );
+        Some(out)
     }
 
     /// The message a receipt handle names, if the handle is the message's current one.

@@ -225,6 +225,7 @@ impl Sqs {
         for (k, rec) in snap.iter() {
             match rec {
                 Rec::Dedup(d) if d.expires_at <= now => doomed.push((k.clone(), None)),
+                Rec::Attempt(a) if a.expires_at <= now => doomed.push((k.clone(), None)),
                 Rec::Queue(q) => {
                     let Some(p) = model::partition_of(k) else {
                         continue;
@@ -250,6 +251,7 @@ impl Sqs {
                 // Re-check under the write lock: the record may have changed since the scan.
                 let still = match (t.get(k), id) {
                     (Some(Rec::Dedup(d)), None) => d.expires_at <= now,
+                    (Some(Rec::Attempt(a)), None) => a.expires_at <= now,
                     (Some(Rec::Message(m)), Some(id)) => &m.id == id,
                     _ => false,
                 };

@@ -6,7 +6,8 @@
 //! account/region partition:
 //! - `"q", name`: a queue;
 //! - `"m", name, seq`: a message, so a queue's messages are in send order;
-//! - `"d", name, scope, dedup id`: a FIFO deduplication entry.
+//! - `"d", name, scope, dedup id`: a FIFO deduplication entry;
+//! - `"a", name, attempt id`: a FIFO receive attempt.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ pub enum Rec {
     Queue(QueueRec),
     Message(MessageRec),
     Dedup(DedupRec),
+    Attempt(AttemptRec),
 }
 
 impl Record for Rec {}
@@ -134,6 +136,23 @@ pub fn partition_of(k: &Key) -> Option<Partition> {
         }
         _ => None,
     }
+}
+
+/// A FIFO receive attempt (`ReceiveRequestAttemptId`): the messages it returned, so a retry
+/// within the window gets the same messages and handles while none of them changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRec {
+    pub expires_at: u64,
+    /// (sequence number, receipt nonce, visibility deadline) of each message returned.
+    pub entries: Vec<(u64, u64, u64)>,
+}
+
+pub fn attempt_key(p: &Partition, queue: &str, id: &str) -> Key {
+    p.key().str("a").str(queue).str(id).build()
+}
+
+pub fn attempts_prefix(p: &Partition, queue: &str) -> Key {
+    p.key().str("a").str(queue).build()
 }
 
 pub fn queue_key(p: &Partition, name: &str) -> Key {

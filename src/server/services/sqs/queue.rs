@@ -723,6 +723,7 @@ impl Sqs {
             }
             t.remove_prefix(&model::messages_prefix(&p, &name));
             t.remove_prefix(&model::dedups_prefix(&p, &name));
+            t.remove_prefix(&model::attempts_prefix(&p, &name));
             true
         });
         if !found {

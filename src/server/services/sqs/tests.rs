@@ -384,3 +384,33 @@ fn deduplication_scoped_to_the_message_group() {
         .unwrap_err();
     assert_eq!(e.code, "InvalidAttributeName");
 }
+
+#[test]
+fn a_retried_fifo_receive_attempt_gets_the_same_messages_and_handles() {
+    let env = Env::new();
+    let url = env.create("q.fifo", json!({"FifoQueue": "true"}));
+    for i in 0..3 {
+        env.ok(
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": format!("m{i}"), "MessageGroupId": format!("g{i}"), "MessageDeduplicationId": format!("d{i}")}),
+        );
+    }
+    let attempt = json!({"ReceiveRequestAttemptId": "try-1", "MaxNumberOfMessages": 2, "VisibilityTimeout": 30});
+    let first = env.receive(&url, attempt.clone());
+    assert_eq!(first.len(), 2);
+    env.advance(20_000);
+    let again = env.receive(&url, attempt.clone());
+    let handles =
+        |v: &[Value]| -> Vec<Value> { v.iter().map(|m| m["ReceiptHandle"].clone()).collect() };
+    assert_eq!(handles(&again), handles(&first));
+    // The retry restarted the visibility timeout.
+    env.advance(20_000);
+    assert_eq!(env.bodies(&url, json!({})), ["m2"]);
+    // Once a message changed, the attempt no longer replays.
+    env.ok(
+        "DeleteMessage",
+        json!({"QueueUrl": url, "ReceiptHandle": first[0]["ReceiptHandle"]}),
+    );
+    let third = env.receive(&url, attempt);
+    assert_ne!(handles(&third), handles(&first));
+}
