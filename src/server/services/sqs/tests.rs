@@ -414,3 +414,110 @@ fn a_retried_fifo_receive_attempt_gets_the_same_messages_and_handles() {
     let third = env.receive(&url, attempt);
     assert_ne!(handles(&third), handles(&first));
 }
+
+mod model_check {
+    //! Random operations against a plain model of a standard queue: every message is delivered
+    //! only while visible, never after its deletion, and the counts add up.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Send { delay: u8 },
+        Receive { max: u8, vis: u8 },
+        Delete { pick: u8 },
+        Hide { pick: u8, vis: u8 },
+        Wait { secs: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..4).prop_map(|delay| Op::Send { delay }),
+            (1u8..=10, 0u8..5).prop_map(|(max, vis)| Op::Receive { max, vis }),
+            any::<u8>().prop_map(|pick| Op::Delete { pick }),
+            (any::<u8>(), 0u8..5).prop_map(|(pick, vis)| Op::Hide { pick, vis }),
+            (0u8..4).prop_map(|secs| Op::Wait { secs }),
+        ]
+    }
+
+    /// What the model knows of a message: when it may next be delivered, and its latest handle.
+    struct Known {
+        visible_at: u64,
+        handle: Option<String>,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn deliveries_follow_the_deadlines(ops in proptest::collection::vec(op(), 1..60)) {
+            let env = Env::new();
+            let url = env.create("q", json!({}));
+            let mut live: BTreeMap<String, Known> = BTreeMap::new();
+            let mut n = 0;
+            for op in ops {
+                let now = env.clock.now_ms();
+                match op {
+                    Op::Send { delay } => {
+                        let body = format!("m{n}");
+                        n += 1;
+                        env.ok("SendMessage", json!({"QueueUrl": url, "MessageBody": body, "DelaySeconds": delay}));
+                        live.insert(body, Known { visible_at: now + u64::from(delay) * 1000, handle: None });
+                    }
+                    Op::Receive { max, vis } => {
+                        let got = env.receive(&url, json!({"MaxNumberOfMessages": max, "VisibilityTimeout": vis}));
+                        prop_assert!(got.len() <= usize::from(max));
+                        let visible = live.values().filter(|k| k.visible_at <= now).count();
+                        // Every visible message is deliverable: a receive takes as many as it may.
+                        prop_assert_eq!(got.len(), visible.min(usize::from(max)));
+                        for m in got {
+                            let body = m["Body"].as_str().unwrap().to_string();
+                            let k = live.get_mut(&body);
+                            prop_assert!(k.is_some(), "delivered a deleted message {}", body);
+                            let k = k.unwrap();
+                            prop_assert!(k.visible_at <= now, "delivered {} before its deadline", body);
+                            k.visible_at = now + u64::from(vis) * 1000;
+                            k.handle = Some(m["ReceiptHandle"].as_str().unwrap().to_string());
+                        }
+                    }
+                    Op::Delete { pick } => {
+                        let handles: Vec<(String, String)> = live
+                            .iter()
+                            .filter_map(|(b, k)| k.handle.clone().map(|h| (b.clone(), h)))
+                            .collect();
+                        if handles.is_empty() {
+                            continue;
+                        }
+                        let (body, h) = &handles[usize::from(pick) % handles.len()];
+                        env.ok("DeleteMessage", json!({"QueueUrl": url, "ReceiptHandle": h}));
+                        live.remove(body);
+                    }
+                    Op::Hide { pick, vis } => {
+                        let in_flight: Vec<(String, String)> = live
+                            .iter()
+                            .filter(|(_, k)| k.visible_at > now)
+                            .filter_map(|(b, k)| k.handle.clone().map(|h| (b.clone(), h)))
+                            .collect();
+                        if in_flight.is_empty() {
+                            continue;
+                        }
+                        let (body, h) = &in_flight[usize::from(pick) % in_flight.len()];
+                        env.ok("ChangeMessageVisibility", json!({"QueueUrl": url, "ReceiptHandle": h, "VisibilityTimeout": vis}));
+                        if let Some(k) = live.get_mut(body) {
+                            k.visible_at = now + u64::from(vis) * 1000;
+                        }
+                    }
+                    Op::Wait { secs } => env.advance(u64::from(secs) * 1000),
+                }
+                let now = env.clock.now_ms();
+                let total: u64 = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+                    .iter()
+                    .map(|a| env.attr(&url, a).parse::<u64>().unwrap())
+                    .sum();
+                prop_assert_eq!(total as usize, live.len());
+                let visible: u64 = env.attr(&url, "ApproximateNumberOfMessages").parse().unwrap();
+                prop_assert_eq!(visible as usize, live.values().filter(|k| k.visible_at <= now).count());
+            }
+        }
+    }
+}
