@@ -216,6 +216,7 @@ fn validate_attribute(
     name: &str,
     value: &str,
     fifo: bool,
+    owner: &Partition,
 ) -> Result<String, SqsError> {
     if value.len() > MAX_ATTRIBUTE_VALUE {
         return Err(SqsError::invalid_attribute_value(format!(
@@ -250,6 +251,11 @@ fn validate_attribute(
                 ))
             })?;
             let (tp, tname) = &r.target;
+            if tp != owner {
+                return Err(SqsError::invalid_parameter(format!(
+                    "Value {v} for parameter RedrivePolicy is invalid. Reason: The dead-letter queue must be in the same account and region as the source queue."
+                )));
+            }
             match txn.get(&model::queue_key(tp, tname)) {
                 Some(Rec::Queue(t)) if is_fifo(t) == fifo => {}
                 Some(Rec::Queue(_)) => {
@@ -601,7 +607,7 @@ impl Sqs {
                 if !SETTABLE.contains(&k.as_str()) {
                     return Err(SqsError::invalid_attribute_name(k));
                 }
-                let v = validate_attribute(t, k, v, fifo_attr)?;
+                let v = validate_attribute(t, k, v, fifo_attr, &p)?;
                 if !(k == "RedrivePolicy" && v.is_empty()) {
                     attrs.insert(k.clone(), v);
                 }
@@ -802,7 +808,7 @@ impl Sqs {
                     }
                     continue;
                 }
-                let v = validate_attribute(t, k, v, fifo)?;
+                let v = validate_attribute(t, k, v, fifo, &p)?;
                 if k == "RedrivePolicy" && v.is_empty() {
                     q.attributes.remove(k);
                 } else {

@@ -277,6 +277,16 @@ fn redrive_moves_a_message_after_max_receives() {
         )
         .unwrap_err();
     assert_eq!(e.code, "InvalidParameterValue");
+    // So is one in another region, even if a queue of that name exists there.
+    let elsewhere = arn.replace("us-east-1", "eu-west-1");
+    let other = json!({"deadLetterTargetArn": elsewhere, "maxReceiveCount": 2}).to_string();
+    let e = env
+        .call(
+            "CreateQueue",
+            json!({"QueueName": "y", "Attributes": {"RedrivePolicy": other}}),
+        )
+        .unwrap_err();
+    assert!(e.message.contains("same account and region"), "{e}");
 }
 
 #[test]
