@@ -525,8 +525,8 @@ def raw():
 
 # prepare/check: the restart scenario. Times are wall-clock epoch seconds; every check keeps
 # seconds of margin on either side of a deadline.
-VIS = 8
-DELAY = 8
+VIS = 12
+DELAY = 12
 
 
 def prepare(state_file):
