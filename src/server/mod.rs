@@ -164,6 +164,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         wait_for_signal().await;
         let _ = stop_tx.send(true);
     });
+    let (mut sqs_stop, stopping) = (stop_rx.clone(), app.clone());
+    tokio::spawn(async move {
+        let _ = sqs_stop.wait_for(|s| *s).await;
+        stopping.sqs.stop_waiting();
+    });
     let mut graceful = stop_rx.clone();
     let server = axum::serve(no_delay(listener), gateway::router(app.clone()))
         .with_graceful_shutdown(async move {

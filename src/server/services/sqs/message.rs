@@ -590,10 +590,13 @@ impl Sqs {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let stopped = self.stop.notified();
+            tokio::pin!(stopped);
+            stopped.as_mut().enable();
             let (msgs, v, next_due) = self.receive_once(&p, &q.name, max, visibility, attempt)?;
             version = v.or(version);
             let now_instant = tokio::time::Instant::now();
-            if !msgs.is_empty() || now_instant >= deadline {
+            if !msgs.is_empty() || now_instant >= deadline || self.is_stopping() {
                 let out: Vec<Value> = msgs
                     .iter()
                     .map(|(m, receipt)| {
@@ -620,6 +623,7 @@ impl Sqs {
             }
             tokio::select! {
                 _ = &mut notified => {}
+                _ = &mut stopped => {}
                 _ = tokio::time::sleep_until(until) => {}
             }
         }

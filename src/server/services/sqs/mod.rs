@@ -19,7 +19,7 @@ pub mod queue;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -128,6 +128,9 @@ pub struct Sqs {
     clock: Arc<dyn Clock>,
     waiters: Mutex<HashMap<(Partition, String), Arc<Notify>>>,
     nonce: AtomicU64,
+    /// Set when the server stops: long polls answer at once instead of holding the shutdown.
+    stopping: AtomicBool,
+    stop: Notify,
 }
 
 impl Default for Sqs {
@@ -148,6 +151,8 @@ impl Sqs {
             clock,
             waiters: Mutex::new(HashMap::new()),
             nonce: AtomicU64::new(seed),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
         }
     }
 
@@ -161,6 +166,17 @@ impl Sqs {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(n);
         h.finish()
+    }
+
+    /// The server is stopping: waiting receives answer now (with what they have, usually
+    /// nothing) so connections can close.
+    pub fn stop_waiting(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop.notify_waiters();
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// The long-poll waiters of a queue.

@@ -531,3 +531,61 @@ mod model_check {
         }
     }
 }
+
+#[test]
+fn a_stopping_server_ends_long_polls_and_a_send_wakes_them() {
+    let env = Arc::new(Env::new());
+    let url = env.create("q", json!({}));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let poll = |env: Arc<Env>, url: String| async move {
+        let req = Req {
+            ctx: &env.ctx,
+            host: "h",
+        };
+        env.sqs
+            .handle(
+                &req,
+                "ReceiveMessage",
+                json!({"QueueUrl": url, "WaitTimeSeconds": 20}),
+            )
+            .await
+            .map(|o| o.body)
+    };
+    let waiting = |env: &Env| {
+        let w = env.sqs.waiters.lock().unwrap();
+        !w.is_empty()
+    };
+    rt.block_on(async {
+        // A send wakes the waiting receiver (well before its 20 s).
+        let task = tokio::spawn(poll(env.clone(), url.clone()));
+        while !waiting(&env) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (e, u) = (env.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            e.ok("SendMessage", json!({"QueueUrl": u, "MessageBody": "hi"}))
+        })
+        .await
+        .unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("woken by the send")
+            .unwrap()
+            .unwrap();
+        assert_eq!(got["Messages"][0]["Body"], "hi");
+        // Stopping answers a waiting receiver at once, empty.
+        let task = tokio::spawn(poll(env.clone(), url.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        env.sqs.stop_waiting();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("ended by the stop")
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, json!({}));
+    });
+}
