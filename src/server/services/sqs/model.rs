@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::key::Part;
 use crate::{Key, Partition, Record};
 
-/// One record of the SQS store.
+/// One record of the SQS store. These types are the SQS part of the snapshot format (postcard
+/// is not self-describing): variants and fields are only ever appended, never reordered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Rec {
     Queue(QueueRec),
