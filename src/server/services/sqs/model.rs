@@ -17,7 +17,8 @@ use crate::key::Part;
 use crate::{Key, Partition, Record};
 
 /// One record of the SQS store. These types are the SQS part of the snapshot format (postcard
-/// is not self-describing): variants and fields are only ever appended, never reordered.
+/// is not self-describing): a new variant goes at the end, and a changed shape must keep
+/// decoding the old one (see "Record types" in `docs/FORMAT.md`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Rec {
     Queue(QueueRec),
