@@ -153,14 +153,6 @@ impl SqsError {
         )
     }
 
-    pub fn unsupported(message: impl Into<String>) -> Self {
-        Self::new(
-            "UnsupportedOperation",
-            "AWS.SimpleQueueService.UnsupportedOperation",
-            message,
-        )
-    }
-
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(
             "ResourceNotFoundException",

@@ -600,13 +600,7 @@ impl Sqs {
                 let out: Vec<Value> = msgs
                     .iter()
                     .map(|(m, receipt)| {
-                        message_json(
-                            m,
-                            receipt,
-                            &p,
-                            &system_names,
-                            &input.message_attribute_names,
-                        )
+                        message_json(m, receipt, &system_names, &input.message_attribute_names)
                     })
                     .collect();
                 let body = if out.is_empty() {
@@ -1048,7 +1042,6 @@ fn wants_attribute(names: &[String], name: &str) -> bool {
 fn message_json(
     m: &MessageRec,
     receipt: &Receipt,
-    _p: &Partition,
     system_names: &[String],
     attr_names: &[String],
 ) -> Value {
