@@ -509,6 +509,25 @@ def raw():
     check(s == 400 and "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in body and "<Type>Sender</Type>" in body, body)
     s, body = post({"Action": "SendMessageBatch", "QueueUrl": url, "SendMessageBatchRequestEntry.1.Id": "a", "SendMessageBatchRequestEntry.1.MessageBody": "1", "SendMessageBatchRequestEntry.2.Id": "a", "SendMessageBatchRequestEntry.2.MessageBody": "2"})
     check(s == 400 and "BatchEntryIdsNotDistinct" in body, body)
+    # Hostile input gets an error, in the protocol it came in, and the server stays up.
+    for params in [
+        {"Action": "CreateQueue", "QueueName": "h", "Attribute.99999.Name": "DelaySeconds", "Attribute.99999.Value": "1"},
+        {"Action": "CreateQueue", "QueueName": "h", "Attribute.1.Name.x": "a", "Attribute.1.Name": "b"},
+        {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "x", "MessageAttribute.1.Name": "b", "MessageAttribute.1.Value.DataType": "Binary", "MessageAttribute.1.Value.BinaryValue": "!!!"},
+        {"Action": "DeleteMessage", "QueueUrl": url, "ReceiptHandle": "A" * 5000},
+        {"Action": "NoSuchAction"},
+    ]:
+        s, body = post(params)
+        check(s == 400 and "<ErrorResponse" in body, (params, s, body))
+    for body in [b"[]", b"{" * 100 + b"}" * 100, b"\xff\xfe", json.dumps({"QueueName": 5}).encode()]:
+        req = urllib.request.Request(ENDPOINT + "/", data=body, method="POST")
+        req.add_header("Content-Type", "application/x-amz-json-1.0")
+        req.add_header("X-Amz-Target", "AmazonSQS.CreateQueue")
+        try:
+            urllib.request.urlopen(req, timeout=30)
+            raise AssertionError(f"{body[:20]!r} was accepted")
+        except urllib.error.HTTPError as e:
+            check(e.code == 400 and "__type" in json.loads(e.read()), body[:20])
     # JSON errors carry the type and the legacy code header.
     req = urllib.request.Request(ENDPOINT + "/", data=json.dumps({"QueueName": "nope"}).encode(), method="POST")
     req.add_header("Content-Type", "application/x-amz-json-1.0")
