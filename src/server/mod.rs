@@ -22,7 +22,7 @@ use crate::{Engine, EngineOptions};
 use config::{Config, LoadStrategy};
 use gateway::App;
 use persistence::Persistence;
-use services::{s3, ssm, sts};
+use services::{s3, sqs, ssm, sts};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +52,12 @@ const MEMORY_GC_INTERVAL: Duration = Duration::from_secs(30);
 pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
-    let services = vec![s3::NAME, ssm::NAME, sts::NAME];
+    let sqs = sqs::Sqs::new();
+    let services = vec![s3::NAME, sqs::NAME, ssm::NAME, sts::NAME];
     let engine = if config.persistence {
         let dir = config.state_dir();
         let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
+        let sqs_store = sqs.store.clone();
         let d = dir.clone();
         let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {
             std::fs::create_dir_all(&d).map_err(|e| crate::Error::Io {
@@ -65,6 +67,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             let engine = Engine::open(&d, EngineOptions::default())?;
             engine.register(ssm_store)?;
             engine.register(sts_store)?;
+            engine.register(sqs_store)?;
             Ok(engine)
         })
         .await
@@ -112,12 +115,15 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     }
     let persistence =
         Persistence::new(engine, config.save_strategy, config.load_strategy, services);
-    Ok(Arc::new(App {
+    let app = Arc::new(App {
         s3,
+        sqs,
         ssm,
         sts,
         persistence,
-    }))
+    });
+    sqs::spawn_sweeper(&app);
+    Ok(app)
 }
 
 /// Run the server until SIGTERM or SIGINT; then save as the strategy says and return.
@@ -157,6 +163,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop_tx.send(true);
+    });
+    let (mut sqs_stop, stopping) = (stop_rx.clone(), app.clone());
+    tokio::spawn(async move {
+        let _ = sqs_stop.wait_for(|s| *s).await;
+        stopping.sqs.stop_waiting();
     });
     let mut graceful = stop_rx.clone();
     let server = axum::serve(no_delay(listener), gateway::router(app.clone()))
