@@ -329,6 +329,20 @@ def cmd_suite():
     done = c.complete_multipart_upload(Bucket="alpha", Key="mp", UploadId=uid,
                                        MultipartUpload={"Parts": [{"ETag": pc["CopyPartResult"]["ETag"], "PartNumber": 3}]})
     check(c.get_object(Bucket="alpha", Key="mp")["Body"].read() == b"hello", f"single-part completion {done}")
+    # Copy-source conditions.
+    src_etag = c.head_object(Bucket="alpha", Key="docs/a.txt")["ETag"]
+    c.copy_object(Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt", CopySourceIfMatch=src_etag)
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfMatch='"0000"')
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfNoneMatch=src_etag)
+    far = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfModifiedSince=far)
+    c.copy_object(Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt", CopySourceIfUnmodifiedSince=far)
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfUnmodifiedSince=datetime(2000, 1, 1, tzinfo=timezone.utc))
+
     # Conditional writes: If-None-Match: * creates only; If-Match replaces only that version.
     c.put_object(Bucket="alpha", Key="cond", Body=b"first", IfNoneMatch="*")
     expect_error("PreconditionFailed", c.put_object, Bucket="alpha", Key="cond", Body=b"again", IfNoneMatch="*")

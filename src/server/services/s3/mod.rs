@@ -1471,7 +1471,9 @@ impl S3 {
                     "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                 )
             })?;
-        self.find_object(r, bucket, key, version)
+        let o = self.find_object(r, bucket, key, version)?;
+        copy_source_conditions(r, &o)?;
+        Ok(o)
     }
 
     async fn copy_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
@@ -1915,6 +1917,51 @@ enum Field {
 enum FieldValue {
     Tags(Vec<(String, String)>),
     Text(String),
+}
+
+/// `x-amz-copy-source-if-*`: a copy (or part copy) only from a source that passes them; a failed
+/// one is a 412, never a 304. As S3 documents: a true `if-match` wins over a false
+/// `if-unmodified-since`, and a false `if-none-match` fails even when `if-modified-since` holds.
+fn copy_source_conditions(r: &Req<'_>, o: &Object) -> S3Result<()> {
+    let failed = |header: &str| {
+        S3Error::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .with("Condition", header)
+    };
+    let etag = o.etag.trim_matches('"');
+    let matches = |list: &str| {
+        list.split(',')
+            .any(|e| e.trim() == "*" || e.trim().trim_matches('"') == etag)
+    };
+    let date = |name: &str| {
+        r.h(name)
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+    };
+    let modified = o.last_modified_ms / 1000;
+    if let Some(m) = r.h("x-amz-copy-source-if-match") {
+        if !matches(m) {
+            return Err(failed("x-amz-copy-source-If-Match"));
+        }
+    } else if let Some(t) = date("x-amz-copy-source-if-unmodified-since")
+        && modified > t
+    {
+        return Err(failed("x-amz-copy-source-If-Unmodified-Since"));
+    }
+    if let Some(m) = r.h("x-amz-copy-source-if-none-match") {
+        if matches(m) {
+            return Err(failed("x-amz-copy-source-If-None-Match"));
+        }
+    } else if let Some(t) = date("x-amz-copy-source-if-modified-since")
+        && modified <= t
+    {
+        return Err(failed("x-amz-copy-source-If-Modified-Since"));
+    }
+    Ok(())
 }
 
 /// A conditional write (`If-None-Match: *` or `If-Match: <etag>` on PutObject and
