@@ -13,7 +13,7 @@ use tracing::debug;
 use super::aws_request::RequestContext;
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
-use super::services::{Handled, s3, ssm, sts};
+use super::services::{Handled, dynamodb, s3, ssm, sts};
 use super::state_api;
 
 /// The largest request body accepted (larger ones get a 413).
@@ -24,6 +24,7 @@ pub struct App {
     pub s3: s3::S3,
     pub ssm: ssm::Ssm,
     pub sts: sts::Sts,
+    pub dynamodb: dynamodb::DynamoDb,
     pub persistence: Arc<Persistence>,
 }
 
@@ -65,6 +66,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         };
         return match prefix {
             "AmazonSSM" => serve_ssm(&app, &ctx, op, &body).await,
+            "DynamoDB_20120810" => serve_dynamodb(&app, &ctx, op, &body).await,
             _ => AwsError::new(
                 "UnknownOperationException",
                 format!("No service of this emulator handles X-Amz-Target {target}"),
@@ -237,6 +239,14 @@ async fn serve_ssm(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Re
     app.persistence.ensure_loaded(ssm::NAME).await;
     let result = app.ssm.handle(ctx, op, body);
     finish(app, ssm::NAME, Protocol::Json11, ctx, result).await
+}
+
+async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
+    app.persistence.ensure_loaded(dynamodb::NAME).await;
+    match app.dynamodb.handle(ctx, op, body) {
+        Ok(h) => finish(app, dynamodb::NAME, Protocol::Json11, ctx, Ok(h)).await,
+        Err(e) => e.into_response(&ctx.request_id),
+    }
 }
 
 async fn serve_sts(

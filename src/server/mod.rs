@@ -22,7 +22,7 @@ use crate::{Engine, EngineOptions};
 use config::{Config, LoadStrategy};
 use gateway::App;
 use persistence::Persistence;
-use services::{s3, ssm, sts};
+use services::{dynamodb, s3, ssm, sts};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -52,10 +52,12 @@ const MEMORY_GC_INTERVAL: Duration = Duration::from_secs(30);
 pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
-    let services = vec![s3::NAME, ssm::NAME, sts::NAME];
+    let dynamodb = dynamodb::DynamoDb::new();
+    let services = vec![s3::NAME, ssm::NAME, sts::NAME, dynamodb::NAME];
     let engine = if config.persistence {
         let dir = config.state_dir();
         let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
+        let ddb_store = dynamodb.store.clone();
         let d = dir.clone();
         let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {
             std::fs::create_dir_all(&d).map_err(|e| crate::Error::Io {
@@ -65,6 +67,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             let engine = Engine::open(&d, EngineOptions::default())?;
             engine.register(ssm_store)?;
             engine.register(sts_store)?;
+            engine.register(ddb_store)?;
             Ok(engine)
         })
         .await
@@ -116,6 +119,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         s3,
         ssm,
         sts,
+        dynamodb,
         persistence,
     }))
 }
