@@ -1,0 +1,807 @@
+//! Recursive-descent parsers for every kind of expression.
+//!
+//! Precedence, lowest first: OR, AND, NOT, then comparisons / BETWEEN / IN / functions, with
+//! parentheses to group. Recursion is bounded by [`MAX_NESTING`], operators by
+//! [`MAX_OPERATORS`], input by [`MAX_EXPRESSION_LEN`].
+
+use super::lex::{Tok, Token, lex};
+use super::reserved::is_reserved;
+use super::*;
+use crate::server::services::dynamodb::value::compare;
+
+const TYPE_NAMES: [&str; 10] = ["S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"];
+
+/// Functions that evaluate to true or false (usable as conditions).
+const BOOL_FUNCTIONS: [&str; 5] = [
+    "attribute_exists",
+    "attribute_not_exists",
+    "attribute_type",
+    "begins_with",
+    "contains",
+];
+
+struct Parser<'s, 'p, 'a> {
+    src: &'s str,
+    toks: Vec<Token>,
+    pos: usize,
+    ph: &'p mut Placeholders<'a>,
+    kind: Kind,
+    depth: usize,
+    operators: usize,
+}
+
+fn start<'s, 'p, 'a>(
+    src: &'s str,
+    ph: &'p mut Placeholders<'a>,
+    kind: Kind,
+) -> Result<Parser<'s, 'p, 'a>, ExprError> {
+    if src.len() > MAX_EXPRESSION_LEN {
+        return Err(kind.err(format_args!(
+            "Expression size has exceeded the maximum allowed size; expression size: {}",
+            src.len()
+        )));
+    }
+    if src.trim().is_empty() {
+        return Err(kind.err("The expression can not be empty;"));
+    }
+    Ok(Parser {
+        src,
+        toks: lex(src),
+        pos: 0,
+        ph,
+        kind,
+        depth: 0,
+        operators: 0,
+    })
+}
+
+impl Parser<'_, '_, '_> {
+    fn peek(&self) -> &Tok {
+        &self.toks[self.pos.min(self.toks.len() - 1)].tok
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        &self.toks[(self.pos + n).min(self.toks.len() - 1)].tok
+    }
+
+    fn bump(&mut self) -> Tok {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    /// Whether the next token is the keyword `kw` (any case).
+    fn at_kw(&self, kw: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(w) if w.eq_ignore_ascii_case(kw))
+    }
+
+    /// DynamoDB's syntax error at the current token, quoting it with its neighbours.
+    fn syntax(&self) -> ExprError {
+        let i = self.pos.min(self.toks.len() - 1);
+        let cur = &self.toks[i];
+        let token = if cur.tok == Tok::Eof {
+            "<EOF>"
+        } else {
+            &self.src[cur.start..cur.end]
+        };
+        let from = if i > 0 {
+            self.toks[i - 1].start
+        } else {
+            cur.start
+        };
+        let to = match self.toks.get(i + 1) {
+            Some(next) if next.tok != Tok::Eof => next.end,
+            _ => cur.end,
+        };
+        let near = self.src[from..to].trim();
+        self.kind.err(format_args!(
+            "Syntax error; token: \"{token}\", near: \"{near}\""
+        ))
+    }
+
+    fn expect(&mut self, t: Tok) -> Result<(), ExprError> {
+        if *self.peek() == t {
+            self.bump();
+            Ok(())
+        } else {
+            Err(self.syntax())
+        }
+    }
+
+    fn count_op(&mut self) -> Result<(), ExprError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(self.kind.err(format_args!(
+                "The expression contains too many operators; operator count: {}",
+                self.operators
+            )));
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.err("The expression has too many nesting levels"));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn done(&self) -> Result<(), ExprError> {
+        if *self.peek() == Tok::Eof {
+            Ok(())
+        } else {
+            Err(self.syntax())
+        }
+    }
+
+    // ---- paths and operands ----
+
+    fn name_segment(&mut self) -> Result<String, ExprError> {
+        match self.peek().clone() {
+            Tok::Ident(w) => {
+                if is_reserved(&w) {
+                    return Err(self.kind.err(format_args!(
+                        "Attribute name is a reserved keyword; reserved keyword: {w}"
+                    )));
+                }
+                self.bump();
+                Ok(w)
+            }
+            Tok::Name(n) => {
+                self.bump();
+                self.ph.name(&n, self.kind)
+            }
+            _ => Err(self.syntax()),
+        }
+    }
+
+    fn path(&mut self) -> Result<Path, ExprError> {
+        let top = self.name_segment()?;
+        let mut steps = Vec::new();
+        loop {
+            match self.peek() {
+                Tok::Dot => {
+                    self.bump();
+                    steps.push(Step::Field(self.name_segment()?));
+                }
+                Tok::LBracket => {
+                    self.bump();
+                    let Tok::Int(digits) = self.peek().clone() else {
+                        return Err(self.syntax());
+                    };
+                    let Ok(index) = digits.parse::<u32>() else {
+                        return Err(self.syntax());
+                    };
+                    self.bump();
+                    self.expect(Tok::RBracket)?;
+                    steps.push(Step::Index(index as usize));
+                }
+                _ => break,
+            }
+            if steps.len() + 1 > MAX_PATH_DEPTH {
+                return Err(self.kind.err(format_args!(
+                    "The document path has too many nesting levels; nesting levels: {}",
+                    steps.len() + 1
+                )));
+            }
+        }
+        Ok(Path { top, steps })
+    }
+
+    fn is_call(&self) -> bool {
+        matches!(self.peek(), Tok::Ident(_)) && *self.peek_at(1) == Tok::LParen
+    }
+
+    /// An operand of a condition: a path, a `:value` or `size(path)`.
+    fn operand(&mut self) -> Result<Operand, ExprError> {
+        match self.peek().clone() {
+            Tok::Value(v) => {
+                self.bump();
+                Ok(Operand::Value(self.ph.value(&v, self.kind)?))
+            }
+            Tok::Ident(f) if self.is_call() => {
+                if f == "size" {
+                    let args = self.call_args("size")?;
+                    let mut args = args.into_iter();
+                    match args.next() {
+                        Some(Operand::Path(p)) => Ok(Operand::Size(p)),
+                        Some(Operand::Value(v)) => Err(self.kind.err(format_args!(
+                            "Incorrect operand type for operator or function; operator or function: size, operand type: {}",
+                            v.type_code()
+                        ))),
+                        _ => Err(self.kind.err(
+                            "Incorrect operand type for operator or function; operator or function: size, operand type: N",
+                        )),
+                    }
+                } else if BOOL_FUNCTIONS.contains(&f.as_str()) {
+                    Err(self.kind.err(format_args!(
+                        "The function is not allowed to be used this way in an expression; function: {f}"
+                    )))
+                } else {
+                    Err(self
+                        .kind
+                        .err(format_args!("Invalid function name; function: {f}")))
+                }
+            }
+            Tok::Ident(_) | Tok::Name(_) => Ok(Operand::Path(self.path()?)),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// `( operand, ... )` of function `name`, checking the operand count it takes.
+    fn call_args(&mut self, name: &str) -> Result<Vec<Operand>, ExprError> {
+        self.count_op()?;
+        self.enter()?;
+        self.bump(); // the name
+        self.expect(Tok::LParen)?;
+        let mut args = vec![self.operand()?];
+        while *self.peek() == Tok::Comma {
+            self.bump();
+            args.push(self.operand()?);
+        }
+        self.expect(Tok::RParen)?;
+        self.leave();
+        let want = match name {
+            "attribute_exists" | "attribute_not_exists" | "size" => 1,
+            _ => 2,
+        };
+        if args.len() != want {
+            return Err(self.kind.err(format_args!(
+                "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {}",
+                args.len()
+            )));
+        }
+        Ok(args)
+    }
+
+    // ---- conditions ----
+
+    /// Returns the node and whether it is a parenthesized expression (for the redundant
+    /// parentheses check).
+    fn or(&mut self) -> Result<(Node, bool), ExprError> {
+        let (mut node, mut paren) = self.and()?;
+        while self.at_kw("OR") {
+            self.bump();
+            self.count_op()?;
+            let (r, _) = self.and()?;
+            node = Node::Or(Box::new(node), Box::new(r));
+            paren = false;
+        }
+        Ok((node, paren))
+    }
+
+    fn and(&mut self) -> Result<(Node, bool), ExprError> {
+        let (mut node, mut paren) = self.not()?;
+        while self.at_kw("AND") {
+            self.bump();
+            self.count_op()?;
+            let (r, _) = self.not()?;
+            node = Node::And(Box::new(node), Box::new(r));
+            paren = false;
+        }
+        Ok((node, paren))
+    }
+
+    fn not(&mut self) -> Result<(Node, bool), ExprError> {
+        if self.at_kw("NOT") {
+            self.bump();
+            self.count_op()?;
+            self.enter()?;
+            let (n, _) = self.not()?;
+            self.leave();
+            return Ok((Node::Not(Box::new(n)), false));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<(Node, bool), ExprError> {
+        if *self.peek() == Tok::LParen {
+            self.bump();
+            self.enter()?;
+            let (n, inner_paren) = self.or()?;
+            self.expect(Tok::RParen)?;
+            self.leave();
+            if inner_paren {
+                return Err(self.kind.err("The expression has redundant parentheses;"));
+            }
+            return Ok((n, true));
+        }
+        if let Tok::Ident(f) = self.peek().clone()
+            && self.is_call()
+            && f != "size"
+        {
+            return Ok((self.function(&f)?, false));
+        }
+        let left = self.operand()?;
+        let op = match self.peek() {
+            Tok::Eq => Some(CmpOp::Eq),
+            Tok::Ne => Some(CmpOp::Ne),
+            Tok::Lt => Some(CmpOp::Lt),
+            Tok::Le => Some(CmpOp::Le),
+            Tok::Gt => Some(CmpOp::Gt),
+            Tok::Ge => Some(CmpOp::Ge),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.bump();
+            self.count_op()?;
+            let right = self.operand()?;
+            return Ok((Node::Cmp(left, op, right), false));
+        }
+        if self.at_kw("BETWEEN") {
+            self.bump();
+            self.count_op()?;
+            let lo = self.operand()?;
+            if !self.at_kw("AND") {
+                return Err(self.syntax());
+            }
+            self.bump();
+            let hi = self.operand()?;
+            if let (Operand::Value(l), Operand::Value(h)) = (&lo, &hi)
+                && compare(l, h) == Some(std::cmp::Ordering::Greater)
+            {
+                return Err(self.kind.err(format_args!(
+                    "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {{{}:{}}}, upper bound operand: AttributeValue: {{{}:{}}}",
+                    l.type_code(),
+                    scalar_text(l),
+                    h.type_code(),
+                    scalar_text(h)
+                )));
+            }
+            return Ok((Node::Between(left, lo, hi), false));
+        }
+        if self.at_kw("IN") {
+            self.bump();
+            self.count_op()?;
+            self.expect(Tok::LParen)?;
+            let mut list = vec![self.operand()?];
+            while *self.peek() == Tok::Comma {
+                self.bump();
+                list.push(self.operand()?);
+                if list.len() > MAX_IN_OPERANDS {
+                    return Err(self.kind.err(format_args!(
+                        "The IN operator is provided with too many operands; number of operands: {}",
+                        list.len()
+                    )));
+                }
+            }
+            self.expect(Tok::RParen)?;
+            return Ok((Node::In(left, list), false));
+        }
+        if let Operand::Size(_) = left
+            && *self.peek() == Tok::Eof
+        {
+            return Err(self.kind.err(
+                "The function is not allowed to be used this way in an expression; function: size",
+            ));
+        }
+        Err(self.syntax())
+    }
+
+    fn function(&mut self, f: &str) -> Result<Node, ExprError> {
+        if !BOOL_FUNCTIONS.contains(&f) {
+            return Err(self
+                .kind
+                .err(format_args!("Invalid function name; function: {f}")));
+        }
+        let args = self.call_args(f)?;
+        let needs_path = |o: &Operand| -> Result<Path, ExprError> {
+            match o {
+                Operand::Path(p) => Ok(p.clone()),
+                _ => Err(self.kind.err(format_args!(
+                    "Operator or function requires a document path; operator or function: {f}"
+                ))),
+            }
+        };
+        let mut args = args.into_iter();
+        let (Some(a), b) = (args.next(), args.next()) else {
+            return Err(self.syntax());
+        };
+        Ok(match f {
+            "attribute_exists" => Node::Exists(needs_path(&a)?),
+            "attribute_not_exists" => Node::NotExists(needs_path(&a)?),
+            "attribute_type" => {
+                let p = needs_path(&a)?;
+                let t = match b {
+                    Some(Operand::Value(AttributeValue::S(t))) => t,
+                    Some(Operand::Value(v)) => {
+                        return Err(self.kind.err(format_args!(
+                            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {}",
+                            v.type_code()
+                        )));
+                    }
+                    _ => {
+                        return Err(self.kind.err(
+                            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: PATH",
+                        ));
+                    }
+                };
+                if !TYPE_NAMES.contains(&t.as_str()) {
+                    return Err(self.kind.err(format_args!(
+                        "Invalid attribute type name found; type: {t}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+                    )));
+                }
+                Node::Type(p, t)
+            }
+            "begins_with" => {
+                let Some(b) = b else {
+                    return Err(self.syntax());
+                };
+                for o in [&a, &b] {
+                    if let Operand::Value(v) = o
+                        && !matches!(v, AttributeValue::S(_) | AttributeValue::B(_))
+                    {
+                        return Err(self.kind.err(format_args!(
+                            "Incorrect operand type for operator or function; operator or function: begins_with, operand type: {}",
+                            v.type_code()
+                        )));
+                    }
+                }
+                Node::BeginsWith(a, b)
+            }
+            _ => {
+                let Some(b) = b else {
+                    return Err(self.syntax());
+                };
+                needs_path(&a)?;
+                Node::Contains(a, b)
+            }
+        })
+    }
+
+    // ---- update expressions ----
+
+    fn set_operand(&mut self) -> Result<SetOperand, ExprError> {
+        match self.peek().clone() {
+            Tok::Value(v) => {
+                self.bump();
+                Ok(SetOperand::Value(self.ph.value(&v, self.kind)?))
+            }
+            Tok::Ident(f) if self.is_call() => {
+                self.count_op()?;
+                self.enter()?;
+                self.bump();
+                self.bump(); // (
+                let out = match f.as_str() {
+                    "if_not_exists" => {
+                        let p = self.path()?;
+                        self.expect(Tok::Comma)?;
+                        let v = self.set_operand()?;
+                        SetOperand::IfNotExists(p, Box::new(v))
+                    }
+                    "list_append" => {
+                        let a = self.set_operand()?;
+                        self.expect(Tok::Comma)?;
+                        let b = self.set_operand()?;
+                        SetOperand::ListAppend(Box::new(a), Box::new(b))
+                    }
+                    f if f == "size" || BOOL_FUNCTIONS.contains(&f) => {
+                        return Err(self.kind.err(format_args!(
+                            "The function is not allowed in an update expression; function: {f}"
+                        )));
+                    }
+                    f => {
+                        return Err(self
+                            .kind
+                            .err(format_args!("Invalid function name; function: {f}")));
+                    }
+                };
+                if *self.peek() == Tok::Comma {
+                    let mut n = 2;
+                    while *self.peek() != Tok::RParen && *self.peek() != Tok::Eof {
+                        if *self.peek() == Tok::Comma {
+                            n += 1;
+                        }
+                        self.bump();
+                    }
+                    return Err(self.kind.err(format_args!(
+                        "Incorrect number of operands for operator or function; operator or function: {f}, number of operands: {n}"
+                    )));
+                }
+                self.expect(Tok::RParen)?;
+                self.leave();
+                Ok(out)
+            }
+            Tok::Ident(_) | Tok::Name(_) => Ok(SetOperand::Path(self.path()?)),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    fn set_value(&mut self) -> Result<SetValue, ExprError> {
+        let a = self.set_operand()?;
+        match self.peek() {
+            Tok::Plus => {
+                self.bump();
+                self.count_op()?;
+                Ok(SetValue::Plus(a, self.set_operand()?))
+            }
+            Tok::Minus => {
+                self.bump();
+                self.count_op()?;
+                Ok(SetValue::Minus(a, self.set_operand()?))
+            }
+            _ => Ok(SetValue::Operand(a)),
+        }
+    }
+
+    /// The `:value` of an ADD or DELETE action, checked against the types the action takes.
+    fn action_value(&mut self, action: &str) -> Result<AttributeValue, ExprError> {
+        let Tok::Value(v) = self.peek().clone() else {
+            return Err(self.syntax());
+        };
+        self.bump();
+        let value = self.ph.value(&v, self.kind)?;
+        let ok = matches!(
+            (action, &value),
+            ("ADD", AttributeValue::N(_))
+                | (
+                    _,
+                    AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_)
+                )
+        );
+        if !ok {
+            return Err(self.kind.err(format_args!(
+                "Incorrect operand type for operator or function; operator: {action}, operand type: {}, typeSet: ALLOWED_FOR_{action}_OPERAND",
+                long_type_name(&value)
+            )));
+        }
+        Ok(value)
+    }
+
+    fn update(&mut self) -> Result<Update, ExprError> {
+        let mut u = Update::default();
+        let mut seen: Vec<String> = Vec::new();
+        while *self.peek() != Tok::Eof {
+            let Tok::Ident(word) = self.peek().clone() else {
+                return Err(self.syntax());
+            };
+            let section = word.to_ascii_uppercase();
+            if !["SET", "REMOVE", "ADD", "DELETE"].contains(&section.as_str()) {
+                return Err(self.syntax());
+            }
+            if seen.contains(&section) {
+                return Err(self.kind.err(format_args!(
+                    "The \"{section}\" section can only be used once in an update expression;"
+                )));
+            }
+            seen.push(section.clone());
+            self.bump();
+            loop {
+                self.count_op()?;
+                match section.as_str() {
+                    "SET" => {
+                        let p = self.path()?;
+                        self.expect(Tok::Eq)?;
+                        let v = self.set_value()?;
+                        u.set.push((p, v));
+                    }
+                    "REMOVE" => {
+                        let p = self.path()?;
+                        u.remove.push(p);
+                    }
+                    "ADD" => {
+                        let p = self.path()?;
+                        let v = self.action_value("ADD")?;
+                        u.add.push((p, v));
+                    }
+                    _ => {
+                        let p = self.path()?;
+                        let v = self.action_value("DELETE")?;
+                        u.delete.push((p, v));
+                    }
+                }
+                if *self.peek() == Tok::Comma {
+                    self.bump();
+                } else {
+                    break;
+                }
+            }
+        }
+        let targets = u
+            .set
+            .iter()
+            .map(|(p, _)| p)
+            .chain(&u.remove)
+            .chain(u.add.iter().map(|(p, _)| p))
+            .chain(u.delete.iter().map(|(p, _)| p));
+        check_overlaps(targets, self.kind)?;
+        Ok(u)
+    }
+}
+
+/// A scalar's text as DynamoDB shows it in messages.
+fn scalar_text(v: &AttributeValue) -> String {
+    match v {
+        AttributeValue::S(s) => s.clone(),
+        AttributeValue::N(n) => n.to_string(),
+        other => other.to_json().to_string(),
+    }
+}
+
+/// The type names of ADD/DELETE operand messages.
+fn long_type_name(v: &AttributeValue) -> &'static str {
+    match v {
+        AttributeValue::S(_) => "STRING",
+        AttributeValue::N(_) => "NUMBER",
+        AttributeValue::B(_) => "BINARY",
+        AttributeValue::Bool(_) => "BOOLEAN",
+        AttributeValue::Null => "NULL",
+        AttributeValue::M(_) => "MAP",
+        AttributeValue::L(_) => "LIST",
+        AttributeValue::Ss(_) => "STRING_SET",
+        AttributeValue::Ns(_) => "NUMBER_SET",
+        AttributeValue::Bs(_) => "BINARY_SET",
+    }
+}
+
+fn condition(src: &str, ph: &mut Placeholders, kind: Kind) -> Result<Node, ExprError> {
+    let mut p = start(src, ph, kind)?;
+    let (node, _) = p.or()?;
+    p.done()?;
+    Ok(node)
+}
+
+/// Parses a `ConditionExpression`.
+pub fn parse_condition(src: &str, ph: &mut Placeholders) -> Result<Condition, ExprError> {
+    Ok(Condition {
+        root: condition(src, ph, Kind::Condition)?,
+    })
+}
+
+/// Parses a `FilterExpression` (the grammar of conditions; messages name FilterExpression).
+pub fn parse_filter(src: &str, ph: &mut Placeholders) -> Result<Condition, ExprError> {
+    Ok(Condition {
+        root: condition(src, ph, Kind::Filter)?,
+    })
+}
+
+/// Parses an `UpdateExpression`.
+pub fn parse_update(src: &str, ph: &mut Placeholders) -> Result<Update, ExprError> {
+    let mut p = start(src, ph, Kind::Update)?;
+    let u = p.update()?;
+    p.done()?;
+    Ok(u)
+}
+
+/// Parses a `ProjectionExpression`: document paths separated by commas.
+pub fn parse_projection(src: &str, ph: &mut Placeholders) -> Result<Vec<Path>, ExprError> {
+    let mut p = start(src, ph, Kind::Projection)?;
+    let mut paths = vec![p.path()?];
+    while *p.peek() == Tok::Comma {
+        p.bump();
+        p.count_op()?;
+        paths.push(p.path()?);
+    }
+    p.done()?;
+    check_overlaps(paths.iter(), Kind::Projection)?;
+    Ok(paths)
+}
+
+/// Parses a `KeyConditionExpression` against the key schema queried (`hash_key`, `range_key`).
+pub fn parse_key_condition(
+    src: &str,
+    ph: &mut Placeholders,
+    hash_key: &str,
+    range_key: Option<&str>,
+) -> Result<KeyCondition, ExprError> {
+    let root = condition(src, ph, Kind::KeyCondition)?;
+    let mut leaves = Vec::new();
+    flatten_and(root, &mut leaves)?;
+    let unsupported = || ExprError("Query key condition not supported".to_string());
+    let mut hash: Option<AttributeValue> = None;
+    let mut range: Option<(String, RangeCond)> = None;
+    let mut seen: Vec<String> = Vec::new();
+    for leaf in leaves {
+        let (name, cond) = key_leaf(leaf).ok_or_else(unsupported)?;
+        if seen.contains(&name) || seen.len() >= 2 {
+            return Err(ExprError(
+                "KeyConditionExpressions must only contain one condition per key".to_string(),
+            ));
+        }
+        seen.push(name.clone());
+        if name == hash_key {
+            match cond {
+                RangeCond::Eq(v) => hash = Some(v),
+                _ => return Err(unsupported()),
+            }
+        } else if Some(name.as_str()) == range_key {
+            range = Some((name, cond));
+        } else {
+            return Err(ExprError(format!(
+                "Query condition missed key schema element: {}",
+                if seen.iter().any(|s| s == hash_key) {
+                    range_key.unwrap_or(hash_key)
+                } else {
+                    hash_key
+                }
+            )));
+        }
+    }
+    let Some(hash_value) = hash else {
+        return Err(ExprError(format!(
+            "Query condition missed key schema element: {hash_key}"
+        )));
+    };
+    Ok(KeyCondition {
+        hash_name: hash_key.to_string(),
+        hash_value,
+        range,
+    })
+}
+
+fn flatten_and(n: Node, out: &mut Vec<Node>) -> Result<(), ExprError> {
+    let bad = |op: &str| {
+        Err(ExprError(format!(
+            "Invalid operator used in KeyConditionExpression: {op}"
+        )))
+    };
+    match n {
+        Node::And(a, b) => {
+            flatten_and(*a, out)?;
+            flatten_and(*b, out)
+        }
+        Node::Or(..) => bad("OR"),
+        Node::Not(..) => bad("NOT"),
+        Node::In(..) => bad("IN"),
+        Node::Cmp(_, CmpOp::Ne, _) => bad("<>"),
+        Node::Exists(_) => bad("attribute_exists"),
+        Node::NotExists(_) => bad("attribute_not_exists"),
+        Node::Type(..) => bad("attribute_type"),
+        Node::Contains(..) => bad("contains"),
+        Node::Cmp(Operand::Size(_), ..) | Node::Cmp(_, _, Operand::Size(_)) => bad("size"),
+        Node::Between(Operand::Size(_), ..) => bad("size"),
+        other => {
+            out.push(other);
+            Ok(())
+        }
+    }
+}
+
+/// One `key op :value` condition as (attribute name, condition), or None when not of that shape.
+fn key_leaf(n: Node) -> Option<(String, RangeCond)> {
+    let top = |p: Path| {
+        if p.steps.is_empty() {
+            Some(p.top)
+        } else {
+            None
+        }
+    };
+    match n {
+        Node::Cmp(Operand::Path(p), op, Operand::Value(v)) => Some((top(p)?, range_cond(op, v)?)),
+        Node::Cmp(Operand::Value(v), op, Operand::Path(p)) => {
+            let flipped = match op {
+                CmpOp::Lt => CmpOp::Gt,
+                CmpOp::Le => CmpOp::Ge,
+                CmpOp::Gt => CmpOp::Lt,
+                CmpOp::Ge => CmpOp::Le,
+                o => o,
+            };
+            Some((top(p)?, range_cond(flipped, v)?))
+        }
+        Node::Between(Operand::Path(p), Operand::Value(lo), Operand::Value(hi)) => {
+            Some((top(p)?, RangeCond::Between(lo, hi)))
+        }
+        Node::BeginsWith(Operand::Path(p), Operand::Value(v)) => {
+            Some((top(p)?, RangeCond::BeginsWith(v)))
+        }
+        _ => None,
+    }
+}
+
+fn range_cond(op: CmpOp, v: AttributeValue) -> Option<RangeCond> {
+    Some(match op {
+        CmpOp::Eq => RangeCond::Eq(v),
+        CmpOp::Lt => RangeCond::Lt(v),
+        CmpOp::Le => RangeCond::Le(v),
+        CmpOp::Gt => RangeCond::Gt(v),
+        CmpOp::Ge => RangeCond::Ge(v),
+        CmpOp::Ne => return None,
+    })
+}
