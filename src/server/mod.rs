@@ -149,6 +149,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr()?;
     app.persistence.start(config.flush_interval);
+    spawn_ttl_sweeper(app.clone());
     // The one line on stdout: tests and scripts read the bound address from it.
     {
         let mut out = std::io::stdout().lock();
@@ -179,6 +180,33 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     app.persistence.shutdown().await;
     info!("bye");
     Ok(())
+}
+
+/// How often expired DynamoDB items are looked for.
+const TTL_SWEEP_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Delete expired DynamoDB items now and then (once the service's state is loaded).
+fn spawn_ttl_sweeper(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TTL_SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            let p = &app.persistence;
+            let ready = !p.enabled()
+                || p.load_strategy() != LoadStrategy::OnRequest
+                || p.is_loaded(dynamodb::NAME);
+            if !ready {
+                continue;
+            }
+            let a = app.clone();
+            let now = a.dynamodb.now_ms();
+            match tokio::task::spawn_blocking(move || a.dynamodb.sweep_expired(now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(n, "deleted expired DynamoDB items"),
+                Err(e) => warn!(error = %e, "the DynamoDB TTL sweep failed"),
+            }
+        }
+    });
 }
 
 /// The listener with `TCP_NODELAY` on every connection: a response written in parts (headers,

@@ -22,8 +22,14 @@
 //! written in the same `store.write` as the item they follow, so they are always consistent with
 //! the items, on disk too.
 
+pub mod batch;
 pub mod error;
+mod ex;
 pub mod expr;
+pub mod items;
+pub mod query;
+#[cfg(test)]
+mod service_tests;
 pub mod table;
 pub mod value;
 
@@ -52,6 +58,13 @@ pub enum Rec {
     Table(Box<TableMeta>),
     /// The last table id given out in a partition.
     Seq(u64),
+    /// An item, or an index entry (the projected item).
+    Item(value::Item),
+    /// A TTL entry: the primary key of the item that expires.
+    Ttl {
+        hash: Vec<u8>,
+        range: Option<Vec<u8>>,
+    },
 }
 
 impl Record for Rec {}
@@ -109,6 +122,7 @@ pub fn system_clock() -> Clock {
 pub struct DynamoDb {
     pub store: Arc<Store<Rec>>,
     clock: Clock,
+    tokens: std::sync::Mutex<batch::Tokens>,
 }
 
 impl Default for DynamoDb {
@@ -195,6 +209,7 @@ impl DynamoDb {
         DynamoDb {
             store: Store::new(NAME),
             clock,
+            tokens: std::sync::Mutex::new(batch::Tokens::default()),
         }
     }
 
@@ -244,6 +259,16 @@ impl DynamoDb {
                 };
                 ok(json!({"TimeToLiveDescription": d}), None)
             }
+            "PutItem" => self.put_item(ctx, &body),
+            "GetItem" => self.get_item(ctx, &body),
+            "UpdateItem" => self.update_item(ctx, &body),
+            "DeleteItem" => self.delete_item(ctx, &body),
+            "Query" => self.query(ctx, &body),
+            "BatchGetItem" => self.batch_get_item(ctx, &body),
+            "BatchWriteItem" => self.batch_write_item(ctx, &body),
+            "TransactWriteItems" => self.transact_write_items(ctx, &body),
+            "TransactGetItems" => self.transact_get_items(ctx, &body),
+            "Scan" => self.scan(ctx, &body),
             _ => Err(DdbError::new(
                 "UnknownOperationException",
                 format!("Operation {op} is not supported by this emulator's DynamoDB."),
@@ -555,12 +580,14 @@ impl DynamoDb {
     /// Add a new global secondary index and fill it from the table's items.
     fn backfill(
         &self,
-        _p: &Partition,
+        p: &Partition,
         t: &mut TableMeta,
         idx: table::IndexMeta,
-        _txn: &mut crate::store::Txn<'_, Rec>,
+        txn: &mut crate::store::Txn<'_, Rec>,
     ) -> DdbResult<()> {
+        let name = idx.name.clone();
         t.gsis.push(idx);
+        items::backfill(p, t, txn, &name);
         Ok(())
     }
 
@@ -658,7 +685,105 @@ impl DynamoDb {
 
     /// Rebuild a table's TTL entries after TTL was switched on or off.
     fn rebuild_expiries(&self, p: &Partition, t: &TableMeta, txn: &mut crate::store::Txn<'_, Rec>) {
-        txn.remove_prefix(&keys::expiries(p, t.id));
+        items::rebuild_expiries(p, t, txn);
+    }
+}
+
+/// TTL sweeps delete at most this many items per store write.
+const SWEEP_BATCH: usize = 1000;
+
+impl DynamoDb {
+    /// Delete every item whose TTL attribute (epoch seconds) is before `now_ms`, in every
+    /// partition. Returns how many items were deleted.
+    pub fn sweep_expired(&self, now_ms: u64) -> usize {
+        let now_secs = now_ms / 1000;
+        let mut deleted = 0;
+        for p in self.partitions() {
+            let tables: Vec<TableMeta> = self
+                .store
+                .snapshot()
+                .scan_prefix(&keys::tables(&p))
+                .filter_map(|(_, r)| match r {
+                    Rec::Table(t) if t.ttl_attribute.is_some() => Some((**t).clone()),
+                    _ => None,
+                })
+                .collect();
+            for t in tables {
+                loop {
+                    let snap = self.store.snapshot();
+                    let lo = keys::expiries(&p, t.id);
+                    let hi = p.key().str("e").u64(t.id).u64(now_secs).build();
+                    let due: Vec<items::Pk> = snap
+                        .range((std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi)))
+                        .filter_map(|(_, r)| match r {
+                            Rec::Ttl { hash, range } => Some(items::Pk {
+                                hash: hash.clone(),
+                                range: range.clone(),
+                            }),
+                            _ => None,
+                        })
+                        .take(SWEEP_BATCH)
+                        .collect();
+                    if due.is_empty() {
+                        break;
+                    }
+                    let (n, _) = self.store.write(|txn| {
+                        let Ok(mut cur) = items::load_table(txn, &p, &t.name) else {
+                            return 0;
+                        };
+                        if cur.id != t.id {
+                            return 0;
+                        }
+                        let mut n = 0;
+                        for pk in &due {
+                            let key = items::item_key(&p, &cur, pk);
+                            let Some(old) = items::get_item_in(txn, &key) else {
+                                continue;
+                            };
+                            if items::expiry(&cur, &old).is_some_and(|s| s < now_secs) {
+                                items::write_item(&p, &mut cur, txn, pk, Some(&old), None);
+                                n += 1;
+                            }
+                        }
+                        items::save_table(txn, &p, cur);
+                        n
+                    });
+                    deleted += n;
+                    if n == 0 || due.len() < SWEEP_BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        deleted
+    }
+
+    /// Every partition that holds records, found by seeking from one partition to the next.
+    fn partitions(&self) -> Vec<Partition> {
+        let snap = self.store.snapshot();
+        let mut out = Vec::new();
+        let mut from = std::ops::Bound::Unbounded;
+        while let Some((k, _)) = snap
+            .range((from.clone(), std::ops::Bound::Unbounded))
+            .next()
+        {
+            let Some(parts) = k.parts() else { break };
+            let (Some(crate::key::Part::Str(a)), Some(crate::key::Part::Str(r))) =
+                (parts.first(), parts.get(1))
+            else {
+                break;
+            };
+            let p = Partition::new(a.clone(), r.clone());
+            match p.prefix().prefix_range().1 {
+                std::ops::Bound::Excluded(next) => from = std::ops::Bound::Included(next),
+                _ => {
+                    out.push(p);
+                    break;
+                }
+            }
+            out.push(p);
+        }
+        out
     }
 }
 

@@ -1,0 +1,458 @@
+//! Unit tests of the service: items, indexes, queries, batches, transactions and TTL, through
+//! `DynamoDb::handle` as the gateway calls it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn ctx() -> RequestContext {
+    RequestContext::from_scope(None)
+}
+
+fn call(d: &DynamoDb, op: &str, body: Value) -> DdbResult<Value> {
+    let h = d.handle(&ctx(), op, body.to_string().as_bytes())?;
+    Ok(serde_json::from_str(&h.body).unwrap())
+}
+
+fn err(d: &DynamoDb, op: &str, body: Value) -> DdbError {
+    call(d, op, body).unwrap_err()
+}
+
+/// A table `tbl` (pk S, sk N) with a GSI `by-g` (g S, sk N, KEYS_ONLY + INCLUDE x) and an LSI
+/// `by-l` (pk, l S, KEYS_ONLY).
+fn setup() -> DynamoDb {
+    let d = DynamoDb::new();
+    call(
+        &d,
+        "CreateTable",
+        json!({"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                {"AttributeName": "g", "AttributeType": "S"}, {"AttributeName": "l", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "GlobalSecondaryIndexes": [{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["x"]}}],
+            "LocalSecondaryIndexes": [{"IndexName": "by-l", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "l", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}}]}),
+    )
+    .unwrap();
+    d
+}
+
+fn put(d: &DynamoDb, pk: &str, sk: i64, extra: Value) {
+    let mut item = json!({"pk": {"S": pk}, "sk": {"N": sk.to_string()}});
+    for (k, v) in extra.as_object().unwrap() {
+        item[k] = v.clone();
+    }
+    call(d, "PutItem", json!({"TableName": "tbl", "Item": item})).unwrap();
+}
+
+fn sks(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sk"]["N"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn put_get_update_delete() {
+    let d = setup();
+    put(&d, "a", 1, json!({"x": {"S": "one"}, "n": {"N": "10"}}));
+    let g = call(
+        &d,
+        "GetItem",
+        json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}),
+    )
+    .unwrap();
+    assert_eq!(g["Item"]["x"]["S"], "one");
+    let g = call(&d, "GetItem", json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1.0"}}, "ProjectionExpression": "n"})).unwrap();
+    assert_eq!(g["Item"], json!({"n": {"N": "10"}}));
+    let u = call(&d, "UpdateItem", json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+        "UpdateExpression": "SET n = n + :one REMOVE x", "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"})).unwrap();
+    assert_eq!(u["Attributes"], json!({"n": {"N": "11"}}));
+    let e = err(
+        &d,
+        "UpdateItem",
+        json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+        "UpdateExpression": "SET pk = :v", "ExpressionAttributeValues": {":v": {"S": "b"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "One or more parameter values were invalid: Cannot update attribute pk. This attribute is part of the key"
+    );
+    let e = err(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
+    );
+    assert_eq!(e.code, "ConditionalCheckFailedException");
+    assert_eq!(e.extra["Item"]["n"]["N"], "11");
+    let r = call(&d, "DeleteItem", json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ReturnValues": "ALL_OLD"})).unwrap();
+    assert_eq!(r["Attributes"]["n"]["N"], "11");
+    let g = call(
+        &d,
+        "GetItem",
+        json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}),
+    )
+    .unwrap();
+    assert_eq!(g, json!({}));
+    let t = d.table(&ctx().partition, "tbl").unwrap();
+    assert_eq!((t.item_count, t.size_bytes), (0, 0));
+    assert!(t.indexes().all(|i| i.item_count == 0 && i.size_bytes == 0));
+}
+
+#[test]
+fn key_errors_have_dynamodb_messages() {
+    let d = setup();
+    let e = err(
+        &d,
+        "GetItem",
+        json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "The provided key element does not match the schema"
+    );
+    let e = err(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "One or more parameter values were invalid: Missing the key sk in the item"
+    );
+    let e = err(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": {"pk": {"N": "1"}, "sk": {"N": "1"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"
+    );
+    let e = err(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, "g": {"N": "1"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "One or more parameter values were invalid: Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g"
+    );
+    let e = err(
+        &d,
+        "GetItem",
+        json!({"TableName": "nope", "Key": {"pk": {"S": "a"}}}),
+    );
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        ("ResourceNotFoundException", "Requested resource not found")
+    );
+    let big = "x".repeat(400 * 1024);
+    let e = err(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"S": big}}}),
+    );
+    assert_eq!(e.message, "Item size has exceeded the maximum allowed size");
+    let e = err(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ExpressionAttributeValues": {":v": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"}),
+    );
+    assert_eq!(
+        e.message,
+        "Value provided in ExpressionAttributeValues unused in expressions: keys: {:v}"
+    );
+}
+
+#[test]
+fn query_ranges_order_and_pages() {
+    let d = setup();
+    for i in 0..20 {
+        put(
+            &d,
+            "h",
+            i,
+            json!({"g": {"S": if i % 2 == 0 { "even" } else { "odd" }}, "l": {"S": format!("l{:02}", 19 - i)}, "x": {"N": i.to_string()}}),
+        );
+    }
+    put(&d, "other", 5, json!({}));
+    let q = |extra: Value| {
+        let mut b = json!({"TableName": "tbl", "KeyConditionExpression": "pk = :h AND sk BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {":h": {"S": "h"}, ":a": {"N": "3"}, ":b": {"N": "-7E-1000"}}});
+        b["ExpressionAttributeValues"][":b"] = json!({"N": "7"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        call(&d, "Query", b).unwrap()
+    };
+    assert_eq!(sks(&q(json!({}))["Items"]), ["3", "4", "5", "6", "7"]);
+    assert_eq!(
+        sks(&q(json!({"ScanIndexForward": false}))["Items"]),
+        ["7", "6", "5", "4", "3"]
+    );
+    let p1 = q(json!({"Limit": 2}));
+    assert_eq!(sks(&p1["Items"]), ["3", "4"]);
+    let p2 = q(json!({"Limit": 2, "ExclusiveStartKey": p1["LastEvaluatedKey"]}));
+    assert_eq!(sks(&p2["Items"]), ["5", "6"]);
+    let p3 = q(json!({"Limit": 2, "ExclusiveStartKey": p2["LastEvaluatedKey"]}));
+    assert_eq!(sks(&p3["Items"]), ["7"]);
+    assert!(p3.get("LastEvaluatedKey").is_none());
+    let c = q(json!({"Select": "COUNT", "FilterExpression": "x > :a"}));
+    assert_eq!(
+        (c["Count"].as_u64(), c["ScannedCount"].as_u64()),
+        (Some(4), Some(5))
+    );
+    assert!(c.get("Items").is_none());
+    // The GSI: only "even" items, in sk order, projected.
+    let g = call(&d, "Query", json!({"TableName": "tbl", "IndexName": "by-g", "KeyConditionExpression": "g = :g AND sk >= :s",
+        "ExpressionAttributeValues": {":g": {"S": "even"}, ":s": {"N": "14"}}})).unwrap();
+    assert_eq!(sks(&g["Items"]), ["14", "16", "18"]);
+    assert_eq!(g["Items"][0].as_object().unwrap().len(), 4, "{g}");
+    // The LSI orders by l (reversed sk); ALL_ATTRIBUTES reads the table's items.
+    let l = call(&d, "Query", json!({"TableName": "tbl", "IndexName": "by-l", "KeyConditionExpression": "pk = :h AND begins_with(l, :p)",
+        "ExpressionAttributeValues": {":h": {"S": "h"}, ":p": {"S": "l0"}}, "Select": "ALL_ATTRIBUTES", "Limit": 3})).unwrap();
+    assert_eq!(sks(&l["Items"]), ["19", "18", "17"]);
+    assert_eq!(l["Items"][0]["g"]["S"], "odd");
+    let l2 = call(&d, "Query", json!({"TableName": "tbl", "IndexName": "by-l", "KeyConditionExpression": "pk = :h AND begins_with(l, :p)",
+        "ExpressionAttributeValues": {":h": {"S": "h"}, ":p": {"S": "l0"}}, "ExclusiveStartKey": l["LastEvaluatedKey"]})).unwrap();
+    assert_eq!(
+        sks(&l2["Items"]),
+        ["16", "15", "14", "13", "12", "11", "10"]
+    );
+    let e = err(
+        &d,
+        "Query",
+        json!({"TableName": "tbl", "IndexName": "by-g", "KeyConditionExpression": "g = :g",
+        "ExpressionAttributeValues": {":g": {"S": "even"}}, "Select": "ALL_ATTRIBUTES"}),
+    );
+    assert!(
+        e.message.contains(
+            "Select type ALL_ATTRIBUTES is not supported for global secondary index by-g"
+        ),
+        "{}",
+        e.message
+    );
+    let e = err(
+        &d,
+        "Query",
+        json!({"TableName": "tbl", "KeyConditionExpression": "pk = :h", "FilterExpression": "sk > :h",
+        "ExpressionAttributeValues": {":h": {"S": "h"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"
+    );
+    let e = err(
+        &d,
+        "Query",
+        json!({"TableName": "tbl", "IndexName": "nope", "KeyConditionExpression": "pk = :h", "ExpressionAttributeValues": {":h": {"S": "h"}}}),
+    );
+    assert_eq!(
+        e.message,
+        "The table does not have the specified index: nope"
+    );
+}
+
+#[test]
+fn scan_segments_cover_the_table_once() {
+    let d = setup();
+    for i in 0..50 {
+        put(&d, &format!("h{i}"), i, json!({}));
+    }
+    let mut seen = Vec::new();
+    for s in 0..3 {
+        let mut start: Option<Value> = None;
+        loop {
+            let mut b = json!({"TableName": "tbl", "Segment": s, "TotalSegments": 3, "Limit": 7});
+            if let Some(k) = &start {
+                b["ExclusiveStartKey"] = k.clone();
+            }
+            let r = call(&d, "Scan", b).unwrap();
+            seen.extend(sks(&r["Items"]));
+            match r.get("LastEvaluatedKey") {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+    }
+    seen.sort_by_key(|s| s.parse::<i64>().unwrap());
+    assert_eq!(seen, (0..50).map(|i| i.to_string()).collect::<Vec<_>>());
+    let e = err(
+        &d,
+        "Scan",
+        json!({"TableName": "tbl", "Segment": 3, "TotalSegments": 3}),
+    );
+    assert_eq!(
+        e.message,
+        "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 3 is not less than TotalSegments: 3"
+    );
+}
+
+#[test]
+fn transactions_are_all_or_nothing() {
+    let d = setup();
+    put(&d, "a", 1, json!({"n": {"N": "1"}}));
+    put(&d, "c", 1, json!({"n": {"N": "1"}}));
+    let tx = |cond: &str| {
+        call(
+            &d,
+            "TransactWriteItems",
+            json!({"TransactItems": [
+                {"Put": {"TableName": "tbl", "Item": {"pk": {"S": "b"}, "sk": {"N": "1"}}}},
+                {"Update": {"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "UpdateExpression": "SET n = n + :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+                {"ConditionCheck": {"TableName": "tbl", "Key": {"pk": {"S": "c"}, "sk": {"N": "1"}}, "ConditionExpression": cond, "ExpressionAttributeValues": {":v": {"N": "1"}}, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            ]}),
+        )
+    };
+    // Fails: nothing written.
+    let e = tx("n > :v").unwrap_err();
+    assert_eq!(e.code, "TransactionCanceledException");
+    assert_eq!(
+        e.message,
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [None, None, ConditionalCheckFailed]"
+    );
+    assert_eq!(e.extra["CancellationReasons"][2]["Item"]["n"]["N"], "1");
+    assert_eq!(
+        call(
+            &d,
+            "GetItem",
+            json!({"TableName": "tbl", "Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}})
+        )
+        .unwrap(),
+        json!({})
+    );
+    // The same item twice is refused.
+    let e = err(
+        &d,
+        "TransactWriteItems",
+        json!({"TransactItems": [
+        {"Delete": {"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}},
+        {"Delete": {"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}}]}),
+    );
+    assert_eq!(
+        e.message,
+        "Transaction request cannot include multiple operations on one item"
+    );
+    tx("n = :v").unwrap();
+    let g = call(
+        &d,
+        "TransactGetItems",
+        json!({"TransactItems": [
+        {"Get": {"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}},
+        {"Get": {"TableName": "tbl", "Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}},
+        {"Get": {"TableName": "tbl", "Key": {"pk": {"S": "d"}, "sk": {"N": "1"}}}}]}),
+    )
+    .unwrap();
+    assert_eq!(g["Responses"][0]["Item"]["n"]["N"], "2");
+    assert_eq!(g["Responses"][1]["Item"]["pk"]["S"], "b");
+    assert_eq!(g["Responses"][2], json!({}));
+}
+
+#[test]
+fn idempotent_transactions() {
+    let d = setup();
+    let body = json!({"ClientRequestToken": "tok", "TransactItems": [
+        {"Update": {"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}]});
+    call(&d, "TransactWriteItems", body.clone()).unwrap();
+    call(&d, "TransactWriteItems", body.clone()).unwrap();
+    let g = call(
+        &d,
+        "GetItem",
+        json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}),
+    )
+    .unwrap();
+    assert_eq!(g["Item"]["n"]["N"], "1");
+    let mut other = body.clone();
+    other["TransactItems"][0]["Update"]["ExpressionAttributeValues"][":one"] = json!({"N": "2"});
+    assert_eq!(
+        err(&d, "TransactWriteItems", other).code,
+        "IdempotentParameterMismatchException"
+    );
+}
+
+#[test]
+fn batches() {
+    let d = setup();
+    let puts: Vec<Value> = (0..25)
+        .map(|i| json!({"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"N": i.to_string()}}}}))
+        .collect();
+    call(&d, "BatchWriteItem", json!({"RequestItems": {"tbl": puts}})).unwrap();
+    let mut too_many = puts.clone();
+    too_many.push(json!({"DeleteRequest": {"Key": {"pk": {"S": "b"}, "sk": {"N": "99"}}}}));
+    assert_eq!(
+        err(
+            &d,
+            "BatchWriteItem",
+            json!({"RequestItems": {"tbl": too_many}})
+        )
+        .code,
+        "ValidationException"
+    );
+    let dup = vec![puts[0].clone(), puts[0].clone()];
+    assert_eq!(
+        err(&d, "BatchWriteItem", json!({"RequestItems": {"tbl": dup}})).message,
+        "Provided list of item keys contains duplicates"
+    );
+    let keys: Vec<Value> = (20..30)
+        .map(|i| json!({"pk": {"S": "b"}, "sk": {"N": i.to_string()}}))
+        .collect();
+    let r = call(
+        &d,
+        "BatchGetItem",
+        json!({"RequestItems": {"tbl": {"Keys": keys}}}),
+    )
+    .unwrap();
+    assert_eq!(r["Responses"]["tbl"].as_array().unwrap().len(), 5);
+    assert_eq!(r["UnprocessedKeys"], json!({}));
+    assert_eq!(d.table(&ctx().partition, "tbl").unwrap().item_count, 25);
+}
+
+#[test]
+fn ttl_sweep_deletes_expired_items_and_their_index_entries() {
+    let now = Arc::new(AtomicU64::new(1_000_000_000));
+    let n2 = now.clone();
+    let d = DynamoDb::with_clock(Arc::new(move || n2.load(Ordering::SeqCst)));
+    call(&d, "CreateTable", json!({"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}]})).unwrap();
+    for (k, exp) in [("old", "999999"), ("new", "1000500"), ("none", "")] {
+        let mut item = json!({"pk": {"S": k}, "g": {"S": "x"}});
+        if !exp.is_empty() {
+            item["exp"] = json!({"N": exp});
+        }
+        call(&d, "PutItem", json!({"TableName": "tbl", "Item": item})).unwrap();
+    }
+    // Enabling TTL indexes the items already there.
+    call(&d, "UpdateTimeToLive", json!({"TableName": "tbl", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}})).unwrap();
+    assert_eq!(d.sweep_expired(now.load(Ordering::SeqCst)), 1);
+    now.store(2_000_000_000, Ordering::SeqCst);
+    assert_eq!(d.sweep_expired(now.load(Ordering::SeqCst)), 1);
+    let q = call(&d, "Query", json!({"TableName": "tbl", "IndexName": "by-g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "x"}}})).unwrap();
+    assert_eq!(q["Count"], 1);
+    assert_eq!(q["Items"][0]["pk"]["S"], "none");
+    let t = d.table(&ctx().partition, "tbl").unwrap();
+    assert_eq!((t.item_count, t.gsis[0].item_count), (1, 1));
+}
+
+#[test]
+fn a_new_gsi_is_backfilled_and_a_deleted_table_leaves_nothing() {
+    let d = setup();
+    for i in 0..10 {
+        put(&d, "h", i, json!({"z": {"S": format!("z{}", i % 3)}}));
+    }
+    call(&d, "UpdateTable", json!({"TableName": "tbl", "AttributeDefinitions": [{"AttributeName": "z", "AttributeType": "S"}],
+        "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "by-z", "KeySchema": [{"AttributeName": "z", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}}]})).unwrap();
+    let q = call(&d, "Query", json!({"TableName": "tbl", "IndexName": "by-z", "KeyConditionExpression": "z = :z", "ExpressionAttributeValues": {":z": {"S": "z0"}}})).unwrap();
+    assert_eq!(q["Count"], 4);
+    call(&d, "DeleteTable", json!({"TableName": "tbl"})).unwrap();
+    // Only the table id sequence is left.
+    assert_eq!(d.store.snapshot().len(), 1);
+}
