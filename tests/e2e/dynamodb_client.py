@@ -288,8 +288,11 @@ def cmd_items():
         "ns": {"NS": ["10", "2.5"]},
         "bs": {"BS": [b"\x01", b"\x02"]},
     }
-    r = c.put_item(TableName="items", Item=item)
+    r = c.put_item(TableName="items", Item=item, ReturnConsumedCapacity="TOTAL")
     check("Attributes" not in r, r)
+    check(r["ConsumedCapacity"] == {"TableName": "items", "CapacityUnits": 1.0}, r)
+    r = c.get_item(TableName="items", Key=key("a", 1), ReturnConsumedCapacity="TOTAL")
+    check(r["ConsumedCapacity"]["CapacityUnits"] == 0.5, r)
     got = c.get_item(TableName="items", Key=key("a", 1), ConsistentRead=True)["Item"]
     check(got["n"] == N(big_n), got["n"])
     check(Decimal(got["small"]["N"]) == Decimal("-1.5E-100"), got["small"])

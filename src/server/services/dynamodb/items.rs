@@ -630,6 +630,36 @@ fn reject_legacy(body: &Value, names: &[&str]) -> DdbResult<()> {
     Ok(())
 }
 
+/// Add `ConsumedCapacity` to a response when the request asks for it (`TOTAL` or `INDEXES`).
+pub fn with_capacity(mut out: Value, body: &Value, table: &str, units: f64) -> DdbResult<Value> {
+    match str_field(body, "ReturnConsumedCapacity")? {
+        None | Some("NONE") => {}
+        Some("TOTAL") | Some("INDEXES") => {
+            out["ConsumedCapacity"] = json!({"TableName": table, "CapacityUnits": units});
+        }
+        Some(other) => {
+            return Err(DdbError::constraint(
+                other,
+                "returnConsumedCapacity",
+                "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Write capacity units of an item write: one per started KB.
+pub fn write_units(size: usize) -> f64 {
+    size.div_ceil(1024).max(1) as f64
+}
+
+/// Read capacity units of reading `size` bytes: one per started 4 KB, half for eventually
+/// consistent reads.
+pub fn read_units(size: usize, consistent: bool) -> f64 {
+    let u = size.div_ceil(4096).max(1) as f64;
+    if consistent { u } else { u / 2.0 }
+}
+
 /// The attributes of `item` whose names are in `names`.
 fn only(item: &Item, names: &[String]) -> Item {
     item.iter()
@@ -662,17 +692,19 @@ impl DynamoDb {
             Ok(old)
         });
         let old = r?;
+        let units =
+            write_units(value::item_size(&item).max(old.as_ref().map_or(0, value::item_size)));
         let out = match (rv, old) {
             (ReturnValues::AllOld, Some(o)) => json!({"Attributes": value::item_to_json(&o)}),
             _ => json!({}),
         };
-        ok(out, Some(v))
+        ok(with_capacity(out, body, &name, units)?, Some(v))
     }
 
     pub(super) fn get_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
         let name = table_of(body)?;
         let key = key_param(body)?;
-        bool_field(body, "ConsistentRead")?;
+        let consistent = bool_field(body, "ConsistentRead")?.unwrap_or(false);
         let ex = Exprs::from(body)?;
         let proj = projection(body, &ex)?;
         let snap = self.store.snapshot();
@@ -681,13 +713,17 @@ impl DynamoDb {
             _ => return Err(DdbError::not_found()),
         };
         let pk = key_of_param(t, &key)?;
-        let out = match snap.get(&item_key(&ctx.partition, t, &pk)) {
-            Some(Rec::Item(i)) => {
-                json!({"Item": value::item_to_json(&apply_projection(i, proj.as_ref()))})
-            }
-            _ => json!({}),
+        let (out, size) = match snap.get(&item_key(&ctx.partition, t, &pk)) {
+            Some(Rec::Item(i)) => (
+                json!({"Item": value::item_to_json(&apply_projection(i, proj.as_ref()))}),
+                value::item_size(i),
+            ),
+            _ => (json!({}), 0),
         };
-        ok(out, None)
+        ok(
+            with_capacity(out, body, &name, read_units(size, consistent))?,
+            None,
+        )
     }
 
     pub(super) fn delete_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
@@ -714,11 +750,15 @@ impl DynamoDb {
             Ok(old)
         });
         let old = r?;
+        let units = write_units(old.as_ref().map_or(0, value::item_size));
         let out = match (rv, &old) {
             (ReturnValues::AllOld, Some(o)) => json!({"Attributes": value::item_to_json(o)}),
             _ => json!({}),
         };
-        ok(out, old.is_some().then_some(v))
+        ok(
+            with_capacity(out, body, &name, units)?,
+            old.is_some().then_some(v),
+        )
     }
 
     pub(super) fn update_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
@@ -791,6 +831,8 @@ impl DynamoDb {
             _ => json!({}),
         };
         let wrote = old.as_ref() != Some(&new);
-        ok(out, wrote.then_some(v))
+        let units =
+            write_units(value::item_size(&new).max(old.as_ref().map_or(0, value::item_size)));
+        ok(with_capacity(out, body, &name, units)?, wrote.then_some(v))
     }
 }

@@ -225,6 +225,7 @@ struct Reader<'a> {
 }
 
 struct Page {
+    bytes: usize,
     items: Vec<Value>,
     count: usize,
     scanned: usize,
@@ -234,6 +235,7 @@ struct Page {
 impl Reader<'_> {
     fn run<'s>(&self, iter: impl Iterator<Item = (&'s Key, &'s Rec)>) -> DdbResult<Page> {
         let mut page = Page {
+            bytes: 0,
             items: Vec::new(),
             count: 0,
             scanned: 0,
@@ -300,6 +302,7 @@ impl Reader<'_> {
         if stopped && iter.peek().is_none() {
             page.last = None;
         }
+        page.bytes = bytes;
         Ok(page)
     }
 }
@@ -314,7 +317,9 @@ fn segment_of(t: &TableMeta, entry: &Item, total: u64) -> u64 {
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) % total
 }
 
-fn page_json(page: Page, select: Select) -> Value {
+fn page_json(page: Page, select: Select, body: &Value, table: &str) -> DdbResult<Value> {
+    let consistent = bool_field(body, "ConsistentRead")?.unwrap_or(false);
+    let units = super::items::read_units(page.bytes, consistent);
     let mut out = json!({"Count": page.count, "ScannedCount": page.scanned});
     if select != Select::Count {
         out["Items"] = Value::Array(page.items);
@@ -322,7 +327,7 @@ fn page_json(page: Page, select: Select) -> Value {
     if let Some(l) = page.last {
         out["LastEvaluatedKey"] = value::item_to_json(&l);
     }
-    out
+    super::items::with_capacity(out, body, table, units)
 }
 
 /// The store key an `ExclusiveStartKey` names: an item's key, or for an index an entry's key
@@ -391,6 +396,19 @@ fn check_key_condition(
         || DdbError::invalid_param("Condition parameter type does not match schema type");
     if !type_ok(&kc.hash_value, hash.kind) {
         return Err(mismatch());
+    }
+    if matches!(&kc.hash_value, AttributeValue::S(s) if s.is_empty())
+        || matches!(&kc.hash_value, AttributeValue::B(b) if b.is_empty())
+    {
+        return Err(DdbError::validation(format!(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {}",
+            if hash.kind == KeyType::S {
+                "string"
+            } else {
+                "binary"
+            },
+            hash.name
+        )));
     }
     if let (Some((_, rc)), Some(r)) = (&kc.range, range) {
         let vals: Vec<&AttributeValue> = match rc {
@@ -570,7 +588,10 @@ impl DynamoDb {
             segment: None,
         };
         let Some(mut r) = range_of(&base, with, kc.range.as_ref().map(|(_, c)| c)) else {
-            return ok(page_json(reader.run(std::iter::empty())?, select), None);
+            return ok(
+                page_json(reader.run(std::iter::empty())?, select, body, &t.name)?,
+                None,
+            );
         };
         if let Some(s) = start_key(ctx, t, idx, body)? {
             if forward {
@@ -580,14 +601,17 @@ impl DynamoDb {
             }
         }
         if is_empty(&r) {
-            return ok(page_json(reader.run(std::iter::empty())?, select), None);
+            return ok(
+                page_json(reader.run(std::iter::empty())?, select, body, &t.name)?,
+                None,
+            );
         }
         let page = if forward {
             reader.run(snap.range(r.clone()))?
         } else {
             reader.run(snap.range(r.clone()).rev())?
         };
-        ok(page_json(page, select), None)
+        ok(page_json(page, select, body, &t.name)?, None)
     }
 
     pub(super) fn scan(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
@@ -683,7 +707,7 @@ impl DynamoDb {
         } else {
             reader.run(snap.range(r))?
         };
-        ok(page_json(page, select), None)
+        ok(page_json(page, select, body, &t.name)?, None)
     }
 }
 
