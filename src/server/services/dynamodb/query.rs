@@ -35,16 +35,25 @@ type Range = (Bound<Key>, Bound<Key>);
 /// Builds the key prefix of the entries whose range key has these bytes.
 type WithRange<'a> = Box<dyn Fn(&[u8]) -> Key + 'a>;
 
-fn end_of(k: &Key) -> Bound<Key> {
-    k.prefix_range().1
+/// Just past every key whose last part is exactly the (terminated) part `k` ends with.
+///
+/// A part is its escaped bytes and a 0 terminator, and a 0 inside a value is escaped as `0 0xff`:
+/// so the keys of longer values that go on with a 0 byte start with `k ++ 0xff`, while the keys
+/// of this exact value go on with a part tag (below 0xff) or end. (A plain prefix range of `k`
+/// would take those longer values too.)
+fn part_end(k: &Key) -> Key {
+    let mut b = k.as_bytes().to_vec();
+    b.push(0xff);
+    Key::from_bytes(&b)
 }
 
-/// The first key after every key starting with `k`.
+fn end_of(k: &Key) -> Bound<Key> {
+    Bound::Excluded(part_end(k))
+}
+
+/// The first key after every key whose part is exactly `k`'s.
 fn after(k: &Key) -> Option<Bound<Key>> {
-    match k.prefix_range().1 {
-        Bound::Excluded(e) => Some(Bound::Included(e)),
-        _ => None,
-    }
+    Some(Bound::Included(part_end(k)))
 }
 
 fn lower_max(a: Bound<Key>, b: Bound<Key>) -> Bound<Key> {
@@ -714,6 +723,98 @@ impl DynamoDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Partition;
+    use crate::server::services::dynamodb::value::Number;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn cond_of(op: u8, a: AttributeValue, b: AttributeValue) -> RangeCond {
+        match op % 7 {
+            0 => RangeCond::Eq(a),
+            1 => RangeCond::Lt(a),
+            2 => RangeCond::Le(a),
+            3 => RangeCond::Gt(a),
+            4 => RangeCond::Ge(a),
+            5 => {
+                if value::compare(&a, &b) == Some(std::cmp::Ordering::Greater) {
+                    RangeCond::Between(b, a)
+                } else {
+                    RangeCond::Between(a, b)
+                }
+            }
+            _ => RangeCond::BeginsWith(a),
+        }
+    }
+
+    /// Store `vals` as range keys under hash "h" (and decoys under neighbouring hash keys), then
+    /// check that the key range of `cond` holds exactly the values `cond` matches, in order.
+    fn check_range(vals: Vec<AttributeValue>, cond: RangeCond) -> Result<(), TestCaseError> {
+        let p = Partition::new("000000000000", "us-east-1");
+        let with_hash = |h: &[u8], r: &[u8]| p.key().str("i").u64(7).bytes(h).bytes(r).build();
+        let mut map = BTreeMap::new();
+        for v in &vals {
+            let kb = value::key_bytes(v).unwrap();
+            map.insert(with_hash(b"h", &kb), Some(v.clone()));
+            for decoy in [&b"g"[..], b"h\0", b"hh", b"i", b""] {
+                map.insert(with_hash(decoy, &kb), None);
+            }
+        }
+        let base = p.key().str("i").u64(7).bytes(b"h").build();
+        let got: Vec<AttributeValue> = match range_of(&base, |r| with_hash(b"h", r), Some(&cond)) {
+            Some(r) if !is_empty(&r) => map
+                .range(r)
+                .map(|(_, v)| v.clone().expect("a decoy in range"))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut want: Vec<(Key, AttributeValue)> = map
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+            .filter(|(_, v)| cond.matches(v))
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        let want: Vec<AttributeValue> = want.into_iter().map(|(_, v)| v).collect();
+        prop_assert_eq!(got, want);
+        Ok(())
+    }
+
+    fn num((m, e): (i64, i8)) -> AttributeValue {
+        AttributeValue::N(Number::parse(&format!("{m}E{e}")).unwrap())
+    }
+
+    proptest! {
+        #[test]
+        fn number_key_ranges_select_exactly_the_matching_values(
+            vals in proptest::collection::vec((-60i64..60, -2i8..3), 0..40),
+            a in (-60i64..60, -2i8..3),
+            b in (-60i64..60, -2i8..3),
+            op in 0u8..6,
+        ) {
+            check_range(vals.into_iter().map(num).collect(), cond_of(op, num(a), num(b)))?;
+        }
+
+        #[test]
+        fn string_key_ranges_select_exactly_the_matching_values(
+            vals in proptest::collection::vec("[ab\\x00\\x{ff}]{0,4}", 0..40),
+            a in "[ab\\x00\\x{ff}]{0,3}",
+            b in "[ab\\x00\\x{ff}]{0,3}",
+            op in 0u8..7,
+        ) {
+            let s = |x: String| AttributeValue::S(x);
+            check_range(vals.into_iter().map(s).collect(), cond_of(op, s(a), s(b)))?;
+        }
+
+        #[test]
+        fn binary_key_ranges_select_exactly_the_matching_values(
+            vals in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(0xff)], 0..4), 0..40),
+            a in proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(0xff)], 0..3),
+            b in proptest::collection::vec(prop_oneof![Just(0u8), Just(1), Just(0xff)], 0..3),
+            op in 0u8..7,
+        ) {
+            let bv = AttributeValue::B;
+            check_range(vals.into_iter().map(bv).collect(), cond_of(op, bv(a), bv(b)))?;
+        }
+    }
 
     fn k(b: &[u8]) -> Key {
         Key::from_bytes(b)
