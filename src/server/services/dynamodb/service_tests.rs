@@ -456,3 +456,141 @@ fn a_new_gsi_is_backfilled_and_a_deleted_table_leaves_nothing() {
     // Only the table id sequence is left.
     assert_eq!(d.store.snapshot().len(), 1);
 }
+
+mod invariants {
+    use super::*;
+    use crate::server::services::dynamodb::items;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum W {
+        Put(u8, u8, Option<u8>, Option<u8>),
+        Update(u8, u8, Option<u8>),
+        Delete(u8, u8),
+        Batch(Vec<(u8, u8)>),
+    }
+
+    fn w() -> impl Strategy<Value = W> {
+        prop_oneof![
+            (
+                0u8..4,
+                0u8..4,
+                proptest::option::of(0u8..3),
+                proptest::option::of(0u8..3)
+            )
+                .prop_map(|(a, b, c, d)| W::Put(a, b, c, d)),
+            (0u8..4, 0u8..4, proptest::option::of(0u8..3)).prop_map(|(a, b, c)| W::Update(a, b, c)),
+            (0u8..4, 0u8..4).prop_map(|(a, b)| W::Delete(a, b)),
+            proptest::collection::vec((0u8..4, 0u8..4), 1..4).prop_map(W::Batch),
+        ]
+    }
+
+    fn apply(d: &DynamoDb, op: &W) {
+        let k = |a: u8, b: u8| json!({"pk": {"S": format!("h{a}")}, "sk": {"N": b.to_string()}});
+        let _ = match op {
+            W::Put(a, b, g, e) => {
+                let mut item = k(*a, *b);
+                if let Some(g) = g {
+                    item["g"] = json!({"S": format!("g{g}")});
+                    item["l"] = json!({"S": format!("l{g}")});
+                }
+                if let Some(e) = e {
+                    item["exp"] = json!({"N": (1000 + *e as u64 * 1000).to_string()});
+                }
+                item["x"] = json!({"S": "payload"});
+                call(d, "PutItem", json!({"TableName": "tbl", "Item": item}))
+            }
+            W::Update(a, b, g) => match g {
+                Some(g) => call(
+                    d,
+                    "UpdateItem",
+                    json!({"TableName": "tbl", "Key": k(*a, *b), "UpdateExpression": "SET g = :g, exp = :e",
+                    "ExpressionAttributeValues": {":g": {"S": format!("g{g}")}, ":e": {"N": "1500"}}}),
+                ),
+                None => call(
+                    d,
+                    "UpdateItem",
+                    json!({"TableName": "tbl", "Key": k(*a, *b), "UpdateExpression": "REMOVE g, l"}),
+                ),
+            },
+            W::Delete(a, b) => call(
+                d,
+                "DeleteItem",
+                json!({"TableName": "tbl", "Key": k(*a, *b)}),
+            ),
+            W::Batch(keys) => {
+                let mut seen = Vec::new();
+                let reqs: Vec<Value> = keys
+                    .iter()
+                    .filter(|x| {
+                        let new = !seen.contains(*x);
+                        seen.push(**x);
+                        new
+                    })
+                    .map(|(a, b)| json!({"DeleteRequest": {"Key": k(*a, *b)}}))
+                    .collect();
+                call(d, "BatchWriteItem", json!({"RequestItems": {"tbl": reqs}}))
+            }
+        };
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// After any sequence of writes (and TTL sweeps), the index and TTL entries and the
+        /// counts are exactly what the items imply.
+        #[test]
+        fn indexes_ttl_entries_and_counts_follow_the_items(ops in proptest::collection::vec(w(), 1..40), sweep_at in 0usize..40) {
+            let d = setup();
+            call(&d, "UpdateTimeToLive", json!({"TableName": "tbl", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}})).unwrap();
+            for (i, op) in ops.iter().enumerate() {
+                apply(&d, op);
+                if i == sweep_at {
+                    d.sweep_expired(2_000_000);
+                }
+            }
+            let p = ctx().partition;
+            let t = d.table(&p, "tbl").unwrap();
+            let snap = d.store.snapshot();
+            let mut items_seen = Vec::new();
+            let (mut count, mut size) = (0u64, 0u64);
+            let mut want_index: Vec<(Key, Rec)> = Vec::new();
+            let mut want_ttl: Vec<Key> = Vec::new();
+            for (_, r) in snap.scan_prefix(&keys::items(&p, t.id)) {
+                let Rec::Item(i) = r else { panic!("not an item") };
+                count += 1;
+                size += value::item_size(i) as u64;
+                items_seen.push(i.clone());
+            }
+            prop_assert_eq!((t.item_count, t.size_bytes), (count, size));
+            // Rebuild what the entries should be in a fresh store, from the items alone.
+            let fresh = DynamoDb::new();
+            let (_, _) = fresh.store.write(|txn| {
+                let mut t2 = t.clone();
+                t2.item_count = 0;
+                t2.size_bytes = 0;
+                for idx in t2.gsis.iter_mut().chain(t2.lsis.iter_mut()) {
+                    idx.item_count = 0;
+                    idx.size_bytes = 0;
+                }
+                for i in &items_seen {
+                    let pk = items::key_of_item(&t2, i).unwrap();
+                    items::write_item(&p, &mut t2, txn, &pk, None, Some(i));
+                }
+                for idx in t2.indexes() {
+                    let live = t.index(&idx.name).unwrap();
+                    assert_eq!((live.item_count, live.size_bytes), (idx.item_count, idx.size_bytes), "{}", idx.name);
+                }
+                for (k, r) in txn.scan_prefix(&keys::index_entries(&p, t.id)) {
+                    want_index.push((k.clone(), r.clone()));
+                }
+                for (k, _) in txn.scan_prefix(&keys::expiries(&p, t.id)) {
+                    want_ttl.push(k.clone());
+                }
+            });
+            let got_index: Vec<(Key, Rec)> = snap.scan_prefix(&keys::index_entries(&p, t.id)).map(|(k, r)| (k.clone(), r.clone())).collect();
+            let got_ttl: Vec<Key> = snap.scan_prefix(&keys::expiries(&p, t.id)).map(|(k, _)| k.clone()).collect();
+            prop_assert_eq!(got_index, want_index);
+            prop_assert_eq!(got_ttl, want_ttl);
+        }
+    }
+}
