@@ -79,8 +79,10 @@ fn parse_tx_write(w: &Value) -> DdbResult<TxWrite> {
     let return_old = return_on_failure(body)?;
     let (op, cond) = match *kind {
         "Put" => {
-            let item =
-                value::item_from_json(body.get("Item").unwrap_or(&Value::Null)).map_err(verr)?;
+            let item = match body.get("Item") {
+                None | Some(Value::Null) => return Err(DdbError::missing("item")),
+                Some(v) => value::item_from_json(v).map_err(verr)?,
+            };
             check_size(&item, false)?;
             let c = ex.parse(&[("ConditionExpression", ce.is_some())], |ph| {
                 ce.map(|s| ex::parse_condition(s, ph)).transpose()
