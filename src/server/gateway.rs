@@ -13,7 +13,7 @@ use tracing::debug;
 use super::aws_request::RequestContext;
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
-use super::services::{Handled, dynamodb, s3, ssm, sts};
+use super::services::{Handled, dynamodb, s3, sqs, ssm, sts};
 use super::state_api;
 
 /// The largest request body accepted (larger ones get a 413).
@@ -22,6 +22,7 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Everything a request may reach.
 pub struct App {
     pub s3: s3::S3,
+    pub sqs: sqs::Sqs,
     pub ssm: ssm::Ssm,
     pub sts: sts::Sts,
     pub dynamodb: dynamodb::DynamoDb,
@@ -67,6 +68,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         return match prefix {
             "AmazonSSM" => serve_ssm(&app, &ctx, op, &body).await,
             "DynamoDB_20120810" => serve_dynamodb(&app, &ctx, op, &body).await,
+            "AmazonSQS" => serve_sqs(&app, &ctx, &parts, sqs::Wire::Json, op, &body, &[]).await,
             _ => AwsError::new(
                 "UnknownOperationException",
                 format!("No service of this emulator handles X-Amz-Target {target}"),
@@ -96,12 +98,21 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         .map(|(_, v)| v.clone());
     let scope = ctx.scope_service.clone();
     match (action, scope.as_deref()) {
+        (Some(action), Some("sqs")) => {
+            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, &action, &[], &params).await
+        }
+        (Some(action), None) if sqs::is_operation(&action) => {
+            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, &action, &[], &params).await
+        }
         (Some(action), None | Some("sts")) => serve_sts(&app, &ctx, &action, &params).await,
         (Some(action), Some(other)) => AwsError::new(
             "InvalidAction",
             format!("Service {other} (action {action}) is not supported by this emulator"),
         )
         .into_response(Protocol::Query, &ctx.request_id),
+        (None, Some("sqs")) => {
+            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, "", &[], &params).await
+        }
         (None, Some("ssm")) => AwsError::new(
             "UnknownOperationException",
             "SSM requests must name their operation in the X-Amz-Target header",
@@ -247,6 +258,29 @@ async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) 
         Ok(h) => finish(app, dynamodb::NAME, Protocol::Json11, ctx, Ok(h)).await,
         Err(e) => e.into_response(&ctx.request_id),
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_sqs(
+    app: &App,
+    ctx: &RequestContext,
+    parts: &axum::http::request::Parts,
+    wire: sqs::Wire,
+    op: &str,
+    body: &[u8],
+    params: &[(String, String)],
+) -> Response {
+    sqs::serve(
+        &app.sqs,
+        &app.persistence,
+        ctx,
+        parts,
+        wire,
+        op,
+        body,
+        params,
+    )
+    .await
 }
 
 async fn serve_sts(

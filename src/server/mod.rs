@@ -22,7 +22,7 @@ use crate::{Engine, EngineOptions};
 use config::{Config, LoadStrategy};
 use gateway::App;
 use persistence::Persistence;
-use services::{dynamodb, s3, ssm, sts};
+use services::{dynamodb, s3, sqs, ssm, sts};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +52,13 @@ const MEMORY_GC_INTERVAL: Duration = Duration::from_secs(30);
 pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
+    let sqs = sqs::Sqs::new();
     let dynamodb = dynamodb::DynamoDb::new();
-    let services = vec![s3::NAME, ssm::NAME, sts::NAME, dynamodb::NAME];
+    let services = vec![s3::NAME, sqs::NAME, ssm::NAME, sts::NAME, dynamodb::NAME];
     let engine = if config.persistence {
         let dir = config.state_dir();
         let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
+        let sqs_store = sqs.store.clone();
         let ddb_store = dynamodb.store.clone();
         let d = dir.clone();
         let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {
@@ -67,6 +69,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             let engine = Engine::open(&d, EngineOptions::default())?;
             engine.register(ssm_store)?;
             engine.register(sts_store)?;
+            engine.register(sqs_store)?;
             engine.register(ddb_store)?;
             Ok(engine)
         })
@@ -115,13 +118,16 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     }
     let persistence =
         Persistence::new(engine, config.save_strategy, config.load_strategy, services);
-    Ok(Arc::new(App {
+    let app = Arc::new(App {
         s3,
+        sqs,
         ssm,
         sts,
         dynamodb,
         persistence,
-    }))
+    });
+    sqs::spawn_sweeper(&app);
+    Ok(app)
 }
 
 /// Run the server until SIGTERM or SIGINT; then save as the strategy says and return.
@@ -162,6 +168,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop_tx.send(true);
+    });
+    let (mut sqs_stop, stopping) = (stop_rx.clone(), app.clone());
+    tokio::spawn(async move {
+        let _ = sqs_stop.wait_for(|s| *s).await;
+        stopping.sqs.stop_waiting();
     });
     let mut graceful = stop_rx.clone();
     let server = axum::serve(no_delay(listener), gateway::router(app.clone()))

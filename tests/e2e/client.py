@@ -224,7 +224,7 @@ def cmd_errors():
     # Through boto3: an operation this emulator lacks, and a service it lacks.
     expect_error("UnknownOperationException", client("ssm").list_documents)
     expect_error("InvalidAction", client("sts").get_session_token)
-    expect_error("UnknownOperationException", client("sqs").list_queues)
+    expect_error("UnknownOperationException", client("kinesis").list_streams)
 
     # Missing required parameters reach the server when the SDK does not check them.
     loose = client("ssm", validate=False)

@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod s3;
+pub mod sqs;
 pub mod ssm;
 pub mod sts;
 
