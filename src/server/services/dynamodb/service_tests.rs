@@ -594,3 +594,120 @@ mod invariants {
         }
     }
 }
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    const OPS: &[&str] = &[
+        "CreateTable",
+        "DescribeTable",
+        "ListTables",
+        "DeleteTable",
+        "UpdateTable",
+        "TagResource",
+        "UntagResource",
+        "ListTagsOfResource",
+        "UpdateTimeToLive",
+        "DescribeTimeToLive",
+        "PutItem",
+        "GetItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+        "Nope",
+    ];
+
+    /// JSON built from the members requests use, with values of every shape.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just("tbl".to_string()),
+                Just("pk".to_string()),
+                Just("S".to_string()),
+                Just(":v".to_string()),
+                Just("#n".to_string()),
+                Just("pk = :v".to_string()),
+                Just("SET a = :v".to_string()),
+                ".{0,8}".prop_map(|s| s)
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("TableName"),
+                Just("Key"),
+                Just("Item"),
+                Just("S"),
+                Just("N"),
+                Just("B"),
+                Just("L"),
+                Just("M"),
+                Just("SS"),
+                Just("pk"),
+                Just("sk"),
+                Just(":v"),
+                Just("#n"),
+                Just("ExpressionAttributeValues"),
+                Just("ExpressionAttributeNames"),
+                Just("KeyConditionExpression"),
+                Just("ConditionExpression"),
+                Just("UpdateExpression"),
+                Just("FilterExpression"),
+                Just("ProjectionExpression"),
+                Just("ExclusiveStartKey"),
+                Just("RequestItems"),
+                Just("TransactItems"),
+                Just("Put"),
+                Just("Update"),
+                Just("Keys"),
+                Just("PutRequest"),
+                Just("DeleteRequest"),
+                Just("IndexName"),
+                Just("Limit"),
+                Just("Segment"),
+                Just("TotalSegments"),
+                Just("KeySchema"),
+                Just("AttributeDefinitions"),
+                Just("GlobalSecondaryIndexUpdates"),
+                Just("ResourceArn"),
+                Just("Tags"),
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((key, inner), 0..5).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// No request body makes an operation panic; a failed one changes nothing.
+        #[test]
+        fn hostile_bodies_get_errors_not_panics(op in 0..OPS.len(), body in json_value()) {
+            let d = setup();
+            put(&d, "a", 1, json!({"g": {"S": "x"}}));
+            let before = d.store.snapshot().map().clone();
+            let mut body = body;
+            if let Value::Object(m) = &mut body
+                && !m.contains_key("TableName")
+            {
+                m.insert("TableName".into(), json!("tbl"));
+            }
+            let r = d.handle(&ctx(), OPS[op], body.to_string().as_bytes());
+            if r.is_err() {
+                prop_assert!(d.store.snapshot().map() == &before);
+            }
+        }
+    }
+}
