@@ -19,6 +19,8 @@ import json
 import re
 import sys
 import time
+import urllib.error
+import urllib.request
 from decimal import Decimal
 
 import boto3
@@ -70,7 +72,37 @@ def create_simple(c, name, hash_type="S", range_key=None, **extra):
     )
 
 
+def raw(op, body):
+    """POST a raw body to the DynamoDB endpoint; returns (status, parsed JSON body)."""
+    req = urllib.request.Request(
+        ENDPOINT + "/",
+        data=body,
+        method="POST",
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810." + op,
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def cmd_tables():
+    # Hostile bodies get JSON 1.0 errors and the server stays up.
+    for op, body, code in [
+        ("ListTables", b"{not json", "SerializationException"),
+        ("ListTables", b"[1, 2]", "SerializationException"),
+        ("CreateTable", b'{"TableName": 7}', "SerializationException"),
+        ("PutItem", b'{"TableName": "tbl", "Item": {"pk": {"S": "a", "N": "1"}}}', "ValidationException"),
+        ("PutItem", b'{"TableName": "tbl", "Item": ' + b'{"M": {"a": ' * 40 + b'{"S": "x"}' + b"}}" * 40 + b"}", "ValidationException"),
+        ("Frobnicate", b"{}", "UnknownOperationException"),
+    ]:
+        status, out = raw(op, body)
+        check(status == 400 and out["__type"].endswith("#" + code), (op, body[:40], status, out))
     c = ddb()
     r = create_simple(
         c,
