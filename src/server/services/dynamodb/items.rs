@@ -381,9 +381,12 @@ pub fn load_table(txn: &Txn<'_, Rec>, p: &Partition, name: &str) -> DdbResult<Ta
 
 pub fn save_table(txn: &mut Txn<'_, Rec>, p: &Partition, t: TableMeta) {
     let key = keys::table(p, &t.name);
-    if txn.get(&key) != Some(&Rec::Table(Box::new(t.clone()))) {
-        txn.insert(key, Rec::Table(Box::new(t)));
+    if let Some(Rec::Table(old)) = txn.get(&key)
+        && **old == t
+    {
+        return;
     }
+    txn.insert(key, Rec::Table(Box::new(t)));
 }
 
 pub fn get_item_in(txn: &Txn<'_, Rec>, key: &Key) -> Option<Item> {

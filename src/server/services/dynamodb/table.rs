@@ -807,13 +807,29 @@ pub fn build_table(input: &CreateTableIn, id: u64, created_ms: u64) -> DdbResult
     })
 }
 
-/// A stream label: the creation time, ISO 8601 with milliseconds.
+/// A stream label: the time the stream was enabled, ISO 8601 UTC with milliseconds
+/// (`2026-11-29T07:33:42.123`), as DynamoDB writes it.
 pub fn stream_label(ms: u64) -> String {
     let secs = ms / 1000;
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    let s = httpdate::fmt_http_date(t);
-    // Compact and unambiguous enough: the HTTP date of the creation plus milliseconds.
-    format!("{}.{:03}", s.replace([' ', ','], "_"), ms % 1000)
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms % 1000
+    )
 }
 
 /// Drop attribute definitions no key uses any more (after an index is deleted).
@@ -911,6 +927,13 @@ mod tests {
             e.message
                 .contains("must both be specified when BillingMode is PROVISIONED")
         );
+    }
+
+    #[test]
+    fn stream_labels_are_iso_timestamps() {
+        assert_eq!(stream_label(0), "1970-01-01T00:00:00.000");
+        assert_eq!(stream_label(1_709_210_096_789), "2024-02-29T12:34:56.789");
+        assert_eq!(stream_label(951_782_400_000), "2000-02-29T00:00:00.000");
     }
 
     #[test]
