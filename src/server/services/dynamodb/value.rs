@@ -489,6 +489,16 @@ fn number_size(n: &Number) -> usize {
     n.significant_digits().div_ceil(2) + 1
 }
 
+/// Levels of list/map nesting in `v` (0 for scalars and sets); DynamoDB allows
+/// [`MAX_NESTING`].
+pub fn nesting_depth(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::M(m) => 1 + m.values().map(nesting_depth).max().unwrap_or(0),
+        AttributeValue::L(l) => 1 + l.iter().map(nesting_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// An item's size by DynamoDB's rules: the UTF-8 length of each attribute name plus its value.
 pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + v.size()).sum()
@@ -978,7 +988,7 @@ mod tests {
         for _ in 0..MAX_NESTING {
             v = json!({"L": [v]});
         }
-        assert!(value_from_json(&v).is_ok());
+        assert_eq!(nesting_depth(&value_from_json(&v).unwrap()), MAX_NESTING);
         let v = json!({"M": {"k": v}});
         assert_eq!(
             value_from_json(&v).unwrap_err().0,

@@ -5,7 +5,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::server::services::dynamodb::value::{Number, compare};
+use crate::server::services::dynamodb::value::{
+    MAX_NESTING as MAX_VALUE_NESTING, Number, compare, nesting_depth,
+};
 
 /// The value at `path` in `item`, if any.
 pub(super) fn resolve<'i>(item: &'i Item, path: &Path) -> Option<&'i AttributeValue> {
@@ -333,6 +335,14 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
     removes.sort_by(|a, b| b.cmp(a));
     for p in removes {
         remove_path(&mut work, p)?;
+    }
+    for name in u.top_level_names() {
+        if work
+            .get(&name)
+            .is_some_and(|v| nesting_depth(v) > MAX_VALUE_NESTING)
+        {
+            return Err(e("Nesting Levels have exceeded supported limits"));
+        }
     }
     *item = work;
     Ok(())

@@ -480,6 +480,16 @@ impl Parser<'_, '_, '_> {
                         let a = self.set_operand()?;
                         self.expect(Tok::Comma)?;
                         let b = self.set_operand()?;
+                        for o in [&a, &b] {
+                            if let SetOperand::Value(v) = o
+                                && !matches!(v, AttributeValue::L(_))
+                            {
+                                return Err(self.kind.err(format_args!(
+                                    "Incorrect operand type for operator or function; operator or function: list_append, operand type: {}",
+                                    v.type_code()
+                                )));
+                            }
+                        }
                         SetOperand::ListAppend(Box::new(a), Box::new(b))
                     }
                     f if f == "size" || BOOL_FUNCTIONS.contains(&f) => {
@@ -516,19 +526,29 @@ impl Parser<'_, '_, '_> {
 
     fn set_value(&mut self) -> Result<SetValue, ExprError> {
         let a = self.set_operand()?;
-        match self.peek() {
-            Tok::Plus => {
-                self.bump();
-                self.count_op()?;
-                Ok(SetValue::Plus(a, self.set_operand()?))
+        let op = match self.peek() {
+            Tok::Plus => "+",
+            Tok::Minus => "-",
+            _ => return Ok(SetValue::Operand(a)),
+        };
+        self.bump();
+        self.count_op()?;
+        let b = self.set_operand()?;
+        for o in [&a, &b] {
+            if let SetOperand::Value(v) = o
+                && !matches!(v, AttributeValue::N(_))
+            {
+                return Err(self.kind.err(format_args!(
+                    "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
+                    v.type_code()
+                )));
             }
-            Tok::Minus => {
-                self.bump();
-                self.count_op()?;
-                Ok(SetValue::Minus(a, self.set_operand()?))
-            }
-            _ => Ok(SetValue::Operand(a)),
         }
+        Ok(if op == "+" {
+            SetValue::Plus(a, b)
+        } else {
+            SetValue::Minus(a, b)
+        })
     }
 
     /// The `:value` of an ADD or DELETE action, checked against the types the action takes.
@@ -548,7 +568,7 @@ impl Parser<'_, '_, '_> {
         );
         if !ok {
             return Err(self.kind.err(format_args!(
-                "Incorrect operand type for operator or function; operator: {action}, operand type: {}, typeSet: ALLOWED_FOR_{action}_OPERAND",
+                "Incorrect operand type for operator or function; operator: {action}, operand type: {}",
                 long_type_name(&value)
             )));
         }
@@ -701,9 +721,8 @@ pub fn parse_key_condition(
     for leaf in leaves {
         let (name, cond) = key_leaf(leaf).ok_or_else(unsupported)?;
         if seen.contains(&name) || seen.len() >= 2 {
-            return Err(ExprError(
-                "KeyConditionExpressions must only contain one condition per key".to_string(),
-            ));
+            return Err(Kind::KeyCondition
+                .err("KeyConditionExpressions must only contain one condition per key"));
         }
         seen.push(name.clone());
         if name == hash_key {

@@ -471,13 +471,13 @@ fn invalid_updates_get_dynamodb_messages() {
         (
             "ADD num :s",
             format!(
-                "{p}Incorrect operand type for operator or function; operator: ADD, operand type: STRING, typeSet: ALLOWED_FOR_ADD_OPERAND"
+                "{p}Incorrect operand type for operator or function; operator: ADD, operand type: STRING"
             ),
         ),
         (
             "DELETE tags :one",
             format!(
-                "{p}Incorrect operand type for operator or function; operator: DELETE, operand type: NUMBER, typeSet: ALLOWED_FOR_DELETE_OPERAND"
+                "{p}Incorrect operand type for operator or function; operator: DELETE, operand type: NUMBER"
             ),
         ),
         (
@@ -500,6 +500,18 @@ fn invalid_updates_get_dynamodb_messages() {
             "SET num = :nope",
             format!(
                 "{p}An expression attribute value used in expression is not defined; attribute value: :nope"
+            ),
+        ),
+        (
+            "SET a = list_append(lst, :s)",
+            format!(
+                "{p}Incorrect operand type for operator or function; operator or function: list_append, operand type: S"
+            ),
+        ),
+        (
+            "SET a = num - :ss",
+            format!(
+                "{p}Incorrect operand type for operator or function; operator or function: -, operand type: SS"
             ),
         ),
         (
@@ -540,7 +552,7 @@ fn invalid_updates_get_dynamodb_messages() {
             "The provided expression refers to an attribute that does not exist in the item",
         ),
         (
-            "SET lst = list_append(lst, :s)",
+            "SET lst = list_append(lst, str)",
             "An operand in the update expression has an incorrect data type",
         ),
         (
@@ -736,12 +748,12 @@ fn key_conditions() {
         (
             "pk = :s AND sk = :one AND sk = :two",
             Some("sk"),
-            "KeyConditionExpressions must only contain one condition per key",
+            "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
         ),
         (
             "pk = :s AND pk = :s",
             Some("sk"),
-            "KeyConditionExpressions must only contain one condition per key",
+            "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
         ),
         (
             "pk = :s AND oth = :one",
@@ -854,4 +866,30 @@ proptest! {
         }
         let _ = parse_key_condition(&src, &mut ph, "a", Some("n"));
     }
+}
+
+#[test]
+fn updates_cannot_nest_too_deep() {
+    let mut deep = AttributeValue::Null;
+    for _ in 0..crate::server::services::dynamodb::value::MAX_NESTING {
+        deep = AttributeValue::L(vec![deep]);
+    }
+    let v: BTreeMap<String, AttributeValue> = [(":d".to_string(), deep)].into();
+    let mut it = item();
+    let mut ph = Placeholders::new(None, Some(&v));
+    parse_update("SET fine = :d", &mut ph)
+        .unwrap()
+        .apply(&mut it)
+        .unwrap();
+    let mut ph = Placeholders::new(None, Some(&v));
+    let before = it.clone();
+    assert_eq!(
+        parse_update("SET fine[0] = :d", &mut ph)
+            .unwrap()
+            .apply(&mut it)
+            .unwrap_err()
+            .0,
+        "Nesting Levels have exceeded supported limits"
+    );
+    assert_eq!(it, before);
 }
