@@ -394,16 +394,23 @@ impl Update {
 
     /// The top-level attribute names the update writes (sorted, unique).
     pub fn top_level_names(&self) -> Vec<String> {
-        let tops = self
-            .set
+        let set: BTreeSet<String> = self.targets().map(|p| p.top.clone()).collect();
+        set.into_iter().collect()
+    }
+
+    /// The document paths the update writes, in expression order. `project(item, &paths)` on
+    /// the old and new item gives DynamoDB's `UPDATED_OLD` / `UPDATED_NEW`.
+    pub fn paths(&self) -> Vec<Path> {
+        self.targets().cloned().collect()
+    }
+
+    fn targets(&self) -> impl Iterator<Item = &Path> + Clone {
+        self.set
             .iter()
             .map(|(p, _)| p)
             .chain(&self.remove)
             .chain(self.add.iter().map(|(p, _)| p))
             .chain(self.delete.iter().map(|(p, _)| p))
-            .map(|p| p.top.clone());
-        let set: BTreeSet<String> = tops.collect();
-        set.into_iter().collect()
     }
 }
 

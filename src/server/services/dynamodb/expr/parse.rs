@@ -624,14 +624,7 @@ impl Parser<'_, '_, '_> {
                 }
             }
         }
-        let targets = u
-            .set
-            .iter()
-            .map(|(p, _)| p)
-            .chain(&u.remove)
-            .chain(u.add.iter().map(|(p, _)| p))
-            .chain(u.delete.iter().map(|(p, _)| p));
-        check_overlaps(targets, self.kind)?;
+        check_overlaps(u.targets(), self.kind)?;
         Ok(u)
     }
 }

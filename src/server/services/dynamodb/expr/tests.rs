@@ -605,6 +605,11 @@ fn update_top_level_names() {
     )
     .unwrap();
     assert_eq!(u.top_level_names(), vec!["c", "lst", "mp", "name", "tags"]);
+    let paths: Vec<String> = u.paths().iter().map(Path::to_string).collect();
+    assert_eq!(
+        paths,
+        vec!["[mp, a]", "[name]", "[lst, [0]]", "[c]", "[tags]"]
+    );
     let c = parse_condition(
         "size(str) > :one AND (#m.a = pk OR attribute_exists(lst[1]))",
         &mut ph,
