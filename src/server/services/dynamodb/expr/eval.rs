@@ -103,6 +103,7 @@ pub(super) fn eval(n: &Node, item: &Item) -> bool {
             list.iter()
                 .any(|o| operand(o, item).is_some_and(|x| x == v))
         }
+        Node::Const(b) => *b,
         Node::And(a, b) => eval(a, item) && eval(b, item),
         Node::Or(a, b) => eval(a, item) || eval(b, item),
         Node::Not(a) => !eval(a, item),

@@ -12,6 +12,7 @@ use std::fmt;
 use super::value::{AttributeValue, Item};
 
 mod eval;
+mod legacy;
 mod lex;
 mod parse;
 mod reserved;
@@ -19,6 +20,10 @@ mod reserved;
 mod tests;
 
 pub use eval::project;
+pub use legacy::{
+    condition_from_expected, condition_from_filter, key_condition_from_legacy,
+    paths_from_attributes_to_get, update_from_attribute_updates,
+};
 pub use parse::{
     parse_condition, parse_filter, parse_key_condition, parse_projection, parse_update,
 };
@@ -304,6 +309,8 @@ pub(crate) enum Node {
     Type(Path, String),
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
+    /// A constant (an empty legacy condition map is true).
+    Const(bool),
 }
 
 /// A parsed condition or filter expression.
@@ -356,6 +363,7 @@ fn collect_names(n: &Node, out: &mut BTreeSet<String>) {
         Node::Exists(p) | Node::NotExists(p) | Node::Type(p, _) => {
             out.insert(p.top.clone());
         }
+        Node::Const(_) => {}
     }
 }
 
