@@ -485,8 +485,16 @@ impl AttributeValue {
     }
 }
 
+/// A number's size: one byte, plus one per two significant digits on each side of the decimal
+/// point (leading and trailing zeros trimmed), plus one if negative — as measured on DynamoDB
+/// (the developer guide's "1 byte per two significant digits plus 1" is the approximation).
 fn number_size(n: &Number) -> usize {
-    n.significant_digits().div_ceil(2) + 1
+    if n.is_zero() {
+        return 1;
+    }
+    let len = n.digits.len();
+    let int = n.exp.clamp(0, len as i32) as usize;
+    1 + int.div_ceil(2) + (len - int).div_ceil(2) + usize::from(n.neg)
 }
 
 /// Levels of list/map nesting in `v` (0 for scalars and sets); DynamoDB allows
@@ -1029,6 +1037,27 @@ mod tests {
             item_from_json(&json!([])).unwrap_err().0,
             "START_ARRAY can not be converted to a Map"
         );
+    }
+
+    #[test]
+    fn number_sizes() {
+        for (s, size) in [
+            ("0", 1),
+            ("1", 2),
+            ("12", 2),
+            ("123", 3),
+            ("1200", 2),
+            ("1e125", 2),
+            ("-1", 3),
+            ("0.5", 2),
+            ("0.005", 2),
+            ("1.05", 3),
+            ("12.5", 3),
+            ("1000.5", 4),
+            ("12345678901234567890123456789012345678", 20),
+        ] {
+            assert_eq!(AttributeValue::N(n(s)).size(), size, "{s}");
+        }
     }
 
     #[test]
