@@ -40,8 +40,11 @@ pub const MAX_DIGITS: usize = 38;
 const MAX_EXP: i32 = 126;
 /// Smallest such exponent (magnitude >= 10^-130).
 const MIN_EXP: i32 = -129;
-/// How deep lists and maps may nest (DynamoDB: 32 levels).
+/// Levels of nesting DynamoDB allows, counting a top-level attribute value as level 1: at most
+/// `MAX_NESTING - 1` lists/maps inside one another (a 32-deep map is refused).
 pub const MAX_NESTING: usize = 32;
+/// DynamoDB's message for values nested too deeply.
+pub const NESTING_MESSAGE: &str = "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
 
 const NOT_NUMERIC: &str = "The parameter cannot be converted to a numeric value";
 const TOO_MANY_DIGITS: &str = "Attempting to store more than 38 significant digits in a Number";
@@ -497,8 +500,8 @@ fn number_size(n: &Number) -> usize {
     1 + int.div_ceil(2) + (len - int).div_ceil(2) + usize::from(n.neg)
 }
 
-/// Levels of list/map nesting in `v` (0 for scalars and sets); DynamoDB allows
-/// [`MAX_NESTING`].
+/// Lists/maps nested in one another in `v` (0 for scalars and sets); DynamoDB allows at most
+/// `MAX_NESTING - 1`.
 pub fn nesting_depth(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::M(m) => 1 + m.values().map(nesting_depth).max().unwrap_or(0),
@@ -622,8 +625,8 @@ fn value_at(v: &serde_json::Value, depth: usize) -> Result<AttributeValue, Value
                 ));
             }
         },
-        "M" | "L" if depth >= MAX_NESTING => {
-            return err("Nesting Levels have exceeded supported limits");
+        "M" | "L" if depth + 1 >= MAX_NESTING => {
+            return err(NESTING_MESSAGE);
         }
         "M" => {
             let Some(m) = inner.as_object() else {
@@ -755,6 +758,10 @@ pub fn values_from_json(
             ));
         }
         let value = value_from_json(v).map_err(|e| {
+            if e.0 == NESTING_MESSAGE {
+                // DynamoDB reports this one as is.
+                return e;
+            }
             ValueError(format!(
                 "ExpressionAttributeValues contains invalid value: {} for key {k}",
                 e.0
@@ -993,15 +1000,15 @@ mod tests {
     #[test]
     fn nesting_is_bounded() {
         let mut v = json!({"S": "leaf"});
-        for _ in 0..MAX_NESTING {
+        for _ in 0..MAX_NESTING - 1 {
             v = json!({"L": [v]});
         }
-        assert_eq!(nesting_depth(&value_from_json(&v).unwrap()), MAX_NESTING);
-        let v = json!({"M": {"k": v}});
         assert_eq!(
-            value_from_json(&v).unwrap_err().0,
-            "Nesting Levels have exceeded supported limits"
+            nesting_depth(&value_from_json(&v).unwrap()),
+            MAX_NESTING - 1
         );
+        let v = json!({"M": {"k": v}});
+        assert_eq!(value_from_json(&v).unwrap_err().0, NESTING_MESSAGE);
     }
 
     #[test]
@@ -1015,6 +1022,14 @@ mod tests {
         assert_eq!(
             values_from_json(&json!({"a": {"S": "x"}})).unwrap_err().0,
             "ExpressionAttributeValues contains invalid key: Syntax error; key: \"a\""
+        );
+        let mut deep = json!({"S": "leaf"});
+        for _ in 0..MAX_NESTING {
+            deep = json!({"M": {"n": deep}});
+        }
+        assert_eq!(
+            values_from_json(&json!({":d": deep})).unwrap_err().0,
+            NESTING_MESSAGE
         );
         assert_eq!(
             values_from_json(&json!({":a": {"SS": []}})).unwrap_err().0,

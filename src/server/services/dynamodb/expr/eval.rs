@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::server::services::dynamodb::value::{
-    MAX_NESTING as MAX_VALUE_NESTING, Number, compare, nesting_depth,
+    MAX_NESTING as MAX_VALUE_NESTING, NESTING_MESSAGE, Number, compare, nesting_depth,
 };
 
 /// The value at `path` in `item`, if any.
@@ -340,9 +340,9 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
     for name in u.top_level_names() {
         if work
             .get(&name)
-            .is_some_and(|v| nesting_depth(v) > MAX_VALUE_NESTING)
+            .is_some_and(|v| nesting_depth(v) >= MAX_VALUE_NESTING)
         {
-            return Err(e("Nesting Levels have exceeded supported limits"));
+            return Err(e(NESTING_MESSAGE));
         }
     }
     *item = work;

@@ -308,7 +308,8 @@ impl Parser<'_, '_, '_> {
             let (n, inner_paren) = self.or()?;
             self.expect(Tok::RParen)?;
             self.leave();
-            if inner_paren {
+            // DynamoDB accepts `((a = :v))` in key conditions only.
+            if inner_paren && self.kind != Kind::KeyCondition {
                 return Err(self.kind.err("The expression has redundant parentheses;"));
             }
             return Ok((n, true));
@@ -330,9 +331,17 @@ impl Parser<'_, '_, '_> {
             _ => None,
         };
         if let Some(op) = op {
-            self.bump();
+            let name = match self.bump() {
+                Tok::Eq => "=",
+                Tok::Ne => "<>",
+                Tok::Lt => "<",
+                Tok::Le => "<=",
+                Tok::Gt => ">",
+                _ => ">=",
+            };
             self.count_op()?;
             let right = self.operand()?;
+            self.distinct(name, &left, [&right])?;
             return Ok((Node::Cmp(left, op, right), false));
         }
         if self.at_kw("BETWEEN") {
@@ -355,6 +364,7 @@ impl Parser<'_, '_, '_> {
                     scalar_text(h)
                 )));
             }
+            self.distinct("BETWEEN", &left, [&lo, &hi])?;
             return Ok((Node::Between(left, lo, hi), false));
         }
         if self.at_kw("IN") {
@@ -373,6 +383,7 @@ impl Parser<'_, '_, '_> {
                 }
             }
             self.expect(Tok::RParen)?;
+            self.distinct("IN", &left, list.iter())?;
             return Ok((Node::In(left, list), false));
         }
         if let Operand::Size(_) = left
@@ -383,6 +394,26 @@ impl Parser<'_, '_, '_> {
             ));
         }
         Err(self.syntax())
+    }
+
+    /// DynamoDB refuses an operator or function whose first operand, a document path, appears
+    /// again among its other operands (`contains(a, a)`, `a = a`).
+    fn distinct<'o>(
+        &self,
+        op: &str,
+        first: &Operand,
+        rest: impl IntoIterator<Item = &'o Operand>,
+    ) -> Result<(), ExprError> {
+        if let Operand::Path(p) = first
+            && rest
+                .into_iter()
+                .any(|o| matches!(o, Operand::Path(q) if q == p))
+        {
+            return Err(self.kind.err(format_args!(
+                "The first operand must be distinct from the remaining operands for this operator or function; operator: {op}, first operand: {p}"
+            )));
+        }
+        Ok(())
     }
 
     fn function(&mut self, f: &str) -> Result<Node, ExprError> {
@@ -444,6 +475,7 @@ impl Parser<'_, '_, '_> {
                         )));
                     }
                 }
+                self.distinct("begins_with", &a, [&b])?;
                 Node::BeginsWith(a, b)
             }
             _ => {
@@ -451,6 +483,7 @@ impl Parser<'_, '_, '_> {
                     return Err(self.syntax());
                 };
                 needs_path(&a)?;
+                self.distinct("contains", &a, [&b])?;
                 Node::Contains(a, b)
             }
         })
@@ -534,16 +567,6 @@ impl Parser<'_, '_, '_> {
         self.bump();
         self.count_op()?;
         let b = self.set_operand()?;
-        for o in [&a, &b] {
-            if let SetOperand::Value(v) = o
-                && !matches!(v, AttributeValue::N(_))
-            {
-                return Err(self.kind.err(format_args!(
-                    "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
-                    v.type_code()
-                )));
-            }
-        }
         Ok(if op == "+" {
             SetValue::Plus(a, b)
         } else {
@@ -712,6 +735,10 @@ pub fn parse_key_condition(
     let mut range: Option<(String, RangeCond)> = None;
     let mut seen: Vec<String> = Vec::new();
     for leaf in leaves {
+        if leaf_paths(&leaf).iter().any(|p| !p.steps.is_empty()) {
+            return Err(Kind::KeyCondition
+                .err("KeyConditionExpressions cannot have conditions on nested attributes"));
+        }
         let (name, cond) = key_leaf(leaf).ok_or_else(unsupported)?;
         if seen.contains(&name) || seen.len() >= 2 {
             return Err(Kind::KeyCondition
@@ -774,6 +801,21 @@ fn flatten_and(n: Node, out: &mut Vec<Node>) -> Result<(), ExprError> {
             Ok(())
         }
     }
+}
+
+/// The document paths a leaf condition compares.
+fn leaf_paths(n: &Node) -> Vec<&Path> {
+    let ops: Vec<&Operand> = match n {
+        Node::Cmp(a, _, b) | Node::BeginsWith(a, b) | Node::Contains(a, b) => vec![a, b],
+        Node::Between(a, b, c) => vec![a, b, c],
+        _ => Vec::new(),
+    };
+    ops.into_iter()
+        .filter_map(|o| match o {
+            Operand::Path(p) | Operand::Size(p) => Some(p),
+            Operand::Value(_) => None,
+        })
+        .collect()
 }
 
 /// One `key op :value` condition as (attribute name, condition), or None when not of that shape.

@@ -94,8 +94,8 @@ fn conditions_evaluate() {
         ("size(lst) BETWEEN :one AND :ten", true),
         ("size(absent) >= :one", false),
         ("size(num) >= :one", false),
-        ("num = num", true),
-        ("#n = #n", true),
+        ("num = str", false),
+        ("#n <> str", true),
         ("NOT num = :one", true),
         ("not attribute_exists(num)", false),
         ("num = :one OR num > :two", true),
@@ -262,6 +262,24 @@ fn invalid_conditions_get_dynamodb_messages() {
     for (src, want) in cases {
         assert_eq!(cond(src).unwrap_err(), *want, "{src}");
     }
+    let distinct = |op: &str, path: &str| {
+        format!(
+            "{p}The first operand must be distinct from the remaining operands for this operator or function; operator: {op}, first operand: {path}"
+        )
+    };
+    for (src, want) in [
+        ("contains(#n, #n)", distinct("contains", "[name]")),
+        ("num = num", distinct("=", "[num]")),
+        ("mp.a >= #m.a", distinct(">=", "[mp, a]")),
+        ("num BETWEEN :one AND num", distinct("BETWEEN", "[num]")),
+        ("num IN (:one, num)", distinct("IN", "[num]")),
+        ("begins_with(str, str)", distinct("begins_with", "[str]")),
+    ] {
+        assert_eq!(cond(src).unwrap_err(), want, "{src}");
+    }
+    // Different paths, or a path compared with a size, are fine.
+    assert_eq!(cond("lst[0] = lst[1]"), Ok(false));
+    assert_eq!(cond("size(tags) = tags"), Ok(false));
 }
 
 #[test]
@@ -510,9 +528,7 @@ fn invalid_updates_get_dynamodb_messages() {
         ),
         (
             "SET a = num - :ss",
-            format!(
-                "{p}Incorrect operand type for operator or function; operator or function: -, operand type: SS"
-            ),
+            "An operand in the update expression has an incorrect data type".to_string(),
         ),
         (
             "SET a = list_append(:l, :l, :l)",
@@ -686,6 +702,9 @@ fn key_conditions() {
     let (_, rc) = k.range.unwrap();
     assert!(rc.matches(&AttributeValue::S("hello".into())));
     assert!(!rc.matches(&AttributeValue::S("hallo".into())));
+    // Redundant parentheses are fine in key conditions.
+    let k = key("((pk = :s)) AND ((sk = :one))", Some("sk")).unwrap();
+    assert_eq!(k.range.unwrap().1, RangeCond::Eq(num(1)));
     let k = key(":ten > sk and pk = :s", Some("sk")).unwrap();
     assert_eq!(
         k.range.unwrap().1,
@@ -773,7 +792,7 @@ fn key_conditions() {
         (
             "pk = :s AND sk.x = :one",
             Some("sk"),
-            "Query key condition not supported",
+            "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
         ),
         (
             "pk = :s AND begins_with(sk, :one)",
@@ -876,7 +895,7 @@ proptest! {
 #[test]
 fn updates_cannot_nest_too_deep() {
     let mut deep = AttributeValue::Null;
-    for _ in 0..crate::server::services::dynamodb::value::MAX_NESTING {
+    for _ in 0..crate::server::services::dynamodb::value::MAX_NESTING - 1 {
         deep = AttributeValue::L(vec![deep]);
     }
     let v: BTreeMap<String, AttributeValue> = [(":d".to_string(), deep)].into();
@@ -894,7 +913,7 @@ fn updates_cannot_nest_too_deep() {
             .apply(&mut it)
             .unwrap_err()
             .0,
-        "Nesting Levels have exceeded supported limits"
+        crate::server::services::dynamodb::value::NESTING_MESSAGE
     );
     assert_eq!(it, before);
 }
