@@ -76,7 +76,13 @@ impl Number {
     /// Parses DynamoDB's number syntax: an optional sign, digits with an optional decimal point,
     /// an optional exponent (`1.5E-3`).
     pub fn parse(s: &str) -> Result<Number, ValueError> {
-        let bad = || ValueError(format!("{NOT_NUMERIC}: {s}"));
+        let bad = || {
+            if s.is_empty() {
+                ValueError(NOT_NUMERIC.to_string())
+            } else {
+                ValueError(format!("{NOT_NUMERIC}: {s}"))
+            }
+        };
         let b = s.as_bytes();
         let mut i = 0;
         let mut neg = false;
@@ -678,7 +684,7 @@ fn value_at(v: &serde_json::Value, depth: usize) -> Result<AttributeValue, Value
             v.sort();
             v.dedup();
             if v.len() != raw.len() {
-                return Err(duplicates(&raw));
+                return err("Input collection contains duplicates");
             }
             AttributeValue::Ns(v)
         }
@@ -692,7 +698,10 @@ fn value_at(v: &serde_json::Value, depth: usize) -> Result<AttributeValue, Value
             v.sort();
             v.dedup();
             if v.len() != raw.len() {
-                return Err(duplicates(&raw));
+                return err(format!(
+                    "{INVALID}: Input collection [{}]of type BS contains duplicates.",
+                    raw.join(", ")
+                ));
             }
             AttributeValue::Bs(v)
         }
@@ -820,8 +829,12 @@ mod tests {
 
     #[test]
     fn numbers_reject_what_dynamodb_rejects() {
+        assert_eq!(
+            Number::parse("").unwrap_err().0,
+            "The parameter cannot be converted to a numeric value"
+        );
         for bad in [
-            "", "-", "+", ".", "e5", "1e", "1e+", "abc", "1.2.3", " 1", "1 ", "0x10", "1_0", "NaN",
+            "-", "+", ".", "e5", "1e", "1e+", "abc", "1.2.3", " 1", "1 ", "0x10", "1_0", "NaN",
             "Infinity", "--1",
         ] {
             assert_eq!(
@@ -961,11 +974,11 @@ mod tests {
             ),
             (
                 json!({"NS": ["1", "1.0"]}),
-                "One or more parameter values were invalid: Input collection [1, 1.0] contains duplicates.",
+                "Input collection contains duplicates",
             ),
             (
                 json!({"BS": ["AA==", "AA=="]}),
-                "One or more parameter values were invalid: Input collection [AA==, AA==] contains duplicates.",
+                "One or more parameter values were invalid: Input collection [AA==, AA==]of type BS contains duplicates.",
             ),
             (
                 json!({"NULL": false}),

@@ -283,6 +283,13 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
         .iter()
         .map(|(p, v)| Ok((p, set_value(v, before)?)))
         .collect::<Result<Vec<_>, ExprError>>()?;
+    let bad_type = || {
+        if u.legacy {
+            e("Type mismatch for attribute to update")
+        } else {
+            e(BAD_TYPE)
+        }
+    };
     let mut adds = Vec::with_capacity(u.add.len());
     for (p, v) in &u.add {
         let new = match (resolve(before, p), v) {
@@ -293,7 +300,7 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
             (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b)) => AttributeValue::Ss(union(a, b)),
             (Some(AttributeValue::Ns(a)), AttributeValue::Ns(b)) => AttributeValue::Ns(union(a, b)),
             (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => AttributeValue::Bs(union(a, b)),
-            _ => return Err(e(BAD_TYPE)),
+            _ => return Err(bad_type()),
         };
         adds.push((p, new));
     }
@@ -310,7 +317,7 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
             (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => {
                 AttributeValue::Bs(difference(a, b))
             }
-            _ => return Err(e(BAD_TYPE)),
+            _ => return Err(bad_type()),
         };
         deletes.push((p, new));
     }

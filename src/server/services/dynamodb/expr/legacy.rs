@@ -168,7 +168,7 @@ fn comparison(name: &str, op: &str, values: Vec<AttributeValue>) -> Result<Node,
             }
             if compare(&lo, &hi) == Some(std::cmp::Ordering::Greater) {
                 return Err(ExprError(
-                    "The BETWEEN condition was provided a range where the lower bound is bigger than the upper bound"
+                    "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound"
                         .to_string(),
                 ));
             }
@@ -227,37 +227,52 @@ pub fn condition_from_expected(
             Some(_) => return Err(ExprError("Exists must be a boolean".to_string())),
         };
         let has_list = e.get("AttributeValueList").is_some_and(|v| !v.is_null());
+        let attr_err = |msg: &str| invalid(format_args!("{msg} for Attribute: {name}"));
         if let Some(op) = op {
-            if value.is_some() || exists.is_some() {
+            if exists.is_some() {
+                return Err(attr_err(
+                    "Exists and ComparisonOperator cannot be used together",
+                ));
+            }
+            if value.is_some() && has_list {
+                return Err(attr_err(
+                    "Value and AttributeValueList cannot be used together",
+                ));
+            }
+            // A Value stands for a one-element AttributeValueList.
+            let values = match value {
+                Some(v) => vec![v],
+                None => value_list(e)?,
+            };
+            if values.is_empty() && op != "NULL" && op != "NOT_NULL" {
                 return Err(invalid(format_args!(
-                    "Value or Exists cannot be used with ComparisonOperator and AttributeValueList for Attribute: {name}"
+                    "Value or AttributeValueList must be used with ComparisonOperator: {op} for Attribute: {name}"
                 )));
             }
-            nodes.push(comparison(name, &op, value_list(e)?)?);
+            nodes.push(comparison(name, &op, values)?);
             continue;
         }
         if has_list {
-            return Err(invalid(format_args!(
-                "AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}"
-            )));
+            return Err(attr_err(if value.is_some() {
+                "Value and AttributeValueList cannot be used together"
+            } else {
+                "AttributeValueList can only be used with a ComparisonOperator"
+            }));
         }
-        nodes.push(match (exists.unwrap_or(true), value) {
-            (true, Some(v)) => Node::Cmp(
+        nodes.push(match (exists, value) {
+            (Some(true) | None, Some(v)) => Node::Cmp(
                 Operand::Path(Path::attr(name)),
                 CmpOp::Eq,
                 Operand::Value(v),
             ),
-            (true, None) => {
-                return Err(invalid(format_args!(
-                    "Value must be provided when Exists is true for Attribute: {name}"
-                )));
+            (None, None) => return Err(attr_err("Value must be provided when Exists is null")),
+            (Some(true), None) => {
+                return Err(attr_err("Value must be provided when Exists is true"));
             }
-            (false, Some(_)) => {
-                return Err(invalid(format_args!(
-                    "Value cannot be used when Exists is false for Attribute: {name}"
-                )));
+            (Some(false), Some(_)) => {
+                return Err(attr_err("Value cannot be used when Exists is false"));
             }
-            (false, None) => Node::NotExists(Path::attr(name)),
+            (Some(false), None) => Node::NotExists(Path::attr(name)),
         });
     }
     Ok(Condition {
@@ -367,7 +382,10 @@ pub fn key_condition_from_legacy(
 /// The legacy `AttributeUpdates` map of UpdateItem.
 pub fn update_from_attribute_updates(updates: &J) -> Result<Update, ExprError> {
     let map = object(updates, "AttributeUpdates")?;
-    let mut u = Update::default();
+    let mut u = Update {
+        legacy: true,
+        ..Update::default()
+    };
     for (name, a) in map {
         let a = object(a, "AttributeValueUpdate")?;
         let action = match a.get("Action") {
@@ -524,7 +542,7 @@ mod tests {
             (one("n", "BEGINS_WITH", json!([{"N": "1"}])), format!("{p}ComparisonOperator BEGINS_WITH is not valid for N AttributeValue type")),
             (one("n", "CONTAINS", json!([{"SS": ["a"]}])), format!("{p}ComparisonOperator CONTAINS is not valid for SS AttributeValue type")),
             (one("n", "BETWEEN", json!([{"N": "1"}, {"S": "a"}])), format!("{p}AttributeValues inside AttributeValueList must be of same type")),
-            (one("n", "BETWEEN", json!([{"N": "9"}, {"N": "1"}])), "The BETWEEN condition was provided a range where the lower bound is bigger than the upper bound".to_string()),
+            (one("n", "BETWEEN", json!([{"N": "9"}, {"N": "1"}])), "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound".to_string()),
             (one("n", "IN", json!([])), format!("{p}Invalid number of argument(s) for the IN ComparisonOperator")),
             (one("n", "EQ", json!([{"N": "x"}])), "The parameter cannot be converted to a numeric value: x".to_string()),
         ];
@@ -563,7 +581,40 @@ mod tests {
         );
         assert_eq!(
             eval(json!({"n": {}})).unwrap_err(),
-            format!("{p}Value must be provided when Exists is true for Attribute: n")
+            format!("{p}Value must be provided when Exists is null for Attribute: n")
+        );
+        let more = [
+            (
+                json!({"n": {"ComparisonOperator": "LT"}}),
+                "Value or AttributeValueList must be used with ComparisonOperator: LT for Attribute: n",
+            ),
+            (
+                json!({"n": {"ComparisonOperator": "NULL", "Value": {"N": "1"}}}),
+                "Invalid number of argument(s) for the NULL ComparisonOperator",
+            ),
+            (
+                json!({"n": {"Exists": true, "ComparisonOperator": "LT"}}),
+                "Exists and ComparisonOperator cannot be used together for Attribute: n",
+            ),
+            (
+                json!({"n": {"AttributeValueList": []}}),
+                "AttributeValueList can only be used with a ComparisonOperator for Attribute: n",
+            ),
+            (
+                json!({"n": {"Value": {"S": "a"}, "AttributeValueList": []}}),
+                "Value and AttributeValueList cannot be used together for Attribute: n",
+            ),
+        ];
+        for (e, msg) in more {
+            assert_eq!(eval(e.clone()).unwrap_err(), format!("{p}{msg}"), "{e}");
+        }
+        assert_eq!(
+            eval(json!({"n": {"ComparisonOperator": "GT", "Value": {"N": "1"}}})),
+            Ok(true)
+        );
+        assert_eq!(
+            eval(json!({"n": {"ComparisonOperator": "NOT_NULL"}})),
+            Ok(true)
         );
         assert_eq!(
             eval(json!({"n": {"Exists": false, "Value": {"N": "1"}}})).unwrap_err(),
@@ -571,7 +622,7 @@ mod tests {
         );
         assert_eq!(
             eval(json!({"n": {"Value": {"N": "1"}, "ComparisonOperator": "EQ", "AttributeValueList": [{"N": "1"}]}})).unwrap_err(),
-            format!("{p}Value or Exists cannot be used with ComparisonOperator and AttributeValueList for Attribute: n")
+            format!("{p}Value and AttributeValueList cannot be used together for Attribute: n")
         );
     }
 
@@ -649,7 +700,7 @@ mod tests {
         );
         assert_eq!(
             apply(json!({"s": {"Action": "ADD", "Value": {"N": "1"}}})).unwrap_err(),
-            "An operand in the update expression has an incorrect data type"
+            "Type mismatch for attribute to update"
         );
         assert!(
             apply(json!({"s": {"Action": "UPSERT"}}))

@@ -215,14 +215,14 @@ impl Path {
     }
 
     /// Whether `self` is `other` or a prefix of it.
-    fn is_prefix_of(&self, other: &Path) -> bool {
+    pub(crate) fn is_prefix_of(&self, other: &Path) -> bool {
         self.top == other.top
             && self.steps.len() <= other.steps.len()
             && self.steps.iter().zip(&other.steps).all(|(a, b)| a == b)
     }
 
     /// Whether the two paths diverge where one indexes a list and the other names a map field.
-    fn conflicts_with(&self, other: &Path) -> bool {
+    pub(crate) fn conflicts_with(&self, other: &Path) -> bool {
         if self.top != other.top {
             return false;
         }
@@ -252,29 +252,6 @@ impl fmt::Display for Path {
         }
         f.write_str("]")
     }
-}
-
-/// Rejects overlapping or conflicting paths (update targets, projections).
-fn check_overlaps<'p>(
-    paths: impl Iterator<Item = &'p Path> + Clone,
-    kind: Kind,
-) -> Result<(), ExprError> {
-    let all: Vec<&Path> = paths.collect();
-    for (i, a) in all.iter().enumerate() {
-        for b in &all[i + 1..] {
-            if a.is_prefix_of(b) || b.is_prefix_of(a) {
-                return Err(kind.err(format_args!(
-                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {a}, path two: {b}"
-                )));
-            }
-            if a.conflicts_with(b) {
-                return Err(kind.err(format_args!(
-                    "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {a}, path two: {b}"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// An operand of a comparison or function.
@@ -391,6 +368,8 @@ pub struct Update {
     remove: Vec<Path>,
     add: Vec<(Path, AttributeValue)>,
     delete: Vec<(Path, AttributeValue)>,
+    /// Built from legacy `AttributeUpdates` (whose type errors DynamoDB words differently).
+    legacy: bool,
 }
 
 impl Update {
