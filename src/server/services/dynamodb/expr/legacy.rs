@@ -66,15 +66,37 @@ fn is_scalar(v: &AttributeValue) -> bool {
 }
 
 /// One `attribute OP values` condition as a node, with DynamoDB's checks of the value list.
-fn comparison(name: &str, op: &str, values: Vec<AttributeValue>) -> Result<Node, ExprError> {
+/// Where a legacy condition comes from: `Expected` and the filter-shaped maps (`KeyConditions`,
+/// `QueryFilter`, `ScanFilter`) word a wrong value count differently.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    Expected,
+    Filter,
+}
+
+fn comparison(
+    name: &str,
+    op: &str,
+    values: Vec<AttributeValue>,
+    source: Source,
+) -> Result<Node, ExprError> {
     let path = Path::attr(name);
+    let count_error = || {
+        match source {
+        Source::Expected => invalid(format_args!(
+            "Invalid number of argument(s) for the {op} ComparisonOperator"
+        )),
+        Source::Filter => ExprError(
+            "The attempted filter operation is not supported for the provided filter argument count"
+                .to_string(),
+        ),
+    }
+    };
     let count = |n: usize| {
         if values.len() == n {
             Ok(())
         } else {
-            Err(invalid(format_args!(
-                "Invalid number of argument(s) for the {op} ComparisonOperator"
-            )))
+            Err(count_error())
         }
     };
     let not_valid_for = |v: &AttributeValue| {
@@ -132,9 +154,7 @@ fn comparison(name: &str, op: &str, values: Vec<AttributeValue>) -> Result<Node,
         }
         "IN" => {
             if values.is_empty() {
-                return Err(invalid(format_args!(
-                    "Invalid number of argument(s) for the {op} ComparisonOperator"
-                )));
+                return Err(count_error());
             }
             if let Some(bad) = values.iter().find(|v| !is_scalar(v)) {
                 return Err(not_valid_for(bad));
@@ -249,7 +269,7 @@ pub fn condition_from_expected(
                     "Value or AttributeValueList must be used with ComparisonOperator: {op} for Attribute: {name}"
                 )));
             }
-            nodes.push(comparison(name, &op, values)?);
+            nodes.push(comparison(name, &op, values, Source::Expected)?);
             continue;
         }
         if has_list {
@@ -294,7 +314,7 @@ pub fn condition_from_filter(
                 "1 validation error detected: Value null at 'comparisonOperator' of attribute '{name}' failed to satisfy constraint: Member must not be null"
             )));
         };
-        nodes.push(comparison(name, &op, value_list(c)?)?);
+        nodes.push(comparison(name, &op, value_list(c)?, Source::Filter)?);
     }
     Ok(Condition {
         root: join(nodes, conditional_operator)?.unwrap_or_else(always),
@@ -313,8 +333,7 @@ pub fn key_condition_from_legacy(
             "Conditions can be of length 1 or 2 only".to_string(),
         ));
     }
-    let mut hash = None;
-    let mut range = None;
+    let mut parsed = Vec::with_capacity(map.len());
     for (name, c) in map {
         let c = object(c, "Condition")?;
         let Some(op) = operator(c, name)? else {
@@ -322,14 +341,38 @@ pub fn key_condition_from_legacy(
                 "1 validation error detected: Value null at 'comparisonOperator' of attribute '{name}' failed to satisfy constraint: Member must not be null"
             )));
         };
-        let values = value_list(c)?;
-        let node = comparison(name, &op, values)?;
+        let node = comparison(name, &op, value_list(c)?, Source::Filter)?;
+        parsed.push((name.clone(), op, node));
+    }
+    let missed = |element: &str| {
+        ExprError(format!(
+            "Query condition missed key schema element {element}"
+        ))
+    };
+    if !map.contains_key(hash_key) {
+        return Err(missed(hash_key));
+    }
+    let not_indexable =
+        || ExprError("Attempted conditional constraint is not an indexable operation".to_string());
+    let mut hash = None;
+    let mut range = None;
+    for (name, op, node) in parsed {
+        let key_op = matches!(
+            op.as_str(),
+            "EQ" | "LE" | "LT" | "GE" | "GT" | "BEGINS_WITH" | "BETWEEN"
+        );
         if name == hash_key {
+            if !key_op {
+                return Err(not_indexable());
+            }
             match node {
                 Node::Cmp(_, CmpOp::Eq, Operand::Value(v)) => hash = Some(v),
                 _ => return Err(ExprError("Query key condition not supported".to_string())),
             }
         } else if Some(name.as_str()) == range_key {
+            if !key_op {
+                return Err(not_indexable());
+            }
             let cond = match node {
                 Node::Cmp(_, op, Operand::Value(v)) => match op {
                     CmpOp::Eq => RangeCond::Eq(v),
@@ -337,40 +380,21 @@ pub fn key_condition_from_legacy(
                     CmpOp::Le => RangeCond::Le(v),
                     CmpOp::Gt => RangeCond::Gt(v),
                     CmpOp::Ge => RangeCond::Ge(v),
-                    CmpOp::Ne => {
-                        return Err(ExprError(
-                            "Attempted conditional constraint is not an indexable operation"
-                                .to_string(),
-                        ));
-                    }
+                    CmpOp::Ne => return Err(not_indexable()),
                 },
                 Node::Between(_, Operand::Value(lo), Operand::Value(hi)) => {
                     RangeCond::Between(lo, hi)
                 }
                 Node::BeginsWith(_, Operand::Value(v)) => RangeCond::BeginsWith(v),
-                _ => {
-                    return Err(ExprError(
-                        "Attempted conditional constraint is not an indexable operation"
-                            .to_string(),
-                    ));
-                }
+                _ => return Err(not_indexable()),
             };
-            range = Some((name.clone(), cond));
+            range = Some((name, cond));
         } else {
-            return Err(ExprError(format!(
-                "Query condition missed key schema element: {}",
-                if map.contains_key(hash_key) {
-                    range_key.unwrap_or(hash_key)
-                } else {
-                    hash_key
-                }
-            )));
+            return Err(missed(range_key.unwrap_or(hash_key)));
         }
     }
     let Some(hash_value) = hash else {
-        return Err(ExprError(format!(
-            "Query condition missed key schema element: {hash_key}"
-        )));
+        return Err(missed(hash_key));
     };
     Ok(KeyCondition {
         hash_name: hash_key.to_string(),
@@ -535,15 +559,15 @@ mod tests {
     fn invalid_filters() {
         let p = "One or more parameter values were invalid: ";
         let cases = [
-            (one("n", "EQ", json!([])), format!("{p}Invalid number of argument(s) for the EQ ComparisonOperator")),
-            (one("n", "NULL", json!([{"N": "1"}])), format!("{p}Invalid number of argument(s) for the NULL ComparisonOperator")),
-            (one("n", "BETWEEN", json!([{"N": "1"}])), format!("{p}Invalid number of argument(s) for the BETWEEN ComparisonOperator")),
+            (one("n", "EQ", json!([])), "The attempted filter operation is not supported for the provided filter argument count".to_string()),
+            (one("n", "NULL", json!([{"N": "1"}])), "The attempted filter operation is not supported for the provided filter argument count".to_string()),
+            (one("n", "BETWEEN", json!([{"N": "1"}])), "The attempted filter operation is not supported for the provided filter argument count".to_string()),
             (one("n", "LT", json!([{"SS": ["a"]}])), format!("{p}ComparisonOperator LT is not valid for SS AttributeValue type")),
             (one("n", "BEGINS_WITH", json!([{"N": "1"}])), format!("{p}ComparisonOperator BEGINS_WITH is not valid for N AttributeValue type")),
             (one("n", "CONTAINS", json!([{"SS": ["a"]}])), format!("{p}ComparisonOperator CONTAINS is not valid for SS AttributeValue type")),
             (one("n", "BETWEEN", json!([{"N": "1"}, {"S": "a"}])), format!("{p}AttributeValues inside AttributeValueList must be of same type")),
             (one("n", "BETWEEN", json!([{"N": "9"}, {"N": "1"}])), "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound".to_string()),
-            (one("n", "IN", json!([])), format!("{p}Invalid number of argument(s) for the IN ComparisonOperator")),
+            (one("n", "IN", json!([])), "The attempted filter operation is not supported for the provided filter argument count".to_string()),
             (one("n", "EQ", json!([{"N": "x"}])), "The parameter cannot be converted to a numeric value: x".to_string()),
         ];
         for (f, want) in cases {
@@ -649,7 +673,7 @@ mod tests {
         assert_eq!(err(json!({})), "Conditions can be of length 1 or 2 only");
         assert_eq!(
             err(json!({"sk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "1"}]}})),
-            "Query condition missed key schema element: pk"
+            "Query condition missed key schema element pk"
         );
         assert_eq!(
             err(json!({"pk": {"ComparisonOperator": "GT", "AttributeValueList": [{"S": "p"}]}})),
@@ -661,6 +685,23 @@ mod tests {
                 "sk": {"ComparisonOperator": "NE", "AttributeValueList": [{"N": "1"}]}
             })),
             "Attempted conditional constraint is not an indexable operation"
+        );
+        assert_eq!(
+            err(json!({"pk": {"ComparisonOperator": "NULL"}})),
+            "Attempted conditional constraint is not an indexable operation"
+        );
+        assert_eq!(
+            err(json!({
+                "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]},
+                "other": {"ComparisonOperator": "NULL"}
+            })),
+            "Query condition missed key schema element sk"
+        );
+        assert_eq!(
+            err(
+                json!({"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}, {"S": "q"}]}})
+            ),
+            "The attempted filter operation is not supported for the provided filter argument count"
         );
     }
 

@@ -1224,6 +1224,14 @@ fn errors_are_reported_in_dynamodb_order() {
     for (src, names, want) in cases {
         assert_eq!(run(src, names), want, "{src}");
     }
+    // A name cannot start with an underscore (seen from DynamoDB).
+    let mut ph = Placeholders::new(None, Some(&values));
+    assert_eq!(
+        parse_condition("a = :a AND __typename = :b", &mut ph)
+            .unwrap_err()
+            .0,
+        "Invalid ConditionExpression: Syntax error; token: \"_\", near: \"AND __\""
+    );
     // In conditions too: a reserved word is reported before an undefined name written first.
     let mut ph = Placeholders::new(None, Some(&values));
     assert_eq!(
