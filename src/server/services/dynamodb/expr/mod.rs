@@ -26,6 +26,7 @@ pub use legacy::{
 };
 pub use parse::{
     parse_condition, parse_filter, parse_key_condition, parse_projection, parse_update,
+    validate_key_condition,
 };
 pub use reserved::is_reserved;
 

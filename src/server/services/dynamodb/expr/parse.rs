@@ -918,46 +918,33 @@ pub fn parse_key_condition(
     hash_key: &str,
     range_key: Option<&str>,
 ) -> Result<KeyCondition, ExprError> {
-    let root = condition(src, ph, Kind::KeyCondition)?;
-    let mut leaves = Vec::new();
-    flatten_and(root, &mut leaves)?;
-    let unsupported = || ExprError("Query key condition not supported".to_string());
-    let mut hash: Option<AttributeValue> = None;
-    let mut range: Option<(String, RangeCond)> = None;
-    let mut seen: Vec<String> = Vec::new();
-    for leaf in leaves {
-        if leaf_paths(&leaf).iter().any(|p| !p.steps.is_empty()) {
-            return Err(Kind::KeyCondition
-                .err("KeyConditionExpressions cannot have conditions on nested attributes"));
-        }
-        let (name, cond) = key_leaf(leaf).ok_or_else(unsupported)?;
-        if seen.contains(&name) || seen.len() >= 2 {
-            return Err(Kind::KeyCondition
-                .err("KeyConditionExpressions must only contain one condition per key"));
-        }
-        seen.push(name.clone());
+    let leaves = key_leaves(src, ph)?;
+    let missed = |element: &str| {
+        ExprError(format!(
+            "Query condition missed key schema element: {element}"
+        ))
+    };
+    let mut hash = None;
+    let mut range = None;
+    let has_hash = leaves.iter().any(|(n, _)| n == hash_key);
+    for (name, cond) in leaves {
         if name == hash_key {
             match cond {
                 RangeCond::Eq(v) => hash = Some(v),
-                _ => return Err(unsupported()),
+                _ => return Err(ExprError("Query key condition not supported".to_string())),
             }
         } else if Some(name.as_str()) == range_key {
             range = Some((name, cond));
         } else {
-            return Err(ExprError(format!(
-                "Query condition missed key schema element: {}",
-                if seen.iter().any(|s| s == hash_key) {
-                    range_key.unwrap_or(hash_key)
-                } else {
-                    hash_key
-                }
-            )));
+            return Err(missed(if has_hash {
+                range_key.unwrap_or(hash_key)
+            } else {
+                hash_key
+            }));
         }
     }
     let Some(hash_value) = hash else {
-        return Err(ExprError(format!(
-            "Query condition missed key schema element: {hash_key}"
-        )));
+        return Err(missed(hash_key));
     };
     Ok(KeyCondition {
         hash_name: hash_key.to_string(),
@@ -966,7 +953,33 @@ pub fn parse_key_condition(
     })
 }
 
-fn flatten_and(n: Node, out: &mut Vec<Node>) -> Result<(), ExprError> {
+/// The checks of a `KeyConditionExpression` that need no key schema — DynamoDB makes them
+/// before it looks the table up, so a service can call this first.
+pub fn validate_key_condition(src: &str, ph: &mut Placeholders) -> Result<(), ExprError> {
+    key_leaves(src, ph).map(|_| ())
+}
+
+/// The `key op :value` conditions of a key condition expression, one per attribute.
+fn key_leaves(src: &str, ph: &mut Placeholders) -> Result<Vec<(String, RangeCond)>, ExprError> {
+    let root = condition(src, ph, Kind::KeyCondition)?;
+    check_key_operators(&root)?;
+    let mut nodes = Vec::new();
+    flatten_and(root, &mut nodes);
+    let mut leaves: Vec<(String, RangeCond)> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let (name, cond) = key_leaf(n)?;
+        if leaves.iter().any(|(seen, _)| *seen == name) || leaves.len() >= 2 {
+            return Err(Kind::KeyCondition
+                .err("KeyConditionExpressions must only contain one condition per key"));
+        }
+        leaves.push((name, cond));
+    }
+    Ok(leaves)
+}
+
+/// Operators a key condition cannot use, found in the order DynamoDB reports them (outermost
+/// first).
+fn check_key_operators(n: &Node) -> Result<(), ExprError> {
     let bad = |op: &str| {
         Err(ExprError(format!(
             "Invalid operator used in KeyConditionExpression: {op}"
@@ -974,8 +987,8 @@ fn flatten_and(n: Node, out: &mut Vec<Node>) -> Result<(), ExprError> {
     };
     match n {
         Node::And(a, b) => {
-            flatten_and(*a, out)?;
-            flatten_and(*b, out)
+            check_key_operators(a)?;
+            check_key_operators(b)
         }
         Node::Or(..) => bad("OR"),
         Node::Not(..) => bad("NOT"),
@@ -985,58 +998,106 @@ fn flatten_and(n: Node, out: &mut Vec<Node>) -> Result<(), ExprError> {
         Node::NotExists(_) => bad("attribute_not_exists"),
         Node::Type(..) => bad("attribute_type"),
         Node::Contains(..) => bad("contains"),
-        Node::Cmp(Operand::Size(_), ..) | Node::Cmp(_, _, Operand::Size(_)) => bad("size"),
-        Node::Between(Operand::Size(_), ..) => bad("size"),
-        other => {
-            out.push(other);
-            Ok(())
-        }
+        Node::Cmp(..) | Node::Between(..) | Node::BeginsWith(..) | Node::Const(_) => Ok(()),
     }
 }
 
-/// The document paths a leaf condition compares.
-fn leaf_paths(n: &Node) -> Vec<&Path> {
-    let ops: Vec<&Operand> = match n {
-        Node::Cmp(a, _, b) | Node::BeginsWith(a, b) | Node::Contains(a, b) => vec![a, b],
-        Node::Between(a, b, c) => vec![a, b, c],
-        _ => Vec::new(),
-    };
-    ops.into_iter()
-        .filter_map(|o| match o {
-            Operand::Path(p) | Operand::Size(p) => Some(p),
-            Operand::Value(_) => None,
-        })
-        .collect()
+fn flatten_and(n: Node, out: &mut Vec<Node>) {
+    match n {
+        Node::And(a, b) => {
+            flatten_and(*a, out);
+            flatten_and(*b, out);
+        }
+        other => out.push(other),
+    }
 }
 
-/// One `key op :value` condition as (attribute name, condition), or None when not of that shape.
-fn key_leaf(n: Node) -> Option<(String, RangeCond)> {
-    let top = |p: Path| {
-        if p.steps.is_empty() {
-            Some(p.top)
-        } else {
-            None
+const NESTED_OPERATIONS: &str = "KeyConditionExpressions cannot contain nested operations";
+
+/// The key attribute an operand names (the first operand of a key condition).
+fn key_attribute(o: &Operand) -> Result<String, ExprError> {
+    match o {
+        Operand::Size(_) => Err(ExprError(NESTED_OPERATIONS.to_string())),
+        Operand::Path(p) if !p.steps.is_empty() => Err(ExprError(
+            "KeyConditionExpressions cannot have conditions on nested attributes".to_string(),
+        )),
+        Operand::Path(p) => Ok(p.top.clone()),
+        Operand::Value(_) => Err(ExprError(
+            "Invalid condition in KeyConditionExpression: No key attribute specified".to_string(),
+        )),
+    }
+}
+
+/// The other operands of a key condition must be values.
+fn key_values<'o>(ops: impl IntoIterator<Item = &'o Operand>) -> Result<(), ExprError> {
+    for o in ops {
+        match o {
+            Operand::Path(_) => {
+                return Err(ExprError(
+                    "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"
+                        .to_string(),
+                ));
+            }
+            Operand::Size(_) => return Err(ExprError(NESTED_OPERATIONS.to_string())),
+            Operand::Value(_) => {}
         }
+    }
+    Ok(())
+}
+
+fn first_operand_error(op: &str) -> ExprError {
+    ExprError(format!(
+        "Invalid condition in KeyConditionExpression: {op} operator must have the key attribute as its first operand"
+    ))
+}
+
+/// One condition of a key condition expression as (attribute name, condition).
+fn key_leaf(n: Node) -> Result<(String, RangeCond), ExprError> {
+    let value = |o: Operand| match o {
+        Operand::Value(v) => v,
+        _ => AttributeValue::Null, // checked by key_values
     };
     match n {
-        Node::Cmp(Operand::Path(p), op, Operand::Value(v)) => Some((top(p)?, range_cond(op, v)?)),
-        Node::Cmp(Operand::Value(v), op, Operand::Path(p)) => {
-            let flipped = match op {
-                CmpOp::Lt => CmpOp::Gt,
-                CmpOp::Le => CmpOp::Ge,
-                CmpOp::Gt => CmpOp::Lt,
-                CmpOp::Ge => CmpOp::Le,
-                o => o,
+        Node::Cmp(a, op, b) => {
+            // The key may stand on either side: `:lo <= sk` is `sk >= :lo`.
+            let (key, v, op) = if matches!(a, Operand::Value(_)) && !matches!(b, Operand::Value(_))
+            {
+                let flipped = match op {
+                    CmpOp::Lt => CmpOp::Gt,
+                    CmpOp::Le => CmpOp::Ge,
+                    CmpOp::Gt => CmpOp::Lt,
+                    CmpOp::Ge => CmpOp::Le,
+                    o => o,
+                };
+                (b, a, flipped)
+            } else {
+                (a, b, op)
             };
-            Some((top(p)?, range_cond(flipped, v)?))
+            let name = key_attribute(&key)?;
+            key_values([&v])?;
+            let cond = range_cond(op, value(v)).ok_or_else(|| {
+                ExprError("Invalid operator used in KeyConditionExpression: <>".to_string())
+            })?;
+            Ok((name, cond))
         }
-        Node::Between(Operand::Path(p), Operand::Value(lo), Operand::Value(hi)) => {
-            Some((top(p)?, RangeCond::Between(lo, hi)))
+        Node::Between(a, lo, hi) => {
+            if matches!(a, Operand::Value(_)) {
+                return Err(first_operand_error("BETWEEN"));
+            }
+            let name = key_attribute(&a)?;
+            key_values([&lo, &hi])?;
+            Ok((name, RangeCond::Between(value(lo), value(hi))))
         }
-        Node::BeginsWith(Operand::Path(p), Operand::Value(v)) => {
-            Some((top(p)?, RangeCond::BeginsWith(v)))
+        Node::BeginsWith(a, b) => {
+            if matches!(a, Operand::Value(_)) {
+                return Err(first_operand_error("begins_with"));
+            }
+            let name = key_attribute(&a)?;
+            key_values([&b])?;
+            Ok((name, RangeCond::BeginsWith(value(b))))
         }
-        _ => None,
+        // Stand-ins for deferred errors never get here; other operators were refused.
+        _ => Err(ExprError("Query key condition not supported".to_string())),
     }
 }
 

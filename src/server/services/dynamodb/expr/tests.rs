@@ -765,7 +765,7 @@ fn key_conditions() {
         (
             "pk = :s AND size(sk) = :one",
             Some("sk"),
-            "Invalid operator used in KeyConditionExpression: size",
+            "KeyConditionExpressions cannot contain nested operations",
         ),
         ("pk < :s", Some("sk"), "Query key condition not supported"),
         (
@@ -791,12 +791,12 @@ fn key_conditions() {
         (
             "pk = :s AND sk = oth",
             Some("sk"),
-            "Query key condition not supported",
+            "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
         ),
         (
             "pk = :s AND sk.x = :one",
             Some("sk"),
-            "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
+            "KeyConditionExpressions cannot have conditions on nested attributes",
         ),
         (
             "pk = :s AND begins_with(sk, :one)",
@@ -1240,4 +1240,56 @@ fn errors_are_reported_in_dynamodb_order() {
             .0,
         "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: size"
     );
+}
+
+/// Key condition checks that need no key schema, in DynamoDB's order (cases from a
+/// DynamoDB-verified suite).
+#[test]
+fn key_condition_structure() {
+    let values: BTreeMap<String, AttributeValue> = [
+        (":a".to_string(), AttributeValue::S("1".into())),
+        (":b".to_string(), AttributeValue::S("1".into())),
+    ]
+    .into();
+    let check = |src: &str| {
+        let mut ph = Placeholders::new(None, Some(&values));
+        validate_key_condition(src, &mut ph).map_err(|e| e.0)
+    };
+    let invalid_op = |op: &str| format!("Invalid operator used in KeyConditionExpression: {op}");
+    let nested_ops = "KeyConditionExpressions cannot contain nested operations".to_string();
+    let multiple = "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition".to_string();
+    let nested_attr =
+        "KeyConditionExpressions cannot have conditions on nested attributes".to_string();
+    let no_key =
+        "Invalid condition in KeyConditionExpression: No key attribute specified".to_string();
+    let per_key = "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key".to_string();
+    for (src, want) in [
+        ("a > b and size(b) > c or a > c", invalid_op("OR")),
+        ("a in (b, size(c), d)", invalid_op("IN")),
+        ("attribute_exists(a)", invalid_op("attribute_exists")),
+        ("attribute_not_exists(a)", invalid_op("attribute_not_exists")),
+        ("contains(a.d, b)", invalid_op("contains")),
+        ("not a > b", invalid_op("NOT")),
+        ("a <> b", invalid_op("<>")),
+        (":a between size(b) and size(a) and b > :b", "Invalid condition in KeyConditionExpression: BETWEEN operator must have the key attribute as its first operand".to_string()),
+        ("begins_with(:a, b) and a > :b", "Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand".to_string()),
+        ("size(b) > a AND a.b > b AND b > c", nested_ops.clone()),
+        ("a > size(b.d)", nested_ops.clone()),
+        ("a between size(b) and size(a)", nested_ops),
+        ("b > a.b", multiple.clone()),
+        ("b between c[1] and d", multiple.clone()),
+        ("a between b and size(a)", multiple.clone()),
+        ("begins_with(a, b)", multiple),
+        ("b.d > a AND c.d > e.f", nested_attr.clone()),
+        ("a.d > c", nested_attr.clone()),
+        ("b[0] > a", nested_attr),
+        (":b > :a AND a < :b", no_key.clone()),
+        (":a > b AND :a < :b", no_key),
+        ("b > :a AND b < :a and c = :a and d = :a", per_key.clone()),
+        ("(a > :a and b > :a) and (b > :a and c > :a)", per_key),
+        ("a > 4", "Invalid KeyConditionExpression: Syntax error; token: \"4\", near: \"> 4\"".to_string()),
+    ] {
+        assert_eq!(check(src), Err(want), "{src}");
+    }
+    assert_eq!(check("a = :a AND :b <= b"), Ok(()));
 }
