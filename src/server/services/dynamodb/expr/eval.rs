@@ -23,7 +23,7 @@ pub(super) fn resolve<'i>(item: &'i Item, path: &Path) -> Option<&'i AttributeVa
 }
 
 /// DynamoDB's `size()`: string length, bytes of a binary, members of a set, list or map.
-fn size_of(v: &AttributeValue) -> Option<AttributeValue> {
+pub(super) fn size_of(v: &AttributeValue) -> Option<AttributeValue> {
     let n = match v {
         AttributeValue::S(s) => s.chars().count(),
         AttributeValue::B(b) => b.len(),

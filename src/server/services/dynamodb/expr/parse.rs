@@ -4,6 +4,7 @@
 //! parentheses to group. Recursion is bounded by [`MAX_NESTING`], operators by
 //! [`MAX_OPERATORS`], input by [`MAX_EXPRESSION_LEN`].
 
+use super::eval::size_of;
 use super::lex::{Tok, Token, lex};
 use super::reserved::is_reserved;
 use super::*;
@@ -21,19 +22,22 @@ const BOOL_FUNCTIONS: [&str; 5] = [
 ];
 
 // DynamoDB reports the errors of an expression in a fixed order of kinds, whatever their
-// position: syntax first (parsing stops there), then reserved words, function names, repeated
-// update sections, undefined names, undefined values, overlapping paths, conflicting paths,
-// ADD/DELETE operand types, then the rest (operand counts and types, ...). The parser defers every non-syntax error with
-// its rank and reports the lowest-ranked (first found within a rank) once parsing is done.
-const R_RESERVED: u8 = 1;
-const R_FUNCTION: u8 = 2;
+// position: syntax first (parsing stops there), then function names (unknown or misused),
+// reserved words, repeated update sections, then - in the order written, innermost first -
+// undefined names and values; in update expressions overlapping paths, conflicting paths and
+// ADD/DELETE operand types come next, then the rest (operand counts and types, ...), while in
+// conditions the rest is found in the same pass as names and values. The parser defers every
+// non-syntax error with its rank and reports the lowest-ranked (first found within a rank)
+// once parsing is done.
+const R_FUNCTION: u8 = 1;
+const R_RESERVED: u8 = 2;
 const R_SECTION: u8 = 3;
 const R_NAME: u8 = 4;
-const R_VALUE: u8 = 5;
-const R_OVERLAP: u8 = 6;
-const R_CONFLICT: u8 = 7;
-const R_ACTION_TYPE: u8 = 8;
-const R_OTHER: u8 = 9;
+const R_VALUE: u8 = R_NAME;
+const R_OVERLAP: u8 = 5;
+const R_CONFLICT: u8 = 6;
+const R_ACTION_TYPE: u8 = 7;
+const R_OTHER: u8 = 8;
 
 struct Parser<'s, 'p, 'a> {
     src: &'s str,
@@ -185,8 +189,17 @@ impl Parser<'_, '_, '_> {
 
     // ---- paths and operands ----
 
+    /// Whether a bare word is a keyword of this kind of expression (never a name).
+    fn is_keyword(&self, w: &str) -> bool {
+        let conditions = ["AND", "OR", "NOT", "BETWEEN", "IN"];
+        let sections = ["SET", "REMOVE", "ADD", "DELETE"];
+        conditions.iter().any(|k| w.eq_ignore_ascii_case(k))
+            || (self.kind == Kind::Update && sections.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    }
+
     fn name_segment(&mut self) -> Result<String, ExprError> {
         match self.peek().clone() {
+            Tok::Ident(w) if self.is_keyword(&w) => Err(self.syntax()),
             Tok::Ident(w) => {
                 if is_reserved(&w) {
                     self.defer(
@@ -277,12 +290,22 @@ impl Parser<'_, '_, '_> {
         Ok((name, args))
     }
 
+    /// The rank of operand count/type errors: after paths in update expressions, with names
+    /// and values elsewhere.
+    fn other(&self) -> u8 {
+        if self.kind == Kind::Update {
+            R_OTHER
+        } else {
+            R_NAME
+        }
+    }
+
     fn check_arity(&mut self, name: &str, n: usize) {
         if let Some(want) = arity(name)
             && want != n
         {
             self.defer(
-                R_OTHER,
+                self.other(),
                 format_args!(
                     "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {n}"
                 ),
@@ -295,9 +318,13 @@ impl Parser<'_, '_, '_> {
         if name == "size" {
             return match args.into_iter().next() {
                 Some(Operand::Path(p)) => Operand::Size(p),
+                // The size of a literal is known now.
+                Some(Operand::Value(v)) if size_of(&v).is_some() => {
+                    Operand::Value(size_of(&v).unwrap_or(AttributeValue::Null))
+                }
                 Some(Operand::Value(v)) => {
                     self.defer(
-                        R_OTHER,
+                        self.other(),
                         format_args!(
                             "Incorrect operand type for operator or function; operator or function: size, operand type: {}",
                             v.type_code()
@@ -307,7 +334,7 @@ impl Parser<'_, '_, '_> {
                 }
                 _ => {
                     self.defer(
-                        R_OTHER,
+                        self.other(),
                         "Incorrect operand type for operator or function; operator or function: size, operand type: N",
                     );
                     Operand::Value(AttributeValue::Null)
@@ -330,9 +357,22 @@ impl Parser<'_, '_, '_> {
         Operand::Value(AttributeValue::Null)
     }
 
-    /// An operand of a condition: a path, a `:value` or a function call (`size(path)`).
+    /// An operand of a condition: a path, a `:value` or a function call (`size(path)`), in
+    /// parentheses or not.
     fn operand(&mut self) -> Result<Operand, ExprError> {
         match self.peek().clone() {
+            Tok::LParen => {
+                self.bump();
+                self.enter()?;
+                let redundant = *self.peek() == Tok::LParen;
+                let inner = self.operand()?;
+                self.expect(Tok::RParen)?;
+                self.leave();
+                if redundant {
+                    return Err(self.kind.err("The expression has redundant parentheses;"));
+                }
+                Ok(inner)
+            }
             Tok::Value(v) => {
                 self.bump();
                 Ok(Operand::Value(self.value(&v)))
@@ -394,8 +434,33 @@ impl Parser<'_, '_, '_> {
             || self.at_kw("IN")
     }
 
+    /// Whether the `(` at the current token encloses an operand (`(a) = :v`) rather than a
+    /// condition: the token after its matching `)` is a comparison.
+    fn paren_is_operand(&self) -> bool {
+        let mut depth = 0usize;
+        for (i, t) in self.toks.iter().enumerate().skip(self.pos) {
+            match t.tok {
+                Tok::LParen => depth += 1,
+                Tok::RParen => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        let next = self.toks.get(i + 1).map(|t| &t.tok);
+                        return matches!(
+                            next,
+                            Some(Tok::Eq | Tok::Ne | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge)
+                        ) || matches!(next, Some(Tok::Ident(w))
+                            if w.eq_ignore_ascii_case("BETWEEN") || w.eq_ignore_ascii_case("IN"));
+                    }
+                }
+                Tok::Eof => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
     fn primary(&mut self) -> Result<(Node, bool), ExprError> {
-        if *self.peek() == Tok::LParen {
+        if *self.peek() == Tok::LParen && !self.paren_is_operand() {
             self.bump();
             self.enter()?;
             let (n, inner_paren) = self.or()?;
@@ -453,14 +518,14 @@ impl Parser<'_, '_, '_> {
                 );
                 if l.type_code() != h.type_code() {
                     self.defer(
-                        R_OTHER,
+                        self.other(),
                         format_args!(
                             "The BETWEEN operator requires same data type for lower and upper bounds; {bounds}"
                         ),
                     );
                 } else if compare(l, h) == Some(std::cmp::Ordering::Greater) {
                     self.defer(
-                        R_OTHER,
+                        self.other(),
                         format_args!(
                             "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; {bounds}"
                         ),
@@ -481,7 +546,7 @@ impl Parser<'_, '_, '_> {
             self.expect(Tok::RParen)?;
             if list.len() > MAX_IN_OPERANDS {
                 self.defer(
-                    R_OTHER,
+                    self.other(),
                     format_args!(
                         "The IN operator is provided with too many operands; number of operands: {}",
                         list.len()
@@ -508,7 +573,7 @@ impl Parser<'_, '_, '_> {
                 .any(|o| matches!(o, Operand::Path(q) if q == p))
         {
             self.defer(
-                R_OTHER,
+                self.other(),
                 format_args!(
                     "The first operand must be distinct from the remaining operands for this operator or function; operator: {op}, first operand: {p}"
                 ),
@@ -545,7 +610,7 @@ impl Parser<'_, '_, '_> {
             Operand::Path(x) => Some(x.clone()),
             _ => {
                 p.defer(
-                    R_OTHER,
+                    p.other(),
                     format_args!(
                         "Operator or function requires a document path; operator or function: {f}"
                     ),
@@ -560,11 +625,19 @@ impl Parser<'_, '_, '_> {
                 let Some(p) = path(self, &a) else {
                     return never;
                 };
+                self.distinct("attribute_type", &a, [&b]);
                 let t = match b {
+                    Operand::Size(_) => {
+                        self.defer(
+                            self.other(),
+                            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: N",
+                        );
+                        return never;
+                    }
                     Operand::Value(AttributeValue::S(t)) => t,
                     Operand::Value(v) => {
                         self.defer(
-                            R_OTHER,
+                            self.other(),
                             format_args!(
                                 "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {}",
                                 v.type_code()
@@ -574,7 +647,7 @@ impl Parser<'_, '_, '_> {
                     }
                     _ => {
                         self.defer(
-                            R_OTHER,
+                            self.other(),
                             "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: PATH",
                         );
                         return never;
@@ -582,7 +655,7 @@ impl Parser<'_, '_, '_> {
                 };
                 if !TYPE_NAMES.contains(&t.as_str()) {
                     self.defer(
-                        R_OTHER,
+                        self.other(),
                         format_args!(
                             "Invalid attribute type name found; type: {t}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
                         ),
@@ -593,11 +666,16 @@ impl Parser<'_, '_, '_> {
             }
             ("begins_with", Some(b)) => {
                 for o in [&a, &b] {
-                    if let Operand::Value(v) = o
-                        && !matches!(v, AttributeValue::S(_) | AttributeValue::B(_))
-                    {
+                    let v = match o {
+                        Operand::Size(_) => &AttributeValue::N(
+                            crate::server::services::dynamodb::value::Number::zero(),
+                        ),
+                        Operand::Value(v) => v,
+                        Operand::Path(_) => continue,
+                    };
+                    if !matches!(v, AttributeValue::S(_) | AttributeValue::B(_)) {
                         self.defer(
-                            R_OTHER,
+                            self.other(),
                             format_args!(
                                 "Incorrect operand type for operator or function; operator or function: begins_with, operand type: {}",
                                 v.type_code()
@@ -671,7 +749,7 @@ impl Parser<'_, '_, '_> {
                 if f == "if_not_exists" {
                     let SetOperand::Path(p) = a else {
                         self.defer(
-                            R_OTHER,
+                            self.other(),
                             "Operator or function requires a document path; operator or function: if_not_exists",
                         );
                         return Ok(stand_in);
@@ -683,7 +761,7 @@ impl Parser<'_, '_, '_> {
                         && !matches!(v, AttributeValue::L(_))
                     {
                         self.defer(
-                            R_OTHER,
+                            self.other(),
                             format_args!(
                                 "Incorrect operand type for operator or function; operator or function: list_append, operand type: {}",
                                 v.type_code()
@@ -714,7 +792,7 @@ impl Parser<'_, '_, '_> {
                 && !matches!(v, AttributeValue::N(_))
             {
                 self.defer(
-                    R_OTHER,
+                    self.other(),
                     format_args!(
                         "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
                         v.type_code()

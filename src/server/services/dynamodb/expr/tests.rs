@@ -1293,3 +1293,346 @@ fn key_condition_structure() {
     }
     assert_eq!(check("a = :a AND :b <= b"), Ok(()));
 }
+
+/// FilterExpression cases from a DynamoDB-verified suite: syntax, parenthesized operands,
+/// redundant parentheses, and the order in which errors of different kinds are reported.
+#[test]
+fn filter_expression_cases() {
+    let f = "Invalid FilterExpression: ";
+    let run =
+        |src: &str, names: Option<&BTreeMap<String, String>>, value: Option<serde_json::Value>| {
+            let values = value.map(|v| values_from_json(&json!({":a": v})).unwrap());
+            let mut ph = Placeholders::new(names, values.as_ref());
+            parse_filter(src, &mut ph).map(|_| ()).map_err(|e| e.0)
+        };
+    for src in [
+        "things are not gonna be ok",
+        "a > 4",
+        "attribute_exists(Pictures-RearView)",
+        "attribute_exists(\"Pictures.RearView\")",
+        "attribute_exists(Pictures..RearView)",
+        "attribute_exists(Pi#ctures.RearView)",
+        "attribute_exists(asdf[a])",
+        "a in b, c",
+        "a > between",
+        "a in b",
+        "a in (b,c,)",
+        "(a)between(b.(c.d))and(c)",
+        "(a)between(b.c.d)and((c)",
+        "#$.b > a",
+        "a > :things.stuff",
+        "b[:a] > a",
+        "b[#_] > a",
+        "ü > a",
+        "(a)between(b.c[4.5].#d)and(:a)",
+        "size(a).b > a",
+        "(size(a)).b > a",
+        "size(a)[0] > a",
+        "(size(a))[0] > a",
+    ] {
+        let got = run(src, None, None).unwrap_err();
+        assert!(
+            got.starts_with(&format!("{f}Syntax error; ")),
+            "{src}: {got}"
+        );
+    }
+    for src in [
+        "a=a and a > ((views))",
+        "(a)between(((b.c)).d)and(c)",
+        "a > whatever((:things), ((a)))",
+        "a=a AND ((a=a AND a=a)) AND a=a",
+        "a=a OR ((a=a OR a=a)) OR a=a",
+        "a=a AND ((a=a AND (a=a AND a=a)))",
+        "a=a OR ((a=a OR (a=a OR a=a)))",
+    ] {
+        assert_eq!(
+            run(src, None, None),
+            Err(format!("{f}The expression has redundant parentheses;")),
+            "{src}"
+        );
+    }
+    let names: BTreeMap<String, String> = [("#a".to_string(), "a".to_string())].into();
+    let cases: Vec<(&str, bool, Option<serde_json::Value>, String)> = vec![
+        (
+            "a=a and whatever((:things)) > a",
+            false,
+            None,
+            format!("{f}Invalid function name; function: whatever"),
+        ),
+        (
+            "attRIbute_exIsts((views), #a)",
+            false,
+            None,
+            format!("{f}Invalid function name; function: attRIbute_exIsts"),
+        ),
+        (
+            "a=a and attribute_exists((views), (#a)) > b",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: attribute_exists"
+            ),
+        ),
+        (
+            "attribute_type(things, :a) > b",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: attribute_type"
+            ),
+        ),
+        (
+            "contains(:things, c) > b",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: contains"
+            ),
+        ),
+        (
+            "size(contains(a, b)) > a",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: contains"
+            ),
+        ),
+        (
+            "size(things)",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: size"
+            ),
+        ),
+        (
+            "a between b and attribute_exists(things)",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: attribute_exists"
+            ),
+        ),
+        (
+            "a in (b, attribute_exists(things))",
+            false,
+            None,
+            format!(
+                "{f}The function is not allowed to be used this way in an expression; function: attribute_exists"
+            ),
+        ),
+        (
+            "attribute_exists(views, #a)",
+            false,
+            None,
+            format!("{f}Attribute name is a reserved keyword; reserved keyword: views"),
+        ),
+        (
+            ":a < abOrT",
+            false,
+            None,
+            format!("{f}Attribute name is a reserved keyword; reserved keyword: abOrT"),
+        ),
+        (
+            "attribute_exists(#Pictures.RearView, :a) and a=a",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute name used in the document path is not defined; attribute name: #Pictures"
+            ),
+        ),
+        (
+            "begins_with(Pictures.#RearView)",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute name used in the document path is not defined; attribute name: #RearView"
+            ),
+        ),
+        (
+            "(#P between :lo and :hi) and (#PC in (:cat1, :cat2))",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute name used in the document path is not defined; attribute name: #P"
+            ),
+        ),
+        (
+            "#4g > a",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute name used in the document path is not defined; attribute name: #4g"
+            ),
+        ),
+        (
+            "(a)between(b.c[45].#d)and(:a)",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute name used in the document path is not defined; attribute name: #d"
+            ),
+        ),
+        (
+            "begins_with(:hello, #a, #b)",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute value used in expression is not defined; attribute value: :hello"
+            ),
+        ),
+        (
+            ":a < :b",
+            false,
+            None,
+            format!(
+                "{f}An expression attribute value used in expression is not defined; attribute value: :a"
+            ),
+        ),
+        (
+            "attribute_exists(things, a) and a=a",
+            false,
+            None,
+            format!(
+                "{f}Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 2"
+            ),
+        ),
+        (
+            "begins_with(things, size(a), b)",
+            false,
+            None,
+            format!(
+                "{f}Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 3"
+            ),
+        ),
+        (
+            "size(things, a) > b",
+            false,
+            None,
+            format!(
+                "{f}Incorrect number of operands for operator or function; operator or function: size, number of operands: 2"
+            ),
+        ),
+        (
+            "attribute_type(a, size(a)) and a=a and a=:a",
+            false,
+            Some(json!({"N": "1"})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: attribute_type, operand type: N"
+            ),
+        ),
+        (
+            "attribute_type(a, :a)",
+            false,
+            Some(json!({"SS": ["1"]})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: attribute_type, operand type: SS"
+            ),
+        ),
+        (
+            "begins_with(a, size(a)) and a=:a",
+            false,
+            Some(json!({"N": "1"})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"
+            ),
+        ),
+        (
+            "begins_with(:a, a)",
+            false,
+            Some(json!({"BOOL": true})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: begins_with, operand type: BOOL"
+            ),
+        ),
+        (
+            "size(size(a)) > :a",
+            false,
+            Some(json!({"N": "1"})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: size, operand type: N"
+            ),
+        ),
+        (
+            "attribute_not_exists(size(:a))",
+            false,
+            Some(json!({"N": "1"})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: size, operand type: N"
+            ),
+        ),
+        (
+            "size(:a) > a",
+            false,
+            Some(json!({"NULL": true})),
+            format!(
+                "{f}Incorrect operand type for operator or function; operator or function: size, operand type: NULL"
+            ),
+        ),
+        (
+            "attribute_type(a, :a)",
+            false,
+            Some(json!({"S": "1"})),
+            format!(
+                "{f}Invalid attribute type name found; type: 1, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+            ),
+        ),
+        (
+            "attribute_exists(:a) and a=a",
+            false,
+            Some(json!({"S": "1"})),
+            format!(
+                "{f}Operator or function requires a document path; operator or function: attribute_exists"
+            ),
+        ),
+        (
+            "attribute_not_exists(size(:a))",
+            false,
+            Some(json!({"S": "1"})),
+            format!(
+                "{f}Operator or function requires a document path; operator or function: attribute_not_exists"
+            ),
+        ),
+        (
+            "a = a AND #a = b AND :views > a",
+            true,
+            None,
+            format!(
+                "{f}The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"
+            ),
+        ),
+        (
+            "((a=a) OR (a=a))",
+            true,
+            None,
+            format!(
+                "{f}The first operand must be distinct from the remaining operands for this operator or function; operator: =, first operand: [a]"
+            ),
+        ),
+        (
+            "attribute_type(ab.bc[1].#a, ab.bc[1].a)",
+            true,
+            None,
+            format!(
+                "{f}The first operand must be distinct from the remaining operands for this operator or function; operator: attribute_type, first operand: [ab, bc, [1], a]"
+            ),
+        ),
+    ];
+    for (src, with_names, value, want) in cases {
+        let names = with_names.then_some(&names);
+        assert_eq!(run(src, names, value), Err(want), "{src}");
+    }
+    // Parenthesized operands are fine, one pair at a time.
+    let values = values_from_json(&json!({":a": {"N": "1"}, ":b": {"N": "3"}})).unwrap();
+    let item: Item = [("a".to_string(), num(2)), ("b".to_string(), num(2))].into();
+    for (src, want) in [
+        ("(a)between(:a)and(:b)", true),
+        ("(a) = (b)", true),
+        ("((a) = (b)) AND (:a) < (a)", true),
+        ("(a) = (:a)", false),
+    ] {
+        let mut ph = Placeholders::new(None, Some(&values));
+        let c = parse_filter(src, &mut ph).unwrap_or_else(|e| panic!("{src}: {}", e.0));
+        assert_eq!(c.eval(&item), Ok(want), "{src}");
+    }
+}
