@@ -216,10 +216,7 @@ fn set_path(item: &mut Item, path: &Path, v: AttributeValue) -> Result<(), ExprE
 
 fn remove_path(item: &mut Item, path: &Path) -> Result<(), ExprError> {
     let last = path.steps.last().cloned();
-    // A missing parent means there is nothing to remove.
-    if resolve_parent_missing(item, path) {
-        return Ok(());
-    }
+    // Every parent must exist with the type its step needs; a missing leaf is no error.
     match (parent_mut(item, path)?, last) {
         (None, _) => {
             item.remove(&path.top);
@@ -237,28 +234,24 @@ fn remove_path(item: &mut Item, path: &Path) -> Result<(), ExprError> {
     Ok(())
 }
 
-/// Whether some parent of `path` is absent (as opposed to having the wrong type).
-fn resolve_parent_missing(item: &Item, path: &Path) -> bool {
-    let Some((_, parents)) = path.steps.split_last() else {
-        return false;
+/// Fails like DynamoDB unless every parent of `path` exists with the type its step needs
+/// (the leaf itself may be missing).
+fn check_parents(item: &Item, path: &Path) -> Result<(), ExprError> {
+    let Some((last, parents)) = path.steps.split_last() else {
+        return Ok(());
     };
-    let Some(mut cur) = item.get(&path.top) else {
-        return true;
-    };
+    let mut cur = item.get(&path.top).ok_or_else(|| e(BAD_PATH))?;
     for step in parents {
         cur = match (step, cur) {
-            (Step::Field(f), AttributeValue::M(m)) => match m.get(f) {
-                Some(x) => x,
-                None => return true,
-            },
-            (Step::Index(i), AttributeValue::L(l)) => match l.get(*i) {
-                Some(x) => x,
-                None => return true,
-            },
-            _ => return false,
+            (Step::Field(f), AttributeValue::M(m)) => m.get(f).ok_or_else(|| e(BAD_PATH))?,
+            (Step::Index(i), AttributeValue::L(l)) => l.get(*i).ok_or_else(|| e(BAD_PATH))?,
+            _ => return Err(e(BAD_PATH)),
         };
     }
-    false
+    match (last, cur) {
+        (Step::Field(_), AttributeValue::M(_)) | (Step::Index(_), AttributeValue::L(_)) => Ok(()),
+        _ => Err(e(BAD_PATH)),
+    }
 }
 
 fn union<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
@@ -300,6 +293,10 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
             (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b)) => AttributeValue::Ss(union(a, b)),
             (Some(AttributeValue::Ns(a)), AttributeValue::Ns(b)) => AttributeValue::Ns(union(a, b)),
             (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => AttributeValue::Bs(union(a, b)),
+            // Legacy AttributeUpdates ADD also appends to lists.
+            (Some(AttributeValue::L(a)), AttributeValue::L(b)) if u.legacy => {
+                AttributeValue::L(a.iter().chain(b).cloned().collect())
+            }
             _ => return Err(bad_type()),
         };
         adds.push((p, new));
@@ -307,7 +304,10 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
     let mut deletes = Vec::with_capacity(u.delete.len());
     for (p, v) in &u.delete {
         let new = match (resolve(before, p), v) {
-            (None, _) => continue,
+            (None, _) => {
+                check_parents(before, p)?;
+                continue;
+            }
             (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b)) => {
                 AttributeValue::Ss(difference(a, b))
             }

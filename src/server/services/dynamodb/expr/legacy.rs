@@ -442,6 +442,7 @@ pub fn update_from_attribute_updates(updates: &J) -> Result<Update, ExprError> {
                         | AttributeValue::Ss(_)
                         | AttributeValue::Ns(_)
                         | AttributeValue::Bs(_)
+                        | AttributeValue::L(_)
                 ) {
                     return Err(invalid(format_args!(
                         "ADD action is not supported for the type {}",
@@ -492,7 +493,7 @@ pub fn paths_from_attributes_to_get(names: &J) -> Result<Vec<Path>, ExprError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::services::dynamodb::value::{Number, item_from_json};
+    use crate::server::services::dynamodb::value::{Number, item_from_json, item_to_json};
     use serde_json::json;
 
     fn item() -> Item {
@@ -726,6 +727,17 @@ mod tests {
         assert!(!it.contains_key("nul"));
         assert_eq!(it["tags"], AttributeValue::Ss(vec!["b".into()]));
         assert_eq!(it["c"], AttributeValue::N(Number::from(1)));
+        // Legacy ADD appends to a list (the expression ADD does not take lists).
+        let it = apply(json!({
+            "l": {"Action": "ADD", "Value": {"L": [{"S": "b"}]}},
+            "fresh": {"Action": "ADD", "Value": {"L": [{"N": "2"}]}}
+        }))
+        .unwrap();
+        assert_eq!(
+            item_to_json(&it)["l"],
+            json!({"L": [{"S": "a"}, {"N": "1"}, {"S": "b"}]})
+        );
+        assert_eq!(item_to_json(&it)["fresh"], json!({"L": [{"N": "2"}]}));
         let p = "One or more parameter values were invalid: ";
         assert_eq!(
             apply(json!({"s": {"Action": "PUT"}})).unwrap_err(),

@@ -405,7 +405,8 @@ fn updates_apply() {
             Some(json!({"L": [{"S": "x"}]})),
         ),
         ("REMOVE lst[9]", "lst[2].deep", Some(json!({"N": "1"}))),
-        ("REMOVE absent.deeper", "absent", None),
+        ("REMOVE mp.zz", "mp.a", Some(json!({"N": "1"}))),
+        ("DELETE mp.zz :ss", "mp.a", Some(json!({"N": "1"}))),
         ("ADD num :ten", "num", Some(json!({"N": "15"}))),
         ("ADD cnt :one", "cnt", Some(json!({"N": "1"}))),
         ("ADD tags :ss", "tags", Some(json!({"SS": ["a", "b", "c"]}))),
@@ -605,6 +606,39 @@ fn invalid_updates_get_dynamodb_messages() {
         ),
         (
             "REMOVE str.a",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        // A missing or mistyped parent is an error for every action, not a no-op.
+        (
+            "REMOVE absent.deeper",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE absent[1]",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE mp[1]",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE lst.a",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "DELETE absent.a :ss",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "DELETE str[1] :ss",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "ADD absent.a :ss",
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "ADD mp[1] :ss",
             "The document path provided in the update expression is invalid for update",
         ),
     ];
