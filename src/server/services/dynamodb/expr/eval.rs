@@ -321,21 +321,24 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
         };
         deletes.push((p, new));
     }
-    let mut work = item.clone();
-    for (p, v) in sets {
-        set_path(&mut work, p, v)?;
-    }
-    for (p, v) in adds {
-        set_path(&mut work, p, v)?;
-    }
+    // Writes go in path order: assignments past the end of a list append, and DynamoDB appends
+    // them in index order whatever order they were written in.
+    let mut writes: Vec<(&Path, Option<AttributeValue>)> = Vec::new();
+    writes.extend(sets.into_iter().map(|(p, v)| (p, Some(v))));
+    writes.extend(adds.into_iter().map(|(p, v)| (p, Some(v))));
     for (p, v) in deletes {
         let empty = matches!(&v, AttributeValue::Ss(s) if s.is_empty())
             || matches!(&v, AttributeValue::Ns(s) if s.is_empty())
             || matches!(&v, AttributeValue::Bs(s) if s.is_empty());
-        if empty {
-            remove_path(&mut work, p)?;
-        } else {
-            set_path(&mut work, p, v)?;
+        // A set left empty is removed.
+        writes.push((p, if empty { None } else { Some(v) }));
+    }
+    writes.sort_by(|a, b| a.0.cmp(b.0));
+    let mut work = item.clone();
+    for (p, v) in writes {
+        match v {
+            Some(v) => set_path(&mut work, p, v)?,
+            None => remove_path(&mut work, p)?,
         }
     }
     // Removals last, highest list index first, so that indexes refer to the list as it was.

@@ -777,16 +777,36 @@ impl Parser<'_, '_, '_> {
         }
     }
 
+    /// An operand of `+`/`-` or a whole SET value: an operand, or a value in parentheses
+    /// (`SET a = ((b) + (c))`).
+    fn set_term(&mut self) -> Result<SetValue, ExprError> {
+        if *self.peek() != Tok::LParen {
+            return Ok(SetValue::Operand(self.set_operand()?));
+        }
+        self.bump();
+        self.enter()?;
+        let v = self.set_value()?;
+        self.expect(Tok::RParen)?;
+        self.leave();
+        Ok(v)
+    }
+
     fn set_value(&mut self) -> Result<SetValue, ExprError> {
-        let a = self.set_operand()?;
+        let first = self.set_term()?;
         let op = match self.peek() {
             Tok::Plus => "+",
             Tok::Minus => "-",
-            _ => return Ok(SetValue::Operand(a)),
+            _ => return Ok(first),
+        };
+        // One + or - per value: `(a + b) + c` is a syntax error, as is `a + b + c`.
+        let SetValue::Operand(a) = first else {
+            return Err(self.syntax());
         };
         self.bump();
         self.count_op()?;
-        let b = self.set_operand()?;
+        let SetValue::Operand(b) = self.set_term()? else {
+            return Err(self.syntax());
+        };
         for o in [&a, &b] {
             if let SetOperand::Value(v) = o
                 && !matches!(v, AttributeValue::N(_))

@@ -1670,3 +1670,57 @@ fn filter_expression_cases() {
         assert_eq!(c.eval(&item), Ok(want), "{src}");
     }
 }
+
+/// Writes into one list land in index order, past-the-end ones appended, all right-hand sides
+/// read from the item as it was (a DynamoDB-verified case); UPDATED_NEW is the projection of
+/// the paths written.
+#[test]
+fn list_writes_append_in_index_order() {
+    let mut item = item_from_json(&json!({
+        "a": {"S": "key"},
+        "b": {"M": {"a": {"N": "1"}, "b": {"N": "2"}, "c": {"N": "3"}}},
+        "c": {"L": [{"N": "1"}, {"N": "3"}]}
+    }))
+    .unwrap();
+    let values = values_from_json(&json!({":a": {"N": "2"}, ":b": {"SS": ["a"]}})).unwrap();
+    let mut ph = Placeholders::new(None, Some(&values));
+    let u = parse_update(
+        "set b.c=((c[1])+(b.a)),b.a = a,c[1] = a, c[4] = b.a - b.b, c[2] = b.c add c[8] :b, c[6] :a",
+        &mut ph,
+    )
+    .unwrap();
+    u.apply(&mut item).unwrap();
+    let want = json!({
+        "a": {"S": "key"},
+        "b": {"M": {"a": {"S": "key"}, "b": {"N": "2"}, "c": {"N": "4"}}},
+        "c": {"L": [{"N": "1"}, {"S": "key"}, {"N": "3"}, {"N": "-1"}, {"N": "2"}, {"SS": ["a"]}]}
+    });
+    assert_eq!(
+        crate::server::services::dynamodb::value::item_to_json(&item),
+        want
+    );
+    let updated = project(&item, &u.paths());
+    assert_eq!(
+        crate::server::services::dynamodb::value::item_to_json(&updated),
+        json!({
+            "b": {"M": {"a": {"S": "key"}, "c": {"N": "4"}}},
+            "c": {"L": [{"S": "key"}, {"N": "3"}, {"N": "2"}]}
+        })
+    );
+    // One arithmetic operator per value, parenthesized or not.
+    for src in [
+        "set a = (b + c) + d",
+        "set a = b + (c + d)",
+        "set (a = (b + c))",
+        "set a = (b.c).d + e",
+    ] {
+        let mut ph = Placeholders::new(None, None);
+        let err = parse_update(src, &mut ph).unwrap_err().0;
+        assert!(
+            err.starts_with("Invalid UpdateExpression: Syntax error; "),
+            "{src}: {err}"
+        );
+    }
+    let mut ph = Placeholders::new(None, None);
+    assert!(parse_update("set a = (b + c)", &mut ph).is_ok());
+}
