@@ -5,6 +5,16 @@
 //! Every expression of a request is parsed with the request's [`Placeholders`], which resolve
 //! `#name` / `:value` placeholders and remember which were used, so that the request can be
 //! rejected for unused ones ([`Placeholders::check_unused`]) as DynamoDB does.
+//!
+//! - `parse_condition` / `parse_filter` → [`Condition`] (`eval`), `parse_update` → [`Update`]
+//!   (`apply`, `paths` for UPDATED_OLD/NEW), `parse_projection` → paths for [`project`],
+//!   `parse_key_condition` → [`KeyCondition`] (`validate_key_condition` makes its schema-free
+//!   checks alone, for before the table lookup).
+//! - `legacy`: `Expected`, `QueryFilter`/`ScanFilter`, `KeyConditions`, `AttributeUpdates` and
+//!   `AttributesToGet` translated into the same types.
+//! - Errors: DynamoDB's messages, and — when an expression has several problems — the one
+//!   DynamoDB reports (see the ranking in `parse`). Messages were checked against suites that
+//!   run against DynamoDB itself where one was found; the rest follow DynamoDB's style.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
