@@ -22,6 +22,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValueError(pub String);
 
+impl ValueError {
+    /// Whether DynamoDB reports this as a `SerializationException` (a JSON member of the wrong
+    /// JSON type, e.g. `{"S": 5}`) rather than a `ValidationException`.
+    pub fn is_serialization(&self) -> bool {
+        self.0.contains(" can not be converted to ")
+    }
+}
+
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -1006,7 +1014,12 @@ mod tests {
             ),
         ];
         for (input, msg) in cases {
-            assert_eq!(value_from_json(&input).unwrap_err().0, msg, "{input}");
+            let e = value_from_json(&input).unwrap_err();
+            assert_eq!(e.0, msg, "{input}");
+            assert_eq!(
+                e.is_serialization(),
+                msg.contains("can not be converted to a")
+            );
         }
     }
 
