@@ -22,6 +22,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValueError(pub String);
 
+impl ValueError {
+    /// Whether DynamoDB reports this as a `SerializationException` (a JSON member of the wrong
+    /// JSON type, e.g. `{"S": 5}`) rather than a `ValidationException`.
+    pub fn is_serialization(&self) -> bool {
+        self.0.contains(" can not be converted to ")
+    }
+}
+
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -40,8 +48,11 @@ pub const MAX_DIGITS: usize = 38;
 const MAX_EXP: i32 = 126;
 /// Smallest such exponent (magnitude >= 10^-130).
 const MIN_EXP: i32 = -129;
-/// How deep lists and maps may nest (DynamoDB: 32 levels).
+/// Levels of nesting DynamoDB allows, counting a top-level attribute value as level 1: at most
+/// `MAX_NESTING - 1` lists/maps inside one another (a 32-deep map is refused).
 pub const MAX_NESTING: usize = 32;
+/// DynamoDB's message for values nested too deeply.
+pub const NESTING_MESSAGE: &str = "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
 
 const NOT_NUMERIC: &str = "The parameter cannot be converted to a numeric value";
 const TOO_MANY_DIGITS: &str = "Attempting to store more than 38 significant digits in a Number";
@@ -73,7 +84,13 @@ impl Number {
     /// Parses DynamoDB's number syntax: an optional sign, digits with an optional decimal point,
     /// an optional exponent (`1.5E-3`).
     pub fn parse(s: &str) -> Result<Number, ValueError> {
-        let bad = || ValueError(format!("{NOT_NUMERIC}: {s}"));
+        let bad = || {
+            if s.is_empty() {
+                ValueError(NOT_NUMERIC.to_string())
+            } else {
+                ValueError(format!("{NOT_NUMERIC}: {s}"))
+            }
+        };
         let b = s.as_bytes();
         let mut i = 0;
         let mut neg = false;
@@ -485,8 +502,26 @@ impl AttributeValue {
     }
 }
 
+/// A number's size: one byte, plus one per two significant digits on each side of the decimal
+/// point (leading and trailing zeros trimmed), plus one if negative — as measured on DynamoDB
+/// (the developer guide's "1 byte per two significant digits plus 1" is the approximation).
 fn number_size(n: &Number) -> usize {
-    n.significant_digits().div_ceil(2) + 1
+    if n.is_zero() {
+        return 1;
+    }
+    let len = n.digits.len();
+    let int = n.exp.clamp(0, len as i32) as usize;
+    1 + int.div_ceil(2) + (len - int).div_ceil(2) + usize::from(n.neg)
+}
+
+/// Lists/maps nested in one another in `v` (0 for scalars and sets); DynamoDB allows at most
+/// `MAX_NESTING - 1`.
+pub fn nesting_depth(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::M(m) => 1 + m.values().map(nesting_depth).max().unwrap_or(0),
+        AttributeValue::L(l) => 1 + l.iter().map(nesting_depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// An item's size by DynamoDB's rules: the UTF-8 length of each attribute name plus its value.
@@ -604,8 +639,8 @@ fn value_at(v: &serde_json::Value, depth: usize) -> Result<AttributeValue, Value
                 ));
             }
         },
-        "M" | "L" if depth >= MAX_NESTING => {
-            return err("Nesting Levels have exceeded supported limits");
+        "M" | "L" if depth + 1 >= MAX_NESTING => {
+            return err(NESTING_MESSAGE);
         }
         "M" => {
             let Some(m) = inner.as_object() else {
@@ -657,7 +692,7 @@ fn value_at(v: &serde_json::Value, depth: usize) -> Result<AttributeValue, Value
             v.sort();
             v.dedup();
             if v.len() != raw.len() {
-                return Err(duplicates(&raw));
+                return err("Input collection contains duplicates");
             }
             AttributeValue::Ns(v)
         }
@@ -671,7 +706,10 @@ fn value_at(v: &serde_json::Value, depth: usize) -> Result<AttributeValue, Value
             v.sort();
             v.dedup();
             if v.len() != raw.len() {
-                return Err(duplicates(&raw));
+                return err(format!(
+                    "{INVALID}: Input collection [{}]of type BS contains duplicates.",
+                    raw.join(", ")
+                ));
             }
             AttributeValue::Bs(v)
         }
@@ -737,6 +775,10 @@ pub fn values_from_json(
             ));
         }
         let value = value_from_json(v).map_err(|e| {
+            if e.0 == NESTING_MESSAGE {
+                // DynamoDB reports this one as is.
+                return e;
+            }
             ValueError(format!(
                 "ExpressionAttributeValues contains invalid value: {} for key {k}",
                 e.0
@@ -795,8 +837,12 @@ mod tests {
 
     #[test]
     fn numbers_reject_what_dynamodb_rejects() {
+        assert_eq!(
+            Number::parse("").unwrap_err().0,
+            "The parameter cannot be converted to a numeric value"
+        );
         for bad in [
-            "", "-", "+", ".", "e5", "1e", "1e+", "abc", "1.2.3", " 1", "1 ", "0x10", "1_0", "NaN",
+            "-", "+", ".", "e5", "1e", "1e+", "abc", "1.2.3", " 1", "1 ", "0x10", "1_0", "NaN",
             "Infinity", "--1",
         ] {
             assert_eq!(
@@ -936,11 +982,11 @@ mod tests {
             ),
             (
                 json!({"NS": ["1", "1.0"]}),
-                "One or more parameter values were invalid: Input collection [1, 1.0] contains duplicates.",
+                "Input collection contains duplicates",
             ),
             (
                 json!({"BS": ["AA==", "AA=="]}),
-                "One or more parameter values were invalid: Input collection [AA==, AA==] contains duplicates.",
+                "One or more parameter values were invalid: Input collection [AA==, AA==]of type BS contains duplicates.",
             ),
             (
                 json!({"NULL": false}),
@@ -968,22 +1014,27 @@ mod tests {
             ),
         ];
         for (input, msg) in cases {
-            assert_eq!(value_from_json(&input).unwrap_err().0, msg, "{input}");
+            let e = value_from_json(&input).unwrap_err();
+            assert_eq!(e.0, msg, "{input}");
+            assert_eq!(
+                e.is_serialization(),
+                msg.contains("can not be converted to a")
+            );
         }
     }
 
     #[test]
     fn nesting_is_bounded() {
         let mut v = json!({"S": "leaf"});
-        for _ in 0..MAX_NESTING {
+        for _ in 0..MAX_NESTING - 1 {
             v = json!({"L": [v]});
         }
-        assert!(value_from_json(&v).is_ok());
-        let v = json!({"M": {"k": v}});
         assert_eq!(
-            value_from_json(&v).unwrap_err().0,
-            "Nesting Levels have exceeded supported limits"
+            nesting_depth(&value_from_json(&v).unwrap()),
+            MAX_NESTING - 1
         );
+        let v = json!({"M": {"k": v}});
+        assert_eq!(value_from_json(&v).unwrap_err().0, NESTING_MESSAGE);
     }
 
     #[test]
@@ -997,6 +1048,14 @@ mod tests {
         assert_eq!(
             values_from_json(&json!({"a": {"S": "x"}})).unwrap_err().0,
             "ExpressionAttributeValues contains invalid key: Syntax error; key: \"a\""
+        );
+        let mut deep = json!({"S": "leaf"});
+        for _ in 0..MAX_NESTING {
+            deep = json!({"M": {"n": deep}});
+        }
+        assert_eq!(
+            values_from_json(&json!({":d": deep})).unwrap_err().0,
+            NESTING_MESSAGE
         );
         assert_eq!(
             values_from_json(&json!({":a": {"SS": []}})).unwrap_err().0,
@@ -1019,6 +1078,38 @@ mod tests {
             item_from_json(&json!([])).unwrap_err().0,
             "START_ARRAY can not be converted to a Map"
         );
+    }
+
+    #[test]
+    fn number_sizes() {
+        // Sizes measured on DynamoDB (accept/reject pairs at the 400 KB gate).
+        for (s, size) in [
+            ("0", 1),
+            ("1", 2),
+            ("12", 2),
+            ("123", 3),
+            ("1234", 3),
+            ("12345678901234567890123456789012345678", 20),
+            ("0042", 2),
+            ("100", 2),
+            ("1010", 3),
+            ("0.0000001", 2),
+            ("1E125", 2),
+            ("1E-100", 2),
+            ("1.5", 3),
+            ("15", 2),
+            ("1.2", 3),
+            ("1.200", 3),
+            ("1.234", 4),
+            ("3.14159", 5),
+            ("123456", 4),
+            ("100.5", 4),
+            ("0.15", 2),
+            ("-42", 3),
+            ("-0", 1),
+        ] {
+            assert_eq!(AttributeValue::N(n(s)).size(), size, "{s}");
+        }
     }
 
     #[test]

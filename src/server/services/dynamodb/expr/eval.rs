@@ -5,7 +5,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::server::services::dynamodb::value::{Number, compare};
+use crate::server::services::dynamodb::value::{
+    MAX_NESTING as MAX_VALUE_NESTING, NESTING_MESSAGE, Number, compare, nesting_depth,
+};
 
 /// The value at `path` in `item`, if any.
 pub(super) fn resolve<'i>(item: &'i Item, path: &Path) -> Option<&'i AttributeValue> {
@@ -21,7 +23,7 @@ pub(super) fn resolve<'i>(item: &'i Item, path: &Path) -> Option<&'i AttributeVa
 }
 
 /// DynamoDB's `size()`: string length, bytes of a binary, members of a set, list or map.
-fn size_of(v: &AttributeValue) -> Option<AttributeValue> {
+pub(super) fn size_of(v: &AttributeValue) -> Option<AttributeValue> {
     let n = match v {
         AttributeValue::S(s) => s.chars().count(),
         AttributeValue::B(b) => b.len(),
@@ -101,6 +103,7 @@ pub(super) fn eval(n: &Node, item: &Item) -> bool {
             list.iter()
                 .any(|o| operand(o, item).is_some_and(|x| x == v))
         }
+        Node::Const(b) => *b,
         Node::And(a, b) => eval(a, item) && eval(b, item),
         Node::Or(a, b) => eval(a, item) || eval(b, item),
         Node::Not(a) => !eval(a, item),
@@ -213,10 +216,7 @@ fn set_path(item: &mut Item, path: &Path, v: AttributeValue) -> Result<(), ExprE
 
 fn remove_path(item: &mut Item, path: &Path) -> Result<(), ExprError> {
     let last = path.steps.last().cloned();
-    // A missing parent means there is nothing to remove.
-    if resolve_parent_missing(item, path) {
-        return Ok(());
-    }
+    // Every parent must exist with the type its step needs; a missing leaf is no error.
     match (parent_mut(item, path)?, last) {
         (None, _) => {
             item.remove(&path.top);
@@ -234,28 +234,24 @@ fn remove_path(item: &mut Item, path: &Path) -> Result<(), ExprError> {
     Ok(())
 }
 
-/// Whether some parent of `path` is absent (as opposed to having the wrong type).
-fn resolve_parent_missing(item: &Item, path: &Path) -> bool {
-    let Some((_, parents)) = path.steps.split_last() else {
-        return false;
+/// Fails like DynamoDB unless every parent of `path` exists with the type its step needs
+/// (the leaf itself may be missing).
+fn check_parents(item: &Item, path: &Path) -> Result<(), ExprError> {
+    let Some((last, parents)) = path.steps.split_last() else {
+        return Ok(());
     };
-    let Some(mut cur) = item.get(&path.top) else {
-        return true;
-    };
+    let mut cur = item.get(&path.top).ok_or_else(|| e(BAD_PATH))?;
     for step in parents {
         cur = match (step, cur) {
-            (Step::Field(f), AttributeValue::M(m)) => match m.get(f) {
-                Some(x) => x,
-                None => return true,
-            },
-            (Step::Index(i), AttributeValue::L(l)) => match l.get(*i) {
-                Some(x) => x,
-                None => return true,
-            },
-            _ => return false,
+            (Step::Field(f), AttributeValue::M(m)) => m.get(f).ok_or_else(|| e(BAD_PATH))?,
+            (Step::Index(i), AttributeValue::L(l)) => l.get(*i).ok_or_else(|| e(BAD_PATH))?,
+            _ => return Err(e(BAD_PATH)),
         };
     }
-    false
+    match (last, cur) {
+        (Step::Field(_), AttributeValue::M(_)) | (Step::Index(_), AttributeValue::L(_)) => Ok(()),
+        _ => Err(e(BAD_PATH)),
+    }
 }
 
 fn union<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
@@ -280,6 +276,13 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
         .iter()
         .map(|(p, v)| Ok((p, set_value(v, before)?)))
         .collect::<Result<Vec<_>, ExprError>>()?;
+    let bad_type = || {
+        if u.legacy {
+            e("Type mismatch for attribute to update")
+        } else {
+            e(BAD_TYPE)
+        }
+    };
     let mut adds = Vec::with_capacity(u.add.len());
     for (p, v) in &u.add {
         let new = match (resolve(before, p), v) {
@@ -290,14 +293,21 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
             (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b)) => AttributeValue::Ss(union(a, b)),
             (Some(AttributeValue::Ns(a)), AttributeValue::Ns(b)) => AttributeValue::Ns(union(a, b)),
             (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => AttributeValue::Bs(union(a, b)),
-            _ => return Err(e(BAD_TYPE)),
+            // Legacy AttributeUpdates ADD also appends to lists.
+            (Some(AttributeValue::L(a)), AttributeValue::L(b)) if u.legacy => {
+                AttributeValue::L(a.iter().chain(b).cloned().collect())
+            }
+            _ => return Err(bad_type()),
         };
         adds.push((p, new));
     }
     let mut deletes = Vec::with_capacity(u.delete.len());
     for (p, v) in &u.delete {
         let new = match (resolve(before, p), v) {
-            (None, _) => continue,
+            (None, _) => {
+                check_parents(before, p)?;
+                continue;
+            }
             (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b)) => {
                 AttributeValue::Ss(difference(a, b))
             }
@@ -307,25 +317,28 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
             (Some(AttributeValue::Bs(a)), AttributeValue::Bs(b)) => {
                 AttributeValue::Bs(difference(a, b))
             }
-            _ => return Err(e(BAD_TYPE)),
+            _ => return Err(bad_type()),
         };
         deletes.push((p, new));
     }
-    let mut work = item.clone();
-    for (p, v) in sets {
-        set_path(&mut work, p, v)?;
-    }
-    for (p, v) in adds {
-        set_path(&mut work, p, v)?;
-    }
+    // Writes go in path order: assignments past the end of a list append, and DynamoDB appends
+    // them in index order whatever order they were written in.
+    let mut writes: Vec<(&Path, Option<AttributeValue>)> = Vec::new();
+    writes.extend(sets.into_iter().map(|(p, v)| (p, Some(v))));
+    writes.extend(adds.into_iter().map(|(p, v)| (p, Some(v))));
     for (p, v) in deletes {
         let empty = matches!(&v, AttributeValue::Ss(s) if s.is_empty())
             || matches!(&v, AttributeValue::Ns(s) if s.is_empty())
             || matches!(&v, AttributeValue::Bs(s) if s.is_empty());
-        if empty {
-            remove_path(&mut work, p)?;
-        } else {
-            set_path(&mut work, p, v)?;
+        // A set left empty is removed.
+        writes.push((p, if empty { None } else { Some(v) }));
+    }
+    writes.sort_by(|a, b| a.0.cmp(b.0));
+    let mut work = item.clone();
+    for (p, v) in writes {
+        match v {
+            Some(v) => set_path(&mut work, p, v)?,
+            None => remove_path(&mut work, p)?,
         }
     }
     // Removals last, highest list index first, so that indexes refer to the list as it was.
@@ -333,6 +346,14 @@ pub(super) fn apply(u: &Update, item: &mut Item) -> Result<(), ExprError> {
     removes.sort_by(|a, b| b.cmp(a));
     for p in removes {
         remove_path(&mut work, p)?;
+    }
+    for name in u.top_level_names() {
+        if work
+            .get(&name)
+            .is_some_and(|v| nesting_depth(v) >= MAX_VALUE_NESTING)
+        {
+            return Err(e(NESTING_MESSAGE));
+        }
     }
     *item = work;
     Ok(())

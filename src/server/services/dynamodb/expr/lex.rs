@@ -86,7 +86,8 @@ pub(super) fn lex(src: &str) -> Vec<Token> {
                 }
                 (Tok::Int(src[start..end].to_string()), end)
             }
-            c if c.is_ascii_alphabetic() || c == '_' => {
+            // A bare name starts with a letter (`_x` is a syntax error in DynamoDB).
+            c if c.is_ascii_alphabetic() => {
                 let end = word(&mut it, 0);
                 (Tok::Ident(src[start..end].to_string()), end)
             }
@@ -161,6 +162,15 @@ mod tests {
         );
         assert_eq!(toks("é"), vec![Tok::Bad('é'), Tok::Eof]);
         assert_eq!(toks("# :"), vec![Tok::Bad('#'), Tok::Bad(':'), Tok::Eof]);
+        assert_eq!(
+            toks("_a a_1"),
+            vec![
+                Tok::Bad('_'),
+                Tok::Ident("a".into()),
+                Tok::Ident("a_1".into()),
+                Tok::Eof
+            ]
+        );
         let t = lex("ab  <= x");
         assert_eq!((t[1].start, t[1].end), (4, 6));
     }

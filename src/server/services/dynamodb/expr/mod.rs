@@ -5,6 +5,16 @@
 //! Every expression of a request is parsed with the request's [`Placeholders`], which resolve
 //! `#name` / `:value` placeholders and remember which were used, so that the request can be
 //! rejected for unused ones ([`Placeholders::check_unused`]) as DynamoDB does.
+//!
+//! - `parse_condition` / `parse_filter` → [`Condition`] (`eval`), `parse_update` → [`Update`]
+//!   (`apply`, `paths` for UPDATED_OLD/NEW), `parse_projection` → paths for [`project`],
+//!   `parse_key_condition` → [`KeyCondition`] (`validate_key_condition` makes its schema-free
+//!   checks alone, for before the table lookup).
+//! - `legacy`: `Expected`, `QueryFilter`/`ScanFilter`, `KeyConditions`, `AttributeUpdates` and
+//!   `AttributesToGet` translated into the same types.
+//! - Errors: DynamoDB's messages, and — when an expression has several problems — the one
+//!   DynamoDB reports (see the ranking in `parse`). Messages were checked against suites that
+//!   run against DynamoDB itself where one was found; the rest follow DynamoDB's style.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -12,6 +22,7 @@ use std::fmt;
 use super::value::{AttributeValue, Item};
 
 mod eval;
+mod legacy;
 mod lex;
 mod parse;
 mod reserved;
@@ -19,8 +30,13 @@ mod reserved;
 mod tests;
 
 pub use eval::project;
+pub use legacy::{
+    condition_from_expected, condition_from_filter, key_condition_from_legacy,
+    paths_from_attributes_to_get, update_from_attribute_updates,
+};
 pub use parse::{
     parse_condition, parse_filter, parse_key_condition, parse_projection, parse_update,
+    validate_key_condition,
 };
 pub use reserved::is_reserved;
 
@@ -210,14 +226,14 @@ impl Path {
     }
 
     /// Whether `self` is `other` or a prefix of it.
-    fn is_prefix_of(&self, other: &Path) -> bool {
+    pub(crate) fn is_prefix_of(&self, other: &Path) -> bool {
         self.top == other.top
             && self.steps.len() <= other.steps.len()
             && self.steps.iter().zip(&other.steps).all(|(a, b)| a == b)
     }
 
     /// Whether the two paths diverge where one indexes a list and the other names a map field.
-    fn conflicts_with(&self, other: &Path) -> bool {
+    pub(crate) fn conflicts_with(&self, other: &Path) -> bool {
         if self.top != other.top {
             return false;
         }
@@ -247,29 +263,6 @@ impl fmt::Display for Path {
         }
         f.write_str("]")
     }
-}
-
-/// Rejects overlapping or conflicting paths (update targets, projections).
-fn check_overlaps<'p>(
-    paths: impl Iterator<Item = &'p Path> + Clone,
-    kind: Kind,
-) -> Result<(), ExprError> {
-    let all: Vec<&Path> = paths.collect();
-    for (i, a) in all.iter().enumerate() {
-        for b in &all[i + 1..] {
-            if a.is_prefix_of(b) || b.is_prefix_of(a) {
-                return Err(kind.err(format_args!(
-                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {a}, path two: {b}"
-                )));
-            }
-            if a.conflicts_with(b) {
-                return Err(kind.err(format_args!(
-                    "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {a}, path two: {b}"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// An operand of a comparison or function.
@@ -304,6 +297,8 @@ pub(crate) enum Node {
     Type(Path, String),
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
+    /// A constant (an empty legacy condition map is true).
+    Const(bool),
 }
 
 /// A parsed condition or filter expression.
@@ -356,6 +351,7 @@ fn collect_names(n: &Node, out: &mut BTreeSet<String>) {
         Node::Exists(p) | Node::NotExists(p) | Node::Type(p, _) => {
             out.insert(p.top.clone());
         }
+        Node::Const(_) => {}
     }
 }
 
@@ -383,6 +379,8 @@ pub struct Update {
     remove: Vec<Path>,
     add: Vec<(Path, AttributeValue)>,
     delete: Vec<(Path, AttributeValue)>,
+    /// Built from legacy `AttributeUpdates` (whose type errors DynamoDB words differently).
+    legacy: bool,
 }
 
 impl Update {
@@ -394,16 +392,23 @@ impl Update {
 
     /// The top-level attribute names the update writes (sorted, unique).
     pub fn top_level_names(&self) -> Vec<String> {
-        let tops = self
-            .set
+        let set: BTreeSet<String> = self.targets().map(|p| p.top.clone()).collect();
+        set.into_iter().collect()
+    }
+
+    /// The document paths the update writes, in expression order. `project(item, &paths)` on
+    /// the old and new item gives DynamoDB's `UPDATED_OLD` / `UPDATED_NEW`.
+    pub fn paths(&self) -> Vec<Path> {
+        self.targets().cloned().collect()
+    }
+
+    fn targets(&self) -> impl Iterator<Item = &Path> + Clone {
+        self.set
             .iter()
             .map(|(p, _)| p)
             .chain(&self.remove)
             .chain(self.add.iter().map(|(p, _)| p))
             .chain(self.delete.iter().map(|(p, _)| p))
-            .map(|p| p.top.clone());
-        let set: BTreeSet<String> = tops.collect();
-        set.into_iter().collect()
     }
 }
 
