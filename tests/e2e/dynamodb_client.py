@@ -730,7 +730,7 @@ def cmd_batch():
         c.transact_write_items,
         TransactItems=[
             {"Delete": {"TableName": "bt1", "Key": key("acct", 1)}},
-            {"Update": {"TableName": "bt1", "Key": key("acct", 2), "UpdateExpression": "SET bal = bal + :s", "ExpressionAttributeValues": {":s": S("x")}}},
+            {"Update": {"TableName": "bt1", "Key": key("acct", 2), "UpdateExpression": "SET bal = nothing + :s", "ExpressionAttributeValues": {":s": N(1)}}},
         ],
     )
     check([r["Code"] for r in e.response["CancellationReasons"]] == ["None", "ValidationError"], e.response)
@@ -858,7 +858,9 @@ GRAMMAR = [
     ("update", "ADD tags :ss, num :ten", {"tags": {"SS": ["a", "b", "c", "z"]}, "num": N(15)}),
     ("update", "DELETE tags :sa", {"tags": {"SS": ["b", "c"]}}),
     ("update", "SET num = :one REMOVE num", U + "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [num], path two: [num]"),
-    ("update", "SET num = num + :s", "An operand in the update expression has an incorrect data type"),
+    ("update", "SET num = num + :s", U + "Incorrect operand type for operator or function; operator or function: +, operand type: S"),
+    ("update", "SET str = str + :one", "An operand in the update expression has an incorrect data type"),
+    ("update", "SET num = absent + :one", "The provided expression refers to an attribute that does not exist in the item"),
     ("update", "SET", U + 'Syntax error; token: "<EOF>", near: "SET"'),
     ("update", "ADD lst :one", "An operand in the update expression has an incorrect data type"),
     ("update", "SET lst[0] = :one SET num = :two", U + 'The "SET" section can only be used once in an update expression;'),
