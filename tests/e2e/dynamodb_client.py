@@ -6,6 +6,7 @@ Usage: dynamodb_client.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
   tables              table management: create/describe/list/update/delete, tags, TTL, errors
   items               PutItem/GetItem/UpdateItem/DeleteItem, every type, conditions, errors
   reads               Query and Scan: key conditions, indexes, filters, pages, segments
+  legacy              Expected, AttributeUpdates, AttributesToGet, KeyConditions, Query/ScanFilter
   batch               BatchGetItem, BatchWriteItem, TransactWriteItems, TransactGetItems
   ttl                 expired items disappear (and leave their index)
   grammar             the expression grammar, table-driven: outcomes and exact error messages
@@ -378,7 +379,8 @@ def cmd_items():
         ExpressionAttributeValues={":one": N(1)},
         ReturnValues="UPDATED_OLD",
     )
-    check(r["Attributes"] == {"cnt": N(1), "l": {"L": [S("x"), N(2), S("y")]}}, r)
+    # UPDATED_OLD holds the updated paths only: l[0], not all of l.
+    check(r["Attributes"] == {"cnt": N(1), "l": {"L": [S("x")]}}, r)
     # Upsert: UpdateItem creates the item.
     r = c.update_item(
         TableName="items",
@@ -502,6 +504,54 @@ def cmd_items():
     check(msg(e) == "Requested resource not found", msg(e))
     d = c.describe_table(TableName="items")["Table"]
     check(d["ItemCount"] == 3, d)
+
+
+def cmd_legacy():
+    """The pre-expression parameters, as older programs send them."""
+    c = ddb()
+    create_pk_sk(c, "legacy")
+    c.put_item(TableName="legacy", Item={**key("a", 1), "v": N(1)}, Expected={"pk": {"Exists": False}})
+    expect_error(
+        "ConditionalCheckFailedException",
+        c.put_item,
+        TableName="legacy",
+        Item={**key("a", 1)},
+        Expected={"pk": {"Exists": False}},
+    )
+    r = c.update_item(
+        TableName="legacy",
+        Key=key("a", 1),
+        AttributeUpdates={"v": {"Action": "ADD", "Value": N(2)}, "w": {"Action": "PUT", "Value": S("x")}},
+        Expected={"v": {"ComparisonOperator": "EQ", "AttributeValueList": [N(1)]}},
+        ReturnValues="UPDATED_NEW",
+    )
+    check(r["Attributes"] == {"v": N(3), "w": S("x")}, r)
+    for i in range(2, 6):
+        c.put_item(TableName="legacy", Item={**key("a", i), "v": N(i * 10)})
+    got = c.get_item(TableName="legacy", Key=key("a", 1), AttributesToGet=["w"])["Item"]
+    check(got == {"w": S("x")}, got)
+    r = c.query(
+        TableName="legacy",
+        KeyConditions={
+            "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("a")]},
+            "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [N(2), N(5)]},
+        },
+        QueryFilter={"v": {"ComparisonOperator": "GT", "AttributeValueList": [N(25)]}},
+        ScanIndexForward=False,
+    )
+    check([int(i["sk"]["N"]) for i in r["Items"]] == [5, 4, 3] and r["ScannedCount"] == 4, r)
+    r = c.scan(TableName="legacy", ScanFilter={"w": {"ComparisonOperator": "NOT_NULL"}}, AttributesToGet=["sk"])
+    check(r["Items"] == [{"sk": N(1)}], r)
+    r = c.delete_item(TableName="legacy", Key=key("a", 5), Expected={"v": {"Value": N(50)}}, ReturnValues="ALL_OLD")
+    check(r["Attributes"]["v"] == N(50), r)
+    expect_validation(
+        "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}",
+        c.put_item,
+        TableName="legacy",
+        Item=key("a", 9),
+        Expected={"pk": {"Exists": False}},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
 
 
 def cmd_reads():
@@ -1030,6 +1080,7 @@ COMMANDS = {
     "tables": (cmd_tables, 0),
     "items": (cmd_items, 0),
     "reads": (cmd_reads, 0),
+    "legacy": (cmd_legacy, 0),
     "batch": (cmd_batch, 0),
     "ttl": (cmd_ttl, 0),
     "grammar": (cmd_grammar, 0),

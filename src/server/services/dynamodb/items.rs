@@ -604,12 +604,15 @@ pub fn key_param(body: &Value) -> DdbResult<Item> {
 
 /// Parse a projection (ProjectionExpression, or the legacy AttributesToGet).
 pub fn projection(body: &Value, ex: &Exprs) -> DdbResult<Option<Vec<ex::Path>>> {
-    let pe = str_field(body, "ProjectionExpression")?;
-    if body.get("AttributesToGet").is_some_and(|v| !v.is_null()) {
-        return Err(DdbError::validation(
-            "AttributesToGet is a legacy parameter this emulator does not support; use ProjectionExpression",
-        ));
+    no_mixing(
+        body,
+        &["AttributesToGet"],
+        &["ProjectionExpression", "ExpressionAttributeNames"],
+    )?;
+    if let Some(a) = body.get("AttributesToGet").filter(|v| !v.is_null()) {
+        return Ok(Some(ex::paths_from_attributes_to_get(a).map_err(xerr)?));
     }
+    let pe = str_field(body, "ProjectionExpression")?;
     ex.parse(&[("ProjectionExpression", pe.is_some())], |ph| {
         pe.map(|s| ex::parse_projection(s, ph)).transpose()
     })
@@ -622,15 +625,42 @@ pub fn apply_projection(item: &Item, paths: Option<&Vec<ex::Path>>) -> Item {
     }
 }
 
-fn reject_legacy(body: &Value, names: &[&str]) -> DdbResult<()> {
-    for n in names {
-        if body.get(*n).is_some_and(|v| !v.is_null()) {
-            return Err(DdbError::validation(format!(
-                "{n} is a legacy parameter this emulator does not support; use expressions"
-            )));
-        }
+pub fn has(body: &Value, name: &str) -> bool {
+    body.get(name).is_some_and(|v| !v.is_null())
+}
+
+/// DynamoDB refuses a request that mixes legacy parameters and expressions.
+pub fn no_mixing(body: &Value, legacy: &[&str], exprs: &[&str]) -> DdbResult<()> {
+    let l: Vec<&str> = legacy.iter().copied().filter(|n| has(body, n)).collect();
+    let e: Vec<&str> = exprs.iter().copied().filter(|n| has(body, n)).collect();
+    if !l.is_empty() && !e.is_empty() {
+        return Err(DdbError::validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            l.join(", "),
+            e.join(", ")
+        )));
     }
     Ok(())
+}
+
+const WRITE_EXPRS: &[&str] = &[
+    "ConditionExpression",
+    "UpdateExpression",
+    "ExpressionAttributeNames",
+    "ExpressionAttributeValues",
+];
+
+/// A write's condition: the legacy `Expected` map, or `ConditionExpression`.
+fn write_condition(body: &Value, ex: &Exprs) -> DdbResult<Option<Condition>> {
+    no_mixing(body, &["Expected", "ConditionalOperator"], WRITE_EXPRS)?;
+    if let Some(e) = body.get("Expected").filter(|v| !v.is_null()) {
+        let co = str_field(body, "ConditionalOperator")?;
+        return Ok(Some(ex::condition_from_expected(e, co).map_err(xerr)?));
+    }
+    let ce = str_field(body, "ConditionExpression")?;
+    ex.parse(&[("ConditionExpression", ce.is_some())], |ph| {
+        ce.map(|s| ex::parse_condition(s, ph)).transpose()
+    })
 }
 
 /// Add `ConsumedCapacity` to a response when the request asks for it (`TOTAL` or `INDEXES`).
@@ -663,27 +693,15 @@ pub fn read_units(size: usize, consistent: bool) -> f64 {
     if consistent { u } else { u / 2.0 }
 }
 
-/// The attributes of `item` whose names are in `names`.
-fn only(item: &Item, names: &[String]) -> Item {
-    item.iter()
-        .filter(|(k, _)| names.contains(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 impl DynamoDb {
     pub(super) fn put_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
-        reject_legacy(body, &["Expected", "ConditionalOperator"])?;
         let p = &ctx.partition;
         let name = table_of(body)?;
         let item = value::item_from_json(required(body, "Item", "item")?).map_err(verr)?;
         let rv = return_values(body, &["NONE", "ALL_OLD"])?;
         let rof = return_on_failure(body)?;
         let ex = Exprs::from(body)?;
-        let ce = str_field(body, "ConditionExpression")?;
-        let cond = ex.parse(&[("ConditionExpression", ce.is_some())], |ph| {
-            ce.map(|s| ex::parse_condition(s, ph)).transpose()
-        })?;
+        let cond = write_condition(body, &ex)?;
         check_size(&item, false)?;
         let (r, v) = self.store.write(|txn| {
             let mut t = load_table(txn, p, &name)?;
@@ -730,17 +748,13 @@ impl DynamoDb {
     }
 
     pub(super) fn delete_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
-        reject_legacy(body, &["Expected", "ConditionalOperator"])?;
         let p = &ctx.partition;
         let name = table_of(body)?;
         let key = key_param(body)?;
         let rv = return_values(body, &["NONE", "ALL_OLD"])?;
         let rof = return_on_failure(body)?;
         let ex = Exprs::from(body)?;
-        let ce = str_field(body, "ConditionExpression")?;
-        let cond = ex.parse(&[("ConditionExpression", ce.is_some())], |ph| {
-            ce.map(|s| ex::parse_condition(s, ph)).transpose()
-        })?;
+        let cond = write_condition(body, &ex)?;
         let (r, v) = self.store.write(|txn| {
             let mut t = load_table(txn, p, &name)?;
             let pk = key_of_param(&t, &key)?;
@@ -765,9 +779,10 @@ impl DynamoDb {
     }
 
     pub(super) fn update_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
-        reject_legacy(
+        no_mixing(
             body,
             &["Expected", "ConditionalOperator", "AttributeUpdates"],
+            WRITE_EXPRS,
         )?;
         let p = &ctx.partition;
         let name = table_of(body)?;
@@ -780,17 +795,27 @@ impl DynamoDb {
         let ex = Exprs::from(body)?;
         let ce = str_field(body, "ConditionExpression")?;
         let ue = str_field(body, "UpdateExpression")?;
-        let (update, cond) = ex.parse(
-            &[
-                ("UpdateExpression", ue.is_some()),
-                ("ConditionExpression", ce.is_some()),
-            ],
-            |ph| {
-                let u = ue.map(|s| ex::parse_update(s, ph)).transpose()?;
-                let c = ce.map(|s| ex::parse_condition(s, ph)).transpose()?;
-                Ok((u, c))
-            },
-        )?;
+        let (update, cond) = if has(body, "AttributeUpdates") || has(body, "Expected") {
+            let u = body
+                .get("AttributeUpdates")
+                .filter(|v| !v.is_null())
+                .map(ex::update_from_attribute_updates)
+                .transpose()
+                .map_err(xerr)?;
+            (u, write_condition(body, &ex)?)
+        } else {
+            ex.parse(
+                &[
+                    ("UpdateExpression", ue.is_some()),
+                    ("ConditionExpression", ce.is_some()),
+                ],
+                |ph| {
+                    let u = ue.map(|s| ex::parse_update(s, ph)).transpose()?;
+                    let c = ce.map(|s| ex::parse_condition(s, ph)).transpose()?;
+                    Ok((u, c))
+                },
+            )?
+        };
         let (r, v) = self.store.write(|txn| {
             let mut t = load_table(txn, p, &name)?;
             let pk = key_of_param(&t, &key)?;
@@ -818,16 +843,14 @@ impl DynamoDb {
             Ok((old, new))
         });
         let (old, new) = r?;
-        let changed: Vec<String> = update
-            .as_ref()
-            .map(|u| u.top_level_names())
-            .unwrap_or_default();
+        // UPDATED_*: the updated paths only, as DynamoDB returns them.
+        let changed: Vec<ex::Path> = update.as_ref().map(|u| u.paths()).unwrap_or_default();
         let attrs = match rv {
             ReturnValues::None => None,
             ReturnValues::AllOld => old.clone(),
             ReturnValues::AllNew => Some(new.clone()),
-            ReturnValues::UpdatedOld => old.as_ref().map(|o| only(o, &changed)),
-            ReturnValues::UpdatedNew => Some(only(&new, &changed)),
+            ReturnValues::UpdatedOld => old.as_ref().map(|o| ex::project(o, &changed)),
+            ReturnValues::UpdatedNew => Some(ex::project(&new, &changed)),
         };
         let out = match attrs {
             Some(a) if !a.is_empty() => json!({"Attributes": value::item_to_json(&a)}),

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::ex::{self, Condition, KeyCondition, RangeCond};
 use super::items::{
-    Exprs, bool_field, key_item, key_of_param, key_of_param_for, str_field, table_of, verr,
+    Exprs, bool_field, has, key_item, key_of_param, key_of_param_for, no_mixing, projection,
+    str_field, table_of, verr, xerr,
 };
 use super::table::{IndexMeta, KeyAttr, KeyType, Projection, TableMeta};
 use super::value::{self, AttributeValue, Item};
@@ -167,15 +168,23 @@ fn parse_limit(body: &Value) -> DdbResult<Option<usize>> {
     }
 }
 
-fn reject_legacy(body: &Value, names: &[&str]) -> DdbResult<()> {
-    for n in names {
-        if body.get(*n).is_some_and(|v| !v.is_null()) {
-            return Err(DdbError::validation(format!(
-                "{n} is a legacy parameter this emulator does not support; use expressions"
-            )));
-        }
-    }
-    Ok(())
+const READ_EXPRS: &[&str] = &[
+    "KeyConditionExpression",
+    "FilterExpression",
+    "ProjectionExpression",
+    "ExpressionAttributeNames",
+    "ExpressionAttributeValues",
+];
+
+/// The legacy QueryFilter / ScanFilter with its ConditionalOperator.
+fn legacy_filter(body: &Value, name: &str) -> DdbResult<Option<Condition>> {
+    let Some(f) = body.get(name).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let co = str_field(body, "ConditionalOperator")?;
+    Ok(Some(
+        ex::condition_from_filter(f, co).map_err(super::items::xerr)?,
+    ))
 }
 
 /// What a read returns for a Select and a projection, checked against the index.
@@ -517,7 +526,7 @@ impl DynamoDb {
     }
 
     pub(super) fn query(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
-        reject_legacy(
+        no_mixing(
             body,
             &[
                 "KeyConditions",
@@ -525,6 +534,7 @@ impl DynamoDb {
                 "AttributesToGet",
                 "ConditionalOperator",
             ],
+            READ_EXPRS,
         )?;
         let snap = self.store.snapshot();
         let (t, idx) = self.read_target(&snap, ctx, body)?;
@@ -532,23 +542,39 @@ impl DynamoDb {
         let limit = parse_limit(body)?;
         let forward = bool_field(body, "ScanIndexForward")?.unwrap_or(true);
         let ex = Exprs::from(body)?;
-        let kce = str_field(body, "KeyConditionExpression")?.ok_or_else(|| {
-            DdbError::validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            )
-        })?;
-        let fe = str_field(body, "FilterExpression")?;
-        let pe = str_field(body, "ProjectionExpression")?;
         let (hash, range) = match idx {
             Some(i) => (&i.hash, i.range.as_ref()),
             None => (&t.hash, t.range.as_ref()),
         };
-        let (kc, filter, projection) = ex.parse(&[("KeyConditionExpression", true)], |ph| {
-            let kc = ex::parse_key_condition(kce, ph, &hash.name, range.map(|r| r.name.as_str()))?;
-            let f = fe.map(|s| ex::parse_filter(s, ph)).transpose()?;
-            let p = pe.map(|s| ex::parse_projection(s, ph)).transpose()?;
-            Ok((kc, f, p))
-        })?;
+        let legacy = has(body, "KeyConditions");
+        let (kc, filter, projection) = if legacy {
+            let kc = ex::key_condition_from_legacy(
+                &body["KeyConditions"],
+                &hash.name,
+                range.map(|r| r.name.as_str()),
+            )
+            .map_err(xerr)?;
+            (
+                kc,
+                legacy_filter(body, "QueryFilter")?,
+                projection(body, &ex)?,
+            )
+        } else {
+            let kce = str_field(body, "KeyConditionExpression")?.ok_or_else(|| {
+                DdbError::validation(
+                    "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+                )
+            })?;
+            let fe = str_field(body, "FilterExpression")?;
+            let pe = str_field(body, "ProjectionExpression")?;
+            ex.parse(&[("KeyConditionExpression", true)], |ph| {
+                let kc =
+                    ex::parse_key_condition(kce, ph, &hash.name, range.map(|r| r.name.as_str()))?;
+                let f = fe.map(|s| ex::parse_filter(s, ph)).transpose()?;
+                let p = pe.map(|s| ex::parse_projection(s, ph)).transpose()?;
+                Ok((kc, f, p))
+            })?
+        };
         check_key_condition(&kc, hash, range)?;
         if let Some(f) = &filter {
             let key_names: Vec<&str> = std::iter::once(hash.name.as_str())
@@ -556,9 +582,15 @@ impl DynamoDb {
                 .collect();
             for n in f.top_level_names() {
                 if key_names.contains(&n.as_str()) {
-                    return Err(DdbError::validation(format!(
-                        "Filter Expression can only contain non-primary key attributes: Primary key attribute: {n}"
-                    )));
+                    return Err(DdbError::validation(if legacy {
+                        format!(
+                            "QueryFilter can only contain non-primary key attributes: Primary key attribute: {n}"
+                        )
+                    } else {
+                        format!(
+                            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {n}"
+                        )
+                    }));
                 }
             }
         }
@@ -624,9 +656,10 @@ impl DynamoDb {
     }
 
     pub(super) fn scan(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
-        reject_legacy(
+        no_mixing(
             body,
             &["ScanFilter", "AttributesToGet", "ConditionalOperator"],
+            READ_EXPRS,
         )?;
         let snap = self.store.snapshot();
         let (t, idx) = self.read_target(&snap, ctx, body)?;
@@ -675,19 +708,23 @@ impl DynamoDb {
             }
         };
         let ex = Exprs::from(body)?;
-        let fe = str_field(body, "FilterExpression")?;
-        let pe = str_field(body, "ProjectionExpression")?;
-        let (filter, projection) = ex.parse(
-            &[
-                ("FilterExpression", fe.is_some()),
-                ("ProjectionExpression", pe.is_some()),
-            ],
-            |ph| {
-                let f = fe.map(|s| ex::parse_filter(s, ph)).transpose()?;
-                let p = pe.map(|s| ex::parse_projection(s, ph)).transpose()?;
-                Ok((f, p))
-            },
-        )?;
+        let (filter, projection) = if has(body, "ScanFilter") || has(body, "AttributesToGet") {
+            (legacy_filter(body, "ScanFilter")?, projection(body, &ex)?)
+        } else {
+            let fe = str_field(body, "FilterExpression")?;
+            let pe = str_field(body, "ProjectionExpression")?;
+            ex.parse(
+                &[
+                    ("FilterExpression", fe.is_some()),
+                    ("ProjectionExpression", pe.is_some()),
+                ],
+                |ph| {
+                    let f = fe.map(|s| ex::parse_filter(s, ph)).transpose()?;
+                    let p = pe.map(|s| ex::parse_projection(s, ph)).transpose()?;
+                    Ok((f, p))
+                },
+            )?
+        };
         let select = resolve_select(select, projection.is_some(), idx)?;
         let fetch = Self::needs_fetch(t, idx, select, projection.is_some())?;
         let p = &ctx.partition;
