@@ -101,6 +101,7 @@ def cmd_tables():
         ("PutItem", b'{"TableName": "tbl", "Item": {"pk": {"S": "a", "N": "1"}}}', "ValidationException"),
         ("PutItem", b'{"TableName": "tbl", "Item": ' + b'{"M": {"a": ' * 40 + b'{"S": "x"}' + b"}}" * 40 + b"}", "ValidationException"),
         ("Frobnicate", b"{}", "UnknownOperationException"),
+        ("PutItem", b'{"TableName": "tbl", "Item": {"pk": {"S": 5}}}', "SerializationException"),
     ]:
         status, out = raw(op, body)
         check(status == 400 and out["__type"].endswith("#" + code), (op, body[:40], status, out))

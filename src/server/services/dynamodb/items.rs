@@ -19,8 +19,14 @@ pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 const MAX_HASH_KEY: usize = 2048;
 const MAX_RANGE_KEY: usize = 1024;
 
+/// A value error: a JSON member of the wrong JSON type is a SerializationException, as DynamoDB
+/// answers it; the rest are ValidationExceptions.
 pub fn verr(e: ValueError) -> DdbError {
-    DdbError::validation(e.0)
+    if e.is_serialization() {
+        DdbError::serialization(e.0)
+    } else {
+        DdbError::validation(e.0)
+    }
 }
 
 pub fn xerr(e: ExprError) -> DdbError {
