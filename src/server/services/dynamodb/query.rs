@@ -536,6 +536,12 @@ impl DynamoDb {
             ],
             READ_EXPRS,
         )?;
+        // The expression's own errors come before the table lookup, as DynamoDB reports them.
+        if let Some(kce) = str_field(body, "KeyConditionExpression")? {
+            let ex = Exprs::from(body)?;
+            let mut ph = ex::Placeholders::new(ex.names.as_ref(), ex.values.as_ref());
+            ex::validate_key_condition(kce, &mut ph).map_err(xerr)?;
+        }
         let snap = self.store.snapshot();
         let (t, idx) = self.read_target(&snap, ctx, body)?;
         let select = parse_select(body)?;
