@@ -254,7 +254,17 @@ async fn serve_ssm(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Re
 
 async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
     app.persistence.ensure_loaded(dynamodb::NAME).await;
-    match app.dynamodb.handle(ctx, op, body) {
+    // Deleting a table, adding an index (backfill) or switching TTL on walks every item of the
+    // table: let the runtime move other tasks off this worker meanwhile.
+    let heavy = matches!(op, "DeleteTable" | "UpdateTable" | "UpdateTimeToLive")
+        && tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+    let result = if heavy {
+        tokio::task::block_in_place(|| app.dynamodb.handle(ctx, op, body))
+    } else {
+        app.dynamodb.handle(ctx, op, body)
+    };
+    match result {
         Ok(h) => finish(app, dynamodb::NAME, Protocol::Json11, ctx, Ok(h)).await,
         Err(e) => e.into_response(&ctx.request_id),
     }
