@@ -787,6 +787,35 @@ def cmd_batch():
     check([r["Code"] for r in e.response["CancellationReasons"]] == ["None", "ValidationError"], e.response)
     check("Item" in c.get_item(TableName="bt1", Key=key("acct", 1)), "the failed transaction deleted nothing")
 
+    # Concurrent read-modify-writes are atomic: 8 clients add 1 twenty-five times each, and
+    # conditional puts of one new item let exactly one client win.
+    import threading
+
+    errors, wins = [], []
+
+    def worker(n):
+        cc = ddb()
+        try:
+            for _ in range(25):
+                cc.update_item(TableName="bt1", Key=key("counter", 1), UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": N(1)})
+            try:
+                cc.put_item(TableName="bt1", Item={**key("winner", 1), "who": N(n)}, ConditionExpression="attribute_not_exists(pk)")
+                wins.append(n)
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors, errors)
+    check(c.get_item(TableName="bt1", Key=key("counter", 1))["Item"]["n"] == N(200), "lost updates")
+    check(len(wins) == 1, wins)
+
 
 def cmd_ttl():
     c = ddb()
