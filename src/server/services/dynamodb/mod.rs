@@ -324,7 +324,7 @@ impl DynamoDb {
         )
     }
 
-    fn list_tables(&self, _ctx: &RequestContext, input: ListTablesIn) -> DdbResult<Handled> {
+    fn list_tables(&self, ctx: &RequestContext, input: ListTablesIn) -> DdbResult<Handled> {
         let limit = match input.limit {
             None => MAX_LIST_TABLES,
             Some(n) if (1..=100).contains(&n) => n as usize,
@@ -343,7 +343,7 @@ impl DynamoDb {
                 ));
             }
         };
-        let p = &_ctx.partition;
+        let p = &ctx.partition;
         let snap = self.store.snapshot();
         let prefix = keys::tables(p);
         let (lo, hi) = prefix.prefix_range();

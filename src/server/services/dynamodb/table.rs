@@ -701,11 +701,11 @@ pub fn build_table(input: &CreateTableIn, id: u64, created_ms: u64) -> DdbResult
                 "Too many local secondary indexes (maximum is 5)",
             ));
         }
-        let Some(table_range) = &range else {
+        if range.is_none() {
             return Err(DdbError::invalid_param(
                 "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
             ));
-        };
+        }
         for i in l {
             let idx = parse_index(i, &attributes, false, pay_per_request)?;
             if idx.hash.name != hash.name {
@@ -720,7 +720,6 @@ pub fn build_table(input: &CreateTableIn, id: u64, created_ms: u64) -> DdbResult
                     idx.name
                 )));
             }
-            let _ = table_range;
             lsis.push(idx);
         }
     }
