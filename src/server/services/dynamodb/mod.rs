@@ -691,6 +691,8 @@ impl DynamoDb {
 
 /// TTL sweeps delete at most this many items per store write.
 const SWEEP_BATCH: usize = 1000;
+/// Items whose TTL is further in the past than this are not deleted (DynamoDB's rule).
+const TTL_MAX_AGE_SECS: u64 = 5 * 365 * 24 * 3600;
 
 impl DynamoDb {
     /// Delete every item whose TTL attribute (epoch seconds) is before `now_ms`, in every
@@ -711,7 +713,9 @@ impl DynamoDb {
             for t in tables {
                 loop {
                     let snap = self.store.snapshot();
-                    let lo = keys::expiries(&p, t.id);
+                    // DynamoDB leaves items whose TTL is more than five years in the past.
+                    let oldest = now_secs.saturating_sub(TTL_MAX_AGE_SECS);
+                    let lo = p.key().str("e").u64(t.id).u64(oldest).build();
                     let hi = p.key().str("e").u64(t.id).u64(now_secs).build();
                     let due: Vec<items::Pk> = snap
                         .range((std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi)))
@@ -740,7 +744,9 @@ impl DynamoDb {
                             let Some(old) = items::get_item_in(txn, &key) else {
                                 continue;
                             };
-                            if items::expiry(&cur, &old).is_some_and(|s| s < now_secs) {
+                            if items::expiry(&cur, &old)
+                                .is_some_and(|s| s < now_secs && s >= oldest)
+                            {
                                 items::write_item(&p, &mut cur, txn, pk, Some(&old), None);
                                 n += 1;
                             }
