@@ -486,6 +486,18 @@ impl DynamoDb {
                 t.table_class = c.clone();
                 changed = true;
             }
+            let structural = input
+                .global_secondary_index_updates
+                .iter()
+                .flatten()
+                .filter(|u| u.create.is_some() || u.delete.is_some())
+                .count();
+            if structural > 1 {
+                return Err(DdbError::new(
+                    "LimitExceededException",
+                    "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+                ));
+            }
             for u in input.global_secondary_index_updates.iter().flatten() {
                 changed = true;
                 let n = [u.create.is_some(), u.update.is_some(), u.delete.is_some()]
