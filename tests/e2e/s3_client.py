@@ -329,6 +329,38 @@ def cmd_suite():
     done = c.complete_multipart_upload(Bucket="alpha", Key="mp", UploadId=uid,
                                        MultipartUpload={"Parts": [{"ETag": pc["CopyPartResult"]["ETag"], "PartNumber": 3}]})
     check(c.get_object(Bucket="alpha", Key="mp")["Body"].read() == b"hello", f"single-part completion {done}")
+    # Copy-source conditions.
+    src_etag = c.head_object(Bucket="alpha", Key="docs/a.txt")["ETag"]
+    c.copy_object(Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt", CopySourceIfMatch=src_etag)
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfMatch='"0000"')
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfNoneMatch=src_etag)
+    far = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfModifiedSince=far)
+    c.copy_object(Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt", CopySourceIfUnmodifiedSince=far)
+    expect_error("PreconditionFailed", c.copy_object, Bucket="alpha", Key="cc", CopySource="alpha/docs/a.txt",
+                 CopySourceIfUnmodifiedSince=datetime(2000, 1, 1, tzinfo=timezone.utc))
+
+    # Conditional writes: If-None-Match: * creates only; If-Match replaces only that version.
+    c.put_object(Bucket="alpha", Key="cond", Body=b"first", IfNoneMatch="*")
+    expect_error("PreconditionFailed", c.put_object, Bucket="alpha", Key="cond", Body=b"again", IfNoneMatch="*")
+    first = c.head_object(Bucket="alpha", Key="cond")["ETag"]
+    second = c.put_object(Bucket="alpha", Key="cond", Body=b"second", IfMatch=first)["ETag"]
+    expect_error("PreconditionFailed", c.put_object, Bucket="alpha", Key="cond", Body=b"lost", IfMatch=first)
+    expect_error("NoSuchKey", c.put_object, Bucket="alpha", Key="cond-none", Body=b"x", IfMatch=first)
+    check(c.get_object(Bucket="alpha", Key="cond")["Body"].read() == b"second", "a failed conditional put changes nothing")
+    up3 = c.create_multipart_upload(Bucket="alpha", Key="cond")
+    p3 = c.upload_part(Bucket="alpha", Key="cond", UploadId=up3["UploadId"], PartNumber=1, Body=b"third")
+    parts3 = {"Parts": [{"ETag": p3["ETag"], "PartNumber": 1}]}
+    expect_error("PreconditionFailed", c.complete_multipart_upload, Bucket="alpha", Key="cond",
+                 UploadId=up3["UploadId"], MultipartUpload=parts3, IfNoneMatch="*")
+    c.complete_multipart_upload(Bucket="alpha", Key="cond", UploadId=up3["UploadId"], MultipartUpload=parts3, IfMatch=second)
+    check(c.get_object(Bucket="alpha", Key="cond")["Body"].read() == b"third", "conditional multipart completion")
+    status, _ = raw("PUT", "/alpha/cond", body=b"x", headers={"If-None-Match": '"abc"'})
+    check(status == 501, f"If-None-Match other than * is not implemented: {status}")
+
     up2 = c.create_multipart_upload(Bucket="alpha", Key="aborted")
     c.abort_multipart_upload(Bucket="alpha", Key="aborted", UploadId=up2["UploadId"])
     expect_error("NoSuchUpload", c.list_parts, Bucket="alpha", Key="aborted", UploadId=up2["UploadId"])

@@ -1128,6 +1128,7 @@ impl S3 {
         let acct = r.account().to_string();
         let key = keys::object(&acct, &bucket.name, &obj.key);
         let version_id = obj.version_id.clone();
+        let condition = WriteCondition::of(r)?;
         let (res, v) = self.store.write(|t| {
             if !matches!(
                 t.get(&keys::bucket(&acct, &bucket.name)),
@@ -1135,6 +1136,12 @@ impl S3 {
             ) {
                 return Err(S3Error::no_such_bucket(&bucket.name));
             }
+            // Checked in the same write as the put: no other write can slip in between.
+            let current = match t.get(&key) {
+                Some(S3Record::Object(o)) if !o.delete_marker => Some(o),
+                _ => None,
+            };
+            condition.check(current, &obj.key)?;
             if versioned
                 && let Some(S3Record::Object(old)) = t.get(&key).cloned()
                 && old.version_id.is_some()
@@ -1464,7 +1471,9 @@ impl S3 {
                     "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                 )
             })?;
-        self.find_object(r, bucket, key, version)
+        let o = self.find_object(r, bucket, key, version)?;
+        copy_source_conditions(r, &o)?;
+        Ok(o)
     }
 
     async fn copy_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
@@ -1908,6 +1917,114 @@ enum Field {
 enum FieldValue {
     Tags(Vec<(String, String)>),
     Text(String),
+}
+
+/// `x-amz-copy-source-if-*`: a copy (or part copy) only from a source that passes them; a failed
+/// one is a 412, never a 304. As S3 documents: a true `if-match` wins over a false
+/// `if-unmodified-since`, and a false `if-none-match` fails even when `if-modified-since` holds.
+fn copy_source_conditions(r: &Req<'_>, o: &Object) -> S3Result<()> {
+    let failed = |header: &str| {
+        S3Error::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .with("Condition", header)
+    };
+    let etag = o.etag.trim_matches('"');
+    let matches = |list: &str| {
+        list.split(',')
+            .any(|e| e.trim() == "*" || e.trim().trim_matches('"') == etag)
+    };
+    let date = |name: &str| {
+        r.h(name)
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+    };
+    let modified = o.last_modified_ms / 1000;
+    if let Some(m) = r.h("x-amz-copy-source-if-match") {
+        if !matches(m) {
+            return Err(failed("x-amz-copy-source-If-Match"));
+        }
+    } else if let Some(t) = date("x-amz-copy-source-if-unmodified-since")
+        && modified > t
+    {
+        return Err(failed("x-amz-copy-source-If-Unmodified-Since"));
+    }
+    if let Some(m) = r.h("x-amz-copy-source-if-none-match") {
+        if matches(m) {
+            return Err(failed("x-amz-copy-source-If-None-Match"));
+        }
+    } else if let Some(t) = date("x-amz-copy-source-if-modified-since")
+        && modified <= t
+    {
+        return Err(failed("x-amz-copy-source-If-Modified-Since"));
+    }
+    Ok(())
+}
+
+/// A conditional write (`If-None-Match: *` or `If-Match: <etag>` on PutObject and
+/// CompleteMultipartUpload): checked against the current version inside the write.
+enum WriteCondition {
+    None,
+    /// `If-None-Match: *`: only if no current object exists.
+    Absent,
+    /// `If-Match`: only if the current object's ETag is one of these.
+    EtagIn(Vec<String>),
+}
+
+impl WriteCondition {
+    fn of(r: &Req<'_>) -> S3Result<WriteCondition> {
+        // CopyObject's conditions name its source (`x-amz-copy-source-if-*`), not the target.
+        if r.h("x-amz-copy-source").is_some() {
+            return Ok(WriteCondition::None);
+        }
+        if let Some(v) = r.h("if-none-match") {
+            return match v.trim().trim_matches('"') {
+                "*" => Ok(WriteCondition::Absent),
+                _ => Err(S3Error::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "NotImplemented",
+                    "A header you provided implies functionality that is not implemented",
+                )
+                .with("Header", "If-None-Match")),
+            };
+        }
+        if let Some(v) = r.h("if-match") {
+            let tags: Vec<String> = v
+                .split(',')
+                .map(|e| e.trim().trim_matches('"').to_string())
+                .filter(|e| !e.is_empty())
+                .collect();
+            return Ok(WriteCondition::EtagIn(tags));
+        }
+        Ok(WriteCondition::None)
+    }
+
+    fn check(&self, current: Option<&Object>, key: &str) -> S3Result<()> {
+        let failed = |header: &str| {
+            S3Error::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            )
+            .with("Condition", header)
+        };
+        match (self, current) {
+            (WriteCondition::None, _) | (WriteCondition::Absent, None) => Ok(()),
+            (WriteCondition::Absent, Some(_)) => Err(failed("If-None-Match")),
+            (WriteCondition::EtagIn(_), None) => Err(S3Error::no_such_key(key)),
+            (WriteCondition::EtagIn(tags), Some(o)) => {
+                let etag = o.etag.trim_matches('"');
+                if tags.iter().any(|t| t == "*" || t == etag) {
+                    Ok(())
+                } else {
+                    Err(failed("If-Match"))
+                }
+            }
+        }
+    }
 }
 
 fn not_implemented(r: &Req<'_>) -> S3Error {
