@@ -70,6 +70,7 @@ fn without_persistence_ssm_semantics_errors_and_isolation() {
     assert_eq!(h["services"]["ssm"], "running");
     assert_eq!(h["services"]["sts"], "running");
     assert_eq!(h["services"]["sqs"], "running");
+    assert_eq!(h["services"]["dynamodb"], "running");
     let (status, body) = s.http("POST", "/_localstack/state/save");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("persistence is disabled"), "{body}");
@@ -260,7 +261,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let (status, body) = s.http("POST", "/_localstack/state/load");
     assert_eq!(status, 200);
     let ls = lines(&body);
-    assert_eq!(ls.len(), 4, "{body}");
+    assert_eq!(ls.len(), 5, "{body}");
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     s.py(&["get", "/m/a", "1", "put", "/m/c", "3"]);
     // Global save and reset stream one line per service.
@@ -269,11 +270,11 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let ls = lines(&body);
     let mut names: Vec<&str> = ls.iter().map(|l| l["service"].as_str().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["s3", "sqs", "ssm", "sts"]);
+    assert_eq!(names, ["dynamodb", "s3", "sqs", "ssm", "sts"]);
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     let (status, body) = s.http("POST", "/_localstack/state/reset");
     assert_eq!(status, 200);
-    assert_eq!(lines(&body).len(), 4);
+    assert_eq!(lines(&body).len(), 5);
     s.py(&["missing", "/m/c"]);
     s.kill9();
 

@@ -13,7 +13,7 @@ use tracing::debug;
 use super::aws_request::RequestContext;
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
-use super::services::{Handled, s3, sqs, ssm, sts};
+use super::services::{Handled, dynamodb, s3, sqs, ssm, sts};
 use super::state_api;
 
 /// The largest request body accepted (larger ones get a 413).
@@ -25,6 +25,7 @@ pub struct App {
     pub sqs: sqs::Sqs,
     pub ssm: ssm::Ssm,
     pub sts: sts::Sts,
+    pub dynamodb: dynamodb::DynamoDb,
     pub persistence: Arc<Persistence>,
 }
 
@@ -66,6 +67,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         };
         return match prefix {
             "AmazonSSM" => serve_ssm(&app, &ctx, op, &body).await,
+            "DynamoDB_20120810" => serve_dynamodb(&app, &ctx, op, &body).await,
             "AmazonSQS" => serve_sqs(&app, &ctx, &parts, sqs::Wire::Json, op, &body, &[]).await,
             _ => AwsError::new(
                 "UnknownOperationException",
@@ -248,6 +250,24 @@ async fn serve_ssm(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Re
     app.persistence.ensure_loaded(ssm::NAME).await;
     let result = app.ssm.handle(ctx, op, body);
     finish(app, ssm::NAME, Protocol::Json11, ctx, result).await
+}
+
+async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
+    app.persistence.ensure_loaded(dynamodb::NAME).await;
+    // Deleting a table, adding an index (backfill) or switching TTL on walks every item of the
+    // table: let the runtime move other tasks off this worker meanwhile.
+    let heavy = matches!(op, "DeleteTable" | "UpdateTable" | "UpdateTimeToLive")
+        && tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+    let result = if heavy {
+        tokio::task::block_in_place(|| app.dynamodb.handle(ctx, op, body))
+    } else {
+        app.dynamodb.handle(ctx, op, body)
+    };
+    match result {
+        Ok(h) => finish(app, dynamodb::NAME, Protocol::Json11, ctx, Ok(h)).await,
+        Err(e) => e.into_response(&ctx.request_id),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -22,7 +22,7 @@ use crate::{Engine, EngineOptions};
 use config::{Config, LoadStrategy};
 use gateway::App;
 use persistence::Persistence;
-use services::{s3, sqs, ssm, sts};
+use services::{dynamodb, s3, sqs, ssm, sts};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +53,13 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
     let sqs = sqs::Sqs::new();
-    let services = vec![s3::NAME, sqs::NAME, ssm::NAME, sts::NAME];
+    let dynamodb = dynamodb::DynamoDb::new();
+    let services = vec![s3::NAME, sqs::NAME, ssm::NAME, sts::NAME, dynamodb::NAME];
     let engine = if config.persistence {
         let dir = config.state_dir();
         let (ssm_store, sts_store) = (ssm.store.clone(), sts.store.clone());
         let sqs_store = sqs.store.clone();
+        let ddb_store = dynamodb.store.clone();
         let d = dir.clone();
         let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {
             std::fs::create_dir_all(&d).map_err(|e| crate::Error::Io {
@@ -68,6 +70,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             engine.register(ssm_store)?;
             engine.register(sts_store)?;
             engine.register(sqs_store)?;
+            engine.register(ddb_store)?;
             Ok(engine)
         })
         .await
@@ -120,6 +123,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         sqs,
         ssm,
         sts,
+        dynamodb,
         persistence,
     });
     sqs::spawn_sweeper(&app);
@@ -151,6 +155,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         })?;
     let local = listener.local_addr()?;
     app.persistence.start(config.flush_interval);
+    spawn_ttl_sweeper(app.clone());
     // The one line on stdout: tests and scripts read the bound address from it.
     {
         let mut out = std::io::stdout().lock();
@@ -186,6 +191,33 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     app.persistence.shutdown().await;
     info!("bye");
     Ok(())
+}
+
+/// How often expired DynamoDB items are looked for.
+const TTL_SWEEP_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Delete expired DynamoDB items now and then (once the service's state is loaded).
+fn spawn_ttl_sweeper(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TTL_SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            let p = &app.persistence;
+            let ready = !p.enabled()
+                || p.load_strategy() != LoadStrategy::OnRequest
+                || p.is_loaded(dynamodb::NAME);
+            if !ready {
+                continue;
+            }
+            let a = app.clone();
+            let now = a.dynamodb.now_ms();
+            match tokio::task::spawn_blocking(move || a.dynamodb.sweep_expired(now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(n, "deleted expired DynamoDB items"),
+                Err(e) => warn!(error = %e, "the DynamoDB TTL sweep failed"),
+            }
+        }
+    });
 }
 
 /// The listener with `TCP_NODELAY` on every connection: a response written in parts (headers,
