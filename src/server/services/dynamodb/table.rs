@@ -809,26 +809,9 @@ pub fn build_table(input: &CreateTableIn, id: u64, created_ms: u64) -> DdbResult
 /// A stream label: the time the stream was enabled, ISO 8601 UTC with milliseconds
 /// (`2026-11-29T07:33:42.123`), as DynamoDB writes it.
 pub fn stream_label(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ms % 1000
-    )
+    let mut s = crate::server::services::s3::iso8601(ms);
+    s.pop(); // S3's form ends in `Z`; DynamoDB's label does not.
+    s
 }
 
 /// Drop attribute definitions no key uses any more (after an index is deleted).

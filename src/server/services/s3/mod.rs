@@ -67,6 +67,16 @@ impl S3Error {
         Self::bad("InvalidArgument", message)
     }
 
+    /// A 412 naming the condition that did not hold.
+    fn precondition(condition: &str) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .with("Condition", condition)
+    }
+
     fn no_such_bucket(bucket: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -1228,21 +1238,14 @@ impl S3 {
             );
             resp
         };
-        let precondition = || {
-            S3Error::new(
-                StatusCode::PRECONDITION_FAILED,
-                "PreconditionFailed",
-                "At least one of the pre-conditions you specified did not hold",
-            )
-        };
         if let Some(m) = r.h("if-match") {
             if !etag_matches(m) {
-                return Err(precondition().with("Condition", "If-Match"));
+                return Err(S3Error::precondition("If-Match"));
             }
         } else if let Some(t) = since("if-unmodified-since")
             && modified_secs > t
         {
-            return Err(precondition().with("Condition", "If-Unmodified-Since"));
+            return Err(S3Error::precondition("If-Unmodified-Since"));
         }
         if let Some(m) = r.h("if-none-match") {
             if etag_matches(m) {
@@ -1923,14 +1926,6 @@ enum FieldValue {
 /// one is a 412, never a 304. As S3 documents: a true `if-match` wins over a false
 /// `if-unmodified-since`, and a false `if-none-match` fails even when `if-modified-since` holds.
 fn copy_source_conditions(r: &Req<'_>, o: &Object) -> S3Result<()> {
-    let failed = |header: &str| {
-        S3Error::new(
-            StatusCode::PRECONDITION_FAILED,
-            "PreconditionFailed",
-            "At least one of the pre-conditions you specified did not hold",
-        )
-        .with("Condition", header)
-    };
     let etag = o.etag.trim_matches('"');
     let matches = |list: &str| {
         list.split(',')
@@ -1945,21 +1940,23 @@ fn copy_source_conditions(r: &Req<'_>, o: &Object) -> S3Result<()> {
     let modified = o.last_modified_ms / 1000;
     if let Some(m) = r.h("x-amz-copy-source-if-match") {
         if !matches(m) {
-            return Err(failed("x-amz-copy-source-If-Match"));
+            return Err(S3Error::precondition("x-amz-copy-source-If-Match"));
         }
     } else if let Some(t) = date("x-amz-copy-source-if-unmodified-since")
         && modified > t
     {
-        return Err(failed("x-amz-copy-source-If-Unmodified-Since"));
+        return Err(S3Error::precondition(
+            "x-amz-copy-source-If-Unmodified-Since",
+        ));
     }
     if let Some(m) = r.h("x-amz-copy-source-if-none-match") {
         if matches(m) {
-            return Err(failed("x-amz-copy-source-If-None-Match"));
+            return Err(S3Error::precondition("x-amz-copy-source-If-None-Match"));
         }
     } else if let Some(t) = date("x-amz-copy-source-if-modified-since")
         && modified <= t
     {
-        return Err(failed("x-amz-copy-source-If-Modified-Since"));
+        return Err(S3Error::precondition("x-amz-copy-source-If-Modified-Since"));
     }
     Ok(())
 }
@@ -2003,24 +2000,16 @@ impl WriteCondition {
     }
 
     fn check(&self, current: Option<&Object>, key: &str) -> S3Result<()> {
-        let failed = |header: &str| {
-            S3Error::new(
-                StatusCode::PRECONDITION_FAILED,
-                "PreconditionFailed",
-                "At least one of the pre-conditions you specified did not hold",
-            )
-            .with("Condition", header)
-        };
         match (self, current) {
             (WriteCondition::None, _) | (WriteCondition::Absent, None) => Ok(()),
-            (WriteCondition::Absent, Some(_)) => Err(failed("If-None-Match")),
+            (WriteCondition::Absent, Some(_)) => Err(S3Error::precondition("If-None-Match")),
             (WriteCondition::EtagIn(_), None) => Err(S3Error::no_such_key(key)),
             (WriteCondition::EtagIn(tags), Some(o)) => {
                 let etag = o.etag.trim_matches('"');
                 if tags.iter().any(|t| t == "*" || t == etag) {
                     Ok(())
                 } else {
-                    Err(failed("If-Match"))
+                    Err(S3Error::precondition("If-Match"))
                 }
             }
         }
