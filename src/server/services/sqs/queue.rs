@@ -684,34 +684,52 @@ impl Sqs {
         let limit = max_results(input.max_results)?;
         let after = input.next_token.as_deref().map(name_of_token).transpose()?;
         let prefix = input.queue_name_prefix.unwrap_or_default();
-        let snap = self.store.snapshot();
-        let mut urls = Vec::new();
-        let mut next = None;
-        let cap = limit.unwrap_or(1000);
-        for (_, rec) in snap.scan_prefix(&model::queues_prefix(p)) {
-            let Rec::Queue(q) = rec else { continue };
-            if !q.name.starts_with(&prefix) || after.as_ref().is_some_and(|a| q.name <= *a) {
-                continue;
-            }
-            if urls.len() == cap {
-                if limit.is_some() {
-                    next = Some(token_of(urls_last_name(&urls)));
-                }
-                break;
-            }
-            urls.push((q.name.clone(), url(req.host, p, &q.name)));
-        }
+        // Without MaxResults, SQS lists at most 1,000 queues and no token.
+        let (urls, next) = self.queue_page(req, p, after.as_deref(), limit, Some(1000), |q| {
+            q.name.starts_with(&prefix)
+        });
         let mut out = Map::new();
         if !urls.is_empty() {
-            out.insert(
-                "QueueUrls".into(),
-                Value::Array(urls.into_iter().map(|(_, u)| Value::String(u)).collect()),
-            );
+            out.insert("QueueUrls".into(), Value::from(urls));
         }
         if let Some(t) = next {
             out.insert("NextToken".into(), Value::String(t));
         }
         Ok(Out::read(Value::Object(out)))
+    }
+
+    /// One page of the partition's queues that `keep` accepts, in name order after `after`: at
+    /// most `limit` of them, with a NextToken when more follow; without a limit, at most `cap`
+    /// (and no token).
+    fn queue_page(
+        &self,
+        req: &Req<'_>,
+        p: &Partition,
+        after: Option<&str>,
+        limit: Option<usize>,
+        cap: Option<usize>,
+        keep: impl Fn(&QueueRec) -> bool,
+    ) -> (Vec<String>, Option<String>) {
+        let snap = self.store.snapshot();
+        let mut urls = Vec::new();
+        let mut last: Option<&str> = None;
+        let mut next = None;
+        let stop = limit.or(cap);
+        for (_, rec) in snap.scan_prefix(&model::queues_prefix(p)) {
+            let Rec::Queue(q) = rec else { continue };
+            if !keep(q) || after.is_some_and(|a| q.name.as_str() <= a) {
+                continue;
+            }
+            if stop == Some(urls.len()) {
+                if limit.is_some() {
+                    next = Some(token_of(last.unwrap_or("")));
+                }
+                break;
+            }
+            urls.push(url(req.host, p, &q.name));
+            last = Some(&q.name);
+        }
+        (urls, next)
     }
 
     pub(super) fn delete_queue(
@@ -1006,27 +1024,11 @@ impl Sqs {
         let limit = max_results(input.max_results)?;
         let after = input.next_token.as_deref().map(name_of_token).transpose()?;
         let me = (p.clone(), q.name.clone());
-        let snap = self.store.snapshot();
-        let mut urls: Vec<(String, String)> = Vec::new();
-        let mut next = None;
-        for (_, rec) in snap.scan_prefix(&model::queues_prefix(&p)) {
-            let Rec::Queue(src) = rec else { continue };
-            if redrive_of(src).is_none_or(|r| r.target != me)
-                || after.as_ref().is_some_and(|a| src.name <= *a)
-            {
-                continue;
-            }
-            if limit.is_some_and(|l| urls.len() == l) {
-                next = Some(token_of(urls_last_name(&urls)));
-                break;
-            }
-            urls.push((src.name.clone(), url(req.host, &p, &src.name)));
-        }
+        let (urls, next) = self.queue_page(req, &p, after.as_deref(), limit, None, |src| {
+            redrive_of(src).is_some_and(|r| r.target == me)
+        });
         let mut out = Map::new();
-        out.insert(
-            "queueUrls".into(),
-            Value::Array(urls.into_iter().map(|(_, u)| Value::String(u)).collect()),
-        );
+        out.insert("queueUrls".into(), Value::from(urls));
         if let Some(t) = next {
             out.insert("NextToken".into(), Value::String(t));
         }
@@ -1201,10 +1203,6 @@ impl Sqs {
             "Task does not exist or is not running: {handle}"
         )))
     }
-}
-
-fn urls_last_name(urls: &[(String, String)]) -> &str {
-    urls.last().map_or("", |(n, _)| n.as_str())
 }
 
 pub fn sender_of(req: &Req<'_>) -> String {
