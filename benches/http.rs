@@ -29,6 +29,9 @@
 //! 0 = closed loop, as fast as possible; default 0), `SNAPSTACK_HTTP_JSON` (`target/http-latency.json`),
 //! `SNAPSTACK_HTTP_PLOT` (`target/http-latency.png`). Method and results: `docs/BENCHMARKS.md`.
 
+#[path = "common/knobs.rs"]
+mod knobs;
+
 use std::io::Write;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use hdrhistogram::Histogram;
+use knobs::{env_or, parse_size, size_label};
 use snapstack::server::aws_request::RequestContext;
 use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
 use snapstack::server::gateway::{App, router};
@@ -51,39 +55,6 @@ use std::net::TcpStream;
 use tokio::sync::RwLock;
 
 const BUCKET_MS: u64 = 10;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} does not parse")),
-        Err(_) => default,
-    }
-}
-
-fn parse_size(s: &str) -> u64 {
-    let s = s.trim().to_ascii_lowercase();
-    let (n, mult) = if let Some(n) = s.strip_suffix('m') {
-        (n, 1_000_000)
-    } else if let Some(n) = s.strip_suffix('k') {
-        (n, 1_000)
-    } else {
-        (s.as_str(), 1)
-    };
-    n.parse::<u64>()
-        .unwrap_or_else(|_| panic!("bad size {s:?}"))
-        * mult
-}
-
-fn size_label(n: u64) -> String {
-    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
-        format!("{}M", n / 1_000_000)
-    } else if n >= 1_000 && n.is_multiple_of(1_000) {
-        format!("{}k", n / 1_000)
-    } else {
-        n.to_string()
-    }
-}
 
 struct Opts {
     size: u64,

@@ -28,6 +28,9 @@
 #[path = "common/locking.rs"]
 mod locking;
 
+#[path = "common/knobs.rs"]
+mod knobs;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use knobs::{env_or, parse_size, size_label};
 use locking::LockingStore;
 use serde::{Deserialize, Serialize};
 use snapstack::{Engine, EngineOptions, Key, Partition, Record, Store};
@@ -123,39 +127,6 @@ impl Pacer {
             }
         }
         self.intended
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(s) => s
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={s:?} does not parse")),
-        Err(_) => default,
-    }
-}
-
-fn parse_size(s: &str) -> u64 {
-    let s = s.trim().to_ascii_lowercase();
-    let (num, mul) = if let Some(n) = s.strip_suffix('m') {
-        (n, 1_000_000)
-    } else if let Some(n) = s.strip_suffix('k') {
-        (n, 1_000)
-    } else {
-        (s.as_str(), 1)
-    };
-    num.parse::<u64>()
-        .unwrap_or_else(|_| panic!("bad size {s:?}"))
-        * mul
-}
-
-fn size_label(n: u64) -> String {
-    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
-        format!("{}M", n / 1_000_000)
-    } else if n >= 1_000 && n.is_multiple_of(1_000) {
-        format!("{}k", n / 1_000)
-    } else {
-        n.to_string()
     }
 }
 
