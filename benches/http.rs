@@ -31,6 +31,8 @@
 
 #[path = "common/knobs.rs"]
 mod knobs;
+#[path = "common/png_out.rs"]
+mod png_out;
 
 use std::io::Write;
 use std::net::TcpListener as StdListener;
@@ -774,17 +776,7 @@ fn plot(rows: &[Row], path: &Path) -> Result<(), String> {
     if picked.is_empty() {
         return Ok(());
     }
-    let font = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read(p).ok())
-    .ok_or("no DejaVuSans.ttf font found for the plot's text")?;
-    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
-        .map_err(|_| "the font does not load")?;
+    png_out::register_font()?;
     let (w, h) = (1200u32, 350 * picked.len() as u32);
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
@@ -840,16 +832,7 @@ fn plot(rows: &[Row], path: &Path) -> Result<(), String> {
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut wr = enc.write_header().map_err(|e| e.to_string())?;
-    wr.write_image_data(&buf).map_err(|e| e.to_string())?;
-    wr.finish().map_err(|e| e.to_string())
+    png_out::write_png(path, &buf, w, h)
 }
 
 async fn run_in_process(kind: &str, opts: &Opts, rows: &mut Vec<Row>) {

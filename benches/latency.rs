@@ -30,6 +30,8 @@ mod locking;
 
 #[path = "common/knobs.rs"]
 mod knobs;
+#[path = "common/png_out.rs"]
+mod png_out;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -1193,17 +1195,7 @@ fn plot(results: &[ChildResult], n: u64, path: &Path) -> Result<(), String> {
     if rows.is_empty() {
         return Ok(());
     }
-    let font = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read(p).ok())
-    .ok_or("no DejaVuSans.ttf font found for the plot's text")?;
-    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
-        .map_err(|_| "the font does not load")?;
+    png_out::register_font()?;
 
     let (w, h) = (1400u32, 330 * rows.len() as u32 + 40);
     let mut buf = vec![0u8; (w * h * 3) as usize];
@@ -1315,17 +1307,7 @@ fn plot(results: &[ChildResult], n: u64, path: &Path) -> Result<(), String> {
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut wr = enc.write_header().map_err(|e| e.to_string())?;
-    wr.write_image_data(&buf).map_err(|e| e.to_string())?;
-    wr.finish().map_err(|e| e.to_string())?;
-    Ok(())
+    png_out::write_png(path, &buf, w, h)
 }
 
 fn machine() -> serde_json::Value {
