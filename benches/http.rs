@@ -88,7 +88,7 @@ impl Opts {
             rate: env_or("SNAPSTACK_HTTP_RATE", 0),
             targets: env_or(
                 "SNAPSTACK_HTTP_TARGETS",
-                "cow,cow-full,locking,cow-peer,moto,localstack".to_string(),
+                "cow,cow-buffered,cow-full,locking,cow-peer,moto,localstack".to_string(),
             )
             .split(',')
             .map(|s| s.trim().to_string())
@@ -419,7 +419,7 @@ struct InProcess {
     _volume: tempfile::TempDir,
 }
 
-async fn start_snapstack(gate: Option<Gate>) -> InProcess {
+async fn start_snapstack(gate: Option<Gate>, direct_writes: bool) -> InProcess {
     let volume = tempfile::tempdir().expect("temp dir");
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -428,6 +428,7 @@ async fn start_snapstack(gate: Option<Gate>) -> InProcess {
         load_strategy: LoadStrategy::Manual,
         flush_interval: Duration::from_secs(3600),
         volume_dir: volume.path().to_path_buf(),
+        direct_writes,
     };
     let app = snapstack::server::build(&config).await.expect("build");
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -842,7 +843,8 @@ async fn run_in_process(kind: &str, opts: &Opts, rows: &mut Vec<Row>) {
         opts.size
     };
     let gate: Option<Gate> = (kind == "locking").then(|| Arc::new(RwLock::new(())));
-    let srv = start_snapstack(gate.clone()).await;
+    // `cow-buffered`: the engine as it was before direct writes (every pack through the page cache).
+    let srv = start_snapstack(gate.clone(), kind != "cow-buffered").await;
     let app = srv.app.clone();
     let took = tokio::task::block_in_place(|| preload(&app, entries));
     eprintln!(
@@ -989,7 +991,7 @@ fn main() {
     rt.block_on(async {
         for t in &opts.targets {
             match t.as_str() {
-                "cow" | "cow-full" | "locking" | "cow-peer" => {
+                "cow" | "cow-buffered" | "cow-full" | "locking" | "cow-peer" => {
                     run_in_process(t, &opts, &mut rows).await
                 }
                 "moto" | "localstack" => run_peer(t, &opts, &mut rows, &mut notes).await,

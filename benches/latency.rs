@@ -9,7 +9,8 @@
 //!
 //! Environment (all optional):
 //! - `SNAPSTACK_LAT_SIZES`: entry counts, comma-separated (`10k,100k,1M`; default all three)
-//! - `SNAPSTACK_LAT_ENGINES`: `cow,cow-full,cow-fg,locking` (default these four), and `cow-idle`
+//! - `SNAPSTACK_LAT_ENGINES`: `cow,cow-full,cow-fg,locking` (default these four), `cow-buffered`
+//!   (packs written through the page cache, as before direct writes), and `cow-idle`
 //!   (an experiment: the save on a `SCHED_IDLE` thread)
 //! - `SNAPSTACK_LAT_WRITERS`, `SNAPSTACK_LAT_READERS`: request threads (default 1 and 1)
 //! - `SNAPSTACK_LAT_SECS`: seconds per measured run (default 20)
@@ -136,6 +137,9 @@ impl Pacer {
 enum Kind {
     /// snapstack: `Engine::save` of the live store (incremental), background priority.
     Cow,
+    /// snapstack: as `Cow`, with every pack written through the page cache
+    /// (`direct_writes: false`, how the engine wrote before direct writes).
+    CowBuffered,
     /// snapstack: a full save each time (fresh engine and directory), background priority.
     CowFull,
     /// snapstack: incremental `Engine::save` with `background_saves: false` (normal priority).
@@ -151,16 +155,20 @@ impl Kind {
     fn parse(s: &str) -> Kind {
         match s.trim() {
             "cow" => Kind::Cow,
+            "cow-buffered" => Kind::CowBuffered,
             "cow-full" => Kind::CowFull,
             "cow-fg" => Kind::CowFg,
             "cow-idle" => Kind::CowIdle,
             "locking" => Kind::Locking,
-            other => panic!("unknown engine {other:?}: cow, cow-full, cow-fg, cow-idle, locking"),
+            other => panic!(
+                "unknown engine {other:?}: cow, cow-buffered, cow-full, cow-fg, cow-idle, locking"
+            ),
         }
     }
     fn id(self) -> &'static str {
         match self {
             Kind::Cow => "cow",
+            Kind::CowBuffered => "cow-buffered",
             Kind::CowFull => "cow-full",
             Kind::CowFg => "cow-fg",
             Kind::CowIdle => "cow-idle",
@@ -170,6 +178,7 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::Cow => "snapstack, incremental save",
+            Kind::CowBuffered => "snapstack, incremental, page-cache writes",
             Kind::CowFull => "snapstack, full save",
             Kind::CowFg => "snapstack, incremental, normal priority",
             Kind::CowIdle => "snapstack, incremental, SCHED_IDLE save",
@@ -240,12 +249,13 @@ impl Target {
     fn new(kind: Kind, cfg: &Config) -> Target {
         let dir = || tempfile::tempdir_in(&cfg.dir).expect("temp dir");
         match kind {
-            Kind::Cow | Kind::CowFg | Kind::CowIdle => {
+            Kind::Cow | Kind::CowBuffered | Kind::CowFg | Kind::CowIdle => {
                 let d = dir();
                 let engine = Engine::open(
                     d.path(),
                     EngineOptions {
-                        background_saves: kind == Kind::Cow,
+                        background_saves: matches!(kind, Kind::Cow | Kind::CowBuffered),
+                        direct_writes: kind != Kind::CowBuffered,
                         ..EngineOptions::default()
                     },
                 )

@@ -166,6 +166,7 @@ fn main() {
             load_strategy: LoadStrategy::Manual,
             flush_interval: Duration::from_secs(15),
             volume_dir: volume.path().to_path_buf(),
+            direct_writes: true,
         };
         let app = snapstack::server::build(&config).await.expect("build");
         let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");

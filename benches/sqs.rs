@@ -217,6 +217,7 @@ async fn serve(strategy: SaveStrategy, volume: &std::path::Path) -> String {
         load_strategy: LoadStrategy::Manual,
         flush_interval: Duration::from_secs(15),
         volume_dir: volume.to_path_buf(),
+        direct_writes: true,
     };
     let app = snapstack::server::build(&config).await.expect("build");
     app.persistence.start(config.flush_interval);

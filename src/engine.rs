@@ -27,6 +27,10 @@ pub struct EngineOptions {
     /// Run [`Engine::save`] and [`Engine::gc`] on a thread at the lowest CPU priority (nice 19),
     /// so that a large save never competes with requests for a core. Default on.
     pub background_saves: bool,
+    /// [`Engine::open`]: write packs of 1 MiB and more past the page cache (`O_DIRECT`) where the
+    /// filesystem allows, so a save does not slow requests down (see `backend/direct.rs`).
+    /// Default on.
+    pub direct_writes: bool,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +38,7 @@ impl Default for EngineOptions {
         EngineOptions {
             keep_generations: 3,
             background_saves: true,
+            direct_writes: true,
         }
     }
 }
@@ -77,8 +82,9 @@ impl Engine {
     /// Open (or create) the state directory `dir` on the local disk.
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
         let dir = dir.as_ref();
-        let backend =
-            LocalBackend::open(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        let backend = LocalBackend::open(dir)
+            .map_err(|e| Error::io(dir.display().to_string(), e))?
+            .with_direct_writes(options.direct_writes);
         Self::with_backend(Arc::new(backend), options)
     }
 
@@ -361,6 +367,7 @@ impl Engine {
                 // Nothing survives the process, so older generations serve no one: keep one,
                 // and memory held by deleted values is freed at the next collections.
                 keep_generations: 1,
+                direct_writes: false,
             },
         )
     }

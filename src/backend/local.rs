@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::direct::DirectWriter;
 use super::{Backend, invalid_path, valid_path};
 
 /// One step of an atomic file write, as seen by a [`WriteHook`].
@@ -41,18 +42,21 @@ pub struct LocalBackend {
     hook: Option<WriteHook>,
     files: Mutex<HashMap<String, Arc<File>>>,
     temp_counter: AtomicU64,
+    direct: DirectWriter,
 }
 
 impl fmt::Debug for LocalBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalBackend")
             .field("root", &self.root)
+            .field("direct_writes", &self.direct.enabled())
             .finish()
     }
 }
 
 impl LocalBackend {
-    /// A backend rooted at `root`, which is created if missing.
+    /// A backend rooted at `root`, which is created if missing. Files of 1 MiB and more are
+    /// written past the page cache where the filesystem allows it (see `direct.rs`).
     pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root)?;
@@ -61,7 +65,15 @@ impl LocalBackend {
             hook: None,
             files: Mutex::new(HashMap::new()),
             temp_counter: AtomicU64::new(0),
+            direct: DirectWriter::new(true),
         })
+    }
+
+    /// The same backend writing every file through the page cache (`false`), or large files past
+    /// it where the filesystem allows (`true`, the default).
+    pub fn with_direct_writes(mut self, on: bool) -> Self {
+        self.direct = DirectWriter::new(on);
+        self
     }
 
     /// The same backend with a hook called before every write step.
@@ -151,8 +163,10 @@ impl Backend for LocalBackend {
                 }
                 return Err(e);
             }
-            for part in parts {
-                file.write_all(part)?;
+            if !self.direct.write(&tmp, parts)? {
+                for part in parts {
+                    file.write_all(part)?;
+                }
             }
             self.step(WriteStep::SyncFile, path)?;
             file.sync_all()?;
@@ -260,6 +274,39 @@ mod tests {
         assert!(b.list("a").unwrap().is_empty());
         assert!(b.list("missing").unwrap().is_empty());
         assert!(b.write("../escape", b"x").is_err());
+    }
+
+    #[test]
+    fn large_files_read_back_the_same_written_directly_or_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let head: Vec<u8> = (0..3_000_001u32).map(|i| (i % 251) as u8).collect();
+        let tail = b"trailer".to_vec();
+        for direct in [true, false] {
+            let b = LocalBackend::open(dir.path())
+                .unwrap()
+                .with_direct_writes(direct);
+            let name = format!("big-{direct}.pack");
+            b.write_parts(&name, &[&head, &tail]).unwrap();
+            let got = b.read(&name).unwrap();
+            assert_eq!(got.len(), head.len() + tail.len());
+            assert!(got[..head.len()] == head[..] && got[head.len()..] == tail[..]);
+            assert_eq!(b.size(&name).unwrap(), got.len() as u64);
+        }
+        let names = dir_names(dir.path());
+        assert_eq!(
+            names,
+            vec!["big-false.pack", "big-true.pack"],
+            "no temp file left"
+        );
+    }
+
+    fn dir_names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]

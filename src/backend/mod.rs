@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io;
 
+mod direct;
 mod faults;
 mod local;
 mod memory;

@@ -147,6 +147,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         load_strategy: LoadStrategy::Manual,
         flush_interval: Duration::from_secs(1),
         volume_dir: volume.clone(),
+        direct_writes: true,
     };
     let result = run_with(&config, &opts).await;
     let _ = std::fs::remove_dir_all(&volume);

@@ -77,6 +77,9 @@ pub struct Config {
     pub load_strategy: LoadStrategy,
     pub flush_interval: Duration,
     pub volume_dir: PathBuf,
+    /// `SNAPSTACK_DIRECT_WRITES`: write large snapshot files past the page cache (default on;
+    /// `0` turns it off, e.g. for a filesystem where it misbehaves).
+    pub direct_writes: bool,
 }
 
 impl Config {
@@ -112,6 +115,7 @@ pub const SNAPSHOT_SAVE_STRATEGY: &str = "SNAPSHOT_SAVE_STRATEGY";
 pub const SNAPSHOT_LOAD_STRATEGY: &str = "SNAPSHOT_LOAD_STRATEGY";
 pub const SNAPSHOT_FLUSH_INTERVAL: &str = "SNAPSHOT_FLUSH_INTERVAL";
 pub const LOCALSTACK_VOLUME_DIR: &str = "LOCALSTACK_VOLUME_DIR";
+pub const SNAPSTACK_DIRECT_WRITES: &str = "SNAPSTACK_DIRECT_WRITES";
 
 impl Config {
     /// Resolve from the process environment and the flags.
@@ -148,11 +152,11 @@ impl Config {
         };
         let persistence = match get(&flags.persistence, PERSISTENCE) {
             None => false,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => return Err(err(PERSISTENCE, v, "0, 1")),
-            },
+            Some(v) => parse_switch(&v).ok_or_else(|| err(PERSISTENCE, v, "0, 1"))?,
+        };
+        let direct_writes = match get(&None, SNAPSTACK_DIRECT_WRITES) {
+            None => true,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(SNAPSTACK_DIRECT_WRITES, v, "0, 1"))?,
         };
         let save_strategy = match get(&flags.save_strategy, SNAPSHOT_SAVE_STRATEGY) {
             None => SaveStrategy::Scheduled,
@@ -184,7 +188,17 @@ impl Config {
             load_strategy,
             flush_interval,
             volume_dir,
+            direct_writes,
         })
+    }
+}
+
+/// `0`/`1` (or `false`/`true`, any case).
+fn parse_switch(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
     }
 }
 
@@ -231,6 +245,9 @@ mod tests {
         assert_eq!(c.load_strategy, LoadStrategy::OnRequest);
         assert_eq!(c.flush_interval, Duration::from_secs(15));
         assert_eq!(c.state_dir(), PathBuf::from("./volume/state"));
+        assert!(c.direct_writes);
+        let off = resolve(&[("SNAPSTACK_DIRECT_WRITES", "0")], Overrides::default()).unwrap();
+        assert!(!off.direct_writes);
     }
 
     #[test]
@@ -282,6 +299,7 @@ mod tests {
                 "ON_REQUEST, ON_STARTUP, MANUAL",
             ),
             ("PERSISTENCE", "yes", "0, 1"),
+            ("SNAPSTACK_DIRECT_WRITES", "maybe", "0, 1"),
             ("SNAPSHOT_FLUSH_INTERVAL", "-1", "positive"),
             ("SNAPSHOT_FLUSH_INTERVAL", "abc", "positive"),
             ("GATEWAY_LISTEN", "nope", "host:port"),

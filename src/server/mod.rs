@@ -61,12 +61,16 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         let sqs_store = sqs.store.clone();
         let ddb_store = dynamodb.store.clone();
         let d = dir.clone();
+        let options = EngineOptions {
+            direct_writes: config.direct_writes,
+            ..EngineOptions::default()
+        };
         let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {
             std::fs::create_dir_all(&d).map_err(|e| crate::Error::Io {
                 file: d.display().to_string(),
                 source: e,
             })?;
-            let engine = Engine::open(&d, EngineOptions::default())?;
+            let engine = Engine::open(&d, options)?;
             engine.register(ssm_store)?;
             engine.register(sts_store)?;
             engine.register(sqs_store)?;
