@@ -3,7 +3,8 @@
 //! 100k objects, and the server's peak memory while a 1 GiB object streams in.
 //!
 //! `cargo bench --bench s3` (env: `SNAPSTACK_BENCH_CONNECTIONS` (8), `SNAPSTACK_BENCH_SECONDS`
-//! (5), `SNAPSTACK_BENCH_OBJECTS` (100000), `SNAPSTACK_BENCH_BIG_MIB` (1024)). Client and server
+//! (5), `SNAPSTACK_BENCH_OBJECTS` (100000), `SNAPSTACK_BENCH_BIG_MIB` (1024),
+//! `SNAPSTACK_DIRECT_WRITES` (1; `0` writes packs through the page cache)). Client and server
 //! share this process and its 2 cores, as the `snapstack bench` subcommand does.
 
 use std::sync::Arc;
@@ -166,7 +167,8 @@ fn main() {
             load_strategy: LoadStrategy::Manual,
             flush_interval: Duration::from_secs(15),
             volume_dir: volume.path().to_path_buf(),
-            direct_writes: true,
+            // `SNAPSTACK_DIRECT_WRITES=0`: packs through the page cache, to compare.
+            direct_writes: std::env::var("SNAPSTACK_DIRECT_WRITES").map_or(true, |v| v != "0"),
         };
         let app = snapstack::server::build(&config).await.expect("build");
         let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
