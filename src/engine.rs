@@ -331,6 +331,23 @@ impl Engine {
         Ok(self.service(service)?.status())
     }
 
+    /// Every saved generation of every service in the state directory, whether or not its
+    /// service is registered, with its manifest or why it does not read. Read-only.
+    pub fn generations_on_disk(&self) -> Result<Vec<crate::inspect::GenerationInfo>> {
+        crate::inspect::generations(&self.manifests())
+    }
+
+    /// Read every chunk every saved generation references (tree nodes, blob indexes, blob
+    /// pieces) and check it against its hash; report per generation. Read-only: nothing is
+    /// repaired or removed.
+    pub fn verify(&self) -> Result<crate::inspect::VerifyReport> {
+        crate::inspect::verify(
+            &self.manifests(),
+            self.chunks.as_ref(),
+            self.chunks.damaged(),
+        )
+    }
+
     /// Totals of the chunk store.
     pub fn chunk_stats(&self) -> ChunkStats {
         self.chunks.stats()

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod inspect;
 pub mod key;
 pub mod manifest;
 pub mod server;
@@ -32,6 +33,7 @@ pub use blob::{Blob, BlobId};
 pub use chunk_id::ChunkId;
 pub use engine::{Engine, EngineBlobWriter, EngineOptions, GcReport};
 pub use error::{Error, Result};
+pub use inspect::{GenerationCheck, GenerationInfo, VerifyReport};
 pub use key::{Key, KeyBuilder, Part, Partition};
 pub use store::{Record, Snapshot, Store, Txn};
 pub use writer::{LoadReport, SaveReport, ServiceStatus};

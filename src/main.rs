@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+mod snapshot_cli;
+
 use clap::{Parser, Subcommand};
 use snapstack::server::config::{Config, Overrides};
 
@@ -24,6 +26,9 @@ enum Command {
     /// Without --op, runs the standard matrix (put/get, with and without a concurrent save,
     /// ON_REQUEST group commit).
     Bench(BenchArgs),
+    /// Look at a saved state directory without a server (read-only): `list` its generations,
+    /// or `verify` every chunk they reference. Exit code 1 when verify finds damage.
+    Snapshot(snapshot_cli::SnapshotArgs),
 }
 
 #[derive(clap::Args)]
@@ -200,6 +205,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::Snapshot(args)) => snapshot_cli::run(args),
         Some(Command::Serve(args)) => {
             let flags = Overrides {
                 listen: args.listen,

@@ -303,6 +303,11 @@ impl PackStore {
         })
     }
 
+    /// Pack files whose index could not be read at open, each with the reason.
+    pub(crate) fn damaged(&self) -> Vec<String> {
+        self.lock().damaged.clone()
+    }
+
     /// The same store cutting packs at about `bytes` (tests use small packs).
     pub fn with_pack_target(mut self, bytes: usize) -> Self {
         self.pack_target = bytes.clamp(1, MAX_CHUNK_LEN * 4);
