@@ -43,14 +43,16 @@ struct Bounce {
 impl Bounce {
     fn new() -> Self {
         Bounce {
-            buf: vec![0; PIECE + ALIGN],
+            buf: vec![0; PIECE + 2 * ALIGN],
         }
     }
 
-    fn window(&mut self) -> &mut [u8] {
-        let skip = self.buf.as_ptr().align_offset(ALIGN);
+    /// The aligned window, moved `skew` bytes off the alignment (tests use 1 to provoke the
+    /// kernel's refusal; `skew` < ALIGN).
+    fn window(&mut self, skew: usize) -> &mut [u8] {
+        let skip = self.buf.as_ptr().align_offset(ALIGN) + skew;
         // `align_offset` of a `u8` pointer is always < ALIGN, so the window fits.
-        assert!(skip < ALIGN, "alignment offset {skip} out of range");
+        assert!(skip < 2 * ALIGN, "alignment offset {skip} out of range");
         &mut self.buf[skip..skip + PIECE]
     }
 }
@@ -59,6 +61,8 @@ impl Bounce {
 pub(super) struct DirectWriter {
     enabled: AtomicBool,
     bounce: Mutex<Option<Bounce>>,
+    /// Bytes the buffer is moved off its alignment: always 0 but in tests of the fallback.
+    skew: usize,
 }
 
 impl DirectWriter {
@@ -66,6 +70,7 @@ impl DirectWriter {
         DirectWriter {
             enabled: AtomicBool::new(enabled && cfg!(target_os = "linux")),
             bounce: Mutex::new(None),
+            skew: 0,
         }
     }
 
@@ -103,7 +108,7 @@ impl DirectWriter {
             Some(guard) => guard.get_or_insert_with(Bounce::new),
             None => own.insert(Bounce::new()),
         };
-        match write_pieces(&file, bounce.window(), parts, total) {
+        match write_pieces(&file, bounce.window(self.skew), parts, total) {
             Ok(()) => Ok(true),
             Err(e) if refused(&e) => {
                 self.disable(path, &e);
@@ -257,9 +262,34 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_direct_write_leaves_an_empty_file_and_turns_itself_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        File::create(&path).unwrap();
+        let mut w = DirectWriter::new(true);
+        // A buffer off its alignment: the kernel refuses it with EINVAL, as a filesystem
+        // without direct I/O would.
+        w.skew = 1;
+        let data = vec![5u8; DIRECT_MIN + 100];
+        if w.write(&path, &[&data]).unwrap() {
+            // This filesystem takes unaligned direct I/O (tmpfs does): nothing to refuse.
+            assert_eq!(std::fs::read(&path).unwrap(), data);
+            return;
+        }
+        assert!(!w.enabled(), "turned off after a refusal");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            0,
+            "file left empty"
+        );
+        // Later writes go straight to the caller's buffered path.
+        assert!(!w.write(&path, &[&data]).unwrap());
+    }
+
+    #[test]
     fn the_bounce_window_is_aligned() {
         let mut b = Bounce::new();
-        let w = b.window();
+        let w = b.window(0);
         assert_eq!(w.len(), PIECE);
         assert_eq!(w.as_ptr() as usize % ALIGN, 0);
     }
