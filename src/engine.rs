@@ -348,6 +348,35 @@ impl Engine {
         )
     }
 
+    /// Compare generation `from` of `service` with generation `to`, record by record in key
+    /// order; the first `limit` changes are listed, all are counted. Read-only.
+    pub fn diff_generations(
+        &self,
+        service: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<crate::inspect::DiffReport> {
+        crate::inspect::diff(
+            &self.manifests(),
+            self.chunks.as_ref(),
+            service,
+            from,
+            to,
+            limit,
+        )
+    }
+
+    #[cfg(test)]
+    pub(crate) fn backend_for_tests(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn chunks_for_tests(&self) -> &dyn crate::chunk_store::ChunkStore {
+        self.chunks.as_ref()
+    }
+
     /// Totals of the chunk store.
     pub fn chunk_stats(&self) -> ChunkStats {
         self.chunks.stats()

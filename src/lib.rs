@@ -33,7 +33,7 @@ pub use blob::{Blob, BlobId};
 pub use chunk_id::ChunkId;
 pub use engine::{Engine, EngineBlobWriter, EngineOptions, GcReport};
 pub use error::{Error, Result};
-pub use inspect::{GenerationCheck, GenerationInfo, VerifyReport};
+pub use inspect::{DiffReport, GenerationCheck, GenerationInfo, RecordChange, VerifyReport};
 pub use key::{Key, KeyBuilder, Part, Partition};
 pub use store::{Record, Snapshot, Store, Txn};
 pub use writer::{LoadReport, SaveReport, ServiceStatus};

@@ -1,4 +1,4 @@
-//! `snapstack snapshot list|verify`: look at a state directory without a server. Read-only.
+//! `snapstack snapshot list|verify|diff`: look at a state directory without a server. Read-only.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,9 +8,22 @@ use snapstack::{Engine, EngineOptions};
 #[derive(clap::Args)]
 pub struct SnapshotArgs {
     /// list: every saved generation of every service. verify: read every chunk they reference
-    /// and check it against its hash.
-    #[arg(value_parser = ["list", "verify"])]
+    /// and check it against its hash. diff: the records that differ between two generations of
+    /// one service (--service; default the two newest).
+    #[arg(value_parser = ["list", "verify", "diff"])]
     action: String,
+    /// diff: the service to compare.
+    #[arg(long)]
+    service: Option<String>,
+    /// diff: the earlier generation (default: the second newest).
+    #[arg(long)]
+    from: Option<u64>,
+    /// diff: the later generation (default: the newest).
+    #[arg(long)]
+    to: Option<u64>,
+    /// diff: how many changed keys to print (all are counted).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
     /// Volume directory; state lives in <dir>/state [env: LOCALSTACK_VOLUME_DIR] (default ./volume).
     #[arg(long)]
     volume_dir: Option<String>,
@@ -47,6 +60,7 @@ pub fn run(args: SnapshotArgs) -> ExitCode {
     println!("state directory: {}", dir.display());
     let result = match args.action.as_str() {
         "list" => list(&engine),
+        "diff" => diff(&engine, &args),
         _ => verify(&engine),
     };
     match result {
@@ -91,6 +105,76 @@ fn list(engine: &Engine) -> snapstack::Result<ExitCode> {
         stats.chunks, stats.bytes, stats.files
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn diff(engine: &Engine, args: &SnapshotArgs) -> snapstack::Result<ExitCode> {
+    let Some(service) = args.service.as_deref() else {
+        eprintln!("snapstack snapshot diff: --service is required (see `snapshot list`)");
+        return Ok(ExitCode::from(2));
+    };
+    let gens: Vec<u64> = engine
+        .generations_on_disk()?
+        .into_iter()
+        .filter(|g| g.service == service)
+        .map(|g| g.generation)
+        .collect();
+    let to = args.to.or(gens.last().copied());
+    let from = args.from.or_else(|| {
+        let to = to?;
+        gens.iter().rev().copied().find(|&g| g < to)
+    });
+    let (Some(from), Some(to)) = (from, to) else {
+        eprintln!(
+            "snapstack snapshot diff: {service} has {} saved generation(s); name two with --from and --to",
+            gens.len()
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let d = engine.diff_generations(service, from, to, args.limit)?;
+    println!(
+        "{service}: generation {from} -> {to}: {} added, {} removed, {} changed, {} unchanged",
+        d.added, d.removed, d.changed, d.unchanged
+    );
+    for c in &d.changes {
+        match c {
+            snapstack::RecordChange::Added { key, size } => {
+                println!("+ {} ({size} bytes)", show(key))
+            }
+            snapstack::RecordChange::Removed { key, size } => {
+                println!("- {} ({size} bytes)", show(key))
+            }
+            snapstack::RecordChange::Changed {
+                key,
+                old_size,
+                new_size,
+            } => println!("~ {} ({old_size} -> {new_size} bytes)", show(key)),
+        }
+    }
+    let total = d.added + d.removed + d.changed;
+    if total > d.changes.len() as u64 {
+        println!(
+            "({} more changes not shown; --limit N shows more)",
+            total - d.changes.len() as u64
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A key as its parts when it decodes as a tuple key, else its bytes with printable ASCII kept
+/// and everything else escaped (`\xNN`).
+fn show(key: &snapstack::Key) -> String {
+    if let Some(parts) = key.parts() {
+        return format!("{parts:?}");
+    }
+    let mut out = String::new();
+    for &b in key.as_bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'\\' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 fn verify(engine: &Engine) -> snapstack::Result<ExitCode> {

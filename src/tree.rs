@@ -365,6 +365,72 @@ pub(crate) fn collect_tree_chunks(
     Ok(())
 }
 
+/// The records of a saved tree in key order, as raw key and value bytes, read one leaf at a time
+/// (every node checked against its hash). Needs no record type: for tools that look at a state
+/// directory from outside, such as `snapstack snapshot diff`.
+pub(crate) struct RawRecords<'a> {
+    chunks: &'a dyn ChunkStore,
+    /// Nodes still to visit, the next one last.
+    stack: Vec<ChunkId>,
+    /// The current leaf's records, the next one last.
+    leaf: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'a> RawRecords<'a> {
+    pub(crate) fn new(chunks: &'a dyn ChunkStore, root: Option<ChunkId>) -> Self {
+        RawRecords {
+            chunks,
+            stack: root.into_iter().collect(),
+            leaf: Vec::new(),
+        }
+    }
+
+    /// The next record, `None` at the end.
+    pub(crate) fn next_record(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            if let Some(r) = self.leaf.pop() {
+                return Ok(Some(r));
+            }
+            let Some(id) = self.stack.pop() else {
+                return Ok(None);
+            };
+            let bytes = self.chunks.get(&id)?;
+            let dec = |e: DecodeError| Error::corrupt(format!("tree node {id}"), e.0);
+            let mut r = Reader::new(&bytes);
+            let tag = r.u8().map_err(dec)?;
+            let _level = r.u8().map_err(dec)?;
+            let count = r
+                .varint_max(bytes.len() as u64, "entry count")
+                .map_err(dec)?;
+            match tag {
+                LEAF_TAG => {
+                    for _ in 0..count {
+                        let k = r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
+                        let v = r.bytes(MAX_CHUNK_LEN, "value length").map_err(dec)?;
+                        self.leaf.push((k.to_vec(), v.to_vec()));
+                    }
+                    self.leaf.reverse();
+                }
+                INTERNAL_TAG => {
+                    let mut children = Vec::new();
+                    for _ in 0..count {
+                        r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
+                        children.push(ChunkId(r.array().map_err(dec)?));
+                        r.varint().map_err(dec)?;
+                    }
+                    self.stack.extend(children.into_iter().rev());
+                }
+                _ => {
+                    return Err(Error::corrupt(
+                        format!("tree node {id}"),
+                        format!("unknown tag {tag}"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 fn encode_leaf<V: Record>(
     service: &str,
     items: &mut dyn Iterator<Item = (&Key, &Arc<V>)>,

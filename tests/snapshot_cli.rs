@@ -10,9 +10,14 @@ struct Item(String);
 impl Record for Item {}
 
 fn run(volume: &std::path::Path, action: &str) -> (i32, String) {
+    run_with(volume, action, &[])
+}
+
+fn run_with(volume: &std::path::Path, action: &str, extra: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_snapstack"))
         .args(["snapshot", action, "--volume-dir"])
         .arg(volume)
+        .args(extra)
         .env_remove("LOCALSTACK_VOLUME_DIR")
         .output()
         .expect("run snapstack");
@@ -50,6 +55,26 @@ fn list_and_verify_a_saved_directory_then_find_a_flipped_byte() {
     let (code, out) = run(volume.path(), "verify");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("2 generations checked, 0 damaged"), "{out}");
+
+    // Every value changed between the two rounds; 3 are shown, the rest counted.
+    let (code, out) = run_with(
+        volume.path(),
+        "diff",
+        &["--service", "items", "--limit", "3"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("items: generation 1 -> 2: 0 added, 0 removed, 300 changed, 0 unchanged"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("~ ")).count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains("297 more changes not shown"), "{out}");
+    let (code, out) = run_with(volume.path(), "diff", &[]);
+    assert_eq!(code, 2, "diff needs --service: {out}");
 
     // Damage the newest pack inside the data of its first chunk (docs/FORMAT.md §4: the
     // trailer gives the index, the index gives each chunk's offset and length).
