@@ -118,6 +118,11 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             "SSM requests must name their operation in the X-Amz-Target header",
         )
         .into_response(Protocol::Json11, &ctx.request_id),
+        (None, Some("dynamodb")) => dynamodb::DdbError::new(
+            "UnknownOperationException",
+            "DynamoDB requests must name their operation in the X-Amz-Target header (DynamoDB_20120810.<Operation>)",
+        )
+        .into_response(&ctx.request_id),
         (None, Some("sts")) => AwsError::new("MissingAction", "Missing Action parameter")
             .into_response(Protocol::Query, &ctx.request_id),
         (None, scope) => {

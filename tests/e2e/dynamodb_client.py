@@ -74,17 +74,15 @@ def create_simple(c, name, hash_type="S", range_key=None, **extra):
 
 
 def raw(op, body):
-    """POST a raw body to the DynamoDB endpoint; returns (status, parsed JSON body)."""
-    req = urllib.request.Request(
-        ENDPOINT + "/",
-        data=body,
-        method="POST",
-        headers={
-            "X-Amz-Target": "DynamoDB_20120810." + op,
-            "Content-Type": "application/x-amz-json-1.0",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-        },
-    )
+    """POST a raw body to the DynamoDB endpoint; returns (status, parsed JSON body). `op` None
+    sends no X-Amz-Target header at all."""
+    headers = {
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+    }
+    if op is not None:
+        headers["X-Amz-Target"] = "DynamoDB_20120810." + op
+    req = urllib.request.Request(ENDPOINT + "/", data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -101,10 +99,13 @@ def cmd_tables():
         ("PutItem", b'{"TableName": "tbl", "Item": {"pk": {"S": "a", "N": "1"}}}', "ValidationException"),
         ("PutItem", b'{"TableName": "tbl", "Item": ' + b'{"M": {"a": ' * 40 + b'{"S": "x"}' + b"}}" * 40 + b"}", "ValidationException"),
         ("Frobnicate", b"{}", "UnknownOperationException"),
+        (None, b"{}", "UnknownOperationException"),
         ("PutItem", b'{"TableName": "tbl", "Item": {"pk": {"S": 5}}}', "SerializationException"),
     ]:
         status, out = raw(op, body)
         check(status == 400 and out["__type"].endswith("#" + code), (op, body[:40], status, out))
+        if op is None:
+            check("X-Amz-Target" in out.get("message", ""), out)
     c = ddb()
     r = create_simple(
         c,
