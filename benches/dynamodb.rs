@@ -6,14 +6,17 @@
 //! `SNAPSTACK_BENCH_SECONDS` (5), `SNAPSTACK_BENCH_ITEMS` (1000000)). Client and server share this
 //! process and its cores, as the `snapstack bench` subcommand does.
 
+#[path = "common/server.rs"]
+mod server;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::json;
 use snapstack::server::aws_request::RequestContext;
-use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
-use snapstack::server::gateway::{App, router};
+use snapstack::server::config::SaveStrategy;
+use snapstack::server::gateway::App;
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
 
@@ -137,19 +140,9 @@ fn main() {
         .expect("runtime");
     let mut rows: Vec<(String, String)> = Vec::new();
     rt.block_on(async {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            persistence: true,
-            save_strategy: SaveStrategy::Manual,
-            load_strategy: LoadStrategy::Manual,
-            flush_interval: Duration::from_secs(15),
-            volume_dir: volume.path().to_path_buf(),
-            direct_writes: true,
-        };
-        let app = snapstack::server::build(&config).await.expect("build");
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        tokio::spawn(axum::serve(snapstack::server::no_delay(listener), router(app.clone())).into_future());
+        let config = server::config(volume.path(), SaveStrategy::Manual, Duration::from_secs(15), true);
+        let srv = server::start(&config, false, |r| r).await;
+        let (app, addr) = (srv.app.clone(), srv.addr.clone());
         let engine = app.persistence.engine().cloned().expect("engine");
 
         create(&app, "bench");

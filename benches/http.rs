@@ -34,6 +34,9 @@ mod knobs;
 #[path = "common/png_out.rs"]
 mod png_out;
 
+#[path = "common/server.rs"]
+mod server;
+
 use std::io::Write;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -48,8 +51,8 @@ use axum::response::Response;
 use hdrhistogram::Histogram;
 use knobs::{env_or, parse_size, size_label};
 use snapstack::server::aws_request::RequestContext;
-use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
-use snapstack::server::gateway::{App, router};
+use snapstack::server::config::SaveStrategy;
+use snapstack::server::gateway::App;
 use snapstack::server::services::ssm::Parameter;
 use snapstack::{Engine, EngineOptions, Store};
 use std::io::{BufRead, BufReader, Read};
@@ -421,27 +424,18 @@ struct InProcess {
 
 async fn start_snapstack(gate: Option<Gate>, direct_writes: bool) -> InProcess {
     let volume = tempfile::tempdir().expect("temp dir");
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        persistence: true,
-        save_strategy: SaveStrategy::Manual,
-        load_strategy: LoadStrategy::Manual,
-        flush_interval: Duration::from_secs(3600),
-        volume_dir: volume.path().to_path_buf(),
+    let config = server::config(
+        volume.path(),
+        SaveStrategy::Manual,
+        Duration::from_secs(3600),
         direct_writes,
-    };
-    let app = snapstack::server::build(&config).await.expect("build");
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let mut r = router(app.clone());
-    if let Some(g) = gate {
-        r = r.layer(axum::middleware::from_fn_with_state(g, gate_layer));
-    }
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(snapstack::server::no_delay(listener), r).await;
-    });
+    );
+    let srv = server::start(&config, false, |r| match gate {
+        Some(g) => r.layer(axum::middleware::from_fn_with_state(g, gate_layer)),
+        None => r,
+    })
+    .await;
+    let (app, addr, server) = (srv.app, srv.addr, srv.task);
     InProcess {
         app,
         addr,

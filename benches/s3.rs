@@ -7,14 +7,17 @@
 //! `SNAPSTACK_DIRECT_WRITES` (1; `0` writes packs through the page cache)). Client and server
 //! share this process and its 2 cores, as the `snapstack bench` subcommand does.
 
+#[path = "common/server.rs"]
+mod server;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use hdrhistogram::Histogram;
 use snapstack::server::aws_request::RequestContext;
-use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
-use snapstack::server::gateway::{App, router};
+use snapstack::server::config::SaveStrategy;
+use snapstack::server::gateway::App;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -160,20 +163,11 @@ fn main() {
         .expect("runtime");
     let mut rows: Vec<(String, String)> = Vec::new();
     rt.block_on(async {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            persistence: true,
-            save_strategy: SaveStrategy::Manual,
-            load_strategy: LoadStrategy::Manual,
-            flush_interval: Duration::from_secs(15),
-            volume_dir: volume.path().to_path_buf(),
-            // `SNAPSTACK_DIRECT_WRITES=0`: packs through the page cache, to compare.
-            direct_writes: std::env::var("SNAPSTACK_DIRECT_WRITES").map_or(true, |v| v != "0"),
-        };
-        let app = snapstack::server::build(&config).await.expect("build");
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        tokio::spawn(axum::serve(snapstack::server::no_delay(listener), router(app.clone())).into_future());
+        // `SNAPSTACK_DIRECT_WRITES=0`: packs through the page cache, to compare.
+        let direct = std::env::var("SNAPSTACK_DIRECT_WRITES").map_or(true, |v| v != "0");
+        let config = server::config(volume.path(), SaveStrategy::Manual, Duration::from_secs(15), direct);
+        let srv = server::start(&config, false, |r| r).await;
+        let (app, addr) = (srv.app.clone(), srv.addr.clone());
         let engine = app.persistence.engine().cloned().expect("engine");
 
         let mut c = BufReader::new(TcpStream::connect(&addr).await.expect("connect"));

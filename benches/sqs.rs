@@ -7,11 +7,13 @@
 //! (5), `SNAPSTACK_BENCH_WAKEUPS` (200)). Client and server share this process and its 2 cores,
 //! as the `snapstack bench` subcommand does.
 
+#[path = "common/server.rs"]
+mod server;
+
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use snapstack::server::config::{Config, LoadStrategy, SaveStrategy};
-use snapstack::server::gateway::router;
+use snapstack::server::config::SaveStrategy;
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
 
@@ -210,23 +212,8 @@ async fn wakeups(addr: &str, url: &str, rounds: u64) -> (Histogram<u64>, u64) {
 }
 
 async fn serve(strategy: SaveStrategy, volume: &std::path::Path) -> String {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        persistence: true,
-        save_strategy: strategy,
-        load_strategy: LoadStrategy::Manual,
-        flush_interval: Duration::from_secs(15),
-        volume_dir: volume.to_path_buf(),
-        direct_writes: true,
-    };
-    let app = snapstack::server::build(&config).await.expect("build");
-    app.persistence.start(config.flush_interval);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    tokio::spawn(axum::serve(snapstack::server::no_delay(listener), router(app)).into_future());
-    addr
+    let config = server::config(volume, strategy, Duration::from_secs(15), true);
+    server::start(&config, true, |r| r).await.addr
 }
 
 fn main() {
