@@ -117,62 +117,52 @@ pub(crate) fn diff(
     let mut right = RawRecords::new(chunks, b.root);
     let (mut l, mut r) = (left.next_record()?, right.next_record()?);
     loop {
-        let change = match (&l, &r) {
+        use std::cmp::Ordering::{Greater, Less};
+        let order = match (&l, &r) {
             (None, None) => break,
+            (Some(_), None) => Less,
+            (None, Some(_)) => Greater,
+            (Some((lk, _)), Some((rk, _))) => lk.cmp(rk),
+        };
+        // The side(s) whose key comes first leave their record and advance.
+        let old = if order != Greater { l.take() } else { None };
+        let new = if order != Less { r.take() } else { None };
+        if old.is_some() {
+            l = left.next_record()?;
+        }
+        if new.is_some() {
+            r = right.next_record()?;
+        }
+        let change = match (old, new) {
             (Some((k, v)), None) => {
                 report.removed += 1;
-                let c = RecordChange::Removed {
-                    key: Key::from_bytes(k),
+                Some(RecordChange::Removed {
+                    key: Key::from_bytes(&k),
                     size: v.len(),
-                };
-                l = left.next_record()?;
-                Some(c)
+                })
             }
             (None, Some((k, v))) => {
                 report.added += 1;
-                let c = RecordChange::Added {
-                    key: Key::from_bytes(k),
+                Some(RecordChange::Added {
+                    key: Key::from_bytes(&k),
                     size: v.len(),
-                };
-                r = right.next_record()?;
-                Some(c)
+                })
             }
-            (Some((lk, lv)), Some((rk, rv))) => match lk.cmp(rk) {
-                std::cmp::Ordering::Less => {
-                    report.removed += 1;
-                    let c = RecordChange::Removed {
-                        key: Key::from_bytes(lk),
-                        size: lv.len(),
-                    };
-                    l = left.next_record()?;
-                    Some(c)
+            (Some((k, old)), Some((_, new))) => {
+                if old == new {
+                    report.unchanged += 1;
+                    None
+                } else {
+                    report.changed += 1;
+                    Some(RecordChange::Changed {
+                        key: Key::from_bytes(&k),
+                        old_size: old.len(),
+                        new_size: new.len(),
+                    })
                 }
-                std::cmp::Ordering::Greater => {
-                    report.added += 1;
-                    let c = RecordChange::Added {
-                        key: Key::from_bytes(rk),
-                        size: rv.len(),
-                    };
-                    r = right.next_record()?;
-                    Some(c)
-                }
-                std::cmp::Ordering::Equal => {
-                    let c = if lv == rv {
-                        report.unchanged += 1;
-                        None
-                    } else {
-                        report.changed += 1;
-                        Some(RecordChange::Changed {
-                            key: Key::from_bytes(lk),
-                            old_size: lv.len(),
-                            new_size: rv.len(),
-                        })
-                    };
-                    l = left.next_record()?;
-                    r = right.next_record()?;
-                    c
-                }
-            },
+            }
+            // Not reached: the loop stops when both sides are done.
+            (None, None) => None,
         };
         if let Some(c) = change
             && report.changes.len() < limit

@@ -310,6 +310,60 @@ fn rebuild<T: Clone>(
     Ok((nodes, changed))
 }
 
+/// A saved tree node read without its record type (`docs/FORMAT.md` §5.1–5.2).
+enum RawNode<'a> {
+    Leaf {
+        records: Vec<(&'a [u8], &'a [u8])>,
+        blobs: Vec<BlobId>,
+    },
+    Internal {
+        children: Vec<ChunkId>,
+    },
+}
+
+fn parse_raw_node<'a>(id: &ChunkId, bytes: &'a [u8]) -> Result<RawNode<'a>> {
+    let dec = |e: DecodeError| Error::corrupt(format!("tree node {id}"), e.0);
+    let mut r = Reader::new(bytes);
+    let tag = r.u8().map_err(dec)?;
+    let _level = r.u8().map_err(dec)?;
+    let count = r
+        .varint_max(bytes.len() as u64, "entry count")
+        .map_err(dec)?;
+    match tag {
+        LEAF_TAG => {
+            let mut records = Vec::new();
+            for _ in 0..count {
+                let k = r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
+                let v = r.bytes(MAX_CHUNK_LEN, "value length").map_err(dec)?;
+                records.push((k, v));
+            }
+            let n = r
+                .varint_max(bytes.len() as u64 / 33, "blob count")
+                .map_err(dec)?;
+            let mut blobs = Vec::new();
+            for _ in 0..n {
+                let index = ChunkId(r.array().map_err(dec)?);
+                let size = r.varint().map_err(dec)?;
+                blobs.push(BlobId { index, size });
+            }
+            Ok(RawNode::Leaf { records, blobs })
+        }
+        INTERNAL_TAG => {
+            let mut children = Vec::new();
+            for _ in 0..count {
+                r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
+                children.push(ChunkId(r.array().map_err(dec)?));
+                r.varint().map_err(dec)?;
+            }
+            Ok(RawNode::Internal { children })
+        }
+        _ => Err(Error::corrupt(
+            format!("tree node {id}"),
+            format!("unknown tag {tag}"),
+        )),
+    }
+}
+
 /// Add every chunk of the saved tree under `root` to `live`, and the blobs its leaves reference to
 /// `blobs`. Subtrees already in `live` are skipped, so walking several generations of one store
 /// costs only what differs between them.
@@ -325,41 +379,9 @@ pub(crate) fn collect_tree_chunks(
             continue;
         }
         let bytes = chunks.get(&id)?;
-        let dec = |e: DecodeError| Error::corrupt(format!("tree node {id}"), e.0);
-        let mut r = Reader::new(&bytes);
-        let tag = r.u8().map_err(dec)?;
-        let _level = r.u8().map_err(dec)?;
-        let count = r
-            .varint_max(bytes.len() as u64, "entry count")
-            .map_err(dec)?;
-        match tag {
-            LEAF_TAG => {
-                for _ in 0..count {
-                    r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
-                    r.bytes(MAX_CHUNK_LEN, "value length").map_err(dec)?;
-                }
-                let n = r
-                    .varint_max(bytes.len() as u64 / 33, "blob count")
-                    .map_err(dec)?;
-                for _ in 0..n {
-                    let index = ChunkId(r.array().map_err(dec)?);
-                    let size = r.varint().map_err(dec)?;
-                    blobs.push(BlobId { index, size });
-                }
-            }
-            INTERNAL_TAG => {
-                for _ in 0..count {
-                    r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
-                    stack.push(ChunkId(r.array().map_err(dec)?));
-                    r.varint().map_err(dec)?;
-                }
-            }
-            _ => {
-                return Err(Error::corrupt(
-                    format!("tree node {id}"),
-                    format!("unknown tag {tag}"),
-                ));
-            }
+        match parse_raw_node(&id, &bytes)? {
+            RawNode::Leaf { blobs: b, .. } => blobs.extend(b),
+            RawNode::Internal { children } => stack.extend(children),
         }
     }
     Ok(())
@@ -395,37 +417,14 @@ impl<'a> RawRecords<'a> {
                 return Ok(None);
             };
             let bytes = self.chunks.get(&id)?;
-            let dec = |e: DecodeError| Error::corrupt(format!("tree node {id}"), e.0);
-            let mut r = Reader::new(&bytes);
-            let tag = r.u8().map_err(dec)?;
-            let _level = r.u8().map_err(dec)?;
-            let count = r
-                .varint_max(bytes.len() as u64, "entry count")
-                .map_err(dec)?;
-            match tag {
-                LEAF_TAG => {
-                    for _ in 0..count {
-                        let k = r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
-                        let v = r.bytes(MAX_CHUNK_LEN, "value length").map_err(dec)?;
-                        self.leaf.push((k.to_vec(), v.to_vec()));
-                    }
-                    self.leaf.reverse();
-                }
-                INTERNAL_TAG => {
-                    let mut children = Vec::new();
-                    for _ in 0..count {
-                        r.bytes(MAX_KEY_LEN, "key length").map_err(dec)?;
-                        children.push(ChunkId(r.array().map_err(dec)?));
-                        r.varint().map_err(dec)?;
-                    }
-                    self.stack.extend(children.into_iter().rev());
-                }
-                _ => {
-                    return Err(Error::corrupt(
-                        format!("tree node {id}"),
-                        format!("unknown tag {tag}"),
-                    ));
-                }
+            match parse_raw_node(&id, &bytes)? {
+                RawNode::Leaf { records, .. } => self.leaf.extend(
+                    records
+                        .into_iter()
+                        .rev()
+                        .map(|(k, v)| (k.to_vec(), v.to_vec())),
+                ),
+                RawNode::Internal { children } => self.stack.extend(children.into_iter().rev()),
             }
         }
     }
