@@ -3,7 +3,7 @@
 //! A transaction is one `store.write`: every condition is checked first, then every write is
 //! applied, so it is all or nothing by construction. A batch write is one `store.write` too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
@@ -24,8 +24,7 @@ const MAX_TRANSACT: usize = 100;
 /// BatchGetItem answers at most this much; the rest is UnprocessedKeys.
 const MAX_BATCH_GET_BYTES: usize = 16 * 1024 * 1024;
 /// How long a ClientRequestToken is remembered.
-const TOKEN_TTL_MS: u64 = 10 * 60 * 1000;
-const MAX_TOKENS: usize = 100_000;
+pub(super) const TOKEN_TTL_MS: u64 = 10 * 60 * 1000;
 
 fn request_items(body: &Value) -> DdbResult<&Map<String, Value>> {
     match body.get("RequestItems") {
@@ -145,12 +144,6 @@ fn transact_items(body: &Value) -> DdbResult<&Vec<Value>> {
         ));
     }
     Ok(items)
-}
-
-/// Remembered ClientRequestTokens: (account, region, token) → (request digest, time).
-#[derive(Default)]
-pub struct Tokens {
-    map: HashMap<(String, String, String), ([u8; 32], u64)>,
 }
 
 impl DynamoDb {
@@ -349,28 +342,23 @@ impl DynamoDb {
         }
         let digest = *blake3::hash(body.to_string().as_bytes()).as_bytes();
         let now = self.now_ms();
-        if let Some(t) = &token {
-            let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-            let k = (
-                ctx.account().to_string(),
-                ctx.region().to_string(),
-                t.clone(),
-            );
-            if let Some((d, at)) = tokens.map.get(&k)
-                && now.saturating_sub(*at) < TOKEN_TTL_MS
+        let writes: Vec<TxWrite> = list.iter().map(parse_tx_write).collect::<DdbResult<_>>()?;
+        let p = &ctx.partition;
+        let (r, v) = self.store.write(|txn| {
+            // The token is checked and recorded inside this write: a retry (even one racing the
+            // first request, or after a restart) applies nothing a second time.
+            if let Some(t) = &token
+                && let Some(Rec::Token { digest: d, at_ms }) = txn.get(&keys::token(p, t))
+                && now.saturating_sub(*at_ms) < TOKEN_TTL_MS
             {
                 if *d == digest {
-                    return ok(json!({}), None);
+                    return Ok(());
                 }
                 return Err(DdbError::new(
                     "IdempotentParameterMismatchException",
                     "Request parameters do not match the parameters of a previous request with the same ClientRequestToken",
                 ));
             }
-        }
-        let writes: Vec<TxWrite> = list.iter().map(parse_tx_write).collect::<DdbResult<_>>()?;
-        let p = &ctx.partition;
-        let (r, v) = self.store.write(|txn| {
             let mut metas: BTreeMap<String, TableMeta> = BTreeMap::new();
             for w in &writes {
                 if !metas.contains_key(&w.table) {
@@ -481,21 +469,14 @@ impl DynamoDb {
             for (_, t) in metas {
                 save_table(txn, p, t);
             }
+            // Only a transaction that was applied claims its token (a cancelled one may be
+            // retried with it).
+            if let Some(t) = &token {
+                txn.insert(keys::token(p, t), Rec::Token { digest, at_ms: now });
+            }
             Ok(())
         });
         r?;
-        if let Some(t) = token {
-            let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-            tokens
-                .map
-                .retain(|_, (_, at)| now.saturating_sub(*at) < TOKEN_TTL_MS);
-            if tokens.map.len() < MAX_TOKENS {
-                tokens.map.insert(
-                    (ctx.account().to_string(), ctx.region().to_string(), t),
-                    (digest, now),
-                );
-            }
-        }
         ok(json!({}), Some(v))
     }
 

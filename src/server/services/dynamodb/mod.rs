@@ -65,6 +65,14 @@ pub enum Rec {
         hash: Vec<u8>,
         range: Option<Vec<u8>>,
     },
+    /// A TransactWriteItems ClientRequestToken: the digest of the request that used it and when
+    /// (epoch ms). Kept in the state, so a retry after a restart is still idempotent, and written
+    /// in the same store write as the transaction, so two concurrent retries apply it once.
+    /// (Added after the first release: new variants go last, so older snapshots still decode.)
+    Token {
+        digest: [u8; 32],
+        at_ms: u64,
+    },
 }
 
 impl Record for Rec {}
@@ -104,6 +112,16 @@ pub mod keys {
     pub fn expiries(p: &Partition, table_id: u64) -> Key {
         p.key().str("e").u64(table_id).build()
     }
+
+    /// A remembered ClientRequestToken.
+    pub fn token(p: &Partition, token: &str) -> Key {
+        p.key().str("k").str(token).build()
+    }
+
+    /// The prefix of a partition's remembered tokens.
+    pub fn tokens(p: &Partition) -> Key {
+        p.key().str("k").build()
+    }
 }
 
 /// The time source: epoch milliseconds. Tests substitute a fixed clock.
@@ -122,7 +140,6 @@ pub fn system_clock() -> Clock {
 pub struct DynamoDb {
     pub store: Arc<Store<Rec>>,
     clock: Clock,
-    tokens: std::sync::Mutex<batch::Tokens>,
 }
 
 impl Default for DynamoDb {
@@ -209,7 +226,6 @@ impl DynamoDb {
         DynamoDb {
             store: Store::new(NAME),
             clock,
-            tokens: std::sync::Mutex::new(batch::Tokens::default()),
         }
     }
 
@@ -713,6 +729,7 @@ impl DynamoDb {
         let now_secs = now_ms / 1000;
         let mut deleted = 0;
         for p in self.partitions() {
+            self.forget_expired_tokens(&p, now_ms);
             let tables: Vec<TableMeta> = self
                 .store
                 .snapshot()
@@ -774,6 +791,35 @@ impl DynamoDb {
             }
         }
         deleted
+    }
+
+    /// Drop the ClientRequestTokens of `p` older than their 10-minute window.
+    fn forget_expired_tokens(&self, p: &Partition, now_ms: u64) {
+        let expired = |r: &Rec| matches!(r, Rec::Token { at_ms, .. } if now_ms.saturating_sub(*at_ms) >= batch::TOKEN_TTL_MS);
+        loop {
+            let due: Vec<Key> = self
+                .store
+                .snapshot()
+                .scan_prefix(&keys::tokens(p))
+                .filter(|(_, r)| expired(r))
+                .map(|(k, _)| k.clone())
+                .take(SWEEP_BATCH)
+                .collect();
+            if due.is_empty() {
+                return;
+            }
+            self.store.write(|txn| {
+                for k in &due {
+                    // A token claimed again meanwhile is fresh: keep it.
+                    if txn.get(k).is_some_and(expired) {
+                        txn.remove(k);
+                    }
+                }
+            });
+            if due.len() < SWEEP_BATCH {
+                return;
+            }
+        }
     }
 
     /// Every partition that holds records, found by seeking from one partition to the next.

@@ -378,6 +378,83 @@ fn idempotent_transactions() {
 }
 
 #[test]
+fn tokens_live_in_the_state_expire_and_are_only_claimed_by_applied_transactions() {
+    let now = Arc::new(AtomicU64::new(1_700_000_000_000));
+    let n2 = now.clone();
+    let d = DynamoDb::with_clock(Arc::new(move || n2.load(Ordering::SeqCst)));
+    call(
+        &d,
+        "CreateTable",
+        json!({"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+    )
+    .unwrap();
+    let add = |cond: Option<&str>| {
+        let mut u = json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}},
+            "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}});
+        if let Some(c) = cond {
+            u["ConditionExpression"] = json!(c);
+        }
+        json!({"ClientRequestToken": "tok", "TransactItems": [{"Update": u}]})
+    };
+    let n = |d: &DynamoDb| {
+        call(
+            d,
+            "GetItem",
+            json!({"TableName": "tbl", "Key": {"pk": {"S": "a"}}}),
+        )
+        .unwrap()["Item"]["n"]["N"]
+            .as_str()
+            .map(str::to_string)
+    };
+    // A cancelled transaction does not claim its token: the same token may be used again.
+    let cancelled = add(Some("attribute_exists(n)"));
+    assert_eq!(
+        err(&d, "TransactWriteItems", cancelled).code,
+        "TransactionCanceledException"
+    );
+    call(&d, "TransactWriteItems", add(None)).unwrap();
+    assert_eq!(n(&d).as_deref(), Some("1"));
+
+    // The token is a record of the state: a restart (the state replaced by its saved copy)
+    // keeps it, so the retry applies nothing.
+    let saved = d.store.snapshot().map().clone();
+    let after = DynamoDb::with_clock({
+        let n3 = now.clone();
+        Arc::new(move || n3.load(Ordering::SeqCst))
+    });
+    after.store.replace(saved);
+    call(&after, "TransactWriteItems", add(None)).unwrap();
+    assert_eq!(n(&after).as_deref(), Some("1"));
+    assert_eq!(
+        err(
+            &after,
+            "TransactWriteItems",
+            add(Some("attribute_exists(pk)"))
+        )
+        .code,
+        "IdempotentParameterMismatchException"
+    );
+
+    // Ten minutes later the token is forgotten: swept away, and the same request applies again.
+    let token_records = |d: &DynamoDb| {
+        d.store
+            .snapshot()
+            .map()
+            .values()
+            .filter(|r| matches!(r.as_ref(), Rec::Token { .. }))
+            .count()
+    };
+    assert_eq!(token_records(&after), 1);
+    now.fetch_add(10 * 60 * 1000, Ordering::SeqCst);
+    after.sweep_expired(now.load(Ordering::SeqCst));
+    assert_eq!(token_records(&after), 0);
+    call(&after, "TransactWriteItems", add(None)).unwrap();
+    assert_eq!(n(&after).as_deref(), Some("2"));
+}
+
+#[test]
 fn batches() {
     let d = setup();
     let puts: Vec<Value> = (0..25)
