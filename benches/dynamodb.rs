@@ -6,6 +6,10 @@
 //! `SNAPSTACK_BENCH_SECONDS` (5), `SNAPSTACK_BENCH_ITEMS` (1000000)). Client and server share this
 //! process and its cores, as the `snapstack bench` subcommand does.
 
+#[path = "common/knobs.rs"]
+mod knobs;
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/server.rs"]
 mod server;
 
@@ -17,15 +21,6 @@ use serde_json::json;
 use snapstack::server::aws_request::RequestContext;
 use snapstack::server::config::SaveStrategy;
 use snapstack::server::gateway::App;
-use tokio::io::BufReader;
-use tokio::net::TcpStream;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn request(op: &str, body: &str) -> Vec<u8> {
     format!(
@@ -61,52 +56,13 @@ fn body(op: Op, c: u64, i: u64) -> String {
 }
 
 async fn load(addr: &str, op: Op, conns: u64, secs: u64) -> (f64, Histogram<u64>, u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for c in 0..conns {
-        let addr = addr.to_string();
-        tasks.push(tokio::spawn(async move {
-            let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("histogram");
-            let s = TcpStream::connect(&addr).await.expect("connect");
-            s.set_nodelay(true).expect("nodelay");
-            let mut conn = BufReader::new(s);
-            let (mut line, mut buf) = (String::new(), Vec::new());
-            let (mut ops, mut errors) = (0u64, 0u64);
-            let mut i = 0u64;
-            while Instant::now() < deadline {
-                i += 1;
-                let req = request(
-                    match op {
-                        Op::Put => "PutItem",
-                        Op::Get => "GetItem",
-                        Op::Query => "Query",
-                    },
-                    &body(op, c, i),
-                );
-                let t = Instant::now();
-                let status =
-                    snapstack::server::bench::round_trip(&mut conn, &req, &mut line, &mut buf)
-                        .await
-                        .expect("request");
-                let _ = h.record((t.elapsed().as_micros() as u64).max(1));
-                ops += 1;
-                if status != 200 {
-                    errors += 1;
-                }
-            }
-            (h, ops, errors)
-        }));
-    }
-    let started = Instant::now();
-    let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("histogram");
-    let (mut ops, mut errors) = (0, 0);
-    for t in tasks {
-        let (h, o, e) = t.await.expect("client");
-        all.add(&h).expect("add");
-        ops += o;
-        errors += e;
-    }
-    (ops as f64 / started.elapsed().as_secs_f64(), all, errors)
+    let name = match op {
+        Op::Put => "PutItem",
+        Op::Get => "GetItem",
+        Op::Query => "Query",
+    };
+    let request: load::MakeRequest = Arc::new(move |c, i| request(name, &body(op, c, i)));
+    load::closed_loop(addr, conns, secs, request).await
 }
 
 fn call(app: &App, op: &str, body: serde_json::Value) {
@@ -130,9 +86,9 @@ fn create(app: &App, name: &str) {
 }
 
 fn main() {
-    let conns = env("SNAPSTACK_BENCH_CONNECTIONS", 8);
-    let secs = env("SNAPSTACK_BENCH_SECONDS", 5);
-    let items = env("SNAPSTACK_BENCH_ITEMS", 1_000_000);
+    let conns = knobs::env_or::<u64>("SNAPSTACK_BENCH_CONNECTIONS", 8);
+    let secs = knobs::env_or::<u64>("SNAPSTACK_BENCH_SECONDS", 5);
+    let items = knobs::env_or::<u64>("SNAPSTACK_BENCH_ITEMS", 1_000_000);
     let volume = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

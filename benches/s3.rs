@@ -7,6 +7,10 @@
 //! `SNAPSTACK_DIRECT_WRITES` (1; `0` writes packs through the page cache)). Client and server
 //! share this process and its 2 cores, as the `snapstack bench` subcommand does.
 
+#[path = "common/knobs.rs"]
+mod knobs;
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/server.rs"]
 mod server;
 
@@ -20,13 +24,6 @@ use snapstack::server::config::SaveStrategy;
 use snapstack::server::gateway::App;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -87,55 +84,17 @@ async fn load(
     conns: u64,
     secs: u64,
 ) -> (f64, Histogram<u64>, u64) {
-    let body = Arc::new(bytes(size, 1));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for c in 0..conns {
-        let (addr, body) = (addr.to_string(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("histogram");
-            let s = TcpStream::connect(&addr).await.expect("connect");
-            s.set_nodelay(true).expect("nodelay");
-            let mut conn = BufReader::new(s);
-            let (mut line, mut buf) = (String::new(), Vec::new());
-            let (mut ops, mut errors) = (0u64, 0u64);
-            let mut i = 0u64;
-            while Instant::now() < deadline {
-                i += 1;
-                let key = format!("/bench/s{size}-{}", (c * 1_000_003 + i) % 512);
-                let t = Instant::now();
-                let status = if put {
-                    send(
-                        &mut conn,
-                        &head("PUT", &key, size),
-                        &body,
-                        &mut line,
-                        &mut buf,
-                    )
-                    .await
-                } else {
-                    send(&mut conn, &head("GET", &key, 0), &[], &mut line, &mut buf).await
-                }
-                .expect("request");
-                let _ = h.record((t.elapsed().as_micros() as u64).max(1));
-                ops += 1;
-                if status != 200 {
-                    errors += 1;
-                }
-            }
-            (h, ops, errors)
-        }));
-    }
-    let started = Instant::now();
-    let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("histogram");
-    let (mut ops, mut errors) = (0, 0);
-    for t in tasks {
-        let (h, o, e) = t.await.expect("client");
-        all.add(&h).expect("add");
-        ops += o;
-        errors += e;
-    }
-    (ops as f64 / started.elapsed().as_secs_f64(), all, errors)
+    let body = bytes(size, 1);
+    let request: load::MakeRequest = Arc::new(move |c, i| {
+        let key = format!("/bench/s{size}-{}", (c * 1_000_003 + i) % 512);
+        let (head, body) = if put {
+            (head("PUT", &key, size), &body[..])
+        } else {
+            (head("GET", &key, 0), &[][..])
+        };
+        [head.as_bytes(), body].concat()
+    });
+    load::closed_loop(addr, conns, secs, request).await
 }
 
 async fn put_direct(app: &App, key: &str, body: Vec<u8>) {
@@ -152,10 +111,10 @@ async fn put_direct(app: &App, key: &str, body: Vec<u8>) {
 }
 
 fn main() {
-    let conns = env("SNAPSTACK_BENCH_CONNECTIONS", 8);
-    let secs = env("SNAPSTACK_BENCH_SECONDS", 5);
-    let objects = env("SNAPSTACK_BENCH_OBJECTS", 100_000);
-    let big_mib = env("SNAPSTACK_BENCH_BIG_MIB", 1024);
+    let conns = knobs::env_or::<u64>("SNAPSTACK_BENCH_CONNECTIONS", 8);
+    let secs = knobs::env_or::<u64>("SNAPSTACK_BENCH_SECONDS", 5);
+    let objects = knobs::env_or::<u64>("SNAPSTACK_BENCH_OBJECTS", 100_000);
+    let big_mib = knobs::env_or::<u64>("SNAPSTACK_BENCH_BIG_MIB", 1024);
     let volume = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

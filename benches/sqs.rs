@@ -7,6 +7,8 @@
 //! (5), `SNAPSTACK_BENCH_WAKEUPS` (200)). Client and server share this process and its 2 cores,
 //! as the `snapstack bench` subcommand does.
 
+#[path = "common/knobs.rs"]
+mod knobs;
 #[path = "common/server.rs"]
 mod server;
 
@@ -16,13 +18,6 @@ use hdrhistogram::Histogram;
 use snapstack::server::config::SaveStrategy;
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 type Conn = BufReader<TcpStream>;
 
@@ -217,9 +212,9 @@ async fn serve(strategy: SaveStrategy, volume: &std::path::Path) -> String {
 }
 
 fn main() {
-    let conns = env("SNAPSTACK_BENCH_CONNECTIONS", 8);
-    let secs = env("SNAPSTACK_BENCH_SECONDS", 5);
-    let rounds = env("SNAPSTACK_BENCH_WAKEUPS", 200);
+    let conns = knobs::env_or::<u64>("SNAPSTACK_BENCH_CONNECTIONS", 8);
+    let secs = knobs::env_or::<u64>("SNAPSTACK_BENCH_SECONDS", 5);
+    let rounds = knobs::env_or::<u64>("SNAPSTACK_BENCH_WAKEUPS", 200);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,5 +1,8 @@
-//! The environment knobs of the benchmark harnesses (`latency`, `http`): typed variables with
+//! The environment knobs of the benchmarks (`latency`, `http`, `s3`, `sqs`, `dynamodb`): typed variables with
 //! defaults, and state sizes written as `10k` / `1M`. Included by path; benchmarks only.
+
+// Each bench uses the part it needs.
+#![allow(dead_code)]
 
 /// `name` parsed as `T`, or `default` when unset. A value that does not parse stops the run.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
