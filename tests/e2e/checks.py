@@ -1,4 +1,6 @@
-"""Assertions shared by the boto3 drivers in this folder."""
+"""Assertions and the command-line runner shared by the boto3 drivers in this folder."""
+
+import sys
 
 from botocore.exceptions import ClientError
 
@@ -17,3 +19,18 @@ def expect_error(code, fn, *args, **kwargs):
         check(got == code, f"expected {code}, got {got}: {e.response}")
         return e
     raise AssertionError(f"expected {code}, the call succeeded")
+
+
+def run_commands(commands, args):
+    """Run `name arg...` groups from `args` in order: `commands` maps a name to (function, number
+    of arguments). A failed check or an unexpected AWS error prints FAILED and exits 1."""
+    args = list(args)
+    try:
+        while args:
+            name = args.pop(0)
+            fn, n = commands[name]
+            fn(*args[:n])
+            args = args[n:]
+    except (AssertionError, ClientError) as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

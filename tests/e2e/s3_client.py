@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from checks import check, expect_error
+from checks import check, expect_error, run_commands
 
 ENDPOINT = sys.argv[1]
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=300)
@@ -391,18 +391,5 @@ COMMANDS = {
 }
 
 
-def main():
-    args = sys.argv[2:]
-    while args:
-        name = args.pop(0)
-        fn, n = COMMANDS[name]
-        fn(*args[:n])
-        args = args[n:]
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    except (AssertionError, ClientError) as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_commands(COMMANDS, sys.argv[2:])

@@ -117,7 +117,7 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
-from checks import check, expect_error  # noqa: E402
+from checks import check, expect_error, run_commands  # noqa: E402
 
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
 
@@ -638,8 +638,4 @@ COMMANDS = {
     "check": (check_after, 1),
 }
 
-i = 0
-while i < len(ARGS):
-    fn, n = COMMANDS[ARGS[i]]
-    fn(*ARGS[i + 1 : i + 1 + n])
-    i += 1 + n
+run_commands(COMMANDS, ARGS)
