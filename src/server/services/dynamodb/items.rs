@@ -428,12 +428,7 @@ impl Exprs {
                             "ExpressionAttributeNames value for {k} is not a string"
                         )));
                     };
-                    let valid = k.len() > 1
-                        && k.starts_with('#')
-                        && k[1..]
-                            .bytes()
-                            .all(|c| c.is_ascii_alphanumeric() || c == b'_');
-                    if !valid {
+                    if !super::expr::is_placeholder(k, '#') {
                         return Err(DdbError::validation(format!(
                             "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
                         )));

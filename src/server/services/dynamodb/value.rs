@@ -764,12 +764,7 @@ pub fn values_from_json(
     }
     let mut out = BTreeMap::new();
     for (k, v) in obj {
-        let valid = k.len() > 1
-            && k.starts_with(':')
-            && k[1..]
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_');
-        if !valid {
+        if !super::expr::is_placeholder(k, ':') {
             return err(format!(
                 "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
             ));

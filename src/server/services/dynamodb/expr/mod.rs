@@ -170,6 +170,14 @@ impl<'a> Placeholders<'a> {
     }
 }
 
+/// Whether `key` is a well-formed expression placeholder: `sigil` (`#` for names, `:` for values)
+/// followed by one or more ASCII letters, digits or `_`.
+pub fn is_placeholder(key: &str, sigil: char) -> bool {
+    key.strip_prefix(sigil).is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    })
+}
+
 /// Validates `ExpressionAttributeNames` (keys `#name`, non-empty map) with DynamoDB's messages.
 pub fn validate_names(names: &BTreeMap<String, String>) -> Result<(), ExprError> {
     if names.is_empty() {
@@ -178,12 +186,7 @@ pub fn validate_names(names: &BTreeMap<String, String>) -> Result<(), ExprError>
         ));
     }
     for k in names.keys() {
-        let valid = k.len() > 1
-            && k.starts_with('#')
-            && k[1..]
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_');
-        if !valid {
+        if !is_placeholder(k, '#') {
             return Err(ExprError(format!(
                 "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
             )));

@@ -342,6 +342,17 @@ fn unused_placeholders_are_reported() {
             .0,
         "ExpressionAttributeNames contains invalid key: Syntax error; key: \"n\""
     );
+    for (k, sigil, ok) in [
+        ("#a_1", '#', true),
+        (":V9", ':', true),
+        ("#", '#', false),
+        (":a", '#', false),
+        ("#a-b", '#', false),
+        ("#é", '#', false),
+        ("", ':', false),
+    ] {
+        assert_eq!(super::is_placeholder(k, sigil), ok, "{k:?} with {sigil}");
+    }
 }
 
 fn update(src: &str, it: &mut Item) -> Result<(), String> {
