@@ -208,6 +208,11 @@ impl Blob {
         self.size
     }
 
+    /// The pieces in order, each with the length the index gives it.
+    pub(crate) fn pieces(&self) -> &[(ChunkId, u32)] {
+        &self.pieces
+    }
+
     /// The ids of the pieces (for garbage collection).
     pub(crate) fn piece_ids(&self) -> impl Iterator<Item = &ChunkId> {
         self.pieces.iter().map(|(id, _)| id)

@@ -343,7 +343,7 @@ impl Engine {
     pub fn verify(&self) -> Result<crate::inspect::VerifyReport> {
         crate::inspect::verify(
             &self.manifests(),
-            self.chunks.as_ref(),
+            self.chunks.clone(),
             self.chunks.damaged(),
         )
     }
@@ -365,16 +365,6 @@ impl Engine {
             to,
             limit,
         )
-    }
-
-    #[cfg(test)]
-    pub(crate) fn backend_for_tests(&self) -> &dyn Backend {
-        self.backend.as_ref()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn chunks_for_tests(&self) -> &dyn crate::chunk_store::ChunkStore {
-        self.chunks.as_ref()
     }
 
     /// Totals of the chunk store.
