@@ -9,6 +9,8 @@
 
 #[path = "common/knobs.rs"]
 mod knobs;
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/server.rs"]
 mod server;
 
@@ -109,14 +111,7 @@ async fn sends(
             (h, ops, errors)
         }));
     }
-    let mut all = histogram();
-    let (mut ops, mut errors) = (0, 0);
-    for t in tasks {
-        let (h, o, e) = t.await.expect("client");
-        all.add(&h).expect("add");
-        ops += o;
-        errors += e;
-    }
+    let (all, ops, errors) = load::join_clients(tasks).await;
     (all, ops, started.elapsed(), errors)
 }
 

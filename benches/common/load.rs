@@ -1,5 +1,9 @@
 //! A closed-loop HTTP load: N keep-alive connections, each sending one request and waiting for
-//! its answer, again and again until the time is up. Shared by the S3 and DynamoDB benches.
+//! its answer, again and again until the time is up. Shared by the S3 and DynamoDB benches (the
+//! SQS bench shares the joining of its clients' results).
+
+// Each bench uses the part it needs.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +54,14 @@ pub async fn closed_loop(
         }));
     }
     let started = Instant::now();
+    let (all, ops, errors) = join_clients(tasks).await;
+    (ops as f64 / started.elapsed().as_secs_f64(), all, errors)
+}
+
+/// Wait for every client task and merge what they return: (latency histogram, requests, errors).
+pub async fn join_clients(
+    tasks: Vec<tokio::task::JoinHandle<(Histogram<u64>, u64, u64)>>,
+) -> (Histogram<u64>, u64, u64) {
     let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("histogram");
     let (mut ops, mut errors) = (0, 0);
     for t in tasks {
@@ -58,5 +70,5 @@ pub async fn closed_loop(
         ops += o;
         errors += e;
     }
-    (ops as f64 / started.elapsed().as_secs_f64(), all, errors)
+    (all, ops, errors)
 }
