@@ -24,6 +24,7 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod key;
 pub mod manifest;
+pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod tree;
