@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod model;
+mod routing;
 pub mod xml;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use self::body::{ChunkedDecoder, Digests};
 use self::model::{Bucket, Object, ObjectHeaders, Part, S3Record, Upload, keys};
@@ -212,14 +213,12 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
-fn decode(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
 /// A parsed request: who, which bucket and key, the query.
 struct Req<'a> {
     ctx: &'a RequestContext,
     method: Method,
+    /// The operation of the S3 model this request was matched to.
+    operation: &'static str,
     bucket: Option<String>,
     key: Option<String>,
     query: Vec<(String, String)>,
@@ -232,10 +231,6 @@ impl Req<'_> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.query.iter().any(|(k, _)| k == name)
     }
 
     fn h(&self, name: &str) -> Option<&str> {
@@ -253,47 +248,6 @@ impl Req<'_> {
     fn key(&self) -> &str {
         self.key.as_deref().unwrap_or("")
     }
-}
-
-/// Split a request into bucket and key: virtual-host style (`<bucket>.localhost`,
-/// `<bucket>.s3.<anything>`) or path style (`/<bucket>/<key>`).
-fn address(headers: &HeaderMap, raw_path: &str) -> (Option<String>, Option<String>) {
-    let host = header(headers, "host").unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let vhost = if let Some((b, _)) = host.split_once(".s3.") {
-        Some(b)
-    } else {
-        host.strip_suffix(".localhost")
-    }
-    .filter(|b| !b.is_empty() && !b.contains(':'));
-    let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
-    let (bucket, key) = match vhost {
-        Some(b) => (Some(b.to_string()), Some(decode(path))),
-        None => match path.split_once('/') {
-            Some((b, k)) => (Some(decode(b)), Some(decode(k))),
-            None => (Some(decode(path)), None),
-        },
-    };
-    let bucket = bucket.filter(|b| !b.is_empty());
-    let key = key.filter(|k| !k.is_empty());
-    (bucket, key)
-}
-
-fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
-    let Some(q) = q else { return Vec::new() };
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(&k.replace('+', " ")), decode(&v.replace('+', " "))),
-            None => (decode(p), String::new()),
-        })
-        .collect()
 }
 
 fn valid_bucket_name(name: &str) -> bool {
@@ -344,13 +298,27 @@ impl S3 {
 
     /// Handle one S3 request.
     pub async fn handle(&self, ctx: &RequestContext, parts: &Parts, body: Body) -> Outcome {
-        let (bucket, key) = address(&parts.headers, parts.uri.path());
+        let head = parts.method == Method::HEAD;
+        let routed = routing::parse_query(parts.uri.query()).and_then(|query| {
+            let routed = routing::route(&parts.method, &parts.headers, parts.uri.path(), &query)?;
+            Ok((routed, query))
+        });
+        let (routed, query) = match routed {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome {
+                    response: e.into_response(&ctx.request_id, head),
+                    write_version: None,
+                };
+            }
+        };
         let req = Req {
             ctx,
             method: parts.method.clone(),
-            bucket,
-            key,
-            query: parse_query(parts.uri.query()),
+            operation: routed.operation,
+            bucket: routed.bucket,
+            key: routed.key,
+            query,
             headers: &parts.headers,
         };
         let head = req.method == Method::HEAD;
@@ -366,83 +334,6 @@ impl S3 {
                 response: e.into_response(&ctx.request_id, head),
                 write_version: None,
             },
-        }
-    }
-
-    async fn dispatch(&self, r: &Req<'_>, body: Body) -> S3Result<(Response, Option<u64>)> {
-        let m = &r.method;
-        let none = |resp: Response| Ok((resp, None));
-        if r.bucket.is_none() {
-            return match *m {
-                Method::GET => none(self.list_buckets(r)),
-                _ => Err(S3Error::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "MethodNotAllowed",
-                    "The specified method is not allowed against this resource.",
-                )),
-            };
-        }
-        if r.key.is_none() {
-            let doc = || read_document(body);
-            return match *m {
-                Method::PUT if r.has("tagging") => {
-                    self.put_bucket_field(r, Field::Tags, doc().await?)
-                }
-                Method::PUT if r.has("versioning") => {
-                    self.put_bucket_field(r, Field::Versioning, doc().await?)
-                }
-                Method::PUT if r.has("cors") => self.put_bucket_field(r, Field::Cors, doc().await?),
-                Method::PUT if r.has("policy") => {
-                    self.put_bucket_field(r, Field::Policy, doc().await?)
-                }
-                Method::PUT => self.create_bucket(r, doc().await?),
-                Method::GET if r.has("location") => none(self.get_location(r)?),
-                Method::GET if r.has("tagging") => none(self.get_bucket_field(r, Field::Tags)?),
-                Method::GET if r.has("versioning") => {
-                    none(self.get_bucket_field(r, Field::Versioning)?)
-                }
-                Method::GET if r.has("cors") => none(self.get_bucket_field(r, Field::Cors)?),
-                Method::GET if r.has("policy") => none(self.get_bucket_field(r, Field::Policy)?),
-                Method::GET if r.has("uploads") => none(self.list_uploads(r)?),
-                Method::GET if r.has("versions") => none(self.list_versions(r)?),
-                Method::GET => none(self.list_objects(r)?),
-                Method::HEAD => {
-                    self.bucket_meta(r)?;
-                    none(empty(StatusCode::OK))
-                }
-                Method::DELETE if r.has("tagging") => self.delete_bucket_field(r, Field::Tags),
-                Method::DELETE if r.has("cors") => self.delete_bucket_field(r, Field::Cors),
-                Method::DELETE if r.has("policy") => self.delete_bucket_field(r, Field::Policy),
-                Method::DELETE => self.delete_bucket(r),
-                Method::POST if r.has("delete") => self.delete_objects(r, doc().await?),
-                _ => Err(not_implemented(r)),
-            };
-        }
-        if r.key().len() > MAX_KEY_LEN {
-            return Err(S3Error::bad("KeyTooLongError", "Your key is too long"));
-        }
-        match *m {
-            Method::PUT if r.has("tagging") => {
-                self.put_object_tagging(r, read_document(body).await?)
-            }
-            Method::PUT if r.has("uploadId") && r.h("x-amz-copy-source").is_some() => {
-                self.upload_part_copy(r).await
-            }
-            Method::PUT if r.has("uploadId") => self.upload_part(r, body).await,
-            Method::PUT if r.h("x-amz-copy-source").is_some() => self.copy_object(r).await,
-            Method::PUT => self.put_object(r, body).await,
-            Method::GET if r.has("tagging") => none(self.get_object_tagging(r)?),
-            Method::GET if r.has("uploadId") => none(self.list_parts(r)?),
-            Method::GET | Method::HEAD => none(self.get_object(r).await?),
-            Method::DELETE if r.has("tagging") => self.delete_object_tagging(r),
-            Method::DELETE if r.has("uploadId") => self.abort_upload(r),
-            Method::DELETE => self.delete_object(r),
-            Method::POST if r.has("uploads") => self.create_upload(r),
-            Method::POST if r.has("uploadId") => {
-                let doc = read_document(body).await?;
-                self.complete_upload(r, doc)
-            }
-            _ => Err(not_implemented(r)),
         }
     }
 
@@ -1431,7 +1322,8 @@ impl S3 {
         let mut x = Xml::doc("DeleteResult");
         let mut last = None;
         for o in objects {
-            let key = o.text_of("Key").unwrap_or("").to_string();
+            // Keys are bytes: never trimmed (`' lead'` is not `'lead'`).
+            let key = o.raw_text_of("Key").unwrap_or("").to_string();
             let vid = o.text_of("VersionId").map(str::to_string);
             match self.delete_one(r.account(), &bucket, &key, vid.as_deref()) {
                 Ok((marker, version, v)) => {
@@ -1460,7 +1352,7 @@ impl S3 {
 
     fn copy_source(&self, r: &Req<'_>) -> S3Result<Object> {
         let raw = r.h("x-amz-copy-source").unwrap_or("");
-        let decoded = decode(raw);
+        let decoded = routing::decode_strict(raw)?;
         let src = decoded.trim_start_matches('/');
         let (path, version) = match src.split_once("?versionId=") {
             Some((p, v)) => (p, Some(v)),
@@ -1483,7 +1375,7 @@ impl S3 {
         let bucket = self.bucket_meta(r)?;
         let src = self.copy_source(r)?;
         let replace = r.h("x-amz-metadata-directive") == Some("REPLACE");
-        let src_bucket_key = decode(r.h("x-amz-copy-source").unwrap_or(""))
+        let src_bucket_key = routing::decode_strict(r.h("x-amz-copy-source").unwrap_or(""))?
             .trim_start_matches('/')
             .to_string();
         let same = src_bucket_key == format!("{}/{}", r.bucket(), r.key());
@@ -2016,18 +1908,6 @@ impl WriteCondition {
     }
 }
 
-fn not_implemented(r: &Req<'_>) -> S3Error {
-    S3Error::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "NotImplemented",
-        format!(
-            "A header or query you provided implies functionality that is not implemented ({} with {:?})",
-            r.method,
-            r.query.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()
-        ),
-    )
-}
-
 async fn read_document(body: Body) -> S3Result<Bytes> {
     axum::body::to_bytes(body, MAX_DOCUMENT)
         .await
@@ -2188,7 +2068,13 @@ fn check_tags(tags: Vec<(String, String)>) -> S3Result<Vec<(String, String)>> {
     }
     let mut seen = std::collections::HashSet::new();
     for (k, v) in &tags {
-        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+        // Tags are letters, digits, spaces and a few symbols: control characters (NUL among
+        // them, which no XML reply could carry) are refused, never stored.
+        if k.is_empty()
+            || k.chars().count() > 128
+            || v.chars().count() > 256
+            || k.chars().chain(v.chars()).any(char::is_control)
+        {
             return Err(S3Error::bad(
                 "InvalidTag",
                 "The TagKey or TagValue you have provided is invalid",
@@ -2216,8 +2102,8 @@ fn parse_tagging(doc: &[u8]) -> S3Result<Vec<(String, String)>> {
         set.all("Tag")
             .map(|t| {
                 (
-                    t.text_of("Key").unwrap_or("").to_string(),
-                    t.text_of("Value").unwrap_or("").to_string(),
+                    t.raw_text_of("Key").unwrap_or("").to_string(),
+                    t.raw_text_of("Value").unwrap_or("").to_string(),
                 )
             })
             .collect(),
@@ -2225,7 +2111,7 @@ fn parse_tagging(doc: &[u8]) -> S3Result<Vec<(String, String)>> {
 }
 
 fn parse_tag_query(q: &str) -> S3Result<Vec<(String, String)>> {
-    check_tags(parse_query(Some(q)))
+    check_tags(routing::parse_query(Some(q))?)
 }
 
 /// The key of a bucket record (for tests and tools).
@@ -2246,25 +2132,32 @@ mod tests {
 
     #[test]
     fn addressing() {
-        let mut h = HeaderMap::new();
-        h.insert("host", HeaderValue::from_static("127.0.0.1:4566"));
+        let route = |host: &'static str, path: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("host", HeaderValue::from_static(host));
+            let r = routing::route(&Method::GET, &h, path, &[]).unwrap();
+            (r.bucket, r.key)
+        };
+        let local = "127.0.0.1:4566";
         assert_eq!(
-            address(&h, "/b/a%20b/c"),
+            route(local, "/b/a%20b/c"),
             (Some("b".into()), Some("a b/c".into()))
         );
-        assert_eq!(address(&h, "/b"), (Some("b".into()), None));
-        assert_eq!(address(&h, "/b/"), (Some("b".into()), None));
-        assert_eq!(address(&h, "/"), (None, None));
-        h.insert("host", HeaderValue::from_static("mybucket.localhost:4566"));
+        assert_eq!(route(local, "/b"), (Some("b".into()), None));
+        assert_eq!(route(local, "/b/"), (Some("b".into()), None));
+        assert_eq!(route(local, "/"), (None, None));
         assert_eq!(
-            address(&h, "/k"),
+            route("mybucket.localhost:4566", "/k"),
             (Some("mybucket".into()), Some("k".into()))
         );
-        h.insert(
-            "host",
-            HeaderValue::from_static("mybucket.s3.localhost.localstack.cloud"),
+        assert_eq!(
+            route("mybucket.s3.localhost.localstack.cloud", "/"),
+            (Some("mybucket".into()), None)
         );
-        assert_eq!(address(&h, "/"), (Some("mybucket".into()), None));
+        assert_eq!(
+            route("mybucket.s3.localhost.localstack.cloud", "/dir/"),
+            (Some("mybucket".into()), Some("dir/".into()))
+        );
     }
 
     #[test]

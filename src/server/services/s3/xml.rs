@@ -70,8 +70,14 @@ impl Node {
         self.children.iter().filter(move |c| c.name == name)
     }
 
+    /// A child's text without surrounding whitespace: for numbers, enums and flags.
     pub fn text_of(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.trim())
+    }
+
+    /// A child's text exactly as sent: for keys, tag keys and values, where spaces are data.
+    pub fn raw_text_of(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str())
     }
 }
 
