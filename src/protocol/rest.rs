@@ -24,6 +24,12 @@ enum Segment {
     Greedy(String),
 }
 
+/// How well a route fits a request: literal path segments, literal query keys, required members
+/// present, required members missing (negated), demotion (negated). Higher is better.
+type Score = (usize, usize, usize, isize, i8);
+/// A route's path labels, raw.
+type Labels<'r> = Vec<(&'r str, String)>;
+
 /// One operation's route.
 #[derive(Clone, Debug)]
 struct Route {
@@ -181,11 +187,7 @@ impl RestRouter {
                 .map(|(_, v)| v.as_str())
         };
         // (literal segments, literal query keys, required present, -required missing, -demoted)
-        let mut best: Option<(
-            (usize, usize, usize, isize, i8),
-            &'r Route,
-            Vec<(&'r str, String)>,
-        )> = None;
+        let mut best: Option<(Score, &'r Route, Labels<'r>)> = None;
         let mut tied: Vec<&'r Route> = Vec::new();
         let mut other_methods: Vec<String> = Vec::new();
         for route in &self.routes {

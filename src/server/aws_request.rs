@@ -34,6 +34,22 @@ pub fn parse_authorization(header: &str) -> Option<CredentialScope> {
     parse_credential(cred)
 }
 
+/// Parse a SigV2 `Authorization: AWS AKID:signature` header.
+pub fn parse_authorization_v2(header: &str) -> Option<CredentialScope> {
+    let rest = header.trim().strip_prefix("AWS ")?;
+    let (access_key, _signature) = rest.trim().split_once(':')?;
+    v2_scope(access_key)
+}
+
+/// A SigV2 credential: an access key, no region, no service.
+fn v2_scope(access_key: &str) -> Option<CredentialScope> {
+    let access_key = access_key.trim();
+    (!access_key.is_empty()).then(|| CredentialScope {
+        access_key: access_key.to_string(),
+        ..CredentialScope::default()
+    })
+}
+
 /// Parse `AKID/date/region/service/aws4_request`.
 pub fn parse_credential(cred: &str) -> Option<CredentialScope> {
     let mut parts = cred.trim().split('/');
@@ -82,18 +98,24 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// Read the context from the headers (or, for presigned URLs, the query's `X-Amz-Credential`).
+    /// SigV2 forms (`Authorization: AWS AKID:signature`, presigned `AWSAccessKeyId=`, as boto3
+    /// presigns S3 URLs by default) name the access key but no region or service.
     pub fn from_request(headers: &HeaderMap, query: Option<&str>) -> Self {
-        let scope = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let query_pairs = || -> Vec<(String, String)> {
+            query
+                .and_then(|q| serde_urlencoded::from_str(q).ok())
+                .unwrap_or_default()
+        };
+        let scope = authorization
             .and_then(parse_authorization)
+            .or_else(|| authorization.and_then(parse_authorization_v2))
             .or_else(|| {
-                let q = query?;
-                let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).ok()?;
-                pairs
-                    .iter()
-                    .find(|(k, _)| k == "X-Amz-Credential")
-                    .and_then(|(_, v)| parse_credential(v))
+                let pairs = query_pairs();
+                let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+                find("X-Amz-Credential")
+                    .and_then(|v| parse_credential(v))
+                    .or_else(|| find("AWSAccessKeyId").and_then(|v| v2_scope(v)))
             });
         Self::from_scope(scope)
     }
@@ -188,6 +210,24 @@ mod tests {
         assert_eq!(ctx.account(), "222233334444");
         assert_eq!(ctx.region(), "ap-south-1");
         assert_eq!(ctx.scope_service.as_deref(), Some("sts"));
+    }
+
+    #[test]
+    fn sigv2_header_and_presigned_query_name_the_account() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            "AWS 111122223333:c2lnbmF0dXJl".parse().unwrap(),
+        );
+        let ctx = RequestContext::from_request(&h, None);
+        assert_eq!(ctx.account(), "111122223333");
+        assert_eq!(ctx.region(), DEFAULT_REGION);
+        assert_eq!(ctx.scope_service, None);
+        let q = "AWSAccessKeyId=222233334444&Signature=abc%3D&Expires=1700000000";
+        let ctx = RequestContext::from_request(&HeaderMap::new(), Some(q));
+        assert_eq!(ctx.account(), "222233334444");
+        assert_eq!(parse_authorization_v2("AWS :sig"), None);
+        assert_eq!(parse_authorization_v2("AWS nocolon"), None);
     }
 
     #[test]

@@ -114,6 +114,14 @@ pub fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // Carriage returns and newlines as S3 writes them in keys, so that XML's end-of-line
+            // normalization cannot change the text; other control characters as character
+            // references (what S3 sends; `encoding-type=url` avoids them in listings). NUL has
+            // no XML form at all: it becomes U+FFFD, and writers refuse it before it is stored.
+            '\r' => out.push_str("&#13;"),
+            '\n' => out.push_str("&#10;"),
+            '\0' => out.push('\u{FFFD}'),
+            c if c.is_control() && c != '\t' => out.push_str(&format!("&#x{:X};", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -138,6 +146,10 @@ mod tests {
     #[test]
     fn xml_is_escaped() {
         assert_eq!(xml_escape("a<b&\"c'>"), "a&lt;b&amp;&quot;c&apos;&gt;");
+        assert_eq!(
+            xml_escape("a\r\nb\u{1}\tc\0"),
+            "a&#13;&#10;b&#x1;\tc\u{FFFD}"
+        );
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn every_s3_operation_is_reachable_from_its_own_template() {
 #[test]
 fn sub_resources_never_fall_through_to_the_plain_operation() {
     let r = router();
-    let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("PUT", "/b/k", &[("acl", "")], "PutObjectAcl"),
         ("PUT", "/b/k", &[("retention", "")], "PutObjectRetention"),
         ("PUT", "/b/k", &[("legal-hold", "")], "PutObjectLegalHold"),

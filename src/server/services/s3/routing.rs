@@ -146,6 +146,13 @@ impl S3 {
         if r.key().len() > super::MAX_KEY_LEN {
             return Err(S3Error::bad("KeyTooLongError", "Your key is too long"));
         }
+        // No XML reply can carry a NUL (not even as a character reference), so a key holding
+        // one could never be listed or named in DeleteObjects: refused before anything is kept.
+        if r.key().contains('\0') {
+            return Err(S3Error::invalid_argument(
+                "Object key names may not contain the NUL character",
+            ));
+        }
         match r.operation {
             // Buckets.
             "ListBuckets" => none(self.list_buckets(r)),

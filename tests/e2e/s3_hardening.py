@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Requests that once destroyed S3 data, driven with boto3 and raw HTTP (issue 15, item 0 and 6-7).
+
+Usage: s3_hardening.py ENDPOINT COMMAND...
+
+  refuse   every sub-resource operation this emulator does not implement answers 501 and touches
+           nothing; keys keep their spaces; versioning keeps the `null` version; partNumber,
+           SigV2 presigned URLs, control characters and invalid UTF-8 behave as S3 does
+  verify   after a restart: every object and version written by `refuse` is still there
+"""
+
+import hashlib
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from checks import check, expect_error, run_commands
+
+ENDPOINT = sys.argv[1]
+CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
+PRECIOUS = b"precious bytes that must survive"
+
+
+def s3(key="test", **cfg):
+    return boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        aws_access_key_id=key,
+        aws_secret_access_key="secret",
+        region_name="us-east-1",
+        config=CFG.merge(Config(**cfg)) if cfg else CFG,
+    )
+
+
+def raw(method, path, body=None, headers=None):
+    req = urllib.request.Request(ENDPOINT + path, method=method, data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def body(c, bucket, key, **kw):
+    return c.get_object(Bucket=bucket, Key=key, **kw)["Body"].read()
+
+
+def not_implemented(fn, **kwargs):
+    e = expect_error("NotImplemented", fn, **kwargs)
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, f"{fn.__name__}: 501")
+
+
+def intact(c):
+    check(body(c, "hard", "obj") == PRECIOUS, "the object keeps its bytes")
+    names = [b["Name"] for b in c.list_buckets()["Buckets"]]
+    check("hard" in names and "empty-b" in names, f"the buckets are still there: {names}")
+    check("never-created" not in names, f"a sub-resource PUT created no bucket: {names}")
+
+
+def cmd_refuse():
+    c = s3()
+    c.create_bucket(Bucket="hard")
+    c.create_bucket(Bucket="empty-b")
+    c.put_object(Bucket="hard", Key="obj", Body=PRECIOUS)
+
+    # Object sub-resources: the object keeps its bytes.
+    not_implemented(c.put_object_acl, Bucket="hard", Key="obj", ACL="private")
+    not_implemented(c.put_object_retention, Bucket="hard", Key="obj",
+                    Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2030-01-01T00:00:00Z"})
+    not_implemented(c.put_object_legal_hold, Bucket="hard", Key="obj", LegalHold={"Status": "ON"})
+    not_implemented(c.get_object_acl, Bucket="hard", Key="obj")
+    not_implemented(c.get_object_attributes, Bucket="hard", Key="obj", ObjectAttributes=["ETag"])
+    intact(c)
+
+    # Bucket sub-resources: an empty bucket is not deleted, nothing is listed instead.
+    for op in ["delete_bucket_lifecycle", "delete_bucket_encryption",
+               "delete_bucket_ownership_controls", "delete_bucket_website",
+               "delete_bucket_replication", "delete_public_access_block"]:
+        not_implemented(getattr(c, op), Bucket="empty-b")
+    not_implemented(c.delete_bucket_inventory_configuration, Bucket="empty-b", Id="x")
+    for op in ["get_bucket_acl", "get_bucket_lifecycle_configuration", "get_bucket_encryption",
+               "get_bucket_website", "get_public_access_block", "get_bucket_logging"]:
+        not_implemented(getattr(c, op), Bucket="hard")
+    # A sub-resource PUT on a missing bucket creates nothing.
+    not_implemented(c.put_bucket_acl, Bucket="never-created", ACL="private")
+    not_implemented(c.put_bucket_lifecycle_configuration, Bucket="never-created",
+                    LifecycleConfiguration={"Rules": [{"ID": "r", "Status": "Enabled",
+                                                       "Filter": {"Prefix": ""},
+                                                       "Expiration": {"Days": 1}}]})
+    # A sub-resource a method does not have is refused, not the plain operation.
+    status, _ = raw("DELETE", "/empty-b?location")
+    check(status == 405, f"DELETE ?location is refused: {status}")
+    status, _ = raw("PUT", "/hard/obj?uploadId=abc", body=b"overwrite")
+    check(status == 400, f"an upload id without a part number is refused: {status}")
+    intact(c)
+
+    # Keys are bytes: DeleteObjects never trims them.
+    for k in [" lead", "lead", "trail ", "trail"]:
+        c.put_object(Bucket="hard", Key=k, Body=k.encode())
+    out = c.delete_objects(Bucket="hard", Delete={"Objects": [{"Key": " lead"}, {"Key": "trail "}]})
+    check(sorted(d["Key"] for d in out["Deleted"]) == [" lead", "trail "], f"deleted: {out}")
+    left = [o["Key"] for o in c.list_objects_v2(Bucket="hard")["Contents"]]
+    check("lead" in left and "trail" in left and " lead" not in left, f"left: {left}")
+
+    # Versioning: the object from before becomes the `null` version.
+    c.put_object(Bucket="hard", Key="pre", Body=b"before versioning")
+    c.put_bucket_versioning(Bucket="hard", VersioningConfiguration={"Status": "Enabled"})
+    v2 = c.put_object(Bucket="hard", Key="pre", Body=b"after")["VersionId"]
+    check(body(c, "hard", "pre") == b"after", "the new version is current")
+    check(body(c, "hard", "pre", VersionId="null") == b"before versioning", "the null version")
+    versions = c.list_object_versions(Bucket="hard", Prefix="pre")["Versions"]
+    check(sorted(v["VersionId"] for v in versions) == sorted(["null", v2]), f"{versions}")
+    # Suspended: a new null version replaces the null one; the versioned one stays.
+    c.put_bucket_versioning(Bucket="hard", VersioningConfiguration={"Status": "Suspended"})
+    c.put_object(Bucket="hard", Key="pre", Body=b"suspended")
+    check(body(c, "hard", "pre") == b"suspended", "suspended write is current")
+    check(body(c, "hard", "pre", VersionId=v2) == b"after", "the versioned one is kept")
+    check(body(c, "hard", "pre", VersionId="null") == b"suspended", "null was replaced")
+    c.delete_object(Bucket="hard", Key="pre")
+    check(body(c, "hard", "pre", VersionId=v2) == b"after", "a suspended delete keeps versions")
+    c.put_bucket_versioning(Bucket="hard", VersioningConfiguration={"Status": "Enabled"})
+
+    # partNumber: a simple object is one part; beyond it, S3's 416.
+    c.put_object(Bucket="hard", Key="single", Body=b"0123456789")
+    check(body(c, "hard", "single", PartNumber=1) == b"0123456789", "part 1 is the object")
+    expect_error("InvalidPartNumber", c.get_object, Bucket="hard", Key="single", PartNumber=2)
+    up = c.create_multipart_upload(Bucket="hard", Key="mp")["UploadId"]
+    parts = []
+    for n, chunk in [(1, b"a" * (5 << 20)), (2, b"b" * 10)]:
+        etag = c.upload_part(Bucket="hard", Key="mp", UploadId=up, PartNumber=n, Body=chunk)["ETag"]
+        parts.append({"ETag": etag, "PartNumber": n})
+    c.complete_multipart_upload(Bucket="hard", Key="mp", UploadId=up,
+                                MultipartUpload={"Parts": parts})
+    not_implemented(c.get_object, Bucket="hard", Key="mp", PartNumber=2)
+
+    # SigV2 presigned URLs (boto3's `s3` signature) carry the account of their access key.
+    a = s3(key="111111111111")
+    a.create_bucket(Bucket="acct-a")
+    a.put_object(Bucket="acct-a", Key="k", Body=b"account a")
+    url = s3(key="111111111111", signature_version="s3").generate_presigned_url(
+        "get_object", Params={"Bucket": "acct-a", "Key": "k"})
+    check("AWSAccessKeyId=111111111111" in url, url)
+    with urllib.request.urlopen(url) as r:
+        check(r.read() == b"account a", "the presigned v2 URL reads account A's object")
+
+    # Control characters: NUL is refused in keys and tags; others list safely.
+    expect_error("InvalidArgument", c.put_object, Bucket="hard", Key="nul\x00key", Body=b"x")
+    expect_error("InvalidTag", c.put_bucket_tagging, Bucket="hard",
+                 Tagging={"TagSet": [{"Key": "k", "Value": "a\x00b"}]})
+    expect_error("InvalidTag", c.put_object_tagging, Bucket="hard", Key="obj",
+                 Tagging={"TagSet": [{"Key": "k\x00", "Value": "v"}]})
+    c.put_object(Bucket="hard", Key="ctl\x01key\r\n", Body=b"ctl")
+    listed = [o["Key"] for o in c.list_objects_v2(Bucket="hard", Prefix="ctl")["Contents"]]
+    check(listed == ["ctl\x01key\r\n"], f"listed {listed!r}")
+    vlisted = [v["Key"] for v in c.list_object_versions(Bucket="hard", Prefix="ctl")["Versions"]]
+    check(vlisted == ["ctl\x01key\r\n"], f"versions listed {vlisted!r}")
+    check(body(c, "hard", "ctl\x01key\r\n") == b"ctl", "a control-character key reads back")
+
+    # Invalid UTF-8 in a key is refused and stores nothing.
+    status, reply = raw("PUT", "/hard/bad%FF%FE", body=b"x")
+    check(status == 400 and b"InvalidURI" in reply, f"invalid UTF-8 key: {status} {reply}")
+    status, _ = raw("GET", "/hard?list-type=2&prefix=%FF")
+    check(status == 400, f"invalid UTF-8 prefix: {status}")
+    keys = [o["Key"] for o in c.list_objects_v2(Bucket="hard")["Contents"]]
+    check(not any(k.startswith("bad") for k in keys), f"nothing stored: {keys}")
+    intact(c)
+
+
+def cmd_verify():
+    c = s3()
+    intact(c)
+    left = [o["Key"] for o in c.list_objects_v2(Bucket="hard")["Contents"]]
+    check("lead" in left and "trail" in left and " lead" not in left, f"left: {left}")
+    versions = c.list_object_versions(Bucket="hard", Prefix="pre")
+    # The suspended delete left a `null` delete marker over the versioned object.
+    check([m["VersionId"] for m in versions["DeleteMarkers"]] == ["null"], f"{versions}")
+    check(len(versions["Versions"]) == 1, f"{versions}")
+    check(body(c, "hard", "ctl\x01key\r\n") == b"ctl", "control-character key")
+    a = s3(key="111111111111")
+    check(body(a, "acct-a", "k") == b"account a", "account A's object")
+
+
+COMMANDS = {"refuse": (cmd_refuse, 0), "verify": (cmd_verify, 0)}
+
+if __name__ == "__main__":
+    run_commands(COMMANDS, sys.argv[2:])
