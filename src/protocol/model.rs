@@ -119,18 +119,62 @@ impl ServiceModel {
     }
 }
 
-/// The S3 model, parsed once.
+/// The embedded model of a service this emulator serves, parsed on first use.
+pub fn named(service: &str) -> Option<&'static ServiceModel> {
+    use std::sync::OnceLock;
+    macro_rules! embedded {
+        ($($name:literal),*) => {
+            match service {
+                $($name => {
+                    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+                    Some(MODEL.get_or_init(|| {
+                        ServiceModel::parse(include_str!(concat!("../../models/", $name, ".json")))
+                            .expect("an embedded model parses (checked by a unit test)")
+                    }))
+                })*
+                _ => None,
+            }
+        };
+    }
+    embedded!("s3", "sqs", "dynamodb", "ssm", "sts")
+}
+
+/// The S3 model.
 pub fn s3() -> &'static ServiceModel {
-    static MODEL: std::sync::OnceLock<ServiceModel> = std::sync::OnceLock::new();
-    MODEL.get_or_init(|| {
-        ServiceModel::parse(include_str!("../../models/s3.json"))
-            .expect("the embedded S3 model parses (checked by a unit test)")
-    })
+    named("s3").expect("the S3 model is embedded")
+}
+
+/// Whether `operation` is an operation of the model of `service`.
+pub fn has_operation(service: &str, operation: &str) -> bool {
+    named(service).is_some_and(|m| m.operations.contains_key(operation))
+}
+
+/// The message of the 501 an operation of the model answers while it has no handler.
+pub fn not_implemented_message(service: &str, operation: &str) -> String {
+    format!("The {service} operation {operation} is not implemented by this emulator yet")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_embedded_model_parses() {
+        for (service, protocol) in [
+            ("s3", "rest-xml"),
+            ("sqs", "json"),
+            ("dynamodb", "json"),
+            ("ssm", "json"),
+            ("sts", "query"),
+        ] {
+            let m = named(service).unwrap();
+            assert_eq!(m.metadata.protocol, protocol, "{service}");
+            assert!(!m.operations.is_empty());
+        }
+        assert!(has_operation("ssm", "CreateDocument"));
+        assert!(!has_operation("ssm", "Foo"));
+        assert!(named("nope").is_none());
+    }
 
     #[test]
     fn the_embedded_s3_model_parses() {

@@ -701,6 +701,11 @@ impl Ssm {
             "AddTagsToResource" => self.add_tags(ctx, parse(body)?),
             "RemoveTagsFromResource" => self.remove_tags(ctx, parse(body)?),
             "ListTagsForResource" => self.list_tags(ctx, parse(body)?),
+            _ if crate::protocol::model::has_operation("ssm", op) => Err(AwsError::new(
+                "NotImplemented",
+                crate::protocol::model::not_implemented_message("SSM", op),
+            )
+            .with_status(axum::http::StatusCode::NOT_IMPLEMENTED)),
             _ => Err(AwsError::new(
                 "UnknownOperationException",
                 format!("Operation {op} is not supported by this emulator's SSM."),

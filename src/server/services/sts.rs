@@ -49,6 +49,11 @@ impl Sts {
                 content_type: "text/xml",
                 write_version: None,
             }),
+            other if crate::protocol::model::has_operation("sts", other) => Err(AwsError::new(
+                "NotImplemented",
+                crate::protocol::model::not_implemented_message("STS", other),
+            )
+            .with_status(axum::http::StatusCode::NOT_IMPLEMENTED)),
             other => Err(AwsError::new(
                 "InvalidAction",
                 format!("Could not find operation {other} for version 2011-06-15"),

@@ -285,6 +285,13 @@ impl DynamoDb {
             "TransactWriteItems" => self.transact_write_items(ctx, &body),
             "TransactGetItems" => self.transact_get_items(ctx, &body),
             "Scan" => self.scan(ctx, &body),
+            _ if crate::protocol::model::has_operation("dynamodb", op) => Err(DdbError {
+                status: axum::http::StatusCode::NOT_IMPLEMENTED,
+                ..DdbError::new(
+                    "NotImplemented",
+                    crate::protocol::model::not_implemented_message("DynamoDB", op),
+                )
+            }),
             _ => Err(DdbError::new(
                 "UnknownOperationException",
                 format!("Operation {op} is not supported by this emulator's DynamoDB."),

@@ -181,6 +181,16 @@ impl SqsError {
                 "The request must contain the parameter Action.",
             );
         }
+        if crate::protocol::model::has_operation("sqs", op) {
+            return SqsError {
+                status: StatusCode::NOT_IMPLEMENTED,
+                ..Self::new(
+                    "NotImplemented",
+                    "NotImplemented",
+                    crate::protocol::model::not_implemented_message("SQS", op),
+                )
+            };
+        }
         Self::new(
             "UnknownOperationException",
             "InvalidAction",
