@@ -76,6 +76,7 @@ pub fn raise_nofile_limit() -> Option<u64> {
             break;
         }
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every Unix
     Some(rl.rlim_cur as u64)
 }
 
@@ -232,13 +233,12 @@ impl AsyncRead for Watched {
             let s = &self.state;
             let now = s.now_ms();
             s.last_io.store(now, Ordering::Release);
-            if s.active.load(Ordering::Acquire) == 0 {
-                if s.head_started
+            if s.active.load(Ordering::Acquire) == 0
+                && s.head_started
                     .compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
-                {
-                    s.changed.notify_one();
-                }
+            {
+                s.changed.notify_one();
             }
         }
         r
