@@ -73,6 +73,18 @@ struct ServeArgs {
     /// Volume directory; state lives in <dir>/state [env: LOCALSTACK_VOLUME_DIR] (default ./volume).
     #[arg(long)]
     volume_dir: Option<String>,
+    /// Seconds from a request's first byte to the end of its headers [env: SNAPSTACK_HEADER_TIMEOUT] (default 30).
+    #[arg(long)]
+    header_timeout: Option<String>,
+    /// Seconds a request body may pause between pieces, or a response wait for the client to read [env: SNAPSTACK_BODY_TIMEOUT] (default 60).
+    #[arg(long)]
+    body_timeout: Option<String>,
+    /// Seconds a keep-alive connection may wait for its next request [env: SNAPSTACK_IDLE_TIMEOUT] (default 75).
+    #[arg(long)]
+    idle_timeout: Option<String>,
+    /// Open connections allowed; more are answered 503 [env: SNAPSTACK_MAX_CONNECTIONS] (default: the file-descriptor limit less 320).
+    #[arg(long)]
+    max_connections: Option<String>,
 }
 
 fn init_logging() {
@@ -214,6 +226,10 @@ fn main() -> ExitCode {
                 load_strategy: args.load_strategy,
                 flush_interval: args.flush_interval,
                 volume_dir: args.volume_dir,
+                header_timeout: args.header_timeout,
+                body_timeout: args.body_timeout,
+                idle_timeout: args.idle_timeout,
+                max_connections: args.max_connections,
             };
             let config = match Config::from_env(&flags) {
                 Ok(c) => c,

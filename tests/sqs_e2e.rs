@@ -15,7 +15,7 @@ fn every_operation_in_the_json_protocol() {
     let mut server = Server::start(vol.path(), &[]);
     server.script(
         "sqs_client.py",
-        &["suite", "fifo", "longpoll", "raw", "concurrent"],
+        &["suite", "fifo", "longpoll", "raw", "concurrent", "accounts"],
     );
 }
 
@@ -23,7 +23,10 @@ fn every_operation_in_the_json_protocol() {
 fn every_operation_in_the_query_protocol() {
     let vol = tempdir();
     let mut server = Server::start(vol.path(), &[]);
-    server.script("sqs_client.py", &["--query", "suite", "fifo", "longpoll"]);
+    server.script(
+        "sqs_client.py",
+        &["--query", "suite", "fifo", "longpoll", "accounts"],
+    );
 }
 
 #[test]

@@ -148,6 +148,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         flush_interval: Duration::from_secs(1),
         volume_dir: volume.clone(),
         direct_writes: true,
+        connections: Default::default(),
     };
     let result = run_with(&config, &opts).await;
     let _ = std::fs::remove_dir_all(&volume);

@@ -80,6 +80,36 @@ pub struct Config {
     /// `SNAPSTACK_DIRECT_WRITES`: write large snapshot files past the page cache (default on;
     /// `0` turns it off, e.g. for a filesystem where it misbehaves).
     pub direct_writes: bool,
+    /// How long a connection may idle, dribble a request, or stall, and how many may be open.
+    pub connections: ConnectionLimits,
+}
+
+/// The bounds on client connections (see the README's configuration table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `SNAPSTACK_HEADER_TIMEOUT`: from the first byte of a request to the end of its headers.
+    pub header_timeout: Duration,
+    /// `SNAPSTACK_BODY_TIMEOUT`: the longest wait for the next piece of a request body while a
+    /// handler reads it, and for the client to take the next piece of a response. Between
+    /// pieces, not in total: a slow but steady upload is never cut.
+    pub body_timeout: Duration,
+    /// `SNAPSTACK_IDLE_TIMEOUT`: how long a keep-alive connection may wait, with no request in
+    /// progress, for the next request. A request in progress (an SQS long poll) never counts.
+    pub idle_timeout: Duration,
+    /// `SNAPSTACK_MAX_CONNECTIONS`: open connections beyond it are answered 503 and closed.
+    /// `None`: derived from the file-descriptor limit at start.
+    pub max_connections: Option<usize>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: None,
+        }
+    }
 }
 
 impl Config {
@@ -98,6 +128,10 @@ pub struct Overrides {
     pub load_strategy: Option<String>,
     pub flush_interval: Option<String>,
     pub volume_dir: Option<String>,
+    pub header_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub max_connections: Option<String>,
 }
 
 /// A setting with a value outside its allowed set.
@@ -116,6 +150,10 @@ pub const SNAPSHOT_LOAD_STRATEGY: &str = "SNAPSHOT_LOAD_STRATEGY";
 pub const SNAPSHOT_FLUSH_INTERVAL: &str = "SNAPSHOT_FLUSH_INTERVAL";
 pub const LOCALSTACK_VOLUME_DIR: &str = "LOCALSTACK_VOLUME_DIR";
 pub const SNAPSTACK_DIRECT_WRITES: &str = "SNAPSTACK_DIRECT_WRITES";
+pub const SNAPSTACK_HEADER_TIMEOUT: &str = "SNAPSTACK_HEADER_TIMEOUT";
+pub const SNAPSTACK_BODY_TIMEOUT: &str = "SNAPSTACK_BODY_TIMEOUT";
+pub const SNAPSTACK_IDLE_TIMEOUT: &str = "SNAPSTACK_IDLE_TIMEOUT";
+pub const SNAPSTACK_MAX_CONNECTIONS: &str = "SNAPSTACK_MAX_CONNECTIONS";
 
 impl Config {
     /// Resolve from the process environment and the flags.
@@ -178,6 +216,46 @@ impl Config {
                 )
             })?,
         };
+        let defaults = ConnectionLimits::default();
+        let seconds =
+            |flag: &Option<String>, var: &'static str, default: Duration| match get(flag, var) {
+                None => Ok(default),
+                Some(v) => parse_seconds(&v)
+                    .ok_or_else(|| err(var, v, "a positive number of seconds (at most 86400)")),
+            };
+        let connections = ConnectionLimits {
+            header_timeout: seconds(
+                &flags.header_timeout,
+                SNAPSTACK_HEADER_TIMEOUT,
+                defaults.header_timeout,
+            )?,
+            body_timeout: seconds(
+                &flags.body_timeout,
+                SNAPSTACK_BODY_TIMEOUT,
+                defaults.body_timeout,
+            )?,
+            idle_timeout: seconds(
+                &flags.idle_timeout,
+                SNAPSTACK_IDLE_TIMEOUT,
+                defaults.idle_timeout,
+            )?,
+            max_connections: match get(&flags.max_connections, SNAPSTACK_MAX_CONNECTIONS) {
+                None => None,
+                Some(v) => Some(
+                    v.trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| {
+                            err(
+                                SNAPSTACK_MAX_CONNECTIONS,
+                                v,
+                                "a whole number from 1 to 1000000",
+                            )
+                        })?,
+                ),
+            },
+        };
         let volume_dir = PathBuf::from(
             get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
         );
@@ -189,6 +267,7 @@ impl Config {
             flush_interval,
             volume_dir,
             direct_writes,
+            connections,
         })
     }
 }
@@ -246,6 +325,8 @@ mod tests {
         assert_eq!(c.flush_interval, Duration::from_secs(15));
         assert_eq!(c.state_dir(), PathBuf::from("./volume/state"));
         assert!(c.direct_writes);
+        assert_eq!(c.connections, ConnectionLimits::default());
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(75));
         let off = resolve(&[("SNAPSTACK_DIRECT_WRITES", "0")], Overrides::default()).unwrap();
         assert!(!off.direct_writes);
     }
@@ -280,6 +361,29 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_from_env_and_flags() {
+        let env = [
+            ("SNAPSTACK_HEADER_TIMEOUT", "0.5"),
+            ("SNAPSTACK_BODY_TIMEOUT", "2"),
+            ("SNAPSTACK_IDLE_TIMEOUT", "3"),
+            ("SNAPSTACK_MAX_CONNECTIONS", "8"),
+        ];
+        let c = resolve(&env, Overrides::default()).unwrap().connections;
+        assert_eq!(c.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.body_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(3));
+        assert_eq!(c.max_connections, Some(8));
+        let flags = Overrides {
+            idle_timeout: Some("9".into()),
+            max_connections: Some("100".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(&env, flags).unwrap().connections;
+        assert_eq!(c.idle_timeout, Duration::from_secs(9));
+        assert_eq!(c.max_connections, Some(100));
+    }
+
+    #[test]
     fn empty_values_mean_default() {
         let c = resolve(&[("SNAPSHOT_SAVE_STRATEGY", "")], Overrides::default()).unwrap();
         assert_eq!(c.save_strategy, SaveStrategy::Scheduled);
@@ -303,6 +407,10 @@ mod tests {
             ("SNAPSHOT_FLUSH_INTERVAL", "-1", "positive"),
             ("SNAPSHOT_FLUSH_INTERVAL", "abc", "positive"),
             ("GATEWAY_LISTEN", "nope", "host:port"),
+            ("SNAPSTACK_IDLE_TIMEOUT", "0", "positive"),
+            ("SNAPSTACK_HEADER_TIMEOUT", "x", "positive"),
+            ("SNAPSTACK_BODY_TIMEOUT", "-3", "positive"),
+            ("SNAPSTACK_MAX_CONNECTIONS", "0", "whole number"),
         ] {
             let e = resolve(&[(var, val)], Overrides::default()).unwrap_err();
             assert_eq!(e.variable, var);

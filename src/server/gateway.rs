@@ -205,8 +205,33 @@ async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, AwsError> {
     }
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
         debug!(error = %e, "reading a request body failed");
-        too_large()
+        body_error(e.into_inner().as_ref()).unwrap_or_else(too_large)
     })
+}
+
+/// A request body that failed other than by its size: the client stalled or went away.
+fn body_error(e: &(dyn std::error::Error + 'static)) -> Option<AwsError> {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return None;
+        }
+        cur = e.source();
+    }
+    let (code, message) = if super::listener::is_body_timeout(e) {
+        (
+            "RequestTimeout",
+            format!(
+                "Your socket connection to the server was not read from or written to within the timeout period: {e}"
+            ),
+        )
+    } else {
+        (
+            "IncompleteBody",
+            format!("The request body could not be read: {e}"),
+        )
+    };
+    Some(AwsError::new(code, message).with_status(StatusCode::BAD_REQUEST))
 }
 
 fn respond(h: Handled, request_id: &str) -> Response {

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod config;
 pub mod errors;
 pub mod gateway;
+pub mod listener;
 pub mod persistence;
 pub mod services;
 pub mod state_api;
@@ -147,6 +148,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "starting snapstack {}",
         crate::VERSION
     );
+    let nofile = listener::raise_nofile_limit();
+    let max_connections = listener::connection_limit(config.connections.max_connections, nofile);
+    listener::log_limits(&config.connections, max_connections, nofile);
     let app = build(&config).await?;
     if config.persistence && config.load_strategy == LoadStrategy::OnStartup {
         app.persistence.load_on_startup().await;
@@ -178,14 +182,16 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = sqs_stop.wait_for(|s| *s).await;
         stopping.sqs.stop_waiting();
     });
-    let mut graceful = stop_rx.clone();
-    let server = axum::serve(no_delay(listener), gateway::router(app.clone()))
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|s| *s).await;
-        });
+    let server = listener::serve(
+        listener,
+        gateway::router(app.clone()),
+        config.connections,
+        max_connections,
+        stop_rx.clone(),
+    );
     let mut deadline = stop_rx.clone();
     tokio::select! {
-        r = server => r?,
+        _ = server => {},
         _ = async move {
             let _ = deadline.wait_for(|s| *s).await;
             tokio::time::sleep(Duration::from_secs(10)).await;

@@ -626,6 +626,49 @@ def check_after(state_file):
     print("checked")
 
 
+def accounts():
+    """Account A (access key 111111111111) on account B's (222222222222) queue: refused unless B's
+    queue policy grants the action; GetQueueUrl with QueueOwnerAWSAccountId does not leak it."""
+    a, b = sqs("111111111111"), sqs("222222222222")
+    url = b.create_queue(QueueName="owned-by-b")["QueueUrl"]
+    check("/222222222222/" in url, url)
+    b.send_message(QueueUrl=url, MessageBody="secret")
+    denied = "AccessDenied"
+    expect_error(denied, a.send_message, QueueUrl=url, MessageBody="x")
+    expect_error(denied, a.receive_message, QueueUrl=url)
+    expect_error(denied, a.purge_queue, QueueUrl=url)
+    expect_error(denied, a.get_queue_attributes, QueueUrl=url, AttributeNames=["All"])
+    expect_error(denied, a.set_queue_attributes, QueueUrl=url, Attributes={"DelaySeconds": "1"})
+    expect_error(denied, a.delete_queue, QueueUrl=url)
+    expect_error(denied, a.tag_queue, QueueUrl=url, Tags={"k": "v"})
+    expect_error(denied, a.list_queue_tags, QueueUrl=url)
+    e = expect_error("AWS.SimpleQueueService.NonExistentQueue", a.get_queue_url,
+                     QueueName="owned-by-b", QueueOwnerAWSAccountId="222222222222")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+    check([m["Body"] for m in recv(b, url)] == ["secret"], "B's queue untouched")
+    check(url not in a.list_queues().get("QueueUrls", []), "not listed for A")
+    # B shares SendMessage (and GetQueueUrl) with A: A can send, not purge or receive.
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "a-sends", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+        "Resource": "arn:aws:sqs:us-east-1:222222222222:owned-by-b"}]}
+    b.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    got = a.get_queue_url(QueueName="owned-by-b", QueueOwnerAWSAccountId="222222222222")
+    check(got["QueueUrl"] == url, got)
+    a.send_message(QueueUrl=url, MessageBody="from A")
+    expect_error(denied, a.purge_queue, QueueUrl=url)
+    expect_error(denied, a.receive_message, QueueUrl=url)
+    check([m["Body"] for m in recv(b, url, wait=1)] == ["from A"], "A's message arrived")
+    # AddPermission (what the SDKs offer) grants the same way.
+    b.add_permission(QueueUrl=url, Label="a-receives", AWSAccountIds=["111111111111"],
+                     Actions=["ReceiveMessage"])
+    a.receive_message(QueueUrl=url)
+    expect_error(denied, a.purge_queue, QueueUrl=url)
+    b.delete_queue(QueueUrl=url)
+    print("accounts ok")
+
+
 import urllib.parse  # noqa: E402
 
 COMMANDS = {
@@ -634,6 +677,7 @@ COMMANDS = {
     "longpoll": (longpoll, 0),
     "raw": (raw, 0),
     "concurrent": (concurrent, 0),
+    "accounts": (accounts, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
 }

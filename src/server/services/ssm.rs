@@ -239,12 +239,22 @@ pub enum Selector {
     Label(String),
 }
 
-/// Split a requested name into the stored name and its selector. An ARN is reduced to its name.
-pub fn parse_selector(requested: &str) -> Result<(String, Selector, Option<String>), AwsError> {
+/// Split a requested name into the stored name and its selector. An ARN is reduced to its name
+/// when it names the caller's account and region; one of another account or region is not found
+/// (parameters are never shared across accounts here).
+pub fn parse_selector(
+    ctx: &RequestContext,
+    requested: &str,
+) -> Result<(String, Selector, Option<String>), AwsError> {
     let mut name = requested;
     if let Some(rest) = requested.strip_prefix("arn:")
         && let Some(idx) = rest.find(":parameter/")
     {
+        // partition:ssm:region:account
+        let head: Vec<&str> = rest[..idx].split(':').collect();
+        if head.len() != 4 || head[2] != ctx.region() || head[3] != ctx.account() {
+            return Err(not_found(requested));
+        }
         name = &rest[idx + ":parameter".len()..];
     }
     let Some((base, sel)) = name.split_once(':') else {
@@ -910,7 +920,7 @@ impl Ssm {
         if requested.len() > MAX_NAME_LEN {
             return Err(length_error(&requested, "name", MAX_NAME_LEN));
         }
-        let (name, sel, sel_text) = parse_selector(&requested)?;
+        let (name, sel, sel_text) = parse_selector(ctx, &requested)?;
         let snap = self.store.snapshot();
         let p = snap
             .get(&key(&ctx.partition, &name))
@@ -944,7 +954,7 @@ impl Ssm {
             if !seen.insert(requested.clone()) {
                 continue;
             }
-            let Ok((name, sel, sel_text)) = parse_selector(&requested) else {
+            let Ok((name, sel, sel_text)) = parse_selector(ctx, &requested) else {
                 invalid.push(requested);
                 continue;
             };
@@ -1042,7 +1052,7 @@ impl Ssm {
         input: NameInput,
     ) -> Result<Handled, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
-        let (base, _, _) = parse_selector(&name).map_err(|_| not_found(&name))?;
+        let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let k = key(&ctx.partition, &base);
         let (removed, version) = self.store.write(|txn| txn.remove(&k).is_some());
         if !removed {
@@ -1066,7 +1076,9 @@ impl Ssm {
             let mut deleted = Vec::new();
             let mut invalid = Vec::new();
             for n in &names {
-                let base = parse_selector(n).map(|(b, _, _)| b).unwrap_or_default();
+                let base = parse_selector(ctx, n)
+                    .map(|(b, _, _)| b)
+                    .unwrap_or_default();
                 if !base.is_empty() && txn.remove(&key(&ctx.partition, &base)).is_some() {
                     deleted.push(n.clone());
                 } else if !deleted.contains(n) {
@@ -1154,7 +1166,7 @@ impl Ssm {
     ) -> Result<Handled, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let max = range_check(input.max_results, "maxResults", 50, 50)?;
-        let (base, _, _) = parse_selector(&name).map_err(|_| not_found(&name))?;
+        let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let snap = self.store.snapshot();
         let p = snap
             .get(&key(&ctx.partition, &base))
@@ -1191,7 +1203,7 @@ impl Ssm {
                 "1 validation error detected: Value '{labels:?}' at 'labels' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1"
             )));
         }
-        let (base, _, _) = parse_selector(&name).map_err(|_| not_found(&name))?;
+        let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let k = key(&ctx.partition, &base);
         let (result, version) = self.store.write(|txn| {
             let mut p = txn.get(&k).cloned().ok_or_else(|| not_found(&name))?;
@@ -1247,7 +1259,7 @@ impl Ssm {
             .parameter_version
             .ok_or_else(|| AwsError::missing("parameterVersion"))?;
         let labels = input.labels.ok_or_else(|| AwsError::missing("labels"))?;
-        let (base, _, _) = parse_selector(&name).map_err(|_| not_found(&name))?;
+        let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let k = key(&ctx.partition, &base);
         let (result, version) = self.store.write(|txn| {
             let mut p = txn.get(&k).cloned().ok_or_else(|| not_found(&name))?;
@@ -1271,7 +1283,7 @@ impl Ssm {
         )
     }
 
-    fn tag_target(input: &TagsInput) -> Result<String, AwsError> {
+    fn tag_target(ctx: &RequestContext, input: &TagsInput) -> Result<String, AwsError> {
         let rt = input
             .resource_type
             .as_deref()
@@ -1286,13 +1298,13 @@ impl Ssm {
             .resource_id
             .clone()
             .ok_or_else(|| AwsError::missing("resourceId"))?;
-        let (base, _, _) = parse_selector(&id)
+        let (base, _, _) = parse_selector(ctx, &id)
             .map_err(|_| AwsError::new("InvalidResourceId", "The resource ID is not valid."))?;
         Ok(base)
     }
 
     fn add_tags(&self, ctx: &RequestContext, input: TagsInput) -> Result<Handled, AwsError> {
-        let name = Self::tag_target(&input)?;
+        let name = Self::tag_target(ctx, &input)?;
         let tags = input.tags.ok_or_else(|| AwsError::missing("tags"))?;
         let k = key(&ctx.partition, &name);
         let (result, version) = self.store.write(|txn| {
@@ -1321,7 +1333,7 @@ impl Ssm {
     }
 
     fn remove_tags(&self, ctx: &RequestContext, input: TagsInput) -> Result<Handled, AwsError> {
-        let name = Self::tag_target(&input)?;
+        let name = Self::tag_target(ctx, &input)?;
         let keys = input.tag_keys.ok_or_else(|| AwsError::missing("tagKeys"))?;
         let k = key(&ctx.partition, &name);
         let (result, version) = self.store.write(|txn| {
@@ -1342,7 +1354,7 @@ impl Ssm {
     }
 
     fn list_tags(&self, ctx: &RequestContext, input: TagsInput) -> Result<Handled, AwsError> {
-        let name = Self::tag_target(&input)?;
+        let name = Self::tag_target(ctx, &input)?;
         let snap = self.store.snapshot();
         let p = snap.get(&key(&ctx.partition, &name)).ok_or_else(|| {
             AwsError::new(
@@ -1410,16 +1422,17 @@ mod tests {
 
     #[test]
     fn selectors_parse() {
+        let c = RequestContext::from_scope(None);
         assert_eq!(
-            parse_selector("/a/b").unwrap(),
+            parse_selector(&c, "/a/b").unwrap(),
             ("/a/b".into(), Selector::Latest, None)
         );
         assert_eq!(
-            parse_selector("/a/b:3").unwrap(),
+            parse_selector(&c, "/a/b:3").unwrap(),
             ("/a/b".into(), Selector::Version(3), Some(":3".into()))
         );
         assert_eq!(
-            parse_selector("name:prod").unwrap(),
+            parse_selector(&c, "name:prod").unwrap(),
             (
                 "name".into(),
                 Selector::Label("prod".into()),
@@ -1427,11 +1440,21 @@ mod tests {
             )
         );
         assert_eq!(
-            parse_selector("arn:aws:ssm:us-east-1:000000000000:parameter/a/b:2").unwrap(),
+            parse_selector(&c, "arn:aws:ssm:us-east-1:000000000000:parameter/a/b:2").unwrap(),
             ("/a/b".into(), Selector::Version(2), Some(":2".into()))
         );
-        assert!(parse_selector("a:b:c").is_err());
-        assert!(parse_selector("a:").is_err());
+        // Another account's (or region's) ARN is not found, never read as the caller's own.
+        for other in [
+            "arn:aws:ssm:us-east-1:222222222222:parameter/a/b",
+            "arn:aws:ssm:eu-west-1:000000000000:parameter/a/b",
+        ] {
+            assert_eq!(
+                parse_selector(&c, other).unwrap_err().code,
+                "ParameterNotFound"
+            );
+        }
+        assert!(parse_selector(&c, "a:b:c").is_err());
+        assert!(parse_selector(&c, "a:").is_err());
     }
 
     #[test]

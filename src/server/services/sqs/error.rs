@@ -43,6 +43,27 @@ impl SqsError {
         )
     }
 
+    /// `GetQueueUrl` for a queue of another account that does not exist or is not shared.
+    pub fn no_queue_or_no_access() -> Self {
+        Self::new(
+            "QueueDoesNotExist",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "The specified queue does not exist or you do not have access to it.",
+        )
+    }
+
+    /// A request on a queue of another account that its policy does not open to the caller.
+    pub fn access_denied(resource: &str) -> Self {
+        SqsError {
+            status: StatusCode::FORBIDDEN,
+            ..Self::new(
+                "AccessDeniedException",
+                "AccessDenied",
+                format!("Access to the resource {resource} is denied."),
+            )
+        }
+    }
+
     pub fn queue_exists(name: &str) -> Self {
         Self::new(
             "QueueNameExists",

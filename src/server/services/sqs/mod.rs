@@ -8,6 +8,7 @@
 //! at it. The only runtime parts are the long-poll waiters (one `Notify` per queue, created on
 //! demand, never saved) and an optional sweep that drops expired records.
 
+pub mod access;
 pub mod error;
 pub mod json;
 pub mod md5;
@@ -204,6 +205,7 @@ impl Sqs {
 
     /// Handle one operation whose input is in the JSON shape.
     pub async fn handle(&self, req: &Req<'_>, op: &str, input: Value) -> Result<Out, SqsError> {
+        self.authorize(req, op, &input)?;
         match op {
             "CreateQueue" => self.create_queue(req, parse(input)?),
             "GetQueueUrl" => self.get_queue_url(req, parse(input)?),

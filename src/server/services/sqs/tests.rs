@@ -589,3 +589,162 @@ fn a_stopping_server_ends_long_polls_and_a_send_wakes_them() {
         assert_eq!(got, json!({}));
     });
 }
+
+/// The same service seen by a caller of `account` (its access key).
+fn as_account(env: &Env, account: &str) -> Env {
+    let scope = crate::server::aws_request::CredentialScope {
+        access_key: account.into(),
+        date: "20240101".into(),
+        region: "us-east-1".into(),
+        service: "sqs".into(),
+    };
+    let clock = env.clock.clone();
+    Env {
+        sqs: Sqs::with_clock(clock.clone()),
+        clock,
+        ctx: RequestContext::from_scope(Some(scope)),
+    }
+}
+
+#[test]
+fn another_accounts_queue_is_closed_without_a_policy() {
+    let base = Env::new();
+    let b = as_account(&base, "222222222222");
+    let mut a = as_account(&base, "111111111111");
+    a.sqs = Sqs::with_clock(b.clock.clone());
+    // One service, two callers: share B's store with A.
+    a.sqs.store.replace(b.sqs.store.snapshot().map().clone());
+    let url = b.create("owned", json!({}));
+    b.ok(
+        "SendMessage",
+        json!({"QueueUrl": url, "MessageBody": "secret"}),
+    );
+    a.sqs.store.replace(b.sqs.store.snapshot().map().clone());
+    let denied = |op: &str, input: Value| {
+        let e = a.call(op, input).unwrap_err();
+        assert_eq!(e.code, "AccessDenied", "{op}: {e}");
+        assert_eq!(e.status, axum::http::StatusCode::FORBIDDEN, "{op}");
+    };
+    let u = json!(url);
+    denied("SendMessage", json!({"QueueUrl": u, "MessageBody": "x"}));
+    denied(
+        "SendMessageBatch",
+        json!({"QueueUrl": u, "Entries": [{"Id": "1", "MessageBody": "x"}]}),
+    );
+    denied("ReceiveMessage", json!({"QueueUrl": u}));
+    denied("PurgeQueue", json!({"QueueUrl": u}));
+    denied(
+        "GetQueueAttributes",
+        json!({"QueueUrl": u, "AttributeNames": ["All"]}),
+    );
+    denied(
+        "SetQueueAttributes",
+        json!({"QueueUrl": u, "Attributes": {"DelaySeconds": "5"}}),
+    );
+    denied("DeleteQueue", json!({"QueueUrl": u}));
+    denied("TagQueue", json!({"QueueUrl": u, "Tags": {"k": "v"}}));
+    denied("UntagQueue", json!({"QueueUrl": u, "TagKeys": ["k"]}));
+    denied("ListQueueTags", json!({"QueueUrl": u}));
+    denied(
+        "DeleteMessage",
+        json!({"QueueUrl": u, "ReceiptHandle": "x"}),
+    );
+    denied(
+        "ChangeMessageVisibility",
+        json!({"QueueUrl": u, "ReceiptHandle": "x", "VisibilityTimeout": 0}),
+    );
+    denied("ListDeadLetterSourceQueues", json!({"QueueUrl": u}));
+    denied(
+        "AddPermission",
+        json!({"QueueUrl": u, "Label": "l", "AWSAccountIds": ["111111111111"], "Actions": ["SendMessage"]}),
+    );
+    // A queue of B that does not exist answers the same: nothing tells them apart.
+    denied(
+        "SendMessage",
+        json!({"QueueUrl": url.replace("owned", "absent"), "MessageBody": "x"}),
+    );
+    let arn = "arn:aws:sqs:us-east-1:222222222222:owned";
+    denied("StartMessageMoveTask", json!({"SourceArn": arn}));
+    denied("ListMessageMoveTasks", json!({"SourceArn": arn}));
+    let e = a
+        .call(
+            "GetQueueUrl",
+            json!({"QueueName": "owned", "QueueOwnerAWSAccountId": "222222222222"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "AWS.SimpleQueueService.NonExistentQueue");
+    assert!(e.message.contains("do not have access"), "{}", e.message);
+    // A's own queue with B's queue as its dead-letter target is refused too.
+    let mine = a.create("mine", json!({}));
+    let e = a
+        .call(
+            "SetQueueAttributes",
+            json!({"QueueUrl": mine, "Attributes": {"RedrivePolicy": json!({"deadLetterTargetArn": arn, "maxReceiveCount": 1}).to_string()}}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValue", "{e}");
+    // Nothing of B's changed, and B still reads its message.
+    assert_eq!(b.bodies(&url, json!({})), vec!["secret".to_string()]);
+}
+
+#[test]
+fn a_queue_policy_opens_exactly_what_it_grants() {
+    let base = Env::new();
+    let b = as_account(&base, "222222222222");
+    let url = b.create("shared", json!({}));
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+        "Resource": "arn:aws:sqs:us-east-1:222222222222:shared",
+    }]});
+    b.ok(
+        "SetQueueAttributes",
+        json!({"QueueUrl": url, "Attributes": {"Policy": policy.to_string()}}),
+    );
+    let mut a = as_account(&base, "111111111111");
+    a.sqs = Sqs::with_clock(b.clock.clone());
+    a.sqs.store.replace(b.sqs.store.snapshot().map().clone());
+    let got = a.ok(
+        "GetQueueUrl",
+        json!({"QueueName": "shared", "QueueOwnerAWSAccountId": "222222222222"}),
+    );
+    assert_eq!(got["QueueUrl"], json!(url));
+    a.ok(
+        "SendMessage",
+        json!({"QueueUrl": url, "MessageBody": "from A"}),
+    );
+    a.ok(
+        "SendMessageBatch",
+        json!({"QueueUrl": url, "Entries": [{"Id": "1", "MessageBody": "batch from A"}]}),
+    );
+    for (op, input) in [
+        ("PurgeQueue", json!({"QueueUrl": url})),
+        ("ReceiveMessage", json!({"QueueUrl": url})),
+        ("GetQueueAttributes", json!({"QueueUrl": url})),
+    ] {
+        let e = a.call(op, input).unwrap_err();
+        assert_eq!(e.code, "AccessDenied", "{op}: {e}");
+    }
+    // Owner-only actions stay closed even under "sqs:*" for everyone.
+    let open = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*"}]});
+    b.sqs.store.replace(a.sqs.store.snapshot().map().clone());
+    b.ok(
+        "SetQueueAttributes",
+        json!({"QueueUrl": url, "Attributes": {"Policy": open.to_string()}}),
+    );
+    a.sqs.store.replace(b.sqs.store.snapshot().map().clone());
+    assert_eq!(a.receive(&url, json!({})).len(), 2);
+    for (op, input) in [
+        ("DeleteQueue", json!({"QueueUrl": url})),
+        ("TagQueue", json!({"QueueUrl": url, "Tags": {"k": "v"}})),
+        (
+            "SetQueueAttributes",
+            json!({"QueueUrl": url, "Attributes": {"Policy": ""}}),
+        ),
+    ] {
+        let e = a.call(op, input).unwrap_err();
+        assert_eq!(e.code, "AccessDenied", "{op}: {e}");
+    }
+    a.ok("PurgeQueue", json!({"QueueUrl": url}));
+}
