@@ -10,9 +10,9 @@ cd "$(dirname "$0")"
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(manifest pack tree_node blob_index ssm_request query)
+[ ${#targets[@]} -gt 0 ] || targets=(manifest pack tree_node blob_index ssm_request query s3_request)
 fixture=../tests/fixtures/format-v1/state
-mkdir -p corpus/{manifest,pack,tree_node,blob_index,ssm_request,query}
+mkdir -p corpus/{manifest,pack,tree_node,blob_index,ssm_request,query,s3_request}
 cp "$fixture"/manifests/*/*.manifest corpus/manifest/ 2>/dev/null || true
 cp "$fixture"/packs/*.pack corpus/pack/ 2>/dev/null || true
 # Every chunk of the fixture's packs, behind a height byte, seeds the tree and blob decoders.
