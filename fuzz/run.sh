@@ -42,6 +42,11 @@ done
 printf 'Action=GetCallerIdentity&Version=2011-06-15' > corpus/query/seed-1
 printf 'AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/sts/aws4_request, SignedHeaders=host' > corpus/query/seed-2
 printf '/ssm/save' > corpus/query/seed-3
+printf '\x01/b/k?acl\nlocalhost\n\nbody' > corpus/s3_request/seed-1
+printf '\x03/b?lifecycle\nb.localhost' > corpus/s3_request/seed-2
+printf '\x02/fuzz-bucket?delete\nlocalhost\n\n<Delete><Object><Key> k</Key></Object></Delete>' > corpus/s3_request/seed-3
+printf '\x01/fuzz-bucket/k?uploadId=u&partNumber=1\nlocalhost\nx-amz-copy-source: /fuzz-bucket/key' > corpus/s3_request/seed-4
+printf '\x00/fuzz-bucket?list-type=2&encoding-type=url&prefix=k\nlocalhost' > corpus/s3_request/seed-5
 for t in "${targets[@]}"; do
   dict=()
   case "$t" in
