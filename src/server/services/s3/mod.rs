@@ -5,6 +5,7 @@
 //! object writes that object's new pieces plus a path of the tree.
 
 pub mod body;
+pub mod durability;
 pub mod model;
 pub mod xml;
 
@@ -1030,7 +1031,7 @@ impl S3 {
             if pending.len() >= 1 << 20 {
                 digests.update(&pending);
                 tokio::task::block_in_place(|| writer.write(&pending))
-                    .map_err(|e| S3Error::internal(e.to_string()))?;
+                    .map_err(durability::blob_error)?;
                 pending.clear();
             }
         }
@@ -1039,7 +1040,7 @@ impl S3 {
             writer.write(&pending)?;
             writer.finish()
         })
-        .map_err(|e| S3Error::internal(e.to_string()))?;
+        .map_err(durability::blob_error)?;
         if let Some(d) = &decoder
             && !d.is_done()
         {
@@ -1110,7 +1111,9 @@ impl S3 {
             checksums: checksums.clone(),
             parts_count: None,
         };
-        let (version_id, v) = self.write_object(r, &bucket, obj)?;
+        let (version_id, v, undo) = self.write_object_undoable(r, &bucket, obj)?;
+        // Rolled back if it cannot be made durable (see `durability`).
+        durability::offer(undo);
         let mut resp = empty(StatusCode::OK);
         let h = resp.headers_mut();
         set(h, "etag", &etag);
@@ -1128,8 +1131,19 @@ impl S3 {
         &self,
         r: &Req<'_>,
         bucket: &Bucket,
-        mut obj: Object,
+        obj: Object,
     ) -> S3Result<(Option<String>, u64)> {
+        self.write_object_undoable(r, bucket, obj)
+            .map(|(id, v, _)| (id, v))
+    }
+
+    /// [`S3::write_object`], also returning how to undo the write.
+    fn write_object_undoable(
+        &self,
+        r: &Req<'_>,
+        bucket: &Bucket,
+        mut obj: Object,
+    ) -> S3Result<(Option<String>, u64, durability::PutUndo)> {
         let versioned = bucket.versioning.as_deref() == Some("Enabled");
         if versioned {
             obj.version_id = Some(self.new_id());
@@ -1152,20 +1166,25 @@ impl S3 {
                 _ => None,
             };
             condition.check(current, &obj.key)?;
+            let previous = t.get(&key).cloned();
+            let mut moved_to = None;
             if versioned
-                && let Some(S3Record::Object(old)) = t.get(&key).cloned()
+                && let Some(S3Record::Object(old)) = &previous
                 && old.version_id.is_some()
             {
-                t.insert(
-                    keys::version(&acct, &bucket.name, &old.key, seq),
-                    S3Record::Object(old),
-                );
+                let to = keys::version(&acct, &bucket.name, &old.key, seq);
+                t.insert(to.clone(), S3Record::Object(old.clone()));
+                moved_to = Some(to);
             }
-            t.insert(key.clone(), S3Record::Object(obj));
-            Ok(())
+            t.insert(key.clone(), S3Record::Object(obj.clone()));
+            Ok(durability::PutUndo {
+                key: key.clone(),
+                written: obj,
+                previous,
+                moved_to,
+            })
         });
-        res?;
-        Ok((version_id, v))
+        Ok((version_id, v, res?))
     }
 
     fn find_object(
@@ -1690,7 +1709,7 @@ impl S3 {
             let (id, _) = w.finish()?;
             Ok((id, d.finish().0))
         })
-        .map_err(|e| S3Error::internal(e.to_string()))?;
+        .map_err(durability::blob_error)?;
         let (blob, md5) = copied;
         let etag = format!("\"{}\"", body::hex(&md5));
         let now = now_ms();
