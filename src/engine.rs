@@ -78,6 +78,8 @@ pub struct Engine {
     last_gc_epoch: AtomicU64,
     /// The same for [`Engine::prune_unsaved`].
     last_prune_epoch: AtomicU64,
+    /// Reads of stored data that failed verification, per service (see [`Engine::damaged_read`]).
+    damaged_reads: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Blob writers in progress (id → the epoch they started in), and the earliest start epoch of
@@ -113,6 +115,7 @@ impl Engine {
             next_writer: AtomicU64::new(0),
             last_gc_epoch: AtomicU64::new(0),
             last_prune_epoch: AtomicU64::new(0),
+            damaged_reads: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -433,6 +436,29 @@ impl Engine {
     /// Open a stored blob for reading.
     pub fn open_blob(&self, id: &BlobId) -> Result<Blob> {
         Blob::open(self.chunks.clone(), id)
+    }
+
+    /// Report a read of `service`'s stored data that failed (a blob whose index or piece does not
+    /// verify, or is missing): logged with the service, what was read and the error (which names
+    /// the file and the chunk), and counted ([`Engine::damaged_reads`]).
+    pub fn damaged_read(&self, service: &str, what: &str, err: &Error) {
+        warn!(service, what, error = %err, "stored data failed verification while being read");
+        *self
+            .damaged_reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(service.to_string())
+            .or_default() += 1;
+    }
+
+    /// How many reads of `service`'s stored data failed verification since the start.
+    pub fn damaged_reads(&self, service: &str) -> u64 {
+        self.damaged_reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Make every chunk put so far durable (blobs written outside a save).

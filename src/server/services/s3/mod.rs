@@ -1283,6 +1283,15 @@ impl S3 {
             Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
             None => (StatusCode::OK, 0, o.size),
         };
+        // HEAD too: a damaged index is a 500 before any byte, not a 200 whose GET fails.
+        let what = format!("object {}/{}", r.bucket(), r.key());
+        let opened = match o.blob {
+            Some(blob) => Some(self.engine.open_blob(&blob).map_err(|e| {
+                self.engine.damaged_read(NAME, &what, &e);
+                S3Error::internal(format!("The object's stored body is damaged: {e}"))
+            })?),
+            None => None,
+        };
         let mut resp = if head || start == end {
             let mut resp = empty(status);
             set(
@@ -1292,19 +1301,18 @@ impl S3 {
             );
             resp
         } else {
-            let blob = o
-                .blob
-                .ok_or_else(|| S3Error::internal("an object without a body"))?;
-            let opened = self
-                .engine
-                .open_blob(&blob)
-                .map_err(|e| S3Error::internal(format!("the object's body cannot be read: {e}")))?;
+            let opened = opened.ok_or_else(|| S3Error::internal("an object without a body"))?;
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+            let engine = self.engine.clone();
             tokio::task::spawn_blocking(move || {
                 for piece in opened.read_range(start, end) {
-                    let item = piece
-                        .map(Bytes::from)
-                        .map_err(|e| std::io::Error::other(e.to_string()));
+                    // A piece that does not verify ends the body with an error: the connection
+                    // closes short of its Content-Length, so the client sees a failed read, never
+                    // a shorter object.
+                    let item = piece.map(Bytes::from).map_err(|e| {
+                        engine.damaged_read(NAME, &what, &e);
+                        std::io::Error::other(e.to_string())
+                    });
                     let failed = item.is_err();
                     if tx.blocking_send(item).is_err() || failed {
                         break;
