@@ -21,8 +21,10 @@ const PACK_TARGET: usize = 32 << 20;
 const REPACK_BELOW: f64 = 0.5;
 /// While pack writes fail (a full disk), chunks that could not be written wait in memory for the
 /// next save. Beyond this many bytes of them, new blobs are refused
-/// ([`PackStore::unsaved_backlog`]) instead of buffered, so an outage cannot exhaust memory.
-pub const MAX_UNSAVED_WHILE_FAILING: usize = 64 << 20;
+/// ([`PackStore::unsaved_backlog`]) instead of buffered, so an outage cannot exhaust memory. It
+/// equals the pack size, so blobs are refused before a put would try to write a full pack to a
+/// disk that refuses writes.
+pub const MAX_UNSAVED_WHILE_FAILING: usize = PACK_TARGET;
 
 const PACK_MAGIC: &[u8; 8] = b"SNAPPACK";
 const PACK_END_MAGIC: &[u8; 8] = b"SNAPPEND";
@@ -497,11 +499,13 @@ impl PackStore {
         self.lock().failing
     }
 
-    /// While pack writes fail: the bytes of unwritten chunks held in memory, if they reached
+    /// While pack writes fail: the bytes of unwritten chunks held in memory (buffered or being
+    /// written), if they reached
     /// [`MAX_UNSAVED_WHILE_FAILING`] (new blobs should then be refused). `None` otherwise.
     pub(crate) fn unsaved_backlog(&self) -> Option<usize> {
         let inner = self.lock();
-        let held = inner.open.data_len();
+        let sealing: usize = inner.sealing.iter().map(|(_, p)| p.data_len()).sum();
+        let held = inner.open.data_len() + sealing;
         (inner.failing && held >= MAX_UNSAVED_WHILE_FAILING).then_some(held)
     }
 
@@ -632,9 +636,7 @@ impl ChunkStore for PackStore {
                 return Ok(false);
             }
             inner.open.push(id, data, epoch);
-            // While writes fail, the next save retries them; a write per put would only hammer
-            // the full disk with ever larger packs.
-            inner.open.data_len() >= self.pack_target && !inner.failing
+            inner.open.data_len() >= self.pack_target
         };
         if flush_now {
             // Bound the memory that buffered chunks take: write a full pack now.
