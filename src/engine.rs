@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::backend::{Backend, LocalBackend};
 use crate::blob::{Blob, BlobId, BlobWriter};
@@ -72,10 +72,23 @@ pub struct Engine {
     keep: usize,
     background: bool,
     /// Blob writers in progress: id → the epoch they started in. Their chunks are never collected.
-    writers: Arc<Mutex<HashMap<u64, u64>>>,
+    writers: Arc<Mutex<Writers>>,
     next_writer: AtomicU64,
     /// The epoch the previous collection started in: chunks put since survive one more collection.
     last_gc_epoch: AtomicU64,
+    /// The same for [`Engine::prune_unsaved`].
+    last_prune_epoch: AtomicU64,
+    /// Reads of stored data that failed verification, per service (see [`Engine::damaged_read`]).
+    damaged_reads: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Blob writers in progress (id → the epoch they started in), and the earliest start epoch of
+/// those finished since the last prune of unsaved chunks: a finished blob is not in a store until
+/// its request writes the record, so its chunks stay protected through one more prune.
+#[derive(Default)]
+struct Writers {
+    active: HashMap<u64, u64>,
+    finished_min: Option<u64>,
 }
 
 impl Engine {
@@ -98,9 +111,11 @@ impl Engine {
             save_lock: Mutex::new(()),
             keep: options.keep_generations.max(1),
             background: options.background_saves,
-            writers: Arc::new(Mutex::new(HashMap::new())),
+            writers: Arc::new(Mutex::new(Writers::default())),
             next_writer: AtomicU64::new(0),
             last_gc_epoch: AtomicU64::new(0),
+            last_prune_epoch: AtomicU64::new(0),
+            damaged_reads: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -254,6 +269,10 @@ impl Engine {
     }
 
     fn save_locked(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
+        let recovering = self.chunks.failing();
+        if recovering {
+            self.prune_unsaved();
+        }
         let ctx = self.ctx();
         let mut results: Vec<(String, Option<Result<SaveReport>>)> =
             names.iter().map(|n| (n.to_string(), None)).collect();
@@ -295,6 +314,10 @@ impl Engine {
                 }));
             }
             return finish(results);
+        }
+        if recovering {
+            // The outage is over: give back what its buffers took.
+            release_free_memory();
         }
         // Phase 3: the manifests.
         for (i, p) in pending {
@@ -380,9 +403,11 @@ impl Engine {
         self.writers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .active
             .insert(id, epoch);
         EngineBlobWriter {
             inner: Some(BlobWriter::new(self.chunks.clone())),
+            chunks: self.chunks.clone(),
             id,
             writers: self.writers.clone(),
         }
@@ -413,9 +438,78 @@ impl Engine {
         Blob::open(self.chunks.clone(), id)
     }
 
+    /// Report a read of `service`'s stored data that failed (a blob whose index or piece does not
+    /// verify, or is missing): logged with the service, what was read and the error (which names
+    /// the file and the chunk), and counted ([`Engine::damaged_reads`]).
+    pub fn damaged_read(&self, service: &str, what: &str, err: &Error) {
+        warn!(service, what, error = %err, "stored data failed verification while being read");
+        *self
+            .damaged_reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(service.to_string())
+            .or_default() += 1;
+    }
+
+    /// How many reads of `service`'s stored data failed verification since the start.
+    pub fn damaged_reads(&self, service: &str) -> u64 {
+        self.damaged_reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Make every chunk put so far durable (blobs written outside a save).
     pub fn sync_chunks(&self) -> Result<()> {
         self.chunks.sync().map(|_| ())
+    }
+
+    /// After failed pack writes (a full disk): drop the unwritten chunks that the next save does
+    /// not need, so that a save succeeds as soon as there is room for the state itself. Kept:
+    /// every chunk of the blobs that records changed since their service's last save reference,
+    /// the chunks of blob writers in progress or finished since the previous prune, and chunks
+    /// put since the previous prune. Dropped: chunks of bodies whose request was refused (and
+    /// rolled back, or never stored) and tree nodes of failed saves (the next save encodes them
+    /// again). Runs under the save lock, before a save encodes anything.
+    fn prune_unsaved(&self) {
+        let epoch = self.chunks.advance_epoch();
+        let prev = self.last_prune_epoch.swap(epoch, Ordering::SeqCst);
+        let writers_min = {
+            let mut w = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+            let min = w.active.values().copied().chain(w.finished_min).min();
+            w.finished_min = None;
+            min
+        };
+        let protect_from = writers_min.map_or(prev, |w| w.min(prev));
+        let mut blobs = Vec::new();
+        for svc in self.read_services().values() {
+            svc.unsaved_blobs(&mut blobs);
+        }
+        let mut keep = HashSet::new();
+        for b in blobs {
+            if !keep.insert(b.index) {
+                continue;
+            }
+            match Blob::open(self.chunks.clone(), &b) {
+                Ok(blob) => keep.extend(blob.piece_ids().copied()),
+                Err(e) => {
+                    // Cannot tell what the blob needs: drop nothing.
+                    warn!(error = %e, "a changed record's blob does not open; unwritten chunks are all kept");
+                    return;
+                }
+            }
+        }
+        let (chunks, bytes) = self.chunks.prune_unsaved(&keep, protect_from);
+        if chunks > 0 {
+            info!(
+                chunks,
+                bytes,
+                "dropped unwritten chunks no state references (refused requests, failed saves)"
+            );
+            release_free_memory();
+        }
     }
 
     /// Save every changed service, then remove the chunks that no kept generation of any service
@@ -469,6 +563,7 @@ impl Engine {
             .writers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .active
             .values()
             .copied()
             .min();
@@ -480,6 +575,17 @@ impl Engine {
             chunks,
             duration: started.elapsed(),
         })
+    }
+}
+
+/// Hand memory the allocator keeps on its free lists back to the system. glibc keeps freed
+/// buffers in per-thread arenas, so the megabytes of bodies buffered during a disk-full outage
+/// would stay resident after they are dropped. Called only on that path (it walks the heap).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` takes no pointers and only returns free pages to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -508,12 +614,23 @@ fn clone_error(e: &Error) -> Error {
 /// A blob being written through the engine.
 pub struct EngineBlobWriter {
     inner: Option<BlobWriter>,
+    chunks: Arc<PackStore>,
     id: u64,
-    writers: Arc<Mutex<HashMap<u64, u64>>>,
+    writers: Arc<Mutex<Writers>>,
 }
 
 impl EngineBlobWriter {
+    /// Add bytes to the blob. While the disk refuses writes and more than
+    /// [`MAX_UNSAVED_WHILE_FAILING`](crate::chunk_store::MAX_UNSAVED_WHILE_FAILING) bytes wait in
+    /// memory, this fails with [`Error::Unavailable`] instead of buffering more.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        if let Some(held) = self.chunks.unsaved_backlog() {
+            return Err(Error::Unavailable(format!(
+                "the disk refused the last save and {} MiB of unsaved data wait in memory (the limit is {} MiB); new uploads are refused until a save succeeds",
+                held >> 20,
+                crate::chunk_store::MAX_UNSAVED_WHILE_FAILING >> 20
+            )));
+        }
         match &mut self.inner {
             Some(w) => w.write(data),
             None => Ok(()),
@@ -532,9 +649,9 @@ impl EngineBlobWriter {
 
 impl Drop for EngineBlobWriter {
     fn drop(&mut self) {
-        self.writers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+        let mut w = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(epoch) = w.active.remove(&self.id) {
+            w.finished_min = Some(w.finished_min.map_or(epoch, |m| m.min(epoch)));
+        }
     }
 }

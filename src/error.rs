@@ -51,6 +51,9 @@ pub enum Error {
     Encode { service: String, reason: String },
     #[error("a blob is too large: {0}")]
     TooLarge(String),
+    /// Refused for now, to bound memory while the disk refuses writes; retry later.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
 }
 
 fn summary(attempts: &[Error]) -> String {

@@ -102,6 +102,8 @@ pub(crate) trait Service: Send + Sync {
     fn reset(&self) -> u64;
     /// The chunks the last saved tree references, and the blobs its records reference.
     fn live(&self, chunks: &mut HashSet<ChunkId>, blobs: &mut Vec<BlobId>);
+    /// The blobs referenced by records added or changed since the last save (cost: the change).
+    fn unsaved_blobs(&self, blobs: &mut Vec<BlobId>);
     fn status(&self) -> ServiceStatus;
     fn record_error(&self, err: &Error);
 }
@@ -346,6 +348,18 @@ impl<V: Record> Service for Persisted<V> {
             chunks.insert(id);
             if let Some(b) = b {
                 blobs.extend(b.iter().copied());
+            }
+        }
+    }
+
+    fn unsaved_blobs(&self, blobs: &mut Vec<BlobId>) {
+        let saved = self.lock().tree.data().clone();
+        let current = self.store.snapshot();
+        for d in saved.diff(current.map()) {
+            match d {
+                imbl::ordmap::DiffItem::Add(_, v)
+                | imbl::ordmap::DiffItem::Update { new: (_, v), .. } => blobs.extend(v.blobs()),
+                imbl::ordmap::DiffItem::Remove(..) => {}
             }
         }
     }

@@ -211,3 +211,140 @@ fn a_full_disk_fails_the_save_loudly_and_the_next_save_succeeds() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+const S3_AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+
+fn s3(s: &Server, method: &str, path: &str, data: &[u8]) -> common::Response {
+    common::request(s.addr, method, path, &[("Authorization", S3_AUTH)], data)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// The server's resident memory, in MiB (`VmRSS` of `/proc/<pid>/status`).
+fn rss_mib(s: &Server) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// Free bytes of the filesystem holding `dir`, in MiB.
+fn free_mib(dir: &Path) -> f64 {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+    (st.f_bavail as f64 * st.f_frsize as f64) / (1 << 20) as f64
+}
+
+fn body(i: usize, len: usize) -> Vec<u8> {
+    let mut r = common::Rng::new(0xd15c_0000 + i as u64);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&r.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Issue 15, item 2: on a 20 MiB volume under `ON_REQUEST`, twenty 5 MiB `PutObject`s fill the
+/// disk and get their 500s. Once space is freed, every write of every service and an explicit
+/// save must succeed at once (the refused bodies are not owed to the next save), and the memory
+/// the outage took must be given back.
+#[test]
+fn refused_uploads_on_a_full_disk_leave_nothing_owed() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    fs::create_dir_all(&volume).unwrap();
+    let log = dir.path().join("server.log");
+    let _mount = match Tmpfs::mount(&volume, "20m") {
+        Ok(m) => m,
+        Err(e) => {
+            println!(
+                "NOTE: skipping the tmpfs ENOSPC test: mounting a tmpfs is not permitted here ({e})"
+            );
+            return;
+        }
+    };
+    let s = start(&volume, &log, &[("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST")]);
+    assert_eq!(s3(&s, "PUT", "/fill", b"").status, 200);
+    assert_eq!(
+        s3(&s, "PUT", "/fill/small", &body(999, 100_000)).status,
+        200
+    );
+    assert_eq!(s.put("/p/before", "1").unwrap().0, 200);
+    let rss_before = rss_mib(&s);
+    // A ballast file beside the state directory takes most of the volume.
+    let ballast = volume.join("ballast");
+    fs::write(&ballast, vec![0x55u8; 11 << 20]).unwrap();
+    let free_start = free_mib(&volume);
+
+    let mut statuses = Vec::new();
+    let mut rss_peak = rss_before;
+    for i in 0..20 {
+        let r = s3(&s, "PUT", &format!("/fill/big-{i}"), &body(i, 5 << 20));
+        statuses.push(r.status);
+        if r.status != 200 {
+            assert_eq!(r.status, 500, "{}", r.text());
+        }
+        rss_peak = rss_peak.max(rss_mib(&s));
+    }
+    let refused: Vec<usize> = (0..20).filter(|i| statuses[*i] != 200).collect();
+    assert!(
+        refused.len() >= 18,
+        "the disk should have filled: {statuses:?}"
+    );
+    let rss_outage = rss_mib(&s);
+    let free_full = free_mib(&volume);
+
+    // The fault clears.
+    fs::remove_file(&ballast).unwrap();
+    let free_after = free_mib(&volume);
+    let r = s3(&s, "PUT", "/fill/after", &body(1000, 1 << 20));
+    assert_eq!(
+        r.status,
+        200,
+        "PutObject after the fault cleared ({free_after:.1} MiB free; RSS {rss_before:.1} MiB before, {rss_outage:.1} MiB after the outage): {}",
+        r.text()
+    );
+    let r = s3(&s, "DELETE", "/fill/small", b"");
+    assert_eq!(
+        r.status,
+        204,
+        "DeleteObject after the fault cleared: {}",
+        r.text()
+    );
+    let (status, b) = s.put("/p/after", "2").unwrap();
+    assert_eq!(status, 200, "PutParameter after the fault cleared: {b}");
+    let (status, lines) = s.state_op("save");
+    assert_eq!(status, 200);
+    assert!(
+        lines.iter().all(|l| l["status"] == "ok"),
+        "an explicit save after the fault cleared: {lines:?}"
+    );
+    let st = s.state();
+    for svc in ["s3", "ssm"] {
+        assert!(st["services"][svc]["last_error"].is_null(), "{st}");
+    }
+    // A refused upload was rolled back: it is not there (its 500 meant "not stored").
+    for i in &refused {
+        assert_eq!(s3(&s, "HEAD", &format!("/fill/big-{i}"), b"").status, 404);
+    }
+    let rss_after = rss_mib(&s);
+    println!(
+        "full disk under ON_REQUEST with S3 uploads: {} of 20 PutObjects refused ({statuses:?}); free {free_start:.1} MiB at the start, {free_full:.1} MiB when full, {free_after:.1} MiB after freeing; RSS {rss_before:.1} MiB before, {rss_outage:.1} MiB after the outage (peak {rss_peak:.1}), {rss_after:.1} MiB after recovery",
+        refused.len()
+    );
+    assert!(
+        rss_after < rss_before + 24.0,
+        "memory taken by the outage was not given back: {rss_before:.1} → {rss_after:.1} MiB"
+    );
+    let leftovers: Vec<_> = files(&volume.join("state"))
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}

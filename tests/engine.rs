@@ -615,3 +615,111 @@ fn an_in_memory_engine_collects_unreferenced_blobs() {
     let after = engine.chunk_stats().bytes;
     assert!(after < 100_000, "the body was collected: {held} -> {after}");
 }
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed * 2 + 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Issue 15, item 2, at the engine: while the disk refuses writes, bodies nothing references are
+/// not owed to the next save, the memory for unwritten chunks is bounded (new blobs are refused
+/// with `Error::Unavailable` beyond it), and once the fault clears the save writes what the state
+/// needs and nothing else.
+#[test]
+fn a_full_disk_bounds_unsaved_memory_and_owes_only_what_the_state_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = Arc::new(AtomicBool::new(false));
+    let f = full.clone();
+    let hook: snapstack::backend::WriteHook = Arc::new(move |step, _| {
+        if f.load(Ordering::SeqCst) && step == WriteStep::WriteData {
+            Err(std::io::Error::from_raw_os_error(28))
+        } else {
+            Ok(())
+        }
+    });
+    let backend = LocalBackend::open(dir.path()).unwrap().with_hook(hook);
+    let options = EngineOptions {
+        background_saves: false,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::with_backend(Arc::new(backend), options).unwrap();
+    let store = Store::<Item>::new("svc");
+    engine.register(store.clone()).unwrap();
+    let blob = |seed: u64| {
+        let mut w = engine.blob_writer();
+        for part in random_bytes(1 << 20, seed).chunks(256 << 10) {
+            w.write(part)?;
+        }
+        w.finish().map(|(b, _)| b)
+    };
+    full.store(true, Ordering::SeqCst);
+    // A record with a body: its save fails.
+    let kept = blob(1).unwrap();
+    store.write(|t| {
+        t.insert(
+            key("a", 1),
+            Item {
+                blob: Some(kept),
+                ..item(1)
+            },
+        )
+    });
+    assert!(engine.save_all().iter().all(|(_, r)| r.is_err()));
+    // Bodies of refused requests (never referenced): buffered up to the limit, then refused.
+    // (The put that fills a pack tries to write it, and fails: at most one such I/O error.)
+    let (mut refused_at, mut io_errors) = (None, 0);
+    for seed in 2..200u64 {
+        match blob(seed) {
+            Ok(_) => {}
+            Err(Error::Unavailable(m)) => {
+                refused_at = Some(seed);
+                println!("blob {seed} refused: {m}");
+                break;
+            }
+            Err(e @ Error::Io { .. }) if io_errors == 0 => {
+                io_errors += 1;
+                println!("blob {seed}: {e}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let refused_at = refused_at.expect("new blobs are refused beyond the limit");
+    let limit = snapstack::chunk_store::MAX_UNSAVED_WHILE_FAILING as u64;
+    assert!((refused_at - 1) << 20 >= limit && (refused_at - 2) << 20 <= limit + (2 << 20));
+    // Another failed save drops what nothing references (the refused bodies), keeping the rest.
+    assert!(engine.save_all().iter().all(|(_, r)| r.is_err()));
+    assert!(engine.save_all().iter().all(|(_, r)| r.is_err()));
+    assert!(
+        blob(500).is_ok(),
+        "room again once unreferenced bodies are dropped"
+    );
+    // The fault clears: the save writes the state's body, not the 32 MiB of refused ones.
+    full.store(false, Ordering::SeqCst);
+    store.write(|t| t.insert(key("a", 2), item(2)));
+    for (_, r) in engine.save_all() {
+        r.unwrap();
+    }
+    let on_disk: u64 = files(&dir.path().join("packs"))
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(on_disk < 4 << 20, "{on_disk} bytes of packs written");
+    drop(engine);
+    let (engine, store) = open(dir.path());
+    engine.load("svc").unwrap();
+    let got = store.snapshot().get(&key("a", 1)).unwrap().blob.unwrap();
+    let body: Vec<u8> = engine
+        .open_blob(&got)
+        .unwrap()
+        .read_all()
+        .flat_map(|p| p.unwrap())
+        .collect();
+    assert_eq!(body, random_bytes(1 << 20, 1));
+}

@@ -12,7 +12,7 @@ use crate::error::Result;
 
 mod pack;
 
-pub use pack::{MAX_CHUNK_LEN, PackStore};
+pub use pack::{MAX_CHUNK_LEN, MAX_UNSAVED_WHILE_FAILING, PackStore};
 
 /// What a `sync` wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

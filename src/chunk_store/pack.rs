@@ -19,6 +19,12 @@ pub const MAX_CHUNK_LEN: usize = 16 << 20;
 const PACK_TARGET: usize = 32 << 20;
 /// A pack whose live bytes fall under this fraction is rewritten by `retain`.
 const REPACK_BELOW: f64 = 0.5;
+/// While pack writes fail (a full disk), chunks that could not be written wait in memory for the
+/// next save. Beyond this many bytes of them, new blobs are refused
+/// ([`PackStore::unsaved_backlog`]) instead of buffered, so an outage cannot exhaust memory. It
+/// equals the pack size, so blobs are refused before a put would try to write a full pack to a
+/// disk that refuses writes.
+pub const MAX_UNSAVED_WHILE_FAILING: usize = PACK_TARGET;
 
 const PACK_MAGIC: &[u8; 8] = b"SNAPPACK";
 const PACK_END_MAGIC: &[u8; 8] = b"SNAPPEND";
@@ -130,6 +136,8 @@ struct Inner {
     next_pack: u64,
     epoch: u64,
     damaged: Vec<String>,
+    /// The last pack write failed (its chunks went back to `open`); cleared by the next success.
+    failing: bool,
 }
 
 /// Chunks in pack files on a [`Backend`].
@@ -386,9 +394,11 @@ impl PackStore {
                     }
                 }
                 inner.open = pack;
+                inner.failing = true;
                 return Err(Error::io(self.backend.location(&pack_path(n)), err));
             }
         };
+        inner.failing = false;
         stats.files += 1;
         stats.bytes += bytes;
         stats.chunks += pack.entries.len() as u64;
@@ -482,6 +492,47 @@ impl PackStore {
             format!(" (damaged pack files: {})", inner.damaged.join("; "))
         };
         Error::MissingChunk { id: *id, hint }
+    }
+
+    /// Whether the last pack write failed (chunks wait in memory for the next save).
+    pub(crate) fn failing(&self) -> bool {
+        self.lock().failing
+    }
+
+    /// While pack writes fail: the bytes of unwritten chunks held in memory (buffered or being
+    /// written), if they reached
+    /// [`MAX_UNSAVED_WHILE_FAILING`] (new blobs should then be refused). `None` otherwise.
+    pub(crate) fn unsaved_backlog(&self) -> Option<usize> {
+        let inner = self.lock();
+        let sealing: usize = inner.sealing.iter().map(|(_, p)| p.data_len()).sum();
+        let held = inner.open.data_len() + sealing;
+        (inner.failing && held >= MAX_UNSAVED_WHILE_FAILING).then_some(held)
+    }
+
+    /// Drop the unwritten chunks nothing needs any more: keep those in `keep`, those put (or put
+    /// again) at epoch `protect_from` or later, and those also held by a written pack. Used after
+    /// failed writes, so that chunks of refused requests are not owed to the next save. Returns
+    /// the chunks and bytes dropped.
+    pub(crate) fn prune_unsaved(&self, keep: &HashSet<ChunkId>, protect_from: u64) -> (u64, u64) {
+        // No pack write may take the open pack meanwhile.
+        let _slot = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.lock();
+        let old = std::mem::take(&mut inner.open);
+        let (mut dropped, mut bytes) = (0u64, 0u64);
+        let mut kept = OpenPack::default();
+        for e in &old.entries {
+            let epoch = old.ids.get(&e.id).map_or(0, |x| x.1);
+            if keep.contains(&e.id) || epoch >= protect_from || inner.index.contains_key(&e.id) {
+                if let Some(data) = old.get(&e.id) {
+                    kept.push(e.id, data, epoch);
+                }
+            } else {
+                dropped += 1;
+                bytes += u64::from(e.len);
+            }
+        }
+        inner.open = if dropped == 0 { old } else { kept };
+        (dropped, bytes)
     }
 }
 

@@ -171,14 +171,20 @@ async fn serve_s3(
     body: Body,
 ) -> Response {
     app.persistence.ensure_loaded(s3::NAME).await;
-    let outcome = app.s3.handle(ctx, parts, body).await;
+    let (outcome, undo) = s3::durability::with_undo(app.s3.handle(ctx, parts, body)).await;
     if let Some(v) = outcome.write_version
         && let Err(e) = app.persistence.wait_durable(s3::NAME, v).await
     {
+        // A PutObject is undone, so its body is owed to no later save (`s3::durability`).
+        let message = if undo.is_some_and(|u| app.s3.roll_back(u)) {
+            format!("The object could not be saved durably, so it was not stored: {e}")
+        } else {
+            format!("The change was applied but could not be saved durably: {e}")
+        };
         return s3::S3Error {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "InternalError",
-            message: format!("The change was applied but could not be saved durably: {e}"),
+            message,
             extra: Vec::new(),
         }
         .into_response(&ctx.request_id, parts.method == Method::HEAD);

@@ -163,13 +163,13 @@ async fn status(app: &App) -> Value {
     let statuses = tokio::task::spawn_blocking(move || {
         names
             .iter()
-            .map(|n| (*n, engine.status(n)))
+            .map(|n| (*n, engine.status(n), engine.damaged_reads(n)))
             .collect::<Vec<_>>()
     })
     .await
     .unwrap_or_default();
     let mut services = Map::new();
-    for (name, st) in statuses {
+    for (name, st, damaged_reads) in statuses {
         let v = match st {
             Ok(s) => json!({
                 "version": s.version,
@@ -185,6 +185,7 @@ async fn status(app: &App) -> Value {
                 "last_save_unix_ms": s.last_save_unix_ms,
                 "last_save_duration_ms": s.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
                 "last_error": s.last_error,
+                "damaged_reads": damaged_reads,
             }),
             Err(e) => json!({"error": e.to_string()}),
         };

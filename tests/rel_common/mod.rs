@@ -204,10 +204,11 @@ pub fn request(
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)
         .map_err(|e| format!("receive: {e}"))?;
-    parse_response(&raw)
+    parse_response(&raw, method == "HEAD")
 }
 
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
+/// Parse a whole response; `head`: the answer to a HEAD, which has no body whatever its length.
+fn parse_response(raw: &[u8], no_body: bool) -> Result<Response, String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -228,7 +229,9 @@ fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
+    let body = if no_body {
+        Vec::new()
+    } else if chunked {
         dechunk(rest)?
     } else {
         let len = headers

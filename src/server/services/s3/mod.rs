@@ -5,6 +5,7 @@
 //! object writes that object's new pieces plus a path of the tree.
 
 pub mod body;
+pub mod durability;
 pub mod model;
 mod routing;
 pub mod xml;
@@ -931,7 +932,7 @@ impl S3 {
             if pending.len() >= 1 << 20 {
                 digests.update(&pending);
                 tokio::task::block_in_place(|| writer.write(&pending))
-                    .map_err(|e| S3Error::internal(e.to_string()))?;
+                    .map_err(durability::blob_error)?;
                 pending.clear();
             }
         }
@@ -940,7 +941,7 @@ impl S3 {
             writer.write(&pending)?;
             writer.finish()
         })
-        .map_err(|e| S3Error::internal(e.to_string()))?;
+        .map_err(durability::blob_error)?;
         if let Some(d) = &decoder
             && !d.is_done()
         {
@@ -1011,7 +1012,9 @@ impl S3 {
             checksums: checksums.clone(),
             parts_count: None,
         };
-        let (version_id, v) = self.write_object(r, &bucket, obj)?;
+        let (version_id, v, undo) = self.write_object_undoable(r, &bucket, obj)?;
+        // Rolled back if it cannot be made durable (see `durability`).
+        durability::offer(undo);
         let mut resp = empty(StatusCode::OK);
         let h = resp.headers_mut();
         set(h, "etag", &etag);
@@ -1029,8 +1032,19 @@ impl S3 {
         &self,
         r: &Req<'_>,
         bucket: &Bucket,
-        mut obj: Object,
+        obj: Object,
     ) -> S3Result<(Option<String>, u64)> {
+        self.write_object_undoable(r, bucket, obj)
+            .map(|(id, v, _)| (id, v))
+    }
+
+    /// [`S3::write_object`], also returning how to undo the write.
+    fn write_object_undoable(
+        &self,
+        r: &Req<'_>,
+        bucket: &Bucket,
+        mut obj: Object,
+    ) -> S3Result<(Option<String>, u64, durability::PutUndo)> {
         let versioned = bucket.versioning.as_deref() == Some("Enabled");
         // Once versioning was ever set (Enabled or Suspended), a replaced current version is
         // kept as a noncurrent one; only a write of a `null` version replaces the `null` one.
@@ -1056,7 +1070,8 @@ impl S3 {
                 _ => None,
             };
             condition.check(current, &obj.key)?;
-            if keeps_versions {
+            let previous = t.get(&key).cloned();
+            let (moved_to, dropped_null) = if keeps_versions {
                 retire_current(
                     t,
                     &acct,
@@ -1064,13 +1079,20 @@ impl S3 {
                     &obj.key,
                     obj.version_id.is_none(),
                     seq,
-                );
-            }
-            t.insert(key.clone(), S3Record::Object(obj));
-            Ok(())
+                )
+            } else {
+                (None, None)
+            };
+            t.insert(key.clone(), S3Record::Object(obj.clone()));
+            Ok(durability::PutUndo {
+                key: key.clone(),
+                written: obj,
+                previous,
+                moved_to,
+                dropped_null,
+            })
         });
-        res?;
-        Ok((version_id, v))
+        Ok((version_id, v, res?))
     }
 
     fn find_object(
@@ -1178,6 +1200,15 @@ impl S3 {
             Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
             None => (StatusCode::OK, 0, o.size),
         };
+        // HEAD too: a damaged index is a 500 before any byte, not a 200 whose GET fails.
+        let what = format!("object {}/{}", r.bucket(), r.key());
+        let opened = match o.blob {
+            Some(blob) => Some(self.engine.open_blob(&blob).map_err(|e| {
+                self.engine.damaged_read(NAME, &what, &e);
+                S3Error::internal(format!("The object's stored body is damaged: {e}"))
+            })?),
+            None => None,
+        };
         let mut resp = if head || start == end {
             let mut resp = empty(status);
             set(
@@ -1187,19 +1218,18 @@ impl S3 {
             );
             resp
         } else {
-            let blob = o
-                .blob
-                .ok_or_else(|| S3Error::internal("an object without a body"))?;
-            let opened = self
-                .engine
-                .open_blob(&blob)
-                .map_err(|e| S3Error::internal(format!("the object's body cannot be read: {e}")))?;
+            let opened = opened.ok_or_else(|| S3Error::internal("an object without a body"))?;
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+            let engine = self.engine.clone();
             tokio::task::spawn_blocking(move || {
                 for piece in opened.read_range(start, end) {
-                    let item = piece
-                        .map(Bytes::from)
-                        .map_err(|e| std::io::Error::other(e.to_string()));
+                    // A piece that does not verify ends the body with an error: the connection
+                    // closes short of its Content-Length, so the client sees a failed read, never
+                    // a shorter object.
+                    let item = piece.map(Bytes::from).map_err(|e| {
+                        engine.damaged_read(NAME, &what, &e);
+                        std::io::Error::other(e.to_string())
+                    });
                     let failed = item.is_err();
                     if tx.blocking_send(item).is_err() || failed {
                         break;
@@ -1602,7 +1632,7 @@ impl S3 {
             let (id, _) = w.finish()?;
             Ok((id, d.finish().0))
         })
-        .map_err(|e| S3Error::internal(e.to_string()))?;
+        .map_err(durability::blob_error)?;
         let (blob, md5) = copied;
         let etag = format!("\"{}\"", body::hex(&md5));
         let now = now_ms();
@@ -1942,22 +1972,28 @@ fn retire_current(
     key: &str,
     new_is_null: bool,
     seq: u64,
-) {
+) -> (Option<Key>, Option<(Key, S3Record)>) {
     let cur_key = keys::object(acct, bucket, key);
+    let mut dropped_null = None;
     if new_is_null {
         let old_null = t
             .scan_prefix(&keys::versions_of(acct, bucket, key))
             .find(|(_, rec)| matches!(rec, S3Record::Object(o) if o.version_id.is_none()))
-            .map(|(k, _)| k.clone());
-        if let Some(k) = old_null {
+            .map(|(k, rec)| (k.clone(), rec.clone()));
+        if let Some((k, rec)) = old_null {
             t.remove(&k);
+            dropped_null = Some((k, rec));
         }
     }
+    let mut moved_to = None;
     if let Some(S3Record::Object(old)) = t.get(&cur_key).cloned()
         && !(new_is_null && old.version_id.is_none())
     {
-        t.insert(keys::version(acct, bucket, key, seq), S3Record::Object(old));
+        let to = keys::version(acct, bucket, key, seq);
+        t.insert(to.clone(), S3Record::Object(old));
+        moved_to = Some(to);
     }
+    (moved_to, dropped_null)
 }
 
 async fn read_document(body: Body) -> S3Result<Bytes> {
