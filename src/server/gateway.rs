@@ -149,7 +149,10 @@ fn is_s3(
     content_type: &str,
 ) -> bool {
     if let Some(s) = ctx.scope_service.as_deref() {
-        return s == "s3";
+        // S3's model signs its operations as `s3`, S3 Express control operations
+        // (ListDirectoryBuckets, CreateSession) as `s3express`, WriteGetObjectResponse as
+        // `s3-object-lambda`: all of them are S3 requests.
+        return matches!(s, "s3" | "s3express" | "s3-object-lambda");
     }
     // A query-protocol call is a form POST (or names its Action in the query string).
     if has_target
