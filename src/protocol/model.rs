@@ -84,7 +84,7 @@ pub struct ShapeRef {
     pub shape: String,
 }
 
-/// A shape: its type, members and which of them are required.
+/// A shape: its type, members and which of them are required, and its constraints.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Shape {
     #[serde(rename = "type")]
@@ -93,6 +93,23 @@ pub struct Shape {
     pub members: BTreeMap<String, Member>,
     #[serde(default)]
     pub required: Vec<String>,
+    /// A list's element shape.
+    #[serde(default)]
+    pub member: Option<ShapeRef>,
+    /// A map's key and value shapes.
+    #[serde(default)]
+    pub key: Option<ShapeRef>,
+    #[serde(default)]
+    pub value: Option<ShapeRef>,
+    /// Length (strings, blobs, lists, maps) or value (numbers) bounds.
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default, rename = "enum")]
+    pub enum_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub pattern: Option<String>,
 }
 
 /// A structure member and where it travels (`uri`, `querystring`, `header`, `headers`,

@@ -285,13 +285,34 @@ async fn finish(
     }
 }
 
+/// The model's validation of a JSON-protocol input (required members, enums, lengths, ranges),
+/// in AWS's wording; `None` when it is valid or does not parse (the service's own parser then
+/// answers its SerializationException).
+fn model_violation(service: &str, op: &str, body: &[u8], depth: usize) -> Option<String> {
+    let model = crate::protocol::model::named(service)?;
+    let input: serde_json::Value = if body.is_empty() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body).ok()?
+    };
+    let v = crate::protocol::validate::violations_to_depth(model, op, &input, depth);
+    (!v.is_empty()).then(|| crate::protocol::validate::message(&v))
+}
+
 async fn serve_ssm(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
+    if let Some(message) = model_violation("ssm", op, body, usize::MAX) {
+        return AwsError::new("ValidationException", message)
+            .into_response(Protocol::Json11, &ctx.request_id);
+    }
     app.persistence.ensure_loaded(ssm::NAME).await;
     let result = app.ssm.handle(ctx, op, body);
     finish(app, ssm::NAME, Protocol::Json11, ctx, result).await
 }
 
 async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
+    if let Some(message) = model_violation("dynamodb", op, body, 1) {
+        return dynamodb::DdbError::validation(message).into_response(&ctx.request_id);
+    }
     app.persistence.ensure_loaded(dynamodb::NAME).await;
     // Deleting a table, adding an index (backfill) or switching TTL on walks every item of the
     // table: let the runtime move other tasks off this worker meanwhile.

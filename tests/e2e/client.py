@@ -239,6 +239,16 @@ def cmd_errors():
     expect_error("ValidationException", loose.get_parameter)
     e = expect_error("ValidationException", loose.get_parameters_by_path, Path="/x", MaxResults=50)
     check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+    # Validation from the model, in AWS's words, every violation named.
+    e = expect_error("ValidationException", loose.put_parameter, Value="v", Type="Strin")
+    check(e.response["Error"]["Message"] ==
+          "2 validation errors detected: Value null at 'name' failed to satisfy constraint: "
+          "Member must not be null; Value 'Strin' at 'type' failed to satisfy constraint: "
+          "Member must satisfy enum value set: [String, StringList, SecureString]",
+          e.response["Error"]["Message"])
+    e = expect_error("ValidationException", client("dynamodb", validate=False).list_tables, Limit=0)
+    check("Value '0' at 'limit' failed to satisfy constraint: Member must have value greater "
+          "than or equal to 1" in e.response["Error"]["Message"], e.response["Error"]["Message"])
 
     # A body over the limit is refused with 413 before it is read.
     u = urlparse(ENDPOINT)
