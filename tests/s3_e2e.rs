@@ -165,8 +165,8 @@ fn requests_it_does_not_implement_touch_nothing_and_survive_a_restart() {
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
     let mut server = Server::start(vol.path(), &env);
-    server.script("s3_hardening.py", &["refuse"]);
+    server.script("s3_hardening.py", &["refuse", "configs"]);
     server.kill9();
     let mut server = Server::start(vol.path(), &env);
-    server.script("s3_hardening.py", &["verify"]);
+    server.script("s3_hardening.py", &["verify", "configs-kept"]);
 }

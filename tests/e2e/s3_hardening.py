@@ -77,16 +77,16 @@ def cmd_refuse():
     intact(c)
 
     # Bucket sub-resources: an empty bucket is not deleted, nothing is listed instead.
-    for op in ["delete_bucket_lifecycle", "delete_bucket_encryption",
-               "delete_bucket_ownership_controls", "delete_bucket_website",
-               "delete_bucket_replication", "delete_public_access_block"]:
+    for op in ["delete_bucket_lifecycle", "delete_bucket_website", "delete_bucket_replication"]:
         not_implemented(getattr(c, op), Bucket="empty-b")
     not_implemented(c.delete_bucket_inventory_configuration, Bucket="empty-b", Id="x")
-    for op in ["get_bucket_acl", "get_bucket_lifecycle_configuration", "get_bucket_encryption",
-               "get_bucket_website", "get_public_access_block", "get_bucket_logging"]:
+    for op in ["delete_bucket_encryption", "delete_bucket_ownership_controls",
+               "delete_public_access_block"]:
+        getattr(c, op)(Bucket="empty-b")  # implemented: removes only that configuration
+    for op in ["get_bucket_lifecycle_configuration", "get_bucket_website", "get_bucket_logging"]:
         not_implemented(getattr(c, op), Bucket="hard")
     # A sub-resource PUT on a missing bucket creates nothing.
-    not_implemented(c.put_bucket_acl, Bucket="never-created", ACL="private")
+    expect_error("NoSuchBucket", c.put_bucket_acl, Bucket="never-created", ACL="private")
     not_implemented(c.put_bucket_lifecycle_configuration, Bucket="never-created",
                     LifecycleConfiguration={"Rules": [{"ID": "r", "Status": "Enabled",
                                                        "Filter": {"Prefix": ""},
@@ -170,6 +170,66 @@ def cmd_refuse():
     intact(c)
 
 
+def cmd_configs():
+    """Configurations kept as documents: set, read back, defaults, deleted with the bucket."""
+    c = s3()
+    c.create_bucket(Bucket="conf")
+    acl = c.get_bucket_acl(Bucket="conf")
+    check([g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL"], f"default ACL {acl}")
+    c.put_bucket_acl(Bucket="conf", ACL="public-read")
+    grants = c.get_bucket_acl(Bucket="conf")["Grants"]
+    check(any(g["Grantee"].get("URI", "").endswith("AllUsers") and g["Permission"] == "READ"
+              for g in grants), f"public-read grants {grants}")
+    c.put_bucket_acl(Bucket="conf", GrantRead='uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"')
+    grants = c.get_bucket_acl(Bucket="conf")["Grants"]
+    check([g["Permission"] for g in grants] == ["READ"], f"grant headers {grants}")
+    expect_error("InvalidArgument", c.put_bucket_acl, Bucket="conf", ACL="everyone-please")
+    enc = c.get_bucket_encryption(Bucket="conf")["ServerSideEncryptionConfiguration"]
+    check(enc["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", f"{enc}")
+    c.put_bucket_encryption(Bucket="conf", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/k"},
+         "BucketKeyEnabled": True}]})
+    rule = c.get_bucket_encryption(Bucket="conf")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    check(rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == "alias/k", f"{rule}")
+    check(rule["BucketKeyEnabled"] is True, f"{rule}")
+    expect_error("NoSuchPublicAccessBlockConfiguration", c.get_public_access_block, Bucket="conf")
+    pab = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+           "RestrictPublicBuckets": False}
+    c.put_public_access_block(Bucket="conf", PublicAccessBlockConfiguration=pab)
+    check(c.get_public_access_block(Bucket="conf")["PublicAccessBlockConfiguration"] == pab, "pab")
+    owner = c.get_bucket_ownership_controls(Bucket="conf")["OwnershipControls"]["Rules"]
+    check(owner == [{"ObjectOwnership": "BucketOwnerEnforced"}], f"{owner}")
+    c.put_bucket_ownership_controls(Bucket="conf", OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    owner = c.get_bucket_ownership_controls(Bucket="conf")["OwnershipControls"]["Rules"]
+    check(owner == [{"ObjectOwnership": "ObjectWriter"}], f"{owner}")
+    expect_error("MalformedXML", c.put_bucket_ownership_controls, Bucket="conf",
+                 OwnershipControls={"Rules": [{"ObjectOwnership": "Nobody"}]})
+    check(c.get_bucket_request_payment(Bucket="conf")["Payer"] == "BucketOwner", "payer")
+    c.put_bucket_request_payment(Bucket="conf", RequestPaymentConfiguration={"Payer": "Requester"})
+    check(c.get_bucket_request_payment(Bucket="conf")["Payer"] == "Requester", "payer set")
+    check("Status" not in c.get_bucket_accelerate_configuration(Bucket="conf"), "accelerate")
+    c.put_bucket_accelerate_configuration(Bucket="conf", AccelerateConfiguration={"Status": "Enabled"})
+    check(c.get_bucket_accelerate_configuration(Bucket="conf")["Status"] == "Enabled", "acc")
+    # Deleting one configuration leaves the others; a deleted bucket takes them all along.
+    c.delete_public_access_block(Bucket="conf")
+    expect_error("NoSuchPublicAccessBlockConfiguration", c.get_public_access_block, Bucket="conf")
+    c.create_bucket(Bucket="conf-gone")
+    c.put_bucket_request_payment(Bucket="conf-gone", RequestPaymentConfiguration={"Payer": "Requester"})
+    c.delete_bucket(Bucket="conf-gone")
+    c.create_bucket(Bucket="conf-gone")
+    check(c.get_bucket_request_payment(Bucket="conf-gone")["Payer"] == "BucketOwner", "reset")
+
+
+def cmd_configs_kept():
+    c = s3()
+    check(c.get_bucket_request_payment(Bucket="conf")["Payer"] == "Requester", "payer kept")
+    check(c.get_bucket_accelerate_configuration(Bucket="conf")["Status"] == "Enabled", "acc kept")
+    rule = c.get_bucket_encryption(Bucket="conf")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    check(rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", f"{rule}")
+    owner = c.get_bucket_ownership_controls(Bucket="conf")["OwnershipControls"]["Rules"]
+    check(owner == [{"ObjectOwnership": "ObjectWriter"}], f"{owner}")
+
+
 def cmd_verify():
     c = s3()
     intact(c)
@@ -184,7 +244,8 @@ def cmd_verify():
     check(body(a, "acct-a", "k") == b"account a", "account A's object")
 
 
-COMMANDS = {"refuse": (cmd_refuse, 0), "verify": (cmd_verify, 0)}
+COMMANDS = {"refuse": (cmd_refuse, 0), "verify": (cmd_verify, 0), "configs": (cmd_configs, 0),
+            "configs-kept": (cmd_configs_kept, 0)}
 
 if __name__ == "__main__":
     run_commands(COMMANDS, sys.argv[2:])

@@ -5,6 +5,7 @@
 //! object writes that object's new pieces plus a path of the tree.
 
 pub mod body;
+mod config;
 pub mod durability;
 pub mod model;
 mod routing;
@@ -508,6 +509,7 @@ impl S3 {
                 t.remove_prefix(&keys::parts(&acct, &id));
             }
             t.remove_prefix(&keys::uploads(&acct, &bucket));
+            t.remove_prefix(&keys::configs(&acct, &bucket));
             t.remove(&keys::bucket(&acct, &bucket));
             t.remove(&keys::owner(&bucket));
             Ok(())

@@ -80,6 +80,19 @@ pub enum S3Record {
     Part(Part),
     /// Bucket names are global: which account owns a name.
     Owner(String),
+    /// A bucket configuration kept as the document the client sent (ACL, ownership controls,
+    /// public access block, default encryption, request payment, transfer acceleration). Added
+    /// after format v1's first records: a new variant at the end, so older state still decodes.
+    Config(BucketConfig),
+}
+
+/// One configuration document of a bucket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketConfig {
+    /// The sub-resource (`acl`, `ownershipControls`, ...).
+    pub kind: String,
+    /// The XML document, as received (or built from a canned ACL header).
+    pub document: String,
 }
 
 impl Record for S3Record {
@@ -87,7 +100,10 @@ impl Record for S3Record {
         match self {
             S3Record::Object(o) => o.blob.into_iter().collect(),
             S3Record::Part(p) => vec![p.blob],
-            S3Record::Bucket(_) | S3Record::Upload(_) | S3Record::Owner(_) => Vec::new(),
+            S3Record::Bucket(_)
+            | S3Record::Upload(_)
+            | S3Record::Owner(_)
+            | S3Record::Config(_) => Vec::new(),
         }
     }
 }
@@ -145,6 +161,15 @@ pub mod keys {
             .str(key)
             .u64(u64::MAX - seq)
             .build()
+    }
+
+    /// The prefix of a bucket's configuration documents.
+    pub fn configs(acct: &str, bucket: &str) -> Key {
+        account(acct).str("c").str(bucket).build()
+    }
+
+    pub fn config(acct: &str, bucket: &str, kind: &str) -> Key {
+        account(acct).str("c").str(bucket).str(kind).build()
     }
 
     pub fn uploads(acct: &str, bucket: &str) -> Key {

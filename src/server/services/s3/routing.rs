@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use percent_encoding::percent_decode_str;
 
+use super::config::Kind;
 use super::{Field, Req, S3, S3Error, S3Result, empty, header, read_document};
 use crate::protocol::model;
 use crate::protocol::rest::{RestRequest, RestRouter, RouteError};
@@ -178,6 +179,32 @@ impl S3 {
             }
             "GetBucketPolicy" => none(self.get_bucket_field(r, Field::Policy)?),
             "DeleteBucketPolicy" => self.delete_bucket_field(r, Field::Policy),
+            // Configurations kept as documents.
+            "PutBucketAcl" => self.put_config(r, Kind::Acl, read_document(body).await?),
+            "GetBucketAcl" => none(self.get_config(r, Kind::Acl)?),
+            "PutBucketOwnershipControls" => {
+                self.put_config(r, Kind::OwnershipControls, read_document(body).await?)
+            }
+            "GetBucketOwnershipControls" => none(self.get_config(r, Kind::OwnershipControls)?),
+            "DeleteBucketOwnershipControls" => self.delete_config(r, Kind::OwnershipControls),
+            "PutPublicAccessBlock" => {
+                self.put_config(r, Kind::PublicAccessBlock, read_document(body).await?)
+            }
+            "GetPublicAccessBlock" => none(self.get_config(r, Kind::PublicAccessBlock)?),
+            "DeletePublicAccessBlock" => self.delete_config(r, Kind::PublicAccessBlock),
+            "PutBucketEncryption" => {
+                self.put_config(r, Kind::Encryption, read_document(body).await?)
+            }
+            "GetBucketEncryption" => none(self.get_config(r, Kind::Encryption)?),
+            "DeleteBucketEncryption" => self.delete_config(r, Kind::Encryption),
+            "PutBucketRequestPayment" => {
+                self.put_config(r, Kind::RequestPayment, read_document(body).await?)
+            }
+            "GetBucketRequestPayment" => none(self.get_config(r, Kind::RequestPayment)?),
+            "PutBucketAccelerateConfiguration" => {
+                self.put_config(r, Kind::Accelerate, read_document(body).await?)
+            }
+            "GetBucketAccelerateConfiguration" => none(self.get_config(r, Kind::Accelerate)?),
             // Listings.
             "ListObjects" | "ListObjectsV2" => none(self.list_objects(r)?),
             "ListObjectVersions" => none(self.list_versions(r)?),
