@@ -164,10 +164,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let local = listener.local_addr()?;
     app.persistence.start(config.flush_interval);
     spawn_ttl_sweeper(app.clone());
-    // The one line on stdout: tests and scripts read the bound address from it.
+    // Stdout: the bound address (tests and scripts read it), then `Ready.` on its own line, the
+    // line LocalStack prints and test frameworks (testcontainers: `.*Ready\.\n`) wait for.
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "snapstack listening on {local}");
+        let _ = writeln!(out, "Ready.");
         let _ = out.flush();
     }
     info!(%local, "Ready.");

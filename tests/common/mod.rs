@@ -51,6 +51,9 @@ impl Server {
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             if let Some(Ok(line)) = lines.next() {
+                // The readiness line test frameworks wait for follows the address.
+                let ready = lines.next().and_then(Result::ok);
+                assert_eq!(ready.as_deref(), Some("Ready."), "second stdout line");
                 let _ = tx.send(line);
             }
             for _ in lines {}
