@@ -73,7 +73,11 @@ def cmd_refuse():
                     Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2030-01-01T00:00:00Z"})
     not_implemented(c.put_object_legal_hold, Bucket="hard", Key="obj", LegalHold={"Status": "ON"})
     not_implemented(c.get_object_acl, Bucket="hard", Key="obj")
-    not_implemented(c.get_object_attributes, Bucket="hard", Key="obj", ObjectAttributes=["ETag"])
+    attrs = c.get_object_attributes(Bucket="hard", Key="obj",
+                                    ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
+    check(attrs["ObjectSize"] == len(PRECIOUS) and attrs["StorageClass"] == "STANDARD", f"{attrs}")
+    check(attrs["ETag"] == hashlib.md5(PRECIOUS).hexdigest(), f"{attrs}")
+    check("Body" not in attrs, "GetObjectAttributes returns no body")
     intact(c)
 
     # Bucket sub-resources: an empty bucket is not deleted, nothing is listed instead.
@@ -136,6 +140,8 @@ def cmd_refuse():
     c.complete_multipart_upload(Bucket="hard", Key="mp", UploadId=up,
                                 MultipartUpload={"Parts": parts})
     not_implemented(c.get_object, Bucket="hard", Key="mp", PartNumber=2)
+    parts = c.get_object_attributes(Bucket="hard", Key="mp", ObjectAttributes=["ObjectParts"])
+    check(parts["ObjectParts"]["TotalPartsCount"] == 2, f"{parts}")
 
     # SigV2 presigned URLs (boto3's `s3` signature) carry the account of their access key.
     a = s3(key="111111111111")

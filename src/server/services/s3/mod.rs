@@ -4,6 +4,7 @@
 //! records hold only blob ids, so a snapshot never copies a body, and a flush after adding one
 //! object writes that object's new pieces plus a path of the tree.
 
+mod attributes;
 pub mod body;
 mod config;
 pub mod durability;

@@ -213,6 +213,7 @@ impl S3 {
             "PutObject" => self.put_object(r, body).await,
             "CopyObject" => self.copy_object(r).await,
             "GetObject" | "HeadObject" => none(self.get_object(r).await?),
+            "GetObjectAttributes" => none(self.get_object_attributes(r)?),
             "DeleteObject" => self.delete_object(r),
             "DeleteObjects" => self.delete_objects(r, read_document(body).await?),
             "PutObjectTagging" => self.put_object_tagging(r, read_document(body).await?),
