@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{Manifests, valid_service_name};
 use crate::store::{Record, Store};
 use crate::tree::collect_tree_chunks;
+use crate::wal::{LogStatus, Wal, WalOptions};
 use crate::writer::{Ctx, LoadReport, Persisted, SaveReport, Service, ServiceStatus};
 
 /// Engine settings.
@@ -31,6 +32,12 @@ pub struct EngineOptions {
     /// filesystem allows, so a save does not slow requests down (see `backend/direct.rs`).
     /// Default on.
     pub direct_writes: bool,
+    /// [`Engine::open`]: append changes to the write-ahead log (`<state>/log/`,
+    /// [`Engine::commit_log`]), and save generations of what the log holds. Default off. An
+    /// existing log is replayed by loads either way.
+    pub write_ahead_log: bool,
+    /// Bytes preallocated per log segment.
+    pub log_segment_bytes: u64,
 }
 
 impl Default for EngineOptions {
@@ -39,6 +46,8 @@ impl Default for EngineOptions {
             keep_generations: 3,
             background_saves: true,
             direct_writes: true,
+            write_ahead_log: false,
+            log_segment_bytes: crate::wal::DEFAULT_SEGMENT_BYTES,
         }
     }
 }
@@ -76,6 +85,11 @@ pub struct Engine {
     next_writer: AtomicU64,
     /// The epoch the previous collection started in: chunks put since survive one more collection.
     last_gc_epoch: AtomicU64,
+    /// The write-ahead log (replayed by loads; appended to when `log_appends`).
+    wal: Option<Arc<Wal>>,
+    log_appends: bool,
+    /// One log commit at a time.
+    log_lock: Mutex<()>,
 }
 
 impl Engine {
@@ -85,12 +99,30 @@ impl Engine {
         let backend = LocalBackend::open(dir)
             .map_err(|e| Error::io(dir.display().to_string(), e))?
             .with_direct_writes(options.direct_writes);
-        Self::with_backend(Arc::new(backend), options)
+        let wal = Wal::open(
+            dir.join("log"),
+            WalOptions {
+                segment_bytes: options.log_segment_bytes,
+                hook: None,
+            },
+        )?;
+        Self::with_backend_and_log(Arc::new(backend), options, Some(wal))
     }
 
-    /// Open the engine on any backend.
+    /// Open the engine on any backend, without a write-ahead log.
     pub fn with_backend(backend: Arc<dyn Backend>, options: EngineOptions) -> Result<Engine> {
+        Self::with_backend_and_log(backend, options, None)
+    }
+
+    /// Open the engine on any backend with a write-ahead log (appended to when
+    /// [`EngineOptions::write_ahead_log`] is set).
+    pub fn with_backend_and_log(
+        backend: Arc<dyn Backend>,
+        options: EngineOptions,
+        wal: Option<Wal>,
+    ) -> Result<Engine> {
         let chunks = Arc::new(PackStore::open(backend.clone())?);
+        let log_appends = options.write_ahead_log && wal.is_some();
         Ok(Engine {
             backend,
             chunks,
@@ -101,6 +133,9 @@ impl Engine {
             writers: Arc::new(Mutex::new(HashMap::new())),
             next_writer: AtomicU64::new(0),
             last_gc_epoch: AtomicU64::new(0),
+            wal: wal.map(Arc::new),
+            log_appends,
+            log_lock: Mutex::new(()),
         })
     }
 
@@ -116,8 +151,26 @@ impl Engine {
                 "{name} (registered twice)"
             )));
         }
-        services.insert(name, Arc::new(Persisted::new(store)));
+        let svc = Persisted::new(store);
+        svc.set_floor(self.version_floor(&name));
+        services.insert(name, Arc::new(svc));
         Ok(())
+    }
+
+    /// Above every log version a service's entries and manifests use, so that the log versions
+    /// of this process never repeat one from before.
+    fn version_floor(&self, service: &str) -> u64 {
+        let log = self.wal.as_ref().map_or(0, |w| w.max_version());
+        let m = self.manifests();
+        let saved = m
+            .generations(service)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|g| m.read(service, *g).ok())
+            .map(|m| m.store_version)
+            .max()
+            .unwrap_or(0);
+        log.max(saved)
     }
 
     /// Registered service names, sorted.
@@ -162,6 +215,8 @@ impl Engine {
             chunks: self.chunks.as_ref(),
             manifests: self.manifests(),
             keep: self.keep,
+            wal: self.wal.as_deref(),
+            from_log: self.log_appends,
         }
     }
 
@@ -254,6 +309,26 @@ impl Engine {
     }
 
     fn save_locked(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
+        let results = self.save_locked_inner(names, force);
+        if results.iter().any(|(_, r)| r.as_ref().is_ok_and(|r| r.generation.is_some())) {
+            self.drop_covered_log();
+        }
+        results
+    }
+
+    fn save_locked_inner(
+        &self,
+        names: &[&str],
+        force: bool,
+    ) -> Vec<(String, Result<SaveReport>)> {
+        if self.log_appends {
+            // Generations are saved at logged versions: log what changed first.
+            for (name, r) in self.commit_log(names) {
+                if let Err(e) = r {
+                    warn!(service = name, error = %e, "appending to the log before a save failed; saving what the log holds");
+                }
+            }
+        }
         let ctx = self.ctx();
         let mut results: Vec<(String, Option<Result<SaveReport>>)> =
             names.iter().map(|n| (n.to_string(), None)).collect();
@@ -311,6 +386,112 @@ impl Engine {
             }
         }
         finish(results)
+    }
+
+    /// Whether group commits go to the write-ahead log ([`EngineOptions::write_ahead_log`]).
+    pub fn log_appends(&self) -> bool {
+        self.log_appends
+    }
+
+    /// Make the named services' changes durable in the write-ahead log: one frame with every
+    /// changed record of every service, one `fdatasync`. Returns, per service, the store version
+    /// now durable. Without log appends this is [`Engine::save_urgent`].
+    pub fn commit_log(&self, names: &[&str]) -> Vec<(String, Result<u64>)> {
+        let Some(wal) = self.wal.as_ref().filter(|_| self.log_appends) else {
+            return self
+                .save_urgent(names)
+                .into_iter()
+                .map(|(n, r)| (n, r.map(|r| r.version)))
+                .collect();
+        };
+        let _g = self.log_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, Option<Result<u64>>)> =
+            names.iter().map(|n| (n.to_string(), None)).collect();
+        let mut captured = Vec::new();
+        let mut entries = Vec::new();
+        let mut blobs = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let svc = match self.service(n) {
+                Ok(s) => s,
+                Err(e) => {
+                    out[i].1 = Some(Err(e));
+                    continue;
+                }
+            };
+            match svc.log_capture() {
+                Ok(None) => out[i].1 = Some(Ok(svc.logged_version())),
+                Ok(Some(c)) => {
+                    entries.push(c.entry);
+                    blobs.extend(c.blobs);
+                    captured.push((i, svc, c.version));
+                }
+                Err(e) => {
+                    svc.record_error(&e);
+                    out[i].1 = Some(Err(e.in_service(n)));
+                }
+            }
+        }
+        if !captured.is_empty() {
+            // Blob pieces the records reference are durable before the records.
+            let r = if blobs.is_empty() {
+                Ok(())
+            } else {
+                self.chunks.sync().map(|_| ())
+            }
+            .and_then(|()| wal.append(&entries, &blobs));
+            match r {
+                Ok(stats) => {
+                    for (i, svc, v) in captured {
+                        svc.log_done(true);
+                        out[i].1 = Some(Ok(v));
+                    }
+                    let _ = stats;
+                }
+                Err(e) => {
+                    warn!(error = %e, "appending to the write-ahead log failed; nothing was acknowledged");
+                    for (i, svc, _) in captured {
+                        svc.log_done(false);
+                        svc.record_error(&e);
+                        out[i].1 = Some(Err(Error::Service {
+                            service: names[i].to_string(),
+                            source: Box::new(clone_error(&e)),
+                        }));
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|(n, r)| {
+                let r = r.unwrap_or_else(|| Err(Error::UnknownService(n.clone())));
+                (n, r)
+            })
+            .collect()
+    }
+
+    /// Per registered service, the log version of its newest durable generation.
+    fn saved_log_versions(&self) -> HashMap<String, u64> {
+        self.read_services()
+            .iter()
+            .filter_map(|(n, s)| s.saved_log_version().map(|v| (n.clone(), v)))
+            .collect()
+    }
+
+    /// Remove the log segments every durable generation covers.
+    fn drop_covered_log(&self) {
+        let Some(wal) = &self.wal else { return };
+        let saved = self.saved_log_versions();
+        match wal.drop_covered(&crate::wal::covered_by(&saved)) {
+            Ok(0) => {}
+            Ok(n) => debug!(segments = n, "removed log segments covered by generations"),
+            Err(e) => warn!(error = %e, "removing covered log segments failed; they stay (harmless)"),
+        }
+    }
+
+    /// What the write-ahead log holds (`None` without a log).
+    pub fn log_status(&self) -> Option<LogStatus> {
+        let wal = self.wal.as_ref()?;
+        let saved = self.saved_log_versions();
+        Some(wal.status(&crate::wal::covered_by(&saved)))
     }
 
     /// Load the newest generation of a service that verifies, replacing its state. Damaged
@@ -404,6 +585,7 @@ impl Engine {
                 // and memory held by deleted values is freed at the next collections.
                 keep_generations: 1,
                 direct_writes: false,
+                ..EngineOptions::default()
             },
         )
     }
@@ -445,6 +627,10 @@ impl Engine {
         let mut blobs = Vec::new();
         for svc in self.read_services().values() {
             svc.live(&mut live, &mut blobs);
+        }
+        // Records in the log not yet in a generation keep their blobs alive.
+        if let Some(w) = &self.wal {
+            blobs.extend(w.blobs());
         }
         let m = self.manifests();
         for service in m.services()? {
