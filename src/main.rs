@@ -134,6 +134,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         preload: args.preload,
         save_strategy: args.save_strategy.as_deref().map(parse_save).transpose()?,
         concurrent_save: args.concurrent_save,
+        write_ahead_log: std::env::var("SNAPSTACK_WAL").map_or(true, |v| v != "0"),
     };
     let runs: Vec<(String, BenchOptions)> = match args.op.as_deref() {
         Some(op) => vec![(

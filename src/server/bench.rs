@@ -35,6 +35,8 @@ pub struct BenchOptions {
     pub save_strategy: Option<SaveStrategy>,
     /// Save everything in a loop while the clients run.
     pub concurrent_save: bool,
+    /// Under `ON_REQUEST`, commit through the write-ahead log (`SNAPSTACK_WAL`).
+    pub write_ahead_log: bool,
 }
 
 /// What was measured.
@@ -148,6 +150,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         flush_interval: Duration::from_secs(1),
         volume_dir: volume.clone(),
         direct_writes: true,
+        write_ahead_log: opts.write_ahead_log,
         connections: Default::default(),
     };
     let result = run_with(&config, &opts).await;
