@@ -45,6 +45,8 @@ pub struct Persistence {
     /// Services whose saved state failed to load: automatic saves skip them so the snapshot on
     /// disk is never overwritten (and its old generations never pruned) until an endpoint says so.
     load_failed: std::sync::Mutex<BTreeSet<&'static str>>,
+    /// `ON_REQUEST` group commits so far (for the benchmark).
+    groups: AtomicU64,
 }
 
 /// The outcome of one service's save, load or reset, for the endpoints.
@@ -70,7 +72,13 @@ impl Persistence {
             last_gc: std::sync::Mutex::new(Instant::now()),
             gc_running: Arc::new(AtomicBool::new(false)),
             load_failed: std::sync::Mutex::new(BTreeSet::new()),
+            groups: AtomicU64::new(0),
         })
+    }
+
+    /// `ON_REQUEST` group commits so far.
+    pub fn group_commits(&self) -> u64 {
+        self.groups.load(Ordering::Relaxed)
     }
 
     pub fn enabled(&self) -> bool {
@@ -471,6 +479,7 @@ async fn flusher(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        this.groups.fetch_add(1, Ordering::Relaxed);
         let e = engine.clone();
         let n = names.clone();
         let by_service: BTreeMap<String, Result<u64, String>> = if engine.log_appends() {
