@@ -487,10 +487,25 @@ impl Engine {
         }
     }
 
-    /// What the write-ahead log holds (`None` without a log).
+    /// What the write-ahead log holds (`None` without a log). An entry counts as pending until a
+    /// generation covers it: the service's last saved or loaded one, or for a service not loaded
+    /// here, its newest readable manifest.
     pub fn log_status(&self) -> Option<LogStatus> {
         let wal = self.wal.as_ref()?;
-        let saved = self.saved_log_versions();
+        let m = self.manifests();
+        let mut saved = HashMap::new();
+        for service in m.services().unwrap_or_default() {
+            let newest = m
+                .generations(&service)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .find_map(|g| m.read(&service, *g).ok());
+            if let Some(man) = newest {
+                saved.insert(service, man.store_version);
+            }
+        }
+        saved.extend(self.saved_log_versions());
         Some(wal.status(&crate::wal::covered_by(&saved)))
     }
 
