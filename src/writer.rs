@@ -628,6 +628,8 @@ impl<V: Record> Service for Persisted<V> {
             ls.map = map;
             ls.version = version;
             ls.chain = Some(log_version);
+            drop(ls);
+            self.stats().last_error = None;
         }
     }
 

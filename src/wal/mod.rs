@@ -313,8 +313,19 @@ impl Wal {
             .collect()
     }
 
-    /// Create segment `seq` of at least `cap` bytes: header, preallocation, fsync, then the name.
-    fn create_segment(&self, seq: u64, cap: u64) -> io::Result<File> {
+    /// Create segment `seq` of `cap` bytes (or, when the disk has less room, of as much as it has
+    /// down to `min`): header, preallocation, fsync, then the name. Returns the file and its size.
+    fn create_segment(&self, seq: u64, cap: u64, min: u64) -> io::Result<(File, u64)> {
+        let mut cap = cap;
+        loop {
+            match self.create_segment_of(seq, cap) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && cap / 2 >= min => cap /= 2,
+                r => return r.map(|f| (f, cap)),
+            }
+        }
+    }
+
+    fn create_segment_of(&self, seq: u64, cap: u64) -> io::Result<File> {
         let name = segment_name(seq);
         if !self.dir.is_dir() {
             self.step(WriteStep::CreateDir, &name)?;
@@ -374,12 +385,9 @@ impl Wal {
             .is_some_and(|c| c.pos + probe_len <= c.cap);
         if !fits {
             let seq = inner.segments.keys().next_back().map_or(1, |s| s + 1);
-            let cap = self
-                .opts
-                .segment_bytes
-                .max(SEGMENT_HEADER as u64 + probe_len);
-            let file = self
-                .create_segment(seq, cap)
+            let min = SEGMENT_HEADER as u64 + probe_len;
+            let (file, cap) = self
+                .create_segment(seq, self.opts.segment_bytes.max(min), min)
                 .map_err(|e| Error::io(self.dir.join(segment_name(seq)).display().to_string(), e))?;
             inner.segments.insert(seq, SegMeta::default());
             inner.current = Some(Current {
