@@ -310,17 +310,16 @@ impl Engine {
 
     fn save_locked(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
         let results = self.save_locked_inner(names, force);
-        if results.iter().any(|(_, r)| r.as_ref().is_ok_and(|r| r.generation.is_some())) {
+        if results
+            .iter()
+            .any(|(_, r)| r.as_ref().is_ok_and(|r| r.generation.is_some()))
+        {
             self.drop_covered_log();
         }
         results
     }
 
-    fn save_locked_inner(
-        &self,
-        names: &[&str],
-        force: bool,
-    ) -> Vec<(String, Result<SaveReport>)> {
+    fn save_locked_inner(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
         if self.log_appends {
             // Generations are saved at logged versions: log what changed first.
             for (name, r) in self.commit_log(names) {
@@ -483,7 +482,9 @@ impl Engine {
         match wal.drop_covered(&crate::wal::covered_by(&saved)) {
             Ok(0) => {}
             Ok(n) => debug!(segments = n, "removed log segments covered by generations"),
-            Err(e) => warn!(error = %e, "removing covered log segments failed; they stay (harmless)"),
+            Err(e) => {
+                warn!(error = %e, "removing covered log segments failed; they stay (harmless)")
+            }
         }
     }
 

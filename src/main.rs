@@ -145,10 +145,17 @@ fn bench(args: BenchArgs) -> Result<(), String> {
     let runs: Vec<(String, BenchOptions)> = match args.op.as_deref() {
         _ if args.durability => {
             let mut v = Vec::new();
-            for (op, name) in [(BenchOp::Put, "SSM PutParameter"), (BenchOp::DdbPut, "DynamoDB PutItem")] {
+            for (op, name) in [
+                (BenchOp::Put, "SSM PutParameter"),
+                (BenchOp::DdbPut, "DynamoDB PutItem"),
+            ] {
                 for (label, strategy, wal) in [
                     ("SCHEDULED", SaveStrategy::Scheduled, true),
-                    ("ON_REQUEST, log off (before)", SaveStrategy::OnRequest, false),
+                    (
+                        "ON_REQUEST, log off (before)",
+                        SaveStrategy::OnRequest,
+                        false,
+                    ),
                     ("ON_REQUEST, log on (after)", SaveStrategy::OnRequest, true),
                 ] {
                     v.push((

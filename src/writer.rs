@@ -498,7 +498,11 @@ impl<V: Record> Service for Persisted<V> {
                 let version = self.store.version();
                 guard.saved_version = version - 1;
                 self.after_load(version, applied);
-                info!(service, version = applied, "loaded from the write-ahead log");
+                info!(
+                    service,
+                    version = applied,
+                    "loaded from the write-ahead log"
+                );
             }
             return Ok(LoadReport {
                 records: if replayed {

@@ -190,7 +190,10 @@ fn a_torn_final_frame_is_ignored() {
     commit(&engine).unwrap();
     drop(engine);
     // Tear the last frame: zero its second half, as a crash mid-write would leave it.
-    let seg = dir.path().join("log").join(segments(dir.path()).pop().unwrap());
+    let seg = dir
+        .path()
+        .join("log")
+        .join(segments(dir.path()).pop().unwrap());
     let mut bytes = fs::read(&seg).unwrap();
     let end = bytes.iter().rposition(|&b| b != 0).unwrap();
     for b in &mut bytes[end - 8..=end] {
@@ -198,7 +201,11 @@ fn a_torn_final_frame_is_ignored() {
     }
     fs::write(&seg, &bytes).unwrap();
     let (engine, store, r) = reopen_and_load(dir.path());
-    assert!(r.skipped.is_empty(), "a torn tail is not damage: {:?}", r.skipped);
+    assert!(
+        r.skipped.is_empty(),
+        "a torn tail is not damage: {:?}",
+        r.skipped
+    );
     assert_eq!(contents(&store), acknowledged);
     // The next append goes where the torn frame was, and loads.
     let mut model = acknowledged;
@@ -235,7 +242,9 @@ fn a_flipped_byte_in_a_middle_frame_is_named_and_the_state_before_it_kept() {
     fs::write(&seg, &bytes).unwrap();
     let (_e, store, r) = reopen_and_load(dir.path());
     assert!(
-        r.skipped.iter().any(|s| s.contains(&seg_name) && s.contains("damaged")),
+        r.skipped
+            .iter()
+            .any(|s| s.contains(&seg_name) && s.contains("damaged")),
         "the damage is named: {:?}",
         r.skipped
     );

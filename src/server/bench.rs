@@ -125,7 +125,8 @@ pub fn raw_fdatasync_latency(dir: &std::path::Path, n: usize) -> Result<(u64, u6
         .write(true)
         .open(&path)
         .map_err(|e| e.to_string())?;
-    f.set_len((n as u64 + 1) * 4096).map_err(|e| e.to_string())?;
+    f.set_len((n as u64 + 1) * 4096)
+        .map_err(|e| e.to_string())?;
     f.write_all_at(&vec![0u8; (n + 1) * 4096], 0)
         .and_then(|()| f.sync_all())
         .map_err(|e| e.to_string())?;

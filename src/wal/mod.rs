@@ -218,10 +218,9 @@ impl Wal {
                                 meta.frames.push((f.len as u64, entries));
                                 meta.blobs.extend(p.blobs);
                             }
-                            Err(e) => meta.damaged.push(format!(
-                                "{name} is damaged at offset {}: {e}",
-                                f.offset
-                            )),
+                            Err(e) => meta
+                                .damaged
+                                .push(format!("{name} is damaged at offset {}: {e}", f.offset)),
                         }
                     }
                     tail = Some((seq, s.end as u64, buf.len() as u64));
@@ -388,7 +387,9 @@ impl Wal {
             let min = SEGMENT_HEADER as u64 + probe_len;
             let (file, cap) = self
                 .create_segment(seq, self.opts.segment_bytes.max(min), min)
-                .map_err(|e| Error::io(self.dir.join(segment_name(seq)).display().to_string(), e))?;
+                .map_err(|e| {
+                    Error::io(self.dir.join(segment_name(seq)).display().to_string(), e)
+                })?;
             inner.segments.insert(seq, SegMeta::default());
             inner.current = Some(Current {
                 seq,
