@@ -323,8 +323,10 @@ fn no_space_while_appending_fails_the_commit_and_loses_nothing() {
         for i in 0..30 {
             put(&store, &mut model, i, i);
             let r = commit(&engine);
-            if plan.tripped() && r.is_err() {
-                assert!(r.unwrap_err().to_string().contains("No space left"));
+            if let Err(e) = r
+                && plan.tripped()
+            {
+                assert!(e.to_string().contains("No space left"), "{e}");
                 break;
             }
         }
