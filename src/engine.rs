@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{Manifests, valid_service_name};
 use crate::store::{Record, Store};
 use crate::tree::collect_tree_chunks;
+use crate::wal::{LogStatus, Wal, WalOptions};
 use crate::writer::{Ctx, LoadReport, Persisted, SaveReport, Service, ServiceStatus};
 
 /// Engine settings.
@@ -31,6 +32,12 @@ pub struct EngineOptions {
     /// filesystem allows, so a save does not slow requests down (see `backend/direct.rs`).
     /// Default on.
     pub direct_writes: bool,
+    /// [`Engine::open`]: append changes to the write-ahead log (`<state>/log/`,
+    /// [`Engine::commit_log`]), and save generations of what the log holds. Default off. An
+    /// existing log is replayed by loads either way.
+    pub write_ahead_log: bool,
+    /// Bytes preallocated per log segment.
+    pub log_segment_bytes: u64,
 }
 
 impl Default for EngineOptions {
@@ -39,6 +46,8 @@ impl Default for EngineOptions {
             keep_generations: 3,
             background_saves: true,
             direct_writes: true,
+            write_ahead_log: false,
+            log_segment_bytes: crate::wal::DEFAULT_SEGMENT_BYTES,
         }
     }
 }
@@ -80,6 +89,11 @@ pub struct Engine {
     last_prune_epoch: AtomicU64,
     /// Reads of stored data that failed verification, per service (see [`Engine::damaged_read`]).
     damaged_reads: Mutex<BTreeMap<String, u64>>,
+    /// The write-ahead log (replayed by loads; appended to when `log_appends`).
+    wal: Option<Arc<Wal>>,
+    log_appends: bool,
+    /// One log commit at a time.
+    log_lock: Mutex<()>,
 }
 
 /// Blob writers in progress (id → the epoch they started in), and the earliest start epoch of
@@ -98,12 +112,30 @@ impl Engine {
         let backend = LocalBackend::open(dir)
             .map_err(|e| Error::io(dir.display().to_string(), e))?
             .with_direct_writes(options.direct_writes);
-        Self::with_backend(Arc::new(backend), options)
+        let wal = Wal::open(
+            dir.join("log"),
+            WalOptions {
+                segment_bytes: options.log_segment_bytes,
+                hook: None,
+            },
+        )?;
+        Self::with_backend_and_log(Arc::new(backend), options, Some(wal))
     }
 
-    /// Open the engine on any backend.
+    /// Open the engine on any backend, without a write-ahead log.
     pub fn with_backend(backend: Arc<dyn Backend>, options: EngineOptions) -> Result<Engine> {
+        Self::with_backend_and_log(backend, options, None)
+    }
+
+    /// Open the engine on any backend with a write-ahead log (appended to when
+    /// [`EngineOptions::write_ahead_log`] is set).
+    pub fn with_backend_and_log(
+        backend: Arc<dyn Backend>,
+        options: EngineOptions,
+        wal: Option<Wal>,
+    ) -> Result<Engine> {
         let chunks = Arc::new(PackStore::open(backend.clone())?);
+        let log_appends = options.write_ahead_log && wal.is_some();
         Ok(Engine {
             backend,
             chunks,
@@ -116,6 +148,9 @@ impl Engine {
             last_gc_epoch: AtomicU64::new(0),
             last_prune_epoch: AtomicU64::new(0),
             damaged_reads: Mutex::new(BTreeMap::new()),
+            wal: wal.map(Arc::new),
+            log_appends,
+            log_lock: Mutex::new(()),
         })
     }
 
@@ -131,8 +166,26 @@ impl Engine {
                 "{name} (registered twice)"
             )));
         }
-        services.insert(name, Arc::new(Persisted::new(store)));
+        let svc = Persisted::new(store);
+        svc.set_floor(self.version_floor(&name));
+        services.insert(name, Arc::new(svc));
         Ok(())
+    }
+
+    /// Above every log version a service's entries and manifests use, so that the log versions
+    /// of this process never repeat one from before.
+    fn version_floor(&self, service: &str) -> u64 {
+        let log = self.wal.as_ref().map_or(0, |w| w.max_version());
+        let m = self.manifests();
+        let saved = m
+            .generations(service)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|g| m.read(service, *g).ok())
+            .map(|m| m.store_version)
+            .max()
+            .unwrap_or(0);
+        log.max(saved)
     }
 
     /// Registered service names, sorted.
@@ -177,6 +230,8 @@ impl Engine {
             chunks: self.chunks.as_ref(),
             manifests: self.manifests(),
             keep: self.keep,
+            wal: self.wal.as_deref(),
+            from_log: self.log_appends,
         }
     }
 
@@ -269,9 +324,28 @@ impl Engine {
     }
 
     fn save_locked(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
+        let results = self.save_locked_inner(names, force);
+        if results
+            .iter()
+            .any(|(_, r)| r.as_ref().is_ok_and(|r| r.generation.is_some()))
+        {
+            self.drop_covered_log();
+        }
+        results
+    }
+
+    fn save_locked_inner(&self, names: &[&str], force: bool) -> Vec<(String, Result<SaveReport>)> {
         let recovering = self.chunks.failing();
         if recovering {
             self.prune_unsaved();
+        }
+        if self.log_appends {
+            // Generations are saved at logged versions: log what changed first.
+            for (name, r) in self.commit_log(names) {
+                if let Err(e) = r {
+                    warn!(service = name, error = %e, "appending to the log before a save failed; saving what the log holds");
+                }
+            }
         }
         let ctx = self.ctx();
         let mut results: Vec<(String, Option<Result<SaveReport>>)> =
@@ -334,6 +408,130 @@ impl Engine {
             }
         }
         finish(results)
+    }
+
+    /// Whether group commits go to the write-ahead log ([`EngineOptions::write_ahead_log`]).
+    pub fn log_appends(&self) -> bool {
+        self.log_appends
+    }
+
+    /// Make the named services' changes durable in the write-ahead log: one frame with every
+    /// changed record of every service, one `fdatasync`. Returns, per service, the store version
+    /// now durable. Without log appends this is [`Engine::save_urgent`].
+    pub fn commit_log(&self, names: &[&str]) -> Vec<(String, Result<u64>)> {
+        let Some(wal) = self.wal.as_ref().filter(|_| self.log_appends) else {
+            return self
+                .save_urgent(names)
+                .into_iter()
+                .map(|(n, r)| (n, r.map(|r| r.version)))
+                .collect();
+        };
+        self.relieve();
+        let _g = self.log_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, Option<Result<u64>>)> =
+            names.iter().map(|n| (n.to_string(), None)).collect();
+        let mut captured = Vec::new();
+        let mut entries = Vec::new();
+        let mut blobs = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let svc = match self.service(n) {
+                Ok(s) => s,
+                Err(e) => {
+                    out[i].1 = Some(Err(e));
+                    continue;
+                }
+            };
+            match svc.log_capture() {
+                Ok(None) => out[i].1 = Some(Ok(svc.logged_version())),
+                Ok(Some(c)) => {
+                    entries.push(c.entry);
+                    blobs.extend(c.blobs);
+                    captured.push((i, svc, c.version));
+                }
+                Err(e) => {
+                    svc.record_error(&e);
+                    out[i].1 = Some(Err(e.in_service(n)));
+                }
+            }
+        }
+        if !captured.is_empty() {
+            // Blob pieces the records reference are durable before the records.
+            let r = if blobs.is_empty() {
+                Ok(())
+            } else {
+                self.chunks.sync().map(|_| ())
+            }
+            .and_then(|()| wal.append(&entries, &blobs));
+            match r {
+                Ok(stats) => {
+                    for (i, svc, v) in captured {
+                        svc.log_done(true);
+                        out[i].1 = Some(Ok(v));
+                    }
+                    let _ = stats;
+                }
+                Err(e) => {
+                    warn!(error = %e, "appending to the write-ahead log failed; nothing was acknowledged");
+                    for (i, svc, _) in captured {
+                        svc.log_done(false);
+                        svc.record_error(&e);
+                        out[i].1 = Some(Err(Error::Service {
+                            service: names[i].to_string(),
+                            source: Box::new(clone_error(&e)),
+                        }));
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|(n, r)| {
+                let r = r.unwrap_or_else(|| Err(Error::UnknownService(n.clone())));
+                (n, r)
+            })
+            .collect()
+    }
+
+    /// Per registered service, the log version of its newest durable generation.
+    fn saved_log_versions(&self) -> HashMap<String, u64> {
+        self.read_services()
+            .iter()
+            .filter_map(|(n, s)| s.saved_log_version().map(|v| (n.clone(), v)))
+            .collect()
+    }
+
+    /// Remove the log segments every durable generation covers.
+    fn drop_covered_log(&self) {
+        let Some(wal) = &self.wal else { return };
+        let saved = self.saved_log_versions();
+        match wal.drop_covered(&crate::wal::covered_by(&saved)) {
+            Ok(0) => {}
+            Ok(n) => debug!(segments = n, "removed log segments covered by generations"),
+            Err(e) => {
+                warn!(error = %e, "removing covered log segments failed; they stay (harmless)")
+            }
+        }
+    }
+
+    /// What the write-ahead log holds (`None` without a log). An entry counts as pending until a
+    /// generation covers it: the service's last saved or loaded one, or for a service not loaded
+    /// here, its newest readable manifest.
+    pub fn log_status(&self) -> Option<LogStatus> {
+        let wal = self.wal.as_ref()?;
+        let m = self.manifests();
+        let mut saved = HashMap::new();
+        for service in m.services().unwrap_or_default() {
+            let newest = m
+                .generations(&service)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .find_map(|g| m.read(&service, *g).ok());
+            if let Some(man) = newest {
+                saved.insert(service, man.store_version);
+            }
+        }
+        saved.extend(self.saved_log_versions());
+        Some(wal.status(&crate::wal::covered_by(&saved)))
     }
 
     /// Load the newest generation of a service that verifies, replacing its state. Damaged
@@ -429,6 +627,7 @@ impl Engine {
                 // and memory held by deleted values is freed at the next collections.
                 keep_generations: 1,
                 direct_writes: false,
+                ..EngineOptions::default()
             },
         )
     }
@@ -473,6 +672,22 @@ impl Engine {
     /// put since the previous prune. Dropped: chunks of bodies whose request was refused (and
     /// rolled back, or never stored) and tree nodes of failed saves (the next save encodes them
     /// again). Runs under the save lock, before a save encodes anything.
+    /// While the disk refuses writes, drop the unwritten chunks that no state references (the
+    /// bodies of refused requests, nodes of failed saves), unless a save is running (it prunes
+    /// itself). Costs one flag check when nothing is failing; returns whether it pruned. Called
+    /// before new data arrives (a log commit, a blob upload), so that memory held for refused
+    /// requests is given back before a new request could be refused for it.
+    pub fn relieve(&self) -> bool {
+        if !self.chunks.failing() {
+            return false;
+        }
+        let Ok(_g) = self.save_lock.try_lock() else {
+            return false;
+        };
+        self.prune_unsaved();
+        true
+    }
+
     fn prune_unsaved(&self) {
         let epoch = self.chunks.advance_epoch();
         let prev = self.last_prune_epoch.swap(epoch, Ordering::SeqCst);
@@ -539,6 +754,10 @@ impl Engine {
         let mut blobs = Vec::new();
         for svc in self.read_services().values() {
             svc.live(&mut live, &mut blobs);
+        }
+        // Records in the log not yet in a generation keep their blobs alive.
+        if let Some(w) = &self.wal {
+            blobs.extend(w.blobs());
         }
         let m = self.manifests();
         for service in m.services()? {

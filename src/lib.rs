@@ -28,6 +28,7 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod tree;
+pub mod wal;
 pub mod writer;
 
 pub use blob::{Blob, BlobId};

@@ -51,6 +51,11 @@ struct BenchArgs {
     /// Save the whole state in a loop while the clients run (needs --save-strategy).
     #[arg(long)]
     concurrent_save: bool,
+    /// The durability matrix, side by side: SSM PutParameter and DynamoDB PutItem under
+    /// SCHEDULED and ON_REQUEST with the write-ahead log off and on, one client against the raw
+    /// fdatasync latency of the disk.
+    #[arg(long)]
+    durability: bool,
 }
 
 #[derive(clap::Args)]
@@ -113,7 +118,8 @@ fn bench(args: BenchArgs) -> Result<(), String> {
     let parse_op = |s: &str| match s {
         "put" => Ok(BenchOp::Put),
         "get" => Ok(BenchOp::Get),
-        other => Err(format!("--op must be put or get, not {other:?}")),
+        "ddb-put" => Ok(BenchOp::DdbPut),
+        other => Err(format!("--op must be put, get or ddb-put, not {other:?}")),
     };
     let parse_save = |s: &str| match s.to_ascii_uppercase().as_str() {
         "ON_REQUEST" => Ok(SaveStrategy::OnRequest),
@@ -134,8 +140,51 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         preload: args.preload,
         save_strategy: args.save_strategy.as_deref().map(parse_save).transpose()?,
         concurrent_save: args.concurrent_save,
+        write_ahead_log: std::env::var("SNAPSTACK_WAL").map_or(true, |v| v != "0"),
     };
     let runs: Vec<(String, BenchOptions)> = match args.op.as_deref() {
+        _ if args.durability => {
+            let mut v = Vec::new();
+            for (op, name) in [
+                (BenchOp::Put, "SSM PutParameter"),
+                (BenchOp::DdbPut, "DynamoDB PutItem"),
+            ] {
+                for (label, strategy, wal) in [
+                    ("SCHEDULED", SaveStrategy::Scheduled, true),
+                    (
+                        "ON_REQUEST, log off (before)",
+                        SaveStrategy::OnRequest,
+                        false,
+                    ),
+                    ("ON_REQUEST, log on (after)", SaveStrategy::OnRequest, true),
+                ] {
+                    v.push((
+                        format!("{name}, {} clients, {label}", args.connections),
+                        BenchOptions {
+                            op,
+                            save_strategy: Some(strategy),
+                            write_ahead_log: wal,
+                            concurrent_save: false,
+                            ..base.clone()
+                        },
+                    ));
+                }
+            }
+            for (label, wal) in [("log off (before)", false), ("log on (after)", true)] {
+                v.push((
+                    format!("SSM PutParameter, 1 client, ON_REQUEST, {label}"),
+                    BenchOptions {
+                        op: BenchOp::Put,
+                        connections: 1,
+                        save_strategy: Some(SaveStrategy::OnRequest),
+                        write_ahead_log: wal,
+                        concurrent_save: false,
+                        ..base.clone()
+                    },
+                ));
+            }
+            v
+        }
         Some(op) => vec![(
             op.to_string(),
             BenchOptions {
@@ -193,9 +242,18 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         "snapstack bench: {} connections, {} s per run, {} parameters preloaded",
         args.connections, args.seconds, args.preload
     );
+    if args.durability {
+        let (p50, p99) =
+            snapstack::server::bench::raw_fdatasync_latency(&std::env::temp_dir(), 2000)?;
+        println!(
+            "{:60} p50 {p50} µs, p99 {p99} µs (256-byte write + fdatasync, {})",
+            "raw fdatasync latency of this disk",
+            std::env::temp_dir().display()
+        );
+    }
     for (name, opts) in runs {
         let report = rt.block_on(run(opts))?;
-        println!("{name:45} {report}");
+        println!("{name:60} {report}");
     }
     Ok(())
 }

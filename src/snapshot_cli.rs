@@ -42,7 +42,7 @@ fn state_dir(args: &SnapshotArgs) -> PathBuf {
 /// Exit codes: 0 all good, 1 a problem was found (verify), 2 the directory could not be read.
 pub fn run(args: SnapshotArgs) -> ExitCode {
     let dir = state_dir(&args);
-    if !dir.join("manifests").is_dir() {
+    if !dir.join("manifests").is_dir() && !dir.join("log").is_dir() {
         eprintln!(
             "snapstack snapshot: no saved state in {} (expected a manifests/ directory there)",
             dir.display()
@@ -104,7 +104,40 @@ fn list(engine: &Engine) -> snapstack::Result<ExitCode> {
         "* newest generation (the one a load tries first). Chunk store: {} chunks, {} bytes in {} pack files.",
         stats.chunks, stats.bytes, stats.files
     );
+    print_log(engine);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The write-ahead log's line(s); returns whether it is damaged or refused.
+fn print_log(engine: &Engine) -> bool {
+    let Some(l) = engine.log_status() else {
+        return false;
+    };
+    let pending: Vec<String> = l
+        .pending_records
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    println!(
+        "write-ahead log: {} segments, {} frames, {} bytes; not yet in a generation: {} frames, {} bytes, records changed: {}",
+        l.segments,
+        l.frames,
+        l.bytes,
+        l.pending_frames,
+        l.pending_bytes,
+        if pending.is_empty() {
+            "none".to_string()
+        } else {
+            pending.join(", ")
+        }
+    );
+    for d in &l.damaged {
+        println!("DAMAGED  write-ahead log: {d}");
+    }
+    if let Some(r) = &l.refused {
+        println!("REFUSED  write-ahead log: {r}");
+    }
+    !l.damaged.is_empty() || l.refused.is_some()
 }
 
 fn diff(engine: &Engine, args: &SnapshotArgs) -> snapstack::Result<ExitCode> {
@@ -192,6 +225,7 @@ fn verify(engine: &Engine) -> snapstack::Result<ExitCode> {
         }
     }
     let bad = r.generations.iter().filter(|g| g.problem.is_some()).count();
+    let log_bad = print_log(engine);
     println!(
         "{} generations checked, {} damaged; {} distinct chunks read and verified{}",
         r.generations.len(),
@@ -203,7 +237,7 @@ fn verify(engine: &Engine) -> snapstack::Result<ExitCode> {
             "; a service's newest generation is damaged: its load falls back to an older one, or to none"
         }
     );
-    Ok(if r.is_clean() {
+    Ok(if r.is_clean() && !log_bad {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -277,9 +277,12 @@ fn refused_uploads_on_a_full_disk_leave_nothing_owed() {
     );
     assert_eq!(s.put("/p/before", "1").unwrap().0, 200);
     let rss_before = rss_mib(&s);
-    // A ballast file beside the state directory takes most of the volume.
+    // A ballast file beside the state directory takes most of what is free (the write-ahead
+    // log's preallocated segment, at most an eighth of the free space, holds a little of the
+    // volume), leaving about 9 MiB.
     let ballast = volume.join("ballast");
-    fs::write(&ballast, vec![0x55u8; 11 << 20]).unwrap();
+    let ballast_mib = (free_mib(&volume) - 9.0).max(1.0) as usize;
+    fs::write(&ballast, vec![0x55u8; ballast_mib << 20]).unwrap();
     let free_start = free_mib(&volume);
 
     let mut statuses = Vec::new();
@@ -288,7 +291,9 @@ fn refused_uploads_on_a_full_disk_leave_nothing_owed() {
         let r = s3(&s, "PUT", &format!("/fill/big-{i}"), &body(i, 5 << 20));
         statuses.push(r.status);
         if r.status != 200 {
-            assert_eq!(r.status, 500, "{}", r.text());
+            // 500: the save of this upload failed; 503 SlowDown: the memory for unsaved data
+            // is used up, so the upload is refused before it is read.
+            assert!(matches!(r.status, 500 | 503), "{} {}", r.status, r.text());
         }
         rss_peak = rss_peak.max(rss_mib(&s));
     }

@@ -131,9 +131,12 @@ fn without_persistence_ssm_semantics_errors_and_isolation() {
 #[test]
 fn on_request_save_survives_kill9_and_loads_on_first_touch() {
     let dir = tempdir();
+    // A generation per group commit (the write-ahead log off): the log's path is covered by
+    // tests/wal.rs and the crash loops.
     let env = [
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_WAL", "0"),
     ];
     let mut s = Server::start(dir.path(), &env);
     s.py(&[
@@ -332,9 +335,12 @@ fn a_damaged_snapshot_is_named_survived_and_never_overwritten() {
 #[test]
 fn on_request_answers_a_failed_save_with_a_server_error_and_recovers() {
     let dir = tempdir();
+    // The save path (the write-ahead log off); a failing log append is tests/wal.rs's and
+    // tests/disk_full.rs's.
     let env = [
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_WAL", "0"),
     ];
     let mut s = Server::start(dir.path(), &env);
     s.py(&["put", "/ok", "1"]);

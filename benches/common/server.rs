@@ -36,6 +36,7 @@ pub fn config(
         flush_interval,
         volume_dir: volume.to_path_buf(),
         direct_writes,
+        write_ahead_log: true,
         connections: Default::default(),
     }
 }

@@ -30,6 +30,12 @@ pub enum WriteStep {
     SyncDir,
     /// Remove a file.
     Remove,
+    /// Create a write-ahead log segment (`log/`): header, preallocation and `fsync`.
+    LogCreate,
+    /// Write a frame into a log segment. A hook error here leaves half of it written.
+    LogAppend,
+    /// `fdatasync` a log segment after an append.
+    LogSync,
 }
 
 /// Called before every step of a write or removal; an error aborts the operation at that step as

@@ -21,6 +21,8 @@ use super::gateway;
 pub enum BenchOp {
     Put,
     Get,
+    /// DynamoDB `PutItem` into one table.
+    DdbPut,
 }
 
 /// What to measure.
@@ -35,6 +37,8 @@ pub struct BenchOptions {
     pub save_strategy: Option<SaveStrategy>,
     /// Save everything in a loop while the clients run.
     pub concurrent_save: bool,
+    /// Under `ON_REQUEST`, commit through the write-ahead log (`SNAPSTACK_WAL`).
+    pub write_ahead_log: bool,
 }
 
 /// What was measured.
@@ -48,6 +52,8 @@ pub struct BenchReport {
     pub p99_us: u64,
     pub p999_us: u64,
     pub max_us: u64,
+    /// `ON_REQUEST`: group commits during the run (log appends, or saves without the log).
+    pub groups: u64,
 }
 
 impl BenchReport {
@@ -60,12 +66,13 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.0} ops/s ({} ops, {} errors in {:.2} s, {} concurrent saves); latency p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs",
+            "{:.0} ops/s ({} ops, {} errors in {:.2} s, {} concurrent saves, {} group commits); latency p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs",
             self.ops_per_sec(),
             self.ops,
             self.errors,
             self.elapsed.as_secs_f64(),
             self.saves,
+            self.groups,
             self.p50_us,
             self.p99_us,
             self.p999_us,
@@ -84,16 +91,57 @@ fn get_body(i: usize) -> String {
     format!(r#"{{"Name":"/bench/p{i}"}}"#)
 }
 
+fn ddb_put_body(i: usize) -> String {
+    format!(
+        r#"{{"TableName":"bench","Item":{{"pk":{{"S":"k{i}"}},"v":{{"S":"value-{i}-xxxxxxxxxxxxxxxx"}}}}}}"#
+    )
+}
+
+const DDB_CREATE: &str = r#"{"TableName":"bench","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+
 fn request(addr: &str, op: BenchOp, body: &str) -> Vec<u8> {
-    let target = match op {
-        BenchOp::Put => "AmazonSSM.PutParameter",
-        BenchOp::Get => "AmazonSSM.GetParameter",
+    let (target, json, service) = match op {
+        BenchOp::Put => ("AmazonSSM.PutParameter", "1.1", "ssm"),
+        BenchOp::Get => ("AmazonSSM.GetParameter", "1.1", "ssm"),
+        BenchOp::DdbPut => ("DynamoDB_20120810.PutItem", "1.0", "dynamodb"),
     };
     format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-{json}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
+}
+
+/// The latency of a small write plus `fdatasync` on the disk of `dir` (the floor of a durable
+/// write): `n` 256-byte appends into a preallocated file. Returns (p50, p99) in µs.
+pub fn raw_fdatasync_latency(dir: &std::path::Path, n: usize) -> Result<(u64, u64), String> {
+    use std::os::unix::fs::FileExt;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("fdatasync-probe-{}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    f.set_len((n as u64 + 1) * 4096)
+        .map_err(|e| e.to_string())?;
+    f.write_all_at(&vec![0u8; (n + 1) * 4096], 0)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| e.to_string())?;
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).map_err(|e| e.to_string())?;
+    let buf = [0x5au8; 256];
+    for i in 0..n {
+        let t = Instant::now();
+        f.write_all_at(&buf, i as u64 * 256)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| e.to_string())?;
+        let _ = hist.record((t.elapsed().as_micros() as u64).max(1));
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok((hist.value_at_quantile(0.5), hist.value_at_quantile(0.99)))
 }
 
 /// Send one request and read its response (a `Content-Length` body) into `body`; returns the
@@ -148,6 +196,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         flush_interval: Duration::from_secs(1),
         volume_dir: volume.clone(),
         direct_writes: true,
+        write_ahead_log: opts.write_ahead_log,
         connections: Default::default(),
     };
     let result = run_with(&config, &opts).await;
@@ -172,10 +221,21 @@ async fn run_with(config: &Config, opts: &BenchOptions) -> Result<BenchReport, S
     // Preload directly through the service (not over HTTP): it is setup, not measurement.
     {
         let ctx = super::aws_request::RequestContext::from_scope(None);
-        for i in 0..opts.preload {
-            app.ssm
-                .handle(&ctx, "PutParameter", put_body(i).as_bytes())
-                .map_err(|e| e.to_string())?;
+        if opts.op == BenchOp::DdbPut {
+            app.dynamodb
+                .handle(&ctx, "CreateTable", DDB_CREATE.as_bytes())
+                .map_err(|e| format!("{e:?}"))?;
+            for i in 0..opts.preload {
+                app.dynamodb
+                    .handle(&ctx, "PutItem", ddb_put_body(i).as_bytes())
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+        } else {
+            for i in 0..opts.preload {
+                app.ssm
+                    .handle(&ctx, "PutParameter", put_body(i).as_bytes())
+                    .map_err(|e| e.to_string())?;
+            }
         }
         if let Some(engine) = app.persistence.engine().cloned() {
             tokio::task::spawn_blocking(move || engine.save_all())
@@ -207,6 +267,7 @@ async fn run_with(config: &Config, opts: &BenchOptions) -> Result<BenchReport, S
         None
     };
 
+    let groups_before = app.persistence.group_commits();
     let started = Instant::now();
     let deadline = started + opts.duration;
     let keys = opts.preload.max(1);
@@ -228,6 +289,7 @@ async fn run_with(config: &Config, opts: &BenchOptions) -> Result<BenchReport, S
                 let b = match op {
                     BenchOp::Put => put_body(i),
                     BenchOp::Get => get_body(i),
+                    BenchOp::DdbPut => ddb_put_body(i),
                 };
                 let req = request(&addr, op, &b);
                 let t = Instant::now();
@@ -259,12 +321,14 @@ async fn run_with(config: &Config, opts: &BenchOptions) -> Result<BenchReport, S
         Some(s) => s.await.map_err(|e| e.to_string())?,
         None => 0,
     };
+    let groups = app.persistence.group_commits() - groups_before;
     server.abort();
     Ok(BenchReport {
         ops,
         errors,
         elapsed,
         saves,
+        groups,
         p50_us: hist.value_at_quantile(0.5),
         p99_us: hist.value_at_quantile(0.99),
         p999_us: hist.value_at_quantile(0.999),

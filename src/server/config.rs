@@ -80,6 +80,9 @@ pub struct Config {
     /// `SNAPSTACK_DIRECT_WRITES`: write large snapshot files past the page cache (default on;
     /// `0` turns it off, e.g. for a filesystem where it misbehaves).
     pub direct_writes: bool,
+    /// `SNAPSTACK_WAL`: under `ON_REQUEST`, make changes durable through the write-ahead log
+    /// (default on; `0` saves a generation per group commit instead, as before the log).
+    pub write_ahead_log: bool,
     /// How long a connection may idle, dribble a request, or stall, and how many may be open.
     pub connections: ConnectionLimits,
 }
@@ -150,6 +153,7 @@ pub const SNAPSHOT_LOAD_STRATEGY: &str = "SNAPSHOT_LOAD_STRATEGY";
 pub const SNAPSHOT_FLUSH_INTERVAL: &str = "SNAPSHOT_FLUSH_INTERVAL";
 pub const LOCALSTACK_VOLUME_DIR: &str = "LOCALSTACK_VOLUME_DIR";
 pub const SNAPSTACK_DIRECT_WRITES: &str = "SNAPSTACK_DIRECT_WRITES";
+pub const SNAPSTACK_WAL: &str = "SNAPSTACK_WAL";
 pub const SNAPSTACK_HEADER_TIMEOUT: &str = "SNAPSTACK_HEADER_TIMEOUT";
 pub const SNAPSTACK_BODY_TIMEOUT: &str = "SNAPSTACK_BODY_TIMEOUT";
 pub const SNAPSTACK_IDLE_TIMEOUT: &str = "SNAPSTACK_IDLE_TIMEOUT";
@@ -195,6 +199,10 @@ impl Config {
         let direct_writes = match get(&None, SNAPSTACK_DIRECT_WRITES) {
             None => true,
             Some(v) => parse_switch(&v).ok_or_else(|| err(SNAPSTACK_DIRECT_WRITES, v, "0, 1"))?,
+        };
+        let write_ahead_log = match get(&None, SNAPSTACK_WAL) {
+            None => true,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(SNAPSTACK_WAL, v, "0, 1"))?,
         };
         let save_strategy = match get(&flags.save_strategy, SNAPSHOT_SAVE_STRATEGY) {
             None => SaveStrategy::Scheduled,
@@ -267,6 +275,7 @@ impl Config {
             flush_interval,
             volume_dir,
             direct_writes,
+            write_ahead_log,
             connections,
         })
     }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::{Engine, EngineOptions};
-use config::{Config, LoadStrategy};
+use config::{Config, LoadStrategy, SaveStrategy};
 use gateway::App;
 use persistence::Persistence;
 use services::{dynamodb, s3, sqs, ssm, sts};
@@ -64,6 +64,8 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         let d = dir.clone();
         let options = EngineOptions {
             direct_writes: config.direct_writes,
+            write_ahead_log: config.write_ahead_log
+                && config.save_strategy == SaveStrategy::OnRequest,
             ..EngineOptions::default()
         };
         let engine = tokio::task::spawn_blocking(move || -> crate::Result<Engine> {

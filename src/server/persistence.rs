@@ -45,6 +45,8 @@ pub struct Persistence {
     /// Services whose saved state failed to load: automatic saves skip them so the snapshot on
     /// disk is never overwritten (and its old generations never pruned) until an endpoint says so.
     load_failed: std::sync::Mutex<BTreeSet<&'static str>>,
+    /// `ON_REQUEST` group commits so far (for the benchmark).
+    groups: AtomicU64,
 }
 
 /// The outcome of one service's save, load or reset, for the endpoints.
@@ -70,7 +72,13 @@ impl Persistence {
             last_gc: std::sync::Mutex::new(Instant::now()),
             gc_running: Arc::new(AtomicBool::new(false)),
             load_failed: std::sync::Mutex::new(BTreeSet::new()),
+            groups: AtomicU64::new(0),
         })
+    }
+
+    /// `ON_REQUEST` group commits so far.
+    pub fn group_commits(&self) -> u64 {
+        self.groups.load(Ordering::Relaxed)
     }
 
     pub fn enabled(&self) -> bool {
@@ -141,6 +149,10 @@ impl Persistence {
             SaveStrategy::OnRequest => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 *self.flusher.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                if engine.log_appends() {
+                    // Group commits go to the log; generations are saved in the background.
+                    self.spawn_checkpoints(engine.clone(), flush_interval);
+                }
                 tokio::spawn(flusher(self.clone(), engine, rx));
             }
             SaveStrategy::Scheduled => {
@@ -162,6 +174,26 @@ impl Persistence {
             }
             SaveStrategy::OnShutdown | SaveStrategy::Manual => {}
         }
+    }
+
+    /// Under `ON_REQUEST` with the write-ahead log: save a generation of what the log holds every
+    /// `interval` (at background priority), so the covered log segments can be removed.
+    fn spawn_checkpoints(self: &Arc<Self>, engine: Arc<Engine>, interval: Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let e = engine.clone();
+                let names = this.auto_save_services();
+                match tokio::task::spawn_blocking(move || e.save(&names)).await {
+                    Ok(results) => this.after_save(&results, "log checkpoint"),
+                    Err(e) => error!(error = %e, "the checkpoint task failed"),
+                }
+            }
+        });
     }
 
     /// Log a save's results and run a garbage collection in the background now and then.
@@ -447,28 +479,41 @@ async fn flusher(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        this.groups.fetch_add(1, Ordering::Relaxed);
         let e = engine.clone();
         let n = names.clone();
-        let results = match tokio::task::spawn_blocking(move || e.save_urgent(&n)).await {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = format!("the save task failed: {e}");
-                for w in batch {
-                    let _ = w.reply.send(Err(msg.clone()));
+        let by_service: BTreeMap<String, Result<u64, String>> = if engine.log_appends() {
+            // The write-ahead log: one frame, one fdatasync for the whole group.
+            match tokio::task::spawn_blocking(move || e.commit_log(&n)).await {
+                Ok(r) => r
+                    .into_iter()
+                    .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
+                    .collect(),
+                Err(e) => {
+                    let msg = format!("the log commit task failed: {e}");
+                    for w in batch {
+                        let _ = w.reply.send(Err(msg.clone()));
+                    }
+                    continue;
                 }
-                continue;
             }
+        } else {
+            let results = match tokio::task::spawn_blocking(move || e.save_urgent(&n)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("the save task failed: {e}");
+                    for w in batch {
+                        let _ = w.reply.send(Err(msg.clone()));
+                    }
+                    continue;
+                }
+            };
+            this.after_save(&results, "on request");
+            results
+                .into_iter()
+                .map(|(s, r)| (s, r.map(|rep| rep.version).map_err(|e| e.to_string())))
+                .collect()
         };
-        this.after_save(&results, "on request");
-        let by_service: BTreeMap<&str, Result<u64, String>> = results
-            .iter()
-            .map(|(s, r)| {
-                (
-                    s.as_str(),
-                    r.as_ref().map(|rep| rep.version).map_err(|e| e.to_string()),
-                )
-            })
-            .collect();
         let mut retry = Vec::new();
         for w in batch {
             match by_service.get(w.service) {

@@ -160,11 +160,25 @@ async fn status(app: &App) -> Value {
         return json!({"persistence": false});
     };
     let names: Vec<&'static str> = p.services().to_vec();
-    let statuses = tokio::task::spawn_blocking(move || {
-        names
+    let (statuses, log) = tokio::task::spawn_blocking(move || {
+        let st = names
             .iter()
             .map(|n| (*n, engine.status(n), engine.damaged_reads(n)))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        let log = engine.log_status().map(|l| {
+            json!({
+                "appends": engine.log_appends(),
+                "segments": l.segments,
+                "frames": l.frames,
+                "bytes": l.bytes,
+                "pending_frames": l.pending_frames,
+                "pending_bytes": l.pending_bytes,
+                "pending_records": l.pending_records,
+                "damaged": l.damaged,
+                "refused": l.refused,
+            })
+        });
+        (st, log)
     })
     .await
     .unwrap_or_default();
@@ -186,6 +200,7 @@ async fn status(app: &App) -> Value {
                 "last_save_duration_ms": s.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
                 "last_error": s.last_error,
                 "damaged_reads": damaged_reads,
+                "logged_version": s.logged_version,
             }),
             Err(e) => json!({"error": e.to_string()}),
         };
@@ -196,6 +211,7 @@ async fn status(app: &App) -> Value {
         "save_strategy": p.save_strategy().to_string(),
         "load_strategy": p.load_strategy().to_string(),
         "services": services,
+        "log": log,
     })
 }
 

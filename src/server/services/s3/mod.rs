@@ -274,6 +274,15 @@ fn key_encoding(r: &Req<'_>) -> S3Result<(bool, impl Fn(&str) -> String + use<>)
     }))
 }
 
+/// Run blocking engine work (hashing and writing a body's pieces) off the async worker where the
+/// runtime allows it (a multi-threaded runtime); on a current-thread runtime, in place.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name
@@ -909,6 +918,9 @@ impl S3 {
         }
         let mut digests = Digests::new(&algorithms);
         let mut decoder = chunked.then(ChunkedDecoder::new);
+        // After a full disk, give back the memory of refused uploads before this one is judged
+        // against the bound on unsaved data.
+        self.engine.relieve();
         let mut writer = self.engine.blob_writer();
         let mut body = body;
         let mut pending: Vec<u8> = Vec::new();
@@ -934,13 +946,13 @@ impl S3 {
             }
             if pending.len() >= 1 << 20 {
                 digests.update(&pending);
-                tokio::task::block_in_place(|| writer.write(&pending))
+                blocking(|| writer.write(&pending))
                     .map_err(durability::blob_error)?;
                 pending.clear();
             }
         }
         digests.update(&pending);
-        let (blob, _) = tokio::task::block_in_place(|| {
+        let (blob, _) = blocking(|| {
             writer.write(&pending)?;
             writer.finish()
         })
@@ -1623,7 +1635,7 @@ impl S3 {
             None => (0, src.size),
         };
         let engine = self.engine.clone();
-        let copied = tokio::task::block_in_place(|| -> crate::Result<(BlobId, [u8; 16])> {
+        let copied = blocking(|| -> crate::Result<(BlobId, [u8; 16])> {
             let blob = engine.open_blob(&src_blob)?;
             let mut w = engine.blob_writer();
             let mut d = Digests::new(&[]);
