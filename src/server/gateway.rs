@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use tracing::{debug, error};
 
-use super::aws_request::RequestContext;
+use super::aws_request::{NotUtf8, RequestContext, parse_form};
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
 use super::services::{Handled, dynamodb, s3, sqs, ssm, sts};
@@ -146,18 +146,16 @@ async fn route(
     }
 
     // The query protocol: parameters in the query string and, for a form POST, the body.
-    let mut params: Vec<(String, String)> = match parts.uri.query() {
-        Some(q) => serde_urlencoded::from_str(q).unwrap_or_default(),
-        None => Vec::new(),
+    // Parameters that are not UTF-8 once percent-decoded are refused, never altered.
+    let mut params = match parse_form(parts.uri.query().unwrap_or("").as_bytes()) {
+        Ok(p) => p,
+        Err(bad) => return not_utf8(bad, parts, ctx),
     };
     if parts.method == Method::POST && content_type.starts_with("application/x-www-form-urlencoded")
     {
-        match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        match parse_form(&body) {
             Ok(p) => params.extend(p),
-            Err(e) => {
-                return AwsError::new("MalformedQueryString", e.to_string())
-                    .into_response(Protocol::Query, &ctx.request_id);
-            }
+            Err(bad) => return not_utf8(bad, parts, ctx),
         }
     }
     let action = params
@@ -206,6 +204,31 @@ async fn route(
             AwsError::new(code, msg).into_response(protocol, &ctx.request_id)
         }
     }
+}
+
+/// A query-protocol parameter that is not UTF-8 once percent-decoded. An SQS message body gets
+/// SQS's own answer for characters it cannot hold (InvalidMessageContents, worded as SQS words it,
+/// naming the first offending byte); any other parameter the query protocol's
+/// MalformedQueryString, in SQS's error shape for an SQS request. Storing the text with U+FFFD
+/// instead, as before, kept something the client never sent.
+fn not_utf8(bad: NotUtf8, parts: &axum::http::request::Parts, ctx: &RequestContext) -> Response {
+    if bad.name == "MessageBody" || bad.name.ends_with(".MessageBody") {
+        let e = sqs::SqsError::invalid_contents(format!(
+            "Invalid binary character '#x{:X}' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].",
+            bad.byte
+        ));
+        return sqs::query::error(&e, &ctx.request_id);
+    }
+    let message = format!(
+        "The value of parameter {} is not valid UTF-8 (byte 0x{:02X}).",
+        bad.name, bad.byte
+    );
+    let to_sqs = ctx.scope_service.as_deref() == Some("sqs")
+        || (ctx.scope_service.is_none() && parts.uri.path().trim_matches('/').contains('/'));
+    if to_sqs {
+        return sqs::query::error(&sqs::SqsError::serialization(message), &ctx.request_id);
+    }
+    AwsError::new("MalformedQueryString", message).into_response(Protocol::Query, &ctx.request_id)
 }
 
 /// S3 is REST: its requests name no operation. They are signed for `s3`, or carry neither an

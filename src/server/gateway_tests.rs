@@ -164,3 +164,104 @@ fn a_panicking_handler_gets_a_500_and_the_server_keeps_serving() {
     assert_eq!(s.query("Action=ListQueues").0, 200);
     assert_eq!(s.request("GET", "/", &[], b"").0, 200);
 }
+
+/// Percent-encoded bytes that are not UTF-8 are refused with AWS's error and store nothing.
+#[test]
+fn query_parameters_that_are_not_utf8_are_refused_not_altered() {
+    let s = TestServer::start();
+    let (status, body) = s.query("Action=CreateQueue&QueueName=q");
+    assert_eq!(status, 200, "{body}");
+    let url = "http%3A%2F%2Flocalhost%3A4566%2F000000000000%2Fq";
+    let count = || {
+        let (_, b) = s.query(&format!(
+            "Action=GetQueueAttributes&QueueUrl={url}&AttributeName.1=ApproximateNumberOfMessages"
+        ));
+        b
+    };
+    assert!(count().contains("<Value>0</Value>"));
+
+    for form in [
+        format!("Action=SendMessage&QueueUrl={url}&MessageBody=%FF%FE"),
+        format!("Action=SendMessage&QueueUrl={url}&MessageBody=ok%C3%28"),
+        format!(
+            "Action=SendMessageBatch&QueueUrl={url}&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=%ED%A0%80"
+        ),
+    ] {
+        let (status, body) = s.query(&form);
+        assert_eq!(status, 400, "{form}: {body}");
+        assert!(
+            body.contains("<Code>InvalidMessageContents</Code>"),
+            "{body}"
+        );
+        assert!(body.contains("Invalid binary character &apos;#x"), "{body}");
+        assert!(
+            body.contains("http://queue.amazonaws.com/doc/2012-11-05/"),
+            "{body}"
+        );
+    }
+    // In the query string of a GET too.
+    let (status, body) = s.request(
+        "GET",
+        &format!("/?Action=SendMessage&QueueUrl={url}&MessageBody=%FF%FE"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("#xFF"), "{body}");
+    // Nothing was stored.
+    assert!(count().contains("<Value>0</Value>"));
+    let (_, recv) = s.query(&format!("Action=ReceiveMessage&QueueUrl={url}"));
+    assert!(!recv.contains("<Message>"), "{recv}");
+
+    // Any other parameter: MalformedQueryString, nothing created.
+    let (status, body) = s.query("Action=CreateQueue&QueueName=bad%FF");
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>MalformedQueryString</Code>"), "{body}");
+    let (_, list) = s.query("Action=ListQueues");
+    assert!(!list.contains("bad"), "{list}");
+    let (status, body) = s.query("Action=GetCallerIdentity&X%FE=1");
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>MalformedQueryString</Code>"), "{body}");
+
+    // Valid UTF-8, percent-encoded, arrives intact.
+    let (status, body) = s.query(&format!(
+        "Action=SendMessage&QueueUrl={url}&MessageBody=%C3%A9t%C3%A9+%F0%9F%A6%80"
+    ));
+    assert_eq!(status, 200, "{body}");
+    let (_, recv) = s.query(&format!("Action=ReceiveMessage&QueueUrl={url}"));
+    assert!(recv.contains("<Body>été 🦀</Body>"), "{recv}");
+}
+
+/// JSON bodies that are not UTF-8 get a 400 of the service's serialization kind, not a 500.
+#[test]
+fn json_bodies_that_are_not_utf8_get_a_400() {
+    let s = TestServer::start();
+    for (target, content_type, code) in [
+        (
+            "AmazonSSM.GetParameter",
+            "application/x-amz-json-1.1",
+            "SerializationException",
+        ),
+        (
+            "DynamoDB_20120810.ListTables",
+            "application/x-amz-json-1.0",
+            "SerializationException",
+        ),
+        (
+            "AmazonSQS.ListQueues",
+            "application/x-amz-json-1.0",
+            "SerializationException",
+        ),
+    ] {
+        for body in [&b"{\"Name\":\"\xff\xfe\"}"[..], b"{\"Name\":\"\\udcff\"}"] {
+            let (status, resp) = s.request(
+                "POST",
+                "/",
+                &[("x-amz-target", target), ("content-type", content_type)],
+                body,
+            );
+            assert_eq!(status, 400, "{target}: {resp}");
+            assert!(resp.contains(code), "{target}: {resp}");
+        }
+    }
+}
