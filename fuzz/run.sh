@@ -42,10 +42,11 @@ done
 printf 'Action=GetCallerIdentity&Version=2011-06-15' > corpus/query/seed-1
 printf 'AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/sts/aws4_request, SignedHeaders=host' > corpus/query/seed-2
 printf '/ssm/save' > corpus/query/seed-3
-# Legacy DynamoDB maps: op, ConditionalOperator, repeat count (LE, 14 bits), 3 bytes per entry.
+# Legacy DynamoDB maps: op, ConditionalOperator, repeat count (LE, 14 bits, 0x40 in the second
+# byte for a long map), 3 bytes per entry.
 printf '\x03\x01\x01\x00\x03\x07\x00\x00\x00\x01' > corpus/dynamodb_legacy/seed-scan-and
-printf '\x04\x02\xa0\x0f\x03\x06\x00\x01\x10\x05' > corpus/dynamodb_legacy/seed-query-or-4000
-printf '\x00\x00\x10\x27\x03\x0e\x01\x03\x07\x00' > corpus/dynamodb_legacy/seed-put-expected-10000
+printf '\x04\x02\xa0\x4f\x03\x06\x00\x01\x10\x05' > corpus/dynamodb_legacy/seed-query-or-4000
+printf '\x00\x00\x10\x67\x03\x0e\x01\x03\x07\x00' > corpus/dynamodb_legacy/seed-put-expected-10000
 printf '\x01\x02\x01\x00\x00\x09\x79\x01\x0b\x8a' > corpus/dynamodb_legacy/seed-update-nested
 printf '\x83{"TableName":"tbl","ScanFilter":{"a":{"ComparisonOperator":"NULL"}}}' > corpus/dynamodb_legacy/seed-raw
 for t in "${targets[@]}"; do

@@ -201,7 +201,8 @@ pub fn ssm_request(data: &[u8]) {
 /// well-formed request of the shape that once overflowed the stack: `data[0]` picks the
 /// operation (PutItem/UpdateItem/DeleteItem with `Expected`, Scan with `ScanFilter`, Query with
 /// `QueryFilter`), `data[1]` the `ConditionalOperator`, `data[2..4]` how many times the entries
-/// repeat (up to 16,383 times, with fresh attribute names, for at most about 20,000 entries), and each 3 bytes after that one entry: its
+/// repeat (with bit 6 of `data[3]` up to 16,383 times, with fresh attribute names, for at most
+/// about 12,000 entries; else up to 15 times), and each 3 bytes after that one entry: its
 /// attribute, its comparison operator (or `Exists`) and its values (type, count and L/M nesting
 /// up to 40 levels). With `data[0] & 0x80` the rest is sent as the raw JSON body instead.
 pub fn dynamodb_legacy(data: &[u8]) {
@@ -260,10 +261,16 @@ pub fn dynamodb_legacy(data: &[u8]) {
         v
     };
     let entries: Vec<&[u8]> = rest.chunks_exact(3).take(64).collect();
-    let repeat = (usize::from(*r0) | usize::from(*r1 & 0x3f) << 8).max(1);
+    // Most inputs stay small (fast to run); with bit 6 of `data[3]` set, a long map.
+    let repeat = if r1 & 0x40 != 0 {
+        usize::from(*r0) | usize::from(*r1 & 0x3f) << 8
+    } else {
+        usize::from(*r0 & 0x0f)
+    }
+    .max(1);
     let mut map = serde_json::Map::new();
     for round in 0..repeat {
-        if map.len() >= 20_000 {
+        if map.len() >= 12_000 {
             break;
         }
         for (i, e) in entries.iter().enumerate() {
