@@ -10,9 +10,9 @@ cd "$(dirname "$0")"
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(manifest pack tree_node blob_index ssm_request query s3_request)
+[ ${#targets[@]} -gt 0 ] || targets=(manifest pack tree_node blob_index ssm_request query s3_request dynamodb_legacy)
 fixture=../tests/fixtures/format-v1/state
-mkdir -p corpus/{manifest,pack,tree_node,blob_index,ssm_request,query,s3_request}
+mkdir -p corpus/{manifest,pack,tree_node,blob_index,ssm_request,query,s3_request,dynamodb_legacy}
 cp "$fixture"/manifests/*/*.manifest corpus/manifest/ 2>/dev/null || true
 cp "$fixture"/packs/*.pack corpus/pack/ 2>/dev/null || true
 # Every chunk of the fixture's packs, behind a height byte, seeds the tree and blob decoders.
@@ -47,6 +47,13 @@ printf '\x03/b?lifecycle\nb.localhost' > corpus/s3_request/seed-2
 printf '\x02/fuzz-bucket?delete\nlocalhost\n\n<Delete><Object><Key> k</Key></Object></Delete>' > corpus/s3_request/seed-3
 printf '\x01/fuzz-bucket/k?uploadId=u&partNumber=1\nlocalhost\nx-amz-copy-source: /fuzz-bucket/key' > corpus/s3_request/seed-4
 printf '\x00/fuzz-bucket?list-type=2&encoding-type=url&prefix=k\nlocalhost' > corpus/s3_request/seed-5
+# Legacy DynamoDB maps: op, ConditionalOperator, repeat count (LE, 14 bits, 0x40 in the second
+# byte for a long map), 3 bytes per entry.
+printf '\x03\x01\x01\x00\x03\x07\x00\x00\x00\x01' > corpus/dynamodb_legacy/seed-scan-and
+printf '\x04\x02\xa0\x4f\x03\x06\x00\x01\x10\x05' > corpus/dynamodb_legacy/seed-query-or-4000
+printf '\x00\x00\x10\x67\x03\x0e\x01\x03\x07\x00' > corpus/dynamodb_legacy/seed-put-expected-10000
+printf '\x01\x02\x01\x00\x00\x09\x79\x01\x0b\x8a' > corpus/dynamodb_legacy/seed-update-nested
+printf '\x83{"TableName":"tbl","ScanFilter":{"a":{"ComparisonOperator":"NULL"}}}' > corpus/dynamodb_legacy/seed-raw
 for t in "${targets[@]}"; do
   dict=()
   case "$t" in

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::chunk_store::{ChunkStore, PackStore};
 use crate::manifest::Manifest;
-use crate::server::aws_request::{RequestContext, parse_authorization, parse_credential};
-use crate::server::services::{ssm, sts};
+use crate::server::aws_request::{
+    RequestContext, parse_authorization, parse_credential, parse_form,
+};
+use crate::server::services::{dynamodb, ssm, sts};
 use crate::server::state_api::route_state;
 use crate::tree::Tree;
 use crate::{ChunkId, Key, Record};
@@ -282,11 +284,136 @@ pub fn s3_request(data: &[u8]) {
     });
 }
 
+/// DynamoDB requests with legacy parameters, built from the bytes so that any input is a
+/// well-formed request of the shape that once overflowed the stack: `data[0]` picks the
+/// operation (PutItem/UpdateItem/DeleteItem with `Expected`, Scan with `ScanFilter`, Query with
+/// `QueryFilter`), `data[1]` the `ConditionalOperator`, `data[2..4]` how many times the entries
+/// repeat (with bit 6 of `data[3]` up to 16,383 times, with fresh attribute names, for at most
+/// about 12,000 entries; else up to 15 times), and each 3 bytes after that one entry: its
+/// attribute, its comparison operator (or `Exists`) and its values (type, count and L/M nesting
+/// up to 40 levels). With `data[0] & 0x80` the rest is sent as the raw JSON body instead.
+pub fn dynamodb_legacy(data: &[u8]) {
+    use serde_json::{Value, json};
+    let [op, conditional, r0, r1, rest @ ..] = data else {
+        return;
+    };
+    let service = dynamodb::DynamoDb::new();
+    let ctx = RequestContext::from_scope(None);
+    let table = json!({"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]});
+    let _ = service.handle(&ctx, "CreateTable", table.to_string().as_bytes());
+    for (sk, extra) in [(1, json!({"S": "abc"})), (2, json!({"L": [{"N": "1"}]}))] {
+        let item = json!({"TableName": "tbl", "Item": {"pk": {"S": "p"}, "sk": {"N": sk.to_string()}, "a": extra, "n": {"N": "5"}}});
+        let _ = service.handle(&ctx, "PutItem", item.to_string().as_bytes());
+    }
+    const OPS: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "Scan", "Query"];
+    let name = OPS[usize::from(op & 0x7f) % OPS.len()];
+    if op & 0x80 != 0 {
+        let _ = service.handle(&ctx, name, rest);
+        let _ = service.handle(&ctx, "Scan", br#"{"TableName":"tbl"}"#);
+        return;
+    }
+    const CMP: [&str; 14] = [
+        "EQ",
+        "NE",
+        "LE",
+        "LT",
+        "GE",
+        "GT",
+        "NOT_NULL",
+        "NULL",
+        "CONTAINS",
+        "NOT_CONTAINS",
+        "BEGINS_WITH",
+        "IN",
+        "BETWEEN",
+        "XX",
+    ];
+    let value = |kind: u8, depth: u8| {
+        let mut v = match kind % 5 {
+            0 => json!({"S": format!("s{}", kind / 5)}),
+            1 => json!({"N": (kind / 5).to_string()}),
+            2 => json!({"B": "AQI="}),
+            3 => json!({"SS": ["a", "b"]}),
+            _ => json!({"BOOL": true}),
+        };
+        for i in 0..usize::from(depth % 41) {
+            v = if i % 2 == 0 {
+                json!({"L": [v]})
+            } else {
+                json!({"M": {"k": v}})
+            };
+        }
+        v
+    };
+    let entries: Vec<&[u8]> = rest.chunks_exact(3).take(64).collect();
+    // Most inputs stay small (fast to run); with bit 6 of `data[3]` set, a long map.
+    let repeat = if r1 & 0x40 != 0 {
+        usize::from(*r0) | usize::from(*r1 & 0x3f) << 8
+    } else {
+        usize::from(*r0 & 0x0f)
+    }
+    .max(1);
+    let mut map = serde_json::Map::new();
+    for round in 0..repeat {
+        if map.len() >= 12_000 {
+            break;
+        }
+        for (i, e) in entries.iter().enumerate() {
+            let attr = match e[0] % 4 {
+                0 => "a".to_string(),
+                1 => "n".to_string(),
+                2 => "pk".to_string(),
+                _ => format!("x{round}_{i}"),
+            };
+            // Deep values in the first round only: repeats make the map long, not the body huge.
+            let (count, depth) = (e[2] % 4, if round == 0 { e[2] / 4 } else { 0 });
+            let values: Vec<Value> = (0..count).map(|j| value(e[1] / 16 + j, depth)).collect();
+            let cond = match usize::from(e[1] % 16) {
+                14 => json!({"Exists": depth % 2 == 0, "Value": values.first()}),
+                15 => json!({"Value": values.first()}),
+                c => {
+                    json!({"ComparisonOperator": CMP[c % CMP.len()], "AttributeValueList": values})
+                }
+            };
+            map.insert(attr, cond);
+        }
+    }
+    let conditional = match conditional % 4 {
+        0 => Value::Null,
+        1 => json!("AND"),
+        2 => json!("OR"),
+        _ => json!("XOR"),
+    };
+    let key = json!({"pk": {"S": "p"}, "sk": {"N": "1"}});
+    let body = match name {
+        "PutItem" => {
+            json!({"TableName": "tbl", "Item": {"pk": {"S": "p"}, "sk": {"N": "1"}, "v": {"S": "new"}}, "Expected": map, "ConditionalOperator": conditional})
+        }
+        "UpdateItem" => {
+            json!({"TableName": "tbl", "Key": key, "Expected": map, "ConditionalOperator": conditional,
+            "AttributeUpdates": {"v": {"Action": "PUT", "Value": {"S": "upd"}}}})
+        }
+        "DeleteItem" => {
+            json!({"TableName": "tbl", "Key": key, "Expected": map, "ConditionalOperator": conditional})
+        }
+        "Scan" => {
+            json!({"TableName": "tbl", "ScanFilter": map, "ConditionalOperator": conditional})
+        }
+        _ => json!({"TableName": "tbl", "QueryFilter": map, "ConditionalOperator": conditional,
+            "KeyConditions": {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]}}}),
+    };
+    let _ = service.handle(&ctx, name, body.to_string().as_bytes());
+    let _ = service.handle(&ctx, "Scan", br#"{"TableName":"tbl"}"#);
+}
+
 /// The query protocol and request context: a query string (also as a form body for STS), an
 /// `Authorization` header, a credential, and a state-endpoint path.
 pub fn query(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(data).unwrap_or_default();
+    let _ = parse_form(data);
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_bytes(data) {
         headers.insert("authorization", v);
@@ -509,6 +636,22 @@ mod tests {
         #[test]
         fn queries_never_panic(s in ".{0,200}") {
             query(s.as_bytes());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Legacy DynamoDB maps built from arbitrary bytes (up to thousands of entries, values
+        /// nested up to 40 levels), on a 2 MiB stack: an answer or an error, never a panic.
+        #[test]
+        fn dynamodb_legacy_requests_never_panic(data in proptest::collection::vec(any::<u8>(), 4..60)) {
+            std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || dynamodb_legacy(&data))
+                .unwrap()
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
         }
     }
 }

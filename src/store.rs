@@ -279,4 +279,27 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(s.snapshot().len(), 1);
     }
+
+    #[test]
+    fn a_panic_inside_a_write_publishes_nothing_and_does_not_wedge_the_store() {
+        let s = Store::<V>::new("t");
+        s.write(|t| {
+            t.insert(k("a"), V(1));
+        });
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.write(|t| {
+                t.insert(k("a"), V(2));
+                t.insert(k("b"), V(3));
+                panic!("a bug in a handler")
+            })
+        }));
+        assert!(r.is_err());
+        // The lock was poisoned while held; the next write takes it anyway.
+        assert_eq!((s.snapshot().get(&k("a")), s.version()), (Some(&V(1)), 1));
+        let ((), v) = s.write(|t| {
+            t.insert(k("b"), V(4));
+        });
+        assert_eq!((v, s.snapshot().get(&k("b"))), (2, Some(&V(4))));
+        assert_eq!(s.replace(Map::new()), 3);
+    }
 }

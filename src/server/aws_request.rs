@@ -147,6 +147,53 @@ impl RequestContext {
     }
 }
 
+/// A form-encoded parameter whose name or value does not decode to UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotUtf8 {
+    /// The parameter's name (lossily decoded when the name itself is the culprit).
+    pub name: String,
+    /// The first byte that is not part of a UTF-8 character.
+    pub byte: u8,
+}
+
+/// Form-encoded pairs (`a=b&c=d`, `+` for a space, `%XX` escapes) as the query protocol sends
+/// them. Unlike `serde_urlencoded`, which replaces what is not UTF-8 with U+FFFD and so stores
+/// something the client never sent (an SQS `MessageBody=%FF%FE` was kept altered, with the MD5
+/// of the altered text), a name or value whose decoded bytes are not UTF-8 is an error. A `%`
+/// not followed by two hex digits is kept literally, as by `serde_urlencoded`.
+pub fn parse_form(input: &[u8]) -> Result<Vec<(String, String)>, NotUtf8> {
+    let decode = |raw: &[u8]| -> Result<String, (Vec<u8>, u8)> {
+        let plus: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+        String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let byte = bytes[at];
+            (bytes, byte)
+        })
+    };
+    let mut out = Vec::new();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let name = decode(name).map_err(|(bytes, byte)| NotUtf8 {
+            name: String::from_utf8_lossy(&bytes).into_owned(),
+            byte,
+        })?;
+        let value = decode(value).map_err(|(_, byte)| NotUtf8 {
+            name: name.clone(),
+            byte,
+        })?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
 /// A fresh request id shaped like a UUID.
 pub fn new_request_id() -> String {
     static SEED: OnceLock<u64> = OnceLock::new();
@@ -235,6 +282,27 @@ mod tests {
         let h = "AWS4-HMAC-SHA256 Credential=k/d/../ssm/aws4_request";
         let ctx = RequestContext::from_scope(parse_authorization(h));
         assert_eq!(ctx.region(), DEFAULT_REGION);
+    }
+
+    #[test]
+    fn forms_decode_strictly() {
+        assert_eq!(
+            parse_form(b"a=1&b=x+y%20z&&c&d=%zz%C3%A9").unwrap(),
+            [("a", "1"), ("b", "x y z"), ("c", ""), ("d", "%zz\u{e9}")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(
+            parse_form(b"Action=SendMessage&MessageBody=ok%FF%FE").unwrap_err(),
+            NotUtf8 {
+                name: "MessageBody".into(),
+                byte: 0xFF
+            }
+        );
+        assert_eq!(parse_form(b"a%C3=1").unwrap_err().byte, 0xC3);
+        // What serde_urlencoded accepts as UTF-8 decodes the same.
+        let q = b"Action=X&Attribute.1.Name=a%2Fb&v=%E2%82%AC+%2B";
+        let lossy: Vec<(String, String)> = serde_urlencoded::from_bytes(q).unwrap();
+        assert_eq!(parse_form(q).unwrap(), lossy);
     }
 
     #[test]

@@ -8,9 +8,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tracing::debug;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use tracing::{debug, error};
 
-use super::aws_request::RequestContext;
+use super::aws_request::{NotUtf8, RequestContext, parse_form};
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
 use super::services::{Handled, dynamodb, s3, sqs, ssm, sts};
@@ -34,18 +36,84 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
+/// Every request. A panic while serving one is caught here and answered with a 500 in the
+/// shape of the service addressed (nothing escapes to the connection task, and the process never
+/// aborts: no profile sets `panic = "abort"`). Store writes publish nothing when they panic, and
+/// every lock of the server recovers from poisoning, so the next request is served normally.
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    if parts.uri.path().starts_with("/_localstack") {
-        return state_api::handle(&app, &parts, body).await;
-    }
     let ctx = RequestContext::from_request(&parts.headers, parts.uri.query());
+    match AssertUnwindSafe(route(&app, &parts, body, &ctx))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(panic) => panicked(&parts, &ctx, panic.as_ref()),
+    }
+}
+
+/// The 500 for a request whose handler panicked: DynamoDB's, S3's or the protocol's
+/// internal-error shape.
+fn panicked(
+    parts: &axum::http::request::Parts,
+    ctx: &RequestContext,
+    panic: &(dyn std::any::Any + Send),
+) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    error!(
+        method = %parts.method,
+        path = parts.uri.path(),
+        request_id = %ctx.request_id,
+        panic = what,
+        "a request handler panicked; answered 500"
+    );
+    let message = "We encountered an internal error. Please try again.";
+    let target = header_str(&parts.headers, "x-amz-target");
+    let content_type = header_str(&parts.headers, "content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if target.is_some_and(|t| t.starts_with("DynamoDB_")) {
+        return dynamodb::DdbError::internal(message).into_response(&ctx.request_id);
+    }
+    if is_s3(parts, ctx, target.is_some(), &content_type) {
+        return s3::S3Error {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalError",
+            message: message.to_string(),
+            extra: Vec::new(),
+        }
+        .into_response(&ctx.request_id, parts.method == Method::HEAD);
+    }
+    if target.is_some() || content_type.contains("json") {
+        AwsError::internal("InternalServerError", message)
+            .into_response(Protocol::Json11, &ctx.request_id)
+    } else {
+        AwsError::internal("InternalFailure", message)
+            .into_response(Protocol::Query, &ctx.request_id)
+    }
+}
+
+async fn route(
+    app: &Arc<App>,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    ctx: &RequestContext,
+) -> Response {
+    #[cfg(test)]
+    tests::hook(app, parts);
+    if parts.uri.path().starts_with("/_localstack") {
+        return state_api::handle(app, parts, body).await;
+    }
     let target = header_str(&parts.headers, "x-amz-target").map(str::to_string);
     let content_type = header_str(&parts.headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
-    if is_s3(&parts, &ctx, target.is_some(), &content_type) {
-        return serve_s3(&app, &ctx, &parts, body).await;
+    if is_s3(parts, ctx, target.is_some(), &content_type) {
+        return serve_s3(app, ctx, parts, body).await;
     }
     let protocol = if target.is_some() || content_type.contains("json") {
         Protocol::Json11
@@ -66,9 +134,9 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             .into_response(protocol, &ctx.request_id);
         };
         return match prefix {
-            "AmazonSSM" => serve_ssm(&app, &ctx, op, &body).await,
-            "DynamoDB_20120810" => serve_dynamodb(&app, &ctx, op, &body).await,
-            "AmazonSQS" => serve_sqs(&app, &ctx, &parts, sqs::Wire::Json, op, &body, &[]).await,
+            "AmazonSSM" => serve_ssm(app, ctx, op, &body).await,
+            "DynamoDB_20120810" => serve_dynamodb(app, ctx, op, &body).await,
+            "AmazonSQS" => serve_sqs(app, ctx, parts, sqs::Wire::Json, op, &body, &[]).await,
             _ => AwsError::new(
                 "UnknownOperationException",
                 format!("No service of this emulator handles X-Amz-Target {target}"),
@@ -78,18 +146,16 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     }
 
     // The query protocol: parameters in the query string and, for a form POST, the body.
-    let mut params: Vec<(String, String)> = match parts.uri.query() {
-        Some(q) => serde_urlencoded::from_str(q).unwrap_or_default(),
-        None => Vec::new(),
+    // Parameters that are not UTF-8 once percent-decoded are refused, never altered.
+    let mut params = match parse_form(parts.uri.query().unwrap_or("").as_bytes()) {
+        Ok(p) => p,
+        Err(bad) => return not_utf8(bad, parts, ctx),
     };
     if parts.method == Method::POST && content_type.starts_with("application/x-www-form-urlencoded")
     {
-        match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        match parse_form(&body) {
             Ok(p) => params.extend(p),
-            Err(e) => {
-                return AwsError::new("MalformedQueryString", e.to_string())
-                    .into_response(Protocol::Query, &ctx.request_id);
-            }
+            Err(bad) => return not_utf8(bad, parts, ctx),
         }
     }
     let action = params
@@ -99,19 +165,19 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let scope = ctx.scope_service.clone();
     match (action, scope.as_deref()) {
         (Some(action), Some("sqs")) => {
-            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, &action, &[], &params).await
+            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await
         }
         (Some(action), None) if sqs::is_operation(&action) => {
-            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, &action, &[], &params).await
+            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await
         }
-        (Some(action), None | Some("sts")) => serve_sts(&app, &ctx, &action, &params).await,
+        (Some(action), None | Some("sts")) => serve_sts(app, ctx, &action, &params).await,
         (Some(action), Some(other)) => AwsError::new(
             "InvalidAction",
             format!("Service {other} (action {action}) is not supported by this emulator"),
         )
         .into_response(Protocol::Query, &ctx.request_id),
         (None, Some("sqs")) => {
-            serve_sqs(&app, &ctx, &parts, sqs::Wire::Query, "", &[], &params).await
+            serve_sqs(app, ctx, parts, sqs::Wire::Query, "", &[], &params).await
         }
         (None, Some("ssm")) => AwsError::new(
             "UnknownOperationException",
@@ -138,6 +204,31 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             AwsError::new(code, msg).into_response(protocol, &ctx.request_id)
         }
     }
+}
+
+/// A query-protocol parameter that is not UTF-8 once percent-decoded. An SQS message body gets
+/// SQS's own answer for characters it cannot hold (InvalidMessageContents, worded as SQS words it,
+/// naming the first offending byte); any other parameter the query protocol's
+/// MalformedQueryString, in SQS's error shape for an SQS request. Storing the text with U+FFFD
+/// instead, as before, kept something the client never sent.
+fn not_utf8(bad: NotUtf8, parts: &axum::http::request::Parts, ctx: &RequestContext) -> Response {
+    if bad.name == "MessageBody" || bad.name.ends_with(".MessageBody") {
+        let e = sqs::SqsError::invalid_contents(format!(
+            "Invalid binary character '#x{:X}' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].",
+            bad.byte
+        ));
+        return sqs::query::error(&e, &ctx.request_id);
+    }
+    let message = format!(
+        "The value of parameter {} is not valid UTF-8 (byte 0x{:02X}).",
+        bad.name, bad.byte
+    );
+    let to_sqs = ctx.scope_service.as_deref() == Some("sqs")
+        || (ctx.scope_service.is_none() && parts.uri.path().trim_matches('/').contains('/'));
+    if to_sqs {
+        return sqs::query::error(&sqs::SqsError::serialization(message), &ctx.request_id);
+    }
+    AwsError::new("MalformedQueryString", message).into_response(Protocol::Query, &ctx.request_id)
 }
 
 /// S3 is REST: its requests name no operation. They are signed for `s3`, or carry neither an
@@ -363,3 +454,7 @@ async fn serve_sts(
     let result = app.sts.handle(ctx, action, params);
     finish(app, sts::NAME, Protocol::Query, ctx, result).await
 }
+
+#[cfg(test)]
+#[path = "gateway_tests.rs"]
+mod tests;

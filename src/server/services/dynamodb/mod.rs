@@ -23,6 +23,8 @@
 //! the items, on disk too.
 
 pub mod batch;
+#[cfg(test)]
+mod depth_tests;
 pub mod error;
 mod ex;
 pub mod expr;

@@ -946,8 +946,7 @@ impl S3 {
             }
             if pending.len() >= 1 << 20 {
                 digests.update(&pending);
-                blocking(|| writer.write(&pending))
-                    .map_err(durability::blob_error)?;
+                blocking(|| writer.write(&pending)).map_err(durability::blob_error)?;
                 pending.clear();
             }
         }

@@ -104,8 +104,8 @@ pub(super) fn eval(n: &Node, item: &Item) -> bool {
                 .any(|o| operand(o, item).is_some_and(|x| x == v))
         }
         Node::Const(b) => *b,
-        Node::And(a, b) => eval(a, item) && eval(b, item),
-        Node::Or(a, b) => eval(a, item) || eval(b, item),
+        Node::And(list) => list.iter().all(|n| eval(n, item)),
+        Node::Or(list) => list.iter().any(|n| eval(n, item)),
         Node::Not(a) => !eval(a, item),
         Node::Exists(p) => resolve(item, p).is_some(),
         Node::NotExists(p) => resolve(item, p).is_none(),

@@ -145,10 +145,10 @@ fn comparison(
                 "GT" => Node::Cmp(p, CmpOp::Gt, pv(v)),
                 "CONTAINS" => Node::Contains(p, pv(v)),
                 // Absence of a value needs an attribute to look in.
-                "NOT_CONTAINS" => Node::And(
-                    Box::new(Node::Exists(path)),
-                    Box::new(Node::Not(Box::new(Node::Contains(p, pv(v))))),
-                ),
+                "NOT_CONTAINS" => Node::And(vec![
+                    Node::Exists(path),
+                    Node::Not(Box::new(Node::Contains(p, pv(v)))),
+                ]),
                 _ => Node::BeginsWith(p, pv(v)),
             }
         }
@@ -197,7 +197,9 @@ fn comparison(
     })
 }
 
-/// Joins conditions with `ConditionalOperator` (AND when absent).
+/// Joins conditions with `ConditionalOperator` (AND when absent) into one flat n-ary node: a
+/// map of any size gives a tree two levels deep (`NOT_CONTAINS` adds two), so evaluating or
+/// dropping it never recurses once per entry (a 4,000-entry map once overflowed the stack).
 fn join(nodes: Vec<Node>, conditional_operator: Option<&str>) -> Result<Option<Node>, ExprError> {
     let or = match conditional_operator {
         None | Some("AND") => false,
@@ -208,18 +210,12 @@ fn join(nodes: Vec<Node>, conditional_operator: Option<&str>) -> Result<Option<N
             )));
         }
     };
-    let mut it = nodes.into_iter();
-    let Some(mut acc) = it.next() else {
-        return Ok(None);
-    };
-    for n in it {
-        acc = if or {
-            Node::Or(Box::new(acc), Box::new(n))
-        } else {
-            Node::And(Box::new(acc), Box::new(n))
-        };
-    }
-    Ok(Some(acc))
+    Ok(match nodes.len() {
+        0 => None,
+        1 => nodes.into_iter().next(),
+        _ if or => Some(Node::Or(nodes)),
+        _ => Some(Node::And(nodes)),
+    })
 }
 
 /// An always-true condition (for an empty legacy map).

@@ -292,8 +292,11 @@ pub(crate) enum Node {
     Cmp(Operand, CmpOp, Operand),
     Between(Operand, Operand, Operand),
     In(Operand, Vec<Operand>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// All of the conditions, in order (n-ary: `a AND b AND c` and a legacy map of any size
+    /// are one flat node, so neither evaluation nor drop recurses once per condition).
+    And(Vec<Node>),
+    /// Any of the conditions, in order.
+    Or(Vec<Node>),
     Not(Box<Node>),
     Exists(Path),
     NotExists(Path),
@@ -346,9 +349,10 @@ fn collect_names(n: &Node, out: &mut BTreeSet<String>) {
                 op(o, out);
             }
         }
-        Node::And(a, b) | Node::Or(a, b) => {
-            collect_names(a, out);
-            collect_names(b, out);
+        Node::And(list) | Node::Or(list) => {
+            for n in list {
+                collect_names(n, out);
+            }
         }
         Node::Not(a) => collect_names(a, out),
         Node::Exists(p) | Node::NotExists(p) | Node::Type(p, _) => {

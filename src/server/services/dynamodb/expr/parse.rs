@@ -391,27 +391,31 @@ impl Parser<'_, '_, '_> {
     /// Returns the node and whether it is a parenthesized expression (for the redundant
     /// parentheses check).
     fn or(&mut self) -> Result<(Node, bool), ExprError> {
-        let (mut node, mut paren) = self.and()?;
+        let (node, paren) = self.and()?;
+        if !self.at_kw("OR") {
+            return Ok((node, paren));
+        }
+        let mut list = vec![node];
         while self.at_kw("OR") {
             self.bump();
             self.count_op()?;
-            let (r, _) = self.and()?;
-            node = Node::Or(Box::new(node), Box::new(r));
-            paren = false;
+            list.push(self.and()?.0);
         }
-        Ok((node, paren))
+        Ok((Node::Or(list), false))
     }
 
     fn and(&mut self) -> Result<(Node, bool), ExprError> {
-        let (mut node, mut paren) = self.not()?;
+        let (node, paren) = self.not()?;
+        if !self.at_kw("AND") {
+            return Ok((node, paren));
+        }
+        let mut list = vec![node];
         while self.at_kw("AND") {
             self.bump();
             self.count_op()?;
-            let (r, _) = self.not()?;
-            node = Node::And(Box::new(node), Box::new(r));
-            paren = false;
+            list.push(self.not()?.0);
         }
-        Ok((node, paren))
+        Ok((Node::And(list), false))
     }
 
     fn not(&mut self) -> Result<(Node, bool), ExprError> {
@@ -1084,10 +1088,7 @@ fn check_key_operators(n: &Node) -> Result<(), ExprError> {
         )))
     };
     match n {
-        Node::And(a, b) => {
-            check_key_operators(a)?;
-            check_key_operators(b)
-        }
+        Node::And(list) => list.iter().try_for_each(check_key_operators),
         Node::Or(..) => bad("OR"),
         Node::Not(..) => bad("NOT"),
         Node::In(..) => bad("IN"),
@@ -1100,13 +1101,14 @@ fn check_key_operators(n: &Node) -> Result<(), ExprError> {
     }
 }
 
+/// The conditions of nested ANDs, in order (an explicit stack: no recursion).
 fn flatten_and(n: Node, out: &mut Vec<Node>) {
-    match n {
-        Node::And(a, b) => {
-            flatten_and(*a, out);
-            flatten_and(*b, out);
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        match n {
+            Node::And(list) => stack.extend(list.into_iter().rev()),
+            other => out.push(other),
         }
-        other => out.push(other),
     }
 }
 
