@@ -71,6 +71,19 @@ fn without_persistence_ssm_semantics_errors_and_isolation() {
     assert_eq!(h["services"]["sts"], "running");
     assert_eq!(h["services"]["sqs"], "running");
     assert_eq!(h["services"]["dynamodb"], "running");
+    let (status, body) = s.http("GET", "/_localstack/info");
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["persistence"], false);
+    assert_eq!(
+        info["session_id"].as_str().map(str::len),
+        Some(36),
+        "{info}"
+    );
+    assert!(info["uptime"].as_u64().is_some(), "{info}");
+    let (status, _) = s.http("POST", "/_localstack/info");
+    assert_eq!(status, 405);
     let (status, body) = s.http("POST", "/_localstack/state/save");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("persistence is disabled"), "{body}");

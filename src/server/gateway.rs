@@ -29,6 +29,9 @@ pub struct App {
     pub sts: sts::Sts,
     pub dynamodb: dynamodb::DynamoDb,
     pub persistence: Arc<Persistence>,
+    /// When this server started, and the id of this run (`/_localstack/info`).
+    pub started: std::time::Instant,
+    pub session_id: String,
 }
 
 /// The HTTP router of the server.

@@ -132,6 +132,8 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         sts,
         dynamodb,
         persistence,
+        started: std::time::Instant::now(),
+        session_id: aws_request::new_request_id(),
     });
     sqs::spawn_sweeper(&app);
     Ok(app)

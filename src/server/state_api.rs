@@ -82,6 +82,12 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
             _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
         };
     }
+    if path == "/_localstack/info" || path == "/_localstack/info/" {
+        return match parts.method {
+            Method::GET | Method::HEAD => json_response(StatusCode::OK, info(app)),
+            _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        };
+    }
     let Some(rest) = path.strip_prefix("/_localstack/state") else {
         return internal_api_error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
     };
@@ -151,6 +157,26 @@ fn health(app: &App) -> Value {
         "features": {
             "persistence": if app.persistence.enabled() { "initialized" } else { "disabled" }
         }
+    })
+}
+
+/// `GET /_localstack/info`, with the members LocalStack's has (scripts read `version` and
+/// `session_id`), plus whether persistence is on.
+fn info(app: &App) -> Value {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    json!({
+        "version": crate::VERSION,
+        "edition": "snapstack",
+        "is_license_activated": false,
+        "session_id": app.session_id,
+        "machine_id": "snapstack",
+        "system": std::env::consts::OS,
+        "is_docker": std::path::Path::new("/.dockerenv").exists(),
+        "server_time_utc": crate::server::services::s3::iso8601(now_ms),
+        "uptime": app.started.elapsed().as_secs(),
+        "persistence": app.persistence.enabled(),
     })
 }
 
