@@ -43,6 +43,8 @@ struct Route {
     required_query: Vec<String>,
     /// Lower-case header names.
     required_headers: Vec<String>,
+    /// How many path segments are literal (more is more specific).
+    literal_segments: usize,
     /// How far a tie demotes this route: 2 for a deprecated twin, plus 1 for an S3 Express
     /// control operation.
     demoted: u8,
@@ -154,7 +156,12 @@ impl RestRouter {
                 }
             }
             selectors.extend(literal_query.iter().map(|(k, _)| k.clone()));
+            let literal_segments = path
+                .iter()
+                .filter(|s| matches!(s, Segment::Literal(_)))
+                .count();
             routes.push(Route {
+                literal_segments,
                 operation: op.name.clone(),
                 method: http.method.clone(),
                 path,
@@ -186,25 +193,21 @@ impl RestRouter {
                 .find(|(q, _)| q == k)
                 .map(|(_, v)| v.as_str())
         };
-        // (literal segments, literal query keys, required present, -required missing, -demoted)
-        let mut best: Option<(Score, &'r Route, Labels<'r>)> = None;
-        let mut tied: Vec<&'r Route> = Vec::new();
-        let mut other_methods: Vec<String> = Vec::new();
-        for route in &self.routes {
-            let Some(labels) = match_path(&route.path, req.path) else {
-                continue;
-            };
-            let query_ok = route.literal_query.iter().all(|(k, v)| match v {
+        let sub_resource_matches = |route: &Route| {
+            route.literal_query.iter().all(|(k, v)| match v {
                 Some(v) => query_value(k) == Some(v.as_str()),
                 None => has_query(k),
-            });
-            if !query_ok {
-                continue;
-            }
-            if !route.method.eq_ignore_ascii_case(req.method) {
-                if !other_methods.contains(&route.method) {
-                    other_methods.push(route.method.clone());
-                }
+            })
+        };
+        // (literal segments, literal query keys, required present, -required missing, -demoted)
+        let mut best: Option<(Score, &'r Route)> = None;
+        let mut tied: Vec<&'r Route> = Vec::new();
+        for route in &self.routes {
+            // Cheapest tests first; labels are taken for the winner only.
+            if !route.method.eq_ignore_ascii_case(req.method)
+                || !sub_resource_matches(route)
+                || match_path(&route.path, req.path, None).is_none()
+            {
                 continue;
             }
             let present = route.required_query.iter().filter(|k| has_query(k)).count()
@@ -214,31 +217,38 @@ impl RestRouter {
                     .filter(|h| (req.has_header)(h))
                     .count();
             let missing = route.required_query.len() + route.required_headers.len() - present;
-            let literal_segments = route
-                .path
-                .iter()
-                .filter(|s| matches!(s, Segment::Literal(_)))
-                .count();
             let score = (
-                literal_segments,
+                route.literal_segments,
                 route.literal_query.len(),
                 present,
                 -(missing as isize),
                 -(route.demoted as i8),
             );
             match &best {
-                Some((s, _, _)) if *s > score => {}
-                Some((s, _, _)) if *s == score => tied.push(route),
+                Some((s, _)) if *s > score => {}
+                Some((s, _)) if *s == score => tied.push(route),
                 _ => {
                     tied.clear();
-                    best = Some((score, route, labels));
+                    best = Some((score, route));
                 }
             }
         }
-        let Some((_, route, labels)) = best else {
+        let Some((_, route)) = best else {
+            // Which methods this resource does have (for a 405).
+            let mut other_methods: Vec<String> = Vec::new();
+            for r in &self.routes {
+                if sub_resource_matches(r)
+                    && match_path(&r.path, req.path, None).is_some()
+                    && !other_methods.contains(&r.method)
+                {
+                    other_methods.push(r.method.clone());
+                }
+            }
             other_methods.sort();
             return Err(RouteError::NoOperation { other_methods });
         };
+        let mut labels = Vec::new();
+        match_path(&route.path, req.path, Some(&mut labels));
         if !tied.is_empty() {
             let mut names: Vec<String> = tied.iter().map(|r| r.operation.clone()).collect();
             names.push(route.operation.clone());
@@ -273,12 +283,15 @@ impl RestRouter {
     }
 }
 
-/// Match a raw path against a template; the labels keep their raw (percent-encoded) text.
-/// A trailing `/` after the last segment is allowed (`/bucket/` is the bucket), except where a
-/// greedy label takes it (`/bucket/dir/` is the key `dir/`).
-fn match_path<'r>(template: &'r [Segment], path: &str) -> Option<Vec<(&'r str, String)>> {
+/// Match a raw path against a template; with `labels`, collect the labels' raw (still
+/// percent-encoded) text. A trailing `/` after the last segment is allowed (`/bucket/` is the
+/// bucket), except where a greedy label takes it (`/bucket/dir/` is the key `dir/`).
+fn match_path<'r>(
+    template: &'r [Segment],
+    path: &str,
+    mut labels: Option<&mut Labels<'r>>,
+) -> Option<()> {
     let mut rest = path.strip_prefix('/')?;
-    let mut labels = Vec::new();
     for (i, seg) in template.iter().enumerate() {
         if i >= MAX_SEGMENTS {
             return None;
@@ -287,7 +300,9 @@ fn match_path<'r>(template: &'r [Segment], path: &str) -> Option<Vec<(&'r str, S
             if rest.is_empty() {
                 return None;
             }
-            labels.push((name.as_str(), rest.to_string()));
+            if let Some(l) = labels.as_deref_mut() {
+                l.push((name.as_str(), rest.to_string()));
+            }
             rest = "";
             continue;
         }
@@ -301,13 +316,17 @@ fn match_path<'r>(template: &'r [Segment], path: &str) -> Option<Vec<(&'r str, S
         match seg {
             Segment::Literal(l) if l == head => {}
             Segment::Literal(_) => return None,
-            Segment::Label(name) => labels.push((name.as_str(), head.to_string())),
+            Segment::Label(name) => {
+                if let Some(l) = labels.as_deref_mut() {
+                    l.push((name.as_str(), head.to_string()));
+                }
+            }
             Segment::Greedy(_) => unreachable!("handled above"),
         }
         rest = tail.unwrap_or("");
     }
     // Only nothing, or one trailing slash, may be left.
-    if rest.is_empty() { Some(labels) } else { None }
+    rest.is_empty().then_some(())
 }
 
 #[cfg(test)]
