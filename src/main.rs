@@ -92,18 +92,34 @@ struct ServeArgs {
     max_connections: Option<String>,
 }
 
+/// Logging from `SNAPSTACK_LOG` (a level) and LocalStack's `DEBUG=1` (debug logs and a request
+/// log line per call). A value that is not a level stops the start, naming the variable.
 fn init_logging() {
+    let debug = matches!(
+        std::env::var("DEBUG").unwrap_or_default().trim(),
+        "1" | "true" | "TRUE" | "True"
+    );
     let level = match std::env::var("SNAPSTACK_LOG")
         .unwrap_or_default()
+        .trim()
         .to_ascii_lowercase()
         .as_str()
     {
         "trace" => tracing::Level::TRACE,
         "debug" => tracing::Level::DEBUG,
+        "info" => tracing::Level::INFO,
         "warn" => tracing::Level::WARN,
         "error" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
+        "" if debug => tracing::Level::DEBUG,
+        "" => tracing::Level::INFO,
+        other => {
+            eprintln!(
+                "snapstack: configuration error: SNAPSTACK_LOG={other:?} is not one of error, warn, info, debug, trace"
+            );
+            std::process::exit(2);
+        }
     };
+    snapstack::server::request_log::enable(debug);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)

@@ -31,6 +31,7 @@ fn cli_without_arguments_and_bad_configuration() {
         ("PERSISTENCE", "maybe", "0, 1"),
         ("SNAPSHOT_FLUSH_INTERVAL", "soon", "seconds"),
         ("GATEWAY_LISTEN", "nowhere", "host:port"),
+        ("SNAPSTACK_LOG", "loud", "error, warn, info, debug, trace"),
     ] {
         let out = Command::new(BIN)
             .arg("serve")
@@ -437,4 +438,19 @@ fn the_readme_session_with_the_aws_cli() {
         ],
     );
     assert_eq!(v, "postgres://db");
+}
+
+/// LocalStack's `DEBUG=1`: a request log line per call naming the service and the operation the
+/// request was matched to, with its status.
+#[test]
+fn debug_logs_each_call_with_its_operation() {
+    let dir = tempdir();
+    let mut s = Server::start(dir.path(), &[("DEBUG", "1")]);
+    s.py(&["ctx", "000000000000", "us-east-1", "put", "/debug/p", "v"]);
+    let (status, _) = s.http("GET", "/nobucket-here/key");
+    assert_eq!(status, 404);
+    s.wait_for("the request log lines", |s| {
+        let log = s.log();
+        log.contains("AWS ssm.PutParameter => 200") && log.contains("AWS s3.GetObject => 404")
+    });
 }

@@ -16,7 +16,7 @@ use super::aws_request::{NotUtf8, RequestContext, parse_form};
 use super::errors::{AwsError, Protocol};
 use super::persistence::Persistence;
 use super::services::{Handled, dynamodb, s3, sqs, ssm, sts};
-use super::state_api;
+use super::{request_log, state_api};
 
 /// The largest request body accepted (larger ones get a 413).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -46,13 +46,16 @@ pub fn router(app: Arc<App>) -> Router {
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ctx = RequestContext::from_request(&parts.headers, parts.uri.query());
-    match AssertUnwindSafe(route(&app, &parts, body, &ctx))
+    let started = std::time::Instant::now();
+    let resp = match AssertUnwindSafe(route(&app, &parts, body, &ctx))
         .catch_unwind()
         .await
     {
         Ok(resp) => resp,
         Err(panic) => panicked(&parts, &ctx, panic.as_ref()),
-    }
+    };
+    request_log::log(&parts, &resp, started);
+    resp
 }
 
 /// The 500 for a request whose handler panicked: DynamoDB's, S3's or the protocol's
@@ -137,9 +140,15 @@ async fn route(
             .into_response(protocol, &ctx.request_id);
         };
         return match prefix {
-            "AmazonSSM" => serve_ssm(app, ctx, op, &body).await,
-            "DynamoDB_20120810" => serve_dynamodb(app, ctx, op, &body).await,
-            "AmazonSQS" => serve_sqs(app, ctx, parts, sqs::Wire::Json, op, &body, &[]).await,
+            "AmazonSSM" => request_log::tag(serve_ssm(app, ctx, op, &body).await, "ssm", op),
+            "DynamoDB_20120810" => {
+                request_log::tag(serve_dynamodb(app, ctx, op, &body).await, "dynamodb", op)
+            }
+            "AmazonSQS" => request_log::tag(
+                serve_sqs(app, ctx, parts, sqs::Wire::Json, op, &body, &[]).await,
+                "sqs",
+                op,
+            ),
             _ => AwsError::new(
                 "UnknownOperationException",
                 format!("No service of this emulator handles X-Amz-Target {target}"),
@@ -167,13 +176,19 @@ async fn route(
         .map(|(_, v)| v.clone());
     let scope = ctx.scope_service.clone();
     match (action, scope.as_deref()) {
-        (Some(action), Some("sqs")) => {
-            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await
+        (Some(action), Some("sqs")) => request_log::tag(
+            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await,
+            "sqs",
+            &action,
+        ),
+        (Some(action), None) if sqs::is_operation(&action) => request_log::tag(
+            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await,
+            "sqs",
+            &action,
+        ),
+        (Some(action), None | Some("sts")) => {
+            request_log::tag(serve_sts(app, ctx, &action, &params).await, "sts", &action)
         }
-        (Some(action), None) if sqs::is_operation(&action) => {
-            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await
-        }
-        (Some(action), None | Some("sts")) => serve_sts(app, ctx, &action, &params).await,
         (Some(action), Some(other)) => AwsError::new(
             "InvalidAction",
             format!("Service {other} (action {action}) is not supported by this emulator"),

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod gateway;
 pub mod listener;
 pub mod persistence;
+pub mod request_log;
 pub mod services;
 pub mod state_api;
 

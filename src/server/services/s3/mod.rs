@@ -28,6 +28,7 @@ use self::model::{Bucket, Object, ObjectHeaders, Part, S3Record, Upload, keys};
 use self::xml::{Node, Xml};
 use crate::server::aws_request::RequestContext;
 use crate::server::errors::xml_escape;
+use crate::server::request_log;
 use crate::{BlobId, Engine, Key, Store};
 
 pub const NAME: &str = "s3";
@@ -355,16 +356,17 @@ impl S3 {
             headers: &parts.headers,
         };
         let head = req.method == Method::HEAD;
+        let operation = req.operation;
         match self.dispatch(&req, body).await {
             Ok((mut response, write_version)) => {
                 set(response.headers_mut(), "x-amz-request-id", &ctx.request_id);
                 Outcome {
-                    response,
+                    response: request_log::tag(response, "s3", operation),
                     write_version,
                 }
             }
             Err(e) => Outcome {
-                response: e.into_response(&ctx.request_id, head),
+                response: request_log::tag(e.into_response(&ctx.request_id, head), "s3", operation),
                 write_version: None,
             },
         }
