@@ -5,6 +5,8 @@
 //! To regenerate the fixture after a deliberate format change (bump the format version first, and
 //! keep the old fixture): `cargo test --test format_fixture -- --ignored regenerate`.
 
+mod fsutil;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -240,21 +242,15 @@ fn the_log_v1_fixture_loads_its_generation_and_replays_its_log_tail() {
     assert!(fsutil_snapshot(dir.path()) == before);
 }
 
+/// Every file under `dir` with its bytes, sorted by path.
 fn fsutil_snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    fsutil::files(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
 }
 
 #[test]

@@ -156,21 +156,7 @@ impl Persistence {
                 tokio::spawn(flusher(self.clone(), engine, rx));
             }
             SaveStrategy::Scheduled => {
-                let this = self.clone();
-                tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(flush_interval);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    tick.tick().await;
-                    loop {
-                        tick.tick().await;
-                        let e = engine.clone();
-                        let names = this.auto_save_services();
-                        match tokio::task::spawn_blocking(move || e.save(&names)).await {
-                            Ok(results) => this.after_save(&results, "scheduled"),
-                            Err(e) => error!(error = %e, "the scheduled save task failed"),
-                        }
-                    }
-                });
+                self.spawn_periodic_saves(engine, flush_interval, "scheduled")
             }
             SaveStrategy::OnShutdown | SaveStrategy::Manual => {}
         }
@@ -179,6 +165,17 @@ impl Persistence {
     /// Under `ON_REQUEST` with the write-ahead log: save a generation of what the log holds every
     /// `interval` (at background priority), so the covered log segments can be removed.
     fn spawn_checkpoints(self: &Arc<Self>, engine: Arc<Engine>, interval: Duration) {
+        self.spawn_periodic_saves(engine, interval, "log checkpoint");
+    }
+
+    /// Every `interval`, save each service whose state changed (`SCHEDULED`'s flushes and the
+    /// log's checkpoints); `what` names them in the logs.
+    fn spawn_periodic_saves(
+        self: &Arc<Self>,
+        engine: Arc<Engine>,
+        interval: Duration,
+        what: &'static str,
+    ) {
         let this = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -189,8 +186,8 @@ impl Persistence {
                 let e = engine.clone();
                 let names = this.auto_save_services();
                 match tokio::task::spawn_blocking(move || e.save(&names)).await {
-                    Ok(results) => this.after_save(&results, "log checkpoint"),
-                    Err(e) => error!(error = %e, "the checkpoint task failed"),
+                    Ok(results) => this.after_save(&results, what),
+                    Err(e) => error!(error = %e, task = what, "the periodic save task failed"),
                 }
             }
         });

@@ -226,6 +226,28 @@ fn grants_from_headers(r: &Req<'_>) -> S3Result<String> {
 }
 
 impl S3 {
+    /// Change the record of a bucket's `kind` configuration in one store write, if the bucket
+    /// exists; returns the store version.
+    fn in_bucket(
+        &self,
+        r: &Req<'_>,
+        kind: Kind,
+        f: impl FnOnce(&mut crate::Txn<'_, S3Record>, crate::Key),
+    ) -> S3Result<u64> {
+        let (bucket, acct) = (r.bucket(), r.account());
+        let (res, v) = self.store.write(|t| {
+            if !matches!(
+                t.get(&keys::bucket(acct, bucket)),
+                Some(S3Record::Bucket(_))
+            ) {
+                return Err(S3Error::no_such_bucket(bucket));
+            }
+            f(t, keys::config(acct, bucket, kind.name()));
+            Ok(())
+        });
+        res.map(|()| v)
+    }
+
     /// Put a configuration document (for ACLs, a canned `x-amz-acl` works as well).
     pub(super) fn put_config(
         &self,
@@ -264,25 +286,15 @@ impl S3 {
                 text.to_string()
             }
         };
-        let bucket = r.bucket().to_string();
-        let acct = r.account().to_string();
-        let (res, v) = self.store.write(|t| {
-            if !matches!(
-                t.get(&keys::bucket(&acct, &bucket)),
-                Some(S3Record::Bucket(_))
-            ) {
-                return Err(S3Error::no_such_bucket(&bucket));
-            }
+        let v = self.in_bucket(r, kind, |t, key| {
             t.insert(
-                keys::config(&acct, &bucket, kind.name()),
+                key,
                 S3Record::Config(BucketConfig {
                     kind: kind.name().to_string(),
                     document,
                 }),
             );
-            Ok(())
-        });
-        res?;
+        })?;
         Ok((empty(StatusCode::OK), Some(v)))
     }
 
@@ -307,19 +319,9 @@ impl S3 {
         r: &Req<'_>,
         kind: Kind,
     ) -> S3Result<(Response, Option<u64>)> {
-        let bucket = r.bucket().to_string();
-        let acct = r.account().to_string();
-        let (res, v) = self.store.write(|t| {
-            if !matches!(
-                t.get(&keys::bucket(&acct, &bucket)),
-                Some(S3Record::Bucket(_))
-            ) {
-                return Err(S3Error::no_such_bucket(&bucket));
-            }
-            t.remove(&keys::config(&acct, &bucket, kind.name()));
-            Ok(())
-        });
-        res?;
+        let v = self.in_bucket(r, kind, |t, key| {
+            t.remove(&key);
+        })?;
         Ok((empty(StatusCode::NO_CONTENT), Some(v)))
     }
 }
