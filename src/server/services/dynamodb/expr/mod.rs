@@ -22,6 +22,7 @@ use std::fmt;
 use super::value::{AttributeValue, Item};
 
 mod eval;
+mod key_condition;
 mod legacy;
 mod lex;
 mod parse;
@@ -30,14 +31,12 @@ mod reserved;
 mod tests;
 
 pub use eval::project;
+pub use key_condition::{parse_key_condition, validate_key_condition};
 pub use legacy::{
     condition_from_expected, condition_from_filter, key_condition_from_legacy,
     paths_from_attributes_to_get, update_from_attribute_updates,
 };
-pub use parse::{
-    parse_condition, parse_filter, parse_key_condition, parse_projection, parse_update,
-    validate_key_condition,
-};
+pub use parse::{parse_condition, parse_filter, parse_projection, parse_update};
 pub use reserved::is_reserved;
 
 /// A validation failure; the message is DynamoDB's `ValidationException` message.
