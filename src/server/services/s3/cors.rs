@@ -169,25 +169,26 @@ fn forbidden(message: &str, method: &str, resource: &str) -> S3Error {
 }
 
 impl S3 {
-    /// A bucket's CORS rules (`Err` when the bucket does not exist, empty without a configuration).
-    fn cors_rules(&self, account: &str, bucket: &str) -> Result<Vec<Rule>, ()> {
+    /// A bucket's CORS rules (`None` when the bucket does not exist, empty without a
+    /// configuration).
+    fn cors_rules(&self, account: &str, bucket: &str) -> Option<Vec<Rule>> {
         match self.store.snapshot().get(&keys::bucket(account, bucket)) {
-            Some(S3Record::Bucket(b)) => Ok(b
-                .cors
-                .as_deref()
-                .and_then(|doc| parse(doc.as_bytes()).ok())
-                .unwrap_or_default()),
-            _ => Err(()),
+            Some(S3Record::Bucket(b)) => Some(
+                b.cors
+                    .as_deref()
+                    .and_then(|doc| parse(doc.as_bytes()).ok())
+                    .unwrap_or_default(),
+            ),
+            _ => None,
         }
     }
 
     /// Answer an `OPTIONS` request (a CORS preflight) to a bucket or object path.
     pub(super) fn preflight(&self, ctx: &RequestContext, parts: &Parts) -> Response {
-        let response = match self.preflight_result(ctx, parts) {
+        let mut response = match self.preflight_result(ctx, parts) {
             Ok(r) => r,
             Err(e) => e.into_response(&ctx.request_id, false),
         };
-        let mut response = response;
         set(response.headers_mut(), "x-amz-request-id", &ctx.request_id);
         response
     }
@@ -209,11 +210,10 @@ impl S3 {
         };
         let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
         let bucket = routing::decode_strict(bucket)?;
-        let Ok(rules) = (if bucket.is_empty() {
-            Err(())
-        } else {
-            self.cors_rules(&ctx.partition.account, &bucket)
-        }) else {
+        let rules = (!bucket.is_empty())
+            .then(|| self.cors_rules(&ctx.partition.account, &bucket))
+            .flatten();
+        let Some(rules) = rules else {
             return Err(forbidden(
                 "CORSResponse: Bucket not found",
                 method,
@@ -257,7 +257,7 @@ impl S3 {
         let (Some(origin), Some(bucket)) = (header(headers, "origin"), bucket) else {
             return;
         };
-        let Ok(rules) = self.cors_rules(&ctx.partition.account, bucket) else {
+        let Some(rules) = self.cors_rules(&ctx.partition.account, bucket) else {
             return;
         };
         let method = header(headers, "access-control-request-method").unwrap_or(method.as_str());

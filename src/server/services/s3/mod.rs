@@ -563,6 +563,8 @@ impl S3 {
                 FieldValue::Text(status)
             }
             Field::Cors => {
+                // A missing bucket is named before the rules are checked.
+                self.bucket_meta(r)?;
                 cors::parse(&doc)?;
                 FieldValue::Text(String::from_utf8_lossy(&doc).into_owned())
             }
