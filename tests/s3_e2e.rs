@@ -156,7 +156,8 @@ fn memory_stays_bounded_while_a_large_object_streams_in() {
 /// Issue 15, item 0: requests for sub-resources this emulator does not implement answer 501 and
 /// touch nothing; keys are never trimmed; the `null` version survives versioning; partNumber,
 /// SigV2 presigned URLs, control characters and invalid UTF-8 behave as S3 does. Everything
-/// written is still there after a kill -9 under ON_REQUEST.
+/// written is still there after a kill -9 under ON_REQUEST. Issue 17: CORS preflights and the
+/// CORS headers of actual requests, answered from a configuration kept over the restart.
 #[test]
 fn requests_it_does_not_implement_touch_nothing_and_survive_a_restart() {
     let vol = tempdir();
@@ -165,8 +166,8 @@ fn requests_it_does_not_implement_touch_nothing_and_survive_a_restart() {
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
     let mut server = Server::start(vol.path(), &env);
-    server.script("s3_hardening.py", &["refuse", "configs"]);
+    server.script("s3_hardening.py", &["refuse", "configs", "cors"]);
     server.kill9();
     let mut server = Server::start(vol.path(), &env);
-    server.script("s3_hardening.py", &["verify", "configs-kept"]);
+    server.script("s3_hardening.py", &["verify", "configs-kept", "cors-kept"]);
 }

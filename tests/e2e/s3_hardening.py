@@ -7,6 +7,9 @@ Usage: s3_hardening.py ENDPOINT COMMAND...
            nothing; keys keep their spaces; versioning keeps the `null` version; partNumber,
            SigV2 presigned URLs, control characters and invalid UTF-8 behave as S3 does
   verify   after a restart: every object and version written by `refuse` is still there
+  cors     PutBucketCors checks its rules; preflight OPTIONS and actual requests with an Origin
+           get S3's CORS headers, or its 403 (path and virtual-host style)
+  cors-kept  after a restart: the CORS configuration still answers preflights
 """
 
 import hashlib
@@ -250,8 +253,143 @@ def cmd_verify():
     check(body(a, "acct-a", "k") == b"account a", "account A's object")
 
 
+def http(method, path, headers=None, body=None):
+    """A raw request: (status, headers with lowercase names, body)."""
+    req = urllib.request.Request(ENDPOINT + path, method=method, data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+APP = "https://app.example.com"
+VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+CORS_RULES = {"CORSRules": [
+    {"AllowedOrigins": [APP, "http://*.dev.example"], "AllowedMethods": ["GET", "PUT"],
+     "AllowedHeaders": ["Content-Type", "x-amz-*"], "ExposeHeaders": ["ETag", "x-amz-version-id"],
+     "MaxAgeSeconds": 600},
+    {"AllowedOrigins": ["*"], "AllowedMethods": ["HEAD"]},
+]}
+
+
+def preflight(path, origin=APP, method="PUT", req_headers=None, host=None):
+    h = {}
+    if origin:
+        h["Origin"] = origin
+    if method:
+        h["Access-Control-Request-Method"] = method
+    if req_headers:
+        h["Access-Control-Request-Headers"] = req_headers
+    if host:
+        h["Host"] = host
+    return http("OPTIONS", path, h)
+
+
+def check_forbidden(res, message, method, resource, what):
+    status, _, b = res
+    check(status == 403, f"{what}: 403, got {status} {b!r}")
+    check(b"<Code>AccessForbidden</Code>" in b, f"{what}: AccessForbidden {b!r}")
+    check(message.encode() in b, f"{what}: message {b!r}")
+    check(f"<Method>{method}</Method><ResourceType>{resource}</ResourceType>".encode() in b,
+          f"{what}: method and resource type {b!r}")
+
+
+def check_allowed(h, what):
+    check(h.get("access-control-allow-origin") == APP, f"{what}: allow-origin {h}")
+    check(h.get("access-control-allow-methods") == "GET, PUT", f"{what}: allow-methods {h}")
+    check(h.get("access-control-allow-credentials") == "true", f"{what}: credentials {h}")
+    check(h.get("access-control-expose-headers") == "ETag, x-amz-version-id", f"{what}: expose {h}")
+    check(h.get("access-control-max-age") == "600", f"{what}: max-age {h}")
+    check(h.get("vary") == VARY, f"{what}: vary {h}")
+
+
+def check_preflights():
+    """The preflights `cors` and `cors-kept` expect of the bucket `cors`."""
+    status, h, b = preflight("/cors/some/key.txt", req_headers="Content-Type, X-Amz-Date")
+    check(status == 200 and b == b"", f"preflight allowed: {status} {b!r}")
+    check_allowed(h, "preflight")
+    check(h.get("access-control-allow-headers") == "content-type, x-amz-date", f"allow-headers {h}")
+    # Virtual-host style, a wildcard origin, no requested headers.
+    status, h, _ = preflight("/k", origin="http://web.dev.example", method="GET", host="cors.localhost")
+    check(status == 200, f"virtual-host preflight: {status}")
+    check(h.get("access-control-allow-origin") == "http://web.dev.example", f"wildcard origin {h}")
+    check("access-control-allow-headers" not in h, f"no headers requested, none allowed {h}")
+    # A rule whose origin is `*` answers `*`, without credentials.
+    status, h, _ = preflight("/cors", origin="http://anyone:1234", method="HEAD")
+    check(status == 200 and h.get("access-control-allow-origin") == "*", f"everyone {status} {h}")
+    check("access-control-allow-credentials" not in h, f"no credentials for * {h}")
+    check(h.get("access-control-allow-methods") == "HEAD", f"{h}")
+    # What no rule allows: an origin, a method, a header.
+    not_allowed = "CORSResponse: This CORS request is not allowed."
+    check_forbidden(preflight("/cors/k", origin="http://app.example.com"), not_allowed, "PUT",
+                    "OBJECT", "other origin")
+    check_forbidden(preflight("/cors/k", method="DELETE"), not_allowed, "DELETE", "OBJECT", "method")
+    check_forbidden(preflight("/cors", req_headers="Authorization"), not_allowed, "PUT", "BUCKET",
+                    "header")
+
+
+def cmd_cors():
+    c = s3()
+    c.create_bucket(Bucket="cors")
+    c.create_bucket(Bucket="cors-none")
+    c.put_object(Bucket="cors", Key="k", Body=b"cors body")
+    # PutBucketCors checks its rules.
+    e = expect_error("InvalidRequest", c.put_bucket_cors, Bucket="cors", CORSConfiguration={
+        "CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PATCH"]}]})
+    check(e.response["Error"]["Message"]
+          == "Found unsupported HTTP method in CORS config. Unsupported method is PATCH", f"{e}")
+    expect_error("MalformedXML", c.put_bucket_cors, Bucket="cors",
+                 CORSConfiguration={"CORSRules": []})
+    expect_error("MalformedXML", c.put_bucket_cors, Bucket="cors", CORSConfiguration={
+        "CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}] * 101})
+    expect_error("NoSuchCORSConfiguration", c.get_bucket_cors, Bucket="cors")
+    c.put_bucket_cors(Bucket="cors", CORSConfiguration=CORS_RULES)
+    got = c.get_bucket_cors(Bucket="cors")["CORSRules"]
+    check(got[0]["AllowedOrigins"] == CORS_RULES["CORSRules"][0]["AllowedOrigins"], f"{got}")
+    check_preflights()
+    # Without Origin, 400; a missing bucket, or one without CORS, 403.
+    status, _, b = preflight("/cors/k", origin=None)
+    check(status == 400 and b"<Code>BadRequest</Code>" in b, f"no origin: {status} {b!r}")
+    check(b"Insufficient information. Origin request header needed." in b, f"{b!r}")
+    check_forbidden(preflight("/no-such-cors-bucket/k"), "CORSResponse: Bucket not found", "PUT",
+                    "BUCKET", "missing bucket")
+    check_forbidden(preflight("/cors-none/k", method=None), "CORSResponse: CORS is not enabled",
+                    "OPTIONS", "BUCKET", "no configuration")
+    # Actual requests: CORS headers from an allowed origin, on success and on error; none else.
+    status, h, b = http("GET", "/cors/k", {"Origin": APP})
+    check(status == 200 and b == b"cors body", f"GET with origin {status}")
+    check_allowed(h, "GET")
+    status, h, _ = http("GET", "/cors/missing", {"Origin": APP})
+    check(status == 404, f"missing key {status}")
+    check_allowed(h, "error response")
+    status, h, b = http("GET", "/cors/k", {"Origin": "https://evil.example"})
+    check(status == 200 and b == b"cors body", f"GET from another origin still served {status}")
+    check(not any(k.startswith("access-control-") for k in h) and "vary" not in h, f"{h}")
+    status, h, _ = http("DELETE", "/cors/nothing-here", {"Origin": APP})
+    check(status == 204 and "access-control-allow-origin" not in h, f"DELETE not allowed {h}")
+    status, h, _ = http("GET", "/cors-none/", {"Origin": APP})
+    check(status == 200 and "access-control-allow-origin" not in h, f"no configuration {h}")
+    # Other methods the model does not know are still refused.
+    status, _, b = http("PATCH", "/cors/k", {"Origin": APP})
+    check(status in (400, 405), f"PATCH refused: {status} {b!r}")
+    check(body(c, "cors", "k") == b"cors body", "the object is untouched")
+    # A deleted configuration answers no more.
+    c.delete_bucket_cors(Bucket="cors-none")
+    c.put_bucket_cors(Bucket="cors-none", CORSConfiguration=CORS_RULES)
+    c.delete_bucket_cors(Bucket="cors-none")
+    check_forbidden(preflight("/cors-none/k"), "CORSResponse: CORS is not enabled", "PUT",
+                    "BUCKET", "deleted configuration")
+
+
+def cmd_cors_kept():
+    check(s3().get_bucket_cors(Bucket="cors")["CORSRules"][0]["MaxAgeSeconds"] == 600, "kept")
+    check_preflights()
+
+
 COMMANDS = {"refuse": (cmd_refuse, 0), "verify": (cmd_verify, 0), "configs": (cmd_configs, 0),
-            "configs-kept": (cmd_configs_kept, 0)}
+            "configs-kept": (cmd_configs_kept, 0), "cors": (cmd_cors, 0),
+            "cors-kept": (cmd_cors_kept, 0)}
 
 if __name__ == "__main__":
     run_commands(COMMANDS, sys.argv[2:])

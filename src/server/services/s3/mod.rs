@@ -7,6 +7,7 @@
 mod attributes;
 pub mod body;
 mod config;
+mod cors;
 pub mod durability;
 pub mod model;
 mod routing;
@@ -332,6 +333,13 @@ impl S3 {
 
     /// Handle one S3 request.
     pub async fn handle(&self, ctx: &RequestContext, parts: &Parts, body: Body) -> Outcome {
+        if parts.method == Method::OPTIONS {
+            let response = self.preflight(ctx, parts);
+            return Outcome {
+                response: request_log::tag(response, "s3", "OPTIONS (CORS preflight)"),
+                write_version: None,
+            };
+        }
         let head = parts.method == Method::HEAD;
         let routed = routing::parse_query(parts.uri.query()).and_then(|query| {
             let routed = routing::route(&parts.method, &parts.headers, parts.uri.path(), &query)?;
@@ -357,18 +365,23 @@ impl S3 {
         };
         let head = req.method == Method::HEAD;
         let operation = req.operation;
-        match self.dispatch(&req, body).await {
+        let (mut response, write_version) = match self.dispatch(&req, body).await {
             Ok((mut response, write_version)) => {
                 set(response.headers_mut(), "x-amz-request-id", &ctx.request_id);
-                Outcome {
-                    response: request_log::tag(response, "s3", operation),
-                    write_version,
-                }
+                (response, write_version)
             }
-            Err(e) => Outcome {
-                response: request_log::tag(e.into_response(&ctx.request_id, head), "s3", operation),
-                write_version: None,
-            },
+            Err(e) => (e.into_response(&ctx.request_id, head), None),
+        };
+        self.cors_actual(
+            ctx,
+            &req.method,
+            req.headers,
+            req.bucket.as_deref(),
+            &mut response,
+        );
+        Outcome {
+            response: request_log::tag(response, "s3", operation),
+            write_version,
         }
     }
 
@@ -550,7 +563,9 @@ impl S3 {
                 FieldValue::Text(status)
             }
             Field::Cors => {
-                xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+                // A missing bucket is named before the rules are checked.
+                self.bucket_meta(r)?;
+                cors::parse(&doc)?;
                 FieldValue::Text(String::from_utf8_lossy(&doc).into_owned())
             }
             Field::Policy => {
