@@ -352,7 +352,16 @@ pub async fn serve(
     };
     let input = match wire {
         Wire::Json => json::decode(body),
-        Wire::Query => query::decode(params, parts.uri.path()),
+        Wire::Query => query::decode(params, parts.uri.path()).map(|mut input| {
+            // POSTed to the queue's URL: the queue is the path on this host, whose name may
+            // say the region (`sqs.<region>.…`, `<region>.queue.…`).
+            if !params.iter().any(|(k, _)| k == "QueueUrl")
+                && let Some(Value::String(path)) = input.get_mut("QueueUrl")
+            {
+                *path = format!("http://{host}{path}");
+            }
+            input
+        }),
     };
     let result = match input {
         Ok(input) => sqs.handle(&req, op, input).await,
