@@ -90,6 +90,12 @@ struct ServeArgs {
     /// Open connections allowed; more are answered 503 [env: SNAPSTACK_MAX_CONNECTIONS] (default: the file-descriptor limit less 320).
     #[arg(long)]
     max_connections: Option<String>,
+    /// Shape of SQS queue URLs: standard, domain, path or dynamic [env: SQS_ENDPOINT_STRATEGY] (default standard).
+    #[arg(long)]
+    sqs_endpoint_strategy: Option<String>,
+    /// host[:port] put in the URLs handed out [env: LOCALSTACK_HOST] (default localhost.localstack.cloud:<listening port>).
+    #[arg(long)]
+    localstack_host: Option<String>,
 }
 
 /// Logging from `SNAPSTACK_LOG` (a level) and LocalStack's `DEBUG=1` (debug logs and a request
@@ -319,6 +325,8 @@ fn main() -> ExitCode {
                 body_timeout: args.body_timeout,
                 idle_timeout: args.idle_timeout,
                 max_connections: args.max_connections,
+                sqs_endpoint_strategy: args.sqs_endpoint_strategy,
+                localstack_host: args.localstack_host,
             };
             let config = match Config::from_env(&flags) {
                 Ok(c) => c,

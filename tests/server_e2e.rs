@@ -32,6 +32,12 @@ fn cli_without_arguments_and_bad_configuration() {
         ("SNAPSHOT_FLUSH_INTERVAL", "soon", "seconds"),
         ("GATEWAY_LISTEN", "nowhere", "host:port"),
         ("SNAPSTACK_LOG", "loud", "error, warn, info, debug, trace"),
+        (
+            "SQS_ENDPOINT_STRATEGY",
+            "off",
+            "standard, domain, path, dynamic",
+        ),
+        ("LOCALSTACK_HOST", "http://localhost:4566", "host[:port]"),
     ] {
         let out = Command::new(BIN)
             .arg("serve")
@@ -58,6 +64,17 @@ fn cli_without_arguments_and_bad_configuration() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SNAPSHOT_SAVE_STRATEGY"));
+    let out = Command::new(BIN)
+        .args(["serve", "--sqs-endpoint-strategy", "virtual"])
+        .env("SQS_ENDPOINT_STRATEGY", "path")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SQS_ENDPOINT_STRATEGY") && err.contains("\"virtual\""),
+        "{err}"
+    );
 }
 
 #[test]

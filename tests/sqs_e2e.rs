@@ -61,3 +61,31 @@ fn timers_survive_a_clean_stop_under_on_shutdown_in_the_query_protocol() {
     let mut server = Server::start(vol.path(), &env);
     server.script("sqs_client.py", &["--query", "check", state]);
 }
+
+/// Queue URLs as LocalStack spells them (`SQS_ENDPOINT_STRATEGY`, `LOCALSTACK_HOST`), in both
+/// protocols: two regions give two URLs for one name, and every strategy's URL reaches its queue.
+/// boto3 keeps sending to its endpoint whatever host a QueueUrl names (none of these resolve).
+#[test]
+fn queue_urls_follow_the_endpoint_strategy() {
+    let vol = tempdir();
+    // The default: standard, on localhost.localstack.cloud:<the port listened on>.
+    let mut server = Server::start(vol.path(), &[]);
+    server.script("sqs_client.py", &["urls", "standard", "-"]);
+    server.script("sqs_client.py", &["--query", "urls", "standard", "-"]);
+    drop(server);
+    for (strategy, host) in [
+        ("standard", "snapstack.test:4599"),
+        ("path", "snapstack.test:4599"),
+        ("domain", "snapstack.test:4599"),
+    ] {
+        let env = [
+            ("SQS_ENDPOINT_STRATEGY", strategy),
+            ("LOCALSTACK_HOST", host),
+        ];
+        let mut server = Server::start(vol.path(), &env);
+        server.script("sqs_client.py", &["urls", strategy, host]);
+        server.script("sqs_client.py", &["--query", "urls", strategy, host]);
+    }
+    let mut server = Server::start(vol.path(), &[("SQS_ENDPOINT_STRATEGY", "dynamic")]);
+    server.script("sqs_client.py", &["urls", "dynamic", "-"]);
+}

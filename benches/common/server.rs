@@ -38,6 +38,8 @@ pub fn config(
         direct_writes,
         write_ahead_log: true,
         connections: Default::default(),
+        sqs_endpoint_strategy: snapstack::server::config::SqsEndpointStrategy::Standard,
+        localstack_host: None,
     }
 }
 

@@ -198,6 +198,8 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         direct_writes: true,
         write_ahead_log: opts.write_ahead_log,
         connections: Default::default(),
+        sqs_endpoint_strategy: crate::server::config::SqsEndpointStrategy::Standard,
+        localstack_host: None,
     };
     let result = run_with(&config, &opts).await;
     let _ = std::fs::remove_dir_all(&volume);

@@ -47,6 +47,43 @@ impl LoadStrategy {
     }
 }
 
+/// How SQS spells the queue URLs it hands out (`SQS_ENDPOINT_STRATEGY`, as LocalStack's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqsEndpointStrategy {
+    /// `http://sqs.<region>.<LOCALSTACK_HOST>/<account>/<name>` (LocalStack's default).
+    Standard,
+    /// `http://<region>.queue.<LOCALSTACK_HOST>/<account>/<name>` (`queue.<host>` in us-east-1).
+    Domain,
+    /// `http://<LOCALSTACK_HOST>/queue/<region>/<account>/<name>`.
+    Path,
+    /// `http://<the request's Host>/<account>/<name>`.
+    Dynamic,
+}
+
+impl SqsEndpointStrategy {
+    pub const ALLOWED: &'static str = "standard, domain, path, dynamic";
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "standard" => SqsEndpointStrategy::Standard,
+            "domain" => SqsEndpointStrategy::Domain,
+            "path" => SqsEndpointStrategy::Path,
+            "dynamic" => SqsEndpointStrategy::Dynamic,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SqsEndpointStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SqsEndpointStrategy::Standard => "standard",
+            SqsEndpointStrategy::Domain => "domain",
+            SqsEndpointStrategy::Path => "path",
+            SqsEndpointStrategy::Dynamic => "dynamic",
+        })
+    }
+}
+
 impl fmt::Display for SaveStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -85,6 +122,12 @@ pub struct Config {
     pub write_ahead_log: bool,
     /// How long a connection may idle, dribble a request, or stall, and how many may be open.
     pub connections: ConnectionLimits,
+    /// `SQS_ENDPOINT_STRATEGY`: the shape of the queue URLs SQS hands out (default `standard`).
+    pub sqs_endpoint_strategy: SqsEndpointStrategy,
+    /// `LOCALSTACK_HOST`: `host[:port]` put in the URLs handed out. `None`:
+    /// `localhost.localstack.cloud:<the port the server listens on>`; a host without a port gets
+    /// the listening port too.
+    pub localstack_host: Option<String>,
 }
 
 /// The bounds on client connections (see the README's configuration table).
@@ -120,7 +163,24 @@ impl Config {
     pub fn state_dir(&self) -> PathBuf {
         self.volume_dir.join("state")
     }
+
+    /// The `host:port` put in the URLs handed out, for a server listening on `port`.
+    pub fn advertised_host(&self, port: u16) -> String {
+        match &self.localstack_host {
+            Some(h)
+                if h.rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
+            {
+                h.clone()
+            }
+            Some(h) => format!("{h}:{port}"),
+            None => format!("{DEFAULT_LOCALSTACK_HOSTNAME}:{port}"),
+        }
+    }
 }
+
+/// The host name in the URLs handed out when `LOCALSTACK_HOST` is not set (LocalStack's).
+pub const DEFAULT_LOCALSTACK_HOSTNAME: &str = "localhost.localstack.cloud";
 
 /// Values given on the command line; each overrides its environment variable.
 #[derive(Clone, Debug, Default)]
@@ -135,6 +195,8 @@ pub struct Overrides {
     pub body_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub max_connections: Option<String>,
+    pub sqs_endpoint_strategy: Option<String>,
+    pub localstack_host: Option<String>,
 }
 
 /// A setting with a value outside its allowed set.
@@ -158,6 +220,8 @@ pub const SNAPSTACK_HEADER_TIMEOUT: &str = "SNAPSTACK_HEADER_TIMEOUT";
 pub const SNAPSTACK_BODY_TIMEOUT: &str = "SNAPSTACK_BODY_TIMEOUT";
 pub const SNAPSTACK_IDLE_TIMEOUT: &str = "SNAPSTACK_IDLE_TIMEOUT";
 pub const SNAPSTACK_MAX_CONNECTIONS: &str = "SNAPSTACK_MAX_CONNECTIONS";
+pub const SQS_ENDPOINT_STRATEGY: &str = "SQS_ENDPOINT_STRATEGY";
+pub const LOCALSTACK_HOST: &str = "LOCALSTACK_HOST";
 
 impl Config {
     /// Resolve from the process environment and the flags.
@@ -264,6 +328,21 @@ impl Config {
                 ),
             },
         };
+        let sqs_endpoint_strategy = match get(&flags.sqs_endpoint_strategy, SQS_ENDPOINT_STRATEGY) {
+            None => SqsEndpointStrategy::Standard,
+            Some(v) => SqsEndpointStrategy::parse(&v)
+                .ok_or_else(|| err(SQS_ENDPOINT_STRATEGY, v, SqsEndpointStrategy::ALLOWED))?,
+        };
+        let localstack_host = match get(&flags.localstack_host, LOCALSTACK_HOST) {
+            None => None,
+            Some(v) => Some(parse_host(&v).ok_or_else(|| {
+                err(
+                    LOCALSTACK_HOST,
+                    v,
+                    "host[:port], e.g. localhost.localstack.cloud:4566 or myhost",
+                )
+            })?),
+        };
         let volume_dir = PathBuf::from(
             get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
         );
@@ -277,6 +356,8 @@ impl Config {
             direct_writes,
             write_ahead_log,
             connections,
+            sqs_endpoint_strategy,
+            localstack_host,
         })
     }
 }
@@ -301,6 +382,24 @@ fn parse_listen(v: &str) -> Option<SocketAddr> {
         return Some(SocketAddr::from(([127, 0, 0, 1], port.parse().ok()?)));
     }
     first.parse().ok()
+}
+
+/// `host[:port]`: a DNS name or IPv4 address (letters, digits, `.`, `-`, `_`), then an optional
+/// port from 1 to 65535. Trimmed; a trailing `/` is dropped.
+fn parse_host(v: &str) -> Option<String> {
+    let v = v.trim().trim_end_matches('/');
+    let (host, port) = match v.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (v, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['.', '-'])
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    (host_ok && port_ok).then(|| v.to_string())
 }
 
 fn parse_seconds(v: &str) -> Option<Duration> {
@@ -336,6 +435,10 @@ mod tests {
         assert!(c.direct_writes);
         assert_eq!(c.connections, ConnectionLimits::default());
         assert_eq!(c.connections.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.sqs_endpoint_strategy, SqsEndpointStrategy::Standard);
+        assert_eq!(c.localstack_host, None);
+        assert_eq!(c.advertised_host(4566), "localhost.localstack.cloud:4566");
+        assert_eq!(c.advertised_host(5001), "localhost.localstack.cloud:5001");
         let off = resolve(&[("SNAPSTACK_DIRECT_WRITES", "0")], Overrides::default()).unwrap();
         assert!(!off.direct_writes);
     }
@@ -393,6 +496,34 @@ mod tests {
     }
 
     #[test]
+    fn sqs_endpoint_strategy_and_localstack_host() {
+        for (v, want) in [
+            ("standard", SqsEndpointStrategy::Standard),
+            ("DOMAIN", SqsEndpointStrategy::Domain),
+            (" path ", SqsEndpointStrategy::Path),
+            ("dynamic", SqsEndpointStrategy::Dynamic),
+        ] {
+            let c = resolve(&[("SQS_ENDPOINT_STRATEGY", v)], Overrides::default()).unwrap();
+            assert_eq!(c.sqs_endpoint_strategy, want);
+            assert_eq!(want.to_string(), v.trim().to_ascii_lowercase());
+        }
+        let env = [
+            ("LOCALSTACK_HOST", "myhost:7000"),
+            ("SQS_ENDPOINT_STRATEGY", "path"),
+        ];
+        let c = resolve(&env, Overrides::default()).unwrap();
+        assert_eq!(c.advertised_host(4566), "myhost:7000");
+        let flags = Overrides {
+            localstack_host: Some("other".into()),
+            sqs_endpoint_strategy: Some("domain".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(&env, flags).unwrap();
+        assert_eq!(c.sqs_endpoint_strategy, SqsEndpointStrategy::Domain);
+        assert_eq!(c.advertised_host(4570), "other:4570");
+    }
+
+    #[test]
     fn empty_values_mean_default() {
         let c = resolve(&[("SNAPSHOT_SAVE_STRATEGY", "")], Overrides::default()).unwrap();
         assert_eq!(c.save_strategy, SaveStrategy::Scheduled);
@@ -420,6 +551,14 @@ mod tests {
             ("SNAPSTACK_HEADER_TIMEOUT", "x", "positive"),
             ("SNAPSTACK_BODY_TIMEOUT", "-3", "positive"),
             ("SNAPSTACK_MAX_CONNECTIONS", "0", "whole number"),
+            (
+                "SQS_ENDPOINT_STRATEGY",
+                "off",
+                "standard, domain, path, dynamic",
+            ),
+            ("LOCALSTACK_HOST", "http://h:1", "host[:port]"),
+            ("LOCALSTACK_HOST", "h:99999", "host[:port]"),
+            ("LOCALSTACK_HOST", "a b", "host[:port]"),
         ] {
             let e = resolve(&[(var, val)], Overrides::default()).unwrap_err();
             assert_eq!(e.variable, var);

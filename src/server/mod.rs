@@ -55,6 +55,10 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let ssm = ssm::Ssm::new();
     let sts = sts::Sts::new();
     let sqs = sqs::Sqs::new();
+    sqs.set_urls(sqs::queue::QueueUrls::new(
+        config.sqs_endpoint_strategy,
+        config.advertised_host(config.listen.port()),
+    ));
     let dynamodb = dynamodb::DynamoDb::new();
     let services = vec![s3::NAME, sqs::NAME, ssm::NAME, sts::NAME, dynamodb::NAME];
     let engine = if config.persistence {
@@ -167,6 +171,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             source,
         })?;
     let local = listener.local_addr()?;
+    // The URLs handed out name the port actually bound (GATEWAY_LISTEN may ask for port 0).
+    app.sqs.set_urls(sqs::queue::QueueUrls::new(
+        config.sqs_endpoint_strategy,
+        config.advertised_host(local.port()),
+    ));
     app.persistence.start(config.flush_interval);
     spawn_ttl_sweeper(app.clone());
     // Stdout: the bound address (tests and scripts read it), then `Ready.` on its own line, the

@@ -39,6 +39,8 @@ impl Server {
             .env_remove("SNAPSHOT_SAVE_STRATEGY")
             .env_remove("SNAPSHOT_LOAD_STRATEGY")
             .env_remove("SNAPSHOT_FLUSH_INTERVAL")
+            .env_remove("SQS_ENDPOINT_STRATEGY")
+            .env_remove("LOCALSTACK_HOST")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));

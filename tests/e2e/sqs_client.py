@@ -10,6 +10,10 @@ Usage: sqs_client.py ENDPOINT [--query] COMMAND [ARGS]...
   longpoll                  a waiting ReceiveMessage returns as soon as a message is sent
   raw                       a few hand-made query-protocol form POSTs (no SDK)
   concurrent                eight consumers race for 400 messages: each delivered exactly once
+  urls STRATEGY HOST        queue URLs as SQS_ENDPOINT_STRATEGY=STRATEGY spells them on HOST
+                            (host:port, or `-` for localhost.localstack.cloud:<endpoint port>):
+                            two regions, two URLs; messages go through them, and through the
+                            other strategies' URLs
   prepare STATE             before a restart: messages in flight, delayed, held, bound for a DLQ
   check STATE               after the restart: every timer honoured, old receipt handles work
 """
@@ -122,13 +126,13 @@ from checks import check, expect_error, run_commands  # noqa: E402
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
 
 
-def sqs(access_key="test"):
+def sqs(access_key="test", region="us-east-1"):
     c = boto3.client(
         "sqs",
         endpoint_url=ENDPOINT,
         aws_access_key_id=access_key,
         aws_secret_access_key="secret",
-        region_name="us-east-1",
+        region_name=region,
         config=CFG,
     )
     want = "query" if QUERY else "json"
@@ -669,6 +673,61 @@ def accounts():
     print("accounts ok")
 
 
+def shape(strategy, host, region, name):
+    if strategy == "standard":
+        return f"http://sqs.{region}.{host}/000000000000/{name}"
+    if strategy == "domain":
+        prefix = "" if region == "us-east-1" else region + "."
+        return f"http://{prefix}queue.{host}/000000000000/{name}"
+    if strategy == "path":
+        return f"http://{host}/queue/{region}/000000000000/{name}"
+    return f"{ENDPOINT}/000000000000/{name}"
+
+
+def urls(strategy, host):
+    """The client keeps sending to its endpoint_url whatever host the QueueUrl names (botocore
+    does not route SQS by QueueUrl), so URLs on a host without DNS still work."""
+    if host == "-":
+        host = "localhost.localstack.cloud:" + ENDPOINT.rsplit(":", 1)[1].rstrip("/")
+    us, eu = sqs(region="us-east-1"), sqs(region="eu-west-1")
+    u_us = us.create_queue(QueueName="url-q")["QueueUrl"]
+    u_eu = eu.create_queue(QueueName="url-q")["QueueUrl"]
+    check(u_us == shape(strategy, host, "us-east-1", "url-q"), u_us)
+    check(u_eu == shape(strategy, host, "eu-west-1", "url-q"), u_eu)
+    if strategy != "dynamic":
+        check(u_us != u_eu, "two regions, two URLs")
+    check(us.get_queue_url(QueueName="url-q")["QueueUrl"] == u_us, "get url us")
+    check(eu.get_queue_url(QueueName="url-q")["QueueUrl"] == u_eu, "get url eu")
+    check(eu.create_queue(QueueName="url-q")["QueueUrl"] == u_eu, "re-create")
+    check(us.list_queues(QueueNamePrefix="url-")["QueueUrls"] == [u_us], "list us")
+    check(eu.list_queues(QueueNamePrefix="url-")["QueueUrls"] == [u_eu], "list eu")
+    eu.send_message(QueueUrl=u_eu, MessageBody="to eu")
+    us.send_message(QueueUrl=u_us, MessageBody="to us")
+    check([m["Body"] for m in recv(eu, u_eu)] == ["to eu"], "eu got its own")
+    check([m["Body"] for m in recv(us, u_us)] == ["to us"], "us got its own")
+    # Every strategy's URL of the eu queue reaches it, from a client in us-east-1 too (the
+    # region the URL names wins over the request's), whatever the strategy now.
+    for other in ["standard", "domain", "path"]:
+        u = shape(other, host, "eu-west-1", "url-q")
+        us.send_message(QueueUrl=u, MessageBody=other)
+        got = recv(eu, u_eu)
+        check([m["Body"] for m in got] == [other], (other, got))
+        eu.delete_message(QueueUrl=u, ReceiptHandle=got[0]["ReceiptHandle"])
+    # A query-protocol POST to the queue URL itself (its host in the Host header, no QueueUrl).
+    path = "/" + u_eu.split("/", 3)[3]
+    req = urllib.request.Request(ENDPOINT + path, data=b"Action=SendMessage&MessageBody=posted",
+                                 method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    req.add_header("Host", u_eu.split("/")[2])
+    with urllib.request.urlopen(req, timeout=30) as r:
+        check(r.status == 200, r.status)
+    if strategy != "dynamic":
+        check([m["Body"] for m in recv(eu, u_eu)] == ["posted"], "posted to the eu queue")
+    for c, u in [(us, u_us), (eu, u_eu)]:
+        c.delete_queue(QueueUrl=u)
+    print("urls ok", strategy, u_us, u_eu)
+
+
 import urllib.parse  # noqa: E402
 
 COMMANDS = {
@@ -678,6 +737,7 @@ COMMANDS = {
     "raw": (raw, 0),
     "concurrent": (concurrent, 0),
     "accounts": (accounts, 0),
+    "urls": (urls, 2),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
 }

@@ -74,7 +74,7 @@ impl Sqs {
         {
             let granted = !OWNER_ONLY.contains(&op) && self.policy_allows(&p, &name, caller, op);
             if !granted {
-                return Err(SqsError::access_denied(&queue::url(req.host, &p, &name)));
+                return Err(SqsError::access_denied(&queue::url(req, &p, &name)));
             }
         }
         // Operations by ARN (message move tasks) are the owner's alone.

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::request::Parts;
@@ -31,6 +31,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::server::aws_request::RequestContext;
+use crate::server::config::{DEFAULT_LOCALSTACK_HOSTNAME, SqsEndpointStrategy};
 use crate::server::persistence::Persistence;
 use crate::{Partition, Store};
 pub use error::SqsError;
@@ -119,8 +120,10 @@ impl Out {
 /// Who asks and at which address: what an operation needs besides its input.
 pub struct Req<'a> {
     pub ctx: &'a RequestContext,
-    /// The host queue URLs are built with (the request's `Host`).
+    /// The request's `Host` (queue URLs under the `dynamic` strategy).
     pub host: &'a str,
+    /// How queue URLs are spelled.
+    pub urls: &'a queue::QueueUrls,
 }
 
 /// The SQS service.
@@ -132,6 +135,8 @@ pub struct Sqs {
     /// Set when the server stops: long polls answer at once instead of holding the shutdown.
     stopping: AtomicBool,
     stop: Notify,
+    /// How queue URLs are spelled; set from the configuration once the port is known.
+    urls: RwLock<Arc<queue::QueueUrls>>,
 }
 
 impl Default for Sqs {
@@ -154,7 +159,21 @@ impl Sqs {
             nonce: AtomicU64::new(seed),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            urls: RwLock::new(Arc::new(queue::QueueUrls::new(
+                SqsEndpointStrategy::Standard,
+                format!("{DEFAULT_LOCALSTACK_HOSTNAME}:4566"),
+            ))),
         }
+    }
+
+    /// Spell queue URLs this way from now on.
+    pub fn set_urls(&self, urls: queue::QueueUrls) {
+        *self.urls.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(urls);
+    }
+
+    /// How queue URLs are spelled now.
+    pub fn urls(&self) -> Arc<queue::QueueUrls> {
+        self.urls.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn now(&self) -> u64 {
@@ -325,10 +344,24 @@ pub async fn serve(
 ) -> Response {
     persistence.ensure_loaded(NAME).await;
     let host = host_of(parts);
-    let req = Req { ctx, host: &host };
+    let urls = sqs.urls();
+    let req = Req {
+        ctx,
+        host: &host,
+        urls: &urls,
+    };
     let input = match wire {
         Wire::Json => json::decode(body),
-        Wire::Query => query::decode(params, parts.uri.path()),
+        Wire::Query => query::decode(params, parts.uri.path()).map(|mut input| {
+            // POSTed to the queue's URL: the queue is the path on this host, whose name may
+            // say the region (`sqs.<region>.…`, `<region>.queue.…`).
+            if !params.iter().any(|(k, _)| k == "QueueUrl")
+                && let Some(Value::String(path)) = input.get_mut("QueueUrl")
+            {
+                *path = format!("http://{host}{path}");
+            }
+            input
+        }),
     };
     let result = match input {
         Ok(input) => sqs.handle(&req, op, input).await,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{self, MessageRec, MoveTask, MsgState, QueueRec, Rec};
 use super::{Out, Req, Sqs, SqsError};
+use crate::server::config::SqsEndpointStrategy;
 use crate::{Partition, Txn};
 
 pub const MAX_TAGS: usize = 50;
@@ -114,23 +115,100 @@ pub fn parse_arn(arn: &str) -> Option<(Partition, String)> {
     Some((Partition::new(account, region), name.to_string()))
 }
 
-pub fn url(host: &str, p: &Partition, name: &str) -> String {
-    format!("http://{host}/{}/{name}", p.account)
+/// How queue URLs are spelled: `SQS_ENDPOINT_STRATEGY` and the `host:port` from
+/// `LOCALSTACK_HOST` (or its default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub strategy: SqsEndpointStrategy,
+    /// `host:port` for every strategy but `dynamic`.
+    pub host: String,
+}
+
+/// Queue URLs on the request's `Host` (tests, and anything built without a configuration).
+pub static DYNAMIC_URLS: QueueUrls = QueueUrls {
+    strategy: SqsEndpointStrategy::Dynamic,
+    host: String::new(),
+};
+
+impl QueueUrls {
+    pub fn new(strategy: SqsEndpointStrategy, host: impl Into<String>) -> Self {
+        QueueUrls {
+            strategy,
+            host: host.into(),
+        }
+    }
+
+    /// The URL of queue `name` in `p`; `request_host` is the request's `Host` (for `dynamic`).
+    pub fn url(&self, request_host: &str, p: &Partition, name: &str) -> String {
+        let (host, region, account) = (&self.host, &p.region, &p.account);
+        match self.strategy {
+            SqsEndpointStrategy::Standard => {
+                format!("http://sqs.{region}.{host}/{account}/{name}")
+            }
+            SqsEndpointStrategy::Domain if region == "us-east-1" => {
+                format!("http://queue.{host}/{account}/{name}")
+            }
+            SqsEndpointStrategy::Domain => {
+                format!("http://{region}.queue.{host}/{account}/{name}")
+            }
+            SqsEndpointStrategy::Path => {
+                format!("http://{host}/queue/{region}/{account}/{name}")
+            }
+            SqsEndpointStrategy::Dynamic => format!("http://{request_host}/{account}/{name}"),
+        }
+    }
+}
+
+/// The URL of queue `name` in `p` for this request, as the configured strategy spells it.
+pub fn url(req: &Req<'_>, p: &Partition, name: &str) -> String {
+    req.urls.url(req.host, p, name)
+}
+
+/// The region a queue URL's host names: `sqs.<region>.…` (standard, and AWS's own),
+/// `<region>.queue.…` (domain) or `queue.…` (domain in us-east-1). `None` for any other host.
+fn region_of_host(authority: &str) -> Option<&str> {
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let is_region = |r: &str| {
+        !r.is_empty()
+            && r.len() <= 32
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match labels.as_slice() {
+        ["sqs", region, _, ..] if is_region(region) => Some(region),
+        [region, "queue", _, ..] if is_region(region) => Some(region),
+        ["queue", _, ..] => Some("us-east-1"),
+        _ => None,
+    }
 }
 
 /// The partition and queue name a queue URL points at: any URL whose path ends in
-/// `/<account>/<name>` (also LocalStack's `/queue/<region>/<account>/<name>`, which names the
-/// region too).
+/// `/<account>/<name>`. The region is the one the URL names, in whichever strategy's shape
+/// (`/queue/<region>/` in the path first, then `sqs.<region>.`, `<region>.queue.` or `queue.`
+/// in the host); a URL that names none (dynamic, or a bare path) is in the request's region.
+/// A URL handed out under one strategy thus keeps working after a switch to another.
 pub fn parse_url(req: &Req<'_>, url: &str) -> Result<(Partition, String), SqsError> {
-    let path = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
-        None => url,
+    let (authority, path) = match url.split_once("://") {
+        Some((_, rest)) => match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        },
+        None => ("", url),
     };
     let path = path.split(['?', '#']).next().unwrap_or("");
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (region, account, name) = match parts.as_slice() {
         [.., "queue", region, account, name] => (*region, *account, *name),
-        [.., account, name] => (req.ctx.region(), *account, *name),
+        [.., account, name] => (
+            region_of_host(authority).unwrap_or(req.ctx.region()),
+            *account,
+            *name,
+        ),
         _ => return Err(SqsError::invalid_address(url)),
     };
     if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && valid_name(name)) {
@@ -649,7 +727,7 @@ impl Sqs {
         });
         let created = result?;
         Ok(Out::write(
-            json!({ "QueueUrl": url(req.host, &p, &name) }),
+            json!({ "QueueUrl": url(req, &p, &name) }),
             created.then_some(version),
         ))
     }
@@ -670,7 +748,7 @@ impl Sqs {
             return Err(SqsError::no_queue());
         }
         match self.store.snapshot().get(&model::queue_key(&p, &name)) {
-            Some(Rec::Queue(_)) => Ok(Out::read(json!({ "QueueUrl": url(req.host, &p, &name) }))),
+            Some(Rec::Queue(_)) => Ok(Out::read(json!({ "QueueUrl": url(req, &p, &name) }))),
             _ => Err(SqsError::no_queue()),
         }
     }
@@ -726,7 +804,7 @@ impl Sqs {
                 }
                 break;
             }
-            urls.push(url(req.host, p, &q.name));
+            urls.push(url(req, p, &q.name));
             last = Some(&q.name);
         }
         (urls, next)
@@ -1237,6 +1315,7 @@ mod tests {
         Req {
             ctx,
             host: "localhost:4566",
+            urls: &DYNAMIC_URLS,
         }
     }
 
@@ -1267,6 +1346,94 @@ mod tests {
             parse_url(&r, "http://h/abc/q").unwrap_err().code,
             "AWS.SimpleQueueService.NonExistentQueue"
         );
+    }
+
+    fn region_and_name(r: &Req<'_>, u: &str) -> (String, String, String) {
+        let (p, n) = parse_url(r, u).unwrap_or_else(|e| panic!("{u}: {e}"));
+        (p.account, p.region, n)
+    }
+
+    #[test]
+    fn every_strategy_spells_its_urls_and_parses_every_other() {
+        use SqsEndpointStrategy::*;
+        let host = "localhost.localstack.cloud:4566";
+        let eu = Partition::new("111122223333", "eu-west-1");
+        let us = Partition::new("000000000000", "us-east-1");
+        let cases = [
+            (
+                Standard,
+                "http://sqs.eu-west-1.localhost.localstack.cloud:4566/111122223333/q",
+                "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/q",
+            ),
+            (
+                Domain,
+                "http://eu-west-1.queue.localhost.localstack.cloud:4566/111122223333/q",
+                "http://queue.localhost.localstack.cloud:4566/000000000000/q",
+            ),
+            (
+                Path,
+                "http://localhost.localstack.cloud:4566/queue/eu-west-1/111122223333/q",
+                "http://localhost.localstack.cloud:4566/queue/us-east-1/000000000000/q",
+            ),
+            (
+                Dynamic,
+                "http://127.0.0.1:9999/111122223333/q",
+                "http://127.0.0.1:9999/000000000000/q",
+            ),
+        ];
+        for (strategy, want_eu, want_us) in cases {
+            let urls = QueueUrls::new(strategy, host);
+            assert_eq!(urls.url("127.0.0.1:9999", &eu, "q"), want_eu, "{strategy}");
+            assert_eq!(urls.url("127.0.0.1:9999", &us, "q"), want_us, "{strategy}");
+            // The same name in two regions: two URLs (but for dynamic, which names no region).
+            let other = Partition::new("111122223333", "us-east-1");
+            assert_eq!(
+                urls.url("h", &eu, "q") != urls.url("h", &other, "q"),
+                strategy != Dynamic,
+                "{strategy}"
+            );
+        }
+        // Whatever the strategy now, a URL names its region, over the request's (ap-south-1).
+        let ctx = RequestContext::from_scope(Some(crate::server::aws_request::CredentialScope {
+            access_key: "test".into(),
+            date: "20260101".into(),
+            region: "ap-south-1".into(),
+            service: "sqs".into(),
+        }));
+        for strategy in [Standard, Domain, Path, Dynamic] {
+            let urls = QueueUrls::new(strategy, host);
+            let r = Req {
+                ctx: &ctx,
+                host: "127.0.0.1:9999",
+                urls: &urls,
+            };
+            for (_, want_eu, want_us) in &cases[..3] {
+                let got = region_and_name(&r, want_eu);
+                assert_eq!(got, ("111122223333".into(), "eu-west-1".into(), "q".into()));
+                assert_eq!(region_and_name(&r, want_us).1, "us-east-1", "{want_us}");
+            }
+            // No region in the URL: the request's.
+            assert_eq!(region_and_name(&r, cases[3].1).1, "ap-south-1");
+            assert_eq!(region_and_name(&r, "/000000000000/q").1, "ap-south-1");
+            assert_eq!(
+                region_and_name(&r, "http://localhost:4566/000000000000/q").1,
+                "ap-south-1"
+            );
+            // AWS's own URLs name their region the standard way.
+            assert_eq!(
+                region_and_name(&r, "https://sqs.eu-central-1.amazonaws.com/000000000000/q").1,
+                "eu-central-1"
+            );
+            // A host that only starts like a strategy's is not one.
+            assert_eq!(
+                region_and_name(&r, "http://queue-host:4566/000000000000/q").1,
+                "ap-south-1"
+            );
+            assert_eq!(
+                region_and_name(&r, "http://sqs.localhost:4566/000000000000/q").1,
+                "ap-south-1"
+            );
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl Env {
         let req = Req {
             ctx: &self.ctx,
             host: "localhost:4566",
+            urls: &super::queue::DYNAMIC_URLS,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -332,6 +333,7 @@ fn a_receive_that_changes_nothing_writes_nothing() {
     let req = Req {
         ctx: &env.ctx,
         host: "h",
+        urls: &super::queue::DYNAMIC_URLS,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -545,6 +547,7 @@ fn a_stopping_server_ends_long_polls_and_a_send_wakes_them() {
         let req = Req {
             ctx: &env.ctx,
             host: "h",
+            urls: &super::queue::DYNAMIC_URLS,
         };
         env.sqs
             .handle(
