@@ -395,31 +395,50 @@ async fn finish(
 }
 
 /// The model's validation of a JSON-protocol input (required members, enums, lengths, ranges),
-/// in AWS's wording; `None` when it is valid or does not parse (the service's own parser then
-/// answers its SerializationException).
-fn model_violation(service: &str, op: &str, body: &[u8], depth: usize) -> Option<String> {
+/// in AWS's wording; `None` when it is valid.
+fn model_violation(
+    service: &str,
+    op: &str,
+    input: Option<&serde_json::Value>,
+    depth: usize,
+) -> Option<String> {
     let model = crate::protocol::model::named(service)?;
-    let input: serde_json::Value = if body.is_empty() {
-        serde_json::Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(body).ok()?
-    };
-    let v = crate::protocol::validate::violations_to_depth(model, op, &input, depth);
+    let empty = serde_json::Value::Object(Default::default());
+    let v =
+        crate::protocol::validate::violations_to_depth(model, op, input.unwrap_or(&empty), depth);
     (!v.is_empty()).then(|| crate::protocol::validate::message(&v))
 }
 
 async fn serve_ssm(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
-    if let Some(message) = model_violation("ssm", op, body, usize::MAX) {
+    // Parsed once: validated against the model, then handed to the operation. A body that does
+    // not parse goes to SSM as bytes, whose parser answers with its SerializationException.
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let parsed: Option<serde_json::Value> = if empty {
+        None
+    } else {
+        serde_json::from_slice(body).ok()
+    };
+    if (empty || parsed.is_some())
+        && let Some(message) = model_violation("ssm", op, parsed.as_ref(), usize::MAX)
+    {
         return AwsError::new("ValidationException", message)
             .into_response(Protocol::Json11, &ctx.request_id);
     }
     app.persistence.ensure_loaded(ssm::NAME).await;
-    let result = app.ssm.handle(ctx, op, body);
+    let result = match &parsed {
+        Some(v) => app.ssm.handle_body(ctx, op, &ssm::Body::Json(v)),
+        None => app.ssm.handle(ctx, op, body),
+    };
     finish(app, ssm::NAME, Protocol::Json11, ctx, result).await
 }
 
 async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) -> Response {
-    if let Some(message) = model_violation("dynamodb", op, body, 1) {
+    // Parsed once: validated against the model, then handed to the operation.
+    let input = match dynamodb::DynamoDb::parse_body(body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(&ctx.request_id),
+    };
+    if let Some(message) = model_violation("dynamodb", op, Some(&input), 1) {
         return dynamodb::DdbError::validation(message).into_response(&ctx.request_id);
     }
     app.persistence.ensure_loaded(dynamodb::NAME).await;
@@ -429,9 +448,9 @@ async fn serve_dynamodb(app: &App, ctx: &RequestContext, op: &str, body: &[u8]) 
         && tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
     let result = if heavy {
-        tokio::task::block_in_place(|| app.dynamodb.handle(ctx, op, body))
+        tokio::task::block_in_place(|| app.dynamodb.handle_value(ctx, op, &input))
     } else {
-        app.dynamodb.handle(ctx, op, body)
+        app.dynamodb.handle_value(ctx, op, &input)
     };
     match result {
         Ok(h) => finish(app, dynamodb::NAME, Protocol::Json11, ctx, Ok(h)).await,

@@ -151,7 +151,8 @@ impl Default for DynamoDb {
 }
 
 fn parse<T: DeserializeOwned + Default>(body: &Value) -> DdbResult<T> {
-    serde_json::from_value(body.clone()).map_err(|e| DdbError::serialization(e.to_string()))
+    // Deserialized from the borrowed value: no copy of the request (an item may be 400 KB).
+    T::deserialize(body).map_err(|e| DdbError::serialization(e.to_string()))
 }
 
 fn ok(v: Value, write_version: Option<u64>) -> DdbResult<Handled> {
@@ -237,15 +238,25 @@ impl DynamoDb {
 
     /// Handle one operation with its JSON body.
     pub fn handle(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> DdbResult<Handled> {
-        let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            json!({})
-        } else {
-            serde_json::from_slice(body).map_err(|e| {
-                DdbError::serialization(format!(
-                    "Start of structure or map found where not expected: {e}"
-                ))
-            })?
-        };
+        let body = Self::parse_body(body)?;
+        self.handle_value(ctx, op, &body)
+    }
+
+    /// A request body as JSON (an empty body is `{}`), or DynamoDB's SerializationException.
+    pub fn parse_body(body: &[u8]) -> DdbResult<Value> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(body).map_err(|e| {
+            DdbError::serialization(format!(
+                "Start of structure or map found where not expected: {e}"
+            ))
+        })
+    }
+
+    /// Handle one operation whose body the caller already parsed (the gateway parses once, to
+    /// validate it against the model and to run it).
+    pub fn handle_value(&self, ctx: &RequestContext, op: &str, body: &Value) -> DdbResult<Handled> {
         if !body.is_object() {
             return Err(DdbError::serialization(
                 "Start of structure or map expected",
@@ -253,22 +264,22 @@ impl DynamoDb {
         }
         let p = &ctx.partition;
         match op {
-            "CreateTable" => self.create_table(ctx, parse(&body)?),
+            "CreateTable" => self.create_table(ctx, parse(body)?),
             "DescribeTable" => {
-                let i: TableNameIn = parse(&body)?;
+                let i: TableNameIn = parse(body)?;
                 let name = table::table_name(i.table_name.as_ref())?;
                 let t = self.table(p, &name)?;
                 ok(json!({"Table": t.describe(ctx, "ACTIVE")}), None)
             }
-            "ListTables" => self.list_tables(ctx, parse(&body)?),
-            "DeleteTable" => self.delete_table(ctx, parse(&body)?),
-            "UpdateTable" => self.update_table(ctx, parse(&body)?),
-            "TagResource" => self.tag_resource(ctx, parse(&body)?),
-            "UntagResource" => self.untag_resource(ctx, parse(&body)?),
-            "ListTagsOfResource" => self.list_tags(ctx, parse(&body)?),
-            "UpdateTimeToLive" => self.update_ttl(ctx, parse(&body)?),
+            "ListTables" => self.list_tables(ctx, parse(body)?),
+            "DeleteTable" => self.delete_table(ctx, parse(body)?),
+            "UpdateTable" => self.update_table(ctx, parse(body)?),
+            "TagResource" => self.tag_resource(ctx, parse(body)?),
+            "UntagResource" => self.untag_resource(ctx, parse(body)?),
+            "ListTagsOfResource" => self.list_tags(ctx, parse(body)?),
+            "UpdateTimeToLive" => self.update_ttl(ctx, parse(body)?),
             "DescribeTimeToLive" => {
-                let i: TableNameIn = parse(&body)?;
+                let i: TableNameIn = parse(body)?;
                 let name = table::table_name(i.table_name.as_ref())?;
                 let t = self.table(p, &name)?;
                 let d = match &t.ttl_attribute {
@@ -277,16 +288,16 @@ impl DynamoDb {
                 };
                 ok(json!({"TimeToLiveDescription": d}), None)
             }
-            "PutItem" => self.put_item(ctx, &body),
-            "GetItem" => self.get_item(ctx, &body),
-            "UpdateItem" => self.update_item(ctx, &body),
-            "DeleteItem" => self.delete_item(ctx, &body),
-            "Query" => self.query(ctx, &body),
-            "BatchGetItem" => self.batch_get_item(ctx, &body),
-            "BatchWriteItem" => self.batch_write_item(ctx, &body),
-            "TransactWriteItems" => self.transact_write_items(ctx, &body),
-            "TransactGetItems" => self.transact_get_items(ctx, &body),
-            "Scan" => self.scan(ctx, &body),
+            "PutItem" => self.put_item(ctx, body),
+            "GetItem" => self.get_item(ctx, body),
+            "UpdateItem" => self.update_item(ctx, body),
+            "DeleteItem" => self.delete_item(ctx, body),
+            "Query" => self.query(ctx, body),
+            "BatchGetItem" => self.batch_get_item(ctx, body),
+            "BatchWriteItem" => self.batch_write_item(ctx, body),
+            "TransactWriteItems" => self.transact_write_items(ctx, body),
+            "TransactGetItems" => self.transact_get_items(ctx, body),
+            "Scan" => self.scan(ctx, body),
             _ if crate::protocol::model::has_operation("dynamodb", op) => Err(DdbError {
                 status: axum::http::StatusCode::NOT_IMPLEMENTED,
                 ..DdbError::new(

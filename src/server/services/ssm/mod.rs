@@ -65,11 +65,22 @@ pub(super) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-pub(super) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AwsError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+/// A request body: the bytes as sent, or the JSON value the gateway already parsed (once, to
+/// validate it against the model).
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    Bytes(&'a [u8]),
+    Json(&'a Value),
+}
+
+pub(super) fn parse<T: DeserializeOwned + Default>(body: &Body<'_>) -> Result<T, AwsError> {
+    let serialization =
+        |e: serde_json::Error| AwsError::new("SerializationException", e.to_string());
+    match body {
+        Body::Bytes(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
+        Body::Bytes(b) => serde_json::from_slice(b).map_err(serialization),
+        Body::Json(v) => T::deserialize(*v).map_err(serialization),
     }
-    serde_json::from_slice(body).map_err(|e| AwsError::new("SerializationException", e.to_string()))
 }
 
 pub(super) fn ok(v: Value, write_version: Option<u64>) -> Result<Handled, AwsError> {
@@ -138,6 +149,16 @@ impl Ssm {
 
     /// Handle one JSON 1.1 operation.
     pub fn handle(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> Result<Handled, AwsError> {
+        self.handle_body(ctx, op, &Body::Bytes(body))
+    }
+
+    /// Handle one operation whose body is given as bytes or as an already parsed value.
+    pub fn handle_body(
+        &self,
+        ctx: &RequestContext,
+        op: &str,
+        body: &Body<'_>,
+    ) -> Result<Handled, AwsError> {
         match op {
             "PutParameter" => self.put_parameter(ctx, parse(body)?),
             "GetParameter" => self.get_parameter(ctx, parse(body)?),
