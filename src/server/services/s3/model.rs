@@ -192,3 +192,24 @@ pub mod keys {
             .build()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's postcard bytes are part of the on-disk format (docs/FORMAT.md): the variant
+    /// indexes of `S3Record` and the shape of `BucketConfig` must not move. Older state (format
+    /// v1's fixture) holds no `Config` record; one written now must decode the same way forever.
+    #[test]
+    fn record_variants_keep_their_bytes() {
+        let config = S3Record::Config(BucketConfig {
+            kind: "acl".into(),
+            document: "<x/>".into(),
+        });
+        let bytes = postcard::to_allocvec(&config).unwrap();
+        assert_eq!(bytes, b"\x05\x03acl\x04<x/>");
+        assert_eq!(postcard::from_bytes::<S3Record>(&bytes).unwrap(), config);
+        let owner = postcard::to_allocvec(&S3Record::Owner("1".into())).unwrap();
+        assert_eq!(owner, b"\x04\x011");
+    }
+}
