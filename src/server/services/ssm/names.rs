@@ -75,6 +75,15 @@ pub enum Selector {
 /// Split a requested name into the stored name and its selector. An ARN is reduced to its name
 /// when it names the caller's account and region; one of another account or region is not found
 /// (parameters are never shared across accounts here).
+/// The name SSM stores for `name`: a single name written with a leading slash (`/name`) is the
+/// parameter `name`, as AWS normalizes it; a path (`/a/b`) keeps its slash.
+pub fn normalize(name: &str) -> &str {
+    match name.strip_prefix('/') {
+        Some(rest) if !rest.is_empty() && !rest.contains('/') => rest,
+        _ => name,
+    }
+}
+
 pub fn parse_selector(
     ctx: &RequestContext,
     requested: &str,
@@ -91,7 +100,7 @@ pub fn parse_selector(
         name = &rest[idx + ":parameter".len()..];
     }
     let Some((base, sel)) = name.split_once(':') else {
-        return Ok((name.to_string(), Selector::Latest, None));
+        return Ok((normalize(name).to_string(), Selector::Latest, None));
     };
     if sel.is_empty() || sel.contains(':') || base.is_empty() {
         return Err(AwsError::validation(format!(
@@ -106,5 +115,9 @@ pub fn parse_selector(
     } else {
         Selector::Label(sel.to_string())
     };
-    Ok((base.to_string(), selector, Some(format!(":{sel}"))))
+    Ok((
+        normalize(base).to_string(),
+        selector,
+        Some(format!(":{sel}")),
+    ))
 }

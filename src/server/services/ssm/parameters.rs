@@ -11,6 +11,7 @@ impl Ssm {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let value = input.value.ok_or_else(|| AwsError::missing("value"))?;
         validate_name(&name)?;
+        let name = normalize(&name).to_string();
         if value.is_empty() {
             return Err(AwsError::validation(
                 "1 validation error detected: Value '' at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1.",
@@ -296,17 +297,20 @@ impl Ssm {
         } else {
             format!("{path}/")
         };
+        // The root path also holds the top-level names stored without a slash (`name`, which
+        // `/name` normalizes to), as AWS lists them under `/`.
+        let root = prefix == "/";
         let start = match input.next_token.as_deref() {
             None => None,
             Some(t) => {
                 let last = unhex(t).ok_or_else(invalid_token)?;
-                if !last.starts_with(&prefix) {
+                if !root && !last.starts_with(&prefix) {
                     return Err(invalid_token());
                 }
                 Some(last)
             }
         };
-        let pk = key(&ctx.partition, &prefix);
+        let pk = key(&ctx.partition, if root { "" } else { &prefix });
         let (lo, hi) = pk.prefix_range();
         let lo = match &start {
             Some(last) => Bound::Excluded(key(&ctx.partition, last)),
@@ -317,7 +321,11 @@ impl Ssm {
         let mut next = None;
         let mut last_name: Option<&str> = None;
         for (_, p) in snap.range((lo, hi)) {
-            let rest = &p.name[prefix.len().min(p.name.len())..];
+            let rest = if root {
+                p.name.trim_start_matches('/')
+            } else {
+                &p.name[prefix.len().min(p.name.len())..]
+            };
             if !recursive && rest.contains('/') {
                 continue;
             }

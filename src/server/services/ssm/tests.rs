@@ -548,3 +548,62 @@ fn base64_matches_the_standard() {
     assert_eq!(unhex(&hex("/a/b")).as_deref(), Some("/a/b"));
     assert_eq!(unhex("zz"), None);
 }
+
+/// AWS stores a single name written with a leading slash without it (`/name` is `name`); a path
+/// keeps its slash, and a path without one is refused.
+#[test]
+fn a_single_name_with_a_leading_slash_is_that_name() {
+    let ssm = Ssm::new();
+    let c = ctx("000000000000", "us-east-1");
+    let put = call(
+        &ssm,
+        &c,
+        "PutParameter",
+        json!({"Name": "/single", "Value": "v", "Type": "String"}),
+    );
+    assert!(put.is_ok(), "{put:?}");
+    for name in ["single", "/single"] {
+        let got = call(&ssm, &c, "GetParameter", json!({ "Name": name })).unwrap();
+        assert_eq!(got["Parameter"]["Name"], "single", "{name}");
+    }
+    let again = call(
+        &ssm,
+        &c,
+        "PutParameter",
+        json!({"Name": "single", "Value": "w", "Type": "String"}),
+    );
+    assert_eq!(code(again), "ParameterAlreadyExists");
+    call(
+        &ssm,
+        &c,
+        "PutParameter",
+        json!({"Name": "/a/b", "Value": "v", "Type": "String"}),
+    )
+    .unwrap();
+    let got = call(&ssm, &c, "GetParameter", json!({"Name": "/a/b"})).unwrap();
+    assert_eq!(got["Parameter"]["Name"], "/a/b");
+    let bad = call(
+        &ssm,
+        &c,
+        "PutParameter",
+        json!({"Name": "a/b", "Value": "v", "Type": "String"}),
+    );
+    assert_eq!(code(bad), "ValidationException");
+    let top = call(&ssm, &c, "GetParametersByPath", json!({"Path": "/"})).unwrap();
+    let listed: Vec<&str> = top["Parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        ["single"],
+        "the root path lists the top-level name, not /a/b"
+    );
+    call(&ssm, &c, "DeleteParameter", json!({"Name": "/single"})).unwrap();
+    assert_eq!(
+        code(call(&ssm, &c, "GetParameter", json!({"Name": "single"}))),
+        "ParameterNotFound"
+    );
+}
