@@ -314,22 +314,11 @@ pub fn dynamodb_legacy(data: &[u8]) {
         let _ = service.handle(&ctx, "Scan", br#"{"TableName":"tbl"}"#);
         return;
     }
-    const CMP: [&str; 14] = [
-        "EQ",
-        "NE",
-        "LE",
-        "LT",
-        "GE",
-        "GT",
-        "NOT_NULL",
-        "NULL",
-        "CONTAINS",
-        "NOT_CONTAINS",
-        "BEGINS_WITH",
-        "IN",
-        "BETWEEN",
-        "XX",
-    ];
+    // Every operator the legacy translation knows, plus one it does not.
+    let cmp = |c: usize| {
+        let ops = crate::server::services::dynamodb::expr::LEGACY_OPERATORS;
+        ops.get(c % (ops.len() + 1)).copied().unwrap_or("XX")
+    };
     let value = |kind: u8, depth: u8| {
         let mut v = match kind % 5 {
             0 => json!({"S": format!("s{}", kind / 5)}),
@@ -374,7 +363,7 @@ pub fn dynamodb_legacy(data: &[u8]) {
                 14 => json!({"Exists": depth % 2 == 0, "Value": values.first()}),
                 15 => json!({"Value": values.first()}),
                 c => {
-                    json!({"ComparisonOperator": CMP[c % CMP.len()], "AttributeValueList": values})
+                    json!({"ComparisonOperator": cmp(c), "AttributeValueList": values})
                 }
             };
             map.insert(attr, cond);

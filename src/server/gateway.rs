@@ -86,13 +86,8 @@ fn panicked(
         return dynamodb::DdbError::internal(message).into_response(&ctx.request_id);
     }
     if is_s3(parts, ctx, target.is_some(), &content_type) {
-        return s3::S3Error {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalError",
-            message: message.to_string(),
-            extra: Vec::new(),
-        }
-        .into_response(&ctx.request_id, parts.method == Method::HEAD);
+        return s3::S3Error::internal(message)
+            .into_response(&ctx.request_id, parts.method == Method::HEAD);
     }
     if target.is_some() || content_type.contains("json") {
         AwsError::internal("InternalServerError", message)
@@ -176,16 +171,16 @@ async fn route(
         .map(|(_, v)| v.clone());
     let scope = ctx.scope_service.clone();
     match (action, scope.as_deref()) {
-        (Some(action), Some("sqs")) => request_log::tag(
-            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await,
-            "sqs",
-            &action,
-        ),
-        (Some(action), None) if sqs::is_operation(&action) => request_log::tag(
-            serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await,
-            "sqs",
-            &action,
-        ),
+        // Signed for SQS, or unsigned and naming an SQS action.
+        (Some(action), scope)
+            if scope == Some("sqs") || (scope.is_none() && sqs::is_operation(&action)) =>
+        {
+            request_log::tag(
+                serve_sqs(app, ctx, parts, sqs::Wire::Query, &action, &[], &params).await,
+                "sqs",
+                &action,
+            )
+        }
         (Some(action), None | Some("sts")) => {
             request_log::tag(serve_sts(app, ctx, &action, &params).await, "sts", &action)
         }
@@ -293,13 +288,8 @@ async fn serve_s3(
         } else {
             format!("The change was applied but could not be saved durably: {e}")
         };
-        return s3::S3Error {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalError",
-            message,
-            extra: Vec::new(),
-        }
-        .into_response(&ctx.request_id, parts.method == Method::HEAD);
+        return s3::S3Error::internal(message)
+            .into_response(&ctx.request_id, parts.method == Method::HEAD);
     }
     outcome.response
 }

@@ -11,7 +11,8 @@ use super::*;
 use crate::server::services::dynamodb::value::{compare, value_from_json};
 
 const INVALID: &str = "One or more parameter values were invalid";
-const OPERATORS: [&str; 13] = [
+/// The `ComparisonOperator`s of the legacy parameters.
+pub const OPERATORS: [&str; 13] = [
     "EQ",
     "NE",
     "LE",

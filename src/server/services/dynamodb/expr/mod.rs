@@ -24,6 +24,7 @@ use super::value::{AttributeValue, Item};
 mod eval;
 mod key_condition;
 mod legacy;
+pub use legacy::OPERATORS as LEGACY_OPERATORS;
 mod lex;
 mod parse;
 mod reserved;
