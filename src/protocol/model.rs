@@ -34,6 +34,15 @@ pub struct Metadata {
     pub target_prefix: Option<String>,
     #[serde(default)]
     pub json_version: Option<String>,
+    /// The XML namespace of query and rest-xml responses.
+    #[serde(default)]
+    pub xml_namespace: Option<String>,
+    /// Present on JSON services that query-protocol clients once called (SQS): errors then
+    /// carry their query code in `x-amzn-query-error`.
+    #[serde(default)]
+    pub aws_query_compatible: Option<serde_json::Value>,
+    #[serde(default)]
+    pub global_endpoint: Option<String>,
 }
 
 /// One operation: its HTTP binding, input, output and errors.
@@ -78,10 +87,52 @@ pub struct Http {
     pub response_code: Option<u16>,
 }
 
-/// A reference to a shape by name.
+/// A reference to a shape by name (an operation's input, output or error).
 #[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ShapeRef {
     pub shape: String,
+    /// Query protocol: the element that wraps an output (`GetCallerIdentityResult`).
+    #[serde(default)]
+    pub result_wrapper: Option<String>,
+    /// rest-xml: the root element of an input payload, and its namespace.
+    #[serde(default)]
+    pub location_name: Option<String>,
+    #[serde(default)]
+    pub xml_namespace: Option<XmlNamespace>,
+}
+
+/// An XML namespace trait: a bare URI, or `{"uri": .., "prefix": ..}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum XmlNamespace {
+    Uri(String),
+    Full {
+        uri: String,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+}
+
+impl XmlNamespace {
+    /// The namespace URI.
+    pub fn uri(&self) -> &str {
+        match self {
+            XmlNamespace::Uri(u) | XmlNamespace::Full { uri: u, .. } => u,
+        }
+    }
+}
+
+/// An error shape's wire facts (`"error": {"code": .., "httpStatusCode": .., "senderFault": ..}`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorTrait {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub http_status_code: Option<u16>,
+    #[serde(default)]
+    pub sender_fault: bool,
 }
 
 /// A shape: its type, members and which of them are required, and its constraints.
@@ -110,6 +161,41 @@ pub struct Shape {
     pub enum_values: Option<Vec<String>>,
     #[serde(default)]
     pub pattern: Option<String>,
+    /// Timestamps: `iso8601`, `rfc822` or `unixTimestamp` (else the protocol's default).
+    #[serde(default, rename = "timestampFormat")]
+    pub timestamp_format: Option<String>,
+    /// XML: a list or map written without a wrapping element.
+    #[serde(default)]
+    pub flattened: bool,
+    /// Structures: the member that is the HTTP payload (rest protocols).
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// Blobs: a streaming body, never buffered by a codec.
+    #[serde(default)]
+    pub streaming: bool,
+    /// Error structures.
+    #[serde(default)]
+    pub exception: bool,
+    #[serde(default)]
+    pub error: Option<ErrorTrait>,
+    #[serde(default)]
+    pub fault: bool,
+    /// Structures that are unions: exactly one member is set.
+    #[serde(default)]
+    pub union: bool,
+    /// The element name of a shape used as an XML payload or list member.
+    #[serde(default, rename = "locationName")]
+    pub location_name: Option<String>,
+    #[serde(default, rename = "xmlNamespace")]
+    pub xml_namespace: Option<XmlNamespace>,
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(default)]
+    pub document: bool,
+    #[serde(default)]
+    pub event: bool,
+    #[serde(default)]
+    pub eventstream: bool,
 }
 
 /// A structure member and where it travels (`uri`, `querystring`, `header`, `headers`,
@@ -122,12 +208,41 @@ pub struct Member {
     pub location: Option<String>,
     #[serde(default)]
     pub location_name: Option<String>,
+    /// Query protocol (EC2 style): the member's name in a form.
+    #[serde(default)]
+    pub query_name: Option<String>,
+    #[serde(default)]
+    pub flattened: bool,
+    #[serde(default)]
+    pub xml_attribute: bool,
+    #[serde(default)]
+    pub xml_namespace: Option<XmlNamespace>,
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
+    #[serde(default)]
+    pub streaming: bool,
+    #[serde(default)]
+    pub idempotency_token: bool,
+    #[serde(default)]
+    pub host_label: bool,
+    #[serde(default, rename = "jsonvalue")]
+    pub json_value: bool,
 }
 
 impl ServiceModel {
     /// Parse a model file.
     pub fn parse(json: &str) -> Result<Self, String> {
         serde_json::from_str(json).map_err(|e| format!("service model does not parse: {e}"))
+    }
+
+    /// A shape by name.
+    pub fn shape(&self, name: &str) -> Option<&Shape> {
+        self.shapes.get(name)
+    }
+
+    /// An operation's output shape, if it has one.
+    pub fn output_of(&self, op: &Operation) -> Option<&Shape> {
+        op.output.as_ref().and_then(|r| self.shapes.get(&r.shape))
     }
 
     /// An operation's input shape, if it has one.
@@ -153,7 +268,37 @@ pub fn named(service: &str) -> Option<&'static ServiceModel> {
             }
         };
     }
-    embedded!("s3", "sqs", "dynamodb", "ssm", "sts")
+    embedded!(
+        "s3",
+        "sqs",
+        "dynamodb",
+        "dynamodbstreams",
+        "ssm",
+        "sts",
+        "secretsmanager",
+        "kms",
+        "sns",
+        "kinesis",
+        "iam",
+        "cloudwatch",
+        "logs",
+        "cognito-idp",
+        "cognito-identity",
+        "lambda",
+        "apigateway",
+        "apigatewayv2",
+        "stepfunctions",
+        "route53",
+        "acm",
+        "appconfig",
+        "appconfigdata",
+        "appsync",
+        "amplify",
+        "rds",
+        "events",
+        "elasticache",
+        "firehose"
+    )
 }
 
 /// The S3 model.
@@ -187,6 +332,20 @@ mod tests {
             let m = named(service).unwrap();
             assert_eq!(m.metadata.protocol, protocol, "{service}");
             assert!(!m.operations.is_empty());
+        }
+        // Every model in the folder is embedded, parses, and names shapes that exist.
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/models")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let service = path.file_stem().unwrap().to_str().unwrap();
+            let m = named(service).unwrap_or_else(|| panic!("{service} is not embedded"));
+            for op in m.operations.values() {
+                for r in op.input.iter().chain(&op.output).chain(&op.errors) {
+                    assert!(m.shape(&r.shape).is_some(), "{service} {}", r.shape);
+                }
+            }
         }
         assert!(has_operation("ssm", "CreateDocument"));
         assert!(!has_operation("ssm", "Foo"));
