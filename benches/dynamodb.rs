@@ -67,7 +67,10 @@ async fn load(addr: &str, op: Op, conns: u64, secs: u64) -> (f64, Histogram<u64>
 
 fn call(app: &App, op: &str, body: serde_json::Value) {
     let ctx = RequestContext::from_scope(None);
-    if let Err(e) = app.dynamodb.handle(&ctx, op, body.to_string().as_bytes()) {
+    if let Err(e) = app
+        .service::<snapstack::server::services::dynamodb::DynamoDb>()
+        .handle(&ctx, op, body.to_string().as_bytes())
+    {
         panic!("{op}: {e:?}");
     }
 }

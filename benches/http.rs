@@ -449,7 +449,7 @@ fn preload(app: &App, n: u64) -> Duration {
     let t = Instant::now();
     let ctx = RequestContext::from_scope(None);
     for i in 0..n {
-        app.ssm
+        app.service::<snapstack::server::services::ssm::Ssm>()
             .handle(&ctx, "PutParameter", put_body(i, i).as_bytes())
             .expect("preload");
     }
@@ -850,12 +850,20 @@ async fn run_in_process(kind: &str, opts: &Opts, rows: &mut Vec<Row>) {
     let scratch = tempfile::tempdir().expect("temp dir");
     let snap: SnapFn = match kind {
         "locking" => {
-            let (gate, store) = (gate.clone().expect("gate"), app.ssm.store.clone());
+            let (gate, store) = (
+                gate.clone().expect("gate"),
+                app.service::<snapstack::server::services::ssm::Ssm>()
+                    .store
+                    .clone(),
+            );
             let file = scratch.path().join("ssm.state");
             Arc::new(move || locking_snapshot(&gate, &store, &file))
         }
         "cow-full" => {
-            let store = app.ssm.store.clone();
+            let store = app
+                .service::<snapstack::server::services::ssm::Ssm>()
+                .store
+                .clone();
             let parent = scratch.path().to_path_buf();
             Arc::new(move || full_snapshot(&store, &parent))
         }

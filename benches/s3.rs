@@ -106,7 +106,10 @@ async fn put_direct(app: &App, key: &str, body: Vec<u8>) {
         .expect("request")
         .into_parts();
     let ctx = RequestContext::from_scope(None);
-    let out = app.s3.handle(&ctx, &parts, Body::from(body)).await;
+    let out = app
+        .service::<snapstack::server::services::s3::S3>()
+        .handle(&ctx, &parts, Body::from(body))
+        .await;
     assert_eq!(out.response.status(), 200, "{key}");
 }
 

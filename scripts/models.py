@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Regenerates models/<service>.json from the service models that botocore installs.
+"""Regenerates crates/protocol/models/<service>.json from the service models that botocore installs.
 
 Keeps only the facts the wire needs (metadata, operations with their HTTP bindings, inputs, outputs
 and errors, and shapes with their members, locations, constraints and traits); strips
 documentation, examples and doc URLs. The botocore version the models came from is written to
-models/BOTOCORE_VERSION. Run it from the repository root: `python3 scripts/models.py`.
+crates/protocol/models/BOTOCORE_VERSION. Run it from the repository root: `python3 scripts/models.py`.
 """
 
 import gzip
@@ -46,7 +46,7 @@ def load(service):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "models"
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join("crates", "protocol", "models")
     os.makedirs(out, exist_ok=True)
     for service in SERVICES:
         model = strip(load(service))

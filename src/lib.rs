@@ -1,44 +1,16 @@
 //! snapstack: a local AWS emulator whose state survives restarts.
 //!
-//! This crate's core is a persistence engine that knows nothing of HTTP or AWS:
+//! The workspace's crates, as one facade for the binary, the tests and the benchmarks:
 //!
-//! - [`Store`]: one service's state, an ordered persistent map behind an `ArcSwap`. Reads take no
-//!   lock, writes publish a new root, and [`Store::snapshot`] is O(1).
-//! - [`Engine`]: saves stores incrementally as content-addressed chunk trees
-//!   ([`tree`](crate::tree)), commits per-service manifests atomically, loads and verifies them,
-//!   and collects garbage.
-//! - [`backend`]: where the files live (local disk, or a fault-injecting wrapper in tests).
+//! - [`snapstack_engine`] (re-exported at the root): the persistence engine, which knows nothing
+//!   of HTTP or AWS.
+//! - [`protocol`]: AWS's service models and the model-driven wire codecs.
+//! - [`server`]: the gateway, the service registry, the persistence runtime; its `services`
+//!   module names the service crates.
 //!
-//! The on-disk format is specified in `docs/FORMAT.md`; how a write, a snapshot, a flush and a
-//! load travel through the code is in `docs/ARCHITECTURE.md`.
+//! How a request travels through them: `docs/ARCHITECTURE.md`.
 
-pub mod backend;
-pub mod blob;
-pub mod chunk_id;
-pub mod chunk_store;
-mod codec;
-pub mod engine;
-pub mod error;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod inspect;
-pub mod key;
-pub mod manifest;
-pub mod protocol;
-pub mod server;
-pub mod store;
-pub mod tree;
-pub mod wal;
-pub mod writer;
-
-pub use blob::{Blob, BlobId};
-pub use chunk_id::ChunkId;
-pub use engine::{Engine, EngineBlobWriter, EngineOptions, GcReport};
-pub use error::{Error, Result};
-pub use inspect::{DiffReport, GenerationCheck, GenerationInfo, RecordChange, VerifyReport};
-pub use key::{Key, KeyBuilder, Part, Partition};
-pub use store::{Record, Snapshot, Store, Txn};
-pub use writer::{LoadReport, SaveReport, ServiceStatus};
-
-/// The version of this build.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use snapstack_engine::*;
+pub use snapstack_protocol as protocol;
+pub use snapstack_server as server;
+pub use snapstack_server::fuzzing;

@@ -1,0 +1,533 @@
+//! Server configuration: every setting from its environment variable, overridden by a flag.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When state is saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveStrategy {
+    OnRequest,
+    OnShutdown,
+    Scheduled,
+    Manual,
+}
+
+/// When saved state is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadStrategy {
+    OnRequest,
+    OnStartup,
+    Manual,
+}
+
+impl SaveStrategy {
+    pub const ALLOWED: &'static str = "ON_REQUEST, ON_SHUTDOWN, SCHEDULED, MANUAL";
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "ON_REQUEST" => SaveStrategy::OnRequest,
+            "ON_SHUTDOWN" => SaveStrategy::OnShutdown,
+            "SCHEDULED" => SaveStrategy::Scheduled,
+            "MANUAL" => SaveStrategy::Manual,
+            _ => return None,
+        })
+    }
+}
+
+impl LoadStrategy {
+    pub const ALLOWED: &'static str = "ON_REQUEST, ON_STARTUP, MANUAL";
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "ON_REQUEST" => LoadStrategy::OnRequest,
+            "ON_STARTUP" => LoadStrategy::OnStartup,
+            "MANUAL" => LoadStrategy::Manual,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SaveStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SaveStrategy::OnRequest => "ON_REQUEST",
+            SaveStrategy::OnShutdown => "ON_SHUTDOWN",
+            SaveStrategy::Scheduled => "SCHEDULED",
+            SaveStrategy::Manual => "MANUAL",
+        })
+    }
+}
+
+impl fmt::Display for LoadStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LoadStrategy::OnRequest => "ON_REQUEST",
+            LoadStrategy::OnStartup => "ON_STARTUP",
+            LoadStrategy::Manual => "MANUAL",
+        })
+    }
+}
+
+/// The resolved configuration of `snapstack serve`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub persistence: bool,
+    pub save_strategy: SaveStrategy,
+    pub load_strategy: LoadStrategy,
+    pub flush_interval: Duration,
+    pub volume_dir: PathBuf,
+    /// `SNAPSTACK_DIRECT_WRITES`: write large snapshot files past the page cache (default on;
+    /// `0` turns it off, e.g. for a filesystem where it misbehaves).
+    pub direct_writes: bool,
+    /// `SNAPSTACK_WAL`: under `ON_REQUEST`, make changes durable through the write-ahead log
+    /// (default on; `0` saves a generation per group commit instead, as before the log).
+    pub write_ahead_log: bool,
+    /// How long a connection may idle, dribble a request, or stall, and how many may be open.
+    pub connections: ConnectionLimits,
+    /// `SQS_ENDPOINT_STRATEGY`: the shape of the queue URLs SQS hands out (default `standard`).
+    pub sqs_endpoint_strategy: SqsEndpointStrategy,
+    /// `LOCALSTACK_HOST`: `host[:port]` put in the URLs handed out. `None`:
+    /// `localhost.localstack.cloud:<the port the server listens on>`; a host without a port gets
+    /// the listening port too.
+    pub localstack_host: Option<String>,
+}
+
+/// The bounds on client connections (see the README's configuration table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `SNAPSTACK_HEADER_TIMEOUT`: from the first byte of a request to the end of its headers.
+    pub header_timeout: Duration,
+    /// `SNAPSTACK_BODY_TIMEOUT`: the longest wait for the next piece of a request body while a
+    /// handler reads it, and for the client to take the next piece of a response. Between
+    /// pieces, not in total: a slow but steady upload is never cut.
+    pub body_timeout: Duration,
+    /// `SNAPSTACK_IDLE_TIMEOUT`: how long a keep-alive connection may wait, with no request in
+    /// progress, for the next request. A request in progress (an SQS long poll) never counts.
+    pub idle_timeout: Duration,
+    /// `SNAPSTACK_MAX_CONNECTIONS`: open connections beyond it are answered 503 and closed.
+    /// `None`: derived from the file-descriptor limit at start.
+    pub max_connections: Option<usize>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: None,
+        }
+    }
+}
+
+impl Config {
+    /// Where snapshots live: `<volume dir>/state`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.volume_dir.join("state")
+    }
+
+    /// The `host:port` put in the URLs handed out, for a server listening on `port`.
+    pub fn advertised_host(&self, port: u16) -> String {
+        match &self.localstack_host {
+            Some(h)
+                if h.rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
+            {
+                h.clone()
+            }
+            Some(h) => format!("{h}:{port}"),
+            None => format!("{DEFAULT_LOCALSTACK_HOSTNAME}:{port}"),
+        }
+    }
+}
+
+pub use snapstack_protocol::request::DEFAULT_LOCALSTACK_HOSTNAME;
+pub use snapstack_sqs::endpoint::SqsEndpointStrategy;
+
+/// Values given on the command line; each overrides its environment variable.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub persistence: Option<String>,
+    pub save_strategy: Option<String>,
+    pub load_strategy: Option<String>,
+    pub flush_interval: Option<String>,
+    pub volume_dir: Option<String>,
+    pub header_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub max_connections: Option<String>,
+    pub sqs_endpoint_strategy: Option<String>,
+    pub localstack_host: Option<String>,
+}
+
+/// A setting with a value outside its allowed set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value:?} for {variable}: allowed values are {allowed}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub allowed: String,
+}
+
+pub const GATEWAY_LISTEN: &str = "GATEWAY_LISTEN";
+pub const PERSISTENCE: &str = "PERSISTENCE";
+pub const SNAPSHOT_SAVE_STRATEGY: &str = "SNAPSHOT_SAVE_STRATEGY";
+pub const SNAPSHOT_LOAD_STRATEGY: &str = "SNAPSHOT_LOAD_STRATEGY";
+pub const SNAPSHOT_FLUSH_INTERVAL: &str = "SNAPSHOT_FLUSH_INTERVAL";
+pub const LOCALSTACK_VOLUME_DIR: &str = "LOCALSTACK_VOLUME_DIR";
+pub const SNAPSTACK_DIRECT_WRITES: &str = "SNAPSTACK_DIRECT_WRITES";
+pub const SNAPSTACK_WAL: &str = "SNAPSTACK_WAL";
+pub const SNAPSTACK_HEADER_TIMEOUT: &str = "SNAPSTACK_HEADER_TIMEOUT";
+pub const SNAPSTACK_BODY_TIMEOUT: &str = "SNAPSTACK_BODY_TIMEOUT";
+pub const SNAPSTACK_IDLE_TIMEOUT: &str = "SNAPSTACK_IDLE_TIMEOUT";
+pub const SNAPSTACK_MAX_CONNECTIONS: &str = "SNAPSTACK_MAX_CONNECTIONS";
+pub const SQS_ENDPOINT_STRATEGY: &str = "SQS_ENDPOINT_STRATEGY";
+pub const LOCALSTACK_HOST: &str = "LOCALSTACK_HOST";
+
+impl Config {
+    /// Resolve from the process environment and the flags.
+    pub fn from_env(flags: &Overrides) -> Result<Config, ConfigError> {
+        Self::resolve(flags, |k| std::env::var(k).ok())
+    }
+
+    /// Resolve from `env` (a lookup of environment variables) and the flags. An empty variable
+    /// counts as unset.
+    pub fn resolve(
+        flags: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let get = |flag: &Option<String>, var: &str| -> Option<String> {
+            flag.clone()
+                .or_else(|| env(var))
+                .filter(|v| !v.trim().is_empty())
+        };
+        let err = |variable: &'static str, value: String, allowed: &str| ConfigError {
+            variable,
+            value,
+            allowed: allowed.to_string(),
+        };
+
+        let listen = match get(&flags.listen, GATEWAY_LISTEN) {
+            None => SocketAddr::from(([127, 0, 0, 1], 4566)),
+            Some(v) => parse_listen(&v).ok_or_else(|| {
+                err(
+                    GATEWAY_LISTEN,
+                    v,
+                    "host:port, e.g. 127.0.0.1:4566 or 0.0.0.0:4566 (a bare port means 127.0.0.1)",
+                )
+            })?,
+        };
+        let persistence = match get(&flags.persistence, PERSISTENCE) {
+            None => false,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(PERSISTENCE, v, "0, 1"))?,
+        };
+        let direct_writes = match get(&None, SNAPSTACK_DIRECT_WRITES) {
+            None => true,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(SNAPSTACK_DIRECT_WRITES, v, "0, 1"))?,
+        };
+        let write_ahead_log = match get(&None, SNAPSTACK_WAL) {
+            None => true,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(SNAPSTACK_WAL, v, "0, 1"))?,
+        };
+        let save_strategy = match get(&flags.save_strategy, SNAPSHOT_SAVE_STRATEGY) {
+            None => SaveStrategy::Scheduled,
+            Some(v) => SaveStrategy::parse(&v)
+                .ok_or_else(|| err(SNAPSHOT_SAVE_STRATEGY, v, SaveStrategy::ALLOWED))?,
+        };
+        let load_strategy = match get(&flags.load_strategy, SNAPSHOT_LOAD_STRATEGY) {
+            None => LoadStrategy::OnRequest,
+            Some(v) => LoadStrategy::parse(&v)
+                .ok_or_else(|| err(SNAPSHOT_LOAD_STRATEGY, v, LoadStrategy::ALLOWED))?,
+        };
+        let flush_interval = match get(&flags.flush_interval, SNAPSHOT_FLUSH_INTERVAL) {
+            None => Duration::from_secs(15),
+            Some(v) => parse_seconds(&v).ok_or_else(|| {
+                err(
+                    SNAPSHOT_FLUSH_INTERVAL,
+                    v,
+                    "a positive number of seconds (at most 86400)",
+                )
+            })?,
+        };
+        let defaults = ConnectionLimits::default();
+        let seconds =
+            |flag: &Option<String>, var: &'static str, default: Duration| match get(flag, var) {
+                None => Ok(default),
+                Some(v) => parse_seconds(&v)
+                    .ok_or_else(|| err(var, v, "a positive number of seconds (at most 86400)")),
+            };
+        let connections = ConnectionLimits {
+            header_timeout: seconds(
+                &flags.header_timeout,
+                SNAPSTACK_HEADER_TIMEOUT,
+                defaults.header_timeout,
+            )?,
+            body_timeout: seconds(
+                &flags.body_timeout,
+                SNAPSTACK_BODY_TIMEOUT,
+                defaults.body_timeout,
+            )?,
+            idle_timeout: seconds(
+                &flags.idle_timeout,
+                SNAPSTACK_IDLE_TIMEOUT,
+                defaults.idle_timeout,
+            )?,
+            max_connections: match get(&flags.max_connections, SNAPSTACK_MAX_CONNECTIONS) {
+                None => None,
+                Some(v) => Some(
+                    v.trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| {
+                            err(
+                                SNAPSTACK_MAX_CONNECTIONS,
+                                v,
+                                "a whole number from 1 to 1000000",
+                            )
+                        })?,
+                ),
+            },
+        };
+        let sqs_endpoint_strategy = match get(&flags.sqs_endpoint_strategy, SQS_ENDPOINT_STRATEGY) {
+            None => SqsEndpointStrategy::Standard,
+            Some(v) => SqsEndpointStrategy::parse(&v)
+                .ok_or_else(|| err(SQS_ENDPOINT_STRATEGY, v, SqsEndpointStrategy::ALLOWED))?,
+        };
+        let localstack_host = match get(&flags.localstack_host, LOCALSTACK_HOST) {
+            None => None,
+            Some(v) => Some(parse_host(&v).ok_or_else(|| {
+                err(
+                    LOCALSTACK_HOST,
+                    v,
+                    "host[:port], e.g. localhost.localstack.cloud:4566 or myhost",
+                )
+            })?),
+        };
+        let volume_dir = PathBuf::from(
+            get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
+        );
+        Ok(Config {
+            listen,
+            persistence,
+            save_strategy,
+            load_strategy,
+            flush_interval,
+            volume_dir,
+            direct_writes,
+            write_ahead_log,
+            connections,
+            sqs_endpoint_strategy,
+            localstack_host,
+        })
+    }
+}
+
+/// `0`/`1` (or `false`/`true`, any case).
+fn parse_switch(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_listen(v: &str) -> Option<SocketAddr> {
+    let v = v.trim();
+    // LocalStack allows a comma-separated list; the first address is the one we bind.
+    let first = v.split(',').next()?.trim();
+    if let Ok(port) = first.parse::<u16>() {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = first.strip_prefix("localhost:") {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port.parse().ok()?)));
+    }
+    first.parse().ok()
+}
+
+/// `host[:port]`: a DNS name or IPv4 address (letters, digits, `.`, `-`, `_`), then an optional
+/// port from 1 to 65535. Trimmed; a trailing `/` is dropped.
+fn parse_host(v: &str) -> Option<String> {
+    let v = v.trim().trim_end_matches('/');
+    let (host, port) = match v.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (v, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && !host.starts_with(['.', '-'])
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    (host_ok && port_ok).then(|| v.to_string())
+}
+
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let secs: f64 = v.trim().parse().ok()?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(env: &[(&str, &str)], flags: Overrides) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::resolve(&flags, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve(&[], Overrides::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:4566".parse().unwrap());
+        assert!(!c.persistence);
+        assert_eq!(c.save_strategy, SaveStrategy::Scheduled);
+        assert_eq!(c.load_strategy, LoadStrategy::OnRequest);
+        assert_eq!(c.flush_interval, Duration::from_secs(15));
+        assert_eq!(c.state_dir(), PathBuf::from("./volume/state"));
+        assert!(c.direct_writes);
+        assert_eq!(c.connections, ConnectionLimits::default());
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.sqs_endpoint_strategy, SqsEndpointStrategy::Standard);
+        assert_eq!(c.localstack_host, None);
+        assert_eq!(c.advertised_host(4566), "localhost.localstack.cloud:4566");
+        assert_eq!(c.advertised_host(5001), "localhost.localstack.cloud:5001");
+        let off = resolve(&[("SNAPSTACK_DIRECT_WRITES", "0")], Overrides::default()).unwrap();
+        assert!(!off.direct_writes);
+    }
+
+    #[test]
+    fn env_values_and_flag_overrides() {
+        let env = [
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_SAVE_STRATEGY", "on_request"),
+            ("SNAPSHOT_LOAD_STRATEGY", "ON_STARTUP"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "2"),
+            ("GATEWAY_LISTEN", "0.0.0.0:5000"),
+            ("LOCALSTACK_VOLUME_DIR", "/tmp/v"),
+        ];
+        let c = resolve(&env, Overrides::default()).unwrap();
+        assert!(c.persistence);
+        assert_eq!(c.save_strategy, SaveStrategy::OnRequest);
+        assert_eq!(c.load_strategy, LoadStrategy::OnStartup);
+        assert_eq!(c.flush_interval, Duration::from_secs(2));
+        assert_eq!(c.listen, "0.0.0.0:5000".parse().unwrap());
+        assert_eq!(c.state_dir(), PathBuf::from("/tmp/v/state"));
+        let flags = Overrides {
+            save_strategy: Some("MANUAL".into()),
+            persistence: Some("0".into()),
+            listen: Some("4570".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(&env, flags).unwrap();
+        assert_eq!(c.save_strategy, SaveStrategy::Manual);
+        assert!(!c.persistence);
+        assert_eq!(c.listen, "127.0.0.1:4570".parse().unwrap());
+    }
+
+    #[test]
+    fn connection_limits_from_env_and_flags() {
+        let env = [
+            ("SNAPSTACK_HEADER_TIMEOUT", "0.5"),
+            ("SNAPSTACK_BODY_TIMEOUT", "2"),
+            ("SNAPSTACK_IDLE_TIMEOUT", "3"),
+            ("SNAPSTACK_MAX_CONNECTIONS", "8"),
+        ];
+        let c = resolve(&env, Overrides::default()).unwrap().connections;
+        assert_eq!(c.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.body_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(3));
+        assert_eq!(c.max_connections, Some(8));
+        let flags = Overrides {
+            idle_timeout: Some("9".into()),
+            max_connections: Some("100".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(&env, flags).unwrap().connections;
+        assert_eq!(c.idle_timeout, Duration::from_secs(9));
+        assert_eq!(c.max_connections, Some(100));
+    }
+
+    #[test]
+    fn sqs_endpoint_strategy_and_localstack_host() {
+        for (v, want) in [
+            ("standard", SqsEndpointStrategy::Standard),
+            ("DOMAIN", SqsEndpointStrategy::Domain),
+            (" path ", SqsEndpointStrategy::Path),
+            ("dynamic", SqsEndpointStrategy::Dynamic),
+        ] {
+            let c = resolve(&[("SQS_ENDPOINT_STRATEGY", v)], Overrides::default()).unwrap();
+            assert_eq!(c.sqs_endpoint_strategy, want);
+            assert_eq!(want.to_string(), v.trim().to_ascii_lowercase());
+        }
+        let env = [
+            ("LOCALSTACK_HOST", "myhost:7000"),
+            ("SQS_ENDPOINT_STRATEGY", "path"),
+        ];
+        let c = resolve(&env, Overrides::default()).unwrap();
+        assert_eq!(c.advertised_host(4566), "myhost:7000");
+        let flags = Overrides {
+            localstack_host: Some("other".into()),
+            sqs_endpoint_strategy: Some("domain".into()),
+            ..Overrides::default()
+        };
+        let c = resolve(&env, flags).unwrap();
+        assert_eq!(c.sqs_endpoint_strategy, SqsEndpointStrategy::Domain);
+        assert_eq!(c.advertised_host(4570), "other:4570");
+    }
+
+    #[test]
+    fn empty_values_mean_default() {
+        let c = resolve(&[("SNAPSHOT_SAVE_STRATEGY", "")], Overrides::default()).unwrap();
+        assert_eq!(c.save_strategy, SaveStrategy::Scheduled);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_allowed_values() {
+        for (var, val, allowed) in [
+            (
+                "SNAPSHOT_SAVE_STRATEGY",
+                "SOMETIMES",
+                "ON_REQUEST, ON_SHUTDOWN",
+            ),
+            (
+                "SNAPSHOT_LOAD_STRATEGY",
+                "LAZY",
+                "ON_REQUEST, ON_STARTUP, MANUAL",
+            ),
+            ("PERSISTENCE", "yes", "0, 1"),
+            ("SNAPSTACK_DIRECT_WRITES", "maybe", "0, 1"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "-1", "positive"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "abc", "positive"),
+            ("GATEWAY_LISTEN", "nope", "host:port"),
+            ("SNAPSTACK_IDLE_TIMEOUT", "0", "positive"),
+            ("SNAPSTACK_HEADER_TIMEOUT", "x", "positive"),
+            ("SNAPSTACK_BODY_TIMEOUT", "-3", "positive"),
+            ("SNAPSTACK_MAX_CONNECTIONS", "0", "whole number"),
+            (
+                "SQS_ENDPOINT_STRATEGY",
+                "off",
+                "standard, domain, path, dynamic",
+            ),
+            ("LOCALSTACK_HOST", "http://h:1", "host[:port]"),
+            ("LOCALSTACK_HOST", "h:99999", "host[:port]"),
+            ("LOCALSTACK_HOST", "a b", "host[:port]"),
+        ] {
+            let e = resolve(&[(var, val)], Overrides::default()).unwrap_err();
+            assert_eq!(e.variable, var);
+            let msg = e.to_string();
+            assert!(msg.contains(var), "{msg}");
+            assert!(msg.contains(allowed), "{msg}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! `snapstack serve`: the AWS gateway, the services, and the persistence runtime around the
+//! engine. The engine knows nothing of HTTP; the services know nothing of files.
+
+pub mod bench;
+pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod gateway;
+pub mod listener;
+pub mod persistence;
+pub mod registry;
+pub mod state_api;
+
+/// What a request says about its sender (kept at its old path for tests and tools).
+pub mod aws_request {
+    pub use snapstack_protocol::request::*;
+    pub use snapstack_service::RequestContext;
+}
+
+/// The services, by crate (kept at their old paths for tests and tools).
+pub mod services {
+    pub use snapstack_dynamodb as dynamodb;
+    pub use snapstack_s3 as s3;
+    pub use snapstack_service::Handled;
+    pub use snapstack_sqs as sqs;
+    pub use snapstack_ssm as ssm;
+    pub use snapstack_sts as sts;
+}
+
+pub use snapstack_protocol::request_log;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use config::{Config, LoadStrategy, SaveStrategy};
+use gateway::App;
+use persistence::Persistence;
+use snapstack_engine::{Engine, EngineOptions};
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the state directory {dir}: {source}")]
+    State {
+        dir: String,
+        #[source]
+        source: snapstack_engine::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How often, without persistence, unreferenced S3 bodies are dropped from memory.
+const MEMORY_GC_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Build the application: services, stores, and (with persistence on) the engine.
+pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
+    let engine = if config.persistence {
+        let dir = config.state_dir();
+        let d = dir.clone();
+        let options = EngineOptions {
+            direct_writes: config.direct_writes,
+            write_ahead_log: config.write_ahead_log
+                && config.save_strategy == SaveStrategy::OnRequest,
+            ..EngineOptions::default()
+        };
+        let engine = tokio::task::spawn_blocking(move || -> snapstack_engine::Result<Engine> {
+            std::fs::create_dir_all(&d).map_err(|e| snapstack_engine::Error::Io {
+                file: d.display().to_string(),
+                source: e,
+            })?;
+            Engine::open(&d, options)
+        })
+        .await
+        .map_err(|e| ServeError::Internal(e.to_string()))?
+        .map_err(|source| ServeError::State {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        Some(Arc::new(engine))
+    } else {
+        None
+    };
+    // Blobs (S3 bodies) live in the chunk store: the persistent one, or one in memory.
+    let blob_engine = match &engine {
+        Some(e) => e.clone(),
+        None => Arc::new(Engine::in_memory().map_err(|source| ServeError::State {
+            dir: "memory".into(),
+            source,
+        })?),
+    };
+    let services = registry::build(&registry::Env {
+        config,
+        blob_engine: blob_engine.clone(),
+    });
+    for service in services.all() {
+        service
+            .register(&blob_engine)
+            .map_err(|source| ServeError::State {
+                dir: config.state_dir().display().to_string(),
+                source,
+            })?;
+        service.bound(&snapstack_service::Endpoint {
+            advertised_host: config.advertised_host(config.listen.port()),
+        });
+    }
+    if engine.is_none() {
+        // Without persistence nothing saves or collects: the blobs of deleted and overwritten
+        // objects would stay in memory for good. Collect them now and then.
+        let e = blob_engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MEMORY_GC_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let e = e.clone();
+                match tokio::task::spawn_blocking(move || e.gc()).await {
+                    Ok(Ok(r)) => tracing::debug!(?r, "collected unreferenced blobs"),
+                    Ok(Err(err)) => warn!(error = %err, "collecting blobs failed"),
+                    Err(err) => warn!(error = %err, "the collection task failed"),
+                }
+            }
+        });
+    }
+    let persistence = Persistence::new(
+        engine,
+        config.save_strategy,
+        config.load_strategy,
+        services.names(),
+    );
+    let app = Arc::new(App {
+        services,
+        persistence,
+        started: std::time::Instant::now(),
+        session_id: snapstack_protocol::request::new_request_id(),
+    });
+    Ok(app)
+}
+
+/// Start every service's background tasks; they stop when `stop` turns true.
+pub fn start_services(app: &Arc<App>, stop: &watch::Receiver<bool>) {
+    let rt: Arc<dyn snapstack_service::Runtime> = app.persistence.clone();
+    for service in app.services.all() {
+        service.clone().start(rt.clone(), stop.clone());
+    }
+}
+
+/// Run the server until SIGTERM or SIGINT; then save as the strategy says and return.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    info!(
+        listen = %config.listen,
+        persistence = config.persistence,
+        save = %config.save_strategy,
+        load = %config.load_strategy,
+        flush_interval = ?config.flush_interval,
+        state_dir = %config.state_dir().display(),
+        pid = std::process::id(),
+        "starting snapstack {}",
+        snapstack_engine::VERSION
+    );
+    let nofile = listener::raise_nofile_limit();
+    let max_connections = listener::connection_limit(config.connections.max_connections, nofile);
+    listener::log_limits(&config.connections, max_connections, nofile);
+    let app = build(&config).await?;
+    if config.persistence && config.load_strategy == LoadStrategy::OnStartup {
+        app.persistence.load_on_startup().await;
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    // The URLs handed out name the port actually bound (GATEWAY_LISTEN may ask for port 0).
+    for service in app.services.all() {
+        service.bound(&snapstack_service::Endpoint {
+            advertised_host: config.advertised_host(local.port()),
+        });
+    }
+    app.persistence.start(config.flush_interval);
+    // Stdout: the bound address (tests and scripts read it), then `Ready.` on its own line, the
+    // line LocalStack prints and test frameworks (testcontainers: `.*Ready\.\n`) wait for.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "snapstack listening on {local}");
+        let _ = writeln!(out, "Ready.");
+        let _ = out.flush();
+    }
+    info!(%local, "Ready.");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    start_services(&app, &stop_rx);
+    let server = listener::serve(
+        listener,
+        gateway::router(app.clone()),
+        config.connections,
+        max_connections,
+        stop_rx.clone(),
+    );
+    let mut deadline = stop_rx.clone();
+    tokio::select! {
+        _ = server => {},
+        _ = async move {
+            let _ = deadline.wait_for(|s| *s).await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        } => warn!("connections did not close within 10 s of the shutdown signal"),
+    }
+    info!("shutting down");
+    app.persistence.shutdown().await;
+    info!("bye");
+    Ok(())
+}
+
+/// The listener with `TCP_NODELAY` on every connection: a response written in parts (headers,
+/// then a streamed body) must not wait on Nagle's algorithm for the client's delayed ACK.
+pub fn no_delay(
+    listener: TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => loop {
+                    if term.recv().await.is_some() {
+                        info!("SIGTERM received");
+                        return;
+                    }
+                    warn!("the SIGTERM stream ended; no longer listening for SIGTERM");
+                    std::future::pending::<()>().await;
+                },
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let int = async {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => info!("SIGINT received"),
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGINT");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = term => {}
+            _ = int => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

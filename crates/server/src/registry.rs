@@ -1,0 +1,177 @@
+//! The services this emulator serves, and how a request finds its service from the models'
+//! metadata: `targetPrefix` (JSON protocols), the SigV4 signing name (`signingName`, else
+//! `endpointPrefix`), the operations of query-protocol models (and of JSON models marked
+//! `awsQueryCompatible`), their `apiVersion`, and the REST protocols. Adding a service is a crate
+//! implementing [`Service`] and one line in [`build`].
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use snapstack_engine::Engine;
+use snapstack_service::Service;
+
+use crate::config::Config;
+
+/// What constructing a service may need.
+pub struct Env<'a> {
+    pub config: &'a Config,
+    /// The engine whose chunk store holds blobs (the persistent one, or one in memory).
+    pub blob_engine: Arc<Engine>,
+}
+
+/// Every service, in the order the registry lists them (the first REST service takes REST
+/// requests that no signature or host assigns).
+pub fn build(env: &Env<'_>) -> Registry {
+    let mut r = Registry::default();
+    r.add(snapstack_s3::S3::new(env.blob_engine.clone()));
+    r.add(snapstack_sqs::Sqs::with_strategy(
+        env.config.sqs_endpoint_strategy,
+    ));
+    r.add(snapstack_ssm::Ssm::new());
+    r.add(snapstack_sts::Sts::new());
+    r.add(snapstack_dynamodb::DynamoDb::new());
+    r
+}
+
+/// The registered services and the indexes that route to them.
+#[derive(Default)]
+pub struct Registry {
+    services: Vec<Arc<dyn Service>>,
+    typed: Vec<Arc<dyn Any + Send + Sync>>,
+    by_target: HashMap<String, usize>,
+    by_signing_name: HashMap<String, usize>,
+    by_query_action: HashMap<String, usize>,
+    by_api_version: HashMap<String, usize>,
+    first_rest: Option<usize>,
+}
+
+impl Registry {
+    /// Register a service under what its model says identifies it on the wire.
+    pub fn add<S: Service>(&mut self, service: S) {
+        let service = Arc::new(service);
+        let i = self.services.len();
+        let m = service.model();
+        let meta = &m.metadata;
+        assert!(
+            !self.services.iter().any(|s| s.name() == service.name()),
+            "service {} registered twice",
+            service.name()
+        );
+        if let Some(prefix) = &meta.target_prefix {
+            self.by_target.entry(prefix.clone()).or_insert(i);
+        }
+        let signing = meta
+            .signing_name
+            .as_deref()
+            .unwrap_or(&meta.endpoint_prefix);
+        for name in std::iter::once(signing).chain(service.extra_signing_names().iter().copied()) {
+            self.by_signing_name.entry(name.to_string()).or_insert(i);
+        }
+        if speaks_query(m) {
+            for op in m.operations.keys() {
+                self.by_query_action.entry(op.clone()).or_insert(i);
+            }
+            self.by_api_version
+                .entry(meta.api_version.clone())
+                .or_insert(i);
+        }
+        if is_rest(m) && self.first_rest.is_none() {
+            self.first_rest = Some(i);
+        }
+        self.typed.push(service.clone());
+        self.services.push(service);
+    }
+
+    /// Every service, in registration order.
+    pub fn all(&self) -> &[Arc<dyn Service>] {
+        &self.services
+    }
+
+    /// The names of every service.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.services.iter().map(|s| s.name()).collect()
+    }
+
+    /// A service by its concrete type (tests, benchmarks, fuzzing).
+    pub fn get<T: Service>(&self) -> Option<Arc<T>> {
+        self.typed
+            .iter()
+            .find_map(|s| s.clone().downcast::<T>().ok())
+    }
+
+    /// The service of a JSON protocol's `X-Amz-Target` prefix.
+    pub fn by_target(&self, prefix: &str) -> Option<&Arc<dyn Service>> {
+        self.by_target.get(prefix).map(|&i| &self.services[i])
+    }
+
+    /// The service a SigV4 scope's service name addresses.
+    pub fn by_signing_name(&self, name: &str) -> Option<&Arc<dyn Service>> {
+        self.by_signing_name.get(name).map(|&i| &self.services[i])
+    }
+
+    /// The query-speaking service with this action.
+    pub fn by_query_action(&self, action: &str) -> Option<&Arc<dyn Service>> {
+        self.by_query_action.get(action).map(|&i| &self.services[i])
+    }
+
+    /// The query-speaking service of this API version (`Version=2011-06-15`).
+    pub fn by_api_version(&self, version: &str) -> Option<&Arc<dyn Service>> {
+        self.by_api_version.get(version).map(|&i| &self.services[i])
+    }
+
+    /// The REST service that takes requests no signature or target assigns.
+    pub fn default_rest(&self) -> Option<&Arc<dyn Service>> {
+        self.first_rest.map(|i| &self.services[i])
+    }
+
+    /// The service that claims a path of a request naming no service (SQS queue URLs).
+    pub fn claiming_path(&self, path: &str) -> Option<&Arc<dyn Service>> {
+        self.services.iter().find(|s| s.claims_path(path))
+    }
+}
+
+/// Whether a model is spoken in the query protocol (query services, and JSON services that
+/// query clients still call: `awsQueryCompatible`).
+pub fn speaks_query(m: &snapstack_protocol::model::ServiceModel) -> bool {
+    m.metadata.protocol == "query"
+        || m.metadata.protocols.iter().any(|p| p == "query")
+        || m.metadata.aws_query_compatible.is_some()
+}
+
+/// Whether a model is spoken in a REST protocol.
+pub fn is_rest(m: &snapstack_protocol::model::ServiceModel) -> bool {
+    matches!(m.metadata.protocol.as_str(), "rest-xml" | "rest-json")
+}
+
+/// Whether a service speaks a REST protocol.
+pub fn service_is_rest(s: &dyn Service) -> bool {
+    is_rest(s.model())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_from_model_metadata() {
+        let engine = Arc::new(Engine::in_memory().unwrap());
+        let config = Config::resolve(&crate::config::Overrides::default(), |_| None).unwrap();
+        let r = build(&Env {
+            config: &config,
+            blob_engine: engine,
+        });
+        assert_eq!(r.names(), ["s3", "sqs", "ssm", "sts", "dynamodb"]);
+        assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
+        assert_eq!(r.by_target("DynamoDB_20120810").unwrap().name(), "dynamodb");
+        assert_eq!(r.by_target("AmazonSQS").unwrap().name(), "sqs");
+        assert_eq!(r.by_signing_name("s3express").unwrap().name(), "s3");
+        assert_eq!(r.by_signing_name("sts").unwrap().name(), "sts");
+        assert_eq!(r.by_query_action("SendMessage").unwrap().name(), "sqs");
+        assert_eq!(r.by_query_action("AssumeRole").unwrap().name(), "sts");
+        assert!(r.by_query_action("PutParameter").is_none());
+        assert_eq!(r.by_api_version("2011-06-15").unwrap().name(), "sts");
+        assert_eq!(r.default_rest().unwrap().name(), "s3");
+        assert!(r.get::<snapstack_ssm::Ssm>().is_some());
+    }
+}

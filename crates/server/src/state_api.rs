@@ -1,0 +1,327 @@
+//! The internal endpoints under `/_localstack`: health, persistence status, and the state
+//! save/load/reset endpoints (streaming one JSON line per service).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::gateway::App;
+use super::persistence::OpResult;
+use snapstack_protocol::errors::internal_api_error;
+
+/// What an endpoint does to a service's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Save,
+    Load,
+    Reset,
+}
+
+impl Action {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "save" => Action::Save,
+            "load" => Action::Load,
+            "reset" => Action::Reset,
+            _ => return None,
+        })
+    }
+}
+
+/// A path segment that may name a service or an action: 1-64 of `[a-z0-9-]`. Checked on the raw
+/// (still percent-encoded) path, so `..`, `%2e%2e` and `%2f` never pass.
+pub fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// What a `/_localstack/state...` path asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StateRoute<'a> {
+    Status,
+    All(Action),
+    One(&'a str, Action),
+    NotFound,
+    BadName(String),
+}
+
+/// Route the part of the path after `/_localstack/state`.
+pub fn route_state(rest: &str) -> StateRoute<'_> {
+    if rest.is_empty() || rest == "/" {
+        return StateRoute::Status;
+    }
+    let Some(rest) = rest.strip_prefix('/') else {
+        return StateRoute::NotFound;
+    };
+    let segs: Vec<&str> = rest.split('/').collect();
+    if let Some(bad) = segs.iter().find(|s| !valid_segment(s)) {
+        return StateRoute::BadName((*bad).to_string());
+    }
+    match segs.as_slice() {
+        [a] => Action::parse(a).map_or(StateRoute::NotFound, StateRoute::All),
+        [s, a] => Action::parse(a).map_or(StateRoute::NotFound, |a| StateRoute::One(s, a)),
+        _ => StateRoute::NotFound,
+    }
+}
+
+pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
+    let path = parts.uri.path();
+    if path == "/_localstack/health" || path == "/_localstack/health/" {
+        return match parts.method {
+            Method::GET | Method::HEAD => json_response(StatusCode::OK, health(app)),
+            _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        };
+    }
+    if path == "/_localstack/info" || path == "/_localstack/info/" {
+        return match parts.method {
+            Method::GET | Method::HEAD => json_response(StatusCode::OK, info(app)),
+            _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        };
+    }
+    let Some(rest) = path.strip_prefix("/_localstack/state") else {
+        return internal_api_error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
+    };
+    let route = route_state(rest);
+    if let StateRoute::BadName(name) = &route {
+        return internal_api_error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid service name {name:?}: use a-z, 0-9 and '-'"),
+        );
+    }
+    if route == StateRoute::NotFound {
+        return internal_api_error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
+    }
+    let p = &app.persistence;
+    if !p.enabled() {
+        return internal_api_error(
+            StatusCode::BAD_REQUEST,
+            "persistence is disabled: start snapstack with PERSISTENCE=1",
+        );
+    }
+    match route {
+        StateRoute::Status => match parts.method {
+            Method::GET | Method::HEAD => json_response(StatusCode::OK, status(app).await),
+            _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        },
+        StateRoute::All(action) | StateRoute::One(_, action) if parts.method != Method::POST => {
+            let _ = action;
+            internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use POST")
+        }
+        StateRoute::All(action) => stream(app.clone(), action, p.services().to_vec()),
+        StateRoute::One(name, action) => match p.service_name(name) {
+            Some(s) => stream(app.clone(), action, vec![s]),
+            None => internal_api_error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown service {name:?}; known services: {}",
+                    p.services().join(", ")
+                ),
+            ),
+        },
+        StateRoute::NotFound | StateRoute::BadName(_) => {
+            internal_api_error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"))
+        }
+    }
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    let mut resp = (status, v.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn health(app: &App) -> Value {
+    let services: Map<String, Value> = app
+        .persistence
+        .services()
+        .iter()
+        .map(|s| (s.to_string(), json!("running")))
+        .collect();
+    json!({
+        "services": services,
+        "version": snapstack_engine::VERSION,
+        "edition": "snapstack",
+        "features": {
+            "persistence": if app.persistence.enabled() { "initialized" } else { "disabled" }
+        }
+    })
+}
+
+/// `GET /_localstack/info`, with the members LocalStack's has (scripts read `version` and
+/// `session_id`), plus whether persistence is on.
+fn info(app: &App) -> Value {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    json!({
+        "version": snapstack_engine::VERSION,
+        "edition": "snapstack",
+        "is_license_activated": false,
+        "session_id": app.session_id,
+        "machine_id": "snapstack",
+        "system": std::env::consts::OS,
+        "is_docker": std::path::Path::new("/.dockerenv").exists(),
+        "server_time_utc": snapstack_protocol::codec::time::iso8601_ms(now_ms),
+        "uptime": app.started.elapsed().as_secs(),
+        "persistence": app.persistence.enabled(),
+    })
+}
+
+async fn status(app: &App) -> Value {
+    let p = app.persistence.clone();
+    let Some(engine) = p.engine().cloned() else {
+        return json!({"persistence": false});
+    };
+    let names: Vec<&'static str> = p.services().to_vec();
+    let (statuses, log) = tokio::task::spawn_blocking(move || {
+        let st = names
+            .iter()
+            .map(|n| (*n, engine.status(n), engine.damaged_reads(n)))
+            .collect::<Vec<_>>();
+        let log = engine.log_status().map(|l| {
+            json!({
+                "appends": engine.log_appends(),
+                "segments": l.segments,
+                "frames": l.frames,
+                "bytes": l.bytes,
+                "pending_frames": l.pending_frames,
+                "pending_bytes": l.pending_bytes,
+                "pending_records": l.pending_records,
+                "damaged": l.damaged,
+                "refused": l.refused,
+            })
+        });
+        (st, log)
+    })
+    .await
+    .unwrap_or_default();
+    let mut services = Map::new();
+    for (name, st, damaged_reads) in statuses {
+        let v = match st {
+            Ok(s) => json!({
+                "version": s.version,
+                "saved_version": s.saved_version,
+                "dirty": s.dirty,
+                "generation": s.generation,
+                "loaded": p.is_loaded(name),
+                "load_failed": p.load_failed(name),
+                "loaded_generation": s.loaded_generation,
+                "records": s.records,
+                "bytes": s.tree_bytes,
+                "chunks": s.tree_chunks,
+                "last_save_unix_ms": s.last_save_unix_ms,
+                "last_save_duration_ms": s.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
+                "last_error": s.last_error,
+                "damaged_reads": damaged_reads,
+                "logged_version": s.logged_version,
+            }),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        services.insert(name.to_string(), v);
+    }
+    json!({
+        "persistence": true,
+        "save_strategy": p.save_strategy().to_string(),
+        "load_strategy": p.load_strategy().to_string(),
+        "services": services,
+        "log": log,
+    })
+}
+
+fn line(service: &str, r: &OpResult) -> Bytes {
+    let v = match r {
+        Ok(_) => json!({"service": service, "status": "ok"}),
+        Err(m) => json!({"service": service, "status": "error", "message": m}),
+    };
+    Bytes::from(format!("{v}\n"))
+}
+
+/// Run `action` on `services` in a task of its own (a client going away stops nothing) and
+/// stream one line per service as it finishes.
+fn stream(app: Arc<App>, action: Action, services: Vec<&'static str>) -> Response {
+    let (tx, rx) = mpsc::channel::<Bytes>(services.len().max(1));
+    tokio::spawn(async move {
+        let p = &app.persistence;
+        match action {
+            Action::Save => {
+                for (s, r) in p.save(services).await {
+                    let _ = tx.send(line(s, &r)).await;
+                }
+            }
+            Action::Load => {
+                for s in services {
+                    let r = p.load(s).await;
+                    let _ = tx.send(line(s, &r)).await;
+                }
+            }
+            Action::Reset => {
+                for s in services {
+                    let r = p.reset(s).await;
+                    let _ = tx.send(line(s, &r)).await;
+                }
+            }
+        }
+    });
+    let mut resp = Body::from_stream(Lines(rx)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    resp
+}
+
+struct Lines(mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Lines {
+    type Item = Result<Bytes, Infallible>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|o| o.map(Ok))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route_state(""), StateRoute::Status);
+        assert_eq!(route_state("/"), StateRoute::Status);
+        assert_eq!(route_state("/save"), StateRoute::All(Action::Save));
+        assert_eq!(
+            route_state("/ssm/load"),
+            StateRoute::One("ssm", Action::Load)
+        );
+        assert_eq!(route_state("/ssm/nope"), StateRoute::NotFound);
+        assert_eq!(route_state("/a/b/c"), StateRoute::NotFound);
+        assert_eq!(route_state("x"), StateRoute::NotFound);
+    }
+
+    #[test]
+    fn trickery_is_refused() {
+        for p in [
+            "/../save",
+            "/%2e%2e/save",
+            "/ssm%2f../save",
+            "/SSM/save",
+            "/ss_m/save",
+            "//save",
+            "/ssm/",
+        ] {
+            assert!(matches!(route_state(p), StateRoute::BadName(_)), "{p}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! snapstack-service: the contract between a service and the runtime that serves it.
+//!
+//! A service is its records and its behaviour. It declares its model (which gives it the wire:
+//! target prefix, signing name, protocol, operations), registers its stores with the engine,
+//! serves calls the gateway routed to it, and may run background tasks. It knows nothing of
+//! files (the engine keeps its stores) or of sockets (the server owns them); what it needs of
+//! persistence at run time (a lazy load, waiting for a write to be durable) it asks of the
+//! [`Runtime`].
+//!
+//! This crate is the only thing a service crate and the server share besides the engine and the
+//! protocol crates; adding a service is a crate implementing [`Service`] and one line in the
+//! server's registry.
+
+mod context;
+pub mod reply;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use context::RequestContext;
+use snapstack_engine::Engine;
+use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::http::request::Parts;
+use snapstack_protocol::model::ServiceModel;
+use snapstack_protocol::request::NotUtf8;
+use snapstack_protocol::response::Response;
+
+/// A boxed future, as the service trait returns (object-safe async).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a service answered: the body, its content type, and the store version a mutation
+/// produced (`None` when the request changed nothing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Handled {
+    pub body: String,
+    pub content_type: &'static str,
+    pub write_version: Option<u64>,
+}
+
+/// A request's payload as the gateway hands it over, by the protocol the client spoke.
+pub enum Payload {
+    /// REST protocols: the body, still streaming (an S3 object body is never buffered).
+    Stream(Body),
+    /// JSON and CBOR protocols: the whole body (bounded by the gateway).
+    Bytes(Bytes),
+    /// The query protocol: the query string's and the form body's parameters, or the first one
+    /// that is not UTF-8 once decoded.
+    Form(Result<Vec<(String, String)>, NotUtf8>),
+}
+
+/// One call of a service.
+pub struct Call<'a> {
+    pub ctx: &'a RequestContext,
+    pub parts: &'a Parts,
+    /// The operation the request names (`X-Amz-Target`, query `Action`, the CBOR path); `None`
+    /// when it names none, as REST requests do (the service's router finds theirs).
+    pub operation: Option<&'a str>,
+    pub payload: Payload,
+}
+
+/// What the persistence runtime offers a service while it serves.
+pub trait Runtime: Send + Sync {
+    /// Load the service's state if the load strategy deferred it (`LOAD_STRATEGY=ON_REQUEST`).
+    fn ensure_loaded<'a>(&'a self, service: &'static str) -> BoxFuture<'a, ()>;
+    /// Wait until the store version a write produced is durable (`SAVE_STRATEGY=ON_REQUEST`);
+    /// immediate under other strategies.
+    fn wait_durable<'a>(
+        &'a self,
+        service: &'static str,
+        version: u64,
+    ) -> BoxFuture<'a, Result<(), String>>;
+    /// Whether the service's state is in memory (loaded, or nothing to load): background tasks
+    /// wait for it before they act on the state.
+    fn is_ready(&self, service: &str) -> bool;
+}
+
+/// Settings the server resolves once it is bound (advertised host and port).
+#[derive(Clone, Debug, Default)]
+pub struct Endpoint {
+    /// `host:port` that URLs handed out name (`LOCALSTACK_HOST`).
+    pub advertised_host: String,
+}
+
+/// A service of the emulator.
+pub trait Service: Send + Sync + 'static {
+    /// The service's name: its store's name, its model's file name, its name in
+    /// `/_localstack/health` (`s3`, `sqs`, `dynamodb`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The service's model.
+    fn model(&self) -> &'static ServiceModel {
+        snapstack_protocol::model::named(self.name())
+            .expect("every registered service has an embedded model")
+    }
+
+    /// SigV4 signing names that address this service besides the model's `signingName` (or
+    /// `endpointPrefix`): S3 is also signed as `s3express` and `s3-object-lambda`.
+    fn extra_signing_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether a request that names no service and no operation, with this path, is this
+    /// service's (SQS queue URLs `/<account>/<queue>`). REST services of the registry's first
+    /// REST entry get the rest.
+    fn claims_path(&self, _path: &str) -> bool {
+        false
+    }
+
+    /// Register the service's stores with the engine that persists them (with persistence off,
+    /// an in-memory engine: S3 bodies live in its chunk store).
+    fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()>;
+
+    /// Serve one call.
+    fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response>;
+
+    /// The 500 in this service's shape, for a call whose handler panicked.
+    fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response;
+
+    /// Start background tasks (sweepers, deliveries, timers). They run until `stop` turns true.
+    fn start(self: Arc<Self>, _rt: Arc<dyn Runtime>, _stop: tokio::sync::watch::Receiver<bool>) {}
+
+    /// The server is bound: URLs the service hands out can name its address.
+    fn bound(&self, _endpoint: &Endpoint) {}
+}

@@ -1,0 +1,90 @@
+//! DynamoDB as a service of the registry (JSON 1.0, `X-Amz-Target: DynamoDB_20120810.*`), with
+//! its TTL sweeper.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use snapstack_engine::Engine;
+use snapstack_protocol::errors::Protocol;
+use snapstack_protocol::http::request::Parts;
+use snapstack_protocol::response::Response;
+use snapstack_service::reply::{finish, model_violation};
+use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
+
+use crate::{DdbError, DynamoDb, NAME};
+
+/// How often expired items are looked for.
+const TTL_SWEEP_INTERVAL: Duration = Duration::from_secs(3);
+
+impl Service for DynamoDb {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
+        engine.register(self.store.clone())
+    }
+
+    fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let ctx = call.ctx;
+            let (Some(op), Payload::Bytes(body)) = (call.operation, &call.payload) else {
+                return DdbError::new(
+                    "UnknownOperationException",
+                    "DynamoDB requests must name their operation in the X-Amz-Target header (DynamoDB_20120810.<Operation>)",
+                )
+                .into_response(&ctx.request_id);
+            };
+            // Parsed once: validated against the model, then handed to the operation.
+            let input = match DynamoDb::parse_body(body) {
+                Ok(v) => v,
+                Err(e) => return e.into_response(&ctx.request_id),
+            };
+            if let Some(message) = model_violation(NAME, op, Some(&input), 1) {
+                return DdbError::validation(message).into_response(&ctx.request_id);
+            }
+            rt.ensure_loaded(NAME).await;
+            // Deleting a table, adding an index (backfill) or switching TTL on walks every item
+            // of the table: let the runtime move other tasks off this worker meanwhile.
+            let heavy = matches!(op, "DeleteTable" | "UpdateTable" | "UpdateTimeToLive")
+                && tokio::runtime::Handle::current().runtime_flavor()
+                    == tokio::runtime::RuntimeFlavor::MultiThread;
+            let result = if heavy {
+                tokio::task::block_in_place(|| self.handle_value(ctx, op, &input))
+            } else {
+                self.handle_value(ctx, op, &input)
+            };
+            match result {
+                Ok(h) => finish(rt, NAME, Protocol::Json11, ctx, Ok(h)).await,
+                Err(e) => e.into_response(&ctx.request_id),
+            }
+        })
+    }
+
+    fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
+        DdbError::internal(message).into_response(&ctx.request_id)
+    }
+
+    /// Delete expired items now and then, once the state is loaded.
+    fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TTL_SWEEP_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                if !rt.is_ready(NAME) {
+                    continue;
+                }
+                let d = self.clone();
+                let now = d.now_ms();
+                match tokio::task::spawn_blocking(move || d.sweep_expired(now)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(n, "deleted expired DynamoDB items"),
+                    Err(e) => tracing::warn!(error = %e, "the DynamoDB TTL sweep failed"),
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,366 @@
+//! Bucket configurations that S3 keeps and returns as documents: the ACL (from a body or a canned
+//! `x-amz-acl`), ownership controls, the public access block, default encryption, request
+//! payment and transfer acceleration. Each is validated as S3 validates it (root element, enum
+//! values), stored as one record, returned by its Get (or S3's default when none was set), and
+//! removed by its Delete or with the bucket. Access is not evaluated (as with bucket policies,
+//! until IAM enforcement exists), so these settings change what is reported, not who may act.
+
+use snapstack_protocol::body::Bytes;
+use snapstack_protocol::http::StatusCode;
+use snapstack_protocol::response::Response;
+
+use super::model::{BucketConfig, S3Record, keys};
+use super::xml::{self, NS, Node};
+use super::{Req, S3, S3Error, S3Result, empty, ok_xml};
+
+/// A bucket configuration kept as a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Acl,
+    OwnershipControls,
+    PublicAccessBlock,
+    Encryption,
+    RequestPayment,
+    Accelerate,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Acl => "acl",
+            Kind::OwnershipControls => "ownershipControls",
+            Kind::PublicAccessBlock => "publicAccessBlock",
+            Kind::Encryption => "encryption",
+            Kind::RequestPayment => "requestPayment",
+            Kind::Accelerate => "accelerate",
+        }
+    }
+
+    /// The root element of the document.
+    fn root(self) -> &'static str {
+        match self {
+            Kind::Acl => "AccessControlPolicy",
+            Kind::OwnershipControls => "OwnershipControls",
+            Kind::PublicAccessBlock => "PublicAccessBlockConfiguration",
+            Kind::Encryption => "ServerSideEncryptionConfiguration",
+            Kind::RequestPayment => "RequestPaymentConfiguration",
+            Kind::Accelerate => "AccelerateConfiguration",
+        }
+    }
+
+    /// What a Get answers when nothing was set: S3's default document, or its error.
+    fn default_document(self, r: &Req<'_>) -> S3Result<String> {
+        let doc = |body: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{NS}\">{body}</{root}>",
+                root = self.root()
+            )
+        };
+        let not_found = |code: &'static str, message: &str| {
+            S3Error::new(StatusCode::NOT_FOUND, code, message).with("BucketName", r.bucket())
+        };
+        match self {
+            Kind::Acl => Ok(doc(
+                &acl_body(r.account(), "private").expect("private is a canned ACL")
+            )),
+            // Since April 2023 a new bucket enforces bucket ownership, and S3 encrypts new objects
+            // with SSE-S3 by default.
+            Kind::OwnershipControls => Ok(doc(
+                "<Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule>",
+            )),
+            Kind::Encryption => Ok(doc(
+                "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule>",
+            )),
+            Kind::PublicAccessBlock => Err(not_found(
+                "NoSuchPublicAccessBlockConfiguration",
+                "The public access block configuration was not found",
+            )),
+            Kind::RequestPayment => Ok(doc("<Payer>BucketOwner</Payer>")),
+            Kind::Accelerate => Ok(doc("")),
+        }
+    }
+
+    /// S3's checks of a document of this kind.
+    fn validate(self, n: &Node) -> S3Result<()> {
+        let malformed = || {
+            S3Error::bad(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            )
+        };
+        if n.name != self.root() {
+            return Err(malformed());
+        }
+        let one_of = |value: Option<&str>, allowed: &[&str]| match value {
+            Some(v) if allowed.contains(&v) => Ok(()),
+            _ => Err(malformed()),
+        };
+        match self {
+            Kind::Acl => {
+                if n.child("Owner").is_none() && n.child("AccessControlList").is_none() {
+                    return Err(malformed());
+                }
+                for grant in n
+                    .child("AccessControlList")
+                    .into_iter()
+                    .flat_map(|l| l.all("Grant"))
+                {
+                    one_of(
+                        grant.text_of("Permission"),
+                        &["FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP"],
+                    )?;
+                }
+                Ok(())
+            }
+            Kind::OwnershipControls => {
+                let rules: Vec<&Node> = n.all("Rule").collect();
+                if rules.len() != 1 {
+                    return Err(malformed());
+                }
+                one_of(
+                    rules[0].text_of("ObjectOwnership"),
+                    &[
+                        "BucketOwnerPreferred",
+                        "ObjectWriter",
+                        "BucketOwnerEnforced",
+                    ],
+                )
+            }
+            Kind::PublicAccessBlock => {
+                for flag in n.children.iter() {
+                    one_of(Some(flag.text.trim()), &["true", "false"])?;
+                }
+                Ok(())
+            }
+            Kind::Encryption => {
+                let rules: Vec<&Node> = n.all("Rule").collect();
+                if rules.is_empty() {
+                    return Err(malformed());
+                }
+                for rule in rules {
+                    if let Some(d) = rule.child("ApplyServerSideEncryptionByDefault") {
+                        one_of(
+                            d.text_of("SSEAlgorithm"),
+                            &["AES256", "aws:kms", "aws:kms:dsse"],
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+            Kind::RequestPayment => one_of(n.text_of("Payer"), &["Requester", "BucketOwner"]),
+            Kind::Accelerate => one_of(n.text_of("Status"), &["Enabled", "Suspended"]),
+        }
+    }
+}
+
+/// The grants of a canned ACL, as an `AccessControlPolicy` body; `None` for an unknown name.
+fn acl_body(owner: &str, canned: &str) -> Option<String> {
+    const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+    const AUTHENTICATED: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+    const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+    let group = |uri: &str, permission: &str| {
+        format!(
+            "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\"><URI>{uri}</URI></Grantee><Permission>{permission}</Permission></Grant>"
+        )
+    };
+    let mut grants = format!(
+        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>{owner}</ID><DisplayName>snapstack</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+    );
+    match canned {
+        "private" | "bucket-owner-read" | "bucket-owner-full-control" => {}
+        "public-read" => grants.push_str(&group(ALL_USERS, "READ")),
+        "public-read-write" => {
+            grants.push_str(&group(ALL_USERS, "READ"));
+            grants.push_str(&group(ALL_USERS, "WRITE"));
+        }
+        "authenticated-read" => grants.push_str(&group(AUTHENTICATED, "READ")),
+        "log-delivery-write" => {
+            grants.push_str(&group(LOG_DELIVERY, "WRITE"));
+            grants.push_str(&group(LOG_DELIVERY, "READ_ACP"));
+        }
+        _ => return None,
+    }
+    Some(format!(
+        "<Owner><ID>{owner}</ID><DisplayName>snapstack</DisplayName></Owner><AccessControlList>{grants}</AccessControlList>"
+    ))
+}
+
+/// The grants of `x-amz-grant-*` headers (`id="…"`, `uri="…"`, `emailAddress="…"`, comma
+/// separated), as `Grant` elements.
+fn grants_from_headers(r: &Req<'_>) -> S3Result<String> {
+    use snapstack_protocol::errors::xml_escape;
+    let mut out = String::new();
+    for (header, permission) in [
+        ("x-amz-grant-full-control", "FULL_CONTROL"),
+        ("x-amz-grant-read", "READ"),
+        ("x-amz-grant-read-acp", "READ_ACP"),
+        ("x-amz-grant-write", "WRITE"),
+        ("x-amz-grant-write-acp", "WRITE_ACP"),
+    ] {
+        let Some(value) = r.h(header) else { continue };
+        for grantee in value.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+            let (kind, v) = grantee.split_once('=').ok_or_else(|| {
+                S3Error::invalid_argument("Invalid grantee in a grant header")
+                    .with("ArgumentName", header)
+                    .with("ArgumentValue", grantee)
+            })?;
+            let v = xml_escape(v.trim().trim_matches('"'));
+            let (xsi, element) = match kind.trim() {
+                "id" => ("CanonicalUser", "ID"),
+                "uri" => ("Group", "URI"),
+                "emailAddress" => ("AmazonCustomerByEmail", "EmailAddress"),
+                _ => {
+                    return Err(
+                        S3Error::invalid_argument("Invalid grantee in a grant header")
+                            .with("ArgumentName", header)
+                            .with("ArgumentValue", grantee),
+                    );
+                }
+            };
+            out.push_str(&format!(
+                "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"{xsi}\"><{element}>{v}</{element}></Grantee><Permission>{permission}</Permission></Grant>"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+impl S3 {
+    /// Change the record of a bucket's `kind` configuration in one store write, if the bucket
+    /// exists; returns the store version.
+    fn in_bucket(
+        &self,
+        r: &Req<'_>,
+        kind: Kind,
+        f: impl FnOnce(&mut snapstack_engine::Txn<'_, S3Record>, snapstack_engine::Key),
+    ) -> S3Result<u64> {
+        let (bucket, acct) = (r.bucket(), r.account());
+        let (res, v) = self.store.write(|t| {
+            if !matches!(
+                t.get(&keys::bucket(acct, bucket)),
+                Some(S3Record::Bucket(_))
+            ) {
+                return Err(S3Error::no_such_bucket(bucket));
+            }
+            f(t, keys::config(acct, bucket, kind.name()));
+            Ok(())
+        });
+        res.map(|()| v)
+    }
+
+    /// Put a configuration document (for ACLs, a canned `x-amz-acl` works as well).
+    pub(super) fn put_config(
+        &self,
+        r: &Req<'_>,
+        kind: Kind,
+        doc: Bytes,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let grant_headers = grants_from_headers(r)?;
+        let document = match (kind, r.h("x-amz-acl")) {
+            (Kind::Acl, None) if !grant_headers.is_empty() => format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\"><Owner><ID>{owner}</ID><DisplayName>snapstack</DisplayName></Owner><AccessControlList>{grant_headers}</AccessControlList></AccessControlPolicy>",
+                owner = r.account()
+            ),
+            (Kind::Acl, Some(canned)) => {
+                if !doc.is_empty() {
+                    return Err(S3Error::bad(
+                        "UnexpectedContent",
+                        "This request does not support content",
+                    ));
+                }
+                let body = acl_body(r.account(), canned).ok_or_else(|| {
+                    S3Error::invalid_argument(format!("Invalid canned ACL: {canned}"))
+                        .with("ArgumentName", "x-amz-acl")
+                        .with("ArgumentValue", canned)
+                })?;
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\">{body}</AccessControlPolicy>"
+                )
+            }
+            _ => {
+                let text = std::str::from_utf8(&doc).map_err(|_| {
+                    S3Error::bad("MalformedXML", "The XML you provided was not well-formed")
+                })?;
+                let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+                kind.validate(&n)?;
+                text.to_string()
+            }
+        };
+        let v = self.in_bucket(r, kind, |t, key| {
+            t.insert(
+                key,
+                S3Record::Config(BucketConfig {
+                    kind: kind.name().to_string(),
+                    document,
+                }),
+            );
+        })?;
+        Ok((empty(StatusCode::OK), Some(v)))
+    }
+
+    /// The configuration document, or S3's default (or error) when none was set.
+    pub(super) fn get_config(&self, r: &Req<'_>, kind: Kind) -> S3Result<Response> {
+        let snap = self.store.snapshot();
+        if !matches!(
+            snap.get(&keys::bucket(r.account(), r.bucket())),
+            Some(S3Record::Bucket(_))
+        ) {
+            return Err(S3Error::no_such_bucket(r.bucket()));
+        }
+        match snap.get(&keys::config(r.account(), r.bucket(), kind.name())) {
+            Some(S3Record::Config(c)) => Ok(ok_xml(c.document.clone())),
+            _ => Ok(ok_xml(kind.default_document(r)?)),
+        }
+    }
+
+    /// Remove a configuration document (204 whether or not one was set, as S3 answers).
+    pub(super) fn delete_config(
+        &self,
+        r: &Req<'_>,
+        kind: Kind,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let v = self.in_bucket(r, kind, |t, key| {
+            t.remove(&key);
+        })?;
+        Ok((empty(StatusCode::NO_CONTENT), Some(v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_acls() {
+        let public = acl_body("000000000000", "public-read").unwrap();
+        assert!(public.contains("AllUsers") && public.contains("<Permission>READ</Permission>"));
+        assert!(acl_body("1", "nope").is_none());
+        let n = xml::parse(
+            format!(
+                "<AccessControlPolicy>{}</AccessControlPolicy>",
+                acl_body("1", "private").unwrap()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(Kind::Acl.validate(&n).is_ok());
+    }
+
+    #[test]
+    fn documents_are_checked_as_s3_checks_them() {
+        let check = |kind: Kind, doc: &str| kind.validate(&xml::parse(doc.as_bytes()).unwrap());
+        assert!(check(Kind::OwnershipControls, "<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule></OwnershipControls>").is_ok());
+        assert!(check(Kind::OwnershipControls, "<OwnershipControls><Rule><ObjectOwnership>Mine</ObjectOwnership></Rule></OwnershipControls>").is_err());
+        assert!(
+            check(
+                Kind::Accelerate,
+                "<AccelerateConfiguration><Status>Enabled</Status></AccelerateConfiguration>"
+            )
+            .is_ok()
+        );
+        assert!(check(Kind::Accelerate, "<RequestPaymentConfiguration><Payer>Requester</Payer></RequestPaymentConfiguration>").is_err());
+        assert!(check(Kind::PublicAccessBlock, "<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>").is_err());
+        assert!(check(Kind::Encryption, "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>").is_ok());
+        assert!(check(Kind::Encryption, "<ServerSideEncryptionConfiguration/>").is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! S3 state: buckets, objects (current and noncurrent versions), multipart uploads and their
+//! parts, as records of one engine store. Object bodies are blobs in the chunk store; records hold
+//! only their ids.
+
+use serde::{Deserialize, Serialize};
+
+use snapstack_engine::{BlobId, Key, Record};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub name: String,
+    pub region: String,
+    pub created_ms: u64,
+    /// `Enabled` or `Suspended` once set.
+    pub versioning: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub cors: Option<String>,
+    pub policy: Option<String>,
+}
+
+/// The standard headers stored with an object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Object {
+    pub key: String,
+    /// `None` for objects written while versioning was never enabled ("null" version).
+    pub version_id: Option<String>,
+    pub delete_marker: bool,
+    pub blob: Option<BlobId>,
+    pub size: u64,
+    /// Quoted, as S3 returns it.
+    pub etag: String,
+    pub last_modified_ms: u64,
+    pub headers: ObjectHeaders,
+    pub metadata: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    pub checksums: Vec<(String, String)>,
+    pub parts_count: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Upload {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_ms: u64,
+    pub headers: ObjectHeaders,
+    pub metadata: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    pub checksum_algorithm: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub number: u32,
+    pub blob: BlobId,
+    pub size: u64,
+    pub etag: String,
+    /// The raw MD5, for the multipart ETag.
+    pub md5: Vec<u8>,
+    pub last_modified_ms: u64,
+    pub checksums: Vec<(String, String)>,
+}
+
+/// Every S3 record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum S3Record {
+    Bucket(Bucket),
+    Object(Object),
+    Upload(Upload),
+    Part(Part),
+    /// Bucket names are global: which account owns a name.
+    Owner(String),
+    /// A bucket configuration kept as the document the client sent (ACL, ownership controls,
+    /// public access block, default encryption, request payment, transfer acceleration). Added
+    /// after format v1's first records: a new variant at the end, so older state still decodes.
+    Config(BucketConfig),
+}
+
+/// One configuration document of a bucket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketConfig {
+    /// The sub-resource (`acl`, `ownershipControls`, ...).
+    pub kind: String,
+    /// The XML document, as received (or built from a canned ACL header).
+    pub document: String,
+}
+
+impl Record for S3Record {
+    fn blobs(&self) -> Vec<BlobId> {
+        match self {
+            S3Record::Object(o) => o.blob.into_iter().collect(),
+            S3Record::Part(p) => vec![p.blob],
+            S3Record::Bucket(_)
+            | S3Record::Upload(_)
+            | S3Record::Owner(_)
+            | S3Record::Config(_) => Vec::new(),
+        }
+    }
+}
+
+/// Keys. Buckets belong to an account (their region is a field); everything in a bucket sorts
+/// under the bucket.
+pub mod keys {
+    use super::*;
+
+    fn account(account: &str) -> snapstack_engine::KeyBuilder {
+        Key::builder().str(account).str("s3")
+    }
+
+    /// The owner of a bucket name, across accounts.
+    pub fn owner(bucket: &str) -> Key {
+        Key::builder()
+            .str("")
+            .str("s3")
+            .str("owner")
+            .str(bucket)
+            .build()
+    }
+
+    pub fn buckets(acct: &str) -> Key {
+        account(acct).str("b").build()
+    }
+
+    pub fn bucket(acct: &str, bucket: &str) -> Key {
+        account(acct).str("b").str(bucket).build()
+    }
+
+    /// The prefix of every current object of a bucket.
+    pub fn objects(acct: &str, bucket: &str) -> Key {
+        account(acct).str("o").str(bucket).build()
+    }
+
+    pub fn object(acct: &str, bucket: &str, key: &str) -> Key {
+        account(acct).str("o").str(bucket).str(key).build()
+    }
+
+    /// The prefix of the noncurrent versions of a bucket.
+    pub fn versions(acct: &str, bucket: &str) -> Key {
+        account(acct).str("v").str(bucket).build()
+    }
+
+    pub fn versions_of(acct: &str, bucket: &str, key: &str) -> Key {
+        account(acct).str("v").str(bucket).str(key).build()
+    }
+
+    /// A noncurrent version; `seq` decreases with age so newer versions sort first.
+    pub fn version(acct: &str, bucket: &str, key: &str, seq: u64) -> Key {
+        account(acct)
+            .str("v")
+            .str(bucket)
+            .str(key)
+            .u64(u64::MAX - seq)
+            .build()
+    }
+
+    /// The prefix of a bucket's configuration documents.
+    pub fn configs(acct: &str, bucket: &str) -> Key {
+        account(acct).str("c").str(bucket).build()
+    }
+
+    pub fn config(acct: &str, bucket: &str, kind: &str) -> Key {
+        account(acct).str("c").str(bucket).str(kind).build()
+    }
+
+    pub fn uploads(acct: &str, bucket: &str) -> Key {
+        account(acct).str("u").str(bucket).build()
+    }
+
+    pub fn upload(acct: &str, bucket: &str, upload_id: &str) -> Key {
+        account(acct).str("u").str(bucket).str(upload_id).build()
+    }
+
+    pub fn parts(acct: &str, upload_id: &str) -> Key {
+        account(acct).str("p").str(upload_id).build()
+    }
+
+    pub fn part(acct: &str, upload_id: &str, n: u32) -> Key {
+        account(acct)
+            .str("p")
+            .str(upload_id)
+            .u64(u64::from(n))
+            .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's postcard bytes are part of the on-disk format (docs/FORMAT.md): the variant
+    /// indexes of `S3Record` and the shape of `BucketConfig` must not move. Older state (format
+    /// v1's fixture) holds no `Config` record; one written now must decode the same way forever.
+    #[test]
+    fn record_variants_keep_their_bytes() {
+        let config = S3Record::Config(BucketConfig {
+            kind: "acl".into(),
+            document: "<x/>".into(),
+        });
+        let bytes = postcard::to_allocvec(&config).unwrap();
+        assert_eq!(bytes, b"\x05\x03acl\x04<x/>");
+        assert_eq!(postcard::from_bytes::<S3Record>(&bytes).unwrap(), config);
+        let owner = postcard::to_allocvec(&S3Record::Owner("1".into())).unwrap();
+        assert_eq!(owner, b"\x04\x011");
+    }
+}

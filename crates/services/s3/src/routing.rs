@@ -1,0 +1,251 @@
+//! Which S3 operation a request is: matched from the S3 model (method, path template, the query
+//! keys that select a sub-resource, the headers and query members an operation requires), then
+//! handed to that operation's handler. A request the model does not match is refused, and an
+//! operation of the model that has no handler yet answers 501 naming it: neither touches state.
+
+use std::sync::OnceLock;
+
+use percent_encoding::percent_decode_str;
+use snapstack_protocol::body::Body;
+use snapstack_protocol::http::{HeaderMap, Method, StatusCode};
+use snapstack_protocol::response::Response;
+
+use super::config::Kind;
+use super::{Field, Req, S3, S3Error, S3Result, empty, header, read_document};
+use snapstack_protocol::model;
+use snapstack_protocol::rest::{RestRequest, RestRouter, RouteError};
+
+/// The S3 model's routes, built once.
+fn router() -> &'static RestRouter {
+    static ROUTER: OnceLock<RestRouter> = OnceLock::new();
+    ROUTER.get_or_init(|| RestRouter::from_model(model::s3()))
+}
+
+/// Percent-decode a path label or a query part. S3 refuses what does not decode to UTF-8.
+pub(super) fn decode_strict(s: &str) -> S3Result<String> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| S3Error::bad("InvalidURI", "Couldn't parse the specified URI."))
+}
+
+/// The query string's parameters, decoded (`+` is a space, as S3 reads it).
+pub(super) fn parse_query(q: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let Some(q) = q else { return Ok(Vec::new()) };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Ok((
+                decode_strict(&k.replace('+', " "))?,
+                decode_strict(&v.replace('+', " "))?,
+            ))
+        })
+        .collect()
+}
+
+/// The bucket named by a virtual-host-style host (`<bucket>.localhost`, `<bucket>.s3.<anything>`).
+pub(super) fn virtual_host_bucket(headers: &HeaderMap) -> Option<&str> {
+    let host = header(headers, "host").unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    if let Some((b, _)) = host.split_once(".s3.") {
+        Some(b)
+    } else {
+        host.strip_suffix(".localhost")
+    }
+    .filter(|b| !b.is_empty() && !b.contains(':') && !b.contains('/'))
+}
+
+/// The operation a request is, with its bucket and key decoded.
+pub(super) struct Routed {
+    pub operation: &'static str,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Match a request to one operation of the S3 model.
+pub(super) fn route(
+    method: &Method,
+    headers: &HeaderMap,
+    raw_path: &str,
+    query: &[(String, String)],
+) -> S3Result<Routed> {
+    let path = match virtual_host_bucket(headers) {
+        Some(bucket) if raw_path.starts_with('/') => format!("/{bucket}{raw_path}"),
+        Some(bucket) => format!("/{bucket}/{raw_path}"),
+        None => raw_path.to_string(),
+    };
+    let has_header = |name: &str| headers.contains_key(name);
+    let matched = router()
+        .route(&RestRequest {
+            method: method.as_str(),
+            path: &path,
+            query,
+            has_header: &has_header,
+        })
+        .map_err(refusal)?;
+    Ok(Routed {
+        operation: matched.operation,
+        bucket: matched.label("Bucket").map(decode_strict).transpose()?,
+        key: matched.label("Key").map(decode_strict).transpose()?,
+    })
+}
+
+/// The S3 error for a request that matched no operation exactly.
+fn refusal(e: RouteError) -> S3Error {
+    let not_allowed = |detail: String| {
+        S3Error::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("The specified method is not allowed against this resource. ({detail})"),
+        )
+    };
+    match e {
+        RouteError::NoOperation { other_methods } if !other_methods.is_empty() => {
+            not_allowed(format!("allowed: {}", other_methods.join(", ")))
+        }
+        RouteError::NoOperation { .. } => {
+            S3Error::bad("InvalidURI", "Couldn't parse the specified URI.")
+        }
+        RouteError::UnexpectedSubresource { operation, key } => not_allowed(format!(
+            "the query parameter '{key}' names a sub-resource that {operation} does not take"
+        )),
+        RouteError::MissingMember { operation, member } => S3Error::invalid_argument(format!(
+            "{operation} requires '{member}', which the request does not carry"
+        )),
+        RouteError::Ambiguous(ops) => S3Error::internal(format!(
+            "the request matches several operations of the S3 model: {}",
+            ops.join(", ")
+        )),
+    }
+}
+
+/// The 501 for an operation of the model that this emulator does not implement yet.
+fn not_implemented(operation: &str) -> S3Error {
+    S3Error::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        format!("The S3 operation {operation} is not implemented by this emulator yet"),
+    )
+    .with("Operation", operation)
+}
+
+impl S3 {
+    /// Run the handler of the operation a request was matched to.
+    pub(super) async fn dispatch(
+        &self,
+        r: &Req<'_>,
+        body: Body,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let none = |resp: Response| Ok((resp, None));
+        if r.key().len() > super::MAX_KEY_LEN {
+            return Err(S3Error::bad("KeyTooLongError", "Your key is too long"));
+        }
+        // No XML reply can carry a NUL (not even as a character reference), so a key holding
+        // one could never be listed or named in DeleteObjects: refused before anything is kept.
+        if r.key().contains('\0') {
+            return Err(S3Error::invalid_argument(
+                "Object key names may not contain the NUL character",
+            ));
+        }
+        match r.operation {
+            // Buckets.
+            "ListBuckets" => none(self.list_buckets(r)),
+            "CreateBucket" => self.create_bucket(r, read_document(body).await?),
+            "HeadBucket" => {
+                self.bucket_meta(r)?;
+                none(empty(StatusCode::OK))
+            }
+            "DeleteBucket" => self.delete_bucket(r),
+            "GetBucketLocation" => none(self.get_location(r)?),
+            "PutBucketTagging" => self.put_bucket_field(r, Field::Tags, read_document(body).await?),
+            "GetBucketTagging" => none(self.get_bucket_field(r, Field::Tags)?),
+            "DeleteBucketTagging" => self.delete_bucket_field(r, Field::Tags),
+            "PutBucketVersioning" => {
+                self.put_bucket_field(r, Field::Versioning, read_document(body).await?)
+            }
+            "GetBucketVersioning" => none(self.get_bucket_field(r, Field::Versioning)?),
+            "PutBucketCors" => self.put_bucket_field(r, Field::Cors, read_document(body).await?),
+            "GetBucketCors" => none(self.get_bucket_field(r, Field::Cors)?),
+            "DeleteBucketCors" => self.delete_bucket_field(r, Field::Cors),
+            "PutBucketPolicy" => {
+                self.put_bucket_field(r, Field::Policy, read_document(body).await?)
+            }
+            "GetBucketPolicy" => none(self.get_bucket_field(r, Field::Policy)?),
+            "DeleteBucketPolicy" => self.delete_bucket_field(r, Field::Policy),
+            // Configurations kept as documents.
+            "PutBucketAcl" => self.put_config(r, Kind::Acl, read_document(body).await?),
+            "GetBucketAcl" => none(self.get_config(r, Kind::Acl)?),
+            "PutBucketOwnershipControls" => {
+                self.put_config(r, Kind::OwnershipControls, read_document(body).await?)
+            }
+            "GetBucketOwnershipControls" => none(self.get_config(r, Kind::OwnershipControls)?),
+            "DeleteBucketOwnershipControls" => self.delete_config(r, Kind::OwnershipControls),
+            "PutPublicAccessBlock" => {
+                self.put_config(r, Kind::PublicAccessBlock, read_document(body).await?)
+            }
+            "GetPublicAccessBlock" => none(self.get_config(r, Kind::PublicAccessBlock)?),
+            "DeletePublicAccessBlock" => self.delete_config(r, Kind::PublicAccessBlock),
+            "PutBucketEncryption" => {
+                self.put_config(r, Kind::Encryption, read_document(body).await?)
+            }
+            "GetBucketEncryption" => none(self.get_config(r, Kind::Encryption)?),
+            "DeleteBucketEncryption" => self.delete_config(r, Kind::Encryption),
+            "PutBucketRequestPayment" => {
+                self.put_config(r, Kind::RequestPayment, read_document(body).await?)
+            }
+            "GetBucketRequestPayment" => none(self.get_config(r, Kind::RequestPayment)?),
+            "PutBucketAccelerateConfiguration" => {
+                self.put_config(r, Kind::Accelerate, read_document(body).await?)
+            }
+            "GetBucketAccelerateConfiguration" => none(self.get_config(r, Kind::Accelerate)?),
+            // Listings.
+            "ListObjects" | "ListObjectsV2" => none(self.list_objects(r)?),
+            "ListObjectVersions" => none(self.list_versions(r)?),
+            "ListMultipartUploads" => none(self.list_uploads(r)?),
+            // Objects.
+            "PutObject" => self.put_object(r, body).await,
+            "CopyObject" => self.copy_object(r).await,
+            "GetObject" | "HeadObject" => none(self.get_object(r).await?),
+            "GetObjectAttributes" => none(self.get_object_attributes(r)?),
+            "DeleteObject" => self.delete_object(r),
+            "DeleteObjects" => self.delete_objects(r, read_document(body).await?),
+            "PutObjectTagging" => self.put_object_tagging(r, read_document(body).await?),
+            "GetObjectTagging" => none(self.get_object_tagging(r)?),
+            "DeleteObjectTagging" => self.delete_object_tagging(r),
+            // Multipart uploads.
+            "CreateMultipartUpload" => self.create_upload(r),
+            "UploadPart" => self.upload_part(r, body).await,
+            "UploadPartCopy" => self.upload_part_copy(r).await,
+            "ListParts" => none(self.list_parts(r)?),
+            "CompleteMultipartUpload" => {
+                let doc = read_document(body).await?;
+                self.complete_upload(r, doc)
+            }
+            "AbortMultipartUpload" => self.abort_upload(r),
+            other => Err(not_implemented(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_in_a_key_or_query_is_refused() {
+        assert_eq!(decode_strict("%FF%FE").unwrap_err().code, "InvalidURI");
+        assert_eq!(decode_strict("a%20b").unwrap(), "a b");
+        assert!(parse_query(Some("prefix=%FF")).is_err());
+        assert_eq!(
+            parse_query(Some("a=1+2&acl")).unwrap(),
+            vec![("a".into(), "1 2".into()), ("acl".into(), String::new())]
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! S3 as a service of the registry (rest-xml). Its requests name no operation: the model's URI
+//! templates do ([`crate::routing`]). Under `ON_REQUEST`, a write whose save fails is rolled
+//! back before the 500 ([`crate::durability`]).
+
+use std::sync::Arc;
+
+use snapstack_engine::Engine;
+use snapstack_protocol::http::Method;
+use snapstack_protocol::http::request::Parts;
+use snapstack_protocol::response::Response;
+use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
+
+use crate::{NAME, S3, S3Error, durability};
+
+impl Service for S3 {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// S3's model signs its operations as `s3`, S3 Express control operations
+    /// (ListDirectoryBuckets, CreateSession) as `s3express`, WriteGetObjectResponse as
+    /// `s3-object-lambda`: all of them are S3 requests.
+    fn extra_signing_names(&self) -> &'static [&'static str] {
+        &["s3express", "s3-object-lambda"]
+    }
+
+    fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
+        engine.register(self.store.clone())
+    }
+
+    fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let (ctx, parts) = (call.ctx, call.parts);
+            let body = match call.payload {
+                Payload::Stream(b) => b,
+                Payload::Bytes(b) => b.into(),
+                Payload::Form(_) => snapstack_protocol::body::Body::empty(),
+            };
+            rt.ensure_loaded(NAME).await;
+            let (outcome, undo) = durability::with_undo(self.handle(ctx, parts, body)).await;
+            if let Some(v) = outcome.write_version
+                && let Err(e) = rt.wait_durable(NAME, v).await
+            {
+                // A PutObject is undone, so its body is owed to no later save.
+                let message = if undo.is_some_and(|u| self.roll_back(u)) {
+                    format!("The object could not be saved durably, so it was not stored: {e}")
+                } else {
+                    format!("The change was applied but could not be saved durably: {e}")
+                };
+                return S3Error::internal(message)
+                    .into_response(&ctx.request_id, parts.method == Method::HEAD);
+            }
+            outcome.response
+        })
+    }
+
+    fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response {
+        S3Error::internal(message.to_string())
+            .into_response(&ctx.request_id, parts.method == Method::HEAD)
+    }
+}

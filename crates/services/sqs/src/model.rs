@@ -1,0 +1,225 @@
+//! The records SQS keeps in its store, and their keys.
+//!
+//! Every timer is an absolute deadline in epoch milliseconds inside a record (a message's
+//! `visible_at` and `sent_at`, a deduplication entry's `expires_at`): nothing has to run on a timer
+//! for the state to be right, and a snapshot holds the timers as they are. Keys, under the
+//! account/region partition:
+//! - `"q", name`: a queue;
+//! - `"m", name, seq`: a message, so a queue's messages are in send order;
+//! - `"d", name, scope, dedup id`: a FIFO deduplication entry;
+//! - `"a", name, attempt id`: a FIFO receive attempt.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use snapstack_engine::key::Part;
+use snapstack_engine::{Key, Partition, Record};
+
+/// One record of the SQS store. These types are the SQS part of the snapshot format (postcard
+/// is not self-describing): a new variant goes at the end, and a changed shape must keep
+/// decoding the old one (see "Record types" in `docs/FORMAT.md`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Rec {
+    Queue(QueueRec),
+    Message(MessageRec),
+    Dedup(DedupRec),
+    Attempt(AttemptRec),
+}
+
+impl Record for Rec {}
+
+/// A queue: its settable attributes (names as AWS spells them, values as strings), tags, and
+/// counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueRec {
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_ms: u64,
+    pub modified_ms: u64,
+    /// The sequence number the next message gets.
+    pub next_seq: u64,
+    /// When the last purge started (PurgeQueue may run once every 60 seconds).
+    pub last_purge_ms: Option<u64>,
+    /// Message move tasks started from this queue (the latest few).
+    pub move_tasks: Vec<MoveTask>,
+}
+
+/// A message move task (StartMessageMoveTask). Moves run to completion within the request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoveTask {
+    pub handle: String,
+    pub status: String,
+    pub source_arn: String,
+    pub destination_arn: Option<String>,
+    pub max_per_second: Option<i64>,
+    pub moved: u64,
+    pub to_move: u64,
+    pub started_ms: u64,
+}
+
+/// A message attribute as sent: a data type and a string or binary value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrValue {
+    pub data_type: String,
+    pub string: Option<String>,
+    pub binary: Option<Vec<u8>>,
+}
+
+/// A message. Whether it is delayed, in flight or visible follows from `visible_at` and
+/// `in_flight` at the time of each request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageRec {
+    pub id: String,
+    pub body: String,
+    /// Message attributes, sorted by name.
+    pub attributes: Vec<(String, AttrValue)>,
+    /// Message system attributes (`AWSTraceHeader`), sorted by name.
+    pub system_attributes: Vec<(String, AttrValue)>,
+    pub md5_body: String,
+    pub md5_attributes: Option<String>,
+    pub md5_system_attributes: Option<String>,
+    pub sender_id: String,
+    /// When the message was first sent (retention counts from here, also in a dead-letter queue).
+    pub sent_ms: u64,
+    /// Invisible until this deadline (a delay or a visibility timeout).
+    pub visible_at: u64,
+    /// Whether `visible_at` was set by a receive (in flight) rather than a delay.
+    pub in_flight: bool,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<u64>,
+    /// The nonce of the current receipt handle: only a handle with it acts on the message.
+    pub receipt_nonce: Option<u64>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+    /// The ARN of the queue this message was moved from by a redrive policy.
+    pub dead_letter_source: Option<String>,
+}
+
+/// What state a message is in at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MsgState {
+    Visible,
+    InFlight,
+    Delayed,
+}
+
+impl MessageRec {
+    pub fn state(&self, now: u64) -> MsgState {
+        if self.visible_at <= now {
+            MsgState::Visible
+        } else if self.in_flight {
+            MsgState::InFlight
+        } else {
+            MsgState::Delayed
+        }
+    }
+}
+
+/// A FIFO deduplication entry: a send with the same id within the window is not enqueued again
+/// and answers with the first send's message id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DedupRec {
+    pub expires_at: u64,
+    pub message_id: String,
+    pub seq: u64,
+    pub md5_body: String,
+    pub md5_attributes: Option<String>,
+    pub md5_system_attributes: Option<String>,
+}
+
+/// The partition of a key this service wrote (its first two parts).
+pub fn partition_of(k: &Key) -> Option<Partition> {
+    let parts = k.parts()?;
+    match parts.as_slice() {
+        [Part::Str(account), Part::Str(region), ..] => {
+            Some(Partition::new(account.clone(), region.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// A FIFO receive attempt (`ReceiveRequestAttemptId`): the messages it returned, so a retry
+/// within the window gets the same messages and handles while none of them changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRec {
+    pub expires_at: u64,
+    /// (sequence number, receipt nonce, visibility deadline) of each message returned.
+    pub entries: Vec<(u64, u64, u64)>,
+}
+
+pub fn attempt_key(p: &Partition, queue: &str, id: &str) -> Key {
+    p.key().str("a").str(queue).str(id).build()
+}
+
+pub fn attempts_prefix(p: &Partition, queue: &str) -> Key {
+    p.key().str("a").str(queue).build()
+}
+
+pub fn queue_key(p: &Partition, name: &str) -> Key {
+    p.key().str("q").str(name).build()
+}
+
+pub fn queues_prefix(p: &Partition) -> Key {
+    p.key().str("q").build()
+}
+
+pub fn message_key(p: &Partition, queue: &str, seq: u64) -> Key {
+    p.key().str("m").str(queue).u64(seq).build()
+}
+
+pub fn messages_prefix(p: &Partition, queue: &str) -> Key {
+    p.key().str("m").str(queue).build()
+}
+
+pub fn dedup_key(p: &Partition, queue: &str, scope: &str, id: &str) -> Key {
+    p.key().str("d").str(queue).str(scope).str(id).build()
+}
+
+pub fn dedups_prefix(p: &Partition, queue: &str) -> Key {
+    p.key().str("d").str(queue).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_sort_by_sequence_and_stay_in_their_queue() {
+        let p = Partition::new("000000000000", "us-east-1");
+        let a1 = message_key(&p, "a", 1);
+        let a2 = message_key(&p, "a", 256);
+        let ab = message_key(&p, "ab", 0);
+        assert!(a1 < a2);
+        assert!(a2.starts_with(&messages_prefix(&p, "a")));
+        assert!(!ab.starts_with(&messages_prefix(&p, "a")));
+    }
+
+    #[test]
+    fn state_follows_deadlines() {
+        let mut m = MessageRec {
+            id: "x".into(),
+            body: "b".into(),
+            attributes: vec![],
+            system_attributes: vec![],
+            md5_body: String::new(),
+            md5_attributes: None,
+            md5_system_attributes: None,
+            sender_id: String::new(),
+            sent_ms: 0,
+            visible_at: 100,
+            in_flight: false,
+            receive_count: 0,
+            first_receive_ms: None,
+            receipt_nonce: None,
+            group_id: None,
+            dedup_id: None,
+            dead_letter_source: None,
+        };
+        assert_eq!(m.state(99), MsgState::Delayed);
+        assert_eq!(m.state(100), MsgState::Visible);
+        m.in_flight = true;
+        assert_eq!(m.state(50), MsgState::InFlight);
+    }
+}

@@ -1,0 +1,60 @@
+//! SSM as a service of the registry (JSON 1.1, `X-Amz-Target: AmazonSSM.*`).
+
+use std::sync::Arc;
+
+use snapstack_engine::Engine;
+use snapstack_protocol::errors::{AwsError, Protocol};
+use snapstack_protocol::http::request::Parts;
+use snapstack_protocol::response::Response;
+use snapstack_service::reply::{finish, internal_error, model_violation};
+use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
+
+use crate::{Body, NAME, Ssm};
+
+impl Service for Ssm {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
+        engine.register(self.store.clone())
+    }
+
+    fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
+        Box::pin(async move {
+            let ctx = call.ctx;
+            let (Some(op), Payload::Bytes(body)) = (call.operation, &call.payload) else {
+                return AwsError::new(
+                    "UnknownOperationException",
+                    "SSM requests must name their operation in the X-Amz-Target header",
+                )
+                .into_response(Protocol::Json11, &ctx.request_id);
+            };
+            // Parsed once: validated against the model, then handed to the operation. A body
+            // that does not parse goes to SSM as bytes, whose parser answers with its
+            // SerializationException.
+            let empty = body.iter().all(u8::is_ascii_whitespace);
+            let parsed: Option<serde_json::Value> = if empty {
+                None
+            } else {
+                serde_json::from_slice(body).ok()
+            };
+            if (empty || parsed.is_some())
+                && let Some(message) = model_violation(NAME, op, parsed.as_ref(), usize::MAX)
+            {
+                return AwsError::new("ValidationException", message)
+                    .into_response(Protocol::Json11, &ctx.request_id);
+            }
+            rt.ensure_loaded(NAME).await;
+            let result = match &parsed {
+                Some(v) => self.handle_body(ctx, op, &Body::Json(v)),
+                None => self.handle(ctx, op, body),
+            };
+            finish(rt, NAME, Protocol::Json11, ctx, result).await
+        })
+    }
+
+    fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
+        internal_error(ctx, true, message)
+    }
+}
