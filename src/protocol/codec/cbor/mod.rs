@@ -8,7 +8,8 @@
 //! Smithy service shape). Responses are CBOR too (`Content-Type: application/cbor`,
 //! `smithy-protocol: rpc-v2-cbor`); errors are a map with `__type` and `message`, plus the
 //! `x-amzn-query-error` header for an `awsQueryCompatible` model (CloudWatch), from which
-//! botocore's `RpcV2CBORParser` takes the error code.
+//! botocore's `RpcV2CBORParser` takes the error code. (botocore also sends
+//! `x-amzn-query-mode: true` to such a service; nothing here depends on it.)
 //!
 //! Wire forms (botocore's `CBORSerializer` / `BaseCBORParser`): blobs are byte strings,
 //! timestamps tag 1 around epoch seconds (an integer from botocore, a double from other

@@ -485,6 +485,38 @@ fn outputs_and_errors() {
     assert_eq!(headers[2].1, "InternalServiceError;Receiver");
 }
 
+#[test]
+fn blobs_are_byte_strings() {
+    let m = cw();
+    let out = serialize_output(
+        m,
+        "GetMetricWidgetImage",
+        &json!({"MetricWidgetImage": "iVBORw0KGgo="}),
+    );
+    let mut expected = vec![0xa1];
+    encode::text(&mut expected, "MetricWidgetImage");
+    encode::bytes(&mut expected, b"\x89PNG\r\n\x1a\n");
+    assert_eq!(out, expected);
+    let shape = m.output_of(&m.operations["GetMetricWidgetImage"]).unwrap();
+    let mut d = decode::Decoder::new(m, &out);
+    assert_eq!(
+        d.value(Some(shape), 0).unwrap().unwrap(),
+        json!({"MetricWidgetImage": "iVBORw0KGgo="})
+    );
+}
+
+#[test]
+fn item_count_is_bounded() {
+    // A million and one zeros in an indefinite list: refused, not decoded.
+    let mut b = vec![0xa1];
+    encode::text(&mut b, "Values");
+    b.push(0x9f);
+    b.extend(std::iter::repeat_n(0x00, decode::MAX_ITEMS + 1));
+    b.push(0xff);
+    let e = parse_input(cw(), "PutMetricData", &b).unwrap_err();
+    assert!(e.message.contains("too many"), "{}", e.message);
+}
+
 /// What botocore's `RpcV2CBORParser` is given to parse by `tests/codec/cbor_check.py`:
 /// `cargo test --lib protocol::codec::cbor::tests::for_botocore -- --nocapture | grep '^cbor ' | python3 tests/codec/cbor_check.py`
 #[test]
