@@ -2,7 +2,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::protocol::model::{self, Shape};
+use crate::model::{self, Shape};
 
 fn cw() -> &'static ServiceModel {
     model::named("cloudwatch").unwrap()
@@ -208,7 +208,7 @@ fn put_metric_data_with(d: BoxedStrategy<f64>) -> impl Strategy<Value = Value> {
 }
 
 /// A CloudWatch PutMetricData input (doubles JSON carries exactly).
-pub(in crate::protocol::codec) fn put_metric_data() -> impl Strategy<Value = Value> {
+pub(in crate::codec) fn put_metric_data() -> impl Strategy<Value = Value> {
     put_metric_data_with(short_double())
 }
 
@@ -266,7 +266,7 @@ fn output_with(d: BoxedStrategy<f64>) -> impl Strategy<Value = Value> {
         .prop_map(|(id, label, ts, vs, status, msgs)| {
             let ts: Vec<Value> = ts
                 .into_iter()
-                .map(crate::protocol::codec::time::ms_to_value)
+                .map(crate::codec::time::ms_to_value)
                 .collect();
             object(vec![
                 ("Id", Some(json!(id))),
@@ -293,7 +293,7 @@ fn output_with(d: BoxedStrategy<f64>) -> impl Strategy<Value = Value> {
 
 /// A CloudWatch GetMetricData output (doubles JSON carries exactly; timestamps with
 /// milliseconds).
-pub(in crate::protocol::codec) fn get_metric_data_output() -> impl Strategy<Value = Value> {
+pub(in crate::codec) fn get_metric_data_output() -> impl Strategy<Value = Value> {
     output_with(short_double())
 }
 
@@ -353,7 +353,7 @@ fn botocore_fixtures() {
             "Statistics": ["Average", "Maximum"], "ExtendedStatistics": ["p99"], "Unit": "Percent",
         })
     );
-    assert!(crate::protocol::validate::violations(cw(), "GetMetricStatistics", &v).is_empty());
+    assert!(crate::validate::violations(cw(), "GetMetricStatistics", &v).is_empty());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::super::{MAX_DEPTH, time};
-use crate::protocol::model::{ServiceModel, Shape};
+use crate::model::{ServiceModel, Shape};
 
 /// An item's head with the shortest argument.
 pub fn head(out: &mut Vec<u8>, major: u8, n: u64) {

@@ -5,7 +5,7 @@
 //! speaks the plain Coral dialect (a bare `__type`, `x-amzn-ErrorType`), which is what KMS,
 //! Secrets Manager, CloudWatch Logs and the others send.
 
-use crate::protocol::model::ServiceModel;
+use crate::model::ServiceModel;
 
 /// One service's JSON dialect.
 pub(super) struct Dialect {

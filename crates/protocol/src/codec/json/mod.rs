@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use super::time::{self, Format};
 use super::{CodecError, MAX_DEPTH};
-use crate::protocol::model::{ServiceModel, Shape};
+use crate::model::{ServiceModel, Shape};
 
 /// Parse a request body into the operation's input: an empty body is `{}`; a body that is not a
 /// JSON object is a 400 `SerializationException` in the service's wording; timestamps sent as

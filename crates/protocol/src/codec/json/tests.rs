@@ -2,7 +2,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::protocol::model;
+use crate::model;
 
 fn m(service: &str) -> &'static ServiceModel {
     model::named(service).unwrap()

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::CodecError;
 use super::json::{error_status, query_code, query_error};
-use crate::protocol::model::ServiceModel;
+use crate::model::ServiceModel;
 
 pub const CONTENT_TYPE: &str = "application/cbor";
 

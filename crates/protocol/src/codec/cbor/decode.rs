@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use super::super::{CodecError, MAX_DEPTH, time};
-use crate::protocol::model::{ServiceModel, Shape};
+use crate::model::{ServiceModel, Shape};
 
 /// The most data items one request may hold (a CloudWatch PutMetricData at its limits, 1000
 /// datums of 150 values and counts, is about 300 000).
