@@ -28,6 +28,7 @@
 
 pub mod cbor;
 pub mod json;
+pub mod query;
 pub mod time;
 
 /// Why a request could not be decoded. `code` and `status` are the error the protocol answers
