@@ -221,16 +221,20 @@ def cmd_errors():
     status, _, body = raw("AmazonFoo.Bar", b"{}")
     check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
 
-    # Through boto3: operations of the model without a handler yet answer 501 naming
-    # themselves; a service this emulator lacks is unknown.
-    e = expect_error("NotImplemented", client("ssm").list_documents)
-    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, e.response)
-    check("ListDocuments" in e.response["Error"]["Message"], e.response)
-    e = expect_error("NotImplemented", client("sts").get_session_token)
-    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, e.response)
-    e = expect_error("NotImplemented", client("dynamodb").execute_statement, Statement="SELECT * FROM t")
-    check("ExecuteStatement" in e.response["Error"]["Message"], e.response)
-    expect_error("UnknownOperationException", client("kinesis").list_streams)
+    # Through boto3: operations of an embedded model without a handler yet answer 501 naming
+    # the service and the operation, in the protocol the SDK speaks: JSON (KMS, Kinesis),
+    # query (SNS), rest-json (Lambda), rest-xml (Route 53) and smithy-rpc-v2-cbor (CloudWatch).
+    for svc, call, op in [
+        ("kms", lambda c: c.encrypt(KeyId="alias/x", Plaintext=b"x"), "Encrypt"),
+        ("kinesis", lambda c: c.list_streams(), "ListStreams"),
+        ("sns", lambda c: c.publish(TopicArn="arn:aws:sns:us-east-1:000000000000:t", Message="m"), "Publish"),
+        ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
+        ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
+        ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),
+    ]:
+        e = expect_error("NotImplemented", lambda: call(client(svc)))
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))
+        check(op in e.response["Error"]["Message"], (svc, e.response))
 
     # Missing required parameters reach the server when the SDK does not check them.
     loose = client("ssm", validate=False)

@@ -251,7 +251,40 @@ impl ServiceModel {
     }
 }
 
-/// The embedded model of a service this emulator serves, parsed on first use.
+/// Every embedded model, by its file name (`crates/protocol/models/<name>.json`).
+pub const EMBEDDED: &[&str] = &[
+    "s3",
+    "sqs",
+    "dynamodb",
+    "dynamodbstreams",
+    "ssm",
+    "sts",
+    "secretsmanager",
+    "kms",
+    "sns",
+    "kinesis",
+    "iam",
+    "cloudwatch",
+    "logs",
+    "cognito-idp",
+    "cognito-identity",
+    "lambda",
+    "apigateway",
+    "apigatewayv2",
+    "stepfunctions",
+    "route53",
+    "acm",
+    "appconfig",
+    "appconfigdata",
+    "appsync",
+    "amplify",
+    "rds",
+    "events",
+    "elasticache",
+    "firehose",
+];
+
+/// An embedded model, parsed on first use.
 pub fn named(service: &str) -> Option<&'static ServiceModel> {
     use std::sync::OnceLock;
     macro_rules! embedded {
@@ -301,6 +334,15 @@ pub fn named(service: &str) -> Option<&'static ServiceModel> {
     )
 }
 
+/// The model's SigV4 signing name (`signingName`, else `endpointPrefix`).
+pub fn signing_name(model: &ServiceModel) -> &str {
+    model
+        .metadata
+        .signing_name
+        .as_deref()
+        .unwrap_or(&model.metadata.endpoint_prefix)
+}
+
 /// The S3 model.
 pub fn s3() -> &'static ServiceModel {
     named("s3").expect("the S3 model is embedded")
@@ -341,6 +383,10 @@ mod tests {
             }
             let service = path.file_stem().unwrap().to_str().unwrap();
             let m = named(service).unwrap_or_else(|| panic!("{service} is not embedded"));
+            assert!(
+                EMBEDDED.contains(&service),
+                "{service} is missing from EMBEDDED"
+            );
             for op in m.operations.values() {
                 for r in op.input.iter().chain(&op.output).chain(&op.errors) {
                     assert!(m.shape(&r.shape).is_some(), "{service} {}", r.shape);

@@ -16,7 +16,8 @@ use tracing::{debug, error};
 
 use crate::persistence::Persistence;
 use crate::registry::{Registry, service_is_rest};
-use crate::state_api;
+use crate::{state_api, unserved};
+use snapstack_protocol::codec::cbor;
 use snapstack_protocol::errors::{AwsError, Protocol};
 use snapstack_protocol::request::parse_form;
 use snapstack_protocol::request_log;
@@ -165,6 +166,41 @@ async fn route(
     if parts.uri.path().starts_with("/_localstack") {
         return state_api::handle(app, parts, body).await;
     }
+    // smithy-rpc-v2-cbor: `POST /service/<Service>/operation/<Operation>`.
+    if parts.method == Method::POST
+        && parts.headers.contains_key("smithy-protocol")
+        && let Some((prefix, op)) = cbor::operation_from_path(parts.uri.path())
+    {
+        if let Some(service) = app.services.by_target(prefix).filter(|s| {
+            let p = &s.model().metadata.protocols;
+            p.iter().any(|p| p == "smithy-rpc-v2-cbor")
+        }) {
+            let body = match read_body(body, &parts.headers).await {
+                Ok(b) => b,
+                Err(e) => return e.into_response(Protocol::Json11, &ctx.request_id),
+            };
+            let call = Call {
+                ctx,
+                parts,
+                operation: Some(op),
+                payload: Payload::Bytes(body),
+            };
+            let resp = service.serve(app.persistence.as_ref(), call).await;
+            return request_log::tag(resp, service.name(), op);
+        }
+        if let Some(m) = unserved::by_target(prefix) {
+            return unserved::cbor_request(m, op, &ctx.request_id);
+        }
+    }
+    // Signed for a service whose model is embedded but that is not served yet: a REST one is
+    // matched to its operation here; the others below, by target or action.
+    if let Some(scope) = ctx.scope_service.as_deref()
+        && app.services.by_signing_name(scope).is_none()
+        && let Some(m) = unserved::by_signing_name(scope)
+        && crate::registry::is_rest(m)
+    {
+        return unserved::rest_request(m, parts, &ctx.request_id);
+    }
     if let Some(service) = rest_service(app, parts, ctx) {
         let call = Call {
             ctx,
@@ -194,6 +230,9 @@ async fn route(
             .into_response(protocol, &ctx.request_id);
         };
         let Some(service) = app.services.by_target(prefix) else {
+            if let Some(m) = unserved::by_target(prefix) {
+                return unserved::json_request(m, op, &ctx.request_id);
+            }
             return AwsError::new(
                 "UnknownOperationException",
                 format!("No service of this emulator handles X-Amz-Target {target}"),
@@ -283,6 +322,12 @@ async fn route(
         (Some(action), Some(s)) => {
             match scoped.filter(|s| crate::registry::speaks_query(s.model())) {
                 Some(service) => service,
+                None if scoped.is_none()
+                    && unserved::by_signing_name(s).is_some_and(crate::registry::speaks_query) =>
+                {
+                    let m = unserved::by_signing_name(s).expect("checked just above");
+                    return unserved::query_request(m, Some(action), &ctx.request_id);
+                }
                 None => {
                     return AwsError::new(
                         "InvalidAction",
@@ -300,6 +345,9 @@ async fn route(
         }) {
             Some(service) => service,
             None => {
+                if let Some(m) = unserved::by_query_action(action) {
+                    return unserved::query_request(m, Some(action), &ctx.request_id);
+                }
                 return AwsError::new(
                     "InvalidAction",
                     format!("Could not find operation {action} for this emulator"),
@@ -310,6 +358,10 @@ async fn route(
         // No action: the service the signature names answers in its own shape.
         (None, Some(s)) => match scoped {
             Some(service) => service,
+            None if unserved::by_signing_name(s).is_some_and(crate::registry::speaks_query) => {
+                let m = unserved::by_signing_name(s).expect("checked just above");
+                return unserved::query_request(m, None, &ctx.request_id);
+            }
             None => {
                 return AwsError::new(
                     if protocol == Protocol::Json11 {

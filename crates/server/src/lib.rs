@@ -10,6 +10,7 @@ pub mod listener;
 pub mod persistence;
 pub mod registry;
 pub mod state_api;
+pub mod unserved;
 
 /// What a request says about its sender (kept at its old path for tests and tools).
 pub mod aws_request {
