@@ -26,6 +26,7 @@
 //! writes an output value (or an error) in the protocol the client spoke, with names, locations,
 //! namespaces, flattening and timestamp formats from the model.
 
+pub mod rest;
 pub mod time;
 
 /// Why a request could not be decoded. `code` and `status` are the error the protocol answers
