@@ -49,7 +49,13 @@ fn uri_or_query_value(s: &Shape, v: &Value, ts_trait: Option<&str>) -> String {
     }
 }
 
-fn header_value(model: &ServiceModel, s: &Shape, v: &Value, ts_trait: Option<&str>, json: bool) -> String {
+fn header_value(
+    model: &ServiceModel,
+    s: &Shape,
+    v: &Value,
+    ts_trait: Option<&str>,
+    json: bool,
+) -> String {
     if json {
         let text = serde_json::to_string(v).unwrap();
         return base64::engine::general_purpose::STANDARD.encode(text);
@@ -104,7 +110,9 @@ pub fn serialize(model: &ServiceModel, operation: &str, params: &Value) -> Seria
         let s = shape(model, &m.shape);
         let key = m.location_name.clone().unwrap_or(name.clone());
         match m.location.as_deref() {
-            Some("uri") => uri_kwargs.push((key, uri_or_query_value(s, v, m.timestamp_format.as_deref()))),
+            Some("uri") => {
+                uri_kwargs.push((key, uri_or_query_value(s, v, m.timestamp_format.as_deref())))
+            }
             Some("querystring") => match v {
                 Value::Object(map) => {
                     for (k, x) in map {
@@ -130,7 +138,10 @@ pub fn serialize(model: &ServiceModel, operation: &str, params: &Value) -> Seria
                 if s.kind == "list" && v.as_array().is_some_and(Vec::is_empty) {
                     continue;
                 }
-                headers.push((key, header_value(model, s, v, m.timestamp_format.as_deref(), m.json_value)));
+                headers.push((
+                    key,
+                    header_value(model, s, v, m.timestamp_format.as_deref(), m.json_value),
+                ));
             }
             Some("headers") => {
                 for (k, x) in v.as_object().unwrap() {
@@ -150,8 +161,14 @@ pub fn serialize(model: &ServiceModel, operation: &str, params: &Value) -> Seria
     let mut path = template.to_string();
     for (k, v) in &uri_kwargs {
         path = path
-            .replace(&format!("{{{k}+}}"), &utf8_percent_encode(v, GREEDY).to_string())
-            .replace(&format!("{{{k}}}"), &utf8_percent_encode(v, UNRESERVED).to_string());
+            .replace(
+                &format!("{{{k}+}}"),
+                &utf8_percent_encode(v, GREEDY).to_string(),
+            )
+            .replace(
+                &format!("{{{k}}}"),
+                &utf8_percent_encode(v, UNRESERVED).to_string(),
+            );
     }
     let mut q: Vec<String> = literal
         .split('&')
@@ -165,7 +182,11 @@ pub fn serialize(model: &ServiceModel, operation: &str, params: &Value) -> Seria
             utf8_percent_encode(v, UNRESERVED)
         ));
     }
-    let uri = if q.is_empty() { path } else { format!("{path}?{}", q.join("&")) };
+    let uri = if q.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", q.join("&"))
+    };
 
     let json = model.metadata.protocol == "rest-json";
     let mut body = Vec::new();
@@ -196,15 +217,26 @@ pub fn serialize(model: &ServiceModel, operation: &str, params: &Value) -> Seria
         }
         None if !body_kwargs.is_empty() => {
             if json {
-                body = serde_json::to_vec(&json_value(model, input, &Value::Object(body_kwargs))).unwrap();
+                body = serde_json::to_vec(&json_value(model, input, &Value::Object(body_kwargs)))
+                    .unwrap();
             } else {
                 let root = input_ref.location_name.clone().unwrap();
                 let mut out = String::new();
-                xml(model, input, &Value::Object(body_kwargs), &root, input_ref.xml_namespace.as_ref(), None, &mut out);
+                xml(
+                    model,
+                    input,
+                    &Value::Object(body_kwargs),
+                    &root,
+                    input_ref.xml_namespace.as_ref(),
+                    None,
+                    &mut out,
+                );
                 body = out.into_bytes();
             }
         }
-        None if json && input.members.values().any(|m| m.location.is_none()) => body = b"{}".to_vec(),
+        None if json && input.members.values().any(|m| m.location.is_none()) => {
+            body = b"{}".to_vec()
+        }
         None => {}
     }
     Serialized {
@@ -228,21 +260,34 @@ fn json_member(model: &ServiceModel, s: &Shape, v: &Value, ts: Option<&str>) -> 
                 let m = &s.members[k];
                 let ms = shape(model, &m.shape);
                 let key = m.location_name.clone().unwrap_or(k.clone());
-                out.insert(key, json_member(model, ms, x, m.timestamp_format.as_deref()));
+                out.insert(
+                    key,
+                    json_member(model, ms, x, m.timestamp_format.as_deref()),
+                );
             }
             Value::Object(out)
         }
         ("list", Value::Array(xs)) => {
             let item = shape(model, &s.member.as_ref().unwrap().shape);
-            Value::Array(xs.iter().map(|x| json_member(model, item, x, None)).collect())
+            Value::Array(
+                xs.iter()
+                    .map(|x| json_member(model, item, x, None))
+                    .collect(),
+            )
         }
         ("map", Value::Object(f)) => {
             let vs = shape(model, &s.value.as_ref().unwrap().shape);
-            Value::Object(f.iter().map(|(k, x)| (k.clone(), json_member(model, vs, x, None))).collect())
+            Value::Object(
+                f.iter()
+                    .map(|(k, x)| (k.clone(), json_member(model, vs, x, None)))
+                    .collect(),
+            )
         }
         ("timestamp", Value::Number(n)) => match ts.or(s.timestamp_format.as_deref()) {
             Some("iso8601") => Value::String(iso(n.as_f64().unwrap())),
-            Some("rfc822") => Value::String(time::rfc822(time::seconds_to_ms(n.as_f64().unwrap()).unwrap())),
+            Some("rfc822") => Value::String(time::rfc822(
+                time::seconds_to_ms(n.as_f64().unwrap()).unwrap(),
+            )),
             _ => v.clone(),
         },
         _ => v.clone(),
@@ -250,7 +295,9 @@ fn json_member(model: &ServiceModel, s: &Shape, v: &Value, ts: Option<&str>) -> 
 }
 
 fn et_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn et_attr(s: &str) -> String {
@@ -264,13 +311,24 @@ fn et_attr(s: &str) -> String {
 fn ns_attr(ns: Option<&XmlNamespace>) -> String {
     match ns {
         None => String::new(),
-        Some(XmlNamespace::Full { uri, prefix: Some(p) }) => format!(" xmlns:{p}=\"{}\"", et_attr(uri)),
+        Some(XmlNamespace::Full {
+            uri,
+            prefix: Some(p),
+        }) => format!(" xmlns:{p}=\"{}\"", et_attr(uri)),
         Some(n) => format!(" xmlns=\"{}\"", et_attr(n.uri())),
     }
 }
 
 /// RestXMLSerializer._serialize.
-fn xml(model: &ServiceModel, s: &Shape, v: &Value, name: &str, ns: Option<&XmlNamespace>, ts: Option<&str>, out: &mut String) {
+fn xml(
+    model: &ServiceModel,
+    s: &Shape,
+    v: &Value,
+    name: &str,
+    ns: Option<&XmlNamespace>,
+    ts: Option<&str>,
+    out: &mut String,
+) {
     let ns = ns.or(s.xml_namespace.as_ref());
     match s.kind.as_str() {
         "structure" => {
@@ -298,7 +356,15 @@ fn xml(model: &ServiceModel, s: &Shape, v: &Value, name: &str, ns: Option<&XmlNa
                         inner.push_str(&format!("</{mname}>"));
                     }
                 } else {
-                    xml(model, ms, x, &mname, m.xml_namespace.as_ref(), m.timestamp_format.as_deref(), &mut inner);
+                    xml(
+                        model,
+                        ms,
+                        x,
+                        &mname,
+                        m.xml_namespace.as_ref(),
+                        m.timestamp_format.as_deref(),
+                        &mut inner,
+                    );
                 }
             }
             out.push_str(&format!("<{name}{attrs}>{inner}</{name}>"));
@@ -313,7 +379,15 @@ fn xml(model: &ServiceModel, s: &Shape, v: &Value, name: &str, ns: Option<&XmlNa
                 .unwrap_or("member".into());
             out.push_str(&format!("<{name}{}>", ns_attr(ns)));
             for y in v.as_array().unwrap() {
-                xml(model, item, y, &item_name, r.xml_namespace.as_ref(), None, out);
+                xml(
+                    model,
+                    item,
+                    y,
+                    &item_name,
+                    r.xml_namespace.as_ref(),
+                    None,
+                    out,
+                );
             }
             out.push_str(&format!("</{name}>"));
         }
@@ -330,14 +404,20 @@ fn xml(model: &ServiceModel, s: &Shape, v: &Value, name: &str, ns: Option<&XmlNa
             let text = match (kind, v) {
                 ("boolean", Value::Bool(b)) => b.to_string(),
                 ("timestamp", Value::Number(n)) => match ts.or(s.timestamp_format.as_deref()) {
-                    Some("rfc822") => time::rfc822(time::seconds_to_ms(n.as_f64().unwrap()).unwrap()),
+                    Some("rfc822") => {
+                        time::rfc822(time::seconds_to_ms(n.as_f64().unwrap()).unwrap())
+                    }
                     Some("unixTimestamp") => n.to_string(),
                     _ => iso(n.as_f64().unwrap()),
                 },
                 (_, Value::String(s)) => s.clone(),
                 (_, v) => v.to_string(),
             };
-            out.push_str(&format!("<{name}{}>{}</{name}>", ns_attr(ns), et_text(&text)));
+            out.push_str(&format!(
+                "<{name}{}>{}</{name}>",
+                ns_attr(ns),
+                et_text(&text)
+            ));
         }
     }
 }

@@ -34,11 +34,7 @@ pub fn xml_error_style(model: &ServiceModel) -> XmlErrorStyle {
 
 /// The HTTP status of an error shape (`error.httpStatusCode`).
 pub fn error_status(model: &ServiceModel, shape_name: &str) -> Option<u16> {
-    model
-        .shape(shape_name)?
-        .error
-        .as_ref()?
-        .http_status_code
+    model.shape(shape_name)?.error.as_ref()?.http_status_code
 }
 
 fn elem(out: &mut String, name: &str, text: &str) {

@@ -77,12 +77,8 @@ pub fn from_wire(
             Value::Object(out)
         }
         ("string" | "blob", Value::String(_)) | ("boolean", Value::Bool(_)) => wire.clone(),
-        ("byte" | "short" | "integer" | "long", Value::Number(n)) => {
-            if n.is_i64() || n.is_u64() {
-                wire.clone()
-            } else {
-                return Err(mismatch());
-            }
+        ("byte" | "short" | "integer" | "long", Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            wire.clone()
         }
         ("float" | "double", Value::Number(n)) => {
             n.as_f64().map(Value::from).ok_or_else(mismatch)?
@@ -90,7 +86,10 @@ pub fn from_wire(
         // Numbers and strings both: clients send what the format says, and some send the
         // other.
         ("timestamp", Value::Number(n)) => {
-            let ms = n.as_f64().and_then(time::seconds_to_ms).ok_or_else(mismatch)?;
+            let ms = n
+                .as_f64()
+                .and_then(time::seconds_to_ms)
+                .ok_or_else(mismatch)?;
             time::ms_to_value(ms)
         }
         ("timestamp", Value::String(s)) => time::ms_to_value(time::parse(s).ok_or_else(mismatch)?),
@@ -138,7 +137,14 @@ pub fn to_wire(
                     continue;
                 };
                 let mshape = shape_of(model, &m.shape)?;
-                let w = to_wire(model, mshape, v, m.timestamp_format.as_deref(), name, depth + 1)?;
+                let w = to_wire(
+                    model,
+                    mshape,
+                    v,
+                    m.timestamp_format.as_deref(),
+                    name,
+                    depth + 1,
+                )?;
                 out.insert(wire_name(name, m).to_string(), w);
             }
             Value::Object(out)

@@ -124,10 +124,7 @@ pub(crate) fn wire_name<'a>(name: &'a str, member: &'a Member) -> &'a str {
 
 /// The timestamp format of a member: its own trait, its shape's, else `default`.
 pub(crate) fn ts_format(member_trait: Option<&str>, shape: &Shape, default: Format) -> Format {
-    Format::from_trait(
-        member_trait.or(shape.timestamp_format.as_deref()),
-        default,
-    )
+    Format::from_trait(member_trait.or(shape.timestamp_format.as_deref()), default)
 }
 
 /// Why a scalar's text does not parse (the end of "... is not {reason}").

@@ -5,7 +5,9 @@ use axum::http::{HeaderMap, Method, Uri};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{BodyFormat, json_body, percent_decode, scalar_from_text, shape_of, ts_format, wire_name, xml};
+use super::{
+    BodyFormat, json_body, percent_decode, scalar_from_text, shape_of, ts_format, wire_name, xml,
+};
 use crate::protocol::codec::CodecError;
 use crate::protocol::codec::time::Format;
 use crate::protocol::model::{Member, ServiceModel, Shape};
@@ -48,7 +50,7 @@ pub fn parse_request(
         Some(payload) => {
             if let Some(m) = input.members.get(payload) {
                 let mshape = shape_of(model, &m.shape)?;
-                if let Some(v) = parse_payload(model, format, payload, m, mshape, body)? {
+                if let Some(v) = parse_payload(model, format, m, mshape, body)? {
                     out.insert(payload.to_string(), v);
                 }
             }
@@ -138,7 +140,15 @@ pub fn parse_request(
                     let item = list_item(model, mshape)?;
                     let mut items = Vec::new();
                     for (_, v) in query.iter().filter(|(k, _)| k == wire) {
-                        items.push(typed(format, "query parameter", wire, item, m, v, Format::Iso8601)?);
+                        items.push(typed(
+                            format,
+                            "query parameter",
+                            wire,
+                            item,
+                            m,
+                            v,
+                            Format::Iso8601,
+                        )?);
                     }
                     if items.is_empty() {
                         continue;
@@ -149,7 +159,15 @@ pub fn parse_request(
                     let Some((_, v)) = query.iter().find(|(k, _)| k == wire) else {
                         continue;
                     };
-                    typed(format, "query parameter", wire, mshape, m, v, Format::Iso8601)?
+                    typed(
+                        format,
+                        "query parameter",
+                        wire,
+                        mshape,
+                        m,
+                        v,
+                        Format::Iso8601,
+                    )?
                 }
             },
             "header" => {
@@ -217,12 +235,7 @@ fn parse_query(raw: &str, format: BodyFormat) -> Result<Vec<(String, String)>, C
         return Ok(Vec::new());
     }
     if raw.split('&').count() > MAX_QUERY_PARAMS {
-        return Err(format.bad_value(
-            "query string",
-            "",
-            "",
-            "within the limit on parameters",
-        ));
+        return Err(format.bad_value("query string", "", "", "within the limit on parameters"));
     }
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
         .map_err(|_| format.bad_value("query string", "", raw, "decodable as UTF-8"))
@@ -251,7 +264,15 @@ fn header_value(
             if items.len() >= MAX_HEADER_LIST_ITEMS {
                 return Err(format.bad_value("header", wire, text, "a list of acceptable length"));
             }
-            items.push(typed(format, "header", wire, item, m, &part, Format::Rfc822)?);
+            items.push(typed(
+                format,
+                "header",
+                wire,
+                item,
+                m,
+                &part,
+                Format::Rfc822,
+            )?);
         }
         return Ok(Value::Array(items));
     }
@@ -261,7 +282,7 @@ fn header_value(
 /// Split a comma-separated header list: items trimmed, double-quoted items unquoted (botocore
 /// quotes a string holding a comma or a quote, escaping quotes with `\`). RFC 822 dates hold a
 /// comma of their own (`Sun, 29 Nov 2026 ...`): with `dates`, a day name joins the next item.
-fn split_header_list(text: &str, dates: bool) -> Vec<String> {
+pub(crate) fn split_header_list(text: &str, dates: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
     let mut chars = text.chars();
@@ -303,7 +324,6 @@ fn split_header_list(text: &str, dates: bool) -> Vec<String> {
 fn parse_payload(
     model: &ServiceModel,
     format: BodyFormat,
-    name: &str,
     m: &Member,
     shape: &Shape,
     body: &[u8],
@@ -327,7 +347,6 @@ fn parse_payload(
                     .location_name
                     .as_deref()
                     .or(shape.location_name.as_deref());
-                let _ = name;
                 xml::parse_document(model, shape, root, body).map(Some)
             }
         },

@@ -3,7 +3,9 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{BodyFormat, bad_output, json_body, scalar_to_text, shape_of, ts_format, wire_name, xml};
+use super::{
+    BodyFormat, bad_output, json_body, scalar_to_text, shape_of, ts_format, wire_name, xml,
+};
 use crate::protocol::codec::CodecError;
 use crate::protocol::codec::time::Format;
 use crate::protocol::model::{Member, ServiceModel, Shape, XmlNamespace};
@@ -85,7 +87,11 @@ pub fn serialize_response(
         )
     })?;
     let mut resp = RestResponse {
-        status: op.http.as_ref().and_then(|h| h.response_code).unwrap_or(200),
+        status: op
+            .http
+            .as_ref()
+            .and_then(|h| h.response_code)
+            .unwrap_or(200),
         headers: Vec::new(),
         body: Vec::new(),
         content_type: None,
@@ -129,8 +135,11 @@ pub fn serialize_response(
                 };
                 let prefix = wire_name(name, m);
                 for (k, v) in entries {
-                    let text = v.as_str().ok_or_else(|| bad_output(name, "map of strings"))?;
-                    resp.headers.push((format!("{prefix}{k}"), text.to_string()));
+                    let text = v
+                        .as_str()
+                        .ok_or_else(|| bad_output(name, "map of strings"))?;
+                    resp.headers
+                        .push((format!("{prefix}{k}"), text.to_string()));
                 }
             }
             _ => {}
@@ -161,7 +170,8 @@ pub fn serialize_response(
                 _ => match format {
                     BodyFormat::Json => {
                         let w = json_body::to_wire(model, mshape, v, None, payload, 0)?;
-                        resp.body = serde_json::to_vec(&w).map_err(|_| bad_output(payload, "JSON"))?;
+                        resp.body =
+                            serde_json::to_vec(&w).map_err(|_| bad_output(payload, "JSON"))?;
                         resp.content_type = Some("application/json");
                     }
                     BodyFormat::Xml => {
@@ -205,8 +215,9 @@ pub fn serialize_response(
                     .as_ref()
                     .or(shape.xml_namespace.as_ref())
                     .unwrap_or(&fallback);
-                let doc = Value::Object(fields.clone());
-                resp.body = xml::write_document(model, shape, &doc, root, Some(ns))?;
+                let empty_doc = Value::Object(Map::new());
+                let doc = if output.is_null() { &empty_doc } else { output };
+                resp.body = xml::write_document(model, shape, doc, root, Some(ns))?;
                 resp.content_type = Some("application/xml");
             }
         },

@@ -15,7 +15,9 @@ fn router(service: &'static str) -> &'static RestRouter {
     static ROUTERS: OnceLock<Mutex<HashMap<&'static str, &'static RestRouter>>> = OnceLock::new();
     let mut map = ROUTERS.get_or_init(Default::default).lock().unwrap();
     map.entry(service).or_insert_with(|| {
-        Box::leak(Box::new(RestRouter::from_model(model::named(service).unwrap())))
+        Box::leak(Box::new(RestRouter::from_model(
+            model::named(service).unwrap(),
+        )))
     })
 }
 
@@ -104,13 +106,16 @@ fn parses_requests_captured_from_botocore() {
         let streaming = model
             .input_of(&model.operations[op])
             .and_then(|s| s.payload.as_ref().map(|p| (s, p)))
-            .is_some_and(|(s, p)| {
-                model.shape(&s.members[p].shape).unwrap().streaming
-            });
+            .is_some_and(|(s, p)| model.shape(&s.members[p].shape).unwrap().streaming);
         let body: &[u8] = if streaming { &[] } else { &body };
-        let (routed, value) =
-            parse_http(service, case["method"].as_str().unwrap(), &uri, &headers, body)
-                .unwrap_or_else(|e| panic!("{op}: {e}"));
+        let (routed, value) = parse_http(
+            service,
+            case["method"].as_str().unwrap(),
+            &uri,
+            &headers,
+            body,
+        )
+        .unwrap_or_else(|e| panic!("{op}: {e}"));
         assert_eq!(routed, op);
         assert_eq!(value, case["expected"], "{op}");
     }
@@ -132,10 +137,23 @@ fn typed_headers_and_queries_that_do_not_parse_are_400() {
     let e = parse_http("s3", "GET", "/b?list-type=2&max-keys=ten", &[], b"").unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (400, "InvalidArgument"));
     assert!(e.message.contains("max-keys"), "{}", e.message);
-    let e = parse_http("s3", "GET", "/b/k", &h("if-modified-since", "yesterday"), b"")
-        .unwrap_err();
+    let e = parse_http(
+        "s3",
+        "GET",
+        "/b/k",
+        &h("if-modified-since", "yesterday"),
+        b"",
+    )
+    .unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (400, "InvalidArgument"));
-    let e = parse_http("lambda", "GET", "/2015-03-31/functions?MaxItems=x", &[], b"").unwrap_err();
+    let e = parse_http(
+        "lambda",
+        "GET",
+        "/2015-03-31/functions?MaxItems=x",
+        &[],
+        b"",
+    )
+    .unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (400, "SerializationException"));
     // Header timestamps: RFC 822 (the default) and ISO 8601 are both read.
     let (_, v) = parse_http(
@@ -180,10 +198,23 @@ fn malformed_bodies_answer_the_protocol_error() {
     let bad = b"<LifecycleConfiguration><Rule><Expiration><Days>x</Days></Expiration></Rule></LifecycleConfiguration>";
     let e = parse_http("s3", "PUT", "/b?lifecycle", &[], bad).unwrap_err();
     assert_eq!(e.code, "MalformedXML");
-    let e = parse_http("lambda", "POST", "/2015-03-31/functions", &[], b"{\"Timeout\":").unwrap_err();
+    let e = parse_http(
+        "lambda",
+        "POST",
+        "/2015-03-31/functions",
+        &[],
+        b"{\"Timeout\":",
+    )
+    .unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (400, "SerializationException"));
-    let e = parse_http("lambda", "POST", "/2015-03-31/functions", &[], b"{\"Timeout\":\"x\"}")
-        .unwrap_err();
+    let e = parse_http(
+        "lambda",
+        "POST",
+        "/2015-03-31/functions",
+        &[],
+        b"{\"Timeout\":\"x\"}",
+    )
+    .unwrap_err();
     assert_eq!(e.code, "SerializationException");
 }
 
@@ -204,6 +235,25 @@ fn xml_input_ignores_namespaces_and_unknown_elements_and_reads_entities() {
 }
 
 #[test]
+fn header_lists_unquote_and_keep_dates_whole() {
+    use super::request::split_header_list;
+    assert_eq!(
+        split_header_list(r#"a, "b,c" ,"d\"e",f"#, false),
+        vec!["a", "b,c", "d\"e", "f"]
+    );
+    assert_eq!(
+        split_header_list(
+            "Sun, 29 Nov 2026 04:05:06 GMT, Mon, 30 Nov 2026 04:05:06 GMT",
+            true
+        ),
+        vec![
+            "Sun, 29 Nov 2026 04:05:06 GMT",
+            "Mon, 30 Nov 2026 04:05:06 GMT"
+        ]
+    );
+}
+
+#[test]
 fn streaming_payloads_are_not_read_and_raw_payloads_are() {
     // PutObject: the body is the caller's, whatever is passed.
     let (_, v) = parse_http("s3", "PUT", "/b/k", &[], b"<not xml").unwrap();
@@ -217,7 +267,7 @@ fn streaming_payloads_are_not_read_and_raw_payloads_are() {
 fn query_maps_take_the_remaining_parameters() {
     let model = model::named("apigateway").unwrap();
     // Find an operation with a map-typed querystring member and check it takes the rest.
-    let (op, member, qname) = model
+    let (op, member) = model
         .operations
         .values()
         .find_map(|op| {
@@ -225,13 +275,10 @@ fn query_maps_take_the_remaining_parameters() {
             input.members.iter().find_map(|(n, m)| {
                 (m.location.as_deref() == Some("querystring")
                     && model.shape(&m.shape)?.kind == "map")
-                    .then(|| (op.name.clone(), n.clone(), ()))
+                    .then(|| (op.name.clone(), n.clone()))
             })
         })
         .expect("apigateway has a query map");
-    let _ = qname;
-    let params = json!({});
-    let _ = params;
     let op_model = &model.operations[&op];
     let input = model.input_of(op_model).unwrap();
     let mut value = Map::new();
@@ -243,7 +290,8 @@ fn query_maps_take_the_remaining_parameters() {
     value.insert(member.clone(), json!({"a": "1", "b c": "2"}));
     let value = Value::Object(value);
     let s = botocore_mirror::serialize(model, &op, &value);
-    let (routed, parsed) = parse_http("apigateway", &s.method, &s.uri, &s.headers, &s.body).unwrap();
+    let (routed, parsed) =
+        parse_http("apigateway", &s.method, &s.uri, &s.headers, &s.body).unwrap();
     assert_eq!(routed, op);
     assert_eq!(parsed, value);
 }
@@ -307,7 +355,10 @@ fn s3_get_object_headers() {
     assert_eq!(h["x-amz-meta-color"], "blue");
     assert_eq!(h["x-amz-delete-marker"], "false");
     // timestampFormat iso8601 on the member.
-    assert_eq!(h["x-amz-object-lock-retain-until-date"], "2026-11-29T04:05:06.500Z");
+    assert_eq!(
+        h["x-amz-object-lock-retain-until-date"],
+        "2026-11-29T04:05:06.500Z"
+    );
 }
 
 #[test]
@@ -322,7 +373,10 @@ fn lambda_responses_are_json_with_their_status() {
     assert_eq!(r.status, 201);
     assert_eq!(r.content_type, Some("application/json"));
     let body: Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(body, json!({"FunctionName": "f", "Timeout": 3, "LastModified": "2026-11-29T04:05:06.000+0000"}));
+    assert_eq!(
+        body,
+        json!({"FunctionName": "f", "Timeout": 3, "LastModified": "2026-11-29T04:05:06.000+0000"})
+    );
     // Invoke: StatusCode member and a raw blob payload.
     let r = serialize_response(
         model,
@@ -333,7 +387,10 @@ fn lambda_responses_are_json_with_their_status() {
     assert_eq!(r.status, 202);
     assert_eq!(r.body, b"{}");
     assert_eq!(r.content_type, None);
-    assert!(r.headers.contains(&("X-Amz-Executed-Version".to_string(), "$LATEST".to_string())));
+    assert!(
+        r.headers
+            .contains(&("X-Amz-Executed-Version".to_string(), "$LATEST".to_string()))
+    );
 }
 
 #[test]
@@ -344,7 +401,12 @@ fn output_values_that_do_not_fit_are_500() {
 
 #[test]
 fn errors() {
-    let body = serialize_error_xml("NoSuchKey", "The specified key does not exist.", "r1", &[("Key", "a&b"), ("HostId", "h")]);
+    let body = serialize_error_xml(
+        "NoSuchKey",
+        "The specified key does not exist.",
+        "r1",
+        &[("Key", "a&b"), ("HostId", "h")],
+    );
     assert_eq!(
         String::from_utf8(body).unwrap(),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key><RequestId>r1</RequestId><HostId>h</HostId></Error>"
@@ -352,13 +414,39 @@ fn errors() {
     let route53 = model::named("route53").unwrap();
     assert_eq!(xml_error_style(route53), XmlErrorStyle::Wrapped);
     assert_eq!(xml_error_style(s3()), XmlErrorStyle::Bare);
-    let body = serialize_error_xml_wrapped("https://route53.amazonaws.com/doc/2013-04-01/", "NoSuchHostedZone", "m", "r", true, &[]);
+    let body = serialize_error_xml_wrapped(
+        "https://route53.amazonaws.com/doc/2013-04-01/",
+        "NoSuchHostedZone",
+        "m",
+        "r",
+        true,
+        &[],
+    );
     assert!(String::from_utf8(body).unwrap().contains("<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>m</Message></Error><RequestId>r</RequestId></ErrorResponse>"));
-    let (h, b) = serialize_error_json("ResourceNotFoundException", "nope", &Map::from_iter([("Type".to_string(), json!("User"))]));
-    assert_eq!(h, vec![("x-amzn-errortype".to_string(), "ResourceNotFoundException".to_string())]);
-    assert_eq!(serde_json::from_slice::<Value>(&b).unwrap(), json!({"Type": "User", "message": "nope"}));
-    assert_eq!(error_status(s3(), "NoSuchKey"), None.or(error_status(s3(), "NoSuchKey")));
-    assert_eq!(error_status(model::named("lambda").unwrap(), "ResourceNotFoundException"), Some(404));
+    let (h, b) = serialize_error_json(
+        "ResourceNotFoundException",
+        "nope",
+        &Map::from_iter([("Type".to_string(), json!("User"))]),
+    );
+    assert_eq!(
+        h,
+        vec![(
+            "x-amzn-errortype".to_string(),
+            "ResourceNotFoundException".to_string()
+        )]
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&b).unwrap(),
+        json!({"Type": "User", "message": "nope"})
+    );
+    assert_eq!(
+        error_status(s3(), "NoSuchKey"),
+        None.or(error_status(s3(), "NoSuchKey"))
+    );
+    assert_eq!(
+        error_status(model::named("lambda").unwrap(), "ResourceNotFoundException"),
+        Some(404)
+    );
     assert_eq!(error_status(route53, "NoSuchHostedZone"), Some(404));
 }
 
@@ -412,7 +500,13 @@ fn arb(model: &'static ServiceModel, name: &str, ctx: Ctx, depth: u32) -> BoxedS
                         .boxed()
                 } else {
                     let flattened = m.flattened || ms.flattened;
-                    arb_member(model, &m.shape, ctx, depth + 1, flattened || ctx != Ctx::Body)
+                    arb_member(
+                        model,
+                        &m.shape,
+                        ctx,
+                        depth + 1,
+                        flattened || ctx != Ctx::Body,
+                    )
                 };
                 let payload_struct = s.payload.as_deref() == Some(n.as_str())
                     && model.metadata.protocol == "rest-json";
@@ -458,7 +552,9 @@ fn arb_member(
         "structure" => arb(model, name, ctx, depth),
         "list" => {
             let item = arb(model, &s.member.as_ref().unwrap().shape, ctx, depth + 1);
-            prop::collection::vec(item, min..3).prop_map(Value::Array).boxed()
+            prop::collection::vec(item, min..3)
+                .prop_map(Value::Array)
+                .boxed()
         }
         "map" => {
             let value = arb(model, &s.value.as_ref().unwrap().shape, ctx, depth + 1);
@@ -474,7 +570,9 @@ fn arb_member(
         "long" => any::<i64>().prop_map(Value::from).boxed(),
         // Short decimals: serde_json (without its float_roundtrip feature) may read the last
         // digit of a 17-digit float one ULP off.
-        "float" | "double" => any::<i32>().prop_map(|n| Value::from(f64::from(n) / 8.0)).boxed(),
+        "float" | "double" => any::<i32>()
+            .prop_map(|n| Value::from(f64::from(n) / 8.0))
+            .boxed(),
         "timestamp" => (0i64..4_102_444_800).prop_map(Value::from).boxed(),
         // Not empty: an empty blob payload is no body, which is absence.
         "blob" => prop::collection::vec(any::<u8>(), 1..8)
@@ -487,10 +585,23 @@ fn arb_member(
 fn round_trip(service: &'static str, op: &str, value: &Value) -> Result<(), TestCaseError> {
     let model = model::named(service).unwrap();
     let s = botocore_mirror::serialize(model, op, value);
-    let (routed, parsed) = parse_http(service, &s.method, &s.uri, &s.headers, &s.body)
-        .map_err(|e| TestCaseError::fail(format!("{e}: {} {}", s.uri, String::from_utf8_lossy(&s.body))))?;
+    let (routed, parsed) =
+        parse_http(service, &s.method, &s.uri, &s.headers, &s.body).map_err(|e| {
+            TestCaseError::fail(format!(
+                "{e}: {} {}",
+                s.uri,
+                String::from_utf8_lossy(&s.body)
+            ))
+        })?;
     prop_assert_eq!(routed, op);
-    prop_assert_eq!(&parsed, value, "{} {:?} {}", s.uri, s.headers, String::from_utf8_lossy(&s.body));
+    prop_assert_eq!(
+        &parsed,
+        value,
+        "{} {:?} {}",
+        s.uri,
+        s.headers,
+        String::from_utf8_lossy(&s.body)
+    );
     Ok(())
 }
 
@@ -600,44 +711,72 @@ fn dump_responses_for_botocore() {
         return;
     };
     let cases: Vec<(&str, &str, Value)> = vec![
-        ("s3", "ListObjectsV2", json!({
-            "IsTruncated": true, "Name": "b", "Prefix": "p/", "MaxKeys": 2, "KeyCount": 2,
-            "NextContinuationToken": "tok", "EncodingType": "url",
-            "Contents": [
-                {"Key": "p/a&b", "LastModified": 1_795_925_106, "ETag": "\"e1\"", "Size": 3,
-                 "StorageClass": "STANDARD", "ChecksumAlgorithm": ["CRC32"],
-                 "Owner": {"ID": "o", "DisplayName": "me"}},
-                {"Key": "p/c\u{1}\r\n", "LastModified": 1_795_925_106.789, "ETag": "\"e2\"", "Size": 0}
-            ],
-            "CommonPrefixes": [{"Prefix": "p/d/"}, {"Prefix": "p/e/"}]
-        })),
-        ("s3", "GetBucketTagging", json!({"TagSet": [{"Key": "k", "Value": "v"}, {"Key": "a<", "Value": ""}]})),
-        ("s3", "GetBucketAcl", json!({"Owner": {"ID": "o"}, "Grants": [
-            {"Grantee": {"Type": "CanonicalUser", "ID": "o", "DisplayName": "me"}, "Permission": "FULL_CONTROL"},
-            {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
-        ]})),
-        ("s3", "GetObject", json!({
-            "ContentLength": 5, "LastModified": 1_795_925_106, "ETag": "\"e\"", "ContentType": "text/plain",
-            "Metadata": {"color": "blue", "n": "1"}, "DeleteMarker": false, "Expires": "Sun, 29 Nov 2026 04:05:06 GMT",
-            "ObjectLockRetainUntilDate": 1_795_925_106, "PartsCount": 3, "TagCount": 2,
-            "VersionId": "v1", "AcceptRanges": "bytes"
-        })),
-        ("lambda", "GetFunction", json!({
-            "Configuration": {"FunctionName": "f", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
-                "Runtime": "python3.12", "Timeout": 3, "MemorySize": 128, "CodeSize": 10,
-                "Environment": {"Variables": {"A": "1"}}, "Architectures": ["x86_64"],
-                "LastModified": "2026-11-29T04:05:06.000+0000", "State": "Active"},
-            "Code": {"RepositoryType": "S3", "Location": "https://x"},
-            "Tags": {"t": "v"},
-            "Concurrency": {"ReservedConcurrentExecutions": 5}
-        })),
-        ("apigatewayv2", "GetApi", json!({
-            "ApiId": "a1", "Name": "api", "ProtocolType": "HTTP", "CreatedDate": 1_795_925_106,
-            "Tags": {"k": "v"}, "CorsConfiguration": {"AllowOrigins": ["*"], "MaxAge": 5}
-        })),
-        ("route53", "ChangeResourceRecordSets", json!({
-            "ChangeInfo": {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": 1_795_925_106, "Comment": "c"}
-        })),
+        (
+            "s3",
+            "ListObjectsV2",
+            json!({
+                "IsTruncated": true, "Name": "b", "Prefix": "p/", "MaxKeys": 2, "KeyCount": 2,
+                "NextContinuationToken": "tok", "EncodingType": "url",
+                "Contents": [
+                    {"Key": "p/a&b", "LastModified": 1_795_925_106, "ETag": "\"e1\"", "Size": 3,
+                     "StorageClass": "STANDARD", "ChecksumAlgorithm": ["CRC32"],
+                     "Owner": {"ID": "o", "DisplayName": "me"}},
+                    {"Key": "p/c \r\n\t", "LastModified": 1_795_925_106.789, "ETag": "\"e2\"", "Size": 0}
+                ],
+                "CommonPrefixes": [{"Prefix": "p/d/"}, {"Prefix": "p/e/"}]
+            }),
+        ),
+        (
+            "s3",
+            "GetBucketTagging",
+            json!({"TagSet": [{"Key": "k", "Value": "v"}, {"Key": "a<", "Value": ""}]}),
+        ),
+        (
+            "s3",
+            "GetBucketAcl",
+            json!({"Owner": {"ID": "o"}, "Grants": [
+                {"Grantee": {"Type": "CanonicalUser", "ID": "o", "DisplayName": "me"}, "Permission": "FULL_CONTROL"},
+                {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
+            ]}),
+        ),
+        (
+            "s3",
+            "GetObject",
+            json!({
+                "ContentLength": 5, "LastModified": 1_795_925_106, "ETag": "\"e\"", "ContentType": "text/plain",
+                "Metadata": {"color": "blue", "n": "1"}, "DeleteMarker": false, "Expires": "Sun, 29 Nov 2026 04:05:06 GMT",
+                "ObjectLockRetainUntilDate": 1_795_925_106, "PartsCount": 3, "TagCount": 2,
+                "VersionId": "v1", "AcceptRanges": "bytes"
+            }),
+        ),
+        (
+            "lambda",
+            "GetFunction",
+            json!({
+                "Configuration": {"FunctionName": "f", "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                    "Runtime": "python3.12", "Timeout": 3, "MemorySize": 128, "CodeSize": 10,
+                    "Environment": {"Variables": {"A": "1"}}, "Architectures": ["x86_64"],
+                    "LastModified": "2026-11-29T04:05:06.000+0000", "State": "Active"},
+                "Code": {"RepositoryType": "S3", "Location": "https://x"},
+                "Tags": {"t": "v"},
+                "Concurrency": {"ReservedConcurrentExecutions": 5}
+            }),
+        ),
+        (
+            "apigatewayv2",
+            "GetApi",
+            json!({
+                "ApiId": "a1", "Name": "api", "ProtocolType": "HTTP", "CreatedDate": 1_795_925_106,
+                "Tags": {"k": "v"}, "CorsConfiguration": {"AllowOrigins": ["*"], "MaxAge": 5}
+            }),
+        ),
+        (
+            "route53",
+            "ChangeResourceRecordSets",
+            json!({
+                "ChangeInfo": {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": 1_795_925_106, "Comment": "c"}
+            }),
+        ),
     ];
     let mut out = Vec::new();
     for (service, op, value) in cases {

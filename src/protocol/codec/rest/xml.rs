@@ -181,7 +181,7 @@ fn list_item<'m>(model: &'m ServiceModel, list: &Shape) -> Result<&'m Shape, Cod
     shape_of(model, &r.shape)
 }
 
-fn map_names<'m>(map: &'m Shape) -> (&'m str, &'m str) {
+fn map_names(map: &Shape) -> (&str, &str) {
     (
         map.key
             .as_ref()
@@ -330,7 +330,9 @@ fn parse_struct<'a>(
         else {
             continue;
         };
-        let text = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|_| malformed())?;
+        let text = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|_| malformed())?;
         let mshape = shape_of(model, &m.shape)?;
         let v = scalar_from_text(mshape, &text, Format::Iso8601).map_err(|_| malformed())?;
         out.insert(name.clone(), v);
@@ -478,7 +480,8 @@ fn write_value(
                 };
                 let mshape = shape_of(model, &m.shape)?;
                 let ts = ts_format(m.timestamp_format.as_deref(), mshape, Format::Iso8601);
-                let text = scalar_to_text(mshape, v, ts).ok_or_else(|| bad_output(mname, "scalar"))?;
+                let text =
+                    scalar_to_text(mshape, v, ts).ok_or_else(|| bad_output(mname, "scalar"))?;
                 out.push(' ');
                 out.push_str(wire_name(mname, m));
                 out.push_str("=\"");
@@ -528,7 +531,8 @@ fn write_value(
         }
         _ => {
             let ts = ts_format(member_ts, shape, Format::Iso8601);
-            let text = scalar_to_text(shape, value, ts).ok_or_else(|| bad_output(name, &shape.kind))?;
+            let text =
+                scalar_to_text(shape, value, ts).ok_or_else(|| bad_output(name, &shape.kind))?;
             out.push('<');
             out.push_str(name);
             push_ns(out, ns);
@@ -571,7 +575,16 @@ fn write_entry(
     escape_into(out, key, false);
     close(out, key_name);
     let ns = value_shape.xml_namespace.as_ref();
-    write_value(out, model, value_shape, value, value_name, ns, None, depth + 1)?;
+    write_value(
+        out,
+        model,
+        value_shape,
+        value,
+        value_name,
+        ns,
+        None,
+        depth + 1,
+    )?;
     close(out, element);
     Ok(())
 }
