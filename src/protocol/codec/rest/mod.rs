@@ -35,6 +35,8 @@ pub mod xml;
 #[cfg(test)]
 mod botocore_mirror;
 #[cfg(test)]
+mod test_values;
+#[cfg(test)]
 mod tests;
 
 pub use error::{
@@ -42,7 +44,7 @@ pub use error::{
     serialize_error_xml_wrapped, xml_error_style,
 };
 pub use request::parse_request;
-pub use response::{RestResponse, serialize_response};
+pub use response::{RestResponse, S3_NAMESPACE, default_namespace, serialize_response};
 
 use serde_json::Value;
 

@@ -330,6 +330,7 @@ fn parse_payload(
 ) -> Result<Option<Value>, CodecError> {
     match shape.kind.as_str() {
         "blob" if shape.streaming || m.streaming => Ok(None),
+        _ if shape.eventstream => Ok(None),
         "blob" => Ok((!body.is_empty())
             .then(|| Value::String(base64::engine::general_purpose::STANDARD.encode(body)))),
         "string" => {

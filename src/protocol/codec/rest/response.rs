@@ -20,8 +20,8 @@ pub struct RestResponse {
     /// `application/xml` or `application/json` for a document body; `None` for no body or a
     /// raw payload (whose type, if any, is a `Content-Type` header member).
     pub content_type: Option<&'static str>,
-    /// The streaming blob payload member whose bytes the caller sends as the body (the body
-    /// here is then empty).
+    /// The streaming payload member (a streaming blob, or an event stream) whose bytes the
+    /// caller sends as the body (the body here is then empty).
     pub streaming_payload: Option<String>,
 }
 
@@ -59,7 +59,7 @@ fn s3_root(output_shape: &str) -> Option<&'static str> {
 
 /// The namespace of a rest-xml service's documents where the model names none: S3's, else
 /// `https://<endpoint prefix>.amazonaws.com/doc/<api version>/` (Route 53's form).
-fn default_namespace(model: &ServiceModel) -> XmlNamespace {
+pub fn default_namespace(model: &ServiceModel) -> XmlNamespace {
     if let Some(ns) = &model.metadata.xml_namespace {
         return XmlNamespace::Uri(ns.clone());
     }
@@ -152,7 +152,9 @@ pub fn serialize_response(
                 return Ok(resp);
             };
             let mshape = shape_of(model, &m.shape)?;
-            if mshape.kind == "blob" && (mshape.streaming || m.streaming) {
+            // A streaming blob, or an event stream (S3 SelectObjectContent, Lambda
+            // InvokeWithResponseStream): the caller writes the body.
+            if (mshape.kind == "blob" && (mshape.streaming || m.streaming)) || mshape.eventstream {
                 resp.streaming_payload = Some(payload.to_string());
                 return Ok(resp);
             }
