@@ -229,6 +229,13 @@ fn xml_input_ignores_namespaces_and_unknown_elements_and_reads_entities() {
   <Unknown>1</Unknown>
 </s3:Tagging>"#;
     let (_, v) = parse_http("s3", "PUT", "/b?tagging", &[], body).unwrap();
+    let with_bom = [&b"\xEF\xBB\xBF"[..], body].concat();
+    assert_eq!(
+        parse_http("s3", "PUT", "/b?tagging", &[], &with_bom)
+            .unwrap()
+            .1,
+        v
+    );
     assert_eq!(
         v,
         json!({"Bucket": "b", "Tagging": {"TagSet": [{"Key": "a&\rA<x>", "Value": ""}]}})

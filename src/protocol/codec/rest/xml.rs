@@ -129,6 +129,7 @@ pub fn parse_document(
     root: Option<&str>,
     body: &[u8],
 ) -> Result<Value, CodecError> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if std::str::from_utf8(body).is_err() {
         return Err(malformed());
     }
