@@ -29,6 +29,7 @@
 pub mod cbor;
 pub mod json;
 pub mod query;
+pub mod rest;
 pub mod time;
 
 /// Why a request could not be decoded. `code` and `status` are the error the protocol answers

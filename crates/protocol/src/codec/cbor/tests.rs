@@ -518,7 +518,7 @@ fn item_count_is_bounded() {
 }
 
 /// What botocore's `RpcV2CBORParser` is given to parse by `tests/codec/cbor_check.py`:
-/// `cargo test --lib protocol::codec::cbor::tests::for_botocore -- --nocapture | grep '^cbor ' | python3 tests/codec/cbor_check.py`
+/// `cargo test -p snapstack-protocol --lib codec::cbor::tests::for_botocore -- --nocapture | grep "^cbor " | python3 crates/protocol/tests/codec/cbor_check.py`
 #[test]
 fn for_botocore() {
     let m = cw();

@@ -1,8 +1,8 @@
 """Requests as botocore's RpcV2CBORSerializer writes them, for the CBOR codec's fixtures.
 
-Run: python3 tests/codec/cbor_fixtures.py
+Run: python3 crates/protocol/tests/codec/cbor_fixtures.py
 Prints, per request, the URL path, the headers and the body in hex; the hex is pasted into
-src/protocol/codec/cbor/tests.rs (botocore_fixtures), which asserts what our parser makes of it.
+crates/protocol/src/codec/cbor/tests.rs (botocore_fixtures), which asserts what our parser makes of it.
 """
 
 import datetime

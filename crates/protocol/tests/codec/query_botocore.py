@@ -8,13 +8,13 @@ script parses each XML with `botocore.parsers.QueryParser` and the operation's r
 and checks that botocore reads back the value (timestamps as datetimes, blobs as bytes). The
 models are the repository's `models/<service>.json` (botocore's, stripped of documentation);
 for SQS, whose botocore model is JSON-only now, the query names of
-`src/protocol/codec/query/sqs_query.json` are laid over it as `sqs_query_model()` does.
+`crates/protocol/src/codec/query/sqs_query.json` are laid over it as `sqs_query_model()` does.
 
 Run from the repository root:
 
     QUERY_FIXTURES_DIR=/tmp/query-fixtures \\
-        cargo test --lib protocol::codec::query::tests::write_fixtures
-    python3 tests/codec/query_botocore.py /tmp/query-fixtures/fixtures.json
+        cargo test -p snapstack-protocol --lib codec::query::tests::write_fixtures
+    python3 crates/protocol/tests/codec/query_botocore.py /tmp/query-fixtures/fixtures.json
 
 It prints one line per fixture and exits non-zero on the first mismatch.
 """
@@ -35,7 +35,7 @@ def load_model(service):
     with open(os.path.join(ROOT, "models", service + ".json"), encoding="utf-8") as f:
         model = json.load(f)
     if service == "sqs":
-        path = os.path.join(ROOT, "src", "protocol", "codec", "query", "sqs_query.json")
+        path = os.path.join(ROOT, "src", "codec", "query", "sqs_query.json")
         with open(path, encoding="utf-8") as f:
             overlay = json.load(f)
         model["metadata"].update(overlay["metadata"])

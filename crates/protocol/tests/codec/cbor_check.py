@@ -1,8 +1,8 @@
 """Parse our CBOR responses with botocore's RpcV2CBORParser.
 
 Run:
-  cargo test --lib protocol::codec::cbor::tests::for_botocore -- --nocapture \
-    | grep '^cbor ' | python3 tests/codec/cbor_check.py
+  cargo test -p snapstack-protocol --lib codec::cbor::tests::for_botocore -- --nocapture \
+    | grep '^cbor ' | python3 crates/protocol/tests/codec/cbor_check.py
 
 Each input line is `cbor output <Operation> <status> <hex>` or
 `cbor error <Operation> <status> <hex> <x-amzn-query-error or ->`.
