@@ -26,9 +26,31 @@ enum Command {
     /// Without --op, runs the standard matrix (put/get, with and without a concurrent save,
     /// ON_REQUEST group commit).
     Bench(BenchArgs),
+    /// Measure one operation against a running server (any build, or another emulator):
+    /// requests per second and latency over keep-alive HTTP. One line of JSON per run.
+    Loadgen(LoadgenArgs),
     /// Look at a saved state directory without a server (read-only): `list` its generations,
     /// or `verify` every chunk they reference. Exit code 1 when verify finds damage.
     Snapshot(snapshot_cli::SnapshotArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadgenArgs {
+    /// The server, `host:port`.
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    addr: String,
+    /// ssm-put, ssm-get, ddb-put, ddb-get, sqs-send, s3-put or s3-get.
+    #[arg(long)]
+    op: String,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds of measurement.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Distinct keys (written first for the reads).
+    #[arg(long, default_value_t = 1000)]
+    keys: usize,
 }
 
 #[derive(clap::Args)]
@@ -132,6 +154,30 @@ fn init_logging() {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn loadgen(args: LoadgenArgs) -> Result<(), String> {
+    if !(args.seconds > 0.0 && args.seconds < 3600.0) || args.connections == 0 {
+        return Err("--seconds must be in (0, 3600) and --connections at least 1".into());
+    }
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let r = rt.block_on(snapstack::server::loadgen::run(
+        &args.addr,
+        &args.op,
+        args.connections,
+        std::time::Duration::from_secs_f64(args.seconds),
+        args.keys,
+    ))?;
+    println!(
+        "{{\"op\":\"{}\",\"ops_per_sec\":{:.1},\"ops\":{},\"errors\":{},\"p50_us\":{},\"p99_us\":{}}}",
+        r.op,
+        r.ops_per_sec(),
+        r.ops,
+        r.errors,
+        r.p50_us,
+        r.p99_us
+    );
+    Ok(())
 }
 
 fn bench(args: BenchArgs) -> Result<(), String> {
@@ -305,6 +351,13 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Some(Command::Loadgen(args)) => match loadgen(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("snapstack loadgen: {e}");
+                ExitCode::from(1)
+            }
+        },
         Some(Command::Bench(args)) => match bench(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

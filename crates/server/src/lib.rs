@@ -7,6 +7,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod gateway;
 pub mod listener;
+pub mod loadgen;
 pub mod persistence;
 pub mod registry;
 pub mod state_api;
