@@ -347,7 +347,7 @@ pub async fn serve(
     };
     let input = match wire {
         Wire::Json => json::decode(body),
-        Wire::Query => query::decode(params, parts.uri.path()).map(|mut input| {
+        Wire::Query => query::decode(op, params, parts.uri.path()).map(|mut input| {
             // POSTed to the queue's URL: the queue is the path on this host, whose name may
             // say the region (`sqs.<region>.…`, `<region>.queue.…`).
             if !params.iter().any(|(k, _)| k == "QueueUrl")

@@ -1,37 +1,21 @@
-//! The query wire codec (older SDKs and tools): form-encoded parameters in, XML out, in the
-//! `http://queue.amazonaws.com/doc/2012-11-05/` namespace.
+//! The query wire (older SDKs and tools): form-encoded parameters in, XML out, in the
+//! `http://queue.amazonaws.com/doc/2012-11-05/` namespace, through the model-driven query codec
+//! (`snapstack_protocol::codec::query`) with SQS's legacy query names (`sqs_query_model`).
 //!
-//! Parameters are decoded into the JSON shape of the request, so both protocols share one
+//! Parameters are read into the JSON shape of the request, so both protocols share one
 //! implementation: `Attribute.1.Name=X&Attribute.1.Value=Y` becomes `"Attributes": {"X": "Y"}`,
-//! `SendMessageBatchRequestEntry.2.Id` becomes `"Entries": [_, {"Id": ..}]`, and so on. The
-//! member names of the JSON model (`Attributes.1.key`, `Entries.1.Id`) are accepted too.
-
-use std::collections::BTreeMap;
+//! `SendMessageBatchRequestEntry.2.Id` becomes `"Entries": [_, {"Id": ..}]`, and so on; the
+//! answer's JSON shape is written as the query XML AWS sends (`<QueueUrl>`, `<Message>`,
+//! `<Attribute><Name/><Value/></Attribute>`).
 
 use serde_json::{Map, Value};
+use snapstack_protocol::codec::query::{self as codec, sqs_query_model};
 use snapstack_protocol::http::{HeaderValue, StatusCode, header};
 use snapstack_protocol::response::{IntoResponse, Response};
 
 use super::SqsError;
-use snapstack_protocol::errors::xml_escape;
 
 pub const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
-const MAX_PARTS: usize = 8;
-const MAX_INDEX: usize = 1000;
-const MAX_PARAMS: usize = 10_000;
-
-/// Operations whose response has no result element.
-const NO_RESULT: &[&str] = &[
-    "AddPermission",
-    "ChangeMessageVisibility",
-    "DeleteMessage",
-    "DeleteQueue",
-    "PurgeQueue",
-    "RemovePermission",
-    "SetQueueAttributes",
-    "TagQueue",
-    "UntagQueue",
-];
 
 /// Parameters that are not part of the operation's input.
 fn is_envelope(name: &str) -> bool {
@@ -49,251 +33,29 @@ fn is_envelope(name: &str) -> bool {
     ) || name.starts_with("X-Amz-")
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Leaf(String),
-    Branch(BTreeMap<String, Node>),
-}
-
-fn insert(root: &mut BTreeMap<String, Node>, path: &[&str], value: &str) -> Result<(), SqsError> {
-    let Some((first, rest)) = path.split_first() else {
-        return Ok(());
-    };
-    if rest.is_empty() {
-        root.insert((*first).to_string(), Node::Leaf(value.to_string()));
-        return Ok(());
-    }
-    let node = root
-        .entry((*first).to_string())
-        .or_insert_with(|| Node::Branch(BTreeMap::new()));
-    match node {
-        Node::Branch(children) => insert(children, rest, value),
-        Node::Leaf(_) => Err(SqsError::invalid_parameter(format!(
-            "Parameter {first} is given both as a value and as a structure."
-        ))),
-    }
-}
-
-/// The items of a list node (`1`, `2`, ... in numeric order); a plain value is a list of one.
-fn items(node: &Node) -> Result<Vec<&Node>, SqsError> {
-    match node {
-        // An empty list is sent as `Name=` with no value.
-        Node::Leaf(s) if s.is_empty() => Ok(Vec::new()),
-        Node::Leaf(_) => Ok(vec![node]),
-        Node::Branch(children) => {
-            let mut out: Vec<(usize, &Node)> = Vec::with_capacity(children.len());
-            for (k, v) in children {
-                let i: usize = k
-                    .parse()
-                    .map_err(|_| SqsError::invalid_parameter(format!("Invalid list index {k}.")))?;
-                if i == 0 || i > MAX_INDEX {
-                    return Err(SqsError::invalid_parameter(format!(
-                        "Invalid list index {k}."
-                    )));
-                }
-                out.push((i, v));
-            }
-            out.sort_by_key(|(i, _)| *i);
-            Ok(out.into_iter().map(|(_, v)| v).collect())
+/// Decode the query parameters of `op` into the JSON shape of its input. A request POSTed to a
+/// queue's URL names its queue by the path. An operation SQS does not have reads as no input
+/// (the handler answers it).
+pub fn decode(op: &str, params: &[(String, String)], path: &str) -> Result<Value, SqsError> {
+    let model = sqs_query_model();
+    let input: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !is_envelope(k))
+        .cloned()
+        .collect();
+    let mut out = if model.operations.contains_key(op) {
+        match codec::parse_input(model, op, &input) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => Map::new(),
+            Err(e) => return Err(SqsError::invalid_parameter(e.message)),
         }
-    }
-}
-
-fn leaf(node: &Node) -> Result<String, SqsError> {
-    match node {
-        Node::Leaf(s) => Ok(s.clone()),
-        Node::Branch(_) => Err(SqsError::invalid_parameter("A value was expected.")),
-    }
-}
-
-fn child<'a>(node: &'a Node, names: &[&str]) -> Option<&'a Node> {
-    match node {
-        Node::Branch(c) => names.iter().find_map(|n| c.get(*n)),
-        Node::Leaf(_) => None,
-    }
-}
-
-/// A map given as entries with a key and a value: `X.n.Name` / `X.n.Value` (or `key`/`value`).
-fn map(
-    node: &Node,
-    key_names: &[&str],
-    value: impl Fn(&Node) -> Result<Value, SqsError>,
-) -> Result<Value, SqsError> {
-    let mut out = Map::new();
-    for item in items(node)? {
-        let k = child(item, key_names)
-            .ok_or_else(|| SqsError::invalid_parameter("A map entry has no key."))?;
-        let v = child(item, &["Value", "value"])
-            .ok_or_else(|| SqsError::invalid_parameter("A map entry has no value."))?;
-        out.insert(leaf(k)?, value(v)?);
-    }
-    Ok(Value::Object(out))
-}
-
-fn string_list(node: &Node) -> Result<Value, SqsError> {
-    Ok(Value::Array(
-        items(node)?
-            .into_iter()
-            .map(|n| leaf(n).map(Value::String))
-            .collect::<Result<_, _>>()?,
-    ))
-}
-
-/// Convert one named parameter (and its sub-parameters) to the JSON shape.
-fn convert(name: &str, node: &Node) -> Result<(String, Value), SqsError> {
-    let text = |n: &Node| leaf(n).map(Value::String);
-    Ok(match name {
-        "Attribute" | "Attributes" => ("Attributes".into(), map(node, &["Name", "key"], text)?),
-        "Tag" | "Tags" | "tags" => ("Tags".into(), map(node, &["Key", "key"], text)?),
-        "MessageAttribute" | "MessageAttributes" => (
-            "MessageAttributes".into(),
-            map(node, &["Name", "key"], structure)?,
-        ),
-        "MessageSystemAttribute" | "MessageSystemAttributes" => (
-            "MessageSystemAttributes".into(),
-            map(node, &["Name", "key"], structure)?,
-        ),
-        "AttributeName" | "AttributeNames" => ("AttributeNames".into(), string_list(node)?),
-        "MessageAttributeName" | "MessageAttributeNames" => {
-            ("MessageAttributeNames".into(), string_list(node)?)
-        }
-        "MessageSystemAttributeName" | "MessageSystemAttributeNames" => {
-            ("MessageSystemAttributeNames".into(), string_list(node)?)
-        }
-        "TagKey" | "TagKeys" => ("TagKeys".into(), string_list(node)?),
-        "AWSAccountId" | "AWSAccountIds" => ("AWSAccountIds".into(), string_list(node)?),
-        "ActionName" | "Actions" => ("Actions".into(), string_list(node)?),
-        "StringListValue" | "StringListValues" => ("StringListValues".into(), string_list(node)?),
-        "BinaryListValue" | "BinaryListValues" => ("BinaryListValues".into(), string_list(node)?),
-        "SendMessageBatchRequestEntry"
-        | "DeleteMessageBatchRequestEntry"
-        | "ChangeMessageVisibilityBatchRequestEntry"
-        | "Entries" => (
-            "Entries".into(),
-            Value::Array(
-                items(node)?
-                    .into_iter()
-                    .map(structure)
-                    .collect::<Result<_, _>>()?,
-            ),
-        ),
-        _ => (name.to_string(), structure(node)?),
-    })
-}
-
-fn structure(node: &Node) -> Result<Value, SqsError> {
-    match node {
-        Node::Leaf(s) => Ok(Value::String(s.clone())),
-        Node::Branch(children) => {
-            let mut out = Map::new();
-            for (k, v) in children {
-                let (k, v) = convert(k, v)?;
-                out.insert(k, v);
-            }
-            Ok(Value::Object(out))
-        }
-    }
-}
-
-/// Decode query parameters into the JSON shape of the input. A request POSTed to a queue's URL
-/// names its queue by the path.
-pub fn decode(params: &[(String, String)], path: &str) -> Result<Value, SqsError> {
-    if params.len() > MAX_PARAMS {
-        return Err(SqsError::invalid_parameter("Too many parameters."));
-    }
-    let mut root = BTreeMap::new();
-    for (k, v) in params {
-        if is_envelope(k) {
-            continue;
-        }
-        let parts: Vec<&str> = k.split('.').collect();
-        if parts.len() > MAX_PARTS || parts.iter().any(|p| p.is_empty()) {
-            return Err(SqsError::invalid_parameter(format!(
-                "Invalid parameter name {k}."
-            )));
-        }
-        insert(&mut root, &parts, v)?;
-    }
-    let Value::Object(mut out) = structure(&Node::Branch(root))? else {
-        return Ok(Value::Object(Map::new()));
+    } else {
+        Map::new()
     };
     if !out.contains_key("QueueUrl") && path.trim_matches('/').contains('/') {
         out.insert("QueueUrl".into(), Value::String(path.to_string()));
     }
     Ok(Value::Object(out))
-}
-
-/// The element name of the items of a list in a result.
-fn item_name(op: &str, key: &str) -> String {
-    match key {
-        "Messages" => "Message".into(),
-        "QueueUrls" | "queueUrls" => "QueueUrl".into(),
-        "Successful" => format!("{op}ResultEntry"),
-        "Failed" => "BatchResultErrorEntry".into(),
-        "Results" => "ListMessageMoveTasksResultEntry".into(),
-        "StringListValues" => "StringListValue".into(),
-        "BinaryListValues" => "BinaryListValue".into(),
-        other => other.into(),
-    }
-}
-
-/// The element, key and value names of a map in a result.
-fn map_names(key: &str) -> Option<(&'static str, &'static str)> {
-    match key {
-        "Attributes" => Some(("Attribute", "Name")),
-        "MessageAttributes" => Some(("MessageAttribute", "Name")),
-        "Tags" => Some(("Tag", "Key")),
-        _ => None,
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn write_value(op: &str, name: &str, v: &Value, out: &mut String) {
-    match v {
-        Value::Array(items) => {
-            let item = item_name(op, name);
-            for i in items {
-                write_value(op, &item, i, out);
-            }
-        }
-        Value::Object(m) => {
-            if let Some((elem, key_name)) = map_names(name) {
-                for (k, val) in m {
-                    out.push_str(&format!(
-                        "<{elem}><{key_name}>{}</{key_name}>",
-                        xml_escape(k)
-                    ));
-                    write_value(op, "Value", val, out);
-                    out.push_str(&format!("</{elem}>"));
-                }
-                return;
-            }
-            out.push_str(&format!("<{name}>"));
-            write_fields(op, m, out);
-            out.push_str(&format!("</{name}>"));
-        }
-        scalar_value => {
-            out.push_str(&format!(
-                "<{name}>{}</{name}>",
-                xml_escape(&scalar(scalar_value))
-            ));
-        }
-    }
-}
-
-fn write_fields(op: &str, m: &Map<String, Value>, out: &mut String) {
-    for (k, v) in m {
-        write_value(op, k, v, out);
-    }
 }
 
 fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response {
@@ -308,17 +70,12 @@ fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response 
 
 /// The XML body of a result.
 pub fn encode(op: &str, body: &Value, request_id: &str) -> String {
-    let mut out = format!("<?xml version=\"1.0\"?><{op}Response xmlns=\"{NAMESPACE}\">");
-    if !NO_RESULT.contains(&op) {
-        out.push_str(&format!("<{op}Result>"));
-        if let Value::Object(m) = body {
-            write_fields(op, m, &mut out);
-        }
-        out.push_str(&format!("</{op}Result>"));
-    }
-    out.push_str(&format!(
-        "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{op}Response>",
-        xml_escape(request_id)
+    let mut out = String::from("<?xml version=\"1.0\"?>");
+    out.push_str(&codec::serialize_output(
+        sqs_query_model(),
+        op,
+        body,
+        request_id,
     ));
     out
 }
@@ -328,17 +85,14 @@ pub fn response(op: &str, body: &Value, request_id: &str) -> Response {
 }
 
 pub fn error(e: &SqsError, request_id: &str) -> Response {
-    let fault = if e.sender_fault() {
-        "Sender"
-    } else {
-        "Receiver"
-    };
-    let body = format!(
-        "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message><Detail/></Error><RequestId>{}</RequestId></ErrorResponse>",
-        xml_escape(e.code),
-        xml_escape(&e.message),
-        xml_escape(request_id)
-    );
+    let mut body = String::from("<?xml version=\"1.0\"?>");
+    body.push_str(&codec::serialize_error(
+        sqs_query_model(),
+        e.code,
+        &e.message,
+        e.sender_fault(),
+        request_id,
+    ));
     xml_response(e.status, body, request_id)
 }
 
@@ -358,6 +112,7 @@ mod tests {
     #[test]
     fn legacy_names_become_the_json_shape() {
         let v = decode(
+            "SendMessageBatch",
             &p(&[
                 ("Action", "SendMessageBatch"),
                 ("QueueUrl", "http://h/000000000000/q"),
@@ -387,7 +142,7 @@ mod tests {
             json!({
                 "QueueUrl": "http://h/000000000000/q",
                 "Entries": [
-                    {"Id": "a", "MessageBody": "one", "DelaySeconds": "3",
+                    {"Id": "a", "MessageBody": "one", "DelaySeconds": 3,
                      "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
                     {"Id": "b", "MessageBody": "two"}
                 ]
@@ -396,12 +151,13 @@ mod tests {
     }
 
     #[test]
-    fn json_member_names_and_queue_path() {
+    fn queue_path_and_tags() {
         let v = decode(
+            "CreateQueue",
             &p(&[
-                ("Attributes.1.key", "DelaySeconds"),
-                ("Attributes.1.value", "1"),
-                ("AttributeName.1", "All"),
+                ("QueueName", "q"),
+                ("Attribute.1.Name", "DelaySeconds"),
+                ("Attribute.1.Value", "1"),
                 ("Tag.1.Key", "t"),
                 ("Tag.1.Value", "u"),
             ]),
@@ -411,21 +167,27 @@ mod tests {
         assert_eq!(
             v,
             json!({
+                "QueueName": "q",
                 "Attributes": {"DelaySeconds": "1"},
-                "AttributeNames": ["All"],
-                "Tags": {"t": "u"},
+                "tags": {"t": "u"},
                 "QueueUrl": "/000000000000/q"
             })
         );
+        let v = decode(
+            "GetQueueAttributes",
+            &p(&[("AttributeName.1", "All")]),
+            "/000000000000/q",
+        )
+        .unwrap();
+        assert_eq!(v["AttributeNames"], json!(["All"]));
     }
 
     #[test]
-    fn bad_indexes_and_shapes_are_errors() {
-        assert!(decode(&p(&[("AttributeName.x", "All")]), "/").is_err());
-        assert!(decode(&p(&[("AttributeName.0", "All")]), "/").is_err());
-        assert!(decode(&p(&[("A", "1"), ("A.B", "2")]), "/").is_err());
-        assert!(decode(&p(&[("A..B", "1")]), "/").is_err());
-        assert!(decode(&p(&[("Attribute.1.Value", "1")]), "/").is_err());
+    fn bad_indexes_are_errors() {
+        let op = "GetQueueAttributes";
+        assert!(decode(op, &p(&[("AttributeName.x", "All")]), "/").is_err());
+        assert!(decode(op, &p(&[("AttributeName.0", "All")]), "/").is_err());
+        assert!(decode("ReceiveMessage", &p(&[("MaxNumberOfMessages", "x")]), "/").is_err());
     }
 
     #[test]
@@ -470,11 +232,7 @@ mod tests {
                 params.push((format!("Attribute.{}.Name", i + 1), k.clone()));
                 params.push((format!("Attribute.{}.Value", i + 1), v.clone()));
             }
-            // Indexes need not arrive in order.
-            for (i, n) in names.iter().enumerate().rev() {
-                params.push((format!("MessageAttributeName.{}", i + 1), n.clone()));
-            }
-            let v = decode(&params, "/").unwrap();
+            let v = decode("SetQueueAttributes", &params, "/").unwrap();
             let want_attrs: Map<String, Value> =
                 attrs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
             if attrs.is_empty() {
@@ -482,12 +240,18 @@ mod tests {
             } else {
                 prop_assert_eq!(&v["Attributes"], &Value::Object(want_attrs));
             }
+            // Indexes need not arrive in order.
+            let mut params = Vec::new();
+            for (i, n) in names.iter().enumerate().rev() {
+                params.push((format!("MessageAttributeName.{}", i + 1), n.clone()));
+            }
+            let v = decode("ReceiveMessage", &params, "/").unwrap();
             prop_assert_eq!(&v["MessageAttributeNames"], &json!(names));
         }
 
         #[test]
         fn decode_never_panics(pairs in proptest::collection::vec(("[A-Za-z.0-9]{0,20}", ".{0,8}"), 0..20)) {
-            let _ = decode(&pairs, "/a/b");
+            let _ = decode("SendMessageBatch", &pairs, "/a/b");
         }
     }
 }

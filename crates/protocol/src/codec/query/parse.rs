@@ -373,5 +373,31 @@ pub fn parse_input(
         }
         insert(model, &mut root, input, k, v)?;
     }
+    check_entries(&root, 0)?;
     Ok(finish(root, 0).unwrap_or_else(|| Value::Object(Map::new())))
+}
+
+/// Every map entry sent has both its key and its value (`Attribute.1.Name` without
+/// `Attribute.1.Value` is refused, as AWS's query services refuse it, rather than dropped).
+fn check_entries(node: &Node<'_>, depth: usize) -> Result<(), CodecError> {
+    if depth > MAX_DEPTH + 1 {
+        return Ok(());
+    }
+    match node {
+        Node::Unset | Node::Leaf(_) => Ok(()),
+        Node::Struct(fields) => fields
+            .iter()
+            .try_for_each(|(_, v)| check_entries(v, depth + 1)),
+        Node::List(items) => items.values().try_for_each(|v| check_entries(v, depth + 1)),
+        Node::Map(entries) => entries.iter().try_for_each(|(i, (k, v))| {
+            if k.is_none() || matches!(v, Node::Unset) {
+                return Err(CodecError::new(
+                    400,
+                    "MissingParameter",
+                    format!("Map entry {i} must name both its key and its value."),
+                ));
+            }
+            check_entries(v, depth + 1)
+        }),
+    }
 }
