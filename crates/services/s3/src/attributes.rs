@@ -3,8 +3,10 @@
 
 use snapstack_protocol::response::Response;
 
+use super::headers::set;
+use super::time::http_date;
 use super::xml::Xml;
-use super::{MAX_PART_NUMBER, Req, S3, S3Error, S3Result, http_date, ok_xml, set};
+use super::{MAX_PART_NUMBER, Req, S3, S3Error, S3Result, ok_xml};
 
 /// The attributes a request may select.
 const ATTRIBUTES: [&str; 5] = [

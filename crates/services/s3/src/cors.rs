@@ -15,9 +15,10 @@ use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::http::{HeaderMap, Method, StatusCode};
 use snapstack_protocol::response::Response;
 
+use super::headers::{header, set};
 use super::model::{S3Record, keys};
 use super::xml::{self, Node};
-use super::{S3, S3Error, S3Result, empty, header, routing, set};
+use super::{S3, S3Error, S3Result, empty, routing};
 use snapstack_service::RequestContext;
 
 /// The methods a rule may allow.

@@ -11,7 +11,9 @@ use snapstack_protocol::http::{HeaderMap, Method, StatusCode};
 use snapstack_protocol::response::Response;
 
 use super::config::Kind;
-use super::{Field, Req, S3, S3Error, S3Result, empty, header, read_document};
+use super::headers::header;
+use super::ops::bucket::Field;
+use super::{Req, S3, S3Error, S3Result, empty, read_document};
 use snapstack_protocol::model;
 use snapstack_protocol::rest::{RestRequest, RestRouter, RouteError};
 

@@ -1,0 +1,344 @@
+//! Buckets: create, delete, head, list; location; tagging, versioning, CORS and policy as
+//! fields of the bucket record.
+
+use snapstack_protocol::body::Bytes;
+use snapstack_protocol::errors::xml_escape;
+use snapstack_protocol::http::{HeaderValue, StatusCode, header};
+use snapstack_protocol::response::{IntoResponse, Response};
+
+use crate::headers::set;
+use crate::model::{Bucket, S3Record, keys};
+use crate::ops::tagging::{parse_tagging, tagging_xml};
+use crate::time::now_ms;
+use crate::xml::{self, Xml};
+use crate::{Req, S3, S3Error, S3Result, cors, empty, iso8601, ok_xml};
+
+impl S3 {
+    pub(crate) fn bucket_meta(&self, r: &Req<'_>) -> S3Result<Bucket> {
+        match self
+            .store
+            .snapshot()
+            .get(&keys::bucket(r.account(), r.bucket()))
+        {
+            Some(S3Record::Bucket(b)) => Ok(b.clone()),
+            _ => Err(S3Error::no_such_bucket(r.bucket())),
+        }
+    }
+
+    pub(crate) fn list_buckets(&self, r: &Req<'_>) -> Response {
+        let snap = self.store.snapshot();
+        let mut x = Xml::doc("ListAllMyBucketsResult");
+        x.open("Owner")
+            .elem("ID", r.account())
+            .elem("DisplayName", "snapstack")
+            .close("Owner");
+        x.open("Buckets");
+        for (_, rec) in snap.scan_prefix(&keys::buckets(r.account())) {
+            if let S3Record::Bucket(b) = rec {
+                x.open("Bucket")
+                    .elem("Name", &b.name)
+                    .elem("CreationDate", &iso8601(b.created_ms))
+                    .elem("BucketRegion", &b.region)
+                    .close("Bucket");
+            }
+        }
+        x.close("Buckets");
+        ok_xml(x.finish("ListAllMyBucketsResult"))
+    }
+
+    pub(crate) fn create_bucket(
+        &self,
+        r: &Req<'_>,
+        doc: Bytes,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let name = r.bucket().to_string();
+        if !valid_bucket_name(&name) {
+            return Err(
+                S3Error::bad("InvalidBucketName", "The specified bucket is not valid.")
+                    .with("BucketName", &name),
+            );
+        }
+        let mut region = r.ctx.partition.region.clone();
+        if !doc.is_empty() {
+            let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+            if let Some(loc) = n.text_of("LocationConstraint")
+                && !loc.is_empty()
+            {
+                region = loc.to_string();
+            }
+        }
+        let key = keys::bucket(r.account(), &name);
+        let owner_key = keys::owner(&name);
+        let account = r.account().to_string();
+        let (result, version) = self.store.write(|t| {
+            if let Some(S3Record::Owner(owner)) = t.get(&owner_key)
+                && *owner != account
+            {
+                return Err(S3Error::new(
+                    StatusCode::CONFLICT,
+                    "BucketAlreadyExists",
+                    "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+                )
+                .with("BucketName", &name));
+            }
+            if let Some(S3Record::Bucket(b)) = t.get(&key) {
+                // us-east-1 answers a repeated create by the owner with success, as S3 does.
+                if b.region == "us-east-1" && region == "us-east-1" {
+                    return Ok(false);
+                }
+                return Err(S3Error::new(
+                    StatusCode::CONFLICT,
+                    "BucketAlreadyOwnedByYou",
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                )
+                .with("BucketName", &name));
+            }
+            t.insert(
+                key.clone(),
+                S3Record::Bucket(Bucket {
+                    name: name.clone(),
+                    region: region.clone(),
+                    created_ms: now_ms(),
+                    versioning: None,
+                    tags: Vec::new(),
+                    cors: None,
+                    policy: None,
+                }),
+            );
+            t.insert(owner_key.clone(), S3Record::Owner(account.clone()));
+            Ok(true)
+        });
+        let created = result?;
+        let mut resp = empty(StatusCode::OK);
+        set(resp.headers_mut(), "location", &format!("/{name}"));
+        Ok((resp, created.then_some(version)))
+    }
+
+    pub(crate) fn get_location(&self, r: &Req<'_>) -> S3Result<Response> {
+        let b = self.bucket_meta(r)?;
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        if b.region == "us-east-1" {
+            x.push_str(&format!("<LocationConstraint xmlns=\"{}\"/>", xml::NS));
+        } else {
+            x.push_str(&format!(
+                "<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
+                xml::NS,
+                xml_escape(&b.region)
+            ));
+        }
+        Ok(ok_xml(x))
+    }
+
+    pub(crate) fn delete_bucket(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        let acct = r.account().to_string();
+        let bucket = r.bucket().to_string();
+        let (res, v) = self.store.write(|t| {
+            if !matches!(
+                t.get(&keys::bucket(&acct, &bucket)),
+                Some(S3Record::Bucket(_))
+            ) {
+                return Err(S3Error::no_such_bucket(&bucket));
+            }
+            let busy = t
+                .scan_prefix(&keys::objects(&acct, &bucket))
+                .next()
+                .is_some()
+                || t.scan_prefix(&keys::versions(&acct, &bucket))
+                    .next()
+                    .is_some();
+            if busy {
+                return Err(S3Error::new(
+                    StatusCode::CONFLICT,
+                    "BucketNotEmpty",
+                    "The bucket you tried to delete is not empty",
+                )
+                .with("BucketName", &bucket));
+            }
+            let uploads: Vec<String> = t
+                .scan_prefix(&keys::uploads(&acct, &bucket))
+                .filter_map(|(_, v)| match v {
+                    S3Record::Upload(u) => Some(u.upload_id.clone()),
+                    _ => None,
+                })
+                .collect();
+            for id in uploads {
+                t.remove_prefix(&keys::parts(&acct, &id));
+            }
+            t.remove_prefix(&keys::uploads(&acct, &bucket));
+            t.remove_prefix(&keys::configs(&acct, &bucket));
+            t.remove(&keys::bucket(&acct, &bucket));
+            t.remove(&keys::owner(&bucket));
+            Ok(())
+        });
+        res?;
+        Ok((empty(StatusCode::NO_CONTENT), Some(v)))
+    }
+
+    pub(crate) fn put_bucket_field(
+        &self,
+        r: &Req<'_>,
+        field: Field,
+        doc: Bytes,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let value = match field {
+            Field::Tags => FieldValue::Tags(parse_tagging(&doc)?),
+            Field::Versioning => {
+                let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+                let status = n.text_of("Status").unwrap_or("").to_string();
+                if status != "Enabled" && status != "Suspended" {
+                    return Err(S3Error::bad(
+                        "IllegalVersioningConfigurationException",
+                        "The Versioning element must be specified",
+                    ));
+                }
+                FieldValue::Text(status)
+            }
+            Field::Cors => {
+                // A missing bucket is named before the rules are checked.
+                self.bucket_meta(r)?;
+                cors::parse(&doc)?;
+                FieldValue::Text(String::from_utf8_lossy(&doc).into_owned())
+            }
+            Field::Policy => {
+                let text = String::from_utf8_lossy(&doc).into_owned();
+                if serde_json::from_str::<serde_json::Value>(&text).is_err() {
+                    return Err(S3Error::bad(
+                        "MalformedPolicy",
+                        "Policies must be valid JSON and the first byte must be '{'",
+                    ));
+                }
+                FieldValue::Text(text)
+            }
+        };
+        let status = if field == Field::Policy {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::OK
+        };
+        self.update_bucket(r, |b| match (field, value) {
+            (Field::Tags, FieldValue::Tags(t)) => b.tags = t,
+            (Field::Versioning, FieldValue::Text(s)) => b.versioning = Some(s),
+            (Field::Cors, FieldValue::Text(s)) => b.cors = Some(s),
+            (Field::Policy, FieldValue::Text(s)) => b.policy = Some(s),
+            _ => {}
+        })
+        .map(|v| (empty(status), Some(v)))
+    }
+
+    pub(crate) fn delete_bucket_field(
+        &self,
+        r: &Req<'_>,
+        field: Field,
+    ) -> S3Result<(Response, Option<u64>)> {
+        self.update_bucket(r, |b| match field {
+            Field::Tags => b.tags.clear(),
+            Field::Cors => b.cors = None,
+            Field::Policy => b.policy = None,
+            Field::Versioning => {}
+        })
+        .map(|v| (empty(StatusCode::NO_CONTENT), Some(v)))
+    }
+
+    fn update_bucket(&self, r: &Req<'_>, f: impl FnOnce(&mut Bucket)) -> S3Result<u64> {
+        let key = keys::bucket(r.account(), r.bucket());
+        let (res, v) = self.store.write(|t| match t.get(&key) {
+            Some(S3Record::Bucket(b)) => {
+                let mut b = b.clone();
+                f(&mut b);
+                t.insert(key.clone(), S3Record::Bucket(b));
+                Ok(())
+            }
+            _ => Err(S3Error::no_such_bucket(r.bucket())),
+        });
+        res.map(|()| v)
+    }
+
+    pub(crate) fn get_bucket_field(&self, r: &Req<'_>, field: Field) -> S3Result<Response> {
+        let b = self.bucket_meta(r)?;
+        match field {
+            Field::Tags => {
+                if b.tags.is_empty() {
+                    return Err(S3Error::new(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchTagSet",
+                        "The TagSet does not exist",
+                    )
+                    .with("BucketName", &b.name));
+                }
+                Ok(ok_xml(tagging_xml(&b.tags)))
+            }
+            Field::Versioning => {
+                let mut x = Xml::doc("VersioningConfiguration");
+                x.opt("Status", b.versioning.as_deref());
+                Ok(ok_xml(x.finish("VersioningConfiguration")))
+            }
+            Field::Cors => match b.cors {
+                Some(c) => Ok(ok_xml(c)),
+                None => Err(S3Error::new(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchCORSConfiguration",
+                    "The CORS configuration does not exist",
+                )
+                .with("BucketName", &b.name)),
+            },
+            Field::Policy => match b.policy {
+                Some(p) => {
+                    let mut resp = (StatusCode::OK, p).into_response();
+                    resp.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    Ok(resp)
+                }
+                None => Err(S3Error::new(
+                    StatusCode::NOT_FOUND,
+                    "NoSuchBucketPolicy",
+                    "The bucket policy does not exist",
+                )
+                .with("BucketName", &b.name)),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Tags,
+    Versioning,
+    Cors,
+    Policy,
+}
+
+enum FieldValue {
+    Tags(Vec<(String, String)>),
+    Text(String),
+}
+
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && !name.contains("..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        assert!(valid_bucket_name("my-bucket.1"));
+        for bad in ["ab", "-ab", "ab-", "Ab", "a..b", &"a".repeat(64)] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Deletes: DeleteObject and DeleteObjects (a key, one version of it, or a delete marker).
+
+use std::sync::atomic::Ordering;
+
+use snapstack_protocol::body::Bytes;
+use snapstack_protocol::http::StatusCode;
+use snapstack_protocol::response::Response;
+
+use crate::headers::set;
+use crate::model::{Bucket, Object, ObjectHeaders, S3Record, keys};
+use crate::ops::object::retire_current;
+use crate::time::now_ms;
+use crate::xml::{self, Node, Xml};
+use crate::{Req, S3, S3Error, S3Result, empty, ok_xml};
+
+impl S3 {
+    pub(crate) fn delete_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        let bucket = self.bucket_meta(r)?;
+        let (marker, version, v) =
+            self.delete_one(r.account(), &bucket, r.key(), r.q("versionId"))?;
+        let mut resp = empty(StatusCode::NO_CONTENT);
+        if let Some(id) = version {
+            set(resp.headers_mut(), "x-amz-version-id", &id);
+        }
+        if marker {
+            set(resp.headers_mut(), "x-amz-delete-marker", "true");
+        }
+        Ok((resp, v))
+    }
+
+    /// Delete a key (or one version of it). Returns whether a delete marker is involved, the
+    /// version id concerned, and the write version if anything changed.
+    fn delete_one(
+        &self,
+        acct: &str,
+        bucket: &Bucket,
+        key: &str,
+        version: Option<&str>,
+    ) -> S3Result<(bool, Option<String>, Option<u64>)> {
+        let versioned = bucket.versioning.as_deref() == Some("Enabled");
+        let cur_key = keys::object(acct, &bucket.name, key);
+        let marker_id = versioned.then(|| self.new_id());
+        let seq = self.ids.fetch_add(1, Ordering::Relaxed);
+        let (out, v) = self.store.write(|t| {
+            let current = match t.get(&cur_key) {
+                Some(S3Record::Object(o)) => Some(o.clone()),
+                _ => None,
+            };
+            match version {
+                Some(vid) => {
+                    if current.as_ref().map(|o| o.version_id.as_deref().unwrap_or("null")) == Some(vid) {
+                        t.remove(&cur_key);
+                        // Promote the newest older version, if any.
+                        let next = t
+                            .scan_prefix(&keys::versions_of(acct, &bucket.name, key))
+                            .next()
+                            .map(|(k, v)| (k.clone(), v.clone()));
+                        if let Some((k, rec)) = next {
+                            t.remove(&k);
+                            t.insert(cur_key.clone(), rec);
+                        }
+                        let marker = current.is_some_and(|o| o.delete_marker);
+                        return (marker, Some(vid.to_string()));
+                    }
+                    let old = t
+                        .scan_prefix(&keys::versions_of(acct, &bucket.name, key))
+                        .find(|(_, rec)| matches!(rec, S3Record::Object(o) if o.version_id.as_deref().unwrap_or("null") == vid))
+                        .map(|(k, rec)| (k.clone(), matches!(rec, S3Record::Object(o) if o.delete_marker)));
+                    match old {
+                        Some((k, marker)) => {
+                            t.remove(&k);
+                            (marker, Some(vid.to_string()))
+                        }
+                        None => (false, Some(vid.to_string())),
+                    }
+                }
+                None if bucket.versioning.is_some() => {
+                    // Enabled: a new delete marker; Suspended: a `null` one, replacing the
+                    // `null` version. Either way the versions before it are kept.
+                    retire_current(t, acct, &bucket.name, key, marker_id.is_none(), seq);
+                    t.insert(
+                        cur_key.clone(),
+                        S3Record::Object(Object {
+                            key: key.to_string(),
+                            version_id: marker_id.clone(),
+                            delete_marker: true,
+                            blob: None,
+                            size: 0,
+                            etag: String::new(),
+                            last_modified_ms: now_ms(),
+                            headers: ObjectHeaders::default(),
+                            metadata: Vec::new(),
+                            tags: Vec::new(),
+                            checksums: Vec::new(),
+                            parts_count: None,
+                        }),
+                    );
+                    (true, Some(marker_id.clone().unwrap_or_else(|| "null".into())))
+                }
+                None => {
+                    t.remove(&cur_key);
+                    (false, None)
+                }
+            }
+        });
+        Ok((out.0, out.1, Some(v)))
+    }
+
+    pub(crate) fn delete_objects(
+        &self,
+        r: &Req<'_>,
+        doc: Bytes,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let bucket = self.bucket_meta(r)?;
+        let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+        let quiet = n.text_of("Quiet") == Some("true");
+        let objects: Vec<&Node> = n.all("Object").collect();
+        if objects.len() > 1000 {
+            return Err(S3Error::bad(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        let mut x = Xml::doc("DeleteResult");
+        let mut last = None;
+        for o in objects {
+            // Keys are bytes: never trimmed (`' lead'` is not `'lead'`).
+            let key = o.raw_text_of("Key").unwrap_or("").to_string();
+            let vid = o.text_of("VersionId").map(str::to_string);
+            match self.delete_one(r.account(), &bucket, &key, vid.as_deref()) {
+                Ok((marker, version, v)) => {
+                    last = v.or(last);
+                    if !quiet {
+                        x.open("Deleted").elem("Key", &key);
+                        x.opt("VersionId", vid.as_deref());
+                        if marker {
+                            x.elem("DeleteMarker", "true");
+                            x.opt("DeleteMarkerVersionId", version.as_deref());
+                        }
+                        x.close("Deleted");
+                    }
+                }
+                Err(e) => {
+                    x.open("Error")
+                        .elem("Key", &key)
+                        .elem("Code", e.code)
+                        .elem("Message", &e.message)
+                        .close("Error");
+                }
+            }
+        }
+        Ok((ok_xml(x.finish("DeleteResult")), last))
+    }
+}

@@ -1,0 +1,270 @@
+//! Listings: ListObjects (v1 and v2) and ListObjectVersions, with `encoding-type`.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use snapstack_protocol::response::Response;
+
+use crate::body;
+use crate::model::{Object, S3Record, keys};
+use crate::xml::Xml;
+use crate::{Req, S3, S3Error, S3Result, iso8601, ok_xml};
+
+/// Characters S3 percent-encodes with `encoding-type=url` (everything but unreserved and `/`).
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The `encoding-type` of a listing: with `url`, every key-bearing field is percent-encoded, so
+/// keys with characters that XML cannot carry list safely.
+pub(crate) fn key_encoding(r: &Req<'_>) -> S3Result<(bool, impl Fn(&str) -> String + use<>)> {
+    let url = match r.q("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(_) => {
+            return Err(S3Error::invalid_argument(
+                "Invalid Encoding Method specified in Request",
+            ));
+        }
+    };
+    Ok((url, move |s: &str| -> String {
+        if url {
+            utf8_percent_encode(s, URL_ENCODE).to_string()
+        } else {
+            s.to_string()
+        }
+    }))
+}
+
+impl S3 {
+    pub(crate) fn list_objects(&self, r: &Req<'_>) -> S3Result<Response> {
+        self.bucket_meta(r)?;
+        let v2 = r.q("list-type") == Some("2");
+        let prefix = r.q("prefix").unwrap_or("").to_string();
+        let delimiter = r
+            .q("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_string);
+        let max_keys = match r.q("max-keys") {
+            Some(s) => s
+                .parse::<usize>()
+                .map_err(|_| {
+                    S3Error::invalid_argument(
+                        "Provided max-keys not an integer or within integer range",
+                    )
+                })?
+                .min(1000),
+            None => 1000,
+        };
+        let (url, enc) = key_encoding(r)?;
+        let token = if v2 { r.q("continuation-token") } else { None };
+        let start = match token {
+            Some(t) => Some(
+                String::from_utf8(body::unbase64(t).unwrap_or_default()).map_err(|_| {
+                    S3Error::invalid_argument("The continuation token provided is incorrect")
+                })?,
+            ),
+            None if v2 => r.q("start-after").map(str::to_string),
+            None => r.q("marker").map(str::to_string),
+        };
+        let snap = self.store.snapshot();
+        let base = keys::objects(r.account(), r.bucket());
+        let from = keys::object(r.account(), r.bucket(), &prefix);
+        let (_, upper) = base.prefix_range();
+        let mut contents = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut truncated = false;
+        let mut last_seen: Option<String> = None;
+        for (_, rec) in snap.range((std::ops::Bound::Included(from), upper)) {
+            let S3Record::Object(o) = rec else { continue };
+            if !o.key.starts_with(&prefix) {
+                if o.key.as_str() > prefix.as_str() {
+                    break;
+                }
+                continue;
+            }
+            if let Some(s) = &start
+                && o.key.as_str() <= s.as_str()
+            {
+                continue;
+            }
+            if o.delete_marker {
+                continue;
+            }
+            let grouped = delimiter.as_ref().and_then(|d| {
+                o.key[prefix.len()..]
+                    .find(d.as_str())
+                    .map(|i| o.key[..prefix.len() + i + d.len()].to_string())
+            });
+            if let Some(cp) = &grouped {
+                if prefixes.last() == Some(cp) {
+                    continue;
+                }
+                if let Some(s) = &start
+                    && cp.as_str() <= s.as_str()
+                {
+                    continue;
+                }
+            }
+            if contents.len() + prefixes.len() >= max_keys {
+                truncated = true;
+                break;
+            }
+            match grouped {
+                Some(cp) => {
+                    last_seen = Some(cp.clone());
+                    prefixes.push(cp);
+                }
+                None => {
+                    last_seen = Some(o.key.clone());
+                    contents.push(o.clone());
+                }
+            }
+        }
+        let root = "ListBucketResult";
+        let mut x = Xml::doc(root);
+        x.elem("Name", r.bucket());
+        x.elem("Prefix", &enc(&prefix));
+        if v2 {
+            x.elem("KeyCount", &(contents.len() + prefixes.len()).to_string());
+            if let Some(t) = token {
+                x.elem("ContinuationToken", t);
+            }
+            if let Some(s) = r.q("start-after") {
+                x.elem("StartAfter", &enc(s));
+            }
+        } else {
+            x.elem("Marker", &enc(r.q("marker").unwrap_or("")));
+        }
+        x.elem("MaxKeys", &max_keys.to_string());
+        if let Some(d) = &delimiter {
+            x.elem("Delimiter", &enc(d));
+        }
+        if url {
+            x.elem("EncodingType", "url");
+        }
+        x.elem("IsTruncated", if truncated { "true" } else { "false" });
+        if truncated && let Some(last) = &last_seen {
+            if v2 {
+                x.elem("NextContinuationToken", &body::base64(last.as_bytes()));
+            } else if delimiter.is_some() {
+                x.elem("NextMarker", &enc(last));
+            }
+        }
+        for o in &contents {
+            x.open("Contents")
+                .elem("Key", &enc(&o.key))
+                .elem("LastModified", &iso8601(o.last_modified_ms))
+                .elem("ETag", &o.etag)
+                .elem("Size", &o.size.to_string())
+                .elem("StorageClass", "STANDARD");
+            for (alg, _) in &o.checksums {
+                x.elem("ChecksumAlgorithm", alg);
+            }
+            if !v2 || r.q("fetch-owner") == Some("true") {
+                x.open("Owner")
+                    .elem("ID", r.account())
+                    .elem("DisplayName", "snapstack")
+                    .close("Owner");
+            }
+            x.close("Contents");
+        }
+        for p in &prefixes {
+            x.open("CommonPrefixes")
+                .elem("Prefix", &enc(p))
+                .close("CommonPrefixes");
+        }
+        Ok(ok_xml(x.finish(root)))
+    }
+
+    pub(crate) fn list_versions(&self, r: &Req<'_>) -> S3Result<Response> {
+        self.bucket_meta(r)?;
+        let prefix = r.q("prefix").unwrap_or("");
+        let max_keys = r
+            .q("max-keys")
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(1000)
+            .min(1000);
+        let snap = self.store.snapshot();
+        // Current versions, then each key's older ones (newest first), in key order.
+        let mut all: Vec<(Object, bool)> = Vec::new();
+        for (_, rec) in snap.scan_prefix(&keys::objects(r.account(), r.bucket())) {
+            let S3Record::Object(o) = rec else { continue };
+            if !o.key.starts_with(prefix) {
+                continue;
+            }
+            all.push((o.clone(), true));
+            for (_, old) in snap.scan_prefix(&keys::versions_of(r.account(), r.bucket(), &o.key)) {
+                if let S3Record::Object(v) = old {
+                    all.push((v.clone(), false));
+                }
+            }
+        }
+        // Resume after the markers: past every version of `key-marker`, or, with
+        // `version-id-marker`, past that version of it.
+        let key_marker = r.q("key-marker").unwrap_or("");
+        let vid_marker = r.q("version-id-marker").filter(|v| !v.is_empty());
+        if !key_marker.is_empty() {
+            let vid = |o: &Object| o.version_id.clone().unwrap_or_else(|| "null".into());
+            let skip = match vid_marker {
+                None => all
+                    .iter()
+                    .take_while(|(o, _)| o.key.as_str() <= key_marker)
+                    .count(),
+                Some(v) => all
+                    .iter()
+                    .position(|(o, _)| o.key == key_marker && vid(o) == v)
+                    .map(|i| i + 1)
+                    .unwrap_or_else(|| {
+                        all.iter()
+                            .take_while(|(o, _)| o.key.as_str() < key_marker)
+                            .count()
+                    }),
+            };
+            all.drain(..skip.min(all.len()));
+        }
+        let truncated = all.len() > max_keys;
+        all.truncate(max_keys);
+        let (url, enc) = key_encoding(r)?;
+        let mut x = Xml::doc("ListVersionsResult");
+        if url {
+            x.elem("EncodingType", "url");
+        }
+        x.elem("Name", r.bucket())
+            .elem("Prefix", &enc(prefix))
+            .elem("KeyMarker", &enc(key_marker))
+            .elem("VersionIdMarker", vid_marker.unwrap_or(""))
+            .elem("MaxKeys", &max_keys.to_string())
+            .elem("IsTruncated", if truncated { "true" } else { "false" });
+        if truncated && let Some((last, _)) = all.last() {
+            x.elem("NextKeyMarker", &enc(&last.key)).elem(
+                "NextVersionIdMarker",
+                last.version_id.as_deref().unwrap_or("null"),
+            );
+        }
+        for (o, latest) in &all {
+            let tag = if o.delete_marker {
+                "DeleteMarker"
+            } else {
+                "Version"
+            };
+            x.open(tag)
+                .elem("Key", &enc(&o.key))
+                .elem("VersionId", o.version_id.as_deref().unwrap_or("null"))
+                .elem("IsLatest", if *latest { "true" } else { "false" })
+                .elem("LastModified", &iso8601(o.last_modified_ms));
+            if !o.delete_marker {
+                x.elem("ETag", &o.etag)
+                    .elem("Size", &o.size.to_string())
+                    .elem("StorageClass", "STANDARD");
+            }
+            x.open("Owner")
+                .elem("ID", r.account())
+                .elem("DisplayName", "snapstack")
+                .close("Owner");
+            x.close(tag);
+        }
+        Ok(ok_xml(x.finish("ListVersionsResult")))
+    }
+}

@@ -1,0 +1,9 @@
+//! S3's operations, by resource. Each module adds its handlers to `impl S3`; the dispatch is in
+//! [`crate::routing`].
+
+pub(crate) mod bucket;
+pub(crate) mod delete;
+pub(crate) mod listing;
+pub(crate) mod multipart;
+pub(crate) mod object;
+pub(crate) mod tagging;

@@ -1,0 +1,369 @@
+//! Multipart uploads: create, upload part (and part copy), complete, abort, list parts, list uploads.
+
+use snapstack_engine::BlobId;
+use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::http::StatusCode;
+use snapstack_protocol::response::Response;
+
+use crate::body::{self, Digests};
+use crate::headers::{header_static, object_headers, set, user_metadata};
+use crate::model::{Object, Part, S3Record, Upload, keys};
+use crate::ops::listing::key_encoding;
+use crate::ops::object::parse_range;
+use crate::ops::tagging::parse_tag_query;
+use crate::time::now_ms;
+use crate::xml::{self, Xml};
+use crate::{
+    MAX_PART_NUMBER, MIN_PART_SIZE, Req, S3, S3Error, S3Result, blocking, durability, empty,
+    iso8601, ok_xml,
+};
+
+impl S3 {
+    fn upload_meta(&self, r: &Req<'_>) -> S3Result<Upload> {
+        let id = r.q("uploadId").unwrap_or("");
+        match self
+            .store
+            .snapshot()
+            .get(&keys::upload(r.account(), r.bucket(), id))
+        {
+            Some(S3Record::Upload(u)) if u.key == r.key() => Ok(u.clone()),
+            _ => Err(S3Error::no_such_upload(id)),
+        }
+    }
+
+    pub(crate) fn create_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        self.bucket_meta(r)?;
+        let upload_id = self.new_id();
+        let upload = Upload {
+            bucket: r.bucket().to_string(),
+            key: r.key().to_string(),
+            upload_id: upload_id.clone(),
+            initiated_ms: now_ms(),
+            headers: object_headers(r.headers),
+            metadata: user_metadata(r.headers),
+            tags: match r.h("x-amz-tagging") {
+                Some(t) => parse_tag_query(t)?,
+                None => Vec::new(),
+            },
+            checksum_algorithm: r
+                .h("x-amz-checksum-algorithm")
+                .map(|a| a.to_ascii_uppercase())
+                .filter(|a| body::ALGORITHMS.contains(&a.as_str())),
+        };
+        let key = keys::upload(r.account(), r.bucket(), &upload_id);
+        let ((), v) = self.store.write(|t| {
+            t.insert(key, S3Record::Upload(upload.clone()));
+        });
+        let mut x = Xml::doc("InitiateMultipartUploadResult");
+        x.elem("Bucket", r.bucket())
+            .elem("Key", r.key())
+            .elem("UploadId", &upload_id);
+        let mut resp = ok_xml(x.finish("InitiateMultipartUploadResult"));
+        if let Some(a) = &upload.checksum_algorithm {
+            set(resp.headers_mut(), "x-amz-checksum-algorithm", a);
+        }
+        Ok((resp, Some(v)))
+    }
+
+    fn part_number(r: &Req<'_>) -> S3Result<u32> {
+        r.q("partNumber")
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+            .ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                )
+            })
+    }
+
+    fn save_part(&self, r: &Req<'_>, upload: &Upload, part: Part) -> S3Result<u64> {
+        let acct = r.account().to_string();
+        let ukey = keys::upload(&acct, &upload.bucket, &upload.upload_id);
+        let pkey = keys::part(&acct, &upload.upload_id, part.number);
+        let (res, v) = self.store.write(|t| {
+            if !matches!(t.get(&ukey), Some(S3Record::Upload(_))) {
+                return Err(S3Error::no_such_upload(&upload.upload_id));
+            }
+            t.insert(pkey, S3Record::Part(part));
+            Ok(())
+        });
+        res.map(|()| v)
+    }
+
+    pub(crate) async fn upload_part(
+        &self,
+        r: &Req<'_>,
+        body: Body,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let number = Self::part_number(r)?;
+        let upload = self.upload_meta(r)?;
+        let (blob, md5, checksums) = self.store_body(r, body).await?;
+        let etag = format!("\"{}\"", body::hex(&md5));
+        let part = Part {
+            number,
+            blob,
+            size: blob.size,
+            etag: etag.clone(),
+            md5: md5.to_vec(),
+            last_modified_ms: now_ms(),
+            checksums: checksums.clone(),
+        };
+        let v = self.save_part(r, &upload, part)?;
+        let mut resp = empty(StatusCode::OK);
+        set(resp.headers_mut(), "etag", &etag);
+        for (alg, val) in &checksums {
+            set(resp.headers_mut(), header_static(alg), val);
+        }
+        Ok((resp, Some(v)))
+    }
+
+    pub(crate) async fn upload_part_copy(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        let number = Self::part_number(r)?;
+        let upload = self.upload_meta(r)?;
+        let src = self.copy_source(r)?;
+        let src_blob = src
+            .blob
+            .ok_or_else(|| S3Error::internal("an object without a body"))?;
+        let (start, end) = match r.h("x-amz-copy-source-range") {
+            Some(h) => parse_range(h, src.size)?.unwrap_or((0, src.size)),
+            None => (0, src.size),
+        };
+        let engine = self.engine.clone();
+        let copied = blocking(|| -> snapstack_engine::Result<(BlobId, [u8; 16])> {
+            let blob = engine.open_blob(&src_blob)?;
+            let mut w = engine.blob_writer();
+            let mut d = Digests::new(&[]);
+            for piece in blob.read_range(start, end) {
+                let piece = piece?;
+                d.update(&piece);
+                w.write(&piece)?;
+            }
+            let (id, _) = w.finish()?;
+            Ok((id, d.finish().0))
+        })
+        .map_err(durability::blob_error)?;
+        let (blob, md5) = copied;
+        let etag = format!("\"{}\"", body::hex(&md5));
+        let now = now_ms();
+        let part = Part {
+            number,
+            blob,
+            size: blob.size,
+            etag: etag.clone(),
+            md5: md5.to_vec(),
+            last_modified_ms: now,
+            checksums: Vec::new(),
+        };
+        let v = self.save_part(r, &upload, part)?;
+        let mut x = Xml::doc("CopyPartResult");
+        x.elem("LastModified", &iso8601(now)).elem("ETag", &etag);
+        Ok((ok_xml(x.finish("CopyPartResult")), Some(v)))
+    }
+
+    fn parts_of(&self, acct: &str, upload_id: &str) -> Vec<Part> {
+        self.store
+            .snapshot()
+            .scan_prefix(&keys::parts(acct, upload_id))
+            .filter_map(|(_, rec)| match rec {
+                S3Record::Part(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn complete_upload(
+        &self,
+        r: &Req<'_>,
+        doc: Bytes,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let bucket = self.bucket_meta(r)?;
+        let upload = self.upload_meta(r)?;
+        let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+        let listed: Vec<(u32, String)> = n
+            .all("Part")
+            .map(|p| {
+                let num = p
+                    .text_of("PartNumber")
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .unwrap_or(0);
+                (
+                    num,
+                    p.text_of("ETag")
+                        .unwrap_or("")
+                        .trim_matches('"')
+                        .to_string(),
+                )
+            })
+            .collect();
+        if listed.is_empty() {
+            return Err(S3Error::bad(
+                "MalformedXML",
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(S3Error::bad(
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+            ));
+        }
+        let stored = self.parts_of(r.account(), &upload.upload_id);
+        let mut chosen = Vec::with_capacity(listed.len());
+        for (num, etag) in &listed {
+            let part = stored
+                .iter()
+                .find(|p| p.number == *num && p.etag.trim_matches('"') == etag)
+                .ok_or_else(|| {
+                    S3Error::bad(
+                        "InvalidPart",
+                        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+                    )
+                    .with("PartNumber", num.to_string())
+                    .with("ETag", etag.clone())
+                })?;
+            chosen.push(part.clone());
+        }
+        if let Some(small) = chosen[..chosen.len() - 1]
+            .iter()
+            .find(|p| p.size < MIN_PART_SIZE)
+        {
+            return Err(S3Error::bad(
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            )
+            .with("ProposedSize", small.size.to_string())
+            .with("MinSizeAllowed", MIN_PART_SIZE.to_string())
+            .with("PartNumber", small.number.to_string()));
+        }
+        let blobs: Vec<BlobId> = chosen.iter().map(|p| p.blob).collect();
+        let blob = self
+            .engine
+            .concat_blobs(&blobs)
+            .map_err(|e| S3Error::internal(e.to_string()))?;
+        let mut md5s = Vec::with_capacity(chosen.len() * 16);
+        for p in &chosen {
+            md5s.extend_from_slice(&p.md5);
+        }
+        let mut d = Digests::new(&[]);
+        d.update(&md5s);
+        let etag = format!("\"{}-{}\"", body::hex(&d.finish().0), chosen.len());
+        let obj = Object {
+            key: upload.key.clone(),
+            version_id: None,
+            delete_marker: false,
+            blob: Some(blob),
+            size: blob.size,
+            etag: etag.clone(),
+            last_modified_ms: now_ms(),
+            headers: upload.headers.clone(),
+            metadata: upload.metadata.clone(),
+            tags: upload.tags.clone(),
+            checksums: Vec::new(),
+            parts_count: Some(chosen.len() as u32),
+        };
+        let (version_id, _) = self.write_object(r, &bucket, obj)?;
+        let acct = r.account().to_string();
+        let ((), v) = self.store.write(|t| {
+            t.remove_prefix(&keys::parts(&acct, &upload.upload_id));
+            t.remove(&keys::upload(&acct, &upload.bucket, &upload.upload_id));
+        });
+        let mut x = Xml::doc("CompleteMultipartUploadResult");
+        x.elem("Location", &format!("/{}/{}", r.bucket(), upload.key))
+            .elem("Bucket", r.bucket())
+            .elem("Key", &upload.key)
+            .elem("ETag", &etag);
+        let mut resp = ok_xml(x.finish("CompleteMultipartUploadResult"));
+        if let Some(id) = version_id {
+            set(resp.headers_mut(), "x-amz-version-id", &id);
+        }
+        Ok((resp, Some(v)))
+    }
+
+    pub(crate) fn abort_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        let upload = self.upload_meta(r)?;
+        let acct = r.account().to_string();
+        let ((), v) = self.store.write(|t| {
+            t.remove_prefix(&keys::parts(&acct, &upload.upload_id));
+            t.remove(&keys::upload(&acct, &upload.bucket, &upload.upload_id));
+        });
+        Ok((empty(StatusCode::NO_CONTENT), Some(v)))
+    }
+
+    pub(crate) fn list_parts(&self, r: &Req<'_>) -> S3Result<Response> {
+        let upload = self.upload_meta(r)?;
+        let max = r
+            .q("max-parts")
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(1000)
+            .min(1000);
+        let marker = r
+            .q("part-number-marker")
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(0);
+        let parts: Vec<Part> = self
+            .parts_of(r.account(), &upload.upload_id)
+            .into_iter()
+            .filter(|p| p.number > marker)
+            .collect();
+        let truncated = parts.len() > max;
+        let shown = &parts[..parts.len().min(max)];
+        let mut x = Xml::doc("ListPartsResult");
+        x.elem("Bucket", r.bucket())
+            .elem("Key", &upload.key)
+            .elem("UploadId", &upload.upload_id)
+            .elem("PartNumberMarker", &marker.to_string())
+            .elem(
+                "NextPartNumberMarker",
+                &shown.last().map_or(0, |p| p.number).to_string(),
+            )
+            .elem("MaxParts", &max.to_string())
+            .elem("IsTruncated", if truncated { "true" } else { "false" })
+            .elem("StorageClass", "STANDARD");
+        for p in shown {
+            x.open("Part")
+                .elem("PartNumber", &p.number.to_string())
+                .elem("LastModified", &iso8601(p.last_modified_ms))
+                .elem("ETag", &p.etag)
+                .elem("Size", &p.size.to_string());
+            for (alg, v) in &p.checksums {
+                x.elem(&format!("Checksum{alg}"), v);
+            }
+            x.close("Part");
+        }
+        Ok(ok_xml(x.finish("ListPartsResult")))
+    }
+
+    pub(crate) fn list_uploads(&self, r: &Req<'_>) -> S3Result<Response> {
+        self.bucket_meta(r)?;
+        let prefix = r.q("prefix").unwrap_or("");
+        let snap = self.store.snapshot();
+        let (url, enc) = key_encoding(r)?;
+        let mut x = Xml::doc("ListMultipartUploadsResult");
+        if url {
+            x.elem("EncodingType", "url");
+        }
+        x.elem("Bucket", r.bucket())
+            .elem("KeyMarker", "")
+            .elem("UploadIdMarker", "")
+            .elem("Prefix", &enc(prefix))
+            .elem("MaxUploads", "1000")
+            .elem("IsTruncated", "false");
+        let mut uploads: Vec<Upload> = snap
+            .scan_prefix(&keys::uploads(r.account(), r.bucket()))
+            .filter_map(|(_, rec)| match rec {
+                S3Record::Upload(u) if u.key.starts_with(prefix) => Some(u.clone()),
+                _ => None,
+            })
+            .collect();
+        uploads.sort_by(|a, b| (&a.key, a.initiated_ms).cmp(&(&b.key, b.initiated_ms)));
+        for u in uploads {
+            x.open("Upload")
+                .elem("Key", &enc(&u.key))
+                .elem("UploadId", &u.upload_id)
+                .elem("Initiated", &iso8601(u.initiated_ms))
+                .elem("StorageClass", "STANDARD")
+                .close("Upload");
+        }
+        Ok(ok_xml(x.finish("ListMultipartUploadsResult")))
+    }
+}

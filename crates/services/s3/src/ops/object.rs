@@ -1,0 +1,734 @@
+//! Objects: put (streaming bodies into blobs), get and head (conditional requests, ranges, part
+//! numbers), copy, and the versioned write every new current version goes through.
+
+use std::sync::atomic::Ordering;
+use std::time::UNIX_EPOCH;
+
+use http_body_util::BodyExt;
+use snapstack_engine::{BlobId, Key};
+use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::http::{Method, StatusCode};
+use snapstack_protocol::response::Response;
+
+use crate::body::{self, ChunkedDecoder, Digests};
+use crate::headers::{describe_object, header_static, object_headers, set, user_metadata};
+use crate::model::{Bucket, Object, S3Record, keys};
+use crate::ops::tagging::parse_tag_query;
+use crate::time::{http_date, now_ms};
+use crate::xml::Xml;
+use crate::{
+    MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, empty, iso8601,
+    ok_xml, routing,
+};
+
+impl S3 {
+    /// Stream a request body into a blob, decoding `aws-chunked` and computing digests.
+    pub(crate) async fn store_body(
+        &self,
+        r: &Req<'_>,
+        body: Body,
+    ) -> S3Result<(BlobId, [u8; 16], Vec<(String, String)>)> {
+        let chunked = r
+            .h("content-encoding")
+            .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
+            || r.h("x-amz-content-sha256")
+                .is_some_and(|s| s.starts_with("STREAMING-"));
+        // Checksums the client sent or announced.
+        let mut algorithms: Vec<String> = Vec::new();
+        for a in body::ALGORITHMS {
+            if r.h(&body::checksum_header(a)).is_some() {
+                algorithms.push(a.to_string());
+            }
+        }
+        if let Some(t) = r.h("x-amz-trailer") {
+            for a in body::ALGORITHMS {
+                if t.eq_ignore_ascii_case(&body::checksum_header(a)) {
+                    algorithms.push(a.to_string());
+                }
+            }
+        }
+        if let Some(a) = r
+            .h("x-amz-sdk-checksum-algorithm")
+            .or(r.h("x-amz-checksum-algorithm"))
+        {
+            let a = a.to_ascii_uppercase();
+            if body::ALGORITHMS.contains(&a.as_str()) && !algorithms.contains(&a) {
+                algorithms.push(a);
+            }
+        }
+        let mut digests = Digests::new(&algorithms);
+        let mut decoder = chunked.then(ChunkedDecoder::new);
+        // After a full disk, give back the memory of refused uploads before this one is judged
+        // against the bound on unsaved data.
+        self.engine.relieve();
+        let mut writer = self.engine.blob_writer();
+        let mut body = body;
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let frame = match body.frame().await {
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    return Err(S3Error::bad(
+                        "IncompleteBody",
+                        format!("The request body could not be read: {e}"),
+                    ));
+                }
+                None => break,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            match &mut decoder {
+                Some(d) => d
+                    .feed(&data, &mut |b| pending.extend_from_slice(b))
+                    .map_err(|e| S3Error::bad("InvalidRequest", e))?,
+                None => pending.extend_from_slice(&data),
+            }
+            if pending.len() >= 1 << 20 {
+                digests.update(&pending);
+                blocking(|| writer.write(&pending)).map_err(durability::blob_error)?;
+                pending.clear();
+            }
+        }
+        digests.update(&pending);
+        let (blob, _) = blocking(|| {
+            writer.write(&pending)?;
+            writer.finish()
+        })
+        .map_err(durability::blob_error)?;
+        if let Some(d) = &decoder
+            && !d.is_done()
+        {
+            return Err(S3Error::bad(
+                "IncompleteBody",
+                "The aws-chunked body ended before its final chunk",
+            ));
+        }
+        if let Some(expected) = r
+            .h("x-amz-decoded-content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+            && expected != digests.bytes_seen()
+        {
+            return Err(S3Error::bad(
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header",
+            ));
+        }
+        let trailers = decoder.map(|d| d.trailers).unwrap_or_default();
+        let (md5, sums) = digests.finish();
+        if let Some(sent) = r.h("content-md5")
+            && body::unbase64(sent).as_deref() != Some(&md5[..])
+        {
+            return Err(S3Error::bad(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+        for (alg, value) in &sums {
+            let name = body::checksum_header(alg);
+            let sent = r.h(&name).map(str::to_string).or_else(|| {
+                trailers
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            });
+            if let Some(sent) = sent
+                && sent.trim() != value
+            {
+                return Err(S3Error::bad(
+                    "BadDigest",
+                    format!("The {alg} you specified did not match the calculated checksum."),
+                ));
+            }
+        }
+        Ok((blob, md5, sums))
+    }
+
+    pub(crate) async fn put_object(
+        &self,
+        r: &Req<'_>,
+        body: Body,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let bucket = self.bucket_meta(r)?;
+        let tags = match r.h("x-amz-tagging") {
+            Some(t) => parse_tag_query(t)?,
+            None => Vec::new(),
+        };
+        let (blob, md5, checksums) = self.store_body(r, body).await?;
+        let etag = format!("\"{}\"", body::hex(&md5));
+        let obj = Object {
+            key: r.key().to_string(),
+            version_id: None,
+            delete_marker: false,
+            blob: Some(blob),
+            size: blob.size,
+            etag: etag.clone(),
+            last_modified_ms: now_ms(),
+            headers: object_headers(r.headers),
+            metadata: user_metadata(r.headers),
+            tags,
+            checksums: checksums.clone(),
+            parts_count: None,
+        };
+        let (version_id, v, undo) = self.write_object_undoable(r, &bucket, obj)?;
+        // Rolled back if it cannot be made durable (see `durability`).
+        durability::offer(undo);
+        let mut resp = empty(StatusCode::OK);
+        let h = resp.headers_mut();
+        set(h, "etag", &etag);
+        if let Some(id) = version_id {
+            set(h, "x-amz-version-id", &id);
+        }
+        for (alg, v) in &checksums {
+            set(h, header_static(alg), v);
+        }
+        Ok((resp, Some(v)))
+    }
+
+    /// Store an object as the current version, keeping the old one when versioning is on.
+    pub(crate) fn write_object(
+        &self,
+        r: &Req<'_>,
+        bucket: &Bucket,
+        obj: Object,
+    ) -> S3Result<(Option<String>, u64)> {
+        self.write_object_undoable(r, bucket, obj)
+            .map(|(id, v, _)| (id, v))
+    }
+
+    /// [`S3::write_object`], also returning how to undo the write.
+    fn write_object_undoable(
+        &self,
+        r: &Req<'_>,
+        bucket: &Bucket,
+        mut obj: Object,
+    ) -> S3Result<(Option<String>, u64, durability::PutUndo)> {
+        let versioned = bucket.versioning.as_deref() == Some("Enabled");
+        // Once versioning was ever set (Enabled or Suspended), a replaced current version is
+        // kept as a noncurrent one; only a write of a `null` version replaces the `null` one.
+        let keeps_versions = bucket.versioning.is_some();
+        if versioned {
+            obj.version_id = Some(self.new_id());
+        }
+        let seq = self.ids.fetch_add(1, Ordering::Relaxed);
+        let acct = r.account().to_string();
+        let key = keys::object(&acct, &bucket.name, &obj.key);
+        let version_id = obj.version_id.clone();
+        let condition = WriteCondition::of(r)?;
+        let (res, v) = self.store.write(|t| {
+            if !matches!(
+                t.get(&keys::bucket(&acct, &bucket.name)),
+                Some(S3Record::Bucket(_))
+            ) {
+                return Err(S3Error::no_such_bucket(&bucket.name));
+            }
+            // Checked in the same write as the put: no other write can slip in between.
+            let current = match t.get(&key) {
+                Some(S3Record::Object(o)) if !o.delete_marker => Some(o),
+                _ => None,
+            };
+            condition.check(current, &obj.key)?;
+            let previous = t.get(&key).cloned();
+            let (moved_to, dropped_null) = if keeps_versions {
+                retire_current(
+                    t,
+                    &acct,
+                    &bucket.name,
+                    &obj.key,
+                    obj.version_id.is_none(),
+                    seq,
+                )
+            } else {
+                (None, None)
+            };
+            t.insert(key.clone(), S3Record::Object(obj.clone()));
+            Ok(durability::PutUndo {
+                key: key.clone(),
+                written: obj,
+                previous,
+                moved_to,
+                dropped_null,
+            })
+        });
+        Ok((version_id, v, res?))
+    }
+
+    pub(crate) fn find_object(
+        &self,
+        r: &Req<'_>,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> S3Result<Object> {
+        let snap = self.store.snapshot();
+        if !matches!(
+            snap.get(&keys::bucket(r.account(), bucket)),
+            Some(S3Record::Bucket(_))
+        ) {
+            return Err(S3Error::no_such_bucket(bucket));
+        }
+        let current = match snap.get(&keys::object(r.account(), bucket, key)) {
+            Some(S3Record::Object(o)) => Some(o.clone()),
+            _ => None,
+        };
+        let found = match version {
+            None => current,
+            Some(v) => current
+                .filter(|o| o.version_id.as_deref().unwrap_or("null") == v)
+                .or_else(|| {
+                    snap.scan_prefix(&keys::versions_of(r.account(), bucket, key))
+                        .find_map(|(_, rec)| match rec {
+                            S3Record::Object(o)
+                                if o.version_id.as_deref().unwrap_or("null") == v =>
+                            {
+                                Some(o.clone())
+                            }
+                            _ => None,
+                        })
+                }),
+        };
+        match found {
+            Some(o) if !o.delete_marker => Ok(o),
+            _ if version.is_some() => Err(S3Error::new(
+                StatusCode::NOT_FOUND,
+                "NoSuchVersion",
+                "The specified version does not exist.",
+            )
+            .with("Key", key)
+            .with("VersionId", version.unwrap_or(""))),
+            _ => Err(S3Error::no_such_key(key)),
+        }
+    }
+
+    pub(crate) async fn get_object(&self, r: &Req<'_>) -> S3Result<Response> {
+        let o = self.find_object(r, r.bucket(), r.key(), r.q("versionId"))?;
+        let head = r.method == Method::HEAD;
+        // Conditional requests, in S3's order of precedence.
+        let modified_secs = o.last_modified_ms / 1000;
+        let since = |name: &str| {
+            r.h(name)
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+        };
+        let etag_matches = |list: &str| {
+            list.split(',')
+                .any(|e| e.trim() == "*" || e.trim().trim_matches('"') == o.etag.trim_matches('"'))
+        };
+        let not_modified = || {
+            let mut resp = empty(StatusCode::NOT_MODIFIED);
+            set(resp.headers_mut(), "etag", &o.etag);
+            set(
+                resp.headers_mut(),
+                "last-modified",
+                &http_date(o.last_modified_ms),
+            );
+            resp
+        };
+        if let Some(m) = r.h("if-match") {
+            if !etag_matches(m) {
+                return Err(S3Error::precondition("If-Match"));
+            }
+        } else if let Some(t) = since("if-unmodified-since")
+            && modified_secs > t
+        {
+            return Err(S3Error::precondition("If-Unmodified-Since"));
+        }
+        if let Some(m) = r.h("if-none-match") {
+            if etag_matches(m) {
+                return Ok(not_modified());
+            }
+        } else if let Some(t) = since("if-modified-since")
+            && modified_secs <= t
+        {
+            return Ok(not_modified());
+        }
+        let range = match (r.h("range"), r.q("partNumber")) {
+            (Some(_), Some(_)) => {
+                return Err(S3Error::bad(
+                    "InvalidRequest",
+                    "Cannot specify both Range header and partNumber query parameter",
+                ));
+            }
+            (Some(h), None) => parse_range(h, o.size)?,
+            (None, Some(n)) => part_range(&o, n)?,
+            (None, None) => None,
+        };
+        let (status, start, end) = match range {
+            Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+            None => (StatusCode::OK, 0, o.size),
+        };
+        // HEAD too: a damaged index is a 500 before any byte, not a 200 whose GET fails.
+        let what = format!("object {}/{}", r.bucket(), r.key());
+        let opened = match o.blob {
+            Some(blob) => Some(self.engine.open_blob(&blob).map_err(|e| {
+                self.engine.damaged_read(NAME, &what, &e);
+                S3Error::internal(format!("The object's stored body is damaged: {e}"))
+            })?),
+            None => None,
+        };
+        let mut resp = if head || start == end {
+            let mut resp = empty(status);
+            set(
+                resp.headers_mut(),
+                "content-length",
+                &(end - start).to_string(),
+            );
+            resp
+        } else {
+            let opened = opened.ok_or_else(|| S3Error::internal("an object without a body"))?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+            let engine = self.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                for piece in opened.read_range(start, end) {
+                    // A piece that does not verify ends the body with an error: the connection
+                    // closes short of its Content-Length, so the client sees a failed read, never
+                    // a shorter object.
+                    let item = piece.map(Bytes::from).map_err(|e| {
+                        engine.damaged_read(NAME, &what, &e);
+                        std::io::Error::other(e.to_string())
+                    });
+                    let failed = item.is_err();
+                    if tx.blocking_send(item).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            let mut resp = Response::new(Body::from_stream(stream));
+            *resp.status_mut() = status;
+            set(
+                resp.headers_mut(),
+                "content-length",
+                &(end - start).to_string(),
+            );
+            resp
+        };
+        let h = resp.headers_mut();
+        if status == StatusCode::PARTIAL_CONTENT {
+            set(
+                h,
+                "content-range",
+                &format!("bytes {start}-{}/{}", end - 1, o.size),
+            );
+        }
+        // A checksum covers the whole object: S3 returns none for a range.
+        let whole = status == StatusCode::OK;
+        describe_object(
+            h,
+            &o,
+            whole && r.h("x-amz-checksum-mode") == Some("ENABLED"),
+        );
+        Ok(resp)
+    }
+
+    pub(crate) fn copy_source(&self, r: &Req<'_>) -> S3Result<Object> {
+        let raw = r.h("x-amz-copy-source").unwrap_or("");
+        let decoded = routing::decode_strict(raw)?;
+        let src = decoded.trim_start_matches('/');
+        let (path, version) = match src.split_once("?versionId=") {
+            Some((p, v)) => (p, Some(v)),
+            None => (src, None),
+        };
+        let (bucket, key) = path
+            .split_once('/')
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            .ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                )
+            })?;
+        let o = self.find_object(r, bucket, key, version)?;
+        copy_source_conditions(r, &o)?;
+        Ok(o)
+    }
+
+    pub(crate) async fn copy_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        let bucket = self.bucket_meta(r)?;
+        let src = self.copy_source(r)?;
+        let replace = r.h("x-amz-metadata-directive") == Some("REPLACE");
+        let src_bucket_key = routing::decode_strict(r.h("x-amz-copy-source").unwrap_or(""))?
+            .trim_start_matches('/')
+            .to_string();
+        let same = src_bucket_key == format!("{}/{}", r.bucket(), r.key());
+        if same && !replace {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let tags = match r.h("x-amz-tagging-directive") {
+            Some("REPLACE") => parse_tag_query(r.h("x-amz-tagging").unwrap_or(""))?,
+            _ => src.tags.clone(),
+        };
+        let obj = Object {
+            key: r.key().to_string(),
+            version_id: None,
+            delete_marker: false,
+            blob: src.blob,
+            size: src.size,
+            etag: src.etag.clone(),
+            last_modified_ms: now_ms(),
+            headers: if replace {
+                object_headers(r.headers)
+            } else {
+                src.headers.clone()
+            },
+            metadata: if replace {
+                user_metadata(r.headers)
+            } else {
+                src.metadata.clone()
+            },
+            tags,
+            checksums: src.checksums.clone(),
+            parts_count: src.parts_count,
+        };
+        let last_modified = obj.last_modified_ms;
+        let (version_id, v) = self.write_object(r, &bucket, obj)?;
+        let mut x = Xml::doc("CopyObjectResult");
+        x.elem("LastModified", &iso8601(last_modified))
+            .elem("ETag", &src.etag);
+        for (alg, val) in &src.checksums {
+            x.elem(&format!("Checksum{alg}"), val);
+        }
+        let mut resp = ok_xml(x.finish("CopyObjectResult"));
+        if let Some(id) = version_id {
+            set(resp.headers_mut(), "x-amz-version-id", &id);
+        }
+        if let Some(id) = &src.version_id {
+            set(resp.headers_mut(), "x-amz-copy-source-version-id", id);
+        }
+        Ok((resp, Some(v)))
+    }
+}
+
+/// `x-amz-copy-source-if-*`: a copy (or part copy) only from a source that passes them; a failed
+/// one is a 412, never a 304. As S3 documents: a true `if-match` wins over a false
+/// `if-unmodified-since`, and a false `if-none-match` fails even when `if-modified-since` holds.
+fn copy_source_conditions(r: &Req<'_>, o: &Object) -> S3Result<()> {
+    let etag = o.etag.trim_matches('"');
+    let matches = |list: &str| {
+        list.split(',')
+            .any(|e| e.trim() == "*" || e.trim().trim_matches('"') == etag)
+    };
+    let date = |name: &str| {
+        r.h(name)
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+    };
+    let modified = o.last_modified_ms / 1000;
+    if let Some(m) = r.h("x-amz-copy-source-if-match") {
+        if !matches(m) {
+            return Err(S3Error::precondition("x-amz-copy-source-If-Match"));
+        }
+    } else if let Some(t) = date("x-amz-copy-source-if-unmodified-since")
+        && modified > t
+    {
+        return Err(S3Error::precondition(
+            "x-amz-copy-source-If-Unmodified-Since",
+        ));
+    }
+    if let Some(m) = r.h("x-amz-copy-source-if-none-match") {
+        if matches(m) {
+            return Err(S3Error::precondition("x-amz-copy-source-If-None-Match"));
+        }
+    } else if let Some(t) = date("x-amz-copy-source-if-modified-since")
+        && modified <= t
+    {
+        return Err(S3Error::precondition("x-amz-copy-source-If-Modified-Since"));
+    }
+    Ok(())
+}
+
+/// A conditional write (`If-None-Match: *` or `If-Match: <etag>` on PutObject and
+/// CompleteMultipartUpload): checked against the current version inside the write.
+enum WriteCondition {
+    None,
+    /// `If-None-Match: *`: only if no current object exists.
+    Absent,
+    /// `If-Match`: only if the current object's ETag is one of these.
+    EtagIn(Vec<String>),
+}
+
+impl WriteCondition {
+    fn of(r: &Req<'_>) -> S3Result<WriteCondition> {
+        // CopyObject's conditions name its source (`x-amz-copy-source-if-*`), not the target.
+        if r.h("x-amz-copy-source").is_some() {
+            return Ok(WriteCondition::None);
+        }
+        if let Some(v) = r.h("if-none-match") {
+            return match v.trim().trim_matches('"') {
+                "*" => Ok(WriteCondition::Absent),
+                _ => Err(S3Error::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "NotImplemented",
+                    "A header you provided implies functionality that is not implemented",
+                )
+                .with("Header", "If-None-Match")),
+            };
+        }
+        if let Some(v) = r.h("if-match") {
+            let tags: Vec<String> = v
+                .split(',')
+                .map(|e| e.trim().trim_matches('"').to_string())
+                .filter(|e| !e.is_empty())
+                .collect();
+            return Ok(WriteCondition::EtagIn(tags));
+        }
+        Ok(WriteCondition::None)
+    }
+
+    fn check(&self, current: Option<&Object>, key: &str) -> S3Result<()> {
+        match (self, current) {
+            (WriteCondition::None, _) | (WriteCondition::Absent, None) => Ok(()),
+            (WriteCondition::Absent, Some(_)) => Err(S3Error::precondition("If-None-Match")),
+            (WriteCondition::EtagIn(_), None) => Err(S3Error::no_such_key(key)),
+            (WriteCondition::EtagIn(tags), Some(o)) => {
+                let etag = o.etag.trim_matches('"');
+                if tags.iter().any(|t| t == "*" || t == etag) {
+                    Ok(())
+                } else {
+                    Err(S3Error::precondition("If-Match"))
+                }
+            }
+        }
+    }
+}
+
+/// Make room for a new current version of `key`: the current one becomes noncurrent, unless it
+/// is the `null` version and the new one is `null` too (which replaces it). A noncurrent `null`
+/// version is dropped when a new `null` version arrives, as S3 keeps one `null` version a key.
+pub(crate) fn retire_current(
+    t: &mut snapstack_engine::Txn<'_, S3Record>,
+    acct: &str,
+    bucket: &str,
+    key: &str,
+    new_is_null: bool,
+    seq: u64,
+) -> (Option<Key>, Option<(Key, S3Record)>) {
+    let cur_key = keys::object(acct, bucket, key);
+    let mut dropped_null = None;
+    if new_is_null {
+        let old_null = t
+            .scan_prefix(&keys::versions_of(acct, bucket, key))
+            .find(|(_, rec)| matches!(rec, S3Record::Object(o) if o.version_id.is_none()))
+            .map(|(k, rec)| (k.clone(), rec.clone()));
+        if let Some((k, rec)) = old_null {
+            t.remove(&k);
+            dropped_null = Some((k, rec));
+        }
+    }
+    let mut moved_to = None;
+    if let Some(S3Record::Object(old)) = t.get(&cur_key).cloned()
+        && !(new_is_null && old.version_id.is_none())
+    {
+        let to = keys::version(acct, bucket, key, seq);
+        t.insert(to.clone(), S3Record::Object(old));
+        moved_to = Some(to);
+    }
+    (moved_to, dropped_null)
+}
+
+/// The bytes of part `n` of an object (GetObject/HeadObject with `partNumber`). An object not
+/// uploaded in parts is one part. The part boundaries of a multipart object are not kept in its
+/// record (format v1), so asking for one of its parts answers 501 rather than wrong bytes.
+fn part_range(o: &Object, n: &str) -> S3Result<Option<(u64, u64)>> {
+    let n: u32 = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+            .with("ArgumentName", "partNumber")
+            .with("ArgumentValue", n)
+        })?;
+    match o.parts_count {
+        None | Some(1) if n == 1 => Ok(None),
+        None => Err(S3Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+        )
+        .with("PartNumberRequested", n.to_string())
+        .with("ActualPartCount", "1")),
+        Some(count) if n > count => Err(S3Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+        )
+        .with("PartNumberRequested", n.to_string())
+        .with("ActualPartCount", count.to_string())),
+        Some(_) => Err(S3Error::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "GetObject with partNumber on an object uploaded in parts is not implemented by this emulator yet (its part boundaries are not recorded)",
+        )),
+    }
+}
+
+pub(crate) fn parse_range(h: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
+    let invalid = || {
+        S3Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidRange",
+            "The requested range is not satisfiable",
+        )
+        .with("RangeRequested", h)
+        .with("ActualObjectSize", size.to_string())
+    };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or_else(invalid)?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.is_empty(), b.is_empty()) {
+        (true, false) => {
+            let n: u64 = b.parse().map_err(|_| invalid())?;
+            if n == 0 {
+                return Err(invalid());
+            }
+            (size.saturating_sub(n), size)
+        }
+        (false, _) => {
+            let start: u64 = a.parse().map_err(|_| invalid())?;
+            let end = if b.is_empty() {
+                size
+            } else {
+                let e: u64 = b.parse().map_err(|_| invalid())?;
+                if e < start {
+                    return Ok(None);
+                }
+                (e + 1).min(size)
+            };
+            if start >= size {
+                return Err(invalid());
+            }
+            (start, end)
+        }
+        (true, true) => return Err(invalid()),
+    };
+    Ok(Some(range))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100).unwrap(), Some((0, 10)));
+        assert_eq!(parse_range("bytes=90-", 100).unwrap(), Some((90, 100)));
+        assert_eq!(parse_range("bytes=-10", 100).unwrap(), Some((90, 100)));
+        assert_eq!(parse_range("bytes=50-1000", 100).unwrap(), Some((50, 100)));
+        assert!(parse_range("bytes=100-", 100).is_err());
+        assert!(parse_range("bytes=x-1", 100).is_err());
+    }
+}

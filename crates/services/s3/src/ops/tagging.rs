@@ -1,0 +1,111 @@
+//! Object tagging, and the tag sets (XML documents and `x-amz-tagging` queries) buckets share.
+
+use snapstack_protocol::body::Bytes;
+use snapstack_protocol::http::StatusCode;
+use snapstack_protocol::response::Response;
+
+use crate::model::{Object, S3Record, keys};
+use crate::xml::{self, Xml};
+use crate::{MAX_TAGS, Req, S3, S3Error, S3Result, empty, ok_xml, routing};
+
+impl S3 {
+    pub(crate) fn put_object_tagging(
+        &self,
+        r: &Req<'_>,
+        doc: Bytes,
+    ) -> S3Result<(Response, Option<u64>)> {
+        let tags = parse_tagging(&doc)?;
+        self.update_object(r, |o| o.tags = tags)
+            .map(|v| (empty(StatusCode::OK), Some(v)))
+    }
+
+    pub(crate) fn delete_object_tagging(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        self.update_object(r, |o| o.tags.clear())
+            .map(|v| (empty(StatusCode::NO_CONTENT), Some(v)))
+    }
+
+    fn update_object(&self, r: &Req<'_>, f: impl FnOnce(&mut Object)) -> S3Result<u64> {
+        self.find_object(r, r.bucket(), r.key(), None)?;
+        let key = keys::object(r.account(), r.bucket(), r.key());
+        let (res, v) = self.store.write(|t| match t.get(&key) {
+            Some(S3Record::Object(o)) if !o.delete_marker => {
+                let mut o = o.clone();
+                f(&mut o);
+                t.insert(key.clone(), S3Record::Object(o));
+                Ok(())
+            }
+            _ => Err(S3Error::no_such_key(r.key())),
+        });
+        res.map(|()| v)
+    }
+
+    pub(crate) fn get_object_tagging(&self, r: &Req<'_>) -> S3Result<Response> {
+        let o = self.find_object(r, r.bucket(), r.key(), r.q("versionId"))?;
+        Ok(ok_xml(tagging_xml(&o.tags)))
+    }
+}
+
+pub(crate) fn tagging_xml(tags: &[(String, String)]) -> String {
+    let mut x = Xml::doc("Tagging");
+    x.open("TagSet");
+    for (k, v) in tags {
+        x.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
+    }
+    x.close("TagSet");
+    x.finish("Tagging")
+}
+
+fn check_tags(tags: Vec<(String, String)>) -> S3Result<Vec<(String, String)>> {
+    if tags.len() > MAX_TAGS {
+        return Err(
+            S3Error::bad("BadRequest", "Object tags cannot be greater than 10")
+                .with("TagCount", tags.len().to_string()),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in &tags {
+        // Tags are letters, digits, spaces and a few symbols: control characters (NUL among
+        // them, which no XML reply could carry) are refused, never stored.
+        if k.is_empty()
+            || k.chars().count() > 128
+            || v.chars().count() > 256
+            || k.chars().chain(v.chars()).any(char::is_control)
+        {
+            return Err(S3Error::bad(
+                "InvalidTag",
+                "The TagKey or TagValue you have provided is invalid",
+            ));
+        }
+        if !seen.insert(k) {
+            return Err(S3Error::bad(
+                "InvalidTag",
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+    }
+    Ok(tags)
+}
+
+pub(crate) fn parse_tagging(doc: &[u8]) -> S3Result<Vec<(String, String)>> {
+    let n = xml::parse(doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
+    let set = n.child("TagSet").ok_or_else(|| {
+        S3Error::bad(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    })?;
+    check_tags(
+        set.all("Tag")
+            .map(|t| {
+                (
+                    t.raw_text_of("Key").unwrap_or("").to_string(),
+                    t.raw_text_of("Value").unwrap_or("").to_string(),
+                )
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn parse_tag_query(q: &str) -> S3Result<Vec<(String, String)>> {
+    check_tags(routing::parse_query(Some(q))?)
+}
