@@ -402,14 +402,16 @@ fn sts_issued_credentials_survive_kill9() {
     let creds = dir.path().join("creds.json");
     let creds = creds.to_str().unwrap();
     let role = "arn:aws:iam::123456789012:role/deploy/Deployer";
-    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST")];
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
     let mut s = Server::start(dir.path(), &env);
     s.py(&["stssuite", "assume", role, "ci-run", creds, "whoami", creds]);
     let st = s.state();
     // Durable before the answers: every write is in the log.
     assert_eq!(
-        st["services"]["sts"]["logged_version"],
-        st["services"]["sts"]["version"],
+        st["services"]["sts"]["logged_version"], st["services"]["sts"]["version"],
         "{st}"
     );
     s.kill9();

@@ -91,9 +91,9 @@ pub fn parse_saml(encoded: &str) -> Option<Saml> {
                     attribute = None;
                 }
             }
-            Event::Text(t) => text.push_str(&unescape(&t.to_string())),
-            Event::GeneralRef(r) => text.push_str(&unescape(&format!("&{};", r.to_string()))),
-            Event::CData(t) => text.push_str(&t.to_string()),
+            Event::Text(t) => text.push_str(&unescape(&t)),
+            Event::GeneralRef(r) => text.push_str(&unescape(&format!("&{};", &*r))),
+            Event::CData(t) => text.push_str(&t),
             Event::End(_) => {
                 let name = stack.pop()?;
                 let parent = stack.last().map(Vec::as_slice);
@@ -124,15 +124,9 @@ pub fn parse_saml(encoded: &str) -> Option<Saml> {
 
 fn start(e: &BytesStart<'_>, name: &[u8], out: &mut Saml, attribute: &mut Option<String>) {
     match name {
-        b"NameID" => {
-            if out.subject_format.is_none() {
-                out.subject_format = attr(e, "Format");
-            }
-        }
-        b"SubjectConfirmationData" => {
-            if out.recipient.is_none() {
-                out.recipient = attr(e, "Recipient");
-            }
+        b"NameID" if out.subject_format.is_none() => out.subject_format = attr(e, "Format"),
+        b"SubjectConfirmationData" if out.recipient.is_none() => {
+            out.recipient = attr(e, "Recipient")
         }
         b"Attribute" => *attribute = attr(e, "Name"),
         _ => {}

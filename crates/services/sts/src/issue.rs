@@ -31,6 +31,9 @@ const SWEEP: usize = 32;
 /// compressed format: the compacted policy, ARNs and tags, byte for byte).
 const PACKED_LIMIT: usize = 4096;
 
+/// Session tags: (key as given, value).
+type Tags = Vec<(String, String)>;
+
 /// An ARN's parts.
 struct Arn<'a> {
     partition: &'a str,
@@ -86,7 +89,7 @@ fn access_denied(message: &str) -> AwsError {
 fn session_tags(
     input: &Map<String, Value>,
     caller: Option<&IssuedCredentials>,
-) -> Result<(Vec<(String, String)>, Vec<String>), AwsError> {
+) -> Result<(Tags, Vec<String>), AwsError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for t in input
         .get("Tags")
@@ -248,7 +251,7 @@ impl Sts {
             );
             txn.insert(
                 model::credentials_key(&stored.access_key_id),
-                StsRecord::Credentials(stored),
+                StsRecord::Credentials(Box::new(stored)),
             );
         });
         (creds, version)

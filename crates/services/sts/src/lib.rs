@@ -145,7 +145,7 @@ impl Sts {
             .snapshot()
             .get(&model::credentials_key(access_key_id))
         {
-            Some(StsRecord::Credentials(c)) if !c.is_expired(now) => Some(c.clone()),
+            Some(StsRecord::Credentials(c)) if !c.is_expired(now) => Some((**c).clone()),
             _ => None,
         }
     }

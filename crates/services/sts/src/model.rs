@@ -22,7 +22,7 @@ use snapstack_engine::{Key, Record};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StsRecord {
     /// Temporary credentials this emulator issued.
-    Credentials(IssuedCredentials),
+    Credentials(Box<IssuedCredentials>),
     /// The expiry index: the credentials named by the key expire at the key's time.
     Expiry,
 }
