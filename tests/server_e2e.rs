@@ -394,6 +394,36 @@ fn on_request_answers_a_failed_save_with_a_server_error_and_recovers() {
     s.py(&["get", "/ok", "1", "get", "/ok2", "3"]);
 }
 
+/// STS through boto3: every operation; then credentials from AssumeRole are records, so after a
+/// hard kill and a restart a client signing with them is still the assumed role.
+#[test]
+fn sts_issued_credentials_survive_kill9() {
+    let dir = tempdir();
+    let creds = dir.path().join("creds.json");
+    let creds = creds.to_str().unwrap();
+    let role = "arn:aws:iam::123456789012:role/deploy/Deployer";
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["stssuite", "assume", role, "ci-run", creds, "whoami", creds]);
+    let st = s.state();
+    // Durable before the answers: every write is in the log.
+    assert_eq!(
+        st["services"]["sts"]["logged_version"], st["services"]["sts"]["version"],
+        "{st}"
+    );
+    s.kill9();
+
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    s.py(&["whoami", creds]);
+    let st = s.state();
+    assert_eq!(st["services"]["sts"]["loaded"], true, "{st}");
+    // Keys this server never issued stay the root of the account they name.
+    s.py(&["ctx", "111122223333", "us-east-1", "sts", "111122223333"]);
+}
+
 /// The README's session with the AWS CLI: put, hard kill, restart, get.
 #[test]
 fn the_readme_session_with_the_aws_cli() {

@@ -12,10 +12,15 @@ Commands run in order; the first failing check exits non-zero with a message.
   burst PREFIX N          N concurrent PutParameter calls PREFIX0..PREFIX{N-1} = "v<i>"
   getburst PREFIX N       each PREFIX<i> must hold "v<i>"
   sts ACCOUNT             GetCallerIdentity must name ACCOUNT
+  assume ROLE_ARN SESSION FILE  AssumeRole; the credentials and assumed-role user go to FILE (JSON)
+  whoami FILE             GetCallerIdentity signed with FILE's credentials must be its role session
+  stssuite                STS semantics through boto3: every operation, validation, errors
   suite                   SSM semantics through boto3 (fresh server, default account)
   errors                  error shapes: malformed JSON, unknown operations, missing parameters
 """
 
+import base64
+import datetime
 import json
 import socket
 import sys
@@ -90,6 +95,123 @@ def cmd_sts(account):
     check(ident["Account"] == account, f"account {ident['Account']} != {account}")
     check(ident["Arn"] == f"arn:aws:iam::{account}:root", ident["Arn"])
     check(ident["UserId"], "no UserId")
+
+
+def cmd_assume(role_arn, session, path):
+    r = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)
+    creds, user = r["Credentials"], r["AssumedRoleUser"]
+    key = creds["AccessKeyId"]
+    check(key.startswith("ASIA") and len(key) == 20 and key.isalnum() and key.isupper(), key)
+    account, role_name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[1]
+    check(user["Arn"] == f"arn:aws:sts::{account}:assumed-role/{role_name}/{session}", user)
+    check(user["AssumedRoleId"].startswith("AROA") and user["AssumedRoleId"].endswith(":" + session), user)
+    left = (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    check(3500 < left <= 3601, f"expires in {left} s")
+    with open(path, "w") as f:
+        json.dump({"AccessKeyId": key, "SecretAccessKey": creds["SecretAccessKey"],
+                   "SessionToken": creds["SessionToken"], "Arn": user["Arn"],
+                   "AssumedRoleId": user["AssumedRoleId"], "Account": account}, f)
+
+
+def session_client(service, creds):
+    return boto3.client(service, endpoint_url=ENDPOINT, region_name=STATE["region"], config=CFG,
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def cmd_whoami(path):
+    with open(path) as f:
+        saved = json.load(f)
+    ident = session_client("sts", saved).get_caller_identity()
+    check(ident["Arn"] == saved["Arn"], f"{ident['Arn']} != {saved['Arn']}")
+    check(ident["UserId"] == saved["AssumedRoleId"], ident)
+    check(ident["Account"] == saved["Account"], ident)
+    info = client("sts").get_access_key_info(AccessKeyId=saved["AccessKeyId"])
+    check(info["Account"] == saved["Account"], info)
+
+
+def cmd_stssuite():
+    sts = client("sts")
+    loose = client("sts", validate=False)
+    role = "arn:aws:iam::123456789012:role/app"
+    # Validation in STS's words (botocore checks lengths itself; patterns and ranges are the server's).
+    e = expect_error("ValidationError", sts.assume_role, RoleArn=role, RoleSessionName="bad name")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+    check(e.response["Error"]["Message"] ==
+          "1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy "
+          "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+          e.response["Error"]["Message"])
+    e = expect_error("ValidationError", loose.assume_role, RoleArn=role, RoleSessionName="ok",
+                     DurationSeconds=60)
+    check("Value '60' at 'durationSeconds' failed to satisfy constraint: Member must have value "
+          "greater than or equal to 900" in e.response["Error"]["Message"], e.response)
+    e = expect_error("ValidationError", loose.assume_role, RoleSessionName="ok")
+    check("Value null at 'roleArn'" in e.response["Error"]["Message"], e.response)
+    expect_error("ValidationError", sts.assume_role, RoleArn="not-an-arn-at-all-really", RoleSessionName="ok")
+    expect_error("MalformedPolicyDocument", sts.assume_role, RoleArn=role, RoleSessionName="ok",
+                 Policy="{not json")
+
+    # Policies, tags and chaining.
+    r = sts.assume_role(RoleArn=role, RoleSessionName="tagged", DurationSeconds=900,
+                        Policy=json.dumps({"Version": "2012-10-17", "Statement": []}),
+                        Tags=[{"Key": "team", "Value": "core"}], TransitiveTagKeys=["team"],
+                        SourceIdentity="alice")
+    check(1 <= r["PackedPolicySize"] <= 100 and r["SourceIdentity"] == "alice", r)
+    expect_error("InvalidParameterValue", sts.assume_role, RoleArn=role, RoleSessionName="ok",
+                 Tags=[{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}])
+    chained = session_client("sts", r["Credentials"])
+    e = expect_error("ValidationError", chained.assume_role, RoleArn=role, RoleSessionName="cc",
+                     DurationSeconds=7200)
+    check("role chaining" in e.response["Error"]["Message"], e.response)
+    c = chained.assume_role(RoleArn="arn:aws:iam::210987654321:role/other", RoleSessionName="cc")
+    ident = session_client("sts", c["Credentials"]).get_caller_identity()
+    check(ident["Arn"] == "arn:aws:sts::210987654321:assumed-role/other/cc", ident)
+    e = expect_error("AccessDenied", chained.get_session_token)
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 403, e.response)
+
+    # Session and federation tokens.
+    t = sts.get_session_token()
+    left = (t["Credentials"]["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    check(43100 < left <= 43201, left)
+    ident = session_client("sts", t["Credentials"]).get_caller_identity()
+    check(ident["Arn"] == f"arn:aws:iam::{ident['Account']}:root", ident)
+    expect_error("ValidationError", loose.get_session_token, DurationSeconds=129601)
+    f = sts.get_federation_token(Name="bob", DurationSeconds=900)
+    check(f["FederatedUser"]["Arn"].endswith(":federated-user/bob"), f)
+    ident = session_client("sts", f["Credentials"]).get_caller_identity()
+    check(ident["Arn"] == f["FederatedUser"]["Arn"], ident)
+
+    # Root sessions, web identity, SAML.
+    root = sts.assume_root(TargetPrincipal="444455556666",
+                           TaskPolicyArn={"arn": "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"})
+    ident = session_client("sts", root["Credentials"]).get_caller_identity()
+    check(ident["Arn"] == "arn:aws:iam::444455556666:root", ident)
+
+    def b64url(d):
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+    token = b64url({"alg": "RS256"}) + "." + b64url({"sub": "user-1", "iss": "https://idp.example.com", "aud": "cli"}) + ".sig"
+    w = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="web", WebIdentityToken=token)
+    check(w["SubjectFromWebIdentityToken"] == "user-1" and w["Audience"] == "cli", w)
+    check(w["Provider"] == "https://idp.example.com", w)
+    saml = ('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:Issuer>https://idp.example.com</saml:Issuer>'
+            '<saml:Assertion><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient">'
+            'u1</saml:NameID></saml:Subject><saml:AttributeStatement>'
+            '<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName">'
+            '<saml:AttributeValue>carol</saml:AttributeValue></saml:Attribute>'
+            '</saml:AttributeStatement></saml:Assertion></samlp:Response>')
+    s = sts.assume_role_with_saml(RoleArn=role, PrincipalArn="arn:aws:iam::123456789012:saml-provider/idp",
+                                  SAMLAssertion=base64.b64encode(saml.encode()).decode())
+    check(s["AssumedRoleUser"]["Arn"] == "arn:aws:sts::123456789012:assumed-role/app/carol", s)
+    check(s["Subject"] == "u1" and s["SubjectType"] == "transient" and s["NameQualifier"], s)
+
+    # Keys, messages, and the two operations that need IAM.
+    check(sts.get_access_key_info(AccessKeyId=c["Credentials"]["AccessKeyId"])["Account"] == "210987654321", c)
+    m = sts.decode_authorization_message(EncodedMessage="opaque")
+    check(m["DecodedMessage"] == "opaque", m)
+    e = expect_error("NotImplemented", sts.get_web_identity_token, Audience=["a"], SigningAlgorithm="RS256")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, e.response)
 
 
 def cmd_suite():
@@ -231,6 +353,10 @@ def cmd_errors():
         ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),
+        # Served services, operations not implemented yet.
+        ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
+        ("ssm", lambda c: c.describe_patch_baselines(), "DescribePatchBaselines"),
+        ("dynamodb", lambda c: c.list_imports(), "ListImports"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))
         check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))
@@ -266,6 +392,7 @@ def cmd_errors():
 COMMANDS = {
     "put": (cmd_put, 2), "get": (cmd_get, 2), "missing": (cmd_missing, 1),
     "putfails": (cmd_putfails, 3), "burst": (cmd_burst, 2), "getburst": (cmd_getburst, 2), "sts": (cmd_sts, 1),
+    "assume": (cmd_assume, 3), "whoami": (cmd_whoami, 1), "stssuite": (cmd_stssuite, 0),
     "suite": (cmd_suite, 0), "errors": (cmd_errors, 0),
 }
 

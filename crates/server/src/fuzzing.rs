@@ -259,7 +259,10 @@ pub fn query(data: &[u8]) {
     let _ = parse_credential(&text);
     let _ = route_state(&text);
     if let Some((_, action)) = params.iter().find(|(k, _)| k == "Action") {
-        let _ = sts::Sts::new().handle(&ctx, action, &params);
+        let model = snapstack_protocol::model::named("sts").expect("the STS model is embedded");
+        if let Ok(input) = snapstack_protocol::codec::query::parse_input(model, action, &params) {
+            let _ = sts::Sts::new().handle(&ctx, action, &input);
+        }
     }
 }
 

@@ -1,25 +1,57 @@
-//! STS (query protocol, XML answers): GetCallerIdentity.
+//! STS (the query protocol, XML answers), every operation of its model but the two that need
+//! IAM's outbound federation (`GetWebIdentityToken`, `GetDelegatedAccessToken`: 501).
+//!
+//! Requests are read and answered by the model-driven query codec (`service.rs`); this module
+//! takes the neutral input value and gives the neutral output value.
+//!
+//! Issued temporary credentials are records (`model.rs`): a request signed with one of their
+//! access keys is that identity for `GetCallerIdentity` (the assumed role's ARN, user id and
+//! account), across restarts. As in LocalStack, expired credentials are not refused with
+//! `ExpiredToken`: they stop resolving, so the key reads as any unknown key does (the root of
+//! the account the request names); their records are dropped as new credentials are issued.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use base64::Engine as _;
+use serde_json::{Value, json};
 
-use snapstack_engine::{Record, Store};
-use snapstack_protocol::errors::{AwsError, xml_escape};
-use snapstack_service::Handled;
+use snapstack_engine::Store;
+use snapstack_protocol::errors::AwsError;
+use snapstack_protocol::http::StatusCode;
 use snapstack_service::RequestContext;
 
+mod federation;
+mod issue;
+pub mod model;
 mod service;
+pub mod validation;
+
+#[cfg(test)]
+mod tests;
+
+pub use model::{CredentialKind, IssuedCredentials, StsRecord};
 
 pub const NAME: &str = "sts";
-const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// STS keeps no state of its own yet; the store is registered so the state endpoints know it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StsRecord {
-    pub data: String,
+/// The model's operations this service does not implement (they answer 501).
+const NOT_IMPLEMENTED: &[&str] = &["GetWebIdentityToken", "GetDelegatedAccessToken"];
+
+/// What an operation answered: its output (the neutral value) and the store version a write
+/// produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub output: Value,
+    pub write_version: Option<u64>,
 }
-impl Record for StsRecord {}
+
+impl Answer {
+    fn read(output: Value) -> Self {
+        Answer {
+            output,
+            write_version: None,
+        }
+    }
+}
 
 pub struct Sts {
     pub store: Arc<Store<StsRecord>>,
@@ -31,6 +63,14 @@ impl Default for Sts {
     }
 }
 
+/// Now, in epoch milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 impl Sts {
     pub fn new() -> Self {
         Sts {
@@ -38,64 +78,125 @@ impl Sts {
         }
     }
 
-    /// Handle a query-protocol action with its decoded parameters.
+    fn model() -> &'static snapstack_protocol::model::ServiceModel {
+        snapstack_protocol::model::named(NAME).expect("the STS model is embedded")
+    }
+
+    /// Run an operation on its (parsed) input.
     pub fn handle(
         &self,
         ctx: &RequestContext,
-        action: &str,
-        _params: &[(String, String)],
-    ) -> Result<Handled, AwsError> {
-        match action {
-            "GetCallerIdentity" => Ok(Handled {
-                body: get_caller_identity(ctx),
-                content_type: "text/xml",
-                write_version: None,
-            }),
-            other if snapstack_protocol::model::has_operation("sts", other) => Err(AwsError::new(
+        operation: &str,
+        input: &Value,
+    ) -> Result<Answer, AwsError> {
+        self.handle_at(ctx, operation, input, now_ms())
+    }
+
+    /// [`Sts::handle`] at a given time (epoch ms).
+    pub fn handle_at(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: &Value,
+        now: u64,
+    ) -> Result<Answer, AwsError> {
+        let model = Self::model();
+        if !model.operations.contains_key(operation) {
+            return Err(AwsError::new(
+                "InvalidAction",
+                format!("Could not find operation {operation} for version 2011-06-15"),
+            ));
+        }
+        if NOT_IMPLEMENTED.contains(&operation) {
+            return Err(AwsError::new(
+                "NotImplemented",
+                snapstack_protocol::model::not_implemented_message("STS", operation),
+            )
+            .with_status(StatusCode::NOT_IMPLEMENTED));
+        }
+        validation::check(model, operation, input)?;
+        let empty = serde_json::Map::new();
+        let input = input.as_object().unwrap_or(&empty);
+        match operation {
+            "GetCallerIdentity" => Ok(Answer::read(self.caller_identity(ctx, now))),
+            "GetAccessKeyInfo" => Ok(Answer::read(self.access_key_info(ctx, input, now))),
+            "DecodeAuthorizationMessage" => Ok(Answer::read(decode_authorization_message(input))),
+            "AssumeRole" => self.assume_role(ctx, input, now),
+            "AssumeRoleWithSAML" => self.assume_role_with_saml(ctx, input, now),
+            "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(ctx, input, now),
+            "AssumeRoot" => self.assume_root(ctx, input, now),
+            "GetSessionToken" => self.get_session_token(ctx, input, now),
+            "GetFederationToken" => self.get_federation_token(ctx, input, now),
+            other => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("STS", other),
             )
-            .with_status(snapstack_protocol::http::StatusCode::NOT_IMPLEMENTED)),
-            other => Err(AwsError::new(
-                "InvalidAction",
-                format!("Could not find operation {other} for version 2011-06-15"),
-            )),
+            .with_status(StatusCode::NOT_IMPLEMENTED)),
         }
     }
-}
 
-fn get_caller_identity(ctx: &RequestContext) -> String {
-    let account = ctx.account();
-    let arn = format!("arn:aws:iam::{account}:root");
-    format!(
-        "<GetCallerIdentityResponse xmlns=\"{XMLNS}\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-        xml_escape(&arn),
-        xml_escape(account),
-        xml_escape(account),
-        xml_escape(&ctx.request_id)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use snapstack_protocol::request::parse_authorization;
-
-    #[test]
-    fn caller_identity_names_the_account() {
-        let ctx = RequestContext::from_scope(parse_authorization(
-            "AWS4-HMAC-SHA256 Credential=111122223333/20240101/us-west-2/sts/aws4_request",
-        ));
-        let h = Sts::new().handle(&ctx, "GetCallerIdentity", &[]).unwrap();
-        assert!(h.body.contains("<Account>111122223333</Account>"));
-        assert!(h.body.contains("<Arn>arn:aws:iam::111122223333:root</Arn>"));
-        assert_eq!(h.write_version, None);
+    /// The live (unexpired) credentials an access key id names, if this emulator issued it.
+    pub fn credentials(&self, access_key_id: &str, now: u64) -> Option<IssuedCredentials> {
+        if access_key_id.is_empty() {
+            return None;
+        }
+        match self
+            .store
+            .snapshot()
+            .get(&model::credentials_key(access_key_id))
+        {
+            Some(StsRecord::Credentials(c)) if !c.is_expired(now) => Some((**c).clone()),
+            _ => None,
+        }
     }
 
-    #[test]
-    fn unknown_actions_are_invalid() {
-        let ctx = RequestContext::from_scope(None);
-        let e = Sts::new().handle(&ctx, "Nope", &[]).unwrap_err();
-        assert_eq!(e.code, "InvalidAction");
+    fn caller_identity(&self, ctx: &RequestContext, now: u64) -> Value {
+        match self.credentials(&ctx.access_key, now) {
+            Some(c) => json!({"UserId": c.user_id, "Account": c.account, "Arn": c.arn}),
+            None => {
+                let account = ctx.account();
+                json!({
+                    "UserId": account,
+                    "Account": account,
+                    "Arn": format!("arn:aws:iam::{account}:root"),
+                })
+            }
+        }
     }
+
+    /// The account of a key: the one this emulator issued it for; else the account an
+    /// AWS-format key id encodes; else, as LocalStack answers, the caller's account.
+    fn access_key_info(
+        &self,
+        ctx: &RequestContext,
+        input: &serde_json::Map<String, Value>,
+        now: u64,
+    ) -> Value {
+        let key = input
+            .get("AccessKeyId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let account = self
+            .credentials(key, now)
+            .map(|c| c.account)
+            .or_else(|| model::account_of_key_id(key))
+            .unwrap_or_else(|| ctx.account().to_string());
+        json!({ "Account": account })
+    }
+}
+
+/// This emulator enforces no policies, so it never hands out encoded authorization messages; a
+/// message that is base64 of JSON is answered decoded, any other is given back as it came (as
+/// LocalStack does).
+fn decode_authorization_message(input: &serde_json::Map<String, Value>) -> Value {
+    let message = input
+        .get("EncodedMessage")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(message.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| serde_json::from_str::<Value>(s).is_ok());
+    json!({ "DecodedMessage": decoded.unwrap_or_else(|| message.to_string()) })
 }

@@ -1,15 +1,40 @@
-//! STS as a service of the registry (the query protocol).
+//! STS as a service of the registry: the query protocol through the model-driven codec
+//! (`snapstack_protocol::codec::query`): form parameters in, XML out, errors in the query
+//! error shape with the model's statuses.
 
 use std::sync::Arc;
 
 use snapstack_engine::Engine;
+use snapstack_protocol::codec::query::{
+    error_status, parse_input, serialize_error, serialize_output,
+};
 use snapstack_protocol::errors::{AwsError, Protocol};
 use snapstack_protocol::http::request::Parts;
-use snapstack_protocol::response::Response;
-use snapstack_service::reply::{finish, internal_error};
-use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
+use snapstack_protocol::http::{HeaderValue, StatusCode, header};
+use snapstack_protocol::response::{IntoResponse, Response};
+use snapstack_service::reply::finish;
+use snapstack_service::{BoxFuture, Call, Handled, Payload, RequestContext, Runtime, Service};
 
 use crate::{NAME, Sts};
+
+/// An error in STS's XML shape, with the status the model (or AWS's common errors) give its code.
+pub fn error_response(ctx: &RequestContext, code: &str, message: &str) -> Response {
+    let model = Sts::model();
+    let status = error_status(model, code);
+    let body = serialize_error(model, code, message, status < 500, &ctx.request_id);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+fn aws_error_response(ctx: &RequestContext, e: &AwsError) -> Response {
+    error_response(ctx, &e.code, &e.message)
+}
 
 impl Service for Sts {
     fn name(&self) -> &'static str {
@@ -26,28 +51,41 @@ impl Service for Sts {
             let params = match &call.payload {
                 Payload::Form(Ok(p)) => p.as_slice(),
                 Payload::Form(Err(bad)) => {
-                    return AwsError::new(
+                    return error_response(
+                        ctx,
                         "MalformedQueryString",
-                        format!(
+                        &format!(
                             "The value of parameter {} is not valid UTF-8 (byte 0x{:02X}).",
                             bad.name, bad.byte
                         ),
-                    )
-                    .into_response(Protocol::Query, &ctx.request_id);
+                    );
                 }
                 _ => &[],
             };
-            let Some(action) = call.operation else {
-                return AwsError::new("MissingAction", "Missing Action parameter")
-                    .into_response(Protocol::Query, &ctx.request_id);
+            let Some(operation) = call.operation else {
+                return error_response(ctx, "MissingAction", "Missing Action parameter");
+            };
+            let model = Sts::model();
+            let input = match parse_input(model, operation, params) {
+                Ok(v) => v,
+                Err(e) => return error_response(ctx, &e.code, &e.message),
             };
             rt.ensure_loaded(NAME).await;
-            let result = self.handle(ctx, action, params);
-            finish(rt, NAME, Protocol::Query, ctx, result).await
+            match self.handle(ctx, operation, &input) {
+                Ok(answer) => {
+                    let handled = Handled {
+                        body: serialize_output(model, operation, &answer.output, &ctx.request_id),
+                        content_type: "text/xml",
+                        write_version: answer.write_version,
+                    };
+                    finish(rt, NAME, Protocol::Query, ctx, Ok(handled)).await
+                }
+                Err(e) => aws_error_response(ctx, &e),
+            }
         })
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
-        internal_error(ctx, false, message)
+        error_response(ctx, "InternalFailure", message)
     }
 }
