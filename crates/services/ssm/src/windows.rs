@@ -203,8 +203,13 @@ fn window_filter_ok(
     Ok(true)
 }
 
+/// A page token of the window listings. Their model names no InvalidNextToken, so a token this
+/// service did not hand out is a validation error.
 fn page_token(t: Option<&str>) -> Result<Option<String>, AwsError> {
-    t.map(|t| unhex(t).ok_or_else(invalid_token)).transpose()
+    t.map(|t| {
+        unhex(t).ok_or_else(|| AwsError::validation(format!("The nextToken {t} is not valid.")))
+    })
+    .transpose()
 }
 
 impl Ssm {
