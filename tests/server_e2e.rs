@@ -198,7 +198,10 @@ fn ssm_documents_commands_and_windows_survive_kill9() {
     let ids = dir.path().join("ssm-ids.json");
     let ids = ids.to_str().unwrap();
     // The write-ahead log on (the default): every answered write is durable.
-    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST")];
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
     let mut s = Server::start(dir.path(), &env);
     s.py(&["put", "/beside/docs", "p", "ssmext-prepare", ids]);
     s.kill9();
