@@ -54,7 +54,7 @@ use knobs::{env_or, parse_size, size_label};
 use snapstack::server::aws_request::RequestContext;
 use snapstack::server::config::SaveStrategy;
 use snapstack::server::gateway::App;
-use snapstack::server::services::ssm::Parameter;
+use snapstack::server::services::ssm::SsmRecord;
 use snapstack::{Engine, EngineOptions, Store};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
@@ -497,7 +497,7 @@ fn preload_http(addr: &str, n: u64, conns: u64) {
 
 /// The locking snapshot: hold the service lock exclusively while every record is serialized into
 /// one buffer, written to one file, and fsynced. Returns the bytes written.
-fn locking_snapshot(gate: &Gate, store: &Store<Parameter>, file: &Path) -> u64 {
+fn locking_snapshot(gate: &Gate, store: &Store<SsmRecord>, file: &Path) -> u64 {
     let _exclusive = gate.blocking_write();
     let snap = store.snapshot();
     let mut buf = Vec::new();
@@ -518,10 +518,10 @@ fn locking_snapshot(gate: &Gate, store: &Store<Parameter>, file: &Path) -> u64 {
 }
 
 /// A full save from nothing: the whole state encoded into a fresh engine.
-fn full_snapshot(store: &Store<Parameter>, parent: &Path) -> u64 {
+fn full_snapshot(store: &Store<SsmRecord>, parent: &Path) -> u64 {
     let d = tempfile::tempdir_in(parent).expect("temp dir");
     let engine = Engine::open(d.path(), EngineOptions::default()).expect("engine");
-    let s = Store::<Parameter>::new("ssm");
+    let s = Store::<SsmRecord>::new("ssm");
     s.replace(store.snapshot().map().clone());
     engine.register(s).expect("register");
     let r = engine.save(&["ssm"]).pop().expect("one result").1;

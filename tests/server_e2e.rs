@@ -193,6 +193,31 @@ fn on_request_save_survives_kill9_and_loads_on_first_touch() {
 }
 
 #[test]
+fn ssm_documents_commands_and_windows_survive_kill9() {
+    let dir = tempdir();
+    let ids = dir.path().join("ssm-ids.json");
+    let ids = ids.to_str().unwrap();
+    // The write-ahead log on (the default): every answered write is durable.
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["put", "/beside/docs", "p", "ssmext-prepare", ids]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["get", "/beside/docs", "p", "ssmext-check", ids]);
+    // And once more from a saved generation.
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/save");
+    assert_eq!(status, 200, "{body}");
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.py(&["get", "/beside/docs", "p"]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["load_failed"], false, "{st}");
+}
+
+#[test]
 fn scheduled_save_survives_kill9_once_clean_and_on_startup_loads_first() {
     let dir = tempdir();
     let env = [

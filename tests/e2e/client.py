@@ -17,6 +17,8 @@ Commands run in order; the first failing check exits non-zero with a message.
   stssuite                STS semantics through boto3: every operation, validation, errors
   suite                   SSM semantics through boto3 (fresh server, default account)
   errors                  error shapes: malformed JSON, unknown operations, missing parameters
+  ssmext-prepare FILE     documents, a command and a maintenance window; their ids to FILE
+  ssmext-check FILE       what ssmext-prepare made is all there (after a restart)
 """
 
 import base64
@@ -389,11 +391,130 @@ def cmd_errors():
         check(data.startswith(b"HTTP/1.1 413"), data[:100])
 
 
+DOC = json.dumps({
+    "schemaVersion": "2.2",
+    "description": "Say hello",
+    "parameters": {"who": {"type": "String", "default": "world", "description": "whom"}},
+    "mainSteps": [{"action": "aws:runShellScript", "name": "hello",
+                   "inputs": {"runCommand": ["echo hello {{ who }}"]}}],
+})
+YAML_DOC = """schemaVersion: '2.2'
+description: From YAML
+mainSteps:
+  - action: aws:runPowerShellScript
+    name: run
+    inputs:
+      runCommand:
+        - Write-Output hi
+"""
+
+
+def cmd_ssmext_prepare(path):
+    ssm = client("ssm")
+    d = ssm.create_document(Name="e2e-hello", Content=DOC, DocumentType="Command",
+                            Tags=[{"Key": "team", "Value": "core"}])["DocumentDescription"]
+    check(d["Status"] == "Active" and d["DocumentVersion"] == "1" and d["SchemaVersion"] == "2.2", d)
+    check(d["Parameters"][0]["Name"] == "who" and d["Owner"] == "000000000000", d)
+    e = expect_error("DocumentAlreadyExists", ssm.create_document, Name="e2e-hello", Content=DOC)
+    check(e.response["Error"]["Message"] == "Document with same name e2e-hello already exists", e.response)
+    expect_error("InvalidDocumentContent", ssm.create_document, Name="e2e-bad", Content="{not json")
+    expect_error("DuplicateDocumentContent", ssm.update_document, Name="e2e-hello", Content=DOC,
+                 DocumentVersion="$LATEST")
+    u = ssm.update_document(Name="e2e-hello", Content=DOC.replace("Say hello", "Say hi"),
+                            DocumentVersion="$LATEST", VersionName="second")["DocumentDescription"]
+    check(u["DocumentVersion"] == "2" and u["LatestVersion"] == "2" and u["DefaultVersion"] == "1", u)
+    r = ssm.update_document_default_version(Name="e2e-hello", DocumentVersion="2")["Description"]
+    check(r["DefaultVersion"] == "2" and r["DefaultVersionName"] == "second", r)
+    expect_error("InvalidDocumentVersion", ssm.get_document, Name="e2e-hello", DocumentVersion="9")
+    ssm.create_document(Name="e2e-yaml", Content=YAML_DOC, DocumentFormat="YAML", DocumentType="Command")
+    ssm.modify_document_permission(Name="e2e-yaml", PermissionType="Share", AccountIdsToAdd=["111122223333"])
+    expect_error("InvalidDocumentOperation", ssm.delete_document, Name="e2e-yaml")
+    ssm.create_document(Name="e2e-gone", Content=DOC.replace("hello", "bye"))
+    ssm.delete_document(Name="e2e-gone")
+    expect_error("InvalidDocument", ssm.describe_document, Name="e2e-gone")
+
+    cmd = ssm.send_command(DocumentName="AWS-RunShellScript", InstanceIds=["i-0123456789abcdef0"],
+                           Parameters={"commands": ["echo hi"]}, Comment="e2e")["Command"]
+    check(cmd["Status"] == "Success" and cmd["TargetCount"] == 1, cmd)
+    cmd2 = ssm.send_command(DocumentName="e2e-hello", InstanceIds=["i-0123456789abcdef1"])["Command"]
+    expect_error("InvalidDocument", ssm.send_command, DocumentName="e2e-missing",
+                 InstanceIds=["i-0123456789abcdef0"])
+
+    wid = ssm.create_maintenance_window(Name="e2e-window", Schedule="cron(0 2 ? * SUN *)", Duration=2,
+                                        Cutoff=1, AllowUnassociatedTargets=False,
+                                        Tags=[{"Key": "env", "Value": "test"}])["WindowId"]
+    tid = ssm.register_target_with_maintenance_window(
+        WindowId=wid, ResourceType="INSTANCE", Name="e2e-target",
+        Targets=[{"Key": "InstanceIds", "Values": ["i-0123456789abcdef0"]}])["WindowTargetId"]
+    task = ssm.register_task_with_maintenance_window(
+        WindowId=wid, TaskArn="AWS-RunShellScript", TaskType="RUN_COMMAND", Priority=1,
+        Targets=[{"Key": "WindowTargetIds", "Values": [tid]}], MaxConcurrency="1", MaxErrors="0",
+        TaskInvocationParameters={"RunCommand": {"Parameters": {"commands": ["uptime"]}}})["WindowTaskId"]
+    ssm.update_maintenance_window(WindowId=wid, Description="weekly")
+    expect_error("DoesNotExistException", ssm.get_maintenance_window, WindowId="mw-00000000000000000")
+    with open(path, "w") as f:
+        json.dump({"command": cmd["CommandId"], "command2": cmd2["CommandId"], "window": wid,
+                   "target": tid, "task": task}, f)
+
+
+def cmd_ssmext_check(path):
+    with open(path) as f:
+        ids = json.load(f)
+    ssm = client("ssm")
+    d = ssm.describe_document(Name="e2e-hello")["Document"]
+    check(d["DefaultVersion"] == "2" and d["LatestVersion"] == "2" and d["Description"] == "Say hi", d)
+    check(d["Tags"] == [{"Key": "team", "Value": "core"}], d["Tags"])
+    g = ssm.get_document(Name="e2e-hello", DocumentVersion="1")
+    check(g["Content"] == DOC and g["DocumentFormat"] == "JSON", g)
+    g = ssm.get_document(Name="e2e-yaml")
+    check(g["Content"] == YAML_DOC and g["DocumentFormat"] == "YAML", g)
+    vs = ssm.list_document_versions(Name="e2e-hello")["DocumentVersions"]
+    check([v["DocumentVersion"] for v in vs] == ["1", "2"] and vs[1]["IsDefaultVersion"], vs)
+    names = [d["Name"] for page in ssm.get_paginator("list_documents").paginate(
+        Filters=[{"Key": "Owner", "Values": ["Self"]}], PaginationConfig={"PageSize": 1})
+        for d in page["DocumentIdentifiers"]]
+    check(names == ["e2e-hello", "e2e-yaml"], names)
+    aws = ssm.describe_document(Name="AWS-RunShellScript")["Document"]
+    check(aws["Owner"] == "Amazon", aws)
+    p = ssm.describe_document_permission(Name="e2e-yaml", PermissionType="Share")
+    check(p["AccountIds"] == ["111122223333"], p)
+    tags = ssm.list_tags_for_resource(ResourceType="Document", ResourceId="e2e-hello")["TagList"]
+    check(tags == [{"Key": "team", "Value": "core"}], tags)
+
+    cmds = ssm.list_commands()["Commands"]
+    check([c["CommandId"] for c in cmds] == [ids["command2"], ids["command"]], cmds)
+    inv = ssm.get_command_invocation(CommandId=ids["command"], InstanceId="i-0123456789abcdef0")
+    check(inv["Status"] == "Success" and inv["ResponseCode"] == 0, inv)
+    invs = ssm.list_command_invocations(CommandId=ids["command2"], Details=True)["CommandInvocations"]
+    check(len(invs) == 1 and invs[0]["CommandPlugins"][0]["Name"] == "hello", invs)
+    expect_error("InvocationDoesNotExist", ssm.get_command_invocation, CommandId=ids["command"],
+                 InstanceId="i-0123456789abcdef9")
+    expect_error("InvalidCommandId", ssm.cancel_command, CommandId="00000000-0000-0000-0000-000000000000")
+
+    w = ssm.get_maintenance_window(WindowId=ids["window"])
+    check(w["Name"] == "e2e-window" and w["Description"] == "weekly" and w["Duration"] == 2, w)
+    ws = ssm.describe_maintenance_windows(Filters=[{"Key": "Name", "Values": ["e2e-window"]}])["WindowIdentities"]
+    check([x["WindowId"] for x in ws] == [ids["window"]], ws)
+    ts = ssm.describe_maintenance_window_targets(WindowId=ids["window"])["Targets"]
+    check([t["WindowTargetId"] for t in ts] == [ids["target"]], ts)
+    ks = ssm.describe_maintenance_window_tasks(WindowId=ids["window"])["Tasks"]
+    check([k["WindowTaskId"] for k in ks] == [ids["task"]] and ks[0]["Type"] == "RUN_COMMAND", ks)
+    tags = ssm.list_tags_for_resource(ResourceType="MaintenanceWindow", ResourceId=ids["window"])["TagList"]
+    check(tags == [{"Key": "env", "Value": "test"}], tags)
+    expect_error("TargetInUseException", ssm.deregister_target_from_maintenance_window,
+                 WindowId=ids["window"], WindowTargetId=ids["target"], Safe=True)
+    ssm.deregister_task_from_maintenance_window(WindowId=ids["window"], WindowTaskId=ids["task"])
+    ssm.deregister_target_from_maintenance_window(WindowId=ids["window"], WindowTargetId=ids["target"])
+    ssm.delete_maintenance_window(WindowId=ids["window"])
+    expect_error("DoesNotExistException", ssm.get_maintenance_window, WindowId=ids["window"])
+
+
 COMMANDS = {
     "put": (cmd_put, 2), "get": (cmd_get, 2), "missing": (cmd_missing, 1),
     "putfails": (cmd_putfails, 3), "burst": (cmd_burst, 2), "getburst": (cmd_getburst, 2), "sts": (cmd_sts, 1),
     "assume": (cmd_assume, 3), "whoami": (cmd_whoami, 1), "stssuite": (cmd_stssuite, 0),
     "suite": (cmd_suite, 0), "errors": (cmd_errors, 0),
+    "ssmext-prepare": (cmd_ssmext_prepare, 1), "ssmext-check": (cmd_ssmext_check, 1),
 }
 
 

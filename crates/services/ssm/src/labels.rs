@@ -18,7 +18,11 @@ impl Ssm {
         let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let k = key(&ctx.partition, &base);
         let (result, version) = self.store.write(|txn| {
-            let mut p = txn.get(&k).cloned().ok_or_else(|| not_found(&name))?;
+            let mut p = txn
+                .get(&k)
+                .and_then(SsmRecord::parameter)
+                .cloned()
+                .ok_or_else(|| not_found(&name))?;
             let target = match input.parameter_version {
                 None => p.latest().map(|v| v.version).ok_or_else(|| not_found(&name))?,
                 Some(n) => u64::try_from(n)
@@ -50,7 +54,7 @@ impl Ssm {
                 }
             }
             if changed {
-                txn.insert(k.clone(), p);
+                txn.insert(k.clone(), SsmRecord::Parameter(p));
             }
             Ok((invalid, target, changed))
         });
@@ -74,7 +78,11 @@ impl Ssm {
         let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let k = key(&ctx.partition, &base);
         let (result, version) = self.store.write(|txn| {
-            let mut p = txn.get(&k).cloned().ok_or_else(|| not_found(&name))?;
+            let mut p = txn
+                .get(&k)
+                .and_then(SsmRecord::parameter)
+                .cloned()
+                .ok_or_else(|| not_found(&name))?;
             let v = u64::try_from(wanted)
                 .ok()
                 .and_then(|n| p.versions.iter_mut().find(|v| v.version == n))
@@ -84,7 +92,7 @@ impl Ssm {
             v.labels.retain(|l| !removed.contains(l));
             let changed = !removed.is_empty();
             if changed {
-                txn.insert(k.clone(), p);
+                txn.insert(k.clone(), SsmRecord::Parameter(p));
             }
             Ok((removed, invalid, changed))
         });

@@ -5,19 +5,26 @@
 //! partition prefix (they are `[a-zA-Z0-9_.-/]`, so they never hold a 0 byte), which makes a path
 //! a key prefix.
 
+use std::collections::BTreeMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use snapstack_engine::{Key, Partition, Record, Store};
+use snapstack_engine::{Key, Partition, Record, Snapshot, Store};
 use snapstack_protocol::errors::AwsError;
 use snapstack_service::Handled;
 use snapstack_service::RequestContext;
 
+mod commands;
+mod doc_content;
+mod documents;
 mod filters;
 mod input;
 mod json;
@@ -29,6 +36,9 @@ mod service;
 mod tags;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ext;
+mod windows;
 
 use self::filters::*;
 use self::input::*;
@@ -50,7 +60,9 @@ const NAME_RULES: &str = "Parameter name: can't be prefixed with \"aws\" or \"ss
 
 /// The SSM service.
 pub struct Ssm {
-    pub store: Arc<Store<Parameter>>,
+    pub store: Arc<Store<SsmRecord>>,
+    nonce: AtomicU64,
+    seq: AtomicU64,
 }
 
 impl Default for Ssm {
@@ -145,7 +157,24 @@ impl Ssm {
     pub fn new() -> Self {
         Ssm {
             store: Store::new(NAME),
+            nonce: AtomicU64::new(RandomState::new().build_hasher().finish()),
+            seq: AtomicU64::new(0),
         }
+    }
+
+    /// A random number for ids: unique in this process and, from its random seed, across
+    /// restarts.
+    pub(crate) fn random(&self) -> u64 {
+        let n = self.nonce.fetch_add(1, Ordering::Relaxed);
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(n);
+        h.finish()
+    }
+
+    /// A fresh time-ordered id (a version 7 UUID) for a record made at `now`.
+    pub(crate) fn time_id(&self, now: u64) -> String {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        commands::uuid7(now, seq, self.random())
     }
 
     /// Handle one JSON 1.1 operation.
@@ -174,6 +203,46 @@ impl Ssm {
             "AddTagsToResource" => self.add_tags(ctx, parse(body)?),
             "RemoveTagsFromResource" => self.remove_tags(ctx, parse(body)?),
             "ListTagsForResource" => self.list_tags(ctx, parse(body)?),
+            "CreateDocument" => self.create_document(ctx, parse(body)?),
+            "GetDocument" => self.get_document(ctx, parse(body)?),
+            "DescribeDocument" => self.describe_document(ctx, parse(body)?),
+            "UpdateDocument" => self.update_document(ctx, parse(body)?),
+            "UpdateDocumentDefaultVersion" => {
+                self.update_document_default_version(ctx, parse(body)?)
+            }
+            "DeleteDocument" => self.delete_document(ctx, parse(body)?),
+            "ListDocuments" => self.list_documents(ctx, parse(body)?),
+            "ListDocumentVersions" => self.list_document_versions(ctx, parse(body)?),
+            "DescribeDocumentPermission" => self.describe_document_permission(ctx, parse(body)?),
+            "ModifyDocumentPermission" => self.modify_document_permission(ctx, parse(body)?),
+            "SendCommand" => self.send_command(ctx, parse(body)?),
+            "ListCommands" => self.list_commands(ctx, parse(body)?),
+            "ListCommandInvocations" => self.list_command_invocations(ctx, parse(body)?),
+            "GetCommandInvocation" => self.get_command_invocation(ctx, parse(body)?),
+            "CancelCommand" => self.cancel_command(ctx, parse(body)?),
+            "CreateMaintenanceWindow" => self.create_maintenance_window(ctx, parse(body)?),
+            "GetMaintenanceWindow" => self.get_maintenance_window(ctx, parse(body)?),
+            "UpdateMaintenanceWindow" => self.update_maintenance_window(ctx, parse(body)?),
+            "DeleteMaintenanceWindow" => self.delete_maintenance_window(ctx, parse(body)?),
+            "DescribeMaintenanceWindows" => self.describe_maintenance_windows(ctx, parse(body)?),
+            "RegisterTargetWithMaintenanceWindow" => {
+                self.register_target_with_maintenance_window(ctx, parse(body)?)
+            }
+            "DeregisterTargetFromMaintenanceWindow" => {
+                self.deregister_target_from_maintenance_window(ctx, parse(body)?)
+            }
+            "DescribeMaintenanceWindowTargets" => {
+                self.describe_maintenance_window_targets(ctx, parse(body)?)
+            }
+            "RegisterTaskWithMaintenanceWindow" => {
+                self.register_task_with_maintenance_window(ctx, parse(body)?)
+            }
+            "DeregisterTaskFromMaintenanceWindow" => {
+                self.deregister_task_from_maintenance_window(ctx, parse(body)?)
+            }
+            "DescribeMaintenanceWindowTasks" => {
+                self.describe_maintenance_window_tasks(ctx, parse(body)?)
+            }
             _ if snapstack_protocol::model::has_operation("ssm", op) => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("SSM", op),

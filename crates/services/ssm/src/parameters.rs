@@ -115,7 +115,7 @@ impl Ssm {
         let user = format!("arn:aws:iam::{}:root", ctx.account());
         let now = now_ms();
         let (result, version) = self.store.write(|txn| {
-            let existing = txn.get(&k).cloned();
+            let existing = txn.get(&k).and_then(SsmRecord::parameter).cloned();
             let mut param = match existing {
                 Some(_) if !overwrite => {
                     return Err(AwsError::new(
@@ -189,7 +189,7 @@ impl Ssm {
                 modified_ms: now,
                 modified_user: user.clone(),
             });
-            txn.insert(k.clone(), param);
+            txn.insert(k.clone(), SsmRecord::Parameter(param));
             Ok((number, tier))
         });
         let (number, tier) = result?;
@@ -209,6 +209,7 @@ impl Ssm {
         let snap = self.store.snapshot();
         let p = snap
             .get(&key(&ctx.partition, &name))
+            .and_then(SsmRecord::parameter)
             .ok_or_else(|| not_found(&requested))?;
         let v = find_version(p, &sel).ok_or_else(|| {
             version_not_found(
@@ -249,6 +250,7 @@ impl Ssm {
             };
             match snap
                 .get(&key(&ctx.partition, &name))
+                .and_then(SsmRecord::parameter)
                 .and_then(|p| find_version(p, &sel).map(|v| (p, v)))
             {
                 Some((p, v)) => found.push(parameter_json(
@@ -320,7 +322,9 @@ impl Ssm {
         let mut out = Vec::new();
         let mut next = None;
         let mut last_name: Option<&str> = None;
-        for (_, p) in snap.range((lo, hi)) {
+        for (_, rec) in snap.range((lo, hi)) {
+            // Other records sort after every parameter of the partition.
+            let Some(p) = rec.parameter() else { break };
             let rest = if root {
                 p.name.trim_start_matches('/')
             } else {
@@ -441,7 +445,9 @@ impl Ssm {
         let mut out = Vec::new();
         let mut next = None;
         let mut last_name: Option<&str> = None;
-        for (_, p) in snap.range((lo, hi)) {
+        for (_, rec) in snap.range((lo, hi)) {
+            // Other records sort after every parameter of the partition.
+            let Some(p) = rec.parameter() else { break };
             let Some(v) = matches(p, &filters) else {
                 continue;
             };
@@ -466,6 +472,7 @@ impl Ssm {
         let snap = self.store.snapshot();
         let p = snap
             .get(&key(&ctx.partition, &base))
+            .and_then(SsmRecord::parameter)
             .ok_or_else(|| not_found(&name))?;
         let start: usize = match input.next_token.as_deref() {
             None => 0,

@@ -1,26 +1,62 @@
-//! Tags on parameters.
+//! Tags on parameters, documents and maintenance windows.
 
 use super::*;
 
+fn invalid_id() -> AwsError {
+    AwsError::new(
+        "InvalidResourceId",
+        "The resource ID is not valid. Verify that you entered the correct ID and try again.",
+    )
+}
+
+impl SsmRecord {
+    fn tags(&self) -> Option<&Vec<(String, String)>> {
+        match self {
+            SsmRecord::Parameter(p) => Some(&p.tags),
+            SsmRecord::Ext(Ext::Document(d)) => Some(&d.tags),
+            SsmRecord::Ext(Ext::Window(w)) => Some(&w.tags),
+            SsmRecord::Ext(_) => None,
+        }
+    }
+
+    fn tags_mut(&mut self) -> Option<&mut Vec<(String, String)>> {
+        match self {
+            SsmRecord::Parameter(p) => Some(&mut p.tags),
+            SsmRecord::Ext(Ext::Document(d)) => Some(&mut d.tags),
+            SsmRecord::Ext(Ext::Window(w)) => Some(&mut w.tags),
+            SsmRecord::Ext(_) => None,
+        }
+    }
+}
+
 impl Ssm {
-    pub(super) fn tag_target(ctx: &RequestContext, input: &TagsInput) -> Result<String, AwsError> {
+    /// The key of the record a tagging request names.
+    pub(super) fn tag_target(ctx: &RequestContext, input: &TagsInput) -> Result<Key, AwsError> {
         let rt = input
             .resource_type
             .as_deref()
             .ok_or_else(|| AwsError::missing("resourceType"))?;
-        if rt != "Parameter" {
-            return Err(AwsError::new(
-                "InvalidResourceType",
-                format!("Resource type {rt} is not supported by this emulator."),
-            ));
-        }
         let id = input
             .resource_id
             .clone()
             .ok_or_else(|| AwsError::missing("resourceId"))?;
-        let (base, _, _) = parse_selector(ctx, &id)
-            .map_err(|_| AwsError::new("InvalidResourceId", "The resource ID is not valid."))?;
-        Ok(base)
+        match rt {
+            "Parameter" => {
+                let (base, _, _) = parse_selector(ctx, &id).map_err(|_| {
+                    AwsError::new("InvalidResourceId", "The resource ID is not valid.")
+                })?;
+                Ok(key(&ctx.partition, &base))
+            }
+            "Document" => Ok(documents::doc_key(
+                &ctx.partition,
+                &documents::doc_name(ctx, &id),
+            )),
+            "MaintenanceWindow" => Ok(windows::window_key(&ctx.partition, &id)),
+            _ => Err(AwsError::new(
+                "InvalidResourceType",
+                format!("Resource type {rt} is not supported by this emulator."),
+            )),
+        }
     }
 
     pub(super) fn add_tags(
@@ -28,28 +64,25 @@ impl Ssm {
         ctx: &RequestContext,
         input: TagsInput,
     ) -> Result<Handled, AwsError> {
-        let name = Self::tag_target(ctx, &input)?;
+        let k = Self::tag_target(ctx, &input)?;
         let tags = input.tags.ok_or_else(|| AwsError::missing("tags"))?;
-        let k = key(&ctx.partition, &name);
         let (result, version) = self.store.write(|txn| {
-            let mut p = txn
-                .get(&k)
-                .cloned()
-                .ok_or_else(|| AwsError::new("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again."))?;
+            let mut rec = txn.get(&k).cloned().ok_or_else(invalid_id)?;
+            let list = rec.tags_mut().ok_or_else(invalid_id)?;
             for t in tags {
                 let (tk, tv) = (t.key.unwrap_or_default(), t.value.unwrap_or_default());
-                match p.tags.iter_mut().find(|(k2, _)| *k2 == tk) {
+                match list.iter_mut().find(|(k2, _)| *k2 == tk) {
                     Some(e) => e.1 = tv,
-                    None => p.tags.push((tk, tv)),
+                    None => list.push((tk, tv)),
                 }
             }
-            if p.tags.len() > MAX_TAGS {
+            if list.len() > MAX_TAGS {
                 return Err(AwsError::new(
                     "TooManyTagsError",
                     "The Tags parameter contains more than 50 tags.",
                 ));
             }
-            txn.insert(k.clone(), p);
+            txn.insert(k.clone(), rec);
             Ok(())
         });
         result?;
@@ -61,19 +94,16 @@ impl Ssm {
         ctx: &RequestContext,
         input: TagsInput,
     ) -> Result<Handled, AwsError> {
-        let name = Self::tag_target(ctx, &input)?;
+        let k = Self::tag_target(ctx, &input)?;
         let keys = input.tag_keys.ok_or_else(|| AwsError::missing("tagKeys"))?;
-        let k = key(&ctx.partition, &name);
         let (result, version) = self.store.write(|txn| {
-            let mut p = txn
-                .get(&k)
-                .cloned()
-                .ok_or_else(|| AwsError::new("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again."))?;
-            let before = p.tags.len();
-            p.tags.retain(|(tk, _)| !keys.contains(tk));
-            let changed = p.tags.len() != before;
+            let mut rec = txn.get(&k).cloned().ok_or_else(invalid_id)?;
+            let list = rec.tags_mut().ok_or_else(invalid_id)?;
+            let before = list.len();
+            list.retain(|(tk, _)| !keys.contains(tk));
+            let changed = list.len() != before;
             if changed {
-                txn.insert(k.clone(), p);
+                txn.insert(k.clone(), rec);
             }
             Ok(changed)
         });
@@ -86,16 +116,13 @@ impl Ssm {
         ctx: &RequestContext,
         input: TagsInput,
     ) -> Result<Handled, AwsError> {
-        let name = Self::tag_target(ctx, &input)?;
+        let k = Self::tag_target(ctx, &input)?;
         let snap = self.store.snapshot();
-        let p = snap.get(&key(&ctx.partition, &name)).ok_or_else(|| {
-            AwsError::new(
-                "InvalidResourceId",
-                "The resource ID is not valid. Verify that you entered the correct ID and try again.",
-            )
-        })?;
-        let list: Vec<Value> = p
-            .tags
+        let tags = snap
+            .get(&k)
+            .and_then(SsmRecord::tags)
+            .ok_or_else(invalid_id)?;
+        let list: Vec<Value> = tags
             .iter()
             .map(|(k, v)| json!({"Key": k, "Value": v}))
             .collect();
