@@ -29,6 +29,7 @@ pub mod error;
 mod ex;
 pub mod expr;
 pub mod items;
+pub mod partiql;
 pub mod query;
 mod service;
 #[cfg(test)]
@@ -299,6 +300,9 @@ impl DynamoDb {
             "TransactWriteItems" => self.transact_write_items(ctx, body),
             "TransactGetItems" => self.transact_get_items(ctx, body),
             "Scan" => self.scan(ctx, body),
+            "ExecuteStatement" => self.execute_statement(ctx, body),
+            "BatchExecuteStatement" => self.batch_execute_statement(ctx, body),
+            "ExecuteTransaction" => self.execute_transaction(ctx, body),
             _ if snapstack_protocol::model::has_operation("dynamodb", op) => Err(DdbError {
                 status: snapstack_protocol::http::StatusCode::NOT_IMPLEMENTED,
                 ..DdbError::new(
