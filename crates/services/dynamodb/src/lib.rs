@@ -15,6 +15,11 @@
 //! | item | `i`, table id, `key_bytes(hash)`, `key_bytes(range)` |
 //! | index entry | `x`, table id, index name, index hash, index range, table hash, table range |
 //! | TTL entry | `e`, table id, expiry seconds, table hash, table range |
+//! | ClientRequestToken | `k`, token |
+//! | backup metadata | `B`, backup id |
+//! | backup item | `b`, backup id, `key_bytes(hash)`, `key_bytes(range)` |
+//! | table extras (PITR, insights, Kinesis, policy) | `c`, table id |
+//! | global table (2017.11.29) | `g`, global table name |
 //!
 //! A table id is new for every CreateTable, so a re-created table never sees its predecessor's
 //! records. Key parts are `key_bytes` written as escaped byte strings, so the byte order of a key is
@@ -22,6 +27,7 @@
 //! written in the same `store.write` as the item they follow, so they are always consistent with
 //! the items, on disk too.
 
+pub mod backup;
 pub mod batch;
 #[cfg(test)]
 mod depth_tests;
@@ -29,11 +35,14 @@ pub mod error;
 mod ex;
 pub mod expr;
 pub mod items;
+#[cfg(test)]
+mod ops_tests;
 pub mod partiql;
 pub mod query;
 mod service;
 #[cfg(test)]
 mod service_tests;
+pub mod settings;
 pub mod table;
 pub mod value;
 
@@ -77,6 +86,13 @@ pub enum Rec {
         digest: [u8; 32],
         at_ms: u64,
     },
+    /// A backup's metadata (its items are `Item` records under the backup's prefix).
+    Backup(Box<backup::BackupMeta>),
+    /// A table's settings that are not part of its definition (point-in-time recovery,
+    /// contributor insights, Kinesis destinations, resource policy), keyed by table id.
+    Extras(Box<settings::TableExtras>),
+    /// A global table (version 2017.11.29).
+    GlobalTable(Box<settings::GlobalTableMeta>),
 }
 
 impl Record for Rec {}
@@ -125,6 +141,36 @@ pub mod keys {
     /// The prefix of a partition's remembered tokens.
     pub fn tokens(p: &Partition) -> Key {
         p.key().str("k").build()
+    }
+
+    /// A backup's metadata.
+    pub fn backup(p: &Partition, id: &str) -> Key {
+        p.key().str("B").str(id).build()
+    }
+
+    /// The prefix of every backup's metadata.
+    pub fn backups(p: &Partition) -> Key {
+        p.key().str("B").build()
+    }
+
+    /// The prefix of a backup's items.
+    pub fn backup_items(p: &Partition, id: &str) -> Key {
+        p.key().str("b").str(id).build()
+    }
+
+    /// A table's extra settings.
+    pub fn extras(p: &Partition, table_id: u64) -> Key {
+        p.key().str("c").u64(table_id).build()
+    }
+
+    /// A global table.
+    pub fn global_table(p: &Partition, name: &str) -> Key {
+        p.key().str("g").str(name).build()
+    }
+
+    /// The prefix of every global table.
+    pub fn global_tables(p: &Partition) -> Key {
+        p.key().str("g").build()
     }
 }
 
@@ -303,6 +349,33 @@ impl DynamoDb {
             "ExecuteStatement" => self.execute_statement(ctx, body),
             "BatchExecuteStatement" => self.batch_execute_statement(ctx, body),
             "ExecuteTransaction" => self.execute_transaction(ctx, body),
+            "CreateBackup" => self.create_backup(ctx, body),
+            "DescribeBackup" => self.describe_backup(ctx, body),
+            "ListBackups" => self.list_backups(ctx, body),
+            "DeleteBackup" => self.delete_backup(ctx, body),
+            "RestoreTableFromBackup" => self.restore_from_backup(ctx, body),
+            "UpdateContinuousBackups" => self.update_continuous_backups(ctx, body),
+            "DescribeContinuousBackups" => self.describe_continuous_backups(ctx, body),
+            "RestoreTableToPointInTime" => self.restore_to_point_in_time(ctx, body),
+            "DescribeLimits" => self.describe_limits(),
+            "DescribeEndpoints" => self.describe_endpoints(ctx),
+            "DescribeContributorInsights" => self.describe_contributor_insights(ctx, body),
+            "UpdateContributorInsights" => self.update_contributor_insights(ctx, body),
+            "ListContributorInsights" => self.list_contributor_insights(ctx, body),
+            "EnableKinesisStreamingDestination" => self.enable_kinesis(ctx, body),
+            "DisableKinesisStreamingDestination" => self.disable_kinesis(ctx, body),
+            "UpdateKinesisStreamingDestination" => self.update_kinesis(ctx, body),
+            "DescribeKinesisStreamingDestination" => self.describe_kinesis(ctx, body),
+            "PutResourcePolicy" => self.put_resource_policy(ctx, body),
+            "GetResourcePolicy" => self.get_resource_policy(ctx, body),
+            "DeleteResourcePolicy" => self.delete_resource_policy(ctx, body),
+            "DescribeTableReplicaAutoScaling" => self.table_replica_auto_scaling(ctx, body),
+            "CreateGlobalTable" => self.create_global_table(ctx, body),
+            "DescribeGlobalTable" => self.describe_global_table(ctx, body),
+            "ListGlobalTables" => self.list_global_tables(ctx, body),
+            "UpdateGlobalTable" => self.update_global_table(ctx, body),
+            "DescribeGlobalTableSettings" => self.describe_global_table_settings(ctx, body),
+            "UpdateGlobalTableSettings" => self.update_global_table_settings(ctx, body),
             _ if snapstack_protocol::model::has_operation("dynamodb", op) => Err(DdbError {
                 status: snapstack_protocol::http::StatusCode::NOT_IMPLEMENTED,
                 ..DdbError::new(
@@ -427,6 +500,7 @@ impl DynamoDb {
             txn.remove_prefix(&keys::items(p, t.id));
             txn.remove_prefix(&keys::index_entries(p, t.id));
             txn.remove_prefix(&keys::expiries(p, t.id));
+            txn.remove(&keys::extras(p, t.id));
             Ok(t)
         });
         let t = r?;

@@ -66,7 +66,9 @@ fn hash_values(cond: &Node, name: &str) -> Option<Vec<AttributeValue>> {
 /// The primary key a write's (or a point read's) WHERE names: an equality on every key attribute.
 pub fn target_key(t: &TableMeta, cond: &Node) -> DdbResult<(Item, Pk)> {
     let missing = || {
-        DdbError::validation("Where clause does not contain a mandatory equality on all key attributes")
+        DdbError::validation(
+            "Where clause does not contain a mandatory equality on all key attributes",
+        )
     };
     let mut key = Item::new();
     for a in std::iter::once(&t.hash).chain(t.range.iter()) {
@@ -247,7 +249,11 @@ fn token_key(token: &str) -> DdbResult<Key> {
 }
 
 /// The key range of `prefix` that is still to be read after `token` (`None`: nothing left).
-fn rest_of(prefix: &Key, token: Option<&Key>, descending: bool) -> Option<(Bound<Key>, Bound<Key>)> {
+fn rest_of(
+    prefix: &Key,
+    token: Option<&Key>,
+    descending: bool,
+) -> Option<(Bound<Key>, Bound<Key>)> {
     let (lo, hi) = prefix.prefix_range();
     let Some(tok) = token else {
         return Some((lo, hi));
@@ -261,7 +267,11 @@ fn rest_of(prefix: &Key, token: Option<&Key>, descending: bool) -> Option<(Bound
     }
     // The token is before or after the whole prefix.
     let before = tok < prefix;
-    if before != descending { Some((lo, hi)) } else { None }
+    if before != descending {
+        Some((lo, hi))
+    } else {
+        None
+    }
 }
 
 /// Run a SELECT on a snapshot: at most `limit` items evaluated and 1 MB, from `token` on.
@@ -275,9 +285,7 @@ pub fn select(
 ) -> DdbResult<Page> {
     let idx: Option<&IndexMeta> = match &s.index {
         Some(n) => Some(t.index(n).ok_or_else(|| {
-            DdbError::validation(format!(
-                "The table does not have the specified index: {n}"
-            ))
+            DdbError::validation(format!("The table does not have the specified index: {n}"))
         })?),
         None => None,
     };

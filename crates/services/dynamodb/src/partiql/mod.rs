@@ -24,7 +24,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use snapstack_service::{Handled, RequestContext};
 
-use crate::items::{self, get_item_in, item_key, load_table, save_table, str_field, verr, write_item};
+use crate::items::{
+    self, get_item_in, item_key, load_table, save_table, str_field, verr, write_item,
+};
 use crate::table::TableMeta;
 use crate::value::{self, AttributeValue, Item};
 use crate::{DdbError, DdbResult, DynamoDb, Rec, keys, ok};
@@ -126,7 +128,11 @@ impl DynamoDb {
         r.map(|plan| (plan, v))
     }
 
-    pub(crate) fn execute_statement(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn execute_statement(
+        &self,
+        ctx: &RequestContext,
+        body: &Value,
+    ) -> DdbResult<Handled> {
         let stmt = prepare(
             body.get("Statement").unwrap_or(&Value::Null),
             body.get("Parameters"),
@@ -187,7 +193,10 @@ impl DynamoDb {
         let mut responses = Vec::with_capacity(list.len());
         let mut version = None;
         for s in list {
-            let stmt = prepare(s.get("Statement").unwrap_or(&Value::Null), s.get("Parameters"));
+            let stmt = prepare(
+                s.get("Statement").unwrap_or(&Value::Null),
+                s.get("Parameters"),
+            );
             let return_old = return_old_on_failure(s)?;
             let (table, result) = match stmt {
                 Err(e) => (None, Err(e)),
@@ -283,7 +292,10 @@ impl DynamoDb {
         let token = str_field(body, "ClientRequestToken")?.map(str::to_string);
         let mut stmts = Vec::with_capacity(list.len());
         for s in list {
-            let stmt = prepare(s.get("Statement").unwrap_or(&Value::Null), s.get("Parameters"))?;
+            let stmt = prepare(
+                s.get("Statement").unwrap_or(&Value::Null),
+                s.get("Parameters"),
+            )?;
             stmts.push((stmt, return_old_on_failure(s)?));
         }
         let reads = stmts.iter().filter(|(s, _)| s.is_read()).count();

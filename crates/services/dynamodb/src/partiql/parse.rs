@@ -361,7 +361,12 @@ impl Parser<'_> {
         self.punct("=")?;
         // set_add / set_delete are ADD and DELETE of the expression language.
         for (f, add) in [("set_add", true), ("set_delete", false)] {
-            if self.is_kw(f) && matches!(self.toks.get(self.at + 1).map(|t| &t.tok), Some(Tok::Punct("("))) {
+            if self.is_kw(f)
+                && matches!(
+                    self.toks.get(self.at + 1).map(|t| &t.tok),
+                    Some(Tok::Punct("("))
+                )
+            {
                 self.at += 2;
                 let p = self.path()?;
                 if p != target {
@@ -400,7 +405,10 @@ impl Parser<'_> {
     }
 
     fn set_operand_inner(&mut self) -> R<SetOperand> {
-        let call = matches!(self.toks.get(self.at + 1).map(|t| &t.tok), Some(Tok::Punct("(")));
+        let call = matches!(
+            self.toks.get(self.at + 1).map(|t| &t.tok),
+            Some(Tok::Punct("("))
+        );
         if call && self.is_kw("list_append") {
             self.at += 2;
             let a = self.set_operand()?;
@@ -469,7 +477,12 @@ impl Parser<'_> {
         let top = self.name()?;
         let mut steps = Vec::new();
         loop {
-            if self.is_punct(".") && !matches!(self.toks.get(self.at + 1).map(|t| &t.tok), Some(Tok::Punct("*"))) {
+            if self.is_punct(".")
+                && !matches!(
+                    self.toks.get(self.at + 1).map(|t| &t.tok),
+                    Some(Tok::Punct("*"))
+                )
+            {
                 self.at += 1;
                 steps.push(Step::Field(self.name()?));
             } else if self.eat_punct("[") {
@@ -526,7 +539,10 @@ impl Parser<'_> {
                                 _ => return Err(malformed("Tuple keys must be strings")),
                             },
                             t => {
-                                return Err(malformed(format!("Unexpected token {}", describe(&t))));
+                                return Err(malformed(format!(
+                                    "Unexpected token {}",
+                                    describe(&t)
+                                )));
                             }
                         };
                         self.punct(":")?;
@@ -617,7 +633,10 @@ impl Parser<'_> {
             self.punct(")")?;
             return Ok(c);
         }
-        let call = matches!(self.toks.get(self.at + 1).map(|t| &t.tok), Some(Tok::Punct("(")));
+        let call = matches!(
+            self.toks.get(self.at + 1).map(|t| &t.tok),
+            Some(Tok::Punct("("))
+        );
         if call {
             for f in ["begins_with", "contains", "attribute_type"] {
                 if self.is_kw(f) {
@@ -652,7 +671,10 @@ impl Parser<'_> {
             let n = if self.eat_kw("MISSING") {
                 Node::NotExists(p)
             } else if self.eat_kw("NULL") {
-                Node::Or(vec![Node::Type(p.clone(), "NULL".into()), Node::NotExists(p)])
+                Node::Or(vec![
+                    Node::Type(p.clone(), "NULL".into()),
+                    Node::NotExists(p),
+                ])
             } else {
                 return self.unexpected();
             };
@@ -700,7 +722,10 @@ impl Parser<'_> {
 
     /// An operand: a path, `size(path)`, or a literal.
     fn operand(&mut self) -> R<Operand> {
-        let call = matches!(self.toks.get(self.at + 1).map(|t| &t.tok), Some(Tok::Punct("(")));
+        let call = matches!(
+            self.toks.get(self.at + 1).map(|t| &t.tok),
+            Some(Tok::Punct("("))
+        );
         if call && self.is_kw("size") {
             self.at += 2;
             let p = self.path()?;

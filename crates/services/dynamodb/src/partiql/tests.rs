@@ -35,13 +35,22 @@ fn setup() -> DynamoDb {
 }
 
 fn insert(d: &DynamoDb, pk: &str, sk: i64, extra: &str) {
-    stmt(d, &format!("INSERT INTO \"tbl\" VALUE {{'pk': '{pk}', 'sk': {sk}{extra}}}")).unwrap();
+    stmt(
+        d,
+        &format!("INSERT INTO \"tbl\" VALUE {{'pk': '{pk}', 'sk': {sk}{extra}}}"),
+    )
+    .unwrap();
 }
 
 #[test]
 fn insert_select_update_delete() {
     let d = setup();
-    insert(&d, "a", 1, ", 'n': 5, 'g': 'x', 'tags': <<'p', 'q'>>, 'm': {'k': [1, 'two', true, null]}");
+    insert(
+        &d,
+        "a",
+        1,
+        ", 'n': 5, 'g': 'x', 'tags': <<'p', 'q'>>, 'm': {'k': [1, 'two', true, null]}",
+    );
     insert(&d, "a", 2, ", 'n': 7");
     insert(&d, "b", 1, ", 'n': 9, 'g': 'x'");
     let e = stmt(&d, "INSERT INTO tbl VALUE {'pk': 'a', 'sk': 1}").unwrap_err();
@@ -63,31 +72,62 @@ fn insert_select_update_delete() {
     assert_eq!(r["Items"].as_array().unwrap().len(), 2);
     let r = stmt(&d, "SELECT pk FROM tbl WHERE g IS MISSING").unwrap();
     assert_eq!(r["Items"], json!([{"pk": {"S": "a"}}]));
-    let r = stmt(&d, "SELECT pk FROM tbl WHERE begins_with(pk, 'b') OR contains(tags, 'q')").unwrap();
+    let r = stmt(
+        &d,
+        "SELECT pk FROM tbl WHERE begins_with(pk, 'b') OR contains(tags, 'q')",
+    )
+    .unwrap();
     assert_eq!(r["Items"].as_array().unwrap().len(), 2);
     let r = stmt(&d, "SELECT m.k[1] FROM tbl WHERE attribute_type(m, 'M')").unwrap();
-    assert_eq!(r["Items"], json!([{"m": {"M": {"k": {"L": [{"S": "two"}]}}}}]));
+    assert_eq!(
+        r["Items"],
+        json!([{"m": {"M": {"k": {"L": [{"S": "two"}]}}}}])
+    );
     // Parameters.
-    let r = call(&d, "ExecuteStatement", json!({"Statement": "SELECT n FROM tbl WHERE pk = ? AND sk = ?",
-        "Parameters": [{"S": "b"}, {"N": "1"}]})).unwrap();
+    let r = call(
+        &d,
+        "ExecuteStatement",
+        json!({"Statement": "SELECT n FROM tbl WHERE pk = ? AND sk = ?",
+        "Parameters": [{"S": "b"}, {"N": "1"}]}),
+    )
+    .unwrap();
     assert_eq!(r["Items"], json!([{"n": {"N": "9"}}]));
-    let e = call(&d, "ExecuteStatement", json!({"Statement": "SELECT n FROM tbl WHERE pk = ?",
-        "Parameters": [{"S": "b"}, {"N": "1"}]})).unwrap_err();
-    assert_eq!(e.message, "Number of parameters in request and statement don't match.");
+    let e = call(
+        &d,
+        "ExecuteStatement",
+        json!({"Statement": "SELECT n FROM tbl WHERE pk = ?",
+        "Parameters": [{"S": "b"}, {"N": "1"}]}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Number of parameters in request and statement don't match."
+    );
     // UPDATE: SET, REMOVE, RETURNING, condition, absent item.
     let r = stmt(&d, "UPDATE tbl SET n = n + 1 SET x = 'new' REMOVE g WHERE pk = 'a' AND sk = 1 RETURNING ALL NEW *").unwrap();
     assert_eq!(r["Items"][0]["n"]["N"], "6");
     assert!(r["Items"][0].get("g").is_none());
     let r = stmt(&d, "UPDATE tbl SET tags = set_add(tags, <<'r'>>) WHERE pk = 'a' AND sk = 1 RETURNING MODIFIED NEW *").unwrap();
     assert_eq!(r["Items"], json!([{"tags": {"SS": ["p", "q", "r"]}}]));
-    let e = stmt(&d, "UPDATE tbl SET n = 1 WHERE pk = 'a' AND sk = 1 AND n = 100").unwrap_err();
+    let e = stmt(
+        &d,
+        "UPDATE tbl SET n = 1 WHERE pk = 'a' AND sk = 1 AND n = 100",
+    )
+    .unwrap_err();
     assert_eq!(e.code, "ConditionalCheckFailedException");
     let e = stmt(&d, "UPDATE tbl SET n = 1 WHERE pk = 'zz' AND sk = 1").unwrap_err();
     assert_eq!(e.code, "ConditionalCheckFailedException");
     let e = stmt(&d, "UPDATE tbl SET n = 1 WHERE pk = 'a'").unwrap_err();
-    assert_eq!(e.message, "Where clause does not contain a mandatory equality on all key attributes");
+    assert_eq!(
+        e.message,
+        "Where clause does not contain a mandatory equality on all key attributes"
+    );
     let e = stmt(&d, "UPDATE tbl SET pk = 'q' WHERE pk = 'a' AND sk = 1").unwrap_err();
-    assert!(e.message.contains("This attribute is part of the key"), "{}", e.message);
+    assert!(
+        e.message.contains("This attribute is part of the key"),
+        "{}",
+        e.message
+    );
     // The index followed the update (g removed from a/1).
     let r = stmt(&d, "SELECT pk FROM tbl.byg WHERE g = 'x'").unwrap();
     assert_eq!(r["Items"], json!([{"pk": {"S": "b"}}]));
@@ -95,18 +135,35 @@ fn insert_select_update_delete() {
     stmt(&d, "DELETE FROM tbl WHERE pk = 'nope' AND sk = 1").unwrap();
     let e = stmt(&d, "DELETE FROM tbl WHERE pk = 'a' AND sk = 2 AND n = 0").unwrap_err();
     assert_eq!(e.code, "ConditionalCheckFailedException");
-    let r = stmt(&d, "DELETE FROM tbl WHERE pk = 'a' AND sk = 2 RETURNING ALL OLD *").unwrap();
+    let r = stmt(
+        &d,
+        "DELETE FROM tbl WHERE pk = 'a' AND sk = 2 RETURNING ALL OLD *",
+    )
+    .unwrap();
     assert_eq!(r["Items"][0]["n"]["N"], "7");
-    assert_eq!(stmt(&d, "SELECT * FROM tbl").unwrap()["Items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stmt(&d, "SELECT * FROM tbl").unwrap()["Items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let t = call(&d, "DescribeTable", json!({"TableName": "tbl"})).unwrap();
     assert_eq!(t["Table"]["ItemCount"], 2);
     // Errors.
     let e = stmt(&d, "SELECT * FROM nope").unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
     let e = stmt(&d, "SELEC * FROM tbl").unwrap_err();
-    assert!(e.message.starts_with("Statement wasn't well formed"), "{}", e.message);
+    assert!(
+        e.message.starts_with("Statement wasn't well formed"),
+        "{}",
+        e.message
+    );
     let e = stmt(&d, "SELECT * FROM tbl.nope").unwrap_err();
-    assert_eq!(e.message, "The table does not have the specified index: nope");
+    assert_eq!(
+        e.message,
+        "The table does not have the specified index: nope"
+    );
 }
 
 #[test]
@@ -138,7 +195,12 @@ fn select_pages_with_limit_and_next_token() {
         }
         assert_eq!(seen, want);
     }
-    let e = call(&d, "ExecuteStatement", json!({"Statement": "SELECT * FROM tbl", "NextToken": "AAAA"})).unwrap_err();
+    let e = call(
+        &d,
+        "ExecuteStatement",
+        json!({"Statement": "SELECT * FROM tbl", "NextToken": "AAAA"}),
+    )
+    .unwrap_err();
     assert_eq!(e.message, "Invalid NextToken");
 }
 
@@ -160,40 +222,80 @@ fn batches_and_transactions() {
     assert_eq!(rs[3]["Error"]["Code"], "ValidationError");
     assert_eq!(rs[4]["Error"]["Code"], "ResourceNotFound");
     // A transaction: all or nothing.
-    let e = call(&d, "ExecuteTransaction", json!({"TransactStatements": [
-        {"Statement": "INSERT INTO tbl VALUE {'pk': 'c', 'sk': 1}"},
-        {"Statement": "UPDATE tbl SET n = 2 WHERE pk = 'a' AND sk = 1 AND n = 5"},
-    ]})).unwrap_err();
+    let e = call(
+        &d,
+        "ExecuteTransaction",
+        json!({"TransactStatements": [
+            {"Statement": "INSERT INTO tbl VALUE {'pk': 'c', 'sk': 1}"},
+            {"Statement": "UPDATE tbl SET n = 2 WHERE pk = 'a' AND sk = 1 AND n = 5"},
+        ]}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "TransactionCanceledException");
-    assert_eq!(e.message, "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]");
-    assert!(stmt(&d, "SELECT * FROM tbl WHERE pk = 'c'").unwrap()["Items"].as_array().unwrap().is_empty());
-    call(&d, "ExecuteTransaction", json!({"TransactStatements": [
+    assert_eq!(
+        e.message,
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]"
+    );
+    assert!(
+        stmt(&d, "SELECT * FROM tbl WHERE pk = 'c'").unwrap()["Items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    call(
+        &d,
+        "ExecuteTransaction",
+        json!({"TransactStatements": [
         {"Statement": "INSERT INTO tbl VALUE {'pk': 'c', 'sk': 1}"},
         {"Statement": "UPDATE tbl SET n = 2 WHERE pk = 'a' AND sk = 1 AND n = 1"},
         {"Statement": "EXISTS(SELECT * FROM tbl WHERE pk = 'b' AND sk = 1)"},
-    ], "ClientRequestToken": "tok"})).unwrap();
-    let r = call(&d, "ExecuteTransaction", json!({"TransactStatements": [
-        {"Statement": "SELECT n FROM tbl WHERE pk = 'a' AND sk = 1"},
-        {"Statement": "SELECT n FROM tbl WHERE pk = 'zz' AND sk = 1"},
-    ]})).unwrap();
+    ], "ClientRequestToken": "tok"}),
+    )
+    .unwrap();
+    let r = call(
+        &d,
+        "ExecuteTransaction",
+        json!({"TransactStatements": [
+            {"Statement": "SELECT n FROM tbl WHERE pk = 'a' AND sk = 1"},
+            {"Statement": "SELECT n FROM tbl WHERE pk = 'zz' AND sk = 1"},
+        ]}),
+    )
+    .unwrap();
     assert_eq!(r["Responses"], json!([{"Item": {"n": {"N": "2"}}}, {}]));
-    let e = call(&d, "ExecuteTransaction", json!({"TransactStatements": [
-        {"Statement": "SELECT n FROM tbl WHERE pk = 'a' AND sk = 1"},
-        {"Statement": "DELETE FROM tbl WHERE pk = 'a' AND sk = 1"},
-    ]})).unwrap_err();
+    let e = call(
+        &d,
+        "ExecuteTransaction",
+        json!({"TransactStatements": [
+            {"Statement": "SELECT n FROM tbl WHERE pk = 'a' AND sk = 1"},
+            {"Statement": "DELETE FROM tbl WHERE pk = 'a' AND sk = 1"},
+        ]}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "ValidationException");
-    let e = call(&d, "ExecuteTransaction", json!({"TransactStatements": [
-        {"Statement": "DELETE FROM tbl WHERE pk = 'a' AND sk = 1"},
-        {"Statement": "UPDATE tbl SET n = 3 WHERE pk = 'a' AND sk = 1"},
-    ]})).unwrap_err();
-    assert_eq!(e.message, "Transaction request cannot include multiple operations on one item");
+    let e = call(
+        &d,
+        "ExecuteTransaction",
+        json!({"TransactStatements": [
+            {"Statement": "DELETE FROM tbl WHERE pk = 'a' AND sk = 1"},
+            {"Statement": "UPDATE tbl SET n = 3 WHERE pk = 'a' AND sk = 1"},
+        ]}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Transaction request cannot include multiple operations on one item"
+    );
 }
 
 #[test]
 fn statements_are_bounded() {
     let long = format!("SELECT * FROM tbl WHERE a = '{}'", "x".repeat(8200));
     assert!(parse(&long, &[]).unwrap_err().contains("8192"));
-    let deep = format!("SELECT * FROM tbl WHERE {}a = 1{}", "(".repeat(100), ")".repeat(100));
+    let deep = format!(
+        "SELECT * FROM tbl WHERE {}a = 1{}",
+        "(".repeat(100),
+        ")".repeat(100)
+    );
     assert!(parse(&deep, &[]).unwrap_err().contains("nesting"));
     let deep = format!("INSERT INTO tbl VALUE {}", "[".repeat(200));
     assert!(parse(&deep, &[]).unwrap_err().contains("nesting"));
@@ -202,11 +304,60 @@ fn statements_are_bounded() {
 }
 
 const WORDS: &[&str] = &[
-    "SELECT", "*", "FROM", "\"tbl\"", "tbl", "WHERE", "a", "=", "'s'", "1", "-", "AND", "OR", "NOT",
-    "(", ")", "[", "]", "{", "}", "<<", ">>", ",", ".", ":", "?", "IN", "BETWEEN", "IS",
-    "MISSING", "NULL", "INSERT", "INTO", "VALUE", "UPDATE", "SET", "REMOVE", "DELETE",
-    "RETURNING", "ALL", "NEW", "OLD", "begins_with", "size", "EXISTS", "ORDER", "BY", "DESC",
-    "set_add", "list_append", "<", ">=", "<>", "+",
+    "SELECT",
+    "*",
+    "FROM",
+    "\"tbl\"",
+    "tbl",
+    "WHERE",
+    "a",
+    "=",
+    "'s'",
+    "1",
+    "-",
+    "AND",
+    "OR",
+    "NOT",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "<<",
+    ">>",
+    ",",
+    ".",
+    ":",
+    "?",
+    "IN",
+    "BETWEEN",
+    "IS",
+    "MISSING",
+    "NULL",
+    "INSERT",
+    "INTO",
+    "VALUE",
+    "UPDATE",
+    "SET",
+    "REMOVE",
+    "DELETE",
+    "RETURNING",
+    "ALL",
+    "NEW",
+    "OLD",
+    "begins_with",
+    "size",
+    "EXISTS",
+    "ORDER",
+    "BY",
+    "DESC",
+    "set_add",
+    "list_append",
+    "<",
+    ">=",
+    "<>",
+    "+",
 ];
 
 proptest! {
