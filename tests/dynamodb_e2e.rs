@@ -72,7 +72,10 @@ fn partiql_through_boto3() {
 #[test]
 fn backups_and_settings_survive_a_restart() {
     let vol = tempdir();
-    let env = [("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST")];
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
     let mut server = Server::start(vol.path(), &env);
     server.script("dynamodb_partiql.py", &["prepare"]);
     server.kill9();
