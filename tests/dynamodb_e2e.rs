@@ -58,3 +58,27 @@ fn items_and_index_queries_survive_a_restart() {
         ddb(&mut server, &["compare", dump]);
     }
 }
+
+/// PartiQL statements, batches and transactions through boto3.
+#[test]
+fn partiql_through_boto3() {
+    let vol = tempdir();
+    let mut server = Server::start(vol.path(), &[]);
+    server.script("dynamodb_partiql.py", &["partiql"]);
+}
+
+/// A backup, PITR and the table settings survive a restart; restores give the backed-up items
+/// and (point in time) the current ones.
+#[test]
+fn backups_and_settings_survive_a_restart() {
+    let vol = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("dynamodb_partiql.py", &["prepare"]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("dynamodb_partiql.py", &["restored"]);
+}

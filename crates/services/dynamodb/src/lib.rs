@@ -15,6 +15,11 @@
 //! | item | `i`, table id, `key_bytes(hash)`, `key_bytes(range)` |
 //! | index entry | `x`, table id, index name, index hash, index range, table hash, table range |
 //! | TTL entry | `e`, table id, expiry seconds, table hash, table range |
+//! | ClientRequestToken | `k`, token |
+//! | backup metadata | `B`, backup id |
+//! | backup item | `b`, backup id, `key_bytes(hash)`, `key_bytes(range)` |
+//! | table extras (PITR, insights, Kinesis, policy) | `c`, table id |
+//! | global table (2017.11.29) | `g`, global table name |
 //!
 //! A table id is new for every CreateTable, so a re-created table never sees its predecessor's
 //! records. Key parts are `key_bytes` written as escaped byte strings, so the byte order of a key is
@@ -22,6 +27,7 @@
 //! written in the same `store.write` as the item they follow, so they are always consistent with
 //! the items, on disk too.
 
+pub mod backup;
 pub mod batch;
 #[cfg(test)]
 mod depth_tests;
@@ -29,10 +35,15 @@ pub mod error;
 mod ex;
 pub mod expr;
 pub mod items;
+#[cfg(test)]
+mod ops_tests;
+pub mod partiql;
 pub mod query;
 mod service;
 #[cfg(test)]
 mod service_tests;
+pub mod settings;
+mod sweep;
 pub mod table;
 pub mod value;
 
@@ -76,6 +87,13 @@ pub enum Rec {
         digest: [u8; 32],
         at_ms: u64,
     },
+    /// A backup's metadata (its items are `Item` records under the backup's prefix).
+    Backup(Box<backup::BackupMeta>),
+    /// A table's settings that are not part of its definition (point-in-time recovery,
+    /// contributor insights, Kinesis destinations, resource policy), keyed by table id.
+    Extras(Box<settings::TableExtras>),
+    /// A global table (version 2017.11.29).
+    GlobalTable(Box<settings::GlobalTableMeta>),
 }
 
 impl Record for Rec {}
@@ -124,6 +142,36 @@ pub mod keys {
     /// The prefix of a partition's remembered tokens.
     pub fn tokens(p: &Partition) -> Key {
         p.key().str("k").build()
+    }
+
+    /// A backup's metadata.
+    pub fn backup(p: &Partition, id: &str) -> Key {
+        p.key().str("B").str(id).build()
+    }
+
+    /// The prefix of every backup's metadata.
+    pub fn backups(p: &Partition) -> Key {
+        p.key().str("B").build()
+    }
+
+    /// The prefix of a backup's items.
+    pub fn backup_items(p: &Partition, id: &str) -> Key {
+        p.key().str("b").str(id).build()
+    }
+
+    /// A table's extra settings.
+    pub fn extras(p: &Partition, table_id: u64) -> Key {
+        p.key().str("c").u64(table_id).build()
+    }
+
+    /// A global table.
+    pub fn global_table(p: &Partition, name: &str) -> Key {
+        p.key().str("g").str(name).build()
+    }
+
+    /// The prefix of every global table.
+    pub fn global_tables(p: &Partition) -> Key {
+        p.key().str("g").build()
     }
 }
 
@@ -299,6 +347,36 @@ impl DynamoDb {
             "TransactWriteItems" => self.transact_write_items(ctx, body),
             "TransactGetItems" => self.transact_get_items(ctx, body),
             "Scan" => self.scan(ctx, body),
+            "ExecuteStatement" => self.execute_statement(ctx, body),
+            "BatchExecuteStatement" => self.batch_execute_statement(ctx, body),
+            "ExecuteTransaction" => self.execute_transaction(ctx, body),
+            "CreateBackup" => self.create_backup(ctx, body),
+            "DescribeBackup" => self.describe_backup(ctx, body),
+            "ListBackups" => self.list_backups(ctx, body),
+            "DeleteBackup" => self.delete_backup(ctx, body),
+            "RestoreTableFromBackup" => self.restore_from_backup(ctx, body),
+            "UpdateContinuousBackups" => self.update_continuous_backups(ctx, body),
+            "DescribeContinuousBackups" => self.describe_continuous_backups(ctx, body),
+            "RestoreTableToPointInTime" => self.restore_to_point_in_time(ctx, body),
+            "DescribeLimits" => self.describe_limits(),
+            "DescribeEndpoints" => self.describe_endpoints(ctx),
+            "DescribeContributorInsights" => self.describe_contributor_insights(ctx, body),
+            "UpdateContributorInsights" => self.update_contributor_insights(ctx, body),
+            "ListContributorInsights" => self.list_contributor_insights(ctx, body),
+            "EnableKinesisStreamingDestination" => self.enable_kinesis(ctx, body),
+            "DisableKinesisStreamingDestination" => self.disable_kinesis(ctx, body),
+            "UpdateKinesisStreamingDestination" => self.update_kinesis(ctx, body),
+            "DescribeKinesisStreamingDestination" => self.describe_kinesis(ctx, body),
+            "PutResourcePolicy" => self.put_resource_policy(ctx, body),
+            "GetResourcePolicy" => self.get_resource_policy(ctx, body),
+            "DeleteResourcePolicy" => self.delete_resource_policy(ctx, body),
+            "DescribeTableReplicaAutoScaling" => self.table_replica_auto_scaling(ctx, body),
+            "CreateGlobalTable" => self.create_global_table(ctx, body),
+            "DescribeGlobalTable" => self.describe_global_table(ctx, body),
+            "ListGlobalTables" => self.list_global_tables(ctx, body),
+            "UpdateGlobalTable" => self.update_global_table(ctx, body),
+            "DescribeGlobalTableSettings" => self.describe_global_table_settings(ctx, body),
+            "UpdateGlobalTableSettings" => self.update_global_table_settings(ctx, body),
             _ if snapstack_protocol::model::has_operation("dynamodb", op) => Err(DdbError {
                 status: snapstack_protocol::http::StatusCode::NOT_IMPLEMENTED,
                 ..DdbError::new(
@@ -423,6 +501,7 @@ impl DynamoDb {
             txn.remove_prefix(&keys::items(p, t.id));
             txn.remove_prefix(&keys::index_entries(p, t.id));
             txn.remove_prefix(&keys::expiries(p, t.id));
+            txn.remove(&keys::extras(p, t.id));
             Ok(t)
         });
         let t = r?;
@@ -740,142 +819,6 @@ impl DynamoDb {
         txn: &mut snapstack_engine::store::Txn<'_, Rec>,
     ) {
         items::rebuild_expiries(p, t, txn);
-    }
-}
-
-/// TTL sweeps delete at most this many items per store write.
-const SWEEP_BATCH: usize = 1000;
-/// Items whose TTL is further in the past than this are not deleted (DynamoDB's rule).
-const TTL_MAX_AGE_SECS: u64 = 5 * 365 * 24 * 3600;
-
-impl DynamoDb {
-    /// Delete every item whose TTL attribute (epoch seconds) is before `now_ms`, in every
-    /// partition. Returns how many items were deleted.
-    pub fn sweep_expired(&self, now_ms: u64) -> usize {
-        let now_secs = now_ms / 1000;
-        let mut deleted = 0;
-        for p in self.partitions() {
-            self.forget_expired_tokens(&p, now_ms);
-            let tables: Vec<TableMeta> = self
-                .store
-                .snapshot()
-                .scan_prefix(&keys::tables(&p))
-                .filter_map(|(_, r)| match r {
-                    Rec::Table(t) if t.ttl_attribute.is_some() => Some((**t).clone()),
-                    _ => None,
-                })
-                .collect();
-            for t in tables {
-                loop {
-                    let snap = self.store.snapshot();
-                    // DynamoDB leaves items whose TTL is more than five years in the past.
-                    let oldest = now_secs.saturating_sub(TTL_MAX_AGE_SECS);
-                    let lo = p.key().str("e").u64(t.id).u64(oldest).build();
-                    let hi = p.key().str("e").u64(t.id).u64(now_secs).build();
-                    let due: Vec<items::Pk> = snap
-                        .range((std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi)))
-                        .filter_map(|(_, r)| match r {
-                            Rec::Ttl { hash, range } => Some(items::Pk {
-                                hash: hash.clone(),
-                                range: range.clone(),
-                            }),
-                            _ => None,
-                        })
-                        .take(SWEEP_BATCH)
-                        .collect();
-                    if due.is_empty() {
-                        break;
-                    }
-                    let (n, _) = self.store.write(|txn| {
-                        let Ok(mut cur) = items::load_table(txn, &p, &t.name) else {
-                            return 0;
-                        };
-                        if cur.id != t.id {
-                            return 0;
-                        }
-                        let mut n = 0;
-                        for pk in &due {
-                            let key = items::item_key(&p, &cur, pk);
-                            let Some(old) = items::get_item_in(txn, &key) else {
-                                continue;
-                            };
-                            if items::expiry(&cur, &old)
-                                .is_some_and(|s| s < now_secs && s >= oldest)
-                            {
-                                items::write_item(&p, &mut cur, txn, pk, Some(&old), None);
-                                n += 1;
-                            }
-                        }
-                        items::save_table(txn, &p, cur);
-                        n
-                    });
-                    deleted += n;
-                    if n == 0 || due.len() < SWEEP_BATCH {
-                        break;
-                    }
-                }
-            }
-        }
-        deleted
-    }
-
-    /// Drop the ClientRequestTokens of `p` older than their 10-minute window.
-    fn forget_expired_tokens(&self, p: &Partition, now_ms: u64) {
-        let expired = |r: &Rec| matches!(r, Rec::Token { at_ms, .. } if now_ms.saturating_sub(*at_ms) >= batch::TOKEN_TTL_MS);
-        loop {
-            let due: Vec<Key> = self
-                .store
-                .snapshot()
-                .scan_prefix(&keys::tokens(p))
-                .filter(|(_, r)| expired(r))
-                .map(|(k, _)| k.clone())
-                .take(SWEEP_BATCH)
-                .collect();
-            if due.is_empty() {
-                return;
-            }
-            self.store.write(|txn| {
-                for k in &due {
-                    // A token claimed again meanwhile is fresh: keep it.
-                    if txn.get(k).is_some_and(expired) {
-                        txn.remove(k);
-                    }
-                }
-            });
-            if due.len() < SWEEP_BATCH {
-                return;
-            }
-        }
-    }
-
-    /// Every partition that holds records, found by seeking from one partition to the next.
-    fn partitions(&self) -> Vec<Partition> {
-        let snap = self.store.snapshot();
-        let mut out = Vec::new();
-        let mut from = std::ops::Bound::Unbounded;
-        while let Some((k, _)) = snap
-            .range((from.clone(), std::ops::Bound::Unbounded))
-            .next()
-        {
-            let Some(parts) = k.parts() else { break };
-            let (
-                Some(snapstack_engine::key::Part::Str(a)),
-                Some(snapstack_engine::key::Part::Str(r)),
-            ) = (parts.first(), parts.get(1))
-            else {
-                break;
-            };
-            let p = Partition::new(a.clone(), r.clone());
-            match p.prefix().prefix_range().1 {
-                std::ops::Bound::Excluded(next) => from = std::ops::Bound::Included(next),
-                _ => {
-                    out.push(p);
-                    break;
-                }
-            }
-            out.push(p);
-        }
-        out
     }
 }
 

@@ -44,11 +44,19 @@ impl Service for DynamoDb {
                 return DdbError::validation(message).into_response(&ctx.request_id);
             }
             rt.ensure_loaded(NAME).await;
-            // Deleting a table, adding an index (backfill) or switching TTL on walks every item
+            // Deleting a table, adding an index (backfill), switching TTL on, backups and restores walk every item
             // of the table: let the runtime move other tasks off this worker meanwhile.
-            let heavy = matches!(op, "DeleteTable" | "UpdateTable" | "UpdateTimeToLive")
-                && tokio::runtime::Handle::current().runtime_flavor()
-                    == tokio::runtime::RuntimeFlavor::MultiThread;
+            let heavy = matches!(
+                op,
+                "DeleteTable"
+                    | "UpdateTable"
+                    | "UpdateTimeToLive"
+                    | "CreateBackup"
+                    | "DeleteBackup"
+                    | "RestoreTableFromBackup"
+                    | "RestoreTableToPointInTime"
+            ) && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread;
             let result = if heavy {
                 tokio::task::block_in_place(|| self.handle_value(ctx, op, &input))
             } else {

@@ -218,6 +218,11 @@ impl Path {
         }
     }
 
+    /// A path of an attribute name and steps (PartiQL builds its paths with it).
+    pub(crate) fn new(top: String, steps: Vec<Step>) -> Path {
+        Path { top, steps }
+    }
+
     /// The top-level attribute name.
     pub fn top(&self) -> &str {
         &self.top
@@ -314,6 +319,11 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// A condition of a tree built elsewhere (PartiQL's WHERE clauses).
+    pub(crate) fn from_node(root: Node) -> Condition {
+        Condition { root }
+    }
+
     /// Whether `item` satisfies the condition (a missing item is an empty map).
     pub fn eval(&self, item: &Item) -> Result<bool, ExprError> {
         Ok(eval::eval(&self.root, item))
@@ -391,6 +401,22 @@ pub struct Update {
 }
 
 impl Update {
+    /// An update of actions built elsewhere (PartiQL's UPDATE statements).
+    pub(crate) fn from_actions(
+        set: Vec<(Path, SetValue)>,
+        remove: Vec<Path>,
+        add: Vec<(Path, AttributeValue)>,
+        delete: Vec<(Path, AttributeValue)>,
+    ) -> Update {
+        Update {
+            set,
+            remove,
+            add,
+            delete,
+            legacy: false,
+        }
+    }
+
     /// Applies SET, REMOVE, ADD and DELETE to `item` (all right-hand sides are evaluated against
     /// the item as it was). On error the item is left unchanged.
     pub fn apply(&self, item: &mut Item) -> Result<(), ExprError> {
