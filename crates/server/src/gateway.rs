@@ -16,6 +16,7 @@ use tracing::{debug, error};
 
 use crate::persistence::Persistence;
 use crate::registry::{Registry, service_is_rest};
+use crate::runtime::AppRuntime;
 use crate::{state_api, unserved};
 use snapstack_protocol::codec::cbor;
 use snapstack_protocol::errors::{AwsError, Protocol};
@@ -28,8 +29,10 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Everything a request may reach.
 pub struct App {
-    pub services: Registry,
+    pub services: Arc<Registry>,
     pub persistence: Arc<Persistence>,
+    /// What services get from the server while they serve.
+    pub runtime: Arc<AppRuntime>,
     /// When this server started, and the id of this run (`/_localstack/info`).
     pub started: std::time::Instant,
     pub session_id: String,
@@ -185,7 +188,7 @@ async fn route(
                 operation: Some(op),
                 payload: Payload::Bytes(body),
             };
-            let resp = service.serve(app.persistence.as_ref(), call).await;
+            let resp = service.serve(app.runtime.as_ref(), call).await;
             return request_log::tag(resp, service.name(), op);
         }
         if let Some(m) = unserved::by_target(prefix) {
@@ -208,7 +211,7 @@ async fn route(
             operation: None,
             payload: Payload::Stream(body),
         };
-        return service.serve(app.persistence.as_ref(), call).await;
+        return service.serve(app.runtime.as_ref(), call).await;
     }
     let target = header_str(&parts.headers, "x-amz-target").map(str::to_string);
     let protocol = if target.is_some() || looks_json(parts) {
@@ -245,7 +248,7 @@ async fn route(
             operation: Some(op),
             payload: Payload::Bytes(body),
         };
-        let resp = service.serve(app.persistence.as_ref(), call).await;
+        let resp = service.serve(app.runtime.as_ref(), call).await;
         return request_log::tag(resp, service.name(), op);
     }
 
@@ -296,7 +299,7 @@ async fn route(
                         operation: None,
                         payload: Payload::Form(Err(bad.clone())),
                     };
-                    service.serve(app.persistence.as_ref(), call).await
+                    service.serve(app.runtime.as_ref(), call).await
                 }
                 None => AwsError::new(
                     "MalformedQueryString",
@@ -390,7 +393,7 @@ async fn route(
         operation: action.as_deref(),
         payload: Payload::Form(Ok(params)),
     };
-    let resp = service.serve(app.persistence.as_ref(), call).await;
+    let resp = service.serve(app.runtime.as_ref(), call).await;
     match &action {
         Some(a) => request_log::tag(resp, service.name(), a),
         None => resp,

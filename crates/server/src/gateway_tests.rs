@@ -277,3 +277,60 @@ fn json_bodies_that_are_not_utf8_get_a_400() {
         }
     }
 }
+
+/// One service calls another through the runtime (SNS delivering to SQS, say): the call runs
+/// under the caller's account and region, its change is visible to clients, and an unknown
+/// service or an operation without an internal entry is refused.
+#[test]
+fn services_call_each_other_through_the_runtime() {
+    use snapstack_service::Runtime;
+    let s = TestServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = snapstack_service::RequestContext::from_scope(None);
+    let runtime = s.app.runtime.clone();
+    let out = rt
+        .block_on(runtime.invoke(
+            &ctx,
+            "sqs",
+            "CreateQueue",
+            serde_json::json!({"QueueName": "from-sns"}),
+        ))
+        .unwrap();
+    let url = out["QueueUrl"].as_str().unwrap().to_string();
+    rt.block_on(runtime.invoke(
+        &ctx,
+        "sqs",
+        "SendMessage",
+        serde_json::json!({"QueueUrl": url, "MessageBody": "hello"}),
+    ))
+    .unwrap();
+    let (status, body) = s.query("Action=ListQueues");
+    assert_eq!(status, 200);
+    assert!(body.contains("from-sns"), "{body}");
+    let e = rt
+        .block_on(runtime.invoke(
+            &ctx,
+            "sqs",
+            "SendMessage",
+            serde_json::json!({"QueueUrl": "http://x/000000000000/nope", "MessageBody": "m"}),
+        ))
+        .unwrap_err();
+    assert_eq!(e.code, "QueueDoesNotExist");
+    let e = rt
+        .block_on(runtime.invoke(&ctx, "nope", "X", serde_json::json!({})))
+        .unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
+    let e = rt
+        .block_on(runtime.invoke(&ctx, "s3", "ListBuckets", serde_json::json!({})))
+        .unwrap_err();
+    assert_eq!(e.status, 501);
+    let out = rt
+        .block_on(runtime.invoke(
+            &ctx,
+            "ssm",
+            "PutParameter",
+            serde_json::json!({"Name": "p", "Value": "v", "Type": "String"}),
+        ))
+        .unwrap();
+    assert_eq!(out["Version"], 1);
+}

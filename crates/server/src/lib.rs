@@ -10,6 +10,7 @@ pub mod listener;
 pub mod loadgen;
 pub mod persistence;
 pub mod registry;
+pub mod runtime;
 pub mod state_api;
 pub mod unserved;
 
@@ -143,9 +144,15 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         config.load_strategy,
         services.names(),
     );
+    let services = Arc::new(services);
+    let runtime = Arc::new(runtime::AppRuntime {
+        persistence: persistence.clone(),
+        services: services.clone(),
+    });
     let app = Arc::new(App {
         services,
         persistence,
+        runtime,
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
     });
@@ -154,7 +161,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
 
 /// Start every service's background tasks; they stop when `stop` turns true.
 pub fn start_services(app: &Arc<App>, stop: &watch::Receiver<bool>) {
-    let rt: Arc<dyn snapstack_service::Runtime> = app.persistence.clone();
+    let rt: Arc<dyn snapstack_service::Runtime> = app.runtime.clone();
     for service in app.services.all() {
         service.clone().start(rt.clone(), stop.clone());
     }

@@ -552,26 +552,6 @@ async fn flusher(
     }
 }
 
-impl snapstack_service::Runtime for Persistence {
-    fn ensure_loaded<'a>(&'a self, service: &'static str) -> snapstack_service::BoxFuture<'a, ()> {
-        Box::pin(Persistence::ensure_loaded(self, service))
-    }
-
-    fn wait_durable<'a>(
-        &'a self,
-        service: &'static str,
-        version: u64,
-    ) -> snapstack_service::BoxFuture<'a, Result<(), String>> {
-        Box::pin(Persistence::wait_durable(self, service, version))
-    }
-
-    fn is_ready(&self, service: &str) -> bool {
-        !self.enabled()
-            || self.load_strategy() != LoadStrategy::OnRequest
-            || self.is_loaded(service)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

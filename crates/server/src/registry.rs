@@ -100,6 +100,11 @@ impl Registry {
             .find_map(|s| s.clone().downcast::<T>().ok())
     }
 
+    /// A service by its name (`sqs`).
+    pub fn by_name(&self, name: &str) -> Option<&Arc<dyn Service>> {
+        self.services.iter().find(|s| s.name() == name)
+    }
+
     /// The service of a JSON protocol's `X-Amz-Target` prefix.
     pub fn by_target(&self, prefix: &str) -> Option<&Arc<dyn Service>> {
         self.by_target.get(prefix).map(|&i| &self.services[i])

@@ -21,6 +21,7 @@ use std::sync::Arc;
 pub use context::RequestContext;
 use snapstack_engine::Engine;
 use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::model::ServiceModel;
 use snapstack_protocol::request::NotUtf8;
@@ -73,6 +74,19 @@ pub trait Runtime: Send + Sync {
     /// Whether the service's state is in memory (loaded, or nothing to load): background tasks
     /// wait for it before they act on the state.
     fn is_ready(&self, service: &str) -> bool;
+
+    /// Run an operation of another registered service, as AWS's own integrations do (SNS
+    /// delivering to SQS, EventBridge targets, Lambda event sources): input and output in the
+    /// neutral JSON shape (`snapstack_protocol::codec`), the caller's context (account and
+    /// region) passed on. The target's state is loaded first and the answer waits until the
+    /// change is durable, as for a request. An unknown service is `ResourceNotFoundException`.
+    fn invoke<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>>;
 }
 
 /// Settings the server resolves once it is bound (advertised host and port).
@@ -113,6 +127,23 @@ pub trait Service: Send + Sync + 'static {
 
     /// Serve one call.
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response>;
+
+    /// Run an operation for another service ([`Runtime::invoke`]): input and output in the
+    /// neutral JSON shape, and the store version a change produced (the runtime waits for it
+    /// to be durable). Services that others call implement it; the default refuses.
+    fn invoke<'a>(
+        &'a self,
+        _rt: &'a dyn Runtime,
+        _ctx: &'a RequestContext,
+        operation: &'a str,
+        _input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
+        let message = snapstack_protocol::model::not_implemented_message(self.name(), operation);
+        Box::pin(async move {
+            Err(AwsError::new("NotImplemented", message)
+                .with_status(snapstack_protocol::http::StatusCode::NOT_IMPLEMENTED))
+        })
+    }
 
     /// The 500 in this service's shape, for a call whose handler panicked.
     fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use snapstack_engine::Engine;
-use snapstack_protocol::errors::Protocol;
+use snapstack_protocol::errors::{AwsError, Protocol};
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
 use snapstack_service::reply::{finish, model_violation};
@@ -66,6 +66,25 @@ impl Service for DynamoDb {
                 Ok(h) => finish(rt, NAME, Protocol::Json11, ctx, Ok(h)).await,
                 Err(e) => e.into_response(&ctx.request_id),
             }
+        })
+    }
+
+    /// DynamoDB for other services: the JSON shape of the operation, validated as a request.
+    fn invoke<'a>(
+        &'a self,
+        _rt: &'a dyn Runtime,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
+        Box::pin(async move {
+            let err = |e: DdbError| AwsError::new(e.code, e.message).with_status(e.status);
+            if let Some(message) = model_violation(NAME, operation, Some(&input), 1) {
+                return Err(err(DdbError::validation(message)));
+            }
+            let h = self.handle_value(ctx, operation, &input).map_err(err)?;
+            let out = serde_json::from_str(&h.body).unwrap_or_default();
+            Ok((out, h.write_version))
         })
     }
 

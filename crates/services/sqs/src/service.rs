@@ -10,7 +10,8 @@ use snapstack_protocol::request::NotUtf8;
 use snapstack_protocol::response::Response;
 use snapstack_service::{BoxFuture, Call, Endpoint, Payload, RequestContext, Runtime, Service};
 
-use crate::{NAME, SWEEP_INTERVAL, Sqs, SqsError, Wire, json, query, queue, serve};
+use crate::{NAME, Req, SWEEP_INTERVAL, Sqs, SqsError, Wire, json, query, queue, serve};
+use snapstack_protocol::errors::AwsError;
 
 impl Service for Sqs {
     fn name(&self) -> &'static str {
@@ -53,6 +54,30 @@ impl Service for Sqs {
                     &call.ctx.request_id,
                 ),
             }
+        })
+    }
+
+    /// SQS for other services (SNS and EventBridge deliveries, Lambda event sources): the JSON
+    /// shape of the operation, under the caller's account and region.
+    fn invoke<'a>(
+        &'a self,
+        _rt: &'a dyn Runtime,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
+        Box::pin(async move {
+            let urls = self.urls();
+            let host = urls.host.clone();
+            let req = Req {
+                ctx,
+                host: &host,
+                urls: &urls,
+            };
+            self.handle(&req, operation, input)
+                .await
+                .map(|out| (out.body, out.version))
+                .map_err(|e| AwsError::new(e.shape, e.message).with_status(e.status))
         })
     }
 

@@ -54,6 +54,25 @@ impl Service for Ssm {
         })
     }
 
+    /// SSM for other services (parameter lookups): the JSON shape of the operation, validated
+    /// as a request.
+    fn invoke<'a>(
+        &'a self,
+        _rt: &'a dyn Runtime,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
+        Box::pin(async move {
+            if let Some(message) = model_violation(NAME, operation, Some(&input), usize::MAX) {
+                return Err(AwsError::new("ValidationException", message));
+            }
+            let h = self.handle_body(ctx, operation, &Body::Json(&input))?;
+            let out = serde_json::from_str(&h.body).unwrap_or_default();
+            Ok((out, h.write_version))
+        })
+    }
+
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
         internal_error(ctx, true, message)
     }

@@ -1,0 +1,65 @@
+//! What services get from the server while they serve: the persistence runtime (lazy loads,
+//! durable writes) and calls into other services through the registry.
+
+use std::sync::Arc;
+
+use snapstack_protocol::errors::AwsError;
+use snapstack_service::{BoxFuture, RequestContext, Runtime};
+
+use crate::config::LoadStrategy;
+use crate::persistence::Persistence;
+use crate::registry::Registry;
+
+/// The [`Runtime`] of this server.
+pub struct AppRuntime {
+    pub persistence: Arc<Persistence>,
+    pub services: Arc<Registry>,
+}
+
+impl Runtime for AppRuntime {
+    fn ensure_loaded<'a>(&'a self, service: &'static str) -> BoxFuture<'a, ()> {
+        Box::pin(self.persistence.ensure_loaded(service))
+    }
+
+    fn wait_durable<'a>(
+        &'a self,
+        service: &'static str,
+        version: u64,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(self.persistence.wait_durable(service, version))
+    }
+
+    fn is_ready(&self, service: &str) -> bool {
+        let p = &self.persistence;
+        !p.enabled() || p.load_strategy() != LoadStrategy::OnRequest || p.is_loaded(service)
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
+        Box::pin(async move {
+            let Some(target) = self.services.by_name(service) else {
+                return Err(AwsError::new(
+                    "ResourceNotFoundException",
+                    format!("Service {service} is not served by this emulator"),
+                ));
+            };
+            let name = target.name();
+            self.persistence.ensure_loaded(name).await;
+            let (out, version) = target.invoke(self, ctx, operation, input).await?;
+            if let Some(v) = version {
+                self.persistence.wait_durable(name, v).await.map_err(|e| {
+                    AwsError::internal(
+                        "InternalFailure",
+                        format!("The change was applied but could not be saved durably: {e}"),
+                    )
+                })?;
+            }
+            Ok(out)
+        })
+    }
+}
