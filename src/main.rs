@@ -118,6 +118,10 @@ struct ServeArgs {
     /// host[:port] put in the URLs handed out [env: LOCALSTACK_HOST] (default localhost.localstack.cloud:<listening port>).
     #[arg(long)]
     localstack_host: Option<String>,
+    /// Only these services start, comma-separated (SERVICES); requests for the others get an
+    /// error naming the variable.
+    #[arg(long)]
+    services: Option<String>,
 }
 
 /// Logging from `SNAPSTACK_LOG` (a level) and LocalStack's `DEBUG=1` (debug logs and a request
@@ -380,6 +384,7 @@ fn main() -> ExitCode {
                 max_connections: args.max_connections,
                 sqs_endpoint_strategy: args.sqs_endpoint_strategy,
                 localstack_host: args.localstack_host,
+                services: args.services,
             };
             let config = match Config::from_env(&flags) {
                 Ok(c) => c,

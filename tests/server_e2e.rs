@@ -526,3 +526,105 @@ fn debug_logs_each_call_with_its_operation() {
         log.contains("AWS ssm.PutParameter => 200") && log.contains("AWS s3.GetObject => 404")
     });
 }
+
+/// LocalStack's start-up contract: init hooks run at each stage with `AWS_ENDPOINT_URL` set (a
+/// ready.d script creates a bucket with boto3) and report at `/_localstack/init`; `SERVICES`
+/// starts only the services named (health lists the others as disabled, and their requests get
+/// an error naming the variable); `GATEWAY_LISTEN` serves every address it lists;
+/// `EAGER_SERVICE_LOADING` loads the state at start; shutdown.d runs on SIGTERM.
+#[test]
+fn init_hooks_services_and_several_listen_addresses() {
+    let dir = tempdir();
+    let init = dir.path().join("init");
+    for stage in ["boot.d", "ready.d", "shutdown.d"] {
+        std::fs::create_dir_all(init.join(stage)).unwrap();
+    }
+    let marks = dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    std::fs::write(
+        init.join("boot.d/00-mark.sh"),
+        format!("touch {}/boot\n", marks.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        init.join("ready.d/10-bucket.py"),
+        "import os, boto3\nboto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']).create_bucket(Bucket='from-init')\n",
+    )
+    .unwrap();
+    std::fs::write(init.join("ready.d/20-fails.sh"), "exit 7\n").unwrap();
+    std::fs::write(
+        init.join("shutdown.d/00-mark.sh"),
+        format!("touch {}/shutdown\n", marks.display()),
+    )
+    .unwrap();
+    let second = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:0,127.0.0.1:{second}");
+    let init_dir = init.display().to_string();
+    let s = Server::start(
+        dir.path(),
+        &[
+            ("SNAPSTACK_INIT_DIR", &init_dir),
+            ("SERVICES", "s3,sts"),
+            ("EAGER_SERVICE_LOADING", "1"),
+            ("PERSISTENCE", "1"),
+            ("GATEWAY_LISTEN", &listen),
+        ],
+    );
+    assert!(marks.join("boot").exists(), "boot.d ran before Ready.");
+    s.wait_for("the ready.d scripts", |s| {
+        let (_, body) = s.http("GET", "/_localstack/init/ready");
+        serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|v| v["completed"] == true)
+    });
+    let (status, body) = s.http("GET", "/_localstack/init");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["completed"]["BOOT"], true, "{v}");
+    assert_eq!(v["completed"]["START"], true, "{v}");
+    let states: Vec<(String, String)> = v["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().into(),
+                s["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("10-bucket.py".into(), "SUCCESSFUL".into())),
+        "{v}"
+    );
+    assert!(
+        states.contains(&("20-fails.sh".into(), "ERROR".into())),
+        "{v}"
+    );
+    // The bucket the hook made, listed through the second address.
+    let (status, body) = common::http(&format!("127.0.0.1:{second}"), "GET", "/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Name>from-init</Name>"), "{body}");
+    // Health: what SERVICES started, and what it left out.
+    let (_, body) = s.http("GET", "/_localstack/health");
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["services"]["s3"], "running", "{h}");
+    assert_eq!(h["services"]["sts"], "running", "{h}");
+    assert_eq!(h["services"]["ssm"], "disabled", "{h}");
+    assert_eq!(h["services"]["dynamodb"], "disabled", "{h}");
+    // A request for a service left out names the variable.
+    let mut conn = std::net::TcpStream::connect(&s.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        conn,
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSSM.GetParameter\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{{\"Name\":\"p\"}}"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 501"), "{raw}");
+    assert!(raw.contains("SERVICES"), "{raw}");
+    assert!(s.term().success());
+    assert!(marks.join("shutdown").exists(), "shutdown.d ran on SIGTERM");
+}

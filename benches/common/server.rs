@@ -29,6 +29,10 @@ pub fn config(
     direct_writes: bool,
 ) -> Config {
     Config {
+        extra_listen: Vec::new(),
+        services: None,
+        eager_service_loading: false,
+        init_dir: std::path::PathBuf::from("/nonexistent"),
         listen: "127.0.0.1:0".parse().expect("addr"),
         persistence: true,
         save_strategy: save,

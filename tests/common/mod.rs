@@ -41,6 +41,9 @@ impl Server {
             .env_remove("SNAPSHOT_FLUSH_INTERVAL")
             .env_remove("SQS_ENDPOINT_STRATEGY")
             .env_remove("LOCALSTACK_HOST")
+            .env_remove("SERVICES")
+            .env_remove("EAGER_SERVICE_LOADING")
+            .env("SNAPSTACK_INIT_DIR", volume.join("no-init-hooks"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));

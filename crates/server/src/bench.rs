@@ -190,6 +190,10 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
     ));
     let config = Config {
         listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        extra_listen: Vec::new(),
+        services: None,
+        eager_service_loading: false,
+        init_dir: std::path::PathBuf::from("/nonexistent"),
         persistence: opts.save_strategy.is_some(),
         save_strategy: opts.save_strategy.unwrap_or(SaveStrategy::Manual),
         load_strategy: LoadStrategy::Manual,

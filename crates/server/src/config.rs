@@ -71,7 +71,18 @@ impl fmt::Display for LoadStrategy {
 /// The resolved configuration of `snapstack serve`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The first address of `GATEWAY_LISTEN`: the one URLs name.
     pub listen: SocketAddr,
+    /// The other addresses of `GATEWAY_LISTEN` (`0.0.0.0:4566,0.0.0.0:443`): served alike.
+    pub extra_listen: Vec<SocketAddr>,
+    /// `SERVICES`: only these services start; requests for the others get an error naming the
+    /// variable. `None`: every service.
+    pub services: Option<Vec<String>>,
+    /// `EAGER_SERVICE_LOADING`: load every service's state at start, not on its first request.
+    pub eager_service_loading: bool,
+    /// `SNAPSTACK_INIT_DIR`: where the init hooks live (`boot.d`, `start.d`, `ready.d`,
+    /// `shutdown.d`); default `/etc/localstack/init`, as LocalStack's.
+    pub init_dir: PathBuf,
     pub persistence: bool,
     pub save_strategy: SaveStrategy,
     pub load_strategy: LoadStrategy,
@@ -160,6 +171,7 @@ pub struct Overrides {
     pub max_connections: Option<String>,
     pub sqs_endpoint_strategy: Option<String>,
     pub localstack_host: Option<String>,
+    pub services: Option<String>,
 }
 
 /// A setting with a value outside its allowed set.
@@ -185,6 +197,47 @@ pub const SNAPSTACK_IDLE_TIMEOUT: &str = "SNAPSTACK_IDLE_TIMEOUT";
 pub const SNAPSTACK_MAX_CONNECTIONS: &str = "SNAPSTACK_MAX_CONNECTIONS";
 pub const SQS_ENDPOINT_STRATEGY: &str = "SQS_ENDPOINT_STRATEGY";
 pub const LOCALSTACK_HOST: &str = "LOCALSTACK_HOST";
+pub const SERVICES: &str = "SERVICES";
+pub const EAGER_SERVICE_LOADING: &str = "EAGER_SERVICE_LOADING";
+pub const SNAPSTACK_INIT_DIR: &str = "SNAPSTACK_INIT_DIR";
+
+/// LocalStack variables that change behaviour this emulator does not have: logged once at start
+/// as ignored, so nobody wonders why they did nothing.
+pub const IGNORED_LOCALSTACK_VARIABLES: &[&str] = &[
+    "LAMBDA_EXECUTOR",
+    "LAMBDA_REMOTE_DOCKER",
+    "LAMBDA_DOCKER_NETWORK",
+    "LAMBDA_RUNTIME_EXECUTOR",
+    "DOCKER_HOST",
+    "DNS_ADDRESS",
+    "DNS_SERVER",
+    "USE_SSL",
+    "KINESIS_PROVIDER",
+    "KINESIS_ERROR_PROBABILITY",
+    "DYNAMODB_ERROR_PROBABILITY",
+    "DYNAMODB_SHARE_DB",
+    "DYNAMODB_IN_MEMORY",
+    "S3_SKIP_SIGNATURE_VALIDATION",
+    "SQS_PROVIDER",
+    "SKIP_SSL_CERT_DOWNLOAD",
+    "LOCALSTACK_API_KEY",
+    "LOCALSTACK_AUTH_TOKEN",
+    "ENFORCE_IAM",
+    "OPENSEARCH_ENDPOINT_STRATEGY",
+    "PROVIDER_OVERRIDE_S3",
+    "DISABLE_CORS_CHECKS",
+    "DISABLE_CUSTOM_CORS_S3",
+    "EXTRA_CORS_ALLOWED_ORIGINS",
+];
+
+/// Which of [`IGNORED_LOCALSTACK_VARIABLES`] are set in `env`.
+pub fn ignored_variables(env: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
+    IGNORED_LOCALSTACK_VARIABLES
+        .iter()
+        .copied()
+        .filter(|v| env(v).is_some_and(|x| !x.trim().is_empty()))
+        .collect()
+}
 
 impl Config {
     /// Resolve from the process environment and the flags.
@@ -209,16 +262,39 @@ impl Config {
             allowed: allowed.to_string(),
         };
 
-        let listen = match get(&flags.listen, GATEWAY_LISTEN) {
-            None => SocketAddr::from(([127, 0, 0, 1], 4566)),
-            Some(v) => parse_listen(&v).ok_or_else(|| {
-                err(
-                    GATEWAY_LISTEN,
-                    v,
-                    "host:port, e.g. 127.0.0.1:4566 or 0.0.0.0:4566 (a bare port means 127.0.0.1)",
-                )
-            })?,
+        let (listen, extra_listen) = match get(&flags.listen, GATEWAY_LISTEN) {
+            None => (SocketAddr::from(([127, 0, 0, 1], 4566)), Vec::new()),
+            Some(v) => {
+                let all = parse_listen_list(&v).ok_or_else(|| {
+                    err(
+                        GATEWAY_LISTEN,
+                        v,
+                        "host:port[,host:port...], e.g. 127.0.0.1:4566 or 0.0.0.0:4566,0.0.0.0:443 (a bare port means 127.0.0.1)",
+                    )
+                })?;
+                (all[0], all[1..].to_vec())
+            }
         };
+        let services = match get(&flags.services, SERVICES) {
+            None => None,
+            Some(v) => Some(parse_services(&v).ok_or_else(|| {
+                err(
+                    SERVICES,
+                    v,
+                    &format!(
+                        "a comma-separated list of {}",
+                        snapstack_protocol::model::EMBEDDED.join(", ")
+                    ),
+                )
+            })?),
+        };
+        let eager_service_loading = match get(&None, EAGER_SERVICE_LOADING) {
+            None => false,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(EAGER_SERVICE_LOADING, v, "0, 1"))?,
+        };
+        let init_dir = PathBuf::from(
+            get(&None, SNAPSTACK_INIT_DIR).unwrap_or_else(|| "/etc/localstack/init".into()),
+        );
         let persistence = match get(&flags.persistence, PERSISTENCE) {
             None => false,
             Some(v) => parse_switch(&v).ok_or_else(|| err(PERSISTENCE, v, "0, 1"))?,
@@ -311,6 +387,10 @@ impl Config {
         );
         Ok(Config {
             listen,
+            extra_listen,
+            services,
+            eager_service_loading,
+            init_dir,
             persistence,
             save_strategy,
             load_strategy,
@@ -335,16 +415,48 @@ fn parse_switch(v: &str) -> Option<bool> {
 }
 
 fn parse_listen(v: &str) -> Option<SocketAddr> {
-    let v = v.trim();
-    // LocalStack allows a comma-separated list; the first address is the one we bind.
-    let first = v.split(',').next()?.trim();
-    if let Ok(port) = first.parse::<u16>() {
+    let one = v.trim();
+    if let Ok(port) = one.parse::<u16>() {
         return Some(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    if let Some(port) = first.strip_prefix("localhost:") {
+    if let Some(port) = one.strip_prefix("localhost:") {
         return Some(SocketAddr::from(([127, 0, 0, 1], port.parse().ok()?)));
     }
-    first.parse().ok()
+    one.parse().ok()
+}
+
+/// LocalStack's comma-separated `GATEWAY_LISTEN`: every address is served; at most 16,
+/// duplicates refused.
+fn parse_listen_list(v: &str) -> Option<Vec<SocketAddr>> {
+    let all: Vec<SocketAddr> = v.split(',').map(parse_listen).collect::<Option<Vec<_>>>()?;
+    let fixed: Vec<&SocketAddr> = all.iter().filter(|a| a.port() != 0).collect();
+    let unique: std::collections::BTreeSet<_> = fixed.iter().collect();
+    (!all.is_empty() && all.len() <= 16 && unique.len() == fixed.len()).then_some(all)
+}
+
+/// `SERVICES`: comma-separated names of the model set (`s3,sqs`), normalized to lower case;
+/// LocalStack's aliases accepted (`cloudwatchlogs` for `logs`, `eventbridge` for `events`,
+/// `step-functions`/`states` for `stepfunctions`).
+fn parse_services(v: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for name in v.split(',').map(|s| s.trim().to_ascii_lowercase()) {
+        if name.is_empty() {
+            continue;
+        }
+        let name = match name.as_str() {
+            "cloudwatchlogs" => "logs".to_string(),
+            "eventbridge" => "events".to_string(),
+            "states" | "step-functions" => "stepfunctions".to_string(),
+            _ => name,
+        };
+        if !snapstack_protocol::model::EMBEDDED.contains(&name.as_str()) {
+            return None;
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// `host[:port]`: a DNS name or IPv4 address (letters, digits, `.`, `-`, `_`), then an optional
@@ -404,6 +516,50 @@ mod tests {
         assert_eq!(c.advertised_host(5001), "localhost.localstack.cloud:5001");
         let off = resolve(&[("SNAPSTACK_DIRECT_WRITES", "0")], Overrides::default()).unwrap();
         assert!(!off.direct_writes);
+        assert!(c.extra_listen.is_empty());
+        assert_eq!(c.services, None);
+        assert!(!c.eager_service_loading);
+        assert_eq!(c.init_dir, PathBuf::from("/etc/localstack/init"));
+    }
+
+    #[test]
+    fn listen_lists_services_and_eager_loading() {
+        let c = resolve(
+            &[
+                ("GATEWAY_LISTEN", "0.0.0.0:4566, 127.0.0.1:4510,4511"),
+                ("SERVICES", "S3, sqs,cloudwatchlogs,,sqs"),
+                ("EAGER_SERVICE_LOADING", "1"),
+                ("SNAPSTACK_INIT_DIR", "/tmp/init"),
+            ],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:4566".parse().unwrap());
+        assert_eq!(
+            c.extra_listen,
+            vec![
+                "127.0.0.1:4510".parse::<SocketAddr>().unwrap(),
+                "127.0.0.1:4511".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            c.services.as_deref(),
+            Some(&["s3".to_string(), "sqs".into(), "logs".into()][..])
+        );
+        assert!(c.eager_service_loading);
+        assert_eq!(c.init_dir, PathBuf::from("/tmp/init"));
+        for (var, bad) in [
+            ("GATEWAY_LISTEN", "0.0.0.0:4566,0.0.0.0:4566"),
+            ("GATEWAY_LISTEN", "0.0.0.0:4566,nope"),
+            ("SERVICES", "s3,nosuchservice"),
+            ("SERVICES", ","),
+            ("EAGER_SERVICE_LOADING", "yes please"),
+        ] {
+            let e = resolve(&[(var, bad)], Overrides::default()).unwrap_err();
+            assert_eq!(e.variable, var, "{bad}");
+        }
+        let ignored = ignored_variables(|k| (k == "LAMBDA_EXECUTOR").then(|| "docker".to_string()));
+        assert_eq!(ignored, ["LAMBDA_EXECUTOR"]);
     }
 
     #[test]

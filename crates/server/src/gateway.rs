@@ -33,6 +33,8 @@ pub struct App {
     pub persistence: Arc<Persistence>,
     /// What services get from the server while they serve.
     pub runtime: Arc<AppRuntime>,
+    /// The init hooks and how they ran (`/_localstack/init`).
+    pub init: Arc<crate::init_hooks::InitHooks>,
     /// When this server started, and the id of this run (`/_localstack/info`).
     pub started: std::time::Instant,
     pub session_id: String,

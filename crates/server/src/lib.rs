@@ -6,6 +6,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod init_hooks;
 pub mod listener;
 pub mod loadgen;
 pub mod persistence;
@@ -109,6 +110,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         config,
         blob_engine: blob_engine.clone(),
     });
+    unserved::set_disabled(services.disabled());
     for service in services.all() {
         service
             .register(&blob_engine)
@@ -153,6 +155,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         services,
         persistence,
         runtime,
+        init: Arc::new(init_hooks::InitHooks::discover(&config.init_dir)),
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
     });
@@ -183,17 +186,28 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let nofile = listener::raise_nofile_limit();
     let max_connections = listener::connection_limit(config.connections.max_connections, nofile);
     listener::log_limits(&config.connections, max_connections, nofile);
+    for var in config::ignored_variables(|k| std::env::var(k).ok()) {
+        warn!("{var} is set but ignored: this emulator has no such behaviour");
+    }
     let app = build(&config).await?;
-    if config.persistence && config.load_strategy == LoadStrategy::OnStartup {
+    let local_url = format!("http://127.0.0.1:{}", config.listen.port());
+    app.init.run(init_hooks::Stage::Boot, &local_url).await;
+    if config.persistence
+        && (config.load_strategy == LoadStrategy::OnStartup || config.eager_service_loading)
+    {
         app.persistence.load_on_startup().await;
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen.to_string(),
-            source,
-        })?;
-    let local = listener.local_addr()?;
+    let mut listeners = Vec::new();
+    for addr in std::iter::once(&config.listen).chain(&config.extra_listen) {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        listeners.push(l);
+    }
+    let local = listeners[0].local_addr()?;
     // The URLs handed out name the port actually bound (GATEWAY_LISTEN may ask for port 0).
     for service in app.services.all() {
         service.bound(&snapstack_service::Endpoint {
@@ -201,6 +215,25 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         });
     }
     app.persistence.start(config.flush_interval);
+    let endpoint = format!("http://127.0.0.1:{}", local.port());
+    app.init.run(init_hooks::Stage::Start, &endpoint).await;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    start_services(&app, &stop_rx);
+    let mut servers = tokio::task::JoinSet::new();
+    for l in listeners {
+        servers.spawn(listener::serve(
+            l,
+            gateway::router(app.clone()),
+            config.connections,
+            max_connections,
+            stop_rx.clone(),
+        ));
+    }
     // Stdout: the bound address (tests and scripts read it), then `Ready.` on its own line, the
     // line LocalStack prints and test frameworks (testcontainers: `.*Ready\.\n`) wait for.
     {
@@ -209,21 +242,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = writeln!(out, "Ready.");
         let _ = out.flush();
     }
-    info!(%local, "Ready.");
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    start_services(&app, &stop_rx);
-    let server = listener::serve(
-        listener,
-        gateway::router(app.clone()),
-        config.connections,
-        max_connections,
-        stop_rx.clone(),
-    );
+    info!(%local, extra = ?config.extra_listen, "Ready.");
+    {
+        let (app, endpoint) = (app.clone(), endpoint.clone());
+        tokio::spawn(async move { app.init.run(init_hooks::Stage::Ready, &endpoint).await });
+    }
+    let server = async move { while servers.join_next().await.is_some() {} };
     let mut deadline = stop_rx.clone();
     tokio::select! {
         _ = server => {},
@@ -233,6 +257,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         } => warn!("connections did not close within 10 s of the shutdown signal"),
     }
     info!("shutting down");
+    app.init.run(init_hooks::Stage::Shutdown, &endpoint).await;
     app.persistence.shutdown().await;
     info!("bye");
     Ok(())

@@ -23,7 +23,7 @@ pub struct Env<'a> {
 /// Every service, in the order the registry lists them (the first REST service takes REST
 /// requests that no signature or host assigns).
 pub fn build(env: &Env<'_>) -> Registry {
-    let mut r = Registry::default();
+    let mut r = Registry::only(env.config.services.clone());
     r.add(snapstack_s3::S3::new(env.blob_engine.clone()));
     r.add(snapstack_sqs::Sqs::with_strategy(
         env.config.sqs_endpoint_strategy,
@@ -37,6 +37,10 @@ pub fn build(env: &Env<'_>) -> Registry {
 /// The registered services and the indexes that route to them.
 #[derive(Default)]
 pub struct Registry {
+    /// `SERVICES`: the names allowed to start (`None`: all).
+    only: Option<Vec<String>>,
+    /// Services this build has that `SERVICES` left out.
+    disabled: Vec<&'static str>,
     services: Vec<Arc<dyn Service>>,
     typed: Vec<Arc<dyn Any + Send + Sync>>,
     by_target: HashMap<String, usize>,
@@ -47,8 +51,23 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Register a service under what its model says identifies it on the wire.
+    /// A registry that starts only the services named (`SERVICES`), or all of them.
+    pub fn only(names: Option<Vec<String>>) -> Registry {
+        Registry {
+            only: names,
+            ..Registry::default()
+        }
+    }
+
+    /// Register a service under what its model says identifies it on the wire (unless
+    /// `SERVICES` leaves it out: then it is only listed as disabled).
     pub fn add<S: Service>(&mut self, service: S) {
+        if let Some(only) = &self.only
+            && !only.iter().any(|n| n == service.name())
+        {
+            self.disabled.push(service.name());
+            return;
+        }
         let service = Arc::new(service);
         let i = self.services.len();
         let m = service.model();
@@ -81,6 +100,11 @@ impl Registry {
         }
         self.typed.push(service.clone());
         self.services.push(service);
+    }
+
+    /// Services this build has that `SERVICES` left out.
+    pub fn disabled(&self) -> &[&'static str] {
+        &self.disabled
     }
 
     /// Every service, in registration order.
@@ -178,5 +202,22 @@ mod tests {
         assert_eq!(r.by_api_version("2011-06-15").unwrap().name(), "sts");
         assert_eq!(r.default_rest().unwrap().name(), "s3");
         assert!(r.get::<snapstack_ssm::Ssm>().is_some());
+        assert!(r.disabled().is_empty());
+    }
+
+    #[test]
+    fn services_limits_what_starts() {
+        let engine = Arc::new(Engine::in_memory().unwrap());
+        let config = Config::resolve(&crate::config::Overrides::default(), |k| {
+            (k == "SERVICES").then(|| "sqs,s3".to_string())
+        })
+        .unwrap();
+        let r = build(&Env {
+            config: &config,
+            blob_engine: engine,
+        });
+        assert_eq!(r.names(), ["s3", "sqs"]);
+        assert!(r.disabled().contains(&"ssm") && r.disabled().contains(&"dynamodb"));
+        assert!(r.by_target("AmazonSSM").is_none());
     }
 }

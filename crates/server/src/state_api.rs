@@ -88,6 +88,22 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
             _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
         };
     }
+    if let Some(rest) = path.strip_prefix("/_localstack/init") {
+        let stage = rest.trim_matches('/');
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+        }
+        if stage.is_empty() {
+            return json_response(StatusCode::OK, app.init.report(None));
+        }
+        return match crate::init_hooks::Stage::parse(stage) {
+            Some(st) => json_response(StatusCode::OK, app.init.report(Some(st))),
+            None => internal_api_error(
+                StatusCode::NOT_FOUND,
+                format!("no such stage {stage:?}: boot, start, ready or shutdown"),
+            ),
+        };
+    }
     let Some(rest) = path.strip_prefix("/_localstack/state") else {
         return internal_api_error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
     };
@@ -143,13 +159,27 @@ fn json_response(status: StatusCode, v: Value) -> Response {
     resp
 }
 
+/// Every service of this build: `running` once its state is in memory (loaded, or nothing to
+/// load), `available` while a lazy load is still ahead of it, `disabled` when `SERVICES` left it
+/// out.
 fn health(app: &App) -> Value {
-    let services: Map<String, Value> = app
-        .persistence
-        .services()
+    use snapstack_service::Runtime;
+    let mut services: Map<String, Value> = app
+        .services
+        .all()
         .iter()
-        .map(|s| (s.to_string(), json!("running")))
+        .map(|s| {
+            let state = if app.runtime.is_ready(s.name()) {
+                "running"
+            } else {
+                "available"
+            };
+            (s.name().to_string(), json!(state))
+        })
         .collect();
+    for name in app.services.disabled() {
+        services.insert(name.to_string(), json!("disabled"));
+    }
     json!({
         "services": services,
         "version": snapstack_engine::VERSION,

@@ -20,6 +20,8 @@ use snapstack_protocol::rest::{RestRequest, RestRouter};
 struct Index {
     by_target: HashMap<&'static str, &'static ServiceModel>,
     by_signing_name: HashMap<&'static str, &'static ServiceModel>,
+    /// The embedded name (`sns`) of each model, by service id.
+    names: HashMap<&'static str, &'static str>,
 }
 
 fn index() -> &'static Index {
@@ -27,10 +29,12 @@ fn index() -> &'static Index {
     INDEX.get_or_init(|| {
         let mut by_target = HashMap::new();
         let mut by_signing_name = HashMap::new();
+        let mut names = HashMap::new();
         for name in model::EMBEDDED {
             let Some(m) = model::named(name) else {
                 continue;
             };
+            names.insert(m.metadata.service_id.as_str(), *name);
             if let Some(prefix) = m.metadata.target_prefix.as_deref() {
                 by_target.entry(prefix).or_insert(m);
             }
@@ -39,6 +43,7 @@ fn index() -> &'static Index {
         Index {
             by_target,
             by_signing_name,
+            names,
         }
     })
 }
@@ -61,7 +66,30 @@ pub fn by_query_action(action: &str) -> Option<&'static ServiceModel> {
         .find(|m| m.metadata.protocol == "query" && m.operations.contains_key(action))
 }
 
+/// The embedded name of a model (`sns`).
+pub fn name_of(m: &ServiceModel) -> &'static str {
+    index()
+        .names
+        .get(m.metadata.service_id.as_str())
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// Services this build has but `SERVICES` left out (set once at start).
+static DISABLED: OnceLock<Vec<&'static str>> = OnceLock::new();
+
+/// Remember which services `SERVICES` left out, for the messages of their requests.
+pub fn set_disabled(names: &[&'static str]) {
+    let _ = DISABLED.set(names.to_vec());
+}
+
 fn message(m: &ServiceModel, operation: &str) -> String {
+    let name = name_of(m);
+    if DISABLED.get().is_some_and(|d| d.contains(&name)) {
+        return format!(
+            "Service '{name}' is not enabled. Please check your 'SERVICES' configuration variable. (operation {operation})"
+        );
+    }
     model::not_implemented_message(&m.metadata.service_id, operation)
 }
 
