@@ -128,7 +128,8 @@ fn a_full_disk_fails_the_save_loudly_and_the_next_save_succeeds() {
     let filler = fill(&volume);
     put_many(&s, "during", 20);
     let (status, lines) = s.state_op("save");
-    assert_eq!(status, 200);
+    // Non-2xx when any service failed, so that `curl -f` fails; every line is still there.
+    assert_eq!(status, 500, "{lines:?}");
     let ssm = lines.iter().find(|l| l["service"] == "ssm").unwrap();
     assert_eq!(ssm["status"], "error", "{lines:?}");
     let msg = ssm["message"].as_str().unwrap();
@@ -140,6 +141,15 @@ fn a_full_disk_fails_the_save_loudly_and_the_next_save_succeeds() {
     let last_error = st["services"]["ssm"]["last_error"].as_str().unwrap();
     assert!(last_error.contains("No space left"), "{st}");
     assert_eq!(st["services"]["ssm"]["dirty"], true);
+    // Health says persistence is failing, and why.
+    let health = s.health();
+    assert_eq!(health["features"]["persistence"], "error", "{health}");
+    assert!(
+        health["persistence"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("ssm") && r.contains("No space left")),
+        "{health}"
+    );
     println!("save on a full disk: {msg}");
     // Requests keep being served, reads and writes.
     assert_present(&s, "before", 20, true);

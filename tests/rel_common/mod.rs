@@ -132,6 +132,14 @@ impl Server {
         serde_json::from_slice(&r.body).unwrap()
     }
 
+    /// `GET /_localstack/health`.
+    #[allow(dead_code)]
+    pub fn health(&self) -> Value {
+        let r = request(self.addr, "GET", "/_localstack/health", &[], b"").unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
     /// `POST /_localstack/state/<what>` (`what` is e.g. `save` or `ssm/load`): the JSON lines.
     pub fn state_op(&self, what: &str) -> (u16, Vec<Value>) {
         let r = request(

@@ -542,6 +542,15 @@ impl Engine {
         svc.load(&self.ctx())
     }
 
+    /// Make a service's live state that of one of its saved generations (verified), as an
+    /// ordinary change: the write-ahead log and the next save carry it like any write, so newer
+    /// generations stay on disk and the choice survives a restart once durable. Returns the
+    /// report and the store version of the change.
+    pub fn restore_generation(&self, service: &str, generation: u64) -> Result<(LoadReport, u64)> {
+        let svc = self.service(service)?;
+        svc.restore_generation(&self.ctx(), generation)
+    }
+
     /// Reset a service's state to empty (in memory; the next save persists the reset).
     pub fn reset(&self, service: &str) -> Result<u64> {
         Ok(self.service(service)?.reset())

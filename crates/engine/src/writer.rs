@@ -117,6 +117,10 @@ pub(crate) trait Service: Send + Sync {
         force: bool,
     ) -> Result<Option<Box<dyn PendingSave + 'a>>>;
     fn load(&self, ctx: &Ctx<'_>) -> Result<LoadReport>;
+    /// Make the live state that of generation `generation` (verified), as an ordinary change:
+    /// the log and the next save carry it like any write. Returns the report and the new store
+    /// version.
+    fn restore_generation(&self, ctx: &Ctx<'_>, generation: u64) -> Result<(LoadReport, u64)>;
     fn reset(&self) -> u64;
     /// The chunks the last saved tree references, and the blobs its records reference.
     fn live(&self, chunks: &mut HashSet<ChunkId>, blobs: &mut Vec<BlobId>);
@@ -523,6 +527,38 @@ impl<V: Record> Service for Persisted<V> {
         };
         self.record_error(&err);
         Err(err)
+    }
+
+    fn restore_generation(&self, ctx: &Ctx<'_>, generation: u64) -> Result<(LoadReport, u64)> {
+        let started = Instant::now();
+        let service = self.store.name();
+        let m = ctx.manifests.read(service, generation)?;
+        let file = ctx
+            .manifests
+            .backend
+            .location(&crate::manifest::manifest_path(service, generation));
+        let tree = Tree::<V>::load(m.root, usize::from(m.height), ctx.chunks).map_err(|e| {
+            Error::InGeneration {
+                file,
+                source: Box::new(e),
+            }
+        })?;
+        let version = self.store.replace(tree.data().clone());
+        info!(
+            service,
+            generation,
+            records = m.records,
+            "restored generation"
+        );
+        Ok((
+            LoadReport {
+                generation: Some(generation),
+                records: m.records,
+                skipped: Vec::new(),
+                duration: started.elapsed(),
+            },
+            version,
+        ))
     }
 
     fn reset(&self) -> u64 {

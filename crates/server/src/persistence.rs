@@ -390,6 +390,25 @@ impl Persistence {
         out
     }
 
+    /// Make one service's state that of its saved generation `generation` (the endpoint's
+    /// `load?generation=N`): an ordinary change, durable before the answer under `ON_REQUEST`
+    /// and saved by the next save otherwise; newer generations stay on disk.
+    pub async fn restore(&self, service: &'static str, generation: u64) -> OpResult {
+        let Some(engine) = self.engine.clone() else {
+            return Err("persistence is disabled".into());
+        };
+        self.ensure_loaded(service).await;
+        let r = tokio::task::spawn_blocking(move || engine.restore_generation(service, generation))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (report, version) = r.map_err(|e| e.to_string())?;
+        self.wait_durable(service, version).await?;
+        Ok(format!(
+            "restored generation {generation} ({} records)",
+            report.records
+        ))
+    }
+
     /// Reset one service to empty (the endpoints).
     pub async fn reset(&self, service: &'static str) -> OpResult {
         let Some(engine) = self.engine.clone() else {

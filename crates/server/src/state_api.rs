@@ -1,17 +1,13 @@
 //! The internal endpoints under `/_localstack`: health, persistence status, and the state
 //! save/load/reset endpoints (streaming one JSON line per service).
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 
 use super::gateway::App;
 use super::persistence::OpResult;
@@ -133,9 +129,31 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
             let _ = action;
             internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use POST")
         }
-        StateRoute::All(action) => stream(app.clone(), action, p.services().to_vec()),
+        StateRoute::All(action) => stream(app.clone(), action, p.services().to_vec()).await,
+        StateRoute::One(name, Action::Load) if generation_param(parts).is_some() => {
+            let Some(Ok(g)) = generation_param(parts) else {
+                return internal_api_error(
+                    StatusCode::BAD_REQUEST,
+                    "generation must be a whole number (see GET /_localstack/state or `snapstack snapshot list`)",
+                );
+            };
+            match p.service_name(name) {
+                Some(s) => {
+                    let r = p.restore(s, g).await;
+                    let status = if r.is_ok() {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    };
+                    ndjson(status, vec![line(s, &r)])
+                }
+                None => {
+                    internal_api_error(StatusCode::NOT_FOUND, format!("unknown service {name:?}"))
+                }
+            }
+        }
         StateRoute::One(name, action) => match p.service_name(name) {
-            Some(s) => stream(app.clone(), action, vec![s]),
+            Some(s) => stream(app.clone(), action, vec![s]).await,
             None => internal_api_error(
                 StatusCode::NOT_FOUND,
                 format!(
@@ -180,14 +198,45 @@ fn health(app: &App) -> Value {
     for name in app.services.disabled() {
         services.insert(name.to_string(), json!("disabled"));
     }
+    let persistence_error = persistence_failure(app);
     json!({
         "services": services,
         "version": snapstack_engine::VERSION,
         "edition": "snapstack",
         "features": {
-            "persistence": if app.persistence.enabled() { "initialized" } else { "disabled" }
-        }
+            "persistence": match (&persistence_error, app.persistence.enabled()) {
+                (Some(_), _) => "error",
+                (None, true) => "initialized",
+                (None, false) => "disabled",
+            }
+        },
+        "persistence": {
+            "status": match (&persistence_error, app.persistence.enabled()) {
+                (Some(_), _) => "error",
+                (None, true) => "ok",
+                (None, false) => "disabled",
+            },
+            "reason": persistence_error,
+        },
     })
+}
+
+/// Why persistence is failing, if it is: a service whose saved state failed to load, or whose
+/// last save failed (a full or read-only volume), named with the error.
+fn persistence_failure(app: &App) -> Option<String> {
+    let p = &app.persistence;
+    let engine = p.engine()?;
+    let mut reasons = Vec::new();
+    for &name in p.services() {
+        if p.load_failed(name) {
+            reasons.push(format!("{name}: its saved state failed to load"));
+        } else if let Ok(st) = engine.status(name)
+            && let Some(e) = st.last_error
+        {
+            reasons.push(format!("{name}: {e}"));
+        }
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// `GET /_localstack/info`, with the members LocalStack's has (scripts read `version` and
@@ -279,47 +328,57 @@ fn line(service: &str, r: &OpResult) -> Bytes {
     Bytes::from(format!("{v}\n"))
 }
 
-/// Run `action` on `services` in a task of its own (a client going away stops nothing) and
-/// stream one line per service as it finishes.
-fn stream(app: Arc<App>, action: Action, services: Vec<&'static str>) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(services.len().max(1));
+/// `generation=N` in the query, if given (`Err` when it is not a number).
+fn generation_param(parts: &Parts) -> Option<Result<u64, ()>> {
+    let q = parts.uri.query()?;
+    let (_, v) = q
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "generation")?;
+    Some(v.parse::<u64>().map_err(|_| ()))
+}
+
+/// Run `action` on `services` in a task of its own (a client going away stops nothing), then
+/// answer one JSON line per service: 200 when every one succeeded, 500 otherwise (so that
+/// `curl -f` fails), with the lines either way.
+async fn stream(app: Arc<App>, action: Action, services: Vec<&'static str>) -> Response {
+    let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let p = &app.persistence;
+        let mut results: Vec<(&'static str, OpResult)> = Vec::new();
         match action {
-            Action::Save => {
-                for (s, r) in p.save(services).await {
-                    let _ = tx.send(line(s, &r)).await;
-                }
-            }
+            Action::Save => results.extend(p.save(services).await),
             Action::Load => {
                 for s in services {
-                    let r = p.load(s).await;
-                    let _ = tx.send(line(s, &r)).await;
+                    results.push((s, p.load(s).await));
                 }
             }
             Action::Reset => {
                 for s in services {
-                    let r = p.reset(s).await;
-                    let _ = tx.send(line(s, &r)).await;
+                    results.push((s, p.reset(s).await));
                 }
             }
         }
+        let _ = tx.send(results);
     });
-    let mut resp = Body::from_stream(Lines(rx)).into_response();
+    let results = rx.await.unwrap_or_default();
+    let failed = results.iter().any(|(_, r)| r.is_err());
+    let status = if failed {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    ndjson(status, results.iter().map(|(s, r)| line(s, r)).collect())
+}
+
+fn ndjson(status: StatusCode, lines: Vec<Bytes>) -> Response {
+    let body: Vec<u8> = lines.concat();
+    let mut resp = (status, Body::from(body)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-ndjson"),
     );
     resp
-}
-
-struct Lines(mpsc::Receiver<Bytes>);
-
-impl futures_core::Stream for Lines {
-    type Item = Result<Bytes, Infallible>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx).map(|o| o.map(Ok))
-    }
 }
 
 #[cfg(test)]
