@@ -551,6 +551,24 @@ impl Engine {
         svc.restore_generation(&self.ctx(), generation)
     }
 
+    /// Undo the write of `service` that produced `version`, unless later writes changed the
+    /// same records again (theirs stay). For a change that could not be made durable: the
+    /// caller is answered with an error, and nothing of the change remains. Needs
+    /// [`Engine::keep_recent`]. Returns the version of the undo, if anything was undone.
+    pub fn undo(&self, service: &str, version: u64) -> Result<Option<u64>> {
+        Ok(self.service(service)?.undo(version))
+    }
+
+    /// Keep the roots of every registered store's last `n` versions, so that their writes can
+    /// be undone ([`Engine::undo`]).
+    pub fn keep_recent(&self, n: usize) {
+        for name in self.services() {
+            if let Ok(s) = self.service(&name) {
+                s.keep_recent(n);
+            }
+        }
+    }
+
     /// Reset a service's state to empty (in memory; the next save persists the reset).
     pub fn reset(&self, service: &str) -> Result<u64> {
         Ok(self.service(service)?.reset())

@@ -99,7 +99,26 @@ impl<V: Record> Snapshot<V> {
 /// Writers of one store are serialized by the store's write lock.
 pub struct Txn<'a, V> {
     map: Map<V>,
-    _lock: MutexGuard<'a, ()>,
+    _lock: MutexGuard<'a, Recent<V>>,
+}
+
+/// The roots of the most recent versions, kept so a write can be undone (see [`Store::undo`]).
+/// Held under the write lock; empty unless [`Store::keep_recent`] asked for some.
+struct Recent<V> {
+    keep: usize,
+    roots: std::collections::VecDeque<Arc<Root<V>>>,
+}
+
+impl<V> Recent<V> {
+    fn push(&mut self, root: &Arc<Root<V>>) {
+        if self.keep == 0 {
+            return;
+        }
+        self.roots.push_back(root.clone());
+        while self.roots.len() > self.keep {
+            self.roots.pop_front();
+        }
+    }
 }
 
 impl<V: Record> Txn<'_, V> {
@@ -159,7 +178,7 @@ impl<V: Record> Txn<'_, V> {
 pub struct Store<V> {
     name: String,
     root: ArcSwap<Root<V>>,
-    write_lock: Mutex<()>,
+    write_lock: Mutex<Recent<V>>,
 }
 
 impl<V: Record> Store<V> {
@@ -172,7 +191,10 @@ impl<V: Record> Store<V> {
                 version: 0,
                 map: OrdMap::new(),
             }),
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(Recent {
+                keep: 0,
+                roots: std::collections::VecDeque::new(),
+            }),
         })
     }
 
@@ -209,19 +231,97 @@ impl<V: Record> Store<V> {
             return (out, current.version);
         }
         let version = current.version + 1;
-        self.root.store(Arc::new(Root {
-            version,
-            map: txn.map,
-        }));
+        let Txn {
+            map,
+            _lock: mut lock,
+        } = txn;
+        let root = Arc::new(Root { version, map });
+        if lock.keep > 0 {
+            if lock
+                .roots
+                .back()
+                .is_none_or(|r| r.version != current.version)
+            {
+                lock.push(&current);
+            }
+            lock.push(&root);
+        }
+        self.root.store(root);
         (out, version)
+    }
+
+    /// Keep the roots of the last `n` versions so that their writes can be undone ([`Store::undo`]);
+    /// `0` (the default) keeps none. Old roots share their nodes with the current one, so the
+    /// cost is the paths the kept writes changed.
+    pub fn keep_recent(&self, n: usize) {
+        let mut lock = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        lock.keep = n;
+        while lock.roots.len() > n {
+            lock.roots.pop_front();
+        }
+    }
+
+    /// Undo the write that produced `version`: every key it changed goes back to its value
+    /// before it, unless a later write changed that key again (then the later value stays).
+    /// Returns the new version if anything was undone; `None` when nothing was, or when the
+    /// roots around `version` are no longer kept.
+    pub fn undo(&self, version: u64) -> Option<u64> {
+        let mut lock = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.root.load_full();
+        let find = |v: u64| {
+            if current.version == v {
+                Some(current.clone())
+            } else {
+                lock.roots.iter().find(|r| r.version == v).cloned()
+            }
+        };
+        let (before, after) = (find(version.checked_sub(1)?)?, find(version)?);
+        let mut map = current.map.clone();
+        for change in before.map.diff(&after.map) {
+            match change {
+                imbl::ordmap::DiffItem::Add(k, written) => {
+                    if map.get(k).is_some_and(|v| Arc::ptr_eq(v, written)) {
+                        map.remove(k);
+                    }
+                }
+                imbl::ordmap::DiffItem::Update {
+                    old: (k, was),
+                    new: (_, written),
+                } => {
+                    if map.get(k).is_some_and(|v| Arc::ptr_eq(v, written)) {
+                        map.insert(k.clone(), was.clone());
+                    }
+                }
+                imbl::ordmap::DiffItem::Remove(k, was) => {
+                    if !map.contains_key(k) {
+                        map.insert(k.clone(), was.clone());
+                    }
+                }
+            }
+        }
+        if map.ptr_eq(&current.map) {
+            return None;
+        }
+        let root = Arc::new(Root {
+            version: current.version + 1,
+            map,
+        });
+        lock.push(&root);
+        let v = root.version;
+        self.root.store(root);
+        Some(v)
     }
 
     /// Replace the whole state (used by load and reset). The version still advances, so a
     /// replaced state is never mistaken for an older one.
     pub fn replace(&self, map: Map<V>) -> u64 {
-        let _lock = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lock = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let version = self.root.load().version + 1;
-        self.root.store(Arc::new(Root { version, map }));
+        let root = Arc::new(Root { version, map });
+        // Nothing before a replacement can be undone across it.
+        lock.roots.clear();
+        lock.push(&root);
+        self.root.store(root);
         version
     }
 }
@@ -230,6 +330,49 @@ impl<V: Record> Store<V> {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn a_write_is_undone_unless_overwritten_since() {
+        let s = Store::<V>::new("t");
+        let (_, v0) = s.write(|t| {
+            t.insert(k("a"), V(1));
+            t.insert(k("gone"), V(9));
+        });
+        assert_eq!(s.undo(v0), None, "nothing is kept by default");
+        s.keep_recent(8);
+        let (_, v1) = s.write(|t| {
+            t.insert(k("a"), V(2));
+            t.insert(k("b"), V(2));
+            t.remove(&k("gone"));
+        });
+        let (_, v2) = s.write(|t| {
+            t.insert(k("b"), V(3));
+            t.insert(k("c"), V(3));
+        });
+        // Undo v1: a goes back, gone comes back, b keeps v2's value.
+        assert!(s.undo(v1).is_some());
+        let snap = s.snapshot();
+        assert_eq!(snap.get(&k("a")), Some(&V(1)));
+        assert_eq!(snap.get(&k("gone")), Some(&V(9)));
+        assert_eq!(snap.get(&k("b")), Some(&V(3)));
+        assert_eq!(snap.get(&k("c")), Some(&V(3)));
+        // Undo v2: b (added by v1, updated by v2) goes back to v1's value; c disappears.
+        assert!(s.undo(v2).is_some());
+        let snap = s.snapshot();
+        assert_eq!(snap.get(&k("b")), Some(&V(2)));
+        assert_eq!(snap.get(&k("c")), None);
+        // Undoing twice changes nothing more.
+        assert_eq!(s.undo(v2), None);
+        // Roots beyond what is kept cannot be undone.
+        s.keep_recent(1);
+        let (_, v3) = s.write(|t| {
+            t.insert(k("d"), V(4));
+        });
+        s.write(|t| {
+            t.insert(k("e"), V(5));
+        });
+        assert_eq!(s.undo(v3), None);
+    }
 
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
     struct V(u32);

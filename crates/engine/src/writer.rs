@@ -122,6 +122,10 @@ pub(crate) trait Service: Send + Sync {
     /// version.
     fn restore_generation(&self, ctx: &Ctx<'_>, generation: u64) -> Result<(LoadReport, u64)>;
     fn reset(&self) -> u64;
+    /// Undo the write that produced `version` ([`Store::undo`]).
+    fn undo(&self, version: u64) -> Option<u64>;
+    /// Keep the last `n` roots so that writes can be undone ([`Store::keep_recent`]).
+    fn keep_recent(&self, n: usize);
     /// The chunks the last saved tree references, and the blobs its records reference.
     fn live(&self, chunks: &mut HashSet<ChunkId>, blobs: &mut Vec<BlobId>);
     /// The blobs referenced by records added or changed since the last save (cost: the change).
@@ -563,6 +567,14 @@ impl<V: Record> Service for Persisted<V> {
 
     fn reset(&self) -> u64 {
         self.store.replace(Default::default())
+    }
+
+    fn undo(&self, version: u64) -> Option<u64> {
+        self.store.undo(version)
+    }
+
+    fn keep_recent(&self, n: usize) {
+        self.store.keep_recent(n);
     }
 
     fn live(&self, chunks: &mut HashSet<ChunkId>, blobs: &mut Vec<BlobId>) {

@@ -52,6 +52,10 @@ pub struct Persistence {
 /// The outcome of one service's save, load or reset, for the endpoints.
 pub type OpResult = Result<String, String>;
 
+/// Under `ON_REQUEST`, how many recent versions of each store are kept so that a change that
+/// could not be made durable can be undone (its group is far smaller).
+pub const UNDO_WINDOW: usize = 1024;
+
 impl Persistence {
     /// `engine` is `None` when persistence is off. `services` are the registered store names.
     pub fn new(
@@ -151,6 +155,8 @@ impl Persistence {
         };
         match self.save {
             SaveStrategy::OnRequest => {
+                // A change that cannot be made durable is undone before its error is answered.
+                engine.keep_recent(UNDO_WINDOW);
                 let (tx, rx) = mpsc::unbounded_channel();
                 *self.flusher.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
                 if engine.log_appends() {
@@ -534,6 +540,30 @@ async fn flusher(
                 .map(|(s, r)| (s, r.map(|rep| rep.version).map_err(|e| e.to_string())))
                 .collect()
         };
+        // Undo the changes of a group that could not be made durable, newest first, before
+        // anyone is answered: a client that gets the error finds nothing of its change.
+        let mut failed: Vec<(&'static str, u64)> = batch
+            .iter()
+            .filter(|w| matches!(by_service.get(w.service), Some(Err(_)) | None))
+            .map(|w| (w.service, w.version))
+            .collect();
+        failed.sort_by_key(|f| std::cmp::Reverse(f.1));
+        let mut undone = BTreeSet::new();
+        for (service, version) in failed {
+            let e = engine.clone();
+            if let Ok(Ok(Some(_))) =
+                tokio::task::spawn_blocking(move || e.undo(service, version)).await
+            {
+                undone.insert((service, version));
+            }
+        }
+        let explain = |w: &Waiter, e: &str| {
+            if undone.contains(&(w.service, w.version)) {
+                format!("{e} (the change was undone)")
+            } else {
+                format!("{e} (a later change of the same records was kept)")
+            }
+        };
         let mut retry = Vec::new();
         for w in batch {
             match by_service.get(w.service) {
@@ -542,10 +572,12 @@ async fn flusher(
                 }
                 Some(Ok(_)) => retry.push(w),
                 Some(Err(e)) => {
-                    let _ = w.reply.send(Err(e.clone()));
+                    let msg = explain(&w, e);
+                    let _ = w.reply.send(Err(msg));
                 }
                 None => {
-                    let _ = w.reply.send(Err("the service was not saved".into()));
+                    let msg = explain(&w, "the service was not saved");
+                    let _ = w.reply.send(Err(msg));
                 }
             }
         }

@@ -55,7 +55,7 @@ impl Runtime for AppRuntime {
                 self.persistence.wait_durable(name, v).await.map_err(|e| {
                     AwsError::internal(
                         "InternalFailure",
-                        format!("The change was applied but could not be saved durably: {e}"),
+                        format!("The change could not be saved durably: {e}"),
                     )
                 })?;
             }

@@ -40,7 +40,7 @@ pub async fn finish(
                 };
                 return AwsError::internal(
                     code,
-                    format!("The change was applied but could not be saved durably: {e}"),
+                    format!("The change could not be saved durably: {e}"),
                 )
                 .into_response(protocol, &ctx.request_id);
             }

@@ -42,11 +42,12 @@ impl Service for S3 {
                 && let Err(e) = rt.wait_durable(NAME, v).await
             {
                 // A PutObject is undone, so its body is owed to no later save.
-                let message = if undo.is_some_and(|u| self.roll_back(u)) {
-                    format!("The object could not be saved durably, so it was not stored: {e}")
-                } else {
-                    format!("The change was applied but could not be saved durably: {e}")
-                };
+                // The runtime has undone the change already (a later write of the same object
+                // is kept); an object write that is still current is rolled back here too.
+                if let Some(u) = undo {
+                    self.roll_back(u);
+                }
+                let message = format!("The change could not be saved durably: {e}");
                 return S3Error::internal(message)
                     .into_response(&ctx.request_id, parts.method == Method::HEAD);
             }

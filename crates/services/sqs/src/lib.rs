@@ -367,7 +367,7 @@ pub async fn serve(
             Some(v) => match persistence.wait_durable(NAME, v).await {
                 Ok(()) => Ok(out),
                 Err(e) => Err(SqsError::internal(format!(
-                    "The change was applied but could not be saved durably: {e}"
+                    "The change could not be saved durably: {e}"
                 ))),
             },
             None => Ok(out),
