@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::blob::BlobId;
 use crate::chunk_id::ChunkId;
@@ -485,7 +485,7 @@ impl<V: Record> Service for Persisted<V> {
                     let mut st = self.stats();
                     st.generation = Some(g);
                     st.last_error = None;
-                    info!(service, generation = g, records = m.records, "loaded");
+                    debug!(service, generation = g, records = m.records, "loaded");
                     return Ok(LoadReport {
                         generation: Some(g),
                         records: self.store.snapshot().len() as u64,

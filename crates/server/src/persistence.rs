@@ -210,7 +210,13 @@ impl Persistence {
             match r {
                 Ok(rep) if rep.generation.is_some() => {
                     wrote = true;
-                    debug!(service, why, generation = ?rep.generation, version = rep.version, new_chunks = rep.new_chunks, "saved");
+                    // One line per save that wrote something (group commits without the log
+                    // save per request: those at debug).
+                    if why == "on request" {
+                        debug!(service, why, generation = ?rep.generation, records = rep.records, new_bytes = rep.new_bytes, duration = ?rep.duration, "saved");
+                    } else {
+                        info!(service, why, generation = ?rep.generation, records = rep.records, new_bytes = rep.new_bytes, duration = ?rep.duration, "saved");
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => error!(service, why, error = %e, "save failed"),
@@ -450,9 +456,10 @@ impl Persistence {
             Ok(results) => {
                 for (service, r) in results {
                     match r {
-                        Ok(rep) => {
-                            info!(service, generation = ?rep.generation, version = rep.version, "saved on shutdown")
+                        Ok(rep) if rep.generation.is_some() => {
+                            info!(service, generation = ?rep.generation, records = rep.records, new_bytes = rep.new_bytes, duration = ?rep.duration, "saved on shutdown")
                         }
+                        Ok(_) => debug!(service, "unchanged since the last save; nothing to save"),
                         Err(e) => error!(service, error = %e, "save on shutdown failed"),
                     }
                 }
