@@ -5,7 +5,7 @@ Usage: secrets_client.py ENDPOINT COMMAND [ARGS]...
 
   probe FILE       write `served` or `unserved` to FILE: whether KMS answers (an unserved service
                    answers 501 NotImplemented)
-  nokms            without KMS: metadata operations work, values are refused with a 500
+  nokms            without KMS: metadata operations work, values are refused (EncryptionFailure)
   suite            every operation of the model, errors included (fresh server, KMS served)
   prepare FILE     before a restart: secrets with several string and binary versions, a customer
                    key, tags, a policy, a rotation configuration, one scheduled for deletion;
@@ -57,8 +57,8 @@ def cmd_nokms():
     check(d["Name"] == "meta/only" and d["Description"] == "no value", d)
     check(d["VersionIdsToStages"] == {} and d["Tags"] == [{"Key": "k", "Value": "v"}], d)
     check([s["Name"] for s in sm.list_secrets()["SecretList"]] == ["meta/only"], "list")
-    e = expect_error("InternalServiceError", sm.create_secret, Name="with/value", SecretString="x")
-    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 500, e.response)
+    e = expect_error("EncryptionFailure", sm.create_secret, Name="with/value", SecretString="x")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
     check("KMS is not served" in e.response["Error"]["Message"], e.response)
     expect_error("ResourceNotFoundException", sm.get_secret_value, SecretId="meta/only")
     expect_error("ResourceNotFoundException", sm.describe_secret, SecretId="nope")

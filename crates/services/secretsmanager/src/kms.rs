@@ -42,14 +42,16 @@ pub(crate) fn decryption_failure() -> AwsError {
 }
 
 /// KMS answered with an error: `ResourceNotFoundException` from the runtime means no KMS is
-/// served (KMS itself names missing keys `NotFoundException`).
+/// served (KMS itself names missing keys `NotFoundException`); the key is then unavailable, so
+/// the answer is still AWS's `EncryptionFailure` / `DecryptionFailure`, saying why.
 fn kms_error(e: AwsError, fallback: fn() -> AwsError) -> AwsError {
     if e.code == "ResourceNotFoundException" || e.code == "NotImplemented" {
-        return AwsError::internal(
-            "InternalServiceError",
+        let f = fallback();
+        return AwsError::new(
+            &f.code,
             format!(
-                "Secrets Manager needs KMS to protect secret values, and KMS is not served: {}",
-                e.message
+                "{} KMS is not served by this emulator: {}",
+                f.message, e.message
             ),
         );
     }

@@ -586,7 +586,7 @@ async fn without_kms_values_cannot_be_stored_but_metadata_can() {
     let err = e
         .err("CreateSecret", json!({"Name": "x", "SecretString": "v"}))
         .await;
-    assert_eq!(err.code, "InternalServiceError");
+    assert_eq!(err.code, "EncryptionFailure");
     assert!(err.message.contains("KMS is not served"), "{}", err.message);
     e.ok("CreateSecret", json!({"Name": "meta-only"})).await;
     let err = e
