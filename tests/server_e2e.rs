@@ -320,7 +320,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let (status, body) = s.http("POST", "/_localstack/state/load");
     assert_eq!(status, 200);
     let ls = lines(&body);
-    assert_eq!(ls.len(), 5, "{body}");
+    assert!(ls.len() >= 5, "{body}");
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     s.py(&["get", "/m/a", "1", "put", "/m/c", "3"]);
     // Global save and reset stream one line per service.
@@ -329,11 +329,24 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let ls = lines(&body);
     let mut names: Vec<&str> = ls.iter().map(|l| l["service"].as_str().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["dynamodb", "s3", "sqs", "ssm", "sts"]);
+    // One line per registered service: those health lists.
+    let (_, health) = s.http("GET", "/_localstack/health");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    let mut served: Vec<&str> = health["services"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    served.sort();
+    assert_eq!(names, served);
+    for core in ["dynamodb", "s3", "sqs", "ssm", "sts"] {
+        assert!(names.contains(&core), "{names:?}");
+    }
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     let (status, body) = s.http("POST", "/_localstack/state/reset");
     assert_eq!(status, 200);
-    assert_eq!(lines(&body).len(), 5);
+    assert_eq!(lines(&body).len(), served.len());
     s.py(&["missing", "/m/c"]);
     s.kill9();
 
@@ -665,4 +678,63 @@ fn a_chosen_generation_is_loaded_back_and_survives_a_restart() {
     let mut s = Server::start(dir.path(), &env);
     s.py(&["get", "/gen/a", "one"]);
     drop(s);
+}
+
+/// Whether the server answers KMS (an unserved service answers 501).
+fn kms_served(s: &mut Server, dir: &std::path::Path) -> bool {
+    let probe = dir.join("kms-probe");
+    s.script("secrets_client.py", &["probe", probe.to_str().unwrap()]);
+    std::fs::read_to_string(&probe).unwrap() == "served"
+}
+
+/// Every file under `dir` that holds `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_holding(&p, needle));
+        } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Secrets Manager through boto3: every operation; values encrypted by KMS survive a hard kill
+/// and every version reads back after it; no value is in the state directory in plain text.
+/// Needs the KMS service: while KMS is not served, only the operations that need no key run
+/// (and values are refused), and the rest is skipped with a message.
+#[test]
+fn secrets_manager_versions_survive_kill9_encrypted_by_kms() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    if !kms_served(&mut s, dir.path()) {
+        s.script("secrets_client.py", &["nokms"]);
+        eprintln!(
+            "SKIPPED: KMS is not served by this build (501), so Secrets Manager cannot encrypt \
+             values; the suite, the kill -9 restart and the version checks run once KMS is merged"
+        );
+        return;
+    }
+    let expect = dir.path().join("secrets.json");
+    let expect = expect.to_str().unwrap();
+    s.script("secrets_client.py", &["suite", "prepare", expect]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.script("secrets_client.py", &["check", expect]);
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200, "{body}");
+    s.kill9();
+    let holding = files_holding(&dir.path().join("state"), b"PLAINTEXT-MARKER-");
+    assert!(
+        holding.is_empty(),
+        "secret values in plain text in {holding:?}"
+    );
+    let mut s = Server::start(dir.path(), &env);
+    s.script("secrets_client.py", &["check", expect]);
 }

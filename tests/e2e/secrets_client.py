@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Drive a running snapstack's Secrets Manager (and the KMS it encrypts with) with boto3.
+
+Usage: secrets_client.py ENDPOINT COMMAND [ARGS]...
+
+  probe FILE       write `served` or `unserved` to FILE: whether KMS answers (an unserved service
+                   answers 501 NotImplemented)
+  nokms            without KMS: metadata operations work, values are refused (EncryptionFailure)
+  suite            every operation of the model, errors included (fresh server, KMS served)
+  prepare FILE     before a restart: secrets with several string and binary versions, a customer
+                   key, tags, a policy, a rotation configuration, one scheduled for deletion;
+                   what to expect goes to FILE (JSON)
+  check FILE       after the restart: every version of every secret reads back, stages and the
+                   deletion deadline are unchanged, a disabled key makes GetSecretValue fail
+"""
+
+import base64
+import json
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from checks import check, expect_error, run_commands
+
+ENDPOINT = sys.argv[1]
+CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
+# Values carry this marker so that the test can look for it in the state directory.
+MARK = "PLAINTEXT-MARKER-"
+
+
+def client(service, region="us-east-1"):
+    return boto3.client(service, endpoint_url=ENDPOINT, aws_access_key_id="test",
+                        aws_secret_access_key="secret", region_name=region, config=CFG)
+
+
+def cmd_probe(path):
+    try:
+        client("kms").describe_key(KeyId="alias/snapstack-probe-missing")
+        served = True
+    except ClientError as e:
+        served = e.response["ResponseMetadata"]["HTTPStatusCode"] != 501
+    with open(path, "w") as f:
+        f.write("served" if served else "unserved")
+
+
+def cmd_nokms():
+    sm = client("secretsmanager")
+    p = sm.get_random_password(PasswordLength=40, ExcludePunctuation=True)["RandomPassword"]
+    check(len(p) == 40 and p.isalnum(), p)
+    c = sm.create_secret(Name="meta/only", Description="no value", Tags=[{"Key": "k", "Value": "v"}])
+    check(c["ARN"].startswith("arn:aws:secretsmanager:us-east-1:000000000000:secret:meta/only-"), c)
+    check("VersionId" not in c, c)
+    d = sm.describe_secret(SecretId=c["ARN"])
+    check(d["Name"] == "meta/only" and d["Description"] == "no value", d)
+    check(d["VersionIdsToStages"] == {} and d["Tags"] == [{"Key": "k", "Value": "v"}], d)
+    check([s["Name"] for s in sm.list_secrets()["SecretList"]] == ["meta/only"], "list")
+    e = expect_error("EncryptionFailure", sm.create_secret, Name="with/value", SecretString="x")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+    check("KMS is not served" in e.response["Error"]["Message"], e.response)
+    expect_error("ResourceNotFoundException", sm.get_secret_value, SecretId="meta/only")
+    expect_error("ResourceNotFoundException", sm.describe_secret, SecretId="nope")
+    r = sm.delete_secret(SecretId="meta/only", RecoveryWindowInDays=7)
+    check(r["DeletionDate"].timestamp() - time.time() > 7 * 86400 - 120, r)
+    sm.restore_secret(SecretId="meta/only")
+    sm.delete_secret(SecretId="meta/only", ForceDeleteWithoutRecovery=True)
+    expect_error("ResourceNotFoundException", sm.describe_secret, SecretId="meta/only")
+
+
+def versions_to_stages(sm, sid):
+    return sm.describe_secret(SecretId=sid)["VersionIdsToStages"]
+
+
+def cmd_suite():
+    sm, kms = client("secretsmanager"), client("kms")
+    # Create (string), read by name, full ARN and partial ARN.
+    c = sm.create_secret(Name="app/db", SecretString=MARK + "one", Description="db",
+                         Tags=[{"Key": "env", "Value": "prod"}])
+    arn, v1 = c["ARN"], c["VersionId"]
+    check(arn.startswith("arn:aws:secretsmanager:us-east-1:000000000000:secret:app/db-") and
+          len(arn.rsplit("-", 1)[1]) == 6, arn)
+    for sid in ["app/db", arn, arn[:-7]]:
+        g = sm.get_secret_value(SecretId=sid)
+        check(g["SecretString"] == MARK + "one" and g["VersionStages"] == ["AWSCURRENT"], g)
+    # The default key exists now, as AWS creates it.
+    k = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
+    check(k["Enabled"], k)
+    # Put a binary version: AWSCURRENT and AWSPREVIOUS move.
+    v2 = sm.put_secret_value(SecretId="app/db", SecretBinary=b"\x00\x01bin")["VersionId"]
+    check(sm.get_secret_value(SecretId="app/db")["SecretBinary"] == b"\x00\x01bin", "binary")
+    prev = sm.get_secret_value(SecretId="app/db", VersionStage="AWSPREVIOUS")
+    check(prev["VersionId"] == v1 and prev["SecretString"] == MARK + "one", prev)
+    check(versions_to_stages(sm, "app/db") == {v1: ["AWSPREVIOUS"], v2: ["AWSCURRENT"]}, "stages")
+    # Tokens: idempotent with the same value, refused with another.
+    tok = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    sm.put_secret_value(SecretId="app/db", SecretString="three", ClientRequestToken=tok)
+    sm.put_secret_value(SecretId="app/db", SecretString="three", ClientRequestToken=tok)
+    expect_error("ResourceExistsException", sm.put_secret_value, SecretId="app/db",
+                 SecretString="four", ClientRequestToken=tok)
+    # Staging labels.
+    sm.update_secret_version_stage(SecretId="app/db", VersionStage="AWSPENDING", MoveToVersionId=v1)
+    expect_error("InvalidParameterException", sm.update_secret_version_stage, SecretId="app/db",
+                 VersionStage="AWSCURRENT", MoveToVersionId=v1)
+    sm.update_secret_version_stage(SecretId="app/db", VersionStage="AWSCURRENT", MoveToVersionId=v1,
+                                   RemoveFromVersionId=tok)
+    check(sm.get_secret_value(SecretId="app/db")["VersionId"] == v1, "moved")
+    ids = sm.list_secret_version_ids(SecretId="app/db", IncludeDeprecated=True)["Versions"]
+    check({v["VersionId"] for v in ids} == {v1, v2, tok}, ids)
+    # Update: description and a new value under a customer key.
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    u = sm.update_secret(SecretId="app/db", Description="moved", KmsKeyId=key, SecretString="five")
+    check(sm.get_secret_value(SecretId="app/db", VersionId=u["VersionId"])["SecretString"] == "five", u)
+    d = sm.describe_secret(SecretId="app/db")
+    check(d["Description"] == "moved" and d["KmsKeyId"] == key, d)
+    # A disabled key: reads fail as in AWS.
+    kms.disable_key(KeyId=key)
+    expect_error("DecryptionFailure", sm.get_secret_value, SecretId="app/db")
+    kms.enable_key(KeyId=key)
+    check(sm.get_secret_value(SecretId="app/db")["SecretString"] == "five", "re-enabled")
+    # Errors.
+    expect_error("ResourceExistsException", sm.create_secret, Name="app/db", SecretString="x")
+    expect_error("InvalidParameterException", sm.create_secret, Name="both", SecretString="x",
+                 SecretBinary=b"x")
+    expect_error("ResourceNotFoundException", sm.get_secret_value, SecretId="missing")
+    # List, filters, pages.
+    for i in range(3):
+        sm.create_secret(Name=f"list/{i}", SecretString=f"v{i}", Tags=[{"Key": "n", "Value": str(i)}])
+    names = [s["Name"] for s in sm.list_secrets(Filters=[{"Key": "name", "Values": ["list/"]}])["SecretList"]]
+    check(names == ["list/0", "list/1", "list/2"], names)
+    names = [s["Name"] for s in sm.list_secrets(Filters=[{"Key": "tag-value", "Values": ["!1"]}],
+                                                SortOrder="desc")["SecretList"]]
+    check(names == ["list/2", "list/0", "app/db"], names)
+    page = sm.list_secrets(MaxResults=2)
+    check(len(page["SecretList"]) == 2 and page["NextToken"], page)
+    rest = sm.list_secrets(MaxResults=2, NextToken=page["NextToken"])
+    check(len(rest["SecretList"]) == 2 and "NextToken" not in rest, rest)
+    b = sm.batch_get_secret_value(SecretIdList=["list/0", "list/2", "nope"])
+    check([v["SecretString"] for v in b["SecretValues"]] == ["v0", "v2"], b)
+    check(b["Errors"][0]["ErrorCode"] == "ResourceNotFoundException", b)
+    # Random passwords.
+    p = sm.get_random_password(PasswordLength=64, ExcludeCharacters="abc", IncludeSpace=True)["RandomPassword"]
+    check(len(p) == 64 and not set("abc") & set(p), p)
+    # Tags, policies.
+    sm.tag_resource(SecretId="app/db", Tags=[{"Key": "team", "Value": "core"}])
+    sm.untag_resource(SecretId="app/db", TagKeys=["env"])
+    check(sm.describe_secret(SecretId="app/db")["Tags"] == [{"Key": "team", "Value": "core"}], "tags")
+    pol = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "AWS": "arn:aws:iam::000000000000:root"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+    check(sm.validate_resource_policy(ResourcePolicy=pol)["PolicyValidationPassed"], "policy")
+    sm.put_resource_policy(SecretId="app/db", ResourcePolicy=pol)
+    check(json.loads(sm.get_resource_policy(SecretId="app/db")["ResourcePolicy"]) == json.loads(pol), "pol")
+    sm.delete_resource_policy(SecretId="app/db")
+    # Rotation without a Lambda service: AWS's answer for a function it cannot invoke; the
+    # configuration is recorded.
+    expect_error("InvalidRequestException", sm.rotate_secret, SecretId="list/0")
+    fn = "arn:aws:lambda:us-east-1:000000000000:function:rotator"
+    expect_error("AccessDeniedException", sm.rotate_secret, SecretId="list/0", RotationLambdaARN=fn,
+                 RotationRules={"AutomaticallyAfterDays": 30})
+    d = sm.describe_secret(SecretId="list/0")
+    check(d["RotationEnabled"] and d["RotationLambdaARN"] == fn, d)
+    sm.cancel_rotate_secret(SecretId="list/0")
+    check(not sm.describe_secret(SecretId="list/0")["RotationEnabled"], "cancelled")
+    # Replication records.
+    r = sm.replicate_secret_to_regions(SecretId="list/1", AddReplicaRegions=[{"Region": "eu-west-1"}])
+    check(r["ReplicationStatus"][0]["Region"] == "eu-west-1", r)
+    r = sm.remove_regions_from_replication(SecretId="list/1", RemoveReplicaRegions=["eu-west-1"])
+    check(r["ReplicationStatus"] == [], r)
+    expect_error("InvalidRequestException", sm.stop_replication_to_replica, SecretId="list/1")
+    # Deletion.
+    expect_error("InvalidParameterException", sm.delete_secret, SecretId="list/2", RecoveryWindowInDays=31)
+    sm.delete_secret(SecretId="list/2", RecoveryWindowInDays=7)
+    expect_error("InvalidRequestException", sm.get_secret_value, SecretId="list/2")
+    check("list/2" not in [s["Name"] for s in sm.list_secrets()["SecretList"]], "hidden")
+    check("list/2" in [s["Name"] for s in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]], "planned")
+    sm.restore_secret(SecretId="list/2")
+    sm.delete_secret(SecretId="list/2", ForceDeleteWithoutRecovery=True)
+    expect_error("ResourceNotFoundException", sm.describe_secret, SecretId="list/2")
+
+
+def cmd_prepare(path):
+    sm, kms = client("secretsmanager"), client("kms")
+    key = kms.create_key(Description="customer key")["KeyMetadata"]["KeyId"]
+    expect = {"key": key, "secrets": {}}
+    for name, kms_key in [("keep/default", None), ("keep/custom", key)]:
+        kw = {"KmsKeyId": kms_key} if kms_key else {}
+        c = sm.create_secret(Name=name, SecretString=f"{MARK}{name}-0", **kw)
+        versions = {c["VersionId"]: {"s": f"{MARK}{name}-0"}}
+        for i in range(1, 4):
+            if i % 2:
+                v = sm.put_secret_value(SecretId=name, SecretBinary=f"{MARK}{name}-{i}".encode())
+                versions[v["VersionId"]] = {"b": f"{MARK}{name}-{i}"}
+            else:
+                v = sm.put_secret_value(SecretId=name, SecretString=f"{MARK}{name}-{i}")
+                versions[v["VersionId"]] = {"s": f"{MARK}{name}-{i}"}
+        expect["secrets"][name] = {"arn": c["ARN"], "versions": versions,
+                                   "stages": versions_to_stages(sm, name)}
+    sm.tag_resource(SecretId="keep/default", Tags=[{"Key": "t", "Value": "1"}])
+    d = sm.delete_secret(SecretId="keep/custom", RecoveryWindowInDays=7)
+    expect["deletion"] = d["DeletionDate"].timestamp()
+    with open(path, "w") as f:
+        json.dump(expect, f)
+
+
+def cmd_check(path):
+    sm, kms = client("secretsmanager"), client("kms")
+    with open(path) as f:
+        expect = json.load(f)
+    sm.restore_secret(SecretId="keep/custom")
+    for name, e in expect["secrets"].items():
+        check(versions_to_stages(sm, name) == e["stages"], (name, e["stages"]))
+        for vid, val in e["versions"].items():
+            g = sm.get_secret_value(SecretId=e["arn"], VersionId=vid)
+            if "s" in val:
+                check(g.get("SecretString") == val["s"], (name, vid, g))
+            else:
+                check(g.get("SecretBinary") == val["b"].encode(), (name, vid, g))
+    check(sm.describe_secret(SecretId="keep/default")["Tags"] == [{"Key": "t", "Value": "1"}], "tags")
+    d = sm.delete_secret(SecretId="keep/custom", RecoveryWindowInDays=7)
+    check(d["DeletionDate"].timestamp() >= expect["deletion"], d)
+    sm.restore_secret(SecretId="keep/custom")
+    kms.disable_key(KeyId=expect["key"])
+    expect_error("DecryptionFailure", sm.get_secret_value, SecretId="keep/custom")
+    kms.enable_key(KeyId=expect["key"])
+    sm.get_secret_value(SecretId="keep/custom")
+
+
+COMMANDS = {
+    "probe": (cmd_probe, 1),
+    "nokms": (cmd_nokms, 0),
+    "suite": (cmd_suite, 0),
+    "prepare": (cmd_prepare, 1),
+    "check": (cmd_check, 1),
+}
+
+if __name__ == "__main__":
+    run_commands(COMMANDS, sys.argv[2:])
