@@ -285,7 +285,7 @@ impl Kms {
         let items: Vec<(String, Value)> = snap
             .scan_prefix(&rk::keys(p))
             .filter_map(|(_, r)| match r {
-                KmsRecord::Key(k) if !k.deletion_ms.is_some_and(|d| d <= now) => {
+                KmsRecord::Key(k) if k.deletion_ms.is_none_or(|d| d > now) => {
                     Some((k.id.clone(), json!({ "KeyId": k.id, "KeyArn": k.arn(p) })))
                 }
                 _ => None,

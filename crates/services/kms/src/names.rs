@@ -120,7 +120,7 @@ pub(crate) fn find_key(
         }
     };
     match get_key(v, p, &id) {
-        Some(k) if !k.deletion_ms.is_some_and(|d| d <= now_ms) => Ok(k),
+        Some(k) if k.deletion_ms.is_none_or(|d| d > now_ms) => Ok(k),
         _ => Err(key_missing(p, &id)),
     }
 }

@@ -133,7 +133,7 @@ impl Kms {
         }
         let b = blob::parse(ciphertext).ok_or_else(invalid_ciphertext)?;
         let k = get_key(&snap, p, b.key_id)
-            .filter(|k| !k.deletion_ms.is_some_and(|d| d <= now))
+            .filter(|k| k.deletion_ms.is_none_or(|d| d > now))
             .ok_or_else(|| key_missing(p, b.key_id))?;
         if let Some(n) = &named
             && n.id != k.id

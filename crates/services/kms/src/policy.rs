@@ -240,7 +240,7 @@ impl Kms {
             .filter_map(|(_, r)| match r {
                 KmsRecord::Alias(a) if only.as_ref().is_none_or(|o| *o == a.target) => {
                     let live = get_key(&snap, p, &a.target)
-                        .is_some_and(|k| !k.deletion_ms.is_some_and(|d| d <= now));
+                        .is_some_and(|k| k.deletion_ms.is_none_or(|d| d > now));
                     live.then(|| {
                         (
                             a.name.clone(),
