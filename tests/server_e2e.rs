@@ -344,7 +344,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let (status, body) = s.http("POST", "/_localstack/state/load");
     assert_eq!(status, 200);
     let ls = lines(&body);
-    assert_eq!(ls.len(), 5, "{body}");
+    assert_eq!(ls.len(), 6, "{body}");
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     s.py(&["get", "/m/a", "1", "put", "/m/c", "3"]);
     // Global save and reset stream one line per service.
