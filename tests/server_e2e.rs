@@ -357,7 +357,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     let (status, body) = s.http("POST", "/_localstack/state/reset");
     assert_eq!(status, 200);
-    assert_eq!(lines(assert_eq!(lines(&body).len(), 5);body).len(), 6);
+    assert_eq!(lines(&body).len(), 6);
     s.py(&["missing", "/m/c"]);
     s.kill9();
 
