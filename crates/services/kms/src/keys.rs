@@ -170,13 +170,12 @@ impl Kms {
         let origin = str_of(m, "Origin").unwrap_or("AWS_KMS");
         match origin {
             "AWS_KMS" => {}
-            "EXTERNAL" if spec == Spec::Symmetric => {}
             "EXTERNAL" => {
+                // GetParametersForImport / ImportKeyMaterial are not served yet: a key made
+                // now could never leave PendingImport.
                 return Err(err(
                     "UnsupportedOperationException",
-                    format!(
-                        "Origin EXTERNAL with KeySpec {spec_name} is not supported by this emulator's KMS."
-                    ),
+                    "Origin EXTERNAL (imported key material) is not supported by this emulator's KMS yet.",
                 ));
             }
             _ => {
