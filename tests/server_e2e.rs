@@ -218,6 +218,30 @@ fn ssm_documents_commands_and_windows_survive_kill9() {
 }
 
 #[test]
+fn kms_keys_ciphertexts_and_signatures_survive_kill9() {
+    let dir = tempdir();
+    let state = dir.path().join("kms-state.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.script("kms_client.py", &["prepare", state]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.script("kms_client.py", &["check", state]);
+    // And once more from a saved generation.
+    let (status, body) = s.http("POST", "/_localstack/state/kms/save");
+    assert_eq!(status, 200, "{body}");
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.script("kms_client.py", &["check", state]);
+    let st = s.state();
+    assert_eq!(st["services"]["kms"]["load_failed"], false, "{st}");
+}
+
+#[test]
 fn scheduled_save_survives_kill9_once_clean_and_on_startup_loads_first() {
     let dir = tempdir();
     let env = [

@@ -346,10 +346,10 @@ def cmd_errors():
     check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
-    # the service and the operation, in the protocol the SDK speaks: JSON (KMS, Kinesis),
+    # the service and the operation, in the protocol the SDK speaks: JSON (CloudWatch Logs, Kinesis),
     # query (SNS), rest-json (Lambda), rest-xml (Route 53) and smithy-rpc-v2-cbor (CloudWatch).
     for svc, call, op in [
-        ("kms", lambda c: c.encrypt(KeyId="alias/x", Plaintext=b"x"), "Encrypt"),
+        ("logs", lambda c: c.describe_log_groups(), "DescribeLogGroups"),
         ("kinesis", lambda c: c.list_streams(), "ListStreams"),
         ("sns", lambda c: c.publish(TopicArn="arn:aws:sns:us-east-1:000000000000:t", Message="m"), "Publish"),
         ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),

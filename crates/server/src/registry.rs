@@ -32,6 +32,7 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_sts::Sts::new());
     r.add(snapstack_dynamodb::DynamoDb::new());
     r.add(snapstack_secretsmanager::SecretsManager::new());
+    r.add(snapstack_kms::Kms::new());
     r
 }
 
@@ -193,11 +194,20 @@ mod tests {
         });
         assert_eq!(
             r.names(),
-            ["s3", "sqs", "ssm", "sts", "dynamodb", "secretsmanager"]
+            [
+                "s3",
+                "sqs",
+                "ssm",
+                "sts",
+                "dynamodb",
+                "secretsmanager",
+                "kms"
+            ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
         assert_eq!(r.by_target("DynamoDB_20120810").unwrap().name(), "dynamodb");
         assert_eq!(r.by_target("AmazonSQS").unwrap().name(), "sqs");
+        assert_eq!(r.by_target("TrentService").unwrap().name(), "kms");
         assert_eq!(r.by_signing_name("s3express").unwrap().name(), "s3");
         assert_eq!(r.by_signing_name("sts").unwrap().name(), "sts");
         assert_eq!(r.by_query_action("SendMessage").unwrap().name(), "sqs");
