@@ -593,4 +593,136 @@ mod tests {
         o.tags.push(("k".into(), "v".into()));
         assert!(r[0].matches(&o));
     }
+
+    fn object(key: &str, version: Option<&str>, modified: u64) -> Object {
+        let mut o = delete_marker(key, version.map(str::to_string), modified);
+        o.delete_marker = false;
+        o.size = 1;
+        o
+    }
+
+    /// A service whose clock is a counter the test sets, with lifecycle days of 1 s, holding
+    /// a bucket with `config` and the given versioning.
+    fn service(
+        config: Value,
+        versioning: Option<&str>,
+    ) -> (S3, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let now = Arc::new(AtomicU64::new(0));
+        let clock = now.clone();
+        let engine = Arc::new(snapstack_engine::Engine::in_memory().unwrap());
+        let s3 = S3::new(engine).with_clock(Arc::new(move || clock.load(Ordering::SeqCst)), 1000);
+        s3.store.write(|t| {
+            t.insert(
+                keys::bucket("a", "b"),
+                S3Record::Bucket(crate::model::Bucket {
+                    name: "b".into(),
+                    region: "us-east-1".into(),
+                    created_ms: 0,
+                    versioning: versioning.map(str::to_string),
+                    tags: Vec::new(),
+                    cors: None,
+                    policy: None,
+                }),
+            );
+            t.insert(
+                keys::config("a", "b", "lifecycle"),
+                crate::subres::record(Sub::Lifecycle, &config),
+            );
+            t.insert(
+                keys::lifecycle_index("a", "b"),
+                S3Record::Config(BucketConfig {
+                    kind: "a".into(),
+                    document: "b".into(),
+                }),
+            );
+        });
+        (s3, now)
+    }
+
+    fn current(s3: &S3, key: &str) -> Option<Object> {
+        match s3.store.snapshot().get(&keys::object("a", "b", key)) {
+            Some(S3Record::Object(o)) => Some(o.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_sweeper_expires_what_is_due_by_the_records() {
+        let config = json!({"Rules": [
+            {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 2}},
+            {"ID": "mpu", "Status": "Enabled", "Filter": {}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+        ]});
+        let (s3, now) = service(config, None);
+        s3.store.write(|t| {
+            t.insert(
+                keys::object("a", "b", "tmp/x"),
+                S3Record::Object(object("tmp/x", None, 500)),
+            );
+            t.insert(
+                keys::object("a", "b", "keep"),
+                S3Record::Object(object("keep", None, 0)),
+            );
+            t.insert(
+                keys::upload("a", "b", "u1"),
+                S3Record::Upload(Upload {
+                    bucket: "b".into(),
+                    key: "k".into(),
+                    upload_id: "u1".into(),
+                    initiated_ms: 0,
+                    headers: ObjectHeaders::default(),
+                    metadata: Vec::new(),
+                    tags: Vec::new(),
+                    checksum_algorithm: None,
+                }),
+            );
+        });
+        assert_eq!(s3.sweep_lifecycle(999), 0);
+        assert_eq!(
+            s3.sweep_lifecycle(1000),
+            1,
+            "the upload is aborted after a day"
+        );
+        assert_eq!(s3.sweep_lifecycle(2499), 0);
+        // Judged by the record's time, whenever the sweep runs (after a restart too).
+        now.store(50_000, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(s3.sweep_lifecycle(s3.now()), 1);
+        assert!(current(&s3, "tmp/x").is_none());
+        assert!(current(&s3, "keep").is_some());
+    }
+
+    #[test]
+    fn versioned_buckets_get_delete_markers_and_lose_noncurrent_versions() {
+        let config = json!({"Rules": [{"ID": "v", "Status": "Enabled", "Filter": {},
+            "Expiration": {"Days": 1}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]});
+        let (s3, _) = service(config, Some("Enabled"));
+        s3.store.write(|t| {
+            t.insert(
+                keys::object("a", "b", "k"),
+                S3Record::Object(object("k", Some("v2"), 5000)),
+            );
+            t.insert(
+                keys::version("a", "b", "k", 1),
+                S3Record::Object(object("k", Some("v1"), 0)),
+            );
+        });
+        // v1 became noncurrent at 5000 (when v2 was written): not due before 6000.
+        assert_eq!(s3.sweep_lifecycle(5999), 0);
+        assert_eq!(s3.sweep_lifecycle(6000), 2);
+        let cur = current(&s3, "k").unwrap();
+        assert!(cur.delete_marker);
+        // v2 is noncurrent since the marker (6000); then the lone marker goes too.
+        assert_eq!(s3.sweep_lifecycle(7000), 1);
+        assert_eq!(s3.sweep_lifecycle(7000), 1);
+        assert!(current(&s3, "k").is_none());
+    }
+
+    #[test]
+    fn real_days_end_at_midnight() {
+        let engine = std::sync::Arc::new(snapstack_engine::Engine::in_memory().unwrap());
+        let s3 = S3::new(engine).with_clock(std::sync::Arc::new(|| 0), DAY_MS);
+        assert_eq!(s3.due_at(1, 1), 2 * DAY_MS);
+        assert_eq!(s3.due_at(0, 1), DAY_MS);
+    }
 }
