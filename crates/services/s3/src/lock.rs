@@ -280,8 +280,10 @@ impl S3 {
         if let Some(old) = self.object_setting(r.account(), r.bucket(), &o, RETENTION)
             && let Some((mode, until)) = retention_in_force(&old, now)
         {
-            let weaker = new.get("Mode").and_then(Value::as_str) != Some(mode)
-                || new_until.is_none_or(|u| u < until);
+            // Extending a retention, or turning GOVERNANCE into COMPLIANCE, needs no bypass.
+            let new_mode = new.get("Mode").and_then(Value::as_str);
+            let weaker = new_until.is_none_or(|u| u < until)
+                || (mode == "COMPLIANCE" && new_mode != Some("COMPLIANCE"));
             if weaker && (mode == "COMPLIANCE" || !bypass) {
                 return Err(denied());
             }
