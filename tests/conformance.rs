@@ -53,6 +53,10 @@ fn generated_requests_never_get_a_server_error() {
     assert_eq!(report["s3"]["operations"]["PutObject"]["implemented"], true);
     assert_eq!(
         report["s3"]["operations"]["PutObjectAcl"]["implemented"],
+        true
+    );
+    assert_eq!(
+        report["s3"]["operations"]["GetObjectTorrent"]["implemented"],
         false
     );
 }

@@ -157,17 +157,29 @@ fn memory_stays_bounded_while_a_large_object_streams_in() {
 /// touch nothing; keys are never trimmed; the `null` version survives versioning; partNumber,
 /// SigV2 presigned URLs, control characters and invalid UTF-8 behave as S3 does. Everything
 /// written is still there after a kill -9 under ON_REQUEST. Issue 17: CORS preflights and the
-/// CORS headers of actual requests, answered from a configuration kept over the restart.
+/// CORS headers of actual requests, answered from a configuration kept over the restart; every
+/// sub-resource kept in the model's shape (lifecycle, website, logging, notification,
+/// replication, Object Lock, analytics, metrics, inventory, intelligent-tiering, ABAC, object
+/// ACLs, retention and legal holds) read back after the restart; lifecycle expiry with a
+/// test-only lifecycle day of 2 s (`SNAPSTACK_S3_LIFECYCLE_DAY_SECONDS`), including an object
+/// that falls due around the restart.
 #[test]
 fn requests_it_does_not_implement_touch_nothing_and_survive_a_restart() {
     let vol = tempdir();
     let env = [
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_S3_LIFECYCLE_DAY_SECONDS", "2"),
     ];
     let mut server = Server::start(vol.path(), &env);
-    server.script("s3_hardening.py", &["refuse", "configs", "cors"]);
+    server.script(
+        "s3_hardening.py",
+        &["refuse", "configs", "subresources", "cors"],
+    );
     server.kill9();
     let mut server = Server::start(vol.path(), &env);
-    server.script("s3_hardening.py", &["verify", "configs-kept", "cors-kept"]);
+    server.script(
+        "s3_hardening.py",
+        &["verify", "configs-kept", "subresources-kept", "cors-kept"],
+    );
 }

@@ -10,10 +10,20 @@ Usage: s3_hardening.py ENDPOINT COMMAND...
   cors     PutBucketCors checks its rules; preflight OPTIONS and actual requests with an Origin
            get S3's CORS headers, or its 403 (path and virtual-host style)
   cors-kept  after a restart: the CORS configuration still answers preflights
+  configs  bucket configurations: ACL, encryption, ... and the sub-resources kept in the model's
+           shape (lifecycle with S3's checks, website, logging, notification, replication,
+           Object Lock with retention and legal holds refusing deletes, analytics, metrics,
+           inventory, intelligent-tiering, ABAC, object ACLs, policy status, RestoreObject);
+           lifecycle expiry of a Days=1 rule (the server runs with a short test-only day,
+           SNAPSTACK_S3_LIFECYCLE_DAY_SECONDS)
+  configs-kept  after a restart: every configuration reads back the same, locked versions are
+           still refused, and an object that fell due around the restart is expired
 """
 
+import datetime
 import hashlib
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -71,11 +81,12 @@ def cmd_refuse():
     c.put_object(Bucket="hard", Key="obj", Body=PRECIOUS)
 
     # Object sub-resources: the object keeps its bytes.
-    not_implemented(c.put_object_acl, Bucket="hard", Key="obj", ACL="private")
-    not_implemented(c.put_object_retention, Bucket="hard", Key="obj",
-                    Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2030-01-01T00:00:00Z"})
-    not_implemented(c.put_object_legal_hold, Bucket="hard", Key="obj", LegalHold={"Status": "ON"})
-    not_implemented(c.get_object_acl, Bucket="hard", Key="obj")
+    not_implemented(c.get_object_torrent, Bucket="hard", Key="obj")
+    not_implemented(c.rename_object, Bucket="hard", Key="renamed", RenameSource="obj")
+    expect_error("InvalidRequest", c.put_object_retention, Bucket="hard", Key="obj",
+                 Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2030-01-01T00:00:00Z"})
+    expect_error("InvalidRequest", c.put_object_legal_hold, Bucket="hard", Key="obj",
+                 LegalHold={"Status": "ON"})
     attrs = c.get_object_attributes(Bucket="hard", Key="obj",
                                     ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
     check(attrs["ObjectSize"] == len(PRECIOUS) and attrs["StorageClass"] == "STANDARD", f"{attrs}")
@@ -84,20 +95,22 @@ def cmd_refuse():
     intact(c)
 
     # Bucket sub-resources: an empty bucket is not deleted, nothing is listed instead.
-    for op in ["delete_bucket_lifecycle", "delete_bucket_website", "delete_bucket_replication"]:
+    for op in ["delete_bucket_metadata_table_configuration",
+               "delete_bucket_metadata_configuration"]:
         not_implemented(getattr(c, op), Bucket="empty-b")
-    not_implemented(c.delete_bucket_inventory_configuration, Bucket="empty-b", Id="x")
+    expect_error("NoSuchConfiguration", c.delete_bucket_inventory_configuration,
+                 Bucket="empty-b", Id="x")
     for op in ["delete_bucket_encryption", "delete_bucket_ownership_controls",
                "delete_public_access_block"]:
         getattr(c, op)(Bucket="empty-b")  # implemented: removes only that configuration
-    for op in ["get_bucket_lifecycle_configuration", "get_bucket_website", "get_bucket_logging"]:
+    for op in ["get_bucket_metadata_table_configuration", "get_bucket_metadata_configuration"]:
         not_implemented(getattr(c, op), Bucket="hard")
     # A sub-resource PUT on a missing bucket creates nothing.
     expect_error("NoSuchBucket", c.put_bucket_acl, Bucket="never-created", ACL="private")
-    not_implemented(c.put_bucket_lifecycle_configuration, Bucket="never-created",
-                    LifecycleConfiguration={"Rules": [{"ID": "r", "Status": "Enabled",
-                                                       "Filter": {"Prefix": ""},
-                                                       "Expiration": {"Days": 1}}]})
+    expect_error("NoSuchBucket", c.put_bucket_lifecycle_configuration, Bucket="never-created",
+                 LifecycleConfiguration={"Rules": [{"ID": "r", "Status": "Enabled",
+                                                    "Filter": {"Prefix": ""},
+                                                    "Expiration": {"Days": 1}}]})
     # A sub-resource a method does not have is refused, not the plain operation.
     status, _ = raw("DELETE", "/empty-b?location")
     check(status == 405, f"DELETE ?location is refused: {status}")
@@ -227,6 +240,215 @@ def cmd_configs():
     c.delete_bucket(Bucket="conf-gone")
     c.create_bucket(Bucket="conf-gone")
     check(c.get_bucket_request_payment(Bucket="conf-gone")["Payer"] == "BucketOwner", "reset")
+
+
+LIFECYCLE = {"Rules": [
+    {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}},
+    {"ID": "slow", "Status": "Enabled", "Filter": {"Prefix": "slow/"}, "Expiration": {"Days": 8}},
+    {"ID": "tagged", "Status": "Disabled",
+     "Filter": {"And": {"Prefix": "t/", "Tags": [{"Key": "k", "Value": "v"}]}},
+     "NoncurrentVersionExpiration": {"NoncurrentDays": 3}},
+    {"ID": "mpu", "Status": "Enabled", "Filter": {"Prefix": "mpu/"},
+     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+]}
+WEBSITE = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "error.html"},
+           "RoutingRules": [{"Condition": {"KeyPrefixEquals": "docs/"},
+                             "Redirect": {"ReplaceKeyPrefixWith": "documents/"}}]}
+LOGGING = {"LoggingEnabled": {"TargetBucket": "sub-logs", "TargetPrefix": "sub/"}}
+NOTIFICATION = {"QueueConfigurations": [{
+    "Id": "q", "QueueArn": "arn:aws:sqs:us-east-1:000000000000:events",
+    "Events": ["s3:ObjectCreated:*"],
+    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}}}]}
+REPLICATION = {"Role": "arn:aws:iam::000000000000:role/replication", "Rules": [{
+    "ID": "all", "Status": "Enabled", "Priority": 1, "Filter": {},
+    "DeleteMarkerReplication": {"Status": "Disabled"},
+    "Destination": {"Bucket": "arn:aws:s3:::sub-logs"}}]}
+LOCK = {"ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+KEYED = {
+    "analytics": ("AnalyticsConfiguration", {"Id": "a1", "Filter": {"Prefix": "x/"},
+                                             "StorageClassAnalysis": {}}),
+    "metrics": ("MetricsConfiguration", {"Id": "m1", "Filter": {"Prefix": "x/"}}),
+    "inventory": ("InventoryConfiguration", {
+        "Id": "i1", "IsEnabled": True, "IncludedObjectVersions": "Current",
+        "Destination": {"S3BucketDestination": {"Bucket": "arn:aws:s3:::sub-logs",
+                                                "Format": "CSV"}},
+        "Schedule": {"Frequency": "Daily"}}),
+    "intelligent_tiering": ("IntelligentTieringConfiguration", {
+        "Id": "t1", "Status": "Enabled", "Tierings": [{"Days": 90, "AccessTier": "ARCHIVE_ACCESS"}]}),
+}
+PUBLIC_POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+                 '"Action":"s3:GetObject","Resource":"arn:aws:s3:::sub/*"}]}')
+
+
+def keys_of(c, bucket):
+    return [o["Key"] for o in c.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def wait_gone(c, bucket, key, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if key not in keys_of(c, bucket):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def cmd_subresources():
+    """The sub-resources kept in the model's shape: S3's errors, then round trips."""
+    c = s3()
+    c.create_bucket(Bucket="sub")
+    c.create_bucket(Bucket="sub-logs")
+    # Nothing set yet: S3's errors and empty answers.
+    expect_error("NoSuchLifecycleConfiguration", c.get_bucket_lifecycle_configuration, Bucket="sub")
+    expect_error("NoSuchWebsiteConfiguration", c.get_bucket_website, Bucket="sub")
+    expect_error("ReplicationConfigurationNotFoundError", c.get_bucket_replication, Bucket="sub")
+    expect_error("ObjectLockConfigurationNotFoundError", c.get_object_lock_configuration,
+                 Bucket="sub")
+    expect_error("NoSuchBucketPolicy", c.get_bucket_policy_status, Bucket="sub")
+    check("LoggingEnabled" not in c.get_bucket_logging(Bucket="sub"), "no logging")
+    notif = c.get_bucket_notification_configuration(Bucket="sub")
+    check("QueueConfigurations" not in notif, f"no notifications {notif}")
+    for kind, (member, cfg) in KEYED.items():
+        expect_error("NoSuchConfiguration", getattr(c, f"get_bucket_{kind}_configuration"),
+                     Bucket="sub", Id=cfg["Id"])
+    # Lifecycle: S3's checks.
+    rule = {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}
+    put_lc = c.put_bucket_lifecycle_configuration
+    expect_error("InvalidArgument", put_lc, Bucket="sub",
+                 LifecycleConfiguration={"Rules": [rule, rule]})
+    expect_error("InvalidArgument", put_lc, Bucket="sub", LifecycleConfiguration={"Rules": [
+        dict(rule, Expiration={"Days": 0})]})
+    expect_error("InvalidRequest", put_lc, Bucket="sub", LifecycleConfiguration={"Rules": [
+        {"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}}]})
+    expect_error("MalformedXML", put_lc, Bucket="sub", LifecycleConfiguration={"Rules": [
+        dict(rule, Status="Sometimes")]})
+    expect_error("MalformedXML", put_lc, Bucket="sub", LifecycleConfiguration={"Rules": [
+        dict(rule, ID=str(i)) for i in range(1001)]})
+    expect_error("InvalidRequest", put_lc, Bucket="sub", LifecycleConfiguration={"Rules": [
+        {"ID": "r", "Status": "Enabled", "Filter": {"Tag": {"Key": "k", "Value": "v"}},
+         "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+    out = put_lc(Bucket="sub", LifecycleConfiguration=LIFECYCLE)
+    check(out.get("TransitionDefaultMinimumObjectSize") == "all_storage_classes_128K", f"{out}")
+    # The others.
+    expect_error("InvalidArgument", c.put_bucket_website, Bucket="sub",
+                 WebsiteConfiguration={"ErrorDocument": {"Key": "e.html"}})
+    c.put_bucket_website(Bucket="sub", WebsiteConfiguration=WEBSITE)
+    expect_error("InvalidTargetBucketForLogging", c.put_bucket_logging, Bucket="sub",
+                 BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "nowhere-b",
+                                                         "TargetPrefix": "x"}})
+    c.put_bucket_logging(Bucket="sub", BucketLoggingStatus=LOGGING)
+    c.put_bucket_notification_configuration(Bucket="sub", NotificationConfiguration=NOTIFICATION)
+    expect_error("InvalidRequest", c.put_bucket_replication, Bucket="sub",
+                 ReplicationConfiguration=REPLICATION)
+    for b in ["sub", "sub-logs"]:
+        c.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    c.put_bucket_replication(Bucket="sub", ReplicationConfiguration=REPLICATION)
+    for kind, (member, cfg) in KEYED.items():
+        getattr(c, f"put_bucket_{kind}_configuration")(Bucket="sub", Id=cfg["Id"], **{member: cfg})
+        getattr(c, f"put_bucket_{kind}_configuration")(
+            Bucket="sub", Id="gone", **{member: dict(cfg, Id="gone")})
+        getattr(c, f"delete_bucket_{kind}_configuration")(Bucket="sub", Id="gone")
+    c.put_bucket_abac(Bucket="sub", AbacStatus={"Status": "Enabled"})
+    c.put_bucket_policy(Bucket="sub", Policy=PUBLIC_POLICY)
+    # Object ACLs, RestoreObject.
+    c.put_object(Bucket="sub", Key="acl", Body=b"acl")
+    grants = c.get_object_acl(Bucket="sub", Key="acl")["Grants"]
+    check([g["Permission"] for g in grants] == ["FULL_CONTROL"], f"default object ACL {grants}")
+    c.put_object_acl(Bucket="sub", Key="acl", ACL="public-read")
+    expect_error("InvalidObjectState", c.restore_object, Bucket="sub", Key="acl",
+                 RestoreRequest={"Days": 1})
+    expect_error("NoSuchKey", c.restore_object, Bucket="sub", Key="none", RestoreRequest={"Days": 1})
+    # Object Lock: a bucket created with it has versioning on; locked versions are not deleted.
+    c.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    check(c.get_bucket_versioning(Bucket="locked")["Status"] == "Enabled", "versioning on")
+    c.put_object_lock_configuration(Bucket="locked", ObjectLockConfiguration=LOCK)
+    v = c.put_object(Bucket="locked", Key="doc", Body=b"kept")["VersionId"]
+    ret = c.get_object_retention(Bucket="locked", Key="doc")["Retention"]
+    check(ret["Mode"] == "GOVERNANCE", f"default retention {ret}")
+    expect_error("AccessDenied", c.delete_object, Bucket="locked", Key="doc", VersionId=v)
+    c.put_object_retention(Bucket="locked", Key="doc", Retention={
+        "Mode": "COMPLIANCE", "RetainUntilDate": datetime.datetime(2099, 1, 1)})
+    expect_error("AccessDenied", c.put_object_retention, Bucket="locked", Key="doc",
+                 BypassGovernanceRetention=True,
+                 Retention={"Mode": "GOVERNANCE", "RetainUntilDate": datetime.datetime(2099, 1, 1)})
+    expect_error("AccessDenied", c.delete_object, Bucket="locked", Key="doc", VersionId=v,
+                 BypassGovernanceRetention=True)
+    expect_error("NoSuchObjectLockConfiguration", c.get_object_legal_hold, Bucket="locked",
+                 Key="doc")
+    c.put_object_legal_hold(Bucket="locked", Key="doc", LegalHold={"Status": "ON"})
+    out = c.delete_objects(Bucket="locked", Delete={"Objects": [{"Key": "doc", "VersionId": v}]})
+    check([e["Code"] for e in out.get("Errors", [])] == ["AccessDenied"], f"{out}")
+    # A delete without a version only adds a delete marker.
+    check(c.delete_object(Bucket="locked", Key="doc").get("DeleteMarker") is True, "marker")
+    check_subresources(c)
+    # Lifecycle expiry: a Days=1 rule (a test-only short day) expires `tmp/` objects, not others,
+    # and aborts an old multipart upload.
+    c.create_bucket(Bucket="expiring")
+    c.put_bucket_lifecycle_configuration(Bucket="expiring", LifecycleConfiguration=LIFECYCLE)
+    for k in ["tmp/a", "keep", "slow/b"]:
+        c.put_object(Bucket="expiring", Key=k, Body=k.encode())
+    c.create_multipart_upload(Bucket="expiring", Key="mpu/x")
+    check(wait_gone(c, "expiring", "tmp/a", 30), "tmp/a expired by the Days=1 rule")
+    deadline = time.time() + 30
+    while c.list_multipart_uploads(Bucket="expiring").get("Uploads") and time.time() < deadline:
+        time.sleep(0.5)
+    check(not c.list_multipart_uploads(Bucket="expiring").get("Uploads"), "upload aborted")
+    check("keep" in keys_of(c, "expiring"), "an object no rule matches is kept")
+    check("slow/b" in keys_of(c, "expiring"), "slow/b is not due yet (Days=8)")
+    # Due around the restart: expired by the server after it (judged by its record's time).
+    c.put_object(Bucket="expiring", Key="slow/after-restart", Body=b"later")
+
+
+def check_subresources(c):
+    lc = c.get_bucket_lifecycle_configuration(Bucket="sub")["Rules"]
+    check([r["ID"] for r in lc] == ["tmp", "slow", "tagged", "mpu"], f"{lc}")
+    check(lc[2]["Filter"]["And"]["Tags"] == [{"Key": "k", "Value": "v"}], f"{lc[2]}")
+    check(lc[0]["Expiration"] == {"Days": 1}, f"{lc[0]}")
+    web = c.get_bucket_website(Bucket="sub")
+    web.pop("ResponseMetadata")
+    check(web == WEBSITE, f"website {web}")
+    check(c.get_bucket_logging(Bucket="sub")["LoggingEnabled"] == LOGGING["LoggingEnabled"], "log")
+    notif = c.get_bucket_notification_configuration(Bucket="sub")
+    check(notif["QueueConfigurations"] == NOTIFICATION["QueueConfigurations"], f"{notif}")
+    repl = c.get_bucket_replication(Bucket="sub")["ReplicationConfiguration"]
+    check(repl == REPLICATION, f"replication {repl}")
+    for kind, (member, cfg) in KEYED.items():
+        got = getattr(c, f"get_bucket_{kind}_configuration")(Bucket="sub", Id=cfg["Id"])[member]
+        check(got == cfg, f"{kind}: {got}")
+        listed = getattr(c, f"list_bucket_{kind}_configurations")(Bucket="sub")
+        check(listed[f"{member}List"] == [cfg] and listed["IsTruncated"] is False,
+              f"{kind} list {listed}")
+    check(c.get_bucket_abac(Bucket="sub")["AbacStatus"] == {"Status": "Enabled"}, "abac")
+    check(c.get_bucket_policy_status(Bucket="sub")["PolicyStatus"]["IsPublic"] is True, "public")
+    grants = c.get_object_acl(Bucket="sub", Key="acl")["Grants"]
+    check(any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants), f"{grants}")
+    lock = c.get_object_lock_configuration(Bucket="locked")["ObjectLockConfiguration"]
+    check(lock == LOCK, f"lock {lock}")
+    versions = c.list_object_versions(Bucket="locked", Prefix="doc").get("Versions", [])
+    check(len(versions) == 1, f"{versions}")
+    v = versions[0]["VersionId"]
+    ret = c.get_object_retention(Bucket="locked", Key="doc", VersionId=v)["Retention"]
+    check(ret["Mode"] == "COMPLIANCE" and ret["RetainUntilDate"].year == 2099, f"{ret}")
+    hold = c.get_object_legal_hold(Bucket="locked", Key="doc", VersionId=v)["LegalHold"]
+    check(hold == {"Status": "ON"}, f"{hold}")
+    expect_error("AccessDenied", c.delete_object, Bucket="locked", Key="doc", VersionId=v)
+
+
+def cmd_subresources_kept():
+    c = s3()
+    check_subresources(c)
+    check(wait_gone(c, "expiring", "slow/after-restart", 40),
+          "an object that fell due around the restart is expired after it")
+    check(wait_gone(c, "expiring", "slow/b", 5), "slow/b expired")
+    check("keep" in keys_of(c, "expiring"), "an object no rule matches is kept")
+    # Deleting a configuration: S3's error again.
+    c.delete_bucket_lifecycle(Bucket="sub")
+    expect_error("NoSuchLifecycleConfiguration", c.get_bucket_lifecycle_configuration, Bucket="sub")
+    c.delete_bucket_website(Bucket="sub")
+    expect_error("NoSuchWebsiteConfiguration", c.get_bucket_website, Bucket="sub")
+    c.delete_bucket_replication(Bucket="sub")
+    expect_error("ReplicationConfigurationNotFoundError", c.get_bucket_replication, Bucket="sub")
 
 
 def cmd_configs_kept():
@@ -389,7 +611,8 @@ def cmd_cors_kept():
 
 COMMANDS = {"refuse": (cmd_refuse, 0), "verify": (cmd_verify, 0), "configs": (cmd_configs, 0),
             "configs-kept": (cmd_configs_kept, 0), "cors": (cmd_cors, 0),
-            "cors-kept": (cmd_cors_kept, 0)}
+            "cors-kept": (cmd_cors_kept, 0), "subresources": (cmd_subresources, 0),
+            "subresources-kept": (cmd_subresources_kept, 0)}
 
 if __name__ == "__main__":
     run_commands(COMMANDS, sys.argv[2:])

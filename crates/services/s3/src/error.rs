@@ -34,6 +34,10 @@ impl S3Error {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
+        Self::bad("InvalidRequest", message)
+    }
+
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
         Self::bad("InvalidArgument", message)
     }

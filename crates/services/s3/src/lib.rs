@@ -11,10 +11,13 @@ mod cors;
 pub mod durability;
 mod error;
 mod headers;
+mod lifecycle;
+mod lock;
 pub mod model;
 mod ops;
 mod routing;
 mod service;
+mod subres;
 mod time;
 pub mod xml;
 
@@ -58,7 +61,16 @@ pub struct S3 {
     pub store: Arc<Store<S3Record>>,
     engine: Arc<Engine>,
     ids: AtomicU64,
+    /// The clock lifecycle rules and object lock retention are judged by (injectable for
+    /// tests: [`S3::with_clock`]).
+    clock: Clock,
+    /// How long a lifecycle "day" is, in milliseconds: 86,400,000, or, for tests only,
+    /// `SNAPSTACK_S3_LIFECYCLE_DAY_SECONDS`.
+    day_ms: u64,
 }
+
+/// A clock in milliseconds since the epoch.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// A parsed request: who, which bucket and key, the query.
 struct Req<'a> {
@@ -70,6 +82,9 @@ struct Req<'a> {
     key: Option<String>,
     query: Vec<(String, String)>,
     headers: &'a HeaderMap,
+    uri: &'a snapstack_protocol::http::Uri,
+    /// The route's path labels, raw (what the rest codec's `parse_request` takes).
+    labels: Vec<(&'static str, String)>,
 }
 
 impl Req<'_> {
@@ -125,7 +140,20 @@ impl S3 {
             store: Store::new(NAME),
             engine,
             ids: AtomicU64::new(now_ms() << 16),
+            clock: Arc::new(now_ms),
+            day_ms: lifecycle::day_ms_from_env(),
         }
+    }
+
+    /// The same service judging time by `clock`, with lifecycle days of `day_ms` (tests).
+    pub fn with_clock(mut self, clock: Clock, day_ms: u64) -> Self {
+        self.clock = clock;
+        self.day_ms = day_ms.max(1);
+        self
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        (self.clock)()
     }
 
     fn new_id(&self) -> String {
@@ -167,6 +195,8 @@ impl S3 {
             key: routed.key,
             query,
             headers: &parts.headers,
+            uri: &parts.uri,
+            labels: routed.labels,
         };
         let head = req.method == Method::HEAD;
         let operation = req.operation;

@@ -91,7 +91,12 @@ pub enum S3Record {
 pub struct BucketConfig {
     /// The sub-resource (`acl`, `ownershipControls`, ...).
     pub kind: String,
-    /// The XML document, as received (or built from a canned ACL header).
+    /// For `acl`, `ownershipControls`, `publicAccessBlock`, `encryption`, `requestPayment`
+    /// and `accelerate`: the XML document, as received (or built from a canned ACL header).
+    /// For every other kind (`lifecycle`, `website`, `logging`, `notification`,
+    /// `replication`, `objectLock`, `abac`, `analytics`, `metrics`, `inventory`,
+    /// `intelligentTiering`, and the object settings `retention`, `legalHold`, `acl` under
+    /// `keys::object_config`): the neutral JSON of the model's shape (docs/FORMAT.md).
     pub document: String,
 }
 
@@ -170,6 +175,44 @@ pub mod keys {
 
     pub fn config(acct: &str, bucket: &str, kind: &str) -> Key {
         account(acct).str("c").str(bucket).str(kind).build()
+    }
+
+    /// One of several configurations of a kind (analytics, metrics, inventory,
+    /// intelligent-tiering), by id: under [`config`] of the kind.
+    pub fn config_item(acct: &str, bucket: &str, kind: &str, id: &str) -> Key {
+        account(acct).str("c").str(bucket).str(kind).str(id).build()
+    }
+
+    /// The buckets that have a lifecycle configuration, across accounts: `Config` records
+    /// whose `kind` is the account and `document` the bucket name.
+    pub fn lifecycle_indexes() -> Key {
+        Key::builder().str("").str("s3").str("lifecycle").build()
+    }
+
+    pub fn lifecycle_index(acct: &str, bucket: &str) -> Key {
+        Key::builder()
+            .str("")
+            .str("s3")
+            .str("lifecycle")
+            .str(acct)
+            .str(bucket)
+            .build()
+    }
+
+    /// The prefix of the settings of a bucket's object versions (retention, legal hold, ACL).
+    pub fn object_configs(acct: &str, bucket: &str) -> Key {
+        account(acct).str("x").str(bucket).build()
+    }
+
+    /// A setting of one object version (`version` is `null` for the null version).
+    pub fn object_config(acct: &str, bucket: &str, key: &str, version: &str, kind: &str) -> Key {
+        account(acct)
+            .str("x")
+            .str(bucket)
+            .str(key)
+            .str(version)
+            .str(kind)
+            .build()
     }
 
     pub fn uploads(acct: &str, bucket: &str) -> Key {

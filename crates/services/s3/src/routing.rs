@@ -13,6 +13,7 @@ use snapstack_protocol::response::Response;
 use super::config::Kind;
 use super::headers::header;
 use super::ops::bucket::Field;
+use super::subres::Sub;
 use super::{Req, S3, S3Error, S3Result, empty, read_document};
 use snapstack_protocol::model;
 use snapstack_protocol::rest::{RestRequest, RestRouter, RouteError};
@@ -69,6 +70,7 @@ pub(super) struct Routed {
     pub operation: &'static str,
     pub bucket: Option<String>,
     pub key: Option<String>,
+    pub labels: Vec<(&'static str, String)>,
 }
 
 /// Match a request to one operation of the S3 model.
@@ -96,6 +98,7 @@ pub(super) fn route(
         operation: matched.operation,
         bucket: matched.label("Bucket").map(decode_strict).transpose()?,
         key: matched.label("Key").map(decode_strict).transpose()?,
+        labels: matched.labels,
     })
 }
 
@@ -207,6 +210,71 @@ impl S3 {
                 self.put_config(r, Kind::Accelerate, read_document(body).await?)
             }
             "GetBucketAccelerateConfiguration" => none(self.get_config(r, Kind::Accelerate)?),
+            // Sub-resources kept as the model's neutral JSON (`subres`).
+            "PutBucketLifecycleConfiguration" | "PutBucketLifecycle" => {
+                self.put_sub(r, Sub::Lifecycle, read_document(body).await?)
+            }
+            "GetBucketLifecycleConfiguration" | "GetBucketLifecycle" => {
+                none(self.get_sub(r, Sub::Lifecycle)?)
+            }
+            "DeleteBucketLifecycle" => self.delete_sub(r, Sub::Lifecycle),
+            "PutBucketWebsite" => self.put_sub(r, Sub::Website, read_document(body).await?),
+            "GetBucketWebsite" => none(self.get_sub(r, Sub::Website)?),
+            "DeleteBucketWebsite" => self.delete_sub(r, Sub::Website),
+            "PutBucketLogging" => self.put_sub(r, Sub::Logging, read_document(body).await?),
+            "GetBucketLogging" => none(self.get_sub(r, Sub::Logging)?),
+            "PutBucketNotificationConfiguration" => {
+                self.put_sub(r, Sub::Notification, read_document(body).await?)
+            }
+            "GetBucketNotificationConfiguration" => none(self.get_sub(r, Sub::Notification)?),
+            "PutBucketReplication" => self.put_sub(r, Sub::Replication, read_document(body).await?),
+            "GetBucketReplication" => none(self.get_sub(r, Sub::Replication)?),
+            "DeleteBucketReplication" => self.delete_sub(r, Sub::Replication),
+            "PutObjectLockConfiguration" => {
+                self.put_sub(r, Sub::ObjectLock, read_document(body).await?)
+            }
+            "GetObjectLockConfiguration" => none(self.get_sub(r, Sub::ObjectLock)?),
+            "PutBucketAbac" => self.put_sub(r, Sub::Abac, read_document(body).await?),
+            "GetBucketAbac" => none(self.get_sub(r, Sub::Abac)?),
+            "PutBucketAnalyticsConfiguration" => {
+                self.put_sub(r, Sub::Analytics, read_document(body).await?)
+            }
+            "GetBucketAnalyticsConfiguration" => none(self.get_sub(r, Sub::Analytics)?),
+            "DeleteBucketAnalyticsConfiguration" => self.delete_sub(r, Sub::Analytics),
+            "ListBucketAnalyticsConfigurations" => none(self.list_sub(r, Sub::Analytics)?),
+            "PutBucketMetricsConfiguration" => {
+                self.put_sub(r, Sub::Metrics, read_document(body).await?)
+            }
+            "GetBucketMetricsConfiguration" => none(self.get_sub(r, Sub::Metrics)?),
+            "DeleteBucketMetricsConfiguration" => self.delete_sub(r, Sub::Metrics),
+            "ListBucketMetricsConfigurations" => none(self.list_sub(r, Sub::Metrics)?),
+            "PutBucketInventoryConfiguration" => {
+                self.put_sub(r, Sub::Inventory, read_document(body).await?)
+            }
+            "GetBucketInventoryConfiguration" => none(self.get_sub(r, Sub::Inventory)?),
+            "DeleteBucketInventoryConfiguration" => self.delete_sub(r, Sub::Inventory),
+            "ListBucketInventoryConfigurations" => none(self.list_sub(r, Sub::Inventory)?),
+            "PutBucketIntelligentTieringConfiguration" => {
+                self.put_sub(r, Sub::IntelligentTiering, read_document(body).await?)
+            }
+            "GetBucketIntelligentTieringConfiguration" => {
+                none(self.get_sub(r, Sub::IntelligentTiering)?)
+            }
+            "DeleteBucketIntelligentTieringConfiguration" => {
+                self.delete_sub(r, Sub::IntelligentTiering)
+            }
+            "ListBucketIntelligentTieringConfigurations" => {
+                none(self.list_sub(r, Sub::IntelligentTiering)?)
+            }
+            "GetBucketPolicyStatus" => none(self.get_policy_status(r)?),
+            // Object settings (`lock`).
+            "PutObjectRetention" => self.put_object_retention(r, read_document(body).await?),
+            "GetObjectRetention" => none(self.get_object_retention(r)?),
+            "PutObjectLegalHold" => self.put_object_legal_hold(r, read_document(body).await?),
+            "GetObjectLegalHold" => none(self.get_object_legal_hold(r)?),
+            "PutObjectAcl" => self.put_object_acl(r, read_document(body).await?),
+            "GetObjectAcl" => none(self.get_object_acl(r)?),
+            "RestoreObject" => self.restore_object(r, read_document(body).await?),
             // Listings.
             "ListObjects" | "ListObjectsV2" => none(self.list_objects(r)?),
             "ListObjectVersions" => none(self.list_versions(r)?),

@@ -55,6 +55,32 @@ impl Service for S3 {
         })
     }
 
+    /// The lifecycle sweeper: every bucket's rules applied to its records, every
+    /// [`S3::lifecycle_interval`], once the state is loaded (so what fell due while the server
+    /// was down goes at the first sweep).
+    fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(self.lifecycle_interval());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                if !rt.is_ready(NAME) {
+                    continue;
+                }
+                let s3 = self.clone();
+                let now = s3.now();
+                match tokio::task::spawn_blocking(move || s3.sweep_lifecycle(now)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(n, "S3 lifecycle rules expired objects"),
+                    Err(e) => tracing::warn!(error = %e, "the S3 lifecycle sweep failed"),
+                }
+            }
+        });
+    }
+
     fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response {
         S3Error::internal(message.to_string())
             .into_response(&ctx.request_id, parts.method == Method::HEAD)

@@ -9,6 +9,7 @@ use snapstack_protocol::response::{IntoResponse, Response};
 use crate::headers::set;
 use crate::model::{Bucket, S3Record, keys};
 use crate::ops::tagging::{parse_tagging, tagging_xml};
+use crate::subres::{self, Sub};
 use crate::time::now_ms;
 use crate::xml::{self, Xml};
 use crate::{Req, S3, S3Error, S3Result, cors, empty, iso8601, ok_xml};
@@ -67,6 +68,10 @@ impl S3 {
                 region = loc.to_string();
             }
         }
+        // A bucket created with Object Lock has versioning enabled, and it cannot be turned off.
+        let object_lock = r
+            .h("x-amz-bucket-object-lock-enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let key = keys::bucket(r.account(), &name);
         let owner_key = keys::owner(&name);
         let account = r.account().to_string();
@@ -99,12 +104,18 @@ impl S3 {
                     name: name.clone(),
                     region: region.clone(),
                     created_ms: now_ms(),
-                    versioning: None,
+                    versioning: object_lock.then(|| "Enabled".to_string()),
                     tags: Vec::new(),
                     cors: None,
                     policy: None,
                 }),
             );
+            if object_lock {
+                t.insert(
+                    keys::config(&account, &name, Sub::ObjectLock.kind()),
+                    subres::record(Sub::ObjectLock, &serde_json::json!({"ObjectLockEnabled": "Enabled"})),
+                );
+            }
             t.insert(owner_key.clone(), S3Record::Owner(account.clone()));
             Ok(true)
         });
@@ -166,6 +177,8 @@ impl S3 {
             }
             t.remove_prefix(&keys::uploads(&acct, &bucket));
             t.remove_prefix(&keys::configs(&acct, &bucket));
+            t.remove_prefix(&keys::object_configs(&acct, &bucket));
+            t.remove(&keys::lifecycle_index(&acct, &bucket));
             t.remove(&keys::bucket(&acct, &bucket));
             t.remove(&keys::owner(&bucket));
             Ok(())
@@ -189,6 +202,17 @@ impl S3 {
                     return Err(S3Error::bad(
                         "IllegalVersioningConfigurationException",
                         "The Versioning element must be specified",
+                    ));
+                }
+                if status == "Suspended"
+                    && self
+                        .sub_value(r.account(), r.bucket(), Sub::ObjectLock)
+                        .is_some()
+                {
+                    return Err(S3Error::new(
+                        StatusCode::CONFLICT,
+                        "InvalidBucketState",
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
                     ));
                 }
                 FieldValue::Text(status)

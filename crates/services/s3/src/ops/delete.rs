@@ -16,6 +16,7 @@ use crate::{Req, S3, S3Error, S3Result, empty, ok_xml};
 impl S3 {
     pub(crate) fn delete_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
         let bucket = self.bucket_meta(r)?;
+        self.check_delete(r, &bucket.name, r.key(), r.q("versionId"))?;
         let (marker, version, v) =
             self.delete_one(r.account(), &bucket, r.key(), r.q("versionId"))?;
         let mut resp = empty(StatusCode::NO_CONTENT);
@@ -127,7 +128,10 @@ impl S3 {
             // Keys are bytes: never trimmed (`' lead'` is not `'lead'`).
             let key = o.raw_text_of("Key").unwrap_or("").to_string();
             let vid = o.text_of("VersionId").map(str::to_string);
-            match self.delete_one(r.account(), &bucket, &key, vid.as_deref()) {
+            let deleted = self
+                .check_delete(r, &bucket.name, &key, vid.as_deref())
+                .and_then(|()| self.delete_one(r.account(), &bucket, &key, vid.as_deref()));
+            match deleted {
                 Ok((marker, version, v)) => {
                     last = v.or(last);
                     if !quiet {

@@ -171,8 +171,12 @@ impl S3 {
             parts_count: None,
         };
         let (version_id, v, undo) = self.write_object_undoable(r, &bucket, obj)?;
+        let written = undo.written.clone();
         // Rolled back if it cannot be made durable (see `durability`).
         durability::offer(undo);
+        let v = self
+            .lock_new_object(r, &bucket.name, &written)?
+            .map_or(v, |l| l.max(v));
         let mut resp = empty(StatusCode::OK);
         let h = resp.headers_mut();
         set(h, "etag", &etag);
