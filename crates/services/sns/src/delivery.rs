@@ -109,15 +109,15 @@ impl RetryPolicy {
         }
         let parse = |s: Option<&str>| s.and_then(|s| serde_json::from_str::<Value>(s).ok());
         let mut p = Self::http_default();
-        if let Some(t) = parse(topic_policy) {
-            if let Some(h) = t.pointer("/http/defaultHealthyRetryPolicy") {
-                p = Self::from_json(h, p);
-            }
+        if let Some(t) = parse(topic_policy)
+            && let Some(h) = t.pointer("/http/defaultHealthyRetryPolicy")
+        {
+            p = Self::from_json(h, p);
         }
-        if let Some(s) = parse(sub_policy) {
-            if let Some(h) = s.get("healthyRetryPolicy") {
-                p = Self::from_json(h, p);
-            }
+        if let Some(s) = parse(sub_policy)
+            && let Some(h) = s.get("healthyRetryPolicy")
+        {
+            p = Self::from_json(h, p);
         }
         p
     }
@@ -443,10 +443,10 @@ impl Sns {
     fn finish(&self, d: &Delivery, sent: Option<SentMessage>) {
         let key = model::delivery_key(d.due_ms, &d.id);
         self.store.write(|txn| {
-            if txn.remove(&key).is_some() {
-                if let Some(s) = sent {
-                    Sns::record_sent(txn, &Partition::new(&d.account, &d.region), s);
-                }
+            if txn.remove(&key).is_some()
+                && let Some(s) = sent
+            {
+                Sns::record_sent(txn, &Partition::new(&d.account, &d.region), s);
             }
         });
     }

@@ -223,8 +223,8 @@ impl Sns {
         let prefix = model::endpoints_of_app(&p, &app.platform, &app.name);
         let (res, version) = self.store.write(|txn| {
             for (_, r) in txn.scan_prefix(&prefix) {
-                if let SnsRecord::PlatformEndpoint(e) = r {
-                    if e.attributes.get("Token").map(String::as_str) == Some(token) {
+                if let SnsRecord::PlatformEndpoint(e) = r
+                    && e.attributes.get("Token").map(String::as_str) == Some(token) {
                         if e.attributes != attrs {
                             return Err(invalid(format!(
                                 "Invalid parameter: Token Reason: Endpoint {} already exists with the same Token, but different attributes.",
@@ -233,7 +233,6 @@ impl Sns {
                         }
                         return Ok((e.arn.clone(), false));
                     }
-                }
             }
             let id = new_id();
             let arn = format!(

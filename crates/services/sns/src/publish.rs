@@ -36,10 +36,10 @@ pub(crate) struct Message {
 
 impl Message {
     fn body_for(&self, protocol: &str) -> String {
-        if let Some(m) = &self.per_protocol {
-            if let Some(Value::String(s)) = m.get(protocol).or_else(|| m.get("default")) {
-                return s.clone();
-            }
+        if let Some(m) = &self.per_protocol
+            && let Some(Value::String(s)) = m.get(protocol).or_else(|| m.get("default"))
+        {
+            return s.clone();
         }
         self.message.clone()
     }
@@ -66,10 +66,10 @@ pub(crate) fn check_message(
         return Err(invalid("Invalid parameter: Message too long"));
     }
     let subject = str_of(input, "Subject").map(str::to_string);
-    if let Some(s) = &subject {
-        if s.is_empty() || s.chars().count() > 100 || s.chars().any(|c| c.is_control()) {
-            return Err(invalid("Invalid parameter: Subject"));
-        }
+    if let Some(s) = &subject
+        && (s.is_empty() || s.chars().count() > 100 || s.chars().any(|c| c.is_control()))
+    {
+        return Err(invalid("Invalid parameter: Subject"));
     }
     let per_protocol = match str_of(input, "MessageStructure") {
         None => None,
@@ -124,10 +124,10 @@ pub(crate) fn check_message(
         ("MessageGroupId", &group_id),
         ("MessageDeduplicationId", &dedup_id),
     ] {
-        if let Some(v) = v {
-            if v.is_empty() || v.len() > 128 || !v.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-                return Err(invalid(format!("Invalid parameter: {what}")));
-            }
+        if let Some(v) = v
+            && (v.is_empty() || v.len() > 128 || !v.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+        {
+            return Err(invalid(format!("Invalid parameter: {what}")));
         }
     }
     Ok(Message {
@@ -409,10 +409,9 @@ impl Sns {
                 sequence,
                 expires_at_ms,
             }) = txn.get(&dkey)
+                && *expires_at_ms > now
             {
-                if *expires_at_ms > now {
-                    return Ok((message_id.clone(), Some(sequence.clone())));
-                }
+                return Ok((message_id.clone(), Some(sequence.clone())));
             }
             topic.sequence += 1;
             let seq = format!("{:020}", topic.sequence);
@@ -504,10 +503,10 @@ impl Sns {
         if let Some(target) = str_of(input, "TargetArn").filter(|a| a.contains(":endpoint/")) {
             return self.publish_to_endpoint(input, target, now);
         }
-        if let Some(number) = str_of(input, "PhoneNumber") {
-            if topic_arn.is_none() {
-                return self.publish_sms(ctx, input, number, now);
-            }
+        if let Some(number) = str_of(input, "PhoneNumber")
+            && topic_arn.is_none()
+        {
+            return self.publish_sms(ctx, input, number, now);
         }
         let Some(topic_arn) = topic_arn else {
             return Err(invalid(

@@ -139,7 +139,7 @@ fn check_sub_attribute(
                 .ok_or_else(|| {
                     invalid("Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing")
                 })?;
-            if !model::parse_arn(target).is_some_and(|a| a.service == "sqs") {
+            if model::parse_arn(target).is_none_or(|a| a.service != "sqs") {
                 return Err(invalid(
                     "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn",
                 ));
@@ -236,8 +236,8 @@ impl Sns {
             let mut count = 0;
             for (_, r) in txn.scan_prefix(&prefix) {
                 count += 1;
-                if let SnsRecord::Subscription(s) = r {
-                    if s.protocol == protocol && s.endpoint == endpoint {
+                if let SnsRecord::Subscription(s) = r
+                    && s.protocol == protocol && s.endpoint == endpoint {
                         let same = attrs.iter().all(|(k, v)| s.attributes.get(k) == Some(v));
                         if !same {
                             return Err(invalid(
@@ -251,7 +251,6 @@ impl Sns {
                         };
                         return Ok((shown, false));
                     }
-                }
             }
             if count >= MAX_SUBSCRIPTIONS {
                 return Err(AwsError::new("SubscriptionLimitExceeded", "Subscription limit exceeded")
@@ -343,7 +342,7 @@ impl Sns {
                 continue;
             }
             if out.len() == PAGE {
-                next = out.last().and_then(|v: &(Value, String)| Some(v.1.clone()));
+                next = out.last().map(|v: &(Value, String)| v.1.clone());
                 break;
             }
             let shown = if s.pending_token.is_some() {
