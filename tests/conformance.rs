@@ -43,7 +43,16 @@ fn generated_requests_never_get_a_server_error() {
     // are implemented, the rest answer 501.
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).unwrap();
-    for service in ["s3", "sqs", "dynamodb", "ssm", "sts", "secretsmanager"] {
+    for service in [
+        "s3",
+        "sqs",
+        "dynamodb",
+        "ssm",
+        "sts",
+        "secretsmanager",
+        "kms",
+        "sns",
+    ] {
         assert!(
             report[service]["operations"]
                 .as_object()

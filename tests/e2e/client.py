@@ -347,11 +347,11 @@ def cmd_errors():
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
     # the service and the operation, in the protocol the SDK speaks: JSON (CloudWatch Logs, Kinesis),
-    # query (SNS), rest-json (Lambda), rest-xml (Route 53) and smithy-rpc-v2-cbor (CloudWatch).
+    # query (ElastiCache), rest-json (Lambda), rest-xml (Route 53) and smithy-rpc-v2-cbor (CloudWatch).
     for svc, call, op in [
         ("logs", lambda c: c.describe_log_groups(), "DescribeLogGroups"),
         ("kinesis", lambda c: c.list_streams(), "ListStreams"),
-        ("sns", lambda c: c.publish(TopicArn="arn:aws:sns:us-east-1:000000000000:t", Message="m"), "Publish"),
+        ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
         ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),

@@ -33,6 +33,7 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_dynamodb::DynamoDb::new());
     r.add(snapstack_secretsmanager::SecretsManager::new());
     r.add(snapstack_kms::Kms::new());
+    r.add(snapstack_sns::Sns::new());
     r
 }
 
@@ -201,7 +202,8 @@ mod tests {
                 "sts",
                 "dynamodb",
                 "secretsmanager",
-                "kms"
+                "kms",
+                "sns"
             ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");

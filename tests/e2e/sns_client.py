@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Drive a running snapstack's SNS with boto3, as a user's program would.
+
+Usage: sns_client.py ENDPOINT COMMAND [ARGS]...
+
+  suite          topics, attributes, tags, permissions, subscriptions, errors; fan-out of
+                 publishes to SQS queues (raw and enveloped, filter policies on attributes and
+                 on the body), PublishBatch, a FIFO topic into a FIFO queue in order, and an
+                 HTTP subscriber (a local http.server) that gets the SubscriptionConfirmation,
+                 confirms, and receives a notification with SNS's headers
+  prepare STATE  before a kill -9: a confirmed HTTP subscription whose endpoint is then down,
+                 and a publish acknowledged while it is down (the delivery cannot happen)
+  check STATE    after the restart: the endpoint comes back on the same port and gets the
+                 message
+"""
+
+import json
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from checks import check, expect_error, run_commands  # noqa: E402
+
+ENDPOINT = sys.argv[1]
+ARGS = sys.argv[2:]
+CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
+ACCOUNT = "000000000000"
+
+
+def client(service):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=CFG,
+    )
+
+
+def wait_for(what, cond, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Receiver:
+    """A local HTTP endpoint recording the POSTs it gets."""
+
+    def __init__(self, port=0):
+        got = self.got = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n).decode()
+                got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/sns"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of_type(self, t):
+        return [(h, json.loads(b)) for h, b in self.got if h.get("x-amz-sns-message-type") == t]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def receive_all(sqs, url, want, timeout=30):
+    out = []
+    deadline = time.time() + timeout
+    while len(out) < want and time.time() < deadline:
+        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                MessageAttributeNames=["All"])
+        for m in r.get("Messages", []):
+            out.append(m)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def queue(sqs, name, **attrs):
+    url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def confirm_http(sns, topic, receiver):
+    sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url)
+    check(sub["SubscriptionArn"] == "pending confirmation", sub)
+    h, conf = wait_for("the confirmation", lambda: (receiver.of_type("SubscriptionConfirmation") or [None])[-1])
+    check(h["x-amz-sns-topic-arn"] == topic, h)
+    check(conf["TopicArn"] == topic and conf["Token"] and "SubscribeURL" in conf, conf)
+    arn = sns.confirm_subscription(TopicArn=topic, Token=conf["Token"])["SubscriptionArn"]
+    check(arn.startswith(topic + ":"), arn)
+    return arn
+
+
+def suite():
+    sns, sqs = client("sns"), client("sqs")
+    # Topics.
+    t = sns.create_topic(Name="orders", Attributes={"DisplayName": "Orders"},
+                         Tags=[{"Key": "team", "Value": "a"}])["TopicArn"]
+    check(t == f"arn:aws:sns:us-east-1:{ACCOUNT}:orders", t)
+    check(sns.create_topic(Name="orders", Attributes={"DisplayName": "Orders"})["TopicArn"] == t, "idempotent")
+    expect_error("InvalidParameter", sns.create_topic, Name="orders", Attributes={"DisplayName": "Other"})
+    expect_error("InvalidParameter", sns.create_topic, Name="bad name")
+    a = sns.get_topic_attributes(TopicArn=t)["Attributes"]
+    check(a["DisplayName"] == "Orders" and a["Owner"] == ACCOUNT and "Policy" in a, a)
+    sns.set_topic_attributes(TopicArn=t, AttributeName="DisplayName", AttributeValue="O2")
+    check(sns.get_topic_attributes(TopicArn=t)["Attributes"]["DisplayName"] == "O2", "set")
+    check(t in [x["TopicArn"] for x in sns.list_topics()["Topics"]], "listed")
+    check(sns.list_tags_for_resource(ResourceArn=t)["Tags"] == [{"Key": "team", "Value": "a"}], "tags")
+    sns.tag_resource(ResourceArn=t, Tags=[{"Key": "b", "Value": "c"}])
+    sns.untag_resource(ResourceArn=t, TagKeys=["team"])
+    check(sns.list_tags_for_resource(ResourceArn=t)["Tags"] == [{"Key": "b", "Value": "c"}], "tags edited")
+    sns.add_permission(TopicArn=t, Label="p1", AWSAccountId=["111122223333"], ActionName=["Publish"])
+    pol = json.loads(sns.get_topic_attributes(TopicArn=t)["Attributes"]["Policy"])
+    check(any(s.get("Sid") == "p1" for s in pol["Statement"]), pol)
+    sns.remove_permission(TopicArn=t, Label="p1")
+    e = expect_error("NotFound", sns.get_topic_attributes, TopicArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:nope")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e.response)
+    expect_error("NotFound", sns.publish, TopicArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:nope", Message="m")
+
+    # Fan-out to three queues: raw with an attribute filter, enveloped with none, a body filter.
+    u_raw, a_raw = queue(sqs, "sns-raw")
+    u_env, a_env = queue(sqs, "sns-env")
+    u_body, a_body = queue(sqs, "sns-body")
+    s_raw = sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=a_raw, ReturnSubscriptionArn=True,
+                          Attributes={"RawMessageDelivery": "true",
+                                      "FilterPolicy": json.dumps({"color": ["red", {"prefix": "ora"}],
+                                                                  "price": [{"numeric": [">", 10]}]})})["SubscriptionArn"]
+    sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=a_env)
+    s_body = sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=a_body, Attributes={
+        "FilterPolicyScope": "MessageBody",
+        "FilterPolicy": json.dumps({"order": {"status": [{"anything-but": "draft"}]}})})["SubscriptionArn"]
+    a = sns.get_subscription_attributes(SubscriptionArn=s_raw)["Attributes"]
+    check(a["RawMessageDelivery"] == "true" and a["FilterPolicyScope"] == "MessageAttributes", a)
+    check(sns.get_subscription_attributes(SubscriptionArn=s_body)["Attributes"]["FilterPolicyScope"] == "MessageBody", "scope")
+    e = expect_error("InvalidParameter", sns.set_subscription_attributes, SubscriptionArn=s_raw,
+                     AttributeName="FilterPolicy", AttributeValue=json.dumps({"a": [{"nope": 1}]}))
+    check("Unrecognized match type nope" in e.response["Error"]["Message"], e.response)
+    check(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) == 3, "three subscriptions")
+
+    def attrs(color, price):
+        return {"color": {"DataType": "String", "StringValue": color},
+                "price": {"DataType": "Number", "StringValue": str(price)}}
+    sns.publish(TopicArn=t, Message="red-20", Subject="s1", MessageAttributes=attrs("red", 20))
+    sns.publish(TopicArn=t, Message="blue-20", MessageAttributes=attrs("blue", 20))
+    sns.publish(TopicArn=t, Message="orange-5", MessageAttributes=attrs("orange", 5))
+    sns.publish(TopicArn=t, Message="orange-50", MessageAttributes=attrs("orange", 50))
+    sns.publish(TopicArn=t, Message=json.dumps({"order": {"status": "paid"}}))
+    sns.publish(TopicArn=t, Message=json.dumps({"order": {"status": "draft"}}))
+    r = sns.publish_batch(TopicArn=t, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "batch-a", "MessageAttributes": attrs("red", 11)},
+        {"Id": "b", "Message": "batch-b"},
+        {"Id": "c", "Message": ""},
+    ])
+    check(sorted(x["Id"] for x in r["Successful"]) == ["a", "b"], r)
+    check([x["Id"] for x in r["Failed"]] == ["c"], r)
+
+    raw = receive_all(sqs, u_raw, 3)
+    check(sorted(m["Body"] for m in raw) == ["batch-a", "orange-50", "red-20"], [m["Body"] for m in raw])
+    red = [m for m in raw if m["Body"] == "red-20"][0]
+    check(red["MessageAttributes"]["color"]["StringValue"] == "red", red)
+    env = receive_all(sqs, u_env, 8)
+    bodies = sorted(json.loads(m["Body"])["Message"] for m in env)
+    check(len(bodies) == 8, bodies)
+    n = [json.loads(m["Body"]) for m in env if json.loads(m["Body"])["Message"] == "red-20"][0]
+    check(n["Type"] == "Notification" and n["TopicArn"] == t and n["Subject"] == "s1", n)
+    check(n["MessageAttributes"]["color"] == {"Type": "String", "Value": "red"}, n)
+    for k in ["MessageId", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL", "UnsubscribeURL"]:
+        check(k in n, k)
+    body = receive_all(sqs, u_body, 1)
+    check([json.loads(json.loads(m["Body"])["Message"]) for m in body] == [{"order": {"status": "paid"}}],
+          [m["Body"] for m in body])
+    time.sleep(1)
+    check(receive_all(sqs, u_body, 1, timeout=2) == [], "the draft was filtered out")
+
+    # Per-protocol messages.
+    sns.publish(TopicArn=t, MessageStructure="json",
+                Message=json.dumps({"default": "d", "sqs": "for-sqs"}))
+    check(json.loads(receive_all(sqs, u_env, 1)[0]["Body"])["Message"] == "for-sqs", "per protocol")
+
+    # FIFO topic into a FIFO queue, in order per group; deduplication.
+    ft = sns.create_topic(Name="events.fifo", Attributes={"FifoTopic": "true",
+                                                          "ContentBasedDeduplication": "true"})["TopicArn"]
+    fu, fa = queue(sqs, "events.fifo", FifoQueue="true")
+    sns.subscribe(TopicArn=ft, Protocol="sqs", Endpoint=fa, Attributes={"RawMessageDelivery": "true"})
+    expect_error("InvalidParameter", sns.publish, TopicArn=ft, Message="x")
+    seqs = []
+    for i in range(10):
+        seqs.append(sns.publish(TopicArn=ft, Message=f"m{i}", MessageGroupId="g")["SequenceNumber"])
+    check(seqs == sorted(seqs), seqs)
+    dup = sns.publish(TopicArn=ft, Message="m0", MessageGroupId="g")
+    check(dup["SequenceNumber"] == seqs[0], dup)
+    got = receive_all(sqs, fu, 10)
+    check([m["Body"] for m in got] == [f"m{i}" for i in range(10)], [m["Body"] for m in got])
+
+    # An HTTP subscriber: confirmation, then a notification with SNS's headers.
+    rcv = Receiver()
+    try:
+        sub = confirm_http(sns, t, rcv)
+        listed = {s["SubscriptionArn"] for s in sns.list_subscriptions()["Subscriptions"]}
+        check(sub in listed, listed)
+        mid = sns.publish(TopicArn=t, Message="to-http", Subject="hi")["MessageId"]
+        h, n = wait_for("the notification", lambda: next(
+            ((h, n) for h, n in rcv.of_type("Notification") if n["MessageId"] == mid), None))
+        check(n["Message"] == "to-http" and n["Subject"] == "hi", n)
+        check(h["x-amz-sns-topic-arn"] == t and h["x-amz-sns-subscription-arn"] == sub, h)
+        check(h["x-amz-sns-message-id"] == mid, h)
+        # The SubscribeURL of a second subscriber confirms it when fetched.
+        rcv2 = Receiver()
+        try:
+            sns.subscribe(TopicArn=t, Protocol="http", Endpoint=rcv2.url)
+            _, conf = wait_for("the second confirmation", lambda: (rcv2.of_type("SubscriptionConfirmation") or [None])[-1])
+            parts = urllib.parse.urlsplit(conf["SubscribeURL"])
+            with urllib.request.urlopen(ENDPOINT + "/?" + parts.query, timeout=30) as resp:
+                check(resp.status == 200, resp.status)
+            pending = [s for s in sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]
+                       if s["SubscriptionArn"] == "PendingConfirmation"]
+            check(pending == [], pending)
+        finally:
+            rcv2.stop()
+        sns.unsubscribe(SubscriptionArn=sub)
+        expect_error("NotFound", sns.unsubscribe, SubscriptionArn=sub)
+    finally:
+        rcv.stop()
+
+    sns.delete_topic(TopicArn=ft)
+    check(ft not in [x["TopicArn"] for x in sns.list_topics()["Topics"]], "deleted")
+    print("sns suite ok")
+
+
+def prepare(state):
+    sns = client("sns")
+    t = sns.create_topic(Name="restart-topic")["TopicArn"]
+    rcv = Receiver()
+    sub = confirm_http(sns, t, rcv)
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(
+        {"healthyRetryPolicy": {"numRetries": 100, "minDelayTarget": 1, "maxDelayTarget": 2,
+                                "numNoDelayRetries": 0, "numMinDelayRetries": 0, "numMaxDelayRetries": 0,
+                                "backoffFunction": "linear"}}))
+    port = rcv.port
+    rcv.stop()
+    mid = sns.publish(TopicArn=t, Message="after-the-crash")["MessageId"]
+    with open(state, "w") as f:
+        json.dump({"topic": t, "port": port, "message_id": mid}, f)
+    print("prepared", mid, "for port", port)
+
+
+def check_after(state):
+    with open(state) as f:
+        s = json.load(f)
+    rcv = Receiver(s["port"])
+    try:
+        _, n = wait_for("the message published before the crash", lambda: next(
+            ((h, n) for h, n in rcv.of_type("Notification") if n["MessageId"] == s["message_id"]), None), 90)
+        check(n["Message"] == "after-the-crash" and n["TopicArn"] == s["topic"], n)
+    finally:
+        rcv.stop()
+    print("delivered after the restart", s["message_id"])
+
+
+COMMANDS = {
+    "suite": (suite, 0),
+    "prepare": (prepare, 1),
+    "check": (check_after, 1),
+}
+
+run_commands(COMMANDS, ARGS)
