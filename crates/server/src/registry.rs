@@ -31,6 +31,8 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_ssm::Ssm::new());
     r.add(snapstack_sts::Sts::new());
     r.add(snapstack_dynamodb::DynamoDb::new());
+    r.add(snapstack_logs::Logs::new());
+    r.add(snapstack_cloudwatch::CloudWatch::new());
     r
 }
 
@@ -166,7 +168,7 @@ mod tests {
             config: &config,
             blob_engine: engine,
         });
-        assert_eq!(r.names(), ["s3", "sqs", "ssm", "sts", "dynamodb"]);
+        assert_eq!(r.names(), ["s3", "sqs", "ssm", "sts", "dynamodb", "logs", "cloudwatch"]);
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
         assert_eq!(r.by_target("DynamoDB_20120810").unwrap().name(), "dynamodb");
         assert_eq!(r.by_target("AmazonSQS").unwrap().name(), "sqs");
