@@ -347,15 +347,16 @@ def cmd_errors():
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
     # the service and the operation, in the protocol the SDK speaks: JSON (KMS, Kinesis),
-    # query (SNS), rest-json (Lambda), rest-xml (Route 53) and smithy-rpc-v2-cbor (CloudWatch).
+    # query (SNS, ElastiCache), rest-json (Lambda) and rest-xml (Route 53).
     for svc, call, op in [
         ("kms", lambda c: c.encrypt(KeyId="alias/x", Plaintext=b"x"), "Encrypt"),
         ("kinesis", lambda c: c.list_streams(), "ListStreams"),
         ("sns", lambda c: c.publish(TopicArn="arn:aws:sns:us-east-1:000000000000:t", Message="m"), "Publish"),
         ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
-        ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),
-        # Served services, operations not implemented yet.
+        ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
+        # Served services, operations not implemented yet (CloudWatch: smithy-rpc-v2-cbor).
+        ("cloudwatch", lambda c: c.get_metric_widget_image(MetricWidget="{}"), "GetMetricWidgetImage"),
         ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
         ("ssm", lambda c: c.describe_patch_baselines(), "DescribePatchBaselines"),
         ("dynamodb", lambda c: c.list_imports(), "ListImports"),

@@ -168,7 +168,10 @@ mod tests {
             config: &config,
             blob_engine: engine,
         });
-        assert_eq!(r.names(), ["s3", "sqs", "ssm", "sts", "dynamodb", "logs", "cloudwatch"]);
+        assert_eq!(
+            r.names(),
+            ["s3", "sqs", "ssm", "sts", "dynamodb", "logs", "cloudwatch"]
+        );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
         assert_eq!(r.by_target("DynamoDB_20120810").unwrap().name(), "dynamodb");
         assert_eq!(r.by_target("AmazonSQS").unwrap().name(), "sqs");
