@@ -84,6 +84,16 @@ pub(crate) fn add_history(txn: &mut Txn<'_, CwRecord>, p: &Partition, seq: u64, 
     txn.insert(history_key(p, &h.alarm, h.ts_ms, seq), CwRecord::History(h));
 }
 
+/// A state an alarm is to take (its reason, the reason data), at `now`; `next_eval` sets when
+/// the evaluator looks at it again.
+pub(crate) struct Change<'a> {
+    pub state: &'a str,
+    pub reason: &'a str,
+    pub data: Option<String>,
+    pub now: u64,
+    pub next_eval: Option<u64>,
+}
+
 pub(crate) fn alarm_type(composite: bool) -> &'static str {
     if composite {
         "CompositeAlarm"
@@ -437,12 +447,15 @@ impl CloudWatch {
         txn: &mut Txn<'_, CwRecord>,
         p: &Partition,
         name: &str,
-        new_state: &str,
-        reason: &str,
-        reason_data: Option<String>,
-        now: u64,
-        next_eval: Option<u64>,
+        c: Change<'_>,
     ) -> Option<Transition> {
+        let Change {
+            state: new_state,
+            reason,
+            data: reason_data,
+            now,
+            next_eval,
+        } = c;
         let k = alarm_key(p, name);
         let Some(CwRecord::Alarm(a)) = txn.get(&k) else {
             return None;
@@ -533,7 +546,18 @@ impl CloudWatch {
                     format!("Alarm {name} not found"),
                 ));
             }
-            Ok(self.transition(txn, p, name, state, reason, data.clone(), now, None))
+            Ok(self.transition(
+                txn,
+                p,
+                name,
+                Change {
+                    state,
+                    reason,
+                    data: data.clone(),
+                    now,
+                    next_eval: None,
+                },
+            ))
         });
         let t = r?;
         Ok(Out {

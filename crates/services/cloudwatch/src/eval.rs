@@ -12,7 +12,7 @@ use snapstack_engine::key::Part;
 use snapstack_engine::{Key, Partition};
 use snapstack_service::{RequestContext, Runtime};
 
-use crate::alarms::{add_history, config};
+use crate::alarms::{Change, add_history, config};
 use crate::metrics::{MetricId, buckets};
 use crate::stats::Agg;
 use crate::*;
@@ -400,10 +400,30 @@ impl CloudWatch {
                 let next = (now / step + 1) * step + 500;
                 let decided = self.metric_state(&p, a, now);
                 let (t, _) = self.store.write(|txn| match &decided {
-                    Some((st, reason, data)) => {
-                        self.transition(txn, &p, &a.name, st, reason, data.clone(), now, Some(next))
-                    }
-                    None => self.transition(txn, &p, &a.name, &a.state, "", None, now, Some(next)),
+                    Some((st, reason, data)) => self.transition(
+                        txn,
+                        &p,
+                        &a.name,
+                        Change {
+                            state: st,
+                            reason,
+                            data: data.clone(),
+                            now,
+                            next_eval: Some(next),
+                        },
+                    ),
+                    None => self.transition(
+                        txn,
+                        &p,
+                        &a.name,
+                        Change {
+                            state: &a.state,
+                            reason: "",
+                            data: None,
+                            now,
+                            next_eval: Some(next),
+                        },
+                    ),
                 });
                 if let Some(t) = t {
                     changed = true;
@@ -446,9 +466,20 @@ impl CloudWatch {
             }
             drop(snap);
             for (name, st, reason) in decisions {
-                let (t, _) = self
-                    .store
-                    .write(|txn| self.transition(txn, &p, &name, st, &reason, None, now, None));
+                let (t, _) = self.store.write(|txn| {
+                    self.transition(
+                        txn,
+                        &p,
+                        &name,
+                        Change {
+                            state: st,
+                            reason: &reason,
+                            data: None,
+                            now,
+                            next_eval: None,
+                        },
+                    )
+                });
                 out.extend(t);
             }
         }

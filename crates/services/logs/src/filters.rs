@@ -92,12 +92,27 @@ impl Logs {
         &self,
         p: &Partition,
         v: &Value,
-        key: fn(&Partition, &str, &str) -> Key,
-        prefix: fn(&Partition, &str) -> Key,
-        max: usize,
-        wrap: fn(FilterRec) -> LogsRecord,
+        metric: bool,
         body: Value,
     ) -> Result<Out, AwsError> {
+        type KeyFn = fn(&Partition, &str, &str) -> Key;
+        type PrefixFn = fn(&Partition, &str) -> Key;
+        type WrapFn = fn(FilterRec) -> LogsRecord;
+        let (key, prefix, max, wrap): (KeyFn, PrefixFn, usize, WrapFn) = if metric {
+            (
+                metric_filter_key,
+                metric_filters_prefix,
+                MAX_METRIC_FILTERS,
+                LogsRecord::MetricFilter,
+            )
+        } else {
+            (
+                sub_filter_key,
+                sub_filters_prefix,
+                MAX_SUBSCRIPTION_FILTERS,
+                LogsRecord::SubscriptionFilter,
+            )
+        };
         let group = group_name(v)?;
         let name = str_of(v, "filterName").unwrap_or_default().to_string();
         let pat = str_of(v, "filterPattern").unwrap_or_default().to_string();
@@ -158,15 +173,7 @@ impl Logs {
                 }
             }
         }
-        self.put_filter(
-            p,
-            v,
-            metric_filter_key,
-            metric_filters_prefix,
-            MAX_METRIC_FILTERS,
-            LogsRecord::MetricFilter,
-            Value::Object(body),
-        )
+        self.put_filter(p, v, true, Value::Object(body))
     }
 
     pub(crate) fn put_subscription_filter(
@@ -190,15 +197,7 @@ impl Logs {
             "distribution".into(),
             json!(str_of(v, "distribution").unwrap_or("ByLogStream")),
         );
-        self.put_filter(
-            p,
-            v,
-            sub_filter_key,
-            sub_filters_prefix,
-            MAX_SUBSCRIPTION_FILTERS,
-            LogsRecord::SubscriptionFilter,
-            Value::Object(body),
-        )
+        self.put_filter(p, v, false, Value::Object(body))
     }
 
     fn describe_filters(&self, p: &Partition, v: &Value, metric: bool) -> Result<Out, AwsError> {

@@ -193,10 +193,8 @@ impl Logs {
                 break;
             }
             let LogsRecord::Group(g) = r else { continue };
-            if let Some(pre) = prefix {
-                if !g.name.starts_with(pre) {
-                    break;
-                }
+            if prefix.is_some_and(|pre| !g.name.starts_with(pre)) {
+                break;
             }
             if let Some(pl) = &pattern_lc
                 && !g.name.to_lowercase().contains(pl.as_str())

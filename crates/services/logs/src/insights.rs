@@ -195,6 +195,8 @@ fn parse_query(q: &str) -> Result<Vec<Cmd>, AwsError> {
 }
 
 type Row = BTreeMap<String, String>;
+/// An aggregation's running (count, sum, min, max).
+type Acc = (f64, f64, f64, f64);
 
 fn flatten(prefix: &str, v: &Value, row: &mut Row, depth: usize) {
     match v {
@@ -355,8 +357,7 @@ impl Logs {
                 }
                 Cmd::Limit(n) => cap = cap.min(*n),
                 Cmd::Stats(aggs, by) => {
-                    let mut buckets: BTreeMap<Vec<String>, Vec<(f64, f64, f64, f64)>> =
-                        BTreeMap::new();
+                    let mut buckets: BTreeMap<Vec<String>, Vec<Acc>> = BTreeMap::new();
                     for r in &results {
                         let key: Vec<String> = by
                             .iter()
@@ -528,7 +529,7 @@ impl Logs {
             .filter(|q| group.is_none_or(|g| q.groups.iter().any(|x| x == g)))
             .filter(|q| status.is_none_or(|s| q.status == s))
             .collect();
-        qs.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        qs.sort_by_key(|q| std::cmp::Reverse(q.created_ms));
         let items: Vec<Value> = qs
             .into_iter()
             .take(max)

@@ -111,7 +111,7 @@ fn groups_and_streams() {
         "TagLogGroup",
         json!({"logGroupName": "/app", "tags": {"a": "1"}}),
     );
-    let arn = format!("{}", group_arn(&ctx.partition, "/app"));
+    let arn = group_arn(&ctx.partition, "/app");
     call(
         &l,
         &ctx,
