@@ -110,7 +110,12 @@ impl CloudWatch {
         let prefix = str_of(v, "DashboardNamePrefix");
         let base = dashboards_prefix(p);
         let start = match str_of(v, "NextToken") {
-            Some(t) => Bound::Excluded(dashboard_key(p, &untoken(t)?)),
+            Some(t) => {
+                let name = untoken(t).map_err(|_| {
+                    invalid_value(format!("The value {t} for parameter NextToken is invalid."))
+                })?;
+                Bound::Excluded(dashboard_key(p, &name))
+            }
             None => Bound::Included(base.clone()),
         };
         let snap = self.store.snapshot();

@@ -364,13 +364,14 @@ impl CloudWatch {
         let snap = self.store.snapshot();
         let start = match str_of(v, "NextToken") {
             Some(t) => {
-                let pos = untoken(t)?;
+                // ListMetrics refuses a bad token as an invalid value (its model lists no
+                // InvalidNextToken).
+                let bad =
+                    || invalid_value(format!("The value {t} for parameter NextToken is invalid."));
+                let pos = untoken(t).map_err(|_| bad())?;
                 let mut it = pos.splitn(3, '\0');
                 let (Some(a), Some(b), Some(c)) = (it.next(), it.next(), it.next()) else {
-                    return Err(AwsError::new(
-                        "InvalidNextToken",
-                        "The service couldn't process your request because the NextToken is not valid.",
-                    ));
+                    return Err(bad());
                 };
                 Bound::Excluded(p.key().str("m").str(a).str(b).str(c).build())
             }
@@ -378,6 +379,7 @@ impl CloudWatch {
         };
         let mut items = Vec::new();
         let mut next = None;
+        let mut last: Option<String> = None;
         for (k, r) in snap.range((start, base.prefix_range().1)) {
             if !k.starts_with(&base) {
                 break;
@@ -395,25 +397,16 @@ impl CloudWatch {
                 continue;
             }
             if items.len() == LIST_PAGE {
-                next = Some(token(&format!(
-                    "{}\0{}\0{}",
-                    m.namespace,
-                    m.name,
-                    dim_key(&m.dims)
-                )));
-                // The token names the last returned metric, not this one.
-                if let Some(last) = items.last() {
-                    let last: &Value = last;
-                    let dims = dims_of(last, "Dimensions");
-                    next = Some(token(&format!(
-                        "{}\0{}\0{}",
-                        last["Namespace"].as_str().unwrap_or(""),
-                        last["MetricName"].as_str().unwrap_or(""),
-                        dim_key(&dims)
-                    )));
-                }
+                // The token names the last metric returned.
+                next = last.take();
                 break;
             }
+            last = Some(token(&format!(
+                "{}\0{}\0{}",
+                m.namespace,
+                m.name,
+                dim_key(&m.dims)
+            )));
             items.push(metric_json(m));
         }
         let mut o = json!({ "Metrics": items });

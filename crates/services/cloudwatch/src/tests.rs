@@ -135,6 +135,31 @@ fn list_metrics_filters() {
     );
     assert_eq!(n(json!({"Dimensions": [{"Name": "Other"}]})), 0);
     assert_eq!(n(json!({"RecentlyActive": "PT3H"})), 4);
+    // Pages of 500.
+    let data: Vec<Value> = (0..501)
+        .map(|i| json!({"MetricName": format!("m{i:03}"), "Value": 1.0}))
+        .collect();
+    call(
+        &c,
+        &ctx,
+        "PutMetricData",
+        json!({"Namespace": "P", "MetricData": data}),
+    );
+    let first = call(&c, &ctx, "ListMetrics", json!({"Namespace": "P"}));
+    assert_eq!(first["Metrics"].as_array().unwrap().len(), 500);
+    let second = call(
+        &c,
+        &ctx,
+        "ListMetrics",
+        json!({"Namespace": "P", "NextToken": first["NextToken"]}),
+    );
+    assert_eq!(
+        second["Metrics"],
+        json!([{"Namespace": "P", "MetricName": "m500", "Dimensions": []}])
+    );
+    assert!(second.get("NextToken").is_none());
+    let e = fails(&c, &ctx, "ListMetrics", json!({"NextToken": "zz"}));
+    assert_eq!(e.code, "InvalidParameterValueException");
 }
 
 #[test]
