@@ -320,7 +320,7 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let (status, body) = s.http("POST", "/_localstack/state/load");
     assert_eq!(status, 200);
     let ls = lines(&body);
-    assert_eq!(ls.len(), 5, "{body}");
+    assert_eq!(ls.len(), 7, "{body}");
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     s.py(&["get", "/m/a", "1", "put", "/m/c", "3"]);
     // Global save and reset stream one line per service.
@@ -329,11 +329,14 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
     let ls = lines(&body);
     let mut names: Vec<&str> = ls.iter().map(|l| l["service"].as_str().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["dynamodb", "s3", "sqs", "ssm", "sts"]);
+    assert_eq!(
+        names,
+        ["cloudwatch", "dynamodb", "logs", "s3", "sqs", "ssm", "sts"]
+    );
     assert!(ls.iter().all(|l| l["status"] == "ok"), "{body}");
     let (status, body) = s.http("POST", "/_localstack/state/reset");
     assert_eq!(status, 200);
-    assert_eq!(lines(&body).len(), 5);
+    assert_eq!(lines(&body).len(), 7);
     s.py(&["missing", "/m/c"]);
     s.kill9();
 
