@@ -52,6 +52,8 @@ fn generated_requests_never_get_a_server_error() {
         "secretsmanager",
         "kms",
         "sns",
+        "logs",
+        "cloudwatch",
     ] {
         assert!(
             report[service]["operations"]

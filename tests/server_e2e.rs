@@ -791,3 +791,36 @@ fn sns_deliveries_survive_a_kill9() {
     let mut server = Server::start(vol.path(), &env);
     server.script("sns_client.py", &["check", state]);
 }
+
+/// CloudWatch Logs and CloudWatch through boto3: logs round trip (patterns, paging, metric
+/// filters into CloudWatch, Insights); metrics in each protocol CloudWatch's model lists
+/// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs.
+#[test]
+fn cloudwatch_and_logs_through_boto3() {
+    let dir = tempdir();
+    let mut s = Server::start(dir.path(), &[]);
+    s.script(
+        "cloudwatch_client.py",
+        &[
+            "logs", "metrics", "cbor", "metrics", "json", "metrics", "query", "raw",
+        ],
+    );
+}
+
+/// An alarm goes to ALARM from PutMetricData (its SNS action recorded in the history); after a
+/// hard kill and a restart it is still in ALARM, and evaluation resumes on its period.
+#[test]
+fn cloudwatch_alarm_survives_kill9_and_evaluation_resumes() {
+    let dir = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.script("cloudwatch_client.py", &["alarm-prepare"]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.script("cloudwatch_client.py", &["alarm-check"]);
+    let st = s.state();
+    assert_eq!(st["services"]["cloudwatch"]["load_failed"], false, "{st}");
+}

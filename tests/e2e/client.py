@@ -346,16 +346,15 @@ def cmd_errors():
     check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
-    # the service and the operation, in the protocol the SDK speaks: JSON (CloudWatch Logs, Kinesis),
-    # query (ElastiCache), rest-json (Lambda), rest-xml (Route 53) and smithy-rpc-v2-cbor (CloudWatch).
+    # the service and the operation, in the protocol the SDK speaks: JSON (Kinesis), query
+    # (ElastiCache), rest-json (Lambda), rest-xml (Route 53); and operations of served services
+    # not implemented yet, CloudWatch's in smithy-rpc-v2-cbor.
     for svc, call, op in [
-        ("logs", lambda c: c.describe_log_groups(), "DescribeLogGroups"),
         ("kinesis", lambda c: c.list_streams(), "ListStreams"),
         ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
         ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
-        ("cloudwatch", lambda c: c.list_metrics(), "ListMetrics"),
-        # Served services, operations not implemented yet.
+        ("cloudwatch", lambda c: c.get_metric_widget_image(MetricWidget="{}"), "GetMetricWidgetImage"),
         ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
         ("ssm", lambda c: c.describe_patch_baselines(), "DescribePatchBaselines"),
         ("dynamodb", lambda c: c.list_imports(), "ListImports"),

@@ -34,6 +34,8 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_secretsmanager::SecretsManager::new());
     r.add(snapstack_kms::Kms::new());
     r.add(snapstack_sns::Sns::new());
+    r.add(snapstack_logs::Logs::new());
+    r.add(snapstack_cloudwatch::CloudWatch::new());
     r
 }
 
@@ -203,7 +205,9 @@ mod tests {
                 "dynamodb",
                 "secretsmanager",
                 "kms",
-                "sns"
+                "sns",
+                "logs",
+                "cloudwatch"
             ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");

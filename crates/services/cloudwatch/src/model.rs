@@ -1,0 +1,162 @@
+//! CloudWatch records and their keys. Append new variants at the END of [`CwRecord`]; never
+//! reorder (docs/FORMAT.md, "Record types").
+
+use serde::{Deserialize, Serialize};
+use snapstack_engine::{Key, Partition, Record};
+
+/// One record of the CloudWatch store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CwRecord {
+    Metric(MetricRec),
+    Point(PointRec),
+    Alarm(AlarmRec),
+    History(HistoryRec),
+    Dashboard(DashboardRec),
+    Tags(TagsRec),
+}
+
+impl Record for CwRecord {}
+
+/// A metric: its identity, and when it last received data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricRec {
+    pub namespace: String,
+    pub name: String,
+    /// Sorted by name.
+    pub dims: Vec<(String, String)>,
+    pub last_ms: u64,
+}
+
+/// The data of one datum of PutMetricData: a value, values with counts, or a statistic set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointRec {
+    pub ts_ms: u64,
+    pub unit: Option<String>,
+    pub count: f64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    /// (value, count) pairs, for percentiles; empty for a statistic set.
+    pub values: Vec<(f64, f64)>,
+    pub high_resolution: bool,
+}
+
+/// A metric or composite alarm: its configuration (the Put input, as JSON), its state and the
+/// absolute time of its next evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlarmRec {
+    pub name: String,
+    pub composite: bool,
+    pub config: String,
+    pub state: String,
+    pub reason: String,
+    pub reason_data: Option<String>,
+    pub state_updated_ms: u64,
+    pub state_transitioned_ms: u64,
+    pub config_updated_ms: u64,
+    pub next_eval_ms: u64,
+    pub actions_enabled: bool,
+}
+
+/// One alarm history item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRec {
+    pub alarm: String,
+    pub composite: bool,
+    pub ts_ms: u64,
+    pub kind: String,
+    pub summary: String,
+    pub data: String,
+}
+
+/// A dashboard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardRec {
+    pub name: String,
+    pub body: String,
+    pub modified_ms: u64,
+}
+
+/// The tags of a resource (alarm, dashboard, ...), keyed by its ARN.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagsRec {
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Dimensions as one unambiguous key part: `len:name len:value` for each, sorted by name.
+pub fn dim_key(dims: &[(String, String)]) -> String {
+    let mut s = String::new();
+    for (n, v) in dims {
+        s.push_str(&format!("{}:{n}{}:{v}", n.len(), v.len()));
+    }
+    s
+}
+
+pub fn metric_key(p: &Partition, ns: &str, name: &str, dims: &[(String, String)]) -> Key {
+    p.key()
+        .str("m")
+        .str(ns)
+        .str(name)
+        .str(&dim_key(dims))
+        .build()
+}
+
+pub fn metrics_prefix(p: &Partition) -> Key {
+    p.key().str("m").build()
+}
+
+pub fn metrics_ns_prefix(p: &Partition, ns: &str) -> Key {
+    p.key().str("m").str(ns).build()
+}
+
+pub fn metrics_name_prefix(p: &Partition, ns: &str, name: &str) -> Key {
+    p.key().str("m").str(ns).str(name).build()
+}
+
+pub fn point_key(p: &Partition, ns: &str, name: &str, dk: &str, ts: u64, seq: u64) -> Key {
+    p.key()
+        .str("d")
+        .str(ns)
+        .str(name)
+        .str(dk)
+        .u64(ts)
+        .u64(seq)
+        .build()
+}
+
+pub fn points_prefix(p: &Partition, ns: &str, name: &str, dk: &str) -> Key {
+    p.key().str("d").str(ns).str(name).str(dk).build()
+}
+
+pub fn alarm_key(p: &Partition, name: &str) -> Key {
+    p.key().str("a").str(name).build()
+}
+
+pub fn alarms_prefix(p: &Partition) -> Key {
+    p.key().str("a").build()
+}
+
+pub fn history_key(p: &Partition, alarm: &str, ts: u64, seq: u64) -> Key {
+    p.key().str("h").str(alarm).u64(ts).u64(seq).build()
+}
+
+pub fn history_prefix(p: &Partition, alarm: &str) -> Key {
+    p.key().str("h").str(alarm).build()
+}
+
+pub fn all_history_prefix(p: &Partition) -> Key {
+    p.key().str("h").build()
+}
+
+pub fn dashboard_key(p: &Partition, name: &str) -> Key {
+    p.key().str("b").str(name).build()
+}
+
+pub fn dashboards_prefix(p: &Partition) -> Key {
+    p.key().str("b").build()
+}
+
+pub fn tags_key(p: &Partition, arn: &str) -> Key {
+    p.key().str("t").str(arn).build()
+}
