@@ -91,7 +91,8 @@ pub enum S3Record {
 pub struct BucketConfig {
     /// The sub-resource (`acl`, `ownershipControls`, ...).
     pub kind: String,
-    /// The XML document, as received (or built from a canned ACL header).
+    /// The XML document, as received (or built from a canned ACL header). Empty: deleted
+    /// ownership controls (a bucket without any, where a new bucket has S3's default).
     pub document: String,
 }
 
