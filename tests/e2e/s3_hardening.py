@@ -221,6 +221,9 @@ def cmd_configs():
     check(c.get_public_access_block(Bucket="conf")["PublicAccessBlockConfiguration"] == pab, "pab")
     owner = c.get_bucket_ownership_controls(Bucket="conf")["OwnershipControls"]["Rules"]
     check(owner == [{"ObjectOwnership": "BucketOwnerEnforced"}], f"{owner}")
+    # Deleted, a bucket has none (not the default again), as S3 answers and Terraform waits for.
+    c.delete_bucket_ownership_controls(Bucket="conf")
+    expect_error("OwnershipControlsNotFoundError", c.get_bucket_ownership_controls, Bucket="conf")
     c.put_bucket_ownership_controls(Bucket="conf", OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
     owner = c.get_bucket_ownership_controls(Bucket="conf")["OwnershipControls"]["Rules"]
     check(owner == [{"ObjectOwnership": "ObjectWriter"}], f"{owner}")

@@ -308,19 +308,43 @@ impl S3 {
             return Err(S3Error::no_such_bucket(r.bucket()));
         }
         match snap.get(&keys::config(r.account(), r.bucket(), kind.name())) {
+            Some(S3Record::Config(c))
+                if c.document.is_empty() && kind == Kind::OwnershipControls =>
+            {
+                Err(S3Error::new(
+                    StatusCode::NOT_FOUND,
+                    "OwnershipControlsNotFoundError",
+                    "The bucket ownership controls were not found",
+                )
+                .with("BucketName", r.bucket()))
+            }
             Some(S3Record::Config(c)) => Ok(ok_xml(c.document.clone())),
             _ => Ok(ok_xml(kind.default_document(r)?)),
         }
     }
 
-    /// Remove a configuration document (204 whether or not one was set, as S3 answers).
+    /// Remove a configuration document (204 whether or not one was set, as S3 answers). Most
+    /// kinds fall back to S3's default. Ownership controls are a setting every new bucket gets
+    /// (BucketOwnerEnforced), and deleting them leaves none: kept as an empty document, so that
+    /// the next Get answers 404 `OwnershipControlsNotFoundError` as S3 does (Terraform's
+    /// `aws_s3_bucket_ownership_controls` waits for that 404 when it is destroyed).
     pub(super) fn delete_config(
         &self,
         r: &Req<'_>,
         kind: Kind,
     ) -> S3Result<(Response, Option<u64>)> {
         let v = self.in_bucket(r, kind, |t, key| {
-            t.remove(&key);
+            if kind == Kind::OwnershipControls {
+                t.insert(
+                    key,
+                    S3Record::Config(BucketConfig {
+                        kind: kind.name().to_string(),
+                        document: String::new(),
+                    }),
+                );
+            } else {
+                t.remove(&key);
+            }
         })?;
         Ok((empty(StatusCode::NO_CONTENT), Some(v)))
     }

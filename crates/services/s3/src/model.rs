@@ -97,6 +97,8 @@ pub struct BucketConfig {
     /// `replication`, `objectLock`, `abac`, `analytics`, `metrics`, `inventory`,
     /// `intelligentTiering`, and the object settings `retention`, `legalHold`, `acl` under
     /// `keys::object_config`): the neutral JSON of the model's shape (docs/FORMAT.md).
+    /// Empty for `ownershipControls`: deleted (a bucket without any, where a new bucket has
+    /// S3's default).
     pub document: String,
 }
 

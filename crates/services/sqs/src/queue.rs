@@ -27,7 +27,7 @@ pub use dead_letter::{CancelMoveInput, ListMovesInput, ListSourcesInput, StartMo
 pub use permissions::{AddPermissionInput, RemovePermissionInput};
 pub use tags::{TagInput, UntagInput};
 
-use attributes::{DEFAULTS, FIFO_DEFAULTS, SETTABLE, boolean, validate_attribute};
+use attributes::{DEFAULTS, FIFO_DEFAULTS, SETTABLE, boolean, clears, validate_attribute};
 use tags::{too_many_tags, validate_tags};
 
 pub const MAX_TAGS: usize = 50;
@@ -286,7 +286,7 @@ impl Sqs {
                     return Err(SqsError::invalid_attribute_name(k));
                 }
                 let v = validate_attribute(t, k, v, fifo_attr, &p)?;
-                if !(k == "RedrivePolicy" && v.is_empty()) {
+                if !clears(k, &v) {
                     attrs.insert(k.clone(), v);
                 }
             }

@@ -755,3 +755,51 @@ fn a_queue_policy_opens_exactly_what_it_grants() {
     }
     a.ok("PurgeQueue", json!({"QueueUrl": url}));
 }
+
+#[test]
+fn an_empty_policy_clears_the_attribute() {
+    let env = Env::new();
+    let dlq = env.create("dlq", json!({}));
+    let src = env.create("src", json!({}));
+    let policy =
+        json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}]});
+    let allow = json!({"redrivePermission": "allowAll"});
+    let redrive = json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq", "maxReceiveCount": 2});
+    env.ok(
+        "SetQueueAttributes",
+        json!({"QueueUrl": dlq, "Attributes": {"Policy": policy.to_string(), "RedriveAllowPolicy": allow.to_string()}}),
+    );
+    env.ok(
+        "SetQueueAttributes",
+        json!({"QueueUrl": src, "Attributes": {"RedrivePolicy": redrive.to_string()}}),
+    );
+    let all = |url: &str| {
+        env.ok(
+            "GetQueueAttributes",
+            json!({"QueueUrl": url, "AttributeNames": ["All"]}),
+        )["Attributes"]
+            .clone()
+    };
+    assert!(all(&dlq)["Policy"].is_string());
+    assert!(all(&dlq)["RedriveAllowPolicy"].is_string());
+    // Terraform deletes these by setting them to "" and then waits until they are gone.
+    env.ok(
+        "SetQueueAttributes",
+        json!({"QueueUrl": dlq, "Attributes": {"Policy": "", "RedriveAllowPolicy": ""}}),
+    );
+    env.ok(
+        "SetQueueAttributes",
+        json!({"QueueUrl": src, "Attributes": {"RedrivePolicy": ""}}),
+    );
+    for (url, name) in [
+        (&dlq, "Policy"),
+        (&dlq, "RedriveAllowPolicy"),
+        (&src, "RedrivePolicy"),
+    ] {
+        assert!(all(url).get(name).is_none(), "{name}: {}", all(url));
+    }
+    // Created with an empty policy: none is kept either.
+    let bare = env.create("bare", json!({"Policy": "", "RedriveAllowPolicy": ""}));
+    assert!(all(&bare).get("Policy").is_none(), "{}", all(&bare));
+    assert!(all(&bare).get("RedriveAllowPolicy").is_none());
+}

@@ -51,6 +51,13 @@ pub(super) const SETTABLE: &[&str] = &[
     "FifoThroughputLimit",
 ];
 
+/// Whether setting `name` to `value` (as validated) removes the attribute: an empty policy,
+/// redrive policy or redrive allow policy clears it, and GetQueueAttributes then leaves it out
+/// as SQS does (Terraform waits for the attribute to be absent when it deletes one).
+pub(super) fn clears(name: &str, value: &str) -> bool {
+    value.is_empty() && matches!(name, "Policy" | "RedrivePolicy" | "RedriveAllowPolicy")
+}
+
 /// Attributes computed when asked for.
 const COMPUTED: &[&str] = &[
     "ApproximateNumberOfMessages",
@@ -370,7 +377,7 @@ impl Sqs {
                     continue;
                 }
                 let v = validate_attribute(t, k, v, fifo, &p)?;
-                if k == "RedrivePolicy" && v.is_empty() {
+                if clears(k, &v) {
                     q.attributes.remove(k);
                 } else {
                     q.attributes.insert(k.clone(), v);
