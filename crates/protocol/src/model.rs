@@ -251,8 +251,31 @@ impl ServiceModel {
     }
 }
 
-/// Every embedded model, by its file name (`crates/protocol/models/<name>.json`).
-pub const EMBEDDED: &[&str] = &[
+/// The embedded models: [`EMBEDDED`] lists them and [`named`] parses one on first use, from
+/// one list of names.
+macro_rules! embedded_models {
+    ($($name:literal),* $(,)?) => {
+        /// Every embedded model, by its file name (`crates/protocol/models/<name>.json`).
+        pub const EMBEDDED: &[&str] = &[$($name),*];
+
+        /// An embedded model, parsed on first use.
+        pub fn named(service: &str) -> Option<&'static ServiceModel> {
+            use std::sync::OnceLock;
+            match service {
+                $($name => {
+                    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+                    Some(MODEL.get_or_init(|| {
+                        ServiceModel::parse(include_str!(concat!("../models/", $name, ".json")))
+                            .expect("an embedded model parses (checked by a unit test)")
+                    }))
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+
+embedded_models!(
     "s3",
     "sqs",
     "dynamodb",
@@ -282,57 +305,7 @@ pub const EMBEDDED: &[&str] = &[
     "events",
     "elasticache",
     "firehose",
-];
-
-/// An embedded model, parsed on first use.
-pub fn named(service: &str) -> Option<&'static ServiceModel> {
-    use std::sync::OnceLock;
-    macro_rules! embedded {
-        ($($name:literal),*) => {
-            match service {
-                $($name => {
-                    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
-                    Some(MODEL.get_or_init(|| {
-                        ServiceModel::parse(include_str!(concat!("../models/", $name, ".json")))
-                            .expect("an embedded model parses (checked by a unit test)")
-                    }))
-                })*
-                _ => None,
-            }
-        };
-    }
-    embedded!(
-        "s3",
-        "sqs",
-        "dynamodb",
-        "dynamodbstreams",
-        "ssm",
-        "sts",
-        "secretsmanager",
-        "kms",
-        "sns",
-        "kinesis",
-        "iam",
-        "cloudwatch",
-        "logs",
-        "cognito-idp",
-        "cognito-identity",
-        "lambda",
-        "apigateway",
-        "apigatewayv2",
-        "stepfunctions",
-        "route53",
-        "acm",
-        "appconfig",
-        "appconfigdata",
-        "appsync",
-        "amplify",
-        "rds",
-        "events",
-        "elasticache",
-        "firehose"
-    )
-}
+);
 
 /// The model's SigV4 signing name (`signingName`, else `endpointPrefix`).
 pub fn signing_name(model: &ServiceModel) -> &str {

@@ -75,3 +75,77 @@ pub fn internal_error(ctx: &RequestContext, json: bool, message: &str) -> Respon
             .into_response(Protocol::Query, &ctx.request_id)
     }
 }
+
+/// A query-protocol error in the model's XML shape, with the status the model (or AWS's
+/// common errors) gives its code, `text/xml` and the request id.
+pub fn query_error(
+    model: &snapstack_protocol::model::ServiceModel,
+    ctx: &RequestContext,
+    code: &str,
+    message: &str,
+) -> Response {
+    use snapstack_protocol::codec::query::{error_status, serialize_error};
+    let status = error_status(model, code);
+    let body = serialize_error(model, code, message, status < 500, &ctx.request_id);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// One call of a query-protocol service, through the model-driven codec: the form parsed by
+/// the operation's input shape, the service's state loaded, `handle` run on the neutral input
+/// (returning the neutral output and the store version a change produced), and the output
+/// written as XML once the change is durable; every refusal in the model's error shape.
+pub async fn serve_query(
+    rt: &dyn Runtime,
+    service: &'static str,
+    model: &snapstack_protocol::model::ServiceModel,
+    call: crate::Call<'_>,
+    handle: impl FnOnce(
+        &RequestContext,
+        &str,
+        &serde_json::Value,
+    ) -> Result<(serde_json::Value, Option<u64>), AwsError>,
+) -> Response {
+    use snapstack_protocol::codec::query::{parse_input, serialize_output};
+    let ctx = call.ctx;
+    let params = match &call.payload {
+        crate::Payload::Form(Ok(p)) => p.as_slice(),
+        crate::Payload::Form(Err(bad)) => {
+            return query_error(
+                model,
+                ctx,
+                "MalformedQueryString",
+                &format!(
+                    "The value of parameter {} is not valid UTF-8 (byte 0x{:02X}).",
+                    bad.name, bad.byte
+                ),
+            );
+        }
+        _ => &[],
+    };
+    let Some(operation) = call.operation else {
+        return query_error(model, ctx, "MissingAction", "Missing Action parameter");
+    };
+    let input = match parse_input(model, operation, params) {
+        Ok(v) => v,
+        Err(e) => return query_error(model, ctx, &e.code, &e.message),
+    };
+    rt.ensure_loaded(service).await;
+    match handle(ctx, operation, &input) {
+        Ok((output, write_version)) => {
+            let handled = Handled {
+                body: serialize_output(model, operation, &output, &ctx.request_id),
+                content_type: "text/xml",
+                write_version,
+            };
+            finish(rt, service, Protocol::Query, ctx, Ok(handled)).await
+        }
+        Err(e) => query_error(model, ctx, &e.code, &e.message),
+    }
+}

@@ -5,35 +5,15 @@
 use std::sync::Arc;
 
 use snapstack_engine::Engine;
-use snapstack_protocol::codec::query::{
-    error_status, parse_input, serialize_error, serialize_output,
-};
-use snapstack_protocol::errors::{AwsError, Protocol};
 use snapstack_protocol::http::request::Parts;
-use snapstack_protocol::http::{HeaderValue, StatusCode, header};
-use snapstack_protocol::response::{IntoResponse, Response};
-use snapstack_service::reply::finish;
-use snapstack_service::{BoxFuture, Call, Handled, Payload, RequestContext, Runtime, Service};
+use snapstack_protocol::response::Response;
+use snapstack_service::{BoxFuture, Call, RequestContext, Runtime, Service};
 
 use crate::{NAME, Sts};
 
 /// An error in STS's XML shape, with the status the model (or AWS's common errors) give its code.
 pub fn error_response(ctx: &RequestContext, code: &str, message: &str) -> Response {
-    let model = Sts::model();
-    let status = error_status(model, code);
-    let body = serialize_error(model, code, message, status < 500, &ctx.request_id);
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut resp = (status, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        h.insert("x-amzn-RequestId", v);
-    }
-    resp
-}
-
-fn aws_error_response(ctx: &RequestContext, e: &AwsError) -> Response {
-    error_response(ctx, &e.code, &e.message)
+    snapstack_service::reply::query_error(Sts::model(), ctx, code, message)
 }
 
 impl Service for Sts {
@@ -46,43 +26,16 @@ impl Service for Sts {
     }
 
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
-        Box::pin(async move {
-            let ctx = call.ctx;
-            let params = match &call.payload {
-                Payload::Form(Ok(p)) => p.as_slice(),
-                Payload::Form(Err(bad)) => {
-                    return error_response(
-                        ctx,
-                        "MalformedQueryString",
-                        &format!(
-                            "The value of parameter {} is not valid UTF-8 (byte 0x{:02X}).",
-                            bad.name, bad.byte
-                        ),
-                    );
-                }
-                _ => &[],
-            };
-            let Some(operation) = call.operation else {
-                return error_response(ctx, "MissingAction", "Missing Action parameter");
-            };
-            let model = Sts::model();
-            let input = match parse_input(model, operation, params) {
-                Ok(v) => v,
-                Err(e) => return error_response(ctx, &e.code, &e.message),
-            };
-            rt.ensure_loaded(NAME).await;
-            match self.handle(ctx, operation, &input) {
-                Ok(answer) => {
-                    let handled = Handled {
-                        body: serialize_output(model, operation, &answer.output, &ctx.request_id),
-                        content_type: "text/xml",
-                        write_version: answer.write_version,
-                    };
-                    finish(rt, NAME, Protocol::Query, ctx, Ok(handled)).await
-                }
-                Err(e) => aws_error_response(ctx, &e),
-            }
-        })
+        Box::pin(snapstack_service::reply::serve_query(
+            rt,
+            NAME,
+            Sts::model(),
+            call,
+            |ctx, operation, input| {
+                self.handle(ctx, operation, input)
+                    .map(|answer| (answer.output, answer.write_version))
+            },
+        ))
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
