@@ -314,6 +314,17 @@ fn manual_save_keeps_only_what_the_endpoint_saved_and_endpoints_behave() {
         vec![serde_json::json!({"service": "ssm", "status": "ok"})]
     );
     s.py(&["put", "/m/b", "2"]);
+    // The diagnose report names the configuration and the saved files.
+    let (status, body) = s.http("GET", "/_localstack/diagnose");
+    assert_eq!(status, 200, "{body}");
+    let d: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(d["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(d["config"]["PERSISTENCE"], true, "{d}");
+    assert_eq!(d["config"]["SNAPSHOT_SAVE_STRATEGY"], "MANUAL", "{d}");
+    assert_eq!(d["environment"]["PERSISTENCE"], "1", "{d}");
+    assert_eq!(d["persistence"]["services"]["ssm"]["generation"], 1, "{d}");
+    assert!(d["file-tree"]["files"].as_u64().unwrap() > 0, "{d}");
+    assert_eq!(d["health"]["services"]["ssm"], "running", "{d}");
     // Unknown services, bad names and trickery.
     let (status, body) = s.http("POST", "/_localstack/state/nosuch/save");
     assert_eq!(status, 404, "{body}");

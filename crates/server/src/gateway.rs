@@ -38,6 +38,8 @@ pub struct App {
     /// When this server started, and the id of this run (`/_localstack/info`).
     pub started: std::time::Instant,
     pub session_id: String,
+    /// The configuration this server runs with (`/_localstack/diagnose`).
+    pub config: crate::config::Config,
 }
 
 impl App {

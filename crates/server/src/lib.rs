@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod diagnose;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
@@ -158,6 +159,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         init: Arc::new(init_hooks::InitHooks::discover(&config.init_dir)),
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
+        config: config.clone(),
     });
     Ok(app)
 }

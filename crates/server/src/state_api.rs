@@ -84,6 +84,14 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
             _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
         };
     }
+    if path == "/_localstack/diagnose" || path == "/_localstack/diagnose/" {
+        return match parts.method {
+            Method::GET | Method::HEAD => {
+                json_response(StatusCode::OK, crate::diagnose::diagnose(app).await)
+            }
+            _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        };
+    }
     if let Some(rest) = path.strip_prefix("/_localstack/init") {
         let stage = rest.trim_matches('/');
         if parts.method != Method::GET && parts.method != Method::HEAD {
@@ -180,7 +188,7 @@ fn json_response(status: StatusCode, v: Value) -> Response {
 /// Every service of this build: `running` once its state is in memory (loaded, or nothing to
 /// load), `available` while a lazy load is still ahead of it, `disabled` when `SERVICES` left it
 /// out.
-fn health(app: &App) -> Value {
+pub(crate) fn health(app: &App) -> Value {
     use snapstack_service::Runtime;
     let mut services: Map<String, Value> = app
         .services
@@ -241,7 +249,7 @@ fn persistence_failure(app: &App) -> Option<String> {
 
 /// `GET /_localstack/info`, with the members LocalStack's has (scripts read `version` and
 /// `session_id`), plus whether persistence is on.
-fn info(app: &App) -> Value {
+pub(crate) fn info(app: &App) -> Value {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -259,7 +267,7 @@ fn info(app: &App) -> Value {
     })
 }
 
-async fn status(app: &App) -> Value {
+pub(crate) async fn status(app: &App) -> Value {
     let p = app.persistence.clone();
     let Some(engine) = p.engine().cloned() else {
         return json!({"persistence": false});
