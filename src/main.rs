@@ -30,7 +30,9 @@ enum Command {
     /// requests per second and latency over keep-alive HTTP. One line of JSON per run.
     Loadgen(LoadgenArgs),
     /// Look at a saved state directory without a server (read-only): `list` its generations,
-    /// or `verify` every chunk they reference. Exit code 1 when verify finds damage.
+    /// `verify` every chunk they reference (exit code 1 when it finds damage), or `diff` two
+    /// generations of a service, its changed records named as resources (bucket/key,
+    /// table/item key, queue/message id).
     Snapshot(snapshot_cli::SnapshotArgs),
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use snapstack::{Engine, EngineOptions};
 
@@ -51,7 +52,7 @@ pub fn run(args: SnapshotArgs) -> ExitCode {
     }
     // Opening reads the pack indexes only; nothing is written.
     let engine = match Engine::open(&dir, EngineOptions::default()) {
-        Ok(e) => e,
+        Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("snapstack snapshot: {e}");
             return ExitCode::from(2);
@@ -140,7 +141,7 @@ fn print_log(engine: &Engine) -> bool {
     !l.damaged.is_empty() || l.refused.is_some()
 }
 
-fn diff(engine: &Engine, args: &SnapshotArgs) -> snapstack::Result<ExitCode> {
+fn diff(engine: &Arc<Engine>, args: &SnapshotArgs) -> snapstack::Result<ExitCode> {
     let Some(service) = args.service.as_deref() else {
         eprintln!("snapstack snapshot diff: --service is required (see `snapshot list`)");
         return Ok(ExitCode::from(2));
@@ -164,6 +165,13 @@ fn diff(engine: &Engine, args: &SnapshotArgs) -> snapstack::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let d = engine.diff_generations(service, from, to, args.limit)?;
+    let describer = describer(engine, service, to);
+    let show = |key: &snapstack::Key| {
+        describer
+            .as_ref()
+            .and_then(|s| s.describe_key(key))
+            .unwrap_or_else(|| snapstack::server::describe::generic(key))
+    };
     println!(
         "{service}: generation {from} -> {to}: {} added, {} removed, {} changed, {} unchanged",
         d.added, d.removed, d.changed, d.unchanged
@@ -193,21 +201,24 @@ fn diff(engine: &Engine, args: &SnapshotArgs) -> snapstack::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A key as its parts when it decodes as a tuple key, else its bytes with printable ASCII kept
-/// and everything else escaped (`\xNN`).
-fn show(key: &snapstack::Key) -> String {
-    if let Some(parts) = key.parts() {
-        return format!("{parts:?}");
-    }
-    let mut out = String::new();
-    for &b in key.as_bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'\\' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
+/// The service, holding generation `generation` of its state in memory (nothing is written),
+/// to name the keys of a diff as its resources; `None` when it cannot (an unknown service, a
+/// damaged generation): keys are then shown in the generic form.
+fn describer(
+    engine: &Arc<Engine>,
+    service: &str,
+    generation: u64,
+) -> Option<Arc<dyn snapstack::server::Service>> {
+    use snapstack::server::config::{Config, Overrides};
+    let config = Config::resolve(&Overrides::default(), |_| None).ok()?;
+    let registry = snapstack::server::registry::build(&snapstack::server::registry::Env {
+        config: &config,
+        blob_engine: engine.clone(),
+    });
+    let s = registry.all().iter().find(|s| s.name() == service)?.clone();
+    s.register(engine).ok()?;
+    engine.restore_generation(service, generation).ok()?;
+    Some(s)
 }
 
 fn verify(engine: &Engine) -> snapstack::Result<ExitCode> {

@@ -114,3 +114,53 @@ fn a_directory_without_state_is_a_clear_error() {
     assert!(out.contains("no saved state"), "{out}");
     assert!(!volume.path().join("state").exists(), "nothing is created");
 }
+
+/// `diff` names a service's records as its resources: DynamoDB items by table name and key
+/// attributes, the generic path form for a store no service describes.
+#[test]
+fn diff_names_resources() {
+    use snapstack::server::services::dynamodb::DynamoDb;
+    let volume = tempfile::tempdir().unwrap();
+    let state = volume.path().join("state");
+    {
+        let engine = std::sync::Arc::new(Engine::open(&state, EngineOptions::default()).unwrap());
+        let d = DynamoDb::new();
+        snapstack::server::Service::register(&d, &engine).unwrap();
+        let ctx = snapstack::server::aws_request::RequestContext::from_scope(None);
+        let call = |op: &str, body: serde_json::Value| {
+            d.handle(&ctx, op, body.to_string().as_bytes()).unwrap();
+        };
+        call(
+            "CreateTable",
+            serde_json::json!({"TableName": "orders",
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST"}),
+        );
+        assert!(engine.save(&["dynamodb"])[0].1.is_ok());
+        for id in ["a-1", "b-2"] {
+            call(
+                "PutItem",
+                serde_json::json!({"TableName": "orders", "Item": {"id": {"S": id}}}),
+            );
+        }
+        assert!(engine.save(&["dynamodb"])[0].1.is_ok());
+        let store = Store::<Item>::new("items");
+        engine.register(store.clone()).unwrap();
+        for round in 0..2u64 {
+            store.write(|t| t.insert(Key::builder().str("i").u64(round).build(), Item("v".into())));
+            assert!(engine.save(&["items"])[0].1.is_ok());
+        }
+    }
+    let (code, out) = run_with(volume.path(), "diff", &["--service", "dynamodb"]);
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "+ item id=\"a-1\" in table orders [000000000000 us-east-1]",
+        "+ item id=\"b-2\" in table orders [000000000000 us-east-1]",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let (code, out) = run_with(volume.path(), "diff", &["--service", "items"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("+ i/1 ("), "{out}");
+}

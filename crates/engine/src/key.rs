@@ -41,6 +41,23 @@ impl Key {
         decode_parts(&self.0)
     }
 
+    /// The typed parts at the start of the key, as far as they decode, and the bytes after them
+    /// (a key built with [`KeyBuilder::raw`] after typed parts: the raw bytes).
+    pub fn leading_parts(&self) -> (Vec<Part>, &[u8]) {
+        let mut parts = Vec::new();
+        let mut rest: &[u8] = &self.0;
+        while !rest.is_empty() {
+            match decode_one(rest) {
+                Some((part, after)) => {
+                    parts.push(part);
+                    rest = after;
+                }
+                None => break,
+            }
+        }
+        (parts, rest)
+    }
+
     /// The range of keys that start with this key's bytes (a prefix scan).
     pub fn prefix_range(&self) -> (Bound<Key>, Bound<Key>) {
         let lower = Bound::Included(self.clone());
@@ -137,40 +154,46 @@ fn escape_into(buf: &mut Vec<u8>, bytes: &[u8]) {
 
 fn decode_parts(mut b: &[u8]) -> Option<Vec<Part>> {
     let mut parts = Vec::new();
-    while let Some((&tag, rest)) = b.split_first() {
+    while !b.is_empty() {
+        let (part, rest) = decode_one(b)?;
+        parts.push(part);
         b = rest;
-        match tag {
-            TAG_U64 => {
-                let (n, rest) = b.split_first_chunk::<8>()?;
-                parts.push(Part::U64(u64::from_be_bytes(*n)));
-                b = rest;
-            }
-            TAG_STR | TAG_BYTES => {
-                let mut out = Vec::new();
-                loop {
-                    let (&c, rest) = b.split_first()?;
-                    b = rest;
-                    if c == 0 {
-                        if b.first() == Some(&0xff) {
-                            out.push(0);
-                            b = &b[1..];
-                        } else {
-                            break;
-                        }
-                    } else {
-                        out.push(c);
-                    }
-                }
-                if tag == TAG_STR {
-                    parts.push(Part::Str(String::from_utf8(out).ok()?));
-                } else {
-                    parts.push(Part::Bytes(out));
-                }
-            }
-            _ => return None,
-        }
     }
     Some(parts)
+}
+
+/// The first part of `b` and the bytes after it; `None` when `b` does not start with a part.
+fn decode_one(b: &[u8]) -> Option<(Part, &[u8])> {
+    let (&tag, mut b) = b.split_first()?;
+    match tag {
+        TAG_U64 => {
+            let (n, rest) = b.split_first_chunk::<8>()?;
+            Some((Part::U64(u64::from_be_bytes(*n)), rest))
+        }
+        TAG_STR | TAG_BYTES => {
+            let mut out = Vec::new();
+            loop {
+                let (&c, rest) = b.split_first()?;
+                b = rest;
+                if c == 0 {
+                    if b.first() == Some(&0xff) {
+                        out.push(0);
+                        b = &b[1..];
+                    } else {
+                        break;
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            if tag == TAG_STR {
+                Some((Part::Str(String::from_utf8(out).ok()?), b))
+            } else {
+                Some((Part::Bytes(out), b))
+            }
+        }
+        _ => None,
+    }
 }
 
 /// The account and region a piece of state belongs to. Keys of a partition start with
@@ -239,5 +262,17 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = Key::from_bytes(&bytes).parts();
         }
+    }
+
+    #[test]
+    fn leading_parts_stop_at_raw_bytes() {
+        let k = Key::builder().str("acct").u64(7).raw(b"/my/param").build();
+        let (parts, rest) = k.leading_parts();
+        assert_eq!(parts, vec![Part::Str("acct".into()), Part::U64(7)]);
+        assert_eq!(rest, b"/my/param");
+        let whole = Key::builder().str("a").bytes(b"\x00b").build();
+        let (parts, rest) = whole.leading_parts();
+        assert_eq!(parts, whole.parts().unwrap());
+        assert!(rest.is_empty());
     }
 }

@@ -16,6 +16,8 @@ pub mod runtime;
 pub mod state_api;
 pub mod unserved;
 
+pub use snapstack_service::{Service, describe};
+
 /// What a request says about its sender (kept at its old path for tests and tools).
 pub mod aws_request {
     pub use snapstack_protocol::request::*;

@@ -12,6 +12,7 @@
 //! server's registry.
 
 mod context;
+pub mod describe;
 pub mod reply;
 
 use std::future::Future;
@@ -153,4 +154,12 @@ pub trait Service: Send + Sync + 'static {
 
     /// The server is bound: URLs the service hands out can name its address.
     fn bound(&self, _endpoint: &Endpoint) {}
+
+    /// The resource a key of this service's store belongs to, in the service's words
+    /// (`object photos/a.jpg in bucket b`), for `snapstack snapshot diff`. The service's state
+    /// is that of the generation compared (loaded, never saved), so it may look names up in its
+    /// own records. `None`: the generic form ([`describe::generic`]).
+    fn describe_key(&self, _key: &snapstack_engine::Key) -> Option<String> {
+        None
+    }
 }

@@ -31,6 +31,7 @@ pub mod backup;
 pub mod batch;
 #[cfg(test)]
 mod depth_tests;
+mod describe;
 pub mod error;
 mod ex;
 pub mod expr;

@@ -21,6 +21,10 @@ impl Service for DynamoDb {
         NAME
     }
 
+    fn describe_key(&self, key: &snapstack_engine::Key) -> Option<String> {
+        crate::describe::describe(key, &self.store.snapshot())
+    }
+
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
         engine.register(self.store.clone())
     }

@@ -8,6 +8,7 @@ mod attributes;
 pub mod body;
 mod config;
 mod cors;
+mod describe;
 pub mod durability;
 mod error;
 mod headers;

@@ -17,6 +17,10 @@ impl Service for S3 {
         NAME
     }
 
+    fn describe_key(&self, key: &snapstack_engine::Key) -> Option<String> {
+        crate::describe::describe(key)
+    }
+
     /// S3's model signs its operations as `s3`, S3 Express control operations
     /// (ListDirectoryBuckets, CreateSession) as `s3express`, WriteGetObjectResponse as
     /// `s3-object-lambda`: all of them are S3 requests.

@@ -9,6 +9,7 @@
 //! demand, never saved) and an optional sweep that drops expired records.
 
 pub mod access;
+mod describe;
 pub mod endpoint;
 pub mod error;
 pub mod json;

@@ -18,6 +18,10 @@ impl Service for Sqs {
         NAME
     }
 
+    fn describe_key(&self, key: &snapstack_engine::Key) -> Option<String> {
+        crate::describe::describe(key, &self.store.snapshot())
+    }
+
     /// A query-protocol request to a queue URL (`/<account>/<queue>`) that names no action is
     /// SQS's.
     fn claims_path(&self, path: &str) -> bool {

@@ -23,6 +23,7 @@ use snapstack_service::Handled;
 use snapstack_service::RequestContext;
 
 mod commands;
+mod describe;
 mod doc_content;
 mod documents;
 mod filters;

@@ -16,6 +16,10 @@ impl Service for Ssm {
         NAME
     }
 
+    fn describe_key(&self, key: &snapstack_engine::Key) -> Option<String> {
+        crate::describe::describe(key)
+    }
+
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
         engine.register(self.store.clone())
     }
