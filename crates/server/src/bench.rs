@@ -152,6 +152,17 @@ pub async fn round_trip(
     line: &mut String,
     body: &mut Vec<u8>,
 ) -> std::io::Result<u16> {
+    round_trip_keep(conn, req, line, body).await.map(|(s, _)| s)
+}
+
+/// [`round_trip`], and whether the server keeps the connection open (no `Connection: close`:
+/// some servers, moto's among them, close after every response).
+pub async fn round_trip_keep(
+    conn: &mut BufReader<TcpStream>,
+    req: &[u8],
+    line: &mut String,
+    body: &mut Vec<u8>,
+) -> std::io::Result<(u16, bool)> {
     conn.get_mut().write_all(req).await?;
     line.clear();
     conn.read_line(line).await?;
@@ -161,6 +172,7 @@ pub async fn round_trip(
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
     let mut len = 0usize;
+    let mut keep = true;
     loop {
         line.clear();
         if conn.read_line(line).await? == 0 {
@@ -175,10 +187,16 @@ pub async fn round_trip(
         {
             len = v.trim().parse().unwrap_or(0);
         }
+        if let Some((k, v)) = l.split_once(':')
+            && k.eq_ignore_ascii_case("connection")
+            && v.trim().eq_ignore_ascii_case("close")
+        {
+            keep = false;
+        }
     }
     body.resize(len, 0);
     conn.read_exact(body).await?;
-    Ok(status)
+    Ok((status, keep))
 }
 
 /// Run a benchmark against an in-process server.

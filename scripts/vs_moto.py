@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""snapstack beside moto: throughput and latency of each service's main call, in one run.
+
+Usage: vs_moto.py SNAPSTACK_BIN [--rounds N] [--seconds S] [--connections C] [--ops a,b]
+
+For each operation and round, a fresh snapstack (persistence off, as moto has none) and a fresh
+`moto_server` (from the machine's Python) are started on free ports, one after the other in
+alternating order, and driven by `SNAPSTACK_BIN loadgen` with C keep-alive connections for S
+seconds: the same requests, byte for byte, against both. Prints per operation the median
+requests/s, p50 and p99 latency of each over the rounds, and the ratio snapstack / moto.
+A run where a server answers errors is reported as such, not hidden. Use a release build.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+OPS = ["ssm-put", "ssm-get", "ddb-put", "ddb-get", "sqs-send", "s3-put", "s3-get",
+       "sns-publish", "kms-encrypt", "secrets-get", "logs-put", "cw-put", "sts-identity"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port} after {timeout}s")
+
+
+def start(kind, binary, port, volume):
+    if kind == "snapstack":
+        env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}",
+                   LOCALSTACK_VOLUME_DIR=volume, PERSISTENCE="0")
+        p = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    else:
+        moto = shutil.which("moto_server")
+        if not moto:
+            raise SystemExit("moto_server is not installed (pip install 'moto[server]')")
+        p = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, p)
+    return p
+
+
+def measure(kind, binary, op, seconds, connections):
+    port = free_port()
+    with tempfile.TemporaryDirectory() as volume:
+        p = start(kind, binary, port, volume)
+        try:
+            out = subprocess.run(
+                [binary, "loadgen", "--addr", f"127.0.0.1:{port}", "--op", op,
+                 "--seconds", str(seconds), "--connections", str(connections)],
+                capture_output=True, text=True)
+            if out.returncode != 0:
+                return {"failed": (out.stderr or out.stdout).strip().splitlines()[-1][:120]}
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        finally:
+            p.terminate()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def summary(runs):
+    ok = [r for r in runs if "failed" not in r]
+    if not ok:
+        return None, runs[0]["failed"]
+    errors = sum(r["errors"] for r in ok)
+    return {
+        "rps": statistics.median(r["ops_per_sec"] for r in ok),
+        "p50": statistics.median(r["p50_us"] for r in ok),
+        "p99": statistics.median(r["p99_us"] for r in ok),
+        "errors": errors,
+        "ops": sum(r["ops"] for r in ok),
+    }, None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("snapstack")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--ops", default=",".join(OPS))
+    a = ap.parse_args()
+    ops = a.ops.split(",")
+    print(f"{a.rounds} rounds x {a.seconds}s, {a.connections} connections; medians; "
+          f"latency in microseconds")
+    header = (f"| {'operation':<13} | {'snapstack req/s':>15} | {'p50':>6} | {'p99':>7} | "
+              f"{'moto req/s':>10} | {'p50':>7} | {'p99':>7} | {'ratio':>6} |")
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for op in ops:
+        runs = {"snapstack": [], "moto": []}
+        for rnd in range(a.rounds):
+            order = ["snapstack", "moto"] if rnd % 2 == 0 else ["moto", "snapstack"]
+            for kind in order:
+                runs[kind].append(measure(kind, a.snapstack, op, a.seconds, a.connections))
+        s, s_fail = summary(runs["snapstack"])
+        m, m_fail = summary(runs["moto"])
+
+        def cells(x, fail):
+            if x is None:
+                return f"{'failed':>15} | {'':>6} | {'':>7}", fail
+            note = f"{x['errors']} errors of {x['ops']}" if x["errors"] else None
+            return f"{x['rps']:>15.0f} | {x['p50']:>6.0f} | {x['p99']:>7.0f}", note
+
+        sc, s_note = cells(s, s_fail)
+        mc, m_note = cells(m, m_fail)
+        mc = mc.replace(" " * 5 + "|", "|", 1) if m else f"{'failed':>10} | {'':>7} | {'':>7}"
+        ratio = f"{s['rps'] / m['rps']:>6.1f}" if s and m and m["rps"] else f"{'-':>6}"
+        print(f"| {op:<13} | {sc} | {mc} | {ratio} |")
+        for who, note in (("snapstack", s_note), ("moto", m_note)):
+            if note:
+                print(f"|   {who}: {note}")
+
+
+if __name__ == "__main__":
+    main()
