@@ -52,7 +52,10 @@ pub enum SigError {
     /// The secret lookup knows no such access key.
     UnknownAccessKey(String),
     /// Recomputed signature differs.
-    Mismatch { string_to_sign: String, canonical_request: String },
+    Mismatch {
+        string_to_sign: String,
+        canonical_request: String,
+    },
     /// A header-signed request outside the allowed clock skew.
     Skewed { request_time: String },
     /// A presigned URL past `X-Amz-Date + X-Amz-Expires`.
@@ -149,7 +152,9 @@ impl SigError {
                     "The difference between the request time and the current time is too large."
                         .into()
                 } else {
-                    format!("Signature expired: {request_time} is now earlier or later than the allowed 15 minutes of skew.")
+                    format!(
+                        "Signature expired: {request_time} is now earlier or later than the allowed 15 minutes of skew."
+                    )
                 }
             }
             SigError::Expired => {
@@ -249,7 +254,10 @@ impl ChunkVerifier {
             self.previous,
             hex(&Sha256::digest(trailers.as_bytes()))
         );
-        constant_eq(hex(&hmac(&self.key, sts.as_bytes())).as_bytes(), signature.as_bytes())
+        constant_eq(
+            hex(&hmac(&self.key, sts.as_bytes())).as_bytes(),
+            signature.as_bytes(),
+        )
     }
 }
 
@@ -293,10 +301,12 @@ pub fn verify(
             return Err(SigError::Expired);
         }
     } else if (now - signed_at).abs() > MAX_SKEW_SECS {
-        return Err(SigError::Skewed { request_time: claim.amz_date.clone() });
+        return Err(SigError::Skewed {
+            request_time: claim.amz_date.clone(),
+        });
     }
-    let secret =
-        secret_for(&claim.access_key).ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
+    let secret = secret_for(&claim.access_key)
+        .ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
     let s3 = claim.service == "s3";
     let content_sha256 = match header(req, "x-amz-content-sha256") {
         Some(h) => h,
@@ -316,7 +326,10 @@ pub fn verify(
     let key = signing_key(&secret, &claim.date, &claim.region, &claim.service);
     let expected = hex(&hmac(&key, sts.as_bytes()));
     if !constant_eq(expected.as_bytes(), claim.signature.as_bytes()) {
-        return Err(SigError::Mismatch { string_to_sign: sts, canonical_request: canonical });
+        return Err(SigError::Mismatch {
+            string_to_sign: sts,
+            canonical_request: canonical,
+        });
     }
     Ok(Verified {
         access_key: claim.access_key,
@@ -363,7 +376,12 @@ fn parse_credential(credential: &str) -> Option<(String, String, String, String)
     if terminal != "aws4_request" || access_key.is_empty() || date.len() != 8 {
         return None;
     }
-    Some((access_key.into(), date.into(), region.into(), service.into()))
+    Some((
+        access_key.into(),
+        date.into(),
+        region.into(),
+        service.into(),
+    ))
 }
 
 fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> {
@@ -386,14 +404,21 @@ fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> 
         }
     }
     let mut missing = String::new();
-    for (name, v) in [("Credential", credential), ("Signature", signature), ("SignedHeaders", signed)]
-    {
+    for (name, v) in [
+        ("Credential", credential),
+        ("Signature", signature),
+        ("SignedHeaders", signed),
+    ] {
         if v.is_none() {
-            missing.push_str(&format!("Authorization header requires '{name}' parameter. "));
+            missing.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
         }
     }
     let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
-        return Err(SigError::Incomplete(format!("{missing}Authorization=\"{auth}\"")));
+        return Err(SigError::Incomplete(format!(
+            "{missing}Authorization=\"{auth}\""
+        )));
     };
     let (access_key, date, region, service) = parse_credential(credential).ok_or_else(|| {
         SigError::Incomplete(format!(
@@ -416,9 +441,21 @@ fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> 
 }
 
 fn query_claim(query: &[(String, String)]) -> Result<Claim, SigError> {
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let mut missing = Vec::new();
-    for name in ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"] {
+    for name in [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Signature",
+        "X-Amz-Date",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Expires",
+    ] {
         if get(name).is_none() {
             missing.push(name);
         }
@@ -437,7 +474,11 @@ fn query_claim(query: &[(String, String)]) -> Result<Claim, SigError> {
     }
     let credential = get("X-Amz-Credential").unwrap_or_default();
     let (access_key, date, region, service) = parse_credential(&credential).ok_or_else(|| {
-        SigError::Incomplete(format!("Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."))
+        SigError::Incomplete(
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
+             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+                .into(),
+        )
     })?;
     let expires = get("X-Amz-Expires")
         .and_then(|e| e.parse::<i64>().ok())
@@ -544,7 +585,11 @@ pub fn canonical_request(
     content_sha256: &str,
 ) -> String {
     let path = if s3 {
-        if req.path.is_empty() { "/".to_owned() } else { req.path.to_owned() }
+        if req.path.is_empty() {
+            "/".to_owned()
+        } else {
+            req.path.to_owned()
+        }
     } else {
         uri_encode(&normalize_path(req.path), true)
     };
@@ -554,8 +599,11 @@ pub fn canonical_request(
         .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
         .collect();
     pairs.sort();
-    let canonical_query =
-        pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let canonical_query = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
     let mut headers = String::new();
     for name in signed_headers {
         headers.push_str(name);
@@ -616,7 +664,9 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     }
     let digits = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
     let (h, mi, se) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);

@@ -81,18 +81,28 @@ fn evaluation_table() {
         let who = caller(&case["caller"]);
         let tags: Vec<(String, String)> = case["tags"]
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                    .collect()
+            })
             .unwrap_or_default();
         let userid = case["userid"].as_str().unwrap_or("AIDAEXAMPLE");
-        let mut request =
-            Request::new(who.clone(), case["action"].as_str().unwrap(), case["resource"].as_str().unwrap());
+        let mut request = Request::new(
+            who.clone(),
+            case["action"].as_str().unwrap(),
+            case["resource"].as_str().unwrap(),
+        );
         request.context = principal_context(&who, userid, &tags);
         if let Some(ctx) = case["context"].as_object() {
             for (k, v) in ctx {
                 match v {
                     Value::Array(items) => request.context.insert_multi(
                         k,
-                        items.iter().map(|i| i.as_str().unwrap().to_owned()).collect(),
+                        items
+                            .iter()
+                            .map(|i| i.as_str().unwrap().to_owned())
+                            .collect(),
                     ),
                     other => request.context.insert(k, other.as_str().unwrap()),
                 }
@@ -111,17 +121,32 @@ fn evaluation_table() {
         let got = evaluate(&request, &set);
         let want = decision(case["expect"].as_str().unwrap());
         if got.decision != want {
-            failures.push(format!("{name}: expected {want:?}, got {:?} ({:?})", got.decision, got.matched));
+            failures.push(format!(
+                "{name}: expected {want:?}, got {:?} ({:?})",
+                got.decision, got.matched
+            ));
             continue;
         }
         if let Some(matched) = case["matched"].as_array() {
-            let got: Vec<String> =
-                got.matched.iter().map(|m| format!("{}#{}", m.policy_id, m.index)).collect();
-            let want: Vec<String> = matched.iter().map(|m| m.as_str().unwrap().to_owned()).collect();
+            let got: Vec<String> = got
+                .matched
+                .iter()
+                .map(|m| format!("{}#{}", m.policy_id, m.index))
+                .collect();
+            let want: Vec<String> = matched
+                .iter()
+                .map(|m| m.as_str().unwrap().to_owned())
+                .collect();
             if got != want {
                 failures.push(format!("{name}: matched {got:?}, expected {want:?}"));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
