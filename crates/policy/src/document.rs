@@ -176,6 +176,20 @@ impl Policy {
         Value::Object(doc)
     }
 
+    /// The condition keys the document's conditions test, lower-cased, each once (what the
+    /// policy simulator reports as `MissingContextValues` when the request lacks them).
+    pub fn context_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .statements
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .map(|c| c.key.to_ascii_lowercase())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// The document as compact JSON text.
     pub fn to_json_string(&self) -> String {
         self.to_json().to_string()

@@ -135,6 +135,17 @@ pub enum Decision {
     ImplicitDeny,
 }
 
+impl Decision {
+    /// The decision as IAM's policy simulator spells it (`EvalDecision`).
+    pub fn as_simulation_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allowed",
+            Decision::ExplicitDeny => "explicitDeny",
+            Decision::ImplicitDeny => "implicitDeny",
+        }
+    }
+}
+
 /// Which kind of policy a statement came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -463,4 +474,96 @@ pub fn principal_context(caller: &Caller, user_id: &str, tags: &[(String, String
         ctx.insert("aws:PrincipalType", "Anonymous");
     }
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::PolicyKind;
+
+    const USER: &str = "arn:aws:iam::111122223333:user/team/alice";
+
+    #[test]
+    fn principal_keys() {
+        let tags = [("team".to_owned(), "blue".to_owned())];
+        let ctx = principal_context(&Caller::aws(USER), "AIDA1", &tags);
+        assert_eq!(ctx.single("aws:username"), Some("alice"));
+        assert_eq!(ctx.single("AWS:UserId"), Some("AIDA1"));
+        assert_eq!(ctx.single("aws:PrincipalAccount"), Some("111122223333"));
+        assert_eq!(ctx.single("aws:PrincipalType"), Some("User"));
+        assert_eq!(ctx.single("aws:principaltag/team"), Some("blue"));
+        let session = Caller::session(
+            "arn:aws:sts::111122223333:assumed-role/R/s",
+            "arn:aws:iam::111122223333:role/p/R",
+        );
+        let ctx = principal_context(&session, "AROA1:s", &[]);
+        assert_eq!(ctx.single("aws:username"), None);
+        assert_eq!(
+            ctx.single("aws:PrincipalArn"),
+            Some("arn:aws:iam::111122223333:role/p/R")
+        );
+        assert_eq!(ctx.single("aws:PrincipalType"), Some("AssumedRole"));
+        let root = principal_context(&Caller::aws("arn:aws:iam::111122223333:root"), "1", &[]);
+        assert_eq!(root.single("aws:PrincipalType"), Some("Account"));
+        assert_eq!(
+            principal_context(&Caller::Anonymous, "", &[]).single("aws:PrincipalType"),
+            Some("Anonymous")
+        );
+    }
+
+    #[test]
+    fn matched_statements_name_their_source() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Sid":"A","Effect":"Allow","Action":"s3:*","Resource":"*"},
+                {"Sid":"B","Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#,
+            PolicyKind::Managed,
+        )
+        .unwrap();
+        let set = PolicySet {
+            identity: vec![NamedPolicy {
+                id: "arn:aws:iam::111122223333:policy/p",
+                policy: &p,
+            }],
+            ..PolicySet::default()
+        };
+        let e = evaluate(&Request::new(Caller::aws(USER), "s3:GetObject", "*"), &set);
+        assert_eq!(e.decision, Decision::Allow);
+        assert_eq!(e.decision.as_simulation_str(), "allowed");
+        let sids: Vec<_> = e
+            .matched
+            .iter()
+            .map(|m| m.sid.as_deref().unwrap())
+            .collect();
+        assert_eq!(sids, ["A", "B"]);
+        assert!(e.matched.iter().all(|m| m.source == Source::Identity));
+        let e = evaluate(
+            &Request::new(Caller::aws(USER), "sqs:SendMessage", "*"),
+            &set,
+        );
+        assert_eq!((e.decision, e.matched.len()), (Decision::ImplicitDeny, 0));
+    }
+
+    #[test]
+    fn context_keys_are_listed_once() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"s3:*","Resource":"*",
+                 "Condition":{"StringEquals":{"aws:SourceVpc":"v"},"Null":{"AWS:SourceVPC":"false"},
+                              "IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+            PolicyKind::Managed,
+        )
+        .unwrap();
+        assert_eq!(p.context_keys(), ["aws:sourceip", "aws:sourcevpc"]);
+    }
+
+    #[test]
+    fn trust_principal_wildcards_are_refused() {
+        let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
+            "Principal":{"AWS":"arn:aws:iam::*:role/x"},"Action":"sts:AssumeRole"}}"#;
+        assert_eq!(
+            Policy::parse(doc, PolicyKind::Trust).unwrap_err().message(),
+            "Invalid principal in policy: \"AWS\":\"arn:aws:iam::*:role/x\""
+        );
+    }
 }

@@ -491,7 +491,7 @@ fn valid_principal(t: PrincipalType, v: &str) -> bool {
         PrincipalType::Aws => {
             v == "*"
                 || (v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()))
-                || (v.starts_with("arn:") && v.split(':').count() >= 6)
+                || (v.starts_with("arn:") && v.split(':').count() >= 6 && !v.contains(['*', '?']))
         }
         PrincipalType::Service => !v.is_empty() && !v.contains(char::is_whitespace),
         PrincipalType::Federated => !v.is_empty(),
