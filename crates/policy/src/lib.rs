@@ -14,6 +14,7 @@ pub mod context;
 pub mod document;
 pub mod evaluate;
 pub mod parse;
+pub mod positions;
 pub mod sigv4;
 pub mod wildcard;
 
@@ -24,3 +25,4 @@ pub use evaluate::{
     evaluate, principal_context,
 };
 pub use parse::{PolicyError, PolicyKind, policy_size};
+pub use positions::{Position, statement_positions};

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use snapstack_policy::{Policy, PolicyError, PolicyKind, Version};
+use snapstack_policy::{Policy, PolicyError, PolicyKind, Version, statement_positions};
 
 const SYNTAX: &str = "Syntax errors in policy.";
 
@@ -405,7 +405,10 @@ proptest! {
     #[test]
     fn parsing_never_panics_and_round_trips(doc in arb_json(), k in 0usize..7) {
         let kind = KINDS[k];
+        let _ = statement_positions(&doc.to_string());
         if let Ok(p) = Policy::parse(&doc.to_string(), kind) {
+            let spans = statement_positions(&doc.to_string()).map(|s| s.len());
+            prop_assert_eq!(spans, Some(p.statements.len()));
             let text = p.to_json_string();
             let again = Policy::parse(&text, kind);
             prop_assert!(again.is_ok(), "{} -> {} -> {:?}", doc, text, again);
@@ -419,6 +422,7 @@ proptest! {
         for kind in KINDS {
             let _ = Policy::parse(&text, kind);
         }
+        let _ = statement_positions(&text);
     }
 
     #[test]
