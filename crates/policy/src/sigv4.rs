@@ -425,7 +425,9 @@ fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> 
             "Credential should be scoped to a valid region. Authorization=\"{auth}\""
         ))
     })?;
-    let amz_date = header(req, "x-amz-date").ok_or_else(|| incomplete_date(false))?;
+    let amz_date = header(req, "x-amz-date")
+        .or_else(|| header(req, "date").and_then(|d| http_date_to_amz(&d)))
+        .ok_or_else(|| incomplete_date(false))?;
     Ok(Claim {
         access_key,
         date,
@@ -676,4 +678,61 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     let date = format!("{y:04}-{mo:02}-{d:02}");
     let days = crate::condition::parse_date(&date)? / 86_400_000;
     Some(days as i64 * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// An HTTP `Date` (`Fri, 24 May 2013 00:00:00 GMT`) as `YYYYMMDDTHHMMSSZ`, for requests signed
+/// without `X-Amz-Date`.
+fn http_date_to_amz(date: &str) -> Option<String> {
+    let parts: Vec<&str> = date.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? + 1;
+    let day: u32 = day.parse().ok()?;
+    let year: u32 = year.parse().ok()?;
+    let hms: Vec<u32> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    let amz = format!("{year:04}{month:02}{day:02}T{h:02}{m:02}{sec:02}Z");
+    parse_amz_date(&amz).map(|_| amz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            http_date_to_amz("Fri, 24 May 2013 00:00:00 GMT").as_deref(),
+            Some("20130524T000000Z")
+        );
+        assert_eq!(http_date_to_amz("Fri, 24 Foo 2013 00:00:00 GMT"), None);
+        assert_eq!(http_date_to_amz("yesterday"), None);
+        assert_eq!(http_date_to_amz("Fri, 99 May 2013 00:00:00 GMT"), None);
+    }
+
+    #[test]
+    fn paths_normalize_and_encode() {
+        assert_eq!(normalize_path("//example//"), "/example/");
+        assert_eq!(normalize_path("/a/./b/../c"), "/a/c");
+        assert_eq!(normalize_path(""), "/");
+        assert_eq!(normalize_path("/../.."), "/");
+        assert_eq!(uri_encode("/a b/%2F~é", true), "/a%20b/%252F~%C3%A9");
+        assert_eq!(
+            parse_query("a=%2f&b&c=1%2"),
+            [
+                ("a".into(), "/".into()),
+                ("b".into(), "".into()),
+                ("c".into(), "1%2".into())
+            ]
+        );
+    }
 }

@@ -439,6 +439,7 @@ proptest! {
         let p = Policy::parse(&doc, PolicyKind::Managed);
         prop_assert!(p.is_ok(), "{} {:?}", doc, p);
         let p = p.unwrap();
+        prop_assert_eq!(statement_positions(&doc).map(|s| s.len()), Some(1));
         let again = Policy::parse(&p.to_json_string(), PolicyKind::Managed).unwrap();
         prop_assert_eq!(again, p);
     }
