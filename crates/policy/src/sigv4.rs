@@ -57,7 +57,7 @@ pub enum SigError {
         canonical_request: String,
     },
     /// A header-signed request outside the allowed clock skew.
-    Skewed { request_time: String },
+    Skewed { request_time: String, now: i64 },
     /// A presigned URL past `X-Amz-Date + X-Amz-Expires`.
     Expired,
     /// `X-Amz-Expires` out of range.
@@ -147,13 +147,23 @@ impl SigError {
                         .into()
                 }
             }
-            SigError::Skewed { request_time } => {
+            SigError::Skewed { request_time, now } => {
+                let at = parse_amz_date(request_time).unwrap_or(*now);
                 if s3 {
                     "The difference between the request time and the current time is too large."
                         .into()
+                } else if at < *now {
+                    format!(
+                        "Signature expired: {request_time} is now earlier than {} ({} - 15 min.)",
+                        amz_date(now - MAX_SKEW_SECS),
+                        amz_date(*now)
+                    )
                 } else {
                     format!(
-                        "Signature expired: {request_time} is now earlier or later than the allowed 15 minutes of skew."
+                        "Signature not yet current: {request_time} is still later than {} ({} + \
+                         15 min.)",
+                        amz_date(now + MAX_SKEW_SECS),
+                        amz_date(*now)
                     )
                 }
             }
@@ -303,6 +313,7 @@ pub fn verify(
     } else if (now - signed_at).abs() > MAX_SKEW_SECS {
         return Err(SigError::Skewed {
             request_time: claim.amz_date.clone(),
+            now,
         });
     }
     let secret = secret_for(&claim.access_key)
@@ -680,6 +691,27 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     Some(days as i64 * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// Epoch seconds as `YYYYMMDDTHHMMSSZ` (civil-from-days, Howard Hinnant's algorithm).
+pub fn amz_date(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// An HTTP `Date` (`Fri, 24 May 2013 00:00:00 GMT`) as `YYYYMMDDTHHMMSSZ`, for requests signed
 /// without `X-Amz-Date`.
 fn http_date_to_amz(date: &str) -> Option<String> {
@@ -707,6 +739,14 @@ fn http_date_to_amz(date: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amz_dates_round_trip() {
+        for t in [0, 1_369_353_600, 1_440_938_160, 951_782_400, 4_102_444_799] {
+            assert_eq!(parse_amz_date(&amz_date(t)), Some(t), "{t}");
+        }
+        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+    }
 
     #[test]
     fn http_dates() {

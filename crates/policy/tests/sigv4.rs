@@ -298,6 +298,17 @@ fn refusals() {
     assert!(matches!(skewed, SigError::Skewed { .. }));
     assert_eq!(skewed.code(true), "RequestTimeTooSkewed");
     assert_eq!(skewed.code(false), "SignatureDoesNotMatch");
+    assert_eq!(
+        skewed.message(false),
+        "Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z \
+         (20150830T125101Z - 15 min.)"
+    );
+    let early = verify(&req, now - 901, secrets).unwrap_err();
+    assert_eq!(
+        early.message(false),
+        "Signature not yet current: 20150830T123600Z is still later than 20150830T123559Z \
+         (20150830T122059Z + 15 min.)"
+    );
     let unknown = verify(&req, now, |_| None).unwrap_err();
     assert_eq!(unknown.code(false), "InvalidClientTokenId");
     assert_eq!(unknown.code(true), "InvalidAccessKeyId");
