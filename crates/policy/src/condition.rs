@@ -177,8 +177,10 @@ impl Operator {
     }
 }
 
-/// A policy value ready to compare: wildcard tokens for `Like`/`Arn`, text otherwise.
-enum Prepared {
+/// A policy value ready to compare: as written when it has no variables, else substituted
+/// (wildcard tokens for `Like`/`Arn`, text otherwise).
+enum Prepared<'a> {
+    Raw(&'a str),
     Pattern(Vec<Tok>),
     Text(String),
 }
@@ -213,6 +215,9 @@ pub fn evaluate(cond: &Condition, ctx: &Context, vars: Option<&Context>) -> bool
         .items
         .iter()
         .filter_map(|v| {
+            if vars.is_none() || !v.contains("${") {
+                return Some(Prepared::Raw(v));
+            }
             let toks = wildcard::compile(v, vars)?;
             Some(if wildcards {
                 Prepared::Pattern(toks)
@@ -231,14 +236,23 @@ pub fn evaluate(cond: &Condition, ctx: &Context, vars: Option<&Context>) -> bool
     }
 }
 
-fn compare(test: Test, value: &str, policy: &Prepared) -> bool {
+fn compare(test: Test, value: &str, policy: &Prepared<'_>) -> bool {
     match (test, policy) {
+        (Test::Like, Prepared::Raw(p)) => wildcard::glob(p, value, false),
+        (Test::Arn, Prepared::Raw(p)) => wildcard::arn_glob(p, value),
         (Test::Like, Prepared::Pattern(p)) => wildcard::matches(p, value, false),
         (Test::Arn, Prepared::Pattern(p)) => wildcard::arn_matches(p, value),
         (_, Prepared::Pattern(_)) => false,
-        (Test::Equals, Prepared::Text(p)) | (Test::Binary, Prepared::Text(p)) => value == p,
-        (Test::EqualsIgnoreCase, Prepared::Text(p)) => value.to_lowercase() == p.to_lowercase(),
-        (Test::Bool, Prepared::Text(p)) => {
+        (_, Prepared::Raw(p)) => compare_text(test, value, p),
+        (_, Prepared::Text(p)) => compare_text(test, value, p),
+    }
+}
+
+fn compare_text(test: Test, value: &str, p: &str) -> bool {
+    match test {
+        Test::Equals | Test::Binary => value == p,
+        Test::EqualsIgnoreCase => value.to_lowercase() == p.to_lowercase(),
+        Test::Bool => {
             let b = |s: &str| {
                 if s.eq_ignore_ascii_case("true") {
                     Some(true)
@@ -250,16 +264,17 @@ fn compare(test: Test, value: &str, policy: &Prepared) -> bool {
             };
             matches!((b(value), b(p)), (Some(x), Some(y)) if x == y)
         }
-        (Test::Num(cmp), Prepared::Text(p)) => match (parse_number(value), parse_number(p)) {
+        Test::Num(cmp) => match (parse_number(value), parse_number(p)) {
             (Some(v), Some(p)) => ordered(cmp, v.partial_cmp(&p)),
             _ => false,
         },
-        (Test::Date(cmp), Prepared::Text(p)) => match (parse_date(value), parse_date(p)) {
+        Test::Date(cmp) => match (parse_date(value), parse_date(p)) {
             (Some(v), Some(p)) => ordered(cmp, Some(v.cmp(&p))),
             _ => false,
         },
-        (Test::Ip, Prepared::Text(p)) => ip_in(value, p),
-        (Test::Like | Test::Arn, Prepared::Text(_)) => false,
+        Test::Ip => ip_in(value, p),
+        // Wildcard operators are compared as patterns (`compare`).
+        Test::Like | Test::Arn => false,
     }
 }
 

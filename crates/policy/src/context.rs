@@ -45,7 +45,11 @@ impl Context {
     }
 
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.entries.get(&key.to_ascii_lowercase())
+        if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.entries.get(&key.to_ascii_lowercase())
+        } else {
+            self.entries.get(key)
+        }
     }
 
     /// The value of a single-valued key (what a policy variable can stand for).

@@ -311,17 +311,22 @@ pub fn statement_applies(s: &Statement, request: &Request, vars: Option<&Context
     let Some(action) = &s.action else {
         return false;
     };
-    let action_hit = action.values.items.iter().any(|p| {
-        wildcard::compile(p, None).is_some_and(|t| wildcard::matches(&t, &request.action, true))
-    });
+    let action_hit = action
+        .values
+        .items
+        .iter()
+        .any(|p| wildcard::glob(p, &request.action, true));
     if action_hit == action.negated {
         return false;
     }
     if let Some(resource) = &s.resource {
         let hit = resource.values.items.iter().any(|p| {
-            p == "*"
-                || wildcard::compile(p, vars)
+            if vars.is_some() && p.contains("${") {
+                wildcard::compile(p, vars)
                     .is_some_and(|t| wildcard::arn_matches(&t, &request.resource))
+            } else {
+                wildcard::arn_glob(p, &request.resource)
+            }
         });
         if hit == resource.negated {
             return false;

@@ -110,6 +110,69 @@ pub fn matches(pattern: &[Tok], text: &str, ignore_case: bool) -> bool {
     pattern[p..].iter().all(|t| *t == Tok::Star)
 }
 
+/// [`matches`] for a pattern without variables, straight on the text (no compilation, no
+/// allocation when both are ASCII, as actions and ARNs nearly always are).
+pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        let eq = |p: u8, t: u8| {
+            if ignore_case {
+                p.eq_ignore_ascii_case(&t)
+            } else {
+                p == t
+            }
+        };
+        return glob_bytes(pattern.as_bytes(), text.as_bytes(), eq);
+    }
+    compile(pattern, None).is_some_and(|t| matches(&t, text, ignore_case))
+}
+
+fn glob_bytes(pattern: &[u8], text: &[u8], eq: impl Fn(u8, u8) -> bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(b'?') => {
+                p += 1;
+                t += 1;
+            }
+            Some(c) if eq(*c, text[t]) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
+/// [`arn_matches`] for a pattern without variables.
+pub fn arn_glob(pattern: &str, text: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let n = pattern.splitn(6, ':').count();
+    let mut texts = text.splitn(n, ':');
+    let mut count = 0;
+    for p in pattern.splitn(6, ':') {
+        match texts.next() {
+            Some(t) if glob(p, t, false) => count += 1,
+            _ => return false,
+        }
+    }
+    count == n
+}
+
 /// Split tokens into at most `n` segments at literal colons (ARN segments).
 fn segments(tokens: &[Tok], n: usize) -> Vec<&[Tok]> {
     let mut out = Vec::with_capacity(n);
@@ -200,7 +263,42 @@ mod tests {
     }
 
     #[test]
+    fn glob_agrees_with_tokens() {
+        let cases = [
+            ("*", ""),
+            ("a*c", "abbbc"),
+            ("a*c", "acb"),
+            ("a?c", "abc"),
+            ("a?c", "aéc"),
+            ("é*", "éa"),
+            ("S3:Get*", "s3:getobject"),
+            ("*a*b", "xaxxb"),
+            ("", ""),
+            ("", "a"),
+        ];
+        for (p, t) in cases {
+            for ic in [false, true] {
+                let toks = compile(p, None).unwrap();
+                assert_eq!(glob(p, t, ic), matches(&toks, t, ic), "{p} {t} {ic}");
+            }
+        }
+    }
+
+    #[test]
     fn arn_segments() {
+        for (p, t) in [
+            ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"),
+            ("arn:aws:sqs:*:q", "arn:aws:sqs:us-east-1:123456789012:q"),
+            ("arn:*", "arn:aws:s3:::b"),
+            ("arn:aws:s3:::b", "arn:aws:s3"),
+            ("*", "x"),
+        ] {
+            assert_eq!(
+                arn_glob(p, t),
+                arn_matches(&compile(p, None).unwrap(), t),
+                "{p} {t}"
+            );
+        }
         let a = |p: &str, t: &str| arn_matches(&compile(p, None).unwrap(), t);
         assert!(a("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b:c"));
         assert!(a(
