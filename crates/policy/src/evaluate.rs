@@ -27,7 +27,10 @@ pub enum Caller {
         /// `arn:aws:sts::123456789012:federated-user/name`, `arn:aws:iam::123456789012:root`.
         arn: String,
         account: String,
-        /// For a role session: the role's ARN (with its path).
+        /// For a session, what it was made from: the role's ARN (with its path) for a role
+        /// session, the IAM user's ARN for a federated user session (GetFederationToken). A
+        /// resource-based policy naming it grants within the limits of the session policies
+        /// (and of the permissions boundary).
         role_arn: Option<String>,
     },
     /// An AWS service principal (`sns.amazonaws.com`).
@@ -451,10 +454,11 @@ pub fn principal_context(caller: &Caller, user_id: &str, tags: &[(String, String
         role_arn,
     } = caller
     {
-        ctx.insert(
-            "aws:PrincipalArn",
-            role_arn.clone().unwrap_or_else(|| arn.clone()),
-        );
+        let principal_arn = match role_arn {
+            Some(role) if arn.contains(":assumed-role/") => role.clone(),
+            _ => arn.clone(),
+        };
+        ctx.insert("aws:PrincipalArn", principal_arn);
         ctx.insert("aws:PrincipalAccount", account.clone());
         ctx.insert("aws:userid", user_id);
         let resource = arn.splitn(6, ':').nth(5).unwrap_or("");
