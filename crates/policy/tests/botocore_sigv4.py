@@ -64,14 +64,14 @@ def record(name, service, method, url, headers, body, secret=SECRET, access_key=
     }
 
 
-def client(service, token=None, **config):
+def client(service, token=None, endpoint=ENDPOINT, **config):
     session = boto3.session.Session(
         aws_access_key_id=ACCESS_KEY if token is None else "ASIAIOSFODNN7EXAMPLE",
         aws_secret_access_key=SECRET,
         aws_session_token=token,
         region_name="us-east-1",
     )
-    c = session.client(service, endpoint_url=ENDPOINT, config=Config(**config))
+    c = session.client(service, endpoint_url=endpoint, config=Config(**config))
     c.meta.events.register("before-send", capture)
     return c
 
@@ -101,6 +101,16 @@ def main():
         url = s3.generate_presigned_url(op, Params=params, ExpiresIn=3600)
         method = "GET" if op == "get_object" else "PUT"
         out.append(record(f"s3 presigned {op}", "s3", method, url, [], b""))
+    s3tls = client("s3", endpoint="https://localhost:4566", s3={"addressing_style": "path"},
+                   signature_version="s3v4")
+    out.append(call("s3 put_object over https (unsigned payload, checksum trailer)", "s3",
+                    lambda: s3tls.put_object(Bucket="bucket", Key="k", Body=b"hello")))
+    s3tmp = client("s3", token="FQoGZXIvYXdzEJr//////////wEaDExampleSessionToken",
+                   s3={"addressing_style": "path"}, signature_version="s3v4")
+    url = s3tmp.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"},
+                                       ExpiresIn=60)
+    out.append(record("s3 presigned get_object with a session token", "s3", "GET", url, [], b"",
+                      access_key="ASIAIOSFODNN7EXAMPLE"))
     sts = client("sts")
     out.append(call("sts get_caller_identity (query POST)", "sts", lambda: sts.get_caller_identity()))
     url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=900, HttpMethod="GET")

@@ -431,7 +431,7 @@ fn botocore_signed_requests_live() {
 fn check_botocore_fixture(text: &str) {
     let fixture: serde_json::Value = serde_json::from_str(text).unwrap();
     let cases = fixture["requests"].as_array().unwrap();
-    assert!(cases.len() >= 8, "{}", cases.len());
+    assert!(cases.len() >= 12, "{}", cases.len());
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let headers: Vec<(String, String)> = case["headers"]
@@ -465,6 +465,11 @@ fn check_botocore_fixture(text: &str) {
         })
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(v.service, case["service"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            v.security_token.is_some(),
+            name.contains("session token"),
+            "{name}"
+        );
         assert!(
             verify(&req, now, |_| Some(format!("{secret}x"))).is_err(),
             "{name} verifies with another secret"
