@@ -1,0 +1,778 @@
+//! Signature Version 4 verification
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>):
+//! the `Authorization: AWS4-HMAC-SHA256 ...` header form, the presigned query form
+//! (`X-Amz-Signature`, `X-Amz-Expires`), and S3's chunked payload signatures
+//! (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: a seed signature, then one per chunk).
+//!
+//! Canonical request rules: the path is normalized and URI-encoded again (double encoding)
+//! except for S3, which signs the path as sent; the query is decoded, re-encoded and sorted;
+//! signed headers are lower-cased, trimmed, with runs of spaces collapsed and repeated headers
+//! joined by commas; the payload hash is the `x-amz-content-sha256` header when present
+//! (`UNSIGNED-PAYLOAD`, `STREAMING-...`), S3 presigned URLs sign `UNSIGNED-PAYLOAD`.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+pub const STREAMING_PAYLOAD_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+pub const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+/// SHA-256 of the empty string.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/// How far a header-signed request's time may be from the server's (15 minutes).
+pub const MAX_SKEW_SECS: i64 = 15 * 60;
+/// The longest a presigned URL may be valid (7 days).
+pub const MAX_EXPIRES_SECS: i64 = 604_800;
+
+/// A request as received.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    /// The path as sent, still percent-encoded.
+    pub path: &'a str,
+    /// The query string as sent (without `?`).
+    pub query: &'a str,
+    /// Every header as received (repeated names allowed), names in any case.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// Hex SHA-256 of the body, used when no `x-amz-content-sha256` header says otherwise.
+    /// Callers that do not hash bodies (S3 sends the header) may pass [`EMPTY_SHA256`].
+    pub payload_hash: &'a str,
+}
+
+/// Why a request's signature was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SigError {
+    /// Neither an `Authorization` header nor `X-Amz-Signature`: not a SigV4 request.
+    NotSigned,
+    /// The header or query form is incomplete or malformed (its message says what).
+    Incomplete(String),
+    /// The credential's date is not the request's date.
+    ScopeDate,
+    /// The secret lookup knows no such access key.
+    UnknownAccessKey(String),
+    /// Recomputed signature differs.
+    Mismatch {
+        string_to_sign: String,
+        canonical_request: String,
+    },
+    /// A header-signed request outside the allowed clock skew.
+    Skewed { request_time: String, now: i64 },
+    /// A presigned URL past `X-Amz-Date + X-Amz-Expires`.
+    Expired,
+    /// `X-Amz-Expires` out of range.
+    BadExpires,
+}
+
+impl SigError {
+    /// The error code, as S3 (`s3 == true`) or the other services answer.
+    pub fn code(&self, s3: bool) -> &'static str {
+        match self {
+            SigError::NotSigned => {
+                if s3 {
+                    "AccessDenied"
+                } else {
+                    "MissingAuthenticationToken"
+                }
+            }
+            SigError::Incomplete(_) | SigError::BadExpires if s3 => {
+                "AuthorizationQueryParametersError"
+            }
+            SigError::Incomplete(_) => "IncompleteSignature",
+            SigError::BadExpires => "AuthorizationQueryParametersError",
+            SigError::ScopeDate => {
+                if s3 {
+                    "AuthorizationHeaderMalformed"
+                } else {
+                    "SignatureDoesNotMatch"
+                }
+            }
+            SigError::UnknownAccessKey(_) => {
+                if s3 {
+                    "InvalidAccessKeyId"
+                } else {
+                    "InvalidClientTokenId"
+                }
+            }
+            SigError::Mismatch { .. } => "SignatureDoesNotMatch",
+            SigError::Skewed { .. } => {
+                if s3 {
+                    "RequestTimeTooSkewed"
+                } else {
+                    "SignatureDoesNotMatch"
+                }
+            }
+            SigError::Expired => {
+                if s3 {
+                    "AccessDenied"
+                } else {
+                    "SignatureDoesNotMatch"
+                }
+            }
+        }
+    }
+
+    /// The error message, as S3 (`s3 == true`) or the other services answer.
+    pub fn message(&self, s3: bool) -> String {
+        match self {
+            SigError::NotSigned => {
+                if s3 {
+                    "Access Denied".into()
+                } else {
+                    "Request is missing Authentication Token".into()
+                }
+            }
+            SigError::Incomplete(m) => m.clone(),
+            SigError::ScopeDate => {
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+                 from HTTP"
+                    .into()
+            }
+            SigError::UnknownAccessKey(_) => {
+                if s3 {
+                    "The AWS Access Key Id you provided does not exist in our records.".into()
+                } else {
+                    "The security token included in the request is invalid.".into()
+                }
+            }
+            SigError::Mismatch { .. } => {
+                if s3 {
+                    "The request signature we calculated does not match the signature you \
+                     provided. Check your key and signing method."
+                        .into()
+                } else {
+                    "The request signature we calculated does not match the signature you \
+                     provided. Check your AWS Secret Access Key and signing method. Consult the \
+                     service documentation for details."
+                        .into()
+                }
+            }
+            SigError::Skewed { request_time, now } => {
+                let at = parse_amz_date(request_time).unwrap_or(*now);
+                if s3 {
+                    "The difference between the request time and the current time is too large."
+                        .into()
+                } else if at < *now {
+                    format!(
+                        "Signature expired: {request_time} is now earlier than {} ({} - 15 min.)",
+                        amz_date(now - MAX_SKEW_SECS),
+                        amz_date(*now)
+                    )
+                } else {
+                    format!(
+                        "Signature not yet current: {request_time} is still later than {} ({} + \
+                         15 min.)",
+                        amz_date(now + MAX_SKEW_SECS),
+                        amz_date(*now)
+                    )
+                }
+            }
+            SigError::Expired => {
+                if s3 {
+                    "Request has expired".into()
+                } else {
+                    "Signature expired".into()
+                }
+            }
+            SigError::BadExpires => {
+                "X-Amz-Expires must be less than a week (in seconds) that is, the given \
+                 X-Amz-Expires must be less than 604800 seconds"
+                    .into()
+            }
+        }
+    }
+}
+
+/// What a verified request was signed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub access_key: String,
+    /// `YYYYMMDD` of the credential scope.
+    pub date: String,
+    pub region: String,
+    pub service: String,
+    /// `YYYYMMDDTHHMMSSZ`.
+    pub amz_date: String,
+    /// The request's signature (the seed signature of a chunked upload).
+    pub signature: String,
+    pub presigned: bool,
+    /// The payload hash the signature covers (a hex hash, `UNSIGNED-PAYLOAD`, `STREAMING-...`).
+    pub content_sha256: String,
+    /// `X-Amz-Security-Token`, when the request carried one.
+    pub security_token: Option<String>,
+    signing_key: [u8; 32],
+}
+
+impl Verified {
+    /// Whether the body is chunked with a signature per chunk.
+    pub fn signed_chunks(&self) -> bool {
+        self.content_sha256 == STREAMING_PAYLOAD || self.content_sha256 == STREAMING_PAYLOAD_TRAILER
+    }
+
+    /// A verifier for the chunk signatures, chained from the seed signature.
+    pub fn chunks(&self) -> ChunkVerifier {
+        ChunkVerifier {
+            key: self.signing_key,
+            amz_date: self.amz_date.clone(),
+            scope: scope(&self.date, &self.region, &self.service),
+            previous: self.signature.clone(),
+        }
+    }
+}
+
+/// Verifies `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks in order.
+#[derive(Clone, Debug)]
+pub struct ChunkVerifier {
+    key: [u8; 32],
+    amz_date: String,
+    scope: String,
+    previous: String,
+}
+
+impl ChunkVerifier {
+    /// The signature the next chunk (`data`) must carry.
+    pub fn expected(&self, data: &[u8]) -> String {
+        let sts = format!(
+            "{ALGORITHM}-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            hex(&Sha256::digest(data))
+        );
+        hex(&hmac(&self.key, sts.as_bytes()))
+    }
+
+    /// Check the next chunk's signature (the final, empty chunk included); on success the
+    /// chain moves on.
+    pub fn verify(&mut self, data: &[u8], signature: &str) -> bool {
+        let expected = self.expected(data);
+        if constant_eq(expected.as_bytes(), signature.as_bytes()) {
+            self.previous = expected;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Check the trailer signature (`x-amz-trailer-signature`) over the trailing headers as
+    /// sent (`name:value\n` each).
+    pub fn verify_trailer(&self, trailers: &str, signature: &str) -> bool {
+        let sts = format!(
+            "{ALGORITHM}-TRAILER\n{}\n{}\n{}\n{}",
+            self.amz_date,
+            self.scope,
+            self.previous,
+            hex(&Sha256::digest(trailers.as_bytes()))
+        );
+        constant_eq(
+            hex(&hmac(&self.key, sts.as_bytes())).as_bytes(),
+            signature.as_bytes(),
+        )
+    }
+}
+
+/// The parts of a signature, from the header or the query.
+struct Claim {
+    access_key: String,
+    date: String,
+    region: String,
+    service: String,
+    signed_headers: Vec<String>,
+    signature: String,
+    amz_date: String,
+    presigned: bool,
+    expires: Option<i64>,
+    security_token: Option<String>,
+}
+
+/// Verify `req`, signed at most 15 minutes from `now` (epoch seconds) or presigned and not
+/// expired, with the secret `secret_for` gives for its access key.
+pub fn verify(
+    req: &SignedRequest<'_>,
+    now: i64,
+    secret_for: impl FnOnce(&str) -> Option<String>,
+) -> Result<Verified, SigError> {
+    let query = parse_query(req.query);
+    let claim = match header(req, "authorization") {
+        Some(auth) => header_claim(req, &auth)?,
+        None if query.iter().any(|(k, _)| k == "X-Amz-Signature") => query_claim(&query)?,
+        None => return Err(SigError::NotSigned),
+    };
+    if claim.amz_date.get(..8) != Some(claim.date.as_str()) {
+        return Err(SigError::ScopeDate);
+    }
+    let signed_at =
+        parse_amz_date(&claim.amz_date).ok_or_else(|| incomplete_date(claim.presigned))?;
+    if let Some(expires) = claim.expires {
+        if !(1..=MAX_EXPIRES_SECS).contains(&expires) {
+            return Err(SigError::BadExpires);
+        }
+        if now > signed_at + expires {
+            return Err(SigError::Expired);
+        }
+    } else if (now - signed_at).abs() > MAX_SKEW_SECS {
+        return Err(SigError::Skewed {
+            request_time: claim.amz_date.clone(),
+            now,
+        });
+    }
+    let secret = secret_for(&claim.access_key)
+        .ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
+    let s3 = claim.service == "s3";
+    let content_sha256 = match header(req, "x-amz-content-sha256") {
+        Some(h) => h,
+        None if claim.presigned && s3 => query
+            .iter()
+            .find(|(k, _)| k == "X-Amz-Content-Sha256")
+            .map_or_else(|| UNSIGNED_PAYLOAD.to_owned(), |(_, v)| v.clone()),
+        None => req.payload_hash.to_owned(),
+    };
+    let canonical = canonical_request(req, &query, &claim.signed_headers, s3, &content_sha256);
+    let scope = scope(&claim.date, &claim.region, &claim.service);
+    let sts = format!(
+        "{ALGORITHM}\n{}\n{scope}\n{}",
+        claim.amz_date,
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let key = signing_key(&secret, &claim.date, &claim.region, &claim.service);
+    let expected = hex(&hmac(&key, sts.as_bytes()));
+    if !constant_eq(expected.as_bytes(), claim.signature.as_bytes()) {
+        return Err(SigError::Mismatch {
+            string_to_sign: sts,
+            canonical_request: canonical,
+        });
+    }
+    Ok(Verified {
+        access_key: claim.access_key,
+        date: claim.date,
+        region: claim.region,
+        service: claim.service,
+        amz_date: claim.amz_date,
+        signature: claim.signature,
+        presigned: claim.presigned,
+        content_sha256,
+        security_token: claim.security_token,
+        signing_key: key,
+    })
+}
+
+fn incomplete_date(presigned: bool) -> SigError {
+    SigError::Incomplete(if presigned {
+        "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"".into()
+    } else {
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+            .into()
+    })
+}
+
+/// All values of a header (case-insensitive name), joined with commas, each trimmed with inner
+/// runs of spaces collapsed; `None` if absent.
+fn header(req: &SignedRequest<'_>, name: &str) -> Option<String> {
+    let values: Vec<String> = req
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+fn parse_credential(credential: &str) -> Option<(String, String, String, String)> {
+    let mut parts = credential.rsplitn(5, '/');
+    let terminal = parts.next()?;
+    let service = parts.next()?;
+    let region = parts.next()?;
+    let date = parts.next()?;
+    let access_key = parts.next()?;
+    if terminal != "aws4_request" || access_key.is_empty() || date.len() != 8 {
+        return None;
+    }
+    Some((
+        access_key.into(),
+        date.into(),
+        region.into(),
+        service.into(),
+    ))
+}
+
+fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> {
+    let Some(rest) = auth.strip_prefix(ALGORITHM) else {
+        return Err(SigError::Incomplete(format!(
+            "Authorization header requires 'Credential' parameter. Authorization header requires \
+             'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. \
+             Authorization=\"{auth}\""
+        )));
+    };
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            signature = Some(v);
+        }
+    }
+    let mut missing = String::new();
+    for (name, v) in [
+        ("Credential", credential),
+        ("Signature", signature),
+        ("SignedHeaders", signed),
+    ] {
+        if v.is_none() {
+            missing.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
+        }
+    }
+    let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
+        return Err(SigError::Incomplete(format!(
+            "{missing}Authorization=\"{auth}\""
+        )));
+    };
+    let (access_key, date, region, service) = parse_credential(credential).ok_or_else(|| {
+        SigError::Incomplete(format!(
+            "Credential should be scoped to a valid region. Authorization=\"{auth}\""
+        ))
+    })?;
+    let amz_date = header(req, "x-amz-date")
+        .or_else(|| header(req, "date").and_then(|d| http_date_to_amz(&d)))
+        .ok_or_else(|| incomplete_date(false))?;
+    Ok(Claim {
+        access_key,
+        date,
+        region,
+        service,
+        signed_headers: signed.split(';').map(|h| h.to_ascii_lowercase()).collect(),
+        signature: signature.to_owned(),
+        amz_date,
+        presigned: false,
+        expires: None,
+        security_token: header(req, "x-amz-security-token"),
+    })
+}
+
+fn query_claim(query: &[(String, String)]) -> Result<Claim, SigError> {
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut missing = Vec::new();
+    for name in [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Signature",
+        "X-Amz-Date",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Expires",
+    ] {
+        if get(name).is_none() {
+            missing.push(name);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(SigError::Incomplete(format!(
+            "Query-string authentication version 4 requires the {} parameters.",
+            missing.join(", ")
+        )));
+    }
+    let algorithm = get("X-Amz-Algorithm").unwrap_or_default();
+    if algorithm != ALGORITHM {
+        return Err(SigError::Incomplete(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".into(),
+        ));
+    }
+    let credential = get("X-Amz-Credential").unwrap_or_default();
+    let (access_key, date, region, service) = parse_credential(&credential).ok_or_else(|| {
+        SigError::Incomplete(
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
+             expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+                .into(),
+        )
+    })?;
+    let expires = get("X-Amz-Expires")
+        .and_then(|e| e.parse::<i64>().ok())
+        .ok_or(SigError::BadExpires)?;
+    Ok(Claim {
+        access_key,
+        date,
+        region,
+        service,
+        signed_headers: get("X-Amz-SignedHeaders")
+            .unwrap_or_default()
+            .split(';')
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        signature: get("X-Amz-Signature").unwrap_or_default(),
+        amz_date: get("X-Amz-Date").unwrap_or_default(),
+        presigned: true,
+        expires: Some(expires),
+        security_token: get("X-Amz-Security-Token"),
+    })
+}
+
+/// The query's pairs, percent-decoded (`+` stays a `+`).
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// AWS's URI encoding: every byte but `A-Za-z0-9-_.~` as `%XX`, `/` kept when `keep_slash`.
+pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Remove `.` and `..` segments and empty ones, keeping a leading and trailing slash.
+fn normalize_path(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut s = String::from("/");
+    s.push_str(&out.join("/"));
+    if path.ends_with('/') && !out.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+/// The canonical request the signature is computed over.
+pub fn canonical_request(
+    req: &SignedRequest<'_>,
+    query: &[(String, String)],
+    signed_headers: &[String],
+    s3: bool,
+    content_sha256: &str,
+) -> String {
+    let path = if s3 {
+        if req.path.is_empty() {
+            "/".to_owned()
+        } else {
+            req.path.to_owned()
+        }
+    } else {
+        uri_encode(&normalize_path(req.path), true)
+    };
+    let mut pairs: Vec<(String, String)> = query
+        .iter()
+        .filter(|(k, _)| k != "X-Amz-Signature")
+        .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
+        .collect();
+    pairs.sort();
+    let canonical_query = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut headers = String::new();
+    for name in signed_headers {
+        headers.push_str(name);
+        headers.push(':');
+        headers.push_str(&header(req, name).unwrap_or_default());
+        headers.push('\n');
+    }
+    format!(
+        "{}\n{path}\n{canonical_query}\n{headers}\n{}\n{content_sha256}",
+        req.method.to_ascii_uppercase(),
+        signed_headers.join(";")
+    )
+}
+
+fn scope(date: &str, region: &str, service: &str) -> String {
+    format!("{date}/{region}/{service}/aws4_request")
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k = hmac(&k, region.as_bytes());
+    let k = hmac(&k, service.as_bytes());
+    hmac(&k, b"aws4_request")
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Hex SHA-256 of `data` (what [`SignedRequest::payload_hash`] wants).
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `YYYYMMDDTHHMMSSZ` to epoch seconds.
+pub fn parse_amz_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (h, mi, se) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let date = format!("{y:04}-{mo:02}-{d:02}");
+    let days = crate::condition::parse_date(&date)? / 86_400_000;
+    Some(days as i64 * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// Epoch seconds as `YYYYMMDDTHHMMSSZ` (civil-from-days, Howard Hinnant's algorithm).
+pub fn amz_date(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// An HTTP `Date` (`Fri, 24 May 2013 00:00:00 GMT`) as `YYYYMMDDTHHMMSSZ`, for requests signed
+/// without `X-Amz-Date`.
+fn http_date_to_amz(date: &str) -> Option<String> {
+    let parts: Vec<&str> = date.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? + 1;
+    let day: u32 = day.parse().ok()?;
+    let year: u32 = year.parse().ok()?;
+    let hms: Vec<u32> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    let amz = format!("{year:04}{month:02}{day:02}T{h:02}{m:02}{sec:02}Z");
+    parse_amz_date(&amz).map(|_| amz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amz_dates_round_trip() {
+        for t in [0, 1_369_353_600, 1_440_938_160, 951_782_400, 4_102_444_799] {
+            assert_eq!(parse_amz_date(&amz_date(t)), Some(t), "{t}");
+        }
+        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            http_date_to_amz("Fri, 24 May 2013 00:00:00 GMT").as_deref(),
+            Some("20130524T000000Z")
+        );
+        assert_eq!(http_date_to_amz("Fri, 24 Foo 2013 00:00:00 GMT"), None);
+        assert_eq!(http_date_to_amz("yesterday"), None);
+        assert_eq!(http_date_to_amz("Fri, 99 May 2013 00:00:00 GMT"), None);
+    }
+
+    #[test]
+    fn paths_normalize_and_encode() {
+        assert_eq!(normalize_path("//example//"), "/example/");
+        assert_eq!(normalize_path("/a/./b/../c"), "/a/c");
+        assert_eq!(normalize_path(""), "/");
+        assert_eq!(normalize_path("/../.."), "/");
+        assert_eq!(uri_encode("/a b/%2F~é", true), "/a%20b/%252F~%C3%A9");
+        assert_eq!(
+            parse_query("a=%2f&b&c=1%2"),
+            [
+                ("a".into(), "/".into()),
+                ("b".into(), "".into()),
+                ("c".into(), "1%2".into())
+            ]
+        );
+    }
+}
