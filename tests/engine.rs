@@ -723,3 +723,58 @@ fn a_full_disk_bounds_unsaved_memory_and_owes_only_what_the_state_references() {
         .collect();
     assert_eq!(body, random_bytes(1 << 20, 1));
 }
+
+/// The state directory holds key material and secret values: everything the engine creates in
+/// it (packs, manifests, blobs, log segments) is owner-only, whatever the umask.
+#[test]
+fn state_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("state");
+    let opts = EngineOptions {
+        write_ahead_log: true,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::open(&dir, opts).unwrap();
+    let store = Store::<Item>::new("svc");
+    engine.register(store.clone()).unwrap();
+    fill(&store, 0..2000);
+    let mut w = engine.blob_writer();
+    w.write(&vec![7u8; 3 << 20]).unwrap();
+    let (id, _) = w.finish().unwrap();
+    store.write(|t| {
+        t.insert(
+            key("000000000000", 1),
+            Item {
+                n: 1,
+                body: Vec::new(),
+                blob: Some(id),
+            },
+        )
+    });
+    for (_, r) in engine.commit_log(&["svc"]) {
+        r.unwrap();
+    }
+    save_ok(&engine);
+    let mut seen = (0, 0);
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+        seen.0 += 1;
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", e.path().display());
+                seen.1 += 1;
+            }
+        }
+    }
+    assert!(
+        seen.0 >= 3 && seen.1 >= 3,
+        "directories and files seen: {seen:?}"
+    );
+}

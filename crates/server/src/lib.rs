@@ -84,11 +84,8 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
                 && config.save_strategy == SaveStrategy::OnRequest,
             ..EngineOptions::default()
         };
+        // The engine creates the state directory, owner-only (it holds key material).
         let engine = tokio::task::spawn_blocking(move || -> snapstack_engine::Result<Engine> {
-            std::fs::create_dir_all(&d).map_err(|e| snapstack_engine::Error::Io {
-                file: d.display().to_string(),
-                source: e,
-            })?;
             Engine::open(&d, options)
         })
         .await

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::direct::DirectWriter;
-use super::{Backend, invalid_path, valid_path};
+use super::{Backend, create_private_dir_all, invalid_path, private_file, valid_path};
 
 /// One step of an atomic file write, as seen by a [`WriteHook`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +65,7 @@ impl LocalBackend {
     /// written past the page cache where the filesystem allows it (see `direct.rs`).
     pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
         let root = root.as_ref().to_path_buf();
-        fs::create_dir_all(&root)?;
+        create_private_dir_all(&root)?;
         Ok(LocalBackend {
             root,
             hook: None,
@@ -148,7 +148,7 @@ impl Backend for LocalBackend {
             .to_path_buf();
         if !dir.is_dir() {
             self.step(WriteStep::CreateDir, path)?;
-            fs::create_dir_all(&dir)?;
+            create_private_dir_all(&dir)?;
             if let Some(parent) = dir.parent() {
                 sync_dir(parent)?;
             }
@@ -160,7 +160,7 @@ impl Backend for LocalBackend {
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
         self.step(WriteStep::CreateTemp, path)?;
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut file = private_file().write(true).create_new(true).open(&tmp)?;
         let result = (|| {
             if let Err(e) = self.step(WriteStep::WriteData, path) {
                 // A torn write: part of the data reached the temporary file.

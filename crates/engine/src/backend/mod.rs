@@ -9,10 +9,12 @@ mod direct;
 mod faults;
 mod local;
 mod memory;
+mod private;
 
 pub use faults::{FaultKind, FaultPlan};
 pub use local::{LocalBackend, WriteHook, WriteStep};
 pub use memory::MemoryBackend;
+pub(crate) use private::{create_private_dir_all, private_file};
 
 /// A place to keep files.
 pub trait Backend: Send + Sync + fmt::Debug {

@@ -13,7 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::backend::{WriteHook, WriteStep};
+use crate::backend::{WriteHook, WriteStep, create_private_dir_all, private_file};
 use crate::blob::BlobId;
 use crate::error::{Error, Result};
 use frame::{
@@ -333,7 +333,7 @@ impl Wal {
         let name = segment_name(seq);
         if !self.dir.is_dir() {
             self.step(WriteStep::CreateDir, &name)?;
-            fs::create_dir_all(&self.dir)?;
+            create_private_dir_all(&self.dir)?;
             if let Some(p) = self.dir.parent() {
                 File::open(p)?.sync_all()?;
             }
@@ -342,7 +342,7 @@ impl Wal {
         let fin = self.dir.join(&name);
         let r = (|| {
             self.step(WriteStep::LogCreate, &name)?;
-            let f = OpenOptions::new()
+            let f = private_file()
                 .read(true)
                 .write(true)
                 .create(true)
