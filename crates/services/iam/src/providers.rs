@@ -284,7 +284,7 @@ fn not_after(pem: &str) -> Option<u64> {
     let text = std::str::from_utf8(time).ok()?;
     let full = match tag {
         0x17 if text.len() >= 12 => {
-            let yy: u32 = text[..2].parse().ok()?;
+            let yy: u32 = text.get(..2)?.parse().ok()?;
             let century = if yy >= 50 { "19" } else { "20" };
             format!("{century}{text}")
         }
@@ -400,11 +400,22 @@ pub fn delete_server_cert(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
 mod tests {
     use super::*;
 
+    /// A self-signed certificate (`openssl req -x509 -days 3000`), valid until
+    /// 2035-02-22T17:56:58Z.
+    pub const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB+jCCAWOgAwIBAgIUdhWNMmyMQ7VFh2bdPpGx+DwREBYwDQYJKoZIhvcNAQEL\nBQAwDzENMAsGA1UEAwwEdGVzdDAeFw0yNjEyMDYxNzU2NThaFw0zNTAyMjIxNzU2\nNThaMA8xDTALBgNVBAMMBHRlc3QwgZ8wDQYJKoZIhvcNAQEBBQADgY0AMIGJAoGB\nAMRN/rnrSkHbNq8/eMYVlhe3sJ+K/ZJoZDcbieGyjY3YiheZK2QThQHFfJJCKKFt\nMfqRki00BYNz10HHehqd7176Xvsh+3Hcsi5qeIBo9ezXYxxcI67WquAKnsxBJ3cD\n+6mxZoMdkue2MWjp62tu1MOOMFIAo08lFRHwkeQSI3KBAgMBAAGjUzBRMB0GA1Ud\nDgQWBBT8DyIBBWwssf3SUw8l+iemunKEhjAfBgNVHSMEGDAWgBT8DyIBBWwssf3S\nUw8l+iemunKEhjAPBgNVHRMBAf8EBTADAQH/MA0GCSqGSIb3DQEBCwUAA4GBAJsT\n3xqKJr1YblHDoqOXb1RtI7pOT5UwGGRyOXRGeydgNqi0X9794fHgB+5LDIJ9IxYi\numpZ2jQ3Ky7JAPWPAf1/T4Dpiwn7018ct5XU+AVWj64n2t2HmDXRpBxPFQ9h95Fv\nHVRFRrQALguowV9sam2vsLQGh5Ic/5L6MJu2lMvs\n-----END CERTIFICATE-----";
+
     #[test]
     fn not_after_is_read_from_the_certificate() {
-        // A self-signed certificate valid until 2034-01-01 00:00:00 UTC (GeneralizedTime
-        // would be used past 2049).
+        assert_eq!(
+            not_after(CERT),
+            parse_iso8601("2035-02-22T17:56:58Z").map(|m| m as u64)
+        );
+        assert!(is_pem_certificate(CERT));
         assert_eq!(not_after("not a cert"), None);
+        assert_eq!(
+            not_after("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+            None
+        );
         assert_eq!(
             valid_until(r#"<EntityDescriptor validUntil="2030-01-02T03:04:05Z">"#, 0),
             1_893_553_445_000
