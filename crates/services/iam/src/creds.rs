@@ -107,10 +107,21 @@ pub fn delete_access_key(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
 
 pub fn access_key_last_used(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     let id = op.s("AccessKeyId");
-    let Some(IamRecord::AccessKey(k)) = op.txn.get(&access_key_key(id)) else {
-        return Err(no_such(format!(
-            "The Access Key with id {id} cannot be found."
-        )));
+    // A key that is not the account's is not the caller's to ask about (the model lists no
+    // NoSuchEntity here: IAM refuses such a key as it refuses any unauthorized request).
+    let Some(IamRecord::AccessKey(k)) = op
+        .txn
+        .get(&access_key_key(id))
+        .filter(|r| matches!(r, IamRecord::AccessKey(k) if k.account == op.account))
+    else {
+        return Err(AwsError::new(
+            "AccessDenied",
+            format!(
+                "User: arn:aws:iam::{}:root is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {id}",
+                op.account
+            ),
+        )
+        .with_status(StatusCode::FORBIDDEN));
     };
     let used = match &k.last_used {
         Some((when, service, region)) => {

@@ -20,6 +20,7 @@ mod account;
 pub mod aws_managed;
 mod creds;
 mod entities;
+mod extras;
 pub mod model;
 mod ops;
 mod policies;

@@ -211,6 +211,8 @@ pub struct AccountSettings {
     /// When the credential report was last generated.
     pub report_generated: Option<u64>,
     pub sts_global_token_version: Option<String>,
+    /// The issuer of outbound web identity federation, while it is enabled.
+    pub outbound_issuer: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

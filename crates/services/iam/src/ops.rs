@@ -5,7 +5,7 @@ use snapstack_protocol::errors::AwsError;
 
 use crate::policies::Holder;
 use crate::tagging::Taggable;
-use crate::{Op, account, creds, entities, not_implemented, policies, providers, tagging};
+use crate::{Op, account, creds, entities, extras, not_implemented, policies, providers, tagging};
 
 type Handler = fn(&mut Op<'_, '_>) -> Result<Value, AwsError>;
 
@@ -179,6 +179,38 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("ListServerCertificates", providers::list_server_certs),
     ("UpdateServerCertificate", providers::update_server_cert),
     ("DeleteServerCertificate", providers::delete_server_cert),
+    ("GetContextKeysForCustomPolicy", extras::context_keys_custom),
+    (
+        "GetContextKeysForPrincipalPolicy",
+        extras::context_keys_principal,
+    ),
+    (
+        "ListPoliciesGrantingServiceAccess",
+        extras::policies_granting_service_access,
+    ),
+    (
+        "EnableOutboundWebIdentityFederation",
+        extras::enable_outbound_federation,
+    ),
+    (
+        "DisableOutboundWebIdentityFederation",
+        extras::disable_outbound_federation,
+    ),
+    (
+        "GetOutboundWebIdentityFederationInfo",
+        extras::outbound_federation_info,
+    ),
+    ("ListOrganizationsFeatures", extras::no_organization),
+    ("EnableOrganizationsRootSessions", extras::no_organization),
+    ("DisableOrganizationsRootSessions", extras::no_organization),
+    (
+        "EnableOrganizationsRootCredentialsManagement",
+        extras::no_organization,
+    ),
+    (
+        "DisableOrganizationsRootCredentialsManagement",
+        extras::no_organization,
+    ),
 ];
 
 /// A per-holder policy operation: `Put|Get|Delete|List` + `User|Group|Role` + `Policy`/

@@ -397,6 +397,12 @@ fn users_groups_keys_and_profiles() {
     assert_eq!(me["User"]["UserName"], "alice");
     let last = ok(&iam, "GetAccessKeyLastUsed", json!({"AccessKeyId": id}));
     assert_eq!(last["UserName"], "alice");
+    let (code, status, _) = err(
+        &iam,
+        "GetAccessKeyLastUsed",
+        json!({"AccessKeyId": "AKIAUNKNOWNKEY000000"}),
+    );
+    assert_eq!((code.as_str(), status), ("AccessDenied", 403));
     assert_eq!(last["AccessKeyLastUsed"]["ServiceName"], "N/A");
     let (v, _) =
         iam.lookup_access_key(&ctx("x"), &json!({"AccessKeyId": id, "ServiceName": "sts"}));
@@ -637,6 +643,71 @@ fn account_settings_providers_and_reports() {
         json!({"DeletionTaskId": task["DeletionTaskId"]}),
     );
     assert_eq!(status["Status"], "SUCCEEDED");
+}
+
+#[test]
+fn context_keys_service_access_federation_and_organizations() {
+    let iam = Iam::new();
+    let cond = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+    ok(
+        &iam,
+        "CreateRole",
+        json!({"RoleName": "r", "AssumeRolePolicyDocument": TRUST}),
+    );
+    ok(
+        &iam,
+        "PutRolePolicy",
+        json!({"RoleName": "r", "PolicyName": "q", "PolicyDocument": cond}),
+    );
+    ok(
+        &iam,
+        "AttachRolePolicy",
+        json!({"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}),
+    );
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/r");
+    let keys = ok(
+        &iam,
+        "GetContextKeysForPrincipalPolicy",
+        json!({"PolicySourceArn": role}),
+    );
+    assert_eq!(keys["ContextKeyNames"], json!(["aws:SourceIp"]));
+    let keys = ok(
+        &iam,
+        "GetContextKeysForCustomPolicy",
+        json!({"PolicyInputList": [cond]}),
+    );
+    assert_eq!(keys["ContextKeyNames"], json!(["aws:SourceIp"]));
+    let out = ok(
+        &iam,
+        "ListPoliciesGrantingServiceAccess",
+        json!({"Arn": role, "ServiceNamespaces": ["s3", "sqs", "kms"]}),
+    );
+    let e = &out["PoliciesGrantingServiceAccess"];
+    assert_eq!(e[0]["Policies"][0]["PolicyName"], "AmazonS3ReadOnlyAccess");
+    assert_eq!(
+        e[1]["Policies"][0],
+        json!({"PolicyName": "q", "PolicyType": "INLINE", "EntityType": "ROLE", "EntityName": "r"})
+    );
+    assert_eq!(e[2]["Policies"], json!([]));
+    assert_eq!(
+        err(&iam, "GetOutboundWebIdentityFederationInfo", json!({})).0,
+        "FeatureDisabled"
+    );
+    let issuer =
+        ok(&iam, "EnableOutboundWebIdentityFederation", json!({}))["IssuerIdentifier"].clone();
+    assert_eq!(
+        ok(&iam, "GetOutboundWebIdentityFederationInfo", json!({}))["IssuerIdentifier"],
+        issuer
+    );
+    assert_eq!(
+        err(&iam, "EnableOutboundWebIdentityFederation", json!({})).1,
+        409
+    );
+    ok(&iam, "DisableOutboundWebIdentityFederation", json!({}));
+    assert_eq!(
+        err(&iam, "ListOrganizationsFeatures", json!({})).0,
+        "OrganizationNotFoundException"
+    );
 }
 
 #[test]
