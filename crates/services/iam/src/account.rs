@@ -435,6 +435,40 @@ pub fn authorization_details(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     if wants("LocalManagedPolicy") || wants("AWSManagedPolicy") {
         out.insert("Policies".into(), Value::Array(list));
     }
-    out.insert("IsTruncated".into(), json!(false));
-    Ok(Value::Object(out))
+    Ok(page_details(op.input, out))
+}
+
+/// A page of the details: `MaxItems` entries (100 by default) counted across the four lists in
+/// their order, from the `Marker`'s position.
+fn page_details(input: &Map<String, Value>, lists: Map<String, Value>) -> Value {
+    const ORDER: [&str; 4] = [
+        "UserDetailList",
+        "GroupDetailList",
+        "RoleDetailList",
+        "Policies",
+    ];
+    let all: Vec<(&str, Value)> = ORDER
+        .iter()
+        .filter_map(|name| Some((*name, lists.get(*name)?.as_array()?.clone())))
+        .flat_map(|(name, items)| items.into_iter().map(move |v| (name, v)))
+        .collect();
+    let paged = page(input, "Items", (0..all.len()).map(Value::from).collect());
+    let mut out = Map::new();
+    for name in ORDER {
+        if lists.contains_key(name) {
+            out.insert(name.to_string(), Value::Array(vec![]));
+        }
+    }
+    for i in paged["Items"].as_array().into_iter().flatten() {
+        if let Some((name, v)) = i.as_u64().and_then(|i| all.get(i as usize))
+            && let Some(Value::Array(list)) = out.get_mut(*name)
+        {
+            list.push(v.clone());
+        }
+    }
+    out.insert("IsTruncated".into(), paged["IsTruncated"].clone());
+    if let Some(m) = paged.get("Marker") {
+        out.insert("Marker".into(), m.clone());
+    }
+    Value::Object(out)
 }

@@ -304,6 +304,22 @@ fn managed_policies_versions_and_attachments() {
         json!({"RoleName": "r", "PolicyArn": aws}),
     );
     assert_eq!(code, "NoSuchEntity");
+    let first = ok(
+        &iam,
+        "GetAccountAuthorizationDetails",
+        json!({"MaxItems": 2}),
+    );
+    assert_eq!(first["IsTruncated"], true);
+    assert_eq!(first["UserDetailList"][0]["UserName"], "u");
+    assert_eq!(first["GroupDetailList"][0]["GroupName"], "g");
+    assert_eq!(first["RoleDetailList"], json!([]));
+    let rest = ok(
+        &iam,
+        "GetAccountAuthorizationDetails",
+        json!({"Marker": first["Marker"]}),
+    );
+    assert_eq!(rest["RoleDetailList"][0]["RoleName"], "r");
+    assert_eq!(rest["UserDetailList"], json!([]));
     let details = ok(&iam, "GetAccountAuthorizationDetails", json!({}));
     assert_eq!(
         details["RoleDetailList"][0]["AttachedManagedPolicies"][0]["PolicyArn"],
