@@ -803,6 +803,26 @@ fn sns_deliveries_survive_a_kill9() {
     server.script("sns_client.py", &["check", state]);
 }
 
+/// IAM end to end (`tests/e2e/iam.py`): roles, policies and versions, users, groups, access keys
+/// (STS `GetCallerIdentity` signed with one answers the user), instance profiles, tags, account
+/// settings and IAM's errors through boto3; then a kill -9 under `ON_REQUEST` keeps every
+/// entity, id and key.
+#[test]
+fn iam_entities_survive_kill9() {
+    let vol = tempdir();
+    let state = vol.path().join("iam-state.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("iam.py", &["suite", "prepare", state]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("iam.py", &["check", state]);
+}
+
 /// CloudWatch Logs and CloudWatch through boto3: logs round trip (patterns, paging, metric
 /// filters into CloudWatch, Insights); metrics in each protocol CloudWatch's model lists
 /// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs.

@@ -36,6 +36,7 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_sns::Sns::new());
     r.add(snapstack_logs::Logs::new());
     r.add(snapstack_cloudwatch::CloudWatch::new());
+    r.add(snapstack_iam::Iam::new());
     r
 }
 
@@ -207,7 +208,8 @@ mod tests {
                 "kms",
                 "sns",
                 "logs",
-                "cloudwatch"
+                "cloudwatch",
+                "iam"
             ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
@@ -220,6 +222,8 @@ mod tests {
         assert_eq!(r.by_query_action("AssumeRole").unwrap().name(), "sts");
         assert!(r.by_query_action("PutParameter").is_none());
         assert_eq!(r.by_api_version("2011-06-15").unwrap().name(), "sts");
+        assert_eq!(r.by_signing_name("iam").unwrap().name(), "iam");
+        assert_eq!(r.by_query_action("CreateRole").unwrap().name(), "iam");
         assert_eq!(r.default_rest().unwrap().name(), "s3");
         assert!(r.get::<snapstack_ssm::Ssm>().is_some());
         assert!(r.disabled().is_empty());

@@ -26,19 +26,48 @@ impl Service for Sts {
     }
 
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
-        Box::pin(snapstack_service::reply::serve_query(
-            rt,
-            NAME,
-            Sts::model(),
-            call,
-            |ctx, operation, input| {
-                self.handle(ctx, operation, input)
-                    .map(|answer| (answer.output, answer.write_version))
-            },
-        ))
+        Box::pin(async move {
+            // A request signed with a long-term key IAM issued is that IAM user.
+            let user = match call.operation {
+                Some("GetCallerIdentity") => self.iam_user(rt, call.ctx).await,
+                _ => None,
+            };
+            snapstack_service::reply::serve_query(
+                rt,
+                NAME,
+                Sts::model(),
+                call,
+                |ctx, operation, input| match user {
+                    Some(identity) if operation == "GetCallerIdentity" => Ok((identity, None)),
+                    _ => self
+                        .handle(ctx, operation, input)
+                        .map(|answer| (answer.output, answer.write_version)),
+                },
+            )
+            .await
+        })
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
         error_response(ctx, "InternalFailure", message)
+    }
+}
+
+impl Sts {
+    /// The IAM user whose access key signed the request (`GetCallerIdentity`'s answer), asked
+    /// of IAM (`LookupAccessKey`, which also records the key's last use); `None` for keys IAM
+    /// did not issue, inactive ones, or when IAM is not running.
+    async fn iam_user(&self, rt: &dyn Runtime, ctx: &RequestContext) -> Option<serde_json::Value> {
+        let key = &ctx.access_key;
+        if !key.starts_with("AKIA") || self.credentials(key, crate::now_ms()).is_some() {
+            return None;
+        }
+        let input = serde_json::json!({"AccessKeyId": key, "ServiceName": "sts"});
+        let found = rt.invoke(ctx, "iam", "LookupAccessKey", input).await.ok()?;
+        Some(serde_json::json!({
+            "UserId": found.get("UserId")?,
+            "Account": found.get("Account")?,
+            "Arn": found.get("Arn")?,
+        }))
     }
 }
