@@ -173,6 +173,13 @@ def users_and_groups(iam, sts):
     iam.attach_group_policy(GroupName="devs", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
     iam.put_user_policy(UserName="alice", PolicyName="up", PolicyDocument=json.dumps(DOC))
     check(iam.get_user_policy(UserName="alice", PolicyName="up")["PolicyDocument"] == DOC, "user policy")
+    sim = iam.simulate_principal_policy(PolicySourceArn=u["Arn"], ActionNames=["s3:GetObject", "s3:PutObject"])
+    decisions = {r["EvalActionName"]: r["EvalDecision"] for r in sim["EvaluationResults"]}
+    check(decisions == {"s3:GetObject": "allowed", "s3:PutObject": "implicitDeny"}, sim)
+    sim = iam.simulate_custom_policy(PolicyInputList=[json.dumps(DOC)], ActionNames=["s3:GetObject"],
+                                     ResourceArns=["arn:aws:s3:::b/k"])["EvaluationResults"]
+    check(sim[0]["EvalDecision"] == "allowed"
+          and sim[0]["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1", sim)
     expect_error("DeleteConflict", iam.delete_group, GroupName="devs")
     key = iam.create_access_key(UserName="alice")["AccessKey"]
     check(key["AccessKeyId"].startswith("AKIA") and len(key["SecretAccessKey"]) == 40, key)
@@ -257,8 +264,8 @@ def profiles_and_account(iam):
     expect_error("MalformedCertificate", iam.upload_server_certificate, ServerCertificateName="bad",
                  CertificateBody="nope", PrivateKey=KEY)
     iam.delete_server_certificate(ServerCertificateName="site")
-    e = expect_error("NotImplemented", iam.simulate_custom_policy, PolicyInputList=[json.dumps(DOC)],
-                     ActionNames=["s3:GetObject"])
+    e = expect_error("NotImplemented", iam.get_human_readable_summary,
+                     EntityArn=f"arn:aws:iam::{ACCOUNT}:user/alice")
     check(status(e) == 501, e.response)
 
 

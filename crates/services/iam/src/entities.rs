@@ -351,7 +351,7 @@ pub fn remove_user_from_group(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
 
 /// A trust policy, checked: a policy document within `ACLSizePerRole`.
 fn trust_policy(doc: &str) -> Result<String, AwsError> {
-    policies::validate_document(doc)?;
+    policies::validate_document(doc, snapstack_policy::PolicyKind::Trust)?;
     if policy_size(doc) > TRUST_POLICY_SIZE {
         return Err(limit(format!(
             "Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_SIZE}"

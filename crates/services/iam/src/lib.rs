@@ -26,6 +26,7 @@ mod ops;
 mod policies;
 mod providers;
 mod service;
+mod simulate;
 mod tagging;
 pub mod util;
 

@@ -5,7 +5,9 @@ use snapstack_protocol::errors::AwsError;
 
 use crate::policies::Holder;
 use crate::tagging::Taggable;
-use crate::{Op, account, creds, entities, extras, not_implemented, policies, providers, tagging};
+use crate::{
+    Op, account, creds, entities, extras, not_implemented, policies, providers, simulate, tagging,
+};
 
 type Handler = fn(&mut Op<'_, '_>) -> Result<Value, AwsError>;
 
@@ -57,6 +59,8 @@ const HANDLERS: &[(&str, Handler)] = &[
         "GetServiceLinkedRoleDeletionStatus",
         entities::service_linked_role_deletion_status,
     ),
+    ("SimulateCustomPolicy", simulate::simulate_custom),
+    ("SimulatePrincipalPolicy", simulate::simulate_principal),
     ("CreatePolicy", policies::create_policy),
     ("GetPolicy", policies::get_policy),
     ("DeletePolicy", policies::delete_policy),
@@ -286,6 +290,7 @@ mod tests {
         );
         assert_eq!(holder_op("PutUserPermissionsBoundary"), None);
         assert_eq!(holder_op("GetUser"), None);
-        assert!(!implemented("SimulateCustomPolicy"));
+        assert!(implemented("SimulateCustomPolicy"));
+        assert!(!implemented("GetHumanReadableSummary"));
     }
 }

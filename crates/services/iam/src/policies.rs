@@ -1,6 +1,7 @@
 //! Managed policies (the account's, with up to five versions, and AWS's as data), inline
 //! policies of users, groups and roles, and attachments.
 
+use snapstack_policy::PolicyKind;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
@@ -21,39 +22,15 @@ const MAX_VERSIONS: usize = 5;
 /// Managed policies attached to one user, group or role.
 const MAX_ATTACHED: usize = 10;
 
-/// IAM's check of a policy document, kept as given: JSON, an object, a known `Version` when it
-/// names one, and a `Statement` (an object or a non-empty array of objects). The full grammar
-/// (effects, actions, resources, conditions, principals) is the policy crate's.
-pub fn validate_document(doc: &str) -> Result<(), AwsError> {
-    let value: Value =
-        serde_json::from_str(doc).map_err(|_| malformed("Syntax errors in policy."))?;
-    let Value::Object(obj) = value else {
-        return Err(malformed("Syntax errors in policy."));
-    };
-    match obj.get("Version") {
-        None => {}
-        Some(Value::String(v)) if v == "2012-10-17" || v == "2008-10-17" => {}
-        Some(_) => return Err(malformed("The policy failed legacy parsing")),
+/// IAM's check of a policy document of `kind` (the document is kept as given): its grammar,
+/// effects, actions, resources, principals and conditions, by the policy crate, in IAM's
+/// `MalformedPolicyDocument` wording. Sizes are the caller's to check: IAM's quotas count
+/// every inline policy of an entity together and name the entity.
+pub fn validate_document(doc: &str, kind: PolicyKind) -> Result<(), AwsError> {
+    match snapstack_policy::Policy::parse(doc, kind) {
+        Ok(_) | Err(snapstack_policy::PolicyError::TooLarge { .. }) => Ok(()),
+        Err(e) => Err(malformed(e.message())),
     }
-    let statements = match obj.get("Statement") {
-        Some(Value::Object(_)) => 1,
-        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_object) => a.len(),
-        Some(_) => return Err(malformed("Syntax errors in policy.")),
-        None => return Err(malformed("Missing required field Statement")),
-    };
-    let list: Vec<&Value> = match &obj["Statement"] {
-        Value::Array(a) => a.iter().collect(),
-        one => vec![one],
-    };
-    debug_assert_eq!(list.len(), statements);
-    for st in list {
-        match st.get("Effect").and_then(Value::as_str) {
-            Some("Allow") | Some("Deny") => {}
-            Some(_) => return Err(malformed("Invalid effect")),
-            None => return Err(malformed("Missing required field Effect")),
-        }
-    }
-    Ok(())
 }
 
 /// A managed policy: the account's or AWS's.
@@ -226,7 +203,7 @@ fn version_out(v: &PolicyVersion, default: bool, document: bool) -> Value {
 }
 
 fn managed_document(doc: &str) -> Result<String, AwsError> {
-    validate_document(doc)?;
+    validate_document(doc, PolicyKind::Managed)?;
     if policy_size(doc) > MANAGED_SIZE {
         return Err(limit(format!(
             "Cannot exceed quota for PolicySize: {MANAGED_SIZE}"
@@ -529,7 +506,14 @@ pub fn put_inline(op: &mut Op<'_, '_>, h: Holder) -> Result<Value, AwsError> {
     let mut e = Entity::load(op, h)?;
     let name = op.s("PolicyName").to_string();
     let doc = op.s("PolicyDocument").to_string();
-    validate_document(&doc)?;
+    validate_document(
+        &doc,
+        match h {
+            Holder::User => PolicyKind::InlineUser,
+            Holder::Group => PolicyKind::InlineGroup,
+            Holder::Role => PolicyKind::InlineRole,
+        },
+    )?;
     let quota = match h {
         Holder::User => USER_INLINE_SIZE,
         Holder::Group => GROUP_INLINE_SIZE,
@@ -687,11 +671,25 @@ mod tests {
     #[test]
     fn documents_are_checked_as_iam_does() {
         let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
-        assert!(validate_document(ok).is_ok());
-        assert!(
-            validate_document(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#)
-                .is_ok()
-        );
+        assert!(validate_document(ok, PolicyKind::Managed).is_ok());
+        // Inline policies may leave the version out; managed ones may not.
+        let old = r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#;
+        assert!(validate_document(old, PolicyKind::InlineUser).is_ok());
+        assert!(validate_document(old, PolicyKind::Managed).is_err());
+        // The grammar beyond the outline: a statement without actions, a trust policy
+        // without a principal.
+        let e = validate_document(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Resource":"*"}}"#,
+            PolicyKind::Managed,
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "Policy statement must contain actions.");
+        let e = validate_document(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#,
+            PolicyKind::Trust,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "MalformedPolicyDocument");
         for bad in [
             "not json",
             "[]",
@@ -701,7 +699,7 @@ mod tests {
             r#"{"Statement":[{"Effect":"Maybe"}]}"#,
             r#"{"Statement":["x"]}"#,
         ] {
-            let e = validate_document(bad).unwrap_err();
+            let e = validate_document(bad, PolicyKind::Managed).unwrap_err();
             assert_eq!(e.code, "MalformedPolicyDocument", "{bad}");
         }
     }

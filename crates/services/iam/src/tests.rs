@@ -742,14 +742,24 @@ fn refusals_change_nothing_and_reads_write_nothing() {
     let e = call_as(
         &iam,
         ACCOUNT,
-        "SimulateCustomPolicy",
-        json!({"PolicyInputList": [DOC], "ActionNames": ["s3:GetObject"]}),
+        "GetHumanReadableSummary",
+        json!({"EntityArn": "arn:aws:iam::111122223333:user/u"}),
     )
     .unwrap_err();
     assert_eq!(
         (e.code.as_str(), e.status.as_u16()),
         ("NotImplemented", 501)
     );
+    // A simulation reads and writes nothing.
+    let r = call_as(
+        &iam,
+        ACCOUNT,
+        "SimulateCustomPolicy",
+        json!({"PolicyInputList": [DOC], "ActionNames": ["s3:GetObject"]}),
+    )
+    .unwrap();
+    assert_eq!(r.write_version, None);
+    assert_eq!(iam.store.version(), v);
 }
 
 #[test]
@@ -782,4 +792,102 @@ fn the_wire_through_the_query_codec() {
         "{xml}"
     );
     assert!(xml.contains("<CreateDate>2023-11-14T22:13:20"), "{xml}");
+}
+
+/// The simulator answers from the principal's policies (its own, its groups', managed ones),
+/// its permissions boundary, and a resource policy, with the statements that decided.
+#[test]
+fn policy_simulation_of_principals_and_custom_policies() {
+    let iam = Iam::new();
+    ok(&iam, "CreateUser", json!({"UserName": "alice"}));
+    ok(&iam, "CreateGroup", json!({"GroupName": "readers"}));
+    ok(
+        &iam,
+        "AddUserToGroup",
+        json!({"GroupName": "readers", "UserName": "alice"}),
+    );
+    ok(
+        &iam,
+        "PutGroupPolicy",
+        json!({"GroupName": "readers", "PolicyName": "read",
+               "PolicyDocument": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::data/*"}]}"#}),
+    );
+    ok(
+        &iam,
+        "PutUserPolicy",
+        json!({"UserName": "alice", "PolicyName": "nodelete",
+               "PolicyDocument": r#"{"Version":"2012-10-17","Statement":[{"Sid":"No","Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}"#}),
+    );
+    ok(
+        &iam,
+        "AttachUserPolicy",
+        json!({"UserName": "alice", "PolicyArn": "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"}),
+    );
+    let arn = format!("arn:aws:iam::{ACCOUNT}:user/alice");
+    let out = ok(
+        &iam,
+        "SimulatePrincipalPolicy",
+        json!({"PolicySourceArn": arn,
+               "ActionNames": ["s3:GetObject", "s3:DeleteObject", "sqs:ListQueues", "sqs:SendMessage"],
+               "ResourceArns": ["arn:aws:s3:::data/k"]}),
+    );
+    let results = out["EvaluationResults"].as_array().unwrap();
+    let decision = |action: &str| {
+        results
+            .iter()
+            .find(|r| r["EvalActionName"] == action)
+            .map(|r| r["EvalDecision"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(decision("s3:GetObject"), "allowed");
+    assert_eq!(decision("s3:DeleteObject"), "explicitDeny");
+    assert_eq!(decision("sqs:ListQueues"), "allowed");
+    assert_eq!(decision("sqs:SendMessage"), "implicitDeny");
+    let get = results
+        .iter()
+        .find(|r| r["EvalActionName"] == "s3:GetObject")
+        .unwrap();
+    assert_eq!(get["MatchedStatements"][0]["SourcePolicyId"], "read");
+    assert_eq!(get["MatchedStatements"][0]["SourcePolicyType"], "group");
+    assert!(
+        get["MatchedStatements"][0]["StartPosition"]["Line"].is_u64(),
+        "{get}"
+    );
+
+    // A custom policy, a boundary that narrows it, a condition key left missing.
+    let out = ok(
+        &iam,
+        "SimulateCustomPolicy",
+        json!({"PolicyInputList": [r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegion":"eu-west-1"}}}]}"#],
+               "PermissionsBoundaryPolicyInputList": [r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*"}]}"#],
+               "ActionNames": ["dynamodb:GetItem", "dynamodb:PutItem"],
+               "ContextEntries": [{"ContextKeyName": "aws:RequestedRegion", "ContextKeyType": "string", "ContextKeyValues": ["eu-west-1"]}]}),
+    );
+    let r = out["EvaluationResults"].as_array().unwrap();
+    assert_eq!(r[0]["EvalDecision"], "allowed", "{out}");
+    assert_eq!(r[1]["EvalDecision"], "implicitDeny", "{out}");
+    let out = ok(
+        &iam,
+        "SimulateCustomPolicy",
+        json!({"PolicyInputList": [r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegion":"eu-west-1"}}}]}"#],
+               "ActionNames": ["dynamodb:GetItem"]}),
+    );
+    assert_eq!(out["EvaluationResults"][0]["EvalDecision"], "implicitDeny");
+    assert_eq!(
+        out["EvaluationResults"][0]["MissingContextValues"],
+        json!(["aws:requestedregion"])
+    );
+    // Errors: an unknown principal, a malformed input policy.
+    let (code, status, _) = err(
+        &iam,
+        "SimulatePrincipalPolicy",
+        json!({"PolicySourceArn": format!("arn:aws:iam::{ACCOUNT}:user/nobody"), "ActionNames": ["s3:GetObject"]}),
+    );
+    assert_eq!((code.as_str(), status), ("NoSuchEntity", 404));
+    let (code, _, _) = err(
+        &iam,
+        "SimulateCustomPolicy",
+        json!({"PolicyInputList": ["{not json"], "ActionNames": ["s3:GetObject"]}),
+    );
+    assert_eq!(code, "MalformedPolicyDocument");
 }
