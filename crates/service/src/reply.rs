@@ -1,11 +1,14 @@
-//! Answering a call: the success response of a [`Handled`], durability before the answer, and the
-//! model's validation of a JSON input.
+//! Answering a call: the success response of a [`Handled`], a JSON-protocol [`Output`] and error
+//! written by the model, durability before the answer, and the model's validation of a JSON
+//! input.
 
+use snapstack_protocol::codec::json;
 use snapstack_protocol::errors::{AwsError, Protocol};
-use snapstack_protocol::http::{HeaderValue, StatusCode, header};
+use snapstack_protocol::http::{HeaderName, HeaderValue, StatusCode, header};
+use snapstack_protocol::model::ServiceModel;
 use snapstack_protocol::response::{IntoResponse, Response};
 
-use crate::{Handled, RequestContext, Runtime};
+use crate::{Handled, Output, RequestContext, Runtime};
 
 /// A 200 with the handled body, its content type and the request id.
 pub fn respond(h: Handled, request_id: &str) -> Response {
@@ -147,5 +150,95 @@ pub async fn serve_query(
             finish(rt, service, Protocol::Query, ctx, Ok(handled)).await
         }
         Err(e) => query_error(model, ctx, &e.code, &e.message),
+    }
+}
+
+/// A 200 of a JSON-protocol service: the operation's output written by the model
+/// (`codec::json::serialize_output`: only the output shape's members, no `null`s), the
+/// model's content type and the request id.
+pub fn json_output(
+    model: &ServiceModel,
+    operation: &str,
+    output: &serde_json::Value,
+    request_id: &str,
+) -> Response {
+    let body = json::serialize_output(model, operation, output);
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(json::content_type(model)),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// An error of a JSON-protocol service in the model's shape (`codec::json::serialize_error`:
+/// the service's `__type` and message spelling, `x-amzn-ErrorType` or `x-amzn-query-error`).
+/// The status is the one the service gave the error, except that a plain 400 for a code the
+/// model lists takes the model's (its `httpStatusCode`, or 500 for a fault).
+pub fn json_error(model: &ServiceModel, e: &AwsError, request_id: &str) -> Response {
+    json_error_with(model, e, &serde_json::Map::new(), request_id)
+}
+
+/// [`json_error`] with members of the error shape besides the message (DynamoDB's `Item` of
+/// `ConditionalCheckFailedException`), written by the model.
+pub fn json_error_with(
+    model: &ServiceModel,
+    e: &AwsError,
+    members: &serde_json::Map<String, serde_json::Value>,
+    request_id: &str,
+) -> Response {
+    let (modelled, headers, body) =
+        json::serialize_error_with(model, &e.code, &e.message, members);
+    let listed = model.shape(&e.code).is_some_and(|s| s.exception);
+    let status = if e.status == StatusCode::BAD_REQUEST && listed {
+        StatusCode::from_u16(modelled).unwrap_or(StatusCode::BAD_REQUEST)
+    } else {
+        e.status
+    };
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            h.insert(k, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// After an operation of a JSON-protocol service: under `ON_REQUEST` save, wait until its change
+/// is durable; then its output written by the model ([`json_output`]), or its error
+/// ([`json_error`]).
+pub async fn finish_json(
+    rt: &dyn Runtime,
+    service: &'static str,
+    model: &ServiceModel,
+    operation: &str,
+    ctx: &RequestContext,
+    result: Result<Output, AwsError>,
+) -> Response {
+    match result {
+        Ok(out) => {
+            if let Some(v) = out.write_version
+                && let Err(e) = rt.wait_durable(service, v).await
+            {
+                let e = AwsError::internal(
+                    "InternalServerError",
+                    format!("The change could not be saved durably: {e}"),
+                );
+                return json_error(model, &e, &ctx.request_id);
+            }
+            json_output(model, operation, &out.value, &ctx.request_id)
+        }
+        Err(e) => json_error(model, &e, &ctx.request_id),
     }
 }

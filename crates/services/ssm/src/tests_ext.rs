@@ -11,7 +11,15 @@ fn ctx() -> RequestContext {
 
 fn call(s: &Ssm, op: &str, body: Value) -> Result<Value, AwsError> {
     let h = s.handle(&ctx(), op, body.to_string().as_bytes())?;
-    Ok(serde_json::from_str(&h.body).unwrap())
+    // As the client reads it: written by the model.
+    Ok(
+        serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
+            snapstack_protocol::model::named(NAME).unwrap(),
+            op,
+            &h.value,
+        ))
+        .unwrap(),
+    )
 }
 
 fn code(r: Result<Value, AwsError>) -> String {

@@ -221,7 +221,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let schedule = input
             .schedule
@@ -314,7 +314,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -326,7 +326,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .window_id
             .clone()
@@ -384,7 +384,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -402,7 +402,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowListInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let max = page_size(input.max_results)?;
         let filters = input.filters.unwrap_or_default();
         let after = page_token(input.next_token.as_deref())?;
@@ -446,7 +446,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TargetRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -497,7 +497,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TargetRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -546,7 +546,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowListInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -600,7 +600,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TaskRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -685,7 +685,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TaskRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -717,7 +717,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowListInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
