@@ -232,11 +232,7 @@ impl DynamoDb {
         )
     }
 
-    pub(super) fn batch_write_item(
-        &self,
-        ctx: &RequestContext,
-        body: &Value,
-    ) -> DdbResult<Output> {
+    pub(super) fn batch_write_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let req = request_items(body)?;
         let p = &ctx.partition;
         let mut writes: Vec<(&str, Result<Item, Item>)> = Vec::new();

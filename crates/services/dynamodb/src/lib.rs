@@ -54,7 +54,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-pub use error::{CONTENT_TYPE, DdbError, DdbResult};
+pub use error::{DdbError, DdbResult};
 use snapstack_engine::{Key, Partition, Record, Store};
 use snapstack_service::Output;
 use snapstack_service::RequestContext;
@@ -206,6 +206,13 @@ fn parse<T: DeserializeOwned + Default>(body: &Value) -> DdbResult<T> {
 
 fn ok(v: Value, write_version: Option<u64>) -> DdbResult<Output> {
     Ok(Output::write(v, write_version))
+}
+
+/// An output as the client reads it: written by the model (tests).
+#[cfg(test)]
+pub(crate) fn as_sent(op: &str, out: &Output) -> Value {
+    let body = snapstack_protocol::codec::json::serialize_output(error::model(), op, &out.value);
+    serde_json::from_slice(&body).expect("the codec writes JSON")
 }
 
 #[derive(Default, Deserialize)]
@@ -395,11 +402,7 @@ impl DynamoDb {
         }
     }
 
-    fn create_table(
-        &self,
-        ctx: &RequestContext,
-        input: table::CreateTableIn,
-    ) -> DdbResult<Output> {
+    fn create_table(&self, ctx: &RequestContext, input: table::CreateTableIn) -> DdbResult<Output> {
         let p = &ctx.partition;
         let now = self.now_ms();
         // Validate before taking the write lock.
@@ -841,7 +844,7 @@ mod tests {
 
     fn call(d: &DynamoDb, op: &str, body: Value) -> DdbResult<Value> {
         let h = d.handle(&ctx(), op, body.to_string().as_bytes())?;
-        Ok(serde_json::from_str(&h.body).unwrap())
+        Ok(crate::as_sent(op, &h))
     }
 
     #[test]

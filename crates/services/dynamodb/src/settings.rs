@@ -375,11 +375,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn describe_kinesis(
-        &self,
-        ctx: &RequestContext,
-        body: &Value,
-    ) -> DdbResult<Output> {
+    pub(crate) fn describe_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let name = table_name_of(body)?;
         let (_, e) = self.extras(&ctx.partition, &name)?;
         let dests: Vec<Value> = e
