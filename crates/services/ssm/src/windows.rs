@@ -147,11 +147,15 @@ fn target_json(t: &WindowTargetRec) -> Value {
     Value::Object(m)
 }
 
+/// A task as DescribeMaintenanceWindowTasks lists it (`MaintenanceWindowTask`): everything it
+/// was registered with except `TaskInvocationParameters`, which only GetMaintenanceWindowTask
+/// returns.
 fn task_json(t: &WindowTaskRec) -> Value {
     let mut m = match serde_json::from_str::<Value>(&t.body) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    m.remove("TaskInvocationParameters");
     m.insert("WindowId".into(), json!(t.window_id));
     m.insert("WindowTaskId".into(), json!(t.id));
     m.insert("TaskArn".into(), json!(t.task_arn));
