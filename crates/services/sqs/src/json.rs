@@ -175,14 +175,21 @@ mod tests {
         ];
         for e in errors {
             let (status, headers, body) = serialize_error(model(), e.shape, &e.message);
-            let fault = if e.sender_fault() { "Sender" } else { "Receiver" };
+            let fault = if e.sender_fault() {
+                "Sender"
+            } else {
+                "Receiver"
+            };
             let query = headers.iter().find(|(k, _)| k == "x-amzn-query-error");
             assert_eq!(
                 query.map(|(_, v)| v.as_str()),
                 Some(format!("{};{fault}", e.code).as_str()),
                 "{e}"
             );
-            assert!(status == e.status.as_u16() || e.status.as_u16() != 400, "{e}");
+            assert!(
+                status == e.status.as_u16() || e.status.as_u16() != 400,
+                "{e}"
+            );
             let body: Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(body["__type"], format!("com.amazonaws.sqs#{}", e.shape));
         }
