@@ -40,6 +40,33 @@ pub struct Handled {
     pub write_version: Option<u64>,
 }
 
+/// What an operation of a JSON-protocol service answered: its output in the neutral JSON shape
+/// (`snapstack_protocol::codec`), which [`reply::finish_json`] writes by the model, and the
+/// store version a mutation produced (`None` when the request changed nothing).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Output {
+    pub value: serde_json::Value,
+    pub write_version: Option<u64>,
+}
+
+impl Output {
+    /// An output that changed nothing.
+    pub fn read(value: serde_json::Value) -> Self {
+        Output {
+            value,
+            write_version: None,
+        }
+    }
+
+    /// An output of a request that produced this store version (if any).
+    pub fn write(value: serde_json::Value, write_version: Option<u64>) -> Self {
+        Output {
+            value,
+            write_version,
+        }
+    }
+}
+
 /// A request's payload as the gateway hands it over, by the protocol the client spoke.
 pub enum Payload {
     /// REST protocols: the body, still streaming (an S3 object body is never buffered).

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use snapstack_engine::Partition;
 use snapstack_engine::store::Txn;
-use snapstack_service::{Handled, RequestContext};
+use snapstack_service::{Output, RequestContext};
 
 use crate::items::{self, key_item, key_of_param, str_field, write_item};
 use crate::settings::TableExtras;
@@ -246,7 +246,7 @@ impl DynamoDb {
         }
     }
 
-    pub(crate) fn create_backup(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn create_backup(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let name = table::table_name(str_field(body, "TableName")?.map(str::to_string).as_ref())?;
         let backup_name = required_str(body, "BackupName", "backupName")?.to_string();
         table::validate_name(&backup_name, "backupName")?;
@@ -285,7 +285,7 @@ impl DynamoDb {
         ok(json!({"BackupDetails": b.details("AVAILABLE")}), Some(v))
     }
 
-    pub(crate) fn describe_backup(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn describe_backup(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let arn = required_str(body, "BackupArn", "backupArn")?;
         let b = self.backup_id_of(ctx, arn)?;
         ok(
@@ -294,7 +294,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn delete_backup(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn delete_backup(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let arn = required_str(body, "BackupArn", "backupArn")?.to_string();
         let p = &ctx.partition;
         let id = arn
@@ -317,7 +317,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn list_backups(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn list_backups(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let table = str_field(body, "TableName")?;
         let start = str_field(body, "ExclusiveStartBackupArn")?;
         let kind = str_field(body, "BackupType")?.unwrap_or("USER");
@@ -396,7 +396,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let input: RestoreIn = crate::parse(body)?;
         let target = table::table_name(input.target_table_name.as_ref()).map_err(|e| {
             if e.message.contains("tableName") {
@@ -463,7 +463,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = table::table_name(str_field(body, "TableName")?.map(str::to_string).as_ref())?;
         let t = self
             .table(&ctx.partition, &name)
@@ -479,7 +479,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = table::table_name(str_field(body, "TableName")?.map(str::to_string).as_ref())?;
         let spec = match body.get("PointInTimeRecoverySpecification") {
             None | Some(Value::Null) => {
@@ -535,7 +535,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let input: RestoreIn = crate::parse(body)?;
         let target = input
             .target_table_name

@@ -15,7 +15,7 @@ use super::items::{
 use super::table::{self, TableMeta};
 use super::value::{self, Item};
 use super::{DdbError, DdbResult, DynamoDb, Rec, keys, ok};
-use snapstack_service::Handled;
+use snapstack_service::Output;
 use snapstack_service::RequestContext;
 
 const MAX_BATCH_GET: usize = 100;
@@ -147,7 +147,7 @@ fn transact_items(body: &Value) -> DdbResult<&Vec<Value>> {
 }
 
 impl DynamoDb {
-    pub(super) fn batch_get_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn batch_get_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let req = request_items(body)?;
         let snap = self.store.snapshot();
         let p = &ctx.partition;
@@ -232,11 +232,7 @@ impl DynamoDb {
         )
     }
 
-    pub(super) fn batch_write_item(
-        &self,
-        ctx: &RequestContext,
-        body: &Value,
-    ) -> DdbResult<Handled> {
+    pub(super) fn batch_write_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let req = request_items(body)?;
         let p = &ctx.partition;
         let mut writes: Vec<(&str, Result<Item, Item>)> = Vec::new();
@@ -328,7 +324,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let list = transact_items(body)?;
         let token = str_field(body, "ClientRequestToken")?.map(str::to_string);
         if let Some(t) = &token
@@ -484,7 +480,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let list = transact_items(body)?;
         let snap = self.store.snapshot();
         let p = &ctx.partition;

@@ -28,7 +28,7 @@ fn ctx() -> RequestContext {
 
 fn call(d: &DynamoDb, op: &str, body: &Value) -> DdbResult<Value> {
     let h = d.handle(&ctx(), op, body.to_string().as_bytes())?;
-    Ok(serde_json::from_str(&h.body).unwrap())
+    Ok(crate::as_sent(op, &h))
 }
 
 /// A table `tbl` (pk S, sk N) with items sk 0..3, each with `a` = sk.

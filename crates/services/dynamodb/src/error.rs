@@ -3,10 +3,12 @@
 //! TransactionCanceledException) that botocore copies into the client's error response.
 
 use serde_json::{Map, Value};
-use snapstack_protocol::http::{HeaderValue, StatusCode, header};
-use snapstack_protocol::response::{IntoResponse, Response};
-
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+use snapstack_protocol::codec::json;
+use snapstack_protocol::errors::AwsError;
+use snapstack_protocol::http::StatusCode;
+use snapstack_protocol::model::ServiceModel;
+use snapstack_protocol::response::Response;
+use snapstack_service::reply;
 
 /// An error as DynamoDB sends it.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,40 +92,27 @@ impl DdbError {
         self
     }
 
-    /// The namespace botocore strips before the `#`, as DynamoDB sends it.
-    fn namespaced(&self) -> String {
-        let ns = match self.code {
-            "ValidationException" => "com.amazon.coral.validate",
-            "SerializationException" | "UnknownOperationException" => "com.amazon.coral.service",
-            _ => "com.amazonaws.dynamodb.v20120810",
-        };
-        format!("{ns}#{}", self.code)
+    /// The error as DynamoDB writes it (the model's JSON codec: `__type` namespaced as DynamoDB
+    /// sends it, which botocore strips before the `#`; `message`, or `Message` where the model
+    /// spells it so; the extra members the error shape has).
+    fn wire(&self) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        json::serialize_error_with(model(), self.code, &self.message, &self.extra)
     }
 
     /// The JSON body.
     pub fn body(&self) -> Value {
-        let mut m = self.extra.clone();
-        m.insert("__type".into(), Value::String(self.namespaced()));
-        // TransactionCanceledException's model spells it `Message`; the others `message`.
-        let key = if self.code == "TransactionCanceledException" {
-            "Message"
-        } else {
-            "message"
-        };
-        m.insert(key.into(), Value::String(self.message.clone()));
-        Value::Object(m)
+        serde_json::from_slice(&self.wire().2).unwrap_or_default()
     }
 
     pub fn into_response(self, request_id: &str) -> Response {
-        let body = self.body().to_string();
-        let mut resp = (self.status, body).into_response();
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            h.insert("x-amzn-RequestId", v);
-        }
-        resp
+        let e = AwsError::new(self.code, self.message).with_status(self.status);
+        reply::json_error_with(model(), &e, &self.extra, request_id)
     }
+}
+
+/// DynamoDB's model.
+pub(crate) fn model() -> &'static ServiceModel {
+    snapstack_protocol::model::named(crate::NAME).expect("the dynamodb model is embedded")
 }
 
 #[cfg(test)]

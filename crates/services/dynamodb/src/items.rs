@@ -11,7 +11,7 @@ use super::value::{self, AttributeValue, Item, ValueError};
 use super::{DdbError, DdbResult, DynamoDb, Rec, keys, ok};
 use snapstack_engine::store::Txn;
 use snapstack_engine::{Key, Partition};
-use snapstack_service::Handled;
+use snapstack_service::Output;
 use snapstack_service::RequestContext;
 
 /// DynamoDB's item size limit.
@@ -695,7 +695,7 @@ pub fn read_units(size: usize, consistent: bool) -> f64 {
 }
 
 impl DynamoDb {
-    pub(super) fn put_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn put_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let p = &ctx.partition;
         let name = table_of(body)?;
         let item = value::item_from_json(required(body, "Item", "item")?).map_err(verr)?;
@@ -723,7 +723,7 @@ impl DynamoDb {
         ok(with_capacity(out, body, &name, units)?, Some(v))
     }
 
-    pub(super) fn get_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn get_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let name = table_of(body)?;
         let key = key_param(body)?;
         let consistent = bool_field(body, "ConsistentRead")?.unwrap_or(false);
@@ -748,7 +748,7 @@ impl DynamoDb {
         )
     }
 
-    pub(super) fn delete_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn delete_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let p = &ctx.partition;
         let name = table_of(body)?;
         let key = key_param(body)?;
@@ -779,7 +779,7 @@ impl DynamoDb {
         )
     }
 
-    pub(super) fn update_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn update_item(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         no_mixing(
             body,
             &["Expected", "ConditionalOperator", "AttributeUpdates"],

@@ -55,9 +55,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-pub use error::{CONTENT_TYPE, DdbError, DdbResult};
+pub use error::{DdbError, DdbResult};
 use snapstack_engine::{Key, Partition, Record, Store};
-use snapstack_service::Handled;
+use snapstack_service::Output;
 use snapstack_service::RequestContext;
 use table::{TableMeta, TagIn};
 
@@ -205,12 +205,15 @@ fn parse<T: DeserializeOwned + Default>(body: &Value) -> DdbResult<T> {
     T::deserialize(body).map_err(|e| DdbError::serialization(e.to_string()))
 }
 
-fn ok(v: Value, write_version: Option<u64>) -> DdbResult<Handled> {
-    Ok(Handled {
-        body: v.to_string(),
-        content_type: CONTENT_TYPE,
-        write_version,
-    })
+fn ok(v: Value, write_version: Option<u64>) -> DdbResult<Output> {
+    Ok(Output::write(v, write_version))
+}
+
+/// An output as the client reads it: written by the model (tests).
+#[cfg(test)]
+pub(crate) fn as_sent(op: &str, out: &Output) -> Value {
+    let body = snapstack_protocol::codec::json::serialize_output(error::model(), op, &out.value);
+    serde_json::from_slice(&body).expect("the codec writes JSON")
 }
 
 #[derive(Default, Deserialize)]
@@ -287,7 +290,7 @@ impl DynamoDb {
     }
 
     /// Handle one operation with its JSON body.
-    pub fn handle(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> DdbResult<Handled> {
+    pub fn handle(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> DdbResult<Output> {
         let body = Self::parse_body(body)?;
         self.handle_value(ctx, op, &body)
     }
@@ -306,7 +309,7 @@ impl DynamoDb {
 
     /// Handle one operation whose body the caller already parsed (the gateway parses once, to
     /// validate it against the model and to run it).
-    pub fn handle_value(&self, ctx: &RequestContext, op: &str, body: &Value) -> DdbResult<Handled> {
+    pub fn handle_value(&self, ctx: &RequestContext, op: &str, body: &Value) -> DdbResult<Output> {
         if !body.is_object() {
             return Err(DdbError::serialization(
                 "Start of structure or map expected",
@@ -400,11 +403,7 @@ impl DynamoDb {
         }
     }
 
-    fn create_table(
-        &self,
-        ctx: &RequestContext,
-        input: table::CreateTableIn,
-    ) -> DdbResult<Handled> {
+    fn create_table(&self, ctx: &RequestContext, input: table::CreateTableIn) -> DdbResult<Output> {
         let p = &ctx.partition;
         let now = self.now_ms();
         // Validate before taking the write lock.
@@ -440,7 +439,7 @@ impl DynamoDb {
         )
     }
 
-    fn list_tables(&self, ctx: &RequestContext, input: ListTablesIn) -> DdbResult<Handled> {
+    fn list_tables(&self, ctx: &RequestContext, input: ListTablesIn) -> DdbResult<Output> {
         let limit = match input.limit {
             None => MAX_LIST_TABLES,
             Some(n) if (1..=100).contains(&n) => n as usize,
@@ -485,7 +484,7 @@ impl DynamoDb {
         ok(out, None)
     }
 
-    fn delete_table(&self, ctx: &RequestContext, input: TableNameIn) -> DdbResult<Handled> {
+    fn delete_table(&self, ctx: &RequestContext, input: TableNameIn) -> DdbResult<Output> {
         let p = &ctx.partition;
         let name = table::table_name(input.table_name.as_ref())?;
         let (r, v) = self.store.write(|txn| {
@@ -536,7 +535,7 @@ impl DynamoDb {
         Ok((r, t, v))
     }
 
-    fn update_table(&self, ctx: &RequestContext, input: UpdateTableIn) -> DdbResult<Handled> {
+    fn update_table(&self, ctx: &RequestContext, input: UpdateTableIn) -> DdbResult<Output> {
         let p = &ctx.partition;
         let name = table::table_name(input.table_name.as_ref())?;
         let new_defs = match &input.attribute_definitions {
@@ -720,7 +719,7 @@ impl DynamoDb {
         Ok(())
     }
 
-    fn tag_resource(&self, ctx: &RequestContext, input: TagResourceIn) -> DdbResult<Handled> {
+    fn tag_resource(&self, ctx: &RequestContext, input: TagResourceIn) -> DdbResult<Output> {
         let arn = input
             .resource_arn
             .ok_or_else(|| DdbError::missing("resourceArn"))?;
@@ -734,7 +733,7 @@ impl DynamoDb {
         ok(json!({}), Some(v))
     }
 
-    fn untag_resource(&self, ctx: &RequestContext, input: TagResourceIn) -> DdbResult<Handled> {
+    fn untag_resource(&self, ctx: &RequestContext, input: TagResourceIn) -> DdbResult<Output> {
         let arn = input
             .resource_arn
             .ok_or_else(|| DdbError::missing("resourceArn"))?;
@@ -749,7 +748,7 @@ impl DynamoDb {
         ok(json!({}), Some(v))
     }
 
-    fn list_tags(&self, ctx: &RequestContext, input: TagResourceIn) -> DdbResult<Handled> {
+    fn list_tags(&self, ctx: &RequestContext, input: TagResourceIn) -> DdbResult<Output> {
         let arn = input
             .resource_arn
             .ok_or_else(|| DdbError::missing("resourceArn"))?;
@@ -773,7 +772,7 @@ impl DynamoDb {
         ok(json!({"Tags": tags}), None)
     }
 
-    fn update_ttl(&self, ctx: &RequestContext, input: UpdateTtlIn) -> DdbResult<Handled> {
+    fn update_ttl(&self, ctx: &RequestContext, input: UpdateTtlIn) -> DdbResult<Output> {
         let name = table::table_name(input.table_name.as_ref())?;
         let spec = input
             .time_to_live_specification
@@ -846,7 +845,7 @@ mod tests {
 
     fn call(d: &DynamoDb, op: &str, body: Value) -> DdbResult<Value> {
         let h = d.handle(&ctx(), op, body.to_string().as_bytes())?;
-        Ok(serde_json::from_str(&h.body).unwrap())
+        Ok(crate::as_sent(op, &h))
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn ctx() -> RequestContext {
 
 fn call(d: &DynamoDb, op: &str, body: Value) -> DdbResult<Value> {
     let h = d.handle(&ctx(), op, body.to_string().as_bytes())?;
-    Ok(serde_json::from_str(&h.body).unwrap())
+    Ok(crate::as_sent(op, &h))
 }
 
 fn setup() -> DynamoDb {

@@ -16,7 +16,7 @@ use super::value::{self, AttributeValue, Item};
 use super::{DdbError, DdbResult, DynamoDb, Rec, keys, ok};
 use snapstack_engine::Key;
 use snapstack_engine::store::Snapshot;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 use snapstack_service::RequestContext;
 
 /// The most data one page evaluates.
@@ -525,7 +525,7 @@ impl DynamoDb {
         Ok(true)
     }
 
-    pub(super) fn query(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn query(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         no_mixing(
             body,
             &[
@@ -661,7 +661,7 @@ impl DynamoDb {
         ok(page_json(page, select, body, &t.name)?, None)
     }
 
-    pub(super) fn scan(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(super) fn scan(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         no_mixing(
             body,
             &["ScanFilter", "AttributesToGet", "ConditionalOperator"],

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use snapstack_engine::Engine;
-use snapstack_protocol::errors::{AwsError, Protocol};
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
-use snapstack_service::reply::{finish, model_violation};
+use snapstack_service::reply::{finish_json, model_violation};
 use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
 
 use crate::{DdbError, DynamoDb, NAME};
@@ -67,7 +67,7 @@ impl Service for DynamoDb {
                 self.handle_value(ctx, op, &input)
             };
             match result {
-                Ok(h) => finish(rt, NAME, Protocol::Json11, ctx, Ok(h)).await,
+                Ok(out) => finish_json(rt, NAME, self.model(), op, ctx, Ok(out)).await,
                 Err(e) => e.into_response(&ctx.request_id),
             }
         })
@@ -86,9 +86,8 @@ impl Service for DynamoDb {
             if let Some(message) = model_violation(NAME, operation, Some(&input), 1) {
                 return Err(err(DdbError::validation(message)));
             }
-            let h = self.handle_value(ctx, operation, &input).map_err(err)?;
-            let out = serde_json::from_str(&h.body).unwrap_or_default();
-            Ok((out, h.write_version))
+            let out = self.handle_value(ctx, operation, &input).map_err(err)?;
+            Ok((out.value, out.write_version))
         })
     }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use snapstack_engine::Partition;
-use snapstack_service::{Handled, RequestContext};
+use snapstack_service::{Output, RequestContext};
 
 use crate::items::str_field;
 use crate::table::{self, TableMeta};
@@ -90,7 +90,7 @@ impl DynamoDb {
         Ok((t, e))
     }
 
-    pub(crate) fn describe_limits(&self) -> DdbResult<Handled> {
+    pub(crate) fn describe_limits(&self) -> DdbResult<Output> {
         ok(
             json!({
                 "AccountMaxReadCapacityUnits": 80000,
@@ -102,7 +102,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn describe_endpoints(&self, ctx: &RequestContext) -> DdbResult<Handled> {
+    pub(crate) fn describe_endpoints(&self, ctx: &RequestContext) -> DdbResult<Output> {
         ok(
             json!({"Endpoints": [{
                 "Address": format!("dynamodb.{}.amazonaws.com", ctx.region()),
@@ -137,7 +137,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = table_name_of(body)?;
         let index = str_field(body, "IndexName")?;
         let (t, e) = self.extras(&ctx.partition, &name)?;
@@ -170,7 +170,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = table_name_of(body)?;
         let index = str_field(body, "IndexName")?.map(str::to_string);
         let action = str_field(body, "ContributorInsightsAction")?
@@ -205,7 +205,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let only = str_field(body, "TableName")?;
         let max = match body.get("MaxResults").and_then(Value::as_i64) {
             None => 100,
@@ -287,7 +287,7 @@ impl DynamoDb {
         }
     }
 
-    pub(crate) fn enable_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn enable_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let (name, arn) = Self::kinesis_input(body)?;
         let precision = Self::precision_of(body, "EnableKinesisStreamingConfiguration")?
             .unwrap_or_else(|| "MICROSECOND".into());
@@ -321,7 +321,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn disable_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn disable_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let (name, arn) = Self::kinesis_input(body)?;
         let (_, v) = self.modify_extras(&ctx.partition, &name, |e| {
             match e
@@ -344,7 +344,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn update_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Handled> {
+    pub(crate) fn update_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let (name, arn) = Self::kinesis_input(body)?;
         let precision = Self::precision_of(body, "UpdateKinesisStreamingConfiguration")?
             .ok_or_else(|| {
@@ -375,11 +375,7 @@ impl DynamoDb {
         )
     }
 
-    pub(crate) fn describe_kinesis(
-        &self,
-        ctx: &RequestContext,
-        body: &Value,
-    ) -> DdbResult<Handled> {
+    pub(crate) fn describe_kinesis(&self, ctx: &RequestContext, body: &Value) -> DdbResult<Output> {
         let name = table_name_of(body)?;
         let (_, e) = self.extras(&ctx.partition, &name)?;
         let dests: Vec<Value> = e
@@ -432,7 +428,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let (name, arn) = Self::policy_table(ctx, body)?;
         let doc = str_field(body, "Policy")?
             .ok_or_else(|| DdbError::missing("policy"))?
@@ -480,7 +476,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let (name, arn) = Self::policy_table(ctx, body)?;
         let (_, e) = self
             .extras(&ctx.partition, &name)
@@ -498,7 +494,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let (name, arn) = Self::policy_table(ctx, body)?;
         let expected = str_field(body, "ExpectedRevisionId")?.map(str::to_string);
         let not_found = || {
@@ -530,7 +526,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = table_name_of(body)?;
         let t = self.table(&ctx.partition, &name)?;
         ok(
@@ -581,7 +577,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = str_field(body, "GlobalTableName")?
             .ok_or_else(|| DdbError::missing("globalTableName"))?
             .to_string();
@@ -633,7 +629,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let g = self.global(&ctx.partition, body)?;
         ok(
             json!({"GlobalTableDescription": self.global_json(ctx, &g)}),
@@ -645,7 +641,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let start = str_field(body, "ExclusiveStartGlobalTableName")?;
         let region = str_field(body, "RegionName")?;
         let limit = match body.get("Limit").and_then(Value::as_i64) {
@@ -689,7 +685,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let name = str_field(body, "GlobalTableName")?
             .ok_or_else(|| DdbError::missing("globalTableName"))?
             .to_string();
@@ -797,7 +793,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let g = self.global(&ctx.partition, body)?;
         ok(self.global_settings_json(ctx, &g), None)
     }
@@ -808,7 +804,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let g = self.global(&ctx.partition, body)?;
         let mode = str_field(body, "GlobalTableBillingMode")?;
         if let Some(m) = mode

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 
 use crate::crypto::random_bytes;
 use crate::input::*;
@@ -36,7 +36,7 @@ fn grant_json(p: &Partition, g: &GrantRec) -> Value {
     v
 }
 
-fn grants_page(items: Vec<(String, Value)>, m: &Input) -> Result<Handled, AwsError> {
+fn grants_page(items: Vec<(String, Value)>, m: &Input) -> Result<Output, AwsError> {
     let (page, next) = page(items, str_of(m, "Marker"), int_of(m, "Limit"), 50);
     let mut out = json!({ "Grants": page, "Truncated": next.is_some() });
     if let Some(n) = next {
@@ -46,7 +46,7 @@ fn grants_page(items: Vec<(String, Value)>, m: &Input) -> Result<Handled, AwsErr
 }
 
 impl Kms {
-    pub(crate) fn create_grant(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn create_grant(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let grantee = req(m, "GranteePrincipal")?.to_string();
         let operations = strings_of(m, "Operations");
         if operations.is_empty() {
@@ -104,7 +104,7 @@ impl Kms {
         ok(json!({ "GrantId": g.id, "GrantToken": g.token }), Some(v))
     }
 
-    pub(crate) fn list_grants(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn list_grants(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let snap = self.store.snapshot();
         let k = find_key(&snap, p, req(m, "KeyId")?, self.now_ms())?;
         let only_id = str_of(m, "GrantId");
@@ -128,7 +128,7 @@ impl Kms {
         &self,
         p: &Partition,
         m: &Input,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let who = req(m, "RetiringPrincipal")?;
         let snap = self.store.snapshot();
         let items = snap
@@ -143,7 +143,7 @@ impl Kms {
         grants_page(items, m)
     }
 
-    pub(crate) fn retire_grant(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn retire_grant(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let token = str_of(m, "GrantToken");
         let key_id = str_of(m, "KeyId");
         let grant_id = str_of(m, "GrantId");
@@ -178,7 +178,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn revoke_grant(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn revoke_grant(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let key_id = req(m, "KeyId")?;
         let grant_id = req(m, "GrantId")?;
         dry_run(m)?;

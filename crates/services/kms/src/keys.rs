@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 
 use crate::crypto::{self, Spec};
 use crate::input::*;
@@ -146,7 +146,7 @@ impl Kms {
         })
     }
 
-    pub(crate) fn create_key(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn create_key(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let spec_name = str_of(m, "KeySpec")
             .or_else(|| str_of(m, "CustomerMasterKeySpec"))
             .unwrap_or("SYMMETRIC_DEFAULT");
@@ -273,12 +273,12 @@ impl Kms {
         }
     }
 
-    pub(crate) fn describe_key(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn describe_key(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let (k, v) = self.key_for_use(p, req(m, "KeyId")?)?;
         ok(json!({ "KeyMetadata": metadata(p, &k) }), v)
     }
 
-    pub(crate) fn list_keys(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn list_keys(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let snap = self.store.snapshot();
         let now = self.now_ms();
         let items: Vec<(String, Value)> = snap
@@ -328,7 +328,7 @@ impl Kms {
         p: &Partition,
         m: &Input,
         enable: bool,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let (_, v) = self.update_key(p, req(m, "KeyId")?, true, |k| {
             match k.state {
                 KeyState::PendingDeletion | KeyState::PendingImport => {
@@ -350,7 +350,7 @@ impl Kms {
         &self,
         p: &Partition,
         m: &Input,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let days = int_of(m, "PendingWindowInDays").unwrap_or(30);
         if !(7..=30).contains(&days) {
             return Err(validation(format!(
@@ -389,11 +389,7 @@ impl Kms {
         )
     }
 
-    pub(crate) fn cancel_key_deletion(
-        &self,
-        p: &Partition,
-        m: &Input,
-    ) -> Result<Handled, AwsError> {
+    pub(crate) fn cancel_key_deletion(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let (arn, v) = self.update_key(p, req(m, "KeyId")?, true, |k| {
             if k.state != KeyState::PendingDeletion {
                 return Err(err(
@@ -416,7 +412,7 @@ impl Kms {
         &self,
         p: &Partition,
         m: &Input,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let d = req(m, "Description")?.to_string();
         let (_, v) = self.update_key(p, req(m, "KeyId")?, true, |k| {
             not_pending_deletion(p, k)?;

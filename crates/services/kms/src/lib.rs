@@ -40,7 +40,7 @@ use serde_json::{Map, Value, json};
 
 use snapstack_engine::{Partition, Store};
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{Handled, RequestContext};
+use snapstack_service::{Output, RequestContext};
 
 pub mod blob;
 pub mod crypto;
@@ -60,7 +60,6 @@ mod tests;
 pub use model::*;
 
 pub const NAME: &str = "kms";
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// The time source: epoch milliseconds. Tests substitute their own.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -86,12 +85,8 @@ impl Default for Kms {
     }
 }
 
-pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Handled, AwsError> {
-    Ok(Handled {
-        body: v.to_string(),
-        content_type: CONTENT_TYPE,
-        write_version,
-    })
+pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Output, AwsError> {
+    Ok(Output::write(v, write_version))
 }
 
 /// Epoch seconds as the JSON protocol sends timestamps.
@@ -128,7 +123,7 @@ impl Kms {
     }
 
     /// Handle one operation on its (already parsed and model-validated) JSON input.
-    pub fn handle(&self, ctx: &RequestContext, op: &str, v: &Value) -> Result<Handled, AwsError> {
+    pub fn handle(&self, ctx: &RequestContext, op: &str, v: &Value) -> Result<Output, AwsError> {
         let empty = Map::new();
         let m = v.as_object().unwrap_or(&empty);
         let p = &ctx.partition;

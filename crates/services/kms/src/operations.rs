@@ -8,7 +8,7 @@ use serde_json::json;
 
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 
 use crate::crypto::{self, Spec};
 use crate::input::*;
@@ -153,7 +153,7 @@ impl Kms {
         Ok((k, pt, alg.to_string(), Some(id)))
     }
 
-    pub(crate) fn encrypt(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn encrypt(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let plaintext = req_blob(m, "Plaintext", MAX_PLAINTEXT)?;
         let alg = str_of(m, "EncryptionAlgorithm").unwrap_or("SYMMETRIC_DEFAULT");
         let (k, v) = self.encryption_key(p, m, "KeyId", "Encrypt")?;
@@ -165,7 +165,7 @@ impl Kms {
         )
     }
 
-    pub(crate) fn decrypt(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn decrypt(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let c = req_blob(m, "CiphertextBlob", MAX_CIPHERTEXT)?;
         no_recipient(m)?;
         let (k, pt, alg, mat) = self.decrypt_inner(
@@ -184,7 +184,7 @@ impl Kms {
         ok(out, None)
     }
 
-    pub(crate) fn re_encrypt(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn re_encrypt(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let c = req_blob(m, "CiphertextBlob", MAX_CIPHERTEXT)?;
         let (src, pt, src_alg, _) = self.decrypt_inner(
             p,
@@ -239,7 +239,7 @@ impl Kms {
         p: &Partition,
         m: &Input,
         plain: bool,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let op = if plain {
             "GenerateDataKey"
         } else {
@@ -280,7 +280,7 @@ impl Kms {
         p: &Partition,
         m: &Input,
         plain: bool,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let op = if plain {
             "GenerateDataKeyPair"
         } else {
@@ -321,7 +321,7 @@ impl Kms {
         ok(out, v)
     }
 
-    pub(crate) fn generate_random(&self, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn generate_random(&self, m: &Input) -> Result<Output, AwsError> {
         no_recipient(m)?;
         if let Some(id) = str_of(m, "CustomKeyStoreId") {
             return Err(err(
@@ -366,7 +366,7 @@ impl Kms {
         Ok((k, spec, alg, digest))
     }
 
-    pub(crate) fn sign(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn sign(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let (k, spec, alg, digest) = self.signing(p, m, "Sign")?;
         dry_run(m)?;
         let (_, mat) = k
@@ -379,7 +379,7 @@ impl Kms {
         )
     }
 
-    pub(crate) fn verify(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn verify(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let sig = req_blob(m, "Signature", MAX_CIPHERTEXT)?;
         let (k, spec, alg, digest) = self.signing(p, m, "Verify")?;
         dry_run(m)?;
@@ -395,7 +395,7 @@ impl Kms {
         )
     }
 
-    pub(crate) fn get_public_key(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn get_public_key(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let k = find_key(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
         usable(p, &k)?;
         let spec = spec_of(&k)?;
@@ -443,7 +443,7 @@ impl Kms {
         Ok((k, alg, message))
     }
 
-    pub(crate) fn generate_mac(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn generate_mac(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let (k, alg, message) = self.mac_key(p, m, "GenerateMac")?;
         dry_run(m)?;
         let (_, mat) = k
@@ -457,7 +457,7 @@ impl Kms {
         )
     }
 
-    pub(crate) fn verify_mac(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn verify_mac(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let tag = req_blob(m, "Mac", MAX_CIPHERTEXT)?;
         let (k, alg, message) = self.mac_key(p, m, "VerifyMac")?;
         dry_run(m)?;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 
 use crate::input::*;
 use crate::keys::{merge_tags, tags_of};
@@ -49,13 +49,13 @@ fn not_found_policy() -> AwsError {
 }
 
 impl Kms {
-    pub(crate) fn get_key_policy(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn get_key_policy(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         policy_name(m)?;
         let k = find_key_no_alias(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
         ok(json!({ "Policy": k.policy, "PolicyName": "default" }), None)
     }
 
-    pub(crate) fn put_key_policy(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn put_key_policy(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         policy_name(m)?;
         let policy = req(m, "Policy")?.to_string();
         check_policy(&policy)?;
@@ -67,7 +67,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn list_key_policies(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn list_key_policies(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         find_key_no_alias(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
         ok(
             json!({ "PolicyNames": ["default"], "Truncated": false }),
@@ -75,7 +75,7 @@ impl Kms {
         )
     }
 
-    pub(crate) fn tag_resource(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn tag_resource(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let tags = tags_of(m)?;
         let (_, v) = self.update_key(p, req(m, "KeyId")?, false, |k| {
             not_pending_deletion(p, k)?;
@@ -84,7 +84,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn untag_resource(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn untag_resource(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let remove = strings_of(m, "TagKeys");
         let (_, v) = self.update_key(p, req(m, "KeyId")?, false, |k| {
             not_pending_deletion(p, k)?;
@@ -94,7 +94,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn list_resource_tags(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn list_resource_tags(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let k = find_key_no_alias(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
         let mut tags = k.tags.clone();
         tags.sort();
@@ -149,7 +149,7 @@ impl Kms {
         Ok(k.id)
     }
 
-    pub(crate) fn create_alias(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn create_alias(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let name = req(m, "AliasName")?;
         self.check_alias_name(p, name)?;
         let target = req(m, "TargetKeyId")?;
@@ -180,7 +180,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn update_alias(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn update_alias(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let name = req(m, "AliasName")?;
         self.check_alias_name(p, name)?;
         let target = req(m, "TargetKeyId")?;
@@ -207,7 +207,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn delete_alias(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn delete_alias(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let name = req(m, "AliasName")?;
         if name.starts_with("alias/aws/") {
             return Err(err(
@@ -228,7 +228,7 @@ impl Kms {
         ok(json!({}), Some(v))
     }
 
-    pub(crate) fn list_aliases(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn list_aliases(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let snap = self.store.snapshot();
         let now = self.now_ms();
         let only = match str_of(m, "KeyId") {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 
 use crate::crypto::{self, Spec};
 use crate::input::*;
@@ -42,11 +42,7 @@ pub(crate) fn rotate(k: &mut KeyRec, now: u64, kind: &str) -> Result<(), AwsErro
 }
 
 impl Kms {
-    pub(crate) fn enable_key_rotation(
-        &self,
-        p: &Partition,
-        m: &Input,
-    ) -> Result<Handled, AwsError> {
+    pub(crate) fn enable_key_rotation(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let period = int_of(m, "RotationPeriodInDays").unwrap_or(365);
         if !(90..=2560).contains(&period) {
             return Err(validation(format!(
@@ -74,7 +70,7 @@ impl Kms {
         &self,
         p: &Partition,
         m: &Input,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let (_, v) = self.update_key(p, req(m, "KeyId")?, false, |k| {
             rotatable(p, k)?;
             usable(p, k)?;
@@ -89,7 +85,7 @@ impl Kms {
         &self,
         p: &Partition,
         m: &Input,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let k = find_key_no_alias(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
         not_pending_deletion(p, &k)?;
         let mut out = json!({
@@ -109,7 +105,7 @@ impl Kms {
         &self,
         p: &Partition,
         m: &Input,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let now = self.now_ms();
         let (arn, v) = self.update_key(p, req(m, "KeyId")?, false, |k| {
             rotatable(p, k)?;
@@ -134,7 +130,7 @@ impl Kms {
         ok(json!({ "KeyId": arn }), Some(v))
     }
 
-    pub(crate) fn list_key_rotations(&self, p: &Partition, m: &Input) -> Result<Handled, AwsError> {
+    pub(crate) fn list_key_rotations(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let k = find_key_no_alias(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
         not_pending_deletion(p, &k)?;
         rotatable(p, &k)?;

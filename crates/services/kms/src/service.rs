@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use snapstack_engine::Engine;
-use snapstack_protocol::errors::{AwsError, Protocol};
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
-use snapstack_service::reply::{finish, internal_error, model_violation};
+use snapstack_service::reply::{finish_json, json_error, model_violation};
 use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
 
 use crate::{Kms, NAME};
@@ -21,7 +21,7 @@ impl Kms {
         ctx: &RequestContext,
         op: &str,
         input: &serde_json::Value,
-    ) -> Result<snapstack_service::Handled, AwsError> {
+    ) -> Result<snapstack_service::Output, AwsError> {
         if let Some(message) = model_violation(NAME, op, Some(input), usize::MAX) {
             return Err(AwsError::new("ValidationException", message));
         }
@@ -42,11 +42,14 @@ impl Service for Kms {
         Box::pin(async move {
             let ctx = call.ctx;
             let (Some(op), Payload::Bytes(body)) = (call.operation, &call.payload) else {
-                return AwsError::new(
-                    "UnknownOperationException",
-                    "KMS requests must name their operation in the X-Amz-Target header",
-                )
-                .into_response(Protocol::Json11, &ctx.request_id);
+                return json_error(
+                    self.model(),
+                    &AwsError::new(
+                        "UnknownOperationException",
+                        "KMS requests must name their operation in the X-Amz-Target header",
+                    ),
+                    &ctx.request_id,
+                );
             };
             let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
                 serde_json::Value::Object(Default::default())
@@ -54,8 +57,11 @@ impl Service for Kms {
                 match serde_json::from_slice(body) {
                     Ok(v) => v,
                     Err(e) => {
-                        return AwsError::new("SerializationException", e.to_string())
-                            .into_response(Protocol::Json11, &ctx.request_id);
+                        return json_error(
+                            self.model(),
+                            &AwsError::new("SerializationException", e.to_string()),
+                            &ctx.request_id,
+                        );
                     }
                 }
             };
@@ -68,7 +74,7 @@ impl Service for Kms {
             } else {
                 self.run(ctx, op, &input)
             };
-            finish(rt, NAME, Protocol::Json11, ctx, result).await
+            finish_json(rt, NAME, self.model(), op, ctx, result).await
         })
     }
 
@@ -84,13 +90,16 @@ impl Service for Kms {
         Box::pin(async move {
             rt.ensure_loaded(NAME).await;
             let h = self.run(ctx, operation, &input)?;
-            let out = serde_json::from_str(&h.body).unwrap_or_default();
-            Ok((out, h.write_version))
+            Ok((h.value, h.write_version))
         })
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
-        internal_error(ctx, true, message)
+        json_error(
+            self.model(),
+            &AwsError::internal("InternalServerError", message),
+            &ctx.request_id,
+        )
     }
 
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {

@@ -20,7 +20,15 @@ fn ctx() -> RequestContext {
 
 fn call(k: &Kms, op: &str, input: Value) -> Result<Value, AwsError> {
     k.handle(&ctx(), op, &input)
-        .map(|h| serde_json::from_str(&h.body).unwrap())
+        // As the client reads it: written by the model.
+        .map(|h| {
+            serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
+                snapstack_protocol::model::named(NAME).unwrap(),
+                op,
+                &h.value,
+            ))
+            .unwrap()
+        })
 }
 
 fn code(r: Result<Value, AwsError>) -> String {

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{Handled, RequestContext, Runtime};
+use snapstack_service::{Output, RequestContext, Runtime};
 
 use crate::secrets::{merge_tags, replicas_of, tags_of};
 use crate::{
@@ -66,11 +66,7 @@ fn is_public(policy: &Value) -> bool {
 }
 
 impl SecretsManager {
-    pub(crate) fn tag_resource(
-        &self,
-        ctx: &RequestContext,
-        v: &Value,
-    ) -> Result<Handled, AwsError> {
+    pub(crate) fn tag_resource(&self, ctx: &RequestContext, v: &Value) -> Result<Output, AwsError> {
         let add = tags_of(v)?;
         self.mutate(
             ctx,
@@ -92,7 +88,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let keys: Vec<String> = v
             .get("TagKeys")
             .and_then(Value::as_array)
@@ -118,7 +114,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let text = s(v, "ResourcePolicy").unwrap_or_default().to_string();
         let (policy, errors) = check_policy(&text)?;
         if !errors.is_empty() {
@@ -147,7 +143,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let Some((_, sec)) = find(&self.store.snapshot(), &ctx.partition, id, self.now_ms()) else {
             return Err(not_found());
@@ -163,7 +159,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         self.mutate(
             ctx,
             s(v, "SecretId").unwrap_or_default(),
@@ -179,7 +175,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         if let Some(id) = s(v, "SecretId")
             && find(&self.store.snapshot(), &ctx.partition, id, self.now_ms()).is_none()
         {
@@ -200,7 +196,7 @@ impl SecretsManager {
         rt: &dyn Runtime,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default().to_string();
         let rules = v.get("RotationRules").map(|r| RotationRules {
             after_days: int(r, "AutomaticallyAfterDays"),
@@ -315,7 +311,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         self.mutate(ctx, s(v, "SecretId").unwrap_or_default(), false, |sec, _| {
             if !sec.rotation_enabled && sec.rotation_lambda.is_none() {
                 return Err(invalid_request(
@@ -335,7 +331,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let add = replicas_of(v, ctx.region())?;
         let force = flag(v, "ForceOverwriteReplicaSecret").unwrap_or(false);
         self.mutate(ctx, s(v, "SecretId").unwrap_or_default(), false, |sec, now| {
@@ -365,7 +361,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let regions: Vec<String> = v
             .get("RemoveReplicaRegions")
             .and_then(Value::as_array)
@@ -399,7 +395,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         self.mutate(ctx, s(v, "SecretId").unwrap_or_default(), false, |sec, now| {
             if sec.primary_region.is_none() {
                 return Err(invalid_request(

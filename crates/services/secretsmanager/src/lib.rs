@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use snapstack_engine::Store;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{Handled, RequestContext, Runtime};
+use snapstack_service::{Output, RequestContext, Runtime};
 
 mod extras;
 mod kms;
@@ -35,7 +35,6 @@ mod tests_more;
 pub use self::model::*;
 
 pub const NAME: &str = "secretsmanager";
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// The account's default key for secrets, created on first use.
 pub const DEFAULT_KEY_ALIAS: &str = "alias/aws/secretsmanager";
 const MAX_VERSIONS: usize = 100;
@@ -101,12 +100,8 @@ pub(crate) fn uuid4() -> String {
     )
 }
 
-pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Handled, AwsError> {
-    Ok(Handled {
-        body: v.to_string(),
-        content_type: CONTENT_TYPE,
-        write_version,
-    })
+pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Output, AwsError> {
+    Ok(Output::write(v, write_version))
 }
 
 pub(crate) fn not_found() -> AwsError {
@@ -173,7 +168,7 @@ impl SecretsManager {
         ctx: &RequestContext,
         op: &str,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         match op {
             "CreateSecret" => self.create_secret(rt, ctx, v).await,
             "GetSecretValue" => self.get_secret_value(rt, ctx, v).await,

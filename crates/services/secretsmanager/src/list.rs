@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
 
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{Handled, RequestContext, Runtime};
+use snapstack_service::{Output, RequestContext, Runtime};
 
 use crate::{
     Secret, SecretsManager, SmRecord, date, find, flag, int, invalid_parameter, not_found, ok, s,
@@ -174,11 +174,7 @@ impl SecretsManager {
         Ok(out)
     }
 
-    pub(crate) fn list_secrets(
-        &self,
-        ctx: &RequestContext,
-        v: &Value,
-    ) -> Result<Handled, AwsError> {
+    pub(crate) fn list_secrets(&self, ctx: &RequestContext, v: &Value) -> Result<Output, AwsError> {
         let include = flag(v, "IncludePlannedDeletion").unwrap_or(false);
         let all = self.matching(ctx, v, include)?;
         let (items, next) = page(all, v, 100)?;
@@ -195,7 +191,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let now = self.now_ms();
         let Some((_, secret)) = find(&self.store.snapshot(), &ctx.partition, id, now) else {
@@ -233,7 +229,7 @@ impl SecretsManager {
         rt: &dyn Runtime,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let ids: Option<Vec<String>> = v.get("SecretIdList").and_then(Value::as_array).map(|a| {
             a.iter()
                 .filter_map(Value::as_str)

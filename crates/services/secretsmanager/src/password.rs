@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 
 use crate::{flag, int, invalid_parameter, ok, random_bytes, s};
 
@@ -95,6 +95,6 @@ fn below_large(n: usize) -> usize {
     }
 }
 
-pub(crate) fn get_random_password(v: &Value) -> Result<Handled, AwsError> {
+pub(crate) fn get_random_password(v: &Value) -> Result<Output, AwsError> {
     ok(json!({"RandomPassword": generate(v)?}), None)
 }

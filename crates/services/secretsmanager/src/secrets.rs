@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use snapstack_engine::Key;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{Handled, RequestContext, Runtime};
+use snapstack_service::{Output, RequestContext, Runtime};
 
 use crate::kms::Sealed;
 use crate::stages::{attach, check_stages, stages_of};
@@ -155,7 +155,7 @@ impl SecretsManager {
         rt: &dyn Runtime,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = s(v, "Name").unwrap_or_default().to_string();
         let value = value_of(v)?;
         let tags = tags_of(v)?;
@@ -242,7 +242,7 @@ impl SecretsManager {
         rt: &dyn Runtime,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let (out, wv) = self
             .read_value(rt, ctx, id, s(v, "VersionId"), s(v, "VersionStage"))
@@ -403,7 +403,7 @@ impl SecretsManager {
         rt: &dyn Runtime,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let Some(value) = value_of(v)? else {
             return Err(invalid_request(
@@ -436,7 +436,7 @@ impl SecretsManager {
         rt: &dyn Runtime,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let value = value_of(v)?;
         let (key, secret) = self.live(ctx, id)?;
@@ -536,7 +536,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let now = self.now_ms();
         let Some((_, secret)) = find(&self.store.snapshot(), &ctx.partition, id, now) else {
@@ -553,7 +553,7 @@ impl SecretsManager {
         id: &str,
         deleted: bool,
         f: impl FnOnce(&mut Secret, u64) -> Result<Value, AwsError>,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let now = self.now_ms();
         let (out, wv) = self.store.write(|txn| {
             let Some((key, mut secret)) = find_in(|k| txn.get(k), &ctx.partition, id, now) else {
@@ -573,7 +573,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let force = flag(v, "ForceDeleteWithoutRecovery").unwrap_or(false);
         let window = int(v, "RecoveryWindowInDays");
@@ -616,7 +616,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         self.mutate(ctx, id, true, |secret, _| {
             secret.deleted_ms = None;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use snapstack_engine::Engine;
-use snapstack_protocol::errors::{AwsError, Protocol};
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
-use snapstack_service::reply::{finish, internal_error, model_violation};
+use snapstack_service::reply::{finish_json, json_error, model_violation};
 use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
 
 use crate::{NAME, SecretsManager};
@@ -30,11 +30,14 @@ impl Service for SecretsManager {
         Box::pin(async move {
             let ctx = call.ctx;
             let (Some(op), Payload::Bytes(body)) = (call.operation, &call.payload) else {
-                return AwsError::new(
-                    "UnknownOperationException",
-                    "Secrets Manager requests must name their operation in the X-Amz-Target header",
-                )
-                .into_response(Protocol::Json11, &ctx.request_id);
+                return json_error(
+                    self.model(),
+                    &AwsError::new(
+                        "UnknownOperationException",
+                        "Secrets Manager requests must name their operation in the X-Amz-Target header",
+                    ),
+                    &ctx.request_id,
+                );
             };
             let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
                 serde_json::Value::Object(Default::default())
@@ -42,21 +45,27 @@ impl Service for SecretsManager {
                 match serde_json::from_slice(body) {
                     Ok(v @ serde_json::Value::Object(_)) => v,
                     _ => {
-                        return AwsError::new(
-                            "SerializationException",
-                            "The request body is not a JSON object.",
-                        )
-                        .into_response(Protocol::Json11, &ctx.request_id);
+                        return json_error(
+                            self.model(),
+                            &AwsError::new(
+                                "SerializationException",
+                                "The request body is not a JSON object.",
+                            ),
+                            &ctx.request_id,
+                        );
                     }
                 }
             };
             if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
-                return AwsError::new("ValidationException", message)
-                    .into_response(Protocol::Json11, &ctx.request_id);
+                return json_error(
+                    self.model(),
+                    &AwsError::new("ValidationException", message),
+                    &ctx.request_id,
+                );
             }
             rt.ensure_loaded(NAME).await;
             let result = self.handle(rt, ctx, op, &input).await;
-            finish(rt, NAME, Protocol::Json11, ctx, result).await
+            finish_json(rt, NAME, self.model(), op, ctx, result).await
         })
     }
 
@@ -74,13 +83,16 @@ impl Service for SecretsManager {
                 return Err(AwsError::new("ValidationException", message));
             }
             let h = self.handle(rt, ctx, operation, &input).await?;
-            let out = serde_json::from_str(&h.body).unwrap_or_default();
-            Ok((out, h.write_version))
+            Ok((h.value, h.write_version))
         })
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
-        internal_error(ctx, true, message)
+        json_error(
+            self.model(),
+            &AwsError::internal("InternalServerError", message),
+            &ctx.request_id,
+        )
     }
 
     /// Remove secrets past their recovery window now and then, once the state is loaded.

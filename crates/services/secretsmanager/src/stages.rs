@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{Handled, RequestContext};
+use snapstack_service::{Output, RequestContext};
 
 use crate::{
     CURRENT, MAX_STAGES, MAX_VERSIONS, PREVIOUS, Secret, SecretsManager, SmRecord, find_in,
@@ -81,7 +81,7 @@ impl SecretsManager {
         &self,
         ctx: &RequestContext,
         v: &Value,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = s(v, "SecretId").unwrap_or_default();
         let stage = s(v, "VersionStage").unwrap_or_default().to_string();
         let move_to = s(v, "MoveToVersionId");

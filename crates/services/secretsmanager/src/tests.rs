@@ -224,7 +224,15 @@ impl Env {
             return Err(AwsError::new("ValidationException", m));
         }
         let h = self.sm.handle(&self.rt, &self.ctx, op, &input).await?;
-        Ok(serde_json::from_str(&h.body).unwrap())
+        // As the client reads it: written by the model.
+        Ok(
+            serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
+                snapstack_protocol::model::named(NAME).unwrap(),
+                op,
+                &h.value,
+            ))
+            .unwrap(),
+        )
     }
 
     pub async fn ok(&self, op: &str, input: Value) -> Value {

@@ -231,7 +231,9 @@ async fn list_secrets_filters_sorts_and_pages() {
         e.sm.handle(&e.rt, &other, "ListSecrets", &json!({}))
             .await
             .unwrap();
-    assert_eq!(h.body, r#"{"SecretList":[]}"#);
+    let model = snapstack_protocol::model::named(NAME).unwrap();
+    let body = snapstack_protocol::codec::json::serialize_output(model, "ListSecrets", &h.value);
+    assert_eq!(String::from_utf8(body).unwrap(), r#"{"SecretList":[]}"#);
 }
 
 #[tokio::test]

@@ -4,12 +4,14 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use snapstack_protocol::http::{HeaderValue, StatusCode, header};
-use snapstack_protocol::response::{IntoResponse, Response};
+use snapstack_protocol::errors::AwsError;
+use snapstack_protocol::http::HeaderValue;
+use snapstack_protocol::model::ServiceModel;
+use snapstack_protocol::response::Response;
+use snapstack_service::reply;
 
 use super::SqsError;
 
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// The deepest nesting a request may have (SQS inputs are at most 4 levels deep).
 const MAX_DEPTH: usize = 16;
 
@@ -81,28 +83,22 @@ pub fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Er
     })
 }
 
-fn with_request_id(mut resp: Response, request_id: &str) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-RequestId", v);
-    }
-    resp
+/// SQS's model (its JSON protocol's shapes, error types and query codes).
+fn model() -> &'static ServiceModel {
+    snapstack_protocol::model::named(super::NAME).expect("the sqs model is embedded")
 }
 
-pub fn response(body: &Value, request_id: &str) -> Response {
-    with_request_id(
-        (StatusCode::OK, body.to_string()).into_response(),
-        request_id,
-    )
+/// An operation's output (its JSON shape) written by the model.
+pub fn response(op: &str, body: &Value, request_id: &str) -> Response {
+    reply::json_output(model(), op, body, request_id)
 }
 
+/// An error in the model's JSON shape: `__type` `com.amazonaws.sqs#<Shape>`, and the legacy
+/// query code in `x-amzn-query-error` (the one the error carries: the model's, except
+/// `MissingAction` for a request that names no operation).
 pub fn error(e: &SqsError, request_id: &str) -> Response {
-    let body = serde_json::json!({
-        "__type": format!("com.amazonaws.sqs#{}", e.shape),
-        "message": e.message,
-    });
-    let mut resp = with_request_id((e.status, body.to_string()).into_response(), request_id);
+    let aws = AwsError::new(e.shape, e.message.clone()).with_status(e.status);
+    let mut resp = reply::json_error(model(), &aws, request_id);
     let fault = if e.sender_fault() {
         "Sender"
     } else {
@@ -147,6 +143,58 @@ mod tests {
         assert_eq!(t.n, None);
         assert!(serde_json::from_str::<T>(r#"{"n":"x"}"#).is_err());
         assert!(serde_json::from_str::<T>(r#"{"n":1.5}"#).is_err());
+    }
+
+    #[test]
+    fn the_models_query_codes_are_the_errors_own() {
+        use snapstack_protocol::codec::json::serialize_error;
+        let errors = [
+            SqsError::no_queue(),
+            SqsError::no_queue_or_no_access(),
+            SqsError::access_denied("arn"),
+            SqsError::queue_exists("q"),
+            SqsError::invalid_parameter("m"),
+            SqsError::missing("p"),
+            SqsError::receipt_invalid("h"),
+            SqsError::invalid_attribute_name("a"),
+            SqsError::invalid_attribute_value("m"),
+            SqsError::invalid_contents("m"),
+            SqsError::too_many_entries(11),
+            SqsError::empty_batch(),
+            SqsError::ids_not_distinct("i"),
+            SqsError::invalid_batch_id("i"),
+            SqsError::batch_too_long(1, 2),
+            SqsError::purge_in_progress("q"),
+            SqsError::not_in_flight(),
+            SqsError::not_found("m"),
+            SqsError::invalid_address("u"),
+            SqsError::serialization("m"),
+            SqsError::unknown_operation("Nope"),
+            SqsError::unknown_operation("ListQueues"),
+            SqsError::internal("m"),
+        ];
+        for e in errors {
+            let (status, headers, body) = serialize_error(model(), e.shape, &e.message);
+            let fault = if e.sender_fault() {
+                "Sender"
+            } else {
+                "Receiver"
+            };
+            let query = headers.iter().find(|(k, _)| k == "x-amzn-query-error");
+            assert_eq!(
+                query.map(|(_, v)| v.as_str()),
+                Some(format!("{};{fault}", e.code).as_str()),
+                "{e}"
+            );
+            assert!(
+                status == e.status.as_u16() || e.status.as_u16() != 400,
+                "{e}"
+            );
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["__type"], format!("com.amazonaws.sqs#{}", e.shape));
+        }
+        // The one the model cannot know: a request that names no operation.
+        assert_eq!(SqsError::unknown_operation("").code, "MissingAction");
     }
 
     proptest! {

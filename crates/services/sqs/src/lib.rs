@@ -376,7 +376,7 @@ pub async fn serve(
         Err(e) => Err(e),
     };
     match (wire, result) {
-        (Wire::Json, Ok(out)) => json::response(&out.body, &ctx.request_id),
+        (Wire::Json, Ok(out)) => json::response(op, &out.body, &ctx.request_id),
         (Wire::Json, Err(e)) => json::error(&e, &ctx.request_id),
         (Wire::Query, Ok(out)) => query::response(op, &out.body, &ctx.request_id),
         (Wire::Query, Err(e)) => query::error(&e, &ctx.request_id),

@@ -238,7 +238,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: SendCommandInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let requested = input
             .document_name
             .ok_or_else(|| AwsError::missing("documentName"))?;
@@ -401,7 +401,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: ListCommandsInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let max = range_check(input.max_results, "maxResults", 50, 50)?;
         let filters = command_filters(input.filters.unwrap_or_default())?;
         let snap = self.store.snapshot();
@@ -457,7 +457,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: ListCommandsInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let max = range_check(input.max_results, "maxResults", 50, 50)?;
         let filters = command_filters(input.filters.unwrap_or_default())?;
         let details = input.details.unwrap_or(false);
@@ -530,7 +530,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: InvocationInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .command_id
             .ok_or_else(|| AwsError::missing("commandId"))?;
@@ -589,7 +589,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: InvocationInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .command_id
             .ok_or_else(|| AwsError::missing("commandId"))?;

@@ -365,7 +365,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: CreateDocumentInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let content = input.content.ok_or_else(|| AwsError::missing("content"))?;
         check_new_name(&name)?;
@@ -432,7 +432,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: DocSelectInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = doc_name(ctx, &input.name.ok_or_else(|| AwsError::missing("name"))?);
         let snap = self.store.snapshot();
         let d = find_doc(&snap, ctx, &name).ok_or_else(doc_missing)?;
@@ -474,7 +474,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: DocSelectInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = doc_name(ctx, &input.name.ok_or_else(|| AwsError::missing("name"))?);
         let snap = self.store.snapshot();
         let d = find_doc(&snap, ctx, &name).ok_or_else(doc_missing)?;
@@ -492,7 +492,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: UpdateDocumentInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let content = input.content.ok_or_else(|| AwsError::missing("content"))?;
         if built_in(&name).is_some() {
@@ -586,7 +586,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: DocSelectInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let requested = input
             .document_version
@@ -622,7 +622,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: DocSelectInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         if built_in(&name).is_some() {
             return Err(not_owned());
@@ -690,7 +690,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: ListDocumentsInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let max = range_check(input.max_results, "maxResults", 50, 50)?;
         let mut filters: Vec<(String, Vec<String>)> = Vec::new();
         for f in input.document_filter_list.unwrap_or_default() {
@@ -814,7 +814,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: DocSelectInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = doc_name(ctx, &input.name.ok_or_else(|| AwsError::missing("name"))?);
         let max = range_check(input.max_results, "maxResults", 50, 50)?;
         let snap = self.store.snapshot();
@@ -859,7 +859,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: PermissionInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         check_permission_type(input.permission_type.as_deref())?;
         let max = range_check(input.max_results, "maxResults", 200, 200)?;
@@ -891,7 +891,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: PermissionInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         check_permission_type(input.permission_type.as_deref())?;
         if built_in(&name).is_some() {

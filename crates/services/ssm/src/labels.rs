@@ -7,7 +7,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: LabelInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let labels = input.labels.ok_or_else(|| AwsError::missing("labels"))?;
         if labels.is_empty() || labels.len() > 10 {
@@ -69,7 +69,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: LabelInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let wanted = input
             .parameter_version

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use snapstack_engine::{Key, Partition, Record, Snapshot, Store};
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::Handled;
+use snapstack_service::Output;
 use snapstack_service::RequestContext;
 
 mod commands;
@@ -55,7 +55,6 @@ const MAX_DEPTH: usize = 15;
 const MAX_LABELS_PER_VERSION: usize = 10;
 const MAX_TAGS: usize = 50;
 const DEFAULT_KEY_ID: &str = "alias/aws/ssm";
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 const NAME_RULES: &str = "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_";
 
@@ -97,19 +96,12 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(body: &Body<'_>) -> Result<T,
     }
 }
 
-pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Handled, AwsError> {
-    Ok(Handled {
-        body: v.to_string(),
-        content_type: CONTENT_TYPE,
-        write_version,
-    })
+pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Output, AwsError> {
+    Ok(Output::write(v, write_version))
 }
 
 /// A page of `Parameters`, with `NextToken` when there is more.
-pub(crate) fn parameters_page(
-    items: Vec<Value>,
-    next: Option<String>,
-) -> Result<Handled, AwsError> {
+pub(crate) fn parameters_page(items: Vec<Value>, next: Option<String>) -> Result<Output, AwsError> {
     let mut resp = json!({ "Parameters": items });
     if let Some(t) = next {
         resp["NextToken"] = json!(t);
@@ -179,7 +171,7 @@ impl Ssm {
     }
 
     /// Handle one JSON 1.1 operation.
-    pub fn handle(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> Result<Handled, AwsError> {
+    pub fn handle(&self, ctx: &RequestContext, op: &str, body: &[u8]) -> Result<Output, AwsError> {
         self.handle_body(ctx, op, &Body::Bytes(body))
     }
 
@@ -189,7 +181,7 @@ impl Ssm {
         ctx: &RequestContext,
         op: &str,
         body: &Body<'_>,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         match op {
             "PutParameter" => self.put_parameter(ctx, parse(body)?),
             "GetParameter" => self.get_parameter(ctx, parse(body)?),

@@ -7,7 +7,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: PutParameterInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let value = input.value.ok_or_else(|| AwsError::missing("value"))?;
         validate_name(&name)?;
@@ -200,7 +200,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: NameInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let requested = input.name.ok_or_else(|| AwsError::missing("name"))?;
         if requested.len() > MAX_NAME_LEN {
             return Err(length_error(&requested, "name", MAX_NAME_LEN));
@@ -228,7 +228,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: NamesInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let names = input.names.ok_or_else(|| AwsError::missing("names"))?;
         if names.is_empty() || names.len() > 10 {
             return Err(AwsError::validation(format!(
@@ -273,7 +273,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: ByPathInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let path = input.path.ok_or_else(|| AwsError::missing("path"))?;
         if path.len() > MAX_NAME_LEN {
             return Err(length_error(&path, "path", MAX_NAME_LEN));
@@ -350,7 +350,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: NameInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;
         let k = key(&ctx.partition, &base);
@@ -365,7 +365,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: NamesInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let names = input.names.ok_or_else(|| AwsError::missing("names"))?;
         if names.is_empty() || names.len() > 10 {
             return Err(AwsError::validation(format!(
@@ -398,7 +398,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: DescribeInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         if input.filters.is_some() && input.parameter_filters.is_some() {
             return Err(AwsError::validation(
                 "You can use either Filters or ParameterFilters in a single request.",
@@ -465,7 +465,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: HistoryInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let max = range_check(input.max_results, "maxResults", 50, 50)?;
         let (base, _, _) = parse_selector(ctx, &name).map_err(|_| not_found(&name))?;

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use snapstack_engine::Engine;
-use snapstack_protocol::errors::{AwsError, Protocol};
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
-use snapstack_service::reply::{finish, internal_error, model_violation};
+use snapstack_service::reply::{finish_json, json_error, model_violation};
 use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
 
 use crate::{Body, NAME, Ssm};
@@ -28,11 +28,14 @@ impl Service for Ssm {
         Box::pin(async move {
             let ctx = call.ctx;
             let (Some(op), Payload::Bytes(body)) = (call.operation, &call.payload) else {
-                return AwsError::new(
-                    "UnknownOperationException",
-                    "SSM requests must name their operation in the X-Amz-Target header",
-                )
-                .into_response(Protocol::Json11, &ctx.request_id);
+                return json_error(
+                    self.model(),
+                    &AwsError::new(
+                        "UnknownOperationException",
+                        "SSM requests must name their operation in the X-Amz-Target header",
+                    ),
+                    &ctx.request_id,
+                );
             };
             // Parsed once: validated against the model, then handed to the operation. A body
             // that does not parse goes to SSM as bytes, whose parser answers with its
@@ -46,15 +49,18 @@ impl Service for Ssm {
             if (empty || parsed.is_some())
                 && let Some(message) = model_violation(NAME, op, parsed.as_ref(), usize::MAX)
             {
-                return AwsError::new("ValidationException", message)
-                    .into_response(Protocol::Json11, &ctx.request_id);
+                return json_error(
+                    self.model(),
+                    &AwsError::new("ValidationException", message),
+                    &ctx.request_id,
+                );
             }
             rt.ensure_loaded(NAME).await;
             let result = match &parsed {
                 Some(v) => self.handle_body(ctx, op, &Body::Json(v)),
                 None => self.handle(ctx, op, body),
             };
-            finish(rt, NAME, Protocol::Json11, ctx, result).await
+            finish_json(rt, NAME, self.model(), op, ctx, result).await
         })
     }
 
@@ -72,12 +78,15 @@ impl Service for Ssm {
                 return Err(AwsError::new("ValidationException", message));
             }
             let h = self.handle_body(ctx, operation, &Body::Json(&input))?;
-            let out = serde_json::from_str(&h.body).unwrap_or_default();
-            Ok((out, h.write_version))
+            Ok((h.value, h.write_version))
         })
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
-        internal_error(ctx, true, message)
+        json_error(
+            self.model(),
+            &AwsError::internal("InternalServerError", message),
+            &ctx.request_id,
+        )
     }
 }

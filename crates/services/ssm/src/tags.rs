@@ -63,7 +63,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TagsInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let k = Self::tag_target(ctx, &input)?;
         let tags = input.tags.ok_or_else(|| AwsError::missing("tags"))?;
         let (result, version) = self.store.write(|txn| {
@@ -93,7 +93,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TagsInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let k = Self::tag_target(ctx, &input)?;
         let keys = input.tag_keys.ok_or_else(|| AwsError::missing("tagKeys"))?;
         let (result, version) = self.store.write(|txn| {
@@ -115,7 +115,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TagsInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let k = Self::tag_target(ctx, &input)?;
         let snap = self.store.snapshot();
         let tags = snap

@@ -9,7 +9,15 @@ fn ctx(account: &str, region: &str) -> RequestContext {
 
 fn call(ssm: &Ssm, c: &RequestContext, op: &str, body: Value) -> Result<Value, AwsError> {
     let h = ssm.handle(c, op, body.to_string().as_bytes())?;
-    Ok(serde_json::from_str(&h.body).unwrap())
+    // As the client reads it: written by the model.
+    Ok(
+        serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
+            snapstack_protocol::model::named(NAME).unwrap(),
+            op,
+            &h.value,
+        ))
+        .unwrap(),
+    )
 }
 
 fn code(r: Result<Value, AwsError>) -> String {

@@ -11,7 +11,15 @@ fn ctx() -> RequestContext {
 
 fn call(s: &Ssm, op: &str, body: Value) -> Result<Value, AwsError> {
     let h = s.handle(&ctx(), op, body.to_string().as_bytes())?;
-    Ok(serde_json::from_str(&h.body).unwrap())
+    // As the client reads it: written by the model.
+    Ok(
+        serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
+            snapstack_protocol::model::named(NAME).unwrap(),
+            op,
+            &h.value,
+        ))
+        .unwrap(),
+    )
 }
 
 fn code(r: Result<Value, AwsError>) -> String {
@@ -740,4 +748,23 @@ fn maintenance_windows_targets_tasks() {
         code(call(&s, "GetMaintenanceWindow", json!({"WindowId": id}))),
         "DoesNotExistException"
     );
+}
+
+#[test]
+fn described_tasks_leave_out_their_invocation_parameters() {
+    let s = Ssm::new();
+    let w = call(&s, "CreateMaintenanceWindow", json!({"Name": "w", "Schedule": "rate(1 day)", "Duration": 2, "Cutoff": 1, "AllowUnassociatedTargets": true})).unwrap();
+    let id = w["WindowId"].as_str().unwrap().to_string();
+    call(&s, "RegisterTaskWithMaintenanceWindow", json!({"WindowId": id, "TaskArn": "AWS-RunShellScript", "TaskType": "RUN_COMMAND", "Priority": 1, "MaxConcurrency": "1", "MaxErrors": "0", "TaskInvocationParameters": {"RunCommand": {"Parameters": {"commands": ["uptime"]}}}})).unwrap();
+    // As AWS lists them (MaintenanceWindowTask has no TaskInvocationParameters).
+    let ks = call(
+        &s,
+        "DescribeMaintenanceWindowTasks",
+        json!({"WindowId": id}),
+    )
+    .unwrap();
+    let t = &ks["Tasks"][0];
+    assert!(t.get("TaskInvocationParameters").is_none(), "{t}");
+    assert_eq!(t["TaskArn"], "AWS-RunShellScript");
+    assert_eq!(t["MaxErrors"], "0");
 }

@@ -147,11 +147,15 @@ fn target_json(t: &WindowTargetRec) -> Value {
     Value::Object(m)
 }
 
+/// A task as DescribeMaintenanceWindowTasks lists it (`MaintenanceWindowTask`): everything it
+/// was registered with except `TaskInvocationParameters`, which only GetMaintenanceWindowTask
+/// returns.
 fn task_json(t: &WindowTaskRec) -> Value {
     let mut m = match serde_json::from_str::<Value>(&t.body) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    m.remove("TaskInvocationParameters");
     m.insert("WindowId".into(), json!(t.window_id));
     m.insert("WindowTaskId".into(), json!(t.id));
     m.insert("TaskArn".into(), json!(t.task_arn));
@@ -221,7 +225,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let name = input.name.ok_or_else(|| AwsError::missing("name"))?;
         let schedule = input
             .schedule
@@ -314,7 +318,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -326,7 +330,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .window_id
             .clone()
@@ -384,7 +388,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let id = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -402,7 +406,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowListInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let max = page_size(input.max_results)?;
         let filters = input.filters.unwrap_or_default();
         let after = page_token(input.next_token.as_deref())?;
@@ -446,7 +450,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TargetRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -497,7 +501,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TargetRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -546,7 +550,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowListInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -600,7 +604,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TaskRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -685,7 +689,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: TaskRegInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;
@@ -717,7 +721,7 @@ impl Ssm {
         &self,
         ctx: &RequestContext,
         input: WindowListInput,
-    ) -> Result<Handled, AwsError> {
+    ) -> Result<Output, AwsError> {
         let wid = input
             .window_id
             .ok_or_else(|| AwsError::missing("windowId"))?;

@@ -267,6 +267,20 @@ pub fn serialize_error(
     code: &str,
     message: &str,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    serialize_error_with(model, code, message, &serde_json::Map::new())
+}
+
+/// [`serialize_error`] with members of the error shape besides its message, in the neutral
+/// JSON shape (DynamoDB's `Item` of `ConditionalCheckFailedException`, `CancellationReasons` of
+/// `TransactionCanceledException`), written by the model like an output's: members the error
+/// shape does not have and `null`s are left out. The body's keys are in the order serde_json
+/// gives an object (sorted), as the hand-written errors' bodies had them.
+pub fn serialize_error_with(
+    model: &ServiceModel,
+    code: &str,
+    message: &str,
+    members: &serde_json::Map<String, Value>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let d = dialect::of(model);
     let status = error_status(model, code);
     let mut headers = vec![("Content-Type".to_string(), content_type(model).to_string())];
@@ -277,12 +291,37 @@ pub fn serialize_error(
         let query = query_code(model, code).unwrap_or_else(|| d.query_code(code));
         headers.push(("x-amzn-query-error".into(), query_error(query, status)));
     }
-    // The order serde_json gives an object (its keys sorted, or as inserted with
-    // `preserve_order`): the same as the hand-written errors' `json!` bodies.
-    let mut body = serde_json::Map::new();
-    body.insert("__type".into(), Value::String(d.error_type(code)));
-    body.insert(d.message_key(code).into(), Value::String(message.into()));
-    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let type_value = Value::String(d.error_type(code));
+    let message_value = Value::String(message.into());
+    let message_key = d.message_key(code);
+    let shape = model.shape(code).filter(|s| s.exception);
+    // Every member with the shape it is written by (`None`: as it is), in key order.
+    let mut fields: std::collections::BTreeMap<&str, (&Value, Option<&crate::model::Member>)> =
+        std::collections::BTreeMap::new();
+    for (name, v) in members {
+        if v.is_null() || name == "__type" || name == message_key {
+            continue;
+        }
+        if let Some(m) = shape.and_then(|s| s.members.get(name)) {
+            fields.insert(name, (v, Some(m)));
+        }
+    }
+    fields.insert("__type", (&type_value, None));
+    fields.insert(message_key, (&message_value, None));
+    let mut body = Vec::with_capacity(64 + message.len());
+    body.push(b'{');
+    for (i, (name, (v, m))) in fields.into_iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        raw(&mut body, &name);
+        body.push(b':');
+        match m.and_then(|m| model.shape(&m.shape).map(|s| (m, s))) {
+            Some((m, s)) => write(&mut body, model, s, m.timestamp_format.as_deref(), v, 1),
+            None => raw(&mut body, v),
+        }
+    }
+    body.push(b'}');
     (status, headers, body)
 }
 

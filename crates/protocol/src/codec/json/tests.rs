@@ -388,6 +388,73 @@ fn no_json_or_cbor_model_renames_a_body_member_or_formats_a_timestamp() {
     }
 }
 
+#[test]
+fn errors_carry_the_members_their_shape_has() {
+    let ddb = m("dynamodb");
+    // Without members: what serialize_error writes.
+    assert_eq!(
+        serialize_error_with(ddb, "ResourceNotFoundException", "x", &Default::default()),
+        serialize_error(ddb, "ResourceNotFoundException", "x")
+    );
+    // The shape's members by the model, in key order; others and nulls left out.
+    let members = json!({"Item": {"id": {"S": "a"}}, "Extra": 1, "message": "not this one"});
+    let (status, _, body) = serialize_error_with(
+        ddb,
+        "ConditionalCheckFailedException",
+        "The conditional request failed",
+        members.as_object().unwrap(),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        text(&body),
+        r#"{"Item":{"id":{"S":"a"}},"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#
+    );
+    let reasons = json!({"CancellationReasons": [
+        {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed", "Item": {"n": {"N": "1"}}},
+        {"Code": "None"}
+    ], "Nothing": null});
+    let (_, _, body) = serialize_error_with(
+        ddb,
+        "TransactionCanceledException",
+        "Transaction cancelled",
+        reasons.as_object().unwrap(),
+    );
+    assert_eq!(
+        text(&body),
+        r#"{"CancellationReasons":[{"Code":"ConditionalCheckFailed","Item":{"n":{"N":"1"}},"Message":"The conditional request failed"},{"Code":"None"}],"Message":"Transaction cancelled","__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException"}"#
+    );
+    // A code outside the model has no members to carry.
+    let (_, _, body) =
+        serialize_error_with(m("ssm"), "Nope", "m", json!({"A": 1}).as_object().unwrap());
+    assert_eq!(text(&body), r#"{"__type":"Nope","message":"m"}"#);
+}
+
+/// A DynamoDB attribute value, nested up to 4 levels.
+fn attribute_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        "\\PC{0,12}".prop_map(|s| json!({"S": s})),
+        any::<i64>().prop_map(|n| json!({"N": n.to_string()})),
+        "[A-Za-z0-9+/]{0,8}".prop_map(|b| json!({"B": b})),
+        any::<bool>().prop_map(|b| json!({"BOOL": b})),
+        Just(json!({"NULL": true})),
+        prop::collection::vec("\\PC{0,6}", 1..4).prop_map(|v| json!({"SS": v})),
+        prop::collection::vec(any::<i32>().prop_map(|n| n.to_string()), 1..4)
+            .prop_map(|v| json!({"NS": v})),
+    ];
+    leaf.prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| json!({"L": v})),
+            prop::collection::btree_map("[a-zA-Z_#.]{1,10}", inner, 0..5)
+                .prop_map(|m| json!({"M": m})),
+        ]
+    })
+}
+
+fn item() -> impl Strategy<Value = Value> {
+    prop::collection::btree_map("[a-zA-Z_#.]{1,10}", attribute_value(), 1..8)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -438,5 +505,19 @@ proptest! {
         let out = serialize_output(cw, "GetMetricData", &v);
         let back: Value = serde_json::from_slice(&out).unwrap();
         prop_assert_eq!(back, v);
+    }
+
+    /// DynamoDB's items (the bulk of its answers) are written by the model exactly as the
+    /// hand-written service wrote them (`Value::to_string`).
+    #[test]
+    fn dynamodb_items_are_written_as_before(it in item(), items in prop::collection::vec(item(), 0..4)) {
+        let ddb = m("dynamodb");
+        let get = json!({"Item": it, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5}});
+        let out = serialize_output(ddb, "GetItem", &get);
+        prop_assert_eq!(text(&out), get.to_string());
+        let query = json!({"Items": items, "Count": items.len(), "ScannedCount": items.len(),
+            "LastEvaluatedKey": it});
+        let out = serialize_output(ddb, "Query", &query);
+        prop_assert_eq!(text(&out), query.to_string());
     }
 }

@@ -22,7 +22,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use snapstack_service::{Handled, RequestContext};
+use snapstack_service::{Output, RequestContext};
 
 use crate::items::{
     self, get_item_in, item_key, load_table, save_table, str_field, verr, write_item,
@@ -132,7 +132,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let stmt = prepare(
             body.get("Statement").unwrap_or(&Value::Null),
             body.get("Parameters"),
@@ -177,7 +177,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let list = match body.get("Statements") {
             None | Some(Value::Null) => return Err(DdbError::missing("statements")),
             Some(Value::Array(a)) => a,
@@ -276,7 +276,7 @@ impl DynamoDb {
         &self,
         ctx: &RequestContext,
         body: &Value,
-    ) -> DdbResult<Handled> {
+    ) -> DdbResult<Output> {
         let list = match body.get("TransactStatements") {
             None | Some(Value::Null) => return Err(DdbError::missing("transactStatements")),
             Some(Value::Array(a)) => a,
