@@ -1,0 +1,1 @@
+//! Unit tests of the operations and the outbox.
