@@ -515,7 +515,7 @@ impl Pattern {
             let mut vals = Vec::new();
             values_at(event, path, &mut vals);
             conds.iter().any(|c| match c {
-                Cond::Exists(want) => *want == !vals.is_empty(),
+                Cond::Exists(want) => *want != vals.is_empty(),
                 c => vals.iter().any(|v| value_matches(c, v)),
             })
         }) && self.ors.iter().all(|g| g.iter().any(|b| b.matches(event)))
@@ -754,5 +754,38 @@ mod tests {
             p = format!("{{\"a\": {p}}}");
         }
         assert!(compile(&p).is_err());
+    }
+
+    /// Reference glob matcher (dynamic programming) for the property test.
+    fn glob_ref(p: &[char], s: &[char]) -> bool {
+        let mut dp = vec![vec![false; s.len() + 1]; p.len() + 1];
+        dp[0][0] = true;
+        for i in 1..=p.len() {
+            dp[i][0] = dp[i - 1][0] && p[i - 1] == '*';
+            for j in 1..=s.len() {
+                dp[i][j] = if p[i - 1] == '*' {
+                    dp[i - 1][j] || dp[i][j - 1]
+                } else {
+                    dp[i - 1][j - 1] && p[i - 1] == s[j - 1]
+                };
+            }
+        }
+        dp[p.len()][s.len()]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wildcard_agrees_with_a_reference(p in "[ab*]{0,8}", s in "[ab]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            proptest::prop_assert_eq!(wildcard(&p, &s), glob_ref(&pc, &sc));
+        }
+
+        #[test]
+        fn any_text_compiles_or_is_refused_without_panic(t in "[\\[\\]{}\":,a-z0-9 .$*<>=-]{0,60}") {
+            if let Ok(p) = compile(&t) {
+                let _ = p.matches(&json!({"a": [1, "x", {"b": null}]}));
+            }
+        }
     }
 }

@@ -195,7 +195,7 @@ fn civil(days: i64) -> (u32, u32, u32) {
 fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
         4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         _ => 31,
     }
@@ -205,7 +205,7 @@ impl Cron {
     fn year_ok(&self, y: u32) -> bool {
         self.years
             .iter()
-            .any(|&(a, b, s)| y >= a && y <= b && (y - a) % s == 0)
+            .any(|&(a, b, s)| y >= a && y <= b && (y - a).is_multiple_of(s))
     }
 
     /// Whether the day (days since the epoch) is a fire day.

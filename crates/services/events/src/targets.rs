@@ -33,7 +33,7 @@ fn check_target(t: &Value) -> Result<(), (String, String)> {
         ));
     }
     if let Some(dlq) = t.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str)
-        && !crate::parse_arn(dlq).is_some_and(|d| d.service == "sqs")
+        && crate::parse_arn(dlq).is_none_or(|d| d.service != "sqs")
     {
         return fail(format!(
             "Parameter DeadLetterConfig.Arn is not valid for target: {id}."
@@ -66,19 +66,21 @@ fn check_input(t: &Value) -> Result<(), AwsError> {
     {
         return Err(validation(format!("InputPath for target {id} is invalid.")));
     }
-    if let Some(tr) = t.get("InputTransformer") {
-        if let Some(m) = tr.get("InputPathsMap").and_then(Value::as_object) {
-            for (k, v) in m {
-                if k.starts_with("aws.events") {
-                    return Err(validation(format!(
-                        "InputTransformer for target {id} is invalid: key {k} is reserved."
-                    )));
-                }
-                if !v.as_str().is_some_and(crate::transform::valid_path) {
-                    return Err(validation(format!(
-                        "InputTransformer for target {id} is invalid: {k} is not a valid JSON path."
-                    )));
-                }
+    if let Some(m) = t
+        .get("InputTransformer")
+        .and_then(|tr| tr.get("InputPathsMap"))
+        .and_then(Value::as_object)
+    {
+        for (k, v) in m {
+            if k.starts_with("aws.events") {
+                return Err(validation(format!(
+                    "InputTransformer for target {id} is invalid: key {k} is reserved."
+                )));
+            }
+            if !v.as_str().is_some_and(crate::transform::valid_path) {
+                return Err(validation(format!(
+                    "InputTransformer for target {id} is invalid: {k} is not a valid JSON path."
+                )));
             }
         }
     }
