@@ -1,4 +1,5 @@
-//! Archives (events of a bus that match the archive's pattern, kept as records) and replays
+//! Archives (events of a bus that match the archive's pattern, kept as records, removed past
+//! their RetentionDays by the background task) and replays
 //! (StartReplay records the replay and a marker; the background task routes the archived events
 //! of the window to the destination bus's rules and completes it).
 
@@ -375,6 +376,60 @@ impl Events {
             }
             txn.insert(key, EventsRecord::Replay(Box::new(r)));
         });
+    }
+}
+
+impl Events {
+    /// Remove archived events older than their archive's retention (0 days: kept forever);
+    /// returns how many went.
+    pub fn sweep_archives(&self, now: u64) -> usize {
+        let archives: Vec<(Partition, Archive)> = self
+            .store
+            .snapshot()
+            .iter()
+            .filter_map(|(_, r)| match r {
+                EventsRecord::Archive(a) if a.retention_days > 0 => {
+                    let arn = crate::parse_arn(&a.arn)?;
+                    Some((Partition::new(arn.account, arn.region), (**a).clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut removed = 0;
+        for (p, a) in archives {
+            let cutoff = now.saturating_sub(a.retention_days as u64 * 86_400_000);
+            let lo = model::archived_of(&p, &a.name);
+            let hi = model::archived_at(&p, &a.name, cutoff);
+            let old: Vec<(snapstack_engine::Key, u64)> = self
+                .store
+                .snapshot()
+                .range((std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi)))
+                .filter_map(|(k, r)| match r {
+                    EventsRecord::Archived(t) => Some((k.clone(), t.len() as u64)),
+                    _ => None,
+                })
+                .take(10_000)
+                .collect();
+            if old.is_empty() {
+                continue;
+            }
+            removed += old.len();
+            let key = model::archive_key(&p, &a.name);
+            self.store.write(|txn| {
+                let mut cur = match txn.get(&key) {
+                    Some(EventsRecord::Archive(c)) if c.arn == a.arn => (**c).clone(),
+                    _ => return,
+                };
+                for (k, size) in &old {
+                    if txn.remove(k).is_some() {
+                        cur.event_count = cur.event_count.saturating_sub(1);
+                        cur.size_bytes = cur.size_bytes.saturating_sub(*size);
+                    }
+                }
+                txn.insert(key.clone(), EventsRecord::Archive(Box::new(cur)));
+            });
+        }
+        removed
     }
 }
 

@@ -28,6 +28,8 @@ use crate::{Events, NAME, new_id, now_ms, parse_arn};
 const SCAN_LIMIT: usize = 10_000;
 /// Longest sleep between passes when nothing is due sooner.
 const IDLE: Duration = Duration::from_millis(1000);
+/// How often archived events past their archive's retention are removed.
+const ARCHIVE_SWEEP_MS: u64 = 60_000;
 /// AWS's defaults for a target without a RetryPolicy.
 pub const DEFAULT_MAX_RETRIES: u32 = 185;
 pub const DEFAULT_MAX_AGE_S: u64 = 86_400;
@@ -537,6 +539,7 @@ pub async fn run(
     // Deliveries and schedules are obligations: load the state even when loads are lazy.
     rt.ensure_loaded(NAME).await;
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut next_sweep = 0u64;
     loop {
         if *stop.borrow() {
             return;
@@ -545,6 +548,10 @@ pub async fn run(
             let now = now_ms();
             events.fire_due(now);
             events.run_replays(now);
+            if now >= next_sweep {
+                events.sweep_archives(now);
+                next_sweep = now + ARCHIVE_SWEEP_MS;
+            }
             let busy = in_flight.lock().map(|s| s.clone()).unwrap_or_default();
             for group in events.due_deliveries(now_ms(), &busy) {
                 if let Ok(mut f) = in_flight.lock() {

@@ -271,6 +271,22 @@ impl Events {
         }
     }
 
+    /// Run an operation for another service (`Runtime::invoke`): as [`Events::handle`], except
+    /// that AWS's own services may put events with `aws.*` sources.
+    pub fn handle_internal(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: &Value,
+    ) -> Result<Answer, AwsError> {
+        if operation == "PutEvents" {
+            let empty = Map::new();
+            let input = input.as_object().unwrap_or(&empty);
+            return self.put_events(&ctx.partition, input, now_ms(), true);
+        }
+        self.handle(ctx, operation, input)
+    }
+
     /// Run an operation on its (parsed, validated) input.
     pub fn handle(
         &self,
@@ -303,7 +319,7 @@ impl Events {
             "TagResource" => self.tag_resource(p, input),
             "UntagResource" => self.untag_resource(p, input),
             "ListTagsForResource" => self.list_tags_for_resource(p, input).map(Answer::read),
-            "PutEvents" => self.put_events(p, input, now),
+            "PutEvents" => self.put_events(p, input, now, false),
             "TestEventPattern" => put_events::test_event_pattern(input).map(Answer::read),
             "CreateArchive" => self.create_archive(p, input, now),
             "UpdateArchive" => self.update_archive(p, input),

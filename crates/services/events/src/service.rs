@@ -59,12 +59,17 @@ impl Events {
         ctx: &RequestContext,
         op: &str,
         input: Value,
+        internal: bool,
     ) -> Result<(Value, Option<u64>), AwsError> {
         if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
             return Err(AwsError::new("ValidationException", message));
         }
         rt.ensure_loaded(NAME).await;
-        let a = self.handle(ctx, op, &input)?;
+        let a = if internal {
+            self.handle_internal(ctx, op, &input)?
+        } else {
+            self.handle(ctx, op, &input)?
+        };
         Ok((a.output, a.write_version))
     }
 }
@@ -111,7 +116,7 @@ impl Service for Events {
                     );
                 }
             };
-            match self.call(rt, ctx, op, input).await {
+            match self.call(rt, ctx, op, input, false).await {
                 Ok((out, version)) => {
                     if let Some(v) = version
                         && let Err(e) = rt.wait_durable(NAME, v).await
@@ -146,7 +151,13 @@ impl Service for Events {
         operation: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<(Value, Option<u64>), AwsError>> {
-        Box::pin(async move { self.call(rt, ctx, operation, input).await })
+        Box::pin(async move {
+            let out = self.call(rt, ctx, operation, input, true).await;
+            if operation == "PutEvents" {
+                self.wake.notify_one();
+            }
+            out
+        })
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {

@@ -678,6 +678,18 @@ fn archives_and_replays() {
             .len(),
         1
     );
+    ok(
+        &ev,
+        "UpdateArchive",
+        json!({"ArchiveName": "arch", "RetentionDays": 1}),
+    );
+    assert_eq!(ev.sweep_archives(now_ms()), 0);
+    assert_eq!(ev.sweep_archives(now_ms() + 2 * 86_400_000), 2);
+    let d = ok(&ev, "DescribeArchive", json!({"ArchiveName": "arch"}));
+    assert_eq!(
+        (d["EventCount"].as_u64(), d["SizeBytes"].as_u64()),
+        (Some(0), Some(0))
+    );
     ok(&ev, "DeleteArchive", json!({"ArchiveName": "arch"}));
     assert_eq!(
         err(&ev, "DescribeArchive", json!({"ArchiveName": "arch"})).message,
