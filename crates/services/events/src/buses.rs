@@ -87,14 +87,19 @@ impl Events {
         if name == DEFAULT_BUS {
             return Err(exists(format!("Event bus {name} already exists.")));
         }
-        if name.starts_with("aws.partner/") {
-            // Partner buses need a partner event source this account was offered.
-            return Err(not_found(format!(
-                "Event source {} does not exist.",
-                source.as_deref().unwrap_or(&name)
-            )));
+        let partner = name.starts_with("aws.partner/");
+        if partner {
+            // A partner bus needs the partner event source of its name offered to this account.
+            let offered = source.as_deref() == Some(name.as_str())
+                && self.source_for_customer(p, &name).is_some();
+            if !offered {
+                return Err(not_found(format!(
+                    "Event source {} does not exist.",
+                    source.as_deref().unwrap_or(&name)
+                )));
+            }
         }
-        if name.contains('/') {
+        if !partner && name.contains('/') {
             return Err(validation("Event bus name must not contain '/'."));
         }
         let dlq = dead_letter_of(input)?;
@@ -116,6 +121,9 @@ impl Events {
                 return Err(exists(format!("Event bus {name} already exists.")));
             }
             txn.insert(key.clone(), EventsRecord::Bus(Box::new(bus.clone())));
+            if partner {
+                Events::activate_in(txn, &p.region, &name);
+            }
             Ok(())
         });
         r?;

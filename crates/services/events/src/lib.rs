@@ -27,6 +27,7 @@ mod buses;
 mod connections;
 pub mod delivery;
 pub mod model;
+mod partner;
 pub mod pattern;
 mod put_events;
 mod rules;
@@ -346,6 +347,22 @@ impl Events {
             "DescribeEndpoint" => self.describe_endpoint(p, input).map(Answer::read),
             "ListEndpoints" => self.list_endpoints(p, input).map(Answer::read),
             "DeleteEndpoint" => self.delete_endpoint(p, input),
+            "CreatePartnerEventSource" => self.create_partner_event_source(p, input, now),
+            "DeletePartnerEventSource" => self.delete_partner_event_source(p, input),
+            "DescribePartnerEventSource" => self
+                .describe_partner_event_source(p, input)
+                .map(Answer::read),
+            "ListPartnerEventSources" => {
+                self.list_partner_event_sources(p, input).map(Answer::read)
+            }
+            "ListPartnerEventSourceAccounts" => self
+                .list_partner_event_source_accounts(p, input)
+                .map(Answer::read),
+            "DescribeEventSource" => self.describe_event_source(p, input).map(Answer::read),
+            "ListEventSources" => self.list_event_sources(p, input).map(Answer::read),
+            "ActivateEventSource" => self.set_source_state(p, input, true),
+            "DeactivateEventSource" => self.set_source_state(p, input, false),
+            "PutPartnerEvents" => self.put_partner_events(p, input, now),
             _ if snapstack_protocol::model::has_operation(NAME, operation) => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("EventBridge", operation),

@@ -10,7 +10,8 @@
 //! Global, ordered by absolute deadline so the background task reads the due ones as one range:
 //! `["delivery", due ms, id]` → [`Delivery`] (the outbox: an event owed to one target);
 //! `["fire", due ms, account, region, rule]` → [`Fire`] (a scheduled rule's next fire time);
-//! `["replaying", account, region, name]` → a replay waiting to be run.
+//! `["replaying", account, region, name]` → a replay waiting to be run;
+//! `["partner", region, name]` → [`PartnerSource`].
 
 use serde::{Deserialize, Serialize};
 use snapstack_engine::{Key, Partition, Record};
@@ -31,6 +32,7 @@ pub enum EventsRecord {
     Connection(Box<Connection>),
     ApiDestination(Box<ApiDestination>),
     Endpoint(Box<Endpoint>),
+    PartnerSource(Box<PartnerSource>),
 }
 impl Record for EventsRecord {}
 
@@ -188,6 +190,18 @@ pub struct Endpoint {
     pub modified_ms: u64,
 }
 
+/// A partner event source a SaaS partner (`partner_account`) offers to a customer account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartnerSource {
+    pub name: String,
+    pub arn: String,
+    pub partner_account: String,
+    pub customer_account: String,
+    /// PENDING until the customer creates its partner bus (or activates it), then ACTIVE.
+    pub state: String,
+    pub created_ms: u64,
+}
+
 pub fn bus_key(p: &Partition, name: &str) -> Key {
     p.key().str("bus").str(name).build()
 }
@@ -276,6 +290,14 @@ pub fn replaying_key(account: &str, region: &str, name: &str) -> Key {
 }
 pub fn replaying_prefix() -> Key {
     Key::builder().str("replaying").build()
+}
+/// Partner event sources, per region, by name (partners and customers see them in different
+/// accounts): `["partner", region, name]`.
+pub fn partner_key(region: &str, name: &str) -> Key {
+    Key::builder().str("partner").str(region).str(name).build()
+}
+pub fn partners_prefix(region: &str) -> Key {
+    Key::builder().str("partner").str(region).build()
 }
 /// The end of the range of a deadline-ordered prefix due at or before `now_ms`.
 pub fn due_bound(prefix: &str, now_ms: u64) -> Key {

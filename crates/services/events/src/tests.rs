@@ -855,3 +855,105 @@ fn deliveries_and_schedules_survive_a_save_and_a_load() {
         1
     );
 }
+
+#[test]
+fn partner_event_sources_reach_the_customer_bus() {
+    let ev = Events::new();
+    let partner = RequestContext {
+        partition: snapstack_engine::Partition::new("111122223333", "us-east-1"),
+        ..ctx()
+    };
+    let as_partner = |op: &str, input: Value| ev.handle(&partner, op, &input).map(|a| a.output);
+    let name = "aws.partner/saas.com/acme/orders";
+    let out = as_partner(
+        "CreatePartnerEventSource",
+        json!({"Name": name, "Account": "000000000000"}),
+    )
+    .unwrap();
+    assert_eq!(
+        out["EventSourceArn"],
+        format!("arn:aws:events:us-east-1::event-source/{name}")
+    );
+    assert_eq!(
+        as_partner(
+            "CreatePartnerEventSource",
+            json!({"Name": name, "Account": "000000000000"})
+        )
+        .unwrap_err()
+        .code,
+        "ResourceAlreadyExistsException"
+    );
+    assert_eq!(
+        as_partner("DescribePartnerEventSource", json!({"Name": name})).unwrap()["Name"],
+        name
+    );
+    assert_eq!(
+        as_partner(
+            "ListPartnerEventSourceAccounts",
+            json!({"EventSourceName": name})
+        )
+        .unwrap()["PartnerEventSourceAccounts"][0]["State"],
+        "PENDING"
+    );
+    // The customer sees it, and creates the bus of its name.
+    let d = ok(&ev, "DescribeEventSource", json!({"Name": name}));
+    assert_eq!(
+        (d["State"].as_str(), d["CreatedBy"].as_str()),
+        (Some("PENDING"), Some("saas.com"))
+    );
+    assert_eq!(
+        err(&ev, "CreateEventBus", json!({"Name": name})).code,
+        "ResourceNotFoundException"
+    );
+    ok(
+        &ev,
+        "CreateEventBus",
+        json!({"Name": name, "EventSourceName": name}),
+    );
+    assert_eq!(
+        ok(&ev, "DescribeEventSource", json!({"Name": name}))["State"],
+        "ACTIVE"
+    );
+    assert_eq!(
+        err(&ev, "ActivateEventSource", json!({"Name": name})).code,
+        "InvalidStateException"
+    );
+    ok(
+        &ev,
+        "PutRule",
+        json!({"Name": "p", "EventBusName": name, "EventPattern": "{\"detail\": {\"k\": [1]}}"}),
+    );
+    ok(
+        &ev,
+        "PutTargets",
+        json!({"Rule": "p", "EventBusName": name, "Targets": [{"Id": "q", "Arn": QUEUE}]}),
+    );
+    let out = as_partner(
+        "PutPartnerEvents",
+        json!({"Entries": [
+            {"Source": name, "DetailType": "t", "Detail": "{\"k\": 1}"},
+            {"Source": "aws.partner/saas.com/acme/nope", "DetailType": "t", "Detail": "{}"},
+        ]}),
+    )
+    .unwrap();
+    assert_eq!(out["FailedEntryCount"], 1);
+    let ds = deliveries(&ev);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].account, "000000000000");
+    assert_eq!(
+        ok(&ev, "ListEventSources", json!({}))["EventSources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    as_partner(
+        "DeletePartnerEventSource",
+        json!({"Name": name, "Account": "000000000000"}),
+    )
+    .unwrap();
+    assert_eq!(
+        err(&ev, "DescribeEventSource", json!({"Name": name})).code,
+        "ResourceNotFoundException"
+    );
+}
