@@ -32,12 +32,12 @@ ACCOUNT = "000000000000"
 REGION = "us-east-1"
 
 
-def client(service):
+def client(service, key="test"):
     return boto3.client(
         service,
         endpoint_url=ENDPOINT,
         region_name=REGION,
-        aws_access_key_id="test",
+        aws_access_key_id=key,
         aws_secret_access_key="test",
         config=CFG,
     )
@@ -233,6 +233,35 @@ def connections(ev):
     expect_error("ResourceNotFoundException", ev.describe_connection, Name="conn")
 
 
+def partners_and_endpoints(ev, sqs):
+    partner = client("events", key="111122223333")
+    name = "aws.partner/saas.example/acme/orders"
+    partner.create_partner_event_source(Name=name, Account=ACCOUNT)
+    check(ev.describe_event_source(Name=name)["State"] == "PENDING", "pending")
+    expect_error("ResourceNotFoundException", ev.create_event_bus, Name=name)
+    ev.create_event_bus(Name=name, EventSourceName=name)
+    check(ev.describe_event_source(Name=name)["State"] == "ACTIVE", "active")
+    accounts = partner.list_partner_event_source_accounts(EventSourceName=name)["PartnerEventSourceAccounts"]
+    check([a["Account"] for a in accounts] == [ACCOUNT], accounts)
+    url, arn = queue(sqs, "ev-partner")
+    ev.put_rule(Name="from-partner", EventBusName=name, EventPattern=json.dumps({"source": [name]}))
+    ev.put_targets(Rule="from-partner", EventBusName=name, Targets=[{"Id": "q", "Arn": arn}])
+    out = partner.put_partner_events(Entries=[{"Source": name, "DetailType": "Order", "Detail": '{"id": 1}'}])
+    check(out["FailedEntryCount"] == 0, out)
+    [m] = receive(sqs, url, 1)
+    check(json.loads(m["Body"])["detail"] == {"id": 1}, m["Body"])
+
+    buses = [{"EventBusArn": f"arn:aws:events:{r}:{ACCOUNT}:event-bus/default"} for r in (REGION, "us-west-2")]
+    routing = {"FailoverConfig": {"Primary": {"HealthCheck": "arn:aws:route53:::healthcheck/abc"},
+                                  "Secondary": {"Route": "us-west-2"}}}
+    ev.create_endpoint(Name="global", RoutingConfig=routing, EventBuses=buses)
+    d = ev.describe_endpoint(Name="global")
+    check(d["State"] == "ACTIVE" and d["EndpointUrl"].startswith("https://"), d)
+    check([e["Name"] for e in ev.list_endpoints()["Endpoints"]] == ["global"], "list_endpoints")
+    ev.delete_endpoint(Name="global")
+    expect_error("ResourceNotFoundException", ev.describe_endpoint, Name="global")
+
+
 def suite():
     ev, sqs, sns, logs = client("events"), client("sqs"), client("sns"), client("logs")
     buses_and_rules(ev)
@@ -240,6 +269,7 @@ def suite():
     scheduled(ev, sqs)
     archive_and_replay(ev, sqs)
     connections(ev)
+    partners_and_endpoints(ev, sqs)
     print("events suite passed")
 
 
