@@ -362,7 +362,8 @@ impl Events {
                 let Some(fire_at) = r.next_fire_ms else {
                     return;
                 };
-                if r.state == "DISABLED" {
+                // A record left from an earlier arming (the rule's fire is later): not due.
+                if r.state == "DISABLED" || fire_at > now {
                     return;
                 }
                 let event = json!({
