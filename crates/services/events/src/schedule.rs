@@ -100,7 +100,7 @@ fn ranges(field: &str, lo: u32, hi: u32, names: Option<&[&str]>) -> Option<Vec<(
     let mut out = Vec::new();
     for part in field.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0)?),
+            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0 && *s <= hi)?),
             None => (part, 1),
         };
         let (a, b) = if range == "*" {
@@ -361,6 +361,7 @@ mod tests {
             "cron(0 0/0 * * ? *)",
             "cron(0 12 ? * 8 *)",
             "cron(5-1 * * * ? *)",
+            "cron(59/4294967295 * * * ? *)",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
