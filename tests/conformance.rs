@@ -55,6 +55,7 @@ fn generated_requests_never_get_a_server_error() {
         "logs",
         "cloudwatch",
         "iam",
+        "events",
     ] {
         assert!(
             report[service]["operations"]

@@ -37,6 +37,7 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_logs::Logs::new());
     r.add(snapstack_cloudwatch::CloudWatch::new());
     r.add(snapstack_iam::Iam::new());
+    r.add(snapstack_events::Events::new());
     r
 }
 
@@ -209,7 +210,8 @@ mod tests {
                 "sns",
                 "logs",
                 "cloudwatch",
-                "iam"
+                "iam",
+                "events"
             ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");

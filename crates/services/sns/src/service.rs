@@ -37,6 +37,23 @@ impl Service for Sns {
         ))
     }
 
+    /// SNS for other services (EventBridge's topic targets): Publish and friends in the
+    /// neutral JSON shape.
+    fn invoke<'a>(
+        &'a self,
+        rt: &'a dyn Runtime,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), snapstack_protocol::errors::AwsError>>
+    {
+        Box::pin(async move {
+            rt.ensure_loaded(NAME).await;
+            self.handle(ctx, operation, &input)
+                .map(|answer| (answer.output, answer.write_version))
+        })
+    }
+
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {
         error_response(ctx, "InternalError", message)
     }
