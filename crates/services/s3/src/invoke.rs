@@ -540,9 +540,14 @@ mod tests {
                 .await
                 .unwrap();
             assert!(version.is_some());
-            let e = call(&s3, &ctx, "HeadObject", json!({"Bucket": "bkt", "Key": "k"}))
-                .await
-                .unwrap_err();
+            let e = call(
+                &s3,
+                &ctx,
+                "HeadObject",
+                json!({"Bucket": "bkt", "Key": "k"}),
+            )
+            .await
+            .unwrap_err();
             assert_eq!(e.code, "NoSuchKey");
         });
     }

@@ -148,6 +148,19 @@ pub(crate) fn codec_error(e: CodecError) -> S3Error {
     S3Error::new(status, code, e.message)
 }
 
+/// The request's input in the neutral shape, read by the codec (not checked against the
+/// model's constraints: the handler judges the values, with S3's own errors).
+pub(crate) fn read_input(r: &Req<'_>, body: &[u8]) -> S3Result<Value> {
+    parse_request(
+        model::s3(),
+        r.operation,
+        &r.labels,
+        (&r.method, r.uri, r.headers),
+        body,
+    )
+    .map_err(codec_error)
+}
+
 /// The request's input in the neutral shape, read by the codec and checked against the model.
 pub(crate) fn parse_input(r: &Req<'_>, body: &[u8]) -> S3Result<Value> {
     let input = parse_request(

@@ -11,7 +11,6 @@ use crate::ops::tagging::parse_tagging;
 use crate::out::{self, owner, reply, tag_set, ts};
 use crate::subres::{self, Sub};
 use crate::time::now_ms;
-use crate::xml;
 use crate::{Req, S3, S3Error, S3Result, cors};
 
 impl S3 {
@@ -64,13 +63,14 @@ impl S3 {
             );
         }
         let mut region = r.ctx.partition.region.clone();
-        if !doc.is_empty() {
-            let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-            if let Some(loc) = n.text_of("LocationConstraint")
-                && !loc.is_empty()
-            {
-                region = loc.to_string();
-            }
+        let input = subres::read_input(r, &doc)?;
+        if let Some(loc) = input
+            .pointer("/CreateBucketConfiguration/LocationConstraint")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            && !loc.is_empty()
+        {
+            region = loc.to_string();
         }
         // A bucket created with Object Lock has versioning enabled, and it cannot be turned off.
         let object_lock = r
@@ -193,10 +193,15 @@ impl S3 {
         doc: Bytes,
     ) -> S3Result<(Response, Option<u64>)> {
         let value = match field {
-            Field::Tags => FieldValue::Tags(parse_tagging(&doc)?),
+            Field::Tags => FieldValue::Tags(parse_tagging(r, &doc)?),
             Field::Versioning => {
-                let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-                let status = n.text_of("Status").unwrap_or("").to_string();
+                let input = subres::read_input(r, &doc)?;
+                let status = input
+                    .pointer("/VersioningConfiguration/Status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 if status != "Enabled" && status != "Suspended" {
                     return Err(S3Error::bad(
                         "IllegalVersioningConfigurationException",

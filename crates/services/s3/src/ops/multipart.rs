@@ -12,8 +12,8 @@ use crate::ops::listing::key_encoding;
 use crate::ops::object::parse_range;
 use crate::ops::tagging::parse_tag_query;
 use crate::out::{put_checksums, reply, ts};
+use crate::subres::{malformed, read_input};
 use crate::time::now_ms;
-use crate::xml;
 use crate::{MAX_PART_NUMBER, MIN_PART_SIZE, Req, S3, S3Error, S3Result, blocking, durability};
 
 impl S3 {
@@ -169,28 +169,24 @@ impl S3 {
     ) -> S3Result<(Response, Option<u64>)> {
         let bucket = self.bucket_meta(r)?;
         let upload = self.upload_meta(r)?;
-        let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-        let listed: Vec<(u32, String)> = n
-            .all("Part")
+        let input = read_input(r, &doc)?;
+        let listed: Vec<(u32, String)> = input
+            .pointer("/MultipartUpload/Parts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
             .map(|p| {
                 let num = p
-                    .text_of("PartNumber")
-                    .and_then(|s| s.parse::<u32>().ok())
+                    .get("PartNumber")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
                     .unwrap_or(0);
-                (
-                    num,
-                    p.text_of("ETag")
-                        .unwrap_or("")
-                        .trim_matches('"')
-                        .to_string(),
-                )
+                let etag = p.get("ETag").and_then(Value::as_str).unwrap_or("");
+                (num, etag.trim().trim_matches('"').to_string())
             })
             .collect();
         if listed.is_empty() {
-            return Err(S3Error::bad(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed());
         }
         if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(S3Error::bad(

@@ -1,12 +1,12 @@
 //! Object tagging, and the tag sets (XML documents and `x-amz-tagging` queries) buckets share.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use snapstack_protocol::body::Bytes;
 use snapstack_protocol::response::Response;
 
 use crate::model::{Object, S3Record, keys};
 use crate::out::{reply, tag_set};
-use crate::xml;
+use crate::subres::{malformed, read_input};
 use crate::{MAX_TAGS, Req, S3, S3Error, S3Result, routing};
 
 impl S3 {
@@ -15,7 +15,7 @@ impl S3 {
         r: &Req<'_>,
         doc: Bytes,
     ) -> S3Result<(Response, Option<u64>)> {
-        let tags = parse_tagging(&doc)?;
+        let tags = parse_tagging(r, &doc)?;
         let v = self.update_object(r, |o| o.tags = tags)?;
         Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
@@ -77,22 +77,17 @@ fn check_tags(tags: Vec<(String, String)>) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
-pub(crate) fn parse_tagging(doc: &[u8]) -> S3Result<Vec<(String, String)>> {
-    let n = xml::parse(doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-    let set = n.child("TagSet").ok_or_else(|| {
-        S3Error::bad(
-            "MalformedXML",
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        )
-    })?;
+/// The tag set of a PutBucketTagging or PutObjectTagging body, read by the codec.
+pub(crate) fn parse_tagging(r: &Req<'_>, doc: &[u8]) -> S3Result<Vec<(String, String)>> {
+    let input = read_input(r, doc)?;
+    let set = input
+        .pointer("/Tagging/TagSet")
+        .and_then(Value::as_array)
+        .ok_or_else(malformed)?;
+    let text = |t: &Value, m: &str| t.get(m).and_then(Value::as_str).unwrap_or("").to_string();
     check_tags(
-        set.all("Tag")
-            .map(|t| {
-                (
-                    t.raw_text_of("Key").unwrap_or("").to_string(),
-                    t.raw_text_of("Value").unwrap_or("").to_string(),
-                )
-            })
+        set.iter()
+            .map(|t| (text(t, "Key"), text(t, "Value")))
             .collect(),
     )
 }
