@@ -621,4 +621,33 @@ mod tests {
             assert_eq!(e.code, "InvalidArgument");
         });
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Whatever a caller puts (any key S3 takes, any bytes, metadata), it gets back.
+        #[test]
+        fn what_is_put_is_got_back(
+            key in "[a-zA-Z0-9 !_.*'()/?#%&=+,;:@$é漢-]{1,40}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            meta in proptest::collection::btree_map("[a-z0-9-]{1,8}", "[a-zA-Z0-9]{0,8}", 0..3),
+        ) {
+            let (s3, ctx) = service();
+            let meta = serde_json::to_value(&meta).unwrap();
+            let (got, listed) = run(async {
+                call(&s3, &ctx, "CreateBucket", json!({"Bucket": "bkt"})).await.unwrap();
+                call(&s3, &ctx, "PutObject", json!({"Bucket": "bkt", "Key": key, "Body": b64(&body), "Metadata": meta}))
+                    .await
+                    .unwrap();
+                let got = call(&s3, &ctx, "GetObject", json!({"Bucket": "bkt", "Key": key})).await.unwrap();
+                let listed = call(&s3, &ctx, "ListObjectsV2", json!({"Bucket": "bkt"})).await.unwrap();
+                (got, listed)
+            });
+            proptest::prop_assert_eq!(&got["Body"], &json!(b64(&body)));
+            proptest::prop_assert_eq!(&got["ContentLength"], &json!(body.len()));
+            if meta.as_object().is_some_and(|m| !m.is_empty()) {
+                proptest::prop_assert_eq!(&got["Metadata"], &meta);
+            }
+            proptest::prop_assert_eq!(&listed["Contents"][0]["Key"], &json!(key));
+        }
+    }
 }

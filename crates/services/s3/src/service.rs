@@ -85,17 +85,15 @@ impl Service for S3 {
     /// S3 for other services (Lambda code from a bucket, Firehose deliveries): PutObject,
     /// GetObject, HeadObject, DeleteObject, ListObjectsV2, CreateBucket and HeadBucket in the
     /// model's neutral JSON shape ([`crate::invoke`]).
+    /// (The runtime loads the state first and waits for the change to be durable after.)
     fn invoke<'a>(
         &'a self,
-        rt: &'a dyn Runtime,
+        _rt: &'a dyn Runtime,
         ctx: &'a RequestContext,
         operation: &'a str,
         input: serde_json::Value,
     ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
-        Box::pin(async move {
-            rt.ensure_loaded(NAME).await;
-            self.invoke_operation(ctx, operation, input).await
-        })
+        Box::pin(self.invoke_operation(ctx, operation, input))
     }
 
     fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response {
