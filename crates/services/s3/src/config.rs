@@ -12,8 +12,7 @@ use snapstack_protocol::response::Response;
 
 use super::model::{BucketConfig, S3Record, keys};
 use super::out::{self, reply};
-use super::subres;
-use super::xml::{self, Node};
+use super::subres::{self, malformed};
 use super::{Req, S3, S3Error, S3Result};
 
 /// A bucket configuration kept as a document.
@@ -39,7 +38,8 @@ impl Kind {
         }
     }
 
-    /// The root element of the document.
+    /// The root element of the document (the codec checks it by the model).
+    #[cfg(test)]
     fn root(self) -> &'static str {
         match self {
             Kind::Acl => "AccessControlPolicy",
@@ -91,75 +91,60 @@ impl Kind {
         }
     }
 
-    /// S3's checks of a document of this kind.
-    fn validate(self, n: &Node) -> S3Result<()> {
-        let malformed = || {
-            S3Error::bad(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            )
-        };
-        if n.name != self.root() {
-            return Err(malformed());
-        }
-        let one_of = |value: Option<&str>, allowed: &[&str]| match value {
+    /// S3's checks of a document of this kind (the neutral value of the Put's payload, read
+    /// by the codec, which also checked the root element and the booleans).
+    fn check(self, v: &Value) -> S3Result<()> {
+        let one_of = |value: Option<&Value>, allowed: &[&str]| match value.and_then(Value::as_str) {
             Some(v) if allowed.contains(&v) => Ok(()),
             _ => Err(malformed()),
         };
+        let rules = || {
+            v.get("Rules")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+        };
         match self {
             Kind::Acl => {
-                if n.child("Owner").is_none() && n.child("AccessControlList").is_none() {
+                if v.get("Owner").is_none() && v.get("Grants").is_none() {
                     return Err(malformed());
                 }
-                for grant in n
-                    .child("AccessControlList")
-                    .into_iter()
-                    .flat_map(|l| l.all("Grant"))
-                {
+                let grants = v.get("Grants").and_then(Value::as_array);
+                for grant in grants.into_iter().flatten() {
                     one_of(
-                        grant.text_of("Permission"),
+                        grant.get("Permission"),
                         &["FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP"],
                     )?;
                 }
                 Ok(())
             }
-            Kind::OwnershipControls => {
-                let rules: Vec<&Node> = n.all("Rule").collect();
-                if rules.len() != 1 {
-                    return Err(malformed());
-                }
-                one_of(
-                    rules[0].text_of("ObjectOwnership"),
+            Kind::OwnershipControls => match rules() {
+                [rule] => one_of(
+                    rule.get("ObjectOwnership"),
                     &[
                         "BucketOwnerPreferred",
                         "ObjectWriter",
                         "BucketOwnerEnforced",
                     ],
-                )
-            }
-            Kind::PublicAccessBlock => {
-                for flag in n.children.iter() {
-                    one_of(Some(flag.text.trim()), &["true", "false"])?;
-                }
-                Ok(())
-            }
+                ),
+                _ => Err(malformed()),
+            },
+            Kind::PublicAccessBlock => Ok(()),
             Kind::Encryption => {
-                let rules: Vec<&Node> = n.all("Rule").collect();
-                if rules.is_empty() {
+                if rules().is_empty() {
                     return Err(malformed());
                 }
-                for rule in rules {
-                    if let Some(d) = rule.child("ApplyServerSideEncryptionByDefault") {
+                for rule in rules() {
+                    if let Some(d) = rule.get("ApplyServerSideEncryptionByDefault") {
                         one_of(
-                            d.text_of("SSEAlgorithm"),
+                            d.get("SSEAlgorithm"),
                             &["AES256", "aws:kms", "aws:kms:dsse"],
                         )?;
                     }
                 }
                 Ok(())
             }
-            Kind::RequestPayment => one_of(n.text_of("Payer"), &["Requester", "BucketOwner"]),
-            Kind::Accelerate => one_of(n.text_of("Status"), &["Enabled", "Suspended"]),
+            Kind::RequestPayment => one_of(v.get("Payer"), &["Requester", "BucketOwner"]),
+            Kind::Accelerate => one_of(v.get("Status"), &["Enabled", "Suspended"]),
         }
     }
 }
@@ -273,13 +258,13 @@ impl S3 {
                 })?;
                 out::write_document(kind.put_operation(), &acl)?
             }
+            // The client's document, read by the codec and checked, is kept as sent.
             _ => {
-                let text = std::str::from_utf8(&doc).map_err(|_| {
-                    S3Error::bad("MalformedXML", "The XML you provided was not well-formed")
-                })?;
-                let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-                kind.validate(&n)?;
-                text.to_string()
+                let input = subres::read_input(r, &doc)?;
+                let (member, _) = out::payload_shape(kind.put_operation())
+                    .ok_or_else(|| S3Error::internal("a configuration without a payload"))?;
+                kind.check(input.get(member).ok_or_else(malformed)?)?;
+                String::from_utf8_lossy(&doc).into_owned()
             }
         };
         let v = self.in_bucket(r, kind, |t, key| {
@@ -371,11 +356,8 @@ mod tests {
         assert!(canned_acl("1", "nope").is_none());
         let doc =
             out::write_document("PutBucketAcl", &canned_acl("1", "private").unwrap()).unwrap();
-        assert!(
-            Kind::Acl
-                .validate(&xml::parse(doc.as_bytes()).unwrap())
-                .is_ok()
-        );
+        let read = out::read_document("PutBucketAcl", &doc).unwrap();
+        assert!(Kind::Acl.check(&read).is_ok());
         assert_eq!(
             out::read_document("PutBucketAcl", &doc),
             canned_acl("1", "private")
@@ -420,7 +402,10 @@ mod tests {
 
     #[test]
     fn documents_are_checked_as_s3_checks_them() {
-        let check = |kind: Kind, doc: &str| kind.validate(&xml::parse(doc.as_bytes()).unwrap());
+        let check = |kind: Kind, doc: &str| {
+            let v = out::read_document(kind.put_operation(), doc).ok_or_else(malformed)?;
+            kind.check(&v)
+        };
         assert!(check(Kind::OwnershipControls, "<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule></OwnershipControls>").is_ok());
         assert!(check(Kind::OwnershipControls, "<OwnershipControls><Rule><ObjectOwnership>Mine</ObjectOwnership></Rule></OwnershipControls>").is_err());
         assert!(
@@ -430,9 +415,17 @@ mod tests {
             )
             .is_ok()
         );
-        assert!(check(Kind::Accelerate, "<RequestPaymentConfiguration><Payer>Requester</Payer></RequestPaymentConfiguration>").is_err());
+        assert!(
+            check(
+                Kind::Accelerate,
+                "<AccelerateConfiguration></AccelerateConfiguration>"
+            )
+            .is_err()
+        );
         assert!(check(Kind::PublicAccessBlock, "<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>").is_err());
+        assert!(check(Kind::PublicAccessBlock, "<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>").is_ok());
         assert!(check(Kind::Encryption, "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>").is_ok());
         assert!(check(Kind::Encryption, "<ServerSideEncryptionConfiguration/>").is_err());
+        assert!(check(Kind::Acl, "<AccessControlPolicy><AccessControlList><Grant><Permission>ALL</Permission></Grant></AccessControlList></AccessControlPolicy>").is_err());
     }
 }
