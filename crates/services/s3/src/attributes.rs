@@ -1,12 +1,11 @@
 //! GetObjectAttributes: an object's metadata without its body (ETag, checksums, parts, storage
 //! class, size), as the `x-amz-object-attributes` header selects.
 
+use serde_json::{Map, Value, json};
 use snapstack_protocol::response::Response;
 
-use super::headers::set;
-use super::time::http_date;
-use super::xml::Xml;
-use super::{MAX_PART_NUMBER, Req, S3, S3Error, S3Result, ok_xml};
+use super::out::{put_checksums, reply, ts};
+use super::{MAX_PART_NUMBER, Req, S3, S3Error, S3Result};
 
 /// The attributes a request may select.
 const ATTRIBUTES: [&str; 5] = [
@@ -42,48 +41,36 @@ impl S3 {
             return Err(S3Error::invalid_argument("max-parts must be an integer"));
         }
         let o = self.find_object(r, r.bucket(), r.key(), r.q("versionId"))?;
-        let mut x = Xml::doc("GetObjectAttributesResponse");
+        let mut out = json!({"LastModified": ts(o.last_modified_ms)});
+        if let Some(v) = &o.version_id {
+            out["VersionId"] = json!(v);
+        }
         for a in &asked {
             match *a {
-                "ETag" => {
-                    x.elem("ETag", o.etag.trim_matches('"'));
-                }
+                "ETag" => out["ETag"] = json!(o.etag.trim_matches('"')),
                 "Checksum" if !o.checksums.is_empty() => {
-                    x.open("Checksum");
-                    for (alg, value) in &o.checksums {
-                        x.elem(&format!("Checksum{alg}"), value);
-                    }
+                    let mut c = Map::new();
+                    put_checksums(&mut c, &o.checksums);
                     let kind = if o.parts_count.is_some() {
                         "COMPOSITE"
                     } else {
                         "FULL_OBJECT"
                     };
-                    x.elem("ChecksumType", kind).close("Checksum");
+                    c.insert("ChecksumType".into(), json!(kind));
+                    out["Checksum"] = Value::Object(c);
                 }
                 "ObjectParts" => {
                     if let Some(count) = o.parts_count {
                         // The parts' own sizes are not kept in the record (format v1): the count
                         // is, which is what S3 reports when parts were not checksummed.
-                        x.open("ObjectParts")
-                            .elem("PartsCount", &count.min(MAX_PART_NUMBER).to_string())
-                            .close("ObjectParts");
+                        out["ObjectParts"] = json!({"TotalPartsCount": count.min(MAX_PART_NUMBER)});
                     }
                 }
-                "StorageClass" => {
-                    x.elem("StorageClass", "STANDARD");
-                }
-                "ObjectSize" => {
-                    x.elem("ObjectSize", &o.size.to_string());
-                }
+                "StorageClass" => out["StorageClass"] = json!("STANDARD"),
+                "ObjectSize" => out["ObjectSize"] = json!(o.size),
                 _ => {}
             }
         }
-        let mut resp = ok_xml(x.finish("GetObjectAttributesResponse"));
-        let h = resp.headers_mut();
-        set(h, "last-modified", &http_date(o.last_modified_ms));
-        if let Some(v) = &o.version_id {
-            set(h, "x-amz-version-id", v);
-        }
-        Ok(resp)
+        reply(r.operation, &out)
     }
 }

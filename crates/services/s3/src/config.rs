@@ -5,13 +5,15 @@
 //! removed by its Delete or with the bucket. Access is not evaluated (as with bucket policies,
 //! until IAM enforcement exists), so these settings change what is reported, not who may act.
 
+use serde_json::{Value, json};
 use snapstack_protocol::body::Bytes;
 use snapstack_protocol::http::StatusCode;
 use snapstack_protocol::response::Response;
 
 use super::model::{BucketConfig, S3Record, keys};
-use super::xml::{self, NS, Node};
-use super::{Req, S3, S3Error, S3Result, empty, ok_xml};
+use super::out::{self, reply};
+use super::subres::{self, malformed};
+use super::{Req, S3, S3Error, S3Result};
 
 /// A bucket configuration kept as a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +38,8 @@ impl Kind {
         }
     }
 
-    /// The root element of the document.
+    /// The root element of the document (the codec checks it by the model).
+    #[cfg(test)]
     fn root(self) -> &'static str {
         match self {
             Kind::Acl => "AccessControlPolicy",
@@ -48,148 +51,135 @@ impl Kind {
         }
     }
 
-    /// What a Get answers when nothing was set: S3's default document, or its error.
-    fn default_document(self, r: &Req<'_>) -> S3Result<String> {
-        let doc = |body: &str| {
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{NS}\">{body}</{root}>",
-                root = self.root()
-            )
-        };
+    /// The Put operation whose payload this document is.
+    fn put_operation(self) -> &'static str {
+        match self {
+            Kind::Acl => "PutBucketAcl",
+            Kind::OwnershipControls => "PutBucketOwnershipControls",
+            Kind::PublicAccessBlock => "PutPublicAccessBlock",
+            Kind::Encryption => "PutBucketEncryption",
+            Kind::RequestPayment => "PutBucketRequestPayment",
+            Kind::Accelerate => "PutBucketAccelerateConfiguration",
+        }
+    }
+
+    /// What a Get answers when nothing was set: S3's default (the neutral value of the Put's
+    /// payload), or its error.
+    fn default_value(self, r: &Req<'_>) -> S3Result<Value> {
         let not_found = |code: &'static str, message: &str| {
             S3Error::new(StatusCode::NOT_FOUND, code, message).with("BucketName", r.bucket())
         };
         match self {
-            Kind::Acl => Ok(doc(
-                &acl_body(r.account(), "private").expect("private is a canned ACL")
-            )),
+            Kind::Acl => Ok(canned_acl(r.account(), "private").unwrap_or_default()),
             // Since April 2023 a new bucket enforces bucket ownership, and S3 encrypts new objects
             // with SSE-S3 by default.
-            Kind::OwnershipControls => Ok(doc(
-                "<Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule>",
-            )),
-            Kind::Encryption => Ok(doc(
-                "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule>",
-            )),
+            Kind::OwnershipControls => Ok(json!({
+                "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+            })),
+            Kind::Encryption => Ok(json!({
+                "Rules": [{
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                    "BucketKeyEnabled": false,
+                }]
+            })),
             Kind::PublicAccessBlock => Err(not_found(
                 "NoSuchPublicAccessBlockConfiguration",
                 "The public access block configuration was not found",
             )),
-            Kind::RequestPayment => Ok(doc("<Payer>BucketOwner</Payer>")),
-            Kind::Accelerate => Ok(doc("")),
+            Kind::RequestPayment => Ok(json!({"Payer": "BucketOwner"})),
+            Kind::Accelerate => Ok(json!({})),
         }
     }
 
-    /// S3's checks of a document of this kind.
-    fn validate(self, n: &Node) -> S3Result<()> {
-        let malformed = || {
-            S3Error::bad(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            )
-        };
-        if n.name != self.root() {
-            return Err(malformed());
-        }
-        let one_of = |value: Option<&str>, allowed: &[&str]| match value {
+    /// S3's checks of a document of this kind (the neutral value of the Put's payload, read
+    /// by the codec, which also checked the root element and the booleans).
+    fn check(self, v: &Value) -> S3Result<()> {
+        let one_of = |value: Option<&Value>, allowed: &[&str]| match value.and_then(Value::as_str) {
             Some(v) if allowed.contains(&v) => Ok(()),
             _ => Err(malformed()),
         };
+        let rules = || {
+            v.get("Rules")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+        };
         match self {
             Kind::Acl => {
-                if n.child("Owner").is_none() && n.child("AccessControlList").is_none() {
+                if v.get("Owner").is_none() && v.get("Grants").is_none() {
                     return Err(malformed());
                 }
-                for grant in n
-                    .child("AccessControlList")
-                    .into_iter()
-                    .flat_map(|l| l.all("Grant"))
-                {
+                let grants = v.get("Grants").and_then(Value::as_array);
+                for grant in grants.into_iter().flatten() {
                     one_of(
-                        grant.text_of("Permission"),
+                        grant.get("Permission"),
                         &["FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP"],
                     )?;
                 }
                 Ok(())
             }
-            Kind::OwnershipControls => {
-                let rules: Vec<&Node> = n.all("Rule").collect();
-                if rules.len() != 1 {
-                    return Err(malformed());
-                }
-                one_of(
-                    rules[0].text_of("ObjectOwnership"),
+            Kind::OwnershipControls => match rules() {
+                [rule] => one_of(
+                    rule.get("ObjectOwnership"),
                     &[
                         "BucketOwnerPreferred",
                         "ObjectWriter",
                         "BucketOwnerEnforced",
                     ],
-                )
-            }
-            Kind::PublicAccessBlock => {
-                for flag in n.children.iter() {
-                    one_of(Some(flag.text.trim()), &["true", "false"])?;
-                }
-                Ok(())
-            }
+                ),
+                _ => Err(malformed()),
+            },
+            Kind::PublicAccessBlock => Ok(()),
             Kind::Encryption => {
-                let rules: Vec<&Node> = n.all("Rule").collect();
-                if rules.is_empty() {
+                if rules().is_empty() {
                     return Err(malformed());
                 }
-                for rule in rules {
-                    if let Some(d) = rule.child("ApplyServerSideEncryptionByDefault") {
+                for rule in rules() {
+                    if let Some(d) = rule.get("ApplyServerSideEncryptionByDefault") {
                         one_of(
-                            d.text_of("SSEAlgorithm"),
+                            d.get("SSEAlgorithm"),
                             &["AES256", "aws:kms", "aws:kms:dsse"],
                         )?;
                     }
                 }
                 Ok(())
             }
-            Kind::RequestPayment => one_of(n.text_of("Payer"), &["Requester", "BucketOwner"]),
-            Kind::Accelerate => one_of(n.text_of("Status"), &["Enabled", "Suspended"]),
+            Kind::RequestPayment => one_of(v.get("Payer"), &["Requester", "BucketOwner"]),
+            Kind::Accelerate => one_of(v.get("Status"), &["Enabled", "Suspended"]),
         }
     }
 }
 
-/// The grants of a canned ACL, as an `AccessControlPolicy` body; `None` for an unknown name.
-fn acl_body(owner: &str, canned: &str) -> Option<String> {
+/// A canned ACL as the neutral value of an `AccessControlPolicy`; `None` for an unknown name.
+fn canned_acl(owner: &str, canned: &str) -> Option<Value> {
     const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
     const AUTHENTICATED: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
     const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
-    let group = |uri: &str, permission: &str| {
-        format!(
-            "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\"><URI>{uri}</URI></Grantee><Permission>{permission}</Permission></Grant>"
-        )
-    };
-    let mut grants = format!(
-        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>{owner}</ID><DisplayName>snapstack</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
-    );
+    let group = |uri: &str, permission: &str| json!({"Grantee": {"Type": "Group", "URI": uri}, "Permission": permission});
+    let mut grants = vec![json!({
+        "Grantee": {"Type": "CanonicalUser", "ID": owner, "DisplayName": "snapstack"},
+        "Permission": "FULL_CONTROL",
+    })];
     match canned {
         "private" | "bucket-owner-read" | "bucket-owner-full-control" => {}
-        "public-read" => grants.push_str(&group(ALL_USERS, "READ")),
+        "public-read" => grants.push(group(ALL_USERS, "READ")),
         "public-read-write" => {
-            grants.push_str(&group(ALL_USERS, "READ"));
-            grants.push_str(&group(ALL_USERS, "WRITE"));
+            grants.push(group(ALL_USERS, "READ"));
+            grants.push(group(ALL_USERS, "WRITE"));
         }
-        "authenticated-read" => grants.push_str(&group(AUTHENTICATED, "READ")),
+        "authenticated-read" => grants.push(group(AUTHENTICATED, "READ")),
         "log-delivery-write" => {
-            grants.push_str(&group(LOG_DELIVERY, "WRITE"));
-            grants.push_str(&group(LOG_DELIVERY, "READ_ACP"));
+            grants.push(group(LOG_DELIVERY, "WRITE"));
+            grants.push(group(LOG_DELIVERY, "READ_ACP"));
         }
         _ => return None,
     }
-    Some(format!(
-        "<Owner><ID>{owner}</ID><DisplayName>snapstack</DisplayName></Owner><AccessControlList>{grants}</AccessControlList>"
-    ))
+    Some(json!({"Owner": out::owner(owner), "Grants": grants}))
 }
 
 /// The grants of `x-amz-grant-*` headers (`id="…"`, `uri="…"`, `emailAddress="…"`, comma
-/// separated), as `Grant` elements.
-fn grants_from_headers(r: &Req<'_>) -> S3Result<String> {
-    use snapstack_protocol::errors::xml_escape;
-    let mut out = String::new();
+/// separated), as the model's `Grant` values.
+fn grants_from_headers(r: &Req<'_>) -> S3Result<Vec<Value>> {
+    let mut out = Vec::new();
     for (header, permission) in [
         ("x-amz-grant-full-control", "FULL_CONTROL"),
         ("x-amz-grant-read", "READ"),
@@ -199,27 +189,20 @@ fn grants_from_headers(r: &Req<'_>) -> S3Result<String> {
     ] {
         let Some(value) = r.h(header) else { continue };
         for grantee in value.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-            let (kind, v) = grantee.split_once('=').ok_or_else(|| {
+            let bad = || {
                 S3Error::invalid_argument("Invalid grantee in a grant header")
                     .with("ArgumentName", header)
                     .with("ArgumentValue", grantee)
-            })?;
-            let v = xml_escape(v.trim().trim_matches('"'));
-            let (xsi, element) = match kind.trim() {
-                "id" => ("CanonicalUser", "ID"),
-                "uri" => ("Group", "URI"),
-                "emailAddress" => ("AmazonCustomerByEmail", "EmailAddress"),
-                _ => {
-                    return Err(
-                        S3Error::invalid_argument("Invalid grantee in a grant header")
-                            .with("ArgumentName", header)
-                            .with("ArgumentValue", grantee),
-                    );
-                }
             };
-            out.push_str(&format!(
-                "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"{xsi}\"><{element}>{v}</{element}></Grantee><Permission>{permission}</Permission></Grant>"
-            ));
+            let (kind, v) = grantee.split_once('=').ok_or_else(bad)?;
+            let v = v.trim().trim_matches('"');
+            let who = match kind.trim() {
+                "id" => json!({"Type": "CanonicalUser", "ID": v}),
+                "uri" => json!({"Type": "Group", "URI": v}),
+                "emailAddress" => json!({"Type": "AmazonCustomerByEmail", "EmailAddress": v}),
+                _ => return Err(bad()),
+            };
+            out.push(json!({"Grantee": who, "Permission": permission}));
         }
     }
     Ok(out)
@@ -257,10 +240,10 @@ impl S3 {
     ) -> S3Result<(Response, Option<u64>)> {
         let grant_headers = grants_from_headers(r)?;
         let document = match (kind, r.h("x-amz-acl")) {
-            (Kind::Acl, None) if !grant_headers.is_empty() => format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\"><Owner><ID>{owner}</ID><DisplayName>snapstack</DisplayName></Owner><AccessControlList>{grant_headers}</AccessControlList></AccessControlPolicy>",
-                owner = r.account()
-            ),
+            (Kind::Acl, None) if !grant_headers.is_empty() => out::write_document(
+                kind.put_operation(),
+                &json!({"Owner": out::owner(r.account()), "Grants": grant_headers}),
+            )?,
             (Kind::Acl, Some(canned)) => {
                 if !doc.is_empty() {
                     return Err(S3Error::bad(
@@ -268,22 +251,20 @@ impl S3 {
                         "This request does not support content",
                     ));
                 }
-                let body = acl_body(r.account(), canned).ok_or_else(|| {
+                let acl = canned_acl(r.account(), canned).ok_or_else(|| {
                     S3Error::invalid_argument(format!("Invalid canned ACL: {canned}"))
                         .with("ArgumentName", "x-amz-acl")
                         .with("ArgumentValue", canned)
                 })?;
-                format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"{NS}\">{body}</AccessControlPolicy>"
-                )
+                out::write_document(kind.put_operation(), &acl)?
             }
+            // The client's document, read by the codec and checked, is kept as sent.
             _ => {
-                let text = std::str::from_utf8(&doc).map_err(|_| {
-                    S3Error::bad("MalformedXML", "The XML you provided was not well-formed")
-                })?;
-                let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-                kind.validate(&n)?;
-                text.to_string()
+                let input = subres::read_input(r, &doc)?;
+                let (member, _) = out::payload_shape(kind.put_operation())
+                    .ok_or_else(|| S3Error::internal("a configuration without a payload"))?;
+                kind.check(input.get(member).ok_or_else(malformed)?)?;
+                String::from_utf8_lossy(&doc).into_owned()
             }
         };
         let v = self.in_bucket(r, kind, |t, key| {
@@ -295,7 +276,7 @@ impl S3 {
                 }),
             );
         })?;
-        Ok((empty(StatusCode::OK), Some(v)))
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     /// The configuration document, or S3's default (or error) when none was set.
@@ -318,8 +299,18 @@ impl S3 {
                 )
                 .with("BucketName", r.bucket()))
             }
-            Some(S3Record::Config(c)) => Ok(ok_xml(c.document.clone())),
-            _ => Ok(ok_xml(kind.default_document(r)?)),
+            // Kept as the client sent it (or as the codec wrote a canned ACL): read back by
+            // the model and answered by the codec.
+            Some(S3Record::Config(c)) => {
+                match out::read_document(kind.put_operation(), &c.document) {
+                    Some(v) => reply(r.operation, &subres::wrap(r.operation, v)),
+                    None => Ok(out::verbatim_xml(c.document.clone())),
+                }
+            }
+            _ => reply(
+                r.operation,
+                &subres::wrap(r.operation, kind.default_value(r)?),
+            ),
         }
     }
 
@@ -346,7 +337,7 @@ impl S3 {
                 t.remove(&key);
             }
         })?;
-        Ok((empty(StatusCode::NO_CONTENT), Some(v)))
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 }
 
@@ -356,23 +347,65 @@ mod tests {
 
     #[test]
     fn canned_acls() {
-        let public = acl_body("000000000000", "public-read").unwrap();
-        assert!(public.contains("AllUsers") && public.contains("<Permission>READ</Permission>"));
-        assert!(acl_body("1", "nope").is_none());
-        let n = xml::parse(
-            format!(
-                "<AccessControlPolicy>{}</AccessControlPolicy>",
-                acl_body("1", "private").unwrap()
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        assert!(Kind::Acl.validate(&n).is_ok());
+        let public = canned_acl("000000000000", "public-read").unwrap();
+        assert_eq!(
+            public["Grants"][1]["Grantee"]["URI"],
+            json!("http://acs.amazonaws.com/groups/global/AllUsers")
+        );
+        assert_eq!(public["Grants"][1]["Permission"], json!("READ"));
+        assert!(canned_acl("1", "nope").is_none());
+        let doc =
+            out::write_document("PutBucketAcl", &canned_acl("1", "private").unwrap()).unwrap();
+        let read = out::read_document("PutBucketAcl", &doc).unwrap();
+        assert!(Kind::Acl.check(&read).is_ok());
+        assert_eq!(
+            out::read_document("PutBucketAcl", &doc),
+            canned_acl("1", "private")
+        );
+    }
+
+    /// The defaults are the documents S3 answers (as they were written by hand before).
+    #[test]
+    fn defaults_read_as_the_documents_s3_answers() {
+        let ns = "http://s3.amazonaws.com/doc/2006-03-01/";
+        for (kind, body, expected) in [
+            (
+                Kind::OwnershipControls,
+                "<Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule>",
+                json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}),
+            ),
+            (
+                Kind::Encryption,
+                "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule>",
+                json!({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": false}]}),
+            ),
+            (
+                Kind::RequestPayment,
+                "<Payer>BucketOwner</Payer>",
+                json!({"Payer": "BucketOwner"}),
+            ),
+            (Kind::Accelerate, "", json!({})),
+        ] {
+            let doc = format!("<{r} xmlns=\"{ns}\">{body}</{r}>", r = kind.root());
+            assert_eq!(
+                out::read_document(kind.put_operation(), &doc),
+                Some(expected.clone()),
+                "{kind:?}"
+            );
+            let written = out::write_document(kind.put_operation(), &expected).unwrap();
+            assert!(
+                written.contains(&format!("<{} xmlns=\"{ns}\">", kind.root())),
+                "{written}"
+            );
+        }
     }
 
     #[test]
     fn documents_are_checked_as_s3_checks_them() {
-        let check = |kind: Kind, doc: &str| kind.validate(&xml::parse(doc.as_bytes()).unwrap());
+        let check = |kind: Kind, doc: &str| {
+            let v = out::read_document(kind.put_operation(), doc).ok_or_else(malformed)?;
+            kind.check(&v)
+        };
         assert!(check(Kind::OwnershipControls, "<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule></OwnershipControls>").is_ok());
         assert!(check(Kind::OwnershipControls, "<OwnershipControls><Rule><ObjectOwnership>Mine</ObjectOwnership></Rule></OwnershipControls>").is_err());
         assert!(
@@ -382,9 +415,17 @@ mod tests {
             )
             .is_ok()
         );
-        assert!(check(Kind::Accelerate, "<RequestPaymentConfiguration><Payer>Requester</Payer></RequestPaymentConfiguration>").is_err());
+        assert!(
+            check(
+                Kind::Accelerate,
+                "<AccelerateConfiguration></AccelerateConfiguration>"
+            )
+            .is_err()
+        );
         assert!(check(Kind::PublicAccessBlock, "<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>").is_err());
+        assert!(check(Kind::PublicAccessBlock, "<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>").is_ok());
         assert!(check(Kind::Encryption, "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>").is_ok());
         assert!(check(Kind::Encryption, "<ServerSideEncryptionConfiguration/>").is_err());
+        assert!(check(Kind::Acl, "<AccessControlPolicy><AccessControlList><Grant><Permission>ALL</Permission></Grant></AccessControlList></AccessControlPolicy>").is_err());
     }
 }

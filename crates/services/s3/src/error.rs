@@ -1,7 +1,8 @@
 //! S3's errors: `<Error><Code>…` documents with the right status.
 
-use snapstack_protocol::errors::xml_escape;
+use snapstack_protocol::codec::rest::{error_status, serialize_error_xml};
 use snapstack_protocol::http::{HeaderValue, StatusCode, header};
+use snapstack_protocol::model;
 use snapstack_protocol::response::{IntoResponse, Response};
 
 use crate::headers::set;
@@ -87,26 +88,21 @@ impl S3Error {
         )
     }
 
+    /// The error as S3 answers it: `<Error><Code/><Message/>..<RequestId/></Error>` (the
+    /// codec's S3 error document), with the status the model gives the code when it models
+    /// it (`NoSuchKey` 404, `BucketAlreadyExists` 409, ...), else this error's own.
     pub fn into_response(self, request_id: &str, head: bool) -> Response {
+        let status = error_status(model::s3(), self.code)
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(self.status);
         let body = if head {
-            String::new()
+            Vec::new()
         } else {
-            let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
-            x.push_str(&format!(
-                "<Code>{}</Code><Message>{}</Message>",
-                self.code,
-                xml_escape(&self.message)
-            ));
-            for (tag, v) in &self.extra {
-                x.push_str(&format!("<{tag}>{}</{tag}>", xml_escape(v)));
-            }
-            x.push_str(&format!(
-                "<RequestId>{}</RequestId></Error>",
-                xml_escape(request_id)
-            ));
-            x
+            let extra: Vec<(&str, &str)> =
+                self.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            serialize_error_xml(self.code, &self.message, request_id, &extra)
         };
-        let mut resp = (self.status, body).into_response();
+        let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -118,3 +114,39 @@ impl S3Error {
 }
 
 pub(crate) type S3Result<T> = Result<T, S3Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_s3_documents_with_the_models_status() {
+        let r = S3Error::no_such_key("a<b").into_response("rid", false);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.headers()["x-amz-request-id"], "rid");
+        let r = S3Error::new(StatusCode::IM_A_TEAPOT, "NotModelled", "m").into_response("r", true);
+        assert_eq!(r.status(), StatusCode::IM_A_TEAPOT);
+        // Every code the model lists keeps the status the handlers give it.
+        for (code, status) in [
+            ("NoSuchBucket", 404),
+            ("NoSuchUpload", 404),
+            ("BucketAlreadyExists", 409),
+            ("BucketAlreadyOwnedByYou", 409),
+            ("InvalidObjectState", 403),
+            ("InvalidRequest", 400),
+            ("AccessDenied", 403),
+        ] {
+            assert_eq!(error_status(model::s3(), code), Some(status), "{code}");
+        }
+    }
+
+    #[test]
+    fn error_document_layout() {
+        let extra = [("Key", "a<b")];
+        let body = serialize_error_xml("NoSuchKey", "m", "rid", &extra);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>m</Message><Key>a&lt;b</Key><RequestId>rid</RequestId></Error>"
+        );
+    }
+}

@@ -1,10 +1,11 @@
-//! Reading and writing HTTP headers: an object's stored headers and metadata, and how a
-//! response describes an object.
+//! Reading HTTP headers (an object's stored headers and metadata), and how an output
+//! describes an object.
 
+use serde_json::{Map, Value};
 use snapstack_protocol::http::{HeaderMap, HeaderValue};
 
 use crate::model::{Object, ObjectHeaders};
-use crate::time::http_date;
+use crate::out::{put_checksums, ts};
 
 pub(crate) fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
@@ -47,59 +48,56 @@ pub(crate) fn user_metadata(h: &HeaderMap) -> Vec<(String, String)> {
     m
 }
 
-pub(crate) fn header_static(alg: &str) -> &'static str {
-    match alg {
-        "CRC32" => "x-amz-checksum-crc32",
-        "CRC32C" => "x-amz-checksum-crc32c",
-        "SHA1" => "x-amz-checksum-sha1",
-        _ => "x-amz-checksum-sha256",
-    }
-}
-
-pub(crate) fn describe_object(h: &mut HeaderMap, o: &Object, checksums: bool) {
-    set(h, "etag", &o.etag);
-    set(h, "last-modified", &http_date(o.last_modified_ms));
-    set(h, "accept-ranges", "bytes");
-    set(
-        h,
-        "content-type",
-        o.headers
-            .content_type
-            .as_deref()
-            .unwrap_or("binary/octet-stream"),
+/// How a GetObject or HeadObject output describes an object (the model's member names; the
+/// codec puts them in their headers), with its checksums if `checksums`.
+pub(crate) fn object_output(o: &Object, checksums: bool) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut put = |k: &str, v: Value| {
+        out.insert(k.to_string(), v);
+    };
+    put("ETag", Value::String(o.etag.clone()));
+    put("LastModified", ts(o.last_modified_ms));
+    put("AcceptRanges", Value::from("bytes"));
+    put(
+        "ContentType",
+        Value::from(
+            o.headers
+                .content_type
+                .as_deref()
+                .unwrap_or("binary/octet-stream"),
+        ),
     );
     let optional = [
-        ("content-encoding", &o.headers.content_encoding),
-        ("content-disposition", &o.headers.content_disposition),
-        ("content-language", &o.headers.content_language),
-        ("cache-control", &o.headers.cache_control),
-        ("expires", &o.headers.expires),
+        ("ContentEncoding", &o.headers.content_encoding),
+        ("ContentDisposition", &o.headers.content_disposition),
+        ("ContentLanguage", &o.headers.content_language),
+        ("CacheControl", &o.headers.cache_control),
+        ("Expires", &o.headers.expires),
     ];
     for (name, v) in optional {
         if let Some(v) = v {
-            set(h, name, v);
+            put(name, Value::String(v.clone()));
         }
     }
-    for (k, v) in &o.metadata {
-        if let (Ok(name), Ok(value)) = (
-            snapstack_protocol::http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            h.insert(name, value);
-        }
+    if !o.metadata.is_empty() {
+        let meta: Map<String, Value> = o
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        put("Metadata", Value::Object(meta));
     }
     if let Some(id) = &o.version_id {
-        set(h, "x-amz-version-id", id);
+        put("VersionId", Value::String(id.clone()));
     }
     if !o.tags.is_empty() {
-        set(h, "x-amz-tagging-count", &o.tags.len().to_string());
+        put("TagCount", Value::from(o.tags.len()));
     }
     if let Some(n) = o.parts_count {
-        set(h, "x-amz-mp-parts-count", &n.to_string());
+        put("PartsCount", Value::from(n));
     }
     if checksums {
-        for (alg, v) in &o.checksums {
-            set(h, header_static(alg), v);
-        }
+        put_checksums(&mut out, &o.checksums);
     }
+    out
 }

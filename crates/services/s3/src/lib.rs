@@ -12,10 +12,12 @@ mod describe;
 pub mod durability;
 mod error;
 mod headers;
+mod invoke;
 mod lifecycle;
 mod lock;
 pub mod model;
 mod ops;
+mod out;
 mod routing;
 mod service;
 mod subres;
@@ -28,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use snapstack_engine::{Engine, Key, Store};
 use snapstack_protocol::body::{Body, Bytes};
 use snapstack_protocol::http::request::Parts;
-use snapstack_protocol::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use snapstack_protocol::http::{HeaderMap, Method, StatusCode};
 use snapstack_protocol::request_log;
 use snapstack_protocol::response::{IntoResponse, Response};
 use snapstack_service::RequestContext;
@@ -122,15 +124,6 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn ok_xml(body: String) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    r
-}
-
 fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
 }
@@ -165,6 +158,23 @@ impl S3 {
         )
     }
 
+    /// The operation a request is (matched from the model), with its bucket, key and query.
+    fn request<'a>(&self, ctx: &'a RequestContext, parts: &'a Parts) -> S3Result<Req<'a>> {
+        let query = routing::parse_query(parts.uri.query())?;
+        let routed = routing::route(&parts.method, &parts.headers, parts.uri.path(), &query)?;
+        Ok(Req {
+            ctx,
+            method: parts.method.clone(),
+            operation: routed.operation,
+            bucket: routed.bucket,
+            key: routed.key,
+            query,
+            headers: &parts.headers,
+            uri: &parts.uri,
+            labels: routed.labels,
+        })
+    }
+
     /// Handle one S3 request.
     pub async fn handle(&self, ctx: &RequestContext, parts: &Parts, body: Body) -> Outcome {
         if parts.method == Method::OPTIONS {
@@ -175,11 +185,7 @@ impl S3 {
             };
         }
         let head = parts.method == Method::HEAD;
-        let routed = routing::parse_query(parts.uri.query()).and_then(|query| {
-            let routed = routing::route(&parts.method, &parts.headers, parts.uri.path(), &query)?;
-            Ok((routed, query))
-        });
-        let (routed, query) = match routed {
+        let req = match self.request(ctx, parts) {
             Ok(r) => r,
             Err(e) => {
                 return Outcome {
@@ -187,17 +193,6 @@ impl S3 {
                     write_version: None,
                 };
             }
-        };
-        let req = Req {
-            ctx,
-            method: parts.method.clone(),
-            operation: routed.operation,
-            bucket: routed.bucket,
-            key: routed.key,
-            query,
-            headers: &parts.headers,
-            uri: &parts.uri,
-            labels: routed.labels,
         };
         let head = req.method == Method::HEAD;
         let operation = req.operation;
@@ -236,6 +231,7 @@ pub fn bucket_key(account: &str, bucket: &str) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use snapstack_protocol::http::HeaderValue;
 
     #[test]
     fn addressing() {

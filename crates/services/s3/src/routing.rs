@@ -14,7 +14,7 @@ use super::config::Kind;
 use super::headers::header;
 use super::ops::bucket::Field;
 use super::subres::Sub;
-use super::{Req, S3, S3Error, S3Result, empty, read_document};
+use super::{Req, S3, S3Error, S3Result, read_document};
 use snapstack_protocol::model;
 use snapstack_protocol::rest::{RestRequest, RestRouter, RouteError};
 
@@ -161,12 +161,9 @@ impl S3 {
         }
         match r.operation {
             // Buckets.
-            "ListBuckets" => none(self.list_buckets(r)),
+            "ListBuckets" => none(self.list_buckets(r)?),
             "CreateBucket" => self.create_bucket(r, read_document(body).await?),
-            "HeadBucket" => {
-                self.bucket_meta(r)?;
-                none(empty(StatusCode::OK))
-            }
+            "HeadBucket" => none(self.head_bucket(r)?),
             "DeleteBucket" => self.delete_bucket(r),
             "GetBucketLocation" => none(self.get_location(r)?),
             "PutBucketTagging" => self.put_bucket_field(r, Field::Tags, read_document(body).await?),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use snapstack_engine::Engine;
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::Method;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
@@ -83,6 +84,20 @@ impl Service for S3 {
                 }
             }
         });
+    }
+
+    /// S3 for other services (Lambda code from a bucket, Firehose deliveries): PutObject,
+    /// GetObject, HeadObject, DeleteObject, ListObjectsV2, CreateBucket and HeadBucket in the
+    /// model's neutral JSON shape ([`crate::invoke`]).
+    /// (The runtime loads the state first and waits for the change to be durable after.)
+    fn invoke<'a>(
+        &'a self,
+        _rt: &'a dyn Runtime,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
+        Box::pin(self.invoke_operation(ctx, operation, input))
     }
 
     fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response {

@@ -12,13 +12,14 @@
 use serde_json::{Map, Value, json};
 use snapstack_protocol::body::Bytes;
 use snapstack_protocol::codec::CodecError;
-use snapstack_protocol::codec::rest::{parse_request, serialize_response};
-use snapstack_protocol::http::{HeaderName, HeaderValue, StatusCode, header};
+use snapstack_protocol::codec::rest::parse_request;
+use snapstack_protocol::http::StatusCode;
 use snapstack_protocol::model;
-use snapstack_protocol::response::{IntoResponse, Response};
+use snapstack_protocol::response::Response;
 use snapstack_protocol::validate;
 
 use crate::model::{Bucket, BucketConfig, S3Record, keys};
+pub(crate) use crate::out::reply;
 use crate::{Req, S3, S3Error, S3Result, lifecycle};
 
 /// At most this many configurations of one keyed kind (analytics, metrics, ...) per bucket.
@@ -147,6 +148,19 @@ pub(crate) fn codec_error(e: CodecError) -> S3Error {
     S3Error::new(status, code, e.message)
 }
 
+/// The request's input in the neutral shape, read by the codec (not checked against the
+/// model's constraints: the handler judges the values, with S3's own errors).
+pub(crate) fn read_input(r: &Req<'_>, body: &[u8]) -> S3Result<Value> {
+    parse_request(
+        model::s3(),
+        r.operation,
+        &r.labels,
+        (&r.method, r.uri, r.headers),
+        body,
+    )
+    .map_err(codec_error)
+}
+
 /// The request's input in the neutral shape, read by the codec and checked against the model.
 pub(crate) fn parse_input(r: &Req<'_>, body: &[u8]) -> S3Result<Value> {
     let input = parse_request(
@@ -163,29 +177,9 @@ pub(crate) fn parse_input(r: &Req<'_>, body: &[u8]) -> S3Result<Value> {
     Ok(input)
 }
 
-/// An operation's output, written by the codec.
-pub(crate) fn reply(operation: &str, output: &Value) -> S3Result<Response> {
-    let rr = serialize_response(model::s3(), operation, output).map_err(codec_error)?;
-    let status = StatusCode::from_u16(rr.status).unwrap_or(StatusCode::OK);
-    let mut resp = (status, rr.body).into_response();
-    let h = resp.headers_mut();
-    for (name, value) in &rr.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            h.insert(n, v);
-        }
-    }
-    if let Some(ct) = rr.content_type {
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    }
-    Ok(resp)
-}
-
 /// The output value of a Get of `operation` holding `value`: the payload member, or `value`'s
 /// members as the output's own.
-fn wrap(operation: &str, value: Value) -> Value {
+pub(crate) fn wrap(operation: &str, value: Value) -> Value {
     let m = model::s3();
     let payload = m
         .operations

@@ -1,6 +1,6 @@
 //! Clocks and S3's date formats.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -32,10 +32,6 @@ pub fn iso8601(ms: u64) -> String {
         rem % 60,
         ms % 1000
     )
-}
-
-pub(crate) fn http_date(ms: u64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 #[cfg(test)]

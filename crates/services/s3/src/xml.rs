@@ -1,57 +1,7 @@
-//! Writing S3's XML responses and reading its small XML request bodies.
+//! Reading S3's small XML request bodies (responses are written by the codec: `out`).
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
-
-use snapstack_protocol::errors::xml_escape;
-
-pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-
-/// A small XML writer.
-#[derive(Default)]
-pub struct Xml(pub String);
-
-impl Xml {
-    /// A document whose root element carries the S3 namespace.
-    pub fn doc(root: &str) -> Self {
-        let mut x = Xml(String::with_capacity(512));
-        x.0.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        x.0.push_str(&format!("<{root} xmlns=\"{NS}\">"));
-        x
-    }
-
-    pub fn open(&mut self, tag: &str) -> &mut Self {
-        self.0.push('<');
-        self.0.push_str(tag);
-        self.0.push('>');
-        self
-    }
-
-    pub fn close(&mut self, tag: &str) -> &mut Self {
-        self.0.push_str("</");
-        self.0.push_str(tag);
-        self.0.push('>');
-        self
-    }
-
-    pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
-        self.open(tag);
-        self.0.push_str(&xml_escape(text));
-        self.close(tag)
-    }
-
-    pub fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
-        if let Some(t) = text {
-            self.elem(tag, t);
-        }
-        self
-    }
-
-    pub fn finish(mut self, root: &str) -> String {
-        self.close(root);
-        self.0
-    }
-}
 
 /// A parsed XML element: name (without namespace prefix), text, children.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -207,13 +157,6 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].text_of("ETag"), Some("\"a&b\""));
         assert_eq!(parts[1].text_of("PartNumber"), Some("2"));
-    }
-
-    #[test]
-    fn writer_escapes() {
-        let mut x = Xml::doc("R");
-        x.elem("K", "a<b");
-        assert!(x.finish("R").ends_with("<K>a&lt;b</K></R>"));
     }
 
     proptest! {

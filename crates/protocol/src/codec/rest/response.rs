@@ -57,6 +57,21 @@ fn s3_root(output_shape: &str) -> Option<&'static str> {
     })
 }
 
+/// An S3 output written as one element holding its single body member's text, not a
+/// structure: `<LocationConstraint xmlns="..">eu-west-1</LocationConstraint>` (empty,
+/// `<LocationConstraint xmlns=".."/>`, for us-east-1). botocore reads it with a
+/// customization (`parse_get_bucket_location`) rather than by the shape. The root element and
+/// the member.
+fn bare_value(model: &ServiceModel, output_shape: &str) -> Option<(&'static str, &'static str)> {
+    if model.metadata.endpoint_prefix != "s3" {
+        return None;
+    }
+    match output_shape {
+        "GetBucketLocationOutput" => Some(("LocationConstraint", "LocationConstraint")),
+        _ => None,
+    }
+}
+
 /// The namespace of a rest-xml service's documents where the model names none: S3's, else
 /// `https://<endpoint prefix>.amazonaws.com/doc/<api version>/` (Route 53's form).
 pub fn default_namespace(model: &ServiceModel) -> XmlNamespace {
@@ -108,11 +123,13 @@ pub fn serialize_response(
         _ => return Err(bad_output(&output_ref.shape, "structure")),
     };
 
-    for (name, m) in &shape.members {
-        let (Some(location), Some(v)) = (
-            m.location.as_deref(),
-            fields.get(name).filter(|v| !v.is_null()),
-        ) else {
+    // The output's fields (a handful) drive the pass, not the shape's members (GetObject has
+    // some fifty): fields the shape does not have are ignored, as before.
+    for (name, v) in fields {
+        let Some(m) = shape.members.get(name) else {
+            continue;
+        };
+        let (Some(location), false) = (m.location.as_deref(), v.is_null()) else {
             continue;
         };
         let mshape = shape_of(model, &m.shape)?;
@@ -144,6 +161,28 @@ pub fn serialize_response(
             }
             _ => {}
         }
+    }
+
+    if shape.payload.is_none()
+        && let Some((root, member)) = bare_value(model, &output_ref.shape)
+    {
+        let text = match (
+            fields.get(member).filter(|v| !v.is_null()),
+            shape.members.get(member),
+        ) {
+            (Some(v), Some(m)) => {
+                let mshape = shape_of(model, &m.shape)?;
+                let ts = ts_format(m.timestamp_format.as_deref(), mshape, Format::Iso8601);
+                Some(
+                    scalar_to_text(mshape, v, ts)
+                        .ok_or_else(|| bad_output(member, &mshape.kind))?,
+                )
+            }
+            _ => None,
+        };
+        resp.body = xml::write_bare_document(root, &default_namespace(model), text.as_deref());
+        resp.content_type = Some("application/xml");
+        return Ok(resp);
     }
 
     match shape.payload.as_deref() {

@@ -695,3 +695,39 @@ fn dump_responses_for_botocore() {
     }
     std::fs::write(path, serde_json::to_vec_pretty(&out).unwrap()).unwrap();
 }
+
+#[test]
+fn s3_bucket_location_is_a_bare_value() {
+    let r = serialize_response(
+        s3(),
+        "GetBucketLocation",
+        &json!({"LocationConstraint": "eu-west-1"}),
+    )
+    .unwrap();
+    assert_eq!(r.content_type, Some("application/xml"));
+    assert_eq!(
+        String::from_utf8(r.body).unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">eu-west-1</LocationConstraint>"
+    );
+    let r = serialize_response(s3(), "GetBucketLocation", &json!({})).unwrap();
+    assert_eq!(
+        String::from_utf8(r.body).unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>"
+    );
+}
+
+#[test]
+fn header_members_come_from_the_fields_and_unknown_fields_are_ignored() {
+    let r = serialize_response(
+        s3(),
+        "PutObject",
+        &json!({"ETag": "\"e\"", "VersionId": "v", "NotAMember": 1, "ChecksumCRC32": "AAAAAA=="}),
+    )
+    .unwrap();
+    let h: HashMap<_, _> = r.headers.iter().cloned().collect();
+    assert_eq!(h.len(), 3);
+    assert_eq!(h["ETag"], "\"e\"");
+    assert_eq!(h["x-amz-version-id"], "v");
+    assert_eq!(h["x-amz-checksum-crc32"], "AAAAAA==");
+    assert!(r.body.is_empty() && r.content_type.is_none());
+}

@@ -453,6 +453,25 @@ pub fn write_document(
     Ok(out.into_bytes())
 }
 
+/// A document that is one element holding text (S3's `LocationConstraint`), in namespace `ns`;
+/// with no text, the empty element `<root xmlns=".."/>`.
+pub fn write_bare_document(root: &str, ns: &XmlNamespace, text: Option<&str>) -> Vec<u8> {
+    let mut out = String::with_capacity(128);
+    out.push_str(PROLOG);
+    out.push('<');
+    out.push_str(root);
+    push_ns(&mut out, Some(ns));
+    match text.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            out.push('>');
+            escape_into(&mut out, t, false);
+            close(&mut out, root);
+        }
+        None => out.push_str("/>"),
+    }
+    out.into_bytes()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_value(
     out: &mut String,

@@ -1,18 +1,17 @@
 //! Buckets: create, delete, head, list; location; tagging, versioning, CORS and policy as
 //! fields of the bucket record.
 
+use serde_json::{Value, json};
 use snapstack_protocol::body::Bytes;
-use snapstack_protocol::errors::xml_escape;
 use snapstack_protocol::http::{HeaderValue, StatusCode, header};
-use snapstack_protocol::response::{IntoResponse, Response};
+use snapstack_protocol::response::Response;
 
-use crate::headers::set;
 use crate::model::{Bucket, S3Record, keys};
-use crate::ops::tagging::{parse_tagging, tagging_xml};
+use crate::ops::tagging::parse_tagging;
+use crate::out::{self, owner, reply, tag_set, ts};
 use crate::subres::{self, Sub};
 use crate::time::now_ms;
-use crate::xml::{self, Xml};
-use crate::{Req, S3, S3Error, S3Result, cors, empty, iso8601, ok_xml};
+use crate::{Req, S3, S3Error, S3Result, cors};
 
 impl S3 {
     pub(crate) fn bucket_meta(&self, r: &Req<'_>) -> S3Result<Bucket> {
@@ -26,25 +25,29 @@ impl S3 {
         }
     }
 
-    pub(crate) fn list_buckets(&self, r: &Req<'_>) -> Response {
+    pub(crate) fn list_buckets(&self, r: &Req<'_>) -> S3Result<Response> {
         let snap = self.store.snapshot();
-        let mut x = Xml::doc("ListAllMyBucketsResult");
-        x.open("Owner")
-            .elem("ID", r.account())
-            .elem("DisplayName", "snapstack")
-            .close("Owner");
-        x.open("Buckets");
-        for (_, rec) in snap.scan_prefix(&keys::buckets(r.account())) {
-            if let S3Record::Bucket(b) = rec {
-                x.open("Bucket")
-                    .elem("Name", &b.name)
-                    .elem("CreationDate", &iso8601(b.created_ms))
-                    .elem("BucketRegion", &b.region)
-                    .close("Bucket");
-            }
-        }
-        x.close("Buckets");
-        ok_xml(x.finish("ListAllMyBucketsResult"))
+        let buckets: Vec<Value> = snap
+            .scan_prefix(&keys::buckets(r.account()))
+            .filter_map(|(_, rec)| match rec {
+                S3Record::Bucket(b) => Some(json!({
+                    "Name": b.name,
+                    "CreationDate": ts(b.created_ms),
+                    "BucketRegion": b.region,
+                })),
+                _ => None,
+            })
+            .collect();
+        reply(
+            r.operation,
+            &json!({"Owner": owner(r.account()), "Buckets": buckets}),
+        )
+    }
+
+    /// HeadBucket: the bucket's region, as S3 tells it (`x-amz-bucket-region`).
+    pub(crate) fn head_bucket(&self, r: &Req<'_>) -> S3Result<Response> {
+        let b = self.bucket_meta(r)?;
+        reply(r.operation, &json!({"BucketRegion": b.region}))
     }
 
     pub(crate) fn create_bucket(
@@ -60,13 +63,14 @@ impl S3 {
             );
         }
         let mut region = r.ctx.partition.region.clone();
-        if !doc.is_empty() {
-            let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-            if let Some(loc) = n.text_of("LocationConstraint")
-                && !loc.is_empty()
-            {
-                region = loc.to_string();
-            }
+        let input = subres::read_input(r, &doc)?;
+        if let Some(loc) = input
+            .pointer("/CreateBucketConfiguration/LocationConstraint")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            && !loc.is_empty()
+        {
+            region = loc.to_string();
         }
         // A bucket created with Object Lock has versioning enabled, and it cannot be turned off.
         let object_lock = r
@@ -120,24 +124,19 @@ impl S3 {
             Ok(true)
         });
         let created = result?;
-        let mut resp = empty(StatusCode::OK);
-        set(resp.headers_mut(), "location", &format!("/{name}"));
+        let resp = reply(r.operation, &json!({"Location": format!("/{name}")}))?;
         Ok((resp, created.then_some(version)))
     }
 
     pub(crate) fn get_location(&self, r: &Req<'_>) -> S3Result<Response> {
         let b = self.bucket_meta(r)?;
-        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        if b.region == "us-east-1" {
-            x.push_str(&format!("<LocationConstraint xmlns=\"{}\"/>", xml::NS));
+        // us-east-1 is the empty constraint.
+        let out = if b.region == "us-east-1" {
+            json!({})
         } else {
-            x.push_str(&format!(
-                "<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
-                xml::NS,
-                xml_escape(&b.region)
-            ));
-        }
-        Ok(ok_xml(x))
+            json!({"LocationConstraint": b.region})
+        };
+        reply(r.operation, &out)
     }
 
     pub(crate) fn delete_bucket(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
@@ -184,7 +183,7 @@ impl S3 {
             Ok(())
         });
         res?;
-        Ok((empty(StatusCode::NO_CONTENT), Some(v)))
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     pub(crate) fn put_bucket_field(
@@ -194,10 +193,15 @@ impl S3 {
         doc: Bytes,
     ) -> S3Result<(Response, Option<u64>)> {
         let value = match field {
-            Field::Tags => FieldValue::Tags(parse_tagging(&doc)?),
+            Field::Tags => FieldValue::Tags(parse_tagging(r, &doc)?),
             Field::Versioning => {
-                let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-                let status = n.text_of("Status").unwrap_or("").to_string();
+                let input = subres::read_input(r, &doc)?;
+                let status = input
+                    .pointer("/VersioningConfiguration/Status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 if status != "Enabled" && status != "Suspended" {
                     return Err(S3Error::bad(
                         "IllegalVersioningConfigurationException",
@@ -234,19 +238,14 @@ impl S3 {
                 FieldValue::Text(text)
             }
         };
-        let status = if field == Field::Policy {
-            StatusCode::NO_CONTENT
-        } else {
-            StatusCode::OK
-        };
-        self.update_bucket(r, |b| match (field, value) {
+        let v = self.update_bucket(r, |b| match (field, value) {
             (Field::Tags, FieldValue::Tags(t)) => b.tags = t,
             (Field::Versioning, FieldValue::Text(s)) => b.versioning = Some(s),
             (Field::Cors, FieldValue::Text(s)) => b.cors = Some(s),
             (Field::Policy, FieldValue::Text(s)) => b.policy = Some(s),
             _ => {}
-        })
-        .map(|v| (empty(status), Some(v)))
+        })?;
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     pub(crate) fn delete_bucket_field(
@@ -254,13 +253,13 @@ impl S3 {
         r: &Req<'_>,
         field: Field,
     ) -> S3Result<(Response, Option<u64>)> {
-        self.update_bucket(r, |b| match field {
+        let v = self.update_bucket(r, |b| match field {
             Field::Tags => b.tags.clear(),
             Field::Cors => b.cors = None,
             Field::Policy => b.policy = None,
             Field::Versioning => {}
-        })
-        .map(|v| (empty(StatusCode::NO_CONTENT), Some(v)))
+        })?;
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     fn update_bucket(&self, r: &Req<'_>, f: impl FnOnce(&mut Bucket)) -> S3Result<u64> {
@@ -289,15 +288,22 @@ impl S3 {
                     )
                     .with("BucketName", &b.name));
                 }
-                Ok(ok_xml(tagging_xml(&b.tags)))
+                reply(r.operation, &json!({"TagSet": tag_set(&b.tags)}))
             }
             Field::Versioning => {
-                let mut x = Xml::doc("VersioningConfiguration");
-                x.opt("Status", b.versioning.as_deref());
-                Ok(ok_xml(x.finish("VersioningConfiguration")))
+                let out = match &b.versioning {
+                    Some(status) => json!({"Status": status}),
+                    None => json!({}),
+                };
+                reply(r.operation, &out)
             }
+            // The rules are kept as the client sent them; the codec reads them back by the
+            // model and writes the answer.
             Field::Cors => match b.cors {
-                Some(c) => Ok(ok_xml(c)),
+                Some(c) => match out::read_document("PutBucketCors", &c) {
+                    Some(rules) => reply(r.operation, &rules),
+                    None => Ok(out::verbatim_xml(c)),
+                },
                 None => Err(S3Error::new(
                     StatusCode::NOT_FOUND,
                     "NoSuchCORSConfiguration",
@@ -306,8 +312,9 @@ impl S3 {
                 .with("BucketName", &b.name)),
             },
             Field::Policy => match b.policy {
+                // The payload is the policy's text; its type is not in the model.
                 Some(p) => {
-                    let mut resp = (StatusCode::OK, p).into_response();
+                    let mut resp = reply(r.operation, &json!({"Policy": p}))?;
                     resp.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("application/json"),

@@ -2,16 +2,16 @@
 
 use std::sync::atomic::Ordering;
 
+use serde_json::{Value, json};
 use snapstack_protocol::body::Bytes;
-use snapstack_protocol::http::StatusCode;
 use snapstack_protocol::response::Response;
 
-use crate::headers::set;
 use crate::model::{Bucket, Object, ObjectHeaders, S3Record, keys};
 use crate::ops::object::retire_current;
+use crate::out::reply;
+use crate::subres::{malformed, read_input};
 use crate::time::now_ms;
-use crate::xml::{self, Node, Xml};
-use crate::{Req, S3, S3Error, S3Result, empty, ok_xml};
+use crate::{Req, S3, S3Result};
 
 impl S3 {
     pub(crate) fn delete_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
@@ -19,14 +19,14 @@ impl S3 {
         self.check_delete(r, &bucket.name, r.key(), r.q("versionId"))?;
         let (marker, version, v) =
             self.delete_one(r.account(), &bucket, r.key(), r.q("versionId"))?;
-        let mut resp = empty(StatusCode::NO_CONTENT);
+        let mut out = json!({});
         if let Some(id) = version {
-            set(resp.headers_mut(), "x-amz-version-id", &id);
+            out["VersionId"] = json!(id);
         }
         if marker {
-            set(resp.headers_mut(), "x-amz-delete-marker", "true");
+            out["DeleteMarker"] = json!(true);
         }
-        Ok((resp, v))
+        Ok((reply(r.operation, &out)?, v))
     }
 
     /// Delete a key (or one version of it). Returns whether a delete marker is involved, the
@@ -113,21 +113,29 @@ impl S3 {
         doc: Bytes,
     ) -> S3Result<(Response, Option<u64>)> {
         let bucket = self.bucket_meta(r)?;
-        let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-        let quiet = n.text_of("Quiet") == Some("true");
-        let objects: Vec<&Node> = n.all("Object").collect();
+        let input = read_input(r, &doc)?;
+        let delete = input.get("Delete").ok_or_else(malformed)?;
+        let quiet = delete.get("Quiet") == Some(&Value::Bool(true));
+        let objects: &[Value] = delete
+            .get("Objects")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice);
         if objects.len() > 1000 {
-            return Err(S3Error::bad(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed());
         }
-        let mut x = Xml::doc("DeleteResult");
+        let (mut done, mut errors) = (Vec::new(), Vec::new());
         let mut last = None;
         for o in objects {
             // Keys are bytes: never trimmed (`' lead'` is not `'lead'`).
-            let key = o.raw_text_of("Key").unwrap_or("").to_string();
-            let vid = o.text_of("VersionId").map(str::to_string);
+            let key = o
+                .get("Key")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let vid = o
+                .get("VersionId")
+                .and_then(Value::as_str)
+                .map(|v| v.trim().to_string());
             let deleted = self
                 .check_delete(r, &bucket.name, &key, vid.as_deref())
                 .and_then(|()| self.delete_one(r.account(), &bucket, &key, vid.as_deref()));
@@ -135,24 +143,23 @@ impl S3 {
                 Ok((marker, version, v)) => {
                     last = v.or(last);
                     if !quiet {
-                        x.open("Deleted").elem("Key", &key);
-                        x.opt("VersionId", vid.as_deref());
-                        if marker {
-                            x.elem("DeleteMarker", "true");
-                            x.opt("DeleteMarkerVersionId", version.as_deref());
+                        let mut d = json!({"Key": key});
+                        if let Some(vid) = &vid {
+                            d["VersionId"] = json!(vid);
                         }
-                        x.close("Deleted");
+                        if marker {
+                            d["DeleteMarker"] = json!(true);
+                            if let Some(id) = &version {
+                                d["DeleteMarkerVersionId"] = json!(id);
+                            }
+                        }
+                        done.push(d);
                     }
                 }
-                Err(e) => {
-                    x.open("Error")
-                        .elem("Key", &key)
-                        .elem("Code", e.code)
-                        .elem("Message", &e.message)
-                        .close("Error");
-                }
+                Err(e) => errors.push(json!({"Key": key, "Code": e.code, "Message": e.message})),
             }
         }
-        Ok((ok_xml(x.finish("DeleteResult")), last))
+        let out = json!({"Deleted": done, "Errors": errors});
+        Ok((reply(r.operation, &out)?, last))
     }
 }

@@ -1,12 +1,13 @@
 //! Listings: ListObjects (v1 and v2) and ListObjectVersions, with `encoding-type`.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value, json};
 use snapstack_protocol::response::Response;
 
 use crate::body;
 use crate::model::{Object, S3Record, keys};
-use crate::xml::Xml;
-use crate::{Req, S3, S3Error, S3Result, iso8601, ok_xml};
+use crate::out::{owner, reply, ts};
+use crate::{Req, S3, S3Error, S3Result};
 
 /// Characters S3 percent-encodes with `encoding-type=url` (everything but unreserved and `/`).
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -122,60 +123,66 @@ impl S3 {
                 }
             }
         }
-        let root = "ListBucketResult";
-        let mut x = Xml::doc(root);
-        x.elem("Name", r.bucket());
-        x.elem("Prefix", &enc(&prefix));
+        let fetch_owner = !v2 || r.q("fetch-owner") == Some("true");
+        let contents: Vec<Value> = contents
+            .iter()
+            .map(|o| {
+                let mut c = json!({
+                    "Key": enc(&o.key),
+                    "LastModified": ts(o.last_modified_ms),
+                    "ETag": o.etag,
+                    "Size": o.size,
+                    "StorageClass": "STANDARD",
+                });
+                if !o.checksums.is_empty() {
+                    c["ChecksumAlgorithm"] =
+                        o.checksums.iter().map(|(alg, _)| json!(alg)).collect();
+                }
+                if fetch_owner {
+                    c["Owner"] = owner(r.account());
+                }
+                c
+            })
+            .collect();
+        let prefixes: Vec<Value> = prefixes.iter().map(|p| json!({"Prefix": enc(p)})).collect();
+        let mut out = Map::new();
+        let mut put = |k: &str, v: Value| {
+            out.insert(k.to_string(), v);
+        };
+        put("Name", json!(r.bucket()));
+        put("Prefix", json!(enc(&prefix)));
         if v2 {
-            x.elem("KeyCount", &(contents.len() + prefixes.len()).to_string());
+            put("KeyCount", json!(contents.len() + prefixes.len()));
             if let Some(t) = token {
-                x.elem("ContinuationToken", t);
+                put("ContinuationToken", json!(t));
             }
             if let Some(s) = r.q("start-after") {
-                x.elem("StartAfter", &enc(s));
+                put("StartAfter", json!(enc(s)));
             }
         } else {
-            x.elem("Marker", &enc(r.q("marker").unwrap_or("")));
+            put("Marker", json!(enc(r.q("marker").unwrap_or(""))));
         }
-        x.elem("MaxKeys", &max_keys.to_string());
+        put("MaxKeys", json!(max_keys));
         if let Some(d) = &delimiter {
-            x.elem("Delimiter", &enc(d));
+            put("Delimiter", json!(enc(d)));
         }
         if url {
-            x.elem("EncodingType", "url");
+            put("EncodingType", json!("url"));
         }
-        x.elem("IsTruncated", if truncated { "true" } else { "false" });
+        put("IsTruncated", json!(truncated));
         if truncated && let Some(last) = &last_seen {
             if v2 {
-                x.elem("NextContinuationToken", &body::base64(last.as_bytes()));
+                put(
+                    "NextContinuationToken",
+                    json!(body::base64(last.as_bytes())),
+                );
             } else if delimiter.is_some() {
-                x.elem("NextMarker", &enc(last));
+                put("NextMarker", json!(enc(last)));
             }
         }
-        for o in &contents {
-            x.open("Contents")
-                .elem("Key", &enc(&o.key))
-                .elem("LastModified", &iso8601(o.last_modified_ms))
-                .elem("ETag", &o.etag)
-                .elem("Size", &o.size.to_string())
-                .elem("StorageClass", "STANDARD");
-            for (alg, _) in &o.checksums {
-                x.elem("ChecksumAlgorithm", alg);
-            }
-            if !v2 || r.q("fetch-owner") == Some("true") {
-                x.open("Owner")
-                    .elem("ID", r.account())
-                    .elem("DisplayName", "snapstack")
-                    .close("Owner");
-            }
-            x.close("Contents");
-        }
-        for p in &prefixes {
-            x.open("CommonPrefixes")
-                .elem("Prefix", &enc(p))
-                .close("CommonPrefixes");
-        }
-        Ok(ok_xml(x.finish(root)))
+        put("Contents", Value::Array(contents));
+        put("CommonPrefixes", Value::Array(prefixes));
+        reply(r.operation, &Value::Object(out))
     }
 
     pub(crate) fn list_versions(&self, r: &Req<'_>) -> S3Result<Response> {
@@ -227,44 +234,41 @@ impl S3 {
         let truncated = all.len() > max_keys;
         all.truncate(max_keys);
         let (url, enc) = key_encoding(r)?;
-        let mut x = Xml::doc("ListVersionsResult");
+        let mut out = json!({
+            "Name": r.bucket(),
+            "Prefix": enc(prefix),
+            "KeyMarker": enc(key_marker),
+            "VersionIdMarker": vid_marker.unwrap_or(""),
+            "MaxKeys": max_keys,
+            "IsTruncated": truncated,
+        });
         if url {
-            x.elem("EncodingType", "url");
+            out["EncodingType"] = json!("url");
         }
-        x.elem("Name", r.bucket())
-            .elem("Prefix", &enc(prefix))
-            .elem("KeyMarker", &enc(key_marker))
-            .elem("VersionIdMarker", vid_marker.unwrap_or(""))
-            .elem("MaxKeys", &max_keys.to_string())
-            .elem("IsTruncated", if truncated { "true" } else { "false" });
         if truncated && let Some((last, _)) = all.last() {
-            x.elem("NextKeyMarker", &enc(&last.key)).elem(
-                "NextVersionIdMarker",
-                last.version_id.as_deref().unwrap_or("null"),
-            );
+            out["NextKeyMarker"] = json!(enc(&last.key));
+            out["NextVersionIdMarker"] = json!(last.version_id.as_deref().unwrap_or("null"));
         }
+        let (mut versions, mut markers) = (Vec::new(), Vec::new());
         for (o, latest) in &all {
-            let tag = if o.delete_marker {
-                "DeleteMarker"
+            let mut v = json!({
+                "Key": enc(&o.key),
+                "VersionId": o.version_id.as_deref().unwrap_or("null"),
+                "IsLatest": latest,
+                "LastModified": ts(o.last_modified_ms),
+                "Owner": owner(r.account()),
+            });
+            if o.delete_marker {
+                markers.push(v);
             } else {
-                "Version"
-            };
-            x.open(tag)
-                .elem("Key", &enc(&o.key))
-                .elem("VersionId", o.version_id.as_deref().unwrap_or("null"))
-                .elem("IsLatest", if *latest { "true" } else { "false" })
-                .elem("LastModified", &iso8601(o.last_modified_ms));
-            if !o.delete_marker {
-                x.elem("ETag", &o.etag)
-                    .elem("Size", &o.size.to_string())
-                    .elem("StorageClass", "STANDARD");
+                v["ETag"] = json!(o.etag);
+                v["Size"] = json!(o.size);
+                v["StorageClass"] = json!("STANDARD");
+                versions.push(v);
             }
-            x.open("Owner")
-                .elem("ID", r.account())
-                .elem("DisplayName", "snapstack")
-                .close("Owner");
-            x.close(tag);
         }
-        Ok(ok_xml(x.finish("ListVersionsResult")))
+        out["Versions"] = Value::Array(versions);
+        out["DeleteMarkers"] = Value::Array(markers);
+        reply(r.operation, &out)
     }
 }

@@ -1,22 +1,20 @@
 //! Multipart uploads: create, upload part (and part copy), complete, abort, list parts, list uploads.
 
+use serde_json::{Map, Value, json};
 use snapstack_engine::BlobId;
 use snapstack_protocol::body::{Body, Bytes};
-use snapstack_protocol::http::StatusCode;
 use snapstack_protocol::response::Response;
 
 use crate::body::{self, Digests};
-use crate::headers::{header_static, object_headers, set, user_metadata};
+use crate::headers::{object_headers, user_metadata};
 use crate::model::{Object, Part, S3Record, Upload, keys};
 use crate::ops::listing::key_encoding;
 use crate::ops::object::parse_range;
 use crate::ops::tagging::parse_tag_query;
+use crate::out::{put_checksums, reply, ts};
+use crate::subres::{malformed, read_input};
 use crate::time::now_ms;
-use crate::xml::{self, Xml};
-use crate::{
-    MAX_PART_NUMBER, MIN_PART_SIZE, Req, S3, S3Error, S3Result, blocking, durability, empty,
-    iso8601, ok_xml,
-};
+use crate::{MAX_PART_NUMBER, MIN_PART_SIZE, Req, S3, S3Error, S3Result, blocking, durability};
 
 impl S3 {
     fn upload_meta(&self, r: &Req<'_>) -> S3Result<Upload> {
@@ -54,15 +52,11 @@ impl S3 {
         let ((), v) = self.store.write(|t| {
             t.insert(key, S3Record::Upload(upload.clone()));
         });
-        let mut x = Xml::doc("InitiateMultipartUploadResult");
-        x.elem("Bucket", r.bucket())
-            .elem("Key", r.key())
-            .elem("UploadId", &upload_id);
-        let mut resp = ok_xml(x.finish("InitiateMultipartUploadResult"));
+        let mut out = json!({"Bucket": r.bucket(), "Key": r.key(), "UploadId": upload_id});
         if let Some(a) = &upload.checksum_algorithm {
-            set(resp.headers_mut(), "x-amz-checksum-algorithm", a);
+            out["ChecksumAlgorithm"] = json!(a);
         }
-        Ok((resp, Some(v)))
+        Ok((reply(r.operation, &out)?, Some(v)))
     }
 
     fn part_number(r: &Req<'_>) -> S3Result<u32> {
@@ -109,12 +103,10 @@ impl S3 {
             checksums: checksums.clone(),
         };
         let v = self.save_part(r, &upload, part)?;
-        let mut resp = empty(StatusCode::OK);
-        set(resp.headers_mut(), "etag", &etag);
-        for (alg, val) in &checksums {
-            set(resp.headers_mut(), header_static(alg), val);
-        }
-        Ok((resp, Some(v)))
+        let mut out = Map::new();
+        out.insert("ETag".into(), Value::String(etag));
+        put_checksums(&mut out, &checksums);
+        Ok((reply(r.operation, &Value::Object(out))?, Some(v)))
     }
 
     pub(crate) async fn upload_part_copy(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
@@ -155,9 +147,8 @@ impl S3 {
             checksums: Vec::new(),
         };
         let v = self.save_part(r, &upload, part)?;
-        let mut x = Xml::doc("CopyPartResult");
-        x.elem("LastModified", &iso8601(now)).elem("ETag", &etag);
-        Ok((ok_xml(x.finish("CopyPartResult")), Some(v)))
+        let out = json!({"CopyPartResult": {"LastModified": ts(now), "ETag": etag}});
+        Ok((reply(r.operation, &out)?, Some(v)))
     }
 
     fn parts_of(&self, acct: &str, upload_id: &str) -> Vec<Part> {
@@ -178,28 +169,24 @@ impl S3 {
     ) -> S3Result<(Response, Option<u64>)> {
         let bucket = self.bucket_meta(r)?;
         let upload = self.upload_meta(r)?;
-        let n = xml::parse(&doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-        let listed: Vec<(u32, String)> = n
-            .all("Part")
+        let input = read_input(r, &doc)?;
+        let listed: Vec<(u32, String)> = input
+            .pointer("/MultipartUpload/Parts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
             .map(|p| {
                 let num = p
-                    .text_of("PartNumber")
-                    .and_then(|s| s.parse::<u32>().ok())
+                    .get("PartNumber")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
                     .unwrap_or(0);
-                (
-                    num,
-                    p.text_of("ETag")
-                        .unwrap_or("")
-                        .trim_matches('"')
-                        .to_string(),
-                )
+                let etag = p.get("ETag").and_then(Value::as_str).unwrap_or("");
+                (num, etag.trim().trim_matches('"').to_string())
             })
             .collect();
         if listed.is_empty() {
-            return Err(S3Error::bad(
-                "MalformedXML",
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ));
+            return Err(malformed());
         }
         if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(S3Error::bad(
@@ -267,16 +254,16 @@ impl S3 {
             t.remove_prefix(&keys::parts(&acct, &upload.upload_id));
             t.remove(&keys::upload(&acct, &upload.bucket, &upload.upload_id));
         });
-        let mut x = Xml::doc("CompleteMultipartUploadResult");
-        x.elem("Location", &format!("/{}/{}", r.bucket(), upload.key))
-            .elem("Bucket", r.bucket())
-            .elem("Key", &upload.key)
-            .elem("ETag", &etag);
-        let mut resp = ok_xml(x.finish("CompleteMultipartUploadResult"));
+        let mut out = json!({
+            "Location": format!("/{}/{}", r.bucket(), upload.key),
+            "Bucket": r.bucket(),
+            "Key": upload.key,
+            "ETag": etag,
+        });
         if let Some(id) = version_id {
-            set(resp.headers_mut(), "x-amz-version-id", &id);
+            out["VersionId"] = json!(id);
         }
-        Ok((resp, Some(v)))
+        Ok((reply(r.operation, &out)?, Some(v)))
     }
 
     pub(crate) fn abort_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
@@ -286,7 +273,7 @@ impl S3 {
             t.remove_prefix(&keys::parts(&acct, &upload.upload_id));
             t.remove(&keys::upload(&acct, &upload.bucket, &upload.upload_id));
         });
-        Ok((empty(StatusCode::NO_CONTENT), Some(v)))
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     pub(crate) fn list_parts(&self, r: &Req<'_>) -> S3Result<Response> {
@@ -307,30 +294,30 @@ impl S3 {
             .collect();
         let truncated = parts.len() > max;
         let shown = &parts[..parts.len().min(max)];
-        let mut x = Xml::doc("ListPartsResult");
-        x.elem("Bucket", r.bucket())
-            .elem("Key", &upload.key)
-            .elem("UploadId", &upload.upload_id)
-            .elem("PartNumberMarker", &marker.to_string())
-            .elem(
-                "NextPartNumberMarker",
-                &shown.last().map_or(0, |p| p.number).to_string(),
-            )
-            .elem("MaxParts", &max.to_string())
-            .elem("IsTruncated", if truncated { "true" } else { "false" })
-            .elem("StorageClass", "STANDARD");
-        for p in shown {
-            x.open("Part")
-                .elem("PartNumber", &p.number.to_string())
-                .elem("LastModified", &iso8601(p.last_modified_ms))
-                .elem("ETag", &p.etag)
-                .elem("Size", &p.size.to_string());
-            for (alg, v) in &p.checksums {
-                x.elem(&format!("Checksum{alg}"), v);
-            }
-            x.close("Part");
-        }
-        Ok(ok_xml(x.finish("ListPartsResult")))
+        let parts: Vec<Value> = shown
+            .iter()
+            .map(|p| {
+                let mut part = Map::new();
+                part.insert("PartNumber".into(), Value::from(p.number));
+                part.insert("LastModified".into(), ts(p.last_modified_ms));
+                part.insert("ETag".into(), Value::String(p.etag.clone()));
+                part.insert("Size".into(), Value::from(p.size));
+                put_checksums(&mut part, &p.checksums);
+                Value::Object(part)
+            })
+            .collect();
+        let out = json!({
+            "Bucket": r.bucket(),
+            "Key": upload.key,
+            "UploadId": upload.upload_id,
+            "PartNumberMarker": marker,
+            "NextPartNumberMarker": shown.last().map_or(0, |p| p.number),
+            "MaxParts": max,
+            "IsTruncated": truncated,
+            "StorageClass": "STANDARD",
+            "Parts": parts,
+        });
+        reply(r.operation, &out)
     }
 
     pub(crate) fn list_uploads(&self, r: &Req<'_>) -> S3Result<Response> {
@@ -338,16 +325,6 @@ impl S3 {
         let prefix = r.q("prefix").unwrap_or("");
         let snap = self.store.snapshot();
         let (url, enc) = key_encoding(r)?;
-        let mut x = Xml::doc("ListMultipartUploadsResult");
-        if url {
-            x.elem("EncodingType", "url");
-        }
-        x.elem("Bucket", r.bucket())
-            .elem("KeyMarker", "")
-            .elem("UploadIdMarker", "")
-            .elem("Prefix", &enc(prefix))
-            .elem("MaxUploads", "1000")
-            .elem("IsTruncated", "false");
         let mut uploads: Vec<Upload> = snap
             .scan_prefix(&keys::uploads(r.account(), r.bucket()))
             .filter_map(|(_, rec)| match rec {
@@ -356,14 +333,29 @@ impl S3 {
             })
             .collect();
         uploads.sort_by(|a, b| (&a.key, a.initiated_ms).cmp(&(&b.key, b.initiated_ms)));
-        for u in uploads {
-            x.open("Upload")
-                .elem("Key", &enc(&u.key))
-                .elem("UploadId", &u.upload_id)
-                .elem("Initiated", &iso8601(u.initiated_ms))
-                .elem("StorageClass", "STANDARD")
-                .close("Upload");
+        let uploads: Vec<Value> = uploads
+            .iter()
+            .map(|u| {
+                json!({
+                    "Key": enc(&u.key),
+                    "UploadId": u.upload_id,
+                    "Initiated": ts(u.initiated_ms),
+                    "StorageClass": "STANDARD",
+                })
+            })
+            .collect();
+        let mut out = json!({
+            "Bucket": r.bucket(),
+            "KeyMarker": "",
+            "UploadIdMarker": "",
+            "Prefix": enc(prefix),
+            "MaxUploads": 1000,
+            "IsTruncated": false,
+            "Uploads": uploads,
+        });
+        if url {
+            out["EncodingType"] = json!("url");
         }
-        Ok(ok_xml(x.finish("ListMultipartUploadsResult")))
+        reply(r.operation, &out)
     }
 }

@@ -11,15 +11,14 @@ use snapstack_protocol::http::{Method, StatusCode};
 use snapstack_protocol::response::Response;
 
 use crate::body::{self, ChunkedDecoder, Digests};
-use crate::headers::{describe_object, header_static, object_headers, set, user_metadata};
+use serde_json::{Map, Value, json};
+
+use crate::headers::{object_headers, object_output, user_metadata};
 use crate::model::{Bucket, Object, S3Record, keys};
 use crate::ops::tagging::parse_tag_query;
-use crate::time::{http_date, now_ms};
-use crate::xml::Xml;
-use crate::{
-    MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, empty, iso8601,
-    ok_xml, routing,
-};
+use crate::out::{put_checksums, reply, reply_streaming, ts};
+use crate::time::now_ms;
+use crate::{MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, routing};
 
 impl S3 {
     /// Stream a request body into a blob, decoding `aws-chunked` and computing digests.
@@ -177,16 +176,13 @@ impl S3 {
         let v = self
             .lock_new_object(r, &bucket.name, &written)?
             .map_or(v, |l| l.max(v));
-        let mut resp = empty(StatusCode::OK);
-        let h = resp.headers_mut();
-        set(h, "etag", &etag);
+        let mut out = Map::new();
+        out.insert("ETag".into(), Value::String(etag));
         if let Some(id) = version_id {
-            set(h, "x-amz-version-id", &id);
+            out.insert("VersionId".into(), Value::String(id));
         }
-        for (alg, v) in &checksums {
-            set(h, header_static(alg), v);
-        }
-        Ok((resp, Some(v)))
+        put_checksums(&mut out, &checksums);
+        Ok((reply(r.operation, &Value::Object(out))?, Some(v)))
     }
 
     /// Store an object as the current version, keeping the old one when versioning is on.
@@ -319,15 +315,12 @@ impl S3 {
             list.split(',')
                 .any(|e| e.trim() == "*" || e.trim().trim_matches('"') == o.etag.trim_matches('"'))
         };
-        let not_modified = || {
-            let mut resp = empty(StatusCode::NOT_MODIFIED);
-            set(resp.headers_mut(), "etag", &o.etag);
-            set(
-                resp.headers_mut(),
-                "last-modified",
-                &http_date(o.last_modified_ms),
-            );
-            resp
+        // 304: the validators only, no body.
+        let not_modified = || -> S3Result<Response> {
+            let out = json!({"ETag": o.etag, "LastModified": ts(o.last_modified_ms)});
+            let mut resp = reply(r.operation, &out)?;
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            Ok(resp)
         };
         if let Some(m) = r.h("if-match") {
             if !etag_matches(m) {
@@ -340,12 +333,12 @@ impl S3 {
         }
         if let Some(m) = r.h("if-none-match") {
             if etag_matches(m) {
-                return Ok(not_modified());
+                return not_modified();
             }
         } else if let Some(t) = since("if-modified-since")
             && modified_secs <= t
         {
-            return Ok(not_modified());
+            return not_modified();
         }
         let range = match (r.h("range"), r.q("partNumber")) {
             (Some(_), Some(_)) => {
@@ -371,14 +364,19 @@ impl S3 {
             })?),
             None => None,
         };
-        let mut resp = if head || start == end {
-            let mut resp = empty(status);
-            set(
-                resp.headers_mut(),
-                "content-length",
-                &(end - start).to_string(),
+        // A checksum covers the whole object: S3 returns none for a range.
+        let whole = status == StatusCode::OK;
+        let mut out = object_output(&o, whole && r.h("x-amz-checksum-mode") == Some("ENABLED"));
+        out.insert("ContentLength".into(), Value::from(end - start));
+        if status == StatusCode::PARTIAL_CONTENT {
+            out.insert(
+                "ContentRange".into(),
+                Value::String(format!("bytes {start}-{}/{}", end - 1, o.size)),
             );
-            resp
+        }
+        let out = Value::Object(out);
+        let mut resp = if head || start == end {
+            reply_streaming(r.operation, &out, Body::empty())?
         } else {
             let opened = opened.ok_or_else(|| S3Error::internal("an object without a body"))?;
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -401,30 +399,9 @@ impl S3 {
             let stream = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
             });
-            let mut resp = Response::new(Body::from_stream(stream));
-            *resp.status_mut() = status;
-            set(
-                resp.headers_mut(),
-                "content-length",
-                &(end - start).to_string(),
-            );
-            resp
+            reply_streaming(r.operation, &out, Body::from_stream(stream))?
         };
-        let h = resp.headers_mut();
-        if status == StatusCode::PARTIAL_CONTENT {
-            set(
-                h,
-                "content-range",
-                &format!("bytes {start}-{}/{}", end - 1, o.size),
-            );
-        }
-        // A checksum covers the whole object: S3 returns none for a range.
-        let whole = status == StatusCode::OK;
-        describe_object(
-            h,
-            &o,
-            whole && r.h("x-amz-checksum-mode") == Some("ENABLED"),
-        );
+        *resp.status_mut() = status;
         Ok(resp)
     }
 
@@ -491,19 +468,19 @@ impl S3 {
         };
         let last_modified = obj.last_modified_ms;
         let (version_id, v) = self.write_object(r, &bucket, obj)?;
-        let mut x = Xml::doc("CopyObjectResult");
-        x.elem("LastModified", &iso8601(last_modified))
-            .elem("ETag", &src.etag);
-        for (alg, val) in &src.checksums {
-            x.elem(&format!("Checksum{alg}"), val);
-        }
-        let mut resp = ok_xml(x.finish("CopyObjectResult"));
+        let mut result = Map::new();
+        result.insert("LastModified".into(), ts(last_modified));
+        result.insert("ETag".into(), Value::String(src.etag.clone()));
+        put_checksums(&mut result, &src.checksums);
+        let mut out = Map::new();
+        out.insert("CopyObjectResult".into(), Value::Object(result));
         if let Some(id) = version_id {
-            set(resp.headers_mut(), "x-amz-version-id", &id);
+            out.insert("VersionId".into(), Value::String(id));
         }
         if let Some(id) = &src.version_id {
-            set(resp.headers_mut(), "x-amz-copy-source-version-id", id);
+            out.insert("CopySourceVersionId".into(), Value::String(id.clone()));
         }
+        let resp = reply(r.operation, &Value::Object(out))?;
         Ok((resp, Some(v)))
     }
 }

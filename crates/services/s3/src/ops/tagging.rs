@@ -1,12 +1,13 @@
 //! Object tagging, and the tag sets (XML documents and `x-amz-tagging` queries) buckets share.
 
+use serde_json::{Value, json};
 use snapstack_protocol::body::Bytes;
-use snapstack_protocol::http::StatusCode;
 use snapstack_protocol::response::Response;
 
 use crate::model::{Object, S3Record, keys};
-use crate::xml::{self, Xml};
-use crate::{MAX_TAGS, Req, S3, S3Error, S3Result, empty, ok_xml, routing};
+use crate::out::{reply, tag_set};
+use crate::subres::{malformed, read_input};
+use crate::{MAX_TAGS, Req, S3, S3Error, S3Result, routing};
 
 impl S3 {
     pub(crate) fn put_object_tagging(
@@ -14,14 +15,14 @@ impl S3 {
         r: &Req<'_>,
         doc: Bytes,
     ) -> S3Result<(Response, Option<u64>)> {
-        let tags = parse_tagging(&doc)?;
-        self.update_object(r, |o| o.tags = tags)
-            .map(|v| (empty(StatusCode::OK), Some(v)))
+        let tags = parse_tagging(r, &doc)?;
+        let v = self.update_object(r, |o| o.tags = tags)?;
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     pub(crate) fn delete_object_tagging(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
-        self.update_object(r, |o| o.tags.clear())
-            .map(|v| (empty(StatusCode::NO_CONTENT), Some(v)))
+        let v = self.update_object(r, |o| o.tags.clear())?;
+        Ok((reply(r.operation, &json!({}))?, Some(v)))
     }
 
     fn update_object(&self, r: &Req<'_>, f: impl FnOnce(&mut Object)) -> S3Result<u64> {
@@ -41,18 +42,8 @@ impl S3 {
 
     pub(crate) fn get_object_tagging(&self, r: &Req<'_>) -> S3Result<Response> {
         let o = self.find_object(r, r.bucket(), r.key(), r.q("versionId"))?;
-        Ok(ok_xml(tagging_xml(&o.tags)))
+        reply(r.operation, &json!({"TagSet": tag_set(&o.tags)}))
     }
-}
-
-pub(crate) fn tagging_xml(tags: &[(String, String)]) -> String {
-    let mut x = Xml::doc("Tagging");
-    x.open("TagSet");
-    for (k, v) in tags {
-        x.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
-    }
-    x.close("TagSet");
-    x.finish("Tagging")
 }
 
 fn check_tags(tags: Vec<(String, String)>) -> S3Result<Vec<(String, String)>> {
@@ -86,22 +77,17 @@ fn check_tags(tags: Vec<(String, String)>) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
-pub(crate) fn parse_tagging(doc: &[u8]) -> S3Result<Vec<(String, String)>> {
-    let n = xml::parse(doc).map_err(|e| S3Error::bad("MalformedXML", e))?;
-    let set = n.child("TagSet").ok_or_else(|| {
-        S3Error::bad(
-            "MalformedXML",
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        )
-    })?;
+/// The tag set of a PutBucketTagging or PutObjectTagging body, read by the codec.
+pub(crate) fn parse_tagging(r: &Req<'_>, doc: &[u8]) -> S3Result<Vec<(String, String)>> {
+    let input = read_input(r, doc)?;
+    let set = input
+        .pointer("/Tagging/TagSet")
+        .and_then(Value::as_array)
+        .ok_or_else(malformed)?;
+    let text = |t: &Value, m: &str| t.get(m).and_then(Value::as_str).unwrap_or("").to_string();
     check_tags(
-        set.all("Tag")
-            .map(|t| {
-                (
-                    t.raw_text_of("Key").unwrap_or("").to_string(),
-                    t.raw_text_of("Value").unwrap_or("").to_string(),
-                )
-            })
+        set.iter()
+            .map(|t| (text(t, "Key"), text(t, "Value")))
             .collect(),
     )
 }
