@@ -17,6 +17,10 @@ use crate::*;
 const SHARD_BYTES_PER_SEC: u64 = 1024 * 1024;
 const SHARD_RECORDS_PER_SEC: u64 = 1000;
 
+/// The stream after a write, each record's shard and counter (`None`: throttled), and the
+/// store version.
+type Appended = (StreamRec, Vec<Option<(u64, u64)>>, u64);
+
 /// One record to write, validated, its payload stored.
 struct Entry {
     hash: u128,
@@ -145,7 +149,7 @@ impl Kinesis {
         name: &str,
         entries: Vec<Entry>,
         min_counter: Option<u64>,
-    ) -> Result<(StreamRec, Vec<Option<(u64, u64)>>, u64), AwsError> {
+    ) -> Result<Appended, AwsError> {
         let now = self.now_ms();
         let (r, ver) = self.store.write(|txn| {
             let key = stream_key(p, name);

@@ -284,10 +284,8 @@ impl Kinesis {
                     ));
                 }
                 let (p, name) = target(p, v)?;
-                let after = match str_of(v, "ExclusiveStartShardId") {
-                    Some(id) => Some(shard_index(id).unwrap_or(u64::MAX)),
-                    None => None,
-                };
+                let after = str_of(v, "ExclusiveStartShardId")
+                    .map(|id| shard_index(id).unwrap_or(u64::MAX));
                 (p, name, v.get("ShardFilter").cloned(), after)
             }
         };
@@ -324,12 +322,14 @@ fn open_count(txn: &Txn<'_, KinesisRecord>, p: &Partition) -> u64 {
         .count() as u64
 }
 
+type ShardPredicate = Box<dyn Fn(&ShardRec) -> bool>;
+
 /// Which shards a `ShardFilter` keeps.
 fn shard_filter(
     s: &StreamRec,
     filter: Option<&Value>,
     now: u64,
-) -> Result<Box<dyn Fn(&ShardRec) -> bool>, AwsError> {
+) -> Result<ShardPredicate, AwsError> {
     let Some(f) = filter else {
         return Ok(Box::new(|_| true));
     };

@@ -199,10 +199,8 @@ impl Kinesis {
         let snap = self.store.snapshot();
         let s = load_stream(&snap, &p, &name)?;
         let lim = int_of(v, "Limit").unwrap_or(100).clamp(1, 10_000) as usize;
-        let after = match str_of(v, "ExclusiveStartShardId") {
-            Some(id) => Some(shard_index(id).unwrap_or(u64::MAX)),
-            None => None,
-        };
+        let after =
+            str_of(v, "ExclusiveStartShardId").map(|id| shard_index(id).unwrap_or(u64::MAX));
         let all = load_shards(&snap, &p, &name);
         let mut shards: Vec<&ShardRec> = all
             .iter()
