@@ -54,6 +54,7 @@ fn generated_requests_never_get_a_server_error() {
         "sns",
         "logs",
         "cloudwatch",
+        "kinesis",
     ] {
         assert!(
             report[service]["operations"]

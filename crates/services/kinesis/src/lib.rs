@@ -8,6 +8,7 @@
 //!
 //! Write throttling (`ProvisionedThroughputExceededException` beyond 1 MiB/s or 1,000 records/s
 //! per shard of a provisioned stream) is off unless `SNAPSTACK_KINESIS_THROTTLE=1`.
+//! `SNAPSTACK_KINESIS_ITERATOR_SECONDS` (tests only) shortens the iterators' 5 minutes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +76,8 @@ pub struct Kinesis {
     clock: AtomicU64,
     ids: AtomicU64,
     throttle: Option<Mutex<HashMap<String, Window>>>,
+    /// How long a shard iterator stays valid ([`seq::ITERATOR_TTL_MS`], shorter in tests).
+    pub(crate) iterator_ttl_ms: u64,
 }
 
 /// One shard's writes in the current second (runtime-only: throttling is not state).
@@ -234,7 +237,16 @@ impl Kinesis {
         let throttle = std::env::var("SNAPSTACK_KINESIS_THROTTLE")
             .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
             .unwrap_or(false);
-        Self::with_throttle(engine, throttle)
+        let mut k = Self::with_throttle(engine, throttle);
+        // Tests only: a shorter iterator lifetime, so that expiry can be seen end to end.
+        if let Some(s) = std::env::var("SNAPSTACK_KINESIS_ITERATOR_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+        {
+            k.iterator_ttl_ms = s.saturating_mul(1000);
+        }
+        k
     }
 
     pub fn with_throttle(engine: Arc<Engine>, throttle: bool) -> Self {
@@ -244,6 +256,7 @@ impl Kinesis {
             clock: AtomicU64::new(0),
             ids: AtomicU64::new(sys_now_ms().wrapping_mul(2_654_435_761)),
             throttle: throttle.then(|| Mutex::new(HashMap::new())),
+            iterator_ttl_ms: seq::ITERATOR_TTL_MS,
         }
     }
 

@@ -10,7 +10,7 @@ use snapstack_engine::{Partition, Snapshot, Txn};
 use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::StatusCode;
 
-use crate::seq::{ITERATOR_TTL_MS, Iter, amz_utc, format_seq, hash_of, parse_hash, parse_seq};
+use crate::seq::{Iter, amz_utc, format_seq, hash_of, parse_hash, parse_seq};
 use crate::*;
 
 /// Per-shard write limits of a provisioned stream, per second.
@@ -388,11 +388,12 @@ impl Kinesis {
         let token = str_of(v, "ShardIterator").unwrap_or_default();
         let it = Iter::decode(token).ok_or_else(|| invalid("Invalid ShardIterator."))?;
         let now = self.now_ms();
-        if now.saturating_sub(it.issued_ms) > ITERATOR_TTL_MS {
+        let ttl = self.iterator_ttl_ms;
+        if now.saturating_sub(it.issued_ms) > ttl {
             return Err(AwsError::new(
                 "ExpiredIteratorException",
                 format!(
-                    "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
+                    "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl} milliseconds.",
                     amz_utc(it.issued_ms),
                     amz_utc(now)
                 ),

@@ -119,6 +119,66 @@ fn ok(wire: Wire, op: &str, out: &Value, rid: &str) -> Response {
     }
 }
 
+/// The names' pattern (`[a-zA-Z0-9_.-]+`), which the model validation does not check.
+fn name_violation(input: &Value) -> Option<String> {
+    let ok = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    };
+    for (member, field) in [
+        ("StreamName", "streamName"),
+        ("ConsumerName", "consumerName"),
+    ] {
+        if let Some(v) = input.get(member).and_then(Value::as_str)
+            && !ok(v)
+        {
+            return Some(format!(
+                "1 validation error detected: Value '{v}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+            ));
+        }
+    }
+    None
+}
+
+/// Timestamp members of Kinesis's shapes.
+const TIME_MEMBERS: [&str; 7] = [
+    "Timestamp",
+    "StreamCreationTimestamp",
+    "ApproximateArrivalTimestamp",
+    "ConsumerCreationTimestamp",
+    "StartedAt",
+    "EndedAt",
+    "EarliestAllowedEndAt",
+];
+
+/// The Java SDK's CBOR timestamps are epoch milliseconds (under tag 1), botocore's epoch
+/// seconds: an input value too large to be seconds (past the year 5000) is taken as
+/// milliseconds; outputs are milliseconds (`to_ms`).
+fn cbor_times(v: &mut Value, to_ms: bool, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if TIME_MEMBERS.contains(&k.as_str())
+                    && let Some(n) = x.as_f64()
+                {
+                    if to_ms {
+                        *x = Value::from((n * 1000.0).round() as i64);
+                    } else if n > 1.0e11 {
+                        *x = Value::from(n / 1000.0);
+                    }
+                } else {
+                    cbor_times(x, to_ms, depth + 1);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| cbor_times(x, to_ms, depth + 1)),
+        _ => {}
+    }
+}
+
 impl Kinesis {
     /// Validate and run one call; the output in the JSON shape and the version written.
     async fn call(
@@ -129,6 +189,9 @@ impl Kinesis {
         input: Value,
     ) -> Result<(Value, Option<u64>), AwsError> {
         if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
+            return Err(AwsError::new("ValidationException", message));
+        }
+        if let Some(message) = name_violation(&input) {
             return Err(AwsError::new("ValidationException", message));
         }
         rt.ensure_loaded(NAME).await;
@@ -176,7 +239,12 @@ impl Service for Kinesis {
                 Wire::Cbor => cbor::parse_input(model(), op, body),
             };
             let input = match parsed {
-                Ok(v) => v,
+                Ok(mut v) => {
+                    if wire == Wire::Cbor {
+                        cbor_times(&mut v, false, 0);
+                    }
+                    v
+                }
                 Err(e) => {
                     return error(
                         wire,
@@ -202,6 +270,10 @@ impl Service for Kinesis {
                             ),
                             rid,
                         );
+                    }
+                    let mut out = out;
+                    if wire == Wire::Cbor {
+                        cbor_times(&mut out, true, 0);
                     }
                     ok(wire, op, &out, rid)
                 }
@@ -250,5 +322,33 @@ impl Service for Kinesis {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_follow_the_pattern() {
+        assert!(name_violation(&json!({"StreamName": "a-b_c.d"})).is_none());
+        let m = name_violation(&json!({"StreamName": "bad name!"})).unwrap();
+        assert!(m.contains("Value 'bad name!' at 'streamName'"), "{m}");
+        assert!(name_violation(&json!({"ConsumerName": "x/y"})).is_some());
+    }
+
+    #[test]
+    fn cbor_timestamps_are_milliseconds() {
+        let mut v = json!({"Timestamp": 1_700_000_000_123u64, "ShardFilter": {"Timestamp": 1_700_000_000.5}});
+        cbor_times(&mut v, false, 0);
+        assert_eq!(v["Timestamp"], json!(1_700_000_000.123));
+        assert_eq!(v["ShardFilter"]["Timestamp"], json!(1_700_000_000.5));
+        let mut o = json!({"Records": [{"ApproximateArrivalTimestamp": 1_700_000_000.123}]});
+        cbor_times(&mut o, true, 0);
+        assert_eq!(
+            o["Records"][0]["ApproximateArrivalTimestamp"],
+            json!(1_700_000_000_123i64)
+        );
     }
 }
