@@ -7,7 +7,8 @@ Usage: kinesis.py ENDPOINT COMMAND [ARGS]...
                  PutRecords (500 records, a 1 MiB record, the limits), every iterator type,
                  GetRecords, resharding (split, merge, UpdateShardCount) with lineage and child
                  shards, ListShards filters and paging, retention, encryption, monitoring, modes,
-                 tags, policies, consumers, account settings, AWS's errors, and an expired
+                 tags, policies, consumers and SubscribeToShard's event stream, account
+                 settings, AWS's errors, and an expired
                  iterator (the server runs with SNAPSTACK_KINESIS_ITERATOR_SECONDS=5)
   produce STATE  before a kill -9 (ON_REQUEST): a stream, iterators issued on every shard, then
                  a producer's records (some large) with a split in the middle; every acknowledged
@@ -267,6 +268,24 @@ def suite():
     k.register_stream_consumer(StreamARN=arn_of("s1"), ConsumerName="other")
     d = k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
     check(d["ConsumerStatus"] == "ACTIVE" and d["StreamARN"] == arn_of("s1"), d)
+    # SubscribeToShard: the event stream pushes what is in the shard, then what arrives.
+    sub = k.subscribe_to_shard(ConsumerARN=c["ConsumerARN"], ShardId="shardId-000000000001",
+                               StartingPosition={"Type": "TRIM_HORIZON"})
+    want = len(drain(k, iterator(k, "s1", "shardId-000000000001", "TRIM_HORIZON"))[0])
+    got, pushed = [], False
+    for ev in sub["EventStream"]:
+        e = ev["SubscribeToShardEvent"]
+        got.extend(e["Records"])
+        check(len(e["ContinuationSequenceNumber"]) == 56, e)
+        if len(got) >= want and not pushed:
+            k.put_record(StreamName="s1", PartitionKey="p", Data=b"pushed", ExplicitHashKey=str(2**128 // 2))
+            pushed = True
+        if got and got[-1]["Data"] == b"pushed":
+            break
+    sub["EventStream"].close()
+    check(len(got) == want + 1, (len(got), want))
+    expect_error("ResourceNotFoundException", k.subscribe_to_shard, ConsumerARN=c["ConsumerARN"] + "0",
+                 ShardId="shardId-000000000001", StartingPosition={"Type": "LATEST"})
     d = k.describe_stream_consumer(StreamARN=arn_of("s1"), ConsumerName="app")["ConsumerDescription"]
     check(d["ConsumerARN"] == c["ConsumerARN"], d)
     cs = k.list_stream_consumers(StreamARN=arn_of("s1"))["Consumers"]

@@ -28,6 +28,7 @@ mod service;
 mod settings;
 mod shards;
 mod streams;
+mod subscribe;
 pub mod sweep;
 #[cfg(test)]
 mod tests;

@@ -255,6 +255,21 @@ impl Service for Kinesis {
                     );
                 }
             };
+            if op == "SubscribeToShard" {
+                if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
+                    return error(wire, &AwsError::new("ValidationException", message), rid);
+                }
+                rt.ensure_loaded(NAME).await;
+                return match self.subscribe(&input) {
+                    Ok(mut resp) => {
+                        if let Ok(v) = HeaderValue::from_str(rid) {
+                            resp.headers_mut().insert("x-amzn-RequestId", v);
+                        }
+                        resp
+                    }
+                    Err(e) => error(wire, &e, rid),
+                };
+            }
             match self.call(rt, ctx, op, input).await {
                 Ok((out, version)) => {
                     if let Some(v) = version
