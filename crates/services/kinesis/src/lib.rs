@@ -34,6 +34,8 @@ pub mod sweep;
 mod tests;
 #[cfg(test)]
 mod tests_more;
+#[cfg(test)]
+mod wire_tests;
 
 pub use model::*;
 
