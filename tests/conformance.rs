@@ -56,6 +56,7 @@ fn generated_requests_never_get_a_server_error() {
         "cloudwatch",
         "iam",
         "events",
+        "kinesis",
     ] {
         assert!(
             report[service]["operations"]

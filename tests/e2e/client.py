@@ -346,11 +346,11 @@ def cmd_errors():
     check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
-    # the service and the operation, in the protocol the SDK speaks: JSON (Kinesis), query
+    # the service and the operation, in the protocol the SDK speaks: JSON (Firehose), query
     # (ElastiCache), rest-json (Lambda), rest-xml (Route 53); and operations of served services
     # not implemented yet, CloudWatch's in smithy-rpc-v2-cbor.
     for svc, call, op in [
-        ("kinesis", lambda c: c.list_streams(), "ListStreams"),
+        ("firehose", lambda c: c.list_delivery_streams(), "ListDeliveryStreams"),
         ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
         ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),

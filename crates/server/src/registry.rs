@@ -38,6 +38,7 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_cloudwatch::CloudWatch::new());
     r.add(snapstack_iam::Iam::new());
     r.add(snapstack_events::Events::new());
+    r.add(snapstack_kinesis::Kinesis::new(env.blob_engine.clone()));
     r
 }
 
@@ -211,7 +212,8 @@ mod tests {
                 "logs",
                 "cloudwatch",
                 "iam",
-                "events"
+                "events",
+                "kinesis"
             ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");

@@ -1,0 +1,294 @@
+//! SubscribeToShard: an enhanced fan-out consumer's push of a shard's records, as an AWS event
+//! stream (`application/vnd.amazon.eventstream`): an `initial-response` event, then a
+//! `SubscribeToShardEvent` whenever records arrive (and at least every few seconds), for up to
+//! five minutes as AWS does, or until the end of a closed shard (an event naming its children),
+//! or until the client goes away. The position travels in the task only: a subscription is a
+//! connection, and after a restart the consumer subscribes again from its
+//! `ContinuationSequenceNumber`, as with AWS.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use snapstack_engine::{Engine, Partition, Store};
+use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::errors::AwsError;
+use snapstack_protocol::http::{HeaderValue, StatusCode};
+use snapstack_protocol::response::Response;
+
+use crate::records::counter_of;
+use crate::seq::{Iter, format_seq};
+use crate::*;
+
+/// How long one subscription lasts (AWS: 5 minutes).
+const SUBSCRIPTION: Duration = Duration::from_secs(300);
+/// How often the shard is looked at for new records.
+const POLL: Duration = Duration::from_millis(200);
+/// An event is sent at least this often, records or not.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Records in one event at most.
+const EVENT_RECORDS: usize = 10_000;
+
+/// One event-stream message: prelude (total and header lengths, their CRC32), string headers,
+/// the payload, and the CRC32 of everything before it.
+pub fn message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
+    let mut h = Vec::new();
+    for (name, value) in headers {
+        h.push(name.len() as u8);
+        h.extend_from_slice(name.as_bytes());
+        h.push(7);
+        h.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        h.extend_from_slice(value.as_bytes());
+    }
+    let total = 12 + h.len() + payload.len() + 4;
+    let mut m = Vec::with_capacity(total);
+    m.extend_from_slice(&(total as u32).to_be_bytes());
+    m.extend_from_slice(&(h.len() as u32).to_be_bytes());
+    let prelude_crc = crc32(&m);
+    m.extend_from_slice(&prelude_crc.to_be_bytes());
+    m.extend_from_slice(&h);
+    m.extend_from_slice(payload);
+    let crc = crc32(&m);
+    m.extend_from_slice(&crc.to_be_bytes());
+    m
+}
+
+/// CRC-32 (IEEE), as event-stream messages use.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+fn event(kind: &str, payload: &Value) -> Bytes {
+    Bytes::from(message(
+        &[
+            (":message-type", "event"),
+            (":event-type", kind),
+            (":content-type", "application/x-amz-json-1.1"),
+        ],
+        payload.to_string().as_bytes(),
+    ))
+}
+
+/// What a subscription reads from: the stream's store and the engine holding large payloads.
+struct Reader {
+    store: Arc<Store<KinesisRecord>>,
+    engine: Arc<Engine>,
+    p: Partition,
+    stream: String,
+    created_ms: u64,
+    shard: u64,
+}
+
+impl Reader {
+    /// The next event from `counter`: its payload, the next counter, and whether the shard has
+    /// ended (closed and read to its end). `None` when the stream or shard is gone.
+    fn next(&self, counter: u64, now: u64) -> Option<(Value, u64, bool)> {
+        let snap = self.store.snapshot();
+        match snap.get(&stream_key(&self.p, &self.stream)) {
+            Some(KinesisRecord::Stream(s)) if s.created_ms == self.created_ms => {}
+            _ => return None,
+        }
+        let Some(KinesisRecord::Shard(sh)) =
+            snap.get(&shard_key(&self.p, &self.stream, self.shard))
+        else {
+            return None;
+        };
+        let lo = data_key(&self.p, &self.stream, self.shard, counter);
+        let hi = shard_data_prefix(&self.p, &self.stream, self.shard)
+            .prefix_range()
+            .1;
+        let mut records = Vec::new();
+        let mut next = counter;
+        let mut behind = 0;
+        let mut more = false;
+        let mut bytes = 0usize;
+        for (k, r) in snap.range((Bound::Included(lo), hi)) {
+            let (KinesisRecord::Data(d), Some(c)) = (r, counter_of(k)) else {
+                continue;
+            };
+            if records.len() >= EVENT_RECORDS || bytes >= MAX_GET_BYTES {
+                behind = now.saturating_sub(d.arrival_ms);
+                more = true;
+                break;
+            }
+            let data = match &d.payload {
+                Payload::Inline(b) => b.clone(),
+                Payload::Blob(id) => {
+                    let mut out = Vec::new();
+                    let blob = self.engine.open_blob(id).ok()?;
+                    for piece in blob.read_all() {
+                        out.extend_from_slice(&piece.ok()?);
+                    }
+                    out
+                }
+            };
+            bytes += data.len();
+            let mut rec = json!({
+                "SequenceNumber": format_seq(c, self.shard, self.created_ms),
+                "ApproximateArrivalTimestamp": secs(d.arrival_ms),
+                "Data": STANDARD.encode(&data),
+                "PartitionKey": d.partition_key,
+            });
+            if d.encrypted {
+                rec["EncryptionType"] = json!("KMS");
+            }
+            records.push(rec);
+            next = c + 1;
+        }
+        let last = next.max(1) - 1;
+        let mut ev = json!({
+            "Records": records,
+            "ContinuationSequenceNumber": format_seq(last.max(sh.start_counter), self.shard, self.created_ms),
+            "MillisBehindLatest": behind,
+        });
+        let ended = sh.end_counter.is_some() && !more;
+        if ended {
+            let children: Vec<Value> = load_shards(&snap, &self.p, &self.stream)
+                .into_iter()
+                .filter(|c| c.parent == Some(self.shard) || c.adjacent_parent == Some(self.shard))
+                .map(|c| {
+                    json!({
+                        "ShardId": shard_id(c.index),
+                        "ParentShards": c.parent.into_iter().chain(c.adjacent_parent).map(shard_id).collect::<Vec<_>>(),
+                        "HashKeyRange": {
+                            "StartingHashKey": c.start_hash.to_string(),
+                            "EndingHashKey": c.end_hash.to_string(),
+                        },
+                    })
+                })
+                .collect();
+            ev["ChildShards"] = json!(children);
+        }
+        Some((ev, next, ended))
+    }
+}
+
+impl Kinesis {
+    /// Check a SubscribeToShard call and find where it starts; the response streams its events.
+    pub(crate) fn subscribe(&self, v: &Value) -> Result<Response, AwsError> {
+        let carn = str_of(v, "ConsumerARN").unwrap_or_default();
+        let Some((p, stream, Some(c))) = parse_arn(carn) else {
+            return Err(invalid(format!("Invalid ConsumerARN {carn}.")));
+        };
+        let cname = c.split_once(':').map_or(c.as_str(), |(n, _)| n).to_string();
+        let snap = self.store.snapshot();
+        match snap.get(&consumer_key(&p, &stream, &cname)) {
+            Some(KinesisRecord::Consumer(c)) if c.arn == carn => {}
+            _ => {
+                return Err(not_found(format!(
+                    "Consumer {carn} under account {} not found.",
+                    p.account
+                )));
+            }
+        }
+        let pos = v.get("StartingPosition").cloned().unwrap_or(json!({}));
+        let mut q = json!({
+            "StreamARN": stream_arn(&p, &stream),
+            "ShardId": str_of(v, "ShardId").unwrap_or_default(),
+            "ShardIteratorType": str_of(&pos, "Type").unwrap_or_default(),
+        });
+        if let Some(s) = pos.get("SequenceNumber") {
+            q["StartingSequenceNumber"] = s.clone();
+        }
+        if let Some(t) = pos.get("Timestamp") {
+            q["Timestamp"] = t.clone();
+        }
+        let it = self.get_shard_iterator(&p, &q)?.value;
+        let it = Iter::decode(it["ShardIterator"].as_str().unwrap_or_default())
+            .ok_or_else(|| invalid("Invalid StartingPosition."))?;
+        let reader = Reader {
+            store: self.store.clone(),
+            engine: self.engine.clone(),
+            p,
+            stream,
+            created_ms: it.created_ms,
+            shard: it.shard,
+        };
+        let mut counter = it.counter;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        let clock = self.clock.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            let now = || if clock == 0 { sys_now_ms() } else { clock };
+            if tx
+                .send(Ok(event("initial-response", &json!({}))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let until = tokio::time::Instant::now() + SUBSCRIPTION;
+            let mut last_sent = tokio::time::Instant::now();
+            while tokio::time::Instant::now() < until {
+                let Some((ev, next, ended)) = reader.next(counter, now()) else {
+                    return;
+                };
+                let has = ev["Records"].as_array().is_some_and(|a| !a.is_empty());
+                if has || ended || last_sent.elapsed() >= HEARTBEAT {
+                    if tx
+                        .send(Ok(event("SubscribeToShardEvent", &ev)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    last_sent = tokio::time::Instant::now();
+                    counter = next;
+                    if ended {
+                        return;
+                    }
+                }
+                if !has {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let mut resp = Response::new(Body::from_stream(stream));
+        *resp.status_mut() = StatusCode::OK;
+        resp.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/vnd.amazon.eventstream"),
+        );
+        Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_and_framing() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        let m = message(&[(":event-type", "x")], b"{}");
+        let total = u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize;
+        assert_eq!(total, m.len());
+        let hl = u32::from_be_bytes(m[4..8].try_into().unwrap()) as usize;
+        assert_eq!(hl, 1 + 11 + 1 + 2 + 1);
+        assert_eq!(
+            u32::from_be_bytes(m[8..12].try_into().unwrap()),
+            crc32(&m[..8])
+        );
+        assert_eq!(&m[12 + hl..total - 4], b"{}");
+        assert_eq!(
+            u32::from_be_bytes(m[total - 4..].try_into().unwrap()),
+            crc32(&m[..total - 4])
+        );
+    }
+}
