@@ -140,6 +140,14 @@ fn rest_service<'a>(
     {
         return None;
     }
+    // An unsigned URL a REST service handed out (Lambda's Code.Location).
+    if let Some(s) = app
+        .services
+        .claiming_path(parts.uri.path())
+        .filter(|s| service_is_rest(s.as_ref()))
+    {
+        return Some(s);
+    }
     app.services.default_rest()
 }
 

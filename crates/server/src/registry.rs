@@ -36,6 +36,10 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_sns::Sns::new());
     r.add(snapstack_logs::Logs::new());
     r.add(snapstack_cloudwatch::CloudWatch::new());
+    r.add(snapstack_lambda::Lambda::new(
+        env.blob_engine.clone(),
+        env.config.lambda_dir(),
+    ));
     r
 }
 
