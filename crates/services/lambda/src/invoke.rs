@@ -222,17 +222,7 @@ impl Lambda {
         match kind {
             "DryRun" => Ok(Done::read(json!({ "StatusCode": 204 }))),
             "Event" => {
-                if reserved == Some(0) {
-                    return Err(LambdaError::new(
-                        429,
-                        "TooManyRequestsException",
-                        "Rate Exceeded.",
-                    )
-                    .with(
-                        "Reason",
-                        json!("ReservedFunctionConcurrentInvocationLimitExceeded"),
-                    ));
-                }
+                // Throttled events are kept and retried by the queue, as Lambda does.
                 let version = self.enqueue(ctx, &r.name, r.qualifier.as_deref(), payload);
                 Ok(Done::wrote(json!({ "StatusCode": 202 }), version))
             }

@@ -22,7 +22,7 @@ const TICK: Duration = Duration::from_millis(500);
 /// At most this many asynchronous attempts run at once.
 const PARALLEL: usize = 16;
 /// An attempt's claim lasts its function's timeout plus this (then a crash's attempt reruns).
-const CLAIM_MARGIN_MS: u64 = 30_000;
+const CLAIM_MARGIN_MS: u64 = 5_000;
 /// Events older than this are dropped to the failure destination (AWS's default, 6 hours).
 const DEFAULT_MAX_AGE_S: u64 = 21_600;
 
@@ -354,9 +354,13 @@ impl Lambda {
         let events: Vec<Value> = out
             .log
             .lines()
+            .filter(|l| !l.trim().is_empty())
             .take(10_000)
             .map(|l| json!({"timestamp": now, "message": l}))
             .collect();
+        if events.is_empty() {
+            return;
+        }
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _ = rt

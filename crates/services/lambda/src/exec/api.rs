@@ -30,6 +30,10 @@ pub struct Event {
 /// What the runtime posted.
 #[derive(Debug, PartialEq)]
 pub enum Posted {
+    /// The runtime took the event (its init is over; the function's timeout starts).
+    Picked {
+        request_id: String,
+    },
     Response {
         request_id: String,
         body: Vec<u8>,
@@ -132,6 +136,9 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             );
         };
         drop(events);
+        let _ = state.posted.send(Posted::Picked {
+            request_id: ev.request_id.clone(),
+        });
         let mut r = Response::new(Full::new(Bytes::from(ev.payload)));
         let h = r.headers_mut();
         let set = |h: &mut hyper::HeaderMap, k: &'static str, v: &str| {

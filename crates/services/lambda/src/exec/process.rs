@@ -355,6 +355,7 @@ impl Executor for ProcessExecutor {
             let deadline_ms = crate::now_ms() + spec.timeout_ms;
             let mut head = format!("START RequestId: {request_id} Version: {}\n", spec.version);
             let start_run = Instant::now();
+            let mut picked: Option<Instant> = None;
             let sent = env
                 .api
                 .events
@@ -372,74 +373,73 @@ impl Executor for ProcessExecutor {
                     &format!("RequestId: {request_id} Error: Runtime exited"),
                 ))
             } else {
-                let budget = timeout + if cold { INIT_BUDGET } else { Duration::ZERO };
+                let mut deadline = tokio::time::Instant::now()
+                    + timeout
+                    + if cold { INIT_BUDGET } else { Duration::ZERO };
                 let mut posted = env.api.posted.lock().await;
                 let mut child = env.child.lock().await;
-                let wait = async {
-                    loop {
-                        match posted.recv().await {
-                            Some(Posted::Response {
-                                request_id: id,
-                                body,
-                            }) if id == request_id => {
-                                return End::Ok(body);
+                loop {
+                    tokio::select! {
+                        p = posted.recv() => match p {
+                            Some(Posted::Picked { request_id: id }) if id == request_id => {
+                                picked = Some(Instant::now());
+                                deadline = tokio::time::Instant::now() + timeout;
                             }
-                            Some(Posted::Error {
-                                request_id: id,
-                                body,
-                            }) if id == request_id => {
-                                return End::Failed(body);
+                            Some(Posted::Response { request_id: id, body }) if id == request_id => {
+                                break End::Ok(body);
+                            }
+                            Some(Posted::Error { request_id: id, body }) if id == request_id => {
+                                break End::Failed(body);
                             }
                             Some(Posted::TooLarge { request_id: id }) if id == request_id => {
-                                return End::Failed(error_payload(
+                                break End::Failed(error_payload(
                                     "Function.ResponseSizeTooLarge",
                                     "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
                                 ));
                             }
-                            Some(Posted::InitError { body }) => return End::Broken(body),
-                            Some(_) => continue,
+                            Some(Posted::InitError { body }) => break End::Broken(body),
+                            Some(_) => {}
                             None => {
-                                return End::Broken(error_payload(
-                                    "Runtime.ExitError",
-                                    "Runtime exited",
-                                ));
+                                break End::Broken(error_payload("Runtime.ExitError", "Runtime exited"));
                             }
+                        },
+                        status = child.wait() => {
+                            let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                            // A post that raced the exit wins.
+                            break match posted.try_recv() {
+                                Ok(Posted::InitError { body }) => End::Broken(body),
+                                _ => End::Broken(error_payload(
+                                    "Runtime.ExitError",
+                                    &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+                                )),
+                            };
                         }
-                    }
-                };
-                tokio::select! {
-                    e = wait => e,
-                    status = child.wait() => {
-                        let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                        // A post that raced the exit wins.
-                        match posted.try_recv() {
-                            Ok(Posted::InitError { body }) => End::Broken(body),
-                            _ => End::Broken(error_payload(
-                                "Runtime.ExitError",
-                                &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
-                            )),
+                        _ = tokio::time::sleep_until(deadline) => {
+                            let secs = spec.timeout_ms as f64 / 1000.0;
+                            let message = if picked.is_some() || !cold {
+                                format!("Task timed out after {secs:.2} seconds")
+                            } else {
+                                format!("Init timed out after {:.2} seconds", INIT_BUDGET.as_secs_f64())
+                            };
+                            lock(&env.log).push(&format!("{} {request_id} {message}", now_iso()));
+                            break End::Broken(error_payload(
+                                "Sandbox.Timedout",
+                                &format!("RequestId: {request_id} Error: {message}"),
+                            ));
                         }
-                    }
-                    _ = tokio::time::sleep(budget) => {
-                        let secs = spec.timeout_ms as f64 / 1000.0;
-                        let message = format!("Task timed out after {secs:.2} seconds");
-                        lock(&env.log).push(&format!("{} {request_id} {message}", now_iso()));
-                        End::Broken(error_payload(
-                            "Sandbox.Timedout",
-                            &format!("RequestId: {request_id} Error: {message}"),
-                        ))
                     }
                 }
             };
             // Let the pipes' last lines arrive.
             tokio::time::sleep(Duration::from_millis(2)).await;
-            let duration_ms = start_run.elapsed().as_secs_f64() * 1000.0;
+            let run_from = picked.unwrap_or(start_run);
+            let duration_ms = run_from.elapsed().as_secs_f64() * 1000.0;
             let output = std::mem::take(&mut lock(&env.log).text);
             head.push_str(&output);
             let init = if cold {
                 format!(
                     "\tInit Duration: {:.2} ms",
-                    (start_run - env.started).as_secs_f64() * 1000.0
+                    (run_from - env.started).as_secs_f64() * 1000.0
                 )
             } else {
                 String::new()
