@@ -13,6 +13,8 @@ Usage: lambda.py ENDPOINT COMMAND [ARGS]...
   prepare STATE  before a kill -9: functions, a version and an alias, and an asynchronous
                  invocation accepted (202) while the function is throttled
   check STATE    after the restart: the functions are there, and the pending invocation runs
+  dedup MARKER   two functions and two published versions of one zip (stored uncompressed,
+                 holding MARKER): the state directory must hold its bytes once
 """
 
 import base64
@@ -138,7 +140,7 @@ def control():
     # Versions: publishing unchanged code twice gives the same version.
     v1 = LAM.publish_version(FunctionName="ctl", Description="first")
     check(v1["Version"] == "1" and v1["FunctionArn"].endswith(":ctl:1"), v1)
-    again = LAM.publish_version(FunctionName="ctl")
+    again = LAM.publish_version(FunctionName="ctl", Description="first")
     check(again["Version"] == "1", again)
     z2 = zip_of({"index.py": PY_ECHO + "\n# v2\n"})
     uc = LAM.update_function_code(FunctionName="ctl", ZipFile=z2, Publish=True)
@@ -354,11 +356,30 @@ def check_after(state):
     print("state and the pending invocation survived the restart")
 
 
+def dedup(marker):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("index.py", PY_ECHO + "\n# " + marker + "\n" + "#" * 200_000 + "\n")
+    z = buf.getvalue()
+    for name in ["dedup1", "dedup2"]:
+        LAM.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="index.handler",
+                            Code={"ZipFile": z})
+    LAM.update_function_configuration(FunctionName="dedup1", Description="one")
+    check(LAM.publish_version(FunctionName="dedup1")["Version"] == "1", "v1")
+    LAM.update_function_configuration(FunctionName="dedup1", Description="two")
+    v = LAM.publish_version(FunctionName="dedup1")
+    check(v["Version"] == "2" and v["CodeSize"] == len(z), v)
+    shas = {c["CodeSha256"] for c in LAM.list_versions_by_function(FunctionName="dedup1")["Versions"]}
+    check(len(shas) == 1, shas)
+    print("one zip, two functions, three configurations")
+
+
 COMMANDS = {
     "control": (control, 0),
     "run": (run, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
+    "dedup": (dedup, 1),
 }
 
 run_commands(COMMANDS, ARGS)

@@ -18,6 +18,8 @@ mod ops;
 mod output;
 mod queue;
 mod service;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

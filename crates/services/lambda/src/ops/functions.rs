@@ -560,7 +560,8 @@ impl Lambda {
                 && let Some(LambdaRecord::Version(last)) =
                     txn.get(&keys::version(&p, &name, f.last_version))
                 && same_config(&last.config, &f.latest)
-                && s(input, "Description").is_none_or(|d| d == last.config.description)
+                && s(input, "Description").unwrap_or(&f.latest.description)
+                    == last.config.description
             {
                 return Ok((last.config.clone(), false));
             }
