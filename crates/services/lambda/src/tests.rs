@@ -149,7 +149,7 @@ async fn code_from_s3_through_the_runtime_and_versions_share_it() {
         "publishing adds no code"
     );
     let snap = l.store.snapshot();
-    let blobs: std::collections::BTreeSet<_> = snap
+    let blobs: std::collections::HashSet<_> = snap
         .iter()
         .flat_map(|(_, r)| snapstack_engine::Record::blobs(r))
         .collect();
