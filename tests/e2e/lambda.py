@@ -88,6 +88,34 @@ def handler(event, context):
     return {"stored": event["name"]}
 """
 
+# A provided.al2023 function: the code's own `bootstrap` speaks the Runtime API (here a shell
+# script with curl, as a compiled Rust or Go bootstrap would over HTTP).
+BOOTSTRAP = """#!/bin/sh
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  H=$(mktemp)
+  EVENT=$(curl -sS -D "$H" "$API/invocation/next")
+  ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$H" | tr -d '\\r' | cut -d' ' -f2)
+  rm -f "$H"
+  echo "shell got $EVENT"
+  curl -sS -o /dev/null -X POST "$API/invocation/$ID/response" -d "{\\"shell\\": $EVENT, \\"handler\\": \\"$_HANDLER\\"}"
+done
+"""
+
+PY_CONSUMER = """
+import boto3
+def handler(event, context):
+    failures = []
+    for r in event["Records"]:
+        assert r["eventSource"] == "aws:sqs"
+        if r["body"] == "fail-me":
+            failures.append({"itemIdentifier": r["messageId"]})
+        else:
+            boto3.client("ssm").put_parameter(Name="/sqs/" + r["body"], Value=r["messageAttributes"]["k"]["stringValue"],
+                                              Type="String", Overwrite=True)
+    return {"batchItemFailures": failures}
+"""
+
 NODE = """
 exports.handler = async (event, context) => {
   console.log('hello from node', JSON.stringify(event));
@@ -234,6 +262,11 @@ def run():
     check("hello from node" in tail(r), tail(r))
     r, out = invoke("node", {"fail": True})
     check(r["FunctionError"] == "Unhandled" and out["errorType"] == "TypeError" and out["errorMessage"] == "node boom", out)
+    # provided.al2023: the function's own bootstrap.
+    create("custom", {"bootstrap": BOOTSTRAP}, runtime="provided.al2023", handler="my.handler")
+    r, out = invoke("custom", {"k": [1, 2]}, LogType="Tail")
+    check(out == {"shell": {"k": [1, 2]}, "handler": "my.handler"} and "FunctionError" not in r, out)
+    check("shell got" in tail(r), tail(r))
     # A timeout.
     create("sleepy", {"index.py": PY_SLEEP}, Timeout=1)
     t0 = time.time()
@@ -283,6 +316,33 @@ def run():
         lambda msgs: msgs if sum(1 for m in msgs if m.startswith("START")) >= 3 else None)(
         [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/failer").get("events", [])]))
     check(sum(1 for m in ev if m.startswith("START")) == 3, ev)
+    # An SQS event source mapping: messages reach the function, and are deleted after success;
+    # with ReportBatchItemFailures, a failed item stays in the queue.
+    create("consumer", {"index.py": PY_CONSUMER}, Timeout=30)
+    q2 = sqs.create_queue(QueueName="lambda-source", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    q2arn = sqs.get_queue_attributes(QueueUrl=q2, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    m = LAM.create_event_source_mapping(EventSourceArn=q2arn, FunctionName="consumer", BatchSize=5,
+                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+    check(m["State"] == "Creating" and m["BatchSize"] == 5 and m["EventSourceArn"] == q2arn, m)
+    expect_error("ResourceConflictException", LAM.create_event_source_mapping, EventSourceArn=q2arn,
+                 FunctionName="consumer")
+    check(LAM.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled", "mapping enabled")
+    check([x["UUID"] for x in LAM.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"]]
+          == [m["UUID"]], "list mappings")
+    sqs.send_message(QueueUrl=q2, MessageBody="one", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}})
+    sqs.send_message(QueueUrl=q2, MessageBody="fail-me")
+    wait_param("/sqs/one", "v")
+    LAM.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+    time.sleep(2.5)
+
+    def counts():
+        a = sqs.get_queue_attributes(QueueUrl=q2, AttributeNames=["All"])["Attributes"]
+        return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+    check(wait_for("only the failed item left", lambda: counts() == 1, 20), "one left")
+    left = sqs.receive_message(QueueUrl=q2, WaitTimeSeconds=2)["Messages"]
+    check(left[0]["Body"] == "fail-me", left)
+    check(LAM.delete_event_source_mapping(UUID=m["UUID"])["State"] == "Deleting", "delete mapping")
+    expect_error("ResourceNotFoundException", LAM.get_event_source_mapping, UUID=m["UUID"])
     # Versions and weighted aliases.
     v1 = LAM.publish_version(FunctionName="py")["Version"]
     LAM.update_function_code(FunctionName="py", ZipFile=zip_of({"index.py": PY_ECHO.replace("hello", "hi")}))

@@ -10,6 +10,7 @@
 
 pub mod code;
 mod error;
+mod esm;
 pub mod exec;
 mod invoke;
 pub mod model;

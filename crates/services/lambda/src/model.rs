@@ -93,6 +93,26 @@ pub enum LambdaRecord {
     Version(Version),
     Alias(Alias),
     Async(AsyncInvocation),
+    Mapping(Mapping),
+}
+
+/// An event source mapping (SQS): the poller reads the queue through the SQS service and
+/// deletes a batch's messages only after the function succeeded with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub uuid: String,
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    /// The qualifier of the function ARN given, if any.
+    pub qualifier: Option<String>,
+    pub source_arn: String,
+    pub batch_size: u32,
+    pub window_s: u32,
+    pub enabled: bool,
+    pub report_item_failures: bool,
+    pub last_modified_ms: u64,
+    pub last_result: String,
 }
 
 impl Record for LambdaRecord {
@@ -133,5 +153,12 @@ pub mod keys {
     }
     pub fn queue() -> Key {
         Key::builder().str("~async").build()
+    }
+    /// Event source mappings live outside the partitions (the poller scans them all).
+    pub fn mapping(uuid: &str) -> Key {
+        Key::builder().str("~esm").str(uuid).build()
+    }
+    pub fn mappings() -> Key {
+        Key::builder().str("~esm").build()
     }
 }

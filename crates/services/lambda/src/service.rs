@@ -104,6 +104,11 @@ impl Lambda {
             "ListFunctionEventInvokeConfigs" => self.list_event_invoke(ctx, input),
             "DeleteFunctionEventInvokeConfig" => self.delete_event_invoke(ctx, input),
             "Invoke" => self.invoke_op(ctx, input).await,
+            "CreateEventSourceMapping" => self.create_mapping(ctx, input),
+            "GetEventSourceMapping" => self.get_mapping_op(ctx, input),
+            "ListEventSourceMappings" => self.list_mappings(ctx, input),
+            "UpdateEventSourceMapping" => self.update_mapping(ctx, input),
+            "DeleteEventSourceMapping" => self.delete_mapping(ctx, input),
             _ => return None,
         })
     }
@@ -353,6 +358,7 @@ impl Service for Lambda {
                 }
             }
         });
+        tokio::spawn(self.clone().run_mappings(rt.clone(), stop.clone()));
         tokio::spawn(self.run_queue(rt, stop));
     }
 
