@@ -13,10 +13,13 @@ use crate::code::make_zip;
 use crate::model::{LambdaRecord, keys};
 use crate::{Lambda, LambdaError};
 
+/// S3 objects by (bucket, key).
+type Objects = Vec<((String, String), Vec<u8>)>;
+
 #[derive(Default)]
 struct FakeRt {
     calls: Mutex<Vec<(String, String, Value)>>,
-    objects: Mutex<Vec<((String, String), Vec<u8>)>>,
+    objects: Mutex<Objects>,
 }
 
 impl Runtime for FakeRt {

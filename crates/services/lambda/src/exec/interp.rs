@@ -79,6 +79,11 @@ fn is_executable(p: &Path) -> bool {
     }
 }
 
+/// `SNAPSTACK_LAMBDA_STRICT_RUNTIMES=1`: only the exact interpreter a runtime names.
+fn strict() -> bool {
+    std::env::var("SNAPSTACK_LAMBDA_STRICT_RUNTIMES").is_ok_and(|v| v == "1")
+}
+
 /// The interpreter for `runtime`, and a warning line when it is not the exact one; `Err` names
 /// what is missing.
 pub fn resolve(runtime: &str) -> Result<(Interpreter, Option<String>), String> {
@@ -96,6 +101,12 @@ pub fn resolve(runtime: &str) -> Result<(Interpreter, Option<String>), String> {
             {
                 return Ok((Interpreter::Python(p), None));
             }
+        }
+        if strict() {
+            return Err(format!(
+                "python{} is not on this machine (SNAPSTACK_LAMBDA_STRICT_RUNTIMES=1 forbids running {runtime} with another Python)",
+                v
+            ));
         }
         // The nearest Python 3 that runs.
         let mut best: Option<(u32, PathBuf, (u32, u32))> = None;
@@ -131,6 +142,12 @@ pub fn resolve(runtime: &str) -> Result<(Interpreter, Option<String>), String> {
             ));
         };
         let found = probe(&path.to_string_lossy(), false);
+        if strict() && want.is_some() && found.map(|f| f.0) != want {
+            return Err(format!(
+                "Node.js {} is not on this machine (SNAPSTACK_LAMBDA_STRICT_RUNTIMES=1 forbids running {runtime} with another Node.js)",
+                want.unwrap_or(0)
+            ));
+        }
         let warning = match (want, found) {
             (Some(w), Some((maj, _))) if w != maj => Some(format!(
                 "snapstack: {runtime} is not on this machine; running with Node.js {maj} instead"
