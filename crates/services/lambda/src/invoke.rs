@@ -85,6 +85,12 @@ impl Lambda {
         let key = pool_prefix(ctx, name);
         let mut m = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         let busy = m.get(&key).copied().unwrap_or(0);
+        if m.values().map(|n| *n as usize).sum::<usize>() >= self.max_running {
+            return Err(
+                LambdaError::new(429, "TooManyRequestsException", "Rate Exceeded.")
+                    .with("Reason", json!("ConcurrentInvocationLimitExceeded")),
+            );
+        }
         if reserved.is_some_and(|r| busy >= r) {
             return Err(
                 LambdaError::new(429, "TooManyRequestsException", "Rate Exceeded.").with(

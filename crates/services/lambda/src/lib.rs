@@ -66,6 +66,9 @@ pub struct Lambda {
     pub(crate) queue_wake: tokio::sync::Notify,
     /// Invocations running now, by function (reserved concurrency).
     pub(crate) inflight: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// At most this many invocations run at once on this machine (each is a process):
+    /// `SNAPSTACK_LAMBDA_MAX_CONCURRENCY`, default 64; more are throttled (429).
+    pub(crate) max_running: usize,
     /// The runtime, once started (function logs go to CloudWatch Logs through it).
     pub(crate) runtime: std::sync::OnceLock<Arc<dyn snapstack_service::Runtime>>,
 }
@@ -96,6 +99,11 @@ impl Lambda {
             retry_delays_ms,
             queue_wake: tokio::sync::Notify::new(),
             inflight: Default::default(),
+            max_running: std::env::var("SNAPSTACK_LAMBDA_MAX_CONCURRENCY")
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(64),
             runtime: std::sync::OnceLock::new(),
         }
     }

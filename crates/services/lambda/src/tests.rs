@@ -319,3 +319,29 @@ async fn python_runs_behind_the_runtime_api_warm_and_with_errors() {
     // The function's logs went to CloudWatch Logs only once a runtime is set: none here.
     assert!(!rt.calls.lock().unwrap().iter().any(|(s, _, _)| s == "logs"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_machine_wide_limit_throttles_and_slots_are_given_back() {
+    let (mut l, _d) = lambda();
+    l.max_running = 1;
+    let rt = FakeRt::default();
+    let zip = make_zip(&[("index.py", ECHO.as_bytes(), 0o644)]);
+    call(&l, &rt, "CreateFunction", create_input("f", &zip))
+        .await
+        .unwrap();
+    let c = ctx();
+    let held = l.slot(&c, "f", None).unwrap();
+    let e = call(&l, &rt, "Invoke", json!({"FunctionName": "f"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (429, "TooManyRequestsException")
+    );
+    assert_eq!(
+        e.fields["Reason"],
+        json!("ConcurrentInvocationLimitExceeded")
+    );
+    drop(held);
+    assert!(l.slot(&c, "f", Some(1)).is_ok(), "the slot was given back");
+}
