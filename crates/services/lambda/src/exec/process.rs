@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::process::{Child, Command};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 use super::api::{Event, Posted, RuntimeApi};
 use super::interp::{Interpreter, resolve};
@@ -52,7 +52,7 @@ type SharedLog = Arc<std::sync::Mutex<LogBuf>>;
 
 struct Environment {
     api: RuntimeApi,
-    child: tokio::sync::Mutex<Child>,
+    child: std::sync::Mutex<Child>,
     pid: i32,
     log: SharedLog,
     last_used: std::sync::Mutex<Instant>,
@@ -63,7 +63,47 @@ struct Environment {
 impl Drop for Environment {
     fn drop(&mut self) {
         kill_group(self.pid);
+        // Reap it (it was just killed, so this does not wait long).
+        let _ = lock(&self.child).wait();
     }
+}
+
+/// A command to start, and where its child goes.
+type SpawnRequest = (
+    Command,
+    tokio::sync::oneshot::Sender<std::io::Result<Child>>,
+);
+
+/// Start a process from one thread that lives as long as the server: `PR_SET_PDEATHSIG` fires
+/// when the thread that forked the child ends, and tokio's worker and blocking threads come and
+/// go, so a child forked on one of them could be killed at any time.
+async fn spawn_process(cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    let tx = SPAWNER
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
+            let spawned = std::thread::Builder::new()
+                .name("lambda-spawner".into())
+                .spawn(move || {
+                    while let Ok((mut cmd, reply)) = rx.recv() {
+                        let _ = reply.send(cmd.spawn());
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "the Lambda process spawner thread could not start");
+            }
+            std::sync::Mutex::new(tx)
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    tx.send((cmd, reply))
+        .map_err(|_| std::io::Error::other("the process spawner is gone"))?;
+    answer
+        .await
+        .map_err(|_| std::io::Error::other("the process spawner is gone"))?
 }
 
 fn kill_group(pid: i32) {
@@ -246,39 +286,47 @@ impl ProcessExecutor {
             .current_dir(&task_root)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(std::process::Stdio::piped());
         #[cfg(target_os = "linux")]
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
+            use std::os::unix::process::CommandExt;
             cmd.pre_exec(|| {
                 libc::setsid();
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| {
+        let mut child = spawn_process(cmd).await.map_err(|e| {
             (
                 "Runtime.InvalidEntrypoint".to_string(),
                 format!("The runtime could not start: {e}"),
             )
         })?;
         self.started.fetch_add(1, Ordering::Relaxed);
-        let pid = child.id().map_or(0, |p| p as i32);
+        let pid = child.id() as i32;
         let log: SharedLog = Default::default();
         if let Some(w) = &warning {
             lock(&log).push(w);
         }
-        if let Some(out) = child.stdout.take() {
+        if let Some(out) = child
+            .stdout
+            .take()
+            .and_then(|o| tokio::process::ChildStdout::from_std(o).ok())
+        {
             spawn_reader(out, log.clone());
         }
-        if let Some(err) = child.stderr.take() {
+        if let Some(err) = child
+            .stderr
+            .take()
+            .and_then(|e| tokio::process::ChildStderr::from_std(e).ok())
+        {
             spawn_reader(err, log.clone());
         }
         Ok((
             Arc::new(Environment {
                 api,
-                child: tokio::sync::Mutex::new(child),
+                child: std::sync::Mutex::new(child),
                 pid,
                 log,
                 last_used: std::sync::Mutex::new(Instant::now()),
@@ -377,7 +425,7 @@ impl Executor for ProcessExecutor {
                     + timeout
                     + if cold { INIT_BUDGET } else { Duration::ZERO };
                 let mut posted = env.api.posted.lock().await;
-                let mut child = env.child.lock().await;
+                let mut exited = tokio::time::interval(Duration::from_millis(20));
                 loop {
                     tokio::select! {
                         p = posted.recv() => match p {
@@ -403,11 +451,15 @@ impl Executor for ProcessExecutor {
                                 break End::Broken(error_payload("Runtime.ExitError", "Runtime exited"));
                             }
                         },
-                        status = child.wait() => {
-                            let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                        _ = exited.tick() => {
+                            let Ok(Some(status)) = lock(&env.child).try_wait() else {
+                                continue;
+                            };
                             // A post that raced the exit wins.
                             break match posted.try_recv() {
                                 Ok(Posted::InitError { body }) => End::Broken(body),
+                                Ok(Posted::Response { request_id: id, body }) if id == request_id => End::Ok(body),
+                                Ok(Posted::Error { request_id: id, body }) if id == request_id => End::Failed(body),
                                 _ => End::Broken(error_payload(
                                     "Runtime.ExitError",
                                     &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
