@@ -271,6 +271,18 @@ impl Lambda {
         let ["arn", _, "sqs", region, account, queue] = parts.as_slice() else {
             return;
         };
+        let ctx = ctx_for(&m.account, &m.region, self.uuid());
+        let r = crate::names::FnRef {
+            name: m.function.clone(),
+            qualifier: m.qualifier.clone(),
+        };
+        let Ok((config, reserved)) = self.target(&ctx, &r) else {
+            return;
+        };
+        // The function must be able to run before messages are taken from the queue.
+        let Ok(slot) = self.slot(&ctx, &m.function, reserved) else {
+            return;
+        };
         let qctx = ctx_for(account, region, self.uuid());
         let Ok(u) = rt
             .invoke(&qctx, "sqs", "GetQueueUrl", json!({ "QueueName": queue }))
@@ -319,17 +331,6 @@ impl Lambda {
         }
         let records: Vec<Value> = messages.iter().map(|msg| sqs_record(msg, m)).collect();
         let event = json!({ "Records": records });
-        let ctx = ctx_for(&m.account, &m.region, self.uuid());
-        let r = crate::names::FnRef {
-            name: m.function.clone(),
-            qualifier: m.qualifier.clone(),
-        };
-        let Ok((config, reserved)) = self.target(&ctx, &r) else {
-            return;
-        };
-        let Ok(slot) = self.slot(&ctx, &m.function, reserved) else {
-            return;
-        };
         let arn = function_arn(&ctx, &m.function, m.qualifier.as_deref());
         let out = self
             .run(
