@@ -347,12 +347,12 @@ def cmd_errors():
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
     # the service and the operation, in the protocol the SDK speaks: JSON (Firehose), query
-    # (ElastiCache), rest-json (Lambda), rest-xml (Route 53); and operations of served services
+    # (ElastiCache), rest-json (API Gateway), rest-xml (Route 53); and operations of served services
     # not implemented yet, CloudWatch's in smithy-rpc-v2-cbor.
     for svc, call, op in [
         ("firehose", lambda c: c.list_delivery_streams(), "ListDeliveryStreams"),
         ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
-        ("lambda", lambda c: c.get_function(FunctionName="f"), "GetFunction"),
+        ("apigateway", lambda c: c.get_rest_apis(), "GetRestApis"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("cloudwatch", lambda c: c.get_metric_widget_image(MetricWidget="{}"), "GetMetricWidgetImage"),
         ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),

@@ -138,6 +138,22 @@ impl Config {
         self.volume_dir.join("state")
     }
 
+    /// Where services keep working files that are not state (Lambda's unpacked code and
+    /// runtime files): `<volume dir>/tmp` with persistence, else a directory of this process
+    /// under the system's temporary directory.
+    pub fn work_dir(&self) -> PathBuf {
+        if self.persistence {
+            self.volume_dir.join("tmp")
+        } else {
+            std::env::temp_dir().join(format!("snapstack-{}", std::process::id()))
+        }
+    }
+
+    /// Lambda's working directory (code cache keyed by CodeSha256, bootstraps).
+    pub fn lambda_dir(&self) -> PathBuf {
+        self.work_dir().join("lambda")
+    }
+
     /// The `host:port` put in the URLs handed out, for a server listening on `port`.
     pub fn advertised_host(&self, port: u16) -> String {
         match &self.localstack_host {

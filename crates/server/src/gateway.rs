@@ -142,6 +142,10 @@ fn rest_service<'a>(
     {
         return None;
     }
+    // An unsigned URL a REST service handed out (Lambda's Code.Location).
+    if let Some(s) = app.services.rest_claiming_path(parts.uri.path()) {
+        return Some(s);
+    }
     app.services.default_rest()
 }
 

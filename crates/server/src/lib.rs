@@ -120,6 +120,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             })?;
         service.bound(&snapstack_service::Endpoint {
             advertised_host: config.advertised_host(config.listen.port()),
+            internal_url: Some(format!("http://127.0.0.1:{}", config.listen.port())),
         });
     }
     if engine.is_none() {
@@ -213,6 +214,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     for service in app.services.all() {
         service.bound(&snapstack_service::Endpoint {
             advertised_host: config.advertised_host(local.port()),
+            internal_url: Some(format!("http://127.0.0.1:{}", local.port())),
         });
     }
     app.persistence.start(config.flush_interval);

@@ -39,6 +39,10 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_iam::Iam::new());
     r.add(snapstack_events::Events::new());
     r.add(snapstack_kinesis::Kinesis::new(env.blob_engine.clone()));
+    r.add(snapstack_lambda::Lambda::new(
+        env.blob_engine.clone(),
+        env.config.lambda_dir(),
+    ));
     r
 }
 
@@ -166,6 +170,13 @@ impl Registry {
     pub fn claiming_path(&self, path: &str) -> Option<&Arc<dyn Service>> {
         self.services.iter().find(|s| s.claims_path(path))
     }
+
+    /// The REST service that claims a path of an unsigned request (Lambda's `Code.Location`).
+    pub fn rest_claiming_path(&self, path: &str) -> Option<&Arc<dyn Service>> {
+        self.services
+            .iter()
+            .find(|s| service_is_rest(s.as_ref()) && s.claims_path(path))
+    }
 }
 
 /// Whether a model is spoken in the query protocol (query services, and JSON services that
@@ -213,8 +224,16 @@ mod tests {
                 "cloudwatch",
                 "iam",
                 "events",
-                "kinesis"
+                "kinesis",
+                "lambda"
             ]
+        );
+        assert_eq!(r.by_signing_name("lambda").unwrap().name(), "lambda");
+        assert_eq!(
+            r.rest_claiming_path("/awslambda-us-east-1-tasks/snapshots/000000000000/f-1-2-3-4-5")
+                .unwrap()
+                .name(),
+            "lambda"
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
         assert_eq!(r.by_target("DynamoDB_20120810").unwrap().name(), "dynamodb");

@@ -122,6 +122,9 @@ pub trait Runtime: Send + Sync {
 pub struct Endpoint {
     /// `host:port` that URLs handed out name (`LOCALSTACK_HOST`).
     pub advertised_host: String,
+    /// A URL on which this server is reachable from processes on this machine
+    /// (`http://127.0.0.1:<port>`): what Lambda functions are given as `AWS_ENDPOINT_URL`.
+    pub internal_url: Option<String>,
 }
 
 /// A service of the emulator.

@@ -1,0 +1,263 @@
+//! Invoke: RequestResponse (run now, answer the result), Event (a queued record, 202),
+//! DryRun (204); a qualifier by version or alias (weighted routing picks a version);
+//! `LogType=Tail`; reserved concurrency (429 when every reserved slot is busy).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use snapstack_service::RequestContext;
+
+use crate::exec::{CodeSource, Executor, FunctionSpec, Outcome};
+use crate::model::Config;
+use crate::names::{FnRef, function_arn, is_version};
+use crate::ops::{Done, fn_ref, s};
+use crate::{LResult, Lambda, LambdaError};
+
+/// The largest synchronous request payload (6 MB).
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// The largest asynchronous request payload (256 KB).
+pub const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
+/// `LogType=Tail` returns at most this much of the log's end.
+const TAIL: usize = 4096;
+
+/// The prefix of every pool key of a function.
+pub fn pool_prefix(ctx: &RequestContext, name: &str) -> String {
+    format!("{}/{}/{}/", ctx.account(), ctx.region(), name)
+}
+
+/// One invocation slot of a function, freed on drop.
+pub(crate) struct Slot<'a> {
+    lambda: &'a Lambda,
+    key: String,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut m = self
+            .lambda
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Lambda {
+    /// The configuration an invocation runs: the qualifier's, an alias's primary or (by its
+    /// weight) additional version.
+    pub(crate) fn target(&self, ctx: &RequestContext, r: &FnRef) -> LResult<(Config, Option<u32>)> {
+        let f = self.get_function(ctx, &r.name)?;
+        let c = match r.qualifier.as_deref() {
+            Some(alias) if !is_version(alias) => {
+                let a = self.get_alias(ctx, &r.name, alias)?;
+                let mut version = a.function_version.clone();
+                if let Some((v, w)) = a.routing.first()
+                    && self.random_unit() < *w
+                {
+                    version = v.clone();
+                }
+                self.version_config(ctx, &r.name, &version)?
+            }
+            q => self.config_of(ctx, &f, q)?,
+        };
+        Ok((c, f.reserved_concurrency))
+    }
+
+    fn random_unit(&self) -> f64 {
+        let u = self.uuid().replace('-', "");
+        let n = u64::from_str_radix(&u[..13], 16).unwrap_or(0);
+        n as f64 / (1u64 << 52) as f64
+    }
+
+    /// Take an invocation slot, or throttle.
+    pub(crate) fn slot(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        reserved: Option<u32>,
+    ) -> LResult<Slot<'_>> {
+        let key = pool_prefix(ctx, name);
+        let mut m = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        let busy = m.get(&key).copied().unwrap_or(0);
+        if m.values().map(|n| *n as usize).sum::<usize>() >= self.max_running {
+            return Err(
+                LambdaError::new(429, "TooManyRequestsException", "Rate Exceeded.")
+                    .with("Reason", json!("ConcurrentInvocationLimitExceeded")),
+            );
+        }
+        if reserved.is_some_and(|r| busy >= r) {
+            return Err(
+                LambdaError::new(429, "TooManyRequestsException", "Rate Exceeded.").with(
+                    "Reason",
+                    json!("ReservedFunctionConcurrentInvocationLimitExceeded"),
+                ),
+            );
+        }
+        *m.entry(key.clone()).or_default() += 1;
+        Ok(Slot { lambda: self, key })
+    }
+
+    fn spec(&self, ctx: &RequestContext, name: &str, c: &Config) -> FunctionSpec {
+        let place = self.place();
+        let now = self.now();
+        let day = crate::output::last_modified(now);
+        let stream = format!(
+            "{}/{}/{}/[{}]{}",
+            &day[0..4],
+            &day[5..7],
+            &day[8..10],
+            c.version,
+            {
+                use sha2::Digest;
+                let h = sha2::Sha256::digest(format!("{name}/{}", c.revision_id).as_bytes());
+                h.iter()
+                    .take(16)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            }
+        );
+        let mut env: Vec<(String, String)> = vec![
+            ("AWS_LAMBDA_FUNCTION_NAME".into(), name.into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION".into(), c.version.clone()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+                c.memory.to_string(),
+            ),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+                format!("/aws/lambda/{name}"),
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME".into(), stream),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+            ("AWS_REGION".into(), ctx.region().into()),
+            ("AWS_DEFAULT_REGION".into(), ctx.region().into()),
+            (
+                "AWS_EXECUTION_ENV".into(),
+                format!("AWS_Lambda_{}", c.runtime),
+            ),
+            ("_HANDLER".into(), c.handler.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), ctx.account().into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+            ("AWS_SESSION_TOKEN".into(), "test".into()),
+            ("AWS_ENDPOINT_URL".into(), place.internal_url.clone()),
+            ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
+            ("TZ".into(), ":UTC".into()),
+            ("LANG".into(), "en_US.UTF-8".into()),
+        ];
+        env.extend(c.env.iter().cloned());
+        FunctionSpec {
+            pool_key: format!("{}{}/{}", pool_prefix(ctx, name), c.version, c.revision_id),
+            function_name: name.into(),
+            version: c.version.clone(),
+            runtime: c.runtime.clone(),
+            handler: c.handler.clone(),
+            code_sha256: c.code_sha256.clone(),
+            timeout_ms: u64::from(c.timeout) * 1000,
+            memory_mb: c.memory,
+            env,
+        }
+    }
+
+    /// Run one invocation of a configuration (the slot is the caller's).
+    pub(crate) async fn run(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        c: &Config,
+        arn: &str,
+        request_id: &str,
+        payload: Vec<u8>,
+    ) -> Outcome {
+        let spec = self.spec(ctx, name, c);
+        let engine = self.engine().clone();
+        let blob = c.code;
+        let code: CodeSource =
+            Arc::new(move || crate::code::read(&engine, &blob).map_err(|e| e.message));
+        let out = self
+            .exec
+            .invoke(&spec, code, request_id, arn, payload)
+            .await;
+        self.ship_logs(ctx, name, &spec, &out);
+        out
+    }
+
+    pub(crate) async fn invoke_op(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
+        let r = fn_ref(ctx, input)?;
+        let kind = s(input, "InvocationType").unwrap_or("RequestResponse");
+        let payload = match input.get("Payload").and_then(Value::as_str) {
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| LambdaError::invalid("The payload is not valid base64"))?,
+            None => Vec::new(),
+        };
+        let limit = if kind == "Event" {
+            MAX_ASYNC_PAYLOAD
+        } else {
+            MAX_SYNC_PAYLOAD
+        };
+        if payload.len() > limit {
+            return Err(LambdaError::new(
+                413,
+                "RequestTooLargeException",
+                format!(
+                    "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+                ),
+            ));
+        }
+        let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+            b"{}".to_vec()
+        } else {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+                return Err(LambdaError::new(
+                    400,
+                    "InvalidRequestContentException",
+                    format!(
+                        "Could not parse request body into json: Could not parse payload into json: {e}"
+                    ),
+                ));
+            }
+            payload
+        };
+        let (config, reserved) = self.target(ctx, &r)?;
+        match kind {
+            "DryRun" => Ok(Done::read(json!({ "StatusCode": 204 }))),
+            "Event" => {
+                // Throttled events are kept and retried by the queue, as Lambda does.
+                let version = self.enqueue(ctx, &r.name, r.qualifier.as_deref(), payload);
+                Ok(Done::wrote(json!({ "StatusCode": 202 }), version))
+            }
+            _ => {
+                let _slot = self.slot(ctx, &r.name, reserved)?;
+                let arn = function_arn(ctx, &r.name, r.qualifier.as_deref());
+                let request_id = ctx.request_id.clone();
+                let out = self
+                    .run(ctx, &r.name, &config, &arn, &request_id, payload)
+                    .await;
+                let mut o = json!({
+                    "StatusCode": 200,
+                    "ExecutedVersion": config.version,
+                    "Payload": base64::engine::general_purpose::STANDARD.encode(&out.payload),
+                });
+                if let Some(e) = &out.function_error {
+                    o["FunctionError"] = json!(e);
+                }
+                if s(input, "LogType") == Some("Tail") {
+                    let log = out.log.as_bytes();
+                    let mut from = log.len().saturating_sub(TAIL);
+                    while from < log.len() && !out.log.is_char_boundary(from) {
+                        from += 1;
+                    }
+                    o["LogResult"] =
+                        json!(base64::engine::general_purpose::STANDARD.encode(&log[from..]));
+                }
+                Ok(Done::read(o))
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Lambda's records: functions (with their `$LATEST` configuration), published versions, aliases
+//! and the queue of asynchronous invocations. Code is an engine blob; the records hold its id.
+//!
+//! The on-disk encoding is postcard: new variants of [`LambdaRecord`] go at its end, new
+//! fields of a struct never (a new kind of data is a new variant).
+
+use serde::{Deserialize, Serialize};
+use snapstack_engine::{BlobId, Key, Partition, Record};
+
+/// One function version's configuration (`$LATEST` or a published number).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub runtime: String,
+    pub handler: String,
+    pub role: String,
+    pub description: String,
+    pub timeout: u32,
+    pub memory: u32,
+    pub env: Vec<(String, String)>,
+    pub code: BlobId,
+    /// Base64 of the SHA-256 of the zip, as AWS reports it.
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub last_modified_ms: u64,
+    pub revision_id: String,
+    /// `$LATEST` or the version number.
+    pub version: String,
+    pub dead_letter_arn: Option<String>,
+    pub architectures: Vec<String>,
+    /// Other members stored and returned as given (VpcConfig, TracingConfig, Layers,
+    /// EphemeralStorage, LoggingConfig, ...): a JSON object in the output's neutral shape.
+    pub extra: String,
+}
+
+/// A function: its `$LATEST` configuration and what belongs to the function as a whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub latest: Config,
+    pub tags: Vec<(String, String)>,
+    /// Resource policy statements (JSON text each), in the order added.
+    pub policy: Vec<String>,
+    pub reserved_concurrency: Option<u32>,
+    /// The last version number published (0: none yet).
+    pub last_version: u64,
+    /// PutFunctionEventInvokeConfig's document for `$LATEST` (JSON), if any.
+    pub event_invoke: Option<String>,
+    pub policy_revision: String,
+}
+
+/// A published version: an immutable copy of the configuration at publish time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub function: String,
+    pub config: Config,
+}
+
+/// An alias: a name for a version, with an optional weighted second version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    pub function: String,
+    pub name: String,
+    pub function_version: String,
+    pub description: String,
+    /// Additional version and its weight (0.0..=1.0).
+    pub routing: Vec<(String, f64)>,
+    pub revision_id: String,
+}
+
+/// An asynchronous invocation accepted (202) and not yet finished: run by the queue task when
+/// `due_ms` passes. While an attempt runs, `due_ms` is pushed past its timeout, so an attempt
+/// cut short by a crash runs again after the restart (at least once, as AWS promises).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AsyncInvocation {
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub payload: Vec<u8>,
+    pub accepted_ms: u64,
+    pub due_ms: u64,
+    /// Attempts finished so far (failed ones).
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// One record of the Lambda store. Append new variants at the end; never reorder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
+pub enum LambdaRecord {
+    Function(Function),
+    Version(Version),
+    Alias(Alias),
+    Async(AsyncInvocation),
+    Mapping(Mapping),
+}
+
+/// An event source mapping (SQS): the poller reads the queue through the SQS service and
+/// deletes a batch's messages only after the function succeeded with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub uuid: String,
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    /// The qualifier of the function ARN given, if any.
+    pub qualifier: Option<String>,
+    pub source_arn: String,
+    pub batch_size: u32,
+    pub window_s: u32,
+    pub enabled: bool,
+    pub report_item_failures: bool,
+    pub last_modified_ms: u64,
+    pub last_result: String,
+}
+
+impl Record for LambdaRecord {
+    fn blobs(&self) -> Vec<BlobId> {
+        match self {
+            LambdaRecord::Function(f) => vec![f.latest.code],
+            LambdaRecord::Version(v) => vec![v.config.code],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Record keys.
+pub mod keys {
+    use super::*;
+
+    pub fn function(p: &Partition, name: &str) -> Key {
+        p.key().str("f").str(name).build()
+    }
+    pub fn functions(p: &Partition) -> Key {
+        p.key().str("f").build()
+    }
+    pub fn version(p: &Partition, name: &str, n: u64) -> Key {
+        p.key().str("v").str(name).u64(n).build()
+    }
+    pub fn versions(p: &Partition, name: &str) -> Key {
+        p.key().str("v").str(name).build()
+    }
+    pub fn alias(p: &Partition, name: &str, alias: &str) -> Key {
+        p.key().str("a").str(name).str(alias).build()
+    }
+    pub fn aliases(p: &Partition, name: &str) -> Key {
+        p.key().str("a").str(name).build()
+    }
+    /// The asynchronous queue lives outside the partitions (one scan finds every due one).
+    pub fn queued(id: &str) -> Key {
+        Key::builder().str("~async").str(id).build()
+    }
+    pub fn queue() -> Key {
+        Key::builder().str("~async").build()
+    }
+    /// Event source mappings live outside the partitions (the poller scans them all).
+    pub fn mapping(uuid: &str) -> Key {
+        Key::builder().str("~esm").str(uuid).build()
+    }
+    pub fn mappings() -> Key {
+        Key::builder().str("~esm").build()
+    }
+}
