@@ -230,7 +230,9 @@ fn query_parameters_that_are_not_utf8_are_refused_not_altered() {
     assert_eq!(status, 400);
     assert!(body.contains("<Code>MalformedQueryString</Code>"), "{body}");
     let (_, list) = s.query("Action=ListQueues");
-    assert!(!list.contains("bad"), "{list}");
+    // (Only the queue URLs: the random request id may hold the letters "bad".)
+    assert!(!list.contains("/bad"), "{list}");
+    assert!(list.contains("/q</QueueUrl>"), "{list}");
     let (status, body) = s.query("Action=GetCallerIdentity&X%FE=1");
     assert_eq!(status, 400);
     assert!(body.contains("<Code>MalformedQueryString</Code>"), "{body}");
