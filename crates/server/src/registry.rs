@@ -36,6 +36,7 @@ pub fn build(env: &Env<'_>) -> Registry {
     r.add(snapstack_sns::Sns::new());
     r.add(snapstack_logs::Logs::new());
     r.add(snapstack_cloudwatch::CloudWatch::new());
+    r.add(snapstack_firehose::Firehose::new(env.blob_engine.clone()));
     r
 }
 
@@ -207,7 +208,8 @@ mod tests {
                 "kms",
                 "sns",
                 "logs",
-                "cloudwatch"
+                "cloudwatch",
+                "firehose"
             ]
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
