@@ -42,6 +42,27 @@ impl Service for Firehose {
         NAME
     }
 
+    fn describe_key(&self, key: &snapstack_engine::Key) -> Option<String> {
+        use snapstack_engine::key::Part;
+        let parts = key.parts()?;
+        let text = |i: usize| match parts.get(i) {
+            Some(Part::Str(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        let scope = snapstack_service::describe::scope(text(0)?, text(1));
+        let name = text(3)?;
+        Some(match (text(2)?, parts.get(4)) {
+            ("s", None) => format!("delivery stream {name} {scope}"),
+            ("r", Some(Part::U64(seq))) => {
+                format!("buffered record {seq} of delivery stream {name} {scope}")
+            }
+            ("c", Some(Part::Str(shard))) => {
+                format!("Kinesis source position of {shard} for delivery stream {name} {scope}")
+            }
+            _ => return None,
+        })
+    }
+
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
         engine.register(self.store.clone())
     }

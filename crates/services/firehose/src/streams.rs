@@ -175,9 +175,13 @@ impl Firehose {
             _ => return Err(not_found(name, &p.account)),
         };
         let now = self.now_ms();
+        // One destination per stream: a start after it (or a limit) leaves none to list.
+        let after = s(m, "ExclusiveStartDestinationId");
         let destinations: Vec<Value> = st
             .destinations
             .iter()
+            .skip_while(|d| after.is_some_and(|a| d.id.as_str() <= a))
+            .take(m.get("Limit").and_then(Value::as_u64).unwrap_or(10_000) as usize)
             .map(|d| {
                 let c: Value = serde_json::from_str(&d.config).unwrap_or_default();
                 describe::destination_description(&d.id, &d.kind, &c)

@@ -767,3 +767,44 @@ fn buffered_records_survive_a_save_and_a_load_with_their_blobs() {
     want.extend_from_slice(&big);
     assert_eq!(body, &want);
 }
+
+#[test]
+fn keys_are_described_in_firehose_words() {
+    use snapstack_service::Service;
+    let e = env();
+    let p = snapstack_engine::Partition::new("000000000000", "us-east-1");
+    let d = |k| e.fh.describe_key(&k).unwrap();
+    assert!(d(rk::stream(&p, "s")).starts_with("delivery stream s "));
+    assert!(d(rk::record(&p, "s", 7)).starts_with("buffered record 7 of delivery stream s "));
+    assert!(d(rk::checkpoint(&p, "s", "shardId-1")).contains("shardId-1"));
+}
+
+proptest::proptest! {
+    /// Records survive postcard (the store's encoding) unchanged.
+    #[test]
+    fn records_round_trip_through_postcard(
+        name in "[a-z0-9_.-]{1,64}",
+        seq in proptest::prelude::any::<u64>(),
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        config in ".{0,64}",
+        tags in proptest::collection::vec((".{0,8}", ".{0,8}"), 0..4),
+    ) {
+        let recs = [
+            FirehoseRecord::Buffered(crate::model::BufRec { seq, arrival_ms: seq / 3, size: data.len() as u64,
+                data: crate::model::Data::Inline(data.clone()) }),
+            FirehoseRecord::Checkpoint(crate::model::Checkpoint { shard_id: name.clone(), sequence: seq.to_string() }),
+            FirehoseRecord::Stream(crate::model::StreamRec {
+                name: name.clone(), created_ms: seq, updated_ms: seq, active_ms: seq, deleting_ms: Some(seq),
+                version: 3, stream_type: "DirectPut".into(), source: Some(("x".into(), config.clone())),
+                destinations: vec![crate::model::Destination { id: "d".into(), kind: "S3".into(), config }],
+                encryption: None, tags, next_seq: seq, buffer: crate::model::Buffer { count: 1, ..Default::default() },
+                failure: Some(("UNKNOWN_ERROR".into(), name)),
+            }),
+        ];
+        for r in recs {
+            let bytes = postcard::to_allocvec(&r).unwrap();
+            let back: FirehoseRecord = postcard::from_bytes(&bytes).unwrap();
+            proptest::prop_assert_eq!(back, r);
+        }
+    }
+}
