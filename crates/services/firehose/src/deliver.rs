@@ -321,8 +321,19 @@ impl Firehose {
     /// One pass: remove streams whose deletion is due, flush due buffers. How many batches
     /// were flushed (delivered or given up on).
     pub async fn deliver_due(&self, rt: &dyn Runtime) -> usize {
-        let now = self.now_ms();
         let mut n = 0;
+        for (p, st, plan) in self.due() {
+            if self.flush(rt, &p, &st, &plan).await {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Remove streams whose deletion is due; the streams whose buffer is due for a flush.
+    pub(crate) fn due(&self) -> Vec<(Partition, StreamRec, Plan)> {
+        let now = self.now_ms();
+        let mut out = Vec::new();
         for (p, st) in self.all_streams() {
             if let Some(t) = st.deleting_ms {
                 if t <= now {
@@ -332,14 +343,25 @@ impl Firehose {
             }
             let plan = Plan::of(&st);
             let b = &st.buffer;
-            let due = b.count > 0
+            if b.count > 0
                 && (b.bytes >= plan.size_bytes || now >= b.deadline_ms)
-                && now >= b.retry_at_ms;
-            if due && self.flush(rt, &p, &st, &plan).await {
-                n += 1;
+                && now >= b.retry_at_ms
+            {
+                out.push((p, st, plan));
             }
         }
-        n
+        out
+    }
+
+    /// Flush one due stream (as a task of its own: a slow endpoint holds up no other stream).
+    pub(crate) async fn flush_stream(
+        &self,
+        rt: &dyn Runtime,
+        p: &Partition,
+        st: &StreamRec,
+        plan: &Plan,
+    ) -> bool {
+        self.flush(rt, p, st, plan).await
     }
 
     fn remove_stream(&self, p: &Partition, name: &str) {
@@ -504,7 +526,13 @@ impl Firehose {
                 .await
             }
         };
-        self.settle(p, st, plan, &batch, outcome, now)
+        let (done, v) = self.settle(p, st, plan, &batch, outcome, now);
+        // Under ON_REQUEST, the removal is on disk before the next batch goes out, so that a
+        // crash repeats at most the batch just delivered (to the same S3 key).
+        if let Err(e) = rt.wait_durable(crate::NAME, v).await {
+            tracing::warn!(stream = %st.name, error = %e, "Firehose could not make a delivery's removal durable");
+        }
+        done
     }
 
     /// The records of a batch written to the backup bucket as failed records (the JSON lines
@@ -695,9 +723,9 @@ impl Firehose {
         batch: &Batch,
         outcome: Outcome,
         now: u64,
-    ) -> bool {
+    ) -> (bool, u64) {
         let key = rk::stream(p, &st.name);
-        let (done, _) = self.store.write(|txn| {
+        self.store.write(|txn| {
             let Some(FirehoseRecord::Stream(cur)) = txn.get(&key) else {
                 return false;
             };
@@ -743,8 +771,7 @@ impl Firehose {
             };
             txn.insert(key.clone(), FirehoseRecord::Stream(cur));
             done
-        });
-        done
+        })
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Firehose {
     clock: Clock,
     /// Wakes the delivery task when a buffer became due by size.
     wake: tokio::sync::Notify,
+    /// Streams whose flush is in progress (runtime only).
+    flights: std::sync::Mutex<std::collections::HashSet<(snapstack_engine::Partition, String)>>,
 }
 
 pub(crate) fn ok(v: Value, write_version: Option<u64>) -> Result<Handled, AwsError> {
@@ -113,6 +115,7 @@ impl Firehose {
             engine,
             clock,
             wake: tokio::sync::Notify::new(),
+            flights: Default::default(),
         }
     }
 

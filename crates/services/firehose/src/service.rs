@@ -30,10 +30,29 @@ impl Firehose {
         self.handle(ctx, op, input)
     }
 
-    /// One pass of the delivery task.
-    pub async fn tick(&self, rt: &dyn Runtime) {
-        self.read_sources(rt).await;
-        self.deliver_due(rt).await;
+    /// One pass of the delivery task: read Kinesis sources, then start a flush of each due
+    /// stream that has none in flight.
+    async fn tick(self: &Arc<Self>, rt: &Arc<dyn Runtime>) {
+        self.read_sources(rt.as_ref()).await;
+        for (p, st, plan) in self.due() {
+            let id = (p.clone(), st.name.clone());
+            if !self.lock_flights().insert(id.clone()) {
+                continue;
+            }
+            let (fh, rt) = (self.clone(), rt.clone());
+            tokio::spawn(async move {
+                fh.flush_stream(rt.as_ref(), &p, &st, &plan).await;
+                fh.lock_flights().remove(&id);
+                fh.wake.notify_one();
+            });
+        }
+    }
+
+    fn lock_flights(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(snapstack_engine::Partition, String)>>
+    {
+        self.flights.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -131,7 +150,7 @@ impl Service for Firehose {
                 if !rt.is_ready(NAME) {
                     continue;
                 }
-                self.tick(rt.as_ref()).await;
+                self.tick(&rt).await;
             }
         });
     }

@@ -167,10 +167,12 @@ impl Firehose {
                     sequence: seq,
                 };
                 let key = ck_key.clone();
-                self.append(p, &st.name, incoming, false, move |txn| {
-                    txn.insert(key, FirehoseRecord::Checkpoint(ck));
-                })
-                .map_err(|e| e.message)?;
+                let (_, _, v) = self
+                    .append(p, &st.name, incoming, false, move |txn| {
+                        txn.insert(key, FirehoseRecord::Checkpoint(ck));
+                    })
+                    .map_err(|e| e.message)?;
+                rt.wait_durable(crate::NAME, v).await?;
                 n += count;
                 iterator = out
                     .get("NextShardIterator")
