@@ -222,7 +222,9 @@ impl Firehose {
                 json!({"Type": t, "Details": d}),
             );
         }
-        out.insert("Source".into(), self.source_description(&st));
+        if st.source.is_some() {
+            out.insert("Source".into(), self.source_description(&st));
+        }
         ok(json!({"DeliveryStreamDescription": out}), None)
     }
 
