@@ -57,6 +57,8 @@ fn generated_requests_never_get_a_server_error() {
         "iam",
         "events",
         "kinesis",
+        "lambda",
+        "firehose",
     ] {
         assert!(
             report[service]["operations"]

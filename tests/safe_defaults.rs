@@ -131,7 +131,7 @@ fn state_endpoint_names_and_paths_are_validated() {
     }
     // A valid name that is no service: 404 with the list of services.
     for path in [
-        "/_localstack/state/firehose/save",
+        "/_localstack/state/stepfunctions/save",
         "/_localstack/state/a-b-c/load",
     ] {
         let r = request(s.addr, "POST", path, &[], b"").unwrap();

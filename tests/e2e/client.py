@@ -346,11 +346,11 @@ def cmd_errors():
     check(status == 400 and json.loads(body)["__type"] == "UnknownOperationException", body)
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
-    # the service and the operation, in the protocol the SDK speaks: JSON (Firehose), query
+    # the service and the operation, in the protocol the SDK speaks: JSON (Step Functions), query
     # (ElastiCache), rest-json (API Gateway), rest-xml (Route 53); and operations of served services
     # not implemented yet, CloudWatch's in smithy-rpc-v2-cbor.
     for svc, call, op in [
-        ("firehose", lambda c: c.list_delivery_streams(), "ListDeliveryStreams"),
+        ("stepfunctions", lambda c: c.list_state_machines(), "ListStateMachines"),
         ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
         ("apigateway", lambda c: c.get_rest_apis(), "GetRestApis"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),

@@ -43,6 +43,7 @@ pub fn build(env: &Env<'_>) -> Registry {
         env.blob_engine.clone(),
         env.config.lambda_dir(),
     ));
+    r.add(snapstack_firehose::Firehose::new(env.blob_engine.clone()));
     r
 }
 
@@ -225,7 +226,8 @@ mod tests {
                 "iam",
                 "events",
                 "kinesis",
-                "lambda"
+                "lambda",
+                "firehose"
             ]
         );
         assert_eq!(r.by_signing_name("lambda").unwrap().name(), "lambda");
