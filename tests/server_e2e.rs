@@ -994,7 +994,6 @@ fn firehose_buffer_survives_kill9_into_http() {
 
 /// Firehose into S3: the objects' names and contents (plain and GZIP), then records buffered
 /// before a kill -9 (ON_REQUEST) delivered after the restart as exactly one object.
-/// Needs S3's `Service::invoke` (`PutObject` for other services), added on another branch.
 #[test]
 fn firehose_into_s3_across_kill9() {
     let vol = tempdir();
