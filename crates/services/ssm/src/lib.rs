@@ -194,6 +194,17 @@ impl Ssm {
         op: &str,
         body: &Body<'_>,
     ) -> Result<Output, AwsError> {
+        let mut out = self.dispatch(ctx, op, body)?;
+        wide::trim_output(op, &mut out.value);
+        Ok(out)
+    }
+
+    fn dispatch(
+        &self,
+        ctx: &RequestContext,
+        op: &str,
+        body: &Body<'_>,
+    ) -> Result<Output, AwsError> {
         match op {
             "PutParameter" => self.put_parameter(ctx, parse(body)?),
             "GetParameter" => self.get_parameter(ctx, parse(body)?),

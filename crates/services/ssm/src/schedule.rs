@@ -187,13 +187,12 @@ pub(super) fn next_runs(schedule: &str, start: i64, from: i64, until: i64, n: us
             }
             t += step;
         }
-    } else if let Some(expr) = inner("at(") {
-        if let Some(t) = snapstack_protocol::codec::time::parse_iso8601(expr)
-            && t > from
-            && t < until
-        {
-            out.push(t);
-        }
+    } else if let Some(expr) = inner("at(")
+        && let Some(t) = snapstack_protocol::codec::time::parse_iso8601(expr)
+        && t > from
+        && t < until
+    {
+        out.push(t);
     }
     out
 }

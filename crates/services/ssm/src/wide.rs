@@ -98,18 +98,19 @@ impl Ssm {
         let f = handler(op)?;
         Some(parse::<Value>(body).and_then(|v| {
             let v = if v.is_null() { json!({}) } else { v };
-            let mut out = f(self, ctx, &v)?;
-            // Records hold AWS's full description of a resource; each operation answers with
-            // the members of its own output shape.
-            let model = snapstack_protocol::model::named(NAME);
-            if let Some((model, shape)) = model.and_then(|m| {
-                let s = m.operations.get(op)?.output.as_ref()?;
-                Some((m, s.shape.clone()))
-            }) {
-                trim(model, &shape, &mut out.value, 0);
-            }
-            Ok(out)
+            f(self, ctx, &v)
         }))
+    }
+}
+
+/// Records hold AWS's full description of a resource (and a window task's body what
+/// RegisterTask was given); each operation answers with the members of its own output shape.
+pub(super) fn trim_output(op: &str, v: &mut Value) {
+    let Some(model) = snapstack_protocol::model::named(NAME) else {
+        return;
+    };
+    if let Some(shape) = model.operations.get(op).and_then(|o| o.output.as_ref()) {
+        trim(model, &shape.shape, v, 0);
     }
 }
 
