@@ -39,6 +39,7 @@ mod objects;
 mod opsitems;
 mod parameters;
 mod patches;
+mod runs;
 mod schedule;
 mod service;
 mod settings;

@@ -83,6 +83,25 @@ fn handler(op: &str) -> Option<Handler> {
         "ListComplianceItems" => Ssm::list_compliance_items,
         "ListComplianceSummaries" => Ssm::list_compliance_summaries,
         "ListResourceComplianceSummaries" => Ssm::list_resource_compliance_summaries,
+        "DescribeInstancePatchStates" => Ssm::describe_instance_patch_states,
+        "DescribeInstancePatchStatesForPatchGroup" => {
+            Ssm::describe_instance_patch_states_for_patch_group
+        }
+        "DescribeInstancePatches" => Ssm::describe_instance_patches,
+        "DescribeEffectivePatchesForPatchBaseline" => {
+            Ssm::describe_effective_patches_for_patch_baseline
+        }
+        "DescribeMaintenanceWindowExecutions" => Ssm::describe_maintenance_window_executions,
+        "GetMaintenanceWindowExecution" => Ssm::get_maintenance_window_execution,
+        "CancelMaintenanceWindowExecution"
+        | "DescribeMaintenanceWindowExecutionTasks"
+        | "GetMaintenanceWindowExecutionTask"
+        | "DescribeMaintenanceWindowExecutionTaskInvocations"
+        | "GetMaintenanceWindowExecutionTaskInvocation" => Ssm::window_execution_children,
+        "DescribeSessions" => Ssm::describe_sessions,
+        "TerminateSession" => Ssm::terminate_session,
+        "ResumeSession" => Ssm::resume_session,
+        "GetConnectionStatus" => Ssm::get_connection_status,
         _ => return None,
     })
 }
@@ -98,8 +117,24 @@ impl Ssm {
         let f = handler(op)?;
         Some(parse::<Value>(body).and_then(|v| {
             let v = if v.is_null() { json!({}) } else { v };
-            f(self, ctx, &v)
+            f(self, ctx, &v).map_err(|e| token_error(op, e))
         }))
+    }
+}
+
+/// A page token this service did not hand out: `InvalidNextToken` where the operation's model
+/// lists it, a validation error where it does not (as AWS answers those operations).
+fn token_error(op: &str, e: AwsError) -> AwsError {
+    if e.code != "InvalidNextToken" {
+        return e;
+    }
+    let listed = snapstack_protocol::model::named(NAME)
+        .and_then(|m| m.operations.get(op))
+        .is_some_and(|o| o.errors.iter().any(|r| r.shape == "InvalidNextToken"));
+    if listed {
+        e
+    } else {
+        AwsError::validation(e.message)
     }
 }
 
