@@ -35,6 +35,7 @@ mod json;
 mod labels;
 mod model;
 mod names;
+mod nodes;
 mod objects;
 mod opsitems;
 mod parameters;

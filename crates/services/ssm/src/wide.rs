@@ -102,6 +102,9 @@ fn handler(op: &str) -> Option<Handler> {
         "TerminateSession" => Ssm::terminate_session,
         "ResumeSession" => Ssm::resume_session,
         "GetConnectionStatus" => Ssm::get_connection_status,
+        "DescribeInstanceProperties" => Ssm::describe_instance_properties,
+        "ListNodes" => Ssm::list_nodes,
+        "ListNodesSummary" => Ssm::list_nodes_summary,
         _ => return None,
     })
 }
