@@ -71,7 +71,8 @@ def prepare(path):
     st["opsmetadata"] = md["OpsMetadataArn"]
 
     pb = c.create_patch_baseline(Name="wide-baseline", OperatingSystem="AMAZON_LINUX_2",
-                                 ApprovedPatches=["kernel"], Description="mine")
+                                 ApprovedPatches=["kernel"], Description="mine",
+                                 Tags=[{"Key": "team", "Value": "ops"}])
     st["baseline"] = pb["BaselineId"]
     c.register_patch_baseline_for_patch_group(BaselineId=pb["BaselineId"], PatchGroup="web")
     c.register_default_patch_baseline(BaselineId=pb["BaselineId"])
@@ -152,6 +153,8 @@ def verify(c, st):
     g = c.get_patch_baseline_for_patch_group(PatchGroup="web", OperatingSystem="AMAZON_LINUX_2")
     check(g["BaselineId"] == st["baseline"], g)
     expect_error("ResourceInUseException", c.delete_patch_baseline, BaselineId=st["baseline"])
+    tags = c.list_tags_for_resource(ResourceType="PatchBaseline", ResourceId=st["baseline"])["TagList"]
+    check(tags == [{"Key": "team", "Value": "ops"}], tags)
 
     s = c.get_service_setting(SettingId="/ssm/parameter-store/high-throughput-enabled")["ServiceSetting"]
     check(s["SettingValue"] == "true" and s["Status"] == "Customized", s)

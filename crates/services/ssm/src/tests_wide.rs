@@ -900,3 +900,64 @@ fn activations_and_resource_data_syncs() {
         "ResourceDataSyncNotFoundException"
     );
 }
+
+#[test]
+fn new_resources_take_tags() {
+    let s = Ssm::new();
+    let b = call(
+        &s,
+        "CreatePatchBaseline",
+        json!({"Name": "tagged", "Tags": [{"Key": "a", "Value": "1"}]}),
+    )
+    .unwrap();
+    let id = b["BaselineId"].clone();
+    let list = |t: &str, id: &Value| {
+        call(
+            &s,
+            "ListTagsForResource",
+            json!({"ResourceType": t, "ResourceId": id}),
+        )
+        .unwrap()["TagList"]
+            .clone()
+    };
+    assert_eq!(
+        list("PatchBaseline", &id),
+        json!([{"Key": "a", "Value": "1"}])
+    );
+    call(&s, "AddTagsToResource", json!({"ResourceType": "PatchBaseline", "ResourceId": id, "Tags": [{"Key": "b", "Value": "2"}]})).unwrap();
+    call(
+        &s,
+        "RemoveTagsFromResource",
+        json!({"ResourceType": "PatchBaseline", "ResourceId": id, "TagKeys": ["a"]}),
+    )
+    .unwrap();
+    assert_eq!(
+        list("PatchBaseline", &id),
+        json!([{"Key": "b", "Value": "2"}])
+    );
+    let m = call(
+        &s,
+        "CreateOpsMetadata",
+        json!({"ResourceId": "/app/x", "Tags": [{"Key": "k", "Value": "v"}]}),
+    )
+    .unwrap();
+    assert_eq!(
+        list("OpsMetadata", &m["OpsMetadataArn"]),
+        json!([{"Key": "k", "Value": "v"}])
+    );
+    let o = call(
+        &s,
+        "CreateOpsItem",
+        json!({"Title": "t", "Source": "s", "Description": "d"}),
+    )
+    .unwrap();
+    assert_eq!(list("OpsItem", &o["OpsItemId"]), json!([]));
+    assert_eq!(
+        code(call(
+            &s,
+            "ListTagsForResource",
+            json!({"ResourceType": "Association", "ResourceId": "00000000-0000-0000-0000-000000000000"})
+        )),
+        "InvalidResourceId"
+    );
+}
