@@ -103,7 +103,7 @@ pub(super) fn page(
     let rest: Vec<Value> = items.into_iter().skip(start).collect();
     let more = rest.len() > max;
     let out: Vec<Value> = rest.into_iter().take(max).collect();
-    let token = more.then(|| hex(&format!("p{}", start + max)));
+    let token = more.then(|| hex(&format!("p{}", start.saturating_add(max))));
     Ok((out, token))
 }
 

@@ -2,7 +2,7 @@
 //! minutes hours day-of-month month day-of-week year; `?`, `*`, lists, ranges, steps and names;
 //! `L`, `W` and `#` are not supported and give no times), `rate(N unit)` from the window's start
 //! (its `StartDate`, or its creation), and `at(...)`. Times are UTC (a `ScheduleTimezone` is
-//! not applied).
+//! not applied, nor is a `ScheduleOffset`).
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
@@ -145,15 +145,10 @@ pub(super) fn next_runs(schedule: &str, start: i64, from: i64, until: i64, n: us
             if !c.day_matches(day) {
                 continue;
             }
-            for h in 0..24 {
-                for m in 0..60 {
+            for h in (0..24).filter(|h| c.hours[*h as usize]) {
+                for m in (0..60).filter(|m| c.minutes[*m as usize]) {
                     let t = day * DAY + (h * 60 + m) * MINUTE;
-                    if c.hours[h as usize]
-                        && c.minutes[m as usize]
-                        && t > from
-                        && t < until
-                        && out.len() < n
-                    {
+                    if t > from && t < until && out.len() < n {
                         out.push(t);
                     }
                 }
@@ -167,25 +162,32 @@ pub(super) fn next_runs(schedule: &str, start: i64, from: i64, until: i64, n: us
         ) else {
             return out;
         };
-        let step = match unit.trim_end_matches('s') {
+        let unit = match unit.trim_end_matches('s') {
             "minute" => MINUTE,
             "hour" => 60 * MINUTE,
             "day" => DAY,
             _ => return out,
-        } * k;
-        if step <= 0 {
-            return out;
-        }
-        let mut t = if from < start {
-            start
-        } else {
-            start + ((from - start) / step + 1) * step
         };
-        while out.len() < n && t < until {
-            if t > from {
-                out.push(t);
+        let Some(step) = unit.checked_mul(k).filter(|s| *s > 0) else {
+            return out;
+        };
+        let first = if from < start {
+            Some(start)
+        } else {
+            ((from - start) / step)
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(step))
+                .and_then(|d| d.checked_add(start))
+        };
+        let mut t = first;
+        while let Some(at) = t
+            && out.len() < n
+            && at < until
+        {
+            if at > from {
+                out.push(at);
             }
-            t += step;
+            t = at.checked_add(step);
         }
     } else if let Some(expr) = inner("at(")
         && let Some(t) = snapstack_protocol::codec::time::parse_iso8601(expr)
@@ -254,5 +256,8 @@ mod tests {
         assert_eq!(runs.len(), 2);
         let runs = next_runs("at(2027-01-01T00:00:00)", 0, from, i64::MAX, 3);
         assert_eq!(runs, vec![t("2027-01-01T00:00:00Z")]);
+        // Huge rates neither overflow nor loop.
+        assert!(next_runs("rate(9223372036854775807 days)", start, from, i64::MAX, 3).len() <= 1);
+        assert!(next_runs("rate(0 days)", start, from, i64::MAX, 3).is_empty());
     }
 }
