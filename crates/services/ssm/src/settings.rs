@@ -60,6 +60,8 @@ const SETTINGS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+pub(super) const DEFAULT_TIER: &str = "/ssm/parameter-store/default-parameter-tier";
+
 fn setting_not_found(id: &str) -> AwsError {
     AwsError::new(
         "ServiceSettingNotFound",
@@ -110,6 +112,17 @@ fn policy_hash(policy: &str, salt: u64) -> String {
 }
 
 impl Ssm {
+    /// A setting's current value (its default unless updated).
+    pub(super) fn setting_value(&self, ctx: &RequestContext, id: &str) -> String {
+        if let Some(o) = self.obj_get(ctx, SETTING, id) {
+            return s(&o.value(), "SettingValue").unwrap_or("").to_string();
+        }
+        SETTINGS
+            .iter()
+            .find(|x| x.0 == id)
+            .map_or(String::new(), |x| x.1.to_string())
+    }
+
     pub(super) fn get_service_setting(
         &self,
         ctx: &RequestContext,

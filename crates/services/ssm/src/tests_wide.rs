@@ -961,3 +961,30 @@ fn new_resources_take_tags() {
         "InvalidResourceId"
     );
 }
+
+#[test]
+fn the_default_parameter_tier_setting_applies_to_new_parameters() {
+    let s = Ssm::new();
+    let put = |name: &str| {
+        call(
+            &s,
+            "PutParameter",
+            json!({"Name": name, "Value": "v", "Type": "String"}),
+        )
+        .unwrap()["Tier"]
+            .clone()
+    };
+    assert_eq!(put("/a"), "Standard");
+    call(&s, "UpdateServiceSetting", json!({"SettingId": "/ssm/parameter-store/default-parameter-tier", "SettingValue": "Advanced"})).unwrap();
+    assert_eq!(put("/b"), "Advanced");
+    call(&s, "UpdateServiceSetting", json!({"SettingId": "/ssm/parameter-store/default-parameter-tier", "SettingValue": "Intelligent-Tiering"})).unwrap();
+    assert_eq!(put("/c"), "Standard");
+    // An advanced parameter stays advanced.
+    let r = call(
+        &s,
+        "PutParameter",
+        json!({"Name": "/b", "Value": "w", "Type": "String", "Overwrite": true}),
+    )
+    .unwrap();
+    assert_eq!(r["Tier"], "Advanced");
+}
