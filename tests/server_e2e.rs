@@ -218,6 +218,30 @@ fn ssm_documents_commands_and_windows_survive_kill9() {
 }
 
 #[test]
+fn ssm_associations_opsitems_baselines_inventory_and_more_survive_kill9() {
+    let dir = tempdir();
+    let state = dir.path().join("ssm-wide.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
+    s.script("ssm_wide.py", &["prepare", state]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.script("ssm_wide.py", &["check", state]);
+    // And once more from a saved generation.
+    let (status, body) = s.http("POST", "/_localstack/state/ssm/save");
+    assert_eq!(status, 200, "{body}");
+    s.kill9();
+    let mut s = Server::start(dir.path(), &env);
+    s.script("ssm_wide.py", &["check", state]);
+    let st = s.state();
+    assert_eq!(st["services"]["ssm"]["load_failed"], false, "{st}");
+}
+
+#[test]
 fn kms_keys_ciphertexts_and_signatures_survive_kill9() {
     let dir = tempdir();
     let state = dir.path().join("kms-state.json");

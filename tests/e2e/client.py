@@ -356,7 +356,7 @@ def cmd_errors():
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("cloudwatch", lambda c: c.get_metric_widget_image(MetricWidget="{}"), "GetMetricWidgetImage"),
         ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
-        ("ssm", lambda c: c.describe_patch_baselines(), "DescribePatchBaselines"),
+        ("ssm", lambda c: c.describe_automation_executions(), "DescribeAutomationExecutions"),
         ("dynamodb", lambda c: c.list_imports(), "ListImports"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))

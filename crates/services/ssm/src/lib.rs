@@ -22,24 +22,39 @@ use snapstack_protocol::errors::AwsError;
 use snapstack_service::Output;
 use snapstack_service::RequestContext;
 
+mod associations;
+mod calendar;
 mod commands;
 mod describe;
 mod doc_content;
 mod documents;
 mod filters;
 mod input;
+mod instances;
+mod inventory;
 mod json;
 mod labels;
 mod model;
 mod names;
+mod nodes;
+mod objects;
+mod opsitems;
 mod parameters;
+mod patches;
+mod runs;
+mod schedule;
 mod service;
+mod settings;
 mod tags;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_ext;
+#[cfg(test)]
+mod tests_wide;
+mod wide;
 mod windows;
+mod windows_more;
 
 use self::filters::*;
 use self::input::*;
@@ -182,6 +197,17 @@ impl Ssm {
         op: &str,
         body: &Body<'_>,
     ) -> Result<Output, AwsError> {
+        let mut out = self.dispatch(ctx, op, body)?;
+        wide::trim_output(op, &mut out.value);
+        Ok(out)
+    }
+
+    fn dispatch(
+        &self,
+        ctx: &RequestContext,
+        op: &str,
+        body: &Body<'_>,
+    ) -> Result<Output, AwsError> {
         match op {
             "PutParameter" => self.put_parameter(ctx, parse(body)?),
             "GetParameter" => self.get_parameter(ctx, parse(body)?),
@@ -236,6 +262,7 @@ impl Ssm {
             "DescribeMaintenanceWindowTasks" => {
                 self.describe_maintenance_window_tasks(ctx, parse(body)?)
             }
+            _ if let Some(r) = self.handle_wide(ctx, op, body) => r,
             _ if snapstack_protocol::model::has_operation("ssm", op) => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("SSM", op),

@@ -92,6 +92,7 @@ pub enum Ext {
     Window(WindowRec),
     WindowTarget(WindowTargetRec),
     WindowTask(WindowTaskRec),
+    Object(ObjectRec),
 }
 
 impl Serialize for SsmRecord {
@@ -262,6 +263,19 @@ pub struct WindowTaskRec {
     pub registered_ms: u64,
     /// The other members of the task (Targets, ServiceRoleArn, TaskParameters, ...) as a JSON
     /// object in the shape `MaintenanceWindowTask` answers with.
+    pub body: String,
+}
+
+/// A resource of the operations added together (associations, OpsItems, patch baselines,
+/// inventory, compliance, activations, ...): its kind (`assoc`, `opsitem`, ...), its id, its
+/// tags, and its body, the JSON object AWS answers with for it (the model's output shape;
+/// members a listing's shape lacks are left out by the codec). One variant for all of them so
+/// that adding a kind needs no new record type; the body's members are AWS's, a public shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectRec {
+    pub kind: String,
+    pub id: String,
+    pub tags: Vec<(String, String)>,
     pub body: String,
 }
 

@@ -30,7 +30,11 @@ impl Ssm {
         {
             return Err(length_error(d, "description", 1024));
         }
-        let tier_in = input.tier.clone();
+        // Without a tier, the account's default-parameter-tier setting decides.
+        let tier_in = input.tier.clone().or_else(|| {
+            let d = self.setting_value(ctx, settings::DEFAULT_TIER);
+            (d != "Standard").then_some(d)
+        });
         if let Some(t) = &tier_in
             && !matches!(t.as_str(), "Standard" | "Advanced" | "Intelligent-Tiering")
         {
@@ -157,7 +161,10 @@ impl Ssm {
             let number = prev.as_ref().map_or(1, |p| p.version + 1);
             let tier = match (tier_in.as_deref(), &prev) {
                 // An advanced parameter stays advanced.
-                (None, Some(p)) if p.tier == "Advanced" => "Advanced".to_string(),
+                // (an advanced parameter can never go back to the standard tier).
+                (None | Some("Intelligent-Tiering"), Some(p)) if p.tier == "Advanced" => {
+                    "Advanced".to_string()
+                }
                 _ => tier.to_string(),
             };
             param.versions.push(ParamVersion {

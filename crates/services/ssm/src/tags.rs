@@ -1,4 +1,5 @@
-//! Tags on parameters, documents and maintenance windows.
+//! Tags on parameters, documents, maintenance windows, associations, OpsItems, OpsMetadata,
+//! patch baselines and managed instances.
 
 use super::*;
 
@@ -15,6 +16,7 @@ impl SsmRecord {
             SsmRecord::Parameter(p) => Some(&p.tags),
             SsmRecord::Ext(Ext::Document(d)) => Some(&d.tags),
             SsmRecord::Ext(Ext::Window(w)) => Some(&w.tags),
+            SsmRecord::Ext(Ext::Object(o)) => Some(&o.tags),
             SsmRecord::Ext(_) => None,
         }
     }
@@ -24,6 +26,7 @@ impl SsmRecord {
             SsmRecord::Parameter(p) => Some(&mut p.tags),
             SsmRecord::Ext(Ext::Document(d)) => Some(&mut d.tags),
             SsmRecord::Ext(Ext::Window(w)) => Some(&mut w.tags),
+            SsmRecord::Ext(Ext::Object(o)) => Some(&mut o.tags),
             SsmRecord::Ext(_) => None,
         }
     }
@@ -52,6 +55,17 @@ impl Ssm {
                 &documents::doc_name(ctx, &id),
             )),
             "MaintenanceWindow" => Ok(windows::window_key(&ctx.partition, &id)),
+            // The resources of `objects.rs`: an OpsMetadata object by its ARN, the others by
+            // their ids.
+            "Association" => Ok(objects::obj_key(&ctx.partition, "assoc", &id)),
+            "OpsItem" => Ok(objects::obj_key(&ctx.partition, "opsitem", &id)),
+            "PatchBaseline" => Ok(objects::obj_key(&ctx.partition, "baseline", &id)),
+            "ManagedInstance" => Ok(objects::obj_key(&ctx.partition, "instance", &id)),
+            "OpsMetadata" => {
+                let head = format!("arn:aws:ssm:{}:{}:opsmetadata", ctx.region(), ctx.account());
+                let rid = id.strip_prefix(&head).unwrap_or(&id);
+                Ok(objects::obj_key(&ctx.partition, "opsmeta", rid))
+            }
             _ => Err(AwsError::new(
                 "InvalidResourceType",
                 format!("Resource type {rt} is not supported by this emulator."),

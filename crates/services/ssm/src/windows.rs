@@ -77,15 +77,15 @@ pub(super) fn window_key(p: &Partition, id: &str) -> Key {
     ext_key(p, "mw").str(id).build()
 }
 
-fn target_key(p: &Partition, window: &str, id: &str) -> Key {
+pub(super) fn target_key(p: &Partition, window: &str, id: &str) -> Key {
     ext_key(p, "mwtarget").str(window).str(id).build()
 }
 
-fn task_key(p: &Partition, window: &str, id: &str) -> Key {
+pub(super) fn task_key(p: &Partition, window: &str, id: &str) -> Key {
     ext_key(p, "mwtask").str(window).str(id).build()
 }
 
-fn window_missing(id: &str) -> AwsError {
+pub(super) fn window_missing(id: &str) -> AwsError {
     AwsError::new(
         "DoesNotExistException",
         format!("Maintenance window {id} does not exist"),
@@ -126,7 +126,7 @@ fn window_json(w: &WindowRec, full: bool) -> Value {
     Value::Object(m)
 }
 
-fn target_json(t: &WindowTargetRec) -> Value {
+pub(super) fn target_json(t: &WindowTargetRec) -> Value {
     let mut m = Map::new();
     m.insert("WindowId".into(), json!(t.window_id));
     m.insert("WindowTargetId".into(), json!(t.id));
@@ -150,12 +150,21 @@ fn target_json(t: &WindowTargetRec) -> Value {
 /// A task as DescribeMaintenanceWindowTasks lists it (`MaintenanceWindowTask`): everything it
 /// was registered with except `TaskInvocationParameters`, which only GetMaintenanceWindowTask
 /// returns.
-fn task_json(t: &WindowTaskRec) -> Value {
+pub(super) fn task_json(t: &WindowTaskRec) -> Value {
+    let mut v = task_json_full(t);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("TaskInvocationParameters");
+    }
+    v
+}
+
+/// A task with everything it was registered with (GetMaintenanceWindowTask,
+/// UpdateMaintenanceWindowTask).
+pub(super) fn task_json_full(t: &WindowTaskRec) -> Value {
     let mut m = match serde_json::from_str::<Value>(&t.body) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    m.remove("TaskInvocationParameters");
     m.insert("WindowId".into(), json!(t.window_id));
     m.insert("WindowTaskId".into(), json!(t.id));
     m.insert("TaskArn".into(), json!(t.task_arn));
