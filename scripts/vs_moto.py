@@ -118,15 +118,14 @@ def main():
         s, s_fail = summary(runs["snapstack"])
         m, m_fail = summary(runs["moto"])
 
-        def cells(x, fail):
+        def cells(x, fail, w, w50):
             if x is None:
-                return f"{'failed':>15} | {'':>6} | {'':>7}", fail
+                return f"{'failed':>{w}} | {'':>{w50}} | {'':>7}", fail
             note = f"{x['errors']} errors of {x['ops']}" if x["errors"] else None
-            return f"{x['rps']:>15.0f} | {x['p50']:>6.0f} | {x['p99']:>7.0f}", note
+            return f"{x['rps']:>{w}.0f} | {x['p50']:>{w50}.0f} | {x['p99']:>7.0f}", note
 
-        sc, s_note = cells(s, s_fail)
-        mc, m_note = cells(m, m_fail)
-        mc = mc.replace(" " * 5 + "|", "|", 1) if m else f"{'failed':>10} | {'':>7} | {'':>7}"
+        sc, s_note = cells(s, s_fail, 15, 6)
+        mc, m_note = cells(m, m_fail, 10, 7)
         ratio = f"{s['rps'] / m['rps']:>6.1f}" if s and m and m["rps"] else f"{'-':>6}"
         print(f"| {op:<13} | {sc} | {mc} | {ratio} |")
         for who, note in (("snapstack", s_note), ("moto", m_note)):
