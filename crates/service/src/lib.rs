@@ -13,6 +13,7 @@
 
 mod context;
 pub mod describe;
+pub mod http_client;
 pub mod reply;
 
 use std::future::Future;

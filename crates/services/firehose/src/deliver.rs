@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use snapstack_engine::{Key, Partition};
 use snapstack_service::{RequestContext, Runtime};
 
+use crate::Firehose;
 use crate::describe::{self, is_s3};
 use crate::model::{BufRec, Data, FirehoseRecord, StreamRec, rk};
 use crate::prefix::{self, Values};
-use crate::{Firehose, http};
 
 /// S3 deliveries are retried this often (AWS: every 5 seconds).
 const S3_RETRY_MS: u64 = 5_000;
@@ -706,7 +706,7 @@ impl Firehose {
         } else {
             body.into_bytes()
         };
-        match http::post(&t.url, &headers, &body).await {
+        match snapstack_service::http_client::post(&t.url, &headers, &body).await {
             Ok(s) if (200..300).contains(&s) => Ok(()),
             Ok(s) => Err(format!("The endpoint {} answered {s}.", t.url)),
             Err(e) => Err(e),

@@ -28,7 +28,6 @@ use snapstack_service::{Handled, RequestContext};
 
 mod deliver;
 mod describe;
-mod http;
 pub mod model;
 pub mod prefix;
 mod put;

@@ -278,7 +278,9 @@ async fn attempt(sns: &Sns, rt: &dyn Runtime, d: &Delivery) -> Outcome {
                     headers.push(("x-amz-sns-rawdelivery", "true".to_string()));
                 }
             }
-            match crate::http::post(&d.endpoint, &headers, &d.body).await {
+            match snapstack_service::http_client::post(&d.endpoint, &headers, d.body.as_bytes())
+                .await
+            {
                 Ok(s) if (200..300).contains(&s) => Outcome::Delivered,
                 Ok(s) => Outcome::Retry(format!("{} answered {s}", d.endpoint)),
                 Err(e) => Outcome::Retry(e),

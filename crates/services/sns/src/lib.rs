@@ -21,7 +21,6 @@ use snapstack_service::RequestContext;
 
 pub mod delivery;
 pub mod filter;
-mod http;
 pub mod model;
 mod platform;
 mod policy;

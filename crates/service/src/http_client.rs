@@ -1,7 +1,7 @@
-//! A minimal HTTP/1.1 client for HTTP endpoint destinations (the same as SNS's): one POST per
-//! connection, bounded by timeouts, and only the status line of the answer is read. `https://`
-//! endpoints are refused (this build has no TLS): their deliveries fail and are retried, then
-//! the records go to the backup bucket, as for an unreachable endpoint.
+//! A minimal HTTP/1.1 client for deliveries to `http://` endpoints (SNS subscriptions, Firehose
+//! HTTP endpoint destinations): one POST per connection, bounded by timeouts, and only the
+//! status line of the answer is read. `https://` endpoints are refused (this build has no TLS):
+//! the caller treats that as an unreachable endpoint (retries, then its dead-letter path).
 
 use std::time::Duration;
 
