@@ -115,6 +115,11 @@ impl Req<'_> {
     }
 }
 
+/// Bodies up to this size are written and read in place on the async worker: hashing and
+/// copying 64 KiB costs microseconds, less than handing the worker's core to another thread
+/// (`block_in_place`) or a blocking-pool task and a channel. Larger bodies stream off the worker.
+pub(crate) const INLINE_BODY: u64 = 64 * 1024;
+
 /// Run blocking engine work (hashing and writing a body's pieces) off the async worker where the
 /// runtime allows it (a multi-threaded runtime); on a current-thread runtime, in place.
 fn blocking<R>(f: impl FnOnce() -> R) -> R {

@@ -18,7 +18,9 @@ use crate::model::{Bucket, Object, S3Record, keys};
 use crate::ops::tagging::parse_tag_query;
 use crate::out::{put_checksums, reply, reply_streaming, ts};
 use crate::time::now_ms;
-use crate::{MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, routing};
+use crate::{
+    INLINE_BODY, MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, routing,
+};
 
 impl S3 {
     /// Stream a request body into a blob, decoding `aws-chunked` and computing digests.
@@ -90,11 +92,14 @@ impl S3 {
             }
         }
         digests.update(&pending);
-        let (blob, _) = blocking(|| {
+        let last = || {
             writer.write(&pending)?;
             writer.finish()
-        })
-        .map_err(durability::blob_error)?;
+        };
+        // A body that never reached the 1 MiB step above and is small is finished in place.
+        let small = digests.bytes_seen() <= INLINE_BODY;
+        let (blob, _) =
+            if small { last() } else { blocking(last) }.map_err(durability::blob_error)?;
         if let Some(d) = &decoder
             && !d.is_done()
         {
@@ -377,6 +382,18 @@ impl S3 {
         let out = Value::Object(out);
         let mut resp = if head || start == end {
             reply_streaming(r.operation, &out, Body::empty())?
+        } else if end - start <= INLINE_BODY {
+            // Small: read in place, and a damaged piece is a 500 before any byte is sent.
+            let opened = opened.ok_or_else(|| S3Error::internal("an object without a body"))?;
+            let mut data = Vec::with_capacity((end - start) as usize);
+            for piece in opened.read_range(start, end) {
+                let piece = piece.map_err(|e| {
+                    self.engine.damaged_read(NAME, &what, &e);
+                    S3Error::internal(format!("The object's stored body is damaged: {e}"))
+                })?;
+                data.extend_from_slice(&piece);
+            }
+            reply_streaming(r.operation, &out, Body::from(data))?
         } else {
             let opened = opened.ok_or_else(|| S3Error::internal("an object without a body"))?;
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
