@@ -183,3 +183,19 @@ fn requests_it_does_not_implement_touch_nothing_and_survive_a_restart() {
         &["verify", "configs-kept", "subresources-kept", "cors-kept"],
     );
 }
+
+/// S3 Metadata configurations (V2 and V1), CreateSession and GetObjectTorrent through boto3; the
+/// configurations survive a kill -9.
+#[test]
+fn metadata_configurations_sessions_and_torrents() {
+    let vol = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.s3(&["metadata-set", "meta-bkt"]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.s3(&["metadata-check", "meta-bkt"]);
+}

@@ -381,6 +381,83 @@ def cmd_suite():
     expect_error("NoSuchBucket", c.get_bucket_location, Bucket="beta")
 
 
+def cmd_metadata_set(bucket):
+    """S3 Metadata (V2) on BUCKET, a session and a torrent; the V1 API on BUCKET-v1."""
+    c = s3()
+    ensure_bucket(c, bucket)
+    expect_error("MetadataConfigurationNotFound", c.get_bucket_metadata_configuration,
+                 Bucket=bucket)
+    expect_error("InvalidRequest", c.create_bucket_metadata_configuration, Bucket=bucket,
+                 MetadataConfiguration={"JournalTableConfiguration": {
+                     "RecordExpiration": {"Expiration": "ENABLED", "Days": 3}}})
+    c.create_bucket_metadata_configuration(Bucket=bucket, MetadataConfiguration={
+        "JournalTableConfiguration": {"RecordExpiration": {"Expiration": "ENABLED", "Days": 10}},
+        "InventoryTableConfiguration": {"ConfigurationState": "DISABLED"}})
+    expect_error("MetadataConfigurationAlreadyExists", c.create_bucket_metadata_configuration,
+                 Bucket=bucket, MetadataConfiguration={"JournalTableConfiguration": {
+                     "RecordExpiration": {"Expiration": "DISABLED"}}})
+    c.update_bucket_metadata_inventory_table_configuration(
+        Bucket=bucket, InventoryTableConfiguration={"ConfigurationState": "ENABLED"})
+    c.update_bucket_metadata_journal_table_configuration(
+        Bucket=bucket, JournalTableConfiguration={
+            "RecordExpiration": {"Expiration": "ENABLED", "Days": 30}})
+    expect_error("MethodNotAllowed", c.get_bucket_metadata_table_configuration, Bucket=bucket)
+    # V1 on another bucket.
+    v1 = bucket + "-v1"
+    ensure_bucket(c, v1)
+    c.create_bucket_metadata_table_configuration(Bucket=v1, MetadataTableConfiguration={
+        "S3TablesDestination": {
+            "TableBucketArn": "arn:aws:s3tables:us-east-1:000000000000:bucket/mine",
+            "TableName": "journal_v1"}})
+    got = c.get_bucket_metadata_table_configuration(Bucket=v1)[
+        "GetBucketMetadataTableConfigurationResult"]
+    check(got["Status"] == "ACTIVE", got)
+    dest = got["MetadataTableConfigurationResult"]["S3TablesDestinationResult"]
+    check(dest["TableName"] == "journal_v1"
+          and dest["TableArn"].startswith("arn:aws:s3tables:us-east-1:000000000000:bucket/mine/table/"),
+          dest)
+    # A session.
+    sess = c.create_session(Bucket=bucket, SessionMode="ReadOnly")
+    cred = sess["Credentials"]
+    check(cred["AccessKeyId"].startswith("ASIA") and cred["SessionToken"]
+          and sess["ServerSideEncryption"] == "AES256", sess)
+    expect_error("NoSuchBucket", c.create_session, Bucket=bucket + "-none")
+    # A torrent of a 600 KiB object: three 256 KiB pieces.
+    body = data(600 * 1024, 7)
+    c.put_object(Bucket=bucket, Key="dir/t.bin", Body=body)
+    t = c.get_object_torrent(Bucket=bucket, Key="dir/t.bin")["Body"].read()
+    pieces = b"".join(hashlib.sha1(body[i:i + 262144]).digest()
+                      for i in range(0, len(body), 262144))
+    check(t.startswith(b"d8:announce") and b"6:lengthi614400e" in t
+          and b"4:name5:t.bin" in t and b"6:pieces60:" + pieces + b"ee" in t, t[:120])
+    expect_error("NoSuchKey", c.get_object_torrent, Bucket=bucket, Key="nope")
+
+
+def cmd_metadata_check(bucket):
+    """What metadata-set left, after a restart."""
+    c = s3()
+    got = c.get_bucket_metadata_configuration(Bucket=bucket)[
+        "GetBucketMetadataConfigurationResult"]["MetadataConfigurationResult"]
+    check(got["DestinationResult"] == {
+        "TableBucketType": "aws",
+        "TableBucketArn": "arn:aws:s3tables:us-east-1:000000000000:bucket/aws-s3",
+        "TableNamespace": "b_" + bucket.replace("-", "_").replace(".", "_")}, got)
+    j = got["JournalTableConfigurationResult"]
+    check(j["TableStatus"] == "ACTIVE" and j["TableName"] == "journal"
+          and j["RecordExpiration"] == {"Expiration": "ENABLED", "Days": 30}, j)
+    inv = got["InventoryTableConfigurationResult"]
+    check(inv["ConfigurationState"] == "ENABLED" and inv["TableName"] == "inventory", inv)
+    v1 = c.get_bucket_metadata_configuration(Bucket=bucket + "-v1")[
+        "GetBucketMetadataConfigurationResult"]["MetadataConfigurationResult"]
+    check(v1["DestinationResult"]["TableBucketType"] == "customer", v1)
+    c.delete_bucket_metadata_configuration(Bucket=bucket)
+    expect_error("MetadataConfigurationNotFound", c.get_bucket_metadata_configuration,
+                 Bucket=bucket)
+    c.delete_bucket_metadata_table_configuration(Bucket=bucket + "-v1")
+    expect_error("MetadataConfigurationNotFound", c.get_bucket_metadata_table_configuration,
+                 Bucket=bucket + "-v1")
+
+
 COMMANDS = {
     "suite": (cmd_suite, 0),
     "put": (cmd_put, 4),
@@ -388,6 +465,8 @@ COMMANDS = {
     "gone": (cmd_gone, 2),
     "multipart": (cmd_multipart, 3),
     "stream": (cmd_stream, 3),
+    "metadata-set": (cmd_metadata_set, 1),
+    "metadata-check": (cmd_metadata_check, 1),
 }
 
 

@@ -15,6 +15,7 @@ mod headers;
 mod invoke;
 mod lifecycle;
 mod lock;
+mod metadata;
 pub mod model;
 mod ops;
 mod out;

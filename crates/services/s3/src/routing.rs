@@ -296,6 +296,24 @@ impl S3 {
                 self.complete_upload(r, doc)
             }
             "AbortMultipartUpload" => self.abort_upload(r),
+            // S3 Metadata (V2 and V1), sessions, torrents.
+            "CreateBucketMetadataConfiguration" => {
+                self.create_metadata_configuration(r, read_document(body).await?)
+            }
+            "GetBucketMetadataConfiguration" => none(self.get_metadata_configuration(r)?),
+            "DeleteBucketMetadataConfiguration" | "DeleteBucketMetadataTableConfiguration" => {
+                self.delete_metadata_configuration(r)
+            }
+            "UpdateBucketMetadataJournalTableConfiguration"
+            | "UpdateBucketMetadataInventoryTableConfiguration" => {
+                self.update_metadata_table(r, read_document(body).await?)
+            }
+            "CreateBucketMetadataTableConfiguration" => {
+                self.create_metadata_table(r, read_document(body).await?)
+            }
+            "GetBucketMetadataTableConfiguration" => none(self.get_metadata_table(r)?),
+            "CreateSession" => none(self.create_session(r)?),
+            "GetObjectTorrent" => none(self.get_object_torrent(r)?),
             other => Err(not_implemented(other)),
         }
     }

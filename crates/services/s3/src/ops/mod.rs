@@ -6,4 +6,6 @@ pub(crate) mod delete;
 pub(crate) mod listing;
 pub(crate) mod multipart;
 pub(crate) mod object;
+pub(crate) mod session;
 pub(crate) mod tagging;
+pub(crate) mod torrent;
