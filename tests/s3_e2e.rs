@@ -184,8 +184,8 @@ fn requests_it_does_not_implement_touch_nothing_and_survive_a_restart() {
     );
 }
 
-/// S3 Metadata configurations (V2 and V1), CreateSession and GetObjectTorrent through boto3; the
-/// configurations survive a kill -9.
+/// S3 Metadata configurations (V2 and V1), CreateSession, GetObjectTorrent and RenameObject
+/// through boto3; the configurations and the renamed object survive a kill -9.
 #[test]
 fn metadata_configurations_sessions_and_torrents() {
     let vol = tempdir();

@@ -431,6 +431,30 @@ def cmd_metadata_set(bucket):
     check(t.startswith(b"d8:announce") and b"6:lengthi614400e" in t
           and b"4:name5:t.bin" in t and b"6:pieces60:" + pieces + b"ee" in t, t[:120])
     expect_error("NoSuchKey", c.get_object_torrent, Bucket=bucket, Key="nope")
+    # RenameObject: the record moves, everything about the object stays.
+    c.put_object(Bucket=bucket, Key="r/a.txt", Body=b"renamed body", Metadata={"k": "v"},
+                 Tagging="t=1", ContentType="text/plain")
+    c.put_object(Bucket=bucket, Key="r/other.txt", Body=b"other")
+    before = c.head_object(Bucket=bucket, Key="r/a.txt")
+    expect_error("PreconditionFailed", c.rename_object, Bucket=bucket, Key="r/other.txt",
+                 RenameSource=f"{bucket}/r/a.txt", DestinationIfNoneMatch="*")
+    expect_error("PreconditionFailed", c.rename_object, Bucket=bucket, Key="r/b.txt",
+                 RenameSource=f"{bucket}/r/a.txt", SourceIfMatch='"0000"')
+    c.rename_object(Bucket=bucket, Key="r/b.txt", RenameSource=f"{bucket}/r/a.txt",
+                    DestinationIfNoneMatch="*")
+    expect_error("404", c.head_object, Bucket=bucket, Key="r/a.txt")
+    after = c.head_object(Bucket=bucket, Key="r/b.txt")
+    for field in ("ETag", "LastModified", "Metadata", "ContentType", "ContentLength"):
+        check(after[field] == before[field], (field, before[field], after[field]))
+    check(c.get_object_tagging(Bucket=bucket, Key="r/b.txt")["TagSet"]
+          == [{"Key": "t", "Value": "1"}], "tags move with the object")
+    expect_error("NoSuchKey", c.rename_object, Bucket=bucket, Key="r/c.txt",
+                 RenameSource=f"{bucket}/r/a.txt")
+    vb = bucket + "-versioned"
+    ensure_bucket(c, vb)
+    c.put_bucket_versioning(Bucket=vb, VersioningConfiguration={"Status": "Enabled"})
+    c.put_object(Bucket=vb, Key="x", Body=b"x")
+    expect_error("InvalidRequest", c.rename_object, Bucket=vb, Key="y", RenameSource=f"{vb}/x")
 
 
 def cmd_metadata_check(bucket):
@@ -450,6 +474,9 @@ def cmd_metadata_check(bucket):
     v1 = c.get_bucket_metadata_configuration(Bucket=bucket + "-v1")[
         "GetBucketMetadataConfigurationResult"]["MetadataConfigurationResult"]
     check(v1["DestinationResult"]["TableBucketType"] == "customer", v1)
+    check(c.get_object(Bucket=bucket, Key="r/b.txt")["Body"].read() == b"renamed body",
+          "a renamed object reads back after a restart")
+    expect_error("404", c.head_object, Bucket=bucket, Key="r/a.txt")
     c.delete_bucket_metadata_configuration(Bucket=bucket)
     expect_error("MetadataConfigurationNotFound", c.get_bucket_metadata_configuration,
                  Bucket=bucket)

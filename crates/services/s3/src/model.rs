@@ -206,6 +206,16 @@ pub mod keys {
         account(acct).str("x").str(bucket).build()
     }
 
+    /// The prefix of the settings of one object version.
+    pub fn object_configs_of(acct: &str, bucket: &str, key: &str, version: &str) -> Key {
+        account(acct)
+            .str("x")
+            .str(bucket)
+            .str(key)
+            .str(version)
+            .build()
+    }
+
     /// A setting of one object version (`version` is `null` for the null version).
     pub fn object_config(acct: &str, bucket: &str, key: &str, version: &str, kind: &str) -> Key {
         account(acct)

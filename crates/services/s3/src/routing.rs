@@ -314,6 +314,7 @@ impl S3 {
             "GetBucketMetadataTableConfiguration" => none(self.get_metadata_table(r)?),
             "CreateSession" => none(self.create_session(r)?),
             "GetObjectTorrent" => none(self.get_object_torrent(r)?),
+            "RenameObject" => self.rename_object(r),
             other => Err(not_implemented(other)),
         }
     }
