@@ -72,7 +72,7 @@ fn generated_requests_never_get_a_server_error() {
         true
     );
     assert_eq!(
-        report["s3"]["operations"]["GetObjectTorrent"]["implemented"],
+        report["s3"]["operations"]["SelectObjectContent"]["implemented"],
         false
     );
 }

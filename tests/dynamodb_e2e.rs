@@ -82,3 +82,19 @@ fn backups_and_settings_survive_a_restart() {
     let mut server = Server::start(vol.path(), &env);
     server.script("dynamodb_partiql.py", &["restored"]);
 }
+
+/// Exports to S3 (AWS's layout, read back) and imports from S3 (DynamoDB JSON with GZIP, CSV)
+/// through boto3; transfers and imported tables survive a kill -9.
+#[test]
+fn exports_and_imports_through_s3_survive_a_restart() {
+    let vol = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("dynamodb_transfer.py", &["run"]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("dynamodb_transfer.py", &["restarted"]);
+}

@@ -357,7 +357,8 @@ def cmd_errors():
         ("cloudwatch", lambda c: c.get_metric_widget_image(MetricWidget="{}"), "GetMetricWidgetImage"),
         ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
         ("ssm", lambda c: c.describe_automation_executions(), "DescribeAutomationExecutions"),
-        ("dynamodb", lambda c: c.list_imports(), "ListImports"),
+        ("dynamodb", lambda c: c.update_table_replica_auto_scaling(TableName="t"),
+         "UpdateTableReplicaAutoScaling"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))
         check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))

@@ -38,8 +38,8 @@ pub struct BackupMeta {
     pub backup_type: String,
 }
 
-const DEFAULT_RECOVERY_DAYS: u64 = 35;
-const DAY_MS: u64 = 24 * 3600 * 1000;
+pub(crate) const DEFAULT_RECOVERY_DAYS: u64 = 35;
+pub(crate) const DAY_MS: u64 = 24 * 3600 * 1000;
 
 fn secs(ms: u64) -> f64 {
     ms as f64 / 1000.0
@@ -431,7 +431,7 @@ impl DynamoDb {
         ok(json!({"TableDescription": d}), Some(v))
     }
 
-    fn extras_of(&self, p: &Partition, t: &TableMeta) -> TableExtras {
+    pub(crate) fn extras_of(&self, p: &Partition, t: &TableMeta) -> TableExtras {
         match self.store.snapshot().get(&keys::extras(p, t.id)) {
             Some(Rec::Extras(e)) => (**e).clone(),
             _ => TableExtras::default(),

@@ -46,6 +46,7 @@ mod service_tests;
 pub mod settings;
 mod sweep;
 pub mod table;
+mod transfer;
 pub mod value;
 
 use std::sync::Arc;
@@ -95,6 +96,8 @@ pub enum Rec {
     Extras(Box<settings::TableExtras>),
     /// A global table (version 2017.11.29).
     GlobalTable(Box<settings::GlobalTableMeta>),
+    /// An export to S3 or an import from S3, keyed globally (see `transfer.rs`).
+    Transfer(Box<transfer::Transfer>),
 }
 
 impl Record for Rec {}
@@ -354,6 +357,12 @@ impl DynamoDb {
             "ExecuteStatement" => self.execute_statement(ctx, body),
             "BatchExecuteStatement" => self.batch_execute_statement(ctx, body),
             "ExecuteTransaction" => self.execute_transaction(ctx, body),
+            "ExportTableToPointInTime" => self.export_table(ctx, body),
+            "DescribeExport" => self.describe_export(ctx, body),
+            "ListExports" => self.list_transfers(ctx, body, true),
+            "ImportTable" => self.import_table(ctx, body),
+            "DescribeImport" => self.describe_import(ctx, body),
+            "ListImports" => self.list_transfers(ctx, body, false),
             "CreateBackup" => self.create_backup(ctx, body),
             "DescribeBackup" => self.describe_backup(ctx, body),
             "ListBackups" => self.list_backups(ctx, body),

@@ -15,6 +15,8 @@ use crate::{DdbError, DynamoDb, NAME};
 
 /// How often expired items are looked for.
 const TTL_SWEEP_INTERVAL: Duration = Duration::from_secs(3);
+/// How often exports and imports in progress are looked for.
+const TRANSFER_INTERVAL: Duration = Duration::from_millis(250);
 
 impl Service for DynamoDb {
     fn name(&self) -> &'static str {
@@ -97,6 +99,20 @@ impl Service for DynamoDb {
 
     /// Delete expired items now and then, once the state is loaded.
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        // Exports and imports in progress (new ones, and those a restart interrupted).
+        let (d, rt2, mut stop2) = (self.clone(), rt.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TRANSFER_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop2.wait_for(|s| *s) => return,
+                }
+                if rt2.is_ready(NAME) {
+                    d.run_transfers(rt2.as_ref()).await;
+                }
+            }
+        });
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TTL_SWEEP_INTERVAL);
             loop {
