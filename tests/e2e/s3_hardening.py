@@ -81,8 +81,12 @@ def cmd_refuse():
     c.put_object(Bucket="hard", Key="obj", Body=PRECIOUS)
 
     # Object sub-resources: the object keeps its bytes.
-    not_implemented(c.get_object_torrent, Bucket="hard", Key="obj")
-    not_implemented(c.rename_object, Bucket="hard", Key="renamed", RenameSource="obj")
+    not_implemented(c.update_object_encryption, Bucket="hard", Key="obj", ObjectEncryption={
+        "SSEKMS": {"KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/x"}})
+    check(c.get_object_torrent(Bucket="hard", Key="obj")["Body"].read().startswith(b"d8:announce"),
+          "a torrent of the object")
+    expect_error("InvalidArgument", c.rename_object, Bucket="hard", Key="renamed",
+                 RenameSource="obj")
     expect_error("InvalidRequest", c.put_object_retention, Bucket="hard", Key="obj",
                  Retention={"Mode": "GOVERNANCE", "RetainUntilDate": "2030-01-01T00:00:00Z"})
     expect_error("InvalidRequest", c.put_object_legal_hold, Bucket="hard", Key="obj",
@@ -97,14 +101,14 @@ def cmd_refuse():
     # Bucket sub-resources: an empty bucket is not deleted, nothing is listed instead.
     for op in ["delete_bucket_metadata_table_configuration",
                "delete_bucket_metadata_configuration"]:
-        not_implemented(getattr(c, op), Bucket="empty-b")
+        expect_error("MetadataConfigurationNotFound", getattr(c, op), Bucket="empty-b")
     expect_error("NoSuchConfiguration", c.delete_bucket_inventory_configuration,
                  Bucket="empty-b", Id="x")
     for op in ["delete_bucket_encryption", "delete_bucket_ownership_controls",
                "delete_public_access_block"]:
         getattr(c, op)(Bucket="empty-b")  # implemented: removes only that configuration
     for op in ["get_bucket_metadata_table_configuration", "get_bucket_metadata_configuration"]:
-        not_implemented(getattr(c, op), Bucket="hard")
+        expect_error("MetadataConfigurationNotFound", getattr(c, op), Bucket="hard")
     # A sub-resource PUT on a missing bucket creates nothing.
     expect_error("NoSuchBucket", c.put_bucket_acl, Bucket="never-created", ACL="private")
     expect_error("NoSuchBucket", c.put_bucket_lifecycle_configuration, Bucket="never-created",
