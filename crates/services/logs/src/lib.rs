@@ -38,6 +38,8 @@ pub mod subscribe;
 pub mod sweep;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
 pub mod transform;
 
 pub use model::*;
