@@ -8,7 +8,10 @@
 //!   range and a time range a sub-range;
 //! - `("a", name)`: an alarm, with its state and the absolute time of its next evaluation;
 //! - `("h", alarm, timestamp, seq)`: alarm history;
-//! - `("b", name)`: a dashboard; `("t", arn)`: tags.
+//! - `("b", name)`: a dashboard; `("t", arn)`: tags;
+//! - `("x", id)`: an alarm action owed, written with the state change ([`actions`]);
+//! - `("r", kind, id)`: a metric stream, anomaly detector, insight rule, alarm mute rule or the
+//!   OTel enrichment switch, as a JSON document.
 //!
 //! Alarms are evaluated by a background task ([`eval`]) on absolute times from the stored data.
 

@@ -6,9 +6,15 @@
 //! - `("e", group, stream, timestamp, seq)`: one log event, so a stream's events are one ordered
 //!   range, a time range is a sub-range, and retention deletes whole ranges;
 //! - `("m", group, name)` / `("f", group, name)`: metric and subscription filters;
-//! - `("q", id)`: a Logs Insights query and its results.
+//! - `("q", id)`: a Logs Insights query and its results;
+//! - `("r", kind, id)`: a stored resource of one family (destinations, resource / account /
+//!   data protection / index policies, delivery sources, destinations and deliveries, query
+//!   definitions, transformers, anomaly detectors, lookup tables, scheduled queries,
+//!   integrations, S3 Tables sources, import and export tasks), its document as JSON;
+//! - `("o", id)`: a subscription delivery owed (the outbox, [`subscribe`]).
 //!
-//! Retention is enforced by a sweeper on absolute times ([`sweep`]).
+//! Retention is enforced by a sweeper on absolute times ([`sweep`]); subscription deliveries and
+//! export tasks left PENDING by a restart are run by the delivery task (`service.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +34,7 @@ mod export;
 mod filters;
 mod groups;
 mod insights;
+mod livetail;
 pub mod model;
 pub mod pattern;
 mod policies;

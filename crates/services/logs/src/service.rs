@@ -150,6 +150,19 @@ impl Service for Logs {
                     );
                 }
             };
+            if op == "StartLiveTail" {
+                if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
+                    return error(
+                        &AwsError::new("InvalidParameterException", message),
+                        &ctx.request_id,
+                    );
+                }
+                rt.ensure_loaded(NAME).await;
+                return match self.start_live_tail(&ctx.partition, &input, &ctx.request_id) {
+                    Ok(resp) => resp,
+                    Err(e) => error(&e, &ctx.request_id),
+                };
+            }
             match self.call(rt, ctx, op, input).await {
                 Ok((out, version)) => {
                     if let Some(v) = version
