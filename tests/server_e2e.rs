@@ -859,8 +859,19 @@ fn cloudwatch_and_logs_through_boto3() {
     s.script(
         "cloudwatch_client.py",
         &[
-            "logs", "metrics", "cbor", "metrics", "json", "metrics", "query", "raw", "logs-more",
-            "export", "subscribe", "livetail", "cw-more",
+            "logs",
+            "metrics",
+            "cbor",
+            "metrics",
+            "json",
+            "metrics",
+            "query",
+            "raw",
+            "logs-more",
+            "export",
+            "subscribe",
+            "livetail",
+            "cw-more",
         ],
     );
 }
