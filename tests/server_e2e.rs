@@ -849,7 +849,9 @@ fn iam_entities_survive_kill9() {
 
 /// CloudWatch Logs and CloudWatch through boto3: logs round trip (patterns, paging, metric
 /// filters into CloudWatch, Insights); metrics in each protocol CloudWatch's model lists
-/// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs.
+/// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs; every
+/// Logs family of stored resources, an export task read back from S3, a subscription filter
+/// into Kinesis, CloudWatch's metric streams, detectors, rules and its PNG widget.
 #[test]
 fn cloudwatch_and_logs_through_boto3() {
     let dir = tempdir();
@@ -857,13 +859,27 @@ fn cloudwatch_and_logs_through_boto3() {
     s.script(
         "cloudwatch_client.py",
         &[
-            "logs", "metrics", "cbor", "metrics", "json", "metrics", "query", "raw",
+            "logs",
+            "metrics",
+            "cbor",
+            "metrics",
+            "json",
+            "metrics",
+            "query",
+            "raw",
+            "logs-more",
+            "export",
+            "subscribe",
+            "livetail",
+            "cw-more",
         ],
     );
 }
 
-/// An alarm goes to ALARM from PutMetricData (its SNS action recorded in the history); after a
-/// hard kill and a restart it is still in ALARM, and evaluation resumes on its period.
+/// An alarm goes to ALARM from PutMetricData (its SNS action reaches an SQS queue subscribed to
+/// the topic, and is recorded in the history); after a hard kill and a restart it is still in
+/// ALARM, evaluation resumes on its period, and its OK action reaches the queue; the new Logs
+/// and CloudWatch records survive too.
 #[test]
 fn cloudwatch_alarm_survives_kill9_and_evaluation_resumes() {
     let dir = tempdir();

@@ -347,14 +347,14 @@ def cmd_errors():
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
     # the service and the operation, in the protocol the SDK speaks: JSON (Step Functions), query
-    # (ElastiCache), rest-json (API Gateway), rest-xml (Route 53); and operations of served services
-    # not implemented yet, CloudWatch's in smithy-rpc-v2-cbor.
+    # (ElastiCache), rest-json (API Gateway, AppSync), rest-xml (Route 53); and operations of served
+    # services not implemented yet.
     for svc, call, op in [
         ("stepfunctions", lambda c: c.list_state_machines(), "ListStateMachines"),
         ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
         ("apigateway", lambda c: c.get_rest_apis(), "GetRestApis"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
-        ("cloudwatch", lambda c: c.get_metric_widget_image(MetricWidget="{}"), "GetMetricWidgetImage"),
+        ("appsync", lambda c: c.list_graphql_apis(), "ListGraphqlApis"),
         ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
         ("ssm", lambda c: c.describe_automation_executions(), "DescribeAutomationExecutions"),
         ("dynamodb", lambda c: c.update_table_replica_auto_scaling(TableName="t"),

@@ -11,12 +11,28 @@ Usage: cloudwatch_client.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
                         (botocore's model switched to that protocol)
   raw                   hand-made query-protocol form POSTs (no SDK)
   alarm-prepare         an alarm (Period 10 s) goes to ALARM from PutMetricData; its SNS action
-                        is recorded in its history (failed while SNS is not served)
+                        publishes to a topic subscribed by an SQS queue, and is recorded in its
+                        history; new Logs and CloudWatch resources are created
   alarm-check           after a restart: still in ALARM with its history; evaluation resumes
-                        (low values bring it to OK)
+                        (low values bring it to OK), whose OK action reaches the queue; the new
+                        resources are still there
+  logs-more             every Logs family added with the stored resources: destinations and
+                        policies, resource / account / data protection / index policies, field
+                        indexes, deliveries, query definitions, transformers (TestTransformer),
+                        anomaly detectors, lookup tables, scheduled queries, integrations, S3
+                        Tables sources, import tasks, discovery (ListLogGroups, fields, records)
+  export                an export task to S3 whose objects are read back and gunzipped
+  subscribe             a subscription filter into Kinesis, read back with GetRecords (gzip
+                        JSON as AWS sends)
+  livetail              StartLiveTail's event stream: sessionStart, then sessionUpdate with the
+                        matching events put after the session started
+  cw-more               metric streams, anomaly detectors, insight rules (and managed), mute
+                        rules, OTel enrichment, alarm contributors, GetMetricWidgetImage (a PNG)
 """
 
+import base64
 import copy
+import gzip
 import json
 import sys
 import time
@@ -290,12 +306,39 @@ def cmd_raw():
     check(status == 404 and "<Code>ResourceNotFound</Code>" in body, body)
 
 
+def client(name):
+    return boto3.client(name, **KW)
+
+
+def alarm_queue():
+    """The SQS queue subscribed to the alarm topic (created once)."""
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name="alarms")["TopicArn"]
+    url = sqs.create_queue(QueueName="alarm-notes")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return topic, url
+
+
+def wait_note(url, state):
+    """The alarm notification with NewStateValue `state` that reached the queue."""
+    sqs = client("sqs")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            note = json.loads(json.loads(m["Body"])["Message"])
+            if note["NewStateValue"] == state:
+                return note
+    check(False, f"no {state} notification reached the queue")
+
+
 def cmd_alarm_prepare():
     c = cloudwatch()
+    topic, url = alarm_queue()
     c.put_metric_alarm(AlarmName="high-cpu", Namespace="E2E/Alarm", MetricName="CPU", Statistic="Maximum",
                        Period=10, EvaluationPeriods=1, Threshold=80, ComparisonOperator="GreaterThanThreshold",
-                       TreatMissingData="ignore",
-                       AlarmActions=["arn:aws:sns:us-east-1:000000000000:alarms"])
+                       TreatMissingData="ignore", AlarmActions=[topic], OKActions=[topic])
     deadline = time.time() + 60
     while time.time() < deadline:
         c.put_metric_data(Namespace="E2E/Alarm", MetricData=[{"MetricName": "CPU", "Value": 95.0}])
@@ -305,17 +348,29 @@ def cmd_alarm_prepare():
         time.sleep(1)
     check(a["StateValue"] == "ALARM", a)
     check("Threshold Crossed" in a["StateReason"], a["StateReason"])
+    note = wait_note(url, "ALARM")
+    check(note["AlarmName"] == "high-cpu" and note["Trigger"]["MetricName"] == "CPU", note)
     deadline = time.time() + 20
     while time.time() < deadline:
         h = c.describe_alarm_history(AlarmName="high-cpu", HistoryItemType="Action")["AlarmHistoryItems"]
         if h:
             break
         time.sleep(0.5)
-    check(h and "arn:aws:sns:us-east-1:000000000000:alarms" in h[0]["HistorySummary"], h)
+    check(h and "Successfully executed action " + topic in h[0]["HistorySummary"], h)
+    # New records of both services, checked after the restart.
+    lg = logs()
+    lg.put_destination(destinationName="restart-dest", targetArn="arn:aws:kinesis:us-east-1:000000000000:stream/x",
+                       roleArn="arn:aws:iam::000000000000:role/r")
+    lg.put_query_definition(name="restart-q", queryString="fields @message")
+    c.put_metric_stream(Name="restart-stream", FirehoseArn="arn:aws:firehose:us-east-1:000000000000:deliverystream/f",
+                        RoleArn="arn:aws:iam::000000000000:role/r", OutputFormat="json")
+    c.stop_metric_streams(Names=["restart-stream"])
+    c.put_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": "E2E/Alarm", "MetricName": "CPU", "Stat": "Average"})
 
 
 def cmd_alarm_check():
     c = cloudwatch()
+    _, url = alarm_queue()
     a = c.describe_alarms(AlarmNames=["high-cpu"])["MetricAlarms"][0]
     check(a["StateValue"] == "ALARM", a)
     kinds = {h["HistoryItemType"] for h in c.describe_alarm_history(AlarmName="high-cpu")["AlarmHistoryItems"]}
@@ -328,6 +383,286 @@ def cmd_alarm_check():
             break
         time.sleep(1)
     check(a["StateValue"] == "OK", a)
+    check(wait_note(url, "OK")["OldStateValue"] == "ALARM", "ok note")
+    lg = logs()
+    check([d["destinationName"] for d in lg.describe_destinations()["destinations"]] == ["restart-dest"], "dest")
+    check([q["name"] for q in lg.describe_query_definitions()["queryDefinitions"]] == ["restart-q"], "qdef")
+    check(c.get_metric_stream(Name="restart-stream")["State"] == "stopped", "stream")
+    check(len(c.describe_anomaly_detectors(Namespace="E2E/Alarm")["AnomalyDetectors"]) == 1, "detector")
+
+
+def cmd_logs_more():
+    c = logs()
+    acct, region = "000000000000", "us-east-1"
+    garn = lambda g: f"arn:aws:logs:{region}:{acct}:log-group:{g}"
+    c.create_log_group(logGroupName="/more")
+    c.create_log_stream(logGroupName="/more", logStreamName="s")
+    t = now_ms()
+    c.put_log_events(logGroupName="/more", logStreamName="s", logEvents=[
+        {"timestamp": t - 2000, "message": json.dumps({"user": "ann", "ms": 12})},
+        {"timestamp": t - 1000, "message": "plain text"}])
+    # Destinations and their policies.
+    d = c.put_destination(destinationName="d1", targetArn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
+                          roleArn="arn:aws:iam::000000000000:role/r")["destination"]
+    check(d["arn"] == f"arn:aws:logs:{region}:{acct}:destination:d1", d)
+    c.put_destination_policy(destinationName="d1", accessPolicy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    check("accessPolicy" in c.describe_destinations(DestinationNamePrefix="d")["destinations"][0], "policy")
+    c.delete_destination(destinationName="d1")
+    expect_error("ResourceNotFoundException", c.delete_destination, destinationName="d1")
+    # Resource, account, data protection and index policies; field indexes.
+    r = c.put_resource_policy(policyName="p1", policyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    check(r["resourcePolicy"]["policyScope"] == "ACCOUNT" and r["revisionId"], r)
+    expect_error("InvalidParameterException", c.put_resource_policy, policyName="p2", policyDocument="nope")
+    check([p["policyName"] for p in c.describe_resource_policies()["resourcePolicies"]] == ["p1"], "policies")
+    c.delete_resource_policy(policyName="p1")
+    c.put_account_policy(policyName="ix", policyType="FIELD_INDEX_POLICY", policyDocument=json.dumps({"Fields": ["user"]}))
+    check(c.describe_account_policies(policyType="FIELD_INDEX_POLICY")["accountPolicies"][0]["policyName"] == "ix", "acct")
+    c.delete_account_policy(policyName="ix", policyType="FIELD_INDEX_POLICY")
+    dp = json.dumps({"Name": "dp", "Version": "2021-06-01", "Statement": []})
+    c.put_data_protection_policy(logGroupIdentifier="/more", policyDocument=dp)
+    check(c.get_data_protection_policy(logGroupIdentifier="/more")["policyDocument"] == dp, "dp")
+    c.delete_data_protection_policy(logGroupIdentifier="/more")
+    c.put_index_policy(logGroupIdentifier="/more", policyDocument=json.dumps({"Fields": ["user", "ms"]}))
+    check(c.describe_index_policies(logGroupIdentifiers=["/more"])["indexPolicies"][0]["source"] == "LOG_GROUP", "ix")
+    fi = c.describe_field_indexes(logGroupIdentifiers=["/more"])["fieldIndexes"]
+    check(sorted(f["fieldIndexName"] for f in fi) == ["ms", "user"], fi)
+    c.delete_index_policy(logGroupIdentifier="/more")
+    # Deletion protection and bearer tokens.
+    c.put_log_group_deletion_protection(logGroupIdentifier="/more", deletionProtectionEnabled=True)
+    expect_error("OperationAbortedException", c.delete_log_group, logGroupName="/more")
+    c.put_log_group_deletion_protection(logGroupIdentifier="/more", deletionProtectionEnabled=False)
+    c.put_bearer_token_authentication(logGroupIdentifier="/more", bearerTokenAuthenticationEnabled=True)
+    # Deliveries.
+    c.put_delivery_source(name="src", resourceArn="arn:aws:bedrock:us-east-1:000000000000:knowledge-base/kb",
+                          logType="APPLICATION_LOGS")
+    dd = c.put_delivery_destination(name="dst", deliveryDestinationConfiguration={
+        "destinationResourceArn": garn("/more")})["deliveryDestination"]
+    check(dd["deliveryDestinationType"] == "CWL", dd)
+    c.put_delivery_destination_policy(deliveryDestinationName="dst", deliveryDestinationPolicy="{}")
+    check(c.get_delivery_destination_policy(deliveryDestinationName="dst")["policy"]["deliveryDestinationPolicy"] == "{}", "ddp")
+    dl = c.create_delivery(deliverySourceName="src", deliveryDestinationArn=dd["arn"])["delivery"]
+    expect_error("ConflictException", c.create_delivery, deliverySourceName="src", deliveryDestinationArn=dd["arn"])
+    c.update_delivery_configuration(id=dl["id"], recordFields=["event"])
+    check(c.get_delivery(id=dl["id"])["delivery"]["recordFields"] == ["event"], "delivery")
+    check(len(c.describe_deliveries()["deliveries"]) == 1, "deliveries")
+    check(len(c.describe_delivery_sources()["deliverySources"]) == 1, "sources")
+    check(len(c.describe_delivery_destinations()["deliveryDestinations"]) == 1, "dests")
+    check(c.get_delivery_source(name="src")["deliverySource"]["service"] == "bedrock", "source")
+    check(c.get_delivery_destination(name="dst")["deliveryDestination"]["name"] == "dst", "dst")
+    c.delete_delivery(id=dl["id"])
+    c.delete_delivery_source(name="src")
+    c.delete_delivery_destination_policy(deliveryDestinationName="dst")
+    c.delete_delivery_destination(name="dst")
+    check(c.describe_configuration_templates(service="cloudfront")["configurationTemplates"], "templates")
+    # Query definitions.
+    qid = c.put_query_definition(name="errs", queryString="fields @message | filter @message like /ERROR/")["queryDefinitionId"]
+    check(c.describe_query_definitions(queryDefinitionNamePrefix="er")["queryDefinitions"][0]["queryDefinitionId"] == qid, "qd")
+    check(c.delete_query_definition(queryDefinitionId=qid)["success"] is True, "qd del")
+    # Transformers.
+    cfg = [{"parseJSON": {}}, {"addKeys": {"entries": [{"key": "env", "value": "prod"}]}},
+           {"renameKeys": {"entries": [{"key": "user", "renameTo": "who"}]}},
+           {"upperCaseString": {"withKeys": ["who"]}}]
+    c.put_transformer(logGroupIdentifier="/more", transformerConfig=cfg)
+    check(c.get_transformer(logGroupIdentifier="/more")["transformerConfig"] == cfg, "tf")
+    out = c.test_transformer(transformerConfig=cfg, logEventMessages=['{"user": "ann"}'])["transformedLogs"][0]
+    check(json.loads(out["transformedEventMessage"]) == {"who": "ANN", "env": "prod"}, out)
+    grok = c.test_transformer(transformerConfig=[{"grok": {"match": "%{IP:ip} %{WORD:verb}"}}],
+                              logEventMessages=["10.0.0.1 GET"])["transformedLogs"][0]
+    check(json.loads(grok["transformedEventMessage"]) == {"ip": "10.0.0.1", "verb": "GET"}, grok)
+    expect_error("InvalidParameterException", c.put_transformer, logGroupIdentifier="/more",
+                 transformerConfig=[{"addKeys": {"entries": [{"key": "a", "value": "b"}]}}])
+    c.delete_transformer(logGroupIdentifier="/more")
+    # Anomaly detectors.
+    det = c.create_log_anomaly_detector(logGroupArnList=[garn("/more")], detectorName="det")["anomalyDetectorArn"]
+    check(c.get_log_anomaly_detector(anomalyDetectorArn=det)["detectorName"] == "det", "det")
+    c.update_log_anomaly_detector(anomalyDetectorArn=det, enabled=False)
+    check(c.list_log_anomaly_detectors()["anomalyDetectors"][0]["anomalyDetectorStatus"] == "PAUSED", "paused")
+    check(c.list_anomalies(anomalyDetectorArn=det)["anomalies"] == [], "anomalies")
+    c.delete_log_anomaly_detector(anomalyDetectorArn=det)
+    # Lookup tables.
+    lt = c.create_lookup_table(lookupTableName="hosts", tableBody="host,team\na,x\nb,y\n")["lookupTableArn"]
+    check(c.describe_lookup_tables()["lookupTables"][0]["recordsCount"] == 2, "lt")
+    c.update_lookup_table(lookupTableArn=lt, tableBody="host\na\n")
+    check(c.get_lookup_table(lookupTableArn=lt)["tableBody"] == "host\na\n", "lt body")
+    c.delete_lookup_table(lookupTableArn=lt)
+    # Scheduled queries.
+    sq = c.create_scheduled_query(name="nightly", queryLanguage="CWLI", queryString="fields @message",
+                                  scheduleExpression="rate(1 day)", executionRoleArn="arn:aws:iam::000000000000:role/r",
+                                  logGroupIdentifiers=["/more"])["scheduledQueryArn"]
+    expect_error("ConflictException", c.create_scheduled_query, name="nightly", queryLanguage="CWLI",
+                 queryString="x", scheduleExpression="rate(1 day)", executionRoleArn="r")
+    c.update_scheduled_query(identifier=sq, queryLanguage="CWLI", queryString="fields @timestamp",
+                             scheduleExpression="rate(2 days)", executionRoleArn="arn:aws:iam::000000000000:role/r")
+    check(c.get_scheduled_query(identifier="nightly")["scheduleExpression"] == "rate(2 days)", "sq")
+    check(len(c.list_scheduled_queries()["scheduledQueries"]) == 1, "sqs")
+    check(c.get_scheduled_query_history(identifier=sq, startTime=0, endTime=t)["triggerHistory"] == [], "hist")
+    c.delete_scheduled_query(identifier=sq)
+    # Integrations and S3 Tables sources.
+    c.put_integration(integrationName="os", integrationType="OPENSEARCH", resourceConfig={"openSearchResourceConfig": {
+        "dataSourceRoleArn": "arn:aws:iam::000000000000:role/r", "dashboardViewerPrincipals": [], "retentionDays": 7}})
+    check(c.get_integration(integrationName="os")["integrationStatus"] == "ACTIVE", "int")
+    check(len(c.list_integrations()["integrationSummaries"]) == 1, "ints")
+    c.delete_integration(integrationName="os")
+    integ = "arn:aws:s3tables:us-east-1:000000000000:bucket/b"
+    sid = c.associate_source_to_s3_table_integration(integrationArn=integ, dataSource={"name": "amazon_vpc", "type": "flow"})["identifier"]
+    check(c.list_sources_for_s3_table_integration(integrationArn=integ)["sources"][0]["identifier"] == sid, "s3t")
+    c.disassociate_source_from_s3_table_integration(identifier=sid)
+    # Import tasks.
+    imp = c.create_import_task(importSourceArn="arn:aws:cloudtrail:us-east-1:000000000000:eventdatastore/abc",
+                               importRoleArn="arn:aws:iam::000000000000:role/r")
+    check(c.describe_import_tasks(importId=imp["importId"])["imports"][0]["importStatus"] == "COMPLETED", "import")
+    check(c.describe_import_task_batches(importId=imp["importId"])["importBatches"] == [], "batches")
+    # Discovery.
+    check([g["logGroupName"] for g in c.list_log_groups(logGroupNamePattern="more")["logGroups"]] == ["/more"], "lg")
+    fields = {f["name"]: f["percent"] for f in c.get_log_group_fields(logGroupName="/more")["logGroupFields"]}
+    check(fields.get("user") == 50 and fields.get("@message") == 100, fields)
+    q = c.start_query(logGroupName="/more", startTime=t // 1000 - 60, endTime=t // 1000 + 1,
+                      queryString="fields @message, @ptr")["queryId"]
+    res = c.get_query_results(queryId=q)["results"]
+    ptr = next(f["value"] for f in res[0] if f["field"] == "@ptr")
+    check(c.get_log_record(logRecordPointer=ptr)["logRecord"]["@logStream"] == "s", "record")
+    check(c.list_log_groups_for_query(queryId=q)["logGroupIdentifiers"] == [garn("/more")], "for query")
+    check(c.list_aggregate_log_group_summaries(groupBy="DATA_SOURCE_NAME_AND_TYPE")["aggregateLogGroupSummaries"], "agg")
+
+
+def cmd_export():
+    c, s3 = logs(), client("s3")
+    s3.create_bucket(Bucket="log-exports")
+    c.create_log_group(logGroupName="/exp")
+    t = now_ms()
+    for stream in ("a", "b"):
+        c.create_log_stream(logGroupName="/exp", logStreamName=stream)
+        c.put_log_events(logGroupName="/exp", logStreamName=stream, logEvents=[
+            {"timestamp": t - 1000 + i, "message": f"{stream}-{i}"} for i in range(3)])
+    expect_error("InvalidParameterException", c.create_export_task, logGroupName="/exp", **{"from": 0}, to=t,
+                 destination="no-such-bucket")
+    task = c.create_export_task(logGroupName="/exp", **{"from": t - 10_000}, to=t + 1, destination="log-exports",
+                                destinationPrefix="out")["taskId"]
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = c.describe_export_tasks(taskId=task)["exportTasks"][0]["status"]["code"]
+        if st in ("COMPLETED", "FAILED"):
+            break
+        time.sleep(0.2)
+    check(st == "COMPLETED", st)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="log-exports", Prefix=f"out/{task}/")["Contents"])
+    check(keys == [f"out/{task}/a/000000.gz", f"out/{task}/b/000000.gz"], keys)
+    body = gzip.decompress(s3.get_object(Bucket="log-exports", Key=keys[0])["Body"].read()).decode()
+    lines = body.splitlines()
+    check([l.split(" ", 1)[1] for l in lines] == ["a-0", "a-1", "a-2"], lines)
+    check(lines[0][:4].isdigit() and lines[0][10] == "T", lines[0])
+    expect_error("InvalidOperationException", c.cancel_export_task, taskId=task)
+
+
+def cmd_subscribe():
+    c, k = logs(), client("kinesis")
+    k.create_stream(StreamName="log-sub", ShardCount=1)
+    deadline = time.time() + 10
+    while k.describe_stream_summary(StreamName="log-sub")["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+        check(time.time() < deadline, "stream never ACTIVE")
+        time.sleep(0.2)
+    c.create_log_group(logGroupName="/sub")
+    c.create_log_stream(logGroupName="/sub", logStreamName="s")
+    c.put_subscription_filter(logGroupName="/sub", filterName="errors", filterPattern="ERROR",
+                              destinationArn="arn:aws:kinesis:us-east-1:000000000000:stream/log-sub",
+                              roleArn="arn:aws:iam::000000000000:role/r")
+    t = now_ms()
+    c.put_log_events(logGroupName="/sub", logStreamName="s", logEvents=[
+        {"timestamp": t, "message": "ERROR one"}, {"timestamp": t + 1, "message": "fine"},
+        {"timestamp": t + 2, "message": "ERROR two"}])
+    shard = k.list_shards(StreamName="log-sub")["Shards"][0]["ShardId"]
+    it = k.get_shard_iterator(StreamName="log-sub", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = []
+    deadline = time.time() + 20
+    while not records and time.time() < deadline:
+        r = k.get_records(ShardIterator=it)
+        records, it = r["Records"], r["NextShardIterator"]
+        time.sleep(0.2)
+    check(len(records) == 1, records)
+    payload = json.loads(gzip.decompress(records[0]["Data"]))
+    check(payload["messageType"] == "DATA_MESSAGE" and payload["logGroup"] == "/sub"
+          and payload["logStream"] == "s" and payload["subscriptionFilters"] == ["errors"]
+          and payload["owner"] == "000000000000", payload)
+    check([e["message"] for e in payload["logEvents"]] == ["ERROR one", "ERROR two"], payload["logEvents"])
+
+
+def cmd_livetail():
+    # StartLiveTail's endpoint has the host prefix `stream-`, which an IP endpoint cannot take.
+    c = boto3.client("logs", **{**KW, "config": CFG.merge(Config(inject_host_prefix=False))})
+    c.create_log_group(logGroupName="/tail")
+    c.create_log_stream(logGroupName="/tail", logStreamName="s")
+    c.put_log_events(logGroupName="/tail", logStreamName="s",
+                     logEvents=[{"timestamp": now_ms(), "message": "ERROR before the session"}])
+    garn = "arn:aws:logs:us-east-1:000000000000:log-group:/tail"
+    expect_error("ResourceNotFoundException", lambda: c.start_live_tail(
+        logGroupIdentifiers=["arn:aws:logs:us-east-1:000000000000:log-group:/none"]))
+    resp = c.start_live_tail(logGroupIdentifiers=[garn], logEventFilterPattern="ERROR")
+    seen, started = [], False
+    deadline = time.time() + 20
+    for ev in resp["responseStream"]:
+        if "sessionStart" in ev:
+            started = True
+            check(ev["sessionStart"]["logGroupIdentifiers"] == [garn], ev)
+            c.put_log_events(logGroupName="/tail", logStreamName="s", logEvents=[
+                {"timestamp": now_ms(), "message": "ERROR live"}, {"timestamp": now_ms(), "message": "fine"}])
+        if "sessionUpdate" in ev:
+            seen += [r["message"] for r in ev["sessionUpdate"]["sessionResults"]]
+            if seen or time.time() > deadline:
+                break
+    resp["responseStream"].close()
+    check(started and seen == ["ERROR live"], seen)
+
+
+def cmd_cw_more():
+    c = cloudwatch()
+    fh = "arn:aws:firehose:us-east-1:000000000000:deliverystream/f"
+    arn = c.put_metric_stream(Name="ms", FirehoseArn=fh, RoleArn="arn:aws:iam::000000000000:role/r",
+                              OutputFormat="json", IncludeFilters=[{"Namespace": "AWS/EC2"}])["Arn"]
+    check(c.get_metric_stream(Name="ms")["State"] == "running", "running")
+    c.stop_metric_streams(Names=["ms"])
+    check(c.list_metric_streams()["Entries"][0]["State"] == "stopped", "stopped")
+    c.start_metric_streams(Names=["ms"])
+    c.tag_resource(ResourceARN=arn, Tags=[{"Key": "k", "Value": "v"}])
+    check(c.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "k", "Value": "v"}], "tags")
+    c.delete_metric_stream(Name="ms")
+    expect_error("ResourceNotFoundException", c.get_metric_stream, Name="ms")
+    c.put_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": "More", "MetricName": "m", "Stat": "Average"})
+    check(c.describe_anomaly_detectors(Namespace="More")["AnomalyDetectors"][0]["StateValue"] == "PENDING_TRAINING", "ad")
+    c.delete_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": "More", "MetricName": "m", "Stat": "Average"})
+    expect_error("ResourceNotFoundException", c.delete_anomaly_detector,
+                 SingleMetricAnomalyDetector={"Namespace": "More", "MetricName": "m", "Stat": "Average"})
+    rule = json.dumps({"Schema": {"Name": "CloudWatchLogRule", "Version": 1}, "LogGroupNames": ["/g"],
+                       "LogFormat": "JSON", "Contribution": {"Keys": ["$.ip"], "Filters": []}, "AggregateOn": "Count"})
+    c.put_insight_rule(RuleName="r", RuleDefinition=rule)
+    c.disable_insight_rules(RuleNames=["r"])
+    check(c.describe_insight_rules()["InsightRules"][0]["State"] == "DISABLED", "rule")
+    c.enable_insight_rules(RuleNames=["r"])
+    rep = c.get_insight_rule_report(RuleName="r", StartTime=time.time() - 600, EndTime=time.time(), Period=60)
+    check(rep["KeyLabels"] == ["$.ip"], rep)
+    check(len(c.delete_insight_rules(RuleNames=["r", "missing"])["Failures"]) == 1, "failures")
+    table = "arn:aws:dynamodb:us-east-1:000000000000:table/t"
+    c.put_managed_insight_rules(ManagedRules=[{"ResourceARN": table, "TemplateName": "DynamoDBContributorInsights"}])
+    check(c.list_managed_insight_rules(ResourceARN=table)["ManagedRules"][0]["RuleState"]["State"] == "ENABLED", "managed")
+    c.put_alarm_mute_rule(Name="quiet", Rule={"Schedule": {"Expression": "cron(0 2 * * ? *)", "Duration": "PT2H"}},
+                          MuteTargets={"AlarmNames": ["x"]})
+    check(c.get_alarm_mute_rule(AlarmMuteRuleName="quiet")["Status"] == "ACTIVE", "mute")
+    check(len(c.list_alarm_mute_rules(AlarmName="x")["AlarmMuteRuleSummaries"]) == 1, "mutes")
+    c.delete_alarm_mute_rule(AlarmMuteRuleName="quiet")
+    c.start_otel_enrichment()
+    check(c.get_otel_enrichment()["Status"] == "Running", "otel")
+    c.stop_otel_enrichment()
+    c.put_metric_alarm(AlarmName="contrib", Namespace="More", MetricName="m", Statistic="Sum", Period=60,
+                       EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    check(c.describe_alarm_contributors(AlarmName="contrib")["AlarmContributors"] == [], "contributors")
+    expect_error("ResourceNotFoundException", c.describe_alarm_contributors, AlarmName="none")
+    c.delete_alarms(AlarmNames=["contrib"])
+    c.put_metric_data(Namespace="More", MetricData=[{"MetricName": "w", "Value": float(i),
+                                                     "Timestamp": time.time() - 600 + i * 60} for i in range(10)])
+    img = c.get_metric_widget_image(MetricWidget=json.dumps({
+        "metrics": [["More", "w"]], "start": "-PT1H", "end": "P0D", "period": 60, "width": 300, "height": 200}))
+    png = img["MetricWidgetImage"]
+    check(png[:8] == b"\x89PNG\r\n\x1a\n", png[:16])
+    check(int.from_bytes(png[16:20], "big") == 300 and int.from_bytes(png[20:24], "big") == 200, "size")
 
 
 COMMANDS = {
@@ -336,6 +671,11 @@ COMMANDS = {
     "raw": (cmd_raw, 0),
     "alarm-prepare": (cmd_alarm_prepare, 0),
     "alarm-check": (cmd_alarm_check, 0),
+    "logs-more": (cmd_logs_more, 0),
+    "export": (cmd_export, 0),
+    "subscribe": (cmd_subscribe, 0),
+    "livetail": (cmd_livetail, 0),
+    "cw-more": (cmd_cw_more, 0),
 }
 
 

@@ -517,6 +517,7 @@ impl CloudWatch {
             at_ms: now,
         };
         txn.insert(k, CwRecord::Alarm(a));
+        crate::actions::queue_actions(txn, &t, self.next_seq());
         Some(t)
     }
 

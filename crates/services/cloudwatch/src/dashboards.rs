@@ -161,7 +161,7 @@ impl CloudWatch {
                 Some(CwRecord::Dashboard(_))
             );
         }
-        false
+        self.catalog_resource_exists(p, arn)
     }
 
     fn resource_missing(arn: &str) -> AwsError {

@@ -10,9 +10,9 @@ use std::ops::Bound;
 use serde_json::{Value, json};
 use snapstack_engine::key::Part;
 use snapstack_engine::{Key, Partition};
-use snapstack_service::{RequestContext, Runtime};
+use snapstack_service::Runtime;
 
-use crate::alarms::{Change, add_history, config};
+use crate::alarms::{Change, config};
 use crate::metrics::{MetricId, buckets};
 use crate::stats::Agg;
 use crate::*;
@@ -209,7 +209,7 @@ fn op_words(op: &str) -> &'static str {
     }
 }
 
-fn fmt_time(ms: u64) -> String {
+pub(crate) fn fmt_time(ms: u64) -> String {
     snapstack_protocol::codec::time::iso8601(ms as i64, false)
 }
 
@@ -486,83 +486,17 @@ impl CloudWatch {
         out
     }
 
-    /// Run the actions of state changes: SNS topics get the alarm notification through the
-    /// runtime; each outcome is recorded in the alarm's history. Returns the store version of
-    /// the last history write.
-    pub async fn run_actions(&self, rt: &dyn Runtime, transitions: Vec<Transition>) -> Option<u64> {
-        let mut version = None;
-        for t in transitions {
-            for arn in &t.actions {
-                let ctx = RequestContext {
-                    access_key: t.partition.account.clone(),
-                    partition: t.partition.clone(),
-                    scope_service: None,
-                    request_id: snapstack_protocol::request::new_request_id(),
-                };
-                let result = if arn.starts_with("arn:aws:sns:") {
-                    let message = json!({
-                        "AlarmName": t.alarm,
-                        "AlarmDescription": t.alarm_json.get("AlarmDescription"),
-                        "AWSAccountId": t.partition.account,
-                        "AlarmConfigurationUpdatedTimestamp": fmt_time((t.alarm_json["AlarmConfigurationUpdatedTimestamp"].as_f64().unwrap_or(0.0) * 1000.0) as u64),
-                        "NewStateValue": t.new,
-                        "NewStateReason": t.reason,
-                        "StateChangeTime": fmt_time(t.at_ms),
-                        "Region": t.partition.region,
-                        "AlarmArn": t.alarm_json.get("AlarmArn"),
-                        "OldStateValue": t.old,
-                        "Trigger": {
-                            "MetricName": t.alarm_json.get("MetricName"),
-                            "Namespace": t.alarm_json.get("Namespace"),
-                            "Statistic": t.alarm_json.get("Statistic"),
-                            "Dimensions": t.alarm_json.get("Dimensions"),
-                            "Period": t.alarm_json.get("Period"),
-                            "EvaluationPeriods": t.alarm_json.get("EvaluationPeriods"),
-                            "ComparisonOperator": t.alarm_json.get("ComparisonOperator"),
-                            "Threshold": t.alarm_json.get("Threshold"),
-                            "TreatMissingData": t.alarm_json.get("TreatMissingData"),
-                        },
-                    });
-                    let input = json!({
-                        "TopicArn": arn,
-                        "Subject": format!("{}: \"{}\" in {}", t.new, t.alarm, t.partition.region),
-                        "Message": message.to_string(),
-                    });
-                    rt.invoke(&ctx, "sns", "Publish", input)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("{}: {}", e.code, e.message))
-                } else {
-                    Err("this emulator runs only SNS topic actions".to_string())
-                };
-                let summary = match &result {
-                    Ok(()) => format!("Successfully executed action {arn}"),
-                    Err(e) => format!("Failed to execute action {arn}. Received error: \"{e}\""),
-                };
-                let data = json!({"actionState": if result.is_ok() { "Succeeded" } else { "Failed" }, "notificationResource": arn, "stateUpdateTimestamp": t.at_ms, "error": result.err()});
-                let p = t.partition.clone();
-                let now = self.now_ms();
-                let ((), v) = self.store.write(|txn| {
-                    add_history(
-                        txn,
-                        &p,
-                        self.next_seq(),
-                        HistoryRec {
-                            alarm: t.alarm.clone(),
-                            composite: t.composite,
-                            ts_ms: now,
-                            kind: "Action".into(),
-                            summary,
-                            data: data.to_string(),
-                        },
-                    );
-                });
-                version = Some(v);
-            }
-        }
-        version
+    /// Run the actions owed: the transitions' actions were written as [`ActionRec`]s with
+    /// their state changes (see [`queue_actions`]), so this delivers every due one (those of
+    /// earlier attempts and of before a restart too). Returns the store version of the last
+    /// write.
+    pub async fn run_actions(
+        &self,
+        rt: &dyn Runtime,
+        _transitions: Vec<Transition>,
+    ) -> Option<u64> {
+        self.deliver_actions(rt).await
     }
-
     /// Every partition with records.
     pub(crate) fn partitions(&self) -> Vec<Partition> {
         let snap = self.store.snapshot();

@@ -8,7 +8,10 @@
 //!   range and a time range a sub-range;
 //! - `("a", name)`: an alarm, with its state and the absolute time of its next evaluation;
 //! - `("h", alarm, timestamp, seq)`: alarm history;
-//! - `("b", name)`: a dashboard; `("t", arn)`: tags.
+//! - `("b", name)`: a dashboard; `("t", arn)`: tags;
+//! - `("x", id)`: an alarm action owed, written with the state change ([`actions`]);
+//! - `("r", kind, id)`: a metric stream, anomaly detector, insight rule, alarm mute rule or the
+//!   OTel enrichment switch, as a JSON document.
 //!
 //! Alarms are evaluated by a background task ([`eval`]) on absolute times from the stored data.
 
@@ -22,7 +25,9 @@ use snapstack_engine::Store;
 use snapstack_protocol::errors::AwsError;
 use snapstack_service::RequestContext;
 
+pub mod actions;
 mod alarms;
+mod catalog;
 mod dashboards;
 pub mod eval;
 pub mod expr;
@@ -32,6 +37,9 @@ mod service;
 pub mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
+mod widget;
 mod wire;
 
 pub use model::*;
@@ -231,6 +239,32 @@ impl CloudWatch {
             "TagResource" => self.tag_resource(p, v),
             "UntagResource" => self.untag_resource(p, v),
             "ListTagsForResource" => self.list_tags(p, v),
+            "PutMetricStream" => self.put_metric_stream(p, v),
+            "GetMetricStream" => self.get_metric_stream(p, v),
+            "DeleteMetricStream" => self.delete_metric_stream(p, v),
+            "ListMetricStreams" => self.list_metric_streams(p, v),
+            "StartMetricStreams" => self.set_metric_streams(p, v, true),
+            "StopMetricStreams" => self.set_metric_streams(p, v, false),
+            "PutAnomalyDetector" => self.put_anomaly_detector(p, v),
+            "DeleteAnomalyDetector" => self.delete_anomaly_detector(p, v),
+            "DescribeAnomalyDetectors" => self.describe_anomaly_detectors(p, v),
+            "PutInsightRule" => self.put_insight_rule(p, v),
+            "DescribeInsightRules" => self.describe_insight_rules(p, v),
+            "DeleteInsightRules" => self.update_insight_rules(p, v, "delete"),
+            "EnableInsightRules" => self.update_insight_rules(p, v, "ENABLED"),
+            "DisableInsightRules" => self.update_insight_rules(p, v, "DISABLED"),
+            "GetInsightRuleReport" => self.get_insight_rule_report(p, v),
+            "PutManagedInsightRules" => self.put_managed_insight_rules(p, v),
+            "ListManagedInsightRules" => self.list_managed_insight_rules(p, v),
+            "PutAlarmMuteRule" => self.put_alarm_mute_rule(p, v),
+            "GetAlarmMuteRule" => self.get_alarm_mute_rule(p, v),
+            "DeleteAlarmMuteRule" => self.delete_alarm_mute_rule(p, v),
+            "ListAlarmMuteRules" => self.list_alarm_mute_rules(p, v),
+            "StartOTelEnrichment" => self.set_otel(p, true),
+            "StopOTelEnrichment" => self.set_otel(p, false),
+            "GetOTelEnrichment" => self.get_otel(p),
+            "DescribeAlarmContributors" => self.describe_alarm_contributors(p, v),
+            "GetMetricWidgetImage" => self.get_metric_widget_image(p, v),
             _ if snapstack_protocol::model::has_operation(NAME, op) => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("CloudWatch", op),

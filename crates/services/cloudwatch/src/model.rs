@@ -13,6 +13,11 @@ pub enum CwRecord {
     History(HistoryRec),
     Dashboard(DashboardRec),
     Tags(TagsRec),
+    /// An alarm action owed (an outbox entry written with the state change), with its deadline.
+    Action(ActionRec),
+    /// A stored resource whose state is one JSON document (metric streams, anomaly detectors,
+    /// insight rules, alarm mute rules, the OTel enrichment switch).
+    Resource(ResourceRec),
 }
 
 impl Record for CwRecord {}
@@ -82,6 +87,47 @@ pub struct DashboardRec {
 pub struct TagsRec {
     pub arn: String,
     pub tags: Vec<(String, String)>,
+}
+
+/// An alarm action owed: the SNS Publish input built at the state change, and when the next
+/// attempt is due.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionRec {
+    pub id: String,
+    pub alarm: String,
+    pub composite: bool,
+    pub arn: String,
+    /// The Publish input (JSON).
+    pub input: String,
+    pub state_ms: u64,
+    pub due_ms: u64,
+    pub attempts: u32,
+}
+
+/// A stored resource: its family, its id in the family, its document (JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRec {
+    pub kind: String,
+    pub id: String,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub body: String,
+}
+
+pub fn action_key(p: &Partition, id: &str) -> Key {
+    p.key().str("x").str(id).build()
+}
+
+pub fn actions_prefix(p: &Partition) -> Key {
+    p.key().str("x").build()
+}
+
+pub fn resource_key(p: &Partition, kind: &str, id: &str) -> Key {
+    p.key().str("r").str(kind).str(id).build()
+}
+
+pub fn resources_prefix(p: &Partition, kind: &str) -> Key {
+    p.key().str("r").str(kind).build()
 }
 
 /// Dimensions as one unambiguous key part: `len:name len:value` for each, sorted by name.

@@ -171,11 +171,13 @@ impl Service for CloudWatch {
                                 "dropped expired CloudWatch datapoints and history"
                             );
                         }
+                        // The state changes (and the actions they owe) are durable like a
+                        // request's; then the due actions, new and retried, are delivered.
                         if !transitions.is_empty() {
-                            let v = self.store.version();
-                            let _ = self.run_actions(rt.as_ref(), transitions).await;
-                            // The state changes are durable like a request's.
-                            let _ = rt.wait_durable(NAME, v.max(self.store.version())).await;
+                            let _ = rt.wait_durable(NAME, self.store.version()).await;
+                        }
+                        if let Some(v) = self.deliver_actions(rt.as_ref()).await {
+                            let _ = rt.wait_durable(NAME, v).await;
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "the CloudWatch alarm evaluation failed"),

@@ -22,7 +22,7 @@ const MAX_SCANNED: usize = 1_000_000;
 const MAX_FILTER_STREAMS: usize = 10_000;
 
 /// A stable event id: timestamp, a hash of the stream name, and the sequence number.
-fn event_id(stream: &str, ts: u64, seq: u64) -> String {
+pub(crate) fn event_id(stream: &str, ts: u64, seq: u64) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in stream.bytes() {
         h ^= u64::from(b);
@@ -130,7 +130,16 @@ impl Logs {
                 _ => None,
             })
             .collect();
+        let subs: Vec<FilterRec> = snap
+            .scan_prefix(&sub_filters_prefix(p, &group))
+            .filter_map(|(_, r)| match r {
+                LogsRecord::SubscriptionFilter(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect();
         drop(snap);
+        let seed = self.next_id();
+        let mut queued = false;
         let (r, ver) = self.store.write(|txn| {
             if !matches!(txn.get(&group_key(p, &group)), Some(LogsRecord::Group(_))) {
                 return Err(group_missing());
@@ -140,8 +149,12 @@ impl Logs {
                 return Err(stream_missing());
             };
             let mut s = s.clone();
+            let mut written = Vec::with_capacity(if subs.is_empty() { 0 } else { accepted.len() });
             for &(ts, msg) in &accepted {
                 let seq = s.next_seq;
+                if !subs.is_empty() {
+                    written.push((ts, seq, msg));
+                }
                 s.next_seq += 1;
                 s.stored_bytes += (msg.len() + EVENT_OVERHEAD) as u64;
                 s.first_event_ms = Some(s.first_event_ms.map_or(ts, |f| f.min(ts)));
@@ -158,6 +171,12 @@ impl Logs {
             }
             if !accepted.is_empty() {
                 s.last_ingestion_ms = Some(now);
+            }
+            for (k, rec) in
+                crate::subscribe::outbox_entries(p, &group, &stream, &subs, &written, now, seed)
+            {
+                queued = true;
+                txn.insert(k, rec);
             }
             let token = format!("{:056}", s.next_seq);
             txn.insert(sk, LogsRecord::Stream(s));
@@ -179,6 +198,9 @@ impl Logs {
             o["rejectedLogEventsInfo"] = Value::Object(info);
         }
         let metrics = metric_points(&filters, &accepted);
+        if queued {
+            self.outbox_wake.notify_one();
+        }
         Ok(Out {
             value: o,
             version: Some(ver),

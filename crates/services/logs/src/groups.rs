@@ -150,6 +150,15 @@ impl Logs {
             txn.remove_prefix(&group_events_prefix(p, &name));
             txn.remove_prefix(&metric_filters_prefix(p, &name));
             txn.remove_prefix(&sub_filters_prefix(p, &name));
+            // The group's own policies and transformer go with it.
+            for kind in [
+                crate::resources::TRANSFORMER,
+                crate::resources::INDEX_POLICY,
+                crate::resources::DATA_PROTECTION,
+                crate::resources::BEARER_TOKEN,
+            ] {
+                txn.remove(&resource_key(p, kind, &name));
+            }
             Ok(())
         });
         r?;

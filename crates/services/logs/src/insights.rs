@@ -194,7 +194,7 @@ fn parse_query(q: &str) -> Result<Vec<Cmd>, AwsError> {
     Ok(cmds)
 }
 
-type Row = BTreeMap<String, String>;
+pub(crate) type Row = BTreeMap<String, String>;
 /// An aggregation's running (count, sum, min, max).
 type Acc = (f64, f64, f64, f64);
 
@@ -305,7 +305,7 @@ impl Logs {
         let (mut scanned, mut bytes) = (0u64, 0u64);
         let limit = int_of(v, "limit").map(|n| n.clamp(1, MAX_ROWS as i64) as usize);
         'groups: for g in &groups {
-            for (_, r) in snap.scan_prefix(&group_events_prefix(p, g)) {
+            for (k, r) in snap.scan_prefix(&group_events_prefix(p, g)) {
                 let LogsRecord::Event(e) = r else { continue };
                 if e.timestamp < start || e.timestamp > end {
                     continue;
@@ -315,7 +315,7 @@ impl Logs {
                 if scanned as usize > MAX_SCAN {
                     break 'groups;
                 }
-                rows.push(self.row(p, g, e));
+                rows.push(row(p, g, &stream_of_event_key(k), e));
             }
         }
         // Rows of each stream are in key order; Insights sorts by @timestamp descending unless
@@ -476,21 +476,6 @@ impl Logs {
         out(json!({ "queryId": id }), Some(ver))
     }
 
-    fn row(&self, p: &Partition, group: &str, e: &EventRec) -> Row {
-        let mut row = Row::new();
-        if e.message.starts_with('{')
-            && let Ok(v) = serde_json::from_str::<Value>(&e.message)
-        {
-            flatten("", &v, &mut row, 0);
-        }
-        row.insert("@timestamp".into(), fmt_ts(e.timestamp));
-        row.insert("@message".into(), e.message.clone());
-        row.insert("@ingestionTime".into(), fmt_ts(e.ingestion_ms));
-        row.insert("@log".into(), format!("{}:{group}", p.account));
-        row.insert("@ptr".into(), format!("{group}/{}/{}", e.timestamp, e.seq));
-        row
-    }
-
     fn load_query(&self, p: &Partition, v: &Value) -> Result<QueryRec, AwsError> {
         let id = str_of(v, "queryId").unwrap_or_default();
         match self.store.snapshot().get(&query_key(p, id)) {
@@ -551,6 +536,36 @@ fn format_num(v: f64) -> String {
     } else {
         format!("{v}")
     }
+}
+
+/// The stream of an event's key (`(account, region, "e", group, stream, ts, seq)`).
+pub(crate) fn stream_of_event_key(k: &snapstack_engine::Key) -> String {
+    match k.parts().and_then(|ps| ps.get(4).cloned()) {
+        Some(snapstack_engine::Part::Str(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// A Logs Insights pointer to one event (`@ptr`), which GetLogRecord reads back.
+pub(crate) fn event_pointer(group: &str, stream: &str, e: &EventRec) -> String {
+    token(&format!("{group}\0{stream}\0{}\0{}", e.timestamp, e.seq))
+}
+
+/// The fields of one event as Logs Insights sees them.
+pub(crate) fn row(p: &Partition, group: &str, stream: &str, e: &EventRec) -> Row {
+    let mut row = Row::new();
+    if e.message.starts_with('{')
+        && let Ok(v) = serde_json::from_str::<Value>(&e.message)
+    {
+        flatten("", &v, &mut row, 0);
+    }
+    row.insert("@timestamp".into(), fmt_ts(e.timestamp));
+    row.insert("@message".into(), e.message.clone());
+    row.insert("@ingestionTime".into(), fmt_ts(e.ingestion_ms));
+    row.insert("@log".into(), format!("{}:{group}", p.account));
+    row.insert("@logStream".into(), stream.to_string());
+    row.insert("@ptr".into(), event_pointer(group, stream, e));
+    row
 }
 
 #[cfg(test)]

@@ -6,9 +6,15 @@
 //! - `("e", group, stream, timestamp, seq)`: one log event, so a stream's events are one ordered
 //!   range, a time range is a sub-range, and retention deletes whole ranges;
 //! - `("m", group, name)` / `("f", group, name)`: metric and subscription filters;
-//! - `("q", id)`: a Logs Insights query and its results.
+//! - `("q", id)`: a Logs Insights query and its results;
+//! - `("r", kind, id)`: a stored resource of one family (destinations, resource / account /
+//!   data protection / index policies, delivery sources, destinations and deliveries, query
+//!   definitions, transformers, anomaly detectors, lookup tables, scheduled queries,
+//!   integrations, S3 Tables sources, import and export tasks), its document as JSON;
+//! - `("o", id)`: a subscription delivery owed (the outbox, [`subscribe`]).
 //!
-//! Retention is enforced by a sweeper on absolute times ([`sweep`]).
+//! Retention is enforced by a sweeper on absolute times ([`sweep`]); subscription deliveries and
+//! export tasks left PENDING by a restart are run by the delivery task (`service.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,17 +26,28 @@ use snapstack_engine::{Partition, Store};
 use snapstack_protocol::errors::AwsError;
 use snapstack_service::RequestContext;
 
+mod catalog;
+mod deliveries;
+mod discover;
 mod events;
+mod export;
 mod filters;
 mod groups;
 mod insights;
+mod livetail;
 pub mod model;
 pub mod pattern;
+mod policies;
+mod resources;
 mod service;
 mod streams;
+pub mod subscribe;
 pub mod sweep;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
+pub mod transform;
 
 pub use model::*;
 
@@ -61,6 +78,8 @@ pub struct Logs {
     ids: AtomicU64,
     /// A fixed clock for tests (0: the system clock).
     clock: AtomicU64,
+    /// Woken when PutLogEvents queues subscription deliveries.
+    pub(crate) outbox_wake: tokio::sync::Notify,
 }
 
 impl Default for Logs {
@@ -181,6 +200,7 @@ impl Logs {
             store: Store::new(NAME),
             ids: AtomicU64::new(sys_now_ms().wrapping_mul(1_000_003)),
             clock: AtomicU64::new(0),
+            outbox_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -235,6 +255,88 @@ impl Logs {
             "GetQueryResults" => self.get_query_results(p, v),
             "StopQuery" => self.stop_query(p, v),
             "DescribeQueries" => self.describe_queries(p, v),
+            "PutDestination" => self.put_destination(p, v),
+            "PutDestinationPolicy" => self.put_destination_policy(p, v),
+            "DescribeDestinations" => self.describe_destinations(p, v),
+            "DeleteDestination" => self.delete_destination(p, v),
+            "PutResourcePolicy" => self.put_resource_policy(p, v),
+            "DescribeResourcePolicies" => self.describe_resource_policies(p, v),
+            "DeleteResourcePolicy" => self.delete_resource_policy(p, v),
+            "PutAccountPolicy" => self.put_account_policy(p, v),
+            "DescribeAccountPolicies" => self.describe_account_policies(p, v),
+            "DeleteAccountPolicy" => self.delete_account_policy(p, v),
+            "PutDataProtectionPolicy" => self.put_data_protection_policy(p, v),
+            "GetDataProtectionPolicy" => self.get_data_protection_policy(p, v),
+            "DeleteDataProtectionPolicy" => self.delete_data_protection_policy(p, v),
+            "PutIndexPolicy" => self.put_index_policy(p, v),
+            "DescribeIndexPolicies" => self.describe_index_policies(p, v),
+            "DeleteIndexPolicy" => self.delete_index_policy(p, v),
+            "DescribeFieldIndexes" => self.describe_field_indexes(p, v),
+            "PutLogGroupDeletionProtection" => self.put_deletion_protection(p, v),
+            "PutBearerTokenAuthentication" => self.put_bearer_token_auth(p, v),
+            "PutDeliverySource" => self.put_delivery_source(p, v),
+            "GetDeliverySource" => self.get_delivery_source(p, v),
+            "DescribeDeliverySources" => self.describe_delivery_sources(p, v),
+            "DeleteDeliverySource" => self.delete_delivery_source(p, v),
+            "PutDeliveryDestination" => self.put_delivery_destination(p, v),
+            "GetDeliveryDestination" => self.get_delivery_destination(p, v),
+            "DescribeDeliveryDestinations" => self.describe_delivery_destinations(p, v),
+            "DeleteDeliveryDestination" => self.delete_delivery_destination(p, v),
+            "PutDeliveryDestinationPolicy" => self.put_delivery_destination_policy(p, v),
+            "GetDeliveryDestinationPolicy" => self.get_delivery_destination_policy(p, v),
+            "DeleteDeliveryDestinationPolicy" => self.delete_delivery_destination_policy(p, v),
+            "CreateDelivery" => self.create_delivery(p, v),
+            "GetDelivery" => self.get_delivery(p, v),
+            "DescribeDeliveries" => self.describe_deliveries(p, v),
+            "DeleteDelivery" => self.delete_delivery(p, v),
+            "UpdateDeliveryConfiguration" => self.update_delivery_configuration(p, v),
+            "DescribeConfigurationTemplates" => self.describe_configuration_templates(v),
+            "PutQueryDefinition" => self.put_query_definition(p, v),
+            "DescribeQueryDefinitions" => self.describe_query_definitions(p, v),
+            "DeleteQueryDefinition" => self.delete_query_definition(p, v),
+            "CreateLogAnomalyDetector" => self.create_anomaly_detector(p, v),
+            "GetLogAnomalyDetector" => self.get_anomaly_detector(p, v),
+            "UpdateLogAnomalyDetector" => self.update_anomaly_detector(p, v),
+            "DeleteLogAnomalyDetector" => self.delete_anomaly_detector(p, v),
+            "ListLogAnomalyDetectors" => self.list_anomaly_detectors(p, v),
+            "ListAnomalies" => self.list_anomalies(p, v),
+            "UpdateAnomaly" => self.update_anomaly(p, v),
+            "CreateLookupTable" => self.create_lookup_table(p, v),
+            "GetLookupTable" => self.get_lookup_table(p, v),
+            "UpdateLookupTable" => self.update_lookup_table(p, v),
+            "DeleteLookupTable" => self.delete_lookup_table(p, v),
+            "DescribeLookupTables" => self.describe_lookup_tables(p, v),
+            "CreateScheduledQuery" => self.create_scheduled_query(p, v),
+            "GetScheduledQuery" => self.get_scheduled_query(p, v),
+            "UpdateScheduledQuery" => self.update_scheduled_query(p, v),
+            "DeleteScheduledQuery" => self.delete_scheduled_query(p, v),
+            "ListScheduledQueries" => self.list_scheduled_queries(p, v),
+            "GetScheduledQueryHistory" => self.get_scheduled_query_history(p, v),
+            "PutIntegration" => self.put_integration(p, v),
+            "GetIntegration" => self.get_integration(p, v),
+            "DeleteIntegration" => self.delete_integration(p, v),
+            "ListIntegrations" => self.list_integrations(p, v),
+            "AssociateSourceToS3TableIntegration" => self.associate_s3_table_source(p, v),
+            "DisassociateSourceFromS3TableIntegration" => self.disassociate_s3_table_source(p, v),
+            "ListSourcesForS3TableIntegration" => self.list_s3_table_sources(p, v),
+            "CreateImportTask" => self.create_import_task(p, v),
+            "CancelImportTask" => self.cancel_import_task(p, v),
+            "DescribeImportTasks" => self.describe_import_tasks(p, v),
+            "DescribeImportTaskBatches" => self.describe_import_task_batches(p, v),
+            "CreateExportTask" => self.create_export_task(p, v),
+            "DescribeExportTasks" => self.describe_export_tasks(p, v),
+            "CancelExportTask" => self.cancel_export_task(p, v),
+            "PutTransformer" => self.put_transformer(p, v),
+            "GetTransformer" => self.get_transformer(p, v),
+            "DeleteTransformer" => self.delete_transformer(p, v),
+            "TestTransformer" => self.test_transformer(v),
+            "ListLogGroups" => self.list_log_groups(p, v),
+            "ListAggregateLogGroupSummaries" => self.list_aggregate_summaries(p, v),
+            "GetLogGroupFields" => self.get_log_group_fields(p, v),
+            "GetLogFields" => self.get_log_fields(v),
+            "GetLogRecord" => self.get_log_record(p, v),
+            "GetLogObject" => self.get_log_object(v),
+            "ListLogGroupsForQuery" => self.list_log_groups_for_query(p, v),
             _ if snapstack_protocol::model::has_operation(NAME, op) => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("CloudWatch Logs", op),

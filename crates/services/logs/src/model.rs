@@ -13,6 +13,12 @@ pub enum LogsRecord {
     MetricFilter(FilterRec),
     SubscriptionFilter(FilterRec),
     Query(QueryRec),
+    /// A stored resource of one of the families whose state is a JSON document (destinations,
+    /// policies, deliveries, query definitions, transformers, anomaly detectors, lookup
+    /// tables, scheduled queries, integrations, import and export tasks).
+    Resource(ResourceRec),
+    /// A subscription delivery owed to a destination (an outbox entry), with its deadline.
+    Outbox(OutboxRec),
 }
 
 impl Record for LogsRecord {}
@@ -73,6 +79,48 @@ pub struct QueryRec {
     pub status: String,
     pub results: String,
     pub statistics: String,
+}
+
+/// A stored resource: its family (`kind`), its id within the family, and its document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRec {
+    pub kind: String,
+    pub id: String,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    /// The resource as the JSON its Describe/Get answers (plus private members starting `_`).
+    pub body: String,
+}
+
+/// A subscription filter's delivery owed to its destination: the gzip-compressed payload AWS
+/// sends, the destination ARN, and when the next attempt is due.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRec {
+    pub id: String,
+    pub destination_arn: String,
+    pub filter: String,
+    pub group: String,
+    pub payload: Vec<u8>,
+    pub created_ms: u64,
+    pub due_ms: u64,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+pub fn resource_key(p: &Partition, kind: &str, id: &str) -> Key {
+    p.key().str("r").str(kind).str(id).build()
+}
+
+pub fn resources_prefix(p: &Partition, kind: &str) -> Key {
+    p.key().str("r").str(kind).build()
+}
+
+pub fn outbox_key(p: &Partition, id: &str) -> Key {
+    p.key().str("o").str(id).build()
+}
+
+pub fn outbox_prefix(p: &Partition) -> Key {
+    p.key().str("o").build()
 }
 
 pub fn group_key(p: &Partition, name: &str) -> Key {

@@ -18,6 +18,8 @@ use crate::{Logs, NAME};
 
 /// How often the retention sweeper runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How long the delivery task sleeps when the outbox is empty (PutLogEvents wakes it).
+const OUTBOX_IDLE: Duration = Duration::from_secs(5);
 
 pub(crate) fn response(
     status: u16,
@@ -66,17 +68,41 @@ impl Logs {
         input: Value,
     ) -> Result<(Value, Option<u64>), AwsError> {
         if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
-            return Err(AwsError::new("InvalidParameterException", message));
+            return Err(AwsError::new(validation_code(op), message));
         }
         rt.ensure_loaded(NAME).await;
+        if op == "CreateExportTask" {
+            self.check_export_bucket(rt, ctx, &input).await?;
+        }
         let out = self.handle(ctx, op, &input)?;
+        let mut version = out.version;
+        if op == "CreateExportTask"
+            && let Some(v) = self.run_pending_exports(rt).await
+        {
+            version = Some(v);
+        }
         // Metric filters publish what matched to CloudWatch (best effort, as AWS's are).
         for (op, input) in out.metrics {
             if let Err(e) = rt.invoke(ctx, "cloudwatch", &op, input).await {
                 tracing::debug!(error = %e, "a metric filter's datapoints were not published");
             }
         }
-        Ok((out.value, out.version))
+        Ok((out.value, version))
+    }
+}
+
+/// The error an operation answers for input its model refuses: `InvalidParameterException`,
+/// or `ValidationException` for the operations whose model lists only that one.
+fn validation_code(op: &str) -> &'static str {
+    let errors = snapstack_protocol::model::named(NAME)
+        .and_then(|m| m.operations.get(op))
+        .map(|o| o.errors.as_slice())
+        .unwrap_or_default();
+    let has = |c: &str| errors.iter().any(|e| e.shape == c);
+    if !has("InvalidParameterException") && has("ValidationException") {
+        "ValidationException"
+    } else {
+        "InvalidParameterException"
     }
 }
 
@@ -124,6 +150,19 @@ impl Service for Logs {
                     );
                 }
             };
+            if op == "StartLiveTail" {
+                if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
+                    return error(
+                        &AwsError::new("InvalidParameterException", message),
+                        &ctx.request_id,
+                    );
+                }
+                rt.ensure_loaded(NAME).await;
+                return match self.start_live_tail(&ctx.partition, &input, &ctx.request_id) {
+                    Ok(resp) => resp,
+                    Err(e) => error(&e, &ctx.request_id),
+                };
+            }
             match self.call(rt, ctx, op, input).await {
                 Ok((out, version)) => {
                     if let Some(v) = version
@@ -170,6 +209,39 @@ impl Service for Logs {
     }
 
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        // Subscription deliveries (the outbox) and export tasks left PENDING by a restart.
+        {
+            let logs = self.clone();
+            let rt = rt.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                let mut exports_checked = false;
+                loop {
+                    if rt.is_ready(NAME) {
+                        if !exports_checked {
+                            exports_checked = true;
+                            if let Some(v) = logs.run_pending_exports(rt.as_ref()).await {
+                                let _ = rt.wait_durable(NAME, v).await;
+                            }
+                        }
+                        if let Some(v) = logs.deliver_outbox(rt.as_ref()).await {
+                            let _ = rt.wait_durable(NAME, v).await;
+                        }
+                    }
+                    let wait = match logs.next_outbox_due() {
+                        Some(due) => Duration::from_millis(
+                            due.saturating_sub(logs.now_ms()).clamp(10, 60_000),
+                        ),
+                        None => OUTBOX_IDLE,
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = logs.outbox_wake.notified() => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                }
+            });
+        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_INTERVAL);
             loop {
