@@ -1,9 +1,13 @@
 //! Event source mappings: Create/Get/List/Update/DeleteEventSourceMapping, and the poller (a
 //! task started by `Service::start`) that gives each enabled mapping a batch from its source.
-//! One file per source: [`sqs`] (queues); a source is its `poll_*` function, called from
-//! [`Lambda::poll_once`] by the kind of the mapping's `EventSourceArn`.
+//! One file per source: [`sqs`] (queues), [`kinesis`] (streams); a source is its `poll_*`
+//! function, called from [`Lambda::poll_once`] by the kind of the mapping's `EventSourceArn`.
+//! Stream sources share [`stream`]: their settings, a record beside the [`Mapping`], and the
+//! processing of a shard's batch with a checkpoint per shard.
 
+mod kinesis;
 mod sqs;
+pub(crate) mod stream;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -45,6 +49,9 @@ impl Lambda {
             "EventSourceMappingArn": format!("arn:aws:lambda:{}:{}:event-source-mapping:{}", m.region, m.account, m.uuid),
             "FunctionResponseTypes": if m.report_item_failures { json!(["ReportBatchItemFailures"]) } else { json!([]) },
         });
+        if let Some(sm) = self.stream_settings(&m.uuid) {
+            stream::describe(&mut o, &sm);
+        }
         if let Some(o) = o.as_object_mut() {
             o.retain(|_, v| !v.is_null());
         }
@@ -73,26 +80,36 @@ impl Lambda {
                 "Unrecognized event source, must be kafka or specify an EventSourceArn",
             ));
         };
-        if !source.starts_with("arn:aws:sqs:") {
+        let Some(kind) = SourceKind::of(source) else {
             return Err(LambdaError::invalid(format!(
-                "Unsupported event source {source}: this emulator maps SQS queues"
+                "Unsupported event source {source}: this emulator maps SQS queues and Kinesis streams"
             )));
-        }
-        let batch = input.get("BatchSize").and_then(Value::as_u64).unwrap_or(10);
+        };
+        let default_batch = if kind == SourceKind::Sqs { 10 } else { 100 };
+        let batch = input
+            .get("BatchSize")
+            .and_then(Value::as_u64)
+            .unwrap_or(default_batch);
         let window = input
             .get("MaximumBatchingWindowInSeconds")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        if batch > 10 && window == 0 {
+        if kind == SourceKind::Sqs && batch > 10 && window == 0 {
             return Err(LambdaError::invalid(
                 "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
             ));
         }
         if batch > 10_000 {
-            return Err(LambdaError::invalid(
-                "BatchSize must be at most 10000 for SQS",
-            ));
+            return Err(LambdaError::invalid(format!(
+                "BatchSize must be at most 10000 for {}",
+                kind.label()
+            )));
         }
+        let uuid = self.uuid();
+        let stream_settings = match kind {
+            SourceKind::Sqs => None,
+            SourceKind::Kinesis => Some(stream::settings(input, &uuid, self.now())?),
+        };
         let existing = self
             .store
             .snapshot()
@@ -110,12 +127,13 @@ impl Lambda {
             });
         if let Some(uuid) = existing {
             return Err(LambdaError::conflict(format!(
-                "An event source mapping with SQS arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
+                "An event source mapping with {} arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
+                kind.label(),
                 r.name
             )));
         }
         let m = Mapping {
-            uuid: self.uuid(),
+            uuid,
             account: ctx.account().into(),
             region: ctx.region().into(),
             function: r.name.clone(),
@@ -133,6 +151,12 @@ impl Lambda {
         };
         let (_, v) = self.store.write(|txn| {
             txn.insert(keys::mapping(&m.uuid), LambdaRecord::Mapping(m.clone()));
+            if let Some(sm) = &stream_settings {
+                txn.insert(
+                    keys::stream_mapping(&m.uuid),
+                    LambdaRecord::StreamMapping(sm.clone()),
+                );
+            }
         });
         let mut out = self.mapping_out(&m);
         out["State"] = json!("Creating");
@@ -206,8 +230,21 @@ impl Lambda {
             m.report_item_failures = r;
         }
         m.last_modified_ms = self.now();
+        let sm = match self.stream_settings(&m.uuid) {
+            Some(mut sm) => {
+                stream::update(&mut sm, input)?;
+                Some(sm)
+            }
+            None => None,
+        };
         let (_, v) = self.store.write(|txn| {
             txn.insert(keys::mapping(&m.uuid), LambdaRecord::Mapping(m.clone()));
+            if let Some(sm) = &sm {
+                txn.insert(
+                    keys::stream_mapping(&m.uuid),
+                    LambdaRecord::StreamMapping(sm.clone()),
+                );
+            }
         });
         let mut out = self.mapping_out(&m);
         out["State"] = json!("Updating");
@@ -216,10 +253,12 @@ impl Lambda {
 
     pub(crate) fn delete_mapping(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
         let m = self.get_mapping(ctx, s(input, "UUID").unwrap_or(""))?;
+        let mut out = self.mapping_out(&m);
         let (_, v) = self.store.write(|txn| {
             txn.remove(&keys::mapping(&m.uuid));
+            txn.remove(&keys::stream_mapping(&m.uuid));
+            txn.remove_prefix(&keys::checkpoints(&m.uuid));
         });
-        let mut out = self.mapping_out(&m);
         out["State"] = json!("Deleting");
         Ok(Done::wrote(out, v))
     }
@@ -271,6 +310,7 @@ impl Lambda {
     async fn poll_once(&self, rt: &dyn Runtime, m: &Mapping) {
         match SourceKind::of(&m.source_arn) {
             Some(SourceKind::Sqs) => self.poll_sqs(rt, m).await,
+            Some(SourceKind::Kinesis) => self.poll_kinesis(rt, m).await,
             None => {}
         }
     }
@@ -280,14 +320,25 @@ impl Lambda {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SourceKind {
     Sqs,
+    Kinesis,
 }
 
 impl SourceKind {
     pub(crate) fn of(arn: &str) -> Option<SourceKind> {
         if arn.starts_with("arn:aws:sqs:") {
             Some(SourceKind::Sqs)
+        } else if arn.starts_with("arn:aws:kinesis:") && arn.contains(":stream/") {
+            Some(SourceKind::Kinesis)
         } else {
             None
+        }
+    }
+
+    /// How Lambda's messages name the source.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            SourceKind::Sqs => "SQS",
+            SourceKind::Kinesis => "Kinesis",
         }
     }
 }
