@@ -166,9 +166,8 @@ impl Lambda {
                 .into_iter()
                 .map(|(sha256, blob)| {
                     let engine = self.engine().clone();
-                    let zip: CodeSource = Arc::new(move || {
-                        crate::code::read(&engine, &blob).map_err(|e| e.message)
-                    });
+                    let zip: CodeSource =
+                        Arc::new(move || crate::code::read(&engine, &blob).map_err(|e| e.message));
                     crate::exec::LayerCode { sha256, zip }
                 })
                 .collect(),

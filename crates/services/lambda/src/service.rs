@@ -113,9 +113,10 @@ impl Lambda {
                 if let Some(a) = input.get("InvokeArgs") {
                     i["Payload"] = a.clone();
                 }
-                self.invoke_op(ctx, &i)
-                    .await
-                    .map(|d| Done { output: serde_json::json!({ "Status": 202 }), ..d })
+                self.invoke_op(ctx, &i).await.map(|d| Done {
+                    output: serde_json::json!({ "Status": 202 }),
+                    ..d
+                })
             }
             "CreateEventSourceMapping" => self.create_mapping(ctx, input),
             "GetEventSourceMapping" => self.get_mapping_op(ctx, input),
@@ -381,7 +382,10 @@ impl Service for Lambda {
                         );
                         r
                     }
-                    None => (StatusCode::NOT_FOUND, "The content of this layer is not here")
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        "The content of this layer is not here",
+                    )
                         .into_response(),
                 };
                 return request_log::tag(resp, NAME, "GetLayerVersionContent");

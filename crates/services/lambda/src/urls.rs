@@ -124,7 +124,11 @@ impl Lambda {
             "CreationTime": last_modified(u.created_ms),
             "InvokeMode": u.invoke_mode,
         });
-        if let Some(c) = u.cors.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()) {
+        if let Some(c) = u
+            .cors
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        {
             o["Cors"] = c;
         }
         if with_modified {
@@ -283,7 +287,11 @@ impl Lambda {
     ) -> Response {
         rt.ensure_loaded(crate::NAME).await;
         let Some(u) = self.load_url(id) else {
-            return message(StatusCode::FORBIDDEN, "Forbidden", Some("AccessDeniedException"));
+            return message(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                Some("AccessDeniedException"),
+            );
         };
         let cors: Option<Value> = u.cors.as_deref().and_then(|c| serde_json::from_str(c).ok());
         let origin = header(parts, "origin");
@@ -329,7 +337,11 @@ impl Lambda {
             qualifier: u.qualifier.clone(),
         };
         let Ok((config, reserved)) = self.target(&fctx, &r) else {
-            return message(StatusCode::FORBIDDEN, "Forbidden", Some("AccessDeniedException"));
+            return message(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                Some("AccessDeniedException"),
+            );
         };
         let Ok(_slot) = self.slot(&fctx, &u.function, reserved) else {
             return message(
@@ -385,7 +397,9 @@ impl Lambda {
         }
         let caller = ctx.account().to_string();
         if caller != u.account {
-            let f = self.get_function(fctx, &u.function).map_err(|_| forbidden())?;
+            let f = self
+                .get_function(fctx, &u.function)
+                .map_err(|_| forbidden())?;
             let granted = f.policy.iter().any(|t| {
                 let Ok(st) = serde_json::from_str::<Value>(t) else {
                     return false;
@@ -453,7 +467,12 @@ fn check_cors(c: Option<&Value>) -> LResult<Option<String>> {
 fn list_of(c: &Value, k: &str) -> Vec<String> {
     c.get(k)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -535,7 +554,10 @@ mod tests {
     fn ids_are_stable_and_url_shaped() {
         let a = url_id("000000000000", "us-east-1", "f", None);
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
         assert_eq!(a, url_id("000000000000", "us-east-1", "f", None));
         assert_ne!(a, url_id("000000000000", "us-east-1", "f", Some("live")));
     }
@@ -556,7 +578,10 @@ mod tests {
             addressed(Some("localhost:4566"), "/_aws/lambda-url/abc"),
             Some(("abc".to_string(), "/".to_string()))
         );
-        assert_eq!(addressed(Some("localhost:4566"), "/2015-03-31/functions"), None);
+        assert_eq!(
+            addressed(Some("localhost:4566"), "/2015-03-31/functions"),
+            None
+        );
         assert_eq!(addressed(Some("s3.localhost.localstack.cloud"), "/"), None);
         assert_eq!(addressed(Some("x.lambda-url"), "/"), None);
         assert_eq!(addressed(None, "/_aws/lambda-url//"), None);
@@ -564,7 +589,8 @@ mod tests {
 
     #[test]
     fn cors_origins_and_preflight() {
-        let c = json!({"AllowOrigins": ["https://a.example"], "AllowMethods": ["GET"], "MaxAge": 60});
+        let c =
+            json!({"AllowOrigins": ["https://a.example"], "AllowMethods": ["GET"], "MaxAge": 60});
         assert_eq!(
             allowed_origin(&c, "https://a.example").as_deref(),
             Some("https://a.example")

@@ -192,7 +192,9 @@ impl Lambda {
         let prior = self
             .checkpoint(&m.uuid, info.shard_id)
             .map_or(0, |c| c.attempts);
-        let ran = self.run_part(rt, &ctx, m, &r, info, &items, 0, items.len()).await;
+        let ran = self
+            .run_part(rt, &ctx, m, &r, info, &items, 0, items.len())
+            .await;
         let (from, to) = match ran {
             Some(Ran::Done) => {
                 self.mapping_result(m, "OK");
@@ -371,7 +373,10 @@ fn first_reported_failure(payload: &[u8], items: &[StreamItem]) -> Option<usize>
     let failures = v.get("batchItemFailures")?.as_array()?;
     let mut first: Option<usize> = None;
     for f in failures {
-        let id = f.get("itemIdentifier").and_then(Value::as_str).unwrap_or("");
+        let id = f
+            .get("itemIdentifier")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let i = items.iter().position(|it| it.seq == id).unwrap_or(0);
         first = Some(first.map_or(i, |x| x.min(i)));
     }

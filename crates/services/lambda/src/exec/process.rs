@@ -471,14 +471,24 @@ fn opt_env(opt: &Path, task_root: &Path) -> Vec<(String, String)> {
     node.extend(sub("nodejs", "node_modules"));
     let path = std::env::var("PATH").unwrap_or_default();
     vec![
-        ("PATH".into(), format!("{path}:{}", opt.join("bin").display())),
+        (
+            "PATH".into(),
+            format!("{path}:{}", opt.join("bin").display()),
+        ),
         (
             "LD_LIBRARY_PATH".into(),
-            format!("{}:{}", task_root.join("lib").display(), opt.join("lib").display()),
+            format!(
+                "{}:{}",
+                task_root.join("lib").display(),
+                opt.join("lib").display()
+            ),
         ),
         ("PYTHONPATH".into(), join(py)),
         ("NODE_PATH".into(), join(node)),
-        ("SNAPSTACK_LAMBDA_OPT".into(), opt.to_string_lossy().into_owned()),
+        (
+            "SNAPSTACK_LAMBDA_OPT".into(),
+            opt.to_string_lossy().into_owned(),
+        ),
     ]
 }
 

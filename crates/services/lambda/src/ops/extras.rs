@@ -44,14 +44,22 @@ fn csc_id(ctx: &RequestContext, arn: &str) -> LResult<String> {
         LambdaError::new(
             400,
             "ValidationException",
-            format!("1 validation error detected: Value '{arn}' at 'codeSigningConfigArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:code-signing-config:csc-[a-z0-9]{{17}}"),
+            format!(
+                "1 validation error detected: Value '{arn}' at 'codeSigningConfigArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:code-signing-config:csc-[a-z0-9]{{17}}"
+            ),
         )
     };
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
-        ["arn", _, "lambda", region, account, "code-signing-config", id]
-            if id.starts_with("csc-") && id.len() == 21 =>
-        {
+        [
+            "arn",
+            _,
+            "lambda",
+            region,
+            account,
+            "code-signing-config",
+            id,
+        ] if id.starts_with("csc-") && id.len() == 21 => {
             if *region != ctx.region() || *account != ctx.account() {
                 return Err(LambdaError::not_found(format!(
                     "The code signing configuration cannot be found. Check that the provided configuration is not deleted: {arn}."
@@ -81,7 +89,12 @@ fn publishers(input: &Value) -> LResult<Option<Vec<String>>> {
     let list: Vec<String> = p
         .get("SigningProfileVersionArns")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
     if list.is_empty() || list.len() > 20 {
         return Err(LambdaError::new(
@@ -407,11 +420,7 @@ impl Lambda {
         ))
     }
 
-    pub(crate) fn delete_function_csc(
-        &self,
-        ctx: &RequestContext,
-        input: &Value,
-    ) -> LResult<Done> {
+    pub(crate) fn delete_function_csc(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
         let r = names_only(ctx, input)?;
         self.get_function(ctx, &r.name)?;
         let (_, v) = self.store.write(|txn| {

@@ -30,12 +30,16 @@ fn layer_name(ctx: &RequestContext, raw: &str) -> LResult<(Partition, String)> {
     let parts: Vec<&str> = raw.split(':').collect();
     let (p, name) = match parts.as_slice() {
         [n] => (ctx.partition.clone(), *n),
-        ["arn", _, "lambda", region, account, "layer", n] => (Partition::new(*account, *region), *n),
+        ["arn", _, "lambda", region, account, "layer", n] => {
+            (Partition::new(*account, *region), *n)
+        }
         _ => {
             return Err(LambdaError::new(
                 400,
                 "ValidationException",
-                format!("1 validation error detected: Value '{raw}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"),
+                format!(
+                    "1 validation error detected: Value '{raw}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+                ),
             ));
         }
     };
@@ -48,7 +52,9 @@ fn layer_name(ctx: &RequestContext, raw: &str) -> LResult<(Partition, String)> {
         return Err(LambdaError::new(
             400,
             "ValidationException",
-            format!("1 validation error detected: Value '{raw}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"),
+            format!(
+                "1 validation error detected: Value '{raw}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+            ),
         ));
     }
     Ok((p, name.to_string()))
@@ -58,9 +64,11 @@ fn layer_name(ctx: &RequestContext, raw: &str) -> LResult<(Partition, String)> {
 pub fn parse_version_arn(arn: &str) -> Option<(Partition, String, u64)> {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
-        ["arn", _, "lambda", region, account, "layer", name, v] => {
-            Some((Partition::new(*account, *region), name.to_string(), v.parse().ok()?))
-        }
+        ["arn", _, "lambda", region, account, "layer", name, v] => Some((
+            Partition::new(*account, *region),
+            name.to_string(),
+            v.parse().ok()?,
+        )),
         _ => None,
     }
 }
@@ -73,7 +81,12 @@ fn strings(input: &Value, k: &str) -> Vec<String> {
     input
         .get(k)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -209,11 +222,7 @@ impl Lambda {
                 .is_none_or(|a| l.compatible_architectures.iter().any(|x| x == a))
     }
 
-    pub(crate) fn list_layer_versions(
-        &self,
-        ctx: &RequestContext,
-        input: &Value,
-    ) -> LResult<Done> {
+    pub(crate) fn list_layer_versions(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
         let (p, name) = layer_name(ctx, s(input, "LayerName").unwrap_or(""))?;
         let mut all: Vec<Value> = self
             .store
@@ -337,7 +346,9 @@ impl Lambda {
             return Err(LambdaError::new(
                 400,
                 "ValidationException",
-                format!("1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion"),
+                format!(
+                    "1 validation error detected: Value '{action}' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion"
+                ),
             ));
         }
         let principal = s(input, "Principal").unwrap_or("");
@@ -448,9 +459,7 @@ impl Lambda {
             return Ok(extra);
         };
         if layers.len() > 5 {
-            return Err(LambdaError::invalid(
-                "Cannot reference more than 5 layers.",
-            ));
+            return Err(LambdaError::invalid("Cannot reference more than 5 layers."));
         }
         let mut out = Vec::new();
         for l in &layers {
@@ -492,7 +501,12 @@ impl Lambda {
         let [account, name, v] = segs.as_slice() else {
             return None;
         };
-        let l = self.layer_version(&Partition::new(*account, region), name, v.parse().ok()?, true)?;
+        let l = self.layer_version(
+            &Partition::new(*account, region),
+            name,
+            v.parse().ok()?,
+            true,
+        )?;
         let sha = query?
             .split('&')
             .find_map(|kv| kv.strip_prefix("code="))

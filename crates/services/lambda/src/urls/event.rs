@@ -44,9 +44,16 @@ fn is_text(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type.map(str::to_ascii_lowercase) else {
         return false;
     };
-    ["text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml"]
-        .iter()
-        .any(|t| ct.contains(t))
+    [
+        "text/",
+        "json",
+        "xml",
+        "javascript",
+        "x-www-form-urlencoded",
+        "yaml",
+    ]
+    .iter()
+    .any(|t| ct.contains(t))
 }
 
 /// The version 2.0 event of one request.
@@ -204,12 +211,17 @@ pub fn response_of(payload: &[u8]) -> Response {
         .and_then(|n| u16::try_from(n).ok())
         .and_then(|n| StatusCode::from_u16(n).ok());
     let Some(status) = status else {
-        return (StatusCode::BAD_GATEWAY, json!({"Message": "Internal Server Error"}).to_string())
+        return (
+            StatusCode::BAD_GATEWAY,
+            json!({"Message": "Internal Server Error"}).to_string(),
+        )
             .into_response();
     };
     let body: Vec<u8> = match o.get("body") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) if o.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
+        Some(Value::String(s))
+            if o.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) =>
+        {
             match base64::engine::general_purpose::STANDARD.decode(s) {
                 Ok(b) => b,
                 Err(_) => {
@@ -246,7 +258,12 @@ pub fn response_of(payload: &[u8]) -> Response {
             let Ok(n) = HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()) else {
                 continue;
             };
-            for v in vs.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for v in vs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 if let Ok(v) = HeaderValue::from_str(v) {
                     h.append(n.clone(), v);
                 }
