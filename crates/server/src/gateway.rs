@@ -149,12 +149,30 @@ fn rest_service<'a>(
     app.services.default_rest()
 }
 
+/// The service that claims a request by its address alone (Lambda function URLs:
+/// `<url-id>.lambda-url.<region>.<host>`), before any other routing: such a request may carry
+/// any method, path, headers or body.
+fn service_by_address<'a>(
+    app: &'a App,
+    parts: &axum::http::request::Parts,
+) -> Option<&'a Arc<dyn Service>> {
+    let host = header_str(&parts.headers, "host").or(parts.uri.host());
+    let path = parts.uri.path();
+    app.services
+        .all()
+        .iter()
+        .find(|s| s.claims_address(host, path))
+}
+
 /// Which service a request is for, as far as its headers tell (for the 500 of a panic).
 fn service_of<'a>(
     app: &'a App,
     parts: &axum::http::request::Parts,
     ctx: &RequestContext,
 ) -> Option<&'a Arc<dyn Service>> {
+    if let Some(s) = service_by_address(app, parts) {
+        return Some(s);
+    }
     if let Some(rest) = rest_service(app, parts, ctx) {
         return Some(rest);
     }
@@ -176,6 +194,15 @@ async fn route(
     tests::hook(app, parts);
     if parts.uri.path().starts_with("/_localstack") {
         return state_api::handle(app, parts, body).await;
+    }
+    if let Some(service) = service_by_address(app, parts) {
+        let call = Call {
+            ctx,
+            parts,
+            operation: None,
+            payload: Payload::Stream(body),
+        };
+        return service.serve(app.runtime.as_ref(), call).await;
     }
     // smithy-rpc-v2-cbor: `POST /service/<Service>/operation/<Operation>`.
     if parts.method == Method::POST

@@ -153,6 +153,14 @@ pub trait Service: Send + Sync + 'static {
         false
     }
 
+    /// Whether a request is this service's by its address alone (the `Host` header without
+    /// regard to its port, and the path), whatever its signature, headers or body: Lambda's
+    /// function URLs (`<url-id>.lambda-url.<region>.<host>`). Such a request reaches `serve`
+    /// with its body still streaming and no operation.
+    fn claims_address(&self, _host: Option<&str>, _path: &str) -> bool {
+        false
+    }
+
     /// Register the service's stores with the engine that persists them (with persistence off,
     /// an in-memory engine: S3 bodies live in its chunk store).
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()>;

@@ -103,7 +103,7 @@ impl Lambda {
         Ok(Slot { lambda: self, key })
     }
 
-    fn spec(&self, ctx: &RequestContext, name: &str, c: &Config) -> FunctionSpec {
+    pub(crate) fn spec(&self, ctx: &RequestContext, name: &str, c: &Config) -> FunctionSpec {
         let place = self.place();
         let now = self.now();
         let day = crate::output::last_modified(now);
@@ -161,6 +161,16 @@ impl Lambda {
             timeout_ms: u64::from(c.timeout) * 1000,
             memory_mb: c.memory,
             env,
+            layers: self
+                .layers_of(&c.extra)
+                .into_iter()
+                .map(|(sha256, blob)| {
+                    let engine = self.engine().clone();
+                    let zip: CodeSource =
+                        Arc::new(move || crate::code::read(&engine, &blob).map_err(|e| e.message));
+                    crate::exec::LayerCode { sha256, zip }
+                })
+                .collect(),
         }
     }
 

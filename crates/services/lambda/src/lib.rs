@@ -21,6 +21,7 @@ mod queue;
 mod service;
 #[cfg(test)]
 mod tests;
+mod urls;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -94,6 +94,118 @@ pub enum LambdaRecord {
     Alias(Alias),
     Async(AsyncInvocation),
     Mapping(Mapping),
+    UrlConfig(UrlConfig),
+    LayerVersion(LayerVersion),
+    LayerHead(LayerHead),
+    StreamMapping(StreamMapping),
+    Checkpoint(Checkpoint),
+    Provisioned(Provisioned),
+    CodeSigning(CodeSigning),
+    FunctionCodeSigning(FunctionCodeSigning),
+}
+
+/// A function URL (`$LATEST` or an alias): `http://<url_id>.lambda-url.<region>.<host>/`.
+/// Keyed by its id outside the partitions, so a request finds it by its host alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UrlConfig {
+    pub url_id: String,
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    pub qualifier: Option<String>,
+    /// `NONE` or `AWS_IAM`.
+    pub auth_type: String,
+    /// The `Cors` member as given (JSON), if any.
+    pub cors: Option<String>,
+    /// `BUFFERED` or `RESPONSE_STREAM`.
+    pub invoke_mode: String,
+    pub created_ms: u64,
+    pub last_modified_ms: u64,
+}
+
+/// One version of a layer: its content is an engine blob, like function code. A deleted
+/// version that functions still name stays (hidden) so that they keep running, as on AWS.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerVersion {
+    pub name: String,
+    pub version: u64,
+    pub description: String,
+    pub code: BlobId,
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub created_ms: u64,
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<String>,
+    pub license: Option<String>,
+    /// Layer version permission statements (JSON text each), in the order added.
+    pub policy: Vec<String>,
+    pub policy_revision: String,
+    pub deleted: bool,
+}
+
+/// The last version number a layer handed out (numbers are never reused).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerHead {
+    pub name: String,
+    pub last_version: u64,
+}
+
+/// The settings of a stream event source mapping (Kinesis, DynamoDB Streams) beside its
+/// [`Mapping`] (same UUID).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamMapping {
+    pub uuid: String,
+    /// `TRIM_HORIZON`, `LATEST` or `AT_TIMESTAMP`.
+    pub starting_position: String,
+    pub starting_timestamp_ms: Option<u64>,
+    pub bisect_on_error: bool,
+    /// -1: retry until the record expires.
+    pub max_retries: i64,
+    /// -1: no maximum.
+    pub max_record_age_s: i64,
+    pub on_failure: Option<String>,
+    pub parallelization: u32,
+    /// The mapping's creation time: `LATEST` means the records after it.
+    pub created_ms: u64,
+}
+
+/// Where a stream mapping stands in one shard: the last sequence number handled (processed,
+/// or given up on and sent to the on-failure destination), so a restart resumes after it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub uuid: String,
+    pub shard_id: String,
+    pub sequence: String,
+    /// Failed attempts of the batch starting after `sequence`.
+    pub attempts: u32,
+}
+
+/// A provisioned concurrency configuration (of a version or an alias).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provisioned {
+    pub function: String,
+    pub qualifier: String,
+    pub requested: u32,
+    pub last_modified_ms: u64,
+}
+
+/// A code signing configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CodeSigning {
+    pub id: String,
+    pub description: String,
+    pub publishers: Vec<String>,
+    /// `Warn` or `Enforce`.
+    pub untrusted_action: String,
+    pub last_modified_ms: u64,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The code signing configuration a function uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCodeSigning {
+    pub function: String,
+    pub config_arn: String,
 }
 
 /// An event source mapping (SQS): the poller reads the queue through the SQS service and
@@ -120,6 +232,7 @@ impl Record for LambdaRecord {
         match self {
             LambdaRecord::Function(f) => vec![f.latest.code],
             LambdaRecord::Version(v) => vec![v.config.code],
+            LambdaRecord::LayerVersion(l) => vec![l.code],
             _ => Vec::new(),
         }
     }
@@ -160,5 +273,52 @@ pub mod keys {
     }
     pub fn mappings() -> Key {
         Key::builder().str("~esm").build()
+    }
+    /// A stream mapping's settings, beside its mapping.
+    pub fn stream_mapping(uuid: &str) -> Key {
+        Key::builder().str("~esm-stream").str(uuid).build()
+    }
+    pub fn checkpoint(uuid: &str, shard: &str) -> Key {
+        Key::builder().str("~esm-pos").str(uuid).str(shard).build()
+    }
+    pub fn checkpoints(uuid: &str) -> Key {
+        Key::builder().str("~esm-pos").str(uuid).build()
+    }
+    /// Function URLs live outside the partitions (a request names only the URL's id).
+    pub fn url(url_id: &str) -> Key {
+        Key::builder().str("~url").str(url_id).build()
+    }
+    pub fn urls() -> Key {
+        Key::builder().str("~url").build()
+    }
+    pub fn layer(p: &Partition, name: &str, version: u64) -> Key {
+        p.key().str("l").str(name).u64(version).build()
+    }
+    pub fn layer_versions(p: &Partition, name: &str) -> Key {
+        p.key().str("l").str(name).build()
+    }
+    pub fn layers(p: &Partition) -> Key {
+        p.key().str("l").build()
+    }
+    pub fn layer_head(p: &Partition, name: &str) -> Key {
+        p.key().str("lh").str(name).build()
+    }
+    pub fn provisioned(p: &Partition, name: &str, qualifier: &str) -> Key {
+        p.key().str("pc").str(name).str(qualifier).build()
+    }
+    pub fn provisioned_of(p: &Partition, name: &str) -> Key {
+        p.key().str("pc").str(name).build()
+    }
+    pub fn code_signing(p: &Partition, id: &str) -> Key {
+        p.key().str("csc").str(id).build()
+    }
+    pub fn code_signings(p: &Partition) -> Key {
+        p.key().str("csc").build()
+    }
+    pub fn function_code_signing(p: &Partition, name: &str) -> Key {
+        p.key().str("fcsc").str(name).build()
+    }
+    pub fn function_code_signings(p: &Partition) -> Key {
+        p.key().str("fcsc").build()
     }
 }

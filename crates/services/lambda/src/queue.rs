@@ -223,7 +223,13 @@ impl Lambda {
         let _ = rt.wait_durable(NAME, v).await;
     }
 
-    async fn send_to(&self, rt: &dyn Runtime, ctx: &RequestContext, arn: &str, body: String) {
+    pub(crate) async fn send_to(
+        &self,
+        rt: &dyn Runtime,
+        ctx: &RequestContext,
+        arn: &str,
+        body: String,
+    ) {
         let parts: Vec<&str> = arn.split(':').collect();
         let result = match parts.as_slice() {
             ["arn", _, "sqs", region, account, queue] => {

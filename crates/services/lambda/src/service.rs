@@ -104,11 +104,52 @@ impl Lambda {
             "ListFunctionEventInvokeConfigs" => self.list_event_invoke(ctx, input),
             "DeleteFunctionEventInvokeConfig" => self.delete_event_invoke(ctx, input),
             "Invoke" => self.invoke_op(ctx, input).await,
+            "InvokeAsync" => {
+                // The deprecated form of an `Event` invocation.
+                let mut i = serde_json::json!({
+                    "FunctionName": input.get("FunctionName"),
+                    "InvocationType": "Event",
+                });
+                if let Some(a) = input.get("InvokeArgs") {
+                    i["Payload"] = a.clone();
+                }
+                self.invoke_op(ctx, &i).await.map(|d| Done {
+                    output: serde_json::json!({ "Status": 202 }),
+                    ..d
+                })
+            }
             "CreateEventSourceMapping" => self.create_mapping(ctx, input),
             "GetEventSourceMapping" => self.get_mapping_op(ctx, input),
             "ListEventSourceMappings" => self.list_mappings(ctx, input),
             "UpdateEventSourceMapping" => self.update_mapping(ctx, input),
             "DeleteEventSourceMapping" => self.delete_mapping(ctx, input),
+            "CreateFunctionUrlConfig" => self.create_url(ctx, input),
+            "GetFunctionUrlConfig" => self.get_url(ctx, input),
+            "UpdateFunctionUrlConfig" => self.update_url(ctx, input),
+            "DeleteFunctionUrlConfig" => self.delete_url(ctx, input),
+            "ListFunctionUrlConfigs" => self.list_urls(ctx, input),
+            "PublishLayerVersion" => self.publish_layer(rt, ctx, input).await,
+            "GetLayerVersion" => self.get_layer(ctx, input),
+            "GetLayerVersionByArn" => self.get_layer_by_arn(ctx, input),
+            "ListLayers" => self.list_layers(ctx, input),
+            "ListLayerVersions" => self.list_layer_versions(ctx, input),
+            "DeleteLayerVersion" => self.delete_layer(ctx, input),
+            "AddLayerVersionPermission" => self.add_layer_permission(ctx, input),
+            "RemoveLayerVersionPermission" => self.remove_layer_permission(ctx, input),
+            "GetLayerVersionPolicy" => self.get_layer_policy(ctx, input),
+            "PutProvisionedConcurrencyConfig" => self.put_provisioned(ctx, input),
+            "GetProvisionedConcurrencyConfig" => self.get_provisioned(ctx, input),
+            "DeleteProvisionedConcurrencyConfig" => self.delete_provisioned(ctx, input),
+            "ListProvisionedConcurrencyConfigs" => self.list_provisioned(ctx, input),
+            "CreateCodeSigningConfig" => self.create_csc(ctx, input),
+            "GetCodeSigningConfig" => self.get_csc_op(ctx, input),
+            "UpdateCodeSigningConfig" => self.update_csc(ctx, input),
+            "DeleteCodeSigningConfig" => self.delete_csc(ctx, input),
+            "ListCodeSigningConfigs" => self.list_cscs(ctx, input),
+            "PutFunctionCodeSigningConfig" => self.put_function_csc(ctx, input),
+            "GetFunctionCodeSigningConfig" => self.get_function_csc(ctx, input),
+            "DeleteFunctionCodeSigningConfig" => self.delete_function_csc(ctx, input),
+            "ListFunctionsByCodeSigningConfig" => self.list_functions_by_csc(ctx, input),
             _ => return None,
         })
     }
@@ -300,7 +341,13 @@ impl Service for Lambda {
     }
 
     fn claims_path(&self, path: &str) -> bool {
-        path.starts_with(CODE_PATH) && path.contains("-tasks/snapshots/")
+        (path.starts_with(CODE_PATH) && path.contains("-tasks/snapshots/"))
+            || crate::ops::layers::is_layer_path(path)
+    }
+
+    /// Function URLs: `<url-id>.lambda-url.<region>.<host>` and `/_aws/lambda-url/<url-id>/`.
+    fn claims_address(&self, host: Option<&str>, path: &str) -> bool {
+        crate::urls::addressed(host, path).is_some()
     }
 
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
@@ -310,6 +357,39 @@ impl Service for Lambda {
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
         Box::pin(async move {
             let (ctx, parts) = (call.ctx, call.parts);
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or(parts.uri.host());
+            if let Some((id, path)) = crate::urls::addressed(host, parts.uri.path()) {
+                let body = match call.payload {
+                    Payload::Stream(b) => b,
+                    Payload::Bytes(b) => b.into(),
+                    Payload::Form(_) => Body::empty(),
+                };
+                let resp = self.serve_url(rt, ctx, parts, body, &id, &path).await;
+                return request_log::tag(resp, NAME, "InvokeFunctionUrl");
+            }
+            if parts.method == Method::GET && crate::ops::layers::is_layer_path(parts.uri.path()) {
+                rt.ensure_loaded(NAME).await;
+                let resp = match self.layer_zip(parts.uri.path(), parts.uri.query()) {
+                    Some(zip) => {
+                        let mut r = (StatusCode::OK, zip).into_response();
+                        r.headers_mut().insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/zip"),
+                        );
+                        r
+                    }
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        "The content of this layer is not here",
+                    )
+                        .into_response(),
+                };
+                return request_log::tag(resp, NAME, "GetLayerVersionContent");
+            }
             if parts.method == Method::GET && self.claims_path(parts.uri.path()) {
                 rt.ensure_loaded(NAME).await;
                 return request_log::tag(self.serve_code(parts), NAME, "GetFunctionCode");
@@ -352,10 +432,16 @@ impl Service for Lambda {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
             loop {
-                tokio::select! {
-                    _ = tick.tick() => { reaper.exec.reap(); }
-                    _ = stop2.wait_for(|s| *s) => { reaper.exec.stop_all(); return; }
+                let stopped = tokio::select! {
+                    _ = tick.tick() => false,
+                    _ = stop2.wait_for(|s| *s) => true,
+                };
+                if stopped {
+                    reaper.exec.stop_all();
+                    return;
                 }
+                reaper.exec.reap();
+                reaper.keep_provisioned().await;
             }
         });
         tokio::spawn(self.clone().run_mappings(rt.clone(), stop.clone()));

@@ -198,7 +198,14 @@ async fn control_plane_errors_in_lambdas_words() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "ValidationException");
-    let e = call(&l, &rt, "ListLayers", json!({})).await.unwrap_err();
+    let e = call(
+        &l,
+        &rt,
+        "GetFunctionRecursionConfig",
+        json!({"FunctionName": "f"}),
+    )
+    .await
+    .unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (501, "NotImplemented"));
     let e = call(
         &l,

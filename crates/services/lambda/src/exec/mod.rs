@@ -28,6 +28,24 @@ pub struct FunctionSpec {
     pub memory_mb: u32,
     /// The full environment of the process (AWS's variables and the function's own).
     pub env: Vec<(String, String)>,
+    /// The function's layers, in order (a later one's files win over an earlier one's).
+    pub layers: Vec<LayerCode>,
+}
+
+/// One layer of a function: its hash (names its unpacked directory) and where its zip comes
+/// from.
+#[derive(Clone)]
+pub struct LayerCode {
+    pub sha256: String,
+    pub zip: CodeSource,
+}
+
+impl std::fmt::Debug for LayerCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerCode")
+            .field("sha256", &self.sha256)
+            .finish()
+    }
 }
 
 /// How an invocation ended.

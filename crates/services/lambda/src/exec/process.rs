@@ -121,6 +121,9 @@ pub struct ProcessExecutor {
     idle: std::sync::Mutex<HashMap<String, Vec<Arc<Environment>>>>,
     idle_after: Duration,
     started: AtomicU64,
+    /// Pools kept warm (provisioned concurrency): how many of their idle environments the
+    /// reaper leaves alone.
+    pinned: std::sync::Mutex<HashMap<String, usize>>,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -157,6 +160,7 @@ impl ProcessExecutor {
             idle: Default::default(),
             idle_after,
             started: AtomicU64::new(0),
+            pinned: Default::default(),
         }
     }
 
@@ -171,15 +175,59 @@ impl ProcessExecutor {
 
     /// Stop environments idle longer than the idle limit; how many were stopped.
     pub fn reap(&self) -> usize {
+        let pinned = lock(&self.pinned).clone();
         let mut idle = lock(&self.idle);
         let mut n = 0;
-        for envs in idle.values_mut() {
+        for (key, envs) in idle.iter_mut() {
             let before = envs.len();
-            envs.retain(|e| lock(&e.last_used).elapsed() < self.idle_after);
+            let mut keep = pinned.get(key).copied().unwrap_or(0);
+            envs.retain(|e| {
+                if keep > 0 {
+                    keep -= 1;
+                    return true;
+                }
+                lock(&e.last_used).elapsed() < self.idle_after
+            });
             n += before - envs.len();
         }
         idle.retain(|_, v| !v.is_empty());
         n
+    }
+
+    /// Keep exactly these pools warm with these many environments (provisioned concurrency):
+    /// start what is missing (at most `MAX_WARM_STARTS` per call), and unpin the others.
+    pub async fn keep_warm(&self, wanted: Vec<(FunctionSpec, CodeSource, usize)>) {
+        const MAX_WARM_STARTS: usize = 8;
+        *lock(&self.pinned) = wanted
+            .iter()
+            .map(|(s, _, n)| (s.pool_key.clone(), *n))
+            .collect();
+        let mut budget = MAX_WARM_STARTS;
+        for (spec, code, n) in wanted {
+            let have = lock(&self.idle).get(&spec.pool_key).map_or(0, Vec::len);
+            for _ in have..n {
+                if budget == 0 {
+                    return;
+                }
+                budget -= 1;
+                match self.start_env(&spec, code.clone()).await {
+                    Ok((env, _)) => lock(&self.idle)
+                        .entry(spec.pool_key.clone())
+                        .or_default()
+                        .push(env),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// How many idle environments a pool holds (tests).
+    pub fn idle_in(&self, prefix: &str) -> usize {
+        lock(&self.idle)
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.len())
+            .sum()
     }
 
     /// Stop every idle environment (shutdown).
@@ -223,6 +271,54 @@ impl ProcessExecutor {
         Ok(dir)
     }
 
+    /// The function's layers merged, in order, into one directory (what AWS mounts at `/opt`),
+    /// kept per list of layer hashes.
+    async fn ensure_opt(&self, spec: &FunctionSpec) -> Result<Option<PathBuf>, String> {
+        if spec.layers.is_empty() {
+            return Ok(None);
+        }
+        use sha2::Digest;
+        let key = sha2::Sha256::digest(
+            spec.layers
+                .iter()
+                .map(|l| l.sha256.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+                .as_bytes(),
+        );
+        let name: String = key.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let parent = self.work_dir.join("opt");
+        let dir = parent.join(&name);
+        if dir.is_dir() {
+            return Ok(Some(dir));
+        }
+        let tmp = parent.join(format!(
+            ".tmp-{name}-{}-{}",
+            std::process::id(),
+            crate::now_ms()
+        ));
+        let layers = spec.layers.clone();
+        let dir2 = dir.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            std::fs::create_dir_all(&parent).map_err(|e| e.to_string())?;
+            for l in &layers {
+                let zip = (l.zip)()?;
+                crate::code::unpack(&zip, &tmp)
+                    .map_err(|e| format!("a layer could not be unpacked: {e}"))?;
+            }
+            if std::fs::rename(&tmp, &dir2).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+                if !dir2.is_dir() {
+                    return Err("the layers could not be unpacked".into());
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        Ok(Some(dir))
+    }
+
     fn runtime_dir(&self) -> Result<PathBuf, String> {
         let dir = self.work_dir.join("runtime");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -251,6 +347,10 @@ impl ProcessExecutor {
             .ensure_code(spec, code)
             .await
             .map_err(|m| ("Runtime.CodeUnavailable".to_string(), m))?;
+        let opt = self
+            .ensure_opt(spec)
+            .await
+            .map_err(|m| ("Runtime.LayerUnavailable".to_string(), m))?;
         let runtime_dir = self
             .runtime_dir()
             .map_err(|m| ("Runtime.Unavailable".to_string(), m))?;
@@ -277,6 +377,11 @@ impl ProcessExecutor {
             }
         }
         cmd.env("LD_LIBRARY_PATH", task_root.join("lib"));
+        if let Some(opt) = &opt {
+            for (k, v) in opt_env(opt, &task_root) {
+                cmd.env(k, v);
+            }
+        }
         for (k, v) in &spec.env {
             cmd.env(k, v);
         }
@@ -336,6 +441,55 @@ impl ProcessExecutor {
             warning,
         ))
     }
+}
+
+/// The variables that point a process at its layers, where AWS's point at `/opt`: `PATH`
+/// (`/opt/bin`), `LD_LIBRARY_PATH` (`/opt/lib`), `PYTHONPATH` (`/opt/python` and its
+/// `lib/python3.x/site-packages`), `NODE_PATH` (`/opt/nodejs/node_modules` and
+/// `/opt/nodejs/nodeNN/node_modules`), and `SNAPSTACK_LAMBDA_OPT` naming the directory.
+fn opt_env(opt: &Path, task_root: &Path) -> Vec<(String, String)> {
+    let join = |dirs: Vec<PathBuf>| {
+        dirs.iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let sub = |a: &str, b: &str| -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(opt.join(a))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join(b))
+            .filter(|p| p.is_dir())
+            .collect();
+        out.sort();
+        out
+    };
+    let mut py = vec![opt.join("python")];
+    py.extend(sub("python/lib", "site-packages"));
+    let mut node = vec![opt.join("nodejs/node_modules")];
+    node.extend(sub("nodejs", "node_modules"));
+    let path = std::env::var("PATH").unwrap_or_default();
+    vec![
+        (
+            "PATH".into(),
+            format!("{path}:{}", opt.join("bin").display()),
+        ),
+        (
+            "LD_LIBRARY_PATH".into(),
+            format!(
+                "{}:{}",
+                task_root.join("lib").display(),
+                opt.join("lib").display()
+            ),
+        ),
+        ("PYTHONPATH".into(), join(py)),
+        ("NODE_PATH".into(), join(node)),
+        (
+            "SNAPSTACK_LAMBDA_OPT".into(),
+            opt.to_string_lossy().into_owned(),
+        ),
+    ]
 }
 
 fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(r: R, log: SharedLog) {

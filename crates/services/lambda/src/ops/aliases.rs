@@ -157,9 +157,14 @@ impl Lambda {
         self.get_function(ctx, &r.name)?;
         let name = s(input, "Name").unwrap_or("");
         let p = ctx.partition.clone();
-        let (removed, version) = self
-            .store
-            .write(|txn| txn.remove(&keys::alias(&p, &r.name, name)).is_some());
+        let (removed, version) = self.store.write(|txn| {
+            let removed = txn.remove(&keys::alias(&p, &r.name, name)).is_some();
+            if removed {
+                crate::urls::forget(txn, &p.account, &p.region, &r.name, Some(Some(name)));
+                txn.remove(&keys::provisioned(&p, &r.name, name));
+            }
+            removed
+        });
         // Deleting an alias that does not exist succeeds, as in Lambda.
         Ok(if removed {
             Done::wrote(Value::Null, version)

@@ -219,7 +219,7 @@ impl Lambda {
                         .collect()
                 })
                 .unwrap_or_else(|| vec!["x86_64".into()]),
-            extra: extra_members(input, "{}"),
+            extra: self.fix_layers(ctx, extra_members(input, "{}"))?,
         };
         let tags: Vec<(String, String)> = input
             .get("Tags")
@@ -463,7 +463,7 @@ impl Lambda {
                     .filter(|a| !a.is_empty())
                     .map(String::from);
             }
-            c.extra = extra_members(input, &c.extra);
+            c.extra = self.fix_layers(ctx, extra_members(input, &c.extra))?;
             c.last_modified_ms = now;
             c.revision_id = rev;
             let shown = c.clone();
@@ -493,6 +493,9 @@ impl Lambda {
                     txn.remove(&k);
                     txn.remove_prefix(&keys::versions(&p, &name));
                     txn.remove_prefix(&keys::aliases(&p, &name));
+                    crate::urls::forget(txn, &p.account, &p.region, &name, None);
+                    txn.remove_prefix(&keys::provisioned_of(&p, &name));
+                    txn.remove(&keys::function_code_signing(&p, &name));
                     Ok(())
                 }
                 Some("$LATEST") => Err(LambdaError::invalid(
@@ -648,7 +651,7 @@ fn publish_in(
     c
 }
 
-fn url_safe(sha: &str) -> String {
+pub(crate) fn url_safe(sha: &str) -> String {
     sha.replace('+', "-").replace('/', "_").replace('=', "")
 }
 

@@ -1,7 +1,9 @@
 //! The control-plane operations, by concept.
 
 pub mod aliases;
+pub mod extras;
 pub mod functions;
+pub mod layers;
 pub mod settings;
 
 use serde_json::Value;

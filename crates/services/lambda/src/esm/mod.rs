@@ -1,14 +1,19 @@
-//! Event source mappings for SQS: Create/Get/List/Update/DeleteEventSourceMapping, and the
-//! poller (a task started by `Service::start`) that receives a batch through the SQS service,
-//! invokes the function with Lambda's SQS event, and deletes the messages only after the
-//! function succeeded (with `ReportBatchItemFailures`, all but the failed ones). A failed batch
-//! is left to become visible again, so SQS's own redrive policy moves it to its DLQ.
+//! Event source mappings: Create/Get/List/Update/DeleteEventSourceMapping, and the poller (a
+//! task started by `Service::start`) that gives each enabled mapping a batch from its source.
+//! One file per source: [`sqs`] (queues), [`kinesis`] (streams); a source is its `poll_*`
+//! function, called from [`Lambda::poll_once`] by the kind of the mapping's `EventSourceArn`.
+//! Stream sources share [`stream`]: their settings, a record beside the [`Mapping`], and the
+//! processing of a shard's batch with a checkpoint per shard.
+
+mod kinesis;
+mod sqs;
+pub(crate) mod stream;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use snapstack_engine::Partition;
 use snapstack_service::{RequestContext, Runtime};
 
@@ -19,7 +24,7 @@ use crate::{LResult, Lambda, LambdaError, NAME};
 
 const POLL: Duration = Duration::from_millis(500);
 
-fn ctx_for(account: &str, region: &str, request_id: String) -> RequestContext {
+pub(super) fn ctx_for(account: &str, region: &str, request_id: String) -> RequestContext {
     RequestContext {
         access_key: account.to_string(),
         partition: Partition::new(account, region),
@@ -44,6 +49,9 @@ impl Lambda {
             "EventSourceMappingArn": format!("arn:aws:lambda:{}:{}:event-source-mapping:{}", m.region, m.account, m.uuid),
             "FunctionResponseTypes": if m.report_item_failures { json!(["ReportBatchItemFailures"]) } else { json!([]) },
         });
+        if let Some(sm) = self.stream_settings(&m.uuid) {
+            stream::describe(&mut o, &sm);
+        }
         if let Some(o) = o.as_object_mut() {
             o.retain(|_, v| !v.is_null());
         }
@@ -72,26 +80,36 @@ impl Lambda {
                 "Unrecognized event source, must be kafka or specify an EventSourceArn",
             ));
         };
-        if !source.starts_with("arn:aws:sqs:") {
+        let Some(kind) = SourceKind::of(source) else {
             return Err(LambdaError::invalid(format!(
-                "Unsupported event source {source}: this emulator maps SQS queues"
+                "Unsupported event source {source}: this emulator maps SQS queues and Kinesis streams"
             )));
-        }
-        let batch = input.get("BatchSize").and_then(Value::as_u64).unwrap_or(10);
+        };
+        let default_batch = if kind == SourceKind::Sqs { 10 } else { 100 };
+        let batch = input
+            .get("BatchSize")
+            .and_then(Value::as_u64)
+            .unwrap_or(default_batch);
         let window = input
             .get("MaximumBatchingWindowInSeconds")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        if batch > 10 && window == 0 {
+        if kind == SourceKind::Sqs && batch > 10 && window == 0 {
             return Err(LambdaError::invalid(
                 "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
             ));
         }
         if batch > 10_000 {
-            return Err(LambdaError::invalid(
-                "BatchSize must be at most 10000 for SQS",
-            ));
+            return Err(LambdaError::invalid(format!(
+                "BatchSize must be at most 10000 for {}",
+                kind.label()
+            )));
         }
+        let uuid = self.uuid();
+        let stream_settings = match kind {
+            SourceKind::Sqs => None,
+            SourceKind::Kinesis => Some(stream::settings(input, &uuid, self.now())?),
+        };
         let existing = self
             .store
             .snapshot()
@@ -109,12 +127,13 @@ impl Lambda {
             });
         if let Some(uuid) = existing {
             return Err(LambdaError::conflict(format!(
-                "An event source mapping with SQS arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
+                "An event source mapping with {} arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
+                kind.label(),
                 r.name
             )));
         }
         let m = Mapping {
-            uuid: self.uuid(),
+            uuid,
             account: ctx.account().into(),
             region: ctx.region().into(),
             function: r.name.clone(),
@@ -132,6 +151,12 @@ impl Lambda {
         };
         let (_, v) = self.store.write(|txn| {
             txn.insert(keys::mapping(&m.uuid), LambdaRecord::Mapping(m.clone()));
+            if let Some(sm) = &stream_settings {
+                txn.insert(
+                    keys::stream_mapping(&m.uuid),
+                    LambdaRecord::StreamMapping(sm.clone()),
+                );
+            }
         });
         let mut out = self.mapping_out(&m);
         out["State"] = json!("Creating");
@@ -205,8 +230,21 @@ impl Lambda {
             m.report_item_failures = r;
         }
         m.last_modified_ms = self.now();
+        let sm = match self.stream_settings(&m.uuid) {
+            Some(mut sm) => {
+                stream::update(&mut sm, input)?;
+                Some(sm)
+            }
+            None => None,
+        };
         let (_, v) = self.store.write(|txn| {
             txn.insert(keys::mapping(&m.uuid), LambdaRecord::Mapping(m.clone()));
+            if let Some(sm) = &sm {
+                txn.insert(
+                    keys::stream_mapping(&m.uuid),
+                    LambdaRecord::StreamMapping(sm.clone()),
+                );
+            }
         });
         let mut out = self.mapping_out(&m);
         out["State"] = json!("Updating");
@@ -215,10 +253,12 @@ impl Lambda {
 
     pub(crate) fn delete_mapping(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
         let m = self.get_mapping(ctx, s(input, "UUID").unwrap_or(""))?;
+        let mut out = self.mapping_out(&m);
         let (_, v) = self.store.write(|txn| {
             txn.remove(&keys::mapping(&m.uuid));
+            txn.remove(&keys::stream_mapping(&m.uuid));
+            txn.remove_prefix(&keys::checkpoints(&m.uuid));
         });
-        let mut out = self.mapping_out(&m);
         out["State"] = json!("Deleting");
         Ok(Done::wrote(out, v))
     }
@@ -266,135 +306,40 @@ impl Lambda {
         }
     }
 
+    /// One batch of one mapping, by the kind of its source.
     async fn poll_once(&self, rt: &dyn Runtime, m: &Mapping) {
-        let parts: Vec<&str> = m.source_arn.split(':').collect();
-        let ["arn", _, "sqs", region, account, queue] = parts.as_slice() else {
-            return;
-        };
-        let ctx = ctx_for(&m.account, &m.region, self.uuid());
-        let r = crate::names::FnRef {
-            name: m.function.clone(),
-            qualifier: m.qualifier.clone(),
-        };
-        let Ok((config, reserved)) = self.target(&ctx, &r) else {
-            return;
-        };
-        // The function must be able to run before messages are taken from the queue.
-        let Ok(slot) = self.slot(&ctx, &m.function, reserved) else {
-            return;
-        };
-        let qctx = ctx_for(account, region, self.uuid());
-        let Ok(u) = rt
-            .invoke(&qctx, "sqs", "GetQueueUrl", json!({ "QueueName": queue }))
-            .await
-        else {
-            return;
-        };
-        let url = u.get("QueueUrl").cloned().unwrap_or_default();
-        let mut messages: Vec<Value> = Vec::new();
-        // Gather up to the batch size, waiting at most the batching window for more.
-        let until = tokio::time::Instant::now() + Duration::from_secs(u64::from(m.window_s));
-        loop {
-            let want = (m.batch_size as usize)
-                .saturating_sub(messages.len())
-                .min(10);
-            if want == 0 {
-                break;
-            }
-            let got = rt
-                .invoke(
-                    &qctx,
-                    "sqs",
-                    "ReceiveMessage",
-                    json!({
-                        "QueueUrl": url,
-                        "MaxNumberOfMessages": want,
-                        "AttributeNames": ["All"],
-                        "MessageAttributeNames": ["All"],
-                    }),
-                )
-                .await
-                .ok()
-                .and_then(|v| v.get("Messages").and_then(Value::as_array).cloned())
-                .unwrap_or_default();
-            let empty = got.is_empty();
-            messages.extend(got);
-            if messages.is_empty() || tokio::time::Instant::now() >= until {
-                break;
-            }
-            if empty {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        match SourceKind::of(&m.source_arn) {
+            Some(SourceKind::Sqs) => self.poll_sqs(rt, m).await,
+            Some(SourceKind::Kinesis) => self.poll_kinesis(rt, m).await,
+            None => {}
         }
-        if messages.is_empty() {
-            return;
-        }
-        let records: Vec<Value> = messages.iter().map(|msg| sqs_record(msg, m)).collect();
-        let event = json!({ "Records": records });
-        let arn = function_arn(&ctx, &m.function, m.qualifier.as_deref());
-        let out = self
-            .run(
-                &ctx,
-                &m.function,
-                &config,
-                &arn,
-                &ctx.request_id.clone(),
-                event.to_string().into_bytes(),
-            )
-            .await;
-        drop(slot);
-        let failed: HashSet<String> = if out.function_error.is_some() {
-            messages
-                .iter()
-                .filter_map(|m| s(m, "MessageId").map(String::from))
-                .collect()
-        } else if m.report_item_failures {
-            serde_json::from_slice::<Value>(&out.payload)
-                .ok()
-                .and_then(|v| {
-                    v.get("batchItemFailures")
-                        .and_then(Value::as_array)
-                        .cloned()
-                })
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|f| s(f, "itemIdentifier").map(String::from))
-                .collect()
+    }
+}
+
+/// The kinds of event source a mapping can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SourceKind {
+    Sqs,
+    Kinesis,
+}
+
+impl SourceKind {
+    pub(crate) fn of(arn: &str) -> Option<SourceKind> {
+        if arn.starts_with("arn:aws:sqs:") {
+            Some(SourceKind::Sqs)
+        } else if arn.starts_with("arn:aws:kinesis:") && arn.contains(":stream/") {
+            Some(SourceKind::Kinesis)
         } else {
-            HashSet::new()
-        };
-        let done: Vec<Value> = messages
-            .iter()
-            .filter(|msg| s(msg, "MessageId").is_some_and(|id| !failed.contains(id)))
-            .enumerate()
-            .map(|(i, msg)| json!({"Id": i.to_string(), "ReceiptHandle": msg["ReceiptHandle"]}))
-            .collect();
-        for chunk in done.chunks(10) {
-            let _ = rt
-                .invoke(
-                    &qctx,
-                    "sqs",
-                    "DeleteMessageBatch",
-                    json!({"QueueUrl": url, "Entries": chunk}),
-                )
-                .await;
+            None
         }
-        let result = if failed.is_empty() {
-            "OK"
-        } else {
-            "PROBLEM: Function call failed"
-        };
-        let uuid = m.uuid.clone();
-        let result = result.to_string();
-        self.store.write(|txn| {
-            if let Some(LambdaRecord::Mapping(cur)) = txn.get(&keys::mapping(&uuid)).cloned()
-                && cur.last_result != result
-            {
-                let mut cur = cur;
-                cur.last_result = result.clone();
-                txn.insert(keys::mapping(&uuid), LambdaRecord::Mapping(cur));
-            }
-        });
+    }
+
+    /// How Lambda's messages name the source.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            SourceKind::Sqs => "SQS",
+            SourceKind::Kinesis => "Kinesis",
+        }
     }
 }
 
@@ -406,43 +351,4 @@ fn reports_failures(input: &Value) -> Option<bool> {
             a.iter()
                 .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
         })
-}
-
-/// One SQS message as a record of Lambda's SQS event.
-fn sqs_record(msg: &Value, m: &Mapping) -> Value {
-    let mut attrs = Map::new();
-    if let Some(a) = msg.get("MessageAttributes").and_then(Value::as_object) {
-        for (k, v) in a {
-            let mut o = Map::new();
-            o.insert(
-                "stringValue".into(),
-                v.get("StringValue").cloned().unwrap_or(Value::Null),
-            );
-            o.insert(
-                "binaryValue".into(),
-                v.get("BinaryValue")
-                    .and_then(Value::as_str)
-                    .map(|b| json!(b))
-                    .unwrap_or(Value::Null),
-            );
-            o.insert("stringListValues".into(), json!([]));
-            o.insert("binaryListValues".into(), json!([]));
-            o.insert(
-                "dataType".into(),
-                v.get("DataType").cloned().unwrap_or(json!("String")),
-            );
-            attrs.insert(k.clone(), Value::Object(o));
-        }
-    }
-    json!({
-        "messageId": msg.get("MessageId"),
-        "receiptHandle": msg.get("ReceiptHandle"),
-        "body": msg.get("Body"),
-        "attributes": msg.get("Attributes").cloned().unwrap_or(json!({})),
-        "messageAttributes": attrs,
-        "md5OfBody": msg.get("MD5OfBody"),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": m.source_arn,
-        "awsRegion": m.region,
-    })
 }
