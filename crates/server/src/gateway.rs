@@ -177,6 +177,23 @@ async fn route(
     if parts.uri.path().starts_with("/_localstack") {
         return state_api::handle(app, parts, body).await;
     }
+    // `/_aws/<service>/...`: a service's own endpoints (SNS's signing certificates and
+    // inspection listings), as LocalStack serves them.
+    if let Some(rest) = parts.uri.path().strip_prefix("/_aws/")
+        && let Some(service) = rest
+            .split('/')
+            .next()
+            .and_then(|name| app.services.by_name(name))
+            .filter(|s| s.claims_path(parts.uri.path()))
+    {
+        let call = Call {
+            ctx,
+            parts,
+            operation: None,
+            payload: Payload::Stream(body),
+        };
+        return service.serve(app.runtime.as_ref(), call).await;
+    }
     // smithy-rpc-v2-cbor: `POST /service/<Service>/operation/<Operation>`.
     if parts.method == Method::POST
         && parts.headers.contains_key("smithy-protocol")
