@@ -44,7 +44,11 @@ fn https_endpoints_are_trusted_through_the_ca_bundle() {
         .args([&script_path(), "http://unused", "mkcert", certs])
         .output()
         .expect("run python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bundle = format!("{certs}/cert.pem");
     let mut s = Server::start(vol.path(), &[("SNAPSTACK_CA_BUNDLE", bundle.as_str())]);
     s.script("messaging.py", &["https", certs]);

@@ -454,9 +454,7 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     let delivery = match &fan {
-        Some(f) => Some(
-            fanout::delivery_latency(addr, &f.probe_queue, ops - errors).await?,
-        ),
+        Some(f) => Some(fanout::delivery_latency(addr, &f.probe_queue, ops - errors).await?),
         None => None,
     };
     Ok(LoadReport {

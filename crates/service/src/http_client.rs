@@ -22,7 +22,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of an answer read (head and body).
 const MAX_ANSWER: usize = 1 << 20;
 /// The environment variables whose PEM files add trusted certificates, in the order read.
-pub const CA_BUNDLE_VARS: [&str; 3] = ["SNAPSTACK_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"];
+pub const CA_BUNDLE_VARS: [&str; 3] =
+    ["SNAPSTACK_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"];
 
 /// A URL split for a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +125,9 @@ fn extra_roots() -> Vec<CertificateDer<'static>> {
 }
 
 /// A client configuration trusting the Mozilla roots and `extra`.
-fn config_trusting(extra: Vec<CertificateDer<'static>>) -> Result<Arc<rustls::ClientConfig>, String> {
+fn config_trusting(
+    extra: Vec<CertificateDer<'static>>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let (added, ignored) = roots.add_parsable_certificates(extra);
@@ -176,11 +179,13 @@ async fn request_with(
     if !method.bytes().all(|b| b.is_ascii_alphabetic()) || method.is_empty() {
         return Err(format!("bad method {method}"));
     }
-    let stream =
-        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((u.host.as_str(), u.port)))
-            .await
-            .map_err(|_| format!("connecting to {}:{} timed out", u.host, u.port))?
-            .map_err(|e| format!("connecting to {}:{}: {e}", u.host, u.port))?;
+    let stream = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((u.host.as_str(), u.port)),
+    )
+    .await
+    .map_err(|_| format!("connecting to {}:{} timed out", u.host, u.port))?
+    .map_err(|e| format!("connecting to {}:{}: {e}", u.host, u.port))?;
     let default_port = if u.tls { 443 } else { 80 };
     let host_header = match (u.port == default_port, u.host.contains(':')) {
         (true, false) => u.host.clone(),

@@ -59,7 +59,10 @@ async fn call(addr: &str, what: &str, req: &[u8]) -> Result<Vec<u8>, String> {
     if s >= 300 {
         return Err(format!(
             "{what} got {s}: {}",
-            String::from_utf8_lossy(&b).chars().take(300).collect::<String>()
+            String::from_utf8_lossy(&b)
+                .chars()
+                .take(300)
+                .collect::<String>()
         ));
     }
     Ok(b)

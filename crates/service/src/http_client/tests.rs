@@ -19,7 +19,10 @@ fn urls_split() {
     );
     let u = parse_url("https://h.example/p#frag").unwrap();
     assert!(u.tls);
-    assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("h.example", 443, "/p"));
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("h.example", 443, "/p")
+    );
     assert!(split_url("http://:80/").is_err());
     assert!(split_url("http://a:x/").is_err());
     assert!(split_url("ftp://a/").is_err());

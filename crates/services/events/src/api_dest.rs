@@ -325,9 +325,15 @@ mod tests {
             "https://h/p?a=1&k=v%26w"
         );
         let conn = serde_json::json!({"HeaderParameters": [{"Key": "a", "Value": "1", "IsValueSecret": false}]});
-        assert_eq!(pairs(Some(&conn), "HeaderParameters"), vec![("a".into(), "1".into())]);
+        assert_eq!(
+            pairs(Some(&conn), "HeaderParameters"),
+            vec![("a".into(), "1".into())]
+        );
         let target = serde_json::json!({"HeaderParameters": {"b": "2"}});
-        assert_eq!(pairs(Some(&target), "HeaderParameters"), vec![("b".into(), "2".into())]);
+        assert_eq!(
+            pairs(Some(&target), "HeaderParameters"),
+            vec![("b".into(), "2".into())]
+        );
         assert!(retryable(429) && retryable(503) && retryable(401));
         assert!(!retryable(400) && !retryable(404));
     }

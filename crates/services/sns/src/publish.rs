@@ -11,8 +11,8 @@ use snapstack_protocol::errors::AwsError;
 use snapstack_service::RequestContext;
 
 use crate::filter::{self, Scope};
-use crate::signing::{Signatures, string_to_sign};
 use crate::model::{self, Delivery, DeliveryKind, SentMessage, SnsRecord, Subscription, Topic};
+use crate::signing::{Signatures, string_to_sign};
 use crate::{Answer, Input, Sns, invalid, new_id, not_found, str_of};
 
 /// AWS's largest message (and batch): 256 KiB.
@@ -481,7 +481,9 @@ impl Sns {
                 SnsRecord::Subscription(s)
                     if s.pending_token.is_none()
                         && !matches!(s.protocol.as_str(), "email" | "sms" | "application")
-                        && s.attributes.get("RawMessageDelivery").is_none_or(|v| v != "true") =>
+                        && s.attributes
+                            .get("RawMessageDelivery")
+                            .is_none_or(|v| v != "true") =>
                 {
                     Some(s.protocol.clone())
                 }
@@ -640,9 +642,9 @@ impl Sns {
                 .iter()
                 .map(|(id, m)| {
                     let r = match m {
-                        Ok((msg, mid)) => self.publish_in(
-                            txn, &p, &topic.name, msg, now, &host, mid, &sigs,
-                        ),
+                        Ok((msg, mid)) => {
+                            self.publish_in(txn, &p, &topic.name, msg, now, &host, mid, &sigs)
+                        }
                         Err(e) => Err(e.clone()),
                     };
                     (id.clone(), r)

@@ -35,10 +35,7 @@ impl Service for Sns {
                 rt.ensure_loaded(NAME).await;
                 match self.serve_inspection(call.parts) {
                     Some(r) => r,
-                    None => (
-                        snapstack_protocol::http::StatusCode::NOT_FOUND,
-                        "Not found",
-                    )
+                    None => (snapstack_protocol::http::StatusCode::NOT_FOUND, "Not found")
                         .into_response(),
                 }
             });

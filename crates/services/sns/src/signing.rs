@@ -54,7 +54,8 @@ impl Signer {
 
     /// A new key and its certificate: (PKCS#8 DER, certificate PEM).
     fn generate(region: &str) -> Result<(Vec<u8>, String), String> {
-        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, KEY_BITS).map_err(|e| e.to_string())?;
+        let key =
+            rsa::PrivateKey::new(&mut getrandom::SysRng, KEY_BITS).map_err(|e| e.to_string())?;
         let der = key
             .to_pkcs8_der()
             .map_err(|e| e.to_string())?
@@ -199,9 +200,10 @@ impl Sns {
     /// lock, then stored unless another request stored one first).
     pub(crate) fn signer(&self, region: &str) -> Result<Arc<Signer>, AwsError> {
         let key = signing_key(region);
-        let internal = |e: String| AwsError::new("InternalError", e).with_status(
-            snapstack_protocol::http::StatusCode::INTERNAL_SERVER_ERROR,
-        );
+        let internal = |e: String| {
+            AwsError::new("InternalError", e)
+                .with_status(snapstack_protocol::http::StatusCode::INTERNAL_SERVER_ERROR)
+        };
         let stored = |snap: &SnsRecord| match snap {
             SnsRecord::SigningKey {
                 private_pkcs8,
@@ -279,8 +281,14 @@ mod tests {
             region_of_cert_path("/_aws/sns/SimpleNotificationService-eu-west-1.pem"),
             Some("eu-west-1")
         );
-        assert_eq!(region_of_cert_path("/_aws/sns/SimpleNotificationService-.pem"), None);
-        assert_eq!(region_of_cert_path("/_aws/sns/SimpleNotificationService-a/b.pem"), None);
+        assert_eq!(
+            region_of_cert_path("/_aws/sns/SimpleNotificationService-.pem"),
+            None
+        );
+        assert_eq!(
+            region_of_cert_path("/_aws/sns/SimpleNotificationService-a/b.pem"),
+            None
+        );
     }
 
     #[test]
