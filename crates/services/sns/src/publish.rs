@@ -347,6 +347,9 @@ pub(crate) fn signature_version(topic: &Topic) -> &str {
         .unwrap_or("1")
 }
 
+/// A batch entry checked: its message and the id it will have, or its error.
+type Checked = Result<(Message, String), AwsError>;
+
 /// What one publish inside a write gave: (message id, sequence number).
 type Outcome = (String, Option<String>);
 
@@ -626,7 +629,8 @@ impl Sns {
         let host = self.host();
         let signer = self.signer(&p.region)?;
         let sigs = Signatures::new(&signer, signature_version(&topic));
-        let checked: Vec<(String, Result<(Message, String), AwsError>)> = checked
+        // Each valid message with its id, signed before the write.
+        let checked: Vec<(String, Checked)> = checked
             .into_iter()
             .map(|(id, m)| {
                 let m = m.map(|msg| {
