@@ -174,8 +174,18 @@ fn loadgen(args: LoadgenArgs) -> Result<(), String> {
         std::time::Duration::from_secs_f64(args.seconds),
         args.keys,
     ))?;
+    let delivery = r
+        .delivery
+        .as_ref()
+        .map(|d| {
+            format!(
+                ",\"delivered\":{},\"delivery_p50_us\":{},\"delivery_p99_us\":{}",
+                d.delivered, d.p50_us, d.p99_us
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "{{\"op\":\"{}\",\"ops_per_sec\":{:.1},\"ops\":{},\"errors\":{},\"p50_us\":{},\"p99_us\":{}}}",
+        "{{\"op\":\"{}\",\"ops_per_sec\":{:.1},\"ops\":{},\"errors\":{},\"p50_us\":{},\"p99_us\":{}{delivery}}}",
         r.op,
         r.ops_per_sec(),
         r.ops,

@@ -195,7 +195,19 @@ async fn route(
     if parts.uri.path().starts_with("/_localstack") {
         return state_api::handle(app, parts, body).await;
     }
-    if let Some(service) = service_by_address(app, parts) {
+    // A service's own addresses (Lambda function URLs), then `/_aws/<service>/...`: a
+    // service's own endpoints (SNS's signing certificates and inspection listings), as
+    // LocalStack serves them.
+    let claimed = service_by_address(app, parts).or_else(|| {
+        parts
+            .uri
+            .path()
+            .strip_prefix("/_aws/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|name| app.services.by_name(name))
+            .filter(|s| s.claims_path(parts.uri.path()))
+    });
+    if let Some(service) = claimed {
         let call = Call {
             ctx,
             parts,

@@ -9,7 +9,10 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+pub mod fanout;
+
 use crate::bench::round_trip_keep;
+use fanout::FANOUT_OPS;
 
 /// The operations measured: issue 16's list, then the main call of each later service.
 pub const OPS: &[&str] = &[
@@ -26,6 +29,9 @@ pub const OPS: &[&str] = &[
     "logs-put",
     "cw-put",
     "sts-identity",
+    "sns-fanout-1",
+    "sns-fanout-10",
+    "events-put",
 ];
 
 /// A finished run.
@@ -37,6 +43,8 @@ pub struct LoadReport {
     pub elapsed: Duration,
     pub p50_us: u64,
     pub p99_us: u64,
+    /// For the fan-out operations: the deliveries timed after the run.
+    pub delivery: Option<fanout::DeliveryReport>,
 }
 
 impl LoadReport {
@@ -397,7 +405,15 @@ pub async fn run(
         return Err(format!("--op must be one of {}", OPS.join(", ")));
     }
     let keys = keys.max(1);
-    let queue_url = setup(op, addr, keys).await?;
+    let fan = if FANOUT_OPS.contains(&op) {
+        Some(fanout::setup(op, addr).await?)
+    } else {
+        None
+    };
+    let queue_url = match &fan {
+        Some(f) => f.target.clone(),
+        None => setup(op, addr, keys).await?,
+    };
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -411,7 +427,11 @@ pub async fn run(
             let mut i = c * 7919;
             while Instant::now() < deadline {
                 i = (i + 1) % keys;
-                let req = request(&op, &addr, i, &queue_url);
+                let req = if FANOUT_OPS.contains(&op.as_str()) {
+                    fanout::request(&op, &addr, i, &queue_url)
+                } else {
+                    request(&op, &addr, i, &queue_url)
+                };
                 let t = Instant::now();
                 let status = conn.send(&req).await?;
                 let _ = hist.record((t.elapsed().as_micros() as u64).max(1));
@@ -432,13 +452,19 @@ pub async fn run(
         ops += o;
         errors += e;
     }
+    let elapsed = started.elapsed();
+    let delivery = match &fan {
+        Some(f) => Some(fanout::delivery_latency(addr, &f.probe_queue, ops - errors).await?),
+        None => None,
+    };
     Ok(LoadReport {
         op: op.to_string(),
         ops,
         errors,
-        elapsed: started.elapsed(),
+        elapsed,
         p50_us: hist.value_at_quantile(0.5),
         p99_us: hist.value_at_quantile(0.99),
+        delivery,
     })
 }
 
@@ -472,6 +498,9 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{op}: {e}"));
             assert!(r.ops > 0, "{op}");
             assert_eq!(r.errors, 0, "{op}: {r:?}");
+            if let Some(d) = &r.delivery {
+                assert_eq!(d.delivered, r.ops, "{op}: every message delivered: {r:?}");
+            }
         }
         server.abort();
     }

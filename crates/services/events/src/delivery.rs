@@ -242,6 +242,9 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
             let input = json!({"DeliveryStreamName": name, "Record": {"Data": b64(&d.body)}});
             call(rt, a.account, a.region, "firehose", "PutRecord", input).await
         }
+        "events" if a.resource.starts_with("api-destination/") => {
+            events.send_api_destination(&a, &target, &d.body).await
+        }
         "states" => {
             let input = json!({"stateMachineArn": arn, "input": d.body});
             call(

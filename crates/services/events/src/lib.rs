@@ -22,6 +22,7 @@ use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::StatusCode;
 use snapstack_service::RequestContext;
 
+mod api_dest;
 mod archives;
 mod buses;
 mod connections;

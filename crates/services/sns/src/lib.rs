@@ -21,11 +21,13 @@ use snapstack_service::RequestContext;
 
 pub mod delivery;
 pub mod filter;
+mod inspect;
 pub mod model;
 mod platform;
 mod policy;
 mod publish;
 mod service;
+pub mod signing;
 mod subs;
 mod topics;
 
@@ -65,6 +67,8 @@ pub struct Sns {
     host: RwLock<String>,
     /// Wakes the delivery task when a publish wrote deliveries.
     pub(crate) wake: tokio::sync::Notify,
+    /// Parsed signing keys, by region (`signing.rs`).
+    pub(crate) signers: signing::SignerCache,
 }
 
 impl Default for Sns {
@@ -123,6 +127,7 @@ impl Sns {
             store: Store::new(NAME),
             host: RwLock::new("localhost.localstack.cloud:4566".to_string()),
             wake: tokio::sync::Notify::new(),
+            signers: signing::SignerCache::default(),
         }
     }
 

@@ -43,6 +43,12 @@ pub enum SnsRecord {
     Sent(Box<SentMessage>),
     /// Counters of a partition (sequence numbers for FIFO topics, `sent` keys).
     Counter(u64),
+    /// A region's message signing key (PKCS#8 DER) and its certificate (PEM), under
+    /// `["signing", region]`.
+    SigningKey {
+        private_pkcs8: Vec<u8>,
+        cert_pem: String,
+    },
 }
 impl Record for SnsRecord {}
 

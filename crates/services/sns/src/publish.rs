@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 use snapstack_engine::{Partition, Txn};
@@ -13,6 +12,7 @@ use snapstack_service::RequestContext;
 
 use crate::filter::{self, Scope};
 use crate::model::{self, Delivery, DeliveryKind, SentMessage, SnsRecord, Subscription, Topic};
+use crate::signing::{Signatures, string_to_sign};
 use crate::{Answer, Input, Sns, invalid, new_id, not_found, str_of};
 
 /// AWS's largest message (and batch): 256 KiB.
@@ -197,50 +197,6 @@ fn check_attribute(name: &str, a: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Sign an envelope: `SignatureVersion`, `Signature`, `SigningCertURL`. The signature is the
-/// base64 SHA-256 of AWS's canonical string-to-sign (no RSA key here: it identifies the
-/// message but does not verify against a certificate).
-pub(crate) fn sign(env: &mut Map<String, Value>, host: &str, region: &str) {
-    let keys: &[&str] = match env.get("Type").and_then(Value::as_str) {
-        Some("Notification") => &[
-            "Message",
-            "MessageId",
-            "Subject",
-            "Timestamp",
-            "TopicArn",
-            "Type",
-        ],
-        _ => &[
-            "Message",
-            "MessageId",
-            "SubscribeURL",
-            "Timestamp",
-            "Token",
-            "TopicArn",
-            "Type",
-        ],
-    };
-    let mut canonical = String::new();
-    for k in keys {
-        if let Some(Value::String(v)) = env.get(*k) {
-            canonical.push_str(k);
-            canonical.push('\n');
-            canonical.push_str(v);
-            canonical.push('\n');
-        }
-    }
-    let sig = base64::engine::general_purpose::STANDARD
-        .encode(sha2::Sha256::digest(canonical.as_bytes()));
-    env.insert("SignatureVersion".into(), json!("1"));
-    env.insert("Signature".into(), json!(sig));
-    env.insert(
-        "SigningCertURL".into(),
-        json!(format!(
-            "http://{host}/_aws/sns/SimpleNotificationService-{region}.pem"
-        )),
-    );
-}
-
 /// The attributes of an envelope: `{name: {Type, Value}}`.
 fn envelope_attributes(attrs: &Map<String, Value>) -> Value {
     let mut out = Map::new();
@@ -267,6 +223,7 @@ pub(crate) struct Published<'a> {
     pub sequence: Option<&'a str>,
     pub now: u64,
     pub host: &'a str,
+    pub sigs: &'a Signatures<'a>,
 }
 
 impl Published<'_> {
@@ -289,7 +246,7 @@ impl Published<'_> {
         let region = model::parse_arn(&self.topic.arn)
             .map(|a| a.region.to_string())
             .unwrap_or_default();
-        sign(&mut env, self.host, &region);
+        self.sigs.apply(&mut env, self.host, &region);
         env.insert(
             "UnsubscribeURL".into(),
             json!(format!(
@@ -381,12 +338,25 @@ impl Published<'_> {
     }
 }
 
+/// The `SignatureVersion` of a topic's messages.
+pub(crate) fn signature_version(topic: &Topic) -> &str {
+    topic
+        .attributes
+        .get("SignatureVersion")
+        .map(String::as_str)
+        .unwrap_or("1")
+}
+
+/// A batch entry checked: its message and the id it will have, or its error.
+type Checked = Result<(Message, String), AwsError>;
+
 /// What one publish inside a write gave: (message id, sequence number).
 type Outcome = (String, Option<String>);
 
 impl Sns {
     /// Publish one checked message to a topic inside a write: deduplication, the sequence
     /// number, and the deliveries. Returns the message id and sequence number.
+    #[allow(clippy::too_many_arguments)]
     fn publish_in(
         &self,
         txn: &mut Txn<'_, SnsRecord>,
@@ -395,6 +365,8 @@ impl Sns {
         msg: &Message,
         now: u64,
         host: &str,
+        message_id: &str,
+        sigs: &Signatures<'_>,
     ) -> Result<Outcome, AwsError> {
         let tkey = model::topic_key(p, topic_name);
         let Some(SnsRecord::Topic(t)) = txn.get(&tkey) else {
@@ -415,7 +387,7 @@ impl Sns {
             }
             topic.sequence += 1;
             let seq = format!("{:020}", topic.sequence);
-            let message_id = new_id();
+            let message_id = message_id.to_string();
             txn.insert(
                 dkey,
                 SnsRecord::Dedup {
@@ -445,12 +417,12 @@ impl Sns {
                 sequence.as_deref(),
                 now,
                 host,
+                sigs,
             );
             return Ok((message_id, sequence));
         }
-        let message_id = new_id();
-        self.fan_out(txn, p, &topic, msg, &message_id, None, now, host);
-        Ok((message_id, sequence))
+        self.fan_out(txn, p, &topic, msg, message_id, None, now, host, sigs);
+        Ok((message_id.to_string(), sequence))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -464,6 +436,7 @@ impl Sns {
         sequence: Option<&str>,
         now: u64,
         host: &str,
+        sigs: &Signatures<'_>,
     ) {
         let published = Published {
             msg,
@@ -472,6 +445,7 @@ impl Sns {
             sequence,
             now,
             host,
+            sigs,
         };
         let subs: Vec<Subscription> = txn
             .scan_prefix(&model::subs_of_topic(p, &topic.name))
@@ -489,6 +463,53 @@ impl Sns {
                 model::delivery_key(d.due_ms, &d.id),
                 SnsRecord::Delivery(Box::new(d)),
             );
+        }
+    }
+
+    /// Sign, before the write, the envelopes the topic's current subscriptions will get (one
+    /// signature per distinct body).
+    fn presign(
+        &self,
+        p: &Partition,
+        topic: &Topic,
+        msg: &Message,
+        message_id: &str,
+        now: u64,
+        sigs: &Signatures<'_>,
+    ) {
+        let snap = self.store.snapshot();
+        let mut protocols: Vec<String> = snap
+            .scan_prefix(&model::subs_of_topic(p, &topic.name))
+            .filter_map(|(_, r)| match r {
+                SnsRecord::Subscription(s)
+                    if s.pending_token.is_none()
+                        && !matches!(s.protocol.as_str(), "email" | "sms" | "application")
+                        && s.attributes
+                            .get("RawMessageDelivery")
+                            .is_none_or(|v| v != "true") =>
+                {
+                    Some(s.protocol.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        protocols.sort();
+        protocols.dedup();
+        let timestamp = snapstack_protocol::codec::time::iso8601_ms(now);
+        let mut bodies: Vec<String> = protocols.iter().map(|p| msg.body_for(p)).collect();
+        bodies.sort();
+        bodies.dedup();
+        for body in bodies {
+            let mut env = Map::new();
+            env.insert("Type".into(), json!("Notification"));
+            env.insert("MessageId".into(), json!(message_id));
+            env.insert("TopicArn".into(), json!(topic.arn));
+            if let Some(s) = &msg.subject {
+                env.insert("Subject".into(), json!(s));
+            }
+            env.insert("Message".into(), json!(body));
+            env.insert("Timestamp".into(), json!(timestamp));
+            sigs.prepare(string_to_sign(&env));
         }
     }
 
@@ -520,9 +541,13 @@ impl Sns {
             .is_some_and(|v| v == "true");
         let msg = check_message(input, topic.is_fifo(), content_dedup)?;
         let host = self.host();
-        let (res, version) = self
-            .store
-            .write(|txn| self.publish_in(txn, &p, &topic.name, &msg, now, &host));
+        let signer = self.signer(&p.region)?;
+        let sigs = Signatures::new(&signer, signature_version(&topic));
+        let message_id = new_id();
+        self.presign(&p, &topic, &msg, &message_id, now, &sigs);
+        let (res, version) = self.store.write(|txn| {
+            self.publish_in(txn, &p, &topic.name, &msg, now, &host, &message_id, &sigs)
+        });
         let (message_id, sequence) = res?;
         self.wake.notify_one();
         let mut out = json!({ "MessageId": message_id });
@@ -602,12 +627,28 @@ impl Sns {
             })
             .collect();
         let host = self.host();
+        let signer = self.signer(&p.region)?;
+        let sigs = Signatures::new(&signer, signature_version(&topic));
+        // Each valid message with its id, signed before the write.
+        let checked: Vec<(String, Checked)> = checked
+            .into_iter()
+            .map(|(id, m)| {
+                let m = m.map(|msg| {
+                    let message_id = new_id();
+                    self.presign(&p, &topic, &msg, &message_id, now, &sigs);
+                    (msg, message_id)
+                });
+                (id, m)
+            })
+            .collect();
         let (results, version) = self.store.write(|txn| {
             checked
                 .iter()
                 .map(|(id, m)| {
                     let r = match m {
-                        Ok(msg) => self.publish_in(txn, &p, &topic.name, msg, now, &host),
+                        Ok((msg, mid)) => {
+                            self.publish_in(txn, &p, &topic.name, msg, now, &host, mid, &sigs)
+                        }
                         Err(e) => Err(e.clone()),
                     };
                     (id.clone(), r)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use snapstack_engine::Engine;
 use snapstack_protocol::http::request::Parts;
-use snapstack_protocol::response::Response;
+use snapstack_protocol::response::{IntoResponse, Response};
 use snapstack_service::{BoxFuture, Call, Endpoint, RequestContext, Runtime, Service};
 
 use crate::{NAME, Sns};
@@ -24,7 +24,22 @@ impl Service for Sns {
         engine.register(self.store.clone())
     }
 
+    /// `/_aws/sns/...`: the signing certificates and the inspection endpoints (`inspect.rs`).
+    fn claims_path(&self, path: &str) -> bool {
+        path.starts_with("/_aws/sns/")
+    }
+
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
+        if self.claims_path(call.parts.uri.path()) {
+            return Box::pin(async move {
+                rt.ensure_loaded(NAME).await;
+                match self.serve_inspection(call.parts) {
+                    Some(r) => r,
+                    None => (snapstack_protocol::http::StatusCode::NOT_FOUND, "Not found")
+                        .into_response(),
+                }
+            });
+        }
         Box::pin(snapstack_service::reply::serve_query(
             rt,
             NAME,

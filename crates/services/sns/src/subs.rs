@@ -232,6 +232,11 @@ impl Sns {
         let prefix = model::subs_of_topic(&p, &topic.name);
         let host = self.host();
         let owner = ctx.account().to_string();
+        let signer = if needs_confirmation && protocol.starts_with("http") {
+            Some(self.signer(&p.region)?)
+        } else {
+            None
+        };
         let (res, version) = self.store.write(|txn| {
             let mut count = 0;
             for (_, r) in txn.scan_prefix(&prefix) {
@@ -259,8 +264,12 @@ impl Sns {
             let id = new_id();
             let arn = format!("{}:{id}", topic.arn);
             let token = needs_confirmation.then(new_token);
-            if let (Some(token), true) = (&token, protocol.starts_with("http")) {
-                let (key, d) = confirmation(&host, &p, &topic.arn, &arn, &protocol, &endpoint, token, now);
+            if let (Some(token), Some(signer)) = (&token, &signer) {
+                let sigs = crate::signing::Signatures::new(
+                    signer,
+                    crate::publish::signature_version(&topic),
+                );
+                let (key, d) = confirmation(&host, &p, &topic.arn, &arn, &protocol, &endpoint, token, now, &sigs);
                 txn.insert(key, SnsRecord::Delivery(Box::new(d)));
             }
             txn.insert(
@@ -474,6 +483,7 @@ fn confirmation(
     endpoint: &str,
     token: &str,
     now: u64,
+    sigs: &crate::signing::Signatures<'_>,
 ) -> (snapstack_engine::Key, Delivery) {
     let message_id = new_id();
     let subscribe_url =
@@ -494,7 +504,7 @@ fn confirmation(
         "Timestamp".into(),
         json!(snapstack_protocol::codec::time::iso8601_ms(now)),
     );
-    crate::publish::sign(&mut body, host, &p.region);
+    sigs.apply(&mut body, host, &p.region);
     let id = new_id();
     let d = Delivery {
         id: id.clone(),
