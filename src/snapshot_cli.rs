@@ -2,7 +2,7 @@
 //! (read-only); `export|import|gc` (in `archive_cli.rs`): move generations as an archive file,
 //! and collect a stopped server's garbage.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -299,7 +299,14 @@ fn export_and_import_round_trip_and_refuse_a_damaged_archive() {
 #[test]
 fn gc_is_refused_while_a_server_runs_and_frees_dropped_generations_after() {
     let v = common::tempdir();
-    let mut server = common::Server::start(v.path(), SAVING);
+    // Without the write-ahead log: its current segment lists the blobs of every frame in it
+    // (kept alive until the segment is removed), which would keep the dropped bodies.
+    let env = &[
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_WAL", "0"),
+    ];
+    let mut server = common::Server::start(v.path(), env);
     switches(&mut server, &["make", "g"]);
     // Five generations of a changing 300 KiB object: the oldest two are dropped (3 are kept),
     // and with them the only references to their bodies.
@@ -456,7 +463,14 @@ fn metrics_count_requests_and_saves_per_service_and_operation() {
             .contains("content-type: text/plain; version=0.0.4"),
         "{head}"
     );
-    let body = common::dechunk(body);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        common::dechunk(body)
+    } else {
+        body.to_string()
+    };
     for line in [
         "snapstack_requests_total{service=\"sqs\",operation=\"CreateQueue\"} 1",
         "snapstack_requests_total{service=\"sqs\",operation=\"SendMessage\"} 1",
