@@ -21,6 +21,9 @@ impl Record for Obj {
     }
 }
 
+/// A record to store: its key number, its value bytes, and the bytes of its blob if it has one.
+type Spec = (u64, Vec<u8>, Option<Vec<u8>>);
+
 fn key(i: u64) -> Key {
     Key::builder().str("k").u64(i).build()
 }
@@ -39,7 +42,7 @@ fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
 
 /// A volume with service `name` holding `records` (value bytes, and a blob's bytes or none),
 /// saved as one generation.
-fn source(dir: &Path, name: &str, records: &[(u64, Vec<u8>, Option<Vec<u8>>)]) -> Engine {
+fn source(dir: &Path, name: &str, records: &[Spec]) -> Engine {
     let engine = Engine::open(dir, EngineOptions::default()).unwrap();
     let store = Store::<Obj>::new(name);
     engine.register(store.clone()).unwrap();
@@ -117,7 +120,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn sample() -> Vec<(u64, Vec<u8>, Option<Vec<u8>>)> {
+fn sample() -> Vec<Spec> {
     (0..400u64)
         .map(|i| {
             let blob = (i % 97 == 0).then(|| pseudo_random(150_000 + i as usize, i));
@@ -320,7 +323,7 @@ proptest! {
             0..300,
         )
     ) {
-        let records: Vec<(u64, Vec<u8>, Option<Vec<u8>>)> = records
+        let records: Vec<Spec> = records
             .into_iter()
             .map(|(k, (v, blob))| (k, v, blob.map(|n| pseudo_random(n, k))))
             .collect();

@@ -303,7 +303,7 @@ impl Metrics {
             ),
         ] {
             let metric = |suffix: &str| format!("snapstack_{name}{suffix}");
-            let counters: [(&str, &str, fn(&Summary) -> u64); 2] = [
+            let counters: [Column; 2] = [
                 ("s_total", "count", |s| s.count.load(Ordering::Relaxed)),
                 ("_errors_total", "failures", |s| {
                     s.errors.load(Ordering::Relaxed)
@@ -349,7 +349,7 @@ impl Metrics {
             if name == "log_commit" {
                 continue;
             }
-            let totals: [(&str, &str, fn(&Summary) -> u64); 3] = [
+            let totals: [Column; 3] = [
                 (
                     "_bytes_total",
                     if name == "save" {
@@ -403,6 +403,9 @@ impl Metrics {
         out
     }
 }
+
+/// A metric of a [`Summary`]: name suffix, what it counts, how to read it.
+type Column = (&'static str, &'static str, fn(&Summary) -> u64);
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
