@@ -1,18 +1,34 @@
-//! `snapstack snapshot list|verify|diff`: look at a state directory without a server. Read-only.
+//! `snapstack snapshot list|verify|diff`: look at a state directory without a server
+//! (read-only); `export|import|gc` (in `archive_cli.rs`): move generations as an archive file,
+//! and collect a stopped server's garbage.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use snapstack::{Engine, EngineOptions};
 
+#[path = "archive_cli.rs"]
+mod archive_cli;
+
 #[derive(clap::Args)]
 pub struct SnapshotArgs {
     /// list: every saved generation of every service. verify: read every chunk they reference
     /// and check it against its hash. diff: the records that differ between two generations of
-    /// one service (--service; default the two newest).
-    #[arg(value_parser = ["list", "verify", "diff"])]
+    /// one service (--service; default the two newest). export FILE: write a generation of
+    /// services (--services, --generation; default every service's newest) to one archive
+    /// file. import FILE: verify an archive whole, then add its services to the volume as new
+    /// generations. gc: remove what no kept generation references (the server must be stopped).
+    #[arg(value_parser = ["list", "verify", "diff", "export", "import", "gc"])]
     action: String,
+    /// export, import: the archive file.
+    file: Option<PathBuf>,
+    /// export: the services to include, comma-separated (default: every saved service).
+    #[arg(long, value_delimiter = ',')]
+    services: Option<Vec<String>>,
+    /// export: the generation to export of each service (default: each one's newest).
+    #[arg(long)]
+    generation: Option<u64>,
     /// diff: the service to compare.
     #[arg(long)]
     service: Option<String>,
@@ -30,19 +46,40 @@ pub struct SnapshotArgs {
     volume_dir: Option<String>,
 }
 
-fn state_dir(args: &SnapshotArgs) -> PathBuf {
+fn volume_dir(args: &SnapshotArgs) -> PathBuf {
     let volume = args
         .volume_dir
         .clone()
         .or_else(|| std::env::var("LOCALSTACK_VOLUME_DIR").ok())
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "./volume".into());
-    Path::new(&volume).join("state")
+    PathBuf::from(volume)
 }
 
-/// Exit codes: 0 all good, 1 a problem was found (verify), 2 the directory could not be read.
+fn state_dir(args: &SnapshotArgs) -> PathBuf {
+    volume_dir(args).join("state")
+}
+
+/// Exit codes: 0 all good, 1 a problem was found (verify) or the step failed (export, import,
+/// gc), 2 the directory could not be read or the volume is in use.
 pub fn run(args: SnapshotArgs) -> ExitCode {
     let dir = state_dir(&args);
+    match args.action.as_str() {
+        "export" => {
+            return match archive_cli::need_file("export", args.file.as_ref()) {
+                Ok(f) => archive_cli::export(&dir, &f, args.services.clone(), args.generation),
+                Err(code) => code,
+            };
+        }
+        "import" => {
+            return match archive_cli::need_file("import", args.file.as_ref()) {
+                Ok(f) => archive_cli::import(&volume_dir(&args), &dir, &f),
+                Err(code) => code,
+            };
+        }
+        "gc" => return archive_cli::gc(&volume_dir(&args), &dir),
+        _ => {}
+    }
     if !dir.join("manifests").is_dir() && !dir.join("log").is_dir() {
         eprintln!(
             "snapstack snapshot: no saved state in {} (expected a manifests/ directory there)",

@@ -35,6 +35,8 @@ pub fn config(
         init_dir: std::path::PathBuf::from("/nonexistent"),
         listen: "127.0.0.1:0".parse().expect("addr"),
         persistence: true,
+        persist_mode: snapstack::server::config::PersistMode::ReadWrite,
+        not_persisted: Vec::new(),
         save_strategy: save,
         load_strategy: LoadStrategy::Manual,
         flush_interval,

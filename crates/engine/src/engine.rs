@@ -94,6 +94,9 @@ pub struct Engine {
     log_appends: bool,
     /// One log commit at a time.
     log_lock: Mutex<()>,
+    /// Registered services whose state is not persisted (`PERSIST_<SERVICE>=0`): a garbage
+    /// collection does not save them (their blobs are still kept while they live).
+    not_persisted: RwLock<HashSet<String>>,
 }
 
 /// Blob writers in progress (id → the epoch they started in), and the earliest start epoch of
@@ -151,7 +154,74 @@ impl Engine {
             wal: wal.map(Arc::new),
             log_appends,
             log_lock: Mutex::new(()),
+            not_persisted: RwLock::new(HashSet::new()),
         })
+    }
+
+    /// Open the state directory `dir` for a server that restores saved state but never changes
+    /// the directory: loads read it (and replay its write-ahead log); everything written (saves,
+    /// the packs of new blobs) stays in memory ([`crate::backend::OverlayBackend`]); nothing is
+    /// created, written or removed under `dir`, which must exist.
+    pub fn open_restore_only(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::io(
+                dir.display().to_string(),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no saved state to restore (the directory does not exist)",
+                ),
+            ));
+        }
+        let lower = LocalBackend::open(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        let backend = crate::backend::OverlayBackend::new(Arc::new(lower));
+        let wal = Wal::open(
+            dir.join("log"),
+            WalOptions {
+                segment_bytes: options.log_segment_bytes,
+                hook: None,
+            },
+        )?;
+        Self::with_backend_and_log(
+            Arc::new(backend),
+            EngineOptions {
+                write_ahead_log: false,
+                direct_writes: false,
+                ..options
+            },
+            Some(wal),
+        )
+    }
+
+    /// Mark a registered service as not persisted: the server never saves or loads it, and a
+    /// garbage collection does not save it either.
+    pub fn set_not_persisted(&self, service: &str) {
+        self.not_persisted
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(service.to_string());
+    }
+
+    /// Whether [`Engine::set_not_persisted`] named the service.
+    pub fn is_persisted(&self, service: &str) -> bool {
+        !self
+            .not_persisted
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(service)
+    }
+
+    pub(crate) fn pack_store(&self) -> &Arc<PackStore> {
+        &self.chunks
+    }
+
+    pub(crate) fn manifest_files(&self) -> Manifests<'_> {
+        self.manifests()
+    }
+
+    /// The log-version floor of a service (see `docs/FORMAT.md` §11.1).
+    pub(crate) fn log_floor(&self, service: &str) -> u64 {
+        self.version_floor(service)
     }
 
     /// Make a store durable under its name. Registering a second store under one name fails.
@@ -757,14 +827,26 @@ impl Engine {
     /// Save every changed service, then remove the chunks that no kept generation of any service
     /// references. Stops, deleting nothing, at the first error.
     pub fn gc(&self) -> Result<GcReport> {
-        self.in_background(|| self.gc_inner())
+        self.in_background(|| self.gc_inner(false))
     }
 
-    fn gc_inner(&self) -> Result<GcReport> {
+    /// A garbage collection of a state directory no server is using (`snapstack snapshot gc`,
+    /// under the volume lock): every chunk that no kept generation (and no record in the
+    /// write-ahead log) references is removed now. [`Engine::gc`] spares chunks put since its
+    /// previous run, which here, in a fresh engine, would be all of them.
+    pub fn gc_stopped(&self) -> Result<GcReport> {
+        self.gc_inner(true)
+    }
+
+    fn gc_inner(&self, stopped: bool) -> Result<GcReport> {
         let started = Instant::now();
         let _g = self.save_guard();
         let epoch = self.chunks.advance_epoch();
-        let names = self.services();
+        let names: Vec<String> = self
+            .services()
+            .into_iter()
+            .filter(|n| self.is_persisted(n))
+            .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         for (name, r) in self.save_locked(&refs, false) {
             if let Err(e) = r {
@@ -814,6 +896,7 @@ impl Engine {
             .copied()
             .min();
         let prev = self.last_gc_epoch.swap(epoch, Ordering::SeqCst);
+        let prev = if stopped { epoch } else { prev };
         let protect_from = writers_min.map_or(prev, |w| w.min(prev));
         let chunks = self.chunks.retain(&live, protect_from)?;
         Ok(GcReport {

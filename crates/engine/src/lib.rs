@@ -14,6 +14,7 @@
 //! example.
 #![doc = include_str!("../README.md")]
 
+pub mod archive;
 pub mod backend;
 pub mod blob;
 pub mod chunk_id;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod inspect;
 pub mod key;
+pub mod lock;
 pub mod manifest;
 pub mod store;
 pub mod tree;

@@ -364,6 +364,15 @@ fn parse_raw_node<'a>(id: &ChunkId, bytes: &'a [u8]) -> Result<RawNode<'a>> {
     }
 }
 
+/// What a saved tree node references: its children (an internal node), or the blobs its records
+/// use (a leaf). Checks the node's bytes parse; not its hash (the caller has).
+pub(crate) fn node_references(id: &ChunkId, bytes: &[u8]) -> Result<(Vec<ChunkId>, Vec<BlobId>)> {
+    Ok(match parse_raw_node(id, bytes)? {
+        RawNode::Leaf { blobs, .. } => (Vec::new(), blobs),
+        RawNode::Internal { children } => (children, Vec::new()),
+    })
+}
+
 /// Add every chunk of the saved tree under `root` to `live`, and the blobs its leaves reference to
 /// `blobs`. Subtrees already in `live` are skipped, so walking several generations of one store
 /// costs only what differs between them.

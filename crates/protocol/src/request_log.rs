@@ -28,14 +28,13 @@ pub struct Called {
     pub operation: String,
 }
 
-/// Mark a response as the answer of `service`'s `operation`.
+/// Mark a response as the answer of `service`'s `operation` (for this log and for the
+/// request metrics, so always).
 pub fn tag(mut response: Response, service: &'static str, operation: &str) -> Response {
-    if enabled() {
-        response.extensions_mut().insert(Called {
-            service,
-            operation: operation.to_string(),
-        });
-    }
+    response.extensions_mut().insert(Called {
+        service,
+        operation: operation.to_string(),
+    });
     response
 }
 
@@ -61,14 +60,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tags_only_when_enabled() {
+    fn tags_whether_or_not_the_log_is_on() {
         enable(false);
         let r = tag(
             Response::new(axum_core::body::Body::empty()),
             "sqs",
             "CreateQueue",
         );
-        assert!(r.extensions().get::<Called>().is_none());
+        assert!(r.extensions().get::<Called>().is_some());
         enable(true);
         let r = tag(
             Response::new(axum_core::body::Body::empty()),

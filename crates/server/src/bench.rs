@@ -213,6 +213,8 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         eager_service_loading: false,
         init_dir: std::path::PathBuf::from("/nonexistent"),
         persistence: opts.save_strategy.is_some(),
+        persist_mode: crate::config::PersistMode::ReadWrite,
+        not_persisted: Vec::new(),
         save_strategy: opts.save_strategy.unwrap_or(SaveStrategy::Manual),
         load_strategy: LoadStrategy::Manual,
         flush_interval: Duration::from_secs(1),

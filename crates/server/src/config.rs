@@ -47,6 +47,45 @@ impl LoadStrategy {
     }
 }
 
+/// `SNAPSTACK_PERSIST_MODE`: what a server with `PERSISTENCE=1` does with the state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistMode {
+    /// Restore saved state and save changes (the default).
+    ReadWrite,
+    /// Restore saved state, never write: the state directory is left exactly as it was (for
+    /// test suites that start from a prepared state and must not change it). LocalStack has no
+    /// such mode; its nearest is `SNAPSHOT_SAVE_STRATEGY=MANUAL`.
+    RestoreOnly,
+}
+
+impl PersistMode {
+    pub const ALLOWED: &'static str = "read-write, restore-only";
+    fn parse(s: &str) -> Option<Self> {
+        Some(
+            match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+                "read-write" | "readwrite" => PersistMode::ReadWrite,
+                "restore-only" | "restoreonly" | "read-only" => PersistMode::RestoreOnly,
+                _ => return None,
+            },
+        )
+    }
+}
+
+impl fmt::Display for PersistMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PersistMode::ReadWrite => "read-write",
+            PersistMode::RestoreOnly => "restore-only",
+        })
+    }
+}
+
+/// The variable that turns one service's persistence on or off: `PERSIST_S3`,
+/// `PERSIST_SECRETSMANAGER`, ...
+pub fn persist_variable(service: &str) -> String {
+    format!("PERSIST_{}", service.to_ascii_uppercase().replace('-', "_"))
+}
+
 impl fmt::Display for SaveStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -84,6 +123,10 @@ pub struct Config {
     /// `shutdown.d`); default `/etc/localstack/init`, as LocalStack's.
     pub init_dir: PathBuf,
     pub persistence: bool,
+    /// `SNAPSTACK_PERSIST_MODE`: save changes, or only restore (see [`PersistMode`]).
+    pub persist_mode: PersistMode,
+    /// `PERSIST_<SERVICE>=0`: services whose state is neither restored nor saved (sorted).
+    pub not_persisted: Vec<String>,
     pub save_strategy: SaveStrategy,
     pub load_strategy: LoadStrategy,
     pub flush_interval: Duration,
@@ -194,7 +237,7 @@ pub struct Overrides {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid value {value:?} for {variable}: allowed values are {allowed}")]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub value: String,
     pub allowed: String,
 }
@@ -216,6 +259,7 @@ pub const LOCALSTACK_HOST: &str = "LOCALSTACK_HOST";
 pub const SERVICES: &str = "SERVICES";
 pub const EAGER_SERVICE_LOADING: &str = "EAGER_SERVICE_LOADING";
 pub const SNAPSTACK_INIT_DIR: &str = "SNAPSTACK_INIT_DIR";
+pub const SNAPSTACK_PERSIST_MODE: &str = "SNAPSTACK_PERSIST_MODE";
 
 /// LocalStack variables that change behaviour this emulator does not have: logged once at start
 /// as ignored, so nobody wonders why they did nothing.
@@ -272,8 +316,8 @@ impl Config {
                 .or_else(|| env(var))
                 .filter(|v| !v.trim().is_empty())
         };
-        let err = |variable: &'static str, value: String, allowed: &str| ConfigError {
-            variable,
+        let err = |variable: &str, value: String, allowed: &str| ConfigError {
+            variable: variable.to_string(),
             value,
             allowed: allowed.to_string(),
         };
@@ -315,6 +359,25 @@ impl Config {
             None => false,
             Some(v) => parse_switch(&v).ok_or_else(|| err(PERSISTENCE, v, "0, 1"))?,
         };
+        let persist_mode = match get(&None, SNAPSTACK_PERSIST_MODE) {
+            None => PersistMode::ReadWrite,
+            Some(v) => PersistMode::parse(&v)
+                .ok_or_else(|| err(SNAPSTACK_PERSIST_MODE, v, PersistMode::ALLOWED))?,
+        };
+        let mut not_persisted = Vec::new();
+        for service in snapstack_protocol::model::EMBEDDED {
+            let var = persist_variable(service);
+            if let Some(v) = get(&None, &var) {
+                match parse_switch(&v) {
+                    Some(true) => {}
+                    Some(false) => not_persisted.push(service.to_string()),
+                    None => {
+                        return Err(err(&var, v, "0, 1"));
+                    }
+                }
+            }
+        }
+        not_persisted.sort();
         let direct_writes = match get(&None, SNAPSTACK_DIRECT_WRITES) {
             None => true,
             Some(v) => parse_switch(&v).ok_or_else(|| err(SNAPSTACK_DIRECT_WRITES, v, "0, 1"))?,
@@ -408,6 +471,8 @@ impl Config {
             eager_service_loading,
             init_dir,
             persistence,
+            persist_mode,
+            not_persisted,
             save_strategy,
             load_strategy,
             flush_interval,
@@ -656,6 +721,34 @@ mod tests {
         let c = resolve(&env, flags).unwrap();
         assert_eq!(c.sqs_endpoint_strategy, SqsEndpointStrategy::Domain);
         assert_eq!(c.advertised_host(4570), "other:4570");
+    }
+
+    #[test]
+    fn per_service_persistence_and_the_restore_only_mode() {
+        let c = resolve(&[], Overrides::default()).unwrap();
+        assert_eq!(c.persist_mode, PersistMode::ReadWrite);
+        assert!(c.not_persisted.is_empty());
+        let c = resolve(
+            &[
+                ("PERSIST_SQS", "0"),
+                ("PERSIST_S3", "1"),
+                ("PERSIST_SECRETSMANAGER", "false"),
+                ("SNAPSTACK_PERSIST_MODE", "restore-only"),
+            ],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.not_persisted, ["secretsmanager", "sqs"]);
+        assert_eq!(c.persist_mode, PersistMode::RestoreOnly);
+        assert_eq!(c.persist_mode.to_string(), "restore-only");
+        assert_eq!(persist_variable("s3"), "PERSIST_S3");
+        for (var, bad) in [
+            ("PERSIST_SQS", "maybe"),
+            ("SNAPSTACK_PERSIST_MODE", "sometimes"),
+        ] {
+            let e = resolve(&[(var, bad)], Overrides::default()).unwrap_err();
+            assert_eq!(e.variable, var);
+        }
     }
 
     #[test]

@@ -70,6 +70,14 @@ pub fn config(c: &Config) -> Value {
         "EAGER_SERVICE_LOADING": c.eager_service_loading,
         "init_dir": c.init_dir,
         "PERSISTENCE": c.persistence,
+        "SNAPSTACK_PERSIST_MODE": c.persist_mode.to_string(),
+        "PERSIST": snapstack_protocol::model::EMBEDDED
+            .iter()
+            .map(|s| (
+                crate::config::persist_variable(s),
+                Value::from(c.persistence && !c.not_persisted.iter().any(|n| n == s)),
+            ))
+            .collect::<Map<String, Value>>(),
         "SNAPSHOT_SAVE_STRATEGY": c.save_strategy.to_string(),
         "SNAPSHOT_LOAD_STRATEGY": c.load_strategy.to_string(),
         "SNAPSHOT_FLUSH_INTERVAL_seconds": c.flush_interval.as_secs_f64(),

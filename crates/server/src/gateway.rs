@@ -40,6 +40,8 @@ pub struct App {
     pub session_id: String,
     /// The configuration this server runs with (`/_localstack/diagnose`).
     pub config: crate::config::Config,
+    /// Request and persistence counters (`/_localstack/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -69,6 +71,14 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(resp) => resp,
         Err(panic) => panicked(&app, &parts, &ctx, panic.as_ref()),
     };
+    let elapsed = started.elapsed();
+    if !parts.uri.path().starts_with("/_localstack") {
+        let called = resp
+            .extensions()
+            .get::<request_log::Called>()
+            .map(|c| (c.service, c.operation.as_str()));
+        app.metrics.request(called, resp.status().as_u16(), elapsed);
+    }
     request_log::log(&parts, &resp, started);
     resp
 }

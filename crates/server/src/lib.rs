@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod init_hooks;
 pub mod listener;
 pub mod loadgen;
+pub mod metrics;
 pub mod persistence;
 pub mod registry;
 pub mod runtime;
@@ -44,9 +45,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use config::{Config, LoadStrategy, SaveStrategy};
+use config::{Config, LoadStrategy, PersistMode, SaveStrategy};
 use gateway::App;
-use persistence::Persistence;
+use persistence::{Persistence, Switches};
 use snapstack_engine::{Engine, EngineOptions};
 
 /// Why the server could not start or run.
@@ -64,6 +65,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Locked(#[from] snapstack_engine::lock::LockError),
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -84,9 +87,18 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
                 && config.save_strategy == SaveStrategy::OnRequest,
             ..EngineOptions::default()
         };
-        // The engine creates the state directory, owner-only (it holds key material).
+        let restore_only = config.persist_mode == PersistMode::RestoreOnly;
+        // The engine creates the state directory, owner-only (it holds key material). Restoring
+        // only, it creates and changes nothing there: a missing directory is an empty state.
         let engine = tokio::task::spawn_blocking(move || -> snapstack_engine::Result<Engine> {
-            Engine::open(&d, options)
+            if restore_only {
+                if !d.is_dir() {
+                    return Engine::in_memory();
+                }
+                Engine::open_restore_only(&d, options)
+            } else {
+                Engine::open(&d, options)
+            }
         })
         .await
         .map_err(|e| ServeError::Internal(e.to_string()))?
@@ -141,11 +153,24 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             }
         });
     }
-    let persistence = Persistence::new(
+    let not_persisted: Vec<&'static str> = services
+        .names()
+        .into_iter()
+        .filter(|n| config.not_persisted.iter().any(|x| x == n))
+        .collect();
+    let metrics = Arc::new(metrics::Metrics::new(services.all(), |s| {
+        !not_persisted.contains(&s)
+    }));
+    let persistence = Persistence::with_switches(
         engine,
         config.save_strategy,
         config.load_strategy,
         services.names(),
+        Switches {
+            not_persisted,
+            restore_only: config.persist_mode == PersistMode::RestoreOnly,
+            metrics: Some(metrics.clone()),
+        },
     );
     let services = Arc::new(services);
     let runtime = Arc::new(runtime::AppRuntime {
@@ -157,6 +182,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         persistence,
         runtime,
         init: Arc::new(init_hooks::InitHooks::discover(&config.init_dir)),
+        metrics,
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
         config: config.clone(),
@@ -182,9 +208,30 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         flush_interval = ?config.flush_interval,
         state_dir = %config.state_dir().display(),
         pid = std::process::id(),
+        persist_mode = %config.persist_mode,
+        not_persisted = ?config.not_persisted,
         "starting snapstack {}",
         snapstack_engine::VERSION
     );
+    // One server writes a volume at a time, and `snapstack snapshot gc`/`import` wait for none
+    // to hold it: exclusive while saving, shared while only restoring. Held until the process
+    // ends.
+    let _volume_lock = if config.persistence {
+        let mode = match config.persist_mode {
+            PersistMode::ReadWrite => snapstack_engine::lock::LockMode::Exclusive,
+            PersistMode::RestoreOnly => snapstack_engine::lock::LockMode::Shared,
+        };
+        let volume = config.volume_dir.clone();
+        Some(
+            tokio::task::spawn_blocking(move || {
+                snapstack_engine::lock::VolumeLock::try_acquire(&volume, mode)
+            })
+            .await
+            .map_err(|e| ServeError::Internal(e.to_string()))??,
+        )
+    } else {
+        None
+    };
     let nofile = listener::raise_nofile_limit();
     let max_connections = listener::connection_limit(config.connections.max_connections, nofile);
     listener::log_limits(&config.connections, max_connections, nofile);

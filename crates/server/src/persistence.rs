@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::config::{LoadStrategy, SaveStrategy};
+use crate::config::{LoadStrategy, SaveStrategy, persist_variable};
+use crate::metrics::Metrics;
 use snapstack_engine::{Engine, LoadReport, SaveReport};
 
 /// Saves that wrote something between two background garbage collections.
@@ -47,6 +48,22 @@ pub struct Persistence {
     load_failed: std::sync::Mutex<BTreeSet<&'static str>>,
     /// `ON_REQUEST` group commits so far (for the benchmark).
     groups: AtomicU64,
+    /// `PERSIST_<SERVICE>=0`: services never loaded or saved.
+    not_persisted: BTreeSet<&'static str>,
+    /// `SNAPSTACK_PERSIST_MODE=restore-only`: loads only; nothing is ever saved.
+    restore_only: bool,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// The per-service switches and the metrics of a [`Persistence`].
+#[derive(Default)]
+pub struct Switches {
+    /// Registered services whose state is neither restored nor saved (`PERSIST_<SERVICE>=0`).
+    pub not_persisted: Vec<&'static str>,
+    /// Restore saved state but never save (`SNAPSTACK_PERSIST_MODE=restore-only`).
+    pub restore_only: bool,
+    /// Where saves, loads and log commits are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// The outcome of one service's save, load or reset, for the endpoints.
@@ -64,6 +81,22 @@ impl Persistence {
         load: LoadStrategy,
         services: Vec<&'static str>,
     ) -> Arc<Self> {
+        Self::with_switches(engine, save, load, services, Switches::default())
+    }
+
+    /// [`Persistence::new`] with per-service switches, the restore-only mode and metrics.
+    pub fn with_switches(
+        engine: Option<Arc<Engine>>,
+        save: SaveStrategy,
+        load: LoadStrategy,
+        services: Vec<&'static str>,
+        switches: Switches,
+    ) -> Arc<Self> {
+        if let Some(e) = &engine {
+            for s in &switches.not_persisted {
+                e.set_not_persisted(s);
+            }
+        }
         let loaded = services.iter().map(|s| (*s, OnceCell::new())).collect();
         Arc::new(Persistence {
             engine,
@@ -77,6 +110,38 @@ impl Persistence {
             gc_running: Arc::new(AtomicBool::new(false)),
             load_failed: std::sync::Mutex::new(BTreeSet::new()),
             groups: AtomicU64::new(0),
+            not_persisted: switches.not_persisted.into_iter().collect(),
+            restore_only: switches.restore_only,
+            metrics: switches.metrics,
+        })
+    }
+
+    /// Whether a service's state is restored and saved (persistence on, and not
+    /// `PERSIST_<SERVICE>=0`).
+    pub fn persists(&self, service: &str) -> bool {
+        self.engine.is_some() && !self.not_persisted.contains(service)
+    }
+
+    /// Whether the server only restores (`SNAPSTACK_PERSIST_MODE=restore-only`).
+    pub fn restore_only(&self) -> bool {
+        self.restore_only
+    }
+
+    /// Services whose persistence `PERSIST_<SERVICE>=0` turned off.
+    pub fn not_persisted(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.not_persisted.iter().copied()
+    }
+
+    /// Why an explicit save of `service` is refused, if it is.
+    fn save_refused(&self, service: &str) -> Option<String> {
+        if self.not_persisted.contains(service) {
+            return Some(format!(
+                "persistence of {service} is off ({}=0): its state is neither restored nor saved",
+                persist_variable(service)
+            ));
+        }
+        self.restore_only.then(|| {
+            "the server runs with SNAPSTACK_PERSIST_MODE=restore-only: state is restored but never saved".to_string()
         })
     }
 
@@ -126,6 +191,22 @@ impl Persistence {
         r: Result<snapstack_engine::Result<LoadReport>, String>,
     ) {
         let ok = matches!(r, Ok(Ok(_)));
+        if let Some(m) = &self.metrics {
+            match &r {
+                Ok(Ok(rep)) if rep.generation.is_some() => {
+                    let st = self.engine.as_ref().and_then(|e| e.status(service).ok());
+                    m.loaded(
+                        service,
+                        rep.duration,
+                        st.as_ref().map_or(0, |s| s.tree_bytes),
+                        st.as_ref().map_or(0, |s| s.tree_chunks),
+                        rep.records,
+                    );
+                }
+                Ok(Ok(_)) => {}
+                _ => m.load_failed(service),
+            }
+        }
         log_load(service, r);
         if ok {
             self.failed().remove(service);
@@ -140,11 +221,14 @@ impl Persistence {
 
     /// The services automatic saves may write.
     fn auto_save_services(&self) -> Vec<&'static str> {
+        if self.restore_only {
+            return Vec::new();
+        }
         let failed = self.failed();
         self.services
             .iter()
             .copied()
-            .filter(|s| !failed.contains(s))
+            .filter(|s| !failed.contains(s) && !self.not_persisted.contains(s))
             .collect()
     }
 
@@ -153,6 +237,9 @@ impl Persistence {
         let Some(engine) = self.engine.clone() else {
             return;
         };
+        if self.restore_only {
+            return;
+        }
         match self.save {
             SaveStrategy::OnRequest => {
                 // A change that cannot be made durable is undone before its error is answered.
@@ -207,6 +294,19 @@ impl Persistence {
     fn after_save(&self, results: &[(String, snapstack_engine::Result<SaveReport>)], why: &str) {
         let mut wrote = false;
         for (service, r) in results {
+            if let Some(m) = &self.metrics {
+                match r {
+                    Ok(rep) if rep.generation.is_some() => m.saved(
+                        service,
+                        rep.duration,
+                        rep.new_bytes,
+                        rep.new_chunks,
+                        rep.records,
+                    ),
+                    Ok(_) => {}
+                    Err(_) => m.save_failed(service),
+                }
+            }
             match r {
                 Ok(rep) if rep.generation.is_some() => {
                     wrote = true;
@@ -271,7 +371,7 @@ impl Persistence {
         let Some(engine) = &self.engine else {
             return;
         };
-        if self.load != LoadStrategy::OnRequest {
+        if self.load != LoadStrategy::OnRequest || self.not_persisted.contains(service) {
             return;
         }
         let Some(cell) = self.loaded.get(service) else {
@@ -290,7 +390,8 @@ impl Persistence {
 
     /// Whether a service's state has been loaded (or a load was not needed).
     pub fn is_loaded(&self, service: &str) -> bool {
-        self.loaded.get(service).is_some_and(|c| c.initialized())
+        self.not_persisted.contains(service)
+            || self.loaded.get(service).is_some_and(|c| c.initialized())
     }
 
     /// Mark a service as loaded: its state is now what it should be (after an explicit load or
@@ -307,6 +408,9 @@ impl Persistence {
             return;
         };
         for &service in &self.services {
+            if self.not_persisted.contains(service) {
+                continue;
+            }
             let e = engine.clone();
             let r = tokio::task::spawn_blocking(move || e.load(service)).await;
             self.note_load(service, r.map_err(|e| e.to_string()));
@@ -317,7 +421,11 @@ impl Persistence {
     /// `ON_REQUEST` save: return once the change at `version` of `service` is durable. Other
     /// strategies return at once.
     pub async fn wait_durable(&self, service: &'static str, version: u64) -> Result<(), String> {
-        if self.engine.is_none() || self.save != SaveStrategy::OnRequest {
+        if self.engine.is_none()
+            || self.save != SaveStrategy::OnRequest
+            || self.restore_only
+            || self.not_persisted.contains(service)
+        {
             return Ok(());
         }
         if self.load_failed(service) {
@@ -351,6 +459,16 @@ impl Persistence {
         let Some(engine) = self.engine.clone() else {
             return disabled(&services);
         };
+        let (refused, services): (Vec<_>, Vec<_>) = services
+            .into_iter()
+            .partition(|s| self.save_refused(s).is_some());
+        let refused: Vec<(&'static str, OpResult)> = refused
+            .into_iter()
+            .map(|s| (s, Err(self.save_refused(s).unwrap_or_default())))
+            .collect();
+        if services.is_empty() {
+            return refused;
+        }
         // An explicit save is the user's say-so to save over a snapshot that did not load.
         {
             let mut failed = self.failed();
@@ -376,9 +494,14 @@ impl Persistence {
                             .map_err(|e| e.to_string()),
                         )
                     })
+                    .chain(refused)
                     .collect()
             }
-            Err(e) => services.iter().map(|s| (*s, Err(e.to_string()))).collect(),
+            Err(e) => services
+                .iter()
+                .map(|s| (*s, Err(e.to_string())))
+                .chain(refused)
+                .collect(),
         }
     }
 
@@ -387,6 +510,9 @@ impl Persistence {
         let Some(engine) = self.engine.clone() else {
             return Err("persistence is disabled".into());
         };
+        if self.not_persisted.contains(service) {
+            return Err(self.save_refused(service).unwrap_or_default());
+        }
         let r = tokio::task::spawn_blocking(move || engine.load(service)).await;
         self.mark_loaded(service);
         let r = r.map_err(|e| e.to_string());
@@ -409,6 +535,9 @@ impl Persistence {
         let Some(engine) = self.engine.clone() else {
             return Err("persistence is disabled".into());
         };
+        if self.not_persisted.contains(service) {
+            return Err(self.save_refused(service).unwrap_or_default());
+        }
         self.ensure_loaded(service).await;
         let r = tokio::task::spawn_blocking(move || engine.restore_generation(service, generation))
             .await
@@ -447,7 +576,7 @@ impl Persistence {
         let Some(engine) = self.engine.clone() else {
             return;
         };
-        if self.save == SaveStrategy::Manual {
+        if self.save == SaveStrategy::Manual || self.restore_only {
             return;
         }
         info!("saving state before shutdown");
@@ -517,10 +646,19 @@ async fn flusher(
         let n = names.clone();
         let by_service: BTreeMap<String, Result<u64, String>> = if engine.log_appends() {
             // The write-ahead log: one frame, one fdatasync for the whole group.
+            let started = Instant::now();
             match tokio::task::spawn_blocking(move || e.commit_log(&n)).await {
                 Ok(r) => r
                     .into_iter()
-                    .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
+                    .map(|(s, r)| {
+                        if let Some(m) = &this.metrics {
+                            match &r {
+                                Ok(_) => m.logged(&s, started.elapsed()),
+                                Err(_) => m.log_failed(&s),
+                            }
+                        }
+                        (s, r.map_err(|e| e.to_string()))
+                    })
                     .collect(),
                 Err(e) => {
                     let msg = format!("the log commit task failed: {e}");
@@ -700,5 +838,75 @@ mod tests {
         let r = p.save(vec!["svc"]).await;
         assert!(r[0].1.is_ok(), "{r:?}");
         assert!(!p.load_failed("svc"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_service_switched_off_is_neither_saved_nor_loaded_and_restore_only_saves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).unwrap());
+        let (a, b) = (Store::<V>::new("a"), Store::<V>::new("b"));
+        engine.register(a.clone()).unwrap();
+        engine.register(b.clone()).unwrap();
+        let p = Persistence::with_switches(
+            Some(engine.clone()),
+            SaveStrategy::OnRequest,
+            LoadStrategy::OnRequest,
+            vec!["a", "b"],
+            Switches {
+                not_persisted: vec!["b"],
+                ..Switches::default()
+            },
+        );
+        p.start(Duration::from_secs(3600));
+        assert!(p.persists("a") && !p.persists("b"));
+        for (name, s) in [("a", &a), ("b", &b)] {
+            let ((), v) = s.write(|t| {
+                t.insert(Key::builder().u64(1).build(), V(1));
+            });
+            p.wait_durable(name, v).await.unwrap();
+        }
+        let r = p.save(vec!["a", "b"]).await;
+        let b_result = &r.iter().find(|(s, _)| *s == "b").unwrap().1;
+        assert!(
+            b_result.as_ref().unwrap_err().contains("PERSIST_B=0"),
+            "{r:?}"
+        );
+        p.shutdown().await;
+        // The garbage collection saves every service but the one switched off.
+        engine.gc().unwrap();
+        assert_eq!(engine.saved_services().unwrap(), ["a"]);
+        drop((p, engine));
+
+        // Restore-only: loads, never writes.
+        let before = std::fs::read_dir(dir.path().join("manifests/a"))
+            .unwrap()
+            .count();
+        let engine =
+            Arc::new(Engine::open_restore_only(dir.path(), EngineOptions::default()).unwrap());
+        let a = Store::<V>::new("a");
+        engine.register(a.clone()).unwrap();
+        let p = Persistence::with_switches(
+            Some(engine.clone()),
+            SaveStrategy::OnRequest,
+            LoadStrategy::OnRequest,
+            vec!["a"],
+            Switches {
+                restore_only: true,
+                ..Switches::default()
+            },
+        );
+        p.start(Duration::from_secs(3600));
+        p.ensure_loaded("a").await;
+        assert_eq!(a.snapshot().len(), 1);
+        let ((), v) = a.write(|t| {
+            t.insert(Key::builder().u64(2).build(), V(2));
+        });
+        p.wait_durable("a", v).await.unwrap();
+        assert!(p.save(vec!["a"]).await[0].1.is_err());
+        p.shutdown().await;
+        let after = std::fs::read_dir(dir.path().join("manifests/a"))
+            .unwrap()
+            .count();
+        assert_eq!(before, after);
     }
 }

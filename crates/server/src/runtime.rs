@@ -31,7 +31,8 @@ impl Runtime for AppRuntime {
 
     fn is_ready(&self, service: &str) -> bool {
         let p = &self.persistence;
-        !p.enabled() || p.load_strategy() != LoadStrategy::OnRequest || p.is_loaded(service)
+        // A service whose persistence is off (`PERSIST_<SERVICE>=0`) never loads: always ready.
+        !p.persists(service) || p.load_strategy() != LoadStrategy::OnRequest || p.is_loaded(service)
     }
 
     fn invoke<'a>(

@@ -92,6 +92,23 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
             _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
         };
     }
+    if path == "/_localstack/metrics" || path == "/_localstack/metrics/" {
+        return match parts.method {
+            Method::GET | Method::HEAD => {
+                let mut resp = (
+                    StatusCode::OK,
+                    app.metrics.render(app.persistence.enabled()),
+                )
+                    .into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+                );
+                resp
+            }
+            _ => internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        };
+    }
     if let Some(rest) = path.strip_prefix("/_localstack/init") {
         let stage = rest.trim_matches('/');
         if parts.method != Method::GET && parts.method != Method::HEAD {
@@ -137,7 +154,16 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, _body: Body) -> Response {
             let _ = action;
             internal_api_error(StatusCode::METHOD_NOT_ALLOWED, "use POST")
         }
-        StateRoute::All(action) => stream(app.clone(), action, p.services().to_vec()).await,
+        // Save and load of all: the services that persist (PERSIST_<SERVICE>=0 leaves one out).
+        StateRoute::All(action) => {
+            let names = p
+                .services()
+                .iter()
+                .copied()
+                .filter(|s| action == Action::Reset || p.persists(s))
+                .collect();
+            stream(app.clone(), action, names).await
+        }
         StateRoute::One(name, Action::Load) if generation_param(parts).is_some() => {
             let Some(Ok(g)) = generation_param(parts) else {
                 return internal_api_error(
@@ -314,6 +340,7 @@ pub(crate) async fn status(app: &App) -> Value {
                 "last_error": s.last_error,
                 "damaged_reads": damaged_reads,
                 "logged_version": s.logged_version,
+                "persisted": p.persists(name),
             }),
             Err(e) => json!({"error": e.to_string()}),
         };
@@ -323,6 +350,8 @@ pub(crate) async fn status(app: &App) -> Value {
         "persistence": true,
         "save_strategy": p.save_strategy().to_string(),
         "load_strategy": p.load_strategy().to_string(),
+        "persist_mode": if p.restore_only() { "restore-only" } else { "read-write" },
+        "not_persisted": p.not_persisted().collect::<Vec<_>>(),
         "services": services,
         "log": log,
     })

@@ -9,11 +9,13 @@ mod direct;
 mod faults;
 mod local;
 mod memory;
+mod overlay;
 mod private;
 
 pub use faults::{FaultKind, FaultPlan};
 pub use local::{LocalBackend, WriteHook, WriteStep};
 pub use memory::MemoryBackend;
+pub use overlay::OverlayBackend;
 pub(crate) use private::{create_private_dir_all, private_file};
 
 /// A place to keep files.
