@@ -102,6 +102,9 @@ pub struct Config {
     /// `localhost.localstack.cloud:<the port the server listens on>`; a host without a port gets
     /// the listening port too.
     pub localstack_host: Option<String>,
+    /// `ENFORCE_IAM`: evaluate IAM policies for every request (LocalStack's variable; `1`,
+    /// `true`; default off).
+    pub enforce_iam: bool,
 }
 
 /// The bounds on client connections (see the README's configuration table).
@@ -216,6 +219,7 @@ pub const LOCALSTACK_HOST: &str = "LOCALSTACK_HOST";
 pub const SERVICES: &str = "SERVICES";
 pub const EAGER_SERVICE_LOADING: &str = "EAGER_SERVICE_LOADING";
 pub const SNAPSTACK_INIT_DIR: &str = "SNAPSTACK_INIT_DIR";
+pub const ENFORCE_IAM: &str = "ENFORCE_IAM";
 
 /// LocalStack variables that change behaviour this emulator does not have: logged once at start
 /// as ignored, so nobody wonders why they did nothing.
@@ -238,7 +242,6 @@ pub const IGNORED_LOCALSTACK_VARIABLES: &[&str] = &[
     "SKIP_SSL_CERT_DOWNLOAD",
     "LOCALSTACK_API_KEY",
     "LOCALSTACK_AUTH_TOKEN",
-    "ENFORCE_IAM",
     "OPENSEARCH_ENDPOINT_STRATEGY",
     "PROVIDER_OVERRIDE_S3",
     "DISABLE_CORS_CHECKS",
@@ -398,6 +401,10 @@ impl Config {
                 )
             })?),
         };
+        let enforce_iam = match get(&None, ENFORCE_IAM) {
+            None => false,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(ENFORCE_IAM, v, "0, 1"))?,
+        };
         let volume_dir = PathBuf::from(
             get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
         );
@@ -417,6 +424,7 @@ impl Config {
             connections,
             sqs_endpoint_strategy,
             localstack_host,
+            enforce_iam,
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod diagnose;
+pub mod enforce;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
@@ -160,6 +161,9 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
         config: config.clone(),
+        enforcer: config
+            .enforce_iam
+            .then(|| Arc::new(enforce::Enforcer::new())),
     });
     Ok(app)
 }

@@ -379,8 +379,8 @@ pub async fn serve(
             _ = stop.wait_for(|s| *s) => break,
             r = listener.accept() => r,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // A connection that failed before we took it: nothing to do. Anything else
                 // (out of descriptors): wait a little rather than spin.
@@ -413,7 +413,7 @@ pub async fn serve(
         }
         let (router, stop) = (router.clone(), stop.clone());
         tokio::spawn(async move {
-            serve_connection(tcp, router, limits, stop).await;
+            serve_connection(tcp, peer, router, limits, stop).await;
             drop(slot);
         });
     }
@@ -436,6 +436,7 @@ fn refuse(tcp: TcpStream) {
 
 async fn serve_connection(
     tcp: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
@@ -449,13 +450,16 @@ async fn serve_connection(
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let in_progress = InProgress::new(&svc_state);
-        let req = req.map(|inner| {
+        let mut req = req.map(|inner| {
             Body::new(TimedBody {
                 inner,
                 timeout: body_timeout,
                 sleep: None,
             })
         });
+        // The client's address (`aws:SourceIp` when policies are enforced).
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         let mut router = router.clone();
         async move {
             let resp = tower_service::Service::call(&mut router, req).await?;

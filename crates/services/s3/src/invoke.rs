@@ -1,5 +1,6 @@
 //! S3 for other services ([`snapstack_service::Runtime::invoke`]): Lambda reading function code
-//! from a bucket, Firehose delivering to one. The input and output are the model's neutral JSON
+//! from a bucket, Firehose delivering to one, the gateway's policy enforcement reading a bucket
+//! policy. The input and output are the model's neutral JSON
 //! shape (`Body` a base64 string, as the JSON codecs carry blobs; timestamps epoch seconds).
 //!
 //! An invocation is the request an SDK would send, built from the model (URI labels, query
@@ -24,7 +25,7 @@ use snapstack_service::RequestContext;
 use crate::{S3, S3Error};
 
 /// The operations other services may invoke.
-pub const INVOCABLE: [&str; 7] = [
+pub const INVOCABLE: [&str; 8] = [
     "PutObject",
     "GetObject",
     "HeadObject",
@@ -32,6 +33,8 @@ pub const INVOCABLE: [&str; 7] = [
     "ListObjectsV2",
     "CreateBucket",
     "HeadBucket",
+    // The gateway's policy enforcement (`ENFORCE_IAM=1`) reads bucket policies.
+    "GetBucketPolicy",
 ];
 
 /// What a URI label or query value keeps unencoded (RFC 3986 unreserved characters).
