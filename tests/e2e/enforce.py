@@ -165,7 +165,7 @@ def assumed_role():
     # A user the trust policy's account delegation does not cover (no sts:AssumeRole).
     key2, secret2 = user_with(iam, "stranger")
     e = expect_error("AccessDenied", client("sts", key2, secret2).assume_role,
-                     RoleArn=f"arn:aws:iam::{ACCOUNT}:role/worker", RoleSessionName="x")
+                     RoleArn=f"arn:aws:iam::{ACCOUNT}:role/worker", RoleSessionName="xx")
     check(status(e) == 403, e.response)
 
 
@@ -253,17 +253,17 @@ def web_identity():
     sts = client("sts", unsigned=True)
     role = f"arn:aws:iam::{ACCOUNT}:role/web"
     out = sts.assume_role_with_web_identity(
-        RoleArn=role, RoleSessionName="w", WebIdentityToken=token("https://issuer.example.com", "app"))
-    check(out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/web/w", out)
+        RoleArn=role, RoleSessionName="web1", WebIdentityToken=token("https://issuer.example.com", "app"))
+    check(out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/web/web1", out)
     expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=role,
-                 RoleSessionName="w", WebIdentityToken=token("https://other.example.com", "app"))
+                 RoleSessionName="web1", WebIdentityToken=token("https://other.example.com", "app"))
     expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=role,
-                 RoleSessionName="w", WebIdentityToken=token("https://issuer.example.com", "nope"))
+                 RoleSessionName="web1", WebIdentityToken=token("https://issuer.example.com", "nope"))
     iam.create_role(RoleName="closed", AssumeRolePolicyDocument=doc({
         "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
         "Action": "sts:AssumeRole"}))
     expect_error("AccessDenied", sts.assume_role_with_web_identity,
-                 RoleArn=f"arn:aws:iam::{ACCOUNT}:role/closed", RoleSessionName="w",
+                 RoleArn=f"arn:aws:iam::{ACCOUNT}:role/closed", RoleSessionName="web1",
                  WebIdentityToken=token("https://issuer.example.com", "app"))
 
 

@@ -646,7 +646,13 @@ pub fn authorization(
     let date = amz_date.get(..8).unwrap_or("");
     let query = parse_query(req.query);
     let content_sha256 = header(req, "x-amz-content-sha256").unwrap_or(req.payload_hash.to_owned());
-    let canonical = canonical_request(req, &query, signed_headers, service == "s3", &content_sha256);
+    let canonical = canonical_request(
+        req,
+        &query,
+        signed_headers,
+        service == "s3",
+        &content_sha256,
+    );
     let scope = scope(date, region, service);
     let sts = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
@@ -783,7 +789,15 @@ mod sign_tests {
             payload_hash: &sha256_hex(b"Action=GetCallerIdentity"),
         };
         let signed = vec!["host".to_string(), "x-amz-date".to_string()];
-        let auth = authorization(&req, "AKID", "secret", "20240101T000000Z", "us-east-1", "sts", &signed);
+        let auth = authorization(
+            &req,
+            "AKID",
+            "secret",
+            "20240101T000000Z",
+            "us-east-1",
+            "sts",
+            &signed,
+        );
         let with = [headers[0], headers[1], ("Authorization", auth.as_str())];
         req.headers = &with;
         let now = parse_amz_date("20240101T000000Z").unwrap();

@@ -544,6 +544,11 @@ mod tests {
         assert_eq!(c.services, None);
         assert!(!c.eager_service_loading);
         assert_eq!(c.init_dir, PathBuf::from("/etc/localstack/init"));
+        assert!(!c.enforce_iam);
+        let on = resolve(&[("ENFORCE_IAM", "1")], Overrides::default()).unwrap();
+        assert!(on.enforce_iam);
+        assert!(resolve(&[("ENFORCE_IAM", "soft")], Overrides::default()).is_err());
+        assert!(ignored_variables(|k| (k == "ENFORCE_IAM").then(|| "1".to_string())).is_empty());
     }
 
     #[test]

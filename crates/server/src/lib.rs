@@ -161,9 +161,10 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
         config: config.clone(),
-        enforcer: config
-            .enforce_iam
-            .then(|| Arc::new(enforce::Enforcer::new())),
+        enforcer: config.enforce_iam.then(|| {
+            listener::CLIENT_ADDRESSES.store(true, std::sync::atomic::Ordering::Relaxed);
+            Arc::new(enforce::Enforcer::new())
+        }),
     });
     Ok(app)
 }
@@ -186,6 +187,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         flush_interval = ?config.flush_interval,
         state_dir = %config.state_dir().display(),
         pid = std::process::id(),
+        enforce_iam = config.enforce_iam,
         "starting snapstack {}",
         snapstack_engine::VERSION
     );

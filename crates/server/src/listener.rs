@@ -363,6 +363,11 @@ impl hyper::body::Body for CountedBody {
     }
 }
 
+/// Whether each request carries its client's address (`axum::extract::ConnectInfo`): set when
+/// IAM policies are enforced (`aws:SourceIp`), so that otherwise requests carry nothing extra.
+pub static CLIENT_ADDRESSES: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Serve `router` on `listener` until `stop` turns true; then stop accepting, let the open
 /// connections finish their requests, and return once they are closed.
 pub async fn serve(
@@ -413,6 +418,7 @@ pub async fn serve(
         }
         let (router, stop) = (router.clone(), stop.clone());
         tokio::spawn(async move {
+            let peer = CLIENT_ADDRESSES.load(Ordering::Relaxed).then_some(peer);
             serve_connection(tcp, peer, router, limits, stop).await;
             drop(slot);
         });
@@ -436,7 +442,7 @@ fn refuse(tcp: TcpStream) {
 
 async fn serve_connection(
     tcp: TcpStream,
-    peer: std::net::SocketAddr,
+    peer: Option<std::net::SocketAddr>,
     router: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
@@ -458,8 +464,10 @@ async fn serve_connection(
             })
         });
         // The client's address (`aws:SourceIp` when policies are enforced).
-        req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(peer));
+        if let Some(peer) = peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let mut router = router.clone();
         async move {
             let resp = tower_service::Service::call(&mut router, req).await?;

@@ -32,9 +32,15 @@ const S3: &[(&str, &str)] = &[
     ("ListMultipartUploads", "ListBucketMultipartUploads"),
     ("ListParts", "ListMultipartUploadParts"),
     ("DeleteObjects", "DeleteObject"),
-    ("PutBucketLifecycleConfiguration", "PutLifecycleConfiguration"),
+    (
+        "PutBucketLifecycleConfiguration",
+        "PutLifecycleConfiguration",
+    ),
     ("PutBucketLifecycle", "PutLifecycleConfiguration"),
-    ("GetBucketLifecycleConfiguration", "GetLifecycleConfiguration"),
+    (
+        "GetBucketLifecycleConfiguration",
+        "GetLifecycleConfiguration",
+    ),
     ("GetBucketLifecycle", "GetLifecycleConfiguration"),
     ("DeleteBucketLifecycle", "PutLifecycleConfiguration"),
     (
@@ -64,7 +70,10 @@ const S3: &[(&str, &str)] = &[
     ("PutPublicAccessBlock", "PutBucketPublicAccessBlock"),
     ("GetPublicAccessBlock", "GetBucketPublicAccessBlock"),
     ("DeletePublicAccessBlock", "PutBucketPublicAccessBlock"),
-    ("DeleteBucketOwnershipControls", "PutBucketOwnershipControls"),
+    (
+        "DeleteBucketOwnershipControls",
+        "PutBucketOwnershipControls",
+    ),
     ("PutBucketReplication", "PutReplicationConfiguration"),
     ("GetBucketReplication", "GetReplicationConfiguration"),
     ("DeleteBucketReplication", "PutReplicationConfiguration"),
@@ -94,7 +103,10 @@ const S3: &[(&str, &str)] = &[
     ),
     ("PutBucketMetricsConfiguration", "PutMetricsConfiguration"),
     ("GetBucketMetricsConfiguration", "GetMetricsConfiguration"),
-    ("DeleteBucketMetricsConfiguration", "PutMetricsConfiguration"),
+    (
+        "DeleteBucketMetricsConfiguration",
+        "PutMetricsConfiguration",
+    ),
     ("ListBucketMetricsConfigurations", "GetMetricsConfiguration"),
     (
         "PutBucketAnalyticsConfiguration",
@@ -168,9 +180,7 @@ fn lookup<'a>(table: &[(&str, &'a str)], operation: &str) -> Option<&'a str> {
 pub fn action(service: &str, operation: &str, versioned: bool) -> String {
     let name: Cow<'_, str> = match service {
         "s3" => {
-            let versioned_name = versioned
-                .then(|| lookup(S3_VERSIONED, operation))
-                .flatten();
+            let versioned_name = versioned.then(|| lookup(S3_VERSIONED, operation)).flatten();
             Cow::Borrowed(
                 versioned_name
                     .or_else(|| lookup(S3, operation))
@@ -186,11 +196,16 @@ pub fn action(service: &str, operation: &str, versioned: bool) -> String {
 /// Operations every authenticated caller may call, whatever its policies say (AWS authorizes
 /// none of them: `sts:GetCallerIdentity` works even under an explicit deny).
 pub fn always_allowed(service: &str, operation: &str) -> bool {
+    matches!((service, operation), ("sts", "GetCallerIdentity"))
+        || unsigned_allowed(service, operation)
+}
+
+/// Operations called without AWS credentials: the token or assertion they carry is what is
+/// checked.
+pub fn unsigned_allowed(service: &str, operation: &str) -> bool {
     matches!(
         (service, operation),
-        ("sts", "GetCallerIdentity")
-            | ("sts", "AssumeRoleWithWebIdentity")
-            | ("sts", "AssumeRoleWithSAML")
+        ("sts", "AssumeRoleWithWebIdentity") | ("sts", "AssumeRoleWithSAML")
     )
 }
 
@@ -201,10 +216,7 @@ mod tests {
     #[test]
     fn defaults_and_renames() {
         assert_eq!(action("sqs", "SendMessage", false), "sqs:SendMessage");
-        assert_eq!(
-            action("dynamodb", "GetItem", false),
-            "dynamodb:GetItem"
-        );
+        assert_eq!(action("dynamodb", "GetItem", false), "dynamodb:GetItem");
         assert_eq!(
             action("cloudwatch", "PutMetricData", false),
             "cloudwatch:PutMetricData"
@@ -228,5 +240,7 @@ mod tests {
         );
         assert!(always_allowed("sts", "GetCallerIdentity"));
         assert!(!always_allowed("sts", "AssumeRole"));
+        assert!(!unsigned_allowed("sts", "GetCallerIdentity"));
+        assert!(unsigned_allowed("sts", "AssumeRoleWithWebIdentity"));
     }
 }

@@ -17,22 +17,29 @@ pub enum Reason {
     NoAllow(Source),
 }
 
+/// The kind of policy, with its article.
 fn kind_of(source: Source) -> &'static str {
     match source {
-        Source::Identity => "identity-based policy",
-        Source::Resource => "resource-based policy",
-        Source::PermissionsBoundary => "permissions boundary",
-        Source::Session => "session policy",
+        Source::Identity => "an identity-based policy",
+        Source::Resource => "a resource-based policy",
+        Source::PermissionsBoundary => "a permissions boundary",
+        Source::Session => "a session policy",
     }
 }
 
 /// `User: <arn> is not authorized to perform: <action> on resource: <arn> because ...`.
 pub fn message(principal: &str, action: &str, resource: &str, reason: Reason) -> String {
     let because = match reason {
-        Reason::ExplicitDeny(s) => format!("with an explicit deny in a {}", kind_of(s)),
-        Reason::NoAllow(s) => format!("because no {} allows the {action} action", kind_of(s)),
+        Reason::ExplicitDeny(s) => format!("with an explicit deny in {}", kind_of(s)),
+        Reason::NoAllow(s) => {
+            let kind = kind_of(s);
+            let kind = kind.split_once(' ').map_or(kind, |(_, k)| k);
+            format!("because no {kind} allows the {action} action")
+        }
     };
-    format!("User: {principal} is not authorized to perform: {action} on resource: {resource} {because}")
+    format!(
+        "User: {principal} is not authorized to perform: {action} on resource: {resource} {because}"
+    )
 }
 
 /// The protocol a service answers in.
@@ -90,9 +97,7 @@ pub fn error(
             };
             let e = AwsError::new(json_code, message).with_status(status);
             let mut resp = json_error(model, &e, &ctx.request_id);
-            if query_compatible
-                && let Ok(v) = HeaderValue::from_str(&format!("{code};Sender"))
-            {
+            if query_compatible && let Ok(v) = HeaderValue::from_str(&format!("{code};Sender")) {
                 resp.headers_mut().insert("x-amzn-query-error", v);
             }
             resp
@@ -133,8 +138,13 @@ mod tests {
             "User: arn:aws:iam::000000000000:user/x is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:q because no identity-based policy allows the sqs:SendMessage action"
         );
         assert!(
-            message("u", "s3:GetObject", "r", Reason::ExplicitDeny(Source::Resource))
-                .ends_with("with an explicit deny in a resource-based policy")
+            message(
+                "u",
+                "s3:GetObject",
+                "r",
+                Reason::ExplicitDeny(Source::Resource)
+            )
+            .ends_with("with an explicit deny in a resource-based policy")
         );
     }
 }

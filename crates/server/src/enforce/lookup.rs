@@ -43,9 +43,8 @@ pub async fn resource_policy(
     let call = |c: RequestContext, service: &'static str, op: &'static str, input: Value| async move {
         rt.invoke(&c, service, op, input).await.ok()
     };
-    let resource = |policy: Option<Policy>, arn: Option<String>| {
-        Some(ResourcePolicy { policy, arn })
-    };
+    let resource =
+        |policy: Option<Policy>, arn: Option<String>| Some(ResourcePolicy { policy, arn });
     match lookup {
         PolicyLookup::S3Bucket(b) => {
             let out = call(ctx.clone(), "s3", "GetBucketPolicy", json!({"Bucket": b})).await;
@@ -61,7 +60,9 @@ pub async fn resource_policy(
                 json!({"QueueUrl": url, "AttributeNames": ["Policy"]}),
             )
             .await;
-            let text = out.as_ref().and_then(|o| o["Attributes"]["Policy"].as_str());
+            let text = out
+                .as_ref()
+                .and_then(|o| o["Attributes"]["Policy"].as_str());
             resource(parse(text, PolicyKind::Resource), None)
         }
         PolicyLookup::SnsTopic(arn) => {
@@ -72,7 +73,9 @@ pub async fn resource_policy(
                 json!({"TopicArn": arn}),
             )
             .await;
-            let text = out.as_ref().and_then(|o| o["Attributes"]["Policy"].as_str());
+            let text = out
+                .as_ref()
+                .and_then(|o| o["Attributes"]["Policy"].as_str());
             resource(parse(text, PolicyKind::Resource), None)
         }
         PolicyLookup::KmsKey(id) => {

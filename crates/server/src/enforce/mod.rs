@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use axum::http::{Method, StatusCode};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 use snapstack_policy::sigv4::{self, SigError, SignedRequest};
@@ -149,7 +149,8 @@ fn sigv4_signed(parts: &Parts) -> bool {
 fn any_signature(parts: &Parts) -> bool {
     parts.headers.contains_key("authorization")
         || parts.uri.query().is_some_and(|q| {
-            q.contains("X-Amz-Signature=") || q.contains("Signature=") && q.contains("AWSAccessKeyId=")
+            q.contains("X-Amz-Signature=")
+                || q.contains("Signature=") && q.contains("AWSAccessKeyId=")
         })
 }
 
@@ -184,14 +185,7 @@ impl Enforcer {
                     payload = Payload::Bytes(b);
                 }
                 Err(e) => {
-                    return deny::error(
-                        service.as_ref(),
-                        ctx,
-                        head,
-                        &e.code,
-                        &e.message,
-                        e.status,
-                    );
+                    return deny::error(service.as_ref(), ctx, head, &e.code, &e.message, e.status);
                 }
             }
         }
@@ -231,7 +225,7 @@ impl Enforcer {
             // Not an operation of the model: the service refuses it without acting.
             return Self::pass(app, service, ctx, call.operation, parts, payload).await;
         };
-        let pass_unsigned = actions::always_allowed(name, &operation);
+        let pass_unsigned = actions::unsigned_allowed(name, &operation);
 
         // Who is asking.
         let resolved: Option<Arc<Resolved>> = if sigv4_signed(parts) {
@@ -252,7 +246,11 @@ impl Enforcer {
                     service.as_ref(),
                     ctx,
                     head,
-                    if s3 { "AccessDenied" } else { "IncompleteSignature" },
+                    if s3 {
+                        "AccessDenied"
+                    } else {
+                        "IncompleteSignature"
+                    },
                     "Only Signature Version 4 requests are accepted when ENFORCE_IAM is on",
                     StatusCode::FORBIDDEN,
                 );
@@ -304,7 +302,8 @@ impl Enforcer {
             }
             _ => ctx,
         };
-        let allowed_outright = pass_unsigned || principal.is_some_and(|p| p.root && p.session.is_empty());
+        let allowed_outright = actions::always_allowed(name, &operation)
+            || principal.is_some_and(|p| p.root && p.session.is_empty());
         if !allowed_outright {
             let versioned = fields.contains_key("versionId");
             let action = actions::action(name, &operation, versioned);
@@ -531,8 +530,6 @@ fn decide(
     resource_policy: Option<&Policy>,
     resource_policy_required: bool,
 ) -> Option<Reason> {
-    let named = |id: &'static str, p: &'static Policy| NamedPolicy { id, policy: p };
-    let _ = named;
     let mut set = PolicySet::default();
     if let Some(p) = principal {
         set.identity = p

@@ -68,7 +68,9 @@ fn parse_all(list: &Value, kind: PolicyKind) -> Vec<(String, Policy)> {
             let id = p.get("Id")?.as_str()?;
             let doc = p.get("Document")?.as_str()?;
             // A stored document that no longer parses (an older check) is left out.
-            Policy::parse_stored(doc, kind).ok().map(|pol| (id.to_string(), pol))
+            Policy::parse_stored(doc, kind)
+                .ok()
+                .map(|pol| (id.to_string(), pol))
         })
         .collect()
 }
@@ -228,7 +230,7 @@ impl Principals {
         if unchanged && let Some(r) = known_resolved {
             return Ok(r);
         }
-        let resolved = Arc::new(Self::build(key, ctx, iam.as_ref(), sts.as_ref())?);
+        let resolved = Arc::new(Self::build(iam.as_ref(), sts.as_ref())?);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED {
             cache.clear();
@@ -245,8 +247,6 @@ impl Principals {
     }
 
     fn build(
-        key: &str,
-        ctx: &RequestContext,
         iam: Option<&(u64, Value)>,
         sts: Option<&(u64, Value)>,
     ) -> Result<Resolved, Unresolved> {
@@ -256,7 +256,6 @@ impl Principals {
             let Some((_, iam)) = iam.filter(|(_, v)| found(v)) else {
                 return Err(Unresolved::Unknown);
             };
-            let _ = key;
             return Ok(Resolved {
                 secret: Some(s(iam, "SecretAccessKey").to_string()),
                 session_token: None,
@@ -279,7 +278,9 @@ impl Principals {
             list
         };
         let has_session_policies = creds.get("Policy").is_some()
-            || creds["PolicyArns"].as_array().is_some_and(|a| !a.is_empty());
+            || creds["PolicyArns"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
         let mut principal = match (s(creds, "Kind"), iam) {
             ("root", _) => root(&account),
             ("assumed-role", Some((_, iam))) if found(iam) => {
@@ -315,10 +316,9 @@ impl Principals {
             if has_session_policies || s(creds, "Kind") == "federated-user" {
                 principal.session = session;
             }
-        } else if principal.root && has_session_policies && s(creds, "Kind") != "root" {
+        } else if has_session_policies && s(creds, "Kind") != "root" {
             principal.session = session;
         }
-        let _ = ctx;
         Ok(Resolved {
             secret: Some(s(creds, "SecretAccessKey").to_string()),
             session_token: Some(s(creds, "SessionToken").to_string()),

@@ -395,10 +395,7 @@ fn sts(operation: &str, input: &Input<'_>) -> Target {
             None => any(),
         },
         "GetFederationToken" => match input.s("Name") {
-            Some(n) => one(format!(
-                "arn:aws:sts::{}:federated-user/{n}",
-                input.account
-            )),
+            Some(n) => one(format!("arn:aws:sts::{}:federated-user/{n}", input.account)),
             None => any(),
         },
         _ => any(),
@@ -435,7 +432,11 @@ mod tests {
         let s = t("s3", "GetObject", json!({"Bucket": "b", "Key": "a/b.txt"}));
         assert_eq!(s.resources, ["arn:aws:s3:::b/a/b.txt"]);
         assert_eq!(s.policy, Some(PolicyLookup::S3Bucket("b".into())));
-        let s = t("s3", "ListObjectsV2", json!({"Bucket": "b", "prefix": "x/"}));
+        let s = t(
+            "s3",
+            "ListObjectsV2",
+            json!({"Bucket": "b", "prefix": "x/"}),
+        );
         assert_eq!(s.context, [("s3:prefix".to_string(), "x/".to_string())]);
         let q = t(
             "sqs",
@@ -456,8 +457,12 @@ mod tests {
             ["arn:aws:lambda:us-east-1:000000000000:function:f"]
         );
         assert_eq!(
-            t("logs", "PutLogEvents", json!({"logGroupName": "g", "logStreamName": "s"}))
-                .resources,
+            t(
+                "logs",
+                "PutLogEvents",
+                json!({"logGroupName": "g", "logStreamName": "s"})
+            )
+            .resources,
             ["arn:aws:logs:us-east-1:000000000000:log-group:g:log-stream:s"]
         );
         assert_eq!(

@@ -38,28 +38,49 @@ const GET_PREFIX: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allo
 fn identity_policies_allow_and_deny() {
     let p = user(&[GET_PREFIX]);
     assert_eq!(
-        decide(&req(&p, "s3:GetObject", "arn:aws:s3:::b/public/x"), Some(&p), None, false),
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/public/x"),
+            Some(&p),
+            None,
+            false
+        ),
         None
     );
     assert_eq!(
-        decide(&req(&p, "s3:GetObject", "arn:aws:s3:::b/private/x"), Some(&p), None, false),
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/private/x"),
+            Some(&p),
+            None,
+            false
+        ),
         Some(Reason::NoAllow(Source::Identity))
     );
     let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#;
     let p = user(&[GET_PREFIX, deny]);
     assert_eq!(
-        decide(&req(&p, "s3:GetObject", "arn:aws:s3:::b/public/x"), Some(&p), None, false),
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/public/x"),
+            Some(&p),
+            None,
+            false
+        ),
         Some(Reason::ExplicitDeny(Source::Identity))
     );
 }
 
 #[test]
 fn session_policies_narrow_and_resource_policies_grant() {
-    let all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let all =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
     let mut p = user(&[all]);
     p.session = vec![("s".into(), policy(GET_PREFIX, PolicyKind::Session))];
     assert_eq!(
-        decide(&req(&p, "s3:PutObject", "arn:aws:s3:::b/public/x"), Some(&p), None, false),
+        decide(
+            &req(&p, "s3:PutObject", "arn:aws:s3:::b/public/x"),
+            Some(&p),
+            None,
+            false
+        ),
         Some(Reason::NoAllow(Source::Session))
     );
     let p = user(&[]);
@@ -68,7 +89,12 @@ fn session_policies_narrow_and_resource_policies_grant() {
         PolicyKind::Resource,
     );
     assert_eq!(
-        decide(&req(&p, "s3:GetObject", "arn:aws:s3:::b/x"), Some(&p), Some(&bucket), false),
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/x"),
+            Some(&p),
+            Some(&bucket),
+            false
+        ),
         None
     );
 }
@@ -82,7 +108,15 @@ fn key_policies_must_grant_or_delegate() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*"}]}"#,
         PolicyKind::Resource,
     );
-    assert_eq!(decide(&req(&p, "kms:Encrypt", key), Some(&p), Some(&delegating), true), None);
+    assert_eq!(
+        decide(
+            &req(&p, "kms:Encrypt", key),
+            Some(&p),
+            Some(&delegating),
+            true
+        ),
+        None
+    );
     let other = policy(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/bob"},"Action":"kms:*","Resource":"*"}]}"#,
         PolicyKind::Resource,
@@ -96,7 +130,10 @@ fn key_policies_must_grant_or_delegate() {
 #[test]
 fn anonymous_needs_a_resource_policy() {
     let r = Request::new(Caller::Anonymous, "s3:GetObject", "arn:aws:s3:::b/x");
-    assert_eq!(decide(&r, None, None, false), Some(Reason::NoAllow(Source::Identity)));
+    assert_eq!(
+        decide(&r, None, None, false),
+        Some(Reason::NoAllow(Source::Identity))
+    );
     let public = policy(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
         PolicyKind::Resource,

@@ -343,12 +343,21 @@ async fn read_response(
     match shape.payload.as_deref() {
         Some(payload) => {
             let mm = &shape.members[payload];
-            let is_blob = m.shape(&mm.shape).is_some_and(|s| s.kind == "blob");
-            if is_blob {
-                out.insert(
-                    payload.to_string(),
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-                );
+            match m.shape(&mm.shape).map(|s| s.kind.as_str()) {
+                Some("blob") => {
+                    out.insert(
+                        payload.to_string(),
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                    );
+                }
+                // GetBucketPolicy's `Policy`: the body is the text.
+                Some("string") => {
+                    out.insert(
+                        payload.to_string(),
+                        Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                    );
+                }
+                _ => {}
             }
         }
         None if !bytes.is_empty() => {

@@ -586,7 +586,10 @@ impl Sts {
                 tags,
                 transitive_tag_keys: Vec::new(),
             },
-            Some(SessionScope::of_request(Some(format!("accesskey/{}", ctx.access_key)), input)),
+            Some(SessionScope::of_request(
+                Some(format!("accesskey/{}", ctx.access_key)),
+                input,
+            )),
             now,
         );
         let mut out = json!({
