@@ -49,9 +49,12 @@ pub enum Unresolved {
     Unknown,
 }
 
+/// A service's answer and the store version it was current at.
+type Answer = (u64, Arc<Value>);
+
 struct Cached {
-    iam: Option<(u64, Value)>,
-    sts: Option<(u64, Value)>,
+    iam: Option<Answer>,
+    sts: Option<Answer>,
     resolved: Arc<Resolved>,
 }
 
@@ -138,8 +141,8 @@ impl Principals {
         service: &str,
         operation: &str,
         input: Value,
-        known: Option<&(u64, Value)>,
-    ) -> Result<(u64, Value, bool), Unresolved> {
+        known: Option<&Answer>,
+    ) -> Result<(u64, Arc<Value>, bool), Unresolved> {
         let mut input = input;
         if let Some((v, _)) = known {
             input["KnownVersion"] = json!(v);
@@ -148,13 +151,26 @@ impl Principals {
             .invoke(ctx, service, operation, input)
             .await
             .map_err(|_| Unresolved::Unknown)?;
+        let mut out = out;
         let version = out.get("Version").and_then(Value::as_u64).unwrap_or(0);
-        if out.get("Unchanged").and_then(Value::as_bool) == Some(true)
-            && let Some((_, cached)) = known
-        {
-            return Ok((version, cached.clone(), true));
+        if let Some((_, cached)) = known {
+            if out.get("Unchanged").and_then(Value::as_bool) == Some(true) {
+                return Ok((version, cached.clone(), true));
+            }
+            // The store changed elsewhere (another entity, a key's last use): the same
+            // answer keeps what was parsed from it.
+            if let Some(o) = out.as_object_mut() {
+                o.remove("Version");
+            }
+            if out == **cached {
+                return Ok((version, cached.clone(), true));
+            }
+            return Ok((version, Arc::new(out), false));
         }
-        Ok((version, out, false))
+        if let Some(o) = out.as_object_mut() {
+            o.remove("Version");
+        }
+        Ok((version, Arc::new(out), false))
     }
 
     /// Resolve `key` (the access key a request was signed with).
@@ -228,6 +244,12 @@ impl Principals {
             iam = Some((v, answer));
         }
         if unchanged && let Some(r) = known_resolved {
+            // Remember the versions the answers were current at (a no-op when unchanged).
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cache.get_mut(key) {
+                c.iam = iam;
+                c.sts = sts;
+            }
             return Ok(r);
         }
         let resolved = Arc::new(Self::build(iam.as_ref(), sts.as_ref())?);
@@ -246,10 +268,7 @@ impl Principals {
         Ok(resolved)
     }
 
-    fn build(
-        iam: Option<&(u64, Value)>,
-        sts: Option<&(u64, Value)>,
-    ) -> Result<Resolved, Unresolved> {
+    fn build(iam: Option<&Answer>, sts: Option<&Answer>) -> Result<Resolved, Unresolved> {
         let found = |v: &Value| v.get("Found").and_then(Value::as_bool) == Some(true);
         let Some((_, creds)) = sts else {
             // A long-term key of an IAM user.
