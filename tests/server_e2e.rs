@@ -847,6 +847,27 @@ fn iam_entities_survive_kill9() {
     server.script("iam.py", &["check", state]);
 }
 
+/// `ENFORCE_IAM=1` end to end (`tests/e2e/enforce.py`): signatures verified against IAM and STS
+/// secrets, identity, session, bucket, queue and key policies evaluated, AccessDenied in each
+/// protocol; then a kill -9 under `ON_REQUEST` keeps the user, its key and its policy, and
+/// enforcement still applies after the restart.
+#[test]
+fn enforce_iam_decides_and_survives_kill9() {
+    let vol = tempdir();
+    let state = vol.path().join("enforce-state.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("ENFORCE_IAM", "1"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("enforce.py", &["suite", "prepare", state]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("enforce.py", &["check", state]);
+}
+
 /// CloudWatch Logs and CloudWatch through boto3: logs round trip (patterns, paging, metric
 /// filters into CloudWatch, Insights); metrics in each protocol CloudWatch's model lists
 /// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs; every

@@ -43,6 +43,7 @@ impl Server {
             .env_remove("LOCALSTACK_HOST")
             .env_remove("SERVICES")
             .env_remove("EAGER_SERVICE_LOADING")
+            .env_remove("ENFORCE_IAM")
             .env("SNAPSTACK_INIT_DIR", volume.join("no-init-hooks"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -157,6 +157,12 @@ impl Policy {
         {
             return Err(PolicyError::TooLarge { kind, limit });
         }
+        Self::parse_stored(text, kind)
+    }
+
+    /// [`Policy::parse`] without the size limit: for documents checked when they were stored
+    /// (AWS managed policies are larger than a customer's may be).
+    pub fn parse_stored(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let value: Value =
             serde_json::from_str(text).map_err(|_| PolicyError::malformed(SYNTAX))?;
         let raw = syntax(&value).ok_or_else(|| PolicyError::malformed(SYNTAX))?;

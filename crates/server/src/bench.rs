@@ -224,6 +224,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         connections: Default::default(),
         sqs_endpoint_strategy: crate::config::SqsEndpointStrategy::Standard,
         localstack_host: None,
+        enforce_iam: false,
     };
     let result = run_with(&config, &opts).await;
     let _ = std::fs::remove_dir_all(&volume);

@@ -145,6 +145,9 @@ pub struct Config {
     /// `localhost.localstack.cloud:<the port the server listens on>`; a host without a port gets
     /// the listening port too.
     pub localstack_host: Option<String>,
+    /// `ENFORCE_IAM`: evaluate IAM policies for every request (LocalStack's variable; `1`,
+    /// `true`; default off).
+    pub enforce_iam: bool,
 }
 
 /// The bounds on client connections (see the README's configuration table).
@@ -260,6 +263,7 @@ pub const SERVICES: &str = "SERVICES";
 pub const EAGER_SERVICE_LOADING: &str = "EAGER_SERVICE_LOADING";
 pub const SNAPSTACK_INIT_DIR: &str = "SNAPSTACK_INIT_DIR";
 pub const SNAPSTACK_PERSIST_MODE: &str = "SNAPSTACK_PERSIST_MODE";
+pub const ENFORCE_IAM: &str = "ENFORCE_IAM";
 
 /// LocalStack variables that change behaviour this emulator does not have: logged once at start
 /// as ignored, so nobody wonders why they did nothing.
@@ -282,7 +286,6 @@ pub const IGNORED_LOCALSTACK_VARIABLES: &[&str] = &[
     "SKIP_SSL_CERT_DOWNLOAD",
     "LOCALSTACK_API_KEY",
     "LOCALSTACK_AUTH_TOKEN",
-    "ENFORCE_IAM",
     "OPENSEARCH_ENDPOINT_STRATEGY",
     "PROVIDER_OVERRIDE_S3",
     "DISABLE_CORS_CHECKS",
@@ -461,6 +464,10 @@ impl Config {
                 )
             })?),
         };
+        let enforce_iam = match get(&None, ENFORCE_IAM) {
+            None => false,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(ENFORCE_IAM, v, "0, 1"))?,
+        };
         let volume_dir = PathBuf::from(
             get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
         );
@@ -482,6 +489,7 @@ impl Config {
             connections,
             sqs_endpoint_strategy,
             localstack_host,
+            enforce_iam,
         })
     }
 }
@@ -601,6 +609,11 @@ mod tests {
         assert_eq!(c.services, None);
         assert!(!c.eager_service_loading);
         assert_eq!(c.init_dir, PathBuf::from("/etc/localstack/init"));
+        assert!(!c.enforce_iam);
+        let on = resolve(&[("ENFORCE_IAM", "1")], Overrides::default()).unwrap();
+        assert!(on.enforce_iam);
+        assert!(resolve(&[("ENFORCE_IAM", "soft")], Overrides::default()).is_err());
+        assert!(ignored_variables(|k| (k == "ENFORCE_IAM").then(|| "1".to_string())).is_empty());
     }
 
     #[test]

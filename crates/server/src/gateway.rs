@@ -42,6 +42,8 @@ pub struct App {
     pub config: crate::config::Config,
     /// Request and persistence counters (`/_localstack/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// IAM policy enforcement (`ENFORCE_IAM=1`); `None`: off, no work per request.
+    pub enforcer: Option<Arc<crate::enforce::Enforcer>>,
 }
 
 impl App {
@@ -245,7 +247,7 @@ async fn route(
                 operation: Some(op),
                 payload: Payload::Bytes(body),
             };
-            let resp = service.serve(app.runtime.as_ref(), call).await;
+            let resp = dispatch(app, service, call, None).await;
             return request_log::tag(resp, service.name(), op);
         }
         if let Some(m) = unserved::by_target(prefix) {
@@ -268,7 +270,7 @@ async fn route(
             operation: None,
             payload: Payload::Stream(body),
         };
-        return service.serve(app.runtime.as_ref(), call).await;
+        return dispatch(app, service, call, None).await;
     }
     let target = header_str(&parts.headers, "x-amz-target").map(str::to_string);
     let protocol = if target.is_some() || looks_json(parts) {
@@ -305,7 +307,7 @@ async fn route(
             operation: Some(op),
             payload: Payload::Bytes(body),
         };
-        let resp = service.serve(app.runtime.as_ref(), call).await;
+        let resp = dispatch(app, service, call, None).await;
         return request_log::tag(resp, service.name(), op);
     }
 
@@ -356,7 +358,7 @@ async fn route(
                         operation: None,
                         payload: Payload::Form(Err(bad.clone())),
                     };
-                    service.serve(app.runtime.as_ref(), call).await
+                    dispatch(app, service, call, Some(&body)).await
                 }
                 None => AwsError::new(
                     "MalformedQueryString",
@@ -450,10 +452,24 @@ async fn route(
         operation: action.as_deref(),
         payload: Payload::Form(Ok(params)),
     };
-    let resp = service.serve(app.runtime.as_ref(), call).await;
+    let resp = dispatch(app, service, call, Some(&body)).await;
     match &action {
         Some(a) => request_log::tag(resp, service.name(), a),
         None => resp,
+    }
+}
+
+/// Serve a call: straight to the service, or through IAM policy enforcement when it is on.
+/// `raw_body` is the body as received, when the gateway read it (query requests).
+async fn dispatch(
+    app: &App,
+    service: &Arc<dyn Service>,
+    call: Call<'_>,
+    raw_body: Option<&Bytes>,
+) -> Response {
+    match &app.enforcer {
+        None => service.serve(app.runtime.as_ref(), call).await,
+        Some(enforcer) => enforcer.serve(app, service, call, raw_body).await,
     }
 }
 
@@ -461,7 +477,7 @@ fn header_str<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, AwsError> {
+pub(crate) async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, AwsError> {
     let too_large = || {
         AwsError::new(
             "RequestEntityTooLarge",

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod diagnose;
+pub mod enforce;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
@@ -186,6 +187,10 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
         config: config.clone(),
+        enforcer: config.enforce_iam.then(|| {
+            listener::CLIENT_ADDRESSES.store(true, std::sync::atomic::Ordering::Relaxed);
+            Arc::new(enforce::Enforcer::new())
+        }),
     });
     Ok(app)
 }
@@ -210,6 +215,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         pid = std::process::id(),
         persist_mode = %config.persist_mode,
         not_persisted = ?config.not_persisted,
+        enforce_iam = config.enforce_iam,
         "starting snapstack {}",
         snapstack_engine::VERSION
     );

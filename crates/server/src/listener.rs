@@ -363,6 +363,11 @@ impl hyper::body::Body for CountedBody {
     }
 }
 
+/// Whether each request carries its client's address (`axum::extract::ConnectInfo`): set when
+/// IAM policies are enforced (`aws:SourceIp`), so that otherwise requests carry nothing extra.
+pub static CLIENT_ADDRESSES: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Serve `router` on `listener` until `stop` turns true; then stop accepting, let the open
 /// connections finish their requests, and return once they are closed.
 pub async fn serve(
@@ -379,8 +384,8 @@ pub async fn serve(
             _ = stop.wait_for(|s| *s) => break,
             r = listener.accept() => r,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // A connection that failed before we took it: nothing to do. Anything else
                 // (out of descriptors): wait a little rather than spin.
@@ -413,7 +418,8 @@ pub async fn serve(
         }
         let (router, stop) = (router.clone(), stop.clone());
         tokio::spawn(async move {
-            serve_connection(tcp, router, limits, stop).await;
+            let peer = CLIENT_ADDRESSES.load(Ordering::Relaxed).then_some(peer);
+            serve_connection(tcp, peer, router, limits, stop).await;
             drop(slot);
         });
     }
@@ -436,6 +442,7 @@ fn refuse(tcp: TcpStream) {
 
 async fn serve_connection(
     tcp: TcpStream,
+    peer: Option<std::net::SocketAddr>,
     router: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
@@ -449,13 +456,18 @@ async fn serve_connection(
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let in_progress = InProgress::new(&svc_state);
-        let req = req.map(|inner| {
+        let mut req = req.map(|inner| {
             Body::new(TimedBody {
                 inner,
                 timeout: body_timeout,
                 sleep: None,
             })
         });
+        // The client's address (`aws:SourceIp` when policies are enforced).
+        if let Some(peer) = peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let mut router = router.clone();
         async move {
             let resp = tower_service::Service::call(&mut router, req).await?;

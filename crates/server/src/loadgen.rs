@@ -107,6 +107,91 @@ fn s3_request(host: &str, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     r
 }
 
+/// Credentials to sign measured requests with (`SNAPSTACK_LOADGEN_ACCESS_KEY` and
+/// `SNAPSTACK_LOADGEN_SECRET_KEY`): real SigV4 signatures, as a server with `ENFORCE_IAM=1`
+/// verifies. Unset: requests carry a placeholder signature of the default account's root.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    pub access_key: String,
+    pub secret: String,
+}
+
+impl Signer {
+    pub fn from_env() -> Option<Signer> {
+        let access_key = std::env::var("SNAPSTACK_LOADGEN_ACCESS_KEY").ok()?;
+        let secret = std::env::var("SNAPSTACK_LOADGEN_SECRET_KEY").ok()?;
+        Some(Signer { access_key, secret })
+    }
+
+    /// `req` (as [`request`] builds it) with its placeholder `Authorization` replaced by a real
+    /// signature over the host, the date (now) and the body.
+    pub fn sign(&self, req: &[u8]) -> Vec<u8> {
+        use snapstack_policy::sigv4;
+        let Some(split) = req.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return req.to_vec();
+        };
+        let (head, body) = (&req[..split], &req[split + 4..]);
+        let head = String::from_utf8_lossy(head);
+        let mut lines = head.split("\r\n");
+        let request_line = lines.next().unwrap_or("");
+        let mut parts = request_line.split(' ');
+        let (method, target) = (parts.next().unwrap_or("GET"), parts.next().unwrap_or("/"));
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let mut service = String::new();
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in lines {
+            let Some((k, v)) = line.split_once(": ") else {
+                continue;
+            };
+            if k.eq_ignore_ascii_case("authorization") {
+                service = v.split('/').nth(3).unwrap_or("").to_string();
+                continue;
+            }
+            headers.push((k.to_string(), v.to_string()));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let amz_date = sigv4::amz_date(now);
+        headers.push(("X-Amz-Date".to_string(), amz_date.clone()));
+        let mut signed: Vec<String> = vec!["host".into(), "x-amz-date".into()];
+        if headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+        {
+            signed.push("x-amz-content-sha256".into());
+            signed.sort();
+        }
+        let hash = sigv4::sha256_hex(body);
+        let borrowed: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let auth = sigv4::authorization(
+            &sigv4::SignedRequest {
+                method,
+                path,
+                query,
+                headers: &borrowed,
+                payload_hash: &hash,
+            },
+            &self.access_key,
+            &self.secret,
+            &amz_date,
+            "us-east-1",
+            &service,
+            &signed,
+        );
+        let mut out = format!("{request_line}\r\n").into_bytes();
+        for (k, v) in &headers {
+            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        out.extend_from_slice(format!("Authorization: {auth}\r\n\r\n").as_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+}
+
 /// The request of `op` for key `i`; `target` is what the setup made (a queue URL, a topic ARN,
 /// a key id).
 fn request(op: &str, host: &str, i: usize, target: &str) -> Vec<u8> {
@@ -414,11 +499,13 @@ pub async fn run(
         Some(f) => f.target.clone(),
         None => setup(op, addr, keys).await?,
     };
+    let signer = Signer::from_env();
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for c in 0..connections {
         let (addr, op, queue_url) = (addr.to_string(), op.to_string(), queue_url.clone());
+        let signer = signer.clone();
         tasks.push(tokio::spawn(async move {
             let mut hist =
                 Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).map_err(|e| e.to_string())?;
@@ -427,11 +514,14 @@ pub async fn run(
             let mut i = c * 7919;
             while Instant::now() < deadline {
                 i = (i + 1) % keys;
-                let req = if FANOUT_OPS.contains(&op.as_str()) {
+                let mut req = if FANOUT_OPS.contains(&op.as_str()) {
                     fanout::request(&op, &addr, i, &queue_url)
                 } else {
                     request(&op, &addr, i, &queue_url)
                 };
+                if let Some(s) = &signer {
+                    req = s.sign(&req);
+                }
                 let t = Instant::now();
                 let status = conn.send(&req).await?;
                 let _ = hist.record((t.elapsed().as_micros() as u64).max(1));

@@ -25,6 +25,7 @@ pub mod model;
 mod ops;
 mod policies;
 mod providers;
+pub mod resolve;
 mod service;
 mod simulate;
 mod tagging;

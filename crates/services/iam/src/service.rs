@@ -50,6 +50,8 @@ impl Service for Iam {
             rt.ensure_loaded(NAME).await;
             match operation {
                 LOOKUP_ACCESS_KEY => Ok(self.lookup_access_key(ctx, &input)),
+                crate::resolve::RESOLVE_PRINCIPAL => Ok((self.resolve_principal(&input), None)),
+                crate::resolve::FIND_OIDC_PROVIDER => Ok((self.find_oidc_provider(&input), None)),
                 other => Err(crate::not_implemented(other)),
             }
         })

@@ -1,5 +1,6 @@
 //! S3 for other services ([`snapstack_service::Runtime::invoke`]): Lambda reading function code
-//! from a bucket, Firehose delivering to one. The input and output are the model's neutral JSON
+//! from a bucket, Firehose delivering to one, the gateway's policy enforcement reading a bucket
+//! policy. The input and output are the model's neutral JSON
 //! shape (`Body` a base64 string, as the JSON codecs carry blobs; timestamps epoch seconds).
 //!
 //! An invocation is the request an SDK would send, built from the model (URI labels, query
@@ -24,7 +25,7 @@ use snapstack_service::RequestContext;
 use crate::{S3, S3Error};
 
 /// The operations other services may invoke.
-pub const INVOCABLE: [&str; 7] = [
+pub const INVOCABLE: [&str; 8] = [
     "PutObject",
     "GetObject",
     "HeadObject",
@@ -32,6 +33,8 @@ pub const INVOCABLE: [&str; 7] = [
     "ListObjectsV2",
     "CreateBucket",
     "HeadBucket",
+    // The gateway's policy enforcement (`ENFORCE_IAM=1`) reads bucket policies.
+    "GetBucketPolicy",
 ];
 
 /// What a URI label or query value keeps unencoded (RFC 3986 unreserved characters).
@@ -340,12 +343,21 @@ async fn read_response(
     match shape.payload.as_deref() {
         Some(payload) => {
             let mm = &shape.members[payload];
-            let is_blob = m.shape(&mm.shape).is_some_and(|s| s.kind == "blob");
-            if is_blob {
-                out.insert(
-                    payload.to_string(),
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
-                );
+            match m.shape(&mm.shape).map(|s| s.kind.as_str()) {
+                Some("blob") => {
+                    out.insert(
+                        payload.to_string(),
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                    );
+                }
+                // GetBucketPolicy's `Policy`: the body is the text.
+                Some("string") => {
+                    out.insert(
+                        payload.to_string(),
+                        Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                    );
+                }
+                _ => {}
             }
         }
         None if !bytes.is_empty() => {

@@ -15,7 +15,7 @@ use snapstack_protocol::http::StatusCode;
 use snapstack_service::RequestContext;
 
 use crate::federation::{claim, jwt_claims, parse_saml};
-use crate::model::{self, CredentialKind, IssuedCredentials, StsRecord};
+use crate::model::{self, CredentialKind, IssuedCredentials, SessionScope, StsRecord};
 use crate::validation::error as validation_error;
 use crate::{Answer, Sts};
 
@@ -211,6 +211,16 @@ fn credentials_value(c: &IssuedCredentials) -> Value {
 impl Sts {
     /// Store new credentials for a grant (dropping a few expired ones on the way).
     fn issue(&self, g: Grant, now: u64) -> (IssuedCredentials, u64) {
+        self.issue_scoped(g, None, now)
+    }
+
+    /// [`Sts::issue`], with the session's policies and source (kept beside the credentials).
+    fn issue_scoped(
+        &self,
+        g: Grant,
+        scope: Option<SessionScope>,
+        now: u64,
+    ) -> (IssuedCredentials, u64) {
         let expires_at_ms = (now / 1000).saturating_add(g.seconds).saturating_mul(1000);
         let creds = IssuedCredentials {
             access_key_id: model::new_access_key_id(&g.account),
@@ -242,6 +252,7 @@ impl Sts {
                     if matches!(txn.get(&ck), Some(StsRecord::Credentials(c)) if c.is_expired(now))
                     {
                         txn.remove(&ck);
+                        txn.remove(&model::scope_key(&akid));
                     }
                 }
             }
@@ -249,6 +260,12 @@ impl Sts {
                 model::expiry_key(stored.expires_at_ms, &stored.access_key_id),
                 StsRecord::Expiry,
             );
+            if let Some(scope) = scope {
+                txn.insert(
+                    model::scope_key(&stored.access_key_id),
+                    StsRecord::Scope(Box::new(scope)),
+                );
+            }
             txn.insert(
                 model::credentials_key(&stored.access_key_id),
                 StsRecord::Credentials(Box::new(stored)),
@@ -303,7 +320,8 @@ impl Sts {
         let packed = packed_policy_size(input, &tags)?;
         let (account, assumed, user_id) = Self::role_session(ctx, &arn, role, session);
         let source_identity = str_of(input, "SourceIdentity").map(str::to_string);
-        let (creds, version) = self.issue(
+        let scope = SessionScope::of_request(Some(role.to_string()), input);
+        let (creds, version) = self.issue_scoped(
             Grant {
                 kind: CredentialKind::AssumedRole,
                 account,
@@ -314,6 +332,7 @@ impl Sts {
                 tags,
                 transitive_tag_keys,
             },
+            Some(scope),
             now,
         );
         let mut out = json!({
@@ -355,7 +374,7 @@ impl Sts {
             .unwrap_or(ROLE_DEFAULT);
         let packed = packed_policy_size(input, &[])?;
         let (account, assumed, user_id) = Self::role_session(ctx, &arn, role, &session);
-        let (creds, version) = self.issue(
+        let (creds, version) = self.issue_scoped(
             Grant {
                 kind: CredentialKind::AssumedRole,
                 account,
@@ -366,6 +385,7 @@ impl Sts {
                 tags: Vec::new(),
                 transitive_tag_keys: Vec::new(),
             },
+            Some(SessionScope::of_request(Some(role.to_string()), input)),
             now,
         );
         let mut out = json!({
@@ -410,7 +430,7 @@ impl Sts {
         let seconds = duration(input, ROLE_DEFAULT);
         let packed = packed_policy_size(input, &[])?;
         let (account, assumed, user_id) = Self::role_session(ctx, &arn, role, session);
-        let (creds, version) = self.issue(
+        let (creds, version) = self.issue_scoped(
             Grant {
                 kind: CredentialKind::AssumedRole,
                 account,
@@ -421,6 +441,7 @@ impl Sts {
                 tags: Vec::new(),
                 transitive_tag_keys: Vec::new(),
             },
+            Some(SessionScope::of_request(Some(role.to_string()), input)),
             now,
         );
         let mut out = json!({
@@ -513,7 +534,11 @@ impl Sts {
             ));
         }
         let account = ctx.account().to_string();
-        let (creds, version) = self.issue(
+        let scope = SessionScope {
+            source_arn: Some(format!("accesskey/{}", ctx.access_key)),
+            ..SessionScope::default()
+        };
+        let (creds, version) = self.issue_scoped(
             Grant {
                 kind: CredentialKind::Session,
                 arn: format!("arn:aws:iam::{account}:root"),
@@ -524,6 +549,7 @@ impl Sts {
                 tags: Vec::new(),
                 transitive_tag_keys: Vec::new(),
             },
+            Some(scope),
             now,
         );
         Ok(Answer {
@@ -549,7 +575,7 @@ impl Sts {
         let account = ctx.account().to_string();
         let arn = format!("arn:aws:sts::{account}:federated-user/{name}");
         let user_id = format!("{account}:{name}");
-        let (creds, version) = self.issue(
+        let (creds, version) = self.issue_scoped(
             Grant {
                 kind: CredentialKind::FederatedUser,
                 account,
@@ -560,6 +586,10 @@ impl Sts {
                 tags,
                 transitive_tag_keys: Vec::new(),
             },
+            Some(SessionScope::of_request(
+                Some(format!("accesskey/{}", ctx.access_key)),
+                input,
+            )),
             now,
         );
         let mut out = json!({

@@ -29,7 +29,15 @@ pub mod validation;
 #[cfg(test)]
 mod tests;
 
-pub use model::{CredentialKind, IssuedCredentials, StsRecord};
+pub use federation::{claim, jwt_claims};
+pub use model::{CredentialKind, IssuedCredentials, SessionScope, StsRecord};
+
+/// The internal operation the gateway's policy enforcement invokes: the temporary credentials
+/// an access key id names (`{"AccessKeyId", "KnownVersion"?}` → `{"Found", "SecretAccessKey",
+/// "SessionToken", "Kind", "Account", "Arn", "UserId", "Expiration" (epoch ms), "Tags",
+/// "SourceArn"?, "Policy"?, "PolicyArns", "Version"}`; expired ones are found, and say so by
+/// their expiry). When the store is still at `KnownVersion`, only `{"Version", "Unchanged"}`.
+pub const RESOLVE_CREDENTIALS: &str = "ResolveCredentials";
 
 pub const NAME: &str = "sts";
 
@@ -148,6 +156,52 @@ impl Sts {
             Some(StsRecord::Credentials(c)) if !c.is_expired(now) => Some((**c).clone()),
             _ => None,
         }
+    }
+
+    /// [`RESOLVE_CREDENTIALS`].
+    pub fn resolve_credentials(&self, input: &Value) -> Value {
+        let snap = self.store.snapshot();
+        let version = snap.version();
+        if input.get("KnownVersion").and_then(Value::as_u64) == Some(version) {
+            return json!({"Version": version, "Unchanged": true});
+        }
+        let key = input
+            .get("AccessKeyId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let Some(StsRecord::Credentials(c)) = snap.get(&model::credentials_key(key)) else {
+            return json!({"Found": false, "Version": version});
+        };
+        let scope = match snap.get(&model::scope_key(key)) {
+            Some(StsRecord::Scope(s)) => (**s).clone(),
+            _ => SessionScope::default(),
+        };
+        let kind = match c.kind {
+            CredentialKind::AssumedRole => "assumed-role",
+            CredentialKind::FederatedUser => "federated-user",
+            CredentialKind::Session => "session",
+            CredentialKind::Root => "root",
+        };
+        let mut out = json!({
+            "Found": true,
+            "Version": version,
+            "SecretAccessKey": c.secret_access_key,
+            "SessionToken": c.session_token,
+            "Kind": kind,
+            "Account": c.account,
+            "Arn": c.arn,
+            "UserId": c.user_id,
+            "Expiration": c.expires_at_ms,
+            "Tags": c.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
+            "PolicyArns": scope.policy_arns,
+        });
+        if let Some(s) = scope.source_arn {
+            out["SourceArn"] = json!(s);
+        }
+        if let Some(p) = scope.policy {
+            out["Policy"] = json!(p);
+        }
+        out
     }
 
     fn caller_identity(&self, ctx: &RequestContext, now: u64) -> Value {

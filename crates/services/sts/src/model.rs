@@ -25,6 +25,45 @@ pub enum StsRecord {
     Credentials(Box<IssuedCredentials>),
     /// The expiry index: the credentials named by the key expire at the key's time.
     Expiry,
+    /// What limits a session besides its identity: its session policies and what it was made
+    /// from (`["scope", access key id]`; dropped with its credentials).
+    Scope(Box<SessionScope>),
+}
+
+/// The session policies of temporary credentials and the principal they were made from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionScope {
+    /// The role's ARN (AssumeRole*); `accesskey/<id>`, the long-term key that called, for
+    /// GetSessionToken and GetFederationToken (whose permissions are that key's identity's).
+    pub source_arn: Option<String>,
+    /// The inline session policy (`Policy`), as given.
+    pub policy: Option<String>,
+    /// The managed session policies (`PolicyArns`).
+    pub policy_arns: Vec<String>,
+}
+
+impl SessionScope {
+    /// The scope a request passes (`Policy`, `PolicyArns`), made from `source_arn`.
+    pub fn of_request(
+        source_arn: Option<String>,
+        input: &serde_json::Map<String, serde_json::Value>,
+    ) -> SessionScope {
+        SessionScope {
+            source_arn,
+            policy: input
+                .get("Policy")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            policy_arns: input
+                .get("PolicyArns")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("arn").and_then(serde_json::Value::as_str))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
 }
 impl Record for StsRecord {}
 
@@ -69,6 +108,10 @@ impl IssuedCredentials {
 
 pub fn credentials_key(access_key_id: &str) -> Key {
     Key::builder().str("credentials").str(access_key_id).build()
+}
+
+pub fn scope_key(access_key_id: &str) -> Key {
+    Key::builder().str("scope").str(access_key_id).build()
 }
 
 pub fn expiry_key(expires_at_ms: u64, access_key_id: &str) -> Key {

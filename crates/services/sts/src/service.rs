@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use snapstack_engine::Engine;
+use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
 use snapstack_service::{BoxFuture, Call, RequestContext, Runtime, Service};
@@ -45,6 +46,26 @@ impl Service for Sts {
                 },
             )
             .await
+        })
+    }
+
+    /// STS for the gateway's policy enforcement: [`crate::RESOLVE_CREDENTIALS`].
+    fn invoke<'a>(
+        &'a self,
+        _rt: &'a dyn Runtime,
+        _ctx: &'a RequestContext,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
+        Box::pin(async move {
+            match operation {
+                crate::RESOLVE_CREDENTIALS => Ok((self.resolve_credentials(&input), None)),
+                other => Err(AwsError::new(
+                    "NotImplemented",
+                    snapstack_protocol::model::not_implemented_message("STS", other),
+                )
+                .with_status(snapstack_protocol::http::StatusCode::NOT_IMPLEMENTED)),
+            }
         })
     }
 

@@ -107,6 +107,43 @@ fn assumed_role_credentials_are_the_role_session() {
 }
 
 #[test]
+fn sessions_keep_their_scope_for_enforcement() {
+    let sts = Sts::new();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let out = ok(
+        &sts,
+        "test",
+        "AssumeRole",
+        json!({"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "s1",
+               "Policy": policy, "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}),
+    );
+    let key = key_of(&out);
+    let r = sts.resolve_credentials(&json!({"AccessKeyId": key}));
+    assert_eq!(r["Found"], true);
+    assert_eq!(r["Kind"], "assumed-role");
+    assert_eq!(r["SourceArn"], "arn:aws:iam::123456789012:role/r");
+    assert_eq!(r["Policy"], policy);
+    assert_eq!(
+        r["PolicyArns"],
+        json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    );
+    assert_eq!(r["SecretAccessKey"], out["Credentials"]["SecretAccessKey"]);
+    let v = r["Version"].as_u64().unwrap();
+    assert_eq!(
+        sts.resolve_credentials(&json!({"AccessKeyId": key, "KnownVersion": v}))["Unchanged"],
+        true
+    );
+    let s = ok(&sts, "AKIAUSERKEY000000000", "GetSessionToken", json!({}));
+    let r = sts.resolve_credentials(&json!({"AccessKeyId": key_of(&s)}));
+    assert_eq!(r["Kind"], "session");
+    assert_eq!(r["SourceArn"], "accesskey/AKIAUSERKEY000000000");
+    assert_eq!(
+        sts.resolve_credentials(&json!({"AccessKeyId": "ASIANOPE"}))["Found"],
+        false
+    );
+}
+
+#[test]
 fn expired_credentials_stop_resolving_and_are_swept() {
     let sts = Sts::new();
     let out = ok(
@@ -135,13 +172,15 @@ fn expired_credentials_stop_resolving_and_are_swept() {
         )
         .unwrap();
     assert_eq!(info.output["Account"], "123456789012");
-    assert_eq!(sts.store.snapshot().len(), 2);
-    // The next issuance drops the expired record and its index entry.
+    // The credentials, their expiry index entry and their session scope.
+    assert_eq!(sts.store.snapshot().len(), 3);
+    // The next issuance drops the expired record, its index entry and its scope.
     sts.handle_at(&ctx("test"), "GetSessionToken", &json!({}), later)
         .unwrap();
     let snap = sts.store.snapshot();
-    assert_eq!(snap.len(), 2);
+    assert_eq!(snap.len(), 3);
     assert!(snap.get(&model::credentials_key(&key)).is_none());
+    assert!(snap.get(&model::scope_key(&key)).is_none());
 }
 
 #[test]

@@ -1,0 +1,627 @@
+//! IAM policy enforcement (`ENFORCE_IAM=1`): for every request to a served service, verify its
+//! SigV4 signature against the secret of its access key, find who it is, map the operation to
+//! its IAM action and resource ARN(s), fetch the resource's own policy, and evaluate with the
+//! policy crate's evaluator (explicit deny, identity, resource, boundary and session policies).
+//! A denied request is answered AccessDenied in the service's protocol and never reaches it.
+//!
+//! Off (the default), the gateway never calls into this module: no extra work per request.
+//!
+//! - `principal.rs`: access key → identity and policies (IAM and STS through `invoke`, cached
+//!   against their store versions).
+//! - `actions.rs`: operation → IAM action.
+//! - `resources.rs`: request → resource ARNs, condition keys, where its resource policy is.
+//! - `lookup.rs`: fetching resource policies, and the web identity checks.
+//! - `deny.rs`: refusals in the caller's protocol.
+
+mod actions;
+mod deny;
+mod lookup;
+mod principal;
+mod resources;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Bytes;
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use snapstack_policy::sigv4::{self, SigError, SignedRequest};
+use snapstack_policy::{
+    Caller, Context, Decision, NamedPolicy, Policy, PolicyKind, PolicySet, Request, Source,
+    principal_context,
+};
+use snapstack_protocol::model::ServiceModel;
+use snapstack_protocol::rest::{RestRequest, RestRouter};
+use snapstack_service::{Call, Payload, RequestContext, Service};
+
+use crate::gateway::App;
+use deny::Reason;
+use principal::{Principals, Resolved};
+use resources::{Input, PolicyLookup};
+
+pub use actions::action;
+
+/// The enforcement state: the principal cache.
+#[derive(Default)]
+pub struct Enforcer {
+    principals: Principals,
+}
+
+/// A decoded path segment or query value.
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn header<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn router(model: &'static ServiceModel) -> Arc<RestRouter> {
+    static ROUTERS: OnceLock<Mutex<HashMap<&'static str, Arc<RestRouter>>>> = OnceLock::new();
+    let mut map = ROUTERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry(model.metadata.endpoint_prefix.as_str())
+        .or_insert_with(|| Arc::new(RestRouter::from_model(model)))
+        .clone()
+}
+
+/// The bucket a virtual-hosted-style host names (as S3's router reads it).
+fn virtual_host_bucket(parts: &Parts) -> Option<String> {
+    let host = header(parts, "host")?;
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let b = match host.split_once(".s3.") {
+        Some((b, _)) => b,
+        None => host.strip_suffix(".localhost")?,
+    };
+    (!b.is_empty() && !b.contains(':') && !b.contains('/')).then(|| b.to_string())
+}
+
+/// The operation of a REST request and its path labels and query members as input fields.
+fn rest_operation(service: &dyn Service, parts: &Parts) -> Option<(String, Map<String, Value>)> {
+    let model = service.model();
+    let raw = parts.uri.path();
+    let path = match (service.name(), virtual_host_bucket(parts)) {
+        ("s3", Some(b)) if raw.starts_with('/') => format!("/{b}{raw}"),
+        ("s3", Some(b)) => format!("/{b}/{raw}"),
+        _ => raw.to_string(),
+    };
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+        })
+        .collect();
+    let has_header = |n: &str| parts.headers.contains_key(n);
+    let router = router(model);
+    let matched = router
+        .route(&RestRequest {
+            method: parts.method.as_str(),
+            path: &path,
+            query: &query,
+            has_header: &has_header,
+        })
+        .ok()?;
+    let mut fields = Map::new();
+    for (k, v) in &query {
+        fields.insert(k.clone(), Value::String(v.clone()));
+    }
+    for (name, raw) in &matched.labels {
+        fields.insert(name.to_string(), Value::String(decode(raw)));
+    }
+    Some((matched.operation.to_string(), fields))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Whether the request carries a SigV4 signature (header or presigned query).
+fn sigv4_signed(parts: &Parts) -> bool {
+    header(parts, "authorization").is_some_and(|a| a.starts_with(sigv4::ALGORITHM))
+        || parts
+            .uri
+            .query()
+            .is_some_and(|q| q.contains("X-Amz-Signature="))
+}
+
+/// Whether the request carries any signature (SigV2 forms included).
+fn any_signature(parts: &Parts) -> bool {
+    parts.headers.contains_key("authorization")
+        || parts.uri.query().is_some_and(|q| {
+            q.contains("X-Amz-Signature=")
+                || q.contains("Signature=") && q.contains("AWSAccessKeyId=")
+        })
+}
+
+impl Enforcer {
+    pub fn new() -> Self {
+        Enforcer::default()
+    }
+
+    /// Decide `call` and serve it if allowed. `raw_body` is the request body as received when
+    /// the gateway read it (JSON, CBOR and query requests).
+    pub async fn serve(
+        &self,
+        app: &App,
+        service: &Arc<dyn Service>,
+        call: Call<'_>,
+        raw_body: Option<&Bytes>,
+    ) -> Response {
+        let parts = call.parts;
+        let ctx = call.ctx;
+        let name = service.name();
+        let head = parts.method == Method::HEAD;
+        // The body: REST services other than S3 (whose bodies stream and are covered by
+        // `x-amz-content-sha256`) are read here so their hash can be checked.
+        let mut payload = call.payload;
+        let mut read_body: Option<Bytes> = None;
+        if name != "s3"
+            && let Payload::Stream(body) = payload
+        {
+            match crate::gateway::read_body(body, &parts.headers).await {
+                Ok(b) => {
+                    read_body = Some(b.clone());
+                    payload = Payload::Bytes(b);
+                }
+                Err(e) => {
+                    return deny::error(service.as_ref(), ctx, head, &e.code, &e.message, e.status);
+                }
+            }
+        }
+        let is_rest = crate::registry::service_is_rest(service.as_ref());
+        let (operation, fields) = if is_rest {
+            match rest_operation(service.as_ref(), parts) {
+                Some((op, mut fields)) => {
+                    if let Some(b) = read_body.as_ref().filter(|b| !b.is_empty())
+                        && let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(b)
+                    {
+                        for (k, v) in body {
+                            fields.entry(k).or_insert(v);
+                        }
+                    }
+                    (Some(op), fields)
+                }
+                None => (None, Map::new()),
+            }
+        } else {
+            let fields = match &payload {
+                Payload::Form(Ok(params)) => params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+                Payload::Bytes(b) if !parts.headers.contains_key("smithy-protocol") => {
+                    match serde_json::from_slice::<Value>(b) {
+                        Ok(Value::Object(m)) => m,
+                        _ => Map::new(),
+                    }
+                }
+                _ => Map::new(),
+            };
+            (call.operation.map(str::to_string), fields)
+        };
+        let rest_claimed = || app.services.rest_claiming_path(parts.uri.path()).is_some();
+        let Some(operation) = operation else {
+            // Not an operation of the model: the service refuses it without acting.
+            return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+        };
+        let pass_unsigned = actions::unsigned_allowed(name, &operation);
+
+        // Who is asking.
+        let resolved: Option<Arc<Resolved>> = if sigv4_signed(parts) {
+            let body_hash = match (raw_body, &payload) {
+                (Some(b), _) | (None, Payload::Bytes(b)) => sigv4::sha256_hex(b),
+                _ => sigv4::EMPTY_SHA256.to_string(),
+            };
+            match self.authenticate(app, ctx, parts, &body_hash).await {
+                Ok(r) => Some(r),
+                Err(e) => return Self::sig_refusal(service.as_ref(), ctx, head, &e),
+            }
+        } else if any_signature(parts) && !pass_unsigned {
+            // SigV2 cannot be verified here: only the default root credentials may use it.
+            let key = &ctx.access_key;
+            if principal::aws_format(key) {
+                let s3 = name == "s3";
+                return deny::error(
+                    service.as_ref(),
+                    ctx,
+                    head,
+                    if s3 {
+                        "AccessDenied"
+                    } else {
+                        "IncompleteSignature"
+                    },
+                    "Only Signature Version 4 requests are accepted when ENFORCE_IAM is on",
+                    StatusCode::FORBIDDEN,
+                );
+            }
+            Some(Arc::new(Resolved {
+                secret: None,
+                session_token: None,
+                expires_ms: None,
+                principal: principal::root(ctx.account()),
+            }))
+        } else {
+            None
+        };
+
+        if name == "sts" && operation == "AssumeRoleWithWebIdentity" {
+            if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, &fields).await {
+                return resp;
+            }
+            return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+        }
+        if pass_unsigned && resolved.is_none() {
+            return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+        }
+        let (caller, principal) = match &resolved {
+            Some(r) => (r.principal.caller.clone(), Some(&r.principal)),
+            // Unsigned: S3 answers anonymous requests by its bucket policies, a URL a REST
+            // service handed out is its own authorization, anything else needs a signature.
+            None if name == "s3" => (Caller::Anonymous, None),
+            None if is_rest && rest_claimed() => {
+                return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+            }
+            None => {
+                return Self::sig_refusal(
+                    service.as_ref(),
+                    ctx,
+                    head,
+                    &Refusal::Sig(SigError::NotSigned),
+                );
+            }
+        };
+        // The request acts in the identity's account.
+        let own_ctx;
+        let ctx = match principal {
+            Some(p) if !p.account.is_empty() && p.account != ctx.account() => {
+                let mut c = ctx.clone();
+                c.partition.account = p.account.clone();
+                own_ctx = c;
+                &own_ctx
+            }
+            _ => ctx,
+        };
+        let allowed_outright = actions::always_allowed(name, &operation)
+            || principal.is_some_and(|p| p.root && p.session.is_empty());
+        if !allowed_outright {
+            let versioned = fields.contains_key("versionId");
+            let action = actions::action(name, &operation, versioned);
+            let input = Input {
+                fields: &fields,
+                region: ctx.region(),
+                account: ctx.account(),
+            };
+            let target = resources::target(name, &operation, &input);
+            let mut context = match principal {
+                Some(p) => principal_context(&caller, &p.user_id, &p.tags),
+                None => principal_context(&caller, "", &[]),
+            };
+            Self::request_context(&mut context, parts, ctx);
+            for (k, v) in &target.context {
+                context.insert(k, v.clone());
+            }
+            let resource_policy = match &target.policy {
+                Some(l) => lookup::resource_policy(app, ctx, l).await,
+                None => None,
+            };
+            for resource in &target.resources {
+                let resource = match (&resource_policy, &target.policy) {
+                    // A key or secret named by alias or name: the ARN its service gives.
+                    (Some(p), Some(PolicyLookup::KmsKey(_) | PolicyLookup::Secret(_))) => {
+                        p.arn.clone().unwrap_or_else(|| resource.clone())
+                    }
+                    _ => resource.clone(),
+                };
+                let mut req = Request::new(caller.clone(), &action, &resource);
+                req.context = context.clone();
+                req.resource_account = resources::account_of(&resource)
+                    .map(str::to_string)
+                    .or_else(|| Some(ctx.account().to_string()));
+                let policy = resource_policy.as_ref().and_then(|p| p.policy.as_ref());
+                let required = target.policy.as_ref().is_some_and(PolicyLookup::required);
+                if let Some(reason) = decide(&req, principal, policy, required) {
+                    let who = principal.map_or("anonymous", |p| p.arn.as_str());
+                    let msg = deny::message(who, &action, &resource, reason);
+                    let resp = deny::access_denied(service.as_ref(), ctx, head, &msg);
+                    return snapstack_protocol::request_log::tag(resp, name, &operation);
+                }
+            }
+        }
+        Self::pass(app, service, ctx, call.operation, parts, payload).await
+    }
+
+    async fn pass(
+        app: &App,
+        service: &Arc<dyn Service>,
+        ctx: &RequestContext,
+        operation: Option<&str>,
+        parts: &Parts,
+        payload: Payload,
+    ) -> Response {
+        let call = Call {
+            ctx,
+            parts,
+            operation,
+            payload,
+        };
+        service.serve(app.runtime.as_ref(), call).await
+    }
+
+    /// The global condition keys of the request itself.
+    fn request_context(context: &mut Context, parts: &Parts, ctx: &RequestContext) {
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>()
+        {
+            context.insert("aws:SourceIp", peer.ip().to_string());
+        }
+        context.insert("aws:SecureTransport", "false");
+        let now = now_secs();
+        context.insert("aws:EpochTime", now.to_string());
+        let t = sigv4::amz_date(now);
+        // YYYYMMDDTHHMMSSZ → YYYY-MM-DDTHH:MM:SSZ
+        if t.len() == 16 {
+            context.insert(
+                "aws:CurrentTime",
+                format!(
+                    "{}-{}-{}T{}:{}:{}Z",
+                    &t[0..4],
+                    &t[4..6],
+                    &t[6..8],
+                    &t[9..11],
+                    &t[11..13],
+                    &t[13..15]
+                ),
+            );
+        }
+        context.insert("aws:RequestedRegion", ctx.region());
+        if let Some(ua) = header(parts, "user-agent") {
+            context.insert("aws:UserAgent", ua);
+        }
+    }
+
+    /// Verify the signature and resolve its key.
+    async fn authenticate(
+        &self,
+        app: &App,
+        ctx: &RequestContext,
+        parts: &Parts,
+        body_hash: &str,
+    ) -> Result<Arc<Resolved>, Refusal> {
+        let key = ctx.access_key.clone();
+        let resolved = self
+            .principals
+            .resolve(app.runtime.as_ref(), ctx, &key)
+            .await
+            .map_err(|_| Refusal::Sig(SigError::UnknownAccessKey(key.clone())))?;
+        let Some(secret) = resolved.secret.clone() else {
+            return Ok(resolved);
+        };
+        let headers: Vec<(&str, &str)> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let path = parts.uri.path();
+        let req = SignedRequest {
+            method: parts.method.as_str(),
+            path,
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            payload_hash: body_hash,
+        };
+        let verified = sigv4::verify(&req, now_secs(), |_| Some(secret)).map_err(Refusal::Sig)?;
+        if let Some(token) = &resolved.session_token
+            && verified.security_token.as_deref() != Some(token.as_str())
+        {
+            return Err(Refusal::BadToken);
+        }
+        if let Some(exp) = resolved.expires_ms
+            && (now_secs() as u64).saturating_mul(1000) >= exp
+        {
+            return Err(Refusal::Expired);
+        }
+        Ok(resolved)
+    }
+
+    fn sig_refusal(
+        service: &dyn Service,
+        ctx: &RequestContext,
+        head: bool,
+        e: &Refusal,
+    ) -> Response {
+        let s3 = service.name() == "s3";
+        let json = !s3 && service.model().metadata.protocol != "query";
+        let (code, message, status) = match e {
+            Refusal::Sig(e) => {
+                let status = match e {
+                    SigError::Incomplete(_) | SigError::BadExpires if !s3 => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    SigError::Incomplete(_) | SigError::BadExpires | SigError::ScopeDate => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    _ => StatusCode::FORBIDDEN,
+                };
+                (e.code(s3).to_string(), e.message(s3), status)
+            }
+            Refusal::Expired => (
+                if json {
+                    "ExpiredTokenException"
+                } else {
+                    "ExpiredToken"
+                }
+                .to_string(),
+                "The security token included in the request is expired".to_string(),
+                if s3 {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::FORBIDDEN
+                },
+            ),
+            Refusal::BadToken if s3 => (
+                "InvalidToken".to_string(),
+                "The provided token is malformed or otherwise invalid.".to_string(),
+                StatusCode::BAD_REQUEST,
+            ),
+            Refusal::BadToken => (
+                if json {
+                    "UnrecognizedClientException"
+                } else {
+                    "InvalidClientTokenId"
+                }
+                .to_string(),
+                "The security token included in the request is invalid.".to_string(),
+                StatusCode::FORBIDDEN,
+            ),
+        };
+        let code = match (code.as_str(), json) {
+            ("InvalidClientTokenId", true) => "UnrecognizedClientException".to_string(),
+            _ => code,
+        };
+        deny::error(service, ctx, head, &code, &message, status)
+    }
+}
+
+/// Why a signed request was refused before its policies were looked at.
+#[derive(Debug)]
+enum Refusal {
+    Sig(SigError),
+    Expired,
+    BadToken,
+}
+
+/// An identity policy that allows everything: used to ask whether a resource policy that must
+/// grant (a KMS key policy, a trust policy) grants by itself or delegates to the account.
+fn allow_all() -> &'static Policy {
+    static P: OnceLock<Policy> = OnceLock::new();
+    P.get_or_init(|| {
+        Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            PolicyKind::Managed,
+        )
+        .expect("a valid policy")
+    })
+}
+
+/// Decide one request; `None` allows, else why it is denied.
+fn decide(
+    req: &Request,
+    principal: Option<&principal::Principal>,
+    resource_policy: Option<&Policy>,
+    resource_policy_required: bool,
+) -> Option<Reason> {
+    let mut set = PolicySet::default();
+    if let Some(p) = principal {
+        set.identity = p
+            .identity
+            .iter()
+            .map(|(id, policy)| NamedPolicy { id, policy })
+            .collect();
+        set.permissions_boundary = p
+            .boundary
+            .as_ref()
+            .map(|(id, policy)| NamedPolicy { id, policy });
+        set.session = p
+            .session
+            .iter()
+            .map(|(id, policy)| NamedPolicy { id, policy })
+            .collect();
+    }
+    if let Some(policy) = resource_policy {
+        set.resource = vec![NamedPolicy {
+            id: "resource",
+            policy,
+        }];
+    }
+    let eval = snapstack_policy::evaluate(req, &set);
+    match eval.decision {
+        Decision::ExplicitDeny => {
+            let source = eval.matched.first().map_or(Source::Identity, |m| m.source);
+            return Some(Reason::ExplicitDeny(source));
+        }
+        Decision::Allow if !resource_policy_required => return None,
+        Decision::Allow => {
+            // The resource policy must grant or delegate: asked as across accounts (where
+            // a statement naming the caller's account counts as naming it) of an identity that
+            // may do anything, it must allow.
+            let mut across = req.clone();
+            across.resource_account = Some("resource-policy-check".to_string());
+            let req = &across;
+            let mut open = set.clone();
+            open.identity = vec![NamedPolicy {
+                id: "all",
+                policy: allow_all(),
+            }];
+            open.permissions_boundary = None;
+            open.session = Vec::new();
+            if resource_policy.is_none()
+                || snapstack_policy::evaluate(req, &open).decision != Decision::Allow
+            {
+                return Some(Reason::NoAllow(Source::Resource));
+            }
+            return None;
+        }
+        Decision::ImplicitDeny => {}
+    }
+    // Which kind of policy failed to allow, for the message.
+    let only = |s: PolicySet<'_>| snapstack_policy::evaluate(req, &s).decision == Decision::Allow;
+    let identity_only = PolicySet {
+        identity: set.identity.clone(),
+        ..PolicySet::default()
+    };
+    let cross_account = req
+        .resource_account
+        .as_deref()
+        .zip(principal.map(|p| p.account.as_str()))
+        .is_some_and(|(r, a)| r != a);
+    if principal.is_none() || (!only(identity_only) && !principal.is_some_and(|p| p.root)) {
+        if cross_account && principal.is_some_and(|p| p.root) {
+            return Some(Reason::NoAllow(Source::Resource));
+        }
+        return Some(Reason::NoAllow(Source::Identity));
+    }
+    if set.permissions_boundary.is_some() {
+        let with_boundary = PolicySet {
+            identity: set.identity.clone(),
+            permissions_boundary: set.permissions_boundary,
+            ..PolicySet::default()
+        };
+        if !only(with_boundary) {
+            return Some(Reason::NoAllow(Source::PermissionsBoundary));
+        }
+    }
+    if !set.session.is_empty() {
+        let with_session = PolicySet {
+            identity: set.identity.clone(),
+            session: set.session.clone(),
+            ..PolicySet::default()
+        };
+        if !only(with_session) {
+            return Some(Reason::NoAllow(Source::Session));
+        }
+    }
+    Some(Reason::NoAllow(Source::Resource))
+}
+
+#[cfg(test)]
+mod tests;

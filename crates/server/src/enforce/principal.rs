@@ -1,0 +1,348 @@
+//! Who signed a request: the access key resolved through IAM (long-term user keys) or STS
+//! (temporary credentials), asked through `Runtime::invoke`, with the identity's policies.
+//!
+//! Keys neither service issued that do not look like AWS keys (`test`, a 12-digit account id,
+//! anything not `AKIA…`/`ASIA…`) are the account's root, as in LocalStack: allowed everything,
+//! their signature not checked (the emulator does not know their secret). Resolutions are
+//! cached per access key and checked against both stores' versions on every request (one cheap
+//! invoke each), so a policy change applies to the next request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use snapstack_policy::{Caller, Policy, PolicyKind};
+use snapstack_service::{RequestContext, Runtime};
+
+/// The most access keys remembered (beyond it the cache starts over).
+const MAX_CACHED: usize = 10_000;
+
+/// A resolved identity and its policies.
+#[derive(Debug)]
+pub struct Principal {
+    pub arn: String,
+    pub account: String,
+    pub user_id: String,
+    pub caller: Caller,
+    /// The account's root: allowed everything.
+    pub root: bool,
+    pub identity: Vec<(String, Policy)>,
+    pub boundary: Option<(String, Policy)>,
+    pub session: Vec<(String, Policy)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// What signing with a key needs, and who it is.
+#[derive(Debug)]
+pub struct Resolved {
+    /// `None` for the root of LocalStack's default credentials: not verified.
+    pub secret: Option<String>,
+    pub session_token: Option<String>,
+    /// Epoch ms after which temporary credentials are refused.
+    pub expires_ms: Option<u64>,
+    pub principal: Principal,
+}
+
+/// Why a key does not resolve.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    Unknown,
+}
+
+/// A service's answer and the store version it was current at.
+type Answer = (u64, Arc<Value>);
+
+struct Cached {
+    iam: Option<Answer>,
+    sts: Option<Answer>,
+    resolved: Arc<Resolved>,
+}
+
+#[derive(Default)]
+pub struct Principals {
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+fn parse_all(list: &Value, kind: PolicyKind) -> Vec<(String, Policy)> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let id = p.get("Id")?.as_str()?;
+            let doc = p.get("Document")?.as_str()?;
+            // A stored document that no longer parses (an older check) is left out.
+            Policy::parse_stored(doc, kind)
+                .ok()
+                .map(|pol| (id.to_string(), pol))
+        })
+        .collect()
+}
+
+fn tags_of(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some((
+                t.get("Key")?.as_str()?.to_string(),
+                t.get("Value")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn s<'v>(v: &'v Value, k: &str) -> &'v str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The root of `account`.
+pub fn root(account: &str) -> Principal {
+    let arn = format!("arn:aws:iam::{account}:root");
+    Principal {
+        caller: Caller::aws(&arn),
+        arn,
+        account: account.to_string(),
+        user_id: account.to_string(),
+        root: true,
+        identity: Vec::new(),
+        boundary: None,
+        session: Vec::new(),
+        tags: Vec::new(),
+    }
+}
+
+/// The principal an IAM answer (`ResolvePrincipal`) describes.
+fn from_iam(iam: &Value) -> Principal {
+    let arn = s(iam, "Arn").to_string();
+    Principal {
+        caller: Caller::aws(&arn),
+        account: s(iam, "Account").to_string(),
+        user_id: s(iam, "UserId").to_string(),
+        root: false,
+        identity: parse_all(&iam["Policies"], PolicyKind::InlineRole),
+        boundary: iam
+            .get("Boundary")
+            .and_then(|b| parse_all(&json!([b]), PolicyKind::Managed).pop()),
+        session: Vec::new(),
+        tags: tags_of(&iam["Tags"]),
+        arn,
+    }
+}
+
+/// Whether a key looks like one AWS (and so this emulator) issues.
+pub fn aws_format(key: &str) -> bool {
+    (key.starts_with("AKIA") || key.starts_with("ASIA")) && key.len() >= 16
+}
+
+impl Principals {
+    async fn ask(
+        rt: &dyn Runtime,
+        ctx: &RequestContext,
+        service: &str,
+        operation: &str,
+        input: Value,
+        known: Option<&Answer>,
+    ) -> Result<(u64, Arc<Value>, bool), Unresolved> {
+        let mut input = input;
+        if let Some((v, _)) = known {
+            input["KnownVersion"] = json!(v);
+        }
+        let out = rt
+            .invoke(ctx, service, operation, input)
+            .await
+            .map_err(|_| Unresolved::Unknown)?;
+        let mut out = out;
+        let version = out.get("Version").and_then(Value::as_u64).unwrap_or(0);
+        if let Some((_, cached)) = known {
+            if out.get("Unchanged").and_then(Value::as_bool) == Some(true) {
+                return Ok((version, cached.clone(), true));
+            }
+            // The store changed elsewhere (another entity, a key's last use): the same
+            // answer keeps what was parsed from it.
+            if let Some(o) = out.as_object_mut() {
+                o.remove("Version");
+            }
+            if out == **cached {
+                return Ok((version, cached.clone(), true));
+            }
+            return Ok((version, Arc::new(out), false));
+        }
+        if let Some(o) = out.as_object_mut() {
+            o.remove("Version");
+        }
+        Ok((version, Arc::new(out), false))
+    }
+
+    /// Resolve `key` (the access key a request was signed with).
+    pub async fn resolve(
+        &self,
+        rt: &dyn Runtime,
+        ctx: &RequestContext,
+        key: &str,
+    ) -> Result<Arc<Resolved>, Unresolved> {
+        if !aws_format(key) {
+            return Ok(Arc::new(Resolved {
+                secret: None,
+                session_token: None,
+                expires_ms: None,
+                principal: root(ctx.account()),
+            }));
+        }
+        let (known_iam, known_sts, known_resolved) = {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.get(key) {
+                Some(c) => (c.iam.clone(), c.sts.clone(), Some(c.resolved.clone())),
+                None => (None, None, None),
+            }
+        };
+        let mut unchanged = true;
+        let mut sts = None;
+        let iam_input = if key.starts_with("ASIA") {
+            let (v, answer, same) = Self::ask(
+                rt,
+                ctx,
+                "sts",
+                snapstack_sts::RESOLVE_CREDENTIALS,
+                json!({"AccessKeyId": key}),
+                known_sts.as_ref(),
+            )
+            .await?;
+            unchanged &= same;
+            if answer.get("Found").and_then(Value::as_bool) != Some(true) {
+                return Err(Unresolved::Unknown);
+            }
+            let source = s(&answer, "SourceArn").to_string();
+            let policy_arns = answer["PolicyArns"].clone();
+            sts = Some((v, answer));
+            if let Some(k) = source.strip_prefix("accesskey/") {
+                if !aws_format(k) {
+                    // Made by the root (GetSessionToken with the default credentials).
+                    None
+                } else {
+                    Some(json!({"AccessKeyId": k, "PolicyArns": policy_arns}))
+                }
+            } else if !source.is_empty() {
+                Some(json!({"Arn": source, "PolicyArns": policy_arns}))
+            } else {
+                None
+            }
+        } else {
+            Some(json!({"AccessKeyId": key}))
+        };
+        let mut iam = None;
+        if let Some(input) = iam_input {
+            let (v, answer, same) = Self::ask(
+                rt,
+                ctx,
+                "iam",
+                snapstack_iam::resolve::RESOLVE_PRINCIPAL,
+                input,
+                known_iam.as_ref(),
+            )
+            .await?;
+            unchanged &= same;
+            iam = Some((v, answer));
+        }
+        if unchanged && let Some(r) = known_resolved {
+            // Remember the versions the answers were current at (a no-op when unchanged).
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cache.get_mut(key) {
+                c.iam = iam;
+                c.sts = sts;
+            }
+            return Ok(r);
+        }
+        let resolved = Arc::new(Self::build(iam.as_ref(), sts.as_ref())?);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(
+            key.to_string(),
+            Cached {
+                iam,
+                sts,
+                resolved: resolved.clone(),
+            },
+        );
+        Ok(resolved)
+    }
+
+    fn build(iam: Option<&Answer>, sts: Option<&Answer>) -> Result<Resolved, Unresolved> {
+        let found = |v: &Value| v.get("Found").and_then(Value::as_bool) == Some(true);
+        let Some((_, creds)) = sts else {
+            // A long-term key of an IAM user.
+            let Some((_, iam)) = iam.filter(|(_, v)| found(v)) else {
+                return Err(Unresolved::Unknown);
+            };
+            return Ok(Resolved {
+                secret: Some(s(iam, "SecretAccessKey").to_string()),
+                session_token: None,
+                expires_ms: None,
+                principal: from_iam(iam),
+            });
+        };
+        let arn = s(creds, "Arn").to_string();
+        let account = s(creds, "Account").to_string();
+        let session: Vec<(String, Policy)> = {
+            let mut list = Vec::new();
+            if let Some(p) = creds.get("Policy").and_then(Value::as_str)
+                && let Ok(pol) = Policy::parse_stored(p, PolicyKind::Session)
+            {
+                list.push(("session-policy".to_string(), pol));
+            }
+            if let Some((_, iam)) = iam {
+                list.extend(parse_all(&iam["SessionPolicies"], PolicyKind::Managed));
+            }
+            list
+        };
+        let has_session_policies = creds.get("Policy").is_some()
+            || creds["PolicyArns"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+        let mut principal = match (s(creds, "Kind"), iam) {
+            ("root", _) => root(&account),
+            ("assumed-role", Some((_, iam))) if found(iam) => {
+                let mut p = from_iam(iam);
+                p.caller = Caller::session(&arn, s(iam, "Arn"));
+                p.arn = arn.clone();
+                p.user_id = s(creds, "UserId").to_string();
+                p.account = account.clone();
+                p
+            }
+            // A role deleted since: its session has no identity policies left.
+            ("assumed-role", _) => Principal {
+                caller: Caller::aws(&arn),
+                root: false,
+                ..root(&account)
+            },
+            // GetSessionToken / GetFederationToken: the calling user's permissions.
+            (_, Some((_, iam))) if found(iam) => {
+                let mut p = from_iam(iam);
+                if s(creds, "Kind") == "federated-user" {
+                    p.caller = Caller::session(&arn, s(iam, "Arn"));
+                    p.arn = arn.clone();
+                }
+                p
+            }
+            (_, Some(_)) => return Err(Unresolved::Unknown),
+            // Made with the root's default credentials.
+            (_, None) => root(&account),
+        };
+        if !principal.root {
+            principal.arn = arn.clone();
+            principal.tags.extend(tags_of(&creds["Tags"]));
+            if has_session_policies || s(creds, "Kind") == "federated-user" {
+                principal.session = session;
+            }
+        } else if has_session_policies && s(creds, "Kind") != "root" {
+            principal.session = session;
+        }
+        Ok(Resolved {
+            secret: Some(s(creds, "SecretAccessKey").to_string()),
+            session_token: Some(s(creds, "SessionToken").to_string()),
+            expires_ms: creds.get("Expiration").and_then(Value::as_u64),
+            principal,
+        })
+    }
+}

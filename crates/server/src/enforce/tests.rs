@@ -1,0 +1,142 @@
+//! The decision and its reasons, on parsed policies.
+
+use super::*;
+use principal::Principal;
+
+fn policy(text: &str, kind: PolicyKind) -> Policy {
+    Policy::parse(text, kind).unwrap()
+}
+
+fn user(identity: &[&str]) -> Principal {
+    let arn = "arn:aws:iam::000000000000:user/alice";
+    Principal {
+        arn: arn.into(),
+        account: "000000000000".into(),
+        user_id: "AIDA".into(),
+        caller: Caller::aws(arn),
+        root: false,
+        identity: identity
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("p{i}"), policy(t, PolicyKind::InlineUser)))
+            .collect(),
+        boundary: None,
+        session: Vec::new(),
+        tags: Vec::new(),
+    }
+}
+
+fn req(p: &Principal, action: &str, resource: &str) -> Request {
+    let mut r = Request::new(p.caller.clone(), action, resource);
+    r.resource_account = Some("000000000000".into());
+    r
+}
+
+const GET_PREFIX: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public/*"}]}"#;
+
+#[test]
+fn identity_policies_allow_and_deny() {
+    let p = user(&[GET_PREFIX]);
+    assert_eq!(
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/public/x"),
+            Some(&p),
+            None,
+            false
+        ),
+        None
+    );
+    assert_eq!(
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/private/x"),
+            Some(&p),
+            None,
+            false
+        ),
+        Some(Reason::NoAllow(Source::Identity))
+    );
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#;
+    let p = user(&[GET_PREFIX, deny]);
+    assert_eq!(
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/public/x"),
+            Some(&p),
+            None,
+            false
+        ),
+        Some(Reason::ExplicitDeny(Source::Identity))
+    );
+}
+
+#[test]
+fn session_policies_narrow_and_resource_policies_grant() {
+    let all =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let mut p = user(&[all]);
+    p.session = vec![("s".into(), policy(GET_PREFIX, PolicyKind::Session))];
+    assert_eq!(
+        decide(
+            &req(&p, "s3:PutObject", "arn:aws:s3:::b/public/x"),
+            Some(&p),
+            None,
+            false
+        ),
+        Some(Reason::NoAllow(Source::Session))
+    );
+    let p = user(&[]);
+    let bucket = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+        PolicyKind::Resource,
+    );
+    assert_eq!(
+        decide(
+            &req(&p, "s3:GetObject", "arn:aws:s3:::b/x"),
+            Some(&p),
+            Some(&bucket),
+            false
+        ),
+        None
+    );
+}
+
+#[test]
+fn key_policies_must_grant_or_delegate() {
+    let kms_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
+    let p = user(&[kms_all]);
+    let key = "arn:aws:kms:us-east-1:000000000000:key/k";
+    let delegating = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*"}]}"#,
+        PolicyKind::Resource,
+    );
+    assert_eq!(
+        decide(
+            &req(&p, "kms:Encrypt", key),
+            Some(&p),
+            Some(&delegating),
+            true
+        ),
+        None
+    );
+    let other = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/bob"},"Action":"kms:*","Resource":"*"}]}"#,
+        PolicyKind::Resource,
+    );
+    assert_eq!(
+        decide(&req(&p, "kms:Encrypt", key), Some(&p), Some(&other), true),
+        Some(Reason::NoAllow(Source::Resource))
+    );
+}
+
+#[test]
+fn anonymous_needs_a_resource_policy() {
+    let r = Request::new(Caller::Anonymous, "s3:GetObject", "arn:aws:s3:::b/x");
+    assert_eq!(
+        decide(&r, None, None, false),
+        Some(Reason::NoAllow(Source::Identity))
+    );
+    let public = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+        PolicyKind::Resource,
+    );
+    assert_eq!(decide(&r, None, Some(&public), false), None);
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Drive a snapstack started with ENFORCE_IAM=1 with boto3: IAM policies decide.
+
+Usage: enforce.py ENDPOINT COMMAND [ARGS]...
+
+  suite          the root's default credentials (test/test) may do anything; a user whose policy
+                 allows s3:GetObject under one prefix reads it and is denied elsewhere (S3's XML
+                 AccessDenied with AWS's message); SQS SendMessage denied (the JSON protocol
+                 boto3 uses, AccessDenied); an assumed role whose session policy narrows it; a
+                 bucket policy granting another user; a KMS key policy that leaves a user out; a
+                 wrong secret (SignatureDoesNotMatch), an unknown key (InvalidClientTokenId /
+                 InvalidAccessKeyId), an unsigned request; AssumeRoleWithWebIdentity checked
+                 against IAM's OIDC providers and the role's trust policy
+  prepare STATE  before a restart: a user with a policy and an access key (written to STATE)
+  check STATE    after it: the key still signs, its policy still allows and still denies
+"""
+
+import base64
+import json
+import sys
+
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from checks import check, expect_error, run_commands  # noqa: E402
+
+ENDPOINT = sys.argv[1]
+ARGS = sys.argv[2:]
+CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
+ACCOUNT = "000000000000"
+
+
+def client(service, key="test", secret="test", token=None, unsigned=False):
+    cfg = CFG.merge(Config(signature_version=UNSIGNED)) if unsigned else CFG
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=cfg,
+    )
+
+
+def status(e):
+    return e.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action, resource="*"):
+    return {"Effect": "Allow", "Action": action, "Resource": resource}
+
+
+def user_with(iam, name, *statements):
+    iam.create_user(UserName=name)
+    if statements:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc(*statements))
+    k = iam.create_access_key(UserName=name)["AccessKey"]
+    return k["AccessKeyId"], k["SecretAccessKey"]
+
+
+def root_allowed():
+    s3, sqs, iam = client("s3"), client("sqs"), client("iam")
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="public/a.txt", Body=b"public")
+    s3.put_object(Bucket="data", Key="private/b.txt", Body=b"private")
+    sqs.create_queue(QueueName="jobs")
+    iam.list_users()
+    ident = client("sts").get_caller_identity()
+    check(ident["Arn"] == f"arn:aws:iam::{ACCOUNT}:root", ident)
+
+
+def s3_prefix():
+    iam = client("iam")
+    key, secret = user_with(
+        iam, "reader",
+        allow("s3:GetObject", "arn:aws:s3:::data/public/*"),
+        allow("s3:ListBucket", "arn:aws:s3:::data"),
+    )
+    s3 = client("s3", key, secret)
+    body = s3.get_object(Bucket="data", Key="public/a.txt")["Body"].read()
+    check(body == b"public", body)
+    s3.head_object(Bucket="data", Key="public/a.txt")
+    s3.list_objects_v2(Bucket="data", Prefix="public/")
+    e = expect_error("AccessDenied", s3.get_object, Bucket="data", Key="private/b.txt")
+    check(status(e) == 403, e.response)
+    msg = e.response["Error"]["Message"]
+    want = (f"User: arn:aws:iam::{ACCOUNT}:user/reader is not authorized to perform: "
+            "s3:GetObject on resource: arn:aws:s3:::data/private/b.txt because no "
+            "identity-based policy allows the s3:GetObject action")
+    check(msg == want, msg)
+    expect_error("AccessDenied", s3.put_object, Bucket="data", Key="public/x", Body=b"x")
+    ident = client("sts", key, secret).get_caller_identity()
+    check(ident["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/reader", ident)
+    # A policy change applies to the next request.
+    iam.put_user_policy(UserName="reader", PolicyName="deny", PolicyDocument=doc(
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}))
+    e = expect_error("AccessDenied", s3.get_object, Bucket="data", Key="public/a.txt")
+    check("with an explicit deny in an identity-based policy" in e.response["Error"]["Message"],
+          e.response)
+    iam.delete_user_policy(UserName="reader", PolicyName="deny")
+    s3.get_object(Bucket="data", Key="public/a.txt")
+
+
+def sqs_denied():
+    iam = client("iam")
+    url = client("sqs").get_queue_url(QueueName="jobs")["QueueUrl"]
+    key, secret = user_with(iam, "poller", allow("sqs:ReceiveMessage",
+                                                 f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"))
+    sqs = client("sqs", key, secret)
+    sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+    e = expect_error("AccessDenied", sqs.send_message, QueueUrl=url, MessageBody="hi")
+    check(status(e) == 403, e.response)
+    want = (f"User: arn:aws:iam::{ACCOUNT}:user/poller is not authorized to perform: "
+            f"sqs:SendMessage on resource: arn:aws:sqs:us-east-1:{ACCOUNT}:jobs because no "
+            "identity-based policy allows the sqs:SendMessage action")
+    check(e.response["Error"]["Message"] == want, e.response)
+    # A queue policy naming the user grants it.
+    client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow",
+                       "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/poller"},
+                       "Action": "sqs:SendMessage",
+                       "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"}]})})
+    sqs.send_message(QueueUrl=url, MessageBody="hi")
+
+
+def assumed_role():
+    iam = client("iam")
+    trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                 "Action": "sts:AssumeRole"})
+    iam.create_role(RoleName="worker", AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName="worker", PolicyName="s3", PolicyDocument=doc(
+        allow(["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::data/*")))
+    key, secret = user_with(iam, "assumer", allow("sts:AssumeRole",
+                                                  f"arn:aws:iam::{ACCOUNT}:role/worker"))
+    sts = client("sts", key, secret)
+    # The trust policy names the account: the user's own policy must allow it, and does.
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/worker", RoleSessionName="s1",
+        Policy=doc(allow("s3:GetObject", "arn:aws:s3:::data/public/*")))["Credentials"]
+    s3 = client("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    s3.get_object(Bucket="data", Key="public/a.txt")
+    e = expect_error("AccessDenied", s3.get_object, Bucket="data", Key="private/b.txt")
+    check("because no session policy allows the s3:GetObject action"
+          in e.response["Error"]["Message"], e.response)
+    check(f"assumed-role/worker/s1" in e.response["Error"]["Message"], e.response)
+    expect_error("AccessDenied", s3.put_object, Bucket="data", Key="public/y", Body=b"y")
+    # Without a session policy the role's own policy decides.
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/worker",
+                            RoleSessionName="s2")["Credentials"]
+    s3 = client("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    s3.put_object(Bucket="data", Key="public/y", Body=b"y")
+    s3.get_object(Bucket="data", Key="private/b.txt")
+    expect_error("AccessDenied", s3.delete_object, Bucket="data", Key="public/y")
+    # A wrong session token.
+    bad = client("s3", creds["AccessKeyId"], creds["SecretAccessKey"], "nope")
+    expect_error("InvalidToken", bad.get_object, Bucket="data", Key="public/a.txt")
+    # A user the trust policy's account delegation does not cover (no sts:AssumeRole).
+    key2, secret2 = user_with(iam, "stranger")
+    e = expect_error("AccessDenied", client("sts", key2, secret2).assume_role,
+                     RoleArn=f"arn:aws:iam::{ACCOUNT}:role/worker", RoleSessionName="xx")
+    check(status(e) == 403, e.response)
+
+
+def bucket_policy():
+    iam, s3 = client("iam"), client("s3")
+    s3.create_bucket(Bucket="shared")
+    s3.put_object(Bucket="shared", Key="doc", Body=b"shared")
+    key, secret = user_with(iam, "guest")
+    guest = client("s3", key, secret)
+    expect_error("AccessDenied", guest.get_object, Bucket="shared", Key="doc")
+    s3.put_bucket_policy(Bucket="shared", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow",
+                       "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/guest"},
+                       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*"}]}))
+    check(guest.get_object(Bucket="shared", Key="doc")["Body"].read() == b"shared", "guest")
+    expect_error("AccessDenied", guest.put_object, Bucket="shared", Key="doc", Body=b"x")
+    # Anonymous: denied until the bucket policy names everyone.
+    anon = client("s3", unsigned=True)
+    expect_error("AccessDenied", anon.get_object, Bucket="data", Key="public/a.txt")
+    s3.put_bucket_policy(Bucket="data", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": "arn:aws:s3:::data/public/*"}]}))
+    anon.get_object(Bucket="data", Key="public/a.txt")
+    expect_error("AccessDenied", anon.get_object, Bucket="data", Key="private/b.txt")
+
+
+def kms_key_policy():
+    iam, kms = client("iam"), client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    k, s = user_with(iam, "crypto", allow("kms:*"))
+    user = client("kms", k, s)
+    # The default key policy delegates to the account's IAM policies.
+    blob = user.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"]
+    check(user.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x", "decrypt")
+    # A key policy naming only another principal leaves the user out, whatever IAM says.
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                       "Action": "kms:*", "Resource": "*"},
+                      {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/crypto"},
+                       "Action": "kms:Encrypt", "Resource": "*"}]}))
+    e = expect_error("AccessDeniedException", user.encrypt, KeyId=key_id, Plaintext=b"x")
+    check(status(e) == 403, e.response)
+    check("explicit deny in a resource-based policy" in e.response["Error"]["Message"], e.response)
+    user.describe_key(KeyId=key_id)
+
+
+def bad_credentials():
+    iam = client("iam")
+    key, secret = user_with(iam, "signer", allow("sqs:*"))
+    expect_error("SignatureDoesNotMatch", client("sqs", key, "wrong" + secret[5:]).list_queues)
+    e = expect_error("SignatureDoesNotMatch", client("s3", key, "wrong" + secret[5:]).list_buckets)
+    check(status(e) == 403, e.response)
+    e = expect_error("InvalidClientTokenId", client("sts", "AKIAXXXXXXXXXXXXXXXX", "x")
+                     .get_caller_identity)
+    check(status(e) == 403, e.response)
+    expect_error("InvalidAccessKeyId", client("s3", "AKIAXXXXXXXXXXXXXXXX", "x").list_buckets)
+    e = expect_error("MissingAuthenticationToken", client("sts", unsigned=True)
+                     .get_caller_identity)
+    check(status(e) == 403, e.response)
+    # A deactivated key is unknown.
+    iam.update_access_key(UserName="signer", AccessKeyId=key, Status="Inactive")
+    expect_error("InvalidClientTokenId", client("sts", key, secret).get_caller_identity)
+
+
+def b64(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+def web_identity():
+    iam = client("iam")
+    iam.create_open_id_connect_provider(Url="https://issuer.example.com", ClientIDList=["app"],
+                                        ThumbprintList=["a" * 40])
+    provider = f"arn:aws:iam::{ACCOUNT}:oidc-provider/issuer.example.com"
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument=doc({
+        "Effect": "Allow", "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"issuer.example.com:aud": "app"}}}))
+
+    def token(iss, aud, sub="alice"):
+        return ".".join([b64({"alg": "none"}), b64({"iss": iss, "aud": aud, "sub": sub}), "sig"])
+
+    sts = client("sts", unsigned=True)
+    role = f"arn:aws:iam::{ACCOUNT}:role/web"
+    out = sts.assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="web1", WebIdentityToken=token("https://issuer.example.com", "app"))
+    check(out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/web/web1", out)
+    expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=role,
+                 RoleSessionName="web1", WebIdentityToken=token("https://other.example.com", "app"))
+    expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=role,
+                 RoleSessionName="web1", WebIdentityToken=token("https://issuer.example.com", "nope"))
+    iam.create_role(RoleName="closed", AssumeRolePolicyDocument=doc({
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}))
+    expect_error("AccessDenied", sts.assume_role_with_web_identity,
+                 RoleArn=f"arn:aws:iam::{ACCOUNT}:role/closed", RoleSessionName="web1",
+                 WebIdentityToken=token("https://issuer.example.com", "app"))
+
+
+def suite():
+    root_allowed()
+    s3_prefix()
+    sqs_denied()
+    assumed_role()
+    bucket_policy()
+    kms_key_policy()
+    bad_credentials()
+    web_identity()
+
+
+def prepare(state):
+    iam = client("iam")
+    client("ssm").put_parameter(Name="/app/visible", Value="v", Type="String")
+    client("ssm").put_parameter(Name="/app/hidden", Value="h", Type="String")
+    key, secret = user_with(iam, "keeper", allow("ssm:GetParameter",
+                                                 f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/app/visible"))
+    ssm = client("ssm", key, secret)
+    ssm.get_parameter(Name="/app/visible")
+    expect_error("AccessDeniedException", ssm.get_parameter, Name="/app/hidden")
+    with open(state, "w") as f:
+        json.dump({"key": key, "secret": secret}, f)
+
+
+def check_state(state):
+    with open(state) as f:
+        s = json.load(f)
+    ssm = client("ssm", s["key"], s["secret"])
+    check(ssm.get_parameter(Name="/app/visible")["Parameter"]["Value"] == "v", "visible")
+    e = expect_error("AccessDeniedException", ssm.get_parameter, Name="/app/hidden")
+    check(status(e) == 403, e.response)
+    expect_error("SignatureDoesNotMatch", client("ssm", s["key"], "x" * 40).get_parameter,
+                 Name="/app/visible")
+    client("ssm").get_parameter(Name="/app/hidden")
+
+
+if __name__ == "__main__":
+    run_commands({"suite": (suite, 0), "prepare": (prepare, 1), "check": (check_state, 1)}, ARGS)
