@@ -195,12 +195,17 @@ impl SecretsManager {
         };
         for step in steps {
             let payload = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token});
+            // Lambda's neutral shape: the payload blob in base64.
+            let payload = {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(payload.to_string())
+            };
             let out = rt
                 .invoke(
                     ctx,
                     "lambda",
                     "Invoke",
-                    json!({"FunctionName": function, "Payload": payload.to_string()}),
+                    json!({"FunctionName": function, "Payload": payload}),
                 )
                 .await
                 .map_err(|e| invalid_request(e.message))?;
