@@ -305,7 +305,7 @@ impl Kms {
                 let Some(mut x) = get_ext(txn, p, id) else {
                     continue;
                 };
-                if !x.valid_to_ms.is_some_and(|t| t <= now) {
+                if x.valid_to_ms.is_none_or(|t| t > now) {
                     continue;
                 }
                 x.valid_to_ms = None;

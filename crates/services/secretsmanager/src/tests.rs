@@ -174,7 +174,9 @@ impl FakeLambda {
         match op {
             "GetFunction" => Ok(json!({"Configuration": {}})),
             "Invoke" => {
-                let raw = B64.decode(input["Payload"].as_str().unwrap_or_default()).unwrap();
+                let raw = B64
+                    .decode(input["Payload"].as_str().unwrap_or_default())
+                    .unwrap();
                 let event: Value = serde_json::from_slice(&raw).unwrap();
                 let step = event["Step"].as_str().unwrap_or_default().to_string();
                 self.events.lock().unwrap().push(event);
