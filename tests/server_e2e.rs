@@ -793,7 +793,10 @@ fn secrets_manager_versions_survive_kill9_encrypted_by_kms() {
     s.script("secrets_client.py", &["rotation_prepare", rot]);
     s.kill9();
     let mut s = Server::start(dir.path(), &env);
-    s.script("secrets_client.py", &["check", expect, "rotation_check", rot]);
+    s.script(
+        "secrets_client.py",
+        &["check", expect, "rotation_check", rot],
+    );
     let (status, body) = s.http("POST", "/_localstack/state/save");
     assert_eq!(status, 200, "{body}");
     s.kill9();
