@@ -22,7 +22,8 @@ import tempfile
 import time
 
 OPS = ["ssm-put", "ssm-get", "ddb-put", "ddb-get", "sqs-send", "s3-put", "s3-get",
-       "sns-publish", "kms-encrypt", "secrets-get", "logs-put", "cw-put", "sts-identity"]
+       "sns-publish", "kms-encrypt", "secrets-get", "logs-put", "cw-put", "sts-identity",
+       "kms-sign", "kms-sign-rsa", "kms-datakey"]
 
 
 def free_port():

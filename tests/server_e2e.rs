@@ -250,17 +250,22 @@ fn kms_keys_ciphertexts_and_signatures_survive_kill9() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
+    let more = dir.path().join("kms-more.json");
+    let more = more.to_str().unwrap();
     let mut s = Server::start(dir.path(), &env);
     s.script("kms_client.py", &["prepare", state]);
+    s.script("kms_client.py", &["prepare_more", more]);
     s.kill9();
     let mut s = Server::start(dir.path(), &env);
     s.script("kms_client.py", &["check", state]);
+    s.script("kms_client.py", &["check_more", more]);
     // And once more from a saved generation.
     let (status, body) = s.http("POST", "/_localstack/state/kms/save");
     assert_eq!(status, 200, "{body}");
     s.kill9();
     let mut s = Server::start(dir.path(), &env);
     s.script("kms_client.py", &["check", state]);
+    s.script("kms_client.py", &["check_more", more]);
     let st = s.state();
     assert_eq!(st["services"]["kms"]["load_failed"], false, "{st}");
 }
@@ -782,10 +787,16 @@ fn secrets_manager_versions_survive_kill9_encrypted_by_kms() {
     }
     let expect = dir.path().join("secrets.json");
     let expect = expect.to_str().unwrap();
+    let rot = dir.path().join("rotation.json");
+    let rot = rot.to_str().unwrap();
     s.script("secrets_client.py", &["suite", "prepare", expect]);
+    s.script("secrets_client.py", &["rotation_prepare", rot]);
     s.kill9();
     let mut s = Server::start(dir.path(), &env);
-    s.script("secrets_client.py", &["check", expect]);
+    s.script(
+        "secrets_client.py",
+        &["check", expect, "rotation_check", rot],
+    );
     let (status, body) = s.http("POST", "/_localstack/state/save");
     assert_eq!(status, 200, "{body}");
     s.kill9();

@@ -7,24 +7,30 @@ Usage: kms_client.py ENDPOINT COMMAND [ARGS]...
                   RSA-OAEP ciphertext, a rotation, a scheduled deletion; what to check to STATE
   check STATE     after a restart: every ciphertext decrypts, every signature verifies, the
                   rotation and the deletion deadline are kept
+  prepare_more STATE / check_more STATE
+                  imported key material (wrapped here by `cryptography`), a custom key store,
+                  a Multi-Region key and its replica, ECDH key agreement, last usage
 """
 
 import base64
 import json
+import os
 import sys
+import time
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 ENDPOINT = sys.argv[1]
 ARGS = sys.argv[2:]
 
 
-def kms():
-    return boto3.client("kms", endpoint_url=ENDPOINT, region_name="us-east-1",
+def kms(region="us-east-1"):
+    return boto3.client("kms", endpoint_url=ENDPOINT, region_name=region,
                         aws_access_key_id="test", aws_secret_access_key="test",
                         config=Config(retries={"max_attempts": 1}))
 
@@ -166,7 +172,146 @@ def cmd_check(path):
     check("alias/e2e" in aliases, aliases)
 
 
-COMMANDS = {"prepare": cmd_prepare, "check": cmd_check}
+def wrap(public_der, alg, material):
+    """Wrap key material for ImportKeyMaterial as AWS's documentation does (openssl's recipe)."""
+    pub = serialization.load_der_public_key(public_der)
+    h = hashes.SHA256() if alg.endswith("_256") else hashes.SHA1()
+    oaep = padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+    if alg.startswith("RSAES_OAEP"):
+        return pub.encrypt(material, oaep)
+    aes = os.urandom(32)
+    return pub.encrypt(aes, oaep) + aes_key_wrap_with_padding(aes, material)
+
+
+def wait_connected(c, sid):
+    for _ in range(100):
+        st = c.describe_custom_key_stores(CustomKeyStoreId=sid)["CustomKeyStores"][0]["ConnectionState"]
+        if st == "CONNECTED":
+            return
+        check(st == "CONNECTING", st)
+        time.sleep(0.1)
+    raise AssertionError("the custom key store did not connect")
+
+
+def cmd_prepare_more(path):
+    c = kms()
+    state = {}
+    # Imported key material, with each wrapping algorithm.
+    state["imported"] = []
+    for alg in ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"]:
+        k = c.create_key(Origin="EXTERNAL")["KeyMetadata"]
+        check(k["KeyState"] == "PendingImport" and k["Origin"] == "EXTERNAL", k)
+        kid = k["KeyId"]
+        params = c.get_parameters_for_import(KeyId=kid, WrappingAlgorithm=alg, WrappingKeySpec="RSA_2048")
+        material = os.urandom(32)
+        expect_error("InvalidCiphertextException", c.import_key_material, KeyId=kid,
+                     ImportToken=params["ImportToken"], EncryptedKeyMaterial=b"\x01" * 256)
+        c.import_key_material(KeyId=kid, ImportToken=params["ImportToken"],
+                              EncryptedKeyMaterial=wrap(params["PublicKey"], alg, material),
+                              ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+        meta = c.describe_key(KeyId=kid)["KeyMetadata"]
+        check(meta["KeyState"] == "Enabled" and meta["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE", meta)
+        blob = c.encrypt(KeyId=kid, Plaintext=b"imported " + alg.encode())["CiphertextBlob"]
+        state["imported"].append([kid, base64.b64encode(blob).decode(), "imported " + alg,
+                                  base64.b64encode(material).decode()])
+    # Delete the material of one, then import it again: its ciphertext decrypts again.
+    kid, blob, plain, material = state["imported"][0]
+    c.delete_imported_key_material(KeyId=kid)
+    check(c.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "PendingImport", "deleted material")
+    expect_error("KMSInvalidStateException", c.decrypt, CiphertextBlob=base64.b64decode(blob))
+    params = c.get_parameters_for_import(KeyId=kid, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                         WrappingKeySpec="RSA_3072")
+    expect_error("IncorrectKeyMaterialException", c.import_key_material, KeyId=kid,
+                 ImportToken=params["ImportToken"],
+                 EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_256", os.urandom(32)))
+    c.import_key_material(KeyId=kid, ImportToken=params["ImportToken"],
+                          EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_256",
+                                                    base64.b64decode(material)))
+    check(c.decrypt(CiphertextBlob=base64.b64decode(blob))["Plaintext"] == plain.encode(), "re-imported")
+    # Material that expires.
+    kid = c.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = c.get_parameters_for_import(KeyId=kid, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    valid_to = int(time.time()) + 30 * 86400
+    c.import_key_material(KeyId=kid, ImportToken=params["ImportToken"],
+                          EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_256", os.urandom(32)),
+                          ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+    state["expiring"] = [kid, valid_to]
+    # A custom key store: connecting takes a moment; its keys work while it is connected.
+    sid = c.create_custom_key_store(CustomKeyStoreName="e2e-hsm", CloudHsmClusterId="cluster-1234567890a",
+                                    TrustAnchorCertificate="-----BEGIN CERTIFICATE-----",
+                                    KeyStorePassword="kmsuser-pass")["CustomKeyStoreId"]
+    expect_error("CustomKeyStoreInvalidStateException", c.create_key, CustomKeyStoreId=sid, Origin="AWS_CLOUDHSM")
+    c.connect_custom_key_store(CustomKeyStoreId=sid)
+    wait_connected(c, sid)
+    hk = c.create_key(CustomKeyStoreId=sid, Origin="AWS_CLOUDHSM")["KeyMetadata"]
+    check(hk["CustomKeyStoreId"] == sid and hk["CloudHsmClusterId"] == "cluster-1234567890a", hk)
+    hblob = c.encrypt(KeyId=hk["KeyId"], Plaintext=b"in the hsm")["CiphertextBlob"]
+    state["store"] = [sid, hk["KeyId"], base64.b64encode(hblob).decode()]
+    # A Multi-Region key and its replica: the primary's ciphertext decrypts in the replica's Region.
+    mk = c.create_key(MultiRegion=True, Description="mrk")["KeyMetadata"]
+    check(mk["KeyId"].startswith("mrk-") and mk["MultiRegion"], mk)
+    rep = c.replicate_key(KeyId=mk["KeyId"], ReplicaRegion="eu-west-1")["ReplicaKeyMetadata"]
+    check(rep["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA", rep)
+    mblob = c.encrypt(KeyId=mk["KeyId"], Plaintext=b"multi-region")["CiphertextBlob"]
+    west = kms("eu-west-1")
+    check(west.decrypt(CiphertextBlob=mblob)["Plaintext"] == b"multi-region", "replica decrypt")
+    state["mrk"] = [mk["KeyId"], base64.b64encode(mblob).decode()]
+    # ECDH: KMS's shared secret is the one `cryptography` derives from KMS's public key.
+    ak = c.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
+    check(ak["KeyAgreementAlgorithms"] == ["ECDH"], ak)
+    mine = ec.generate_private_key(ec.SECP256R1())
+    mine_pub = mine.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    shared = c.derive_shared_secret(KeyId=ak["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=mine_pub)["SharedSecret"]
+    theirs = serialization.load_der_public_key(c.get_public_key(KeyId=ak["KeyId"])["PublicKey"])
+    check(shared == mine.exchange(ec.ECDH(), theirs), "ecdh")
+    state["ecdh"] = [ak["KeyId"], base64.b64encode(mine.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())).decode()]
+    # Last usage.
+    u = c.get_key_last_usage(KeyId=ak["KeyId"])
+    check(u["KeyLastUsage"]["Operation"] == "DeriveSharedSecret", u)
+    state["used"] = mk["KeyId"]
+    with open(path, "w") as f:
+        json.dump(state, f)
+
+
+def cmd_check_more(path):
+    c = kms()
+    with open(path) as f:
+        state = json.load(f)
+    for kid, blob, plain, _ in state["imported"]:
+        out = c.decrypt(CiphertextBlob=base64.b64decode(blob))
+        check(out["Plaintext"] == plain.encode(), (kid, out))
+    kid, valid_to = state["expiring"]
+    meta = c.describe_key(KeyId=kid)["KeyMetadata"]
+    check(meta["ExpirationModel"] == "KEY_MATERIAL_EXPIRES" and int(meta["ValidTo"].timestamp()) == valid_to, meta)
+    sid, hk, hblob = state["store"]
+    wait_connected(c, sid)
+    check(c.decrypt(CiphertextBlob=base64.b64decode(hblob))["Plaintext"] == b"in the hsm", "hsm key")
+    c.disconnect_custom_key_store(CustomKeyStoreId=sid)
+    check(c.describe_key(KeyId=hk)["KeyMetadata"]["KeyState"] == "Unavailable", "unavailable")
+    expect_error("KMSInvalidStateException", c.decrypt, CiphertextBlob=base64.b64decode(hblob))
+    expect_error("CustomKeyStoreHasCMKsException", c.delete_custom_key_store, CustomKeyStoreId=sid)
+    c.connect_custom_key_store(CustomKeyStoreId=sid)
+    mk, mblob = state["mrk"]
+    west = kms("eu-west-1")
+    check(west.decrypt(CiphertextBlob=base64.b64decode(mblob))["Plaintext"] == b"multi-region", "replica")
+    cfg = west.describe_key(KeyId=mk)["KeyMetadata"]["MultiRegionConfiguration"]
+    check(cfg["PrimaryKey"]["Region"] == "us-east-1" and cfg["ReplicaKeys"][0]["Region"] == "eu-west-1", cfg)
+    ak, mine = state["ecdh"]
+    mine = serialization.load_der_private_key(base64.b64decode(mine), None)
+    mine_pub = mine.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    shared = c.derive_shared_secret(KeyId=ak, KeyAgreementAlgorithm="ECDH", PublicKey=mine_pub)["SharedSecret"]
+    theirs = serialization.load_der_public_key(c.get_public_key(KeyId=ak)["PublicKey"])
+    check(shared == mine.exchange(ec.ECDH(), theirs), "ecdh after restart")
+    u = c.get_key_last_usage(KeyId=state["used"])
+    check("TrackingStartDate" in u, u)
+
+
+COMMANDS = {"prepare": cmd_prepare, "check": cmd_check,
+            "prepare_more": cmd_prepare_more, "check_more": cmd_check_more}
 
 if __name__ == "__main__":
     COMMANDS[ARGS[0]](*ARGS[1:])

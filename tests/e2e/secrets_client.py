@@ -12,6 +12,12 @@ Usage: secrets_client.py ENDPOINT COMMAND [ARGS]...
                    what to expect goes to FILE (JSON)
   check FILE       after the restart: every version of every secret reads back, stages and the
                    deletion deadline are unchanged, a disabled key makes GetSecretValue fail
+  rotation_prepare FILE
+                   a Python rotation function (Lambda) implementing the four steps with boto3;
+                   a rotation that succeeds and one that fails at testSecret
+  rotation_check FILE
+                   after the restart: the rotated values and labels, the configuration, and a
+                   second rotation
 """
 
 import base64
@@ -226,7 +232,107 @@ def cmd_check(path):
     sm.get_secret_value(SecretId="keep/custom")
 
 
+ROTATOR = """
+import json
+import boto3
+
+sm = boto3.client("secretsmanager")
+
+
+def handler(event, context):
+    arn, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
+    meta = sm.describe_secret(SecretId=arn)
+    stages = meta["VersionIdsToStages"]
+    if step == "createSecret":
+        sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+        if "AWSPENDING" not in stages.get(token, []):
+            sm.put_secret_value(SecretId=arn, ClientRequestToken=token,
+                                SecretString=json.dumps({"password": "rotated-" + token}),
+                                VersionStages=["AWSPENDING"])
+    elif step == "setSecret":
+        pass
+    elif step == "testSecret":
+        sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+        if "fail" in meta["Name"]:
+            raise ValueError("the new password of " + meta["Name"] + " does not work")
+    elif step == "finishSecret":
+        current = [v for v, s in stages.items() if "AWSCURRENT" in s][0]
+        if current != token:
+            sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT",
+                                           MoveToVersionId=token, RemoveFromVersionId=current)
+    else:
+        raise ValueError("unknown step " + step)
+"""
+
+
+def rotator(lam):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", ROTATOR)
+    try:
+        return lam.get_function(FunctionName="rotator")["Configuration"]["FunctionArn"]
+    except ClientError:
+        return lam.create_function(FunctionName="rotator", Runtime="python3.11",
+                                   Role="arn:aws:iam::000000000000:role/rotation",
+                                   Handler="index.handler", Timeout=60,
+                                   Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+
+
+def stage_of(sm, name, stage):
+    return sm.get_secret_value(SecretId=name, VersionStage=stage)
+
+
+def cmd_rotation_prepare(path):
+    sm, lam = client("secretsmanager"), client("lambda")
+    arn = rotator(lam)
+    first = sm.create_secret(Name="rot/db", SecretString=json.dumps({"password": "v0"}))
+    r = sm.rotate_secret(SecretId="rot/db", RotationLambdaARN=arn,
+                         RotationRules={"ScheduleExpression": "rate(4 hours)"})
+    token = r["VersionId"]
+    cur = stage_of(sm, "rot/db", "AWSCURRENT")
+    check(cur["VersionId"] == token and json.loads(cur["SecretString"])["password"] == "rotated-" + token, cur)
+    prev = stage_of(sm, "rot/db", "AWSPREVIOUS")
+    check(prev["VersionId"] == first["VersionId"], prev)
+    d = sm.describe_secret(SecretId="rot/db")
+    check(d["RotationEnabled"] and d["RotationLambdaARN"] == arn and "LastRotatedDate" in d, d)
+    check(d["RotationRules"]["ScheduleExpression"] == "rate(4 hours)", d)
+    # A rotation whose testSecret step fails: the error is RotateSecret's, AWSPENDING stays.
+    bad = sm.create_secret(Name="rot/fail", SecretString="old")
+    e = expect_error("InvalidRequestException", sm.rotate_secret, SecretId="rot/fail",
+                     RotationLambdaARN=arn, ClientRequestToken="f" * 32 + "-0001")
+    check("testSecret" in e.response["Error"]["Message"], e.response)
+    pending = stage_of(sm, "rot/fail", "AWSPENDING")
+    check(pending["VersionId"] == "f" * 32 + "-0001", pending)
+    check(stage_of(sm, "rot/fail", "AWSCURRENT")["VersionId"] == bad["VersionId"], "current kept")
+    with open(path, "w") as f:
+        json.dump({"token": token, "first": first["VersionId"], "fail": bad["VersionId"], "arn": arn}, f)
+
+
+def cmd_rotation_check(path):
+    sm = client("secretsmanager")
+    with open(path) as f:
+        e = json.load(f)
+    check(stage_of(sm, "rot/db", "AWSCURRENT")["VersionId"] == e["token"], "current after restart")
+    check(stage_of(sm, "rot/db", "AWSPREVIOUS")["VersionId"] == e["first"], "previous after restart")
+    check(stage_of(sm, "rot/fail", "AWSPENDING")["VersionId"] == "f" * 32 + "-0001", "pending kept")
+    check(stage_of(sm, "rot/fail", "AWSCURRENT")["VersionId"] == e["fail"], "current kept")
+    d = sm.describe_secret(SecretId="rot/db")
+    check(d["RotationEnabled"] and d["RotationLambdaARN"] == e["arn"], d)
+    # Rotating again (rules only: the function is configured) moves the labels once more.
+    r = sm.rotate_secret(SecretId="rot/db", RotationRules={"ScheduleExpression": "rate(4 hours)"})
+    check(stage_of(sm, "rot/db", "AWSCURRENT")["VersionId"] == r["VersionId"], "second rotation")
+    check(stage_of(sm, "rot/db", "AWSPREVIOUS")["VersionId"] == e["token"], "previous moved")
+    e["token"] = r["VersionId"]
+    e["first"] = stage_of(sm, "rot/db", "AWSPREVIOUS")["VersionId"]
+    with open(path, "w") as f:
+        json.dump(e, f)
+
+
 COMMANDS = {
+    "rotation_prepare": (cmd_rotation_prepare, 1),
+    "rotation_check": (cmd_rotation_check, 1),
     "probe": (cmd_probe, 1),
     "nokms": (cmd_nokms, 0),
     "suite": (cmd_suite, 0),

@@ -32,6 +32,9 @@ pub const OPS: &[&str] = &[
     "sns-fanout-1",
     "sns-fanout-10",
     "events-put",
+    "kms-sign",
+    "kms-sign-rsa",
+    "kms-datakey",
 ];
 
 /// A finished run.
@@ -257,6 +260,27 @@ fn request(op: &str, host: &str, i: usize, target: &str) -> Vec<u8> {
                 r#"{{"KeyId":"{target}","Plaintext":"cGxhaW50ZXh0LXBsYWludGV4dC1wbGFpbnRleHQtcGxhaW50ZXh0LXBs"}}"#
             ),
         ),
+        "kms-sign" | "kms-sign-rsa" => json_request(
+            host,
+            "TrentService.Sign",
+            "1.1",
+            "kms",
+            &format!(
+                r#"{{"KeyId":"{target}","Message":"bWVzc2FnZS10by1zaWdu","SigningAlgorithm":"{}"}}"#,
+                if op == "kms-sign" {
+                    "ECDSA_SHA_256"
+                } else {
+                    "RSASSA_PSS_SHA_256"
+                }
+            ),
+        ),
+        "kms-datakey" => json_request(
+            host,
+            "TrentService.GenerateDataKey",
+            "1.1",
+            "kms",
+            &format!(r#"{{"KeyId":"{target}","KeySpec":"AES_256"}}"#),
+        ),
         "secrets-get" => json_request(
             host,
             "secretsmanager.GetSecretValue",
@@ -365,10 +389,15 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
             return between(&r, "<TopicArn>", "</TopicArn>")
                 .ok_or_else(|| "CreateTopic answered no TopicArn".to_string());
         }
-        "kms-encrypt" => {
+        "kms-encrypt" | "kms-datakey" | "kms-sign" | "kms-sign-rsa" => {
+            let spec = match op {
+                "kms-sign" => r#"{"KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}"#,
+                "kms-sign-rsa" => r#"{"KeySpec":"RSA_2048","KeyUsage":"SIGN_VERIFY"}"#,
+                _ => "{}",
+            };
             let r = ok(once(
                 addr,
-                &json_request(host, "TrentService.CreateKey", "1.1", "kms", "{}"),
+                &json_request(host, "TrentService.CreateKey", "1.1", "kms", spec),
             )
             .await?)?;
             let v: serde_json::Value = serde_json::from_slice(&r).map_err(|e| e.to_string())?;

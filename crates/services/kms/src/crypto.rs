@@ -55,7 +55,8 @@ impl Spec {
         match self {
             Spec::Symmetric => &["ENCRYPT_DECRYPT"],
             Spec::Rsa(_) => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
-            Spec::P256 | Spec::P384 | Spec::P521 | Spec::K256 => &["SIGN_VERIFY"],
+            Spec::P256 | Spec::P384 | Spec::P521 => &["SIGN_VERIFY", "KEY_AGREEMENT"],
+            Spec::K256 => &["SIGN_VERIFY"],
             Spec::Hmac(_) => &["GENERATE_VERIFY_MAC"],
         }
     }
@@ -363,5 +364,114 @@ pub fn mac_verify(algorithm: &str, key: &[u8], message: &[u8], tag: &[u8]) -> bo
         "HMAC_SHA_384" => hmac_verify!(Sha384, key, message, tag),
         "HMAC_SHA_512" => hmac_verify!(Sha512, key, message, tag),
         _ => false,
+    }
+}
+
+macro_rules! ecdh_with {
+    ($curve:ident, $der:expr, $peer:expr) => {{
+        use spki::DecodePublicKey;
+        let sk = $curve::SecretKey::from_pkcs8_der($der).map_err(|e| e.to_string())?;
+        let peer = $curve::PublicKey::from_public_key_der($peer)
+            .map_err(|_| "the public key is not a DER SubjectPublicKeyInfo of the key's curve")?;
+        let shared = $curve::ecdh::diffie_hellman(sk.to_nonzero_scalar(), peer.as_affine());
+        Ok(shared.raw_secret_bytes().to_vec())
+    }};
+}
+
+/// ECDH: the shared secret (the x coordinate, as AWS returns it) of a private key and a peer's
+/// DER `SubjectPublicKeyInfo` on the same curve.
+pub fn ecdh(spec: Spec, private: &[u8], peer_der: &[u8]) -> Result<Vec<u8>, String> {
+    match spec {
+        Spec::P256 => ecdh_with!(p256, private, peer_der),
+        Spec::P384 => ecdh_with!(p384, private, peer_der),
+        Spec::P521 => ecdh_with!(p521, private, peer_der),
+        _ => Err("not a key agreement key".into()),
+    }
+}
+
+/// A new RSA wrapping key pair of `bits`: the private key's PKCS#8 DER.
+pub fn wrapping_key(bits: usize) -> Result<Vec<u8>, String> {
+    generate(Spec::Rsa(bits))
+}
+
+/// Unwrap imported key material with the wrapping key, as `ImportKeyMaterial` does:
+/// `RSAES_OAEP_SHA_*` is RSA-OAEP of the material; `RSA_AES_KEY_WRAP_SHA_*` is RSA-OAEP of an
+/// ephemeral AES-256 key (as long as the modulus) followed by the material wrapped with it by
+/// AES key wrap with padding (RFC 5649). `None` when it does not unwrap.
+pub fn unwrap_import(wrapping: &[u8], algorithm: &str, wrapped: &[u8]) -> Option<Vec<u8>> {
+    let k = rsa::PrivateKey::from_pkcs8_der(wrapping).ok()?;
+    let oaep = |c: &[u8], sha256: bool| {
+        if sha256 {
+            k.oaep_decrypt::<Sha256>(c).ok()
+        } else {
+            k.oaep_decrypt::<Sha1>(c).ok()
+        }
+    };
+    match algorithm {
+        "RSAES_OAEP_SHA_1" => oaep(wrapped, false),
+        "RSAES_OAEP_SHA_256" => oaep(wrapped, true),
+        "RSA_AES_KEY_WRAP_SHA_1" | "RSA_AES_KEY_WRAP_SHA_256" => {
+            use rsa::traits::PublicKeyParts;
+            let n = k.size();
+            if wrapped.len() <= n {
+                return None;
+            }
+            let (head, body) = wrapped.split_at(n);
+            let aes = oaep(head, algorithm.ends_with("_256"))?;
+            let kwp = <aes_kw::KwpAes256 as aes_kw::KeyInit>::new_from_slice(&aes).ok()?;
+            let mut buf = vec![0u8; body.len()];
+            let out = kwp.unwrap_key(body, &mut buf).ok()?;
+            Some(out.to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// Wrap material as a client does for `ImportKeyMaterial` (tests).
+pub fn wrap_import(public_der: &[u8], algorithm: &str, material: &[u8]) -> Result<Vec<u8>, String> {
+    use spki::DecodePublicKey;
+    let k = rsa::PublicKey::from_public_key_der(public_der).map_err(|e| e.to_string())?;
+    let oaep = |m: &[u8], sha256: bool| {
+        if sha256 {
+            k.oaep_encrypt::<Sha256>(m)
+        } else {
+            k.oaep_encrypt::<Sha1>(m)
+        }
+        .map_err(|e| e.to_string())
+    };
+    match algorithm {
+        "RSAES_OAEP_SHA_1" => oaep(material, false),
+        "RSAES_OAEP_SHA_256" => oaep(material, true),
+        "RSA_AES_KEY_WRAP_SHA_1" | "RSA_AES_KEY_WRAP_SHA_256" => {
+            let aes = random_bytes(32);
+            let mut out = oaep(&aes, algorithm.ends_with("_256"))?;
+            let kwp = <aes_kw::KwpAes256 as aes_kw::KeyInit>::new_from_slice(&aes)
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; material.len().div_ceil(8) * 8 + 8];
+            let w = kwp
+                .wrap_key(material, &mut buf)
+                .map_err(|e| e.to_string())?;
+            out.extend_from_slice(w);
+            Ok(out)
+        }
+        _ => Err(format!("unsupported algorithm {algorithm}")),
+    }
+}
+
+/// Whether `material` is acceptable key material for `spec` (imports): 32 bytes for a
+/// symmetric key, the HMAC lengths AWS accepts, a PKCS#8 private key of the spec otherwise.
+pub fn check_material(spec: Spec, material: &[u8]) -> bool {
+    match spec {
+        Spec::Symmetric => material.len() == 32,
+        Spec::Hmac(bits) => {
+            let min = bits / 8;
+            let max = if bits <= 256 { 64 } else { 128 };
+            (min..=max).contains(&material.len())
+        }
+        Spec::Rsa(bits) => rsa::PrivateKey::from_pkcs8_der(material).is_ok_and(|k| {
+            use rsa::traits::PublicKeyParts;
+            k.size() * 8 == bits
+        }),
+        _ => public_der(spec, material).is_ok(),
     }
 }

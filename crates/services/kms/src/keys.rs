@@ -12,14 +12,21 @@ use crate::input::*;
 use crate::names::*;
 use crate::policy::default_policy;
 use crate::{
-    AliasRec, KeyRec, KeyState, Kms, KmsRecord, Material, Secret, err, ok, rk, ts, validation,
+    AliasRec, KeyExt, KeyRec, KeyState, Kms, KmsRecord, Material, Secret, err, ok, rk, ts,
+    validation,
 };
 
 pub(crate) const DAY_MS: u64 = 24 * 3600 * 1000;
 const MAX_TAGS: usize = 50;
 
+/// The `KeyMetadata` of a key as a view shows it (its extension record, its store's state).
+pub(crate) fn metadata_in(v: &impl View, p: &Partition, k: &KeyRec, now: u64) -> Value {
+    let x = get_ext(v, p, &k.id);
+    metadata(p, k, x.as_ref(), shown_state(v, p, k, now))
+}
+
 /// The `KeyMetadata` of a key.
-pub(crate) fn metadata(p: &Partition, k: &KeyRec) -> Value {
+pub(crate) fn metadata(p: &Partition, k: &KeyRec, x: Option<&KeyExt>, state: &str) -> Value {
     let spec = Spec::parse(&k.spec);
     let mut m = json!({
         "AWSAccountId": p.account,
@@ -29,7 +36,7 @@ pub(crate) fn metadata(p: &Partition, k: &KeyRec) -> Value {
         "Enabled": k.state == KeyState::Enabled,
         "Description": k.description,
         "KeyUsage": k.usage,
-        "KeyState": k.state.as_str(),
+        "KeyState": state,
         "Origin": k.origin,
         "KeyManager": k.manager,
         "CustomerMasterKeySpec": k.spec,
@@ -45,23 +52,51 @@ pub(crate) fn metadata(p: &Partition, k: &KeyRec) -> Value {
             "ENCRYPT_DECRYPT" => m["EncryptionAlgorithms"] = algs(s.encryption_algorithms()),
             "SIGN_VERIFY" => m["SigningAlgorithms"] = algs(s.signing_algorithms()),
             "GENERATE_VERIFY_MAC" => m["MacAlgorithms"] = algs(s.mac_algorithms()),
+            "KEY_AGREEMENT" => m["KeyAgreementAlgorithms"] = algs(&["ECDH"]),
             _ => {}
         }
     }
     if k.multi_region {
+        let primary = x
+            .and_then(|x| x.mr_primary_region.clone())
+            .unwrap_or_else(|| p.region.clone());
+        let arn_in = |region: &str| format!("arn:aws:kms:{region}:{}:key/{}", p.account, k.id);
+        let replicas: Vec<Value> = x
+            .map(|x| x.mr_replica_regions.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| json!({ "Arn": arn_in(r), "Region": r }))
+            .collect();
         m["MultiRegionConfiguration"] = json!({
-            "MultiRegionKeyType": "PRIMARY",
-            "PrimaryKey": { "Arn": k.arn(p), "Region": p.region },
-            "ReplicaKeys": [],
+            "MultiRegionKeyType": if primary == p.region { "PRIMARY" } else { "REPLICA" },
+            "PrimaryKey": { "Arn": arn_in(&primary), "Region": primary },
+            "ReplicaKeys": replicas,
         });
+    }
+    if let Some(x) = x {
+        if let Some(id) = &x.custom_key_store_id {
+            m["CustomKeyStoreId"] = json!(id);
+        }
+        if let Some(id) = &x.cloud_hsm_cluster_id {
+            m["CloudHsmClusterId"] = json!(id);
+        }
+        if let Some(id) = &x.xks_key_id {
+            m["XksKeyConfiguration"] = json!({ "Id": id });
+        }
     }
     if let Some((_, mat)) = k.current()
         && k.spec == "SYMMETRIC_DEFAULT"
     {
         m["CurrentKeyMaterialId"] = json!(mat.id);
     }
-    if k.origin == "EXTERNAL" {
-        m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE");
+    if k.origin == "EXTERNAL" && !k.materials.is_empty() {
+        match x.and_then(|x| x.valid_to_ms) {
+            Some(t) => {
+                m["ExpirationModel"] = json!("KEY_MATERIAL_EXPIRES");
+                m["ValidTo"] = ts(t);
+            }
+            None => m["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+        }
     }
     m
 }
@@ -168,22 +203,48 @@ impl Kms {
             )));
         }
         let origin = str_of(m, "Origin").unwrap_or("AWS_KMS");
-        match origin {
-            "AWS_KMS" => {}
-            "EXTERNAL" => {
-                // GetParametersForImport / ImportKeyMaterial are not served yet: a key made
-                // now could never leave PendingImport.
-                return Err(err(
-                    "UnsupportedOperationException",
-                    "Origin EXTERNAL (imported key material) is not supported by this emulator's KMS yet.",
+        let multi_region = bool_of(m, "MultiRegion").unwrap_or(false);
+        let store_id = str_of(m, "CustomKeyStoreId");
+        let xks_key_id = str_of(m, "XksKeyId");
+        match (origin, store_id) {
+            ("AWS_KMS" | "EXTERNAL", None) => {}
+            ("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE", Some(_)) => {
+                if spec != Spec::Symmetric || usage != "ENCRYPT_DECRYPT" {
+                    return Err(err(
+                        "UnsupportedOperationException",
+                        format!("KeySpec {spec_name} is not supported for custom key stores."),
+                    ));
+                }
+                if multi_region {
+                    return Err(err(
+                        "UnsupportedOperationException",
+                        "Multi-Region keys are not supported in custom key stores.",
+                    ));
+                }
+            }
+            ("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE", None) => {
+                return Err(validation(format!(
+                    "A CustomKeyStoreId is required for Origin {origin}."
+                )));
+            }
+            (_, Some(_)) => {
+                return Err(validation(
+                    "Origin must be AWS_CLOUDHSM or EXTERNAL_KEY_STORE when a CustomKeyStoreId is specified.",
                 ));
             }
             _ => {
-                return Err(err(
-                    "CustomKeyStoreNotFoundException",
-                    format!("Origin {origin} requires a custom key store"),
-                ));
+                return Err(validation(format!("Origin {origin} is not valid.")));
             }
+        }
+        if xks_key_id.is_some() && origin != "EXTERNAL_KEY_STORE" {
+            return Err(validation(
+                "XksKeyId is valid only for keys with Origin EXTERNAL_KEY_STORE.",
+            ));
+        }
+        if origin == "EXTERNAL_KEY_STORE" && xks_key_id.is_none() {
+            return Err(validation(
+                "XksKeyId is required for keys with Origin EXTERNAL_KEY_STORE.",
+            ));
         }
         if let Some(policy) = str_of(m, "Policy") {
             crate::policy::check_policy(policy)?;
@@ -197,8 +258,8 @@ impl Kms {
             str_of(m, "Description").unwrap_or(""),
             "CUSTOMER",
         )?;
+        k.origin = origin.into();
         if origin == "EXTERNAL" {
-            k.origin = origin.into();
             k.materials.clear();
             k.state = KeyState::PendingImport;
         }
@@ -206,9 +267,58 @@ impl Kms {
             k.policy = policy.to_string();
         }
         merge_tags(&mut k.tags, tags)?;
-        k.multi_region = bool_of(m, "MultiRegion").unwrap_or(false);
-        let meta = metadata(p, &k);
-        let (_, v) = self.store.write(|txn| put_key(txn, p, k));
+        k.multi_region = multi_region;
+        let mut x = KeyExt::default();
+        if multi_region {
+            k.id = format!("mrk-{}", hex_id(16));
+            x.mr_primary_region = Some(p.region.clone());
+        }
+        x.id = k.id.clone();
+        x.tracking_start_ms = Some(k.created_ms);
+        x.xks_key_id = xks_key_id.map(str::to_string);
+        let now = self.now_ms();
+        let (r, v) = self.store.write(|txn| {
+            if let Some(sid) = store_id {
+                let st = get_store(txn, p, sid).ok_or_else(|| {
+                    err(
+                        "CustomKeyStoreNotFoundException",
+                        format!("Custom key store {sid} does not exist."),
+                    )
+                })?;
+                if st.kind != origin {
+                    return Err(err(
+                        "UnsupportedOperationException",
+                        format!("Custom key store {sid} is of type {}, not {origin}.", st.kind),
+                    ));
+                }
+                if st.state_at(now) != "CONNECTED" {
+                    return Err(err(
+                        "CustomKeyStoreInvalidStateException",
+                        format!("Custom key store {sid} is not connected."),
+                    ));
+                }
+                if let Some(xid) = xks_key_id {
+                    let used = txn.scan_prefix(&rk::exts(p)).any(|(_, r)| {
+                        matches!(r, KmsRecord::KeyExt(e)
+                            if e.custom_key_store_id.as_deref() == Some(sid)
+                                && e.xks_key_id.as_deref() == Some(xid))
+                    });
+                    if used {
+                        return Err(err(
+                            "XksKeyAlreadyInUseException",
+                            format!("The external key {xid} is already associated with a KMS key in this key store."),
+                        ));
+                    }
+                }
+                x.custom_key_store_id = Some(sid.to_string());
+                x.cloud_hsm_cluster_id = st.cluster_id.clone();
+            }
+            let meta = metadata(p, &k, Some(&x), k.state.as_str());
+            put_key(txn, p, k);
+            put_ext(txn, p, x);
+            Ok(meta)
+        });
+        let meta = r?;
         ok(json!({ "KeyMetadata": meta }), Some(v))
     }
 
@@ -275,7 +385,11 @@ impl Kms {
 
     pub(crate) fn describe_key(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {
         let (k, v) = self.key_for_use(p, req(m, "KeyId")?)?;
-        ok(json!({ "KeyMetadata": metadata(p, &k) }), v)
+        let snap = self.store.snapshot();
+        ok(
+            json!({ "KeyMetadata": metadata_in(&snap, p, &k, self.now_ms()) }),
+            v,
+        )
     }
 
     pub(crate) fn list_keys(&self, p: &Partition, m: &Input) -> Result<Output, AwsError> {

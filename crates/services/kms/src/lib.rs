@@ -45,17 +45,23 @@ use snapstack_service::{Output, RequestContext};
 pub mod blob;
 pub mod crypto;
 mod grants;
+mod import;
 mod input;
 mod keys;
 pub mod model;
+mod multi_region;
 mod names;
 mod operations;
 mod policy;
 mod rotation;
 mod service;
+mod stores;
 mod sweep;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
+mod usage;
 
 pub use model::*;
 
@@ -77,6 +83,8 @@ pub fn system_clock() -> Clock {
 pub struct Kms {
     pub store: Arc<Store<KmsRecord>>,
     clock: Clock,
+    /// The live last use of each key (persisted by the sweeper, see `usage.rs`).
+    last_uses: usage::LastUses,
 }
 
 impl Default for Kms {
@@ -115,6 +123,7 @@ impl Kms {
         Kms {
             store: Store::new(NAME),
             clock,
+            last_uses: Default::default(),
         }
     }
 
@@ -124,6 +133,12 @@ impl Kms {
 
     /// Handle one operation on its (already parsed and model-validated) JSON input.
     pub fn handle(&self, ctx: &RequestContext, op: &str, v: &Value) -> Result<Output, AwsError> {
+        let out = self.dispatch(ctx, op, v)?;
+        self.note_use(&ctx.partition, op, &ctx.request_id, &out.value);
+        Ok(out)
+    }
+
+    fn dispatch(&self, ctx: &RequestContext, op: &str, v: &Value) -> Result<Output, AwsError> {
         let empty = Map::new();
         let m = v.as_object().unwrap_or(&empty);
         let p = &ctx.partition;
@@ -169,6 +184,19 @@ impl Kms {
             "GetPublicKey" => self.get_public_key(p, m),
             "GenerateMac" => self.generate_mac(p, m),
             "VerifyMac" => self.verify_mac(p, m),
+            "GetParametersForImport" => self.get_parameters_for_import(p, m),
+            "ImportKeyMaterial" => self.import_key_material(p, m),
+            "DeleteImportedKeyMaterial" => self.delete_imported_key_material(p, m),
+            "CreateCustomKeyStore" => self.create_custom_key_store(p, m),
+            "DescribeCustomKeyStores" => self.describe_custom_key_stores(p, m),
+            "UpdateCustomKeyStore" => self.update_custom_key_store(p, m),
+            "DeleteCustomKeyStore" => self.delete_custom_key_store(p, m),
+            "ConnectCustomKeyStore" => self.connect_custom_key_store(p, m),
+            "DisconnectCustomKeyStore" => self.disconnect_custom_key_store(p, m),
+            "ReplicateKey" => self.replicate_key(p, m),
+            "UpdatePrimaryRegion" => self.update_primary_region(p, m),
+            "DeriveSharedSecret" => self.derive_shared_secret(p, m),
+            "GetKeyLastUsage" => self.get_key_last_usage(p, m),
             _ if snapstack_protocol::model::has_operation(NAME, op) => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("KMS", op),

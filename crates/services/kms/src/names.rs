@@ -5,7 +5,9 @@ use snapstack_engine::{Partition, Snapshot, Txn};
 use snapstack_protocol::errors::AwsError;
 
 use crate::crypto::random_bytes;
-use crate::{AliasRec, KeyRec, KeyState, KmsRecord, arn_prefix, err, not_found, rk};
+use crate::{
+    AliasRec, KeyExt, KeyRec, KeyState, KeyStoreRec, KmsRecord, arn_prefix, err, not_found, rk,
+};
 
 /// A new key id: a random (version 4) UUID.
 pub(crate) fn new_key_id() -> String {
@@ -101,6 +103,74 @@ pub(crate) fn get_alias(v: &impl View, p: &Partition, name: &str) -> Option<Alia
         Some(KmsRecord::Alias(a)) => Some(a.clone()),
         _ => None,
     }
+}
+
+pub(crate) fn get_ext(v: &impl View, p: &Partition, id: &str) -> Option<KeyExt> {
+    match v.rec(&rk::ext(p, id)) {
+        Some(KmsRecord::KeyExt(x)) => Some(x.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn get_store(v: &impl View, p: &Partition, id: &str) -> Option<KeyStoreRec> {
+    match v.rec(&rk::store(p, id)) {
+        Some(KmsRecord::KeyStore(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Whether a key lives in a custom key store (whose records say more of it).
+pub(crate) fn in_custom_store(k: &KeyRec) -> bool {
+    matches!(k.origin.as_str(), "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
+}
+
+/// The state a key shows: `Unavailable` while its custom key store is not connected.
+pub(crate) fn shown_state(v: &impl View, p: &Partition, k: &KeyRec, now: u64) -> &'static str {
+    if in_custom_store(k)
+        && matches!(k.state, KeyState::Enabled | KeyState::Disabled)
+        && !store_connected(v, p, k, now)
+    {
+        return "Unavailable";
+    }
+    k.state.as_str()
+}
+
+fn store_connected(v: &impl View, p: &Partition, k: &KeyRec, now: u64) -> bool {
+    get_ext(v, p, &k.id)
+        .and_then(|x| x.custom_key_store_id)
+        .and_then(|id| get_store(v, p, &id))
+        .is_some_and(|s| s.state_at(now) == "CONNECTED")
+}
+
+/// A key of a custom key store can be used only while the store is connected; imported
+/// material not after its `ValidTo` (even before the sweeper deletes it).
+pub(crate) fn available(
+    v: &impl View,
+    p: &Partition,
+    k: &KeyRec,
+    now: u64,
+) -> Result<(), AwsError> {
+    if k.origin == "EXTERNAL"
+        && get_ext(v, p, &k.id)
+            .and_then(|x| x.valid_to_ms)
+            .is_some_and(|t| t <= now)
+    {
+        return Err(err(
+            "KMSInvalidStateException",
+            format!("{} is pending import.", k.arn(p)),
+        ));
+    }
+    if in_custom_store(k) && !store_connected(v, p, k, now) {
+        return Err(err(
+            "KMSInvalidStateException",
+            format!("{} is unavailable.", k.arn(p)),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn put_ext(txn: &mut Txn<'_, KmsRecord>, p: &Partition, x: KeyExt) {
+    txn.insert(rk::ext(p, &x.id.clone()), KmsRecord::KeyExt(x));
 }
 
 /// The key a `KeyId` member names (any state), or AWS's `NotFoundException`. A key whose

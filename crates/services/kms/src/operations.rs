@@ -18,7 +18,7 @@ use crate::{KeyRec, Kms, blob, err, ok, validation};
 const MAX_PLAINTEXT: usize = 4096;
 const MAX_CIPHERTEXT: usize = 6144;
 
-fn internal(e: String) -> AwsError {
+pub(crate) fn internal(e: String) -> AwsError {
     AwsError::internal("KMSInternalException", e)
 }
 
@@ -44,7 +44,7 @@ fn incompatible(alg: &str, k: &KeyRec) -> AwsError {
     )
 }
 
-fn no_recipient(m: &Input) -> Result<(), AwsError> {
+pub(crate) fn no_recipient(m: &Input) -> Result<(), AwsError> {
     if m.get("Recipient").is_some_and(|r| !r.is_null()) {
         return Err(err(
             "UnsupportedOperationException",
@@ -55,7 +55,7 @@ fn no_recipient(m: &Input) -> Result<(), AwsError> {
 }
 
 /// A key that is enabled, of `usage`, for `op`.
-fn ready(p: &Partition, k: &KeyRec, usage: &str, op: &str) -> Result<Spec, AwsError> {
+pub(crate) fn ready(p: &Partition, k: &KeyRec, usage: &str, op: &str) -> Result<Spec, AwsError> {
     usable(p, k)?;
     usage_is(p, k, usage, op)?;
     spec_of(k)
@@ -100,6 +100,7 @@ impl Kms {
     ) -> Result<(KeyRec, Option<u64>), AwsError> {
         let (k, v) = self.key_for_use(p, req(m, field)?)?;
         ready(p, &k, "ENCRYPT_DECRYPT", op)?;
+        available(&self.store.snapshot(), p, &k, self.now_ms())?;
         Ok((k, v))
     }
 
@@ -123,6 +124,7 @@ impl Kms {
             let k =
                 named.ok_or_else(|| validation("KeyId is required for asymmetric decryption."))?;
             let spec = ready(p, &k, "ENCRYPT_DECRYPT", "Decrypt")?;
+            available(&snap, p, &k, now)?;
             if !spec.encryption_algorithms().contains(&alg) {
                 return Err(incompatible(alg, &k));
             }
@@ -144,6 +146,7 @@ impl Kms {
             return Err(incorrect_key());
         }
         usable(p, &k)?;
+        available(&snap, p, &k, now)?;
         let mat = k
             .materials
             .get(b.material as usize)
@@ -342,8 +345,10 @@ impl Kms {
     ) -> Result<(KeyRec, Spec, String, Vec<u8>), AwsError> {
         let message = req_blob(m, "Message", MAX_PLAINTEXT)?;
         let alg = req(m, "SigningAlgorithm")?.to_string();
-        let k = find_key(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
+        let snap = self.store.snapshot();
+        let k = find_key(&snap, p, req(m, "KeyId")?, self.now_ms())?;
         let spec = ready(p, &k, "SIGN_VERIFY", op)?;
+        available(&snap, p, &k, self.now_ms())?;
         if !spec.signing_algorithms().contains(&alg.as_str()) {
             return Err(incompatible(&alg, &k));
         }
@@ -421,6 +426,8 @@ impl Kms {
         });
         if k.usage == "ENCRYPT_DECRYPT" {
             out["EncryptionAlgorithms"] = json!(spec.encryption_algorithms());
+        } else if k.usage == "KEY_AGREEMENT" {
+            out["KeyAgreementAlgorithms"] = json!(["ECDH"]);
         } else {
             out["SigningAlgorithms"] = json!(spec.signing_algorithms());
         }
@@ -435,8 +442,10 @@ impl Kms {
     ) -> Result<(KeyRec, String, Vec<u8>), AwsError> {
         let message = req_blob(m, "Message", MAX_PLAINTEXT)?;
         let alg = req(m, "MacAlgorithm")?.to_string();
-        let k = find_key(&self.store.snapshot(), p, req(m, "KeyId")?, self.now_ms())?;
+        let snap = self.store.snapshot();
+        let k = find_key(&snap, p, req(m, "KeyId")?, self.now_ms())?;
         let spec = ready(p, &k, "GENERATE_VERIFY_MAC", op)?;
+        available(&snap, p, &k, self.now_ms())?;
         if !spec.mac_algorithms().contains(&alg.as_str()) {
             return Err(incompatible(&alg, &k));
         }

@@ -55,7 +55,10 @@ impl Kms {
             )));
         }
         let now = self.now_ms();
-        let (_, v) = self.update_key(p, req(m, "KeyId")?, false, |k| {
+        let key_id = req(m, "KeyId")?;
+        let k = find_key_no_alias(&self.store.snapshot(), p, key_id, now)?;
+        crate::multi_region::primary_only(&self.store.snapshot(), p, &k, "rotation")?;
+        let (_, v) = self.update_key(p, key_id, false, |k| {
             rotatable(p, k)?;
             usable(p, k)?;
             k.rotation_enabled = true;
@@ -107,7 +110,10 @@ impl Kms {
         m: &Input,
     ) -> Result<Output, AwsError> {
         let now = self.now_ms();
-        let (arn, v) = self.update_key(p, req(m, "KeyId")?, false, |k| {
+        let key_id = req(m, "KeyId")?;
+        let k = find_key_no_alias(&self.store.snapshot(), p, key_id, now)?;
+        crate::multi_region::primary_only(&self.store.snapshot(), p, &k, "rotation")?;
+        let (arn, _) = self.update_key(p, key_id, false, |k| {
             rotatable(p, k)?;
             usable(p, k)?;
             let done = k
@@ -127,6 +133,11 @@ impl Kms {
             rotate(k, now, "ON_DEMAND")?;
             Ok(k.arn(p))
         })?;
+        let (_, v) = self.store.write(|txn| {
+            if let Some(k) = get_key(txn, p, &k.id) {
+                crate::multi_region::sync_replicas(txn, p, &k);
+            }
+        });
         ok(json!({ "KeyId": arn }), Some(v))
     }
 
@@ -179,6 +190,7 @@ impl Kms {
             for mut k in due {
                 if rotate(&mut k, now, "AUTOMATIC").is_ok() {
                     k.next_rotation_ms = Some(now + k.rotation_period_days as u64 * DAY_MS);
+                    crate::multi_region::sync_replicas(txn, p, &k);
                     put_key(txn, p, k);
                     n += 1;
                 }

@@ -7,14 +7,19 @@ use snapstack_engine::{Key, Partition};
 use crate::{KeyState, Kms, KmsRecord, rk};
 
 impl Kms {
-    /// One sweep at `now`: `(keys deleted, keys rotated)`.
+    /// One sweep at `now`: `(keys deleted, keys rotated)`. It also deletes imported
+    /// material past its `ValidTo`, records custom key stores whose connection completed, and
+    /// persists the keys' last uses.
     pub fn sweep(&self, now: u64) -> (usize, usize) {
         let mut deleted = 0;
         let mut rotated = 0;
         for p in self.partitions() {
             deleted += self.delete_due(&p, now);
             rotated += self.rotate_due(&p, now);
+            self.expire_due(&p, now);
+            self.connect_due(&p, now);
         }
+        self.persist_last_uses();
         (deleted, rotated)
     }
 
@@ -44,7 +49,9 @@ impl Kms {
                 txn.remove(a);
             }
             for id in &due {
+                crate::multi_region::leave_family(txn, p, id);
                 txn.remove(&rk::key(p, id));
+                txn.remove(&rk::ext(p, id));
                 txn.remove_prefix(&rk::grants_of(p, id));
             }
             due.len()

@@ -273,38 +273,13 @@ impl SecretsManager {
                 "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.",
             ));
         }
-        let arn = find(&self.store.snapshot(), &ctx.partition, &id, self.now_ms())
-            .map(|(_, s)| s.arn)
-            .ok_or_else(not_found)?;
-        let steps: &[&str] = if flag(v, "RotateImmediately").unwrap_or(true) {
-            &["createSecret", "setSecret", "testSecret", "finishSecret"]
-        } else {
-            &["testSecret"]
-        };
-        for step in steps {
-            let payload = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token});
-            let out = rt
-                .invoke(
-                    ctx,
-                    "lambda",
-                    "Invoke",
-                    json!({"FunctionName": function, "Payload": payload.to_string()}),
-                )
-                .await
-                .map_err(|e| AwsError::new("InvalidRequestException", e.message))?;
-            if out.get("FunctionError").is_some() {
-                return Err(invalid_request(format!(
-                    "The rotation function failed at step {step}."
-                )));
-            }
-        }
-        let last = self.mutate(ctx, &id, false, |sec, now| {
-            if steps.len() > 1 {
-                sec.rotated_ms = Some(now);
-            }
-            Ok(json!({"ARN": sec.arn, "Name": sec.name, "VersionId": token}))
-        })?;
-        Ok(last)
+        let immediately = flag(v, "RotateImmediately").unwrap_or(true);
+        let result = self
+            .run_rotation(rt, ctx, &id, &function, &token, immediately)
+            .await;
+        // The next scheduled rotation counts from this one, failed or not.
+        self.schedule_rotation(ctx, &id, result.as_ref().err().map(|e| e.message.clone()));
+        result
     }
 
     pub(crate) fn cancel_rotate_secret(

@@ -24,6 +24,7 @@ mod kms;
 mod list;
 mod model;
 mod password;
+mod rotation;
 mod secrets;
 mod service;
 mod stages;

@@ -155,8 +155,9 @@ impl SecretsManager {
         let snap = self.store.snapshot();
         let mut out: Vec<Secret> = snap
             .scan_prefix(&secrets_prefix(&ctx.partition))
-            .map(|(_, r)| match r {
-                SmRecord::Secret(s) => s,
+            .filter_map(|(_, r)| match r {
+                SmRecord::Secret(s) => Some(s),
+                _ => None,
             })
             .filter(|s| !s.is_gone(now) && (include_deleted || !s.is_deleted()))
             .filter(|s| matches(s, &filters))

@@ -11,8 +11,27 @@ use crate::date;
 /// One record of the Secrets Manager store. Append new variants at the end; never reorder
 /// (docs/FORMAT.md, "Record types").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // records live behind an Arc in the store
 pub enum SmRecord {
     Secret(Secret),
+    /// The next scheduled rotation of a secret (`r`/name).
+    Rotation(RotationSchedule),
+}
+
+/// A secret's scheduled rotation: an absolute deadline the sweeper acts on, so a restart
+/// neither skips nor repeats it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RotationSchedule {
+    pub name: String,
+    /// When the next rotation is due (epoch milliseconds).
+    pub due_ms: u64,
+    /// The last scheduled attempt, if any: when, and the error if it failed.
+    pub last_attempt_ms: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+pub(crate) fn schedule_key(p: &Partition, name: &str) -> Key {
+    p.key().str("r").str(name).build()
 }
 
 impl Record for SmRecord {}

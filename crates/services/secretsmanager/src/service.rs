@@ -1,5 +1,6 @@
 //! Secrets Manager as a service of the registry (JSON 1.1, `X-Amz-Target: secretsmanager.*`),
-//! with the sweeper that removes secrets whose recovery window has passed.
+//! with the sweeper that removes secrets whose recovery window has passed and runs scheduled
+//! rotations.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +111,9 @@ impl Service for SecretsManager {
                 let n = self.sweep_deleted(self.now_ms());
                 if n > 0 {
                     tracing::debug!(n, "removed secrets past their recovery window");
+                }
+                for (p, name) in self.due_rotations(self.now_ms()) {
+                    self.rotate_scheduled(rt.as_ref(), &p, &name).await;
                 }
             }
         });

@@ -158,6 +158,40 @@ impl FakeKms {
 /// the fake KMS (any other service is unserved).
 pub(crate) struct TestRuntime {
     pub kms: FakeKms,
+    /// TEST ONLY: a stand-in for Lambda when set: `GetFunction` answers, `Invoke` records the
+    /// event and fails (a `FunctionError`) at the step named here, if any.
+    pub lambda: Option<FakeLambda>,
+}
+
+#[derive(Default)]
+pub(crate) struct FakeLambda {
+    pub events: Mutex<Vec<Value>>,
+    pub fail_at: Mutex<Option<String>>,
+}
+
+impl FakeLambda {
+    fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
+        match op {
+            "GetFunction" => Ok(json!({"Configuration": {}})),
+            "Invoke" => {
+                let raw = B64
+                    .decode(input["Payload"].as_str().unwrap_or_default())
+                    .unwrap();
+                let event: Value = serde_json::from_slice(&raw).unwrap();
+                let step = event["Step"].as_str().unwrap_or_default().to_string();
+                self.events.lock().unwrap().push(event);
+                if self.fail_at.lock().unwrap().as_deref() == Some(step.as_str()) {
+                    let payload =
+                        B64.encode(json!({"errorMessage": format!("{step} broke")}).to_string());
+                    return Ok(
+                        json!({"StatusCode": 200, "FunctionError": "Unhandled", "Payload": payload}),
+                    );
+                }
+                Ok(json!({"StatusCode": 200, "Payload": B64.encode("null")}))
+            }
+            _ => Err(kerr("NotImplemented", op)),
+        }
+    }
 }
 
 impl Runtime for TestRuntime {
@@ -182,6 +216,11 @@ impl Runtime for TestRuntime {
         input: Value,
     ) -> BoxFuture<'a, Result<Value, AwsError>> {
         Box::pin(async move {
+            if service == "lambda"
+                && let Some(l) = &self.lambda
+            {
+                return l.call(operation, input);
+            }
             if service != "kms" {
                 return Err(kerr(
                     "ResourceNotFoundException",
@@ -204,6 +243,7 @@ pub(crate) fn env() -> Env {
         sm: SecretsManager::new(),
         rt: TestRuntime {
             kms: FakeKms::default(),
+            lambda: None,
         },
         ctx: ctx_in("000000000000", "us-east-1"),
     }

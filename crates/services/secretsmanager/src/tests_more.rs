@@ -454,3 +454,68 @@ async fn tags_policies_rotation_and_replication_are_recorded() {
         "v"
     );
 }
+
+#[tokio::test]
+async fn rotation_runs_the_four_steps_and_is_scheduled_across_a_restart() {
+    let mut e = env();
+    e.rt.lambda = Some(Default::default());
+    let t0 = 1_800_000_000_000;
+    e.sm.set_clock(t0);
+    e.ok("CreateSecret", json!({"Name": "db", "SecretString": "v0"}))
+        .await;
+    let lambda = "arn:aws:lambda:us-east-1:000000000000:function:rotator";
+    let r = e
+        .ok(
+            "RotateSecret",
+            json!({"SecretId": "db", "RotationLambdaARN": lambda,
+                "RotationRules": {"ScheduleExpression": "rate(4 hours)"}}),
+        )
+        .await;
+    let token = r["VersionId"].as_str().unwrap().to_string();
+    let events = e.rt.lambda.as_ref().unwrap().events.lock().unwrap().clone();
+    let steps: Vec<&str> = events.iter().map(|v| v["Step"].as_str().unwrap()).collect();
+    assert_eq!(
+        steps,
+        ["createSecret", "setSecret", "testSecret", "finishSecret"]
+    );
+    for ev in &events {
+        assert_eq!(ev["ClientRequestToken"], token.as_str());
+        assert!(
+            ev["SecretId"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:secretsmanager:")
+        );
+    }
+    let d = e.ok("DescribeSecret", json!({"SecretId": "db"})).await;
+    assert_eq!(d["LastRotatedDate"].as_f64().unwrap(), t0 as f64 / 1000.0);
+    // The schedule is a record with an absolute deadline; nothing is due before it.
+    assert!(e.sm.due_rotations(t0 + 4 * 3_600_000 - 1).is_empty());
+    // A failed step is RotateSecret's error.
+    *e.rt.lambda.as_ref().unwrap().fail_at.lock().unwrap() = Some("testSecret".into());
+    let err = e.err("RotateSecret", json!({"SecretId": "db"})).await;
+    assert_eq!(err.code, "InvalidRequestException");
+    assert!(err.message.contains("testSecret broke"), "{}", err.message);
+    *e.rt.lambda.as_ref().unwrap().fail_at.lock().unwrap() = None;
+    // After a restart the schedule is still there, and the sweeper's part runs it when due.
+    let e = e.restarted();
+    let due_at = t0 + 4 * 3_600_000;
+    let due = e.sm.due_rotations(due_at);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].1, "db");
+    e.sm.set_clock(due_at);
+    let before = e.rt.lambda.as_ref().unwrap().events.lock().unwrap().len();
+    e.sm.rotate_scheduled(&e.rt, &due[0].0, &due[0].1).await;
+    let events = e.rt.lambda.as_ref().unwrap().events.lock().unwrap().clone();
+    assert_eq!(events.len(), before + 4);
+    assert!(
+        e.sm.due_rotations(due_at).is_empty(),
+        "the next one is 4 hours later"
+    );
+    assert_eq!(e.sm.due_rotations(due_at + 4 * 3_600_000).len(), 1);
+    // Cancelled: the sweeper drops the schedule.
+    e.ok("CancelRotateSecret", json!({"SecretId": "db"})).await;
+    let due = e.sm.due_rotations(due_at + 4 * 3_600_000);
+    e.sm.rotate_scheduled(&e.rt, &due[0].0, &due[0].1).await;
+    assert!(e.sm.due_rotations(u64::MAX).is_empty());
+}
