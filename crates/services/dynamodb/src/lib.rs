@@ -20,6 +20,7 @@
 //! | backup item | `b`, backup id, `key_bytes(hash)`, `key_bytes(range)` |
 //! | table extras (PITR, insights, Kinesis, policy) | `c`, table id |
 //! | global table (2017.11.29) | `g`, global table name |
+//! | stream, stream record | `S`, `r` (see [`streams`]) |
 //!
 //! A table id is new for every CreateTable, so a re-created table never sees its predecessor's
 //! records. Key parts are `key_bytes` written as escaped byte strings, so the byte order of a key is
@@ -44,6 +45,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 pub mod settings;
+pub mod streams;
 mod sweep;
 pub mod table;
 pub mod value;
@@ -95,6 +97,10 @@ pub enum Rec {
     Extras(Box<settings::TableExtras>),
     /// A global table (version 2017.11.29).
     GlobalTable(Box<settings::GlobalTableMeta>),
+    /// A table's stream (DynamoDB Streams), open or closed.
+    Stream(Box<streams::StreamMeta>),
+    /// One record of a stream: an item change.
+    StreamRecord(Box<streams::StreamRecord>),
 }
 
 impl Record for Rec {}
@@ -191,7 +197,7 @@ pub fn system_clock() -> Clock {
 /// The DynamoDB service.
 pub struct DynamoDb {
     pub store: Arc<Store<Rec>>,
-    clock: Clock,
+    pub(crate) clock: Clock,
 }
 
 impl Default for DynamoDb {
@@ -430,6 +436,7 @@ impl DynamoDb {
             let mut t = probe.clone();
             t.id = id;
             txn.insert(key, Rec::Table(Box::new(t.clone())));
+            streams::open(p, &t, txn, now);
             Ok(t)
         });
         let t = r?;
@@ -487,6 +494,7 @@ impl DynamoDb {
     fn delete_table(&self, ctx: &RequestContext, input: TableNameIn) -> DdbResult<Output> {
         let p = &ctx.partition;
         let name = table::table_name(input.table_name.as_ref())?;
+        let now = self.now_ms();
         let (r, v) = self.store.write(|txn| {
             let t = match txn.get(&keys::table(p, &name)) {
                 Some(Rec::Table(t)) => (**t).clone(),
@@ -502,6 +510,7 @@ impl DynamoDb {
             txn.remove_prefix(&keys::index_entries(p, t.id));
             txn.remove_prefix(&keys::expiries(p, t.id));
             txn.remove(&keys::extras(p, t.id));
+            streams::close_all(p, &t.name, txn, now);
             Ok(t)
         });
         let t = r?;
@@ -583,6 +592,10 @@ impl DynamoDb {
                     (_, s) => {
                         t.stream_label = s.as_ref().map(|_| table::stream_label(now));
                         t.stream = s;
+                        match &t.stream {
+                            Some(_) => streams::open(p, t, txn, now),
+                            None => streams::close_all(p, &t.name, txn, now),
+                        }
                     }
                 }
                 changed = true;
