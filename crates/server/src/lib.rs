@@ -141,11 +141,18 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             }
         });
     }
+    // The services that own a store (DynamoDB Streams reads DynamoDB's and owns none).
+    let stores = blob_engine.services();
+    let persisted = services
+        .names()
+        .into_iter()
+        .filter(|n| stores.iter().any(|s| s == n))
+        .collect();
     let persistence = Persistence::new(
         engine,
         config.save_strategy,
         config.load_strategy,
-        services.names(),
+        persisted,
     );
     let services = Arc::new(services);
     let runtime = Arc::new(runtime::AppRuntime {

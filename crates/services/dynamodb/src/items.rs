@@ -727,7 +727,15 @@ impl DynamoDb {
             let pk = key_of_item(&t, &item)?;
             let old = get_item_in(txn, &item_key(p, &t, &pk));
             check_condition(cond.as_ref(), old.as_ref(), rof)?;
-            write_item(p, &mut t, txn, &pk, old.as_ref(), Some(&item), self.now_ms());
+            write_item(
+                p,
+                &mut t,
+                txn,
+                &pk,
+                old.as_ref(),
+                Some(&item),
+                self.now_ms(),
+            );
             save_table(txn, p, t);
             Ok(old)
         });

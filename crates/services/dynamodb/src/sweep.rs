@@ -65,7 +65,16 @@ impl DynamoDb {
                             if items::expiry(&cur, &old)
                                 .is_some_and(|s| s < now_secs && s >= oldest)
                             {
-                                items::write_item_as(&p, &mut cur, txn, pk, Some(&old), None, now_ms, true);
+                                items::write_item_as(
+                                    &p,
+                                    &mut cur,
+                                    txn,
+                                    pk,
+                                    Some(&old),
+                                    None,
+                                    now_ms,
+                                    true,
+                                );
                                 n += 1;
                             }
                         }

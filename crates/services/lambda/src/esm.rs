@@ -47,6 +47,7 @@ impl Lambda {
         if let Some(o) = o.as_object_mut() {
             o.retain(|_, v| !v.is_null());
         }
+        crate::esm_dynamodb::describe(self, m, &mut o);
         o
     }
 
@@ -72,6 +73,9 @@ impl Lambda {
                 "Unrecognized event source, must be kafka or specify an EventSourceArn",
             ));
         };
+        if crate::esm_dynamodb::is_stream_arn(source) {
+            return self.create_stream_mapping(ctx, input, &r, source);
+        }
         if !source.starts_with("arn:aws:sqs:") {
             return Err(LambdaError::invalid(format!(
                 "Unsupported event source {source}: this emulator maps SQS queues"
@@ -217,6 +221,7 @@ impl Lambda {
         let m = self.get_mapping(ctx, s(input, "UUID").unwrap_or(""))?;
         let (_, v) = self.store.write(|txn| {
             txn.remove(&keys::mapping(&m.uuid));
+            crate::esm_dynamodb::forget(txn, &m.uuid);
         });
         let mut out = self.mapping_out(&m);
         out["State"] = json!("Deleting");
@@ -267,6 +272,9 @@ impl Lambda {
     }
 
     async fn poll_once(&self, rt: &dyn Runtime, m: &Mapping) {
+        if crate::esm_dynamodb::is_stream_arn(&m.source_arn) {
+            return self.poll_stream(rt, m).await;
+        }
         let parts: Vec<&str> = m.source_arn.split(':').collect();
         let ["arn", _, "sqs", region, account, queue] = parts.as_slice() else {
             return;

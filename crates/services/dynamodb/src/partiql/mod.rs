@@ -120,7 +120,15 @@ impl DynamoDb {
             let old = get_item_in(txn, &item_key(p, &t, &pk));
             let plan = exec::plan(&t, stmt, pk, old.as_ref(), return_old)?;
             if plan.write {
-                write_item(p, &mut t, txn, &plan.pk, old.as_ref(), plan.new.as_ref(), self.now_ms());
+                write_item(
+                    p,
+                    &mut t,
+                    txn,
+                    &plan.pk,
+                    old.as_ref(),
+                    plan.new.as_ref(),
+                    self.now_ms(),
+                );
                 save_table(txn, p, t);
             }
             Ok(plan)

@@ -11,11 +11,24 @@ use serde_json::{Value, json};
 use snapstack_engine::Partition;
 use snapstack_service::{Output, RequestContext};
 
-use super::{StreamMeta, format_seq, keys, parse_arn, parse_seq, record_json, shard_id, stream_arn};
+use super::{
+    StreamMeta, format_seq, keys, parse_arn, parse_seq, record_json, shard_id, stream_arn,
+};
 use crate::{DdbError, DdbResult, DynamoDb, Rec};
 
 /// How long a shard iterator stays valid.
 pub const ITERATOR_TTL_MS: u64 = 15 * 60 * 1000;
+
+/// [`ITERATOR_TTL_MS`], or `SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS` (tests).
+fn iterator_ttl_ms() -> u64 {
+    static TTL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TTL.get_or_init(|| {
+        std::env::var("SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(ITERATOR_TTL_MS, |s| s * 1000)
+    })
+}
 /// GetRecords returns at most this many records (and its default).
 const MAX_GET_RECORDS: u64 = 1000;
 /// GetRecords returns at most about this many bytes.
@@ -103,7 +116,12 @@ fn limit(body: &Value, max: u64) -> DdbResult<u64> {
 
 impl DynamoDb {
     /// One DynamoDB Streams operation.
-    pub fn handle_streams(&self, ctx: &RequestContext, op: &str, body: &Value) -> DdbResult<Output> {
+    pub fn handle_streams(
+        &self,
+        ctx: &RequestContext,
+        op: &str,
+        body: &Value,
+    ) -> DdbResult<Output> {
         if !body.is_object() {
             return Err(DdbError::serialization(
                 "Start of structure or map expected",
@@ -157,7 +175,8 @@ impl DynamoDb {
             }
             let arn = stream_arn(p, &s.table_name, &s.label);
             last = Some(arn.clone());
-            streams.push(json!({"StreamArn": arn, "TableName": s.table_name, "StreamLabel": s.label}));
+            streams
+                .push(json!({"StreamArn": arn, "TableName": s.table_name, "StreamLabel": s.label}));
         }
         let mut out = json!({"Streams": streams});
         if more && let Some(l) = last {
@@ -174,7 +193,8 @@ impl DynamoDb {
         let id = shard_id(&s);
         let mut range = json!({"StartingSequenceNumber": format_seq(s.trimmed_below.max(1))});
         if s.closed_ms.is_some() {
-            range["EndingSequenceNumber"] = json!(format_seq(s.last_seq.max(s.trimmed_below.max(1))));
+            range["EndingSequenceNumber"] =
+                json!(format_seq(s.last_seq.max(s.trimmed_below.max(1))));
         }
         let shards = if str_of(body, "ExclusiveStartShardId").is_some_and(|x| x >= id.as_str()) {
             vec![]
@@ -219,9 +239,8 @@ impl DynamoDb {
                     "Must specify a SequenceNumber for ShardIteratorType {kind}"
                 ))
             })?;
-            let n = parse_seq(text).ok_or_else(|| {
-                DdbError::validation(format!("Invalid SequenceNumber: {text}"))
-            })?;
+            let n = parse_seq(text)
+                .ok_or_else(|| DdbError::validation(format!("Invalid SequenceNumber: {text}")))?;
             if n > s.last_seq {
                 return Err(DdbError::validation(format!(
                     "Invalid SequenceNumber: {text} is beyond the last sequence number of the shard"
@@ -230,7 +249,9 @@ impl DynamoDb {
             if n < first {
                 return Err(DdbError::new(
                     "TrimmedDataAccessException",
-                    format!("Requested sequence number {text} is beyond the trim horizon of the shard"),
+                    format!(
+                        "Requested sequence number {text} is beyond the trim horizon of the shard"
+                    ),
                 ));
             }
             Ok(if after { n + 1 } else { n })
@@ -268,10 +289,10 @@ impl DynamoDb {
         let token =
             str_of(body, "ShardIterator").ok_or_else(|| DdbError::missing("shardIterator"))?;
         let limit = limit(body, MAX_GET_RECORDS)? as usize;
-        let it = Iter::decode(token)
-            .ok_or_else(|| DdbError::validation("Invalid ShardIterator"))?;
+        let it =
+            Iter::decode(token).ok_or_else(|| DdbError::validation("Invalid ShardIterator"))?;
         let now = self.now_ms();
-        if now.saturating_sub(it.issued_ms) > ITERATOR_TTL_MS {
+        if now.saturating_sub(it.issued_ms) > iterator_ttl_ms() {
             return Err(DdbError::new(
                 "ExpiredIteratorException",
                 "Iterator expired. The iterator was created more than 15 minutes ago.",

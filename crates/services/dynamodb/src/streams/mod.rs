@@ -255,7 +255,7 @@ pub fn append(
 /// A record in the neutral JSON shape of DynamoDB Streams' `Record`.
 pub fn record_json(p: &Partition, s: &StreamMeta, r: &StreamRecord) -> Value {
     let mut d = json!({
-        "ApproximateCreationDateTime": (r.created_ms / 1000) as f64,
+        "ApproximateCreationDateTime": r.created_ms as f64 / 1000.0,
         "Keys": value::item_to_json(&r.keys),
         "SequenceNumber": format_seq(r.seq),
         "SizeBytes": r.size_bytes,
@@ -283,8 +283,12 @@ pub fn record_json(p: &Partition, s: &StreamMeta, r: &StreamRecord) -> Value {
 
 /// A record's event id: 32 hex digits, stable for the record.
 fn event_id(s: &StreamMeta, r: &StreamRecord) -> String {
-    let h = blake3::hash(format!("{}/{}/{}/{}", s.table_name, s.table_id, s.label, r.seq).as_bytes());
-    h.as_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let h =
+        blake3::hash(format!("{}/{}/{}/{}", s.table_name, s.table_id, s.label, r.seq).as_bytes());
+    h.as_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl DynamoDb {

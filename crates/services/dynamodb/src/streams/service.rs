@@ -91,7 +91,10 @@ impl Service for DynamoDbStreams {
                 return Err(err(DdbError::validation(message)));
             }
             rt.ensure_loaded(crate::NAME).await;
-            let out = self.ddb.handle_streams(ctx, operation, &input).map_err(err)?;
+            let out = self
+                .ddb
+                .handle_streams(ctx, operation, &input)
+                .map_err(err)?;
             Ok((out.value, None))
         })
     }

@@ -73,25 +73,58 @@ fn every_kind_of_write_makes_a_record_in_order() {
     call(&d, "PutItem", json!({"TableName": t, "Item": item("a", 1)})).unwrap();
     // A write that changes nothing makes no record.
     call(&d, "PutItem", json!({"TableName": t, "Item": item("a", 1)})).unwrap();
-    call(&d, "UpdateItem", json!({"TableName": t, "Key": {"pk": {"S": "a"}},
-        "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "2"}}}))
+    call(
+        &d,
+        "UpdateItem",
+        json!({"TableName": t, "Key": {"pk": {"S": "a"}},
+        "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "2"}}}),
+    )
     .unwrap();
-    call(&d, "BatchWriteItem", json!({"RequestItems": {"tbl": [
-        {"PutRequest": {"Item": item("b", 1)}}, {"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}}))
+    call(
+        &d,
+        "BatchWriteItem",
+        json!({"RequestItems": {"tbl": [
+        {"PutRequest": {"Item": item("b", 1)}}, {"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}}),
+    )
     .unwrap();
-    call(&d, "TransactWriteItems", json!({"TransactItems": [
-        {"Put": {"TableName": "tbl", "Item": item("c", 1)}}]}))
+    call(
+        &d,
+        "TransactWriteItems",
+        json!({"TransactItems": [
+        {"Put": {"TableName": "tbl", "Item": item("c", 1)}}]}),
+    )
     .unwrap();
-    call(&d, "ExecuteStatement", json!({"Statement": "UPDATE tbl SET v = 5 WHERE pk = 'c'"})).unwrap();
-    call(&d, "DeleteItem", json!({"TableName": t, "Key": {"pk": {"S": "b"}}})).unwrap();
+    call(
+        &d,
+        "ExecuteStatement",
+        json!({"Statement": "UPDATE tbl SET v = 5 WHERE pk = 'c'"}),
+    )
+    .unwrap();
+    call(
+        &d,
+        "DeleteItem",
+        json!({"TableName": t, "Key": {"pk": {"S": "b"}}}),
+    )
+    .unwrap();
     let recs = read_all(&d, &arn(&d));
-    let names: Vec<&str> = recs.iter().map(|r| r["eventName"].as_str().unwrap()).collect();
-    assert_eq!(names, ["INSERT", "MODIFY", "INSERT", "REMOVE", "INSERT", "MODIFY", "REMOVE"]);
+    let names: Vec<&str> = recs
+        .iter()
+        .map(|r| r["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "INSERT", "MODIFY", "INSERT", "REMOVE", "INSERT", "MODIFY", "REMOVE"
+        ]
+    );
     let seqs: Vec<&str> = recs
         .iter()
         .map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap())
         .collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1] && w[0].len() == w[1].len()));
+    assert!(
+        seqs.windows(2)
+            .all(|w| w[0] < w[1] && w[0].len() == w[1].len())
+    );
     assert_eq!(recs[1]["dynamodb"]["OldImage"]["v"], json!({"N": "1"}));
     assert_eq!(recs[1]["dynamodb"]["NewImage"]["v"], json!({"N": "2"}));
     assert_eq!(recs[3]["dynamodb"]["Keys"], json!({"pk": {"S": "a"}}));
@@ -110,8 +143,18 @@ fn view_types_choose_the_images() {
         ("OLD_IMAGE", false, true),
     ] {
         let (d, _) = setup(view);
-        call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("a", 1)})).unwrap();
-        call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("a", 2)})).unwrap();
+        call(
+            &d,
+            "PutItem",
+            json!({"TableName": "tbl", "Item": item("a", 1)}),
+        )
+        .unwrap();
+        call(
+            &d,
+            "PutItem",
+            json!({"TableName": "tbl", "Item": item("a", 2)}),
+        )
+        .unwrap();
         let recs = read_all(&d, &arn(&d));
         let r = &recs[1]["dynamodb"];
         assert_eq!(r.get("NewImage").is_some(), new, "{view}");
@@ -123,12 +166,20 @@ fn view_types_choose_the_images() {
 #[test]
 fn ttl_deletions_name_the_dynamodb_service() {
     let (d, now) = setup("KEYS_ONLY");
-    call(&d, "UpdateTimeToLive", json!({"TableName": "tbl",
-        "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}}))
+    call(
+        &d,
+        "UpdateTimeToLive",
+        json!({"TableName": "tbl",
+        "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}}),
+    )
     .unwrap();
     let secs = now.load(Ordering::SeqCst) / 1000;
-    call(&d, "PutItem", json!({"TableName": "tbl",
-        "Item": {"pk": {"S": "x"}, "exp": {"N": (secs + 10).to_string()}}}))
+    call(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl",
+        "Item": {"pk": {"S": "x"}, "exp": {"N": (secs + 10).to_string()}}}),
+    )
     .unwrap();
     now.fetch_add(20_000, Ordering::SeqCst);
     assert_eq!(d.sweep_expired(now.load(Ordering::SeqCst)), 1);
@@ -146,22 +197,40 @@ fn iterators_positions_and_expiry() {
     let arn = arn(&d);
     let latest = iterator(&d, &arn, "LATEST", None).unwrap();
     for i in 0..5 {
-        call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("a", i)})).unwrap();
+        call(
+            &d,
+            "PutItem",
+            json!({"TableName": "tbl", "Item": item("a", i)}),
+        )
+        .unwrap();
     }
-    let out = streams(&d, "GetRecords", json!({"ShardIterator": latest, "Limit": 2})).unwrap();
+    let out = streams(
+        &d,
+        "GetRecords",
+        json!({"ShardIterator": latest, "Limit": 2}),
+    )
+    .unwrap();
     assert_eq!(out["Records"].as_array().unwrap().len(), 2);
     let next = out["NextShardIterator"].as_str().unwrap().to_string();
-    let seq2 = out["Records"][1]["dynamodb"]["SequenceNumber"].as_str().unwrap().to_string();
+    let seq2 = out["Records"][1]["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = streams(&d, "GetRecords", json!({"ShardIterator": next})).unwrap();
     assert_eq!(out["Records"].as_array().unwrap().len(), 3);
     let after = iterator(&d, &arn, "AFTER_SEQUENCE_NUMBER", Some(&seq2)).unwrap();
     let out = streams(&d, "GetRecords", json!({"ShardIterator": after})).unwrap();
-    assert_eq!(out["Records"][0]["dynamodb"]["NewImage"]["v"], json!({"N": "2"}));
+    assert_eq!(
+        out["Records"][0]["dynamodb"]["NewImage"]["v"],
+        json!({"N": "2"})
+    );
     let at = iterator(&d, &arn, "AT_SEQUENCE_NUMBER", Some(&seq2)).unwrap();
     let out = streams(&d, "GetRecords", json!({"ShardIterator": at})).unwrap();
     assert_eq!(out["Records"][0]["dynamodb"]["SequenceNumber"], json!(seq2));
     assert_eq!(
-        iterator(&d, &arn, "AT_SEQUENCE_NUMBER", None).unwrap_err().code,
+        iterator(&d, &arn, "AT_SEQUENCE_NUMBER", None)
+            .unwrap_err()
+            .code,
         "ValidationException"
     );
     now.fetch_add(ITERATOR_TTL_MS + 1, Ordering::SeqCst);
@@ -175,10 +244,20 @@ fn iterators_positions_and_expiry() {
 fn records_expire_after_a_day_and_old_iterators_are_trimmed() {
     let (d, now) = setup("KEYS_ONLY");
     let arn = arn(&d);
-    call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("a", 1)})).unwrap();
+    call(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": item("a", 1)}),
+    )
+    .unwrap();
     let old = iterator(&d, &arn, "TRIM_HORIZON", None).unwrap();
     now.fetch_add(RETENTION_MS - 1000, Ordering::SeqCst);
-    call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("b", 1)})).unwrap();
+    call(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": item("b", 1)}),
+    )
+    .unwrap();
     now.fetch_add(2000, Ordering::SeqCst);
     d.sweep_expired(now.load(Ordering::SeqCst));
     let recs = read_all(&d, &arn);
@@ -195,34 +274,65 @@ fn records_expire_after_a_day_and_old_iterators_are_trimmed() {
 fn disabling_closes_the_stream_and_enabling_opens_a_new_one() {
     let (d, now) = setup("KEYS_ONLY");
     let first = arn(&d);
-    call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("a", 1)})).unwrap();
-    call(&d, "UpdateTable", json!({"TableName": "tbl", "StreamSpecification": {"StreamEnabled": false}})).unwrap();
+    call(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": item("a", 1)}),
+    )
+    .unwrap();
+    call(
+        &d,
+        "UpdateTable",
+        json!({"TableName": "tbl", "StreamSpecification": {"StreamEnabled": false}}),
+    )
+    .unwrap();
     let desc = streams(&d, "DescribeStream", json!({"StreamArn": first})).unwrap();
     assert_eq!(desc["StreamDescription"]["StreamStatus"], "DISABLED");
     let range = &desc["StreamDescription"]["Shards"][0]["SequenceNumberRange"];
-    assert_eq!(range["EndingSequenceNumber"], range["StartingSequenceNumber"]);
+    assert_eq!(
+        range["EndingSequenceNumber"],
+        range["StartingSequenceNumber"]
+    );
     // A closed shard read to its end has no next iterator.
     let it = iterator(&d, &first, "TRIM_HORIZON", None).unwrap();
     let out = streams(&d, "GetRecords", json!({"ShardIterator": it})).unwrap();
     assert_eq!(out["Records"].as_array().unwrap().len(), 1);
     assert!(out.get("NextShardIterator").is_none());
     // Writes with the stream off make no record.
-    call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("b", 1)})).unwrap();
+    call(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": item("b", 1)}),
+    )
+    .unwrap();
     now.fetch_add(1000, Ordering::SeqCst);
-    call(&d, "UpdateTable", json!({"TableName": "tbl",
-        "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}}))
+    call(
+        &d,
+        "UpdateTable",
+        json!({"TableName": "tbl",
+        "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}}),
+    )
     .unwrap();
     let second = arn(&d);
     assert_ne!(first, second);
-    call(&d, "PutItem", json!({"TableName": "tbl", "Item": item("c", 1)})).unwrap();
+    call(
+        &d,
+        "PutItem",
+        json!({"TableName": "tbl", "Item": item("c", 1)}),
+    )
+    .unwrap();
     let recs = read_all(&d, &second);
     assert_eq!(recs.len(), 1);
     let list = streams(&d, "ListStreams", json!({"TableName": "tbl"})).unwrap();
     assert_eq!(list["Streams"].as_array().unwrap().len(), 2);
     let page = streams(&d, "ListStreams", json!({"Limit": 1})).unwrap();
     assert_eq!(page["Streams"].as_array().unwrap().len(), 1);
-    let rest = streams(&d, "ListStreams",
-        json!({"ExclusiveStartStreamArn": page["LastEvaluatedStreamArn"]})).unwrap();
+    let rest = streams(
+        &d,
+        "ListStreams",
+        json!({"ExclusiveStartStreamArn": page["LastEvaluatedStreamArn"]}),
+    )
+    .unwrap();
     assert_eq!(rest["Streams"].as_array().unwrap().len(), 1);
     // Deleting the table closes its stream; a closed stream goes a day after its records.
     call(&d, "DeleteTable", json!({"TableName": "tbl"})).unwrap();
@@ -241,8 +351,12 @@ fn unknown_streams_and_shards_are_not_found() {
         json!({"StreamArn": "arn:aws:dynamodb:us-east-1:000000000000:table/nope/stream/2024-01-01T00:00:00.000"}))
     .unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
-    let e = streams(&d, "GetShardIterator", json!({"StreamArn": arn(&d),
-        "ShardId": "shardId-00000000000000000000-00000000", "ShardIteratorType": "LATEST"}))
+    let e = streams(
+        &d,
+        "GetShardIterator",
+        json!({"StreamArn": arn(&d),
+        "ShardId": "shardId-00000000000000000000-00000000", "ShardIteratorType": "LATEST"}),
+    )
     .unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
 }
