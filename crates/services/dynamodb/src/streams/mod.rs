@@ -197,11 +197,12 @@ pub fn close_all(p: &Partition, table: &str, txn: &mut Txn<'_, Rec>, now_ms: u64
 
 /// Append the stream record of one item change of `t` (nothing when the table has no stream,
 /// or when nothing changed: DynamoDB writes no record for a write that leaves the item as it was).
+#[allow(clippy::too_many_arguments)]
 pub fn append(
     p: &Partition,
     t: &TableMeta,
     txn: &mut Txn<'_, Rec>,
-    pk: &Pk,
+    _pk: &Pk,
     old: Option<&Item>,
     new: Option<&Item>,
     now_ms: u64,
@@ -224,7 +225,6 @@ pub fn append(
     };
     let Some(item) = new.or(old) else { return };
     let keys = crate::items::key_item(t, item, None);
-    let _ = pk;
     let (new_image, old_image) = match s.view.as_str() {
         "NEW_IMAGE" => (new.cloned(), None),
         "OLD_IMAGE" => (None, old.cloned()),
