@@ -96,7 +96,7 @@ fn streams_and_their_lambda_trigger_survive_kill9() {
     let env = [
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
-        ("SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS", "5"),
+        ("SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS", "20"),
     ];
     let mut server = Server::start(vol.path(), &env);
     server.script("streams.py", &["prepare", state]);

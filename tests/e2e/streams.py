@@ -13,7 +13,7 @@ Usage: streams.py ENDPOINT COMMAND [ARGS]...
                   iterators from before still read from where they were, new writes continue
                   the sequence, the mapping resumes after its checkpoint (every change in `sink`
                   once), DescribeStream / ListStreams, and an iterator that expires (the server
-                  runs with SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS=5)
+                  runs with SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS=20)
   firehose        Firehose into S3 through a Lambda processor that upper-cases records, drops
                   some and fails some: the object holds the Ok records' new data, the error
                   prefix the failed ones as Firehose's JSON lines
@@ -173,7 +173,6 @@ def prepare(state):
     page, nxt = read(iterator(arn, shard, "TRIM_HORIZON"), limit=3)
     rest, _ = read(nxt)
     check(plain(page + rest) == plain(records), "pages read the same records")
-    middle = iterator(arn, shard, "AFTER_SEQUENCE_NUMBER", seqs[3])
     fn = LAM.create_function(FunctionName="sink", Runtime="python3.11", Role=ROLE, Handler="index.handler",
                              Code={"ZipFile": zip_of({"index.py": SINK})}, Timeout=30)
     m = LAM.create_event_source_mapping(FunctionName="sink", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
@@ -185,6 +184,11 @@ def prepare(state):
     expect_error("InvalidParameterValueException", LAM.create_event_source_mapping, FunctionName="sink",
                  EventSourceArn=arn.replace("orders", "other"))
     wait_for("the function to copy every change", lambda: sink_count() == len(records))
+    # The checkpoint is written (and made durable) right after the function returns.
+    wait_for("the checkpoint", lambda: LAM.get_event_source_mapping(UUID=m["UUID"])["LastProcessingResult"] == "OK")
+    time.sleep(1)
+    # Iterators issued just before the kill.
+    middle = iterator(arn, shard, "AFTER_SEQUENCE_NUMBER", seqs[3])
     with open(state, "w") as f:
         json.dump({"arn": arn, "shard": shard, "records": plain(records), "seqs": seqs,
                    "trim": iterator(arn, shard, "TRIM_HORIZON"), "middle": middle,
@@ -224,9 +228,9 @@ def check_after(state):
     check(d["StreamStatus"] == "DISABLED" and "EndingSequenceNumber" in d["Shards"][0]["SequenceNumberRange"], d)
     DDB.update_table(TableName="orders", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
     check(stream_arn_any() != arn, "a new stream")
-    # An iterator expires (5 s on this server).
+    # An iterator expires (20 s on this server).
     it = iterator(arn, shard, "TRIM_HORIZON")
-    time.sleep(6.5)
+    time.sleep(21.5)
     expect_error("ExpiredIteratorException", STREAMS.get_records, ShardIterator=it)
     print("check: same records and sequence numbers, old iterators valid, trigger resumed once")
 
@@ -257,7 +261,8 @@ def firehose():
     # 1 MiB of records fills the buffer: the flush goes out without waiting for the interval.
     big = "x" * 1000 + "\n"
     fh.put_record_batch(DeliveryStreamName="proc", Records=[{"Data": big.encode()}] * 500)
-    fh.put_record_batch(DeliveryStreamName="proc", Records=[{"Data": big.encode()}] * 600)
+    fh.put_record_batch(DeliveryStreamName="proc", Records=[{"Data": big.encode()}] * 500)
+    fh.put_record_batch(DeliveryStreamName="proc", Records=[{"Data": big.encode()}] * 100)
 
     def objects(prefix):
         return [o["Key"] for o in s3.list_objects_v2(Bucket="processed", Prefix=prefix).get("Contents", [])]

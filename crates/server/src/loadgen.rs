@@ -38,7 +38,13 @@ pub const KINESIS_BATCH: usize = 100;
 const KINESIS_DATA: &str = "eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4";
 
 fn kinesis_request(host: &str, op: &str, body: &str) -> Vec<u8> {
-    json_request(host, &format!("Kinesis_20131202.{op}"), "1.1", "kinesis", body)
+    json_request(
+        host,
+        &format!("Kinesis_20131202.{op}"),
+        "1.1",
+        "kinesis",
+        body,
+    )
 }
 
 /// A finished run.
@@ -215,7 +221,10 @@ fn request(op: &str, host: &str, i: usize, target: &str) -> Vec<u8> {
             kinesis_request(
                 host,
                 "PutRecords",
-                &format!(r#"{{"StreamName":"load","Records":[{}]}}"#, records.join(",")),
+                &format!(
+                    r#"{{"StreamName":"load","Records":[{}]}}"#,
+                    records.join(",")
+                ),
             )
         }
         // `target`: iterators at the start of each shard, one per line; each request reads
@@ -357,7 +366,11 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
         "kinesis-put" | "kinesis-putrecords" | "kinesis-get" => {
             let r = once(
                 addr,
-                &kinesis_request(host, "CreateStream", r#"{"StreamName":"load","ShardCount":4}"#),
+                &kinesis_request(
+                    host,
+                    "CreateStream",
+                    r#"{"StreamName":"load","ShardCount":4}"#,
+                ),
             )
             .await?;
             // An existing stream (a second run against the same server) is fine.
@@ -367,7 +380,9 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
             if op == "kinesis-get" {
                 let mut conn = Conn::new(addr);
                 for i in 0..keys.div_ceil(KINESIS_BATCH).max(4) {
-                    let s = conn.send(&request("kinesis-putrecords", host, i, "")).await?;
+                    let s = conn
+                        .send(&request("kinesis-putrecords", host, i, ""))
+                        .await?;
                     if s != 200 {
                         return Err(format!("preloading kinesis-putrecords got {s}"));
                     }
@@ -377,7 +392,8 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
                     let body = format!(
                         r#"{{"StreamName":"load","ShardId":"shardId-{shard:012}","ShardIteratorType":"TRIM_HORIZON"}}"#
                     );
-                    let b = ok(once(addr, &kinesis_request(host, "GetShardIterator", &body)).await?)?;
+                    let b =
+                        ok(once(addr, &kinesis_request(host, "GetShardIterator", &body)).await?)?;
                     let v: serde_json::Value =
                         serde_json::from_slice(&b).map_err(|e| e.to_string())?;
                     its.push(

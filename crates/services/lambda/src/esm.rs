@@ -241,7 +241,11 @@ impl Lambda {
                 _ = stop.wait_for(|s| *s) => return,
             }
             if !rt.is_ready(NAME) {
-                continue;
+                // Mappings are state: load it (a lazy load would otherwise wait for a request).
+                rt.ensure_loaded(NAME).await;
+                if !rt.is_ready(NAME) {
+                    continue;
+                }
             }
             let mappings: Vec<Mapping> = self
                 .store

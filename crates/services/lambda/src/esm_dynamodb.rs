@@ -365,7 +365,7 @@ impl Lambda {
         } else {
             "PROBLEM: Function call failed"
         };
-        self.store.write(|txn| {
+        let (_, v) = self.store.write(|txn| {
             let Some(LambdaRecord::StreamCursor(mut c)) = txn.get(&keys::cursor(&uuid)).cloned()
             else {
                 return;
@@ -405,6 +405,10 @@ impl Lambda {
                 txn.insert(keys::mapping(&uuid), LambdaRecord::Mapping(cur));
             }
         });
+        // The checkpoint is on disk before the next batch: a crash repeats at most this batch.
+        if let Err(e) = rt.wait_durable(crate::NAME, v).await {
+            tracing::warn!(mapping = %m.uuid, error = %e, "a stream mapping's checkpoint could not be made durable");
+        }
         true
     }
 }

@@ -292,10 +292,14 @@ impl DynamoDb {
         let it =
             Iter::decode(token).ok_or_else(|| DdbError::validation("Invalid ShardIterator"))?;
         let now = self.now_ms();
-        if now.saturating_sub(it.issued_ms) > iterator_ttl_ms() {
+        let ttl = iterator_ttl_ms();
+        if now.saturating_sub(it.issued_ms) > ttl {
             return Err(DdbError::new(
                 "ExpiredIteratorException",
-                "Iterator expired. The iterator was created more than 15 minutes ago.",
+                format!(
+                    "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl} milliseconds.",
+                    it.issued_ms, now
+                ),
             ));
         }
         let arn = stream_arn(p, &it.table, &it.label);
