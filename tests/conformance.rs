@@ -47,6 +47,7 @@ fn generated_requests_never_get_a_server_error() {
         "s3",
         "sqs",
         "dynamodb",
+        "dynamodbstreams",
         "ssm",
         "sts",
         "secretsmanager",

@@ -83,6 +83,37 @@ fn backups_and_settings_survive_a_restart() {
     server.script("dynamodb_partiql.py", &["restored"]);
 }
 
+/// DynamoDB Streams (`tests/e2e/streams.py`): a NEW_AND_OLD_IMAGES table's stream from writes of
+/// every kind, read before and after a kill -9 under ON_REQUEST (the same records and sequence
+/// numbers, iterators issued before the kill still valid), a Lambda function triggered by the
+/// stream that resumes after its checkpoint (every change delivered once), and an iterator that
+/// expires.
+#[test]
+fn streams_and_their_lambda_trigger_survive_kill9() {
+    let vol = tempdir();
+    let state = vol.path().join("streams-state.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS", "20"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("streams.py", &["prepare", state]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("streams.py", &["check", state]);
+}
+
+/// Firehose into S3 through a Lambda processor: Ok records transformed, Dropped ones gone,
+/// ProcessingFailed ones under the error prefix.
+#[test]
+fn firehose_lambda_processing_into_s3() {
+    let vol = tempdir();
+    let mut server = Server::start(vol.path(), &[]);
+    server.script("streams.py", &["firehose"]);
+}
+
 /// Exports to S3 (AWS's layout, read back) and imports from S3 (DynamoDB JSON with GZIP, CSV)
 /// through boto3; transfers and imported tables survive a kill -9.
 #[test]

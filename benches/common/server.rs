@@ -37,6 +37,7 @@ pub fn config(
         persistence: true,
         persist_mode: snapstack::server::config::PersistMode::ReadWrite,
         not_persisted: Vec::new(),
+        enforce_iam: false,
         save_strategy: save,
         load_strategy: LoadStrategy::Manual,
         flush_interval,

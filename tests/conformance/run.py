@@ -28,7 +28,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-SERVICES = ["s3", "sqs", "dynamodb", "ssm", "sts", "secretsmanager", "kms", "sns", "logs", "cloudwatch", "iam", "events", "kinesis", "lambda", "firehose"]
+SERVICES = ["s3", "sqs", "dynamodb", "dynamodbstreams", "ssm", "sts", "secretsmanager", "kms", "sns", "logs", "cloudwatch", "iam", "events", "kinesis", "lambda", "firehose"]
 # Error codes any operation may answer (common to AWS protocols, or to the service).
 COMMON = {
     "ValidationException", "ValidationError", "SerializationException", "InvalidParameterValue",

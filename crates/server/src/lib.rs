@@ -154,9 +154,16 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             }
         });
     }
-    let not_persisted: Vec<&'static str> = services
+    // The services that own a store (DynamoDB Streams reads DynamoDB's and owns none).
+    let stores = blob_engine.services();
+    let persisted: Vec<&'static str> = services
         .names()
         .into_iter()
+        .filter(|n| stores.iter().any(|s| s == n))
+        .collect();
+    let not_persisted: Vec<&'static str> = persisted
+        .iter()
+        .copied()
         .filter(|n| config.not_persisted.iter().any(|x| x == n))
         .collect();
     let metrics = Arc::new(metrics::Metrics::new(services.all(), |s| {
@@ -166,7 +173,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         engine,
         config.save_strategy,
         config.load_strategy,
-        services.names(),
+        persisted,
         Switches {
             not_persisted,
             restore_only: config.persist_mode == PersistMode::RestoreOnly,

@@ -35,7 +35,26 @@ pub const OPS: &[&str] = &[
     "kms-sign",
     "kms-sign-rsa",
     "kms-datakey",
+    "kinesis-put",
+    "kinesis-putrecords",
+    "kinesis-get",
 ];
+
+/// Records per `kinesis-putrecords` request (records/s = ops/s × this).
+pub const KINESIS_BATCH: usize = 100;
+
+/// A Kinesis record's data: 100 bytes, base64.
+const KINESIS_DATA: &str = "eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4";
+
+fn kinesis_request(host: &str, op: &str, body: &str) -> Vec<u8> {
+    json_request(
+        host,
+        &format!("Kinesis_20131202.{op}"),
+        "1.1",
+        "kinesis",
+        body,
+    )
+}
 
 /// A finished run.
 #[derive(Clone, Debug)]
@@ -307,6 +326,35 @@ fn request(op: &str, host: &str, i: usize, target: &str) -> Vec<u8> {
             ),
         ),
         "sts-identity" => form_request(host, "sts", "Action=GetCallerIdentity&Version=2011-06-15"),
+        "kinesis-put" => kinesis_request(
+            host,
+            "PutRecord",
+            &format!(r#"{{"StreamName":"load","PartitionKey":"k{i}","Data":"{KINESIS_DATA}"}}"#),
+        ),
+        "kinesis-putrecords" => {
+            let records: Vec<String> = (0..KINESIS_BATCH)
+                .map(|j| format!(r#"{{"PartitionKey":"k{i}-{j}","Data":"{KINESIS_DATA}"}}"#))
+                .collect();
+            kinesis_request(
+                host,
+                "PutRecords",
+                &format!(
+                    r#"{{"StreamName":"load","Records":[{}]}}"#,
+                    records.join(",")
+                ),
+            )
+        }
+        // `target`: iterators at the start of each shard, one per line; each request reads
+        // 100 records from one of them.
+        "kinesis-get" => {
+            let its: Vec<&str> = target.lines().collect();
+            let it = its.get(i % its.len().max(1)).copied().unwrap_or("");
+            kinesis_request(
+                host,
+                "GetRecords",
+                &format!(r#"{{"ShardIterator":"{it}","Limit":100}}"#),
+            )
+        }
         other => panic!("unknown operation {other} (checked by the caller)"),
     }
 }
@@ -435,6 +483,49 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
                 if r.0 != 400 {
                     ok(r)?;
                 }
+            }
+        }
+        "kinesis-put" | "kinesis-putrecords" | "kinesis-get" => {
+            let r = once(
+                addr,
+                &kinesis_request(
+                    host,
+                    "CreateStream",
+                    r#"{"StreamName":"load","ShardCount":4}"#,
+                ),
+            )
+            .await?;
+            // An existing stream (a second run against the same server) is fine.
+            if r.0 != 400 {
+                ok(r)?;
+            }
+            if op == "kinesis-get" {
+                let mut conn = Conn::new(addr);
+                for i in 0..keys.div_ceil(KINESIS_BATCH).max(4) {
+                    let s = conn
+                        .send(&request("kinesis-putrecords", host, i, ""))
+                        .await?;
+                    if s != 200 {
+                        return Err(format!("preloading kinesis-putrecords got {s}"));
+                    }
+                }
+                let mut its = Vec::new();
+                for shard in 0..4 {
+                    let body = format!(
+                        r#"{{"StreamName":"load","ShardId":"shardId-{shard:012}","ShardIteratorType":"TRIM_HORIZON"}}"#
+                    );
+                    let b =
+                        ok(once(addr, &kinesis_request(host, "GetShardIterator", &body)).await?)?;
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&b).map_err(|e| e.to_string())?;
+                    its.push(
+                        v["ShardIterator"]
+                            .as_str()
+                            .ok_or("GetShardIterator answered no iterator")?
+                            .to_string(),
+                    );
+                }
+                return Ok(its.join("\n"));
             }
         }
         _ => {}

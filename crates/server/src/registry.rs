@@ -30,7 +30,11 @@ pub fn build(env: &Env<'_>) -> Registry {
     ));
     r.add(snapstack_ssm::Ssm::new());
     r.add(snapstack_sts::Sts::new());
-    r.add(snapstack_dynamodb::DynamoDb::new());
+    let dynamodb = snapstack_dynamodb::DynamoDb::new();
+    // DynamoDB Streams reads the DynamoDB store (stream records are written with the items).
+    let dynamodb_streams = dynamodb.streams_service();
+    r.add(dynamodb);
+    r.add(dynamodb_streams);
     r.add(snapstack_secretsmanager::SecretsManager::new());
     r.add(snapstack_kms::Kms::new());
     r.add(snapstack_sns::Sns::new());
@@ -218,6 +222,7 @@ mod tests {
                 "ssm",
                 "sts",
                 "dynamodb",
+                "dynamodbstreams",
                 "secretsmanager",
                 "kms",
                 "sns",
@@ -239,6 +244,10 @@ mod tests {
         );
         assert_eq!(r.by_target("AmazonSSM").unwrap().name(), "ssm");
         assert_eq!(r.by_target("DynamoDB_20120810").unwrap().name(), "dynamodb");
+        assert_eq!(
+            r.by_target("DynamoDBStreams_20120810").unwrap().name(),
+            "dynamodbstreams"
+        );
         assert_eq!(r.by_target("AmazonSQS").unwrap().name(), "sqs");
         assert_eq!(r.by_target("TrentService").unwrap().name(), "kms");
         assert_eq!(r.by_signing_name("s3express").unwrap().name(), "s3");

@@ -231,7 +231,7 @@ fn create_restored(
         let Ok(pk) = key_of_param(&meta, &key_item(&meta, item, None)) else {
             continue;
         };
-        write_item(p, &mut meta, txn, &pk, None, Some(item));
+        write_item(p, &mut meta, txn, &pk, None, Some(item), 0);
     }
     txn.insert(key, Rec::Table(Box::new(meta.clone())));
     Ok(meta)

@@ -309,7 +309,7 @@ impl DynamoDb {
                 if old.is_none() && new.is_none() {
                     continue;
                 }
-                write_item(p, t, txn, &pk, old.as_ref(), new);
+                write_item(p, t, txn, &pk, old.as_ref(), new, self.now_ms());
             }
             for (_, t) in metas {
                 save_table(txn, p, t);
@@ -460,7 +460,7 @@ impl DynamoDb {
                 let Some(t) = metas.get_mut(&w.table) else {
                     continue;
                 };
-                write_item(p, t, txn, pk, old.as_ref(), new.as_ref());
+                write_item(p, t, txn, pk, old.as_ref(), new.as_ref(), self.now_ms());
             }
             for (_, t) in metas {
                 save_table(txn, p, t);

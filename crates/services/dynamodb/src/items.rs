@@ -297,7 +297,25 @@ pub fn write_item(
     pk: &Pk,
     old: Option<&Item>,
     new: Option<&Item>,
+    now_ms: u64,
 ) {
+    write_item_as(p, t, txn, pk, old, new, now_ms, false);
+}
+
+/// [`write_item`], saying whether the change is a deletion by Time to Live (its stream record
+/// names the DynamoDB service as the one who made it).
+#[allow(clippy::too_many_arguments)]
+pub fn write_item_as(
+    p: &Partition,
+    t: &mut TableMeta,
+    txn: &mut Txn<'_, Rec>,
+    pk: &Pk,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    now_ms: u64,
+    by_ttl: bool,
+) {
+    crate::streams::append(p, t, txn, pk, old, new, now_ms, by_ttl);
     let n_indexes = t.gsis.len() + t.lsis.len();
     if let Some(o) = old {
         t.item_count = t.item_count.saturating_sub(1);
@@ -709,7 +727,15 @@ impl DynamoDb {
             let pk = key_of_item(&t, &item)?;
             let old = get_item_in(txn, &item_key(p, &t, &pk));
             check_condition(cond.as_ref(), old.as_ref(), rof)?;
-            write_item(p, &mut t, txn, &pk, old.as_ref(), Some(&item));
+            write_item(
+                p,
+                &mut t,
+                txn,
+                &pk,
+                old.as_ref(),
+                Some(&item),
+                self.now_ms(),
+            );
             save_table(txn, p, t);
             Ok(old)
         });
@@ -762,7 +788,7 @@ impl DynamoDb {
             let old = get_item_in(txn, &item_key(p, &t, &pk));
             check_condition(cond.as_ref(), old.as_ref(), rof)?;
             if old.is_some() {
-                write_item(p, &mut t, txn, &pk, old.as_ref(), None);
+                write_item(p, &mut t, txn, &pk, old.as_ref(), None, self.now_ms());
                 save_table(txn, p, t);
             }
             Ok(old)
@@ -838,7 +864,7 @@ impl DynamoDb {
             check_size(&new, true)?;
             key_of_item(&t, &new)?;
             if old.as_ref() != Some(&new) {
-                write_item(p, &mut t, txn, &pk, old.as_ref(), Some(&new));
+                write_item(p, &mut t, txn, &pk, old.as_ref(), Some(&new), self.now_ms());
                 save_table(txn, p, t);
             }
             Ok((old, new))

@@ -20,6 +20,7 @@
 //! | backup item | `b`, backup id, `key_bytes(hash)`, `key_bytes(range)` |
 //! | table extras (PITR, insights, Kinesis, policy) | `c`, table id |
 //! | global table (2017.11.29) | `g`, global table name |
+//! | stream, stream record | `S`, `r` (see [`streams`]) |
 //!
 //! A table id is new for every CreateTable, so a re-created table never sees its predecessor's
 //! records. Key parts are `key_bytes` written as escaped byte strings, so the byte order of a key is
@@ -44,6 +45,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 pub mod settings;
+pub mod streams;
 mod sweep;
 pub mod table;
 mod transfer;
@@ -98,6 +100,10 @@ pub enum Rec {
     GlobalTable(Box<settings::GlobalTableMeta>),
     /// An export to S3 or an import from S3, keyed globally (see `transfer.rs`).
     Transfer(Box<transfer::Transfer>),
+    /// A table's stream (DynamoDB Streams), open or closed.
+    Stream(Box<streams::StreamMeta>),
+    /// One record of a stream: an item change.
+    StreamRecord(Box<streams::StreamRecord>),
 }
 
 impl Record for Rec {}
@@ -194,7 +200,7 @@ pub fn system_clock() -> Clock {
 /// The DynamoDB service.
 pub struct DynamoDb {
     pub store: Arc<Store<Rec>>,
-    clock: Clock,
+    pub(crate) clock: Clock,
 }
 
 impl Default for DynamoDb {
@@ -439,6 +445,7 @@ impl DynamoDb {
             let mut t = probe.clone();
             t.id = id;
             txn.insert(key, Rec::Table(Box::new(t.clone())));
+            streams::open(p, &t, txn, now);
             Ok(t)
         });
         let t = r?;
@@ -496,6 +503,7 @@ impl DynamoDb {
     fn delete_table(&self, ctx: &RequestContext, input: TableNameIn) -> DdbResult<Output> {
         let p = &ctx.partition;
         let name = table::table_name(input.table_name.as_ref())?;
+        let now = self.now_ms();
         let (r, v) = self.store.write(|txn| {
             let t = match txn.get(&keys::table(p, &name)) {
                 Some(Rec::Table(t)) => (**t).clone(),
@@ -511,6 +519,7 @@ impl DynamoDb {
             txn.remove_prefix(&keys::index_entries(p, t.id));
             txn.remove_prefix(&keys::expiries(p, t.id));
             txn.remove(&keys::extras(p, t.id));
+            streams::close_all(p, &t.name, txn, now);
             Ok(t)
         });
         let t = r?;
@@ -592,6 +601,10 @@ impl DynamoDb {
                     (_, s) => {
                         t.stream_label = s.as_ref().map(|_| table::stream_label(now));
                         t.stream = s;
+                        match &t.stream {
+                            Some(_) => streams::open(p, t, txn, now),
+                            None => streams::close_all(p, &t.name, txn, now),
+                        }
                     }
                 }
                 changed = true;

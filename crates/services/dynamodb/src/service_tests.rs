@@ -662,7 +662,7 @@ mod invariants {
                 }
                 for i in &items_seen {
                     let pk = items::key_of_item(&t2, i).unwrap();
-                    items::write_item(&p, &mut t2, txn, &pk, None, Some(i));
+                    items::write_item(&p, &mut t2, txn, &pk, None, Some(i), 0);
                 }
                 for idx in t2.indexes() {
                     let live = t.index(&idx.name).unwrap();

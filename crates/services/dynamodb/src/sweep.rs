@@ -18,6 +18,7 @@ impl DynamoDb {
         let mut deleted = 0;
         for p in self.partitions() {
             self.forget_expired_tokens(&p, now_ms);
+            self.sweep_streams(&p, now_ms);
             let tables: Vec<TableMeta> = self
                 .store
                 .snapshot()
@@ -64,7 +65,16 @@ impl DynamoDb {
                             if items::expiry(&cur, &old)
                                 .is_some_and(|s| s < now_secs && s >= oldest)
                             {
-                                items::write_item(&p, &mut cur, txn, pk, Some(&old), None);
+                                items::write_item_as(
+                                    &p,
+                                    &mut cur,
+                                    txn,
+                                    pk,
+                                    Some(&old),
+                                    None,
+                                    now_ms,
+                                    true,
+                                );
                                 n += 1;
                             }
                         }

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use snapstack_engine::{Key, Partition};
 use snapstack_service::{RequestContext, Runtime};
 
+mod process;
+
 use crate::Firehose;
 use crate::describe::{self, is_s3};
 use crate::model::{BufRec, Data, FirehoseRecord, StreamRec, rk};
@@ -38,6 +40,8 @@ pub struct S3Target {
     pub query: Option<String>,
     /// `AppendDelimiterToRecord`'s delimiter.
     pub delimiter: Option<String>,
+    /// A Lambda processor the records go through first.
+    pub lambda: Option<process::LambdaProcessor>,
 }
 
 /// An HTTP endpoint.
@@ -139,6 +143,7 @@ fn s3_target(c: &Value) -> Option<S3Target> {
         dynamic,
         query,
         delimiter,
+        lambda: process::lambda_processor(c),
     })
 }
 
@@ -438,7 +443,13 @@ impl Firehose {
                     Some(c) => Err(format!(
                         "The compression format {c} is not supported by this emulator."
                     )),
-                    None => self.put_objects(rt, &ctx, st, main, &batch, &seed).await,
+                    None => match &main.lambda {
+                        Some(l) => {
+                            self.process_and_put(rt, &ctx, p, st, main, l, &batch, &seed)
+                                .await
+                        }
+                        None => self.put_objects(rt, &ctx, st, main, &batch, &seed).await,
+                    },
                 };
                 if r.is_ok()
                     && let Some(b) = backup

@@ -11,6 +11,7 @@
 pub mod code;
 mod error;
 mod esm;
+mod esm_dynamodb;
 pub mod exec;
 mod invoke;
 pub mod model;

@@ -102,6 +102,8 @@ pub enum LambdaRecord {
     Provisioned(Provisioned),
     CodeSigning(CodeSigning),
     FunctionCodeSigning(FunctionCodeSigning),
+    /// The checkpoints of a DynamoDB stream's event source mapping.
+    StreamCursor(StreamCursor),
 }
 
 /// A function URL (`$LATEST` or an alias): `http://<url_id>.lambda-url.<region>.<host>/`.
@@ -206,6 +208,23 @@ pub struct CodeSigning {
 pub struct FunctionCodeSigning {
     pub function: String,
     pub config_arn: String,
+}
+
+/// What a stream event source mapping adds to its [`Mapping`]: where it starts, how often a
+/// failed batch is retried, and per shard the last sequence number the function processed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamCursor {
+    pub uuid: String,
+    /// TRIM_HORIZON or LATEST.
+    pub starting_position: String,
+    /// -1: until the records expire.
+    pub max_retries: i64,
+    /// (shard id, last sequence number processed).
+    pub shards: Vec<(String, String)>,
+    /// Failed attempts of the batch after the checkpoint.
+    pub attempts: u32,
+    /// When the mapping was created (LATEST: records older than this are skipped).
+    pub created_ms: u64,
 }
 
 /// An event source mapping (SQS): the poller reads the queue through the SQS service and
@@ -320,5 +339,9 @@ pub mod keys {
     }
     pub fn function_code_signings(p: &Partition) -> Key {
         p.key().str("fcsc").build()
+    }
+    /// A stream mapping's checkpoints.
+    pub fn cursor(uuid: &str) -> Key {
+        Key::builder().str("~esmc").str(uuid).build()
     }
 }

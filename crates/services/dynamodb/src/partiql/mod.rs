@@ -120,7 +120,15 @@ impl DynamoDb {
             let old = get_item_in(txn, &item_key(p, &t, &pk));
             let plan = exec::plan(&t, stmt, pk, old.as_ref(), return_old)?;
             if plan.write {
-                write_item(p, &mut t, txn, &plan.pk, old.as_ref(), plan.new.as_ref());
+                write_item(
+                    p,
+                    &mut t,
+                    txn,
+                    &plan.pk,
+                    old.as_ref(),
+                    plan.new.as_ref(),
+                    self.now_ms(),
+                );
                 save_table(txn, p, t);
             }
             Ok(plan)
@@ -389,7 +397,7 @@ impl DynamoDb {
                     continue;
                 }
                 let Some(t) = metas.get_mut(*name) else { continue };
-                write_item(p, t, txn, &plan.pk, old.as_ref(), plan.new.as_ref());
+                write_item(p, t, txn, &plan.pk, old.as_ref(), plan.new.as_ref(), self.now_ms());
             }
             for (_, t) in metas {
                 save_table(txn, p, t);

@@ -55,6 +55,7 @@ impl Lambda {
         if let Some(o) = o.as_object_mut() {
             o.retain(|_, v| !v.is_null());
         }
+        crate::esm_dynamodb::describe(self, m, &mut o);
         o
     }
 
@@ -80,6 +81,9 @@ impl Lambda {
                 "Unrecognized event source, must be kafka or specify an EventSourceArn",
             ));
         };
+        if crate::esm_dynamodb::is_stream_arn(source) {
+            return self.create_stream_mapping(ctx, input, &r, source);
+        }
         let Some(kind) = SourceKind::of(source) else {
             return Err(LambdaError::invalid(format!(
                 "Unsupported event source {source}: this emulator maps SQS queues and Kinesis streams"
@@ -258,6 +262,7 @@ impl Lambda {
             txn.remove(&keys::mapping(&m.uuid));
             txn.remove(&keys::stream_mapping(&m.uuid));
             txn.remove_prefix(&keys::checkpoints(&m.uuid));
+            crate::esm_dynamodb::forget(txn, &m.uuid);
         });
         out["State"] = json!("Deleting");
         Ok(Done::wrote(out, v))
@@ -276,7 +281,11 @@ impl Lambda {
                 _ = stop.wait_for(|s| *s) => return,
             }
             if !rt.is_ready(NAME) {
-                continue;
+                // Mappings are state: load it (a lazy load would otherwise wait for a request).
+                rt.ensure_loaded(NAME).await;
+                if !rt.is_ready(NAME) {
+                    continue;
+                }
             }
             let mappings: Vec<Mapping> = self
                 .store
@@ -308,6 +317,9 @@ impl Lambda {
 
     /// One batch of one mapping, by the kind of its source.
     async fn poll_once(&self, rt: &dyn Runtime, m: &Mapping) {
+        if crate::esm_dynamodb::is_stream_arn(&m.source_arn) {
+            return self.poll_stream(rt, m).await;
+        }
         match SourceKind::of(&m.source_arn) {
             Some(SourceKind::Sqs) => self.poll_sqs(rt, m).await,
             Some(SourceKind::Kinesis) => self.poll_kinesis(rt, m).await,
