@@ -104,9 +104,8 @@ pub fn generation_chunks(
     collect_tree_chunks(chunks.as_ref(), root, &mut nodes, &mut blobs)?;
     // `collect_tree_chunks` fills a set: list the nodes again, root first, with their lengths
     // (node chunks are small next to blobs: reading them twice costs little).
-    let len_of = |id: &ChunkId| -> Result<(ChunkId, u32)> {
-        Ok((*id, chunks.get(id)?.len() as u32))
-    };
+    let len_of =
+        |id: &ChunkId| -> Result<(ChunkId, u32)> { Ok((*id, chunks.get(id)?.len() as u32)) };
     out.tree.push(len_of(&root)?);
     for n in nodes.iter().filter(|n| **n != root) {
         out.tree.push(len_of(n)?);
@@ -119,7 +118,8 @@ pub fn generation_chunks(
         let blob = Blob::open(chunks.clone(), &b)?;
         out.blob_count += 1;
         out.blob_bytes += blob.size();
-        out.blobs.push((b.index, chunks.get(&b.index)?.len() as u32));
+        out.blobs
+            .push((b.index, chunks.get(&b.index)?.len() as u32));
         for &(piece, len) in blob.pieces() {
             if seen.insert(piece) {
                 out.blobs.push((piece, len));
@@ -403,7 +403,10 @@ mod tests {
                 false,
             )
             .unwrap();
-        assert_eq!((again.added, again.changed, again.removed, v), (0, 0, 0, None));
+        assert_eq!(
+            (again.added, again.changed, again.removed, v),
+            (0, 0, 0, None)
+        );
         // Overwrite drops the other account too.
         let (over, _) = target
             .import(
@@ -424,10 +427,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (src, _) = source(dir.path());
         let m = src.newest_manifests().unwrap().remove(0);
-        let mem = crate::chunk_store::PackStore::open(Arc::new(
-            crate::backend::MemoryBackend::new(),
-        ))
-        .unwrap();
+        let mem =
+            crate::chunk_store::PackStore::open(Arc::new(crate::backend::MemoryBackend::new()))
+                .unwrap();
         // An empty source: the root is missing.
         let target = Engine::in_memory().unwrap();
         let store = Store::<Doc>::new("docs");

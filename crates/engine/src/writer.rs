@@ -588,8 +588,7 @@ impl<V: Record> Service for Persisted<V> {
         dry_run: bool,
     ) -> Result<(crate::import::ImportReport, Option<u64>)> {
         let tree = Tree::<V>::load(root, usize::from(height), chunks)?;
-        let (report, version) =
-            crate::import::merge_into(&self.store, tree.data(), merge, dry_run);
+        let (report, version) = crate::import::merge_into(&self.store, tree.data(), merge, dry_run);
         if version.is_some() {
             info!(
                 service = self.store.name(),

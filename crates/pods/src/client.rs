@@ -20,7 +20,10 @@ pub async fn post(url: &str, body: Option<&serde_json::Value>) -> Result<Option<
     match req.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            let text = resp.text().await.map_err(|e| PodError(format!("{url}: {e}")))?;
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| PodError(format!("{url}: {e}")))?;
             Ok(Some((status, text)))
         }
         Err(e) if e.is_connect() => Ok(None),

@@ -135,7 +135,8 @@ impl PodVersion {
             return err(format!("{what}: inconsistent counts or chunk list name"));
         }
         for s in &v.services {
-            s.root_id().map_err(|e| crate::PodError(format!("{what}: {e}")))?;
+            s.root_id()
+                .map_err(|e| crate::PodError(format!("{what}: {e}")))?;
         }
         Ok(v)
     }
@@ -198,7 +199,9 @@ mod tests {
     #[test]
     fn chunk_list_roundtrip_and_damage() {
         let l = ChunkList {
-            chunks: (0..5u8).map(|i| (ChunkId::of(&[i]), u32::from(i) * 7)).collect(),
+            chunks: (0..5u8)
+                .map(|i| (ChunkId::of(&[i]), u32::from(i) * 7))
+                .collect(),
         };
         let b = l.encode();
         assert_eq!(ChunkList::decode(&b, "x").unwrap(), l);

@@ -66,7 +66,11 @@ pub fn parse_pod_ref(s: &str) -> Result<(String, Option<u64>)> {
     let (name, version) = match s.rsplit_once(':') {
         Some((n, v)) => match v.parse::<u64>() {
             Ok(v) if v > 0 => (n, Some(v)),
-            _ => return err(format!("{s:?}: the version after ':' must be a number from 1")),
+            _ => {
+                return err(format!(
+                    "{s:?}: the version after ':' must be a number from 1"
+                ));
+            }
         },
         None => (s, None),
     };
@@ -85,8 +89,22 @@ mod tests {
     #[test]
     fn pod_refs() {
         assert_eq!(parse_pod_ref("team-db").unwrap(), ("team-db".into(), None));
-        assert_eq!(parse_pod_ref("a.b_c:12").unwrap(), ("a.b_c".into(), Some(12)));
-        for bad in ["", ":1", "a:0", "a:x", "../x", ".h", "-x", "a/b", "a b", "x".repeat(65).as_str()] {
+        assert_eq!(
+            parse_pod_ref("a.b_c:12").unwrap(),
+            ("a.b_c".into(), Some(12))
+        );
+        for bad in [
+            "",
+            ":1",
+            "a:0",
+            "a:x",
+            "../x",
+            ".h",
+            "-x",
+            "a/b",
+            "a b",
+            "x".repeat(65).as_str(),
+        ] {
             assert!(parse_pod_ref(bad).is_err(), "{bad:?}");
         }
     }

@@ -44,11 +44,17 @@ pub async fn read_version(remote: &Remote, pod: &str, version: Option<u64>) -> R
     let path = version_path(pod, v);
     let what = format!("pod {pod} version {v} ({path} on {})", remote.display);
     let Some(bytes) = remote.get(&path).await? else {
-        return err(format!("pod {pod} has no version {v} on {}", remote.display));
+        return err(format!(
+            "pod {pod} has no version {v} on {}",
+            remote.display
+        ));
     };
     let pv = PodVersion::decode(&bytes, &what)?;
     if pv.pod != pod || pv.version != v {
-        return err(format!("{what}: names pod {} version {}", pv.pod, pv.version));
+        return err(format!(
+            "{what}: names pod {} version {}",
+            pv.pod, pv.version
+        ));
     }
     Ok(pv)
 }
@@ -56,19 +62,31 @@ pub async fn read_version(remote: &Remote, pod: &str, version: Option<u64>) -> R
 /// The chunk list of a version, checked against the hash the version names.
 pub async fn chunk_list(remote: &Remote, v: &PodVersion) -> Result<ChunkList> {
     let Some(id) = v.chunk_list_id() else {
-        return err(format!("pod {} version {}: bad chunk list name", v.pod, v.version));
+        return err(format!(
+            "pod {} version {}: bad chunk list name",
+            v.pod, v.version
+        ));
     };
     let path = chunk_list_path(&id);
-    let what = format!("pod {} version {}: chunk list {path} on {}", v.pod, v.version, remote.display);
+    let what = format!(
+        "pod {} version {}: chunk list {path} on {}",
+        v.pod, v.version, remote.display
+    );
     let Some(bytes) = remote.get(&path).await? else {
         return err(format!("{what} is missing"));
     };
     if ChunkId::of(&bytes) != id {
-        return err(format!("{what} is damaged: its bytes do not hash to its name"));
+        return err(format!(
+            "{what} is damaged: its bytes do not hash to its name"
+        ));
     }
     let list = ChunkList::decode(&bytes, &what)?;
     if list.chunks.len() as u64 != v.chunks {
-        return err(format!("{what} lists {} chunks, the version says {}", list.chunks.len(), v.chunks));
+        return err(format!(
+            "{what} lists {} chunks, the version says {}",
+            list.chunks.len(),
+            v.chunks
+        ));
     }
     Ok(list)
 }
@@ -79,8 +97,15 @@ pub async fn delete(remote: &Remote, pod: &str, version: Option<u64>) -> Result<
     let all = versions(remote, pod).await?;
     let targets: Vec<u64> = match version {
         Some(v) if all.contains(&v) => vec![v],
-        Some(v) => return err(format!("pod {pod} has no version {v} on {}", remote.display)),
-        None if all.is_empty() => return err(format!("no pod named {pod:?} on {}", remote.display)),
+        Some(v) => {
+            return err(format!(
+                "pod {pod} has no version {v} on {}",
+                remote.display
+            ));
+        }
+        None if all.is_empty() => {
+            return err(format!("no pod named {pod:?} on {}", remote.display));
+        }
         None => all,
     };
     for v in &targets {

@@ -57,11 +57,14 @@ impl Remote {
     /// Open the remote a URL names (see the module documentation).
     pub fn open(url: &str) -> Result<Remote> {
         let url = url.trim();
-        if let Some(path) = url.strip_prefix("file://").or_else(|| {
-            url.starts_with('/').then_some(url)
-        }) {
+        if let Some(path) = url
+            .strip_prefix("file://")
+            .or_else(|| url.starts_with('/').then_some(url))
+        {
             if !path.starts_with('/') {
-                return err(format!("{url:?}: a file remote needs an absolute path (file:///dir)"));
+                return err(format!(
+                    "{url:?}: a file remote needs an absolute path (file:///dir)"
+                ));
             }
             std::fs::create_dir_all(path)
                 .map_err(|e| PodError(format!("cannot create the remote directory {path}: {e}")))?;

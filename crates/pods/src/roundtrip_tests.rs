@@ -22,7 +22,10 @@ impl Record for Doc {
 }
 
 fn key(i: u64) -> snapstack_engine::Key {
-    Partition::new("000000000000", "us-east-1").key().u64(i).build()
+    Partition::new("000000000000", "us-east-1")
+        .key()
+        .u64(i)
+        .build()
 }
 
 fn quiet() -> SaveOptions {
@@ -38,7 +41,9 @@ fn source(dir: &std::path::Path) -> (Arc<Engine>, Arc<Store<Doc>>) {
     let store = Store::<Doc>::new("docs");
     engine.register(store.clone()).unwrap();
     let mut w = engine.blob_writer();
-    let data: Vec<u8> = (0..1_000_000u64).map(|i| (i.wrapping_mul(7919) % 251) as u8).collect();
+    let data: Vec<u8> = (0..1_000_000u64)
+        .map(|i| (i.wrapping_mul(7919) % 251) as u8)
+        .collect();
     w.write(&data).unwrap();
     let (body, _) = w.finish().unwrap();
     store.write(|t| {
@@ -94,12 +99,28 @@ async fn save_twice_sends_only_the_change_and_loads_back() {
         .await
         .unwrap();
     assert_eq!(staging.fetched.len() as u64, v.chunks);
-    let dry = apply(&target, &staging, &v, &["docs".into()], &[], Merge::AccountRegion, true)
-        .unwrap();
+    let dry = apply(
+        &target,
+        &staging,
+        &v,
+        &["docs".into()],
+        &[],
+        Merge::AccountRegion,
+        true,
+    )
+    .unwrap();
     assert_eq!(dry[0].report.added, 500);
     assert!(tstore.snapshot().is_empty());
-    let done = apply(&target, &staging, &v, &["docs".into()], &[], Merge::AccountRegion, false)
-        .unwrap();
+    let done = apply(
+        &target,
+        &staging,
+        &v,
+        &["docs".into()],
+        &[],
+        Merge::AccountRegion,
+        false,
+    )
+    .unwrap();
     assert!(done[0].version.is_some());
     let snap = tstore.snapshot();
     assert_eq!(snap.len(), 500);
@@ -129,7 +150,9 @@ async fn concurrent_saves_keep_both_versions() {
     for _ in 0..4 {
         let e = engine.clone();
         let r = Remote::open(&url).unwrap();
-        tasks.push(tokio::spawn(async move { save(e, &r, "c", &quiet()).await }));
+        tasks.push(tokio::spawn(
+            async move { save(e, &r, "c", &quiet()).await },
+        ));
     }
     let mut got = Vec::new();
     for t in tasks {

@@ -75,7 +75,11 @@ pub async fn versions(remote: &Remote, pod: &str) -> Result<Vec<u64>> {
 }
 
 /// Which of `ids` the remote holds, asking one chunk directory at a time (`parallel` at once).
-pub async fn present(remote: &Remote, ids: &[ChunkId], parallel: usize) -> Result<HashSet<ChunkId>> {
+pub async fn present(
+    remote: &Remote,
+    ids: &[ChunkId],
+    parallel: usize,
+) -> Result<HashSet<ChunkId>> {
     let dirs: BTreeSet<String> = ids.iter().map(|id| id.to_hex()[..2].to_string()).collect();
     let names: Vec<Vec<String>> = stream::iter(dirs)
         .map(|d| async move { remote.list_names(&format!("chunks/{d}")).await })
@@ -165,7 +169,11 @@ pub async fn save(
     }
 
     // 3. Send them.
-    let progress = Progress::new(&format!("sending pod {pod}"), missing.len() as u64, opts.quiet);
+    let progress = Progress::new(
+        &format!("sending pod {pod}"),
+        missing.len() as u64,
+        opts.quiet,
+    );
     let started = AtomicU64::new(0);
     let result: Result<()> = stream::iter(missing.iter().copied())
         .map(|(id, len)| {
@@ -175,7 +183,9 @@ pub async fn save(
             async move {
                 let n = started.fetch_add(1, Ordering::SeqCst);
                 if opts.stop_after.is_some_and(|k| n >= k) {
-                    return err(format!("interrupted after {n} chunks (SNAPSTACK_POD_STOP_AFTER)"));
+                    return err(format!(
+                        "interrupted after {n} chunks (SNAPSTACK_POD_STOP_AFTER)"
+                    ));
                 }
                 let data = blocking(move || Ok(engine.get_chunk(&id)?)).await?;
                 if data.len() != len as usize {
