@@ -174,19 +174,13 @@ pub async fn save(
         missing.len() as u64,
         opts.quiet,
     );
-    let started = AtomicU64::new(0);
+    let sent = AtomicU64::new(0);
     let result: Result<()> = stream::iter(missing.iter().copied())
         .map(|(id, len)| {
             let engine = engine.clone();
             let progress = &progress;
-            let started = &started;
+            let sent = &sent;
             async move {
-                let n = started.fetch_add(1, Ordering::SeqCst);
-                if opts.stop_after.is_some_and(|k| n >= k) {
-                    return err(format!(
-                        "interrupted after {n} chunks (SNAPSTACK_POD_STOP_AFTER)"
-                    ));
-                }
                 let data = blocking(move || Ok(engine.get_chunk(&id)?)).await?;
                 if data.len() != len as usize {
                     return err(format!(
@@ -196,6 +190,13 @@ pub async fn save(
                 }
                 remote.put(&chunk_path(&id), data).await?;
                 progress.inc(u64::from(len));
+                // Tests: stop as a kill would, dropping the chunks still in flight.
+                let n = sent.fetch_add(1, Ordering::SeqCst) + 1;
+                if opts.stop_after.is_some_and(|k| n >= k) {
+                    return err(format!(
+                        "interrupted after {n} chunks (SNAPSTACK_POD_STOP_AFTER)"
+                    ));
+                }
                 Ok(())
             }
         })
