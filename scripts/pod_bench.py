@@ -83,14 +83,14 @@ def main():
         for i in range(a.mib):
             s3.put_object(Bucket="bench", Key=f"o/{i:06}", Body=rnd.randbytes(1 << 20))
         ddb = client("dynamodb", ep)
-        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        ddb.create_table(TableName="bench", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          BillingMode="PAY_PER_REQUEST")
         for start_i in range(0, a.items, 25):
             reqs = [{"PutRequest": {"Item": {"id": {"S": f"item-{i:08}"},
                                              "v": {"S": f"value {i}"}}}}
                     for i in range(start_i, min(a.items, start_i + 25))]
-            ddb.batch_write_item(RequestItems={"t": reqs})
+            ddb.batch_write_item(RequestItems={"bench": reqs})
         common = ["--remote", remote, "--volume-dir", vol, "--endpoint", ep]
         t1, out1 = pod(a.binary, "save", "bench", *common)
         c1, b1, sc1, sb1 = sent(out1)
@@ -98,7 +98,7 @@ def main():
         for i in range(0, a.mib, 100):
             s3.put_object(Bucket="bench", Key=f"o/{i:06}", Body=rnd.randbytes(1 << 20))
         for start_i in range(0, a.items, 2500):
-            ddb.put_item(TableName="t", Item={"id": {"S": f"item-{start_i:08}"},
+            ddb.put_item(TableName="bench", Item={"id": {"S": f"item-{start_i:08}"},
                                               "v": {"S": "changed"}})
         t2, out2 = pod(a.binary, "save", "bench", *common)
         c2, b2, sc2, sb2 = sent(out2)
