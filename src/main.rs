@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+#[cfg(feature = "pods")]
+mod pod_cli;
 mod snapshot_cli;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,11 @@ enum Command {
     /// generations of a service, its changed records named as resources (bucket/key,
     /// table/item key, queue/message id).
     Snapshot(snapshot_cli::SnapshotArgs),
+    /// Named, versioned snapshots on a remote (S3-compatible store or directory), moved
+    /// incrementally: save, load (into a running server), list, versions, inspect, delete,
+    /// remote add|list|remove.
+    #[cfg(feature = "pods")]
+    Pod(pod_cli::PodArgs),
 }
 
 #[derive(clap::Args)]
@@ -382,6 +389,8 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Snapshot(args)) => snapshot_cli::run(args),
+        #[cfg(feature = "pods")]
+        Some(Command::Pod(args)) => pod_cli::run(args),
         Some(Command::Serve(args)) => {
             let flags = Overrides {
                 listen: args.listen,

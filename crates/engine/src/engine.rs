@@ -279,7 +279,12 @@ impl Engine {
         self.services.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn service(&self, name: &str) -> Result<Arc<dyn Service>> {
+    /// The chunk store, for the modules that move chunks in and out (`import.rs`).
+    pub(crate) fn chunk_store(&self) -> Arc<dyn ChunkStore> {
+        self.chunks.clone()
+    }
+
+    pub(crate) fn service(&self, name: &str) -> Result<Arc<dyn Service>> {
         if !valid_service_name(name) {
             return Err(Error::InvalidServiceName(name.to_string()));
         }

@@ -221,12 +221,35 @@ impl Partition {
     pub fn prefix(&self) -> Key {
         self.key().build()
     }
+
+    /// The partition a key belongs to: its first two parts when both are strings (the
+    /// convention every service follows); `None` for a key that does not start so.
+    pub fn of(key: &Key) -> Option<Partition> {
+        let (Part::Str(account), rest) = decode_one(key.as_bytes())? else {
+            return None;
+        };
+        let (Part::Str(region), _) = decode_one(rest)? else {
+            return None;
+        };
+        Some(Partition { account, region })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn partition_of_a_key() {
+        let p = Partition::new("000000000000", "eu-west-1");
+        let k = p.key().str("queue").u64(7).build();
+        assert_eq!(Partition::of(&k), Some(p.clone()));
+        assert_eq!(Partition::of(&p.prefix()), Some(p));
+        assert_eq!(Partition::of(&Key::builder().str("only").build()), None);
+        assert_eq!(Partition::of(&Key::builder().u64(1).str("x").build()), None);
+        assert_eq!(Partition::of(&Key::from_bytes(&[0xee, 1])), None);
+    }
 
     #[test]
     fn prefix_range_bounds() {

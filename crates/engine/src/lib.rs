@@ -24,6 +24,7 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod inspect;
 pub mod key;
 pub mod lock;
@@ -37,6 +38,7 @@ pub use blob::{Blob, BlobId};
 pub use chunk_id::ChunkId;
 pub use engine::{Engine, EngineBlobWriter, EngineOptions, GcReport};
 pub use error::{Error, Result};
+pub use import::{GenerationChunks, ImportReport, Merge};
 pub use inspect::{DiffReport, GenerationCheck, GenerationInfo, RecordChange, VerifyReport};
 pub use key::{Key, KeyBuilder, Part, Partition};
 pub use store::{Record, Snapshot, Store, Txn};

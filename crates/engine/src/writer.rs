@@ -122,6 +122,16 @@ pub(crate) trait Service: Send + Sync {
     /// version.
     fn restore_generation(&self, ctx: &Ctx<'_>, generation: u64) -> Result<(LoadReport, u64)>;
     fn reset(&self) -> u64;
+    /// Load the tree under `root` from `chunks` and merge it into the store
+    /// ([`crate::Engine::import`]).
+    fn import(
+        &self,
+        root: Option<ChunkId>,
+        height: u8,
+        chunks: &dyn ChunkStore,
+        merge: crate::import::Merge,
+        dry_run: bool,
+    ) -> Result<(crate::import::ImportReport, Option<u64>)>;
     /// Undo the write that produced `version` ([`Store::undo`]).
     fn undo(&self, version: u64) -> Option<u64>;
     /// Keep the last `n` roots so that writes can be undone ([`Store::keep_recent`]).
@@ -567,6 +577,28 @@ impl<V: Record> Service for Persisted<V> {
 
     fn reset(&self) -> u64 {
         self.store.replace(Default::default())
+    }
+
+    fn import(
+        &self,
+        root: Option<ChunkId>,
+        height: u8,
+        chunks: &dyn ChunkStore,
+        merge: crate::import::Merge,
+        dry_run: bool,
+    ) -> Result<(crate::import::ImportReport, Option<u64>)> {
+        let tree = Tree::<V>::load(root, usize::from(height), chunks)?;
+        let (report, version) = crate::import::merge_into(&self.store, tree.data(), merge, dry_run);
+        if version.is_some() {
+            info!(
+                service = self.store.name(),
+                added = report.added,
+                changed = report.changed,
+                removed = report.removed,
+                "imported state"
+            );
+        }
+        Ok((report, version))
     }
 
     fn undo(&self, version: u64) -> Option<u64> {

@@ -31,6 +31,9 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 pub struct App {
     pub services: Arc<Registry>,
     pub persistence: Arc<Persistence>,
+    /// The engine whose chunk store holds the stores' blobs: the persistent one, or one in
+    /// memory when persistence is off (pods load into it either way).
+    pub blob_engine: Arc<snapstack_engine::Engine>,
     /// What services get from the server while they serve.
     pub runtime: Arc<AppRuntime>,
     /// The init hooks and how they ran (`/_localstack/init`).
@@ -204,6 +207,10 @@ async fn route(
 ) -> Response {
     #[cfg(test)]
     tests::hook(app, parts);
+    #[cfg(feature = "pods")]
+    if parts.uri.path().starts_with("/_localstack/pods") {
+        return crate::pods_api::handle(app, parts, body).await;
+    }
     if parts.uri.path().starts_with("/_localstack") {
         return state_api::handle(app, parts, body).await;
     }

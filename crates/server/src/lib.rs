@@ -13,6 +13,8 @@ pub mod listener;
 pub mod loadgen;
 pub mod metrics;
 pub mod persistence;
+#[cfg(feature = "pods")]
+pub mod pods_api;
 pub mod registry;
 pub mod runtime;
 pub mod state_api;
@@ -188,6 +190,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let app = Arc::new(App {
         services,
         persistence,
+        blob_engine,
         runtime,
         init: Arc::new(init_hooks::InitHooks::discover(&config.init_dir)),
         metrics,
@@ -259,6 +262,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     {
         app.persistence.load_on_startup().await;
     }
+    #[cfg(feature = "pods")]
+    pods_api::auto_load(&app).await;
     let mut listeners = Vec::new();
     for addr in std::iter::once(&config.listen).chain(&config.extra_listen) {
         let l = TcpListener::bind(addr)
