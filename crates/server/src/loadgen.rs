@@ -693,6 +693,9 @@ mod tests {
         config.volume_dir = volume.path().to_path_buf();
         config.init_dir = "/nonexistent".into();
         let app = crate::build(&config).await.unwrap();
+        // Background deliveries (SNS fan-out, EventBridge targets) run as in `serve`.
+        let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+        crate::start_services(&app, &stop);
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let server = tokio::spawn(
