@@ -27,6 +27,7 @@
 //! namespaces, flattening and timestamp formats from the model.
 
 pub mod cbor;
+pub mod eventstream;
 pub mod json;
 pub mod query;
 pub mod rest;

@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use snapstack_engine::{Engine, Partition, Store};
 use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::codec::eventstream;
 use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::{HeaderValue, StatusCode};
 use snapstack_protocol::response::Response;
@@ -32,54 +33,11 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Records in one event at most.
 const EVENT_RECORDS: usize = 10_000;
 
-/// One event-stream message: prelude (total and header lengths, their CRC32), string headers,
-/// the payload, and the CRC32 of everything before it.
-pub fn message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
-    let mut h = Vec::new();
-    for (name, value) in headers {
-        h.push(name.len() as u8);
-        h.extend_from_slice(name.as_bytes());
-        h.push(7);
-        h.extend_from_slice(&(value.len() as u16).to_be_bytes());
-        h.extend_from_slice(value.as_bytes());
-    }
-    let total = 12 + h.len() + payload.len() + 4;
-    let mut m = Vec::with_capacity(total);
-    m.extend_from_slice(&(total as u32).to_be_bytes());
-    m.extend_from_slice(&(h.len() as u32).to_be_bytes());
-    let prelude_crc = crc32(&m);
-    m.extend_from_slice(&prelude_crc.to_be_bytes());
-    m.extend_from_slice(&h);
-    m.extend_from_slice(payload);
-    let crc = crc32(&m);
-    m.extend_from_slice(&crc.to_be_bytes());
-    m
-}
-
-/// CRC-32 (IEEE), as event-stream messages use.
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 fn event(kind: &str, payload: &Value) -> Bytes {
-    Bytes::from(message(
-        &[
-            (":message-type", "event"),
-            (":event-type", kind),
-            (":content-type", "application/x-amz-json-1.1"),
-        ],
-        payload.to_string().as_bytes(),
+    Bytes::from(eventstream::json_event(
+        kind,
+        "application/x-amz-json-1.1",
+        payload,
     ))
 }
 
@@ -263,32 +221,8 @@ impl Kinesis {
         *resp.status_mut() = StatusCode::OK;
         resp.headers_mut().insert(
             "content-type",
-            HeaderValue::from_static("application/vnd.amazon.eventstream"),
+            HeaderValue::from_static(eventstream::CONTENT_TYPE),
         );
         Ok(resp)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc_and_framing() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        let m = message(&[(":event-type", "x")], b"{}");
-        let total = u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize;
-        assert_eq!(total, m.len());
-        let hl = u32::from_be_bytes(m[4..8].try_into().unwrap()) as usize;
-        assert_eq!(hl, 1 + 11 + 1 + 2 + 1);
-        assert_eq!(
-            u32::from_be_bytes(m[8..12].try_into().unwrap()),
-            crc32(&m[..8])
-        );
-        assert_eq!(&m[12 + hl..total - 4], b"{}");
-        assert_eq!(
-            u32::from_be_bytes(m[total - 4..].try_into().unwrap()),
-            crc32(&m[..total - 4])
-        );
     }
 }

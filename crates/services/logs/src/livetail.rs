@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use snapstack_engine::{Partition, Snapshot};
 use snapstack_protocol::body::{Body, Bytes};
+use snapstack_protocol::codec::eventstream;
 use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::{HeaderValue, StatusCode};
 use snapstack_protocol::response::Response;
@@ -33,63 +34,19 @@ const MAX_GROUPS: usize = 10;
 /// How far back (by timestamp) new events are looked for.
 const LOOKBACK_MS: u64 = 24 * 3600 * 1000;
 
-/// One event-stream message: prelude, string headers, payload, CRCs.
-pub(crate) fn message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
-    let mut h = Vec::new();
-    for (name, value) in headers {
-        h.push(name.len() as u8);
-        h.extend_from_slice(name.as_bytes());
-        h.push(7);
-        h.extend_from_slice(&(value.len() as u16).to_be_bytes());
-        h.extend_from_slice(value.as_bytes());
-    }
-    let total = 12 + h.len() + payload.len() + 4;
-    let mut m = Vec::with_capacity(total);
-    m.extend_from_slice(&(total as u32).to_be_bytes());
-    m.extend_from_slice(&(h.len() as u32).to_be_bytes());
-    let prelude_crc = crc32(&m);
-    m.extend_from_slice(&prelude_crc.to_be_bytes());
-    m.extend_from_slice(&h);
-    m.extend_from_slice(payload);
-    let crc = crc32(&m);
-    m.extend_from_slice(&crc.to_be_bytes());
-    m
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 fn event(kind: &str, payload: &Value) -> Bytes {
-    Bytes::from(message(
-        &[
-            (":message-type", "event"),
-            (":event-type", kind),
-            (":content-type", "application/x-amz-json-1.1"),
-        ],
-        payload.to_string().as_bytes(),
+    Bytes::from(eventstream::json_event(
+        kind,
+        "application/x-amz-json-1.1",
+        payload,
     ))
 }
 
 fn exception(kind: &str, text: &str) -> Bytes {
-    Bytes::from(message(
-        &[
-            (":message-type", "exception"),
-            (":exception-type", kind),
-            (":content-type", "application/x-amz-json-1.1"),
-        ],
-        json!({ "message": text }).to_string().as_bytes(),
+    Bytes::from(eventstream::json_exception(
+        kind,
+        "application/x-amz-json-1.1",
+        text,
     ))
 }
 
@@ -259,7 +216,7 @@ impl Logs {
         *resp.status_mut() = StatusCode::OK;
         resp.headers_mut().insert(
             "content-type",
-            HeaderValue::from_static("application/vnd.amazon.eventstream"),
+            HeaderValue::from_static(eventstream::CONTENT_TYPE),
         );
         if let Ok(v) = HeaderValue::from_str(request_id) {
             resp.headers_mut().insert("x-amzn-RequestId", v);
@@ -271,16 +228,6 @@ impl Logs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn framing() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        let m = message(&[(":event-type", "x")], b"{}");
-        assert_eq!(
-            u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize,
-            m.len()
-        );
-    }
 
     #[test]
     fn tail_sees_only_new_matching_events() {

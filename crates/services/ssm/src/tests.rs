@@ -615,3 +615,51 @@ fn a_single_name_with_a_leading_slash_is_that_name() {
         "ParameterNotFound"
     );
 }
+
+/// The parameter operations skip the output trim (`wide::trim_output`), so their outputs must
+/// already hold only their shapes' members and no nulls: trimming them changes nothing.
+#[test]
+fn parameter_outputs_need_no_trim() {
+    let s = Ssm::new();
+    let c = ctx("000000000000", "us-east-1");
+    let m = snapstack_protocol::model::named(NAME).unwrap();
+    let calls = [
+        (
+            "PutParameter",
+            json!({"Name": "/t/a", "Value": "1", "Type": "String", "Tags": [{"Key": "k", "Value": "v"}]}),
+        ),
+        (
+            "PutParameter",
+            json!({"Name": "/t/b", "Value": "s", "Type": "SecureString"}),
+        ),
+        (
+            "LabelParameterVersion",
+            json!({"Name": "/t/a", "Labels": ["l1"]}),
+        ),
+        ("GetParameter", json!({"Name": "/t/a"})),
+        (
+            "GetParameter",
+            json!({"Name": "/t/b", "WithDecryption": true}),
+        ),
+        ("GetParameters", json!({"Names": ["/t/a", "/t/b", "/nope"]})),
+        (
+            "GetParametersByPath",
+            json!({"Path": "/t", "Recursive": true}),
+        ),
+        ("GetParameterHistory", json!({"Name": "/t/a"})),
+        ("DescribeParameters", json!({})),
+        (
+            "UnlabelParameterVersion",
+            json!({"Name": "/t/a", "ParameterVersion": 1, "Labels": ["l1", "zz"]}),
+        ),
+        ("DeleteParameters", json!({"Names": ["/t/b", "/nope"]})),
+        ("DeleteParameter", json!({"Name": "/t/a"})),
+    ];
+    for (op, body) in calls {
+        let out = call(&s, &c, op, body).unwrap();
+        let mut trimmed = out.clone();
+        let shape = &m.operations[op].output.as_ref().unwrap().shape;
+        wide::trim(m, shape, &mut trimmed, 0);
+        assert_eq!(trimmed, out, "{op}");
+    }
+}
