@@ -23,7 +23,7 @@ import time
 
 OPS = ["ssm-put", "ssm-get", "ddb-put", "ddb-get", "sqs-send", "s3-put", "s3-get",
        "sns-publish", "kms-encrypt", "secrets-get", "logs-put", "cw-put", "sts-identity",
-       "kms-sign", "kms-sign-rsa", "kms-datakey"]
+       "kms-sign", "kms-sign-rsa", "kms-datakey", "kms-decrypt"]
 
 
 def free_port():

@@ -174,7 +174,7 @@ fn service_by_address<'a>(
     let host = header_str(&parts.headers, "host").or(parts.uri.host());
     let path = parts.uri.path();
     app.services
-        .all()
+        .addressed()
         .iter()
         .find(|s| s.claims_address(host, path))
 }

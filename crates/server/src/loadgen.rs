@@ -35,6 +35,7 @@ pub const OPS: &[&str] = &[
     "kms-sign",
     "kms-sign-rsa",
     "kms-datakey",
+    "kms-decrypt",
     "kinesis-put",
     "kinesis-putrecords",
     "kinesis-get",
@@ -293,6 +294,13 @@ fn request(op: &str, host: &str, i: usize, target: &str) -> Vec<u8> {
                 }
             ),
         ),
+        "kms-decrypt" => json_request(
+            host,
+            "TrentService.Decrypt",
+            "1.1",
+            "kms",
+            &format!(r#"{{"CiphertextBlob":"{target}"}}"#),
+        ),
         "kms-datakey" => json_request(
             host,
             "TrentService.GenerateDataKey",
@@ -437,7 +445,7 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
             return between(&r, "<TopicArn>", "</TopicArn>")
                 .ok_or_else(|| "CreateTopic answered no TopicArn".to_string());
         }
-        "kms-encrypt" | "kms-datakey" | "kms-sign" | "kms-sign-rsa" => {
+        "kms-encrypt" | "kms-datakey" | "kms-decrypt" | "kms-sign" | "kms-sign-rsa" => {
             let spec = match op {
                 "kms-sign" => r#"{"KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}"#,
                 "kms-sign-rsa" => r#"{"KeySpec":"RSA_2048","KeyUsage":"SIGN_VERIFY"}"#,
@@ -449,10 +457,20 @@ async fn setup(op: &str, addr: &str, keys: usize) -> Result<String, String> {
             )
             .await?)?;
             let v: serde_json::Value = serde_json::from_slice(&r).map_err(|e| e.to_string())?;
-            return v["KeyMetadata"]["KeyId"]
+            let key = v["KeyMetadata"]["KeyId"]
                 .as_str()
                 .map(str::to_string)
-                .ok_or_else(|| "CreateKey answered no KeyId".to_string());
+                .ok_or_else(|| "CreateKey answered no KeyId".to_string())?;
+            if op != "kms-decrypt" {
+                return Ok(key);
+            }
+            // Decrypt measures one ciphertext, made here; its blob names the key.
+            let r = ok(once(addr, &request("kms-encrypt", host, 0, &key)).await?)?;
+            let v: serde_json::Value = serde_json::from_slice(&r).map_err(|e| e.to_string())?;
+            return v["CiphertextBlob"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| "Encrypt answered no CiphertextBlob".to_string());
         }
         "secrets-get" => {
             let r = once(

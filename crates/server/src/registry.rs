@@ -65,6 +65,8 @@ pub struct Registry {
     by_query_action: HashMap<String, usize>,
     by_api_version: HashMap<String, usize>,
     first_rest: Option<usize>,
+    /// The services with addresses of their own (`Service::has_own_addresses`).
+    addressed: Vec<Arc<dyn Service>>,
 }
 
 impl Registry {
@@ -94,6 +96,9 @@ impl Registry {
             "service {} registered twice",
             service.name()
         );
+        if service.has_own_addresses() {
+            self.addressed.push(service.clone());
+        }
         if let Some(prefix) = &meta.target_prefix {
             self.by_target.entry(prefix.clone()).or_insert(i);
         }
@@ -127,6 +132,11 @@ impl Registry {
     /// Every service, in registration order.
     pub fn all(&self) -> &[Arc<dyn Service>] {
         &self.services
+    }
+
+    /// The services that may claim a request by its address alone.
+    pub fn addressed(&self) -> &[Arc<dyn Service>] {
+        &self.addressed
     }
 
     /// The names of every service.
@@ -261,6 +271,14 @@ mod tests {
         assert_eq!(r.default_rest().unwrap().name(), "s3");
         assert!(r.get::<snapstack_ssm::Ssm>().is_some());
         assert!(r.disabled().is_empty());
+        // Only Lambda (function URLs) is asked whether it claims a request by its address.
+        let addressed: Vec<_> = r.addressed().iter().map(|s| s.name()).collect();
+        assert_eq!(addressed, ["lambda"]);
+        for s in r.all() {
+            if s.name() != "lambda" {
+                assert!(!s.claims_address(Some("x.lambda-url.us-east-1.localhost"), "/"));
+            }
+        }
     }
 
     #[test]

@@ -161,6 +161,13 @@ pub trait Service: Send + Sync + 'static {
         false
     }
 
+    /// Whether this service has addresses of its own at all ([`Service::claims_address`] can
+    /// answer true): the gateway asks only these services, so the others cost nothing per
+    /// request.
+    fn has_own_addresses(&self) -> bool {
+        false
+    }
+
     /// Register the service's stores with the engine that persists them (with persistence off,
     /// an in-memory engine: S3 bodies live in its chunk store).
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()>;

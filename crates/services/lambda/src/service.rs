@@ -350,6 +350,10 @@ impl Service for Lambda {
         crate::urls::addressed(host, path).is_some()
     }
 
+    fn has_own_addresses(&self) -> bool {
+        true
+    }
+
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
         engine.register(self.store.clone())
     }
