@@ -43,8 +43,12 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--no-moto", action="store_true")
+    ap.add_argument("--localstack", action="store_true",
+                    help="also LocalStack in host mode (see vs_moto.py --against localstack)")
     a = ap.parse_args()
     kinds = ["snapstack"] if a.no_moto else ["snapstack", "moto"]
+    if a.localstack:
+        kinds.append("localstack")
     print(f"{a.rounds} rounds x {a.seconds}s, {a.connections} connections; medians; "
           "request latency in µs, delivery latency in ms")
     header = ("| operation     | server    |  req/s | req p50 | req p99 | delivered | "

@@ -2,6 +2,12 @@
 """snapstack beside moto: throughput and latency of each service's main call, in one run.
 
 Usage: vs_moto.py SNAPSTACK_BIN [--rounds N] [--seconds S] [--connections C] [--ops a,b]
+                  [--against moto|localstack]
+
+`--against localstack` runs LocalStack (community, in host mode: `python -m
+localstack.runtime.main`, no Docker) instead of moto: the Python that has `localstack-core[runtime]`
+installed is `SNAPSTACK_LOCALSTACK_PYTHON` (LocalStack needs Python 3.12 or later), default
+`python3`. It is started like the others: a fresh volume, persistence off, a free port.
 
 For each operation and round, a fresh snapstack (persistence off, as moto has none) and a fresh
 `moto_server` (from the machine's Python) are started on free ports, one after the other in
@@ -45,12 +51,39 @@ def wait_port(port, proc, timeout=30):
     raise SystemExit(f"nothing listens on {port} after {timeout}s")
 
 
+def wait_ready(port, proc, timeout=180):
+    """Until LocalStack's health endpoint answers (its port opens before its services do)."""
+    import urllib.request
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_localstack/health",
+                                        timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"LocalStack on {port} not ready after {timeout}s")
+
+
 def start(kind, binary, port, volume):
     if kind == "snapstack":
         env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}",
                    LOCALSTACK_VOLUME_DIR=volume, PERSISTENCE="0")
         p = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
+    elif kind == "localstack":
+        python = os.environ.get("SNAPSTACK_LOCALSTACK_PYTHON", "python3")
+        env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}", PERSISTENCE="0",
+                   LOCALSTACK_VOLUME_DIR=volume, DISABLE_EVENTS="1", SKIP_SSL_CERT_DOWNLOAD="1")
+        p = subprocess.Popen([python, "-m", "localstack.runtime.main"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(port, p, timeout=180)
+        wait_ready(port, p)
+        return p
     else:
         moto = shutil.which("moto_server")
         if not moto:
@@ -102,22 +135,24 @@ def main():
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--against", choices=["moto", "localstack"], default="moto")
     a = ap.parse_args()
+    other = a.against
     ops = a.ops.split(",")
     print(f"{a.rounds} rounds x {a.seconds}s, {a.connections} connections; medians; "
           f"latency in microseconds")
     header = (f"| {'operation':<13} | {'snapstack req/s':>15} | {'p50':>6} | {'p99':>7} | "
-              f"{'moto req/s':>10} | {'p50':>7} | {'p99':>7} | {'ratio':>6} |")
+              f"{other + ' req/s':>10} | {'p50':>7} | {'p99':>7} | {'ratio':>6} |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for op in ops:
-        runs = {"snapstack": [], "moto": []}
+        runs = {"snapstack": [], other: []}
         for rnd in range(a.rounds):
-            order = ["snapstack", "moto"] if rnd % 2 == 0 else ["moto", "snapstack"]
+            order = ["snapstack", other] if rnd % 2 == 0 else [other, "snapstack"]
             for kind in order:
                 runs[kind].append(measure(kind, a.snapstack, op, a.seconds, a.connections))
         s, s_fail = summary(runs["snapstack"])
-        m, m_fail = summary(runs["moto"])
+        m, m_fail = summary(runs[other])
 
         def cells(x, fail, w, w50):
             if x is None:
@@ -129,7 +164,7 @@ def main():
         mc, m_note = cells(m, m_fail, 10, 7)
         ratio = f"{s['rps'] / m['rps']:>6.1f}" if s and m and m["rps"] else f"{'-':>6}"
         print(f"| {op:<13} | {sc} | {mc} | {ratio} |")
-        for who, note in (("snapstack", s_note), ("moto", m_note)):
+        for who, note in (("snapstack", s_note), (other, m_note)):
             if note:
                 print(f"|   {who}: {note}")
 
