@@ -513,7 +513,9 @@ fn sts_issued_credentials_survive_kill9() {
     let jwt = dir.path().join("jwt.json");
     let jwt = jwt.to_str().unwrap();
     let mut s = Server::start(dir.path(), &env);
-    s.py(&["stssuite", "assume", role, "ci-run", creds, "whoami", creds, "jwt", jwt]);
+    s.py(&[
+        "stssuite", "assume", role, "ci-run", creds, "whoami", creds, "jwt", jwt,
+    ]);
     let st = s.state();
     // Durable before the answers: every write is in the log.
     assert_eq!(

@@ -7,7 +7,11 @@ use serde_json::{Map, Value};
 use snapstack_service::RequestContext;
 
 /// Operations whose `TableName` names a table to create: an ARN is no name there.
-const CREATES: &[&str] = &["CreateTable", "RestoreTableFromBackup", "RestoreTableToPointInTime"];
+const CREATES: &[&str] = &[
+    "CreateTable",
+    "RestoreTableFromBackup",
+    "RestoreTableToPointInTime",
+];
 
 fn name_of(prefix: &str, v: &str) -> Option<String> {
     v.strip_prefix(prefix)
@@ -21,11 +25,7 @@ pub(crate) fn names_for_arns(ctx: &RequestContext, op: &str, body: &Value) -> Op
     if CREATES.contains(&op) {
         return None;
     }
-    let prefix = format!(
-        "arn:aws:dynamodb:{}:{}:table/",
-        ctx.region(),
-        ctx.account()
-    );
+    let prefix = format!("arn:aws:dynamodb:{}:{}:table/", ctx.region(), ctx.account());
     let top = body
         .get("TableName")
         .and_then(Value::as_str)
@@ -88,20 +88,34 @@ mod tests {
     #[test]
     fn own_arns_become_names() {
         let ctx = RequestContext::from_scope(None);
-        let arn = format!("arn:aws:dynamodb:{}:{}:table/t", ctx.region(), ctx.account());
-        assert_eq!(names_for_arns(&ctx, "GetItem", &json!({"TableName": "t"})), None);
+        let arn = format!(
+            "arn:aws:dynamodb:{}:{}:table/t",
+            ctx.region(),
+            ctx.account()
+        );
+        assert_eq!(
+            names_for_arns(&ctx, "GetItem", &json!({"TableName": "t"})),
+            None
+        );
         assert_eq!(
             names_for_arns(&ctx, "GetItem", &json!({"TableName": arn})).unwrap(),
             json!({"TableName": "t"})
         );
-        assert_eq!(names_for_arns(&ctx, "CreateTable", &json!({"TableName": arn})), None);
+        assert_eq!(
+            names_for_arns(&ctx, "CreateTable", &json!({"TableName": arn})),
+            None
+        );
         let tx = json!({"TransactItems": [{"Put": {"TableName": arn, "Item": {}}}]});
         assert_eq!(
             names_for_arns(&ctx, "TransactWriteItems", &tx).unwrap()["TransactItems"][0]["Put"]["TableName"],
             "t"
         );
         let b = json!({"RequestItems": {arn.clone(): {"Keys": []}}});
-        assert!(names_for_arns(&ctx, "BatchGetItem", &b).unwrap()["RequestItems"].get("t").is_some());
+        assert!(
+            names_for_arns(&ctx, "BatchGetItem", &b).unwrap()["RequestItems"]
+                .get("t")
+                .is_some()
+        );
         // Another account's table is not read as the caller's.
         let other = json!({"TableName": "arn:aws:dynamodb:us-east-1:999999999999:table/t"});
         assert_eq!(names_for_arns(&ctx, "GetItem", &other), None);

@@ -58,7 +58,11 @@ fn apply(
         .get("AutoScalingRoleArn")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| s.get("AutoScalingRoleArn").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            s.get("AutoScalingRoleArn")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| role_arn(account));
     s.insert("AutoScalingRoleArn".into(), json!(role));
     let (min, max) = (
@@ -83,7 +87,10 @@ fn apply(
             .get("TargetTrackingScalingPolicyConfiguration")
             .cloned()
             .unwrap_or(json!({}));
-        let target = conf.get("TargetValue").and_then(Value::as_f64).unwrap_or(0.0);
+        let target = conf
+            .get("TargetValue")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         if !(TARGET_MIN..=TARGET_MAX).contains(&target) {
             return Err(DdbError::validation(format!(
                 "{field}: TargetValue must be between {TARGET_MIN} and {TARGET_MAX}, got {target}"
@@ -239,7 +246,14 @@ impl DynamoDb {
                 let cur = r.get("write").cloned().unwrap_or(Value::Null);
                 r.insert(
                     "write".into(),
-                    apply(&cur, w, &account, "Write", &resource, "ProvisionedWriteCapacityAutoScalingUpdate")?,
+                    apply(
+                        &cur,
+                        w,
+                        &account,
+                        "Write",
+                        &resource,
+                        "ProvisionedWriteCapacityAutoScalingUpdate",
+                    )?,
                 );
                 settings.insert(region.clone(), Value::Object(r));
             }
@@ -250,7 +264,10 @@ impl DynamoDb {
             } else {
                 Err(DdbError::new(
                     "ResourceNotFoundException",
-                    format!("Requested resource not found: Index: {index} not found for table {}", t.name),
+                    format!(
+                        "Requested resource not found: Index: {index} not found for table {}",
+                        t.name
+                    ),
                 ))
             }
         };
@@ -258,16 +275,37 @@ impl DynamoDb {
         for g in &gsi_updates {
             let index = g.get("IndexName").and_then(Value::as_str).unwrap_or("");
             index_exists(index)?;
-            let Some(u) = g.get("ProvisionedWriteCapacityAutoScalingUpdate").filter(|v| !v.is_null()) else {
+            let Some(u) = g
+                .get("ProvisionedWriteCapacityAutoScalingUpdate")
+                .filter(|v| !v.is_null())
+            else {
                 continue;
             };
             let res = format!("{resource}/index/{index}");
             for region in &regions {
                 let mut r = entry(&mut settings, region);
-                let mut gsis = r.get("gsis").and_then(Value::as_object).cloned().unwrap_or_default();
-                let mut gs = gsis.get(index).and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut gsis = r
+                    .get("gsis")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut gs = gsis
+                    .get(index)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 let cur = gs.get("write").cloned().unwrap_or(Value::Null);
-                gs.insert("write".into(), apply(&cur, u, &account, "Write", &res, "GlobalSecondaryIndexUpdates.ProvisionedWriteCapacityAutoScalingUpdate")?);
+                gs.insert(
+                    "write".into(),
+                    apply(
+                        &cur,
+                        u,
+                        &account,
+                        "Write",
+                        &res,
+                        "GlobalSecondaryIndexUpdates.ProvisionedWriteCapacityAutoScalingUpdate",
+                    )?,
+                );
                 gsis.insert(index.to_string(), Value::Object(gs));
                 r.insert("gsis".into(), Value::Object(gsis));
                 settings.insert(region.clone(), Value::Object(r));
@@ -283,21 +321,50 @@ impl DynamoDb {
                 )));
             }
             let mut r = entry(&mut settings, region);
-            if let Some(read) = u.get("ReplicaProvisionedReadCapacityAutoScalingUpdate").filter(|v| !v.is_null()) {
+            if let Some(read) = u
+                .get("ReplicaProvisionedReadCapacityAutoScalingUpdate")
+                .filter(|v| !v.is_null())
+            {
                 let cur = r.get("read").cloned().unwrap_or(Value::Null);
-                r.insert("read".into(), apply(&cur, read, &account, "Read", &resource, "ReplicaProvisionedReadCapacityAutoScalingUpdate")?);
+                r.insert(
+                    "read".into(),
+                    apply(
+                        &cur,
+                        read,
+                        &account,
+                        "Read",
+                        &resource,
+                        "ReplicaProvisionedReadCapacityAutoScalingUpdate",
+                    )?,
+                );
             }
-            for g in u.get("ReplicaGlobalSecondaryIndexUpdates").and_then(Value::as_array).cloned().unwrap_or_default() {
+            for g in u
+                .get("ReplicaGlobalSecondaryIndexUpdates")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+            {
                 let index = g.get("IndexName").and_then(Value::as_str).unwrap_or("");
                 index_exists(index)?;
-                let Some(read) = g.get("ProvisionedReadCapacityAutoScalingUpdate").filter(|v| !v.is_null()) else {
+                let Some(read) = g
+                    .get("ProvisionedReadCapacityAutoScalingUpdate")
+                    .filter(|v| !v.is_null())
+                else {
                     continue;
                 };
                 let res = format!("{resource}/index/{index}");
-                let mut gsis = r.get("gsis").and_then(Value::as_object).cloned().unwrap_or_default();
-                let mut gs = gsis.get(index).and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut gsis = r
+                    .get("gsis")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut gs = gsis
+                    .get(index)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 let cur = gs.get("read").cloned().unwrap_or(Value::Null);
-                gs.insert("read".into(), apply(&cur, &read, &account, "Read", &res, "ReplicaGlobalSecondaryIndexUpdates.ProvisionedReadCapacityAutoScalingUpdate")?);
+                gs.insert("read".into(), apply(&cur, read, &account, "Read", &res, "ReplicaGlobalSecondaryIndexUpdates.ProvisionedReadCapacityAutoScalingUpdate")?);
                 gsis.insert(index.to_string(), Value::Object(gs));
                 r.insert("gsis".into(), Value::Object(gsis));
             }
@@ -343,16 +410,55 @@ mod tests {
             on["ScalingPolicies"][0]["PolicyName"],
             "DynamoDBWriteCapacityUtilization:table/t"
         );
-        let more = apply(&on, &json!({"MaximumUnits": 80}), "a", "Write", "table/t", "f").unwrap();
-        assert_eq!((more["MinimumUnits"].as_u64(), more["MaximumUnits"].as_u64()), (Some(5), Some(80)));
+        let more = apply(
+            &on,
+            &json!({"MaximumUnits": 80}),
+            "a",
+            "Write",
+            "table/t",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            (more["MinimumUnits"].as_u64(), more["MaximumUnits"].as_u64()),
+            (Some(5), Some(80))
+        );
         assert_eq!(more["ScalingPolicies"], on["ScalingPolicies"]);
-        assert!(apply(&on, &json!({"MinimumUnits": 100}), "a", "Write", "table/t", "f").is_err());
-        assert!(apply(&Value::Null, &json!({"MinimumUnits": 1}), "a", "Write", "table/t", "f").is_err());
+        assert!(
+            apply(
+                &on,
+                &json!({"MinimumUnits": 100}),
+                "a",
+                "Write",
+                "table/t",
+                "f"
+            )
+            .is_err()
+        );
+        assert!(
+            apply(
+                &Value::Null,
+                &json!({"MinimumUnits": 1}),
+                "a",
+                "Write",
+                "table/t",
+                "f"
+            )
+            .is_err()
+        );
         let bad = json!({"MinimumUnits": 1, "MaximumUnits": 2,
                          "ScalingPolicyUpdate": {"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 95.0}}});
         assert!(apply(&Value::Null, &bad, "a", "Write", "table/t", "f").is_err());
         assert_eq!(
-            apply(&on, &json!({"AutoScalingDisabled": true}), "a", "Write", "table/t", "f").unwrap(),
+            apply(
+                &on,
+                &json!({"AutoScalingDisabled": true}),
+                "a",
+                "Write",
+                "table/t",
+                "f"
+            )
+            .unwrap(),
             disabled()
         );
     }

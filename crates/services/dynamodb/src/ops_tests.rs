@@ -421,8 +421,14 @@ fn settings_are_stored() {
     .unwrap();
     assert_eq!(u, r);
     let rep = &r["TableAutoScalingDescription"]["Replicas"][0];
-    assert_eq!(rep["ReplicaProvisionedWriteCapacityAutoScalingSettings"]["MaximumUnits"], 100);
-    assert_eq!(rep["ReplicaProvisionedReadCapacityAutoScalingSettings"]["MinimumUnits"], 1);
+    assert_eq!(
+        rep["ReplicaProvisionedWriteCapacityAutoScalingSettings"]["MaximumUnits"],
+        100
+    );
+    assert_eq!(
+        rep["ReplicaProvisionedReadCapacityAutoScalingSettings"]["MinimumUnits"],
+        1
+    );
     let e = call(
         &d,
         "UpdateTableReplicaAutoScaling",
@@ -430,8 +436,13 @@ fn settings_are_stored() {
     )
     .unwrap_err();
     assert_eq!(e.code, "ValidationException");
-    let e = call(&d, "UpdateTableReplicaAutoScaling", json!({"TableName": "nope",
-        "ProvisionedWriteCapacityAutoScalingUpdate": {"AutoScalingDisabled": true}})).unwrap_err();
+    let e = call(
+        &d,
+        "UpdateTableReplicaAutoScaling",
+        json!({"TableName": "nope",
+        "ProvisionedWriteCapacityAutoScalingUpdate": {"AutoScalingDisabled": true}}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
     // Deleting the table drops its extras.
     call(&d, "DeleteTable", json!({"TableName": "src"})).unwrap();
@@ -448,10 +459,15 @@ fn settings_are_stored() {
 #[test]
 fn describe_table_has_dynamodbs_shape() {
     let d = DynamoDb::with_clock(Arc::new(|| 1_700_000_000_000));
-    call(&d, "CreateTable", json!({"TableName": "prov",
+    call(
+        &d,
+        "CreateTable",
+        json!({"TableName": "prov",
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}})).unwrap();
+        "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}),
+    )
+    .unwrap();
     let t = &call(&d, "DescribeTable", json!({"TableName": "prov"})).unwrap()["Table"];
     assert!(t.get("BillingModeSummary").is_none(), "{t}");
     assert!(t.get("TableClassSummary").is_none(), "{t}");
@@ -462,7 +478,10 @@ fn describe_table_has_dynamodbs_shape() {
     let d = setup();
     let t = &call(&d, "DescribeTable", json!({"TableName": "src"})).unwrap()["Table"];
     assert_eq!(t["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST");
-    assert_eq!(t["GlobalSecondaryIndexes"][0]["WarmThroughput"]["Status"], "ACTIVE");
+    assert_eq!(
+        t["GlobalSecondaryIndexes"][0]["WarmThroughput"]["Status"],
+        "ACTIVE"
+    );
 }
 
 /// A table's ARN names it in transactions as its name does.
@@ -470,10 +489,20 @@ fn describe_table_has_dynamodbs_shape() {
 fn a_table_arn_works_in_transactions() {
     let d = setup();
     let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/src";
-    call(&d, "TransactWriteItems", json!({"TransactItems": [
-        {"Put": {"TableName": arn, "Item": {"pk": {"S": "a"}, "g": {"S": "x"}}}}]})).unwrap();
-    let got = call(&d, "TransactGetItems", json!({"TransactItems": [
-        {"Get": {"TableName": arn, "Key": {"pk": {"S": "a"}}}}]})).unwrap();
+    call(
+        &d,
+        "TransactWriteItems",
+        json!({"TransactItems": [
+        {"Put": {"TableName": arn, "Item": {"pk": {"S": "a"}, "g": {"S": "x"}}}}]}),
+    )
+    .unwrap();
+    let got = call(
+        &d,
+        "TransactGetItems",
+        json!({"TransactItems": [
+        {"Get": {"TableName": arn, "Key": {"pk": {"S": "a"}}}}]}),
+    )
+    .unwrap();
     assert_eq!(got["Responses"][0]["Item"]["g"]["S"], "x");
 }
 
@@ -481,18 +510,38 @@ fn a_table_arn_works_in_transactions() {
 #[test]
 fn encryption_settings_are_described() {
     let d = DynamoDb::with_clock(Arc::new(|| 1_700_000_000_000));
-    let r = call(&d, "CreateTable", json!({"TableName": "enc",
+    let r = call(
+        &d,
+        "CreateTable",
+        json!({"TableName": "enc",
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
         "BillingMode": "PAY_PER_REQUEST",
-        "SSESpecification": {"Enabled": true, "SSEType": "KMS", "KMSMasterKeyId": "alias/mine"}})).unwrap();
+        "SSESpecification": {"Enabled": true, "SSEType": "KMS", "KMSMasterKeyId": "alias/mine"}}),
+    )
+    .unwrap();
     assert_eq!(r["TableDescription"]["SSEDescription"]["Status"], "ENABLED");
     let t = &call(&d, "DescribeTable", json!({"TableName": "enc"})).unwrap()["Table"];
-    assert!(t["SSEDescription"]["KMSMasterKeyArn"].as_str().unwrap().ends_with(":alias/mine"));
+    assert!(
+        t["SSEDescription"]["KMSMasterKeyArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":alias/mine")
+    );
     // Back to the AWS owned key: no description.
-    call(&d, "UpdateTable", json!({"TableName": "enc", "SSESpecification": {"Enabled": false}})).unwrap();
+    call(
+        &d,
+        "UpdateTable",
+        json!({"TableName": "enc", "SSESpecification": {"Enabled": false}}),
+    )
+    .unwrap();
     let t = &call(&d, "DescribeTable", json!({"TableName": "enc"})).unwrap()["Table"];
     assert!(t.get("SSEDescription").is_none(), "{t}");
-    let e = call(&d, "UpdateTable", json!({"TableName": "nope", "SSESpecification": {"Enabled": true}})).unwrap_err();
+    let e = call(
+        &d,
+        "UpdateTable",
+        json!({"TableName": "nope", "SSESpecification": {"Enabled": true}}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
 }

@@ -12,11 +12,17 @@ use crate::{DdbError, DdbResult, DynamoDb, Rec, keys};
 
 /// The description an `SSESpecification` gives: `Some(None)` for the AWS owned key, `None`
 /// when the request has no specification.
-pub(crate) fn parse(ctx: &RequestContext, spec: Option<&Value>) -> DdbResult<Option<Option<Value>>> {
+pub(crate) fn parse(
+    ctx: &RequestContext,
+    spec: Option<&Value>,
+) -> DdbResult<Option<Option<Value>>> {
     let Some(spec) = spec.filter(|s| !s.is_null()) else {
         return Ok(None);
     };
-    let enabled = spec.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
+    let enabled = spec
+        .get("Enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let kind = spec.get("SSEType").and_then(Value::as_str);
     let key = spec.get("KMSMasterKeyId").and_then(Value::as_str);
     if !enabled {
@@ -160,14 +166,25 @@ mod tests {
             parse(&ctx, Some(&json!({"Enabled": false}))).unwrap(),
             Some(None)
         );
-        let d = parse(&ctx, Some(&json!({"Enabled": true}))).unwrap().unwrap().unwrap();
-        assert_eq!(d["SSEType"], "KMS");
-        assert!(d["KMSMasterKeyArn"].as_str().unwrap().contains(":key/"));
-        let d = parse(&ctx, Some(&json!({"Enabled": true, "KMSMasterKeyId": "alias/mine"})))
+        let d = parse(&ctx, Some(&json!({"Enabled": true})))
             .unwrap()
             .unwrap()
             .unwrap();
-        assert!(d["KMSMasterKeyArn"].as_str().unwrap().ends_with(":alias/mine"));
+        assert_eq!(d["SSEType"], "KMS");
+        assert!(d["KMSMasterKeyArn"].as_str().unwrap().contains(":key/"));
+        let d = parse(
+            &ctx,
+            Some(&json!({"Enabled": true, "KMSMasterKeyId": "alias/mine"})),
+        )
+        .unwrap()
+        .unwrap()
+        .unwrap();
+        assert!(
+            d["KMSMasterKeyArn"]
+                .as_str()
+                .unwrap()
+                .ends_with(":alias/mine")
+        );
         assert!(parse(&ctx, Some(&json!({"Enabled": true, "SSEType": "AES256"}))).is_err());
         assert!(parse(&ctx, Some(&json!({"Enabled": false, "SSEType": "KMS"}))).is_err());
     }

@@ -854,10 +854,16 @@ fn high_throughput_fifo_deduplicates_within_a_batch_and_a_group() {
 fn a_queue_name_is_accepted_where_a_url_is_expected() {
     let env = Env::new();
     let url = env.create("named", json!({}));
-    env.ok("SendMessage", json!({"QueueUrl": "named", "MessageBody": "by name"}));
+    env.ok(
+        "SendMessage",
+        json!({"QueueUrl": "named", "MessageBody": "by name"}),
+    );
     assert_eq!(env.bodies(&url, json!({})), ["by name"]);
     let e = env
-        .call("SendMessage", json!({"QueueUrl": "other", "MessageBody": "x"}))
+        .call(
+            "SendMessage",
+            json!({"QueueUrl": "other", "MessageBody": "x"}),
+        )
         .unwrap_err();
     assert_eq!(e.code, "AWS.SimpleQueueService.NonExistentQueue");
 }

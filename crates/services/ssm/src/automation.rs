@@ -9,7 +9,7 @@
 //! waits in `PendingApproval` until approved (`AutoApprove`, or an `Approve` signal), then for
 //! its `ScheduledTime`, then runs its runbook as a child execution and ends as the runbook did.
 
-use super::automation_run::{self as run, Globals, Next};
+use super::automation_run as run;
 use super::objects::*;
 use super::*;
 
@@ -38,16 +38,22 @@ fn bad_parameters(message: String) -> AwsError {
 
 /// The document's declared parameters, and the input's values checked against them: the
 /// values each reference gives (`_Vars`) and the `Parameters` member AWS answers with.
+/// Values by parameter name.
+type ParamMap = Map<String, Value>;
+
 fn resolve_parameters(
     doc: &Value,
     given: Option<&Value>,
-) -> Result<(Map<String, Value>, Map<String, Value>), AwsError> {
+) -> Result<(ParamMap, ParamMap), AwsError> {
     let declared = doc
         .get("parameters")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let given = given.and_then(Value::as_object).cloned().unwrap_or_default();
+    let given = given
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for k in given.keys() {
         if !declared.contains_key(k) {
             return Err(bad_parameters(format!(
@@ -201,7 +207,13 @@ impl Ssm {
     }
 
     /// Store a new execution (and its active marker); the store version.
-    pub(super) fn put_execution(&self, ctx: &RequestContext, id: &str, body: &Value, tags: Vec<(String, String)>) -> u64 {
+    pub(super) fn put_execution(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        body: &Value,
+        tags: Vec<(String, String)>,
+    ) -> u64 {
         let mut o = ObjectRec::new(AUTOMATION, id, body);
         o.tags = tags;
         let marker = ObjectRec::new(ACTIVE, id, &json!({}));
@@ -226,16 +238,16 @@ impl Ssm {
         })
     }
 
+    /// A new execution's record body: `doc` is the document's (name, version, content).
     fn new_execution_body(
         &self,
         ctx: &RequestContext,
         id: &str,
-        doc_name: &str,
-        version: &str,
-        content: &Value,
+        doc: (&str, &str, &Value),
         input: &Value,
         now: u64,
     ) -> Result<Value, AwsError> {
+        let (doc_name, version, content) = doc;
         let (vars, shown) = resolve_parameters(content, input.get("Parameters"))?;
         let steps = content.get("mainSteps").cloned().unwrap_or(json!([]));
         if steps.as_array().is_none_or(Vec::is_empty) {
@@ -317,12 +329,15 @@ impl Ssm {
         if self.running_count(ctx) >= MAX_RUNNING {
             return Err(AwsError::new(
                 "AutomationExecutionLimitExceededException",
-                format!("The number of concurrently running automation executions exceeds the limit of {MAX_RUNNING}."),
+                format!(
+                    "The number of concurrently running automation executions exceeds the limit of {MAX_RUNNING}."
+                ),
             ));
         }
         let now = now_ms();
         let id = self.time_id(now);
-        let body = self.new_execution_body(ctx, &id, &doc_name, &version, &content, input, now)?;
+        let body =
+            self.new_execution_body(ctx, &id, (&doc_name, &version, &content), input, now)?;
         let v = self.put_execution(ctx, &id, &body, tags);
         ok(json!({"AutomationExecutionId": id}), Some(v))
     }
@@ -428,9 +443,9 @@ impl Ssm {
             conds.iter().all(|(key, values)| {
                 let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                 match key.as_str() {
-                    "DocumentNamePrefix" => {
-                        values.iter().any(|p| field("DocumentName").starts_with(p.as_str()))
-                    }
+                    "DocumentNamePrefix" => values
+                        .iter()
+                        .any(|p| field("DocumentName").starts_with(p.as_str())),
                     "ExecutionStatus" => values.contains(&field("AutomationExecutionStatus")),
                     "ExecutionId" => values.contains(&field("AutomationExecutionId")),
                     "ParentExecutionId" => values.contains(&field("ParentAutomationExecutionId")),
@@ -459,11 +474,18 @@ impl Ssm {
         items.sort_by(|a, b| {
             time_of(&b.0, "ExecutionStartTime")
                 .total_cmp(&time_of(&a.0, "ExecutionStartTime"))
-                .then_with(|| b.0["AutomationExecutionId"].as_str().cmp(&a.0["AutomationExecutionId"].as_str()))
+                .then_with(|| {
+                    b.0["AutomationExecutionId"]
+                        .as_str()
+                        .cmp(&a.0["AutomationExecutionId"].as_str())
+                })
         });
         let list: Vec<Value> = items.into_iter().map(|(v, _)| v).collect();
         let (page_items, next) = page(list, s(input, "NextToken"), max)?;
-        ok(listing("AutomationExecutionMetadataList", page_items, next), None)
+        ok(
+            listing("AutomationExecutionMetadataList", page_items, next),
+            None,
+        )
     }
 
     pub(super) fn describe_automation_step_executions(
@@ -493,8 +515,12 @@ impl Ssm {
                     "StepExecutionId" => values.contains(&field("StepExecutionId")),
                     "StepName" => values.contains(&field("StepName")),
                     "Action" => values.contains(&field("Action")),
-                    "StartTimeBefore" => times.iter().all(|t| time_of(st, "ExecutionStartTime") < *t),
-                    "StartTimeAfter" => times.iter().all(|t| time_of(st, "ExecutionStartTime") > *t),
+                    "StartTimeBefore" => {
+                        times.iter().all(|t| time_of(st, "ExecutionStartTime") < *t)
+                    }
+                    "StartTimeAfter" => {
+                        times.iter().all(|t| time_of(st, "ExecutionStartTime") > *t)
+                    }
                     // Loops are not run here: no step has a parent step.
                     _ => false,
                 }
@@ -590,8 +616,14 @@ fn apply_signal(
     ctx: &RequestContext,
     now: u64,
 ) -> Result<(), AwsError> {
-    let st = v["AutomationExecutionStatus"].as_str().unwrap_or("").to_string();
-    let id = v["AutomationExecutionId"].as_str().unwrap_or("").to_string();
+    let st = v["AutomationExecutionStatus"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let id = v["AutomationExecutionId"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     if run::is_terminal(&st) {
         return Err(invalid_signal(format!(
             "Automation execution {id} is in a terminal state ({st}) and takes no signals."
@@ -629,7 +661,10 @@ fn apply_signal(
     {
         return Err(AwsError::new(
             "AutomationStepNotFoundException",
-            format!("Step {} is not waiting for a signal.", payload_step.unwrap_or_default()),
+            format!(
+                "Step {} is not waiting for a signal.",
+                payload_step.unwrap_or_default()
+            ),
         ));
     }
     match (signal, current_action.as_str()) {
@@ -659,13 +694,18 @@ fn apply_signal(
             v["_Signal"] = json!("Success");
             v["_Wake"] = json!(0);
         }
-        ("StartStep", _) if v["Mode"] == "Interactive" && st == "Waiting" && current_action.is_empty() => {
+        ("StartStep", _)
+            if v["Mode"] == "Interactive" && st == "Waiting" && current_action.is_empty() =>
+        {
             let step = payload_step.ok_or_else(|| {
                 invalid_signal("StartStep needs the step's name in Payload StepName.")
             })?;
             let idx = v["_Steps"]
                 .as_array()
-                .and_then(|a| a.iter().position(|s| s["name"].as_str() == Some(step.as_str())))
+                .and_then(|a| {
+                    a.iter()
+                        .position(|s| s["name"].as_str() == Some(step.as_str()))
+                })
                 .ok_or_else(|| {
                     AwsError::new(
                         "AutomationStepNotFoundException",
@@ -702,7 +742,8 @@ pub(super) fn take_signal(v: &mut Value, now: u64) {
     let Some(step) = steps
         .iter()
         .find(|s| s["name"].as_str() == Some(step_name.as_str()))
-        .cloned() else {
+        .cloned()
+    else {
         return;
     };
     let (status, failure) = match sig.as_str() {
@@ -713,7 +754,10 @@ pub(super) fn take_signal(v: &mut Value, now: u64) {
         ),
         _ => ("Cancelled", None),
     };
-    if let Some(se) = v["StepExecutions"].as_array_mut().and_then(|a| a.last_mut()) {
+    if let Some(se) = v["StepExecutions"]
+        .as_array_mut()
+        .and_then(|a| a.last_mut())
+    {
         se["StepStatus"] = json!(status);
         se["ExecutionEndTime"] = json!(secs(now));
         if let Some(f) = &failure {
@@ -721,237 +765,4 @@ pub(super) fn take_signal(v: &mut Value, now: u64) {
         }
     }
     run::step_done(v, &step, status, failure.as_deref(), now);
-}
-
-impl Ssm {
-    /// One pass of the background task over every unfinished execution: run each as far as it
-    /// goes now. Returns how many executions changed.
-    pub async fn run_automations(&self, rt: &dyn snapstack_service::Runtime) -> usize {
-        let now = now_ms();
-        let snap = self.store.snapshot();
-        let mut due: Vec<(Partition, String)> = Vec::new();
-        for p in self.partitions() {
-            for (_, r) in snap.scan_prefix(&obj_prefix(&p, ACTIVE)) {
-                if let SsmRecord::Ext(Ext::Object(o)) = r {
-                    due.push((p.clone(), o.id.clone()));
-                }
-            }
-        }
-        drop(snap);
-        let mut changed = 0;
-        for (p, id) in due {
-            let ctx = RequestContext {
-                access_key: String::new(),
-                partition: p,
-                scope_service: None,
-                request_id: snapstack_protocol::request::new_request_id(),
-            };
-            if self.run_one(rt, &ctx, &id, now).await {
-                changed += 1;
-            }
-        }
-        changed
-    }
-
-    /// Every partition that holds a record.
-    fn partitions(&self) -> Vec<Partition> {
-        let snap = self.store.snapshot();
-        let mut out = Vec::new();
-        let mut from = Bound::Unbounded;
-        while let Some((k, _)) = snap.range((from.clone(), Bound::Unbounded)).next() {
-            // Keys of records other than parameters continue with raw bytes right after the
-            // region (`EXT_BYTE`), which a generic decoding reads into the region's string: a
-            // region never holds a 0 byte, so the region is what precedes one.
-            let Some(p) = Partition::of(k) else { break };
-            let region = p.region.split('\0').next().unwrap_or("").to_string();
-            let p = Partition::new(p.account, region);
-            let next = p.prefix().prefix_range().1;
-            out.push(p);
-            match next {
-                Bound::Excluded(n) => from = Bound::Included(n),
-                _ => break,
-            }
-        }
-        out
-    }
-
-    /// Advance one execution; whether it changed.
-    async fn run_one(
-        &self,
-        rt: &dyn snapstack_service::Runtime,
-        ctx: &RequestContext,
-        id: &str,
-        now: u64,
-    ) -> bool {
-        let Some(o) = self.obj_get(ctx, AUTOMATION, id) else {
-            self.obj_delete(ctx, ACTIVE, id);
-            return false;
-        };
-        let before = o.value();
-        let mut v = before.clone();
-        let wake = v.get("_Wake").and_then(Value::as_u64);
-        if wake.is_none_or(|w| w > now) && v["AutomationExecutionStatus"] != "Cancelling" {
-            if run::is_terminal(v["AutomationExecutionStatus"].as_str().unwrap_or("")) {
-                self.obj_delete(ctx, ACTIVE, id);
-            }
-            return false;
-        }
-        let g = Globals {
-            account: ctx.account(),
-            region: ctx.region(),
-            now,
-        };
-        let mut new_id = || self.time_id(now);
-        let mut before = before;
-        if v.get("_ChangeRequest").is_some() {
-            self.advance_change_request(ctx, &mut v, now);
-        } else {
-            take_signal(&mut v, now);
-            let mut next = run::advance(&mut v, &g, None, &mut new_id);
-            // API calls: save the step's start, call, then go on from the saved record with
-            // the answer; a request that changed the record meanwhile wins.
-            for _ in 0..8 {
-                let Next::Invoke {
-                    service,
-                    api,
-                    input,
-                } = next
-                else {
-                    break;
-                };
-                let Some(rev) = self.save_if_unchanged(ctx, id, &before, &mut v) else {
-                    return true;
-                };
-                // The step's start is durable before its call is made.
-                self.durable(rt).await;
-                let answer = if service == NAME {
-                    self.handle_body(ctx, &api, &Body::Json(&input))
-                        .map(|o| o.value)
-                } else {
-                    rt.invoke(ctx, &service, &api, input).await
-                };
-                let Some(o) = self.obj_get(ctx, AUTOMATION, id) else {
-                    return true;
-                };
-                let current = o.value();
-                if current.get("_Rev").and_then(Value::as_u64) != Some(rev) {
-                    return true;
-                }
-                before = current.clone();
-                v = current;
-                let g = Globals {
-                    account: ctx.account(),
-                    region: ctx.region(),
-                    now: now_ms(),
-                };
-                next = run::advance(&mut v, &g, Some(answer), &mut new_id);
-            }
-        }
-        if v == before {
-            return false;
-        }
-        let saved = self.save_if_unchanged(ctx, id, &before, &mut v).is_some();
-        self.durable(rt).await;
-        saved
-    }
-
-    /// Wait until what the task wrote is durable (immediate unless `SAVE_STRATEGY=ON_REQUEST`),
-    /// as a request's answer waits.
-    async fn durable(&self, rt: &dyn snapstack_service::Runtime) {
-        let version = self.store.snapshot().version();
-        if let Err(e) = rt.wait_durable(NAME, version).await {
-            tracing::warn!(error = %e, "an automation step's state is not durable");
-        }
-    }
-
-    /// Write `v` if the stored execution is still `before` (same revision): its new revision.
-    fn save_if_unchanged(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        before: &Value,
-        v: &mut Value,
-    ) -> Option<u64> {
-        let rev = before.get("_Rev").and_then(Value::as_u64).unwrap_or(0);
-        v["_Rev"] = json!(rev + 1);
-        let terminal = run::is_terminal(v["AutomationExecutionStatus"].as_str().unwrap_or(""));
-        let body = v.to_string();
-        let k = obj_key(&ctx.partition, AUTOMATION, id);
-        let marker = obj_key(&ctx.partition, ACTIVE, id);
-        let (saved, _) = self.store.write(|txn| {
-            let cur = match txn.get(&k) {
-                Some(SsmRecord::Ext(Ext::Object(o))) => o.clone(),
-                _ => return false,
-            };
-            if cur.value().get("_Rev").and_then(Value::as_u64).unwrap_or(0) != rev {
-                return false;
-            }
-            let mut o = cur;
-            o.body = body;
-            txn.insert(k.clone(), SsmRecord::Ext(Ext::Object(o)));
-            if terminal {
-                txn.remove(&marker);
-            }
-            true
-        });
-        saved.then_some(rev + 1)
-    }
-
-    /// A change request's pass: approved → scheduled → its runbook as a child execution →
-    /// the runbook's outcome.
-    fn advance_change_request(&self, ctx: &RequestContext, v: &mut Value, now: u64) {
-        let st = v["AutomationExecutionStatus"].as_str().unwrap_or("").to_string();
-        match st.as_str() {
-            "Cancelling" => {
-                if let Some(child) = v["_Child"].as_str() {
-                    let _ = self.stop_automation_execution(
-                        ctx,
-                        &json!({"AutomationExecutionId": child}),
-                    );
-                }
-                run::finish(v, "Cancelled", None, now);
-            }
-            "Approved" | "Scheduled" => {
-                let at = v
-                    .get("ScheduledTime")
-                    .and_then(Value::as_f64)
-                    .map_or(0, |t| (t * 1000.0).max(0.0) as u64);
-                if at > now {
-                    v["AutomationExecutionStatus"] = json!("Scheduled");
-                    v["_Wake"] = json!(at);
-                    return;
-                }
-                let Some(rb) = v["Runbooks"].as_array().and_then(|a| a.first()).cloned() else {
-                    run::finish(v, "Success", None, now);
-                    return;
-                };
-                let mut input = rb.clone();
-                input["ParentAutomationExecutionId"] = v["AutomationExecutionId"].clone();
-                let started = self.start_automation_execution(ctx, &input);
-                match started {
-                    Ok(out) => {
-                        v["_Child"] = out.value["AutomationExecutionId"].clone();
-                        v["AutomationExecutionStatus"] = json!("RunbookInProgress");
-                        v["_Wake"] = json!(now + 1000);
-                    }
-                    Err(e) => run::finish(v, "Failed", Some(&e.message), now),
-                }
-            }
-            "RunbookInProgress" => {
-                let child = v["_Child"].as_str().unwrap_or("").to_string();
-                let cst = self
-                    .obj_get(ctx, AUTOMATION, &child)
-                    .map(|o| o.value()["AutomationExecutionStatus"].as_str().unwrap_or("").to_string())
-                    .unwrap_or_else(|| "Failed".into());
-                if run::is_terminal(&cst) {
-                    let end = if cst == "Success" { "Success" } else { "Failed" };
-                    let msg = (end == "Failed").then(|| format!("Runbook execution {child} ended in status {cst}."));
-                    run::finish(v, end, msg.as_deref(), now);
-                } else {
-                    v["_Wake"] = json!(now + 1000);
-                }
-            }
-            _ => {}
-        }
-    }
 }

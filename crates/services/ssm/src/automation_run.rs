@@ -136,7 +136,9 @@ pub(super) fn substitute(v: &Value, rec: &Value, g: &Globals<'_>, depth: usize) 
     }
     match v {
         Value::String(s) => substitute_str(s, rec, g),
-        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, rec, g, depth + 1)).collect()),
+        Value::Array(a) => {
+            Value::Array(a.iter().map(|x| substitute(x, rec, g, depth + 1)).collect())
+        }
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, x)| (k.clone(), substitute(x, rec, g, depth + 1)))
@@ -289,7 +291,11 @@ pub(super) fn finish(rec: &mut Value, status: &str, failure: Option<&str>, now: 
             .get("_Vars")
             .and_then(|vars| vars.get(&n))
             .map(as_strings)
-            .unwrap_or_else(|| vec![json!("No output available yet because the step is not successfully executed")]);
+            .unwrap_or_else(|| {
+                vec![json!(
+                    "No output available yet because the step is not successfully executed"
+                )]
+            });
         outputs.insert(n, Value::Array(v));
     }
     if !outputs.is_empty() {
@@ -326,7 +332,13 @@ fn step_failure(action: &str, message: &str) -> String {
 }
 
 /// The current step ended (by a signal) with `status`: go on as the step says.
-pub(super) fn step_done(rec: &mut Value, step: &Value, status: &str, failure: Option<&str>, now: u64) {
+pub(super) fn step_done(
+    rec: &mut Value,
+    step: &Value,
+    status: &str,
+    failure: Option<&str>,
+    now: u64,
+) {
     set(rec, "AutomationExecutionStatus", json!("InProgress"));
     set(rec, "_Attempt", Value::Null);
     move_on(rec, step, status, failure, now);
@@ -345,7 +357,14 @@ fn move_on(rec: &mut Value, step: &Value, status: &str, failure: Option<&str>, n
         if let Some(n) = step.get("nextStep").and_then(Value::as_str) {
             match index_of(rec, n) {
                 Some(i) => next = i,
-                None => return finish(rec, "Failed", Some(&format!("Step {n} does not exist.")), now),
+                None => {
+                    return finish(
+                        rec,
+                        "Failed",
+                        Some(&format!("Step {n} does not exist.")),
+                        now,
+                    );
+                }
             }
         }
     } else {
@@ -359,7 +378,11 @@ fn move_on(rec: &mut Value, step: &Value, status: &str, failure: Option<&str>, n
                 None => return finish(rec, "Failed", failure, now),
             }
         } else if on_failure != "Continue" {
-            let end = if status == "TimedOut" { "TimedOut" } else { "Failed" };
+            let end = if status == "TimedOut" {
+                "TimedOut"
+            } else {
+                "Failed"
+            };
             return finish(rec, end, failure, now);
         }
     }
@@ -367,7 +390,10 @@ fn move_on(rec: &mut Value, step: &Value, status: &str, failure: Option<&str>, n
         let failed = rec
             .get("StepExecutions")
             .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|s| s["StepStatus"] == "Failed" && s["IsCritical"] != false));
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|s| s["StepStatus"] == "Failed" && s["IsCritical"] != false)
+            });
         return if failed && status != "Success" {
             finish(rec, "Failed", failure, now)
         } else {
@@ -621,11 +647,11 @@ pub(super) fn advance(
         };
         let action = step_action(&step);
         let name = step_name(&step);
-        if rec.get("CurrentStepName").is_none_or(Value::is_null) {
-            if let Err(m) = begin_step(rec, &step, g, new_id()) {
-                finish(rec, "Failed", Some(&m), now);
-                return Next::Idle;
-            }
+        if rec.get("CurrentStepName").is_none_or(Value::is_null)
+            && let Err(m) = begin_step(rec, &step, g, new_id())
+        {
+            finish(rec, "Failed", Some(&m), now);
+            return Next::Idle;
         }
         let inputs = step_inputs(rec);
         let started = step_started_ms(rec);
@@ -650,7 +676,10 @@ pub(super) fn advance(
                 };
                 let Some(until) = until.filter(|u| *u <= started.saturating_add(MAX_WAIT_MS))
                 else {
-                    fail(rec, "Invalid Duration or Timestamp: sleep takes an ISO 8601 duration or timestamp within 7 days");
+                    fail(
+                        rec,
+                        "Invalid Duration or Timestamp: sleep takes an ISO 8601 duration or timestamp within 7 days",
+                    );
                     continue;
                 };
                 if now < until {
@@ -662,7 +691,8 @@ pub(super) fn advance(
             }
             "aws:pause" | "aws:approve" => {
                 // Signals end these steps; the record waits until then, or until the timeout.
-                let limit = started.saturating_add(timeout_ms.unwrap_or(MAX_WAIT_MS).min(MAX_WAIT_MS));
+                let limit =
+                    started.saturating_add(timeout_ms.unwrap_or(MAX_WAIT_MS).min(MAX_WAIT_MS));
                 if now >= limit {
                     let m = step_failure(&action, "Step timed out");
                     end_step(rec, "TimedOut", Some(&m), now);
@@ -709,7 +739,9 @@ pub(super) fn advance(
                 move_on(rec, &jump, "Success", None, now);
                 let _ = i;
             }
-            "aws:executeAwsApi" | "aws:assertAwsResourceProperty" | "aws:waitForAwsResourceProperty" => {
+            "aws:executeAwsApi"
+            | "aws:assertAwsResourceProperty"
+            | "aws:waitForAwsResourceProperty" => {
                 let Some(result) = answer.take() else {
                     if let Some(limit) = timeout_ms.map(|t| started.saturating_add(t))
                         && now >= limit
@@ -757,7 +789,12 @@ pub(super) fn advance(
                             set(rec, "_Wake", json!(now.saturating_add(POLL_MS)));
                             return Next::Idle;
                         } else {
-                            fail(rec, &format!("Resource property value does not match the desired values. Actual values: {got}"));
+                            fail(
+                                rec,
+                                &format!(
+                                    "Resource property value does not match the desired values. Actual values: {got}"
+                                ),
+                            );
                         }
                     }
                 }
@@ -832,7 +869,8 @@ mod tests {
 
     #[test]
     fn sleep_waits_for_its_deadline_and_then_moves_on() {
-        let mut rec = exec(json!([{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT10S"}}]));
+        let mut rec =
+            exec(json!([{"name": "s", "action": "aws:sleep", "inputs": {"Duration": "PT10S"}}]));
         let mut id = ids();
         assert_eq!(advance(&mut rec, &g(1_000), None, &mut id), Next::Idle);
         assert_eq!(rec["_Wake"], 11_000);
@@ -881,7 +919,10 @@ mod tests {
             .map(|s| s["StepName"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["call", "b", "end"]);
-        assert_eq!(rec["Outputs"]["call.Url"], json!(["http://h/000000000000/world"]));
+        assert_eq!(
+            rec["Outputs"]["call.Url"],
+            json!(["http://h/000000000000/world"])
+        );
     }
 
     #[test]

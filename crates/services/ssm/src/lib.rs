@@ -25,6 +25,7 @@ use snapstack_service::RequestContext;
 mod associations;
 mod automation;
 mod automation_run;
+mod automation_task;
 mod calendar;
 mod commands;
 mod describe;

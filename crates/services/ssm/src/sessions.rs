@@ -259,7 +259,10 @@ impl Ssm {
         let b = o.value();
         let created = (b["CreatedTime"].as_f64().unwrap_or(0.0) * 1000.0) as u64;
         let expires = created.saturating_add(ACCESS_TOKEN_MS);
-        let mut status = b["AccessRequestStatus"].as_str().unwrap_or("Pending").to_string();
+        let mut status = b["AccessRequestStatus"]
+            .as_str()
+            .unwrap_or("Pending")
+            .to_string();
         if status == "Approved" && now_ms() >= expires {
             status = "Expired".into();
         }
@@ -320,7 +323,9 @@ impl Ssm {
         let d = documents::find_doc(&snap, ctx, &documents::doc_name(ctx, name))
             .filter(|d| d.head.document_type == "Automation")
             .ok_or_else(|| {
-                AwsError::validation(format!("Document {name} does not exist or is not an Automation document."))
+                AwsError::validation(format!(
+                    "Document {name} does not exist or is not an Automation document."
+                ))
             })?;
         let v = documents::select_version(&snap, ctx, &d, s(input, "DocumentVersion"), None)
             .map_err(|e| AwsError::validation(e.message))?;
@@ -337,8 +342,12 @@ impl Ssm {
                 .and_then(|i| s(i, "Api"))
                 .unwrap_or_default();
             let kind = match action {
-                "aws:sleep" | "aws:pause" | "aws:approve" | "aws:branch"
-                | "aws:assertAwsResourceProperty" | "aws:waitForAwsResourceProperty" => "NonMutating",
+                "aws:sleep"
+                | "aws:pause"
+                | "aws:approve"
+                | "aws:branch"
+                | "aws:assertAwsResourceProperty"
+                | "aws:waitForAwsResourceProperty" => "NonMutating",
                 "aws:executeAwsApi"
                     if ["Describe", "Get", "List", "describe", "get", "list"]
                         .iter()
@@ -346,8 +355,13 @@ impl Ssm {
                 {
                     "NonMutating"
                 }
-                "aws:executeAwsApi" | "aws:createStack" | "aws:deleteStack" | "aws:createTags"
-                | "aws:changeInstanceState" | "aws:runInstances" | "aws:deleteImage" => "Mutating",
+                "aws:executeAwsApi"
+                | "aws:createStack"
+                | "aws:deleteStack"
+                | "aws:createTags"
+                | "aws:changeInstanceState"
+                | "aws:runInstances"
+                | "aws:deleteImage" => "Mutating",
                 _ => "Undetermined",
             };
             *impact.entry(kind).or_default() += 1;
@@ -360,7 +374,11 @@ impl Ssm {
         let regions: Vec<Value> = {
             let mut r: Vec<String> = arr(&inputs, "TargetLocations")
                 .iter()
-                .flat_map(|t| arr(t, "Regions").iter().filter_map(|x| x.as_str().map(str::to_string)))
+                .flat_map(|t| {
+                    arr(t, "Regions")
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                })
                 .collect();
             if r.is_empty() {
                 r.push(ctx.region().to_string());

@@ -14,12 +14,14 @@ fn call(s: &Ssm, op: &str, body: Value) -> Result<Value, AwsError> {
         return Err(AwsError::validation(m));
     }
     let h = s.handle(&ctx(), op, body.to_string().as_bytes())?;
-    Ok(serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
-        snapstack_protocol::model::named(NAME).unwrap(),
-        op,
-        &h.value,
-    ))
-    .unwrap())
+    Ok(
+        serde_json::from_slice(&snapstack_protocol::codec::json::serialize_output(
+            snapstack_protocol::model::named(NAME).unwrap(),
+            op,
+            &h.value,
+        ))
+        .unwrap(),
+    )
 }
 
 /// A runtime with no other service: every call to one is refused as AWS refuses an unknown
@@ -70,8 +72,12 @@ fn doc(s: &Ssm, name: &str, kind: &str, content: Value) {
 }
 
 fn execution(s: &Ssm, id: &str) -> Value {
-    call(s, "GetAutomationExecution", json!({"AutomationExecutionId": id})).unwrap()
-        ["AutomationExecution"]
+    call(
+        s,
+        "GetAutomationExecution",
+        json!({"AutomationExecutionId": id}),
+    )
+    .unwrap()["AutomationExecution"]
         .clone()
 }
 
@@ -99,7 +105,12 @@ fn runbook() -> Value {
 fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
     let s = Ssm::new();
     doc(&s, "Runbook", "Automation", runbook());
-    let e = call(&s, "StartAutomationExecution", json!({"DocumentName": "Runbook"})).unwrap_err();
+    let e = call(
+        &s,
+        "StartAutomationExecution",
+        json!({"DocumentName": "Runbook"}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "InvalidAutomationExecutionParametersException");
     let e = call(
         &s,
@@ -108,7 +119,12 @@ fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
     )
     .unwrap_err();
     assert_eq!(e.code, "InvalidAutomationExecutionParametersException");
-    let e = call(&s, "StartAutomationExecution", json!({"DocumentName": "Missing"})).unwrap_err();
+    let e = call(
+        &s,
+        "StartAutomationExecution",
+        json!({"DocumentName": "Missing"}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "AutomationDefinitionNotFoundException");
     let id = call(
         &s,
@@ -128,12 +144,18 @@ fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
     )
     .unwrap();
     assert_eq!(again["AutomationExecutionId"], id.as_str());
-    assert_eq!(execution(&s, &id)["AutomationExecutionStatus"], "InProgress");
+    assert_eq!(
+        execution(&s, &id)["AutomationExecutionStatus"],
+        "InProgress"
+    );
     tick(&s);
     let x = execution(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Waiting", "{x:#}");
     assert_eq!(x["CurrentStepName"], "wait");
-    assert!(x.get("_Steps").is_none(), "internal members are not answered");
+    assert!(
+        x.get("_Steps").is_none(),
+        "internal members are not answered"
+    );
     // The API step really ran.
     let p = call(&s, "GetParameter", json!({"Name": "/auto/p"})).unwrap();
     assert_eq!(p["Parameter"]["Value"], "v1");
@@ -192,8 +214,14 @@ fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
         json!({"Filters": [{"Key": "ExecutionStatus", "Values": ["Success"]}]}),
     )
     .unwrap();
-    assert_eq!(list["AutomationExecutionMetadataList"][0]["AutomationExecutionId"], id.as_str());
-    assert_eq!(list["AutomationExecutionMetadataList"][0]["AutomationType"], "Local");
+    assert_eq!(
+        list["AutomationExecutionMetadataList"][0]["AutomationExecutionId"],
+        id.as_str()
+    );
+    assert_eq!(
+        list["AutomationExecutionMetadataList"][0]["AutomationType"],
+        "Local"
+    );
     let none = call(
         &s,
         "DescribeAutomationExecutions",
@@ -215,15 +243,30 @@ fn stopping_cancels_and_unrunnable_steps_fail() {
         json!({"schemaVersion": "0.3", "mainSteps": [
             {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT1H"}}]}),
     );
-    let id = call(&s, "StartAutomationExecution", json!({"DocumentName": "Sleepy"})).unwrap()
-        ["AutomationExecutionId"]
+    let id = call(
+        &s,
+        "StartAutomationExecution",
+        json!({"DocumentName": "Sleepy"}),
+    )
+    .unwrap()["AutomationExecutionId"]
         .as_str()
         .unwrap()
         .to_string();
     tick(&s);
-    assert_eq!(execution(&s, &id)["StepExecutions"][0]["StepStatus"], "InProgress");
-    call(&s, "StopAutomationExecution", json!({"AutomationExecutionId": id})).unwrap();
-    assert_eq!(execution(&s, &id)["AutomationExecutionStatus"], "Cancelling");
+    assert_eq!(
+        execution(&s, &id)["StepExecutions"][0]["StepStatus"],
+        "InProgress"
+    );
+    call(
+        &s,
+        "StopAutomationExecution",
+        json!({"AutomationExecutionId": id}),
+    )
+    .unwrap();
+    assert_eq!(
+        execution(&s, &id)["AutomationExecutionStatus"],
+        "Cancelling"
+    );
     tick(&s);
     let x = execution(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Cancelled");
@@ -237,15 +280,24 @@ fn stopping_cancels_and_unrunnable_steps_fail() {
             {"name": "py", "action": "aws:executeScript", "inputs": {"Runtime": "python3.11", "Handler": "h", "Script": "x"}},
             {"name": "call", "action": "aws:executeAwsApi", "inputs": {"Service": "ec2", "Api": "DescribeInstances"}}]}),
     );
-    let id = call(&s, "StartAutomationExecution", json!({"DocumentName": "Scripted"})).unwrap()
-        ["AutomationExecutionId"]
+    let id = call(
+        &s,
+        "StartAutomationExecution",
+        json!({"DocumentName": "Scripted"}),
+    )
+    .unwrap()["AutomationExecutionId"]
         .as_str()
         .unwrap()
         .to_string();
     tick(&s);
     let x = execution(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Failed");
-    assert!(x["FailureMessage"].as_str().unwrap().contains("aws:executeScript"));
+    assert!(
+        x["FailureMessage"]
+            .as_str()
+            .unwrap()
+            .contains("aws:executeScript")
+    );
     assert_eq!(x["StepExecutions"].as_array().unwrap().len(), 1);
 }
 
@@ -282,7 +334,10 @@ fn change_requests_wait_for_approval_then_run_their_runbook() {
     assert_eq!(x["AutomationExecutionStatus"], "PendingApproval");
     assert_eq!(x["AutomationSubtype"], "ChangeRequest");
     tick(&s);
-    assert_eq!(execution(&s, &id)["AutomationExecutionStatus"], "PendingApproval");
+    assert_eq!(
+        execution(&s, &id)["AutomationExecutionStatus"],
+        "PendingApproval"
+    );
     call(
         &s,
         "SendAutomationSignal",
@@ -300,9 +355,15 @@ fn change_requests_wait_for_approval_then_run_their_runbook() {
     .unwrap()["AutomationExecutionMetadataList"]
         .clone();
     assert_eq!(children.as_array().unwrap().len(), 1);
-    let child = children[0]["AutomationExecutionId"].as_str().unwrap().to_string();
+    let child = children[0]["AutomationExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     tick(&s);
-    assert_eq!(execution(&s, &child)["AutomationExecutionStatus"], "Waiting");
+    assert_eq!(
+        execution(&s, &child)["AutomationExecutionStatus"],
+        "Waiting"
+    );
     // The runbook's branch goes to the script (Value is v2), which fails: so does the request.
     call(
         &s,
@@ -366,7 +427,10 @@ fn interactive_executions_run_the_steps_they_are_told() {
     tick(&s);
     let x = execution(&s, &id);
     assert_eq!(x["StepExecutions"][0]["StepName"], "done");
-    assert_eq!(x["AutomationExecutionStatus"], "Success", "isEnd ends it: {x:#}");
+    assert_eq!(
+        x["AutomationExecutionStatus"], "Success",
+        "isEnd ends it: {x:#}"
+    );
 }
 
 #[test]
@@ -379,7 +443,12 @@ fn sessions_are_records_until_terminated() {
     )
     .unwrap();
     let id = out["SessionId"].as_str().unwrap().to_string();
-    assert!(out["StreamUrl"].as_str().unwrap().starts_with("wss://ssmmessages.us-east-1."));
+    assert!(
+        out["StreamUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("wss://ssmmessages.us-east-1.")
+    );
     assert!(!out["TokenValue"].as_str().unwrap().is_empty());
     let active = call(&s, "DescribeSessions", json!({"State": "Active"})).unwrap();
     assert_eq!(active["Sessions"][0]["SessionId"], id.as_str());
@@ -427,22 +496,51 @@ fn access_requests_previews_and_patch_snapshots() {
     let t = call(&s, "GetAccessToken", json!({"AccessRequestId": id})).unwrap();
     assert_eq!(t["AccessRequestStatus"], "Pending");
     assert!(t.get("Credentials").is_none());
-    doc(&s, "Auto", "AutoApprovalPolicy", json!({"policy": "permit"}));
-    let id = call(&s, "StartAccessRequest", json!({"Reason": "fix", "Targets": targets}))
-        .unwrap()["AccessRequestId"]
+    doc(
+        &s,
+        "Auto",
+        "AutoApprovalPolicy",
+        json!({"policy": "permit"}),
+    );
+    let id = call(
+        &s,
+        "StartAccessRequest",
+        json!({"Reason": "fix", "Targets": targets}),
+    )
+    .unwrap()["AccessRequestId"]
         .as_str()
         .unwrap()
         .to_string();
     let t = call(&s, "GetAccessToken", json!({"AccessRequestId": id})).unwrap();
     assert_eq!(t["AccessRequestStatus"], "Approved");
-    assert!(t["Credentials"]["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
-    let e = call(&s, "GetAccessToken", json!({"AccessRequestId": "oi-000000000000"})).unwrap_err();
+    assert!(
+        t["Credentials"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ASIA")
+    );
+    let e = call(
+        &s,
+        "GetAccessToken",
+        json!({"AccessRequestId": "oi-000000000000"}),
+    )
+    .unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
 
     doc(&s, "Runbook", "Automation", runbook());
-    let p = call(&s, "StartExecutionPreview", json!({"DocumentName": "Runbook"})).unwrap();
+    let p = call(
+        &s,
+        "StartExecutionPreview",
+        json!({"DocumentName": "Runbook"}),
+    )
+    .unwrap();
     let pid = p["ExecutionPreviewId"].as_str().unwrap();
-    let got = call(&s, "GetExecutionPreview", json!({"ExecutionPreviewId": pid})).unwrap();
+    let got = call(
+        &s,
+        "GetExecutionPreview",
+        json!({"ExecutionPreviewId": pid}),
+    )
+    .unwrap();
     assert_eq!(got["Status"], "Success");
     let steps = &got["ExecutionPreview"]["Automation"]["StepPreviews"];
     assert_eq!(steps["Mutating"], 1);
@@ -458,7 +556,12 @@ fn access_requests_previews_and_patch_snapshots() {
                "SnapshotId": "12345678-1234-1234-1234-123456789012"}),
     )
     .unwrap();
-    assert!(snap["SnapshotDownloadUrl"].as_str().unwrap().contains("12345678-1234"));
+    assert!(
+        snap["SnapshotDownloadUrl"]
+            .as_str()
+            .unwrap()
+            .contains("12345678-1234")
+    );
 }
 
 #[test]
@@ -472,8 +575,12 @@ fn executions_survive_as_records() {
         json!({"schemaVersion": "0.3", "mainSteps": [
             {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}),
     );
-    let id = call(&s, "StartAutomationExecution", json!({"DocumentName": "Sleepy"})).unwrap()
-        ["AutomationExecutionId"]
+    let id = call(
+        &s,
+        "StartAutomationExecution",
+        json!({"DocumentName": "Sleepy"}),
+    )
+    .unwrap()["AutomationExecutionId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -495,24 +602,42 @@ fn executions_survive_as_records() {
     });
     std::thread::sleep(std::time::Duration::from_millis(1100));
     tick(&restored);
-    assert_eq!(execution(&restored, &id)["AutomationExecutionStatus"], "Success");
+    assert_eq!(
+        execution(&restored, &id)["AutomationExecutionStatus"],
+        "Success"
+    );
 }
 
 #[test]
 fn executions_are_found_in_every_partition() {
     let s = Ssm::new();
     doc(&s, "Runbook", "Automation", runbook());
-    call(&s, "PutParameter", json!({"Name": "/a", "Value": "v", "Type": "String"})).unwrap();
-    let id = call(&s, "StartAutomationExecution", json!({"DocumentName": "Runbook", "Parameters": {"Name": ["/x"]}}))
-        .unwrap()["AutomationExecutionId"]
+    call(
+        &s,
+        "PutParameter",
+        json!({"Name": "/a", "Value": "v", "Type": "String"}),
+    )
+    .unwrap();
+    let id = call(
+        &s,
+        "StartAutomationExecution",
+        json!({"DocumentName": "Runbook", "Parameters": {"Name": ["/x"]}}),
+    )
+    .unwrap()["AutomationExecutionId"]
         .as_str()
         .unwrap()
         .to_string();
     let other = RequestContext::from_scope(snapstack_protocol::request::parse_authorization(
         "AWS4-HMAC-SHA256 Credential=111111111111/20240101/eu-west-1/ssm/aws4_request",
     ));
-    s.handle(&other, "PutParameter", json!({"Name": "b", "Value": "v", "Type": "String"}).to_string().as_bytes())
-        .unwrap();
+    s.handle(
+        &other,
+        "PutParameter",
+        json!({"Name": "b", "Value": "v", "Type": "String"})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
     assert_eq!(tick(&s), 1);
     assert_eq!(execution(&s, &id)["AutomationExecutionStatus"], "Waiting");
 }

@@ -211,7 +211,11 @@ fn block_scalar(lines: &[Line], i: &mut usize, indent: usize, header: &str) -> V
         let mut s = String::new();
         for (n, line) in body.iter().enumerate() {
             if n > 0 {
-                s.push(if line.is_empty() || body[n - 1].is_empty() { '\n' } else { ' ' });
+                s.push(if line.is_empty() || body[n - 1].is_empty() {
+                    '\n'
+                } else {
+                    ' '
+                });
             }
             s.push_str(line);
         }
@@ -291,7 +295,9 @@ fn scalar_at(s: &str, depth: usize) -> Value {
         return Value::from(n);
     }
     if s.contains('.')
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+' || b == b'e' || b == b'E')
+        && s.bytes().all(|b| {
+            b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+' || b == b'e' || b == b'E'
+        })
         && let Ok(f) = s.parse::<f64>()
         && let Some(n) = serde_json::Number::from_f64(f)
     {

@@ -142,7 +142,9 @@ impl Sts {
             "GetWebIdentityToken" => {
                 let caller = self.caller_identity(ctx, now);
                 let arn = caller["Arn"].as_str().unwrap_or("").to_string();
-                let expiry = self.credentials(&ctx.access_key, now).map(|c| c.expires_at_ms);
+                let expiry = self
+                    .credentials(&ctx.access_key, now)
+                    .map(|c| c.expires_at_ms);
                 self.web_identity_token(ctx, input, None, (&arn, expiry), now)
             }
             other => Err(AwsError::new(
@@ -167,7 +169,9 @@ impl Sts {
         validation::check(model, "GetWebIdentityToken", input)?;
         let empty = serde_json::Map::new();
         let input = input.as_object().unwrap_or(&empty);
-        let expiry = self.credentials(&ctx.access_key, now).map(|c| c.expires_at_ms);
+        let expiry = self
+            .credentials(&ctx.access_key, now)
+            .map(|c| c.expires_at_ms);
         self.web_identity_token(ctx, input, issuer, (arn, expiry), now)
     }
 

@@ -88,9 +88,8 @@ fn generate(algorithm: &str) -> Result<Vec<u8>, String> {
             .map(|d| d.as_bytes().to_vec())
             .map_err(|e| e.to_string()),
         "ES384" => {
-            let sk = <p384::SecretKey as p384::elliptic_curve::Generate>::generate_from_rng(
-                &mut rng(),
-            );
+            let sk =
+                <p384::SecretKey as p384::elliptic_curve::Generate>::generate_from_rng(&mut rng());
             sk.to_pkcs8_der()
                 .map(|d| d.as_bytes().to_vec())
                 .map_err(|e| e.to_string())
@@ -355,15 +354,26 @@ impl Sts {
 
     /// [`ISSUE_TRADE_IN_TOKEN`].
     pub fn register_trade_in_token(&self, input: &Value) -> Result<Option<u64>, AwsError> {
-        let s = |k: &str| input.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |k: &str| {
+            input
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let token = s("TradeInToken");
         if token.is_empty() || s("PrincipalArn").is_empty() {
-            return Err(AwsError::validation("TradeInToken and PrincipalArn are required"));
+            return Err(AwsError::validation(
+                "TradeInToken and PrincipalArn are required",
+            ));
         }
         let rec = TradeInToken {
             account: s("Account"),
             principal_arn: s("PrincipalArn"),
-            expires_at_ms: input.get("ExpiresAtMs").and_then(Value::as_u64).unwrap_or(0),
+            expires_at_ms: input
+                .get("ExpiresAtMs")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             duration_seconds: input
                 .get("DurationSeconds")
                 .and_then(Value::as_u64)
@@ -404,10 +414,7 @@ impl Sts {
         if now >= t.expires_at_ms {
             return Err(expired());
         }
-        let user_id = format!(
-            "{}:delegated",
-            model::stable_id("AROA", &t.principal_arn)
-        );
+        let user_id = format!("{}:delegated", model::stable_id("AROA", &t.principal_arn));
         let expires_at_ms = (now / 1000)
             .saturating_add(t.duration_seconds.clamp(900, 43_200))
             .saturating_mul(1000);
@@ -480,8 +487,10 @@ mod tests {
             let a = sts
                 .web_identity_token(
                     &ctx(),
-                    &input(json!({"Audience": ["https://api.example.com"], "SigningAlgorithm": alg,
-                                  "Tags": [{"Key": "team", "Value": "data"}]})),
+                    &input(
+                        json!({"Audience": ["https://api.example.com"], "SigningAlgorithm": alg,
+                                  "Tags": [{"Key": "team", "Value": "data"}]}),
+                    ),
                     Some("https://abc.tokens.sts.global.api.aws"),
                     ("arn:aws:sts::000000000000:assumed-role/R/s", None),
                     now,
@@ -496,7 +505,10 @@ mod tests {
             assert_eq!(claims["iss"], "https://abc.tokens.sts.global.api.aws");
             assert_eq!(claims["sub"], "arn:aws:iam::000000000000:role/R");
             assert_eq!(claims["exp"], 1_800_000_300u64);
-            assert_eq!(claims["https://sts.amazonaws.com/"]["request_tags"]["team"], "data");
+            assert_eq!(
+                claims["https://sts.amazonaws.com/"]["request_tags"]["team"],
+                "data"
+            );
             let (signing_input, sig) = token.rsplit_once('.').unwrap();
             let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(sig)
@@ -528,9 +540,16 @@ mod tests {
     #[test]
     fn web_identity_tokens_need_federation_and_respect_the_session() {
         let sts = Sts::new();
-        let i = input(json!({"Audience": ["a"], "SigningAlgorithm": "ES384", "DurationSeconds": 3600}));
+        let i =
+            input(json!({"Audience": ["a"], "SigningAlgorithm": "ES384", "DurationSeconds": 3600}));
         let e = sts
-            .web_identity_token(&ctx(), &i, None, ("arn:aws:iam::000000000000:root", None), 0)
+            .web_identity_token(
+                &ctx(),
+                &i,
+                None,
+                ("arn:aws:iam::000000000000:root", None),
+                0,
+            )
             .unwrap_err();
         assert_eq!(e.code, "OutboundWebIdentityFederationDisabledException");
         let e = sts
@@ -553,7 +572,10 @@ mod tests {
         let a = sts
             .delegated_access_token(&input(json!({"TradeInToken": "t1"})), 5_000)
             .unwrap();
-        assert_eq!(a.output["AssumedPrincipal"], "arn:aws:iam::111122223333:role/Partner");
+        assert_eq!(
+            a.output["AssumedPrincipal"],
+            "arn:aws:iam::111122223333:role/Partner"
+        );
         let key = a.output["Credentials"]["AccessKeyId"].as_str().unwrap();
         assert_eq!(sts.credentials(key, 5_000).unwrap().account, "111122223333");
         let e = sts

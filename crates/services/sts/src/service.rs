@@ -54,7 +54,8 @@ impl Service for Sts {
                         let now = crate::now_ms();
                         let arn = match &user {
                             Some(u) => u["Arn"].as_str().unwrap_or("").to_string(),
-                            None => self.handle(ctx, "GetCallerIdentity", &serde_json::json!({}))
+                            None => self
+                                .handle(ctx, "GetCallerIdentity", &serde_json::json!({}))
                                 .map(|a| a.output["Arn"].as_str().unwrap_or("").to_string())
                                 .unwrap_or_default(),
                         };
@@ -109,7 +110,12 @@ impl Sts {
     /// `GetOutboundWebIdentityFederationInfo`); `None` when it is off or IAM is not running.
     async fn issuer(&self, rt: &dyn Runtime, ctx: &RequestContext) -> Option<String> {
         let info = rt
-            .invoke(ctx, "iam", "GetOutboundWebIdentityFederationInfo", serde_json::json!({}))
+            .invoke(
+                ctx,
+                "iam",
+                "GetOutboundWebIdentityFederationInfo",
+                serde_json::json!({}),
+            )
             .await
             .ok()?;
         info.get("IssuerIdentifier")?.as_str().map(str::to_string)
@@ -124,7 +130,12 @@ impl Sts {
         let path = parts.uri.path().trim_start_matches("/_aws/sts/");
         let (account, rest) = path.split_once('/').unwrap_or((path, ""));
         let json = |status: StatusCode, v: serde_json::Value| {
-            (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                v.to_string(),
+            )
+                .into_response()
         };
         match rest {
             ".well-known/jwks.json" => json(StatusCode::OK, self.jwks(account)),
@@ -149,7 +160,10 @@ impl Sts {
                     ),
                 }
             }
-            _ => json(StatusCode::NOT_FOUND, serde_json::json!({"error": "not found"})),
+            _ => json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not found"}),
+            ),
         }
     }
 
