@@ -428,9 +428,8 @@ def cmd_errors():
         ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),
         ("iam", lambda c: c.generate_service_last_accessed_details(
             Arn="arn:aws:iam::000000000000:user/x"), "GenerateServiceLastAccessedDetails"),
-        ("s3", lambda c: c.select_object_content(
-            Bucket="b", Key="k", Expression="select * from s3object", ExpressionType="SQL",
-            InputSerialization={"CSV": {}}, OutputSerialization={"CSV": {}}), "SelectObjectContent"),
+        ("iam", lambda c: c.get_organizations_access_report(JobId="x" * 36),
+         "GetOrganizationsAccessReport"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))
         check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))
