@@ -510,8 +510,12 @@ fn sts_issued_credentials_survive_kill9() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
+    let jwt = dir.path().join("jwt.json");
+    let jwt = jwt.to_str().unwrap();
     let mut s = Server::start(dir.path(), &env);
-    s.py(&["stssuite", "assume", role, "ci-run", creds, "whoami", creds]);
+    s.py(&[
+        "stssuite", "assume", role, "ci-run", creds, "whoami", creds, "jwt", jwt,
+    ]);
     let st = s.state();
     // Durable before the answers: every write is in the log.
     assert_eq!(
@@ -521,7 +525,7 @@ fn sts_issued_credentials_survive_kill9() {
     s.kill9();
 
     let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
-    s.py(&["whoami", creds]);
+    s.py(&["whoami", creds, "jwtcheck", jwt]);
     let st = s.state();
     assert_eq!(st["services"]["sts"]["loaded"], true, "{st}");
     // Keys this server never issued stay the root of the account they name.

@@ -208,12 +208,82 @@ def cmd_stssuite():
     check(s["AssumedRoleUser"]["Arn"] == "arn:aws:sts::123456789012:assumed-role/app/carol", s)
     check(s["Subject"] == "u1" and s["SubjectType"] == "transient" and s["NameQualifier"], s)
 
-    # Keys, messages, and the two operations that need IAM.
+    # Keys, messages, outbound federation (off until IAM turns it on), delegated access.
     check(sts.get_access_key_info(AccessKeyId=c["Credentials"]["AccessKeyId"])["Account"] == "210987654321", c)
     m = sts.decode_authorization_message(EncodedMessage="opaque")
     check(m["DecodedMessage"] == "opaque", m)
-    e = expect_error("NotImplemented", sts.get_web_identity_token, Audience=["a"], SigningAlgorithm="RS256")
-    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, e.response)
+    e = expect_error("OutboundWebIdentityFederationDisabledException", sts.get_web_identity_token,
+                     Audience=["a"], SigningAlgorithm="RS256")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 403, e.response)
+    e = expect_error("ExpiredTradeInTokenException", sts.get_delegated_access_token, TradeInToken="t")
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def verify_jwt(token, account):
+    """Check a token's signature against the JWKS the server publishes for the account."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    head, body, sig = token.split(".")
+    header, claims = json.loads(b64url_decode(head)), json.loads(b64url_decode(body))
+    with urllib.request.urlopen(f"{ENDPOINT}/_aws/sts/{account}/.well-known/jwks.json", timeout=30) as r:
+        keys = {k["kid"]: k for k in json.load(r)["keys"]}
+    jwk = keys[header["kid"]]
+    num = lambda v: int.from_bytes(b64url_decode(v), "big")  # noqa: E731
+    data, raw = f"{head}.{body}".encode(), b64url_decode(sig)
+    if header["alg"] == "RS256":
+        key = rsa.RSAPublicNumbers(num(jwk["e"]), num(jwk["n"])).public_key()
+        key.verify(raw, data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        key = ec.EllipticCurvePublicNumbers(num(jwk["x"]), num(jwk["y"]), ec.SECP384R1()).public_key()
+        der = encode_dss_signature(int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big"))
+        key.verify(der, data, ec.ECDSA(hashes.SHA384()))
+    return header, claims
+
+
+def cmd_jwt(path):
+    """Outbound identity federation: IAM turns it on, STS signs tokens the JWKS verifies."""
+    account = client("sts").get_caller_identity()["Account"]
+    issuer = client("iam").enable_outbound_web_identity_federation()["IssuerIdentifier"]
+    sts = client("sts")
+    tokens = {}
+    for alg in ["RS256", "ES384"]:
+        r = sts.get_web_identity_token(Audience=["https://api.example.com"], SigningAlgorithm=alg,
+                                       DurationSeconds=600, Tags=[{"Key": "job", "Value": "42"}])
+        left = (r["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        check(590 < left <= 601, left)
+        header, claims = verify_jwt(r["WebIdentityToken"], account)
+        check(header["alg"] == alg and claims["iss"] == issuer, (header, claims))
+        check(claims["aud"] == "https://api.example.com" and claims["sub"] == f"arn:aws:iam::{account}:root", claims)
+        check(claims["exp"] - claims["iat"] == 600, claims)
+        check(claims["https://sts.amazonaws.com/"]["request_tags"] == {"job": "42"}, claims)
+        check(claims["https://sts.amazonaws.com/"]["aws_account"] == account, claims)
+        tokens[alg] = r["WebIdentityToken"]
+    loose = client("sts", validate=False)
+    expect_error("ValidationError", loose.get_web_identity_token, Audience=["a"], SigningAlgorithm="HS256")
+    expect_error("ValidationError", loose.get_web_identity_token, Audience=["a"], SigningAlgorithm="RS256",
+                 DurationSeconds=30)
+    with urllib.request.urlopen(f"{ENDPOINT}/_aws/sts/{account}/.well-known/openid-configuration", timeout=30) as r:
+        check(json.load(r)["issuer"] == issuer, "discovery")
+    with open(path, "w") as f:
+        json.dump({"tokens": tokens, "issuer": issuer}, f)
+
+
+def cmd_jwtcheck(path):
+    """After a restart: the signing keys are records, so earlier tokens still verify and new
+    ones are signed by the same keys."""
+    with open(path) as f:
+        saved = json.load(f)
+    account = client("sts").get_caller_identity()["Account"]
+    for alg, token in saved["tokens"].items():
+        header, claims = verify_jwt(token, account)
+        new = client("sts").get_web_identity_token(Audience=["x"], SigningAlgorithm=alg)["WebIdentityToken"]
+        h2, c2 = verify_jwt(new, account)
+        check(h2["kid"] == header["kid"] and c2["iss"] == saved["issuer"], (h2, c2))
 
 
 def cmd_suite():
@@ -355,10 +425,11 @@ def cmd_errors():
         ("apigateway", lambda c: c.get_rest_apis(), "GetRestApis"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("appsync", lambda c: c.list_graphql_apis(), "ListGraphqlApis"),
-        ("sts", lambda c: c.get_delegated_access_token(TradeInToken="t"), "GetDelegatedAccessToken"),
-        ("ssm", lambda c: c.describe_automation_executions(), "DescribeAutomationExecutions"),
-        ("dynamodb", lambda c: c.update_table_replica_auto_scaling(TableName="t"),
-         "UpdateTableReplicaAutoScaling"),
+        ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),
+        ("iam", lambda c: c.generate_service_last_accessed_details(
+            Arn="arn:aws:iam::000000000000:user/x"), "GenerateServiceLastAccessedDetails"),
+        ("iam", lambda c: c.get_organizations_access_report(JobId="x" * 36),
+         "GetOrganizationsAccessReport"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))
         check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))
@@ -513,6 +584,7 @@ COMMANDS = {
     "put": (cmd_put, 2), "get": (cmd_get, 2), "missing": (cmd_missing, 1),
     "putfails": (cmd_putfails, 3), "burst": (cmd_burst, 2), "getburst": (cmd_getburst, 2), "sts": (cmd_sts, 1),
     "assume": (cmd_assume, 3), "whoami": (cmd_whoami, 1), "stssuite": (cmd_stssuite, 0),
+    "jwt": (cmd_jwt, 1), "jwtcheck": (cmd_jwtcheck, 1),
     "suite": (cmd_suite, 0), "errors": (cmd_errors, 0),
     "ssmext-prepare": (cmd_ssmext_prepare, 1), "ssmext-check": (cmd_ssmext_check, 1),
 }

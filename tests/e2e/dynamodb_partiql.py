@@ -145,6 +145,58 @@ def cmd_prepare():
     arn = c.describe_table(TableName="orders")["Table"]["TableArn"]
     c.put_resource_policy(ResourceArn=arn, Policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
     c.update_contributor_insights(TableName="orders", ContributorInsightsAction="ENABLE")
+    # Replica auto scaling: provisioned tables only, settings checked, stored.
+    e = expect_error("ValidationException", c.update_table_replica_auto_scaling, TableName="orders",
+                     ProvisionedWriteCapacityAutoScalingUpdate={"MinimumUnits": 1, "MaximumUnits": 5})
+    c.create_table(
+        TableName="scaled",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        GlobalSecondaryIndexes=[{"IndexName": "byg", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"},
+                                 "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "alias/scaled"},
+    )
+    d = c.describe_table(TableName="scaled")["Table"]
+    check("BillingModeSummary" not in d and "TableClassSummary" not in d, d)
+    check(d["WarmThroughput"]["Status"] == "ACTIVE", d)
+    policy = {"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 70.0, "ScaleInCooldown": 60}}
+    expect_error("ValidationException", c.update_table_replica_auto_scaling, TableName="scaled",
+                 ProvisionedWriteCapacityAutoScalingUpdate={"MinimumUnits": 10, "MaximumUnits": 5})
+    expect_error("ValidationException", c.update_table_replica_auto_scaling, TableName="scaled",
+                 ProvisionedWriteCapacityAutoScalingUpdate={
+                     "MinimumUnits": 1, "MaximumUnits": 5,
+                     "ScalingPolicyUpdate": {"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 99.0}}})
+    expect_error("ResourceNotFoundException", c.update_table_replica_auto_scaling, TableName="scaled",
+                 GlobalSecondaryIndexUpdates=[{"IndexName": "nope", "ProvisionedWriteCapacityAutoScalingUpdate": {
+                     "MinimumUnits": 1, "MaximumUnits": 5}}])
+    u = c.update_table_replica_auto_scaling(
+        TableName="scaled",
+        ProvisionedWriteCapacityAutoScalingUpdate={"MinimumUnits": 5, "MaximumUnits": 50, "ScalingPolicyUpdate": policy},
+        GlobalSecondaryIndexUpdates=[{"IndexName": "byg", "ProvisionedWriteCapacityAutoScalingUpdate": {
+            "MinimumUnits": 2, "MaximumUnits": 20}}],
+        ReplicaUpdates=[{"RegionName": "us-east-1",
+                         "ReplicaProvisionedReadCapacityAutoScalingUpdate": {"MinimumUnits": 3, "MaximumUnits": 30}}],
+    )["TableAutoScalingDescription"]
+    check(u["TableName"] == "scaled" and u["Replicas"][0]["RegionName"] == "us-east-1", u)
+
+
+def check_scaling(c):
+    sse = c.describe_table(TableName="scaled")["Table"]["SSEDescription"]
+    check(sse["Status"] == "ENABLED" and sse["KMSMasterKeyArn"].endswith(":alias/scaled"), sse)
+    check("SSEDescription" not in c.describe_table(TableName="orders")["Table"], "AWS owned key")
+    r = c.describe_table_replica_auto_scaling(TableName="scaled")["TableAutoScalingDescription"]
+    rep = r["Replicas"][0]
+    w = rep["ReplicaProvisionedWriteCapacityAutoScalingSettings"]
+    check(w["MinimumUnits"] == 5 and w["MaximumUnits"] == 50 and not w["AutoScalingDisabled"], w)
+    check(w["ScalingPolicies"][0]["PolicyName"] == "DynamoDBWriteCapacityUtilization:table/scaled", w)
+    check(w["ScalingPolicies"][0]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 70.0, w)
+    rd = rep["ReplicaProvisionedReadCapacityAutoScalingSettings"]
+    check(rd["MinimumUnits"] == 3 and rd["MaximumUnits"] == 30, rd)
+    g = rep["GlobalSecondaryIndexes"][0]
+    check(g["IndexName"] == "byg" and g["ProvisionedWriteCapacityAutoScalingSettings"]["MaximumUnits"] == 20, g)
+    check(g["ProvisionedReadCapacityAutoScalingSettings"]["AutoScalingDisabled"], g)
 
 
 def cmd_restored():
@@ -171,6 +223,7 @@ def cmd_restored():
     check(ci["ContributorInsightsStatus"] == "ENABLED", ci)
     c.delete_backup(BackupArn=arn)
     expect_error("BackupNotFoundException", c.describe_backup, BackupArn=arn)
+    check_scaling(c)
 
 
 COMMANDS = {

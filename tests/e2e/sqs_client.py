@@ -267,7 +267,8 @@ def suite():
     check(m["MessageAttributes"] == mattrs and m["MD5OfMessageAttributes"] == md5_attrs(mattrs), m)
     check(m["Attributes"]["ApproximateReceiveCount"] == "1", m)
     check(m["Attributes"]["AWSTraceHeader"] == "Root=1-abc", m)
-    check(m["Attributes"]["SenderId"] == "test", m)
+    # The sender's principal id (the account's, for its root keys), never the access key.
+    check(m["Attributes"]["SenderId"] == "000000000000", m)
     # Only the attributes asked for.
     c.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
     r = c.receive_message(QueueUrl=url, MessageAttributeNames=["s"], AttributeNames=["SentTimestamp"])
@@ -509,6 +510,12 @@ def raw():
     with urllib.request.urlopen(req, timeout=30) as r:
         body = r.read().decode()
     check("<Body>raw body</Body>" in body and "<Name>ApproximateReceiveCount</Name>" in body, body)
+    # The query API over GET: the parameters in the query string.
+    q = urllib.parse.urlencode({"Action": "GetQueueAttributes", "QueueUrl": url,
+                                "AttributeName.1": "VisibilityTimeout", "Version": "2012-11-05"})
+    with urllib.request.urlopen(ENDPOINT + "/?" + q, timeout=30) as r:
+        body = r.read().decode()
+    check("<Name>VisibilityTimeout</Name><Value>7</Value>" in body.replace("\n", "").replace(" ", ""), body)
     s, body = post({"Action": "GetQueueUrl", "QueueName": "nope"})
     check(s == 400 and "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in body and "<Type>Sender</Type>" in body, body)
     s, body = post({"Action": "SendMessageBatch", "QueueUrl": url, "SendMessageBatchRequestEntry.1.Id": "a", "SendMessageBatchRequestEntry.1.MessageBody": "1", "SendMessageBatchRequestEntry.2.Id": "a", "SendMessageBatchRequestEntry.2.MessageBody": "2"})

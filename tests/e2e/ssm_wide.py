@@ -2,7 +2,8 @@
 """Drive a running snapstack's SSM breadth with boto3: associations, OpsItems, OpsMetadata,
 patch baselines and groups, service settings, resource policies, document reviews, a change
 calendar, maintenance window updates and schedules, inventory, compliance, activations,
-managed instances and resource data syncs.
+managed instances and resource data syncs; automation executions (steps run by the server's
+background task, resumed across a restart), change requests and Session Manager sessions.
 
 Usage: ssm_wide.py ENDPOINT COMMAND [ARGS]...
 
@@ -12,6 +13,7 @@ Usage: ssm_wide.py ENDPOINT COMMAND [ARGS]...
 
 import json
 import sys
+import time
 
 import boto3
 from botocore.config import Config
@@ -123,12 +125,160 @@ def prepare(path):
     st["activation"] = act["ActivationId"]
     c.create_resource_data_sync(SyncName="wide-sync", S3Destination={
         "BucketName": "b", "Region": "us-east-1", "SyncFormat": "JsonSerDe"})
+    prepare_automation(c, st)
     with open(path, "w") as f:
         json.dump(st, f)
-    verify(c, st)
+    # The automations are checked after the restart: the sleeping one is still asleep now.
+    verify(c, st, automation=False)
 
 
-def verify(c, st):
+RUNBOOK = {
+    "schemaVersion": "0.3",
+    "description": "make a queue, wait, record its URL",
+    "parameters": {"QueueName": {"type": "String"}, "Nap": {"type": "String", "default": "PT4S"}},
+    "mainSteps": [
+        {"name": "makeQueue", "action": "aws:executeAwsApi",
+         "inputs": {"Service": "sqs", "Api": "CreateQueue", "QueueName": "{{ QueueName }}"},
+         "outputs": [{"Name": "Url", "Selector": "$.QueueUrl", "Type": "String"}]},
+        {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "{{ Nap }}"}},
+        {"name": "record", "action": "aws:executeAwsApi",
+         "inputs": {"Service": "ssm", "Api": "PutParameter", "Name": "/auto/{{ QueueName }}",
+                    "Value": "{{ makeQueue.Url }}", "Type": "String", "Overwrite": True}},
+    ],
+    "outputs": ["makeQueue.Url"],
+}
+
+# In YAML, as runbooks are often written.
+PAUSED = """schemaVersion: '0.3'
+mainSteps:
+  - name: hold   # waits for Resume
+    action: aws:pause
+    inputs: {}
+  - name: script
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: h
+      Script: |
+        def h(e, c):
+            pass
+    onFailure: Continue
+    isCritical: false
+  - name: end
+    action: aws:sleep
+    inputs:
+      Duration: PT0S
+"""
+
+TEMPLATE = {"schemaVersion": "0.3", "emergencyChange": False, "autoApprovable": True,
+            "mainSteps": [{"name": "approve", "action": "aws:approve",
+                           "inputs": {"Approvers": ["arn:aws:iam::000000000000:root"]}}]}
+
+
+def wait_status(c, ex_id, want, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        x = c.get_automation_execution(AutomationExecutionId=ex_id)["AutomationExecution"]
+        if x["AutomationExecutionStatus"] in want:
+            return x
+        check(time.time() < deadline, f"{ex_id} still {x['AutomationExecutionStatus']}: {x}")
+        time.sleep(0.3)
+
+
+def prepare_automation(c, st):
+    c.create_document(Name="WideRunbook", DocumentType="Automation", Content=json.dumps(RUNBOOK))
+    c.create_document(Name="WidePaused", DocumentType="Automation", Content=PAUSED, DocumentFormat="YAML")
+    c.create_document(Name="WideTemplate", DocumentType="Automation.ChangeTemplate",
+                      Content=json.dumps(TEMPLATE))
+    expect_error("InvalidAutomationExecutionParametersException", c.start_automation_execution,
+                 DocumentName="WideRunbook")
+    expect_error("AutomationDefinitionNotFoundException", c.start_automation_execution,
+                 DocumentName="NoSuchRunbook")
+    expect_error("AutomationExecutionNotFoundException", c.get_automation_execution,
+                 AutomationExecutionId="00000000-0000-0000-0000-000000000000")
+    # A paused execution waits for Resume, across restarts.
+    paused = c.start_automation_execution(DocumentName="WidePaused")["AutomationExecutionId"]
+    x = wait_status(c, paused, {"Waiting"})
+    check(x["CurrentStepName"] == "hold" and x["StepExecutions"][0]["StepStatus"] == "Waiting", x)
+    expect_error("InvalidAutomationSignalException", c.send_automation_signal,
+                 AutomationExecutionId=paused, SignalType="Approve")
+    st["paused"] = paused
+    # A sleeping execution: the restart comes while it sleeps; it finishes after.
+    run = c.start_automation_execution(
+        DocumentName="WideRunbook", Parameters={"QueueName": ["auto-wide"]})["AutomationExecutionId"]
+    x = wait_status(c, run, {"InProgress"})
+    st["run"] = run
+    # A change request, approved at once, runs its runbook as a child execution.
+    cr = c.start_change_request_execution(
+        DocumentName="WideTemplate", ChangeRequestName="wide change", AutoApprove=True,
+        Runbooks=[{"DocumentName": "WideRunbook",
+                   "Parameters": {"QueueName": ["auto-cr"], "Nap": ["PT0S"]}}])["AutomationExecutionId"]
+    st["change"] = cr
+    # A stopped execution is cancelled.
+    stop = c.start_automation_execution(
+        DocumentName="WideRunbook", Parameters={"QueueName": ["auto-stop"], "Nap": ["PT1H"]})["AutomationExecutionId"]
+    deadline = time.time() + 30
+    while c.get_automation_execution(AutomationExecutionId=stop)["AutomationExecution"].get("CurrentStepName") != "nap":
+        check(time.time() < deadline, "never reached the nap")
+        time.sleep(0.2)
+    c.stop_automation_execution(AutomationExecutionId=stop, Type="Cancel")
+    x = wait_status(c, stop, {"Cancelled"})
+    check(x["StepExecutions"][-1]["StepStatus"] == "Cancelled", x)
+    st["stopped"] = stop
+    # A session (no agent connects here: it stays Connected until terminated).
+    s = c.start_session(Target=INSTANCE, Reason="wide check")
+    check(s["StreamUrl"].startswith("wss://ssmmessages.us-east-1.") and s["TokenValue"], s)
+    st["session"] = s["SessionId"]
+    gone = c.start_session(Target=INSTANCE)["SessionId"]
+    c.terminate_session(SessionId=gone)
+    st["ended"] = gone
+    # Parameters: `/name` is `name`, and an ARN names the parameter.
+    c.put_parameter(Name="/wide-single", Value="one", Type="String")
+    st["arn"] = c.get_parameter(Name="wide-single")["Parameter"]["ARN"]
+
+
+def verify_automation(c, st):
+    x = wait_status(c, st["run"], {"Success"})
+    check(x["Outputs"]["makeQueue.Url"][0].endswith("/auto-wide"), x)
+    check([s["StepName"] for s in x["StepExecutions"]] == ["makeQueue", "nap", "record"], x)
+    boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test"
+                 ).get_queue_url(QueueName="auto-wide")
+    recorded = c.get_parameter(Name="/auto/auto-wide")["Parameter"]["Value"]
+    check(recorded.endswith("/000000000000/auto-wide"), recorded)
+    steps = c.describe_automation_step_executions(
+        AutomationExecutionId=st["run"], Filters=[{"Key": "StepName", "Values": ["nap"]}])["StepExecutions"]
+    check(len(steps) == 1 and steps[0]["StepStatus"] == "Success", steps)
+    cr = wait_status(c, st["change"], {"Success"})
+    check(cr["AutomationSubtype"] == "ChangeRequest" and cr["ChangeRequestName"] == "wide change", cr)
+    kids = c.describe_automation_executions(
+        Filters=[{"Key": "ParentExecutionId", "Values": [st["change"]]}])["AutomationExecutionMetadataList"]
+    check(len(kids) == 1 and kids[0]["AutomationExecutionStatus"] == "Success", kids)
+    check(c.get_automation_execution(AutomationExecutionId=st["stopped"])
+          ["AutomationExecution"]["AutomationExecutionStatus"] == "Cancelled", "stopped")
+    # The paused one still waits (first check), then goes on once resumed.
+    x = wait_status(c, st["paused"], {"Waiting", "Success"})
+    if x["AutomationExecutionStatus"] == "Waiting":
+        c.send_automation_signal(AutomationExecutionId=st["paused"], SignalType="Resume")
+    x = wait_status(c, st["paused"], {"Success"})
+    statuses = [s["StepStatus"] for s in x["StepExecutions"]]
+    check(statuses == ["Success", "Failed", "Success"], x)
+    check("aws:executeScript" in x["StepExecutions"][1]["FailureMessage"], x)
+    listed = c.describe_automation_executions(
+        Filters=[{"Key": "DocumentNamePrefix", "Values": ["Wide"]}])["AutomationExecutionMetadataList"]
+    check({st["run"], st["paused"], st["change"], st["stopped"]} <= {e["AutomationExecutionId"] for e in listed}, listed)
+    active = c.describe_sessions(State="Active")["Sessions"]
+    check([s["SessionId"] for s in active if s["Target"] == INSTANCE] == [st["session"]], active)
+    check(active[0]["Status"] == "Connected" and active[0]["Reason"] == "wide check", active)
+    history = c.describe_sessions(State="History")["Sessions"]
+    check([s["SessionId"] for s in history] == [st["ended"]], history)
+    check(c.get_parameter(Name="/wide-single")["Parameter"]["Value"] == "one", "slash")
+    check(c.get_parameter(Name=st["arn"])["Parameter"]["Name"] == "wide-single", st["arn"])
+    expect_error("ParameterNotFound", c.get_parameter,
+                 Name=st["arn"].replace("000000000000", "111111111111"))
+
+
+def verify(c, st, automation=True):
     a = c.describe_association(AssociationId=st["association"])["AssociationDescription"]
     check(a["AssociationName"] == "wide-assoc-2" and a["AssociationVersion"] == "2", a)
     check(len(c.list_association_versions(AssociationId=st["association"])["AssociationVersions"]) == 2, "versions")
@@ -188,6 +338,8 @@ def verify(c, st):
     check(acts["ActivationList"][0]["RegistrationLimit"] == 3, acts)
     syncs = c.list_resource_data_sync()["ResourceDataSyncItems"]
     check([s["SyncName"] for s in syncs] == ["wide-sync"], syncs)
+    if automation:
+        verify_automation(c, st)
 
 
 def main():

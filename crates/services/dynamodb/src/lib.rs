@@ -28,6 +28,8 @@
 //! written in the same `store.write` as the item they follow, so they are always consistent with
 //! the items, on disk too.
 
+mod arns;
+mod autoscaling;
 pub mod backup;
 pub mod batch;
 #[cfg(test)]
@@ -45,6 +47,7 @@ mod service;
 #[cfg(test)]
 mod service_tests;
 pub mod settings;
+mod sse;
 pub mod streams;
 mod sweep;
 pub mod table;
@@ -104,6 +107,11 @@ pub enum Rec {
     Stream(Box<streams::StreamMeta>),
     /// One record of a stream: an item change.
     StreamRecord(Box<streams::StreamRecord>),
+    /// A table's replica auto scaling settings (JSON text, see `autoscaling.rs`), keyed by
+    /// table id.
+    AutoScaling(String),
+    /// A table's KMS encryption (its `SSEDescription` as JSON text), keyed by table id.
+    Sse(String),
 }
 
 impl Record for Rec {}
@@ -175,6 +183,16 @@ pub mod keys {
     }
 
     /// A global table.
+    /// A table's KMS encryption setting.
+    pub fn sse(p: &Partition, table_id: u64) -> Key {
+        p.key().str("se").u64(table_id).build()
+    }
+
+    /// A table's replica auto scaling settings.
+    pub fn autoscaling(p: &Partition, table_id: u64) -> Key {
+        p.key().str("as").u64(table_id).build()
+    }
+
     pub fn global_table(p: &Partition, name: &str) -> Key {
         p.key().str("g").str(name).build()
     }
@@ -324,18 +342,22 @@ impl DynamoDb {
                 "Start of structure or map expected",
             ));
         }
+        let named = arns::names_for_arns(ctx, op, body);
+        let body = named.as_ref().unwrap_or(body);
         let p = &ctx.partition;
         match op {
-            "CreateTable" => self.create_table(ctx, parse(body)?),
+            "CreateTable" => self.with_sse(ctx, body, || self.create_table(ctx, parse(body)?)),
             "DescribeTable" => {
                 let i: TableNameIn = parse(body)?;
                 let name = table::table_name(i.table_name.as_ref())?;
                 let t = self.table(p, &name)?;
-                ok(json!({"Table": t.describe(ctx, "ACTIVE")}), None)
+                let mut d = t.describe(ctx, "ACTIVE");
+                self.add_sse(ctx, &mut d);
+                ok(json!({ "Table": d }), None)
             }
             "ListTables" => self.list_tables(ctx, parse(body)?),
             "DeleteTable" => self.delete_table(ctx, parse(body)?),
-            "UpdateTable" => self.update_table(ctx, parse(body)?),
+            "UpdateTable" => self.with_sse(ctx, body, || self.update_table(ctx, parse(body)?)),
             "TagResource" => self.tag_resource(ctx, parse(body)?),
             "UntagResource" => self.untag_resource(ctx, parse(body)?),
             "ListTagsOfResource" => self.list_tags(ctx, parse(body)?),
@@ -390,6 +412,7 @@ impl DynamoDb {
             "GetResourcePolicy" => self.get_resource_policy(ctx, body),
             "DeleteResourcePolicy" => self.delete_resource_policy(ctx, body),
             "DescribeTableReplicaAutoScaling" => self.table_replica_auto_scaling(ctx, body),
+            "UpdateTableReplicaAutoScaling" => self.update_table_replica_auto_scaling(ctx, body),
             "CreateGlobalTable" => self.create_global_table(ctx, body),
             "DescribeGlobalTable" => self.describe_global_table(ctx, body),
             "ListGlobalTables" => self.list_global_tables(ctx, body),
@@ -519,6 +542,8 @@ impl DynamoDb {
             txn.remove_prefix(&keys::index_entries(p, t.id));
             txn.remove_prefix(&keys::expiries(p, t.id));
             txn.remove(&keys::extras(p, t.id));
+            txn.remove(&keys::autoscaling(p, t.id));
+            txn.remove(&keys::sse(p, t.id));
             streams::close_all(p, &t.name, txn, now);
             Ok(t)
         });

@@ -396,7 +396,54 @@ fn settings_are_stored() {
         json!({"TableName": "src"}),
     )
     .unwrap();
-    assert_eq!(r["TableAutoScalingDescription"]["Replicas"], json!([]));
+    // The table's own region is its replica, auto scaling off until set.
+    let replicas = &r["TableAutoScalingDescription"]["Replicas"];
+    assert_eq!(replicas[0]["RegionName"], "us-east-1", "{r}");
+    assert_eq!(
+        replicas[0]["ReplicaProvisionedReadCapacityAutoScalingSettings"]["AutoScalingDisabled"],
+        true
+    );
+    let u = call(
+        &d,
+        "UpdateTableReplicaAutoScaling",
+        json!({"TableName": "src",
+               "ProvisionedWriteCapacityAutoScalingUpdate": {"MinimumUnits": 5, "MaximumUnits": 100,
+                   "ScalingPolicyUpdate": {"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 70.0}}},
+               "ReplicaUpdates": [{"RegionName": replicas[0]["RegionName"],
+                   "ReplicaProvisionedReadCapacityAutoScalingUpdate": {"MinimumUnits": 1, "MaximumUnits": 10}}]}),
+    )
+    .unwrap();
+    let r = call(
+        &d,
+        "DescribeTableReplicaAutoScaling",
+        json!({"TableName": "src"}),
+    )
+    .unwrap();
+    assert_eq!(u, r);
+    let rep = &r["TableAutoScalingDescription"]["Replicas"][0];
+    assert_eq!(
+        rep["ReplicaProvisionedWriteCapacityAutoScalingSettings"]["MaximumUnits"],
+        100
+    );
+    assert_eq!(
+        rep["ReplicaProvisionedReadCapacityAutoScalingSettings"]["MinimumUnits"],
+        1
+    );
+    let e = call(
+        &d,
+        "UpdateTableReplicaAutoScaling",
+        json!({"TableName": "src", "ReplicaUpdates": [{"RegionName": "mars-1"}]}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "ValidationException");
+    let e = call(
+        &d,
+        "UpdateTableReplicaAutoScaling",
+        json!({"TableName": "nope",
+        "ProvisionedWriteCapacityAutoScalingUpdate": {"AutoScalingDisabled": true}}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
     // Deleting the table drops its extras.
     call(&d, "DeleteTable", json!({"TableName": "src"})).unwrap();
     assert!(
@@ -405,4 +452,96 @@ fn settings_are_stored() {
             .iter()
             .any(|(_, r)| matches!(r, Rec::Extras(_)))
     );
+}
+
+/// DescribeTable's shape as DynamoDB's: no billing mode summary for a provisioned table, no
+/// table class summary for the default class, warm throughput always.
+#[test]
+fn describe_table_has_dynamodbs_shape() {
+    let d = DynamoDb::with_clock(Arc::new(|| 1_700_000_000_000));
+    call(
+        &d,
+        "CreateTable",
+        json!({"TableName": "prov",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}),
+    )
+    .unwrap();
+    let t = &call(&d, "DescribeTable", json!({"TableName": "prov"})).unwrap()["Table"];
+    assert!(t.get("BillingModeSummary").is_none(), "{t}");
+    assert!(t.get("TableClassSummary").is_none(), "{t}");
+    assert_eq!(
+        t["WarmThroughput"],
+        json!({"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"})
+    );
+    let d = setup();
+    let t = &call(&d, "DescribeTable", json!({"TableName": "src"})).unwrap()["Table"];
+    assert_eq!(t["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        t["GlobalSecondaryIndexes"][0]["WarmThroughput"]["Status"],
+        "ACTIVE"
+    );
+}
+
+/// A table's ARN names it in transactions as its name does.
+#[test]
+fn a_table_arn_works_in_transactions() {
+    let d = setup();
+    let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/src";
+    call(
+        &d,
+        "TransactWriteItems",
+        json!({"TransactItems": [
+        {"Put": {"TableName": arn, "Item": {"pk": {"S": "a"}, "g": {"S": "x"}}}}]}),
+    )
+    .unwrap();
+    let got = call(
+        &d,
+        "TransactGetItems",
+        json!({"TransactItems": [
+        {"Get": {"TableName": arn, "Key": {"pk": {"S": "a"}}}}]}),
+    )
+    .unwrap();
+    assert_eq!(got["Responses"][0]["Item"]["g"]["S"], "x");
+}
+
+/// A table encrypted with a KMS key is described so; the AWS owned key has no description.
+#[test]
+fn encryption_settings_are_described() {
+    let d = DynamoDb::with_clock(Arc::new(|| 1_700_000_000_000));
+    let r = call(
+        &d,
+        "CreateTable",
+        json!({"TableName": "enc",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "SSESpecification": {"Enabled": true, "SSEType": "KMS", "KMSMasterKeyId": "alias/mine"}}),
+    )
+    .unwrap();
+    assert_eq!(r["TableDescription"]["SSEDescription"]["Status"], "ENABLED");
+    let t = &call(&d, "DescribeTable", json!({"TableName": "enc"})).unwrap()["Table"];
+    assert!(
+        t["SSEDescription"]["KMSMasterKeyArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":alias/mine")
+    );
+    // Back to the AWS owned key: no description.
+    call(
+        &d,
+        "UpdateTable",
+        json!({"TableName": "enc", "SSESpecification": {"Enabled": false}}),
+    )
+    .unwrap();
+    let t = &call(&d, "DescribeTable", json!({"TableName": "enc"})).unwrap()["Table"];
+    assert!(t.get("SSEDescription").is_none(), "{t}");
+    let e = call(
+        &d,
+        "UpdateTable",
+        json!({"TableName": "nope", "SSESpecification": {"Enabled": true}}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
 }

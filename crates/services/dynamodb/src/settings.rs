@@ -520,21 +520,6 @@ impl DynamoDb {
         ok(json!({"RevisionId": rev}), Some(v))
     }
 
-    // ---- Replica auto scaling ---------------------------------------------------------------
-
-    pub(crate) fn table_replica_auto_scaling(
-        &self,
-        ctx: &RequestContext,
-        body: &Value,
-    ) -> DdbResult<Output> {
-        let name = table_name_of(body)?;
-        let t = self.table(&ctx.partition, &name)?;
-        ok(
-            json!({"TableAutoScalingDescription": {"TableName": t.name, "TableStatus": "ACTIVE", "Replicas": []}}),
-            None,
-        )
-    }
-
     // ---- Global tables (2017.11.29) ---------------------------------------------------------
 
     fn global_json(&self, ctx: &RequestContext, g: &GlobalTableMeta) -> Value {

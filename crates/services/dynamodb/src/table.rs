@@ -105,6 +105,16 @@ pub struct TableMeta {
     pub size_bytes: u64,
 }
 
+/// The warm throughput DynamoDB reports: a new table or index starts at 12,000 read and 4,000
+/// write units per second, and provisioned capacity above that raises it.
+fn warm_throughput(throughput: (u64, u64)) -> Value {
+    json!({
+        "ReadUnitsPerSecond": throughput.0.max(12_000),
+        "WriteUnitsPerSecond": throughput.1.max(4_000),
+        "Status": "ACTIVE",
+    })
+}
+
 impl TableMeta {
     pub fn arn(&self, ctx: &RequestContext) -> String {
         table_arn(ctx, &self.name)
@@ -167,12 +177,15 @@ impl TableMeta {
             "TableSizeBytes": self.size_bytes,
             "ProvisionedThroughput": throughput_json(Some(self.throughput)),
             "DeletionProtectionEnabled": self.deletion_protection,
-            "TableClassSummary": {"TableClass": self.table_class},
+            "WarmThroughput": warm_throughput(self.throughput),
         });
+        // As DynamoDB answers: a billing mode summary for on-demand tables only, a table class
+        // summary only for a class other than the default.
         if self.pay_per_request {
             d["BillingModeSummary"] = json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": created});
-        } else {
-            d["BillingModeSummary"] = json!({"BillingMode": "PROVISIONED"});
+        }
+        if self.table_class != "STANDARD" {
+            d["TableClassSummary"] = json!({"TableClass": self.table_class});
         }
         if !self.gsis.is_empty() {
             d["GlobalSecondaryIndexes"] = self
@@ -190,6 +203,7 @@ impl TableMeta {
                     });
                     g["ProvisionedThroughput"] =
                         throughput_json(Some(i.throughput.unwrap_or((0, 0))));
+                    g["WarmThroughput"] = warm_throughput(i.throughput.unwrap_or((0, 0)));
                     g
                 })
                 .collect();

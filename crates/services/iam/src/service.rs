@@ -52,6 +52,10 @@ impl Service for Iam {
                 LOOKUP_ACCESS_KEY => Ok(self.lookup_access_key(ctx, &input)),
                 crate::resolve::RESOLVE_PRINCIPAL => Ok((self.resolve_principal(&input), None)),
                 crate::resolve::FIND_OIDC_PROVIDER => Ok((self.find_oidc_provider(&input), None)),
+                // STS's GetWebIdentityToken: the account's outbound federation issuer.
+                "GetOutboundWebIdentityFederationInfo" => self
+                    .handle(ctx, operation, &input)
+                    .map(|answer| (answer.output, None)),
                 other => Err(crate::not_implemented(other)),
             }
         })

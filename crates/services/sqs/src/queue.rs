@@ -154,6 +154,10 @@ pub fn parse_url(req: &Req<'_>, url: &str) -> Result<(Partition, String), SqsErr
             *account,
             *name,
         ),
+        // A bare queue name is the caller's queue of that name in the request's region.
+        [name] if authority.is_empty() && valid_name(name) => {
+            (req.ctx.region(), req.ctx.account(), *name)
+        }
         _ => return Err(SqsError::invalid_address(url)),
     };
     if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && valid_name(name)) {
@@ -477,6 +481,8 @@ impl Sqs {
             q.last_purge_ms = Some(now);
             t.insert(key.clone(), Rec::Queue(q));
             t.remove_prefix(&model::messages_prefix(&p, &name));
+            // A purge forgets deduplication ids too: a message sent again after it is new.
+            t.remove_prefix(&model::dedups_prefix(&p, &name));
             Ok(())
         });
         r?;
@@ -484,12 +490,10 @@ impl Sqs {
     }
 }
 
+/// A message's `SenderId`: the principal's id, never its access key. Requests are signed with
+/// the account's keys here (the root principal), whose id is the account id, as AWS gives it.
 pub fn sender_of(req: &Req<'_>) -> String {
-    if req.ctx.access_key.is_empty() {
-        req.ctx.account().to_string()
-    } else {
-        req.ctx.access_key.clone()
-    }
+    req.ctx.account().to_string()
 }
 
 /// Append a message to a queue with the queue's next sequence number. `None` if the queue does
@@ -539,8 +543,10 @@ mod tests {
             ("111122223333", "eu-west-1", "q.fifo")
         );
         assert_eq!(parse_url(&r, "/000000000000/q").unwrap().1, "q");
+        // A bare name is the caller's queue; what is neither a name nor a URL is refused.
+        assert_eq!(parse_url(&r, "nonsense").unwrap().1, "nonsense");
         assert_eq!(
-            parse_url(&r, "nonsense").unwrap_err().code,
+            parse_url(&r, "not a name").unwrap_err().code,
             "InvalidAddress"
         );
         assert_eq!(

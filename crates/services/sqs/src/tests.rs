@@ -803,3 +803,67 @@ fn an_empty_policy_clears_the_attribute() {
     assert!(all(&bare).get("Policy").is_none(), "{}", all(&bare));
     assert!(all(&bare).get("RedriveAllowPolicy").is_none());
 }
+
+#[test]
+fn a_purge_forgets_deduplication_ids_and_senders_are_principals() {
+    let env = Env::new();
+    let url = env.create("p.fifo", json!({"FifoQueue": "true"}));
+    let send = |body: &str| {
+        env.ok(
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": body, "MessageGroupId": "g", "MessageDeduplicationId": "d1"}),
+        )
+    };
+    send("one");
+    send("dropped");
+    assert_eq!(env.attr(&url, "ApproximateNumberOfMessages"), "1");
+    env.ok("PurgeQueue", json!({"QueueUrl": url}));
+    assert_eq!(env.attr(&url, "ApproximateNumberOfMessages"), "0");
+    send("after the purge");
+    assert_eq!(env.attr(&url, "ApproximateNumberOfMessages"), "1");
+    let got = env.receive(&url, json!({}));
+    assert_eq!(got[0]["Body"], "after the purge");
+    // The sender is the account's principal, not the access key that signed.
+    assert_eq!(got[0]["Attributes"]["SenderId"], env.ctx.account());
+}
+
+#[test]
+fn high_throughput_fifo_deduplicates_within_a_batch_and_a_group() {
+    let env = Env::new();
+    let url = env.create(
+        "ht.fifo",
+        json!({"FifoQueue": "true", "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}),
+    );
+    let out = env.ok(
+        "SendMessageBatch",
+        json!({"QueueUrl": url, "Entries": [
+            {"Id": "1", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "same"},
+            {"Id": "2", "MessageBody": "b", "MessageGroupId": "g", "MessageDeduplicationId": "same"},
+            {"Id": "3", "MessageBody": "c", "MessageGroupId": "h", "MessageDeduplicationId": "same"}]}),
+    );
+    let ok = out["Successful"].as_array().unwrap();
+    assert_eq!(ok.len(), 3);
+    assert_eq!(ok[0]["MessageId"], ok[1]["MessageId"]);
+    assert_eq!(env.attr(&url, "ApproximateNumberOfMessages"), "2");
+    let mut bodies = env.bodies(&url, json!({}));
+    bodies.sort();
+    assert_eq!(bodies, ["a", "c"]);
+}
+
+#[test]
+fn a_queue_name_is_accepted_where_a_url_is_expected() {
+    let env = Env::new();
+    let url = env.create("named", json!({}));
+    env.ok(
+        "SendMessage",
+        json!({"QueueUrl": "named", "MessageBody": "by name"}),
+    );
+    assert_eq!(env.bodies(&url, json!({})), ["by name"]);
+    let e = env
+        .call(
+            "SendMessage",
+            json!({"QueueUrl": "other", "MessageBody": "x"}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "AWS.SimpleQueueService.NonExistentQueue");
+}

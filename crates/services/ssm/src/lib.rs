@@ -23,6 +23,9 @@ use snapstack_service::Output;
 use snapstack_service::RequestContext;
 
 mod associations;
+mod automation;
+mod automation_run;
+mod automation_task;
 mod calendar;
 mod commands;
 mod describe;
@@ -44,10 +47,13 @@ mod patches;
 mod runs;
 mod schedule;
 mod service;
+mod sessions;
 mod settings;
 mod tags;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_automation;
 #[cfg(test)]
 mod tests_ext;
 #[cfg(test)]
@@ -55,6 +61,7 @@ mod tests_wide;
 mod wide;
 mod windows;
 mod windows_more;
+mod yaml;
 
 use self::filters::*;
 use self::input::*;

@@ -1,7 +1,6 @@
 //! What only runs on real machines, answered from what is stored: no agent connects here, so
 //! no instance has reported a patch scan (patch states and patches are empty lists), windows do
-//! not execute (no window executions, tasks or invocations exist), no session was started
-//! (StartSession stays 501), and every target's connection status is `notconnected`. There is
+//! not execute (no window executions, tasks or invocations exist), and every target's connection status is `notconnected`. There is
 //! no patch catalog, so a baseline's effective patches are an empty list.
 
 use super::objects::*;
@@ -91,38 +90,6 @@ impl Ssm {
         Err(execution_missing(req(input, "WindowExecutionId")?))
     }
 
-    pub(super) fn describe_sessions(
-        &self,
-        _ctx: &RequestContext,
-        input: &Value,
-    ) -> Result<Output, AwsError> {
-        req(input, "State")?;
-        max_results(input, 200, 200)?;
-        ok(listing("Sessions", Vec::new(), None), None)
-    }
-
-    pub(super) fn terminate_session(
-        &self,
-        _ctx: &RequestContext,
-        input: &Value,
-    ) -> Result<Output, AwsError> {
-        // Terminating a session that is not active succeeds, as in AWS.
-        let id = req(input, "SessionId")?;
-        ok(json!({"SessionId": id}), None)
-    }
-
-    pub(super) fn resume_session(
-        &self,
-        _ctx: &RequestContext,
-        input: &Value,
-    ) -> Result<Output, AwsError> {
-        let id = req(input, "SessionId")?;
-        Err(AwsError::new(
-            "DoesNotExistException",
-            format!("Session with Id {id} does not exist."),
-        ))
-    }
-
     pub(super) fn get_connection_status(
         &self,
         _ctx: &RequestContext,
@@ -160,8 +127,6 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, "InvalidInstanceId");
-        let out = call("DescribeSessions", json!({"State": "Active"})).unwrap();
-        assert_eq!(out.value, json!({"Sessions": []}));
         let e = call(
             "DescribeEffectivePatchesForPatchBaseline",
             json!({"BaselineId": "pb-0123456789abcdef0"}),

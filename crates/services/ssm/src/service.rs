@@ -11,6 +11,9 @@ use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Servi
 
 use crate::{Body, NAME, Ssm};
 
+/// How often the automation task looks at unfinished executions.
+const AUTOMATION_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Service for Ssm {
     fn name(&self) -> &'static str {
         NAME
@@ -80,6 +83,26 @@ impl Service for Ssm {
             let h = self.handle_body(ctx, operation, &Body::Json(&input))?;
             Ok((h.value, h.write_version))
         })
+    }
+
+    /// Run automation executions: a pass every second over the unfinished ones, once the
+    /// state is loaded (an execution a restart interrupted goes on from its record).
+    fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(AUTOMATION_TICK);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                if rt.is_ready(NAME) {
+                    let n = self.run_automations(rt.as_ref()).await;
+                    if n > 0 {
+                        tracing::debug!(n, "advanced SSM automation executions");
+                    }
+                }
+            }
+        });
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {

@@ -1,5 +1,5 @@
-//! STS (the query protocol, XML answers), every operation of its model but the two that need
-//! IAM's outbound federation (`GetWebIdentityToken`, `GetDelegatedAccessToken`: 501).
+//! STS (the query protocol, XML answers), every operation of its model (outbound identity
+//! federation and delegated access in `outbound.rs`).
 //!
 //! Requests are read and answered by the model-driven query codec (`service.rs`); this module
 //! takes the neutral input value and gives the neutral output value.
@@ -23,6 +23,7 @@ use snapstack_service::RequestContext;
 mod federation;
 mod issue;
 pub mod model;
+pub mod outbound;
 mod service;
 pub mod validation;
 
@@ -42,7 +43,7 @@ pub const RESOLVE_CREDENTIALS: &str = "ResolveCredentials";
 pub const NAME: &str = "sts";
 
 /// The model's operations this service does not implement (they answer 501).
-const NOT_IMPLEMENTED: &[&str] = &["GetWebIdentityToken", "GetDelegatedAccessToken"];
+const NOT_IMPLEMENTED: &[&str] = &[];
 
 /// What an operation answered: its output (the neutral value) and the store version a write
 /// produced.
@@ -135,12 +136,43 @@ impl Sts {
             "AssumeRoot" => self.assume_root(ctx, input, now),
             "GetSessionToken" => self.get_session_token(ctx, input, now),
             "GetFederationToken" => self.get_federation_token(ctx, input, now),
+            "GetDelegatedAccessToken" => self.delegated_access_token(input, now),
+            // Without the caller's outbound federation settings (`service.rs` asks IAM for
+            // them), the feature reads as off.
+            "GetWebIdentityToken" => {
+                let caller = self.caller_identity(ctx, now);
+                let arn = caller["Arn"].as_str().unwrap_or("").to_string();
+                let expiry = self
+                    .credentials(&ctx.access_key, now)
+                    .map(|c| c.expires_at_ms);
+                self.web_identity_token(ctx, input, None, (&arn, expiry), now)
+            }
             other => Err(AwsError::new(
                 "NotImplemented",
                 snapstack_protocol::model::not_implemented_message("STS", other),
             )
             .with_status(StatusCode::NOT_IMPLEMENTED)),
         }
+    }
+
+    /// `GetWebIdentityToken` for a caller whose account's outbound federation issuer is
+    /// `issuer` and whose identity (ARN) is `arn`.
+    pub fn handle_web_identity_token(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        issuer: Option<&str>,
+        arn: &str,
+        now: u64,
+    ) -> Result<Answer, AwsError> {
+        let model = Self::model();
+        validation::check(model, "GetWebIdentityToken", input)?;
+        let empty = serde_json::Map::new();
+        let input = input.as_object().unwrap_or(&empty);
+        let expiry = self
+            .credentials(&ctx.access_key, now)
+            .map(|c| c.expires_at_ms);
+        self.web_identity_token(ctx, input, issuer, (arn, expiry), now)
     }
 
     /// The live (unexpired) credentials an access key id names, if this emulator issued it.

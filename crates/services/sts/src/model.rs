@@ -28,6 +28,10 @@ pub enum StsRecord {
     /// What limits a session besides its identity: its session policies and what it was made
     /// from (`["scope", access key id]`; dropped with its credentials).
     Scope(Box<SessionScope>),
+    /// A key that signs web identity tokens (`["jwk", account, algorithm]`).
+    SigningKey(Box<crate::outbound::SigningKey>),
+    /// A trade-in token waiting for GetDelegatedAccessToken (`["tradein", sha256 of it]`).
+    TradeIn(Box<crate::outbound::TradeInToken>),
 }
 
 /// The session policies of temporary credentials and the principal they were made from.

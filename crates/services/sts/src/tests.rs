@@ -477,10 +477,17 @@ fn access_key_info_decode_and_unimplemented() {
     );
     assert_eq!(out["DecodedMessage"], "{\"allowed\":false}");
     assert_eq!(err(&sts, "t", "Nope", json!({})).0, "InvalidAction");
-    let e = call(&sts, "t", "GetWebIdentityToken", json!({})).unwrap_err();
+    // Without IAM's outbound federation (the service asks IAM), the feature is off.
+    let e = call(
+        &sts,
+        "t",
+        "GetWebIdentityToken",
+        json!({"Audience": ["a"], "SigningAlgorithm": "RS256"}),
+    )
+    .unwrap_err();
     assert_eq!(
         (e.code.as_str(), e.status.as_u16()),
-        ("NotImplemented", 501)
+        ("OutboundWebIdentityFederationDisabledException", 403)
     );
 }
 
