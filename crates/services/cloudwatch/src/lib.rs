@@ -4,8 +4,11 @@
 //!
 //! Records, each keyed under the request's partition:
 //! - `("m", namespace, name, dims)`: a metric (ListMetrics);
-//! - `("d", namespace, name, dims, timestamp, seq)`: one datum, so a metric's data is one ordered
-//!   range and a time range a sub-range;
+//! - `("d", namespace, name, dims, timestamp, seq)`: one datum, or one rollup of coarser
+//!   resolution ([`rollup`]), so a metric's data is one ordered range and a time range a
+//!   sub-range;
+//! - `("w", namespace, name, dims)`: the metric's rollup watermarks and next due time;
+//! - `("y", id)`: a metric stream's records owed to its Firehose ([`streams`]);
 //! - `("a", name)`: an alarm, with its state and the absolute time of its next evaluation;
 //! - `("h", alarm, timestamp, seq)`: alarm history;
 //! - `("b", name)`: a dashboard; `("t", arn)`: tags;
@@ -26,15 +29,20 @@ use snapstack_protocol::errors::AwsError;
 use snapstack_service::RequestContext;
 
 pub mod actions;
+pub mod anomaly;
 mod alarms;
 mod catalog;
 mod dashboards;
 pub mod eval;
 pub mod expr;
 mod metrics;
+mod mute;
 pub mod model;
+pub mod rollup;
+pub mod schedule;
 mod service;
 pub mod stats;
+pub mod streams;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
