@@ -518,7 +518,9 @@ impl CloudWatch {
                     ts_ms: now,
                     kind: "Action".into(),
                     summary: format!("Actions of alarm {name} muted by alarm mute rule {rule}"),
-                    data: json!({"actionState": "Muted", "alarmMuteRule": rule, "actions": actions}).to_string(),
+                    data:
+                        json!({"actionState": "Muted", "alarmMuteRule": rule, "actions": actions})
+                            .to_string(),
                 },
             );
             actions.clear();

@@ -186,10 +186,17 @@ mod tests {
         assert_eq!(state(&c), "PENDING_TRAINING");
         // One value per 5 minutes over the last hour: 10, 20, 10, 20, ... (μ 15, σ 5).
         let data: Vec<Value> = (0..12u64)
-            .map(|i| json!({"MetricName": "m", "Value": if i % 2 == 0 { 10.0 } else { 20.0 },
-                "Timestamp": (NOW - 3_600_000 + i * 300_000) as f64 / 1000.0}))
+            .map(|i| {
+                json!({"MetricName": "m", "Value": if i % 2 == 0 { 10.0 } else { 20.0 },
+                "Timestamp": (NOW - 3_600_000 + i * 300_000) as f64 / 1000.0})
+            })
             .collect();
-        c.handle(&ctx, "PutMetricData", &json!({"Namespace": "A", "MetricData": data})).unwrap();
+        c.handle(
+            &ctx,
+            "PutMetricData",
+            &json!({"Namespace": "A", "MetricData": data}),
+        )
+        .unwrap();
         assert_eq!(state(&c), "TRAINED");
         let r = c
             .handle(&ctx, "GetMetricData", &json!({

@@ -29,15 +29,15 @@ use snapstack_protocol::errors::AwsError;
 use snapstack_service::RequestContext;
 
 pub mod actions;
-pub mod anomaly;
 mod alarms;
+pub mod anomaly;
 mod catalog;
 mod dashboards;
 pub mod eval;
 pub mod expr;
 mod metrics;
-mod mute;
 pub mod model;
+mod mute;
 pub mod rollup;
 pub mod schedule;
 mod service;

@@ -57,7 +57,8 @@ mod tests {
     fn windows() {
         // 2024-01-01T00:00:00Z.
         let day = 1_704_067_200_000u64;
-        let d = json!({"Rule": {"Schedule": {"Expression": "cron(0 2 * * ? *)", "Duration": "PT2H"}}});
+        let d =
+            json!({"Rule": {"Schedule": {"Expression": "cron(0 2 * * ? *)", "Duration": "PT2H"}}});
         assert!(!in_window(&d, day + 3_600_000));
         assert!(in_window(&d, day + 2 * 3_600_000));
         assert!(in_window(&d, day + 3 * 3_600_000 + 59 * 60_000));

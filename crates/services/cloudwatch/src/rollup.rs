@@ -210,7 +210,13 @@ impl CloudWatch {
         removed
     }
 
-    fn rollup_metric(&self, p: &Partition, m: &MetricRec, mark: Option<MarkRec>, now: u64) -> usize {
+    fn rollup_metric(
+        &self,
+        p: &Partition,
+        m: &MetricRec,
+        mark: Option<MarkRec>,
+        now: u64,
+    ) -> usize {
         let dk = dim_key(&m.dims);
         let mut mark = mark.unwrap_or_else(|| MarkRec {
             namespace: m.namespace.clone(),
@@ -361,7 +367,9 @@ mod tests {
         (
             dps.iter().map(|d| f(d, "SampleCount")).sum(),
             dps.iter().map(|d| f(d, "Sum")).sum(),
-            dps.iter().map(|d| f(d, "Minimum")).fold(f64::INFINITY, f64::min),
+            dps.iter()
+                .map(|d| f(d, "Minimum"))
+                .fold(f64::INFINITY, f64::min),
             dps.iter()
                 .map(|d| f(d, "Maximum"))
                 .fold(f64::NEG_INFINITY, f64::max),
@@ -386,16 +394,28 @@ mod tests {
         for chunk in (0..720u64).collect::<Vec<_>>().chunks(500) {
             let data: Vec<Value> = chunk
                 .iter()
-                .map(|i| json!({"MetricName": "m", "Value": *i as f64, "StorageResolution": 1,
-                    "Timestamp": (start + i * 10_000) as f64 / 1000.0}))
+                .map(|i| {
+                    json!({"MetricName": "m", "Value": *i as f64, "StorageResolution": 1,
+                    "Timestamp": (start + i * 10_000) as f64 / 1000.0})
+                })
                 .collect();
-            c.handle(&ctx, "PutMetricData", &json!({"Namespace": "R", "MetricData": data}))
-                .unwrap();
+            c.handle(
+                &ctx,
+                "PutMetricData",
+                &json!({"Namespace": "R", "MetricData": data}),
+            )
+            .unwrap();
         }
         let end = NOW;
         let before = totals(&stats(&c, &ctx, start, end, 3600));
         assert_eq!(before, (720.0, 719.0 * 720.0 / 2.0, 0.0, 719.0));
-        assert_eq!(stats(&c, &ctx, start, start + 600_000, 10)["Datapoints"].as_array().unwrap().len(), 60);
+        assert_eq!(
+            stats(&c, &ctx, start, start + 600_000, 10)["Datapoints"]
+                .as_array()
+                .unwrap()
+                .len(),
+            60
+        );
         // Nothing is due yet: every datum is younger than 3 hours.
         assert_eq!(c.rollup(NOW), 0);
         let marks = |c: &CloudWatch| {
@@ -422,7 +442,10 @@ mod tests {
         let first = stats(&c, &ctx, start, start + 60_000, 60);
         assert_eq!(first["Datapoints"][0]["ExtendedStatistics"]["p50"], 2.0);
         // Periods finer than the data left find nothing (the 1-second data is gone).
-        assert_eq!(stats(&c, &ctx, start, start + 600_000, 10)["Datapoints"], json!([]));
+        assert_eq!(
+            stats(&c, &ctx, start, start + 600_000, 10)["Datapoints"],
+            json!([])
+        );
         // A step is idempotent: nothing more is due.
         assert_eq!(c.rollup(t), 0);
         // 16 days: 5-minute data; 60-second periods find nothing, 300-second ones everything.
@@ -459,8 +482,12 @@ mod tests {
             let mut d = d;
             d["MetricName"] = json!("m");
             d["Timestamp"] = json!(ts as f64 / 1000.0);
-            c.handle(&ctx, "PutMetricData", &json!({"Namespace": "R", "MetricData": [d]}))
-                .unwrap();
+            c.handle(
+                &ctx,
+                "PutMetricData",
+                &json!({"Namespace": "R", "MetricData": [d]}),
+            )
+            .unwrap();
         };
         put(NOW - 60_000, json!({"Value": 5.0}));
         let t = NOW + 4 * HOUR;
@@ -469,7 +496,10 @@ mod tests {
         // A datum put 5 days in the past, after the 3-hour step went by: still answered, and
         // rolled with the 15-day step.
         let late = t - 5 * DAY;
-        put(late, json!({"StatisticValues": {"SampleCount": 4.0, "Sum": 40.0, "Minimum": 1.0, "Maximum": 20.0}}));
+        put(
+            late,
+            json!({"StatisticValues": {"SampleCount": 4.0, "Sum": 40.0, "Minimum": 1.0, "Maximum": 20.0}}),
+        );
         put(late + 1000, json!({"Value": 7.0}));
         let r = stats(&c, &ctx, late - 60_000, late + 60_000, 60);
         assert_eq!(totals(&r), (5.0, 47.0, 1.0, 20.0));
@@ -479,7 +509,12 @@ mod tests {
         let r = stats(&c, &ctx, late / HOUR * HOUR, late / HOUR * HOUR + HOUR, 300);
         assert_eq!(totals(&r), (5.0, 47.0, 1.0, 20.0));
         // A statistic set was rolled in: no percentile, only the extremes.
-        assert!(r["Datapoints"][0]["ExtendedStatistics"].get("p50").is_none(), "{r}");
+        assert!(
+            r["Datapoints"][0]["ExtendedStatistics"]
+                .get("p50")
+                .is_none(),
+            "{r}"
+        );
     }
 
     #[test]

@@ -82,7 +82,11 @@ pub fn parse(expr: &str) -> Result<Schedule, String> {
         let f: Vec<&str> = body.split_whitespace().collect();
         let body = if f.len() == 5 {
             // Unix-style: `*` for both days means every day.
-            let dow = if f[2] != "?" && f[4] == "*" { "?" } else { f[4] };
+            let dow = if f[2] != "?" && f[4] == "*" {
+                "?"
+            } else {
+                f[4]
+            };
             format!("{} {} {} {} {dow} *", f[0], f[1], f[2], f[3])
         } else {
             body.to_string()
@@ -318,7 +322,6 @@ impl Schedule {
     }
 }
 
-
 /// An ISO 8601 duration (`P[nD][T[nH][nM][nS]]`, weeks `PnW`) in milliseconds.
 pub fn duration_ms(s: &str) -> Option<u64> {
     let rest = s.strip_prefix('P')?;
@@ -368,8 +371,14 @@ mod tests {
         assert_eq!(c.next_after(JAN1_2024), Some(JAN1_2024 + 2 * 3_600_000));
         assert!(c.within(JAN1_2024 + 3 * 3_600_000, 2 * 3_600_000));
         assert!(!c.within(JAN1_2024 + 5 * 3_600_000, 2 * 3_600_000));
-        assert_eq!(parse("cron(0 * * * ?)").unwrap().next_after(JAN1_2024), Some(JAN1_2024 + 3_600_000));
-        assert_eq!(parse("rate(5 minutes)").unwrap().next_after(0), Some(300_000));
+        assert_eq!(
+            parse("cron(0 * * * ?)").unwrap().next_after(JAN1_2024),
+            Some(JAN1_2024 + 3_600_000)
+        );
+        assert_eq!(
+            parse("rate(5 minutes)").unwrap().next_after(0),
+            Some(300_000)
+        );
         let at = parse("at(2024-01-01T00:30:00)").unwrap();
         assert_eq!(at, Schedule::At(JAN1_2024 + 1_800_000));
         assert!(at.within(JAN1_2024 + 1_900_000, 3_600_000));

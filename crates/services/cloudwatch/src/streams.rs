@@ -69,7 +69,11 @@ pub(crate) fn selects(d: &Value, ns: &str, name: &str) -> bool {
 /// The additional statistics a stream sends for a metric.
 fn extra_stats(d: &Value, ns: &str, name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for c in d["StatisticsConfigurations"].as_array().into_iter().flatten() {
+    for c in d["StatisticsConfigurations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let hit = c["IncludeMetrics"].as_array().is_some_and(|ms| {
             ms.iter()
                 .any(|m| m["Namespace"] == ns && m["MetricName"] == name)
@@ -141,11 +145,7 @@ fn record(
             value[s] = json!(v);
         }
     }
-    let dims: Map<String, Value> = m
-        .dims
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
+    let dims: Map<String, Value> = m.dims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let mut line = json!({
         "metric_stream_name": stream, "account_id": p.account, "region": p.region,
         "namespace": m.namespace, "metric_name": m.name, "dimensions": dims,
@@ -308,15 +308,19 @@ impl CloudWatch {
                             .iter()
                             .enumerate()
                             .filter(|(i, _)| {
-                                resp.and_then(|r| r.get(*i))
-                                    .is_some_and(|x| x.get("ErrorCode").is_some_and(|e| !e.is_null()))
+                                resp.and_then(|r| r.get(*i)).is_some_and(|x| {
+                                    x.get("ErrorCode").is_some_and(|e| !e.is_null())
+                                })
                             })
                             .map(|(_, r)| r.clone())
                             .collect();
                         let e = (!failed.is_empty()).then(|| "records refused by Firehose".into());
                         (failed, e)
                     }
-                    Err(e) => (d.records.clone(), Some(format!("{}: {}", e.code, e.message))),
+                    Err(e) => (
+                        d.records.clone(),
+                        Some(format!("{}: {}", e.code, e.message)),
+                    ),
                 };
             let now = self.now_ms();
             let k = stream_delivery_key(&p, &d.id);
@@ -358,7 +362,11 @@ mod tests {
         fn ensure_loaded<'a>(&'a self, _s: &'static str) -> BoxFuture<'a, ()> {
             Box::pin(async {})
         }
-        fn wait_durable<'a>(&'a self, _s: &'static str, _v: u64) -> BoxFuture<'a, Result<(), String>> {
+        fn wait_durable<'a>(
+            &'a self,
+            _s: &'static str,
+            _v: u64,
+        ) -> BoxFuture<'a, Result<(), String>> {
             Box::pin(async { Ok(()) })
         }
         fn is_ready(&self, _s: &str) -> bool {
@@ -380,7 +388,9 @@ mod tests {
                     .unwrap()
                     .push((format!("{service}.{operation}"), input.clone()));
                 let n = input["Records"].as_array().map_or(0, Vec::len);
-                Ok(json!({"FailedPutCount": 0, "RequestResponses": vec![json!({"RecordId": "r"}); n]}))
+                Ok(
+                    json!({"FailedPutCount": 0, "RequestResponses": vec![json!({"RecordId": "r"}); n]}),
+                )
             })
         }
     }
@@ -428,7 +438,11 @@ mod tests {
             }
             c.handle(&ctx, "PutMetricStream", &v).unwrap();
         };
-        put("s", "json", json!({"StatisticsConfigurations": [{"IncludeMetrics": [{"Namespace": "App", "MetricName": "lat"}], "AdditionalStatistics": ["p50"]}]}));
+        put(
+            "s",
+            "json",
+            json!({"StatisticsConfigurations": [{"IncludeMetrics": [{"Namespace": "App", "MetricName": "lat"}], "AdditionalStatistics": ["p50"]}]}),
+        );
         put("otel", "opentelemetry1.0", json!({}));
         let data = |ns: &str, v: f64, ts: u64| {
             c.handle(&ctx, "PutMetricData", &json!({"Namespace": ns, "MetricData": [
@@ -457,23 +471,41 @@ mod tests {
         assert!(owed(&c).is_empty());
         let calls = rt.calls.lock().unwrap().clone();
         assert_eq!(calls.len(), 2);
-        assert!(calls.iter().all(|(op, i)| op == "firehose.PutRecordBatch" && i["DeliveryStreamName"] == "metrics"));
+        assert!(
+            calls
+                .iter()
+                .all(|(op, i)| op == "firehose.PutRecordBatch"
+                    && i["DeliveryStreamName"] == "metrics")
+        );
         let all: Vec<Value> = calls.iter().flat_map(|(_, i)| decoded(i)).collect();
-        let json_rec = all.iter().find(|r| r.get("metric_stream_name").is_some()).unwrap();
+        let json_rec = all
+            .iter()
+            .find(|r| r.get("metric_stream_name").is_some())
+            .unwrap();
         assert_eq!(json_rec["namespace"], "App");
         assert_eq!(json_rec["dimensions"], json!({"Host": "a"}));
         assert_eq!(json_rec["timestamp"], m1);
-        assert_eq!(json_rec["value"], json!({"max": 30.0, "min": 10.0, "sum": 40.0, "count": 2.0, "p50": 10.0}));
+        assert_eq!(
+            json_rec["value"],
+            json!({"max": 30.0, "min": 10.0, "sum": 40.0, "count": 2.0, "p50": 10.0})
+        );
         assert_eq!(json_rec["unit"], "Milliseconds");
-        let otel = all.iter().find(|r| r.get("resourceMetrics").is_some()).unwrap();
+        let otel = all
+            .iter()
+            .find(|r| r.get("resourceMetrics").is_some())
+            .unwrap();
         let dp = &otel["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0];
         assert_eq!(dp["name"], "amazonaws.com/App/lat");
         assert_eq!(dp["summary"]["dataPoints"][0]["count"], 2.0);
         // A stopped stream streams nothing; restarted, it starts from the next minute.
-        c.handle(&ctx, "StopMetricStreams", &json!({"Names": ["s", "otel"]})).unwrap();
+        c.handle(&ctx, "StopMetricStreams", &json!({"Names": ["s", "otel"]}))
+            .unwrap();
         data("App", 3.0, m1 + 2 * MINUTE + 1000);
         assert_eq!(c.stream_metrics(m1 + 4 * MINUTE), 0);
-        let got = c.handle(&ctx, "GetMetricStream", &json!({"Name": "s"})).unwrap().value;
+        let got = c
+            .handle(&ctx, "GetMetricStream", &json!({"Name": "s"}))
+            .unwrap()
+            .value;
         assert!(got.get("_from").is_none(), "{got}");
     }
 

@@ -263,8 +263,9 @@ impl Logs {
                 let suppressed = a["suppressed"] == true && until.is_none_or(|u| now < u);
                 a["suppressed"] = json!(suppressed);
                 let det = id.split('\0').next().unwrap_or_default();
-                let freq = res::load(&snap, p, ANOMALY_DETECTOR, det)
-                    .map_or(300_000, |d| frequency_ms(d["evaluationFrequency"].as_str().unwrap_or("")));
+                let freq = res::load(&snap, p, ANOMALY_DETECTOR, det).map_or(300_000, |d| {
+                    frequency_ms(d["evaluationFrequency"].as_str().unwrap_or(""))
+                });
                 a["active"] = json!(a["lastSeen"].as_u64().unwrap_or(0) + 2 * freq > now);
                 let ok = match want {
                     Some("SUPPRESSED") => suppressed,
@@ -279,7 +280,10 @@ impl Logs {
 
     /// UpdateAnomaly: suppress (for a period or for good), unsuppress, or mark as baseline.
     pub(crate) fn change_anomaly(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        let det = id_from_arn(str_of(v, "anomalyDetectorArn").unwrap_or_default(), "anomaly-detector");
+        let det = id_from_arn(
+            str_of(v, "anomalyDetectorArn").unwrap_or_default(),
+            "anomaly-detector",
+        );
         let now = self.now_ms();
         let until = match (str_of(v, "suppressionType"), v.get("suppressionPeriod")) {
             (Some("LIMITED"), Some(sp)) => {
@@ -349,29 +353,55 @@ mod tests {
         let ctx = RequestContext::from_scope(None);
         let call = |op: &str, v: Value| l.handle(&ctx, op, &v).unwrap().value;
         call("CreateLogGroup", json!({"logGroupName": "/svc"}));
-        call("CreateLogStream", json!({"logGroupName": "/svc", "logStreamName": "s"}));
+        call(
+            "CreateLogStream",
+            json!({"logGroupName": "/svc", "logStreamName": "s"}),
+        );
         let garn = group_arn(&ctx.partition, "/svc");
-        let arn = call("CreateLogAnomalyDetector", json!({"logGroupArnList": [garn], "evaluationFrequency": "ONE_MIN"}))["anomalyDetectorArn"].clone();
+        let arn = call(
+            "CreateLogAnomalyDetector",
+            json!({"logGroupArnList": [garn], "evaluationFrequency": "ONE_MIN"}),
+        )["anomalyDetectorArn"]
+            .clone();
         let put = |t: u64, msgs: &[String]| {
-            let evs: Vec<Value> = msgs.iter().enumerate().map(|(i, m)| json!({"timestamp": t + i as u64, "message": m})).collect();
-            l.handle(&ctx, "PutLogEvents", &json!({"logGroupName": "/svc", "logStreamName": "s", "logEvents": evs})).unwrap();
+            let evs: Vec<Value> = msgs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| json!({"timestamp": t + i as u64, "message": m}))
+                .collect();
+            l.handle(
+                &ctx,
+                "PutLogEvents",
+                &json!({"logGroupName": "/svc", "logStreamName": "s", "logEvents": evs}),
+            )
+            .unwrap();
         };
         // Four minutes of the usual: 5 requests a minute.
         for m in 0..4u64 {
             let t = T0 + m * 60_000;
             l.set_clock(t + 1000);
-            put(t + 100, &(0..5).map(|i| format!("GET /api {} ok", 200 + i)).collect::<Vec<_>>());
+            put(
+                t + 100,
+                &(0..5)
+                    .map(|i| format!("GET /api {} ok", 200 + i))
+                    .collect::<Vec<_>>(),
+            );
             l.set_clock(t + 61_000);
             l.evaluate_anomaly_detectors(t + 61_000);
         }
         let d = call("GetLogAnomalyDetector", json!({"anomalyDetectorArn": arn}));
         assert_eq!(d["anomalyDetectorStatus"], "ANALYZING");
         assert!(d.get("_model").is_none());
-        assert_eq!(call("ListAnomalies", json!({"anomalyDetectorArn": arn}))["anomalies"], json!([]));
+        assert_eq!(
+            call("ListAnomalies", json!({"anomalyDetectorArn": arn}))["anomalies"],
+            json!([])
+        );
         // Then a new pattern and a spike.
         let t = T0 + 4 * 60_000;
         l.set_clock(t + 1000);
-        let mut msgs: Vec<String> = (0..40).map(|i| format!("GET /api {} ok", 200 + i)).collect();
+        let mut msgs: Vec<String> = (0..40)
+            .map(|i| format!("GET /api {} ok", 200 + i))
+            .collect();
         msgs.push("FATAL disk full".into());
         put(t + 100, &msgs);
         l.set_clock(t + 61_000);
@@ -379,15 +409,27 @@ mod tests {
         let a = call("ListAnomalies", json!({"anomalyDetectorArn": arn}))["anomalies"].clone();
         let a = a.as_array().unwrap();
         assert_eq!(a.len(), 2);
-        let fatal = a.iter().find(|x| x["patternString"] == "FATAL disk full").unwrap();
+        let fatal = a
+            .iter()
+            .find(|x| x["patternString"] == "FATAL disk full")
+            .unwrap();
         assert_eq!(fatal["priority"], "HIGH");
         assert_eq!(fatal["active"], true);
-        let spike = a.iter().find(|x| x["patternString"] == "GET /api <*> ok").unwrap();
+        let spike = a
+            .iter()
+            .find(|x| x["patternString"] == "GET /api <*> ok")
+            .unwrap();
         assert_eq!(spike["histogram"][(t).to_string()], 40);
         assert_eq!(spike["logSamples"].as_array().unwrap().len(), 10);
         // Suppressed, it is listed as such.
-        call("UpdateAnomaly", json!({"anomalyDetectorArn": arn, "anomalyId": fatal["anomalyId"], "suppressionType": "INFINITE"}));
-        let s = call("ListAnomalies", json!({"anomalyDetectorArn": arn, "suppressionState": "SUPPRESSED"}));
+        call(
+            "UpdateAnomaly",
+            json!({"anomalyDetectorArn": arn, "anomalyId": fatal["anomalyId"], "suppressionType": "INFINITE"}),
+        );
+        let s = call(
+            "ListAnomalies",
+            json!({"anomalyDetectorArn": arn, "suppressionState": "SUPPRESSED"}),
+        );
         assert_eq!(s["anomalies"].as_array().unwrap().len(), 1);
         assert!(l.handle(&ctx, "UpdateAnomaly", &json!({"anomalyDetectorArn": arn, "anomalyId": "nope", "suppressionType": "INFINITE"})).is_err());
     }

@@ -622,7 +622,9 @@ impl Logs {
             .map(|n| n.clamp(1, 1000) as usize)
             .unwrap_or(100);
         let from: usize = match str_of(v, "nextToken") {
-            Some(t) => untoken(t)?.parse().map_err(|_| invalid("The specified nextToken is invalid."))?,
+            Some(t) => untoken(t)?
+                .parse()
+                .map_err(|_| invalid("The specified nextToken is invalid."))?,
             None => 0,
         };
         let next = (from + max < runs.len()).then(|| token(&(from + max).to_string()));

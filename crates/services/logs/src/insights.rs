@@ -291,14 +291,14 @@ fn bin_ms(spec: &str) -> Option<u64> {
 
 /// The value a row groups by: a field, or `bin(period)` of its @timestamp.
 fn group_value(r: &Row, by: &str) -> String {
-    if let Some(spec) = by
-        .strip_prefix("bin(")
-        .and_then(|x| x.strip_suffix(')'))
-    {
+    if let Some(spec) = by.strip_prefix("bin(").and_then(|x| x.strip_suffix(')')) {
         let ms = r
             .get("@timestamp")
             .and_then(|t| {
-                snapstack_protocol::codec::time::parse_iso8601(&format!("{}Z", t.replacen(' ', "T", 1)))
+                snapstack_protocol::codec::time::parse_iso8601(&format!(
+                    "{}Z",
+                    t.replacen(' ', "T", 1)
+                ))
             })
             .unwrap_or(0)
             .max(0) as u64;

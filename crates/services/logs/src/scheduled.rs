@@ -27,7 +27,8 @@ const PASS: usize = 16;
 
 /// The first run time of a query document after `after` (None: none left).
 pub(crate) fn next_run(d: &Value, after: u64) -> Option<u64> {
-    let sched = crate::schedule::parse(d["scheduleExpression"].as_str().unwrap_or_default()).ok()?;
+    let sched =
+        crate::schedule::parse(d["scheduleExpression"].as_str().unwrap_or_default()).ok()?;
     let start = d["scheduleStartTime"].as_u64().unwrap_or(0);
     let next = sched.next_after(after.max(start.saturating_sub(1)))?;
     match d["scheduleEndTime"].as_u64() {
@@ -102,7 +103,11 @@ impl Logs {
                         None => ("Complete", None),
                         Some(uri) => {
                             let (st, err, key) = match s3_uri(uri) {
-                                None => ("CLIENT_ERROR", Some(format!("Invalid S3 URI: {uri}")), String::new()),
+                                None => (
+                                    "CLIENT_ERROR",
+                                    Some(format!("Invalid S3 URI: {uri}")),
+                                    String::new(),
+                                ),
                                 Some((bucket, prefix)) => {
                                     let key = if prefix.is_empty() {
                                         format!("{name}/{query_id}.json")
@@ -116,7 +121,10 @@ impl Logs {
                                             .into_iter()
                                             .flatten()
                                             .filter_map(|c| {
-                                                Some((c["field"].as_str()?.to_string(), c["value"].clone()))
+                                                Some((
+                                                    c["field"].as_str()?.to_string(),
+                                                    c["value"].clone(),
+                                                ))
                                             })
                                             .collect();
                                         body.push_str(&Value::Object(obj).to_string());
@@ -130,7 +138,11 @@ impl Logs {
                                     let ctx = crate::export::ctx_for(&p);
                                     match rt.invoke(&ctx, "s3", "PutObject", input).await {
                                         Ok(_) => ("COMPLETE", None, format!("s3://{bucket}/{key}")),
-                                        Err(e) => ("FAILED", Some(format!("{}: {}", e.code, e.message)), String::new()),
+                                        Err(e) => (
+                                            "FAILED",
+                                            Some(format!("{}: {}", e.code, e.message)),
+                                            String::new(),
+                                        ),
                                     }
                                 }
                             };
@@ -142,7 +154,11 @@ impl Logs {
                                 dst["processedIdentifier"] = json!(key);
                             }
                             destinations.push(dst);
-                            if st == "COMPLETE" { ("Complete", None) } else { ("Failed", err) }
+                            if st == "COMPLETE" {
+                                ("Complete", None)
+                            } else {
+                                ("Failed", err)
+                            }
                         }
                     }
                 }
@@ -223,7 +239,11 @@ mod tests {
         fn ensure_loaded<'a>(&'a self, _s: &'static str) -> BoxFuture<'a, ()> {
             Box::pin(async {})
         }
-        fn wait_durable<'a>(&'a self, _s: &'static str, _v: u64) -> BoxFuture<'a, Result<(), String>> {
+        fn wait_durable<'a>(
+            &'a self,
+            _s: &'static str,
+            _v: u64,
+        ) -> BoxFuture<'a, Result<(), String>> {
             Box::pin(async { Ok(()) })
         }
         fn is_ready(&self, _s: &str) -> bool {
@@ -253,16 +273,25 @@ mod tests {
         let ctx = RequestContext::from_scope(None);
         let call = |op: &str, v: Value| l.handle(&ctx, op, &v).unwrap().value;
         call("CreateLogGroup", json!({"logGroupName": "/app"}));
-        call("CreateLogStream", json!({"logGroupName": "/app", "logStreamName": "s"}));
-        call("PutLogEvents", json!({"logGroupName": "/app", "logStreamName": "s", "logEvents": [
+        call(
+            "CreateLogStream",
+            json!({"logGroupName": "/app", "logStreamName": "s"}),
+        );
+        call(
+            "PutLogEvents",
+            json!({"logGroupName": "/app", "logStreamName": "s", "logEvents": [
             {"timestamp": T0 - 60_000, "message": "ERROR one"},
             {"timestamp": T0 - 50_000, "message": "INFO two"},
-            {"timestamp": T0, "message": "ERROR three"}]}));
-        call("CreateScheduledQuery", json!({"name": "errors", "queryLanguage": "CWLI",
+            {"timestamp": T0, "message": "ERROR three"}]}),
+        );
+        call(
+            "CreateScheduledQuery",
+            json!({"name": "errors", "queryLanguage": "CWLI",
             "queryString": "filter @message like /ERROR/ | stats count(*) as n",
             "scheduleExpression": "rate(5 minutes)", "executionRoleArn": "arn:aws:iam::000000000000:role/r",
             "logGroupIdentifiers": ["/app"], "startTimeOffset": 600,
-            "destinationConfiguration": {"s3Configuration": {"destinationIdentifier": "s3://results/daily", "roleArn": "arn:aws:iam::000000000000:role/r"}}}));
+            "destinationConfiguration": {"s3Configuration": {"destinationIdentifier": "s3://results/daily", "roleArn": "arn:aws:iam::000000000000:role/r"}}}),
+        );
         let rt = S3::default();
         // Not due before its first run (5 minutes after creation).
         assert_eq!(l.run_scheduled_queries(&rt).await, None);
@@ -272,7 +301,10 @@ mod tests {
         assert_eq!(puts.len(), 1);
         assert_eq!(puts[0]["Bucket"], "results");
         let key = puts[0]["Key"].as_str().unwrap();
-        assert!(key.starts_with("daily/errors/") && key.ends_with(".json"), "{key}");
+        assert!(
+            key.starts_with("daily/errors/") && key.ends_with(".json"),
+            "{key}"
+        );
         let body = base64::engine::general_purpose::STANDARD
             .decode(puts[0]["Body"].as_str().unwrap())
             .unwrap();
@@ -283,14 +315,20 @@ mod tests {
         assert_eq!(q["lastExecutionStatus"], "Complete");
         assert_eq!(q["lastTriggeredTime"], T0 + 301_000);
         assert!(q.get("_next").is_none());
-        let h = call("GetScheduledQueryHistory", json!({"identifier": "errors", "startTime": 0, "endTime": T0 + 10_000_000}));
+        let h = call(
+            "GetScheduledQueryHistory",
+            json!({"identifier": "errors", "startTime": 0, "endTime": T0 + 10_000_000}),
+        );
         let runs = h["triggerHistory"].as_array().unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0]["destinations"][0]["status"], "COMPLETE");
         // A disabled query does not run.
-        call("UpdateScheduledQuery", json!({"identifier": "errors", "queryLanguage": "CWLI",
+        call(
+            "UpdateScheduledQuery",
+            json!({"identifier": "errors", "queryLanguage": "CWLI",
             "queryString": "fields @message", "scheduleExpression": "rate(5 minutes)",
-            "executionRoleArn": "arn:aws:iam::000000000000:role/r", "state": "DISABLED"}));
+            "executionRoleArn": "arn:aws:iam::000000000000:role/r", "state": "DISABLED"}),
+        );
         l.set_clock(T0 + 3_600_000);
         assert_eq!(l.run_scheduled_queries(&rt).await, None);
     }
@@ -300,7 +338,8 @@ mod tests {
         assert_eq!(s3_uri("s3://b/p/q/"), Some(("b".into(), "p/q".into())));
         assert_eq!(s3_uri("s3://b"), Some(("b".into(), String::new())));
         assert_eq!(s3_uri("https://b"), None);
-        let d = json!({"scheduleExpression": "cron(0 * * * ? *)", "scheduleEndTime": T0 + 3_600_000});
+        let d =
+            json!({"scheduleExpression": "cron(0 * * * ? *)", "scheduleEndTime": T0 + 3_600_000});
         assert_eq!(next_run(&d, T0), Some(T0 + 3_600_000));
         assert_eq!(next_run(&d, T0 + 3_600_000), None);
     }

@@ -234,7 +234,9 @@ impl Service for Logs {
                         let l = logs.clone();
                         let now = logs.now_ms();
                         let before = logs.store.version();
-                        let _ = tokio::task::spawn_blocking(move || l.evaluate_anomaly_detectors(now)).await;
+                        let _ =
+                            tokio::task::spawn_blocking(move || l.evaluate_anomaly_detectors(now))
+                                .await;
                         if logs.store.version() != before {
                             let _ = rt.wait_durable(NAME, logs.store.version()).await;
                         }

@@ -54,9 +54,11 @@ fn generate() -> Vec<Ev> {
                     USERS[user],
                     rnd() % 50
                 ),
-                1 => json!({"level": LEVELS[level].to_lowercase(), "x": n % 100, "user": USERS[user],
+                1 => {
+                    json!({"level": LEVELS[level].to_lowercase(), "x": n % 100, "user": USERS[user],
                     "req": {"ms": n}, "i": i})
-                .to_string(),
+                    .to_string()
+                }
                 _ => format!(
                     "10.0.{}.{} {} GET /p{} {status} {n} {i}",
                     rnd() % 256,
@@ -177,18 +179,29 @@ fn filter_and_insights_over_100k_events_match_the_reference() {
     let t = Instant::now();
     load(&l, &ctx, &evs);
     println!("loaded {N} events in {:?}", t.elapsed());
-    let by_msg: HashMap<&str, usize> = evs.iter().enumerate().map(|(i, e)| (e.msg.as_str(), i)).collect();
+    let by_msg: HashMap<&str, usize> = evs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.msg.as_str(), i))
+        .collect();
     assert_eq!(by_msg.len(), N, "messages are unique");
 
     let cases: Vec<(&str, Reference)> = vec![
         ("", |_| true),
         ("ERROR", |e| e.msg.contains("ERROR")),
-        ("\"user=bob latency=1\"", |e| e.msg.contains("user=bob latency=1")),
-        ("ERROR -alice", |e| e.msg.contains("ERROR") && !e.msg.contains("alice")),
-        ("?WARN ?DEBUG", |e| e.msg.contains("WARN") || e.msg.contains("DEBUG")),
+        ("\"user=bob latency=1\"", |e| {
+            e.msg.contains("user=bob latency=1")
+        }),
+        ("ERROR -alice", |e| {
+            e.msg.contains("ERROR") && !e.msg.contains("alice")
+        }),
+        ("?WARN ?DEBUG", |e| {
+            e.msg.contains("WARN") || e.msg.contains("DEBUG")
+        }),
         ("{ $.x = 42 }", |e| json_of(e).is_some_and(|v| v["x"] == 42)),
         ("{ $.level = \"error\" && $.req.ms > 500 }", |e| {
-            json_of(e).is_some_and(|v| v["level"] == "error" && v["req"]["ms"].as_u64().unwrap() > 500)
+            json_of(e)
+                .is_some_and(|v| v["level"] == "error" && v["req"]["ms"].as_u64().unwrap() > 500)
         }),
         ("{ $.user = \"car*\" || $.x < 3 }", |e| {
             json_of(e).is_some_and(|v| v["user"] == "carol" || v["x"].as_u64().unwrap() < 3)
@@ -199,9 +212,7 @@ fn filter_and_insights_over_100k_events_match_the_reference() {
         }),
         ("[ip, user = bob, ..., bytes > 900, id]", |e| {
             let f = fields(e);
-            f.len() >= 4
-                && f[1] == "bob"
-                && f[f.len() - 2].parse::<f64>().is_ok_and(|b| b > 900.0)
+            f.len() >= 4 && f[1] == "bob" && f[f.len() - 2].parse::<f64>().is_ok_and(|b| b > 900.0)
         }),
     ];
     for (pattern, reference) in &cases {
@@ -212,7 +223,10 @@ fn filter_and_insights_over_100k_events_match_the_reference() {
             let took = t.elapsed();
             let mut idx: Vec<usize> = got.iter().map(|m| by_msg[m.as_str()]).collect();
             // Events come in (timestamp, stream) order: here, generation order.
-            assert!(idx.windows(2).all(|w| w[0] < w[1]), "{pattern:?}: out of order or repeated");
+            assert!(
+                idx.windows(2).all(|w| w[0] < w[1]),
+                "{pattern:?}: out of order or repeated"
+            );
             idx.dedup();
             assert_eq!(idx.len(), got.len(), "{pattern:?}: an event came twice");
             assert_eq!(idx, expected, "{pattern:?} (limit {limit})");
@@ -227,7 +241,11 @@ fn filter_and_insights_over_100k_events_match_the_reference() {
 
     // Insights.
     let t = Instant::now();
-    let r = query(&l, &ctx, "filter @message like /ERROR/ | stats count(*) as n");
+    let r = query(
+        &l,
+        &ctx,
+        "filter @message like /ERROR/ | stats count(*) as n",
+    );
     let n = evs.iter().filter(|e| e.msg.contains("ERROR")).count();
     assert_eq!(r, vec![BTreeMap::from([("n".to_string(), n.to_string())])]);
     println!("Insights filter+count: {:?}", t.elapsed());
@@ -246,7 +264,10 @@ fn filter_and_insights_over_100k_events_match_the_reference() {
         .iter()
         .map(|(b, c)| {
             let s = snapstack_protocol::codec::time::iso8601(*b as i64, true);
-            (s.replace('T', " ").trim_end_matches('Z').to_string(), c.to_string())
+            (
+                s.replace('T', " ").trim_end_matches('Z').to_string(),
+                c.to_string(),
+            )
         })
         .collect();
     assert_eq!(got, want);
@@ -268,7 +289,10 @@ fn filter_and_insights_over_100k_events_match_the_reference() {
     xs.truncate(20);
     let got: Vec<u64> = r.iter().map(|row| row["x"].parse().unwrap()).collect();
     assert_eq!(got, xs);
-    assert!(r.iter().all(|row| row.contains_key("@timestamp") && row.contains_key("user")));
+    assert!(
+        r.iter()
+            .all(|row| row.contains_key("@timestamp") && row.contains_key("user"))
+    );
     println!("Insights fields/filter/sort/limit: {:?}", t.elapsed());
 
     let t = Instant::now();
