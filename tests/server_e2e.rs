@@ -889,7 +889,8 @@ fn enforce_iam_decides_and_survives_kill9() {
 /// filters into CloudWatch, Insights); metrics in each protocol CloudWatch's model lists
 /// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs; every
 /// Logs family of stored resources, an export task read back from S3, a subscription filter
-/// into Kinesis, CloudWatch's metric streams, detectors, rules and its PNG widget.
+/// into Kinesis, CloudWatch's metric streams, detectors, rules and its PNG widget; mute rules
+/// silencing actions, anomaly bands, Insights `bin()`, log anomaly detectors.
 #[test]
 fn cloudwatch_and_logs_through_boto3() {
     let dir = tempdir();
@@ -910,6 +911,7 @@ fn cloudwatch_and_logs_through_boto3() {
             "subscribe",
             "livetail",
             "cw-more",
+            "obs",
         ],
     );
 }
@@ -917,7 +919,8 @@ fn cloudwatch_and_logs_through_boto3() {
 /// An alarm goes to ALARM from PutMetricData (its SNS action reaches an SQS queue subscribed to
 /// the topic, and is recorded in the history); after a hard kill and a restart it is still in
 /// ALARM, evaluation resumes on its period, and its OK action reaches the queue; the new Logs
-/// and CloudWatch records survive too.
+/// and CloudWatch records survive too; a scheduled query and a metric stream created before the
+/// kill run after it (into S3, the stream through Firehose).
 #[test]
 fn cloudwatch_alarm_survives_kill9_and_evaluation_resumes() {
     let dir = tempdir();

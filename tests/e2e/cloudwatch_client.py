@@ -15,7 +15,9 @@ Usage: cloudwatch_client.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
                         history; new Logs and CloudWatch resources are created
   alarm-check           after a restart: still in ALARM with its history; evaluation resumes
                         (low values bring it to OK), whose OK action reaches the queue; the new
-                        resources are still there
+                        resources are still there; the scheduled query created before the
+                        restart runs and writes its results to S3, and the metric stream created
+                        before it delivers its minute through Firehose into S3
   logs-more             every Logs family added with the stored resources: destinations and
                         policies, resource / account / data protection / index policies, field
                         indexes, deliveries, query definitions, transformers (TestTransformer),
@@ -28,6 +30,9 @@ Usage: cloudwatch_client.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
                         matching events put after the session started
   cw-more               metric streams, anomaly detectors, insight rules (and managed), mute
                         rules, OTel enrichment, alarm contributors, GetMetricWidgetImage (a PNG)
+  obs                   what is simulated beyond storage: a mute rule silences an alarm's action,
+                        an anomaly detector trains and ANOMALY_DETECTION_BAND answers its band,
+                        Insights `stats ... by bin()`, a log anomaly detector's lifecycle
 """
 
 import base64
@@ -366,6 +371,46 @@ def cmd_alarm_prepare():
                         RoleArn="arn:aws:iam::000000000000:role/r", OutputFormat="json")
     c.stop_metric_streams(Names=["restart-stream"])
     c.put_anomaly_detector(SingleMetricAnomalyDetector={"Namespace": "E2E/Alarm", "MetricName": "CPU", "Stat": "Average"})
+    # A scheduled query (every minute, into S3) and a metric stream (through Firehose into S3),
+    # whose runs and deliveries happen around the restart.
+    s3, fh = client("s3"), client("firehose")
+    s3.create_bucket(Bucket="sched-results")
+    s3.create_bucket(Bucket="stream-out")
+    lg.create_log_group(logGroupName="/sched")
+    lg.create_log_stream(logGroupName="/sched", logStreamName="s")
+    lg.put_log_events(logGroupName="/sched", logStreamName="s", logEvents=[
+        {"timestamp": now_ms() - 1000 + i, "message": m} for i, m in enumerate(["ERROR a", "INFO b", "ERROR c"])])
+    lg.create_scheduled_query(name="errors", queryLanguage="CWLI", scheduleExpression="rate(1 minute)",
+                              queryString="filter @message like /ERROR/ | stats count(*) as n",
+                              executionRoleArn="arn:aws:iam::000000000000:role/r", logGroupIdentifiers=["/sched"],
+                              startTimeOffset=3600, destinationConfiguration={"s3Configuration": {
+                                  "destinationIdentifier": "s3://sched-results/runs",
+                                  "roleArn": "arn:aws:iam::000000000000:role/r"}})
+    fh_arn = fh.create_delivery_stream(DeliveryStreamName="metric-fh", ExtendedS3DestinationConfiguration={
+        "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::stream-out",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}})["DeliveryStreamARN"]
+    c.put_metric_stream(Name="obs-stream", FirehoseArn=fh_arn, RoleArn="arn:aws:iam::000000000000:role/r",
+                        OutputFormat="json", IncludeFilters=[{"Namespace": "E2E/Stream"}])
+    # A datum in the minute after the stream's creation (the first it streams).
+    minute = (int(time.time()) // 60 + 1) * 60
+    c.put_metric_data(Namespace="E2E/Stream", MetricData=[
+        {"MetricName": "Hits", "Value": v, "Unit": "Count", "Timestamp": minute + 5} for v in (3.0, 4.0)])
+
+
+def wait_for(what, fn, seconds=150):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(1)
+    check(False, f"timed out waiting for {what}")
+
+
+def s3_objects(bucket):
+    s3 = client("s3")
+    return [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
 def cmd_alarm_check():
@@ -389,6 +434,22 @@ def cmd_alarm_check():
     check([q["name"] for q in lg.describe_query_definitions()["queryDefinitions"]] == ["restart-q"], "qdef")
     check(c.get_metric_stream(Name="restart-stream")["State"] == "stopped", "stream")
     check(len(c.describe_anomaly_detectors(Namespace="E2E/Alarm")["AnomalyDetectors"]) == 1, "detector")
+    # The scheduled query ran (on its absolute schedule, across the restart) into S3.
+    runs = wait_for("a scheduled query run", lambda: [
+        r for r in lg.get_scheduled_query_history(identifier="errors", startTime=0,
+                                                  endTime=now_ms() + 60_000)["triggerHistory"]
+        if r["executionStatus"] == "Complete"])
+    check(runs[0]["destinations"][0]["status"] == "COMPLETE", runs)
+    check(lg.get_scheduled_query(identifier="errors")["lastExecutionStatus"] == "Complete", "last status")
+    bodies = s3_objects("sched-results")
+    check(bodies and json.loads(bodies[0].decode().splitlines()[0]) == {"n": "2"}, bodies)
+    # The metric stream's minute went through Firehose into S3, in AWS's JSON format.
+    def streamed():
+        lines = [json.loads(x) for b in s3_objects("stream-out") for x in b.decode().splitlines() if x.strip()]
+        return [x for x in lines if x.get("metric_stream_name") == "obs-stream"]
+    recs = wait_for("the metric stream's records", streamed)
+    check(recs[0]["namespace"] == "E2E/Stream" and recs[0]["metric_name"] == "Hits", recs)
+    check(recs[0]["value"] == {"max": 4.0, "min": 3.0, "sum": 7.0, "count": 2.0} and recs[0]["unit"] == "Count", recs)
 
 
 def cmd_logs_more():
@@ -665,6 +726,61 @@ def cmd_cw_more():
     check(int.from_bytes(png[16:20], "big") == 300 and int.from_bytes(png[20:24], "big") == 200, "size")
 
 
+def cmd_obs():
+    c, lg, sns = cloudwatch(), logs(), client("sns")
+    # A mute rule in its window: the state changes, the action does not run.
+    topic = sns.create_topic(Name="muted-alarms")["TopicArn"]
+    c.put_metric_alarm(AlarmName="muted", Namespace="Obs", MetricName="m", Statistic="Sum", Period=60,
+                       EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+                       AlarmActions=[topic])
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 60))
+    c.put_alarm_mute_rule(Name="maintenance", Rule={"Schedule": {"Expression": f"at({start})", "Duration": "PT1H"}},
+                          MuteTargets={"AlarmNames": ["muted"]})
+    c.set_alarm_state(AlarmName="muted", StateValue="ALARM", StateReason="test")
+    h = c.describe_alarm_history(AlarmName="muted", HistoryItemType="Action")["AlarmHistoryItems"]
+    check(len(h) == 1 and "muted by alarm mute rule maintenance" in h[0]["HistorySummary"], h)
+    time.sleep(2)
+    h = c.describe_alarm_history(AlarmName="muted", HistoryItemType="Action")["AlarmHistoryItems"]
+    check(len(h) == 1, h)
+    c.delete_alarm_mute_rule(AlarmMuteRuleName="maintenance")
+    c.set_alarm_state(AlarmName="muted", StateValue="OK", StateReason="test")
+    c.set_alarm_state(AlarmName="muted", StateValue="ALARM", StateReason="test")
+    h = wait_for("the unmuted action", lambda: [x for x in c.describe_alarm_history(
+        AlarmName="muted", HistoryItemType="Action")["AlarmHistoryItems"] if "executed action" in x["HistorySummary"]], 30)
+    check(topic in h[0]["HistorySummary"], h)
+    # An anomaly detector trains on the data; the band is mean ± k·stddev of its training window.
+    t0 = (int(time.time()) // 300) * 300 - 3600
+    c.put_metric_data(Namespace="Obs", MetricData=[
+        {"MetricName": "lat", "Value": 10.0 if i % 2 == 0 else 20.0, "Timestamp": t0 + i * 300} for i in range(12)])
+    det = {"Namespace": "Obs", "MetricName": "lat", "Stat": "Average"}
+    c.put_anomaly_detector(SingleMetricAnomalyDetector=det)
+    check(c.describe_anomaly_detectors(Namespace="Obs")["AnomalyDetectors"][0]["StateValue"] == "TRAINED", "trained")
+    r = c.get_metric_data(StartTime=t0, EndTime=t0 + 3600, MetricDataQueries=[
+        {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "Obs", "MetricName": "lat"}, "Period": 300, "Stat": "Average"}},
+        {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "Label": "lat"}])["MetricDataResults"]
+    bands = {x["Label"]: x["Values"] for x in r if x["Id"] == "band"}
+    check(bands["lat Lower"][0] == 5.0 and bands["lat Upper"][0] == 25.0, bands)
+    # Insights stats by bin().
+    lg.create_log_group(logGroupName="/obs")
+    lg.create_log_stream(logGroupName="/obs", logStreamName="s")
+    base = (now_ms() // 60_000 - 5) * 60_000
+    lg.put_log_events(logGroupName="/obs", logStreamName="s", logEvents=[
+        {"timestamp": base + i * 20_000, "message": f"GET /x {i}"} for i in range(9)])
+    q = lg.start_query(logGroupName="/obs", startTime=base // 1000, endTime=base // 1000 + 600,
+                       queryString="stats count(*) as c by bin(1m)")["queryId"]
+    res = lg.get_query_results(queryId=q)
+    counts = sorted(int(f["value"]) for row in res["results"] for f in row if f["field"] == "c")
+    check(counts == [3, 3, 3], res)
+    # A log anomaly detector: created INITIALIZING, evaluated on its period (unit-tested), no
+    # anomalies yet; UpdateAnomaly of an unknown anomaly is refused.
+    garn = f"arn:aws:logs:us-east-1:000000000000:log-group:/obs"
+    darn = lg.create_log_anomaly_detector(logGroupArnList=[garn], evaluationFrequency="ONE_MIN")["anomalyDetectorArn"]
+    check(lg.get_log_anomaly_detector(anomalyDetectorArn=darn)["anomalyDetectorStatus"] == "INITIALIZING", "init")
+    check(lg.list_anomalies(anomalyDetectorArn=darn)["anomalies"] == [], "anomalies")
+    expect_error("ResourceNotFoundException", lg.update_anomaly, anomalyDetectorArn=darn, anomalyId="x",
+                 suppressionType="INFINITE")
+
+
 COMMANDS = {
     "logs": (cmd_logs, 0),
     "metrics": (cmd_metrics, 1),
@@ -676,6 +792,7 @@ COMMANDS = {
     "subscribe": (cmd_subscribe, 0),
     "livetail": (cmd_livetail, 0),
     "cw-more": (cmd_cw_more, 0),
+    "obs": (cmd_obs, 0),
 }
 
 

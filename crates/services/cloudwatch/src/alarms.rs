@@ -500,11 +500,31 @@ impl CloudWatch {
             "OK" => "OKActions",
             _ => "InsufficientDataActions",
         };
-        let actions = if a.actions_enabled {
+        let mut actions = if a.actions_enabled {
             strings(&cfg, key)
         } else {
             Vec::new()
         };
+        if !actions.is_empty()
+            && let Some(rule) = crate::mute::muted_by(txn, p, name, now)
+        {
+            add_history(
+                txn,
+                p,
+                self.next_seq(),
+                HistoryRec {
+                    alarm: name.to_string(),
+                    composite: a.composite,
+                    ts_ms: now,
+                    kind: "Action".into(),
+                    summary: format!("Actions of alarm {name} muted by alarm mute rule {rule}"),
+                    data:
+                        json!({"actionState": "Muted", "alarmMuteRule": rule, "actions": actions})
+                            .to_string(),
+                },
+            );
+            actions.clear();
+        }
         let t = Transition {
             partition: p.clone(),
             alarm: name.to_string(),

@@ -2,10 +2,10 @@
 //! Insights rules (and the managed ones), alarm mute rules, the OTel enrichment switch, and
 //! alarm contributors.
 //!
-//! Not simulated: metric streams store their state but send nothing to Firehose; anomaly
-//! detectors stay PENDING_TRAINING (no model is trained, so no ANOMALY_DETECTION_BAND);
-//! GetInsightRuleReport answers an empty report (rules are not run over log events); mute rules
-//! are stored with their status from their dates but do not silence actions.
+//! Simulated elsewhere: metric streams deliver to Firehose ([`crate::streams`]), anomaly
+//! detectors train a simple band model ([`crate::anomaly`]), mute rules silence actions
+//! ([`crate::mute`]). Not simulated: GetInsightRuleReport answers an empty report (rules are not
+//! run over log events).
 
 use serde_json::{Value, json};
 use snapstack_engine::{Partition, Snapshot, Txn};
@@ -16,7 +16,7 @@ use crate::*;
 pub(crate) const METRIC_STREAM: &str = "metric-stream";
 pub(crate) const ANOMALY_DETECTOR: &str = "anomaly-detector";
 pub(crate) const INSIGHT_RULE: &str = "insight-rule";
-pub(crate) const MUTE_RULE: &str = "mute-rule";
+pub(crate) use crate::mute::MUTE_RULE;
 pub(crate) const OTEL: &str = "otel";
 
 /// Insight rules per account and region (AWS's quota).
@@ -242,6 +242,11 @@ impl CloudWatch {
             for k in ["IncludeFilters", "ExcludeFilters", "StatisticsConfigurations"] {
                 d[k] = v.get(k).cloned().unwrap_or(json!([]));
             }
+            // The minute the stream streams from (crate::streams).
+            d["_from"] = cur
+                .as_ref()
+                .and_then(|c| c.get("_from").cloned())
+                .unwrap_or_else(|| json!(crate::streams::first_minute(now)));
             store(txn, p, METRIC_STREAM, &name, &d, now);
             self.tag(txn, p, &arn, v);
         });
@@ -250,8 +255,11 @@ impl CloudWatch {
 
     pub(crate) fn get_metric_stream(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let name = str_of(v, "Name").ok_or_else(|| missing("Name"))?;
-        let d = load(&self.store.snapshot(), p, METRIC_STREAM, name)
+        let mut d = load(&self.store.snapshot(), p, METRIC_STREAM, name)
             .ok_or_else(|| not_found(format!("The metric stream {name} does not exist.")))?;
+        if let Some(m) = d.as_object_mut() {
+            m.retain(|k, _| !k.starts_with('_'));
+        }
         out(d, None)
     }
 
@@ -303,6 +311,9 @@ impl CloudWatch {
             for n in &names {
                 let mut d = load_txn(txn, p, METRIC_STREAM, n)
                     .ok_or_else(|| not_found(format!("The metric stream {n} does not exist.")))?;
+                if running && d["State"] != "running" {
+                    d["_from"] = json!(crate::streams::first_minute(now));
+                }
                 d["State"] = json!(if running { "running" } else { "stopped" });
                 d["LastUpdateDate"] = secs(now);
                 store(txn, p, METRIC_STREAM, n, &d, now);
@@ -367,6 +378,7 @@ impl CloudWatch {
         let (ns, name) = (str_of(v, "Namespace"), str_of(v, "MetricName"));
         let dims = dims_of(v, "Dimensions");
         let types = strings(v, "AnomalyDetectorTypes");
+        let now = self.now_ms();
         let items: Vec<Value> = all(&self.store.snapshot(), p, ANOMALY_DETECTOR)
             .into_iter()
             .filter(|(id, d)| {
@@ -377,7 +389,10 @@ impl CloudWatch {
                     && name.is_none_or(|n| d["MetricName"] == n)
                     && (dims.is_empty() || dims_of(d, "Dimensions") == dims)
             })
-            .map(|(_, d)| d)
+            .map(|(_, mut d)| {
+                d["StateValue"] = json!(self.detector_state(p, &d, now));
+                d
+            })
             .collect();
         let (items, next) = paged(items, v, "MaxResults", 100)?;
         out(with_next(json!({ "AnomalyDetectors": items }), next), None)
@@ -600,13 +615,15 @@ impl CloudWatch {
             .to_string();
         let sched = v.pointer("/Rule/Schedule").ok_or_else(|| missing("Rule"))?;
         let expr = str_of(sched, "Expression").unwrap_or_default();
-        if !(expr.starts_with("cron(") || expr.starts_with("at(")) || !expr.ends_with(')') {
+        if !(expr.starts_with("cron(") || expr.starts_with("at("))
+            || crate::schedule::parse(expr).is_err()
+        {
             return Err(invalid_value(format!(
                 "Invalid schedule expression: {expr}"
             )));
         }
         let dur = str_of(sched, "Duration").unwrap_or_default();
-        if !dur.starts_with('P') || dur.len() < 3 {
+        if crate::schedule::duration_ms(dur).is_none_or(|d| d == 0) {
             return Err(invalid_value(format!(
                 "Invalid duration: {dur} (an ISO 8601 duration such as PT2H)"
             )));

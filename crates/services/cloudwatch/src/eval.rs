@@ -3,7 +3,7 @@
 //! complete periods before it), composite alarms on every
 //! pass from their children's states. A state change is recorded (record and history) in the
 //! same write; its actions (SNS topics) run afterwards and their outcome goes to the history.
-//! Also the retention sweep of datapoints and history.
+//! Also the retention sweep of history (and the rollups of [`crate::rollup`]).
 
 use std::ops::Bound;
 
@@ -17,8 +17,6 @@ use crate::metrics::{MetricId, buckets};
 use crate::stats::Agg;
 use crate::*;
 
-/// Datapoints are kept this long (AWS keeps 1-hour data 15 months).
-pub const POINT_RETENTION_MS: u64 = 455 * 86_400_000;
 /// History items are kept this long (AWS: 30 days).
 pub const HISTORY_RETENTION_MS: u64 = 30 * 86_400_000;
 /// Deletions per store write in the sweep.
@@ -518,29 +516,14 @@ impl CloudWatch {
         out
     }
 
-    /// Drop datapoints past [`POINT_RETENTION_MS`] and history past [`HISTORY_RETENTION_MS`].
+    /// The retention sweep: data rolled up by resolution and dropped after 455 days
+    /// ([`crate::rollup`]), history past [`HISTORY_RETENTION_MS`] dropped. Returns how many
+    /// records were removed.
     pub fn sweep(&self, now: u64) -> usize {
-        let mut deleted = 0;
+        let mut deleted = self.rollup(now);
         for p in self.partitions() {
             let snap = self.store.snapshot();
-            let metrics: Vec<(String, String, String)> = snap
-                .scan_prefix(&metrics_prefix(&p))
-                .filter_map(|(_, r)| match r {
-                    CwRecord::Metric(m) => {
-                        Some((m.namespace.clone(), m.name.clone(), dim_key(&m.dims)))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let mut ranges: Vec<(Key, Key)> = metrics
-                .iter()
-                .map(|(ns, n, dk)| {
-                    (
-                        points_prefix(&p, ns, n, dk),
-                        point_key(&p, ns, n, dk, now.saturating_sub(POINT_RETENTION_MS), 0),
-                    )
-                })
-                .collect();
+            let mut ranges: Vec<(Key, Key)> = Vec::new();
             let alarms: Vec<String> = snap
                 .scan_prefix(&p.key().str("h").build())
                 .filter_map(|(_, r)| match r {

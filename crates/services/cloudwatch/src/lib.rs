@@ -4,8 +4,11 @@
 //!
 //! Records, each keyed under the request's partition:
 //! - `("m", namespace, name, dims)`: a metric (ListMetrics);
-//! - `("d", namespace, name, dims, timestamp, seq)`: one datum, so a metric's data is one ordered
-//!   range and a time range a sub-range;
+//! - `("d", namespace, name, dims, timestamp, seq)`: one datum, or one rollup of coarser
+//!   resolution ([`rollup`]), so a metric's data is one ordered range and a time range a
+//!   sub-range;
+//! - `("w", namespace, name, dims)`: the metric's rollup watermarks and next due time;
+//! - `("y", id)`: a metric stream's records owed to its Firehose ([`streams`]);
 //! - `("a", name)`: an alarm, with its state and the absolute time of its next evaluation;
 //! - `("h", alarm, timestamp, seq)`: alarm history;
 //! - `("b", name)`: a dashboard; `("t", arn)`: tags;
@@ -27,14 +30,19 @@ use snapstack_service::RequestContext;
 
 pub mod actions;
 mod alarms;
+pub mod anomaly;
 mod catalog;
 mod dashboards;
 pub mod eval;
 pub mod expr;
 mod metrics;
 pub mod model;
+mod mute;
+pub mod rollup;
+pub mod schedule;
 mod service;
 pub mod stats;
+pub mod streams;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

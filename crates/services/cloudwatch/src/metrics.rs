@@ -40,7 +40,8 @@ pub(crate) struct MetricId<'a> {
 }
 
 /// The points of a metric in [start, end), by period (bucket start → points), only those with
-/// the unit when one is given.
+/// the unit when one is given: the data as put, and the rollups whose resolution divides the
+/// period ([`crate::rollup`]).
 pub(crate) fn buckets<'s>(
     snap: &'s Snapshot<CwRecord>,
     p: &Partition,
@@ -56,7 +57,12 @@ pub(crate) fn buckets<'s>(
     let mut out: BTreeMap<u64, Vec<&PointRec>> = BTreeMap::new();
     let period = period.max(1);
     for (_, r) in snap.range((Bound::Included(lo), Bound::Excluded(hi))) {
-        let CwRecord::Point(pt) = r else { continue };
+        let pt = match r {
+            CwRecord::Point(pt) => pt,
+            // Rolled-up data answers only periods that are multiples of its resolution.
+            CwRecord::Rollup(r) if period.is_multiple_of(r.res_ms) => &r.point,
+            _ => continue,
+        };
         if unit.is_some_and(|u| pt.unit.as_deref().unwrap_or("None") != u) {
             continue;
         }
@@ -526,16 +532,39 @@ impl CloudWatch {
         // Expressions in dependency order (each may use stats and earlier-evaluated expressions).
         let mut pending: Vec<(String, expr::Ast)> = Vec::new();
         let mut messages = Vec::new();
+        let mut many: BTreeMap<String, Vec<(String, Series)>> = BTreeMap::new();
         for q in &queries {
             if let Some(e) = str_of(q, "Expression") {
                 let id = str_of(q, "Id").unwrap_or_default().to_string();
                 let ast = expr::parse(e)
                     .map_err(|m| invalid_value(format!("Error in expression {id}: {m}")))?;
                 labels.insert(id.clone(), str_of(q, "Label").unwrap_or(&id).to_string());
+                if let Some(call) = crate::anomaly::band_call(&ast) {
+                    let (of, k) =
+                        call.map_err(|m| invalid_value(format!("Error in expression {id}: {m}")))?;
+                    let ms = queries
+                        .iter()
+                        .find(|x| str_of(x, "Id") == Some(of.as_str()))
+                        .and_then(|x| x.get("MetricStat"))
+                        .ok_or_else(|| {
+                            invalid_value(format!(
+                                "Error in expression {id}: ANOMALY_DETECTION_BAND needs the id of a metric query."
+                            ))
+                        })?;
+                    let period = int_of(ms, "Period").unwrap_or(60).max(1) as u64 * 1000;
+                    let band_grid: Vec<u64> = (0..)
+                        .map(|i: u64| start + i * period)
+                        .take_while(|t| *t < end)
+                        .take(100_800)
+                        .collect();
+                    let (lo, hi) = self.band(&snap, p, ms, k, end, &band_grid);
+                    many.insert(id.clone(), vec![("Lower".into(), lo), ("Upper".into(), hi)]);
+                    series.insert(id, Series::new());
+                    continue;
+                }
                 pending.push((id, ast));
             }
         }
-        let mut many: BTreeMap<String, Vec<(String, Series)>> = BTreeMap::new();
         while !pending.is_empty() {
             let before = pending.len();
             let mut rest = Vec::new();

@@ -18,6 +18,13 @@ pub enum CwRecord {
     /// A stored resource whose state is one JSON document (metric streams, anomaly detectors,
     /// insight rules, alarm mute rules, the OTel enrichment switch).
     Resource(ResourceRec),
+    /// Data rolled up into a coarser resolution by the retention sweeper ([`crate::rollup`]),
+    /// keyed like a datum at its bucket's start.
+    Rollup(RollupRec),
+    /// A metric's rollup watermarks (one per resolution step) and when its next step is due.
+    RollupMark(MarkRec),
+    /// Datapoints of a metric stream owed to its Firehose (the outbox of [`crate::streams`]).
+    StreamDelivery(StreamDeliveryRec),
 }
 
 impl Record for CwRecord {}
@@ -112,6 +119,52 @@ pub struct ResourceRec {
     pub created_ms: u64,
     pub updated_ms: u64,
     pub body: String,
+}
+
+/// The statistics of one bucket of `res_ms` (60 s, 5 min or 1 h): SampleCount, Sum, Minimum
+/// and Maximum exactly; `point.values` the kept values (see [`crate::rollup`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RollupRec {
+    pub res_ms: u64,
+    pub point: PointRec,
+}
+
+/// A metric's rollup progress: `done[l]` is the time before which data of level `l` (0: as
+/// put, 1: 60 s, 2: 5 min, 3: 1 h) has been rolled into the next level (or, for 3, deleted);
+/// `due_ms` the absolute time the next step is due.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MarkRec {
+    pub namespace: String,
+    pub name: String,
+    pub dims: Vec<(String, String)>,
+    pub done: Vec<u64>,
+    pub due_ms: u64,
+}
+
+/// A batch of a metric stream's records owed to its Firehose delivery stream: the
+/// newline-delimited records (JSON or OpenTelemetry JSON), and when the next attempt is due.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamDeliveryRec {
+    pub id: String,
+    pub stream: String,
+    pub firehose_arn: String,
+    pub records: Vec<String>,
+    pub created_ms: u64,
+    pub due_ms: u64,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+pub fn mark_key(p: &Partition, ns: &str, name: &str, dk: &str) -> Key {
+    p.key().str("w").str(ns).str(name).str(dk).build()
+}
+
+pub fn stream_delivery_key(p: &Partition, id: &str) -> Key {
+    p.key().str("y").str(id).build()
+}
+
+pub fn stream_deliveries_prefix(p: &Partition) -> Key {
+    p.key().str("y").build()
 }
 
 pub fn action_key(p: &Partition, id: &str) -> Key {

@@ -17,8 +17,12 @@ use crate::{CloudWatch, NAME};
 
 /// How often the evaluator looks for due alarms.
 pub const EVAL_TICK: Duration = Duration::from_secs(1);
-/// How often the retention sweep runs (in evaluator ticks).
+/// How often the whole retention sweep (rollups and history) runs, in evaluator ticks.
 const SWEEP_EVERY: u64 = 600;
+/// How often the rollups alone run, in evaluator ticks: the 3-hour step moves every minute.
+const ROLLUP_EVERY: u64 = 60;
+/// How often metric streams turn complete minutes into deliveries, in evaluator ticks.
+const STREAM_EVERY: u64 = 5;
 
 impl CloudWatch {
     async fn call(
@@ -139,8 +143,10 @@ impl Service for CloudWatch {
 
     /// The alarm evaluator: every [`EVAL_TICK`], the due alarms of every partition are
     /// evaluated from the stored data and their state changes' actions run; every
-    /// [`SWEEP_EVERY`] ticks, expired datapoints and history are dropped. Nothing runs before
-    /// the state is loaded.
+    /// [`ROLLUP_EVERY`] ticks data is rolled up by resolution (and expired data dropped), every
+    /// [`SWEEP_EVERY`] expired history too; every [`STREAM_EVERY`] ticks metric streams queue
+    /// their complete minutes, and due stream deliveries go to Firehose. Nothing runs before the
+    /// state is loaded.
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(EVAL_TICK);
@@ -157,14 +163,29 @@ impl Service for CloudWatch {
                 let cw = self.clone();
                 let now = cw.now_ms();
                 let sweep = n.is_multiple_of(SWEEP_EVERY);
+                let roll = n.is_multiple_of(ROLLUP_EVERY);
+                let stream = n.is_multiple_of(STREAM_EVERY);
                 let done = tokio::task::spawn_blocking(move || {
                     let t = cw.evaluate_due(now);
-                    let swept = if sweep { cw.sweep(now) } else { 0 };
-                    (t, swept)
+                    let swept = if sweep {
+                        cw.sweep(now)
+                    } else if roll {
+                        cw.rollup(now)
+                    } else {
+                        0
+                    };
+                    let streamed = if stream { cw.stream_metrics(now) } else { 0 };
+                    (t, swept, streamed)
                 })
                 .await;
                 match done {
-                    Ok((transitions, swept)) => {
+                    Ok((transitions, swept, streamed)) => {
+                        if streamed > 0 {
+                            let _ = rt.wait_durable(NAME, self.store.version()).await;
+                        }
+                        if let Some(v) = self.deliver_streams(rt.as_ref()).await {
+                            let _ = rt.wait_durable(NAME, v).await;
+                        }
                         if swept > 0 {
                             tracing::debug!(
                                 swept,

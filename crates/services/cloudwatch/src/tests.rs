@@ -407,7 +407,8 @@ fn sweep_drops_expired_points() {
         json!({"Namespace": "A", "MetricData": [{"MetricName": "x", "Value": 1.0}]}),
     );
     assert_eq!(c.sweep(NOW), 0);
-    assert_eq!(c.sweep(NOW + eval::POINT_RETENTION_MS + 1), 1);
+    // Rolled into 60 s, 5 min and 1 h data, then deleted.
+    assert_eq!(c.sweep(NOW + rollup::TIERS[3].keep_ms + 3_600_000), 4);
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Stored definitions: saved query definitions, anomaly detectors (and their anomalies),
-//! lookup tables, scheduled queries, OpenSearch integrations, S3 Tables integration sources
-//! and CloudTrail Lake import tasks.
+//! Stored definitions: saved query definitions, anomaly detectors (and their anomalies, found
+//! by `anomalies.rs`), lookup tables, scheduled queries (run by `scheduled.rs`), OpenSearch
+//! integrations, S3 Tables integration sources and CloudTrail Lake import tasks.
 
 use serde_json::{Value, json};
 use snapstack_engine::Partition;
@@ -160,6 +160,10 @@ impl Logs {
             "lastModifiedTimeStamp": now,
             "_tags": tags_of(v),
         });
+        // The absolute time of the first evaluation (crate::anomalies).
+        d["_next"] = json!(
+            now + crate::anomalies::frequency_ms(str_of(v, "evaluationFrequency").unwrap_or(""))
+        );
         copy_members(&mut d, v, &["filterPattern", "kmsKeyId"]);
         let ((), ver) = self
             .store
@@ -212,7 +216,18 @@ impl Logs {
                 ],
             );
             let enabled = bool_of(v, "enabled").unwrap_or(true);
-            d["anomalyDetectorStatus"] = json!(if enabled { "TRAINING" } else { "PAUSED" });
+            let trained = d["_periods"].as_u64().unwrap_or(0) >= crate::anomalies::TRAINING_PERIODS;
+            d["anomalyDetectorStatus"] = json!(match (enabled, trained) {
+                (false, _) => "PAUSED",
+                (true, true) => "ANALYZING",
+                (true, false) => "TRAINING",
+            });
+            let freq = crate::anomalies::frequency_ms(
+                d["evaluationFrequency"].as_str().unwrap_or_default(),
+            );
+            if d["_next"].as_u64().is_none_or(|n| n > now + freq) || !enabled {
+                d["_next"] = json!(now + freq);
+            }
             d["lastModifiedTimeStamp"] = json!(now);
             res::store(txn, p, ANOMALY_DETECTOR, &id, &d, now);
             Ok(())
@@ -227,9 +242,15 @@ impl Logs {
         v: &Value,
     ) -> Result<Out, AwsError> {
         let id = Self::detector_id(v);
-        let (found, ver) = self
-            .store
-            .write(|txn| res::remove(txn, p, ANOMALY_DETECTOR, &id));
+        let (found, ver) = self.store.write(|txn| {
+            let prefix = format!("{id}\0");
+            for (k, _) in res::all_txn(txn, p, crate::anomalies::LOG_ANOMALY) {
+                if k.starts_with(&prefix) {
+                    res::remove(txn, p, crate::anomalies::LOG_ANOMALY, &k);
+                }
+            }
+            res::remove(txn, p, ANOMALY_DETECTOR, &id)
+        });
         if !found {
             return Err(not_found("The specified anomaly detector does not exist."));
         }
@@ -257,20 +278,9 @@ impl Logs {
         out(page(items, "anomalyDetectors", next), None)
     }
 
-    /// Anomalies: this emulator does not learn log patterns, so no detector has found any.
+    /// Anomalies the detectors found (crate::anomalies).
     pub(crate) fn list_anomalies(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        if str_of(v, "anomalyDetectorArn").is_some()
-            && res::load(
-                &self.store.snapshot(),
-                p,
-                ANOMALY_DETECTOR,
-                &Self::detector_id(v),
-            )
-            .is_none()
-        {
-            return Err(not_found("The specified anomaly detector does not exist."));
-        }
-        out(json!({ "anomalies": [] }), None)
+        self.anomalies(p, v)
     }
 
     pub(crate) fn update_anomaly(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
@@ -292,7 +302,7 @@ impl Logs {
                 "suppressionPeriod is required when suppressionType is LIMITED.",
             ));
         }
-        Err(not_found("The specified anomaly does not exist."))
+        self.change_anomaly(p, v)
     }
 
     // ---- lookup tables ----
@@ -480,6 +490,17 @@ impl Logs {
         } else {
             d["_tags"] = tags_of(v);
         }
+        for k in ["lastExecutionStatus", "lastTriggeredTime"] {
+            if let Some(x) = cur.and_then(|c| c.get(k)) {
+                d[k] = x.clone();
+            }
+        }
+        // The absolute time of the next run (crate::scheduled).
+        d["_next"] = if d["state"] == "ENABLED" {
+            json!(crate::scheduled::next_run(&d, now))
+        } else {
+            Value::Null
+        };
         Ok(d)
     }
 
@@ -580,8 +601,7 @@ impl Logs {
         out(page(items, "scheduledQueries", next), None)
     }
 
-    /// Runs of a scheduled query: this emulator stores schedules but does not run them, so the
-    /// history is empty.
+    /// Runs of a scheduled query (crate::scheduled), oldest first.
     pub(crate) fn get_scheduled_query_history(
         &self,
         p: &Partition,
@@ -597,10 +617,23 @@ impl Logs {
         if int_of(v, "endTime") < int_of(v, "startTime") {
             return Err(validation("endTime must not be before startTime."));
         }
-        out(
-            json!({"name": d["name"], "scheduledQueryArn": d["scheduledQueryArn"], "triggerHistory": []}),
-            None,
-        )
+        let runs = self.scheduled_runs(p, &Self::sq_name(v), v);
+        let max = int_of(v, "maxResults")
+            .map(|n| n.clamp(1, 1000) as usize)
+            .unwrap_or(100);
+        let from: usize = match str_of(v, "nextToken") {
+            Some(t) => untoken(t)?
+                .parse()
+                .map_err(|_| invalid("The specified nextToken is invalid."))?,
+            None => 0,
+        };
+        let next = (from + max < runs.len()).then(|| token(&(from + max).to_string()));
+        let runs: Vec<Value> = runs.into_iter().skip(from).take(max).collect();
+        let mut o = json!({"name": d["name"], "scheduledQueryArn": d["scheduledQueryArn"], "triggerHistory": runs});
+        if let Some(n) = next {
+            o["nextToken"] = json!(n);
+        }
+        out(o, None)
     }
 
     // ---- integrations ----

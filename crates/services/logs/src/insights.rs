@@ -24,7 +24,7 @@ const MAX_SCAN: usize = 1_000_000;
 const MAX_QUERIES: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq)]
-enum Cmd {
+pub(crate) enum Cmd {
     Fields(Vec<String>),
     Filter(Vec<Vec<Cond>>),
     Sort(String, bool),
@@ -34,7 +34,7 @@ enum Cmd {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct Cond {
+pub(crate) struct Cond {
     field: String,
     op: String,
     value: String,
@@ -115,7 +115,7 @@ fn split_word<'a>(s: &'a str, word: &str) -> Vec<&'a str> {
     out
 }
 
-fn parse_query(q: &str) -> Result<Vec<Cmd>, AwsError> {
+pub(crate) fn parse_query(q: &str) -> Result<Vec<Cmd>, AwsError> {
     let mut cmds = Vec::new();
     for part in q.split('|') {
         let part = part.trim();
@@ -174,6 +174,13 @@ fn parse_query(q: &str) -> Result<Vec<Cmd>, AwsError> {
                         return Err(malformed(format!("stats: unsupported function {func}")));
                     }
                     out.push((func, arg, alias));
+                }
+                for b in &by {
+                    if let Some(spec) = b.strip_prefix("bin(").and_then(|x| x.strip_suffix(')'))
+                        && bin_ms(spec.rsplit(',').next().unwrap_or(spec)).is_none()
+                    {
+                        return Err(malformed(format!("stats: bad bin period in {b}")));
+                    }
                 }
                 Cmd::Stats(out, by)
             }
@@ -265,6 +272,42 @@ fn glob_parse(text: &str, glob: &str) -> Option<Vec<String>> {
     Some(caps)
 }
 
+/// A `bin(5m)` period in ms (units ms, s, m, h, d, w).
+fn bin_ms(spec: &str) -> Option<u64> {
+    let spec = spec.trim();
+    let split = spec.find(|c: char| !c.is_ascii_digit())?;
+    let n: u64 = spec[..split].parse().ok().filter(|n| *n > 0)?;
+    let unit = match &spec[split..] {
+        "ms" => 1,
+        "s" | "sec" => 1000,
+        "m" | "min" => 60_000,
+        "h" | "hr" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return None,
+    };
+    n.checked_mul(unit)
+}
+
+/// The value a row groups by: a field, or `bin(period)` of its @timestamp.
+fn group_value(r: &Row, by: &str) -> String {
+    if let Some(spec) = by.strip_prefix("bin(").and_then(|x| x.strip_suffix(')')) {
+        let ms = r
+            .get("@timestamp")
+            .and_then(|t| {
+                snapstack_protocol::codec::time::parse_iso8601(&format!(
+                    "{}Z",
+                    t.replacen(' ', "T", 1)
+                ))
+            })
+            .unwrap_or(0)
+            .max(0) as u64;
+        let period = bin_ms(spec.rsplit(',').next().unwrap_or(spec)).unwrap_or(1);
+        return fmt_ts(ms / period * period);
+    }
+    r.get(by).cloned().unwrap_or_default()
+}
+
 fn fmt_ts(ms: u64) -> String {
     let s = snapstack_protocol::codec::time::iso8601(ms as i64, true);
     // "2024-01-01T00:00:00.000Z" → "2024-01-01 00:00:00.000", as Insights shows @timestamp.
@@ -292,8 +335,61 @@ impl Logs {
         if end < start {
             return Err(invalid("End time must be after start time."));
         }
+        let limit = int_of(v, "limit").map(|n| n.clamp(1, MAX_ROWS as i64) as usize);
+        let (out_rows, stats) = self.run_query(p, &groups, &cmds, (start, end), limit)?;
+        let id = format!(
+            "{:032x}",
+            (u128::from(self.next_id()) << 64) | u128::from(self.now_ms())
+        );
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        );
+        let rec = QueryRec {
+            id: id.clone(),
+            query: q,
+            groups,
+            created_ms: self.now_ms(),
+            status: "Complete".into(),
+            results: Value::Array(out_rows).to_string(),
+            statistics: stats.to_string(),
+        };
+        let (_, ver) = self.store.write(|txn| {
+            let n = txn.scan_prefix(&queries_prefix(p)).count();
+            if n >= MAX_QUERIES {
+                let mut old: Vec<(u64, snapstack_engine::Key)> = txn
+                    .scan_prefix(&queries_prefix(p))
+                    .filter_map(|(k, r)| match r {
+                        LogsRecord::Query(q) => Some((q.created_ms, k.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                old.sort();
+                for (_, k) in old.into_iter().take(n + 1 - MAX_QUERIES) {
+                    txn.remove(&k);
+                }
+            }
+            txn.insert(query_key(p, &id), LogsRecord::Query(rec));
+        });
+        out(json!({ "queryId": id }), Some(ver))
+    }
+
+    /// Run a parsed query over the groups' events in [start, end] (ms): the result rows (as
+    /// GetQueryResults answers them) and the statistics.
+    pub(crate) fn run_query(
+        &self,
+        p: &Partition,
+        groups: &[String],
+        cmds: &[Cmd],
+        (start, end): (u64, u64),
+        limit: Option<usize>,
+    ) -> Result<(Vec<Value>, Value), AwsError> {
         let snap = self.store.snapshot();
-        for g in &groups {
+        for g in groups {
             if load_group(&snap, p, g).is_none() {
                 return Err(not_found(format!(
                     "Log group '{g}' does not exist for account ID '{}'",
@@ -303,8 +399,7 @@ impl Logs {
         }
         let mut rows: Vec<Row> = Vec::new();
         let (mut scanned, mut bytes) = (0u64, 0u64);
-        let limit = int_of(v, "limit").map(|n| n.clamp(1, MAX_ROWS as i64) as usize);
-        'groups: for g in &groups {
+        'groups: for g in groups {
             for (k, r) in snap.scan_prefix(&group_events_prefix(p, g)) {
                 let LogsRecord::Event(e) = r else { continue };
                 if e.timestamp < start || e.timestamp > end {
@@ -325,7 +420,7 @@ impl Logs {
         let mut matched = 0;
         let mut display: Option<Vec<String>> = None;
         let mut cap = limit.unwrap_or(MAX_ROWS).min(MAX_ROWS);
-        for c in &cmds {
+        for c in cmds {
             match c {
                 Cmd::Fields(f) => display = Some(f.clone()),
                 Cmd::Filter(ors) => {
@@ -359,10 +454,7 @@ impl Logs {
                 Cmd::Stats(aggs, by) => {
                     let mut buckets: BTreeMap<Vec<String>, Vec<Acc>> = BTreeMap::new();
                     for r in &results {
-                        let key: Vec<String> = by
-                            .iter()
-                            .map(|b| r.get(b).cloned().unwrap_or_default())
-                            .collect();
+                        let key: Vec<String> = by.iter().map(|b| group_value(r, b)).collect();
                         let acc = buckets.entry(key).or_insert_with(|| {
                             vec![(0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY); aggs.len()]
                         });
@@ -434,46 +526,8 @@ impl Logs {
                 Value::Array(cols)
             })
             .collect();
-        let id = format!(
-            "{:032x}",
-            (u128::from(self.next_id()) << 64) | u128::from(self.now_ms())
-        );
-        let id = format!(
-            "{}-{}-{}-{}-{}",
-            &id[0..8],
-            &id[8..12],
-            &id[12..16],
-            &id[16..20],
-            &id[20..32]
-        );
         let stats = json!({"recordsMatched": matched as f64, "recordsScanned": scanned as f64, "bytesScanned": bytes as f64});
-        let rec = QueryRec {
-            id: id.clone(),
-            query: q,
-            groups,
-            created_ms: self.now_ms(),
-            status: "Complete".into(),
-            results: Value::Array(out_rows).to_string(),
-            statistics: stats.to_string(),
-        };
-        let (_, ver) = self.store.write(|txn| {
-            let n = txn.scan_prefix(&queries_prefix(p)).count();
-            if n >= MAX_QUERIES {
-                let mut old: Vec<(u64, snapstack_engine::Key)> = txn
-                    .scan_prefix(&queries_prefix(p))
-                    .filter_map(|(k, r)| match r {
-                        LogsRecord::Query(q) => Some((q.created_ms, k.clone())),
-                        _ => None,
-                    })
-                    .collect();
-                old.sort();
-                for (_, k) in old.into_iter().take(n + 1 - MAX_QUERIES) {
-                    txn.remove(&k);
-                }
-            }
-            txn.insert(query_key(p, &id), LogsRecord::Query(rec));
-        });
-        out(json!({ "queryId": id }), Some(ver))
+        Ok((out_rows, stats))
     }
 
     fn load_query(&self, p: &Partition, v: &Value) -> Result<QueryRec, AwsError> {
@@ -583,6 +637,11 @@ mod tests {
         assert_eq!(by, &vec!["level".to_string()]);
         assert!(parse_query("bogus x").is_err());
         assert!(parse_query("limit 0").is_err());
+        assert!(parse_query("stats count() by bin(5m)").is_ok());
+        assert!(parse_query("stats count() by bin(5x)").is_err());
+        let mut r = Row::new();
+        r.insert("@timestamp".into(), "2024-01-01 00:07:30.000".into());
+        assert_eq!(group_value(&r, "bin(5m)"), "2024-01-01 00:05:00.000");
         assert_eq!(
             glob_parse("user=bob id=7", "user=* id=*"),
             Some(vec!["bob".into(), "7".into()])

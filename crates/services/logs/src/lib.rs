@@ -13,8 +13,9 @@
 //!   integrations, S3 Tables sources, import and export tasks), its document as JSON;
 //! - `("o", id)`: a subscription delivery owed (the outbox, [`subscribe`]).
 //!
-//! Retention is enforced by a sweeper on absolute times ([`sweep`]); subscription deliveries and
-//! export tasks left PENDING by a restart are run by the delivery task (`service.rs`).
+//! Retention is enforced by a sweeper on absolute times ([`sweep`]); subscription deliveries,
+//! export tasks left PENDING by a restart, due scheduled queries (`scheduled.rs`) and log
+//! anomaly detectors (`anomalies.rs`) are run by the delivery task (`service.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,7 @@ use snapstack_engine::{Partition, Store};
 use snapstack_protocol::errors::AwsError;
 use snapstack_service::RequestContext;
 
+mod anomalies;
 mod catalog;
 mod deliveries;
 mod discover;
@@ -39,6 +41,8 @@ pub mod model;
 pub mod pattern;
 mod policies;
 mod resources;
+pub mod schedule;
+mod scheduled;
 mod service;
 mod streams;
 pub mod subscribe;
@@ -47,6 +51,8 @@ pub mod sweep;
 mod tests;
 #[cfg(test)]
 mod tests_more;
+#[cfg(test)]
+mod tests_scale;
 pub mod transform;
 
 pub use model::*;

@@ -95,6 +95,20 @@ pub(crate) fn all(snap: &Snapshot<LogsRecord>, p: &Partition, kind: &str) -> Vec
         .collect()
 }
 
+/// Every document of a family in a write, in id order.
+pub(crate) fn all_txn(
+    txn: &Txn<'_, LogsRecord>,
+    p: &Partition,
+    kind: &str,
+) -> Vec<(String, Value)> {
+    txn.scan_prefix(&resources_prefix(p, kind))
+        .filter_map(|(_, r)| match r {
+            LogsRecord::Resource(r) => Some((r.id.clone(), serde_json::from_str(&r.body).ok()?)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One page of a family: the documents after the token's id that `keep` accepts (mapped by it),
 /// at most `limit`, and the token of the next page.
 pub(crate) fn page_of(

@@ -209,7 +209,8 @@ impl Service for Logs {
     }
 
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        // Subscription deliveries (the outbox) and export tasks left PENDING by a restart.
+        // Subscription deliveries (the outbox), export tasks left PENDING by a restart, and
+        // due scheduled queries and log anomaly detectors (checked at least every OUTBOX_IDLE).
         {
             let logs = self.clone();
             let rt = rt.clone();
@@ -226,6 +227,18 @@ impl Service for Logs {
                         }
                         if let Some(v) = logs.deliver_outbox(rt.as_ref()).await {
                             let _ = rt.wait_durable(NAME, v).await;
+                        }
+                        if let Some(v) = logs.run_scheduled_queries(rt.as_ref()).await {
+                            let _ = rt.wait_durable(NAME, v).await;
+                        }
+                        let l = logs.clone();
+                        let now = logs.now_ms();
+                        let before = logs.store.version();
+                        let _ =
+                            tokio::task::spawn_blocking(move || l.evaluate_anomaly_detectors(now))
+                                .await;
+                        if logs.store.version() != before {
+                            let _ = rt.wait_durable(NAME, logs.store.version()).await;
                         }
                     }
                     let wait = match logs.next_outbox_due() {
