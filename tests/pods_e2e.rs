@@ -410,7 +410,15 @@ fn two_clients_save_one_pod_at_once_on_s3_remotes() {
         for round in 0..2 {
             let spawn = |vol: &Path, server: &Server, message: &str| {
                 Command::new(BIN)
-                    .args(["pod", "save", "shared", "-m", message, "--remote", &url])
+                    .args([
+                        "pod",
+                        "save",
+                        "shared",
+                        "-m",
+                        message,
+                        "--remote",
+                        url.as_str(),
+                    ])
                     .arg("--volume-dir")
                     .arg(vol)
                     .args(["--endpoint", server.endpoint.as_str()])
