@@ -5,7 +5,7 @@
 //!   at `--endpoint` to save, when one answers) and sends what the remote lacks.
 //! - `load` asks the running server at `--endpoint` to fetch and merge the pod
 //!   (`POST /_localstack/pods/load`): no restart.
-//! - `list`, `versions`, `inspect`, `delete` look at the remote only.
+//! - `list`, `versions`, `inspect`, `delete`, `gc` look at the remote only.
 //! - `remote add|list|remove` keep named remotes in `<volume>/pods/remotes.json`.
 
 use std::path::{Path, PathBuf};
@@ -75,8 +75,22 @@ enum PodCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
-    /// Delete a pod (every version) or NAME:VERSION. Chunks other versions share stay.
+    /// Delete a pod (every version) or NAME:VERSION. Chunks other versions share stay (`pod gc`
+    /// removes those no version references).
     Delete { pod: String },
+    /// Delete the chunks and chunk lists no version of any pod on the remote references.
+    Gc {
+        /// Count what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep unreferenced objects modified less than this many minutes ago (a save by a
+        /// client that takes no lease may still need them).
+        #[arg(long, default_value_t = 60)]
+        grace: u64,
+        /// Directories listed and objects deleted at once.
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+    },
     /// Named remotes, kept in the volume directory.
     Remote {
         #[command(subcommand)]
@@ -232,6 +246,14 @@ async fn dispatch(args: &PodArgs) -> Result<ExitCode, PodError> {
         PodCommand::Inspect { pod, limit } => {
             let remote = open_remote(args)?;
             inspect(&remote, pod, *limit).await
+        }
+        PodCommand::Gc {
+            dry_run,
+            grace,
+            parallel,
+        } => {
+            let remote = open_remote(args)?;
+            gc(&remote, *dry_run, *grace, *parallel).await
         }
         PodCommand::Delete { pod } => {
             let remote = open_remote(args)?;
@@ -408,6 +430,47 @@ async fn load(
             s.as_str().unwrap_or("")
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn gc(
+    remote: &Remote,
+    dry_run: bool,
+    grace_minutes: u64,
+    parallel: usize,
+) -> Result<ExitCode, PodError> {
+    let opts = snapstack_pods::gc::GcOptions {
+        dry_run,
+        grace_ms: grace_minutes.saturating_mul(60_000),
+        parallel: parallel.max(1),
+    };
+    let r = snapstack_pods::gc::gc(remote, &opts).await?;
+    println!(
+        "pod gc on {}{}: {} pods, {} versions referencing {} chunks",
+        remote.display,
+        if dry_run { " (dry run)" } else { "" },
+        r.pods,
+        r.versions,
+        r.referenced_chunks
+    );
+    println!("remote: {} chunks ({} bytes)", r.chunks, r.bytes);
+    println!(
+        "unreferenced: {} chunks ({} bytes), {} chunk lists",
+        r.unreferenced_chunks, r.unreferenced_bytes, r.unreferenced_lists
+    );
+    println!(
+        "{}: {} chunks ({} bytes), {} chunk lists, {} claims, {} expired leases",
+        if dry_run { "would delete" } else { "deleted" },
+        r.deleted_chunks,
+        r.deleted_bytes,
+        r.deleted_lists,
+        r.deleted_claims,
+        r.deleted_leases
+    );
+    println!(
+        "kept (younger than {grace_minutes} minutes): {} chunks ({} bytes), {} chunk lists",
+        r.young_chunks, r.young_bytes, r.young_lists
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,7 +1,8 @@
 //! Pods end to end: the real binary saves the state of a server to a remote (a second
 //! snapstack's S3, moto's S3, a directory), loads it into fresh running servers, and the
 //! resources compare equal through boto3 (`tests/e2e/pods.py`). Also: an interrupted save
-//! resumed, a damaged remote chunk refused with nothing changed, two concurrent saves.
+//! resumed, a damaged remote chunk refused with nothing changed, concurrent saves of one pod by
+//! two clients (on both S3 remotes), and remote garbage collection.
 #![cfg(feature = "pods")]
 
 mod common;
@@ -136,9 +137,53 @@ impl Drop for Moto {
     }
 }
 
+/// The number after `marker` in `out` (e.g. "deleted: " → chunks deleted by a gc).
+fn num_after(out: &str, marker: &str) -> u64 {
+    let at = out
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in {out}"))
+        + marker.len();
+    out[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{marker:?} in {out}"))
+}
+
+/// The (version, message) rows of `pod versions`.
+fn version_rows(out: &str) -> Vec<(u64, String)> {
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let n = l.split_whitespace().next().unwrap().parse().unwrap();
+            let message = l.rsplit(" / ").next().unwrap().trim().to_string();
+            (n, message)
+        })
+        .collect()
+}
+
+/// Where a remote's chunks can be counted through S3: the endpoint, the bucket, the prefix.
+struct Bucket<'a> {
+    endpoint: &'a str,
+    name: &'a str,
+    chunks: &'a str,
+}
+
+impl Bucket<'_> {
+    fn chunks(&self) -> u64 {
+        py(self.endpoint, &["count", self.name, self.chunks])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
 /// Save, modify, save again (only the change is sent), load into fresh servers (one without
-/// persistence, one with, restarted), and compare every resource; against `remote`.
-fn round_trip(remote: &str, label: &str) {
+/// persistence, one with, restarted), and compare every resource; then delete version 1 and
+/// collect its chunks, and version 2 still loads; against `remote` (whose chunks `bucket`
+/// counts).
+fn round_trip(remote: &str, label: &str, bucket: &Bucket<'_>) {
     let dir = tempdir();
     let vol = dir.path().join("source");
     let src = source(&vol);
@@ -259,6 +304,56 @@ fn round_trip(remote: &str, label: &str) {
         old.endpoint.as_str(),
     ]);
     assert_ne!(py(&old.endpoint, &["dump"]), want);
+
+    // Garbage collection: version 1 deleted, the chunks only it named go; version 2 still loads.
+    let before = bucket.chunks();
+    pod_ok(&["delete", "team:1", "--remote", remote]);
+    let dry = pod_ok(&["gc", "--remote", remote, "--dry-run", "--grace", "0"]);
+    let orphans = num_after(&dry, "would delete: ");
+    assert!(orphans > 0 && orphans < before, "{label}: {dry}");
+    assert_eq!(
+        bucket.chunks(),
+        before,
+        "{label}: a dry run deletes nothing"
+    );
+    // The default grace period keeps chunks written in the last hour.
+    let young = pod_ok(&["gc", "--remote", remote]);
+    assert_eq!(num_after(&young, "deleted: "), 0, "{young}");
+    assert_eq!(num_after(&young, "minutes): "), orphans, "{young}");
+    let done = pod_ok(&["gc", "--remote", remote, "--grace", "0"]);
+    assert_eq!(num_after(&done, "deleted: "), orphans, "{label}: {done}");
+    assert_eq!(
+        bucket.chunks(),
+        before - orphans,
+        "{label}: the orphans are gone"
+    );
+    let again = pod_ok(&["gc", "--remote", remote, "--grace", "0"]);
+    assert_eq!(num_after(&again, "unreferenced: "), 0, "{again}");
+    pod_ok(&[
+        "load",
+        "team",
+        "--remote",
+        remote,
+        "--endpoint",
+        old.endpoint.as_str(),
+    ]);
+    assert_eq!(
+        py(&old.endpoint, &["dump"]),
+        want,
+        "{label}: version 2 after the gc"
+    );
+    let (code, _, err) = pod(
+        &[
+            "load",
+            "team:1",
+            "--remote",
+            remote,
+            "--endpoint",
+            old.endpoint.as_str(),
+        ],
+        &[],
+    );
+    assert_ne!(code, 0, "version 1 is gone: {err}");
 }
 
 #[test]
@@ -267,7 +362,12 @@ fn a_pod_travels_through_a_second_snapstacks_s3() {
     let remote_server = serve(&dir.path().join("remote"), &[]);
     py(&remote_server.endpoint, &["bucket", "pods"]);
     let url = format!("s3://pods/team-pods?endpoint={}", remote_server.endpoint);
-    round_trip(&url, "snapstack S3");
+    let bucket = Bucket {
+        endpoint: &remote_server.endpoint,
+        name: "pods",
+        chunks: "team-pods/chunks/",
+    };
+    round_trip(&url, "snapstack S3", &bucket);
 }
 
 #[test]
@@ -275,7 +375,98 @@ fn a_pod_travels_through_motos_s3() {
     let moto = Moto::start();
     py(&moto.endpoint, &["bucket", "pods"]);
     let url = format!("s3://pods?endpoint={}", moto.endpoint);
-    round_trip(&url, "moto S3");
+    let bucket = Bucket {
+        endpoint: &moto.endpoint,
+        name: "pods",
+        chunks: "chunks/",
+    };
+    round_trip(&url, "moto S3", &bucket);
+}
+
+/// Two clients (two servers with different state) save versions of one pod at the same time,
+/// twice, on a second snapstack's S3 and on moto's: four versions kept, each loads equal to
+/// what its client saved. Both stores answer a create-only put on an existing key with 412.
+#[test]
+fn two_clients_save_one_pod_at_once_on_s3_remotes() {
+    let dir = tempdir();
+    let remote_server = serve(&dir.path().join("remote"), &[]);
+    py(
+        &remote_server.endpoint,
+        &["bucket", "pods", "create-only", "pods"],
+    );
+    let moto = Moto::start();
+    py(&moto.endpoint, &["bucket", "pods", "create-only", "pods"]);
+    let (vol_a, vol_b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, b) = (source(&vol_a), source(&vol_b));
+    py(&a.endpoint, &["populate", "0.5"]);
+    py(&b.endpoint, &["populate", "0.5", "modify"]);
+    let want_a = py(&a.endpoint, &["dump"]);
+    let want_b = py(&b.endpoint, &["dump"]);
+    assert_ne!(want_a, want_b);
+    let target = serve(&dir.path().join("target"), &[]);
+    let snapstack_url = format!("s3://pods/shared?endpoint={}", remote_server.endpoint);
+    let moto_url = format!("s3://pods?endpoint={}", moto.endpoint);
+    for (url, label) in [(snapstack_url, "snapstack S3"), (moto_url, "moto S3")] {
+        for round in 0..2 {
+            let spawn = |vol: &Path, server: &Server, message: &str| {
+                Command::new(BIN)
+                    .args([
+                        "pod",
+                        "save",
+                        "shared",
+                        "-m",
+                        message,
+                        "--remote",
+                        url.as_str(),
+                    ])
+                    .arg("--volume-dir")
+                    .arg(vol)
+                    .args(["--endpoint", server.endpoint.as_str()])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            };
+            let ca = spawn(&vol_a, &a, "client a");
+            let cb = spawn(&vol_b, &b, "client b");
+            for c in [ca, cb] {
+                let o = c.wait_with_output().unwrap();
+                assert!(
+                    o.status.success(),
+                    "{label} round {round}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+        }
+        let listed = pod_ok(&["versions", "shared", "--remote", &url]);
+        let rows = version_rows(&listed);
+        assert_eq!(rows.len(), 4, "{label}: {listed}");
+        let mut numbers: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 4, "{label}: {listed}");
+        for (n, message) in rows {
+            let want = match message.as_str() {
+                "client a" => &want_a,
+                "client b" => &want_b,
+                other => panic!("{label}: message {other:?} in {listed}"),
+            };
+            pod_ok(&[
+                "load",
+                &format!("shared:{n}"),
+                "--strategy",
+                "overwrite",
+                "--remote",
+                &url,
+                "--endpoint",
+                target.endpoint.as_str(),
+            ]);
+            assert_eq!(
+                &py(&target.endpoint, &["dump"]),
+                want,
+                "{label}: version {n} ({message})"
+            );
+        }
+    }
 }
 
 #[test]
@@ -342,14 +533,15 @@ fn interrupted_resumed_damaged_refused_and_concurrent_saves() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let versions = pod_ok(&["versions", "q", "--volume-dir", vol_s]);
-    let rows: Vec<&str> = versions.lines().skip(1).collect();
+    let rows = version_rows(&versions);
     assert_eq!(rows.len(), 2, "{versions}");
     let want = py(&src.endpoint, &["dump"]);
-    for v in ["q:1", "q:2"] {
-        let s = serve(&dir.path().join(v.replace(':', "-")), &[]);
+    for (n, _) in &rows {
+        let v = format!("q:{n}");
+        let s = serve(&dir.path().join(format!("q-{n}")), &[]);
         pod_ok(&[
             "load",
-            v,
+            &v,
             "--remote",
             remote.as_str(),
             "--endpoint",
@@ -393,7 +585,7 @@ fn interrupted_resumed_damaged_refused_and_concurrent_saves() {
     assert_eq!(py(&target.endpoint, &["dump"]), before, "nothing changed");
 
     // Delete a version, then the pod.
-    pod_ok(&["delete", "q:1", "--volume-dir", vol_s]);
+    pod_ok(&["delete", &format!("q:{}", rows[0].0), "--volume-dir", vol_s]);
     let versions = pod_ok(&["versions", "q", "--volume-dir", vol_s]);
     assert_eq!(versions.lines().count(), 2, "{versions}");
     pod_ok(&["delete", "q", "--volume-dir", vol_s]);

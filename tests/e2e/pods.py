@@ -11,6 +11,9 @@ Usage: pods.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
   dump                 print every resource as JSON (sorted): buckets and objects (md5 of the
                        body), queues (attributes, visible messages counted), tables and items,
                        parameters
+  create-only BUCKET   check that PutObject with If-None-Match: * creates a key once and then
+                       fails with 412 PreconditionFailed (what a pod save's version object needs)
+  count BUCKET PREFIX  print how many objects the bucket holds under PREFIX
 """
 
 import hashlib
@@ -21,7 +24,7 @@ import sys
 import boto3
 from botocore.config import Config
 
-from checks import run_commands
+from checks import check, expect_error, run_commands
 
 ENDPOINT = sys.argv[1]
 CFG = Config(retries={"max_attempts": 2}, connect_timeout=10, read_timeout=300)
@@ -123,6 +126,26 @@ def dump():
     print(json.dumps(out, sort_keys=True))
 
 
+def create_only(name):
+    s3 = client("s3", "test")
+    s3.put_object(Bucket=name, Key="create-only-probe", Body=b"first", IfNoneMatch="*")
+    e = expect_error("PreconditionFailed", s3.put_object, Bucket=name, Key="create-only-probe",
+                     Body=b"second", IfNoneMatch="*")
+    status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+    check(status == 412, f"If-None-Match on an existing key: {status}")
+    body = s3.get_object(Bucket=name, Key="create-only-probe")["Body"].read()
+    check(body == b"first", f"the first write stands: {body!r}")
+    s3.delete_object(Bucket=name, Key="create-only-probe")
+
+
+def count(name, prefix):
+    s3 = client("s3", "test")
+    n = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix):
+        n += len(page.get("Contents", []))
+    print(n)
+
+
 if __name__ == "__main__":
     run_commands(
         {
@@ -130,6 +153,8 @@ if __name__ == "__main__":
             "populate": (populate, 1),
             "modify": (modify, 0),
             "dump": (dump, 0),
+            "create-only": (create_only, 1),
+            "count": (count, 2),
         },
         sys.argv[2:],
     )

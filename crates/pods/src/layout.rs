@@ -4,11 +4,14 @@
 //! chunks/<2 hex>/<64 hex>            one chunk; its name is the blake3 of its bytes
 //! chunk-lists/<64 hex>               the chunks of one pod version; named by its own blake3
 //! pods/<pod>/versions/<20 digits>    the version object (JSON): metadata and manifests
+//!
+//! pods/<pod>/claims/<20 digits>-<nonce>  a save's claim on a version number (`commit`)
+//! locks/<save|gc>-<nonce>             a lease: a save or a gc in progress (`lease`)
 //! ```
 //!
 //! Chunks and chunk lists are content-addressed, so writing one twice (a resumed or concurrent
-//! save) writes the same bytes. A version object is written last, create-only: it exists only
-//! once everything it names is on the remote.
+//! save) writes the same bytes. A version object is written last, once its number is claimed:
+//! it exists only once everything it names is on the remote.
 
 use serde::{Deserialize, Serialize};
 use snapstack_engine::ChunkId;
@@ -38,6 +41,35 @@ pub fn versions_dir(pod: &str) -> String {
 
 pub fn version_path(pod: &str, version: u64) -> String {
     format!("pods/{pod}/versions/{version:020}")
+}
+
+pub fn claims_dir(pod: &str) -> String {
+    format!("pods/{pod}/claims")
+}
+
+pub fn claim_path(pod: &str, version: u64, nonce: &str) -> String {
+    format!("pods/{pod}/claims/{version:020}-{nonce}")
+}
+
+/// The version number and the nonce in a claim's file name.
+pub fn parse_claim_name(name: &str) -> Option<(u64, &str)> {
+    let (v, nonce) = name.split_once('-')?;
+    let v = parse_version_name(v)?;
+    (!nonce.is_empty() && nonce.bytes().all(|b| b.is_ascii_alphanumeric())).then_some((v, nonce))
+}
+
+pub const LOCKS_DIR: &str = "locks";
+
+pub fn lease_path(kind: &str, nonce: &str) -> String {
+    format!("{LOCKS_DIR}/{kind}-{nonce}")
+}
+
+/// The chunk id in a chunk object's path (`chunks/<h2>/<h64>`), none for any other object.
+pub fn parse_chunk_path(path: &str) -> Option<ChunkId> {
+    let rest = path.strip_prefix("chunks/")?;
+    let (dir, name) = rest.split_once('/')?;
+    let id = ChunkId::from_hex(name)?;
+    (dir.len() == 2 && name.starts_with(dir) && id.to_hex() == name).then_some(id)
 }
 
 /// The version number in a version object's file name.
@@ -261,5 +293,22 @@ mod tests {
         assert_eq!(parse_version_name("00000000000000000007"), Some(7));
         assert_eq!(parse_version_name("7"), None);
         assert_eq!(parse_version_name("0000000000000000000x"), None);
+        assert_eq!(parse_chunk_path(&chunk_path(&id)), Some(id));
+        assert_eq!(parse_chunk_path(&chunk_path(&id).to_uppercase()), None);
+        assert_eq!(
+            parse_chunk_path(&format!("chunks/00/{}", id.to_hex())),
+            None
+        );
+        assert_eq!(parse_chunk_path("chunks/ab/x"), None);
+        assert_eq!(parse_chunk_path(&chunk_list_path(&id)), None);
+        let c = claim_path("p", 3, "ab12");
+        assert_eq!(c, "pods/p/claims/00000000000000000003-ab12");
+        assert_eq!(
+            parse_claim_name(c.rsplit('/').next().unwrap()),
+            Some((3, "ab12"))
+        );
+        assert_eq!(parse_claim_name("00000000000000000003-"), None);
+        assert_eq!(parse_claim_name("3-ab"), None);
+        assert_eq!(lease_path("gc", "n1"), "locks/gc-n1");
     }
 }

@@ -12,11 +12,17 @@
 //! - [`save`]: sending a pod version (only missing chunks, in parallel, resumable).
 //! - [`load`]: fetching a pod version (only chunks the engine lacks, every one verified) and
 //!   merging it into a running engine's stores.
+//! - [`commit`]: taking a version number, safe for concurrent saves of one pod on any store.
+//! - [`lease`]: a save or a gc in progress, announced on the remote.
+//! - [`gc`]: deleting the chunks no version references.
 //! - [`remotes`]: named remotes kept in the volume directory.
 
 pub mod backend;
 pub mod client;
+pub mod commit;
+pub mod gc;
 pub mod layout;
+pub mod lease;
 pub mod load;
 pub mod progress;
 pub mod remote;
@@ -112,3 +118,6 @@ mod tests {
 
 #[cfg(test)]
 mod roundtrip_tests;
+
+#[cfg(test)]
+mod concurrency_tests;

@@ -91,8 +91,9 @@ pub async fn chunk_list(remote: &Remote, v: &PodVersion) -> Result<ChunkList> {
     Ok(list)
 }
 
-/// Remove a version of a pod (every version when `None`). Chunks stay: other versions and pods
-/// share them. Returns the versions removed.
+/// Remove a version of a pod (every version, and the pod's claims, when `None`). Chunks stay:
+/// other versions and pods share them (`pod gc` removes those no version references). Returns
+/// the versions removed.
 pub async fn delete(remote: &Remote, pod: &str, version: Option<u64>) -> Result<Vec<u64>> {
     let all = versions(remote, pod).await?;
     let targets: Vec<u64> = match version {
@@ -110,6 +111,13 @@ pub async fn delete(remote: &Remote, pod: &str, version: Option<u64>) -> Result<
     };
     for v in &targets {
         remote.delete(&version_path(pod, *v)).await?;
+    }
+    if version.is_none() {
+        for c in crate::commit::claims(remote, pod).await? {
+            remote
+                .delete(&crate::layout::claim_path(pod, c.version, &c.nonce))
+                .await?;
+        }
     }
     Ok(targets)
 }

@@ -19,6 +19,23 @@ use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
 use crate::{PodError, Result, err};
 
+/// One object found by [`Remote::list_meta`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's path on the remote (below its prefix), `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// Its last modification, by the store's clock (ms since the epoch).
+    pub modified_ms: u64,
+}
+
+impl ObjectInfo {
+    /// The last component of the path.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
 /// An opened remote.
 #[derive(Clone)]
 pub struct Remote {
@@ -225,6 +242,33 @@ impl Remote {
         }
     }
 
+    /// Every object under `prefix` (recursively): its path on the remote, size and last
+    /// modification time (the store's clock, in ms since the epoch).
+    pub async fn list_meta(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let stream = self.store.list(Some(&Path::from(prefix)));
+        match stream.try_collect::<Vec<_>>().await {
+            Ok(v) => Ok(v
+                .into_iter()
+                .map(|o| ObjectInfo {
+                    path: o.location.to_string(),
+                    size: o.size,
+                    modified_ms: u64::try_from(o.last_modified.timestamp_millis()).unwrap_or(0),
+                })
+                .collect()),
+            Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(self.fail("listing", prefix, e)),
+        }
+    }
+
+    /// Whether an object exists.
+    pub async fn exists(&self, path: &str) -> Result<bool> {
+        match self.store.head(&Path::from(path)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.fail("reading", path, e)),
+        }
+    }
+
     /// Remove an object; a missing one is not an error.
     pub async fn delete(&self, path: &str) -> Result<()> {
         match self.store.delete(&Path::from(path)).await {
@@ -265,6 +309,15 @@ mod tests {
         assert_eq!(names, ["b", "c"]);
         assert_eq!(r.list_dirs("").await.unwrap(), ["a"]);
         assert_eq!(r.list_all("a").await.unwrap().len(), 2);
+        let meta = r.list_meta("a").await.unwrap();
+        assert_eq!(meta.len(), 2);
+        assert!(
+            meta.iter()
+                .any(|m| m.path == "a/c" && m.name() == "c" && m.size == 1)
+        );
+        assert!(meta.iter().all(|m| m.modified_ms > 1_600_000_000_000));
+        assert!(r.exists("a/c").await.unwrap());
+        assert!(!r.exists("a/zz").await.unwrap());
         r.delete("a/b").await.unwrap();
         r.delete("a/b").await.unwrap();
         assert_eq!(r.list_names("a").await.unwrap(), ["c"]);

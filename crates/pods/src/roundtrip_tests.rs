@@ -159,9 +159,11 @@ async fn concurrent_saves_keep_both_versions() {
         got.push(t.await.unwrap().unwrap().version);
     }
     got.sort_unstable();
-    assert_eq!(got, [1, 2, 3, 4]);
+    got.dedup();
+    assert_eq!(got.len(), 4, "{got:?}");
     let remote = Remote::open(&url).unwrap();
-    for v in 1..=4 {
+    assert_eq!(versions(&remote, "c").await.unwrap(), got);
+    for v in got {
         let pv = read_version(&remote, "c", Some(v)).await.unwrap();
         assert_eq!(pv.version, v);
         chunk_list(&remote, &pv).await.unwrap();

@@ -6,20 +6,26 @@
 //! 3. Send the others, `parallel` at a time: memory holds at most that many chunks. A chunk
 //!    object appears whole or not at all, so an interrupted save leaves only complete chunks,
 //!    which the next save finds and does not send again.
-//! 4. Write the chunk list (named by its hash), then the version object, create-only: a
-//!    concurrent save that took the number first makes this one retry with the next.
+//! 4. Write the chunk list (named by its hash), then the version object under a number this
+//!    save claimed (`commit`): concurrent saves of one pod each get their own number.
+//!
+//! From before step 2 to the end the save holds a lease on the remote (`lease`), and waits
+//! while a `pod gc` holds one: a gc never deletes a chunk this save found present.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use snapstack_engine::{ChunkId, Engine};
 
+use crate::commit::commit;
 use crate::layout::{
     ChunkList, POD_FORMAT, PodService, PodVersion, chunk_list_path, chunk_path, parse_version_name,
-    version_path, versions_dir,
+    versions_dir,
 };
+use crate::lease::{self, Lease};
 use crate::progress::Progress;
 use crate::remote::Remote;
 use crate::{PodError, Result, err};
@@ -103,6 +109,34 @@ pub async fn save(
     if !crate::valid_pod_name(pod) {
         return err(format!("invalid pod name {pod:?}"));
     }
+    let lease = Lease::take(remote, lease::SAVE, pod).await?;
+    let r = async {
+        let quiet = opts.quiet;
+        lease::wait_clear(
+            remote,
+            lease::GC,
+            &lease.path,
+            Duration::from_millis(lease::LEASE_TTL_MS),
+            |m| {
+                if !quiet {
+                    eprintln!("pod {pod}: {m}");
+                }
+            },
+        )
+        .await?;
+        save_leased(engine, remote, pod, opts).await
+    }
+    .await;
+    lease.release().await;
+    r
+}
+
+async fn save_leased(
+    engine: Arc<Engine>,
+    remote: &Remote,
+    pod: &str,
+    opts: &SaveOptions,
+) -> Result<PodVersion> {
     // 1. What to send.
     let e = engine.clone();
     let wanted = opts.services.clone();
@@ -228,17 +262,6 @@ pub async fn save(
         sent_chunks,
         sent_bytes,
     };
-    for _ in 0..64 {
-        version.version = versions(remote, pod).await?.last().copied().unwrap_or(0) + 1;
-        if remote
-            .put_new(&version_path(pod, version.version), version.encode())
-            .await?
-        {
-            return Ok(version);
-        }
-        // Another save took this number between our listing and our write: take the next.
-    }
-    err(format!(
-        "pod {pod}: could not take a version number after 64 attempts (many concurrent saves?)"
-    ))
+    commit(remote, &mut version).await?;
+    Ok(version)
 }
