@@ -142,7 +142,7 @@ impl S3 {
     ) -> S3Result<(Response, Option<u64>)> {
         let input = read_input(r, &body)?;
         let bucket = self.bucket_meta(r)?;
-        let invalid = |m: &str| S3Error::invalid_request(m);
+        let invalid = |m: &'static str| S3Error::invalid_request(m.to_string());
         let kms = match input.pointer("/ObjectEncryption/SSEKMS") {
             Some(v) if v.is_object() => v,
             _ => {
