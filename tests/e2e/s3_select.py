@@ -151,7 +151,9 @@ def encryption_set(c, bucket):
           and after["BucketKeyEnabled"] is True, after)
     check(after["ETag"] == head["ETag"] and after["LastModified"] == head["LastModified"],
           "UpdateObjectEncryption keeps the ETag and LastModified")
-    expect_error("InvalidRequest", c.update_object_encryption, Bucket=bucket, Key="people.csv",
+    # (boto3 checks the ARN's form itself: sent unchecked, S3 refuses it.)
+    expect_error("InvalidRequest", s3(parameter_validation=False).update_object_encryption,
+                 Bucket=bucket, Key="people.csv",
                  ObjectEncryption={"SSEKMS": {"KMSKeyArn": "alias/mine"}})
     expect_error("AccessDenied", c.update_object_encryption, Bucket=bucket, Key="people.csv",
                  ObjectEncryption={"SSEKMS": {
