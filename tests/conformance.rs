@@ -74,6 +74,6 @@ fn generated_requests_never_get_a_server_error() {
     );
     assert_eq!(
         report["s3"]["operations"]["SelectObjectContent"]["implemented"],
-        false
+        true
     );
 }

@@ -45,6 +45,9 @@ COMMON = {
     # HEAD errors carry no body: botocore names them by their status.
     "404", "403", "400", "NotFound",
     "IllegalVersioningConfigurationException", "PreconditionFailed", "InvalidRange",
+    # S3 codes its model does not list: an invalid storage class, a WriteGetObjectResponse token
+    # S3 did not issue, an S3 Select ExpressionType other than SQL.
+    "InvalidStorageClass", "InvalidToken", "InvalidExpressionType",
 }
 MAX_DEPTH = 5
 NOT_IMPLEMENTED = {"NotImplemented", "UnknownOperationException", "InvalidAction"}

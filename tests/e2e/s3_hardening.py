@@ -81,8 +81,10 @@ def cmd_refuse():
     c.put_object(Bucket="hard", Key="obj", Body=PRECIOUS)
 
     # Object sub-resources: the object keeps its bytes.
-    not_implemented(c.update_object_encryption, Bucket="hard", Key="obj", ObjectEncryption={
+    c.update_object_encryption(Bucket="hard", Key="obj", ObjectEncryption={
         "SSEKMS": {"KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/x"}})
+    check(c.head_object(Bucket="hard", Key="obj")["ServerSideEncryption"] == "aws:kms",
+          "UpdateObjectEncryption changes the encryption, not the bytes")
     check(c.get_object_torrent(Bucket="hard", Key="obj")["Body"].read().startswith(b"d8:announce"),
           "a torrent of the object")
     expect_error("InvalidArgument", c.rename_object, Bucket="hard", Key="renamed",

@@ -51,12 +51,10 @@ impl S3 {
                 "Checksum" if !o.checksums.is_empty() => {
                     let mut c = Map::new();
                     put_checksums(&mut c, &o.checksums);
-                    let kind = if o.parts_count.is_some() {
-                        "COMPOSITE"
-                    } else {
-                        "FULL_OBJECT"
-                    };
-                    c.insert("ChecksumType".into(), json!(kind));
+                    c.insert(
+                        "ChecksumType".into(),
+                        json!(crate::headers::checksum_type(&o)),
+                    );
                     out["Checksum"] = Value::Object(c);
                 }
                 "ObjectParts" => {

@@ -48,6 +48,16 @@ pub(crate) fn user_metadata(h: &HeaderMap) -> Vec<(String, String)> {
     m
 }
 
+/// How an object's checksums were computed: over the whole object, or (uploaded in parts) a
+/// checksum of the parts' checksums.
+pub(crate) fn checksum_type(o: &Object) -> &'static str {
+    if o.parts_count.is_some() {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
+    }
+}
+
 /// How a GetObject or HeadObject output describes an object (the model's member names; the
 /// codec puts them in their headers), with its checksums if `checksums`.
 pub(crate) fn object_output(o: &Object, checksums: bool) -> Map<String, Value> {
@@ -96,8 +106,9 @@ pub(crate) fn object_output(o: &Object, checksums: bool) -> Map<String, Value> {
     if let Some(n) = o.parts_count {
         put("PartsCount", Value::from(n));
     }
-    if checksums {
+    if checksums && !o.checksums.is_empty() {
         put_checksums(&mut out, &o.checksums);
+        out.insert("ChecksumType".into(), Value::from(checksum_type(o)));
     }
     out
 }

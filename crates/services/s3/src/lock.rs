@@ -84,7 +84,13 @@ pub(crate) fn check_lock_configuration(bucket: &Bucket, v: &Value) -> S3Result<(
 
 impl S3 {
     /// A setting of an object version, if one was set on this very version.
-    fn object_setting(&self, acct: &str, bucket: &str, o: &Object, kind: &str) -> Option<Value> {
+    pub(crate) fn object_setting(
+        &self,
+        acct: &str,
+        bucket: &str,
+        o: &Object,
+        kind: &str,
+    ) -> Option<Value> {
         let key = keys::object_config(acct, bucket, &o.key, version_of(o), kind);
         match self.store.snapshot().get(&key) {
             Some(S3Record::Config(c)) => {
@@ -95,7 +101,7 @@ impl S3 {
         }
     }
 
-    fn set_object_setting(
+    pub(crate) fn set_object_setting(
         &self,
         acct: &str,
         bucket: &str,

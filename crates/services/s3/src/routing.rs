@@ -80,7 +80,12 @@ pub(super) fn route(
     raw_path: &str,
     query: &[(String, String)],
 ) -> S3Result<Routed> {
-    let path = match virtual_host_bucket(headers) {
+    // WriteGetObjectResponse names its request route as the host's first label (the model's
+    // `{RequestRoute}.` host prefix), which is not a bucket.
+    let object_lambda = *method == Method::POST
+        && raw_path == "/WriteGetObjectResponse"
+        && headers.contains_key("x-amz-request-route");
+    let path = match virtual_host_bucket(headers).filter(|_| !object_lambda) {
         Some(bucket) if raw_path.starts_with('/') => format!("/{bucket}{raw_path}"),
         Some(bucket) => format!("/{bucket}/{raw_path}"),
         None => raw_path.to_string(),
@@ -315,6 +320,14 @@ impl S3 {
             "CreateSession" => none(self.create_session(r)?),
             "GetObjectTorrent" => none(self.get_object_torrent(r)?),
             "RenameObject" => self.rename_object(r),
+            "WriteGetObjectResponse" => none(self.write_get_object_response(r)?),
+            "UpdateObjectEncryption" => {
+                self.update_object_encryption(r, read_document(body).await?)
+            }
+            "SelectObjectContent" => none(
+                self.select_object_content(r, read_document(body).await?)
+                    .await?,
+            ),
             other => Err(not_implemented(other)),
         }
     }
@@ -323,6 +336,23 @@ impl S3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_get_object_response_names_a_route_not_a_bucket() {
+        use snapstack_protocol::http::HeaderValue;
+        let mut h = HeaderMap::new();
+        h.insert(
+            "host",
+            HeaderValue::from_static("io-cell001.localhost:4566"),
+        );
+        h.insert(
+            "x-amz-request-route",
+            HeaderValue::from_static("io-cell001"),
+        );
+        h.insert("x-amz-request-token", HeaderValue::from_static("t"));
+        let r = route(&Method::POST, &h, "/WriteGetObjectResponse", &[]).unwrap();
+        assert_eq!((r.operation, r.bucket), ("WriteGetObjectResponse", None));
+    }
 
     #[test]
     fn invalid_utf8_in_a_key_or_query_is_refused() {

@@ -11,7 +11,7 @@ use crate::ops::tagging::parse_tagging;
 use crate::out::{self, owner, reply, tag_set, ts};
 use crate::subres::{self, Sub};
 use crate::time::now_ms;
-use crate::{Req, S3, S3Error, S3Result, cors};
+use crate::{Req, S3, S3Error, S3Result, cors, validation};
 
 impl S3 {
     pub(crate) fn bucket_meta(&self, r: &Req<'_>) -> S3Result<Bucket> {
@@ -25,23 +25,57 @@ impl S3 {
         }
     }
 
+    /// ListBuckets (and ListDirectoryBuckets, its wire twin): the account's buckets by name,
+    /// filtered by `prefix` and `bucket-region`, a page of `max-buckets` (or
+    /// `max-directory-buckets`) at a time after `continuation-token`.
     pub(crate) fn list_buckets(&self, r: &Req<'_>) -> S3Result<Response> {
+        let max = match validation::int_param(r, "max-buckets", 1, 10_000)? {
+            Some(n) => Some(n),
+            None => validation::int_param(r, "max-directory-buckets", 0, 1000)?,
+        };
+        let token = r.q("continuation-token");
+        if let Some(t) = token
+            && t.len() > 1024
+        {
+            return Err(
+                S3Error::invalid_argument("The continuation token provided is incorrect")
+                    .with("ArgumentName", "continuation-token"),
+            );
+        }
+        let prefix = r.q("prefix").unwrap_or("");
+        let region = r.q("bucket-region");
         let snap = self.store.snapshot();
-        let buckets: Vec<Value> = snap
-            .scan_prefix(&keys::buckets(r.account()))
-            .filter_map(|(_, rec)| match rec {
-                S3Record::Bucket(b) => Some(json!({
-                    "Name": b.name,
-                    "CreationDate": ts(b.created_ms),
-                    "BucketRegion": b.region,
-                })),
-                _ => None,
-            })
-            .collect();
-        reply(
-            r.operation,
-            &json!({"Owner": owner(r.account()), "Buckets": buckets}),
-        )
+        let mut buckets: Vec<Value> = Vec::new();
+        let mut next = None;
+        for (_, rec) in snap.scan_prefix(&keys::buckets(r.account())) {
+            let S3Record::Bucket(b) = rec else { continue };
+            if !b.name.starts_with(prefix)
+                || region.is_some_and(|g| g != b.region)
+                || token.is_some_and(|t| b.name.as_str() <= t)
+            {
+                continue;
+            }
+            if max.is_some_and(|m| buckets.len() as i64 >= m.max(1)) {
+                next = buckets
+                    .last()
+                    .and_then(|l| l["Name"].as_str())
+                    .map(str::to_string);
+                break;
+            }
+            buckets.push(json!({
+                "Name": b.name,
+                "CreationDate": ts(b.created_ms),
+                "BucketRegion": b.region,
+            }));
+        }
+        let mut out = json!({"Owner": owner(r.account()), "Buckets": buckets});
+        if let Some(t) = next {
+            out["ContinuationToken"] = json!(t);
+        }
+        if r.q("prefix").is_some() {
+            out["Prefix"] = json!(prefix);
+        }
+        reply(r.operation, &out)
     }
 
     /// HeadBucket: the bucket's region, as S3 tells it (`x-amz-bucket-region`).
@@ -62,6 +96,7 @@ impl S3 {
                     .with("BucketName", &name),
             );
         }
+        validation::check_create_bucket(r)?;
         let mut region = r.ctx.partition.region.clone();
         let input = subres::read_input(r, &doc)?;
         if let Some(loc) = input

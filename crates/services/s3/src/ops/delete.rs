@@ -107,6 +107,16 @@ impl S3 {
         Ok((out.0, out.1, Some(v)))
     }
 
+    /// Whether a key has a version (an object or a delete marker) with this id.
+    fn version_exists(&self, acct: &str, bucket: &str, key: &str, vid: &str) -> bool {
+        let snap = self.store.snapshot();
+        let is = |rec: &S3Record| matches!(rec, S3Record::Object(o) if o.version_id.as_deref().unwrap_or("null") == vid);
+        snap.get(&keys::object(acct, bucket, key)).is_some_and(is)
+            || snap
+                .scan_prefix(&keys::versions_of(acct, bucket, key))
+                .any(|(_, rec)| is(rec))
+    }
+
     pub(crate) fn delete_objects(
         &self,
         r: &Req<'_>,
@@ -136,6 +146,18 @@ impl S3 {
                 .get("VersionId")
                 .and_then(Value::as_str)
                 .map(|v| v.trim().to_string());
+            // A version that does not exist is an error of its own, never reported deleted.
+            if let Some(v) = &vid
+                && !self.version_exists(r.account(), &bucket.name, &key, v)
+            {
+                errors.push(json!({
+                    "Key": key,
+                    "VersionId": v,
+                    "Code": "NoSuchVersion",
+                    "Message": "The specified version does not exist.",
+                }));
+                continue;
+            }
             let deleted = self
                 .check_delete(r, &bucket.name, &key, vid.as_deref())
                 .and_then(|()| self.delete_one(r.account(), &bucket, &key, vid.as_deref()));

@@ -6,6 +6,7 @@ pub(crate) mod delete;
 pub(crate) mod listing;
 pub(crate) mod multipart;
 pub(crate) mod object;
+pub(crate) mod object_lambda;
 pub(crate) mod rename;
 pub(crate) mod session;
 pub(crate) mod tagging;

@@ -30,6 +30,7 @@ impl S3 {
     }
 
     pub(crate) fn create_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        crate::validation::check_object_write(r)?;
         self.bucket_meta(r)?;
         let upload_id = self.new_id();
         let upload = Upload {

@@ -13,6 +13,7 @@ use snapstack_protocol::response::Response;
 use crate::body::{self, ChunkedDecoder, Digests};
 use serde_json::{Map, Value, json};
 
+use crate::encryption::{put_encryption, sse_s3};
 use crate::headers::{object_headers, object_output, user_metadata};
 use crate::model::{Bucket, Object, S3Record, keys};
 use crate::ops::tagging::parse_tag_query;
@@ -120,13 +121,28 @@ impl S3 {
         }
         let trailers = decoder.map(|d| d.trailers).unwrap_or_default();
         let (md5, sums) = digests.finish();
-        if let Some(sent) = r.h("content-md5")
-            && body::unbase64(sent).as_deref() != Some(&md5[..])
-        {
-            return Err(S3Error::bad(
-                "BadDigest",
-                "The Content-MD5 you specified did not match what we received.",
-            ));
+        if let Some(sent) = r.h("content-md5") {
+            // Not the base64 of 16 bytes: S3's InvalidDigest; another digest: BadDigest (both
+            // 400s, which SDKs do not retry).
+            match body::unbase64(sent.trim()) {
+                Some(d) if d.len() == 16 => {
+                    if d[..] != md5[..] {
+                        return Err(S3Error::bad(
+                            "BadDigest",
+                            "The Content-MD5 you specified did not match what we received.",
+                        )
+                        .with("ExpectedDigest", sent)
+                        .with("CalculatedDigest", body::base64(&md5)));
+                    }
+                }
+                _ => {
+                    return Err(S3Error::bad(
+                        "InvalidDigest",
+                        "The Content-MD5 you specified was invalid.",
+                    )
+                    .with("Content-MD5", sent));
+                }
+            }
         }
         for (alg, value) in &sums {
             let name = body::checksum_header(alg);
@@ -153,11 +169,13 @@ impl S3 {
         r: &Req<'_>,
         body: Body,
     ) -> S3Result<(Response, Option<u64>)> {
+        crate::validation::check_object_write(r)?;
         let bucket = self.bucket_meta(r)?;
         let tags = match r.h("x-amz-tagging") {
             Some(t) => parse_tag_query(t)?,
             None => Vec::new(),
         };
+        let sse = self.requested_encryption(r, &bucket.name);
         let (blob, md5, checksums) = self.store_body(r, body).await?;
         let etag = format!("\"{}\"", body::hex(&md5));
         let obj = Object {
@@ -181,12 +199,19 @@ impl S3 {
         let v = self
             .lock_new_object(r, &bucket.name, &written)?
             .map_or(v, |l| l.max(v));
+        let v = self
+            .record_encryption(r, &bucket.name, &written, sse.as_ref())?
+            .map_or(v, |e| e.max(v));
         let mut out = Map::new();
         out.insert("ETag".into(), Value::String(etag));
+        put_encryption(&mut out, sse.as_ref().unwrap_or(&sse_s3()));
         if let Some(id) = version_id {
             out.insert("VersionId".into(), Value::String(id));
         }
-        put_checksums(&mut out, &checksums);
+        if !checksums.is_empty() {
+            put_checksums(&mut out, &checksums);
+            out.insert("ChecksumType".into(), Value::from("FULL_OBJECT"));
+        }
         Ok((reply(r.operation, &Value::Object(out))?, Some(v)))
     }
 
@@ -372,6 +397,7 @@ impl S3 {
         // A checksum covers the whole object: S3 returns none for a range.
         let whole = status == StatusCode::OK;
         let mut out = object_output(&o, whole && r.h("x-amz-checksum-mode") == Some("ENABLED"));
+        put_encryption(&mut out, &self.encryption_of(r.account(), r.bucket(), &o));
         out.insert("ContentLength".into(), Value::from(end - start));
         if status == StatusCode::PARTIAL_CONTENT {
             out.insert(
@@ -444,6 +470,7 @@ impl S3 {
     }
 
     pub(crate) async fn copy_object(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+        crate::validation::check_object_write(r)?;
         let bucket = self.bucket_meta(r)?;
         let src = self.copy_source(r)?;
         let replace = r.h("x-amz-metadata-directive") == Some("REPLACE");
@@ -484,7 +511,13 @@ impl S3 {
             parts_count: src.parts_count,
         };
         let last_modified = obj.last_modified_ms;
+        let sse = self.requested_encryption(r, &bucket.name);
+        let mut written = obj.clone();
         let (version_id, v) = self.write_object(r, &bucket, obj)?;
+        written.version_id = version_id.clone();
+        let v = self
+            .record_encryption(r, &bucket.name, &written, sse.as_ref())?
+            .map_or(v, |e| e.max(v));
         let mut result = Map::new();
         result.insert("LastModified".into(), ts(last_modified));
         result.insert("ETag".into(), Value::String(src.etag.clone()));
@@ -497,6 +530,7 @@ impl S3 {
         if let Some(id) = &src.version_id {
             out.insert("CopySourceVersionId".into(), Value::String(id.clone()));
         }
+        put_encryption(&mut out, sse.as_ref().unwrap_or(&sse_s3()));
         let resp = reply(r.operation, &Value::Object(out))?;
         Ok((resp, Some(v)))
     }
