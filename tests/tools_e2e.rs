@@ -8,8 +8,14 @@
 //! - The AWS SDK for JavaScript v3 (`tests/e2e/js/suite.mjs`): the main calls of every service,
 //!   a 12 MiB `@aws-sdk/lib-storage` multipart upload, and the state read back after the restart.
 //!
+//! - Kinesis as the AWS SDK for Java v2 and the KCL speak it (`tests/e2e/kinesis_h2.py`): HTTP/2
+//!   with prior knowledge and CBOR bodies (Jackson's indefinite-length maps, byte strings,
+//!   millisecond timestamps under tag 1), SubscribeToShard's CBOR events, AWS's errors in CBOR.
+//!   The SDK's and the KCL's jars come from Maven Central, which this project's machines do not
+//!   reach: curl (built with nghttp2) carries their wire instead.
+//!
 //! Without the tool (Terraform and the provider; Node.js and `tests/e2e/js/node_modules`, which
-//! `npm ci --prefix tests/e2e/js` installs) a test says so on stderr and passes without running.
+//! `npm ci --prefix tests/e2e/js` installs; curl with HTTP/2) a test says so on stderr and passes without running.
 
 mod common;
 
@@ -198,4 +204,31 @@ fn kms_and_secrets_with_the_aws_cli_and_openssl_across_sigterm() {
     assert!(s.term().success());
     let mut s = Server::start(dir.path(), &env);
     s.script("kms_cli.py", &["check", work]);
+}
+
+#[test]
+fn kinesis_over_http2_and_cbor_as_the_java_sdk_speaks_it() {
+    let curl = Command::new("curl").arg("-V").output().ok();
+    let h2 = curl.is_some_and(|o| {
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("HTTP2")
+    });
+    if !h2 {
+        eprintln!(
+            "SKIPPED: the Kinesis HTTP/2 + CBOR end-to-end test needs curl built with HTTP/2 (nghttp2)"
+        );
+        return;
+    }
+    let vol = tempdir();
+    let work = tempdir();
+    let state = work.path().join("kinesis_h2.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("kinesis_h2.py", &["prepare", state]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("kinesis_h2.py", &["check", state]);
 }

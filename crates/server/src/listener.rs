@@ -12,6 +12,11 @@
 //!   progress for `body_timeout`).
 //! - **Limit**: at most `max_connections` are served at once; one more is answered `503` and
 //!   closed at once, so that the process keeps descriptors for its own files.
+//!
+//! A connection that opens with HTTP/2's client preface is served as HTTP/2 with prior
+//! knowledge (h2c): the AWS SDK for Java v2 speaks it to Kinesis over plain `http://` endpoints
+//! (the KCL, SubscribeToShard). Its frames between requests (PINGs, window updates) are not the
+//! start of a request's headers, so only the idle, body and write bounds apply to it.
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -25,7 +30,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -126,6 +131,8 @@ struct ConnState {
     write_blocked: AtomicU64,
     /// Wakes the watchdog when a deadline may have moved earlier (headers or a write started).
     changed: Notify,
+    /// HTTP/2: bytes read between requests are frames, not the next request's headers.
+    h2: bool,
 }
 
 impl ConnState {
@@ -137,6 +144,7 @@ impl ConnState {
             head_started: AtomicU64::new(0),
             write_blocked: AtomicU64::new(0),
             changed: Notify::new(),
+            h2: false,
         }
     }
 
@@ -233,7 +241,8 @@ impl AsyncRead for Watched {
             let s = &self.state;
             let now = s.now_ms();
             s.last_io.store(now, Ordering::Release);
-            if s.active.load(Ordering::Acquire) == 0
+            if !s.h2
+                && s.active.load(Ordering::Acquire) == 0
                 && s.head_started
                     .compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
@@ -440,6 +449,39 @@ fn refuse(tcp: TcpStream) {
     drop(tcp);
 }
 
+/// HTTP/2's client preface (RFC 9113 §3.4), which opens a connection with prior knowledge.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Streams one HTTP/2 connection may have open at once (AWS's own endpoints allow 100 or more).
+const H2_MAX_STREAMS: u32 = 256;
+
+/// Whether the client opens with HTTP/2's preface, peeked at without consuming it: an HTTP/1
+/// request differs from it at its first or second byte, and a preface split across packets is
+/// waited for. `None` when the client sends nothing for `idle` (or a partial preface for
+/// `header`) or the socket fails: the connection is closed.
+async fn speaks_h2(tcp: &TcpStream, idle: Duration, header: Duration) -> Option<bool> {
+    let mut buf = [0u8; 24];
+    let first = tokio::time::timeout(idle, tcp.peek(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let rest = async {
+        let mut n = first;
+        loop {
+            if n == 0 || buf[..n] != H2_PREFACE[..n] {
+                return Some(false);
+            }
+            if n == H2_PREFACE.len() {
+                return Some(true);
+            }
+            // The bytes seen are still there: peek again once more may have arrived.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            n = tcp.peek(&mut buf).await.ok()?;
+        }
+    };
+    tokio::time::timeout(header, rest).await.ok()?
+}
+
 async fn serve_connection(
     tcp: TcpStream,
     peer: Option<std::net::SocketAddr>,
@@ -447,7 +489,18 @@ async fn serve_connection(
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let state = Arc::new(ConnState::new());
+    // A stop does not wait for a client that has not said anything yet.
+    let detected = tokio::select! {
+        r = speaks_h2(&tcp, limits.idle_timeout, limits.header_timeout) => r,
+        _ = stop.wait_for(|s| *s) => None,
+    };
+    let Some(h2) = detected else {
+        return;
+    };
+    let state = Arc::new(ConnState {
+        h2,
+        ..ConnState::new()
+    });
     let io = TokioIo::new(Watched {
         tcp,
         state: state.clone(),
@@ -463,6 +516,17 @@ async fn serve_connection(
                 sleep: None,
             })
         });
+        // HTTP/2 carries the host in `:authority`, which hyper puts in the URI: signatures and
+        // virtual-host addressing read the `Host` header.
+        if req.version() == hyper::Version::HTTP_2
+            && !req.headers().contains_key(hyper::header::HOST)
+            && let Some(host) = req
+                .uri()
+                .authority()
+                .and_then(|a| hyper::header::HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(hyper::header::HOST, host);
+        }
         // The client's address (`aws:SourceIp` when policies are enforced).
         if let Some(peer) = peer {
             req.extensions_mut()
@@ -477,9 +541,31 @@ async fn serve_connection(
             }))
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, service);
+    if h2 {
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .serve_connection(io, service);
+        watch_connection(conn, |c| c.graceful_shutdown(), &state, &limits, stop).await;
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, service);
+        watch_connection(conn, |c| c.graceful_shutdown(), &state, &limits, stop).await;
+    }
+}
+
+/// Drive a connection to its end, closing it at its deadlines; on `stop`, let it finish the
+/// requests in progress (`graceful`) and end.
+async fn watch_connection<C, E>(
+    conn: C,
+    graceful: impl Fn(Pin<&mut C>),
+    state: &ConnState,
+    limits: &ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     tokio::pin!(conn);
     // With nothing to watch (a request in progress), look again this often.
     let recheck = limits
@@ -488,7 +574,7 @@ async fn serve_connection(
         .min(limits.body_timeout);
     let mut stopping = false;
     loop {
-        let wake = match state.deadline(&limits) {
+        let wake = match state.deadline(limits) {
             Some((at, _)) => at,
             None => Instant::now() + recheck,
         };
@@ -501,11 +587,11 @@ async fn serve_connection(
             }
             _ = stop.wait_for(|s| *s), if !stopping => {
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                graceful(conn.as_mut());
             }
             _ = state.changed.notified() => {}
             _ = tokio::time::sleep_until(wake) => {
-                if let Some((at, why)) = state.deadline(&limits)
+                if let Some((at, why)) = state.deadline(limits)
                     && at <= Instant::now()
                 {
                     debug!(reason = ?why, "closing a connection that timed out");
@@ -572,5 +658,117 @@ mod tests {
         s.write_blocked.store(0, Ordering::Release);
         drop(req);
         assert_eq!(s.deadline(&limits).unwrap().1, Expired::Idle);
+    }
+
+    /// A listener on loopback and a client connected to it.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn http2_is_told_from_http1_by_its_preface() {
+        use tokio::io::AsyncWriteExt;
+        let (t, s) = (Duration::from_secs(2), Duration::from_millis(300));
+        let (server, mut client) = pair().await;
+        client
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(speaks_h2(&server, t, t).await, Some(false));
+        let (server, mut client) = pair().await;
+        client.write_all(H2_PREFACE).await.unwrap();
+        assert_eq!(speaks_h2(&server, t, t).await, Some(true));
+        // The bytes are still there for the connection to read.
+        let mut buf = [0u8; 24];
+        assert_eq!(server.peek(&mut buf).await.unwrap(), 24);
+        // A preface split across two writes.
+        let (server, mut client) = pair().await;
+        client.write_all(&H2_PREFACE[..7]).await.unwrap();
+        let later = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            client.write_all(&H2_PREFACE[7..]).await.unwrap();
+            client
+        });
+        assert_eq!(speaks_h2(&server, t, t).await, Some(true));
+        drop(later.await.unwrap());
+        // Silence, and a preface that never ends: closed.
+        let (server, _client) = pair().await;
+        assert_eq!(speaks_h2(&server, s, s).await, None);
+        let (server, mut client) = pair().await;
+        client.write_all(b"PRI * HT").await.unwrap();
+        assert_eq!(speaks_h2(&server, t, s).await, None);
+    }
+
+    /// One frame: its type, flags, stream and payload.
+    async fn frame(c: &mut TcpStream) -> (u8, u8, u32, Vec<u8>) {
+        use tokio::io::AsyncReadExt;
+        let mut h = [0u8; 9];
+        c.read_exact(&mut h).await.unwrap();
+        let len = u32::from_be_bytes([0, h[0], h[1], h[2]]) as usize;
+        let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        c.read_exact(&mut payload).await.unwrap();
+        (h[3], h[4], stream, payload)
+    }
+
+    #[tokio::test]
+    async fn a_request_over_http2_with_prior_knowledge() {
+        use tokio::io::AsyncWriteExt;
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let router = Router::new().route(
+            "/",
+            axum::routing::get(|h: axum::http::HeaderMap| async move {
+                format!(
+                    "host={}",
+                    h.get("host").and_then(|v| v.to_str().ok()).unwrap_or("-")
+                )
+            }),
+        );
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: None,
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let server = tokio::spawn(serve(l, router, limits, 4, stop));
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut out = H2_PREFACE.to_vec();
+        out.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+        // HEADERS on stream 1, END_STREAM | END_HEADERS: :method GET, :scheme http, :path /,
+        // :authority (literal, indexed name 1) "h.test:4566".
+        let mut block = vec![0x82, 0x86, 0x84, 0x41, 11];
+        block.extend_from_slice(b"h.test:4566");
+        out.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x05, 0, 0, 0, 1]);
+        out.extend_from_slice(&block);
+        c.write_all(&out).await.unwrap();
+        let (mut status, mut body) = (None, Vec::new());
+        loop {
+            let (kind, flags, stream, payload) = frame(&mut c).await;
+            match kind {
+                4 if flags & 1 == 0 => c.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]).await.unwrap(),
+                // `:status: 200` is entry 8 of HPACK's static table.
+                1 if stream == 1 => status = Some(payload.first() == Some(&0x88)),
+                0 if stream == 1 => {
+                    body.extend_from_slice(&payload);
+                    if flags & 1 == 1 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(status, Some(true));
+        assert_eq!(String::from_utf8_lossy(&body), "host=h.test:4566");
+        stop_tx.send(true).unwrap();
+        drop(c);
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

@@ -76,7 +76,7 @@ fn response(
     resp
 }
 
-fn model() -> &'static snapstack_protocol::model::ServiceModel {
+pub(crate) fn model() -> &'static snapstack_protocol::model::ServiceModel {
     snapstack_protocol::model::named(NAME).expect("the kinesis model is embedded")
 }
 
@@ -154,7 +154,7 @@ const TIME_MEMBERS: [&str; 7] = [
 /// The Java SDK's CBOR timestamps are epoch milliseconds (under tag 1), botocore's epoch
 /// seconds: an input value too large to be seconds (past the year 5000) is taken as
 /// milliseconds; outputs are milliseconds (`to_ms`).
-fn cbor_times(v: &mut Value, to_ms: bool, depth: usize) {
+pub(crate) fn cbor_times(v: &mut Value, to_ms: bool, depth: usize) {
     if depth > 16 {
         return;
     }
@@ -260,7 +260,7 @@ impl Service for Kinesis {
                     return error(wire, &AwsError::new("ValidationException", message), rid);
                 }
                 rt.ensure_loaded(NAME).await;
-                return match self.subscribe(&input) {
+                return match self.subscribe(&input, wire) {
                     Ok(mut resp) => {
                         if let Ok(v) = HeaderValue::from_str(rid) {
                             resp.headers_mut().insert("x-amzn-RequestId", v);

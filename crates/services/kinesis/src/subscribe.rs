@@ -15,13 +15,14 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use snapstack_engine::{Engine, Partition, Store};
 use snapstack_protocol::body::{Body, Bytes};
-use snapstack_protocol::codec::eventstream;
+use snapstack_protocol::codec::{cbor, eventstream};
 use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::{HeaderValue, StatusCode};
 use snapstack_protocol::response::Response;
 
 use crate::records::counter_of;
 use crate::seq::{Iter, format_seq};
+use crate::service::{CBOR_CONTENT_TYPE, Wire, cbor_times, model};
 use crate::*;
 
 /// How long one subscription lasts (AWS: 5 minutes).
@@ -33,12 +34,34 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Records in one event at most.
 const EVENT_RECORDS: usize = 10_000;
 
-fn event(kind: &str, payload: &Value) -> Bytes {
-    Bytes::from(eventstream::json_event(
-        kind,
-        "application/x-amz-json-1.1",
-        payload,
-    ))
+/// One event in the protocol the client spoke: JSON for botocore; CBOR (timestamps in epoch
+/// milliseconds under tag 1, data as byte strings) for the Java SDK, which reads every event
+/// with its CBOR unmarshaller.
+fn event(wire: Wire, kind: &str, payload: &Value) -> Bytes {
+    match wire {
+        Wire::Json => Bytes::from(eventstream::json_event(
+            kind,
+            "application/x-amz-json-1.1",
+            payload,
+        )),
+        Wire::Cbor => {
+            let mut v = payload.clone();
+            cbor_times(&mut v, true, 0);
+            let mut body = Vec::with_capacity(256);
+            match model().shape(kind) {
+                Some(shape) => cbor::encode::write(&mut body, model(), shape, &v, 0),
+                None => cbor::encode::generic(&mut body, &v),
+            }
+            Bytes::from(eventstream::message(
+                &[
+                    (":message-type", "event"),
+                    (":event-type", kind),
+                    (":content-type", CBOR_CONTENT_TYPE),
+                ],
+                &body,
+            ))
+        }
+    }
 }
 
 /// What a subscription reads from: the stream's store and the engine holding large payloads.
@@ -130,6 +153,12 @@ impl Reader {
                 })
                 .collect();
             ev["ChildShards"] = json!(children);
+            // The end of a closed shard is the event without a continuation: AWS's, which the
+            // KCL, Flink and Beam read as "shard ended" (`continuationSequenceNumber() == null`)
+            // and which they refuse beside a continuation.
+            if let Some(m) = ev.as_object_mut() {
+                m.remove("ContinuationSequenceNumber");
+            }
         }
         Some((ev, next, ended))
     }
@@ -137,7 +166,7 @@ impl Reader {
 
 impl Kinesis {
     /// Check a SubscribeToShard call and find where it starts; the response streams its events.
-    pub(crate) fn subscribe(&self, v: &Value) -> Result<Response, AwsError> {
+    pub(crate) fn subscribe(&self, v: &Value, wire: Wire) -> Result<Response, AwsError> {
         let carn = str_of(v, "ConsumerARN").unwrap_or_default();
         let Some((p, stream, Some(c))) = parse_arn(carn) else {
             return Err(invalid(format!("Invalid ConsumerARN {carn}.")));
@@ -182,7 +211,7 @@ impl Kinesis {
         tokio::spawn(async move {
             let now = || if clock == 0 { sys_now_ms() } else { clock };
             if tx
-                .send(Ok(event("initial-response", &json!({}))))
+                .send(Ok(event(wire, "initial-response", &json!({}))))
                 .await
                 .is_err()
             {
@@ -197,7 +226,7 @@ impl Kinesis {
                 let has = ev["Records"].as_array().is_some_and(|a| !a.is_empty());
                 if has || ended || last_sent.elapsed() >= HEARTBEAT {
                     if tx
-                        .send(Ok(event("SubscribeToShardEvent", &ev)))
+                        .send(Ok(event(wire, "SubscribeToShardEvent", &ev)))
                         .await
                         .is_err()
                     {

@@ -160,3 +160,155 @@ fn json_and_cbor_requests() {
         b"Stream nope under account 000000000000 not found."
     ));
 }
+
+/// The first `n` event-stream messages of a SubscribeToShard call sent in `content_type`.
+fn subscribe_events(
+    k: &Kinesis,
+    content_type: &str,
+    body: Vec<u8>,
+    n: usize,
+) -> (u16, Vec<snapstack_protocol::codec::eventstream::Message>) {
+    use futures_util::StreamExt;
+    use snapstack_protocol::codec::eventstream;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let parts = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", content_type)
+            .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let ctx = RequestContext::from_scope(None);
+        let call = Call {
+            ctx: &ctx,
+            parts: &parts,
+            operation: Some("SubscribeToShard"),
+            payload: Payload::Bytes(Bytes::from(body)),
+        };
+        let resp = k.serve(&Rt, call).await;
+        let status = resp.status().as_u16();
+        let mut stream = resp.into_body().into_data_stream();
+        let (mut buf, mut out) = (Vec::new(), Vec::new());
+        while out.len() < n {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream goes on")
+                .unwrap();
+            buf.extend_from_slice(&chunk);
+            while let Some((m, used)) = eventstream::decode(&buf).unwrap() {
+                buf.drain(..used);
+                out.push(m);
+            }
+        }
+        (status, out)
+    })
+}
+
+#[test]
+fn subscribe_to_shard_events_follow_the_wire() {
+    let k = Kinesis::with_throttle(Arc::new(Engine::in_memory().unwrap()), false);
+    let ctx = RequestContext::from_scope(None);
+    let call = |op: &str, v: Value| k.handle(&ctx, op, &v).unwrap().value;
+    call(
+        "CreateStream",
+        serde_json::json!({"StreamName": "s", "ShardCount": 1}),
+    );
+    call(
+        "PutRecord",
+        serde_json::json!({"StreamName": "s", "PartitionKey": "k", "Data": "aGVsbG8="}),
+    );
+    let arn = call(
+        "DescribeStreamSummary",
+        serde_json::json!({"StreamName": "s"}),
+    )["StreamDescriptionSummary"]["StreamARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let carn = call(
+        "RegisterStreamConsumer",
+        serde_json::json!({"StreamARN": arn, "ConsumerName": "c"}),
+    )["Consumer"]["ConsumerARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // CBOR, as the Java SDK sends it: every event's payload is CBOR.
+    let mut req = Vec::new();
+    head(&mut req, 5, 3);
+    text(&mut req, "ConsumerARN");
+    text(&mut req, &carn);
+    text(&mut req, "ShardId");
+    text(&mut req, "shardId-000000000000");
+    text(&mut req, "StartingPosition");
+    head(&mut req, 5, 1);
+    text(&mut req, "Type");
+    text(&mut req, "TRIM_HORIZON");
+    let (status, events) = subscribe_events(&k, "application/x-amz-cbor-1.1", req, 2);
+    assert_eq!(status, 200);
+    assert_eq!(events[0].header(":event-type"), Some("initial-response"));
+    assert_eq!(
+        events[0].header(":content-type"),
+        Some("application/x-amz-cbor-1.1")
+    );
+    assert_eq!(events[0].payload, [0xa0]); // {}
+    let ev = &events[1];
+    assert_eq!(ev.header(":event-type"), Some("SubscribeToShardEvent"));
+    assert_eq!(ev.header(":message-type"), Some("event"));
+    let p = &ev.payload;
+    assert_eq!(p[0] >> 5, 5, "a CBOR map");
+    // The data as a CBOR byte string (0x45: 5 bytes), not base64 text.
+    assert!(contains(p, &[0x45, b'h', b'e', b'l', b'l', b'o']));
+    assert!(!contains(p, b"aGVsbG8="));
+    let i = p
+        .windows(27)
+        .position(|w| w == b"ApproximateArrivalTimestamp")
+        .unwrap();
+    assert_eq!(p[i + 27], 0xc1);
+    let ms = u64::from_be_bytes(p[i + 29..i + 37].try_into().unwrap());
+    assert!(ms.abs_diff(crate::sys_now_ms()) < 60_000, "{ms}");
+    assert!(contains(p, b"ContinuationSequenceNumber"));
+
+    // JSON, as botocore sends it.
+    let body = serde_json::json!({
+        "ConsumerARN": carn,
+        "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "TRIM_HORIZON"},
+    })
+    .to_string()
+    .into_bytes();
+    let (status, events) = subscribe_events(&k, "application/x-amz-json-1.1", body, 2);
+    assert_eq!(status, 200);
+    assert_eq!(events[0].payload, b"{}");
+    let v: Value = serde_json::from_slice(&events[1].payload).unwrap();
+    assert_eq!(v["Records"][0]["Data"], "aGVsbG8=");
+    assert!(v["Records"][0]["ApproximateArrivalTimestamp"].is_number());
+    assert!(v["ContinuationSequenceNumber"].is_string());
+    assert!(v.get("ChildShards").is_none());
+
+    // A closed shard read to its end: the last event names the children and has no
+    // continuation, which is how the KCL knows the shard ended.
+    call(
+        "SplitShard",
+        serde_json::json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000",
+            "NewStartingHashKey": "170141183460469231731687303715884105728"}),
+    );
+    let body = serde_json::json!({
+        "ConsumerARN": carn,
+        "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "TRIM_HORIZON"},
+    })
+    .to_string()
+    .into_bytes();
+    let (_, events) = subscribe_events(&k, "application/x-amz-json-1.1", body, 2);
+    let v: Value = serde_json::from_slice(&events[1].payload).unwrap();
+    assert_eq!(v["Records"].as_array().unwrap().len(), 1, "{v}");
+    assert!(v.get("ContinuationSequenceNumber").is_none(), "{v}");
+    assert_eq!(v["ChildShards"].as_array().unwrap().len(), 2, "{v}");
+}
