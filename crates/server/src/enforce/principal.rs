@@ -109,7 +109,12 @@ impl SigningKeys {
         if entries.len() >= MAX_SCOPES {
             entries.remove(0);
         }
-        entries.push((date.to_string(), region.to_string(), service.to_string(), key));
+        entries.push((
+            date.to_string(),
+            region.to_string(),
+            service.to_string(),
+            key,
+        ));
         key
     }
 
@@ -262,7 +267,12 @@ impl Principals {
         store_version: &(dyn Fn(&str) -> Option<u64> + Sync),
     ) -> Result<Arc<Resolved>, Unresolved> {
         if !aws_format(key) {
-            return Ok(Arc::new(Resolved::new(None, None, None, root(ctx.account()))));
+            return Ok(Arc::new(Resolved::new(
+                None,
+                None,
+                None,
+                root(ctx.account()),
+            )));
         }
         let (known_iam, known_sts, known_resolved) = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -493,10 +503,8 @@ mod tests {
             _service: &'a str,
             _operation: &'a str,
             input: Value,
-        ) -> snapstack_service::BoxFuture<
-            'a,
-            Result<Value, snapstack_protocol::errors::AwsError>,
-        > {
+        ) -> snapstack_service::BoxFuture<'a, Result<Value, snapstack_protocol::errors::AwsError>>
+        {
             self.calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async move { Ok(self.iam.resolve_principal(&input)) })

@@ -102,7 +102,7 @@ fn jobs_prefix() -> Key {
 /// Record one access (the body of [`RECORD_ACCESS`]): the entity's use of the service (and
 /// action), the access key's last use, a role's last use. Older news than what is recorded
 /// changes nothing.
-pub fn record(op: &mut Op<'_, '_>, input: &Map<String, Value>) {
+pub(crate) fn record(op: &mut Op<'_, '_>, input: &Map<String, Value>) {
     let entity = s(input, "Entity");
     let service = s(input, "Service");
     if entity.is_empty() || service.is_empty() {
@@ -385,7 +385,7 @@ fn jobs(op: &Op<'_, '_>) -> Vec<AccessJob> {
         .collect()
 }
 
-pub fn generate_service_last_accessed(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
+pub(crate) fn generate_service_last_accessed(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     let target = op.s("Arn").to_string();
     // Refused now if the ARN names nothing.
     subject(op, &target)?;
@@ -443,7 +443,7 @@ pub fn due<'s>(
 }
 
 /// Complete every job of every account whose deadline has passed; how many were.
-pub fn complete_due(op: &mut Op<'_, '_>, now: u64) -> usize {
+pub(crate) fn complete_due(op: &mut Op<'_, '_>, now: u64) -> usize {
     let due = due(op.txn.scan_prefix(&jobs_prefix()), now);
     let n = due.len();
     for job in due {
@@ -483,7 +483,7 @@ fn status_fields(job: &AccessJob, out: &mut Map<String, Value>) {
     }
 }
 
-pub fn get_service_last_accessed(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
+pub(crate) fn get_service_last_accessed(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     let job = job(op)?;
     let action_level = job.granularity == "ACTION_LEVEL";
     let items: Vec<Value> = job
@@ -527,7 +527,9 @@ pub fn get_service_last_accessed(op: &mut Op<'_, '_>) -> Result<Value, AwsError>
     Ok(Value::Object(out))
 }
 
-pub fn get_service_last_accessed_with_entities(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
+pub(crate) fn get_service_last_accessed_with_entities(
+    op: &mut Op<'_, '_>,
+) -> Result<Value, AwsError> {
     let job = job(op)?;
     let ns = op.s("ServiceNamespace").to_string();
     let mut entities: Vec<&EntityAccess> = job
@@ -557,12 +559,12 @@ pub fn get_service_last_accessed_with_entities(op: &mut Op<'_, '_>) -> Result<Va
 }
 
 /// Organizations access reports cover an organization's entities; this account is in none.
-pub fn generate_organizations_access_report(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
+pub(crate) fn generate_organizations_access_report(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     extras::no_organization(op)
 }
 
 /// No organizations report was ever generated, so no job id names one.
-pub fn get_organizations_access_report(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
+pub(crate) fn get_organizations_access_report(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     Err(no_such(format!("No such job: {}", op.s("JobId"))))
 }
 
@@ -695,7 +697,9 @@ mod tests {
         rec(t0 + 1, "us-east-1");
         let snap = iam.store.snapshot();
         match snap.get(&accessed_key("000000000000", bob, "dynamodb", "")) {
-            Some(IamRecord::Accessed(a)) => assert_eq!((a.at, a.region.as_str()), (t0 + 2, "us-west-2")),
+            Some(IamRecord::Accessed(a)) => {
+                assert_eq!((a.at, a.region.as_str()), (t0 + 2, "us-west-2"))
+            }
             other => panic!("{other:?}"),
         }
     }
