@@ -10,7 +10,9 @@ action, and `BIN loadgen` signs every measured request with that user's access k
 (SNAPSTACK_LOADGEN_ACCESS_KEY/SECRET_KEY: real SigV4, so the client does the same work in both
 modes). With enforcement on, the server verifies each signature, resolves the user and evaluates
 its policy; off, it does neither. Prints the median requests/s and p50 latency of each mode and
-their ratio.
+their ratio, and the server's CPU time per request (user + system, from /proc/PID/stat over the
+run): on a busy machine throughput follows whatever else runs, CPU per request hardly does, so
+the CPU columns are the ones to compare there.
 """
 
 import argparse
@@ -56,6 +58,12 @@ def start(binary, port, volume, enforce):
     return p
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (Linux)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def user(port, op):
     iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
@@ -75,11 +83,14 @@ def measure(binary, op, seconds, connections, enforce):
             key, secret = user(port, op)
             env = dict(os.environ, SNAPSTACK_LOADGEN_ACCESS_KEY=key,
                        SNAPSTACK_LOADGEN_SECRET_KEY=secret)
+            cpu0 = cpu_seconds(p.pid)
             out = subprocess.run(
                 [binary, "loadgen", "--addr", f"127.0.0.1:{port}", "--op", op,
                  "--seconds", str(seconds), "--connections", str(connections)],
                 check=True, capture_output=True, text=True, env=env).stdout
             r = json.loads(out.strip().splitlines()[-1])
+            # Includes the load generator's setup requests (a few), negligible over a run.
+            r["cpu_us"] = (cpu_seconds(p.pid) - cpu0) / max(r["ops"], 1) * 1e6
             if r["errors"]:
                 raise SystemExit(f"{op} enforce={enforce}: {r['errors']} errors")
             return r
@@ -107,13 +118,17 @@ def main():
         on = statistics.median(x["ops_per_sec"] for x in runs[True])
         off_p = statistics.median(x["p50_us"] for x in runs[False])
         on_p = statistics.median(x["p50_us"] for x in runs[True])
-        rows.append((op, off, on, on / off, off_p, on_p))
+        off_c = statistics.median(x["cpu_us"] for x in runs[False])
+        on_c = statistics.median(x["cpu_us"] for x in runs[True])
+        rows.append((op, off, on, on / off, off_p, on_p, off_c, on_c))
     print(f"{a.connections} keep-alive connections, {a.seconds:g} s per run, median of {a.rounds} "
           "alternating rounds, every request SigV4-signed with an IAM user's key")
-    print("| operation | ENFORCE_IAM=0 req/s | ENFORCE_IAM=1 req/s | on/off | p50 off µs | p50 on µs |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for op, off, on, ratio, off_p, on_p in rows:
-        print(f"| {op} | {off:,.0f} | {on:,.0f} | {ratio:.3f} | {off_p:.0f} | {on_p:.0f} |")
+    print("| operation | ENFORCE_IAM=0 req/s | ENFORCE_IAM=1 req/s | on/off | p50 off µs | p50 on µs "
+          "| server CPU µs/req off | on | on/off |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for op, off, on, ratio, off_p, on_p, off_c, on_c in rows:
+        print(f"| {op} | {off:,.0f} | {on:,.0f} | {ratio:.3f} | {off_p:.0f} | {on_p:.0f} "
+              f"| {off_c:.0f} | {on_c:.0f} | {on_c / max(off_c, 1e-9):.3f} |")
 
 
 if __name__ == "__main__":

@@ -426,10 +426,9 @@ def cmd_errors():
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("appsync", lambda c: c.list_graphql_apis(), "ListGraphqlApis"),
         ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),
-        ("iam", lambda c: c.generate_service_last_accessed_details(
-            Arn="arn:aws:iam::000000000000:user/x"), "GenerateServiceLastAccessedDetails"),
-        ("iam", lambda c: c.get_organizations_access_report(JobId="x" * 36),
-         "GetOrganizationsAccessReport"),
+        ("iam", lambda c: c.list_delegation_requests(), "ListDelegationRequests"),
+        ("iam", lambda c: c.get_human_readable_summary(
+            EntityArn="arn:aws:iam::000000000000:user/x"), "GetHumanReadableSummary"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))
         check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))

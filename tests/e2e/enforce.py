@@ -10,14 +10,26 @@ Usage: enforce.py ENDPOINT COMMAND [ARGS]...
                  bucket policy granting another user; a KMS key policy that leaves a user out; a
                  wrong secret (SignatureDoesNotMatch), an unknown key (InvalidClientTokenId /
                  InvalidAccessKeyId), an unsigned request; AssumeRoleWithWebIdentity checked
-                 against IAM's OIDC providers and the role's trust policy
-  prepare STATE  before a restart: a user with a policy and an access key (written to STATE)
-  check STATE    after it: the key still signs, its policy still allows and still denies
+                 against IAM's OIDC providers and the role's trust policy; changes (a deleted
+                 key, a removed bucket policy) apply to the next request whatever is cached;
+                 S3 chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, with and without a
+                 signed trailer) verified chunk by chunk, a bad chunk refused and not stored;
+                 service-last-accessed reports (IN_PROGRESS, then COMPLETED by the server)
+  prepare STATE  before a restart: a user with a policy and an access key (written to STATE),
+                 a last-accessed report job
+  check STATE    after it: the key still signs, its policy still allows and still denies, the
+                 report job is still there and completed
 """
 
 import base64
+import datetime
+import hashlib
+import hmac
+import http.client
 import json
 import sys
+import time
+import urllib.parse
 
 import boto3
 from botocore import UNSIGNED
@@ -267,6 +279,169 @@ def web_identity():
                  WebIdentityToken=token("https://issuer.example.com", "app"))
 
 
+def changes_apply_at_once():
+    iam, s3 = client("iam"), client("s3")
+    key, secret = user_with(iam, "fleeting", allow("s3:GetObject", "arn:aws:s3:::shared/*"))
+    s3u = client("s3", key, secret)
+    s3u.get_object(Bucket="shared", Key="doc")
+    s3u.get_object(Bucket="shared", Key="doc")
+    # The bucket policy granted guest, not this user: its removal changes nothing for it, but a
+    # deny added to the bucket policy applies at once.
+    s3.put_bucket_policy(Bucket="shared", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny",
+                       "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/fleeting"},
+                       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*"}]}))
+    e = expect_error("AccessDenied", s3u.get_object, Bucket="shared", Key="doc")
+    check("explicit deny in a resource-based policy" in e.response["Error"]["Message"], e.response)
+    s3.delete_bucket_policy(Bucket="shared")
+    s3u.get_object(Bucket="shared", Key="doc")
+    # A deleted key is unknown on the next request.
+    iam.delete_access_key(UserName="fleeting", AccessKeyId=key)
+    expect_error("InvalidAccessKeyId", s3u.get_object, Bucket="shared", Key="doc")
+    expect_error("InvalidClientTokenId", client("sts", key, secret).get_caller_identity)
+
+
+def _sign(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def chunked_put(key, secret, bucket, name, chunks, trailer=None, tamper=None):
+    """PUT an object as aws-chunked with chunk signatures (what the Java and Go SDKs send over
+    plain HTTP), signed by hand. `tamper(i, data, sig)` may change a chunk before it is sent.
+    Returns (status, body)."""
+    url = urllib.parse.urlparse(ENDPOINT)
+    host = url.netloc
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    total = sum(len(c) for c in chunks)
+    mode = ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" if trailer
+            else "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+    headers = {
+        "content-encoding": "aws-chunked",
+        "host": host,
+        "x-amz-content-sha256": mode,
+        "x-amz-date": amz_date,
+        "x-amz-decoded-content-length": str(total),
+    }
+    if trailer:
+        headers["x-amz-trailer"] = trailer[0]
+    signed = ";".join(sorted(headers))
+    path = f"/{bucket}/{name}"
+    canonical = "\n".join(["PUT", path, ""] + [f"{k}:{headers[k]}" for k in sorted(headers)]
+                          + ["", signed, mode])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                     hashlib.sha256(canonical.encode()).hexdigest()])
+    k = _sign(("AWS4" + secret).encode(), day)
+    for part in ("us-east-1", "s3", "aws4_request"):
+        k = _sign(k, part)
+    seed = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={key}/{scope}, "
+                                f"SignedHeaders={signed}, Signature={seed}")
+    body = b""
+    previous = seed
+    empty = hashlib.sha256(b"").hexdigest()
+    for i, data in enumerate(list(chunks) + [b""]):
+        chunk_sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, empty,
+                               hashlib.sha256(data).hexdigest()])
+        sig = hmac.new(k, chunk_sts.encode(), hashlib.sha256).hexdigest()
+        previous = sig
+        if tamper:
+            data, sig = tamper(i, data, sig)
+        body += f"{len(data):x};chunk-signature={sig}\r\n".encode() + data
+        body += b"\r\n" if data else b""
+    if trailer:
+        text = f"{trailer[0]}:{trailer[1]}\n"
+        t_sts = "\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, previous,
+                           hashlib.sha256(text.encode()).hexdigest()])
+        t_sig = hmac.new(k, t_sts.encode(), hashlib.sha256).hexdigest()
+        body += f"{trailer[0]}:{trailer[1]}\r\nx-amz-trailer-signature:{t_sig}\r\n\r\n".encode()
+    else:
+        body += b"\r\n"
+    headers["content-length"] = str(len(body))
+    conn = http.client.HTTPConnection(host, timeout=30)
+    conn.request("PUT", path, body=body, headers=headers)
+    resp = conn.getresponse()
+    out = resp.status, resp.read().decode(errors="replace")
+    conn.close()
+    return out
+
+
+def chunk_signatures():
+    iam, s3 = client("iam"), client("s3")
+    key, secret = user_with(iam, "uploader", allow(["s3:PutObject", "s3:GetObject"],
+                                                   "arn:aws:s3:::data/*"))
+    chunks = [b"a" * 70000, b"b" * 1024]
+    status_, body = chunked_put(key, secret, "data", "chunked/good", chunks)
+    check(status_ == 200, (status_, body))
+    got = s3.get_object(Bucket="data", Key="chunked/good")["Body"].read()
+    check(got == b"".join(chunks), len(got))
+    # A signed trailer (a checksum after the last chunk).
+    crc = base64.b64encode((__import__("zlib").crc32(b"".join(chunks))).to_bytes(4, "big")).decode()
+    status_, body = chunked_put(key, secret, "data", "chunked/trailer", chunks,
+                                trailer=("x-amz-checksum-crc32", crc))
+    check(status_ == 200, (status_, body))
+    # A chunk whose data changed after signing, a wrong final chunk signature: refused, and
+    # no object is left behind.
+    for name, tamper in [
+        ("chunked/bad-data", lambda i, d, s: (d[:-1] + b"X", s) if i == 1 else (d, s)),
+        ("chunked/bad-final", lambda i, d, s: (d, "0" * 64) if i == 2 else (d, s)),
+        ("chunked/bad-first", lambda i, d, s: (d, s[::-1]) if i == 0 else (d, s)),
+    ]:
+        status_, body = chunked_put(key, secret, "data", name, chunks, tamper=tamper)
+        check(status_ == 403 and "SignatureDoesNotMatch" in body, (name, status_, body))
+        e = expect_error("404", s3.head_object, Bucket="data", Key=name)
+        check(status(e) == 404, e.response)
+    status_, body = chunked_put(key, "wrong" + secret[5:], "data", "chunked/wrong-secret", chunks)
+    check(status_ == 403 and "SignatureDoesNotMatch" in body, (status_, body))
+
+
+def wait_report(iam, job_id, entities=None):
+    for _ in range(100):
+        if entities:
+            out = iam.get_service_last_accessed_details_with_entities(
+                JobId=job_id, ServiceNamespace=entities)
+        else:
+            out = iam.get_service_last_accessed_details(JobId=job_id)
+        if out["JobStatus"] == "COMPLETED":
+            return out
+        check(out["JobStatus"] == "IN_PROGRESS", out)
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never completed")
+
+
+def last_accessed():
+    iam = client("iam")
+    key, secret = user_with(iam, "auditor", allow("s3:GetObject", "arn:aws:s3:::data/*"),
+                            allow("dynamodb:ListTables"))
+    client("s3", key, secret).get_object(Bucket="data", Key="public/a.txt")
+    # A denied attempt counts as an access too.
+    expect_error("AccessDenied", client("sqs", key, secret).list_queues)
+    arn = f"arn:aws:iam::{ACCOUNT}:user/auditor"
+    time.sleep(0.5)  # the access is written off the request's path
+    job = iam.generate_service_last_accessed_details(Arn=arn, Granularity="ACTION_LEVEL")["JobId"]
+    out = wait_report(iam, job)
+    check(out["JobType"] == "ACTION_LEVEL", out)
+    by_ns = {s["ServiceNamespace"]: s for s in out["ServicesLastAccessed"]}
+    check(set(by_ns) == {"s3", "dynamodb"}, by_ns)
+    check(by_ns["s3"]["LastAuthenticatedEntity"] == arn, by_ns["s3"])
+    check(by_ns["s3"]["LastAuthenticatedRegion"] == "us-east-1", by_ns["s3"])
+    check(by_ns["s3"]["TotalAuthenticatedEntities"] == 1, by_ns["s3"])
+    check("LastAuthenticated" not in by_ns["dynamodb"], by_ns["dynamodb"])
+    actions = [a["ActionName"] for a in by_ns["s3"]["TrackedActionsLastAccessed"]]
+    check(actions == ["GetObject"], actions)
+    ents = wait_report(iam, job, "s3")["EntityDetailsList"]
+    check([e["EntityInfo"]["Name"] for e in ents] == ["auditor"], ents)
+    # The key's last use.
+    used = iam.get_access_key_last_used(AccessKeyId=key)["AccessKeyLastUsed"]
+    check(used.get("ServiceName") in ("s3", "sqs"), used)
+    expect_error("NoSuchEntity", iam.get_service_last_accessed_details,
+                 JobId="00000000-0000-4000-8000-000000000000")
+    expect_error("NoSuchEntity", iam.generate_service_last_accessed_details,
+                 Arn=f"arn:aws:iam::{ACCOUNT}:user/nobody")
+
+
 def suite():
     root_allowed()
     s3_prefix()
@@ -276,6 +451,9 @@ def suite():
     kms_key_policy()
     bad_credentials()
     web_identity()
+    changes_apply_at_once()
+    chunk_signatures()
+    last_accessed()
 
 
 def prepare(state):
@@ -287,8 +465,10 @@ def prepare(state):
     ssm = client("ssm", key, secret)
     ssm.get_parameter(Name="/app/visible")
     expect_error("AccessDeniedException", ssm.get_parameter, Name="/app/hidden")
+    job = iam.generate_service_last_accessed_details(
+        Arn=f"arn:aws:iam::{ACCOUNT}:user/keeper")["JobId"]
     with open(state, "w") as f:
-        json.dump({"key": key, "secret": secret}, f)
+        json.dump({"key": key, "secret": secret, "job": job}, f)
 
 
 def check_state(state):
@@ -301,6 +481,8 @@ def check_state(state):
     expect_error("SignatureDoesNotMatch", client("ssm", s["key"], "x" * 40).get_parameter,
                  Name="/app/visible")
     client("ssm").get_parameter(Name="/app/hidden")
+    out = wait_report(client("iam"), s["job"])
+    check([x["ServiceNamespace"] for x in out["ServicesLastAccessed"]] == ["ssm"], out)
 
 
 if __name__ == "__main__":

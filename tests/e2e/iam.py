@@ -8,8 +8,9 @@ Usage: iam.py ENDPOINT COMMAND [ARGS]...
                  attachment counts), AWS managed policies by ARN, inline policies of users,
                  groups and roles, attachments, users, groups and membership, access keys (and
                  STS GetCallerIdentity signed with one), login profiles, instance profiles,
-                 tags, account settings, providers, GetAccountAuthorizationDetails, and IAM's
-                 errors (codes, HTTP statuses, messages)
+                 tags, account settings, providers, GetAccountAuthorizationDetails,
+                 service-last-accessed report jobs, and IAM's errors (codes, HTTP statuses,
+                 messages)
   prepare STATE  before a kill -9: a role, a policy with versions, a user with an access key, a
                  group, an instance profile; their ids and the key are written to STATE
   check STATE    after the restart: everything is there, with the same ids, and the key still
@@ -269,12 +270,49 @@ def profiles_and_account(iam):
     check(status(e) == 501, e.response)
 
 
+def access_reports(iam):
+    """Service-last-accessed reports: a job, IN_PROGRESS until the server completes it; the
+    services the entity's policies allow (no access recorded without ENFORCE_IAM)."""
+    import time
+    iam.create_group(GroupName="report-group")
+    iam.put_group_policy(GroupName="report-group", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["sqs:SendMessage", "kms:*"],
+                       "Resource": "*"}]}))
+    arn = f"arn:aws:iam::{ACCOUNT}:group/report-group"
+    job = iam.generate_service_last_accessed_details(Arn=arn)["JobId"]
+    check(len(job) == 36, job)
+    for _ in range(100):
+        out = iam.get_service_last_accessed_details(JobId=job)
+        if out["JobStatus"] == "COMPLETED":
+            break
+        time.sleep(0.1)
+    check(out["JobStatus"] == "COMPLETED" and out["JobType"] == "SERVICE_LEVEL", out)
+    check("JobCompletionDate" in out, out)
+    got = [(x["ServiceNamespace"], x["ServiceName"]) for x in out["ServicesLastAccessed"]]
+    check(got == [("kms", "AWS Key Management Service"), ("sqs", "Amazon SQS")], got)
+    ents = iam.get_service_last_accessed_details_with_entities(JobId=job, ServiceNamespace="sqs")
+    check(ents["JobStatus"] == "COMPLETED" and ents["EntityDetailsList"] == [], ents)
+    e = expect_error("NoSuchEntity", iam.get_service_last_accessed_details,
+                     JobId="00000000-0000-4000-8000-000000000000")
+    check(status(e) == 404, e.response)
+    expect_error("NoSuchEntity", iam.generate_service_last_accessed_details,
+                 Arn=f"arn:aws:iam::{ACCOUNT}:role/missing-role")
+    expect_error("InvalidInput", iam.generate_service_last_accessed_details,
+                 Arn="arn:aws:s3:::not-an-iam-entity")
+    expect_error("OrganizationNotFoundException", iam.generate_organizations_access_report,
+                 EntityPath="o-a1b2c3d4e5/r-f6g7h8i9j0example")
+    iam.delete_group_policy(GroupName="report-group", PolicyName="p")
+    iam.delete_group(GroupName="report-group")
+
+
 def suite():
     iam = client("iam")
     roles(iam)
     policies(iam)
     users_and_groups(iam, client("sts"))
     profiles_and_account(iam)
+    access_reports(iam)
     # Clean up the role so the suite can run again on the same server.
     for a in iam.list_attached_role_policies(RoleName="app-role")["AttachedPolicies"]:
         iam.detach_role_policy(RoleName="app-role", PolicyArn=a["PolicyArn"])

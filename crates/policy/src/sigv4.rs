@@ -242,6 +242,27 @@ impl ChunkVerifier {
         hex(&hmac(&self.key, sts.as_bytes()))
     }
 
+    /// The signature the next chunk must carry, from the hex SHA-256 of its data (so that a
+    /// chunk can be hashed as it streams, never held whole).
+    pub fn expected_for_hash(&self, data_sha256_hex: &str) -> String {
+        let sts = format!(
+            "{ALGORITHM}-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{data_sha256_hex}",
+            self.amz_date, self.scope, self.previous,
+        );
+        hex(&hmac(&self.key, sts.as_bytes()))
+    }
+
+    /// [`ChunkVerifier::verify`] of a chunk whose data hashes to `data_sha256_hex`.
+    pub fn verify_hash(&mut self, data_sha256_hex: &str, signature: &str) -> bool {
+        let expected = self.expected_for_hash(data_sha256_hex);
+        if constant_eq(expected.as_bytes(), signature.as_bytes()) {
+            self.previous = expected;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Check the next chunk's signature (the final, empty chunk included); on success the
     /// chain moves on.
     pub fn verify(&mut self, data: &[u8], signature: &str) -> bool {
@@ -292,6 +313,19 @@ pub fn verify(
     now: i64,
     secret_for: impl FnOnce(&str) -> Option<String>,
 ) -> Result<Verified, SigError> {
+    verify_with_key(req, now, |access_key, date, region, service| {
+        secret_for(access_key).map(|secret| signing_key(&secret, date, region, service))
+    })
+}
+
+/// [`verify`] with the signing key `key_for` gives for (access key, date, region, service):
+/// callers that verify many requests of one key cache the derived key, as AWS SDKs do, instead
+/// of deriving it (four HMACs) per request.
+pub fn verify_with_key(
+    req: &SignedRequest<'_>,
+    now: i64,
+    key_for: impl FnOnce(&str, &str, &str, &str) -> Option<[u8; 32]>,
+) -> Result<Verified, SigError> {
     let query = parse_query(req.query);
     let claim = match header(req, "authorization") {
         Some(auth) => header_claim(req, &auth)?,
@@ -316,8 +350,13 @@ pub fn verify(
             now,
         });
     }
-    let secret = secret_for(&claim.access_key)
-        .ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
+    let key = key_for(
+        &claim.access_key,
+        &claim.date,
+        &claim.region,
+        &claim.service,
+    )
+    .ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
     let s3 = claim.service == "s3";
     let content_sha256 = match header(req, "x-amz-content-sha256") {
         Some(h) => h,
@@ -334,7 +373,6 @@ pub fn verify(
         claim.amz_date,
         hex(&Sha256::digest(canonical.as_bytes()))
     );
-    let key = signing_key(&secret, &claim.date, &claim.region, &claim.service);
     let expected = hex(&hmac(&key, sts.as_bytes()));
     if !constant_eq(expected.as_bytes(), claim.signature.as_bytes()) {
         return Err(SigError::Mismatch {

@@ -3,7 +3,8 @@
 //! signed (`tests/fixtures/botocore_sigv4.json`, written by `tests/botocore_sigv4.py`).
 
 use snapstack_policy::sigv4::{
-    EMPTY_SHA256, SigError, SignedRequest, parse_amz_date, sha256_hex, verify,
+    EMPTY_SHA256, SigError, SignedRequest, parse_amz_date, sha256_hex, signing_key, verify,
+    verify_with_key,
 };
 
 const SUITE_KEY: &str = "AKIDEXAMPLE";
@@ -274,6 +275,29 @@ fn s3_chunked_upload_example() {
         b"",
         "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"
     ));
+    // The same chain from the chunks' hashes (what a streaming decoder computes).
+    let mut hashed = v.chunks();
+    for (data, sig) in [
+        (
+            vec![b'a'; 65536],
+            "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+        ),
+        (
+            vec![b'a'; 1024],
+            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+        ),
+        (
+            Vec::new(),
+            "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+        ),
+    ] {
+        assert!(!hashed.clone().verify_hash(&sha256_hex(b"other"), sig));
+        assert!(hashed.verify_hash(&sha256_hex(&data), sig));
+    }
+    // The derived key of `verify_with_key` is the one `verify` derives.
+    let key = signing_key(S3_SECRET, "20130524", "us-east-1", "s3");
+    assert!(verify_with_key(&req, at("20130524T000000Z"), |_, _, _, _| Some(key)).is_ok());
+    assert!(verify_with_key(&req, at("20130524T000000Z"), |_, _, _, _| Some([0; 32])).is_err());
 }
 
 #[test]

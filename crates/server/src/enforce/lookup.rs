@@ -3,6 +3,9 @@
 //! services' own read operations, and the checks of AssumeRoleWithWebIdentity against IAM's
 //! OIDC providers.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
@@ -17,6 +20,65 @@ use crate::gateway::App;
 pub struct ResourcePolicy {
     pub policy: Option<Policy>,
     pub arn: Option<String>,
+}
+
+/// The most resource policies remembered (beyond it the cache starts over).
+const MAX_CACHED_POLICIES: usize = 10_000;
+
+/// Where a lookup was made: the account and region of the asking request, and the resource.
+type LookupKey = (String, String, PolicyLookup);
+
+/// Resource policies as last read, each with the version of the store that owns it at the
+/// time: reused while that store is unchanged (a bucket policy is read once, not on every
+/// GetObject), read again through the service after any change to it.
+#[derive(Default)]
+pub struct PolicyCache {
+    entries: Mutex<HashMap<LookupKey, (u64, Option<Arc<ResourcePolicy>>)>>,
+}
+
+impl PolicyCache {
+    /// The policy `lookup` names, from the cache when its store has not changed.
+    pub async fn get(
+        &self,
+        app: &App,
+        ctx: &RequestContext,
+        lookup: &PolicyLookup,
+    ) -> Option<Arc<ResourcePolicy>> {
+        let store = lookup.store();
+        let version = app.blob_engine.version(store).ok();
+        let key = (
+            ctx.account().to_string(),
+            ctx.region().to_string(),
+            lookup.clone(),
+        );
+        if let Some(v) = version {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, policy)) = entries.get(&key)
+                && *at == v
+            {
+                return policy.clone();
+            }
+        }
+        // Read before the version was taken: a change racing with the read leaves an entry
+        // older than its version says, which the next request reads again.
+        let policy = resource_policy(app, ctx, lookup).await.map(Arc::new);
+        // A store not loaded yet when the version was read has a new version once loaded.
+        if let Some(v) = version
+            && app.runtime.is_ready(store)
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if entries.len() >= MAX_CACHED_POLICIES {
+                entries.clear();
+            }
+            entries.insert(key, (v, policy.clone()));
+        }
+        policy
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 fn parse(text: Option<&str>, kind: PolicyKind) -> Option<Policy> {

@@ -7,12 +7,20 @@
 //! Off (the default), the gateway never calls into this module: no extra work per request.
 //!
 //! - `principal.rs`: access key → identity and policies (IAM and STS through `invoke`, cached
-//!   against their store versions).
+//!   against their store versions), and the signing keys derived from its secret.
+//! - `access.rs`: last-accessed tracking for IAM's reports (at most one write per identity,
+//!   service and minute, off the request's path).
 //! - `actions.rs`: operation → IAM action.
 //! - `resources.rs`: request → resource ARNs, condition keys, where its resource policy is.
-//! - `lookup.rs`: fetching resource policies, and the web identity checks.
+//! - `lookup.rs`: fetching resource policies (cached against the owning store's version), and
+//!   the web identity checks.
+//!
+//! A signed `aws-chunked` S3 upload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`) hands the
+//! chunk signature chain (seeded by the verified request signature) to S3 as a request
+//! extension; S3's chunked decoder verifies each chunk as it streams.
 //! - `deny.rs`: refusals in the caller's protocol.
 
+mod access;
 mod actions;
 mod deny;
 mod lookup;
@@ -44,10 +52,12 @@ use resources::{Input, PolicyLookup};
 
 pub use actions::action;
 
-/// The enforcement state: the principal cache.
+/// The enforcement state: the caches of principals and of resource policies.
 #[derive(Default)]
 pub struct Enforcer {
     principals: Principals,
+    policies: lookup::PolicyCache,
+    accessed: access::Recorder,
 }
 
 /// A decoded path segment or query value.
@@ -228,13 +238,17 @@ impl Enforcer {
         let pass_unsigned = actions::unsigned_allowed(name, &operation);
 
         // Who is asking.
+        let mut chunk_chain: Option<sigv4::ChunkVerifier> = None;
         let resolved: Option<Arc<Resolved>> = if sigv4_signed(parts) {
             let body_hash = match (raw_body, &payload) {
                 (Some(b), _) | (None, Payload::Bytes(b)) => sigv4::sha256_hex(b),
                 _ => sigv4::EMPTY_SHA256.to_string(),
             };
             match self.authenticate(app, ctx, parts, &body_hash).await {
-                Ok(r) => Some(r),
+                Ok((r, chain)) => {
+                    chunk_chain = chain;
+                    Some(r)
+                }
                 Err(e) => return Self::sig_refusal(service.as_ref(), ctx, head, &e),
             }
         } else if any_signature(parts) && !pass_unsigned {
@@ -255,12 +269,12 @@ impl Enforcer {
                     StatusCode::FORBIDDEN,
                 );
             }
-            Some(Arc::new(Resolved {
-                secret: None,
-                session_token: None,
-                expires_ms: None,
-                principal: principal::root(ctx.account()),
-            }))
+            Some(Arc::new(Resolved::new(
+                None,
+                None,
+                None,
+                principal::root(ctx.account()),
+            )))
         } else {
             None
         };
@@ -304,17 +318,23 @@ impl Enforcer {
         };
         let allowed_outright = actions::always_allowed(name, &operation)
             || principal.is_some_and(|p| p.root && p.session.is_empty());
+        let versioned = fields.contains_key("versionId");
+        let action = actions::action(name, &operation, versioned);
+        if let Some(p) = principal {
+            // Every authenticated attempt counts as an access, allowed or not (as AWS's
+            // last-accessed data has it).
+            self.accessed
+                .record(app, ctx, p, actions::prefix(name), &action);
+        }
         if !allowed_outright {
-            let versioned = fields.contains_key("versionId");
-            let action = actions::action(name, &operation, versioned);
             let input = Input {
                 fields: &fields,
                 region: ctx.region(),
                 account: ctx.account(),
             };
             let target = resources::target(name, &operation, &input);
-            let mut context = match principal {
-                Some(p) => principal_context(&caller, &p.user_id, &p.tags),
+            let mut context = match resolved.as_deref() {
+                Some(r) => r.context().clone(),
                 None => principal_context(&caller, "", &[]),
             };
             Self::request_context(&mut context, parts, ctx);
@@ -322,11 +342,13 @@ impl Enforcer {
                 context.insert(k, v.clone());
             }
             let resource_policy = match &target.policy {
-                Some(l) => lookup::resource_policy(app, ctx, l).await,
+                Some(l) => self.policies.get(app, ctx, l).await,
                 None => None,
             };
-            for resource in &target.resources {
-                let resource = match (&resource_policy, &target.policy) {
+            let resource_policy = resource_policy.as_deref();
+            let last = target.resources.len().saturating_sub(1);
+            for (i, resource) in target.resources.iter().enumerate() {
+                let resource = match (resource_policy, &target.policy) {
                     // A key or secret named by alias or name: the ARN its service gives.
                     (Some(p), Some(PolicyLookup::KmsKey(_) | PolicyLookup::Secret(_))) => {
                         p.arn.clone().unwrap_or_else(|| resource.clone())
@@ -334,11 +356,15 @@ impl Enforcer {
                     _ => resource.clone(),
                 };
                 let mut req = Request::new(caller.clone(), &action, &resource);
-                req.context = context.clone();
+                req.context = if i == last {
+                    std::mem::take(&mut context)
+                } else {
+                    context.clone()
+                };
                 req.resource_account = resources::account_of(&resource)
                     .map(str::to_string)
                     .or_else(|| Some(ctx.account().to_string()));
-                let policy = resource_policy.as_ref().and_then(|p| p.policy.as_ref());
+                let policy = resource_policy.and_then(|p| p.policy.as_ref());
                 let required = target.policy.as_ref().is_some_and(PolicyLookup::required);
                 if let Some(reason) = decide(&req, principal, policy, required) {
                     let who = principal.map_or("anonymous", |p| p.arn.as_str());
@@ -347,6 +373,15 @@ impl Enforcer {
                     return snapstack_protocol::request_log::tag(resp, name, &operation);
                 }
             }
+        }
+        if let Some(chain) = chunk_chain
+            && name == "s3"
+        {
+            // A signed aws-chunked upload: S3's decoder verifies each chunk along the chain
+            // that starts at the seed signature verified here.
+            let mut parts = parts.clone();
+            parts.extensions.insert(chain);
+            return Self::pass(app, service, ctx, call.operation, &parts, payload).await;
         }
         Self::pass(app, service, ctx, call.operation, parts, payload).await
     }
@@ -399,23 +434,25 @@ impl Enforcer {
         }
     }
 
-    /// Verify the signature and resolve its key.
+    /// Verify the signature and resolve its key; with the chunk signature chain of a signed
+    /// `aws-chunked` body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`).
     async fn authenticate(
         &self,
         app: &App,
         ctx: &RequestContext,
         parts: &Parts,
         body_hash: &str,
-    ) -> Result<Arc<Resolved>, Refusal> {
-        let key = ctx.access_key.clone();
+    ) -> Result<(Arc<Resolved>, Option<sigv4::ChunkVerifier>), Refusal> {
+        let key = ctx.access_key.as_str();
+        let versions = |store: &str| app.blob_engine.version(store).ok();
         let resolved = self
             .principals
-            .resolve(app.runtime.as_ref(), ctx, &key)
+            .resolve(app.runtime.as_ref(), ctx, key, &versions)
             .await
-            .map_err(|_| Refusal::Sig(SigError::UnknownAccessKey(key.clone())))?;
-        let Some(secret) = resolved.secret.clone() else {
-            return Ok(resolved);
-        };
+            .map_err(|_| Refusal::Sig(SigError::UnknownAccessKey(key.to_string())))?;
+        if resolved.secret.is_none() {
+            return Ok((resolved, None));
+        }
         let headers: Vec<(&str, &str)> = parts
             .headers
             .iter()
@@ -429,7 +466,10 @@ impl Enforcer {
             headers: &headers,
             payload_hash: body_hash,
         };
-        let verified = sigv4::verify(&req, now_secs(), |_| Some(secret)).map_err(Refusal::Sig)?;
+        let verified = sigv4::verify_with_key(&req, now_secs(), |_, date, region, service| {
+            resolved.signing_key(date, region, service)
+        })
+        .map_err(Refusal::Sig)?;
         if let Some(token) = &resolved.session_token
             && verified.security_token.as_deref() != Some(token.as_str())
         {
@@ -440,7 +480,8 @@ impl Enforcer {
         {
             return Err(Refusal::Expired);
         }
-        Ok(resolved)
+        let chain = verified.signed_chunks().then(|| verified.chunks());
+        Ok((resolved, chain))
     }
 
     fn sig_refusal(

@@ -4,14 +4,17 @@
 //! Keys neither service issued that do not look like AWS keys (`test`, a 12-digit account id,
 //! anything not `AKIA…`/`ASIA…`) are the account's root, as in LocalStack: allowed everything,
 //! their signature not checked (the emulator does not know their secret). Resolutions are
-//! cached per access key and checked against both stores' versions on every request (one cheap
-//! invoke each), so a policy change applies to the next request.
+//! cached per access key with the versions of the IAM and STS stores they were read at: while
+//! neither store changed, a request costs no call into them at all (one version load each);
+//! after any change the services are asked again (an unchanged answer keeps its parsed
+//! policies), so a change to a user, a policy, a key or a session applies to the next request.
+//! Each resolution also keeps the SigV4 signing keys derived from its secret, per scope.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
-use snapstack_policy::{Caller, Policy, PolicyKind};
+use snapstack_policy::{Caller, Context, Policy, PolicyKind, principal_context};
 use snapstack_service::{RequestContext, Runtime};
 
 /// The most access keys remembered (beyond it the cache starts over).
@@ -41,6 +44,84 @@ pub struct Resolved {
     /// Epoch ms after which temporary credentials are refused.
     pub expires_ms: Option<u64>,
     pub principal: Principal,
+    /// The signing keys derived from `secret`, by scope.
+    pub keys: SigningKeys,
+    /// The condition keys the principal supplies (`aws:PrincipalArn`, its tags, ...), built
+    /// once.
+    context: OnceLock<Context>,
+}
+
+impl Resolved {
+    pub fn new(
+        secret: Option<String>,
+        session_token: Option<String>,
+        expires_ms: Option<u64>,
+        principal: Principal,
+    ) -> Resolved {
+        Resolved {
+            secret,
+            session_token,
+            expires_ms,
+            principal,
+            keys: SigningKeys::default(),
+            context: OnceLock::new(),
+        }
+    }
+
+    /// The principal's condition keys.
+    pub fn context(&self) -> &Context {
+        self.context.get_or_init(|| {
+            let p = &self.principal;
+            principal_context(&p.caller, &p.user_id, &p.tags)
+        })
+    }
+
+    /// The SigV4 signing key of this identity's secret for a credential scope, derived once
+    /// per scope (as AWS SDKs cache it) rather than per request.
+    pub fn signing_key(&self, date: &str, region: &str, service: &str) -> Option<[u8; 32]> {
+        let secret = self.secret.as_deref()?;
+        Some(self.keys.get_or_derive(secret, date, region, service))
+    }
+}
+
+/// The most scopes (date, region, service) whose signing key one identity remembers.
+const MAX_SCOPES: usize = 8;
+
+/// A small most-recently-used cache of derived signing keys.
+#[derive(Debug, Default)]
+pub struct SigningKeys {
+    entries: Mutex<Vec<(String, String, String, [u8; 32])>>,
+}
+
+impl SigningKeys {
+    fn get_or_derive(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+        {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, _, _, key)) = entries
+                .iter()
+                .find(|(d, r, s, _)| d == date && r == region && s == service)
+            {
+                return *key;
+            }
+        }
+        let key = snapstack_policy::sigv4::signing_key(secret, date, region, service);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_SCOPES {
+            entries.remove(0);
+        }
+        entries.push((
+            date.to_string(),
+            region.to_string(),
+            service.to_string(),
+            key,
+        ));
+        key
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 /// Why a key does not resolve.
@@ -174,24 +255,41 @@ impl Principals {
     }
 
     /// Resolve `key` (the access key a request was signed with).
+    ///
+    /// `store_version` gives the current version of a store (`iam`, `sts`): a cached
+    /// resolution is used as long as the stores it was read from have not changed since, so a
+    /// change to a user, a policy, a key or a session applies to the next request.
     pub async fn resolve(
         &self,
         rt: &dyn Runtime,
         ctx: &RequestContext,
         key: &str,
+        store_version: &(dyn Fn(&str) -> Option<u64> + Sync),
     ) -> Result<Arc<Resolved>, Unresolved> {
         if !aws_format(key) {
-            return Ok(Arc::new(Resolved {
-                secret: None,
-                session_token: None,
-                expires_ms: None,
-                principal: root(ctx.account()),
-            }));
+            return Ok(Arc::new(Resolved::new(
+                None,
+                None,
+                None,
+                root(ctx.account()),
+            )));
         }
         let (known_iam, known_sts, known_resolved) = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             match cache.get(key) {
-                Some(c) => (c.iam.clone(), c.sts.clone(), Some(c.resolved.clone())),
+                Some(c) => {
+                    // Current when neither store changed since the answers were given: no
+                    // call into IAM or STS at all (the common case: one atomic load each).
+                    let current = |answer: &Option<Answer>, store: &str| {
+                        answer
+                            .as_ref()
+                            .is_none_or(|(v, _)| store_version(store) == Some(*v))
+                    };
+                    if current(&c.iam, "iam") && current(&c.sts, "sts") {
+                        return Ok(c.resolved.clone());
+                    }
+                    (c.iam.clone(), c.sts.clone(), Some(c.resolved.clone()))
+                }
                 None => (None, None, None),
             }
         };
@@ -244,7 +342,7 @@ impl Principals {
             iam = Some((v, answer));
         }
         if unchanged && let Some(r) = known_resolved {
-            // Remember the versions the answers were current at (a no-op when unchanged).
+            // Remember the versions the answers were current at.
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(c) = cache.get_mut(key) {
                 c.iam = iam;
@@ -275,12 +373,12 @@ impl Principals {
             let Some((_, iam)) = iam.filter(|(_, v)| found(v)) else {
                 return Err(Unresolved::Unknown);
             };
-            return Ok(Resolved {
-                secret: Some(s(iam, "SecretAccessKey").to_string()),
-                session_token: None,
-                expires_ms: None,
-                principal: from_iam(iam),
-            });
+            return Ok(Resolved::new(
+                Some(s(iam, "SecretAccessKey").to_string()),
+                None,
+                None,
+                from_iam(iam),
+            ));
         };
         let arn = s(creds, "Arn").to_string();
         let account = s(creds, "Account").to_string();
@@ -338,11 +436,137 @@ impl Principals {
         } else if has_session_policies && s(creds, "Kind") != "root" {
             principal.session = session;
         }
-        Ok(Resolved {
-            secret: Some(s(creds, "SecretAccessKey").to_string()),
-            session_token: Some(s(creds, "SessionToken").to_string()),
-            expires_ms: creds.get("Expiration").and_then(Value::as_u64),
+        Ok(Resolved::new(
+            Some(s(creds, "SecretAccessKey").to_string()),
+            Some(s(creds, "SessionToken").to_string()),
+            creds.get("Expiration").and_then(Value::as_u64),
             principal,
-        })
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_keys_are_derived_once_per_scope_and_bounded() {
+        let r = Resolved::new(Some("secret".into()), None, None, root("000000000000"));
+        let k = r.signing_key("20240101", "us-east-1", "s3").unwrap();
+        assert_eq!(
+            k,
+            snapstack_policy::sigv4::signing_key("secret", "20240101", "us-east-1", "s3")
+        );
+        assert_eq!(r.signing_key("20240101", "us-east-1", "s3"), Some(k));
+        assert_eq!(r.keys.len(), 1);
+        assert_ne!(r.signing_key("20240102", "us-east-1", "s3"), Some(k));
+        for day in 10..40 {
+            r.signing_key(&format!("202401{day}"), "eu-west-1", "sqs");
+        }
+        assert_eq!(r.keys.len(), MAX_SCOPES);
+        // The root of the default credentials has no secret: nothing to sign with.
+        let root = Resolved::new(None, None, None, root("000000000000"));
+        assert_eq!(root.signing_key("20240101", "us-east-1", "s3"), None);
+    }
+
+    #[test]
+    fn the_principal_context_is_built_once() {
+        let r = Resolved::new(None, None, None, root("111122223333"));
+        let c = r.context();
+        assert_eq!(c.single("aws:PrincipalAccount"), Some("111122223333"));
+        assert!(std::ptr::eq(c, r.context()));
+    }
+
+    /// A runtime whose only service is an IAM, counting the calls made to it.
+    struct IamOnly {
+        iam: snapstack_iam::Iam,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Runtime for IamOnly {
+        fn ensure_loaded<'a>(&'a self, _: &'static str) -> snapstack_service::BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+        fn wait_durable<'a>(
+            &'a self,
+            _: &'static str,
+            _: u64,
+        ) -> snapstack_service::BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn is_ready(&self, _: &str) -> bool {
+            true
+        }
+        fn invoke<'a>(
+            &'a self,
+            _ctx: &'a RequestContext,
+            _service: &'a str,
+            _operation: &'a str,
+            input: Value,
+        ) -> snapstack_service::BoxFuture<'a, Result<Value, snapstack_protocol::errors::AwsError>>
+        {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::pin(async move { Ok(self.iam.resolve_principal(&input)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_principal_follows_every_change_of_iam() {
+        let rt = IamOnly {
+            iam: snapstack_iam::Iam::new(),
+            calls: Default::default(),
+        };
+        let ctx = RequestContext::from_scope(None);
+        let call = |op: &str, input: Value| rt.iam.handle(&ctx, op, &input).unwrap().output;
+        call("CreateUser", json!({"UserName": "u"}));
+        let doc = |action: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+            )
+        };
+        call(
+            "PutUserPolicy",
+            json!({"UserName": "u", "PolicyName": "p", "PolicyDocument": doc("s3:GetObject")}),
+        );
+        let key = call("CreateAccessKey", json!({"UserName": "u"}))["AccessKey"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let principals = Principals::default();
+        let version = |s: &str| (s == "iam").then(|| rt.iam.store.version());
+        let calls = || rt.calls.load(std::sync::atomic::Ordering::Relaxed);
+        let first = principals.resolve(&rt, &ctx, &key, &version).await.unwrap();
+        assert_eq!(calls(), 1);
+        // Unchanged: no call at all, the same resolution.
+        for _ in 0..3 {
+            let again = principals.resolve(&rt, &ctx, &key, &version).await.unwrap();
+            assert!(Arc::ptr_eq(&first, &again));
+        }
+        assert_eq!(calls(), 1);
+        // Another entity changes: asked again, the same answer keeps what was parsed.
+        call("CreateUser", json!({"UserName": "other"}));
+        let again = principals.resolve(&rt, &ctx, &key, &version).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(calls(), 2);
+        // Its policy changes: the next resolution has the new policy.
+        call(
+            "PutUserPolicy",
+            json!({"UserName": "u", "PolicyName": "p", "PolicyDocument": doc("sqs:*")}),
+        );
+        let changed = principals.resolve(&rt, &ctx, &key, &version).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_eq!(changed.principal.identity.len(), 1);
+        let text = format!("{:?}", changed.principal.identity[0].1);
+        assert!(text.contains("sqs:*"), "{text}");
+        // Its key is deleted: unknown from the next request on.
+        call(
+            "DeleteAccessKey",
+            json!({"UserName": "u", "AccessKeyId": key}),
+        );
+        assert_eq!(
+            principals.resolve(&rt, &ctx, &key, &version).await.err(),
+            Some(Unresolved::Unknown)
+        );
     }
 }

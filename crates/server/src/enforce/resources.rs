@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 /// Where a resource-based policy is read from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyLookup {
     S3Bucket(String),
     SqsQueue(String),
@@ -22,6 +22,19 @@ impl PolicyLookup {
     /// request to be allowed: KMS key policies and role trust policies, as AWS has it.
     pub fn required(&self) -> bool {
         matches!(self, PolicyLookup::KmsKey(_) | PolicyLookup::RoleTrust(_))
+    }
+
+    /// The store the policy lives in (its version says when a cached read is stale).
+    pub fn store(&self) -> &'static str {
+        match self {
+            PolicyLookup::S3Bucket(_) => "s3",
+            PolicyLookup::SqsQueue(_) => "sqs",
+            PolicyLookup::SnsTopic(_) => "sns",
+            PolicyLookup::KmsKey(_) => "kms",
+            PolicyLookup::Secret(_) => "secretsmanager",
+            PolicyLookup::LambdaFunction(_) => "lambda",
+            PolicyLookup::RoleTrust(_) => "iam",
+        }
     }
 }
 

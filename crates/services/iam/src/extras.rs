@@ -131,8 +131,32 @@ pub fn context_keys_principal(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     Ok(json!({ "ContextKeyNames": keys }))
 }
 
+/// The namespaces a document's `Allow` statements name outright (`ns:Action`, `ns:*`).
+pub(crate) fn named_namespaces(doc: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for st in statements(doc) {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let actions: Vec<&str> = match st.get("Action") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for a in actions {
+            if let Some((ns, _)) = a.split_once(':') {
+                let ns = ns.to_ascii_lowercase();
+                if !ns.is_empty() && !ns.contains(['*', '?']) && !out.contains(&ns) {
+                    out.push(ns);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Whether a document allows some action of `namespace` (`ns:...`, `ns:*`, `*`).
-fn grants(doc: &Value, namespace: &str) -> bool {
+pub(crate) fn grants(doc: &Value, namespace: &str) -> bool {
     statements(doc).into_iter().any(|st| {
         st.get("Effect").and_then(Value::as_str) == Some("Allow")
             && match st.get("Action") {

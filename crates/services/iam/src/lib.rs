@@ -21,6 +21,7 @@ pub mod aws_managed;
 mod creds;
 mod entities;
 mod extras;
+pub mod lastaccess;
 pub mod model;
 mod ops;
 mod policies;
@@ -138,6 +139,50 @@ impl Iam {
             output,
             write_version: (version != before).then_some(version),
         })
+    }
+
+    /// Record an entity's use of a service ([`lastaccess::RECORD_ACCESS`]); the store version
+    /// the change produced, if any.
+    pub fn record_access(&self, input: &Value) -> Option<u64> {
+        let empty = Map::new();
+        let input = input.as_object().unwrap_or(&empty);
+        let account = util::s(input, "Account").to_string();
+        if account.is_empty() {
+            return None;
+        }
+        let before = self.store.version();
+        let (_, version) = self.store.write(|txn| {
+            let mut op = Op {
+                txn,
+                account,
+                region: util::s(input, "Region").to_string(),
+                access_key: String::new(),
+                now: now_ms() / 1000 * 1000,
+                input,
+            };
+            lastaccess::record(&mut op, input);
+        });
+        (version != before).then_some(version)
+    }
+
+    /// Complete the report jobs whose deadline has passed (the background task); how many.
+    pub fn complete_jobs(&self, now: u64) -> usize {
+        if !lastaccess::any_due(&self.store.snapshot(), now) {
+            return 0;
+        }
+        let empty = Map::new();
+        let (n, _) = self.store.write(|txn| {
+            let mut op = Op {
+                txn,
+                account: String::new(),
+                region: String::new(),
+                access_key: String::new(),
+                now: now / 1000 * 1000,
+                input: &empty,
+            };
+            lastaccess::complete_due(&mut op, now)
+        });
+        n
     }
 
     /// The user an IAM access key id belongs to, if this emulator issued it and it is active.

@@ -32,8 +32,72 @@ pub enum IamRecord {
     Saml(Box<SamlProvider>),
     Account(Box<AccountSettings>),
     ServiceCredential(Box<ServiceCredential>),
+    /// When an entity last used a service (or one of its tracked actions).
+    Accessed(Box<Accessed>),
+    /// A service-last-accessed report job.
+    AccessJob(Box<AccessJob>),
 }
 impl Record for IamRecord {}
+
+/// An entity's last use of a service (`action` empty) or of one tracked action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Accessed {
+    /// The user's or role's ARN.
+    pub entity: String,
+    /// The service namespace (`s3`).
+    pub service: String,
+    /// `s3:GetObject`, or empty for the service as a whole.
+    pub action: String,
+    pub region: String,
+    /// Epoch ms.
+    pub at: u64,
+}
+
+/// A `GenerateServiceLastAccessedDetails` job: `IN_PROGRESS` until `ready_at` (an absolute
+/// deadline the background task watches), then its report as computed at completion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessJob {
+    pub id: String,
+    pub account: String,
+    /// The user, group, role or policy ARN reported on.
+    pub target: String,
+    /// `SERVICE_LEVEL` or `ACTION_LEVEL`.
+    pub granularity: String,
+    pub created: u64,
+    pub ready_at: u64,
+    pub completed: Option<u64>,
+    pub services: Vec<ServiceAccess>,
+}
+
+/// One service of a completed report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceAccess {
+    pub namespace: String,
+    pub name: String,
+    /// The entities that used it, with their last use.
+    pub entities: Vec<EntityAccess>,
+    pub actions: Vec<ActionAccess>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntityAccess {
+    pub arn: String,
+    pub name: String,
+    /// `USER` or `ROLE`.
+    pub kind: String,
+    pub id: String,
+    pub path: String,
+    pub at: u64,
+    pub region: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionAccess {
+    pub action: String,
+    pub entity: String,
+    pub region: String,
+    pub at: u64,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoginProfile {

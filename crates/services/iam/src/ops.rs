@@ -6,7 +6,8 @@ use snapstack_protocol::errors::AwsError;
 use crate::policies::Holder;
 use crate::tagging::Taggable;
 use crate::{
-    Op, account, creds, entities, extras, not_implemented, policies, providers, simulate, tagging,
+    Op, account, creds, entities, extras, lastaccess, not_implemented, policies, providers,
+    simulate, tagging,
 };
 
 type Handler = fn(&mut Op<'_, '_>) -> Result<Value, AwsError>;
@@ -203,6 +204,26 @@ const HANDLERS: &[(&str, Handler)] = &[
     (
         "GetOutboundWebIdentityFederationInfo",
         extras::outbound_federation_info,
+    ),
+    (
+        "GenerateServiceLastAccessedDetails",
+        lastaccess::generate_service_last_accessed,
+    ),
+    (
+        "GetServiceLastAccessedDetails",
+        lastaccess::get_service_last_accessed,
+    ),
+    (
+        "GetServiceLastAccessedDetailsWithEntities",
+        lastaccess::get_service_last_accessed_with_entities,
+    ),
+    (
+        "GenerateOrganizationsAccessReport",
+        lastaccess::generate_organizations_access_report,
+    ),
+    (
+        "GetOrganizationsAccessReport",
+        lastaccess::get_organizations_access_report,
     ),
     ("ListOrganizationsFeatures", extras::no_organization),
     ("EnableOrganizationsRootSessions", extras::no_organization),

@@ -17,6 +17,9 @@ use crate::{Iam, NAME};
 /// inactive). Its use is recorded as the key's last use (`ServiceName` from the input).
 pub const LOOKUP_ACCESS_KEY: &str = "LookupAccessKey";
 
+/// How often the background task looks for report jobs to complete.
+const JOB_SWEEP: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Service for Iam {
     fn name(&self) -> &'static str {
         NAME
@@ -56,9 +59,30 @@ impl Service for Iam {
                 "GetOutboundWebIdentityFederationInfo" => self
                     .handle(ctx, operation, &input)
                     .map(|answer| (answer.output, None)),
+                crate::lastaccess::RECORD_ACCESS => Ok((json!({}), self.record_access(&input))),
                 other => Err(crate::not_implemented(other)),
             }
         })
+    }
+
+    /// The report jobs' completion: every [`JOB_SWEEP`], jobs past their deadline complete.
+    fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(JOB_SWEEP);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                if !rt.is_ready(NAME) {
+                    continue;
+                }
+                let n = self.complete_jobs(crate::now_ms());
+                if n > 0 {
+                    tracing::debug!(n, "completed IAM access report jobs");
+                }
+            }
+        });
     }
 
     fn internal_error(&self, ctx: &RequestContext, _parts: &Parts, message: &str) -> Response {

@@ -110,6 +110,8 @@ pub struct ChunkedDecoder {
     state: State,
     line: Vec<u8>,
     pub trailers: Vec<(String, String)>,
+    /// The chunk signatures to verify, when the request's seed signature was verified.
+    signing: Option<crate::chunksig::ChunkSigning>,
 }
 
 impl Default for ChunkedDecoder {
@@ -124,7 +126,21 @@ impl ChunkedDecoder {
             state: State::Size,
             line: Vec::new(),
             trailers: Vec::new(),
+            signing: None,
         }
+    }
+
+    /// A decoder that also verifies every chunk's signature along `signing`'s chain.
+    pub fn with_signing(signing: crate::chunksig::ChunkSigning) -> Self {
+        ChunkedDecoder {
+            signing: Some(signing),
+            ..Self::new()
+        }
+    }
+
+    /// Whether decoding stopped because a chunk signature did not verify.
+    pub fn signature_failed(&self) -> bool {
+        self.signing.as_ref().is_some_and(|s| s.failed())
     }
 
     pub fn is_done(&self) -> bool {
@@ -138,6 +154,9 @@ impl ChunkedDecoder {
                 State::Data(0) => self.state = State::DataEnd,
                 State::Data(n) => {
                     let take = (n.min(input.len() as u64)) as usize;
+                    if let Some(s) = &mut self.signing {
+                        s.data(&input[..take]);
+                    }
                     out(&input[..take]);
                     input = &input[take..];
                     self.state = State::Data(n - take as u64);
@@ -184,12 +203,22 @@ impl ChunkedDecoder {
                 if !text.is_empty() {
                     return Err("a chunk is longer than its declared size".into());
                 }
+                if let Some(s) = &mut self.signing {
+                    s.chunk_end()?;
+                }
                 self.state = State::Size;
             }
             State::Size => {
                 let size = text.split(';').next().unwrap_or("").trim();
                 let n = u64::from_str_radix(size, 16)
                     .map_err(|_| format!("invalid chunk size {size:?}"))?;
+                if let Some(s) = &mut self.signing {
+                    s.chunk_start(text)?;
+                    if n == 0 {
+                        // The final chunk: no data, its signature now.
+                        s.chunk_end()?;
+                    }
+                }
                 self.state = if n == 0 {
                     State::Trailer
                 } else {
@@ -198,11 +227,19 @@ impl ChunkedDecoder {
             }
             State::Trailer => {
                 if text.is_empty() {
+                    if let Some(s) = &mut self.signing {
+                        s.finish(&self.trailers)?;
+                    }
                     self.state = State::Done;
                 } else {
                     let (k, v) = text
                         .split_once(':')
                         .ok_or_else(|| format!("invalid trailer {text:?}"))?;
+                    if let Some(s) = &mut self.signing
+                        && s.trailer_line(k.trim(), v.trim())
+                    {
+                        return Ok(());
+                    }
                     if self.trailers.len() >= MAX_TRAILERS {
                         return Err("too many trailers".into());
                     }

@@ -6,6 +6,7 @@
 
 mod attributes;
 pub mod body;
+pub mod chunksig;
 mod config;
 mod cors;
 mod describe;
@@ -92,6 +93,9 @@ struct Req<'a> {
     uri: &'a snapstack_protocol::http::Uri,
     /// The route's path labels, raw (what the rest codec's `parse_request` takes).
     labels: Vec<(&'static str, String)>,
+    /// The chunk signature chain of a signed `aws-chunked` upload, when the gateway's policy
+    /// enforcement verified its seed signature (`chunksig.rs`).
+    chunk_signing: Option<snapstack_policy::sigv4::ChunkVerifier>,
 }
 
 impl Req<'_> {
@@ -181,6 +185,10 @@ impl S3 {
             headers: &parts.headers,
             uri: &parts.uri,
             labels: routed.labels,
+            chunk_signing: parts
+                .extensions
+                .get::<snapstack_policy::sigv4::ChunkVerifier>()
+                .cloned(),
         })
     }
 

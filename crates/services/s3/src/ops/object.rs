@@ -59,7 +59,15 @@ impl S3 {
             }
         }
         let mut digests = Digests::new(&algorithms);
-        let mut decoder = chunked.then(ChunkedDecoder::new);
+        // With enforcement on, the seed signature was verified and each chunk's must be too.
+        let mut decoder = chunked.then(|| match &r.chunk_signing {
+            Some(v) => ChunkedDecoder::with_signing(crate::chunksig::ChunkSigning::new(
+                v.clone(),
+                r.h("x-amz-content-sha256")
+                    == Some(snapstack_policy::sigv4::STREAMING_PAYLOAD_TRAILER),
+            )),
+            None => ChunkedDecoder::new(),
+        });
         // After a full disk, give back the memory of refused uploads before this one is judged
         // against the bound on unsaved data.
         self.engine.relieve();
@@ -81,9 +89,16 @@ impl S3 {
                 continue;
             };
             match &mut decoder {
-                Some(d) => d
-                    .feed(&data, &mut |b| pending.extend_from_slice(b))
-                    .map_err(|e| S3Error::bad("InvalidRequest", e))?,
+                Some(d) => {
+                    let fed = d.feed(&data, &mut |b| pending.extend_from_slice(b));
+                    fed.map_err(|e| {
+                        if d.signature_failed() {
+                            crate::chunksig::mismatch()
+                        } else {
+                            S3Error::bad("InvalidRequest", e)
+                        }
+                    })?
+                }
                 None => pending.extend_from_slice(&data),
             }
             if pending.len() >= 1 << 20 {
