@@ -18,7 +18,7 @@ const MAX_TAGS: usize = 50;
 pub(crate) fn mapping_uuid(arn: &str) -> Option<&str> {
     let parts: Vec<&str> = arn.splitn(7, ':').collect();
     match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "event-source-mapping", uuid] if !uuid.is_empty() => Some(uuid),
+        ["arn", _, "lambda", _, _, "event-source-mapping", uuid] if !uuid.is_empty() => Some(*uuid),
         _ => None,
     }
 }
