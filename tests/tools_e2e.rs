@@ -1,9 +1,10 @@
 //! The tools LocalStack users drive it with, against the real server, each across a kill -9 and
 //! a restart on the same volume:
 //!
-//! - Terraform with the real hashicorp/aws provider (`tests/e2e/terraform/`): a stack of S3, SQS,
-//!   DynamoDB, SSM and STS resources applies, a plan right after finds no drift, the plan is still
-//!   clean after the restart, and destroy succeeds. Terraform runs offline: the provider comes from
+//! - Terraform with the real hashicorp/aws provider (`tests/e2e/terraform/*.tf`): a stack of ~70
+//!   resources over every served service (S3, SQS, DynamoDB, SSM, STS, KMS, Secrets Manager, SNS,
+//!   CloudWatch Logs, CloudWatch, IAM, EventBridge, Kinesis, Lambda, Firehose) applies, a plan
+//!   right after finds no drift, the plan is still clean after the restart, and destroy succeeds. Terraform runs offline: the provider comes from
 //!   a local filesystem mirror (`tf.sh` looks in the usual places, or `SNAPSTACK_TF_MIRROR`).
 //! - The AWS SDK for JavaScript v3 (`tests/e2e/js/suite.mjs`): the main calls of every service,
 //!   a 12 MiB `@aws-sdk/lib-storage` multipart upload, and the state read back after the restart.

@@ -1,4 +1,4 @@
-# The stack tests/terraform_e2e.rs applies with the real hashicorp/aws provider against snapstack:
+# The stack tests/tools_e2e.rs applies with the real hashicorp/aws provider against snapstack:
 # after apply, `terraform plan -detailed-exitcode` must find no drift, before and after a restart.
 
 terraform {
@@ -30,11 +30,21 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
-    s3       = var.endpoint
-    sqs      = var.endpoint
-    dynamodb = var.endpoint
-    ssm      = var.endpoint
-    sts      = var.endpoint
+    s3             = var.endpoint
+    sqs            = var.endpoint
+    dynamodb       = var.endpoint
+    ssm            = var.endpoint
+    sts            = var.endpoint
+    kms            = var.endpoint
+    secretsmanager = var.endpoint
+    sns            = var.endpoint
+    logs           = var.endpoint
+    cloudwatch     = var.endpoint
+    iam            = var.endpoint
+    events         = var.endpoint
+    kinesis        = var.endpoint
+    lambda         = var.endpoint
+    firehose       = var.endpoint
   }
 
   default_tags {

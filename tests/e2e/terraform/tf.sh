@@ -3,7 +3,8 @@
 # comes from a local filesystem mirror (the machine image's, or SNAPSTACK_TF_MIRROR).
 #
 #   tf.sh check                     exit 0 when terraform and the provider are found, else 3 and why
-#   tf.sh WORKDIR init              copy main.tf into WORKDIR, write the CLI config, terraform init
+#   tf.sh WORKDIR init              copy the *.tf files into WORKDIR, zip lambda/handler.py,
+#                                   write the CLI config, terraform init
 #   tf.sh WORKDIR ENDPOINT apply    terraform apply -auto-approve
 #   tf.sh WORKDIR ENDPOINT plan     terraform plan -detailed-exitcode (0 no changes, 2 drift)
 #   tf.sh WORKDIR ENDPOINT destroy  terraform destroy -auto-approve
@@ -46,7 +47,6 @@ cd "$work" || exit 1
 
 if [ "${1:-}" = init ]; then
     mirror="$(find_mirror)" || { echo "no provider mirror" >&2; exit 3; }
-    cp "$here/main.tf" "$work/main.tf"
     cat >"$TF_CLI_CONFIG_FILE" <<CFG
 provider_installation {
   filesystem_mirror {
@@ -58,6 +58,17 @@ provider_installation {
   }
 }
 CFG
+    cp "$here"/*.tf "$work/"
+    mkdir -p "$work/lambda"
+    # The function's code, a zip with fixed timestamps (hashicorp/archive is not in the mirror).
+    python3 - "$here/lambda/handler.py" "$work/lambda/handler.zip" <<'PY' || exit 1
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+    info = zipfile.ZipInfo("handler.py", date_time=(2020, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    z.writestr(info, open(src, "rb").read())
+PY
     exec terraform init -no-color -input=false
 fi
 

@@ -117,6 +117,7 @@ impl Lambda {
                 r.name
             )));
         }
+        let tags = crate::esm::tags::check_create_tags(input)?;
         let m = Mapping {
             uuid: self.uuid(),
             account: ctx.account().into(),
@@ -155,6 +156,7 @@ impl Lambda {
         let (_, v) = self.store.write(|txn| {
             txn.insert(keys::mapping(&m.uuid), LambdaRecord::Mapping(m.clone()));
             txn.insert(keys::cursor(&m.uuid), LambdaRecord::StreamCursor(cursor));
+            crate::esm::tags::put_tags(txn, &m.uuid, tags);
         });
         let mut out = json!({
             "UUID": m.uuid,

@@ -104,6 +104,15 @@ pub enum LambdaRecord {
     FunctionCodeSigning(FunctionCodeSigning),
     /// The checkpoints of a DynamoDB stream's event source mapping.
     StreamCursor(StreamCursor),
+    /// The tags of an event source mapping, beside its [`Mapping`].
+    MappingTags(MappingTags),
+}
+
+/// The tags of an event source mapping (`TagResource` on its `EventSourceMappingArn`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MappingTags {
+    pub uuid: String,
+    pub tags: Vec<(String, String)>,
 }
 
 /// A function URL (`$LATEST` or an alias): `http://<url_id>.lambda-url.<region>.<host>/`.
@@ -343,5 +352,9 @@ pub mod keys {
     /// A stream mapping's checkpoints.
     pub fn cursor(uuid: &str) -> Key {
         Key::builder().str("~esmc").str(uuid).build()
+    }
+    /// An event source mapping's tags, beside its mapping.
+    pub fn mapping_tags(uuid: &str) -> Key {
+        Key::builder().str("~esm-tags").str(uuid).build()
     }
 }

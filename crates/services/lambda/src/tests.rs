@@ -352,3 +352,71 @@ async fn the_machine_wide_limit_throttles_and_slots_are_given_back() {
     drop(held);
     assert!(l.slot(&c, "f", Some(1)).is_ok(), "the slot was given back");
 }
+
+/// Event source mappings carry tags (Terraform's `default_tags` reads them with ListTags on the
+/// mapping's ARN after every apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_source_mappings_have_tags() {
+    let (l, _d) = lambda();
+    let rt = FakeRt::default();
+    let zip = make_zip(&[("index.py", ECHO.as_bytes(), 0o644)]);
+    call(&l, &rt, "CreateFunction", create_input("tagged", &zip))
+        .await
+        .unwrap();
+    let m = call(
+        &l,
+        &rt,
+        "CreateEventSourceMapping",
+        json!({
+            "FunctionName": "tagged",
+            "EventSourceArn": "arn:aws:sqs:us-east-1:000000000000:q",
+            "Tags": {"team": "a", "stack": "e2e"},
+        }),
+    )
+    .await
+    .unwrap();
+    let arn = m["EventSourceMappingArn"].as_str().unwrap().to_string();
+    let tags = call(&l, &rt, "ListTags", json!({"Resource": arn}))
+        .await
+        .unwrap();
+    assert_eq!(tags["Tags"], json!({"team": "a", "stack": "e2e"}));
+    call(
+        &l,
+        &rt,
+        "TagResource",
+        json!({"Resource": arn, "Tags": {"team": "b", "env": "dev"}}),
+    )
+    .await
+    .unwrap();
+    call(
+        &l,
+        &rt,
+        "UntagResource",
+        json!({"Resource": arn, "TagKeys": ["stack"]}),
+    )
+    .await
+    .unwrap();
+    let tags = call(&l, &rt, "ListTags", json!({"Resource": arn}))
+        .await
+        .unwrap();
+    assert_eq!(tags["Tags"], json!({"team": "b", "env": "dev"}));
+    // Deleting the mapping drops its tags; its ARN is then not found.
+    call(
+        &l,
+        &rt,
+        "DeleteEventSourceMapping",
+        json!({"UUID": m["UUID"]}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        l.store
+            .snapshot()
+            .get(&keys::mapping_tags(m["UUID"].as_str().unwrap()))
+            .is_none()
+    );
+    let e = call(&l, &rt, "ListTags", json!({"Resource": arn}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
+}

@@ -8,6 +8,7 @@
 mod kinesis;
 mod sqs;
 pub(crate) mod stream;
+pub(crate) mod tags;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -59,7 +60,7 @@ impl Lambda {
         o
     }
 
-    fn get_mapping(&self, ctx: &RequestContext, uuid: &str) -> LResult<Mapping> {
+    pub(crate) fn get_mapping(&self, ctx: &RequestContext, uuid: &str) -> LResult<Mapping> {
         match self.store.snapshot().get(&keys::mapping(uuid)) {
             Some(LambdaRecord::Mapping(m))
                 if m.account == ctx.account() && m.region == ctx.region() =>
@@ -109,6 +110,7 @@ impl Lambda {
                 kind.label()
             )));
         }
+        let tags = tags::check_create_tags(input)?;
         let uuid = self.uuid();
         let stream_settings = match kind {
             SourceKind::Sqs => None,
@@ -155,6 +157,7 @@ impl Lambda {
         };
         let (_, v) = self.store.write(|txn| {
             txn.insert(keys::mapping(&m.uuid), LambdaRecord::Mapping(m.clone()));
+            tags::put_tags(txn, &m.uuid, tags);
             if let Some(sm) = &stream_settings {
                 txn.insert(
                     keys::stream_mapping(&m.uuid),
@@ -263,6 +266,7 @@ impl Lambda {
             txn.remove(&keys::stream_mapping(&m.uuid));
             txn.remove_prefix(&keys::checkpoints(&m.uuid));
             crate::esm_dynamodb::forget(txn, &m.uuid);
+            tags::forget(txn, &m.uuid);
         });
         out["State"] = json!("Deleting");
         Ok(Done::wrote(out, v))

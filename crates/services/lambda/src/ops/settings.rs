@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 use snapstack_service::RequestContext;
 
 use super::{Done, fn_ref, names_only, not_found, s};
+use crate::esm::tags::{mapping_uuid, tags_of};
 use crate::model::{Function, LambdaRecord, keys};
 use crate::names::{from_resource_arn, function_arn};
 use crate::{LResult, Lambda, LambdaError};
@@ -35,16 +36,12 @@ impl Lambda {
     }
 
     pub(crate) fn tag_resource(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
-        let name = from_resource_arn(ctx, s(input, "Resource").unwrap_or(""))?;
-        let tags: Vec<(String, String)> = input
-            .get("Tags")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let resource = s(input, "Resource").unwrap_or("");
+        if let Some(uuid) = mapping_uuid(resource) {
+            return self.retag_mapping(ctx, uuid, tags_of(input), &[]);
+        }
+        let name = from_resource_arn(ctx, resource)?;
+        let tags = tags_of(input);
         let (_, v) = self.modify(ctx, &name, |f| {
             for (k, val) in tags {
                 f.tags.retain(|(t, _)| *t != k);
@@ -62,7 +59,7 @@ impl Lambda {
     }
 
     pub(crate) fn untag_resource(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
-        let name = from_resource_arn(ctx, s(input, "Resource").unwrap_or(""))?;
+        let resource = s(input, "Resource").unwrap_or("");
         let keys: Vec<String> = input
             .get("TagKeys")
             .and_then(Value::as_array)
@@ -73,6 +70,10 @@ impl Lambda {
                     .collect()
             })
             .unwrap_or_default();
+        if let Some(uuid) = mapping_uuid(resource) {
+            return self.retag_mapping(ctx, uuid, Vec::new(), &keys);
+        }
+        let name = from_resource_arn(ctx, resource)?;
         let (_, v) = self.modify(ctx, &name, |f| {
             f.tags.retain(|(k, _)| !keys.contains(k));
             Ok(())
@@ -81,7 +82,11 @@ impl Lambda {
     }
 
     pub(crate) fn list_tags(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
-        let name = from_resource_arn(ctx, s(input, "Resource").unwrap_or(""))?;
+        let resource = s(input, "Resource").unwrap_or("");
+        if let Some(uuid) = mapping_uuid(resource) {
+            return self.list_mapping_tags(ctx, uuid);
+        }
+        let name = from_resource_arn(ctx, resource)?;
         let f = self.get_function(ctx, &name)?;
         let t: Map<String, Value> = f.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         Ok(Done::read(json!({ "Tags": t })))
