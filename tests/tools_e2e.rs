@@ -5,8 +5,11 @@
 //!   DynamoDB, SSM and STS resources applies, a plan right after finds no drift, the plan is still
 //!   clean after the restart, and destroy succeeds. Terraform runs offline: the provider comes from
 //!   a local filesystem mirror (`tf.sh` looks in the usual places, or `SNAPSTACK_TF_MIRROR`).
-//! - The AWS SDK for JavaScript v3 (`tests/e2e/js/suite.mjs`): the main calls of every service,
-//!   a 12 MiB `@aws-sdk/lib-storage` multipart upload, and the state read back after the restart.
+//! - The AWS SDK for JavaScript v3 (`tests/e2e/js/suite.mjs`): the main calls of every service
+//!   served (S3 with a 12 MiB `@aws-sdk/lib-storage` multipart upload, SQS, DynamoDB and its
+//!   streams, SSM, STS, KMS, Secrets Manager, IAM, SNS → SQS, EventBridge → SQS, Kinesis,
+//!   Firehose → S3, Lambda, CloudWatch Logs, CloudWatch), AWS's error codes as the SDK's error
+//!   names, and the state read back after the restart.
 //!
 //! Without the tool (Terraform and the provider; Node.js and `tests/e2e/js/node_modules`, which
 //! `npm ci --prefix tests/e2e/js` installs) a test says so on stderr and passes without running.
@@ -117,13 +120,15 @@ fn a_terraform_stack_applies_and_plans_clean_across_a_restart() {
     assert_eq!(status, 200, "{body}");
 }
 
-/// Run `node suite.mjs ENDPOINT phase`; it must succeed.
-fn js(server: &Server, phase: &str) {
+/// Run `node suite.mjs ENDPOINT phase STATE`; it must succeed.
+fn js(server: &Server, phase: &str, state: &Path) {
+    let start = Instant::now();
     let out = Command::new("node")
         .arg("--no-warnings")
         .arg("suite.mjs")
         .arg(&server.endpoint)
         .arg(phase)
+        .arg(state)
         .current_dir(JS_DIR)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
@@ -139,6 +144,7 @@ fn js(server: &Server, phase: &str) {
         server.log()
     );
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("node suite.mjs {phase}: {:.1?}", start.elapsed());
 }
 
 #[test]
@@ -165,9 +171,11 @@ fn the_javascript_sdk_v3_across_a_restart() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
+    let work = tempdir();
+    let state = work.path().join("state.json");
     let server = Server::start(vol.path(), &env);
-    js(&server, "write");
+    js(&server, "write", &state);
     server.kill9();
     let server = Server::start(vol.path(), &env);
-    js(&server, "check");
+    js(&server, "check", &state);
 }
