@@ -440,6 +440,68 @@ fn refuse(tcp: TcpStream) {
     drop(tcp);
 }
 
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What the first bytes a client sends say about its protocol.
+#[derive(Debug, PartialEq, Eq)]
+enum Opening {
+    Http1,
+    /// HTTP/2 with prior knowledge ("h2c"): the client opened with the preface.
+    Http2,
+    /// A beginning of the preface: more bytes decide.
+    Undecided,
+}
+
+fn opening(first: &[u8]) -> Opening {
+    if first.len() >= H2_PREFACE.len() {
+        if first.starts_with(H2_PREFACE) {
+            Opening::Http2
+        } else {
+            Opening::Http1
+        }
+    } else if H2_PREFACE.starts_with(first) {
+        Opening::Undecided
+    } else {
+        Opening::Http1
+    }
+}
+
+/// Peek at the connection's first bytes (nothing is consumed) until they tell HTTP/2 with prior
+/// knowledge from HTTP/1. `None`: the client sent nothing within the idle timeout (or the server
+/// stops), or closed the connection. An HTTP/1 request decides at its first byte unless it begins
+/// with `P`; a beginning of the preface must be complete within the header timeout.
+async fn sniff(
+    tcp: &TcpStream,
+    limits: &ConnectionLimits,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Opening> {
+    let mut deadline = Instant::now() + limits.idle_timeout;
+    let mut first = true;
+    let mut buf = [0u8; 24];
+    loop {
+        let n = tokio::select! {
+            r = tokio::time::timeout_at(deadline, tcp.peek(&mut buf)) => match r {
+                Ok(Ok(n)) if n > 0 => n,
+                _ => return None,
+            },
+            _ = stop.wait_for(|s| *s) => return None,
+        };
+        if first {
+            first = false;
+            deadline = Instant::now() + limits.header_timeout;
+        }
+        match opening(&buf[..n]) {
+            Opening::Undecided if Instant::now() < deadline => {
+                // The rest of the preface is on its way; peek returns at once until it lands.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Opening::Undecided => return Some(Opening::Http1),
+            decided => return Some(decided),
+        }
+    }
+}
+
 async fn serve_connection(
     tcp: TcpStream,
     peer: Option<std::net::SocketAddr>,
@@ -447,6 +509,10 @@ async fn serve_connection(
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
 ) {
+    // An idle connection that never sends a byte closes when it would have idled out.
+    let Some(protocol) = sniff(&tcp, &limits, &mut stop).await else {
+        return;
+    };
     let state = Arc::new(ConnState::new());
     let io = TokioIo::new(Watched {
         tcp,
@@ -477,9 +543,32 @@ async fn serve_connection(
             }))
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, service);
+    if protocol == Opening::Http2 {
+        // HTTP/2 with prior knowledge: the JavaScript SDK's Kinesis client (and any client built
+        // on an HTTP/2-only handler) speaks nothing else to an `http://` endpoint.
+        let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .serve_connection(io, service);
+        drive(conn, |c| c.graceful_shutdown(), state, limits, stop).await;
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, service);
+        drive(conn, |c| c.graceful_shutdown(), state, limits, stop).await;
+    }
+}
+
+/// Run a connection until it ends, closing it at its deadlines and shutting it down gracefully on
+/// stop.
+async fn drive<C, G>(
+    conn: C,
+    graceful_shutdown: G,
+    state: Arc<ConnState>,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) where
+    C: Future<Output = Result<(), hyper::Error>>,
+    G: Fn(Pin<&mut C>),
+{
     tokio::pin!(conn);
     // With nothing to watch (a request in progress), look again this often.
     let recheck = limits
@@ -501,7 +590,7 @@ async fn serve_connection(
             }
             _ = stop.wait_for(|s| *s), if !stopping => {
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                graceful_shutdown(conn.as_mut());
             }
             _ = state.changed.notified() => {}
             _ = tokio::time::sleep_until(wake) => {
@@ -531,6 +620,23 @@ pub fn log_limits(limits: &ConnectionLimits, max_connections: usize, nofile: Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_bytes_tell_http2_prior_knowledge_from_http1() {
+        assert_eq!(opening(H2_PREFACE), Opening::Http2);
+        let mut more = H2_PREFACE.to_vec();
+        more.extend_from_slice(&[0, 0, 0, 4, 0]);
+        assert_eq!(opening(&more[..24]), Opening::Http2);
+        assert_eq!(opening(b"PRI * HTTP/2.0\r\n"), Opening::Undecided);
+        assert_eq!(opening(b"P"), Opening::Undecided);
+        assert_eq!(opening(b"POST / HTTP/1.1\r\n"), Opening::Http1);
+        assert_eq!(opening(b"PUT"), Opening::Http1);
+        assert_eq!(
+            opening(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Opening::Http1
+        );
+        assert_eq!(opening(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"), Opening::Http1);
+    }
 
     #[test]
     fn the_limit_stays_below_the_descriptor_limit() {
