@@ -471,3 +471,5 @@ if (phase === "write") {
   for (const part of parts) await part.check(ctx);
 }
 console.log(run.summary());
+// The SDK's HTTP/2 sessions (Kinesis) stay open for reuse; they must not keep the process alive.
+process.exit(0);
