@@ -6,8 +6,11 @@
 //!   CloudWatch Logs, CloudWatch, IAM, EventBridge, Kinesis, Lambda, Firehose) applies, a plan
 //!   right after finds no drift, the plan is still clean after the restart, and destroy succeeds. Terraform runs offline: the provider comes from
 //!   a local filesystem mirror (`tf.sh` looks in the usual places, or `SNAPSTACK_TF_MIRROR`).
-//! - The AWS SDK for JavaScript v3 (`tests/e2e/js/suite.mjs`): the main calls of every service,
-//!   a 12 MiB `@aws-sdk/lib-storage` multipart upload, and the state read back after the restart.
+//! - The AWS SDK for JavaScript v3 (`tests/e2e/js/suite.mjs`): the main calls of every service
+//!   served (S3 with a 12 MiB `@aws-sdk/lib-storage` multipart upload, SQS, DynamoDB and its
+//!   streams, SSM, STS, KMS, Secrets Manager, IAM, SNS → SQS, EventBridge → SQS, Kinesis,
+//!   Firehose → S3, Lambda, CloudWatch Logs, CloudWatch), AWS's error codes as the SDK's error
+//!   names, and the state read back after the restart.
 //!
 //! - Kinesis as the AWS SDK for Java v2 and the KCL speak it (`tests/e2e/kinesis_h2.py`): HTTP/2
 //!   with prior knowledge and CBOR bodies (Jackson's indefinite-length maps, byte strings,
@@ -124,13 +127,15 @@ fn a_terraform_stack_applies_and_plans_clean_across_a_restart() {
     assert_eq!(status, 200, "{body}");
 }
 
-/// Run `node suite.mjs ENDPOINT phase`; it must succeed.
-fn js(server: &Server, phase: &str) {
+/// Run `node suite.mjs ENDPOINT phase STATE`; it must succeed.
+fn js(server: &Server, phase: &str, state: &Path) {
+    let start = Instant::now();
     let out = Command::new("node")
         .arg("--no-warnings")
         .arg("suite.mjs")
         .arg(&server.endpoint)
         .arg(phase)
+        .arg(state)
         .current_dir(JS_DIR)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
@@ -146,6 +151,7 @@ fn js(server: &Server, phase: &str) {
         server.log()
     );
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("node suite.mjs {phase}: {:.1?}", start.elapsed());
 }
 
 #[test]
@@ -172,11 +178,13 @@ fn the_javascript_sdk_v3_across_a_restart() {
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
     ];
+    let work = tempdir();
+    let state = work.path().join("state.json");
     let server = Server::start(vol.path(), &env);
-    js(&server, "write");
+    js(&server, "write", &state);
     server.kill9();
     let server = Server::start(vol.path(), &env);
-    js(&server, "check");
+    js(&server, "check", &state);
 }
 
 /// KMS and Secrets Manager with the AWS CLI, their cryptography checked with the openssl CLI

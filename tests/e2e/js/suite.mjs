@@ -1,11 +1,14 @@
 // The AWS SDK for JavaScript v3 against snapstack: the main calls of every service.
 //
-//   node suite.mjs ENDPOINT write   create and check resources, leave some for `check`
-//   node suite.mjs ENDPOINT check   after a restart: what `write` left is there; then remove it
+//   node suite.mjs ENDPOINT write STATE   create and check resources, leave some for `check`
+//   node suite.mjs ENDPOINT check STATE   after a restart: what `write` left is there
 //
-// Exits non-zero with the failing step on any mismatch.
+// STATE is a JSON file `write` leaves for `check` (ciphertexts, ARNs). S3, SQS, DynamoDB, SSM and
+// STS are here; security.mjs (KMS, Secrets Manager, IAM, AssumeRole), messaging.mjs (SNS,
+// EventBridge, Kinesis, Firehose, DynamoDB Streams) and compute.mjs (Lambda, Logs, CloudWatch)
+// hold the rest. Exits non-zero with the failing step on any mismatch; prints each service's time.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 
 import {
   S3Client,
@@ -51,18 +54,18 @@ import {
 } from "@aws-sdk/client-ssm";
 import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 
-const [endpoint, phase] = process.argv.slice(2);
-if (!endpoint || !["write", "check"].includes(phase)) {
-  console.error("usage: node suite.mjs ENDPOINT write|check");
+import { Runner, State, clientConfig, expectError } from "./common.mjs";
+import * as compute from "./compute.mjs";
+import * as messaging from "./messaging.mjs";
+import * as security from "./security.mjs";
+
+const [endpoint, phase, statePath] = process.argv.slice(2);
+if (!endpoint || !["write", "check"].includes(phase) || !statePath) {
+  console.error("usage: node suite.mjs ENDPOINT write|check STATE");
   process.exit(64);
 }
 
-const config = {
-  endpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  maxAttempts: 1,
-};
+const config = clientConfig(endpoint);
 const s3 = new S3Client({ ...config, forcePathStyle: true });
 const sqs = new SQSClient(config);
 const ddb = new DynamoDBClient(config);
@@ -91,16 +94,9 @@ function bigBody() {
 const sha256 = (b) => createHash("sha256").update(b).digest("hex");
 const bytesOf = async (body) => Buffer.from(await body.transformToByteArray());
 
-let steps = 0;
-async function step(name, fn) {
-  try {
-    await fn();
-    steps += 1;
-  } catch (e) {
-    console.error(`FAILED ${phase} ${name}:`, e);
-    process.exit(1);
-  }
-}
+const run = new Runner(phase);
+const state = new State(statePath);
+const step = (name, fn) => run.step(name, fn);
 
 async function write() {
   await step("sts GetCallerIdentity", async () => {
@@ -140,6 +136,16 @@ async function write() {
       new GetObjectCommand({ Bucket: BUCKET, Key: "small/hello.txt", Range: "bytes=6-9" }),
     );
     assert.equal(await range.Body.transformToString(), "from");
+    await expectError(
+      "NoSuchKey",
+      s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "small/absent" })),
+      404,
+    );
+    await expectError(
+      "NoSuchBucket",
+      s3.send(new ListObjectsV2Command({ Bucket: "js-e2e-absent" })),
+      404,
+    );
   });
   await step("s3 lib-storage Upload (multipart)", async () => {
     const body = bigBody();
@@ -192,6 +198,11 @@ async function write() {
     assert.ok(url.endsWith(`/000000000000/${QUEUE}`), url);
     const again = await sqs.send(new GetQueueUrlCommand({ QueueName: QUEUE }));
     assert.equal(again.QueueUrl, url);
+    await expectError(
+      "QueueDoesNotExist",
+      sqs.send(new GetQueueUrlCommand({ QueueName: "js-e2e-absent" })),
+      400,
+    );
   });
   await step("sqs SendMessage/ReceiveMessage/DeleteMessage", async () => {
     // The SDK checks the MD5 digests of the body and the attributes in the answer.
@@ -286,6 +297,22 @@ async function write() {
       }),
     );
     assert.equal(got.Item.color.S, "red");
+    await expectError(
+      "ConditionalCheckFailedException",
+      ddb.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: { pk: { S: "user#1" }, sk: { N: "1" } },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+      400,
+    );
+    await expectError(
+      "ResourceNotFoundException",
+      ddb.send(new GetItemCommand({ TableName: "js-e2e-absent", Key: { pk: { S: "x" } } })),
+      400,
+    );
     assert.deepEqual([...got.Item.tags.SS].sort(), ["a", "b"]);
     const upd = await ddb.send(
       new UpdateItemCommand({
@@ -366,10 +393,16 @@ async function write() {
       byPath.Parameters.map((p) => p.Name).sort(),
       [`${PARAM}/secret`, `${PARAM}/url`],
     );
-    const missing = await ssm
-      .send(new GetParameterCommand({ Name: `${PARAM}/absent` }))
-      .catch((e) => e);
-    assert.equal(missing.name, "ParameterNotFound");
+    await expectError(
+      "ParameterNotFound",
+      ssm.send(new GetParameterCommand({ Name: `${PARAM}/absent` })),
+      400,
+    );
+    await expectError(
+      "ParameterAlreadyExists",
+      ssm.send(new PutParameterCommand({ Name: `${PARAM}/url`, Value: "x", Type: "String" })),
+      400,
+    );
   });
 }
 
@@ -427,5 +460,16 @@ async function check() {
   });
 }
 
-await (phase === "write" ? write() : check());
-console.log(`js ${phase}: ${steps} steps ok`);
+const parts = [security, messaging, compute];
+const ctx = { run, state, endpoint };
+if (phase === "write") {
+  await write();
+  for (const part of parts) await part.write(ctx);
+} else {
+  state.load();
+  await check();
+  for (const part of parts) await part.check(ctx);
+}
+console.log(run.summary());
+// The SDK's HTTP/2 sessions (Kinesis) stay open for reuse; they must not keep the process alive.
+process.exit(0);
