@@ -777,7 +777,7 @@ def cmd_obs():
     darn = lg.create_log_anomaly_detector(logGroupArnList=[garn], evaluationFrequency="ONE_MIN")["anomalyDetectorArn"]
     check(lg.get_log_anomaly_detector(anomalyDetectorArn=darn)["anomalyDetectorStatus"] == "INITIALIZING", "init")
     check(lg.list_anomalies(anomalyDetectorArn=darn)["anomalies"] == [], "anomalies")
-    expect_error("ResourceNotFoundException", lg.update_anomaly, anomalyDetectorArn=darn, anomalyId="x",
+    expect_error("ResourceNotFoundException", lg.update_anomaly, anomalyDetectorArn=darn, anomalyId="0" * 36,
                  suppressionType="INFINITE")
 
 

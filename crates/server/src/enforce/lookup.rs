@@ -28,12 +28,15 @@ const MAX_CACHED_POLICIES: usize = 10_000;
 /// Where a lookup was made: the account and region of the asking request, and the resource.
 type LookupKey = (String, String, PolicyLookup);
 
+/// A cached answer: the owning store's version when it was read, and the policy (if any).
+type Cached = (u64, Option<Arc<ResourcePolicy>>);
+
 /// Resource policies as last read, each with the version of the store that owns it at the
 /// time: reused while that store is unchanged (a bucket policy is read once, not on every
 /// GetObject), read again through the service after any change to it.
 #[derive(Default)]
 pub struct PolicyCache {
-    entries: Mutex<HashMap<LookupKey, (u64, Option<Arc<ResourcePolicy>>)>>,
+    entries: Mutex<HashMap<LookupKey, Cached>>,
 }
 
 impl PolicyCache {
@@ -73,11 +76,6 @@ impl PolicyCache {
             entries.insert(key, (v, policy.clone()));
         }
         policy
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 

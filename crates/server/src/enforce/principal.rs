@@ -87,10 +87,13 @@ impl Resolved {
 /// The most scopes (date, region, service) whose signing key one identity remembers.
 const MAX_SCOPES: usize = 8;
 
+/// A derived signing key and its scope: (date, region, service, key).
+type ScopedKey = (String, String, String, [u8; 32]);
+
 /// A small most-recently-used cache of derived signing keys.
 #[derive(Debug, Default)]
 pub struct SigningKeys {
-    entries: Mutex<Vec<(String, String, String, [u8; 32])>>,
+    entries: Mutex<Vec<ScopedKey>>,
 }
 
 impl SigningKeys {
