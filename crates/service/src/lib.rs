@@ -15,6 +15,7 @@ mod context;
 pub mod describe;
 pub mod http_client;
 pub mod reply;
+pub mod schedule;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -39,7 +39,7 @@ mod metrics;
 pub mod model;
 mod mute;
 pub mod rollup;
-pub mod schedule;
+pub use snapstack_service::schedule;
 mod service;
 pub mod stats;
 pub mod streams;

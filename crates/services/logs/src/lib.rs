@@ -41,7 +41,7 @@ pub mod model;
 pub mod pattern;
 mod policies;
 mod resources;
-pub mod schedule;
+pub use snapstack_service::schedule;
 mod scheduled;
 mod service;
 mod streams;

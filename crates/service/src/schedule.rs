@@ -1,7 +1,8 @@
 //! Schedule expressions: `rate(N unit)`, `cron(min hour day-of-month month day-of-week
 //! [year])` (UTC) and `at(yyyy-mm-ddThh:mm:ss)`, as AWS documents them, the next fire time after
-//! a moment, and ISO 8601 durations (`PT2H`). The cron calendar is that of EventBridge's
-//! (`crates/services/events/src/schedule.rs`), copied: services share no code but the platform's.
+//! a moment, and ISO 8601 durations (`PT2H`). One parser for CloudWatch (mute rules) and Logs
+//! (scheduled queries). EventBridge keeps its own (`crates/services/events/src/schedule.rs`):
+//! its cron requires the year field and its rates scale for tests.
 
 /// A parsed schedule.
 #[derive(Clone, Debug, PartialEq)]
