@@ -272,10 +272,13 @@ def cmd_metrics(protocol):
     check(a["StateValue"] in ("INSUFFICIENT_DATA", "OK") and a["Threshold"] == 1e9, a)
     check(c.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"] == [{"Key": "k", "Value": "v"}], "tags")
     c.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="forced")
-    check(c.describe_alarms(StateValue="ALARM", AlarmNamePrefix=name)["MetricAlarms"][0]["StateReason"] == "forced",
-          "set")
+    # The alarm's first evaluation is due at once, so the evaluator may already have put it back to
+    # its real state (AWS does so "often within seconds"): then the forced update is the older item.
+    alarmed = c.describe_alarms(StateValue="ALARM", AlarmNamePrefix=name)["MetricAlarms"]
     h = c.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
-    check(len(h) == 1 and "to ALARM" in h[0]["HistorySummary"], h)
+    check(len(h) in (1, 2) and "INSUFFICIENT_DATA to ALARM" in h[-1]["HistorySummary"]
+          and json.loads(h[-1]["HistoryData"])["newState"]["stateReason"] == "forced", h)
+    check(len(h) == 2 or alarmed[0]["StateReason"] == "forced", alarmed)
     check(len(c.describe_alarms_for_metric(Namespace=ns, MetricName="Requests")["MetricAlarms"]) == 1, "for metric")
     c.disable_alarm_actions(AlarmNames=[name])
     check(c.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["ActionsEnabled"] is False, "disabled")
