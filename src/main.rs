@@ -7,6 +7,12 @@ mod pod_cli;
 mod snapshot_cli;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc rather than glibc's malloc: the server allocates on one worker thread and frees on
+/// another all the time, and glibc's arena locks showed up in profiles (`__lll_lock_wake_private`)
+/// as a cost that grows with connections.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use snapstack::server::config::{Config, Overrides};
 
 #[derive(Parser)]

@@ -19,10 +19,30 @@ fn name_of(prefix: &str, v: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whether any place that names a table holds an ARN at all (checked before the account's ARN
+/// prefix is even formatted: the common request names tables by name).
+fn mentions_arn(body: &Value) -> bool {
+    let arn = |v: &Value| v.as_str().is_some_and(|t| t.starts_with("arn:"));
+    body.get("TableName").is_some_and(arn)
+        || body
+            .get("TransactItems")
+            .and_then(Value::as_array)
+            .is_some_and(|items| {
+                items.iter().any(|i| {
+                    i.as_object()
+                        .is_some_and(|m| m.values().any(|a| a.get("TableName").is_some_and(arn)))
+                })
+            })
+        || body
+            .get("RequestItems")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.keys().any(|k| k.starts_with("arn:")))
+}
+
 /// The request with its table ARNs read as names, or `None` when it names none (the common
 /// case costs no copy).
 pub(crate) fn names_for_arns(ctx: &RequestContext, op: &str, body: &Value) -> Option<Value> {
-    if CREATES.contains(&op) {
+    if CREATES.contains(&op) || !mentions_arn(body) {
         return None;
     }
     let prefix = format!("arn:aws:dynamodb:{}:{}:table/", ctx.region(), ctx.account());
