@@ -8,9 +8,11 @@ mod snapshot_cli;
 
 use clap::{Parser, Subcommand};
 
+mod allocator;
+
 /// mimalloc rather than glibc's malloc: the server allocates on one worker thread and frees on
 /// another all the time, and glibc's arena locks showed up in profiles (`__lll_lock_wake_private`)
-/// as a cost that grows with connections.
+/// as a cost that grows with connections. Tuned in [`allocator::tune`] to give memory back.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use snapstack::server::config::{Config, Overrides};
@@ -371,6 +373,7 @@ fn fix_mmap_threshold() {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     match cli.command {
         None => {
