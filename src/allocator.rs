@@ -10,7 +10,7 @@
 //! Environment variables (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_ARENA_EAGER_COMMIT`) still win:
 //! an option set in the environment is left alone.
 
-use libmimalloc_sys::{mi_option_set, mi_option_t};
+use libmimalloc_sys::{mi_collect, mi_option_set, mi_option_t};
 
 /// `mi_option_arena_eager_commit` in mimalloc 3.3's `mi_option_e` (the Rust binding has no
 /// constant for it; `defaults_are_where_the_header_says` checks the number).
@@ -43,6 +43,28 @@ pub fn tune() {
     };
     set(PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", 10);
     set(ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0);
+}
+
+/// How often the collector thread asks mimalloc to give back what its threads have freed.
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Start the collector: a thread that, once a second, has mimalloc purge every arena's freed
+/// memory at once (`mi_collect(true)`), so memory freed by a thread that then went idle (a
+/// blocking-pool thread that read a large body) goes back to the system too, not only when that
+/// thread allocates again. A visit of the arenas costs microseconds.
+pub fn start_collector() {
+    let spawned = std::thread::Builder::new()
+        .name("mimalloc-collect".into())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(COLLECT_EVERY);
+                // SAFETY: mimalloc's collection entry point, callable from any thread.
+                unsafe { mi_collect(true) };
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("allocator collector not started: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -401,6 +401,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "pods")]
         Some(Command::Pod(args)) => pod_cli::run(args),
         Some(Command::Serve(args)) => {
+            allocator::start_collector();
             let flags = Overrides {
                 listen: args.listen,
                 persistence: args.persistence,

@@ -352,13 +352,26 @@ fn refused_uploads_on_a_full_disk_leave_nothing_owed() {
     for i in &refused {
         assert_eq!(s3(&s, "HEAD", &format!("/fill/big-{i}"), b"").status, 404);
     }
-    let rss_after = rss_mib(&s);
+    // The allocator keeps part of what it freed (mimalloc, tuned in src/allocator.rs, kept
+    // 19-33 MiB of this outage's ~45 MiB in repeated runs; the earlier 24 MiB bound was set when
+    // the server used glibc's malloc). What must never stay is the refused bodies: 19 × 5 MiB.
+    // Give the allocator up to 3 s of light traffic (its collector runs every second) first.
+    let bound = rss_before + 40.0;
+    let mut rss_after = rss_mib(&s);
+    for _ in 0..30 {
+        if rss_after < bound {
+            break;
+        }
+        assert_eq!(s3(&s, "HEAD", "/fill/after", b"").status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        rss_after = rss_mib(&s);
+    }
     println!(
         "full disk under ON_REQUEST with S3 uploads: {} of 20 PutObjects refused ({statuses:?}); free {free_start:.1} MiB at the start, {free_full:.1} MiB when full, {free_after:.1} MiB after freeing; RSS {rss_before:.1} MiB before, {rss_outage:.1} MiB after the outage (peak {rss_peak:.1}), {rss_after:.1} MiB after recovery",
         refused.len()
     );
     assert!(
-        rss_after < rss_before + 24.0,
+        rss_after < bound,
         "memory taken by the outage was not given back: {rss_before:.1} → {rss_after:.1} MiB"
     );
     let leftovers: Vec<_> = files(&volume.join("state"))
