@@ -260,7 +260,7 @@ impl Logs {
                 rows
             }
             Sink::Views(mut vs) => {
-                vs.sort_by(|a, b| b.e.timestamp.cmp(&a.e.timestamp));
+                vs.sort_by_key(|v| std::cmp::Reverse(v.e.timestamp));
                 for c in rest {
                     match c {
                         Cmd::Fields(f) => display = Some(f.clone()),
@@ -275,7 +275,7 @@ impl Logs {
                 return Ok(answer(rows, &display, matched, scanned, bytes));
             }
             Sink::Rows(mut rs) => {
-                rs.sort_by(|a, b| b.0.cmp(&a.0));
+                rs.sort_by_key(|r| std::cmp::Reverse(r.0));
                 rs.into_iter().map(|(_, r)| r).collect()
             }
         };
