@@ -890,11 +890,16 @@ fn enforce_iam_decides_and_survives_kill9() {
 /// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs; every
 /// Logs family of stored resources, an export task read back from S3, a subscription filter
 /// into Kinesis, CloudWatch's metric streams, detectors, rules and its PNG widget; mute rules
-/// silencing actions, anomaly bands, Insights `bin()`, log anomaly detectors.
+/// silencing actions, anomaly bands, Insights `bin()`, log anomaly detectors; the metrics SQS
+/// and DynamoDB publish (reported every second here) and an alarm on an anomaly band.
 #[test]
 fn cloudwatch_and_logs_through_boto3() {
     let dir = tempdir();
-    let mut s = Server::start(dir.path(), &[]);
+    let env = [
+        ("SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL", "1"),
+        ("DYNAMODB_CLOUDWATCH_METRICS_REPORT_INTERVAL", "1"),
+    ];
+    let mut s = Server::start(dir.path(), &env);
     s.script(
         "cloudwatch_client.py",
         &[
@@ -912,6 +917,7 @@ fn cloudwatch_and_logs_through_boto3() {
             "livetail",
             "cw-more",
             "obs",
+            "aws-metrics",
         ],
     );
 }

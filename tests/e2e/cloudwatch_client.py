@@ -30,6 +30,12 @@ Usage: cloudwatch_client.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
                         matching events put after the session started
   cw-more               metric streams, anomaly detectors, insight rules (and managed), mute
                         rules, OTel enrichment, alarm contributors, GetMetricWidgetImage (a PNG)
+  aws-metrics           the metrics services publish (the server runs with a 1 s report
+                        interval): SQS sends, receives, empty receives, deletes and sizes, and
+                        the visible-messages gauge; DynamoDB consumed read / write capacity,
+                        latency samples and Query's returned items; GetMetricStatistics is
+                        polled (bounded) until the sums are exactly what was done; an alarm on an
+                        anomaly detection band goes to ALARM when a value leaves the band
   obs                   what is simulated beyond storage: a mute rule silences an alarm's action,
                         an anomaly detector trains and ANOMALY_DETECTION_BAND answers its band,
                         Insights `stats ... by bin()`, a log anomaly detector's lifecycle
@@ -784,6 +790,123 @@ def cmd_obs():
                  suppressionType="INFINITE")
 
 
+def metric_sum(c, ns, name, dims, stat="Sum", since=None):
+    """The statistic summed over every 60 s datapoint of the last hour (the Maximum for
+    "Maximum"), or None with no datapoints."""
+    now = time.time()
+    pts = c.get_metric_statistics(Namespace=ns, MetricName=name, Dimensions=[{"Name": k, "Value": v} for k, v in dims],
+                                  StartTime=since or now - 3600, EndTime=now + 600, Period=60,
+                                  Statistics=[stat])["Datapoints"]
+    if not pts:
+        return None
+    if stat == "Maximum":
+        return max(p[stat] for p in pts)
+    if stat == "Minimum":
+        return min(p[stat] for p in pts)
+    return sum(p[stat] for p in pts)
+
+
+def wait_metrics(c, ns, want, seconds=30, since=None):
+    """Poll until every (name, dims, stat) has exactly its value (over the datapoints from
+    `since`, default the last hour); bounded."""
+    deadline = time.time() + seconds
+    while True:
+        got = {k: metric_sum(c, ns, k[0], k[1], k[2], since) for k in want}
+        if got == want:
+            return
+        if time.time() > deadline:
+            check(False, f"{ns}: wanted {want}, got {got}")
+        time.sleep(0.5)
+
+
+def cmd_aws_metrics():
+    c, sqs, ddb = cloudwatch(), client("sqs"), client("dynamodb")
+    # SQS: 5 sends (a batch of 3, two single), received until all 5 came (empty receives
+    # counted as they happen), deleted (one batch of the first, singly the rest).
+    url = sqs.create_queue(QueueName="metrics-q")["QueueUrl"]
+    bodies = ["a" * 10, "b" * 20, "c" * 30, "d" * 40, "e" * 50]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[:3])])
+    for b in bodies[3:]:
+        sqs.send_message(QueueUrl=url, MessageBody=b)
+    got, empty = [], 0
+    deadline = time.time() + 20
+    while len(got) < 5 and time.time() < deadline:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            empty += 1
+        got += msgs
+    check(len(got) == 5, got)
+    sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "0", "ReceiptHandle": got[0]["ReceiptHandle"]}])
+    for m in got[1:]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    check(not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages"), "drained")
+    empty += 1
+    q = [("QueueName", "metrics-q")]
+    wait_metrics(c, "AWS/SQS", {
+        ("NumberOfMessagesSent", tuple(q), "Sum"): 5.0,
+        ("NumberOfMessagesReceived", tuple(q), "Sum"): 5.0,
+        ("NumberOfMessagesDeleted", tuple(q), "Sum"): 5.0,
+        ("NumberOfEmptyReceives", tuple(q), "Sum"): float(empty),
+        ("SentMessageSize", tuple(q), "SampleCount"): 5.0,
+        ("SentMessageSize", tuple(q), "Sum"): 150.0,
+    })
+    # The visible-messages gauge: two messages left in the queue.
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    sqs.send_message(QueueUrl=url, MessageBody="y")
+    since = time.time()
+    wait_metrics(c, "AWS/SQS", {("ApproximateNumberOfMessagesVisible", tuple(q), "Maximum"): 2.0,
+                                ("ApproximateNumberOfMessagesVisible", tuple(q), "Minimum"): 2.0}, since=since)
+    check(any(m["MetricName"] == "ApproximateAgeOfOldestMessage"
+              for m in c.list_metrics(Namespace="AWS/SQS", Dimensions=[{"Name": "QueueName", "Value": "metrics-q"}])["Metrics"]),
+          "age metric listed")
+    # Clients may not write into AWS/ namespaces.
+    expect_error("InvalidParameterValue", c.put_metric_data, Namespace="AWS/SQS",
+                 MetricData=[{"MetricName": "NumberOfMessagesSent", "Value": 1}])
+    # DynamoDB: 3 small puts (1 WCU each), 4 eventually consistent gets (0.5 RCU each), one
+    # Query of the 3 items (under 4 KB: 0.5 RCU).
+    ddb.create_table(TableName="metrics-t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    for i in range(3):
+        ddb.put_item(TableName="metrics-t", Item={"pk": {"S": "p"}, "sk": {"S": str(i)}})
+    for i in range(4):
+        ddb.get_item(TableName="metrics-t", Key={"pk": {"S": "p"}, "sk": {"S": str(i % 3)}})
+    r = ddb.query(TableName="metrics-t", KeyConditionExpression="pk = :p",
+                  ExpressionAttributeValues={":p": {"S": "p"}})
+    check(r["Count"] == 3, r)
+    t = ("TableName", "metrics-t")
+    wait_metrics(c, "AWS/DynamoDB", {
+        ("ConsumedWriteCapacityUnits", (t,), "Sum"): 3.0,
+        ("ConsumedReadCapacityUnits", (t,), "Sum"): 2.5,
+        ("ReturnedItemCount", (("Operation", "Query"), t), "Sum"): 3.0,
+        ("SuccessfulRequestLatency", (("Operation", "GetItem"), t), "SampleCount"): 4.0,
+        ("SuccessfulRequestLatency", (("Operation", "PutItem"), t), "SampleCount"): 3.0,
+    })
+    # An alarm on an anomaly detection band (10 s periods): half an hour of 10 / 20 trains the
+    # band, then a 100 in the current period takes the alarm out of it, to ALARM.
+    now = time.time()
+    c.put_metric_data(Namespace="Obs/Band", MetricData=[
+        {"MetricName": "lat", "Value": 10.0 if i % 2 == 0 else 20.0, "Timestamp": now - 1800 + i * 10}
+        for i in range(175)])
+    metrics = [
+        {"Id": "m1", "ReturnData": True, "MetricStat": {"Metric": {"Namespace": "Obs/Band", "MetricName": "lat"},
+                                                       "Period": 10, "Stat": "Average"}},
+        {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "Label": "lat (expected)", "ReturnData": True}]
+    c.put_metric_alarm(AlarmName="band", ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
+                       EvaluationPeriods=1, ThresholdMetricId="ad1", Metrics=metrics)
+    a = c.describe_alarms(AlarmNames=["band"])["MetricAlarms"][0]
+    check(a["ThresholdMetricId"] == "ad1" and a["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold", a)
+    c.put_metric_data(Namespace="Obs/Band", MetricData=[{"MetricName": "lat", "Value": 100.0}])
+    a = wait_for("the band alarm", lambda: [x for x in c.describe_alarms(AlarmNames=["band"])["MetricAlarms"]
+                                            if x["StateValue"] == "ALARM"], 60)[0]
+    check(a["StateReason"].startswith("Thresholds Crossed: 1 out of the last 1 datapoints [100"), a["StateReason"])
+    expect_error("InvalidParameterValue", c.put_metric_alarm, AlarmName="bad", ComparisonOperator="GreaterThanThreshold",
+                 EvaluationPeriods=1, ThresholdMetricId="ad1", Metrics=metrics)
+    c.delete_alarms(AlarmNames=["band"])
+
+
 COMMANDS = {
     "logs": (cmd_logs, 0),
     "metrics": (cmd_metrics, 1),
@@ -796,6 +919,7 @@ COMMANDS = {
     "livetail": (cmd_livetail, 0),
     "cw-more": (cmd_cw_more, 0),
     "obs": (cmd_obs, 0),
+    "aws-metrics": (cmd_aws_metrics, 0),
 }
 
 

@@ -14,6 +14,7 @@
 mod context;
 pub mod describe;
 pub mod http_client;
+pub mod metrics;
 pub mod reply;
 pub mod schedule;
 

@@ -94,6 +94,50 @@ pub(crate) struct Change<'a> {
     pub next_eval: Option<u64>,
 }
 
+/// An alarm on an anomaly detection band: the band operators go with `ThresholdMetricId`,
+/// which names an `ANOMALY_DETECTION_BAND` expression of `Metrics` (and no `Threshold`).
+fn check_band_alarm(v: &Value) -> Result<(), AwsError> {
+    let op = str_of(v, "ComparisonOperator").unwrap_or_default();
+    let band_op = crate::anomaly::is_band_operator(op);
+    let Some(tid) = str_of(v, "ThresholdMetricId") else {
+        if band_op {
+            return Err(invalid_value(format!(
+                "ThresholdMetricId must be specified for the comparison operator {op}."
+            )));
+        }
+        return Ok(());
+    };
+    if !band_op {
+        return Err(invalid_value(format!(
+            "The comparison operator {op} cannot be used with ThresholdMetricId: use LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold or GreaterThanUpperThreshold."
+        )));
+    }
+    if v.get("Threshold").is_some() {
+        return Err(invalid_combination(
+            "Threshold and ThresholdMetricId cannot both be specified.",
+        ));
+    }
+    let is_band = v
+        .get("Metrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|q| str_of(q, "Id") == Some(tid))
+        .filter_map(|q| str_of(q, "Expression"))
+        .any(|e| {
+            crate::expr::parse(e)
+                .ok()
+                .and_then(|ast| crate::anomaly::band_call(&ast))
+                .is_some_and(|c| c.is_ok())
+        });
+    if !is_band {
+        return Err(invalid_value(format!(
+            "ThresholdMetricId {tid} must be the id of an ANOMALY_DETECTION_BAND expression of Metrics."
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn alarm_type(composite: bool) -> &'static str {
     if composite {
         "CompositeAlarm"
@@ -182,6 +226,7 @@ impl CloudWatch {
                     "Threshold or ThresholdMetricId must be specified.",
                 ));
             }
+            check_band_alarm(v)?;
             if let Some(t) = str_of(v, "TreatMissingData")
                 && !["breaching", "notBreaching", "ignore", "missing"].contains(&t)
             {

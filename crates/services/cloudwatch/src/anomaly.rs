@@ -37,6 +37,101 @@ pub(crate) fn band_call(ast: &Ast) -> Option<Result<(String, f64), String>> {
     })
 }
 
+/// The comparison operators of an alarm on an anomaly detection band.
+pub const BAND_OPERATORS: [&str; 3] = [
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
+];
+
+pub fn is_band_operator(op: &str) -> bool {
+    BAND_OPERATORS.contains(&op)
+}
+
+/// Whether `x` breaches the band `[lo, hi]` by the operator.
+pub fn outside_band(op: &str, x: f64, lo: f64, hi: f64) -> bool {
+    match op {
+        "LessThanLowerOrGreaterThanUpperThreshold" => x < lo || x > hi,
+        "LessThanLowerThreshold" => x < lo,
+        "GreaterThanUpperThreshold" => x > hi,
+        _ => false,
+    }
+}
+
+/// Each of `n` windows' band (from `start`, one per `period`), from GetMetricData's results of
+/// the band's id (`<label> Lower`, then `<label> Upper`).
+pub(crate) fn band_windows(
+    results: &[Value],
+    id: &str,
+    start: u64,
+    period: u64,
+    n: usize,
+) -> Vec<Option<(f64, f64)>> {
+    let mut lo = vec![None; n];
+    let mut hi = vec![None; n];
+    for r in results.iter().filter(|r| r["Id"] == id) {
+        let label = r["Label"].as_str().unwrap_or_default();
+        let side = if label.ends_with("Upper") {
+            &mut hi
+        } else {
+            &mut lo
+        };
+        let ts = r["Timestamps"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let vs = r["Values"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (t, v) in ts.iter().zip(vs) {
+            let (Some(t), Some(v)) = (t.as_f64(), v.as_f64()) else {
+                continue;
+            };
+            let t = (t * 1000.0) as u64;
+            if t < start {
+                continue;
+            }
+            if let Some(slot) = side.get_mut(((t - start) / period.max(1)) as usize) {
+                *slot = Some(v);
+            }
+        }
+    }
+    lo.into_iter()
+        .zip(hi)
+        .map(|(l, h)| Some((l?, h?)))
+        .collect()
+}
+
+/// The state reason of an alarm on a band, as AWS words it.
+pub(crate) fn band_reason(
+    op: &str,
+    state: &str,
+    breaching: usize,
+    n: usize,
+    m: usize,
+    recent: &[String],
+    bands: &[(f64, f64)],
+) -> String {
+    let lows: Vec<String> = bands.iter().map(|b| b.0.to_string()).collect();
+    let highs: Vec<String> = bands.iter().map(|b| b.1.to_string()).collect();
+    let (lows, highs) = (lows.join(", "), highs.join(", "));
+    let words = match op {
+        "LessThanLowerThreshold" => format!("less than the lower thresholds [{lows}]"),
+        "GreaterThanUpperThreshold" => format!("greater than the upper thresholds [{highs}]"),
+        _ => format!(
+            "less than the lower thresholds [{lows}] or greater than the upper thresholds [{highs}]"
+        ),
+    };
+    format!(
+        "Thresholds Crossed: {breaching} out of the last {n} datapoints [{}] {} {}{words} (minimum {m} datapoint{} for OK -> ALARM transition).",
+        recent.join(", "),
+        if breaching == 1 { "was" } else { "were" },
+        if state == "ALARM" { "" } else { "not " },
+        if m == 1 { "" } else { "s" },
+    )
+}
+
 /// The values of a statistic per period over `[from, to)`, minus excluded ranges.
 fn training_values(
     snap: &Snapshot<CwRecord>,
@@ -220,6 +315,119 @@ mod tests {
                 {"Id": "ad", "Expression": "ANOMALY_DETECTION_BAND(m1, -1)"},
             ]}));
         assert_eq!(bad.err().unwrap().code, "InvalidParameterValueException");
+    }
+
+    /// An alarm on `ANOMALY_DETECTION_BAND(m1, 2)` with each band operator, evaluated on a
+    /// fake clock: in the band it is OK, above it ALARM for the upper operators only, below it
+    /// for the lower ones only.
+    #[test]
+    fn alarms_on_a_band_compare_with_its_bounds() {
+        let c = CloudWatch::new();
+        let ctx = RequestContext::from_scope(None);
+        let t0: u64 = 1_700_000_000_000 / 60_000 * 60_000;
+        // Training data: 10, 20, 10, 20 ... per minute over two hours (μ 15, σ 5: band [5, 25]
+        // with k = 2, nearly so once the evaluated points join the window).
+        c.set_clock(t0 + 7_200_000);
+        let data: Vec<Value> = (0..120u64)
+            .map(|i| {
+                json!({"MetricName": "lat", "Value": if i % 2 == 0 { 10.0 } else { 20.0 },
+                "Timestamp": (t0 + i * 60_000) as f64 / 1000.0})
+            })
+            .collect();
+        for chunk in data.chunks(100) {
+            c.handle(
+                &ctx,
+                "PutMetricData",
+                &json!({"Namespace": "B", "MetricData": chunk}),
+            )
+            .unwrap();
+        }
+        let alarm = |name: &str, op: &str| {
+            json!({"AlarmName": name, "ComparisonOperator": op, "EvaluationPeriods": 1,
+                "ThresholdMetricId": "ad1", "Metrics": [
+                    {"Id": "m1", "ReturnData": true, "MetricStat": {"Metric": {"Namespace": "B", "MetricName": "lat"}, "Period": 60, "Stat": "Average"}},
+                    {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "Label": "lat (expected)", "ReturnData": true}]})
+        };
+        for (name, op) in [
+            ("both", BAND_OPERATORS[0]),
+            ("low", BAND_OPERATORS[1]),
+            ("high", BAND_OPERATORS[2]),
+        ] {
+            c.handle(&ctx, "PutMetricAlarm", &alarm(name, op)).unwrap();
+        }
+        let state = |c: &CloudWatch, name: &str| {
+            c.handle(&ctx, "DescribeAlarms", &json!({"AlarmNames": [name]}))
+                .unwrap()
+                .value["MetricAlarms"][0]["StateValue"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let states = |c: &CloudWatch| ["both", "low", "high"].map(|n| state(c, n));
+        let put = |c: &CloudWatch, minute: u64, x: f64| {
+            c.handle(&ctx, "PutMetricData", &json!({"Namespace": "B", "MetricData": [
+                {"MetricName": "lat", "Value": x, "Timestamp": (t0 + minute * 60_000) as f64 / 1000.0}]})).unwrap();
+        };
+        // Minute 120 holds 15: inside the band.
+        put(&c, 120, 15.0);
+        c.set_clock(t0 + 121 * 60_000 + 1000);
+        c.evaluate_due(c.now_ms());
+        assert_eq!(states(&c), ["OK", "OK", "OK"]);
+        // Minute 121 holds 100: above the band.
+        put(&c, 121, 100.0);
+        c.set_clock(t0 + 122 * 60_000 + 1000);
+        c.evaluate_due(c.now_ms());
+        assert_eq!(states(&c), ["ALARM", "OK", "ALARM"]);
+        let reason = c
+            .handle(&ctx, "DescribeAlarms", &json!({"AlarmNames": ["high"]}))
+            .unwrap()
+            .value["MetricAlarms"][0]["StateReason"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            reason.starts_with("Thresholds Crossed: 1 out of the last 1 datapoints [100 ("),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("was greater than the upper thresholds ["),
+            "{reason}"
+        );
+        // Minute 122 holds -100: below it.
+        put(&c, 122, -100.0);
+        c.set_clock(t0 + 123 * 60_000 + 1000);
+        c.evaluate_due(c.now_ms());
+        assert_eq!(states(&c), ["ALARM", "ALARM", "OK"]);
+        // Validation: band operators need ThresholdMetricId naming a band, and the reverse.
+        let mut bad = alarm("x", BAND_OPERATORS[0]);
+        bad.as_object_mut().unwrap().remove("ThresholdMetricId");
+        bad["Threshold"] = json!(1);
+        assert_eq!(
+            c.handle(&ctx, "PutMetricAlarm", &bad).err().unwrap().code,
+            "InvalidParameterValueException"
+        );
+        let bad = alarm("x", "GreaterThanThreshold");
+        assert_eq!(
+            c.handle(&ctx, "PutMetricAlarm", &bad).err().unwrap().code,
+            "InvalidParameterValueException"
+        );
+        let mut bad = alarm("x", BAND_OPERATORS[2]);
+        bad["ThresholdMetricId"] = json!("m1");
+        assert_eq!(
+            c.handle(&ctx, "PutMetricAlarm", &bad).err().unwrap().code,
+            "InvalidParameterValueException"
+        );
+    }
+
+    #[test]
+    fn band_operators() {
+        assert!(outside_band(BAND_OPERATORS[0], 4.0, 5.0, 25.0));
+        assert!(outside_band(BAND_OPERATORS[0], 26.0, 5.0, 25.0));
+        assert!(!outside_band(BAND_OPERATORS[0], 25.0, 5.0, 25.0));
+        assert!(outside_band(BAND_OPERATORS[1], 4.0, 5.0, 25.0));
+        assert!(!outside_band(BAND_OPERATORS[1], 26.0, 5.0, 25.0));
+        assert!(outside_band(BAND_OPERATORS[2], 26.0, 5.0, 25.0));
+        assert!(!outside_band("GreaterThanThreshold", 26.0, 5.0, 25.0));
     }
 
     #[test]

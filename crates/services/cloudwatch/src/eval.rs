@@ -212,13 +212,16 @@ pub(crate) fn fmt_time(ms: u64) -> String {
 }
 
 impl CloudWatch {
-    /// The windows' values of a metric alarm (oldest first) ending with the period holding `now`.
+    /// The windows' values of a metric alarm (oldest first) ending with the period holding `now`,
+    /// the first window's start, the period, and (an alarm on an anomaly detection band, its
+    /// `ThresholdMetricId`) each window's band.
+    #[allow(clippy::type_complexity)]
     fn windows(
         &self,
         p: &Partition,
         cfg: &Value,
         now: u64,
-    ) -> Option<(Vec<Option<f64>>, u64, u64)> {
+    ) -> Option<(Vec<Option<f64>>, u64, u64, Option<Vec<Option<(f64, f64)>>>)> {
         let period = int_of(cfg, "Period").or_else(|| {
             cfg.get("Metrics")?
                 .as_array()?
@@ -235,6 +238,7 @@ impl CloudWatch {
         let end = now / step * step;
         let start = end.saturating_sub(n * period);
         let mut vals = vec![None; n as usize];
+        let mut bands = None;
         if let Some(name) = str_of(cfg, "MetricName") {
             let ns = str_of(cfg, "Namespace")?;
             let dims = dims_of(cfg, "Dimensions");
@@ -252,15 +256,31 @@ impl CloudWatch {
                 }
             }
         } else {
-            // Metric math: the query that returns data.
+            // Metric math: the query that returns data (and the band of ThresholdMetricId).
+            let tid = str_of(cfg, "ThresholdMetricId");
+            let mut queries = cfg.get("Metrics").cloned().unwrap_or_default();
+            if let (Some(t), Some(qs)) = (tid, queries.as_array_mut()) {
+                for q in qs.iter_mut().filter(|q| str_of(q, "Id") == Some(t)) {
+                    q["ReturnData"] = json!(true);
+                }
+            }
             let input = json!({
-                "MetricDataQueries": cfg.get("Metrics").cloned().unwrap_or_default(),
+                "MetricDataQueries": queries,
                 "StartTime": start as f64 / 1000.0,
                 "EndTime": end as f64 / 1000.0,
                 "ScanBy": "TimestampAscending",
             });
             let out = self.get_metric_data(p, &input).ok()?;
-            let r = out.value["MetricDataResults"].as_array()?.first()?.clone();
+            let results = out.value["MetricDataResults"].as_array()?;
+            if let Some(t) = tid {
+                bands = Some(crate::anomaly::band_windows(
+                    results, t, start, period, n as usize,
+                ));
+            }
+            let r = results
+                .iter()
+                .find(|r| tid.is_none_or(|t| r["Id"] != t))?
+                .clone();
             let ts = r["Timestamps"].as_array()?;
             let vs = r["Values"].as_array()?;
             for (t, v) in ts.iter().zip(vs) {
@@ -270,7 +290,7 @@ impl CloudWatch {
                 }
             }
         }
-        Some((vals, start, period))
+        Some((vals, start, period, bands))
     }
 
     /// The state a metric alarm's data gives, with the reason and reason data; `None` to keep
@@ -284,14 +304,30 @@ impl CloudWatch {
         let cfg = config(a);
         let op = str_of(&cfg, "ComparisonOperator").unwrap_or("GreaterThanThreshold");
         let threshold = num_of(&cfg, "Threshold").unwrap_or(0.0);
-        let Some((vals, start, period)) = self.windows(p, &cfg, now) else {
+        let Some((mut vals, start, period, bands)) = self.windows(p, &cfg, now) else {
             return Some((
                 "INSUFFICIENT_DATA".into(),
                 "Unchecked: the alarm's metric cannot be evaluated".into(),
                 None,
             ));
         };
-        compare(op, 0.0, 0.0)?;
+        let band_op = crate::anomaly::is_band_operator(op);
+        if band_op {
+            // A datapoint without its band cannot be compared: it counts as missing.
+            let bands = bands.as_deref().unwrap_or_default();
+            for (i, v) in vals.iter_mut().enumerate() {
+                if bands.get(i).copied().flatten().is_none() {
+                    *v = None;
+                }
+            }
+        } else {
+            compare(op, 0.0, 0.0)?;
+        }
+        let band_at = |i: usize| bands.as_ref().and_then(|b| b.get(i).copied().flatten());
+        let breaches = |i: usize, x: f64| match band_at(i) {
+            Some((lo, hi)) if band_op => crate::anomaly::outside_band(op, x, lo, hi),
+            _ => compare(op, x, threshold) == Some(true),
+        };
         let n = vals.len();
         let m = int_of(&cfg, "DatapointsToAlarm").map_or(n, |m| (m.max(1) as usize).min(n));
         let treat = str_of(&cfg, "TreatMissingData").unwrap_or("missing");
@@ -301,10 +337,7 @@ impl CloudWatch {
             .filter_map(|(i, v)| Some((i, (*v)?)))
             .collect();
         let missing = n - present.len();
-        let breaching = present
-            .iter()
-            .filter(|(_, x)| compare(op, *x, threshold) == Some(true))
-            .count()
+        let breaching = present.iter().filter(|(i, x)| breaches(*i, *x)).count()
             + if treat == "breaching" { missing } else { 0 };
         let recent: Vec<String> = present
             .iter()
@@ -350,6 +383,15 @@ impl CloudWatch {
             };
         }
         let state = if breaching >= m { "ALARM" } else { "OK" };
+        if band_op {
+            let bands: Vec<(f64, f64)> = present
+                .iter()
+                .rev()
+                .filter_map(|(i, _)| band_at(*i))
+                .collect();
+            let reason = crate::anomaly::band_reason(op, state, breaching, n, m, &recent, &bands);
+            return Some((state.into(), reason, Some(data)));
+        }
         let reason = format!(
             "Threshold Crossed: {breaching} out of the last {n} datapoints [{}] {} {} the threshold ({threshold}) (minimum {m} datapoint{} for OK -> ALARM transition).",
             recent.join(", "),

@@ -90,10 +90,21 @@ fn metric_json(m: &MetricRec) -> Value {
 
 impl CloudWatch {
     pub(crate) fn put_metric_data(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
+        self.put_metric_data_as(p, v, false)
+    }
+
+    /// PutMetricData; `aws`: the caller is a service publishing its own metrics, into an
+    /// `AWS/` namespace (refused to clients).
+    pub(crate) fn put_metric_data_as(
+        &self,
+        p: &Partition,
+        v: &Value,
+        aws: bool,
+    ) -> Result<Out, AwsError> {
         let ns = str_of(v, "Namespace")
             .ok_or_else(|| missing("Namespace"))?
             .to_string();
-        if ns.starts_with("AWS/") {
+        if ns.starts_with("AWS/") && !aws {
             return Err(invalid_value(format!(
                 "The value {ns} for parameter Namespace is invalid."
             )));

@@ -25,18 +25,25 @@ const ROLLUP_EVERY: u64 = 60;
 const STREAM_EVERY: u64 = 5;
 
 impl CloudWatch {
+    /// Run one operation. `internal`: the call is another service's ([`Service::invoke`]),
+    /// which may publish into the `AWS/` namespaces a client may not write to.
     async fn call(
         &self,
         rt: &dyn Runtime,
         ctx: &RequestContext,
         op: &str,
         input: Value,
+        internal: bool,
     ) -> Result<(Value, Option<u64>), AwsError> {
         if let Some(message) = model_violation(NAME, op, Some(&input), usize::MAX) {
             return Err(AwsError::new("ValidationError", message));
         }
         rt.ensure_loaded(NAME).await;
-        let out = self.handle(ctx, op, &input)?;
+        let out = if internal && op == "PutMetricData" {
+            self.put_metric_data_as(&ctx.partition, &input, true)?
+        } else {
+            self.handle(ctx, op, &input)?
+        };
         let mut version = out.version;
         if !out.transitions.is_empty()
             && let Some(v) = self.run_actions(rt, out.transitions).await
@@ -95,7 +102,7 @@ impl Service for CloudWatch {
                 Ok(v) => v,
                 Err(e) => return wire::error(model, wire, &e, rid),
             };
-            match self.call(rt, ctx, op, input).await {
+            match self.call(rt, ctx, op, input, false).await {
                 Ok((out, version)) => {
                     if let Some(v) = version
                         && let Err(e) = rt.wait_durable(NAME, v).await
@@ -122,7 +129,7 @@ impl Service for CloudWatch {
         operation: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<(Value, Option<u64>), AwsError>> {
-        Box::pin(async move { self.call(rt, ctx, operation, input).await })
+        Box::pin(async move { self.call(rt, ctx, operation, input, true).await })
     }
 
     fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response {

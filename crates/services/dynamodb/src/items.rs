@@ -684,6 +684,7 @@ fn write_condition(body: &Value, ex: &Exprs) -> DdbResult<Option<Condition>> {
 
 /// Add `ConsumedCapacity` to a response when the request asks for it (`TOTAL` or `INDEXES`).
 pub fn with_capacity(mut out: Value, body: &Value, table: &str, units: f64) -> DdbResult<Value> {
+    crate::metrics::note_units(units);
     match str_field(body, "ReturnConsumedCapacity")? {
         None | Some("NONE") => {}
         Some("TOTAL") | Some("INDEXES") => {

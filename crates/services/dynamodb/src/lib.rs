@@ -39,6 +39,7 @@ pub mod error;
 mod ex;
 pub mod expr;
 pub mod items;
+pub mod metrics;
 #[cfg(test)]
 mod ops_tests;
 pub mod partiql;
@@ -219,6 +220,8 @@ pub fn system_clock() -> Clock {
 pub struct DynamoDb {
     pub store: Arc<Store<Rec>>,
     pub(crate) clock: Clock,
+    /// The `AWS/DynamoDB` counters of the current report interval ([`metrics`]).
+    pub metrics: metrics::DdbMetrics,
 }
 
 impl Default for DynamoDb {
@@ -309,6 +312,7 @@ impl DynamoDb {
         DynamoDb {
             store: Store::new(NAME),
             clock,
+            metrics: metrics::DdbMetrics::from_env(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! its TTL sweeper.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use snapstack_engine::Engine;
 use snapstack_protocol::errors::AwsError;
@@ -63,11 +63,23 @@ impl Service for DynamoDb {
                     | "RestoreTableToPointInTime"
             ) && tokio::runtime::Handle::current().runtime_flavor()
                 == tokio::runtime::RuntimeFlavor::MultiThread;
+            let timed = match crate::metrics::op_index(op) {
+                Some(i) if self.metrics.enabled() => {
+                    crate::metrics::take_units();
+                    Some((i, Instant::now()))
+                }
+                _ => None,
+            };
             let result = if heavy {
                 tokio::task::block_in_place(|| self.handle_value(ctx, op, &input))
             } else {
                 self.handle_value(ctx, op, &input)
             };
+            if let (Some((i, t0)), Ok(out)) = (timed, &result) {
+                let units = crate::metrics::take_units();
+                self.metrics
+                    .record(&ctx.partition, i, &input, &out.value, units, t0.elapsed());
+            }
             match result {
                 Ok(out) => finish_json(rt, NAME, self.model(), op, ctx, Ok(out)).await,
                 Err(e) => e.into_response(&ctx.request_id),
@@ -98,7 +110,23 @@ impl Service for DynamoDb {
     }
 
     /// Delete expired items now and then, once the state is loaded.
+    /// The `AWS/DynamoDB` metrics go to CloudWatch once per report interval
+    /// ([`crate::metrics`]).
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let reporting = Arc::downgrade(&self);
+        snapstack_service::metrics::spawn_reporter(
+            rt.clone(),
+            stop.clone(),
+            self.metrics.settings,
+            NAME,
+            crate::metrics::NAMESPACE,
+            move |_| {
+                reporting
+                    .upgrade()
+                    .map(|d| d.metrics.report())
+                    .unwrap_or_default()
+            },
+        );
         // Exports and imports in progress (new ones, and those a restart interrupted).
         let (d, rt2, mut stop2) = (self.clone(), rt.clone(), stop.clone());
         tokio::spawn(async move {

@@ -86,12 +86,14 @@ impl Lambda {
         let mut m = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         let busy = m.get(&key).copied().unwrap_or(0);
         if m.values().map(|n| *n as usize).sum::<usize>() >= self.max_running {
+            metrics::throttled(self, ctx, name);
             return Err(
                 LambdaError::new(429, "TooManyRequestsException", "Rate Exceeded.")
                     .with("Reason", json!("ConcurrentInvocationLimitExceeded")),
             );
         }
         if reserved.is_some_and(|r| busy >= r) {
+            metrics::throttled(self, ctx, name);
             return Err(
                 LambdaError::new(429, "TooManyRequestsException", "Rate Exceeded.").with(
                     "Reason",
@@ -194,6 +196,7 @@ impl Lambda {
             .invoke(&spec, code, request_id, arn, payload)
             .await;
         self.ship_logs(ctx, name, &spec, &out);
+        metrics::completed(self, ctx, name, arn, &out);
         out
     }
 
@@ -268,6 +271,186 @@ impl Lambda {
                 }
                 Ok(Done::read(o))
             }
+        }
+    }
+}
+
+/// The metrics AWS publishes for Lambda (`AWS/Lambda`): Invocations, Errors, Throttles and
+/// Duration (a statistic set, in milliseconds), by `FunctionName`, and by `FunctionName` and
+/// `Resource` (`name:qualifier`) for an invocation of a version or alias. Counted in memory when
+/// an invocation completes (or is throttled), reported to CloudWatch once per interval by a
+/// task started with the first count (`LAMBDA_DISABLE_CLOUDWATCH_METRICS=1` turns it off,
+/// `LAMBDA_CLOUDWATCH_METRICS_REPORT_INTERVAL` sets the interval in seconds, default 60: names
+/// of this emulator). Never saved: a stop or a crash loses the last partial interval.
+mod metrics {
+    use std::sync::{LazyLock, OnceLock};
+
+    use snapstack_service::RequestContext;
+    use snapstack_service::metrics::{Datum, Report, Settings, StatSet, Tally};
+
+    use crate::Lambda;
+    use crate::exec::Outcome;
+
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
+    pub(super) struct Counts {
+        pub invocations: u64,
+        pub errors: u64,
+        pub throttles: u64,
+        pub duration: StatSet,
+    }
+
+    static SETTINGS: LazyLock<Settings> = LazyLock::new(|| {
+        Settings::from_env(
+            "LAMBDA_DISABLE_CLOUDWATCH_METRICS",
+            "LAMBDA_CLOUDWATCH_METRICS_REPORT_INTERVAL",
+        )
+    });
+    /// Counters by partition and `name` or `name:qualifier`.
+    static COUNTS: LazyLock<Tally<Counts>> = LazyLock::new(Tally::default);
+    /// The reporter's stop signal, kept while the process runs.
+    static REPORTER: OnceLock<tokio::sync::watch::Sender<bool>> = OnceLock::new();
+
+    fn count(lambda: &Lambda, ctx: &RequestContext, resource: &str, f: impl Fn(&mut Counts)) {
+        if !SETTINGS.enabled {
+            return;
+        }
+        if REPORTER.get().is_none()
+            && let Some(rt) = lambda.runtime.get()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            if REPORTER.set(tx).is_ok() {
+                snapstack_service::metrics::spawn_reporter(
+                    rt.clone(),
+                    rx,
+                    *SETTINGS,
+                    crate::NAME,
+                    "AWS/Lambda",
+                    |_| report(COUNTS.drain()),
+                );
+            }
+        }
+        if let Some((name, _)) = resource.split_once(':') {
+            COUNTS.with(&ctx.partition, name, &f);
+        }
+        COUNTS.with(&ctx.partition, resource, f);
+    }
+
+    /// An invocation of `arn` completed.
+    pub(super) fn completed(
+        lambda: &Lambda,
+        ctx: &RequestContext,
+        name: &str,
+        arn: &str,
+        out: &Outcome,
+    ) {
+        let resource = arn.split_once(":function:").map_or(name, |(_, r)| r);
+        count(lambda, ctx, resource, |c| {
+            c.invocations += 1;
+            c.errors += u64::from(out.function_error.is_some());
+            c.duration.add(out.duration_ms);
+        });
+    }
+
+    /// An invocation of function `name` was throttled.
+    pub(super) fn throttled(lambda: &Lambda, ctx: &RequestContext, name: &str) {
+        count(lambda, ctx, name, |c| c.throttles += 1);
+    }
+
+    pub(super) fn report(
+        counts: std::collections::HashMap<
+            snapstack_engine::Partition,
+            std::collections::HashMap<String, Counts>,
+        >,
+    ) -> Report {
+        let mut report: Report = counts
+            .into_iter()
+            .map(|(p, per)| {
+                let mut per: Vec<_> = per.into_iter().collect();
+                per.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut data = Vec::new();
+                for (resource, c) in per {
+                    let dims: Vec<(&'static str, &str)> = match resource.split_once(':') {
+                        Some((name, _)) => {
+                            vec![("FunctionName", name), ("Resource", resource.as_str())]
+                        }
+                        None => vec![("FunctionName", resource.as_str())],
+                    };
+                    data.push(Datum::value(
+                        "Invocations",
+                        &dims,
+                        "Count",
+                        c.invocations as f64,
+                    ));
+                    data.push(Datum::value("Errors", &dims, "Count", c.errors as f64));
+                    data.push(Datum::value(
+                        "Throttles",
+                        &dims,
+                        "Count",
+                        c.throttles as f64,
+                    ));
+                    if !c.duration.is_empty() {
+                        data.push(Datum::stats("Duration", &dims, "Milliseconds", c.duration));
+                    }
+                }
+                (p, data)
+            })
+            .collect();
+        report.sort_by(|a, b| a.0.cmp(&b.0));
+        report
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use snapstack_engine::Partition;
+        use std::collections::HashMap;
+
+        #[test]
+        fn report_by_function_and_resource() {
+            let p = Partition::new("000000000000", "us-east-1");
+            let mut d = StatSet::default();
+            d.add(12.0);
+            d.add(8.0);
+            let mut per = HashMap::new();
+            per.insert(
+                "f".to_string(),
+                Counts {
+                    invocations: 3,
+                    errors: 1,
+                    throttles: 2,
+                    duration: d,
+                },
+            );
+            per.insert(
+                "f:live".to_string(),
+                Counts {
+                    invocations: 1,
+                    errors: 0,
+                    throttles: 0,
+                    duration: d,
+                },
+            );
+            let r = report(HashMap::from([(p.clone(), per)]));
+            let data = &r[0].1;
+            assert_eq!(data.len(), 8);
+            assert_eq!(data[0].dims, vec![("FunctionName", "f".to_string())]);
+            assert_eq!(
+                data[0].sample,
+                snapstack_service::metrics::Sample::Value(3.0)
+            );
+            assert_eq!(
+                data[2].sample,
+                snapstack_service::metrics::Sample::Value(2.0)
+            );
+            assert_eq!(data[3].unit, "Milliseconds");
+            assert_eq!(
+                data[4].dims,
+                vec![
+                    ("FunctionName", "f".to_string()),
+                    ("Resource", "f:live".to_string())
+                ]
+            );
         }
     }
 }

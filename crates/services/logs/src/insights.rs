@@ -7,19 +7,17 @@
 //! [by f1, f2]`, and `parse @message "pre * post" as a, b`. Fields: `@timestamp`, `@message`,
 //! `@logStream`, `@log`, `@ingestionTime`, and the members of JSON messages (`a.b` for nested).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
 
-use crate::groups::{load_group, string_list};
+use crate::groups::string_list;
 use crate::*;
 
-/// Rows a query returns at most (AWS's limit).
-const MAX_ROWS: usize = 10_000;
-/// Events a query looks at at most.
-const MAX_SCAN: usize = 1_000_000;
+use crate::insights_exec::MAX_ROWS;
 /// Stored queries per partition: the oldest are forgotten beyond this.
 const MAX_QUERIES: usize = 1000;
 
@@ -35,10 +33,10 @@ pub(crate) enum Cmd {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Cond {
-    field: String,
-    op: String,
-    value: String,
-    negate: bool,
+    pub(crate) field: String,
+    pub(crate) op: String,
+    pub(crate) value: String,
+    pub(crate) negate: bool,
 }
 
 fn malformed(m: impl Into<String>) -> AwsError {
@@ -203,9 +201,9 @@ pub(crate) fn parse_query(q: &str) -> Result<Vec<Cmd>, AwsError> {
 
 pub(crate) type Row = BTreeMap<String, String>;
 /// An aggregation's running (count, sum, min, max).
-type Acc = (f64, f64, f64, f64);
+pub(crate) type Acc = (f64, f64, f64, f64);
 
-fn flatten(prefix: &str, v: &Value, row: &mut Row, depth: usize) {
+pub(crate) fn flatten(prefix: &str, v: &Value, row: &mut Row, depth: usize) {
     match v {
         Value::Object(m) if depth < 8 => {
             for (k, x) in m {
@@ -228,20 +226,22 @@ fn flatten(prefix: &str, v: &Value, row: &mut Row, depth: usize) {
     }
 }
 
-fn cond_ok(row: &Row, c: &Cond) -> bool {
-    let Some(v) = row.get(&c.field) else {
+/// Whether a condition holds for the fields `get` reads.
+pub(crate) fn cond_ok<'v>(get: impl Fn(&str) -> Option<Cow<'v, str>>, c: &Cond) -> bool {
+    let Some(v) = get(&c.field) else {
         return c.op == "!=" || (c.op == "like" && c.negate);
     };
+    let v: &str = &v;
     let num = |s: &str| s.parse::<f64>().ok();
     let r = match c.op.as_str() {
         "like" => v.contains(c.value.as_str()),
         "=" => match (num(v), num(&c.value)) {
             (Some(a), Some(b)) => a == b,
-            _ => *v == c.value,
+            _ => v == c.value,
         },
         "!=" => match (num(v), num(&c.value)) {
             (Some(a), Some(b)) => a != b,
-            _ => *v != c.value,
+            _ => v != c.value,
         },
         op => match (num(v), num(&c.value)) {
             (Some(a), Some(b)) => match op {
@@ -256,7 +256,7 @@ fn cond_ok(row: &Row, c: &Cond) -> bool {
     r != c.negate
 }
 
-fn glob_parse(text: &str, glob: &str) -> Option<Vec<String>> {
+pub(crate) fn glob_parse(text: &str, glob: &str) -> Option<Vec<String>> {
     let parts: Vec<&str> = glob.split('*').collect();
     let mut rest = text.strip_prefix(parts[0])?;
     let mut caps = Vec::new();
@@ -290,25 +290,57 @@ fn bin_ms(spec: &str) -> Option<u64> {
 }
 
 /// The value a row groups by: a field, or `bin(period)` of its @timestamp.
-fn group_value(r: &Row, by: &str) -> String {
+pub(crate) fn group_value(r: &Row, by: &str) -> String {
+    group_value_at(|f| r.get(f).map(|s| Cow::Borrowed(s.as_str())), None, by)
+}
+
+/// The value the fields `get` reads group by; `bin(period)` of the event's time `ts` when
+/// known, else of its `@timestamp` field.
+pub(crate) fn group_value_at<'v>(
+    get: impl Fn(&str) -> Option<Cow<'v, str>>,
+    ts: Option<u64>,
+    by: &str,
+) -> String {
     if let Some(spec) = by.strip_prefix("bin(").and_then(|x| x.strip_suffix(')')) {
-        let ms = r
-            .get("@timestamp")
-            .and_then(|t| {
-                snapstack_protocol::codec::time::parse_iso8601(&format!(
-                    "{}Z",
-                    t.replacen(' ', "T", 1)
-                ))
-            })
-            .unwrap_or(0)
-            .max(0) as u64;
+        let ms = ts.unwrap_or_else(|| {
+            get("@timestamp")
+                .and_then(|t| {
+                    snapstack_protocol::codec::time::parse_iso8601(&format!(
+                        "{}Z",
+                        t.replacen(' ', "T", 1)
+                    ))
+                })
+                .unwrap_or(0)
+                .max(0) as u64
+        });
         let period = bin_ms(spec.rsplit(',').next().unwrap_or(spec)).unwrap_or(1);
         return fmt_ts(ms / period * period);
     }
-    r.get(by).cloned().unwrap_or_default()
+    get(by).map(Cow::into_owned).unwrap_or_default()
 }
 
-fn fmt_ts(ms: u64) -> String {
+/// The order of `sort`: numbers numerically, else as text (a missing value first).
+pub(crate) fn compare_values(
+    x: Option<&String>,
+    y: Option<&String>,
+    desc: bool,
+) -> std::cmp::Ordering {
+    let o = match (
+        x.and_then(|s| s.parse::<f64>().ok()),
+        y.and_then(|s| s.parse::<f64>().ok()),
+    ) {
+        (Some(m), Some(n)) => m.partial_cmp(&n).unwrap_or(std::cmp::Ordering::Equal),
+        _ => x.cmp(&y),
+    };
+    if desc { o.reverse() } else { o }
+}
+
+/// Sort rows by a field (stable).
+pub(crate) fn sort_rows(rows: &mut [Row], f: &str, desc: bool) {
+    rows.sort_by(|a, b| compare_values(a.get(f), b.get(f), desc));
+}
+
+pub(crate) fn fmt_ts(ms: u64) -> String {
     let s = snapstack_protocol::codec::time::iso8601(ms as i64, true);
     // "2024-01-01T00:00:00.000Z" → "2024-01-01 00:00:00.000", as Insights shows @timestamp.
     s.replace('T', " ").trim_end_matches('Z').to_string()
@@ -378,158 +410,6 @@ impl Logs {
         out(json!({ "queryId": id }), Some(ver))
     }
 
-    /// Run a parsed query over the groups' events in [start, end] (ms): the result rows (as
-    /// GetQueryResults answers them) and the statistics.
-    pub(crate) fn run_query(
-        &self,
-        p: &Partition,
-        groups: &[String],
-        cmds: &[Cmd],
-        (start, end): (u64, u64),
-        limit: Option<usize>,
-    ) -> Result<(Vec<Value>, Value), AwsError> {
-        let snap = self.store.snapshot();
-        for g in groups {
-            if load_group(&snap, p, g).is_none() {
-                return Err(not_found(format!(
-                    "Log group '{g}' does not exist for account ID '{}'",
-                    p.account
-                )));
-            }
-        }
-        let mut rows: Vec<Row> = Vec::new();
-        let (mut scanned, mut bytes) = (0u64, 0u64);
-        'groups: for g in groups {
-            for (k, r) in snap.scan_prefix(&group_events_prefix(p, g)) {
-                let LogsRecord::Event(e) = r else { continue };
-                if e.timestamp < start || e.timestamp > end {
-                    continue;
-                }
-                scanned += 1;
-                bytes += e.message.len() as u64;
-                if scanned as usize > MAX_SCAN {
-                    break 'groups;
-                }
-                rows.push(row(p, g, &stream_of_event_key(k), e));
-            }
-        }
-        // Rows of each stream are in key order; Insights sorts by @timestamp descending unless
-        // the query sorts.
-        let mut results = rows;
-        results.sort_by(|a, b| b.get("@timestamp").cmp(&a.get("@timestamp")));
-        let mut matched = 0;
-        let mut display: Option<Vec<String>> = None;
-        let mut cap = limit.unwrap_or(MAX_ROWS).min(MAX_ROWS);
-        for c in cmds {
-            match c {
-                Cmd::Fields(f) => display = Some(f.clone()),
-                Cmd::Filter(ors) => {
-                    results.retain(|r| ors.iter().any(|and| and.iter().all(|c| cond_ok(r, c))))
-                }
-                Cmd::Parse(field, glob, names) => {
-                    for r in &mut results {
-                        if let Some(caps) = r.get(field).and_then(|t| glob_parse(t, glob)) {
-                            for (n, c) in names.iter().zip(caps) {
-                                r.insert(n.clone(), c);
-                            }
-                        }
-                    }
-                }
-                Cmd::Sort(f, desc) => {
-                    results.sort_by(|a, b| {
-                        let (x, y) = (a.get(f), b.get(f));
-                        let o = match (
-                            x.and_then(|s| s.parse::<f64>().ok()),
-                            y.and_then(|s| s.parse::<f64>().ok()),
-                        ) {
-                            (Some(m), Some(n)) => {
-                                m.partial_cmp(&n).unwrap_or(std::cmp::Ordering::Equal)
-                            }
-                            _ => x.cmp(&y),
-                        };
-                        if *desc { o.reverse() } else { o }
-                    });
-                }
-                Cmd::Limit(n) => cap = cap.min(*n),
-                Cmd::Stats(aggs, by) => {
-                    let mut buckets: BTreeMap<Vec<String>, Vec<Acc>> = BTreeMap::new();
-                    for r in &results {
-                        let key: Vec<String> = by.iter().map(|b| group_value(r, b)).collect();
-                        let acc = buckets.entry(key).or_insert_with(|| {
-                            vec![(0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY); aggs.len()]
-                        });
-                        for (i, (func, arg, _)) in aggs.iter().enumerate() {
-                            let val = if arg == "*" || arg.is_empty() {
-                                Some(1.0)
-                            } else {
-                                r.get(arg).map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
-                            };
-                            let Some(x) = val else { continue };
-                            let a = &mut acc[i];
-                            a.0 += 1.0;
-                            if func != "count" && x.is_finite() {
-                                a.1 += x;
-                                a.2 = a.2.min(x);
-                                a.3 = a.3.max(x);
-                            }
-                        }
-                    }
-                    results = buckets
-                        .into_iter()
-                        .map(|(key, acc)| {
-                            let mut row = Row::new();
-                            for (b, k) in by.iter().zip(key) {
-                                row.insert(b.clone(), k);
-                            }
-                            for ((func, _, alias), a) in aggs.iter().zip(acc) {
-                                let v = match func.as_str() {
-                                    "count" => a.0,
-                                    "sum" => a.1,
-                                    "avg" if a.0 > 0.0 => a.1 / a.0,
-                                    "min" if a.2.is_finite() => a.2,
-                                    "max" if a.3.is_finite() => a.3,
-                                    _ => continue,
-                                };
-                                row.insert(alias.clone(), format_num(v));
-                            }
-                            row
-                        })
-                        .collect();
-                    display = Some(
-                        by.iter()
-                            .cloned()
-                            .chain(aggs.iter().map(|a| a.2.clone()))
-                            .collect(),
-                    );
-                }
-            }
-            matched = results.len();
-        }
-        if cmds.is_empty() {
-            matched = results.len();
-        }
-        results.truncate(cap);
-        let out_rows: Vec<Value> = results
-            .iter()
-            .map(|r| {
-                let cols: Vec<Value> = match &display {
-                    Some(f) => f
-                        .iter()
-                        .filter_map(|k| r.get(k).map(|v| json!({"field": k, "value": v})))
-                        .chain(r.get("@ptr").map(|v| json!({"field": "@ptr", "value": v})))
-                        .collect(),
-                    None => r
-                        .iter()
-                        .map(|(k, v)| json!({"field": k, "value": v}))
-                        .collect(),
-                };
-                Value::Array(cols)
-            })
-            .collect();
-        let stats = json!({"recordsMatched": matched as f64, "recordsScanned": scanned as f64, "bytesScanned": bytes as f64});
-        Ok((out_rows, stats))
-    }
-
     fn load_query(&self, p: &Partition, v: &Value) -> Result<QueryRec, AwsError> {
         let id = str_of(v, "queryId").unwrap_or_default();
         match self.store.snapshot().get(&query_key(p, id)) {
@@ -584,7 +464,7 @@ impl Logs {
     }
 }
 
-fn format_num(v: f64) -> String {
+pub(crate) fn format_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {

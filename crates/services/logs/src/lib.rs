@@ -36,6 +36,7 @@ mod export;
 mod filters;
 mod groups;
 mod insights;
+mod insights_exec;
 mod livetail;
 pub mod model;
 pub mod pattern;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod json;
 pub mod md5;
 pub mod message;
+pub mod metrics;
 pub mod model;
 pub mod query;
 pub mod queue;
@@ -141,6 +142,8 @@ pub struct Sqs {
     stop: Notify,
     /// How queue URLs are spelled; set from the configuration once the port is known.
     urls: RwLock<Arc<queue::QueueUrls>>,
+    /// The `AWS/SQS` counters of the current report interval ([`metrics`]).
+    pub metrics: metrics::SqsMetrics,
 }
 
 impl Default for Sqs {
@@ -167,6 +170,7 @@ impl Sqs {
                 SqsEndpointStrategy::Standard,
                 format!("{DEFAULT_LOCALSTACK_HOSTNAME}:4566"),
             ))),
+            metrics: metrics::SqsMetrics::from_env(),
         }
     }
 

@@ -103,8 +103,28 @@ impl Service for Sqs {
     /// Expired messages and deduplication entries are ignored by every request; the sweep only
     /// frees their memory, every [`SWEEP_INTERVAL`]. Before a lazy load the store is empty and
     /// there is nothing to sweep. On `stop`, long polls return at once.
-    fn start(self: Arc<Self>, _rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    ///
+    /// The `AWS/SQS` metrics go to CloudWatch once per report interval ([`crate::metrics`]).
+    fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let weak = Arc::downgrade(&self);
+        let reporting = Arc::downgrade(&self);
+        let mut reporter = crate::metrics::Reporter::new();
+        snapstack_service::metrics::spawn_reporter(
+            rt,
+            stop.clone(),
+            self.metrics.settings,
+            NAME,
+            crate::metrics::NAMESPACE,
+            move |_| {
+                let Some(sqs) = reporting.upgrade() else {
+                    return Vec::new();
+                };
+                let now = sqs.now();
+                let counts = sqs.metrics.drain();
+                let gauges = crate::metrics::gauges(&sqs.store.snapshot(), now);
+                reporter.report(counts, gauges, now)
+            },
+        );
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_INTERVAL);
             tick.tick().await;

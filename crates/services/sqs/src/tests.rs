@@ -867,3 +867,47 @@ fn a_queue_name_is_accepted_where_a_url_is_expected() {
         .unwrap_err();
     assert_eq!(e.code, "AWS.SimpleQueueService.NonExistentQueue");
 }
+
+/// The `AWS/SQS` counters follow the requests (sends with sizes, receives, empty receives,
+/// deletes) and the gauges the queue's state on the clock.
+#[test]
+fn metrics_count_requests_and_gauge_the_queue() {
+    let env = Env::new();
+    // The service reads its switch from the environment; on by default.
+    if !env.sqs.metrics.settings.enabled {
+        return;
+    }
+    let url = env.create("m", json!({}));
+    env.ok(
+        "SendMessage",
+        json!({"QueueUrl": url, "MessageBody": "hello"}),
+    );
+    env.ok(
+        "SendMessageBatch",
+        json!({"QueueUrl": url, "Entries": [
+            {"Id": "a", "MessageBody": "xx"}, {"Id": "b", "MessageBody": "yyy", "DelaySeconds": 60}]}),
+    );
+    let got = env.receive(&url, json!({}));
+    assert_eq!(got.len(), 2);
+    assert!(env.receive(&url, json!({})).is_empty());
+    env.ok(
+        "DeleteMessage",
+        json!({"QueueUrl": url, "ReceiptHandle": got[0]["ReceiptHandle"]}),
+    );
+    let p = env.ctx.partition.clone();
+    let c = env.sqs.metrics.drain()[&p]["m"];
+    assert_eq!(
+        (c.sent, c.received, c.empty_receives, c.deleted),
+        (3, 2, 1, 1)
+    );
+    assert_eq!(
+        (c.sizes.count, c.sizes.sum, c.sizes.min, c.sizes.max),
+        (3.0, 10.0, 2.0, 5.0)
+    );
+    env.advance(5_000);
+    let g = metrics::gauges(&env.sqs.store.snapshot(), env.sqs.now());
+    let (_, name, g) = g.into_iter().find(|(_, n, _)| n == "m").unwrap();
+    assert_eq!(name, "m");
+    assert_eq!((g.visible, g.not_visible, g.delayed), (0, 1, 1));
+    assert_eq!(g.oldest_sent_ms, Some(T0));
+}

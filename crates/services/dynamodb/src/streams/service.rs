@@ -31,6 +31,7 @@ impl DynamoDb {
             ddb: DynamoDb {
                 store: self.store.clone(),
                 clock: self.clock.clone(),
+                metrics: crate::metrics::DdbMetrics::off(),
             },
         }
     }

@@ -81,6 +81,7 @@ impl Sqs {
             }
         });
         let deleted = r?;
+        self.metrics.deleted(&p, &q.name, 1);
         Ok(Out::write(json!({}), deleted.then_some(version)))
     }
 
@@ -115,6 +116,7 @@ impl Sqs {
             (ok, failed, any)
         });
         let (ok, failed, any) = r;
+        self.metrics.deleted(&p, &q.name, ok.len() as u64);
         Ok(Out::write(
             json!({ "Successful": ok, "Failed": failed }),
             any.then_some(version),

@@ -96,6 +96,7 @@ impl Sqs {
                         message_json(m, receipt, &system_names, &input.message_attribute_names)
                     })
                     .collect();
+                self.metrics.received(&p, &q.name, out.len() as u64);
                 let body = if out.is_empty() {
                     json!({})
                 } else {

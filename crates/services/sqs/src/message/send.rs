@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use snapstack_engine::{Partition, Txn};
+use snapstack_service::metrics::StatSet;
 
 use super::{
     AttrInput, batch_error, check_batch, check_dedup_or_group, convert_attributes, invalid_chars,
@@ -218,6 +219,7 @@ impl Sqs {
         let (p, q) = self.queue_at(req, input.queue_url.as_deref())?;
         let now = self.now();
         let prep = self.prepare(req, &q, &input.entry, now)?;
+        let size = prep.size;
         let fifo = is_fifo(&q);
         let (r, version) = self
             .store
@@ -226,6 +228,9 @@ impl Sqs {
         if stored {
             self.wake(&p, &q.name);
         }
+        let mut sizes = StatSet::default();
+        sizes.add(size as f64);
+        self.metrics.sent(&p, &q.name, 1, sizes);
         Ok(Out::write(Value::Object(out), stored.then_some(version)))
     }
 
@@ -241,11 +246,13 @@ impl Sqs {
         let mut prepared = Vec::new();
         let mut failed = Vec::new();
         let mut total = 0;
+        let mut sizes = StatSet::default();
         for e in &input.entries {
             let id = e.id.clone().unwrap_or_default();
             match self.prepare(req, &q, e, now) {
                 Ok(pr) => {
                     total += pr.size;
+                    sizes.add(pr.size as f64);
                     prepared.push((id, pr));
                 }
                 Err(err) => failed.push(batch_error(&id, &err)),
@@ -271,6 +278,7 @@ impl Sqs {
         if any {
             self.wake(&p, &q.name);
         }
+        self.metrics.sent(&p, &q.name, ok.len() as u64, sizes);
         Ok(Out::write(
             json!({ "Successful": ok, "Failed": failed }),
             any.then_some(version),
