@@ -141,6 +141,9 @@ pub struct Sqs {
     stop: Notify,
     /// How queue URLs are spelled; set from the configuration once the port is known.
     urls: RwLock<Arc<queue::QueueUrls>>,
+    /// The running message move tasks: an index of their records (`queue::move_task`), rebuilt
+    /// from them by a scan after a load.
+    move_runs: Mutex<std::collections::BTreeSet<queue::RunId>>,
 }
 
 impl Default for Sqs {
@@ -167,6 +170,7 @@ impl Sqs {
                 SqsEndpointStrategy::Standard,
                 format!("{DEFAULT_LOCALSTACK_HOSTNAME}:4566"),
             ))),
+            move_runs: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -324,6 +328,10 @@ fn parse<T: DeserializeOwned>(input: Value) -> Result<T, SqsError> {
 
 /// How often the sweep runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often running message move tasks move what is due.
+pub const MOVE_STEP_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the index of running move tasks is rebuilt from the records.
+pub const MOVE_RESCAN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Serve one SQS request: decode it, handle it, wait for durability if it changed state, and
 /// encode the answer (or error) in the protocol it came in.
@@ -413,5 +421,7 @@ impl Clock for ManualClock {
     }
 }
 
+#[cfg(test)]
+mod test_env;
 #[cfg(test)]
 mod tests;
