@@ -4,14 +4,20 @@ event stream of SelectObjectContent itself: the real client check).
 
 Usage: s3_select.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
 
-  select-set BUCKET    objects (CSV, gzip CSV, JSON document and lines) queried with S3 Select;
-                       UpdateObjectEncryption and SSE-KMS writes; WriteGetObjectResponse; the
-                       enum-valued headers and ListBuckets bounds S3 checks
+  select-set BUCKET    objects (CSV, gzip and bzip2 CSV, JSON document and lines) queried with
+                       S3 Select (date functions too); UpdateObjectEncryption and SSE-KMS
+                       writes; multipart uploads with SSE-KMS and SSE-C; the AWS managed key
+                       aws/s3; WriteGetObjectResponse; the enum-valued headers and ListBuckets
+                       bounds S3 checks
   select-check BUCKET  after a restart: the same objects answer the same queries, the
-                       encryption set before is still reported
+                       encryption set before is still reported (and still enforced)
 """
 
+import base64
+import bz2
 import gzip
+import hashlib
+import json
 import sys
 
 import boto3
@@ -28,6 +34,10 @@ KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-55555555
 PEOPLE = "name,age,city\nAnn,31,Oslo\nBob,25,Rome\n# a comment line\nCy,40,\"Oslo, Norway\"\n"
 DOC = '{"Rules": [{"id": 1, "tags": ["a"]}, {"id": 2}, {"id": 3, "name": "third"}]}'
 LINES = '{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n\n{"a": 3}\n'
+DATES = "id,at\n1,2007-02-23T12:14:33.079-08:00\n2,2010-01-01T\n3,2021-06-30T23:59Z\n"
+# An SSE-C key (and another one), as boto3 takes them (it base64-encodes the key and adds its MD5).
+SSE_C_KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
 
 
 def s3(**cfg):
@@ -59,6 +69,8 @@ def put_objects(c, bucket):
         c.create_bucket(Bucket=bucket)
     c.put_object(Bucket=bucket, Key="people.csv", Body=PEOPLE.encode())
     c.put_object(Bucket=bucket, Key="people.csv.gz", Body=gzip.compress(PEOPLE.encode()))
+    c.put_object(Bucket=bucket, Key="people.csv.bz2", Body=bz2.compress(PEOPLE.encode()))
+    c.put_object(Bucket=bucket, Key="dates.csv", Body=DATES.encode())
     c.put_object(Bucket=bucket, Key="rules.json", Body=DOC.encode())
     c.put_object(Bucket=bucket, Key="lines.json", Body=LINES.encode())
 
@@ -98,6 +110,22 @@ def queries(c, bucket):
     got, _, _ = select(c, bucket, "lines.json", "SELECT s.a, s.b FROM S3Object s WHERE s.a > 1",
                        {"JSON": {"Type": "LINES"}})
     check(got == "2,y\n3,\n", got)
+    # BZIP2 input (a stream bzip2 wrote).
+    got, _, _ = select(c, bucket, "people.csv.bz2",
+                       "SELECT s.name FROM S3Object s WHERE CAST(s.age AS INT) < 35",
+                       {"CSV": {"FileHeaderInfo": "USE"}, "CompressionType": "BZIP2"})
+    check(got == "Ann\nBob\n", got)
+    # The date functions, as the S3 Select reference documents them.
+    got, _, _ = select(c, bucket, "dates.csv",
+                       "SELECT s.id, EXTRACT(YEAR FROM TO_TIMESTAMP(s.at)), "
+                       "TO_STRING(CAST(s.at AS TIMESTAMP), 'MMM d, yyyy'), "
+                       "DATE_ADD(month, 13, TO_TIMESTAMP(s.at)), "
+                       "DATE_DIFF(day, TO_TIMESTAMP(s.at), `2021-07-02T00:00Z`) "
+                       "FROM S3Object s WHERE TO_TIMESTAMP(s.at) < `2021T` "
+                       "AND UTCNOW() > `2020T`",
+                       {"CSV": {"FileHeaderInfo": "USE"}})
+    check(got == "1,2007,\"Feb 23, 2007\",2008-03-23T12:14:33.079-08:00,5242\n"
+                 "2,2010,\"Jan 1, 2010\",2011-02-01,4200\n", got)
     # A scan range: the records that start inside it.
     got, _, _ = select(c, bucket, "lines.json", "SELECT s.a FROM S3Object s",
                        {"JSON": {"Type": "LINES"}}, ScanRange={"Start": 1, "End": 20})
@@ -169,6 +197,80 @@ def encryption_check(c, bucket):
     check(got["ServerSideEncryption"] == "aws:kms" and got["Body"].read() == b"k", got)
 
 
+def sse_c(key):
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+
+def multipart_encryption_set(c, bucket):
+    """Multipart uploads keep the encryption CreateMultipartUpload asked for."""
+    context = base64.b64encode(json.dumps({"project": "mp"}).encode()).decode()
+    up = c.create_multipart_upload(Bucket=bucket, Key="mp-kms", ServerSideEncryption="aws:kms",
+                                   SSEKMSKeyId=KEY_ARN, SSEKMSEncryptionContext=context,
+                                   BucketKeyEnabled=True)
+    check(up["ServerSideEncryption"] == "aws:kms" and up["SSEKMSKeyId"] == KEY_ARN
+          and up["BucketKeyEnabled"] is True and up["SSEKMSEncryptionContext"] == context, up)
+    uid = up["UploadId"]
+    first = c.upload_part(Bucket=bucket, Key="mp-kms", UploadId=uid, PartNumber=1,
+                          Body=b"a" * (5 << 20))
+    check(first["ServerSideEncryption"] == "aws:kms" and first["SSEKMSKeyId"] == KEY_ARN
+          and first["BucketKeyEnabled"] is True, first)
+    second = c.upload_part(Bucket=bucket, Key="mp-kms", UploadId=uid, PartNumber=2, Body=b"b")
+    done = c.complete_multipart_upload(Bucket=bucket, Key="mp-kms", UploadId=uid,
+                                       MultipartUpload={"Parts": [
+                                           {"PartNumber": 1, "ETag": first["ETag"]},
+                                           {"PartNumber": 2, "ETag": second["ETag"]}]})
+    check(done["ServerSideEncryption"] == "aws:kms" and done["SSEKMSKeyId"] == KEY_ARN
+          and done["BucketKeyEnabled"] is True, done)
+    # SSE-C: every part with the same key; the object then needs it on every read.
+    up = c.create_multipart_upload(Bucket=bucket, Key="mp-ssec", **sse_c(SSE_C_KEY))
+    key_md5 = base64.b64encode(hashlib.md5(SSE_C_KEY).digest()).decode()
+    check(up["SSECustomerAlgorithm"] == "AES256" and up["SSECustomerKeyMD5"] == key_md5, up)
+    uid = up["UploadId"]
+    e = expect_error("InvalidRequest", c.upload_part, Bucket=bucket, Key="mp-ssec", UploadId=uid,
+                     PartNumber=1, Body=b"x")
+    check("requested encryption" in e.response["Error"]["Message"], e.response)
+    e = expect_error("InvalidRequest", c.upload_part, Bucket=bucket, Key="mp-ssec", UploadId=uid,
+                     PartNumber=1, Body=b"x", **sse_c(OTHER_KEY))
+    check("did not match" in e.response["Error"]["Message"], e.response)
+    part = c.upload_part(Bucket=bucket, Key="mp-ssec", UploadId=uid, PartNumber=1,
+                         Body=b"secret", **sse_c(SSE_C_KEY))
+    check(part["SSECustomerAlgorithm"] == "AES256" and part["SSECustomerKeyMD5"] == key_md5
+          and "ServerSideEncryption" not in part, part)
+    c.complete_multipart_upload(Bucket=bucket, Key="mp-ssec", UploadId=uid,
+                                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    # A single PUT with a customer key, and a key whose MD5 is wrong.
+    c.put_object(Bucket=bucket, Key="ssec", Body=b"single", **sse_c(SSE_C_KEY))
+    expect_error("InvalidArgument", c.put_object, Bucket=bucket, Key="ssec2", Body=b"x",
+                 SSECustomerAlgorithm="AES256", SSECustomerKey=SSE_C_KEY,
+                 SSECustomerKeyMD5=base64.b64encode(b"0" * 16).decode())
+    # SSE-KMS without a key: the account's AWS managed key aws/s3, created in KMS.
+    put = c.put_object(Bucket=bucket, Key="kms-default", Body=b"d", ServerSideEncryption="aws:kms")
+    kms = boto3.client("kms", endpoint_url=ENDPOINT, aws_access_key_id="test",
+                       aws_secret_access_key="secret", region_name="us-east-1", config=CFG)
+    managed = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    check(managed["KeyManager"] == "AWS" and put["SSEKMSKeyId"] == managed["Arn"]
+          and ":key/" in managed["Arn"], (put, managed))
+    multipart_encryption_check(c, bucket)
+
+
+def multipart_encryption_check(c, bucket):
+    head = c.head_object(Bucket=bucket, Key="mp-kms")
+    check(head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == KEY_ARN
+          and head["BucketKeyEnabled"] is True and head["ContentLength"] == (5 << 20) + 1, head)
+    key_md5 = base64.b64encode(hashlib.md5(SSE_C_KEY).digest()).decode()
+    for key, body in [("mp-ssec", b"secret"), ("ssec", b"single")]:
+        e = expect_error("400", c.head_object, Bucket=bucket, Key=key)
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
+        e = expect_error("InvalidRequest", c.get_object, Bucket=bucket, Key=key)
+        check("Server Side Encryption" in e.response["Error"]["Message"], e.response)
+        expect_error("AccessDenied", c.get_object, Bucket=bucket, Key=key, **sse_c(OTHER_KEY))
+        got = c.get_object(Bucket=bucket, Key=key, **sse_c(SSE_C_KEY))
+        check(got["Body"].read() == body and got["SSECustomerKeyMD5"] == key_md5
+              and "ServerSideEncryption" not in got, got)
+    head = c.head_object(Bucket=bucket, Key="kms-default")
+    check(head["ServerSideEncryption"] == "aws:kms" and ":key/" in head["SSEKMSKeyId"], head)
+
+
 def object_lambda(c):
     """No Object Lambda access point exists here: the token is not one S3 issued. (boto3 would
     put the route in front of the endpoint's host name, which names no host here.)"""
@@ -191,6 +293,15 @@ def request_checks(c, bucket):
         expect_error(code, raw.create_multipart_upload, Bucket=bucket, Key="mp", **{field: bad})
         if field != "ChecksumType":
             expect_error(code, raw.put_object, Bucket=bucket, Key="p", Body=b"x", **{field: bad})
+    # x-amz-request-payer takes only "requester", on every operation that takes it.
+    expect_error("InvalidArgument", raw.create_multipart_upload, Bucket=bucket, Key="mp",
+                 RequestPayer=bad)
+    expect_error("InvalidArgument", raw.put_object, Bucket=bucket, Key="p", Body=b"x",
+                 RequestPayer=bad)
+    expect_error("InvalidArgument", raw.get_object, Bucket=bucket, Key="people.csv",
+                 RequestPayer=bad)
+    check(c.head_object(Bucket=bucket, Key="people.csv", RequestPayer="requester")["ETag"],
+          "requester accepted")
     expect_error("InvalidArgument", raw.list_buckets, MaxBuckets=10001)
     expect_error("InvalidArgument", raw.list_buckets, MaxBuckets=0)
     for i in range(3):
@@ -233,6 +344,7 @@ def cmd_select_set(bucket):
     queries(c, bucket)
     errors(c, bucket)
     encryption_set(c, bucket)
+    multipart_encryption_set(c, bucket)
     object_lambda(c)
     request_checks(c, bucket)
     behaviours(c, bucket)
@@ -242,6 +354,7 @@ def cmd_select_check(bucket):
     c = s3()
     queries(c, bucket)
     encryption_check(c, bucket)
+    multipart_encryption_check(c, bucket)
 
 
 COMMANDS = {

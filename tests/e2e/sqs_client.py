@@ -354,9 +354,12 @@ def suite():
     check(got[0]["Attributes"]["DeadLetterQueueSourceArn"] == attrs(c, src)["QueueArn"], got)
     task = c.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
     check(task, "task handle")
-    tasks = c.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    # The task runs in the background: poll until it has moved the message.
+    tasks = wait_move_task(c, dlq_arn)
     check(tasks[0]["Status"] == "COMPLETED" and tasks[0]["ApproximateNumberOfMessagesMoved"] == 1, tasks)
+    check("TaskHandle" not in tasks[0], "a finished task is not named by its handle")
     check([x["Body"] for x in recv(c, src)] == ["poison"], "moved back")
+    expect_error("ResourceNotFoundException", c.cancel_message_move_task, TaskHandle=task)
 
     # Queues are per account.
     other = sqs("111122223333")
@@ -366,6 +369,17 @@ def suite():
     expect_error("AWS.SimpleQueueService.NonExistentQueue", c.get_queue_url, QueueName="orders")
     expect_error("AWS.SimpleQueueService.NonExistentQueue", c.delete_queue, QueueUrl=url)
     print("suite ok")
+
+
+def wait_move_task(c, arn, timeout=60):
+    """ListMessageMoveTasks' results once the latest task is no longer RUNNING."""
+    deadline = time.time() + timeout
+    while True:
+        tasks = c.list_message_move_tasks(SourceArn=arn, MaxResults=10)["Results"]
+        if tasks and tasks[0]["Status"] != "RUNNING":
+            return tasks
+        check(time.time() < deadline, f"the move task is still running: {tasks}")
+        time.sleep(0.2)
 
 
 def fifo():
@@ -414,6 +428,17 @@ def fifo():
     two = c.receive_message(QueueUrl=retry, MaxNumberOfMessages=2, ReceiveRequestAttemptId="attempt-1")["Messages"]
     check([m["ReceiptHandle"] for m in one] == [m["ReceiptHandle"] for m in two], (one, two))
     check([m["Body"] for m in recv(c, retry)] == ["r2"], "the third message is the only other one")
+    # A receive takes as many messages of one group as it can, then the next group's.
+    mixed = c.create_queue(QueueName="mixed.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for body in ["a0", "b0", "a1", "b1"]:
+        c.send_message(QueueUrl=mixed, MessageBody=body, MessageGroupId=body[0])
+    check([m["Body"] for m in recv(c, mixed, n=3)] == ["a0", "a1", "b0"], "one group first")
+    # Deduplication per message group.
+    per = c.create_queue(QueueName="pergroup.fifo", Attributes={"FifoQueue": "true", "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"})["QueueUrl"]
+    ids = [c.send_message(QueueUrl=per, MessageBody=g, MessageGroupId=g, MessageDeduplicationId="same")["MessageId"]
+           for g in ["g1", "g2", "g1"]]
+    check(ids[0] == ids[2] and ids[0] != ids[1], ids)
+    check(attrs(c, per)["ApproximateNumberOfMessages"] == "2", "one message per group")
     # A standard queue refuses a deduplication id.
     std = c.create_queue(QueueName="plain")["QueueUrl"]
     expect_error("InvalidParameterValue", c.send_message, QueueUrl=std, MessageBody="x", MessageDeduplicationId="d")
@@ -558,6 +583,8 @@ def raw():
 # core) time to restart the server and import boto3 before the deadlines pass.
 VIS = 40
 DELAY = 40
+# Messages a move task at one a second moves across the restart.
+MOVED = 8
 
 
 def prepare(state_file):
@@ -583,6 +610,22 @@ def prepare(state_file):
     check(len(recv(c, src, VisibilityTimeout=1)) == 1, "first receive")
     fifo = c.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     st["fifo_id"] = c.send_message(QueueUrl=fifo, MessageBody="once", MessageGroupId="g", MessageDeduplicationId="d1")["MessageId"]
+    # A message move task at one message a second, still running at the restart.
+    mdead = c.create_queue(QueueName="mdead")["QueueUrl"]
+    marn = attrs(c, mdead)["QueueArn"]
+    msrc = c.create_queue(QueueName="msrc", Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": marn, "maxReceiveCount": 1})})["QueueUrl"]
+    for i in range(MOVED):
+        c.send_message(QueueUrl=msrc, MessageBody=f"move {i}")
+    seen = 0
+    while seen < MOVED:
+        seen += len(recv(c, msrc, VisibilityTimeout=1))
+    time.sleep(1.5)
+    check(recv(c, msrc) == [], "all redriven to the dead-letter queue")
+    check(attrs(c, mdead)["ApproximateNumberOfMessages"] == str(MOVED), "in the dead-letter queue")
+    st["move_task"] = c.start_message_move_task(SourceArn=marn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    t = c.list_message_move_tasks(SourceArn=marn)["Results"][0]
+    check(t["Status"] == "RUNNING" and t["TaskHandle"] == st["move_task"], t)
+    check(t["ApproximateNumberOfMessagesToMove"] == MOVED and t["MaxNumberOfMessagesPerSecond"] == 1, t)
     with open(state_file, "w") as f:
         json.dump(st, f)
     print("prepared")
@@ -635,6 +678,18 @@ def check_after(state_file):
     got = recv(c, dead)
     check([m["Body"] for m in got] == ["poison"], got)
     check(got[0]["Attributes"]["DeadLetterQueueSourceArn"].endswith(":src"), got)
+    # The move task resumed after the restart and moved every message back, at its rate.
+    marn = attrs(c, c.get_queue_url(QueueName="mdead")["QueueUrl"])["QueueArn"]
+    msrc = c.get_queue_url(QueueName="msrc")["QueueUrl"]
+    tasks = wait_move_task(c, marn, timeout=MOVED + 60)
+    check(tasks[0]["Status"] == "COMPLETED" and tasks[0]["ApproximateNumberOfMessagesMoved"] == MOVED, tasks)
+    check(attrs(c, msrc)["ApproximateNumberOfMessages"] == str(MOVED), "moved back")
+    bodies = set()
+    while len(bodies) < MOVED:
+        got = recv(c, msrc)
+        check(got, f"only {len(bodies)} messages came back")
+        bodies |= {m["Body"] for m in got}
+    check(bodies == {f"move {i}" for i in range(MOVED)}, bodies)
     print("checked")
 
 

@@ -3,8 +3,10 @@
 //! headers, or the bucket's default encryption), and UpdateObjectEncryption changes a version's
 //! encryption in place (same ETag, LastModified and body). A version that is not SSE-S3 keeps its
 //! encryption as its `encryption` setting (`lock.rs`'s per-version settings, stamped with the
-//! version's LastModified); none means SSE-S3. GetObject, HeadObject, PutObject and CopyObject
-//! report it.
+//! version's LastModified); none means SSE-S3. A customer key (SSE-C, `sse_c.rs`) is kept as
+//! its MD5 the same way. GetObject, HeadObject, PutObject, CopyObject and the multipart
+//! operations (from the upload's encryption, kept from CreateMultipartUpload) report it; SSE-KMS
+//! without a key names the account's AWS managed key `aws/s3` by its key ARN, from KMS.
 
 use serde_json::{Map, Value, json};
 use snapstack_protocol::body::Bytes;
@@ -14,7 +16,7 @@ use snapstack_protocol::response::Response;
 use crate::model::{Object, S3Record, keys};
 use crate::out::{self, reply};
 use crate::subres::read_input;
-use crate::{Req, S3, S3Error, S3Result};
+use crate::{Req, S3, S3Error, S3Result, sse_c};
 
 pub(crate) const ENCRYPTION: &str = "encryption";
 
@@ -78,13 +80,15 @@ impl S3 {
     /// The encryption a write asks for: its `x-amz-server-side-encryption*` headers, else the
     /// bucket's default encryption; `None` for SSE-S3 (kept as no setting).
     pub(crate) fn requested_encryption(&self, r: &Req<'_>, bucket: &str) -> Option<Value> {
-        let (algorithm, key, bucket_key) = match r.h("x-amz-server-side-encryption") {
+        let (algorithm, key, bucket_key, context) = match r.h("x-amz-server-side-encryption") {
             Some(a) => (
                 a.to_string(),
                 r.h("x-amz-server-side-encryption-aws-kms-key-id")
                     .map(str::to_string),
                 r.h("x-amz-server-side-encryption-bucket-key-enabled")
                     .map(|v| v.eq_ignore_ascii_case("true")),
+                r.h("x-amz-server-side-encryption-context")
+                    .map(str::to_string),
             ),
             None => {
                 let snap = self.store.snapshot();
@@ -101,6 +105,7 @@ impl S3 {
                         .and_then(Value::as_str)
                         .map(str::to_string),
                     rule.get("BucketKeyEnabled").and_then(Value::as_bool),
+                    None,
                 )
             }
         };
@@ -114,7 +119,33 @@ impl S3 {
         if let Some(b) = bucket_key {
             m.insert("BucketKeyEnabled".into(), json!(b));
         }
+        if let Some(c) = context {
+            m.insert("SSEKMSEncryptionContext".into(), json!(c));
+        }
         Some(Value::Object(m))
+    }
+
+    /// The encryption a write asks for, checked and resolved: a customer key (SSE-C, kept as
+    /// its MD5), else [`S3::requested_encryption`] with the AWS managed key `aws/s3` named by
+    /// its key ARN (created in KMS on first use, as AWS does) when SSE-KMS names no key.
+    pub(crate) async fn write_encryption(
+        &self,
+        r: &Req<'_>,
+        bucket: &str,
+    ) -> S3Result<Option<Value>> {
+        sse_c::check_exclusive(r)?;
+        if let Some(md5) = sse_c::presented(r, sse_c::Target::Object)? {
+            return Ok(Some(sse_c::setting(&md5)));
+        }
+        let mut sse = self.requested_encryption(r, bucket);
+        if let Some(Value::Object(m)) = &mut sse
+            && let Some(Value::String(key)) = m.get_mut("SSEKMSKeyId")
+            && key.ends_with(&format!(":{MANAGED_ALIAS}"))
+            && let Some(arn) = managed_key_arn(r).await
+        {
+            *key = arn;
+        }
+        Ok(sse)
     }
 
     /// Keep a new version's encryption (when it is not SSE-S3); returns the store version.
@@ -199,6 +230,28 @@ impl S3 {
         });
         let v = self.set_object_setting(r.account(), &bucket.name, &o, ENCRYPTION, value)?;
         Ok((reply(r.operation, &json!({}))?, Some(v)))
+    }
+}
+
+/// The alias of the AWS managed key S3 encrypts with when SSE-KMS names no key.
+const MANAGED_ALIAS: &str = "alias/aws/s3";
+
+/// The ARN of the account's AWS managed key for S3, from KMS (which creates it on first use);
+/// `None` without a runtime or a KMS service (the alias's ARN is reported then).
+async fn managed_key_arn(r: &Req<'_>) -> Option<String> {
+    let rt = r.rt?;
+    match rt
+        .invoke(r.ctx, "kms", "DescribeKey", json!({"KeyId": MANAGED_ALIAS}))
+        .await
+    {
+        Ok(out) => out
+            .pointer("/KeyMetadata/Arn")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        Err(e) => {
+            tracing::debug!(error = %e.message, "the AWS managed key aws/s3 could not be resolved");
+            None
+        }
     }
 }
 

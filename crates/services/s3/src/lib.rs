@@ -24,6 +24,7 @@ mod out;
 mod routing;
 mod select;
 mod service;
+mod sse_c;
 mod subres;
 mod time;
 mod validation;
@@ -96,6 +97,9 @@ struct Req<'a> {
     /// The chunk signature chain of a signed `aws-chunked` upload, when the gateway's policy
     /// enforcement verified its seed signature (`chunksig.rs`).
     chunk_signing: Option<snapstack_policy::sigv4::ChunkVerifier>,
+    /// The runtime, to call other services (KMS for the AWS managed key `aws/s3`); `None` when
+    /// the service is driven without one (tests, fuzzing).
+    rt: Option<&'a dyn snapstack_service::Runtime>,
 }
 
 impl Req<'_> {
@@ -189,11 +193,23 @@ impl S3 {
                 .extensions
                 .get::<snapstack_policy::sigv4::ChunkVerifier>()
                 .cloned(),
+            rt: None,
         })
     }
 
     /// Handle one S3 request.
     pub async fn handle(&self, ctx: &RequestContext, parts: &Parts, body: Body) -> Outcome {
+        self.handle_in(None, ctx, parts, body).await
+    }
+
+    /// Handle one S3 request with the runtime that serves it (other services reachable).
+    pub async fn handle_in(
+        &self,
+        rt: Option<&dyn snapstack_service::Runtime>,
+        ctx: &RequestContext,
+        parts: &Parts,
+        body: Body,
+    ) -> Outcome {
         if parts.method == Method::OPTIONS {
             let response = self.preflight(ctx, parts);
             return Outcome {
@@ -203,7 +219,7 @@ impl S3 {
         }
         let head = parts.method == Method::HEAD;
         let req = match self.request(ctx, parts) {
-            Ok(r) => r,
+            Ok(r) => Req { rt, ..r },
             Err(e) => {
                 return Outcome {
                     response: e.into_response(&ctx.request_id, head),

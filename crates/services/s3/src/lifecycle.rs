@@ -487,6 +487,12 @@ impl S3 {
                 for id in &due.uploads {
                     if t.remove(&keys::upload(acct, bucket, id)).is_some() {
                         t.remove_prefix(&keys::parts(acct, id));
+                        t.remove(&keys::config_item(
+                            acct,
+                            bucket,
+                            crate::ops::multipart::UPLOAD_ENCRYPTION,
+                            id,
+                        ));
                         done += 1;
                     }
                 }

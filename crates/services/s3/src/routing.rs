@@ -164,6 +164,7 @@ impl S3 {
                 "Object key names may not contain the NUL character",
             ));
         }
+        crate::validation::check_request_payer(r)?;
         match r.operation {
             // Buckets.
             "ListBuckets" => none(self.list_buckets(r)?),
@@ -292,7 +293,7 @@ impl S3 {
             "GetObjectTagging" => none(self.get_object_tagging(r)?),
             "DeleteObjectTagging" => self.delete_object_tagging(r),
             // Multipart uploads.
-            "CreateMultipartUpload" => self.create_upload(r),
+            "CreateMultipartUpload" => self.create_upload(r).await,
             "UploadPart" => self.upload_part(r, body).await,
             "UploadPartCopy" => self.upload_part_copy(r).await,
             "ListParts" => none(self.list_parts(r)?),

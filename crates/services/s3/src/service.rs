@@ -42,7 +42,8 @@ impl Service for S3 {
                 Payload::Form(_) => snapstack_protocol::body::Body::empty(),
             };
             rt.ensure_loaded(NAME).await;
-            let (outcome, undo) = durability::with_undo(self.handle(ctx, parts, body)).await;
+            let (outcome, undo) =
+                durability::with_undo(self.handle_in(Some(rt), ctx, parts, body)).await;
             if let Some(v) = outcome.write_version
                 && let Err(e) = rt.wait_durable(NAME, v).await
             {

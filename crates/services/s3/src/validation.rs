@@ -1,6 +1,6 @@
 //! The request headers and query parameters S3 checks before it acts: enum-valued headers
 //! (canned ACLs, server-side encryption, storage class, Object Lock mode and legal hold,
-//! checksum algorithm and type, object ownership, bucket namespace) and the bounds of
+//! checksum algorithm and type, object ownership, bucket namespace, request payer) and the bounds of
 //! ListBuckets' and ListDirectoryBuckets' parameters, each refused with S3's error.
 
 use snapstack_protocol::model;
@@ -94,6 +94,32 @@ pub(crate) fn check_object_write(r: &Req<'_>) -> S3Result<()> {
     Ok(())
 }
 
+/// Whether the S3 model's input of `operation` has a member named `member`.
+fn takes(operation: &str, member: &str) -> bool {
+    let m = model::s3();
+    m.operations
+        .get(operation)
+        .and_then(|o| o.input.as_ref())
+        .and_then(|i| m.shape(&i.shape))
+        .is_some_and(|s| s.members.contains_key(member))
+}
+
+/// `x-amz-request-payer` on an operation that takes it (`RequestPayer`): only `requester`, the
+/// model's one value, is accepted; anything else is refused as S3 refuses other enum-valued
+/// headers, before the request acts.
+pub(crate) fn check_request_payer(r: &Req<'_>) -> S3Result<()> {
+    match r.h("x-amz-request-payer") {
+        Some(v) if takes(r.operation, "RequestPayer") && !is_one_of("RequestPayer", v) => {
+            Err(invalid(
+                "x-amz-request-payer",
+                v,
+                &format!("Invalid x-amz-request-payer header: {v}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The headers of CreateBucket.
 pub(crate) fn check_create_bucket(r: &Req<'_>) -> S3Result<()> {
     check_acl(r, "BucketCannedACL")?;
@@ -145,5 +171,24 @@ mod tests {
         assert!(!is_one_of("BucketCannedACL", "aws-exec-read"));
         assert!(is_one_of("ObjectLockMode", "COMPLIANCE"));
         assert!(is_one_of("ChecksumType", "FULL_OBJECT"));
+        assert!(is_one_of("RequestPayer", "requester"));
+        assert!(!is_one_of("RequestPayer", "NotOneOfTheEnumValues"));
+    }
+
+    #[test]
+    fn request_payer_belongs_to_the_operations_that_take_it() {
+        for op in [
+            "CreateMultipartUpload",
+            "GetObject",
+            "PutObject",
+            "UploadPart",
+            "CompleteMultipartUpload",
+            "ListObjectsV2",
+            "DeleteObjects",
+        ] {
+            assert!(takes(op, "RequestPayer"), "{op}");
+        }
+        assert!(!takes("CreateBucket", "RequestPayer"));
+        assert!(!takes("PutBucketVersioning", "RequestPayer"));
     }
 }

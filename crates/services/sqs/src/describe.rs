@@ -22,6 +22,7 @@ pub(crate) fn describe(key: &Key, state: &Snapshot<Rec>) -> Option<String> {
             format!("deduplication id {id} ({scope}) of queue {q}")
         }
         ("a", [Str(q), Str(id)]) => format!("receive request attempt {id} of queue {q}"),
+        ("t", [Str(q), Str(handle)]) => format!("message move task {handle} from queue {q}"),
         _ => return None,
     };
     Some(format!("{what} {}", scope(acct, Some(region))))

@@ -144,6 +144,9 @@ pub struct Sqs {
     urls: RwLock<Arc<queue::QueueUrls>>,
     /// The `AWS/SQS` counters of the current report interval ([`metrics`]).
     pub metrics: metrics::SqsMetrics,
+    /// The running message move tasks: an index of their records (`queue::move_task`), rebuilt
+    /// from them by a scan after a load.
+    move_runs: Mutex<std::collections::BTreeSet<queue::RunId>>,
 }
 
 impl Default for Sqs {
@@ -171,6 +174,7 @@ impl Sqs {
                 format!("{DEFAULT_LOCALSTACK_HOSTNAME}:4566"),
             ))),
             metrics: metrics::SqsMetrics::from_env(),
+            move_runs: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -328,6 +332,10 @@ fn parse<T: DeserializeOwned>(input: Value) -> Result<T, SqsError> {
 
 /// How often the sweep runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often running message move tasks move what is due.
+pub const MOVE_STEP_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the index of running move tasks is rebuilt from the records.
+pub const MOVE_RESCAN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Serve one SQS request: decode it, handle it, wait for durability if it changed state, and
 /// encode the answer (or error) in the protocol it came in.
@@ -417,5 +425,7 @@ impl Clock for ManualClock {
     }
 }
 
+#[cfg(test)]
+mod test_env;
 #[cfg(test)]
 mod tests;

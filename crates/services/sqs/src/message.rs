@@ -5,6 +5,8 @@
 //! The operations are in `send`, `receive` and `receipts`; this module keeps what they
 //! share: receipt handles, message attributes, batch checks and a message's JSON shape.
 
+#[cfg(test)]
+mod fifo_tests;
 mod receipts;
 mod receive;
 mod send;

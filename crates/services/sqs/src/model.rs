@@ -7,7 +7,8 @@
 //! - `"q", name`: a queue;
 //! - `"m", name, seq`: a message, so a queue's messages are in send order;
 //! - `"d", name, scope, dedup id`: a FIFO deduplication entry;
-//! - `"a", name, attempt id`: a FIFO receive attempt.
+//! - `"a", name, attempt id`: a FIFO receive attempt;
+//! - `"t", name, handle`: a running (or failed) message move task from this queue.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,9 @@ pub enum Rec {
     Message(MessageRec),
     Dedup(DedupRec),
     Attempt(AttemptRec),
+    /// A message move task that is running or failed (its schedule and failure reason); its
+    /// progress is its [`MoveTask`] in the source queue's record.
+    MoveRun(MoveRunRec),
 }
 
 impl Record for Rec {}
@@ -46,7 +50,8 @@ pub struct QueueRec {
     pub move_tasks: Vec<MoveTask>,
 }
 
-/// A message move task (StartMessageMoveTask). Moves run to completion within the request.
+/// A message move task (StartMessageMoveTask) as ListMessageMoveTasks reports it: `status` is
+/// `RUNNING` while a [`MoveRunRec`] schedules it, then `COMPLETED`, `CANCELLED` or `FAILED`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MoveTask {
     pub handle: String,
@@ -57,6 +62,17 @@ pub struct MoveTask {
     pub moved: u64,
     pub to_move: u64,
     pub started_ms: u64,
+}
+
+/// The schedule of a running message move task (key `"t", source queue, handle`): the next
+/// messages are due at `next_at` (an absolute deadline, so a restart resumes the task where it
+/// was, at its rate). A failed task keeps this record, with `next_at` `u64::MAX`, for its
+/// `failure_reason`, as long as the queue lists the task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoveRunRec {
+    pub handle: String,
+    pub next_at: u64,
+    pub failure_reason: Option<String>,
 }
 
 /// A message attribute as sent: a data type and a string or binary value.
@@ -155,6 +171,14 @@ pub fn attempt_key(p: &Partition, queue: &str, id: &str) -> Key {
 
 pub fn attempts_prefix(p: &Partition, queue: &str) -> Key {
     p.key().str("a").str(queue).build()
+}
+
+pub fn move_run_key(p: &Partition, queue: &str, handle: &str) -> Key {
+    p.key().str("t").str(queue).str(handle).build()
+}
+
+pub fn move_runs_prefix(p: &Partition, queue: &str) -> Key {
+    p.key().str("t").str(queue).build()
 }
 
 pub fn queue_key(p: &Partition, name: &str) -> Key {

@@ -6,6 +6,7 @@
 
 mod attributes;
 mod dead_letter;
+mod move_task;
 mod permissions;
 mod tags;
 
@@ -23,7 +24,9 @@ pub use attributes::{
     Counts, GetAttributesInput, Redrive, SetAttributesInput, attr_u64, content_dedup, counts,
     is_fifo, redrive_of, retention_ms,
 };
-pub use dead_letter::{CancelMoveInput, ListMovesInput, ListSourcesInput, StartMoveInput};
+pub use dead_letter::ListSourcesInput;
+pub(crate) use move_task::RunId;
+pub use move_task::{CancelMoveInput, DEFAULT_RATE, ListMovesInput, StartMoveInput};
 pub use permissions::{AddPermissionInput, RemovePermissionInput};
 pub use tags::{TagInput, UntagInput};
 
@@ -430,6 +433,7 @@ impl Sqs {
             t.remove_prefix(&model::messages_prefix(&p, &name));
             t.remove_prefix(&model::dedups_prefix(&p, &name));
             t.remove_prefix(&model::attempts_prefix(&p, &name));
+            t.remove_prefix(&model::move_runs_prefix(&p, &name));
             true
         });
         if !found {

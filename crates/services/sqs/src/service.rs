@@ -10,7 +10,10 @@ use snapstack_protocol::request::NotUtf8;
 use snapstack_protocol::response::Response;
 use snapstack_service::{BoxFuture, Call, Endpoint, Payload, RequestContext, Runtime, Service};
 
-use crate::{NAME, Req, SWEEP_INTERVAL, Sqs, SqsError, Wire, json, query, queue, serve};
+use crate::{
+    MOVE_RESCAN_INTERVAL, MOVE_STEP_INTERVAL, NAME, Req, SWEEP_INTERVAL, Sqs, SqsError, Wire, json,
+    query, queue, serve,
+};
 use snapstack_protocol::errors::AwsError;
 
 impl Service for Sqs {
@@ -102,7 +105,9 @@ impl Service for Sqs {
 
     /// Expired messages and deduplication entries are ignored by every request; the sweep only
     /// frees their memory, every [`SWEEP_INTERVAL`]. Before a lazy load the store is empty and
-    /// there is nothing to sweep. On `stop`, long polls return at once.
+    /// there is nothing to sweep. Running message move tasks move what is due every
+    /// [`MOVE_STEP_INTERVAL`], once the state is loaded (their index is rebuilt from the records
+    /// then, and every [`MOVE_RESCAN_INTERVAL`]). On `stop`, long polls return at once.
     ///
     /// The `AWS/SQS` metrics go to CloudWatch once per report interval ([`crate::metrics`]).
     fn start(self: Arc<Self>, rt: Arc<dyn Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -110,7 +115,7 @@ impl Service for Sqs {
         let reporting = Arc::downgrade(&self);
         let mut reporter = crate::metrics::Reporter::new();
         snapstack_service::metrics::spawn_reporter(
-            rt,
+            rt.clone(),
             stop.clone(),
             self.metrics.settings,
             NAME,
@@ -125,6 +130,37 @@ impl Service for Sqs {
                 reporter.report(counts, gauges, now)
             },
         );
+        let mover = Arc::downgrade(&self);
+        let mut mover_stop = stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MOVE_STEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut scanned: Option<tokio::time::Instant> = None;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = mover_stop.wait_for(|s| *s) => return,
+                }
+                if !rt.is_ready(NAME) {
+                    continue;
+                }
+                let Some(sqs) = mover.upgrade() else { return };
+                if scanned.is_none_or(|at| at.elapsed() >= MOVE_RESCAN_INTERVAL) {
+                    let s = sqs.clone();
+                    if tokio::task::spawn_blocking(move || s.rescan_move_tasks())
+                        .await
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    scanned = Some(tokio::time::Instant::now());
+                }
+                let s = sqs.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || s.step_move_tasks()).await {
+                    tracing::warn!(error = %e, "an SQS message move step failed");
+                }
+            }
+        });
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_INTERVAL);
             tick.tick().await;

@@ -1,20 +1,39 @@
 //! Multipart uploads: create, upload part (and part copy), complete, abort, list parts, list uploads.
 
 use serde_json::{Map, Value, json};
-use snapstack_engine::BlobId;
+use snapstack_engine::{BlobId, Txn};
 use snapstack_protocol::body::{Body, Bytes};
 use snapstack_protocol::response::Response;
 
 use crate::body::{self, Digests};
+use crate::encryption::{put_encryption, sse_s3};
 use crate::headers::{object_headers, user_metadata};
-use crate::model::{Object, Part, S3Record, Upload, keys};
+use crate::model::{BucketConfig, Object, Part, S3Record, Upload, keys};
 use crate::ops::listing::key_encoding;
 use crate::ops::object::parse_range;
 use crate::ops::tagging::parse_tag_query;
 use crate::out::{put_checksums, reply, ts};
+use crate::sse_c;
 use crate::subres::{malformed, read_input};
 use crate::time::now_ms;
 use crate::{MAX_PART_NUMBER, MIN_PART_SIZE, Req, S3, S3Error, S3Result, blocking, durability};
+
+/// The kind of the `Config` record that keeps an upload's encryption (key
+/// `account · "s3" · "c" · bucket · "uploadEncryption" · upload id`, document: the encryption's
+/// output members as JSON), from CreateMultipartUpload to its completion or abort.
+pub(crate) const UPLOAD_ENCRYPTION: &str = "uploadEncryption";
+
+/// Remove an upload, its parts and its encryption (inside a write).
+pub(crate) fn remove_upload(t: &mut Txn<'_, S3Record>, acct: &str, upload: &Upload) {
+    t.remove_prefix(&keys::parts(acct, &upload.upload_id));
+    t.remove(&keys::upload(acct, &upload.bucket, &upload.upload_id));
+    t.remove(&keys::config_item(
+        acct,
+        &upload.bucket,
+        UPLOAD_ENCRYPTION,
+        &upload.upload_id,
+    ));
+}
 
 impl S3 {
     fn upload_meta(&self, r: &Req<'_>) -> S3Result<Upload> {
@@ -29,9 +48,20 @@ impl S3 {
         }
     }
 
-    pub(crate) fn create_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
+    /// The encryption an upload was created with (kept until it completes or is aborted);
+    /// `None`: SSE-S3.
+    pub(crate) fn upload_encryption(&self, acct: &str, upload: &Upload) -> Option<Value> {
+        let key = keys::config_item(acct, &upload.bucket, UPLOAD_ENCRYPTION, &upload.upload_id);
+        match self.store.snapshot().get(&key) {
+            Some(S3Record::Config(c)) => serde_json::from_str(&c.document).ok(),
+            _ => None,
+        }
+    }
+
+    pub(crate) async fn create_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
         crate::validation::check_object_write(r)?;
-        self.bucket_meta(r)?;
+        let bucket = self.bucket_meta(r)?;
+        let sse = self.write_encryption(r, &bucket.name).await?;
         let upload_id = self.new_id();
         let upload = Upload {
             bucket: r.bucket().to_string(),
@@ -50,14 +80,28 @@ impl S3 {
                 .filter(|a| body::ALGORITHMS.contains(&a.as_str())),
         };
         let key = keys::upload(r.account(), r.bucket(), &upload_id);
+        let sse_key = keys::config_item(r.account(), r.bucket(), UPLOAD_ENCRYPTION, &upload_id);
         let ((), v) = self.store.write(|t| {
             t.insert(key, S3Record::Upload(upload.clone()));
+            if let Some(sse) = &sse {
+                t.insert(
+                    sse_key,
+                    S3Record::Config(BucketConfig {
+                        kind: UPLOAD_ENCRYPTION.to_string(),
+                        document: sse.to_string(),
+                    }),
+                );
+            }
         });
-        let mut out = json!({"Bucket": r.bucket(), "Key": r.key(), "UploadId": upload_id});
+        let mut out = Map::new();
+        out.insert("Bucket".into(), json!(r.bucket()));
+        out.insert("Key".into(), json!(r.key()));
+        out.insert("UploadId".into(), json!(upload_id));
         if let Some(a) = &upload.checksum_algorithm {
-            out["ChecksumAlgorithm"] = json!(a);
+            out.insert("ChecksumAlgorithm".into(), json!(a));
         }
-        Ok((reply(r.operation, &out)?, Some(v)))
+        put_encryption(&mut out, sse.as_ref().unwrap_or(&sse_s3()));
+        Ok((reply(r.operation, &Value::Object(out))?, Some(v)))
     }
 
     fn part_number(r: &Req<'_>) -> S3Result<u32> {
@@ -92,6 +136,8 @@ impl S3 {
     ) -> S3Result<(Response, Option<u64>)> {
         let number = Self::part_number(r)?;
         let upload = self.upload_meta(r)?;
+        let sse = self.upload_encryption(r.account(), &upload);
+        sse_c::check_part(r, sse.as_ref())?;
         let (blob, md5, checksums) = self.store_body(r, body).await?;
         let etag = format!("\"{}\"", body::hex(&md5));
         let part = Part {
@@ -107,12 +153,15 @@ impl S3 {
         let mut out = Map::new();
         out.insert("ETag".into(), Value::String(etag));
         put_checksums(&mut out, &checksums);
+        put_encryption(&mut out, sse.as_ref().unwrap_or(&sse_s3()));
         Ok((reply(r.operation, &Value::Object(out))?, Some(v)))
     }
 
     pub(crate) async fn upload_part_copy(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
         let number = Self::part_number(r)?;
         let upload = self.upload_meta(r)?;
+        let sse = self.upload_encryption(r.account(), &upload);
+        sse_c::check_part(r, sse.as_ref())?;
         let src = self.copy_source(r)?;
         let src_blob = src
             .blob
@@ -148,8 +197,13 @@ impl S3 {
             checksums: Vec::new(),
         };
         let v = self.save_part(r, &upload, part)?;
-        let out = json!({"CopyPartResult": {"LastModified": ts(now), "ETag": etag}});
-        Ok((reply(r.operation, &out)?, Some(v)))
+        let mut out = Map::new();
+        out.insert(
+            "CopyPartResult".into(),
+            json!({"LastModified": ts(now), "ETag": etag}),
+        );
+        put_encryption(&mut out, sse.as_ref().unwrap_or(&sse_s3()));
+        Ok((reply(r.operation, &Value::Object(out))?, Some(v)))
     }
 
     fn parts_of(&self, acct: &str, upload_id: &str) -> Vec<Part> {
@@ -249,11 +303,16 @@ impl S3 {
             checksums: Vec::new(),
             parts_count: Some(chosen.len() as u32),
         };
+        let sse = self.upload_encryption(r.account(), &upload);
+        let mut written = obj.clone();
         let (version_id, _) = self.write_object(r, &bucket, obj)?;
+        written.version_id = version_id.clone();
+        // The object is encrypted as the upload asked when it was created, as a single PUT
+        // with those headers would be.
+        self.record_encryption(r, &bucket.name, &written, sse.as_ref())?;
         let acct = r.account().to_string();
         let ((), v) = self.store.write(|t| {
-            t.remove_prefix(&keys::parts(&acct, &upload.upload_id));
-            t.remove(&keys::upload(&acct, &upload.bucket, &upload.upload_id));
+            remove_upload(t, &acct, &upload);
         });
         let mut out = json!({
             "Location": format!("/{}/{}", r.bucket(), upload.key),
@@ -264,6 +323,9 @@ impl S3 {
         if let Some(id) = version_id {
             out["VersionId"] = json!(id);
         }
+        if let Value::Object(m) = &mut out {
+            put_encryption(m, sse.as_ref().unwrap_or(&sse_s3()));
+        }
         Ok((reply(r.operation, &out)?, Some(v)))
     }
 
@@ -271,8 +333,7 @@ impl S3 {
         let upload = self.upload_meta(r)?;
         let acct = r.account().to_string();
         let ((), v) = self.store.write(|t| {
-            t.remove_prefix(&keys::parts(&acct, &upload.upload_id));
-            t.remove(&keys::upload(&acct, &upload.bucket, &upload.upload_id));
+            remove_upload(t, &acct, &upload);
         });
         Ok((reply(r.operation, &json!({}))?, Some(v)))
     }

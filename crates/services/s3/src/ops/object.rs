@@ -18,6 +18,7 @@ use crate::headers::{object_headers, object_output, user_metadata};
 use crate::model::{Bucket, Object, S3Record, keys};
 use crate::ops::tagging::parse_tag_query;
 use crate::out::{put_checksums, reply, reply_streaming, ts};
+use crate::sse_c;
 use crate::time::now_ms;
 use crate::{
     INLINE_BODY, MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, routing,
@@ -190,7 +191,7 @@ impl S3 {
             Some(t) => parse_tag_query(t)?,
             None => Vec::new(),
         };
-        let sse = self.requested_encryption(r, &bucket.name);
+        let sse = self.write_encryption(r, &bucket.name).await?;
         let (blob, md5, checksums) = self.store_body(r, body).await?;
         let etag = format!("\"{}\"", body::hex(&md5));
         let obj = Object {
@@ -347,6 +348,8 @@ impl S3 {
 
     pub(crate) async fn get_object(&self, r: &Req<'_>) -> S3Result<Response> {
         let o = self.find_object(r, r.bucket(), r.key(), r.q("versionId"))?;
+        let sse = self.encryption_of(r.account(), r.bucket(), &o);
+        sse_c::check_read(r, sse_c::Target::Object, &sse)?;
         let head = r.method == Method::HEAD;
         // Conditional requests, in S3's order of precedence.
         let modified_secs = o.last_modified_ms / 1000;
@@ -412,7 +415,7 @@ impl S3 {
         // A checksum covers the whole object: S3 returns none for a range.
         let whole = status == StatusCode::OK;
         let mut out = object_output(&o, whole && r.h("x-amz-checksum-mode") == Some("ENABLED"));
-        put_encryption(&mut out, &self.encryption_of(r.account(), r.bucket(), &o));
+        put_encryption(&mut out, &sse);
         out.insert("ContentLength".into(), Value::from(end - start));
         if status == StatusCode::PARTIAL_CONTENT {
             out.insert(
@@ -480,6 +483,8 @@ impl S3 {
                 )
             })?;
         let o = self.find_object(r, bucket, key, version)?;
+        let sse = self.encryption_of(r.account(), bucket, &o);
+        sse_c::check_read(r, sse_c::Target::CopySource, &sse)?;
         copy_source_conditions(r, &o)?;
         Ok(o)
     }
@@ -526,7 +531,7 @@ impl S3 {
             parts_count: src.parts_count,
         };
         let last_modified = obj.last_modified_ms;
-        let sse = self.requested_encryption(r, &bucket.name);
+        let sse = self.write_encryption(r, &bucket.name).await?;
         let mut written = obj.clone();
         let (version_id, v) = self.write_object(r, &bucket, obj)?;
         written.version_id = version_id.clone();

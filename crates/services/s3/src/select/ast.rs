@@ -1,5 +1,6 @@
 //! The parsed form of an S3 Select query.
 
+pub use super::time::DatePart;
 use super::value::Value;
 
 /// One step of a path: `.name`, `."Name"`, `[3]`, `[*]`.
@@ -47,6 +48,12 @@ pub enum Func {
     Trim(TrimSpec),
     Coalesce,
     NullIf,
+    ToTimestamp,
+    ToString,
+    UtcNow,
+    DateAdd(DatePart),
+    DateDiff(DatePart),
+    Extract(DatePart),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use super::SelectError;
 use super::sql::{AggFunc, Aggregate, BinOp, CastType, Expr, Func, Step, TrimSpec};
-use super::value::{Num, Value, compare};
+use super::value::{Num, Timestamp, Value, compare};
 
 /// One input record.
 #[derive(Clone, Debug, PartialEq)]
@@ -496,21 +496,19 @@ pub fn cast(v: Value, ty: CastType) -> Result<Value, SelectError> {
             },
             _ => return Err(cast_failed()),
         },
-        CastType::Timestamp => match v {
-            Value::Str(s) if looks_like_timestamp(s.trim()) => Value::Str(s.trim().to_string()),
-            _ => return Err(cast_failed()),
-        },
+        CastType::Timestamp => Value::Timestamp(timestamp_arg(&v)?.ok_or_else(cast_failed)?),
     })
 }
 
-/// An ISO 8601 timestamp as S3 Select reads one (`2024`, `2024-01-02`, `2024-01-02T03:04:05Z`).
-fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 4
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b':' | b'.' | b'+'))
+/// A timestamp argument: a timestamp, or a string that reads as one (`None`: NULL or
+/// MISSING).
+fn timestamp_arg(v: &Value) -> Result<Option<Timestamp>, SelectError> {
+    match v {
+        v if v.is_absent() => Ok(None),
+        Value::Timestamp(t) => Ok(Some(*t)),
+        Value::Str(s) => super::time::parse(s).map(Some).ok_or_else(cast_failed),
+        _ => Err(wrong_type()),
+    }
 }
 
 fn float_to_int(f: f64) -> Result<Value, SelectError> {
@@ -610,6 +608,22 @@ fn call(func: Func, args: Vec<Value>) -> Result<Value, SelectError> {
                 args[0].clone()
             }
         }
+        Func::UtcNow => Value::Timestamp(Timestamp::now()),
+        Func::ToTimestamp => timestamp_arg(&args[0])?.map_or(Value::Null, Value::Timestamp),
+        Func::ToString => match (timestamp_arg(&args[0])?, text(1)?) {
+            (Some(t), Some(pattern)) => Value::Str(super::time::to_string(&t, &pattern)?),
+            _ => Value::Null,
+        },
+        Func::DateAdd(part) => match (int_arg(&args[0])?, timestamp_arg(&args[1])?) {
+            (Some(n), Some(t)) => Value::Timestamp(super::time::add(part, n, &t)?),
+            _ => Value::Null,
+        },
+        Func::DateDiff(part) => match (timestamp_arg(&args[0])?, timestamp_arg(&args[1])?) {
+            (Some(a), Some(b)) => Value::Int(super::time::diff(part, &a, &b)?),
+            _ => Value::Null,
+        },
+        Func::Extract(part) => timestamp_arg(&args[0])?
+            .map_or(Value::Null, |t| Value::Int(super::time::extract(part, &t))),
     })
 }
 
@@ -731,6 +745,58 @@ mod tests {
             &["10", "Hello", ""],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn date_functions() {
+        let ts = |s: &str| Value::Str(s.into());
+        assert_eq!(one("DATE_ADD(month, 13, `2010T`)").to_text(), "2011-02T");
+        assert_eq!(
+            one("DATE_DIFF(day, `2010-01-01T23:00Z`, `2010-01-02T23:00Z`)"),
+            Value::Int(1)
+        );
+        assert_eq!(
+            one("EXTRACT(TIMEZONE_MINUTE FROM `2017-01-02T03:04:05+09:08`)"),
+            Value::Int(8)
+        );
+        assert_eq!(
+            one("TO_STRING(`1969-07-20T20:18Z`, 'MMMM d, y h:m a')"),
+            ts("July 20, 1969 8:18 PM")
+        );
+        assert_eq!(
+            one("TO_STRING(TO_TIMESTAMP('2007-02-23T12:14:33.079-08:00'), 'yyyy')"),
+            ts("2007")
+        );
+        assert_eq!(
+            one("CAST('2007-02-23T12:14Z' AS TIMESTAMP) < `2008T`"),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            one("CAST('2007-02-23T12:14Z' AS TIMESTAMP)").to_text(),
+            "2007-02-23T12:14Z"
+        );
+        assert_eq!(one("EXTRACT(YEAR FROM UTCNOW()) > 2020"), Value::Bool(true));
+        assert_eq!(one("TO_TIMESTAMP(s._9)"), Value::Null);
+        assert_eq!(
+            eval_csv(
+                "SELECT TO_TIMESTAMP(s._2) FROM S3Object s",
+                None,
+                &["1", "x"]
+            )
+            .unwrap_err()
+            .code,
+            "CastFailed"
+        );
+        assert_eq!(
+            eval_csv(
+                "SELECT DATE_ADD(year, 9000, `2010T`) FROM S3Object s",
+                None,
+                &["1"]
+            )
+            .unwrap_err()
+            .code,
+            "IllegalSqlFunctionArgument"
+        );
     }
 
     #[test]

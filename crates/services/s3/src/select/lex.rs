@@ -13,6 +13,8 @@ pub enum Tok {
     Int(i64),
     Float(f64),
     Sym(&'static str),
+    /// An Ion literal between backticks (a timestamp: `` `2007-02-23T12:14Z` ``).
+    Ion(String),
 }
 
 pub fn lex(src: &str) -> Result<Vec<Tok>, SelectError> {
@@ -107,6 +109,18 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, SelectError> {
             } else {
                 Tok::Quoted(s)
             });
+            continue;
+        }
+        if c == '`' {
+            let start = i + 1;
+            let Some(len) = b[start..].iter().position(|&ch| ch == '`') else {
+                return Err(SelectError::new(
+                    "LexerInvalidIONLiteral",
+                    "The SQL expression contains an invalid operator.",
+                ));
+            };
+            out.push(Tok::Ion(b[start..start + len].iter().collect()));
+            i = start + len + 1;
             continue;
         }
         let two: String = b[i..(i + 2).min(b.len())].iter().collect();

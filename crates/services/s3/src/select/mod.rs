@@ -1,5 +1,5 @@
 //! SelectObjectContent (S3 Select): an SQL expression run over one object's CSV or JSON
-//! records (optionally GZIP-compressed, optionally a scan range of it), answered as an AWS event
+//! records (optionally GZIP- or BZIP2-compressed, optionally a scan range of it), answered as an AWS event
 //! stream of `Records`, `Progress` (if asked), `Stats` and `End` events.
 //!
 //! The request is read and checked before the answer starts (its errors are ordinary S3 error
@@ -16,6 +16,7 @@ mod lex;
 mod output;
 mod run;
 pub(crate) mod sql;
+mod time;
 mod value;
 
 use std::sync::Arc;
@@ -119,6 +120,7 @@ pub enum InputFormat {
 pub enum Compression {
     None,
     Gzip,
+    Bzip2,
 }
 
 /// A checked request.
@@ -201,11 +203,7 @@ impl Job {
         let compression = match text(ins, "CompressionType") {
             None | Some("NONE") => Compression::None,
             Some("GZIP") => Compression::Gzip,
-            Some("BZIP2") => {
-                return Err(SelectError::not_implemented(
-                    "S3 Select over BZIP2-compressed input is not implemented by this emulator yet (GZIP is)",
-                ));
-            }
+            Some("BZIP2") => Compression::Bzip2,
             Some(_) => {
                 return Err(SelectError::new(
                     "InvalidCompressionFormat",

@@ -257,6 +257,8 @@ fn open(job: &Job, src: &Source, start: u64, counters: &Counters) -> Reader {
     let decoded: Box<dyn Read + Send> = match job.compression {
         Compression::None => Box::new(raw),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        // Concatenated streams too, as `bzip2 -c a b` writes them (and as S3 reads them).
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
     };
     let counted = Counting {
         inner: decoded,
@@ -665,6 +667,36 @@ mod tests {
             ("error", "JSONParsingError")
         );
         assert_eq!(records(&ev), "{\"a\":1}\n");
+    }
+
+    #[test]
+    fn bzip2_input() {
+        use std::io::Write;
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(PEOPLE.as_bytes()).unwrap();
+        let mut data = bz.finish().unwrap();
+        let ev = select(
+            req(
+                "SELECT s.name FROM S3Object s WHERE s.city = 'Rome'",
+                json!({"CSV": {"FileHeaderInfo": "USE"}, "CompressionType": "BZIP2"}),
+                json!({"CSV": {}}),
+            ),
+            &data,
+        );
+        assert_eq!(records(&ev), "Bob\n");
+        // Damaged input ends the stream with S3's decompression error.
+        let n = data.len();
+        data[n / 2] ^= 0xff;
+        data.truncate(n - 4);
+        let ev = select(
+            req(
+                "SELECT * FROM S3Object",
+                json!({"CSV": {}, "CompressionType": "BZIP2"}),
+                json!({"CSV": {}}),
+            ),
+            &data,
+        );
+        assert_eq!(ev.last().unwrap().0, "error");
     }
 
     #[test]

@@ -17,6 +17,13 @@ pub const MAX_NODES: usize = 20_000;
 /// The longest expression S3 accepts (256 KiB).
 pub const MAX_EXPRESSION: usize = 256 * 1024;
 
+/// Binary operators' precedences, loosest first.
+const OR: u8 = 1;
+const AND: u8 = 2;
+const COMPARISON: u8 = 3;
+const ADDITIVE: u8 = 4;
+const MULTIPLICATIVE: u8 = 5;
+
 const RESERVED: &[&str] = &[
     "SELECT", "FROM", "WHERE", "LIMIT", "AS", "AND", "OR", "NOT", "LIKE", "ESCAPE", "IN",
     "BETWEEN", "IS", "NULL", "MISSING", "TRUE", "FALSE", "CAST", "CASE", "WHEN", "THEN", "ELSE",
@@ -358,31 +365,69 @@ impl Parser {
 
     /// An expression; `level` is the parser's recursion depth (bounded like the tree's).
     fn expr(&mut self, level: usize) -> Result<P, SelectError> {
-        self.or(level)
+        self.binary(level, OR)
     }
 
-    fn or(&mut self, level: usize) -> Result<P, SelectError> {
-        let (mut left, mut d) = self.and(level)?;
-        while self.eat_kw("OR") {
-            let (right, rd) = self.and(level)?;
+    /// The binary operator next in the input, with its precedence.
+    fn binary_op(&self) -> Option<(BinOp, u8)> {
+        Some(match self.peek()? {
+            Tok::Ident(s) if s.eq_ignore_ascii_case("OR") => (BinOp::Or, OR),
+            Tok::Ident(s) if s.eq_ignore_ascii_case("AND") => (BinOp::And, AND),
+            Tok::Sym("=") => (BinOp::Eq, COMPARISON),
+            Tok::Sym("!=") | Tok::Sym("<>") => (BinOp::Ne, COMPARISON),
+            Tok::Sym("<") => (BinOp::Lt, COMPARISON),
+            Tok::Sym("<=") => (BinOp::Le, COMPARISON),
+            Tok::Sym(">") => (BinOp::Gt, COMPARISON),
+            Tok::Sym(">=") => (BinOp::Ge, COMPARISON),
+            Tok::Sym("+") => (BinOp::Add, ADDITIVE),
+            Tok::Sym("-") => (BinOp::Sub, ADDITIVE),
+            Tok::Sym("||") => (BinOp::Concat, ADDITIVE),
+            Tok::Sym("*") => (BinOp::Mul, MULTIPLICATIVE),
+            Tok::Sym("/") => (BinOp::Div, MULTIPLICATIVE),
+            Tok::Sym("%") => (BinOp::Mod, MULTIPLICATIVE),
+            _ => return None,
+        })
+    }
+
+    /// Left-associative binary operators of precedence `min` and above, by precedence
+    /// climbing. The logical operators (`OR`, `AND`) take `NOT` and the predicates (`LIKE`,
+    /// `IN`, `BETWEEN`, `IS`) as operands, which take the arithmetic ones (from `COMPARISON`
+    /// on) as theirs: so a call at a logical precedence stops at the arithmetic operators, and
+    /// one at an arithmetic precedence at the logical ones. Recursion goes one call per
+    /// precedence level (five at most), never per operator.
+    fn binary(&mut self, level: usize, min: u8) -> Result<P, SelectError> {
+        let logical = min <= AND;
+        let (mut left, mut d) = if logical {
+            self.not(level)?
+        } else {
+            self.unary(level)?
+        };
+        while let Some((op, prec)) = self.binary_op() {
+            if prec < min || (prec <= AND) != logical {
+                break;
+            }
+            self.pos += 1;
+            let (right, rd) = if prec == AND || prec == MULTIPLICATIVE {
+                // The tightest of its group: its right operand is the group's operand.
+                if logical {
+                    self.not(level)?
+                } else {
+                    self.unary(level)?
+                }
+            } else {
+                self.binary(level, prec + 1)?
+            };
             (left, d) = self.node(
-                Expr::Binary(BinOp::Or, Box::new(left), Box::new(right)),
+                Expr::Binary(op, Box::new(left), Box::new(right)),
                 d.max(rd) + 1,
             )?;
         }
         Ok((left, d))
     }
 
-    fn and(&mut self, level: usize) -> Result<P, SelectError> {
-        let (mut left, mut d) = self.not(level)?;
-        while self.eat_kw("AND") {
-            let (right, rd) = self.not(level)?;
-            (left, d) = self.node(
-                Expr::Binary(BinOp::And, Box::new(left), Box::new(right)),
-                d.max(rd) + 1,
-            )?;
-        }
-        Ok((left, d))
+    /// The operands of a predicate: arithmetic and comparisons.
+    fn comparison(&mut self, level: usize) -> Result<P, SelectError> {
+        self.binary(level, COMPARISON)
     }
 
     fn not(&mut self, level: usize) -> Result<P, SelectError> {
@@ -498,63 +543,6 @@ impl Parser {
         Ok((left, d))
     }
 
-    fn comparison(&mut self, level: usize) -> Result<P, SelectError> {
-        let (mut left, mut d) = self.additive(level)?;
-        loop {
-            let op = match self.peek() {
-                Some(Tok::Sym("=")) => BinOp::Eq,
-                Some(Tok::Sym("!=")) | Some(Tok::Sym("<>")) => BinOp::Ne,
-                Some(Tok::Sym("<")) => BinOp::Lt,
-                Some(Tok::Sym("<=")) => BinOp::Le,
-                Some(Tok::Sym(">")) => BinOp::Gt,
-                Some(Tok::Sym(">=")) => BinOp::Ge,
-                _ => return Ok((left, d)),
-            };
-            self.pos += 1;
-            let (right, rd) = self.additive(level)?;
-            (left, d) = self.node(
-                Expr::Binary(op, Box::new(left), Box::new(right)),
-                d.max(rd) + 1,
-            )?;
-        }
-    }
-
-    fn additive(&mut self, level: usize) -> Result<P, SelectError> {
-        let (mut left, mut d) = self.multiplicative(level)?;
-        loop {
-            let op = match self.peek() {
-                Some(Tok::Sym("+")) => BinOp::Add,
-                Some(Tok::Sym("-")) => BinOp::Sub,
-                Some(Tok::Sym("||")) => BinOp::Concat,
-                _ => return Ok((left, d)),
-            };
-            self.pos += 1;
-            let (right, rd) = self.multiplicative(level)?;
-            (left, d) = self.node(
-                Expr::Binary(op, Box::new(left), Box::new(right)),
-                d.max(rd) + 1,
-            )?;
-        }
-    }
-
-    fn multiplicative(&mut self, level: usize) -> Result<P, SelectError> {
-        let (mut left, mut d) = self.unary(level)?;
-        loop {
-            let op = match self.peek() {
-                Some(Tok::Sym("*")) => BinOp::Mul,
-                Some(Tok::Sym("/")) => BinOp::Div,
-                Some(Tok::Sym("%")) => BinOp::Mod,
-                _ => return Ok((left, d)),
-            };
-            self.pos += 1;
-            let (right, rd) = self.unary(level)?;
-            (left, d) = self.node(
-                Expr::Binary(op, Box::new(left), Box::new(right)),
-                d.max(rd) + 1,
-            )?;
-        }
-    }
-
     fn unary(&mut self, level: usize) -> Result<P, SelectError> {
         if self.eat_sym("-") {
             let (e, d) = self.nest(level, Self::unary)?;
@@ -578,6 +566,13 @@ impl Parser {
             Tok::Int(n) => self.node(Expr::Lit(Value::Int(n)), 1),
             Tok::Float(f) => self.node(Expr::Lit(Value::Float(f)), 1),
             Tok::Str(s) => self.node(Expr::Lit(Value::Str(s)), 1),
+            Tok::Ion(s) => match super::time::parse(&s) {
+                Some(t) => self.node(Expr::Lit(Value::Timestamp(t)), 1),
+                None => Err(SelectError::new(
+                    "LexerInvalidIONLiteral",
+                    "The SQL expression contains an invalid operator.",
+                )),
+            },
             Tok::Sym("(") => {
                 let e = self.nest(level, Self::expr)?;
                 self.expect_sym(")", unexpected)?;
@@ -770,11 +765,12 @@ impl Parser {
             "NULLIF" => (Func::NullIf, 2..=2),
             "SUBSTRING" => return self.substring(level),
             "TRIM" => return self.trim(level),
-            "DATE_ADD" | "DATE_DIFF" | "EXTRACT" | "TO_STRING" | "TO_TIMESTAMP" | "UTCNOW" => {
-                return Err(SelectError::not_implemented(format!(
-                    "The S3 Select function {name} is not implemented by this emulator yet"
-                )));
-            }
+            "TO_TIMESTAMP" => (Func::ToTimestamp, 1..=1),
+            "TO_STRING" => (Func::ToString, 2..=2),
+            "UTCNOW" => (Func::UtcNow, 0..=0),
+            "DATE_ADD" => (Func::DateAdd(self.date_part(true)?), 2..=2),
+            "DATE_DIFF" => (Func::DateDiff(self.date_part(true)?), 2..=2),
+            "EXTRACT" => return self.extract(level),
             _ => {
                 return Err(SelectError::new(
                     "UnsupportedFunction",
@@ -804,6 +800,39 @@ impl Parser {
             return Err(invalid_arguments());
         }
         self.node(Expr::Call(func, args), depth + 1)
+    }
+
+    /// The date part DATE_ADD, DATE_DIFF and EXTRACT name first (with the `,` after it for the
+    /// first two, when `comma`).
+    fn date_part(&mut self, comma: bool) -> Result<DatePart, SelectError> {
+        let part = match self.next() {
+            Some(Tok::Ident(w)) => DatePart::parse(&w),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            SelectError::new(
+                "ParseExpectedDatePart",
+                "Did not find the expected date part in the SQL expression.",
+            )
+        })?;
+        if comma {
+            self.expect_sym(",", || {
+                SelectError::new(
+                    "ParseExpectedArgumentDelimiter",
+                    "The expected argument delimiter in the SQL expression was not found.",
+                )
+            })?;
+        }
+        Ok(part)
+    }
+
+    /// `EXTRACT(part FROM timestamp)`.
+    fn extract(&mut self, level: usize) -> Result<P, SelectError> {
+        let part = self.date_part(false)?;
+        self.expect_kw("FROM")?;
+        let (e, d) = self.nest(level, Self::expr)?;
+        self.expect_sym(")", right_paren)?;
+        self.node(Expr::Call(Func::Extract(part), vec![e]), d + 1)
     }
 
     /// `SUBSTRING(s, start[, length])` or `SUBSTRING(s FROM start [FOR length])`.

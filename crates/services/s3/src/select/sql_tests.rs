@@ -103,7 +103,125 @@ fn errors_have_s3_codes() {
         code("SELECT 99999999999999999999 FROM S3Object"),
         "IntegerOverflow"
     );
-    assert_eq!(code("SELECT UTCNOW() FROM S3Object"), "NotImplemented");
+    assert_eq!(
+        code("SELECT DATE_ADD(fortnight, 1, `2010T`) FROM S3Object"),
+        "ParseExpectedDatePart"
+    );
+    assert_eq!(
+        code("SELECT EXTRACT(YEAR `2010T`) FROM S3Object"),
+        "ParseExpectedKeyword"
+    );
+    assert_eq!(
+        code("SELECT `2010-13T` FROM S3Object"),
+        "LexerInvalidIONLiteral"
+    );
+    assert_eq!(
+        code("SELECT `2010T FROM S3Object"),
+        "LexerInvalidIONLiteral"
+    );
+    assert_eq!(
+        code("SELECT UTCNOW(1) FROM S3Object"),
+        "EvaluatorInvalidArguments"
+    );
+}
+
+#[test]
+fn date_functions_parse() {
+    parse("SELECT UTCNOW(), TO_TIMESTAMP(s.d), TO_STRING(s.d, 'y-MM-dd'), DATE_ADD(day, 1, `2010-01-01T`), DATE_DIFF(month, `2010T`, s.d), EXTRACT(timezone_hour FROM s.d) FROM S3Object s").unwrap();
+}
+
+/// The filter of `SELECT * FROM S3Object WHERE <src>`.
+fn filter(src: &str) -> Expr {
+    parse(&format!("SELECT * FROM S3Object WHERE {src}"))
+        .unwrap()
+        .filter
+        .unwrap()
+}
+
+fn bin(op: BinOp, l: Expr, r: Expr) -> Expr {
+    Expr::Binary(op, Box::new(l), Box::new(r))
+}
+
+fn path(name: &str) -> Expr {
+    Expr::Path(vec![Step::Field {
+        name: name.into(),
+        quoted: false,
+    }])
+}
+
+fn int(n: i64) -> Expr {
+    Expr::Lit(Value::Int(n))
+}
+
+#[test]
+fn operators_bind_by_precedence_and_associate_left() {
+    let (a, b, c) = (path("a"), path("b"), path("c"));
+    assert_eq!(
+        filter("a OR b AND c"),
+        bin(BinOp::Or, a.clone(), bin(BinOp::And, b.clone(), c.clone()))
+    );
+    assert_eq!(
+        filter("a AND b OR c"),
+        bin(BinOp::Or, bin(BinOp::And, a.clone(), b.clone()), c.clone())
+    );
+    assert_eq!(
+        filter("a OR b OR c"),
+        bin(BinOp::Or, bin(BinOp::Or, a.clone(), b.clone()), c.clone())
+    );
+    assert_eq!(
+        filter("1 + 2 * 3 = 7"),
+        bin(
+            BinOp::Eq,
+            bin(BinOp::Add, int(1), bin(BinOp::Mul, int(2), int(3))),
+            int(7)
+        )
+    );
+    assert_eq!(
+        filter("8 - 4 - 2 < 3 || 'x'"),
+        bin(
+            BinOp::Lt,
+            bin(BinOp::Sub, bin(BinOp::Sub, int(8), int(4)), int(2)),
+            bin(BinOp::Concat, int(3), Expr::Lit(Value::Str("x".into())))
+        )
+    );
+    assert_eq!(
+        filter("8 / 4 % 3 * 2"),
+        bin(
+            BinOp::Mul,
+            bin(BinOp::Mod, bin(BinOp::Div, int(8), int(4)), int(3)),
+            int(2)
+        )
+    );
+    // NOT takes a comparison; BETWEEN's AND is its own, not a logical AND.
+    assert_eq!(
+        filter("NOT a = b AND c"),
+        bin(
+            BinOp::And,
+            Expr::Not(Box::new(bin(BinOp::Eq, a.clone(), b.clone()))),
+            c.clone()
+        )
+    );
+    assert_eq!(
+        filter("a BETWEEN 1 AND 2 AND c"),
+        bin(
+            BinOp::And,
+            Expr::Between {
+                expr: Box::new(a.clone()),
+                low: Box::new(int(1)),
+                high: Box::new(int(2)),
+                negated: false
+            },
+            c.clone()
+        )
+    );
+    assert_eq!(
+        filter("a = 1 OR b < 2 + 3"),
+        bin(
+            BinOp::Or,
+            bin(BinOp::Eq, a, int(1)),
+            bin(BinOp::Lt, b, bin(BinOp::Add, int(2), int(3)))
+        )
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 use std::cmp::Ordering;
 
+pub use super::time::Timestamp;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Missing,
@@ -13,6 +15,8 @@ pub enum Value {
     Str(String),
     List(Vec<Value>),
     Struct(Vec<(String, Value)>),
+    /// A timestamp (CAST AS TIMESTAMP, TO_TIMESTAMP, UTCNOW, a `` `…` `` literal).
+    Timestamp(Timestamp),
 }
 
 /// A number, as arithmetic sees it.
@@ -120,6 +124,9 @@ impl Value {
             Value::Float(f) if f.is_finite() => out.push_str(&format_float(*f)),
             Value::Float(_) => out.push_str("null"),
             Value::Str(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+            Value::Timestamp(t) => {
+                out.push_str(&serde_json::Value::String(super::time::format(t)).to_string())
+            }
             Value::List(l) => {
                 out.push('[');
                 for (i, v) in l.iter().enumerate() {
@@ -182,6 +189,7 @@ impl Value {
             Value::Int(n) => n.to_string(),
             Value::Float(f) => format_float(*f),
             Value::Str(s) => s.clone(),
+            Value::Timestamp(t) => super::time::format(t),
             Value::List(_) | Value::Struct(_) => {
                 let mut s = String::new();
                 self.write_json(&mut s);
@@ -205,6 +213,14 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Missing | Value::Null, _) | (_, Value::Missing | Value::Null) => None,
         (Value::Str(x), Value::Str(y)) => Some(x.as_str().cmp(y.as_str())),
+        (Value::Timestamp(x), Value::Timestamp(y)) => Some(x.instant().cmp(&y.instant())),
+        (Value::Timestamp(x), Value::Str(y)) => {
+            super::time::parse(y).map(|y| x.instant().cmp(&y.instant()))
+        }
+        (Value::Str(x), Value::Timestamp(y)) => {
+            super::time::parse(x).map(|x| x.instant().cmp(&y.instant()))
+        }
+        (Value::Timestamp(_), _) | (_, Value::Timestamp(_)) => None,
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Str(_)) => b.truth().map(|y| x.cmp(&y)),
         (Value::Str(_), Value::Bool(y)) => a.truth().map(|x| x.cmp(y)),

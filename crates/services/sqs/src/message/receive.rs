@@ -1,7 +1,7 @@
 //! Receiving: ReceiveMessage (visibility timeouts, FIFO group blocking and retried attempts,
 //! redrive to a dead-letter queue, long polling).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -167,6 +167,20 @@ impl Sqs {
                 }
             }
             let mut next_due: Option<u64> = None;
+            // A FIFO queue's visible messages by group, groups in the order of their first
+            // such message: a receive returns as many messages of one group as it can before
+            // it takes another group's, as SQS does. A group keeps at most `max` messages it
+            // can deliver, and only the first `max` groups that can deliver one are kept: the
+            // answer is within them. (Messages due for the dead-letter queue go there on the
+            // way, and take no place.)
+            let redriven = |m: &MessageRec| {
+                redrive
+                    .as_ref()
+                    .is_some_and(|r| m.receive_count >= r.max_receives)
+            };
+            let mut groups: Vec<(Vec<(Key, MessageRec)>, usize)> = Vec::new();
+            let mut group_at: HashMap<String, usize> = HashMap::new();
+            let mut delivering_groups = 0;
             for (k, rec) in t.scan_prefix(&model::messages_prefix(p, name)) {
                 let Rec::Message(m) = rec else { continue };
                 if m.sent_ms.saturating_add(retention) <= now {
@@ -174,18 +188,37 @@ impl Sqs {
                     continue;
                 }
                 match m.state(now) {
-                    MsgState::Visible => {
-                        if chosen.len() >= max {
-                            break;
+                    MsgState::Visible => match m.group_id.as_ref().filter(|_| fifo) {
+                        Some(g) if blocked.contains(g) => {}
+                        Some(g) => {
+                            let i = match group_at.get(g) {
+                                Some(&i) => i,
+                                None if delivering_groups < max => {
+                                    group_at.insert(g.clone(), groups.len());
+                                    groups.push((Vec::new(), 0));
+                                    groups.len() - 1
+                                }
+                                None => continue,
+                            };
+                            let (list, delivering) = &mut groups[i];
+                            if *delivering >= max {
+                                continue;
+                            }
+                            if !redriven(m) {
+                                if *delivering == 0 {
+                                    delivering_groups += 1;
+                                }
+                                *delivering += 1;
+                            }
+                            list.push((k.clone(), m.clone()));
                         }
-                        if fifo
-                            && let Some(g) = &m.group_id
-                            && blocked.contains(g)
-                        {
-                            continue;
+                        None => {
+                            if chosen.len() >= max {
+                                break;
+                            }
+                            chosen.push((k.clone(), m.clone()));
                         }
-                        chosen.push((k.clone(), m.clone()));
-                    }
+                    },
                     MsgState::InFlight | MsgState::Delayed => {
                         next_due = Some(next_due.map_or(m.visible_at, |d| d.min(m.visible_at)));
                         if fifo && let Some(g) = &m.group_id {
@@ -194,12 +227,18 @@ impl Sqs {
                     }
                 }
             }
+            chosen.extend(groups.into_iter().flat_map(|(list, _)| list));
             let mut changed = !expired.is_empty();
             for k in &expired {
                 t.remove(k);
             }
             let mut out = Vec::new();
             for (k, mut m) in chosen {
+                // A message moved to the dead-letter queue does not count: the group's next
+                // one (FIFO) takes its place.
+                if out.len() >= max {
+                    break;
+                }
                 if let Some(r) = &redrive
                     && m.receive_count >= r.max_receives
                 {

@@ -1,0 +1,156 @@
+//! A service on a manual clock for unit tests: every timer is moved, never slept through; a
+//! restart is the same records in a fresh service.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+use snapstack_service::RequestContext;
+
+use crate::{ManualClock, Req, Sqs, SqsError};
+
+const T0: u64 = 1_700_000_000_000;
+
+pub(crate) struct Env {
+    pub sqs: Sqs,
+    pub clock: Arc<ManualClock>,
+    pub ctx: RequestContext,
+}
+
+impl Env {
+    pub(crate) fn new() -> Env {
+        Env::at(T0)
+    }
+
+    pub(crate) fn at(now: u64) -> Env {
+        let clock = Arc::new(ManualClock(AtomicU64::new(now)));
+        Env {
+            sqs: Sqs::with_clock(clock.clone()),
+            clock,
+            ctx: RequestContext::from_scope(None),
+        }
+    }
+
+    /// The same records in a fresh service, as a restart's load gives them.
+    pub(crate) fn restarted(&self) -> Env {
+        let env = Env::at(self.clock.0.load(Ordering::SeqCst));
+        env.sqs
+            .store
+            .replace(self.sqs.store.snapshot().map().clone());
+        env.sqs.rescan_move_tasks();
+        env
+    }
+
+    pub(crate) fn advance(&self, ms: u64) {
+        self.clock.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    pub(crate) fn call(&self, op: &str, input: Value) -> Result<Value, SqsError> {
+        let req = Req {
+            ctx: &self.ctx,
+            host: "localhost:4566",
+            urls: &crate::queue::DYNAMIC_URLS,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(self.sqs.handle(&req, op, input))
+            .map(|o| o.body)
+    }
+
+    pub(crate) fn ok(&self, op: &str, input: Value) -> Value {
+        self.call(op, input)
+            .unwrap_or_else(|e| panic!("{op} failed: {e}"))
+    }
+
+    pub(crate) fn create(&self, name: &str, attrs: Value) -> String {
+        self.ok(
+            "CreateQueue",
+            json!({"QueueName": name, "Attributes": attrs}),
+        )["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub(crate) fn arn(&self, url: &str) -> String {
+        self.ok(
+            "GetQueueAttributes",
+            json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
+        )["Attributes"]["QueueArn"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub(crate) fn count(&self, url: &str) -> u64 {
+        self.ok(
+            "GetQueueAttributes",
+            json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]}),
+        )["Attributes"]["ApproximateNumberOfMessages"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// A source queue whose messages went to its dead-letter queue (`n` of them, one receive
+    /// each): (source url, dlq url, dlq arn).
+    pub(crate) fn dead_letters(&self, n: usize) -> (String, String, String) {
+        let dlq = self.create("dlq", json!({}));
+        let dlq_arn = self.arn(&dlq);
+        let policy = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
+        let src = self.create(
+            "src",
+            json!({"RedrivePolicy": policy, "VisibilityTimeout": "1"}),
+        );
+        for i in 0..n {
+            self.ok(
+                "SendMessage",
+                json!({"QueueUrl": src, "MessageBody": format!("m{i}")}),
+            );
+        }
+        // One receive each, then the next receive moves them to the dead-letter queue.
+        let mut seen = 0;
+        while seen < n {
+            let got = self.ok(
+                "ReceiveMessage",
+                json!({"QueueUrl": src, "MaxNumberOfMessages": 10}),
+            );
+            seen += got["Messages"].as_array().map_or(0, Vec::len);
+        }
+        self.advance(1_500);
+        let got = self.ok(
+            "ReceiveMessage",
+            json!({"QueueUrl": src, "MaxNumberOfMessages": 10}),
+        );
+        assert!(got.get("Messages").is_none_or(|m| m == &json!([])));
+        assert_eq!(self.count(&dlq), n as u64);
+        (src, dlq, dlq_arn)
+    }
+
+    /// ReceiveMessage with every attribute, `extra` added to the input.
+    pub(crate) fn receive(&self, url: &str, extra: Value) -> Vec<Value> {
+        let mut input =
+            json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "AttributeNames": ["All"]});
+        if let (Value::Object(a), Value::Object(b)) = (&mut input, extra) {
+            a.extend(b);
+        }
+        self.ok("ReceiveMessage", input)["Messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The bodies of messages.
+    pub(crate) fn bodies(msgs: &[Value]) -> Vec<String> {
+        msgs.iter()
+            .map(|m| m["Body"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    pub(crate) fn task(&self, arn: &str) -> Value {
+        self.ok("ListMessageMoveTasks", json!({"SourceArn": arn}))["Results"][0].clone()
+    }
+}
