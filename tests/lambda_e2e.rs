@@ -1,7 +1,9 @@
 //! Lambda end to end beyond `server_e2e.rs`'s two tests: function URLs under a custom
 //! `LOCALSTACK_HOST`, layers, Kinesis event source mappings, provisioned concurrency and code
 //! signing, and 100 queued asynchronous invocations across a kill -9
-//! (`tests/e2e/lambda_more.py`, driven with boto3 and plain urllib).
+//! (`tests/e2e/lambda_more.py`, driven with boto3 and plain urllib); recursion, runtime
+//! management and scaling configurations, capacity providers, image functions, response
+//! streams and durable executions (`tests/e2e/lambda_managed.py`).
 
 mod common;
 
@@ -77,4 +79,39 @@ fn lambda_hundred_queued_invocations_survive_kill9() {
         .unwrap();
     // At most the attempts running at the kill (reserved concurrency 1) may run twice.
     assert!(dups <= 1, "{dups} duplicates");
+}
+
+/// The operations added last (`tests/e2e/lambda_managed.py`): recursion, runtime management
+/// and scaling configurations, capacity providers, image functions, InvokeWithResponseStream;
+/// the settings survive a kill -9.
+#[test]
+fn lambda_managed_settings_images_and_response_streams() {
+    let vol = tempdir();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(vol.path(), &env);
+    s.script("lambda_managed.py", &["managed"]);
+    s.kill9();
+    let mut s = Server::start(vol.path(), &env);
+    s.script("lambda_managed.py", &["managed-after"]);
+}
+
+/// Durable executions: a synchronous one to its end, one waiting on a callback, one stopped,
+/// one on a timer; after a kill -9 the timer fires and the callback completes its execution.
+#[test]
+fn lambda_durable_executions_survive_kill9() {
+    let vol = tempdir();
+    let state = vol.path().join("durable.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut s = Server::start(vol.path(), &env);
+    s.script("lambda_managed.py", &["durable-prepare", state]);
+    s.kill9();
+    let mut s = Server::start(vol.path(), &env);
+    s.script("lambda_managed.py", &["durable-check", state]);
 }

@@ -425,7 +425,7 @@ def cmd_errors():
         ("apigateway", lambda c: c.get_rest_apis(), "GetRestApis"),
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("appsync", lambda c: c.list_graphql_apis(), "ListGraphqlApis"),
-        ("lambda", lambda c: c.list_capacity_providers(), "ListCapacityProviders"),
+        ("apigateway", lambda c: c.get_api_keys(), "GetApiKeys"),
         ("iam", lambda c: c.list_delegation_requests(), "ListDelegationRequests"),
         ("iam", lambda c: c.get_human_readable_summary(
             EntityArn="arn:aws:iam::000000000000:user/x"), "GetHumanReadableSummary"),

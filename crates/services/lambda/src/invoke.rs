@@ -48,6 +48,23 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// The error of invoking a container image function: this host has no container executor.
+pub(crate) fn no_container_executor(
+    ctx: &RequestContext,
+    name: &str,
+    c: &Config,
+) -> Option<LambdaError> {
+    let uri = crate::ops::functions::image_of(c)?;
+    Some(LambdaError::new(
+        500,
+        "ServiceException",
+        format!(
+            "Function {} uses the container image {uri}, and no container executor is available on this host (Docker is not present): image functions are stored but cannot run here.",
+            crate::output::config_arn(ctx, name, c)
+        ),
+    ))
+}
+
 impl Lambda {
     /// The configuration an invocation runs: the qualifier's, an alias's primary or (by its
     /// weight) additional version.
@@ -186,6 +203,14 @@ impl Lambda {
         request_id: &str,
         payload: Vec<u8>,
     ) -> Outcome {
+        if let Some(e) = no_container_executor(ctx, name, c) {
+            return Outcome {
+                payload: crate::exec::error_payload("Runtime.Unavailable", &e.message),
+                function_error: Some("Unhandled".into()),
+                log: format!("{}\n", e.message),
+                duration_ms: 0.0,
+            };
+        }
         let spec = self.spec(ctx, name, c);
         let engine = self.engine().clone();
         let blob = c.code;
@@ -238,6 +263,25 @@ impl Lambda {
             payload
         };
         let (config, reserved) = self.target(ctx, &r)?;
+        // Asynchronous invocations of an image function are accepted and fail in the queue
+        // (retries, then the DLQ or the on-failure destination), as a failing function does.
+        if kind == "RequestResponse"
+            && let Some(e) = no_container_executor(ctx, &r.name, &config)
+        {
+            return Err(e);
+        }
+        if kind != "DryRun" && crate::durable::is_durable(&config) {
+            return self
+                .start_durable(
+                    ctx,
+                    &r,
+                    &config,
+                    kind,
+                    payload,
+                    s(input, "DurableExecutionName"),
+                )
+                .await;
+        }
         match kind {
             "DryRun" => Ok(Done::read(json!({ "StatusCode": 204 }))),
             "Event" => {

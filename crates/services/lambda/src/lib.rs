@@ -9,11 +9,12 @@
 //! kill -9 runs after the restart.
 
 pub mod code;
+mod durable;
 mod error;
 mod esm;
-mod esm_dynamodb;
 pub mod exec;
 mod invoke;
+mod invoke_stream;
 pub mod model;
 mod names;
 mod ops;
@@ -22,6 +23,8 @@ mod queue;
 mod service;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
 mod urls;
 
 use std::path::PathBuf;

@@ -106,6 +106,106 @@ pub enum LambdaRecord {
     StreamCursor(StreamCursor),
     /// The tags of an event source mapping, beside its [`Mapping`].
     MappingTags(MappingTags),
+    /// A function's recursive loop detection setting (`PutFunctionRecursionConfig`).
+    Recursion(Recursion),
+    /// A version's runtime management configuration (`PutRuntimeManagementConfig`).
+    RuntimeManagement(RuntimeManagement),
+    /// A published version's scaling configuration (`PutFunctionScalingConfig`).
+    Scaling(Scaling),
+    /// A capacity provider (Lambda Managed Instances).
+    CapacityProvider(CapacityProvider),
+    /// A durable execution: its operations, history and deadlines.
+    DurableExecution(DurableExecution),
+    /// A callback of a durable execution, by its id.
+    DurableCallback(DurableCallback),
+}
+
+/// `PutFunctionRecursionConfig`: `Allow` or `Terminate` (the default when absent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recursion {
+    pub function: String,
+    pub recursive_loop: String,
+}
+
+/// `PutRuntimeManagementConfig` of one version (`$LATEST` or a number).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeManagement {
+    pub function: String,
+    pub qualifier: String,
+    /// `Auto`, `FunctionUpdate` or `Manual`.
+    pub update_on: String,
+    /// With `Manual`: the runtime version the function is pinned to.
+    pub runtime_version_arn: Option<String>,
+}
+
+/// `PutFunctionScalingConfig` of one published version (or `$LATEST.PUBLISHED`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scaling {
+    pub function: String,
+    pub qualifier: String,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+/// A capacity provider: where Lambda Managed Instances functions run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityProvider {
+    pub name: String,
+    /// `Pending`, `Active`, `Failed` or `Deleting`.
+    pub state: String,
+    /// The members as AWS returns them (VpcConfig, PermissionsConfig, InstanceRequirements,
+    /// CapacityProviderScalingConfig, KmsKeyArn): a JSON object in the neutral shape.
+    pub config: String,
+    pub tags: Vec<(String, String)>,
+    pub created_ms: u64,
+    pub last_modified_ms: u64,
+}
+
+/// A durable execution of a function created with `DurableConfig`. Keyed outside the
+/// partitions (the sweeper scans them all); `due_ms` is when it must be invoked again (a wait
+/// ended, a step's retry is due, a callback completed), `deadline_ms` its execution timeout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DurableExecution {
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    /// The version that runs: `$LATEST` or a number.
+    pub version: String,
+    /// The qualifier the execution was started with (an alias), if any.
+    pub qualifier: Option<String>,
+    pub name: String,
+    pub input: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `STOPPED`.
+    pub status: String,
+    pub result: Option<String>,
+    /// The `ErrorObject` (JSON) of a failed, timed out or stopped execution.
+    pub error: Option<String>,
+    pub started_ms: u64,
+    pub ended_ms: Option<u64>,
+    pub deadline_ms: u64,
+    pub retention_days: u32,
+    /// The `Operation`s (JSON each, neutral shape), in the order started.
+    pub operations: Vec<String>,
+    /// The history events (JSON each, neutral shape, without their ids).
+    pub events: Vec<String>,
+    /// The number of the current checkpoint token.
+    pub token: u64,
+    /// When to invoke the function again (`None`: nothing to do until a callback or a timer).
+    pub due_ms: Option<u64>,
+    /// Operation ids the service changed since the last checkpoint (timers, callbacks).
+    pub changed: Vec<String>,
+    /// Invocations so far.
+    pub invocations: u32,
+}
+
+/// A callback started by a durable execution: the execution and operation it completes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DurableCallback {
+    pub callback_id: String,
+    pub execution: String,
+    pub operation: String,
+    pub account: String,
 }
 
 /// The tags of an event source mapping (`TagResource` on its `EventSourceMappingArn`).
@@ -356,5 +456,40 @@ pub mod keys {
     /// An event source mapping's tags, beside its mapping.
     pub fn mapping_tags(uuid: &str) -> Key {
         Key::builder().str("~esm-tags").str(uuid).build()
+    }
+    /// Every stream cursor (the records of mappings made before the shared stream code).
+    pub fn cursors() -> Key {
+        Key::builder().str("~esmc").build()
+    }
+    pub fn recursion(p: &Partition, name: &str) -> Key {
+        p.key().str("rec").str(name).build()
+    }
+    pub fn runtime_management(p: &Partition, name: &str, qualifier: &str) -> Key {
+        p.key().str("rtm").str(name).str(qualifier).build()
+    }
+    pub fn runtime_managements(p: &Partition, name: &str) -> Key {
+        p.key().str("rtm").str(name).build()
+    }
+    pub fn scaling(p: &Partition, name: &str, qualifier: &str) -> Key {
+        p.key().str("fsc").str(name).str(qualifier).build()
+    }
+    pub fn scalings(p: &Partition, name: &str) -> Key {
+        p.key().str("fsc").str(name).build()
+    }
+    pub fn capacity_provider(p: &Partition, name: &str) -> Key {
+        p.key().str("cp").str(name).build()
+    }
+    pub fn capacity_providers(p: &Partition) -> Key {
+        p.key().str("cp").build()
+    }
+    /// Durable executions live outside the partitions (the sweeper scans them all).
+    pub fn durable(id: &str) -> Key {
+        Key::builder().str("~dex").str(id).build()
+    }
+    pub fn durables() -> Key {
+        Key::builder().str("~dex").build()
+    }
+    pub fn callback(id: &str) -> Key {
+        Key::builder().str("~dcb").str(id).build()
     }
 }

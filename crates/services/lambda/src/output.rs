@@ -7,6 +7,9 @@ use snapstack_service::RequestContext;
 use crate::model::{Alias, Config};
 use crate::names::function_arn;
 
+/// The extras member holding an image function's `ImageUri` (private: not an output member).
+pub const IMAGE_URI: &str = "_ImageUri";
+
 /// Lambda's `LastModified`: `2024-01-01T12:00:00.000+0000`.
 pub fn last_modified(ms: u64) -> String {
     let s = snapstack_protocol::codec::time::iso8601(ms as i64, true);
@@ -29,9 +32,13 @@ pub fn configuration(ctx: &RequestContext, name: &str, c: &Config) -> Value {
     let mut o = Map::new();
     o.insert("FunctionName".into(), json!(name));
     o.insert("FunctionArn".into(), json!(config_arn(ctx, name, c)));
-    o.insert("Runtime".into(), json!(c.runtime));
+    if !c.runtime.is_empty() {
+        o.insert("Runtime".into(), json!(c.runtime));
+    }
     o.insert("Role".into(), json!(c.role));
-    o.insert("Handler".into(), json!(c.handler));
+    if !c.handler.is_empty() {
+        o.insert("Handler".into(), json!(c.handler));
+    }
     o.insert("CodeSize".into(), json!(c.code_size));
     o.insert("Description".into(), json!(c.description));
     o.insert("Timeout".into(), json!(c.timeout));
@@ -66,7 +73,9 @@ pub fn configuration(ctx: &RequestContext, name: &str, c: &Config) -> Value {
     }
     if let Ok(Value::Object(extra)) = serde_json::from_str::<Value>(&c.extra) {
         for (k, v) in extra {
-            o.insert(k, v);
+            if !k.starts_with('_') {
+                o.insert(k, v);
+            }
         }
     }
     Value::Object(o)

@@ -150,6 +150,28 @@ impl Lambda {
             "GetFunctionCodeSigningConfig" => self.get_function_csc(ctx, input),
             "DeleteFunctionCodeSigningConfig" => self.delete_function_csc(ctx, input),
             "ListFunctionsByCodeSigningConfig" => self.list_functions_by_csc(ctx, input),
+            "GetFunctionRecursionConfig" => self.get_recursion(ctx, input),
+            "PutFunctionRecursionConfig" => self.put_recursion(ctx, input),
+            "GetRuntimeManagementConfig" => self.get_runtime_management(ctx, input),
+            "PutRuntimeManagementConfig" => self.put_runtime_management(ctx, input),
+            "GetFunctionScalingConfig" => self.get_scaling(ctx, input),
+            "PutFunctionScalingConfig" => self.put_scaling(ctx, input),
+            "CreateCapacityProvider" => self.create_provider(ctx, input),
+            "GetCapacityProvider" => self.get_provider_op(ctx, input),
+            "UpdateCapacityProvider" => self.update_provider(ctx, input),
+            "DeleteCapacityProvider" => self.delete_provider(ctx, input),
+            "ListCapacityProviders" => self.list_providers(ctx, input),
+            "ListFunctionVersionsByCapacityProvider" => self.list_provider_versions(ctx, input),
+            "InvokeWithResponseStream" => self.invoke_op(ctx, input).await,
+            "GetDurableExecution" => self.get_durable_op(ctx, input),
+            "GetDurableExecutionHistory" => self.durable_history(ctx, input),
+            "GetDurableExecutionState" => self.durable_state(ctx, input),
+            "ListDurableExecutionsByFunction" => self.list_durables(ctx, input),
+            "CheckpointDurableExecution" => self.checkpoint_durable(ctx, input),
+            "StopDurableExecution" => self.stop_durable(ctx, input),
+            "SendDurableExecutionCallbackSuccess" => self.callback_done(ctx, input, "SUCCEEDED"),
+            "SendDurableExecutionCallbackFailure" => self.callback_done(ctx, input, "FAILED"),
+            "SendDurableExecutionCallbackHeartbeat" => self.callback_heartbeat(ctx, input),
             _ => return None,
         })
     }
@@ -233,6 +255,9 @@ impl Lambda {
                 );
             }
         };
+        if op == "InvokeWithResponseStream" {
+            return (self.invoke_stream(rt, ctx, &input).await, op);
+        }
         let done = match self.call(rt, ctx, op, &input).await {
             Ok(d) => d,
             Err(e) => return (e.into_response(&ctx.request_id), op),
@@ -449,6 +474,7 @@ impl Service for Lambda {
             }
         });
         tokio::spawn(self.clone().run_mappings(rt.clone(), stop.clone()));
+        tokio::spawn(self.clone().run_durables(rt.clone(), stop.clone()));
         tokio::spawn(self.run_queue(rt, stop));
     }
 

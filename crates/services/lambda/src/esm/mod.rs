@@ -1,10 +1,12 @@
 //! Event source mappings: Create/Get/List/Update/DeleteEventSourceMapping, and the poller (a
 //! task started by `Service::start`) that gives each enabled mapping a batch from its source.
-//! One file per source: [`sqs`] (queues), [`kinesis`] (streams); a source is its `poll_*`
+//! One file per source: [`sqs`] (queues), [`kinesis`] (streams), [`dynamodb`] (table
+//! streams); a source is its `poll_*`
 //! function, called from [`Lambda::poll_once`] by the kind of the mapping's `EventSourceArn`.
 //! Stream sources share [`stream`]: their settings, a record beside the [`Mapping`], and the
 //! processing of a shard's batch with a checkpoint per shard.
 
+mod dynamodb;
 mod kinesis;
 mod sqs;
 pub(crate) mod stream;
@@ -50,13 +52,16 @@ impl Lambda {
             "EventSourceMappingArn": format!("arn:aws:lambda:{}:{}:event-source-mapping:{}", m.region, m.account, m.uuid),
             "FunctionResponseTypes": if m.report_item_failures { json!(["ReportBatchItemFailures"]) } else { json!([]) },
         });
-        if let Some(sm) = self.stream_settings(&m.uuid) {
-            stream::describe(&mut o, &sm);
+        match self.stream_settings(&m.uuid) {
+            Some(sm) => stream::describe(&mut o, &sm),
+            None => dynamodb::describe_cursor(self, &m.uuid, &mut o),
+        }
+        if SourceKind::of(&m.source_arn) == Some(SourceKind::DynamoDb) {
+            o["TumblingWindowInSeconds"] = json!(0);
         }
         if let Some(o) = o.as_object_mut() {
             o.retain(|_, v| !v.is_null());
         }
-        crate::esm_dynamodb::describe(self, m, &mut o);
         o
     }
 
@@ -82,14 +87,14 @@ impl Lambda {
                 "Unrecognized event source, must be kafka or specify an EventSourceArn",
             ));
         };
-        if crate::esm_dynamodb::is_stream_arn(source) {
-            return self.create_stream_mapping(ctx, input, &r, source);
-        }
         let Some(kind) = SourceKind::of(source) else {
             return Err(LambdaError::invalid(format!(
-                "Unsupported event source {source}: this emulator maps SQS queues and Kinesis streams"
+                "Unsupported event source {source}: this emulator maps SQS queues, Kinesis streams and DynamoDB streams"
             )));
         };
+        if kind == SourceKind::DynamoDb {
+            dynamodb::check_start(input)?;
+        }
         let default_batch = if kind == SourceKind::Sqs { 10 } else { 100 };
         let batch = input
             .get("BatchSize")
@@ -114,7 +119,9 @@ impl Lambda {
         let uuid = self.uuid();
         let stream_settings = match kind {
             SourceKind::Sqs => None,
-            SourceKind::Kinesis => Some(stream::settings(input, &uuid, self.now())?),
+            SourceKind::Kinesis | SourceKind::DynamoDb => {
+                Some(stream::settings(input, &uuid, self.now())?)
+            }
         };
         let existing = self
             .store
@@ -131,6 +138,14 @@ impl Lambda {
                 }
                 _ => None,
             });
+        if let Some(uuid) = &existing
+            && kind == SourceKind::DynamoDb
+        {
+            return Err(LambdaError::conflict(format!(
+                "The event source arn (\" {source} \") and function (\" {} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}",
+                r.name
+            )));
+        }
         if let Some(uuid) = existing {
             return Err(LambdaError::conflict(format!(
                 "An event source mapping with {} arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
@@ -265,7 +280,7 @@ impl Lambda {
             txn.remove(&keys::mapping(&m.uuid));
             txn.remove(&keys::stream_mapping(&m.uuid));
             txn.remove_prefix(&keys::checkpoints(&m.uuid));
-            crate::esm_dynamodb::forget(txn, &m.uuid);
+            txn.remove(&keys::cursor(&m.uuid));
             tags::forget(txn, &m.uuid);
         });
         out["State"] = json!("Deleting");
@@ -291,6 +306,7 @@ impl Lambda {
                     continue;
                 }
             }
+            self.migrate_cursors();
             let mappings: Vec<Mapping> = self
                 .store
                 .snapshot()
@@ -321,12 +337,10 @@ impl Lambda {
 
     /// One batch of one mapping, by the kind of its source.
     async fn poll_once(&self, rt: &dyn Runtime, m: &Mapping) {
-        if crate::esm_dynamodb::is_stream_arn(&m.source_arn) {
-            return self.poll_stream(rt, m).await;
-        }
         match SourceKind::of(&m.source_arn) {
             Some(SourceKind::Sqs) => self.poll_sqs(rt, m).await,
             Some(SourceKind::Kinesis) => self.poll_kinesis(rt, m).await,
+            Some(SourceKind::DynamoDb) => self.poll_dynamodb(rt, m).await,
             None => {}
         }
     }
@@ -337,6 +351,7 @@ impl Lambda {
 pub(crate) enum SourceKind {
     Sqs,
     Kinesis,
+    DynamoDb,
 }
 
 impl SourceKind {
@@ -345,6 +360,8 @@ impl SourceKind {
             Some(SourceKind::Sqs)
         } else if arn.starts_with("arn:aws:kinesis:") && arn.contains(":stream/") {
             Some(SourceKind::Kinesis)
+        } else if dynamodb::is_stream_arn(arn) {
+            Some(SourceKind::DynamoDb)
         } else {
             None
         }
@@ -355,6 +372,7 @@ impl SourceKind {
         match self {
             SourceKind::Sqs => "SQS",
             SourceKind::Kinesis => "Kinesis",
+            SourceKind::DynamoDb => "DynamoDB",
         }
     }
 }

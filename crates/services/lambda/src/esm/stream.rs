@@ -1,4 +1,4 @@
-//! What stream sources (Kinesis, DynamoDB Streams) share: their settings
+//! What stream sources (Kinesis, DynamoDB Streams: [`super::kinesis`], [`super::dynamodb`]) share: their settings
 //! ([`StreamMapping`]: starting position, bisect on error, retry attempts, maximum record age,
 //! on-failure destination), and the processing of one shard's batch: invoke the function,
 //! bisect a failed batch when asked, retry, give up to the on-failure destination, and keep the
@@ -160,7 +160,7 @@ impl Lambda {
     }
 
     /// Write a shard's checkpoint (only while the mapping exists), durably.
-    async fn set_checkpoint(&self, rt: &dyn Runtime, c: Checkpoint) {
+    pub(super) async fn set_checkpoint(&self, rt: &dyn Runtime, c: Checkpoint) {
         let (_, v) = self.store.write(|txn| {
             if txn.contains(&keys::mapping(&c.uuid)) {
                 txn.insert(

@@ -103,6 +103,14 @@ fn extra_members(input: &Value, base: &str) -> String {
     if let Some(l) = input.get("LoggingConfig") {
         extra.insert("LoggingConfig".into(), l.clone());
     }
+    for k in ["DurableConfig", "CapacityProviderConfig", "TenancyConfig"] {
+        if let Some(v) = input.get(k) {
+            extra.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(ic) = input.get("ImageConfig") {
+        extra.insert("ImageConfigResponse".into(), json!({ "ImageConfig": ic }));
+    }
     if let Some(a) = input.get("SnapStart").and_then(|s| s.get("ApplyOn")) {
         extra.insert(
             "SnapStart".into(),
@@ -167,15 +175,30 @@ impl Lambda {
     ) -> LResult<Done> {
         let r = super::names_only(ctx, input)?;
         let name = r.name;
-        if s(input, "PackageType") == Some("Image") {
-            return Err(LambdaError::invalid(
-                "Container image functions are not supported by this emulator; use a zip package",
-            ));
-        }
-        let (Some(runtime), Some(handler)) = (s(input, "Runtime"), s(input, "Handler")) else {
-            return Err(LambdaError::invalid(
-                "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
-            ));
+        let image = s(input, "PackageType") == Some("Image");
+        let code_in = input.get("Code").unwrap_or(&Value::Null);
+        let (runtime, handler) = if image {
+            if input.get("Runtime").is_some()
+                || input.get("Handler").is_some()
+                || input.get("Layers").is_some()
+            {
+                return Err(LambdaError::invalid(
+                    "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.",
+                ));
+            }
+            ("", "")
+        } else {
+            if code_in.get("ImageUri").is_some() {
+                return Err(LambdaError::invalid(
+                    "Please don't provide ImageUri when the intended function PackageType is Zip.",
+                ));
+            }
+            let (Some(runtime), Some(handler)) = (s(input, "Runtime"), s(input, "Handler")) else {
+                return Err(LambdaError::invalid(
+                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+                ));
+            };
+            (runtime, handler)
         };
         let env = env_vars(input)?.unwrap_or_default();
         if self.get_function(ctx, &name).is_ok() {
@@ -183,10 +206,16 @@ impl Lambda {
                 "Function already exist: {name}"
             )));
         }
-        let zip = self
-            .code_bytes(rt, ctx, input.get("Code").unwrap_or(&Value::Null))
-            .await?;
-        let stored = blocking(|| code::store(self.engine(), &zip))?;
+        self.check_provider_config(ctx, input)?;
+        let mut extra = extra_members(input, "{}");
+        let stored = if image {
+            let uri = image_uri(code_in)?;
+            extra = with_image(&extra, &uri);
+            blocking(|| image_code(self.engine(), &uri))?
+        } else {
+            let zip = self.code_bytes(rt, ctx, code_in).await?;
+            blocking(|| code::store(self.engine(), &zip))?
+        };
         let now = self.now();
         let config = Config {
             runtime: runtime.to_string(),
@@ -219,7 +248,7 @@ impl Lambda {
                         .collect()
                 })
                 .unwrap_or_else(|| vec!["x86_64".into()]),
-            extra: self.fix_layers(ctx, extra_members(input, "{}"))?,
+            extra: self.fix_layers(ctx, extra)?,
         };
         let tags: Vec<(String, String)> = input
             .get("Tags")
@@ -286,6 +315,9 @@ impl Lambda {
         let f = self.get_function(ctx, &r.name)?;
         let c = self.config_of(ctx, &f, r.qualifier.as_deref())?;
         let mut conf = configuration(ctx, &f.name, &c);
+        if let Some(rv) = self.runtime_version_config(ctx, &f.name, &c) {
+            conf["RuntimeVersionConfig"] = rv;
+        }
         if let Some(q) = r.qualifier.as_deref().filter(|q| !is_version(q)) {
             conf["FunctionArn"] = json!(crate::names::function_arn(ctx, &f.name, Some(q)));
         }
@@ -302,9 +334,17 @@ impl Lambda {
             c.revision_id,
             url_safe(&c.code_sha256),
         );
+        let code = match image_of(&c) {
+            Some(uri) => json!({
+                "RepositoryType": "ECR",
+                "ImageUri": uri,
+                "ResolvedImageUri": resolved_image(&uri, &c.code_sha256),
+            }),
+            None => json!({"RepositoryType": "S3", "Location": location}),
+        };
         let mut out = json!({
             "Configuration": conf,
-            "Code": {"RepositoryType": "S3", "Location": location},
+            "Code": code,
         });
         if !f.tags.is_empty() {
             let t: Map<String, Value> = f.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -376,8 +416,26 @@ impl Lambda {
         let r = super::names_only(ctx, input)?;
         let f = self.get_function(ctx, &r.name)?;
         revision_check(s(input, "RevisionId"), &f.latest.revision_id)?;
-        let zip = self.code_bytes(rt, ctx, input).await?;
-        let stored = blocking(|| code::store(self.engine(), &zip))?;
+        let image = crate::ops::managed::is_image(&f.latest);
+        let mut new_extra = None;
+        let stored = if image {
+            if input.get("ZipFile").is_some() || input.get("S3Bucket").is_some() {
+                return Err(LambdaError::invalid(
+                    "Please provide ImageUri when updating a function with packageType Image.",
+                ));
+            }
+            let uri = image_uri(input)?;
+            new_extra = Some(with_image(&f.latest.extra, &uri));
+            blocking(|| image_code(self.engine(), &uri))?
+        } else {
+            if input.get("ImageUri").is_some() {
+                return Err(LambdaError::invalid(
+                    "Please don't provide ImageUri when updating a function with packageType Zip.",
+                ));
+            }
+            let zip = self.code_bytes(rt, ctx, input).await?;
+            blocking(|| code::store(self.engine(), &zip))?
+        };
         if input.get("DryRun").and_then(Value::as_bool) == Some(true) {
             let mut c = f.latest.clone();
             c.code_sha256 = stored.sha256;
@@ -400,6 +458,9 @@ impl Lambda {
             f.latest.code_size = stored.size;
             f.latest.last_modified_ms = now;
             f.latest.revision_id = new_rev;
+            if let Some(e) = new_extra {
+                f.latest.extra = e;
+            }
             let shown = if publish {
                 Some(publish_in(txn, &p, &mut f, None, pub_rev))
             } else {
@@ -425,6 +486,7 @@ impl Lambda {
     ) -> LResult<Done> {
         let r = super::names_only(ctx, input)?;
         let env = env_vars(input)?;
+        self.check_provider_config(ctx, input)?;
         let now = self.now();
         let rev = self.uuid();
         let p = ctx.partition.clone();
@@ -496,6 +558,9 @@ impl Lambda {
                     crate::urls::forget(txn, &p.account, &p.region, &name, None);
                     txn.remove_prefix(&keys::provisioned_of(&p, &name));
                     txn.remove(&keys::function_code_signing(&p, &name));
+                    txn.remove(&keys::recursion(&p, &name));
+                    txn.remove_prefix(&keys::runtime_managements(&p, &name));
+                    txn.remove_prefix(&keys::scalings(&p, &name));
                     Ok(())
                 }
                 Some("$LATEST") => Err(LambdaError::invalid(
@@ -649,6 +714,77 @@ fn publish_in(
         }),
     );
     c
+}
+
+/// The `ImageUri` of a `Code` (or UpdateFunctionCode input), checked as an ECR image URI.
+fn image_uri(code: &Value) -> LResult<String> {
+    let Some(uri) = s(code, "ImageUri") else {
+        return Err(LambdaError::invalid(
+            "Please provide ImageUri when the intended function PackageType is Image.",
+        ));
+    };
+    let (repo, _) = uri.split_once('/').unwrap_or(("", ""));
+    let tagged = uri
+        .rsplit_once('/')
+        .is_some_and(|(_, last)| last.contains(':'))
+        || uri.contains("@sha256:");
+    if repo.is_empty() || !tagged || uri.len() > 1024 || uri.chars().any(char::is_whitespace) {
+        return Err(LambdaError::invalid(format!(
+            "Source image {uri} is not valid. Provide a valid source image."
+        )));
+    }
+    Ok(uri.to_string())
+}
+
+/// The stored "code" of an image function: the image's digest as `CodeSha256` (the one in the
+/// URI, else one derived from it), the URI as its blob (never run: no container executor).
+fn image_code(engine: &snapstack_engine::Engine, uri: &str) -> LResult<code::Code> {
+    use sha2::Digest;
+    let digest = match uri.split_once("@sha256:") {
+        Some((_, d)) => d.to_string(),
+        None => sha2::Sha256::digest(uri.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    };
+    let mut w = engine.blob_writer();
+    w.write(uri.as_bytes()).map_err(|e| {
+        LambdaError::service(format!("The image reference could not be stored: {e}"))
+    })?;
+    let (blob, _) = w.finish().map_err(|e| {
+        LambdaError::service(format!("The image reference could not be stored: {e}"))
+    })?;
+    Ok(code::Code {
+        blob,
+        sha256: digest,
+        size: 0,
+    })
+}
+
+/// Extras with the image members: `PackageType` and the (private) image URI.
+fn with_image(extra: &str, uri: &str) -> String {
+    let mut m: Map<String, Value> = serde_json::from_str(extra).unwrap_or_default();
+    m.insert("PackageType".into(), json!("Image"));
+    m.insert(crate::output::IMAGE_URI.into(), json!(uri));
+    Value::Object(m).to_string()
+}
+
+/// The image URI of an image function's configuration.
+pub(crate) fn image_of(c: &Config) -> Option<String> {
+    crate::ops::managed::extra_member(c, crate::output::IMAGE_URI)
+        .and_then(|v| v.as_str().map(String::from))
+}
+
+/// `ResolvedImageUri`: the repository with the digest.
+fn resolved_image(uri: &str, digest: &str) -> String {
+    if uri.contains("@sha256:") {
+        return uri.to_string();
+    }
+    let repo = match uri.rsplit_once('/') {
+        Some((head, last)) => format!("{head}/{}", last.split(':').next().unwrap_or(last)),
+        None => uri.to_string(),
+    };
+    format!("{repo}@sha256:{digest}")
 }
 
 pub(crate) fn url_safe(sha: &str) -> String {

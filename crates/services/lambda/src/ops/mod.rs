@@ -1,9 +1,11 @@
 //! The control-plane operations, by concept.
 
 pub mod aliases;
+pub mod capacity;
 pub mod extras;
 pub mod functions;
 pub mod layers;
+pub mod managed;
 pub mod settings;
 
 use serde_json::Value;

@@ -13,6 +13,15 @@ use crate::{LResult, Lambda, LambdaError};
 pub const ACCOUNT_CONCURRENCY: u64 = 1000;
 const MIN_UNRESERVED: u64 = 100;
 
+/// The capacity provider a tagging ARN names, if it names one.
+fn provider_in(resource: &str) -> Option<&str> {
+    if resource.contains(":capacity-provider:") {
+        super::capacity::provider_name(resource)
+    } else {
+        None
+    }
+}
+
 impl Lambda {
     /// Change a function inside one write; `not found` when it is not there.
     fn modify<R>(
@@ -39,6 +48,9 @@ impl Lambda {
         let resource = s(input, "Resource").unwrap_or("");
         if let Some(uuid) = mapping_uuid(resource) {
             return self.retag_mapping(ctx, uuid, tags_of(input), &[]);
+        }
+        if let Some(cp) = provider_in(resource) {
+            return self.retag_provider(ctx, cp, tags_of(input), &[]);
         }
         let name = from_resource_arn(ctx, resource)?;
         let tags = tags_of(input);
@@ -73,6 +85,9 @@ impl Lambda {
         if let Some(uuid) = mapping_uuid(resource) {
             return self.retag_mapping(ctx, uuid, Vec::new(), &keys);
         }
+        if let Some(cp) = provider_in(resource) {
+            return self.retag_provider(ctx, cp, Vec::new(), &keys);
+        }
         let name = from_resource_arn(ctx, resource)?;
         let (_, v) = self.modify(ctx, &name, |f| {
             f.tags.retain(|(k, _)| !keys.contains(k));
@@ -85,6 +100,9 @@ impl Lambda {
         let resource = s(input, "Resource").unwrap_or("");
         if let Some(uuid) = mapping_uuid(resource) {
             return self.list_mapping_tags(ctx, uuid);
+        }
+        if let Some(cp) = provider_in(resource) {
+            return self.list_provider_tags(ctx, cp);
         }
         let name = from_resource_arn(ctx, resource)?;
         let f = self.get_function(ctx, &name)?;
