@@ -3,7 +3,8 @@
 //! trusted through `SNAPSTACK_CA_BUNDLE`, EventBridge API destinations with each
 //! authorization type, targets into Lambda, Kinesis, Firehose and a Step Functions state
 //! machine (which fails into its dead-letter queue), SNS lambda and firehose subscriptions,
-//! and a kill -9 in the middle of 1,000 publishes to three queues.
+//! a kill -9 in the middle of 1,000 publishes to three queues, and deliveries made before a
+//! kill -9 not sent again (background writes durable on their own under ON_REQUEST).
 
 mod common;
 
@@ -114,4 +115,30 @@ fn every_acknowledged_publish_reaches_every_queue_after_a_kill9() {
     );
     let mut s = Server::start(vol.path(), &env);
     s.script("messaging.py", &["burst-check", state.to_str().unwrap()]);
+}
+
+/// Background work is made durable on its own under ON_REQUEST: an SNS publish into an SQS
+/// queue and an EventBridge event into another, delivered, then nothing but requests to other
+/// services, and a kill -9: after the restart each queue holds its message exactly once. The
+/// delivery task's removal of the outbox record is a write no request waits for; the runtime
+/// commits it within `BACKGROUND_BOUND` (the checkpoints, which would also carry it, are pushed
+/// out of the way with `SNAPSHOT_FLUSH_INTERVAL=3600`). With the write-ahead log and without.
+#[test]
+fn a_delivery_made_before_a_kill9_is_not_sent_again() {
+    for wal in ["1", "0"] {
+        let vol = tempdir();
+        let state = vol.path().join("settle.json");
+        let state = state.to_str().unwrap();
+        let env = [
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+            ("SNAPSHOT_FLUSH_INTERVAL", "3600"),
+            ("SNAPSTACK_WAL", wal),
+        ];
+        let mut s = Server::start(vol.path(), &env);
+        s.script("messaging.py", &["settle", state]);
+        s.kill9();
+        let mut s = Server::start(vol.path(), &env);
+        s.script("messaging.py", &["settle-check", state]);
+    }
 }

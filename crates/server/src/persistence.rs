@@ -1,7 +1,9 @@
 //! The persistence runtime: when to save and load, on top of the engine.
 //!
 //! - `ON_REQUEST` save: a mutating request waits for [`Persistence::wait_durable`]; one flusher
-//!   task batches every waiting request into one `engine.save` (group commit).
+//!   task batches every waiting request into one `engine.save` (group commit). Changes no
+//!   request waits for (background tasks: deliveries, timers, sweeps) are noticed by a ticker
+//!   and join a group commit within [`BACKGROUND_BOUND`] ([`background_commits`]).
 //! - `SCHEDULED`: a timer saves every changed service each interval.
 //! - `ON_SHUTDOWN` (and, harmlessly, `ON_REQUEST`/`SCHEDULED`): a save of everything on shutdown.
 //! - Loads: lazily on first touch (`ON_REQUEST`), all before the port opens (`ON_STARTUP`), or
@@ -26,10 +28,24 @@ const GC_EVERY_SAVES: u64 = 20;
 /// And at least this long between two collections.
 const GC_MIN_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Under `ON_REQUEST`, how often the runtime looks for changes that no request made durable.
+const BACKGROUND_TICK_MS: u64 = 50;
+const BACKGROUND_TICK: Duration = Duration::from_millis(BACKGROUND_TICK_MS);
+/// Under `ON_REQUEST`, a change made outside any request (a background task's: a delivery
+/// removed from its outbox, a timer fired, a sweep) has joined a group commit at most this long
+/// after it was made; it is durable once that commit ends. Two ticks: the first sees the
+/// change, the second finds it still not durable.
+pub const BACKGROUND_BOUND: Duration = Duration::from_millis(2 * BACKGROUND_TICK_MS);
+/// After a background commit failed (a full disk), how long before the next try.
+const BACKGROUND_RETRY: Duration = Duration::from_secs(5);
+
 struct Waiter {
     service: &'static str,
     version: u64,
     reply: oneshot::Sender<Result<(), String>>,
+    /// Sent by [`background_commits`], not by a request: a failed commit undoes nothing of it
+    /// (there is no one to tell), and it is never retried by the flusher.
+    background: bool,
 }
 
 /// The persistence runtime of a server. With persistence off it does nothing.
@@ -48,6 +64,8 @@ pub struct Persistence {
     load_failed: std::sync::Mutex<BTreeSet<&'static str>>,
     /// `ON_REQUEST` group commits so far (for the benchmark).
     groups: AtomicU64,
+    /// Per service, the highest store version a group commit made durable (`ON_REQUEST`).
+    durable: BTreeMap<&'static str, AtomicU64>,
     /// `PERSIST_<SERVICE>=0`: services never loaded or saved.
     not_persisted: BTreeSet<&'static str>,
     /// `SNAPSTACK_PERSIST_MODE=restore-only`: loads only; nothing is ever saved.
@@ -98,6 +116,7 @@ impl Persistence {
             }
         }
         let loaded = services.iter().map(|s| (*s, OnceCell::new())).collect();
+        let durable = services.iter().map(|s| (*s, AtomicU64::new(0))).collect();
         Arc::new(Persistence {
             engine,
             save,
@@ -110,6 +129,7 @@ impl Persistence {
             gc_running: Arc::new(AtomicBool::new(false)),
             load_failed: std::sync::Mutex::new(BTreeSet::new()),
             groups: AtomicU64::new(0),
+            durable,
             not_persisted: switches.not_persisted.into_iter().collect(),
             restore_only: switches.restore_only,
             metrics: switches.metrics,
@@ -250,6 +270,7 @@ impl Persistence {
                     // Group commits go to the log; generations are saved in the background.
                     self.spawn_checkpoints(engine.clone(), flush_interval);
                 }
+                tokio::spawn(background_commits(self.clone(), engine.clone()));
                 tokio::spawn(flusher(self.clone(), engine, rx));
             }
             SaveStrategy::Scheduled => {
@@ -433,25 +454,46 @@ impl Persistence {
                 "the saved state of {service} failed to load, so it is not saved over automatically; POST /_localstack/state/{service}/save to save the current state anyway"
             ));
         }
-        let (reply, rx) = oneshot::channel();
-        let sent = {
-            let guard = self.flusher.lock().unwrap_or_else(|e| e.into_inner());
-            match guard.as_ref() {
-                Some(tx) => tx
-                    .send(Waiter {
-                        service,
-                        version,
-                        reply,
-                    })
-                    .is_ok(),
-                None => false,
-            }
-        };
-        if !sent {
-            return Err("the flusher is not running".into());
+        match self.enqueue(service, version, false) {
+            Some(rx) => rx
+                .await
+                .unwrap_or_else(|_| Err("the flusher stopped before the save finished".into())),
+            None => Err("the flusher is not running".into()),
         }
-        rx.await
-            .unwrap_or_else(|_| Err("the flusher stopped before the save finished".into()))
+    }
+
+    /// Hand a waiter to the flusher; `None` if it is not running.
+    fn enqueue(
+        &self,
+        service: &'static str,
+        version: u64,
+        background: bool,
+    ) -> Option<oneshot::Receiver<Result<(), String>>> {
+        let (reply, rx) = oneshot::channel();
+        let guard = self.flusher.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = guard.as_ref()?;
+        tx.send(Waiter {
+            service,
+            version,
+            reply,
+            background,
+        })
+        .ok()?;
+        Some(rx)
+    }
+
+    /// The highest store version of `service` a group commit made durable.
+    fn durable_version(&self, service: &str) -> u64 {
+        self.durable
+            .get(service)
+            .map_or(0, |v| v.load(Ordering::Acquire))
+    }
+
+    /// Record that a group commit made `service` durable up to `version`.
+    fn note_durable(&self, service: &str, version: u64) {
+        if let Some(v) = self.durable.get(service) {
+            v.fetch_max(version, Ordering::AcqRel);
+        }
     }
 
     /// Save the named services (the endpoints), as one group. Unchanged services cost nothing.
@@ -685,10 +727,17 @@ async fn flusher(
                 .map(|(s, r)| (s, r.map(|rep| rep.version).map_err(|e| e.to_string())))
                 .collect()
         };
+        for (service, r) in &by_service {
+            if let Ok(v) = r {
+                this.note_durable(service, *v);
+            }
+        }
         // Undo the changes of a group that could not be made durable, newest first, before
-        // anyone is answered: a client that gets the error finds nothing of its change.
+        // anyone is answered: a client that gets the error finds nothing of its change. A
+        // background task's change is kept: the next commit carries it.
         let mut failed: Vec<(&'static str, u64)> = batch
             .iter()
+            .filter(|w| !w.background)
             .filter(|w| matches!(by_service.get(w.service), Some(Err(_)) | None))
             .map(|w| (w.service, w.version))
             .collect();
@@ -703,7 +752,9 @@ async fn flusher(
             }
         }
         let explain = |w: &Waiter, e: &str| {
-            if undone.contains(&(w.service, w.version)) {
+            if w.background {
+                e.to_string()
+            } else if undone.contains(&(w.service, w.version)) {
                 format!("{e} (the change was undone)")
             } else {
                 format!("{e} (a later change of the same records was kept)")
@@ -712,7 +763,7 @@ async fn flusher(
         let mut retry = Vec::new();
         for w in batch {
             match by_service.get(w.service) {
-                Some(Ok(v)) if *v >= w.version => {
+                Some(Ok(v)) if *v >= w.version || w.background => {
                     let _ = w.reply.send(Ok(()));
                 }
                 Some(Ok(_)) => retry.push(w),
@@ -748,165 +799,60 @@ async fn flusher(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::{Deserialize, Serialize};
-    use snapstack_engine::{EngineOptions, Key, Record, Store};
-
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-    struct V(u64);
-    impl Record for V {}
-
-    fn setup(
-        dir: &std::path::Path,
-        save: SaveStrategy,
-        load: LoadStrategy,
-    ) -> (Arc<Store<V>>, Arc<Engine>, Arc<Persistence>) {
-        let store = Store::<V>::new("svc");
-        let engine = Arc::new(Engine::open(dir, EngineOptions::default()).unwrap());
-        engine.register(store.clone()).unwrap();
-        let p = Persistence::new(Some(engine.clone()), save, load, vec!["svc"]);
-        (store, engine, p)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn on_request_answers_only_durable_writes_and_groups_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, engine, p) =
-            setup(dir.path(), SaveStrategy::OnRequest, LoadStrategy::OnRequest);
-        p.start(Duration::from_secs(3600));
-        let mut tasks = Vec::new();
-        for i in 0..64u64 {
-            let (store, p) = (store.clone(), p.clone());
-            tasks.push(tokio::spawn(async move {
-                let ((), v) = store.write(|t| {
-                    t.insert(Key::builder().u64(i).build(), V(i));
-                });
-                p.wait_durable("svc", v).await.map(|()| v)
-            }));
+/// Under `ON_REQUEST`: make changes durable that no request waits for. Requests wait for their
+/// own writes; background tasks (SNS and EventBridge deliveries removing what they delivered,
+/// timers, sweeps, Lambda's asynchronous invocations, alarm evaluations) write their stores on
+/// their own, and without this their changes would wait for the next request to the same
+/// service or for the next checkpoint.
+///
+/// Every [`BACKGROUND_TICK`], each service's store version is read (an atomic load per
+/// service; nothing on the request path). A service whose version at the previous tick is still
+/// not durable gets a waiter of its own, which joins the flusher's next group like a request's:
+/// under a stream of requests to the same service their commits cover the change first, so this
+/// adds no commit; otherwise it is one group commit (one `fdatasync` with the log). So a
+/// background change has joined a commit within [`BACKGROUND_BOUND`] of being made.
+async fn background_commits(this: Arc<Persistence>, engine: Arc<Engine>) {
+    let mut seen: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut tick = tokio::time::interval(BACKGROUND_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut resume_at: Option<Instant> = None;
+    loop {
+        tick.tick().await;
+        if resume_at.is_some_and(|t| Instant::now() < t) {
+            continue;
         }
-        let mut max = 0;
-        for t in tasks {
-            let v = t.await.unwrap().unwrap();
-            // Once answered, the write is durable: the saved version covers it.
-            assert!(engine.status("svc").unwrap().saved_version >= v);
-            max = max.max(v);
-        }
-        let st = engine.status("svc").unwrap();
-        assert_eq!(st.saved_version, max);
-        assert!(!st.dirty);
-        // Group commit: fewer saves than writes.
-        assert!(st.generation.unwrap() <= 64);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn lazy_load_happens_once_and_failed_loads_suspend_automatic_saves() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (store, engine, _) = setup(dir.path(), SaveStrategy::Manual, LoadStrategy::Manual);
-            store.write(|t| {
-                t.insert(Key::builder().u64(1).build(), V(1));
-            });
-            for (_, r) in engine.save_all() {
-                r.unwrap();
+        let mut replies = Vec::new();
+        for service in this.auto_save_services() {
+            // A service whose lazy load has not happened yet has nothing of its own to save
+            // (background tasks wait for the load too).
+            if this.load == LoadStrategy::OnRequest && !this.is_loaded(service) {
+                continue;
+            }
+            let Ok(version) = engine.version(service) else {
+                continue;
+            };
+            let before = seen.insert(service, version).unwrap_or(0);
+            if before > this.durable_version(service)
+                && let Some(rx) = this.enqueue(service, version, true)
+            {
+                replies.push((service, rx));
             }
         }
-        let (store, _engine, p) =
-            setup(dir.path(), SaveStrategy::Scheduled, LoadStrategy::OnRequest);
-        assert!(!p.is_loaded("svc"));
-        let (a, b) = tokio::join!(p.ensure_loaded("svc"), p.ensure_loaded("svc"));
-        let _ = (a, b);
-        assert!(p.is_loaded("svc"));
-        assert_eq!(store.snapshot().len(), 1);
-        assert!(!p.load_failed("svc"));
-
-        // Damage the snapshot: a new runtime fails to load it and will not save over it.
-        let mdir = dir.path().join("manifests/svc");
-        for e in std::fs::read_dir(&mdir).unwrap() {
-            std::fs::write(e.unwrap().path(), b"damaged").unwrap();
+        let mut failed = false;
+        for (service, rx) in replies {
+            match rx.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    failed = true;
+                    warn!(service, error = %e, "making a background change durable failed; retrying in {BACKGROUND_RETRY:?}");
+                }
+                Err(_) => return,
+            }
         }
-        let (store, _engine, p) =
-            setup(dir.path(), SaveStrategy::Scheduled, LoadStrategy::OnStartup);
-        p.load_on_startup().await;
-        assert!(p.load_failed("svc"));
-        store.write(|t| {
-            t.insert(Key::builder().u64(2).build(), V(2));
-        });
-        assert!(p.auto_save_services().is_empty());
-        // An explicit save is the user's decision and clears the flag.
-        let r = p.save(vec!["svc"]).await;
-        assert!(r[0].1.is_ok(), "{r:?}");
-        assert!(!p.load_failed("svc"));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_service_switched_off_is_neither_saved_nor_loaded_and_restore_only_saves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).unwrap());
-        let (a, b) = (Store::<V>::new("a"), Store::<V>::new("b"));
-        engine.register(a.clone()).unwrap();
-        engine.register(b.clone()).unwrap();
-        let p = Persistence::with_switches(
-            Some(engine.clone()),
-            SaveStrategy::OnRequest,
-            LoadStrategy::OnRequest,
-            vec!["a", "b"],
-            Switches {
-                not_persisted: vec!["b"],
-                ..Switches::default()
-            },
-        );
-        p.start(Duration::from_secs(3600));
-        assert!(p.persists("a") && !p.persists("b"));
-        for (name, s) in [("a", &a), ("b", &b)] {
-            let ((), v) = s.write(|t| {
-                t.insert(Key::builder().u64(1).build(), V(1));
-            });
-            p.wait_durable(name, v).await.unwrap();
-        }
-        let r = p.save(vec!["a", "b"]).await;
-        let b_result = &r.iter().find(|(s, _)| *s == "b").unwrap().1;
-        assert!(
-            b_result.as_ref().unwrap_err().contains("PERSIST_B=0"),
-            "{r:?}"
-        );
-        p.shutdown().await;
-        // The garbage collection saves every service but the one switched off.
-        engine.gc().unwrap();
-        assert_eq!(engine.saved_services().unwrap(), ["a"]);
-        drop((p, engine));
-
-        // Restore-only: loads, never writes.
-        let before = std::fs::read_dir(dir.path().join("manifests/a"))
-            .unwrap()
-            .count();
-        let engine =
-            Arc::new(Engine::open_restore_only(dir.path(), EngineOptions::default()).unwrap());
-        let a = Store::<V>::new("a");
-        engine.register(a.clone()).unwrap();
-        let p = Persistence::with_switches(
-            Some(engine.clone()),
-            SaveStrategy::OnRequest,
-            LoadStrategy::OnRequest,
-            vec!["a"],
-            Switches {
-                restore_only: true,
-                ..Switches::default()
-            },
-        );
-        p.start(Duration::from_secs(3600));
-        p.ensure_loaded("a").await;
-        assert_eq!(a.snapshot().len(), 1);
-        let ((), v) = a.write(|t| {
-            t.insert(Key::builder().u64(2).build(), V(2));
-        });
-        p.wait_durable("a", v).await.unwrap();
-        assert!(p.save(vec!["a"]).await[0].1.is_err());
-        p.shutdown().await;
-        let after = std::fs::read_dir(dir.path().join("manifests/a"))
-            .unwrap()
-            .count();
-        assert_eq!(before, after);
+        resume_at = failed.then(|| Instant::now() + BACKGROUND_RETRY);
     }
 }
+
+#[cfg(test)]
+#[path = "persistence_tests.rs"]
+mod tests;

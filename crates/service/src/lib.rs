@@ -17,6 +17,8 @@ pub mod http_client;
 pub mod metrics;
 pub mod reply;
 pub mod schedule;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,8 +1,41 @@
 //! Schedule expressions: `rate(N unit)`, `cron(min hour day-of-month month day-of-week
 //! [year])` (UTC) and `at(yyyy-mm-ddThh:mm:ss)`, as AWS documents them, the next fire time after
-//! a moment, and ISO 8601 durations (`PT2H`). One parser for CloudWatch (mute rules) and Logs
-//! (scheduled queries). EventBridge keeps its own (`crates/services/events/src/schedule.rs`):
-//! its cron requires the year field and its rates scale for tests.
+//! a moment, and ISO 8601 durations (`PT2H`). One parser for CloudWatch (mute rules), Logs
+//! (scheduled queries) and EventBridge (scheduled rules), with a [`Syntax`] for where they
+//! differ: EventBridge's cron requires the year field, it has no `at()`, and its rates scale
+//! for tests.
+
+/// What a service's schedule expressions allow, where AWS's services differ.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Syntax {
+    /// One-time schedules, `at(yyyy-mm-ddThh:mm[:ss])`.
+    pub at: bool,
+    /// A five-field `cron(...)`, without the year field (every year; Unix-style `*` for both
+    /// days means every day).
+    pub cron_without_year: bool,
+    /// A factor on rate intervals (end-to-end tests make EventBridge's `rate(1 minute)` fire
+    /// every 600 ms with 0.01); cron schedules are not scaled.
+    pub rate_scale: f64,
+}
+
+impl Syntax {
+    /// CloudWatch's mute rules and Logs' scheduled queries: `at()`, cron with or without the
+    /// year, rates as written.
+    pub const STANDARD: Syntax = Syntax {
+        at: true,
+        cron_without_year: true,
+        rate_scale: 1.0,
+    };
+
+    /// EventBridge's scheduled rules: `rate()` (scaled by `rate_scale`) and six-field `cron()`.
+    pub fn eventbridge(rate_scale: f64) -> Syntax {
+        Syntax {
+            at: false,
+            cron_without_year: false,
+            rate_scale,
+        }
+    }
+}
 
 /// A parsed schedule.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,7 +78,13 @@ const MONTHS: [&str; 12] = [
 ];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
+/// A schedule expression of [`Syntax::STANDARD`].
 pub fn parse(expr: &str) -> Result<Schedule, String> {
+    parse_with(expr, &Syntax::STANDARD)
+}
+
+/// A schedule expression of `syntax`.
+pub fn parse_with(expr: &str, syntax: &Syntax) -> Result<Schedule, String> {
     let expr = expr.trim();
     if let Some(body) = expr.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
         let mut it = body.split_whitespace();
@@ -68,9 +107,18 @@ pub fn parse(expr: &str) -> Result<Schedule, String> {
         if singular != (n == 1) {
             return Err(INVALID.into());
         }
-        return Ok(Schedule::Rate(n * ms));
+        let ms = n * ms;
+        if syntax.rate_scale == 1.0 {
+            return Ok(Schedule::Rate(ms));
+        }
+        let scaled = (ms as f64 * syntax.rate_scale).max(1.0);
+        return Ok(Schedule::Rate(scaled as u64));
     }
-    if let Some(body) = expr.strip_prefix("at(").and_then(|s| s.strip_suffix(')')) {
+    if let Some(body) = expr
+        .strip_prefix("at(")
+        .and_then(|s| s.strip_suffix(')'))
+        .filter(|_| syntax.at)
+    {
         let iso = snapstack_protocol::codec::time::parse_iso8601;
         return iso(body.trim())
             .or_else(|| iso(&format!("{}:00", body.trim())))
@@ -81,7 +129,7 @@ pub fn parse(expr: &str) -> Result<Schedule, String> {
     if let Some(body) = expr.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
         // A five-field expression has no year field.
         let f: Vec<&str> = body.split_whitespace().collect();
-        let body = if f.len() == 5 {
+        let body = if f.len() == 5 && syntax.cron_without_year {
             // Unix-style: `*` for both days means every day.
             let dow = if f[2] != "?" && f[4] == "*" {
                 "?"
@@ -388,5 +436,145 @@ mod tests {
         assert_eq!(duration_ms("P1DT30M"), Some(86_400_000 + 1_800_000));
         assert_eq!(duration_ms("PT"), None);
         assert_eq!(duration_ms("P2H"), None);
+    }
+
+    const MIN: u64 = 60_000;
+    const DAY: u64 = 86_400_000;
+
+    fn eventbridge(expr: &str) -> Result<Schedule, String> {
+        parse_with(expr, &Syntax::eventbridge(1.0))
+    }
+
+    fn next(expr: &str, after: u64) -> u64 {
+        eventbridge(expr).unwrap().next_after(after).unwrap()
+    }
+
+    #[test]
+    fn the_syntaxes_differ_where_aws_does() {
+        // EventBridge: the year field is required, and there is no at().
+        assert_eq!(eventbridge("cron(0 * * * ?)"), Err(INVALID.to_string()));
+        assert!(parse("cron(0 * * * ?)").is_ok());
+        assert_eq!(
+            eventbridge("at(2024-01-01T00:30:00)"),
+            Err(INVALID.to_string())
+        );
+        assert!(parse("at(2024-01-01T00:30:00)").is_ok());
+        assert_eq!(
+            eventbridge("cron(0 12 * * ? *)"),
+            parse("cron(0 12 * * ? *)")
+        );
+        // Rates scale (for tests) where asked, never below 1 ms; cron does not.
+        let scaled = |expr: &str, f: f64| parse_with(expr, &Syntax::eventbridge(f)).unwrap();
+        assert_eq!(scaled("rate(1 minute)", 0.01), Schedule::Rate(600));
+        assert_eq!(scaled("rate(1 minute)", 1e-9), Schedule::Rate(1));
+        assert_eq!(scaled("rate(2 hours)", 1.0), Schedule::Rate(7_200_000));
+        assert_eq!(
+            scaled("cron(0 12 * * ? *)", 0.01),
+            parse("cron(0 12 * * ? *)").unwrap()
+        );
+        assert!(
+            parse_with("rate(5 weeks)", &Syntax::eventbridge(0.5)).is_err(),
+            "scaling does not widen the syntax"
+        );
+    }
+
+    #[test]
+    fn rates() {
+        for parse in [parse, eventbridge] {
+            assert_eq!(parse("rate(1 minute)"), Ok(Schedule::Rate(60_000)));
+            assert_eq!(parse("rate(5 minutes)"), Ok(Schedule::Rate(300_000)));
+            assert_eq!(parse("rate(2 hours)"), Ok(Schedule::Rate(7_200_000)));
+            assert_eq!(parse("rate(1 day)"), Ok(Schedule::Rate(86_400_000)));
+            for bad in [
+                "rate(1 minutes)",
+                "rate(2 minute)",
+                "rate(0 minutes)",
+                "rate(x minutes)",
+                "rate(5 weeks)",
+                "rate(5)",
+                "rate 5 minutes",
+                "",
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
+        }
+        assert_eq!(next("rate(5 minutes)", 1000), 1000 + 5 * MIN);
+    }
+
+    #[test]
+    fn cron_parsing() {
+        for parse in [parse, eventbridge] {
+            for good in [
+                "cron(0 12 * * ? *)",
+                "cron(15 10 ? * 6L 2022-2030)",
+                "cron(0/15 * * * ? *)",
+                "cron(0 8 1 * ? *)",
+                "cron(0 18 ? * MON-FRI *)",
+                "cron(0 10 ? * 3#2 *)",
+                "cron(0 0 L * ? *)",
+                "cron(0 0 15W * ? *)",
+                "cron(0 0 LW * ? *)",
+                "cron(0 9 ? JAN,JUL SUN *)",
+            ] {
+                assert!(parse(good).is_ok(), "{good}");
+            }
+            for bad in [
+                "cron(0 12 * * * *)",
+                "cron(0 12 ? * ? *)",
+                "cron(60 12 * * ? *)",
+                "cron(0 24 * * ? *)",
+                "cron(0 12 32 * ? *)",
+                "cron(0 12 * 13 ? *)",
+                "cron(0 0/0 * * ? *)",
+                "cron(0 12 ? * 8 *)",
+                "cron(5-1 * * * ? *)",
+                "cron(59/4294967295 * * * ? *)",
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
+        }
+        // Five fields: EventBridge's one difference.
+        assert!(eventbridge("cron(0 12 * * ?)").is_err());
+    }
+
+    #[test]
+    fn cron_next_times() {
+        assert_eq!(
+            next("cron(0 12 * * ? *)", JAN1_2024),
+            JAN1_2024 + 12 * 60 * MIN
+        );
+        assert_eq!(
+            next("cron(0 12 * * ? *)", JAN1_2024 + 12 * 60 * MIN),
+            JAN1_2024 + DAY + 12 * 60 * MIN
+        );
+        assert_eq!(
+            next("cron(0/15 * * * ? *)", JAN1_2024),
+            JAN1_2024 + 15 * MIN
+        );
+        assert_eq!(
+            next("cron(0/15 * * * ? *)", JAN1_2024 + 1),
+            JAN1_2024 + 15 * MIN
+        );
+        // The first Saturday of 2024 is January 6th.
+        assert_eq!(next("cron(0 0 ? * SAT *)", JAN1_2024), JAN1_2024 + 5 * DAY);
+        assert_eq!(next("cron(0 0 ? * 7 *)", JAN1_2024), JAN1_2024 + 5 * DAY);
+        // The second Tuesday (3#2) of January 2024 is the 9th.
+        assert_eq!(next("cron(0 0 ? * 3#2 *)", JAN1_2024), JAN1_2024 + 8 * DAY);
+        // The last day of January.
+        assert_eq!(next("cron(0 0 L * ? *)", JAN1_2024), JAN1_2024 + 30 * DAY);
+        // The last Friday (6L) of January 2024 is the 26th.
+        assert_eq!(next("cron(0 0 ? * 6L *)", JAN1_2024), JAN1_2024 + 25 * DAY);
+        // 2024-06-15 is a Saturday: 15W is Friday the 14th.
+        let jun1 = JAN1_2024 + 152 * DAY;
+        assert_eq!(next("cron(0 0 15W 6 ? 2024)", JAN1_2024), jun1 + 13 * DAY);
+        // February 29th only in leap years.
+        assert_eq!(next("cron(0 0 29 2 ? *)", JAN1_2024), JAN1_2024 + 59 * DAY);
+        // A year past the range has no next time.
+        assert_eq!(
+            eventbridge("cron(0 0 1 1 ? 2020)")
+                .unwrap()
+                .next_after(JAN1_2024),
+            None
+        );
     }
 }

@@ -379,7 +379,7 @@ impl Events {
                 let sched = r
                     .schedule
                     .as_deref()
-                    .and_then(|s| crate::schedule::parse(s).ok());
+                    .and_then(|s| crate::parse_schedule(s).ok());
                 let next = sched.and_then(|s| {
                     let n = s.next_after(fire_at)?;
                     if n > now { Some(n) } else { s.next_after(now) }

@@ -32,7 +32,6 @@ mod partner;
 pub mod pattern;
 mod put_events;
 mod rules;
-pub mod schedule;
 mod service;
 mod targets;
 pub mod transform;
@@ -41,6 +40,8 @@ pub mod transform;
 mod tests;
 
 pub use model::EventsRecord;
+pub use rules::{parse_schedule, rate_scale};
+pub use snapstack_service::schedule;
 
 pub const NAME: &str = "events";
 pub const DEFAULT_BUS: &str = "default";

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use snapstack_engine::{Partition, Txn};
 use snapstack_protocol::errors::AwsError;
+use snapstack_service::schedule::{self, Schedule, Syntax};
 
 use crate::buses::{bus_missing, bus_of};
 use crate::model::{self, EventsRecord, Fire, Rule};
@@ -12,6 +13,22 @@ use crate::{
     Answer, DEFAULT_BUS, Events, Input, bad_pattern, bus_name, not_found, rule_arn, str_of,
     tags_in, validation,
 };
+
+/// The factor end-to-end tests may apply to rate intervals (`SNAPSTACK_EVENTS_RATE_SCALE`:
+/// `0.01` makes `rate(1 minute)` fire every 600 ms); cron schedules are not scaled.
+pub fn rate_scale() -> f64 {
+    std::env::var("SNAPSTACK_EVENTS_RATE_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// A rule's `ScheduleExpression` as EventBridge reads it: `rate()` (scaled by [`rate_scale`])
+/// and `cron()` with its year field; no `at()`.
+pub fn parse_schedule(expr: &str) -> Result<Schedule, String> {
+    schedule::parse_with(expr, &Syntax::eventbridge(rate_scale()))
+}
 
 pub(crate) fn rule_missing(name: &str, bus: &str) -> AwsError {
     not_found(format!("Rule {name} does not exist on EventBus {bus}."))
@@ -63,7 +80,7 @@ pub(crate) fn arm(
     let next = r
         .schedule
         .as_deref()
-        .and_then(|s| crate::schedule::parse(s).ok())
+        .and_then(|s| parse_schedule(s).ok())
         .and_then(|s| s.next_after(now));
     if let Some(due) = next {
         r.next_fire_ms = Some(due);
@@ -103,7 +120,7 @@ impl Events {
                     "ScheduleExpression is supported only on the default event bus.",
                 ));
             }
-            crate::schedule::parse(s).map_err(validation)?;
+            parse_schedule(s).map_err(validation)?;
         }
         let state = str_of(input, "State").unwrap_or("ENABLED").to_string();
         let key = model::rule_key(p, &bus, &name);

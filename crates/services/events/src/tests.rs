@@ -2,19 +2,16 @@
 //! records what it is asked to invoke), and of deliveries and schedules surviving a save and a
 //! load of the store.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use snapstack_engine::{Engine, EngineOptions};
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{BoxFuture, RequestContext, Runtime};
+use snapstack_service::RequestContext;
+use snapstack_service::test_support::{FakeRuntime, context as ctx};
 
 use crate::model::{self, EventsRecord};
 use crate::{Events, now_ms};
-
-fn ctx() -> RequestContext {
-    RequestContext::from_scope(None)
-}
 
 fn call(ev: &Events, op: &str, input: Value) -> Result<Value, AwsError> {
     if let Some(m) =
@@ -44,47 +41,13 @@ fn deliveries(ev: &Events) -> Vec<model::Delivery> {
         .collect()
 }
 
-#[derive(Default)]
-struct FakeRt {
-    calls: Mutex<Vec<(String, String, Value)>>,
-    fail: Mutex<Option<AwsError>>,
-}
-
-impl Runtime for FakeRt {
-    fn ensure_loaded<'a>(&'a self, _service: &'static str) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-    fn wait_durable<'a>(&'a self, _s: &'static str, _v: u64) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn is_ready(&self, _service: &str) -> bool {
-        true
-    }
-    fn invoke<'a>(
-        &'a self,
-        _ctx: &'a RequestContext,
-        service: &'a str,
-        operation: &'a str,
-        input: Value,
-    ) -> BoxFuture<'a, Result<Value, AwsError>> {
-        Box::pin(async move {
-            let fail = self.fail.lock().unwrap().clone();
-            // The dead-letter queue always works.
-            let is_dlq = input["QueueUrl"]
-                .as_str()
-                .is_some_and(|u| u.ends_with("/dlq"));
-            if let Some(e) = fail
-                && !is_dlq
-            {
-                return Err(e);
-            }
-            self.calls
-                .lock()
-                .unwrap()
-                .push((service.to_string(), operation.to_string(), input));
-            Ok(json!({}))
-        })
-    }
+/// A runtime that records what it is asked to invoke; the dead-letter queue always works.
+fn fake_rt() -> FakeRuntime {
+    FakeRuntime::new().sparing(|_, _, input| {
+        input["QueueUrl"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/dlq"))
+    })
 }
 
 const QUEUE: &str = "arn:aws:sqs:us-east-1:000000000000:q1";
@@ -470,14 +433,14 @@ fn delivery_to_sqs_sns_logs_and_retries_into_the_dead_letter_queue() {
         ]}),
     );
     put(&ev, "shop", json!({"k": 1}));
-    let rt = FakeRt::default();
+    let rt = fake_rt();
     for group in ev.due_deliveries(now_ms(), &Default::default()) {
         for d in group {
             assert!(block_on(ev.deliver(&rt, d)));
         }
     }
     assert!(deliveries(&ev).is_empty());
-    let calls = rt.calls.lock().unwrap().clone();
+    let calls = rt.calls();
     let ops: Vec<String> = calls.iter().map(|(s, o, _)| format!("{s}.{o}")).collect();
     assert!(ops.contains(&"sqs.SendMessage".to_string()), "{ops:?}");
     assert!(ops.contains(&"sns.Publish".to_string()));
@@ -503,12 +466,12 @@ fn delivery_to_sqs_sns_logs_and_retries_into_the_dead_letter_queue() {
         json!({"Rule": "r", "Ids": ["s", "l"]}),
     );
     put(&ev, "shop", json!({"k": 2}));
-    let rt = FakeRt::default();
-    *rt.fail.lock().unwrap() = Some(AwsError::new("QueueDoesNotExist", "gone"));
+    let rt = fake_rt();
+    rt.fail(Some(AwsError::new("QueueDoesNotExist", "gone")));
     let d = deliveries(&ev).pop().unwrap();
     assert!(!block_on(ev.deliver(&rt, d)));
     assert!(deliveries(&ev).is_empty());
-    let calls = rt.calls.lock().unwrap().clone();
+    let calls = rt.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].2["QueueUrl"],
@@ -521,19 +484,15 @@ fn delivery_to_sqs_sns_logs_and_retries_into_the_dead_letter_queue() {
 
     // A retryable failure moves the deadline, up to MaximumRetryAttempts, then the DLQ.
     put(&ev, "shop", json!({"k": 3}));
-    let rt = FakeRt::default();
-    *rt.fail.lock().unwrap() = Some(AwsError::internal("InternalError", "down"));
+    let rt = fake_rt();
+    rt.fail(Some(AwsError::internal("InternalError", "down")));
     for attempt in 1..=3 {
         let d = deliveries(&ev).pop().unwrap();
         assert_eq!(d.attempts, attempt - 1);
         assert!(!block_on(ev.deliver(&rt, d)));
     }
     assert!(deliveries(&ev).is_empty());
-    assert_eq!(
-        rt.calls.lock().unwrap().len(),
-        1,
-        "only the dead-letter queue got it"
-    );
+    assert_eq!(rt.calls().len(), 1, "only the dead-letter queue got it");
 }
 
 #[test]

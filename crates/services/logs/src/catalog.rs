@@ -9,12 +9,31 @@ use snapstack_protocol::errors::AwsError;
 use crate::resources::{self as res, *};
 use crate::*;
 
+#[path = "catalog_family.rs"]
+mod family;
+use family::{Family, max_results};
+
 /// Saved query definitions per account and region (AWS's quota).
 const MAX_QUERY_DEFINITIONS: usize = 1000;
 
-fn sq_missing() -> AwsError {
-    not_found("The specified scheduled query does not exist.")
-}
+/// The catalog's families: their records' kind and their not-found message.
+const QUERY_DEFINITIONS: Family = Family::new(
+    QUERY_DEFINITION,
+    "The specified query definition does not exist.",
+);
+const DETECTORS: Family = Family::new(
+    ANOMALY_DETECTOR,
+    "The specified anomaly detector does not exist.",
+);
+const LOOKUP_TABLES: Family =
+    Family::new(LOOKUP_TABLE, "The specified lookup table does not exist.");
+const SCHEDULED_QUERIES: Family = Family::new(
+    SCHEDULED_QUERY,
+    "The specified scheduled query does not exist.",
+);
+const INTEGRATIONS: Family = Family::new(INTEGRATION, "The specified integration does not exist.");
+const TABLE_SOURCES: Family = Family::new(S3_TABLE_SOURCE, "The specified source does not exist.");
+const IMPORT_TASKS: Family = Family::new(IMPORT_TASK, "The specified import task does not exist.");
 
 /// A lookup table's CSV body: its header fields and its record count.
 fn table_shape(body: &str) -> (Vec<String>, usize) {
@@ -59,12 +78,12 @@ impl Logs {
         let id = given.clone().unwrap_or_else(|| uuid(self.next_id()));
         let now = self.now_ms();
         let (r, ver) = self.store.write(|txn| {
-            if given.is_some() && load_txn(txn, p, QUERY_DEFINITION, &id).is_none() {
-                return Err(not_found("The specified query definition does not exist."));
+            if given.is_some() && !QUERY_DEFINITIONS.exists_txn(txn, p, &id) {
+                return Err(QUERY_DEFINITIONS.missing());
             }
             if given.is_none()
                 && txn
-                    .scan_prefix(&resources_prefix(p, QUERY_DEFINITION))
+                    .scan_prefix(&resources_prefix(p, QUERY_DEFINITIONS.kind))
                     .count()
                     >= MAX_QUERY_DEFINITIONS
             {
@@ -81,7 +100,7 @@ impl Logs {
                 "lastModified": now,
             });
             copy_members(&mut d, v, &["logGroupNames", "parameters"]);
-            res::store(txn, p, QUERY_DEFINITION, &id, &d, now);
+            res::store(txn, p, QUERY_DEFINITIONS.kind, &id, &d, now);
             Ok(())
         });
         r?;
@@ -95,24 +114,12 @@ impl Logs {
     ) -> Result<Out, AwsError> {
         let prefix = str_of(v, "queryDefinitionNamePrefix");
         let lang = str_of(v, "queryLanguage");
-        let max = int_of(v, "maxResults")
-            .map(|n| n.clamp(1, 1000) as usize)
-            .unwrap_or(1000);
-        let snap = self.store.snapshot();
-        let (items, next) = page_of(
-            &snap,
-            p,
-            QUERY_DEFINITION,
-            str_of(v, "nextToken"),
-            max,
-            |_, d| {
-                let ok = prefix
-                    .is_none_or(|x| d["name"].as_str().is_some_and(|n| n.starts_with(x)))
-                    && lang.is_none_or(|l| d["queryLanguage"] == l);
-                ok.then(|| d.clone())
-            },
-        )?;
-        out(page(items, "queryDefinitions", next), None)
+        let max = max_results(v, 1000, 1000);
+        QUERY_DEFINITIONS.list(self, p, v, max, "queryDefinitions", |_, d| {
+            let ok = prefix.is_none_or(|x| d["name"].as_str().is_some_and(|n| n.starts_with(x)))
+                && lang.is_none_or(|l| d["queryLanguage"] == l);
+            ok.then(|| d.clone())
+        })
     }
 
     pub(crate) fn delete_query_definition(
@@ -121,12 +128,7 @@ impl Logs {
         v: &Value,
     ) -> Result<Out, AwsError> {
         let id = str_of(v, "queryDefinitionId").unwrap_or_default();
-        let (found, ver) = self
-            .store
-            .write(|txn| res::remove(txn, p, QUERY_DEFINITION, id));
-        if !found {
-            return Err(not_found("The specified query definition does not exist."));
-        }
+        let ver = QUERY_DEFINITIONS.delete(self, p, id)?;
         out(json!({ "success": true }), Some(ver))
     }
 
@@ -165,9 +167,7 @@ impl Logs {
             now + crate::anomalies::frequency_ms(str_of(v, "evaluationFrequency").unwrap_or(""))
         );
         copy_members(&mut d, v, &["filterPattern", "kmsKeyId"]);
-        let ((), ver) = self
-            .store
-            .write(|txn| res::store(txn, p, ANOMALY_DETECTOR, &id, &d, now));
+        let ver = DETECTORS.put(self, p, &id, &d, now);
         out(json!({ "anomalyDetectorArn": arn }), Some(ver))
     }
 
@@ -179,13 +179,7 @@ impl Logs {
     }
 
     pub(crate) fn get_anomaly_detector(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        let d = res::load(
-            &self.store.snapshot(),
-            p,
-            ANOMALY_DETECTOR,
-            &Self::detector_id(v),
-        )
-        .ok_or_else(|| not_found("The specified anomaly detector does not exist."))?;
+        let d = DETECTORS.get(self, p, &Self::detector_id(v))?;
         let mut o = public(&d);
         if let Some(m) = o.as_object_mut() {
             m.remove("anomalyDetectorArn");
@@ -204,8 +198,7 @@ impl Logs {
         }
         let now = self.now_ms();
         let (r, ver) = self.store.write(|txn| {
-            let mut d = load_txn(txn, p, ANOMALY_DETECTOR, &id)
-                .ok_or_else(|| not_found("The specified anomaly detector does not exist."))?;
+            let mut d = DETECTORS.get_txn(txn, p, &id)?;
             copy_members(
                 &mut d,
                 v,
@@ -229,7 +222,7 @@ impl Logs {
                 d["_next"] = json!(now + freq);
             }
             d["lastModifiedTimeStamp"] = json!(now);
-            res::store(txn, p, ANOMALY_DETECTOR, &id, &d, now);
+            res::store(txn, p, DETECTORS.kind, &id, &d, now);
             Ok(())
         });
         r?;
@@ -242,40 +235,29 @@ impl Logs {
         v: &Value,
     ) -> Result<Out, AwsError> {
         let id = Self::detector_id(v);
-        let (found, ver) = self.store.write(|txn| {
+        // The detector's anomalies go with it.
+        let ver = DETECTORS.delete_with(self, p, &id, |txn| {
             let prefix = format!("{id}\0");
             for (k, _) in res::all_txn(txn, p, crate::anomalies::LOG_ANOMALY) {
                 if k.starts_with(&prefix) {
                     res::remove(txn, p, crate::anomalies::LOG_ANOMALY, &k);
                 }
             }
-            res::remove(txn, p, ANOMALY_DETECTOR, &id)
-        });
-        if !found {
-            return Err(not_found("The specified anomaly detector does not exist."));
-        }
+        })?;
         out(json!({}), Some(ver))
     }
 
     pub(crate) fn list_anomaly_detectors(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let filter = str_of(v, "filterLogGroupArn");
-        let snap = self.store.snapshot();
-        let (items, next) = page_of(
-            &snap,
-            p,
-            ANOMALY_DETECTOR,
-            str_of(v, "nextToken"),
-            limit_of(v, 50, 50),
-            |_, d| {
-                let ok = filter.is_none_or(|f| {
-                    d["logGroupArnList"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == f))
-                });
-                ok.then(|| public(d))
-            },
-        )?;
-        out(page(items, "anomalyDetectors", next), None)
+        let limit = limit_of(v, 50, 50);
+        DETECTORS.list(self, p, v, limit, "anomalyDetectors", |_, d| {
+            let ok = filter.is_none_or(|f| {
+                d["logGroupArnList"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == f))
+            });
+            ok.then(|| public(d))
+        })
     }
 
     /// Anomalies the detectors found (crate::anomalies).
@@ -284,16 +266,7 @@ impl Logs {
     }
 
     pub(crate) fn update_anomaly(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        if res::load(
-            &self.store.snapshot(),
-            p,
-            ANOMALY_DETECTOR,
-            &Self::detector_id(v),
-        )
-        .is_none()
-        {
-            return Err(not_found("The specified anomaly detector does not exist."));
-        }
+        DETECTORS.get(self, p, &Self::detector_id(v))?;
         if str_of(v, "anomalyId").is_none() && str_of(v, "patternId").is_none() {
             return Err(invalid("Either anomalyId or patternId must be specified."));
         }
@@ -334,17 +307,12 @@ impl Logs {
         let now = self.now_ms();
         let mut d = Self::table_doc(p, &name, v, now);
         d["_tags"] = tags_of(v);
-        let (r, ver) = self.store.write(|txn| {
-            if load_txn(txn, p, LOOKUP_TABLE, &name).is_some() {
-                return Err(AwsError::new(
-                    "ResourceAlreadyExistsException",
-                    "The specified lookup table already exists.",
-                ));
-            }
-            res::store(txn, p, LOOKUP_TABLE, &name, &d, now);
-            Ok(())
-        });
-        r?;
+        let ver = LOOKUP_TABLES.create(self, p, &name, &d, now, || {
+            AwsError::new(
+                "ResourceAlreadyExistsException",
+                "The specified lookup table already exists.",
+            )
+        })?;
         out(
             json!({"lookupTableArn": d["lookupTableArn"], "createdAt": now}),
             Some(ver),
@@ -359,13 +327,7 @@ impl Logs {
     }
 
     pub(crate) fn get_lookup_table(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        let d = res::load(
-            &self.store.snapshot(),
-            p,
-            LOOKUP_TABLE,
-            &Self::table_name(v),
-        )
-        .ok_or_else(|| not_found("The specified lookup table does not exist."))?;
+        let d = LOOKUP_TABLES.get(self, p, &Self::table_name(v))?;
         let mut o = public(&d);
         if let Some(m) = o.as_object_mut() {
             m.remove("tableFields");
@@ -384,8 +346,7 @@ impl Logs {
         }
         let now = self.now_ms();
         let (r, ver) = self.store.write(|txn| {
-            let cur = load_txn(txn, p, LOOKUP_TABLE, &name)
-                .ok_or_else(|| not_found("The specified lookup table does not exist."))?;
+            let cur = LOOKUP_TABLES.get_txn(txn, p, &name)?;
             let mut d = Self::table_doc(p, &name, v, now);
             for k in ["_tags", "description", "kmsKeyId"] {
                 if d.get(k).is_none()
@@ -394,7 +355,7 @@ impl Logs {
                     d[k] = x.clone();
                 }
             }
-            res::store(txn, p, LOOKUP_TABLE, &name, &d, now);
+            res::store(txn, p, LOOKUP_TABLES.kind, &name, &d, now);
             Ok(d["lookupTableArn"].clone())
         });
         let arn = r?;
@@ -405,39 +366,22 @@ impl Logs {
     }
 
     pub(crate) fn delete_lookup_table(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        let name = Self::table_name(v);
-        let (found, ver) = self
-            .store
-            .write(|txn| res::remove(txn, p, LOOKUP_TABLE, &name));
-        if !found {
-            return Err(not_found("The specified lookup table does not exist."));
-        }
+        let ver = LOOKUP_TABLES.delete(self, p, &Self::table_name(v))?;
         out(json!({}), Some(ver))
     }
 
     pub(crate) fn describe_lookup_tables(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let prefix = str_of(v, "lookupTableNamePrefix");
-        let max = int_of(v, "maxResults")
-            .map(|n| n.clamp(1, 100) as usize)
-            .unwrap_or(100);
-        let snap = self.store.snapshot();
-        let (items, next) = page_of(
-            &snap,
-            p,
-            LOOKUP_TABLE,
-            str_of(v, "nextToken"),
-            max,
-            |id, d| {
-                prefix.is_none_or(|x| id.starts_with(x)).then(|| {
-                    let mut o = public(d);
-                    if let Some(m) = o.as_object_mut() {
-                        m.remove("tableBody");
-                    }
-                    o
-                })
-            },
-        )?;
-        out(page(items, "lookupTables", next), None)
+        let max = max_results(v, 100, 100);
+        LOOKUP_TABLES.list(self, p, v, max, "lookupTables", |id, d| {
+            prefix.is_none_or(|x| id.starts_with(x)).then(|| {
+                let mut o = public(d);
+                if let Some(m) = o.as_object_mut() {
+                    m.remove("tableBody");
+                }
+                o
+            })
+        })
     }
 
     // ---- scheduled queries ----
@@ -508,14 +452,9 @@ impl Logs {
         let name = str_of(v, "name").unwrap_or_default().to_string();
         let now = self.now_ms();
         let d = self.sq_doc(p, &name, v, None, now)?;
-        let (r, ver) = self.store.write(|txn| {
-            if load_txn(txn, p, SCHEDULED_QUERY, &name).is_some() {
-                return Err(conflict("A scheduled query with this name already exists."));
-            }
-            res::store(txn, p, SCHEDULED_QUERY, &name, &d, now);
-            Ok(())
-        });
-        r?;
+        let ver = SCHEDULED_QUERIES.create(self, p, &name, &d, now, || {
+            conflict("A scheduled query with this name already exists.")
+        })?;
         out(
             json!({"scheduledQueryArn": d["scheduledQueryArn"], "state": d["state"]}),
             Some(ver),
@@ -530,75 +469,49 @@ impl Logs {
     }
 
     pub(crate) fn get_scheduled_query(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        let d = res::load(
-            &self.store.snapshot(),
-            p,
-            SCHEDULED_QUERY,
-            &Self::sq_name(v),
-        )
-        .ok_or_else(sq_missing)?;
+        let d = SCHEDULED_QUERIES.get(self, p, &Self::sq_name(v))?;
         out(public(&d), None)
     }
 
     pub(crate) fn update_scheduled_query(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let name = Self::sq_name(v);
         let now = self.now_ms();
-        let cur =
-            res::load(&self.store.snapshot(), p, SCHEDULED_QUERY, &name).ok_or_else(sq_missing)?;
+        let cur = SCHEDULED_QUERIES.get(self, p, &name)?;
         let d = self.sq_doc(p, &name, v, Some(&cur), now)?;
-        let ((), ver) = self
-            .store
-            .write(|txn| res::store(txn, p, SCHEDULED_QUERY, &name, &d, now));
+        let ver = SCHEDULED_QUERIES.put(self, p, &name, &d, now);
         out(public(&d), Some(ver))
     }
 
     pub(crate) fn delete_scheduled_query(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
-        let name = Self::sq_name(v);
-        let (found, ver) = self
-            .store
-            .write(|txn| res::remove(txn, p, SCHEDULED_QUERY, &name));
-        if !found {
-            return Err(sq_missing());
-        }
+        let ver = SCHEDULED_QUERIES.delete(self, p, &Self::sq_name(v))?;
         out(json!({}), Some(ver))
     }
 
     pub(crate) fn list_scheduled_queries(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let state = str_of(v, "state");
-        let max = int_of(v, "maxResults")
-            .map(|n| n.clamp(1, 1000) as usize)
-            .unwrap_or(1000);
-        let snap = self.store.snapshot();
-        let (items, next) = page_of(
-            &snap,
-            p,
-            SCHEDULED_QUERY,
-            str_of(v, "nextToken"),
-            max,
-            |_, d| {
-                state.is_none_or(|s| d["state"] == s).then(|| {
-                    let mut o = json!({});
-                    copy_members(
-                        &mut o,
-                        d,
-                        &[
-                            "name",
-                            "scheduledQueryArn",
-                            "state",
-                            "scheduleExpression",
-                            "timezone",
-                            "creationTime",
-                            "lastUpdatedTime",
-                            "destinationConfiguration",
-                            "lastExecutionStatus",
-                            "lastTriggeredTime",
-                        ],
-                    );
-                    o
-                })
-            },
-        )?;
-        out(page(items, "scheduledQueries", next), None)
+        let max = max_results(v, 1000, 1000);
+        SCHEDULED_QUERIES.list(self, p, v, max, "scheduledQueries", |_, d| {
+            state.is_none_or(|s| d["state"] == s).then(|| {
+                let mut o = json!({});
+                copy_members(
+                    &mut o,
+                    d,
+                    &[
+                        "name",
+                        "scheduledQueryArn",
+                        "state",
+                        "scheduleExpression",
+                        "timezone",
+                        "creationTime",
+                        "lastUpdatedTime",
+                        "destinationConfiguration",
+                        "lastExecutionStatus",
+                        "lastTriggeredTime",
+                    ],
+                );
+                o
+            })
+        })
     }
 
     /// Runs of a scheduled query (crate::scheduled), oldest first.
@@ -607,20 +520,12 @@ impl Logs {
         p: &Partition,
         v: &Value,
     ) -> Result<Out, AwsError> {
-        let d = res::load(
-            &self.store.snapshot(),
-            p,
-            SCHEDULED_QUERY,
-            &Self::sq_name(v),
-        )
-        .ok_or_else(sq_missing)?;
+        let d = SCHEDULED_QUERIES.get(self, p, &Self::sq_name(v))?;
         if int_of(v, "endTime") < int_of(v, "startTime") {
             return Err(validation("endTime must not be before startTime."));
         }
         let runs = self.scheduled_runs(p, &Self::sq_name(v), v);
-        let max = int_of(v, "maxResults")
-            .map(|n| n.clamp(1, 1000) as usize)
-            .unwrap_or(100);
+        let max = max_results(v, 1000, 100);
         let from: usize = match str_of(v, "nextToken") {
             Some(t) => untoken(t)?
                 .parse()
@@ -652,9 +557,7 @@ impl Logs {
             "integrationStatus": "ACTIVE",
             "_config": cfg,
         });
-        let ((), ver) = self
-            .store
-            .write(|txn| res::store(txn, p, INTEGRATION, &name, &d, now));
+        let ver = INTEGRATIONS.put(self, p, &name, &d, now);
         out(
             json!({"integrationName": name, "integrationStatus": "ACTIVE"}),
             Some(ver),
@@ -663,8 +566,7 @@ impl Logs {
 
     pub(crate) fn get_integration(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let name = str_of(v, "integrationName").unwrap_or_default();
-        let d = res::load(&self.store.snapshot(), p, INTEGRATION, name)
-            .ok_or_else(|| not_found("The specified integration does not exist."))?;
+        let d = INTEGRATIONS.get(self, p, name)?;
         let mut o = public(&d);
         o["integrationDetails"] = json!({"openSearchIntegrationDetails": {
             "dataSource": {"dataSourceName": name, "status": {"status": "ACTIVE"}},
@@ -675,12 +577,7 @@ impl Logs {
 
     pub(crate) fn delete_integration(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let name = str_of(v, "integrationName").unwrap_or_default();
-        let (found, ver) = self
-            .store
-            .write(|txn| res::remove(txn, p, INTEGRATION, name));
-        if !found {
-            return Err(not_found("The specified integration does not exist."));
-        }
+        let ver = INTEGRATIONS.delete(self, p, name)?;
         out(json!({}), Some(ver))
     }
 
@@ -688,7 +585,7 @@ impl Logs {
         let prefix = str_of(v, "integrationNamePrefix");
         let status = str_of(v, "integrationStatus");
         let kind = str_of(v, "integrationType");
-        let items: Vec<Value> = all(&self.store.snapshot(), p, INTEGRATION)
+        let items: Vec<Value> = all(&self.store.snapshot(), p, INTEGRATIONS.kind)
             .into_iter()
             .filter(|(id, d)| {
                 prefix.is_none_or(|x| id.starts_with(x))
@@ -720,9 +617,7 @@ impl Logs {
             "createdTimeStamp": now,
             "_integration": integration,
         });
-        let ((), ver) = self
-            .store
-            .write(|txn| res::store(txn, p, S3_TABLE_SOURCE, &id, &d, now));
+        let ver = TABLE_SOURCES.put(self, p, &id, &d, now);
         out(json!({ "identifier": id }), Some(ver))
     }
 
@@ -732,30 +627,16 @@ impl Logs {
         v: &Value,
     ) -> Result<Out, AwsError> {
         let id = str_of(v, "identifier").unwrap_or_default();
-        let (found, ver) = self
-            .store
-            .write(|txn| res::remove(txn, p, S3_TABLE_SOURCE, id));
-        if !found {
-            return Err(not_found("The specified source does not exist."));
-        }
+        let ver = TABLE_SOURCES.delete(self, p, id)?;
         out(json!({ "identifier": id }), Some(ver))
     }
 
     pub(crate) fn list_s3_table_sources(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let integration = str_of(v, "integrationArn").unwrap_or_default();
-        let max = int_of(v, "maxResults")
-            .map(|n| n.clamp(1, 100) as usize)
-            .unwrap_or(100);
-        let snap = self.store.snapshot();
-        let (items, next) = page_of(
-            &snap,
-            p,
-            S3_TABLE_SOURCE,
-            str_of(v, "nextToken"),
-            max,
-            |_, d| (d["_integration"] == integration).then(|| public(d)),
-        )?;
-        out(page(items, "sources", next), None)
+        let max = max_results(v, 100, 100);
+        TABLE_SOURCES.list(self, p, v, max, "sources", |_, d| {
+            (d["_integration"] == integration).then(|| public(d))
+        })
     }
 
     // ---- import tasks (CloudTrail Lake event data stores) ----
@@ -783,7 +664,7 @@ impl Logs {
         let now = self.now_ms();
         let group = format!("aws/cloudtrail/{store_id}");
         let (r, ver) = self.store.write(|txn| {
-            let busy = txn.scan_prefix(&resources_prefix(p, IMPORT_TASK)).any(|(_, r)| {
+            let busy = txn.scan_prefix(&resources_prefix(p, IMPORT_TASKS.kind)).any(|(_, r)| {
                 matches!(r, LogsRecord::Resource(r) if serde_json::from_str::<Value>(&r.body).is_ok_and(|d| d["importSourceArn"] == source && d["importStatus"] == "IN_PROGRESS"))
             });
             if busy {
@@ -814,7 +695,7 @@ impl Logs {
                 "lastUpdatedTime": now,
             });
             copy_members(&mut d, v, &["importFilter"]);
-            res::store(txn, p, IMPORT_TASK, &id, &d, now);
+            res::store(txn, p, IMPORT_TASKS.kind, &id, &d, now);
             Ok(d)
         });
         let d = r?;
@@ -826,8 +707,7 @@ impl Logs {
 
     pub(crate) fn cancel_import_task(&self, p: &Partition, v: &Value) -> Result<Out, AwsError> {
         let id = str_of(v, "importId").unwrap_or_default();
-        let d = res::load(&self.store.snapshot(), p, IMPORT_TASK, id)
-            .ok_or_else(|| not_found("The specified import task does not exist."))?;
+        let d = IMPORT_TASKS.get(self, p, id)?;
         if d["importStatus"] != "IN_PROGRESS" {
             return Err(AwsError::new(
                 "InvalidOperationException",
@@ -841,9 +721,7 @@ impl Logs {
         let mut d = d;
         d["importStatus"] = json!("CANCELLED");
         d["lastUpdatedTime"] = json!(now);
-        let ((), ver) = self
-            .store
-            .write(|txn| res::store(txn, p, IMPORT_TASK, id, &d, now));
+        let ver = IMPORT_TASKS.put(self, p, id, &d, now);
         let mut o = json!({});
         copy_members(
             &mut o,
@@ -865,21 +743,13 @@ impl Logs {
             str_of(v, "importSourceArn"),
             str_of(v, "importStatus"),
         );
-        let snap = self.store.snapshot();
-        let (items, next) = page_of(
-            &snap,
-            p,
-            IMPORT_TASK,
-            str_of(v, "nextToken"),
-            limit_of(v, 50, 50),
-            |tid, d| {
-                let ok = id.is_none_or(|x| x == tid)
-                    && source.is_none_or(|s| d["importSourceArn"] == s)
-                    && status.is_none_or(|s| d["importStatus"] == s);
-                ok.then(|| d.clone())
-            },
-        )?;
-        out(page(items, "imports", next), None)
+        let limit = limit_of(v, 50, 50);
+        IMPORT_TASKS.list(self, p, v, limit, "imports", |tid, d| {
+            let ok = id.is_none_or(|x| x == tid)
+                && source.is_none_or(|s| d["importSourceArn"] == s)
+                && status.is_none_or(|s| d["importStatus"] == s);
+            ok.then(|| d.clone())
+        })
     }
 
     pub(crate) fn describe_import_task_batches(
@@ -888,8 +758,7 @@ impl Logs {
         v: &Value,
     ) -> Result<Out, AwsError> {
         let id = str_of(v, "importId").unwrap_or_default();
-        let d = res::load(&self.store.snapshot(), p, IMPORT_TASK, id)
-            .ok_or_else(|| not_found("The specified import task does not exist."))?;
+        let d = IMPORT_TASKS.get(self, p, id)?;
         // The import read nothing, so it has no batches.
         out(
             json!({"importId": id, "importSourceArn": d["importSourceArn"], "importBatches": []}),

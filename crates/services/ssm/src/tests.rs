@@ -1,10 +1,8 @@
 use super::*;
-use snapstack_protocol::request::parse_authorization;
+use snapstack_service::test_support::context_in;
 
 fn ctx(account: &str, region: &str) -> RequestContext {
-    RequestContext::from_scope(parse_authorization(&format!(
-        "AWS4-HMAC-SHA256 Credential={account}/20240101/{region}/ssm/aws4_request"
-    )))
+    context_in(account, region, NAME)
 }
 
 fn call(ssm: &Ssm, c: &RequestContext, op: &str, body: Value) -> Result<Value, AwsError> {

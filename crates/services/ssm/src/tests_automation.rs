@@ -1,12 +1,10 @@
 //! Tests of automation executions, change requests, sessions, access requests and previews.
 
 use super::*;
-use snapstack_service::{BoxFuture, Runtime};
+use snapstack_service::test_support::{FakeRuntime, context_in};
 
 fn ctx() -> RequestContext {
-    RequestContext::from_scope(snapstack_protocol::request::parse_authorization(
-        "AWS4-HMAC-SHA256 Credential=000000000000/20240101/us-east-1/ssm/aws4_request",
-    ))
+    context_in("000000000000", "us-east-1", NAME)
 }
 
 fn call(s: &Ssm, op: &str, body: Value) -> Result<Value, AwsError> {
@@ -24,42 +22,52 @@ fn call(s: &Ssm, op: &str, body: Value) -> Result<Value, AwsError> {
     )
 }
 
-/// A runtime with no other service: every call to one is refused as AWS refuses an unknown
-/// service.
-struct Alone;
-
-impl Runtime for Alone {
-    fn ensure_loaded<'a>(&'a self, _: &'static str) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-    fn wait_durable<'a>(&'a self, _: &'static str, _: u64) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn is_ready(&self, _: &str) -> bool {
-        true
-    }
-    fn invoke<'a>(
-        &'a self,
-        _: &'a RequestContext,
-        service: &'a str,
-        _: &'a str,
-        _: Value,
-    ) -> BoxFuture<'a, Result<Value, AwsError>> {
-        Box::pin(async move {
-            Err(AwsError::new(
-                "ResourceNotFoundException",
-                format!("no service {service}"),
-            ))
-        })
-    }
-}
-
+/// One pass of the automation task, with no other service: every call to one is refused as
+/// AWS refuses an unknown service.
 fn tick(s: &Ssm) -> usize {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(s.run_automations(&Alone))
+        .block_on(
+            s.run_automations(&FakeRuntime::answering_with(|service, _, _| {
+                Err(AwsError::new(
+                    "ResourceNotFoundException",
+                    format!("no service {service}"),
+                ))
+            })),
+        )
+}
+
+/// Start something (`op`: an automation, a change request, an access request) that must be
+/// accepted; the id its answer names in `member`.
+fn start(s: &Ssm, op: &str, input: Value, member: &str) -> String {
+    let out = call(s, op, input).unwrap_or_else(|e| panic!("{op}: {e:?}"));
+    out[member]
+        .as_str()
+        .unwrap_or_else(|| panic!("{op} answered no {member}: {out}"))
+        .to_string()
+}
+
+/// Start an automation execution; its id.
+fn automation(s: &Ssm, input: Value) -> String {
+    start(
+        s,
+        "StartAutomationExecution",
+        input,
+        "AutomationExecutionId",
+    )
+}
+
+/// One pass of the automation task, then the execution.
+fn ticked(s: &Ssm, id: &str) -> Value {
+    tick(s);
+    execution(s, id)
+}
+
+/// One pass of the automation task, then the execution's status.
+fn status_after_tick(s: &Ssm, id: &str) -> Value {
+    ticked(s, id)["AutomationExecutionStatus"].clone()
 }
 
 fn doc(s: &Ssm, name: &str, kind: &str, content: Value) {
@@ -126,15 +134,10 @@ fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
     )
     .unwrap_err();
     assert_eq!(e.code, "AutomationDefinitionNotFoundException");
-    let id = call(
+    let id = automation(
         &s,
-        "StartAutomationExecution",
         json!({"DocumentName": "Runbook", "Parameters": {"Name": ["/auto/p"]}, "ClientToken": "0123abcd-0000-4000-8000-000000000001"}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    );
     assert_eq!(id.len(), 36);
     // The same client token is the same execution.
     let again = call(
@@ -148,8 +151,7 @@ fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
         execution(&s, &id)["AutomationExecutionStatus"],
         "InProgress"
     );
-    tick(&s);
-    let x = execution(&s, &id);
+    let x = ticked(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Waiting", "{x:#}");
     assert_eq!(x["CurrentStepName"], "wait");
     assert!(
@@ -173,8 +175,7 @@ fn an_automation_runs_its_steps_waits_for_a_signal_and_succeeds() {
         json!({"AutomationExecutionId": id, "SignalType": "Resume"}),
     )
     .unwrap();
-    tick(&s);
-    let x = execution(&s, &id);
+    let x = ticked(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Success", "{x:#}");
     assert_eq!(x["Outputs"]["put.Version"], json!(["1"]));
     let steps = call(
@@ -243,18 +244,9 @@ fn stopping_cancels_and_unrunnable_steps_fail() {
         json!({"schemaVersion": "0.3", "mainSteps": [
             {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT1H"}}]}),
     );
-    let id = call(
-        &s,
-        "StartAutomationExecution",
-        json!({"DocumentName": "Sleepy"}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    tick(&s);
+    let id = automation(&s, json!({"DocumentName": "Sleepy"}));
     assert_eq!(
-        execution(&s, &id)["StepExecutions"][0]["StepStatus"],
+        ticked(&s, &id)["StepExecutions"][0]["StepStatus"],
         "InProgress"
     );
     call(
@@ -267,8 +259,7 @@ fn stopping_cancels_and_unrunnable_steps_fail() {
         execution(&s, &id)["AutomationExecutionStatus"],
         "Cancelling"
     );
-    tick(&s);
-    let x = execution(&s, &id);
+    let x = ticked(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Cancelled");
     assert_eq!(x["StepExecutions"][0]["StepStatus"], "Cancelled");
 
@@ -280,17 +271,8 @@ fn stopping_cancels_and_unrunnable_steps_fail() {
             {"name": "py", "action": "aws:executeScript", "inputs": {"Runtime": "python3.11", "Handler": "h", "Script": "x"}},
             {"name": "call", "action": "aws:executeAwsApi", "inputs": {"Service": "ec2", "Api": "DescribeInstances"}}]}),
     );
-    let id = call(
-        &s,
-        "StartAutomationExecution",
-        json!({"DocumentName": "Scripted"}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    tick(&s);
-    let x = execution(&s, &id);
+    let id = automation(&s, json!({"DocumentName": "Scripted"}));
+    let x = ticked(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "Failed");
     assert!(
         x["FailureMessage"]
@@ -320,32 +302,24 @@ fn change_requests_wait_for_approval_then_run_their_runbook() {
     )
     .unwrap_err();
     assert_eq!(e.code, "AutomationDefinitionNotFoundException");
-    let id = call(
+    let id = start(
         &s,
         "StartChangeRequestExecution",
         json!({"DocumentName": "Template", "ChangeRequestName": "cr",
                "Runbooks": [{"DocumentName": "Runbook", "Parameters": {"Name": ["/cr/p"], "Value": ["v2"]}}]}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        "AutomationExecutionId",
+    );
     let x = execution(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "PendingApproval");
     assert_eq!(x["AutomationSubtype"], "ChangeRequest");
-    tick(&s);
-    assert_eq!(
-        execution(&s, &id)["AutomationExecutionStatus"],
-        "PendingApproval"
-    );
+    assert_eq!(status_after_tick(&s, &id), "PendingApproval");
     call(
         &s,
         "SendAutomationSignal",
         json!({"AutomationExecutionId": id, "SignalType": "Approve"}),
     )
     .unwrap();
-    tick(&s);
-    let x = execution(&s, &id);
+    let x = ticked(&s, &id);
     assert_eq!(x["AutomationExecutionStatus"], "RunbookInProgress", "{x:#}");
     let children = call(
         &s,
@@ -359,11 +333,7 @@ fn change_requests_wait_for_approval_then_run_their_runbook() {
         .as_str()
         .unwrap()
         .to_string();
-    tick(&s);
-    assert_eq!(
-        execution(&s, &child)["AutomationExecutionStatus"],
-        "Waiting"
-    );
+    assert_eq!(status_after_tick(&s, &child), "Waiting");
     // The runbook's branch goes to the script (Value is v2), which fails: so does the request.
     call(
         &s,
@@ -371,22 +341,17 @@ fn change_requests_wait_for_approval_then_run_their_runbook() {
         json!({"AutomationExecutionId": child, "SignalType": "Resume"}),
     )
     .unwrap();
-    tick(&s);
-    assert_eq!(execution(&s, &child)["AutomationExecutionStatus"], "Failed");
+    assert_eq!(status_after_tick(&s, &child), "Failed");
     // The parent looks again a second later (an absolute deadline).
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    tick(&s);
-    assert_eq!(execution(&s, &id)["AutomationExecutionStatus"], "Failed");
+    assert_eq!(status_after_tick(&s, &id), "Failed");
     // A rejected request ends Rejected.
-    let id2 = call(
+    let id2 = start(
         &s,
         "StartChangeRequestExecution",
         json!({"DocumentName": "Template", "Runbooks": [{"DocumentName": "Runbook", "Parameters": {"Name": ["/x"]}}]}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        "AutomationExecutionId",
+    );
     call(
         &s,
         "SendAutomationSignal",
@@ -400,17 +365,11 @@ fn change_requests_wait_for_approval_then_run_their_runbook() {
 fn interactive_executions_run_the_steps_they_are_told() {
     let s = Ssm::new();
     doc(&s, "Runbook", "Automation", runbook());
-    let id = call(
+    let id = automation(
         &s,
-        "StartAutomationExecution",
         json!({"DocumentName": "Runbook", "Mode": "Interactive", "Parameters": {"Name": ["/i/p"]}}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    tick(&s);
-    assert_eq!(execution(&s, &id)["AutomationExecutionStatus"], "Waiting");
+    );
+    assert_eq!(status_after_tick(&s, &id), "Waiting");
     let e = call(
         &s,
         "SendAutomationSignal",
@@ -424,8 +383,7 @@ fn interactive_executions_run_the_steps_they_are_told() {
         json!({"AutomationExecutionId": id, "SignalType": "StartStep", "Payload": {"StepName": ["done"]}}),
     )
     .unwrap();
-    tick(&s);
-    let x = execution(&s, &id);
+    let x = ticked(&s, &id);
     assert_eq!(x["StepExecutions"][0]["StepName"], "done");
     assert_eq!(
         x["AutomationExecutionStatus"], "Success",
@@ -484,15 +442,12 @@ fn sessions_are_records_until_terminated() {
 fn access_requests_previews_and_patch_snapshots() {
     let s = Ssm::new();
     let targets = json!([{"Key": "InstanceIds", "Values": ["i-0123456789abcdef0"]}]);
-    let id = call(
+    let id = start(
         &s,
         "StartAccessRequest",
         json!({"Reason": "fix", "Targets": targets}),
-    )
-    .unwrap()["AccessRequestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        "AccessRequestId",
+    );
     let t = call(&s, "GetAccessToken", json!({"AccessRequestId": id})).unwrap();
     assert_eq!(t["AccessRequestStatus"], "Pending");
     assert!(t.get("Credentials").is_none());
@@ -502,15 +457,12 @@ fn access_requests_previews_and_patch_snapshots() {
         "AutoApprovalPolicy",
         json!({"policy": "permit"}),
     );
-    let id = call(
+    let id = start(
         &s,
         "StartAccessRequest",
         json!({"Reason": "fix", "Targets": targets}),
-    )
-    .unwrap()["AccessRequestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        "AccessRequestId",
+    );
     let t = call(&s, "GetAccessToken", json!({"AccessRequestId": id})).unwrap();
     assert_eq!(t["AccessRequestStatus"], "Approved");
     assert!(
@@ -575,15 +527,7 @@ fn executions_survive_as_records() {
         json!({"schemaVersion": "0.3", "mainSteps": [
             {"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}),
     );
-    let id = call(
-        &s,
-        "StartAutomationExecution",
-        json!({"DocumentName": "Sleepy"}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = automation(&s, json!({"DocumentName": "Sleepy"}));
     tick(&s);
     let records: Vec<(snapstack_engine::Key, SsmRecord)> = s
         .store
@@ -618,18 +562,11 @@ fn executions_are_found_in_every_partition() {
         json!({"Name": "/a", "Value": "v", "Type": "String"}),
     )
     .unwrap();
-    let id = call(
+    let id = automation(
         &s,
-        "StartAutomationExecution",
         json!({"DocumentName": "Runbook", "Parameters": {"Name": ["/x"]}}),
-    )
-    .unwrap()["AutomationExecutionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = RequestContext::from_scope(snapstack_protocol::request::parse_authorization(
-        "AWS4-HMAC-SHA256 Credential=111111111111/20240101/eu-west-1/ssm/aws4_request",
-    ));
+    );
+    let other = context_in("111111111111", "eu-west-1", NAME);
     s.handle(
         &other,
         "PutParameter",

@@ -1,12 +1,10 @@
 //! Tests of documents, commands, maintenance windows, their tags, and the record encoding.
 
 use super::*;
-use snapstack_protocol::request::parse_authorization;
+use snapstack_service::test_support::context_in;
 
 fn ctx() -> RequestContext {
-    RequestContext::from_scope(parse_authorization(
-        "AWS4-HMAC-SHA256 Credential=000000000000/20240101/us-east-1/ssm/aws4_request",
-    ))
+    context_in("000000000000", "us-east-1", NAME)
 }
 
 fn call(s: &Ssm, op: &str, body: Value) -> Result<Value, AwsError> {
