@@ -30,7 +30,7 @@ fn ok(iam: &Iam, key: &str, op: &str, input: Value) -> Answer {
 }
 
 fn code(r: Result<Answer, AwsError>) -> (String, u16) {
-    let e = r.err().expect("an error");
+    let e = r.expect_err("an error");
     (e.code, e.status.as_u16())
 }
 
