@@ -417,8 +417,8 @@ def cmd_errors():
 
     # Through boto3: operations of an embedded model without a handler yet answer 501 naming
     # the service and the operation, in the protocol the SDK speaks: JSON (Step Functions), query
-    # (ElastiCache), rest-json (API Gateway, AppSync), rest-xml (Route 53); and operations of served
-    # services not implemented yet.
+    # (ElastiCache, RDS), rest-json (API Gateway, AppSync), rest-xml (Route 53); and operations of
+    # served services not implemented yet.
     for svc, call, op in [
         ("stepfunctions", lambda c: c.list_state_machines(), "ListStateMachines"),
         ("elasticache", lambda c: c.describe_cache_clusters(), "DescribeCacheClusters"),
@@ -426,9 +426,8 @@ def cmd_errors():
         ("route53", lambda c: c.list_hosted_zones(), "ListHostedZones"),
         ("appsync", lambda c: c.list_graphql_apis(), "ListGraphqlApis"),
         ("apigateway", lambda c: c.get_api_keys(), "GetApiKeys"),
-        ("iam", lambda c: c.list_delegation_requests(), "ListDelegationRequests"),
-        ("iam", lambda c: c.get_human_readable_summary(
-            EntityArn="arn:aws:iam::000000000000:user/x"), "GetHumanReadableSummary"),
+        ("rds", lambda c: c.describe_db_instances(), "DescribeDBInstances"),
+        ("cognito-identity", lambda c: c.list_identity_pools(MaxResults=10), "ListIdentityPools"),
     ]:
         e = expect_error("NotImplemented", lambda: call(client(svc)))
         check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 501, (svc, e.response))

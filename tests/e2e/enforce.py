@@ -14,7 +14,10 @@ Usage: enforce.py ENDPOINT COMMAND [ARGS]...
                  key, a removed bucket policy) apply to the next request whatever is cached;
                  S3 chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, with and without a
                  signed trailer) verified chunk by chunk, a bad chunk refused and not stored;
-                 service-last-accessed reports (IN_PROGRESS, then COMPLETED by the server)
+                 service-last-accessed reports (IN_PROGRESS, then COMPLETED by the server);
+                 a delegation request accepted by a customer's user, its exchange token
+                 delivered to the partner's topic and traded at STS: the credentials act as that
+                 user, limited to the request's permission policy
   prepare STATE  before a restart: a user with a policy and an access key (written to STATE),
                  a last-accessed report job
   check STATE    after it: the key still signs, its policy still allows and still denies, the
@@ -442,6 +445,52 @@ def last_accessed():
                  Arn=f"arn:aws:iam::{ACCOUNT}:user/nobody")
 
 
+def delegated_access():
+    partner, customer = "111111111111", "222222222222"
+    sns, sqs = client("sns", partner), client("sqs", partner)
+    topic = sns.create_topic(Name="delegation-updates")["TopicArn"]
+    url = sqs.create_queue(QueueName="delegation-updates")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    tpl = client("iam", partner).create_policy(
+        PolicyName="ReadTemplate",
+        PolicyDocument=doc(allow("s3:GetObject", "arn:aws:s3:::@{bucket}/*")))["Policy"]["Arn"]
+    rid = client("iam", partner).create_delegation_request(
+        Description="read the report", RequestorWorkflowId="wf-enforce-1", NotificationChannel=topic,
+        Permissions={"PolicyTemplateArn": tpl,
+                     "Parameters": [{"Name": "bucket", "Values": ["delegated-data"], "Type": "string"}]},
+        SessionDuration=900)["DelegationRequestId"]
+    owner_s3 = client("s3", customer)
+    owner_s3.create_bucket(Bucket="delegated-data")
+    owner_s3.put_object(Bucket="delegated-data", Key="report.csv", Body=b"rows")
+    key, secret = user_with(client("iam", customer), "approver", allow("s3:*"),
+                            allow("iam:*DelegationRequest*"), allow("iam:SendDelegationToken"))
+    approver = client("iam", key, secret)
+    approver.associate_delegation_request(DelegationRequestId=rid)
+    approver.accept_delegation_request(DelegationRequestId=rid)
+    approver.send_delegation_token(DelegationRequestId=rid)
+    token, deadline = None, time.time() + 20
+    while token is None and time.time() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            body = json.loads(m["Body"])
+            if body["DelegationRequestId"] == rid and body["State"] == "FINALIZED":
+                token = body["ExchangeToken"]
+    check(token is not None, "the exchange token reached the partner's queue")
+    # Only the partner may trade it.
+    expect_error("ExpiredTradeInTokenException", client("sts", "333333333333").get_delegated_access_token,
+                 TradeInToken=token)
+    out = client("sts", partner).get_delegated_access_token(TradeInToken=token)
+    check(out["AssumedPrincipal"] == f"arn:aws:iam::{customer}:user/approver", out)
+    c = out["Credentials"]
+    d = client("s3", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+    check(d.get_object(Bucket="delegated-data", Key="report.csv")["Body"].read() == b"rows", "delegated read")
+    # The approver may do any S3 action; the delegation only what the request asked.
+    e = expect_error("AccessDenied", d.list_buckets)
+    check(status(e) == 403, e.response)
+    expect_error("AccessDenied", d.put_object, Bucket="delegated-data", Key="x", Body=b"x")
+    client("s3", key, secret).list_buckets()
+
+
 def suite():
     root_allowed()
     s3_prefix()
@@ -454,6 +503,7 @@ def suite():
     changes_apply_at_once()
     chunk_signatures()
     last_accessed()
+    delegated_access()
 
 
 def prepare(state):

@@ -9,12 +9,16 @@ Usage: iam.py ENDPOINT COMMAND [ARGS]...
                  groups and roles, attachments, users, groups and membership, access keys (and
                  STS GetCallerIdentity signed with one), login profiles, instance profiles,
                  tags, account settings, providers, GetAccountAuthorizationDetails,
-                 service-last-accessed report jobs, and IAM's errors (codes, HTTP statuses,
-                 messages)
+                 service-last-accessed report jobs, temporary delegation requests (a partner
+                 account's request through its lifecycle in a customer account, the exchange
+                 token delivered to the partner's SNS topic and traded at STS for credentials,
+                 the human readable summary), and IAM's errors (codes, HTTP statuses, messages)
   prepare STATE  before a kill -9: a role, a policy with versions, a user with an access key, a
-                 group, an instance profile; their ids and the key are written to STATE
+                 group, an instance profile, delegation requests (one assigned, one finalized
+                 with its token unredeemed); their ids and the key are written to STATE
   check STATE    after the restart: everything is there, with the same ids, and the key still
-                 signs as the user
+                 signs as the user; the delegation requests keep their state and deadline, the
+                 assigned one goes on to FINALIZED, and both tokens are traded at STS
 """
 
 import json
@@ -58,13 +62,14 @@ DOC = {
 }
 
 
-def client(service, key="test", secret="test"):
+def client(service, key="test", secret="test", token=None):
     return boto3.client(
         service,
         endpoint_url=ENDPOINT,
         region_name="us-east-1",
         aws_access_key_id=key,
         aws_secret_access_key=secret,
+        aws_session_token=token,
         config=CFG,
     )
 
@@ -306,6 +311,136 @@ def access_reports(iam):
     iam.delete_group(GroupName="report-group")
 
 
+PARTNER = "111111111111"
+CUSTOMER = "222222222222"
+TEMPLATE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                   "Resource": "arn:aws:s3:::@{bucketName}/*"}],
+}
+
+
+def partner_channel(name):
+    """The partner's SNS topic and an SQS queue subscribed to it (raw delivery): the topic ARN
+    and the queue URL."""
+    sns, sqs = client("sns", PARTNER), client("sqs", PARTNER)
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    return topic, url
+
+
+def notifications(url, until_state, request_id, seconds=20):
+    """The partner's notifications about `request_id`, read until one in `until_state`."""
+    import time
+    sqs = client("sqs", PARTNER)
+    seen = []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            body = json.loads(m["Body"])
+            if body["DelegationRequestId"] == request_id:
+                seen.append(body)
+        if any(b["State"] == until_state for b in seen):
+            return seen
+    raise AssertionError(f"no {until_state} notification for {request_id}: {seen}")
+
+
+def new_request(partner_iam, topic, workflow, **extra):
+    tpl = f"arn:aws:iam::{PARTNER}:policy/delegation/S3Template"
+    try:
+        partner_iam.get_policy(PolicyArn=tpl)
+    except partner_iam.exceptions.NoSuchEntityException:
+        partner_iam.create_policy(PolicyName="S3Template", Path="/delegation/", PolicyDocument=json.dumps(TEMPLATE))
+    r = partner_iam.create_delegation_request(
+        Description="Deploy the analytics agent",
+        Permissions={"PolicyTemplateArn": tpl,
+                     "Parameters": [{"Name": "bucketName", "Values": ["customer-data"], "Type": "string"}]},
+        RequestMessage="for ticket 42", RequestorWorkflowId=workflow, NotificationChannel=topic,
+        SessionDuration=3600, RedirectUrl="https://partner.example.com/done", **extra)
+    check(r["ConsoleDeepLink"].endswith(r["DelegationRequestId"]), r)
+    return r["DelegationRequestId"]
+
+
+def redeem(token, principal):
+    """Trade the token at STS as the partner: credentials of the customer's `principal`."""
+    out = client("sts", PARTNER).get_delegated_access_token(TradeInToken=token)
+    check(out["AssumedPrincipal"] == principal, out)
+    c = out["Credentials"]
+    check(c["AccessKeyId"].startswith("ASIA"), c)
+    who = client("sts", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]).get_caller_identity()
+    check(who["Account"] == CUSTOMER and who["Arn"] == principal, who)
+    e = expect_error("ExpiredTradeInTokenException", client("sts", PARTNER).get_delegated_access_token,
+                     TradeInToken=token)
+    check(status(e) == 400, e.response)
+    return c
+
+
+def delegation():
+    partner, customer = client("iam", PARTNER), client("iam", CUSTOMER)
+    topic, url = partner_channel("delegations")
+    rid = new_request(partner, topic, "wf-suite-1")
+    r = customer.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]
+    check(r["State"] == "UNASSIGNED" and r["RequestorId"] == PARTNER and "OwnerAccountId" not in r, r)
+    policy = json.loads(r["PermissionPolicy"])
+    check(policy["Statement"][0]["Resource"] == "arn:aws:s3:::customer-data/*", policy)
+    check(r["Permissions"]["Parameters"][0]["Values"] == ["customer-data"], r)
+    check((r["ExpirationTime"] - r["CreateDate"]).total_seconds() == 86400, r)
+    customer.associate_delegation_request(DelegationRequestId=rid)
+    customer.update_delegation_request(DelegationRequestId=rid, Notes="over to the admin")
+    r = customer.get_delegation_request(DelegationRequestId=rid, DelegationPermissionCheck=True)
+    check(r["DelegationRequest"]["State"] == "PENDING_APPROVAL", r)
+    check(r["DelegationRequest"]["OwnerId"] == f"arn:aws:iam::{CUSTOMER}:root", r)
+    check(r["PermissionCheckStatus"] == "COMPLETE" and r["PermissionCheckResult"] == "ALLOWED", r)
+    # Owned now: a third account cannot see it.
+    e = expect_error("NoSuchEntity", client("iam", "333333333333").get_delegation_request, DelegationRequestId=rid)
+    check(status(e) == 404, e.response)
+    arn = f"arn:aws:iam::{PARTNER}:delegation-request/{rid}"
+    s = customer.get_human_readable_summary(EntityArn=arn)
+    check(s["SummaryState"] == "AVAILABLE" and s["Locale"] == "en-US", s)
+    check("s3: GetObject, PutObject" in s["SummaryContent"], s["SummaryContent"])
+    check(customer.get_human_readable_summary(EntityArn=arn)["SummaryContent"] == s["SummaryContent"], "same text")
+    customer.accept_delegation_request(DelegationRequestId=rid)
+    e = expect_error("ConcurrentModification", customer.accept_delegation_request, DelegationRequestId=rid)
+    check(status(e) == 409, e.response)
+    listed = customer.list_delegation_requests()
+    check([d["DelegationRequestId"] for d in listed["DelegationRequests"]] == [rid], listed)
+    check(listed["isTruncated"] is False, listed)
+    customer.send_delegation_token(DelegationRequestId=rid)
+    r = customer.get_delegation_request(DelegationRequestId=rid)["DelegationRequest"]
+    check(r["State"] == "FINALIZED" and r["ApproverId"] == f"arn:aws:iam::{CUSTOMER}:root", r)
+    e = expect_error("InvalidInput", customer.send_delegation_token, DelegationRequestId=rid)
+    check(status(e) == 400, e.response)
+    # The partner hears of every step, and gets the token with the last.
+    seen = notifications(url, "FINALIZED", rid)
+    check([b["State"] for b in seen] == ["ASSIGNED", "PENDING_APPROVAL", "ACCEPTED", "FINALIZED"], seen)
+    redeem(seen[-1]["ExchangeToken"], f"arn:aws:iam::{CUSTOMER}:root")
+    # A request the customer rejects.
+    rid2 = new_request(partner, topic, "wf-suite-2", OwnerAccountId=CUSTOMER)
+    e = expect_error("NoSuchEntity", client("iam", "333333333333").associate_delegation_request,
+                     DelegationRequestId=rid2)
+    customer.associate_delegation_request(DelegationRequestId=rid2)
+    customer.reject_delegation_request(DelegationRequestId=rid2, Notes="not today")
+    r = customer.get_delegation_request(DelegationRequestId=rid2)["DelegationRequest"]
+    check(r["State"] == "REJECTED" and r["RejectionReason"] == "not today", r)
+    check(notifications(url, "REJECTED", rid2)[-1]["State"] == "REJECTED", "rejected")
+    # IAM's errors.
+    e = expect_error("EntityAlreadyExists", new_request, partner, topic, "wf-suite-2")
+    check(status(e) == 409, e.response)
+    e = expect_error("InvalidInput", new_request, partner, "not-a-topic", "wf-suite-3")
+    check("SNS topic" in e.response["Error"]["Message"], e.response)
+    e = expect_error("InvalidInput", partner.create_delegation_request, Description="d",
+                     Permissions={"PolicyTemplateArn": f"arn:aws:iam::{PARTNER}:policy/missing-template"},
+                     RequestorWorkflowId="wf-suite-4", NotificationChannel=topic, SessionDuration=900)
+    check("does not exist" in e.response["Error"]["Message"], e.response)
+    e = expect_error("NoSuchEntity", customer.get_delegation_request, DelegationRequestId="0" * 36)
+    check(status(e) == 404, e.response)
+    s = customer.get_human_readable_summary(EntityArn=f"arn:aws:iam::{CUSTOMER}:user/someone")
+    check(s["SummaryState"] == "NOT_SUPPORTED", s)
+
+
 def suite():
     iam = client("iam")
     roles(iam)
@@ -313,6 +448,7 @@ def suite():
     users_and_groups(iam, client("sts"))
     profiles_and_account(iam)
     access_reports(iam)
+    delegation()
     # Clean up the role so the suite can run again on the same server.
     for a in iam.list_attached_role_policies(RoleName="app-role")["AttachedPolicies"]:
         iam.detach_role_policy(RoleName="app-role", PolicyArn=a["PolicyArn"])
@@ -340,9 +476,22 @@ def prepare(state):
     iam.add_user_to_group(GroupName="kept-group", UserName="keeper")
     iam.create_instance_profile(InstanceProfileName="kept-ip")
     iam.add_role_to_instance_profile(InstanceProfileName="kept-ip", RoleName="kept")
+    # Delegation requests: one assigned, one finalized whose token the partner has not traded.
+    partner, customer = client("iam", PARTNER), client("iam", CUSTOMER)
+    topic, url = partner_channel("kept-delegations")
+    assigned = new_request(partner, topic, "wf-kept-1", OwnerAccountId=CUSTOMER)
+    customer.associate_delegation_request(DelegationRequestId=assigned)
+    finalized = new_request(partner, topic, "wf-kept-2")
+    customer.associate_delegation_request(DelegationRequestId=finalized)
+    customer.accept_delegation_request(DelegationRequestId=finalized)
+    customer.send_delegation_token(DelegationRequestId=finalized)
+    token = notifications(url, "FINALIZED", finalized)[-1]["ExchangeToken"]
+    expiry = customer.get_delegation_request(DelegationRequestId=assigned)["DelegationRequest"]["ExpirationTime"]
     with open(state, "w", encoding="utf-8") as f:
         json.dump({"role_id": role["RoleId"], "policy": pol["Arn"], "user_id": user["UserId"],
-                   "key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}, f)
+                   "key": key["AccessKeyId"], "secret": key["SecretAccessKey"],
+                   "assigned": assigned, "assigned_expiry": expiry.isoformat(), "finalized": finalized,
+                   "token": token, "queue": url}, f)
     print("iam prepared")
 
 
@@ -369,6 +518,18 @@ def check_after(state):
     # Existing roles can still be assumed (no enforcement).
     assumed = client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="sess")
     check(assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/kept/sess"), assumed)
+    # Delegation requests keep their state and deadline; the token sent before the restart
+    # still trades once; the assigned request goes on to the end.
+    customer = client("iam", CUSTOMER)
+    r = customer.get_delegation_request(DelegationRequestId=s["assigned"])["DelegationRequest"]
+    check(r["State"] == "ASSIGNED" and r["ExpirationTime"].isoformat() == s["assigned_expiry"], r)
+    r = customer.get_delegation_request(DelegationRequestId=s["finalized"])["DelegationRequest"]
+    check(r["State"] == "FINALIZED", r)
+    redeem(s["token"], f"arn:aws:iam::{CUSTOMER}:root")
+    customer.accept_delegation_request(DelegationRequestId=s["assigned"])
+    customer.send_delegation_token(DelegationRequestId=s["assigned"])
+    token = notifications(s["queue"], "FINALIZED", s["assigned"])[-1]["ExchangeToken"]
+    redeem(token, f"arn:aws:iam::{CUSTOMER}:root")
     print("iam state kept")
 
 

@@ -190,6 +190,19 @@ impl Policy {
         keys
     }
 
+    /// Whether evaluating the policy can read the request context: a statement with
+    /// conditions, or a resource pattern with policy variables (`${aws:username}`). When no
+    /// policy of a request reads it, the request's context need not be built at all.
+    pub fn reads_context(&self) -> bool {
+        self.statements.iter().any(|s| {
+            !s.conditions.is_empty()
+                || (self.variables_enabled()
+                    && s.resource
+                        .as_ref()
+                        .is_some_and(|r| r.values.items.iter().any(|p| p.contains("${"))))
+        })
+    }
+
     /// The document as compact JSON text.
     pub fn to_json_string(&self) -> String {
         self.to_json().to_string()

@@ -367,11 +367,12 @@ pub fn verify_with_key(
         None => req.payload_hash.to_owned(),
     };
     let canonical = canonical_request(req, &query, &claim.signed_headers, s3, &content_sha256);
-    let scope = scope(&claim.date, &claim.region, &claim.service);
-    let sts = format!(
-        "{ALGORITHM}\n{}\n{scope}\n{}",
-        claim.amz_date,
-        hex(&Sha256::digest(canonical.as_bytes()))
+    let sts = string_to_sign(
+        &claim.amz_date,
+        &claim.date,
+        &claim.region,
+        &claim.service,
+        &canonical,
     );
     let expected = hex(&hmac(&key, sts.as_bytes()));
     if !constant_eq(expected.as_bytes(), claim.signature.as_bytes()) {
@@ -406,13 +407,52 @@ fn incomplete_date(presigned: bool) -> SigError {
 /// All values of a header (case-insensitive name), joined with commas, each trimmed with inner
 /// runs of spaces collapsed; `None` if absent.
 fn header(req: &SignedRequest<'_>, name: &str) -> Option<String> {
-    let values: Vec<String> = req
+    // The common case, one value with nothing to trim or collapse: one copy.
+    let mut found = req
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+    let (_, first) = found.next()?;
+    if found.next().is_none() && canonical_already(first) {
+        return Some((*first).to_owned());
+    }
+    let mut out = String::new();
+    write_header(req, name, &mut out);
+    Some(out)
+}
+
+/// Whether a header value is already canonical: no leading, trailing or repeated white space.
+fn canonical_already(v: &str) -> bool {
+    let b = v.as_bytes();
+    let ws = |c: &u8| c.is_ascii_whitespace();
+    !(b.first().is_some_and(ws)
+        || b.last().is_some_and(ws)
+        || b.windows(2).any(|w| ws(&w[0]) && ws(&w[1]))
+        || b.iter().any(|c| ws(c) && *c != b' ')
+        || !v.is_ascii())
+}
+
+/// Append [`header`]'s value to `out` (nothing when absent).
+fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
+    let mut first_value = true;
+    for (_, v) in req
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
+    {
+        if !first_value {
+            out.push(',');
+        }
+        first_value = false;
+        let mut first_word = true;
+        for word in v.split_whitespace() {
+            if !first_word {
+                out.push(' ');
+            }
+            first_word = false;
+            out.push_str(word);
+        }
+    }
 }
 
 fn parse_credential(credential: &str) -> Option<(String, String, String, String)> {
@@ -595,16 +635,38 @@ fn hex_val(c: u8) -> Option<u8> {
 /// AWS's URI encoding: every byte but `A-Za-z0-9-_.~` as `%XX`, `/` kept when `keep_slash`.
 pub fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
+    uri_encode_into(s, keep_slash, &mut out);
+    out
+}
+
+/// [`uri_encode`] appended to `out`.
+fn uri_encode_into(s: &str, keep_slash: bool, out: &mut String) {
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)
             }
             b'/' if keep_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                out.push('%');
+                out.push(UPPER[usize::from(b >> 4)] as char);
+                out.push(UPPER[usize::from(b & 15)] as char);
+            }
         }
     }
-    out
+}
+
+/// Whether a path is already normalized: no `.`, `..` or empty segments but a trailing one.
+fn normalized_already(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    !rest.is_empty() && rest.split('/').all(|seg| !matches!(seg, "" | "." | ".."))
 }
 
 /// Remove `.` and `..` segments and empty ones, keeping a leading and trailing slash.
@@ -635,38 +697,80 @@ pub fn canonical_request(
     s3: bool,
     content_sha256: &str,
 ) -> String {
-    let path = if s3 {
-        if req.path.is_empty() {
-            "/".to_owned()
-        } else {
-            req.path.to_owned()
-        }
-    } else {
-        uri_encode(&normalize_path(req.path), true)
-    };
-    let mut pairs: Vec<(String, String)> = query
-        .iter()
-        .filter(|(k, _)| k != "X-Amz-Signature")
-        .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
-        .collect();
-    pairs.sort();
-    let canonical_query = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut headers = String::new();
-    for name in signed_headers {
-        headers.push_str(name);
-        headers.push(':');
-        headers.push_str(&header(req, name).unwrap_or_default());
-        headers.push('\n');
+    // Written into one buffer: nothing is allocated per header or per path segment.
+    let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
+    for c in req.method.chars() {
+        out.push(c.to_ascii_uppercase());
     }
-    format!(
-        "{}\n{path}\n{canonical_query}\n{headers}\n{}\n{content_sha256}",
-        req.method.to_ascii_uppercase(),
-        signed_headers.join(";")
-    )
+    out.push('\n');
+    if s3 {
+        out.push_str(if req.path.is_empty() { "/" } else { req.path });
+    } else if normalized_already(req.path) {
+        uri_encode_into(req.path, true, &mut out);
+    } else {
+        uri_encode_into(&normalize_path(req.path), true, &mut out);
+    }
+    out.push('\n');
+    let signed_query = query.iter().filter(|(k, _)| k != "X-Amz-Signature");
+    if query.len() == 1 && signed_query.clone().count() == 1 {
+        let (k, v) = &query[0];
+        uri_encode_into(k, false, &mut out);
+        out.push('=');
+        uri_encode_into(v, false, &mut out);
+    } else if !query.is_empty() {
+        let mut pairs: Vec<(String, String)> = signed_query
+            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
+            .collect();
+        pairs.sort();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    out.push('\n');
+    for name in signed_headers {
+        out.push_str(name);
+        out.push(':');
+        write_header(req, name, &mut out);
+        out.push('\n');
+    }
+    out.push('\n');
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    out.push_str(content_sha256);
+    out
+}
+
+/// The string to sign: the algorithm, the time, the scope and the canonical request's hash.
+fn string_to_sign(
+    amz_date: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+    canonical: &str,
+) -> String {
+    let mut sts = String::with_capacity(64 + amz_date.len() + 48 + 64);
+    sts.push_str(ALGORITHM);
+    sts.push('\n');
+    sts.push_str(amz_date);
+    sts.push('\n');
+    sts.push_str(date);
+    sts.push('/');
+    sts.push_str(region);
+    sts.push('/');
+    sts.push_str(service);
+    sts.push_str("/aws4_request\n");
+    hex_into(&Sha256::digest(canonical.as_bytes()), &mut sts);
+    sts
 }
 
 /// The `Authorization` header value that signs `req` (header form) with `secret` at `amz_date`
@@ -727,10 +831,17 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
+    hex_into(bytes, &mut s);
     s
+}
+
+/// [`hex`] appended to `out`.
+fn hex_into(bytes: &[u8], out: &mut String) {
+    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(LOWER[usize::from(b >> 4)] as char);
+        out.push(LOWER[usize::from(b & 15)] as char);
+    }
 }
 
 /// Hex SHA-256 of `data` (what [`SignedRequest::payload_hash`] wants).
@@ -882,5 +993,93 @@ mod tests {
                 ("c".into(), "1%2".into())
             ]
         );
+    }
+
+    /// The canonical request as first written (a `format!` and a `Vec` per part): the buffer
+    /// version must give the same text for every request.
+    fn reference_canonical(
+        req: &SignedRequest<'_>,
+        query: &[(String, String)],
+        signed_headers: &[String],
+        s3: bool,
+        content_sha256: &str,
+    ) -> String {
+        let header = |name: &str| {
+            let values: Vec<String> = req
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            (!values.is_empty()).then(|| values.join(","))
+        };
+        let path = if s3 {
+            if req.path.is_empty() {
+                "/".to_owned()
+            } else {
+                req.path.to_owned()
+            }
+        } else {
+            uri_encode(&normalize_path(req.path), true)
+        };
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k != "X-Amz-Signature")
+            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
+            .collect();
+        pairs.sort();
+        let canonical_query = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut headers = String::new();
+        for name in signed_headers {
+            headers.push_str(name);
+            headers.push(':');
+            headers.push_str(&header(name).unwrap_or_default());
+            headers.push('\n');
+        }
+        format!(
+            "{}\n{path}\n{canonical_query}\n{headers}\n{}\n{content_sha256}",
+            req.method.to_ascii_uppercase(),
+            signed_headers.join(";")
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_buffered_canonical_request_is_the_reference_one(
+            path in "(/[a-z.%2 ]{0,4}){0,4}/?",
+            query in "([a-zA-Z%=&+ -]{0,6}&?){0,4}",
+            values in proptest::collection::vec("[ a-z\t]{0,8}|\\PC{0,4}", 1..4),
+            s3 in proptest::bool::ANY,
+        ) {
+            let mut headers: Vec<(&str, &str)> = vec![("Host", "localhost"), ("X-Amz-Date", "20240101T000000Z")];
+            for v in &values {
+                headers.push(("X-Custom", v.as_str()));
+            }
+            let req = SignedRequest { method: "post", path: &path, query: &query, headers: &headers, payload_hash: EMPTY_SHA256 };
+            let parsed = parse_query(&query);
+            let signed = vec!["host".to_string(), "x-amz-date".to_string(), "x-custom".to_string(), "x-absent".to_string()];
+            proptest::prop_assert_eq!(
+                canonical_request(&req, &parsed, &signed, s3, EMPTY_SHA256),
+                reference_canonical(&req, &parsed, &signed, s3, EMPTY_SHA256)
+            );
+            for v in &values {
+                let one = [("X-Custom", v.as_str())];
+                let r = SignedRequest { headers: &one, ..req };
+                proptest::prop_assert_eq!(
+                    header(&r, "x-custom"),
+                    Some(v.split_whitespace().collect::<Vec<_>>().join(" "))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[0, 15, 16, 255]), "000f10ff");
+        assert_eq!(uri_encode("a/ b", false), "a%2F%20b");
     }
 }

@@ -333,19 +333,29 @@ impl Enforcer {
                 account: ctx.account(),
             };
             let target = resources::target(name, &operation, &input);
-            let mut context = match resolved.as_deref() {
-                Some(r) => r.context().clone(),
-                None => principal_context(&caller, "", &[]),
-            };
-            Self::request_context(&mut context, parts, ctx);
-            for (k, v) in &target.context {
-                context.insert(k, v.clone());
-            }
             let resource_policy = match &target.policy {
                 Some(l) => self.policies.get(app, ctx, l).await,
                 None => None,
             };
             let resource_policy = resource_policy.as_deref();
+            // The request's condition keys, built only when a policy can read them.
+            let reads_context = resolved.as_deref().is_none_or(Resolved::reads_context)
+                || resource_policy
+                    .and_then(|p| p.policy.as_ref())
+                    .is_some_and(Policy::reads_context);
+            let mut context = if !reads_context {
+                Context::default()
+            } else {
+                let mut context = match resolved.as_deref() {
+                    Some(r) => r.context().clone(),
+                    None => principal_context(&caller, "", &[]),
+                };
+                Self::request_context(&mut context, parts, ctx);
+                for (k, v) in &target.context {
+                    context.insert(k, v.clone());
+                }
+                context
+            };
             let last = target.resources.len().saturating_sub(1);
             for (i, resource) in target.resources.iter().enumerate() {
                 let resource = match (resource_policy, &target.policy) {

@@ -49,6 +49,8 @@ pub struct Resolved {
     /// The condition keys the principal supplies (`aws:PrincipalArn`, its tags, ...), built
     /// once.
     context: OnceLock<Context>,
+    /// Whether any of the principal's policies reads the request context, found once.
+    reads_context: OnceLock<bool>,
 }
 
 impl Resolved {
@@ -65,7 +67,22 @@ impl Resolved {
             principal,
             keys: SigningKeys::default(),
             context: OnceLock::new(),
+            reads_context: OnceLock::new(),
         }
+    }
+
+    /// Whether evaluating the principal's policies (identity, boundary, session) can read the
+    /// request context: when none can (and the resource's policy cannot either), a request
+    /// needs no context at all.
+    pub fn reads_context(&self) -> bool {
+        *self.reads_context.get_or_init(|| {
+            let p = &self.principal;
+            p.identity
+                .iter()
+                .chain(p.boundary.iter())
+                .chain(p.session.iter())
+                .any(|(_, policy)| policy.reads_context())
+        })
     }
 
     /// The principal's condition keys.

@@ -19,6 +19,7 @@ use snapstack_service::RequestContext;
 mod account;
 pub mod aws_managed;
 mod creds;
+pub mod delegation;
 mod entities;
 mod extras;
 pub mod lastaccess;
@@ -46,6 +47,8 @@ pub const NAME: &str = "iam";
 pub struct Answer {
     pub output: Value,
     pub write_version: Option<u64>,
+    /// What the change asks of other services (STS, SNS), in order.
+    pub followups: Vec<delegation::Followup>,
 }
 
 pub struct Iam {
@@ -104,6 +107,19 @@ impl Iam {
         input: &Value,
         now: u64,
     ) -> Result<Answer, AwsError> {
+        self.handle_as(ctx, operation, input, now, None)
+    }
+
+    /// [`Iam::handle_at`] for a caller the service resolved (a session's identity, which only
+    /// STS knows); `None`: the IAM user whose key signed, else the account's root.
+    pub fn handle_as(
+        &self,
+        ctx: &RequestContext,
+        operation: &str,
+        input: &Value,
+        now: u64,
+        caller: Option<delegation::Caller>,
+    ) -> Result<Answer, AwsError> {
         let model = Self::model();
         if !model.operations.contains_key(operation) {
             return Err(AwsError::new(
@@ -120,7 +136,10 @@ impl Iam {
         // A request signed with an access key IAM issued acts in that key's account.
         let account = match self.store.snapshot().get(&access_key_key(&ctx.access_key)) {
             Some(IamRecord::AccessKey(k)) => k.account.clone(),
-            _ => ctx.account().to_string(),
+            _ => match &caller {
+                Some(c) => c.account.clone(),
+                None => ctx.account().to_string(),
+            },
         };
         let before = self.store.version();
         let (result, version) = self.store.write(|txn| {
@@ -131,13 +150,16 @@ impl Iam {
                 access_key: ctx.access_key.clone(),
                 now: now / 1000 * 1000,
                 input,
+                caller,
+                followups: Vec::new(),
             };
-            ops::run(&mut op, operation)
+            ops::run(&mut op, operation).map(|out| (out, op.followups))
         });
-        let output = result?;
+        let (output, followups) = result?;
         Ok(Answer {
             output,
             write_version: (version != before).then_some(version),
+            followups,
         })
     }
 
@@ -159,6 +181,8 @@ impl Iam {
                 access_key: String::new(),
                 now: now_ms() / 1000 * 1000,
                 input,
+                caller: None,
+                followups: Vec::new(),
             };
             lastaccess::record(&mut op, input);
         });
@@ -179,10 +203,36 @@ impl Iam {
                 access_key: String::new(),
                 now: now / 1000 * 1000,
                 input: &empty,
+                caller: None,
+                followups: Vec::new(),
             };
             lastaccess::complete_due(&mut op, now)
         });
         n
+    }
+
+    /// Record the delegation requests whose deadline passed as expired and remove those past
+    /// retention (the background task): the notifications to publish.
+    pub fn sweep_delegations(&self, now: u64) -> Vec<delegation::Followup> {
+        if !delegation::any_due(&self.store.snapshot(), now) {
+            return Vec::new();
+        }
+        let empty = Map::new();
+        let (followups, _) = self.store.write(|txn| {
+            let mut op = Op {
+                txn,
+                account: String::new(),
+                region: String::new(),
+                access_key: String::new(),
+                now,
+                input: &empty,
+                caller: None,
+                followups: Vec::new(),
+            };
+            delegation::sweep(&mut op);
+            op.followups
+        });
+        followups
     }
 
     /// The user an IAM access key id belongs to, if this emulator issued it and it is active.
@@ -223,6 +273,10 @@ pub(crate) struct Op<'a, 't> {
     pub access_key: String,
     pub now: u64,
     pub input: &'a Map<String, Value>,
+    /// The caller as the service resolved it (see [`Op::who`]).
+    pub caller: Option<delegation::Caller>,
+    /// What the operation asks of other services once its change is made.
+    pub followups: Vec<delegation::Followup>,
 }
 
 macro_rules! entity {

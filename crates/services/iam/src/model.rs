@@ -36,6 +36,9 @@ pub enum IamRecord {
     Accessed(Box<Accessed>),
     /// A service-last-accessed report job.
     AccessJob(Box<AccessJob>),
+    /// A temporary delegation request (`["delegation", id]`: global, as it moves from the
+    /// partner's account to the customer's).
+    Delegation(Box<crate::delegation::DelegationRequest>),
 }
 impl Record for IamRecord {}
 
@@ -317,6 +320,16 @@ pub fn access_key_key(id: &str) -> Key {
 /// The prefix of every access key.
 pub fn access_keys_prefix() -> Key {
     Key::builder().str("akid").build()
+}
+
+/// A delegation request's record, by its id alone.
+pub fn delegation_key(id: &str) -> Key {
+    Key::builder().str("delegation").str(id).build()
+}
+
+/// The prefix of every delegation request.
+pub fn delegations_prefix() -> Key {
+    Key::builder().str("delegation").build()
 }
 
 pub fn account_key(account: &str) -> Key {

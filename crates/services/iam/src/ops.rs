@@ -6,8 +6,8 @@ use snapstack_protocol::errors::AwsError;
 use crate::policies::Holder;
 use crate::tagging::Taggable;
 use crate::{
-    Op, account, creds, entities, extras, lastaccess, not_implemented, policies, providers,
-    simulate, tagging,
+    Op, account, creds, delegation, entities, extras, lastaccess, not_implemented, policies,
+    providers, simulate, tagging,
 };
 
 type Handler = fn(&mut Op<'_, '_>) -> Result<Value, AwsError>;
@@ -225,6 +225,18 @@ const HANDLERS: &[(&str, Handler)] = &[
         "GetOrganizationsAccessReport",
         lastaccess::get_organizations_access_report,
     ),
+    ("CreateDelegationRequest", delegation::create),
+    ("GetDelegationRequest", delegation::get),
+    ("ListDelegationRequests", delegation::list),
+    ("AssociateDelegationRequest", delegation::associate),
+    ("UpdateDelegationRequest", delegation::update),
+    ("AcceptDelegationRequest", delegation::accept),
+    ("RejectDelegationRequest", delegation::reject),
+    ("SendDelegationToken", delegation::send_token),
+    (
+        "GetHumanReadableSummary",
+        delegation::human_readable_summary,
+    ),
     ("ListOrganizationsFeatures", extras::no_organization),
     ("EnableOrganizationsRootSessions", extras::no_organization),
     ("DisableOrganizationsRootSessions", extras::no_organization),
@@ -312,6 +324,8 @@ mod tests {
         assert_eq!(holder_op("PutUserPermissionsBoundary"), None);
         assert_eq!(holder_op("GetUser"), None);
         assert!(implemented("SimulateCustomPolicy"));
-        assert!(!implemented("GetHumanReadableSummary"));
+        assert!(implemented("GetHumanReadableSummary"));
+        // Every operation of the model is served.
+        assert_eq!(served, model.operations.len());
     }
 }

@@ -10,7 +10,49 @@ use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
 use snapstack_service::{BoxFuture, Call, RequestContext, Runtime, Service};
 
+use crate::delegation::{self, Caller, Followup};
 use crate::{Iam, NAME};
+
+/// A context acting in `account` and `region`.
+fn context_in(ctx: &RequestContext, account: &str, region: &str) -> RequestContext {
+    let mut c = ctx.clone();
+    c.partition.account = account.to_string();
+    if !region.is_empty() {
+        c.partition.region = region.to_string();
+    }
+    c
+}
+
+/// Carry out what a delegation request's change asks of STS and SNS, in order. The change is
+/// made (and answered) whatever they say: a failure is logged.
+async fn run_followups(rt: &dyn Runtime, ctx: &RequestContext, followups: Vec<Followup>) {
+    for f in followups {
+        let (service, operation, c, input) = match f {
+            Followup::IssueToken { account, input } => (
+                "sts",
+                snapstack_sts::outbound::ISSUE_TRADE_IN_TOKEN,
+                context_in(ctx, &account, ctx.region()),
+                input,
+            ),
+            Followup::Notify { topic, message } => {
+                let Some((region, account)) = delegation::topic_parts(&topic) else {
+                    continue;
+                };
+                let c = context_in(ctx, account, region);
+                let input = json!({
+                    "TopicArn": topic,
+                    "Subject": "IAM delegation request",
+                    "Message": message,
+                });
+                ("sns", "Publish", c, input)
+            }
+        };
+        if let Err(e) = rt.invoke(&c, service, operation, input).await {
+            tracing::warn!(service, operation, code = %e.code, message = %e.message,
+                "a delegation request's follow-up failed");
+        }
+    }
+}
 
 /// The internal operation STS calls: who the access key `AccessKeyId` belongs to
 /// (`{"Account", "UserName", "UserId", "Arn"}`, or `{}` when IAM did not issue it or it is
@@ -30,16 +72,35 @@ impl Service for Iam {
     }
 
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
-        Box::pin(snapstack_service::reply::serve_query(
-            rt,
-            NAME,
-            Iam::model(),
-            call,
-            |ctx, operation, input| {
-                self.handle(ctx, operation, input)
-                    .map(|answer| (answer.output, answer.write_version))
-            },
-        ))
+        Box::pin(async move {
+            let ctx = call.ctx;
+            // Delegation requests record who acts; a session's identity is STS's to tell.
+            let caller = match call.operation {
+                Some(op) if delegation::OPERATIONS.contains(&op) => {
+                    self.session_caller(rt, ctx).await
+                }
+                _ => None,
+            };
+            let followups = std::sync::Mutex::new(Vec::new());
+            let resp = snapstack_service::reply::serve_query(
+                rt,
+                NAME,
+                Iam::model(),
+                call,
+                |ctx, operation, input| {
+                    self.handle_as(ctx, operation, input, crate::now_ms(), caller)
+                        .map(|answer| {
+                            *followups.lock().unwrap_or_else(|e| e.into_inner()) = answer.followups;
+                            (answer.output, answer.write_version)
+                        })
+                },
+            )
+            .await;
+            let followups =
+                std::mem::take(&mut *followups.lock().unwrap_or_else(|e| e.into_inner()));
+            run_followups(rt, ctx, followups).await;
+            resp
+        })
     }
 
     fn invoke<'a>(
@@ -81,6 +142,11 @@ impl Service for Iam {
                 if n > 0 {
                     tracing::debug!(n, "completed IAM access report jobs");
                 }
+                let followups = self.sweep_delegations(crate::now_ms());
+                if !followups.is_empty() {
+                    let ctx = RequestContext::from_scope(None);
+                    run_followups(rt.as_ref(), &ctx, followups).await;
+                }
             }
         });
     }
@@ -91,6 +157,48 @@ impl Service for Iam {
 }
 
 impl Iam {
+    /// The identity of temporary credentials (`ASIA…`), asked of STS: the session's ARN and
+    /// account, and the role (or user) whose policies are its. `None` for other keys (IAM
+    /// resolves those itself) and credentials STS does not know.
+    async fn session_caller(&self, rt: &dyn Runtime, ctx: &RequestContext) -> Option<Caller> {
+        let key = ctx.access_key.as_str();
+        if !key.starts_with("ASIA") {
+            return None;
+        }
+        let input = json!({"AccessKeyId": key});
+        let found = rt
+            .invoke(ctx, "sts", snapstack_sts::RESOLVE_CREDENTIALS, input)
+            .await
+            .ok()?;
+        if found.get("Found").and_then(Value::as_bool) != Some(true) {
+            return None;
+        }
+        let s = |k: &str| {
+            found
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (arn, account) = (s("Arn"), s("Account"));
+        let source = s("SourceArn");
+        let source_arn = if s("Kind") == "root" {
+            None
+        } else if let Some(k) = source.strip_prefix("accesskey/") {
+            // GetSessionToken / GetFederationToken: the user whose key made them.
+            self.key_owner(k).map(|o| o.arn)
+        } else if source.is_empty() {
+            None
+        } else {
+            Some(source)
+        };
+        Some(Caller {
+            arn,
+            account,
+            source_arn,
+        })
+    }
+
     /// [`LOOKUP_ACCESS_KEY`].
     pub fn lookup_access_key(&self, ctx: &RequestContext, input: &Value) -> (Value, Option<u64>) {
         let id = input
@@ -117,6 +225,8 @@ impl Iam {
                 access_key: id.to_string(),
                 now,
                 input: &empty,
+                caller: None,
+                followups: Vec::new(),
             };
             crate::creds::mark_key_used(&mut op, id, &service);
         });

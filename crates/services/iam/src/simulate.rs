@@ -339,3 +339,77 @@ pub fn simulate_principal(op: &mut Op<'_, '_>) -> Result<Value, AwsError> {
     let p = principal(op, &arn)?;
     simulate(op, Some(p))
 }
+
+/// Whether the identity `source` (a user or role ARN of the account; `caller_arn` the calling
+/// identity, a session of the role for one) may already do everything `asked` allows, as
+/// `GetDelegationRequest`'s permission check asks: `ALLOWED`, `DENIED` (an action on a
+/// resource, both named without wildcards, that its policies do not allow), or `UNSURE`
+/// (conditions, negated elements, or wildcards the evaluator cannot settle).
+pub(crate) fn covers(
+    op: &Op<'_, '_>,
+    source: &str,
+    caller_arn: &str,
+    asked: &Policy,
+) -> Result<&'static str, AwsError> {
+    let p = principal(op, source)?;
+    let caller = if caller_arn != source {
+        Caller::session(caller_arn, source)
+    } else {
+        Caller::aws(caller_arn)
+    };
+    let ctx = principal_context(&caller, &p.user_id, &p.tags);
+    let set = PolicySet {
+        identity: p
+            .identity
+            .iter()
+            .map(|s| NamedPolicy {
+                id: &s.id,
+                policy: &s.policy,
+            })
+            .collect(),
+        permissions_boundary: p.boundary.as_ref().map(|s| NamedPolicy {
+            id: &s.id,
+            policy: &s.policy,
+        }),
+        ..PolicySet::default()
+    };
+    let mut unsure = false;
+    for s in &asked.statements {
+        if s.effect != snapstack_policy::Effect::Allow {
+            continue;
+        }
+        let (Some(actions), Some(resources)) = (&s.action, &s.resource) else {
+            unsure = true;
+            continue;
+        };
+        if actions.negated || resources.negated {
+            unsure = true;
+            continue;
+        }
+        unsure |= !s.conditions.is_empty();
+        let wild = |x: &str| x.contains(['*', '?']);
+        let allows = |action: &str, resource: &str| {
+            let mut req = Request::new(caller.clone(), action, resource);
+            req.context = ctx.clone();
+            snapstack_policy::evaluate(&req, &set).decision == snapstack_policy::Decision::Allow
+        };
+        for action in &actions.values.items {
+            for resource in &resources.values.items {
+                if allows(action, resource) {
+                    continue;
+                }
+                if wild(action) {
+                    unsure = true;
+                    continue;
+                }
+                // A resource pattern: one resource it names that is denied settles it.
+                let sample = resource.replace(['*', '?'], "x");
+                if !wild(resource) || !allows(action, &sample) {
+                    return Ok("DENIED");
+                }
+                unsure = true;
+            }
+        }
+    }
+    Ok(if unsure { "UNSURE" } else { "ALLOWED" })
+}

@@ -136,7 +136,7 @@ impl Sts {
             "AssumeRoot" => self.assume_root(ctx, input, now),
             "GetSessionToken" => self.get_session_token(ctx, input, now),
             "GetFederationToken" => self.get_federation_token(ctx, input, now),
-            "GetDelegatedAccessToken" => self.delegated_access_token(input, now),
+            "GetDelegatedAccessToken" => self.delegated_access_token(ctx, input, now),
             // Without the caller's outbound federation settings (`service.rs` asks IAM for
             // them), the feature reads as off.
             "GetWebIdentityToken" => {

@@ -32,6 +32,9 @@ pub enum StsRecord {
     SigningKey(Box<crate::outbound::SigningKey>),
     /// A trade-in token waiting for GetDelegatedAccessToken (`["tradein", sha256 of it]`).
     TradeIn(Box<crate::outbound::TradeInToken>),
+    /// What the credentials a trade-in token gives are scoped to, when its issuer said
+    /// (`["tradein-grant", sha256 of it]`; IAM's delegation requests).
+    TradeInGrant(Box<crate::outbound::TradeInGrant>),
 }
 
 /// The session policies of temporary credentials and the principal they were made from.

@@ -12,7 +12,11 @@
 //!
 //! `GetDelegatedAccessToken` exchanges a trade-in token for credentials of the principal it
 //! names. Trade-in tokens are records other services register through `invoke`
-//! ([`ISSUE_TRADE_IN_TOKEN`]), one use each, with an absolute expiry.
+//! ([`ISSUE_TRADE_IN_TOKEN`]), one use each, with an absolute expiry. IAM's delegation
+//! requests (`SendDelegationToken`) register theirs with a grant ([`TradeInGrant`]): the kind
+//! of credentials, the user or role whose policies apply, the permission policy (kept as the
+//! credentials' session policy), the partner account that alone may redeem the token, and the
+//! delegation window (credentials never outlive the token's expiry).
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -27,7 +31,9 @@ use crate::model::{self, CredentialKind, IssuedCredentials, StsRecord};
 use crate::{Answer, Sts};
 
 /// The internal operation that registers a trade-in token: `{"TradeInToken", "Account",
-/// "PrincipalArn", "ExpiresAtMs", "DurationSeconds"?}` → `{}`.
+/// "PrincipalArn", "ExpiresAtMs", "DurationSeconds"?}` → `{}`; with a grant when any of
+/// `"Kind"` (`assumed-role` or `session`), `"SourceArn"`, `"Policy"`, `"RedeemerAccount"` is
+/// given.
 pub const ISSUE_TRADE_IN_TOKEN: &str = "IssueTradeInToken";
 
 /// The JWT's payload may be at most this large (encoded).
@@ -55,6 +61,23 @@ pub struct TradeInToken {
     pub principal_arn: String,
     pub expires_at_ms: u64,
     pub duration_seconds: u64,
+}
+
+/// How the credentials a trade-in token gives are scoped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TradeInGrant {
+    pub kind: CredentialKind,
+    /// The IAM user or role whose policies apply (`None`: the account's root).
+    pub source_arn: Option<String>,
+    /// The session policy the credentials carry.
+    pub policy: Option<String>,
+    /// The only account that may redeem the token.
+    pub redeemer_account: Option<String>,
+}
+
+pub fn trade_in_grant_key(token: &str) -> Key {
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    Key::builder().str("tradein-grant").bytes(&digest).build()
 }
 
 pub fn signing_key_key(account: &str, algorithm: &str) -> Key {
@@ -379,14 +402,34 @@ impl Sts {
                 .and_then(Value::as_u64)
                 .unwrap_or(DELEGATED_SECONDS),
         };
+        let given = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
+        let grant = ["Kind", "SourceArn", "Policy", "RedeemerAccount"]
+            .iter()
+            .any(|k| input.get(*k).is_some())
+            .then(|| TradeInGrant {
+                kind: match given("Kind").as_deref() {
+                    Some("session") => CredentialKind::Session,
+                    _ => CredentialKind::AssumedRole,
+                },
+                source_arn: given("SourceArn"),
+                policy: given("Policy"),
+                redeemer_account: given("RedeemerAccount"),
+            });
         let ((), v) = self.store.write(|txn| {
             txn.insert(trade_in_key(&token), StsRecord::TradeIn(Box::new(rec)));
+            if let Some(g) = grant {
+                txn.insert(
+                    trade_in_grant_key(&token),
+                    StsRecord::TradeInGrant(Box::new(g)),
+                );
+            }
         });
         Ok(Some(v))
     }
 
     pub(crate) fn delegated_access_token(
         &self,
+        ctx: &RequestContext,
         input: &Map<String, Value>,
         now: u64,
     ) -> Result<Answer, AwsError> {
@@ -401,28 +444,55 @@ impl Sts {
                 "The trade-in token provided in the request has expired or is not valid. Request a new token and retry the operation.",
             )
         };
-        let (found, _) = self.store.write(|txn| match txn.get(&k) {
-            Some(StsRecord::TradeIn(t)) => {
-                let t = (**t).clone();
-                // One use: exchanged (or found expired), it is gone.
-                txn.remove(&k);
-                Some(t)
+        let gk = trade_in_grant_key(token);
+        let (found, _) = self.store.write(|txn| {
+            let grant = match txn.get(&gk) {
+                Some(StsRecord::TradeInGrant(g)) => Some((**g).clone()),
+                _ => None,
+            };
+            // A token for another account is not this caller's to redeem (nor to spend).
+            if grant
+                .as_ref()
+                .and_then(|g| g.redeemer_account.as_deref())
+                .is_some_and(|a| a != ctx.account())
+            {
+                return None;
             }
-            _ => None,
+            match txn.get(&k) {
+                Some(StsRecord::TradeIn(t)) => {
+                    let t = (**t).clone();
+                    // One use: exchanged (or found expired), it is gone.
+                    txn.remove(&k);
+                    txn.remove(&gk);
+                    Some((t, grant))
+                }
+                _ => None,
+            }
         });
-        let t = found.ok_or_else(expired)?;
+        let (t, grant) = found.ok_or_else(expired)?;
         if now >= t.expires_at_ms {
             return Err(expired());
         }
         let user_id = format!("{}:delegated", model::stable_id("AROA", &t.principal_arn));
-        let expires_at_ms = (now / 1000)
+        let mut expires_at_ms = (now / 1000)
             .saturating_add(t.duration_seconds.clamp(900, 43_200))
             .saturating_mul(1000);
+        if grant.is_some() {
+            // A delegation's credentials end with its window.
+            expires_at_ms = expires_at_ms.min(t.expires_at_ms);
+        }
+        let scope = grant.as_ref().map(|g| model::SessionScope {
+            source_arn: g.source_arn.clone(),
+            policy: g.policy.clone(),
+            policy_arns: Vec::new(),
+        });
         let creds = IssuedCredentials {
             access_key_id: model::new_access_key_id(&t.account),
             secret_access_key: model::new_secret(),
             session_token: model::new_session_token(),
-            kind: CredentialKind::AssumedRole,
+            kind: grant
+                .as_ref()
+                .map_or(CredentialKind::AssumedRole, |g| g.kind),
             account: t.account.clone(),
             arn: t.principal_arn.clone(),
             user_id,
@@ -437,6 +507,12 @@ impl Sts {
                 model::expiry_key(stored.expires_at_ms, &stored.access_key_id),
                 StsRecord::Expiry,
             );
+            if let Some(scope) = scope {
+                txn.insert(
+                    model::scope_key(&stored.access_key_id),
+                    StsRecord::Scope(Box::new(scope)),
+                );
+            }
             txn.insert(
                 model::credentials_key(&stored.access_key_id),
                 StsRecord::Credentials(Box::new(stored)),
@@ -570,7 +646,7 @@ mod tests {
             "PrincipalArn": "arn:aws:iam::111122223333:role/Partner", "ExpiresAtMs": 10_000}))
             .unwrap();
         let a = sts
-            .delegated_access_token(&input(json!({"TradeInToken": "t1"})), 5_000)
+            .delegated_access_token(&ctx(), &input(json!({"TradeInToken": "t1"})), 5_000)
             .unwrap();
         assert_eq!(
             a.output["AssumedPrincipal"],
@@ -579,14 +655,14 @@ mod tests {
         let key = a.output["Credentials"]["AccessKeyId"].as_str().unwrap();
         assert_eq!(sts.credentials(key, 5_000).unwrap().account, "111122223333");
         let e = sts
-            .delegated_access_token(&input(json!({"TradeInToken": "t1"})), 5_000)
+            .delegated_access_token(&ctx(), &input(json!({"TradeInToken": "t1"})), 5_000)
             .unwrap_err();
         assert_eq!(e.code, "ExpiredTradeInTokenException");
         sts.register_trade_in_token(&json!({"TradeInToken": "t2", "Account": "1",
             "PrincipalArn": "arn:aws:iam::1:role/P", "ExpiresAtMs": 10_000}))
             .unwrap();
         let e = sts
-            .delegated_access_token(&input(json!({"TradeInToken": "t2"})), 10_000)
+            .delegated_access_token(&ctx(), &input(json!({"TradeInToken": "t2"})), 10_000)
             .unwrap_err();
         assert_eq!(e.code, "ExpiredTradeInTokenException");
     }

@@ -127,16 +127,20 @@ fn translate(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut i = 0;
+    // Inside a character class `\w` and `\d` are ranges; outside, a class of their own
+    // (`\d{12}` is twelve digits).
+    let mut in_class = false;
     while i < chars.len() {
         if chars[i] == '\\' && i + 1 < chars.len() {
+            let (open, close) = if in_class { ("", "") } else { ("[", "]") };
             match chars[i + 1] {
                 'w' => {
-                    out.push_str("a-zA-Z0-9_");
+                    out.push_str(&format!("{open}a-zA-Z0-9_{close}"));
                     i += 2;
                     continue;
                 }
                 'd' => {
-                    out.push_str("0-9");
+                    out.push_str(&format!("{open}0-9{close}"));
                     i += 2;
                     continue;
                 }
@@ -166,6 +170,11 @@ fn translate(pattern: &str) -> String {
             i += 2;
             continue;
         }
+        match chars[i] {
+            '[' => in_class = true,
+            ']' => in_class = false,
+            _ => {}
+        }
         out.push(chars[i]);
         i += 1;
     }
@@ -188,6 +197,10 @@ mod tests {
         assert!(matches(arn, "arn:aws:iam::123456789012:role/😀"));
         assert!(!matches(arn, "arn:\u{1}"));
         assert!(matches(r"[\d]*", "123456"));
+        // Outside a class, `\d` is a digit class of its own.
+        assert!(matches(r"\d{12}", "222222222222"));
+        assert!(!matches(r"\d{12}", "2222"));
+        assert!(matches(r"[\w-]+", "e4bdcdae-4f66-11eD"));
         assert!(!matches(r"[\d]*", "12345a"));
         let tag = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
         assert!(matches(tag, "Project Name"));
