@@ -203,9 +203,9 @@ def handler(event, context):
         cp([{"Id": "s1", "Type": "STEP", "Action": "START", "Name": "double"}])
         cp([{"Id": "s1", "Type": "STEP", "Action": "SUCCEED", "Payload": json.dumps(inp["n"] * 2)}])
     doubled = json.loads(ops["s1"]["StepDetails"]["Result"])
-    if "w1" not in ops:
+    if "w1" not in ops and inp.get("wait", 1) > 0:
         cp([{"Id": "w1", "Type": "WAIT", "Action": "START", "WaitOptions": {"WaitSeconds": inp.get("wait", 1)}}])
-    if ops["w1"]["Status"] != "SUCCEEDED":
+    if "w1" in ops and ops["w1"]["Status"] != "SUCCEEDED":
         return {"Status": "PENDING"}
     extra = 0
     if inp.get("callback"):
