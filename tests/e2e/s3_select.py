@@ -241,8 +241,8 @@ def multipart_encryption_set(c, bucket):
     # A single PUT with a customer key, and a key whose MD5 is wrong.
     c.put_object(Bucket=bucket, Key="ssec", Body=b"single", **sse_c(SSE_C_KEY))
     expect_error("InvalidArgument", c.put_object, Bucket=bucket, Key="ssec2", Body=b"x",
-                 SSECustomerAlgorithm="AES256", SSECustomerKey=SSE_C_KEY,
-                 SSECustomerKeyMD5=base64.b64encode(b"0" * 16).decode())
+                 SSECustomerAlgorithm="AES256", SSECustomerKey=base64.b64encode(SSE_C_KEY).decode(),
+                 SSECustomerKeyMD5=base64.b64encode(b"0" * 16).decode())  # with the MD5 given, botocore sends the key as is
     # SSE-KMS without a key: the account's AWS managed key aws/s3, created in KMS.
     put = c.put_object(Bucket=bucket, Key="kms-default", Body=b"d", ServerSideEncryption="aws:kms")
     kms = boto3.client("kms", endpoint_url=ENDPOINT, aws_access_key_id="test",
