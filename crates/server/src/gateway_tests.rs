@@ -336,3 +336,27 @@ fn services_call_each_other_through_the_runtime() {
         .unwrap();
     assert_eq!(out["Version"], 1);
 }
+
+#[test]
+fn gzip_bodies_are_inflated_within_the_body_limit() {
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let body = br#"{"Namespace":"N","MetricData":[]}"#;
+    assert_eq!(
+        super::gunzip(&gz(body)).unwrap().unwrap().as_ref(),
+        &body[..]
+    );
+    // Not gzip at all.
+    assert!(super::gunzip(b"{\"a\":1}").is_none());
+    // A small body that inflates past the limit is refused without inflating it all.
+    let bomb = gz(&vec![0u8; super::MAX_BODY + 1]);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    assert!(super::gunzip(&bomb).unwrap().is_none());
+    let mut h = axum::http::HeaderMap::new();
+    assert!(!super::is_gzip(&h));
+    h.insert("content-encoding", "identity, GZIP".parse().unwrap());
+    assert!(super::is_gzip(&h));
+}
