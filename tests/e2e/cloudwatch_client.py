@@ -898,8 +898,10 @@ def cmd_aws_metrics():
                        EvaluationPeriods=1, ThresholdMetricId="ad1", Metrics=metrics)
     a = c.describe_alarms(AlarmNames=["band"])["MetricAlarms"][0]
     check(a["ThresholdMetricId"] == "ad1" and a["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold", a)
-    # Not checked end to end yet: the alarm leaving the band. In the server it stays
-    # INSUFFICIENT_DATA (the unit test in anomaly.rs, on a fake clock, goes to ALARM); open.
+    c.put_metric_data(Namespace="Obs/Band", MetricData=[{"MetricName": "lat", "Value": 100.0}])
+    a = wait_for("the band alarm", lambda: [x for x in c.describe_alarms(AlarmNames=["band"])["MetricAlarms"]
+                                            if x["StateValue"] == "ALARM"], 60)[0]
+    check(a["StateReason"].startswith("Thresholds Crossed: 1 out of the last 1 datapoints [100"), a["StateReason"])
     expect_error("InvalidParameterValue", c.put_metric_alarm, AlarmName="bad", ComparisonOperator="GreaterThanThreshold",
                  EvaluationPeriods=1, ThresholdMetricId="ad1", Metrics=metrics)
     c.delete_alarms(AlarmNames=["band"])

@@ -419,6 +419,67 @@ mod tests {
         );
     }
 
+    /// A metric math alarm with 10-second periods is evaluated every 10 seconds, as the
+    /// evaluator's loop would (every second, due alarms only): a datum out of the band in any
+    /// 10-second period takes it to ALARM, not only one in the period before a minute boundary.
+    #[test]
+    fn ten_second_band_alarm_is_evaluated_every_period() {
+        let c = CloudWatch::new();
+        let ctx = RequestContext::from_scope(None);
+        let t0: u64 = 1_700_000_000_000 / 60_000 * 60_000;
+        c.set_clock(t0 + 1_800_000);
+        let data: Vec<Value> = (0..175u64)
+            .map(|i| {
+                json!({"MetricName": "lat", "Value": if i % 2 == 0 { 10.0 } else { 20.0 },
+                "Timestamp": (t0 + i * 10_000) as f64 / 1000.0})
+            })
+            .collect();
+        c.handle(
+            &ctx,
+            "PutMetricData",
+            &json!({"Namespace": "B", "MetricData": data}),
+        )
+        .unwrap();
+        c.handle(&ctx, "PutMetricAlarm", &json!({"AlarmName": "band",
+            "ComparisonOperator": BAND_OPERATORS[0], "EvaluationPeriods": 1, "ThresholdMetricId": "ad1",
+            "Metrics": [
+                {"Id": "m1", "ReturnData": true, "MetricStat": {"Metric": {"Namespace": "B", "MetricName": "lat"}, "Period": 10, "Stat": "Average"}},
+                {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "Label": "lat (expected)", "ReturnData": true}]}))
+            .unwrap();
+        // The out-of-band datum lands 12 s into a minute: its period ends 20 s into it.
+        let at = t0 + 1_800_000 + 12_000;
+        c.handle(
+            &ctx,
+            "PutMetricData",
+            &json!({"Namespace": "B", "MetricData": [
+            {"MetricName": "lat", "Value": 100.0, "Timestamp": at as f64 / 1000.0}]}),
+        )
+        .unwrap();
+        let state = || {
+            c.handle(&ctx, "DescribeAlarms", &json!({"AlarmNames": ["band"]}))
+                .unwrap()
+                .value["MetricAlarms"][0]["StateValue"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let mut went = None;
+        for s in 0..60u64 {
+            let now = t0 + 1_800_000 + s * 1000;
+            c.set_clock(now);
+            c.evaluate_due(now);
+            if state() == "ALARM" {
+                went = Some(s);
+                break;
+            }
+        }
+        assert_eq!(
+            went,
+            Some(21),
+            "evaluated just after the period [10 s, 20 s) ends"
+        );
+    }
+
     #[test]
     fn band_operators() {
         assert!(outside_band(BAND_OPERATORS[0], 4.0, 5.0, 25.0));

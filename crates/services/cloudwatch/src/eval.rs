@@ -207,6 +207,18 @@ fn op_words(op: &str) -> &'static str {
     }
 }
 
+/// A metric alarm's period in milliseconds: its own `Period`, or (metric math) that of the first
+/// query with one.
+fn period_ms(cfg: &Value) -> Option<u64> {
+    let period = int_of(cfg, "Period").or_else(|| {
+        cfg.get("Metrics")?
+            .as_array()?
+            .iter()
+            .find_map(|q| int_of(q.get("MetricStat")?, "Period").or(int_of(q, "Period")))
+    })?;
+    Some((period.max(1) as u64) * 1000)
+}
+
 pub(crate) fn fmt_time(ms: u64) -> String {
     snapstack_protocol::codec::time::iso8601(ms as i64, false)
 }
@@ -222,13 +234,7 @@ impl CloudWatch {
         cfg: &Value,
         now: u64,
     ) -> Option<(Vec<Option<f64>>, u64, u64, Option<Vec<Option<(f64, f64)>>>)> {
-        let period = int_of(cfg, "Period").or_else(|| {
-            cfg.get("Metrics")?
-                .as_array()?
-                .iter()
-                .find_map(|q| int_of(q.get("MetricStat")?, "Period").or(int_of(q, "Period")))
-        })?;
-        let period = (period.max(1) as u64) * 1000;
+        let period = period_ms(cfg)?;
         let n = int_of(cfg, "EvaluationPeriods")
             .unwrap_or(1)
             .clamp(1, 10_000) as u64;
@@ -435,8 +441,9 @@ impl CloudWatch {
                 .filter(|a| !a.composite && a.next_eval_ms <= now)
             {
                 let cfg = config(a);
-                // Evaluated just after each step boundary.
-                let step = int_of(&cfg, "Period").unwrap_or(60).clamp(10, 60) as u64 * 1000;
+                // Evaluated just after each step boundary (a minute, or the period when it is
+                // shorter: the same step `windows` ends its windows on).
+                let step = period_ms(&cfg).unwrap_or(60_000).clamp(10_000, 60_000);
                 let next = (now / step + 1) * step + 500;
                 let decided = self.metric_state(&p, a, now);
                 let (t, _) = self.store.write(|txn| match &decided {
