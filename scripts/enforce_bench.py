@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput with ENFORCE_IAM off and on, side by side in one run.
 
-Usage: enforce_bench.py BIN [--rounds N] [--seconds S] [--connections C] [--ops a,b]
+Usage: enforce_bench.py BIN [--rounds N] [--seconds S] [--connections C] [--ops a,b] [--pin]
 
 For each operation and round, BIN is started twice (fresh temporary volume, persistence off, a
 free port), once with ENFORCE_IAM=0 and once with ENFORCE_IAM=1, in alternating order. In both,
@@ -46,10 +46,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+PIN = {"server": [], "client": []}
+
+
 def start(binary, port, volume, enforce):
     env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}", LOCALSTACK_VOLUME_DIR=volume,
                PERSISTENCE="0", ENFORCE_IAM="1" if enforce else "0")
-    p = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.PIPE,
+    p = subprocess.Popen(PIN["server"] + [binary, "serve"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
     if "listening" not in line:
@@ -85,7 +88,7 @@ def measure(binary, op, seconds, connections, enforce):
                        SNAPSTACK_LOADGEN_SECRET_KEY=secret)
             cpu0 = cpu_seconds(p.pid)
             out = subprocess.run(
-                [binary, "loadgen", "--addr", f"127.0.0.1:{port}", "--op", op,
+                PIN["client"] + [binary, "loadgen", "--addr", f"127.0.0.1:{port}", "--op", op,
                  "--seconds", str(seconds), "--connections", str(connections)],
                 check=True, capture_output=True, text=True, env=env).stdout
             r = json.loads(out.strip().splitlines()[-1])
@@ -106,7 +109,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--ops", default=",".join(OPS))
+    ap.add_argument("--pin", action="store_true",
+                    help="server on CPU 0, load generator on CPU 1 (taskset): the server is "
+                         "then the bottleneck, so throughput follows its CPU per request")
     a = ap.parse_args()
+    if a.pin:
+        PIN["server"], PIN["client"] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
     rows = []
     for op in a.ops.split(","):
         runs = {False: [], True: []}

@@ -5,7 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use snapstack_policy::sigv4::{EMPTY_SHA256, SignedRequest, parse_amz_date, verify};
+use snapstack_policy::sigv4::{
+    EMPTY_SHA256, SignedRequest, parse_amz_date, signing_key, verify, verify_with_key,
+};
 use snapstack_policy::{
     Caller, Decision, NamedPolicy, Policy, PolicyKind, PolicySet, Request, evaluate,
     principal_context,
@@ -37,7 +39,7 @@ fn bench(c: &mut Criterion) {
     let mut request = Request::new(
         caller.clone(),
         "dynamodb:GetItem",
-        "arn:aws:dynamodb:us-east-1:111122223333:table/orders",
+        "arn:aws:dynamodb:us-east-1:111122223333:table/tasks",
     );
     request.context = principal_context(&caller, "AIDAEXAMPLE", &[]);
     request.context.insert("aws:RequestedRegion", "us-east-1");
@@ -77,6 +79,20 @@ fn bench(c: &mut Criterion) {
             })
             .unwrap()
         })
+    });
+    // What the server does per request: the signing key derived once per key, day, region
+    // and service and cached.
+    let key = signing_key(
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "20150830",
+        "us-east-1",
+        "service",
+    );
+    c.bench_function("sigv4_verify_header_cached_key", |b| {
+        b.iter(|| verify_with_key(black_box(&signed), now, |_, _, _, _| Some(key)).unwrap())
+    });
+    c.bench_function("parse_amz_date", |b| {
+        b.iter(|| parse_amz_date(black_box("20150830T123600Z")).unwrap())
     });
 }
 

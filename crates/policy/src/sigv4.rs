@@ -12,6 +12,7 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -298,7 +299,8 @@ struct Claim {
     date: String,
     region: String,
     service: String,
-    signed_headers: Vec<String>,
+    /// The signed header names, lower case, `;`-separated as the request lists them.
+    signed_headers: String,
     signature: String,
     amz_date: String,
     presigned: bool,
@@ -359,14 +361,20 @@ pub fn verify_with_key(
     .ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
     let s3 = claim.service == "s3";
     let content_sha256 = match header(req, "x-amz-content-sha256") {
-        Some(h) => h,
+        Some(h) => h.into_owned(),
         None if claim.presigned && s3 => query
             .iter()
             .find(|(k, _)| k == "X-Amz-Content-Sha256")
             .map_or_else(|| UNSIGNED_PAYLOAD.to_owned(), |(_, v)| v.clone()),
         None => req.payload_hash.to_owned(),
     };
-    let canonical = canonical_request(req, &query, &claim.signed_headers, s3, &content_sha256);
+    let canonical = canonical_request_of(
+        req,
+        &query,
+        claim.signed_headers.split(';'),
+        s3,
+        &content_sha256,
+    );
     let sts = string_to_sign(
         &claim.amz_date,
         &claim.date,
@@ -406,19 +414,19 @@ fn incomplete_date(presigned: bool) -> SigError {
 
 /// All values of a header (case-insensitive name), joined with commas, each trimmed with inner
 /// runs of spaces collapsed; `None` if absent.
-fn header(req: &SignedRequest<'_>, name: &str) -> Option<String> {
-    // The common case, one value with nothing to trim or collapse: one copy.
+fn header<'a>(req: &SignedRequest<'a>, name: &str) -> Option<Cow<'a, str>> {
+    // The common case, one value with nothing to trim or collapse: borrowed, no copy.
     let mut found = req
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name));
     let (_, first) = found.next()?;
     if found.next().is_none() && canonical_already(first) {
-        return Some((*first).to_owned());
+        return Some(Cow::Borrowed(first));
     }
     let mut out = String::new();
     write_header(req, name, &mut out);
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// Whether a header value is already canonical: no leading, trailing or repeated white space.
@@ -515,6 +523,7 @@ fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> 
         ))
     })?;
     let amz_date = header(req, "x-amz-date")
+        .map(Cow::into_owned)
         .or_else(|| header(req, "date").and_then(|d| http_date_to_amz(&d)))
         .ok_or_else(|| incomplete_date(false))?;
     Ok(Claim {
@@ -522,12 +531,12 @@ fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> 
         date,
         region,
         service,
-        signed_headers: signed.split(';').map(|h| h.to_ascii_lowercase()).collect(),
+        signed_headers: signed.to_ascii_lowercase(),
         signature: signature.to_owned(),
         amz_date,
         presigned: false,
         expires: None,
-        security_token: header(req, "x-amz-security-token"),
+        security_token: header(req, "x-amz-security-token").map(Cow::into_owned),
     })
 }
 
@@ -581,9 +590,7 @@ fn query_claim(query: &[(String, String)]) -> Result<Claim, SigError> {
         service,
         signed_headers: get("X-Amz-SignedHeaders")
             .unwrap_or_default()
-            .split(';')
-            .map(|h| h.to_ascii_lowercase())
-            .collect(),
+            .to_ascii_lowercase(),
         signature: get("X-Amz-Signature").unwrap_or_default(),
         amz_date: get("X-Amz-Date").unwrap_or_default(),
         presigned: true,
@@ -697,6 +704,23 @@ pub fn canonical_request(
     s3: bool,
     content_sha256: &str,
 ) -> String {
+    canonical_request_of(
+        req,
+        query,
+        signed_headers.iter().map(String::as_str),
+        s3,
+        content_sha256,
+    )
+}
+
+/// [`canonical_request`] over the signed header names as an iterator (lower case).
+fn canonical_request_of<'h>(
+    req: &SignedRequest<'_>,
+    query: &[(String, String)],
+    signed_headers: impl Iterator<Item = &'h str> + Clone,
+    s3: bool,
+    content_sha256: &str,
+) -> String {
     // Written into one buffer: nothing is allocated per header or per path segment.
     let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
     for c in req.method.chars() {
@@ -732,14 +756,14 @@ pub fn canonical_request(
         }
     }
     out.push('\n');
-    for name in signed_headers {
+    for name in signed_headers.clone() {
         out.push_str(name);
         out.push(':');
         write_header(req, name, &mut out);
         out.push('\n');
     }
     out.push('\n');
-    for (i, name) in signed_headers.iter().enumerate() {
+    for (i, name) in signed_headers.enumerate() {
         if i > 0 {
             out.push(';');
         }
@@ -787,7 +811,8 @@ pub fn authorization(
 ) -> String {
     let date = amz_date.get(..8).unwrap_or("");
     let query = parse_query(req.query);
-    let content_sha256 = header(req, "x-amz-content-sha256").unwrap_or(req.payload_hash.to_owned());
+    let content_sha256 = header(req, "x-amz-content-sha256")
+        .map_or_else(|| req.payload_hash.to_owned(), Cow::into_owned);
     let canonical = canonical_request(
         req,
         &query,
@@ -859,20 +884,19 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
     }
+    // Digits read in place: this runs on every signed request.
     let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
+        b.get(r)?.iter().try_fold(0i64, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
     };
     let (y, mo, d) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
     let (h, mi, se) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let date = format!("{y:04}-{mo:02}-{d:02}");
-    let days = crate::condition::parse_date(&date)? / 86_400_000;
-    Some(days as i64 * 86_400 + h * 3600 + mi * 60 + se)
+    let days = crate::condition::days_from_civil(y, mo, d);
+    Some(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 
 /// Epoch seconds as `YYYYMMDDTHHMMSSZ` (civil-from-days, Howard Hinnant's algorithm).
@@ -1070,7 +1094,7 @@ mod tests {
                 let one = [("X-Custom", v.as_str())];
                 let r = SignedRequest { headers: &one, ..req };
                 proptest::prop_assert_eq!(
-                    header(&r, "x-custom"),
+                    header(&r, "x-custom").map(Cow::into_owned),
                     Some(v.split_whitespace().collect::<Vec<_>>().join(" "))
                 );
             }
