@@ -12,8 +12,7 @@ use serde_json::Value;
 use snapstack_engine::{Partition, Snapshot};
 
 use crate::expr::{Ast, Series};
-use crate::metrics::{MetricId, buckets};
-use crate::stats::Agg;
+use crate::metrics::{MetricId, bucket_stat};
 use crate::*;
 
 /// The training window (AWS trains on up to two weeks of data).
@@ -142,10 +141,10 @@ fn training_values(
     (from, to): (u64, u64),
     excluded: &[(u64, u64)],
 ) -> Vec<f64> {
-    buckets(snap, p, m, from, to, period, None)
+    bucket_stat(snap, p, m, (from, to, period), None, stat)
         .into_iter()
         .filter(|(b, _)| !excluded.iter().any(|(s, e)| b >= s && b < e))
-        .filter_map(|(_, pts)| Agg::of(pts.iter().copied())?.stat(stat))
+        .map(|(_, x)| x)
         .filter(|x| x.is_finite())
         .collect()
 }

@@ -13,8 +13,7 @@ use snapstack_engine::{Key, Partition};
 use snapstack_service::Runtime;
 
 use crate::alarms::{Change, config};
-use crate::metrics::{MetricId, buckets};
-use crate::stats::Agg;
+use crate::metrics::{MetricId, bucket_stat};
 use crate::*;
 
 /// History items are kept this long (AWS: 30 days).
@@ -255,10 +254,10 @@ impl CloudWatch {
                 name,
                 dims: &dims,
             };
-            for (b, pts) in buckets(&snap, p, &m, start, end, period, str_of(cfg, "Unit")) {
-                let i = ((b - start) / period) as usize;
-                if let Some(slot) = vals.get_mut(i) {
-                    *slot = Agg::of(pts.iter().copied()).and_then(|a| a.stat(stat));
+            let unit = str_of(cfg, "Unit");
+            for (b, x) in bucket_stat(&snap, p, &m, (start, end, period), unit, stat) {
+                if let Some(slot) = vals.get_mut(((b - start) / period) as usize) {
+                    *slot = Some(x);
                 }
             }
         } else {

@@ -19,32 +19,45 @@ pub struct Agg {
 }
 
 impl Agg {
-    pub fn of<'a>(points: impl IntoIterator<Item = &'a PointRec>) -> Option<Agg> {
-        let mut a = Agg {
+    /// An empty aggregate, to [`add`](Agg::add) points to.
+    pub fn empty() -> Agg {
+        Agg {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             exact: true,
             ..Agg::default()
-        };
+        }
+    }
+
+    /// Add a point; its raw values only when `values` (extended statistics need them, the
+    /// standard ones do not).
+    pub fn add(&mut self, p: &PointRec, values: bool) {
+        self.count += p.count;
+        self.sum += p.sum;
+        self.min = self.min.min(p.min);
+        self.max = self.max.max(p.max);
+        if p.values.is_empty() {
+            self.exact = false;
+        } else if values {
+            self.values.extend(p.values.iter().copied());
+        }
+    }
+
+    /// The aggregate complete: its values sorted.
+    pub fn finish(mut self) -> Agg {
+        self.values
+            .sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
+        self
+    }
+
+    pub fn of<'a>(points: impl IntoIterator<Item = &'a PointRec>) -> Option<Agg> {
+        let mut a = Agg::empty();
         let mut any = false;
         for p in points {
             any = true;
-            a.count += p.count;
-            a.sum += p.sum;
-            a.min = a.min.min(p.min);
-            a.max = a.max.max(p.max);
-            if p.values.is_empty() {
-                a.exact = false;
-            } else {
-                a.values.extend(p.values.iter().copied());
-            }
+            a.add(p, true);
         }
-        if !any {
-            return None;
-        }
-        a.values
-            .sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
-        Some(a)
+        any.then(|| a.finish())
     }
 
     /// A standard or extended statistic by name; `None` when it cannot be computed.
