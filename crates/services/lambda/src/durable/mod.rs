@@ -13,6 +13,9 @@
 
 mod checkpoint;
 mod run;
+
+#[cfg(test)]
+pub(crate) use checkpoint::CLIENT_TOKEN_MS;
 pub(crate) mod state;
 
 use base64::Engine as _;

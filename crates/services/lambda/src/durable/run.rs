@@ -501,7 +501,7 @@ impl Lambda {
     }
 
     /// Forget the checkpoints' client tokens past their 15 minutes.
-    fn forget_client_tokens(&self, now: u64) {
+    pub(crate) fn forget_client_tokens(&self, now: u64) {
         let expired: Vec<_> = self
             .store
             .snapshot()

@@ -841,6 +841,67 @@ mod tests {
     }
 
     #[test]
+    fn chained_invokes_record_their_outcome_once() {
+        let mut r = rec();
+        let mut fx = Effects::default();
+        for id in ["ok", "bad"] {
+            apply(
+                &mut r,
+                0,
+                &json!({"Id": id, "Type": "CHAINED_INVOKE", "Action": "START",
+                                     "ChainedInvokeOptions": {"FunctionName": "g"}}),
+                &cb,
+                &mut fx,
+            )
+            .unwrap();
+        }
+        let due = fire_timers(&mut r, 1);
+        assert_eq!(due.len(), 2);
+        chained_done(&mut r, 5, "ok", true, "\"r\"".into());
+        chained_done(
+            &mut r,
+            6,
+            "bad",
+            false,
+            r#"{"errorType":"E","errorMessage":"m"}"#.into(),
+        );
+        // A second outcome (a run repeated after a crash) changes nothing.
+        chained_done(&mut r, 7, "ok", false, "{}".into());
+        let ops = operations(&r);
+        assert_eq!(ops[1]["Status"], "SUCCEEDED");
+        assert_eq!(ops[1]["ChainedInvokeDetails"]["Result"], "\"r\"");
+        assert_eq!(ops[1]["EndTimestamp"], 0.005);
+        assert!(ops[1].get("_invoke").is_none() && ops[1].get("_due_ms").is_none());
+        assert_eq!(ops[2]["Status"], "FAILED");
+        assert_eq!(
+            ops[2]["ChainedInvokeDetails"]["Error"],
+            json!({"ErrorType": "E", "ErrorMessage": "m"})
+        );
+        assert_eq!(r.changed, ["ok", "bad"]);
+        assert_eq!(r.due_ms, Some(6));
+        let kinds: Vec<String> = r
+            .events
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<Value>(e).unwrap()["EventType"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "ChainedInvokeStarted",
+                "ChainedInvokeStarted",
+                "ChainedInvokeSucceeded",
+                "ChainedInvokeFailed"
+            ]
+        );
+        assert_eq!(next_timer(&r), None);
+    }
+
+    #[test]
     fn the_input_carries_a_first_page_and_a_marker() {
         let small: Vec<Value> = (0..3)
             .map(|i| json!({"Id": format!("s{i}"), "Type": "STEP", "StartTimestamp": 1.5}))
