@@ -734,6 +734,18 @@ mod tests {
         }
     }
 
+    fn event_kinds(r: &DurableExecution) -> Vec<String> {
+        r.events
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<Value>(e).unwrap()["EventType"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
     fn cb(id: &str) -> String {
         format!("cb-{id}")
     }
@@ -778,16 +790,7 @@ mod tests {
             &mut fx,
         );
         assert!(never.is_err());
-        let kinds: Vec<String> = r
-            .events
-            .iter()
-            .map(|e| {
-                serde_json::from_str::<Value>(e).unwrap()["EventType"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let kinds = event_kinds(&r);
         assert_eq!(kinds, ["StepStarted", "StepSucceeded"]);
     }
 
@@ -879,16 +882,7 @@ mod tests {
         );
         assert_eq!(r.changed, ["ok", "bad"]);
         assert_eq!(r.due_ms, Some(6));
-        let kinds: Vec<String> = r
-            .events
-            .iter()
-            .map(|e| {
-                serde_json::from_str::<Value>(e).unwrap()["EventType"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let kinds = event_kinds(&r);
         assert_eq!(
             kinds,
             [
