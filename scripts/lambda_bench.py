@@ -72,7 +72,7 @@ LOCALSTACK = [
     ("cold start", "~600 ms", "LocalStack 2.0, echo Python function",
      "https://discuss.localstack.cloud/t/new-lambda-implementation-in-localstack-2-0/258"),
     ("warm invoke", "p50 24 ms, p99 41 ms", "LocalStack 2.1.0 host mode (Lambda in Docker), "
-     "echo Python, 100 boto3 invokes, LocalStack's test_lambda_performance",
+     "echo Python, 100 boto3 invokes, LocalStack's test_lambda_performance; machine not stated",
      "https://github.com/joe4dev/localstack-performance-testing (localstack-2.1.0/"
      "test_invoke_warm_start_host, CSV; p50/p99 computed from it)"),
     ("warm invoke", "p50 30 ms, p99 64 ms", "LocalStack 2.1.0 in Docker (Pro), same test",
@@ -84,7 +84,7 @@ LOCALSTACK = [
     ("cold start", "p50 934 ms, p99 1,299 ms (min 731)", "LocalStack 2.0.1, Linux, host mode",
      "same repository, localstack-2.0.1-lambda-v2/test_invoke_cold_start_linux; summarised in "
      "https://github.com/localstack/localstack/pull/8137"),
-    ("cold start", "p50 3.5-5.2 s, p99 4.1-7.2 s", "LocalStack 2.0.1 in Docker on macOS",
+    ("cold start", "p50 3.5-5.2 s, p99 4.1-8.1 s", "LocalStack 2.0.1 in Docker on macOS",
      "same repository, localstack-2.0.1-lambda-v2/test_invoke_cold_start*; PR 8137: "
      "'3.3s (min) to 7.5s (p99) on macOS with Docker'"),
     ("throughput", "none published", "a report of 15-20 near-simultaneous invocations of a "
