@@ -497,6 +497,8 @@ async fn latest_published_names_the_latest_published_version() {
         .unwrap();
     let c = call(&l, "GetFunctionConfiguration", q).await.unwrap();
     assert_eq!(c["Version"], "2");
+    let arn = c["FunctionArn"].as_str().unwrap();
+    assert!(arn.ends_with(":function:f:$LATEST.PUBLISHED"), "{arn}");
     let c = call(
         &l,
         "GetFunctionConfiguration",
