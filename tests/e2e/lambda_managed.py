@@ -10,11 +10,13 @@ Usage: lambda_managed.py ENDPOINT COMMAND [ARGS]...
                        image functions (stored as AWS returns them; invoking names the missing
                        container executor), InvokeWithResponseStream (chunks, errors, log tail)
   managed-after        after a restart: the settings and the capacity provider are still there
-  durable-prepare S    durable executions: a synchronous one (step, wait) to its end; history,
-                       state, list; an asynchronous one waiting on a callback (heartbeat);
+  durable-prepare S    durable executions: a synchronous one (step, wait) to its end, with a
+                       retried checkpoint (ClientToken) and one over the size limit; history
+                       (truncation flags), state, list; one on $LATEST.PUBLISHED; an asynchronous one waiting on a callback (heartbeat);
                        one stopped; one waiting on an 8 s timer across the restart
   durable-check S      after a kill -9: the callback completes the waiting execution, the timer
-                       fires, the stopped one stays stopped
+                       fires, the stopped one stays stopped, the retried checkpoint's client
+                       token still answers
 """
 
 import json
@@ -200,7 +202,33 @@ def handler(event, context):
         for o in r["NewExecutionState"]["Operations"]:
             ops[o["Id"]] = o
     if ops.get("s1", {}).get("Status") != "SUCCEEDED":
-        cp([{"Id": "s1", "Type": "STEP", "Action": "START", "Name": "double"}])
+        first = [{"Id": "s1", "Type": "STEP", "Action": "START", "Name": "double"}]
+        if inp.get("idem"):
+            # A retried checkpoint (same ClientToken and request) gets the same answer and applies
+            # nothing twice; the same ClientToken with another request is refused.
+            ct, t0 = "ct-" + inp["idem"], token
+            a = lam.checkpoint_durable_execution(DurableExecutionArn=arn, CheckpointToken=t0, Updates=first, ClientToken=ct)
+            b = lam.checkpoint_durable_execution(DurableExecutionArn=arn, CheckpointToken=t0, Updates=first, ClientToken=ct)
+            def refused(**kw):
+                try:
+                    lam.checkpoint_durable_execution(DurableExecutionArn=arn, **kw)
+                    return "accepted"
+                except lam.exceptions.InvalidParameterValueException as e:
+                    return e.response["Error"]["Message"]
+            other = [{"Id": "other", "Type": "STEP", "Action": "START"}]
+            mismatch = refused(CheckpointToken=t0, Updates=other, ClientToken=ct)
+            token = a["CheckpointToken"]
+            for o in a["NewExecutionState"]["Operations"]:
+                ops[o["Id"]] = o
+            big = [{"Id": "s1", "Type": "STEP", "Action": "SUCCEED", "Payload": "x" * (300 * 1024)}]
+            limit = refused(CheckpointToken=token, Updates=big)
+            boto3.client("ssm").put_parameter(Name="/durable/idem-" + inp["idem"], Type="String", Overwrite=True,
+                Value=json.dumps({"same": a["CheckpointToken"] == b["CheckpointToken"]
+                                          and a["NewExecutionState"] == b["NewExecutionState"],
+                                  "mismatch": mismatch, "limit": limit, "t0": t0, "ct": ct,
+                                  "answer": a["CheckpointToken"], "updates": first}))
+        else:
+            cp(first)
         cp([{"Id": "s1", "Type": "STEP", "Action": "SUCCEED", "Payload": json.dumps(inp["n"] * 2)}])
     doubled = json.loads(ops["s1"]["StepDetails"]["Result"])
     if "w1" not in ops and inp.get("wait", 1) > 0:
@@ -249,7 +277,7 @@ def durable_prepare(state):
     check(fn["DurableConfig"] == {"ExecutionTimeout": 600, "RetentionPeriodInDays": 1}, fn)
     # Synchronous: the call waits for the end, through a wait and a second invocation.
     t0 = time.time()
-    r = LAM.invoke(FunctionName="durable", Payload=json.dumps({"n": 21, "wait": 1}))
+    r = LAM.invoke(FunctionName="durable", Payload=json.dumps({"n": 21, "wait": 1, "idem": "sync"}))
     body = json.loads(r["Payload"].read())
     check(body == {"doubled": 42, "extra": 0} and "FunctionError" not in r, (body, r))
     check(time.time() - t0 >= 1.0, "the wait was honoured")
@@ -267,8 +295,26 @@ def durable_prepare(state):
     check([e["EventId"] for e in h["Events"]] == list(range(1, len(kinds) + 1)), h["Events"])
     step = next(e for e in h["Events"] if e["EventType"] == "StepSucceeded")
     check(step["Name"] == "double" and step["StepSucceededDetails"]["Result"]["Payload"] == "42", step)
+    check(step["StepSucceededDetails"]["Result"]["Truncated"] is False, step)
+    check(kinds.count("StepStarted") == 1, ("the retried checkpoint applied nothing twice", kinds))
+    idem = json.loads(param("/durable/idem-sync"))
+    check(idem["same"] is True, idem)
+    check("already used with a different request" in idem["mismatch"], idem)
+    check("exceeds the maximum size of 262144 bytes" in idem["limit"], idem)
+    bare = LAM.get_durable_execution_history(DurableExecutionArn=sync_arn)
+    step = next(e for e in bare["Events"] if e["EventType"] == "StepSucceeded")
+    check(step["StepSucceededDetails"]["Result"] == {"Truncated": True}, step)
     first = LAM.get_durable_execution_history(DurableExecutionArn=sync_arn, MaxItems=2)
     check(len(first["Events"]) == 2 and "NextMarker" in first, first)
+    # $LATEST.PUBLISHED: the latest published version, and the execution's version as reported.
+    LAM.publish_version(FunctionName="durable")
+    r = LAM.invoke(FunctionName="durable", Qualifier="$LATEST.PUBLISHED", Payload=json.dumps({"n": 3, "wait": 0}))
+    check(json.loads(r["Payload"].read()) == {"doubled": 6, "extra": 0}, r)
+    pub_arn = r["DurableExecutionArn"]
+    check(":function:durable:$LATEST.PUBLISHED/durable-execution/" in pub_arn, pub_arn)
+    check(LAM.get_durable_execution(DurableExecutionArn=pub_arn)["Version"] == "$LATEST.PUBLISHED", pub_arn)
+    pub = LAM.list_durable_executions_by_function(FunctionName="durable", Qualifier="$LATEST.PUBLISHED")
+    check([d["DurableExecutionArn"] for d in pub["DurableExecutions"]] == [pub_arn], pub)
     expect_error("InvalidParameterValueException", LAM.get_durable_execution_state,
                  DurableExecutionArn=sync_arn, CheckpointToken="bm9wZTox")
     expect_error("ResourceNotFoundException", LAM.get_durable_execution,
@@ -294,7 +340,8 @@ def durable_prepare(state):
         e["EventType"] == "WaitStarted" for e in
         LAM.get_durable_execution_history(DurableExecutionArn=timer_arn)["Events"]), 60)
     lst = LAM.list_durable_executions_by_function(FunctionName="durable")
-    check({d["DurableExecutionArn"] for d in lst["DurableExecutions"]} == {sync_arn, cb_arn, stop_arn, timer_arn}, lst)
+    check({d["DurableExecutionArn"] for d in lst["DurableExecutions"]}
+          == {sync_arn, pub_arn, cb_arn, stop_arn, timer_arn}, lst)
     running = LAM.list_durable_executions_by_function(FunctionName="durable", Statuses=["RUNNING"])
     check({d["DurableExecutionName"] for d in running["DurableExecutions"]} == {"cb1", "timer"}, running)
     with open(state, "w") as f:
@@ -318,6 +365,15 @@ def durable_check(state):
                  CallbackId=st["cb_id"], Error={"ErrorMessage": "late"})
     kinds = [e["EventType"] for e in LAM.get_durable_execution_history(DurableExecutionArn=st["cb"])["Events"]]
     check("CallbackStarted" in kinds and "CallbackSucceeded" in kinds and kinds[-1] == "ExecutionSucceeded", kinds)
+    # The checkpoint's client token survived the kill -9: the retry still gets the first answer.
+    idem = json.loads(param("/durable/idem-sync"))
+    again = LAM.checkpoint_durable_execution(DurableExecutionArn=st["sync"], CheckpointToken=idem["t0"],
+                                             Updates=idem["updates"], ClientToken=idem["ct"])
+    check(again["CheckpointToken"] == idem["answer"], (again, idem))
+    expect_error("InvalidParameterValueException", LAM.checkpoint_durable_execution, DurableExecutionArn=st["sync"],
+                 CheckpointToken=idem["t0"], Updates=[], ClientToken=idem["ct"])
+    kinds = [e["EventType"] for e in LAM.get_durable_execution_history(DurableExecutionArn=st["sync"])["Events"]]
+    check(kinds.count("StepStarted") == 1, kinds)
     print("durable executions resumed after the restart")
 
 

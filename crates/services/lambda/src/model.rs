@@ -118,6 +118,8 @@ pub enum LambdaRecord {
     DurableExecution(DurableExecution),
     /// A callback of a durable execution, by its id.
     DurableCallback(DurableCallback),
+    /// A checkpoint's `ClientToken` and its answer, kept 15 minutes for retries.
+    DurableClientToken(DurableClientToken),
 }
 
 /// `PutFunctionRecursionConfig`: `Allow` or `Terminate` (the default when absent).
@@ -206,6 +208,21 @@ pub struct DurableCallback {
     pub execution: String,
     pub operation: String,
     pub account: String,
+}
+
+/// A `CheckpointDurableExecution` with a `ClientToken`: what it asked (a digest of its
+/// checkpoint token and updates) and what it answered, until `expires_ms` (15 minutes after it
+/// was applied). A retry with the same token and request gets the same answer and changes
+/// nothing; another request with the same token is refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DurableClientToken {
+    pub execution: String,
+    pub client_token: String,
+    /// Hex SHA-256 of the request's checkpoint token and updates.
+    pub request: String,
+    /// The answer (the output's neutral JSON).
+    pub answer: String,
+    pub expires_ms: u64,
 }
 
 /// The tags of an event source mapping (`TagResource` on its `EventSourceMappingArn`).
@@ -491,5 +508,16 @@ pub mod keys {
     }
     pub fn callback(id: &str) -> Key {
         Key::builder().str("~dcb").str(id).build()
+    }
+    pub fn client_token(execution: &str, token: &str) -> Key {
+        Key::builder().str("~dct").str(execution).str(token).build()
+    }
+    /// The client tokens of one execution.
+    pub fn client_tokens(execution: &str) -> Key {
+        Key::builder().str("~dct").str(execution).build()
+    }
+    /// Every execution's client tokens.
+    pub fn all_client_tokens() -> Key {
+        Key::builder().str("~dct").build()
     }
 }

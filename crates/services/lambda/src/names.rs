@@ -23,6 +23,7 @@ fn valid_qualifier(q: &str) -> bool {
     !q.is_empty()
         && q.len() <= 128
         && (q == "$LATEST"
+            || q == LATEST_PUBLISHED
             || q.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
@@ -99,9 +100,16 @@ pub fn function_arn(ctx: &RequestContext, name: &str, qualifier: Option<&str>) -
     }
 }
 
-/// Whether a qualifier names a version (`$LATEST` or digits) rather than an alias.
+/// The qualifier of a function's latest published version (Lambda Managed Instances; the
+/// model's `NumericLatestPublishedOrAliasQualifier`): here, its highest numbered version.
+pub const LATEST_PUBLISHED: &str = "$LATEST.PUBLISHED";
+
+/// Whether a qualifier names a version (`$LATEST`, `$LATEST.PUBLISHED` or digits) rather than
+/// an alias.
 pub fn is_version(q: &str) -> bool {
-    q == "$LATEST" || (!q.is_empty() && q.bytes().all(|b| b.is_ascii_digit()))
+    q == "$LATEST"
+        || q == LATEST_PUBLISHED
+        || (!q.is_empty() && q.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The function name in a resource ARN (`TagResource` and friends); a version or alias in it is
@@ -130,6 +138,14 @@ mod tests {
         let c = ctx();
         assert_eq!(parse(&c, "f").unwrap().name, "f");
         assert_eq!(parse(&c, "f:1").unwrap().qualifier.as_deref(), Some("1"));
+        assert_eq!(
+            parse(&c, "f:$LATEST.PUBLISHED")
+                .unwrap()
+                .qualifier
+                .as_deref(),
+            Some("$LATEST.PUBLISHED")
+        );
+        assert!(parse(&c, "f:$LATEST.X").is_err());
         let arn = function_arn(&c, "my-fn", Some("live"));
         let r = parse(&c, &arn).unwrap();
         assert_eq!(
@@ -142,5 +158,6 @@ mod tests {
         assert!(parse(&c, "bad name").is_err());
         assert!(parse(&c, "arn:aws:lambda:eu-west-1:000000000000:function:f").is_err());
         assert!(is_version("$LATEST") && is_version("12") && !is_version("live"));
+        assert!(is_version("$LATEST.PUBLISHED") && !is_version("$LATEST.X"));
     }
 }

@@ -406,3 +406,105 @@ fn stream_cursors_migrate_to_shared_checkpoints() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_checkpoints_apply_once_and_limits_refuse() {
+    let (l, _d) = lambda();
+    call(&l, "CreateFunction", zip_input("f")).await.unwrap();
+    let rec = execution(&l);
+    let arn = crate::durable::execution_arn(&rec);
+    l.store.write(|txn| {
+        txn.insert(keys::durable("x1"), LambdaRecord::DurableExecution(rec));
+    });
+    let t1 = crate::durable::token("x1", 1);
+    let start = json!({"DurableExecutionArn": arn, "CheckpointToken": t1, "ClientToken": "ct1",
+                       "Updates": [{"Id": "s", "Type": "STEP", "Action": "START"}]});
+    let first = call(&l, "CheckpointDurableExecution", start.clone())
+        .await
+        .unwrap();
+    let again = call(&l, "CheckpointDurableExecution", start.clone())
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    let events = |l: &Lambda| match l.store.snapshot().get(&keys::durable("x1")) {
+        Some(LambdaRecord::DurableExecution(d)) => (d.events.len(), d.token),
+        _ => (0, 0),
+    };
+    assert_eq!(events(&l), (1, 2), "one StepStarted, one token consumed");
+    // The same client token with another request.
+    let mut other = start.clone();
+    other["Updates"] = json!([]);
+    let e = call(&l, "CheckpointDurableExecution", other)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValueException");
+    assert!(e.message.contains("ct1"), "{}", e.message);
+    // Over the limit: refused, nothing applied, the token still valid.
+    let big = json!({"DurableExecutionArn": arn, "CheckpointToken": first["CheckpointToken"],
+                     "Updates": [{"Id": "s", "Type": "STEP", "Action": "SUCCEED",
+                                  "Payload": "x".repeat(300 * 1024)}]});
+    let e = call(&l, "CheckpointDurableExecution", big)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValueException");
+    assert!(e.message.contains("262144"), "{}", e.message);
+    assert_eq!(events(&l), (1, 2));
+    let ok = json!({"DurableExecutionArn": arn, "CheckpointToken": first["CheckpointToken"],
+                    "Updates": [{"Id": "s", "Type": "STEP", "Action": "SUCCEED", "Payload": "1"}]});
+    call(&l, "CheckpointDurableExecution", ok).await.unwrap();
+    assert_eq!(events(&l), (2, 3));
+    // The token is remembered 15 minutes, then swept: the old request is a stale token again.
+    assert!(
+        l.store
+            .snapshot()
+            .get(&keys::client_token("x1", "ct1"))
+            .is_some()
+    );
+    l.forget_client_tokens(l.now() + crate::durable::CLIENT_TOKEN_MS);
+    assert!(
+        l.store
+            .snapshot()
+            .get(&keys::client_token("x1", "ct1"))
+            .is_none()
+    );
+    let e = call(&l, "CheckpointDurableExecution", start)
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "Invalid checkpoint token.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_published_names_the_latest_published_version() {
+    let (l, _d) = lambda();
+    call(&l, "CreateFunction", zip_input("f")).await.unwrap();
+    let q = json!({"FunctionName": "f", "Qualifier": "$LATEST.PUBLISHED"});
+    let e = call(&l, "GetFunctionConfiguration", q.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
+    call(&l, "PublishVersion", json!({"FunctionName": "f"}))
+        .await
+        .unwrap();
+    call(
+        &l,
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "f", "Description": "two"}),
+    )
+    .await
+    .unwrap();
+    call(&l, "PublishVersion", json!({"FunctionName": "f"}))
+        .await
+        .unwrap();
+    let c = call(&l, "GetFunctionConfiguration", q).await.unwrap();
+    assert_eq!(c["Version"], "2");
+    let arn = c["FunctionArn"].as_str().unwrap();
+    assert!(arn.ends_with(":function:f:$LATEST.PUBLISHED"), "{arn}");
+    let c = call(
+        &l,
+        "GetFunctionConfiguration",
+        json!({"FunctionName": "f:$LATEST.PUBLISHED"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c["Version"], "2");
+}

@@ -11,7 +11,11 @@
 //! GetDurableExecutionState, ListDurableExecutionsByFunction, CheckpointDurableExecution,
 //! StopDurableExecution, SendDurableExecutionCallbackSuccess/Failure/Heartbeat.
 
+mod checkpoint;
 mod run;
+
+#[cfg(test)]
+pub(crate) use checkpoint::CLIENT_TOKEN_MS;
 pub(crate) mod state;
 
 use base64::Engine as _;
@@ -69,6 +73,25 @@ fn bad_token() -> LambdaError {
 
 fn error_object(v: Option<&Value>) -> Value {
     v.cloned().unwrap_or(json!({}))
+}
+
+/// An event's payloads as GetDurableExecutionHistory shows them: without
+/// `IncludeExecutionData`, the payloads of inputs and results are left out and flagged
+/// `Truncated` (as Lambda documents the flag); payloads shown (and errors, always shown) are
+/// `Truncated: false`, as the service's own limits keep every stored payload whole.
+fn truncate_event(event: &mut Value, include_data: bool) {
+    let Some(o) = event.as_object_mut() else {
+        return;
+    };
+    for (_, details) in o.iter_mut().filter(|(k, _)| k.ends_with("Details")) {
+        for k in ["Input", "Result", "Error"] {
+            let Some(p) = details.get_mut(k).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let omit = !include_data && k != "Error" && p.remove("Payload").is_some();
+            p.insert("Truncated".into(), json!(omit));
+        }
+    }
 }
 
 /// Paging by position: (start, page size) of a `Marker`/`MaxItems` input.
@@ -138,15 +161,7 @@ impl Lambda {
             .filter_map(|(i, e)| {
                 let mut v: Value = serde_json::from_str(e).ok()?;
                 v["EventId"] = json!(i + 1);
-                if !data && let Some(o) = v.as_object_mut() {
-                    for (_, details) in o.iter_mut().filter(|(k, _)| k.ends_with("Details")) {
-                        for k in ["Input", "Result"] {
-                            if let Some(p) = details.get_mut(k).and_then(Value::as_object_mut) {
-                                p.remove("Payload");
-                            }
-                        }
-                    }
-                }
+                truncate_event(&mut v, data);
                 Some(v)
             })
             .collect();
@@ -238,78 +253,6 @@ impl Lambda {
             out["NextMarker"] = json!((start + max).to_string());
         }
         Ok(Done::read(out))
-    }
-
-    pub(crate) fn checkpoint_durable(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
-        let arn = s(input, "DurableExecutionArn").unwrap_or("").to_string();
-        let d = self.durable(ctx, &arn)?;
-        let given = parse_token(s(input, "CheckpointToken").unwrap_or(""));
-        let updates: Vec<Value> = input
-            .get("Updates")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let now = self.now();
-        let id = d.id.clone();
-        let (res, v) = self.store.write(|txn| {
-            let Some(LambdaRecord::DurableExecution(mut rec)) =
-                txn.get(&keys::durable(&id)).cloned()
-            else {
-                return Err(not_found(&arn));
-            };
-            match &given {
-                Some((tid, n)) if *tid == rec.id && *n == rec.token => {}
-                _ => return Err(bad_token()),
-            }
-            if rec.status != "RUNNING" {
-                return Err(LambdaError::invalid(format!(
-                    "The durable execution is not running (status {}).",
-                    rec.status
-                )));
-            }
-            let mut fx = state::Effects::default();
-            let mut touched: Vec<String> = std::mem::take(&mut rec.changed);
-            let exec = rec.id.clone();
-            for u in &updates {
-                let op = state::apply(
-                    &mut rec,
-                    now,
-                    u,
-                    &|op: &str| callback_id(&exec, op),
-                    &mut fx,
-                )?;
-                touched.push(op);
-            }
-            for (cb, op) in &fx.callbacks_started {
-                txn.insert(
-                    keys::callback(cb),
-                    LambdaRecord::DurableCallback(DurableCallback {
-                        callback_id: cb.clone(),
-                        execution: rec.id.clone(),
-                        operation: op.clone(),
-                        account: rec.account.clone(),
-                    }),
-                );
-            }
-            rec.token += 1;
-            let ops: Vec<Value> = state::operations(&rec)
-                .iter()
-                .filter(|o| {
-                    o.get("Id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|i| touched.iter().any(|t| t == i))
-                })
-                .map(state::public)
-                .collect();
-            let token = token(&rec.id, rec.token);
-            let out = json!({
-                "CheckpointToken": token,
-                "NewExecutionState": { "Operations": ops },
-            });
-            txn.insert(keys::durable(&id), LambdaRecord::DurableExecution(rec));
-            Ok(out)
-        });
-        Ok(Done::wrote(res?, v))
     }
 
     pub(crate) fn stop_durable(&self, ctx: &RequestContext, input: &Value) -> LResult<Done> {
@@ -445,6 +388,36 @@ impl Lambda {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_payloads_are_flagged_when_left_out() {
+        let e = json!({"EventType": "StepSucceeded",
+                       "StepSucceededDetails": {"Result": {"Payload": "42"}}});
+        let mut with = e.clone();
+        truncate_event(&mut with, true);
+        assert_eq!(
+            with["StepSucceededDetails"]["Result"],
+            json!({"Payload": "42", "Truncated": false})
+        );
+        let mut without = e;
+        truncate_event(&mut without, false);
+        assert_eq!(
+            without["StepSucceededDetails"]["Result"],
+            json!({"Truncated": true})
+        );
+        let mut failed = json!({"EventType": "StepFailed",
+                                "StepFailedDetails": {"Error": {"Payload": {"ErrorType": "E"}}}});
+        truncate_event(&mut failed, false);
+        assert_eq!(failed["StepFailedDetails"]["Error"]["Truncated"], false);
+        assert_eq!(
+            failed["StepFailedDetails"]["Error"]["Payload"]["ErrorType"],
+            "E"
+        );
+        let mut started =
+            json!({"EventType": "WaitStarted", "WaitStartedDetails": {"Duration": 5}});
+        truncate_event(&mut started, false);
+        assert_eq!(started["WaitStartedDetails"], json!({"Duration": 5}));
+    }
 
     #[test]
     fn tokens_and_arns_round_trip() {

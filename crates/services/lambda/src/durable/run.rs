@@ -14,7 +14,7 @@ use snapstack_service::{RequestContext, Runtime};
 
 use super::{execution_arn, state, token};
 use crate::model::{Config, DurableExecution, LambdaRecord, keys};
-use crate::names::FnRef;
+use crate::names::{FnRef, LATEST_PUBLISHED};
 use crate::ops::Done;
 use crate::{LResult, Lambda, LambdaError, NAME};
 
@@ -99,7 +99,12 @@ impl Lambda {
             account: ctx.account().into(),
             region: ctx.region().into(),
             function: r.name.clone(),
-            version: config.version.clone(),
+            // `$LATEST.PUBLISHED` stays the execution's version (as GetDurableExecution
+            // reports it) and is resolved at each invocation, as `$LATEST` is.
+            version: match r.qualifier.as_deref() {
+                Some(q) if q == LATEST_PUBLISHED => q.to_string(),
+                _ => config.version.clone(),
+            },
             qualifier: r.qualifier.clone(),
             name: name.map_or_else(|| id.clone(), String::from),
             input: input.clone(),
@@ -291,11 +296,11 @@ impl Lambda {
         if let Some(rt) = self.runtime.get().cloned() {
             let _ = rt.wait_durable(NAME, v).await;
         }
-        let ops: Vec<Value> = state::operations(&d).iter().map(state::for_sdk).collect();
+        let (ops, next) = state::input_page(&state::operations(&d));
         let payload = json!({
             "DurableExecutionArn": execution_arn(&d),
             "CheckpointToken": token(&d.id, d.token),
-            "InitialExecutionState": { "Operations": ops, "NextMarker": "" },
+            "InitialExecutionState": { "Operations": ops, "NextMarker": next.unwrap_or_default() },
         });
         let started = self.now();
         let request_id = self.uuid();
@@ -368,6 +373,7 @@ impl Lambda {
     /// One look at every execution: timeouts, timers, chained invokes, retention, due ones.
     async fn sweep_durables(self: &Arc<Self>, rt: &Arc<dyn Runtime>) {
         let now = self.now();
+        self.forget_client_tokens(now);
         let all: Vec<DurableExecution> = self
             .store
             .snapshot()
@@ -477,12 +483,41 @@ impl Lambda {
                     .map(String::from)
             })
             .collect();
+        let tokens: Vec<_> = self
+            .store
+            .snapshot()
+            .scan_prefix(&keys::client_tokens(&d.id))
+            .map(|(k, _)| k.clone())
+            .collect();
         self.store.write(|txn| {
             txn.remove(&keys::durable(&d.id));
             for c in &callbacks {
                 txn.remove(&keys::callback(c));
             }
+            for k in &tokens {
+                txn.remove(k);
+            }
         });
+    }
+
+    /// Forget the checkpoints' client tokens past their 15 minutes.
+    pub(crate) fn forget_client_tokens(&self, now: u64) {
+        let expired: Vec<_> = self
+            .store
+            .snapshot()
+            .scan_prefix(&keys::all_client_tokens())
+            .filter(
+                |(_, r)| matches!(r, LambdaRecord::DurableClientToken(t) if t.expires_ms <= now),
+            )
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !expired.is_empty() {
+            self.store.write(|txn| {
+                for k in &expired {
+                    txn.remove(k);
+                }
+            });
+        }
     }
 
     /// The sweeper task.

@@ -79,6 +79,29 @@ pub fn for_sdk(op: &Value) -> Value {
     o
 }
 
+/// The most operations of the first page the invocation's input carries.
+pub const INPUT_PAGE_OPERATIONS: usize = 1000;
+/// About the most bytes of that page: the input stays under Lambda's 6 MB payload limit.
+pub const INPUT_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The operations an invocation's `InitialExecutionState` carries (the SDK's view) and, when
+/// more remain, the `NextMarker` from which the SDK reads them with GetDurableExecutionState
+/// (whose markers are positions). At least one operation, so the SDK always progresses.
+pub fn input_page(ops: &[Value]) -> (Vec<Value>, Option<String>) {
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    for op in ops {
+        let o = for_sdk(op);
+        bytes += o.to_string().len();
+        if !page.is_empty() && (page.len() >= INPUT_PAGE_OPERATIONS || bytes > INPUT_PAGE_BYTES) {
+            break;
+        }
+        page.push(o);
+    }
+    let next = (page.len() < ops.len()).then(|| page.len().to_string());
+    (page, next)
+}
+
 /// Add a history event about `op` (or the execution, when `None`).
 pub fn event(rec: &mut DurableExecution, now: u64, kind: &str, op: Option<&Value>, details: Value) {
     if rec.events.len() >= MAX_EVENTS {
@@ -112,6 +135,73 @@ fn error_of(u: &Value) -> Value {
     u.get("Error").cloned().unwrap_or(json!({}))
 }
 
+/// The private members that make an operation fire: its timers and a chained invoke to run.
+const TIMERS: [&str; 4] = ["_due_ms", "_timeout_ms", "_heartbeat_ms", "_invoke"];
+
+/// Stop an operation's timers (and a chained invoke not yet run): they no longer fire.
+fn drop_timers(op: &mut Value) {
+    if let Some(o) = op.as_object_mut() {
+        for k in TIMERS {
+            o.remove(k);
+        }
+    }
+}
+
+/// End an operation: its final status, its end time, no more timers.
+fn end_op(op: &mut Value, status: &str, now: u64) {
+    op["Status"] = json!(status);
+    op["EndTimestamp"] = secs(now);
+    drop_timers(op);
+}
+
+/// How an operation the service completes (a callback, a chained invoke) came out.
+enum Outcome {
+    Result(String),
+    Error(Value),
+}
+
+/// The service completes operation `i` (a callback or a chained invoke): it ends with
+/// `status`, its `details` member gets the `Result` or `Error`, the history gets the
+/// `<prefix><Succeeded|Failed|TimedOut>` event, and the function is invoked again to see it.
+fn complete_op(
+    rec: &mut DurableExecution,
+    mut ops: Vec<Value>,
+    i: usize,
+    now: u64,
+    status: &str,
+    (details, prefix): (&str, &str),
+    outcome: Outcome,
+) {
+    end_op(&mut ops[i], status, now);
+    let kind = match status {
+        "SUCCEEDED" => "Succeeded",
+        "TIMED_OUT" => "TimedOut",
+        _ => "Failed",
+    };
+    let event_details = match outcome {
+        Outcome::Result(r) => {
+            ops[i][details]["Result"] = json!(r);
+            json!({"Result": {"Payload": r}})
+        }
+        Outcome::Error(e) => {
+            ops[i][details]["Error"] = e.clone();
+            json!({"Error": {"Payload": e}})
+        }
+    };
+    let op = ops[i].clone();
+    event(
+        rec,
+        now,
+        &format!("{prefix}{kind}"),
+        Some(&op),
+        event_details,
+    );
+    set_operations(rec, &ops);
+    rec.changed
+        .push(op["Id"].as_str().unwrap_or("").to_string());
+    rec.due_ms = Some(now);
+}
+
 /// End the execution: its status, result or error, the EXECUTION operation, the event.
 pub fn finish(
     rec: &mut DurableExecution,
@@ -131,15 +221,10 @@ pub fn finish(
     let mut ops = operations(rec);
     for op in ops.iter_mut() {
         if op.get("Type").and_then(Value::as_str) == Some("EXECUTION") {
-            op["Status"] = json!(status);
-            op["EndTimestamp"] = secs(now);
+            end_op(op, status, now);
         }
         // Timers and callbacks of a finished execution no longer fire.
-        if let Some(o) = op.as_object_mut() {
-            o.remove("_due_ms");
-            o.remove("_timeout_ms");
-            o.remove("_heartbeat_ms");
-        }
+        drop_timers(op);
     }
     set_operations(rec, &ops);
     let err = json!({ "Payload": error.clone().unwrap_or(json!({})) });
@@ -243,15 +328,7 @@ pub fn apply(
     if done {
         return Err(bad());
     }
-    let end = |op: &mut Value, st: &str| {
-        op["Status"] = json!(st);
-        op["EndTimestamp"] = secs(now);
-        if let Some(o) = op.as_object_mut() {
-            o.remove("_due_ms");
-            o.remove("_timeout_ms");
-            o.remove("_heartbeat_ms");
-        }
-    };
+    let end = |op: &mut Value, st: &str| end_op(op, st, now);
     match (kind, action) {
         ("STEP", "START") => {
             if status == "STARTED" {
@@ -457,7 +534,7 @@ pub fn complete_callback(
     result: Option<String>,
     error: Option<Value>,
 ) -> Result<(), LambdaError> {
-    let mut ops = operations(rec);
+    let ops = operations(rec);
     let Some(i) = ops
         .iter()
         .position(|o| o.get("Id").and_then(Value::as_str) == Some(op_id))
@@ -477,50 +554,22 @@ pub fn complete_callback(
             "The callback has already completed (status {cur})."
         )));
     }
-    let op = &mut ops[i];
-    op["Status"] = json!(status);
-    op["EndTimestamp"] = secs(now);
-    if let Some(o) = op.as_object_mut() {
-        o.remove("_timeout_ms");
-        o.remove("_heartbeat_ms");
-    }
-    let op = op.clone();
-    match status {
-        "SUCCEEDED" => {
-            ops[i]["CallbackDetails"]["Result"] = json!(result.clone().unwrap_or_default());
-            event(
-                rec,
-                now,
-                "CallbackSucceeded",
-                Some(&op),
-                json!({"Result": {"Payload": result.unwrap_or_default()}}),
-            );
-        }
-        "FAILED" => {
-            ops[i]["CallbackDetails"]["Error"] = error.clone().unwrap_or(json!({}));
-            event(
-                rec,
-                now,
-                "CallbackFailed",
-                Some(&op),
-                json!({"Error": {"Payload": error.unwrap_or(json!({}))}}),
-            );
-        }
-        _ => {
-            let e = json!({"ErrorType": "Callback.Timeout", "ErrorMessage": "Callback timed out"});
-            ops[i]["CallbackDetails"]["Error"] = e.clone();
-            event(
-                rec,
-                now,
-                "CallbackTimedOut",
-                Some(&op),
-                json!({"Error": {"Payload": e}}),
-            );
-        }
-    }
-    set_operations(rec, &ops);
-    rec.changed.push(op_id.to_string());
-    rec.due_ms = Some(now);
+    let outcome = match status {
+        "SUCCEEDED" => Outcome::Result(result.unwrap_or_default()),
+        "FAILED" => Outcome::Error(error.unwrap_or(json!({}))),
+        _ => Outcome::Error(
+            json!({"ErrorType": "Callback.Timeout", "ErrorMessage": "Callback timed out"}),
+        ),
+    };
+    complete_op(
+        rec,
+        ops,
+        i,
+        now,
+        status,
+        ("CallbackDetails", "Callback"),
+        outcome,
+    );
     Ok(())
 }
 
@@ -538,11 +587,7 @@ pub fn fire_timers(rec: &mut DurableExecution, now: u64) -> Vec<(String, String,
         let due = |op: &Value, k: &str| op.get(k).and_then(Value::as_u64).is_some_and(|d| d <= now);
         match (kind.as_str(), status.as_str()) {
             ("WAIT", "STARTED") if due(&*op, "_due_ms") => {
-                op["Status"] = json!("SUCCEEDED");
-                op["EndTimestamp"] = secs(now);
-                if let Some(o) = op.as_object_mut() {
-                    o.remove("_due_ms");
-                }
+                end_op(op, "SUCCEEDED", now);
                 changed.push((id, "WaitSucceeded", op.clone()));
             }
             ("STEP", "PENDING") if due(&*op, "_due_ms") => {
@@ -594,7 +639,7 @@ pub fn fire_timers(rec: &mut DurableExecution, now: u64) -> Vec<(String, String,
 
 /// Record a chained invoke's outcome.
 pub fn chained_done(rec: &mut DurableExecution, now: u64, op_id: &str, ok: bool, payload: String) {
-    let mut ops = operations(rec);
+    let ops = operations(rec);
     let Some(i) = ops
         .iter()
         .position(|o| o.get("Id").and_then(Value::as_str) == Some(op_id))
@@ -604,22 +649,8 @@ pub fn chained_done(rec: &mut DurableExecution, now: u64, op_id: &str, ok: bool,
     if ops[i]["Status"].as_str() != Some("STARTED") || rec.status != "RUNNING" {
         return;
     }
-    ops[i]["EndTimestamp"] = secs(now);
-    if let Some(o) = ops[i].as_object_mut() {
-        o.remove("_due_ms");
-        o.remove("_invoke");
-    }
-    if ok {
-        ops[i]["Status"] = json!("SUCCEEDED");
-        ops[i]["ChainedInvokeDetails"] = json!({ "Result": payload });
-        let op = ops[i].clone();
-        event(
-            rec,
-            now,
-            "ChainedInvokeSucceeded",
-            Some(&op),
-            json!({"Result": {"Payload": payload}}),
-        );
+    let (status, outcome) = if ok {
+        ("SUCCEEDED", Outcome::Result(payload))
     } else {
         let err: Value = serde_json::from_str(&payload).ok().map_or_else(
             || json!({"ErrorMessage": payload}),
@@ -630,20 +661,17 @@ pub fn chained_done(rec: &mut DurableExecution, now: u64, op_id: &str, ok: bool,
                 })
             },
         );
-        ops[i]["Status"] = json!("FAILED");
-        ops[i]["ChainedInvokeDetails"] = json!({ "Error": err });
-        let op = ops[i].clone();
-        event(
-            rec,
-            now,
-            "ChainedInvokeFailed",
-            Some(&op),
-            json!({"Error": {"Payload": err}}),
-        );
-    }
-    set_operations(rec, &ops);
-    rec.changed.push(op_id.to_string());
-    rec.due_ms = Some(now);
+        ("FAILED", Outcome::Error(err))
+    };
+    complete_op(
+        rec,
+        ops,
+        i,
+        now,
+        status,
+        ("ChainedInvokeDetails", "ChainedInvoke"),
+        outcome,
+    );
 }
 
 /// When the execution next needs the function after an invocation ended `PENDING`: now if the
@@ -657,22 +685,18 @@ pub fn next_due(rec: &DurableExecution, now: u64) -> Option<u64> {
     if ops.iter().any(|o| o["Status"].as_str() == Some("READY")) {
         return Some(now);
     }
-    ops.iter()
-        .filter_map(|o| {
-            ["_due_ms", "_timeout_ms", "_heartbeat_ms"]
-                .iter()
-                .filter_map(|k| o.get(*k).and_then(Value::as_u64))
-                .min()
-        })
-        .min()
+    earliest(&ops)
 }
 
 /// The earliest private timer of the execution (the sweeper's next look).
 pub fn next_timer(rec: &DurableExecution) -> Option<u64> {
-    operations(rec)
-        .iter()
+    earliest(&operations(rec))
+}
+
+fn earliest(ops: &[Value]) -> Option<u64> {
+    ops.iter()
         .filter_map(|o| {
-            ["_due_ms", "_timeout_ms", "_heartbeat_ms"]
+            TIMERS
                 .iter()
                 .filter_map(|k| o.get(*k).and_then(Value::as_u64))
                 .min()
@@ -708,6 +732,18 @@ mod tests {
             changed: Vec::new(),
             invocations: 1,
         }
+    }
+
+    fn event_kinds(r: &DurableExecution) -> Vec<String> {
+        r.events
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<Value>(e).unwrap()["EventType"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
     }
 
     fn cb(id: &str) -> String {
@@ -754,16 +790,7 @@ mod tests {
             &mut fx,
         );
         assert!(never.is_err());
-        let kinds: Vec<String> = r
-            .events
-            .iter()
-            .map(|e| {
-                serde_json::from_str::<Value>(e).unwrap()["EventType"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let kinds = event_kinds(&r);
         assert_eq!(kinds, ["StepStarted", "StepSucceeded"]);
     }
 
@@ -814,6 +841,82 @@ mod tests {
         assert_eq!(operations(&r)[2]["Status"], "TIMED_OUT");
         let e = complete_callback(&mut r, 10_001, "d", "SUCCEEDED", None, None).unwrap_err();
         assert_eq!(e.code, "CallbackTimeoutException");
+    }
+
+    #[test]
+    fn chained_invokes_record_their_outcome_once() {
+        let mut r = rec();
+        let mut fx = Effects::default();
+        for id in ["ok", "bad"] {
+            apply(
+                &mut r,
+                0,
+                &json!({"Id": id, "Type": "CHAINED_INVOKE", "Action": "START",
+                                     "ChainedInvokeOptions": {"FunctionName": "g"}}),
+                &cb,
+                &mut fx,
+            )
+            .unwrap();
+        }
+        let due = fire_timers(&mut r, 1);
+        assert_eq!(due.len(), 2);
+        chained_done(&mut r, 5, "ok", true, "\"r\"".into());
+        chained_done(
+            &mut r,
+            6,
+            "bad",
+            false,
+            r#"{"errorType":"E","errorMessage":"m"}"#.into(),
+        );
+        // A second outcome (a run repeated after a crash) changes nothing.
+        chained_done(&mut r, 7, "ok", false, "{}".into());
+        let ops = operations(&r);
+        assert_eq!(ops[1]["Status"], "SUCCEEDED");
+        assert_eq!(ops[1]["ChainedInvokeDetails"]["Result"], "\"r\"");
+        assert_eq!(ops[1]["EndTimestamp"], 0.005);
+        assert!(ops[1].get("_invoke").is_none() && ops[1].get("_due_ms").is_none());
+        assert_eq!(ops[2]["Status"], "FAILED");
+        assert_eq!(
+            ops[2]["ChainedInvokeDetails"]["Error"],
+            json!({"ErrorType": "E", "ErrorMessage": "m"})
+        );
+        assert_eq!(r.changed, ["ok", "bad"]);
+        assert_eq!(r.due_ms, Some(6));
+        let kinds = event_kinds(&r);
+        assert_eq!(
+            kinds,
+            [
+                "ChainedInvokeStarted",
+                "ChainedInvokeStarted",
+                "ChainedInvokeSucceeded",
+                "ChainedInvokeFailed"
+            ]
+        );
+        assert_eq!(next_timer(&r), None);
+    }
+
+    #[test]
+    fn the_input_carries_a_first_page_and_a_marker() {
+        let small: Vec<Value> = (0..3)
+            .map(|i| json!({"Id": format!("s{i}"), "Type": "STEP", "StartTimestamp": 1.5}))
+            .collect();
+        let (page, next) = input_page(&small);
+        assert_eq!(page.len(), 3);
+        assert_eq!(next, None);
+        assert_eq!(page[0]["StartTimestamp"], 1500);
+        let many: Vec<Value> = (0..INPUT_PAGE_OPERATIONS + 5)
+            .map(|i| json!({"Id": format!("s{i}"), "Type": "STEP"}))
+            .collect();
+        let (page, next) = input_page(&many);
+        assert_eq!(page.len(), INPUT_PAGE_OPERATIONS);
+        assert_eq!(next.as_deref(), Some("1000"));
+        let big = "x".repeat(INPUT_PAGE_BYTES / 2);
+        let large: Vec<Value> = (0..4)
+            .map(|i| json!({"Id": format!("s{i}"), "StepDetails": {"Result": big}}))
+            .collect();
+        let (page, next) = input_page(&large);
+        assert_eq!(page.len(), 1);
+        assert_eq!(next.as_deref(), Some("1"));
     }
 
     #[test]

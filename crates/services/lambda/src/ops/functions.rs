@@ -318,7 +318,11 @@ impl Lambda {
         if let Some(rv) = self.runtime_version_config(ctx, &f.name, &c) {
             conf["RuntimeVersionConfig"] = rv;
         }
-        if let Some(q) = r.qualifier.as_deref().filter(|q| !is_version(q)) {
+        if let Some(q) = r
+            .qualifier
+            .as_deref()
+            .filter(|q| !is_version(q) || *q == crate::names::LATEST_PUBLISHED)
+        {
             conf["FunctionArn"] = json!(crate::names::function_arn(ctx, &f.name, Some(q)));
         }
         if configuration_only {

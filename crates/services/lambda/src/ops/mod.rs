@@ -115,6 +115,13 @@ impl Lambda {
         if v == "$LATEST" {
             return Ok(self.get_function(ctx, name)?.latest);
         }
+        if v == crate::names::LATEST_PUBLISHED {
+            let f = self.get_function(ctx, name)?;
+            if f.last_version == 0 {
+                return Err(not_found(ctx, name, Some(v)));
+            }
+            return self.version_config(ctx, name, &f.last_version.to_string());
+        }
         let n: u64 = v.parse().map_err(|_| not_found(ctx, name, Some(v)))?;
         match self
             .store
