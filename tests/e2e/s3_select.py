@@ -18,6 +18,7 @@ import bz2
 import gzip
 import hashlib
 import json
+import os
 import sys
 
 import boto3
@@ -38,6 +39,8 @@ DATES = "id,at\n1,2007-02-23T12:14:33.079-08:00\n2,2010-01-01T\n3,2021-06-30T23:
 # An SSE-C key (and another one), as boto3 takes them (it base64-encodes the key and adds its MD5).
 SSE_C_KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
+PARQUET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "select",
+                       "people.parquet")
 
 
 def s3(**cfg):
@@ -73,6 +76,7 @@ def put_objects(c, bucket):
     c.put_object(Bucket=bucket, Key="dates.csv", Body=DATES.encode())
     c.put_object(Bucket=bucket, Key="rules.json", Body=DOC.encode())
     c.put_object(Bucket=bucket, Key="lines.json", Body=LINES.encode())
+    c.put_object(Bucket=bucket, Key="people.parquet", Body=open(PARQUET, "rb").read())
 
 
 def queries(c, bucket):
@@ -110,6 +114,15 @@ def queries(c, bucket):
     got, _, _ = select(c, bucket, "lines.json", "SELECT s.a, s.b FROM S3Object s WHERE s.a > 1",
                        {"JSON": {"Type": "LINES"}})
     check(got == "2,y\n3,\n", got)
+    # Parquet input (Snappy-compressed columns, written by the parquet crate's writer: the
+    # fixture is tests/fixtures/select/people.parquet, name, age, an optional score, city).
+    got, _, _ = select(c, bucket, "people.parquet",
+                       "SELECT s.name, s.score FROM S3Object s WHERE s.age > 26", {"Parquet": {}},
+                       {"JSON": {}})
+    check(got == '{"name":"Ann","score":9.5}\n{"name":"Cy","score":7.25}\n', got)
+    got, _, _ = select(c, bucket, "people.parquet", "SELECT COUNT(*), SUM(s.age) FROM S3Object s",
+                       {"Parquet": {}})
+    check(got == "3,96\n", got)
     # BZIP2 input (a stream bzip2 wrote).
     got, _, _ = select(c, bucket, "people.csv.bz2",
                        "SELECT s.name FROM S3Object s WHERE CAST(s.age AS INT) < 35",

@@ -14,6 +14,7 @@ mod eval;
 mod input;
 mod lex;
 mod output;
+mod parquet;
 mod run;
 pub(crate) mod sql;
 mod time;
@@ -55,14 +56,6 @@ impl SelectError {
             code: "InternalError",
             message: message.into(),
             status: 500,
-        }
-    }
-
-    pub fn not_implemented(message: impl Into<String>) -> Self {
-        SelectError {
-            code: "NotImplemented",
-            message: message.into(),
-            status: 501,
         }
     }
 
@@ -114,6 +107,8 @@ pub enum InputFormat {
     Json {
         lines: bool,
     },
+    /// Parquet (its rows as records, like JSON's).
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,9 +255,14 @@ impl Job {
             };
             InputFormat::Json { lines }
         } else if ins.get("Parquet").is_some() {
-            return Err(SelectError::not_implemented(
-                "S3 Select over Parquet objects is not implemented by this emulator yet (CSV and JSON are)",
-            ));
+            // Parquet compresses its columns itself: the object as a whole is not compressed.
+            if compression != Compression::None {
+                return Err(SelectError::new(
+                    "InvalidCompressionFormat",
+                    "The file is not in a supported compression format. Parquet objects must have CompressionType NONE.",
+                ));
+            }
+            InputFormat::Parquet
         } else {
             return Err(missing_parameter(
                 "InputSerialization (CSV, JSON or Parquet)",
@@ -309,7 +309,10 @@ impl Job {
                     return Err(invalid_scan_range());
                 }
                 let unsupported = compression != Compression::None
-                    || matches!(input_format, InputFormat::Json { lines: false })
+                    || matches!(
+                        input_format,
+                        InputFormat::Json { lines: false } | InputFormat::Parquet
+                    )
                     || matches!(&input_format, InputFormat::Csv(o, _) if o.allow_quoted_record_delimiter);
                 if unsupported {
                     return Err(SelectError::new(
@@ -443,8 +446,15 @@ mod tests {
             "UnsupportedScanRangeInput"
         );
         assert_eq!(
-            code(&|v| v["InputSerialization"] = json!({"Parquet": {}})),
-            "NotImplemented"
+            code(&|v| v["InputSerialization"] = json!({"Parquet": {}, "CompressionType": "GZIP"})),
+            "InvalidCompressionFormat"
+        );
+        assert_eq!(
+            code(&|v| {
+                v["InputSerialization"] = json!({"Parquet": {}});
+                v["ScanRange"] = json!({"Start": 1});
+            }),
+            "UnsupportedScanRangeInput"
         );
         assert_eq!(
             code(&|v| v["Expression"] = json!("SELECT")),

@@ -92,6 +92,8 @@ enum Reader {
         values: Box<dyn Iterator<Item = Result<Value, serde_json::Error>> + Send>,
         mark: Arc<AtomicU64>,
     },
+    /// Records already decoded (Parquet rows).
+    Rows(Box<dyn Iterator<Item = Result<Value, SelectError>> + Send>),
 }
 
 struct Records {
@@ -138,6 +140,10 @@ impl Records {
                         None => return Ok(None),
                     }
                 }
+                Reader::Rows(rows) => match rows.next() {
+                    Some(v) => v?,
+                    None => return Ok(None),
+                },
             };
             self.expand(value);
         }
@@ -249,7 +255,7 @@ fn flush(out: &mut String, counters: &mut Counters, emit: &mut dyn FnMut(Vec<u8>
 }
 
 /// The reader of the job's records, from `start` (0, or just before a scan range).
-fn open(job: &Job, src: &Source, start: u64, counters: &Counters) -> Reader {
+fn open(job: &Job, src: &Source, start: u64, counters: &Counters) -> Result<Reader, SelectError> {
     let raw = Counting {
         inner: src.open(start),
         count: counters.scanned.clone(),
@@ -265,7 +271,8 @@ fn open(job: &Job, src: &Source, start: u64, counters: &Counters) -> Reader {
         count: counters.processed.clone(),
     };
     let decompressing = job.compression != Compression::None;
-    match &job.input {
+    Ok(match &job.input {
+        InputFormat::Parquet => Reader::Rows(super::parquet::rows(counted)?),
         InputFormat::Csv(opts, _) => {
             let src: Box<dyn Read + Send> = Box::new(counted);
             Reader::Csv(CsvReader::new(
@@ -293,7 +300,7 @@ fn open(job: &Job, src: &Source, start: u64, counters: &Counters) -> Reader {
                 mark,
             }
         }
-    }
+    })
 }
 
 /// The names of the select list's columns (JSON output): an alias, a path's last field, or
@@ -346,7 +353,7 @@ fn execute(
     }
     let open_at = first.saturating_sub(1);
     let mut records = Records {
-        reader: open(job, src, open_at, counters),
+        reader: open(job, src, open_at, counters)?,
         pending: VecDeque::new(),
         from: q.from.clone(),
         base: open_at,
@@ -359,7 +366,7 @@ fn execute(
             Reader::Lines { src, offset } => {
                 read_line(src, offset, records.decompressing)?;
             }
-            Reader::Document { .. } => {}
+            Reader::Document { .. } | Reader::Rows(_) => {}
         }
     }
     // The CSV header: the object's first row (read apart when the range starts later).
@@ -373,7 +380,7 @@ fn execute(
                 _ => None,
             }
         } else {
-            match open(job, src, 0, counters) {
+            match open(job, src, 0, counters)? {
                 Reader::Csv(mut r) => r.next_row()?.map(|(_, row)| row),
                 _ => None,
             }
@@ -537,6 +544,44 @@ mod tests {
 
     fn req(sql: &str, input: serde_json::Value, output: serde_json::Value) -> serde_json::Value {
         json!({"Expression": sql, "ExpressionType": "SQL", "InputSerialization": input, "OutputSerialization": output})
+    }
+
+    #[test]
+    fn parquet_rows_filtered_and_aggregated() {
+        let file = super::super::parquet::sample_file();
+        let ev = select(
+            req(
+                "SELECT s.name, s.score FROM S3Object s WHERE s.city LIKE 'Oslo%'",
+                json!({"Parquet": {}}),
+                json!({"JSON": {}}),
+            ),
+            &file,
+        );
+        assert_eq!(
+            records(&ev),
+            "{\"name\":\"Ann\",\"score\":9.5}\n{\"name\":\"Cy\",\"score\":7.25}\n"
+        );
+        let ev = select(
+            req(
+                "SELECT COUNT(*), SUM(s.age), MAX(s.score) FROM S3Object s",
+                json!({"Parquet": {}}),
+                json!({"CSV": {}}),
+            ),
+            &file,
+        );
+        assert_eq!(records(&ev), "3,96,9.5\n");
+        let ev = select(
+            req(
+                "SELECT * FROM S3Object",
+                json!({"Parquet": {}}),
+                json!({"JSON": {}}),
+            ),
+            b"not parquet",
+        );
+        assert!(
+            ev.iter().any(|(_, k, _)| k == "ParquetParsingError"),
+            "{ev:?}"
+        );
     }
 
     const PEOPLE: &str =
