@@ -81,8 +81,12 @@ def cmd_refuse():
     c.put_object(Bucket="hard", Key="obj", Body=PRECIOUS)
 
     # Object sub-resources: the object keeps its bytes.
+    # (A key that exists: S3 re-wraps the object's data key with it through KMS.)
+    kms = boto3.client("kms", endpoint_url=ENDPOINT, aws_access_key_id="test",
+                       aws_secret_access_key="test", region_name="us-east-1")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
     c.update_object_encryption(Bucket="hard", Key="obj", ObjectEncryption={
-        "SSEKMS": {"KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/x"}})
+        "SSEKMS": {"KMSKeyArn": key_arn}})
     check(c.head_object(Bucket="hard", Key="obj")["ServerSideEncryption"] == "aws:kms",
           "UpdateObjectEncryption changes the encryption, not the bytes")
     check(c.get_object_torrent(Bucket="hard", Key="obj")["Body"].read().startswith(b"d8:announce"),

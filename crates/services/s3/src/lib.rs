@@ -15,13 +15,16 @@ mod encryption;
 mod error;
 mod headers;
 mod invoke;
+mod keyring;
 mod lifecycle;
 mod lock;
 mod metadata;
 pub mod model;
 mod ops;
 mod out;
+mod plain;
 mod routing;
+mod seal;
 mod select;
 mod service;
 mod sse_c;
@@ -76,6 +79,8 @@ pub struct S3 {
     /// How long a lifecycle "day" is, in milliseconds: 86,400,000, or, for tests only,
     /// `SNAPSTACK_S3_LIFECYCLE_DAY_SECONDS`.
     day_ms: u64,
+    /// Plaintext S3 Bucket Keys in memory (`keyring.rs`).
+    bucket_keys: keyring::BucketKeyCache,
 }
 
 /// A clock in milliseconds since the epoch.
@@ -153,6 +158,7 @@ impl S3 {
             ids: AtomicU64::new(now_ms() << 16),
             clock: Arc::new(now_ms),
             day_ms: lifecycle::day_ms_from_env(),
+            bucket_keys: keyring::BucketKeyCache::default(),
         }
     }
 
