@@ -78,7 +78,6 @@ def cmd_write(bucket):
     c.put_object(Bucket=bucket, Key="s3.bin", Body=body("sse-s3", 300_000),
                  ChecksumAlgorithm="SHA256")
     c.put_object(Bucket=bucket, Key="small.txt", Body=body("small", 1000))
-    c.put_object(Bucket=bucket, Key="empty", Body=b"")
     put = c.put_object(Bucket=bucket, Key="kms.bin", Body=body("kms", 200_000),
                        ServerSideEncryption="aws:kms", SSEKMSKeyId=arn)
     check(put["SSEKMSKeyId"] == arn, put)
@@ -115,6 +114,10 @@ def cmd_write(bucket):
                   CopySource={"Bucket": bucket, "Key": "s3.bin"}, **sse_c())
     c.copy_object(Bucket=bucket, Key="copy-from-kms.bin",
                   CopySource={"Bucket": bucket, "Key": "kms.bin"})
+    # An empty body, on a connection of its own: after an empty PutObject, this server's next
+    # request with a body on the same keep-alive connection gets no proper answer (a bug of the
+    # gateway, not of S3's encryption, seen with main's build too).
+    client("s3").put_object(Bucket=bucket, Key="empty", Body=b"")
     cmd_read(bucket)
 
 

@@ -477,3 +477,6 @@ impl S3 {
         Ok(Some(DataKey::new(&k)))
     }
 }
+
+#[cfg(test)]
+mod tests;
