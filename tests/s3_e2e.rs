@@ -122,7 +122,9 @@ fn a_copied_body_is_stored_once() {
     let after_one = dir_bytes(&state);
     server.script(
         "s3_at_rest.py",
-        &["copy", "dedup", "one", "two", "copy", "dedup", "one", "three"],
+        &[
+            "copy", "dedup", "one", "two", "copy", "dedup", "one", "three",
+        ],
     );
     let after_three = dir_bytes(&state);
     assert!(
@@ -196,7 +198,10 @@ fn bodies_are_encrypted_at_rest_and_read_back_after_a_restart() {
     server.script("s3_at_rest.py", &["read", "sealed", "kms-off", "sealed"]);
     assert!(server.term().success());
     let hits = files_containing(vol.path(), MARKER);
-    assert!(hits.is_empty(), "plaintext found after a shutdown in {hits:?}");
+    assert!(
+        hits.is_empty(),
+        "plaintext found after a shutdown in {hits:?}"
+    );
     let server = Server::start(vol.path(), &env);
     let mut server = server;
     server.script("s3_at_rest.py", &["read", "sealed"]);
