@@ -1,8 +1,9 @@
 //! Amazon S3 (REST-XML): buckets, objects, listing, multipart uploads, tagging, versioning.
 //!
-//! Object bodies stream into the engine's chunk store as deduplicated blobs (FastCDC pieces); the
-//! records hold only blob ids, so a snapshot never copies a body, and a flush after adding one
-//! object writes that object's new pieces plus a path of the tree.
+//! Object bodies stream into the engine's chunk store as blobs (FastCDC pieces), sealed on the way
+//! with AES-256-GCM under a data key of their own (`seal.rs`, `keyring.rs`, `plain.rs`); the
+//! records hold only blob ids and the wrapped keys, so a snapshot never copies a body, and a flush
+//! after adding one object writes that object's new pieces plus a path of the tree.
 
 mod attributes;
 pub mod body;

@@ -1,6 +1,6 @@
 //! S3 state: buckets, objects (current and noncurrent versions), multipart uploads and their
-//! parts, as records of one engine store. Object bodies are blobs in the chunk store; records hold
-//! only their ids.
+//! parts, as records of one engine store. Object bodies are blobs in the chunk store, sealed at
+//! rest ([`Sealed`]); records hold only their ids and how they are sealed.
 
 use serde::{Deserialize, Serialize};
 
