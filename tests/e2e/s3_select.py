@@ -30,7 +30,22 @@ from checks import check, expect_error, run_commands
 ENDPOINT = sys.argv[1]
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=120)
 ACCOUNT = "000000000000"
-KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+_KEY_ARN = []
+
+
+def key_arn():
+    """A customer managed KMS key (alias/s3-select-test), made by the first run, found after a
+    restart: S3 really encrypts through it."""
+    if not _KEY_ARN:
+        kms = boto3.client("kms", endpoint_url=ENDPOINT, aws_access_key_id="test",
+                           aws_secret_access_key="secret", region_name="us-east-1", config=CFG)
+        try:
+            arn = kms.describe_key(KeyId="alias/s3-select-test")["KeyMetadata"]["Arn"]
+        except ClientError:
+            arn = kms.create_key()["KeyMetadata"]["Arn"]
+            kms.create_alias(AliasName="alias/s3-select-test", TargetKeyId=arn)
+        _KEY_ARN.append(arn)
+    return _KEY_ARN[0]
 
 PEOPLE = "name,age,city\nAnn,31,Oslo\nBob,25,Rome\n# a comment line\nCy,40,\"Oslo, Norway\"\n"
 DOC = '{"Rules": [{"id": 1, "tags": ["a"]}, {"id": 2}, {"id": 3, "name": "third"}]}'
@@ -183,12 +198,12 @@ def encryption_set(c, bucket):
     head = c.head_object(Bucket=bucket, Key="people.csv")
     check(head["ServerSideEncryption"] == "AES256", head)
     put = c.put_object(Bucket=bucket, Key="kms.txt", Body=b"k", ServerSideEncryption="aws:kms",
-                       SSEKMSKeyId=KEY_ARN)
-    check(put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == KEY_ARN, put)
+                       SSEKMSKeyId=key_arn())
+    check(put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == key_arn(), put)
     c.update_object_encryption(Bucket=bucket, Key="people.csv", ObjectEncryption={
-        "SSEKMS": {"KMSKeyArn": KEY_ARN, "BucketKeyEnabled": True}})
+        "SSEKMS": {"KMSKeyArn": key_arn(), "BucketKeyEnabled": True}})
     after = c.head_object(Bucket=bucket, Key="people.csv")
-    check(after["ServerSideEncryption"] == "aws:kms" and after["SSEKMSKeyId"] == KEY_ARN
+    check(after["ServerSideEncryption"] == "aws:kms" and after["SSEKMSKeyId"] == key_arn()
           and after["BucketKeyEnabled"] is True, after)
     check(after["ETag"] == head["ETag"] and after["LastModified"] == head["LastModified"],
           "UpdateObjectEncryption keeps the ETag and LastModified")
@@ -200,12 +215,12 @@ def encryption_set(c, bucket):
                  ObjectEncryption={"SSEKMS": {
                      "KMSKeyArn": "arn:aws:kms:us-east-1:111122223333:key/x"}})
     expect_error("NoSuchKey", c.update_object_encryption, Bucket=bucket, Key="nope",
-                 ObjectEncryption={"SSEKMS": {"KMSKeyArn": KEY_ARN}})
+                 ObjectEncryption={"SSEKMS": {"KMSKeyArn": key_arn()}})
 
 
 def encryption_check(c, bucket):
     after = c.head_object(Bucket=bucket, Key="people.csv")
-    check(after["ServerSideEncryption"] == "aws:kms" and after["SSEKMSKeyId"] == KEY_ARN, after)
+    check(after["ServerSideEncryption"] == "aws:kms" and after["SSEKMSKeyId"] == key_arn(), after)
     got = c.get_object(Bucket=bucket, Key="kms.txt")
     check(got["ServerSideEncryption"] == "aws:kms" and got["Body"].read() == b"k", got)
 
@@ -218,21 +233,21 @@ def multipart_encryption_set(c, bucket):
     """Multipart uploads keep the encryption CreateMultipartUpload asked for."""
     context = base64.b64encode(json.dumps({"project": "mp"}).encode()).decode()
     up = c.create_multipart_upload(Bucket=bucket, Key="mp-kms", ServerSideEncryption="aws:kms",
-                                   SSEKMSKeyId=KEY_ARN, SSEKMSEncryptionContext=context,
+                                   SSEKMSKeyId=key_arn(), SSEKMSEncryptionContext=context,
                                    BucketKeyEnabled=True)
-    check(up["ServerSideEncryption"] == "aws:kms" and up["SSEKMSKeyId"] == KEY_ARN
+    check(up["ServerSideEncryption"] == "aws:kms" and up["SSEKMSKeyId"] == key_arn()
           and up["BucketKeyEnabled"] is True and up["SSEKMSEncryptionContext"] == context, up)
     uid = up["UploadId"]
     first = c.upload_part(Bucket=bucket, Key="mp-kms", UploadId=uid, PartNumber=1,
                           Body=b"a" * (5 << 20))
-    check(first["ServerSideEncryption"] == "aws:kms" and first["SSEKMSKeyId"] == KEY_ARN
+    check(first["ServerSideEncryption"] == "aws:kms" and first["SSEKMSKeyId"] == key_arn()
           and first["BucketKeyEnabled"] is True, first)
     second = c.upload_part(Bucket=bucket, Key="mp-kms", UploadId=uid, PartNumber=2, Body=b"b")
     done = c.complete_multipart_upload(Bucket=bucket, Key="mp-kms", UploadId=uid,
                                        MultipartUpload={"Parts": [
                                            {"PartNumber": 1, "ETag": first["ETag"]},
                                            {"PartNumber": 2, "ETag": second["ETag"]}]})
-    check(done["ServerSideEncryption"] == "aws:kms" and done["SSEKMSKeyId"] == KEY_ARN
+    check(done["ServerSideEncryption"] == "aws:kms" and done["SSEKMSKeyId"] == key_arn()
           and done["BucketKeyEnabled"] is True, done)
     # SSE-C: every part with the same key; the object then needs it on every read.
     up = c.create_multipart_upload(Bucket=bucket, Key="mp-ssec", **sse_c(SSE_C_KEY))
@@ -268,7 +283,7 @@ def multipart_encryption_set(c, bucket):
 
 def multipart_encryption_check(c, bucket):
     head = c.head_object(Bucket=bucket, Key="mp-kms")
-    check(head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == KEY_ARN
+    check(head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key_arn()
           and head["BucketKeyEnabled"] is True and head["ContentLength"] == (5 << 20) + 1, head)
     key_md5 = base64.b64encode(hashlib.md5(SSE_C_KEY).digest()).decode()
     for key, body in [("mp-ssec", b"secret"), ("ssec", b"single")]:

@@ -13,7 +13,7 @@ use snapstack_protocol::body::Bytes;
 use snapstack_protocol::http::StatusCode;
 use snapstack_protocol::response::Response;
 
-use crate::model::{Object, S3Record, keys};
+use crate::model::{Object, S3Record, Sealed, keys};
 use crate::out::{self, reply};
 use crate::subres::read_input;
 use crate::{Req, S3, S3Error, S3Result, sse_c};
@@ -166,7 +166,7 @@ impl S3 {
 
     /// UpdateObjectEncryption: a version's SSE-S3 or SSE-KMS encryption changed to SSE-KMS
     /// (another key, or S3 Bucket Keys) in place.
-    pub(crate) fn update_object_encryption(
+    pub(crate) async fn update_object_encryption(
         &self,
         r: &Req<'_>,
         body: Bytes,
@@ -213,7 +213,9 @@ impl S3 {
         }
         let o = self.find_object(r, &bucket.name, r.key(), r.q("versionId"))?;
         let current = self.encryption_of(r.account(), &bucket.name, &o);
-        if current.get("ServerSideEncryption").and_then(Value::as_str) == Some("aws:kms:dsse") {
+        if current.get("ServerSideEncryption").and_then(Value::as_str) == Some("aws:kms:dsse")
+            || sse_c::key_md5_of(&current).is_some()
+        {
             return Err(invalid(
                 "The UpdateObjectEncryption operation doesn't support source objects with the encryption type DSSE-KMS or SSE-C. Only source objects encrypted with SSE-S3 or SSE-KMS are supported.",
             ));
@@ -228,8 +230,56 @@ impl S3 {
             "SSEKMSKeyId": arn,
             "BucketKeyEnabled": bucket_key,
         });
-        let v = self.set_object_setting(r.account(), &bucket.name, &o, ENCRYPTION, value)?;
+        // The stored body keeps its data key, now wrapped for the new key (KMS `Decrypt` of the
+        // old wrapping when it was SSE-KMS, `Encrypt` or the bucket key for the new one).
+        let resealed = match &o.sealed {
+            Some(s) => {
+                let data = self.unwrap_key(r, &s.key, None).await?;
+                let plan = self.plan(Some(&value), None, &bucket.name, &o.key)?;
+                let key = self
+                    .wrap_key(r, &bucket.region, &bucket.name, &plan, &data)
+                    .await?;
+                let mut s = s.as_ref().clone();
+                s.key = key;
+                Some(s)
+            }
+            None => None,
+        };
+        let mut v = self.set_object_setting(r.account(), &bucket.name, &o, ENCRYPTION, value)?;
+        if let Some(s) = resealed {
+            v = v.max(self.replace_sealed(r.account(), &bucket.name, &o, s));
+        }
         Ok((reply(r.operation, &json!({}))?, Some(v)))
+    }
+}
+
+impl S3 {
+    /// Put a version's new [`Sealed`] in its record, wherever the version now is (current or
+    /// noncurrent; a version replaced meanwhile is left alone).
+    fn replace_sealed(&self, acct: &str, bucket: &str, o: &Object, sealed: Sealed) -> u64 {
+        let same = |x: &Object| {
+            x.version_id == o.version_id
+                && x.last_modified_ms == o.last_modified_ms
+                && x.blob == o.blob
+                && !x.delete_marker
+        };
+        let current = keys::object(acct, bucket, &o.key);
+        let ((), v) = self.store.write(|t| {
+            let found = match t.get(&current) {
+                Some(S3Record::Object(x)) if same(x) => Some(current.clone()),
+                _ => t
+                    .scan_prefix(&keys::versions_of(acct, bucket, &o.key))
+                    .find(|(_, rec)| matches!(rec, S3Record::Object(x) if same(x)))
+                    .map(|(k, _)| k.clone()),
+            };
+            if let Some(k) = found
+                && let Some(S3Record::Object(mut x)) = t.get(&k).cloned()
+            {
+                x.sealed = Some(Box::new(sealed));
+                t.insert(k, S3Record::Object(x));
+            }
+        });
+        v
     }
 }
 

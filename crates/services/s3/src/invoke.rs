@@ -62,6 +62,17 @@ impl S3 {
         operation: &str,
         input: Value,
     ) -> Result<(Value, Option<u64>), AwsError> {
+        self.invoke_operation_in(None, ctx, operation, input).await
+    }
+
+    /// [`S3::invoke_operation`] with the runtime that serves it (KMS reachable for SSE-KMS).
+    pub async fn invoke_operation_in(
+        &self,
+        rt: Option<&dyn snapstack_service::Runtime>,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<(Value, Option<u64>), AwsError> {
         if !INVOCABLE.contains(&operation) {
             return Err(AwsError::new(
                 "NotImplemented",
@@ -81,6 +92,7 @@ impl S3 {
         let (request, body) = build_request(m, operation, &input)?;
         let (parts, ()) = request.into_parts();
         let req = self.request(ctx, &parts).map_err(from_s3)?;
+        let req = crate::Req { rt, ..req };
         if req.operation != operation {
             // The model's own request routes back to its operation; anything else is a bug.
             return Err(AwsError::internal(

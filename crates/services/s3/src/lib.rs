@@ -1,8 +1,9 @@
 //! Amazon S3 (REST-XML): buckets, objects, listing, multipart uploads, tagging, versioning.
 //!
-//! Object bodies stream into the engine's chunk store as deduplicated blobs (FastCDC pieces); the
-//! records hold only blob ids, so a snapshot never copies a body, and a flush after adding one
-//! object writes that object's new pieces plus a path of the tree.
+//! Object bodies stream into the engine's chunk store as blobs (FastCDC pieces), sealed on the way
+//! with AES-256-GCM under a data key of their own (`seal.rs`, `keyring.rs`, `plain.rs`); the
+//! records hold only blob ids and the wrapped keys, so a snapshot never copies a body, and a flush
+//! after adding one object writes that object's new pieces plus a path of the tree.
 
 mod attributes;
 pub mod body;
@@ -15,13 +16,16 @@ mod encryption;
 mod error;
 mod headers;
 mod invoke;
+mod keyring;
 mod lifecycle;
 mod lock;
 mod metadata;
 pub mod model;
 mod ops;
 mod out;
+mod plain;
 mod routing;
+mod seal;
 mod select;
 mod service;
 mod sse_c;
@@ -76,6 +80,8 @@ pub struct S3 {
     /// How long a lifecycle "day" is, in milliseconds: 86,400,000, or, for tests only,
     /// `SNAPSTACK_S3_LIFECYCLE_DAY_SECONDS`.
     day_ms: u64,
+    /// Plaintext S3 Bucket Keys in memory (`keyring.rs`).
+    bucket_keys: keyring::BucketKeyCache,
 }
 
 /// A clock in milliseconds since the epoch.
@@ -153,6 +159,7 @@ impl S3 {
             ids: AtomicU64::new(now_ms() << 16),
             clock: Arc::new(now_ms),
             day_ms: lifecycle::day_ms_from_env(),
+            bucket_keys: keyring::BucketKeyCache::default(),
         }
     }
 

@@ -518,6 +518,7 @@ fn delete_marker(key: &str, version_id: Option<String>, now: u64) -> Object {
         tags: Vec::new(),
         checksums: Vec::new(),
         parts_count: None,
+        sealed: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! S3 state: buckets, objects (current and noncurrent versions), multipart uploads and their
-//! parts, as records of one engine store. Object bodies are blobs in the chunk store; records hold
-//! only their ids.
+//! parts, as records of one engine store. Object bodies are blobs in the chunk store, sealed at
+//! rest ([`Sealed`]); records hold only their ids and how they are sealed.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,11 @@ pub struct Object {
     pub tags: Vec<(String, String)>,
     pub checksums: Vec<(String, String)>,
     pub parts_count: Option<u32>,
+    /// How the body is encrypted at rest; `None`: stored as sent (written before bodies were
+    /// sealed). Not part of this struct's bytes: a sealed object is the record variant
+    /// `SealedObject` (see [`S3Record`]'s encoding).
+    #[serde(skip)]
+    pub sealed: Option<Box<Sealed>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,10 +74,73 @@ pub struct Part {
     pub md5: Vec<u8>,
     pub last_modified_ms: u64,
     pub checksums: Vec<(String, String)>,
+    /// As [`Object::sealed`]: a sealed part is the record variant `SealedPart`.
+    #[serde(skip)]
+    pub sealed: Option<Box<Sealed>>,
 }
 
-/// Every S3 record.
+/// How a body is encrypted at rest (`seal.rs`): the scheme, the segment size, the data key as
+/// stored (wrapped) and the runs (one per part of a multipart object).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sealed {
+    /// 1: AES-256-GCM STREAM segments (`seal.rs`).
+    pub scheme: u8,
+    /// Plaintext bytes per segment.
+    pub segment: u32,
+    pub key: WrappedKey,
+    pub runs: Vec<crate::seal::Run>,
+}
+
+/// A body's data key as stored: wrapped by a key that is not stored beside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WrappedKey {
+    /// SSE-S3: wrapped (AES-256-GCM) by S3's master key of the account and `region`.
+    Master {
+        region: String,
+        nonce: [u8; 12],
+        wrapped: Vec<u8>,
+    },
+    /// SSE-KMS: KMS's `CiphertextBlob` of the data key, with the encryption context it was
+    /// made under.
+    Kms {
+        key_id: String,
+        blob: Vec<u8>,
+        context: Vec<(String, String)>,
+    },
+    /// SSE-KMS with an S3 Bucket Key: the bucket key's `CiphertextBlob` (and context), and the
+    /// data key wrapped by the bucket key.
+    BucketKey {
+        key_id: String,
+        blob: Vec<u8>,
+        context: Vec<(String, String)>,
+        nonce: [u8; 12],
+        wrapped: Vec<u8>,
+    },
+    /// SSE-C: wrapped by the customer's key, which is never stored.
+    Customer { nonce: [u8; 12], wrapped: Vec<u8> },
+}
+
+/// Keys S3 keeps to seal bodies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SealKey {
+    /// S3's master key of an account and region (SSE-S3), from the OS generator on first use.
+    Master { key: [u8; 32], created_ms: u64 },
+    /// A bucket's S3 Bucket Key for a KMS key: KMS's `CiphertextBlob` of it (the plaintext is
+    /// only ever in memory).
+    Bucket {
+        key_id: String,
+        blob: Vec<u8>,
+        context: Vec<(String, String)>,
+        created_ms: u64,
+    },
+    /// A multipart upload's data key, wrapped as its object's will be.
+    Upload(WrappedKey),
+}
+
+/// Every S3 record. Its bytes are those of [`Wire`]: the variants below in this order, then a
+/// sealed object and a sealed part as variants of their own, so that records written before
+/// bodies were sealed decode unchanged.
+#[derive(Clone, Debug, PartialEq)]
 pub enum S3Record {
     Bucket(Bucket),
     Object(Object),
@@ -84,6 +152,81 @@ pub enum S3Record {
     /// public access block, default encryption, request payment, transfer acceleration). Added
     /// after format v1's first records: a new variant at the end, so older state still decodes.
     Config(BucketConfig),
+    /// A key S3 seals bodies with (`keyring.rs`).
+    Key(SealKey),
+}
+
+/// The encoding of [`S3Record`] (postcard, docs/FORMAT.md): variants 0–6 as `S3Record`'s, an
+/// `Object` or `Part` whose body is sealed as variant 7 or 8 with its [`Sealed`] after it.
+#[derive(Serialize)]
+#[serde(rename = "S3Record")]
+enum WireRef<'a> {
+    Bucket(&'a Bucket),
+    Object(&'a Object),
+    Upload(&'a Upload),
+    Part(&'a Part),
+    Owner(&'a String),
+    Config(&'a BucketConfig),
+    Key(&'a SealKey),
+    SealedObject(&'a Object, &'a Sealed),
+    SealedPart(&'a Part, &'a Sealed),
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "S3Record")]
+enum Wire {
+    Bucket(Bucket),
+    Object(Object),
+    Upload(Upload),
+    Part(Part),
+    Owner(String),
+    Config(BucketConfig),
+    Key(SealKey),
+    SealedObject(Object, Sealed),
+    SealedPart(Part, Sealed),
+}
+
+impl Serialize for S3Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            S3Record::Bucket(b) => WireRef::Bucket(b),
+            S3Record::Object(o) => match &o.sealed {
+                Some(x) => WireRef::SealedObject(o, x),
+                None => WireRef::Object(o),
+            },
+            S3Record::Upload(u) => WireRef::Upload(u),
+            S3Record::Part(p) => match &p.sealed {
+                Some(x) => WireRef::SealedPart(p, x),
+                None => WireRef::Part(p),
+            },
+            S3Record::Owner(o) => WireRef::Owner(o),
+            S3Record::Config(c) => WireRef::Config(c),
+            S3Record::Key(k) => WireRef::Key(k),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for S3Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Wire::deserialize(d)? {
+            Wire::Bucket(b) => S3Record::Bucket(b),
+            Wire::Object(o) => S3Record::Object(o),
+            Wire::Upload(u) => S3Record::Upload(u),
+            Wire::Part(p) => S3Record::Part(p),
+            Wire::Owner(o) => S3Record::Owner(o),
+            Wire::Config(c) => S3Record::Config(c),
+            Wire::Key(k) => S3Record::Key(k),
+            Wire::SealedObject(mut o, x) => {
+                o.sealed = Some(Box::new(x));
+                S3Record::Object(o)
+            }
+            Wire::SealedPart(mut p, x) => {
+                p.sealed = Some(Box::new(x));
+                S3Record::Part(p)
+            }
+        })
+    }
 }
 
 /// One configuration document of a bucket.
@@ -110,7 +253,8 @@ impl Record for S3Record {
             S3Record::Bucket(_)
             | S3Record::Upload(_)
             | S3Record::Owner(_)
-            | S3Record::Config(_) => Vec::new(),
+            | S3Record::Config(_)
+            | S3Record::Key(_) => Vec::new(),
         }
     }
 }
@@ -237,6 +381,26 @@ pub mod keys {
 
     pub fn parts(acct: &str, upload_id: &str) -> Key {
         account(acct).str("p").str(upload_id).build()
+    }
+
+    /// S3's master key of an account and region (SSE-S3).
+    pub fn master_key(acct: &str, region: &str) -> Key {
+        account(acct).str("k").str("master").str(region).build()
+    }
+
+    /// A bucket's S3 Bucket Key for a KMS key.
+    pub fn bucket_key(acct: &str, bucket: &str, kms_key: &str) -> Key {
+        account(acct)
+            .str("k")
+            .str("bucket")
+            .str(bucket)
+            .str(kms_key)
+            .build()
+    }
+
+    /// A multipart upload's data key: under [`parts`], so it goes with the parts.
+    pub fn upload_key(acct: &str, upload_id: &str) -> Key {
+        account(acct).str("p").str(upload_id).str("key").build()
     }
 
     pub fn part(acct: &str, upload_id: &str, n: u32) -> Key {

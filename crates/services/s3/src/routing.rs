@@ -319,11 +319,12 @@ impl S3 {
             }
             "GetBucketMetadataTableConfiguration" => none(self.get_metadata_table(r)?),
             "CreateSession" => none(self.create_session(r)?),
-            "GetObjectTorrent" => none(self.get_object_torrent(r)?),
+            "GetObjectTorrent" => none(self.get_object_torrent(r).await?),
             "RenameObject" => self.rename_object(r),
             "WriteGetObjectResponse" => none(self.write_get_object_response(r)?),
             "UpdateObjectEncryption" => {
                 self.update_object_encryption(r, read_document(body).await?)
+                    .await
             }
             "SelectObjectContent" => none(
                 self.select_object_content(r, read_document(body).await?)

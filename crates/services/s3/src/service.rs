@@ -93,12 +93,12 @@ impl Service for S3 {
     /// (The runtime loads the state first and waits for the change to be durable after.)
     fn invoke<'a>(
         &'a self,
-        _rt: &'a dyn Runtime,
+        rt: &'a dyn Runtime,
         ctx: &'a RequestContext,
         operation: &'a str,
         input: serde_json::Value,
     ) -> BoxFuture<'a, Result<(serde_json::Value, Option<u64>), AwsError>> {
-        Box::pin(self.invoke_operation(ctx, operation, input))
+        Box::pin(self.invoke_operation_in(Some(rt), ctx, operation, input))
     }
 
     fn internal_error(&self, ctx: &RequestContext, parts: &Parts, message: &str) -> Response {

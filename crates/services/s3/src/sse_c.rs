@@ -72,6 +72,19 @@ pub(crate) fn presented(r: &Req<'_>, target: Target) -> S3Result<Option<String>>
     }
 }
 
+/// The customer key itself a request presents (checked as [`presented`] checks it); it is used
+/// to wrap or unwrap a body's data key and never kept.
+pub(crate) fn presented_key(r: &Req<'_>, target: Target) -> S3Result<Option<[u8; 32]>> {
+    if presented(r, target)?.is_none() {
+        return Ok(None);
+    }
+    let key = r.h(&format!("{}key", target.prefix())).unwrap_or("");
+    Ok(base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()))
+}
+
 /// The encryption a write with a customer key records (and reports).
 pub(crate) fn setting(md5: &str) -> Value {
     json!({"SSECustomerAlgorithm": ALGORITHM, "SSECustomerKeyMD5": md5})

@@ -94,6 +94,7 @@ impl S3 {
                             tags: Vec::new(),
                             checksums: Vec::new(),
                             parts_count: None,
+                            sealed: None,
                         }),
                     );
                     (true, Some(marker_id.clone().unwrap_or_else(|| "null".into())))

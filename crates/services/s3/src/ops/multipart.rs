@@ -8,11 +8,16 @@ use snapstack_protocol::response::Response;
 use crate::body::{self, Digests};
 use crate::encryption::{put_encryption, sse_s3};
 use crate::headers::{object_headers, user_metadata};
-use crate::model::{BucketConfig, Object, Part, S3Record, Upload, keys};
+use crate::model::{
+    BucketConfig, Object, Part, S3Record, SealKey, Sealed, Upload, WrappedKey, keys,
+};
 use crate::ops::listing::key_encoding;
 use crate::ops::object::parse_range;
+use crate::ops::object::sealed;
 use crate::ops::tagging::parse_tag_query;
 use crate::out::{put_checksums, reply, ts};
+use crate::plain::PlainBody;
+use crate::seal::DataKey;
 use crate::sse_c;
 use crate::subres::{malformed, read_input};
 use crate::time::now_ms;
@@ -58,10 +63,36 @@ impl S3 {
         }
     }
 
+    /// The data key an upload's parts are sealed with (and how it is kept); `None` for an
+    /// upload begun before bodies were sealed, whose parts are stored as sent.
+    async fn upload_data_key(
+        &self,
+        r: &Req<'_>,
+        upload: &Upload,
+    ) -> S3Result<Option<(DataKey, WrappedKey)>> {
+        let wrapped = match self
+            .store
+            .snapshot()
+            .get(&keys::upload_key(r.account(), &upload.upload_id))
+        {
+            Some(S3Record::Key(SealKey::Upload(w))) => w.clone(),
+            _ => return Ok(None),
+        };
+        let customer = sse_c::presented_key(r, sse_c::Target::Object)?;
+        let data = self.unwrap_key(r, &wrapped, customer.as_ref()).await?;
+        Ok(Some((DataKey::new(&data), wrapped)))
+    }
+
     pub(crate) async fn create_upload(&self, r: &Req<'_>) -> S3Result<(Response, Option<u64>)> {
         crate::validation::check_object_write(r)?;
         let bucket = self.bucket_meta(r)?;
         let sse = self.write_encryption(r, &bucket.name).await?;
+        let customer = sse_c::presented_key(r, sse_c::Target::Object)?;
+        let plan = self.plan(sse.as_ref(), customer.as_ref(), &bucket.name, r.key())?;
+        // The data key every part is sealed with, kept wrapped as the object's will be.
+        let (_, wrapped) = self
+            .new_data_key(r, &bucket.region, &bucket.name, &plan)
+            .await?;
         let upload_id = self.new_id();
         let upload = Upload {
             bucket: r.bucket().to_string(),
@@ -81,8 +112,10 @@ impl S3 {
         };
         let key = keys::upload(r.account(), r.bucket(), &upload_id);
         let sse_key = keys::config_item(r.account(), r.bucket(), UPLOAD_ENCRYPTION, &upload_id);
+        let data_key = keys::upload_key(r.account(), &upload_id);
         let ((), v) = self.store.write(|t| {
             t.insert(key, S3Record::Upload(upload.clone()));
+            t.insert(data_key, S3Record::Key(SealKey::Upload(wrapped)));
             if let Some(sse) = &sse {
                 t.insert(
                     sse_key,
@@ -138,16 +171,21 @@ impl S3 {
         let upload = self.upload_meta(r)?;
         let sse = self.upload_encryption(r.account(), &upload);
         sse_c::check_part(r, sse.as_ref())?;
-        let (blob, md5, checksums) = self.store_body(r, body).await?;
+        let key = self.upload_data_key(r, &upload).await?;
+        let stored = self
+            .store_body(r, body, key.as_ref().map(|(k, _)| k))
+            .await?;
+        let (md5, checksums) = (stored.md5, stored.checksums);
         let etag = format!("\"{}\"", body::hex(&md5));
         let part = Part {
             number,
-            blob,
-            size: blob.size,
+            blob: stored.blob,
+            size: stored.size,
             etag: etag.clone(),
             md5: md5.to_vec(),
             last_modified_ms: now_ms(),
             checksums: checksums.clone(),
+            sealed: key.and_then(|(_, w)| sealed(w, stored.run.into_iter().collect())),
         };
         let v = self.save_part(r, &upload, part)?;
         let mut out = Map::new();
@@ -163,38 +201,58 @@ impl S3 {
         let sse = self.upload_encryption(r.account(), &upload);
         sse_c::check_part(r, sse.as_ref())?;
         let src = self.copy_source(r)?;
-        let src_blob = src
-            .blob
-            .ok_or_else(|| S3Error::internal("an object without a body"))?;
         let (start, end) = match r.h("x-amz-copy-source-range") {
             Some(h) => parse_range(h, src.size)?.unwrap_or((0, src.size)),
             None => (0, src.size),
         };
-        let engine = self.engine.clone();
-        let copied = blocking(|| -> snapstack_engine::Result<(BlobId, [u8; 16])> {
-            let blob = engine.open_blob(&src_blob)?;
-            let mut w = engine.blob_writer();
-            let mut d = Digests::new(&[]);
-            for piece in blob.read_range(start, end) {
-                let piece = piece?;
-                d.update(&piece);
-                w.write(&piece)?;
+        let src_key = self
+            .opener(r, src.sealed.as_deref(), sse_c::Target::CopySource)
+            .await?;
+        let mut d = Digests::new(&[]);
+        let (blob, size, run, wrapped) = match self.upload_data_key(r, &upload).await? {
+            Some((key, wrapped)) => {
+                let (blob, run) =
+                    self.seal_copy_hashing(&src, start, end, &key, src_key, &mut d)?;
+                (blob, end - start, Some(run), Some(wrapped))
             }
-            let (id, _) = w.finish()?;
-            Ok((id, d.finish().0))
-        })
-        .map_err(durability::blob_error)?;
-        let (blob, md5) = copied;
+            None => {
+                // An upload begun before bodies were sealed: its parts are stored as sent.
+                let src_blob = src
+                    .blob
+                    .ok_or_else(|| S3Error::internal("an object without a body"))?;
+                let engine = self.engine.clone();
+                let blob = blocking(|| -> snapstack_engine::Result<BlobId> {
+                    let body = PlainBody::open(
+                        &engine,
+                        &src_blob,
+                        src.size,
+                        src.sealed.as_deref(),
+                        src_key,
+                    )?;
+                    let mut w = engine.blob_writer();
+                    for piece in body.read_range(start, end) {
+                        let piece = piece?;
+                        d.update(&piece);
+                        w.write(&piece)?;
+                    }
+                    Ok(w.finish()?.0)
+                })
+                .map_err(durability::blob_error)?;
+                (blob, end - start, None, None)
+            }
+        };
+        let md5 = d.finish().0;
         let etag = format!("\"{}\"", body::hex(&md5));
         let now = now_ms();
         let part = Part {
             number,
             blob,
-            size: blob.size,
+            size,
             etag: etag.clone(),
             md5: md5.to_vec(),
             last_modified_ms: now,
             checksums: Vec::new(),
+            sealed: wrapped.and_then(|w| sealed(w, run.into_iter().collect())),
         };
         let v = self.save_part(r, &upload, part)?;
         let mut out = Map::new();
@@ -289,12 +347,42 @@ impl S3 {
         let mut d = Digests::new(&[]);
         d.update(&md5s);
         let etag = format!("\"{}-{}\"", body::hex(&d.finish().0), chosen.len());
+        // Sealed parts keep one run each: the object's part boundaries. Parts of one upload are
+        // all sealed with its data key, or (begun before bodies were sealed) all stored as sent.
+        let sealed_obj = match chosen.first().and_then(|p| p.sealed.as_ref()) {
+            Some(first) => {
+                let mut runs = Vec::with_capacity(chosen.len());
+                for p in &chosen {
+                    match &p.sealed {
+                        Some(s) if s.key == first.key && s.segment == first.segment => {
+                            runs.extend(s.runs.iter().cloned())
+                        }
+                        _ => {
+                            return Err(S3Error::internal(
+                                "the parts of this upload are not sealed alike",
+                            ));
+                        }
+                    }
+                }
+                Some(Box::new(Sealed {
+                    runs,
+                    ..first.as_ref().clone()
+                }))
+            }
+            None if chosen.iter().any(|p| p.sealed.is_some()) => {
+                return Err(S3Error::internal(
+                    "the parts of this upload are not sealed alike",
+                ));
+            }
+            None => None,
+        };
+        let size = chosen.iter().map(|p| p.size).sum();
         let obj = Object {
             key: upload.key.clone(),
             version_id: None,
             delete_marker: false,
             blob: Some(blob),
-            size: blob.size,
+            size,
             etag: etag.clone(),
             last_modified_ms: now_ms(),
             headers: upload.headers.clone(),
@@ -302,6 +390,7 @@ impl S3 {
             tags: upload.tags.clone(),
             checksums: Vec::new(),
             parts_count: Some(chosen.len() as u32),
+            sealed: sealed_obj,
         };
         let sse = self.upload_encryption(r.account(), &upload);
         let mut written = obj.clone();

@@ -16,21 +16,36 @@ use serde_json::{Map, Value, json};
 use crate::encryption::{put_encryption, sse_s3};
 use crate::headers::{object_headers, object_output, user_metadata};
 use crate::model::{Bucket, Object, S3Record, keys};
+use crate::model::{Sealed, WrappedKey};
 use crate::ops::tagging::parse_tag_query;
 use crate::out::{put_checksums, reply, reply_streaming, ts};
+use crate::plain::{PlainBody, Sink};
+use crate::seal::{DataKey, Run, SEGMENT};
 use crate::sse_c;
 use crate::time::now_ms;
 use crate::{
     INLINE_BODY, MAX_PART_NUMBER, NAME, Req, S3, S3Error, S3Result, blocking, durability, routing,
 };
 
+/// A request body as stored: its blob, plaintext size and digests, and its run when sealed.
+pub(crate) struct StoredBody {
+    pub blob: BlobId,
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub checksums: Vec<(String, String)>,
+    pub run: Option<Run>,
+}
+
 impl S3 {
-    /// Stream a request body into a blob, decoding `aws-chunked` and computing digests.
+    /// Stream a request body into a blob, decoding `aws-chunked` and computing digests (over the
+    /// plaintext), sealed with `key` (`None`: as sent, for parts of uploads begun before bodies
+    /// were sealed).
     pub(crate) async fn store_body(
         &self,
         r: &Req<'_>,
         body: Body,
-    ) -> S3Result<(BlobId, [u8; 16], Vec<(String, String)>)> {
+        key: Option<&DataKey>,
+    ) -> S3Result<StoredBody> {
         let chunked = r
             .h("content-encoding")
             .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
@@ -72,7 +87,7 @@ impl S3 {
         // After a full disk, give back the memory of refused uploads before this one is judged
         // against the bound on unsaved data.
         self.engine.relieve();
-        let mut writer = self.engine.blob_writer();
+        let mut writer = Sink::new(&self.engine, key);
         let mut body = body;
         let mut pending: Vec<u8> = Vec::new();
         loop {
@@ -115,8 +130,9 @@ impl S3 {
         };
         // A body that never reached the 1 MiB step above and is small is finished in place.
         let small = digests.bytes_seen() <= INLINE_BODY;
-        let (blob, _) =
+        let (blob, run) =
             if small { last() } else { blocking(last) }.map_err(durability::blob_error)?;
+        let size = digests.bytes_seen();
         if let Some(d) = &decoder
             && !d.is_done()
         {
@@ -177,7 +193,13 @@ impl S3 {
                 ));
             }
         }
-        Ok((blob, md5, sums))
+        Ok(StoredBody {
+            blob,
+            size,
+            md5,
+            checksums: sums,
+            run,
+        })
     }
 
     pub(crate) async fn put_object(
@@ -192,14 +214,20 @@ impl S3 {
             None => Vec::new(),
         };
         let sse = self.write_encryption(r, &bucket.name).await?;
-        let (blob, md5, checksums) = self.store_body(r, body).await?;
+        let customer = sse_c::presented_key(r, sse_c::Target::Object)?;
+        let plan = self.plan(sse.as_ref(), customer.as_ref(), &bucket.name, r.key())?;
+        let (data, wrapped) = self
+            .new_data_key(r, &bucket.region, &bucket.name, &plan)
+            .await?;
+        let stored = self.store_body(r, body, Some(&DataKey::new(&data))).await?;
+        let (md5, checksums) = (stored.md5, stored.checksums);
         let etag = format!("\"{}\"", body::hex(&md5));
         let obj = Object {
             key: r.key().to_string(),
             version_id: None,
             delete_marker: false,
-            blob: Some(blob),
-            size: blob.size,
+            blob: Some(stored.blob),
+            size: stored.size,
             etag: etag.clone(),
             last_modified_ms: now_ms(),
             headers: object_headers(r.headers),
@@ -207,6 +235,7 @@ impl S3 {
             tags,
             checksums: checksums.clone(),
             parts_count: None,
+            sealed: sealed(wrapped, stored.run.into_iter().collect()),
         };
         let (version_id, v, undo) = self.write_object_undoable(r, &bucket, obj)?;
         let written = undo.written.clone();
@@ -403,13 +432,25 @@ impl S3 {
             Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
             None => (StatusCode::OK, 0, o.size),
         };
-        // HEAD too: a damaged index is a 500 before any byte, not a 200 whose GET fails.
+        // HEAD too: a damaged index is a 500 before any byte, not a 200 whose GET fails. A
+        // GET of a sealed body unwraps its data key first (KMS `Decrypt` for SSE-KMS).
         let what = format!("object {}/{}", r.bucket(), r.key());
+        let damaged = |e: snapstack_engine::Error| {
+            self.engine.damaged_read(NAME, &what, &e);
+            S3Error::internal(format!("The object's stored body is damaged: {e}"))
+        };
         let opened = match o.blob {
-            Some(blob) => Some(self.engine.open_blob(&blob).map_err(|e| {
-                self.engine.damaged_read(NAME, &what, &e);
-                S3Error::internal(format!("The object's stored body is damaged: {e}"))
-            })?),
+            Some(blob) if head => {
+                self.engine.open_blob(&blob).map_err(damaged)?;
+                None
+            }
+            Some(blob) => {
+                let key = self
+                    .opener(r, o.sealed.as_deref(), sse_c::Target::Object)
+                    .await?;
+                let body = PlainBody::open(&self.engine, &blob, o.size, o.sealed.as_deref(), key);
+                Some(body.map_err(damaged)?)
+            }
             None => None,
         };
         // A checksum covers the whole object: S3 returns none for a range.
@@ -466,6 +507,79 @@ impl S3 {
         Ok(resp)
     }
 
+    /// The body of a copy of `src` encrypted as `sse` asks: the same stored body with its data
+    /// key re-wrapped, or, for a body stored as sent, sealed now.
+    async fn copy_body(
+        &self,
+        r: &Req<'_>,
+        bucket: &Bucket,
+        sse: Option<&Value>,
+        src: &Object,
+    ) -> S3Result<(Option<BlobId>, Option<Box<Sealed>>)> {
+        let Some(src_blob) = src.blob else {
+            return Ok((None, None));
+        };
+        let customer = sse_c::presented_key(r, sse_c::Target::Object)?;
+        let plan = self.plan(sse, customer.as_ref(), &bucket.name, r.key())?;
+        if let Some(s) = &src.sealed {
+            let src_customer = sse_c::presented_key(r, sse_c::Target::CopySource)?;
+            let data = self.unwrap_key(r, &s.key, src_customer.as_ref()).await?;
+            let key = self
+                .wrap_key(r, &bucket.region, &bucket.name, &plan, &data)
+                .await?;
+            let mut s = s.as_ref().clone();
+            s.key = key;
+            return Ok((Some(src_blob), Some(Box::new(s))));
+        }
+        let (data, wrapped) = self
+            .new_data_key(r, &bucket.region, &bucket.name, &plan)
+            .await?;
+        let (blob, run) = self.seal_copy(src, 0, src.size, &DataKey::new(&data), None)?;
+        Ok((Some(blob), sealed(wrapped, vec![run])))
+    }
+
+    /// Seal `start..end` of `src`'s plaintext (stored as sent, or opened with `src_key`) into a
+    /// new blob with `key`, hashing it into `digests` as it goes.
+    pub(crate) fn seal_copy(
+        &self,
+        src: &Object,
+        start: u64,
+        end: u64,
+        key: &DataKey,
+        src_key: Option<DataKey>,
+    ) -> S3Result<(BlobId, Run)> {
+        self.seal_copy_hashing(src, start, end, key, src_key, &mut Digests::new(&[]))
+    }
+
+    pub(crate) fn seal_copy_hashing(
+        &self,
+        src: &Object,
+        start: u64,
+        end: u64,
+        key: &DataKey,
+        src_key: Option<DataKey>,
+        digests: &mut Digests,
+    ) -> S3Result<(BlobId, Run)> {
+        let src_blob = src
+            .blob
+            .ok_or_else(|| S3Error::internal("an object without a body"))?;
+        let what = format!("object {}", src.key);
+        let engine = self.engine.clone();
+        blocking(|| {
+            let body =
+                PlainBody::open(&engine, &src_blob, src.size, src.sealed.as_deref(), src_key)?;
+            crate::plain::seal_into(&engine, key, body.read_range(start, end), |b| {
+                digests.update(b)
+            })
+        })
+        .map_err(|e| {
+            if matches!(e, snapstack_engine::Error::Corrupt { .. }) {
+                self.engine.damaged_read(NAME, &what, &e);
+            }
+            durability::blob_error(e)
+        })
+    }
+
     pub(crate) fn copy_source(&self, r: &Req<'_>) -> S3Result<Object> {
         let raw = r.h("x-amz-copy-source").unwrap_or("");
         let decoded = routing::decode_strict(raw)?;
@@ -508,11 +622,13 @@ impl S3 {
             Some("REPLACE") => parse_tag_query(r.h("x-amz-tagging").unwrap_or(""))?,
             _ => src.tags.clone(),
         };
+        let sse = self.write_encryption(r, &bucket.name).await?;
+        let (blob, sealed) = self.copy_body(r, &bucket, sse.as_ref(), &src).await?;
         let obj = Object {
             key: r.key().to_string(),
             version_id: None,
             delete_marker: false,
-            blob: src.blob,
+            blob,
             size: src.size,
             etag: src.etag.clone(),
             last_modified_ms: now_ms(),
@@ -529,9 +645,9 @@ impl S3 {
             tags,
             checksums: src.checksums.clone(),
             parts_count: src.parts_count,
+            sealed,
         };
         let last_modified = obj.last_modified_ms;
-        let sse = self.write_encryption(r, &bucket.name).await?;
         let mut written = obj.clone();
         let (version_id, v) = self.write_object(r, &bucket, obj)?;
         written.version_id = version_id.clone();
@@ -685,8 +801,9 @@ pub(crate) fn retire_current(
 }
 
 /// The bytes of part `n` of an object (GetObject/HeadObject with `partNumber`). An object not
-/// uploaded in parts is one part. The part boundaries of a multipart object are not kept in its
-/// record (format v1), so asking for one of its parts answers 501 rather than wrong bytes.
+/// uploaded in parts is one part. A sealed multipart object keeps its part boundaries (its runs);
+/// one completed before bodies were sealed does not, so asking for one of its parts answers 501
+/// rather than wrong bytes.
 fn part_range(o: &Object, n: &str) -> S3Result<Option<(u64, u64)>> {
     let n: u32 = n
         .parse()
@@ -715,12 +832,29 @@ fn part_range(o: &Object, n: &str) -> S3Result<Option<(u64, u64)>> {
         )
         .with("PartNumberRequested", n.to_string())
         .with("ActualPartCount", count.to_string())),
-        Some(_) => Err(S3Error::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "GetObject with partNumber on an object uploaded in parts is not implemented by this emulator yet (its part boundaries are not recorded)",
-        )),
+        // A sealed multipart body keeps one run per part: its part boundaries.
+        Some(count) => match &o.sealed {
+            Some(s) if s.runs.len() == count as usize => {
+                let start: u64 = s.runs[..n as usize - 1].iter().map(|r| r.plain).sum();
+                Ok(Some((start, start + s.runs[n as usize - 1].plain)))
+            }
+            _ => Err(S3Error::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                "GetObject with partNumber on an object uploaded in parts before bodies were sealed is not implemented by this emulator (its part boundaries are not recorded)",
+            )),
+        },
     }
+}
+
+/// A body's encryption at rest, for a record.
+pub(crate) fn sealed(key: WrappedKey, runs: Vec<Run>) -> Option<Box<Sealed>> {
+    Some(Box::new(Sealed {
+        scheme: 1,
+        segment: SEGMENT,
+        key,
+        runs,
+    }))
 }
 
 pub(crate) fn parse_range(h: &str, size: u64) -> S3Result<Option<(u64, u64)>> {

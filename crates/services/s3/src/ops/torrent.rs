@@ -77,7 +77,7 @@ impl Pieces {
 }
 
 impl S3 {
-    pub(crate) fn get_object_torrent(&self, r: &Req<'_>) -> S3Result<Response> {
+    pub(crate) async fn get_object_torrent(&self, r: &Req<'_>) -> S3Result<Response> {
         let o = self.find_object(r, r.bucket(), r.key(), None)?;
         if o.size >= MAX_SIZE {
             return Err(S3Error::bad(
@@ -92,7 +92,17 @@ impl S3 {
                 self.engine.damaged_read(NAME, &what, &e);
                 S3Error::internal(format!("The object's stored body is damaged: {e}"))
             };
-            let opened = self.engine.open_blob(&blob).map_err(damaged)?;
+            let key = self
+                .opener(r, o.sealed.as_deref(), crate::sse_c::Target::Object)
+                .await?;
+            let opened = crate::plain::PlainBody::open(
+                &self.engine,
+                &blob,
+                o.size,
+                o.sealed.as_deref(),
+                key,
+            )
+            .map_err(damaged)?;
             blocking(|| -> S3Result<()> {
                 for piece in opened.read_all() {
                     pieces.update(&piece.map_err(damaged)?);

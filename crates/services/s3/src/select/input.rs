@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use snapstack_engine::Blob;
+use crate::plain::PlainBody;
 
 use super::SelectError;
 use super::value::Value;
@@ -47,7 +47,7 @@ const OVER_MAX: &str = "record over the maximum size";
 
 /// A blob's bytes `pos..end` as a reader, one verified piece at a time.
 pub struct BlobRead {
-    blob: Arc<Blob>,
+    blob: Arc<PlainBody>,
     pos: u64,
     end: u64,
     buf: Vec<u8>,
@@ -55,7 +55,7 @@ pub struct BlobRead {
 }
 
 impl BlobRead {
-    pub fn new(blob: Arc<Blob>, start: u64, end: u64) -> Self {
+    pub fn new(blob: Arc<PlainBody>, start: u64, end: u64) -> Self {
         let end = end.min(blob.size());
         BlobRead {
             blob,

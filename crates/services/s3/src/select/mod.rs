@@ -354,11 +354,17 @@ impl S3 {
         let job = Job::from_input(&input).map_err(SelectError::into_s3)?;
         let o = self.find_object(r, r.bucket(), r.key(), None)?;
         let what = format!("object {}/{}", r.bucket(), r.key());
+        let key = self
+            .opener(r, o.sealed.as_deref(), crate::sse_c::Target::Object)
+            .await?;
         let blob = match o.blob {
-            Some(id) => Some(Arc::new(self.engine.open_blob(&id).map_err(|e| {
-                self.engine.damaged_read(NAME, &what, &e);
-                S3Error::internal(format!("The object's stored body is damaged: {e}"))
-            })?)),
+            Some(id) => Some(Arc::new(
+                crate::plain::PlainBody::open(&self.engine, &id, o.size, o.sealed.as_deref(), key)
+                    .map_err(|e| {
+                        self.engine.damaged_read(NAME, &what, &e);
+                        S3Error::internal(format!("The object's stored body is damaged: {e}"))
+                    })?,
+            )),
             None => None,
         };
         let source = run::Source { blob };

@@ -7,7 +7,7 @@ use std::io::{BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use snapstack_engine::Blob;
+use crate::plain::PlainBody;
 use snapstack_protocol::codec::eventstream::message;
 
 use super::eval::{Accumulator, Record, Scope, accumulate};
@@ -22,7 +22,7 @@ use super::{Compression, HeaderInfo, InputFormat, Job, SelectError};
 /// The object a job reads.
 pub struct Source {
     /// `None`: an empty object.
-    pub blob: Option<Arc<Blob>>,
+    pub blob: Option<Arc<PlainBody>>,
 }
 
 impl Source {
@@ -512,7 +512,10 @@ mod tests {
         let mut w = engine.blob_writer();
         w.write(data).unwrap();
         let (id, _) = w.finish().unwrap();
-        let blob = Arc::new(engine.open_blob(&id).unwrap());
+        let blob = Arc::new(crate::plain::PlainBody::plain(
+            engine.open_blob(&id).unwrap(),
+            id,
+        ));
         let job = Job::from_input(&req).unwrap();
         let mut bytes = Vec::new();
         run(&job, &Source { blob: Some(blob) }, &mut |m| {
