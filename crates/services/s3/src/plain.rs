@@ -86,12 +86,15 @@ impl PlainBody {
         let read: ReadFn<'_, Error> = Box::new(move |a, b| {
             Box::new(blob.read_range(a, b)) as Box<dyn Iterator<Item = Result<Vec<u8>>> + '_>
         });
-        let what = format!("sealed body of blob {}", self.id.index);
+        // Named only when a piece fails: this runs on every read of a sealed body.
+        let index = self.id.index;
         Box::new(
             OpenRange::new(key.clone(), layout, start, end, read).map(move |r| {
                 r.map_err(|e| match e {
                     OpenError::Read(e) => e,
-                    OpenError::Tampered(reason) => corrupt(what.clone(), reason),
+                    OpenError::Tampered(reason) => {
+                        corrupt(format!("sealed body of blob {index}"), reason)
+                    }
                 })
             }),
         )

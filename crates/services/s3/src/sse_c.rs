@@ -22,10 +22,19 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    fn prefix(self) -> &'static str {
+    /// The algorithm, key and key-MD5 header names (looked up on every read: no formatting).
+    fn headers(self) -> [&'static str; 3] {
         match self {
-            Target::Object => "x-amz-server-side-encryption-customer-",
-            Target::CopySource => "x-amz-copy-source-server-side-encryption-customer-",
+            Target::Object => [
+                "x-amz-server-side-encryption-customer-algorithm",
+                "x-amz-server-side-encryption-customer-key",
+                "x-amz-server-side-encryption-customer-key-MD5",
+            ],
+            Target::CopySource => [
+                "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                "x-amz-copy-source-server-side-encryption-customer-key",
+                "x-amz-copy-source-server-side-encryption-customer-key-MD5",
+            ],
         }
     }
 }
@@ -38,10 +47,7 @@ fn invalid(message: &str) -> S3Error {
 
 /// The key's MD5 (base64) a request presents, checked: `None` when it names no key.
 pub(crate) fn presented(r: &Req<'_>, target: Target) -> S3Result<Option<String>> {
-    let p = target.prefix();
-    let algorithm = r.h(&format!("{p}algorithm"));
-    let key = r.h(&format!("{p}key"));
-    let md5 = r.h(&format!("{p}key-MD5"));
+    let [algorithm, key, md5] = target.headers().map(|h| r.h(h));
     if algorithm.is_none() && key.is_none() && md5.is_none() {
         return Ok(None);
     }
@@ -78,7 +84,7 @@ pub(crate) fn presented_key(r: &Req<'_>, target: Target) -> S3Result<Option<[u8;
     if presented(r, target)?.is_none() {
         return Ok(None);
     }
-    let key = r.h(&format!("{}key", target.prefix())).unwrap_or("");
+    let key = r.h(target.headers()[1]).unwrap_or("");
     Ok(base64::engine::general_purpose::STANDARD
         .decode(key.trim())
         .ok()
