@@ -39,9 +39,37 @@ pub(crate) struct MetricId<'a> {
     pub dims: &'a [(String, String)],
 }
 
-/// The points of a metric in [start, end), by period (bucket start → points), only those with
-/// the unit when one is given: the data as put, and the rollups whose resolution divides the
-/// period ([`crate::rollup`]).
+/// The points of a metric in [start, end), in time order, each with the start of its period,
+/// only those with the unit when one is given: the data as put, and the rollups whose resolution
+/// divides the period ([`crate::rollup`]).
+fn points<'s>(
+    snap: &'s Snapshot<CwRecord>,
+    p: &Partition,
+    m: &MetricId<'_>,
+    (start, end, period): (u64, u64, u64),
+    unit: Option<&'s str>,
+) -> impl Iterator<Item = (u64, &'s PointRec)> + 's {
+    let dk = dim_key(m.dims);
+    let lo = point_key(p, m.ns, m.name, &dk, start, 0);
+    let hi = point_key(p, m.ns, m.name, &dk, end, 0);
+    let period = period.max(1);
+    snap.range((Bound::Included(lo), Bound::Excluded(hi)))
+        .filter_map(move |(_, r)| {
+            let pt = match r {
+                CwRecord::Point(pt) => pt,
+                // Rolled-up data answers only periods that are multiples of its resolution.
+                CwRecord::Rollup(r) if period.is_multiple_of(r.res_ms) => &r.point,
+                _ => return None,
+            };
+            if unit.is_some_and(|u| pt.unit.as_deref().unwrap_or("None") != u) {
+                return None;
+            }
+            Some((start + (pt.ts_ms - start) / period * period, pt))
+        })
+}
+
+/// The points of a metric in [start, end), by period (bucket start → points): [`points`]
+/// grouped.
 pub(crate) fn buckets<'s>(
     snap: &'s Snapshot<CwRecord>,
     p: &Partition,
@@ -49,24 +77,10 @@ pub(crate) fn buckets<'s>(
     start: u64,
     end: u64,
     period: u64,
-    unit: Option<&str>,
+    unit: Option<&'s str>,
 ) -> BTreeMap<u64, Vec<&'s PointRec>> {
-    let dk = dim_key(m.dims);
-    let lo = point_key(p, m.ns, m.name, &dk, start, 0);
-    let hi = point_key(p, m.ns, m.name, &dk, end, 0);
     let mut out: BTreeMap<u64, Vec<&PointRec>> = BTreeMap::new();
-    let period = period.max(1);
-    for (_, r) in snap.range((Bound::Included(lo), Bound::Excluded(hi))) {
-        let pt = match r {
-            CwRecord::Point(pt) => pt,
-            // Rolled-up data answers only periods that are multiples of its resolution.
-            CwRecord::Rollup(r) if period.is_multiple_of(r.res_ms) => &r.point,
-            _ => continue,
-        };
-        if unit.is_some_and(|u| pt.unit.as_deref().unwrap_or("None") != u) {
-            continue;
-        }
-        let b = start + (pt.ts_ms - start) / period * period;
+    for (b, pt) in points(snap, p, m, (start, end, period), unit) {
         out.entry(b).or_default().push(pt);
     }
     out
@@ -81,27 +95,13 @@ pub(crate) fn bucket_stat(
     snap: &Snapshot<CwRecord>,
     p: &Partition,
     m: &MetricId<'_>,
-    (start, end, period): (u64, u64, u64),
+    range: (u64, u64, u64),
     unit: Option<&str>,
     stat: &str,
 ) -> Vec<(u64, f64)> {
-    let dk = dim_key(m.dims);
-    let lo = point_key(p, m.ns, m.name, &dk, start, 0);
-    let hi = point_key(p, m.ns, m.name, &dk, end, 0);
-    let period = period.max(1);
     let values = is_extended(stat);
     let mut aggs: Vec<(u64, Agg)> = Vec::new();
-    for (_, r) in snap.range((Bound::Included(lo), Bound::Excluded(hi))) {
-        let pt = match r {
-            CwRecord::Point(pt) => pt,
-            // Rolled-up data answers only periods that are multiples of its resolution.
-            CwRecord::Rollup(r) if period.is_multiple_of(r.res_ms) => &r.point,
-            _ => continue,
-        };
-        if unit.is_some_and(|u| pt.unit.as_deref().unwrap_or("None") != u) {
-            continue;
-        }
-        let b = start + (pt.ts_ms - start) / period * period;
+    for (b, pt) in points(snap, p, m, range, unit) {
         match aggs.last_mut() {
             Some((last, a)) if *last == b => a.add(pt, values),
             Some((last, _)) if *last > b => {

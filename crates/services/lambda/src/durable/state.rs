@@ -139,6 +139,13 @@ fn error_of(u: &Value) -> Value {
 const TIMERS: [&str; 4] = ["_due_ms", "_timeout_ms", "_heartbeat_ms", "_invoke"];
 
 /// Stop an operation's timers (and a chained invoke not yet run): they no longer fire.
+/// A step's current attempt (1 before any retry), as its events report it.
+fn attempt_of(op: &Value) -> Value {
+    op.pointer("/StepDetails/Attempt")
+        .cloned()
+        .unwrap_or(json!(1))
+}
+
 fn drop_timers(op: &mut Value) {
     if let Some(o) = op.as_object_mut() {
         for k in TIMERS {
@@ -349,10 +356,7 @@ pub fn apply(
         ("STEP", "SUCCEED") => {
             op["StepDetails"]["Result"] = u.get("Payload").cloned().unwrap_or(json!(""));
             end(&mut op, "SUCCEEDED");
-            let attempt = op
-                .pointer("/StepDetails/Attempt")
-                .cloned()
-                .unwrap_or(json!(1));
+            let attempt = attempt_of(&op);
             event(
                 rec,
                 now,
@@ -364,10 +368,7 @@ pub fn apply(
         ("STEP", "FAIL") => {
             op["StepDetails"]["Error"] = error_of(u);
             end(&mut op, "FAILED");
-            let attempt = op
-                .pointer("/StepDetails/Attempt")
-                .cloned()
-                .unwrap_or(json!(1));
+            let attempt = attempt_of(&op);
             event(
                 rec,
                 now,
@@ -389,10 +390,7 @@ pub fn apply(
                 op["StepDetails"]["Error"] = e.clone();
             }
             op["_due_ms"] = json!(due);
-            let attempt = op
-                .pointer("/StepDetails/Attempt")
-                .cloned()
-                .unwrap_or(json!(1));
+            let attempt = attempt_of(&op);
             event(
                 rec,
                 now,
