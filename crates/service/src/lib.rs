@@ -13,7 +13,9 @@
 
 mod context;
 pub mod describe;
+pub mod envelope;
 pub mod http_client;
+pub mod kms;
 pub mod metrics;
 pub mod reply;
 pub mod schedule;

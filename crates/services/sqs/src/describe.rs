@@ -15,9 +15,13 @@ pub(crate) fn describe(key: &Key, state: &Snapshot<Rec>) -> Option<String> {
     let what = match (tag.as_str(), rest) {
         ("q", [Str(q)]) => format!("queue {q}"),
         ("m", [Str(q), U64(seq)]) => match state.get(key) {
-            Some(Rec::Message(m)) => format!("message {} (#{seq}) in queue {q}", m.id),
+            Some(r) if let Some(m) = r.message() => {
+                format!("message {} (#{seq}) in queue {q}", m.id)
+            }
             _ => format!("message #{seq} in queue {q}"),
         },
+        ("k", []) => "SSE-SQS key".to_string(),
+        ("g", [U64(id)]) => format!("KMS data key {id:016x}"),
         ("d", [Str(q), Str(scope), Str(id)]) => {
             format!("deduplication id {id} ({scope}) of queue {q}")
         }

@@ -106,6 +106,29 @@ impl SqsError {
         )
     }
 
+    /// SSE-SQS and SSE-KMS asked for together (AWS's code and wording).
+    pub fn two_kinds_of_sse() -> Self {
+        Self::new(
+            "InvalidAttributeName",
+            "InvalidAttributeName",
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.",
+        )
+    }
+
+    /// A KMS failure as SQS answers it: the model's `Kms*` shape, its query code
+    /// (`KMS.<KMS exception>`), and KMS's message with what failed.
+    pub fn kms(
+        shape: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+        status: StatusCode,
+    ) -> Self {
+        SqsError {
+            status,
+            ..Self::new(shape, code, message)
+        }
+    }
+
     pub fn invalid_attribute_value(message: impl Into<String>) -> Self {
         Self::new("InvalidAttributeValue", "InvalidAttributeValue", message)
     }

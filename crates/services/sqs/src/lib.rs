@@ -20,6 +20,7 @@ pub mod model;
 pub mod query;
 pub mod queue;
 mod service;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -129,6 +130,8 @@ pub struct Req<'a> {
     pub host: &'a str,
     /// How queue URLs are spelled.
     pub urls: &'a queue::QueueUrls,
+    /// The runtime, to call KMS (SSE-KMS); `None` where there is none (KMS is then unreachable).
+    pub rt: Option<&'a dyn Runtime>,
 }
 
 /// The SQS service.
@@ -147,6 +150,8 @@ pub struct Sqs {
     /// The running message move tasks: an index of their records (`queue::move_task`), rebuilt
     /// from them by a scan after a load.
     move_runs: Mutex<std::collections::BTreeSet<queue::RunId>>,
+    /// Plaintext SSE keys held in memory ([`sse`]).
+    keys: sse::Keys,
 }
 
 impl Default for Sqs {
@@ -175,6 +180,7 @@ impl Sqs {
             ))),
             metrics: metrics::SqsMetrics::from_env(),
             move_runs: Mutex::new(std::collections::BTreeSet::new()),
+            keys: sse::Keys::default(),
         }
     }
 
@@ -263,8 +269,8 @@ impl Sqs {
             "StartMessageMoveTask" => self.start_move_task(req, parse(input)?),
             "ListMessageMoveTasks" => self.list_move_tasks(req, parse(input)?),
             "CancelMessageMoveTask" => self.cancel_move_task(req, parse(input)?),
-            "SendMessage" => self.send_message(req, parse(input)?),
-            "SendMessageBatch" => self.send_message_batch(req, parse(input)?),
+            "SendMessage" => self.send_message(req, parse(input)?).await,
+            "SendMessageBatch" => self.send_message_batch(req, parse(input)?).await,
             "ReceiveMessage" => self.receive_message(req, parse(input)?).await,
             "DeleteMessage" => self.delete_message(req, parse(input)?),
             "DeleteMessageBatch" => self.delete_message_batch(req, parse(input)?),
@@ -276,14 +282,34 @@ impl Sqs {
         }
     }
 
-    /// Drop expired messages and deduplication entries. State is right without it (expiry is
-    /// evaluated on every request); it only frees memory. Returns how many records went.
+    /// Drop expired messages and deduplication entries, and the KMS data keys no message needs
+    /// any more (none refers to them and their longest reuse period is over). State is right
+    /// without it (expiry is evaluated on every request); it only frees memory. Returns how many
+    /// records went.
     pub fn sweep(&self) -> usize {
         let now = self.now();
         let snap = self.store.snapshot();
         let mut doomed = Vec::new();
+        let mut needed = std::collections::BTreeSet::new();
+        for (_, rec) in snap.iter() {
+            if let Some(model::BodyKey::Kms {
+                account,
+                region,
+                id,
+            }) = rec.sealed_body().map(|b| &b.key)
+            {
+                let p = Partition::new(account.clone(), region.clone());
+                needed.insert(model::data_key_key(&p, *id));
+            }
+        }
+        let key_life = sse::MAX_REUSE_SECONDS * 1000;
         for (k, rec) in snap.iter() {
             match rec {
+                Rec::DataKey(d)
+                    if d.created_ms.saturating_add(key_life) <= now && !needed.contains(k) =>
+                {
+                    doomed.push((k.clone(), None))
+                }
                 Rec::Dedup(d) if d.expires_at <= now => doomed.push((k.clone(), None)),
                 Rec::Attempt(a) if a.expires_at <= now => doomed.push((k.clone(), None)),
                 Rec::Queue(q) => {
@@ -292,7 +318,7 @@ impl Sqs {
                     };
                     let retention = queue::retention_ms(q);
                     for (mk, m) in snap.scan_prefix(&model::messages_prefix(&p, &q.name)) {
-                        if let Rec::Message(m) = m
+                        if let Some(m) = m.message()
                             && m.sent_ms.saturating_add(retention) <= now
                         {
                             doomed.push((mk.clone(), Some(m.id.clone())));
@@ -312,7 +338,8 @@ impl Sqs {
                 let still = match (t.get(k), id) {
                     (Some(Rec::Dedup(d)), None) => d.expires_at <= now,
                     (Some(Rec::Attempt(a)), None) => a.expires_at <= now,
-                    (Some(Rec::Message(m)), Some(id)) => &m.id == id,
+                    (Some(Rec::DataKey(_)), None) => true,
+                    (Some(r), Some(id)) => r.message().is_some_and(|m| &m.id == id),
                     _ => false,
                 };
                 if still && t.remove(k).is_some() {
@@ -357,6 +384,7 @@ pub async fn serve(
         ctx,
         host: &host,
         urls: &urls,
+        rt: Some(persistence),
     };
     let input = match wire {
         Wire::Json => json::decode(body),

@@ -127,7 +127,7 @@ pub fn gauges(snap: &Snapshot<Rec>, now: u64) -> Vec<(Partition, String, Gauges)
             let retention = retention_ms(q);
             let mut g = Gauges::default();
             for (_, r) in snap.scan_prefix(&model::messages_prefix(&p, &q.name)) {
-                let Rec::Message(m) = r else { continue };
+                let Some(m) = r.message() else { continue };
                 if m.sent_ms.saturating_add(retention) <= now {
                     continue;
                 }

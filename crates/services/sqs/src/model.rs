@@ -8,7 +8,9 @@
 //! - `"m", name, seq`: a message, so a queue's messages are in send order;
 //! - `"d", name, scope, dedup id`: a FIFO deduplication entry;
 //! - `"a", name, attempt id`: a FIFO receive attempt;
-//! - `"t", name, handle`: a running (or failed) message move task from this queue.
+//! - `"t", name, handle`: a running (or failed) message move task from this queue;
+//! - `"k"`: the SSE-SQS key of the account and region ([`SqsKeyRec`]);
+//! - `"g", id`: a KMS data key that sealed message bodies ([`DataKeyRec`]).
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,97 @@ pub enum Rec {
     /// A message move task that is running or failed (its schedule and failure reason); its
     /// progress is its [`MoveTask`] in the source queue's record.
     MoveRun(MoveRunRec),
+    /// A message whose body is sealed at rest (a queue with SSE-SQS or SSE-KMS): its metadata
+    /// as a [`MessageRec`] with an empty `body`, and the sealed body.
+    SealedMessage(SealedMessageRec),
+    /// The SSE-SQS key of an account and region (key `"k"`), made on first use.
+    SqsKey(SqsKeyRec),
+    /// A KMS data key (key `"g", id`): its blob, never its plaintext.
+    DataKey(DataKeyRec),
+}
+
+impl Rec {
+    /// The message of a message record, sealed or not (a sealed one's `body` is empty).
+    pub fn message(&self) -> Option<&MessageRec> {
+        match self {
+            Rec::Message(m) => Some(m),
+            Rec::SealedMessage(s) => Some(&s.message),
+            _ => None,
+        }
+    }
+
+    /// The message of a message record, to change its metadata (the sealed body stays).
+    pub fn message_mut(&mut self) -> Option<&mut MessageRec> {
+        match self {
+            Rec::Message(m) => Some(m),
+            Rec::SealedMessage(s) => Some(&mut s.message),
+            _ => None,
+        }
+    }
+
+    /// The sealed body of a message record (`None`: stored as sent, or not a message).
+    pub fn sealed_body(&self) -> Option<&SealedBody> {
+        match self {
+            Rec::SealedMessage(s) => Some(&s.body),
+            _ => None,
+        }
+    }
+}
+
+/// A message with its body sealed: `message.body` is empty, `body` holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SealedMessageRec {
+    pub message: MessageRec,
+    pub body: SealedBody,
+}
+
+/// A message body sealed with AES-256-GCM under the key `key` names, with `nonce`; the
+/// associated data is [`body_aad`] of the message id. `sealed` is the ciphertext and its tag.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SealedBody {
+    pub key: BodyKey,
+    pub nonce: [u8; 12],
+    pub sealed: Vec<u8>,
+}
+
+/// Which key sealed a body. The account and region are the key record's partition, which a
+/// message moved to another queue (a dead-letter queue, a move task's destination) keeps.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BodyKey {
+    /// SSE-SQS: the [`SqsKeyRec`] of the account and region.
+    Sqs { account: String, region: String },
+    /// SSE-KMS: the [`DataKeyRec`] `id` of the account and region.
+    Kms {
+        account: String,
+        region: String,
+        id: u64,
+    },
+}
+
+/// The associated data a body is sealed with: bound to its message, so a sealed body copied
+/// into another message's record does not open.
+pub fn body_aad(message_id: &str) -> Vec<u8> {
+    format!("snapstack sqs body {message_id}").into_bytes()
+}
+
+/// The SSE-SQS key of an account and region: 32 bytes from the OS generator. It lives in the
+/// state, as S3's SSE-S3 master key does: SSE-SQS protects what leaves through a message
+/// record, not against a reader of the whole state directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SqsKeyRec {
+    pub key: [u8; 32],
+    pub created_ms: u64,
+}
+
+/// A data key KMS generated for a queue (`GenerateDataKey` under `KmsMasterKeyId`, encryption
+/// context `aws:sqs:arn` = `queue_arn`): the blob KMS `Decrypt` opens, never the plaintext.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataKeyRec {
+    /// The ARN of the KMS key that encrypted it.
+    pub key_arn: String,
+    pub blob: Vec<u8>,
+    pub queue_arn: String,
+    pub created_ms: u64,
 }
 
 impl Record for Rec {}
@@ -179,6 +272,18 @@ pub fn move_run_key(p: &Partition, queue: &str, handle: &str) -> Key {
 
 pub fn move_runs_prefix(p: &Partition, queue: &str) -> Key {
     p.key().str("t").str(queue).build()
+}
+
+pub fn sqs_key_key(p: &Partition) -> Key {
+    p.key().str("k").build()
+}
+
+pub fn data_key_key(p: &Partition, id: u64) -> Key {
+    p.key().str("g").u64(id).build()
+}
+
+pub fn data_keys_prefix(p: &Partition) -> Key {
+    p.key().str("g").build()
 }
 
 pub fn queue_key(p: &Partition, name: &str) -> Key {

@@ -15,14 +15,14 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::model::{self, MessageRec, QueueRec, Rec};
+use super::model::{self, QueueRec, Rec};
 use super::{Out, Req, Sqs, SqsError};
 use crate::endpoint::SqsEndpointStrategy;
 use snapstack_engine::{Partition, Txn};
 
 pub use attributes::{
-    Counts, GetAttributesInput, Redrive, SetAttributesInput, attr_u64, content_dedup, counts,
-    is_fifo, redrive_of, retention_ms,
+    Counts, GetAttributesInput, Redrive, SetAttributesInput, attr_u64, attribute_or_default,
+    content_dedup, counts, is_fifo, redrive_of, retention_ms,
 };
 pub use dead_letter::ListSourcesInput;
 pub(crate) use move_task::RunId;
@@ -30,7 +30,9 @@ pub use move_task::{CancelMoveInput, DEFAULT_RATE, ListMovesInput, StartMoveInpu
 pub use permissions::{AddPermissionInput, RemovePermissionInput};
 pub use tags::{TagInput, UntagInput};
 
-use attributes::{DEFAULTS, FIFO_DEFAULTS, SETTABLE, boolean, clears, validate_attribute};
+use attributes::{
+    DEFAULTS, FIFO_DEFAULTS, SETTABLE, apply_sse, boolean, check_sse, clears, validate_attribute,
+};
 use tags::{too_many_tags, validate_tags};
 
 pub const MAX_TAGS: usize = 50;
@@ -288,6 +290,7 @@ impl Sqs {
         let key = model::queue_key(&p, &name);
         let (result, version) = self.store.write(|t| -> Result<bool, SqsError> {
             let mut attrs = BTreeMap::new();
+            check_sse(&input.attributes)?;
             for (k, v) in &input.attributes {
                 if !SETTABLE.contains(&k.as_str()) {
                     return Err(SqsError::invalid_attribute_name(k));
@@ -297,6 +300,7 @@ impl Sqs {
                     attrs.insert(k.clone(), v);
                 }
             }
+            apply_sse(&input.attributes, &mut attrs);
             if fifo_attr {
                 for (k, v) in FIFO_DEFAULTS {
                     attrs.entry(k.to_string()).or_insert_with(|| v.to_string());
@@ -502,7 +506,9 @@ pub fn sender_of(req: &Req<'_>) -> String {
 
 /// Append a message to a queue with the queue's next sequence number. `None` if the queue does
 /// not exist.
-pub fn enqueue(t: &mut Txn<'_, Rec>, p: &Partition, name: &str, m: MessageRec) -> Option<u64> {
+/// Append a message record (`Rec::Message` or `Rec::SealedMessage`) to a queue: its sequence
+/// number.
+pub fn enqueue(t: &mut Txn<'_, Rec>, p: &Partition, name: &str, m: Rec) -> Option<u64> {
     let key = model::queue_key(p, name);
     let Some(Rec::Queue(q)) = t.get(&key) else {
         return None;
@@ -511,7 +517,7 @@ pub fn enqueue(t: &mut Txn<'_, Rec>, p: &Partition, name: &str, m: MessageRec) -
     let seq = q.next_seq;
     q.next_seq += 1;
     t.insert(key, Rec::Queue(q));
-    t.insert(model::message_key(p, name, seq), Rec::Message(m));
+    t.insert(model::message_key(p, name, seq), m);
     Some(seq)
 }
 
@@ -525,6 +531,7 @@ mod tests {
             ctx,
             host: "localhost:4566",
             urls: &DYNAMIC_URLS,
+            rt: None,
         }
     }
 
@@ -617,6 +624,7 @@ mod tests {
                 ctx: &ctx,
                 host: "127.0.0.1:9999",
                 urls: &urls,
+                rt: None,
             };
             for (_, want_eu, want_us) in &cases[..3] {
                 let got = region_and_name(&r, want_eu);

@@ -68,7 +68,7 @@ impl Service for Sqs {
     /// shape of the operation, under the caller's account and region.
     fn invoke<'a>(
         &'a self,
-        _rt: &'a dyn Runtime,
+        rt: &'a dyn Runtime,
         ctx: &'a RequestContext,
         operation: &'a str,
         input: serde_json::Value,
@@ -80,6 +80,7 @@ impl Service for Sqs {
                 ctx,
                 host: &host,
                 urls: &urls,
+                rt: Some(rt),
             };
             self.handle(&req, operation, input)
                 .await

@@ -1,11 +1,15 @@
 //! A service on a manual clock for unit tests: every timer is moved, never slept through; a
 //! restart is the same records in a fresh service.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use snapstack_service::RequestContext;
+use snapstack_protocol::errors::AwsError;
+use snapstack_service::{BoxFuture, RequestContext, Runtime};
 
 use crate::{ManualClock, Req, Sqs, SqsError};
 
@@ -15,6 +19,114 @@ pub(crate) struct Env {
     pub sqs: Sqs,
     pub clock: Arc<ManualClock>,
     pub ctx: RequestContext,
+    pub kms: Arc<FakeKms>,
+}
+
+/// A KMS for unit tests: keys by id, enabled or not; a data key's blob names its key and
+/// context and carries its plaintext (this is a test double, not cryptography). Every call is
+/// counted by operation.
+#[derive(Default)]
+pub(crate) struct FakeKms {
+    /// Key id → enabled.
+    pub keys: Mutex<HashMap<String, bool>>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl FakeKms {
+    pub(crate) fn with_key(id: &str) -> FakeKms {
+        let k = FakeKms::default();
+        k.keys.lock().unwrap().insert(id.to_string(), true);
+        k
+    }
+
+    pub(crate) fn set_enabled(&self, id: &str, on: bool) {
+        self.keys.lock().unwrap().insert(id.to_string(), on);
+    }
+
+    pub(crate) fn count(&self, op: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| *c == op)
+            .count()
+    }
+
+    fn usable(&self, id: &str) -> Result<(), AwsError> {
+        match self.keys.lock().unwrap().get(id) {
+            Some(true) => Ok(()),
+            Some(false) => Err(AwsError::new(
+                "DisabledException",
+                format!("arn:aws:kms:us-east-1:000000000000:key/{id} is disabled."),
+            )),
+            None => Err(AwsError::new(
+                "NotFoundException",
+                format!("Key '{id}' does not exist"),
+            )),
+        }
+    }
+
+    fn answer(&self, op: &str, input: &Value) -> Result<Value, AwsError> {
+        self.calls.lock().unwrap().push(op.to_string());
+        let context = input["EncryptionContext"].to_string();
+        match op {
+            "GenerateDataKey" => {
+                let id = input["KeyId"].as_str().unwrap_or_default();
+                self.usable(id)?;
+                let plain: [u8; 32] = snapstack_service::envelope::random();
+                let blob = json!({"key": id, "context": context, "plain": B64.encode(plain)});
+                Ok(json!({
+                    "Plaintext": B64.encode(plain),
+                    "CiphertextBlob": B64.encode(blob.to_string()),
+                    "KeyId": format!("arn:aws:kms:us-east-1:000000000000:key/{id}"),
+                }))
+            }
+            "Decrypt" => {
+                let raw = B64
+                    .decode(input["CiphertextBlob"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                let blob: Value = serde_json::from_slice(&raw).unwrap_or_default();
+                let id = blob["key"].as_str().unwrap_or_default();
+                self.usable(id)?;
+                if blob["context"].as_str() != Some(context.as_str()) {
+                    return Err(AwsError::new("InvalidCiphertextException", ""));
+                }
+                Ok(json!({"Plaintext": blob["plain"]}))
+            }
+            _ => Err(AwsError::new("UnsupportedOperation", op)),
+        }
+    }
+}
+
+impl Runtime for FakeKms {
+    fn ensure_loaded<'a>(&'a self, _service: &'static str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    fn wait_durable<'a>(
+        &'a self,
+        _service: &'static str,
+        _version: u64,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn is_ready(&self, _service: &str) -> bool {
+        true
+    }
+
+    fn invoke<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>> {
+        Box::pin(async move {
+            assert_eq!(service, "kms");
+            self.answer(operation, &input)
+        })
+    }
 }
 
 impl Env {
@@ -28,12 +140,14 @@ impl Env {
             sqs: Sqs::with_clock(clock.clone()),
             clock,
             ctx: RequestContext::from_scope(None),
+            kms: Arc::new(FakeKms::with_key("k1")),
         }
     }
 
     /// The same records in a fresh service, as a restart's load gives them.
     pub(crate) fn restarted(&self) -> Env {
-        let env = Env::at(self.clock.0.load(Ordering::SeqCst));
+        let mut env = Env::at(self.clock.0.load(Ordering::SeqCst));
+        env.kms = self.kms.clone();
         env.sqs
             .store
             .replace(self.sqs.store.snapshot().map().clone());
@@ -50,6 +164,7 @@ impl Env {
             ctx: &self.ctx,
             host: "localhost:4566",
             urls: &crate::queue::DYNAMIC_URLS,
+            rt: Some(&*self.kms),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -47,6 +47,7 @@ impl Env {
             ctx: &self.ctx,
             host: "localhost:4566",
             urls: &super::queue::DYNAMIC_URLS,
+            rt: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -334,6 +335,7 @@ fn a_receive_that_changes_nothing_writes_nothing() {
         ctx: &env.ctx,
         host: "h",
         urls: &super::queue::DYNAMIC_URLS,
+        rt: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -548,6 +550,7 @@ fn a_stopping_server_ends_long_polls_and_a_send_wakes_them() {
             ctx: &env.ctx,
             host: "h",
             urls: &super::queue::DYNAMIC_URLS,
+            rt: None,
         };
         env.sqs
             .handle(

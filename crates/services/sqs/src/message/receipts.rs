@@ -5,7 +5,7 @@ use serde_json::json;
 use snapstack_engine::{Key, Partition, Txn};
 
 use super::{MAX_VISIBILITY_SECONDS, Receipt, batch_error, check_batch};
-use crate::model::{self, MessageRec, MsgState, Rec};
+use crate::model::{self, MsgState, Rec};
 use crate::{Out, Req, Sqs, SqsError};
 
 #[derive(Deserialize, Default, Debug)]
@@ -48,14 +48,20 @@ impl Sqs {
         p: &Partition,
         name: &str,
         handle: &str,
-    ) -> Result<Option<(Key, MessageRec)>, SqsError> {
+    ) -> Result<Option<(Key, Rec)>, SqsError> {
         let r = Receipt::decode(handle).ok_or_else(|| SqsError::receipt_invalid(handle))?;
         if r.queue != name {
             return Err(SqsError::receipt_invalid(handle));
         }
         let k = model::message_key(p, name, r.seq);
         match t.get(&k) {
-            Some(Rec::Message(m)) if m.receipt_nonce == Some(r.nonce) => Ok(Some((k, m.clone()))),
+            Some(rec)
+                if rec
+                    .message()
+                    .is_some_and(|m| m.receipt_nonce == Some(r.nonce)) =>
+            {
+                Ok(Some((k, rec.clone())))
+            }
             _ => Ok(None),
         }
     }
@@ -141,16 +147,19 @@ impl Sqs {
                 )));
             }
         };
-        let Some((k, mut m)) = Self::resolve_receipt(t, p, name, handle)? else {
+        let Some((k, mut rec)) = Self::resolve_receipt(t, p, name, handle)? else {
             return Err(SqsError::invalid_parameter(format!(
                 "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
             )));
+        };
+        let Some(m) = rec.message_mut() else {
+            return Err(SqsError::not_in_flight());
         };
         if m.state(now) != MsgState::InFlight {
             return Err(SqsError::not_in_flight());
         }
         m.visible_at = now.saturating_add(timeout.saturating_mul(1000));
-        t.insert(k, Rec::Message(m));
+        t.insert(k, rec);
         Ok(timeout == 0)
     }
 

@@ -11,6 +11,7 @@ use snapstack_engine::{Key, Partition, Txn};
 use super::{MAX_VISIBILITY_SECONDS, Receipt, check_dedup_or_group, message_json};
 use crate::model::{self, MessageRec, MsgState, Rec};
 use crate::queue::{self, attr_u64, is_fifo, retention_ms};
+use crate::sse::{self, Opened};
 use crate::{Out, Req, Sqs, SqsError};
 
 const MAX_WAIT_SECONDS: i64 = 20;
@@ -86,7 +87,9 @@ impl Sqs {
             let stopped = self.stop.notified();
             tokio::pin!(stopped);
             stopped.as_mut().enable();
-            let (msgs, v, next_due) = self.receive_once(&p, &q.name, max, visibility, attempt)?;
+            let opened = self.open_for_receive(req, &p, &q.name, attempt).await?;
+            let (msgs, v, next_due) =
+                self.receive_once(&p, &q.name, max, visibility, attempt, &opened)?;
             version = v.or(version);
             let now_instant = tokio::time::Instant::now();
             if !msgs.is_empty() || now_instant >= deadline || self.is_stopping() {
@@ -117,6 +120,38 @@ impl Sqs {
         }
     }
 
+    /// The keys of the sealed bodies a receive may return: those of the visible messages (and,
+    /// for a retried FIFO attempt, of the ones in flight).
+    async fn open_for_receive(
+        &self,
+        req: &Req<'_>,
+        p: &Partition,
+        name: &str,
+        attempt: Option<&str>,
+    ) -> Result<Opened, SqsError> {
+        let snap = self.store.snapshot();
+        let Some(Rec::Queue(q)) = snap.get(&model::queue_key(p, name)) else {
+            return Ok(Opened::new());
+        };
+        let reuse_ms = match sse::of(q) {
+            sse::Sse::Kms { reuse_ms, .. } => reuse_ms,
+            _ => sse::DEFAULT_REUSE_SECONDS * 1000,
+        };
+        let now = self.now();
+        let retention = retention_ms(q);
+        let recs = snap
+            .scan_prefix(&model::messages_prefix(p, name))
+            .map(|(_, r)| r)
+            .filter(|r| {
+                r.sealed_body().is_some()
+                    && r.message().is_some_and(|m| {
+                        m.sent_ms.saturating_add(retention) > now
+                            && (attempt.is_some() || m.state(now) == MsgState::Visible)
+                    })
+            });
+        self.open_keys(req, &snap, recs, reuse_ms).await
+    }
+
     /// One receive attempt: take up to `max` visible messages, make them invisible, and move the
     /// ones past the redrive policy's receive count to the dead-letter queue. Also answers when
     /// the next invisible message is due.
@@ -128,6 +163,7 @@ impl Sqs {
         max: usize,
         visibility: Option<u64>,
         attempt: Option<&str>,
+        opened: &Opened,
     ) -> Result<(Vec<(MessageRec, Receipt)>, Option<u64>, Option<u64>), SqsError> {
         let now = self.now();
         let qkey = model::queue_key(p, name);
@@ -147,18 +183,18 @@ impl Sqs {
                 .filter(|_| fifo)
                 .map(|a| model::attempt_key(p, name, a));
             if let Some(ak) = &attempt_key
-                && let Some(out) = Self::retry_attempt(t, p, name, ak, now, vis_ms)
+                && let Some(out) = Self::retry_attempt(t, p, name, ak, now, vis_ms, opened)
             {
                 return Ok((out, None, true));
             }
             let mut expired: Vec<Key> = Vec::new();
-            let mut chosen: Vec<(Key, MessageRec)> = Vec::new();
+            let mut chosen: Vec<(Key, Rec)> = Vec::new();
             // A FIFO group with a message in flight is blocked, wherever that message is (a
             // message returned to the queue may sit before one still in flight).
             let mut blocked: HashSet<String> = HashSet::new();
             if fifo {
                 for (_, rec) in t.scan_prefix(&model::messages_prefix(p, name)) {
-                    if let Rec::Message(m) = rec
+                    if let Some(m) = rec.message()
                         && m.state(now) == MsgState::InFlight
                         && let Some(g) = &m.group_id
                     {
@@ -178,13 +214,22 @@ impl Sqs {
                     .as_ref()
                     .is_some_and(|r| m.receive_count >= r.max_receives)
             };
-            let mut groups: Vec<(Vec<(Key, MessageRec)>, usize)> = Vec::new();
+            let mut groups: Vec<(Vec<(Key, Rec)>, usize)> = Vec::new();
             let mut group_at: HashMap<String, usize> = HashMap::new();
             let mut delivering_groups = 0;
             for (k, rec) in t.scan_prefix(&model::messages_prefix(p, name)) {
-                let Rec::Message(m) = rec else { continue };
+                let Some(m) = rec.message() else { continue };
                 if m.sent_ms.saturating_add(retention) <= now {
                     expired.push(k.clone());
+                    continue;
+                }
+                // A body whose key this receive has not opened waits for a later one; in a
+                // FIFO queue its group waits with it, so the group's order holds.
+                if m.state(now) == MsgState::Visible && !redriven(m) && !sse::can_open(rec, opened)
+                {
+                    if fifo && let Some(g) = &m.group_id {
+                        blocked.insert(g.clone());
+                    }
                     continue;
                 }
                 match m.state(now) {
@@ -210,13 +255,13 @@ impl Sqs {
                                 }
                                 *delivering += 1;
                             }
-                            list.push((k.clone(), m.clone()));
+                            list.push((k.clone(), rec.clone()));
                         }
                         None => {
                             if chosen.len() >= max {
                                 break;
                             }
-                            chosen.push((k.clone(), m.clone()));
+                            chosen.push((k.clone(), rec.clone()));
                         }
                     },
                     MsgState::InFlight | MsgState::Delayed => {
@@ -233,21 +278,26 @@ impl Sqs {
                 t.remove(k);
             }
             let mut out = Vec::new();
-            for (k, mut m) in chosen {
+            for (k, mut rec) in chosen {
                 // A message moved to the dead-letter queue does not count: the group's next
                 // one (FIFO) takes its place.
                 if out.len() >= max {
                     break;
                 }
                 if let Some(r) = &redrive
-                    && m.receive_count >= r.max_receives
+                    && rec
+                        .message()
+                        .is_some_and(|m| m.receive_count >= r.max_receives)
                 {
                     let (tp, tn) = &r.target;
-                    let mut moved = m.clone();
-                    moved.dead_letter_source = Some(queue::arn(p, name));
-                    moved.in_flight = false;
-                    moved.visible_at = now;
-                    moved.receipt_nonce = None;
+                    // A sealed body moves as it is (its record names its key).
+                    let mut moved = rec.clone();
+                    if let Some(m) = moved.message_mut() {
+                        m.dead_letter_source = Some(queue::arn(p, name));
+                        m.in_flight = false;
+                        m.visible_at = now;
+                        m.receipt_nonce = None;
+                    }
                     if queue::enqueue(t, tp, tn, moved).is_some() {
                         t.remove(&k);
                         changed = true;
@@ -255,6 +305,10 @@ impl Sqs {
                         continue;
                     }
                 }
+                let Some(body) = sse::body_of(&rec, opened) else {
+                    continue;
+                };
+                let Some(m) = rec.message_mut() else { continue };
                 let nonce = self.next_nonce();
                 m.receive_count = m.receive_count.saturating_add(1);
                 m.first_receive_ms.get_or_insert(now);
@@ -265,10 +319,12 @@ impl Sqs {
                     Some([.., snapstack_engine::Part::U64(seq)]) => *seq,
                     _ => continue,
                 };
-                t.insert(k, Rec::Message(m.clone()));
+                let mut shown = m.clone();
+                shown.body = body;
+                t.insert(k, rec);
                 changed = true;
                 out.push((
-                    m,
+                    shown,
                     Receipt {
                         queue: name.to_string(),
                         seq,
@@ -309,6 +365,7 @@ impl Sqs {
         ak: &Key,
         now: u64,
         vis_ms: u64,
+        opened: &Opened,
     ) -> Option<Vec<(MessageRec, Receipt)>> {
         let Some(Rec::Attempt(a)) = t.get(ak) else {
             return None;
@@ -319,24 +376,27 @@ impl Sqs {
         }
         let mut same = Vec::with_capacity(a.entries.len());
         for &(seq, nonce, visible_at) in &a.entries {
-            match t.get(&model::message_key(p, name, seq)) {
-                Some(Rec::Message(m))
-                    if m.receipt_nonce == Some(nonce) && m.visible_at == visible_at =>
-                {
-                    same.push((seq, nonce, m.clone()));
+            let rec = t.get(&model::message_key(p, name, seq))?;
+            match rec.message() {
+                Some(m) if m.receipt_nonce == Some(nonce) && m.visible_at == visible_at => {
+                    let body = sse::body_of(rec, opened)?;
+                    same.push((seq, nonce, rec.clone(), body));
                 }
                 _ => return None,
             }
         }
         let mut out = Vec::with_capacity(same.len());
         let mut entries = Vec::with_capacity(same.len());
-        for (seq, nonce, mut m) in same {
+        for (seq, nonce, mut rec, body) in same {
+            let Some(m) = rec.message_mut() else { continue };
             m.visible_at = now.saturating_add(vis_ms);
             m.in_flight = true;
             entries.push((seq, nonce, m.visible_at));
-            t.insert(model::message_key(p, name, seq), Rec::Message(m.clone()));
+            let mut shown = m.clone();
+            shown.body = body;
+            t.insert(model::message_key(p, name, seq), rec);
             out.push((
-                m,
+                shown,
                 Receipt {
                     queue: name.to_string(),
                     seq,

@@ -15,6 +15,7 @@ use super::{
 use crate::md5;
 use crate::model::{self, DedupRec, MessageRec, QueueRec, Rec};
 use crate::queue::{self, attr_u64, content_dedup, is_fifo};
+use crate::sse::Sealer;
 use crate::{Out, Req, Sqs, SqsError};
 
 /// The largest total payload of a batch.
@@ -51,9 +52,10 @@ pub struct SendBatchInput {
     entries: Vec<SendEntry>,
 }
 
-/// A message ready to be stored, and what a send answers.
+/// A message ready to be stored (its body sealed if the queue has SSE), and what a send
+/// answers.
 struct Prepared {
-    msg: MessageRec,
+    rec: Rec,
     size: usize,
     dedup: Option<(String, String)>,
 }
@@ -66,6 +68,7 @@ impl Sqs {
         q: &QueueRec,
         e: &SendEntry,
         now: u64,
+        sealer: &Sealer,
     ) -> Result<Prepared, SqsError> {
         let body = e
             .message_body
@@ -155,7 +158,11 @@ impl Sqs {
             dedup_id: dedup.as_ref().map(|(_, id)| id.clone()),
             dead_letter_source: None,
         };
-        Ok(Prepared { msg, size, dedup })
+        Ok(Prepared {
+            rec: sealer.seal(msg),
+            size,
+            dedup,
+        })
     }
 
     /// Store a prepared message (or find its duplicate) and answer the send's result fields.
@@ -166,6 +173,7 @@ impl Sqs {
         fifo: bool,
         prep: Prepared,
         now: u64,
+        sealer: &Sealer,
     ) -> Result<(Map<String, Value>, bool), SqsError> {
         let mut out = Map::new();
         if let Some((scope, id)) = &prep.dedup {
@@ -185,7 +193,9 @@ impl Sqs {
                 return Ok((out, false));
             }
         }
-        let m = &prep.msg;
+        let Some(m) = prep.rec.message() else {
+            return Err(SqsError::internal("a prepared message is not a message"));
+        };
         out.insert("MessageId".into(), json!(m.id));
         out.insert("MD5OfMessageBody".into(), json!(m.md5_body));
         if let Some(x) = &m.md5_attributes {
@@ -202,7 +212,8 @@ impl Sqs {
             md5_attributes: m.md5_attributes.clone(),
             md5_system_attributes: m.md5_system_attributes.clone(),
         };
-        let seq = queue::enqueue(t, p, name, prep.msg).ok_or_else(SqsError::no_queue)?;
+        sealer.install(t);
+        let seq = queue::enqueue(t, p, name, prep.rec).ok_or_else(SqsError::no_queue)?;
         if fifo {
             out.insert("SequenceNumber".into(), json!(sequence_number(seq)));
         }
@@ -215,15 +226,20 @@ impl Sqs {
         Ok((out, true))
     }
 
-    pub(crate) fn send_message(&self, req: &Req<'_>, input: SendInput) -> Result<Out, SqsError> {
+    pub(crate) async fn send_message(
+        &self,
+        req: &Req<'_>,
+        input: SendInput,
+    ) -> Result<Out, SqsError> {
         let (p, q) = self.queue_at(req, input.queue_url.as_deref())?;
+        let sealer = self.sealer(req, &p, &q).await?;
         let now = self.now();
-        let prep = self.prepare(req, &q, &input.entry, now)?;
+        let prep = self.prepare(req, &q, &input.entry, now, &sealer)?;
         let size = prep.size;
         let fifo = is_fifo(&q);
         let (r, version) = self
             .store
-            .write(|t| Self::store_prepared(t, &p, &q.name, fifo, prep, now));
+            .write(|t| Self::store_prepared(t, &p, &q.name, fifo, prep, now, &sealer));
         let (out, stored) = r?;
         if stored {
             self.wake(&p, &q.name);
@@ -234,13 +250,14 @@ impl Sqs {
         Ok(Out::write(Value::Object(out), stored.then_some(version)))
     }
 
-    pub(crate) fn send_message_batch(
+    pub(crate) async fn send_message_batch(
         &self,
         req: &Req<'_>,
         input: SendBatchInput,
     ) -> Result<Out, SqsError> {
         let (p, q) = self.queue_at(req, input.queue_url.as_deref())?;
         check_batch(input.entries.iter().map(|e| e.id.as_deref()))?;
+        let sealer = self.sealer(req, &p, &q).await?;
         let now = self.now();
         let fifo = is_fifo(&q);
         let mut prepared = Vec::new();
@@ -249,7 +266,7 @@ impl Sqs {
         let mut sizes = StatSet::default();
         for e in &input.entries {
             let id = e.id.clone().unwrap_or_default();
-            match self.prepare(req, &q, e, now) {
+            match self.prepare(req, &q, e, now, &sealer) {
                 Ok(pr) => {
                     total += pr.size;
                     sizes.add(pr.size as f64);
@@ -267,7 +284,8 @@ impl Sqs {
                 let mut ok = Vec::new();
                 let mut any = false;
                 for (id, pr) in prepared {
-                    let (mut out, stored) = Self::store_prepared(t, &p, &q.name, fifo, pr, now)?;
+                    let (mut out, stored) =
+                        Self::store_prepared(t, &p, &q.name, fifo, pr, now, &sealer)?;
                     any |= stored;
                     out.insert("Id".into(), json!(id));
                     ok.push(Value::Object(out));

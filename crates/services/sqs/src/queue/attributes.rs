@@ -55,7 +55,53 @@ pub(super) const SETTABLE: &[&str] = &[
 /// redrive policy or redrive allow policy clears it, and GetQueueAttributes then leaves it out
 /// as SQS does (Terraform waits for the attribute to be absent when it deletes one).
 pub(super) fn clears(name: &str, value: &str) -> bool {
-    value.is_empty() && matches!(name, "Policy" | "RedrivePolicy" | "RedriveAllowPolicy")
+    value.is_empty()
+        && matches!(
+            name,
+            "Policy" | "RedrivePolicy" | "RedriveAllowPolicy" | "KmsMasterKeyId"
+        )
+}
+
+/// Whether a request's attributes ask for SSE-SQS and SSE-KMS at once (an error in AWS).
+pub(super) fn check_sse(given: &BTreeMap<String, String>) -> Result<(), SqsError> {
+    let sqs = given
+        .get("SqsManagedSseEnabled")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let kms = given
+        .get("KmsMasterKeyId")
+        .is_some_and(|v| !v.trim().is_empty());
+    if sqs && kms {
+        return Err(SqsError::two_kinds_of_sse());
+    }
+    Ok(())
+}
+
+/// One kind of SSE at a time: a KMS key given switches SSE-SQS off, SSE-SQS switched on drops
+/// the KMS key (its reuse period with it).
+pub(super) fn apply_sse(given: &BTreeMap<String, String>, attrs: &mut BTreeMap<String, String>) {
+    if given
+        .get("KmsMasterKeyId")
+        .is_some_and(|v| !v.trim().is_empty())
+    {
+        attrs.insert("SqsManagedSseEnabled".into(), "false".into());
+    }
+    if given
+        .get("SqsManagedSseEnabled")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    {
+        attrs.remove("KmsMasterKeyId");
+        attrs.remove("KmsDataKeyReusePeriodSeconds");
+    }
+}
+
+/// An attribute a queue stores, or its default.
+pub fn attribute_or_default(q: &QueueRec, name: &str) -> Option<String> {
+    q.attributes.get(name).cloned().or_else(|| {
+        DEFAULTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    })
 }
 
 /// Attributes computed when asked for.
@@ -246,6 +292,12 @@ fn attribute_value(q: &QueueRec, p: &Partition, counts: Counts, name: &str) -> O
         "CreatedTimestamp" => Some((q.created_ms / 1000).to_string()),
         "LastModifiedTimestamp" => Some((q.modified_ms / 1000).to_string()),
         "QueueArn" => Some(arn(p, &q.name)),
+        // A queue with a KMS key reuses its data keys for AWS's default period unless told.
+        "KmsDataKeyReusePeriodSeconds" => q.attributes.get(name).cloned().or_else(|| {
+            q.attributes
+                .contains_key("KmsMasterKeyId")
+                .then(|| crate::sse::DEFAULT_REUSE_SECONDS.to_string())
+        }),
         _ => {
             if let Some(v) = q.attributes.get(name) {
                 return Some(v.clone());
@@ -327,10 +379,7 @@ impl Sqs {
         let now = self.now();
         let c = counts(
             snap.scan_prefix(&model::messages_prefix(&p, &q.name))
-                .filter_map(|(_, r)| match r {
-                    Rec::Message(m) => Some(m),
-                    _ => None,
-                }),
+                .filter_map(|(_, r)| r.message()),
             retention_ms(&q),
             now,
         );
@@ -364,6 +413,7 @@ impl Sqs {
             };
             let mut q = q.clone();
             let fifo = is_fifo(&q);
+            check_sse(&input.attributes)?;
             for (k, v) in &input.attributes {
                 if !SETTABLE.contains(&k.as_str()) {
                     return Err(SqsError::invalid_attribute_name(k));
@@ -383,6 +433,7 @@ impl Sqs {
                     q.attributes.insert(k.clone(), v);
                 }
             }
+            apply_sse(&input.attributes, &mut q.attributes);
             q.modified_ms = now;
             t.insert(key.clone(), Rec::Queue(q));
             Ok(())

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use snapstack_engine::{Partition, Txn};
 
 use super::{enqueue, parse_arn, redrive_of, retention_ms};
-use crate::model::{self, MessageRec, MoveRunRec, MoveTask, Rec};
+use crate::model::{self, MoveRunRec, MoveTask, Rec};
 use crate::{Out, Req, Sqs, SqsError};
 
 /// How many finished tasks a queue keeps listing (ListMessageMoveTasks shows the latest 10).
@@ -128,7 +128,7 @@ impl Sqs {
             let to_move = t
                 .scan_prefix(&model::messages_prefix(&sp, &sname))
                 .filter(|(_, r)| {
-                    matches!(r, Rec::Message(m) if m.sent_ms.saturating_add(retention) > now)
+                    r.message().is_some_and(|m| m.sent_ms.saturating_add(retention) > now)
                 })
                 .count() as u64;
             let task = MoveTask {
@@ -392,23 +392,22 @@ fn step(t: &mut Txn<'_, Rec>, p: &Partition, queue: &str, handle: &str, now: u64
     let dest = task.destination_arn.as_deref().and_then(parse_arn);
     let retention = retention_ms(&q);
     // The messages available now (not in flight, not expired), oldest first.
-    let batch: Vec<(snapstack_engine::Key, MessageRec)> = t
+    // Sealed bodies move as they are: the key that sealed them is named in the record.
+    let batch: Vec<(snapstack_engine::Key, Rec)> = t
         .scan_prefix(&model::messages_prefix(p, queue))
-        .filter_map(|(k, r)| match r {
-            Rec::Message(m)
-                if m.sent_ms.saturating_add(retention) > now
-                    && !(m.in_flight && m.visible_at > now) =>
-            {
-                Some((k.clone(), m.clone()))
-            }
-            _ => None,
+        .filter(|(_, r)| {
+            r.message().is_some_and(|m| {
+                m.sent_ms.saturating_add(retention) > now && !(m.in_flight && m.visible_at > now)
+            })
         })
+        .map(|(k, r)| (k.clone(), r.clone()))
         .take(due as usize)
         .collect();
     let mut woken = Vec::new();
     let mut moved = 0;
     let mut failure = None;
-    for (k, mut m) in batch {
+    for (k, mut rec) in batch {
+        let Some(m) = rec.message_mut() else { continue };
         let target = match &dest {
             Some(d) => Some(d.clone()),
             None => m.dead_letter_source.as_deref().and_then(parse_arn),
@@ -426,7 +425,7 @@ fn step(t: &mut Txn<'_, Rec>, p: &Partition, queue: &str, handle: &str, now: u64
         m.first_receive_ms = None;
         // The source queue's record may be the one enqueue updates (a task whose destination
         // is its own source): write ours back first, re-read it after.
-        if enqueue(t, &tp, &tn, m).is_none() {
+        if enqueue(t, &tp, &tn, rec).is_none() {
             failure = Some(NO_DESTINATION);
             break;
         }
@@ -446,7 +445,10 @@ fn step(t: &mut Txn<'_, Rec>, p: &Partition, queue: &str, handle: &str, now: u64
     task.moved += moved;
     let left = t
         .scan_prefix(&model::messages_prefix(p, queue))
-        .any(|(_, r)| matches!(r, Rec::Message(m) if m.sent_ms.saturating_add(retention) > now));
+        .any(|(_, r)| {
+            r.message()
+                .is_some_and(|m| m.sent_ms.saturating_add(retention) > now)
+        });
     let running = if let Some(reason) = failure {
         task.status = "FAILED".into();
         run.failure_reason = Some(reason.to_string());
