@@ -1,6 +1,7 @@
 //! SQS figures, printed as a table: SendMessage, and ReceiveMessage + DeleteMessage, with N
-//! clients over keep-alive HTTP in the JSON protocol (ops/s, p50, p99, max), the same sends
-//! under ON_REQUEST durability, and the long-poll wake-up latency (a receiver waits, a message
+//! clients over keep-alive HTTP in the JSON protocol (ops/s, p50, p99, max), for a queue without
+//! SSE, one with SSE-SQS (the default) and one with SSE-KMS (a KMS key made through KMS, data
+//! keys reused for the default 300 s); the same sends under ON_REQUEST durability, and the long-poll wake-up latency (a receiver waits, a message
 //! is sent: time from the send's start to the receiver's answer).
 //!
 //! `cargo bench --bench sqs` (env: `SNAPSTACK_BENCH_CONNECTIONS` (8), `SNAPSTACK_BENCH_SECONDS`
@@ -42,8 +43,14 @@ impl Client {
 
     /// One JSON-protocol call; returns the status (the body is in `self.buf`).
     async fn call(&mut self, op: &str, body: &str) -> u16 {
+        self.call_service("sqs", &format!("AmazonSQS.{op}"), "1.0", body)
+            .await
+    }
+
+    /// One JSON-protocol call of any service (its signing name, target, JSON version).
+    async fn call_service(&mut self, service: &str, target: &str, json: &str, body: &str) -> u16 {
         let req = format!(
-            "POST / HTTP/1.1\r\nHost: bench\r\nX-Amz-Target: AmazonSQS.{op}\r\nContent-Type: application/x-amz-json-1.0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST / HTTP/1.1\r\nHost: bench\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-{json}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         snapstack::server::bench::round_trip(
@@ -219,17 +226,44 @@ fn main() {
         let volume = tempfile::tempdir().expect("temp dir");
         let addr = serve(SaveStrategy::Manual, volume.path()).await;
         let mut c = Client::connect(&addr).await;
-        assert_eq!(c.call("CreateQueue", r#"{"QueueName":"bench"}"#).await, 200);
+        assert_eq!(
+            c.call_service(
+                "kms",
+                "TrentService.CreateKey",
+                "1.1",
+                r#"{"Description":"bench"}"#
+            )
+            .await,
+            200
+        );
+        let key = c.json()["KeyMetadata"]["KeyId"]
+            .as_str()
+            .expect("key id")
+            .to_string();
+        let kinds = [
+            ("no SSE", "bench-plain", r#"{"SqsManagedSseEnabled":"false"}"#.to_string()),
+            ("SSE-SQS", "bench-sqs", "{}".to_string()),
+            (
+                "SSE-KMS",
+                "bench-kms",
+                serde_json::json!({"KmsMasterKeyId": key}).to_string(),
+            ),
+        ];
+        for (kind, name, attributes) in kinds {
+        let create = format!(r#"{{"QueueName":"{name}","Attributes":{attributes}}}"#);
+        assert_eq!(c.call("CreateQueue", &create).await, 200);
         let url = c.json()["QueueUrl"].as_str().expect("url").to_string();
 
         let (h, ops, took, errors) = sends(&addr, &url, conns, secs).await;
         rows.push((
-            format!("SendMessage (~120 B), {conns} connections"),
+            format!("SendMessage (~120 B), {kind}, {conns} connections"),
             row(&h, ops, took, errors),
         ));
         let (hr, hd, ops, took, errors) = consume(&addr, &url, conns, secs).await;
         rows.push((
-            format!("ReceiveMessage + DeleteMessage, {conns} connections (messages consumed)"),
+            format!(
+                "ReceiveMessage + DeleteMessage, {kind}, {conns} connections (messages consumed)"
+            ),
             format!(
                 "{:.0} messages/s; ReceiveMessage p50 {} µs, p99 {} µs, max {} µs; DeleteMessage p50 {} µs, p99 {} µs, max {} µs; {errors} errors",
                 ops as f64 / took.as_secs_f64(),
@@ -241,6 +275,7 @@ fn main() {
                 hd.max()
             ),
         ));
+        }
         assert_eq!(c.call("CreateQueue", r#"{"QueueName":"wake"}"#).await, 200);
         let wake = c.json()["QueueUrl"].as_str().expect("url").to_string();
         let (h, misses) = wakeups(&addr, &wake, rounds).await;

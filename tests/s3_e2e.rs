@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, tempdir};
+use common::{Server, files_containing, tempdir};
 
 fn dir_bytes(dir: &Path) -> u64 {
     let mut total = 0;
@@ -145,28 +145,6 @@ fn a_copied_body_is_stored_once() {
         after_four - after_three
     );
     server.s3(&["check", "dedup", "four", "4000000", "42"]);
-}
-
-/// Whether `needle` occurs in any file under `dir`: the files that hold it.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                found.push(p.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 /// Issue 17: bodies are encrypted at rest. Objects written with SSE-S3, SSE-KMS (a customer

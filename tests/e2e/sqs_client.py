@@ -16,6 +16,12 @@ Usage: sqs_client.py ENDPOINT [--query] COMMAND [ARGS]...
                             other strategies' URLs
   prepare STATE             before a restart: messages in flight, delayed, held, bound for a DLQ
   check STATE               after the restart: every timer honoured, old receipt handles work
+  sse-write                 queues with SSE-KMS (a customer managed key, alias/aws/sqs), SSE-SQS
+                            and none, each holding messages with the at-rest marker in the body
+  sse-read                  after a restart: every body back, with the plaintext's MD5
+  sse-kms-off               (after a restart, so nothing is held in memory) DisableKey: sends
+                            and receives on the SSE-KMS queue fail with KMS.DisabledException,
+                            the others work; EnableKey: they work again
 """
 
 import copy
@@ -791,9 +797,126 @@ def urls(strategy, host):
     print("urls ok", strategy, u_us, u_eu)
 
 
+# Must never appear in the state directory for an SSE queue (tests/sqs_e2e.rs scans for it).
+SSE_MARKER = "SNAPSTACK-SQS-AT-REST-MARKER-5eed"
+# queue -> attributes; the plain queue's bodies are stored as sent (and carry no marker).
+SSE_QUEUES = {
+    "sse-kms": None,  # the customer managed key alias/sqs-at-rest, filled in by sse_key()
+    "sse-kms-aws": {"KmsMasterKeyId": "alias/aws/sqs", "KmsDataKeyReusePeriodSeconds": "60"},
+    "sse-sqs": {"SqsManagedSseEnabled": "true"},
+    "sse-default": {},
+    "sse-off.fifo": {"FifoQueue": "true", "SqsManagedSseEnabled": "false",
+                     "ContentBasedDeduplication": "true"},
+}
+
+
+def sse_kms():
+    return boto3.client("kms", endpoint_url=ENDPOINT, aws_access_key_id="test",
+                        aws_secret_access_key="secret", region_name="us-east-1", config=CFG)
+
+
+def sse_key():
+    k = sse_kms()
+    try:
+        return k.describe_key(KeyId="alias/sqs-at-rest")["KeyMetadata"]["KeyId"]
+    except ClientError:
+        key_id = k.create_key(Description="sqs at rest")["KeyMetadata"]["KeyId"]
+        k.create_alias(AliasName="alias/sqs-at-rest", TargetKeyId=key_id)
+        return key_id
+
+
+def sse_attrs(name):
+    a = SSE_QUEUES[name]
+    return {"KmsMasterKeyId": "alias/sqs-at-rest"} if a is None else a
+
+
+def sse_body(name, i):
+    if name.startswith("sse-off"):
+        # The control: stored as sent, so the scan must find it.
+        return f"SNAPSTACK-SQS-PLAIN-CONTROL {i}"
+    return f"{SSE_MARKER} {name} {i}"
+
+
+def sse_write():
+    c = sqs()
+    sse_key()
+    e = expect_error("InvalidAttributeName", c.create_queue, QueueName="sse-both",
+                     Attributes={"SqsManagedSseEnabled": "true", "KmsMasterKeyId": "alias/aws/sqs"})
+    check("one type of server-side encryption" in str(e), e)
+    for name in SSE_QUEUES:
+        url = c.create_queue(QueueName=name, Attributes=sse_attrs(name))["QueueUrl"]
+        a = attrs(c, url)
+        kms = "KmsMasterKeyId" in sse_attrs(name)
+        check(a.get("SqsManagedSseEnabled") == ("false" if kms or "off" in name else "true"), a)
+        if kms:
+            check(a["KmsMasterKeyId"] == sse_attrs(name)["KmsMasterKeyId"], a)
+            check(a["KmsDataKeyReusePeriodSeconds"] in ("300", "60"), a)
+        extra = {"MessageGroupId": "g"} if name.endswith(".fifo") else {}
+        r = c.send_message(QueueUrl=url, MessageBody=sse_body(name, 0),
+                           MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}},
+                           **extra)
+        check(r["MD5OfMessageBody"] == md5(sse_body(name, 0)), r)
+        entries = [dict(Id=str(i), MessageBody=sse_body(name, i), **extra) for i in (1, 2)]
+        r = c.send_message_batch(QueueUrl=url, Entries=entries)
+        check(len(r["Successful"]) == 2, r)
+    # alias/aws/sqs is the AWS managed key KMS made on first use.
+    meta = sse_kms().describe_key(KeyId="alias/aws/sqs")["KeyMetadata"]
+    check(meta["KeyManager"] == "AWS", meta)
+    print("sse-write ok")
+
+
+def sse_read():
+    c = sqs()
+    for name in SSE_QUEUES:
+        url = c.get_queue_url(QueueName=name)["QueueUrl"]
+        got = recv(c, url)
+        want = sorted(sse_body(name, i) for i in range(3))
+        check(sorted(m["Body"] for m in got) == want, (name, got))
+        for m in got:
+            check(m["MD5OfBody"] == md5(m["Body"]), m)
+        # Back to visible for the next reader.
+        c.change_message_visibility_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(got)])
+    print("sse-read ok")
+
+
+def sse_kms_off():
+    c = sqs()
+    k = sse_kms()
+    key_id = sse_key()
+    url = c.get_queue_url(QueueName="sse-kms")["QueueUrl"]
+    k.disable_key(KeyId=key_id)
+    try:
+        expect_error("KMS.DisabledException", c.receive_message, QueueUrl=url)
+        expect_error("KMS.DisabledException", c.send_message, QueueUrl=url, MessageBody="x")
+        expect_error("KMS.DisabledException", c.send_message_batch, QueueUrl=url,
+                     Entries=[{"Id": "a", "MessageBody": "x"}])
+        check(attrs(c, url)["ApproximateNumberOfMessages"] == "3", "nothing changed")
+        # The other queues do not use that key.
+        for name in ("sse-sqs", "sse-kms-aws"):
+            u = c.get_queue_url(QueueName=name)["QueueUrl"]
+            got = recv(c, u)
+            check(len(got) == 3, (name, got))
+            c.change_message_visibility_batch(QueueUrl=u, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(got)])
+    finally:
+        k.enable_key(KeyId=key_id)
+    got = recv(c, url)
+    check(sorted(m["Body"] for m in got) == sorted(sse_body("sse-kms", i) for i in range(3)), got)
+    c.change_message_visibility_batch(QueueUrl=url, Entries=[
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+        for i, m in enumerate(got)])
+    print("sse-kms-off ok")
+
+
 import urllib.parse  # noqa: E402
 
 COMMANDS = {
+    "sse-write": (sse_write, 0),
+    "sse-read": (sse_read, 0),
+    "sse-kms-off": (sse_kms_off, 0),
     "suite": (suite, 0),
     "fifo": (fifo, 0),
     "longpoll": (longpoll, 0),

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 use snapstack_protocol::errors::AwsError;
 use snapstack_protocol::http::StatusCode;
+use snapstack_service::kms;
 
 use crate::body::{base64, unbase64};
 use crate::model::{S3Record, SealKey, Sealed, WrappedKey, keys};
@@ -76,7 +77,7 @@ pub(crate) fn object_arn(bucket: &str, key: &str) -> String {
 
 /// A KMS error as S3 answers it: `KMS.<code>` with KMS's message, a 400 (AccessDenied a 403).
 pub(crate) fn kms_error(e: AwsError) -> S3Error {
-    let code = e.code.rsplit('#').next().unwrap_or(&e.code).to_string();
+    let code = kms::name(&e).to_string();
     if code == "AccessDeniedException" {
         return S3Error::new(StatusCode::FORBIDDEN, "AccessDenied", e.message);
     }
@@ -114,23 +115,48 @@ fn context_json(context: &[(String, String)]) -> Value {
     )
 }
 
-fn key32(v: Option<&Value>) -> S3Result<[u8; 32]> {
-    v.and_then(Value::as_str)
-        .and_then(unbase64)
-        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-        .ok_or_else(|| S3Error::internal("KMS returned no 256-bit data key"))
+/// The runtime a request reaches KMS through.
+fn runtime<'a>(r: &Req<'a>) -> S3Result<&'a dyn snapstack_service::Runtime> {
+    r.rt.ok_or_else(|| {
+        S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "KMS.NotFoundException",
+            "KMS is not reachable from this request",
+        )
+    })
 }
 
 impl S3 {
     async fn kms(&self, r: &Req<'_>, op: &str, input: Value) -> S3Result<Value> {
-        let rt = r.rt.ok_or_else(|| {
-            S3Error::new(
-                StatusCode::BAD_REQUEST,
-                "KMS.NotFoundException",
-                "KMS is not reachable from this request",
-            )
-        })?;
-        rt.invoke(r.ctx, "kms", op, input).await.map_err(kms_error)
+        runtime(r)?
+            .invoke(r.ctx, "kms", op, input)
+            .await
+            .map_err(kms_error)
+    }
+
+    /// A data key's plaintext through KMS `Decrypt`.
+    async fn kms_decrypt(
+        &self,
+        r: &Req<'_>,
+        key_id: &str,
+        blob: &[u8],
+        context: &[(String, String)],
+    ) -> S3Result<[u8; 32]> {
+        kms::decrypt_data_key(runtime(r)?, r.ctx, Some(key_id), blob, context)
+            .await
+            .map_err(kms_error)
+    }
+
+    /// A new data key from KMS `GenerateDataKey`.
+    async fn kms_data_key(
+        &self,
+        r: &Req<'_>,
+        key_id: &str,
+        context: &[(String, String)],
+    ) -> S3Result<kms::DataKey> {
+        kms::generate_data_key(runtime(r)?, r.ctx, key_id, context)
+            .await
+            .map_err(kms_error)
     }
 
     /// S3's master key of the account and region, made (from the OS generator) on first use.
@@ -168,14 +194,7 @@ impl S3 {
         if cached && let Some(k) = self.bucket_keys.get(blob) {
             return Ok(k);
         }
-        let out = self
-            .kms(
-                r,
-                "Decrypt",
-                json!({"CiphertextBlob": base64(blob), "KeyId": key_id, "EncryptionContext": context_json(context)}),
-            )
-            .await?;
-        let k = key32(out.get("Plaintext"))?;
+        let k = self.kms_decrypt(r, key_id, blob, context).await?;
         self.bucket_keys.put(blob, k);
         Ok(k)
     }
@@ -198,19 +217,8 @@ impl S3 {
             return Ok((blob, context, plain));
         }
         let context = vec![("aws:s3:arn".to_string(), format!("arn:aws:s3:::{bucket}"))];
-        let out = self
-            .kms(
-                r,
-                "GenerateDataKey",
-                json!({"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": context_json(&context)}),
-            )
-            .await?;
-        let plain = key32(out.get("Plaintext"))?;
-        let blob = out
-            .get("CiphertextBlob")
-            .and_then(Value::as_str)
-            .and_then(unbase64)
-            .ok_or_else(|| S3Error::internal("KMS returned no ciphertext blob"))?;
+        let dk = self.kms_data_key(r, key_id, &context).await?;
+        let (plain, blob) = (dk.plaintext, dk.blob);
         let record = SealKey::Bucket {
             key_id: key_id.to_string(),
             blob: blob.clone(),
@@ -309,29 +317,12 @@ impl S3 {
             context,
         } = plan
         {
-            let out = self
-                .kms(
-                    r,
-                    "GenerateDataKey",
-                    json!({"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": context_json(context)}),
-                )
-                .await?;
-            let plain = key32(out.get("Plaintext"))?;
-            let blob = out
-                .get("CiphertextBlob")
-                .and_then(Value::as_str)
-                .and_then(unbase64)
-                .ok_or_else(|| S3Error::internal("KMS returned no ciphertext blob"))?;
-            let key_id = out
-                .get("KeyId")
-                .and_then(Value::as_str)
-                .unwrap_or(key_id)
-                .to_string();
+            let dk = self.kms_data_key(r, key_id, context).await?;
             return Ok((
-                plain,
+                dk.plaintext,
                 WrappedKey::Kms {
-                    key_id,
-                    blob,
+                    key_id: dk.key_arn,
+                    blob: dk.blob,
                     context: context.clone(),
                 },
             ));
@@ -436,16 +427,7 @@ impl S3 {
                 key_id,
                 blob,
                 context,
-            } => {
-                let out = self
-                    .kms(
-                        r,
-                        "Decrypt",
-                        json!({"CiphertextBlob": base64(blob), "KeyId": key_id, "EncryptionContext": context_json(context)}),
-                    )
-                    .await?;
-                key32(out.get("Plaintext"))
-            }
+            } => self.kms_decrypt(r, key_id, blob, context).await,
             WrappedKey::BucketKey {
                 key_id,
                 blob,

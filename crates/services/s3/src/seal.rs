@@ -9,8 +9,9 @@
 //! segment that ends up last is wrong. A read decrypts only the segments its range touches.
 //!
 //! Data keys are random (32 bytes from the OS generator) and are kept wrapped (AES-256-GCM with a
-//! random 12-byte nonce) by a key that is not stored beside them (`keyring.rs`). All primitives
-//! are RustCrypto's `aes-gcm`; nothing here is hand-written cryptography.
+//! random 12-byte nonce, `snapstack_service::envelope`, shared with SQS) by a key that is not
+//! stored beside them (`keyring.rs`). All primitives are RustCrypto's `aes-gcm`; nothing here is
+//! hand-written cryptography.
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
@@ -34,15 +35,7 @@ pub struct Run {
     pub prefix: [u8; PREFIX],
 }
 
-/// `n` random bytes from the operating system's generator.
-pub fn random<const N: usize>() -> [u8; N] {
-    let mut out = [0u8; N];
-    if getrandom::fill(&mut out).is_err() {
-        // The OS generator does not fail on supported systems; never hand out zeros.
-        panic!("the operating system's random number generator failed");
-    }
-    out
-}
+pub use snapstack_service::envelope::{random, unwrap, wrap};
 
 /// The number of segments of a run of `plain` bytes.
 pub fn segments(plain: u64, segment: u32) -> u64 {
@@ -112,33 +105,6 @@ impl DataKey {
             )
             .ok()
     }
-}
-
-/// Wrap a data key under `wrapping` (AES-256-GCM, random nonce, `aad` bound): the nonce and the
-/// ciphertext with its tag.
-pub fn wrap(wrapping: &[u8; 32], aad: &[u8], key: &[u8; 32]) -> ([u8; 12], Vec<u8>) {
-    let n: [u8; 12] = random();
-    let sealed = Aes256Gcm::new(&aes_gcm::Key::<Aes256Gcm>::from(*wrapping))
-        .encrypt(&Nonce::<Aes256Gcm>::from(n), Payload { msg: key, aad })
-        .unwrap_or_default();
-    (n, sealed)
-}
-
-/// Unwrap a data key; `None` when the wrapping key or the associated data is not the one it was
-/// wrapped with, or the bytes were changed.
-pub fn unwrap(
-    wrapping: &[u8; 32],
-    aad: &[u8],
-    nonce: &[u8; 12],
-    wrapped: &[u8],
-) -> Option<[u8; 32]> {
-    let plain = Aes256Gcm::new(&aes_gcm::Key::<Aes256Gcm>::from(*wrapping))
-        .decrypt(
-            &Nonce::<Aes256Gcm>::from(*nonce),
-            Payload { msg: wrapped, aad },
-        )
-        .ok()?;
-    plain.try_into().ok()
 }
 
 /// Encrypts one run as it streams by, handing sealed segments to a sink.
