@@ -238,9 +238,9 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-/// Whether `needle` occurs in any file under `dir`: the files that hold it.
-pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
+/// Every file under `dir`, at any depth (unreadable directories are skipped).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -250,12 +250,21 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                found.push(p.display().to_string());
+            } else {
+                files.push(p);
             }
         }
     }
-    found
+    files
+}
+
+/// Whether `needle` occurs in any file under `dir`: the files that hold it.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        })
+        .map(|p| p.display().to_string())
+        .collect()
 }

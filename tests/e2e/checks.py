@@ -21,6 +21,16 @@ def expect_error(code, fn, *args, **kwargs):
     raise AssertionError(f"expected {code}, the call succeeded")
 
 
+def kms_key(kms, alias, description):
+    """The KeyMetadata of the KMS key behind `alias`, made (with the alias) when there is none."""
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]
+    except ClientError:
+        meta = kms.create_key(Description=description)["KeyMetadata"]
+        kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
+        return meta
+
+
 def run_commands(commands, args):
     """Run `name arg...` groups from `args` in order: `commands` maps a name to (function, number
     of arguments). A failed check or an unexpected AWS error prints FAILED and exits 1."""

@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from checks import check, expect_error, run_commands
+from checks import check, expect_error, kms_key, run_commands
 
 ENDPOINT = sys.argv[1]
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=120)
@@ -49,13 +49,7 @@ def sse_c():
 
 
 def key_arn():
-    kms = client("kms")
-    try:
-        return kms.describe_key(KeyId="alias/s3-at-rest")["KeyMetadata"]["Arn"]
-    except ClientError:
-        arn = kms.create_key(Description="s3 at rest")["KeyMetadata"]["Arn"]
-        kms.create_alias(AliasName="alias/s3-at-rest", TargetKeyId=arn)
-        return arn
+    return kms_key(client("kms"), "alias/s3-at-rest", "s3 at rest")["Arn"]
 
 
 # key -> (body tag, size, extra GetObject arguments, encryption as reported)

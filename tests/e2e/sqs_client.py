@@ -127,7 +127,7 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
-from checks import check, expect_error, run_commands  # noqa: E402
+from checks import check, expect_error, kms_key, run_commands  # noqa: E402
 
 CFG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
 
@@ -816,13 +816,7 @@ def sse_kms():
 
 
 def sse_key():
-    k = sse_kms()
-    try:
-        return k.describe_key(KeyId="alias/sqs-at-rest")["KeyMetadata"]["KeyId"]
-    except ClientError:
-        key_id = k.create_key(Description="sqs at rest")["KeyMetadata"]["KeyId"]
-        k.create_alias(AliasName="alias/sqs-at-rest", TargetKeyId=key_id)
-        return key_id
+    return kms_key(sse_kms(), "alias/sqs-at-rest", "sqs at rest")["KeyId"]
 
 
 def sse_attrs(name):

@@ -215,6 +215,30 @@ pub enum MsgState {
 }
 
 impl MessageRec {
+    /// A visible message sent at time 0 with nothing but an id and a body (tests).
+    #[cfg(test)]
+    pub fn sample(id: &str, body: &str) -> MessageRec {
+        MessageRec {
+            id: id.into(),
+            body: body.into(),
+            attributes: vec![],
+            system_attributes: vec![],
+            md5_body: String::new(),
+            md5_attributes: None,
+            md5_system_attributes: None,
+            sender_id: String::new(),
+            sent_ms: 0,
+            visible_at: 0,
+            in_flight: false,
+            receive_count: 0,
+            first_receive_ms: None,
+            receipt_nonce: None,
+            group_id: None,
+            dedup_id: None,
+            dead_letter_source: None,
+        }
+    }
+
     pub fn state(&self, now: u64) -> MsgState {
         if self.visible_at <= now {
             MsgState::Visible
@@ -328,23 +352,8 @@ mod tests {
     #[test]
     fn state_follows_deadlines() {
         let mut m = MessageRec {
-            id: "x".into(),
-            body: "b".into(),
-            attributes: vec![],
-            system_attributes: vec![],
-            md5_body: String::new(),
-            md5_attributes: None,
-            md5_system_attributes: None,
-            sender_id: String::new(),
-            sent_ms: 0,
             visible_at: 100,
-            in_flight: false,
-            receive_count: 0,
-            first_receive_ms: None,
-            receipt_nonce: None,
-            group_id: None,
-            dedup_id: None,
-            dead_letter_source: None,
+            ..MessageRec::sample("x", "b")
         };
         assert_eq!(m.state(99), MsgState::Delayed);
         assert_eq!(m.state(100), MsgState::Visible);

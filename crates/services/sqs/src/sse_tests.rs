@@ -65,11 +65,7 @@ fn sse_sqs_is_the_default_and_seals_the_body_only() {
     assert!(!holds(&bytes, MARKER));
     // SSE covers the body, not attributes (as in AWS).
     assert!(holds(&bytes, "attr-visible"));
-    assert_eq!(
-        env.kms.calls.lock().unwrap().len(),
-        0,
-        "SSE-SQS never calls KMS"
-    );
+    assert!(env.rt.calls().is_empty(), "SSE-SQS never calls KMS");
     let env = env.restarted();
     let m = env.receive(&url, json!({}));
     assert_eq!(Env::bodies(&m), vec![MARKER]);
@@ -92,8 +88,6 @@ fn plaintext_records_from_before_sse_still_read() {
     let p = Partition::new("000000000000", "us-east-1");
     let now = env.sqs.now();
     let old = MessageRec {
-        id: "old-1".into(),
-        body: "written before SSE".into(),
         attributes: vec![(
             "x".into(),
             AttrValue {
@@ -102,20 +96,10 @@ fn plaintext_records_from_before_sse_still_read() {
                 binary: None,
             },
         )],
-        system_attributes: vec![],
         md5_body: crate::md5::of_body("written before SSE"),
-        md5_attributes: None,
-        md5_system_attributes: None,
-        sender_id: "s".into(),
         sent_ms: now,
         visible_at: now,
-        in_flight: false,
-        receive_count: 0,
-        first_receive_ms: None,
-        receipt_nonce: None,
-        group_id: None,
-        dedup_id: None,
-        dead_letter_source: None,
+        ..MessageRec::sample("old-1", "written before SSE")
     };
     env.sqs.store.write(|t| {
         crate::queue::enqueue(t, &p, "q", Rec::Message(old.clone())).unwrap();
@@ -134,10 +118,10 @@ fn a_data_key_is_reused_for_its_period_then_replaced() {
     send(&env, &url, "a").unwrap();
     env.advance(59_000);
     send(&env, &url, "b").unwrap();
-    assert_eq!(env.kms.count("GenerateDataKey"), 1);
+    assert_eq!(env.kms_calls("GenerateDataKey"), 1);
     env.advance(1_000);
     send(&env, &url, "c").unwrap();
-    assert_eq!(env.kms.count("GenerateDataKey"), 2);
+    assert_eq!(env.kms_calls("GenerateDataKey"), 2);
     // The context is the queue's ARN.
     let keys: Vec<_> = env
         .sqs
@@ -155,7 +139,7 @@ fn a_data_key_is_reused_for_its_period_then_replaced() {
     // Receives in this process use the plaintext of the current key; the first one's period
     // is over, so KMS opens it.
     assert_eq!(env.receive(&url, json!({})).len(), 3);
-    assert_eq!(env.kms.count("Decrypt"), 1);
+    assert_eq!(env.kms_calls("Decrypt"), 1);
     assert!(!holds(&encoded(&env), "\"a\""));
 }
 
@@ -171,7 +155,7 @@ fn after_a_restart_the_first_receive_asks_kms_once_per_data_key() {
     let mut got = Env::bodies(&env.receive(&url, json!({})));
     got.sort();
     assert_eq!(got, vec!["a", "b", "c"]);
-    assert_eq!(env.kms.count("Decrypt"), 2);
+    assert_eq!(env.kms_calls("Decrypt"), 2);
     // Within the reuse period the plaintext is held; after it, KMS is asked again.
     env.ok(
         "SetQueueAttributes",
@@ -179,10 +163,10 @@ fn after_a_restart_the_first_receive_asks_kms_once_per_data_key() {
     );
     env.advance(30_000);
     assert_eq!(env.receive(&url, json!({})).len(), 3);
-    assert_eq!(env.kms.count("Decrypt"), 2);
+    assert_eq!(env.kms_calls("Decrypt"), 2);
     env.advance(31_000);
     assert_eq!(env.receive(&url, json!({})).len(), 3);
-    assert_eq!(env.kms.count("Decrypt"), 4);
+    assert_eq!(env.kms_calls("Decrypt"), 4);
 }
 
 #[test]
@@ -306,25 +290,7 @@ fn the_sweep_drops_data_keys_no_message_needs() {
 proptest! {
     #[test]
     fn sealed_bodies_open_to_what_was_sent(body in "\\PC{0,300}", key: [u8; 32], id in "[a-f0-9-]{1,36}") {
-        let m = MessageRec {
-            id: id.clone(),
-            body: body.clone(),
-            attributes: vec![],
-            system_attributes: vec![],
-            md5_body: String::new(),
-            md5_attributes: None,
-            md5_system_attributes: None,
-            sender_id: String::new(),
-            sent_ms: 0,
-            visible_at: 0,
-            in_flight: false,
-            receive_count: 0,
-            first_receive_ms: None,
-            receipt_nonce: None,
-            group_id: None,
-            dedup_id: None,
-            dead_letter_source: None,
-        };
+        let m = MessageRec::sample(&id, &body);
         let bk = BodyKey::Sqs { account: "a".into(), region: "r".into() };
         let sealer = Sealer::Key { key: bk.clone(), plain: key, record: None };
         let rec = sealer.seal(m);

@@ -9,7 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{BoxFuture, RequestContext, Runtime};
+use snapstack_service::RequestContext;
+use snapstack_service::test_support::FakeRuntime;
 
 use crate::{ManualClock, Req, Sqs, SqsError};
 
@@ -20,16 +21,16 @@ pub(crate) struct Env {
     pub clock: Arc<ManualClock>,
     pub ctx: RequestContext,
     pub kms: Arc<FakeKms>,
+    /// The runtime requests reach KMS through: it answers with `kms` and records the calls.
+    pub rt: Arc<FakeRuntime>,
 }
 
 /// A KMS for unit tests: keys by id, enabled or not; a data key's blob names its key and
-/// context and carries its plaintext (this is a test double, not cryptography). Every call is
-/// counted by operation.
+/// context and carries its plaintext (this is a test double, not cryptography).
 #[derive(Default)]
 pub(crate) struct FakeKms {
     /// Key id → enabled.
     pub keys: Mutex<HashMap<String, bool>>,
-    pub calls: Mutex<Vec<String>>,
 }
 
 impl FakeKms {
@@ -41,15 +42,6 @@ impl FakeKms {
 
     pub(crate) fn set_enabled(&self, id: &str, on: bool) {
         self.keys.lock().unwrap().insert(id.to_string(), on);
-    }
-
-    pub(crate) fn count(&self, op: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| *c == op)
-            .count()
     }
 
     fn usable(&self, id: &str) -> Result<(), AwsError> {
@@ -67,7 +59,6 @@ impl FakeKms {
     }
 
     fn answer(&self, op: &str, input: &Value) -> Result<Value, AwsError> {
-        self.calls.lock().unwrap().push(op.to_string());
         let context = input["EncryptionContext"].to_string();
         match op {
             "GenerateDataKey" => {
@@ -98,37 +89,6 @@ impl FakeKms {
     }
 }
 
-impl Runtime for FakeKms {
-    fn ensure_loaded<'a>(&'a self, _service: &'static str) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-
-    fn wait_durable<'a>(
-        &'a self,
-        _service: &'static str,
-        _version: u64,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn is_ready(&self, _service: &str) -> bool {
-        true
-    }
-
-    fn invoke<'a>(
-        &'a self,
-        _ctx: &'a RequestContext,
-        service: &'a str,
-        operation: &'a str,
-        input: Value,
-    ) -> BoxFuture<'a, Result<Value, AwsError>> {
-        Box::pin(async move {
-            assert_eq!(service, "kms");
-            self.answer(operation, &input)
-        })
-    }
-}
-
 impl Env {
     pub(crate) fn new() -> Env {
         Env::at(T0)
@@ -136,18 +96,29 @@ impl Env {
 
     pub(crate) fn at(now: u64) -> Env {
         let clock = Arc::new(ManualClock(AtomicU64::new(now)));
+        let kms = Arc::new(FakeKms::with_key("k1"));
         Env {
             sqs: Sqs::with_clock(clock.clone()),
             clock,
             ctx: RequestContext::from_scope(None),
-            kms: Arc::new(FakeKms::with_key("k1")),
+            kms: kms.clone(),
+            rt: Arc::new(FakeRuntime::answering_with(move |service, op, input| {
+                assert_eq!(service, "kms");
+                kms.answer(op, input)
+            })),
         }
+    }
+
+    /// How many calls of KMS operation `op` the service made.
+    pub(crate) fn kms_calls(&self, op: &str) -> usize {
+        self.rt.calls().iter().filter(|(_, o, _)| o == op).count()
     }
 
     /// The same records in a fresh service, as a restart's load gives them.
     pub(crate) fn restarted(&self) -> Env {
         let mut env = Env::at(self.clock.0.load(Ordering::SeqCst));
         env.kms = self.kms.clone();
+        env.rt = self.rt.clone();
         env.sqs
             .store
             .replace(self.sqs.store.snapshot().map().clone());
@@ -164,7 +135,7 @@ impl Env {
             ctx: &self.ctx,
             host: "localhost:4566",
             urls: &crate::queue::DYNAMIC_URLS,
-            rt: Some(&*self.kms),
+            rt: Some(&*self.rt),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
