@@ -80,12 +80,15 @@ struct Current {
     until: u64,
 }
 
+/// A data key's plaintext held in memory, and until when (epoch ms).
+type Held = ([u8; 32], u64);
+
 /// What SQS keeps of its keys in memory, never saved: the data key each SSE-KMS queue seals
 /// with now, and the data keys opened lately (until the end of their reuse period).
 #[derive(Default)]
 pub struct Keys {
     current: Mutex<HashMap<(Partition, String), Current>>,
-    opened: Mutex<HashMap<(Partition, u64), ([u8; 32], u64)>>,
+    opened: Mutex<HashMap<(Partition, u64), Held>>,
 }
 
 impl Keys {

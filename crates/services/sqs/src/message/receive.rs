@@ -87,7 +87,9 @@ impl Sqs {
             let stopped = self.stop.notified();
             tokio::pin!(stopped);
             stopped.as_mut().enable();
-            let opened = self.open_for_receive(req, &p, &q.name, attempt).await?;
+            let opened = self
+                .open_for_receive(req, &p, &q.name, max, attempt)
+                .await?;
             let (msgs, v, next_due) =
                 self.receive_once(&p, &q.name, max, visibility, attempt, &opened)?;
             version = v.or(version);
@@ -120,13 +122,15 @@ impl Sqs {
         }
     }
 
-    /// The keys of the sealed bodies a receive may return: those of the visible messages (and,
-    /// for a retried FIFO attempt, of the ones in flight).
+    /// The keys of the sealed bodies a receive may return: those of the first `max` visible
+    /// messages of a standard queue (the ones it returns), of every visible message of a FIFO
+    /// queue (its groups may take any), and for a retried FIFO attempt those in flight too.
     async fn open_for_receive(
         &self,
         req: &Req<'_>,
         p: &Partition,
         name: &str,
+        max: usize,
         attempt: Option<&str>,
     ) -> Result<Opened, SqsError> {
         let snap = self.store.snapshot();
@@ -139,16 +143,18 @@ impl Sqs {
         };
         let now = self.now();
         let retention = retention_ms(q);
+        let fifo = is_fifo(q);
+        let limit = if fifo { usize::MAX } else { max };
         let recs = snap
             .scan_prefix(&model::messages_prefix(p, name))
             .map(|(_, r)| r)
             .filter(|r| {
-                r.sealed_body().is_some()
-                    && r.message().is_some_and(|m| {
-                        m.sent_ms.saturating_add(retention) > now
-                            && (attempt.is_some() || m.state(now) == MsgState::Visible)
-                    })
-            });
+                r.message().is_some_and(|m| {
+                    m.sent_ms.saturating_add(retention) > now
+                        && (m.state(now) == MsgState::Visible || (fifo && attempt.is_some()))
+                })
+            })
+            .take(limit);
         self.open_keys(req, &snap, recs, reuse_ms).await
     }
 
