@@ -21,7 +21,8 @@ Usage: sqs_client.py ENDPOINT [--query] COMMAND [ARGS]...
   sse-read                  after a restart: every body back, with the plaintext's MD5
   sse-kms-off               (after a restart, so nothing is held in memory) DisableKey: sends
                             and receives on the SSE-KMS queue fail with KMS.DisabledException,
-                            the others work; EnableKey: they work again
+                            the others work; EnableKey: they work again. A key pending deletion
+                            is KMS.InvalidStateException, a missing one KMS.NotFoundException
 """
 
 import copy
@@ -897,6 +898,19 @@ def sse_kms_off():
                 for i, m in enumerate(got)])
     finally:
         k.enable_key(KeyId=key_id)
+    # A key pending deletion, and one that does not exist: the first send asks KMS for a data key.
+    pending = kms_key(k, "alias/sqs-pending", "sqs pending deletion")["KeyId"]
+    u = c.create_queue(QueueName="sse-kms-pending", Attributes={"KmsMasterKeyId": pending})
+    k.schedule_key_deletion(KeyId=pending, PendingWindowInDays=7)
+    try:
+        expect_error("KMS.InvalidStateException", c.send_message, QueueUrl=u["QueueUrl"],
+                     MessageBody="x")
+    finally:
+        k.cancel_key_deletion(KeyId=pending)
+        k.enable_key(KeyId=pending)
+    u = c.create_queue(QueueName="sse-kms-missing",
+                       Attributes={"KmsMasterKeyId": "alias/sqs-no-such-key"})
+    expect_error("KMS.NotFoundException", c.send_message, QueueUrl=u["QueueUrl"], MessageBody="x")
     got = recv(c, url)
     check(sorted(m["Body"] for m in got) == sorted(sse_body("sse-kms", i) for i in range(3)), got)
     c.change_message_visibility_batch(QueueUrl=url, Entries=[

@@ -203,6 +203,58 @@ fn a_disabled_key_stops_sends_and_receives_once_its_plaintext_is_gone() {
 }
 
 #[test]
+fn kms_failures_map_to_the_models_errors() {
+    use snapstack_protocol::errors::AwsError;
+    let cases = [
+        ("DisabledException", "KmsDisabled", "KMS.DisabledException"),
+        (
+            "KMSInvalidStateException",
+            "KmsInvalidState",
+            "KMS.InvalidStateException",
+        ),
+        ("NotFoundException", "KmsNotFound", "KMS.NotFoundException"),
+        (
+            "AccessDeniedException",
+            "KmsAccessDenied",
+            "KMS.AccessDeniedException",
+        ),
+        (
+            "InvalidKeyUsageException",
+            "KmsInvalidKeyUsage",
+            "KMS.InvalidKeyUsageException",
+        ),
+        (
+            "ThrottlingException",
+            "KmsThrottled",
+            "KMS.ThrottlingException",
+        ),
+        (
+            "ResourceNotFoundException",
+            "KmsNotFound",
+            "KMS.NotFoundException",
+        ),
+    ];
+    for (kms, shape, code) in cases {
+        let e = kms_error(AwsError::new(kms, "why"), "rid-1");
+        assert_eq!(
+            (e.shape, e.code, e.status.as_u16()),
+            (shape, code, 400),
+            "{kms}"
+        );
+    }
+    let e = kms_error(
+        AwsError::new("KMSInvalidStateException", "pending"),
+        "rid-1",
+    );
+    assert_eq!(
+        e.message,
+        "pending (Service: AWSKMS; Status Code: 400; Error Code: KMSInvalidStateException; Request ID: rid-1; Proxy: null)"
+    );
+    let e = kms_error(AwsError::new("InvalidCiphertextException", "bad"), "r");
+    assert_eq!(e.status.as_u16(), 500);
+}
+
+#[test]
 fn a_missing_key_is_kms_not_found() {
     let env = Env::new();
     let url = env.create("enc", json!({"KmsMasterKeyId": "nope"}));
