@@ -250,31 +250,34 @@ fn main() {
             ),
         ];
         for (kind, name, attributes) in kinds {
-        let create = format!(r#"{{"QueueName":"{name}","Attributes":{attributes}}}"#);
-        assert_eq!(c.call("CreateQueue", &create).await, 200);
-        let url = c.json()["QueueUrl"].as_str().expect("url").to_string();
+            let create = format!(r#"{{"QueueName":"{name}","Attributes":{attributes}}}"#);
+            assert_eq!(c.call("CreateQueue", &create).await, 200);
+            let url = c.json()["QueueUrl"].as_str().expect("url").to_string();
 
-        let (h, ops, took, errors) = sends(&addr, &url, conns, secs).await;
-        rows.push((
-            format!("SendMessage (~120 B), {kind}, {conns} connections"),
-            row(&h, ops, took, errors),
-        ));
-        let (hr, hd, ops, took, errors) = consume(&addr, &url, conns, secs).await;
-        rows.push((
-            format!(
-                "ReceiveMessage + DeleteMessage, {kind}, {conns} connections (messages consumed)"
-            ),
-            format!(
-                "{:.0} messages/s; ReceiveMessage p50 {} µs, p99 {} µs, max {} µs; DeleteMessage p50 {} µs, p99 {} µs, max {} µs; {errors} errors",
-                ops as f64 / took.as_secs_f64(),
-                hr.value_at_quantile(0.5),
-                hr.value_at_quantile(0.99),
-                hr.max(),
-                hd.value_at_quantile(0.5),
-                hd.value_at_quantile(0.99),
-                hd.max()
-            ),
-        ));
+            let (h, ops, took, errors) = sends(&addr, &url, conns, secs).await;
+            rows.push((
+                format!("SendMessage (~120 B), {kind}, {conns} connections"),
+                row(&h, ops, took, errors),
+            ));
+            let (hr, hd, ops, took, errors) = consume(&addr, &url, conns, secs).await;
+            rows.push((
+                format!(
+                    "ReceiveMessage + DeleteMessage, {kind}, {conns} connections (messages consumed)"
+                ),
+                format!(
+                    "{:.0} messages/s; ReceiveMessage p50 {} µs, p99 {} µs, max {} µs; DeleteMessage p50 {} µs, p99 {} µs, max {} µs; {errors} errors",
+                    ops as f64 / took.as_secs_f64(),
+                    hr.value_at_quantile(0.5),
+                    hr.value_at_quantile(0.99),
+                    hr.max(),
+                    hd.value_at_quantile(0.5),
+                    hd.value_at_quantile(0.99),
+                    hd.max()
+                ),
+            ));
+            // The next kind starts from the same, empty state.
+            let delete = serde_json::json!({"QueueUrl": url}).to_string();
+            assert_eq!(c.call("DeleteQueue", &delete).await, 200);
         }
         assert_eq!(c.call("CreateQueue", r#"{"QueueName":"wake"}"#).await, 200);
         let wake = c.json()["QueueUrl"].as_str().expect("url").to_string();

@@ -18,7 +18,7 @@
 //! data ([`model::body_aad`]). The MD5 of the body stays the plaintext's.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use snapstack_engine::{Key, Partition, Snapshot};
 use snapstack_protocol::errors::AwsError;
@@ -70,13 +70,12 @@ pub fn of(q: &QueueRec) -> Sse {
     }
 }
 
-/// A data key an SSE-KMS queue seals with until `until`.
-#[derive(Clone)]
+/// A data key an SSE-KMS queue seals with until `until` (shared by the sends that use it).
 struct Current {
     key_id: String,
-    id: u64,
     plain: [u8; 32],
-    record: DataKeyRec,
+    body_key: BodyKey,
+    record: Arc<(Key, DataKeyRec)>,
     until: u64,
 }
 
@@ -87,7 +86,7 @@ type Held = ([u8; 32], u64);
 /// with now, and the data keys opened lately (until the end of their reuse period).
 #[derive(Default)]
 pub struct Keys {
-    current: Mutex<HashMap<(Partition, String), Current>>,
+    current: Mutex<HashMap<(Partition, String), Arc<Current>>>,
     opened: Mutex<HashMap<(Partition, u64), Held>>,
 }
 
@@ -130,7 +129,7 @@ pub enum Sealer {
     Key {
         key: BodyKey,
         plain: [u8; 32],
-        record: Option<(Key, DataKeyRec)>,
+        record: Option<Arc<(Key, DataKeyRec)>>,
     },
 }
 
@@ -158,12 +157,12 @@ impl Sealer {
     /// Write the data key record if it is not there yet (the first message it seals).
     pub fn install(&self, t: &mut snapstack_engine::Txn<'_, Rec>) {
         if let Sealer::Key {
-            record: Some((k, r)),
+            record: Some(record),
             ..
         } = self
-            && t.get(k).is_none()
+            && t.get(&record.0).is_none()
         {
-            t.insert(k.clone(), Rec::DataKey(r.clone()));
+            t.insert(record.0.clone(), Rec::DataKey(record.1.clone()));
         }
     }
 }
@@ -291,13 +290,12 @@ impl Sqs {
             Sse::Kms { key_id, reuse_ms } => (key_id, reuse_ms),
         };
         let now = self.now();
-        let slot = (p.clone(), q.name.clone());
         let held = self
             .keys
             .current
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&slot)
+            .get(&(p.clone(), q.name.clone()))
             .filter(|c| c.key_id == key_id && c.until > now)
             .cloned();
         let c = match held {
@@ -311,35 +309,37 @@ impl Sqs {
                 let dk = kms::generate_data_key(rt, req.ctx, &key_id, &context)
                     .await
                     .map_err(|e| kms_error(e, &req.ctx.request_id))?;
-                let c = Current {
-                    key_id,
-                    id: self.next_nonce(),
-                    plain: dk.plaintext,
-                    record: DataKeyRec {
-                        key_arn: dk.key_arn,
-                        blob: dk.blob,
-                        queue_arn: arn,
-                        created_ms: now,
-                    },
-                    until: now.saturating_add(reuse_ms),
+                let id = self.next_nonce();
+                let record = DataKeyRec {
+                    key_arn: dk.key_arn,
+                    blob: dk.blob,
+                    queue_arn: arn,
+                    created_ms: now,
                 };
+                let c = Arc::new(Current {
+                    key_id,
+                    plain: dk.plaintext,
+                    body_key: BodyKey::Kms {
+                        account: p.account.clone(),
+                        region: p.region.clone(),
+                        id,
+                    },
+                    record: Arc::new((model::data_key_key(p, id), record)),
+                    until: now.saturating_add(reuse_ms),
+                });
                 self.keys
                     .current
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(slot, c.clone());
-                self.keys.keep_opened(p, c.id, c.plain, c.until, now);
+                    .insert((p.clone(), q.name.clone()), c.clone());
+                self.keys.keep_opened(p, id, c.plain, c.until, now);
                 c
             }
         };
         Ok(Sealer::Key {
-            key: BodyKey::Kms {
-                account: p.account.clone(),
-                region: p.region.clone(),
-                id: c.id,
-            },
+            key: c.body_key.clone(),
             plain: c.plain,
-            record: Some((model::data_key_key(p, c.id), c.record)),
+            record: Some(c.record.clone()),
         })
     }
 
