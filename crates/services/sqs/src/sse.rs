@@ -70,6 +70,15 @@ pub fn of(q: &QueueRec) -> Sse {
     }
 }
 
+/// How long a receive holds the data keys it opens for queue `q`: its reuse period, or AWS's
+/// default when it has no KMS key (messages moved in from an SSE-KMS queue).
+pub fn reuse_ms_of(q: &QueueRec) -> u64 {
+    match of(q) {
+        Sse::Kms { reuse_ms, .. } => reuse_ms,
+        _ => DEFAULT_REUSE_SECONDS * 1000,
+    }
+}
+
 /// A data key an SSE-KMS queue seals with until `until` (shared by the sends that use it).
 struct Current {
     key_id: String,
@@ -107,6 +116,15 @@ impl Keys {
             }
         }
         m.insert((p.clone(), id), (key, until));
+    }
+
+    /// The data keys of partition `p` held now.
+    fn held_in(&self, p: &Partition, now: u64) -> Vec<(u64, [u8; 32])> {
+        let m = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        m.iter()
+            .filter(|((kp, _), (_, until))| kp == p && *until > now)
+            .map(|((_, id), (k, _))| (*id, *k))
+            .collect()
     }
 
     /// Forget every plaintext key (what a restart does; tests and `reset`).
@@ -343,29 +361,50 @@ impl Sqs {
         })
     }
 
-    /// Open the keys of the sealed bodies in `recs` (at most [`MAX_KEYS_PER_RECEIVE`] KMS data
-    /// keys not in memory): SSE-SQS keys from the state, data keys from memory or KMS
-    /// `Decrypt`. A KMS failure is the receive's answer.
+    /// The keys of partition `p` a receive has without asking KMS: its SSE-SQS key and the data
+    /// keys held in memory.
+    pub(crate) fn keys_in_memory(&self, snap: &Snapshot<Rec>, p: &Partition) -> Opened {
+        let mut opened = Opened::new();
+        if let Some(Rec::SqsKey(r)) = snap.get(&model::sqs_key_key(p)) {
+            let key = BodyKey::Sqs {
+                account: p.account.clone(),
+                region: p.region.clone(),
+            };
+            opened.insert(key, r.key);
+        }
+        for (id, k) in self.keys.held_in(p, self.now()) {
+            let key = BodyKey::Kms {
+                account: p.account.clone(),
+                region: p.region.clone(),
+                id,
+            };
+            opened.insert(key, k);
+        }
+        opened
+    }
+
+    /// Open `keys` (at most [`MAX_KEYS_PER_RECEIVE`] KMS data keys not in memory): SSE-SQS keys
+    /// from the state, data keys from memory or KMS `Decrypt`. A KMS failure is the receive's
+    /// answer.
     pub(crate) async fn open_keys<'a>(
         &self,
         req: &Req<'_>,
         snap: &Snapshot<Rec>,
-        recs: impl Iterator<Item = &'a Rec>,
+        keys: impl Iterator<Item = &'a BodyKey>,
         reuse_ms: u64,
     ) -> Result<Opened, SqsError> {
         let now = self.now();
         let mut opened = Opened::new();
         let mut asked = 0;
-        for rec in recs {
-            let Some(b) = rec.sealed_body() else { continue };
-            if opened.contains_key(&b.key) {
+        for key in keys {
+            if opened.contains_key(key) {
                 continue;
             }
-            match &b.key {
+            match key {
                 BodyKey::Sqs { account, region } => {
                     let p = Partition::new(account.clone(), region.clone());
                     if let Some(Rec::SqsKey(r)) = snap.get(&model::sqs_key_key(&p)) {
-                        opened.insert(b.key.clone(), r.key);
+                        opened.insert(key.clone(), r.key);
                     }
                 }
                 BodyKey::Kms {
@@ -375,7 +414,7 @@ impl Sqs {
                 } => {
                     let p = Partition::new(account.clone(), region.clone());
                     if let Some(k) = self.keys.opened(&p, *id, now) {
-                        opened.insert(b.key.clone(), k);
+                        opened.insert(key.clone(), k);
                         continue;
                     }
                     if asked >= MAX_KEYS_PER_RECEIVE {
@@ -394,7 +433,7 @@ impl Sqs {
                         .map_err(|e| kms_error(e, &req.ctx.request_id))?;
                     self.keys
                         .keep_opened(&p, *id, k, now.saturating_add(reuse_ms), now);
-                    opened.insert(b.key.clone(), k);
+                    opened.insert(key.clone(), k);
                 }
             }
         }

@@ -363,3 +363,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_receive_names_the_keys_it_could_not_open_and_the_next_look_opens_them() {
+    let env = Env::new();
+    let url = kms_queue(&env, "60");
+    send(&env, &url, "a").unwrap();
+    env.advance(61_000);
+    send(&env, &url, "b").unwrap();
+    // After a restart nothing is held: an attempt with no key opened takes nothing and names
+    // the two data keys it met, leaving both messages where they were.
+    let env = env.restarted();
+    let p = Partition::new("000000000000", "us-east-1");
+    let mut missing = Vec::new();
+    let (got, _, _) = env
+        .sqs
+        .receive_once(&p, "enc", 10, None, None, &Opened::new(), &mut missing)
+        .unwrap();
+    assert!(got.is_empty());
+    assert_eq!(missing.len(), 2);
+    assert!(missing.iter().all(|k| matches!(k, BodyKey::Kms { .. })));
+    assert_eq!(env.count(&url), 2);
+    // A receive opens them (once each) and returns both.
+    assert_eq!(env.receive(&url, json!({})).len(), 2);
+    assert_eq!(env.kms_calls("Decrypt"), 2);
+}

@@ -79,6 +79,9 @@ impl Sqs {
         system_names.extend(input.message_system_attribute_names.iter().cloned());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let mut version = None;
+        // Keys opened for messages an attempt skipped, and how many such retries are left.
+        let mut extra = Opened::new();
+        let mut key_retries = 2;
         loop {
             let notify = self.notifier(&p, &q.name);
             let notified = notify.notified();
@@ -87,12 +90,25 @@ impl Sqs {
             let stopped = self.stop.notified();
             tokio::pin!(stopped);
             stopped.as_mut().enable();
-            let opened = self
+            let mut opened = self
                 .open_for_receive(req, &p, &q.name, max, attempt)
                 .await?;
+            opened.extend(extra.iter().map(|(k, v)| (k.clone(), *v)));
+            let mut missing = Vec::new();
             let (msgs, v, next_due) =
-                self.receive_once(&p, &q.name, max, visibility, attempt, &opened)?;
+                self.receive_once(&p, &q.name, max, visibility, attempt, &opened, &mut missing)?;
             version = v.or(version);
+            // Other receivers took the messages whose keys were opened, and the ones left are
+            // sealed under keys not opened yet: open those and look again at once.
+            if msgs.is_empty() && !missing.is_empty() && key_retries > 0 {
+                key_retries -= 1;
+                let snap = self.store.snapshot();
+                extra.extend(
+                    self.open_keys(req, &snap, missing.iter(), sse::reuse_ms_of(&q))
+                        .await?,
+                );
+                continue;
+            }
             let now_instant = tokio::time::Instant::now();
             if !msgs.is_empty() || now_instant >= deadline || self.is_stopping() {
                 let out: Vec<Value> = msgs
@@ -137,10 +153,7 @@ impl Sqs {
         let Some(Rec::Queue(q)) = snap.get(&model::queue_key(p, name)) else {
             return Ok(Opened::new());
         };
-        let reuse_ms = match sse::of(q) {
-            sse::Sse::Kms { reuse_ms, .. } => reuse_ms,
-            _ => sse::DEFAULT_REUSE_SECONDS * 1000,
-        };
+        let reuse_ms = sse::reuse_ms_of(q);
         let now = self.now();
         let retention = retention_ms(q);
         let fifo = is_fifo(q);
@@ -154,14 +167,17 @@ impl Sqs {
                         && (m.state(now) == MsgState::Visible || (fifo && attempt.is_some()))
                 })
             })
-            .take(limit);
-        self.open_keys(req, &snap, recs, reuse_ms).await
+            .take(limit)
+            .filter_map(|r| r.sealed_body().map(|b| &b.key));
+        let mut opened = self.keys_in_memory(&snap, p);
+        opened.extend(self.open_keys(req, &snap, recs, reuse_ms).await?);
+        Ok(opened)
     }
 
     /// One receive attempt: take up to `max` visible messages, make them invisible, and move the
     /// ones past the redrive policy's receive count to the dead-letter queue. Also answers when
     /// the next invisible message is due.
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     pub(crate) fn receive_once(
         &self,
         p: &Partition,
@@ -170,6 +186,7 @@ impl Sqs {
         visibility: Option<u64>,
         attempt: Option<&str>,
         opened: &Opened,
+        missing: &mut Vec<crate::model::BodyKey>,
     ) -> Result<(Vec<(MessageRec, Receipt)>, Option<u64>, Option<u64>), SqsError> {
         let now = self.now();
         let qkey = model::queue_key(p, name);
@@ -233,6 +250,12 @@ impl Sqs {
                 // FIFO queue its group waits with it, so the group's order holds.
                 if m.state(now) == MsgState::Visible && !redriven(m) && !sse::can_open(rec, opened)
                 {
+                    if let Some(b) = rec.sealed_body()
+                        && missing.len() < sse::MAX_KEYS_PER_RECEIVE
+                        && !missing.contains(&b.key)
+                    {
+                        missing.push(b.key.clone());
+                    }
                     if fifo && let Some(g) = &m.group_id {
                         blocked.insert(g.clone());
                     }
