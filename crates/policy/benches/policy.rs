@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use snapstack_policy::sigv4::{
-    EMPTY_SHA256, SignedRequest, parse_amz_date, signing_key, verify, verify_with_key,
+    EMPTY_SHA256, SignedRequest, SigningKey, parse_amz_date, signing_key, verify, verify_with_key,
 };
 use snapstack_policy::{
     Caller, Decision, NamedPolicy, Policy, PolicyKind, PolicySet, Request, evaluate,
@@ -82,14 +82,14 @@ fn bench(c: &mut Criterion) {
     });
     // What the server does per request: the signing key derived once per key, day, region
     // and service and cached.
-    let key = signing_key(
+    let key = SigningKey::new(signing_key(
         "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         "20150830",
         "us-east-1",
         "service",
-    );
+    ));
     c.bench_function("sigv4_verify_header_cached_key", |b| {
-        b.iter(|| verify_with_key(black_box(&signed), now, |_, _, _, _| Some(key)).unwrap())
+        b.iter(|| verify_with_key(black_box(&signed), now, |_, _, _, _| Some(key.clone())).unwrap())
     });
     c.bench_function("parse_amz_date", |b| {
         b.iter(|| parse_amz_date(black_box("20150830T123600Z")).unwrap())

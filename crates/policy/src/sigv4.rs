@@ -184,27 +184,28 @@ impl SigError {
     }
 }
 
-/// What a verified request was signed with.
+/// What a verified request was signed with; borrowed from the request where it can be (the
+/// header form), owned where it was decoded (the presigned query form).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verified {
-    pub access_key: String,
+pub struct Verified<'a> {
+    pub access_key: Cow<'a, str>,
     /// `YYYYMMDD` of the credential scope.
-    pub date: String,
-    pub region: String,
-    pub service: String,
+    pub date: Cow<'a, str>,
+    pub region: Cow<'a, str>,
+    pub service: Cow<'a, str>,
     /// `YYYYMMDDTHHMMSSZ`.
-    pub amz_date: String,
+    pub amz_date: Cow<'a, str>,
     /// The request's signature (the seed signature of a chunked upload).
-    pub signature: String,
+    pub signature: Cow<'a, str>,
     pub presigned: bool,
     /// The payload hash the signature covers (a hex hash, `UNSIGNED-PAYLOAD`, `STREAMING-...`).
-    pub content_sha256: String,
+    pub content_sha256: Cow<'a, str>,
     /// `X-Amz-Security-Token`, when the request carried one.
-    pub security_token: Option<String>,
+    pub security_token: Option<Cow<'a, str>>,
     signing_key: [u8; 32],
 }
 
-impl Verified {
+impl Verified<'_> {
     /// Whether the body is chunked with a signature per chunk.
     pub fn signed_chunks(&self) -> bool {
         self.content_sha256 == STREAMING_PAYLOAD || self.content_sha256 == STREAMING_PAYLOAD_TRAILER
@@ -214,10 +215,49 @@ impl Verified {
     pub fn chunks(&self) -> ChunkVerifier {
         ChunkVerifier {
             key: self.signing_key,
-            amz_date: self.amz_date.clone(),
+            amz_date: self.amz_date.to_string(),
             scope: scope(&self.date, &self.region, &self.service),
-            previous: self.signature.clone(),
+            previous: self.signature.to_string(),
         }
+    }
+}
+
+/// A SigV4 signing key (`kSigning`), with HMAC's inner and outer pads already applied to it:
+/// a request's signature then costs the string to sign's blocks and one more, not two more.
+#[derive(Clone)]
+pub struct SigningKey {
+    key: [u8; 32],
+    mac: Hmac<Sha256>,
+}
+
+impl SigningKey {
+    pub fn new(key: [u8; 32]) -> SigningKey {
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        SigningKey { key, mac }
+    }
+
+    /// The key's bytes.
+    pub fn bytes(&self) -> [u8; 32] {
+        self.key
+    }
+
+    fn sign(&self, data: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl From<[u8; 32]> for SigningKey {
+    fn from(key: [u8; 32]) -> Self {
+        SigningKey::new(key)
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(..)")
     }
 }
 
@@ -293,48 +333,49 @@ impl ChunkVerifier {
     }
 }
 
-/// The parts of a signature, from the header or the query.
-struct Claim {
-    access_key: String,
-    date: String,
-    region: String,
-    service: String,
+/// The parts of a signature, from the header (borrowed from the request) or the query
+/// (decoded, owned).
+struct Claim<'a> {
+    access_key: Cow<'a, str>,
+    date: Cow<'a, str>,
+    region: Cow<'a, str>,
+    service: Cow<'a, str>,
     /// The signed header names, lower case, `;`-separated as the request lists them.
-    signed_headers: String,
-    signature: String,
-    amz_date: String,
+    signed_headers: Cow<'a, str>,
+    signature: Cow<'a, str>,
+    amz_date: Cow<'a, str>,
     presigned: bool,
     expires: Option<i64>,
-    security_token: Option<String>,
+    security_token: Option<Cow<'a, str>>,
 }
 
 /// Verify `req`, signed at most 15 minutes from `now` (epoch seconds) or presigned and not
 /// expired, with the secret `secret_for` gives for its access key.
-pub fn verify(
-    req: &SignedRequest<'_>,
+pub fn verify<'a>(
+    req: &SignedRequest<'a>,
     now: i64,
     secret_for: impl FnOnce(&str) -> Option<String>,
-) -> Result<Verified, SigError> {
+) -> Result<Verified<'a>, SigError> {
     verify_with_key(req, now, |access_key, date, region, service| {
-        secret_for(access_key).map(|secret| signing_key(&secret, date, region, service))
+        secret_for(access_key).map(|secret| signing_key(&secret, date, region, service).into())
     })
 }
 
 /// [`verify`] with the signing key `key_for` gives for (access key, date, region, service):
 /// callers that verify many requests of one key cache the derived key, as AWS SDKs do, instead
 /// of deriving it (four HMACs) per request.
-pub fn verify_with_key(
-    req: &SignedRequest<'_>,
+pub fn verify_with_key<'a>(
+    req: &SignedRequest<'a>,
     now: i64,
-    key_for: impl FnOnce(&str, &str, &str, &str) -> Option<[u8; 32]>,
-) -> Result<Verified, SigError> {
+    key_for: impl FnOnce(&str, &str, &str, &str) -> Option<SigningKey>,
+) -> Result<Verified<'a>, SigError> {
     let query = parse_query(req.query);
     let claim = match header(req, "authorization") {
-        Some(auth) => header_claim(req, &auth)?,
+        Some(auth) => header_claim(req, auth)?,
         None if query.iter().any(|(k, _)| k == "X-Amz-Signature") => query_claim(&query)?,
         None => return Err(SigError::NotSigned),
     };
-    if claim.amz_date.get(..8) != Some(claim.date.as_str()) {
+    if claim.amz_date.get(..8) != Some(&*claim.date) {
         return Err(SigError::ScopeDate);
     }
     let signed_at =
@@ -348,7 +389,7 @@ pub fn verify_with_key(
         }
     } else if (now - signed_at).abs() > MAX_SKEW_SECS {
         return Err(SigError::Skewed {
-            request_time: claim.amz_date.clone(),
+            request_time: claim.amz_date.to_string(),
             now,
         });
     }
@@ -358,15 +399,17 @@ pub fn verify_with_key(
         &claim.region,
         &claim.service,
     )
-    .ok_or(SigError::UnknownAccessKey(claim.access_key.clone()))?;
+    .ok_or_else(|| SigError::UnknownAccessKey(claim.access_key.to_string()))?;
     let s3 = claim.service == "s3";
-    let content_sha256 = match header(req, "x-amz-content-sha256") {
-        Some(h) => h.into_owned(),
+    let content_sha256: Cow<'a, str> = match header(req, "x-amz-content-sha256") {
+        Some(h) => h,
         None if claim.presigned && s3 => query
             .iter()
             .find(|(k, _)| k == "X-Amz-Content-Sha256")
-            .map_or_else(|| UNSIGNED_PAYLOAD.to_owned(), |(_, v)| v.clone()),
-        None => req.payload_hash.to_owned(),
+            .map_or(Cow::Borrowed(UNSIGNED_PAYLOAD), |(_, v)| {
+                Cow::Owned(v.clone())
+            }),
+        None => Cow::Borrowed(req.payload_hash),
     };
     let canonical = canonical_request_of(
         req,
@@ -382,8 +425,9 @@ pub fn verify_with_key(
         &claim.service,
         &canonical,
     );
-    let expected = hex(&hmac(&key, sts.as_bytes()));
-    if !constant_eq(expected.as_bytes(), claim.signature.as_bytes()) {
+    let mut expected = [0u8; 64];
+    hex_to(&key.sign(sts.as_bytes()), &mut expected);
+    if !constant_eq(&expected, claim.signature.as_bytes()) {
         return Err(SigError::Mismatch {
             string_to_sign: sts,
             canonical_request: canonical,
@@ -399,7 +443,7 @@ pub fn verify_with_key(
         presigned: claim.presigned,
         content_sha256,
         security_token: claim.security_token,
-        signing_key: key,
+        signing_key: key.bytes(),
     })
 }
 
@@ -463,25 +507,33 @@ fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
     }
 }
 
-fn parse_credential(credential: &str) -> Option<(String, String, String, String)> {
-    let mut parts = credential.rsplitn(5, '/');
-    let terminal = parts.next()?;
-    let service = parts.next()?;
-    let region = parts.next()?;
-    let date = parts.next()?;
-    let access_key = parts.next()?;
+/// `<access key>/<date>/<region>/<service>/aws4_request` (the access key may hold a `/`).
+fn parse_credential(credential: &str) -> Option<(&str, &str, &str, &str)> {
+    let (rest, terminal) = credential.rsplit_once('/')?;
+    let (rest, service) = rest.rsplit_once('/')?;
+    let (rest, region) = rest.rsplit_once('/')?;
+    let (access_key, date) = rest.rsplit_once('/')?;
     if terminal != "aws4_request" || access_key.is_empty() || date.len() != 8 {
         return None;
     }
-    Some((
-        access_key.into(),
-        date.into(),
-        region.into(),
-        service.into(),
-    ))
+    Some((access_key, date, region, service))
 }
 
-fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> {
+/// `s` in lower case, borrowed when it is already.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim<'a>, SigError> {
+    // A header as sent (the common case) is borrowed, and so is everything read from it.
+    let auth = match auth {
+        Cow::Borrowed(a) => a,
+        Cow::Owned(a) => return header_claim_owned(req, &a),
+    };
     let Some(rest) = auth.strip_prefix(ALGORITHM) else {
         return Err(SigError::Incomplete(format!(
             "Authorization header requires 'Credential' parameter. Authorization header requires \
@@ -522,25 +574,47 @@ fn header_claim(req: &SignedRequest<'_>, auth: &str) -> Result<Claim, SigError> 
             "Credential should be scoped to a valid region. Authorization=\"{auth}\""
         ))
     })?;
-    let amz_date = header(req, "x-amz-date")
-        .map(Cow::into_owned)
-        .or_else(|| header(req, "date").and_then(|d| http_date_to_amz(&d)))
-        .ok_or_else(|| incomplete_date(false))?;
+    let amz_date = match header(req, "x-amz-date") {
+        Some(d) => d,
+        None => header(req, "date")
+            .and_then(|d| http_date_to_amz(&d))
+            .map(Cow::Owned)
+            .ok_or_else(|| incomplete_date(false))?,
+    };
     Ok(Claim {
-        access_key,
-        date,
-        region,
-        service,
-        signed_headers: signed.to_ascii_lowercase(),
-        signature: signature.to_owned(),
+        access_key: Cow::Borrowed(access_key),
+        date: Cow::Borrowed(date),
+        region: Cow::Borrowed(region),
+        service: Cow::Borrowed(service),
+        signed_headers: lower(signed),
+        signature: Cow::Borrowed(signature),
         amz_date,
         presigned: false,
         expires: None,
-        security_token: header(req, "x-amz-security-token").map(Cow::into_owned),
+        security_token: header(req, "x-amz-security-token"),
     })
 }
 
-fn query_claim(query: &[(String, String)]) -> Result<Claim, SigError> {
+/// [`header_claim`] of a header value that had to be rebuilt (repeated or with extra white
+/// space): the claim owns its parts.
+fn header_claim_owned<'a>(req: &SignedRequest<'a>, auth: &str) -> Result<Claim<'a>, SigError> {
+    let c = header_claim(req, Cow::Borrowed(auth))?;
+    let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+    Ok(Claim {
+        access_key: own(c.access_key),
+        date: own(c.date),
+        region: own(c.region),
+        service: own(c.service),
+        signed_headers: own(c.signed_headers),
+        signature: own(c.signature),
+        amz_date: own(c.amz_date),
+        presigned: c.presigned,
+        expires: c.expires,
+        security_token: c.security_token.map(own),
+    })
+}
+
+fn query_claim(query: &[(String, String)]) -> Result<Claim<'static>, SigError> {
     let get = |name: &str| {
         query
             .iter()
@@ -583,19 +657,22 @@ fn query_claim(query: &[(String, String)]) -> Result<Claim, SigError> {
     let expires = get("X-Amz-Expires")
         .and_then(|e| e.parse::<i64>().ok())
         .ok_or(SigError::BadExpires)?;
+    let own = |s: &str| Cow::Owned(s.to_string());
     Ok(Claim {
-        access_key,
-        date,
-        region,
-        service,
-        signed_headers: get("X-Amz-SignedHeaders")
-            .unwrap_or_default()
-            .to_ascii_lowercase(),
-        signature: get("X-Amz-Signature").unwrap_or_default(),
-        amz_date: get("X-Amz-Date").unwrap_or_default(),
+        access_key: own(access_key),
+        date: own(date),
+        region: own(region),
+        service: own(service),
+        signed_headers: Cow::Owned(
+            get("X-Amz-SignedHeaders")
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+        ),
+        signature: Cow::Owned(get("X-Amz-Signature").unwrap_or_default()),
+        amz_date: Cow::Owned(get("X-Amz-Date").unwrap_or_default()),
         presigned: true,
         expires: Some(expires),
-        security_token: get("X-Amz-Security-Token"),
+        security_token: get("X-Amz-Security-Token").map(Cow::Owned),
     })
 }
 
@@ -862,10 +939,21 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// [`hex`] appended to `out`.
 fn hex_into(bytes: &[u8], out: &mut String) {
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        let n = 2 * chunk.len();
+        hex_to(chunk, &mut buf[..n]);
+        // Hex digits are ASCII.
+        out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    }
+}
+
+/// Lower-case hex of `bytes` into `out` (twice as long).
+fn hex_to(bytes: &[u8], out: &mut [u8]) {
     const LOWER: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(LOWER[usize::from(b >> 4)] as char);
-        out.push(LOWER[usize::from(b & 15)] as char);
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = LOWER[usize::from(b >> 4)];
+        pair[1] = LOWER[usize::from(b & 15)];
     }
 }
 

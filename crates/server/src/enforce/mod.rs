@@ -23,7 +23,9 @@
 mod access;
 mod actions;
 mod deny;
+mod fields;
 mod lookup;
+mod memo;
 mod principal;
 mod resources;
 
@@ -203,10 +205,8 @@ impl Enforcer {
         let (operation, fields) = if is_rest {
             match rest_operation(service.as_ref(), parts) {
                 Some((op, mut fields)) => {
-                    if let Some(b) = read_body.as_ref().filter(|b| !b.is_empty())
-                        && let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(b)
-                    {
-                        for (k, v) in body {
+                    if let Some(b) = read_body.as_ref().filter(|b| !b.is_empty()) {
+                        for (k, v) in fields::json_fields(b, resources::reads) {
                             fields.entry(k).or_insert(v);
                         }
                     }
@@ -221,10 +221,7 @@ impl Enforcer {
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect(),
                 Payload::Bytes(b) if !parts.headers.contains_key("smithy-protocol") => {
-                    match serde_json::from_slice::<Value>(b) {
-                        Ok(Value::Object(m)) => m,
-                        _ => Map::new(),
-                    }
+                    fields::json_fields(b, resources::reads)
                 }
                 _ => Map::new(),
             };
@@ -337,7 +334,8 @@ impl Enforcer {
                 Some(l) => self.policies.get(app, ctx, l).await,
                 None => None,
             };
-            let resource_policy = resource_policy.as_deref();
+            let resource_policy_arc = resource_policy;
+            let resource_policy = resource_policy_arc.as_deref();
             // The request's condition keys, built only when a policy can read them.
             let reads_context = resolved.as_deref().is_none_or(Resolved::reads_context)
                 || resource_policy
@@ -365,18 +363,36 @@ impl Enforcer {
                     }
                     _ => resource.clone(),
                 };
-                let mut req = Request::new(caller.clone(), &action, &resource);
-                req.context = if i == last {
-                    std::mem::take(&mut context)
-                } else {
-                    context.clone()
-                };
-                req.resource_account = resources::account_of(&resource)
-                    .map(str::to_string)
-                    .or_else(|| Some(ctx.account().to_string()));
-                let policy = resource_policy.and_then(|p| p.policy.as_ref());
                 let required = target.policy.as_ref().is_some_and(PolicyLookup::required);
-                if let Some(reason) = decide(&req, principal, policy, required) {
+                let mut decide_now = || {
+                    let mut req = Request::new(caller.clone(), &action, &resource);
+                    req.context = if i == last {
+                        std::mem::take(&mut context)
+                    } else {
+                        context.clone()
+                    };
+                    req.resource_account = resources::account_of(&resource)
+                        .map(str::to_string)
+                        .or_else(|| Some(ctx.account().to_string()));
+                    let policy = resource_policy.and_then(|p| p.policy.as_ref());
+                    decide(&req, principal, policy, required)
+                };
+                let decision = match resolved.as_deref() {
+                    // Nothing reads the request's context: the decision is the identity's
+                    // answer to (action, resource, resource policy, account), remembered.
+                    Some(r) if !reads_context => r.decisions.get_or_decide(
+                        &memo::Question {
+                            action: &action,
+                            resource: &resource,
+                            account: ctx.account(),
+                            policy: resource_policy_arc.as_ref(),
+                            required,
+                        },
+                        decide_now,
+                    ),
+                    _ => decide_now(),
+                };
+                if let Some(reason) = decision {
                     let who = principal.map_or("anonymous", |p| p.arn.as_str());
                     let msg = deny::message(who, &action, &resource, reason);
                     let resp = deny::access_denied(service.as_ref(), ctx, head, &msg);

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
+use snapstack_policy::sigv4::SigningKey;
 use snapstack_policy::{Caller, Context, Policy, PolicyKind, principal_context};
 use snapstack_service::{RequestContext, Runtime};
 
@@ -51,6 +52,8 @@ pub struct Resolved {
     context: OnceLock<Context>,
     /// Whether any of the principal's policies reads the request context, found once.
     reads_context: OnceLock<bool>,
+    /// Decisions of requests that read no context (`memo.rs`).
+    pub decisions: super::memo::Decisions,
 }
 
 impl Resolved {
@@ -68,6 +71,7 @@ impl Resolved {
             keys: SigningKeys::default(),
             context: OnceLock::new(),
             reads_context: OnceLock::new(),
+            decisions: Default::default(),
         }
     }
 
@@ -95,7 +99,7 @@ impl Resolved {
 
     /// The SigV4 signing key of this identity's secret for a credential scope, derived once
     /// per scope (as AWS SDKs cache it) rather than per request.
-    pub fn signing_key(&self, date: &str, region: &str, service: &str) -> Option<[u8; 32]> {
+    pub fn signing_key(&self, date: &str, region: &str, service: &str) -> Option<SigningKey> {
         let secret = self.secret.as_deref()?;
         Some(self.keys.get_or_derive(secret, date, region, service))
     }
@@ -105,7 +109,7 @@ impl Resolved {
 const MAX_SCOPES: usize = 8;
 
 /// A derived signing key and its scope: (date, region, service, key).
-type ScopedKey = (String, String, String, [u8; 32]);
+type ScopedKey = (String, String, String, SigningKey);
 
 /// A small most-recently-used cache of derived signing keys.
 #[derive(Debug, Default)]
@@ -114,17 +118,19 @@ pub struct SigningKeys {
 }
 
 impl SigningKeys {
-    fn get_or_derive(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    fn get_or_derive(&self, secret: &str, date: &str, region: &str, service: &str) -> SigningKey {
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((_, _, _, key)) = entries
                 .iter()
                 .find(|(d, r, s, _)| d == date && r == region && s == service)
             {
-                return *key;
+                return key.clone();
             }
         }
-        let key = snapstack_policy::sigv4::signing_key(secret, date, region, service);
+        let key = SigningKey::new(snapstack_policy::sigv4::signing_key(
+            secret, date, region, service,
+        ));
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_SCOPES {
             entries.remove(0);
@@ -133,7 +139,7 @@ impl SigningKeys {
             date.to_string(),
             region.to_string(),
             service.to_string(),
-            key,
+            key.clone(),
         ));
         key
     }
@@ -472,21 +478,25 @@ mod tests {
     #[test]
     fn signing_keys_are_derived_once_per_scope_and_bounded() {
         let r = Resolved::new(Some("secret".into()), None, None, root("000000000000"));
-        let k = r.signing_key("20240101", "us-east-1", "s3").unwrap();
+        let bytes = |k: Option<SigningKey>| k.map(|k| k.bytes());
+        let k = r
+            .signing_key("20240101", "us-east-1", "s3")
+            .unwrap()
+            .bytes();
         assert_eq!(
             k,
             snapstack_policy::sigv4::signing_key("secret", "20240101", "us-east-1", "s3")
         );
-        assert_eq!(r.signing_key("20240101", "us-east-1", "s3"), Some(k));
+        assert_eq!(bytes(r.signing_key("20240101", "us-east-1", "s3")), Some(k));
         assert_eq!(r.keys.len(), 1);
-        assert_ne!(r.signing_key("20240102", "us-east-1", "s3"), Some(k));
+        assert_ne!(bytes(r.signing_key("20240102", "us-east-1", "s3")), Some(k));
         for day in 10..40 {
             r.signing_key(&format!("202401{day}"), "eu-west-1", "sqs");
         }
         assert_eq!(r.keys.len(), MAX_SCOPES);
         // The root of the default credentials has no secret: nothing to sign with.
         let root = Resolved::new(None, None, None, root("000000000000"));
-        assert_eq!(root.signing_key("20240101", "us-east-1", "s3"), None);
+        assert!(root.signing_key("20240101", "us-east-1", "s3").is_none());
     }
 
     #[test]

@@ -55,16 +55,75 @@ pub struct Input<'a> {
     pub account: &'a str,
 }
 
+/// Every input member [`target`] reads: a JSON body's other members are not even parsed
+/// (`fields.rs`), so a member read here must be listed (debug builds assert it).
+pub const MEMBERS: &[&str] = &[
+    "AlarmName",
+    "AlarmNames",
+    "AliasName",
+    "Bucket",
+    "DeliveryStreamName",
+    "Entries",
+    "EventBusName",
+    "FunctionName",
+    "GroupName",
+    "IndexName",
+    "InstanceProfileName",
+    "Key",
+    "KeyId",
+    "Name",
+    "Names",
+    "Path",
+    "PolicyArn",
+    "Qualifier",
+    "QueueName",
+    "QueueUrl",
+    "RequestItems",
+    "ResourceArn",
+    "RoleArn",
+    "RoleName",
+    "Rule",
+    "SecretId",
+    "SourceKeyId",
+    "StreamARN",
+    "StreamArn",
+    "StreamName",
+    "SubscriptionArn",
+    "TableArn",
+    "TableName",
+    "TargetArn",
+    "TargetKeyId",
+    "TopicArn",
+    "UserName",
+    "WebIdentityToken",
+    "delimiter",
+    "logGroupIdentifier",
+    "logGroupName",
+    "logStreamName",
+    "max-keys",
+    "prefix",
+    "versionId",
+];
+
+/// Whether [`target`] (or the enforcer) reads the member `name`.
+pub fn reads(name: &str) -> bool {
+    MEMBERS.contains(&name)
+}
+
 impl Input<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        debug_assert!(reads(name), "{name} is read but not listed in MEMBERS");
+        self.fields.get(name)
+    }
+
     fn s(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(name)
+        self.get(name)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     }
 
     fn list(&self, name: &str) -> Vec<&str> {
-        match self.fields.get(name) {
+        match self.get(name) {
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
             Some(Value::String(s)) => vec![s.as_str()],
             _ => Vec::new(),
@@ -152,7 +211,7 @@ fn s3(operation: &str, input: &Input<'_>) -> Target {
         ("delimiter", "s3:delimiter"),
         ("max-keys", "s3:max-keys"),
     ] {
-        if let Some(v) = input.fields.get(member).and_then(Value::as_str) {
+        if let Some(v) = input.get(member).and_then(Value::as_str) {
             t.context.push((key.to_string(), v.to_string()));
         }
     }
@@ -285,7 +344,7 @@ fn dynamodb(input: &Input<'_>) -> Target {
     if let Some(arn) = input.s("ResourceArn").or_else(|| input.s("StreamArn")) {
         return one(arn.to_string());
     }
-    if let Some(Value::Object(items)) = input.fields.get("RequestItems") {
+    if let Some(Value::Object(items)) = input.get("RequestItems") {
         return Target {
             resources: items.keys().map(|t| table_arn(input, t)).collect(),
             ..Target::default()
@@ -340,7 +399,7 @@ fn events(input: &Input<'_>) -> Target {
         };
         return one(input.arn("events", &rule));
     }
-    if let Some(Value::Array(entries)) = input.fields.get("Entries") {
+    if let Some(Value::Array(entries)) = input.get("Entries") {
         let mut buses: Vec<String> = entries
             .iter()
             .map(|e| {
