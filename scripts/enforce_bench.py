@@ -136,7 +136,7 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for op, off, on, ratio, off_p, on_p, off_c, on_c in rows:
         print(f"| {op} | {off:,.0f} | {on:,.0f} | {ratio:.3f} | {off_p:.0f} | {on_p:.0f} "
-              f"| {off_c:.0f} | {on_c:.0f} | {on_c / max(off_c, 1e-9):.3f} |")
+              f"| {off_c:.1f} | {on_c:.1f} | {on_c / max(off_c, 1e-9):.3f} |")
 
 
 if __name__ == "__main__":

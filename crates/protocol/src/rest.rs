@@ -96,6 +96,9 @@ pub struct RestRouter {
     routes: Vec<Route>,
     /// Every literal query key of the model: the sub-resource selectors.
     selectors: BTreeSet<String>,
+    /// The routes of each method (upper case), in `routes`' order: a request is matched
+    /// against its method's routes only.
+    by_method: Vec<(String, Vec<usize>)>,
 }
 
 fn parse_template(uri: &str) -> (Vec<Segment>, Vec<(String, Option<String>)>) {
@@ -172,7 +175,19 @@ impl RestRouter {
                 demoted: 2 * u8::from(op.deprecated) + u8::from(op.uses_express_control_endpoint()),
             });
         }
-        RestRouter { routes, selectors }
+        let mut by_method: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            let m = r.method.to_ascii_uppercase();
+            match by_method.iter_mut().find(|(k, _)| *k == m) {
+                Some((_, v)) => v.push(i),
+                None => by_method.push((m, vec![i])),
+            }
+        }
+        RestRouter {
+            routes,
+            selectors,
+            by_method,
+        }
     }
 
     /// The number of routes (operations with an HTTP binding).
@@ -186,31 +201,26 @@ impl RestRouter {
 
     /// Match a request to exactly one operation.
     pub fn route<'r>(&'r self, req: &RestRequest<'_>) -> Result<RouteMatch<'r>, RouteError> {
-        let has_query = |k: &str| req.query.iter().any(|(q, _)| q == k);
-        let query_value = |k: &str| {
-            req.query
-                .iter()
-                .find(|(q, _)| q == k)
-                .map(|(_, v)| v.as_str())
-        };
-        let sub_resource_matches = |route: &Route| {
-            route.literal_query.iter().all(|(k, v)| match v {
-                Some(v) => query_value(k) == Some(v.as_str()),
-                None => has_query(k),
-            })
-        };
         // (literal segments, literal query keys, required present, -required missing, -demoted)
         let mut best: Option<(Score, &'r Route)> = None;
         let mut tied: Vec<&'r Route> = Vec::new();
-        for route in &self.routes {
+        let of_method: &[usize] = self
+            .by_method
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(req.method))
+            .map_or(&[], |(_, v)| v.as_slice());
+        for route in of_method.iter().map(|&i| &self.routes[i]) {
             // Cheapest tests first; labels are taken for the winner only.
-            if !route.method.eq_ignore_ascii_case(req.method)
-                || !sub_resource_matches(route)
+            if !sub_resource_matches(route, req)
                 || match_path(&route.path, req.path, None).is_none()
             {
                 continue;
             }
-            let present = route.required_query.iter().filter(|k| has_query(k)).count()
+            let present = route
+                .required_query
+                .iter()
+                .filter(|k| has_query(req, k))
+                .count()
                 + route
                     .required_headers
                     .iter()
@@ -237,7 +247,7 @@ impl RestRouter {
             // Which methods this resource does have (for a 405).
             let mut other_methods: Vec<String> = Vec::new();
             for r in &self.routes {
-                if sub_resource_matches(r)
+                if sub_resource_matches(r, req)
                     && match_path(&r.path, req.path, None).is_some()
                     && !other_methods.contains(&r.method)
                 {
@@ -247,14 +257,42 @@ impl RestRouter {
             other_methods.sort();
             return Err(RouteError::NoOperation { other_methods });
         };
-        let mut labels = Vec::new();
-        match_path(&route.path, req.path, Some(&mut labels));
         if !tied.is_empty() {
             let mut names: Vec<String> = tied.iter().map(|r| r.operation.clone()).collect();
             names.push(route.operation.clone());
             names.sort();
             return Err(RouteError::Ambiguous(names));
         }
+        self.finish(route, req)
+    }
+
+    /// [`RestRouter::route`] of a request another router of the same model has matched to
+    /// `operation` already: only that operation's route is tried. `None` when it does not
+    /// match the request (the caller then routes in full); otherwise what `route` answers.
+    pub fn route_as<'r>(
+        &'r self,
+        operation: &str,
+        req: &RestRequest<'_>,
+    ) -> Option<Result<RouteMatch<'r>, RouteError>> {
+        let route = self.routes.iter().find(|r| r.operation == operation)?;
+        if !route.method.eq_ignore_ascii_case(req.method)
+            || !sub_resource_matches(route, req)
+            || match_path(&route.path, req.path, None).is_none()
+        {
+            return None;
+        }
+        Some(self.finish(route, req))
+    }
+
+    /// The chosen route's labels, once the request is checked for a sub-resource the
+    /// operation does not take and for members it requires.
+    fn finish<'r>(
+        &'r self,
+        route: &'r Route,
+        req: &RestRequest<'_>,
+    ) -> Result<RouteMatch<'r>, RouteError> {
+        let mut labels = Vec::new();
+        match_path(&route.path, req.path, Some(&mut labels));
         if let Some((key, _)) = req
             .query
             .iter()
@@ -268,7 +306,7 @@ impl RestRouter {
         if let Some(member) = route
             .required_query
             .iter()
-            .find(|k| !has_query(k))
+            .find(|k| !has_query(req, k))
             .or_else(|| route.required_headers.iter().find(|h| !(req.has_header)(h)))
         {
             return Err(RouteError::MissingMember {
@@ -281,6 +319,25 @@ impl RestRouter {
             labels,
         })
     }
+}
+
+fn has_query(req: &RestRequest<'_>, k: &str) -> bool {
+    req.query.iter().any(|(q, _)| q == k)
+}
+
+fn query_value<'q>(req: &RestRequest<'q>, k: &str) -> Option<&'q str> {
+    req.query
+        .iter()
+        .find(|(q, _)| q == k)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether the request carries the route's sub-resource selectors (`?acl`, `?x-id=...`).
+fn sub_resource_matches(route: &Route, req: &RestRequest<'_>) -> bool {
+    route.literal_query.iter().all(|(k, v)| match v {
+        Some(v) => query_value(req, k) == Some(v.as_str()),
+        None => has_query(req, k),
+    })
 }
 
 /// Match a raw path against a template; with `labels`, collect the labels' raw (still

@@ -11,7 +11,7 @@ use serde_json::json;
 use snapstack_policy::Caller;
 use snapstack_service::{RequestContext, Runtime};
 
-use super::principal::Principal;
+use super::principal::{Principal, Resolved};
 use crate::gateway::App;
 
 /// How often one identity's use of one service (or tracked action) is written: AWS's own
@@ -60,18 +60,24 @@ impl Recorder {
         &self,
         app: &App,
         ctx: &RequestContext,
-        p: &Principal,
+        r: &Resolved,
         service: &str,
         action: &str,
     ) {
-        let Some(entity) = entity_of(p) else {
-            return;
-        };
         let now = super::now_secs().max(0) as u64 * 1000;
         let tracked = if tracks_actions(service) {
             action
         } else {
             service
+        };
+        // This identity's own recent notes first: no shared lock, no hashing.
+        if r.accessed.recent(tracked, now) {
+            return;
+        }
+        r.accessed.note(tracked, now);
+        let p = &r.principal;
+        let Some(entity) = entity_of(p) else {
+            return;
         };
         {
             let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
@@ -104,6 +110,37 @@ impl Recorder {
                 .invoke(&ctx, "iam", snapstack_iam::lastaccess::RECORD_ACCESS, input)
                 .await;
         });
+    }
+}
+
+/// The most pairs one identity remembers noting.
+const MAX_NOTED: usize = 64;
+
+/// What one identity (a [`Resolved`]) noted last, by service or action: a pre-filter before
+/// the [`Recorder`]'s shared map, which still decides across identities.
+#[derive(Debug, Default)]
+pub struct Noted(Mutex<Vec<(String, u64)>>);
+
+impl Noted {
+    /// Whether `tracked` was noted less than [`EVERY_MS`] before `now`.
+    fn recent(&self, tracked: &str, now: u64) -> bool {
+        let noted = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        noted
+            .iter()
+            .any(|(t, at)| t == tracked && now.saturating_sub(*at) < EVERY_MS)
+    }
+
+    fn note(&self, tracked: &str, now: u64) {
+        let mut noted = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match noted.iter_mut().find(|(t, _)| t == tracked) {
+            Some((_, at)) => *at = now,
+            None => {
+                if noted.len() >= MAX_NOTED {
+                    noted.remove(0);
+                }
+                noted.push((tracked.to_string(), now));
+            }
+        }
     }
 }
 
@@ -141,5 +178,20 @@ mod tests {
         let root = "arn:aws:iam::000000000000:root";
         assert_eq!(entity_of(&principal(root, Caller::aws(root), true)), None);
         assert!(tracks_actions("s3") && !tracks_actions("dynamodb"));
+    }
+
+    #[test]
+    fn an_identity_notes_each_pair_once_a_minute_and_boundedly() {
+        let n = Noted::default();
+        assert!(!n.recent("dynamodb", 1_000));
+        n.note("dynamodb", 1_000);
+        assert!(n.recent("dynamodb", 1_000 + EVERY_MS - 1));
+        assert!(!n.recent("dynamodb", 1_000 + EVERY_MS));
+        assert!(!n.recent("s3:GetObject", 1_000));
+        for i in 0..2 * MAX_NOTED {
+            n.note(&format!("s3:A{i}"), 2_000);
+        }
+        assert!(n.0.lock().unwrap().len() <= MAX_NOTED);
+        assert!(!n.recent("dynamodb", 2_000), "the oldest note went first");
     }
 }

@@ -232,6 +232,13 @@ impl Enforcer {
             // Not an operation of the model: the service refuses it without acting.
             return Self::pass(app, service, ctx, call.operation, parts, payload).await;
         };
+        // S3 would match the request to its operation again, by the same model: it is told
+        // which one this is (and still checks that operation's route against the request).
+        let hint = if name == "s3" {
+            Some(operation.as_str())
+        } else {
+            call.operation
+        };
         let pass_unsigned = actions::unsigned_allowed(name, &operation);
 
         // Who is asking.
@@ -280,10 +287,10 @@ impl Enforcer {
             if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, &fields).await {
                 return resp;
             }
-            return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+            return Self::pass(app, service, ctx, hint, parts, payload).await;
         }
         if pass_unsigned && resolved.is_none() {
-            return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+            return Self::pass(app, service, ctx, hint, parts, payload).await;
         }
         let (caller, principal) = match &resolved {
             Some(r) => (r.principal.caller.clone(), Some(&r.principal)),
@@ -291,7 +298,7 @@ impl Enforcer {
             // service handed out is its own authorization, anything else needs a signature.
             None if name == "s3" => (Caller::Anonymous, None),
             None if is_rest && rest_claimed() => {
-                return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+                return Self::pass(app, service, ctx, hint, parts, payload).await;
             }
             None => {
                 return Self::sig_refusal(
@@ -317,11 +324,11 @@ impl Enforcer {
             || principal.is_some_and(|p| p.root && p.session.is_empty());
         let versioned = fields.contains_key("versionId");
         let action = actions::action(name, &operation, versioned);
-        if let Some(p) = principal {
+        if let Some(r) = resolved.as_deref() {
             // Every authenticated attempt counts as an access, allowed or not (as AWS's
             // last-accessed data has it).
             self.accessed
-                .record(app, ctx, p, actions::prefix(name), &action);
+                .record(app, ctx, r, actions::prefix(name), &action);
         }
         if !allowed_outright {
             let input = Input {
@@ -407,9 +414,9 @@ impl Enforcer {
             // that starts at the seed signature verified here.
             let mut parts = parts.clone();
             parts.extensions.insert(chain);
-            return Self::pass(app, service, ctx, call.operation, &parts, payload).await;
+            return Self::pass(app, service, ctx, hint, &parts, payload).await;
         }
-        Self::pass(app, service, ctx, call.operation, parts, payload).await
+        Self::pass(app, service, ctx, hint, parts, payload).await
     }
 
     async fn pass(

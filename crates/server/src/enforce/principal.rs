@@ -54,6 +54,8 @@ pub struct Resolved {
     reads_context: OnceLock<bool>,
     /// Decisions of requests that read no context (`memo.rs`).
     pub decisions: super::memo::Decisions,
+    /// What this identity last noted for IAM's last-accessed data (`access.rs`).
+    pub accessed: super::access::Noted,
 }
 
 impl Resolved {
@@ -72,6 +74,7 @@ impl Resolved {
             context: OnceLock::new(),
             reads_context: OnceLock::new(),
             decisions: Default::default(),
+            accessed: Default::default(),
         }
     }
 

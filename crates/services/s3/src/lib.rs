@@ -183,9 +183,20 @@ impl S3 {
     }
 
     /// The operation a request is (matched from the model), with its bucket, key and query.
-    fn request<'a>(&self, ctx: &'a RequestContext, parts: &'a Parts) -> S3Result<Req<'a>> {
+    fn request<'a>(
+        &self,
+        ctx: &'a RequestContext,
+        parts: &'a Parts,
+        hint: Option<&str>,
+    ) -> S3Result<Req<'a>> {
         let query = routing::parse_query(parts.uri.query())?;
-        let routed = routing::route(&parts.method, &parts.headers, parts.uri.path(), &query)?;
+        let routed = routing::route(
+            &parts.method,
+            &parts.headers,
+            parts.uri.path(),
+            &query,
+            hint,
+        )?;
         Ok(Req {
             ctx,
             method: parts.method.clone(),
@@ -217,6 +228,19 @@ impl S3 {
         parts: &Parts,
         body: Body,
     ) -> Outcome {
+        self.handle_routed(rt, ctx, parts, body, None).await
+    }
+
+    /// [`S3::handle_in`] of a request the gateway has matched to `hint` already (see
+    /// `routing::route`).
+    pub async fn handle_routed(
+        &self,
+        rt: Option<&dyn snapstack_service::Runtime>,
+        ctx: &RequestContext,
+        parts: &Parts,
+        body: Body,
+        hint: Option<&str>,
+    ) -> Outcome {
         if parts.method == Method::OPTIONS {
             let response = self.preflight(ctx, parts);
             return Outcome {
@@ -225,7 +249,7 @@ impl S3 {
             };
         }
         let head = parts.method == Method::HEAD;
-        let req = match self.request(ctx, parts) {
+        let req = match self.request(ctx, parts, hint) {
             Ok(r) => Req { rt, ..r },
             Err(e) => {
                 return Outcome {
@@ -278,7 +302,7 @@ mod tests {
         let route = |host: &'static str, path: &str| {
             let mut h = HeaderMap::new();
             h.insert("host", HeaderValue::from_static(host));
-            let r = routing::route(&Method::GET, &h, path, &[]).unwrap();
+            let r = routing::route(&Method::GET, &h, path, &[], None).unwrap();
             (r.bucket, r.key)
         };
         let local = "127.0.0.1:4566";

@@ -73,12 +73,16 @@ pub(super) struct Routed {
     pub labels: Vec<(&'static str, String)>,
 }
 
-/// Match a request to one operation of the S3 model.
+/// Match a request to one operation of the S3 model. `hint`: the operation the gateway's
+/// policy enforcement matched this same request to with its own router of the S3 model
+/// (`ENFORCE_IAM=1`); only that operation's route is then tried, and the request is routed in
+/// full if it does not match.
 pub(super) fn route(
     method: &Method,
     headers: &HeaderMap,
     raw_path: &str,
     query: &[(String, String)],
+    hint: Option<&str>,
 ) -> S3Result<Routed> {
     // WriteGetObjectResponse names its request route as the host's first label (the model's
     // `{RequestRoute}.` host prefix), which is not a bucket.
@@ -91,14 +95,17 @@ pub(super) fn route(
         None => raw_path.to_string(),
     };
     let has_header = |name: &str| headers.contains_key(name);
-    let matched = router()
-        .route(&RestRequest {
-            method: method.as_str(),
-            path: &path,
-            query,
-            has_header: &has_header,
-        })
-        .map_err(refusal)?;
+    let req = RestRequest {
+        method: method.as_str(),
+        path: &path,
+        query,
+        has_header: &has_header,
+    };
+    let matched = match hint.and_then(|op| router().route_as(op, &req)) {
+        Some(m) => m,
+        None => router().route(&req),
+    }
+    .map_err(refusal)?;
     Ok(Routed {
         operation: matched.operation,
         bucket: matched.label("Bucket").map(decode_strict).transpose()?,
@@ -352,7 +359,7 @@ mod tests {
             HeaderValue::from_static("io-cell001"),
         );
         h.insert("x-amz-request-token", HeaderValue::from_static("t"));
-        let r = route(&Method::POST, &h, "/WriteGetObjectResponse", &[]).unwrap();
+        let r = route(&Method::POST, &h, "/WriteGetObjectResponse", &[], None).unwrap();
         assert_eq!((r.operation, r.bucket), ("WriteGetObjectResponse", None));
     }
 

@@ -42,8 +42,14 @@ impl Service for S3 {
                 Payload::Form(_) => snapstack_protocol::body::Body::empty(),
             };
             rt.ensure_loaded(NAME).await;
-            let (outcome, undo) =
-                durability::with_undo(self.handle_in(Some(rt), ctx, parts, body)).await;
+            let (outcome, undo) = durability::with_undo(self.handle_routed(
+                Some(rt),
+                ctx,
+                parts,
+                body,
+                call.operation,
+            ))
+            .await;
             if let Some(v) = outcome.write_version
                 && let Err(e) = rt.wait_durable(NAME, v).await
             {
