@@ -292,11 +292,12 @@ impl Enforcer {
         if pass_unsigned && resolved.is_none() {
             return Self::pass(app, service, ctx, hint, parts, payload).await;
         }
+        let anonymous = Caller::Anonymous;
         let (caller, principal) = match &resolved {
-            Some(r) => (r.principal.caller.clone(), Some(&r.principal)),
+            Some(r) => (&r.principal.caller, Some(&r.principal)),
             // Unsigned: S3 answers anonymous requests by its bucket policies, a URL a REST
             // service handed out is its own authorization, anything else needs a signature.
-            None if name == "s3" => (Caller::Anonymous, None),
+            None if name == "s3" => (&anonymous, None),
             None if is_rest && rest_claimed() => {
                 return Self::pass(app, service, ctx, hint, parts, payload).await;
             }
@@ -353,7 +354,7 @@ impl Enforcer {
             } else {
                 let mut context = match resolved.as_deref() {
                     Some(r) => r.context().clone(),
-                    None => principal_context(&caller, "", &[]),
+                    None => principal_context(caller, "", &[]),
                 };
                 Self::request_context(&mut context, parts, ctx);
                 for (k, v) in &target.context {

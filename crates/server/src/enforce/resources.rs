@@ -55,13 +55,13 @@ pub struct Input<'a> {
     pub account: &'a str,
 }
 
-/// Every input member [`target`] reads: a JSON body's other members are not even parsed
-/// (`fields.rs`), so a member read here must be listed (debug builds assert it).
+/// Every input member [`target`] reads from a JSON body or query parameters, sorted: a JSON
+/// body's other members are not even parsed (`fields.rs`), so a member read here must be listed
+/// (debug builds assert it).
 pub const MEMBERS: &[&str] = &[
     "AlarmName",
     "AlarmNames",
     "AliasName",
-    "Bucket",
     "DeliveryStreamName",
     "Entries",
     "EventBusName",
@@ -69,7 +69,6 @@ pub const MEMBERS: &[&str] = &[
     "GroupName",
     "IndexName",
     "InstanceProfileName",
-    "Key",
     "KeyId",
     "Name",
     "Names",
@@ -96,23 +95,32 @@ pub const MEMBERS: &[&str] = &[
     "TopicArn",
     "UserName",
     "WebIdentityToken",
-    "delimiter",
     "logGroupIdentifier",
     "logGroupName",
     "logStreamName",
+];
+
+/// S3's members, read from its path labels and query (S3 has no JSON bodies).
+const S3_MEMBERS: &[&str] = &[
+    "Bucket",
+    "Key",
+    "delimiter",
     "max-keys",
     "prefix",
     "versionId",
 ];
 
-/// Whether [`target`] (or the enforcer) reads the member `name`.
+/// Whether [`target`] (or the enforcer) reads the JSON or query member `name`.
 pub fn reads(name: &str) -> bool {
-    MEMBERS.contains(&name)
+    MEMBERS.binary_search(&name).is_ok()
 }
 
 impl Input<'_> {
     fn get(&self, name: &str) -> Option<&Value> {
-        debug_assert!(reads(name), "{name} is read but not listed in MEMBERS");
+        debug_assert!(
+            reads(name) || S3_MEMBERS.contains(&name),
+            "{name} is read but not listed in MEMBERS"
+        );
         self.fields.get(name)
     }
 
@@ -485,6 +493,13 @@ pub fn account_of(arn: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn members_are_sorted_for_the_binary_search() {
+        assert!(MEMBERS.windows(2).all(|w| w[0] < w[1]));
+        assert!(MEMBERS.iter().all(|m| reads(m)));
+        assert!(!reads("Item") && !reads("Key") && !reads(""));
+    }
 
     fn t(service: &str, op: &str, fields: Value) -> Target {
         let fields = fields.as_object().unwrap().clone();
