@@ -99,12 +99,9 @@ impl<'de> DeserializeSeed<'de> for Shallow {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.depth > CONTAINER_DEPTH {
-            if self.depth > STRING_DEPTH {
-                d.deserialize_ignored_any(IgnoredAny)?;
-                return Ok(Value::Null);
-            }
-            return d.deserialize_any(StringOnly);
+        if self.depth > STRING_DEPTH {
+            d.deserialize_ignored_any(IgnoredAny)?;
+            return Ok(Value::Null);
         }
         d.deserialize_any(self)
     }
@@ -146,6 +143,10 @@ impl<'de> Visitor<'de> for Shallow {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth > CONTAINER_DEPTH {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Value::Null);
+        }
         let inner = Shallow {
             depth: self.depth + 1,
         };
@@ -157,6 +158,10 @@ impl<'de> Visitor<'de> for Shallow {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.depth > CONTAINER_DEPTH {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Value::Null);
+        }
         let inner = Shallow {
             depth: self.depth + 1,
         };
@@ -166,55 +171,6 @@ impl<'de> Visitor<'de> for Shallow {
             out.insert(k, v);
         }
         Ok(Value::Object(out))
-    }
-}
-
-/// A value deeper than containers are kept: a string, or `null` for anything else (skipped).
-struct StringOnly;
-
-impl<'de> Visitor<'de> for StringOnly {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Value::Null)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Value::Null)
     }
 }
 
