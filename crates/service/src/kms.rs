@@ -54,7 +54,8 @@ pub fn fault(e: &AwsError) -> Fault {
     }
 }
 
-fn context_json(context: &[(String, String)]) -> Value {
+/// An encryption context as KMS's `EncryptionContext` member.
+pub fn context_json(context: &[(String, String)]) -> Value {
     Value::Object(
         context
             .iter()

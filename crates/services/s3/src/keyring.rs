@@ -106,15 +106,6 @@ pub(crate) fn kms_error(e: AwsError) -> S3Error {
     S3Error::new(status, code, e.message)
 }
 
-fn context_json(context: &[(String, String)]) -> Value {
-    Value::Object(
-        context
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect::<Map<String, Value>>(),
-    )
-}
-
 /// The runtime a request reaches KMS through.
 fn runtime<'a>(r: &Req<'a>) -> S3Result<&'a dyn snapstack_service::Runtime> {
     r.rt.ok_or_else(|| {
@@ -378,7 +369,7 @@ impl S3 {
                     .kms(
                         r,
                         "Encrypt",
-                        json!({"KeyId": key_id, "Plaintext": base64(data), "EncryptionContext": context_json(context)}),
+                        json!({"KeyId": key_id, "Plaintext": base64(data), "EncryptionContext": kms::context_json(context)}),
                     )
                     .await?;
                 let blob = out
