@@ -203,6 +203,22 @@ impl Policy {
         })
     }
 
+    /// Whether every `Resource`/`NotResource` pattern matches all the ARNs that start with
+    /// `prefix` or none of them (see [`crate::wildcard::arn_glob_over`]): then the document
+    /// decides every resource under `prefix` alike (all the objects of one S3 bucket), its
+    /// conditions aside. Patterns with policy variables count as deciding differently.
+    pub fn resources_alike_under(&self, prefix: &str) -> bool {
+        self.statements.iter().all(|s| {
+            s.resource.as_ref().is_none_or(|r| {
+                r.values.items.iter().all(|p| {
+                    !(self.variables_enabled() && p.contains("${"))
+                        && crate::wildcard::arn_glob_over(p, prefix)
+                            != crate::wildcard::Over::Depends
+                })
+            })
+        })
+    }
+
     /// The document as compact JSON text.
     pub fn to_json_string(&self) -> String {
         self.to_json().to_string()

@@ -224,8 +224,11 @@ impl Verified<'_> {
 
 /// A SigV4 signing key (`kSigning`), with HMAC's inner and outer pads already applied to it:
 /// a request's signature then costs the string to sign's blocks and one more, not two more.
+/// Shared, not copied, when cloned (callers cache one per scope and hand it out per request).
 #[derive(Clone)]
-pub struct SigningKey {
+pub struct SigningKey(std::sync::Arc<PreparedKey>);
+
+struct PreparedKey {
     key: [u8; 32],
     mac: Hmac<Sha256>,
 }
@@ -234,16 +237,16 @@ impl SigningKey {
     pub fn new(key: [u8; 32]) -> SigningKey {
         let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key)
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        SigningKey { key, mac }
+        SigningKey(std::sync::Arc::new(PreparedKey { key, mac }))
     }
 
     /// The key's bytes.
     pub fn bytes(&self) -> [u8; 32] {
-        self.key
+        self.0.key
     }
 
     fn sign(&self, data: &[u8]) -> [u8; 32] {
-        let mut mac = self.mac.clone();
+        let mut mac = self.0.mac.clone();
         mac.update(data);
         mac.finalize().into_bytes().into()
     }
@@ -370,7 +373,7 @@ pub fn verify_with_key<'a>(
     key_for: impl FnOnce(&str, &str, &str, &str) -> Option<SigningKey>,
 ) -> Result<Verified<'a>, SigError> {
     let query = parse_query(req.query);
-    let claim = match header(req, "authorization") {
+    let claim = match authorization_header(req) {
         Some(auth) => header_claim(req, auth)?,
         None if query.iter().any(|(k, _)| k == "X-Amz-Signature") => query_claim(&query)?,
         None => return Err(SigError::NotSigned),
@@ -411,13 +414,7 @@ pub fn verify_with_key<'a>(
             }),
         None => Cow::Borrowed(req.payload_hash),
     };
-    let canonical = canonical_request_of(
-        req,
-        &query,
-        claim.signed_headers.split(';'),
-        s3,
-        &content_sha256,
-    );
+    let canonical = canonical_request_of(req, &query, &claim.signed_headers, s3, &content_sha256);
     let sts = string_to_sign(
         &claim.amz_date,
         &claim.date,
@@ -473,15 +470,42 @@ fn header<'a>(req: &SignedRequest<'a>, name: &str) -> Option<Cow<'a, str>> {
     Some(Cow::Owned(out))
 }
 
-/// Whether a header value is already canonical: no leading, trailing or repeated white space.
+/// The `Authorization` header: as sent when it is the only one (its parts are trimmed as they
+/// are read, so its white space needs no rewriting), else [`header`]'s joined value.
+fn authorization_header<'a>(req: &SignedRequest<'a>) -> Option<Cow<'a, str>> {
+    let mut found = req
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"));
+    let (_, first) = found.next()?;
+    if found.next().is_none() {
+        return Some(Cow::Borrowed(first));
+    }
+    header(req, "authorization")
+}
+
+/// Whether a header value is already canonical: no leading, trailing or repeated white space,
+/// no white space but the space, ASCII only. One pass: this runs on every signed header.
 fn canonical_already(v: &str) -> bool {
     let b = v.as_bytes();
-    let ws = |c: &u8| c.is_ascii_whitespace();
-    !(b.first().is_some_and(ws)
-        || b.last().is_some_and(ws)
-        || b.windows(2).any(|w| ws(&w[0]) && ws(&w[1]))
-        || b.iter().any(|c| ws(c) && *c != b' ')
-        || !v.is_ascii())
+    // Most values (dates, hashes, tokens, hosts) hold no space at all: one branch-free pass
+    // (vectorized) answers for them.
+    if b.iter().fold(true, |ok, &c| ok & (c > b' ') & (c < 0x80)) {
+        return true;
+    }
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut after_space = false;
+    for &c in b {
+        match c {
+            b' ' if after_space => return false,
+            b' ' => after_space = true,
+            b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | 0x80.. => return false,
+            _ => after_space = false,
+        }
+    }
+    true
 }
 
 /// Append [`header`]'s value to `out` (nothing when absent).
@@ -496,6 +520,10 @@ fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
             out.push(',');
         }
         first_value = false;
+        if canonical_already(v) {
+            out.push_str(v);
+            continue;
+        }
         let mut first_word = true;
         for word in v.split_whitespace() {
             if !first_word {
@@ -509,10 +537,26 @@ fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
 
 /// `<access key>/<date>/<region>/<service>/aws4_request` (the access key may hold a `/`).
 fn parse_credential(credential: &str) -> Option<(&str, &str, &str, &str)> {
-    let (rest, terminal) = credential.rsplit_once('/')?;
-    let (rest, service) = rest.rsplit_once('/')?;
-    let (rest, region) = rest.rsplit_once('/')?;
-    let (access_key, date) = rest.rsplit_once('/')?;
+    // The last four slashes, found in one backward pass.
+    let mut at = [0usize; 4];
+    let mut found = 0;
+    for (i, b) in credential.bytes().enumerate().rev() {
+        if b == b'/' {
+            at[3 - found] = i;
+            found += 1;
+            if found == 4 {
+                break;
+            }
+        }
+    }
+    if found < 4 {
+        return None;
+    }
+    let access_key = &credential[..at[0]];
+    let date = &credential[at[0] + 1..at[1]];
+    let region = &credential[at[1] + 1..at[2]];
+    let service = &credential[at[2] + 1..at[3]];
+    let terminal = &credential[at[3] + 1..];
     if terminal != "aws4_request" || access_key.is_empty() || date.len() != 8 {
         return None;
     }
@@ -543,7 +587,7 @@ fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim
     };
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let part = part.trim();
+        let part = part.trim_ascii();
         if let Some(v) = part.strip_prefix("Credential=") {
             credential = Some(v);
         } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
@@ -781,20 +825,15 @@ pub fn canonical_request(
     s3: bool,
     content_sha256: &str,
 ) -> String {
-    canonical_request_of(
-        req,
-        query,
-        signed_headers.iter().map(String::as_str),
-        s3,
-        content_sha256,
-    )
+    canonical_request_of(req, query, &signed_headers.join(";"), s3, content_sha256)
 }
 
-/// [`canonical_request`] over the signed header names as an iterator (lower case).
-fn canonical_request_of<'h>(
+/// [`canonical_request`] over the signed header names as the request lists them (lower case,
+/// `;`-separated).
+fn canonical_request_of(
     req: &SignedRequest<'_>,
     query: &[(String, String)],
-    signed_headers: impl Iterator<Item = &'h str> + Clone,
+    signed_headers: &str,
     s3: bool,
     content_sha256: &str,
 ) -> String {
@@ -833,19 +872,14 @@ fn canonical_request_of<'h>(
         }
     }
     out.push('\n');
-    for name in signed_headers.clone() {
+    for name in signed_headers.split(';') {
         out.push_str(name);
         out.push(':');
         write_header(req, name, &mut out);
         out.push('\n');
     }
     out.push('\n');
-    for (i, name) in signed_headers.enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
-        out.push_str(name);
-    }
+    out.push_str(signed_headers);
     out.push('\n');
     out.push_str(content_sha256);
     out
@@ -1160,6 +1194,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn credentials_split_at_their_last_four_slashes(c in "[a/_4]{0,10}(/[0-9]{8})?(/[a-z]{0,3}){0,3}") {
+            // The reference: four splits from the right.
+            let reference = (|| {
+                let (rest, terminal) = c.rsplit_once('/')?;
+                let (rest, service) = rest.rsplit_once('/')?;
+                let (rest, region) = rest.rsplit_once('/')?;
+                let (access_key, date) = rest.rsplit_once('/')?;
+                (terminal == "aws4_request" && !access_key.is_empty() && date.len() == 8)
+                    .then_some((access_key, date, region, service))
+            })();
+            proptest::prop_assert_eq!(parse_credential(&c), reference);
+            let whole = format!("{c}/aws4_request");
+            proptest::prop_assert_eq!(parse_credential(&whole), (|| {
+                let (rest, service) = c.rsplit_once('/')?;
+                let (rest, region) = rest.rsplit_once('/')?;
+                let (access_key, date) = rest.rsplit_once('/')?;
+                (!access_key.is_empty() && date.len() == 8).then_some((access_key, date, region, service))
+            })());
+        }
+
         #[test]
         fn the_buffered_canonical_request_is_the_reference_one(
             path in "(/[a-z.%2 ]{0,4}){0,4}/?",

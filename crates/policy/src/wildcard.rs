@@ -173,6 +173,61 @@ pub fn arn_glob(pattern: &str, text: &str) -> bool {
     count == n
 }
 
+/// How a pattern matches every text that starts with a given prefix ([`arn_glob_over`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Over {
+    /// Every such text matches.
+    All,
+    /// No such text matches.
+    None,
+    /// Some may and some may not (or it cannot be told cheaply).
+    Depends,
+}
+
+/// How [`arn_glob`]`(pattern, prefix + rest)` answers over every `rest`: for a decision about
+/// an S3 object (`arn:aws:s3:::bucket/` + key) that holds for all keys of its bucket. `prefix`
+/// must hold at least five colons (an ARN up to its resource part), so that the first five
+/// segments are the prefix's own. Conservative: [`Over::Depends`] when in doubt.
+pub fn arn_glob_over(pattern: &str, prefix: &str) -> Over {
+    if pattern == "*" {
+        return Over::All;
+    }
+    let segments: Vec<&str> = pattern.splitn(6, ':').collect();
+    let n = segments.len();
+    if prefix.bytes().filter(|b| *b == b':').count() < n - 1 {
+        return Over::Depends;
+    }
+    let texts: Vec<&str> = prefix.splitn(n, ':').collect();
+    debug_assert_eq!(texts.len(), n);
+    if segments[..n - 1]
+        .iter()
+        .zip(&texts)
+        .any(|(p, t)| !glob(p, t, false))
+    {
+        return Over::None;
+    }
+    // The last segment: the prefix's end (`s`) followed by any text.
+    let (last, s) = (segments[n - 1], texts[n - 1]);
+    if last.ends_with('*') && glob(last, s, false) {
+        // A match of `s` whose final `*` takes whatever follows as well.
+        return Over::All;
+    }
+    // A match starts with the pattern's literal head: one that disagrees with `s` never does.
+    let Some(wild) = last.find(['*', '?']) else {
+        // No wildcard: only `s` + the rest of the pattern itself.
+        return if last.starts_with(s) {
+            Over::Depends
+        } else {
+            Over::None
+        };
+    };
+    let head = &last[..wild];
+    if !head.starts_with(s) && !s.starts_with(head) {
+        return Over::None;
+    }
+    Over::Depends
+}
+
 /// Split tokens into at most `n` segments at literal colons (ARN segments).
 fn segments(tokens: &[Tok], n: usize) -> Vec<&[Tok]> {
     let mut out = Vec::with_capacity(n);
@@ -225,6 +280,47 @@ mod tests {
             "s3:GetObject",
             true
         ));
+    }
+
+    #[test]
+    fn patterns_over_an_s3_bucket() {
+        let b = "arn:aws:s3:::photos/";
+        assert_eq!(arn_glob_over("*", b), Over::All);
+        assert_eq!(arn_glob_over("arn:aws:s3:::photos/*", b), Over::All);
+        assert_eq!(arn_glob_over("arn:aws:s3:::photo*", b), Over::All);
+        assert_eq!(arn_glob_over("arn:aws:s3:::*", b), Over::All);
+        assert_eq!(arn_glob_over("arn:*", b), Over::All);
+        assert_eq!(arn_glob_over("arn:aws:s3:::ph?tos/*", b), Over::All);
+        assert_eq!(arn_glob_over("arn:aws:s3:::photos", b), Over::None);
+        assert_eq!(arn_glob_over("arn:aws:s3:::other/*", b), Over::None);
+        assert_eq!(arn_glob_over("arn:aws:sqs:*", b), Over::None);
+        assert_eq!(
+            arn_glob_over("arn:aws:s3:::photos/2024/*", b),
+            Over::Depends
+        );
+        assert_eq!(arn_glob_over("arn:aws:s3:::photos/*.jpg", b), Over::Depends);
+        assert_eq!(arn_glob_over("arn:aws:s3:::*/private", b), Over::Depends);
+        assert_eq!(arn_glob_over("arn:aws:s3:::photos/a", b), Over::Depends);
+    }
+
+    proptest::proptest! {
+        // What the classifier says of a pattern holds for every key.
+        #[test]
+        fn over_a_prefix_holds_for_every_key(
+            pattern in "(arn:aws:s3:::|arn:\\*:|\\*|arn:aws:s3:::b)[a-c/*?:]{0,6}",
+            keys in proptest::collection::vec("[a-c/:*?]{0,5}", 1..6),
+        ) {
+            let prefix = "arn:aws:s3:::b/";
+            let over = arn_glob_over(&pattern, prefix);
+            for k in &keys {
+                let hit = arn_glob(&pattern, &format!("{prefix}{k}"));
+                match over {
+                    Over::All => proptest::prop_assert!(hit, "{pattern} / {k}"),
+                    Over::None => proptest::prop_assert!(!hit, "{pattern} / {k}"),
+                    Over::Depends => {}
+                }
+            }
+        }
     }
 
     #[test]

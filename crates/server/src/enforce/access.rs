@@ -54,7 +54,7 @@ pub fn entity_of(p: &Principal) -> Option<&str> {
 }
 
 impl Recorder {
-    /// Note that `p` used `action` (`s3:GetObject`) of `service` now; written to IAM when the
+    /// Note that `p` used `action` (`s3:GetObject`) of `service` at `now_secs`; written to IAM when the
     /// last write of the pair is a minute old or more.
     pub fn record(
         &self,
@@ -63,8 +63,9 @@ impl Recorder {
         r: &Resolved,
         service: &str,
         action: &str,
+        now_secs: i64,
     ) {
-        let now = super::now_secs().max(0) as u64 * 1000;
+        let now = now_secs.max(0) as u64 * 1000;
         let tracked = if tracks_actions(service) {
             action
         } else {

@@ -168,11 +168,15 @@ const LAMBDA: &[(&str, &str)] = &[
     ("ListVersionsByFunction", "ListVersionsByFunction"),
 ];
 
-fn lookup<'a>(table: &[(&str, &'a str)], operation: &str) -> Option<&'a str> {
-    table
-        .iter()
-        .find(|(op, _)| *op == operation)
-        .map(|(_, a)| *a)
+/// A table indexed for the request path (asked on every request: one hash, not a scan).
+type Index = std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, &'static str>>;
+static S3_INDEX: Index = std::sync::LazyLock::new(|| S3.iter().copied().collect());
+static S3_VERSIONED_INDEX: Index =
+    std::sync::LazyLock::new(|| S3_VERSIONED.iter().copied().collect());
+static LAMBDA_INDEX: Index = std::sync::LazyLock::new(|| LAMBDA.iter().copied().collect());
+
+fn lookup(index: &Index, operation: &str) -> Option<&'static str> {
+    index.get(operation).copied()
 }
 
 /// The IAM action of `operation` of `service`; `versioned` when an S3 request names a
@@ -180,17 +184,24 @@ fn lookup<'a>(table: &[(&str, &'a str)], operation: &str) -> Option<&'a str> {
 pub fn action(service: &str, operation: &str, versioned: bool) -> String {
     let name: Cow<'_, str> = match service {
         "s3" => {
-            let versioned_name = versioned.then(|| lookup(S3_VERSIONED, operation)).flatten();
+            let versioned_name = versioned
+                .then(|| lookup(&S3_VERSIONED_INDEX, operation))
+                .flatten();
             Cow::Borrowed(
                 versioned_name
-                    .or_else(|| lookup(S3, operation))
+                    .or_else(|| lookup(&S3_INDEX, operation))
                     .unwrap_or(operation),
             )
         }
-        "lambda" => Cow::Borrowed(lookup(LAMBDA, operation).unwrap_or(operation)),
+        "lambda" => Cow::Borrowed(lookup(&LAMBDA_INDEX, operation).unwrap_or(operation)),
         _ => Cow::Borrowed(operation),
     };
-    format!("{}:{name}", prefix(service))
+    let prefix = prefix(service);
+    let mut action = String::with_capacity(prefix.len() + 1 + name.len());
+    action.push_str(prefix);
+    action.push(':');
+    action.push_str(&name);
+    action
 }
 
 /// Operations every authenticated caller may call, whatever its policies say (AWS authorizes

@@ -6,9 +6,13 @@
 //! remembered decision never outlives the policies that made it. The resource policy is named
 //! by its `Arc` (a policy changed is a new `Arc`) and held by the entry, so that its address
 //! cannot be reused by another policy while the entry exists.
+//!
+//! A question may also be asked of every resource under a prefix (all the objects of one S3
+//! bucket, whose keys are distinct resources): answered only when every policy involved
+//! decides all of them alike ([`snapstack_policy::Policy::resources_alike_under`]), so that
+//! requests for many keys are decided once, not once per key.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use super::deny::Reason;
@@ -24,6 +28,8 @@ pub struct Question<'a> {
     pub account: &'a str,
     pub policy: Option<&'a Arc<ResourcePolicy>>,
     pub required: bool,
+    /// `resource` is a prefix: the question is asked of every resource under it.
+    pub under: bool,
 }
 
 impl Question<'_> {
@@ -32,12 +38,15 @@ impl Question<'_> {
     }
 
     fn hash(&self) -> u64 {
-        let mut h = DefaultHasher::new();
+        // FxHash: the entries are one identity's own, keyed by what it asked; no flooding to
+        // fear from a hasher that is not DoS-resistant beyond its bounded size.
+        let mut h = rustc_hash::FxHasher::default();
         self.action.hash(&mut h);
         self.resource.hash(&mut h);
         self.account.hash(&mut h);
         self.policy_id().hash(&mut h);
         self.required.hash(&mut h);
+        self.under.hash(&mut h);
         h.finish()
     }
 }
@@ -49,7 +58,9 @@ struct Entry {
     /// Keeps the policy's address from being reused while the entry exists.
     policy: Option<Arc<ResourcePolicy>>,
     required: bool,
-    decision: Option<Reason>,
+    under: bool,
+    /// `None`: the resources under the prefix are not all decided alike.
+    decision: Option<Option<Reason>>,
 }
 
 impl Entry {
@@ -58,6 +69,7 @@ impl Entry {
             && self.resource == q.resource
             && self.account == q.account
             && self.required == q.required
+            && self.under == q.under
             && self.policy.as_ref().map_or(0, |p| Arc::as_ptr(p) as usize) == q.policy_id()
     }
 }
@@ -65,7 +77,9 @@ impl Entry {
 /// One identity's remembered decisions: `None` allowed, `Some(reason)` denied.
 #[derive(Default)]
 pub struct Decisions {
-    entries: Mutex<HashMap<u64, Vec<Entry>>>,
+    /// By [`Question::hash`], already a hash: buckets it with FxHash rather than hash it again
+    /// with SipHash.
+    entries: Mutex<rustc_hash::FxHashMap<u64, Vec<Entry>>>,
 }
 
 impl std::fmt::Debug for Decisions {
@@ -81,6 +95,27 @@ impl Decisions {
         q: &Question<'_>,
         decide: impl FnOnce() -> Option<Reason>,
     ) -> Option<Reason> {
+        debug_assert!(!q.under);
+        self.remembered(q, || Some(decide()))
+            .unwrap_or_else(|| unreachable!("an exact question always has an answer"))
+    }
+
+    /// The decision of every resource under the prefix `q.resource`: `decide` answers `None`
+    /// when they are not all decided alike (remembered too, so that it is asked once).
+    pub fn get_or_decide_under(
+        &self,
+        q: &Question<'_>,
+        decide: impl FnOnce() -> Option<Option<Reason>>,
+    ) -> Option<Option<Reason>> {
+        debug_assert!(q.under);
+        self.remembered(q, decide)
+    }
+
+    fn remembered(
+        &self,
+        q: &Question<'_>,
+        decide: impl FnOnce() -> Option<Option<Reason>>,
+    ) -> Option<Option<Reason>> {
         let h = q.hash();
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -104,6 +139,7 @@ impl Decisions {
                 account: q.account.to_string(),
                 policy: q.policy.cloned(),
                 required: q.required,
+                under: q.under,
                 decision,
             });
         }
@@ -129,6 +165,7 @@ mod tests {
             account: "000000000000",
             policy,
             required: false,
+            under: false,
         }
     }
 
@@ -177,6 +214,36 @@ mod tests {
             d.get_or_decide(&q("s3:GetObject", Some(&p1)), || denied),
             None
         );
+    }
+
+    #[test]
+    fn a_prefix_question_is_its_own_and_remembers_that_it_depends() {
+        let d = Decisions::default();
+        let under = Question {
+            resource: "arn:aws:s3:::b/",
+            under: true,
+            ..q("s3:GetObject", None)
+        };
+        let exact = Question {
+            resource: "arn:aws:s3:::b/",
+            ..q("s3:GetObject", None)
+        };
+        let mut asked = 0;
+        for _ in 0..2 {
+            assert_eq!(
+                d.get_or_decide_under(&under, || {
+                    asked += 1;
+                    None
+                }),
+                None
+            );
+        }
+        assert_eq!(asked, 1);
+        // The key `b/` itself (an object named by the empty key) is another question.
+        let denied = Some(Reason::NoAllow(Source::Identity));
+        assert_eq!(d.get_or_decide(&exact, || denied), denied);
+        assert_eq!(d.get_or_decide_under(&under, || Some(None)), None);
+        assert_eq!(d.len(), 2);
     }
 
     #[test]

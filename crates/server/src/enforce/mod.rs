@@ -29,8 +29,7 @@ mod memo;
 mod principal;
 mod resources;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
@@ -69,24 +68,33 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-fn header<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
+fn header(parts: &Parts, name: axum::http::HeaderName) -> Option<&str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn router(model: &'static ServiceModel) -> Arc<RestRouter> {
-    static ROUTERS: OnceLock<Mutex<HashMap<&'static str, Arc<RestRouter>>>> = OnceLock::new();
-    let mut map = ROUTERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    map.entry(model.metadata.endpoint_prefix.as_str())
-        .or_insert_with(|| Arc::new(RestRouter::from_model(model)))
-        .clone()
+    // By the model's address: a handful of REST models, found by a pointer comparison under a
+    // read lock (no hashing on the request path).
+    type Routers = Vec<(usize, Arc<RestRouter>)>;
+    static ROUTERS: OnceLock<std::sync::RwLock<Routers>> = OnceLock::new();
+    let routers = ROUTERS.get_or_init(Default::default);
+    let id = std::ptr::from_ref(model) as usize;
+    let found = |r: &Routers| r.iter().find(|(m, _)| *m == id).map(|(_, r)| r.clone());
+    if let Some(r) = found(&routers.read().unwrap_or_else(|e| e.into_inner())) {
+        return r;
+    }
+    let mut all = routers.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = found(&all) {
+        return r;
+    }
+    let r = Arc::new(RestRouter::from_model(model));
+    all.push((id, r.clone()));
+    r
 }
 
 /// The bucket a virtual-hosted-style host names (as S3's router reads it).
 fn virtual_host_bucket(parts: &Parts) -> Option<String> {
-    let host = header(parts, "host")?;
+    let host = header(parts, axum::http::header::HOST)?;
     let host = host.rsplit_once(':').map_or(host, |(h, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {
             h
@@ -94,8 +102,9 @@ fn virtual_host_bucket(parts: &Parts) -> Option<String> {
             host
         }
     });
-    let b = match host.split_once(".s3.") {
-        Some((b, _)) => b,
+    // `.s3.` found without a substring searcher's set-up: hosts are short.
+    let b = match host.as_bytes().windows(4).position(|w| w == b".s3.") {
+        Some(at) => &host[..at],
         None => host.strip_suffix(".localhost")?,
     };
     (!b.is_empty() && !b.contains(':') && !b.contains('/')).then(|| b.to_string())
@@ -141,6 +150,15 @@ fn rest_operation(service: &dyn Service, parts: &Parts) -> Option<(String, Map<S
     Some((matched.operation.to_string(), fields))
 }
 
+/// Whether the body is CBOR (`rpc-v2-cbor`, `application/x-amz-cbor-1.1`), not JSON: by its
+/// content type (a standard header: found without hashing its name).
+fn cbor(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().windows(4).any(|w| w == b"cbor"))
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -150,7 +168,8 @@ fn now_secs() -> i64 {
 
 /// Whether the request carries a SigV4 signature (header or presigned query).
 fn sigv4_signed(parts: &Parts) -> bool {
-    header(parts, "authorization").is_some_and(|a| a.starts_with(sigv4::ALGORITHM))
+    header(parts, axum::http::header::AUTHORIZATION)
+        .is_some_and(|a| a.starts_with(sigv4::ALGORITHM))
         || parts
             .uri
             .query()
@@ -159,7 +178,9 @@ fn sigv4_signed(parts: &Parts) -> bool {
 
 /// Whether the request carries any signature (SigV2 forms included).
 fn any_signature(parts: &Parts) -> bool {
-    parts.headers.contains_key("authorization")
+    parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION)
         || parts.uri.query().is_some_and(|q| {
             q.contains("X-Amz-Signature=")
                 || q.contains("Signature=") && q.contains("AWSAccessKeyId=")
@@ -183,6 +204,8 @@ impl Enforcer {
         let parts = call.parts;
         let ctx = call.ctx;
         let name = service.name();
+        // One reading of the clock per request: signature skew, expiry, last access, context.
+        let now = now_secs();
         let head = parts.method == Method::HEAD;
         // The body: REST services other than S3 (whose bodies stream and are covered by
         // `x-amz-content-sha256`) are read here so their hash can be checked.
@@ -220,9 +243,7 @@ impl Enforcer {
                     .iter()
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect(),
-                Payload::Bytes(b) if !parts.headers.contains_key("smithy-protocol") => {
-                    fields::json_fields(b, resources::reads)
-                }
+                Payload::Bytes(b) if !cbor(parts) => fields::json_fields(b, resources::reads),
                 _ => Map::new(),
             };
             (call.operation.map(str::to_string), fields)
@@ -248,7 +269,7 @@ impl Enforcer {
                 (Some(b), _) | (None, Payload::Bytes(b)) => sigv4::sha256_hex(b),
                 _ => sigv4::EMPTY_SHA256.to_string(),
             };
-            match self.authenticate(app, ctx, parts, &body_hash).await {
+            match self.authenticate(app, ctx, parts, &body_hash, now).await {
                 Ok((r, chain)) => {
                     chunk_chain = chain;
                     Some(r)
@@ -329,7 +350,7 @@ impl Enforcer {
             // Every authenticated attempt counts as an access, allowed or not (as AWS's
             // last-accessed data has it).
             self.accessed
-                .record(app, ctx, r, actions::prefix(name), &action);
+                .record(app, ctx, r, actions::prefix(name), &action, now);
         }
         if !allowed_outright {
             let input = Input {
@@ -356,7 +377,7 @@ impl Enforcer {
                     Some(r) => r.context().clone(),
                     None => principal_context(caller, "", &[]),
                 };
-                Self::request_context(&mut context, parts, ctx);
+                Self::request_context(&mut context, parts, ctx, now);
                 for (k, v) in &target.context {
                     context.insert(k, v.clone());
                 }
@@ -364,22 +385,22 @@ impl Enforcer {
             };
             let last = target.resources.len().saturating_sub(1);
             for (i, resource) in target.resources.iter().enumerate() {
-                let resource = match (resource_policy, &target.policy) {
+                let resource: &str = match (resource_policy, &target.policy) {
                     // A key or secret named by alias or name: the ARN its service gives.
                     (Some(p), Some(PolicyLookup::KmsKey(_) | PolicyLookup::Secret(_))) => {
-                        p.arn.clone().unwrap_or_else(|| resource.clone())
+                        p.arn.as_deref().unwrap_or(resource)
                     }
-                    _ => resource.clone(),
+                    _ => resource,
                 };
                 let required = target.policy.as_ref().is_some_and(PolicyLookup::required);
                 let mut decide_now = || {
-                    let mut req = Request::new(caller.clone(), &action, &resource);
+                    let mut req = Request::new(caller.clone(), &action, resource);
                     req.context = if i == last {
                         std::mem::take(&mut context)
                     } else {
                         context.clone()
                     };
-                    req.resource_account = resources::account_of(&resource)
+                    req.resource_account = resources::account_of(resource)
                         .map(str::to_string)
                         .or_else(|| Some(ctx.account().to_string()));
                     let policy = resource_policy.and_then(|p| p.policy.as_ref());
@@ -387,22 +408,40 @@ impl Enforcer {
                 };
                 let decision = match resolved.as_deref() {
                     // Nothing reads the request's context: the decision is the identity's
-                    // answer to (action, resource, resource policy, account), remembered.
-                    Some(r) if !reads_context => r.decisions.get_or_decide(
-                        &memo::Question {
+                    // answer to (action, resource, resource policy, account), remembered;
+                    // for an S3 object, of its whole bucket when every policy decides all
+                    // the bucket's objects alike.
+                    Some(r) if !reads_context => {
+                        let question = memo::Question {
                             action: &action,
-                            resource: &resource,
+                            resource,
                             account: ctx.account(),
                             policy: resource_policy_arc.as_ref(),
                             required,
-                        },
-                        decide_now,
-                    ),
+                            under: false,
+                        };
+                        let policy = resource_policy.and_then(|p| p.policy.as_ref());
+                        let bucket = s3_object_prefix(resource).filter(|_| name == "s3");
+                        let whole_bucket = bucket.and_then(|prefix| {
+                            let under = memo::Question {
+                                resource: prefix,
+                                under: true,
+                                ..question
+                            };
+                            r.decisions.get_or_decide_under(&under, || {
+                                alike_under(&r.principal, policy, prefix).then(&mut decide_now)
+                            })
+                        });
+                        match whole_bucket {
+                            Some(decision) => decision,
+                            None => r.decisions.get_or_decide(&question, decide_now),
+                        }
+                    }
                     _ => decide_now(),
                 };
                 if let Some(reason) = decision {
                     let who = principal.map_or("anonymous", |p| p.arn.as_str());
-                    let msg = deny::message(who, &action, &resource, reason);
+                    let msg = deny::message(who, &action, resource, reason);
                     let resp = deny::access_denied(service.as_ref(), ctx, head, &msg);
                     return snapstack_protocol::request_log::tag(resp, name, &operation);
                 }
@@ -438,13 +477,12 @@ impl Enforcer {
     }
 
     /// The global condition keys of the request itself.
-    fn request_context(context: &mut Context, parts: &Parts, ctx: &RequestContext) {
+    fn request_context(context: &mut Context, parts: &Parts, ctx: &RequestContext, now: i64) {
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>()
         {
             context.insert("aws:SourceIp", peer.ip().to_string());
         }
         context.insert("aws:SecureTransport", "false");
-        let now = now_secs();
         context.insert("aws:EpochTime", now.to_string());
         let t = sigv4::amz_date(now);
         // YYYYMMDDTHHMMSSZ → YYYY-MM-DDTHH:MM:SSZ
@@ -463,7 +501,7 @@ impl Enforcer {
             );
         }
         context.insert("aws:RequestedRegion", ctx.region());
-        if let Some(ua) = header(parts, "user-agent") {
+        if let Some(ua) = header(parts, axum::http::header::USER_AGENT) {
             context.insert("aws:UserAgent", ua);
         }
     }
@@ -476,6 +514,7 @@ impl Enforcer {
         ctx: &RequestContext,
         parts: &Parts,
         body_hash: &str,
+        now: i64,
     ) -> Result<(Arc<Resolved>, Option<sigv4::ChunkVerifier>), Refusal> {
         let key = ctx.access_key.as_str();
         let versions = |store: &str| app.blob_engine.version(store).ok();
@@ -487,11 +526,15 @@ impl Enforcer {
         if resolved.secret.is_none() {
             return Ok((resolved, None));
         }
-        let headers: Vec<(&str, &str)> = parts
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-            .collect();
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(parts.headers.len());
+        // UTF-8 (ASCII checked a word at a time) rather than `to_str`'s byte by byte: the
+        // signature covers the bytes as sent either way.
+        headers.extend(
+            parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?))),
+        );
         let path = parts.uri.path();
         let req = SignedRequest {
             method: parts.method.as_str(),
@@ -500,7 +543,7 @@ impl Enforcer {
             headers: &headers,
             payload_hash: body_hash,
         };
-        let verified = sigv4::verify_with_key(&req, now_secs(), |_, date, region, service| {
+        let verified = sigv4::verify_with_key(&req, now, |_, date, region, service| {
             resolved.signing_key(date, region, service)
         })
         .map_err(Refusal::Sig)?;
@@ -510,7 +553,7 @@ impl Enforcer {
             return Err(Refusal::BadToken);
         }
         if let Some(exp) = resolved.expires_ms
-            && (now_secs() as u64).saturating_mul(1000) >= exp
+            && (now as u64).saturating_mul(1000) >= exp
         {
             return Err(Refusal::Expired);
         }
@@ -583,6 +626,26 @@ enum Refusal {
     Sig(SigError),
     Expired,
     BadToken,
+}
+
+/// `arn:aws:s3:::bucket/` of an object's ARN (`arn:aws:s3:::bucket/key`).
+fn s3_object_prefix(resource: &str) -> Option<&str> {
+    let rest = resource.strip_prefix("arn:aws:s3:::")?;
+    let slash = rest.find('/')?;
+    Some(&resource[.."arn:aws:s3:::".len() + slash + 1])
+}
+
+/// Whether every policy of `principal` and the resource's policy decide all the resources
+/// under `prefix` alike (conditions aside: asked only when no policy reads the context).
+fn alike_under(principal: &principal::Principal, resource: Option<&Policy>, prefix: &str) -> bool {
+    principal
+        .identity
+        .iter()
+        .chain(&principal.boundary)
+        .chain(&principal.session)
+        .map(|(_, p)| p)
+        .chain(resource)
+        .all(|p| p.resources_alike_under(prefix))
 }
 
 /// An identity policy that allows everything: used to ask whether a resource policy that must

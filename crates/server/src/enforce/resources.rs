@@ -55,7 +55,8 @@ pub struct Input<'a> {
     pub account: &'a str,
 }
 
-/// Every input member [`target`] reads from a JSON body or query parameters, sorted: a JSON
+/// Every input member [`target`] reads from a JSON body or query parameters, sorted (to be
+/// read by people; checked): a JSON
 /// body's other members are not even parsed (`fields.rs`), so a member read here must be listed
 /// (debug builds assert it).
 pub const MEMBERS: &[&str] = &[
@@ -112,7 +113,10 @@ const S3_MEMBERS: &[&str] = &[
 
 /// Whether [`target`] (or the enforcer) reads the JSON or query member `name`.
 pub fn reads(name: &str) -> bool {
-    MEMBERS.binary_search(&name).is_ok()
+    // Asked of every member of every JSON body: one hash and one comparison.
+    static SET: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| MEMBERS.iter().copied().collect());
+    SET.contains(name)
 }
 
 impl Input<'_> {
@@ -139,10 +143,32 @@ impl Input<'_> {
     }
 
     fn arn(&self, service: &str, resource: &str) -> String {
-        format!(
-            "arn:aws:{service}:{}:{}:{resource}",
-            self.region, self.account
-        )
+        self.arn_of(service, &[resource])
+    }
+
+    /// [`Input::arn`] of a resource given in parts, written into one buffer.
+    fn arn_of(&self, service: &str, resource: &[&str]) -> String {
+        let mut arn = String::with_capacity(
+            16 + service.len()
+                + self.region.len()
+                + self.account.len()
+                + resource.iter().map(|r| r.len()).sum::<usize>(),
+        );
+        for part in [
+            "arn:aws:",
+            service,
+            ":",
+            self.region,
+            ":",
+            self.account,
+            ":",
+        ]
+        .into_iter()
+        .chain(resource.iter().copied())
+        {
+            arn.push_str(part);
+        }
+        arn
     }
 }
 
@@ -209,10 +235,14 @@ fn s3(operation: &str, input: &Input<'_>) -> Target {
     let Some(bucket) = input.s("Bucket") else {
         return any();
     };
-    let resource = match input.s("Key") {
-        Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
-        None => format!("arn:aws:s3:::{bucket}"),
-    };
+    let key = input.s("Key");
+    let mut resource = String::with_capacity(14 + bucket.len() + key.map_or(0, |k| 1 + k.len()));
+    resource.push_str("arn:aws:s3:::");
+    resource.push_str(bucket);
+    if let Some(key) = key {
+        resource.push('/');
+        resource.push_str(key);
+    }
     let mut t = one(resource);
     for (member, key) in [
         ("prefix", "s3:prefix"),
@@ -337,7 +367,7 @@ fn table_arn(input: &Input<'_>, name: &str) -> String {
     if name.starts_with("arn:") {
         name.to_string()
     } else {
-        input.arn("dynamodb", &format!("table/{name}"))
+        input.arn_of("dynamodb", &["table/", name])
     }
 }
 

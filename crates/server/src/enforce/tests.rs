@@ -140,3 +140,35 @@ fn anonymous_needs_a_resource_policy() {
     );
     assert_eq!(decide(&r, None, Some(&public), false), None);
 }
+
+#[test]
+fn a_bucket_is_decided_once_only_when_its_keys_cannot_differ() {
+    assert_eq!(
+        s3_object_prefix("arn:aws:s3:::b/public/x"),
+        Some("arn:aws:s3:::b/")
+    );
+    assert_eq!(s3_object_prefix("arn:aws:s3:::b"), None);
+    assert_eq!(s3_object_prefix("arn:aws:sqs:us-east-1:1:q/x"), None);
+    let all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::b/*","arn:aws:s3:::other"]}]}"#;
+    let deny_other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::b*"}]}"#;
+    assert!(alike_under(
+        &user(&[all, deny_other]),
+        None,
+        "arn:aws:s3:::b/"
+    ));
+    // A pattern under the bucket tells keys apart: every key is its own question.
+    assert!(!alike_under(&user(&[GET_PREFIX]), None, "arn:aws:s3:::b/"));
+    // So does the bucket's own policy.
+    let bucket = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret"}]}"#,
+        PolicyKind::Resource,
+    );
+    assert!(!alike_under(
+        &user(&[all]),
+        Some(&bucket),
+        "arn:aws:s3:::b/"
+    ));
+    // Policy variables can name a key.
+    let home = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*"}]}"#;
+    assert!(!alike_under(&user(&[home]), None, "arn:aws:s3:::b/"));
+}
