@@ -2,6 +2,7 @@
 """Throughput with ENFORCE_IAM off and on, side by side in one run.
 
 Usage: enforce_bench.py BIN [--rounds N] [--seconds S] [--connections C] [--ops a,b] [--pin]
+       enforce_bench.py BIN --instructions [--ops a,b]
 
 For each operation and round, BIN is started twice (fresh temporary volume, persistence off, a
 free port), once with ENFORCE_IAM=0 and once with ENFORCE_IAM=1, in alternating order. In both,
@@ -13,6 +14,13 @@ its policy; off, it does neither. Prints the median requests/s and p50 latency o
 their ratio, and the server's CPU time per request (user + system, from /proc/PID/stat over the
 run): on a busy machine throughput follows whatever else runs, CPU per request hardly does, so
 the CPU columns are the ones to compare there.
+
+--instructions counts instead of timing: the server runs under valgrind's callgrind, and the
+instructions it executes per request are the difference between two load windows (3 s and 9 s,
+counters zeroed before each), so start-up and set-up cancel out. The count does not depend on
+the machine's load, so two builds compare exactly; but it is not time: valgrind's CPU has no
+SHA extensions, so SHA-256 counts as software (about 3,400 instructions a block) where the
+real CPU runs it in hardware, and system calls do not count at all.
 """
 
 import argparse
@@ -102,6 +110,49 @@ def measure(binary, op, seconds, connections, enforce):
             p.wait(timeout=30)
 
 
+def instructions(binary, op, enforce):
+    """Instructions the server executes per request (callgrind), set-up excluded."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as volume:
+        saved = PIN["server"]
+        PIN["server"] = ["valgrind", "--tool=callgrind", "--dump-instr=no",
+                         f"--callgrind-out-file={volume}/cg.%p"]
+        try:
+            p = start(binary, port, volume + "/state", enforce)
+        finally:
+            PIN["server"] = saved
+        try:
+            key, secret = user(port, op)
+            env = dict(os.environ, SNAPSTACK_LOADGEN_ACCESS_KEY=key,
+                       SNAPSTACK_LOADGEN_SECRET_KEY=secret)
+
+            def load(seconds):
+                out = subprocess.run(
+                    [binary, "loadgen", "--addr", f"127.0.0.1:{port}", "--op", op, "--seconds",
+                     str(seconds), "--connections", "4", "--keys", "200"],
+                    check=True, capture_output=True, text=True, env=env).stdout
+                return json.loads(out.strip().splitlines()[-1])["ops"]
+
+            load(2)  # warm: caches, remembered decisions, derived signing keys
+            windows = []
+            for seconds in (3, 9):
+                subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True,
+                               capture_output=True)
+                ops = load(seconds)
+                subprocess.run(["callgrind_control", "-d", f"w{seconds}", str(p.pid)],
+                               check=True, capture_output=True)
+                newest = max((os.path.join(volume, f) for f in os.listdir(volume)
+                              if f.startswith("cg.")), key=os.path.getmtime)
+                total = next(int(line.split()[1]) for line in open(newest)
+                             if line.startswith(("summary:", "totals:")))
+                windows.append((ops, total))
+            (ops1, ir1), (ops2, ir2) = windows
+            return (ir2 - ir1) / max(ops2 - ops1, 1)
+        finally:
+            p.terminate()
+            p.wait(timeout=60)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
@@ -112,7 +163,17 @@ def main():
     ap.add_argument("--pin", action="store_true",
                     help="server on CPU 0, load generator on CPU 1 (taskset): the server is "
                          "then the bottleneck, so throughput follows its CPU per request")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count the server's instructions per request under callgrind instead "
+                         "of timing it (deterministic; see above)")
     a = ap.parse_args()
+    if a.instructions:
+        print("| operation | instructions/req off | on | added by enforcement | on/off |")
+        print("|---|---:|---:|---:|---:|")
+        for op in a.ops.split(","):
+            off, on = instructions(a.binary, op, False), instructions(a.binary, op, True)
+            print(f"| {op} | {off:,.0f} | {on:,.0f} | {on - off:,.0f} | {on / off:.3f} |")
+        return
     if a.pin:
         PIN["server"], PIN["client"] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
     rows = []
