@@ -150,6 +150,31 @@ fn rest_operation(service: &dyn Service, parts: &Parts) -> Option<(String, Map<S
     Some((matched.operation.to_string(), fields))
 }
 
+/// The members enforcement reads from a JSON or CBOR body (`Kinesis` from the Java SDK and
+/// the KCL, `rpc-v2-cbor` services), by the operation's input shape for CBOR.
+fn body_fields(
+    model: &ServiceModel,
+    operation: Option<&str>,
+    parts: &Parts,
+    body: &[u8],
+) -> Map<String, Value> {
+    // A JSON object starts with `{`: no need to look at the content type.
+    if body.first() == Some(&b'{') || !cbor(parts) {
+        return fields::json_fields(body, resources::reads);
+    }
+    let Some(operation) = operation else {
+        return Map::new();
+    };
+    match snapstack_protocol::codec::cbor::parse_input(model, operation, body) {
+        Ok(Value::Object(members)) => members
+            .into_iter()
+            .filter(|(k, _)| resources::reads(k))
+            .collect(),
+        // The service refuses what does not decode.
+        _ => Map::new(),
+    }
+}
+
 /// Whether the body is CBOR (`rpc-v2-cbor`, `application/x-amz-cbor-1.1`), not JSON: by its
 /// content type (a standard header: found without hashing its name).
 fn cbor(parts: &Parts) -> bool {
@@ -168,8 +193,10 @@ fn now_secs() -> i64 {
 
 /// Whether the request carries a SigV4 signature (header or presigned query).
 fn sigv4_signed(parts: &Parts) -> bool {
-    header(parts, axum::http::header::AUTHORIZATION)
-        .is_some_and(|a| a.starts_with(sigv4::ALGORITHM))
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .is_some_and(|a| a.as_bytes().starts_with(sigv4::ALGORITHM.as_bytes()))
         || parts
             .uri
             .query()
@@ -243,7 +270,7 @@ impl Enforcer {
                     .iter()
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect(),
-                Payload::Bytes(b) if !cbor(parts) => fields::json_fields(b, resources::reads),
+                Payload::Bytes(b) => body_fields(service.model(), call.operation, parts, b),
                 _ => Map::new(),
             };
             (call.operation.map(str::to_string), fields)

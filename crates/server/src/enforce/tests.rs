@@ -172,3 +172,44 @@ fn a_bucket_is_decided_once_only_when_its_keys_cannot_differ() {
     let home = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*"}]}"#;
     assert!(!alike_under(&user(&[home]), None, "arn:aws:s3:::b/"));
 }
+
+#[test]
+fn cbor_bodies_name_their_resources_as_json_ones_do() {
+    let model = snapstack_protocol::model::named("kinesis").expect("embedded");
+    let parts = |content_type: &str| {
+        let (parts, ()) = axum::http::Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("content-type", content_type)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    };
+    let input = serde_json::json!({"StreamName": "orders", "Limit": 5});
+    let mut cbor = Vec::new();
+    snapstack_protocol::codec::cbor::encode::generic(&mut cbor, &input);
+    for (content_type, body) in [
+        ("application/x-amz-cbor-1.1", cbor.clone()),
+        ("application/x-amz-json-1.1", input.to_string().into_bytes()),
+    ] {
+        let fields = body_fields(model, Some("GetRecords"), &parts(content_type), &body);
+        assert_eq!(
+            fields.get("StreamName"),
+            Some(&Value::String("orders".into())),
+            "{content_type}"
+        );
+        // Only what enforcement reads.
+        assert!(!fields.contains_key("Limit"), "{content_type}");
+    }
+    // A body that does not decode names nothing (the service refuses it).
+    assert!(
+        body_fields(
+            model,
+            Some("GetRecords"),
+            &parts("application/x-amz-cbor-1.1"),
+            &[0xff, 0x00]
+        )
+        .is_empty()
+    );
+}
