@@ -159,7 +159,7 @@ fn body_fields(
     body: &[u8],
 ) -> Map<String, Value> {
     // A JSON object starts with `{`: no need to look at the content type.
-    if body.first() == Some(&b'{') || !cbor(parts) {
+    if body.first() == Some(&b'{') || !snapstack_protocol::codec::cbor::is_cbor(&parts.headers) {
         return fields::json_fields(body, resources::reads);
     }
     let Some(operation) = operation else {
@@ -173,15 +173,6 @@ fn body_fields(
         // The service refuses what does not decode.
         _ => Map::new(),
     }
-}
-
-/// Whether the body is CBOR (`rpc-v2-cbor`, `application/x-amz-cbor-1.1`), not JSON: by its
-/// content type (a standard header: found without hashing its name).
-fn cbor(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().windows(4).any(|w| w == b"cbor"))
 }
 
 fn now_secs() -> i64 {
@@ -392,11 +383,10 @@ impl Enforcer {
             };
             let resource_policy_arc = resource_policy;
             let resource_policy = resource_policy_arc.as_deref();
+            let resource_document = resource_policy.and_then(|p| p.policy.as_ref());
             // The request's condition keys, built only when a policy can read them.
             let reads_context = resolved.as_deref().is_none_or(Resolved::reads_context)
-                || resource_policy
-                    .and_then(|p| p.policy.as_ref())
-                    .is_some_and(Policy::reads_context);
+                || resource_document.is_some_and(Policy::reads_context);
             let mut context = if !reads_context {
                 Context::default()
             } else {
@@ -430,8 +420,7 @@ impl Enforcer {
                     req.resource_account = resources::account_of(resource)
                         .map(str::to_string)
                         .or_else(|| Some(ctx.account().to_string()));
-                    let policy = resource_policy.and_then(|p| p.policy.as_ref());
-                    decide(&req, principal, policy, required)
+                    decide(&req, principal, resource_document, required)
                 };
                 let decision = match resolved.as_deref() {
                     // Nothing reads the request's context: the decision is the identity's
@@ -447,7 +436,6 @@ impl Enforcer {
                             required,
                             under: false,
                         };
-                        let policy = resource_policy.and_then(|p| p.policy.as_ref());
                         let bucket = s3_object_prefix(resource).filter(|_| name == "s3");
                         let whole_bucket = bucket.and_then(|prefix| {
                             let under = memo::Question {
@@ -456,7 +444,8 @@ impl Enforcer {
                                 ..question
                             };
                             r.decisions.get_or_decide_under(&under, || {
-                                alike_under(&r.principal, policy, prefix).then(&mut decide_now)
+                                alike_under(&r.principal, resource_document, prefix)
+                                    .then(&mut decide_now)
                             })
                         });
                         match whole_bucket {

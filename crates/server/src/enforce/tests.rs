@@ -191,6 +191,8 @@ fn cbor_bodies_name_their_resources_as_json_ones_do() {
     snapstack_protocol::codec::cbor::encode::generic(&mut cbor, &input);
     for (content_type, body) in [
         ("application/x-amz-cbor-1.1", cbor.clone()),
+        // The content type's case does not matter (as Kinesis reads it).
+        ("application/X-Amz-CBOR-1.1", cbor.clone()),
         ("application/x-amz-json-1.1", input.to_string().into_bytes()),
     ] {
         let fields = body_fields(model, Some("GetRecords"), &parts(content_type), &body);

@@ -30,12 +30,7 @@ pub(crate) enum Wire {
 
 impl Wire {
     fn of(parts: &Parts) -> Wire {
-        let ct = parts
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if ct.to_ascii_lowercase().contains("cbor") {
+        if snapstack_protocol::codec::cbor::is_cbor(&parts.headers) {
             Wire::Cbor
         } else {
             Wire::Json

@@ -34,6 +34,17 @@ use crate::model::ServiceModel;
 
 pub const CONTENT_TYPE: &str = "application/cbor";
 
+/// Whether a request's body is CBOR by its content type (`application/cbor`,
+/// `application/x-amz-cbor-1.1`), in any letter case: the one test of the services that take
+/// both JSON and CBOR and of what reads their bodies before them.
+pub fn is_cbor(headers: &http::HeaderMap) -> bool {
+    headers.get(http::header::CONTENT_TYPE).is_some_and(|t| {
+        t.as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"cbor"))
+    })
+}
+
 /// The service and operation of a request path `/service/{ServiceName}/operation/{OperationName}`
 /// (the caller compares the service with the model's `metadata.targetPrefix`).
 pub fn operation_from_path(path: &str) -> Option<(&str, &str)> {
