@@ -232,6 +232,7 @@ async fn route(
             parts,
             operation: None,
             payload: Payload::Stream(body),
+            parsed: None,
         };
         return service.serve(app.runtime.as_ref(), call).await;
     }
@@ -253,6 +254,7 @@ async fn route(
                 parts,
                 operation: Some(op),
                 payload: Payload::Bytes(body),
+                parsed: None,
             };
             let resp = dispatch(app, service, call, None).await;
             return request_log::tag(resp, service.name(), op);
@@ -276,6 +278,7 @@ async fn route(
             parts,
             operation: None,
             payload: Payload::Stream(body),
+            parsed: None,
         };
         return dispatch(app, service, call, None).await;
     }
@@ -313,6 +316,7 @@ async fn route(
             parts,
             operation: Some(op),
             payload: Payload::Bytes(body),
+            parsed: None,
         };
         let resp = dispatch(app, service, call, None).await;
         return request_log::tag(resp, service.name(), op);
@@ -364,6 +368,7 @@ async fn route(
                         parts,
                         operation: None,
                         payload: Payload::Form(Err(bad.clone())),
+                        parsed: None,
                     };
                     dispatch(app, service, call, Some(&body)).await
                 }
@@ -458,6 +463,7 @@ async fn route(
         parts,
         operation: action.as_deref(),
         payload: Payload::Form(Ok(params)),
+        parsed: None,
     };
     let resp = dispatch(app, service, call, Some(&body)).await;
     match &action {

@@ -93,6 +93,11 @@ pub struct Call<'a> {
     /// when it names none, as REST requests do (the service's router finds theirs).
     pub operation: Option<&'a str>,
     pub payload: Payload,
+    /// A JSON body already parsed before the service was called (by IAM enforcement, which
+    /// reads its members): exactly what `serde_json::from_slice::<Value>` gives for the body
+    /// bytes, handed over so that they are not parsed twice. Only given to a service that
+    /// [`Service::reuses_parsed_json`], and only when the body parses; `None` otherwise.
+    pub parsed: Option<serde_json::Value>,
 }
 
 /// What the persistence runtime offers a service while it serves.
@@ -171,6 +176,12 @@ pub trait Service: Send + Sync + 'static {
     /// answer true): the gateway asks only these services, so the others cost nothing per
     /// request.
     fn has_own_addresses(&self) -> bool {
+        false
+    }
+
+    /// Whether the service parses its JSON body with `serde_json::from_slice::<Value>` first
+    /// and so takes [`Call::parsed`] instead when it is given.
+    fn reuses_parsed_json(&self) -> bool {
         false
     }
 

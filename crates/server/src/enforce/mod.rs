@@ -243,7 +243,17 @@ impl Enforcer {
             }
         }
         let is_rest = crate::registry::service_is_rest(service.as_ref());
-        let (operation, fields) = if is_rest {
+        // A JSON body the service would parse whole anyway is parsed whole here, once: its
+        // members are read from that value, which the service then takes (`Call::parsed`).
+        let parsed: Option<Value> = match &payload {
+            Payload::Bytes(b) if !is_rest && b.first() == Some(&b'{') => service
+                .reuses_parsed_json()
+                .then(|| serde_json::from_slice::<Value>(b).ok())
+                .flatten()
+                .filter(Value::is_object),
+            _ => None,
+        };
+        let (operation, own_fields) = if is_rest {
             match rest_operation(service.as_ref(), parts) {
                 Some((op, mut fields)) => {
                     if let Some(b) = read_body.as_ref().filter(|b| !b.is_empty()) {
@@ -261,15 +271,20 @@ impl Enforcer {
                     .iter()
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect(),
+                Payload::Bytes(_) if parsed.is_some() => Map::new(),
                 Payload::Bytes(b) => body_fields(service.model(), call.operation, parts, b),
                 _ => Map::new(),
             };
             (call.operation.map(str::to_string), fields)
         };
+        let fields = parsed
+            .as_ref()
+            .and_then(Value::as_object)
+            .unwrap_or(&own_fields);
         let rest_claimed = || app.services.rest_claiming_path(parts.uri.path()).is_some();
         let Some(operation) = operation else {
             // Not an operation of the model: the service refuses it without acting.
-            return Self::pass(app, service, ctx, call.operation, parts, payload).await;
+            return Self::pass(app, service, ctx, call.operation, parts, payload, parsed).await;
         };
         // S3 would match the request to its operation again, by the same model: it is told
         // which one this is (and still checks that operation's route against the request).
@@ -323,13 +338,13 @@ impl Enforcer {
         };
 
         if name == "sts" && operation == "AssumeRoleWithWebIdentity" {
-            if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, &fields).await {
+            if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, fields).await {
                 return resp;
             }
-            return Self::pass(app, service, ctx, hint, parts, payload).await;
+            return Self::pass(app, service, ctx, hint, parts, payload, parsed).await;
         }
         if pass_unsigned && resolved.is_none() {
-            return Self::pass(app, service, ctx, hint, parts, payload).await;
+            return Self::pass(app, service, ctx, hint, parts, payload, parsed).await;
         }
         let anonymous = Caller::Anonymous;
         let (caller, principal) = match &resolved {
@@ -338,7 +353,7 @@ impl Enforcer {
             // service handed out is its own authorization, anything else needs a signature.
             None if name == "s3" => (&anonymous, None),
             None if is_rest && rest_claimed() => {
-                return Self::pass(app, service, ctx, hint, parts, payload).await;
+                return Self::pass(app, service, ctx, hint, parts, payload, parsed).await;
             }
             None => {
                 return Self::sig_refusal(
@@ -372,7 +387,7 @@ impl Enforcer {
         }
         if !allowed_outright {
             let input = Input {
-                fields: &fields,
+                fields,
                 region: ctx.region(),
                 account: ctx.account(),
             };
@@ -470,9 +485,9 @@ impl Enforcer {
             // that starts at the seed signature verified here.
             let mut parts = parts.clone();
             parts.extensions.insert(chain);
-            return Self::pass(app, service, ctx, hint, &parts, payload).await;
+            return Self::pass(app, service, ctx, hint, &parts, payload, parsed).await;
         }
-        Self::pass(app, service, ctx, hint, parts, payload).await
+        Self::pass(app, service, ctx, hint, parts, payload, parsed).await
     }
 
     async fn pass(
@@ -482,12 +497,14 @@ impl Enforcer {
         operation: Option<&str>,
         parts: &Parts,
         payload: Payload,
+        parsed: Option<Value>,
     ) -> Response {
         let call = Call {
             ctx,
             parts,
             operation,
             payload,
+            parsed,
         };
         service.serve(app.runtime.as_ref(), call).await
     }

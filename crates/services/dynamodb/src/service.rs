@@ -31,6 +31,10 @@ impl Service for DynamoDb {
         engine.register(self.store.clone())
     }
 
+    fn reuses_parsed_json(&self) -> bool {
+        true
+    }
+
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
         Box::pin(async move {
             let ctx = call.ctx;
@@ -41,10 +45,14 @@ impl Service for DynamoDb {
                 )
                 .into_response(&ctx.request_id);
             };
-            // Parsed once: validated against the model, then handed to the operation.
-            let input = match DynamoDb::parse_body(body) {
-                Ok(v) => v,
-                Err(e) => return e.into_response(&ctx.request_id),
+            // Parsed once (here, or before the call when enforcement read it): validated
+            // against the model, then handed to the operation.
+            let input = match call.parsed {
+                Some(v) => v,
+                None => match DynamoDb::parse_body(body) {
+                    Ok(v) => v,
+                    Err(e) => return e.into_response(&ctx.request_id),
+                },
             };
             if let Some(message) = model_violation(NAME, op, Some(&input), 1) {
                 return DdbError::validation(message).into_response(&ctx.request_id);

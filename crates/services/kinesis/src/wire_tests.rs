@@ -57,6 +57,7 @@ fn send(k: &Kinesis, op: &str, content_type: &str, body: Vec<u8>) -> (u16, Strin
             parts: &parts,
             operation: Some(op),
             payload: Payload::Bytes(Bytes::from(body)),
+            parsed: None,
         };
         let resp = k.serve(&Rt, call).await;
         let status = resp.status().as_u16();
@@ -190,6 +191,7 @@ fn subscribe_events(
             parts: &parts,
             operation: Some("SubscribeToShard"),
             payload: Payload::Bytes(Bytes::from(body)),
+            parsed: None,
         };
         let resp = k.serve(&Rt, call).await;
         let status = resp.status().as_u16();

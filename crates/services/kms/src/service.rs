@@ -38,6 +38,10 @@ impl Service for Kms {
         engine.register(self.store.clone())
     }
 
+    fn reuses_parsed_json(&self) -> bool {
+        true
+    }
+
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
         Box::pin(async move {
             let ctx = call.ctx;
@@ -51,7 +55,10 @@ impl Service for Kms {
                     &ctx.request_id,
                 );
             };
-            let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+            // Parsed before the call when enforcement read it (`Call::parsed`).
+            let input: serde_json::Value = if let Some(v) = call.parsed {
+                v
+            } else if body.iter().all(u8::is_ascii_whitespace) {
                 serde_json::Value::Object(Default::default())
             } else {
                 match serde_json::from_slice(body) {

@@ -27,6 +27,10 @@ impl Service for Ssm {
         engine.register(self.store.clone())
     }
 
+    fn reuses_parsed_json(&self) -> bool {
+        true
+    }
+
     fn serve<'a>(&'a self, rt: &'a dyn Runtime, call: Call<'a>) -> BoxFuture<'a, Response> {
         Box::pin(async move {
             let ctx = call.ctx;
@@ -44,7 +48,10 @@ impl Service for Ssm {
             // that does not parse goes to SSM as bytes, whose parser answers with its
             // SerializationException.
             let empty = body.iter().all(u8::is_ascii_whitespace);
-            let parsed: Option<serde_json::Value> = if empty {
+            let parsed: Option<serde_json::Value> = if call.parsed.is_some() {
+                // Parsed before the call when enforcement read it.
+                call.parsed
+            } else if empty {
                 None
             } else {
                 serde_json::from_slice(body).ok()
