@@ -324,6 +324,13 @@ impl Engine {
         Ok(self.service(service)?.version())
     }
 
+    /// A reader of a service's store version that is looked up once, not on every read (by
+    /// name, under the registry's lock): for callers that read a version per request. A
+    /// registered service is never replaced, so the reader stays the service's.
+    pub fn version_reader(&self, service: &str) -> Result<VersionReader> {
+        Ok(VersionReader(self.service(service)?))
+    }
+
     /// Save the named services that changed since their last save, as one group: their new chunks
     /// share one pack, and each manifest is committed once the pack is durable. Unchanged services
     /// cost nothing. One service failing never stops the others. Results come in the given order.
@@ -987,5 +994,22 @@ impl Drop for EngineBlobWriter {
         if let Some(epoch) = w.active.remove(&self.id) {
             w.finished_min = Some(w.finished_min.map_or(epoch, |m| m.min(epoch)));
         }
+    }
+}
+
+/// Reads one registered service's store version ([`Engine::version_reader`]).
+#[derive(Clone)]
+pub struct VersionReader(Arc<dyn Service>);
+
+impl VersionReader {
+    /// The store's current version (one atomic load).
+    pub fn get(&self) -> u64 {
+        self.0.version()
+    }
+}
+
+impl std::fmt::Debug for VersionReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("VersionReader").field(&self.get()).finish()
     }
 }

@@ -328,6 +328,28 @@ mod tests {
     }
 
     #[test]
+    fn a_version_reader_follows_its_store_and_only_a_registered_one_is_given() {
+        let engine = Engine::in_memory().unwrap();
+        assert!(engine.version_reader("docs").is_err());
+        let store = Store::<Doc>::new("docs");
+        engine.register(store.clone()).unwrap();
+        let reader = engine.version_reader("docs").unwrap();
+        let before = reader.get();
+        assert_eq!(before, engine.version("docs").unwrap());
+        store.write(|t| {
+            t.insert(
+                key(1),
+                Doc {
+                    text: "one".into(),
+                    body: None,
+                },
+            )
+        });
+        assert!(reader.get() > before);
+        assert_eq!(reader.get(), engine.version("docs").unwrap());
+    }
+
+    #[test]
     fn a_good_directory_lists_and_verifies_clean() {
         let dir = tempfile::tempdir().unwrap();
         drop(saved(dir.path()));

@@ -59,6 +59,16 @@ pub struct Enforcer {
     principals: Principals,
     policies: lookup::PolicyCache,
     accessed: access::Recorder,
+    /// The IAM and STS stores' version readers, looked up once (the principal cache reads
+    /// their versions on every signed request).
+    identity_stores: std::sync::OnceLock<IdentityStores>,
+}
+
+/// [`Enforcer::identity_stores`]: the engine they were read from, and the readers.
+struct IdentityStores {
+    engine: std::sync::Weak<snapstack_engine::Engine>,
+    iam: Option<snapstack_engine::engine::VersionReader>,
+    sts: Option<snapstack_engine::engine::VersionReader>,
 }
 
 /// A decoded path segment or query value.
@@ -550,7 +560,7 @@ impl Enforcer {
         now: i64,
     ) -> Result<(Arc<Resolved>, Option<sigv4::ChunkVerifier>), Refusal> {
         let key = ctx.access_key.as_str();
-        let versions = |store: &str| app.blob_engine.version(store).ok();
+        let versions = |store: &str| self.store_version(app, store);
         let resolved = self
             .principals
             .resolve(app.runtime.as_ref(), ctx, key, &versions)
@@ -592,6 +602,26 @@ impl Enforcer {
         }
         let chain = verified.signed_chunks().then(|| verified.chunks());
         Ok((resolved, chain))
+    }
+
+    /// A store's current version: IAM's and STS's through readers looked up once.
+    fn store_version(&self, app: &App, store: &str) -> Option<u64> {
+        let engine = &app.blob_engine;
+        let stores = self.identity_stores.get_or_init(|| IdentityStores {
+            engine: Arc::downgrade(engine),
+            iam: engine.version_reader("iam").ok(),
+            sts: engine.version_reader("sts").ok(),
+        });
+        let reader = match store {
+            _ if !std::ptr::eq(stores.engine.as_ptr(), Arc::as_ptr(engine)) => None,
+            "iam" => stores.iam.as_ref(),
+            "sts" => stores.sts.as_ref(),
+            _ => None,
+        };
+        match reader {
+            Some(r) => Some(r.get()),
+            None => engine.version(store).ok(),
+        }
     }
 
     fn sig_refusal(
