@@ -17,7 +17,9 @@ Usage: enforce.py ENDPOINT COMMAND [ARGS]...
                  service-last-accessed reports (IN_PROGRESS, then COMPLETED by the server);
                  a delegation request accepted by a customer's user, its exchange token
                  delivered to the partner's topic and traded at STS: the credentials act as that
-                 user, limited to the request's permission policy
+                 user, limited to the request's permission policy; SigV4a (botocore's CRT
+                 signer: EventBridge global endpoints and any request signed by hand) verified
+                 against the key the user's secret derives
   prepare STATE  before a restart: a user with a policy and an access key (written to STATE),
                  a last-accessed report job
   check STATE    after it: the key still signs, its policy still allows and still denies, the
@@ -491,6 +493,49 @@ def delegated_access():
     client("s3", key, secret).list_buckets()
 
 
+def sigv4a():
+    """SigV4a (AWS4-ECDSA-P256-SHA256), which the SDKs sign with the AWS CRT: an EventBridge
+    PutEvents to a global endpoint (botocore signs it with SigV4a itself), and any request signed
+    with SigV4a by hand, verified against the key the user's secret derives."""
+    try:
+        from botocore.crt.auth import CrtSigV4AsymAuth
+        from botocore.credentials import Credentials
+        from botocore.awsrequest import AWSRequest
+    except ImportError:
+        print("sigv4a: awscrt (botocore[crt]) is not installed: skipped")
+        return
+    iam = client("iam")
+    key, secret = user_with(iam, "global", allow("events:PutEvents"))
+    entries = [{"Source": "app", "DetailType": "t", "Detail": "{}"}]
+    out = client("events", key, secret).put_events(Entries=entries, EndpointId="abcde.xyz")
+    check(out["FailedEntryCount"] == 0, out)
+    e = expect_error("SignatureDoesNotMatch", client("events", key, "wrong" + secret[5:]).put_events,
+                     Entries=entries, EndpointId="abcde.xyz")
+    check(status(e) == 403, e.response)
+    k2, s2 = user_with(iam, "global-ro")
+    expect_error("AccessDeniedException", client("events", k2, s2).put_events,
+                 Entries=entries, EndpointId="abcde.xyz")
+
+    def signed(body, secret, tamper=None):
+        req = AWSRequest(method="POST", url=ENDPOINT + "/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        CrtSigV4AsymAuth(Credentials(key, secret), "sts", "*").add_auth(req)
+        check(req.headers["Authorization"].startswith("AWS4-ECDSA-P256-SHA256 "), req.headers)
+        url = urllib.parse.urlsplit(ENDPOINT)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        conn.request("POST", "/", body=tamper or body, headers=dict(req.headers.items()))
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+
+    body = "Action=GetCallerIdentity&Version=2011-06-15"
+    code, text = signed(body, secret)
+    check(code == 200 and f"arn:aws:iam::{ACCOUNT}:user/global" in text, (code, text))
+    code, text = signed(body, secret, tamper=body.replace("2011", "2012"))
+    check(code == 403 and "SignatureDoesNotMatch" in text, (code, text))
+    code, text = signed(body, "x" * 40)
+    check(code == 403 and "SignatureDoesNotMatch" in text, (code, text))
+
+
 def suite():
     root_allowed()
     s3_prefix()
@@ -504,6 +549,7 @@ def suite():
     chunk_signatures()
     last_accessed()
     delegated_access()
+    sigv4a()
 
 
 def prepare(state):

@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod parse;
 pub mod positions;
 pub mod sigv4;
+pub mod sigv4a;
 pub mod wildcard;
 
 pub use context::{Context, ContextValue};

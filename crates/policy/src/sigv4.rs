@@ -14,6 +14,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
+use crate::sigv4a;
+
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
@@ -63,6 +65,9 @@ pub enum SigError {
     Expired,
     /// `X-Amz-Expires` out of range.
     BadExpires,
+    /// A signing form this server does not verify (SigV4a's signed chunks): refused, not
+    /// passed unverified.
+    Unsupported(String),
 }
 
 impl SigError {
@@ -110,6 +115,7 @@ impl SigError {
                     "SignatureDoesNotMatch"
                 }
             }
+            SigError::Unsupported(_) => "NotImplemented",
         }
     }
 
@@ -180,6 +186,7 @@ impl SigError {
                  X-Amz-Expires must be less than 604800 seconds"
                     .into()
             }
+            SigError::Unsupported(m) => m.clone(),
         }
     }
 }
@@ -350,6 +357,25 @@ struct Claim<'a> {
     presigned: bool,
     expires: Option<i64>,
     security_token: Option<Cow<'a, str>>,
+    /// SigV4a (`AWS4-ECDSA-P256-SHA256`): the scope names no region.
+    asymmetric: bool,
+}
+
+/// A key that verifies a signature: SigV4's derived HMAC key or SigV4a's public key.
+pub enum VerifyKey {
+    Hmac(SigningKey),
+    Ecdsa(sigv4a::VerifyingKey),
+}
+
+/// What a signature's key is asked for by: its credential scope (`region` is empty for
+/// SigV4a, whose scope names none) and whether it is SigV4a's.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyScope<'s> {
+    pub access_key: &'s str,
+    pub date: &'s str,
+    pub region: &'s str,
+    pub service: &'s str,
+    pub asymmetric: bool,
 }
 
 /// Verify `req`, signed at most 15 minutes from `now` (epoch seconds) or presigned and not
@@ -359,8 +385,13 @@ pub fn verify<'a>(
     now: i64,
     secret_for: impl FnOnce(&str) -> Option<String>,
 ) -> Result<Verified<'a>, SigError> {
-    verify_with_key(req, now, |access_key, date, region, service| {
-        secret_for(access_key).map(|secret| signing_key(&secret, date, region, service).into())
+    verify_with(req, now, |s| {
+        let secret = secret_for(s.access_key)?;
+        Some(if s.asymmetric {
+            VerifyKey::Ecdsa(sigv4a::verifying_key(s.access_key, &secret)?)
+        } else {
+            VerifyKey::Hmac(signing_key(&secret, s.date, s.region, s.service).into())
+        })
     })
 }
 
@@ -371,6 +402,23 @@ pub fn verify_with_key<'a>(
     req: &SignedRequest<'a>,
     now: i64,
     key_for: impl FnOnce(&str, &str, &str, &str) -> Option<SigningKey>,
+) -> Result<Verified<'a>, SigError> {
+    verify_with(req, now, |s| {
+        if s.asymmetric {
+            None
+        } else {
+            key_for(s.access_key, s.date, s.region, s.service).map(VerifyKey::Hmac)
+        }
+    })
+}
+
+/// [`verify`] of SigV4 and SigV4a with the key `key_for` gives for a credential scope (a
+/// derived SigV4 key, cached by callers that verify many requests of one key as AWS SDKs
+/// cache it; or the SigV4a public key of the access key).
+pub fn verify_with<'a>(
+    req: &SignedRequest<'a>,
+    now: i64,
+    key_for: impl FnOnce(&KeyScope<'_>) -> Option<VerifyKey>,
 ) -> Result<Verified<'a>, SigError> {
     let query = parse_query(req.query);
     let claim = match authorization_header(req) {
@@ -396,12 +444,13 @@ pub fn verify_with_key<'a>(
             now,
         });
     }
-    let key = key_for(
-        &claim.access_key,
-        &claim.date,
-        &claim.region,
-        &claim.service,
-    )
+    let key = key_for(&KeyScope {
+        access_key: &claim.access_key,
+        date: &claim.date,
+        region: &claim.region,
+        service: &claim.service,
+        asymmetric: claim.asymmetric,
+    })
     .ok_or_else(|| SigError::UnknownAccessKey(claim.access_key.to_string()))?;
     let s3 = claim.service == "s3";
     let content_sha256: Cow<'a, str> = match header(req, "x-amz-content-sha256") {
@@ -414,17 +463,42 @@ pub fn verify_with_key<'a>(
             }),
         None => Cow::Borrowed(req.payload_hash),
     };
+    if claim.asymmetric && content_sha256.starts_with(sigv4a::STREAMING_PREFIX) {
+        return Err(SigError::Unsupported(format!(
+            "Payloads signed in chunks with SigV4a ({content_sha256}) are not verified by this \
+             server: sign the payload whole or use SigV4"
+        )));
+    }
     let canonical = canonical_request_of(req, &query, &claim.signed_headers, s3, &content_sha256);
     let sts = string_to_sign(
+        if claim.asymmetric {
+            sigv4a::ALGORITHM
+        } else {
+            ALGORITHM
+        },
         &claim.amz_date,
         &claim.date,
         &claim.region,
         &claim.service,
         &canonical,
     );
-    let mut expected = [0u8; 64];
-    hex_to(&key.sign(sts.as_bytes()), &mut expected);
-    if !constant_eq(&expected, claim.signature.as_bytes()) {
+    let (matches, signing_key) = match &key {
+        VerifyKey::Hmac(key) if !claim.asymmetric => {
+            let mut expected = [0u8; 64];
+            hex_to(&key.sign(sts.as_bytes()), &mut expected);
+            (
+                constant_eq(&expected, claim.signature.as_bytes()),
+                key.bytes(),
+            )
+        }
+        VerifyKey::Ecdsa(key) if claim.asymmetric => (
+            sigv4a::verify(key, sts.as_bytes(), &claim.signature),
+            [0; 32],
+        ),
+        // A key of the other form cannot have made the signature.
+        _ => (false, [0; 32]),
+    };
+    if !matches {
         return Err(SigError::Mismatch {
             string_to_sign: sts,
             canonical_request: canonical,
@@ -440,7 +514,7 @@ pub fn verify_with_key<'a>(
         presigned: claim.presigned,
         content_sha256,
         security_token: claim.security_token,
-        signing_key: key.bytes(),
+        signing_key,
     })
 }
 
@@ -563,6 +637,15 @@ fn parse_credential(credential: &str) -> Option<(&str, &str, &str, &str)> {
     Some((access_key, date, region, service))
 }
 
+/// SigV4a's `<access key>/<date>/<service>/aws4_request` (no region), with the region `""`.
+fn parse_credential_v4a(credential: &str) -> Option<(&str, &str, &str, &str)> {
+    let (rest, terminal) = credential.rsplit_once('/')?;
+    let (rest, service) = rest.rsplit_once('/')?;
+    let (access_key, date) = rest.rsplit_once('/')?;
+    (terminal == "aws4_request" && !access_key.is_empty() && date.len() == 8)
+        .then_some((access_key, date, "", service))
+}
+
 /// `s` in lower case, borrowed when it is already.
 fn lower(s: &str) -> Cow<'_, str> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -578,7 +661,14 @@ fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim
         Cow::Borrowed(a) => a,
         Cow::Owned(a) => return header_claim_owned(req, &a),
     };
-    let Some(rest) = auth.strip_prefix(ALGORITHM) else {
+    let (rest, asymmetric) = match auth.strip_prefix(ALGORITHM) {
+        Some(rest) => (rest, false),
+        None => match auth.strip_prefix(sigv4a::ALGORITHM) {
+            Some(rest) => (rest, true),
+            None => ("", false),
+        },
+    };
+    if rest.is_empty() {
         return Err(SigError::Incomplete(format!(
             "Authorization header requires 'Credential' parameter. Authorization header requires \
              'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. \
@@ -613,10 +703,20 @@ fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim
             "{missing}Authorization=\"{auth}\""
         )));
     };
-    let (access_key, date, region, service) = parse_credential(credential).ok_or_else(|| {
-        SigError::Incomplete(format!(
-            "Credential should be scoped to a valid region. Authorization=\"{auth}\""
-        ))
+    let scope = if asymmetric {
+        parse_credential_v4a(credential)
+    } else {
+        parse_credential(credential)
+    };
+    let (access_key, date, region, service) = scope.ok_or_else(|| {
+        SigError::Incomplete(if asymmetric {
+            format!(
+                "Credential should be scoped as <access key>/<date>/<service>/aws4_request. \
+                 Authorization=\"{auth}\""
+            )
+        } else {
+            format!("Credential should be scoped to a valid region. Authorization=\"{auth}\"")
+        })
     })?;
     let amz_date = match header(req, "x-amz-date") {
         Some(d) => d,
@@ -636,6 +736,7 @@ fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim
         presigned: false,
         expires: None,
         security_token: header(req, "x-amz-security-token"),
+        asymmetric,
     })
 }
 
@@ -655,6 +756,7 @@ fn header_claim_owned<'a>(req: &SignedRequest<'a>, auth: &str) -> Result<Claim<'
         presigned: c.presigned,
         expires: c.expires,
         security_token: c.security_token.map(own),
+        asymmetric: c.asymmetric,
     })
 }
 
@@ -685,13 +787,20 @@ fn query_claim(query: &[(String, String)]) -> Result<Claim<'static>, SigError> {
         )));
     }
     let algorithm = get("X-Amz-Algorithm").unwrap_or_default();
-    if algorithm != ALGORITHM {
+    let asymmetric = algorithm == sigv4a::ALGORITHM;
+    if algorithm != ALGORITHM && !asymmetric {
         return Err(SigError::Incomplete(
-            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".into(),
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\" and \"AWS4-ECDSA-P256-SHA256\""
+                .into(),
         ));
     }
     let credential = get("X-Amz-Credential").unwrap_or_default();
-    let (access_key, date, region, service) = parse_credential(&credential).ok_or_else(|| {
+    let scope = if asymmetric {
+        parse_credential_v4a(&credential)
+    } else {
+        parse_credential(&credential)
+    };
+    let (access_key, date, region, service) = scope.ok_or_else(|| {
         SigError::Incomplete(
             "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; \
              expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
@@ -717,6 +826,7 @@ fn query_claim(query: &[(String, String)]) -> Result<Claim<'static>, SigError> {
         presigned: true,
         expires: Some(expires),
         security_token: get("X-Amz-Security-Token").map(Cow::Owned),
+        asymmetric,
     })
 }
 
@@ -887,6 +997,7 @@ fn canonical_request_of(
 
 /// The string to sign: the algorithm, the time, the scope and the canonical request's hash.
 fn string_to_sign(
+    algorithm: &str,
     amz_date: &str,
     date: &str,
     region: &str,
@@ -894,14 +1005,17 @@ fn string_to_sign(
     canonical: &str,
 ) -> String {
     let mut sts = String::with_capacity(64 + amz_date.len() + 48 + 64);
-    sts.push_str(ALGORITHM);
+    sts.push_str(algorithm);
     sts.push('\n');
     sts.push_str(amz_date);
     sts.push('\n');
     sts.push_str(date);
     sts.push('/');
-    sts.push_str(region);
-    sts.push('/');
+    // SigV4a's scope names no region.
+    if algorithm == ALGORITHM {
+        sts.push_str(region);
+        sts.push('/');
+    }
     sts.push_str(service);
     sts.push_str("/aws4_request\n");
     hex_into(&Sha256::digest(canonical.as_bytes()), &mut sts);

@@ -24,14 +24,50 @@ pub struct CredentialScope {
     pub service: String,
 }
 
-/// Parse the credential scope from an `Authorization: AWS4-HMAC-SHA256 Credential=...` header.
+/// Parse the credential scope from an `Authorization: AWS4-HMAC-SHA256 Credential=...` header,
+/// or a SigV4a one (`AWS4-ECDSA-P256-SHA256`), whose scope names no region (the region is left
+/// empty: [`scope_of_request`] takes it from the region set).
 pub fn parse_authorization(header: &str) -> Option<CredentialScope> {
-    let rest = header.trim().strip_prefix("AWS4-HMAC-SHA256")?;
+    let header = header.trim();
+    let (rest, v4a) = match header.strip_prefix("AWS4-HMAC-SHA256") {
+        Some(rest) => (rest, false),
+        None => (header.strip_prefix(SIGV4A)?, true),
+    };
     let cred = rest
         .split(',')
         .map(str::trim)
         .find_map(|p| p.strip_prefix("Credential="))?;
-    parse_credential(cred)
+    if v4a {
+        parse_credential_v4a(cred)
+    } else {
+        parse_credential(cred)
+    }
+}
+
+/// SigV4a's algorithm name.
+const SIGV4A: &str = "AWS4-ECDSA-P256-SHA256";
+
+/// SigV4a's `AKID/date/service/aws4_request`, with an empty region.
+fn parse_credential_v4a(cred: &str) -> Option<CredentialScope> {
+    let mut parts = cred.trim().split('/');
+    let access_key = parts.next()?.to_string();
+    let date = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    if access_key.is_empty() {
+        return None;
+    }
+    Some(CredentialScope {
+        access_key,
+        date,
+        region: String::new(),
+        service,
+    })
+}
+
+/// The region a SigV4a region set (`X-Amz-Region-Set: us-east-1,us-west-2`, or `*`) names
+/// first, if it names one without wildcards.
+fn first_of_region_set(set: &str) -> Option<&str> {
+    set.split(',').map(str::trim).find(|r| valid_region(r))
 }
 
 /// Parse a SigV2 `Authorization: AWS AKID:signature` header.
@@ -97,16 +133,32 @@ pub fn scope_of_request(headers: &HeaderMap, query: Option<&str>) -> Option<Cred
             .and_then(|q| serde_urlencoded::from_str(q).ok())
             .unwrap_or_default()
     };
-    authorization
-        .and_then(parse_authorization)
-        .or_else(|| authorization.and_then(parse_authorization_v2))
-        .or_else(|| {
-            let pairs = query_pairs();
-            let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-            find("X-Amz-Credential")
-                .and_then(|v| parse_credential(v))
-                .or_else(|| find("AWSAccessKeyId").and_then(|v| v2_scope(v)))
-        })
+    if let Some(mut scope) = authorization.and_then(parse_authorization) {
+        if scope.region.is_empty() {
+            // SigV4a: the signed region set says where.
+            let set = headers
+                .get("x-amz-region-set")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            scope.region = first_of_region_set(set).unwrap_or("").to_string();
+        }
+        return Some(scope);
+    }
+    authorization.and_then(parse_authorization_v2).or_else(|| {
+        let pairs = query_pairs();
+        let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let v4a = find("X-Amz-Algorithm").is_some_and(|a| a == SIGV4A);
+        let credential = find("X-Amz-Credential");
+        if v4a {
+            let mut scope = credential.and_then(|v| parse_credential_v4a(v))?;
+            let set = find("X-Amz-Region-Set").map_or("", String::as_str);
+            scope.region = first_of_region_set(set).unwrap_or("").to_string();
+            return Some(scope);
+        }
+        credential
+            .and_then(|v| parse_credential(v))
+            .or_else(|| find("AWSAccessKeyId").and_then(|v| v2_scope(v)))
+    })
 }
 
 /// The region a request names, or the default region when it names none or an invalid one.
@@ -197,6 +249,36 @@ mod tests {
         assert_eq!(s.date, "20240101");
         assert_eq!(s.region, "eu-west-1");
         assert_eq!(s.service, "ssm");
+    }
+
+    #[test]
+    fn a_sigv4a_scope_takes_its_region_from_the_region_set() {
+        let auth = "AWS4-ECDSA-P256-SHA256 Credential=111122223333/20240101/events/aws4_request, SignedHeaders=host;x-amz-region-set, Signature=3044";
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", auth.parse().unwrap());
+        for (set, region) in [
+            ("*", ""),
+            ("eu-west-1", "eu-west-1"),
+            ("*,us-west-2 , eu-west-1", "us-west-2"),
+            ("us-*", ""),
+        ] {
+            headers.insert("x-amz-region-set", set.parse().unwrap());
+            let s = scope_of_request(&headers, None).unwrap();
+            assert_eq!(
+                (s.access_key.as_str(), s.service.as_str(), s.region.as_str()),
+                ("111122223333", "events", region),
+                "{set}"
+            );
+        }
+        // Presigned.
+        let q = "X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256&X-Amz-Credential=111122223333%2F20240101%2Fs3%2Faws4_request&X-Amz-Region-Set=ap-south-1&X-Amz-Signature=30";
+        let s = scope_of_request(&HeaderMap::new(), Some(q)).unwrap();
+        assert_eq!(
+            (s.access_key.as_str(), s.service.as_str(), s.region.as_str()),
+            ("111122223333", "s3", "ap-south-1")
+        );
+        assert_eq!(region_or_default(s.region), "ap-south-1");
+        assert_eq!(region_or_default(String::new()), DEFAULT_REGION);
     }
 
     #[test]

@@ -192,12 +192,16 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether the request carries a SigV4 signature (header or presigned query).
+/// Whether the request carries a SigV4 or SigV4a signature (header or presigned query).
 fn sigv4_signed(parts: &Parts) -> bool {
     parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
-        .is_some_and(|a| a.as_bytes().starts_with(sigv4::ALGORITHM.as_bytes()))
+        .is_some_and(|a| {
+            a.as_bytes().starts_with(sigv4::ALGORITHM.as_bytes())
+                || a.as_bytes()
+                    .starts_with(snapstack_policy::sigv4a::ALGORITHM.as_bytes())
+        })
         || parts
             .uri
             .query()
@@ -586,8 +590,16 @@ impl Enforcer {
             headers: &headers,
             payload_hash: body_hash,
         };
-        let verified = sigv4::verify_with_key(&req, now, |_, date, region, service| {
-            resolved.signing_key(date, region, service)
+        let verified = sigv4::verify_with(&req, now, |s| {
+            if s.asymmetric {
+                resolved
+                    .sigv4a_key(s.access_key)
+                    .map(sigv4::VerifyKey::Ecdsa)
+            } else {
+                resolved
+                    .signing_key(s.date, s.region, s.service)
+                    .map(sigv4::VerifyKey::Hmac)
+            }
         })
         .map_err(Refusal::Sig)?;
         if let Some(token) = &resolved.session_token
@@ -635,6 +647,7 @@ impl Enforcer {
         let (code, message, status) = match e {
             Refusal::Sig(e) => {
                 let status = match e {
+                    SigError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
                     SigError::Incomplete(_) | SigError::BadExpires if !s3 => {
                         StatusCode::BAD_REQUEST
                     }

@@ -47,6 +47,8 @@ pub struct Resolved {
     pub principal: Principal,
     /// The signing keys derived from `secret`, by scope.
     pub keys: SigningKeys,
+    /// The SigV4a public key `secret` derives for the access key, derived once.
+    sigv4a: OnceLock<Option<snapstack_policy::sigv4a::VerifyingKey>>,
     /// The condition keys the principal supplies (`aws:PrincipalArn`, its tags, ...), built
     /// once.
     context: OnceLock<Context>,
@@ -71,6 +73,7 @@ impl Resolved {
             expires_ms,
             principal,
             keys: SigningKeys::default(),
+            sigv4a: OnceLock::new(),
             context: OnceLock::new(),
             reads_context: OnceLock::new(),
             decisions: Default::default(),
@@ -90,6 +93,15 @@ impl Resolved {
                 .chain(p.session.iter())
                 .any(|(_, policy)| policy.reads_context())
         })
+    }
+
+    /// The SigV4a public key of this identity's secret for `access_key` (the one it was
+    /// resolved for), derived once.
+    pub fn sigv4a_key(&self, access_key: &str) -> Option<snapstack_policy::sigv4a::VerifyingKey> {
+        let secret = self.secret.as_deref()?;
+        *self
+            .sigv4a
+            .get_or_init(|| snapstack_policy::sigv4a::verifying_key(access_key, secret))
     }
 
     /// The principal's condition keys.
