@@ -1110,6 +1110,13 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// [`sha256_hex`] written into `out`, which the answer borrows (no allocation).
+pub fn sha256_hex_to<'o>(data: &[u8], out: &'o mut [u8; 64]) -> &'o str {
+    hex_to(&Sha256::digest(data), out);
+    // Hex digits are ASCII.
+    std::str::from_utf8(out).unwrap_or_default()
+}
+
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -275,7 +275,7 @@ impl Enforcer {
                             fields.entry(k).or_insert(v);
                         }
                     }
-                    (Some(op), fields)
+                    (Some(std::borrow::Cow::Owned(op)), fields)
                 }
                 None => (None, Map::new()),
             }
@@ -289,7 +289,7 @@ impl Enforcer {
                 Payload::Bytes(b) => body_fields(service.model(), call.operation, parts, b),
                 _ => Map::new(),
             };
-            (call.operation.map(str::to_string), fields)
+            (call.operation.map(std::borrow::Cow::Borrowed), fields)
         };
         let fields = parsed
             .as_ref()
@@ -303,7 +303,7 @@ impl Enforcer {
         // S3 would match the request to its operation again, by the same model: it is told
         // which one this is (and still checks that operation's route against the request).
         let hint = if name == "s3" {
-            Some(operation.as_str())
+            Some(&*operation)
         } else {
             call.operation
         };
@@ -312,11 +312,12 @@ impl Enforcer {
         // Who is asking.
         let mut chunk_chain: Option<sigv4::ChunkVerifier> = None;
         let resolved: Option<Arc<Resolved>> = if sigv4_signed(parts) {
+            let mut hex = [0u8; 64];
             let body_hash = match (raw_body, &payload) {
-                (Some(b), _) | (None, Payload::Bytes(b)) => sigv4::sha256_hex(b),
-                _ => sigv4::EMPTY_SHA256.to_string(),
+                (Some(b), _) | (None, Payload::Bytes(b)) => sigv4::sha256_hex_to(b, &mut hex),
+                _ => sigv4::EMPTY_SHA256,
             };
-            match self.authenticate(app, ctx, parts, &body_hash, now).await {
+            match self.authenticate(app, ctx, parts, body_hash, now).await {
                 Ok((r, chain)) => {
                     chunk_chain = chain;
                     Some(r)

@@ -10,7 +10,6 @@
 //! policies), so a change to a user, a policy, a key or a session applies to the next request.
 //! Each resolution also keeps the SigV4 signing keys derived from its secret, per scope.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
@@ -182,7 +181,9 @@ struct Cached {
 
 #[derive(Default)]
 pub struct Principals {
-    cache: Mutex<HashMap<String, Cached>>,
+    /// By access key. FxHash, not SipHash: the keys are ones this server generated (IAM's and
+    /// STS's), never chosen by a client, so they cannot be picked to collide.
+    cache: Mutex<rustc_hash::FxHashMap<String, Cached>>,
 }
 
 fn parse_all(list: &Value, kind: PolicyKind) -> Vec<(String, Policy)> {
