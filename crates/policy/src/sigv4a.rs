@@ -16,6 +16,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::Verifier;
 use sha2::Sha256;
 
+use crate::sigv4::hex_val;
+
 pub use p256::ecdsa::VerifyingKey;
 
 /// The algorithm's name, as the `Authorization` header and `X-Amz-Algorithm` give it.
@@ -78,7 +80,7 @@ pub fn verify(key: &VerifyingKey, string_to_sign: &[u8], signature_hex: &str) ->
     }
     let mut der = [0u8; MAX_SIGNATURE_HEX / 2];
     for (i, pair) in hex.chunks_exact(2).enumerate() {
-        let (Some(hi), Some(lo)) = (nibble(pair[0]), nibble(pair[1])) else {
+        let (Some(hi), Some(lo)) = (hex_val(pair[0]), hex_val(pair[1])) else {
             return false;
         };
         der[i] = hi << 4 | lo;
@@ -87,15 +89,6 @@ pub fn verify(key: &VerifyingKey, string_to_sign: &[u8], signature_hex: &str) ->
         return false;
     };
     key.verify(string_to_sign, &signature).is_ok()
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -49,19 +49,7 @@ const SIGV4A: &str = "AWS4-ECDSA-P256-SHA256";
 
 /// SigV4a's `AKID/date/service/aws4_request`, with an empty region.
 fn parse_credential_v4a(cred: &str) -> Option<CredentialScope> {
-    let mut parts = cred.trim().split('/');
-    let access_key = parts.next()?.to_string();
-    let date = parts.next()?.to_string();
-    let service = parts.next()?.to_string();
-    if access_key.is_empty() {
-        return None;
-    }
-    Some(CredentialScope {
-        access_key,
-        date,
-        region: String::new(),
-        service,
-    })
+    credential_scope(cred, false)
 }
 
 /// The region a SigV4a region set (`X-Amz-Region-Set: us-east-1,us-west-2`, or `*`) names
@@ -88,10 +76,19 @@ fn v2_scope(access_key: &str) -> Option<CredentialScope> {
 
 /// Parse `AKID/date/region/service/aws4_request`.
 pub fn parse_credential(cred: &str) -> Option<CredentialScope> {
+    credential_scope(cred, true)
+}
+
+/// A credential scope's parts, with a region (SigV4) or without (SigV4a).
+fn credential_scope(cred: &str, regional: bool) -> Option<CredentialScope> {
     let mut parts = cred.trim().split('/');
     let access_key = parts.next()?.to_string();
     let date = parts.next()?.to_string();
-    let region = parts.next()?.to_string();
+    let region = if regional {
+        parts.next()?.to_string()
+    } else {
+        String::new()
+    };
     let service = parts.next()?.to_string();
     if access_key.is_empty() {
         return None;
