@@ -421,8 +421,9 @@ pub fn verify_with<'a>(
     key_for: impl FnOnce(&KeyScope<'_>) -> Option<VerifyKey>,
 ) -> Result<Verified<'a>, SigError> {
     let query = parse_query(req.query);
-    let claim = match authorization_header(req) {
-        Some(auth) => header_claim(req, auth)?,
+    let specials = Specials::of(req);
+    let claim = match authorization_header(req, specials.authorization) {
+        Some(auth) => header_claim(req, &specials, auth)?,
         None if query.iter().any(|(k, _)| k == "X-Amz-Signature") => query_claim(&query)?,
         None => return Err(SigError::NotSigned),
     };
@@ -453,7 +454,7 @@ pub fn verify_with<'a>(
     })
     .ok_or_else(|| SigError::UnknownAccessKey(claim.access_key.to_string()))?;
     let s3 = claim.service == "s3";
-    let content_sha256: Cow<'a, str> = match header(req, "x-amz-content-sha256") {
+    let content_sha256: Cow<'a, str> = match specials.content_sha256.value(req) {
         Some(h) => h,
         None if claim.presigned && s3 => query
             .iter()
@@ -546,16 +547,69 @@ fn header<'a>(req: &SignedRequest<'a>, name: &str) -> Option<Cow<'a, str>> {
 
 /// The `Authorization` header: as sent when it is the only one (its parts are trimmed as they
 /// are read, so its white space needs no rewriting), else [`header`]'s joined value.
-fn authorization_header<'a>(req: &SignedRequest<'a>) -> Option<Cow<'a, str>> {
-    let mut found = req
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"));
-    let (_, first) = found.next()?;
-    if found.next().is_none() {
-        return Some(Cow::Borrowed(first));
+fn authorization_header<'a>(req: &SignedRequest<'a>, found: Found<'a>) -> Option<Cow<'a, str>> {
+    match found {
+        Found::Absent => None,
+        Found::One(_, value) => Some(Cow::Borrowed(value)),
+        Found::Many(name) => header(req, name),
     }
-    header(req, "authorization")
+}
+
+/// The headers verification reads by name, found in one pass over the request's headers
+/// rather than in one pass per name.
+struct Specials<'a> {
+    authorization: Found<'a>,
+    x_amz_date: Found<'a>,
+    date: Found<'a>,
+    content_sha256: Found<'a>,
+    security_token: Found<'a>,
+}
+
+/// A header by name: absent, sent once (its name as sent, its value), or sent more than once.
+#[derive(Clone, Copy)]
+enum Found<'a> {
+    Absent,
+    One(&'a str, &'a str),
+    Many(&'a str),
+}
+
+impl<'a> Specials<'a> {
+    fn of(req: &SignedRequest<'a>) -> Specials<'a> {
+        let mut s = Specials {
+            authorization: Found::Absent,
+            x_amz_date: Found::Absent,
+            date: Found::Absent,
+            content_sha256: Found::Absent,
+            security_token: Found::Absent,
+        };
+        for &(name, value) in req.headers {
+            // By length first: most names are none of these.
+            let slot = match name.len() {
+                4 if name.eq_ignore_ascii_case("date") => &mut s.date,
+                10 if name.eq_ignore_ascii_case("x-amz-date") => &mut s.x_amz_date,
+                13 if name.eq_ignore_ascii_case("authorization") => &mut s.authorization,
+                20 if name.eq_ignore_ascii_case("x-amz-content-sha256") => &mut s.content_sha256,
+                20 if name.eq_ignore_ascii_case("x-amz-security-token") => &mut s.security_token,
+                _ => continue,
+            };
+            *slot = match *slot {
+                Found::Absent => Found::One(name, value),
+                Found::One(..) | Found::Many(_) => Found::Many(name),
+            };
+        }
+        s
+    }
+}
+
+impl<'a> Found<'a> {
+    /// [`header`]'s value: borrowed when sent once and already canonical.
+    fn value(self, req: &SignedRequest<'a>) -> Option<Cow<'a, str>> {
+        match self {
+            Found::Absent => None,
+            Found::One(_, value) if canonical_already(value) => Some(Cow::Borrowed(value)),
+            Found::One(name, _) | Found::Many(name) => header(req, name),
+        }
+    }
 }
 
 /// Whether a header value is already canonical: no leading, trailing or repeated white space,
@@ -655,11 +709,15 @@ fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim<'a>, SigError> {
+fn header_claim<'a>(
+    req: &SignedRequest<'a>,
+    specials: &Specials<'a>,
+    auth: Cow<'a, str>,
+) -> Result<Claim<'a>, SigError> {
     // A header as sent (the common case) is borrowed, and so is everything read from it.
     let auth = match auth {
         Cow::Borrowed(a) => a,
-        Cow::Owned(a) => return header_claim_owned(req, &a),
+        Cow::Owned(a) => return header_claim_owned(req, specials, &a),
     };
     let (rest, asymmetric) = match auth.strip_prefix(ALGORITHM) {
         Some(rest) => (rest, false),
@@ -718,9 +776,11 @@ fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim
             format!("Credential should be scoped to a valid region. Authorization=\"{auth}\"")
         })
     })?;
-    let amz_date = match header(req, "x-amz-date") {
+    let amz_date = match specials.x_amz_date.value(req) {
         Some(d) => d,
-        None => header(req, "date")
+        None => specials
+            .date
+            .value(req)
             .and_then(|d| http_date_to_amz(&d))
             .map(Cow::Owned)
             .ok_or_else(|| incomplete_date(false))?,
@@ -735,15 +795,19 @@ fn header_claim<'a>(req: &SignedRequest<'a>, auth: Cow<'a, str>) -> Result<Claim
         amz_date,
         presigned: false,
         expires: None,
-        security_token: header(req, "x-amz-security-token"),
+        security_token: specials.security_token.value(req),
         asymmetric,
     })
 }
 
 /// [`header_claim`] of a header value that had to be rebuilt (repeated or with extra white
 /// space): the claim owns its parts.
-fn header_claim_owned<'a>(req: &SignedRequest<'a>, auth: &str) -> Result<Claim<'a>, SigError> {
-    let c = header_claim(req, Cow::Borrowed(auth))?;
+fn header_claim_owned<'a>(
+    req: &SignedRequest<'a>,
+    specials: &Specials<'a>,
+    auth: &str,
+) -> Result<Claim<'a>, SigError> {
+    let c = header_claim(req, specials, Cow::Borrowed(auth))?;
     let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
     Ok(Claim {
         access_key: own(c.access_key),
@@ -1097,12 +1161,20 @@ fn hex_into(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// Lower-case hex of `bytes` into `out` (twice as long).
+/// Lower-case hex of `bytes` into `out` (twice as long): one table look-up a byte.
 fn hex_to(bytes: &[u8], out: &mut [u8]) {
-    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    static PAIRS: [[u8; 2]; 256] = {
+        const LOWER: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [LOWER[i >> 4], LOWER[i & 15]];
+            i += 1;
+        }
+        t
+    };
     for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = LOWER[usize::from(b >> 4)];
-        pair[1] = LOWER[usize::from(b & 15)];
+        pair.copy_from_slice(&PAIRS[usize::from(*b)]);
     }
 }
 
@@ -1369,6 +1441,9 @@ mod tests {
     #[test]
     fn hex_is_lower_case() {
         assert_eq!(hex(&[0, 15, 16, 255]), "000f10ff");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
         assert_eq!(uri_encode("a/ b", false), "a%2F%20b");
     }
 }
