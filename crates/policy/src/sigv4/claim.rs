@@ -143,27 +143,13 @@ pub(super) fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String
 
 /// `<access key>/<date>/<region>/<service>/aws4_request` (the access key may hold a `/`).
 pub(super) fn parse_credential(credential: &str) -> Option<(&str, &str, &str, &str)> {
-    // The last four slashes, found in one backward pass.
-    let mut at = [0usize; 4];
-    let mut found = 0;
-    for (i, b) in credential.bytes().enumerate().rev() {
-        if b == b'/' {
-            at[3 - found] = i;
-            found += 1;
-            if found == 4 {
-                break;
-            }
-        }
-    }
-    if found < 4 {
-        return None;
-    }
-    let access_key = &credential[..at[0]];
-    let date = &credential[at[0] + 1..at[1]];
-    let region = &credential[at[1] + 1..at[2]];
-    let service = &credential[at[2] + 1..at[3]];
-    let terminal = &credential[at[3] + 1..];
-    if terminal != "aws4_request" || access_key.is_empty() || date.len() != 8 {
+    // Split at the last four slashes, from the end (short searches: the access key, the only
+    // long part, is never scanned).
+    let rest = credential.strip_suffix("/aws4_request")?;
+    let (rest, service) = rest.rsplit_once('/')?;
+    let (rest, region) = rest.rsplit_once('/')?;
+    let (access_key, date) = rest.rsplit_once('/')?;
+    if access_key.is_empty() || date.len() != 8 {
         return None;
     }
     Some((access_key, date, region, service))
