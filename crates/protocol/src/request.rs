@@ -158,6 +158,25 @@ pub fn scope_of_request(headers: &HeaderMap, query: Option<&str>) -> Option<Cred
     })
 }
 
+/// The bucket a virtual-hosted-style S3 host names (`<bucket>.s3.<anything>`,
+/// `<bucket>.localhost`, a port ignored), if it names one: what S3's router and IAM
+/// enforcement both read, so that they agree.
+pub fn virtual_host_bucket(host: &str) -> Option<&str> {
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    // `.s3.` found without a substring searcher's set-up: hosts are short.
+    let bucket = match host.as_bytes().windows(4).position(|w| w == b".s3.") {
+        Some(at) => &host[..at],
+        None => host.strip_suffix(".localhost")?,
+    };
+    (!bucket.is_empty() && !bucket.contains(':') && !bucket.contains('/')).then_some(bucket)
+}
+
 /// The region a request names, or the default region when it names none or an invalid one.
 pub fn region_or_default(region: String) -> String {
     if valid_region(&region) {
@@ -276,6 +295,28 @@ mod tests {
         );
         assert_eq!(region_or_default(s.region), "ap-south-1");
         assert_eq!(region_or_default(String::new()), DEFAULT_REGION);
+    }
+
+    #[test]
+    fn virtual_hosted_buckets() {
+        for (host, bucket) in [
+            ("photos.s3.localhost.localstack.cloud:4566", Some("photos")),
+            ("photos.s3.amazonaws.com", Some("photos")),
+            (
+                "my.dotted.bucket.s3.us-east-1.amazonaws.com",
+                Some("my.dotted.bucket"),
+            ),
+            ("photos.localhost:4566", Some("photos")),
+            ("photos.localhost", Some("photos")),
+            ("localhost:4566", None),
+            ("127.0.0.1:4566", None),
+            ("s3.amazonaws.com", None),
+            (".s3.amazonaws.com", None),
+            ("a:b.s3.x", None),
+            ("", None),
+        ] {
+            assert_eq!(virtual_host_bucket(host), bucket, "{host}");
+        }
     }
 
     #[test]

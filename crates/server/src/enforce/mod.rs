@@ -102,22 +102,11 @@ fn router(model: &'static ServiceModel) -> Arc<RestRouter> {
     r
 }
 
-/// The bucket a virtual-hosted-style host names (as S3's router reads it).
+/// The bucket a virtual-hosted-style host names (the same reading as S3's router).
 fn virtual_host_bucket(parts: &Parts) -> Option<String> {
-    let host = header(parts, axum::http::header::HOST)?;
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    // `.s3.` found without a substring searcher's set-up: hosts are short.
-    let b = match host.as_bytes().windows(4).position(|w| w == b".s3.") {
-        Some(at) => &host[..at],
-        None => host.strip_suffix(".localhost")?,
-    };
-    (!b.is_empty() && !b.contains(':') && !b.contains('/')).then(|| b.to_string())
+    header(parts, axum::http::header::HOST)
+        .and_then(snapstack_protocol::request::virtual_host_bucket)
+        .map(str::to_string)
 }
 
 /// The operation of a REST request and its path labels and query members as input fields.

@@ -49,20 +49,7 @@ pub(super) fn parse_query(q: Option<&str>) -> S3Result<Vec<(String, String)>> {
 
 /// The bucket named by a virtual-host-style host (`<bucket>.localhost`, `<bucket>.s3.<anything>`).
 pub(super) fn virtual_host_bucket(headers: &HeaderMap) -> Option<&str> {
-    let host = header(headers, "host").unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    if let Some((b, _)) = host.split_once(".s3.") {
-        Some(b)
-    } else {
-        host.strip_suffix(".localhost")
-    }
-    .filter(|b| !b.is_empty() && !b.contains(':') && !b.contains('/'))
+    snapstack_protocol::request::virtual_host_bucket(header(headers, "host").unwrap_or(""))
 }
 
 /// The operation a request is, with its bucket and key decoded.
