@@ -326,8 +326,8 @@ impl Lambda {
 /// task started with the first count (`LAMBDA_DISABLE_CLOUDWATCH_METRICS=1` turns it off,
 /// `LAMBDA_CLOUDWATCH_METRICS_REPORT_INTERVAL` sets the interval in seconds, default 60: names
 /// of this emulator). Never saved: a stop or a crash loses the last partial interval.
-mod metrics {
-    use std::sync::{LazyLock, OnceLock};
+pub(crate) mod metrics {
+    use std::sync::{Arc, LazyLock, OnceLock};
 
     use snapstack_service::RequestContext;
     use snapstack_service::metrics::{Datum, Report, Settings, StatSet, Tally};
@@ -349,35 +349,42 @@ mod metrics {
             "LAMBDA_CLOUDWATCH_METRICS_REPORT_INTERVAL",
         )
     });
-    /// Counters by partition and `name` or `name:qualifier`.
-    static COUNTS: LazyLock<Tally<Counts>> = LazyLock::new(Tally::default);
-    /// The reporter's stop signal, kept while the process runs.
-    static REPORTER: OnceLock<tokio::sync::watch::Sender<bool>> = OnceLock::new();
+    /// One Lambda service's metrics (each instance its own, as two servers in one process,
+    /// in tests, must not count into each other).
+    #[derive(Default)]
+    pub(crate) struct Metrics {
+        /// Counters by partition and `name` or `name:qualifier`.
+        counts: Arc<Tally<Counts>>,
+        /// The reporter's stop signal, kept while the service lives.
+        reporter: OnceLock<tokio::sync::watch::Sender<bool>>,
+    }
 
     fn count(lambda: &Lambda, ctx: &RequestContext, resource: &str, f: impl Fn(&mut Counts)) {
         if !SETTINGS.enabled {
             return;
         }
-        if REPORTER.get().is_none()
+        let m = &lambda.metrics;
+        if m.reporter.get().is_none()
             && let Some(rt) = lambda.runtime.get()
             && tokio::runtime::Handle::try_current().is_ok()
         {
             let (tx, rx) = tokio::sync::watch::channel(false);
-            if REPORTER.set(tx).is_ok() {
+            if m.reporter.set(tx).is_ok() {
+                let counts = m.counts.clone();
                 snapstack_service::metrics::spawn_reporter(
                     rt.clone(),
                     rx,
                     *SETTINGS,
                     crate::NAME,
                     "AWS/Lambda",
-                    |_| report(COUNTS.drain()),
+                    move |_| report(counts.drain()),
                 );
             }
         }
         if let Some((name, _)) = resource.split_once(':') {
-            COUNTS.with(&ctx.partition, name, &f);
+            m.counts.with(&ctx.partition, name, &f);
         }
-        COUNTS.with(&ctx.partition, resource, f);
+        m.counts.with(&ctx.partition, resource, f);
     }
 
     /// An invocation of `arn` completed.
@@ -449,6 +456,27 @@ mod metrics {
         use super::*;
         use snapstack_engine::Partition;
         use std::collections::HashMap;
+
+        #[test]
+        fn each_service_counts_its_own_invocations() {
+            if !SETTINGS.enabled {
+                return; // LAMBDA_DISABLE_CLOUDWATCH_METRICS set for this run: nothing counts.
+            }
+            let d = tempfile::tempdir().unwrap();
+            let new = || {
+                let engine = Arc::new(snapstack_engine::Engine::in_memory().unwrap());
+                Lambda::new(engine, d.path().join("lambda"))
+            };
+            let (a, b) = (new(), new());
+            let ctx = RequestContext::from_scope(None);
+            throttled(&a, &ctx, "f");
+            throttled(&a, &ctx, "f");
+            let counted = a.metrics.counts.drain();
+            let per = &counted[&ctx.partition];
+            assert_eq!(per["f"].throttles, 2);
+            assert!(b.metrics.counts.drain().is_empty());
+            assert!(a.metrics.counts.drain().is_empty(), "drained");
+        }
 
         #[test]
         fn report_by_function_and_resource() {

@@ -76,6 +76,8 @@ pub struct Lambda {
     pub(crate) max_running: usize,
     /// The runtime, once started (function logs go to CloudWatch Logs through it).
     pub(crate) runtime: std::sync::OnceLock<Arc<dyn snapstack_service::Runtime>>,
+    /// Invocation counts for CloudWatch (`AWS/Lambda`), this instance's own.
+    pub(crate) metrics: invoke::metrics::Metrics,
 }
 
 impl Lambda {
@@ -110,6 +112,7 @@ impl Lambda {
                 .filter(|n| *n > 0)
                 .unwrap_or(64),
             runtime: std::sync::OnceLock::new(),
+            metrics: Default::default(),
         }
     }
 
