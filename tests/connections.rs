@@ -308,3 +308,42 @@ fn the_soft_descriptor_limit_is_raised_to_the_hard_limit() {
     assert_eq!(soft, hard_seen, "{line}");
     assert!(s.log_text().contains("max_connections"), "{}", s.log_text());
 }
+
+/// boto3 sends `Expect: 100-continue` on every `PutObject` and `UploadPart`. A request refused
+/// before its body is read is answered without `100 Continue` and says `Connection: close`
+/// (the server closes such a connection: the client may still send the body or not), so that
+/// the client does not reuse a connection that is going away; a request whose body is read
+/// gets `100 Continue`, then its answer, on a connection that stays open.
+#[test]
+fn an_expect_continue_request_refused_before_its_body_says_the_connection_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, "30", "30", "30");
+    let mut c = connect(s.addr);
+    c.write_all(
+        b"PUT /no-such-bucket/k HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap();
+    let (resp, _) = read_until_closed(&mut c);
+    let text = String::from_utf8_lossy(&resp).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 404"), "{text}");
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+    assert!(!text.contains("100 continue"), "{text}");
+
+    let mut c = connect(s.addr);
+    let body = r#"{"Name":"/expect","Value":"v","Type":"String","Overwrite":true}"#;
+    let head =
+        ssm_put_head(body.len(), false).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    c.write_all(head.as_bytes()).unwrap();
+    let mut buf = [0u8; 25];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(body.as_bytes()).unwrap();
+    // The same connection serves a second request, which closes it.
+    c.write_all(ssm_put_head(body.len(), true).as_bytes())
+        .unwrap();
+    c.write_all(body.as_bytes()).unwrap();
+    let (resp, _) = read_until_closed(&mut c);
+    let text = String::from_utf8_lossy(&resp);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    still_serves(&s);
+}

@@ -69,13 +69,16 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ctx = RequestContext::from_request(&parts.headers, parts.uri.query());
     let started = std::time::Instant::now();
-    let resp = match AssertUnwindSafe(route(&app, &parts, body, &ctx))
+    let mut resp = match AssertUnwindSafe(route(&app, &parts, body, &ctx))
         .catch_unwind()
         .await
     {
         Ok(resp) => resp,
         Err(panic) => panicked(&app, &parts, &ctx, panic.as_ref()),
     };
+    if expects_continue(&parts.headers) && !resp.status().is_success() {
+        close_after(&mut resp);
+    }
     let elapsed = started.elapsed();
     if !parts.uri.path().starts_with("/_localstack") {
         let called = resp
@@ -86,6 +89,26 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     }
     request_log::log(&parts, &resp, started);
     resp
+}
+
+/// Whether the client asked `Expect: 100-continue` (boto3 does on every `PutObject` and
+/// `UploadPart`): it sends the body only after `100 Continue`, or after its own timeout.
+fn expects_continue(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Say `Connection: close` in an answer. An error answer to a request that expected
+/// `100 Continue` may come before its body was read; whether the client will still send the
+/// body is unknowable, so hyper closes such a connection after the answer. Saying so lets the
+/// client open a new one rather than race the close and reuse the dying one (botocore then
+/// takes the next request's answer for this one's: a 400 with no headers).
+fn close_after(resp: &mut Response) {
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
 }
 
 /// The 500 for a request whose handler panicked, in the shape of the service it was routed to
