@@ -57,14 +57,7 @@ pub struct ChunkVerifier {
 impl ChunkVerifier {
     /// The signature the next chunk (`data`) must carry.
     pub fn expected(&self, data: &[u8]) -> String {
-        let sts = format!(
-            "{ALGORITHM}-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
-            self.amz_date,
-            self.scope,
-            self.previous,
-            hex(&Sha256::digest(data))
-        );
-        hex(&hmac(&self.key, sts.as_bytes()))
+        self.expected_for_hash(&hex(&Sha256::digest(data)))
     }
 
     /// The signature the next chunk must carry, from the hex SHA-256 of its data (so that a
@@ -91,13 +84,7 @@ impl ChunkVerifier {
     /// Check the next chunk's signature (the final, empty chunk included); on success the
     /// chain moves on.
     pub fn verify(&mut self, data: &[u8], signature: &str) -> bool {
-        let expected = self.expected(data);
-        if constant_eq(expected.as_bytes(), signature.as_bytes()) {
-            self.previous = expected;
-            true
-        } else {
-            false
-        }
+        self.verify_hash(&hex(&Sha256::digest(data)), signature)
     }
 
     /// Check the trailer signature (`x-amz-trailer-signature`) over the trailing headers as
