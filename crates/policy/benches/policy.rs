@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
         method: "GET",
         path: "/",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: EMPTY_SHA256,
     };
     let now = parse_amz_date("20150830T123600Z").unwrap();

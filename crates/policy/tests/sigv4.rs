@@ -66,7 +66,7 @@ fn aws_test_suite_vectors() {
             method,
             path,
             query,
-            headers: &headers,
+            headers: (&headers).into(),
             payload_hash: EMPTY_SHA256,
         };
         let v = verify(&req, now, secrets).unwrap_or_else(|e| panic!("{method} {query}: {e:?}"));
@@ -93,7 +93,7 @@ fn aws_test_suite_form_post() {
         method: "POST",
         path: "/",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: &payload,
     };
     verify(&req, at("20150830T123600Z"), secrets).unwrap();
@@ -126,7 +126,7 @@ fn s3_header_examples() {
         method: "GET",
         path: "/test.txt",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: EMPTY_SHA256,
     };
     verify(&req, now, secrets).unwrap();
@@ -150,7 +150,7 @@ fn s3_header_examples() {
         method: "PUT",
         path: "/test%24file.text",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: body_hash,
     };
     verify(&req, now, secrets).unwrap();
@@ -176,7 +176,7 @@ fn s3_header_examples() {
             method: "GET",
             path: "/",
             query,
-            headers: &headers,
+            headers: (&headers).into(),
             payload_hash: EMPTY_SHA256,
         };
         verify(&req, now, secrets).unwrap_or_else(|e| panic!("{query}: {e:?}"));
@@ -193,7 +193,7 @@ fn s3_presigned_example_and_expiry() {
         method: "GET",
         path: "/test.txt",
         query: PRESIGNED,
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: EMPTY_SHA256,
     };
     let start = at("20130524T000000Z");
@@ -250,7 +250,7 @@ fn s3_chunked_upload_example() {
         method: "PUT",
         path: "/examplebucket/chunkObject.txt",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: EMPTY_SHA256,
     };
     let v = verify(&req, at("20130524T000000Z"), secrets).unwrap();
@@ -316,7 +316,7 @@ fn refusals() {
         method: "GET",
         path: "/",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: EMPTY_SHA256,
     };
     verify(&req, now + 900, secrets).unwrap();
@@ -359,7 +359,7 @@ fn refusals() {
     ));
     // Not signed at all, incomplete headers.
     let none = SignedRequest {
-        headers: &[("Host", "x")],
+        headers: (&[("Host", "x")]).into(),
         ..req
     };
     assert_eq!(
@@ -372,7 +372,7 @@ fn refusals() {
     )];
     let err = verify(
         &SignedRequest {
-            headers: &partial,
+            headers: (&partial).into(),
             ..req
         },
         now,
@@ -392,7 +392,15 @@ fn refusals() {
         ("Authorization", other_day.as_str()),
     ];
     assert_eq!(
-        verify(&SignedRequest { headers: &h, ..req }, now, secrets).unwrap_err(),
+        verify(
+            &SignedRequest {
+                headers: (&h).into(),
+                ..req
+            },
+            now,
+            secrets
+        )
+        .unwrap_err(),
         SigError::ScopeDate
     );
 }
@@ -421,7 +429,7 @@ fn garbage_never_panics() {
                 method: "GET",
                 path: "/../..//%",
                 query: q,
-                headers: h,
+                headers: h.into(),
                 payload_hash: "",
             };
             let _ = verify(&req, 0, secrets);
@@ -481,7 +489,7 @@ fn check_botocore_fixture(text: &str) {
             method: case["method"].as_str().unwrap(),
             path: case["path"].as_str().unwrap(),
             query: case["query"].as_str().unwrap(),
-            headers: &headers,
+            headers: (&headers).into(),
             payload_hash: &payload,
         };
         let now = case["now"].as_i64().unwrap();
@@ -543,7 +551,7 @@ fn sigv4a_signed_by_the_crt() {
             method: "POST",
             path: "/",
             query: "",
-            headers,
+            headers: headers.into(),
             payload_hash,
         }
     }

@@ -256,6 +256,7 @@ async fn route(
             operation: None,
             payload: Payload::Stream(body),
             parsed: None,
+            routed: None,
         };
         return service.serve(app.runtime.as_ref(), call).await;
     }
@@ -278,6 +279,7 @@ async fn route(
                 operation: Some(op),
                 payload: Payload::Bytes(body),
                 parsed: None,
+                routed: None,
             };
             let resp = dispatch(app, service, call, None).await;
             return request_log::tag(resp, service.name(), op);
@@ -302,6 +304,7 @@ async fn route(
             operation: None,
             payload: Payload::Stream(body),
             parsed: None,
+            routed: None,
         };
         return dispatch(app, service, call, None).await;
     }
@@ -340,6 +343,7 @@ async fn route(
             operation: Some(op),
             payload: Payload::Bytes(body),
             parsed: None,
+            routed: None,
         };
         let resp = dispatch(app, service, call, None).await;
         return request_log::tag(resp, service.name(), op);
@@ -392,6 +396,7 @@ async fn route(
                         operation: None,
                         payload: Payload::Form(Err(bad.clone())),
                         parsed: None,
+                        routed: None,
                     };
                     dispatch(app, service, call, Some(&body)).await
                 }
@@ -487,6 +492,7 @@ async fn route(
         operation: action.as_deref(),
         payload: Payload::Form(Ok(params)),
         parsed: None,
+        routed: None,
     };
     let resp = dispatch(app, service, call, Some(&body)).await;
     match &action {

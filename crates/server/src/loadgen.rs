@@ -195,7 +195,7 @@ impl Signer {
                 method,
                 path,
                 query,
-                headers: &borrowed,
+                headers: (&borrowed).into(),
                 payload_hash: &hash,
             },
             &self.access_key,

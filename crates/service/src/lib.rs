@@ -98,6 +98,21 @@ pub struct Call<'a> {
     /// bytes, handed over so that they are not parsed twice. Only given to a service that
     /// [`Service::reuses_parsed_json`], and only when the body parses; `None` otherwise.
     pub parsed: Option<serde_json::Value>,
+    /// The service's own matching of this request ([`Routed::state`]), made before the
+    /// service was called (by IAM enforcement, through [`Service::route`]) and handed back so
+    /// that the request is not matched twice; `None` otherwise.
+    pub routed: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// A REST request matched to its operation by its service's own router ([`Service::route`]).
+pub struct Routed {
+    /// The operation of the model.
+    pub operation: &'static str,
+    /// The input members its path labels and query parameters give, decoded, by label name
+    /// and parameter name: what IAM enforcement reads resource names from.
+    pub members: serde_json::Map<String, serde_json::Value>,
+    /// The service's own reading of the request, handed back to it in [`Call::routed`].
+    pub state: Box<dyn std::any::Any + Send>,
 }
 
 /// What the persistence runtime offers a service while it serves.
@@ -183,6 +198,15 @@ pub trait Service: Send + Sync + 'static {
     /// and so takes [`Call::parsed`] instead when it is given.
     fn reuses_parsed_json(&self) -> bool {
         false
+    }
+
+    /// A REST service's own matching of a request to an operation of its model, without
+    /// acting on it (IAM enforcement asks before it decides, and hands [`Routed::state`] back
+    /// in [`Call::routed`]); `None` when the service does not offer it or the request matches
+    /// no operation (enforcement then reads the request with the model's router, and the
+    /// service refuses it as it would).
+    fn route(&self, _parts: &Parts) -> Option<Routed> {
+        None
     }
 
     /// Register the service's stores with the engine that persists them (with persistence off,

@@ -3,21 +3,28 @@
 
 use super::*;
 
-/// All values of a header (case-insensitive name), joined with commas, each trimmed with inner
-/// runs of spaces collapsed; `None` if absent.
+/// All values of a header (lower-case name), joined with commas, each trimmed with inner runs
+/// of spaces collapsed; `None` if absent.
 pub(super) fn header<'a>(req: &SignedRequest<'a>, name: &str) -> Option<Cow<'a, str>> {
-    // The common case, one value with nothing to trim or collapse: borrowed, no copy.
-    let mut found = req
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name));
-    let (_, first) = found.next()?;
-    if found.next().is_none() && canonical_already(first) {
-        return Some(Cow::Borrowed(first));
+    value_of(req, name, req.headers.find(name))
+}
+
+/// [`header`]'s value of a header found already: borrowed when sent once and already
+/// canonical (the common case: no copy).
+pub(super) fn value_of<'a>(
+    req: &SignedRequest<'a>,
+    name: &str,
+    found: Found<'a>,
+) -> Option<Cow<'a, str>> {
+    match found {
+        Found::Absent => None,
+        Found::One(value) if canonical_already(value) => Some(Cow::Borrowed(value)),
+        Found::One(_) | Found::Many => {
+            let mut out = String::new();
+            write_header(req, name, &mut out);
+            Some(Cow::Owned(out))
+        }
     }
-    let mut out = String::new();
-    write_header(req, name, &mut out);
-    Some(Cow::Owned(out))
 }
 
 /// The `Authorization` header: as sent when it is the only one (its parts are trimmed as they
@@ -28,13 +35,13 @@ pub(super) fn authorization_header<'a>(
 ) -> Option<Cow<'a, str>> {
     match found {
         Found::Absent => None,
-        Found::One(_, value) => Some(Cow::Borrowed(value)),
-        Found::Many(name) => header(req, name),
+        Found::One(value) => Some(Cow::Borrowed(value)),
+        Found::Many => header(req, "authorization"),
     }
 }
 
 /// The headers verification reads by name, found in one pass over the request's headers
-/// rather than in one pass per name.
+/// (or by hash in a header map) rather than in one pass per name.
 pub(super) struct Specials<'a> {
     pub(super) authorization: Found<'a>,
     pub(super) x_amz_date: Found<'a>,
@@ -43,16 +50,18 @@ pub(super) struct Specials<'a> {
     pub(super) security_token: Found<'a>,
 }
 
-/// A header by name: absent, sent once (its name as sent, its value), or sent more than once.
-#[derive(Clone, Copy)]
-pub(super) enum Found<'a> {
-    Absent,
-    One(&'a str, &'a str),
-    Many(&'a str),
-}
-
 impl<'a> Specials<'a> {
     pub(super) fn of(req: &SignedRequest<'a>) -> Specials<'a> {
+        match req.headers {
+            Headers::Pairs(pairs) => Specials::in_pairs(pairs, Some),
+            Headers::Bytes(pairs) => Specials::in_pairs(pairs, |v| std::str::from_utf8(v).ok()),
+        }
+    }
+
+    fn in_pairs<V: Copy>(
+        pairs: &'a [(&'a str, V)],
+        text: impl Fn(V) -> Option<&'a str>,
+    ) -> Specials<'a> {
         let mut s = Specials {
             authorization: Found::Absent,
             x_amz_date: Found::Absent,
@@ -60,7 +69,7 @@ impl<'a> Specials<'a> {
             content_sha256: Found::Absent,
             security_token: Found::Absent,
         };
-        for &(name, value) in req.headers {
+        for &(name, value) in pairs {
             // By length first: most names are none of these.
             let slot = match name.len() {
                 4 if name.eq_ignore_ascii_case("date") => &mut s.date,
@@ -71,22 +80,11 @@ impl<'a> Specials<'a> {
                 _ => continue,
             };
             *slot = match *slot {
-                Found::Absent => Found::One(name, value),
-                Found::One(..) | Found::Many(_) => Found::Many(name),
+                Found::Absent => text(value).map_or(Found::Absent, Found::One),
+                Found::One(_) | Found::Many => Found::Many,
             };
         }
         s
-    }
-}
-
-impl<'a> Found<'a> {
-    /// [`header`]'s value: borrowed when sent once and already canonical.
-    pub(super) fn value(self, req: &SignedRequest<'a>) -> Option<Cow<'a, str>> {
-        match self {
-            Found::Absent => None,
-            Found::One(_, value) if canonical_already(value) => Some(Cow::Borrowed(value)),
-            Found::One(name, _) | Found::Many(name) => header(req, name),
-        }
     }
 }
 
@@ -117,18 +115,14 @@ pub(super) fn canonical_already(v: &str) -> bool {
 /// Append [`header`]'s value to `out` (nothing when absent).
 pub(super) fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
     let mut first_value = true;
-    for (_, v) in req
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-    {
+    req.headers.each(name, |v| {
         if !first_value {
             out.push(',');
         }
         first_value = false;
         if canonical_already(v) {
             out.push_str(v);
-            continue;
+            return;
         }
         let mut first_word = true;
         for word in v.split_whitespace() {
@@ -138,21 +132,40 @@ pub(super) fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String
             first_word = false;
             out.push_str(word);
         }
-    }
+    });
 }
 
 /// `<access key>/<date>/<region>/<service>/aws4_request` (the access key may hold a `/`).
 pub(super) fn parse_credential(credential: &str) -> Option<(&str, &str, &str, &str)> {
-    // Split at the last four slashes, from the end (short searches: the access key, the only
-    // long part, is never scanned).
+    // The last three slashes before `/aws4_request`, found from the end in one backward pass
+    // over the short scope (the access key, the only long part, is never scanned).
     let rest = credential.strip_suffix("/aws4_request")?;
-    let (rest, service) = rest.rsplit_once('/')?;
-    let (rest, region) = rest.rsplit_once('/')?;
-    let (access_key, date) = rest.rsplit_once('/')?;
+    let b = rest.as_bytes();
+    let mut slashes = [0usize; 3];
+    let mut found = 0;
+    let mut i = b.len();
+    while found < 3 && i > 0 {
+        i -= 1;
+        if b[i] == b'/' {
+            slashes[found] = i;
+            found += 1;
+        }
+    }
+    if found < 3 {
+        return None;
+    }
+    let [s_service, s_region, s_date] = slashes;
+    let access_key = &rest[..s_date];
+    let date = &rest[s_date + 1..s_region];
     if access_key.is_empty() || date.len() != 8 {
         return None;
     }
-    Some((access_key, date, region, service))
+    Some((
+        access_key,
+        date,
+        &rest[s_region + 1..s_service],
+        &rest[s_service + 1..],
+    ))
 }
 
 /// SigV4a's `<access key>/<date>/<service>/aws4_request` (no region), with the region `""`.
@@ -197,17 +210,10 @@ pub(super) fn header_claim<'a>(
              Authorization=\"{auth}\""
         )));
     };
-    let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let part = part.trim_ascii();
-        if let Some(v) = part.strip_prefix("Credential=") {
-            credential = Some(v);
-        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-            signed = Some(v);
-        } else if let Some(v) = part.strip_prefix("Signature=") {
-            signature = Some(v);
-        }
-    }
+    let (credential, signed, signature) = match usual_parts(rest) {
+        Some((c, h, s)) => (Some(c), Some(h), Some(s)),
+        None => any_parts(rest),
+    };
     let mut missing = String::new();
     for (name, v) in [
         ("Credential", credential),
@@ -240,11 +246,9 @@ pub(super) fn header_claim<'a>(
             format!("Credential should be scoped to a valid region. Authorization=\"{auth}\"")
         })
     })?;
-    let amz_date = match specials.x_amz_date.value(req) {
+    let amz_date = match value_of(req, "x-amz-date", specials.x_amz_date) {
         Some(d) => d,
-        None => specials
-            .date
-            .value(req)
+        None => value_of(req, "date", specials.date)
             .and_then(|d| http_date_to_amz(&d))
             .map(Cow::Owned)
             .ok_or_else(|| incomplete_date(false))?,
@@ -259,9 +263,53 @@ pub(super) fn header_claim<'a>(
         amz_date,
         presigned: false,
         expires: None,
-        security_token: specials.security_token.value(req),
+        security_token: value_of(req, "x-amz-security-token", specials.security_token),
         asymmetric,
     })
+}
+
+/// The `Credential=`, `SignedHeaders=` and `Signature=` values of an `Authorization` header
+/// (after its algorithm): each part trimmed, a later part of a name overriding an earlier one.
+pub(super) fn any_parts(rest: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let part = part.trim_ascii();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            signature = Some(v);
+        }
+    }
+    (credential, signed, signature)
+}
+
+/// [`any_parts`] of the header as the SDKs write it, ` Credential=<c>, SignedHeaders=<h>,
+/// Signature=<64 characters>`, found by position (the signature is the fixed-length tail, one
+/// comma separates the other two) rather than by splitting and matching every part; `None`
+/// for any other shape, which [`any_parts`] reads. Where it answers, it answers as
+/// [`any_parts`] does (a property test holds it to that).
+pub(super) fn usual_parts(rest: &str) -> Option<(&str, &str, &str)> {
+    let rest = rest.strip_prefix(" Credential=")?;
+    let at = rest.len().checked_sub(64)?;
+    let signature = rest.get(at..)?;
+    // As the last part it is read whole and trimmed: it must hold no comma, and no white
+    // space at its ends (the space check first: it is two comparisons).
+    if signature.starts_with(|c: char| c.is_ascii_whitespace())
+        || signature.ends_with(|c: char| c.is_ascii_whitespace())
+        || signature.contains(',')
+    {
+        return None;
+    }
+    let head = rest[..at].strip_suffix("Signature=")?;
+    let head = head.trim_ascii_end().strip_suffix(',')?;
+    let (credential, signed) = head.split_once(',')?;
+    let signed = signed.trim_ascii().strip_prefix("SignedHeaders=")?;
+    if signed.contains(',') {
+        return None;
+    }
+    Some((credential.trim_ascii_end(), signed, signature))
 }
 
 /// [`header_claim`] of a header value that had to be rebuilt (repeated or with extra white

@@ -19,11 +19,14 @@ use crate::sigv4a;
 mod canonical;
 mod claim;
 mod encoding;
+mod headers;
 mod keys;
 
 pub use canonical::*;
 use claim::*;
 pub use encoding::*;
+use headers::Found;
+pub use headers::Headers;
 pub use keys::*;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -46,8 +49,8 @@ pub struct SignedRequest<'a> {
     pub path: &'a str,
     /// The query string as sent (without `?`).
     pub query: &'a str,
-    /// Every header as received (repeated names allowed), names in any case.
-    pub headers: &'a [(&'a str, &'a str)],
+    /// Every header as received (repeated names allowed).
+    pub headers: Headers<'a>,
     /// Hex SHA-256 of the body, used when no `x-amz-content-sha256` header says otherwise.
     /// Callers that do not hash bodies (S3 sends the header) may pass [`EMPTY_SHA256`].
     pub payload_hash: &'a str,
@@ -350,16 +353,17 @@ pub fn verify_with<'a>(
     })
     .ok_or_else(|| SigError::UnknownAccessKey(claim.access_key.to_string()))?;
     let s3 = claim.service == "s3";
-    let content_sha256: Cow<'a, str> = match specials.content_sha256.value(req) {
-        Some(h) => h,
-        None if claim.presigned && s3 => query
-            .iter()
-            .find(|(k, _)| k == "X-Amz-Content-Sha256")
-            .map_or(Cow::Borrowed(UNSIGNED_PAYLOAD), |(_, v)| {
-                Cow::Owned(v.clone())
-            }),
-        None => Cow::Borrowed(req.payload_hash),
-    };
+    let content_sha256: Cow<'a, str> =
+        match value_of(req, "x-amz-content-sha256", specials.content_sha256) {
+            Some(h) => h,
+            None if claim.presigned && s3 => query
+                .iter()
+                .find(|(k, _)| k == "X-Amz-Content-Sha256")
+                .map_or(Cow::Borrowed(UNSIGNED_PAYLOAD), |(_, v)| {
+                    Cow::Owned(v.clone())
+                }),
+            None => Cow::Borrowed(req.payload_hash),
+        };
     if claim.asymmetric && content_sha256.starts_with(sigv4a::STREAMING_PREFIX) {
         return Err(SigError::Unsupported(format!(
             "Payloads signed in chunks with SigV4a ({content_sha256}) are not verified by this \

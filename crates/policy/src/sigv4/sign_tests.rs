@@ -10,7 +10,7 @@ fn what_authorization_signs_verifies() {
         method: "POST",
         path: "/",
         query: "",
-        headers: &headers,
+        headers: (&headers).into(),
         payload_hash: &sha256_hex(b"Action=GetCallerIdentity"),
     };
     let signed = vec!["host".to_string(), "x-amz-date".to_string()];
@@ -24,7 +24,7 @@ fn what_authorization_signs_verifies() {
         &signed,
     );
     let with = [headers[0], headers[1], ("Authorization", auth.as_str())];
-    req.headers = &with;
+    req.headers = (&with).into();
     let now = parse_amz_date("20240101T000000Z").unwrap();
     assert!(verify(&req, now, |_| Some("secret".into())).is_ok());
     assert!(verify(&req, now, |_| Some("other".into())).is_err());

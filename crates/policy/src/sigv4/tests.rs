@@ -45,9 +45,11 @@ fn reference_canonical(
     s3: bool,
     content_sha256: &str,
 ) -> String {
+    let Headers::Pairs(pairs) = req.headers else {
+        panic!("the reference reads header pairs")
+    };
     let header = |name: &str| {
-        let values: Vec<String> = req
-            .headers
+        let values: Vec<String> = pairs
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -111,6 +113,23 @@ proptest::proptest! {
     }
 
     #[test]
+    fn the_usual_authorization_shape_reads_as_any_shape(
+        credential in "[A-Z0-9/ =-]{0,12}",
+        signed in "[a-z;, =-]{0,12}",
+        signature in "[0-9a-f]{62,66}|[0-9a-fA-Z ,]{60,66}",
+        gaps in proptest::collection::vec("[ ,]{0,2}", 3),
+        names in proptest::collection::vec(proptest::sample::select(vec!["Credential=", "SignedHeaders=", "Signature=", "Other="]), 3),
+        usual_names in proptest::bool::ANY,
+    ) {
+        let names: Vec<&str> = if usual_names { vec!["Credential=", "SignedHeaders=", "Signature="] } else { names };
+        let rest = format!(" {}{credential},{}{}{signed},{}{}{signature}", names[0], gaps[0], names[1], gaps[1], names[2]);
+        let rest = if gaps[2].is_empty() { rest } else { format!("{rest}{}", gaps[2]) };
+        if let Some((c, h, s)) = usual_parts(&rest) {
+            proptest::prop_assert_eq!((Some(c), Some(h), Some(s)), any_parts(&rest));
+        }
+    }
+
+    #[test]
     fn the_buffered_canonical_request_is_the_reference_one(
         path in "(/[a-z.%2 ]{0,4}){0,4}/?",
         query in "([a-zA-Z%=&+ -]{0,6}&?){0,4}",
@@ -121,16 +140,23 @@ proptest::proptest! {
         for v in &values {
             headers.push(("X-Custom", v.as_str()));
         }
-        let req = SignedRequest { method: "post", path: &path, query: &query, headers: &headers, payload_hash: EMPTY_SHA256 };
+        let req = SignedRequest { method: "post", path: &path, query: &query, headers: (&headers).into(), payload_hash: EMPTY_SHA256 };
         let parsed = parse_query(&query);
         let signed = vec!["host".to_string(), "x-amz-date".to_string(), "x-custom".to_string(), "x-absent".to_string()];
         proptest::prop_assert_eq!(
             canonical_request(&req, &parsed, &signed, s3, EMPTY_SHA256),
             reference_canonical(&req, &parsed, &signed, s3, EMPTY_SHA256)
         );
+        // The same headers as bytes (the server's form) give the same text.
+        let bytes: Vec<(&str, &[u8])> = headers.iter().map(|&(n, v)| (n, v.as_bytes())).collect();
+        let as_bytes = SignedRequest { headers: (&bytes).into(), ..req };
+        proptest::prop_assert_eq!(
+            canonical_request(&as_bytes, &parsed, &signed, s3, EMPTY_SHA256),
+            canonical_request(&req, &parsed, &signed, s3, EMPTY_SHA256)
+        );
         for v in &values {
             let one = [("X-Custom", v.as_str())];
-            let r = SignedRequest { headers: &one, ..req };
+            let r = SignedRequest { headers: (&one).into(), ..req };
             proptest::prop_assert_eq!(
                 header(&r, "x-custom").map(Cow::into_owned),
                 Some(v.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -146,4 +172,29 @@ fn hex_is_lower_case() {
     let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(hex(&all), expected);
     assert_eq!(uri_encode("a/ b", false), "a%2F%20b");
+}
+
+#[test]
+fn the_header_sdks_send_is_read_by_position() {
+    let sig = "fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024";
+    let rest = format!(
+        " Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date, Signature={sig}"
+    );
+    let usual = usual_parts(&rest);
+    assert_eq!(
+        usual,
+        Some((
+            "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request",
+            "content-type;host;x-amz-date",
+            sig
+        ))
+    );
+    let (c, h, s) = usual.unwrap();
+    assert_eq!(any_parts(&rest), (Some(c), Some(h), Some(s)));
+    // Another order, or a part more, is read by the general reading.
+    let reordered =
+        format!(" SignedHeaders=host, Credential=A/20150830/r/s/aws4_request, Signature={sig}");
+    assert_eq!(usual_parts(&reordered), None);
+    assert_eq!(any_parts(&reordered).0, Some("A/20150830/r/s/aws4_request"));
 }

@@ -3,7 +3,6 @@
 //! services' own read operations, and the checks of AssumeRoleWithWebIdentity against IAM's
 //! OIDC providers.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -34,29 +33,52 @@ type Cached = (u64, Option<Arc<ResourcePolicy>>);
 /// Resource policies as last read, each with the version of the store that owns it at the
 /// time: reused while that store is unchanged (a bucket policy is read once, not on every
 /// GetObject), read again through the service after any change to it.
+///
+/// Filed by a hash of where the lookup was made, so that a hit is found from the request's
+/// own strings, with nothing allocated; entries of one hash are told apart by comparing them.
 #[derive(Default)]
 pub struct PolicyCache {
-    entries: Mutex<HashMap<LookupKey, Cached>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_hash: rustc_hash::FxHashMap<u64, Vec<(LookupKey, Cached)>>,
+    len: usize,
+}
+
+fn key_hash(account: &str, region: &str, lookup: &PolicyLookup) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    (account, region, lookup).hash(&mut h);
+    h.finish()
+}
+
+fn same_key(key: &LookupKey, account: &str, region: &str, lookup: &PolicyLookup) -> bool {
+    key.0 == account && key.1 == region && key.2 == *lookup
 }
 
 impl PolicyCache {
-    /// The policy `lookup` names, from the cache when its store has not changed.
+    /// The policy `lookup` names, from the cache when its store (at `version`, when the
+    /// engine knows it) has not changed.
     pub async fn get(
         &self,
         app: &App,
         ctx: &RequestContext,
         lookup: &PolicyLookup,
+        version: Option<u64>,
     ) -> Option<Arc<ResourcePolicy>> {
         let store = lookup.store();
-        let version = app.blob_engine.version(store).ok();
-        let key = (
-            ctx.account().to_string(),
-            ctx.region().to_string(),
-            lookup.clone(),
-        );
+        let (account, region) = (ctx.account(), ctx.region());
+        let hash = key_hash(account, region, lookup);
         if let Some(v) = version {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, policy)) = entries.get(&key)
+            let hit = entries.by_hash.get(&hash).and_then(|bucket| {
+                bucket
+                    .iter()
+                    .find(|(k, _)| same_key(k, account, region, lookup))
+            });
+            if let Some((_, (at, policy))) = hit
                 && *at == v
             {
                 return policy.clone();
@@ -70,10 +92,23 @@ impl PolicyCache {
             && app.runtime.is_ready(store)
         {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if entries.len() >= MAX_CACHED_POLICIES {
-                entries.clear();
+            if entries.len >= MAX_CACHED_POLICIES {
+                *entries = Entries::default();
             }
-            entries.insert(key, (v, policy.clone()));
+            let Entries { by_hash, len } = &mut *entries;
+            let bucket = by_hash.entry(hash).or_default();
+            let cached = (v, policy.clone());
+            match bucket
+                .iter_mut()
+                .find(|(k, _)| same_key(k, account, region, lookup))
+            {
+                Some((_, slot)) => *slot = cached,
+                None => {
+                    let key = (account.to_string(), region.to_string(), lookup.clone());
+                    bucket.push((key, cached));
+                    *len += 1;
+                }
+            }
         }
         policy
     }

@@ -59,16 +59,28 @@ pub struct Enforcer {
     principals: Principals,
     policies: lookup::PolicyCache,
     accessed: access::Recorder,
-    /// The IAM and STS stores' version readers, looked up once (the principal cache reads
-    /// their versions on every signed request).
-    identity_stores: std::sync::OnceLock<IdentityStores>,
+    /// The version readers of the stores enforcement reads on every request (IAM's and STS's
+    /// for the principal cache, the resource policies' stores for the policy cache), looked
+    /// up once.
+    stores: std::sync::OnceLock<Stores>,
 }
 
-/// [`Enforcer::identity_stores`]: the engine they were read from, and the readers.
-struct IdentityStores {
+/// The stores whose versions enforcement reads per request.
+const READ_STORES: [&str; 8] = [
+    "iam",
+    "sts",
+    "s3",
+    "sqs",
+    "sns",
+    "kms",
+    "secretsmanager",
+    "lambda",
+];
+
+/// [`Enforcer::stores`]: the engine they were read from, and the readers of [`READ_STORES`].
+struct Stores {
     engine: std::sync::Weak<snapstack_engine::Engine>,
-    iam: Option<snapstack_engine::engine::VersionReader>,
-    sts: Option<snapstack_engine::engine::VersionReader>,
+    readers: [Option<snapstack_engine::engine::VersionReader>; READ_STORES.len()],
 }
 
 /// A decoded path segment or query value.
@@ -256,15 +268,25 @@ impl Enforcer {
                 .filter(Value::is_object),
             _ => None,
         };
+        // A REST service that matches its requests itself (S3) is asked to: its reading is
+        // handed back to it, so the request is matched once.
+        let mut routed: Option<Box<dyn std::any::Any + Send>> = None;
         let (operation, own_fields) = if is_rest {
-            match rest_operation(service.as_ref(), parts) {
+            let own = service.route(parts).map(|r| {
+                routed = Some(r.state);
+                (std::borrow::Cow::Borrowed(r.operation), r.members)
+            });
+            match own.or_else(|| {
+                rest_operation(service.as_ref(), parts)
+                    .map(|(op, fields)| (std::borrow::Cow::Owned(op), fields))
+            }) {
                 Some((op, mut fields)) => {
                     if let Some(b) = read_body.as_ref().filter(|b| !b.is_empty()) {
                         for (k, v) in fields::json_fields(b, resources::reads) {
                             fields.entry(k).or_insert(v);
                         }
                     }
-                    (Some(std::borrow::Cow::Owned(op)), fields)
+                    (Some(op), fields)
                 }
                 None => (None, Map::new()),
             }
@@ -287,7 +309,19 @@ impl Enforcer {
         let rest_claimed = || app.services.rest_claiming_path(parts.uri.path()).is_some();
         let Some(operation) = operation else {
             // Not an operation of the model: the service refuses it without acting.
-            return Self::pass(app, service, ctx, call.operation, parts, payload, parsed).await;
+            return Self::pass(
+                app,
+                service,
+                Call {
+                    ctx,
+                    parts,
+                    operation: call.operation,
+                    payload,
+                    parsed,
+                    routed,
+                },
+            )
+            .await;
         };
         // S3 would match the request to its operation again, by the same model: it is told
         // which one this is (and still checks that operation's route against the request).
@@ -345,10 +379,34 @@ impl Enforcer {
             if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, fields).await {
                 return resp;
             }
-            return Self::pass(app, service, ctx, hint, parts, payload, parsed).await;
+            return Self::pass(
+                app,
+                service,
+                Call {
+                    ctx,
+                    parts,
+                    operation: hint,
+                    payload,
+                    parsed,
+                    routed,
+                },
+            )
+            .await;
         }
         if pass_unsigned && resolved.is_none() {
-            return Self::pass(app, service, ctx, hint, parts, payload, parsed).await;
+            return Self::pass(
+                app,
+                service,
+                Call {
+                    ctx,
+                    parts,
+                    operation: hint,
+                    payload,
+                    parsed,
+                    routed,
+                },
+            )
+            .await;
         }
         let anonymous = Caller::Anonymous;
         let (caller, principal) = match &resolved {
@@ -357,7 +415,19 @@ impl Enforcer {
             // service handed out is its own authorization, anything else needs a signature.
             None if name == "s3" => (&anonymous, None),
             None if is_rest && rest_claimed() => {
-                return Self::pass(app, service, ctx, hint, parts, payload, parsed).await;
+                return Self::pass(
+                    app,
+                    service,
+                    Call {
+                        ctx,
+                        parts,
+                        operation: hint,
+                        payload,
+                        parsed,
+                        routed,
+                    },
+                )
+                .await;
             }
             None => {
                 return Self::sig_refusal(
@@ -397,7 +467,10 @@ impl Enforcer {
             };
             let target = resources::target(name, &operation, &input);
             let resource_policy = match &target.policy {
-                Some(l) => self.policies.get(app, ctx, l).await,
+                Some(l) => {
+                    let version = self.store_version(app, l.store());
+                    self.policies.get(app, ctx, l, version).await
+                }
                 None => None,
             };
             let resource_policy_arc = resource_policy;
@@ -489,27 +562,36 @@ impl Enforcer {
             // that starts at the seed signature verified here.
             let mut parts = parts.clone();
             parts.extensions.insert(chain);
-            return Self::pass(app, service, ctx, hint, &parts, payload, parsed).await;
+            return Self::pass(
+                app,
+                service,
+                Call {
+                    ctx,
+                    parts: &parts,
+                    operation: hint,
+                    payload,
+                    parsed,
+                    routed,
+                },
+            )
+            .await;
         }
-        Self::pass(app, service, ctx, hint, parts, payload, parsed).await
+        Self::pass(
+            app,
+            service,
+            Call {
+                ctx,
+                parts,
+                operation: hint,
+                payload,
+                parsed,
+                routed,
+            },
+        )
+        .await
     }
 
-    async fn pass(
-        app: &App,
-        service: &Arc<dyn Service>,
-        ctx: &RequestContext,
-        operation: Option<&str>,
-        parts: &Parts,
-        payload: Payload,
-        parsed: Option<Value>,
-    ) -> Response {
-        let call = Call {
-            ctx,
-            parts,
-            operation,
-            payload,
-            parsed,
-        };
+    async fn pass(app: &App, service: &Arc<dyn Service>, call: Call<'_>) -> Response {
         service.serve(app.runtime.as_ref(), call).await
     }
 
@@ -563,21 +645,18 @@ impl Enforcer {
         if resolved.secret.is_none() {
             return Ok((resolved, None));
         }
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(parts.headers.len());
-        // UTF-8 (ASCII checked a word at a time) rather than `to_str`'s byte by byte: the
-        // signature covers the bytes as sent either way.
-        headers.extend(
-            parts
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?))),
-        );
+        // The headers as sent, values as bytes: verification checks for UTF-8 only the ones
+        // it reads.
+        let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            headers.push((name.as_str(), value.as_bytes()));
+        }
         let path = parts.uri.path();
         let req = SignedRequest {
             method: parts.method.as_str(),
             path,
             query: parts.uri.query().unwrap_or(""),
-            headers: &headers,
+            headers: (&headers).into(),
             payload_hash: body_hash,
         };
         let verified = sigv4::verify_with(&req, now, |s| {
@@ -606,19 +685,20 @@ impl Enforcer {
         Ok((resolved, chain))
     }
 
-    /// A store's current version: IAM's and STS's through readers looked up once.
+    /// A store's current version: through readers looked up once for [`READ_STORES`].
     fn store_version(&self, app: &App, store: &str) -> Option<u64> {
         let engine = &app.blob_engine;
-        let stores = self.identity_stores.get_or_init(|| IdentityStores {
+        let stores = self.stores.get_or_init(|| Stores {
             engine: Arc::downgrade(engine),
-            iam: engine.version_reader("iam").ok(),
-            sts: engine.version_reader("sts").ok(),
+            readers: READ_STORES.map(|s| engine.version_reader(s).ok()),
         });
-        let reader = match store {
-            _ if !std::ptr::eq(stores.engine.as_ptr(), Arc::as_ptr(engine)) => None,
-            "iam" => stores.iam.as_ref(),
-            "sts" => stores.sts.as_ref(),
-            _ => None,
+        let reader = if std::ptr::eq(stores.engine.as_ptr(), Arc::as_ptr(engine)) {
+            READ_STORES
+                .iter()
+                .position(|s| *s == store)
+                .and_then(|i| stores.readers[i].as_ref())
+        } else {
+            None
         };
         match reader {
             Some(r) => Some(r.get()),

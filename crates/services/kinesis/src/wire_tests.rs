@@ -58,6 +58,7 @@ fn send(k: &Kinesis, op: &str, content_type: &str, body: Vec<u8>) -> (u16, Strin
             operation: Some(op),
             payload: Payload::Bytes(Bytes::from(body)),
             parsed: None,
+            routed: None,
         };
         let resp = k.serve(&Rt, call).await;
         let status = resp.status().as_u16();
@@ -192,6 +193,7 @@ fn subscribe_events(
             operation: Some("SubscribeToShard"),
             payload: Payload::Bytes(Bytes::from(body)),
             parsed: None,
+            routed: None,
         };
         let resp = k.serve(&Rt, call).await;
         let status = resp.status().as_u16();

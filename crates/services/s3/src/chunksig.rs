@@ -142,7 +142,7 @@ mod tests {
             method: "PUT",
             path: "/examplebucket/chunkObject.txt",
             query: "",
-            headers: &headers,
+            headers: (&headers).into(),
             payload_hash: EMPTY_SHA256,
         };
         let now = parse_amz_date("20130524T000000Z").unwrap();

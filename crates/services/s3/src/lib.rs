@@ -183,20 +183,29 @@ impl S3 {
     }
 
     /// The operation a request is (matched from the model), with its bucket, key and query.
+    /// `prerouted`: this request's [`routing::Prerouted`], when it was matched already
+    /// ([`snapstack_service::Service::route`]).
     fn request<'a>(
         &self,
         ctx: &'a RequestContext,
         parts: &'a Parts,
         hint: Option<&str>,
+        prerouted: Option<routing::Prerouted>,
     ) -> S3Result<Req<'a>> {
-        let query = routing::parse_query(parts.uri.query())?;
-        let routed = routing::route(
-            &parts.method,
-            &parts.headers,
-            parts.uri.path(),
-            &query,
-            hint,
-        )?;
+        let (routed, query) = match prerouted {
+            Some(p) => (p.routed, p.query),
+            None => {
+                let query = routing::parse_query(parts.uri.query())?;
+                let routed = routing::route(
+                    &parts.method,
+                    &parts.headers,
+                    parts.uri.path(),
+                    &query,
+                    hint,
+                )?;
+                (routed, query)
+            }
+        };
         Ok(Req {
             ctx,
             method: parts.method.clone(),
@@ -228,18 +237,19 @@ impl S3 {
         parts: &Parts,
         body: Body,
     ) -> Outcome {
-        self.handle_routed(rt, ctx, parts, body, None).await
+        self.handle_routed(rt, ctx, parts, body, None, None).await
     }
 
     /// [`S3::handle_in`] of a request the gateway has matched to `hint` already (see
     /// `routing::route`).
-    pub async fn handle_routed(
+    pub(crate) async fn handle_routed(
         &self,
         rt: Option<&dyn snapstack_service::Runtime>,
         ctx: &RequestContext,
         parts: &Parts,
         body: Body,
         hint: Option<&str>,
+        prerouted: Option<routing::Prerouted>,
     ) -> Outcome {
         if parts.method == Method::OPTIONS {
             let response = self.preflight(ctx, parts);
@@ -249,7 +259,7 @@ impl S3 {
             };
         }
         let head = parts.method == Method::HEAD;
-        let req = match self.request(ctx, parts, hint) {
+        let req = match self.request(ctx, parts, hint, prerouted) {
             Ok(r) => Req { rt, ..r },
             Err(e) => {
                 return Outcome {

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use percent_encoding::percent_decode_str;
 use snapstack_protocol::body::Body;
+use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::http::{HeaderMap, Method, StatusCode};
 use snapstack_protocol::response::Response;
 
@@ -98,6 +99,49 @@ pub(super) fn route(
         bucket: matched.label("Bucket").map(decode_strict).transpose()?,
         key: matched.label("Key").map(decode_strict).transpose()?,
         labels: matched.labels,
+    })
+}
+
+/// A request matched before S3 was called ([`preroute`]): what [`route`] and [`parse_query`]
+/// gave for it.
+pub(crate) struct Prerouted {
+    pub routed: Routed,
+    pub query: Vec<(String, String)>,
+}
+
+/// [`route`] of a request, for IAM enforcement, which reads its bucket and key before S3 is
+/// called: with the members policies read (the query's parameters, then the path's labels, by
+/// name), and the reading itself to hand back to S3. `None` for a request S3 refuses (it then
+/// refuses it again, in its own words) and for a CORS preflight (which no operation is).
+pub(crate) fn preroute(parts: &Parts) -> Option<snapstack_service::Routed> {
+    if parts.method == Method::OPTIONS {
+        return None;
+    }
+    let query = parse_query(parts.uri.query()).ok()?;
+    let routed = route(
+        &parts.method,
+        &parts.headers,
+        parts.uri.path(),
+        &query,
+        None,
+    )
+    .ok()?;
+    let mut members = serde_json::Map::new();
+    for (k, v) in &query {
+        members.insert(k.clone(), serde_json::Value::String(v.clone()));
+    }
+    for (name, raw) in &routed.labels {
+        let value = match *name {
+            "Bucket" => routed.bucket.clone(),
+            "Key" => routed.key.clone(),
+            _ => decode_strict(raw).ok(),
+        }?;
+        members.insert(name.to_string(), serde_json::Value::String(value));
+    }
+    Some(snapstack_service::Routed {
+        operation: routed.operation,
+        members,
+        state: Box::new(Prerouted { routed, query }),
     })
 }
 

@@ -11,7 +11,7 @@ use snapstack_protocol::http::request::Parts;
 use snapstack_protocol::response::Response;
 use snapstack_service::{BoxFuture, Call, Payload, RequestContext, Runtime, Service};
 
-use crate::{NAME, S3, S3Error, durability};
+use crate::{NAME, S3, S3Error, durability, routing};
 
 impl Service for S3 {
     fn name(&self) -> &'static str {
@@ -29,6 +29,12 @@ impl Service for S3 {
         &["s3express", "s3-object-lambda"]
     }
 
+    /// S3's own matching, for IAM enforcement: the same reading [`S3::handle_routed`] makes,
+    /// made once and handed back.
+    fn route(&self, parts: &Parts) -> Option<snapstack_service::Routed> {
+        routing::preroute(parts)
+    }
+
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
         engine.register(self.store.clone())
     }
@@ -42,12 +48,17 @@ impl Service for S3 {
                 Payload::Form(_) => snapstack_protocol::body::Body::empty(),
             };
             rt.ensure_loaded(NAME).await;
+            let prerouted = call
+                .routed
+                .and_then(|state| state.downcast::<routing::Prerouted>().ok())
+                .map(|p| *p);
             let (outcome, undo) = durability::with_undo(self.handle_routed(
                 Some(rt),
                 ctx,
                 parts,
                 body,
                 call.operation,
+                prerouted,
             ))
             .await;
             if let Some(v) = outcome.write_version
