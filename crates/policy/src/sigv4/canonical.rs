@@ -111,7 +111,20 @@ pub(super) fn canonical_request_of(
     s3: bool,
     content_sha256: &str,
 ) -> String {
-    // Written into one buffer: nothing is allocated per header or per path segment.
+    let bytes = canonical_request_bytes(req, query, signed_headers, s3, content_sha256);
+    // Only text was written (see `write_header_bytes`).
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// [`canonical_request_of`] as the bytes that are hashed: written into one buffer, nothing
+/// allocated per header or per path segment, header values copied as sent when canonical.
+pub(super) fn canonical_request_bytes(
+    req: &SignedRequest<'_>,
+    query: &[(String, String)],
+    signed_headers: &str,
+    s3: bool,
+    content_sha256: &str,
+) -> Vec<u8> {
     let mut out = String::with_capacity(256 + req.path.len() + req.query.len());
     for c in req.method.chars() {
         out.push(c.to_ascii_uppercase());
@@ -146,16 +159,17 @@ pub(super) fn canonical_request_of(
         }
     }
     out.push('\n');
+    let mut out = out.into_bytes();
     for name in signed_headers.split(';') {
-        out.push_str(name);
-        out.push(':');
-        write_header(req, name, &mut out);
-        out.push('\n');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        write_header_bytes(req, name, &mut out);
+        out.push(b'\n');
     }
-    out.push('\n');
-    out.push_str(signed_headers);
-    out.push('\n');
-    out.push_str(content_sha256);
+    out.push(b'\n');
+    out.extend_from_slice(signed_headers.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(content_sha256.as_bytes());
     out
 }
 
@@ -166,7 +180,7 @@ pub(super) fn string_to_sign(
     date: &str,
     region: &str,
     service: &str,
-    canonical: &str,
+    canonical: &[u8],
 ) -> String {
     let mut sts = String::with_capacity(64 + amz_date.len() + 48 + 64);
     sts.push_str(algorithm);
@@ -182,7 +196,7 @@ pub(super) fn string_to_sign(
     }
     sts.push_str(service);
     sts.push_str("/aws4_request\n");
-    hex_into(&Sha256::digest(canonical.as_bytes()), &mut sts);
+    hex_into(&Sha256::digest(canonical), &mut sts);
     sts
 }
 

@@ -91,7 +91,11 @@ impl<'a> Specials<'a> {
 /// Whether a header value is already canonical: no leading, trailing or repeated white space,
 /// no white space but the space, ASCII only. One pass: this runs on every signed header.
 pub(super) fn canonical_already(v: &str) -> bool {
-    let b = v.as_bytes();
+    canonical_bytes(v.as_bytes())
+}
+
+/// [`canonical_already`] of a value as bytes (a value it accepts is ASCII, so text).
+pub(super) fn canonical_bytes(b: &[u8]) -> bool {
     // Most values (dates, hashes, tokens, hosts) hold no space at all: one branch-free pass
     // (vectorized) answers for them.
     if b.iter().fold(true, |ok, &c| ok & (c > b' ') & (c < 0x80)) {
@@ -114,23 +118,40 @@ pub(super) fn canonical_already(v: &str) -> bool {
 
 /// Append [`header`]'s value to `out` (nothing when absent).
 pub(super) fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
+    let mut bytes = Vec::new();
+    write_header_bytes(req, name, &mut bytes);
+    // Only text was written: canonical values are ASCII, the others were read as UTF-8.
+    out.push_str(&String::from_utf8_lossy(&bytes));
+}
+
+/// [`write_header`] into bytes (the canonical request's buffer): a value already canonical is
+/// copied as sent, with no further check; a value that is not UTF-8 is absent.
+pub(super) fn write_header_bytes(req: &SignedRequest<'_>, name: &str, out: &mut Vec<u8>) {
     let mut first_value = true;
-    req.headers.each(name, |v| {
+    req.headers.each_bytes(name, |v| {
+        let text = if canonical_bytes(v) {
+            None
+        } else {
+            match std::str::from_utf8(v) {
+                Ok(t) => Some(t),
+                Err(_) => return,
+            }
+        };
         if !first_value {
-            out.push(',');
+            out.push(b',');
         }
         first_value = false;
-        if canonical_already(v) {
-            out.push_str(v);
+        let Some(text) = text else {
+            out.extend_from_slice(v);
             return;
-        }
+        };
         let mut first_word = true;
-        for word in v.split_whitespace() {
+        for word in text.split_whitespace() {
             if !first_word {
-                out.push(' ');
+                out.push(b' ');
             }
             first_word = false;
-            out.push_str(word);
+            out.extend_from_slice(word.as_bytes());
         }
     });
 }

@@ -63,6 +63,14 @@ impl<'a> Headers<'a> {
         }
     }
 
+    /// Every value of `name` (lower case) as bytes, in the order sent.
+    pub(super) fn each_bytes(self, name: &str, mut f: impl FnMut(&'a [u8])) {
+        match self {
+            Headers::Pairs(pairs) => each_in(pairs, name, |v| Some(v.as_bytes()), |v| f(v)),
+            Headers::Bytes(pairs) => each_in(pairs, name, Some, |v| f(v)),
+        }
+    }
+
     /// How many headers there are (a repeated name counts once per value).
     pub fn len(self) -> usize {
         match self {
@@ -100,11 +108,11 @@ fn find_in<'a, V: Copy>(
     found
 }
 
-fn each_in<'a, V: Copy>(
+fn each_in<'a, V: Copy, T>(
     pairs: &'a [(&'a str, V)],
     name: &str,
-    text: impl Fn(V) -> Option<&'a str>,
-    mut f: impl FnMut(&'a str),
+    text: impl Fn(V) -> Option<T>,
+    mut f: impl FnMut(T),
 ) {
     for &(n, v) in pairs {
         if n.len() == name.len()

@@ -370,7 +370,8 @@ pub fn verify_with<'a>(
              server: sign the payload whole or use SigV4"
         )));
     }
-    let canonical = canonical_request_of(req, &query, &claim.signed_headers, s3, &content_sha256);
+    let canonical =
+        canonical_request_bytes(req, &query, &claim.signed_headers, s3, &content_sha256);
     let sts = string_to_sign(
         if claim.asymmetric {
             sigv4a::ALGORITHM
@@ -402,7 +403,7 @@ pub fn verify_with<'a>(
     if !matches {
         return Err(SigError::Mismatch {
             string_to_sign: sts,
-            canonical_request: canonical,
+            canonical_request: String::from_utf8_lossy(&canonical).into_owned(),
         });
     }
     Ok(Verified {
