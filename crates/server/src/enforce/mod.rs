@@ -271,6 +271,24 @@ impl Enforcer {
         // A REST service that matches its requests itself (S3) is asked to: its reading is
         // handed back to it, so the request is matched once.
         let mut routed: Option<Box<dyn std::any::Any + Send>> = None;
+        // Hand the request on to its service, with what was read of it here.
+        macro_rules! pass {
+            ($ctx:expr, $parts:expr, $operation:expr) => {
+                Self::pass(
+                    app,
+                    service,
+                    Call {
+                        ctx: $ctx,
+                        parts: $parts,
+                        operation: $operation,
+                        payload,
+                        parsed,
+                        routed,
+                    },
+                )
+                .await
+            };
+        }
         let (operation, own_fields) = if is_rest {
             let own = service.route(parts).map(|r| {
                 routed = Some(r.state);
@@ -309,19 +327,7 @@ impl Enforcer {
         let rest_claimed = || app.services.rest_claiming_path(parts.uri.path()).is_some();
         let Some(operation) = operation else {
             // Not an operation of the model: the service refuses it without acting.
-            return Self::pass(
-                app,
-                service,
-                Call {
-                    ctx,
-                    parts,
-                    operation: call.operation,
-                    payload,
-                    parsed,
-                    routed,
-                },
-            )
-            .await;
+            return pass!(ctx, parts, call.operation);
         };
         // S3 would match the request to its operation again, by the same model: it is told
         // which one this is (and still checks that operation's route against the request).
@@ -379,34 +385,10 @@ impl Enforcer {
             if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, fields).await {
                 return resp;
             }
-            return Self::pass(
-                app,
-                service,
-                Call {
-                    ctx,
-                    parts,
-                    operation: hint,
-                    payload,
-                    parsed,
-                    routed,
-                },
-            )
-            .await;
+            return pass!(ctx, parts, hint);
         }
         if pass_unsigned && resolved.is_none() {
-            return Self::pass(
-                app,
-                service,
-                Call {
-                    ctx,
-                    parts,
-                    operation: hint,
-                    payload,
-                    parsed,
-                    routed,
-                },
-            )
-            .await;
+            return pass!(ctx, parts, hint);
         }
         let anonymous = Caller::Anonymous;
         let (caller, principal) = match &resolved {
@@ -415,19 +397,7 @@ impl Enforcer {
             // service handed out is its own authorization, anything else needs a signature.
             None if name == "s3" => (&anonymous, None),
             None if is_rest && rest_claimed() => {
-                return Self::pass(
-                    app,
-                    service,
-                    Call {
-                        ctx,
-                        parts,
-                        operation: hint,
-                        payload,
-                        parsed,
-                        routed,
-                    },
-                )
-                .await;
+                return pass!(ctx, parts, hint);
             }
             None => {
                 return Self::sig_refusal(
@@ -562,33 +532,9 @@ impl Enforcer {
             // that starts at the seed signature verified here.
             let mut parts = parts.clone();
             parts.extensions.insert(chain);
-            return Self::pass(
-                app,
-                service,
-                Call {
-                    ctx,
-                    parts: &parts,
-                    operation: hint,
-                    payload,
-                    parsed,
-                    routed,
-                },
-            )
-            .await;
+            return pass!(ctx, &parts, hint);
         }
-        Self::pass(
-            app,
-            service,
-            Call {
-                ctx,
-                parts,
-                operation: hint,
-                payload,
-                parsed,
-                routed,
-            },
-        )
-        .await
+        pass!(ctx, parts, hint)
     }
 
     async fn pass(app: &App, service: &Arc<dyn Service>, call: Call<'_>) -> Response {
