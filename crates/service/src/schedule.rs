@@ -240,18 +240,10 @@ fn parse_cron(body: &str) -> Option<Cron> {
     Some(c)
 }
 
-/// Days since 1970-01-01 → (year, month, day).
+/// Days since 1970-01-01 → (year, month, day) (a year before 1 A.D. reads as 0).
 fn civil(days: i64) -> (u32, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    ((if m <= 2 { y + 1 } else { y }) as u32, m, d)
+    let (y, m, d) = snapstack_protocol::codec::time::civil_from_days(days);
+    (u32::try_from(y).unwrap_or(0), m, d)
 }
 
 fn days_in_month(y: u32, m: u32) -> u32 {

@@ -25,8 +25,10 @@ impl Format {
     }
 }
 
-/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
+/// Civil date (year, month 1–12, day 1–31) of a day count since 1970-01-01, proleptic
+/// Gregorian (Howard Hinnant's algorithm): the one copy of this arithmetic that the services
+/// share (the policy crate, which is below the wire, keeps its own).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -39,8 +41,8 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Days since 1970-01-01 of a civil date (inverse of [`civil`]).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+/// Days since 1970-01-01 of a civil date (inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -55,7 +57,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 pub fn iso8601(epoch_ms: i64, millis: bool) -> String {
     let secs = epoch_ms.div_euclid(1000);
     let ms = epoch_ms.rem_euclid(1000);
-    let (y, m, d) = civil(secs.div_euclid(86_400));
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
     let (hh, mm, ss) = (rem / 3600, (rem / 60) % 60, rem % 60);
     if millis {
@@ -227,7 +229,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn civil_days_agree_both_ways() {
+        for z in [-719_162, -1, 0, 1, 11_016, 2_932_896] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
+    }
+
     proptest! {
+        #[test]
+        fn civil_dates_round_trip(days in -800_000i64..3_000_000) {
+            let (y, m, d) = civil_from_days(days);
+            prop_assert!((1..=12).contains(&m) && (1..=31).contains(&d));
+            prop_assert_eq!(days_from_civil(y, m, d), days);
+        }
+
         #[test]
         fn iso8601_round_trips(ms in -62_135_596_800_000i64..253_402_300_799_999) {
             prop_assert_eq!(parse(&iso8601(ms, true)), Some(ms));

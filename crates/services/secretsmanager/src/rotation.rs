@@ -15,6 +15,7 @@
 use serde_json::{Value, json};
 
 use snapstack_engine::Partition;
+use snapstack_protocol::codec::time::civil_from_days;
 use snapstack_protocol::errors::AwsError;
 use snapstack_service::{Output, RequestContext, Runtime};
 
@@ -100,19 +101,6 @@ fn field(s: &str, lo: u32, hi: u32, names: &[&str]) -> Option<Option<Vec<bool>>>
     Some(Some(set))
 }
 
-/// Civil date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 impl Cron {
     fn parse(s: &str) -> Option<Cron> {
         let f: Vec<&str> = s.split_whitespace().collect();
@@ -141,7 +129,7 @@ impl Cron {
     }
 
     fn day_matches(&self, day: i64) -> bool {
-        let (y, m, d) = civil(day);
+        let (y, m, d) = civil_from_days(day);
         let weekday = ((day + 4).rem_euclid(7) + 1) as usize; // 1 = Sunday
         self.years
             .as_ref()
@@ -355,7 +343,7 @@ mod tests {
         );
         // The first of each month at 08:30.
         let first = next_after(&rules(None, Some("cron(30 8 1 * ? *)")), T).unwrap();
-        assert_eq!(civil((first / DAY_MS) as i64), (2027, 1, 1));
+        assert_eq!(civil_from_days((first / DAY_MS) as i64), (2027, 1, 1));
         assert_eq!(first % DAY_MS, 8 * HOUR_MS + 30 * MINUTE_MS);
         // Saturdays at midnight: six days later.
         assert_eq!(
@@ -365,6 +353,6 @@ mod tests {
         assert_eq!(next_after(&rules(None, Some("rate(0 days)")), T), None);
         assert_eq!(next_after(&rules(None, Some("cron(0 16 * *)")), T), None);
         assert_eq!(next_after(&rules(None, Some("bogus")), T), None);
-        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
     }
 }

@@ -83,7 +83,7 @@ fn lookup(rec: &Value, g: &Globals<'_>, name: &str) -> Option<Value> {
 pub(super) fn iso_seconds(ms: u64) -> String {
     let days = (ms / 86_400_000) as i64;
     let rest = (ms % 86_400_000) / 1000;
-    let (y, m, d) = schedule::civil_from_days(days);
+    let (y, m, d) = snapstack_protocol::codec::time::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rest / 3600,

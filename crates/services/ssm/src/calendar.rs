@@ -6,23 +6,13 @@
 
 use super::objects::*;
 use super::*;
+use snapstack_protocol::codec::time::days_from_civil;
 
 /// One calendar: whether it is open by default, and its events as `[start, end)` in ms.
 #[derive(Debug, PartialEq)]
 pub(super) struct Calendar {
     pub(super) default_open: bool,
     pub(super) events: Vec<(i64, i64)>,
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `YYYYMMDD` or `YYYYMMDDTHHMMSS[Z]`, as ms since the epoch.
@@ -37,6 +27,8 @@ fn ical_time(v: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
+    // In range (checked above): the conversions cannot fail.
+    let (m, d) = (u32::try_from(m).ok()?, u32::try_from(d).ok()?);
     let mut secs = days_from_civil(y, m, d) * 86_400;
     if v.len() > 8 {
         let t = v.get(8..)?.strip_prefix('T')?;
