@@ -41,7 +41,7 @@ pub(super) fn authorization_header<'a>(
 }
 
 /// The headers verification reads by name, found in one pass over the request's headers
-/// (or by hash in a header map) rather than in one pass per name.
+/// rather than in one pass per name.
 pub(super) struct Specials<'a> {
     pub(super) authorization: Found<'a>,
     pub(super) x_amz_date: Found<'a>,
