@@ -99,25 +99,14 @@ pub fn canonical_request(
     s3: bool,
     content_sha256: &str,
 ) -> String {
-    canonical_request_of(req, query, &signed_headers.join(";"), s3, content_sha256)
-}
-
-/// [`canonical_request`] over the signed header names as the request lists them (lower case,
-/// `;`-separated).
-pub(super) fn canonical_request_of(
-    req: &SignedRequest<'_>,
-    query: &[(String, String)],
-    signed_headers: &str,
-    s3: bool,
-    content_sha256: &str,
-) -> String {
-    let bytes = canonical_request_bytes(req, query, signed_headers, s3, content_sha256);
+    let bytes = canonical_request_bytes(req, query, &signed_headers.join(";"), s3, content_sha256);
     // Only text was written (see `write_header_bytes`).
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// [`canonical_request_of`] as the bytes that are hashed: written into one buffer, nothing
-/// allocated per header or per path segment, header values copied as sent when canonical.
+/// [`canonical_request`] as the bytes that are hashed, over the signed header names as the
+/// request lists them (lower case, `;`-separated): written into one buffer, nothing allocated
+/// per header or per path segment, header values copied as sent when canonical.
 pub(super) fn canonical_request_bytes(
     req: &SignedRequest<'_>,
     query: &[(String, String)],

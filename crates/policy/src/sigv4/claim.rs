@@ -20,9 +20,10 @@ pub(super) fn value_of<'a>(
         Found::Absent => None,
         Found::One(value) if canonical_already(value) => Some(Cow::Borrowed(value)),
         Found::One(_) | Found::Many => {
-            let mut out = String::new();
-            write_header(req, name, &mut out);
-            Some(Cow::Owned(out))
+            let mut bytes = Vec::new();
+            write_header_bytes(req, name, &mut bytes);
+            // Only text was written: canonical values are ASCII, the others were read as UTF-8.
+            Some(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()))
         }
     }
 }
@@ -116,16 +117,9 @@ pub(super) fn canonical_bytes(b: &[u8]) -> bool {
     true
 }
 
-/// Append [`header`]'s value to `out` (nothing when absent).
-pub(super) fn write_header(req: &SignedRequest<'_>, name: &str, out: &mut String) {
-    let mut bytes = Vec::new();
-    write_header_bytes(req, name, &mut bytes);
-    // Only text was written: canonical values are ASCII, the others were read as UTF-8.
-    out.push_str(&String::from_utf8_lossy(&bytes));
-}
-
-/// [`write_header`] into bytes (the canonical request's buffer): a value already canonical is
-/// copied as sent, with no further check; a value that is not UTF-8 is absent.
+/// Append [`header`]'s value to `out` (nothing when absent), as bytes (the canonical request's
+/// buffer): a value already canonical is copied as sent, with no further check; a value that
+/// is not UTF-8 is absent.
 pub(super) fn write_header_bytes(req: &SignedRequest<'_>, name: &str, out: &mut Vec<u8>) {
     let mut first_value = true;
     req.headers.each_bytes(name, |v| {

@@ -62,18 +62,6 @@ impl<'a> Headers<'a> {
             Headers::Bytes(pairs) => each_in(pairs, name, Some, &mut f),
         }
     }
-
-    /// How many headers there are (a repeated name counts once per value).
-    pub fn len(self) -> usize {
-        match self {
-            Headers::Pairs(pairs) => pairs.len(),
-            Headers::Bytes(pairs) => pairs.len(),
-        }
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A value as text: UTF-8 (ASCII checked a word at a time) rather than `HeaderValue::to_str`'s
@@ -138,7 +126,6 @@ mod tests {
             let mut all = Vec::new();
             h.each_bytes("x-a", |v| all.push(v));
             assert_eq!(all, [b"1", b"2"]);
-            assert_eq!(h.len(), 4);
         }
     }
 
