@@ -266,24 +266,6 @@ impl RestRouter {
         self.finish(route, req)
     }
 
-    /// [`RestRouter::route`] of a request another router of the same model has matched to
-    /// `operation` already: only that operation's route is tried. `None` when it does not
-    /// match the request (the caller then routes in full); otherwise what `route` answers.
-    pub fn route_as<'r>(
-        &'r self,
-        operation: &str,
-        req: &RestRequest<'_>,
-    ) -> Option<Result<RouteMatch<'r>, RouteError>> {
-        let route = self.routes.iter().find(|r| r.operation == operation)?;
-        if !route.method.eq_ignore_ascii_case(req.method)
-            || !sub_resource_matches(route, req)
-            || match_path(&route.path, req.path, None).is_none()
-        {
-            return None;
-        }
-        Some(self.finish(route, req))
-    }
-
     /// The chosen route's labels, once the request is checked for a sub-resource the
     /// operation does not take and for members it requires.
     fn finish<'r>(

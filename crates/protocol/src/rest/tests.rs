@@ -311,29 +311,3 @@ proptest! {
         }
     }
 }
-
-proptest! {
-    /// Told the operation `route` found, `route_as` answers the same (match or refusal).
-    #[test]
-    fn routing_as_a_known_operation_agrees_with_routing(
-        method in prop::sample::select(vec!["GET", "PUT", "POST", "DELETE", "HEAD"]),
-        path in "(/[a-z%0-9.]{0,6}){0,4}/?",
-        keys in prop::collection::vec(
-            prop::sample::select(vec!["acl", "uploads", "uploadId", "partNumber", "tagging",
-                "versionId", "list-type", "delete", "versions", "location", "restore",
-                "attributes", "x-id"]),
-            0..3),
-        headers in prop::collection::vec(
-            prop::sample::select(vec!["x-amz-copy-source", "content-md5", "x-amz-bypass-governance-retention"]),
-            0..2),
-    ) {
-        let r = router();
-        let query: Vec<(String, String)> = keys.iter().map(|k| (k.to_string(), "2".into())).collect();
-        let has = |h: &str| headers.iter().any(|x| x.eq_ignore_ascii_case(h));
-        let req = RestRequest { method, path: &path, query: &query, has_header: &has };
-        let full = r.route(&req);
-        if let Ok(m) = &full {
-            prop_assert_eq!(r.route_as(m.operation, &req), Some(full.clone()));
-        }
-    }
-}

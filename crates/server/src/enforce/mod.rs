@@ -329,13 +329,6 @@ impl Enforcer {
             // Not an operation of the model: the service refuses it without acting.
             return pass!(ctx, parts, call.operation);
         };
-        // S3 would match the request to its operation again, by the same model: it is told
-        // which one this is (and still checks that operation's route against the request).
-        let hint = if name == "s3" {
-            Some(&*operation)
-        } else {
-            call.operation
-        };
         let pass_unsigned = actions::unsigned_allowed(name, &operation);
 
         // Who is asking.
@@ -385,10 +378,10 @@ impl Enforcer {
             if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, fields).await {
                 return resp;
             }
-            return pass!(ctx, parts, hint);
+            return pass!(ctx, parts, call.operation);
         }
         if pass_unsigned && resolved.is_none() {
-            return pass!(ctx, parts, hint);
+            return pass!(ctx, parts, call.operation);
         }
         let anonymous = Caller::Anonymous;
         let (caller, principal) = match &resolved {
@@ -397,7 +390,7 @@ impl Enforcer {
             // service handed out is its own authorization, anything else needs a signature.
             None if name == "s3" => (&anonymous, None),
             None if is_rest && rest_claimed() => {
-                return pass!(ctx, parts, hint);
+                return pass!(ctx, parts, call.operation);
             }
             None => {
                 return Self::sig_refusal(
@@ -532,9 +525,9 @@ impl Enforcer {
             // that starts at the seed signature verified here.
             let mut parts = parts.clone();
             parts.extensions.insert(chain);
-            return pass!(ctx, &parts, hint);
+            return pass!(ctx, &parts, call.operation);
         }
-        pass!(ctx, parts, hint)
+        pass!(ctx, parts, call.operation)
     }
 
     async fn pass(app: &App, service: &Arc<dyn Service>, call: Call<'_>) -> Response {

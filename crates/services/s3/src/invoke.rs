@@ -91,7 +91,7 @@ impl S3 {
         }
         let (request, body) = build_request(m, operation, &input)?;
         let (parts, ()) = request.into_parts();
-        let req = self.request(ctx, &parts, None, None).map_err(from_s3)?;
+        let req = self.request(ctx, &parts, None).map_err(from_s3)?;
         let req = crate::Req { rt, ..req };
         if req.operation != operation {
             // The model's own request routes back to its operation; anything else is a bug.

@@ -189,20 +189,14 @@ impl S3 {
         &self,
         ctx: &'a RequestContext,
         parts: &'a Parts,
-        hint: Option<&str>,
         prerouted: Option<routing::Prerouted>,
     ) -> S3Result<Req<'a>> {
         let (routed, query) = match prerouted {
             Some(p) => (p.routed, p.query),
             None => {
                 let query = routing::parse_query(parts.uri.query())?;
-                let routed = routing::route(
-                    &parts.method,
-                    &parts.headers,
-                    parts.uri.path(),
-                    &query,
-                    hint,
-                )?;
+                let routed =
+                    routing::route(&parts.method, &parts.headers, parts.uri.path(), &query)?;
                 (routed, query)
             }
         };
@@ -237,18 +231,17 @@ impl S3 {
         parts: &Parts,
         body: Body,
     ) -> Outcome {
-        self.handle_routed(rt, ctx, parts, body, None, None).await
+        self.handle_routed(rt, ctx, parts, body, None).await
     }
 
-    /// [`S3::handle_in`] of a request the gateway has matched to `hint` already (see
-    /// `routing::route`).
+    /// [`S3::handle_in`] of a request S3 has matched already, when `prerouted` says so (for
+    /// IAM enforcement: [`snapstack_service::Service::route`]).
     pub(crate) async fn handle_routed(
         &self,
         rt: Option<&dyn snapstack_service::Runtime>,
         ctx: &RequestContext,
         parts: &Parts,
         body: Body,
-        hint: Option<&str>,
         prerouted: Option<routing::Prerouted>,
     ) -> Outcome {
         if parts.method == Method::OPTIONS {
@@ -259,7 +252,7 @@ impl S3 {
             };
         }
         let head = parts.method == Method::HEAD;
-        let req = match self.request(ctx, parts, hint, prerouted) {
+        let req = match self.request(ctx, parts, prerouted) {
             Ok(r) => Req { rt, ..r },
             Err(e) => {
                 return Outcome {
@@ -312,7 +305,7 @@ mod tests {
         let route = |host: &'static str, path: &str| {
             let mut h = HeaderMap::new();
             h.insert("host", HeaderValue::from_static(host));
-            let r = routing::route(&Method::GET, &h, path, &[], None).unwrap();
+            let r = routing::route(&Method::GET, &h, path, &[]).unwrap();
             (r.bucket, r.key)
         };
         let local = "127.0.0.1:4566";

@@ -61,16 +61,12 @@ pub(super) struct Routed {
     pub labels: Vec<(&'static str, String)>,
 }
 
-/// Match a request to one operation of the S3 model. `hint`: the operation the gateway's
-/// policy enforcement matched this same request to with its own router of the S3 model
-/// (`ENFORCE_IAM=1`); only that operation's route is then tried, and the request is routed in
-/// full if it does not match.
+/// Match a request to one operation of the S3 model.
 pub(super) fn route(
     method: &Method,
     headers: &HeaderMap,
     raw_path: &str,
     query: &[(String, String)],
-    hint: Option<&str>,
 ) -> S3Result<Routed> {
     // WriteGetObjectResponse names its request route as the host's first label (the model's
     // `{RequestRoute}.` host prefix), which is not a bucket.
@@ -89,11 +85,7 @@ pub(super) fn route(
         query,
         has_header: &has_header,
     };
-    let matched = match hint.and_then(|op| router().route_as(op, &req)) {
-        Some(m) => m,
-        None => router().route(&req),
-    }
-    .map_err(refusal)?;
+    let matched = router().route(&req).map_err(refusal)?;
     Ok(Routed {
         operation: matched.operation,
         bucket: matched.label("Bucket").map(decode_strict).transpose()?,
@@ -118,14 +110,7 @@ pub(crate) fn preroute(parts: &Parts) -> Option<snapstack_service::Routed> {
         return None;
     }
     let query = parse_query(parts.uri.query()).ok()?;
-    let routed = route(
-        &parts.method,
-        &parts.headers,
-        parts.uri.path(),
-        &query,
-        None,
-    )
-    .ok()?;
+    let routed = route(&parts.method, &parts.headers, parts.uri.path(), &query).ok()?;
     let mut members = serde_json::Map::new();
     for (k, v) in &query {
         members.insert(k.clone(), serde_json::Value::String(v.clone()));
@@ -390,7 +375,7 @@ mod tests {
             HeaderValue::from_static("io-cell001"),
         );
         h.insert("x-amz-request-token", HeaderValue::from_static("t"));
-        let r = route(&Method::POST, &h, "/WriteGetObjectResponse", &[], None).unwrap();
+        let r = route(&Method::POST, &h, "/WriteGetObjectResponse", &[]).unwrap();
         assert_eq!((r.operation, r.bucket), ("WriteGetObjectResponse", None));
     }
 

@@ -52,15 +52,9 @@ impl Service for S3 {
                 .routed
                 .and_then(|state| state.downcast::<routing::Prerouted>().ok())
                 .map(|p| *p);
-            let (outcome, undo) = durability::with_undo(self.handle_routed(
-                Some(rt),
-                ctx,
-                parts,
-                body,
-                call.operation,
-                prerouted,
-            ))
-            .await;
+            let (outcome, undo) =
+                durability::with_undo(self.handle_routed(Some(rt), ctx, parts, body, prerouted))
+                    .await;
             if let Some(v) = outcome.write_version
                 && let Err(e) = rt.wait_durable(NAME, v).await
             {
