@@ -39,6 +39,7 @@ import urllib.parse
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from checks import check, expect_error, run_commands  # noqa: E402
@@ -230,6 +231,74 @@ def kms_key_policy():
     check(status(e) == 403, e.response)
     check("explicit deny in a resource-based policy" in e.response["Error"]["Message"], e.response)
     user.describe_key(KeyId=key_id)
+
+
+def kms_via_services():
+    """A service that uses a KMS key for its caller (S3 SSE-KMS, SQS SSE, Secrets Manager) needs
+    the caller's own permission on a customer managed key, as AWS's forward access sessions do;
+    an AWS managed key (alias/aws/<service>) is usable by the account's principals through its
+    service, and by none directly."""
+    iam, kms, s3, sqs, sm = (client(n) for n in ("iam", "kms", "s3", "sqs", "secretsmanager"))
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket="sealed")
+    s3.put_object(Bucket="sealed", Key="old", Body=b"old", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=key_arn)
+    q = sqs.create_queue(QueueName="sealed", Attributes={"KmsMasterKeyId": key_arn})["QueueUrl"]
+    sm.create_secret(Name="sealed", SecretString="v0", KmsKeyId=key_arn)
+    sm.create_secret(Name="plain", SecretString="p0")
+    k, s = user_with(iam, "nokms", allow(["s3:PutObject", "s3:GetObject", "sqs:SendMessage",
+                                          "sqs:ReceiveMessage", "secretsmanager:GetSecretValue",
+                                          "secretsmanager:PutSecretValue", "kms:DescribeKey"]))
+    us3, usqs, usm = client("s3", k, s), client("sqs", k, s), client("secretsmanager", k, s)
+    e = expect_error("AccessDenied", us3.put_object, Bucket="sealed", Key="a", Body=b"x",
+                     ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
+    msg = e.response["Error"]["Message"]
+    check(status(e) == 403 and f"kms:GenerateDataKey on resource: {key_arn}" in msg, e.response)
+    e = expect_error("AccessDenied", us3.get_object, Bucket="sealed", Key="old")
+    check("kms:Decrypt" in e.response["Error"]["Message"], e.response)
+    try:
+        usqs.send_message(QueueUrl=q, MessageBody="m")
+        raise AssertionError("SendMessage with no kms:GenerateDataKey succeeded")
+    except ClientError as e:
+        code = e.response["Error"]["Code"]
+        check(code in ("KMS.AccessDeniedException", "KmsAccessDenied"), e.response)
+    e = expect_error("AccessDeniedException", usm.get_secret_value, SecretId="sealed")
+    check(e.response["Error"]["Message"] == "Access to KMS is not allowed", e.response)
+    expect_error("AccessDeniedException", usm.put_secret_value, SecretId="sealed",
+                 SecretString="v1")
+    # AWS managed keys: through their service, yes; directly, no (their policy names the
+    # service, and this user's IAM policy grants no kms:Encrypt either).
+    us3.put_object(Bucket="sealed", Key="managed", Body=b"m", ServerSideEncryption="aws:kms")
+    check(us3.get_object(Bucket="sealed", Key="managed")["Body"].read() == b"m", "managed key")
+    check(usm.get_secret_value(SecretId="plain")["SecretString"] == "p0", "aws/secretsmanager")
+    ukms = client("kms", k, s)
+    expect_error("AccessDeniedException", ukms.encrypt, KeyId="alias/aws/s3", Plaintext=b"x")
+    # Allowed the key's use in IAM (the key's default policy delegates to the account):
+    # every service works for the user.
+    iam.put_user_policy(UserName="nokms", PolicyName="kms", PolicyDocument=doc(
+        allow(["kms:GenerateDataKey", "kms:Decrypt"], key_arn)))
+    us3.put_object(Bucket="sealed", Key="a", Body=b"x", ServerSideEncryption="aws:kms",
+                   SSEKMSKeyId=key_arn)
+    check(us3.get_object(Bucket="sealed", Key="a")["Body"].read() == b"x", "s3 with kms")
+    usqs.send_message(QueueUrl=q, MessageBody="m")
+    got = usqs.receive_message(QueueUrl=q, WaitTimeSeconds=1).get("Messages", [])
+    check([m["Body"] for m in got] == ["m"], got)
+    usm.put_secret_value(SecretId="sealed", SecretString="v1")
+    check(usm.get_secret_value(SecretId="sealed")["SecretString"] == "v1", "secret with kms")
+    # A key policy that refuses the user wins over IAM, through a service too.
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                       "Action": "kms:*", "Resource": "*"},
+                      {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nokms"},
+                       "Action": "kms:Decrypt", "Resource": "*",
+                       "Condition": {"StringEquals": {
+                           "kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]}))
+    e = expect_error("AccessDenied", us3.get_object, Bucket="sealed", Key="a")
+    check("explicit deny in a resource-based policy" in e.response["Error"]["Message"], e.response)
+    check(usm.get_secret_value(SecretId="sealed")["SecretString"] == "v1", "not via s3")
+    # The root of the account is not asked.
+    check(s3.get_object(Bucket="sealed", Key="a")["Body"].read() == b"x", "root")
 
 
 def bad_credentials():
@@ -543,6 +612,7 @@ def suite():
     assumed_role()
     bucket_policy()
     kms_key_policy()
+    kms_via_services()
     bad_credentials()
     web_identity()
     changes_apply_at_once()

@@ -186,6 +186,7 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
     let runtime = Arc::new(runtime::AppRuntime {
         persistence: persistence.clone(),
         services: services.clone(),
+        enforcing: std::sync::OnceLock::new(),
     });
     let app = Arc::new(App {
         services,
@@ -202,6 +203,11 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
             Arc::new(enforce::Enforcer::new())
         }),
     });
+    if app.enforcer.is_some() {
+        // Calls made for a caller are checked by the enforcer (weakly held: the runtime is
+        // the app's).
+        let _ = app.runtime.enforcing.set(Arc::downgrade(&app));
+    }
     Ok(app)
 }
 

@@ -1,7 +1,7 @@
 //! What services get from the server while they serve: the persistence runtime (lazy loads,
 //! durable writes) and calls into other services through the registry.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use snapstack_protocol::errors::AwsError;
 use snapstack_service::{BoxFuture, RequestContext, Runtime};
@@ -14,6 +14,10 @@ use crate::registry::Registry;
 pub struct AppRuntime {
     pub persistence: Arc<Persistence>,
     pub services: Arc<Registry>,
+    /// The server, set once it is built when IAM enforcement is on: calls a service makes on
+    /// behalf of its caller ([`Runtime::invoke_for_caller`]) are checked against the caller's
+    /// policies first. Unset (enforcement off): they are plain calls.
+    pub enforcing: OnceLock<Weak<crate::gateway::App>>,
 }
 
 impl Runtime for AppRuntime {
@@ -61,6 +65,26 @@ impl Runtime for AppRuntime {
                 })?;
             }
             Ok(out)
+        })
+    }
+
+    fn invoke_for_caller<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        via: &'a str,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
+        Box::pin(async move {
+            if let Some(app) = self.enforcing.get().and_then(Weak::upgrade)
+                && let Some(enforcer) = app.enforcer.as_ref()
+            {
+                enforcer
+                    .check_forward(&app, ctx, via, service, operation, &input)
+                    .await?;
+            }
+            self.invoke(ctx, service, operation, input).await
         })
     }
 }

@@ -74,16 +74,20 @@ fn key32(out: &Value) -> Result<[u8; 32], AwsError> {
         .ok_or_else(|| AwsError::internal("KMSInternalException", "KMS returned no 256-bit key"))
 }
 
-/// A new 256-bit data key under `key_id` (an id, ARN or alias) and `context`.
+/// A new 256-bit data key under `key_id` (an id, ARN or alias) and `context`, asked for by
+/// the service `via` on behalf of the caller of `ctx` ([`Runtime::invoke_for_caller`]: with IAM
+/// enforcement on, the caller must be allowed `kms:GenerateDataKey` on the key).
 pub async fn generate_data_key(
     rt: &dyn Runtime,
     ctx: &RequestContext,
+    via: &str,
     key_id: &str,
     context: &[(String, String)],
 ) -> Result<DataKey, AwsError> {
     let out = rt
-        .invoke(
+        .invoke_for_caller(
             ctx,
+            via,
             "kms",
             "GenerateDataKey",
             json!({"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": context_json(context)}),
@@ -106,10 +110,13 @@ pub async fn generate_data_key(
 }
 
 /// The plaintext of a data key's `blob`, through KMS `Decrypt` under the `context` it was made
-/// with (`key_id`, when given, must be the key that encrypted it).
+/// with (`key_id`, when given, must be the key that encrypted it), on behalf of the caller of
+/// `ctx` by the service `via` (with IAM enforcement on, the caller must be allowed
+/// `kms:Decrypt` on the key).
 pub async fn decrypt_data_key(
     rt: &dyn Runtime,
     ctx: &RequestContext,
+    via: &str,
     key_id: Option<&str>,
     blob: &[u8],
     context: &[(String, String)],
@@ -119,7 +126,9 @@ pub async fn decrypt_data_key(
     if let Some(k) = key_id {
         input["KeyId"] = Value::String(k.to_string());
     }
-    let out = rt.invoke(ctx, "kms", "Decrypt", input).await?;
+    let out = rt
+        .invoke_for_caller(ctx, via, "kms", "Decrypt", input)
+        .await?;
     key32(&out)
 }
 
@@ -144,11 +153,11 @@ mod tests {
         }));
         let ctx = context();
         let c = vec![("aws:sqs:arn".to_string(), "arn:q".to_string())];
-        let k = run(generate_data_key(&rt, &ctx, "alias/x", &c)).unwrap();
+        let k = run(generate_data_key(&rt, &ctx, "sqs", "alias/x", &c)).unwrap();
         assert_eq!(k.plaintext, [5u8; 32]);
         assert_eq!(k.blob, b"blob");
         assert_eq!(k.key_arn, "arn:aws:kms:us-east-1:000000000000:key/k");
-        let p = run(decrypt_data_key(&rt, &ctx, None, b"blob", &c)).unwrap();
+        let p = run(decrypt_data_key(&rt, &ctx, "sqs", None, b"blob", &c)).unwrap();
         assert_eq!(p, [5u8; 32]);
         let calls = rt.calls();
         assert_eq!(calls[0].1, "GenerateDataKey");
@@ -161,7 +170,15 @@ mod tests {
     #[test]
     fn a_short_key_is_an_internal_error_and_faults_are_named() {
         let rt = FakeRuntime::answering(json!({"Plaintext": B64.encode([1u8; 16])}));
-        let e = run(decrypt_data_key(&rt, &context(), Some("k"), b"b", &[])).unwrap_err();
+        let e = run(decrypt_data_key(
+            &rt,
+            &context(),
+            "sqs",
+            Some("k"),
+            b"b",
+            &[],
+        ))
+        .unwrap_err();
         assert!(e.status.is_server_error());
         let f = |c: &str| fault(&AwsError::new(c, "m"));
         assert_eq!(f("com.amazonaws.kms#DisabledException"), Fault::Disabled);

@@ -142,6 +142,25 @@ pub trait Runtime: Send + Sync {
         operation: &'a str,
         input: serde_json::Value,
     ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>>;
+
+    /// [`Runtime::invoke`] on behalf of the request's caller, by the service `via` while it
+    /// serves that caller's request (S3 asking KMS for an object's data key during PutObject):
+    /// what AWS calls a forward access session. With IAM enforcement on, the caller must be
+    /// allowed `<service>:<operation>` on what the call names, with `kms:ViaService` and
+    /// `kms:CallerAccount` in the request's context, or the call fails with
+    /// `AccessDeniedException` without reaching the service. Without enforcement it is
+    /// [`Runtime::invoke`].
+    fn invoke_for_caller<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        via: &'a str,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
+        let _ = via;
+        self.invoke(ctx, service, operation, input)
+    }
 }
 
 /// Settings the server resolves once it is bound (advertised host and port).

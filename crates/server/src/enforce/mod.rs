@@ -19,11 +19,14 @@
 //! chunk signature chain (seeded by the verified request signature) to S3 as a request
 //! extension; S3's chunked decoder verifies each chunk as it streams.
 //! - `deny.rs`: refusals in the caller's protocol.
+//! - `forward.rs`: calls a service makes for its caller (KMS data keys for S3, SQS, Secrets
+//!   Manager), decided as the caller's own (`kms:ViaService`).
 
 mod access;
 mod actions;
 mod deny;
 mod fields;
+mod forward;
 mod lookup;
 mod memo;
 mod principal;
@@ -542,22 +545,7 @@ impl Enforcer {
         }
         context.insert("aws:SecureTransport", "false");
         context.insert("aws:EpochTime", now.to_string());
-        let t = sigv4::amz_date(now);
-        // YYYYMMDDTHHMMSSZ → YYYY-MM-DDTHH:MM:SSZ
-        if t.len() == 16 {
-            context.insert(
-                "aws:CurrentTime",
-                format!(
-                    "{}-{}-{}T{}:{}:{}Z",
-                    &t[0..4],
-                    &t[4..6],
-                    &t[6..8],
-                    &t[9..11],
-                    &t[11..13],
-                    &t[13..15]
-                ),
-            );
-        }
+        context.insert("aws:CurrentTime", iso_time(now));
         context.insert("aws:RequestedRegion", ctx.region());
         if let Some(ua) = header(parts, axum::http::header::USER_AGENT) {
             context.insert("aws:UserAgent", ua);
@@ -702,6 +690,25 @@ impl Enforcer {
             _ => code,
         };
         deny::error(service, ctx, head, &code, &message, status)
+    }
+}
+
+/// `aws:CurrentTime` of epoch seconds: `YYYY-MM-DDTHH:MM:SSZ`.
+fn iso_time(now: i64) -> String {
+    let t = sigv4::amz_date(now);
+    // YYYYMMDDTHHMMSSZ → YYYY-MM-DDTHH:MM:SSZ
+    match (
+        t.get(0..4),
+        t.get(4..6),
+        t.get(6..8),
+        t.get(9..11),
+        t.get(11..13),
+        t.get(13..15),
+    ) {
+        (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) => {
+            format!("{y}-{mo}-{d}T{h}:{mi}:{s}Z")
+        }
+        _ => String::new(),
     }
 }
 

@@ -346,6 +346,7 @@ impl Kms {
             }
             let mut k = fresh;
             k.rotation_enabled = true;
+            k.policy = crate::policy::managed_policy(&p.account, &p.region, svc);
             k.next_rotation_ms = Some(now + 365 * DAY_MS);
             txn.insert(
                 rk::alias(p, alias),

@@ -27,6 +27,48 @@ pub(crate) fn default_policy(account: &str) -> String {
     .to_string()
 }
 
+/// The key policy of an AWS managed key (`alias/aws/<service>`), as AWS writes it: every
+/// principal of the account may use the key through that service (`kms:ViaService`), and the
+/// account may read the key's metadata directly.
+pub(crate) fn managed_policy(account: &str, region: &str, service: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Id": format!("auto-{service}-1"),
+        "Statement": [
+            {
+                "Sid": format!(
+                    "Allow access through {service} for all principals in the account that \
+                     are authorized to use {service}"
+                ),
+                "Effect": "Allow",
+                "Principal": { "AWS": "*" },
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": account,
+                        "kms:ViaService": format!("{service}.{region}.amazonaws.com"),
+                    },
+                },
+            },
+            {
+                "Sid": "Allow direct access to key metadata to the account",
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:aws:iam::{account}:root") },
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                "Resource": "*",
+            },
+        ],
+    })
+    .to_string()
+}
+
 pub(crate) fn check_policy(policy: &str) -> Result<(), AwsError> {
     match serde_json::from_str::<Value>(policy) {
         Ok(Value::Object(_)) => Ok(()),

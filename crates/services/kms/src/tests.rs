@@ -228,6 +228,21 @@ fn aws_managed_key_is_created_on_first_use() {
     .unwrap();
     assert_eq!(d["KeyMetadata"]["KeyManager"], "AWS");
     assert_eq!(c["KeyId"], d["KeyMetadata"]["Arn"]);
+    // Its policy is AWS's for a managed key: the account's principals through the service.
+    let p = call(
+        &k,
+        "GetKeyPolicy",
+        json!({"KeyId": d["KeyMetadata"]["KeyId"], "PolicyName": "default"}),
+    )
+    .unwrap();
+    let p: Value = serde_json::from_str(p["Policy"].as_str().unwrap()).unwrap();
+    let via = &p["Statement"][0]["Condition"]["StringEquals"];
+    assert_eq!(p["Statement"][0]["Principal"]["AWS"], "*");
+    assert_eq!(
+        via["kms:ViaService"],
+        "secretsmanager.us-east-1.amazonaws.com"
+    );
+    assert_eq!(via["kms:CallerAccount"], "000000000000");
     assert_eq!(
         code(call(
             &k,

@@ -133,7 +133,7 @@ impl S3 {
         blob: &[u8],
         context: &[(String, String)],
     ) -> S3Result<[u8; 32]> {
-        kms::decrypt_data_key(runtime(r)?, r.ctx, Some(key_id), blob, context)
+        kms::decrypt_data_key(runtime(r)?, r.ctx, "s3", Some(key_id), blob, context)
             .await
             .map_err(kms_error)
     }
@@ -145,7 +145,7 @@ impl S3 {
         key_id: &str,
         context: &[(String, String)],
     ) -> S3Result<kms::DataKey> {
-        kms::generate_data_key(runtime(r)?, r.ctx, key_id, context)
+        kms::generate_data_key(runtime(r)?, r.ctx, "s3", key_id, context)
             .await
             .map_err(kms_error)
     }

@@ -43,7 +43,8 @@ pub(crate) fn decryption_failure() -> AwsError {
 
 /// KMS answered with an error: `ResourceNotFoundException` from the runtime means no KMS is
 /// served (KMS itself names missing keys `NotFoundException`); the key is then unavailable, so
-/// the answer is still AWS's `EncryptionFailure` / `DecryptionFailure`, saying why.
+/// the answer is still AWS's `EncryptionFailure` / `DecryptionFailure`, saying why. A caller
+/// not allowed to use the key is told `Access to KMS is not allowed`, as AWS tells it.
 fn kms_error(e: AwsError, fallback: fn() -> AwsError) -> AwsError {
     if e.code == "ResourceNotFoundException" || e.code == "NotImplemented" {
         let f = fallback();
@@ -57,6 +58,10 @@ fn kms_error(e: AwsError, fallback: fn() -> AwsError) -> AwsError {
     }
     if e.status.is_server_error() {
         return AwsError::internal("InternalServiceError", e.message);
+    }
+    if snapstack_service::kms::fault(&e) == snapstack_service::kms::Fault::AccessDenied {
+        // The caller may not use the secret's key (IAM enforcement): AWS's answer.
+        return AwsError::new("AccessDeniedException", "Access to KMS is not allowed");
     }
     tracing::debug!(code = %e.code, message = %e.message, "KMS refused a Secrets Manager call");
     fallback()
@@ -82,26 +87,32 @@ impl SecretsManager {
         version_id: &str,
         plaintext: &[u8],
     ) -> Result<Sealed, AwsError> {
-        let data_key = Key::<Aes256Gcm>::generate();
+        // A data key from KMS `GenerateDataKey`, as AWS's Secrets Manager asks for one (so
+        // the caller needs `kms:GenerateDataKey` on a customer managed key, as in AWS).
         let input = json!({
             "KeyId": key_id.unwrap_or(DEFAULT_KEY_ALIAS),
-            "Plaintext": B64.encode(data_key.as_slice()),
+            "KeySpec": "AES_256",
             "EncryptionContext": context(arn, version_id),
         });
-        let out = match rt.invoke(ctx, "kms", "Encrypt", input.clone()).await {
+        let for_caller =
+            |input: Value| rt.invoke_for_caller(ctx, crate::NAME, "kms", "GenerateDataKey", input);
+        let out = match for_caller(input.clone()).await {
             Err(e) if key_id.is_none() && e.code == "NotFoundException" => {
                 self.ensure_default_key(rt, ctx).await?;
-                rt.invoke(ctx, "kms", "Encrypt", input).await
+                for_caller(input).await
             }
             other => other,
         }
         .map_err(|e| kms_error(e, encryption_failure))?;
-        let (Some(blob), Some(key_arn)) = (
+        let (Some(blob), Some(key_arn), Some(plain)) = (
             blob(&out, "CiphertextBlob"),
             out.get("KeyId").and_then(Value::as_str),
+            blob(&out, "Plaintext"),
         ) else {
             return Err(encryption_failure());
         };
+        let data_key =
+            Key::<Aes256Gcm>::try_from(plain.as_slice()).map_err(|_| encryption_failure())?;
         let cipher = Aes256Gcm::new(&data_key);
         let nonce = Nonce::<Aes256Gcm>::generate();
         let ct = cipher
@@ -130,12 +141,17 @@ impl SecretsManager {
         arn: &str,
         v: &Version,
     ) -> Result<Vec<u8>, AwsError> {
-        let input = json!({
+        let mut input = json!({
             "CiphertextBlob": B64.encode(&v.data_key),
             "EncryptionContext": context(arn, &v.id),
         });
+        // The key that sealed it, named: KMS checks that the blob is that key's, and IAM
+        // enforcement knows whose `kms:Decrypt` to check.
+        if !v.key_arn.is_empty() {
+            input["KeyId"] = Value::String(v.key_arn.clone());
+        }
         let out = rt
-            .invoke(ctx, "kms", "Decrypt", input)
+            .invoke_for_caller(ctx, crate::NAME, "kms", "Decrypt", input)
             .await
             .map_err(|e| kms_error(e, decryption_failure))?;
         let key = blob(&out, "Plaintext").ok_or_else(decryption_failure)?;

@@ -87,6 +87,16 @@ impl FakeKms {
         }
         let aad = input["EncryptionContext"].to_string();
         match op {
+            "GenerateDataKey" => {
+                assert_eq!(input["KeySpec"], "AES_256");
+                let plain = Key::<Aes256Gcm>::generate();
+                let mut encrypt = input.clone();
+                encrypt["Plaintext"] = json!(B64.encode(plain.as_slice()));
+                let mut out = self.call("Encrypt", encrypt)?;
+                self.calls.lock().unwrap().pop();
+                out["Plaintext"] = json!(B64.encode(plain.as_slice()));
+                Ok(out)
+            }
             "Encrypt" => {
                 let id = self.resolve(input["KeyId"].as_str().unwrap_or_default())?;
                 let key = self.material(&id)?;
@@ -116,6 +126,12 @@ impl FakeKms {
                 let n = *blob.first().ok_or_else(bad)? as usize;
                 let id = String::from_utf8(blob.get(1..1 + n).ok_or_else(bad)?.to_vec()).unwrap();
                 let id = self.resolve(&id)?;
+                // A key named must be the one that encrypted the blob (KMS's rule).
+                if let Some(named) = input["KeyId"].as_str()
+                    && self.resolve(named)? != id
+                {
+                    return Err(kerr("IncorrectKeyException", ""));
+                }
                 let key = self.material(&id)?;
                 let rest = &blob[1 + n..];
                 let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::try_from(key.as_slice()).unwrap());

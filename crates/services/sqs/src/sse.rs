@@ -324,7 +324,7 @@ impl Sqs {
                 let rt = req
                     .rt
                     .ok_or_else(|| kms_error(no_kms(), &req.ctx.request_id))?;
-                let dk = kms::generate_data_key(rt, req.ctx, &key_id, &context)
+                let dk = kms::generate_data_key(rt, req.ctx, crate::NAME, &key_id, &context)
                     .await
                     .map_err(|e| kms_error(e, &req.ctx.request_id))?;
                 let id = self.next_nonce();
@@ -428,9 +428,16 @@ impl Sqs {
                         .rt
                         .ok_or_else(|| kms_error(no_kms(), &req.ctx.request_id))?;
                     let context = vec![("aws:sqs:arn".to_string(), r.queue_arn.clone())];
-                    let k = kms::decrypt_data_key(rt, req.ctx, Some(&r.key_arn), &r.blob, &context)
-                        .await
-                        .map_err(|e| kms_error(e, &req.ctx.request_id))?;
+                    let k = kms::decrypt_data_key(
+                        rt,
+                        req.ctx,
+                        crate::NAME,
+                        Some(&r.key_arn),
+                        &r.blob,
+                        &context,
+                    )
+                    .await
+                    .map_err(|e| kms_error(e, &req.ctx.request_id))?;
                     self.keys
                         .keep_opened(&p, *id, k, now.saturating_add(reuse_ms), now);
                     opened.insert(key.clone(), k);
