@@ -301,6 +301,47 @@ def kms_via_services():
     check(s3.get_object(Bucket="sealed", Key="a")["Body"].read() == b"x", "root")
 
 
+def abac_tags():
+    """Tags as condition keys: aws:ResourceTag/<key> from the resource's own tags (read through
+    its service, and current after a retag), aws:RequestTag/<key> and aws:TagKeys from the tags
+    a request carries."""
+    iam, sqs, kms, sm = client("iam"), client("sqs"), client("kms"), client("secretsmanager")
+    qa = sqs.create_queue(QueueName="team-a", tags={"team": "a"})["QueueUrl"]
+    qb = sqs.create_queue(QueueName="team-b", tags={"team": "b"})["QueueUrl"]
+    ka = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "a"}])["KeyMetadata"]["KeyId"]
+    kb = kms.create_key()["KeyMetadata"]["KeyId"]
+    sm.create_secret(Name="team-a", SecretString="a", Tags=[{"Key": "team", "Value": "a"}])
+    sm.create_secret(Name="team-b", SecretString="b", Tags=[{"Key": "team", "Value": "b"}])
+    team_a = {"StringEquals": {"aws:ResourceTag/team": "a"}}
+    k, s = user_with(
+        iam, "abac",
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "kms:Encrypt",
+                                       "secretsmanager:GetSecretValue"],
+         "Resource": "*", "Condition": team_a},
+        {"Effect": "Allow", "Action": "sqs:CreateQueue", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "a"},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}})
+    usqs, ukms, usm = client("sqs", k, s), client("kms", k, s), client("secretsmanager", k, s)
+    usqs.send_message(QueueUrl=qa, MessageBody="m")
+    e = expect_error("AccessDenied", usqs.send_message, QueueUrl=qb, MessageBody="m")
+    check("sqs:SendMessage" in e.response["Error"]["Message"], e.response)
+    ukms.encrypt(KeyId=ka, Plaintext=b"x")
+    expect_error("AccessDeniedException", ukms.encrypt, KeyId=kb, Plaintext=b"x")
+    check(usm.get_secret_value(SecretId="team-a")["SecretString"] == "a", "tagged a")
+    expect_error("AccessDeniedException", usm.get_secret_value, SecretId="team-b")
+    # Retagged, the queue is the team's at once.
+    sqs.tag_queue(QueueUrl=qb, Tags={"team": "a"})
+    usqs.send_message(QueueUrl=qb, MessageBody="m")
+    sqs.untag_queue(QueueUrl=qa, TagKeys=["team"])
+    expect_error("AccessDenied", usqs.send_message, QueueUrl=qa, MessageBody="m")
+    # Request tags: only queues tagged team=a, with no other tag key.
+    usqs.create_queue(QueueName="made-a", tags={"team": "a"})
+    expect_error("AccessDenied", usqs.create_queue, QueueName="made-b", tags={"team": "b"})
+    expect_error("AccessDenied", usqs.create_queue, QueueName="made-x",
+                 tags={"team": "a", "cost": "1"})
+    expect_error("AccessDenied", usqs.create_queue, QueueName="made-none")
+
+
 def bad_credentials():
     iam = client("iam")
     key, secret = user_with(iam, "signer", allow("sqs:*"))
@@ -613,6 +654,7 @@ def suite():
     bucket_policy()
     kms_key_policy()
     kms_via_services()
+    abac_tags()
     bad_credentials()
     web_identity()
     changes_apply_at_once()

@@ -203,6 +203,20 @@ impl Policy {
         })
     }
 
+    /// Whether a condition of the policy reads a key starting with `prefix` (lower case:
+    /// keys compare case-insensitively), such as `aws:resourcetag/`: what tells a caller
+    /// whether the request's context needs the values behind such keys.
+    pub fn reads_key_prefix(&self, prefix: &str) -> bool {
+        debug_assert_eq!(prefix, prefix.to_ascii_lowercase());
+        self.statements.iter().any(|s| {
+            s.conditions.iter().any(|c| {
+                c.key
+                    .get(..prefix.len())
+                    .is_some_and(|k| k.eq_ignore_ascii_case(prefix))
+            })
+        })
+    }
+
     /// Whether every `Resource`/`NotResource` pattern matches all the ARNs that start with
     /// `prefix` or none of them (see [`crate::wildcard::arn_glob_over`]): then the document
     /// decides every resource under `prefix` alike (all the objects of one S3 bucket), its

@@ -444,3 +444,24 @@ proptest! {
         prop_assert_eq!(again, p);
     }
 }
+
+#[test]
+fn condition_keys_read_are_found_by_prefix() {
+    let p = Policy::parse(
+        &stmt(json!([
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*",
+             "Condition": {"StringNotEquals": {"AWS:ResourceTag/Team": "a"}}}
+        ])),
+        PolicyKind::Managed,
+    )
+    .unwrap();
+    assert!(p.reads_key_prefix("aws:resourcetag/"));
+    assert!(!p.reads_key_prefix("aws:requesttag/"));
+    let plain = Policy::parse(
+        &stmt(json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}])),
+        PolicyKind::Managed,
+    )
+    .unwrap();
+    assert!(!plain.reads_key_prefix("aws:resourcetag/"));
+}

@@ -89,8 +89,24 @@ impl Enforcer {
         context.insert("kms:CallerAccount", principal.account.clone());
         context.insert("aws:RequestedRegion", ctx.region());
         context.insert("aws:SecureTransport", "false");
+        // A service's call with the caller's credentials (a forward access session).
+        context.insert("aws:ViaAWSService", "true");
         context.insert("aws:EpochTime", now.to_string());
         context.insert("aws:CurrentTime", super::iso_time(now));
+        let policies = principal
+            .identity
+            .iter()
+            .chain(&principal.boundary)
+            .chain(&principal.session)
+            .map(|(_, p)| p)
+            .chain(found.policy.as_ref());
+        if super::tags::read_resource_tags(policies) {
+            let t = self
+                .tags
+                .get(app, ctx, service, &resource, Some(&lookup), versions)
+                .await;
+            super::tags::insert_resource(&mut context, &t);
+        }
         req.context = context;
         req.resource_account = Some(account_of(&resource).unwrap_or(ctx.account()).to_string());
         match decide(

@@ -119,7 +119,7 @@ fn parse(text: Option<&str>, kind: PolicyKind) -> Option<Policy> {
         .and_then(|t| Policy::parse_stored(t, kind).ok())
 }
 
-fn in_account(ctx: &RequestContext, arn_or_url_account: Option<&str>) -> RequestContext {
+pub(super) fn in_account(ctx: &RequestContext, arn_or_url_account: Option<&str>) -> RequestContext {
     let mut c = ctx.clone();
     if let Some(a) = arn_or_url_account.filter(|a| a.len() == 12) {
         c.partition.account = a.to_string();

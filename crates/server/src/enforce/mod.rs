@@ -18,6 +18,8 @@
 //! A signed `aws-chunked` S3 upload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`) hands the
 //! chunk signature chain (seeded by the verified request signature) to S3 as a request
 //! extension; S3's chunked decoder verifies each chunk as it streams.
+//! - `tags.rs`: tags as condition keys (`aws:RequestTag/*`, `aws:TagKeys`,
+//!   `aws:ResourceTag/*`), read only when a policy has a condition on them.
 //! - `deny.rs`: refusals in the caller's protocol.
 //! - `forward.rs`: calls a service makes for its caller (KMS data keys for S3, SQS, Secrets
 //!   Manager), decided as the caller's own (`kms:ViaService`).
@@ -31,6 +33,7 @@ mod lookup;
 mod memo;
 mod principal;
 mod resources;
+mod tags;
 
 use std::sync::{Arc, OnceLock};
 
@@ -61,6 +64,7 @@ pub use actions::action;
 pub struct Enforcer {
     principals: Principals,
     policies: lookup::PolicyCache,
+    tags: tags::TagCache,
     accessed: access::Recorder,
     /// The version readers of the stores enforcement reads on every request (IAM's and STS's
     /// for the principal cache, the resource policies' stores for the policy cache), looked
@@ -456,8 +460,27 @@ impl Enforcer {
                 for (k, v) in &target.context {
                     context.insert(k, v.clone());
                 }
+                let tagging = (name == "s3")
+                    .then(|| header(parts, axum::http::HeaderName::from_static("x-amz-tagging")))
+                    .flatten();
+                let (request_tags, tag_keys) = tags::of_request(fields, tagging);
+                tags::insert_request(&mut context, &request_tags, &tag_keys);
                 context
             };
+            // The resource's tags, read only when a policy has a condition on them.
+            let read_resource_tags = reads_context
+                && tags::read_resource_tags(
+                    principal
+                        .into_iter()
+                        .flat_map(|p| {
+                            p.identity
+                                .iter()
+                                .chain(&p.boundary)
+                                .chain(&p.session)
+                                .map(|(_, p)| p)
+                        })
+                        .chain(resource_document),
+                );
             let last = target.resources.len().saturating_sub(1);
             for (i, resource) in target.resources.iter().enumerate() {
                 let resource: &str = match (resource_policy, &target.policy) {
@@ -468,6 +491,17 @@ impl Enforcer {
                     _ => resource,
                 };
                 let required = target.policy.as_ref().is_some_and(PolicyLookup::required);
+                let resource_tags = if read_resource_tags {
+                    let versions = |store: &str| self.store_version(app, store);
+                    let lookup = target.policy.as_ref();
+                    Some(
+                        self.tags
+                            .get(app, ctx, name, resource, lookup, versions)
+                            .await,
+                    )
+                } else {
+                    None
+                };
                 let mut decide_now = || {
                     let mut req = Request::new(caller.clone(), &action, resource);
                     req.context = if i == last {
@@ -475,6 +509,9 @@ impl Enforcer {
                     } else {
                         context.clone()
                     };
+                    if let Some(t) = &resource_tags {
+                        tags::insert_resource(&mut req.context, t);
+                    }
                     req.resource_account = resources::account_of(resource)
                         .map(str::to_string)
                         .or_else(|| Some(ctx.account().to_string()));
@@ -544,6 +581,7 @@ impl Enforcer {
             context.insert("aws:SourceIp", peer.ip().to_string());
         }
         context.insert("aws:SecureTransport", "false");
+        context.insert("aws:ViaAWSService", "false");
         context.insert("aws:EpochTime", now.to_string());
         context.insert("aws:CurrentTime", iso_time(now));
         context.insert("aws:RequestedRegion", ctx.region());

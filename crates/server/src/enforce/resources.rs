@@ -91,6 +91,8 @@ pub const MEMBERS: &[&str] = &[
     "SubscriptionArn",
     "TableArn",
     "TableName",
+    "TagKeys",
+    "Tags",
     "TargetArn",
     "TargetKeyId",
     "TopicArn",
@@ -99,6 +101,8 @@ pub const MEMBERS: &[&str] = &[
     "logGroupIdentifier",
     "logGroupName",
     "logStreamName",
+    "tagKeys",
+    "tags",
 ];
 
 /// S3's members, read from its path labels and query (S3 has no JSON bodies).
