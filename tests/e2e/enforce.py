@@ -342,6 +342,58 @@ def abac_tags():
     expect_error("AccessDenied", usqs.create_queue, QueueName="made-none")
 
 
+def receive_until(sqs, url, wants, read):
+    """Every message of `url` until all of `wants` (values of `read(body)`) arrived (at most 20
+    polls)."""
+    seen = []
+    for _ in range(20):
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1,
+                                     MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(read(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if all(w in seen for w in wants):
+            return seen
+    raise AssertionError(f"{wants!r} never all arrived; got {seen}")
+
+
+def service_deliveries():
+    """SNS and EventBridge deliver as their service principals: a queue whose policy does not
+    let them in gets nothing, as in AWS; a policy naming the topic or rule (aws:SourceArn) lets
+    their deliveries in, and only theirs."""
+    sqs, sns, events = client("sqs"), client("sns"), client("events")
+    q = sqs.create_queue(QueueName="fanout")["QueueUrl"]
+    q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="news")["TopicArn"]
+    other = sns.create_topic(Name="other-news")["TopicArn"]
+    for t in (topic, other):
+        sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=q_arn)
+    events.put_rule(Name="to-queue", EventPattern=json.dumps({"source": ["app"]}))
+    rule = events.describe_rule(Name="to-queue")["Arn"]
+    events.put_targets(Rule="to-queue", Targets=[{"Id": "q", "Arn": q_arn}])
+
+    def publish_all(tag):
+        sns.publish(TopicArn=topic, Message=f"{tag}-topic")
+        sns.publish(TopicArn=other, Message=f"{tag}-other")
+        events.put_events(Entries=[{"Source": "app", "DetailType": "t",
+                                    "Detail": json.dumps({"tag": f"{tag}-rule"})}])
+
+    def read(body):
+        b = json.loads(body)
+        return b.get("Message") or b.get("detail", {}).get("tag")
+
+    publish_all("before")
+    grant = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": q_arn}
+    sqs.set_queue_attributes(QueueUrl=q, Attributes={"Policy": doc(
+        dict(grant, Principal={"Service": "sns.amazonaws.com"},
+             Condition={"ArnEquals": {"aws:SourceArn": topic}}),
+        dict(grant, Principal={"Service": "events.amazonaws.com"},
+             Condition={"ArnEquals": {"aws:SourceArn": rule}}))})
+    publish_all("after")
+    seen = receive_until(sqs, q, ["after-topic", "after-rule"], read)
+    check(not any(x.startswith("before") for x in seen), seen)
+    check("after-other" not in seen, seen)
+
+
 def bad_credentials():
     iam = client("iam")
     key, secret = user_with(iam, "signer", allow("sqs:*"))
@@ -564,6 +616,10 @@ def delegated_access():
     url = sqs.create_queue(QueueName="delegation-updates")["QueueUrl"]
     qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    # The queue lets the topic's deliveries in (SNS delivers as sns.amazonaws.com).
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": doc(dict(
+        allow("sqs:SendMessage", qarn), Principal={"Service": "sns.amazonaws.com"},
+        Condition={"ArnEquals": {"aws:SourceArn": topic}}))})
     tpl = client("iam", partner).create_policy(
         PolicyName="ReadTemplate",
         PolicyDocument=doc(allow("s3:GetObject", "arn:aws:s3:::@{bucket}/*")))["Policy"]["Arn"]
@@ -655,6 +711,7 @@ def suite():
     kms_key_policy()
     kms_via_services()
     abac_tags()
+    service_deliveries()
     bad_credentials()
     web_identity()
     changes_apply_at_once()

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock, Weak};
 
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{BoxFuture, RequestContext, Runtime};
+use snapstack_service::{BoxFuture, RequestContext, Runtime, ServiceCaller};
 
 use crate::config::LoadStrategy;
 use crate::persistence::Persistence;
@@ -65,6 +65,26 @@ impl Runtime for AppRuntime {
                 })?;
             }
             Ok(out)
+        })
+    }
+
+    fn invoke_as_service<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        caller: ServiceCaller<'a>,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
+        Box::pin(async move {
+            if let Some(app) = self.enforcing.get().and_then(Weak::upgrade)
+                && let Some(enforcer) = app.enforcer.as_ref()
+            {
+                enforcer
+                    .check_service(&app, ctx, caller, service, operation, &input)
+                    .await?;
+            }
+            self.invoke(ctx, service, operation, input).await
         })
     }
 

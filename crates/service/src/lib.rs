@@ -27,6 +27,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use context::RequestContext;
+
 use snapstack_engine::Engine;
 use snapstack_protocol::body::{Body, Bytes};
 use snapstack_protocol::errors::AwsError;
@@ -115,6 +116,18 @@ pub struct Routed {
     pub state: Box<dyn std::any::Any + Send>,
 }
 
+/// A service acting on its own ([`Runtime::invoke_as_service`]): its service principal, and
+/// the resource it acts for (the topic, the rule) with that resource's account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceCaller<'a> {
+    /// `sns.amazonaws.com`, `events.amazonaws.com`.
+    pub principal: &'a str,
+    /// `aws:SourceArn`.
+    pub source_arn: &'a str,
+    /// `aws:SourceAccount`.
+    pub source_account: &'a str,
+}
+
 /// What the persistence runtime offers a service while it serves.
 pub trait Runtime: Send + Sync {
     /// Load the service's state if the load strategy deferred it (`LOAD_STRATEGY=ON_REQUEST`).
@@ -150,6 +163,25 @@ pub trait Runtime: Send + Sync {
     /// `kms:CallerAccount` in the request's context, or the call fails with
     /// `AccessDeniedException` without reaching the service. Without enforcement it is
     /// [`Runtime::invoke`].
+    /// [`Runtime::invoke`] by a service acting on its own, as its service principal (SNS
+    /// delivering to a subscribed queue or function, an EventBridge rule to its target): with
+    /// IAM enforcement on, the target's resource policy (queue, topic or function policy) must
+    /// allow `caller.principal` the call, with `aws:SourceArn` and `aws:SourceAccount` in the
+    /// context, or the call fails with `AccessDenied` (403) without reaching the service, as in
+    /// AWS, where such a delivery fails until the target's policy lets the service in. Without
+    /// enforcement it is [`Runtime::invoke`].
+    fn invoke_as_service<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        caller: ServiceCaller<'a>,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
+        let _ = caller;
+        self.invoke(ctx, service, operation, input)
+    }
+
     fn invoke_for_caller<'a>(
         &'a self,
         ctx: &'a RequestContext,

@@ -18,6 +18,8 @@
 //! A signed `aws-chunked` S3 upload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`) hands the
 //! chunk signature chain (seeded by the verified request signature) to S3 as a request
 //! extension; S3's chunked decoder verifies each chunk as it streams.
+//! - `service_caller.rs`: calls a service makes as its service principal (SNS and EventBridge
+//!   deliveries), decided by the target's resource policy.
 //! - `tags.rs`: tags as condition keys (`aws:RequestTag/*`, `aws:TagKeys`,
 //!   `aws:ResourceTag/*`), read only when a policy has a condition on them.
 //! - `deny.rs`: refusals in the caller's protocol.
@@ -33,6 +35,7 @@ mod lookup;
 mod memo;
 mod principal;
 mod resources;
+mod service_caller;
 mod tags;
 
 use std::sync::{Arc, OnceLock};

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{RequestContext, Runtime};
+use snapstack_service::{RequestContext, Runtime, ServiceCaller};
 
 use crate::model::{self, Delivery, EventsRecord, Fire};
 use crate::{Events, NAME, new_id, now_ms, parse_arn};
@@ -99,15 +99,57 @@ async fn call(
     }
 }
 
+/// EventBridge acting for the rule `rule_arn`: what a target's resource policy (queue, topic,
+/// function) must allow under `ENFORCE_IAM`.
+fn as_rule(rule_arn: &str) -> ServiceCaller<'_> {
+    ServiceCaller {
+        principal: "events.amazonaws.com",
+        source_arn: rule_arn,
+        source_account: parse_arn(rule_arn).map_or("", |a| a.account),
+    }
+}
+
+/// [`call`] of a target reached by its resource policy, as EventBridge's service principal.
+async fn call_as(
+    rt: &dyn Runtime,
+    caller: ServiceCaller<'_>,
+    account: &str,
+    region: &str,
+    service: &str,
+    op: &str,
+    input: Value,
+) -> Outcome {
+    match rt
+        .invoke_as_service(&ctx_for(account, region), caller, service, op, input)
+        .await
+    {
+        Ok(_) => Outcome::Delivered,
+        Err(e) => classify(&e),
+    }
+}
+
+/// A message for an SQS target or dead-letter queue.
+struct SqsMessage<'a> {
+    body: &'a str,
+    /// The message group of a FIFO queue (`default` when none).
+    group: Option<&'a str>,
+    dedup: &'a str,
+    attributes: Option<Value>,
+}
+
 async fn send_sqs(
     rt: &dyn Runtime,
+    caller: ServiceCaller<'_>,
     host: &str,
     arn: &str,
-    body: &str,
-    group: Option<&str>,
-    dedup: &str,
-    attributes: Option<Value>,
+    message: SqsMessage<'_>,
 ) -> Outcome {
+    let SqsMessage {
+        body,
+        group,
+        dedup,
+        attributes,
+    } = message;
     let Some((url, account, region)) = queue_url(host, arn) else {
         return Outcome::Fail(
             "InvalidTarget".into(),
@@ -122,7 +164,7 @@ async fn send_sqs(
     if let Some(a) = attributes {
         input["MessageAttributes"] = a;
     }
-    call(rt, &account, &region, "sqs", "SendMessage", input).await
+    call_as(rt, caller, &account, &region, "sqs", "SendMessage", input).await
 }
 
 /// One attempt of a delivery to its target.
@@ -142,7 +184,14 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
             let group = target
                 .pointer("/SqsParameters/MessageGroupId")
                 .and_then(Value::as_str);
-            send_sqs(rt, &events.host(), arn, &d.body, group, &d.event_id, None).await
+            let caller = as_rule(&d.rule_arn);
+            let message = SqsMessage {
+                body: &d.body,
+                group,
+                dedup: &d.event_id,
+                attributes: None,
+            };
+            send_sqs(rt, caller, &events.host(), arn, message).await
         }
         "sns" => {
             let mut input = json!({"TopicArn": arn, "Message": d.body});
@@ -150,7 +199,8 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
                 input["MessageGroupId"] = json!(d.rule_arn);
                 input["MessageDeduplicationId"] = json!(d.event_id);
             }
-            call(rt, a.account, a.region, "sns", "Publish", input).await
+            let caller = as_rule(&d.rule_arn);
+            call_as(rt, caller, a.account, a.region, "sns", "Publish", input).await
         }
         "logs" => {
             let group = a
@@ -179,7 +229,8 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
         "lambda" => {
             let input =
                 json!({"FunctionName": arn, "InvocationType": "Event", "Payload": b64(&d.body)});
-            call(rt, a.account, a.region, "lambda", "Invoke", input).await
+            let caller = as_rule(&d.rule_arn);
+            call_as(rt, caller, a.account, a.region, "lambda", "Invoke", input).await
         }
         "events" if a.resource.starts_with("event-bus/") => {
             let mut entry = json!({
@@ -501,17 +552,13 @@ impl Events {
                     "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": (attempts - 1).to_string()},
                 });
                 let dedup = format!("{}-dlq", d.event_id);
-                match send_sqs(
-                    rt,
-                    &self.host(),
-                    dlq,
-                    &d.event,
-                    Some(&d.rule_arn),
-                    &dedup,
-                    Some(attributes),
-                )
-                .await
-                {
+                let message = SqsMessage {
+                    body: &d.event,
+                    group: Some(&d.rule_arn),
+                    dedup: &dedup,
+                    attributes: Some(attributes),
+                };
+                match send_sqs(rt, as_rule(&d.rule_arn), &self.host(), dlq, message).await {
                     Outcome::Delivered => {
                         tracing::info!(rule = %d.rule_arn, target = %target_arn, %dlq, %code,
                         "EventBridge delivery failed; sent to the dead-letter queue")

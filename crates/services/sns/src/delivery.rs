@@ -22,7 +22,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use snapstack_engine::Partition;
 use snapstack_protocol::errors::AwsError;
-use snapstack_service::{RequestContext, Runtime};
+use snapstack_service::{RequestContext, Runtime, ServiceCaller};
 
 use crate::model::{self, Delivery, DeliveryKind, SentMessage, SnsRecord, Subscription};
 use crate::{NAME, Sns, new_id, now_ms};
@@ -210,16 +210,22 @@ fn classify(e: &AwsError) -> Outcome {
     }
 }
 
-/// Send to an SQS queue by its ARN.
-async fn send_sqs(
-    rt: &dyn Runtime,
-    host: &str,
-    arn: &str,
-    body: &str,
-    attributes: Option<&str>,
-    group: Option<&str>,
-    dedup: Option<&str>,
-) -> Outcome {
+/// SNS acting for the topic `topic_arn`: what a subscribed queue's or function's policy must
+/// allow under `ENFORCE_IAM`.
+fn as_topic(topic_arn: &str) -> ServiceCaller<'_> {
+    ServiceCaller {
+        principal: "sns.amazonaws.com",
+        source_arn: topic_arn,
+        source_account: model::parse_arn(topic_arn).map_or("", |a| a.account),
+    }
+}
+
+/// Send a delivery's message to an SQS queue by its ARN (the subscription's, or its dead-letter
+/// queue), as SNS for the delivery's topic.
+async fn send_sqs(rt: &dyn Runtime, host: &str, arn: &str, d: &Delivery) -> Outcome {
+    let caller = as_topic(&d.topic_arn);
+    let (body, attributes) = (&d.body, d.sqs_attributes.as_deref());
+    let (group, dedup) = (d.group_id.as_deref(), d.dedup_id.as_deref());
     let Some((url, account, region)) = queue_url(host, arn) else {
         return Outcome::Fail(format!("{arn} is not an SQS queue ARN"));
     };
@@ -236,7 +242,10 @@ async fn send_sqs(
         }
     }
     let ctx = ctx_for(&account, &region);
-    match rt.invoke(&ctx, "sqs", "SendMessage", input).await {
+    match rt
+        .invoke_as_service(&ctx, caller, "sqs", "SendMessage", input)
+        .await
+    {
         Ok(_) => Outcome::Delivered,
         Err(e) => classify(&e),
     }
@@ -245,18 +254,7 @@ async fn send_sqs(
 async fn attempt(sns: &Sns, rt: &dyn Runtime, d: &Delivery) -> Outcome {
     let host = sns.host();
     match d.protocol.as_str() {
-        "sqs" => {
-            send_sqs(
-                rt,
-                &host,
-                &d.endpoint,
-                &d.body,
-                d.sqs_attributes.as_deref(),
-                d.group_id.as_deref(),
-                d.dedup_id.as_deref(),
-            )
-            .await
-        }
+        "sqs" => send_sqs(rt, &host, &d.endpoint, d).await,
         "http" | "https" => {
             let kind = match d.kind {
                 DeliveryKind::Notification => "Notification",
@@ -292,8 +290,9 @@ async fn attempt(sns: &Sns, rt: &dyn Runtime, d: &Delivery) -> Outcome {
                 "InvocationType": "Event",
                 "Payload": base64::engine::general_purpose::STANDARD.encode(&d.body),
             });
+            let ctx = ctx_for(&d.account, &d.region);
             match rt
-                .invoke(&ctx_for(&d.account, &d.region), "lambda", "Invoke", input)
+                .invoke_as_service(&ctx, as_topic(&d.topic_arn), "lambda", "Invoke", input)
                 .await
             {
                 Ok(_) => Outcome::Delivered,
@@ -478,17 +477,7 @@ impl Sns {
         match dlq {
             Some(arn) if d.kind == DeliveryKind::Notification => {
                 let host = self.host();
-                match send_sqs(
-                    rt,
-                    &host,
-                    &arn,
-                    &d.body,
-                    d.sqs_attributes.as_deref(),
-                    d.group_id.as_deref(),
-                    d.dedup_id.as_deref(),
-                )
-                .await
-                {
+                match send_sqs(rt, &host, &arn, d).await {
                     Outcome::Delivered => tracing::info!(
                         subscription = %d.subscription_arn, message = %d.message_id, dlq = %arn, %why,
                         "SNS delivery failed; sent to the dead-letter queue"
