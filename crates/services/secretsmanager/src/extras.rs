@@ -268,10 +268,7 @@ impl SecretsManager {
             )
             .await;
         if found.is_err() {
-            return Err(AwsError::new(
-                "AccessDeniedException",
-                "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.",
-            ));
+            return Err(cannot_invoke());
         }
         let immediately = flag(v, "RotateImmediately").unwrap_or(true);
         let result = self
@@ -382,4 +379,13 @@ impl SecretsManager {
             Ok(json!({"ARN": sec.arn}))
         })
     }
+}
+
+/// AWS's answer when the rotation function cannot be invoked (missing, or its policy does not
+/// let Secrets Manager in).
+pub(crate) fn cannot_invoke() -> AwsError {
+    AwsError::new(
+        "AccessDeniedException",
+        "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.",
+    )
 }

@@ -188,15 +188,29 @@ impl SecretsManager {
                 use base64::Engine as _;
                 base64::engine::general_purpose::STANDARD.encode(payload.to_string())
             };
+            // As Secrets Manager's service principal: under `ENFORCE_IAM` the function's
+            // policy must let `secretsmanager.amazonaws.com` invoke it, as in AWS.
+            let caller = snapstack_service::ServiceCaller {
+                principal: "secretsmanager.amazonaws.com",
+                source_arn: &arn,
+                source_account: &ctx.partition.account,
+            };
             let out = rt
-                .invoke(
+                .invoke_as_service(
                     ctx,
+                    caller,
                     "lambda",
                     "Invoke",
                     json!({"FunctionName": function, "Payload": payload}),
                 )
                 .await
-                .map_err(|e| invalid_request(e.message))?;
+                .map_err(|e| {
+                    if e.code == "AccessDenied" {
+                        crate::extras::cannot_invoke()
+                    } else {
+                        invalid_request(e.message)
+                    }
+                })?;
             if out.get("FunctionError").is_some() {
                 let detail = out
                     .get("Payload")
