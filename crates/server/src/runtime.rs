@@ -76,16 +76,7 @@ impl Runtime for AppRuntime {
         operation: &'a str,
         input: serde_json::Value,
     ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
-        Box::pin(async move {
-            if let Some(app) = self.enforcing.get().and_then(Weak::upgrade)
-                && let Some(enforcer) = app.enforcer.as_ref()
-            {
-                enforcer
-                    .check_service(&app, ctx, caller, service, operation, &input)
-                    .await?;
-            }
-            self.invoke(ctx, service, operation, input).await
-        })
+        self.invoke_checked(ctx, On::Service(caller), service, operation, input)
     }
 
     fn invoke_for_caller<'a>(
@@ -96,13 +87,43 @@ impl Runtime for AppRuntime {
         operation: &'a str,
         input: serde_json::Value,
     ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
+        self.invoke_checked(ctx, On::Caller(via), service, operation, input)
+    }
+}
+
+/// On whose authority a service calls another: the caller of the request it serves (through
+/// the service `via`), or its own service principal.
+enum On<'a> {
+    Caller(&'a str),
+    Service(ServiceCaller<'a>),
+}
+
+impl AppRuntime {
+    /// [`Runtime::invoke`], decided first by the enforcer when IAM enforcement is on.
+    fn invoke_checked<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        on: On<'a>,
+        service: &'a str,
+        operation: &'a str,
+        input: serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, AwsError>> {
         Box::pin(async move {
             if let Some(app) = self.enforcing.get().and_then(Weak::upgrade)
                 && let Some(enforcer) = app.enforcer.as_ref()
             {
-                enforcer
-                    .check_forward(&app, ctx, via, service, operation, &input)
-                    .await?;
+                match on {
+                    On::Caller(via) => {
+                        enforcer
+                            .check_forward(&app, ctx, via, service, operation, &input)
+                            .await?
+                    }
+                    On::Service(caller) => {
+                        enforcer
+                            .check_service(&app, ctx, caller, service, operation, &input)
+                            .await?
+                    }
+                }
             }
             self.invoke(ctx, service, operation, input).await
         })

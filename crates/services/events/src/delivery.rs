@@ -82,23 +82,6 @@ pub fn queue_url(host: &str, arn: &str) -> Option<(String, String, String)> {
     ))
 }
 
-async fn call(
-    rt: &dyn Runtime,
-    account: &str,
-    region: &str,
-    service: &str,
-    op: &str,
-    input: Value,
-) -> Outcome {
-    match rt
-        .invoke(&ctx_for(account, region), service, op, input)
-        .await
-    {
-        Ok(_) => Outcome::Delivered,
-        Err(e) => classify(&e),
-    }
-}
-
 /// EventBridge acting for the rule `rule_arn`: what a target's resource policy (queue, topic,
 /// function) must allow under `ENFORCE_IAM`.
 fn as_rule(rule_arn: &str) -> ServiceCaller<'_> {
@@ -109,20 +92,23 @@ fn as_rule(rule_arn: &str) -> ServiceCaller<'_> {
     }
 }
 
-/// [`call`] of a target reached by its resource policy, as EventBridge's service principal.
-async fn call_as(
+/// Call a target's service: as EventBridge's service principal (`caller`) for a target reached
+/// by its resource policy (queue, topic, function), else plainly.
+async fn call(
     rt: &dyn Runtime,
-    caller: ServiceCaller<'_>,
+    caller: Option<ServiceCaller<'_>>,
     account: &str,
     region: &str,
     service: &str,
     op: &str,
     input: Value,
 ) -> Outcome {
-    match rt
-        .invoke_as_service(&ctx_for(account, region), caller, service, op, input)
-        .await
-    {
+    let ctx = ctx_for(account, region);
+    let out = match caller {
+        Some(caller) => rt.invoke_as_service(&ctx, caller, service, op, input).await,
+        None => rt.invoke(&ctx, service, op, input).await,
+    };
+    match out {
         Ok(_) => Outcome::Delivered,
         Err(e) => classify(&e),
     }
@@ -164,7 +150,16 @@ async fn send_sqs(
     if let Some(a) = attributes {
         input["MessageAttributes"] = a;
     }
-    call_as(rt, caller, &account, &region, "sqs", "SendMessage", input).await
+    call(
+        rt,
+        Some(caller),
+        &account,
+        &region,
+        "sqs",
+        "SendMessage",
+        input,
+    )
+    .await
 }
 
 /// One attempt of a delivery to its target.
@@ -200,7 +195,16 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
                 input["MessageDeduplicationId"] = json!(d.event_id);
             }
             let caller = as_rule(&d.rule_arn);
-            call_as(rt, caller, a.account, a.region, "sns", "Publish", input).await
+            call(
+                rt,
+                Some(caller),
+                a.account,
+                a.region,
+                "sns",
+                "Publish",
+                input,
+            )
+            .await
         }
         "logs" => {
             let group = a
@@ -224,13 +228,22 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
                 .unwrap_or(d.created_ms as i64);
             let put = json!({"logGroupName": group, "logStreamName": stream,
                              "logEvents": [{"timestamp": time, "message": d.body}]});
-            call(rt, a.account, a.region, "logs", "PutLogEvents", put).await
+            call(rt, None, a.account, a.region, "logs", "PutLogEvents", put).await
         }
         "lambda" => {
             let input =
                 json!({"FunctionName": arn, "InvocationType": "Event", "Payload": b64(&d.body)});
             let caller = as_rule(&d.rule_arn);
-            call_as(rt, caller, a.account, a.region, "lambda", "Invoke", input).await
+            call(
+                rt,
+                Some(caller),
+                a.account,
+                a.region,
+                "lambda",
+                "Invoke",
+                input,
+            )
+            .await
         }
         "events" if a.resource.starts_with("event-bus/") => {
             let mut entry = json!({
@@ -283,7 +296,7 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
                 })
                 .unwrap_or_else(|| d.event_id.clone());
             let input = json!({"StreamName": stream, "Data": b64(&d.body), "PartitionKey": key});
-            call(rt, a.account, a.region, "kinesis", "PutRecord", input).await
+            call(rt, None, a.account, a.region, "kinesis", "PutRecord", input).await
         }
         "firehose" => {
             let name = a
@@ -291,7 +304,16 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
                 .strip_prefix("deliverystream/")
                 .unwrap_or(a.resource);
             let input = json!({"DeliveryStreamName": name, "Record": {"Data": b64(&d.body)}});
-            call(rt, a.account, a.region, "firehose", "PutRecord", input).await
+            call(
+                rt,
+                None,
+                a.account,
+                a.region,
+                "firehose",
+                "PutRecord",
+                input,
+            )
+            .await
         }
         "events" if a.resource.starts_with("api-destination/") => {
             events.send_api_destination(&a, &target, &d.body).await
@@ -300,6 +322,7 @@ pub async fn attempt(events: &Events, rt: &dyn Runtime, d: &Delivery) -> Outcome
             let input = json!({"stateMachineArn": arn, "input": d.body});
             call(
                 rt,
+                None,
                 a.account,
                 a.region,
                 "stepfunctions",
