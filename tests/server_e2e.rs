@@ -885,6 +885,32 @@ fn enforce_iam_decides_and_survives_kill9() {
     server.script("enforce.py", &["check", state]);
 }
 
+/// `IAM_SOFT_MODE=1` (LocalStack's): policies are evaluated and signatures verified as under
+/// `ENFORCE_IAM=1`, but what would be refused (a user with no policy creating a bucket, a
+/// wrong secret) is let through and logged.
+#[test]
+fn iam_soft_mode_lets_through_and_logs() {
+    let vol = tempdir();
+    let mut server = Server::start(vol.path(), &[("IAM_SOFT_MODE", "1")]);
+    server.script("enforce.py", &["soft"]);
+    let log = server.log();
+    let soft: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("IAM_SOFT_MODE"))
+        .collect();
+    assert!(
+        soft.iter()
+            .any(|l| l.contains("s3:CreateBucket") && l.contains("user/softie")),
+        "{log}"
+    );
+    assert!(soft.iter().any(|l| l.contains("s3:GetObject")), "{log}");
+    assert!(
+        soft.iter()
+            .any(|l| l.contains("SignatureDoesNotMatch") && l.contains("sqs")),
+        "{log}"
+    );
+}
+
 /// CloudWatch Logs and CloudWatch through boto3: logs round trip (patterns, paging, metric
 /// filters into CloudWatch, Insights); metrics in each protocol CloudWatch's model lists
 /// (smithy-rpc-v2-cbor, boto3's default; JSON; query), and raw query-protocol form POSTs; every

@@ -44,6 +44,7 @@ impl Server {
             .env_remove("SERVICES")
             .env_remove("EAGER_SERVICE_LOADING")
             .env_remove("ENFORCE_IAM")
+            .env_remove("IAM_SOFT_MODE")
             .env("SNAPSTACK_INIT_DIR", volume.join("no-init-hooks"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -721,6 +721,17 @@ def suite():
     sigv4a()
 
 
+def soft_mode():
+    """IAM_SOFT_MODE=1: what enforcement would refuse is let through (the server logs it)."""
+    k, s = user_with(client("iam"), "softie")
+    s3 = client("s3", k, s)
+    s3.create_bucket(Bucket="soft-bucket")
+    s3.put_object(Bucket="soft-bucket", Key="k", Body=b"v")
+    check(s3.get_object(Bucket="soft-bucket", Key="k")["Body"].read() == b"v", "soft read")
+    # A wrong secret, too.
+    client("sqs", k, "x" * 40).create_queue(QueueName="soft-queue")
+
+
 def prepare(state):
     iam = client("iam")
     client("ssm").put_parameter(Name="/app/visible", Value="v", Type="String")
@@ -751,4 +762,5 @@ def check_state(state):
 
 
 if __name__ == "__main__":
-    run_commands({"suite": (suite, 0), "prepare": (prepare, 1), "check": (check_state, 1)}, ARGS)
+    run_commands({"suite": (suite, 0), "prepare": (prepare, 1), "check": (check_state, 1),
+                  "soft": (soft_mode, 0)}, ARGS)

@@ -225,6 +225,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         sqs_endpoint_strategy: crate::config::SqsEndpointStrategy::Standard,
         localstack_host: None,
         enforce_iam: false,
+        iam_soft_mode: false,
     };
     let result = run_with(&config, &opts).await;
     let _ = std::fs::remove_dir_all(&volume);

@@ -148,6 +148,9 @@ pub struct Config {
     /// `ENFORCE_IAM`: evaluate IAM policies for every request (LocalStack's variable; `1`,
     /// `true`; default off).
     pub enforce_iam: bool,
+    /// `IAM_SOFT_MODE`: evaluate as `ENFORCE_IAM` does, but only log what would be refused and
+    /// let every request through (LocalStack's variable; default off).
+    pub iam_soft_mode: bool,
 }
 
 /// The bounds on client connections (see the README's configuration table).
@@ -264,6 +267,7 @@ pub const EAGER_SERVICE_LOADING: &str = "EAGER_SERVICE_LOADING";
 pub const SNAPSTACK_INIT_DIR: &str = "SNAPSTACK_INIT_DIR";
 pub const SNAPSTACK_PERSIST_MODE: &str = "SNAPSTACK_PERSIST_MODE";
 pub const ENFORCE_IAM: &str = "ENFORCE_IAM";
+pub const IAM_SOFT_MODE: &str = "IAM_SOFT_MODE";
 
 /// LocalStack variables that change behaviour this emulator does not have: logged once at start
 /// as ignored, so nobody wonders why they did nothing.
@@ -468,6 +472,10 @@ impl Config {
             None => false,
             Some(v) => parse_switch(&v).ok_or_else(|| err(ENFORCE_IAM, v, "0, 1"))?,
         };
+        let iam_soft_mode = match get(&None, IAM_SOFT_MODE) {
+            None => false,
+            Some(v) => parse_switch(&v).ok_or_else(|| err(IAM_SOFT_MODE, v, "0, 1"))?,
+        };
         let volume_dir = PathBuf::from(
             get(&flags.volume_dir, LOCALSTACK_VOLUME_DIR).unwrap_or_else(|| "./volume".into()),
         );
@@ -490,6 +498,7 @@ impl Config {
             sqs_endpoint_strategy,
             localstack_host,
             enforce_iam,
+            iam_soft_mode,
         })
     }
 }
@@ -613,6 +622,10 @@ mod tests {
         let on = resolve(&[("ENFORCE_IAM", "1")], Overrides::default()).unwrap();
         assert!(on.enforce_iam);
         assert!(resolve(&[("ENFORCE_IAM", "soft")], Overrides::default()).is_err());
+        assert!(!on.iam_soft_mode);
+        let soft = resolve(&[("IAM_SOFT_MODE", "1")], Overrides::default()).unwrap();
+        assert!(soft.iam_soft_mode && !soft.enforce_iam);
+        assert!(resolve(&[("IAM_SOFT_MODE", "maybe")], Overrides::default()).is_err());
         assert!(ignored_variables(|k| (k == "ENFORCE_IAM").then(|| "1".to_string())).is_empty());
     }
 

@@ -198,9 +198,10 @@ pub async fn build(config: &Config) -> Result<Arc<App>, ServeError> {
         started: std::time::Instant::now(),
         session_id: snapstack_protocol::request::new_request_id(),
         config: config.clone(),
-        enforcer: config.enforce_iam.then(|| {
+        enforcer: (config.enforce_iam || config.iam_soft_mode).then(|| {
             listener::CLIENT_ADDRESSES.store(true, std::sync::atomic::Ordering::Relaxed);
-            Arc::new(enforce::Enforcer::new())
+            // Soft mode logs what enforcement would refuse and refuses nothing.
+            Arc::new(enforce::Enforcer::with_soft_mode(config.iam_soft_mode))
         }),
     });
     if app.enforcer.is_some() {
@@ -232,6 +233,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         persist_mode = %config.persist_mode,
         not_persisted = ?config.not_persisted,
         enforce_iam = config.enforce_iam,
+        iam_soft_mode = config.iam_soft_mode,
         "starting snapstack {}",
         snapstack_engine::VERSION
     );

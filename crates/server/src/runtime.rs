@@ -112,17 +112,27 @@ impl AppRuntime {
             if let Some(app) = self.enforcing.get().and_then(Weak::upgrade)
                 && let Some(enforcer) = app.enforcer.as_ref()
             {
-                match on {
+                let checked = match on {
                     On::Caller(via) => {
                         enforcer
                             .check_forward(&app, ctx, via, service, operation, &input)
-                            .await?
+                            .await
                     }
                     On::Service(caller) => {
                         enforcer
                             .check_service(&app, ctx, caller, service, operation, &input)
-                            .await?
+                            .await
                     }
+                };
+                match checked {
+                    Err(e) if enforcer.soft() => tracing::warn!(
+                        target: "snapstack::iam",
+                        service,
+                        operation,
+                        "IAM_SOFT_MODE: let through a call that enforcement would refuse: {}",
+                        e.message
+                    ),
+                    other => other?,
                 }
             }
             self.invoke(ctx, service, operation, input).await

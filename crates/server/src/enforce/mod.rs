@@ -69,6 +69,8 @@ pub struct Enforcer {
     policies: lookup::PolicyCache,
     tags: tags::TagCache,
     accessed: access::Recorder,
+    /// `IAM_SOFT_MODE`: what would be refused is logged and let through.
+    soft: bool,
     /// The version readers of the stores enforcement reads on every request (IAM's and STS's
     /// for the principal cache, the resource policies' stores for the policy cache), looked
     /// up once.
@@ -235,6 +237,34 @@ impl Enforcer {
         Enforcer::default()
     }
 
+    /// An enforcer that, in soft mode (`IAM_SOFT_MODE`), logs what it would refuse and lets it
+    /// through.
+    pub fn with_soft_mode(soft: bool) -> Self {
+        Enforcer {
+            soft,
+            ..Enforcer::default()
+        }
+    }
+
+    /// Whether refusals are only logged (`IAM_SOFT_MODE`).
+    pub fn soft(&self) -> bool {
+        self.soft
+    }
+
+    /// In soft mode, log a refusal of `operation` of `service` (`why`) that is let through;
+    /// `false` (nothing logged) when refusals stand.
+    fn let_through(&self, service: &str, operation: Option<&str>, why: &str) -> bool {
+        if self.soft {
+            tracing::warn!(
+                target: "snapstack::iam",
+                service,
+                operation = operation.unwrap_or(""),
+                "IAM_SOFT_MODE: let through a request that enforcement would refuse: {why}"
+            );
+        }
+        self.soft
+    }
+
     /// Decide `call` and serve it if allowed. `raw_body` is the request body as received when
     /// the gateway read it (JSON, CBOR and query requests).
     pub async fn serve(
@@ -354,11 +384,21 @@ impl Enforcer {
                     chunk_chain = chain;
                     Some(r)
                 }
-                Err(e) => return Self::sig_refusal(service.as_ref(), ctx, head, &e),
+                Err(e) => {
+                    if self.let_through(name, Some(&operation), &refusal_text(&e, name == "s3")) {
+                        return pass!(ctx, parts, call.operation);
+                    }
+                    return Self::sig_refusal(service.as_ref(), ctx, head, &e);
+                }
             }
         } else if any_signature(parts) && !pass_unsigned {
             // SigV2 cannot be verified here: only the default root credentials may use it.
             let key = &ctx.access_key;
+            if principal::aws_format(key)
+                && self.let_through(name, Some(&operation), "a SigV2 signature")
+            {
+                return pass!(ctx, parts, call.operation);
+            }
             if principal::aws_format(key) {
                 let s3 = name == "s3";
                 return deny::error(
@@ -385,7 +425,9 @@ impl Enforcer {
         };
 
         if name == "sts" && operation == "AssumeRoleWithWebIdentity" {
-            if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, fields).await {
+            if let Err(resp) = lookup::web_identity(app, service.as_ref(), ctx, fields).await
+                && !self.let_through(name, Some(&operation), "the web identity token's checks")
+            {
                 return resp;
             }
             return pass!(ctx, parts, call.operation);
@@ -403,12 +445,11 @@ impl Enforcer {
                 return pass!(ctx, parts, call.operation);
             }
             None => {
-                return Self::sig_refusal(
-                    service.as_ref(),
-                    ctx,
-                    head,
-                    &Refusal::Sig(SigError::NotSigned),
-                );
+                let e = Refusal::Sig(SigError::NotSigned);
+                if self.let_through(name, Some(&operation), &refusal_text(&e, false)) {
+                    return pass!(ctx, parts, call.operation);
+                }
+                return Self::sig_refusal(service.as_ref(), ctx, head, &e);
             }
         };
         // The request acts in the identity's account.
@@ -556,6 +597,9 @@ impl Enforcer {
                 if let Some(reason) = decision {
                     let who = principal.map_or("anonymous", |p| p.arn.as_str());
                     let msg = deny::message(who, &action, resource, reason);
+                    if self.let_through(name, Some(&operation), &msg) {
+                        continue;
+                    }
                     let resp = deny::access_denied(service.as_ref(), ctx, head, &msg);
                     return snapstack_protocol::request_log::tag(resp, name, &operation);
                 }
@@ -750,6 +794,19 @@ fn iso_time(now: i64) -> String {
             format!("{y}-{mo}-{d}T{h}:{mi}:{s}Z")
         }
         _ => String::new(),
+    }
+}
+
+/// A refusal as its error code and message say it (for soft mode's log).
+fn refusal_text(e: &Refusal, s3: bool) -> String {
+    match e {
+        Refusal::Sig(e) => format!("{}: {}", e.code(s3), e.message(s3)),
+        Refusal::Expired => {
+            "ExpiredToken: the security token included in the request is expired".to_string()
+        }
+        Refusal::BadToken => {
+            "InvalidToken: the security token included in the request is invalid".to_string()
+        }
     }
 }
 
