@@ -187,6 +187,43 @@ fn the_javascript_sdk_v3_across_a_restart() {
     js(&server, "check", &state);
 }
 
+/// The JavaScript SDK v3 under `ENFORCE_IAM=1` (`tests/e2e/js/enforce.mjs`): its own SigV4
+/// (S3 uploads as `aws-chunked` with a trailing checksum, multipart parts, the JSON protocols)
+/// verified, an IAM user's policy deciding S3, SQS and DynamoDB, the errors as each protocol
+/// names them.
+#[test]
+fn the_javascript_sdk_v3_under_enforce_iam() {
+    if Command::new("node").arg("--version").output().is_err()
+        || !Path::new(JS_DIR)
+            .join("node_modules/@aws-sdk/lib-storage")
+            .is_dir()
+    {
+        eprintln!("SKIPPED: needs Node.js and npm ci --prefix tests/e2e/js");
+        return;
+    }
+    let vol = tempdir();
+    let server = Server::start(vol.path(), &[("ENFORCE_IAM", "1")]);
+    let out = Command::new("node")
+        .arg("--no-warnings")
+        .arg("enforce.mjs")
+        .arg(&server.endpoint)
+        .current_dir(JS_DIR)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node enforce.mjs failed:\n{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
 /// KMS and Secrets Manager with the AWS CLI, their cryptography checked with the openssl CLI
 /// (`tests/e2e/kms_cli.py`): openssl verifies KMS's ECDSA, PKCS#1 and PSS signatures against
 /// GetPublicKey's key and makes RSA-OAEP ciphertexts that KMS decrypts; an encryption context

@@ -228,7 +228,7 @@ def kms_key_policy():
                       {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/crypto"},
                        "Action": "kms:Encrypt", "Resource": "*"}]}))
     e = expect_error("AccessDeniedException", user.encrypt, KeyId=key_id, Plaintext=b"x")
-    check(status(e) == 403, e.response)
+    check(status(e) == 400, e.response)  # KMS answers its auth errors with 400
     check("explicit deny in a resource-based policy" in e.response["Error"]["Message"], e.response)
     user.describe_key(KeyId=key_id)
 
@@ -675,9 +675,10 @@ def sigv4a():
     entries = [{"Source": "app", "DetailType": "t", "Detail": "{}"}]
     out = client("events", key, secret).put_events(Entries=entries, EndpointId="abcde.xyz")
     check(out["FailedEntryCount"] == 0, out)
-    e = expect_error("SignatureDoesNotMatch", client("events", key, "wrong" + secret[5:]).put_events,
+    e = expect_error("InvalidSignatureException",
+                     client("events", key, "wrong" + secret[5:]).put_events,
                      Entries=entries, EndpointId="abcde.xyz")
-    check(status(e) == 403, e.response)
+    check(status(e) == 400, e.response)
     k2, s2 = user_with(iam, "global-ro")
     expect_error("AccessDeniedException", client("events", k2, s2).put_events,
                  Entries=entries, EndpointId="abcde.xyz")
@@ -753,9 +754,11 @@ def check_state(state):
     ssm = client("ssm", s["key"], s["secret"])
     check(ssm.get_parameter(Name="/app/visible")["Parameter"]["Value"] == "v", "visible")
     e = expect_error("AccessDeniedException", ssm.get_parameter, Name="/app/hidden")
-    check(status(e) == 403, e.response)
-    expect_error("SignatureDoesNotMatch", client("ssm", s["key"], "x" * 40).get_parameter,
-                 Name="/app/visible")
+    check(status(e) == 400, e.response)
+    # A JSON service names a bad signature InvalidSignatureException (400).
+    e = expect_error("InvalidSignatureException", client("ssm", s["key"], "x" * 40).get_parameter,
+                     Name="/app/visible")
+    check(status(e) == 400, e.response)
     client("ssm").get_parameter(Name="/app/hidden")
     out = wait_report(client("iam"), s["job"])
     check([x["ServiceNamespace"] for x in out["ServicesLastAccessed"]] == ["ssm"], out)

@@ -88,12 +88,14 @@ pub fn error(
             resp
         }
         _ => {
-            // JSON services name it AccessDeniedException; SQS's query-compatible JSON carries
-            // the query code (AccessDenied) in `x-amzn-query-error`.
+            // JSON services name these errors with `Exception` (AccessDeniedException,
+            // InvalidSignatureException, ...); SQS's query-compatible JSON carries the query
+            // code (AccessDenied) in `x-amzn-query-error`.
             let query_compatible = model.metadata.aws_query_compatible.is_some();
-            let json_code = match code {
-                "AccessDenied" if !query_compatible => "AccessDeniedException",
-                c => c,
+            let (json_code, status) = if query_compatible {
+                (code, status)
+            } else {
+                json_auth_error(&model.metadata.protocol, code, status)
             };
             let e = AwsError::new(json_code, message).with_status(status);
             let mut resp = json_error(model, &e, &ctx.request_id);
@@ -103,6 +105,39 @@ pub fn error(
             resp
         }
     }
+}
+
+/// An authentication or authorization error's code and status as a JSON service answers it:
+/// the query protocol's codes with `Exception` (`SignatureDoesNotMatch` becomes
+/// `InvalidSignatureException`), and for the JSON RPC protocols (DynamoDB, KMS, SSM, Secrets
+/// Manager, ...; not REST JSON such as Lambda's) HTTP 400, as their documentation lists them.
+fn json_auth_error<'c>(protocol: &str, code: &'c str, status: StatusCode) -> (&'c str, StatusCode) {
+    let renamed = match code {
+        "AccessDenied" => "AccessDeniedException",
+        "SignatureDoesNotMatch" => "InvalidSignatureException",
+        "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+        "IncompleteSignature" => "IncompleteSignatureException",
+        "InvalidClientTokenId" => "UnrecognizedClientException",
+        "ExpiredToken" => "ExpiredTokenException",
+        c => c,
+    };
+    let auth = renamed != code
+        || matches!(
+            code,
+            "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "ExpiredTokenException"
+                | "InvalidSignatureException"
+                | "IncompleteSignatureException"
+                | "MissingAuthenticationTokenException"
+        );
+    let rpc = matches!(protocol, "json" | "smithy-rpc-v2-cbor");
+    let status = if auth && rpc && status.is_client_error() {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    (renamed, status)
 }
 
 /// AccessDenied (403) in `service`'s protocol.
@@ -125,6 +160,34 @@ pub fn access_denied(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_services_answer_auth_errors_as_documented() {
+        let f = StatusCode::FORBIDDEN;
+        let b = StatusCode::BAD_REQUEST;
+        assert_eq!(
+            json_auth_error("json", "AccessDenied", f),
+            ("AccessDeniedException", b)
+        );
+        assert_eq!(
+            json_auth_error("json", "SignatureDoesNotMatch", f),
+            ("InvalidSignatureException", b)
+        );
+        assert_eq!(
+            json_auth_error("json", "UnrecognizedClientException", f),
+            ("UnrecognizedClientException", b)
+        );
+        // REST JSON (Lambda) keeps its 403.
+        assert_eq!(
+            json_auth_error("rest-json", "AccessDenied", f),
+            ("AccessDeniedException", f)
+        );
+        // Anything else is untouched.
+        assert_eq!(
+            json_auth_error("json", "NotImplemented", StatusCode::NOT_IMPLEMENTED),
+            ("NotImplemented", StatusCode::NOT_IMPLEMENTED)
+        );
+    }
 
     #[test]
     fn messages_as_aws_words_them() {
