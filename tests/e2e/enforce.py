@@ -394,6 +394,38 @@ def service_deliveries():
     check("after-other" not in seen, seen)
 
 
+def pass_role():
+    """Handing a service a role needs iam:PassRole on it, with iam:PassedToService naming the
+    service, as AWS checks it."""
+    import io
+    import zipfile
+    iam = client("iam")
+    trust = doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                 "Action": "sts:AssumeRole"})
+    role = iam.create_role(RoleName="events-to-kinesis",
+                           AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    k, s = user_with(iam, "ruler", allow(["events:PutRule", "events:PutTargets",
+                                          "lambda:CreateFunction"]))
+    ev = client("events", k, s)
+    ev.put_rule(Name="passing", EventPattern=json.dumps({"source": ["app"]}))
+    target = {"Id": "k", "Arn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s", "RoleArn": role}
+    e = expect_error("AccessDeniedException", ev.put_targets, Rule="passing", Targets=[target])
+    check(f"iam:PassRole on resource: {role}" in e.response["Error"]["Message"], e.response)
+    iam.put_user_policy(UserName="ruler", PolicyName="pass", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role,
+         "Condition": {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}}}))
+    out = ev.put_targets(Rule="passing", Targets=[target])
+    check(out["FailedEntryCount"] == 0, out)
+    # The same role passed to Lambda is not the user's to pass.
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("index.py", "def handler(e, c):\n    return e\n")
+    e = expect_error("AccessDeniedException", client("lambda", k, s).create_function,
+                     FunctionName="passed", Runtime="python3.12", Role=role,
+                     Handler="index.handler", Code={"ZipFile": code.getvalue()})
+    check(status(e) == 403 and "iam:PassRole" in e.response["Error"]["Message"], e.response)
+
+
 def bad_credentials():
     iam = client("iam")
     key, secret = user_with(iam, "signer", allow("sqs:*"))
@@ -713,6 +745,7 @@ def suite():
     kms_via_services()
     abac_tags()
     service_deliveries()
+    pass_role()
     bad_credentials()
     web_identity()
     changes_apply_at_once()

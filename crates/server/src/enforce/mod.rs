@@ -22,6 +22,7 @@
 //!   deliveries), decided by the target's resource policy.
 //! - `tags.rs`: tags as condition keys (`aws:RequestTag/*`, `aws:TagKeys`,
 //!   `aws:ResourceTag/*`), read only when a policy has a condition on them.
+//! - `passrole.rs`: the roles a request hands a service, each checked as `iam:PassRole`.
 //! - `deny.rs`: refusals in the caller's protocol.
 //! - `forward.rs`: calls a service makes for its caller (KMS data keys for S3, SQS, Secrets
 //!   Manager), decided as the caller's own (`kms:ViaService`).
@@ -33,6 +34,7 @@ mod fields;
 mod forward;
 mod lookup;
 mod memo;
+mod passrole;
 mod principal;
 mod resources;
 mod service_caller;
@@ -597,6 +599,31 @@ impl Enforcer {
                 if let Some(reason) = decision {
                     let who = principal.map_or("anonymous", |p| p.arn.as_str());
                     let msg = deny::message(who, &action, resource, reason);
+                    if self.let_through(name, Some(&operation), &msg) {
+                        continue;
+                    }
+                    let resp = deny::access_denied(service.as_ref(), ctx, head, &msg);
+                    return snapstack_protocol::request_log::tag(resp, name, &operation);
+                }
+            }
+        }
+        // A role handed to the service must be the caller's to pass (`iam:PassRole`).
+        if !allowed_outright
+            && let Some(p) = principal
+            && let Some((to, roles)) = passrole::passed(name, &operation, fields)
+        {
+            for role in &roles {
+                let mut req = Request::new(caller.clone(), "iam:PassRole", role);
+                let mut context = resolved
+                    .as_deref()
+                    .map(|r| r.context().clone())
+                    .unwrap_or_default();
+                Self::request_context(&mut context, parts, ctx, now);
+                context.insert("iam:PassedToService", to);
+                req.context = context;
+                req.resource_account = resources::account_of(role).map(str::to_string);
+                if let Some(reason) = decide(&req, Some(p), None, false) {
+                    let msg = deny::message(&p.arn, "iam:PassRole", role, reason);
                     if self.let_through(name, Some(&operation), &msg) {
                         continue;
                     }
