@@ -27,7 +27,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use context::RequestContext;
-
 use snapstack_engine::Engine;
 use snapstack_protocol::body::{Body, Bytes};
 use snapstack_protocol::errors::AwsError;
