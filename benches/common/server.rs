@@ -38,6 +38,7 @@ pub fn config(
         persist_mode: snapstack::server::config::PersistMode::ReadWrite,
         not_persisted: Vec::new(),
         enforce_iam: false,
+        iam_soft_mode: false,
         save_strategy: save,
         load_strategy: LoadStrategy::Manual,
         flush_interval,
