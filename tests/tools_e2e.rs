@@ -129,13 +129,18 @@ fn a_terraform_stack_applies_and_plans_clean_across_a_restart() {
 
 /// Run `node suite.mjs ENDPOINT phase STATE`; it must succeed.
 fn js(server: &Server, phase: &str, state: &Path) {
+    let state = state.to_str().expect("a UTF-8 path");
+    node(server, "suite.mjs", &[phase, state]);
+}
+
+/// Run `node SCRIPT ENDPOINT ARGS...` in `tests/e2e/js`; it must succeed.
+fn node(server: &Server, script: &str, args: &[&str]) {
     let start = Instant::now();
     let out = Command::new("node")
         .arg("--no-warnings")
-        .arg("suite.mjs")
+        .arg(script)
         .arg(&server.endpoint)
-        .arg(phase)
-        .arg(state)
+        .args(args)
         .current_dir(JS_DIR)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
@@ -143,15 +148,16 @@ fn js(server: &Server, phase: &str, state: &Path) {
         .stdin(Stdio::null())
         .output()
         .expect("run node");
+    let what = format!("node {script} {}", args.first().unwrap_or(&""));
     assert!(
         out.status.success(),
-        "node suite.mjs {phase} failed:\n{}\n{}\nserver log:\n{}",
+        "{what} failed:\n{}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
         server.log()
     );
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
-    eprintln!("node suite.mjs {phase}: {:.1?}", start.elapsed());
+    eprintln!("{what}: {:.1?}", start.elapsed());
 }
 
 #[test]
@@ -203,25 +209,7 @@ fn the_javascript_sdk_v3_under_enforce_iam() {
     }
     let vol = tempdir();
     let server = Server::start(vol.path(), &[("ENFORCE_IAM", "1")]);
-    let out = Command::new("node")
-        .arg("--no-warnings")
-        .arg("enforce.mjs")
-        .arg(&server.endpoint)
-        .current_dir(JS_DIR)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "node enforce.mjs failed:\n{}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+    node(&server, "enforce.mjs", &[]);
 }
 
 /// KMS and Secrets Manager with the AWS CLI, their cryptography checked with the openssl CLI

@@ -87,19 +87,9 @@ impl Enforcer {
         let now = now_secs();
         context.insert("kms:ViaService", via_service(via, ctx.region()));
         context.insert("kms:CallerAccount", principal.account.clone());
-        context.insert("aws:RequestedRegion", ctx.region());
-        context.insert("aws:SecureTransport", "false");
         // A service's call with the caller's credentials (a forward access session).
-        context.insert("aws:ViaAWSService", "true");
-        context.insert("aws:EpochTime", now.to_string());
-        context.insert("aws:CurrentTime", super::iso_time(now));
-        let policies = principal
-            .identity
-            .iter()
-            .chain(&principal.boundary)
-            .chain(&principal.session)
-            .map(|(_, p)| p)
-            .chain(found.policy.as_ref());
+        super::common_context(&mut context, ctx, now, false, true);
+        let policies = principal.policies().chain(found.policy.as_ref());
         if super::tags::read_resource_tags(policies) {
             let t = self
                 .tags

@@ -396,12 +396,10 @@ impl Enforcer {
         } else if any_signature(parts) && !pass_unsigned {
             // SigV2 cannot be verified here: only the default root credentials may use it.
             let key = &ctx.access_key;
-            if principal::aws_format(key)
-                && self.let_through(name, Some(&operation), "a SigV2 signature")
-            {
-                return pass!(ctx, parts, call.operation);
-            }
             if principal::aws_format(key) {
+                if self.let_through(name, Some(&operation), "a SigV2 signature") {
+                    return pass!(ctx, parts, call.operation);
+                }
                 let s3 = name == "s3";
                 return deny::error(
                     service.as_ref(),
@@ -518,13 +516,7 @@ impl Enforcer {
                 && tags::read_resource_tags(
                     principal
                         .into_iter()
-                        .flat_map(|p| {
-                            p.identity
-                                .iter()
-                                .chain(&p.boundary)
-                                .chain(&p.session)
-                                .map(|(_, p)| p)
-                        })
+                        .flat_map(principal::Principal::policies)
                         .chain(resource_document),
                 );
             let last = target.resources.len().saturating_sub(1);
@@ -654,11 +646,7 @@ impl Enforcer {
         {
             context.insert("aws:SourceIp", peer.ip().to_string());
         }
-        context.insert("aws:SecureTransport", "false");
-        context.insert("aws:ViaAWSService", "false");
-        context.insert("aws:EpochTime", now.to_string());
-        context.insert("aws:CurrentTime", iso_time(now));
-        context.insert("aws:RequestedRegion", ctx.region());
+        common_context(context, ctx, now, false, false);
         if let Some(ua) = header(parts, axum::http::header::USER_AGENT) {
             context.insert("aws:UserAgent", ua);
         }
@@ -805,6 +793,23 @@ impl Enforcer {
     }
 }
 
+/// The global condition keys every decision has, from a request or a service's call: the
+/// transport, whether a service made the call with the caller's credentials, the time, the
+/// Region.
+fn common_context(
+    context: &mut Context,
+    ctx: &RequestContext,
+    now: i64,
+    secure_transport: bool,
+    via_aws_service: bool,
+) {
+    context.insert("aws:SecureTransport", secure_transport.to_string());
+    context.insert("aws:ViaAWSService", via_aws_service.to_string());
+    context.insert("aws:EpochTime", now.to_string());
+    context.insert("aws:CurrentTime", iso_time(now));
+    context.insert("aws:RequestedRegion", ctx.region());
+}
+
 /// `aws:CurrentTime` of epoch seconds: `YYYY-MM-DDTHH:MM:SSZ`.
 fn iso_time(now: i64) -> String {
     let t = sigv4::amz_date(now);
@@ -856,11 +861,7 @@ fn s3_object_prefix(resource: &str) -> Option<&str> {
 /// under `prefix` alike (conditions aside: asked only when no policy reads the context).
 fn alike_under(principal: &principal::Principal, resource: Option<&Policy>, prefix: &str) -> bool {
     principal
-        .identity
-        .iter()
-        .chain(&principal.boundary)
-        .chain(&principal.session)
-        .map(|(_, p)| p)
+        .policies()
         .chain(resource)
         .all(|p| p.resources_alike_under(prefix))
 }
@@ -976,6 +977,15 @@ fn decide(
         }
     }
     Some(Reason::NoAllow(Source::Resource))
+}
+
+/// A JSON object's members (tests build input fields with `json!`).
+#[cfg(test)]
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("an object"),
+    }
 }
 
 #[cfg(test)]

@@ -25,26 +25,31 @@ const ROLE_MEMBERS: [&str; 4] = ["Role", "RoleArn", "RoleARN", "roleArn"];
 /// How deep a body is searched for roles (Firehose's destinations nest them a few levels).
 const MAX_DEPTH: usize = 6;
 
-fn collect(v: &Value, depth: usize, out: &mut Vec<String>) {
+/// The role ARNs named by role members of `m`, and of what is inside it down to
+/// [`MAX_DEPTH`] levels, added to `out` once each.
+fn collect(m: &Map<String, Value>, depth: usize, out: &mut Vec<String>) {
     if depth > MAX_DEPTH {
         return;
     }
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                match v {
-                    Value::String(s) if ROLE_MEMBERS.contains(&k.as_str()) => {
-                        if is_role_arn(s) && !out.contains(s) {
-                            out.push(s.clone());
-                        }
-                    }
-                    _ => collect(v, depth + 1, out),
+    for (k, v) in m {
+        match v {
+            Value::String(s) if ROLE_MEMBERS.contains(&k.as_str()) => {
+                if is_role_arn(s) && !out.contains(s) {
+                    out.push(s.clone());
                 }
             }
+            _ => collect_in(v, depth + 1, out),
         }
-        Value::Array(items) => {
+    }
+}
+
+/// [`collect`] inside a member's value (an object, or a list of them).
+fn collect_in(v: &Value, depth: usize, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => collect(m, depth, out),
+        Value::Array(items) if depth <= MAX_DEPTH => {
             for item in items {
-                collect(item, depth + 1, out);
+                collect_in(item, depth + 1, out);
             }
         }
         _ => {}
@@ -71,16 +76,7 @@ pub fn passed(
 ) -> Option<(&'static str, Vec<String>)> {
     let to = passed_to(service, operation)?;
     let mut roles = Vec::new();
-    for (k, v) in fields {
-        match v {
-            Value::String(s) if ROLE_MEMBERS.contains(&k.as_str()) => {
-                if is_role_arn(s) && !roles.contains(s) {
-                    roles.push(s.clone());
-                }
-            }
-            _ => collect(v, 1, &mut roles),
-        }
-    }
+    collect(fields, 0, &mut roles);
     (!roles.is_empty()).then_some((to, roles))
 }
 
@@ -89,12 +85,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn fields(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::enforce::object as fields;
 
     const R: &str = "arn:aws:iam::000000000000:role/exec";
 

@@ -35,6 +35,18 @@ pub struct Principal {
     pub tags: Vec<(String, String)>,
 }
 
+impl Principal {
+    /// Every policy of the identity: its identity policies, its permissions boundary, its
+    /// session policies.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.identity
+            .iter()
+            .chain(&self.boundary)
+            .chain(&self.session)
+            .map(|(_, p)| p)
+    }
+}
+
 /// What signing with a key needs, and who it is.
 #[derive(Debug)]
 pub struct Resolved {
@@ -84,14 +96,9 @@ impl Resolved {
     /// request context: when none can (and the resource's policy cannot either), a request
     /// needs no context at all.
     pub fn reads_context(&self) -> bool {
-        *self.reads_context.get_or_init(|| {
-            let p = &self.principal;
-            p.identity
-                .iter()
-                .chain(p.boundary.iter())
-                .chain(p.session.iter())
-                .any(|(_, policy)| policy.reads_context())
-        })
+        *self
+            .reads_context
+            .get_or_init(|| self.principal.policies().any(Policy::reads_context))
     }
 
     /// The SigV4a public key of this identity's secret for `access_key` (the one it was

@@ -13,7 +13,7 @@ use snapstack_service::{RequestContext, ServiceCaller};
 
 use super::deny::{self, Reason};
 use super::resources::{self, Input, account_of};
-use super::{Enforcer, actions, iso_time, now_secs};
+use super::{Enforcer, actions, common_context, now_secs};
 use crate::gateway::App;
 
 impl Enforcer {
@@ -61,11 +61,7 @@ impl Enforcer {
                 .insert("aws:SourceAccount", caller.source_account);
             req.context
                 .insert("aws:PrincipalServiceName", caller.principal);
-            req.context.insert("aws:SecureTransport", "true");
-            req.context.insert("aws:ViaAWSService", "false");
-            req.context.insert("aws:EpochTime", now.to_string());
-            req.context.insert("aws:CurrentTime", iso_time(now));
-            req.context.insert("aws:RequestedRegion", ctx.region());
+            common_context(&mut req.context, ctx, now, true, false);
             req.resource_account = Some(account_of(resource).unwrap_or(ctx.account()).to_string());
             let mut set = PolicySet::default();
             if let Some(policy) = &found.policy {

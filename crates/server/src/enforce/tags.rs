@@ -272,12 +272,7 @@ impl TagCache {
 mod tests {
     use super::*;
 
-    fn fields(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
+    use crate::enforce::object as fields;
 
     #[test]
     fn request_tags_in_every_shape() {
