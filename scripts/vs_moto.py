@@ -78,7 +78,10 @@ def start(kind, binary, port, volume):
     elif kind == "localstack":
         python = os.environ.get("SNAPSTACK_LOCALSTACK_PYTHON", "python3")
         env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}", PERSISTENCE="0",
-                   LOCALSTACK_VOLUME_DIR=volume, DISABLE_EVENTS="1", SKIP_SSL_CERT_DOWNLOAD="1")
+                   LOCALSTACK_VOLUME_DIR=volume, DISABLE_EVENTS="1", SKIP_SSL_CERT_DOWNLOAD="1",
+                   # LocalStack believes it runs in a container here; with its DNS server on,
+                   # it would rewrite /etc/resolv.conf.
+                   DNS_ADDRESS="0")
         p = subprocess.Popen([python, "-m", "localstack.runtime.main"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port, p, timeout=180)
