@@ -208,3 +208,24 @@ fn fifo_topic_survives_a_kill9_without_duplicates() {
         &["fifo-burst-check", state.to_str().unwrap()],
     );
 }
+
+fn sns_script(s: &mut Server, args: &[&str]) {
+    s.script("sns_client.py", args);
+}
+
+/// Every SNS filter operator through the binary, on attributes and on the body, with messages
+/// that match and messages that do not (`tests/e2e/sns_client.py filters`).
+#[test]
+fn sns_filter_operators_end_to_end() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    sns_script(&mut s, &["filters"]);
+}
+
+/// Refused filter policies carry AWS's messages, worded per call.
+#[test]
+fn sns_filter_policy_errors_are_aws_words() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    sns_script(&mut s, &["filter-errors"]);
+}
