@@ -229,3 +229,12 @@ fn sns_filter_policy_errors_are_aws_words() {
     let mut s = Server::start(vol.path(), &[]);
     sns_script(&mut s, &["filter-errors"]);
 }
+
+/// EventBridge bus to bus (a rule on A targets B, B's rule routes to SQS), and PutEvents' size
+/// and entry-count limits through boto3 (`tests/e2e/events.py routing`).
+#[test]
+fn eventbridge_routes_bus_to_bus_and_enforces_put_events_limits() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("events.py", &["routing"]);
+}

@@ -13,6 +13,8 @@ Usage: events.py ENDPOINT COMMAND [ARGS]...
                  runs with SNAPSTACK_EVENTS_FIRST_ATTEMPT_DELAY_MS), its queue still empty; a
                  scheduled rule into a second queue
   check STATE    after the restart: the held event reaches its queue, and the schedule fires
+  routing        a rule on one bus targeting another bus whose rule routes to SQS; PutEvents
+                 over 256 KB and with 11 entries refused with AWS's messages
 """
 
 import json
@@ -306,10 +308,54 @@ def check_after(state):
     print("delivered after the restart", s["event_id"])
 
 
+def routing():
+    """A rule on bus A targets bus B; a rule on B routes to SQS: the event arrives once, as put
+    on A (source, detail-type, detail). PutEvents over 256 KB and with 11 entries is refused."""
+    ev, sqs = client("events"), client("sqs")
+    a_arn = ev.create_event_bus(Name="route-a")["EventBusArn"]
+    b_arn = ev.create_event_bus(Name="route-b")["EventBusArn"]
+    url, q_arn = queue(sqs, "route-final")
+    ev.put_rule(Name="a-to-b", EventBusName="route-a", EventPattern=json.dumps({"source": ["app.route"]}))
+    ev.put_targets(Rule="a-to-b", EventBusName="route-a",
+                   Targets=[{"Id": "b", "Arn": b_arn, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events"}])
+    ev.put_rule(Name="b-to-q", EventBusName="route-b",
+                EventPattern=json.dumps({"source": ["app.route"], "detail": {"n": [{"numeric": [">", 1]}]}}))
+    ev.put_targets(Rule="b-to-q", EventBusName="route-b", Targets=[{"Id": "q", "Arn": q_arn}])
+    out = ev.put_events(Entries=[entry("app.route", {"n": 1}, "route-a"),
+                                 entry("app.route", {"n": 2}, "route-a"),
+                                 entry("app.other", {"n": 3}, "route-a")])
+    check(out["FailedEntryCount"] == 0, out)
+    [m] = receive(sqs, url, 1)
+    body = json.loads(m["Body"])
+    check(body["source"] == "app.route" and body["detail"] == {"n": 2} and body["detail-type"] == "Order", body)
+    # Nothing else came: a marker routed the same way after it arrives alone.
+    ev.put_events(Entries=[entry("app.route", {"n": 9, "marker": True}, "route-a")])
+    [m] = receive(sqs, url, 1)
+    check(json.loads(m["Body"])["detail"] == {"n": 9, "marker": True}, m["Body"])
+    check(not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), "delivered once")
+    del a_arn
+
+    # Size: one entry of over 256 KB; eleven entries.
+    big = entry("app.big", {"pad": "x" * (256 * 1024)})
+    e = expect_error("ValidationException", ev.put_events, Entries=[big])
+    check(e.response["Error"]["Message"] == "Total size of the entries in the request is over the limit.",
+          e.response)
+    e = expect_error("ValidationException", ev.put_events,
+                     Entries=[entry("app.many", {"i": i}) for i in range(11)])
+    msg = e.response["Error"]["Message"]
+    check(msg.startswith("1 validation error detected: Value '") and
+          msg.endswith("' at 'entries' failed to satisfy constraint: "
+                       "Member must have length less than or equal to 10"), msg)
+    out = ev.put_events(Entries=[entry("app.many", {"i": i}) for i in range(10)])
+    check(out["FailedEntryCount"] == 0 and len(out["Entries"]) == 10, out)
+    print("routing ok")
+
+
 COMMANDS = {
     "suite": (suite, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
+    "routing": (routing, 0),
 }
 
 run_commands(COMMANDS, ARGS)
