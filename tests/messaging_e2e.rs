@@ -238,3 +238,12 @@ fn eventbridge_routes_bus_to_bus_and_enforces_put_events_limits() {
     let mut s = Server::start(vol.path(), &[]);
     s.script("events.py", &["routing"]);
 }
+
+/// SNS HTTP retries follow the delivery policy's phases (`messaging.py backoff`): no gap
+/// shorter than its phase's delay, exactly numRetries + 1 attempts.
+#[test]
+fn sns_http_retries_follow_the_delivery_policy_backoff() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("messaging.py", &["backoff"]);
+}

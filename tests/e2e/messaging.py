@@ -35,6 +35,8 @@ Usage: messaging.py ENDPOINT COMMAND [ARGS]...
                     acknowledged `body sequence` appended to STATE; stops when the server dies
   fifo-burst-check STATE  after a kill -9 and a restart: every acknowledged publish in each
                     queue, none twice, per group in SequenceNumber order
+  backoff           an HTTP endpoint failing 5 times under a four-phase delivery policy
+                    (1 s < 3 s): the gaps between attempts respect each phase's delay
   settle STATE      an SNS publish into an SQS queue and an EventBridge event into another;
                     once each message is in its queue, waits until the removal of the delivery
                     record (background work, which no request waits for) is durable, then only
@@ -791,6 +793,49 @@ def fifo_burst_check(state):
     print(f"fifo burst check ok: {len(acked)} acknowledged publishes, each once and in order, in 2 queues")
 
 
+# ---------------------------------------------------------------- backoff
+
+
+def backoff():
+    """An HTTP endpoint that fails 5 times before it accepts, under a delivery policy of AWS's
+    four phases with minDelayTarget 1 s < maxDelayTarget 3 s: numNoDelayRetries 1,
+    numMinDelayRetries 1, 2 linear backoff retries (2 s, then 3 s), numMaxDelayRetries 1 (3 s).
+    The gaps between attempts are at least each phase's delay (the server never retries early;
+    a gap can only be longer, by the time an attempt takes), the immediate retry comes well
+    before the first delayed one, and there are exactly 6 attempts."""
+    sns = client("sns")
+    times = []
+
+    def flaky(method, path, headers, body):
+        if headers.get("x-amz-sns-message-type") != "Notification":
+            return 200, b""
+        times.append(time.monotonic())
+        return (500, b"not yet") if len(times) <= 5 else (200, b"")
+
+    topic = sns.create_topic(Name="backoff")["TopicArn"]
+    rx = Receiver(flaky)
+    policy = {"healthyRetryPolicy": {
+        "minDelayTarget": 1, "maxDelayTarget": 3, "numRetries": 5, "numNoDelayRetries": 1,
+        "numMinDelayRetries": 1, "numMaxDelayRetries": 1, "backoffFunction": "linear"}}
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=rx.url,
+                  Attributes={"DeliveryPolicy": json.dumps(policy)})
+    sub, _ = confirm(sns, rx, topic)
+    got = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    check(json.loads(got["DeliveryPolicy"]) == policy, got)
+    sns.publish(TopicArn=topic, Message="patience")
+    wait_for("six attempts", lambda: len(times) >= 6, timeout=60)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    floors = [0, 1, 2, 3, 3]
+    for i, (g, f) in enumerate(zip(gaps, floors)):
+        check(g >= f - 0.05, f"retry {i + 1} came after {g:.3f} s, before the policy's {f} s: {gaps}")
+    check(gaps[0] < gaps[1], f"the no-delay retry precedes the delayed ones: {gaps}")
+    # Accepted at the 6th: no 7th, even once the longest delay has passed again.
+    time.sleep(3.5)
+    check(len(times) == 6, f"{len(times)} attempts")
+    rx.stop()
+    print("backoff ok: gaps " + ", ".join(f"{g:.2f}" for g in gaps))
+
+
 # ---------------------------------------------------------------- settle
 
 # `BACKGROUND_BOUND` of crates/server/src/persistence.rs: under ON_REQUEST a change no request
@@ -880,6 +925,7 @@ if __name__ == "__main__":
         "burst": (burst, 1),
         "burst-check": (burst_check, 1),
         "fifo": (fifo, 0),
+        "backoff": (backoff, 0),
         "fifo-burst": (fifo_burst, 1),
         "fifo-burst-check": (fifo_burst_check, 1),
         "settle": (settle, 1),
