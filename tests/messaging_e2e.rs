@@ -247,3 +247,19 @@ fn sns_http_retries_follow_the_delivery_policy_backoff() {
     let mut s = Server::start(vol.path(), &[]);
     s.script("messaging.py", &["backoff"]);
 }
+
+/// The SNS operations the suite does not drive (`sns_client.py ops`).
+#[test]
+fn sns_remaining_operations_through_boto3() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    sns_script(&mut s, &["ops"]);
+}
+
+/// The EventBridge operations the suite does not drive (`events.py ops`).
+#[test]
+fn eventbridge_remaining_operations_through_boto3() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("events.py", &["ops"]);
+}

@@ -15,6 +15,8 @@ Usage: sns_client.py ENDPOINT COMMAND [ARGS]...
   filters        every filter operator (suffix, exists, cidr v4/v6, $or, equals-ignore-case,
                  wildcard, anything-but prefix, numeric range, String.Array, arrays of objects)
                  on attributes and on the body, positive and negative publishes
+  ops            data protection policies, SMS attributes, opt-outs, the SMS sandbox,
+                 origination numbers, platform applications and endpoints
   filter-errors  refused filter policies with AWS's exact messages, through Subscribe and
                  SetSubscriptionAttributes
 """
@@ -410,12 +412,107 @@ def filter_errors():
     print(f"filter errors ok: {len(FILTER_ERRORS)} policies, both calls")
 
 
+# ---------------------------------------------------------------- the remaining operations
+
+
+def http_get(path, method="GET"):
+    req = urllib.request.Request(ENDPOINT.rstrip("/") + path, method=method)
+    with urllib.request.urlopen(req) as r:
+        body = r.read()
+        return json.loads(body) if body else None
+
+
+def ops():
+    """The operations `suite` does not drive: data protection policies, SMS attributes,
+    opt-outs, the SMS sandbox (the one-time password read from the SMS inspection endpoint),
+    origination numbers, platform applications and endpoints (attributes, listing, deletion,
+    a publish to an endpoint, and a disabled endpoint refused)."""
+    sns = client("sns")
+    t = sns.create_topic(Name="dpp")["TopicArn"]
+    dpp = json.dumps({"Name": "p", "Description": "", "Version": "2021-06-01", "Statement": [{
+        "Sid": "audit", "DataDirection": "Inbound", "Principal": ["*"],
+        "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+        "Operation": {"Audit": {"SampleRate": "99", "FindingsDestination": {}}}}]})
+    check(sns.get_data_protection_policy(ResourceArn=t).get("DataProtectionPolicy", "") == "", "none yet")
+    sns.put_data_protection_policy(ResourceArn=t, DataProtectionPolicy=dpp)
+    check(json.loads(sns.get_data_protection_policy(ResourceArn=t)["DataProtectionPolicy"]) == json.loads(dpp),
+          "stored as given")
+    expect_error("NotFound", sns.get_data_protection_policy,
+                 ResourceArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:nope")
+
+    # SMS attributes, opt-outs, origination numbers.
+    sns.set_sms_attributes(attributes={"DefaultSMSType": "Transactional", "DefaultSenderID": "Snap"})
+    got = sns.get_sms_attributes(attributes=["DefaultSMSType"])["attributes"]
+    check(got == {"DefaultSMSType": "Transactional"}, got)
+    check(sns.get_sms_attributes()["attributes"].get("DefaultSenderID") == "Snap", "all attributes")
+    check(sns.check_if_phone_number_is_opted_out(phoneNumber="+15550100")["isOptedOut"] is False, "opted in")
+    check(sns.list_phone_numbers_opted_out()["phoneNumbers"] == [], "none opted out")
+    sns.opt_in_phone_number(phoneNumber="+15550100")
+    expect_error("InvalidParameter", sns.opt_in_phone_number, phoneNumber="call me")
+    check(sns.list_origination_numbers()["PhoneNumbers"] == [], "no origination numbers")
+
+    # The SMS sandbox.
+    check(sns.get_sms_sandbox_account_status()["IsInSandbox"] in (True, False), "status")
+    num = "+15550111"
+    http_get("/_aws/sns/sms-messages", "DELETE")
+    sns.create_sms_sandbox_phone_number(PhoneNumber=num, LanguageCode="en-US")
+    listed = sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"]
+    check([(x["PhoneNumber"], x["Status"]) for x in listed] == [(num, "Pending")], listed)
+    sms = http_get(f"/_aws/sns/sms-messages?phoneNumber={urllib.parse.quote(num)}")["sms_messages"][num]
+    otp = sms[-1]["Message"].rsplit(" ", 1)[-1]
+    check(otp.isdigit() and len(otp) == 6, sms)
+    wrong = "000000" if otp != "000000" else "111111"
+    expect_error("VerificationException", sns.verify_sms_sandbox_phone_number, PhoneNumber=num,
+                 OneTimePassword=wrong)
+    sns.verify_sms_sandbox_phone_number(PhoneNumber=num, OneTimePassword=otp)
+    listed = sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"]
+    check([(x["PhoneNumber"], x["Status"]) for x in listed] == [(num, "Verified")], listed)
+    sns.delete_sms_sandbox_phone_number(PhoneNumber=num)
+    check(sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"] == [], "deleted")
+    expect_error("ResourceNotFound", sns.delete_sms_sandbox_phone_number, PhoneNumber=num)
+
+    # Platform applications and endpoints.
+    app = sns.create_platform_application(Name="app1", Platform="GCM",
+                                          Attributes={"PlatformCredential": "key"})["PlatformApplicationArn"]
+    check(app == f"arn:aws:sns:us-east-1:{ACCOUNT}:app/GCM/app1", app)
+    apps = sns.list_platform_applications()["PlatformApplications"]
+    check([a["PlatformApplicationArn"] for a in apps] == [app], apps)
+    sns.set_platform_application_attributes(PlatformApplicationArn=app,
+                                            Attributes={"EventEndpointCreated": t})
+    a = sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"]
+    check(a.get("EventEndpointCreated") == t, a)
+    check("PlatformCredential" not in a, f"credentials are not shown: {a}")
+    e1 = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok-1",
+                                      CustomUserData="u1")["EndpointArn"]
+    e2 = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok-2")["EndpointArn"]
+    eps = sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)["Endpoints"]
+    check(sorted(e["EndpointArn"] for e in eps) == sorted([e1, e2]), eps)
+    a = sns.get_endpoint_attributes(EndpointArn=e1)["Attributes"]
+    check(a["Token"] == "tok-1" and a["CustomUserData"] == "u1" and a["Enabled"] == "true", a)
+    sns.publish(TargetArn=e1, Message="push!")
+    pushed = http_get("/_aws/sns/platform-endpoint-messages")["platform_endpoint_messages"]
+    check([m["Message"] for m in pushed.get(e1, [])] == ["push!"], pushed)
+    sns.set_endpoint_attributes(EndpointArn=e1, Attributes={"Enabled": "false", "CustomUserData": "u2"})
+    a = sns.get_endpoint_attributes(EndpointArn=e1)["Attributes"]
+    check(a["Enabled"] == "false" and a["CustomUserData"] == "u2", a)
+    expect_error("EndpointDisabled", sns.publish, TargetArn=e1, Message="not now")
+    sns.delete_endpoint(EndpointArn=e2)
+    eps = sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)["Endpoints"]
+    check([e["EndpointArn"] for e in eps] == [e1], eps)
+    expect_error("NotFound", sns.get_endpoint_attributes, EndpointArn=e2)
+    sns.delete_platform_application(PlatformApplicationArn=app)
+    check(sns.list_platform_applications()["PlatformApplications"] == [], "application deleted")
+    expect_error("NotFound", sns.get_platform_application_attributes, PlatformApplicationArn=app)
+    print("sns ops ok")
+
+
 COMMANDS = {
     "suite": (suite, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
     "filters": (filters, 0),
     "filter-errors": (filter_errors, 0),
+    "ops": (ops, 0),
 }
 
 run_commands(COMMANDS, ARGS)
