@@ -4,7 +4,12 @@
 //! authorization type, targets into Lambda, Kinesis, Firehose and a Step Functions state
 //! machine (which fails into its dead-letter queue), SNS lambda and firehose subscriptions,
 //! a kill -9 in the middle of 1,000 publishes to three queues, and deliveries made before a
-//! kill -9 not sent again (background writes durable on their own under ON_REQUEST).
+//! kill -9 not sent again (background writes durable on their own under ON_REQUEST). Also FIFO
+//! order by SequenceNumber (interleaved groups, deduplication ids, PublishBatch, concurrent
+//! publishers) and a kill -9 on a FIFO topic without duplicates; the delivery policy's backoff
+//! observed; every SNS filter operator and AWS's exact filter policy messages
+//! (`sns_client.py`); EventBridge bus to bus and PutEvents' limits (`events.py`); and the
+//! operations of both services the suites do not drive.
 
 mod common;
 
