@@ -4,7 +4,12 @@
 //! authorization type, targets into Lambda, Kinesis, Firehose and a Step Functions state
 //! machine (which fails into its dead-letter queue), SNS lambda and firehose subscriptions,
 //! a kill -9 in the middle of 1,000 publishes to three queues, and deliveries made before a
-//! kill -9 not sent again (background writes durable on their own under ON_REQUEST).
+//! kill -9 not sent again (background writes durable on their own under ON_REQUEST). Also FIFO
+//! order by SequenceNumber (interleaved groups, deduplication ids, PublishBatch, concurrent
+//! publishers) and a kill -9 on a FIFO topic without duplicates; the delivery policy's backoff
+//! observed; every SNS filter operator and AWS's exact filter policy messages
+//! (`sns_client.py`); EventBridge bus to bus and PutEvents' limits (`events.py`); and the
+//! operations of both services the suites do not drive.
 
 mod common;
 
@@ -141,4 +146,125 @@ fn a_delivery_made_before_a_kill9_is_not_sent_again() {
         let mut s = Server::start(vol.path(), &env);
         s.script("messaging.py", &["settle-check", state]);
     }
+}
+
+/// FIFO topic into FIFO queues: interleaved groups, deduplication ids, PublishBatch and
+/// concurrent publishers; per group the queues' order is the SequenceNumbers'.
+#[test]
+fn fifo_deliveries_follow_the_sequence_numbers() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("messaging.py", &["fifo"]);
+}
+
+/// kill -9 during publishes to a FIFO topic with two FIFO queue subscriptions under
+/// ON_REQUEST: after the restart every acknowledged publish is in each queue exactly once, in
+/// SequenceNumber order per group (a delivery sent again after the crash is deduplicated by
+/// the queue, as AWS allows no duplicates on FIFO).
+#[test]
+fn fifo_topic_survives_a_kill9_without_duplicates() {
+    let vol = tempdir();
+    let state = vol.path().join("fburst.txt");
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let s = Server::start(vol.path(), &env);
+    let mut burst = Command::new("python3")
+        .args([
+            &script_path(),
+            &s.endpoint,
+            "fifo-burst",
+            state.to_str().unwrap(),
+        ])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let start = Instant::now();
+    loop {
+        let acked = std::fs::read_to_string(&state)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.split(' ').count() == 2)
+            .count();
+        if acked >= 200 || burst.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the burst did not progress; log:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    s.kill9();
+    let out = burst.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "burst: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut s = Server::start(vol.path(), &env);
+    s.script(
+        "messaging.py",
+        &["fifo-burst-check", state.to_str().unwrap()],
+    );
+}
+
+fn sns_script(s: &mut Server, args: &[&str]) {
+    s.script("sns_client.py", args);
+}
+
+/// Every SNS filter operator through the binary, on attributes and on the body, with messages
+/// that match and messages that do not (`tests/e2e/sns_client.py filters`).
+#[test]
+fn sns_filter_operators_end_to_end() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    sns_script(&mut s, &["filters"]);
+}
+
+/// Refused filter policies carry AWS's messages, worded per call.
+#[test]
+fn sns_filter_policy_errors_are_aws_words() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    sns_script(&mut s, &["filter-errors"]);
+}
+
+/// EventBridge bus to bus (a rule on A targets B, B's rule routes to SQS), and PutEvents' size
+/// and entry-count limits through boto3 (`tests/e2e/events.py routing`).
+#[test]
+fn eventbridge_routes_bus_to_bus_and_enforces_put_events_limits() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("events.py", &["routing"]);
+}
+
+/// SNS HTTP retries follow the delivery policy's phases (`messaging.py backoff`): no gap
+/// shorter than its phase's delay, exactly numRetries + 1 attempts.
+#[test]
+fn sns_http_retries_follow_the_delivery_policy_backoff() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("messaging.py", &["backoff"]);
+}
+
+/// The SNS operations the suite does not drive (`sns_client.py ops`).
+#[test]
+fn sns_remaining_operations_through_boto3() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    sns_script(&mut s, &["ops"]);
+}
+
+/// The EventBridge operations the suite does not drive (`events.py ops`).
+#[test]
+fn eventbridge_remaining_operations_through_boto3() {
+    let vol = tempdir();
+    let mut s = Server::start(vol.path(), &[]);
+    s.script("events.py", &["ops"]);
 }

@@ -13,6 +13,11 @@ Usage: events.py ENDPOINT COMMAND [ARGS]...
                  runs with SNAPSTACK_EVENTS_FIRST_ATTEMPT_DELAY_MS), its queue still empty; a
                  scheduled rule into a second queue
   check STATE    after the restart: the held event reaches its queue, and the schedule fires
+  ops            the operations `suite` does not drive (tags, bus updates and deletion,
+                 archives, CancelReplay, connections, API destinations, endpoints, partner
+                 sources from both sides)
+  routing        a rule on one bus targeting another bus whose rule routes to SQS; PutEvents
+                 over 256 KB and with 11 entries refused with AWS's messages
 """
 
 import json
@@ -306,10 +311,165 @@ def check_after(state):
     print("delivered after the restart", s["event_id"])
 
 
+def routing():
+    """A rule on bus A targets bus B; a rule on B routes to SQS: the event arrives once, as put
+    on A (source, detail-type, detail). PutEvents over 256 KB and with 11 entries is refused."""
+    ev, sqs = client("events"), client("sqs")
+    a_arn = ev.create_event_bus(Name="route-a")["EventBusArn"]
+    b_arn = ev.create_event_bus(Name="route-b")["EventBusArn"]
+    url, q_arn = queue(sqs, "route-final")
+    ev.put_rule(Name="a-to-b", EventBusName="route-a", EventPattern=json.dumps({"source": ["app.route"]}))
+    ev.put_targets(Rule="a-to-b", EventBusName="route-a",
+                   Targets=[{"Id": "b", "Arn": b_arn, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events"}])
+    ev.put_rule(Name="b-to-q", EventBusName="route-b",
+                EventPattern=json.dumps({"source": ["app.route"], "detail": {"n": [{"numeric": [">", 1]}]}}))
+    ev.put_targets(Rule="b-to-q", EventBusName="route-b", Targets=[{"Id": "q", "Arn": q_arn}])
+    out = ev.put_events(Entries=[entry("app.route", {"n": 1}, "route-a"),
+                                 entry("app.route", {"n": 2}, "route-a"),
+                                 entry("app.other", {"n": 3}, "route-a")])
+    check(out["FailedEntryCount"] == 0, out)
+    [m] = receive(sqs, url, 1)
+    body = json.loads(m["Body"])
+    check(body["source"] == "app.route" and body["detail"] == {"n": 2} and body["detail-type"] == "Order", body)
+    # Nothing else came: a marker routed the same way after it arrives alone.
+    ev.put_events(Entries=[entry("app.route", {"n": 9, "marker": True}, "route-a")])
+    [m] = receive(sqs, url, 1)
+    check(json.loads(m["Body"])["detail"] == {"n": 9, "marker": True}, m["Body"])
+    check(not sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), "delivered once")
+    del a_arn
+
+    # Size: one entry of over 256 KB; eleven entries.
+    big = entry("app.big", {"pad": "x" * (256 * 1024)})
+    e = expect_error("ValidationException", ev.put_events, Entries=[big])
+    check(e.response["Error"]["Message"] == "Total size of the entries in the request is over the limit.",
+          e.response)
+    e = expect_error("ValidationException", ev.put_events,
+                     Entries=[entry("app.many", {"i": i}) for i in range(11)])
+    msg = e.response["Error"]["Message"]
+    check(msg.startswith("1 validation error detected: Value '") and
+          msg.endswith("' at 'entries' failed to satisfy constraint: "
+                       "Member must have length less than or equal to 10"), msg)
+    out = ev.put_events(Entries=[entry("app.many", {"i": i}) for i in range(10)])
+    check(out["FailedEntryCount"] == 0 and len(out["Entries"]) == 10, out)
+    print("routing ok")
+
+
+def ops():
+    """The operations `suite` does not drive: tags on a rule and a bus, UpdateEventBus and
+    DeleteEventBus, UpdateArchive and ListArchives, CancelReplay (of a replay still running, or
+    refused once it completed), UpdateConnection and DeauthorizeConnection,
+    ListApiDestinations, UpdateEndpoint, partner sources (Describe/List/Delete) and the
+    customer's ListEventSources, DeactivateEventSource and ActivateEventSource."""
+    ev, sqs = client("events"), client("sqs")
+    bus_arn = ev.create_event_bus(Name="ops-bus", Description="first")["EventBusArn"]
+    rule_arn = ev.put_rule(Name="ops-rule", EventBusName="ops-bus",
+                           EventPattern=json.dumps({"source": ["ops"]}))["RuleArn"]
+    for arn in (bus_arn, rule_arn):
+        ev.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "a"}, {"Key": "env", "Value": "dev"}])
+        ev.untag_resource(ResourceARN=arn, TagKeys=["env"])
+        check(ev.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "a"}], arn)
+    expect_error("ResourceNotFoundException", ev.tag_resource,
+                 ResourceARN=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/nope", Tags=[{"Key": "k", "Value": "v"}])
+    dlq_url, dlq_arn = queue(sqs, "ops-bus-dlq")
+    u = ev.update_event_bus(Name="ops-bus", Description="second", DeadLetterConfig={"Arn": dlq_arn})
+    check(u["Arn"] == bus_arn and u["Description"] == "second", u)
+    d = ev.describe_event_bus(Name="ops-bus")
+    check(d["Description"] == "second" and d["DeadLetterConfig"] == {"Arn": dlq_arn}, d)
+
+    # Archives and a replay.
+    a = ev.create_archive(ArchiveName="ops-archive", EventSourceArn=bus_arn, RetentionDays=1)
+    ev.update_archive(ArchiveName="ops-archive", Description="kept", RetentionDays=3,
+                      EventPattern=json.dumps({"source": ["ops"]}))
+    d = ev.describe_archive(ArchiveName="ops-archive")
+    check(d["Description"] == "kept" and d["RetentionDays"] == 3 and
+          json.loads(d["EventPattern"]) == {"source": ["ops"]}, d)
+    names = [x["ArchiveName"] for x in ev.list_archives(EventSourceArn=bus_arn)["Archives"]]
+    check(names == ["ops-archive"], names)
+    check(ev.list_archives(NamePrefix="zzz")["Archives"] == [], "prefix")
+    t0 = time.time()
+    ev.put_events(Entries=[entry("ops", {"n": 1}, "ops-bus")])
+    ev.start_replay(ReplayName="ops-replay", EventSourceArn=a["ArchiveArn"], EventStartTime=t0 - 60,
+                    EventEndTime=time.time(), Destination={"Arn": bus_arn})
+    try:
+        c = ev.cancel_replay(ReplayName="ops-replay")
+        check(c["State"] == "CANCELLING", c)
+        final = "CANCELLED"
+    except ev.exceptions.IllegalStatusException:
+        final = "COMPLETED"  # it ran before the cancel came
+    deadline = time.time() + 30
+    while ev.describe_replay(ReplayName="ops-replay")["State"] != final:
+        check(time.time() < deadline, f"the replay did not end {final}")
+        time.sleep(0.1)
+    expect_error("IllegalStatusException", ev.cancel_replay, ReplayName="ops-replay")
+    expect_error("ResourceNotFoundException", ev.cancel_replay, ReplayName="nope")
+    ev.delete_archive(ArchiveName="ops-archive")
+
+    # Delete the bus (its rule first).
+    expect_error("ValidationException", ev.delete_event_bus, Name="default")
+    ev.delete_rule(Name="ops-rule", EventBusName="ops-bus")
+    ev.delete_event_bus(Name="ops-bus")
+    expect_error("ResourceNotFoundException", ev.describe_event_bus, Name="ops-bus")
+    check("ops-bus" not in [b["Name"] for b in ev.list_event_buses()["EventBuses"]], "listed")
+
+    # Connections and API destinations.
+    c = ev.create_connection(Name="ops-conn", AuthorizationType="API_KEY",
+                             AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "v1"}})
+    u = ev.update_connection(Name="ops-conn", Description="rotated",
+                             AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-key2", "ApiKeyValue": "v2"}})
+    check(u["ConnectionArn"] == c["ConnectionArn"] and u["ConnectionState"] == "AUTHORIZED", u)
+    d = ev.describe_connection(Name="ops-conn")
+    check(d["Description"] == "rotated" and d["AuthParameters"]["ApiKeyAuthParameters"] == {"ApiKeyName": "x-key2"}, d)
+    u = ev.deauthorize_connection(Name="ops-conn")
+    check(u["ConnectionState"] == "DEAUTHORIZING", u)
+    check(ev.describe_connection(Name="ops-conn")["ConnectionState"] == "DEAUTHORIZED", "deauthorized")
+    for i in range(2):
+        ev.create_api_destination(Name=f"ops-dest-{i}", ConnectionArn=c["ConnectionArn"],
+                                  InvocationEndpoint=f"https://example.com/{i}", HttpMethod="POST")
+    dests = ev.list_api_destinations(NamePrefix="ops-dest")["ApiDestinations"]
+    check(sorted(x["Name"] for x in dests) == ["ops-dest-0", "ops-dest-1"], dests)
+    check(ev.list_api_destinations(NamePrefix="none")["ApiDestinations"] == [], "prefix")
+
+    # Global endpoints.
+    buses = [{"EventBusArn": f"arn:aws:events:{r}:{ACCOUNT}:event-bus/default"} for r in (REGION, "us-west-2")]
+    routing = {"FailoverConfig": {"Primary": {"HealthCheck": "arn:aws:route53:::healthcheck/abc"},
+                                  "Secondary": {"Route": "us-west-2"}}}
+    ev.create_endpoint(Name="ops-ep", RoutingConfig=routing, EventBuses=buses)
+    u = ev.update_endpoint(Name="ops-ep", Description="moved", ReplicationConfig={"State": "DISABLED"})
+    check(u["Name"] == "ops-ep", u)
+    d = ev.describe_endpoint(Name="ops-ep")
+    check(d["Description"] == "moved" and d["ReplicationConfig"] == {"State": "DISABLED"}, d)
+    expect_error("ResourceNotFoundException", ev.update_endpoint, Name="nope", Description="x")
+
+    # Partner event sources, from both sides.
+    partner = client("events", key="111122223333")
+    name = "aws.partner/saas.example/acme/ops"
+    partner.create_partner_event_source(Name=name, Account=ACCOUNT)
+    d = partner.describe_partner_event_source(Name=name)
+    check(d["Name"] == name and d["Arn"].endswith(name), d)
+    listed = partner.list_partner_event_sources(NamePrefix="aws.partner/saas.example")["PartnerEventSources"]
+    check([x["Name"] for x in listed] == [name], listed)
+    mine = ev.list_event_sources(NamePrefix="aws.partner/saas.example/acme/ops")["EventSources"]
+    check([(x["Name"], x["State"]) for x in mine] == [(name, "PENDING")], mine)
+    ev.create_event_bus(Name=name, EventSourceName=name)
+    check(ev.describe_event_source(Name=name)["State"] == "ACTIVE", "active with its bus")
+    ev.deactivate_event_source(Name=name)
+    check(ev.describe_event_source(Name=name)["State"] != "ACTIVE", "deactivated")
+    expect_error("InvalidStateException", ev.deactivate_event_source, Name=name)
+    ev.activate_event_source(Name=name)
+    check(ev.describe_event_source(Name=name)["State"] == "ACTIVE", "active again")
+    partner.delete_partner_event_source(Name=name, Account=ACCOUNT)
+    gone = ev.list_event_sources(NamePrefix=name)["EventSources"]
+    check(all(x["State"] == "DELETED" for x in gone), gone)
+    expect_error("ResourceNotFoundException", partner.describe_partner_event_source, Name=name)
+    print("events ops ok")
+
+
 COMMANDS = {
     "suite": (suite, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
+    "routing": (routing, 0),
+    "ops": (ops, 0),
 }
 
 run_commands(COMMANDS, ARGS)

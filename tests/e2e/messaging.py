@@ -28,6 +28,15 @@ Usage: messaging.py ENDPOINT COMMAND [ARGS]...
                     each acknowledged number appended to STATE as it is acknowledged; stops at
                     the first failed call (the server killed under it)
   burst-check STATE after the restart: every acknowledged publish is in every queue
+  fifo              a FIFO topic into two FIFO queues (raw and enveloped): interleaved
+                    groups, explicit deduplication ids (repeats deduplicated), PublishBatch and
+                    8 concurrent publishers; each message once, per group in SequenceNumber order
+  fifo-burst STATE  800 publishes from 8 threads to a FIFO topic with two FIFO queues, each
+                    acknowledged `body sequence` appended to STATE; stops when the server dies
+  fifo-burst-check STATE  after a kill -9 and a restart: every acknowledged publish in each
+                    queue, none twice, per group in SequenceNumber order
+  backoff           an HTTP endpoint failing 5 times under a four-phase delivery policy
+                    (1 s < 3 s): the gaps between attempts respect each phase's delay
   settle STATE      an SNS publish into an SQS queue and an EventBridge event into another;
                     once each message is in its queue, waits until the removal of the delivery
                     record (background work, which no request waits for) is durable, then only
@@ -615,6 +624,218 @@ def burst_check(state):
     print(f"burst check ok: {len(acked)} acknowledged publishes in each of 3 queues")
 
 
+# ---------------------------------------------------------------- FIFO
+
+
+def fifo_queue(sqs, name):
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def drain_fifo(sqs, url, want=None, timeout=60):
+    """Receive until `want` messages came (or, without `want`, until two empty long polls after
+    the first message), deleting each; returns them in the order received."""
+    out, quiet = [], 0
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if want is not None and len(out) >= want:
+            break
+        if want is None and quiet >= 2:
+            break
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                  AttributeNames=["All"]).get("Messages", [])
+        for m in got:
+            out.append(m)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        quiet = quiet + 1 if out and not got else 0
+    return out
+
+
+def fifo_body(m, raw):
+    """(group, body, sequence number or None) of a message received from a FIFO queue."""
+    group = m["Attributes"]["MessageGroupId"]
+    if raw:
+        return group, m["Body"], None
+    env = json.loads(m["Body"])
+    return group, env["Message"], env["SequenceNumber"]
+
+
+def fifo():
+    """FIFO topic into FIFO queues: two interleaved groups with explicit deduplication ids
+    (repeats answered with the first publish's id and sequence number, delivered once), a FIFO
+    PublishBatch, and 8 concurrent publishers sharing the groups; each queue gets every message
+    once, and per group in SequenceNumber order (the envelope's SequenceNumber too)."""
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name="order.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    raw_url, raw_arn = fifo_queue(sqs, "order-raw.fifo")
+    env_url, env_arn = fifo_queue(sqs, "order-env.fifo")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=raw_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=env_arn)
+    seq_of = {}  # body -> sequence number answered
+    lock = threading.Lock()
+
+    def note(body, r):
+        with lock:
+            check(body not in seq_of, f"{body} published twice")
+            seq_of[body] = r["SequenceNumber"]
+
+    # Interleaved groups, explicit dedup ids; every third one repeated (same dedup id).
+    for i in range(30):
+        g = "g1" if i % 3 else "g2"
+        body = f"{g}-i{i}"
+        r = sns.publish(TopicArn=topic, Message=body, MessageGroupId=g, MessageDeduplicationId=f"i{i}")
+        note(body, r)
+        if i % 3 == 0:
+            again = sns.publish(TopicArn=topic, Message=body + "-again", MessageGroupId=g,
+                                MessageDeduplicationId=f"i{i}")
+            check(again["MessageId"] == r["MessageId"] and again["SequenceNumber"] == r["SequenceNumber"],
+                  f"a repeated deduplication id answers the first publish: {again} vs {r}")
+    # A batch across both groups.
+    entries = [{"Id": f"b{i}", "Message": f"{'g1' if i % 2 else 'g2'}-b{i}",
+                "MessageGroupId": "g1" if i % 2 else "g2", "MessageDeduplicationId": f"b{i}"}
+               for i in range(10)]
+    r = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    check(not r.get("Failed") and len(r["Successful"]) == 10, r)
+    by_id = {e["Id"]: e["Message"] for e in entries}
+    seqs = [s["SequenceNumber"] for s in sorted(r["Successful"], key=lambda s: int(s["Id"][1:]))]
+    check(seqs == sorted(seqs), f"a batch's sequence numbers follow its entries: {seqs}")
+    for s_ in r["Successful"]:
+        note(by_id[s_["Id"]], s_)
+    # Concurrent publishers into the same two groups.
+
+    def publisher(t):
+        c = client("sns")
+        for j in range(15):
+            g = "g1" if (t + j) % 2 else "g2"
+            body = f"{g}-t{t}-{j}"
+            note(body, c.publish(TopicArn=topic, Message=body, MessageGroupId=g,
+                                 MessageDeduplicationId=f"t{t}-{j}"))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(publisher, range(8)))
+    total = len(seq_of)
+    check(total == 30 + 10 + 120, total)
+    check(len(set(seq_of.values())) == total, "distinct sequence numbers")
+    for url, raw in ((raw_url, True), (env_url, False)):
+        got = [fifo_body(m, raw) for m in drain_fifo(sqs, url, want=total)]
+        bodies = [b for _, b, _ in got]
+        check(len(bodies) == total and len(set(bodies)) == total,
+              f"each message once: {len(bodies)} received, {len(set(bodies))} distinct, {total} published")
+        for g in ("g1", "g2"):
+            mine = [(b, s_) for grp, b, s_ in got if grp == g]
+            check(all(b.startswith(g + "-") for b, _ in mine), f"{g}: groups kept")
+            order = [seq_of[b] for b, _ in mine]
+            check(order == sorted(order), f"{g} in {url}: received out of SequenceNumber order: {order}")
+            if not raw:
+                check([s_ for _, s_ in mine] == order, f"{g}: the envelope's SequenceNumber is the publish's")
+    extra = drain_fifo(sqs, raw_url, timeout=3)
+    check(not extra, f"nothing more: {[m['Body'] for m in extra]}")
+    print(f"fifo ok: {total} messages, 2 groups, in SequenceNumber order in both queues")
+
+
+def fifo_burst(state):
+    """Publishes from 8 threads to a FIFO topic (explicit deduplication ids) with two FIFO queue
+    subscriptions, 4 groups; each acknowledged `body sequence` appended to STATE; stops at the
+    first failed call (the server killed under it)."""
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name="fburst.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    for i in range(2):
+        _, arn = fifo_queue(sqs, f"fburst-{i}.fifo")
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true"})
+    lock = threading.Lock()
+    out = open(state, "a", buffering=1)
+    stop = threading.Event()
+
+    def worker(t):
+        c = client("sns")
+        for j in range(100):
+            if stop.is_set():
+                return
+            body = f"g{(t + j) % 4}-t{t}-{j}"
+            try:
+                r = c.publish(TopicArn=topic, Message=body, MessageGroupId=body.split("-")[0],
+                              MessageDeduplicationId=f"t{t}-{j}")
+            except Exception:  # noqa: BLE001 - the server was killed: stop publishing
+                stop.set()
+                return
+            with lock:
+                out.write(f"{body} {r['SequenceNumber']}\n")
+                out.flush()
+                os.fsync(out.fileno())
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(worker, range(8)))
+    out.close()
+    print("fifo burst stopped" if stop.is_set() else "fifo burst done")
+
+
+def fifo_burst_check(state):
+    """After the restart: in each queue every acknowledged publish arrived, none twice, and per
+    group the acknowledged ones in SequenceNumber order."""
+    sqs = client("sqs")
+    with open(state) as f:
+        acked = dict(line.split() for line in f if line.strip())
+    check(len(acked) > 0, "some publishes were acknowledged")
+    for i in range(2):
+        url = sqs.get_queue_url(QueueName=f"fburst-{i}.fifo")["QueueUrl"]
+        got = drain_fifo(sqs, url, timeout=120)
+        bodies = [m["Body"] for m in got]
+        dups = {b for b in bodies if bodies.count(b) > 1}
+        check(not dups, f"fburst-{i}: delivered more than once: {sorted(dups)[:10]}")
+        missing = set(acked) - set(bodies)
+        check(not missing, f"fburst-{i}: {len(missing)} of {len(acked)} acknowledged publishes lost")
+        for g in range(4):
+            order = [acked[b] for b in bodies if b in acked and b.startswith(f"g{g}-")]
+            check(order == sorted(order), f"fburst-{i} group g{g}: out of SequenceNumber order")
+    print(f"fifo burst check ok: {len(acked)} acknowledged publishes, each once and in order, in 2 queues")
+
+
+# ---------------------------------------------------------------- backoff
+
+
+def backoff():
+    """An HTTP endpoint that fails 5 times before it accepts, under a delivery policy of AWS's
+    four phases with minDelayTarget 1 s < maxDelayTarget 3 s: numNoDelayRetries 1,
+    numMinDelayRetries 1, 2 linear backoff retries (2 s, then 3 s), numMaxDelayRetries 1 (3 s).
+    The gaps between attempts are at least each phase's delay (the server never retries early;
+    a gap can only be longer, by the time an attempt takes), the immediate retry comes well
+    before the first delayed one, and there are exactly 6 attempts."""
+    sns = client("sns")
+    times = []
+
+    def flaky(method, path, headers, body):
+        if headers.get("x-amz-sns-message-type") != "Notification":
+            return 200, b""
+        times.append(time.monotonic())
+        return (500, b"not yet") if len(times) <= 5 else (200, b"")
+
+    topic = sns.create_topic(Name="backoff")["TopicArn"]
+    rx = Receiver(flaky)
+    policy = {"healthyRetryPolicy": {
+        "minDelayTarget": 1, "maxDelayTarget": 3, "numRetries": 5, "numNoDelayRetries": 1,
+        "numMinDelayRetries": 1, "numMaxDelayRetries": 1, "backoffFunction": "linear"}}
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=rx.url,
+                  Attributes={"DeliveryPolicy": json.dumps(policy)})
+    sub, _ = confirm(sns, rx, topic)
+    got = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    check(json.loads(got["DeliveryPolicy"]) == policy, got)
+    sns.publish(TopicArn=topic, Message="patience")
+    wait_for("six attempts", lambda: len(times) >= 6, timeout=60)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    floors = [0, 1, 2, 3, 3]
+    for i, (g, f) in enumerate(zip(gaps, floors)):
+        check(g >= f - 0.05, f"retry {i + 1} came after {g:.3f} s, before the policy's {f} s: {gaps}")
+    check(gaps[0] < gaps[1], f"the no-delay retry precedes the delayed ones: {gaps}")
+    # Accepted at the 6th: no 7th, even once the longest delay has passed again.
+    time.sleep(3.5)
+    check(len(times) == 6, f"{len(times)} attempts")
+    rx.stop()
+    print("backoff ok: gaps " + ", ".join(f"{g:.2f}" for g in gaps))
+
+
 # ---------------------------------------------------------------- settle
 
 # `BACKGROUND_BOUND` of crates/server/src/persistence.rs: under ON_REQUEST a change no request
@@ -703,6 +924,10 @@ if __name__ == "__main__":
         "targets": (targets, 0),
         "burst": (burst, 1),
         "burst-check": (burst_check, 1),
+        "fifo": (fifo, 0),
+        "backoff": (backoff, 0),
+        "fifo-burst": (fifo_burst, 1),
+        "fifo-burst-check": (fifo_burst_check, 1),
         "settle": (settle, 1),
         "settle-check": (settle_check, 1),
     }, ARGS)

@@ -12,6 +12,13 @@ Usage: sns_client.py ENDPOINT COMMAND [ARGS]...
                  and a publish acknowledged while it is down (the delivery cannot happen)
   check STATE    after the restart: the endpoint comes back on the same port and gets the
                  message
+  filters        every filter operator (suffix, exists, cidr v4/v6, $or, equals-ignore-case,
+                 wildcard, anything-but prefix, numeric range, String.Array, arrays of objects)
+                 on attributes and on the body, positive and negative publishes
+  ops            data protection policies, SMS attributes, opt-outs, the SMS sandbox,
+                 origination numbers, platform applications and endpoints
+  filter-errors  refused filter policies with AWS's exact messages, through Subscribe and
+                 SetSubscriptionAttributes
 """
 
 import json
@@ -281,10 +288,231 @@ def check_after(state):
     print("delivered after the restart", s["message_id"])
 
 
+# ---------------------------------------------------------------- filter operators
+
+
+def s_attr(v):
+    return {"DataType": "String", "StringValue": v}
+
+
+# Four messages: (message attributes, body). Every body names its message.
+FILTER_MESSAGES = [
+    ({"name": s_attr("photo.png"), "ip": s_attr("10.0.1.7"), "state": s_attr("Paid"),
+      "n": {"DataType": "Number", "StringValue": "5"},
+      "tags": {"DataType": "String.Array", "StringValue": '["a", "b"]'}},
+     {"id": "m1", "name": "photo.png", "ip": "10.0.1.7", "state": "Paid", "n": 5,
+      "items": [{"sku": "x1"}, {"sku": "y2"}]}),
+    ({"name": s_attr("doc.txt"), "ip": s_attr("192.168.0.1"), "state": s_attr("refunded"),
+      "n": {"DataType": "Number", "StringValue": "50"}},
+     {"id": "m2", "name": "doc.txt", "ip": "192.168.0.1", "state": "refunded", "n": 50,
+      "items": [{"sku": "z9"}]}),
+    ({"name": s_attr("cat.PNG")},
+     {"id": "m3", "name": "cat.PNG"}),
+    ({"state": s_attr("PAID"), "ip": s_attr("2001:db8::5"), "n": {"DataType": "Number", "StringValue": "-1"}},
+     {"id": "m4", "state": "PAID", "ip": "2001:db8::5", "n": -1}),
+]
+
+# (name, policy, the messages it lets through), the same for both scopes.
+FILTER_CASES = [
+    ("suffix", {"name": [{"suffix": ".png"}]}, ["m1"]),
+    ("exists-true", {"ip": [{"exists": True}]}, ["m1", "m2", "m4"]),
+    ("exists-false", {"ip": [{"exists": False}]}, ["m3"]),
+    ("cidr4", {"ip": [{"cidr": "10.0.0.0/16"}]}, ["m1"]),
+    ("cidr6", {"ip": [{"cidr": "2001:db8::/32"}]}, ["m4"]),
+    ("or", {"$or": [{"name": [{"suffix": ".txt"}]}, {"n": [{"numeric": ["<", 0]}]}]}, ["m2", "m4"]),
+    ("ignore-case", {"state": [{"equals-ignore-case": "paid"}]}, ["m1", "m4"]),
+    ("wildcard", {"name": [{"wildcard": "*.*G"}]}, ["m3"]),
+    ("anything-but-prefix", {"state": [{"anything-but": {"prefix": "Pa"}}]}, ["m2", "m4"]),
+    ("numeric-range", {"n": [{"numeric": [">=", 0, "<", 10]}]}, ["m1"]),
+]
+
+
+def filters():
+    """Every filter operator through the binary, on attributes and on the body: a FIFO topic
+    (one group, so a queue that got its last expected message got everything before it) with
+    one FIFO queue per operator and scope; each queue gets exactly the messages its policy
+    lets through. Arrays of objects in the body are flattened ({"items": {"sku": ...}})."""
+    sns, sqs = client("sns"), client("sqs")
+    t = sns.create_topic(Name="ops.fifo", Attributes={"FifoTopic": "true",
+                                                      "ContentBasedDeduplication": "true"})["TopicArn"]
+    cases = [(f"a-{n}", "MessageAttributes", p, want) for n, p, want in FILTER_CASES]
+    cases += [(f"b-{n}", "MessageBody", p, want) for n, p, want in FILTER_CASES]
+    cases.append(("b-flatten", "MessageBody", {"items": {"sku": ["y2"]}}, ["m1"]))
+    cases.append(("a-string-array", "MessageAttributes", {"tags": ["b"]}, ["m1"]))
+    urls = {}
+    for name, scope, policy, want in cases:
+        url, arn = queue(sqs, f"ops-{name}.fifo", FifoQueue="true")
+        urls[name] = url
+        sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=arn, Attributes={
+            "RawMessageDelivery": "true", "FilterPolicyScope": scope, "FilterPolicy": json.dumps(policy)})
+    for attrs, body in FILTER_MESSAGES:
+        sns.publish(TopicArn=t, Message=json.dumps(body), MessageAttributes=attrs, MessageGroupId="g")
+    for name, scope, policy, want in cases:
+        got = []
+
+        def last_arrived():
+            r = sqs.receive_message(QueueUrl=urls[name], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for m in r.get("Messages", []):
+                got.append(json.loads(m["Body"])["id"])
+                sqs.delete_message(QueueUrl=urls[name], ReceiptHandle=m["ReceiptHandle"])
+            return want[-1] in got
+        wait_for(f"{name}'s last message", last_arrived)
+        check(got == want, f"{name} ({scope}) {json.dumps(policy)}: got {got}, want {want}")
+    print(f"filters ok: {len(cases)} policies")
+
+
+# (policy, scope, reason): refused with AWS's words; Subscribe puts "Attributes Reason: " in front.
+FILTER_ERRORS = [
+    ({"a": [1], "b": [1], "c": [1], "d": [1], "e": [1], "f": [1]}, "MessageAttributes",
+     "FilterPolicy: Filter policy can not have more than 5 keys"),
+    ({"a": [str(i) for i in range(6)], "b": [str(i) for i in range(5)], "c": [str(i) for i in range(6)]},
+     "MessageAttributes", "FilterPolicy: Filter policy is too complex"),
+    ({"k": {"nested": ["a"]}}, "MessageAttributes",
+     "Filter policy scope MessageAttributes does not support nested filter policy"),
+    ({"k": []}, "MessageAttributes", "FilterPolicy: Empty arrays are not allowed"),
+    ({"k": "x"}, "MessageBody", 'FilterPolicy: "k" must be an object or an array'),
+    ({"k": [{"nope": 1}]}, "MessageAttributes", "FilterPolicy: Unrecognized match type nope"),
+    ({"k": [{"prefix": 1}]}, "MessageAttributes", "FilterPolicy: prefix match pattern must be a string"),
+    ({"k": [{"exists": "yes"}]}, "MessageAttributes",
+     "FilterPolicy: exists match pattern must be either true or false."),
+    ({"k": [{"numeric": [">", 5, "<", 1]}]}, "MessageAttributes", "FilterPolicy: Bottom must be less than top"),
+    ({"k": [{"numeric": ["=", "x"]}]}, "MessageAttributes", "FilterPolicy: Value of equals must be numeric"),
+    ({"k": [{"numeric": ["<", 1, ">", 0]}]}, "MessageAttributes",
+     "FilterPolicy: Too many elements in numeric expression"),
+    ({"k": [{"cidr": "10.0.0.0"}]}, "MessageAttributes", "FilterPolicy: Malformed CIDR, one '/' required"),
+    ({"k": [{"cidr": "10.0.0/8"}]}, "MessageAttributes", "FilterPolicy: Nonstandard IP address: 10.0.0"),
+    ({"k": [{"anything-but": {"wildcard": "a*"}}]}, "MessageAttributes",
+     "FilterPolicy: Unsupported anything-but pattern: wildcard"),
+]
+
+
+def filter_errors():
+    """Filter policies refused with AWS's exact messages: Subscribe says
+    `Invalid parameter: Attributes Reason: <reason>`, SetSubscriptionAttributes
+    `Invalid parameter: <reason>`; nothing is changed by a refused call."""
+    sns, sqs = client("sns"), client("sqs")
+    t = sns.create_topic(Name="filter-errors")["TopicArn"]
+    _, arn = queue(sqs, "filter-errors")
+    sub = sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True,
+                        Attributes={"FilterPolicy": json.dumps({"ok": ["yes"]})})["SubscriptionArn"]
+    for policy, scope, reason in FILTER_ERRORS:
+        e = expect_error("InvalidParameter", sns.subscribe, TopicArn=t, Protocol="sqs", Endpoint=arn,
+                         Attributes={"FilterPolicyScope": scope, "FilterPolicy": json.dumps(policy)})
+        msg = e.response["Error"]["Message"]
+        check(msg == f"Invalid parameter: Attributes Reason: {reason}", f"Subscribe {policy}: {msg!r}")
+        sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicyScope",
+                                        AttributeValue=scope)
+        e = expect_error("InvalidParameter", sns.set_subscription_attributes, SubscriptionArn=sub,
+                         AttributeName="FilterPolicy", AttributeValue=json.dumps(policy))
+        msg = e.response["Error"]["Message"]
+        check(msg == f"Invalid parameter: {reason}", f"SetSubscriptionAttributes {policy}: {msg!r}")
+    a = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    check(json.loads(a["FilterPolicy"]) == {"ok": ["yes"]}, f"the refused calls changed nothing: {a}")
+    check(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) == 1, "no subscription made")
+    print(f"filter errors ok: {len(FILTER_ERRORS)} policies, both calls")
+
+
+# ---------------------------------------------------------------- the remaining operations
+
+
+def http_get(path, method="GET"):
+    req = urllib.request.Request(ENDPOINT.rstrip("/") + path, method=method)
+    with urllib.request.urlopen(req) as r:
+        body = r.read()
+        return json.loads(body) if body else None
+
+
+def ops():
+    """The operations `suite` does not drive: data protection policies, SMS attributes,
+    opt-outs, the SMS sandbox (the one-time password read from the SMS inspection endpoint),
+    origination numbers, platform applications and endpoints (attributes, listing, deletion,
+    a publish to an endpoint, and a disabled endpoint refused)."""
+    sns = client("sns")
+    t = sns.create_topic(Name="dpp")["TopicArn"]
+    dpp = json.dumps({"Name": "p", "Description": "", "Version": "2021-06-01", "Statement": [{
+        "Sid": "audit", "DataDirection": "Inbound", "Principal": ["*"],
+        "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+        "Operation": {"Audit": {"SampleRate": "99", "FindingsDestination": {}}}}]})
+    check(sns.get_data_protection_policy(ResourceArn=t).get("DataProtectionPolicy", "") == "", "none yet")
+    sns.put_data_protection_policy(ResourceArn=t, DataProtectionPolicy=dpp)
+    check(json.loads(sns.get_data_protection_policy(ResourceArn=t)["DataProtectionPolicy"]) == json.loads(dpp),
+          "stored as given")
+    expect_error("NotFound", sns.get_data_protection_policy,
+                 ResourceArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:nope")
+
+    # SMS attributes, opt-outs, origination numbers.
+    sns.set_sms_attributes(attributes={"DefaultSMSType": "Transactional", "DefaultSenderID": "Snap"})
+    got = sns.get_sms_attributes(attributes=["DefaultSMSType"])["attributes"]
+    check(got == {"DefaultSMSType": "Transactional"}, got)
+    check(sns.get_sms_attributes()["attributes"].get("DefaultSenderID") == "Snap", "all attributes")
+    check(sns.check_if_phone_number_is_opted_out(phoneNumber="+15550100")["isOptedOut"] is False, "opted in")
+    check(sns.list_phone_numbers_opted_out()["phoneNumbers"] == [], "none opted out")
+    sns.opt_in_phone_number(phoneNumber="+15550100")
+    expect_error("InvalidParameter", sns.opt_in_phone_number, phoneNumber="call me")
+    check(sns.list_origination_numbers()["PhoneNumbers"] == [], "no origination numbers")
+
+    # The SMS sandbox.
+    check(sns.get_sms_sandbox_account_status()["IsInSandbox"] in (True, False), "status")
+    num = "+15550111"
+    http_get("/_aws/sns/sms-messages", "DELETE")
+    sns.create_sms_sandbox_phone_number(PhoneNumber=num, LanguageCode="en-US")
+    listed = sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"]
+    check([(x["PhoneNumber"], x["Status"]) for x in listed] == [(num, "Pending")], listed)
+    sms = http_get(f"/_aws/sns/sms-messages?phoneNumber={urllib.parse.quote(num)}")["sms_messages"][num]
+    otp = sms[-1]["Message"].rsplit(" ", 1)[-1]
+    check(otp.isdigit() and len(otp) == 6, sms)
+    wrong = "000000" if otp != "000000" else "111111"
+    expect_error("VerificationException", sns.verify_sms_sandbox_phone_number, PhoneNumber=num,
+                 OneTimePassword=wrong)
+    sns.verify_sms_sandbox_phone_number(PhoneNumber=num, OneTimePassword=otp)
+    listed = sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"]
+    check([(x["PhoneNumber"], x["Status"]) for x in listed] == [(num, "Verified")], listed)
+    sns.delete_sms_sandbox_phone_number(PhoneNumber=num)
+    check(sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"] == [], "deleted")
+    expect_error("ResourceNotFound", sns.delete_sms_sandbox_phone_number, PhoneNumber=num)
+
+    # Platform applications and endpoints.
+    app = sns.create_platform_application(Name="app1", Platform="GCM",
+                                          Attributes={"PlatformCredential": "key"})["PlatformApplicationArn"]
+    check(app == f"arn:aws:sns:us-east-1:{ACCOUNT}:app/GCM/app1", app)
+    apps = sns.list_platform_applications()["PlatformApplications"]
+    check([a["PlatformApplicationArn"] for a in apps] == [app], apps)
+    sns.set_platform_application_attributes(PlatformApplicationArn=app,
+                                            Attributes={"EventEndpointCreated": t})
+    a = sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"]
+    check(a.get("EventEndpointCreated") == t, a)
+    check("PlatformCredential" not in a, f"credentials are not shown: {a}")
+    e1 = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok-1",
+                                      CustomUserData="u1")["EndpointArn"]
+    e2 = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok-2")["EndpointArn"]
+    eps = sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)["Endpoints"]
+    check(sorted(e["EndpointArn"] for e in eps) == sorted([e1, e2]), eps)
+    a = sns.get_endpoint_attributes(EndpointArn=e1)["Attributes"]
+    check(a["Token"] == "tok-1" and a["CustomUserData"] == "u1" and a["Enabled"] == "true", a)
+    sns.publish(TargetArn=e1, Message="push!")
+    pushed = http_get("/_aws/sns/platform-endpoint-messages")["platform_endpoint_messages"]
+    check([m["Message"] for m in pushed.get(e1, [])] == ["push!"], pushed)
+    sns.set_endpoint_attributes(EndpointArn=e1, Attributes={"Enabled": "false", "CustomUserData": "u2"})
+    a = sns.get_endpoint_attributes(EndpointArn=e1)["Attributes"]
+    check(a["Enabled"] == "false" and a["CustomUserData"] == "u2", a)
+    expect_error("EndpointDisabled", sns.publish, TargetArn=e1, Message="not now")
+    sns.delete_endpoint(EndpointArn=e2)
+    eps = sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)["Endpoints"]
+    check([e["EndpointArn"] for e in eps] == [e1], eps)
+    expect_error("NotFound", sns.get_endpoint_attributes, EndpointArn=e2)
+    sns.delete_platform_application(PlatformApplicationArn=app)
+    check(sns.list_platform_applications()["PlatformApplications"] == [], "application deleted")
+    expect_error("NotFound", sns.get_platform_application_attributes, PlatformApplicationArn=app)
+    print("sns ops ok")
+
+
 COMMANDS = {
     "suite": (suite, 0),
     "prepare": (prepare, 1),
     "check": (check_after, 1),
+    "filters": (filters, 0),
+    "filter-errors": (filter_errors, 0),
+    "ops": (ops, 0),
 }
 
 run_commands(COMMANDS, ARGS)

@@ -32,6 +32,7 @@ pub const OPS: &[&str] = &[
     "sns-fanout-1",
     "sns-fanout-10",
     "events-put",
+    "events-put-10",
     "kms-sign",
     "kms-sign-rsa",
     "kms-datakey",
@@ -682,7 +683,7 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     let delivery = match &fan {
-        Some(f) => Some(fanout::delivery_latency(addr, &f.probe_queue, ops - errors).await?),
+        Some(f) => Some(fanout::delivery_latency(addr, &f.probe_queues, ops - errors).await?),
         None => None,
     };
     Ok(LoadReport {

@@ -16,6 +16,7 @@ pub mod describe;
 pub mod envelope;
 pub mod http_client;
 pub mod kms;
+pub mod matcher;
 pub mod metrics;
 pub mod reply;
 pub mod schedule;

@@ -1,27 +1,35 @@
 //! The fan-out operations of `snapstack loadgen`: SNS Publish to a topic with 1 or 10 SQS
-//! subscriptions (`sns-fanout-1`, `sns-fanout-10`) and EventBridge PutEvents matched by a rule
-//! into an SQS target (`events-put`). Besides the request's own latency, each message carries
-//! its send time (`t=<epoch µs>;`), and after the run the first queue is read back: the delivery
-//! latency of a message is the queue's `SentTimestamp` (milliseconds, so ±1 ms) minus that time.
-//! The same requests go to any server (moto included).
+//! subscriptions (`sns-fanout-1`, `sns-fanout-10`) and EventBridge PutEvents matched by 1 or 10
+//! rules, each into its own SQS target (`events-put`, `events-put-10`). Besides the request's
+//! own latency, each message carries its send time (`t=<epoch µs>;`), and after the run every
+//! queue is read back: the delivery latency of a message to a queue is the queue's
+//! `SentTimestamp` (milliseconds, so ±1 ms) minus that time, and the percentiles are over every
+//! (message, queue) delivery, so the slowest subscription counts. The same requests go to any
+//! server (moto included).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-pub const FANOUT_OPS: &[&str] = &["sns-fanout-1", "sns-fanout-10", "events-put"];
+pub const FANOUT_OPS: &[&str] = &[
+    "sns-fanout-1",
+    "sns-fanout-10",
+    "events-put",
+    "events-put-10",
+];
 
-/// What a fan-out run publishes to, and the queue whose deliveries are timed.
+/// What a fan-out run publishes to, and the queues whose deliveries are timed (all of them).
 #[derive(Clone, Debug)]
 pub struct Fanout {
     pub target: String,
-    pub probe_queue: String,
+    pub probe_queues: Vec<String>,
 }
 
 /// Deliveries timed after a run.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryReport {
+    /// Messages every queue got (the least any queue got).
     pub delivered: u64,
     pub p50_us: u64,
     pub p99_us: u64,
@@ -102,31 +110,48 @@ async fn queue(addr: &str, name: &str) -> Result<(String, String), String> {
 /// Create the topic and queues, or the rule and queue, of `op`.
 pub async fn setup(op: &str, addr: &str) -> Result<Fanout, String> {
     let host = addr;
-    if op == "events-put" {
-        let (url, arn) = queue(addr, "events-load").await?;
-        call(
-            addr,
-            "PutRule",
-            &events(
-                host,
+    if let Some(rest) = op.strip_prefix("events-put") {
+        let n: usize = match rest {
+            "" => 1,
+            r => r
+                .strip_prefix('-')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| format!("unknown fan-out op {op}"))?,
+        };
+        let mut probes = Vec::new();
+        for q in 0..n {
+            let suffix = if n == 1 {
+                String::new()
+            } else {
+                format!("-{q}")
+            };
+            let (url, arn) = queue(addr, &format!("events-load{suffix}")).await?;
+            let rule = format!("load{suffix}");
+            call(
+                addr,
                 "PutRule",
-                &json!({"Name": "load", "EventPattern": "{\"source\":[\"load\"]}"}),
-            ),
-        )
-        .await?;
-        call(
-            addr,
-            "PutTargets",
-            &events(
-                host,
+                &events(
+                    host,
+                    "PutRule",
+                    &json!({"Name": rule, "EventPattern": "{\"source\":[\"load\"]}"}),
+                ),
+            )
+            .await?;
+            call(
+                addr,
                 "PutTargets",
-                &json!({"Rule": "load", "Targets": [{"Id": "q", "Arn": arn}]}),
-            ),
-        )
-        .await?;
+                &events(
+                    host,
+                    "PutTargets",
+                    &json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": arn}]}),
+                ),
+            )
+            .await?;
+            probes.push(url);
+        }
         return Ok(Fanout {
             target: "default".into(),
-            probe_queue: url,
+            probe_queues: probes,
         });
     }
     let n: usize = op
@@ -146,12 +171,10 @@ pub async fn setup(op: &str, addr: &str) -> Result<Fanout, String> {
     .await?;
     let topic = super::between(&r, "<TopicArn>", "</TopicArn>")
         .ok_or("CreateTopic answered no TopicArn")?;
-    let mut probe = String::new();
+    let mut probes = Vec::new();
     for q in 0..n {
         let (url, arn) = queue(addr, &format!("{name}-{q}")).await?;
-        if q == 0 {
-            probe = url;
-        }
+        probes.push(url);
         call(
             addr,
             "Subscribe",
@@ -169,14 +192,14 @@ pub async fn setup(op: &str, addr: &str) -> Result<Fanout, String> {
     }
     Ok(Fanout {
         target: topic,
-        probe_queue: probe,
+        probe_queues: probes,
     })
 }
 
 /// Request `i` of a fan-out op, stamped with the time it is made.
 pub fn request(op: &str, host: &str, i: usize, target: &str) -> Vec<u8> {
     let t = now_us();
-    if op == "events-put" {
+    if op.starts_with("events-put") {
         let detail = format!("{{\"m\":\"t={t};-{i}-xxxxxxxxxxxxxxxxxxxxxxxx\"}}");
         return events(
             host,
@@ -201,15 +224,34 @@ fn stamp(body: &str) -> Option<u64> {
     body[start..start + len].parse().ok()
 }
 
-/// Read the probe queue until `expected` messages are seen (or nothing new came for 10 s):
-/// their delivery latencies.
+/// Read every queue until `expected` messages are seen in it (or nothing new came for 10 s):
+/// the delivery latencies of all of them.
 pub async fn delivery_latency(
     addr: &str,
-    queue_url: &str,
+    queue_urls: &[String],
     expected: u64,
 ) -> Result<DeliveryReport, String> {
     let mut hist =
         Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).map_err(|e| e.to_string())?;
+    let mut least = u64::MAX;
+    for url in queue_urls {
+        least = least.min(drain(addr, url, expected, &mut hist).await?);
+    }
+    Ok(DeliveryReport {
+        delivered: if queue_urls.is_empty() { 0 } else { least },
+        p50_us: hist.value_at_quantile(0.5),
+        p99_us: hist.value_at_quantile(0.99),
+    })
+}
+
+/// Read one queue until `expected` messages (or 10 s without a new one), recording each
+/// message's delivery latency; returns how many came.
+async fn drain(
+    addr: &str,
+    queue_url: &str,
+    expected: u64,
+    hist: &mut Histogram<u64>,
+) -> Result<u64, String> {
     let mut delivered = 0u64;
     let mut last_new = Instant::now();
     while delivered < expected && last_new.elapsed() < Duration::from_secs(10) {
@@ -242,11 +284,7 @@ pub async fn delivery_latency(
             }
         }
     }
-    Ok(DeliveryReport {
-        delivered,
-        p50_us: hist.value_at_quantile(0.5),
-        p99_us: hist.value_at_quantile(0.99),
-    })
+    Ok(delivered)
 }
 
 #[cfg(test)]

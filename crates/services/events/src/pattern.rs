@@ -14,54 +14,16 @@
 //! scalars (and null) are values: an object at a leaf path does not "exist".
 
 use serde_json::{Map, Value};
+use snapstack_service::matcher::{self, Cond, Lit, Matcher};
 
 /// The prefix of every InvalidEventPatternException message.
 pub const REASON: &str = "Event pattern is not valid. Reason: ";
 /// Deepest nesting of objects and `$or`s accepted.
 const MAX_DEPTH: usize = 64;
-/// AWS's limit on wildcard characters in one wildcard pattern.
-const MAX_WILDCARDS: usize = 5;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Cmp {
-    Lt,
-    Le,
-    Eq,
-    Ge,
-    Gt,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Lit {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-    Null,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Cond {
-    Exact(Lit),
-    Prefix { s: String, fold: bool },
-    Suffix { s: String, fold: bool },
-    EqualsIgnoreCase(String),
-    Wildcard(String),
-    AnythingBut(Vec<Lit>),
-    AnythingButPrefix(Vec<String>),
-    AnythingButSuffix(Vec<String>),
-    AnythingButIgnoreCase(Vec<String>),
-    AnythingButWildcard(Vec<String>),
-    Numeric(Vec<(Cmp, f64)>),
-    Exists(bool),
-    Cidr { v6: bool, net: u128, bits: u32 },
-}
-
-/// A compiled pattern: every leaf must match, and each `$or` group needs one branch.
+/// A compiled pattern (the matcher shared with SNS filter policies).
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Pattern {
-    leaves: Vec<(Vec<String>, Vec<Cond>)>,
-    ors: Vec<Vec<Pattern>>,
-}
+pub struct Pattern(Matcher);
 
 fn bad(reason: impl std::fmt::Display) -> String {
     format!("{REASON}{reason}")
@@ -74,18 +36,18 @@ pub fn compile(text: &str) -> Result<Pattern, String> {
     let Value::Object(m) = v else {
         return Err(bad("Filter is not an object"));
     };
-    compile_object(&m, &[], 0)
+    compile_object(&m, &[], 0).map(Pattern)
 }
 
 fn compile_object(
     m: &Map<String, Value>,
     path: &[String],
     depth: usize,
-) -> Result<Pattern, String> {
+) -> Result<Matcher, String> {
     if depth > MAX_DEPTH {
         return Err(bad("Filter is too deeply nested"));
     }
-    let mut p = Pattern::default();
+    let mut p = Matcher::default();
     for (k, v) in m {
         if k == "$or" {
             let Value::Array(branches) = v else {
@@ -129,13 +91,7 @@ fn compile_object(
 }
 
 fn literal(v: &Value) -> Option<Lit> {
-    Some(match v {
-        Value::String(s) => Lit::Str(s.clone()),
-        Value::Number(n) => Lit::Num(n.as_f64()?),
-        Value::Bool(b) => Lit::Bool(*b),
-        Value::Null => Lit::Null,
-        _ => return None,
-    })
+    Lit::of(v)
 }
 
 fn strings(v: &Value, err: &str) -> Result<Vec<String>, String> {
@@ -150,18 +106,7 @@ fn strings(v: &Value, err: &str) -> Result<Vec<String>, String> {
 }
 
 fn check_wildcard(s: &str) -> Result<(), String> {
-    if let Some(i) = s.find("**") {
-        return Err(bad(format!(
-            "Consecutive wildcard characters at pos {}",
-            i + 1
-        )));
-    }
-    if s.matches('*').count() > MAX_WILDCARDS {
-        return Err(bad(
-            "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character",
-        ));
-    }
-    Ok(())
+    matcher::check_wildcard(s).map_err(bad)
 }
 
 fn compile_cond(c: &Value) -> Result<Cond, String> {
@@ -214,16 +159,20 @@ fn compile_cond(c: &Value) -> Result<Cond, String> {
             Value::Bool(b) => Ok(Cond::Exists(*b)),
             _ => Err(bad("exists match pattern must be either true or false.")),
         },
-        "numeric" => compile_numeric(arg),
-        "cidr" => compile_cidr(arg),
+        "numeric" => matcher::compile_numeric(arg).map_err(bad),
+        "cidr" => matcher::compile_cidr(arg).map_err(bad),
         "anything-but" => compile_anything_but(arg),
         other => Err(bad(format!("Unrecognized match type {other}"))),
     }
 }
 
 fn compile_anything_but(arg: &Value) -> Result<Cond, String> {
+    let any_but = |lits| Cond::AnythingBut {
+        lits,
+        null_matches: true,
+    };
     if let Some(l) = literal(arg) {
-        return Ok(Cond::AnythingBut(vec![l]));
+        return Ok(any_but(vec![l]));
     }
     match arg {
         Value::Array(a) => {
@@ -239,7 +188,7 @@ fn compile_anything_but(arg: &Value) -> Result<Cond, String> {
                     )),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Cond::AnythingBut(lits))
+            Ok(any_but(lits))
         }
         Value::Object(o) => {
             if o.len() != 1 {
@@ -283,242 +232,15 @@ fn compile_anything_but(arg: &Value) -> Result<Cond, String> {
     }
 }
 
-fn cmp_of(s: &str) -> Option<Cmp> {
-    Some(match s {
-        "<" => Cmp::Lt,
-        "<=" => Cmp::Le,
-        "=" => Cmp::Eq,
-        ">=" => Cmp::Ge,
-        ">" => Cmp::Gt,
-        _ => return None,
-    })
-}
-
-fn compile_numeric(arg: &Value) -> Result<Cond, String> {
-    let Value::Array(a) = arg else {
-        return Err(bad("Value of numeric must be an array."));
-    };
-    let Some(first) = a.first() else {
-        return Err(bad("Invalid member in numeric match: ]"));
-    };
-    let Some(op) = first.as_str() else {
-        return Err(bad(format!("Invalid member in numeric match: {first}")));
-    };
-    let op1 =
-        cmp_of(op).ok_or_else(|| bad(format!("Unrecognized numeric range operator: {op}")))?;
-    let name = |op: &str| {
-        if op == "=" {
-            "equals".to_string()
-        } else {
-            op.to_string()
-        }
-    };
-    let n1 = a
-        .get(1)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| bad(format!("Value of {} must be numeric", name(op))))?;
-    if a.len() == 2 {
-        return Ok(Cond::Numeric(vec![(op1, n1)]));
-    }
-    if !matches!(op1, Cmp::Gt | Cmp::Ge) {
-        return Err(bad("Too many elements in numeric expression"));
-    }
-    let second = &a[2];
-    let Some(op2s) = second.as_str() else {
-        return Err(bad(format!("Bad value in numeric range: {second}")));
-    };
-    let op2 = match cmp_of(op2s) {
-        Some(c @ (Cmp::Lt | Cmp::Le)) => c,
-        _ => return Err(bad(format!("Bad numeric range operator: {op2s}"))),
-    };
-    let n2 = a
-        .get(3)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| bad(format!("Value of {op2s} must be numeric")))?;
-    if n2 <= n1 {
-        return Err(bad("Bottom must be less than top"));
-    }
-    if a.len() > 4 {
-        return Err(bad("Too many terms in numeric range expression"));
-    }
-    Ok(Cond::Numeric(vec![(op1, n1), (op2, n2)]))
-}
-
-/// An IP address as (is v6, value as u128).
-fn parse_ip(s: &str) -> Option<(bool, u128)> {
-    if let Ok(a) = s.parse::<std::net::Ipv4Addr>() {
-        return Some((false, u32::from(a) as u128));
-    }
-    s.parse::<std::net::Ipv6Addr>()
-        .ok()
-        .map(|a| (true, u128::from(a)))
-}
-
-fn mask(addr: u128, bits: u32, width: u32) -> u128 {
-    if bits == 0 {
-        return 0;
-    }
-    let keep = if width == 128 && bits >= 128 {
-        u128::MAX
-    } else {
-        ((1u128 << bits) - 1) << (width - bits)
-    };
-    addr & keep
-}
-
-fn compile_cidr(arg: &Value) -> Result<Cond, String> {
-    let Value::String(s) = arg else {
-        return Err(bad("prefix match pattern must be a string"));
-    };
-    let Some((ip, bits)) = s.split_once('/') else {
-        return Err(bad("Malformed CIDR, one '/' required"));
-    };
-    let bits: u32 = bits
-        .parse()
-        .map_err(|_| bad("Malformed CIDR, mask bits must be an integer"))?;
-    let (v6, addr) = parse_ip(ip).ok_or_else(|| bad(format!("Nonstandard IP address: {ip}")))?;
-    let width = if v6 { 128 } else { 32 };
-    if bits > width {
-        return Err(bad(format!(
-            "Malformed CIDR, mask bits must be an integer between 0 and {width}"
-        )));
-    }
-    Ok(Cond::Cidr {
-        v6,
-        net: mask(addr, bits, width),
-        bits,
-    })
-}
-
-/// Glob matching with `*` (any run, possibly empty) and `\*`/`\\` escapes; linear backtracking.
-fn wildcard(pattern: &str, s: &str) -> bool {
-    // Tokens: Some(c) a literal, None a star.
-    let mut toks: Vec<Option<char>> = Vec::new();
-    let mut it = pattern.chars();
-    while let Some(c) = it.next() {
-        match c {
-            '\\' => toks.push(Some(it.next().unwrap_or('\\'))),
-            '*' => toks.push(None),
-            c => toks.push(Some(c)),
-        }
-    }
-    let s: Vec<char> = s.chars().collect();
-    let (mut p, mut i) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        match toks.get(p) {
-            Some(Some(c)) if *c == s[i] => {
-                p += 1;
-                i += 1;
-            }
-            Some(None) => {
-                star = Some((p, i));
-                p += 1;
-            }
-            _ => match star {
-                Some((sp, si)) => {
-                    p = sp + 1;
-                    i = si + 1;
-                    star = Some((sp, si + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    toks[p.min(toks.len())..].iter().all(Option::is_none)
-}
-
-fn lit_eq(l: &Lit, v: &Value) -> bool {
-    match (l, v) {
-        (Lit::Str(a), Value::String(b)) => a == b,
-        (Lit::Num(a), Value::Number(b)) => b.as_f64() == Some(*a),
-        (Lit::Bool(a), Value::Bool(b)) => a == b,
-        (Lit::Null, Value::Null) => true,
-        _ => false,
-    }
-}
-
-fn value_matches(c: &Cond, v: &Value) -> bool {
-    let s = v.as_str();
-    match c {
-        Cond::Exact(l) => lit_eq(l, v),
-        Cond::Prefix { s: p, fold } => s.is_some_and(|s| {
-            if *fold {
-                s.to_lowercase().starts_with(&p.to_lowercase())
-            } else {
-                s.starts_with(p.as_str())
-            }
-        }),
-        Cond::Suffix { s: p, fold } => s.is_some_and(|s| {
-            if *fold {
-                s.to_lowercase().ends_with(&p.to_lowercase())
-            } else {
-                s.ends_with(p.as_str())
-            }
-        }),
-        Cond::EqualsIgnoreCase(p) => s.is_some_and(|s| s.to_lowercase() == p.to_lowercase()),
-        Cond::Wildcard(p) => s.is_some_and(|s| wildcard(p, s)),
-        Cond::AnythingBut(ls) => !ls.iter().any(|l| lit_eq(l, v)),
-        Cond::AnythingButPrefix(ps) => {
-            s.is_some_and(|s| !ps.iter().any(|p| s.starts_with(p.as_str())))
-        }
-        Cond::AnythingButSuffix(ps) => {
-            s.is_some_and(|s| !ps.iter().any(|p| s.ends_with(p.as_str())))
-        }
-        Cond::AnythingButIgnoreCase(ps) => {
-            s.is_some_and(|s| !ps.iter().any(|p| p.to_lowercase() == s.to_lowercase()))
-        }
-        Cond::AnythingButWildcard(ps) => s.is_some_and(|s| !ps.iter().any(|p| wildcard(p, s))),
-        Cond::Numeric(ranges) => v.as_f64().is_some_and(|n| {
-            ranges.iter().all(|(op, x)| match op {
-                Cmp::Lt => n < *x,
-                Cmp::Le => n <= *x,
-                Cmp::Eq => n == *x,
-                Cmp::Ge => n >= *x,
-                Cmp::Gt => n > *x,
-            })
-        }),
-        Cond::Exists(_) => true,
-        Cond::Cidr { v6, net, bits } => s.and_then(parse_ip).is_some_and(|(is6, a)| {
-            is6 == *v6 && mask(a, *bits, if *v6 { 128 } else { 32 }) == *net
-        }),
-    }
-}
-
-/// The scalar values at `path`, through any arrays on the way.
-fn values_at<'a>(v: &'a Value, path: &[String], out: &mut Vec<&'a Value>) {
-    match v {
-        Value::Array(items) => {
-            for x in items {
-                values_at(x, path, out);
-            }
-        }
-        Value::Object(m) => {
-            if let Some((first, rest)) = path.split_first()
-                && let Some(x) = m.get(first)
-            {
-                values_at(x, rest, out);
-            }
-        }
-        scalar => {
-            if path.is_empty() {
-                out.push(scalar);
-            }
-        }
-    }
-}
-
 impl Pattern {
     /// Whether the event (a JSON value) matches.
     pub fn matches(&self, event: &Value) -> bool {
-        self.leaves.iter().all(|(path, conds)| {
-            let mut vals = Vec::new();
-            values_at(event, path, &mut vals);
-            conds.iter().any(|c| match c {
-                Cond::Exists(want) => *want != vals.is_empty(),
-                c => vals.iter().any(|v| value_matches(c, v)),
-            })
-        }) && self.ors.iter().all(|g| g.iter().any(|b| b.matches(event)))
+        self.0.matches_json(event)
+    }
+
+    /// The shared matcher this pattern compiled to.
+    pub fn matcher(&self) -> &Matcher {
+        &self.0
     }
 }
 
@@ -673,20 +395,6 @@ mod tests {
     }
 
     #[test]
-    fn wildcards() {
-        assert!(wildcard("*", ""));
-        assert!(wildcard("a*b*c", "aXXbYYc"));
-        assert!(!wildcard("a*b*c", "aXXbYY"));
-        assert!(wildcard("a\\*b", "a*b"));
-        assert!(!wildcard("a\\*b", "aXb"));
-        assert!(wildcard("*.png", "x.png"));
-        assert!(!wildcard("*.png", "x.pngx"));
-        // Linear even on adversarial input.
-        let s = "a".repeat(10_000);
-        assert!(!wildcard("*a*a*a*a*b", &s));
-    }
-
-    #[test]
     fn validation_messages() {
         assert_eq!(err("[1]"), "Filter is not an object");
         assert_eq!(err(r#"{"a": "x"}"#), "\"a\" must be an object or an array");
@@ -756,31 +464,7 @@ mod tests {
         assert!(compile(&p).is_err());
     }
 
-    /// Reference glob matcher (dynamic programming) for the property test.
-    fn glob_ref(p: &[char], s: &[char]) -> bool {
-        let mut dp = vec![vec![false; s.len() + 1]; p.len() + 1];
-        dp[0][0] = true;
-        for i in 1..=p.len() {
-            dp[i][0] = dp[i - 1][0] && p[i - 1] == '*';
-            for j in 1..=s.len() {
-                dp[i][j] = if p[i - 1] == '*' {
-                    dp[i - 1][j] || dp[i][j - 1]
-                } else {
-                    dp[i - 1][j - 1] && p[i - 1] == s[j - 1]
-                };
-            }
-        }
-        dp[p.len()][s.len()]
-    }
-
     proptest::proptest! {
-        #[test]
-        fn wildcard_agrees_with_a_reference(p in "[ab*]{0,8}", s in "[ab]{0,10}") {
-            let pc: Vec<char> = p.chars().collect();
-            let sc: Vec<char> = s.chars().collect();
-            proptest::prop_assert_eq!(wildcard(&p, &s), glob_ref(&pc, &sc));
-        }
-
         #[test]
         fn any_text_compiles_or_is_refused_without_panic(t in "[\\[\\]{}\":,a-z0-9 .$*<>=-]{0,60}") {
             if let Ok(p) = compile(&t) {

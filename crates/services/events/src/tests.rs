@@ -916,3 +916,79 @@ fn partner_event_sources_reach_the_customer_bus() {
         "ResourceNotFoundException"
     );
 }
+
+/// Schedules across a restart with the clock injected: the server is down for more than 3
+/// periods; after the load, a rate rule and a cron rule each fire exactly once for everything
+/// missed, not again at the same instant, and next one period later (rate: from the catch-up;
+/// cron: its next slot).
+#[test]
+fn missed_schedules_fire_once_after_a_restart_then_keep_their_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).unwrap());
+    let ev = Events::new();
+    engine.register(ev.store.clone()).unwrap();
+    for (name, expr) in [
+        ("rate", "rate(5 minutes)"),
+        ("cron", "cron(0/10 * * * ? *)"),
+    ] {
+        ok(
+            &ev,
+            "PutRule",
+            json!({"Name": name, "ScheduleExpression": expr}),
+        );
+        ok(
+            &ev,
+            "PutTargets",
+            json!({"Rule": name, "Targets": [{"Id": "q", "Arn": QUEUE}]}),
+        );
+    }
+    let next_of = |ev: &Events, name: &str| match ev.store.snapshot().get(&model::rule_key(
+        &ctx().partition,
+        "default",
+        name,
+    )) {
+        Some(EventsRecord::Rule(r)) => r.next_fire_ms.unwrap(),
+        _ => panic!("no rule {name}"),
+    };
+    let (rate_at, cron_at) = (next_of(&ev, "rate"), next_of(&ev, "cron"));
+    assert_eq!(
+        cron_at % 600_000,
+        0,
+        "cron slots are on the tens of minutes"
+    );
+    for (_, r) in engine.save_all() {
+        r.unwrap();
+    }
+    drop(engine);
+    // Down for 3.5 periods of each past its deadline.
+    let engine = Arc::new(Engine::open(dir.path(), EngineOptions::default()).unwrap());
+    let ev = Events::new();
+    engine.register(ev.store.clone()).unwrap();
+    engine.load(crate::NAME).unwrap();
+    let back = rate_at.max(cron_at) + 35 * 60_000;
+    assert_eq!(ev.fire_due(back), 2, "one catch-up fire per rule");
+    assert_eq!(ev.fire_due(back), 0, "not twice");
+    assert_eq!(deliveries(&ev).len(), 2);
+    assert_eq!(
+        next_of(&ev, "rate"),
+        back + 300_000,
+        "one period after the catch-up"
+    );
+    let cron_next = next_of(&ev, "cron");
+    assert!(
+        cron_next > back && cron_next <= back + 600_000 && cron_next % 600_000 == 0,
+        "the cron rule's next slot: {cron_next}"
+    );
+    // Nothing before the next deadlines; exactly one each at them.
+    let first = cron_next.min(back + 300_000);
+    assert_eq!(ev.fire_due(first - 1), 0);
+    assert_eq!(
+        ev.fire_due(back + 300_000),
+        if cron_next <= back + 300_000 { 2 } else { 1 }
+    );
+    assert_eq!(
+        ev.fire_due(cron_next.max(back + 300_000)),
+        if cron_next > back + 300_000 { 1 } else { 0 }
+    );
+    assert_eq!(deliveries(&ev).len(), 4);
+}

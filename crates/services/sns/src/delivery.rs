@@ -3,8 +3,11 @@
 //! flight in this process, so after a crash every record left is sent again (at-least-once).
 //!
 //! Order: deliveries of a FIFO topic (they carry a group id) go out one at a time per
-//! subscription and group, oldest first, a retry holding back the later ones; others go out as
-//! they fall due. Each subscription's due deliveries are sent by one task, in order.
+//! subscription and group, in the topic's sequence-number order, a retry holding back the later
+//! ones: the outbox holds only the head of each (subscription, group) queue (see
+//! [`crate::model`]), so the order never depends on how much of the outbox one pass reads.
+//! Others go out as they fall due. Each subscription's due deliveries are sent by one task, in
+//! order.
 //!
 //! Retries follow the delivery policy (AWS's phases: immediate retries, retries at the minimum
 //! delay, backoff between minimum and maximum, retries at the maximum). HTTP/S endpoints use the
@@ -342,7 +345,8 @@ impl Sns {
     }
 
     /// Deliveries to send now, grouped by subscription, in order. At most one per FIFO
-    /// (subscription, group), the oldest, and only when it is due.
+    /// (subscription, group): the outbox holds only each group's head (records written before
+    /// the FIFO queues existed are held back here, oldest first, as they were then).
     pub fn due_deliveries(&self, now: u64, in_flight: &HashSet<String>) -> Vec<Vec<Delivery>> {
         let snap = self.store.snapshot();
         let mut by_sub: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
@@ -442,9 +446,9 @@ impl Sns {
     }
 
     fn finish(&self, d: &Delivery, sent: Option<SentMessage>) {
-        let key = model::delivery_key(d.due_ms, &d.id);
+        let now = now_ms();
         self.store.write(|txn| {
-            if txn.remove(&key).is_some()
+            if crate::publish::dequeue(txn, d, now)
                 && let Some(s) = sent
             {
                 Sns::record_sent(txn, &Partition::new(&d.account, &d.region), s);

@@ -84,9 +84,9 @@ fn prefix_suffix_ignore_case_wildcard() {
         r#"{"k": [{"wildcard": "a*c*e"}]}"#,
         json!({"k": s("abcd")})
     ));
-    assert!(wildcard(b"*", b""));
-    assert!(wildcard(b"a*", b"a"));
-    assert!(!wildcard(b"a", b""));
+    assert!(matcher::wildcard("*", ""));
+    assert!(matcher::wildcard("a*", "a"));
+    assert!(!matcher::wildcard("a", ""));
 }
 
 #[test]
@@ -194,27 +194,177 @@ fn body_scope_nested_keys() {
 fn validation_messages() {
     let e = |p: &str, scope| compile(p, scope).unwrap_err();
     let attr = Scope::MessageAttributes;
+    let body = Scope::MessageBody;
+    // The reason, and the whole message as each call words it (AWS's, as LocalStack's
+    // snapshot tests against AWS record them).
+    let six = r#"{"a":[1],"b":[1],"c":[1],"d":[1],"e":[1],"f":[1]}"#;
     assert_eq!(
-        e(r#"{"a":[1],"b":[1],"c":[1],"d":[1],"e":[1],"f":[1]}"#, attr),
+        on_subscribe(&e(six, attr)),
+        "Invalid parameter: Attributes Reason: FilterPolicy: Filter policy can not have more than 5 keys"
+    );
+    assert_eq!(
+        on_set_attributes(&e(six, attr)),
         "Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys"
     );
-    assert!(e(r#"{"k": [{"prefixx": "a"}]}"#, attr).contains("Unrecognized match type prefixx"));
-    assert!(e(r#"{"k": {"nested": ["a"]}}"#, attr).contains("does not support nested"));
-    assert!(compile(r#"{"k": {"nested": ["a"]}}"#, Scope::MessageBody).is_ok());
-    assert!(e(r#"{"k": []}"#, attr).contains("Empty arrays"));
-    assert!(e("[1]", attr).contains("JSON object"));
-    assert!(e("{", attr).contains("failed to parse JSON"));
-    assert!(e(r#"{"k": [{"numeric": ["<>", 1]}]}"#, attr).contains("numeric range operator"));
-    assert!(e(r#"{"k": [{"numeric": [">", "a"]}]}"#, attr).contains("must be numeric"));
-    assert!(e(r#"{"k": [{"numeric": [">", 5, "<", 1]}]}"#, attr).contains("Bottom"));
-    assert!(e(r#"{"k": [{"exists": "yes"}]}"#, attr).contains("exists"));
-    assert!(e(r#"{"k": [[1]]}"#, attr).contains("Match value"));
-    assert!(e(r#"{"k": [1e10]}"#, attr).contains("Numeric value"));
-    // 6 * 5 * 6 = 180 combinations > 150.
+    assert_eq!(
+        on_subscribe(&e(r#"{"k": {"nested": ["a"]}}"#, attr)),
+        "Invalid parameter: Attributes Reason: Filter policy scope MessageAttributes does not support nested filter policy"
+    );
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"k": [{"prefixx": "a"}]}"#,
+            "Unrecognized match type prefixx",
+        ),
+        (r#"{"k": []}"#, "Empty arrays are not allowed"),
+        (r#"{"k": "x"}"#, "\"k\" must be an object or an array"),
+        (
+            r#"{"k": [[1]]}"#,
+            "Match value must be String, number, true, false, or null",
+        ),
+        (
+            r#"{"k": [{"prefix": "a", "suffix": "b"}]}"#,
+            "Only one key allowed in match expression",
+        ),
+        (
+            r#"{"k": [{"prefix": 1}]}"#,
+            "prefix match pattern must be a string",
+        ),
+        (
+            r#"{"k": [{"suffix": 1}]}"#,
+            "suffix match pattern must be a string",
+        ),
+        (
+            r#"{"k": [{"equals-ignore-case": 1}]}"#,
+            "equals-ignore-case match pattern must be a string",
+        ),
+        (
+            r#"{"k": [{"exists": "yes"}]}"#,
+            "exists match pattern must be either true or false.",
+        ),
+        (
+            r#"{"k": [{"anything-but": {"wildcard": "a*"}}]}"#,
+            "Unsupported anything-but pattern: wildcard",
+        ),
+        (
+            r#"{"k": [{"numeric": []}]}"#,
+            "Invalid member in numeric match: ]",
+        ),
+        (
+            r#"{"k": [{"numeric": [5]}]}"#,
+            "Invalid member in numeric match: 5",
+        ),
+        (
+            r#"{"k": [{"numeric": ["<>", 1]}]}"#,
+            "Unrecognized numeric range operator: <>",
+        ),
+        (
+            r#"{"k": [{"numeric": ["=", "a"]}]}"#,
+            "Value of equals must be numeric",
+        ),
+        (
+            r#"{"k": [{"numeric": [">", "a"]}]}"#,
+            "Value of > must be numeric",
+        ),
+        (
+            r#"{"k": [{"numeric": ["<", 1, ">", 0]}]}"#,
+            "Too many elements in numeric expression",
+        ),
+        (
+            r#"{"k": [{"numeric": [">", 0, 1, 2]}]}"#,
+            "Bad value in numeric range: 1",
+        ),
+        (
+            r#"{"k": [{"numeric": [">", 0, ">", 2]}]}"#,
+            "Bad numeric range operator: >",
+        ),
+        (
+            r#"{"k": [{"numeric": [">", 5, "<", 1]}]}"#,
+            "Bottom must be less than top",
+        ),
+        (
+            r#"{"k": [{"numeric": [">", 0, "<", 5, "<", 9]}]}"#,
+            "Too many terms in numeric range expression",
+        ),
+        (
+            r#"{"k": [{"cidr": 1}]}"#,
+            "prefix match pattern must be a string",
+        ),
+        (
+            r#"{"k": [{"cidr": "10.0.0.0"}]}"#,
+            "Malformed CIDR, one '/' required",
+        ),
+        (
+            r#"{"k": [{"cidr": "10.0.0.0/x"}]}"#,
+            "Malformed CIDR, mask bits must be an integer",
+        ),
+        (
+            r#"{"k": [{"cidr": "10.0.0/8"}]}"#,
+            "Nonstandard IP address: 10.0.0",
+        ),
+        (
+            r#"{"k": [{"wildcard": "a**b"}]}"#,
+            "Consecutive wildcard characters at pos 2",
+        ),
+        ("{", "failed to parse JSON."),
+    ];
+    for (p, want) in cases {
+        assert_eq!(e(p, attr), format!("FilterPolicy: {want}"), "{p}");
+    }
+    assert!(compile(r#"{"k": {"nested": ["a"]}}"#, body).is_ok());
+    // AWS accepts numbers outside its documented range.
+    assert!(compile(r#"{"k": [1e10]}"#, attr).is_ok());
+    // Complexity: 6 * 5 * 6 = 180 combinations > 150.
     let many = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
     let p = json!({"a": many(6), "b": many(5), "c": many(6)}).to_string();
-    assert!(e(&p, attr).contains("too complex"));
+    assert_eq!(e(&p, attr), "FilterPolicy: Filter policy is too complex");
+    // AWS's nested example: 3 (key_c: 4 values at depth 3 → 4 x 3) and 2 (key_e: 3 at depth 2)
+    // → 12 x 6 = 72 allowed; key_f's 3 more values at depth 1 → 216 refused.
+    let nested = json!({"key_a": {"key_b": {"key_c": many(4)}}, "key_d": {"key_e": many(3)}});
+    assert!(compile(&nested.to_string(), body).is_ok());
+    let mut over = nested.clone();
+    over["key_f"] = json!(many(3));
+    assert_eq!(
+        e(&over.to_string(), body),
+        "FilterPolicy: Filter policy is too complex"
+    );
+    // Only parent keys count: 5 top-level keys with many nested ones pass; a sixth does not.
+    let wide = json!({"a": {"x": ["1"], "y": ["1"]}, "b": {"x": ["1"], "y": ["1"]},
+                      "c": ["1"], "d": ["1"], "e": ["1"]});
+    assert!(compile(&wide.to_string(), body).is_ok());
+    let mut six_parents = wide.clone();
+    six_parents["f"] = json!(["1"]);
+    assert_eq!(
+        e(&six_parents.to_string(), body),
+        "FilterPolicy: Filter policy can not have more than 5 keys"
+    );
+    // The size limit.
+    let big = format!(r#"{{"k": ["{}"]}}"#, "x".repeat(MAX_POLICY_BYTES));
+    assert!(e(&big, attr).starts_with("FilterPolicy: Filter policy is too long"));
     assert!(e(r#"{"$or": [{"a": ["x"]}]}"#, attr).contains("$or"));
+}
+
+#[test]
+fn body_arrays_of_objects_are_flattened() {
+    let body = r#"{"order": {"items": [{"sku": "a1", "qty": 1}, {"sku": "b2", "qty": 7}]}}"#;
+    assert!(b(r#"{"order": {"items": {"sku": ["b2"]}}}"#, body));
+    assert!(!b(r#"{"order": {"items": {"sku": ["c3"]}}}"#, body));
+    assert!(b(
+        r#"{"order": {"items": {"qty": [{"numeric": [">", 5]}]}}}"#,
+        body
+    ));
+    assert!(b(
+        r#"{"order": {"items": {"sku": [{"exists": true}]}}}"#,
+        body
+    ));
+    assert!(!b(
+        r#"{"order": {"items": {"gone": [{"exists": true}]}}}"#,
+        body
+    ));
+    // Any element may satisfy each key (AWS matches per value, not per element).
+    assert!(b(
+        r#"{"order": {"items": {"sku": ["a1"], "qty": [7]}}}"#,
+        body
+    ));
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -308,6 +458,6 @@ proptest! {
     fn wildcard_agrees_with_a_regex(p in "[ab*]{0,6}", s in "[ab]{0,8}") {
         let re = format!("^{}$", p.replace('*', ".*"));
         let re = regex::Regex::new(&re).unwrap();
-        prop_assert_eq!(wildcard(p.as_bytes(), s.as_bytes()), re.is_match(&s));
+        prop_assert_eq!(matcher::wildcard(&p, &s), re.is_match(&s));
     }
 }

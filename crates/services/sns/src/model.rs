@@ -10,6 +10,12 @@
 //!
 //! Global: `["delivery", due ms, id]` → [`Delivery`], the outbox, ordered by its absolute
 //! next-attempt deadline so the delivery task reads the due ones as one range.
+//!
+//! FIFO topics: `["fifo", subscription ARN, group id, sequence number]` → [`Delivery`], every
+//! delivery of one (subscription, message group) still owed, in the topic's sequence-number
+//! order. Only the first of each such queue is also in the outbox (the group's head); when it is
+//! delivered (or given up) the next one takes its place in the same store write, so the outbox
+//! never holds two deliveries of one group and their order is the sequence numbers'.
 
 use std::collections::BTreeMap;
 
@@ -211,6 +217,23 @@ pub fn sent_counter_key(p: &Partition) -> Key {
 }
 pub fn delivery_key(due_ms: u64, id: &str) -> Key {
     Key::builder().str("delivery").u64(due_ms).str(id).build()
+}
+/// A FIFO delivery waiting its turn in its (subscription, group) queue.
+pub fn fifo_key(subscription_arn: &str, group: &str, sequence: u64) -> Key {
+    Key::builder()
+        .str("fifo")
+        .str(subscription_arn)
+        .str(group)
+        .u64(sequence)
+        .build()
+}
+/// The queue of one (subscription, message group).
+pub fn fifo_group_prefix(subscription_arn: &str, group: &str) -> Key {
+    Key::builder()
+        .str("fifo")
+        .str(subscription_arn)
+        .str(group)
+        .build()
 }
 pub fn deliveries_prefix() -> Key {
     Key::builder().str("delivery").build()

@@ -220,7 +220,8 @@ pub(crate) struct Published<'a> {
     pub msg: &'a Message,
     pub topic: &'a Topic,
     pub message_id: &'a str,
-    pub sequence: Option<&'a str>,
+    /// A FIFO topic's sequence number of the message (its text and value).
+    pub sequence: Option<(&'a str, u64)>,
     pub now: u64,
     pub host: &'a str,
     pub sigs: &'a Signatures<'a>,
@@ -231,7 +232,7 @@ impl Published<'_> {
         let mut env = Map::new();
         env.insert("Type".into(), json!("Notification"));
         env.insert("MessageId".into(), json!(self.message_id));
-        if let Some(s) = self.sequence {
+        if let Some((s, _)) = self.sequence {
             env.insert("SequenceNumber".into(), json!(s));
         }
         env.insert("TopicArn".into(), json!(self.topic.arn));
@@ -338,6 +339,60 @@ impl Published<'_> {
     }
 }
 
+/// Put a new delivery in the outbox. A FIFO delivery (a group id and the topic's sequence
+/// number) joins its (subscription, group) queue in sequence order, and enters the outbox only
+/// when the queue was empty: the outbox holds at most one delivery of a group, the oldest.
+pub(crate) fn enqueue(txn: &mut Txn<'_, SnsRecord>, d: Delivery, sequence: Option<u64>) {
+    if let (Some(group), Some(seq)) = (d.group_id.as_deref(), sequence) {
+        let queue = model::fifo_group_prefix(&d.subscription_arn, group);
+        let has_head = txn.scan_prefix(&queue).next().is_some();
+        txn.insert(
+            model::fifo_key(&d.subscription_arn, group, seq),
+            SnsRecord::Delivery(Box::new(d.clone())),
+        );
+        if has_head {
+            return;
+        }
+    }
+    txn.insert(
+        model::delivery_key(d.due_ms, &d.id),
+        SnsRecord::Delivery(Box::new(d)),
+    );
+}
+
+/// A delivery leaves the outbox (delivered, or given up): remove it and, for a FIFO group's
+/// head, move the group's next delivery into the outbox, due at once. In the caller's write.
+pub(crate) fn dequeue(txn: &mut Txn<'_, SnsRecord>, d: &Delivery, now: u64) -> bool {
+    let removed = txn.remove(&model::delivery_key(d.due_ms, &d.id)).is_some();
+    let Some(group) = d.group_id.as_deref() else {
+        return removed;
+    };
+    let queue = model::fifo_group_prefix(&d.subscription_arn, group);
+    let head = txn.scan_prefix(&queue).next().map(|(k, r)| {
+        (
+            k.clone(),
+            matches!(r, SnsRecord::Delivery(h) if h.id == d.id),
+        )
+    });
+    // A delivery written before the queues existed has none: nothing to move up.
+    let Some((key, true)) = head else {
+        return removed;
+    };
+    txn.remove(&key);
+    let next = txn.scan_prefix(&queue).next().and_then(|(_, r)| match r {
+        SnsRecord::Delivery(n) => Some((**n).clone()),
+        _ => None,
+    });
+    if let Some(mut next) = next {
+        next.due_ms = next.due_ms.min(now);
+        txn.insert(
+            model::delivery_key(next.due_ms, &next.id),
+            SnsRecord::Delivery(Box::new(next)),
+        );
+    }
+    removed
+}
+
 /// The `SignatureVersion` of a topic's messages.
 pub(crate) fn signature_version(topic: &Topic) -> &str {
     topic
@@ -373,7 +428,6 @@ impl Sns {
             return Err(not_found("Topic does not exist"));
         };
         let mut topic = (**t).clone();
-        let mut sequence = None;
         if topic.is_fifo() {
             let dkey = model::dedup_key(p, topic_name, msg.dedup_id.as_deref().unwrap_or(""));
             if let Some(SnsRecord::Dedup {
@@ -406,7 +460,6 @@ impl Sns {
             for k in expired {
                 txn.remove(&k);
             }
-            sequence = Some(seq);
             txn.insert(tkey, SnsRecord::Topic(Box::new(topic.clone())));
             self.fan_out(
                 txn,
@@ -414,15 +467,15 @@ impl Sns {
                 &topic,
                 msg,
                 &message_id,
-                sequence.as_deref(),
+                Some((&seq, topic.sequence)),
                 now,
                 host,
                 sigs,
             );
-            return Ok((message_id, sequence));
+            return Ok((message_id, Some(seq)));
         }
         self.fan_out(txn, p, &topic, msg, message_id, None, now, host, sigs);
-        Ok((message_id.to_string(), sequence))
+        Ok((message_id.to_string(), None))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -433,7 +486,7 @@ impl Sns {
         topic: &Topic,
         msg: &Message,
         message_id: &str,
-        sequence: Option<&str>,
+        sequence: Option<(&str, u64)>,
         now: u64,
         host: &str,
         sigs: &Signatures<'_>,
@@ -459,10 +512,7 @@ impl Sns {
                 continue;
             }
             let d = published.delivery(p, &sub);
-            txn.insert(
-                model::delivery_key(d.due_ms, &d.id),
-                SnsRecord::Delivery(Box::new(d)),
-            );
+            enqueue(txn, d, sequence.map(|(_, n)| n));
         }
     }
 

@@ -96,8 +96,17 @@ fn check_sub_attribute(
     name: &str,
     value: &str,
     attrs: &BTreeMap<String, String>,
+    subscribe: bool,
 ) -> Result<String, AwsError> {
     let reason = |m: String| invalid(format!("Invalid parameter: Attributes Reason: {m}"));
+    // A filter policy's reason, prefixed as the call words it.
+    let policy_error = |r: String| {
+        invalid(if subscribe {
+            filter::on_subscribe(&r)
+        } else {
+            filter::on_set_attributes(&r)
+        })
+    };
     match name {
         "RawMessageDelivery" => match value.to_ascii_lowercase().as_str() {
             v @ ("true" | "false") => Ok(v.to_string()),
@@ -112,7 +121,7 @@ fn check_sub_attribute(
                 ))
             })?;
             if let Some(p) = attrs.get("FilterPolicy").filter(|p| !p.is_empty()) {
-                filter::compile(p, scope).map_err(invalid)?;
+                filter::compile(p, scope).map_err(policy_error)?;
             }
             Ok(value.to_string())
         }
@@ -124,7 +133,7 @@ fn check_sub_attribute(
                 .get("FilterPolicyScope")
                 .and_then(|s| Scope::parse(s))
                 .unwrap_or(Scope::MessageAttributes);
-            filter::compile(value, scope).map_err(invalid)?;
+            filter::compile(value, scope).map_err(policy_error)?;
             Ok(value.to_string())
         }
         "RedrivePolicy" => {
@@ -221,7 +230,7 @@ impl Sns {
                     "Invalid parameter: Attributes Reason: Unknown attribute {k}"
                 )));
             }
-            let v = check_sub_attribute(k, v, &attrs)?;
+            let v = check_sub_attribute(k, v, &attrs, true)?;
             attrs.insert(k.clone(), v);
         }
         if attrs.contains_key("FilterPolicy") && !attrs.contains_key("FilterPolicyScope") {
@@ -452,7 +461,7 @@ impl Sns {
                 return Err(not_found("Subscription does not exist"));
             };
             let mut s = (**s).clone();
-            let v = check_sub_attribute(name, value, &s.attributes)?;
+            let v = check_sub_attribute(name, value, &s.attributes, false)?;
             if v.is_empty() {
                 s.attributes.remove(name);
                 if name == "FilterPolicy" {
