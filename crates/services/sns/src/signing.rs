@@ -14,9 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use pkcs8::EncodePrivateKey;
 use serde_json::{Map, Value, json};
-use sha2::Digest;
 use snapstack_engine::Key;
 use snapstack_protocol::errors::AwsError;
 
@@ -31,9 +30,10 @@ pub fn signing_key(region: &str) -> Key {
     Key::builder().str("signing").str(region).build()
 }
 
-/// A region's signing key, parsed, and its certificate.
+/// A region's signing key, parsed (OpenSSL's, for its speed: a signature is made for every
+/// published message), and its certificate.
 pub struct Signer {
-    key: rsa::PrivateKey,
+    key: openssl::pkey::PKey<openssl::pkey::Private>,
     pub cert_pem: String,
 }
 
@@ -45,7 +45,11 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     fn from_record(private_pkcs8: &[u8], cert_pem: &str) -> Result<Self, String> {
-        let key = rsa::PrivateKey::from_pkcs8_der(private_pkcs8).map_err(|e| e.to_string())?;
+        let key = openssl::pkey::PKey::private_key_from_pkcs8(private_pkcs8)
+            .map_err(|e| e.to_string())?;
+        if key.rsa().map_err(|e| e.to_string())?.size() * 8 != KEY_BITS as u32 {
+            return Err("the stored signing key is not RSA-2048".into());
+        }
         Ok(Signer {
             key,
             cert_pem: cert_pem.to_string(),
@@ -81,15 +85,16 @@ impl Signer {
     /// The base64 signature of `text` for a `SignatureVersion` ("2": SHA256withRSA, else
     /// SHA1withRSA).
     pub fn sign(&self, version: &str, text: &str) -> String {
-        let sig = if version == "2" {
-            let digest = sha2::Sha256::digest(text.as_bytes());
-            self.key.pkcs1v15_sign_prehash::<sha2::Sha256>(&digest)
+        let digest = if version == "2" {
+            openssl::hash::MessageDigest::sha256()
         } else {
-            let digest = sha1::Sha1::digest(text.as_bytes());
-            self.key.pkcs1v15_sign_prehash::<sha1::Sha1>(&digest)
+            openssl::hash::MessageDigest::sha1()
         };
-        // Signing with a valid key and a digest of the right length cannot fail.
-        base64::engine::general_purpose::STANDARD.encode(sig.unwrap_or_default())
+        // Signing with a valid RSA key (checked when parsed) cannot fail.
+        let sig = openssl::sign::Signer::new(digest, &self.key)
+            .and_then(|mut s| s.sign_oneshot_to_vec(text.as_bytes()))
+            .unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(sig)
     }
 }
 
@@ -254,6 +259,8 @@ impl Sns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pkcs8::DecodePrivateKey;
+    use sha2::Digest;
 
     #[test]
     fn strings_to_sign_are_aws_s() {
@@ -298,7 +305,15 @@ mod tests {
         let b = sns.signer("us-east-1").unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(a.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
-        let public = a.key.to_public_key();
+        let snap = sns.store.snapshot();
+        let Some(SnsRecord::SigningKey { private_pkcs8, .. }) = snap.get(&signing_key("us-east-1"))
+        else {
+            panic!("no signing key record");
+        };
+        // Checked by another implementation (RustCrypto's) than the one that signed.
+        let public = rsa::PrivateKey::from_pkcs8_der(private_pkcs8)
+            .unwrap()
+            .to_public_key();
         let text = "Message\nhi\n";
         for version in ["1", "2"] {
             let sig = base64::engine::general_purpose::STANDARD
