@@ -598,3 +598,79 @@ fn snapshot_diff_names_s3_objects_and_sqs_messages() {
     assert!(added.contains("in queue diffq"), "{added}");
     assert!(!out.contains(&id1), "{out}");
 }
+
+/// Swap the volume's pack directory for a file (saves fail) and back.
+fn break_packs(dir: &Path, broken: bool) {
+    let packs = dir.join("state/packs");
+    let aside = dir.join("state/packs.aside");
+    if broken {
+        std::fs::rename(&packs, &aside).unwrap();
+        std::fs::write(&packs, b"not a directory").unwrap();
+    } else {
+        std::fs::remove_file(&packs).unwrap();
+        std::fs::rename(&aside, &packs).unwrap();
+    }
+}
+
+/// A failing volume is visible: health reports persistence `error` naming the service, the save
+/// endpoint answers 500 with its JSON lines (so `curl -f` and `snapstack state save` fail), and
+/// it recovers once the volume does. Under `ON_REQUEST` without the log, a change that could
+/// not be made durable is rolled back before the 500: a retry finds nothing half-done.
+#[test]
+fn a_failing_volume_shows_in_health_and_fails_the_save_endpoint() {
+    let dir = tempdir();
+    let mut s = Server::start(
+        dir.path(),
+        &[("PERSISTENCE", "1"), ("SNAPSHOT_SAVE_STRATEGY", "MANUAL")],
+    );
+    s.py(&["put", "/vol/ok", "1"]);
+    let (status, _) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200);
+    break_packs(dir.path(), true);
+    s.py(&["put", "/vol/more", "2"]);
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 500, "{body}");
+    let lines = lines(&body);
+    let ssm = lines.iter().find(|l| l["service"] == "ssm").unwrap();
+    assert_eq!(ssm["status"], "error", "{body}");
+    let (_, body) = s.http("GET", "/_localstack/health");
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["persistence"]["status"], "error", "{h}");
+    assert_eq!(h["features"]["persistence"], "error", "{h}");
+    assert!(
+        h["persistence"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("ssm")),
+        "{h}"
+    );
+    let out = state_cli(&s.endpoint, &["save", "--service", "ssm"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("ssm: error: "));
+    break_packs(dir.path(), false);
+    let (status, body) = s.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = s.http("GET", "/_localstack/health");
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["persistence"]["status"], "ok", "{h}");
+    drop(s);
+
+    let dir = tempdir();
+    let mut s = Server::start(
+        dir.path(),
+        &[
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+            ("SNAPSTACK_WAL", "0"),
+        ],
+    );
+    s.py(&["put", "/wal0/ok", "1"]);
+    break_packs(dir.path(), true);
+    s.py(&["putfails", "/wal0/bad", "2", "InternalServerError"]);
+    // Rolled back: not there, in memory either.
+    s.py(&["missing", "/wal0/bad", "get", "/wal0/ok", "1"]);
+    break_packs(dir.path(), false);
+    s.py(&["put", "/wal0/bad", "3"]);
+    s.kill9();
+    let mut s = Server::start(dir.path(), &[("PERSISTENCE", "1")]);
+    s.py(&["get", "/wal0/bad", "3", "get", "/wal0/ok", "1"]);
+}
