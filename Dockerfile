@@ -17,12 +17,19 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -m 0755 target/release/snapstack /usr/local/bin/snapstack
 
 FROM debian:bookworm-slim
-# curl for the health check (and for init scripts, as in LocalStack's image). Debian's stable
-# point releases move these versions under us, so they are not pinned.
+# What LocalStack users expect beside the server, for init hooks and Lambda functions: curl (and
+# the health check), python3 (*.py hooks, Python functions), node (Node.js functions), and, in a
+# venv first on PATH, the AWS CLI v1 (it honours AWS_ENDPOINT_URL, which hooks get) with
+# `awslocal` and boto3 (so `python3` in a hook imports boto3). Debian's stable point releases
+# move the apt versions under us, so those are not pinned; the pip ones are.
+ARG AWSCLI_VERSION=1.46.3
+ARG AWSCLI_LOCAL_VERSION=0.23.0
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl python3 python3-venv nodejs \
     && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/aws \
+    && /opt/aws/bin/pip install --no-cache-dir "awscli==${AWSCLI_VERSION}" "awscli-local==${AWSCLI_LOCAL_VERSION}" \
     && groupadd --system --gid 1000 localstack \
     && useradd --system --uid 1000 --gid localstack --home-dir /var/lib/localstack --shell /usr/sbin/nologin localstack \
     && mkdir -p /var/lib/localstack /etc/localstack/init/boot.d /etc/localstack/init/start.d \
@@ -30,7 +37,8 @@ RUN apt-get update \
     && chown -R localstack:localstack /var/lib/localstack /etc/localstack
 COPY --from=build /usr/local/bin/snapstack /usr/local/bin/snapstack
 
-ENV GATEWAY_LISTEN=0.0.0.0:4566 \
+ENV PATH=/opt/aws/bin:$PATH \
+    GATEWAY_LISTEN=0.0.0.0:4566 \
     LOCALSTACK_VOLUME_DIR=/var/lib/localstack \
     SNAPSTACK_LOG=info
 # A named volume copies this directory's owner, so the non-root user can write it; a bind mount

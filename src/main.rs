@@ -5,6 +5,7 @@ use std::process::ExitCode;
 #[cfg(feature = "pods")]
 mod pod_cli;
 mod snapshot_cli;
+mod state_cli;
 
 use clap::{Parser, Subcommand};
 
@@ -39,13 +40,16 @@ enum Command {
     /// Measure one operation against a running server (any build, or another emulator):
     /// requests per second and latency over keep-alive HTTP. One line of JSON per run.
     Loadgen(LoadgenArgs),
-    /// Look at a saved state directory without a server (read-only): `list` its generations,
-    /// `verify` every chunk they reference (exit code 1 when it finds damage), or `diff` two
-    /// generations of a service, its changed records named as resources (bucket/key,
-    /// table/item key, queue/message id).
+    /// A saved state directory without a server: `list` its generations, `verify` every chunk
+    /// they reference (exit code 1 when it finds damage), `diff` two generations of a service
+    /// (its changed records named as resources: bucket/key, table/item key, queue/message id),
+    /// `export` generations to an archive file, `import` one, `gc` a stopped server's garbage.
     Snapshot(snapshot_cli::SnapshotArgs),
+    /// A running server's state: `status`, `save`, `load` (a chosen generation with
+    /// --service S --generation N, to undo a reset or a bad run), `reset`.
+    State(state_cli::StateArgs),
     /// Named, versioned snapshots on a remote (S3-compatible store or directory), moved
-    /// incrementally: save, load (into a running server), list, versions, inspect, delete,
+    /// incrementally: save, load (into a running server), list, versions, inspect, delete, gc,
     /// remote add|list|remove.
     #[cfg(feature = "pods")]
     Pod(pod_cli::PodArgs),
@@ -141,40 +145,42 @@ struct ServeArgs {
     services: Option<String>,
 }
 
-/// Logging from `SNAPSTACK_LOG` (a level) and LocalStack's `DEBUG=1` (debug logs and a request
-/// log line per call). A value that is not a level stops the start, naming the variable.
+/// Logging from `SNAPSTACK_LOG` (a level), else LocalStack's `LS_LOG` (its levels, `warning`
+/// and `trace-internal` too), and LocalStack's `DEBUG=1` (debug logs and a request log line per
+/// call). A value that is not a level stops the start, naming the variable.
 fn init_logging() {
-    let debug = matches!(
-        std::env::var("DEBUG").unwrap_or_default().trim(),
-        "1" | "true" | "TRUE" | "True"
-    );
-    let level = match std::env::var("SNAPSTACK_LOG")
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "trace" => tracing::Level::TRACE,
+    let debug = snapstack::server::config::debug_switch(std::env::var("DEBUG").ok().as_deref());
+    let (var, value) = match std::env::var("SNAPSTACK_LOG") {
+        Ok(v) if !v.trim().is_empty() => ("SNAPSTACK_LOG", v),
+        _ => ("LS_LOG", std::env::var("LS_LOG").unwrap_or_default()),
+    };
+    let level = match value.trim().to_ascii_lowercase().as_str() {
+        "trace" | "trace-internal" => tracing::Level::TRACE,
         "debug" => tracing::Level::DEBUG,
         "info" => tracing::Level::INFO,
-        "warn" => tracing::Level::WARN,
+        "warn" | "warning" => tracing::Level::WARN,
         "error" => tracing::Level::ERROR,
-        "" if debug => tracing::Level::DEBUG,
+        "" if debug == Ok(true) => tracing::Level::DEBUG,
         "" => tracing::Level::INFO,
         other => {
             eprintln!(
-                "snapstack: configuration error: SNAPSTACK_LOG={other:?} is not one of error, warn, info, debug, trace"
+                "snapstack: configuration error: {var}={other:?} is not one of error, warn, info, debug, trace"
             );
             std::process::exit(2);
         }
     };
-    snapstack::server::request_log::enable(debug);
+    snapstack::server::request_log::enable(debug == Ok(true));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Err(v) = debug {
+        tracing::warn!(
+            "DEBUG={v:?} is neither 1/true nor 0/false: debugging stays off (as in LocalStack)"
+        );
+    }
 }
 
 fn loadgen(args: LoadgenArgs) -> Result<(), String> {
@@ -398,6 +404,7 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Snapshot(args)) => snapshot_cli::run(args),
+        Some(Command::State(args)) => state_cli::run(args),
         #[cfg(feature = "pods")]
         Some(Command::Pod(args)) => pod_cli::run(args),
         Some(Command::Serve(args)) => {

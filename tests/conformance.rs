@@ -1,6 +1,8 @@
 //! Model conformance (`tests/conformance/run.py`): requests generated from botocore's models of
-//! S3, SQS, DynamoDB, SSM and STS, sent to the real server with botocore, which parses every
-//! response by the same model. Fails when any case gets a 5xx other than an operation's 501, or no
+//! every served service (S3, SQS, DynamoDB and DynamoDB Streams, SSM, STS, Secrets Manager, KMS,
+//! SNS, CloudWatch Logs, CloudWatch, IAM, EventBridge, Kinesis, Lambda, Firehose: `SERVICES` in
+//! `run.py`), sent to the real server with botocore, which parses every response by the same
+//! model. Fails when any case gets a 5xx other than an operation's 501, or no
 //! answer at all. With `SNAPSTACK_WRITE_COVERAGE=1` it rewrites `docs/COVERAGE.md` and
 //! `docs/coverage.json` (operations implemented per service, cases passed).
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 use crate::backend::{Backend, LocalBackend};
 use crate::blob::{Blob, BlobId, BlobWriter};
@@ -480,7 +480,8 @@ impl Engine {
             match ctx.manifests.write(p.manifest()) {
                 Ok(()) => {
                     let report = p.commit(&ctx);
-                    debug!(service = names[i], ?report, "saved");
+                    // The server logs the one line per save (services, records, bytes).
+                    trace!(service = names[i], ?report, "saved");
                     results[i].1 = Some(Ok(report));
                 }
                 Err(e) => {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tracing::{debug, info, warn};
+use tracing::{info, trace, warn};
 
 use crate::blob::BlobId;
 use crate::chunk_id::ChunkId;
@@ -495,7 +495,8 @@ impl<V: Record> Service for Persisted<V> {
                     let mut st = self.stats();
                     st.generation = Some(g);
                     st.last_error = None;
-                    debug!(service, generation = g, records = m.records, "loaded");
+                    // The server logs the one line per load.
+                    trace!(service, generation = g, records = m.records, "loaded");
                     return Ok(LoadReport {
                         generation: Some(g),
                         records: self.store.snapshot().len() as u64,
@@ -518,7 +519,7 @@ impl<V: Record> Service for Persisted<V> {
                 let version = self.store.version();
                 guard.saved_version = version - 1;
                 self.after_load(version, applied);
-                info!(
+                trace!(
                     service,
                     version = applied,
                     "loaded from the write-ahead log"

@@ -295,7 +295,55 @@ pub const IGNORED_LOCALSTACK_VARIABLES: &[&str] = &[
     "DISABLE_CORS_CHECKS",
     "DISABLE_CUSTOM_CORS_S3",
     "EXTRA_CORS_ALLOWED_ORIGINS",
+    // Removed from LocalStack (2.0/3.0) in favour of the variables named by `replacement`.
+    "EDGE_PORT",
+    "EDGE_PORT_HTTP",
+    "EDGE_BIND_HOST",
+    "HOSTNAME_EXTERNAL",
+    "DATA_DIR",
+    "HOST_TMP_FOLDER",
+    "LEGACY_DIRECTORIES",
+    "LEGACY_EDGE_PROXY",
+    "SQS_PORT_EXTERNAL",
+    "SYNCHRONOUS_SNS_EVENTS",
+    // Behaviour this emulator does not have.
+    "LAMBDA_KEEPALIVE_MS",
+    "LAMBDA_REMOVE_CONTAINERS",
+    "LAMBDA_DOCKER_FLAGS",
+    "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT",
+    "GATEWAY_SERVER",
+    "DISABLE_EVENTS",
+    "ALLOW_NONSTANDARD_REGIONS",
+    "DYNAMODB_HEAP_SIZE",
+    "KINESIS_SHARD_LIMIT",
+    "KINESIS_LATENCY",
+    "SQS_DELAY_PURGE_RETRY",
 ];
+
+/// What a LocalStack removed in favour of another variable: that one (`EDGE_PORT` →
+/// `GATEWAY_LISTEN`), for the message that says it is ignored.
+pub fn replacement(var: &str) -> Option<&'static str> {
+    Some(match var {
+        "EDGE_PORT" | "EDGE_PORT_HTTP" | "EDGE_BIND_HOST" => GATEWAY_LISTEN,
+        "HOSTNAME_EXTERNAL" => LOCALSTACK_HOST,
+        "DATA_DIR" | "LEGACY_DIRECTORIES" => "PERSISTENCE and LOCALSTACK_VOLUME_DIR",
+        "HOST_TMP_FOLDER" => LOCALSTACK_VOLUME_DIR,
+        "SQS_PORT_EXTERNAL" => SQS_ENDPOINT_STRATEGY,
+        _ => return None,
+    })
+}
+
+/// `DEBUG` as LocalStack's `is_env_true` reads it: `1` or `true` in any case; anything else is
+/// off. `Err` carries a value that is neither on nor a plain off (`0`, `false`, empty), which is
+/// off too but worth a warning (`DEBUG=yes` does not turn debugging on, in LocalStack either).
+pub fn debug_switch(value: Option<&str>) -> Result<bool, String> {
+    let v = value.unwrap_or("").trim().to_ascii_lowercase();
+    match v.as_str() {
+        "1" | "true" => Ok(true),
+        "" | "0" | "false" => Ok(false),
+        _ => Err(v),
+    }
+}
 
 /// Which of [`IGNORED_LOCALSTACK_VARIABLES`] are set in `env`.
 pub fn ignored_variables(env: impl Fn(&str) -> Option<String>) -> Vec<&'static str> {
@@ -667,6 +715,36 @@ mod tests {
         }
         let ignored = ignored_variables(|k| (k == "LAMBDA_EXECUTOR").then(|| "docker".to_string()));
         assert_eq!(ignored, ["LAMBDA_EXECUTOR"]);
+        let ignored = ignored_variables(|k| (k == "EDGE_PORT").then(|| "4566".to_string()));
+        assert_eq!(ignored, ["EDGE_PORT"]);
+        assert_eq!(replacement("EDGE_PORT"), Some(GATEWAY_LISTEN));
+        assert_eq!(replacement("HOSTNAME_EXTERNAL"), Some(LOCALSTACK_HOST));
+        assert_eq!(replacement("LAMBDA_EXECUTOR"), None);
+        // Nothing honoured is on the list.
+        for honoured in [
+            PERSISTENCE,
+            GATEWAY_LISTEN,
+            LOCALSTACK_HOST,
+            SERVICES,
+            "DEBUG",
+            "LS_LOG",
+        ] {
+            assert!(
+                !IGNORED_LOCALSTACK_VARIABLES.contains(&honoured),
+                "{honoured}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_is_read_as_localstacks_is_env_true() {
+        for on in ["1", "true", "TRUE", " True "] {
+            assert_eq!(debug_switch(Some(on)), Ok(true), "{on}");
+        }
+        for off in [None, Some(""), Some("0"), Some("false"), Some("FALSE")] {
+            assert_eq!(debug_switch(off), Ok(false), "{off:?}");
+        }
+        assert_eq!(debug_switch(Some("yes")), Err("yes".to_string()));
     }
 
     #[test]

@@ -260,7 +260,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let max_connections = listener::connection_limit(config.connections.max_connections, nofile);
     listener::log_limits(&config.connections, max_connections, nofile);
     for var in config::ignored_variables(|k| std::env::var(k).ok()) {
-        warn!("{var} is set but ignored: this emulator has no such behaviour");
+        match config::replacement(var) {
+            Some(new) => warn!("{var} is set but ignored: LocalStack replaced it with {new}"),
+            None => warn!("{var} is set but ignored: this emulator has no such behaviour"),
+        }
     }
     let app = build(&config).await?;
     let local_url = format!("http://127.0.0.1:{}", config.listen.port());
@@ -292,7 +295,22 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     app.persistence.start(config.flush_interval);
     let endpoint = format!("http://127.0.0.1:{}", local.port());
-    app.init.run(init_hooks::Stage::Start, &endpoint).await;
+    // START: requests are not served yet, as in LocalStack; one that comes is answered 503 at
+    // once rather than waiting for the scripts (a script calling AWS would wait for itself).
+    let listeners = {
+        let (done_tx, done_rx) = watch::channel(false);
+        let held: Vec<_> = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(init_hooks::refuse_while_starting(l, done_rx.clone())))
+            .collect();
+        app.init.run(init_hooks::Stage::Start, &endpoint).await;
+        let _ = done_tx.send(true);
+        let mut back = Vec::new();
+        for h in held {
+            back.push(h.await.map_err(|e| ServeError::Internal(e.to_string()))?);
+        }
+        back
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -310,18 +328,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             stop_rx.clone(),
         ));
     }
-    // Stdout: the bound address (tests and scripts read it), then `Ready.` on its own line, the
-    // line LocalStack prints and test frameworks (testcontainers: `.*Ready\.\n`) wait for.
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "snapstack listening on {local}");
-        let _ = writeln!(out, "Ready.");
-        let _ = out.flush();
-    }
-    info!(%local, extra = ?config.extra_listen, "Ready.");
-    {
+    // Stdout: the bound address (tests and scripts read it); then, once the ready.d scripts have
+    // run (requests are served meanwhile, as in LocalStack), `Ready.` on its own line, the line
+    // LocalStack prints and test frameworks (testcontainers: `.*Ready\.\n`) wait for.
+    print_line(&format!("snapstack listening on {local}"));
+    let ready = {
         let (app, endpoint) = (app.clone(), endpoint.clone());
-        tokio::spawn(async move { app.init.run(init_hooks::Stage::Ready, &endpoint).await });
+        tokio::spawn(async move { app.init.run(init_hooks::Stage::Ready, &endpoint).await })
+    };
+    let mut stopping = stop_rx.clone();
+    tokio::select! {
+        _ = ready => {
+            print_line("Ready.");
+            info!(%local, extra = ?config.extra_listen, "Ready.");
+        }
+        _ = stopping.wait_for(|s| *s) => {}
     }
     let server = async move { while servers.join_next().await.is_some() {} };
     let mut deadline = stop_rx.clone();
@@ -337,6 +358,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     app.persistence.shutdown().await;
     info!("bye");
     Ok(())
+}
+
+/// One line on stdout, flushed at once (a pipe would hold it otherwise).
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// The listener with `TCP_NODELAY` on every connection: a response written in parts (headers,

@@ -313,7 +313,6 @@ impl Persistence {
 
     /// Log a save's results and run a garbage collection in the background now and then.
     fn after_save(&self, results: &[(String, snapstack_engine::Result<SaveReport>)], why: &str) {
-        let mut wrote = false;
         for (service, r) in results {
             if let Some(m) = &self.metrics {
                 match r {
@@ -328,21 +327,11 @@ impl Persistence {
                     Err(_) => m.save_failed(service),
                 }
             }
-            match r {
-                Ok(rep) if rep.generation.is_some() => {
-                    wrote = true;
-                    // One line per save that wrote something (group commits without the log
-                    // save per request: those at debug).
-                    if why == "on request" {
-                        debug!(service, why, generation = ?rep.generation, records = rep.records, new_bytes = rep.new_bytes, duration = ?rep.duration, "saved");
-                    } else {
-                        info!(service, why, generation = ?rep.generation, records = rep.records, new_bytes = rep.new_bytes, duration = ?rep.duration, "saved");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => error!(service, why, error = %e, "save failed"),
+            if let Err(e) = r {
+                error!(service, why, error = %e, "save failed");
             }
         }
+        let wrote = log_saves(results, why);
         if wrote {
             let n = self.saves_since_gc.fetch_add(1, Ordering::Relaxed) + 1;
             if n >= GC_EVERY_SAVES {
@@ -621,23 +610,52 @@ impl Persistence {
         if self.save == SaveStrategy::Manual || self.restore_only {
             return;
         }
-        info!("saving state before shutdown");
+        debug!("saving state before shutdown");
         let names = self.auto_save_services();
         match tokio::task::spawn_blocking(move || engine.save(&names)).await {
             Ok(results) => {
-                for (service, r) in results {
-                    match r {
-                        Ok(rep) if rep.generation.is_some() => {
-                            info!(service, generation = ?rep.generation, records = rep.records, new_bytes = rep.new_bytes, duration = ?rep.duration, "saved on shutdown")
-                        }
-                        Ok(_) => debug!(service, "unchanged since the last save; nothing to save"),
-                        Err(e) => error!(service, error = %e, "save on shutdown failed"),
+                for (service, r) in &results {
+                    if let Err(e) = r {
+                        error!(service, error = %e, "save on shutdown failed");
                     }
+                }
+                if !log_saves(&results, "shutdown") {
+                    info!("nothing changed since the last save: nothing to save on shutdown");
                 }
             }
             Err(e) => error!(error = %e, "the shutdown save task failed"),
         }
     }
+}
+
+/// One line for a save that wrote something: its services (with their new generations), the
+/// records they hold, the new bytes written, and how long it took. Nothing is logged (and
+/// `false` returned) when no service had anything to save.
+fn log_saves(results: &[(String, snapstack_engine::Result<SaveReport>)], why: &str) -> bool {
+    let saved: Vec<(&str, &SaveReport)> = results
+        .iter()
+        .filter_map(|(s, r)| match r {
+            Ok(rep) if rep.generation.is_some() => Some((s.as_str(), rep)),
+            _ => None,
+        })
+        .collect();
+    if saved.is_empty() {
+        return false;
+    }
+    let services = saved
+        .iter()
+        .map(|(s, rep)| format!("{s}@{}", rep.generation.unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let records: u64 = saved.iter().map(|(_, r)| r.records).sum();
+    let new_bytes: u64 = saved.iter().map(|(_, r)| r.new_bytes).sum();
+    let duration = saved
+        .iter()
+        .map(|(_, r)| r.duration)
+        .max()
+        .unwrap_or_default();
+    info!(why, services = %services, records, new_bytes, duration = ?duration, "saved");
+    true
 }
 
 fn disabled(services: &[&'static str]) -> Vec<(&'static str, OpResult)> {
@@ -656,7 +674,11 @@ fn log_load(service: &str, r: Result<snapstack_engine::Result<LoadReport>, Strin
                 }
                 info!(service, generation = g, records = rep.records, duration = ?rep.duration, "state loaded")
             }
-            None => debug!(service, "no saved state to load"),
+            // No generation, but the write-ahead log held changes.
+            None if rep.records > 0 => {
+                info!(service, from = "write-ahead log", records = rep.records, duration = ?rep.duration, "state loaded")
+            }
+            None => debug!(service, "nothing on disk to load"),
         },
         Ok(Err(e)) => {
             error!(service, error = %e, "loading saved state failed; serving without it (nothing was deleted)")

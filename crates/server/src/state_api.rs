@@ -211,9 +211,11 @@ fn json_response(status: StatusCode, v: Value) -> Response {
     resp
 }
 
-/// Every service of this build: `running` once its state is in memory (loaded, or nothing to
-/// load), `available` while a lazy load is still ahead of it, `disabled` when `SERVICES` left it
-/// out.
+/// Every service of the model set: `running` once its state is in memory, `available` while a
+/// lazy load is still ahead of it (its first request loads it, as LocalStack starts its
+/// services on their first request), `disabled` when `SERVICES` left it
+/// out or when this build has its model but does not serve it (its requests are answered 501
+/// `NotImplemented`, naming the operation).
 pub(crate) fn health(app: &App) -> Value {
     use snapstack_service::Runtime;
     let mut services: Map<String, Value> = app
@@ -231,6 +233,11 @@ pub(crate) fn health(app: &App) -> Value {
         .collect();
     for name in app.services.disabled() {
         services.insert(name.to_string(), json!("disabled"));
+    }
+    for name in snapstack_protocol::model::EMBEDDED {
+        services
+            .entry(name.to_string())
+            .or_insert_with(|| json!("disabled"));
     }
     let persistence_error = persistence_failure(app);
     json!({

@@ -451,7 +451,11 @@ mod tests {
             )
             .await
             .unwrap();
-            assert_eq!(out["Location"], json!("/eu-bucket"));
+            // Outside us-east-1, the bucket's URL under the advertised host (LocalStack's).
+            assert_eq!(
+                out["Location"],
+                json!("http://eu-bucket.s3.localhost.localstack.cloud:4566/")
+            );
             let head = call(&s3, &ctx, "HeadBucket", json!({"Bucket": "eu-bucket"}))
                 .await
                 .unwrap();

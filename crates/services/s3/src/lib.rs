@@ -82,6 +82,8 @@ pub struct S3 {
     day_ms: u64,
     /// Plaintext S3 Bucket Keys in memory (`keyring.rs`).
     bucket_keys: keyring::BucketKeyCache,
+    /// The `host[:port]` the URLs handed out name (`LOCALSTACK_HOST`), set when the server binds.
+    advertised_host: std::sync::RwLock<String>,
 }
 
 /// A clock in milliseconds since the epoch.
@@ -160,7 +162,27 @@ impl S3 {
             clock: Arc::new(now_ms),
             day_ms: lifecycle::day_ms_from_env(),
             bucket_keys: keyring::BucketKeyCache::default(),
+            advertised_host: std::sync::RwLock::new("localhost.localstack.cloud:4566".into()),
         }
+    }
+
+    /// A bucket's absolute URL, as LocalStack hands it out (`Location` of CompleteMultipartUpload,
+    /// and of CreateBucket outside us-east-1): `http://<bucket>.s3.<LOCALSTACK_HOST>/`.
+    pub(crate) fn bucket_url(&self, bucket: &str) -> String {
+        let host = self
+            .advertised_host
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        format!("http://{bucket}.s3.{host}/")
+    }
+
+    /// Name `host[:port]` in the URLs handed out.
+    pub(crate) fn set_advertised_host(&self, host: &str) {
+        *self
+            .advertised_host
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = host.to_string();
     }
 
     /// The same service judging time by `clock`, with lifecycle days of `day_ms` (tests).

@@ -35,6 +35,10 @@ impl Service for S3 {
         routing::preroute(parts)
     }
 
+    fn bound(&self, endpoint: &snapstack_service::Endpoint) {
+        self.set_advertised_host(&endpoint.advertised_host);
+    }
+
     fn register(&self, engine: &Arc<Engine>) -> snapstack_engine::Result<()> {
         engine.register(self.store.clone())
     }

@@ -159,7 +159,13 @@ impl S3 {
             Ok(true)
         });
         let created = result?;
-        let resp = reply(r.operation, &json!({"Location": format!("/{name}")}))?;
+        // As S3 and LocalStack: the path in us-east-1, the bucket's URL elsewhere.
+        let location = if region == "us-east-1" {
+            format!("/{name}")
+        } else {
+            self.bucket_url(&name)
+        };
+        let resp = reply(r.operation, &json!({"Location": location}))?;
         Ok((resp, created.then_some(version)))
     }
 

@@ -404,7 +404,8 @@ impl S3 {
             remove_upload(t, &acct, &upload);
         });
         let mut out = json!({
-            "Location": format!("/{}/{}", r.bucket(), upload.key),
+            // Absolute, as S3 and LocalStack answer it.
+            "Location": format!("{}{}", self.bucket_url(r.bucket()), upload.key),
             "Bucket": r.bucket(),
             "Key": upload.key,
             "ETag": etag,
