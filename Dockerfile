@@ -8,6 +8,11 @@
 ARG RUST_VERSION=1.88
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
+# SNS signs its messages with OpenSSL (the openssl crate links the system libssl).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The command the README's install step and the tests' binary share (`cargo build --release`).
@@ -26,7 +31,7 @@ ARG AWSCLI_VERSION=1.46.3
 ARG AWSCLI_LOCAL_VERSION=0.23.0
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl python3 python3-venv nodejs \
+    && apt-get install -y --no-install-recommends ca-certificates curl libssl3 python3 python3-venv nodejs \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/aws \
     && /opt/aws/bin/pip install --no-cache-dir "awscli==${AWSCLI_VERSION}" "awscli-local==${AWSCLI_LOCAL_VERSION}" \
