@@ -738,6 +738,12 @@ fn a_chosen_generation_is_loaded_back_and_survives_a_restart() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     s.py(&["get", "/gen/a", "one"]);
+    let st = s.state();
+    assert_eq!(
+        st["services"]["ssm"]["loaded_generation"].as_u64(),
+        Some(first),
+        "{st}"
+    );
     // Refusals: not a number, a generation that does not exist (non-2xx for `curl -f`).
     let (status, _) = s.http("POST", "/_localstack/state/ssm/load?generation=x");
     assert_eq!(status, 400);

@@ -559,6 +559,8 @@ impl<V: Record> Service for Persisted<V> {
             }
         })?;
         let version = self.store.replace(tree.data().clone());
+        // The live state is now that generation's (as a change, saved as a new generation).
+        self.lock().loaded_generation = Some(generation);
         info!(
             service,
             generation,
