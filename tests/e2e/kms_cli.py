@@ -415,6 +415,10 @@ def prepare_pairs_and_agreement(st):
     private = kms_decrypt(path("pair-wp.bin"), "pair=rsa")
     check(der_public_of_private(private, "pair-wp") == b64d(wp["PublicKey"]), "pair without plaintext")
     st["pair_pub"] = pair["PublicKey"]
+    # An Ed25519 pair: openssl reads the private key (RFC 8410 PKCS#8) and derives the public one.
+    ed = kms("generate-data-key-pair", "--key-id", sym, "--key-pair-spec", "ECC_NIST_EDWARDS25519")
+    check(der_public_of_private(b64d(ed["PrivateKeyPlaintext"]), "pair-ed") == b64d(ed["PublicKey"]),
+          "the Ed25519 data key pair's halves do not match")
     # ECDH: KMS's shared secret is openssl's.
     ak = key("--key-spec", "ECC_NIST_P384", "--key-usage", "KEY_AGREEMENT")
     kms_pem = public_pem(ak, "agree")

@@ -420,15 +420,18 @@ def cmd_prepare_ops(path):
           "data key without plaintext")
     state["blobs"] = [base64.b64encode(wp["CiphertextBlob"]).decode()]
     state["pairs"] = []
-    for spec in ["RSA_2048", "ECC_NIST_P384", "ECC_SECG_P256K1"]:
+    for spec in ["RSA_2048", "ECC_NIST_P384", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519"]:
         pair = c.generate_data_key_pair(KeyId=kid, KeyPairSpec=spec)
         check(public_of_private(pair["PrivateKeyPlaintext"]) == pair["PublicKey"], spec)
         priv = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], None)
         check(c.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] ==
               pair["PrivateKeyPlaintext"], spec)
-        if spec.startswith("ECC"):
+        pub = serialization.load_der_public_key(pair["PublicKey"])
+        if spec == "ECC_NIST_EDWARDS25519":
+            pub.verify(priv.sign(b"pair"), b"pair")
+        elif spec.startswith("ECC"):
             sig = priv.sign(b"pair", ec.ECDSA(hashes.SHA256()))
-            serialization.load_der_public_key(pair["PublicKey"]).verify(sig, b"pair", ec.ECDSA(hashes.SHA256()))
+            pub.verify(sig, b"pair", ec.ECDSA(hashes.SHA256()))
         wpp = c.generate_data_key_pair_without_plaintext(KeyId=kid, KeyPairSpec=spec,
                                                          EncryptionContext={"pair": spec})
         check("PrivateKeyPlaintext" not in wpp and wpp["KeyPairSpec"] == spec, wpp)

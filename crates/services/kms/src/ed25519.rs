@@ -2,7 +2,7 @@
 //! (`ED25519_SHA_512`, over the message itself) and Ed25519ph (`ED25519_PH_SHA_512`, RFC 8032
 //! HashEdDSA over the message's SHA-512, no context), PKCS#8 / SPKI DER as RFC 8410 writes them.
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, KeypairBytes};
 use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::digest;
 
@@ -45,13 +45,23 @@ fn prehash(sha512: &[u8]) -> Result<GivenSha512, String> {
     Ok(GivenSha512(sha512.to_vec()))
 }
 
+/// The PKCS#8 DER of a key as RFC 8410 writes it (version 1, no public key), the form openssl
+/// 3.0 and Python's `cryptography` read (they refuse the version 2 form with the public key that
+/// `SigningKey::to_pkcs8_der` writes); a data key pair's private key is handed out in it.
+fn encode(sk: &SigningKey) -> Result<Vec<u8>, String> {
+    KeypairBytes {
+        secret_key: sk.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_der()
+    .map(|d| d.as_bytes().to_vec())
+    .map_err(|e| e.to_string())
+}
+
 /// A new key: its PKCS#8 DER.
 pub fn generate() -> Result<Vec<u8>, String> {
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let sk = SigningKey::generate(&mut rng);
-    sk.to_pkcs8_der()
-        .map(|d| d.as_bytes().to_vec())
-        .map_err(|e| e.to_string())
+    encode(&SigningKey::generate(&mut rng))
 }
 
 /// The DER `SubjectPublicKeyInfo` of a PKCS#8 DER private key.
@@ -97,7 +107,6 @@ pub fn verify(private: &[u8], algorithm: &str, input: &[u8], sig: &[u8]) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::pkcs8::EncodePrivateKey;
     use sha2::{Digest, Sha512};
 
     fn unhex(s: &str) -> Vec<u8> {
@@ -120,7 +129,7 @@ mod tests {
             sk.verifying_key().to_bytes().to_vec(),
             unhex("ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf")
         );
-        let der = sk.to_pkcs8_der().unwrap().as_bytes().to_vec();
+        let der = encode(&sk).unwrap();
         let digest = Sha512::digest(b"abc").to_vec();
         let sig = sign(&der, PREHASHED, &digest).unwrap();
         assert_eq!(
@@ -144,11 +153,10 @@ mod tests {
             unhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
                 .try_into()
                 .unwrap();
-        let der = SigningKey::from_bytes(&secret)
-            .to_pkcs8_der()
-            .unwrap()
-            .as_bytes()
-            .to_vec();
+        let der = encode(&SigningKey::from_bytes(&secret)).unwrap();
+        // RFC 8410's form: version 1 (INTEGER 0), no public key, 48 bytes.
+        assert_eq!(der.len(), 48);
+        assert_eq!(&der[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]);
         let sig = sign(&der, PURE, &[0x72]).unwrap();
         assert_eq!(
             sig,
@@ -160,7 +168,14 @@ mod tests {
         assert!(verify(&der, PURE, &[0x72], &sig));
         assert!(!verify(&der, PURE, &[0x73], &sig));
         let fresh = generate().unwrap();
+        assert_eq!(fresh.len(), 48);
         assert_eq!(public_der(&fresh).unwrap().len(), 44);
+        // The version 2 form (with the public key) is read too.
+        let v2 = SigningKey::from_bytes(&secret).to_pkcs8_der().unwrap();
+        assert_eq!(
+            public_der(v2.as_bytes()).unwrap(),
+            public_der(&der).unwrap()
+        );
         assert!(!verify(&fresh, PURE, &[0x72], &sig));
     }
 }
