@@ -30,6 +30,7 @@ Exits non-zero, naming the failed check, when anything differs.
 import json
 import os
 import sys
+import time
 
 from aws_cli import Cli, b64d, check, epoch, openssl
 
@@ -437,12 +438,15 @@ def prepare_pairs_and_agreement(st):
 
 
 def wait_connected(store_id):
-    for _ in range(60):
+    """Poll until the store is CONNECTED (it connects 2 seconds after ConnectCustomKeyStore)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         s = kms("describe-custom-key-stores", "--custom-key-store-id", store_id)["CustomKeyStores"][0]
         if s["ConnectionState"] == "CONNECTED":
             return s
         check(s["ConnectionState"] == "CONNECTING", s)
-    raise AssertionError("the custom key store did not connect")
+        time.sleep(0.2)
+    raise AssertionError("the custom key store did not connect within 60 seconds")
 
 
 def prepare_stores_and_regions(st):
