@@ -212,11 +212,16 @@ fn the_javascript_sdk_v3_under_enforce_iam() {
     node(&server, "enforce.mjs", &[]);
 }
 
-/// KMS and Secrets Manager with the AWS CLI, their cryptography checked with the openssl CLI
-/// (`tests/e2e/kms_cli.py`): openssl verifies KMS's ECDSA, PKCS#1 and PSS signatures against
-/// GetPublicKey's key and makes RSA-OAEP ciphertexts that KMS decrypts; an encryption context
-/// mismatch and a disabled key are refused. Under ON_SHUTDOWN, a SIGTERM saves, and after the
-/// restart every ciphertext, signature and secret version made before is checked again.
+/// KMS and Secrets Manager with the AWS CLI, every operation of both models, the cryptography
+/// checked with the openssl CLI (`tests/e2e/kms_cli.py`, `tests/e2e/secrets_cli.py`): openssl
+/// verifies KMS's signatures (RSA 2048/3072/4096 with all six algorithms, the four ECC curves,
+/// RAW and DIGEST messages) against GetPublicKey's key, makes RSA-OAEP (SHA-1 and SHA-256)
+/// ciphertexts that KMS decrypts, computes the MACs of imported HMAC keys, the ECDH secret and
+/// the data key pairs' public halves; an encryption context mismatch, a disabled key, a malformed
+/// grant token and a secret whose key is pending deletion are refused. Under ON_SHUTDOWN, a
+/// SIGTERM saves, and after the restart every ciphertext, signature, MAC and secret version made
+/// before is checked again; then both scripts require every operation of the model to have been
+/// answered through the CLI.
 #[test]
 fn kms_and_secrets_with_the_aws_cli_and_openssl_across_sigterm() {
     for tool in ["aws", "openssl"] {
@@ -235,9 +240,11 @@ fn kms_and_secrets_with_the_aws_cli_and_openssl_across_sigterm() {
     ];
     let mut s = Server::start(dir.path(), &env);
     s.script("kms_cli.py", &["prepare", work]);
+    s.script("secrets_cli.py", &["prepare", work]);
     assert!(s.term().success());
     let mut s = Server::start(dir.path(), &env);
     s.script("kms_cli.py", &["check", work]);
+    s.script("secrets_cli.py", &["check", work]);
 }
 
 #[test]

@@ -3,15 +3,16 @@
 
 Usage: secrets_client.py ENDPOINT COMMAND [ARGS]...
 
-  probe FILE       write `served` or `unserved` to FILE: whether KMS answers (an unserved service
-                   answers 501 NotImplemented)
-  nokms            without KMS: metadata operations work, values are refused (EncryptionFailure)
+  nokms            without KMS (SERVICES=secretsmanager): metadata operations work, values are
+                   refused (EncryptionFailure)
   suite            every operation of the model, errors included (fresh server, KMS served)
   prepare FILE     before a restart: secrets with several string and binary versions, a customer
                    key, tags, a policy, a rotation configuration, one scheduled for deletion;
                    what to expect goes to FILE (JSON)
-  check FILE       after the restart: every version of every secret reads back, stages and the
-                   deletion deadline are unchanged, a disabled key makes GetSecretValue fail
+  check FILE       after the restart: the deletion deadline (DescribeSecret, ListSecrets with
+                   IncludePlannedDeletion) is the one made before, read before RestoreSecret;
+                   every version of every secret reads back, stages are unchanged, a disabled key
+                   and a key pending deletion make GetSecretValue fail
   rotation_prepare FILE
                    a Python rotation function (Lambda) implementing the four steps with boto3;
                    a rotation that succeeds and one that fails at testSecret
@@ -40,16 +41,6 @@ MARK = "PLAINTEXT-MARKER-"
 def client(service, region="us-east-1"):
     return boto3.client(service, endpoint_url=ENDPOINT, aws_access_key_id="test",
                         aws_secret_access_key="secret", region_name=region, config=CFG)
-
-
-def cmd_probe(path):
-    try:
-        client("kms").describe_key(KeyId="alias/snapstack-probe-missing")
-        served = True
-    except ClientError as e:
-        served = e.response["ResponseMetadata"]["HTTPStatusCode"] != 501
-    with open(path, "w") as f:
-        f.write("served" if served else "unserved")
 
 
 def cmd_nokms():
@@ -205,6 +196,15 @@ def cmd_prepare(path):
     sm.tag_resource(SecretId="keep/default", Tags=[{"Key": "t", "Value": "1"}])
     d = sm.delete_secret(SecretId="keep/custom", RecoveryWindowInDays=7)
     expect["deletion"] = d["DeletionDate"].timestamp()
+    expect["deleted"] = sm.describe_secret(SecretId="keep/custom")["DeletedDate"].timestamp()
+    check(abs(expect["deleted"] + 7 * 86400 - expect["deletion"]) < 1, expect)
+    # A secret whose KMS key is scheduled for deletion: GetSecretValue fails as in AWS.
+    doomed = kms.create_key(Description="doomed")["KeyMetadata"]["KeyId"]
+    sm.create_secret(Name="keep/doomed", SecretString=MARK + "doomed", KmsKeyId=doomed)
+    check(sm.get_secret_value(SecretId="keep/doomed")["SecretString"] == MARK + "doomed", "doomed")
+    kms.schedule_key_deletion(KeyId=doomed, PendingWindowInDays=7)
+    expect_error("DecryptionFailure", sm.get_secret_value, SecretId="keep/doomed")
+    expect_error("EncryptionFailure", sm.put_secret_value, SecretId="keep/doomed", SecretString="new")
     with open(path, "w") as f:
         json.dump(expect, f)
 
@@ -213,7 +213,17 @@ def cmd_check(path):
     sm, kms = client("secretsmanager"), client("kms")
     with open(path) as f:
         expect = json.load(f)
+    # The deletion deadline kept counting across the restart: read it before restoring.
+    d = sm.describe_secret(SecretId="keep/custom")
+    check(abs(d["DeletedDate"].timestamp() - expect["deleted"]) < 1, (d, expect["deleted"]))
+    planned = [x for x in sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]
+               if x["Name"] == "keep/custom"]
+    check(len(planned) == 1 and abs(planned[0]["DeletedDate"].timestamp() - expect["deleted"]) < 1, planned)
+    check("keep/custom" not in [x["Name"] for x in sm.list_secrets()["SecretList"]], "hidden while deleted")
+    expect_error("InvalidRequestException", sm.get_secret_value, SecretId="keep/custom")
     sm.restore_secret(SecretId="keep/custom")
+    # The key pending deletion still refuses after the restart.
+    expect_error("DecryptionFailure", sm.get_secret_value, SecretId="keep/doomed")
     for name, e in expect["secrets"].items():
         check(versions_to_stages(sm, name) == e["stages"], (name, e["stages"]))
         for vid, val in e["versions"].items():
@@ -223,13 +233,17 @@ def cmd_check(path):
             else:
                 check(g.get("SecretBinary") == val["b"].encode(), (name, vid, g))
     check(sm.describe_secret(SecretId="keep/default")["Tags"] == [{"Key": "t", "Value": "1"}], "tags")
-    d = sm.delete_secret(SecretId="keep/custom", RecoveryWindowInDays=7)
-    check(d["DeletionDate"].timestamp() >= expect["deletion"], d)
-    sm.restore_secret(SecretId="keep/custom")
     kms.disable_key(KeyId=expect["key"])
     expect_error("DecryptionFailure", sm.get_secret_value, SecretId="keep/custom")
     kms.enable_key(KeyId=expect["key"])
     sm.get_secret_value(SecretId="keep/custom")
+    # Deleted again, so that a later check finds it pending deletion (the new dates recorded).
+    d = sm.delete_secret(SecretId="keep/custom", RecoveryWindowInDays=7)
+    check(d["DeletionDate"].timestamp() >= expect["deletion"], d)
+    expect["deletion"] = d["DeletionDate"].timestamp()
+    expect["deleted"] = sm.describe_secret(SecretId="keep/custom")["DeletedDate"].timestamp()
+    with open(path, "w") as f:
+        json.dump(expect, f)
 
 
 ROTATOR = """
@@ -333,7 +347,6 @@ def cmd_rotation_check(path):
 COMMANDS = {
     "rotation_prepare": (cmd_rotation_prepare, 1),
     "rotation_check": (cmd_rotation_check, 1),
-    "probe": (cmd_probe, 1),
     "nokms": (cmd_nokms, 0),
     "suite": (cmd_suite, 0),
     "prepare": (cmd_prepare, 1),

@@ -1,5 +1,6 @@
 //! The cryptography, all of it RustCrypto's: key generation per key spec, AES-256-GCM sealing,
-//! RSA-OAEP, RSA-PSS / PKCS#1 v1.5 and ECDSA signatures, HMAC, DER encodings.
+//! RSA-OAEP, RSA-PSS / PKCS#1 v1.5, ECDSA and Ed25519 (`ed25519.rs`) signatures, HMAC, DER
+//! encodings.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use rand_core::UnwrapErr;
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
-use crate::blob;
+use crate::{blob, ed25519};
 
 /// A key spec this emulator can make material for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub enum Spec {
     P384,
     P521,
     K256,
+    Ed25519,
     Hmac(usize),
 }
 
@@ -38,6 +40,7 @@ impl Spec {
             "ECC_NIST_P384" => Spec::P384,
             "ECC_NIST_P521" => Spec::P521,
             "ECC_SECG_P256K1" => Spec::K256,
+            "ECC_NIST_EDWARDS25519" => Spec::Ed25519,
             "HMAC_224" => Spec::Hmac(224),
             "HMAC_256" => Spec::Hmac(256),
             "HMAC_384" => Spec::Hmac(384),
@@ -56,7 +59,7 @@ impl Spec {
             Spec::Symmetric => &["ENCRYPT_DECRYPT"],
             Spec::Rsa(_) => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
             Spec::P256 | Spec::P384 | Spec::P521 => &["SIGN_VERIFY", "KEY_AGREEMENT"],
-            Spec::K256 => &["SIGN_VERIFY"],
+            Spec::K256 | Spec::Ed25519 => &["SIGN_VERIFY"],
             Spec::Hmac(_) => &["GENERATE_VERIFY_MAC"],
         }
     }
@@ -82,6 +85,7 @@ impl Spec {
             Spec::P256 | Spec::K256 => &["ECDSA_SHA_256"],
             Spec::P384 => &["ECDSA_SHA_384"],
             Spec::P521 => &["ECDSA_SHA_512"],
+            Spec::Ed25519 => &[ed25519::PURE, ed25519::PREHASHED],
             _ => &[],
         }
     }
@@ -136,6 +140,7 @@ pub fn generate(spec: Spec) -> Result<Vec<u8>, String> {
         Spec::P384 => ec_generate!(p384),
         Spec::P521 => ec_generate!(p521),
         Spec::K256 => ec_generate!(k256),
+        Spec::Ed25519 => ed25519::generate(),
     }
 }
 
@@ -206,6 +211,7 @@ pub fn public_der(spec: Spec, private: &[u8]) -> Result<Vec<u8>, String> {
         Spec::P384 => ec_public!(p384, private),
         Spec::P521 => ec_public!(p521, private),
         Spec::K256 => ec_public!(k256, private),
+        Spec::Ed25519 => ed25519::public_der(private),
         Spec::Symmetric | Spec::Hmac(_) => Err("not an asymmetric key".into()),
     }
 }
@@ -275,8 +281,8 @@ macro_rules! ec_verify {
     }};
 }
 
-/// Sign a digest (already the algorithm's hash of the message). The algorithm must be one of
-/// the spec's [`Spec::signing_algorithms`].
+/// Sign a digest (already the algorithm's hash of the message; for `ED25519_SHA_512`, the
+/// message itself). The algorithm must be one of the spec's [`Spec::signing_algorithms`].
 pub fn sign(spec: Spec, private: &[u8], algorithm: &str, digest: &[u8]) -> Result<Vec<u8>, String> {
     match spec {
         Spec::Rsa(_) => {
@@ -296,6 +302,7 @@ pub fn sign(spec: Spec, private: &[u8], algorithm: &str, digest: &[u8]) -> Resul
         Spec::P384 => ec_sign!(p384, private, digest),
         Spec::P521 => ec_sign!(p521, private, digest),
         Spec::K256 => ec_sign!(k256, private, digest),
+        Spec::Ed25519 => ed25519::sign(private, algorithm, digest),
         Spec::Symmetric | Spec::Hmac(_) => Err("not a signing key".into()),
     }
 }
@@ -323,6 +330,7 @@ pub fn verify(spec: Spec, private: &[u8], algorithm: &str, digest: &[u8], sig: &
         Spec::P384 => ec_verify!(p384, private, digest, sig),
         Spec::P521 => ec_verify!(p521, private, digest, sig),
         Spec::K256 => ec_verify!(k256, private, digest, sig),
+        Spec::Ed25519 => ed25519::verify(private, algorithm, digest, sig),
         Spec::Symmetric | Spec::Hmac(_) => false,
     }
 }

@@ -195,8 +195,37 @@ impl Kms {
     }
 }
 
+/// The random bytes of a grant token.
+const TOKEN_BYTES: usize = 96;
+
 /// A grant token: opaque random text, as long as AWS's are.
 fn input_token() -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(96))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(TOKEN_BYTES))
+}
+
+/// Whether `token` has the form of the grant tokens this KMS hands out.
+fn well_formed(token: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .is_ok_and(|b| b.len() == TOKEN_BYTES)
+}
+
+/// The `GrantTokens` of a request: each must be a grant token (AWS refuses a malformed one
+/// with `InvalidGrantTokenException`). A well-formed token is accepted whether or not its grant
+/// still exists, as AWS accepts the token of a retired grant (its permissions are gone).
+pub(crate) fn check_grant_tokens(m: &Input) -> Result<(), AwsError> {
+    let Some(tokens) = m.get("GrantTokens").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    for t in tokens {
+        if !t.as_str().is_some_and(well_formed) {
+            return Err(err(
+                "InvalidGrantTokenException",
+                "The grant token is not valid.",
+            ));
+        }
+    }
+    Ok(())
 }

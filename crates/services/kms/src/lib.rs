@@ -6,7 +6,8 @@
 //! never logged (the records' `Debug` hides it).
 //!
 //! Cryptography is RustCrypto's: `aes-gcm` (symmetric keys), `rsa` (OAEP encryption, PSS and
-//! PKCS#1 v1.5 signatures), `p256`/`p384`/`p521`/`k256` (ECDSA), `hmac` + `sha2` (MACs),
+//! PKCS#1 v1.5 signatures), `p256`/`p384`/`p521`/`k256` (ECDSA), `ed25519-dalek` (Ed25519 and
+//! Ed25519ph), `hmac` + `sha2` (MACs), `aes-kw` (imported key material),
 //! `pkcs8`/`spki` (DER encodings) and `getrandom` (the operating system's generator).
 //!
 //! # The symmetric ciphertext blob (format 1)
@@ -44,6 +45,7 @@ use snapstack_service::{Output, RequestContext};
 
 pub mod blob;
 pub mod crypto;
+pub mod ed25519;
 mod grants;
 mod import;
 mod input;
@@ -59,6 +61,8 @@ mod stores;
 mod sweep;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_crypto;
 #[cfg(test)]
 mod tests_more;
 mod usage;
@@ -142,6 +146,7 @@ impl Kms {
         let empty = Map::new();
         let m = v.as_object().unwrap_or(&empty);
         let p = &ctx.partition;
+        grants::check_grant_tokens(m)?;
         match op {
             "CreateKey" => self.create_key(p, m),
             "DescribeKey" => self.describe_key(p, m),

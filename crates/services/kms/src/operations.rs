@@ -353,6 +353,13 @@ impl Kms {
             return Err(incompatible(&alg, &k));
         }
         let digest = match str_of(m, "MessageType").unwrap_or("RAW") {
+            // Pure Ed25519 signs the message itself.
+            "RAW" if alg == crate::ed25519::PURE => message,
+            "DIGEST" if alg == crate::ed25519::PURE => {
+                return Err(validation(format!(
+                    "MessageType DIGEST is not valid for algorithm {alg}: use RAW."
+                )));
+            }
             "RAW" => crypto::digest(&alg, &message),
             "DIGEST" => {
                 if message.len() != crypto::digest_len(&alg) {

@@ -177,6 +177,9 @@ pub(crate) struct TestRuntime {
     /// TEST ONLY: a stand-in for Lambda when set: `GetFunction` answers, `Invoke` records the
     /// event and fails (a `FunctionError`) at the step named here, if any.
     pub lambda: Option<FakeLambda>,
+    /// TEST ONLY: when set, KMS calls reach this real KMS (the snapstack-kms crate) instead
+    /// of the fake.
+    pub real_kms: Option<snapstack_kms::Kms>,
 }
 
 #[derive(Default)]
@@ -226,7 +229,7 @@ impl Runtime for TestRuntime {
     }
     fn invoke<'a>(
         &'a self,
-        _ctx: &'a RequestContext,
+        ctx: &'a RequestContext,
         service: &'a str,
         operation: &'a str,
         input: Value,
@@ -242,6 +245,9 @@ impl Runtime for TestRuntime {
                     "ResourceNotFoundException",
                     &format!("Service {service} is not served by this emulator"),
                 ));
+            }
+            if let Some(k) = &self.real_kms {
+                return k.handle(ctx, operation, &input).map(|o| o.value);
             }
             self.kms.call(operation, input)
         })
@@ -260,6 +266,7 @@ pub(crate) fn env() -> Env {
         rt: TestRuntime {
             kms: FakeKms::default(),
             lambda: None,
+            real_kms: None,
         },
         ctx: ctx_in("000000000000", "us-east-1"),
     }

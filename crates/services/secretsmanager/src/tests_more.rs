@@ -519,3 +519,63 @@ async fn rotation_runs_the_four_steps_and_is_scheduled_across_a_restart() {
     e.sm.rotate_scheduled(&e.rt, &due[0].0, &due[0].1).await;
     assert!(e.sm.due_rotations(u64::MAX).is_empty());
 }
+
+/// With the real KMS behind it: a secret whose key is scheduled for deletion cannot be read or
+/// written (AWS's `DecryptionFailure` / `EncryptionFailure`); a cancelled deletion leaves the
+/// key disabled (still refused) until it is enabled again.
+#[tokio::test]
+async fn a_key_pending_deletion_fails_reads_and_writes_with_the_real_kms() {
+    let mut e = env();
+    e.rt.real_kms = Some(snapstack_kms::Kms::new());
+    let kms = |op: &str, input: serde_json::Value| {
+        e.rt.real_kms
+            .as_ref()
+            .unwrap()
+            .handle(&e.ctx, op, &input)
+            .map(|o| o.value)
+    };
+    let key = kms("CreateKey", json!({}))
+        .unwrap()
+        .pointer("/KeyMetadata/KeyId")
+        .and_then(|v| v.as_str())
+        .unwrap()
+        .to_string();
+    e.ok(
+        "CreateSecret",
+        json!({"Name": "doomed", "SecretString": "v", "KmsKeyId": key}),
+    )
+    .await;
+    // The default key is the real KMS's too.
+    e.ok(
+        "CreateSecret",
+        json!({"Name": "plain", "SecretString": "p"}),
+    )
+    .await;
+    assert!(kms("DescribeKey", json!({"KeyId": "alias/aws/secretsmanager"})).is_ok());
+    kms(
+        "ScheduleKeyDeletion",
+        json!({"KeyId": key, "PendingWindowInDays": 7}),
+    )
+    .unwrap();
+    let err = e.err("GetSecretValue", json!({"SecretId": "doomed"})).await;
+    assert_eq!(err.code, "DecryptionFailure", "{}", err.message);
+    let err = e
+        .err(
+            "PutSecretValue",
+            json!({"SecretId": "doomed", "SecretString": "w"}),
+        )
+        .await;
+    assert_eq!(err.code, "EncryptionFailure", "{}", err.message);
+    assert_eq!(
+        e.ok("GetSecretValue", json!({"SecretId": "plain"})).await["SecretString"],
+        "p"
+    );
+    kms("CancelKeyDeletion", json!({"KeyId": key})).unwrap();
+    let err = e.err("GetSecretValue", json!({"SecretId": "doomed"})).await;
+    assert_eq!(err.code, "DecryptionFailure");
+    kms("EnableKey", json!({"KeyId": key})).unwrap();
+    assert_eq!(
+        e.ok("GetSecretValue", json!({"SecretId": "doomed"})).await["SecretString"],
+        "v"
+    );
+}
