@@ -1002,17 +1002,37 @@ fn eventbridge_deliveries_survive_a_kill9() {
 
 /// Kinesis through boto3 (`tests/e2e/kinesis.py suite`): every implemented operation, a 1 MiB
 /// record, 500-record PutRecords, resharding with lineage, AWS's errors, and an iterator that
-/// expires (iterators live 5 seconds on this server instead of 5 minutes).
+/// expires (iterators live 5 seconds on this server instead of 5 minutes). The suite writes a
+/// 1 MiB record after others into one shard, faster than AWS's rate: throttling is off.
 #[test]
 fn kinesis_through_boto3() {
     let dir = tempdir();
-    let mut s = Server::start(dir.path(), &[("SNAPSTACK_KINESIS_ITERATOR_SECONDS", "5")]);
+    let mut s = Server::start(
+        dir.path(),
+        &[
+            ("SNAPSTACK_KINESIS_ITERATOR_SECONDS", "5"),
+            ("SNAPSTACK_KINESIS_THROTTLE", "0"),
+        ],
+    );
     s.script("kinesis.py", &["suite"]);
+}
+
+/// Kinesis as AWS limits it, on a server with the defaults (`kinesis.py throttle retention`):
+/// PutRecords and PutRecord past a provisioned shard's 1 MiB a second are refused with
+/// ProvisionedThroughputExceededException and not stored, an on-demand stream is not held to it;
+/// and a record past its retention (an hour of 0.5 s here) is no longer read, before any sweep.
+#[test]
+fn kinesis_throttles_and_expires_as_aws_does() {
+    let dir = tempdir();
+    let mut s = Server::start(dir.path(), &[("SNAPSTACK_KINESIS_HOUR_SECONDS", "0.5")]);
+    s.script("kinesis.py", &["throttle", "retention"]);
 }
 
 /// A producer's acknowledged records survive a kill -9 under ON_REQUEST: after the restart,
 /// the iterators issued before the kill read every acknowledged record exactly once, in order
-/// per shard, across a split, and new records continue the sequence.
+/// per shard, across a split, and new records continue the sequence; a stream resharded 6 -> 3
+/// by UpdateShardCount is read in lineage order with every partition key's records in order.
+/// The producer writes faster than AWS's rate (a 1 MiB record among others): throttling is off.
 #[test]
 fn kinesis_records_survive_kill9_exactly_once() {
     let dir = tempdir();
@@ -1021,6 +1041,7 @@ fn kinesis_records_survive_kill9_exactly_once() {
     let env = [
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_KINESIS_THROTTLE", "0"),
     ];
     let mut s = Server::start(dir.path(), &env);
     s.script("kinesis.py", &["produce", state]);
@@ -1121,4 +1142,32 @@ fn firehose_into_s3_across_kill9() {
     server.kill9();
     let mut server = Server::start(vol.path(), &env);
     server.script("firehose.py", &["check-s3", state]);
+}
+
+/// Firehose's dynamic partitioning into S3 (`firehose.py dynamic`): objects under the keys the
+/// query extracts, records it cannot partition under the error prefix as `partitioning-failed`,
+/// and a buffer delivered when it reaches its size, long before its interval.
+#[test]
+fn firehose_dynamic_partitioning_and_size_flush() {
+    let vol = tempdir();
+    let mut server = Server::start(vol.path(), &[]);
+    server.script("firehose.py", &["dynamic"]);
+}
+
+/// Kinesis -> Firehose -> S3 across a kill -9 under ON_REQUEST (`firehose.py prepare-kin` /
+/// `check-kin`): every record put into the source stream is in S3 exactly once.
+#[test]
+fn firehose_from_kinesis_into_s3_across_kill9() {
+    let vol = tempdir();
+    let state = vol.path().join("firehose-kin.json");
+    let state = state.to_str().unwrap();
+    let env = [
+        ("PERSISTENCE", "1"),
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+    ];
+    let mut server = Server::start(vol.path(), &env);
+    server.script("firehose.py", &["prepare-kin", state]);
+    server.kill9();
+    let mut server = Server::start(vol.path(), &env);
+    server.script("firehose.py", &["check-kin", state]);
 }
