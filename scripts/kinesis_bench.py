@@ -8,7 +8,7 @@ Usage: kinesis_bench.py BIN [--seconds S] [--connections C] [--flush-gib G] [--r
                             [--kinesalite DIR] [--kinesis-mock DIR] [--skip-flush]
                             [--skip-throughput]
 
-Throughput: each server starts fresh (snapstack with persistence off; kinesalite and
+Throughput: each server starts fresh (snapstack with persistence and throttling off; kinesalite and
 kinesis-mock in memory, streams active at once), a 4-shard stream `load` is created, and the
 same clients drive all of them: `BIN loadgen` (Rust, keep-alive connections, every request
 SigV4-signed with a date as kinesalite requires) for PutRecord and PutRecords (100 records of
@@ -70,8 +70,11 @@ def wait_port(port, proc, what, timeout=30):
 
 
 def start(binary, port, volume, persistence):
+    # Throttling off: the load is far above a provisioned shard's 1 MiB / 1,000 records a second
+    # (kinesalite and kinesis-mock do not throttle either).
     env = dict(os.environ, GATEWAY_LISTEN=f"127.0.0.1:{port}", LOCALSTACK_VOLUME_DIR=volume,
-               PERSISTENCE="1" if persistence else "0", SNAPSHOT_SAVE_STRATEGY="MANUAL")
+               PERSISTENCE="1" if persistence else "0", SNAPSHOT_SAVE_STRATEGY="MANUAL",
+               SNAPSTACK_KINESIS_THROTTLE="0")
     p = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()

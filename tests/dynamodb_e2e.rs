@@ -105,6 +105,15 @@ fn streams_and_their_lambda_trigger_survive_kill9() {
     server.script("streams.py", &["check", state]);
 }
 
+/// DynamoDB Streams' view types other than NEW_AND_OLD_IMAGES (`streams.py views`): KEYS_ONLY,
+/// NEW_IMAGE and OLD_IMAGE records carry the keys and exactly the images they name.
+#[test]
+fn streams_view_types_carry_their_images() {
+    let vol = tempdir();
+    let mut server = Server::start(vol.path(), &[]);
+    server.script("streams.py", &["views"]);
+}
+
 /// Firehose into S3 through a Lambda processor: Ok records transformed, Dropped ones gone,
 /// ProcessingFailed ones under the error prefix.
 #[test]

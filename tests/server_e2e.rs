@@ -998,17 +998,26 @@ fn eventbridge_deliveries_survive_a_kill9() {
 
 /// Kinesis through boto3 (`tests/e2e/kinesis.py suite`): every implemented operation, a 1 MiB
 /// record, 500-record PutRecords, resharding with lineage, AWS's errors, and an iterator that
-/// expires (iterators live 5 seconds on this server instead of 5 minutes).
+/// expires (iterators live 5 seconds on this server instead of 5 minutes). The suite writes a
+/// 1 MiB record after others into one shard, faster than AWS's rate: throttling is off.
 #[test]
 fn kinesis_through_boto3() {
     let dir = tempdir();
-    let mut s = Server::start(dir.path(), &[("SNAPSTACK_KINESIS_ITERATOR_SECONDS", "5")]);
+    let mut s = Server::start(
+        dir.path(),
+        &[
+            ("SNAPSTACK_KINESIS_ITERATOR_SECONDS", "5"),
+            ("SNAPSTACK_KINESIS_THROTTLE", "0"),
+        ],
+    );
     s.script("kinesis.py", &["suite"]);
 }
 
 /// A producer's acknowledged records survive a kill -9 under ON_REQUEST: after the restart,
 /// the iterators issued before the kill read every acknowledged record exactly once, in order
-/// per shard, across a split, and new records continue the sequence.
+/// per shard, across a split, and new records continue the sequence; a stream resharded 6 -> 3
+/// by UpdateShardCount is read in lineage order with every partition key's records in order.
+/// The producer writes faster than AWS's rate (a 1 MiB record among others): throttling is off.
 #[test]
 fn kinesis_records_survive_kill9_exactly_once() {
     let dir = tempdir();
@@ -1017,6 +1026,7 @@ fn kinesis_records_survive_kill9_exactly_once() {
     let env = [
         ("PERSISTENCE", "1"),
         ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("SNAPSTACK_KINESIS_THROTTLE", "0"),
     ];
     let mut s = Server::start(dir.path(), &env);
     s.script("kinesis.py", &["produce", state]);

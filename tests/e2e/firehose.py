@@ -16,6 +16,14 @@ Usage: firehose.py ENDPOINT COMMAND [ARGS]...
   check-http STATE    after the restart: the endpoint gets them, once
   prepare-s3 STATE    the same for an S3 destination
   check-s3 STATE      after the restart: one object with every record, exactly once
+  dynamic             dynamic partitioning into S3: objects under the keys the query extracts
+                      (!{partitionKeyFromQuery:...}) with their records; records that are not
+                      JSON or lack a key under the error prefix as `partitioning-failed`; and a
+                      buffer that reaches its size flushed long before its interval
+  prepare-kin STATE   before a kill -9: a Kinesis stream as a delivery stream's source, records
+                      delivered into S3, then more records put (read into the buffer or not yet)
+  check-kin STATE     after the restart: more records; every record put into Kinesis is in S3
+                      exactly once, in order per shard
 """
 
 import base64
@@ -333,6 +341,128 @@ def check_s3(state):
     print("firehose s3 across restart ok")
 
 
+def dynamic():
+    fh, s3 = client("firehose"), client("s3")
+    s3.create_bucket(Bucket="fh-dyn")
+    fh.create_delivery_stream(DeliveryStreamName="dyn", ExtendedS3DestinationConfiguration=s3_config(
+        "fh-dyn", Prefix="dyn/customer=!{partitionKeyFromQuery:customer}/region=!{partitionKeyFromQuery:region}/",
+        ErrorOutputPrefix="dynerr/!{firehose:error-output-type}/",
+        BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 2},
+        DynamicPartitioningConfiguration={"Enabled": True},
+        ProcessingConfiguration={"Enabled": True, "Processors": [
+            {"Type": "MetadataExtraction", "Parameters": [
+                {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer: .customer, region: .meta.region}"},
+                {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}))
+    active(fh, "dyn")
+    good = [{"customer": c, "meta": {"region": r}, "n": i} for i, (c, r) in enumerate(
+        [("c1", "eu"), ("c2", "us"), ("c1", "eu"), ("c1", "us"), ("c2", "us")])]
+    bad = [b"not json at all", json.dumps({"customer": "c3", "meta": {}}).encode()]
+    records = [json.dumps(g).encode() for g in good[:3]] + [bad[0]] + [json.dumps(g).encode() for g in good[3:]] + [bad[1]]
+    fh.put_record_batch(DeliveryStreamName="dyn", Records=[{"Data": d} for d in records])
+    keys = wait_for("four objects", lambda: (lambda k: k if len(k) >= 4 else None)(objects(s3, "fh-dyn")))
+    time.sleep(1)
+    keys = objects(s3, "fh-dyn")
+    check(len(keys) == 4, keys)
+    by_part = {}
+    for k in keys:
+        if k.startswith("dyn/"):
+            part = "/".join(k.split("/")[1:3])
+            check(part not in by_part, (part, keys))
+            by_part[part] = s3.get_object(Bucket="fh-dyn", Key=k)["Body"].read()
+    want = {}
+    for g in good:
+        want.setdefault(f"customer={g['customer']}/region={g['meta']['region']}", b"")
+        want[f"customer={g['customer']}/region={g['meta']['region']}"] += json.dumps(g).encode()
+    check(by_part == want, (by_part, want))
+    errs = [k for k in keys if k.startswith("dynerr/")]
+    check(len(errs) == 1 and errs[0].startswith("dynerr/partitioning-failed/20"), keys)
+    lines = [json.loads(x) for x in s3.get_object(Bucket="fh-dyn", Key=errs[0])["Body"].read().splitlines()]
+    check([base64.b64decode(x["rawData"]) for x in lines] == bad, lines)
+    check(all(x["errorCode"] == "DynamicPartitioning.MetadataExtractionFailed" for x in lines), lines)
+    check("region" in lines[1]["errorMessage"], lines[1])
+
+    # A buffer that reaches its size (1 MiB) is delivered at once, its interval (900 s) aside.
+    fh.create_delivery_stream(DeliveryStreamName="sized", ExtendedS3DestinationConfiguration=s3_config(
+        "fh-dyn", Prefix="sized/", BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 900}))
+    active(fh, "sized")
+    chunks = [bytes([65 + i]) * (300 * 1024) for i in range(4)]
+    fh.put_record_batch(DeliveryStreamName="sized", Records=[{"Data": c} for c in chunks[:2]])
+    time.sleep(2)
+    check([k for k in objects(s3, "fh-dyn") if k.startswith("sized/")] == [], "flushed under its size")
+    fh.put_record_batch(DeliveryStreamName="sized", Records=[{"Data": c} for c in chunks[2:]])
+    sized = wait_for("the size-triggered object", lambda: [k for k in objects(s3, "fh-dyn") if k.startswith("sized/")],
+                     timeout=60)
+    body = s3.get_object(Bucket="fh-dyn", Key=sized[0])["Body"].read()
+    check(len(sized) == 1 and body == b"".join(chunks[:3]), (sized, len(body)))
+    print("firehose dynamic partitioning and size flush ok")
+
+
+def kin_records(fh_name, start, n):
+    return [(f"pk-{i % 7}", f"{fh_name}:{i};".encode()) for i in range(start, start + n)]
+
+
+def prepare_kin(state):
+    fh, s3, k = client("firehose"), client("s3"), client("kinesis")
+    s3.create_bucket(Bucket="fh-kin-out")
+    k.create_stream(StreamName="src", ShardCount=2)
+    k.get_waiter("stream_exists").wait(StreamName="src", WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    fh.create_delivery_stream(
+        DeliveryStreamName="from-kin", DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={
+            "KinesisStreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/src", "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration=s3_config(
+            "fh-kin-out", Prefix="kin/", BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 3}))
+    active(fh, "from-kin")
+    acked = []
+
+    def put(start, n):
+        recs = kin_records("k", start, n)
+        r = k.put_records(StreamName="src", Records=[{"PartitionKey": p, "Data": d} for p, d in recs])
+        check(r["FailedRecordCount"] == 0, r)
+        acked.extend({"shard": x["ShardId"], "seq": x["SequenceNumber"], "data": d.decode()}
+                     for (_, d), x in zip(recs, r["Records"]))
+
+    put(0, 100)
+    wait_for("the first records in S3", lambda: objects(s3, "fh-kin-out"))
+    put(100, 100)
+    # Killed within the buffer's interval: these records are in the buffer or still in Kinesis.
+    with open(state, "w") as f:
+        json.dump({"acked": acked}, f)
+    print("kinesis -> firehose prepared")
+
+
+def check_kin(state):
+    with open(state) as f:
+        acked = json.load(f)["acked"]
+    s3, k = client("s3"), client("kinesis")
+    recs = kin_records("k", 200, 50)
+    r = k.put_records(StreamName="src", Records=[{"PartitionKey": p, "Data": d} for p, d in recs])
+    check(r["FailedRecordCount"] == 0, r)
+    acked += [{"shard": x["ShardId"], "seq": x["SequenceNumber"], "data": d.decode()}
+              for (_, d), x in zip(recs, r["Records"])]
+    want = sorted(a["data"] for a in acked)
+
+    def objects_records():
+        out = []
+        for key in objects(s3, "fh-kin-out"):
+            body = s3.get_object(Bucket="fh-kin-out", Key=key)["Body"].read().decode()
+            out.append([x + ";" for x in body.split(";") if x])
+        return out
+
+    wait_for("every record in S3", lambda: sum(map(len, objects_records())) >= len(want))
+    time.sleep(4)
+    objs = objects_records()
+    got = [x for o in objs for x in o]
+    check(sorted(got) == want, f"delivered {len(got)} records ({len(set(got))} distinct), put {len(want)}")
+    # In order per shard within each object.
+    seq = {a["data"]: (a["shard"], a["seq"]) for a in acked}
+    for o in objs:
+        for shard in {seq[d][0] for d in o}:
+            mine = [seq[d][1] for d in o if seq[d][0] == shard]
+            check(mine == sorted(mine), f"{shard} out of order in an object")
+    print("kinesis -> firehose -> s3 across restart ok:", len(got), "records")
+
+
 COMMANDS = {
     "suite": (suite, 0),
     "s3": (s3_delivery, 0),
@@ -340,6 +470,9 @@ COMMANDS = {
     "check-http": (check_http, 1),
     "prepare-s3": (prepare_s3, 1),
     "check-s3": (check_s3, 1),
+    "dynamic": (dynamic, 0),
+    "prepare-kin": (prepare_kin, 1),
+    "check-kin": (check_kin, 1),
 }
 
 run_commands(COMMANDS, ARGS)

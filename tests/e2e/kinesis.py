@@ -9,13 +9,24 @@ Usage: kinesis.py ENDPOINT COMMAND [ARGS]...
                  shards, ListShards filters and paging, retention, encryption, monitoring, modes,
                  tags, policies, consumers and SubscribeToShard's event stream, account
                  settings, AWS's errors, and an expired
-                 iterator (the server runs with SNAPSTACK_KINESIS_ITERATOR_SECONDS=5)
+                 iterator (the server runs with SNAPSTACK_KINESIS_ITERATOR_SECONDS=5 and
+                 SNAPSTACK_KINESIS_THROTTLE=0)
   produce STATE  before a kill -9 (ON_REQUEST): a stream, iterators issued on every shard, then
                  a producer's records (some large) with a split in the middle; every acknowledged
-                 record and the iterators written to STATE
+                 record and the iterators written to STATE; a second stream resharded from 6
+                 shards to 3 by UpdateShardCount between two rounds of records
   consume STATE  after the restart: the iterators issued before the kill read every acknowledged
                  record exactly once, in order per shard, following the split to the children;
-                 new records get larger sequence numbers
+                 new records get larger sequence numbers; the 6 -> 3 stream read as the KCL
+                 does (a shard after all its parents) gives every partition key's records in
+                 the order they were written
+  throttle       under AWS's throttling (the default): a provisioned shard takes 1 MiB a second,
+                 PutRecords fails the records past it (ProvisionedThroughputExceededException)
+                 and PutRecord raises it; refused records are not stored; an on-demand stream
+                 is not held to a shard's rate
+  retention      with SNAPSTACK_KINESIS_HOUR_SECONDS=0.5 (a 24-hour retention of 12 s): a
+                 record is read, then, once past retention, neither a new iterator nor one
+                 issued before reads it (before the minute's sweep)
 """
 
 import base64
@@ -164,6 +175,14 @@ def suite():
     check(seqs[2] in [x["SequenceNumber"] for x in recs2], recs2)
     page = k.get_records(ShardIterator=iterator(k, "s1", sh, "TRIM_HORIZON"), Limit=2)
     check(len(page["Records"]) == 2 and page["MillisBehindLatest"] >= 0, page)
+    # A page that stops before the tip is behind it by the next record's age (polled: the age
+    # grows with the clock).
+    for _ in range(200):
+        page = k.get_records(ShardIterator=iterator(k, "s1", sh, "TRIM_HORIZON"), Limit=1)
+        if page["MillisBehindLatest"] > 0:
+            break
+        time.sleep(0.01)
+    check(page["MillisBehindLatest"] > 0, page)
     e = expect_error("InvalidArgumentException", k.get_shard_iterator, StreamName="s1", ShardId=sh,
                      ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=big_seq)
     check("It encodes shardId-000000000000" in msg(e), msg(e))
@@ -336,9 +355,69 @@ def produce(state):
     ack(r["ShardId"], r["SequenceNumber"], "big", big)
     k.split_shard(StreamName=STREAM, ShardToSplit="shardId-000000000001", NewStartingHashKey=str(2**127))
     write(200, 200)
+    wide = produce_wide(k)
     with open(state, "w") as f:
-        json.dump({"iterators": its, "acked": acked}, f)
+        json.dump({"iterators": its, "acked": acked, "wide": wide}, f)
     print("acknowledged", len(acked), "records")
+
+
+WIDE = "wide"
+
+
+def produce_wide(k):
+    """A 6-shard stream, records on 24 partition keys, UpdateShardCount to 3, more records."""
+    k.create_stream(StreamName=WIDE, ShardCount=6)
+    acked = []
+
+    def write(round_):
+        batch = [(f"key-{j}", f"{j}:{round_}:{i}") for i in range(3) for j in range(24)]
+        r = k.put_records(StreamName=WIDE, Records=[{"PartitionKey": p, "Data": d.encode()} for p, d in batch])
+        check(r["FailedRecordCount"] == 0, r)
+        for (p, d), x in zip(batch, r["Records"]):
+            acked.append({"pk": p, "data": d, "seq": x["SequenceNumber"], "shard": x["ShardId"]})
+
+    write(0)
+    r = k.update_shard_count(StreamName=WIDE, TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    check(r["CurrentShardCount"] == 6 and r["TargetShardCount"] == 3, r)
+    open_ = k.list_shards(StreamName=WIDE, ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    check([s["HashKeyRange"]["StartingHashKey"] for s in open_] == ["0", str(2**128 // 3), str(2**128 // 3 * 2)], open_)
+    write(1)
+    return acked
+
+
+def consume_wide(k, acked):
+    """Read the resharded stream as the KCL does: a shard only once every parent is read to its
+    end; every partition key's records come in the order they were written, each once."""
+    shards = {s["ShardId"]: s for s in k.list_shards(StreamName=WIDE)["Shards"]}
+    for s in shards.values():
+        parents = [s[p] for p in ("ParentShardId", "AdjacentParentShardId") if p in s]
+        lo, hi = int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"])
+        ranges = sorted((int(shards[p]["HashKeyRange"]["StartingHashKey"]), int(shards[p]["HashKeyRange"]["EndingHashKey"]))
+                        for p in parents)
+        if len(ranges) == 2:
+            check(ranges[0][0] == lo and ranges[1][1] == hi and ranges[0][1] + 1 == ranges[1][0], (s, ranges))
+        elif len(ranges) == 1:
+            check(ranges[0][0] <= lo and hi <= ranges[0][1], (s, ranges))
+    done, order, per_key = set(), [], {}
+    while len(done) < len(shards):
+        ready = [sid for sid, s in shards.items() if sid not in done and all(
+            s[p] in done for p in ("ParentShardId", "AdjacentParentShardId") if p in s)]
+        check(ready, f"no shard is ready: done {sorted(done)}")
+        sid = min(ready)
+        recs, last = drain(k, iterator(k, WIDE, sid, "TRIM_HORIZON"))
+        for r in recs:
+            per_key.setdefault(r["PartitionKey"], []).append(r["Data"].decode())
+        if "ChildShards" in last:
+            kids = {c["ShardId"] for c in last["ChildShards"]}
+            naming = {c for c, s in shards.items() if sid in (s.get("ParentShardId"), s.get("AdjacentParentShardId"))}
+            check(kids == naming, (sid, kids, naming))
+        done.add(sid)
+        order.append(sid)
+    want = {}
+    for a in acked:
+        want.setdefault(a["pk"], []).append(a["data"])
+    check(per_key == want, f"per-key order after 6 -> 3 (shards read {order})")
+    return sum(len(v) for v in per_key.values())
 
 
 def consume(state):
@@ -374,13 +453,75 @@ def consume(state):
     r = k.put_record(StreamName=STREAM, PartitionKey="order-0", Data=b"after")
     last_seq = max(a["seq"] for a in s["acked"])
     check(r["SequenceNumber"] > last_seq, (r, last_seq))
-    print("read", total, "records exactly once after the restart")
+    n = consume_wide(k, s["wide"])
+    print("read", total, "records exactly once after the restart, and", n, "across 6 -> 3")
+
+
+def throttle():
+    k = client()
+    k.create_stream(StreamName="hot", ShardCount=1)
+    chunk = b"t" * (300 * 1024)
+    # One call: three 300 KiB records fit the shard's 1 MiB of this second, the rest do not.
+    r = k.put_records(StreamName="hot", Records=[{"PartitionKey": "k", "Data": chunk + bytes([i])} for i in range(5)])
+    check(r["FailedRecordCount"] == 2, r["FailedRecordCount"])
+    check(all("SequenceNumber" in x for x in r["Records"][:3]), r["Records"][:3])
+    for x in r["Records"][3:]:
+        check(x["ErrorCode"] == "ProvisionedThroughputExceededException" and "Rate exceeded" in x["ErrorMessage"], x)
+    stored = [x["SequenceNumber"] for x in r["Records"][:3]]
+    # PutRecord raises it (fill a second, then one more; again if the second turned meanwhile).
+    raised = None
+    for _ in range(20):
+        b = k.put_records(StreamName="hot", Records=[{"PartitionKey": "k", "Data": chunk}] * 3)
+        stored += [x["SequenceNumber"] for x in b["Records"] if "SequenceNumber" in x]
+        try:
+            stored.append(k.put_record(StreamName="hot", PartitionKey="k", Data=chunk)["SequenceNumber"])
+        except k.exceptions.ProvisionedThroughputExceededException as e:
+            raised = e
+            break
+    check(raised is not None, "PutRecord was never throttled")
+    check(msg(raised) == f"Rate exceeded for stream hot under account {ACCOUNT}.", msg(raised))
+    recs, _ = drain(k, iterator(k, "hot", "shardId-000000000000", "TRIM_HORIZON"))
+    check([x["SequenceNumber"] for x in recs] == stored, (len(recs), len(stored)))
+    # An on-demand stream takes 3 MiB into one shard in one call.
+    k.create_stream(StreamName="odhot", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    r = k.put_records(StreamName="odhot", Records=[{"PartitionKey": "k", "Data": chunk}] * 10)
+    check(r["FailedRecordCount"] == 0, r["FailedRecordCount"])
+    print("kinesis throttling ok")
+
+
+def retention():
+    k = client()
+    k.create_stream(StreamName="short", ShardCount=1)
+    sh = "shardId-000000000000"
+    r = k.put_record(StreamName="short", PartitionKey="k", Data=b"soon gone")
+    put_at = time.monotonic()
+    early = iterator(k, "short", sh, "AT_SEQUENCE_NUMBER", StartingSequenceNumber=r["SequenceNumber"])
+    recs, _ = drain(k, iterator(k, "short", sh, "TRIM_HORIZON"))
+    check([x["Data"] for x in recs] == [b"soon gone"] or time.monotonic() - put_at > 12, recs)
+    # Poll until it is past retention (12 s here); the sweep runs once a minute, so only the
+    # reads' own filter can make it disappear this soon.
+    gone = False
+    while time.monotonic() - put_at < 40:
+        recs, _ = drain(k, iterator(k, "short", sh, "TRIM_HORIZON"))
+        if not recs:
+            gone = True
+            break
+        time.sleep(0.5)
+    check(gone, "the record is still read past its retention")
+    check(time.monotonic() - put_at >= 11, "gone before its retention")
+    check(k.get_records(ShardIterator=early)["Records"] == [], "an earlier iterator still reads it")
+    k.put_record(StreamName="short", PartitionKey="k", Data=b"fresh")
+    recs, _ = drain(k, iterator(k, "short", sh, "TRIM_HORIZON"))
+    check([x["Data"] for x in recs] == [b"fresh"], recs)
+    print("kinesis retention ok")
 
 
 COMMANDS = {
     "suite": (suite, 0),
     "produce": (produce, 1),
     "consume": (consume, 1),
+    "throttle": (throttle, 0),
+    "retention": (retention, 0),
 }
 
 run_commands(COMMANDS, ARGS)

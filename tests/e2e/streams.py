@@ -14,6 +14,9 @@ Usage: streams.py ENDPOINT COMMAND [ARGS]...
                   the sequence, the mapping resumes after its checkpoint (every change in `sink`
                   once), DescribeStream / ListStreams, and an iterator that expires (the server
                   runs with SNAPSTACK_DYNAMODBSTREAMS_ITERATOR_SECONDS=20)
+  views           a table for each of KEYS_ONLY, NEW_IMAGE and OLD_IMAGE: an insert, a
+                  modify and a remove read from its stream carry the keys and exactly the images
+                  the view type names
   firehose        Firehose into S3 through a Lambda processor that upper-cases records, drops
                   some and fails some: the object holds the Ok records' new data, the error
                   prefix the failed ones as Firehose's JSON lines
@@ -235,6 +238,41 @@ def check_after(state):
     print("check: same records and sequence numbers, old iterators valid, trigger resumed once")
 
 
+def views():
+    # What each view type carries for (INSERT, MODIFY, REMOVE): the images present.
+    want = {
+        "KEYS_ONLY": [set(), set(), set()],
+        "NEW_IMAGE": [{"NewImage"}, {"NewImage"}, set()],
+        "OLD_IMAGE": [set(), {"OldImage"}, {"OldImage"}],
+    }
+    for view, images in want.items():
+        table = "view-" + view.lower().replace("_", "-")
+        DDB.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+        DDB.put_item(TableName=table, Item={"pk": {"S": "k"}, "v": {"N": "1"}})
+        DDB.update_item(TableName=table, Key={"pk": {"S": "k"}}, UpdateExpression="SET v = :two",
+                        ExpressionAttributeValues={":two": {"N": "2"}})
+        DDB.delete_item(TableName=table, Key={"pk": {"S": "k"}})
+        arn = DDB.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        d = STREAMS.describe_stream(StreamArn=arn)["StreamDescription"]
+        check(d["StreamViewType"] == view, d)
+        it = STREAMS.get_shard_iterator(StreamArn=arn, ShardId=d["Shards"][0]["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        recs = STREAMS.get_records(ShardIterator=it)["Records"]
+        check([r["eventName"] for r in recs] == ["INSERT", "MODIFY", "REMOVE"], recs)
+        values = {"NewImage": [{"pk": {"S": "k"}, "v": {"N": "1"}}, {"pk": {"S": "k"}, "v": {"N": "2"}}, None],
+                  "OldImage": [None, {"pk": {"S": "k"}, "v": {"N": "1"}}, {"pk": {"S": "k"}, "v": {"N": "2"}}]}
+        for i, (r, has) in enumerate(zip(recs, images)):
+            ddb = r["dynamodb"]
+            check(ddb["StreamViewType"] == view and ddb["Keys"] == {"pk": {"S": "k"}}, (view, ddb))
+            check({k for k in ("NewImage", "OldImage") if k in ddb} == has, (view, r["eventName"], ddb))
+            for k in has:
+                check(ddb[k] == values[k][i], (view, k, ddb[k]))
+    print("views: KEYS_ONLY, NEW_IMAGE and OLD_IMAGE carry what they name")
+
+
 def stream_arn_any():
     return DDB.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
 
@@ -279,4 +317,5 @@ def firehose():
     print(f"firehose: {len(oks)} processed object(s), {len(errs)} error object(s)")
 
 
-run_commands({"prepare": (prepare, 1), "check": (check_after, 1), "firehose": (firehose, 0)}, ARGS)
+run_commands({"prepare": (prepare, 1), "check": (check_after, 1), "firehose": (firehose, 0),
+              "views": (views, 0)}, ARGS)

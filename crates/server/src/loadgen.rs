@@ -608,6 +608,20 @@ impl Conn {
     }
 }
 
+/// A PutRecords answer's `FailedRecordCount` (0 when there is none).
+fn failed_records(body: &[u8]) -> u64 {
+    let Some(at) = body.windows(19).position(|w| w == b"\"FailedRecordCount\"") else {
+        return 0;
+    };
+    body[at + 19..]
+        .iter()
+        .skip_while(|b| matches!(b, b':' | b' '))
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u64, |n, d| {
+            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        })
+}
+
 /// The text between the first `open` and the next `close` in `body`.
 fn between(body: &[u8], open: &str, close: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
@@ -665,7 +679,8 @@ pub async fn run(
                 let status = conn.send(&req).await?;
                 let _ = hist.record((t.elapsed().as_micros() as u64).max(1));
                 ops += 1;
-                if status != 200 {
+                // A PutRecords answer with refused records (a throttling server) is an error.
+                if status != 200 || (op == "kinesis-putrecords" && failed_records(&conn.body) > 0) {
                     errors += 1;
                 }
             }
@@ -724,6 +739,14 @@ mod tests {
             )
             .into_future(),
         );
+        // Kinesis throttles a provisioned shard past 1,000 records a second (the server's
+        // default); the stream the Kinesis operations share is on demand, so it is not.
+        let create = kinesis_request(
+            &addr,
+            "CreateStream",
+            r#"{"StreamName":"load","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#,
+        );
+        assert_eq!(once(&addr, &create).await.unwrap().0, 200);
         for op in OPS {
             let r = run(&addr, op, 2, Duration::from_millis(100), 5)
                 .await
@@ -735,5 +758,19 @@ mod tests {
             }
         }
         server.abort();
+    }
+
+    #[test]
+    fn failed_records_are_read_from_a_put_records_answer() {
+        assert_eq!(
+            failed_records(br#"{"FailedRecordCount":0,"Records":[]}"#),
+            0
+        );
+        assert_eq!(
+            failed_records(br#"{"EncryptionType":"NONE","FailedRecordCount":12,"Records":[]}"#),
+            12
+        );
+        assert_eq!(failed_records(br#"{"FailedRecordCount": 3}"#), 3);
+        assert_eq!(failed_records(b"{}"), 0);
     }
 }

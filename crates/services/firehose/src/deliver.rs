@@ -230,6 +230,9 @@ impl Plan {
     }
 }
 
+/// The `!{firehose:error-output-type}` of records dynamic partitioning could not place.
+const PARTITIONING_FAILED: &str = "partitioning-failed";
+
 /// The `!{firehose:error-output-type}` of a destination kind's failed records.
 fn error_type(kind: &str) -> &'static str {
     match kind {
@@ -635,9 +638,17 @@ impl Firehose {
         seed: &str,
     ) -> Result<(), String> {
         let mut groups: BTreeMap<BTreeMap<String, String>, (u64, Vec<u8>)> = BTreeMap::new();
+        // Records whose partition keys cannot be had go to the error prefix.
+        let mut failed: Vec<(&BufRec, &[u8], String)> = Vec::new();
         for (rec, data) in &batch.records {
             let keys = match (&t.query, t.dynamic) {
-                (Some(q), true) => crate::source::partition_keys(q, data),
+                (Some(q), true) => match crate::source::partition_keys(q, data) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        failed.push((rec, data, e));
+                        continue;
+                    }
+                },
                 _ => BTreeMap::new(),
             };
             let g = groups.entry(keys).or_insert((rec.arrival_ms, Vec::new()));
@@ -670,7 +681,63 @@ impl Firehose {
             let body = if t.gzip { gzip(&body) } else { body };
             self.put_object(rt, ctx, &t.bucket, &key, &body).await?;
         }
+        if !failed.is_empty() {
+            self.put_partitioning_failures(rt, ctx, st, t, &failed, seed)
+                .await?;
+        }
         Ok(())
+    }
+
+    /// Records dynamic partitioning could not place (not JSON, a key missing): one object of
+    /// Firehose's failed-record JSON lines under the error prefix, error type
+    /// `partitioning-failed`. Its key is a function of `seed`, so a retry overwrites it.
+    async fn put_partitioning_failures(
+        &self,
+        rt: &dyn Runtime,
+        ctx: &RequestContext,
+        st: &StreamRec,
+        t: &S3Target,
+        failed: &[(&BufRec, &[u8], String)],
+        seed: &str,
+    ) -> Result<(), String> {
+        let now = self.now_ms();
+        let mut body = Vec::new();
+        let mut oldest = u64::MAX;
+        for (rec, data, error) in failed {
+            oldest = oldest.min(rec.arrival_ms);
+            let line = json!({
+                "attemptsMade": 1,
+                "arrivalTimestamp": rec.arrival_ms,
+                "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
+                "errorMessage": error,
+                "attemptEndingTimestamp": now,
+                "rawData": base64::engine::general_purpose::STANDARD.encode(data),
+            });
+            body.extend_from_slice(line.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        let group_seed = format!("{seed}/{PARTITIONING_FAILED}");
+        let random = prefix::random_string(group_seed.as_bytes(), 11);
+        let keys = BTreeMap::new();
+        let v = Values {
+            ts_ms: oldest,
+            random: &random,
+            error_type: Some(PARTITIONING_FAILED),
+            keys: &keys,
+        };
+        let key = format!(
+            "{}{}",
+            prefix::error_prefix(&t.error_prefix, &t.prefix, &v),
+            prefix::object_name(
+                &st.name,
+                st.version,
+                oldest,
+                &prefix::uuid_from(group_seed.as_bytes()),
+                if t.gzip { ".gz" } else { "" }
+            )
+        );
+        let body = if t.gzip { gzip(&body) } else { body };
+        self.put_object(rt, ctx, &t.bucket, &key, &body).await
     }
 
     /// POST a batch to an HTTP endpoint as Firehose does: the request JSON with base64 records

@@ -188,8 +188,9 @@ impl Firehose {
 /// `{name: .path.to.field, other: .x}` (the JQ subset of member paths): each name with the
 /// value at its path in the record's JSON (strings as they are, other values as JSON text).
 /// A record that is not JSON, or lacks a field, gets an empty value for it.
-pub fn partition_keys(query: &str, data: &[u8]) -> BTreeMap<String, String> {
-    let doc: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
+pub fn partition_keys(query: &str, data: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let doc: Value =
+        serde_json::from_slice(data).map_err(|e| format!("Non JSON record provided: {e}"))?;
     let inner = query
         .trim()
         .strip_prefix('{')
@@ -210,12 +211,17 @@ pub fn partition_keys(query: &str, data: &[u8]) -> BTreeMap<String, String> {
         }
         let text = match v {
             Value::String(s) => s.clone(),
-            Value::Null => String::new(),
+            Value::Null => {
+                return Err(format!(
+                    "The partition key {name} ({}) is missing from the record.",
+                    path.trim()
+                ));
+            }
             other => other.to_string(),
         };
         out.insert(name, text);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -227,11 +233,17 @@ mod tests {
         let k = partition_keys(
             "{customer: .customer_id, region: .meta.region, n: .count}",
             br#"{"customer_id": "c1", "meta": {"region": "eu"}, "count": 3}"#,
-        );
+        )
+        .unwrap();
         assert_eq!(k["customer"], "c1");
         assert_eq!(k["region"], "eu");
         assert_eq!(k["n"], "3");
-        let k = partition_keys("{customer: .customer_id}", b"not json");
-        assert_eq!(k["customer"], "");
+        // Partitioning fails on a record that is not JSON or lacks a key.
+        let e = partition_keys("{customer: .customer_id}", b"not json").unwrap_err();
+        assert!(e.starts_with("Non JSON record provided"), "{e}");
+        let e = partition_keys("{customer: .customer_id}", br#"{"other": 1}"#).unwrap_err();
+        assert!(e.contains("customer"), "{e}");
+        let e = partition_keys("{r: .meta.region}", br#"{"meta": {}}"#).unwrap_err();
+        assert!(e.contains(".meta.region"), "{e}");
     }
 }

@@ -616,6 +616,52 @@ fn dynamic_partitioning_writes_one_object_per_key() {
 }
 
 #[test]
+fn records_dynamic_partitioning_cannot_place_go_to_the_error_prefix() {
+    let e = env();
+    e.s3_stream(
+        "d",
+        json!({"Prefix": "c=!{partitionKeyFromQuery:c}/", "ErrorOutputPrefix": "err/",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 0},
+            "DynamicPartitioningConfiguration": {"Enabled": true},
+            "ProcessingConfiguration": {"Enabled": true, "Processors": [
+                {"Type": "MetadataExtraction", "Parameters": [
+                    {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{c: .customer}"},
+                    {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}}),
+    );
+    let datas: [&[u8]; 3] = [b"{\"customer\":\"a\"}", b"not json", b"{\"other\":1}"];
+    let recs: Vec<Value> = datas.iter().map(|d| json!({"Data": b64(d)})).collect();
+    e.ok(
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "d", "Records": recs}),
+    );
+    e.deliver();
+    let objs = e.rt.objects();
+    assert_eq!(objs.len(), 2, "{:?}", objs.keys().collect::<Vec<_>>());
+    assert!(objs.keys().any(|(_, k)| k.starts_with("c=a/")));
+    let (key, body) = objs
+        .iter()
+        .find(|((_, k), _)| k.starts_with("err/"))
+        .map(|((_, k), b)| (k.clone(), b.clone()))
+        .unwrap();
+    assert!(
+        key.starts_with("err/partitioning-failed/2024/03/05/07/d-1-"),
+        "{key}"
+    );
+    let lines: Vec<Value> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["rawData"], b64(b"not json"));
+    assert_eq!(lines[1]["rawData"], b64(b"{\"other\":1}"));
+    assert_eq!(
+        lines[1]["errorCode"],
+        "DynamicPartitioning.MetadataExtractionFailed"
+    );
+}
+
+#[test]
 fn a_kinesis_source_is_read_once_with_its_position_in_the_store() {
     let e = env();
     e.rt.kinesis.lock().unwrap().extend([

@@ -7,8 +7,11 @@
 //! `service.rs`.
 //!
 //! Write throttling (`ProvisionedThroughputExceededException` beyond 1 MiB/s or 1,000 records/s
-//! per shard of a provisioned stream) is off unless `SNAPSTACK_KINESIS_THROTTLE=1`.
-//! `SNAPSTACK_KINESIS_ITERATOR_SECONDS` (tests only) shortens the iterators' 5 minutes.
+//! per shard of a provisioned stream, as AWS applies it) is on unless
+//! `SNAPSTACK_KINESIS_THROTTLE=0` (tests and benchmarks that write faster). On-demand streams are
+//! not throttled per shard. `SNAPSTACK_KINESIS_ITERATOR_SECONDS` (tests only) shortens the
+//! iterators' 5 minutes; `SNAPSTACK_KINESIS_HOUR_SECONDS` (tests only) makes a retention hour
+//! that many seconds long.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +37,11 @@ pub mod sweep;
 mod tests;
 #[cfg(test)]
 mod tests_more;
+#[cfg(test)]
+mod tests_reshard;
+#[cfg(test)]
+mod tests_retention;
+mod uniform;
 #[cfg(test)]
 mod wire_tests;
 
@@ -81,7 +89,12 @@ pub struct Kinesis {
     throttle: Option<Mutex<HashMap<String, Window>>>,
     /// How long a shard iterator stays valid ([`seq::ITERATOR_TTL_MS`], shorter in tests).
     pub(crate) iterator_ttl_ms: u64,
+    /// How long a retention hour is ([`HOUR_MS`], shorter in tests).
+    pub(crate) hour_ms: u64,
 }
+
+/// An hour, in ms.
+pub const HOUR_MS: u64 = 3_600_000;
 
 /// One shard's writes in the current second (runtime-only: throttling is not state).
 #[derive(Clone, Copy, Default)]
@@ -89,6 +102,14 @@ struct Window {
     second: u64,
     bytes: u64,
     records: u64,
+}
+
+/// Whether a `SNAPSTACK_KINESIS_THROTTLE` value leaves throttling on: everything but `0`,
+/// `false`, `off` and `no`.
+pub fn throttle_setting(v: &str) -> bool {
+    !["0", "false", "off", "no"]
+        .iter()
+        .any(|off| v.trim().eq_ignore_ascii_case(off))
 }
 
 pub(crate) fn sys_now_ms() -> u64 {
@@ -134,7 +155,7 @@ pub(crate) fn int_of(v: &Value, k: &str) -> Option<i64> {
 pub(crate) fn time_ms_of(v: &Value, k: &str) -> Option<u64> {
     v.get(k)
         .and_then(Value::as_f64)
-        .map(|s| (s * 1000.0).max(0.0) as u64)
+        .map(|s| (s * 1000.0).round().max(0.0) as u64)
 }
 
 /// A timestamp for the neutral output (epoch seconds).
@@ -234,12 +255,12 @@ pub(crate) fn load_shards(
 }
 
 impl Kinesis {
-    /// Kinesis whose large payloads go to `engine`'s chunk store; throttling as the environment
-    /// says (`SNAPSTACK_KINESIS_THROTTLE=1`).
+    /// Kinesis whose large payloads go to `engine`'s chunk store; throttling on unless the
+    /// environment turns it off (`SNAPSTACK_KINESIS_THROTTLE=0`).
     pub fn new(engine: Arc<Engine>) -> Self {
         let throttle = std::env::var("SNAPSTACK_KINESIS_THROTTLE")
-            .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-            .unwrap_or(false);
+            .map(|v| throttle_setting(&v))
+            .unwrap_or(true);
         let mut k = Self::with_throttle(engine, throttle);
         // Tests only: a shorter iterator lifetime, so that expiry can be seen end to end.
         if let Some(s) = std::env::var("SNAPSTACK_KINESIS_ITERATOR_SECONDS")
@@ -249,9 +270,19 @@ impl Kinesis {
         {
             k.iterator_ttl_ms = s.saturating_mul(1000);
         }
+        // Tests only: a shorter retention hour, so that a record past retention can be seen end
+        // to end.
+        if let Some(s) = std::env::var("SNAPSTACK_KINESIS_HOUR_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            k.hour_ms = ((s * 1000.0) as u64).clamp(1, HOUR_MS);
+        }
         k
     }
 
+    /// Kinesis with throttling on or off (and AWS's iterator lifetime and retention hour).
     pub fn with_throttle(engine: Arc<Engine>, throttle: bool) -> Self {
         Kinesis {
             store: Store::new(NAME),
@@ -260,6 +291,7 @@ impl Kinesis {
             ids: AtomicU64::new(sys_now_ms().wrapping_mul(2_654_435_761)),
             throttle: throttle.then(|| Mutex::new(HashMap::new())),
             iterator_ttl_ms: seq::ITERATOR_TTL_MS,
+            hour_ms: HOUR_MS,
         }
     }
 
@@ -269,6 +301,16 @@ impl Kinesis {
             0 => sys_now_ms(),
             t => t,
         }
+    }
+
+    /// The arrival time before which a record of `s` is past its retention at `now`.
+    pub(crate) fn retention_cutoff(&self, s: &StreamRec, now: u64) -> u64 {
+        now.saturating_sub(u64::from(s.retention_hours).saturating_mul(self.hour_ms))
+    }
+
+    /// Set the length of a retention hour (tests).
+    pub fn set_hour_ms(&mut self, ms: u64) {
+        self.hour_ms = ms.max(1);
     }
 
     /// Fix the clock (tests).

@@ -17,6 +17,9 @@ use crate::*;
 const SHARD_BYTES_PER_SEC: u64 = 1024 * 1024;
 const SHARD_RECORDS_PER_SEC: u64 = 1000;
 
+/// Expired records GetRecords steps over in one call before it answers (the sweep deletes them).
+const MAX_EXPIRED_SKIPPED: usize = 100_000;
+
 /// The stream after a write, each record's shard and counter (`None`: throttled), and the
 /// store version.
 type Appended = (StreamRec, Vec<Option<(u64, u64)>>, u64);
@@ -108,12 +111,15 @@ impl Kinesis {
         })
     }
 
-    /// Whether a write of `bytes` to a shard goes over its per-second limits (only with
-    /// throttling on); counts it when it does not.
-    fn over_rate(&self, shard: String, bytes: u64, now: u64) -> bool {
+    /// Whether a write of `bytes` to a shard of a provisioned stream goes over the shard's
+    /// per-second limits (only with throttling on); counts it when it does not.
+    fn over_rate(&self, s: &StreamRec, shard: String, bytes: u64, now: u64) -> bool {
         let Some(t) = &self.throttle else {
             return false;
         };
+        if s.mode == "ON_DEMAND" {
+            return false;
+        }
         let mut m = t.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() > 100_000 {
             m.retain(|_, w| w.second + 1 >= now / 1000);
@@ -175,6 +181,7 @@ impl Kinesis {
                     ));
                 };
                 if self.over_rate(
+                    &s,
                     format!("{}/{}/{name}/{shard}", p.account, p.region),
                     e.size,
                     now,
@@ -363,12 +370,7 @@ impl Kinesis {
                         "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {ts}, currentTimestampInMillis: {now}"
                     )));
                 }
-                snap.scan_prefix(&shard_data_prefix(&p, &name, idx))
-                    .find_map(|(k, r)| match r {
-                        KinesisRecord::Data(d) if d.arrival_ms >= ts => counter_of(k),
-                        _ => None,
-                    })
-                    .unwrap_or(tip)
+                first_at_or_after(&snap, &p, &name, idx, sh.start_counter, tip, ts)
             }
             other => {
                 return Err(invalid(format!("Invalid ShardIteratorType {other}.")));
@@ -421,10 +423,23 @@ impl Kinesis {
         let mut next = it.counter;
         let mut behind = 0u64;
         let mut more = false;
+        // Records past the retention period are gone, whether or not the sweep has deleted them.
+        let cutoff = self.retention_cutoff(&s, now);
+        let mut skipped = 0usize;
         for (k, r) in range.by_ref() {
             let (KinesisRecord::Data(d), Some(c)) = (r, counter_of(k)) else {
                 continue;
             };
+            if d.arrival_ms < cutoff && records.is_empty() {
+                skipped += 1;
+                next = c + 1;
+                if skipped >= MAX_EXPIRED_SKIPPED {
+                    behind = now.saturating_sub(d.arrival_ms);
+                    more = true;
+                    break;
+                }
+                continue;
+            }
             if records.len() >= limit || (bytes >= MAX_GET_BYTES && !records.is_empty()) {
                 behind = now.saturating_sub(d.arrival_ms);
                 more = true;
@@ -490,6 +505,41 @@ pub(crate) fn counter_of(k: &snapstack_engine::Key) -> Option<u64> {
         return None;
     }
     Some(u64::from_be_bytes(b[n - 8..].try_into().ok()?))
+}
+
+/// The first counter of shard `shard` (between `from` and `tip`) at which a record arrived at or
+/// after `ts`, or `tip`: a binary search over the counters (arrival times grow along a shard),
+/// each probe one seek.
+pub(crate) fn first_at_or_after(
+    snap: &Snapshot<KinesisRecord>,
+    p: &Partition,
+    stream: &str,
+    shard: u64,
+    from: u64,
+    tip: u64,
+    ts: u64,
+) -> u64 {
+    let hi_bound = shard_data_prefix(p, stream, shard).prefix_range().1;
+    // The first record at or after counter `c`: its arrival, or none.
+    let arrival_from = |c: u64| {
+        snap.range((
+            Bound::Included(data_key(p, stream, shard, c)),
+            hi_bound.clone(),
+        ))
+        .find_map(|(_, r)| match r {
+            KinesisRecord::Data(d) => Some(d.arrival_ms),
+            _ => None,
+        })
+    };
+    let (mut lo, mut hi) = (from, tip.max(from));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match arrival_from(mid) {
+            Some(a) if a < ts => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    lo
 }
 
 /// The children of a closed shard, as GetRecords lists them at its end.

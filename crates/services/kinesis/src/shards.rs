@@ -7,6 +7,7 @@ use snapstack_protocol::errors::AwsError;
 
 use crate::seq::{even_ranges, parse_hash};
 use crate::streams::{opaque, shard_json, shard_limit_error, unopaque};
+use crate::uniform::{Reshaper, Span, reshape};
 use crate::*;
 
 /// Open a new shard of `s` over `[start, end]`: it takes the next shard index and a counter
@@ -56,6 +57,51 @@ pub(crate) fn close_shard(
     s.next_counter += 1;
     sh.closed_ms = Some(now);
     txn.insert(shard_key(p, &s.name, sh.index), KinesisRecord::Shard(sh));
+}
+
+/// UpdateShardCount's splits and merges, applied in the store write.
+struct StoreReshaper<'a, 'b, 't> {
+    txn: &'a mut Txn<'t, KinesisRecord>,
+    p: &'a Partition,
+    s: &'b mut StreamRec,
+    now: u64,
+}
+
+impl StoreReshaper<'_, '_, '_> {
+    fn close(&mut self, span: Span) {
+        if let Some(KinesisRecord::Shard(sh)) =
+            self.txn.get(&shard_key(self.p, &self.s.name, span.index))
+        {
+            let sh = sh.clone();
+            close_shard(self.txn, self.p, self.s, &sh, self.now);
+        }
+    }
+}
+
+impl Reshaper for StoreReshaper<'_, '_, '_> {
+    fn split(&mut self, shard: Span, at: u128) -> (u64, u64) {
+        self.close(shard);
+        let (txn, p, s, now) = (&mut *self.txn, self.p, &mut *self.s, self.now);
+        let left = open_shard(txn, p, s, shard.start, at - 1, Some(shard.index), None, now);
+        let right = open_shard(txn, p, s, at, shard.end, Some(shard.index), None, now);
+        (left, right)
+    }
+
+    fn merge(&mut self, left: Span, right: Span) -> u64 {
+        self.close(left);
+        self.close(right);
+        let (txn, p, s, now) = (&mut *self.txn, self.p, &mut *self.s, self.now);
+        open_shard(
+            txn,
+            p,
+            s,
+            left.start,
+            right.end,
+            Some(left.index),
+            Some(right.index),
+            now,
+        )
+    }
 }
 
 fn txn_shards(txn: &Txn<'_, KinesisRecord>, p: &Partition, name: &str) -> Vec<ShardRec> {
@@ -227,18 +273,21 @@ impl Kinesis {
             if target_count == n {
                 return Ok(o);
             }
-            for sh in &open {
-                close_shard(txn, p, s, sh, now);
-            }
-            for (start, end) in even_ranges(target_count) {
-                let mut parents = open
-                    .iter()
-                    .filter(|sh| sh.start_hash <= end && sh.end_hash >= start)
-                    .map(|sh| sh.index);
-                let parent = parents.next();
-                let adjacent = parents.next();
-                open_shard(txn, p, s, start, end, parent, adjacent, now);
-            }
+            let spans: Vec<Span> = open
+                .iter()
+                .map(|sh| Span {
+                    index: sh.index,
+                    start: sh.start_hash,
+                    end: sh.end_hash,
+                })
+                .collect();
+            let mut store = StoreReshaper {
+                txn,
+                p,
+                s,
+                now,
+            };
+            reshape(&spans, &even_ranges(target_count), &mut store);
             Ok(o)
         })
     }
@@ -293,7 +342,7 @@ impl Kinesis {
         let snap = self.store.snapshot();
         let s = load_stream(&snap, &p, &name)?;
         let now = self.now_ms();
-        let keep = shard_filter(&s, filter.as_ref(), now)?;
+        let keep = shard_filter(&s, filter.as_ref(), self.retention_cutoff(&s, now))?;
         let mut shards: Vec<ShardRec> = load_shards(&snap, &p, &name)
             .into_iter()
             .filter(|sh| after.is_none_or(|a| sh.index > a))
@@ -328,15 +377,13 @@ type ShardPredicate = Box<dyn Fn(&ShardRec) -> bool>;
 fn shard_filter(
     s: &StreamRec,
     filter: Option<&Value>,
-    now: u64,
+    cutoff: u64,
 ) -> Result<ShardPredicate, AwsError> {
     let Some(f) = filter else {
         return Ok(Box::new(|_| true));
     };
     let kind = str_of(f, "Type").unwrap_or_default();
-    let trim = now
-        .saturating_sub(u64::from(s.retention_hours) * 3_600_000)
-        .max(s.created_ms);
+    let trim = cutoff.max(s.created_ms);
     let open_at =
         |t: u64| move |sh: &ShardRec| sh.created_ms <= t && sh.closed_ms.is_none_or(|c| c > t);
     let alive_from = |t: u64| move |sh: &ShardRec| sh.closed_ms.is_none_or(|c| c > t);

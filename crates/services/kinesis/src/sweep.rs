@@ -48,7 +48,7 @@ impl Kinesis {
                 })
                 .collect();
             for s in streams {
-                let cutoff = now_ms.saturating_sub(u64::from(s.retention_hours) * 3_600_000);
+                let cutoff = self.retention_cutoff(&s, now_ms);
                 for sh in load_shards(&snap, &p, &s.name) {
                     deleted += self.sweep_shard(&p, &s, &sh, cutoff);
                 }

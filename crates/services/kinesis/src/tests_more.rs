@@ -95,7 +95,7 @@ fn put_records_limits_and_per_record_results() {
 }
 
 #[test]
-fn throttling_is_off_by_default_and_per_record_when_on() {
+fn throttling_is_per_record_on_provisioned_streams_only() {
     let engine = Arc::new(Engine::in_memory().unwrap());
     let k = Kinesis::with_throttle(engine, true);
     k.set_clock(NOW);
@@ -129,6 +129,71 @@ fn throttling_is_off_by_default_and_per_record_when_on() {
     assert_eq!(e.code, "ProvisionedThroughputExceededException");
     k.set_clock(NOW + 1000);
     put(&k, &ctx, "s", "k", b"next second");
+    // 1,000 records per second: the 1,001st small record in a second is refused.
+    k.set_clock(NOW + 5000);
+    let small: Vec<_> = (0..500)
+        .map(|_| json!({"PartitionKey": "k", "Data": b64(b"x")}))
+        .collect();
+    for _ in 0..2 {
+        let r = call(
+            &k,
+            &ctx,
+            "PutRecords",
+            json!({"StreamName": "s", "Records": small}),
+        );
+        assert_eq!(r["FailedRecordCount"], 0);
+    }
+    let e = fails(
+        &k,
+        &ctx,
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "k", "Data": b64(b"x")}),
+    );
+    assert_eq!(e.code, "ProvisionedThroughputExceededException");
+    // An on-demand stream is not held to a provisioned shard's rate.
+    call(
+        &k,
+        &ctx,
+        "CreateStream",
+        json!({"StreamName": "od", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}),
+    );
+    for _ in 0..3 {
+        let r = call(
+            &k,
+            &ctx,
+            "PutRecords",
+            json!({"StreamName": "od", "Records": recs}),
+        );
+        assert_eq!(r["FailedRecordCount"], 0);
+    }
+    // Switched off: a provisioned shard takes any rate.
+    let off = Kinesis::with_throttle(Arc::new(Engine::in_memory().unwrap()), false);
+    off.set_clock(NOW);
+    call(
+        &off,
+        &ctx,
+        "CreateStream",
+        json!({"StreamName": "s", "ShardCount": 1}),
+    );
+    for _ in 0..3 {
+        let r = call(
+            &off,
+            &ctx,
+            "PutRecords",
+            json!({"StreamName": "s", "Records": recs}),
+        );
+        assert_eq!(r["FailedRecordCount"], 0);
+    }
+}
+
+#[test]
+fn throttling_is_switched_off_only_explicitly() {
+    for off in ["0", "false", "OFF", " no "] {
+        assert!(!throttle_setting(off), "{off}");
+    }
+    for on in ["1", "true", "", "yes"] {
+        assert!(throttle_setting(on), "{on}");
+    }
 }
 
 #[test]
