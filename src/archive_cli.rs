@@ -123,7 +123,17 @@ pub fn export(
         .map_or_else(|| "archive".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> Result<u64, String> {
-        let f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        // The archive holds the state, key material of KMS included: its owner's only. A
+        // leftover of an earlier run under this pid goes; a new file is made (never one
+        // another user placed there).
+        let _ = std::fs::remove_file(&tmp);
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let f = open
+            .open(&tmp)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         // Header and framing add a little to the chunk bytes: the bar's total is close enough.
         let mut progress = Progress::new("export", plan.header.chunk_bytes);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 use serde_json::json;
 use snapstack::{Engine, EngineOptions};
+use snapstack_pods::progress::Progress;
 use snapstack_pods::remote::Remote;
 use snapstack_pods::{PodError, parse_pod_ref, remotes};
 
@@ -131,8 +132,7 @@ fn iso(ms: u64) -> String {
     snapstack::server::services::s3::iso8601(ms)
 }
 
-/// Exit codes: 0 done, 1 the operation failed, 2 bad arguments or configuration, 75 a save
-/// stopped by `SNAPSTACK_POD_STOP_AFTER` (tests).
+/// Exit codes: 0 done, 1 the operation failed.
 pub fn run(args: PodArgs) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,11 +148,7 @@ pub fn run(args: PodArgs) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("snapstack pod: {e}");
-            if e.0.contains("SNAPSTACK_POD_STOP_AFTER") {
-                ExitCode::from(75)
-            } else {
-                ExitCode::from(1)
-            }
+            ExitCode::from(1)
         }
     }
 }
@@ -349,9 +345,7 @@ async fn save(
         message: message.to_string(),
         parallel: parallel.max(1),
         quiet: false,
-        stop_after: std::env::var("SNAPSTACK_POD_STOP_AFTER")
-            .ok()
-            .and_then(|v| v.parse().ok()),
+        stop_after: None,
     };
     let v = snapstack_pods::save::save(engine, remote, &name, &opts).await?;
     println!(
@@ -390,17 +384,50 @@ async fn load(
         "{}/_localstack/pods/load",
         args.endpoint.trim_end_matches('/')
     );
-    let Some((status, text)) = snapstack_pods::client::post(&url, Some(&body)).await? else {
+    // The server streams its progress as JSON lines, then the result (or the error).
+    let mut body = body;
+    body["progress"] = json!(true);
+    let mut progress: Option<Progress> = None;
+    let mut last: Option<serde_json::Value> = None;
+    let mut other = String::new();
+    let label = format!("fetching pod {pod}");
+    let status = snapstack_pods::client::post_lines(&url, &body, &mut |line| {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            other.push_str(line);
+            return;
+        };
+        if let Some(p) = v.get("progress") {
+            let n = |k: &str| p[k].as_u64().unwrap_or(0);
+            progress
+                .get_or_insert_with(|| Progress::new(&label, n("total"), false))
+                .set(n("done"), n("bytes"));
+        } else {
+            last = Some(v);
+        }
+    })
+    .await?;
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let Some(status) = status else {
         return Err(PodError(format!(
             "no server at {}: start one (`snapstack serve`) or pass --endpoint",
             args.endpoint
         )));
     };
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(json!({"error": text}));
-    if status != 200 {
-        let msg = v["error"].as_str().unwrap_or(&text).to_string();
-        return Err(PodError(format!("the load failed ({status}): {msg}")));
-    }
+    let v = match last {
+        Some(v) if status == 200 && v.get("result").is_some() => v["result"].clone(),
+        Some(v) => {
+            let code = v["status"].as_u64().unwrap_or(u64::from(status));
+            let msg = v["error"].as_str().unwrap_or(&other).to_string();
+            return Err(PodError(format!("the load failed ({code}): {msg}")));
+        }
+        None => {
+            return Err(PodError(format!(
+                "the load failed ({status}): no result from the server: {other}"
+            )));
+        }
+    };
     println!(
         "{} pod {} version {} ({}): fetched {} chunks ({} bytes)",
         if dry_run { "dry run of" } else { "loaded" },

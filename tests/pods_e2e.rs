@@ -1,183 +1,19 @@
 //! Pods end to end: the real binary saves the state of a server to a remote (a second
 //! snapstack's S3, moto's S3, a directory), loads it into fresh running servers, and the
-//! resources compare equal through boto3 (`tests/e2e/pods.py`). Also: an interrupted save
+//! resources compare equal through boto3 (`tests/e2e/pods.py`). Also: a save killed mid-upload
 //! resumed, a damaged remote chunk refused with nothing changed, concurrent saves of one pod by
 //! two clients (on both S3 remotes), and remote garbage collection.
 #![cfg(feature = "pods")]
 
 mod common;
+mod pods_support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{BIN, Server, TIMEOUT, tempdir};
-
-/// Run `snapstack pod ARGS…`; exit code, stdout, stderr.
-fn pod(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("pod")
-        .args(args)
-        .env_remove("LOCALSTACK_VOLUME_DIR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run snapstack pod");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn pod_ok(args: &[&str]) -> String {
-    let (code, out, err) = pod(args, &[]);
-    assert_eq!(code, 0, "pod {args:?}:\n{out}\n{err}");
-    out
-}
-
-/// `pods.py ENDPOINT ARGS…`, its stdout.
-fn py(endpoint: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg(format!("{}/tests/e2e/pods.py", env!("CARGO_MANIFEST_DIR")))
-        .arg(endpoint)
-        .args(args)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "pods.py {args:?}:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// (chunks in the version, chunks sent) from a save's last line.
-fn counts(save_output: &str) -> (u64, u64) {
-    let num_before = |marker: &str| -> u64 {
-        let at = save_output
-            .find(marker)
-            .unwrap_or_else(|| panic!("{save_output}"));
-        save_output[..at]
-            .rsplit(|c: char| !c.is_ascii_digit())
-            .find(|s| !s.is_empty())
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let total = num_before(" chunks (");
-    let sent_at = save_output.rfind("sent ").unwrap();
-    let sent: u64 = save_output[sent_at + 5..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (total, sent)
-}
-
-/// `Server::start` in `volume`, created first.
-fn serve(volume: &Path, env: &[(&str, &str)]) -> Server {
-    std::fs::create_dir_all(volume).unwrap();
-    Server::start(volume, env)
-}
-
-fn source(volume: &Path) -> Server {
-    serve(volume, &[("PERSISTENCE", "1")])
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// moto's server on a free port, stopped on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = free_port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < TIMEOUT, "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The number after `marker` in `out` (e.g. "deleted: " → chunks deleted by a gc).
-fn num_after(out: &str, marker: &str) -> u64 {
-    let at = out
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker:?} in {out}"))
-        + marker.len();
-    out[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("{marker:?} in {out}"))
-}
-
-/// The (version, message) rows of `pod versions`.
-fn version_rows(out: &str) -> Vec<(u64, String)> {
-    out.lines()
-        .skip(1)
-        .map(|l| {
-            let n = l.split_whitespace().next().unwrap().parse().unwrap();
-            let message = l.rsplit(" / ").next().unwrap().trim().to_string();
-            (n, message)
-        })
-        .collect()
-}
-
-/// Where a remote's chunks can be counted through S3: the endpoint, the bucket, the prefix.
-struct Bucket<'a> {
-    endpoint: &'a str,
-    name: &'a str,
-    chunks: &'a str,
-}
-
-impl Bucket<'_> {
-    fn chunks(&self) -> u64 {
-        py(self.endpoint, &["count", self.name, self.chunks])
-            .trim()
-            .parse()
-            .unwrap()
-    }
-}
+use pods_support::*;
 
 /// Save, modify, save again (only the change is sent), load into fresh servers (one without
 /// persistence, one with, restarted), and compare every resource; then delete version 1 and
@@ -197,19 +33,50 @@ fn round_trip(remote: &str, label: &str, bucket: &Bucket<'_>) {
         "--endpoint",
         src.endpoint.as_str(),
     ];
-    let first = pod_ok(&[&["save", "team", "-m", "first"][..], &common[..]].concat());
+    assert_eq!(bucket.chunks(), 0, "{label}: an empty remote");
+    // One chunk in flight at a time: the plain progress lines (stderr is no terminal) come at
+    // every tenth of the way, the last one at the whole.
+    let (code, first, progress) = pod(
+        &[
+            &["save", "team", "-m", "first", "--parallel", "1"][..],
+            &common[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(code, 0, "{first}\n{progress}");
     let (total1, sent1) = counts(&first);
     assert_eq!(
         total1, sent1,
         "{label}: a first save sends everything: {first}"
     );
     assert!(total1 > 30, "{label}: {first}");
+    assert_eq!(
+        bucket.chunks(),
+        sent1,
+        "{label}: every chunk sent is on the remote"
+    );
+    let lines: Vec<&str> = progress
+        .lines()
+        .filter(|l| l.starts_with("sending pod team: "))
+        .collect();
+    assert_eq!(lines.len(), 10, "{progress}");
+    assert!(
+        lines[9].starts_with(&format!("sending pod team: {sent1}/{sent1} chunks (")),
+        "{progress}"
+    );
     py(&src.endpoint, &["modify"]);
     let second = pod_ok(&[&["save", "team", "-m", "second"][..], &common[..]].concat());
     let (total2, sent2) = counts(&second);
     assert!(
         sent2 > 0 && sent2 <= 30 && sent2 * 4 < total2,
         "{label}: the second save sends only the changed chunks: {sent2} of {total2}: {second}"
+    );
+    // Counted on the remote: exactly the chunks sent were added.
+    assert_eq!(
+        bucket.chunks(),
+        sent1 + sent2,
+        "{label}: the second save added {sent2} chunks: {second}"
     );
     assert!(second.contains("version 2"), "{second}");
     let want = py(&src.endpoint, &["dump"]);
@@ -244,20 +111,84 @@ fn round_trip(remote: &str, label: &str, bucket: &Bucket<'_>) {
         "--dry-run",
     ]);
     assert!(dry.contains("dry run"), "{dry}");
+    // Into an empty server, every record of the pod is added, per service as `inspect` counts.
+    let rows = load_rows(&dry);
+    for service in ["dynamodb", "s3", "sqs", "ssm"] {
+        assert!(rows.iter().any(|r| r.0 == service), "{service}: {dry}");
+    }
+    for (service, added, changed, removed) in &rows {
+        let records = num_after(&inspect, &format!("\n{service}: "));
+        assert_eq!(
+            (*added, *changed, *removed),
+            (records, 0, 0),
+            "{label}: {service}: {dry}\n{inspect}"
+        );
+    }
     assert_ne!(
         py(&fresh.endpoint, &["dump"]),
         want,
         "a dry run loads nothing"
     );
-    let loaded = pod_ok(&[
-        "load",
-        "team",
-        "--remote",
-        remote,
-        "--endpoint",
-        fresh.endpoint.as_str(),
-    ]);
+    let (code, loaded, progress) = pod(
+        &[
+            "load",
+            "team",
+            "--remote",
+            remote,
+            "--endpoint",
+            fresh.endpoint.as_str(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{loaded}\n{progress}");
     assert!(loaded.contains("loaded pod team version 2"), "{loaded}");
+    // The server's progress, shown by the CLI as plain lines at every tenth.
+    let fetched = num_after(&loaded, "fetched ");
+    assert!(fetched >= 10, "{loaded}");
+    let lines: Vec<&str> = progress
+        .lines()
+        .filter(|l| l.starts_with("fetching pod team: "))
+        .collect();
+    assert_eq!(lines.len(), 10, "{progress}");
+    assert!(
+        lines[9].starts_with(&format!("fetching pod team: {fetched}/{fetched} chunks (")),
+        "{progress}"
+    );
+    // And in the server's metrics, per service: one load, its records.
+    let m = metrics(&fresh);
+    for (service, added, _, _) in &rows {
+        assert_eq!(
+            metric(
+                &m,
+                &format!("snapstack_pod_loads_total{{service=\"{service}\"}}")
+            ),
+            1,
+            "{service}"
+        );
+        assert_eq!(
+            metric(
+                &m,
+                &format!("snapstack_pod_load_records_total{{service=\"{service}\"}}")
+            ),
+            *added,
+            "{service}"
+        );
+        assert!(
+            metric(
+                &m,
+                &format!("snapstack_pod_load_chunks_total{{service=\"{service}\"}}")
+            ) >= 1
+        );
+    }
+    // Fetched from the remote: by the dry run (into a staging store it drops) and the load.
+    assert_eq!(
+        metric(&m, "snapstack_pod_fetched_chunks_total"),
+        num_after(&dry, "fetched ") + fetched
+    );
+    assert_eq!(
+        metric(&m, "snapstack_pod_fetched_bytes_total"),
+        num_after(&dry, "chunks (") + num_after(&loaded, "chunks (")
+    );
     assert_eq!(
         py(&fresh.endpoint, &["dump"]),
         want,
@@ -470,7 +401,7 @@ fn two_clients_save_one_pod_at_once_on_s3_remotes() {
 }
 
 #[test]
-fn interrupted_resumed_damaged_refused_and_concurrent_saves() {
+fn owner_only_remote_damaged_chunk_refused_and_concurrent_saves() {
     let dir = tempdir();
     let vol = dir.path().join("source");
     let src = source(&vol);
@@ -494,21 +425,31 @@ fn interrupted_resumed_damaged_refused_and_concurrent_saves() {
     );
     let common = ["--volume-dir", vol_s, "--endpoint", src.endpoint.as_str()];
 
-    // Killed after 5 chunks: no version, 5 or fewer chunks on the remote.
-    let (code, out, err) = pod(
-        &[&["save", "p"][..], &common[..]].concat(),
-        &[("SNAPSTACK_POD_STOP_AFTER", "5")],
-    );
-    assert_eq!(code, 75, "{out}\n{err}");
-    let (code, _, err) = pod(&["versions", "p", "--remote", remote.as_str()], &[]);
-    assert_ne!(code, 0, "no version after an interrupted save: {err}");
-    // Resumed: what arrived is not sent again.
-    let resumed = pod_ok(&[&["save", "p"][..], &common[..]].concat());
-    let (total, sent) = counts(&resumed);
-    assert!(
-        sent + 5 <= total,
-        "the resumed save sends the rest only: {sent} of {total}: {resumed}"
-    );
+    // (A save killed mid-way: `a_save_killed_mid_upload_resumes_without_sending_again`.)
+    let saved = pod_ok(&[&["save", "p"][..], &common[..]].concat());
+    assert!(saved.contains("saved pod p version 1"), "{saved}");
+    // The directory remote is its owner's only: the state travels in it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut dirs = vec![remote_dir.clone()];
+        let mut files = 0;
+        while let Some(d) = dirs.pop() {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                    assert_eq!(mode, 0o600, "{}", p.display());
+                    files += 1;
+                }
+            }
+        }
+        assert!(files > 30, "{files}");
+    }
 
     // Two saves at once: both versions kept, both load.
     let spawn = || {
@@ -566,9 +507,20 @@ fn interrupted_resumed_damaged_refused_and_concurrent_saves() {
     bytes[at] ^= 0x20;
     std::fs::write(&chunk, &bytes).unwrap();
     let name = chunk.file_name().unwrap().to_str().unwrap().to_string();
-    let target = serve(&dir.path().join("target"), &[]);
+    // A persistent target: its state directory stays as it was, byte for byte.
+    let tvol = dir.path().join("target");
+    let target = serve(
+        &tvol,
+        &[
+            ("PERSISTENCE", "1"),
+            ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ],
+    );
     py(&target.endpoint, &["populate", "0.25"]);
+    let (status, body) = target.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200, "{body}");
     let before = py(&target.endpoint, &["dump"]);
+    let state_before = state_files(&tvol.join("state"));
     let (code, out, err) = pod(
         &[
             "load",
@@ -582,7 +534,19 @@ fn interrupted_resumed_damaged_refused_and_concurrent_saves() {
     );
     assert_ne!(code, 0, "{out}");
     assert!(err.contains(&name) && err.contains("damaged"), "{err}");
+    assert_eq!(
+        state_files(&tvol.join("state")),
+        state_before,
+        "the target's state directory is untouched"
+    );
     assert_eq!(py(&target.endpoint, &["dump"]), before, "nothing changed");
+    // Counted as a failed load of each service the pod holds; none as a load.
+    let m = metrics(&target);
+    for service in ["dynamodb", "s3", "sqs", "ssm"] {
+        let series = |name: &str| metric(&m, &format!("{name}{{service=\"{service}\"}}"));
+        assert_eq!(series("snapstack_pod_load_errors_total"), 1, "{service}");
+        assert_eq!(series("snapstack_pod_loads_total"), 0, "{service}");
+    }
 
     // Delete a version, then the pod.
     pod_ok(&["delete", &format!("q:{}", rows[0].0), "--volume-dir", vol_s]);
@@ -620,4 +584,99 @@ fn auto_load_pod_at_startup() {
         ],
     );
     assert_eq!(py(&s.endpoint, &["dump"]), want);
+}
+
+/// `pod save` really killed (SIGKILL) mid-upload, then resumed. The remote (a second
+/// snapstack's S3) is reached through a [`Gate`] that lets 10 chunk uploads through and holds
+/// the rest, so the CLI is certainly mid-way when the remote's chunk count reaches 10: it is
+/// killed then. No version exists; the resumed save (straight to the remote) finds the 10 and
+/// sends exactly the others; the pod loads equal to the source.
+#[test]
+fn a_save_killed_mid_upload_resumes_without_sending_again() {
+    const ARRIVED: u64 = 10;
+    let dir = tempdir();
+    let remote_server = serve(&dir.path().join("remote"), &[]);
+    py(&remote_server.endpoint, &["bucket", "pods"]);
+    let gate = Gate::start(&remote_server.endpoint, ARRIVED);
+    let gated = format!("s3://pods/kill?endpoint={}", gate.endpoint);
+    let direct = format!("s3://pods/kill?endpoint={}", remote_server.endpoint);
+    let bucket = Bucket {
+        endpoint: &remote_server.endpoint,
+        name: "pods",
+        chunks: "kill/chunks/",
+    };
+    let vol = dir.path().join("source");
+    let src = source(&vol);
+    py(&src.endpoint, &["populate", "2"]);
+    let mut child = Command::new(BIN)
+        .args(["pod", "save", "k", "--parallel", "4", "--remote", &gated])
+        .arg("--volume-dir")
+        .arg(&vol)
+        .args(["--endpoint", src.endpoint.as_str()])
+        .env_remove("LOCALSTACK_VOLUME_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the save ended before it was killed"
+        );
+        if bucket.chunks() >= ARRIVED && gate.held() > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "the upload did not get under way"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(bucket.chunks(), ARRIVED, "only what the gate let through");
+    // "pod k: T chunks (B bytes), 0 already on …; sending T (…)"
+    let total = num_after(&err, "pod k: ");
+    assert_eq!(num_after(&err, "bytes), "), 0, "{err}");
+    let (code, _, verr) = pod(&["versions", "k", "--remote", &direct], &[]);
+    assert_ne!(code, 0, "no version after a killed save: {verr}");
+
+    let vol_s = vol.to_str().unwrap();
+    let (code, resumed, rerr) = pod(
+        &[
+            "save",
+            "k",
+            "--remote",
+            &direct,
+            "--volume-dir",
+            vol_s,
+            "--endpoint",
+            src.endpoint.as_str(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{resumed}\n{rerr}");
+    let (total2, sent) = counts(&resumed);
+    assert_eq!(total2, total, "{resumed}");
+    assert_eq!(
+        sent,
+        total - ARRIVED,
+        "the resumed save sends what had not arrived, only: {resumed}"
+    );
+    assert_eq!(num_after(&rerr, "bytes), "), ARRIVED, "{rerr}");
+    assert_eq!(bucket.chunks(), total);
+    let want = py(&src.endpoint, &["dump"]);
+    let fresh = serve(&dir.path().join("fresh"), &[]);
+    pod_ok(&[
+        "load",
+        "k",
+        "--remote",
+        &direct,
+        "--endpoint",
+        fresh.endpoint.as_str(),
+    ]);
+    assert_eq!(py(&fresh.endpoint, &["dump"]), want);
 }

@@ -499,3 +499,112 @@ fn metrics_count_requests_and_saves_per_service_and_operation() {
     // The requests to /_localstack are not counted; every histogram's count matches its total.
     assert!(!body.contains("_localstack"));
 }
+
+/// `GET /_localstack/metrics` as text (200, de-chunked).
+fn metrics_text(server: &common::Server) -> String {
+    let (status, body) = server.http("GET", "/_localstack/metrics");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The value of the series named exactly `series` (name and labels).
+fn series(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no {series}:\n{body}"))
+}
+
+/// After a restart the saved state is loaded (lazily, at the first request of each service):
+/// `snapstack_loads_total`, the load durations, chunks and records count it per service, and
+/// a service nobody asked for is not loaded.
+#[test]
+fn metrics_count_loads_after_a_restart() {
+    let v = common::tempdir();
+    let mut server = common::Server::start(v.path(), SAVING);
+    switches(&mut server, &["make", "m"]);
+    let (status, body) = server.http("POST", "/_localstack/state/save");
+    assert_eq!(status, 200, "{body}");
+    let before = metrics_text(&server);
+    assert_eq!(
+        series(&before, "snapstack_loads_total{service=\"sqs\"}"),
+        0.0
+    );
+    assert!(server.term().success());
+
+    let mut server = common::Server::start(v.path(), SAVING);
+    switches(&mut server, &["expect", "m", "1", "1", "1"]);
+    let body = metrics_text(&server);
+    for s in ["sqs", "s3", "ssm"] {
+        let loads = series(&body, &format!("snapstack_loads_total{{service=\"{s}\"}}"));
+        assert_eq!(loads, 1.0, "{s}:\n{body}");
+        assert_eq!(
+            series(
+                &body,
+                &format!("snapstack_load_duration_seconds_count{{service=\"{s}\"}}")
+            ),
+            1.0,
+            "{s}"
+        );
+        assert!(
+            series(
+                &body,
+                &format!("snapstack_load_duration_seconds_sum{{service=\"{s}\"}}")
+            ) > 0.0,
+            "{s}: a load takes time"
+        );
+        assert!(
+            series(
+                &body,
+                &format!("snapstack_load_chunks_total{{service=\"{s}\"}}")
+            ) >= 1.0,
+            "{s}"
+        );
+        assert!(
+            series(
+                &body,
+                &format!("snapstack_load_records_total{{service=\"{s}\"}}")
+            ) >= 1.0,
+            "{s}"
+        );
+        assert_eq!(
+            series(
+                &body,
+                &format!("snapstack_load_errors_total{{service=\"{s}\"}}")
+            ),
+            0.0
+        );
+    }
+    assert_eq!(
+        series(&body, "snapstack_loads_total{service=\"dynamodb\"}"),
+        0.0,
+        "nothing of DynamoDB was saved or asked for"
+    );
+}
+
+/// `snapshot export` writes its archive (the whole state, KMS key material included) readable
+/// by its owner only, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn an_exported_archive_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let a = common::tempdir();
+    let mut server = common::Server::start(a.path(), SAVING);
+    switches(&mut server, &["make", "o"]);
+    assert!(server.term().success());
+    let archive = a.path().join("owner.snaparchive");
+    let (code, out) = run_with(a.path(), "export", &[archive.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    // Exported again over the first: still owner-only, and a whole archive.
+    let (code, out) = run_with(a.path(), "export", &[archive.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    let b = common::tempdir();
+    let (code, out) = run_with(b.path(), "import", &[archive.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+}

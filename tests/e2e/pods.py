@@ -14,6 +14,11 @@ Usage: pods.py ENDPOINT COMMAND [ARGS]... [COMMAND [ARGS]...]...
   create-only BUCKET   check that PutObject with If-None-Match: * creates a key once and then
                        fails with 412 PreconditionFailed (what a pod save's version object needs)
   count BUCKET PREFIX  print how many objects the bucket holds under PREFIX
+  local                state a pod does not hold, for the merge strategies: in account
+                       333333333333 (us-west-2) parameter /other and queue other; in the pod's
+                       111111111111 us-east-1, parameter /extra and /app/p3 = "local"
+  extras               print JSON: {"other_param", "other_queue", "extra": whether each is
+                       there, "p3": the value of /app/p3 in 111111111111 us-east-1 or null}
 """
 
 import hashlib
@@ -146,6 +151,34 @@ def count(name, prefix):
     print(n)
 
 
+def local():
+    ssm = client("ssm", "333333333333", "us-west-2")
+    ssm.put_parameter(Name="/other", Value="other", Type="String")
+    client("sqs", "333333333333", "us-west-2").create_queue(QueueName="other")
+    ssm = client("ssm")
+    ssm.put_parameter(Name="/extra", Value="extra", Type="String")
+    ssm.put_parameter(Name="/app/p3", Value="local", Type="String", Overwrite=True)
+
+
+def param(ssm, name):
+    try:
+        return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def extras():
+    other = client("ssm", "333333333333", "us-west-2")
+    queues = client("sqs", "333333333333", "us-west-2").list_queues().get("QueueUrls", [])
+    ssm = client("ssm")
+    print(json.dumps({
+        "other_param": param(other, "/other") is not None,
+        "other_queue": any(u.endswith("/other") for u in queues),
+        "extra": param(ssm, "/extra") is not None,
+        "p3": param(ssm, "/app/p3"),
+    }, sort_keys=True))
+
+
 if __name__ == "__main__":
     run_commands(
         {
@@ -155,6 +188,8 @@ if __name__ == "__main__":
             "dump": (dump, 0),
             "create-only": (create_only, 1),
             "count": (count, 2),
+            "local": (local, 0),
+            "extras": (extras, 0),
         },
         sys.argv[2:],
     )

@@ -188,10 +188,7 @@ fn records(store: &Store<Doc>) -> Vec<(snapstack_engine::Key, Doc)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_saves_on_a_look_then_write_store_each_get_their_version() {
-    let remote = Remote {
-        store: Arc::new(LookThenWrite(InMemory::new())),
-        display: "memory".into(),
-    };
+    let remote = Remote::from_store(Arc::new(LookThenWrite(InMemory::new())), "memory".into());
     // The store really is racy: two create-only puts of one name both succeed.
     let (a, b) = tokio::join!(
         remote.put_new("race", b"a".to_vec()),

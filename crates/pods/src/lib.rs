@@ -6,8 +6,12 @@
 //! service: the root of its tree) over chunks, and moving it means sending only the chunks the
 //! other side lacks. The layout on the remote is specified in `docs/FORMAT.md` (section "Pods").
 //!
-//! - [`remote`]: opening a remote from a URL (`file:///dir`, `s3://bucket/prefix?endpoint=…`), the
-//!   object layout, and a [`snapstack_engine::backend::Backend`] over any object store.
+//! - [`remote`]: opening a remote from a URL (`file:///dir`, `s3://bucket/prefix?endpoint=…`) and
+//!   the object layout.
+//! - [`backend`]: the engine's [`snapstack_engine::backend::Backend`] over any remote, so an
+//!   engine (or a tool built on one) keeps its whole state directory in a bucket:
+//!   `Engine::with_backend(ObjectStoreBackend::new(Remote::open("s3://bucket/dir?endpoint=…")?)?,
+//!   options)`. Tested on moto's and snapstack's S3 (`tests/pods_e2e.rs`).
 //! - [`layout`]: the version object (metadata and manifests) and the chunk list.
 //! - [`save`]: sending a pod version (only missing chunks, in parallel, resumable).
 //! - [`load`]: fetching a pod version (only chunks the engine lacks, every one verified) and

@@ -145,6 +145,14 @@ fn staging_dir() -> PathBuf {
     std::env::temp_dir().join(format!("snapstack-pod-{}-{nanos}", std::process::id()))
 }
 
+/// How far a fetch is: chunks fetched of `total`, and their bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub done: u64,
+    pub total: u64,
+    pub bytes: u64,
+}
+
 /// Fetch the chunks of `list` (the first `limit` of them) that `engine` lacks, `parallel` at a
 /// time, each checked against its id and length on arrival.
 pub async fn fetch(
@@ -155,6 +163,22 @@ pub async fn fetch(
     limit: usize,
     parallel: usize,
     quiet: bool,
+) -> Result<Staging> {
+    fetch_reporting(engine, remote, v, list, limit, parallel, quiet, &|_| {}).await
+}
+
+/// [`fetch`], telling `report` how far it is: once before the first chunk (`done` 0) and after
+/// every chunk.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_reporting(
+    engine: &Arc<Engine>,
+    remote: &Remote,
+    v: &PodVersion,
+    list: &ChunkList,
+    limit: usize,
+    parallel: usize,
+    quiet: bool,
+    report: &(dyn Fn(Fetched) + Sync),
 ) -> Result<Staging> {
     let dir = staging_dir();
     let backend = LocalBackend::open(&dir)
@@ -180,6 +204,12 @@ pub async fn fetch(
         quiet,
     );
     let (pod, version) = (v.pod.as_str(), v.version);
+    let total = needed.len() as u64;
+    report(Fetched {
+        done: 0,
+        total,
+        bytes: 0,
+    });
     let r: Result<()> = stream::iter(needed.iter().copied())
         .map(|(id, len)| {
             let store = store.clone();
@@ -198,7 +228,8 @@ pub async fn fetch(
                     ));
                 }
                 store.put(id, &data)?;
-                progress.inc(u64::from(len));
+                let (done, bytes) = progress.inc(u64::from(len));
+                report(Fetched { done, total, bytes });
                 Ok(())
             }
         })

@@ -41,18 +41,33 @@ impl Progress {
         }
     }
 
-    /// One more chunk of `bytes` done.
-    pub fn inc(&self, bytes: u64) {
+    /// One more chunk of `bytes` done; the chunks and bytes done so far.
+    pub fn inc(&self, bytes: u64) -> (u64, u64) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let total_bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.show(done, total_bytes);
+        (done, total_bytes)
+    }
+
+    /// `done` chunks of `bytes` done so far, as another process reported them (a server
+    /// fetching a pod for the CLI). Never moves backwards.
+    pub fn set(&self, done: u64, bytes: u64) {
+        let before = self.done.fetch_max(done, Ordering::Relaxed);
+        self.bytes.fetch_max(bytes, Ordering::Relaxed);
+        if done > before {
+            self.show(done, bytes);
+        }
+    }
+
+    fn show(&self, done: u64, total_bytes: u64) {
         if let Some(b) = &self.bar {
-            b.inc(1);
+            b.set_position(done);
             return;
         }
         if self.quiet || self.total == 0 {
             return;
         }
-        let tenth = done * 10 / self.total;
+        let tenth = done.min(self.total) * 10 / self.total;
         let mut last = self.last_tenth.lock().unwrap_or_else(|e| e.into_inner());
         if tenth > *last {
             *last = tenth;
@@ -66,6 +81,8 @@ impl Progress {
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish();
+        } else if !self.quiet && self.total == 0 {
+            eprintln!("{}: nothing to transfer", self.label);
         }
     }
 
@@ -74,5 +91,20 @@ impl Progress {
             self.done.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_only_move_forward() {
+        let p = Progress::new("t", 4, true);
+        assert_eq!(p.inc(10), (1, 10));
+        p.set(3, 30);
+        p.set(2, 20);
+        assert_eq!(p.done(), (3, 30));
+        assert_eq!(p.inc(5), (4, 35));
     }
 }

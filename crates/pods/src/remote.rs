@@ -1,13 +1,16 @@
 //! A remote: any object store `object_store` reaches, opened from a URL.
 //!
 //! - `file:///abs/dir` (or `/abs/dir`): a local directory (created if missing), for tests and
-//!   for a shared disk.
+//!   for a shared disk. A pod holds the whole state (secrets and key material included), so
+//!   what this remote writes is its owner's only: directories it creates are `0700`, the
+//!   objects it writes `0600`.
 //! - `s3://bucket[/prefix][?endpoint=URL&region=R&path_style=true|false&access_key_id=K&secret_access_key=S]`:
 //!   AWS S3 or any S3-compatible store. Without parameters, the usual `AWS_*` variables apply
 //!   (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, …). With an `endpoint`, requests
 //!   are path-style unless `path_style=false`, plain HTTP is allowed, and the credentials
 //!   default to `test`/`test` (what local emulators accept) when none are given.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
@@ -42,6 +45,8 @@ pub struct Remote {
     pub store: Arc<dyn ObjectStore>,
     /// The URL without credentials, for messages.
     pub display: String,
+    /// A directory remote's root: what it writes is made owner-only (see the module doc).
+    local_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -83,13 +88,14 @@ impl Remote {
                     "{url:?}: a file remote needs an absolute path (file:///dir)"
                 ));
             }
-            std::fs::create_dir_all(path)
+            owner_only::create_dir_all(std::path::Path::new(path))
                 .map_err(|e| PodError(format!("cannot create the remote directory {path}: {e}")))?;
             let fs = LocalFileSystem::new_with_prefix(path)
                 .map_err(|e| PodError(format!("cannot open the remote directory {path}: {e}")))?;
             return Ok(Remote {
                 store: Arc::new(fs),
                 display: format!("file://{path}"),
+                local_root: Some(PathBuf::from(path)),
             });
         }
         let Some(rest) = url.strip_prefix("s3://") else {
@@ -157,7 +163,34 @@ impl Remote {
         } else {
             Arc::new(PrefixStore::new(s3, prefix.trim_matches('/')))
         };
-        Ok(Remote { store, display })
+        Ok(Remote {
+            store,
+            display,
+            local_root: None,
+        })
+    }
+
+    /// An object store opened elsewhere (tests, embedders).
+    pub fn from_store(store: Arc<dyn ObjectStore>, display: String) -> Remote {
+        Remote {
+            store,
+            display,
+            local_root: None,
+        }
+    }
+
+    /// After a write to a directory remote: the object `0600`, the directories above it up to
+    /// the root `0700` (`object_store` creates both with the process's umask).
+    fn restrict(&self, path: &str) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        owner_only::restrict(root, path).map_err(|e| {
+            PodError(format!(
+                "cannot make {path} on {} owner-only: {e}",
+                self.display
+            ))
+        })
     }
 
     fn fail(&self, what: &str, path: &str, e: object_store::Error) -> PodError {
@@ -181,8 +214,8 @@ impl Remote {
         self.store
             .put(&Path::from(path), PutPayload::from(data))
             .await
-            .map(|_| ())
-            .map_err(|e| self.fail("writing", path, e))
+            .map_err(|e| self.fail("writing", path, e))?;
+        self.restrict(path)
     }
 
     /// Write an object only if none exists under the name: `Ok(false)` when one does.
@@ -196,7 +229,7 @@ impl Remote {
             .put_opts(&Path::from(path), PutPayload::from(data), opts)
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(_) => self.restrict(path).map(|()| true),
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => Ok(false),
             Err(e) => Err(self.fail("creating", path, e)),
@@ -278,6 +311,54 @@ impl Remote {
     }
 }
 
+/// Owner-only modes for a directory remote.
+mod owner_only {
+    use std::io;
+    use std::path::Path;
+
+    #[cfg(unix)]
+    pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        if dir.is_dir() {
+            return Ok(());
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+
+    #[cfg(not(unix))]
+    pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    /// `root/path` becomes `0600`, each directory between it and `root` `0700`.
+    #[cfg(unix)]
+    pub fn restrict(root: &Path, path: &str) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |p: &Path, mode: u32| -> io::Result<()> {
+            let m = std::fs::metadata(p)?;
+            if m.permissions().mode() & 0o777 != mode {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
+            }
+            Ok(())
+        };
+        let mut at = root.to_path_buf();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            set(&at, if i + 1 == parts.len() { 0o600 } else { 0o700 })?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    pub fn restrict(_root: &Path, _path: &str) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +402,35 @@ mod tests {
         r.delete("a/b").await.unwrap();
         r.delete("a/b").await.unwrap();
         assert_eq!(r.list_names("a").await.unwrap(), ["c"]);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_directory_remote_is_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("remote");
+        let r = Remote::open(&format!("file://{}", root.display())).unwrap();
+        r.put("chunks/ab/abcd", b"1".to_vec()).await.unwrap();
+        assert!(r.put_new("pods/p/versions/1", b"2".to_vec()).await.unwrap());
+        let mode = |p: &str| {
+            std::fs::metadata(root.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        for d in [
+            "",
+            "chunks",
+            "chunks/ab",
+            "pods",
+            "pods/p",
+            "pods/p/versions",
+        ] {
+            assert_eq!(mode(d), 0o700, "{d:?}");
+        }
+        assert_eq!(mode("chunks/ab/abcd"), 0o600);
+        assert_eq!(mode("pods/p/versions/1"), 0o600);
     }
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics at `GET /_localstack/metrics` (text exposition format 0.0.4): requests per
 //! service and operation (count, errors, latency histogram), and per service the saves, loads
-//! and log commits of the persistence runtime (counts, errors, durations, bytes, chunks).
+//! and log commits of the persistence runtime (counts, errors, durations, bytes, chunks), and
+//! the pod versions loaded into it (`/_localstack/pods/load`, `AUTO_LOAD_POD`).
 //!
 //! Written by hand rather than with a metrics crate: every series is known when the server
 //! starts (the services and the operations of their models), so each is a fixed set of atomics
@@ -85,6 +86,8 @@ struct PersistStats {
     saves: Summary,
     loads: Summary,
     log_commits: Summary,
+    /// Pod versions loaded (bytes and tree chunks of the service's state in them).
+    pod_loads: Summary,
 }
 
 /// Every series of the server.
@@ -97,6 +100,10 @@ pub struct Metrics {
     /// Requests no service answered (unknown targets, unserved services, bad requests).
     unrouted: OpStats,
     persist: HashMap<&'static str, PersistStats>,
+    /// Chunks (and their bytes) fetched from pod remotes, for every service at once (a chunk
+    /// may serve several).
+    pod_fetched_chunks: AtomicU64,
+    pod_fetched_bytes: AtomicU64,
     started: std::time::Instant,
 }
 
@@ -129,6 +136,8 @@ impl Metrics {
             other,
             unrouted: OpStats::default(),
             persist,
+            pod_fetched_chunks: AtomicU64::new(0),
+            pod_fetched_bytes: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }
     }
@@ -190,6 +199,34 @@ impl Metrics {
         if let Some(p) = self.persist(service) {
             p.log_commits.error();
         }
+    }
+
+    /// A pod version loaded into `service`: its state there was `bytes` in `chunks` tree chunks
+    /// and `records` records.
+    pub fn pod_loaded(
+        &self,
+        service: &str,
+        elapsed: Duration,
+        bytes: u64,
+        chunks: u64,
+        records: u64,
+    ) {
+        if let Some(p) = self.persist(service) {
+            p.pod_loads.ok(elapsed, bytes, chunks, records);
+        }
+    }
+
+    /// A pod load meant to change `service` failed.
+    pub fn pod_load_failed(&self, service: &str) {
+        if let Some(p) = self.persist(service) {
+            p.pod_loads.error();
+        }
+    }
+
+    /// Chunks fetched from a pod remote (the ones the server lacked).
+    pub fn pod_fetched(&self, chunks: u64, bytes: u64) {
+        self.pod_fetched_chunks.fetch_add(chunks, Ordering::Relaxed);
+        self.pod_fetched_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// The text exposition of every series.
@@ -301,6 +338,11 @@ impl Metrics {
                 |p: &PersistStats| &p.log_commits,
                 "group commits to the write-ahead log",
             ),
+            (
+                "pod_load",
+                |p: &PersistStats| &p.pod_loads,
+                "pod versions loaded (dry runs not counted)",
+            ),
         ] {
             let metric = |suffix: &str| format!("snapstack_{name}{suffix}");
             let counters: [Column; 2] = [
@@ -352,19 +394,19 @@ impl Metrics {
             let totals: [Column; 3] = [
                 (
                     "_bytes_total",
-                    if name == "save" {
-                        "bytes of new chunks written"
-                    } else {
-                        "bytes of tree chunks read"
+                    match name {
+                        "save" => "bytes of new chunks written",
+                        "pod_load" => "bytes of the service's state (tree and blobs) in them",
+                        _ => "bytes of tree chunks read",
                     },
                     |s| s.bytes.load(Ordering::Relaxed),
                 ),
                 (
                     "_chunks_total",
-                    if name == "save" {
-                        "new chunks written"
-                    } else {
-                        "tree chunks read"
+                    match name {
+                        "save" => "new chunks written",
+                        "pod_load" => "tree chunks of the service's state in them",
+                        _ => "tree chunks read",
                     },
                     |s| s.chunks.load(Ordering::Relaxed),
                 ),
@@ -388,6 +430,21 @@ impl Metrics {
                     );
                 }
             }
+        }
+        for (metric, help, value) in [
+            (
+                "snapstack_pod_fetched_chunks_total",
+                "Chunks fetched from pod remotes (those the server lacked), every service at once.",
+                &self.pod_fetched_chunks,
+            ),
+            (
+                "snapstack_pod_fetched_bytes_total",
+                "Bytes of the chunks fetched from pod remotes.",
+                &self.pod_fetched_bytes,
+            ),
+        ] {
+            header(&mut out, metric, "counter", help);
+            let _ = writeln!(out, "{metric} {}", value.load(Ordering::Relaxed));
         }
         header(
             &mut out,
@@ -449,6 +506,10 @@ mod tests {
         m.request(None, 501, Duration::from_secs(20));
         m.saved("s3", Duration::from_millis(5), 4096, 3, 10);
         m.load_failed("s3");
+        m.pod_loaded("sqs", Duration::from_millis(250), 900, 4, 12);
+        m.pod_loaded("sqs", Duration::from_millis(250), 100, 1, 3);
+        m.pod_load_failed("s3");
+        m.pod_fetched(7, 7000);
         let text = m.render(true);
         for line in [
             "snapstack_requests_total{service=\"sqs\",operation=\"CreateQueue\"} 2",
@@ -467,6 +528,17 @@ mod tests {
             "snapstack_service_persisted{service=\"sqs\"} 0",
             "snapstack_service_persisted{service=\"s3\"} 1",
             "snapstack_persistence_enabled 1",
+            "snapstack_pod_loads_total{service=\"sqs\"} 2",
+            "snapstack_pod_load_duration_seconds_sum{service=\"sqs\"} 0.5",
+            "snapstack_pod_load_duration_seconds_count{service=\"sqs\"} 2",
+            "snapstack_pod_load_bytes_total{service=\"sqs\"} 1000",
+            "snapstack_pod_load_chunks_total{service=\"sqs\"} 5",
+            "snapstack_pod_load_records_total{service=\"sqs\"} 15",
+            "snapstack_pod_load_errors_total{service=\"sqs\"} 0",
+            "snapstack_pod_loads_total{service=\"s3\"} 0",
+            "snapstack_pod_load_errors_total{service=\"s3\"} 1",
+            "snapstack_pod_fetched_chunks_total 7",
+            "snapstack_pod_fetched_bytes_total 7000",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }
@@ -477,6 +549,8 @@ mod tests {
             "snapstack_request_duration_seconds",
             "snapstack_saves_total",
             "snapstack_load_duration_seconds",
+            "snapstack_pod_loads_total",
+            "snapstack_pod_fetched_chunks_total",
         ] {
             assert_eq!(
                 text.matches(&format!("# TYPE {name} ")).count(),

@@ -7,8 +7,18 @@
 //! the records added, changed and removed (or, dry, that would be). Only the chunks this server
 //! lacks are fetched; every one is checked against its hash, and a missing or damaged one
 //! refuses the version before anything changes (`snapstack_pods::load`).
+//!
+//! With `"progress": true` the answer is a stream of JSON lines (`application/x-ndjson`, status
+//! 200 once the request is accepted): `{"progress": {"done": N, "total": T, "bytes": B}}` as
+//! chunks arrive (at most one a percent), then one line `{"result": {…}}` (the answer above) or
+//! `{"error": MESSAGE, "status": HTTP_STATUS}`. The CLI shows these as its progress.
+//!
+//! Every load (but a dry run) counts in the metrics per service (`snapstack_pod_load*`), and
+//! the chunks fetched from remotes in `snapstack_pod_fetched_*`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -17,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use snapstack_engine::Merge;
+use snapstack_pods::load::Fetched;
 use snapstack_pods::remote::Remote;
 use snapstack_protocol::errors::internal_api_error;
 use tracing::{error, info};
@@ -39,6 +50,9 @@ pub struct LoadRequest {
     pub dry_run: bool,
     #[serde(default)]
     pub services: Option<Vec<String>>,
+    /// Answer with a stream of progress lines (see the module documentation).
+    #[serde(default)]
+    pub progress: bool,
 }
 
 /// `overwrite` or `account-region-merge`.
@@ -73,6 +87,9 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, body: Body) -> Response {
             );
         }
     };
+    if req.progress {
+        return streamed(app, req);
+    }
     // The work runs in a task of its own: a client going away stops nothing half-way.
     let app2 = app.clone();
     let r = tokio::spawn(async move { load(&app2, req).await })
@@ -91,8 +108,103 @@ pub async fn handle(app: &Arc<App>, parts: &Parts, body: Body) -> Response {
     }
 }
 
+/// The load in a task of its own, its progress and result as JSON lines.
+fn streamed(app: &Arc<App>, req: LoadRequest) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app2 = app.clone();
+    tokio::spawn(async move {
+        let last_percent = AtomicU64::new(u64::MAX);
+        let progress_tx = tx.clone();
+        let report = move |f: Fetched| {
+            let percent = f
+                .done
+                .saturating_mul(100)
+                .checked_div(f.total)
+                .unwrap_or(100);
+            // At most one line a percent (and the first and the last).
+            if last_percent.swap(percent, Ordering::Relaxed) != percent || f.done == f.total {
+                let line =
+                    json!({"progress": {"done": f.done, "total": f.total, "bytes": f.bytes}});
+                let _ = progress_tx.send(format!("{line}\n"));
+            }
+        };
+        let last = match load_reporting(&app2, req, &report).await {
+            Ok(v) => json!({ "result": v }),
+            Err((status, msg)) => json!({"error": msg, "status": status.as_u16()}),
+        };
+        let _ = tx.send(format!("{last}\n"));
+    });
+    let lines = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|l| (Ok::<_, std::convert::Infallible>(bytes::Bytes::from(l)), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(lines));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    resp
+}
+
 /// Load a pod version into the running server (see the module documentation).
 pub async fn load(app: &Arc<App>, req: LoadRequest) -> Result<Value, (StatusCode, String)> {
+    load_reporting(app, req, &|_| {}).await
+}
+
+/// [`load`], telling `report` how far the fetch is; counted in the metrics.
+pub async fn load_reporting(
+    app: &Arc<App>,
+    req: LoadRequest,
+    report: &(dyn Fn(Fetched) + Sync),
+) -> Result<Value, (StatusCode, String)> {
+    let started = Instant::now();
+    let dry_run = req.dry_run;
+    let mut touched = Vec::new();
+    let r = load_counted(app, req, report, &mut touched).await;
+    if !dry_run {
+        let elapsed = started.elapsed();
+        match &r {
+            Ok(v) => {
+                for s in v["services"].as_array().into_iter().flatten() {
+                    let Some(name) = s["service"].as_str() else {
+                        continue;
+                    };
+                    // Only the services the pod holds (not those an overwrite emptied).
+                    if let Some(t) = touched.iter().find(|t: &&Touched| t.service == name) {
+                        app.metrics.pod_loaded(
+                            name,
+                            elapsed,
+                            t.bytes,
+                            t.chunks,
+                            s["records"].as_u64().unwrap_or(0),
+                        );
+                    }
+                }
+            }
+            Err(_) => {
+                for t in &touched {
+                    app.metrics.pod_load_failed(&t.service);
+                }
+            }
+        }
+    }
+    r
+}
+
+/// A service of a pod version that a load meant to change: the size of its state there.
+struct Touched {
+    service: String,
+    bytes: u64,
+    chunks: u64,
+}
+
+async fn load_counted(
+    app: &Arc<App>,
+    req: LoadRequest,
+    report: &(dyn Fn(Fetched) + Sync),
+    touched: &mut Vec<Touched>,
+) -> Result<Value, (StatusCode, String)> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     let merge = parse_strategy(req.strategy.as_deref()).map_err(bad)?;
     if !snapstack_pods::valid_pod_name(&req.pod) {
@@ -138,6 +250,13 @@ pub async fn load(app: &Arc<App>, req: LoadRequest) -> Result<Value, (StatusCode
         .into_iter()
         .filter(|s| registered.contains(&s.as_str()))
         .collect();
+    for s in v.services.iter().filter(|s| services.contains(&s.service)) {
+        touched.push(Touched {
+            service: s.service.clone(),
+            bytes: s.tree_bytes.saturating_add(s.blob_bytes),
+            chunks: s.tree_chunks,
+        });
+    }
     let reset: Vec<String> = if merge == Merge::Overwrite && req.services.is_none() {
         registered
             .iter()
@@ -151,7 +270,7 @@ pub async fn load(app: &Arc<App>, req: LoadRequest) -> Result<Value, (StatusCode
     let list = snapstack_pods::load::chunk_list(&remote, &v)
         .await
         .map_err(failed)?;
-    let staging = snapstack_pods::load::fetch(
+    let staging = snapstack_pods::load::fetch_reporting(
         &engine,
         &remote,
         &v,
@@ -159,9 +278,12 @@ pub async fn load(app: &Arc<App>, req: LoadRequest) -> Result<Value, (StatusCode
         list.chunks.len(),
         PARALLEL,
         true,
+        report,
     )
     .await
     .map_err(failed)?;
+    app.metrics
+        .pod_fetched(staging.fetched.len() as u64, staging.fetched_bytes);
     // A lazy load after this would replace what the pod brings: load first.
     for s in services.iter().chain(&reset) {
         if let Some(name) = app.persistence.service_name(s) {
@@ -246,6 +368,7 @@ pub async fn auto_load(app: &Arc<App>) {
             strategy: None,
             dry_run: false,
             services: None,
+            progress: false,
         };
         match load(app, req).await {
             Ok(v) => info!(pod, result = %v, "AUTO_LOAD_POD: loaded"),
