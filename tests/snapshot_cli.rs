@@ -400,6 +400,29 @@ fn a_service_switched_off_is_gone_after_a_restart_while_the_others_are_kept() {
     );
 }
 
+/// `PERSIST_SQS=1` without `PERSISTENCE=1`: only SQS is persisted; S3 and SSM start empty.
+#[test]
+fn a_service_switched_on_alone_is_the_only_one_kept() {
+    let v = common::tempdir();
+    let env = &[
+        ("SNAPSHOT_SAVE_STRATEGY", "ON_REQUEST"),
+        ("PERSIST_SQS", "1"),
+    ];
+    let mut server = common::Server::start(v.path(), env);
+    switches(&mut server, &["make", "q", "expect", "q", "1", "1", "1"]);
+    let (status, body) = server.http("GET", "/_localstack/diagnose");
+    assert_eq!(status, 200);
+    let d: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(d["config"]["PERSIST"]["PERSIST_SQS"], true, "{body}");
+    assert_eq!(d["config"]["PERSIST"]["PERSIST_S3"], false, "{body}");
+    assert!(server.term().success());
+    let mut server = common::Server::start(v.path(), env);
+    switches(&mut server, &["expect", "q", "1", "0", "0"]);
+    assert!(server.term().success());
+    assert!(v.path().join("state/manifests/sqs").exists());
+    assert!(!v.path().join("state/manifests/s3").exists());
+}
+
 /// `SNAPSTACK_PERSIST_MODE=restore-only`: the saved state is restored, changes are served, and
 /// the state directory is left exactly as it was, byte for byte, whatever the strategy tries.
 #[test]

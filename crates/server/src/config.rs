@@ -420,11 +420,12 @@ impl Config {
                 .ok_or_else(|| err(SNAPSTACK_PERSIST_MODE, v, PersistMode::ALLOWED))?,
         };
         let mut not_persisted = Vec::new();
+        let mut switched_on = Vec::new();
         for service in snapstack_protocol::model::EMBEDDED {
             let var = persist_variable(service);
             if let Some(v) = get(&None, &var) {
                 match parse_switch(&v) {
-                    Some(true) => {}
+                    Some(true) => switched_on.push(*service),
                     Some(false) => not_persisted.push(service.to_string()),
                     None => {
                         return Err(err(&var, v, "0, 1"));
@@ -432,6 +433,17 @@ impl Config {
                 }
             }
         }
+        // Without PERSISTENCE=1, `PERSIST_<SERVICE>=1` persists only the services named so.
+        let persistence = if !persistence && !switched_on.is_empty() {
+            not_persisted = snapstack_protocol::model::EMBEDDED
+                .iter()
+                .filter(|s| !switched_on.contains(s))
+                .map(|s| s.to_string())
+                .collect();
+            true
+        } else {
+            persistence
+        };
         not_persisted.sort();
         let direct_writes = match get(&None, SNAPSTACK_DIRECT_WRITES) {
             None => true,
@@ -834,6 +846,7 @@ mod tests {
         assert!(c.not_persisted.is_empty());
         let c = resolve(
             &[
+                ("PERSISTENCE", "1"),
                 ("PERSIST_SQS", "0"),
                 ("PERSIST_S3", "1"),
                 ("PERSIST_SECRETSMANAGER", "false"),
@@ -846,6 +859,21 @@ mod tests {
         assert_eq!(c.persist_mode, PersistMode::RestoreOnly);
         assert_eq!(c.persist_mode.to_string(), "restore-only");
         assert_eq!(persist_variable("s3"), "PERSIST_S3");
+        // Without PERSISTENCE=1, the services switched on are the only ones persisted.
+        for global in [None, Some("0")] {
+            let mut env = vec![("PERSIST_SQS", "1"), ("PERSIST_SSM", "true")];
+            env.extend(global.map(|g| ("PERSISTENCE", g)));
+            let c = resolve(&env, Overrides::default()).unwrap();
+            assert!(c.persistence);
+            assert!(!c.not_persisted.iter().any(|s| s == "sqs" || s == "ssm"));
+            assert!(c.not_persisted.iter().any(|s| s == "s3"));
+            assert_eq!(
+                c.not_persisted.len(),
+                snapstack_protocol::model::EMBEDDED.len() - 2
+            );
+        }
+        let c = resolve(&[("PERSIST_SQS", "0")], Overrides::default()).unwrap();
+        assert!(!c.persistence, "switching one off turns nothing on");
         for (var, bad) in [
             ("PERSIST_SQS", "maybe"),
             ("SNAPSTACK_PERSIST_MODE", "sometimes"),
