@@ -12,7 +12,7 @@ use snapstack_service::RequestContext;
 use super::*;
 use crate::crypto::Spec;
 
-fn ctx() -> RequestContext {
+pub(super) fn ctx() -> RequestContext {
     let mut c = RequestContext::from_scope(None);
     c.partition = Partition::new("000000000000", "us-east-1");
     c
@@ -35,15 +35,15 @@ fn code(r: Result<Value, AwsError>) -> String {
     r.unwrap_err().code
 }
 
-fn b64(b: &[u8]) -> String {
+pub(super) fn b64(b: &[u8]) -> String {
     STANDARD.encode(b)
 }
 
-fn unb64(v: &Value) -> Vec<u8> {
+pub(super) fn unb64(v: &Value) -> Vec<u8> {
     STANDARD.decode(v.as_str().unwrap()).unwrap()
 }
 
-fn key(k: &Kms, spec: &str, usage: &str) -> String {
+pub(super) fn key(k: &Kms, spec: &str, usage: &str) -> String {
     call(k, "CreateKey", json!({"KeySpec": spec, "KeyUsage": usage})).unwrap()["KeyMetadata"]["KeyId"]
         .as_str()
         .unwrap()

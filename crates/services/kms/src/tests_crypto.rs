@@ -4,40 +4,15 @@
 
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use snapstack_engine::Partition;
-use snapstack_service::RequestContext;
-
 use super::*;
 use crate::crypto::{self, Spec};
-
-fn ctx() -> RequestContext {
-    let mut c = RequestContext::from_scope(None);
-    c.partition = Partition::new("000000000000", "us-east-1");
-    c
-}
+use crate::tests::{b64, ctx, key, unb64};
 
 fn call(k: &Kms, op: &str, input: Value) -> Result<Value, AwsError> {
     k.handle(&ctx(), op, &input).map(|h| h.value)
-}
-
-fn b64(b: &[u8]) -> String {
-    STANDARD.encode(b)
-}
-
-fn unb64(v: &Value) -> Vec<u8> {
-    STANDARD.decode(v.as_str().unwrap()).unwrap()
-}
-
-fn key(k: &Kms, spec: &str, usage: &str) -> String {
-    call(k, "CreateKey", json!({"KeySpec": spec, "KeyUsage": usage})).unwrap()["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Every signing key spec with every algorithm the model allows it.
